@@ -1,0 +1,51 @@
+import { join, resolve } from 'node:path';
+import { defaultDataDir, packageVersion, sourceRoot } from '../../app-meta';
+import { Services } from '../../services';
+import { startWebHost } from '../../web/server';
+import { EXIT, parseOptions, parsePort, type Command } from '../command';
+
+export const DEFAULT_PORT = 7727;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run the workstation in browser mode on 127.0.0.1',
+  help: `Usage: pxi serve [options]
+
+Starts the main-process services in plain Node and serves the workstation UI on
+127.0.0.1 (browser mode). Open the printed URL in a browser with WebGPU. The URL
+carries a random access token made at each start; requests without it, from a
+foreign Origin, or with a Host other than 127.0.0.1/localhost are refused.
+
+Options:
+  --port N          port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
+  --data-dir DIR    where volumes and catalogs live (default $PXI_HOME or ~/.pixel-llm)
+  --renderer DIR    the built renderer to serve (default out/renderer; build with npm run build)
+  --json            print {"url","port"} as one JSON line instead of text
+  -h, --help        show this help
+
+Runs until Ctrl-C.`,
+  async run(argv, io) {
+    const { values } = parseOptions(argv, {
+      port: { type: 'string' },
+      'data-dir': { type: 'string' },
+      renderer: { type: 'string' },
+      json: { type: 'boolean' },
+    });
+    const services = new Services({
+      dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
+      mode: 'browser',
+      version: packageVersion(),
+    });
+    const host = await startWebHost({
+      services,
+      rendererDir: resolve(values.renderer ?? join(sourceRoot, 'out', 'renderer')),
+      port: parsePort(values.port, DEFAULT_PORT),
+    });
+    if (values.json) io.out(JSON.stringify({ url: host.url, port: host.port }));
+    else io.out(`Pixel-LLM is serving on 127.0.0.1:${host.port}\nOpen: ${host.url}\nPress Ctrl-C to stop.`);
+    await io.interrupted;
+    await host.close();
+    services.close();
+    return EXIT.OK;
+  },
+};

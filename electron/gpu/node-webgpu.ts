@@ -1,0 +1,35 @@
+import { mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/**
+ * WebGPU in plain Node through the `webgpu` package (Dawn). On machines without a GPU it runs
+ * on Mesa lavapipe (Vulkan on the CPU). Returns the reason instead of throwing when there is
+ * no adapter, so callers can say why (CLI) or skip with the reason (tests).
+ */
+export type NodeGpu = { gpu: GPU; adapter: GPUAdapter } | { gpu: null; reason: string };
+
+export async function openNodeGpu(backend: 'vulkan' | 'opengles' = 'vulkan'): Promise<NodeGpu> {
+  if (!process.env.XDG_RUNTIME_DIR) {
+    // The Vulkan loader complains on stderr without a runtime folder.
+    const dir = join(tmpdir(), `pxi-xdg-${process.getuid?.() ?? 0}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
+  let mod: typeof import('webgpu');
+  try {
+    mod = await import('webgpu');
+  } catch (e) {
+    return { gpu: null, reason: `the webgpu package did not load: ${(e as Error).message}` };
+  }
+  Object.assign(globalThis, mod.globals);
+  const gpu = mod.create([`backend=${backend}`]);
+  const adapter = await gpu.requestAdapter(backend === 'opengles' ? { featureLevel: 'compatibility' } : undefined);
+  if (!adapter) {
+    return {
+      gpu: null,
+      reason: `no WebGPU adapter on the ${backend} backend (on a machine without a GPU install mesa-vulkan-drivers from bookworm-backports)`,
+    };
+  }
+  return { gpu, adapter };
+}

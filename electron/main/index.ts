@@ -1,0 +1,103 @@
+import { app, BrowserWindow, ipcMain, net, protocol, session, type WebContents } from 'electron';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { PxiError, serializeError } from '../../shared/errors';
+import { IPC_ERRORS } from '../../shared/ipc/envelope';
+import { contentSecurityPolicy } from '../content-policy';
+import { Services } from '../services';
+import { resolveStaticPath } from '../static-files';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, checkSender } from './sender-check';
+
+/**
+ * The Electron main process: one hardened window, the app served from app://pixel-llm, and
+ * one IPC channel ('pxi:invoke') that hands every call to the services' validating dispatcher.
+ * It stays thin: everything it does is also reachable without Electron (browser mode, CLI).
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+const rendererDir = join(here, '../renderer');
+const preloadPath = join(here, '../preload/index.cjs');
+const devUrl = !app.isPackaged ? process.env.ELECTRON_RENDERER_URL : undefined;
+const allowedOrigins = [APP_ORIGIN, ...(devUrl ? [new URL(devUrl).origin] : [])];
+
+protocol.registerSchemesAsPrivileged([
+  { scheme: APP_SCHEME, privileges: { standard: true, secure: true, supportFetchAPI: true, stream: true } },
+]);
+
+function hardenContents(contents: WebContents): void {
+  contents.on('will-navigate', (event, url) => {
+    if (!allowedOrigins.some((o) => url.startsWith(`${o}/`))) event.preventDefault();
+  });
+  contents.on('will-redirect', (event, url) => {
+    if (!allowedOrigins.some((o) => url.startsWith(`${o}/`))) event.preventDefault();
+  });
+  contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  contents.on('will-attach-webview', (event) => event.preventDefault());
+}
+
+function serveAppProtocol(): void {
+  protocol.handle(APP_SCHEME, async (request) => {
+    const url = new URL(request.url);
+    const file = url.host === APP_HOST ? resolveStaticPath(rendererDir, url.pathname) : null;
+    if (!file) return new Response('not found', { status: 404 });
+    const res = await net.fetch(pathToFileURL(file).toString());
+    const headers = new Headers(res.headers);
+    headers.set('content-security-policy', contentSecurityPolicy());
+    headers.set('x-content-type-options', 'nosniff');
+    return new Response(res.body, { status: res.status, headers });
+  });
+}
+
+async function main(): Promise<void> {
+  await app.whenReady();
+  const services = new Services({ dataDir: app.getPath('userData'), mode: 'electron', version: app.getVersion() });
+
+  // No web permission (camera, notifications, geolocation, ...) is ever granted.
+  session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  session.defaultSession.setPermissionCheckHandler(() => false);
+  app.on('web-contents-created', (_event, contents) => hardenContents(contents));
+  serveAppProtocol();
+
+  ipcMain.handle('pxi:invoke', async (event, channel: unknown, payload: unknown) => {
+    const frame = event.senderFrame;
+    const verdict = checkSender(
+      { frameUrl: frame ? frame.url : null, isMainFrame: !!frame && frame === event.sender.mainFrame },
+      allowedOrigins,
+    );
+    if (!verdict.ok) {
+      return { ok: false, error: serializeError(new PxiError(IPC_ERRORS.FORBIDDEN_SENDER, `IPC refused: ${verdict.reason}`)) };
+    }
+    return services.dispatch(channel, payload, { transport: 'electron', origin: verdict.origin });
+  });
+
+  const win = new BrowserWindow({
+    width: 1400,
+    height: 900,
+    show: false,
+    title: 'Pixel-LLM',
+    backgroundColor: '#0f1115',
+    webPreferences: {
+      preload: preloadPath,
+      contextIsolation: true,
+      sandbox: true,
+      nodeIntegration: false,
+      webSecurity: true,
+      spellcheck: false,
+    },
+  });
+  services.onEvent((name, payload) => {
+    if (!win.isDestroyed()) win.webContents.send('pxi:event', name, payload);
+  });
+  win.once('ready-to-show', () => win.show());
+  await win.loadURL(devUrl ?? `${APP_ORIGIN}/index.html`);
+
+  app.on('window-all-closed', () => {
+    services.close();
+    app.quit();
+  });
+}
+
+main().catch((e) => {
+  process.stderr.write(`Pixel-LLM failed to start: ${(e as Error).stack ?? e}\n`);
+  app.exit(1);
+});

@@ -1,0 +1,63 @@
+import type { PxiApi } from '../../shared/ipc/client';
+import { connectApi } from './api';
+import { probeWebGpu, renderStatus } from './status-bar';
+import { modelsView } from './views/models';
+import { chatView, explorerView, importView, tasksView } from './views/pending';
+import { el, type View } from './views/types';
+
+const views: View[] = [modelsView, importView, explorerView, chatView, tasksView];
+
+function currentViewId(): string {
+  const id = location.hash.replace(/^#\/?/, '');
+  return views.some((v) => v.id === id) ? id : 'models';
+}
+
+function renderNav(nav: HTMLElement, active: string): void {
+  nav.replaceChildren(
+    ...views.map((v) => {
+      const a = el('a', { href: `#/${v.id}`, textContent: v.title, className: v.id === active ? 'active' : '' });
+      a.dataset.view = v.id;
+      if (v.id === active) a.setAttribute('aria-current', 'page');
+      return a;
+    }),
+  );
+}
+
+async function showView(api: PxiApi, viewRoot: HTMLElement, nav: HTMLElement): Promise<void> {
+  const id = currentViewId();
+  renderNav(nav, id);
+  viewRoot.replaceChildren();
+  viewRoot.dataset.view = id;
+  const showError = (message: string) => viewRoot.prepend(el('div', { className: 'error', role: 'alert', textContent: message }));
+  try {
+    await views.find((v) => v.id === id)!.render(viewRoot, { api, showError });
+  } catch (e) {
+    showError((e as Error).message);
+  }
+}
+
+async function boot(): Promise<void> {
+  const status = document.getElementById('status')!;
+  const nav = document.getElementById('nav')!;
+  const viewRoot = document.getElementById('view')!;
+  let api: PxiApi;
+  let hostLine: string;
+  try {
+    const connected = await connectApi();
+    api = connected.api;
+    const info = await api.call('app:info', {});
+    hostLine = `${info.name} ${info.version} · ${info.mode === 'electron' ? 'desktop' : 'browser mode'} · ${info.platform}`;
+    document.getElementById('host-mode')!.textContent = info.mode === 'electron' ? '' : 'browser mode';
+  } catch (e) {
+    status.textContent = `Cannot reach the Pixel-LLM services: ${(e as Error).message}`;
+    status.className = 'status error';
+    return;
+  }
+  window.addEventListener('error', (ev) => void api.call('app:log', { level: 'error', message: String(ev.message).slice(0, 4000) || 'error' }));
+  window.addEventListener('hashchange', () => void showView(api, viewRoot, nav));
+  await showView(api, viewRoot, nav);
+  renderStatus(status, await probeWebGpu(), hostLine);
+  document.body.dataset.ready = 'true';
+}
+
+void boot();

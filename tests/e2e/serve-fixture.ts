@@ -1,0 +1,45 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { projectRoot } from '../support/fixtures';
+
+export interface ServeProcess {
+  url: string;
+  port: number;
+  origin: string;
+  token: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `pxi serve` as a user would (a real process, a fresh data folder, a free port). */
+export async function startServe(): Promise<ServeProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-'));
+  const child: ChildProcess = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], {
+    cwd: projectRoot,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += String(d)));
+  const first = await new Promise<string>((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout! });
+    rl.once('line', resolve);
+    child.once('exit', (code) => reject(new Error(`pxi serve exited with ${code} before printing its URL:\n${stderr}`)));
+  });
+  const { url, port } = JSON.parse(first) as { url: string; port: number };
+  const token = new URL(url).searchParams.get('token')!;
+  return {
+    url,
+    port,
+    token,
+    origin: `http://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await new Promise((r) => child.once('exit', r));
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}

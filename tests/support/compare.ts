@@ -1,0 +1,54 @@
+/**
+ * Element-wise comparison with an explicit tolerance |got - want| <= atol + rtol * |want|
+ * (llm.c style). Returns null when everything matches, else a message with the first mismatches
+ * and the worst error, so a failing test says where and by how much.
+ */
+export function compareClose(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  tol: { atol: number; rtol: number },
+  label = 'values',
+  maxReport = 5,
+): string | null {
+  if (got.length !== want.length) return `${label}: length ${got.length}, expected ${want.length}`;
+  const bad: string[] = [];
+  let nBad = 0;
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i]!;
+    const w = want[i]!;
+    const err = Math.abs(g - w);
+    // NaN matches only NaN; equal infinities match; otherwise the tolerance (a NaN error fails it).
+    const ok = Number.isNaN(w) ? Number.isNaN(g) : g === w || err <= tol.atol + tol.rtol * Math.abs(w);
+    if (!ok) {
+      nBad++;
+      if (bad.length < maxReport) bad.push(`  [${i}] got ${g}, want ${w}, |err| ${err.toExponential(2)}`);
+    }
+    if (err > worst) {
+      worst = err;
+      worstAt = i;
+    }
+  }
+  if (nBad === 0) return null;
+  return `${label}: ${nBad}/${want.length} outside atol ${tol.atol} + rtol ${tol.rtol}·|ref|; worst |err| ${worst.toExponential(2)} at [${worstAt}]\n${bad.join('\n')}`;
+}
+
+/** A small seeded PRNG (mulberry32) for reproducible test data. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Uniform random f32 values in [lo, hi). */
+export function randomF32(n: number, r: () => number, lo = -1, hi = 1): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
+  return a;
+}
