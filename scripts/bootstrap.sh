@@ -37,3 +37,7 @@ fi
 # nothing here needs it (electron-vite builds without it).
 export ELECTRON_SKIP_BINARY_DOWNLOAD=1
 npm ci --no-audit --no-fund
+
+# llama.cpp through node-llama-cpp, the offline reference for parity tests: a lean install (the
+# CPU binary only; a plain install pulls 730 MB of CUDA/Vulkan builds), no install scripts.
+npm ci --prefix tests/llama-cpp --omit=optional --ignore-scripts --no-audit --no-fund
