@@ -1,0 +1,121 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { PxiError } from '../../shared/errors';
+import { TaskQueue, type TaskHandler, type TaskRecord } from '../../electron/tasks/queue';
+import { projectRoot } from '../support/fixtures';
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'pxi-tasks-'));
+
+function handler(run: TaskHandler['run'], validate: TaskHandler['validate'] = (p) => p): TaskHandler {
+  return { kind: 'job', unit: 'items', validate, run };
+}
+
+describe('task queue', () => {
+  it('runs queued tasks in order, records progress and results', async () => {
+    const seen: number[] = [];
+    const q = new TaskQueue(join(tmp(), 't.sqlite'), [
+      handler(async (p, ctx) => {
+        seen.push((p as { n: number }).n);
+        ctx.progress(1, 2, 'half');
+        ctx.progress(2, 2, 'done');
+        return { doubled: (p as { n: number }).n * 2 };
+      }),
+    ]);
+    const changes: TaskRecord[] = [];
+    q.onChange((t) => changes.push(t));
+    q.enqueue('job', { n: 1 });
+    q.enqueue('job', { n: 2 });
+    q.start();
+    await q.idle();
+    expect(seen).toEqual([1, 2]);
+    const [second, first] = q.list();
+    expect(first).toMatchObject({ state: 'succeeded', result: { doubled: 2 }, attempts: 1, progress: { done: 2, total: 2, unit: 'items' } });
+    expect(second!.state).toBe('succeeded');
+    expect(changes.some((c) => c.progress.message === 'half')).toBe(true);
+    await q.close();
+  });
+
+  it('refuses unknown kinds and invalid params at enqueue', async () => {
+    const q = new TaskQueue(join(tmp(), 't.sqlite'), [
+      handler(
+        async () => null,
+        (p) => {
+          if (typeof (p as { path?: unknown }).path !== 'string') throw new PxiError('TASK_PARAMS', 'params.path must be a string');
+          return p;
+        },
+      ),
+    ]);
+    expect(() => q.enqueue('nope', {})).toThrow(/unknown task kind "nope"/);
+    expect(() => q.enqueue('job', { path: 3 })).toThrow(/params.path/);
+    expect(q.list()).toEqual([]);
+    await q.close();
+  });
+
+  it('a failure is kept with its typed error, and retry runs it again', async () => {
+    let calls = 0;
+    const q = new TaskQueue(join(tmp(), 't.sqlite'), [
+      handler(async () => {
+        calls++;
+        if (calls === 1) throw new PxiError('GGUF_TRUNCATED', 'model.gguf: file ends at byte 10');
+        return 'ok';
+      }),
+    ]);
+    const t = q.enqueue('job', {});
+    q.start();
+    await q.idle();
+    expect(q.get(t.id)).toMatchObject({ state: 'failed', error: { code: 'GGUF_TRUNCATED', message: 'model.gguf: file ends at byte 10' } });
+    expect(() => q.cancel(t.id)).toThrow(/only queued or running/);
+    q.retry(t.id);
+    await q.idle();
+    expect(q.get(t.id)).toMatchObject({ state: 'succeeded', result: 'ok', attempts: 2, error: null });
+    expect(() => q.retry(t.id)).toThrow(/only failed or cancelled/);
+    await q.close();
+  });
+
+  it('cancels queued tasks at once and running tasks through their signal', async () => {
+    const q = new TaskQueue(join(tmp(), 't.sqlite'), [
+      handler(
+        (_p, ctx) =>
+          new Promise((_resolve, reject) => {
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+          }),
+      ),
+    ]);
+    const a = q.enqueue('job', {});
+    const b = q.enqueue('job', {});
+    q.start();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(q.get(a.id).state).toBe('running');
+    expect(q.cancel(b.id).state).toBe('cancelled');
+    q.cancel(a.id);
+    await q.idle();
+    expect(q.get(a.id)).toMatchObject({ state: 'cancelled', error: { code: 'TASK_CANCELLED' } });
+    await q.close();
+  });
+
+  it('a task killed with SIGKILL resumes after restart, and no step is done twice', async () => {
+    const dir = tmp();
+    const run = (mode: string) => spawn(process.execPath, ['--import', 'tsx', 'tests/node/helpers/task-child.ts', dir, mode], { cwd: projectRoot });
+    const first = run('enqueue');
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: first.stdout }).on('line', (l) => l === 'half' && resolve());
+      first.once('exit', (c) => reject(new Error(`child exited early with ${c}`)));
+    });
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    const second = run('resume');
+    let out = '';
+    second.stdout.on('data', (d) => (out += String(d)));
+    const code = await new Promise((r) => second.once('exit', r));
+    expect(code).toBe(0);
+    const [task] = JSON.parse(out.trim()) as TaskRecord[];
+    expect(task).toMatchObject({ state: 'succeeded', result: { steps: 10 }, attempts: 2, resumes: 1 });
+    expect(readFileSync(join(dir, 'resumed'), 'utf8')).toBe('yes\n');
+    const steps = readFileSync(join(dir, 'steps.log'), 'utf8').trim().split('\n').map(Number);
+    expect(steps).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
