@@ -7,6 +7,10 @@ import { join } from 'node:path';
  * on Mesa lavapipe (Vulkan on the CPU). Returns the reason instead of throwing when there is
  * no adapter, so callers can say why (CLI) or skip with the reason (tests).
  */
+// dawn.node crashes intermittently when the GPU instance is garbage-collected while a device
+// made from it is still in use, so every instance handed out is kept alive for the process.
+const keepAlive: GPU[] = [];
+
 export type NodeGpu = { gpu: GPU; adapter: GPUAdapter } | { gpu: null; reason: string };
 
 export async function openNodeGpu(backend: 'vulkan' | 'opengles' = 'vulkan'): Promise<NodeGpu> {
@@ -24,6 +28,7 @@ export async function openNodeGpu(backend: 'vulkan' | 'opengles' = 'vulkan'): Pr
   }
   Object.assign(globalThis, mod.globals);
   const gpu = mod.create([`backend=${backend}`]);
+  keepAlive.push(gpu);
   const adapter = await gpu.requestAdapter(backend === 'opengles' ? { featureLevel: 'compatibility' } : undefined);
   if (!adapter) {
     return {

@@ -1,4 +1,4 @@
-import { describeAdapter, formatAdapterLine, type AdapterSummary } from '../../shared/gpu/adapter-summary';
+import { describeAdapter, formatAdapterSummary, type AdapterSummary } from '../../shared/gpu/adapter';
 
 export type GpuStatus = { ok: true; summary: AdapterSummary } | { ok: false; message: string };
 
@@ -25,7 +25,7 @@ export function renderStatus(el: HTMLElement, status: GpuStatus, hostLine: strin
   gpu.id = 'gpu-status';
   gpu.className = status.ok ? 'gpu-ok' : 'gpu-missing';
   gpu.dataset.adapter = status.ok ? status.summary.description || status.summary.vendor : '';
-  gpu.textContent = status.ok ? `WebGPU: ${formatAdapterLine(status.summary)}` : status.message;
+  gpu.textContent = status.ok ? `WebGPU: ${formatAdapterSummary(status.summary)}` : status.message;
   const host = document.createElement('span');
   host.className = 'muted';
   host.textContent = hostLine;

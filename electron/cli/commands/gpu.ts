@@ -1,4 +1,4 @@
-import { describeAdapter, formatAdapterLine } from '../../../shared/gpu/adapter-summary';
+import { describeAdapter, formatAdapterSummary } from '../../../shared/gpu/adapter';
 import { openNodeGpu } from '../../gpu/node-webgpu';
 import { EXIT, parseOptions, type Command } from '../command';
 
@@ -29,7 +29,7 @@ Options:
       return EXIT.FAILURE;
     }
     const summary = describeAdapter(opened.adapter);
-    io.out(values.json ? JSON.stringify({ available: true, ...summary }) : formatAdapterLine(summary));
+    io.out(values.json ? JSON.stringify({ available: true, ...summary, shaderF16: summary.features.includes('shader-f16'), subgroups: summary.features.includes('subgroups') }) : formatAdapterSummary(summary));
     return EXIT.OK;
   },
 };

@@ -1,0 +1,204 @@
+import type { GpuBatch, GpuContext } from './context';
+import { ContextWindowExceededError, GpuUsageError } from './errors';
+import { params } from './params';
+
+/**
+ * Typed encoders for the non-matmul kernels in shaders/ (rmsnorm, rope, kv_append, attention,
+ * elementwise, argmax, softmax). `await CoreKernels.create(ctx)` compiles every pipeline once
+ * (compile errors surface there); the encoders are then synchronous and only record into a batch.
+ * All tensors are f32, row-major, element counts (not bytes) unless a name says otherwise.
+ */
+
+const WG_ROW = 64; // rmsnorm, attention: one workgroup per row / (token, head)
+const WG_ELEM = 64; // rope, kv_append: one invocation per pair / element
+const WG_WIDE = 256; // elementwise, argmax, softmax; SwiftShader allows 256 invocations at most
+const ARGMAX_CHUNK = 4096; // values per workgroup in argmax's first pass
+const ATTN_DIMS_PER_INVOCATION = 4; // must match DPT in attention.wgsl
+
+export interface KvCache {
+  k: GPUBuffer;
+  v: GPUBuffer;
+  maxContext: number;
+  kvHeads: number;
+  headDim: number;
+}
+
+export class CoreKernels {
+  private constructor(
+    private readonly ctx: GpuContext,
+    private readonly p: Record<string, GPUComputePipeline>,
+  ) {}
+
+  static async create(ctx: GpuContext): Promise<CoreKernels> {
+    const wg = (n: number) => Math.min(n, ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
+    const specs: [string, string, string, Record<string, number>][] = [
+      ['rmsnorm', 'rmsnorm', 'main', { WG: wg(WG_ROW) }],
+      ['rope', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 0 }],
+      ['ropeNeox', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
+      ['kvAppend', 'kv_append', 'main', { WG: wg(WG_ELEM) }],
+      ['attention', 'attention', 'main', { WG: wg(WG_ROW) }],
+      ['add', 'elementwise', 'add', { WG: wg(WG_WIDE) }],
+      ['addInPlace', 'elementwise', 'add_inplace', { WG: wg(WG_WIDE) }],
+      ['swiglu', 'elementwise', 'swiglu', { WG: wg(WG_WIDE) }],
+      ['swigluFused', 'elementwise', 'swiglu_fused', { WG: wg(WG_WIDE) }],
+      ['biasAdd', 'elementwise', 'bias_add', { WG: wg(WG_WIDE) }],
+      ['scale', 'elementwise', 'scale', { WG: wg(WG_WIDE) }],
+      ['argmaxChunks', 'argmax', 'argmax_chunks', { WG: wg(WG_WIDE) }],
+      ['argmaxFinal', 'argmax', 'argmax_final', { WG: wg(WG_WIDE) }],
+      ['softmax', 'softmax', 'main', { WG: wg(WG_WIDE) }],
+    ];
+    const built = await Promise.all(specs.map(([, shader, entryPoint, constants]) => ctx.pipeline(shader, { entryPoint, constants })));
+    const p: Record<string, GPUComputePipeline> = {};
+    specs.forEach(([key], i) => (p[key] = built[i]!));
+    return new CoreKernels(ctx, p);
+  }
+
+  private wg(n: number): number {
+    return Math.min(n, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
+  }
+
+  /** y[r, :] = x[r, :] / rms(x[r, :]) * w; y must not alias x. */
+  rmsnorm(b: GpuBatch, a: { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer; rows: number; n: number; eps: number }): void {
+    b.dispatch(this.p.rmsnorm!, [b.uniform(params().u32(a.rows).u32(a.n).f32(a.eps)), a.x, a.w, a.y], a.rows, 'rmsnorm');
+  }
+
+  /**
+   * Rotates x = [T, heads, headDim] in place (rows `stride` apart from `offset`, in elements) for
+   * positions pos0..; invFreq = [headDim / 2] (reference ropeInvFreq). neox: pairs (i, i + d/2).
+   */
+  rope(
+    b: GpuBatch,
+    a: { x: GPUBuffer; invFreq: GPUBuffer; T: number; heads: number; headDim: number; pos0: number; neox: boolean; stride?: number; offset?: number },
+  ): void {
+    if (a.headDim % 2) throw new GpuUsageError(`rope: headDim must be even, got ${a.headDim}`);
+    const u = params()
+      .u32(a.T)
+      .u32(a.heads)
+      .u32(a.headDim)
+      .u32(a.pos0)
+      .u32(a.stride ?? a.heads * a.headDim)
+      .u32(a.offset ?? 0);
+    const pairs = (a.T * a.heads * a.headDim) / 2;
+    b.dispatch(a.neox ? this.p.ropeNeox! : this.p.rope!, [b.uniform(u), a.x, a.invFreq], Math.ceil(pairs / this.wg(WG_ELEM)), 'rope');
+  }
+
+  /** Allocates one layer's K and V caches, [maxContext, kvHeads, headDim] f32 each. */
+  createKvCache(maxContext: number, kvHeads: number, headDim: number, label = 'kv'): KvCache {
+    const bytes = maxContext * kvHeads * headDim * 4;
+    return {
+      k: this.ctx.storage(bytes, `${label}.k`),
+      v: this.ctx.storage(bytes, `${label}.v`),
+      maxContext,
+      kvHeads,
+      headDim,
+    };
+  }
+
+  /**
+   * Writes T tokens' K and V into the cache at rows pos0..pos0+T-1. Sources are rows of
+   * kvHeads * headDim values, `kStride`/`vStride` apart from `kOffset`/`vOffset` (fused QKV works).
+   * Throws ContextWindowExceededError when they do not fit.
+   */
+  kvAppend(
+    b: GpuBatch,
+    a: { cache: KvCache; k: GPUBuffer; v: GPUBuffer; T: number; pos0: number; kStride?: number; kOffset?: number; vStride?: number; vOffset?: number },
+  ): void {
+    const c = a.cache;
+    if (a.pos0 + a.T > c.maxContext) throw new ContextWindowExceededError(a.pos0 + a.T, c.maxContext);
+    const width = c.kvHeads * c.headDim;
+    const u = params()
+      .u32(a.T)
+      .u32(width)
+      .u32(a.pos0)
+      .u32(a.kStride ?? width)
+      .u32(a.kOffset ?? 0)
+      .u32(a.vStride ?? width)
+      .u32(a.vOffset ?? 0);
+    b.dispatch(this.p.kvAppend!, [b.uniform(u), a.k, a.v, c.k, c.v], Math.ceil((a.T * width) / this.wg(WG_ELEM)), 'kv_append');
+  }
+
+  /**
+   * Causal GQA attention of T queries at positions pos0.. over cache rows 0..pos0+T-1 (append
+   * first). q rows `qStride` apart from `qOffset`; out = [T, heads, headDim].
+   */
+  attention(
+    b: GpuBatch,
+    a: { q: GPUBuffer; cache: KvCache; out: GPUBuffer; T: number; heads: number; pos0: number; qStride?: number; qOffset?: number; scale?: number },
+  ): void {
+    const c = a.cache;
+    const hd = c.headDim;
+    if (a.heads % c.kvHeads) throw new GpuUsageError(`attention: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
+    if (hd > ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)) throw new GpuUsageError(`attention: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)}`);
+    if (a.pos0 + a.T > c.maxContext) throw new ContextWindowExceededError(a.pos0 + a.T, c.maxContext);
+    const u = params()
+      .u32(a.T)
+      .u32(a.heads)
+      .u32(c.kvHeads)
+      .u32(hd)
+      .u32(a.pos0)
+      .u32(a.qStride ?? a.heads * hd)
+      .u32(a.qOffset ?? 0)
+      .f32(a.scale ?? 1 / Math.sqrt(hd));
+    b.dispatch(this.p.attention!, [b.uniform(u), a.q, c.k, c.v, a.out], a.T * a.heads, 'attention');
+  }
+
+  private elementwise(b: GpuBatch, key: string, n: number, cols: number, s: number, bindings: (GPUBuffer | undefined)[], label: string): void {
+    b.dispatch(this.p[key]!, [b.uniform(params().u32(n).u32(cols).f32(s)), ...bindings], Math.ceil(n / this.wg(WG_WIDE)), label);
+  }
+
+  /** out = a + b over n elements. */
+  add(b: GpuBatch, a: { a: GPUBuffer; b: GPUBuffer; out: GPUBuffer; n: number }): void {
+    this.elementwise(b, 'add', a.n, 1, 0, [a.a, a.b, a.out], 'add');
+  }
+
+  /** x += b (residual add). */
+  addInPlace(b: GpuBatch, a: { x: GPUBuffer; b: GPUBuffer; n: number }): void {
+    this.elementwise(b, 'addInPlace', a.n, 1, 0, [a.x, a.b], 'add_inplace');
+  }
+
+  /** out = silu(gate) * up over n elements. */
+  swiglu(b: GpuBatch, a: { gate: GPUBuffer; up: GPUBuffer; out: GPUBuffer; n: number }): void {
+    this.elementwise(b, 'swiglu', a.n, 1, 0, [a.gate, a.up, a.out], 'swiglu');
+  }
+
+  /** x = [T, 2 * cols] (gate | up per row) -> out = [T, cols]. */
+  swigluFused(b: GpuBatch, a: { x: GPUBuffer; out: GPUBuffer; T: number; cols: number }): void {
+    this.elementwise(b, 'swigluFused', a.T * a.cols, a.cols, 0, [a.x, undefined, a.out], 'swiglu_fused');
+  }
+
+  /** x[t, c] += bias[c] for x = [T, cols]. */
+  biasAdd(b: GpuBatch, a: { x: GPUBuffer; bias: GPUBuffer; T: number; cols: number }): void {
+    this.elementwise(b, 'biasAdd', a.T * a.cols, a.cols, 0, [a.x, a.bias], 'bias_add');
+  }
+
+  /** x *= s over n elements. */
+  scale(b: GpuBatch, a: { x: GPUBuffer; n: number; s: number }): void {
+    this.elementwise(b, 'scale', a.n, 1, a.s, [a.x], 'scale');
+  }
+
+  /** Bytes of scratch that argmax needs for n values. */
+  static argmaxScratchBytes(n: number): number {
+    return Math.max(1, Math.ceil(n / ARGMAX_CHUNK)) * 8;
+  }
+
+  /**
+   * Argmax of x[offset .. offset + n). out (>= 8 bytes) receives { value: f32, index: u32 }; index
+   * is relative to offset (0xffffffff when every value is NaN). scratch: argmaxScratchBytes(n).
+   */
+  argmax(b: GpuBatch, a: { x: GPUBuffer; n: number; offset?: number; out: GPUBuffer; scratch: GPUBuffer }): void {
+    const parts = Math.max(1, Math.ceil(a.n / ARGMAX_CHUNK));
+    if (a.scratch.size < parts * 8) throw new GpuUsageError(`argmax: scratch needs ${parts * 8} bytes, got ${a.scratch.size}`);
+    const u = params().u32(a.n).u32(ARGMAX_CHUNK).u32(a.offset ?? 0).u32(parts);
+    const ub = b.uniform(u);
+    b.dispatch(this.p.argmaxChunks!, [ub, a.x, a.scratch], parts, 'argmax_chunks');
+    b.dispatch(this.p.argmaxFinal!, [ub, undefined, a.scratch, a.out], 1, 'argmax_final');
+  }
+
+  /** out[r, :] = softmax(x[rowOffset + r * n ..] / temperature), temperature > 0. */
+  softmax(b: GpuBatch, a: { x: GPUBuffer; out: GPUBuffer; rows: number; n: number; temperature?: number; rowOffset?: number }): void {
+    const temp = a.temperature ?? 1;
+    if (!(temp > 0)) throw new GpuUsageError(`softmax: temperature must be > 0 (use argmax for greedy), got ${temp}`);
+    const u = params().u32(a.rows).u32(a.n).f32(1 / temp).u32(a.rowOffset ?? 0);
+    b.dispatch(this.p.softmax!, [b.uniform(u), a.x, a.out], a.rows, 'softmax');
+  }
+}
