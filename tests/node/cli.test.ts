@@ -1,10 +1,20 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { projectRoot } from '../support/fixtures';
+
+const tempDirs: string[] = [];
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'pxi-cli-'));
+  tempDirs.push(d);
+  return d;
+}
+afterAll(() => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
 
 function pxi(...args: string[]) {
   const r = spawnSync(process.execPath, ['bin/pxi.js', ...args], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
@@ -49,7 +59,7 @@ describe('pxi CLI', () => {
   });
 
   it('serve --json prints its URL, serves, and stops cleanly on SIGTERM', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pxi-cli-'));
+    const dataDir = tempDir();
     const child = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot });
     const line = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stdout }).once('line', resolve);
@@ -67,7 +77,7 @@ describe('pxi CLI', () => {
   });
 
   it('serve without a built renderer says how to build it', () => {
-    const r = pxi('serve', '--port', '0', '--renderer', join(tmpdir(), 'no-such-renderer'), '--data-dir', mkdtempSync(join(tmpdir(), 'pxi-cli-')));
+    const r = pxi('serve', '--port', '0', '--renderer', join(tmpdir(), 'no-such-renderer'), '--data-dir', tempDir());
     expect(r.code).toBe(1);
     expect(r.err).toContain('npm run build');
   });

@@ -1,14 +1,22 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { PxiError } from '../../shared/errors';
 import { TaskQueue, type TaskHandler, type TaskRecord } from '../../electron/tasks/queue';
 import { projectRoot } from '../support/fixtures';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'pxi-tasks-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'pxi-tasks-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
 
 function handler(run: TaskHandler['run'], validate: TaskHandler['validate'] = (p) => p): TaskHandler {
   return { kind: 'job', unit: 'items', validate, run };
