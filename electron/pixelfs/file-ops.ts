@@ -1,0 +1,212 @@
+/**
+ * Every write-side filesystem call PixelFS makes goes through FileOps, so a test can stop the
+ * world at any one of them (FaultyFileOps) and check that the volume recovers. Reads do not go
+ * through here: a crash cannot happen "inside" a read in a way that changes what is on disk.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { PixelFsCodes as C, PixelFsError } from './errors';
+
+export interface WriteHandle {
+  readonly path: string;
+}
+
+export interface FileOps {
+  /** mkdir -p; resolves true when `dir` itself was created by this call. */
+  mkdir(dir: string): Promise<boolean>;
+  /** Creates a new file for writing; fails if it exists (O_CREAT | O_EXCL | O_WRONLY). */
+  create(file: string): Promise<WriteHandle>;
+  /** Writes all of `data` at `position`. */
+  write(h: WriteHandle, data: Uint8Array, position: number): Promise<void>;
+  fsync(h: WriteHandle): Promise<void>;
+  close(h: WriteHandle): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  unlink(file: string): Promise<void>;
+  /** fsync of a directory: makes creations, renames and unlinks inside it durable. */
+  fsyncDir(dir: string): Promise<void>;
+}
+
+class NodeHandle implements WriteHandle {
+  constructor(
+    readonly path: string,
+    readonly fh: fs.FileHandle,
+  ) {}
+}
+
+function nodeHandle(h: WriteHandle): NodeHandle {
+  if (!(h instanceof NodeHandle)) throw new TypeError('FileOps: handle from another FileOps implementation');
+  return h;
+}
+
+/** The real thing. */
+export const nodeFileOps: FileOps = {
+  async mkdir(dir) {
+    const first = await fs.mkdir(dir, { recursive: true });
+    return first !== undefined && path.resolve(first) === path.resolve(dir);
+  },
+  async create(file) {
+    return new NodeHandle(file, await fs.open(file, 'wx'));
+  },
+  async write(h, data, position) {
+    const fh = nodeHandle(h).fh;
+    let off = 0;
+    while (off < data.length) {
+      const { bytesWritten } = await fh.write(data, off, data.length - off, position + off);
+      off += bytesWritten;
+    }
+  },
+  async fsync(h) {
+    await nodeHandle(h).fh.sync();
+  },
+  async close(h) {
+    await nodeHandle(h).fh.close();
+  },
+  async rename(from, to) {
+    await fs.rename(from, to);
+  },
+  async unlink(file) {
+    await fs.unlink(file);
+  },
+  async fsyncDir(dir) {
+    const fh = await fs.open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  },
+};
+
+export type FileOpName = keyof FileOps;
+
+export interface FaultyFileOpsOptions {
+  /** 1-based index of the call that fails; every later call fails too (the process is "dead").
+   * Infinity (the default) never fails: use it to count the calls of a run. */
+  failAt?: number;
+}
+
+interface Pending {
+  kind: 'create' | 'rename' | 'mkdir';
+  dir: string; // the directory whose fsync makes it durable
+  from?: string;
+  to: string;
+}
+
+/**
+ * A FileOps for crash tests. Call N throws PIXELFS_SIMULATED_CRASH before doing anything, and so
+ * does every call after it. `powerLoss()` then undoes what a power cut could undo: file data not
+ * yet fsynced is truncated to what was, renames and creations whose directory was not fsynced
+ * are rolled back. (Unlinks are not resurrected: PixelFS only unlinks what it may lose.)
+ */
+export class FaultyFileOps implements FileOps {
+  calls = 0;
+  readonly log: string[] = [];
+  private readonly failAt: number;
+  private readonly synced = new Map<string, number>(); // path -> bytes known durable
+  private readonly dirty = new Set<string>();
+  private pending: Pending[] = [];
+  private readonly open = new Set<WriteHandle>();
+
+  constructor(
+    opts: FaultyFileOpsOptions = {},
+    private readonly inner: FileOps = nodeFileOps,
+  ) {
+    this.failAt = opts.failAt ?? Infinity;
+  }
+
+  get crashed(): boolean {
+    return this.calls >= this.failAt;
+  }
+
+  private step(op: FileOpName, target: string): void {
+    this.calls++;
+    this.log.push(`${op} ${target}`);
+    if (this.calls >= this.failAt) {
+      throw new PixelFsError(C.SIMULATED_CRASH, `simulated crash at file-op call ${this.calls} (${op} ${target})`, { call: this.calls, op, target });
+    }
+  }
+
+  async mkdir(dir: string): Promise<boolean> {
+    this.step('mkdir', dir);
+    const created = await this.inner.mkdir(dir);
+    if (created) this.pending.push({ kind: 'mkdir', dir: path.dirname(dir), to: dir });
+    return created;
+  }
+
+  async create(file: string): Promise<WriteHandle> {
+    this.step('create', file);
+    const h = await this.inner.create(file);
+    this.open.add(h);
+    this.synced.set(file, 0);
+    this.pending.push({ kind: 'create', dir: path.dirname(file), to: file });
+    return h;
+  }
+
+  async write(h: WriteHandle, data: Uint8Array, position: number): Promise<void> {
+    this.step('write', h.path);
+    await this.inner.write(h, data, position);
+    this.dirty.add(h.path);
+  }
+
+  async fsync(h: WriteHandle): Promise<void> {
+    this.step('fsync', h.path);
+    await this.inner.fsync(h);
+    this.synced.set(h.path, (await fs.stat(h.path)).size);
+    this.dirty.delete(h.path);
+  }
+
+  async close(h: WriteHandle): Promise<void> {
+    this.step('close', h.path);
+    await this.inner.close(h);
+    this.open.delete(h);
+  }
+
+  async rename(from: string, to: string): Promise<void> {
+    this.step('rename', `${from} -> ${to}`);
+    await this.inner.rename(from, to);
+    const synced = this.synced.get(from);
+    if (synced !== undefined) {
+      this.synced.delete(from);
+      this.synced.set(to, synced);
+    }
+    if (this.dirty.delete(from)) this.dirty.add(to);
+    this.pending.push({ kind: 'rename', dir: path.dirname(to), from, to });
+  }
+
+  async unlink(file: string): Promise<void> {
+    this.step('unlink', file);
+    await this.inner.unlink(file);
+    this.synced.delete(file);
+    this.dirty.delete(file);
+  }
+
+  async fsyncDir(dir: string): Promise<void> {
+    this.step('fsyncDir', dir);
+    await this.inner.fsyncDir(dir);
+    const d = path.resolve(dir);
+    // PixelFS renames only within one directory, so that directory's fsync settles a rename.
+    this.pending = this.pending.filter((p) => path.resolve(p.dir) !== d);
+  }
+
+  /** Rolls the disk back to what a power cut right now could leave. Call after the crash. */
+  async powerLoss(): Promise<void> {
+    // A dead process's descriptors are closed by the kernel; here by us.
+    for (const h of this.open) await this.inner.close(h).catch(() => undefined);
+    this.open.clear();
+    for (const file of this.dirty) {
+      const keep = this.synced.get(file) ?? 0;
+      await fs.truncate(file, keep).catch(() => undefined);
+    }
+    this.dirty.clear();
+    for (const p of [...this.pending].reverse()) {
+      if (p.kind === 'rename' && p.from) {
+        await fs.rename(p.to, p.from).catch(() => undefined);
+      } else if (p.kind === 'create') {
+        await fs.unlink(p.to).catch(() => undefined);
+      } else if (p.kind === 'mkdir') {
+        await fs.rm(p.to, { recursive: true, force: true });
+      }
+    }
+    this.pending = [];
+  }
+}

@@ -1,0 +1,25 @@
+/** PixelFS: files stored as PNG tiles plus a SQLite catalog (main-process service, Node only). */
+export { Volume, DEFAULT_SETTINGS, CATALOG_FILE, TILES_DIR } from './volume';
+export type {
+  OpenOptions,
+  PutOptions,
+  PutProgress,
+  PutResult,
+  FileInfo,
+  PendingInfo,
+  VerifyProblem,
+  VerifyReport,
+  GetOptions,
+  GcOptions,
+  GcResult,
+  SweepResult,
+  VolumeStats,
+  VolumeSettings,
+} from './volume';
+export { TilePool, defaultPoolSize } from './worker-pool';
+export { nodeFileOps, FaultyFileOps } from './file-ops';
+export type { FileOps, WriteHandle } from './file-ops';
+export { encodeTile, decodeTile, tileCapacity, sha256Hex, META_CHUNK, MAX_TILE_SIDE } from './tile-codec';
+export type { TileGeometry, DecodeOptions, DecodedTile, EncodeOptions, TileMeta } from './tile-codec';
+export { PixelFsError, PixelFsCodes, isPixelFsError } from './errors';
+export type { PixelFsCode } from './errors';
