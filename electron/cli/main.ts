@@ -1,11 +1,21 @@
 import { PxiError } from '../../shared/errors';
 import { packageVersion } from '../app-meta';
 import { EXIT, UsageError, type CliIo, type Command } from './command';
+import { exportCommand } from './commands/export';
+import { fsCommand } from './commands/fs';
+import { genCommand } from './commands/gen';
 import { gpuCommand } from './commands/gpu';
+import { importCommand } from './commands/import';
+import { inspectCommand } from './commands/inspect';
+import { mapCommand } from './commands/map';
 import { serveCommand } from './commands/serve';
+import { verifyCommand } from './commands/verify';
+import { runCommand } from './commands/run';
+import { chatCommand } from './commands/chat';
+import { benchCommand } from './commands/bench';
 
 /** `pxi`: the command line of Pixel-LLM. Each subcommand lives in ./commands. */
-const commands: Command[] = [serveCommand, gpuCommand];
+const commands: Command[] = [serveCommand, gpuCommand, genCommand, importCommand, inspectCommand, verifyCommand, exportCommand, mapCommand, fsCommand, runCommand, chatCommand, benchCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

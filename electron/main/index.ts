@@ -1,4 +1,4 @@
-import { app, BrowserWindow, ipcMain, net, protocol, session, type WebContents } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, type WebContents } from 'electron';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PxiError, serializeError } from '../../shared/errors';
@@ -50,7 +50,18 @@ function serveAppProtocol(): void {
 
 async function main(): Promise<void> {
   await app.whenReady();
-  const services = new Services({ dataDir: app.getPath('userData'), mode: 'electron', version: app.getVersion() });
+  const services = new Services({
+    dataDir: app.getPath('userData'),
+    mode: 'electron',
+    version: app.getVersion(),
+    // The import wizard's native open dialog, attached to the app window.
+    chooseFile: async ({ title, filters }) => {
+      const owner = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];
+      const opts = { title, filters, properties: ['openFile' as const] };
+      const r = owner ? await dialog.showOpenDialog(owner, opts) : await dialog.showOpenDialog(opts);
+      return r.canceled ? null : (r.filePaths[0] ?? null);
+    },
+  });
 
   // No web permission (camera, notifications, geolocation, ...) is ever granted.
   session.defaultSession.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
@@ -92,8 +103,7 @@ async function main(): Promise<void> {
   await win.loadURL(devUrl ?? `${APP_ORIGIN}/index.html`);
 
   app.on('window-all-closed', () => {
-    services.close();
-    app.quit();
+    void services.close().finally(() => app.quit());
   });
 }
 

@@ -2,6 +2,15 @@ import { mkdirSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { createDispatcher, type Dispatch, type Handlers } from '../../shared/ipc/dispatch';
 import { events, type EventName, type EventPayload } from '../../shared/ipc/contract';
+import { join } from 'node:path';
+import { ModelStore } from '../models/store';
+import { modelTaskHandlers } from '../models/tasks';
+import { TaskQueue } from '../tasks/queue';
+import { mapHandlers } from './map-handlers';
+import { engineHandlers } from './engine-handlers';
+import { fileHandlers, type ChooseFile } from './file-handlers';
+import { modelHandlers } from './model-handlers';
+import { taskHandlers } from './task-handlers';
 
 export interface ServiceOptions {
   /** Where volumes, catalogs and logs live. Created if missing. */
@@ -10,6 +19,8 @@ export interface ServiceOptions {
   version: string;
   /** Where `app:log` entries go; stderr by default. */
   log?: (level: string, message: string) => void;
+  /** The native open dialog (Electron); without it `files:chooseGguf` says to type a path. */
+  chooseFile?: ChooseFile;
 }
 
 export type EventListener = (name: EventName, payload: unknown) => void;
@@ -21,6 +32,8 @@ export type EventListener = (name: EventName, payload: unknown) => void;
 export class Services {
   readonly dispatch: Dispatch;
   private readonly bus = new EventEmitter();
+  private storePromise: Promise<ModelStore> | undefined;
+  private readonly queue: TaskQueue;
 
   constructor(readonly options: ServiceOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -38,11 +51,23 @@ export class Services {
         log(level, message);
         return { logged: true as const };
       },
-      // The model catalogue arrives with the storage service (PixelFS); until a volume holds
-      // a model the honest answer is an empty list.
-      'models:list': () => ({ models: [] }),
+      ...modelHandlers(() => this.store()),
+      ...taskHandlers(() => this.queue),
+      ...mapHandlers(() => this.store()),
+      ...engineHandlers(() => this.store()),
+      ...fileHandlers(() => this.store(), options.chooseFile),
     };
     this.dispatch = createDispatcher(handlers);
+    // Tasks a crash left running resume here; progress goes to every renderer as an event.
+    this.queue = new TaskQueue(join(options.dataDir, 'tasks.sqlite'), modelTaskHandlers(() => this.store()));
+    this.queue.onChange((task) => this.emit('tasks:changed', task));
+    this.queue.start();
+  }
+
+  /** The volume this host serves (`<dataDir>/volume`), opened (and created) on first use. */
+  store(): Promise<ModelStore> {
+    this.storePromise ??= ModelStore.open(join(this.options.dataDir, 'volume'), { create: true });
+    return this.storePromise;
   }
 
   /** Pushes an event to every connected renderer; the payload is validated like a response. */
@@ -56,7 +81,11 @@ export class Services {
     return () => this.bus.off('event', listener);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.bus.removeAllListeners();
+    await this.queue.close();
+    const store = this.storePromise;
+    this.storePromise = undefined;
+    if (store) await (await store).close();
   }
 }

@@ -2,7 +2,10 @@ import type { PxiApi } from '../../shared/ipc/client';
 import { connectApi } from './api';
 import { probeWebGpu, renderStatus } from './status-bar';
 import { modelsView } from './views/models';
-import { chatView, explorerView, importView, tasksView } from './views/pending';
+import { importView } from './views/import';
+import { tasksView } from './views/tasks';
+import { explorerView } from './views/explorer';
+import { chatView } from './views/chat';
 import { el, type View } from './views/types';
 
 const views: View[] = [modelsView, importView, explorerView, chatView, tasksView];

@@ -400,7 +400,8 @@ export class GpuContext {
 }
 
 const UNIFORM_CHUNK = 16 * 1024;
-const MAX_TIMED_PASSES = 256;
+// WebGPU caps a query set at 4096 queries (two per pass); a 7B decode step has ~540 dispatches.
+const MAX_TIMED_PASSES = 2048;
 
 /**
  * Dispatches and copies recorded into one command encoder. Per-dispatch parameters come from

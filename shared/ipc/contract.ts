@@ -1,49 +1,36 @@
-import { z } from 'zod';
+import type { z } from 'zod';
+import { appChannels, appEvents } from './channels/app';
+import { modelChannels } from './channels/models';
+import { taskChannels, taskEvents } from './channels/tasks';
+import { mapChannels } from './channels/map';
+import { engineChannels } from './channels/engine';
+import { fileChannels } from './channels/files';
 
 /**
  * The IPC contract: every channel between the renderer and the main-process services is
- * declared here once, with a validator for its request and its response. Both transports
- * (Electron IPC and the browser-mode WebSocket) carry exactly these channels; the dispatcher
- * refuses anything else. To add a channel: declare it here, implement it in
- * `electron/services/`, and call it through the typed client (`shared/ipc/client.ts`).
+ * declared once, with a validator for its request and its response, in a group module under
+ * ./channels. Both transports (Electron IPC and the browser-mode WebSocket) carry exactly these
+ * channels; the dispatcher refuses anything else. To add a channel: declare it in its group
+ * (or a new group added here), implement it in `electron/services/`, and call it through the
+ * typed client (`shared/ipc/client.ts`).
  */
-
-const Empty = z.strictObject({});
-
-export const AppInfo = z.strictObject({
-  name: z.string(),
-  version: z.string(),
-  /** Which host runs the services: the Electron main process or `pxi serve`. */
-  mode: z.enum(['electron', 'browser']),
-  platform: z.string(),
-  nodeVersion: z.string(),
-  dataDir: z.string(),
-});
-
-export const ModelSummary = z.strictObject({
-  id: z.string(),
-  name: z.string(),
-  architecture: z.string(),
-  parameterCount: z.number().int().nonnegative(),
-  bytes: z.number().int().nonnegative(),
-  tensorTypes: z.array(z.string()),
-  verified: z.enum(['unverified', 'ok', 'corrupt']),
-});
-
-export const LogEntry = z.strictObject({
-  level: z.enum(['info', 'warn', 'error']),
-  message: z.string().min(1).max(4000),
-});
+export { AppInfo, LogEntry } from './channels/app';
+export { FileInspection, ModelSummary } from './channels/models';
+export { TaskInfo } from './channels/tasks';
 
 export const channels = {
-  'app:info': { request: Empty, response: AppInfo },
-  'app:log': { request: LogEntry, response: z.strictObject({ logged: z.literal(true) }) },
-  'models:list': { request: Empty, response: z.strictObject({ models: z.array(ModelSummary) }) },
+  ...appChannels,
+  ...modelChannels,
+  ...taskChannels,
+  ...mapChannels,
+  ...engineChannels,
+  ...fileChannels,
 } as const;
 
 /** Events the services push to the renderer (progress, notices). */
 export const events = {
-  'app:notice': z.strictObject({ level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+  ...appEvents,
+  ...taskEvents,
 } as const;
 
 export type Channel = keyof typeof channels;

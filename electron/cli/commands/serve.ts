@@ -45,7 +45,7 @@ Runs until Ctrl-C.`,
     else io.out(`Pixel-LLM is serving on 127.0.0.1:${host.port}\nOpen: ${host.url}\nPress Ctrl-C to stop.`);
     await io.interrupted;
     await host.close();
-    services.close();
+    await services.close();
     return EXIT.OK;
   },
 };

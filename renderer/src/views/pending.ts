@@ -14,7 +14,5 @@ function pendingView(id: string, title: string, what: string): View {
   };
 }
 
-export const importView = pendingView('import', 'Import', 'The import wizard will inspect a GGUF file, show its tensors and the predicted volume size, and convert it to pixel tiles with progress.');
 export const explorerView = pendingView('explorer', 'Explorer', "The memory explorer will draw the model's tensors on the infinite map, in 2D and 3D, with level-of-detail tiles.");
 export const chatView = pendingView('chat', 'Chat', "Chat will run a model with the WGSL engine in this window, with the model's chat template and sampling settings.");
-export const tasksView = pendingView('tasks', 'Tasks', 'The task queue will list imports, verifications and exports with progress, cancel and retry.');

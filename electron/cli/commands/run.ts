@@ -1,0 +1,217 @@
+import { existsSync, statSync } from 'node:fs';
+import { ContextWindowExceededError } from '../../../shared/gpu';
+import { generateStream, type GenerateOptions, type GenerationResult, type GenerationTimings } from '../../../shared/engine/generate';
+import type { SamplerOptions } from '../../../shared/engine/sampling';
+import { openNodeModel, type NodeModel } from '../../engine';
+import { openPixelModel } from '../../engine/pixel-source';
+import { openStore, VOLUME_HELP, volumeDir } from '../../models/cli-helpers';
+import { EXIT, UsageError, parseOptions, type CliIo, type Command } from '../command';
+
+/** Sampling and length flags shared by `pxi run` and `pxi chat`. */
+export const SAMPLING_FLAGS = {
+  'n-predict': { type: 'string', short: 'n' },
+  temp: { type: 'string' },
+  'top-k': { type: 'string' },
+  'top-p': { type: 'string' },
+  'min-p': { type: 'string' },
+  'repeat-penalty': { type: 'string' },
+  'repeat-last-n': { type: 'string' },
+  seed: { type: 'string' },
+  'ctx-size': { type: 'string', short: 'c' },
+} as const;
+
+export const SAMPLING_HELP = `  -n, --n-predict N      most tokens to generate (default DEFAULT_N)
+  --temp T               temperature; 0 = greedy, the argmax on the GPU (default 0.8)
+  --top-k K              keep the K most likely tokens; 0 = all (default 40)
+  --top-p P              keep the smallest set reaching probability P; 1 = off (default 0.95)
+  --min-p P              drop tokens below P × the top probability; 0 = off (default 0.05)
+  --repeat-penalty R     divide the logits of recent tokens by R; 1 = off (default 1)
+  --repeat-last-n N      how many recent tokens the penalty sees (default 64)
+  --seed S               sampling seed, 0 to 4294967295 (default: random, printed)
+  -c, --ctx-size N       KV-cache length in tokens (default: the model's, at most 4096)`;
+
+type Values = Partial<Record<keyof typeof SAMPLING_FLAGS, string>>;
+
+function num(flag: string, v: string | undefined, check: (x: number) => boolean, rule: string): number | undefined {
+  if (v === undefined) return undefined;
+  const x = Number(v);
+  if (v.trim() === '' || !Number.isFinite(x) || !check(x)) throw new UsageError(`${flag} ${rule}, got ${JSON.stringify(v)}`);
+  return x;
+}
+
+export interface SamplingArgs {
+  sampler: SamplerOptions & { seed: number };
+  maxTokens: number;
+  contextLength: number | undefined;
+}
+
+export function samplingArgs(values: Values, defaultN: number): SamplingArgs {
+  const int = (x: number) => Number.isInteger(x);
+  const maxTokens = num('--n-predict', values['n-predict'], (x) => int(x) && x >= 0, 'must be a non-negative integer') ?? defaultN;
+  const seed = num('--seed', values.seed, (x) => int(x) && x >= 0 && x <= 0xffffffff, 'must be an integer from 0 to 4294967295') ?? Math.floor(Math.random() * 0x100000000);
+  const sampler: SamplerOptions & { seed: number } = { seed };
+  const set = (k: Exclude<keyof SamplerOptions, 'seed'>, v: number | undefined) => {
+    if (v !== undefined) sampler[k] = v;
+  };
+  set('temperature', num('--temp', values.temp, (x) => x >= 0, 'must be a number >= 0'));
+  set('topK', num('--top-k', values['top-k'], (x) => int(x) && x >= 0, 'must be a non-negative integer'));
+  set('topP', num('--top-p', values['top-p'], (x) => x > 0 && x <= 1, 'must be in (0, 1]'));
+  set('minP', num('--min-p', values['min-p'], (x) => x >= 0 && x <= 1, 'must be in [0, 1]'));
+  set('repeatPenalty', num('--repeat-penalty', values['repeat-penalty'], (x) => x > 0, 'must be a number > 0'));
+  set('repeatLastN', num('--repeat-last-n', values['repeat-last-n'], (x) => int(x) && x >= -1, 'must be an integer >= -1'));
+  const contextLength = num('--ctx-size', values['ctx-size'], (x) => int(x) && x >= 1, 'must be a positive integer');
+  return { sampler, maxTokens, contextLength };
+}
+
+/** Where `pxi run` / `pxi chat` find a model that is not a file: `--volume`. */
+export const MODEL_FLAGS = { volume: { type: 'string' } } as const;
+export const MODEL_HELP = `  ${VOLUME_HELP}
+                         (where MODEL is looked up when it is not a file)`;
+
+const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
+
+/**
+ * The model argument: a GGUF file that exists, or the id or name of a model imported into the
+ * volume. An argument that names a .gguf file or a path that does not exist is a usage error.
+ */
+export function modelArg(positionals: string[], command: string): string {
+  if (positionals.length === 0) throw new UsageError(`pxi ${command} needs a model: pxi ${command} MODEL.gguf, or an imported model's id or name`);
+  if (positionals.length > 1) throw new UsageError(`pxi ${command} takes one model, got ${positionals.length} arguments: ${positionals.map((p) => JSON.stringify(p)).join(' ')}`);
+  const model = positionals[0]!;
+  if (!isFile(model) && (/\.gguf$/i.test(model) || existsSync(model))) throw new UsageError(`no such model file: ${model}`);
+  return model;
+}
+
+/** Loads a GGUF file, or a stored model from the volume (weights read from its pixel tiles). */
+export async function loadForCli(path: string, contextLength: number | undefined, io: CliIo, volume?: string): Promise<NodeModel> {
+  const m = isFile(path) ? await openNodeModel(path, { contextLength }) : await openStoredForCli(volumeDir(volume), path, contextLength);
+  const c = m.model.config;
+  io.err(
+    `loaded ${m.source.header.file}${isFile(path) ? '' : ' from its pixel tiles'}: ${c.architecture}, ${c.blockCount} blocks, width ${c.embeddingLength}, vocab ${c.vocabSize}, ` +
+      `context ${m.model.contextLength}, ${(m.model.memory.weights / 1e6).toFixed(1)} MB of weights, in ${m.loadSeconds.toFixed(2)} s ` +
+      `(${m.ctx.adapter.description || m.ctx.adapter.device || 'WebGPU'})`,
+  );
+  return m;
+}
+
+async function openStoredForCli(dir: string, ref: string, contextLength: number | undefined): Promise<NodeModel> {
+  // The store stays open (and the volume locked) for the run: every tensor read comes from it.
+  const store = await openStore(dir);
+  try {
+    const m = await openPixelModel(store, ref, { contextLength });
+    return {
+      ...m,
+      async close() {
+        await m.close();
+        await store.close();
+      },
+    };
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+}
+
+export function timingLine(t: GenerationTimings, stopReason: string): string {
+  const rate = (n: number, ms: number, r: number) => `${n} tokens in ${(ms / 1000).toFixed(2)} s (${r.toFixed(1)} tokens/s)`;
+  return `prefill: ${rate(t.promptTokens, t.prefillMs, t.prefillTokensPerSecond)} · decode: ${rate(t.decodeTokens, t.decodeMs, t.decodeTokensPerSecond)} · stop: ${stopReason}`;
+}
+
+/** Streams chunks to `write` and returns the result; `signal` stops it (stopReason 'aborted'). */
+export async function streamTo(it: AsyncGenerator<{ text: string }, GenerationResult, void>, write: (t: string) => void): Promise<GenerationResult> {
+  for (;;) {
+    const r = await it.next();
+    if (r.done) {
+      if (r.value.tail) write(r.value.tail);
+      return r.value;
+    }
+    if (r.value.text) write(r.value.text);
+  }
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'generate text from a prompt with the WGSL engine (llama / qwen2 GGUF)',
+  help: `Usage: pxi run MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
+               [--repeat-penalty R] [--seed S] [-c N] [--stop S]... [--ignore-eos] [--json]
+
+Loads MODEL (llama or qwen2; F32, F16, Q8_0, Q4_0, Q4_K or Q6_K weights) onto WebGPU
+through Dawn: a GGUF file, or the id or name of a model imported with pxi import (its weights
+are read from the volume's pixel tiles, every tile checksum-verified). Then it runs the prompt (BOS added as the model asks) and streams the continuation to
+stdout, after the prompt. Prefill and decode speed (tokens/s) and the stop reason go to
+stderr. Greedy (--temp 0) gives the text llama.cpp gives for the same file and prompt.
+Sampling follows llama.cpp's order: repeat penalty, top-k, top-p, min-p, temperature.
+
+Options:
+  -p, --prompt TEXT      the prompt (required)
+${MODEL_HELP}
+${SAMPLING_HELP.replace('DEFAULT_N', '128')}
+  --stop S               stop before the text S (repeatable; S is not printed)
+  --ignore-eos           keep generating past end-of-generation tokens
+  --json                 print one JSON object when done (text, tokens, stop reason, timings)
+                         instead of streaming
+  -h, --help             show this help
+
+Exit codes: 0 done, 1 failed (no WebGPU, unsupported model, context window exceeded: the
+prompt and the tokens asked for must fit -c), 2 usage error, 130 interrupted (Ctrl-C stops
+generating; what was generated stays printed).`,
+  async run(argv, io) {
+    const { values, positionals } = parseOptions(
+      argv,
+      {
+        prompt: { type: 'string', short: 'p' },
+        stop: { type: 'string', multiple: true },
+        'ignore-eos': { type: 'boolean' },
+        json: { type: 'boolean' },
+        ...MODEL_FLAGS,
+        ...SAMPLING_FLAGS,
+      },
+      true,
+    );
+    const path = modelArg(positionals, 'run');
+    if (values.prompt === undefined) throw new UsageError('-p/--prompt is required');
+    const args = samplingArgs(values, 128);
+    if (values.stop?.some((s) => s === '')) throw new UsageError('--stop needs a non-empty string');
+
+    const m = await loadForCli(path, args.contextLength, io, values.volume);
+    try {
+      const abort = new AbortController();
+      void io.interrupted.then(() => abort.abort());
+      const prompt = m.tokenizer.encode(values.prompt);
+      const opts: GenerateOptions = {
+        ...args.sampler,
+        maxTokens: args.maxTokens,
+        stop: values.stop ?? [],
+        ignoreEos: values['ignore-eos'] ?? false,
+        signal: abort.signal,
+      };
+      // Fail before printing anything when prompt + tokens cannot fit the context.
+      if (prompt.length + args.maxTokens > m.model.contextLength) {
+        throw new ContextWindowExceededError(prompt.length + args.maxTokens, m.model.contextLength, `tokens (${prompt.length} of prompt + ${args.maxTokens} to generate)`);
+      }
+      const write = (t: string) => void process.stdout.write(t);
+      if (!values.json) write(values.prompt);
+      const result = await streamTo(generateStream(m.model, m.tokenizer, prompt, opts), values.json ? () => undefined : write);
+      if (values.json) {
+        io.out(
+          JSON.stringify({
+            model: path,
+            prompt: values.prompt,
+            promptTokens: prompt,
+            text: result.text,
+            tokens: result.tokens,
+            stopReason: result.stopReason,
+            seed: args.sampler.seed,
+            timings: result.timings,
+          }),
+        );
+      } else {
+        write('\n');
+        io.err(`${timingLine(result.timings, result.stopReason)} · seed ${args.sampler.seed}`);
+      }
+      return result.stopReason === 'aborted' ? EXIT.INTERRUPTED : EXIT.OK;
+    } finally {
+      await m.close();
+    }
+  },
+};

@@ -1,0 +1,69 @@
+/**
+ * The engine in Node: WebGPU through `webgpu` (Dawn), the WGSL from shaders/, weights from a
+ * GGUF file on disk. `openNodeModel(path)` gives everything `pxi run` / `pxi chat`, the parity
+ * tests and the benchmarks need; `close()` frees the GPU buffers, the device and the file.
+ */
+import { FileByteSource } from '../storage/file-byte-source';
+import { openNodeGpu } from '../gpu/node-webgpu';
+import { loadShadersFromDir } from '../gpu/shaders';
+import { openDevice, WebGpuUnavailableError, type GpuContext, type OpenDeviceOptions } from '../../shared/gpu';
+import { Model, type ModelLoadOptions } from '../../shared/engine/model';
+import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
+import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../shared/tokenizer';
+
+export interface NodeModel {
+  ctx: GpuContext;
+  model: Model;
+  tokenizer: Tokenizer;
+  /** `tokenizer.chat_template`, when the file has one. */
+  chatTemplate: string | undefined;
+  source: TensorSource;
+  /** Seconds spent loading (header, device, upload). */
+  loadSeconds: number;
+  close(): Promise<void>;
+}
+
+export interface OpenNodeModelOptions extends ModelLoadOptions {
+  device?: Omit<OpenDeviceOptions, 'shaders' | 'adapter'>;
+  /** An open context to load into (tests share one); it is not destroyed by close(). */
+  ctx?: GpuContext;
+}
+
+/** Opens a WebGPU device in Node with every shader of shaders/ (WebGpuUnavailableError with the reason when there is none). */
+export async function openNodeContext(opts: Omit<OpenDeviceOptions, 'shaders' | 'adapter'> = {}): Promise<GpuContext> {
+  const r = await openNodeGpu();
+  if (!r.gpu) throw new WebGpuUnavailableError(r.reason);
+  return openDevice(r.gpu, { ...opts, adapter: r.adapter, shaders: loadShadersFromDir() });
+}
+
+export async function openNodeModel(path: string, opts: OpenNodeModelOptions = {}): Promise<NodeModel> {
+  const t0 = performance.now();
+  const file = await FileByteSource.open(path);
+  let ctx: GpuContext | undefined;
+  try {
+    const source = await openGgufTensorSource(file, path);
+    // Tokenizer and configuration problems surface before the device is opened.
+    const tokenizer = tokenizerFromGguf(source.header.metadata, path);
+    const chatTemplate = chatTemplateFromGguf(source.header.metadata, path);
+    ctx = opts.ctx ?? (await openNodeContext(opts.device));
+    const model = await Model.load(ctx, source, opts);
+    const owned = opts.ctx ? null : ctx;
+    return {
+      ctx,
+      model,
+      tokenizer,
+      chatTemplate,
+      source,
+      loadSeconds: (performance.now() - t0) / 1000,
+      async close() {
+        model.destroy();
+        owned?.destroy();
+        await file.close();
+      },
+    };
+  } catch (e) {
+    if (ctx && !opts.ctx) ctx.destroy();
+    await file.close();
+    throw e;
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Task-queue handlers for the model store: `model.import`, `model.verify`, `model.export` and
+ * `map.pyramid` (electron/tasks/queue.ts). Params are checked with zod when a task is enqueued.
+ * Each handler is safe to run again after a crash or kill (the queue reruns a task that was
+ * running, with `ctx.resuming`): import resumes from its `imports` record and the tiles PixelFS
+ * kept; verify is read-only; export writes a temp file and renames it, and on a rerun first
+ * removes the temp files an interrupted run left (and skips the work when the finished file is
+ * already there); the pyramid resumes at the first tensor not yet built.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { PxiError } from '../../shared/errors';
+import type { TaskContext, TaskHandler } from '../tasks/queue';
+import type { ModelStore } from './store';
+
+export type StoreProvider = () => ModelStore | Promise<ModelStore>;
+
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => path.isAbsolute(p), 'must be an absolute path (the task may run after a restart, from another folder)');
+const modelRef = z.string().min(1).max(256);
+
+export const ImportParams = z.strictObject({ path: absolutePath, name: z.string().min(1).max(256).optional(), pyramid: z.boolean().default(true) });
+export const VerifyParams = z.strictObject({ model: modelRef });
+export const ExportParams = z.strictObject({ model: modelRef, out: absolutePath, overwrite: z.boolean().default(false) });
+export const PyramidParams = z.strictObject({ model: modelRef, rebuild: z.boolean().default(false) });
+
+export class TaskParamsError extends PxiError {
+  constructor(kind: string, e: z.ZodError, params: unknown) {
+    const issue = e.issues[0]!;
+    const field = issue.path.join('.') || '(params)';
+    let value: unknown = params;
+    for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k];
+    super('TASK_INVALID_PARAMS', `${kind}: params.${field} = ${JSON.stringify(value)?.slice(0, 80) ?? String(value)}: ${issue.message}`, { file: kind, field, value: String(value) });
+  }
+}
+
+function validator<T>(kind: string, schema: z.ZodType<T>): (params: unknown) => T {
+  return (params) => {
+    const r = schema.safeParse(params);
+    if (!r.success) throw new TaskParamsError(kind, r.error, params);
+    return r.data;
+  };
+}
+
+async function sha256File(file: string, signal: AbortSignal): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await fs.open(file, 'r');
+  try {
+    const b = Buffer.allocUnsafe(8 << 20);
+    for (let pos = 0; ; ) {
+      if (signal.aborted) throw signal.reason;
+      const { bytesRead } = await fh.read(b, 0, b.length, pos);
+      if (bytesRead === 0) break;
+      h.update(b.subarray(0, bytesRead));
+      pos += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest('hex');
+}
+
+/** Removes `.OUT.pxpart-*` temp files an interrupted export to `out` left behind. */
+async function removeExportLeftovers(out: string): Promise<number> {
+  const dir = path.dirname(out);
+  const prefix = `.${path.basename(out)}.pxpart-`;
+  let n = 0;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (name.startsWith(prefix)) {
+      await fs.unlink(path.join(dir, name)).catch(() => undefined);
+      n++;
+    }
+  }
+  return n;
+}
+
+function pyramidProgress(ctx: TaskContext) {
+  return (p: { bytesDone: number; bytesTotal: number; tensor: string; tensorIndex: number; tensorCount: number }) =>
+    ctx.progress(p.bytesDone, p.bytesTotal, `pyramid: tensor ${p.tensorIndex + 1}/${p.tensorCount} ${p.tensor}`);
+}
+
+export function modelTaskHandlers(getStore: StoreProvider): TaskHandler[] {
+  const importTask: TaskHandler = {
+    kind: 'model.import',
+    unit: 'bytes',
+    validate: validator('model.import', ImportParams),
+    async run(params, ctx) {
+      const p = params as z.infer<typeof ImportParams>;
+      const store = await getStore();
+      const r = await store.import(p.path, {
+        ...(p.name === undefined ? {} : { name: p.name }),
+        signal: ctx.signal,
+        onProgress: (q) =>
+          ctx.progress(q.bytesDone, q.bytesTotal, q.phase === 'reading' ? `tensor ${Math.min(q.tensorsDone + 1, q.tensorCount)}/${q.tensorCount}${q.tensor ? ` ${q.tensor}` : ''}` : q.phase),
+      });
+      let pyramid: { built: number; alreadyBuilt: number; skipped: number } | null = null;
+      if (p.pyramid) {
+        const b = await store.buildPyramid(r.model.id, { signal: ctx.signal, onProgress: pyramidProgress(ctx) });
+        pyramid = { built: b.built, alreadyBuilt: b.alreadyBuilt, skipped: b.skipped.length };
+      }
+      return {
+        modelId: r.model.id,
+        name: r.model.name,
+        sha256: r.manifest.source.sha256,
+        bytes: r.model.bytes,
+        alreadyImported: r.alreadyImported,
+        resumed: r.resumed,
+        seconds: r.seconds,
+        pyramid,
+      };
+    },
+  };
+
+  const verifyTask: TaskHandler = {
+    kind: 'model.verify',
+    unit: 'bytes',
+    validate: validator('model.verify', VerifyParams),
+    async run(params, ctx) {
+      const p = params as z.infer<typeof VerifyParams>;
+      const store = await getStore();
+      const rep = await store.verify(p.model, { signal: ctx.signal, onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal, `file ${q.filesDone}/${q.fileCount}`) });
+      // Damage is a finding, not a failure of the task: the report says where it is.
+      return { modelId: rep.model.id, ok: rep.ok, problems: rep.problems.length, firstProblems: rep.problems.slice(0, 20), tilesChecked: rep.tilesChecked, bytesChecked: rep.bytesChecked };
+    },
+  };
+
+  const exportTask: TaskHandler = {
+    kind: 'model.export',
+    unit: 'bytes',
+    validate: validator('model.export', ExportParams),
+    async run(params, ctx) {
+      const p = params as z.infer<typeof ExportParams>;
+      const store = await getStore();
+      const m = store.manifest(p.model);
+      const leftovers = await removeExportLeftovers(p.out);
+      if (ctx.resuming) {
+        // The killed run may have renamed its file into place just before dying.
+        const st = await fs.stat(p.out).catch(() => null);
+        if (st?.isFile() && st.size === m.source.size && (await sha256File(p.out, ctx.signal)) === m.source.sha256) {
+          return { path: p.out, size: m.source.size, sha256: m.source.sha256, reused: true, leftoversRemoved: leftovers };
+        }
+      }
+      const r = await store.export(p.model, p.out, {
+        overwrite: p.overwrite,
+        signal: ctx.signal,
+        onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal),
+      });
+      return { path: r.path, size: r.size, sha256: r.sha256, reused: false, leftoversRemoved: leftovers };
+    },
+  };
+
+  const pyramidTask: TaskHandler = {
+    kind: 'map.pyramid',
+    unit: 'bytes',
+    validate: validator('map.pyramid', PyramidParams),
+    async run(params, ctx) {
+      const p = params as z.infer<typeof PyramidParams>;
+      const store = await getStore();
+      const b = await store.buildPyramid(p.model, { signal: ctx.signal, rebuild: p.rebuild && !ctx.resuming, onProgress: pyramidProgress(ctx) });
+      return { modelId: store.get(p.model).id, built: b.built, alreadyBuilt: b.alreadyBuilt, skipped: b.skipped, cells: b.cells };
+    },
+  };
+
+  return [importTask, verifyTask, exportTask, pyramidTask];
+}

@@ -1,0 +1,65 @@
+/**
+ * The engine channels (shared/ipc/channels/engine.ts): the renderer's engine reads a stored
+ * model through them, the header once and then tensor ranges of at most 8 MiB, each served
+ * from PixelFS tiles whose checksums are verified on the way.
+ */
+import { checkTensorRange, type ModelHeader } from '../../shared/engine/tensor-source';
+import type { EngineHeader, engineChannels } from '../../shared/ipc/channels/engine';
+import type { Handlers } from '../../shared/ipc/dispatch';
+import { manifestTensorInfos, storedModelLabel } from '../engine/pixel-source';
+import type { ModelStore } from '../models/store';
+
+export type EngineChannel = keyof typeof engineChannels;
+export type EngineHandlers = Pick<Handlers, EngineChannel>;
+
+interface Cached {
+  /** The engine:header answer (the manifest's metadata is already in the wire form). */
+  header: EngineHeader;
+  /** For range checks: the tensor table (no metadata needed). */
+  table: ModelHeader;
+}
+
+/** A few models' headers per store: a Qwen vocabulary makes one several MB, parsed once. */
+const CACHE_SIZE = 4;
+const caches = new WeakMap<ModelStore, Map<string, Cached>>();
+
+function cached(store: ModelStore, ref: string): Cached {
+  // The row lookup is cheap and fails with MODEL_NOT_FOUND for a removed model, cache or not.
+  const id = store.get(ref).id;
+  let byId = caches.get(store);
+  if (!byId) caches.set(store, (byId = new Map()));
+  let c = byId.get(id);
+  if (!c) {
+    const m = store.manifest(id);
+    const tensors = manifestTensorInfos(m);
+    c = {
+      header: {
+        id: m.id,
+        name: m.name,
+        sourceSha256: m.source.sha256,
+        metadata: [...m.metadata],
+        tensors: m.tensors.map((t) => ({ name: t.name, type: t.typeId, dims: [...t.dims], elements: t.elements, bytes: t.bytes })),
+        config: { ...m.config },
+        hasChatTemplate: m.metadata.some((e) => e.key === 'tokenizer.chat_template' && e.type === 'string'),
+      },
+      table: { file: storedModelLabel(m), metadata: new Map(), tensors },
+    };
+    if (byId.size >= CACHE_SIZE) byId.delete(byId.keys().next().value!);
+    byId.set(id, c);
+  }
+  return c;
+}
+
+export function engineHandlers(store: () => Promise<ModelStore>): EngineHandlers {
+  return {
+    'engine:header': async ({ model }) => cached(await store(), model).header,
+    'engine:read': async ({ model, tensor, offset, length }) => {
+      const s = await store();
+      const c = cached(s, model);
+      // ENGINE_TENSOR_READ naming the model, the tensor and the range, before any tile is read.
+      checkTensorRange(c.table, tensor, offset, length);
+      const bytes = await s.readTensor(c.header.id, tensor, offset, length);
+      return { bytes: bytes.toString('base64') };
+    },
+  };
+}

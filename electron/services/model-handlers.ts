@@ -1,0 +1,63 @@
+import { stat } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { PxiError } from '../../shared/errors';
+import { isWeightType } from '../../shared/engine/quant-matmul';
+import { readGgufHeader } from '../../shared/gguf/reader';
+import type { Handlers } from '../../shared/ipc/dispatch';
+import { isSupportedArchitecture } from '../../shared/model/config';
+import { summarizeModel } from '../../shared/model/summary';
+import type { ModelStore } from '../models/store';
+import { withFileByteSource } from '../storage/file-byte-source';
+
+type ModelChannel = 'models:list' | 'models:inspectFile' | 'models:delete';
+
+/** Vectors (norms, biases) may also be BF16; the matrices must be a type the kernels read. */
+function runnableType(type: string): boolean {
+  return isWeightType(type) || type === 'BF16';
+}
+
+/**
+ * The model catalogue over the host's volume, and the import wizard's first step: reading a
+ * GGUF file's header on the host's disk (never its tensor data) to say what it holds and
+ * whether the engine can run it.
+ */
+export function modelHandlers(store: () => Promise<ModelStore>): Pick<Handlers, ModelChannel> {
+  return {
+    'models:list': async () => ({ models: (await store()).list() }),
+    'models:delete': async ({ id }) => {
+      await (await store()).remove(id);
+      return { deleted: id };
+    },
+    'models:inspectFile': async ({ path }) => {
+      if (!isAbsolute(path)) throw new PxiError('INSPECT_BAD_PATH', `${path}: give an absolute path to a .gguf file on this machine`, { file: path });
+      const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
+        throw new PxiError('INSPECT_NOT_FOUND', `${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`, { file: path });
+      });
+      if (!st.isFile()) throw new PxiError('INSPECT_NOT_A_FILE', `${path} is not a regular file`, { file: path });
+      const header = await withFileByteSource(path, (src) => readGgufHeader(src, { name: path }));
+      const s = summarizeModel({ file: path, version: header.version, fileSize: header.fileSize, metadata: header.metadata, tensors: header.tensors });
+      const unsupported = s.tensorTypes.filter((t) => !runnableType(t.type)).map((t) => t.type);
+      const arch = s.architecture;
+      const engineProblem =
+        arch === null || !isSupportedArchitecture(arch)
+          ? `architecture ${JSON.stringify(arch)} is not one the engine runs (llama, qwen2); it can be stored and viewed, not run`
+          : unsupported.length
+            ? `tensor types ${unsupported.join(', ')} are not read by the engine's kernels; the model can be stored and viewed, not run`
+            : s.configError;
+      return {
+        path,
+        fileSize: s.fileSize,
+        ggufVersion: s.ggufVersion,
+        architecture: arch,
+        name: s.name,
+        parameterCount: s.parameterCount,
+        tensorCount: s.tensorCount,
+        tensorTypes: s.tensorTypes.map((t) => ({ type: t.type, count: t.count, bytes: t.bytes, runnable: runnableType(t.type) })),
+        contextLength: s.contextLength,
+        tokenizer: { model: s.tokenizer.model, vocabSize: s.tokenizer.vocabSize },
+        chatTemplate: s.chatTemplate,
+        engineProblem,
+      };
+    },
+  };
+}

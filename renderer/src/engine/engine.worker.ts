@@ -1,0 +1,207 @@
+/**
+ * The engine worker: owns the WebGPU device and the model, so that loading and generating never
+ * block the UI thread. Tensor bytes come from the main thread (which owns the IPC API) through
+ * `read` requests; tokens stream back as `chunk` messages.
+ */
+import { ChatSession } from '../../../shared/engine/chat';
+import { EngineError } from '../../../shared/engine/errors';
+import { generateStream, type GenerateOptions, type GenerationResult } from '../../../shared/engine/generate';
+import { Model } from '../../../shared/engine/model';
+import { PxiError, serializeError } from '../../../shared/errors';
+import { openDevice, type GpuContext } from '../../../shared/gpu';
+import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
+import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
+import { remoteTensorSource } from './api-source';
+import { decodeBase64 } from './base64';
+import type { FromWorker, GenerationSettings, ToWorker } from './protocol';
+import { shaders } from './shaders';
+
+/** The parts of DedicatedWorkerGlobalScope used here (the renderer's tsconfig has DOM types, not WebWorker). */
+interface WorkerScope {
+  postMessage(message: FromWorker): void;
+  addEventListener(type: 'message', listener: (ev: MessageEvent<ToWorker>) => void): void;
+}
+const scope = self as unknown as WorkerScope;
+const post = (m: FromWorker) => scope.postMessage(m);
+
+interface Loaded {
+  id: string;
+  model: Model;
+  tokenizer: Tokenizer;
+  chatTemplate: string | undefined;
+  session: ChatSession | null;
+  system: string | undefined;
+}
+
+let ctx: GpuContext | null = null;
+let loaded: Loaded | null = null;
+let loading: AbortController | null = null;
+let generating: AbortController | null = null;
+let nextRead = 1;
+const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
+
+/** Reads of model `model` (its id: a read outlives a load replaced by another one). */
+const rangeReader =
+  (model: string) =>
+  (tensor: string, offset: number, length: number): Promise<Uint8Array> => {
+    const id = nextRead++;
+    return new Promise((resolve, reject) => {
+      reads.set(id, { resolve, reject });
+      post({ type: 'read', id, model, tensor, offset, length });
+    });
+  };
+
+async function device(): Promise<GpuContext> {
+  if (ctx && !ctx.isLost) return ctx;
+  ctx = await openDevice(navigator.gpu, {
+    shaders,
+    label: 'pxi renderer engine',
+    // After a loss nothing on the device is usable: the main thread replaces this worker.
+    onLost: (e) => post({ type: 'lost', error: serializeError(e) }),
+  });
+  return ctx;
+}
+
+function unload(): void {
+  loading?.abort();
+  generating?.abort();
+  loaded?.model.destroy();
+  loaded = null;
+}
+
+async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
+  unload();
+  const abort = new AbortController();
+  loading = abort;
+  const t0 = performance.now();
+  try {
+    const header = decodeEngineHeader(msg.header);
+    const tokenizer = tokenizerFromGguf(header.metadata, header.file);
+    const chatTemplate = chatTemplateFromGguf(header.metadata, header.file);
+    const gpu = await device();
+    let last = 0;
+    const model = await Model.load(gpu, remoteTensorSource(header, rangeReader(msg.header.id)), {
+      ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
+      signal: abort.signal,
+      onProgress: (p) => {
+        // A few updates a second are enough for a progress bar.
+        const now = performance.now();
+        if (now - last < 100 && p.bytesDone < p.bytesTotal) return;
+        last = now;
+        post({ type: 'progress', bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, tensor: p.tensor });
+      },
+    });
+    if (abort.signal.aborted) {
+      model.destroy();
+      return;
+    }
+    loaded = { id: msg.header.id, model, tokenizer, chatTemplate, session: null, system: undefined };
+    post({
+      type: 'loaded',
+      info: {
+        modelId: msg.header.id,
+        name: msg.header.name,
+        adapter: gpu.adapter.description || [gpu.adapter.vendor, gpu.adapter.architecture].filter(Boolean).join(' ') || gpu.adapter.device || 'WebGPU',
+        f16: gpu.caps.f16,
+        contextLength: model.contextLength,
+        chatTemplate: chatTemplate !== undefined,
+        weightBytes: model.memory.weights,
+        loadSeconds: (performance.now() - t0) / 1000,
+      },
+    });
+  } catch (e) {
+    if (!abort.signal.aborted) post({ type: 'load-error', error: serializeError(e) });
+  } finally {
+    if (loading === abort) loading = null;
+  }
+}
+
+function options(s: GenerationSettings, signal: AbortSignal): GenerateOptions {
+  return {
+    maxTokens: s.maxTokens,
+    temperature: s.temperature,
+    topK: s.topK,
+    topP: s.topP,
+    minP: s.minP,
+    repeatPenalty: s.repeatPenalty,
+    seed: s.seed,
+    signal,
+    // A full context ends the reply (stopReason 'context') instead of failing it.
+    onContextFull: 'stop',
+  };
+}
+
+async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<void> {
+  const abort = new AbortController();
+  try {
+    const m = loaded;
+    if (!m) throw new EngineError('ENGINE_DESTROYED', 'no model is loaded: choose a model first');
+    if (generating) throw new EngineError('ENGINE_BAD_OPTION', 'a reply is already being generated; stop it first');
+    generating = abort;
+    let it: AsyncGenerator<{ index: number; token: number; text: string }, GenerationResult, void>;
+    if (msg.mode === 'chat') {
+      if (!m.session || m.system !== msg.system) {
+        m.session = new ChatSession(m.model, m.tokenizer, m.chatTemplate, msg.system);
+        m.system = msg.system;
+        m.model.rewind(0);
+      }
+      it = m.session.send(msg.text, options(msg.settings, abort.signal));
+    } else {
+      // Completion starts from an empty cache each time: the text is the whole prompt.
+      m.session = null;
+      m.model.rewind(0);
+      it = generateStream(m.model, m.tokenizer, m.tokenizer.encode(msg.text), options(msg.settings, abort.signal));
+    }
+    for (;;) {
+      const r = await it.next();
+      if (r.done) {
+        const res = r.value;
+        post({ type: 'done', id: msg.id, result: { text: res.text, tokens: res.tokens, stopReason: res.stopReason, timings: res.timings, position: m.model.position } });
+        break;
+      }
+      post({ type: 'chunk', id: msg.id, index: r.value.index, token: r.value.token, text: r.value.text });
+    }
+  } catch (e) {
+    post({ type: 'generate-error', id: msg.id, error: serializeError(e) });
+  } finally {
+    if (generating === abort) generating = null;
+  }
+}
+
+scope.addEventListener('message', (ev) => {
+  const msg = ev.data;
+  switch (msg.type) {
+    case 'load':
+      void load(msg);
+      break;
+    case 'read-result':
+    case 'read-error': {
+      const r = reads.get(msg.id);
+      reads.delete(msg.id);
+      if (!r) break;
+      if (msg.type === 'read-result') {
+        try {
+          r.resolve(decodeBase64(msg.base64));
+        } catch (e) {
+          r.reject(e as Error);
+        }
+      } else r.reject(new PxiError(msg.error.code, msg.error.message, msg.error.details));
+      break;
+    }
+    case 'generate':
+      void generate(msg);
+      break;
+    case 'stop':
+      generating?.abort();
+      break;
+    case 'reset':
+      if (loaded) {
+        loaded.session = null;
+        if (!generating) loaded.model.rewind(0);
+      }
+      break;
+    case 'unload':
+      unload();
+      break;
+  }
+});

@@ -1,0 +1,72 @@
+/**
+ * Messages between the renderer's main thread (which owns the IPC API) and the engine worker
+ * (which owns the WebGPU device and the model). The worker asks the main thread for tensor
+ * bytes; the main thread answers with the base64 text the IPC returned, decoded in the worker
+ * so the UI thread never touches the bytes.
+ */
+import type { SerializedError } from '../../../shared/errors';
+import type { EngineHeader } from '../../../shared/ipc/channels/engine';
+
+/** Sampling and length settings of one reply, as the chat view collects them. */
+export interface GenerationSettings {
+  maxTokens: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  minP: number;
+  repeatPenalty: number;
+  seed: number;
+}
+
+/** 'chat': through the model's chat template, keeping the conversation; 'completion': the text is continued. */
+export type GenerationMode = 'chat' | 'completion';
+
+export type ToWorker =
+  | { type: 'load'; header: EngineHeader; contextLength?: number }
+  | { type: 'read-result'; id: number; base64: string }
+  | { type: 'read-error'; id: number; error: SerializedError }
+  | { type: 'generate'; id: number; mode: GenerationMode; text: string; settings: GenerationSettings; system?: string }
+  | { type: 'stop' }
+  | { type: 'reset' }
+  | { type: 'unload' };
+
+export interface LoadedInfo {
+  modelId: string;
+  name: string;
+  adapter: string;
+  /** Whether the device has shader-f16 (the engine's kernels compute in f32 either way). */
+  f16: boolean;
+  contextLength: number;
+  chatTemplate: boolean;
+  weightBytes: number;
+  loadSeconds: number;
+}
+
+export interface ReplyTimings {
+  promptTokens: number;
+  prefillMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokens: number;
+  decodeMs: number;
+  decodeTokensPerSecond: number;
+}
+
+export interface ReplyResult {
+  text: string;
+  tokens: number[];
+  stopReason: 'eos' | 'stop' | 'length' | 'aborted' | 'context';
+  timings: ReplyTimings;
+  /** Tokens in the KV cache after the reply. */
+  position: number;
+}
+
+export type FromWorker =
+  | { type: 'read'; id: number; model: string; tensor: string; offset: number; length: number }
+  | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
+  | { type: 'loaded'; info: LoadedInfo }
+  | { type: 'load-error'; error: SerializedError }
+  | { type: 'chunk'; id: number; index: number; token: number; text: string }
+  | { type: 'done'; id: number; result: ReplyResult }
+  | { type: 'generate-error'; id: number; error: SerializedError }
+  /** The device is gone (driver reset, GPU process crash): the model must be loaded again. */
+  | { type: 'lost'; error: SerializedError };

@@ -1,0 +1,699 @@
+import * as THREE from 'three';
+import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
+import type { Rect } from '../../../shared/map/geometry';
+import { chooseLevel } from '../../../shared/map/lod';
+import { COLORMAP_NAMES } from '../../../shared/map/colormap';
+import { el, type ViewContext } from '../views/types';
+import { Camera2D, flightPose, type Pose } from './camera';
+import { fmtBytes, fmtShape, fmtValue } from './format';
+import { heatAt, type ColormapChoice, type RangeChoice } from './heat';
+import { Inspector } from './inspector';
+import { MapData } from './map-data';
+import { Minimap } from './minimap';
+import { SearchBox } from './search';
+import { cellKey, TextureCache } from './texture-cache';
+import { View2D } from './view2d';
+import { stackLayout, View3D } from './view3d';
+import './explorer.css';
+
+/** GPU bytes of heat textures kept (3072 cells of 64² floats). */
+export const TEXTURE_BUDGET_BYTES = 48 * 1024 * 1024;
+const FLY_MS = 700;
+/** Keyboard pan speed (screen px/s) and zoom rate (e-folds/s) while a key is held. */
+const KEY_PAN = 900;
+const KEY_ZOOM = 1.6;
+const ZOOM_EASE_MS = 90;
+const MINIMAP_WIDTH = 200;
+const MAX_LABELS = 500;
+
+type Mode = '2d' | '3d';
+
+interface Flight {
+  from: Pose;
+  to: Pose;
+  start: number;
+}
+
+/**
+ * The visual memory explorer (specs/explorer.md): the Infinite Map in 2D (pan, zoom, LOD heat
+ * tiles, outlines, labels, hover, selection, search, minimap, colormaps) and a 3D stack of one
+ * model's layers with the same selection. Renders on demand: a frame is drawn when something
+ * changed or an animation runs, never in an idle loop.
+ */
+export class Explorer {
+  readonly root: HTMLElement;
+  private readonly stage: HTMLElement;
+  private readonly canvas: HTMLCanvasElement;
+  private readonly labels: HTMLCanvasElement;
+  private readonly tooltip: HTMLElement;
+  private readonly hud: HTMLElement;
+  private readonly note: HTMLElement;
+  private readonly modeButton: HTMLButtonElement;
+  private readonly renderer: THREE.WebGLRenderer;
+  private readonly cam = new Camera2D();
+  private readonly cache = new TextureCache(TEXTURE_BUDGET_BYTES);
+  private readonly data: MapData;
+  private readonly view2d = new View2D();
+  private readonly view3d: View3D;
+  private readonly minimap: Minimap;
+  private readonly inspector: Inspector;
+  private readonly search: SearchBox;
+  private readonly resize: ResizeObserver;
+  private mode: Mode = '2d';
+  private colormap: ColormapChoice = 'auto';
+  private range: RangeChoice = 'tensor';
+  private raf = 0;
+  private lastFrame = 0;
+  private dirtyData = true;
+  private drawnRegions: MapRegionInfo[] | null = null;
+  private zoomTarget = 1;
+  private zoomAnchor = { x: 0, y: 0 };
+  private flight: Flight | null = null;
+  private readonly held = new Set<string>();
+  private pointer: { x: number; y: number } | null = null;
+  private down: { x: number; y: number; moved: boolean } | null = null;
+  private selectedId: string | null = null;
+  private frames = 0;
+  private renderMs = 0;
+  private readonly frameTimes: number[] = [];
+  private hudAt = 0;
+  private disposed = false;
+  private readonly cleanups: (() => void)[] = [];
+  private lastError = '';
+
+  constructor(private readonly ctx: ViewContext) {
+    this.canvas = el('canvas', { className: 'ex-gl' });
+    this.labels = el('canvas', { className: 'ex-labels' });
+    this.tooltip = el('div', { className: 'ex-tooltip', hidden: true });
+    this.tooltip.setAttribute('role', 'tooltip');
+    this.hud = el('span', { className: 'ex-hud muted' });
+    this.note = el('div', { className: 'ex-note', hidden: true });
+    this.minimap = new Minimap(MINIMAP_WIDTH, (x, y) => {
+      this.flight = null;
+      this.cam.cx = x;
+      this.cam.cy = y;
+      this.requestFrame();
+    });
+    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note);
+    this.stage.setAttribute('role', 'application');
+    this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it.');
+    this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
+    this.search = new SearchBox(ctx.api, (r) => this.pickFromSearch(r), (m) => this.error(m));
+
+    const cmap = el('select', { className: 'ex-select' }, ...['auto', ...COLORMAP_NAMES].map((n) => el('option', { value: n }, n === 'auto' ? 'auto colours' : n)));
+    cmap.setAttribute('aria-label', 'Colormap');
+    cmap.addEventListener('change', () => {
+      this.colormap = cmap.value as ColormapChoice;
+      this.dirtyData = true;
+      this.requestFrame();
+    });
+    const range = el('select', { className: 'ex-select' }, el('option', { value: 'tensor' }, 'range per tensor'), el('option', { value: 'shared' }, 'one range for all'));
+    range.setAttribute('aria-label', 'Colour range');
+    range.addEventListener('change', () => {
+      this.range = range.value as RangeChoice;
+      this.dirtyData = true;
+      this.requestFrame();
+    });
+    const button = (label: string, title: string, fn: () => void) => {
+      const b = el('button', { type: 'button', className: 'ex-button', title }, label);
+      b.setAttribute('aria-label', title);
+      b.addEventListener('click', fn);
+      return b;
+    };
+    this.modeButton = button('3D', 'Show the layers stacked in 3D', () => void this.setMode(this.mode === '2d' ? '3d' : '2d'));
+    this.modeButton.setAttribute('aria-pressed', 'false');
+    this.modeButton.dataset.action = 'mode';
+    const toolbar = el(
+      'div',
+      { className: 'ex-toolbar' },
+      el('h1', {}, 'Explorer'),
+      this.search.root,
+      cmap,
+      range,
+      button('−', 'Zoom out', () => this.zoomBy(1 / 1.6)),
+      button('+', 'Zoom in', () => this.zoomBy(1.6)),
+      button('Fit', 'Show the whole map', () => this.fitAll()),
+      this.modeButton,
+      this.hud,
+    );
+    this.root = el('section', { className: 'explorer' }, toolbar, el('div', { className: 'ex-main' }, this.stage, this.inspector.root));
+    this.root.dataset.mode = '2d';
+
+    this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: false, powerPreference: 'high-performance' });
+    this.renderer.setClearColor(0x0f1115, 1);
+    this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
+    this.view3d = new View3D(this.canvas, () => this.requestFrame());
+    this.data = new MapData(
+      ctx.api,
+      this.cache,
+      () => {
+        this.dirtyData = true;
+        this.requestFrame();
+      },
+      (m) => this.error(m),
+    );
+    this.resize = new ResizeObserver(() => this.onResize());
+    this.resize.observe(this.stage);
+    this.bindInput();
+  }
+
+  private error(message: string): void {
+    if (message === this.lastError) return;
+    this.lastError = message;
+    this.ctx.showError(message);
+  }
+
+  /** Loads the overview and shows the whole map; false when the map is empty. */
+  async start(): Promise<boolean> {
+    const o = await this.data.loadOverview();
+    if (!o.bounds || o.models.length === 0) return false;
+    this.onResize();
+    this.fitAll(true);
+    this.cam.minZoom = this.cam.zoom / 8;
+    const b = o.bounds;
+    const mm = await this.ctx.api.call('map:regions', {
+      viewport: { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height },
+      minSize: b.width / MINIMAP_WIDTH / 2,
+      limit: 5000,
+    });
+    this.minimap.setMap(b, o.models, mm.regions);
+    this.requestFrame();
+    return true;
+  }
+
+  // ------------------------------------------------------------------ camera
+
+  private onResize(): void {
+    const r = this.stage.getBoundingClientRect();
+    const w = Math.max(1, Math.floor(r.width));
+    const h = Math.max(1, Math.floor(r.height));
+    this.cam.setSize(w, h);
+    this.renderer.setSize(w, h, false);
+    this.canvas.style.width = `${w}px`;
+    this.canvas.style.height = `${h}px`;
+    const dpr = Math.min(2, window.devicePixelRatio || 1);
+    this.labels.width = Math.round(w * dpr);
+    this.labels.height = Math.round(h * dpr);
+    this.labels.style.width = `${w}px`;
+    this.labels.style.height = `${h}px`;
+    this.view3d.setSize(w, h);
+    this.requestFrame();
+  }
+
+  private fitAll(instant = false): void {
+    const b = this.data.overview?.bounds;
+    if (!b) return;
+    if (this.mode === '3d') {
+      this.view3d.frameAll();
+      this.requestFrame();
+      return;
+    }
+    this.flyTo(b, 0.04, instant);
+  }
+
+  private flyTo(r: Rect, padding: number, instant = false): void {
+    const to = this.cam.fitOf(r, padding);
+    if (instant) {
+      Object.assign(this.cam, to);
+      this.zoomTarget = to.zoom;
+      this.flight = null;
+    } else {
+      this.flight = { from: { cx: this.cam.cx, cy: this.cam.cy, zoom: this.cam.zoom }, to, start: performance.now() };
+    }
+    this.requestFrame();
+  }
+
+  private zoomBy(f: number, sx = this.cam.width / 2, sy = this.cam.height / 2): void {
+    if (this.mode === '3d') return;
+    this.flight = null;
+    this.zoomTarget = this.cam.clampZoom(this.zoomTarget * f);
+    this.zoomAnchor = { x: sx, y: sy };
+    this.requestFrame();
+  }
+
+  /** Advances animations by dt ms; true while any still runs. */
+  private step(now: number, dt: number): boolean {
+    let busy = false;
+    const cam = this.cam;
+    if (this.flight) {
+      const t = (now - this.flight.start) / FLY_MS;
+      Object.assign(cam, flightPose(this.flight.from, this.flight.to, t, cam.width));
+      this.zoomTarget = cam.zoom;
+      if (t >= 1) this.flight = null;
+      busy = true;
+    }
+    const ratio = this.zoomTarget / cam.zoom;
+    if (Math.abs(Math.log(ratio)) > 1e-3) {
+      const f = 1 - Math.exp(-dt / ZOOM_EASE_MS);
+      cam.zoomAt(ratio ** f, this.zoomAnchor.x, this.zoomAnchor.y);
+      busy = true;
+    } else if (ratio !== 1) {
+      cam.zoomAt(ratio, this.zoomAnchor.x, this.zoomAnchor.y);
+    }
+    if (this.held.size && this.mode === '2d') {
+      const s = dt / 1000;
+      const h = this.held;
+      const vx = (h.has('ArrowRight') ? 1 : 0) - (h.has('ArrowLeft') ? 1 : 0);
+      const vy = (h.has('ArrowDown') ? 1 : 0) - (h.has('ArrowUp') ? 1 : 0);
+      if (vx || vy) cam.panBy(-vx * KEY_PAN * s, -vy * KEY_PAN * s);
+      const vz = (h.has('+') ? 1 : 0) - (h.has('-') ? 1 : 0);
+      if (vz) {
+        // Scale the target too, so that a tap's eased zoom (zoomBy on keydown) still completes.
+        const f = Math.exp(vz * KEY_ZOOM * s);
+        cam.zoomAt(f, cam.width / 2, cam.height / 2);
+        this.zoomTarget = cam.clampZoom(this.zoomTarget * f);
+      }
+      busy = true;
+    }
+    return busy;
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  requestFrame(): void {
+    if (!this.raf && !this.disposed) this.raf = requestAnimationFrame((t) => this.frame(t));
+  }
+
+  private frame(now: number): void {
+    this.raf = 0;
+    if (this.disposed) return;
+    const dt = this.lastFrame ? Math.min(100, now - this.lastFrame) : 16;
+    this.lastFrame = now;
+    const t0 = performance.now();
+    const busy = this.step(now, dt);
+    if (this.mode === '2d') this.frame2d();
+    else this.frame3d();
+    this.frames++;
+    this.renderMs += performance.now() - t0;
+    this.frameTimes.push(now);
+    while (this.frameTimes.length && this.frameTimes[0]! < now - 1000) this.frameTimes.shift();
+    this.updateHud(now, busy);
+    if (busy) this.requestFrame();
+    else this.lastFrame = 0;
+  }
+
+  private level(): number {
+    const o = this.data.overview!;
+    return chooseLevel(this.cam.zoom, o.tileWidth, o.tileHeight, o.heatSize);
+  }
+
+  private frame2d(): void {
+    const cam = this.cam;
+    const rebased = this.view2d.updateCamera(cam);
+    if (this.data.overview) {
+      this.data.setView({ viewport: cam.viewport(0.25), level: this.level(), minSize: 2 / cam.zoom, cx: cam.cx, cy: cam.cy });
+    }
+    if (this.drawnRegions !== this.data.regions || rebased) {
+      this.drawnRegions = this.data.regions;
+      this.view2d.setRegions(this.data.regions);
+    }
+    if (this.dirtyData || rebased) {
+      this.dirtyData = false;
+      this.view2d.rebuild(this.data.cells, this.cache, this.data.regionsById, { colormap: this.colormap, range: this.range });
+    }
+    this.renderer.render(this.view2d.scene, this.view2d.camera);
+    this.drawLabels2d();
+    this.minimap.draw(cam.viewport());
+    this.updateTooltip();
+  }
+
+  private frame3d(): void {
+    if (this.dirtyData) {
+      this.dirtyData = false;
+      this.cache.generation++;
+      this.root.dataset.textured3d = String(this.view3d.applyTextures(this.cache, this.data.regionsById, this.colormap, this.range));
+    }
+    this.renderer.render(this.view3d.scene, this.view3d.camera);
+    this.drawLabels3d();
+  }
+
+  private labelContext(): CanvasRenderingContext2D | null {
+    const g = this.labels.getContext('2d');
+    if (!g) return null;
+    const dpr = this.labels.width / Math.max(1, this.cam.width);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.clearRect(0, 0, this.cam.width, this.cam.height);
+    return g;
+  }
+
+  /** Tensor names inside their rectangles, sized with the zoom, skipped where they do not fit. */
+  private drawLabels2d(): void {
+    const g = this.labelContext();
+    if (!g) return;
+    const cam = this.cam;
+    g.textBaseline = 'top';
+    let n = 0;
+    for (const r of this.data.regions) {
+      if (n >= MAX_LABELS) break;
+      const w = r.rect.width * cam.zoom;
+      const h = r.rect.height * cam.zoom;
+      if (w < 40 || h < 12) continue;
+      const p = cam.mapToScreen(r.rect.x, r.rect.y);
+      if (p.x > cam.width || p.y > cam.height || p.x + w < 0 || p.y + h < 0) continue;
+      const size = Math.max(9, Math.min(28, h * 0.14, (w - 6) / (r.name.length * 0.58)));
+      g.font = `${size.toFixed(1)}px system-ui, sans-serif`;
+      if (g.measureText(r.name).width > w - 6) continue;
+      const x = Math.max(p.x + 3, Math.min(p.x + w - 3 - g.measureText(r.name).width, 3));
+      const y = Math.max(p.y + 3, Math.min(p.y + h - size - 3, 3));
+      g.fillStyle = 'rgba(15,17,21,0.6)';
+      g.fillRect(x - 2, y - 1, g.measureText(r.name).width + 4, size + 3);
+      g.fillStyle = r.id === this.selectedId ? '#6cb4ff' : '#e6e8ee';
+      g.fillText(r.name, x, y);
+      n++;
+    }
+    this.root.dataset.labels = String(n);
+  }
+
+  private drawLabels3d(): void {
+    const g = this.labelContext();
+    const layout = this.view3d.layout;
+    if (!g || !layout) return;
+    g.font = '11px system-ui, sans-serif';
+    g.fillStyle = '#8b93a7';
+    g.textBaseline = 'bottom';
+    let lastY = Infinity;
+    for (let l = 0; l < layout.layers; l++) {
+      const p = this.view3d.layerLabelSpot(l, this.cam.width, this.cam.height);
+      if (!p || Math.abs(p.y - lastY) < 14) continue;
+      lastY = p.y;
+      g.textAlign = 'right';
+      g.fillText(layout.names[l]!, p.x - 4, p.y);
+    }
+    if (this.selectedId) {
+      const p = this.view3d.project(this.selectedId, this.cam.width, this.cam.height);
+      const name = this.data.regionsById.get(this.selectedId)?.name ?? this.selectedId;
+      if (p) {
+        g.font = '13px system-ui, sans-serif';
+        g.textAlign = 'left';
+        const w = g.measureText(name).width;
+        g.fillStyle = 'rgba(15,17,21,0.8)';
+        g.fillRect(p.x - 2, p.y - 18, w + 6, 17);
+        g.fillStyle = '#6cb4ff';
+        g.fillText(name, p.x + 1, p.y - 3);
+      }
+    }
+  }
+
+  private updateHud(now: number, busy: boolean): void {
+    if (busy && now - this.hudAt < 200) return;
+    this.hudAt = now;
+    const s = this.cache.stats();
+    // Frames in the last second: a frame rate only while frames run back to back (on demand
+    // rendering draws nothing when nothing changes).
+    const fps = this.frameTimes.length;
+    const ft = this.frameTimes;
+    const rate = ft.length >= 2 && now - ft[ft.length - 2]! < 100 ? `${fps} fps` : 'idle';
+    const d = this.root.dataset;
+    d.level = String(this.data.level);
+    d.levelsRequested = this.data.levelsRequested.join(',');
+    d.zoom = String(this.cam.zoom);
+    d.cx = String(this.cam.cx);
+    d.cy = String(this.cam.cy);
+    d.cells = String(this.data.cells.length);
+    d.drawn = String(this.view2d.drawn);
+    d.textures = String(s.textures);
+    d.textureBytes = String(s.bytes);
+    d.textureBudget = String(s.budgetBytes);
+    d.evictions = String(s.evictions);
+    d.frames = String(this.frames);
+    d.renderMs = this.renderMs.toFixed(1);
+    d.fps = String(fps);
+    d.loading = String(this.data.loading || this.data.missing() > 0);
+    const standIns = this.view2d.standIns ? ` (${this.view2d.standIns} from other levels)` : '';
+    this.hud.textContent =
+      this.mode === '2d'
+        ? `level ${this.data.level} · ${this.view2d.drawn} tiles${standIns} · textures ${s.textures} = ${fmtBytes(s.bytes)} of ${fmtBytes(s.budgetBytes)} · ${rate}`
+        : `3D · ${this.view3d.layout?.layers ?? 0} layers · textures ${s.textures} = ${fmtBytes(s.bytes)} · ${rate}`;
+    const notes: string[] = [];
+    if (this.mode === '2d' && this.data.truncated) notes.push('Too much in view: showing the first 2000; zoom in for the rest.');
+    if (this.data.missing() > 0) notes.push(`Loading ${this.data.missing()} heat images…`);
+    this.note.hidden = notes.length === 0;
+    this.note.textContent = notes.join(' ');
+  }
+
+  // ------------------------------------------------------------------ hover, selection
+
+  private regionAt(sx: number, sy: number): MapRegionInfo | null {
+    const p = this.cam.screenToMap(sx, sy);
+    let best: MapRegionInfo | null = null;
+    for (const r of this.data.regions) {
+      const q = r.rect;
+      if (p.x >= q.x && p.x < q.x + q.width && p.y >= q.y && p.y < q.y + q.height) {
+        // Weights over the reserved bands (they never overlap, but prefer the tensor anyway).
+        if (!best || r.kind === 'weights') best = r;
+      }
+    }
+    return best;
+  }
+
+  private cellAt(regionId: string, x: number, y: number): MapCellInfo | null {
+    for (const c of this.data.cells) {
+      const q = c.rect;
+      if (c.regionId === regionId && x >= q.x && x < q.x + q.width && y >= q.y && y < q.y + q.height) return c;
+    }
+    return null;
+  }
+
+  private updateTooltip(): void {
+    const p = this.pointer;
+    if (!p || this.down?.moved || this.mode !== '2d') {
+      this.tooltip.hidden = true;
+      this.view2d.setHover(null);
+      return;
+    }
+    const r = this.regionAt(p.x, p.y);
+    this.view2d.setHover(r ? r.rect : null);
+    if (!r) {
+      this.tooltip.hidden = true;
+      return;
+    }
+    const m = this.cam.screenToMap(p.x, p.y);
+    const lines = [r.name];
+    if (r.tensor) lines.push(`${r.tensor.type} ${fmtShape(r.tensor.dims)} · ${fmtBytes(r.tensor.bytes)}`);
+    else lines.push(r.kind);
+    const c = this.cellAt(r.id, m.x, m.y);
+    if (c) {
+      const e = this.cache.get(cellKey(c));
+      const v = e ? heatAt(e.data, e.size, (m.x - e.heatRect.x) / e.heatRect.width, (m.y - e.heatRect.y) / e.heatRect.height) : NaN;
+      const where = c.tile !== null ? `tile ${c.tile}` : `level ${c.level} cell (${c.col}, ${c.row})`;
+      lines.push(`${where}: mean ${fmtValue(c.stats?.mean)} ± ${fmtValue(c.stats?.std)}`);
+      if (!Number.isNaN(v)) lines.push(`here: mean ${fmtValue(v)}`);
+    }
+    this.tooltip.replaceChildren(...lines.map((l, i) => el(i === 0 ? 'strong' : 'div', {}, l)));
+    this.tooltip.hidden = false;
+    const x = Math.min(p.x + 14, this.cam.width - this.tooltip.offsetWidth - 4);
+    const y = Math.min(p.y + 14, this.cam.height - this.tooltip.offsetHeight - 4);
+    this.tooltip.style.transform = `translate(${Math.max(0, x)}px, ${Math.max(0, y)}px)`;
+  }
+
+  select(region: MapRegionInfo | null): void {
+    this.selectedId = region?.id ?? null;
+    if (region) {
+      this.data.rememberRegion(region);
+      this.root.dataset.selected = region.id;
+      void this.inspector.show(region.id);
+    } else {
+      delete this.root.dataset.selected;
+      this.inspector.clear();
+    }
+    this.view2d.setSelection(region?.rect ?? null);
+    this.view3d.setSelection(this.selectedId);
+    this.requestFrame();
+  }
+
+  private focusRegion(r: MapRegionInfo): void {
+    if (this.mode === '3d') {
+      this.view3d.setSelection(r.id);
+      this.requestFrame();
+      return;
+    }
+    this.flyTo(r.rect, 0.2);
+  }
+
+  private pickFromSearch(r: MapRegionInfo): void {
+    this.select(r);
+    if (this.mode === '3d' && this.view3d.layout?.modelId !== r.modelId) void this.load3d(r.modelId);
+    this.focusRegion(r);
+  }
+
+  // ------------------------------------------------------------------ 3D
+
+  async setMode(mode: Mode): Promise<void> {
+    if (mode === this.mode) return;
+    if (mode === '3d') {
+      const modelId = this.modelFor3d();
+      if (!modelId) return;
+      this.mode = '3d';
+      if (this.view3d.layout?.modelId !== modelId) await this.load3d(modelId);
+      else this.want3d();
+      this.view3d.controls.enabled = true;
+      this.view3d.setSelection(this.selectedId);
+    } else {
+      this.mode = '2d';
+      this.view3d.controls.enabled = false;
+      this.data.want(this.data.cells, this.cam.cx, this.cam.cy);
+    }
+    this.root.dataset.mode = mode;
+    this.modeButton.textContent = mode === '2d' ? '3D' : '2D';
+    this.modeButton.setAttribute('aria-pressed', String(mode === '3d'));
+    this.modeButton.setAttribute('aria-label', mode === '2d' ? 'Show the layers stacked in 3D' : 'Back to the flat map');
+    this.minimap.canvas.hidden = mode === '3d';
+    this.tooltip.hidden = true;
+    this.dirtyData = true;
+    this.requestFrame();
+  }
+
+  /** The selected tensor's model, else the model under (or nearest) the view centre. */
+  private modelFor3d(): string | null {
+    const o = this.data.overview;
+    if (!o || o.models.length === 0) return null;
+    const sel = this.selectedId ? this.data.regionsById.get(this.selectedId) : undefined;
+    if (sel) return sel.modelId;
+    const { cx, cy } = this.cam;
+    const dist = (b: Rect) => Math.hypot(Math.max(b.x - cx, 0, cx - b.x - b.width), Math.max(b.y - cy, 0, cy - b.y - b.height));
+    return [...o.models].sort((a, b) => dist(a.box) - dist(b.box))[0]!.modelId;
+  }
+
+  private topCells3d: MapCellInfo[] = [];
+
+  private async load3d(modelId: string): Promise<void> {
+    const m = this.data.overview!.models.find((x) => x.modelId === modelId);
+    if (!m) return;
+    const v = { x0: m.box.x, y0: m.box.y, x1: m.box.x + m.box.width, y1: m.box.y + m.box.height };
+    try {
+      const { regions } = await this.ctx.api.call('map:regions', { viewport: v, modelId, kinds: ['weights'], limit: 5000 });
+      for (const r of regions) this.data.rememberRegion(r);
+      this.view3d.setModel(stackLayout(modelId, regions));
+      // Each tensor's top cell: a query at level L answers tensors whose top is in [L − 6, L].
+      const top = new Map(regions.map((r) => [r.id, Math.max(0, (r.pyramid.levels ?? 1) - 1)]));
+      const found = new Map<string, MapCellInfo>();
+      let level = Math.max(0, ...top.values());
+      for (;;) {
+        const res = await this.ctx.api.call('map:cells', { viewport: v, level, modelId, kinds: ['weights'], limit: 5000 });
+        for (const c of res.cells) if (c.level === top.get(c.regionId)) found.set(c.regionId, c);
+        if (level === 0 || found.size >= top.size) break;
+        level = Math.max(0, level - 7);
+      }
+      this.topCells3d = [...found.values()];
+      this.view3d.setTopCells(this.topCells3d);
+      this.want3d();
+    } catch (e) {
+      this.error(`Loading the 3D view failed: ${(e as Error).message}`);
+    }
+  }
+
+  private want3d(): void {
+    const l = this.view3d.layout;
+    if (!l) return;
+    this.data.want(this.topCells3d, 0, 0);
+    this.dirtyData = true;
+  }
+
+  // ------------------------------------------------------------------ input
+
+  private bindInput(): void {
+    const on = <K extends keyof HTMLElementEventMap>(t: HTMLElement, type: K, fn: (ev: HTMLElementEventMap[K]) => void, opts?: AddEventListenerOptions) => {
+      t.addEventListener(type, fn as EventListener, opts);
+      this.cleanups.push(() => t.removeEventListener(type, fn as EventListener, opts));
+    };
+    const local = (ev: MouseEvent) => {
+      const r = this.stage.getBoundingClientRect();
+      return { x: ev.clientX - r.left, y: ev.clientY - r.top };
+    };
+    on(this.canvas, 'pointerdown', (ev) => {
+      if (ev.button !== 0) return;
+      this.stage.focus({ preventScroll: true });
+      this.down = { ...local(ev), moved: false };
+      if (this.mode === '2d') {
+        this.canvas.setPointerCapture(ev.pointerId);
+        this.flight = null;
+      }
+    });
+    on(this.canvas, 'pointermove', (ev) => {
+      const p = local(ev);
+      if (this.down && this.mode === '2d') {
+        const dx = p.x - (this.pointer?.x ?? p.x);
+        const dy = p.y - (this.pointer?.y ?? p.y);
+        if (!this.down.moved && Math.hypot(p.x - this.down.x, p.y - this.down.y) > 3) this.down.moved = true;
+        if (this.down.moved) this.cam.panBy(dx, dy);
+      } else if (this.down && Math.hypot(p.x - this.down.x, p.y - this.down.y) > 3) {
+        this.down.moved = true;
+      }
+      this.pointer = p;
+      this.requestFrame();
+    });
+    on(this.canvas, 'pointerup', (ev) => {
+      const d = this.down;
+      this.down = null;
+      if (!d || d.moved) return;
+      const p = local(ev);
+      if (this.mode === '2d') this.select(this.regionAt(p.x, p.y));
+      else {
+        const id = this.view3d.pick((p.x / this.cam.width) * 2 - 1, -(p.y / this.cam.height) * 2 + 1);
+        const r = id ? this.data.regionsById.get(id) : undefined;
+        this.select(r ?? null);
+      }
+    });
+    on(this.canvas, 'pointerleave', () => {
+      this.pointer = null;
+      this.requestFrame();
+    });
+    on(
+      this.canvas,
+      'wheel',
+      (ev) => {
+        if (this.mode !== '2d') return;
+        ev.preventDefault();
+        const p = local(ev);
+        const unit = ev.deltaMode === 1 ? 16 : ev.deltaMode === 2 ? this.cam.height : 1;
+        if (!ev.ctrlKey && Math.abs(ev.deltaX) > Math.abs(ev.deltaY)) {
+          // Sideways scrolling (a trackpad's two-finger pan): move, do not zoom.
+          this.cam.panBy(-ev.deltaX * unit, -ev.deltaY * unit);
+          this.requestFrame();
+          return;
+        }
+        // Pinch arrives as ctrl+wheel with small deltas: more zoom per unit.
+        this.zoomBy(Math.exp(-ev.deltaY * unit * (ev.ctrlKey ? 0.01 : 0.002)), p.x, p.y);
+      },
+      { passive: false },
+    );
+    const keyName = (ev: KeyboardEvent) => (ev.key === '=' ? '+' : ev.key === '_' ? '-' : ev.key);
+    on(this.stage, 'keydown', (ev) => {
+      const k = keyName(ev);
+      if (['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', '+', '-'].includes(k)) {
+        ev.preventDefault();
+        if (this.mode !== '2d') return;
+        if (!ev.repeat && !this.held.has(k)) {
+          // A tap moves a step at once; holding the key keeps moving, frame by frame.
+          this.flight = null;
+          this.held.add(k);
+          if (k === '+' || k === '-') this.zoomBy(k === '+' ? 1.25 : 1 / 1.25);
+          else this.cam.panBy(k === 'ArrowLeft' ? 40 : k === 'ArrowRight' ? -40 : 0, k === 'ArrowUp' ? 40 : k === 'ArrowDown' ? -40 : 0);
+          this.lastFrame = 0;
+          this.requestFrame();
+        }
+      } else if (k === '0' || k === 'Home') {
+        ev.preventDefault();
+        this.fitAll();
+      } else if (k === 'Escape') {
+        this.select(null);
+      }
+    });
+    on(this.stage, 'keyup', (ev) => this.held.delete(keyName(ev)));
+    on(this.stage, 'blur', () => this.held.clear());
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.raf) cancelAnimationFrame(this.raf);
+    for (const c of this.cleanups) c();
+    this.resize.disconnect();
+    this.data.close();
+    this.search.dispose();
+    this.view2d.dispose();
+    this.view3d.dispose();
+    this.cache.dispose();
+    this.renderer.dispose();
+  }
+}

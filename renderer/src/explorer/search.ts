@@ -1,0 +1,115 @@
+import type { PxiApi } from '../../../shared/ipc/client';
+import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
+import { el } from '../views/types';
+import { fmtShape } from './format';
+
+const DEBOUNCE_MS = 120;
+
+/**
+ * The search box: tensor names containing the text (map:search, debounced), as a listbox that
+ * arrow keys move through; Enter or a click picks one.
+ */
+export class SearchBox {
+  readonly root: HTMLElement;
+  readonly input: HTMLInputElement;
+  private readonly list: HTMLUListElement;
+  private results: MapRegionInfo[] = [];
+  private active = -1;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private seq = 0;
+
+  constructor(
+    private readonly api: PxiApi,
+    private readonly onPick: (r: MapRegionInfo) => void,
+    private readonly onError: (message: string) => void,
+  ) {
+    this.input = el('input', { type: 'search', placeholder: 'Find a tensor (e.g. blk.0.attn_q)', className: 'ex-search-input', autocomplete: 'off' });
+    this.input.setAttribute('aria-label', 'Find a tensor by name');
+    this.input.setAttribute('role', 'combobox');
+    this.input.setAttribute('aria-expanded', 'false');
+    this.input.setAttribute('aria-controls', 'ex-search-results');
+    this.list = el('ul', { className: 'ex-search-results', id: 'ex-search-results' });
+    this.list.setAttribute('role', 'listbox');
+    this.list.hidden = true;
+    this.root = el('div', { className: 'ex-search' }, this.input, this.list);
+    this.input.addEventListener('input', () => this.schedule());
+    this.input.addEventListener('keydown', (ev) => this.key(ev));
+    this.input.addEventListener('blur', () => setTimeout(() => this.close(), 150));
+  }
+
+  private schedule(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.run(), DEBOUNCE_MS);
+  }
+
+  private async run(): Promise<void> {
+    this.timer = null;
+    const q = this.input.value.trim();
+    const seq = ++this.seq;
+    if (!q) return this.close();
+    try {
+      const res = await this.api.call('map:search', { query: q.slice(0, 200), limit: 20 });
+      if (seq !== this.seq) return;
+      this.results = res.regions;
+      this.active = res.regions.length ? 0 : -1;
+      this.renderList(res.truncated);
+    } catch (e) {
+      this.onError(`Search failed: ${(e as Error).message}`);
+    }
+  }
+
+  private renderList(truncated: boolean): void {
+    const items = this.results.map((r, i) => {
+      const li = el('li', { className: i === this.active ? 'active' : '' }, el('span', { className: 'ex-hit-name' }, r.name), el('span', { className: 'muted' }, r.tensor ? ` ${r.tensor.type} ${fmtShape(r.tensor.dims)}` : ` ${r.kind}`));
+      li.setAttribute('role', 'option');
+      li.setAttribute('aria-selected', String(i === this.active));
+      li.dataset.regionId = r.id;
+      li.addEventListener('mousedown', (ev) => {
+        ev.preventDefault();
+        this.pick(i);
+      });
+      return li;
+    });
+    if (items.length === 0) items.push(el('li', { className: 'muted' }, 'No tensor matches.'));
+    if (truncated) items.push(el('li', { className: 'muted' }, 'More match: type more of the name.'));
+    this.list.replaceChildren(...items);
+    this.list.hidden = false;
+    this.input.setAttribute('aria-expanded', 'true');
+  }
+
+  private key(ev: KeyboardEvent): void {
+    if (ev.key === 'ArrowDown' || ev.key === 'ArrowUp') {
+      if (!this.results.length) return;
+      ev.preventDefault();
+      this.active = (this.active + (ev.key === 'ArrowDown' ? 1 : -1) + this.results.length) % this.results.length;
+      this.renderList(false);
+    } else if (ev.key === 'Enter') {
+      ev.preventDefault();
+      if (this.timer !== null) {
+        // Typed and pressed Enter at once: search now, then pick the best match.
+        clearTimeout(this.timer);
+        void this.run().then(() => this.pick(Math.max(0, this.active)));
+      } else this.pick(Math.max(0, this.active));
+    } else if (ev.key === 'Escape') {
+      this.close();
+    }
+    ev.stopPropagation();
+  }
+
+  private pick(i: number): void {
+    const r = this.results[i];
+    if (!r) return;
+    this.close();
+    this.onPick(r);
+  }
+
+  close(): void {
+    this.list.hidden = true;
+    this.input.setAttribute('aria-expanded', 'false');
+  }
+
+  dispose(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.seq++;
+  }
+}

@@ -1,0 +1,259 @@
+import * as THREE from 'three';
+import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
+import type { Rect } from '../../../shared/map/geometry';
+import type { Camera2D } from './camera';
+import { heatMaterial, scaleFor, setScale, type ColormapChoice, type HeatMaterial, type RangeChoice } from './heat';
+import { cellKey, type CachedCell, type TextureCache } from './texture-cache';
+
+export const KIND_COLORS: Record<MapRegionInfo['kind'], number> = {
+  weights: 0xd05ad0,
+  activations: 0x6f8fa8,
+  'kv-cache': 0xa8784f,
+  free: 0x4a3a55,
+};
+
+const ORDER = { parent: 1, cell: 2, outline: 3, hover: 4, selection: 5 } as const;
+/** How far an ancestor is looked for while a cell's own heat loads. */
+const ANCESTOR_LEVELS = 8;
+
+/** Vertices of rectangle outlines as line segments, relative to an origin, y up. */
+function outlinePositions(rects: readonly Rect[], ox: number, oy: number): Float32Array {
+  const p = new Float32Array(rects.length * 24);
+  let i = 0;
+  for (const r of rects) {
+    const x0 = r.x - ox;
+    const x1 = r.x + r.width - ox;
+    const y0 = -(r.y - oy);
+    const y1 = -(r.y + r.height - oy);
+    for (const [ax, ay, bx, by] of [
+      [x0, y0, x1, y0],
+      [x1, y0, x1, y1],
+      [x1, y1, x0, y1],
+      [x0, y1, x0, y0],
+    ] as const) {
+      p[i++] = ax;
+      p[i++] = ay;
+      p[i++] = 0;
+      p[i++] = bx;
+      p[i++] = by;
+      p[i++] = 0;
+    }
+  }
+  return p;
+}
+
+export interface DrawSettings {
+  colormap: ColormapChoice;
+  range: RangeChoice;
+}
+
+/**
+ * The 2D scene: one quad per drawn heat image (pooled), region outlines in one line geometry,
+ * hover and selection outlines. World coordinates are map pixels relative to an origin near the
+ * camera, y up, so float32 on the GPU stays exact near what is on screen however far out on the
+ * map the view is (the origin moves when the camera goes far).
+ */
+export class View2D {
+  readonly scene = new THREE.Scene();
+  readonly camera = new THREE.OrthographicCamera(-1, 1, 1, -1, 0.1, 100);
+  private readonly quad = new THREE.PlaneGeometry(1, 1);
+  private readonly pool: THREE.Mesh<THREE.PlaneGeometry, HeatMaterial>[] = [];
+  private readonly outlines: THREE.LineSegments;
+  private readonly hover: THREE.LineSegments;
+  private readonly selection: THREE.LineSegments;
+  private readonly selectionFill: THREE.Mesh;
+  private origin = { x: 0, y: 0 };
+  private regionRects: MapRegionInfo[] = [];
+  private hoverRect: Rect | null = null;
+  private selectionRect: Rect | null = null;
+  /** Heat images drawn by the last rebuild (own cells and stand-ins). */
+  drawn = 0;
+  standIns = 0;
+
+  constructor() {
+    this.camera.position.z = 10;
+    const lines = (color: number, order: number, opacity = 1) => {
+      const g = new THREE.BufferGeometry();
+      const m = new THREE.LineBasicMaterial({ color, depthTest: false, transparent: opacity < 1, opacity, vertexColors: false });
+      const l = new THREE.LineSegments(g, m);
+      l.renderOrder = order;
+      l.frustumCulled = false;
+      this.scene.add(l);
+      return l;
+    };
+    const og = new THREE.BufferGeometry();
+    this.outlines = new THREE.LineSegments(og, new THREE.LineBasicMaterial({ vertexColors: true, depthTest: false }));
+    this.outlines.renderOrder = ORDER.outline;
+    this.outlines.frustumCulled = false;
+    this.scene.add(this.outlines);
+    this.hover = lines(0xffffff, ORDER.hover, 0.9);
+    this.selection = lines(0x6cb4ff, ORDER.selection);
+    this.selectionFill = new THREE.Mesh(this.quad, new THREE.MeshBasicMaterial({ color: 0x6cb4ff, transparent: true, opacity: 0.14, depthTest: false }));
+    this.selectionFill.renderOrder = ORDER.selection;
+    this.selectionFill.visible = false;
+    this.scene.add(this.selectionFill);
+  }
+
+  /** Points the camera; moves the origin (and everything drawn) when the camera is far from it. */
+  updateCamera(cam: Camera2D): boolean {
+    const far = Math.max(65536, (8 * cam.width) / cam.zoom);
+    let rebased = false;
+    if (Math.abs(cam.cx - this.origin.x) > far || Math.abs(cam.cy - this.origin.y) > far) {
+      this.origin = { x: Math.round(cam.cx), y: Math.round(cam.cy) };
+      rebased = true;
+    }
+    const c = this.camera;
+    c.left = -cam.width / 2 / cam.zoom;
+    c.right = cam.width / 2 / cam.zoom;
+    c.top = cam.height / 2 / cam.zoom;
+    c.bottom = -cam.height / 2 / cam.zoom;
+    c.position.x = cam.cx - this.origin.x;
+    c.position.y = -(cam.cy - this.origin.y);
+    c.updateProjectionMatrix();
+    if (rebased) {
+      this.setRegions(this.regionRects);
+      this.setHover(this.hoverRect);
+      this.setSelection(this.selectionRect);
+    }
+    return rebased;
+  }
+
+  setRegions(regions: MapRegionInfo[]): void {
+    this.regionRects = regions;
+    const pos = outlinePositions(
+      regions.map((r) => r.rect),
+      this.origin.x,
+      this.origin.y,
+    );
+    const col = new Float32Array(pos.length);
+    const c = new THREE.Color();
+    regions.forEach((r, i) => {
+      c.setHex(KIND_COLORS[r.kind]);
+      for (let k = 0; k < 8; k++) col.set([c.r, c.g, c.b], (i * 8 + k) * 3);
+    });
+    const g = this.outlines.geometry;
+    g.setAttribute('position', new THREE.BufferAttribute(pos, 3));
+    g.setAttribute('color', new THREE.BufferAttribute(col, 3));
+    g.computeBoundingSphere();
+  }
+
+  private setRect(line: THREE.LineSegments, r: Rect | null): void {
+    line.visible = r !== null;
+    if (r) line.geometry.setAttribute('position', new THREE.BufferAttribute(outlinePositions([r], this.origin.x, this.origin.y), 3));
+  }
+
+  setHover(r: Rect | null): void {
+    this.hoverRect = r;
+    this.setRect(this.hover, r);
+  }
+
+  setSelection(r: Rect | null): void {
+    this.selectionRect = r;
+    this.setRect(this.selection, r);
+    this.selectionFill.visible = r !== null;
+    if (r) this.place(this.selectionFill, r);
+  }
+
+  private place(m: THREE.Object3D, r: Rect): void {
+    m.position.set(r.x + r.width / 2 - this.origin.x, -(r.y + r.height / 2 - this.origin.y), 0);
+    m.scale.set(r.width, r.height, 1);
+  }
+
+  /**
+   * Chooses what to draw for the view's cells: each cell's own heat when cached, else its
+   * nearest cached ancestor (drawn beneath), else its cached children; and colours them.
+   */
+  rebuild(cells: readonly MapCellInfo[], cache: TextureCache, regionsById: Map<string, MapRegionInfo>, settings: DrawSettings): void {
+    cache.generation++;
+    const draw = new Map<string, { e: CachedCell; order: number }>();
+    for (const c of cells) {
+      const own = cache.get(cellKey(c));
+      if (own) {
+        draw.set(own.key, { e: own, order: ORDER.cell });
+        continue;
+      }
+      let found = false;
+      for (let k = 1; k <= ANCESTOR_LEVELS && !found; k++) {
+        const a = cache.get(cellKey({ regionId: c.regionId, level: c.level + k, col: Math.floor(c.col / 2 ** k), row: Math.floor(c.row / 2 ** k) }));
+        if (a) {
+          if (!draw.has(a.key)) draw.set(a.key, { e: a, order: ORDER.parent });
+          found = true;
+        }
+      }
+      if (!found && c.level > 0) {
+        for (let dy = 0; dy < 2; dy++) {
+          for (let dx = 0; dx < 2; dx++) {
+            const ch = cache.get(cellKey({ regionId: c.regionId, level: c.level - 1, col: 2 * c.col + dx, row: 2 * c.row + dy }));
+            if (ch && !draw.has(ch.key)) draw.set(ch.key, { e: ch, order: ORDER.parent });
+          }
+        }
+      }
+    }
+    // One shared range over everything drawn, when asked for.
+    let sharedLo = Infinity;
+    let sharedHi = -Infinity;
+    if (settings.range === 'shared') {
+      for (const { e } of draw.values()) {
+        const [lo, hi] = rangeOf(e, regionsById);
+        sharedLo = Math.min(sharedLo, lo);
+        sharedHi = Math.max(sharedHi, hi);
+      }
+    }
+    let i = 0;
+    this.standIns = 0;
+    for (const { e, order } of draw.values()) {
+      cache.touch(e);
+      const m = this.mesh(i++);
+      m.visible = true;
+      m.renderOrder = order;
+      this.place(m, e.heatRect);
+      m.material.uniforms.heat.value = e.texture;
+      const [lo, hi] = settings.range === 'shared' ? [sharedLo, sharedHi] : rangeOf(e, regionsById);
+      setScale(m.material, scaleFor(lo, hi, settings.colormap));
+      if (order === ORDER.parent) this.standIns++;
+    }
+    this.drawn = i;
+    for (; i < this.pool.length; i++) this.pool[i]!.visible = false;
+  }
+
+  /** Moves every drawn quad after a rebase (their rects are in the cache entries). */
+  private mesh(i: number): THREE.Mesh<THREE.PlaneGeometry, HeatMaterial> {
+    let m = this.pool[i];
+    if (!m) {
+      const mat = heatMaterial();
+      mat.depthTest = false;
+      m = new THREE.Mesh(this.quad, mat);
+      m.frustumCulled = false;
+      this.pool.push(m);
+      this.scene.add(m);
+    }
+    return m;
+  }
+
+  dispose(): void {
+    this.quad.dispose();
+    for (const m of this.pool) m.material.dispose();
+    this.outlines.geometry.dispose();
+    (this.outlines.material as THREE.Material).dispose();
+    for (const l of [this.hover, this.selection]) {
+      l.geometry.dispose();
+      (l.material as THREE.Material).dispose();
+    }
+    (this.selectionFill.material as THREE.Material).dispose();
+  }
+}
+
+/** The value range a cell is coloured over: its tensor's level-0 heat range, else its own. */
+export function rangeOf(e: CachedCell, regionsById: Map<string, MapRegionInfo>): [number, number] {
+  const p = regionsById.get(e.regionId)?.pyramid;
+  if (p && p.heatMin !== null && p.heatMax !== null) return [p.heatMin, p.heatMax];
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < e.data.length; i++) {
+    const v = e.data[i]!;
+    if (v <= -1e37) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}

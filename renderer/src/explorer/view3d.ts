@@ -1,0 +1,247 @@
+import * as THREE from 'three';
+import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
+import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
+import type { Rect } from '../../../shared/map/geometry';
+import { heatMaterial, scaleFor, setScale, type ColormapChoice, type HeatMaterial, type RangeChoice } from './heat';
+import { cellKey, type TextureCache } from './texture-cache';
+import { KIND_COLORS, rangeOf } from './view2d';
+
+/** Where a region sits in the stack: its layer and its rectangle in layer coordinates (tiles). */
+interface Placed {
+  region: MapRegionInfo;
+  layer: number;
+  /** Rect in tile units, relative to its layer's column; y down. */
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface StackLayout {
+  modelId: string;
+  placed: Placed[];
+  layers: number;
+  /** Layer names: "pre", "blk 0", ..., "post". */
+  names: string[];
+  width: number;
+  height: number;
+}
+
+/**
+ * The 3D arrangement of one model: the tensors before the blocks form layer 0, block N layer
+ * N + 1, the tensors after the blocks the last layer. Each layer keeps its 2D shelf layout,
+ * shifted so that every layer starts at x = 0: the stack reads as one block per slice.
+ */
+export function stackLayout(modelId: string, regions: readonly MapRegionInfo[]): StackLayout {
+  const weights = regions.filter((r) => r.modelId === modelId && r.kind === 'weights');
+  const blocks = weights.filter((r) => r.block !== null);
+  const nBlocks = blocks.reduce((m, r) => Math.max(m, r.block! + 1), 0);
+  const firstBlockOrder = blocks.reduce((m, r) => Math.min(m, r.order), Infinity);
+  const layerOf = (r: MapRegionInfo) => (r.block !== null ? r.block + 1 : r.order < firstBlockOrder ? 0 : nBlocks + 1);
+  const tw = weights[0]?.grid.tileWidth ?? 1;
+  const th = weights[0]?.grid.tileHeight ?? 1;
+  const colX = new Map<number, number>();
+  const topY = weights.reduce((m, r) => Math.min(m, r.rect.y), Infinity);
+  for (const r of weights) {
+    const l = layerOf(r);
+    colX.set(l, Math.min(colX.get(l) ?? Infinity, r.rect.x));
+  }
+  let width = 0;
+  let height = 0;
+  const placed = weights.map((r) => {
+    const layer = layerOf(r);
+    const p = { region: r, layer, x: (r.rect.x - colX.get(layer)!) / tw, y: (r.rect.y - topY) / th, w: r.rect.width / tw, h: r.rect.height / th };
+    width = Math.max(width, p.x + p.w);
+    height = Math.max(height, p.y + p.h);
+    return p;
+  });
+  const layers = nBlocks + 2;
+  const names = Array.from({ length: layers }, (_, i) => (i === 0 ? 'pre' : i === layers - 1 ? 'post' : `blk ${i - 1}`));
+  return { modelId, placed, layers, names, width, height };
+}
+
+const LAYER_GAP = 3;
+
+/**
+ * The 3D view: a model's layers stacked along z, orbit camera, one translucent quad per tensor
+ * (the pick target) with its top pyramid cell's heat over it, outlines, and the selection.
+ */
+export class View3D {
+  readonly scene = new THREE.Scene();
+  readonly camera = new THREE.PerspectiveCamera(45, 1, 0.05, 10_000);
+  readonly controls: OrbitControls;
+  layout: StackLayout | null = null;
+  private readonly quad = new THREE.PlaneGeometry(1, 1);
+  private readonly group = new THREE.Group();
+  private readonly picks: THREE.Mesh[] = [];
+  private readonly heatMeshes = new Map<string, THREE.Mesh<THREE.PlaneGeometry, HeatMaterial>>();
+  private readonly placedById = new Map<string, Placed>();
+  private readonly selection: THREE.LineSegments;
+  private readonly raycaster = new THREE.Raycaster();
+  private topCells = new Map<string, MapCellInfo>();
+  selectedId: string | null = null;
+
+  constructor(dom: HTMLElement, onChange: () => void) {
+    this.scene.add(this.group);
+    this.controls = new OrbitControls(this.camera, dom);
+    this.controls.enabled = false;
+    this.controls.screenSpacePanning = true;
+    this.controls.addEventListener('change', onChange);
+    const g = new THREE.BufferGeometry();
+    this.selection = new THREE.LineSegments(g, new THREE.LineBasicMaterial({ color: 0x6cb4ff, depthTest: false }));
+    this.selection.renderOrder = 10;
+    this.selection.visible = false;
+    this.scene.add(this.selection);
+  }
+
+  /** World position of a placed rect's corner (x right, y up, z out of the stack). */
+  private world(p: Placed, x: number, y: number): THREE.Vector3 {
+    return new THREE.Vector3(x, -y, p.layer * LAYER_GAP);
+  }
+
+  setModel(layout: StackLayout): void {
+    this.clear();
+    this.layout = layout;
+    const outline: number[] = [];
+    for (const p of layout.placed) {
+      this.placedById.set(p.region.id, p);
+      const fill = new THREE.Mesh(
+        this.quad,
+        new THREE.MeshBasicMaterial({ color: 0x39404f, transparent: true, opacity: 0.35, side: THREE.DoubleSide, depthWrite: false }),
+      );
+      fill.position.copy(this.world(p, p.x + p.w / 2, p.y + p.h / 2));
+      fill.scale.set(p.w, p.h, 1);
+      fill.userData.regionId = p.region.id;
+      this.picks.push(fill);
+      this.group.add(fill);
+      const c = [this.world(p, p.x, p.y), this.world(p, p.x + p.w, p.y), this.world(p, p.x + p.w, p.y + p.h), this.world(p, p.x, p.y + p.h)];
+      for (let i = 0; i < 4; i++) outline.push(...c[i]!.toArray(), ...c[(i + 1) % 4]!.toArray());
+    }
+    const og = new THREE.BufferGeometry();
+    og.setAttribute('position', new THREE.Float32BufferAttribute(outline, 3));
+    const lines = new THREE.LineSegments(og, new THREE.LineBasicMaterial({ color: KIND_COLORS.weights, transparent: true, opacity: 0.6 }));
+    this.group.add(lines);
+    this.frameAll();
+    if (this.selectedId) this.setSelection(this.selectedId);
+  }
+
+  /** The top cells whose heat covers each tensor. */
+  setTopCells(cells: MapCellInfo[]): void {
+    this.topCells = new Map(cells.map((c) => [c.regionId, c]));
+  }
+
+  /** Puts cached heat on the tensors that have it; returns how many are textured. */
+  applyTextures(cache: TextureCache, regionsById: Map<string, MapRegionInfo>, colormap: ColormapChoice, range: RangeChoice): number {
+    let n = 0;
+    let sharedLo = Infinity;
+    let sharedHi = -Infinity;
+    const entries = [];
+    for (const [regionId, c] of this.topCells) {
+      const e = cache.get(cellKey(c));
+      const p = this.placedById.get(regionId);
+      if (!e || !p) continue;
+      cache.touch(e);
+      const [lo, hi] = rangeOf(e, regionsById);
+      sharedLo = Math.min(sharedLo, lo);
+      sharedHi = Math.max(sharedHi, hi);
+      entries.push({ e, p, lo, hi });
+    }
+    for (const { e, p, lo, hi } of entries) {
+      let m = this.heatMeshes.get(p.region.id);
+      if (!m) {
+        m = new THREE.Mesh(this.quad, heatMaterial(THREE.DoubleSide));
+        const tw = p.region.grid.tileWidth;
+        const th = p.region.grid.tileHeight;
+        const w = e.heatRect.width / tw;
+        const h = e.heatRect.height / th;
+        m.position.copy(this.world(p, p.x + w / 2, p.y + h / 2));
+        m.position.z += 0.01;
+        m.scale.set(w, h, 1);
+        this.heatMeshes.set(p.region.id, m);
+        this.group.add(m);
+      }
+      m.material.uniforms.heat.value = e.texture;
+      setScale(m.material, range === 'shared' ? scaleFor(sharedLo, sharedHi, colormap) : scaleFor(lo, hi, colormap));
+      n++;
+    }
+    return n;
+  }
+
+  setSelection(regionId: string | null): void {
+    this.selectedId = regionId;
+    const p = regionId ? this.placedById.get(regionId) : undefined;
+    this.selection.visible = p !== undefined;
+    if (!p) return;
+    const z = 0.02;
+    const c = [this.world(p, p.x, p.y), this.world(p, p.x + p.w, p.y), this.world(p, p.x + p.w, p.y + p.h), this.world(p, p.x, p.y + p.h)].map((v) => v.setZ(v.z + z));
+    const pts: number[] = [];
+    for (let i = 0; i < 4; i++) pts.push(...c[i]!.toArray(), ...c[(i + 1) % 4]!.toArray());
+    this.selection.geometry.setAttribute('position', new THREE.Float32BufferAttribute(pts, 3));
+  }
+
+  /** Screen position of the selected tensor's top-left corner and its layer's label spots. */
+  project(regionId: string, width: number, height: number): { x: number; y: number } | null {
+    const p = this.placedById.get(regionId);
+    if (!p) return null;
+    const v = this.world(p, p.x, p.y).project(this.camera);
+    if (v.z > 1) return null;
+    return { x: ((v.x + 1) / 2) * width, y: ((1 - v.y) / 2) * height };
+  }
+
+  layerLabelSpot(layer: number, width: number, height: number): { x: number; y: number } | null {
+    const v = new THREE.Vector3(-0.5, 0.5, layer * LAYER_GAP).project(this.camera);
+    if (v.z > 1) return null;
+    return { x: ((v.x + 1) / 2) * width, y: ((1 - v.y) / 2) * height };
+  }
+
+  /** The tensor under normalised device coordinates, if any. */
+  pick(ndcX: number, ndcY: number): string | null {
+    this.raycaster.setFromCamera(new THREE.Vector2(ndcX, ndcY), this.camera);
+    const hit = this.raycaster.intersectObjects(this.picks, false)[0];
+    return hit ? (hit.object.userData.regionId as string) : null;
+  }
+
+  regionRect(regionId: string): Rect | null {
+    return this.placedById.get(regionId)?.region.rect ?? null;
+  }
+
+  frameAll(): void {
+    const l = this.layout;
+    if (!l) return;
+    const depth = (l.layers - 1) * LAYER_GAP;
+    const target = new THREE.Vector3(l.width / 2, -l.height / 2, depth / 2);
+    const size = Math.max(l.width, l.height, depth);
+    this.controls.target.copy(target);
+    this.camera.position.set(target.x - size * 0.9, target.y + size * 0.55, target.z + size * 1.1);
+    this.camera.near = size / 1000;
+    this.camera.far = size * 20;
+    this.camera.updateProjectionMatrix();
+    this.controls.update();
+  }
+
+  setSize(width: number, height: number): void {
+    this.camera.aspect = width / Math.max(1, height);
+    this.camera.updateProjectionMatrix();
+  }
+
+  private clear(): void {
+    for (const o of [...this.group.children]) {
+      this.group.remove(o);
+      if (o instanceof THREE.Mesh || o instanceof THREE.LineSegments) {
+        if (o.geometry !== this.quad) o.geometry.dispose();
+        (o.material as THREE.Material).dispose();
+      }
+    }
+    this.picks.length = 0;
+    this.heatMeshes.clear();
+    this.placedById.clear();
+  }
+
+  dispose(): void {
+    this.clear();
+    this.controls.dispose();
+    this.quad.dispose();
+    this.selection.geometry.dispose();
+    (this.selection.material as THREE.Material).dispose();
+  }
+}

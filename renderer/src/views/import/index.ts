@@ -1,0 +1,563 @@
+import type { ImportPlan } from '../../../../shared/ipc/channels/files';
+import { FILES_ERRORS } from '../../../../shared/ipc/channels/files';
+import type { PxiApi } from '../../../../shared/ipc/client';
+import type { Response } from '../../../../shared/ipc/contract';
+import { barChart } from '../../components/bar-chart';
+import { baseName, formatBytes, formatCount, formatDuration, isAbsolutePath } from '../../components/format';
+import { createProgressBar, RateMeter } from '../../components/progress';
+import { followTask, isFinished, type Task } from '../../components/tasks';
+import { alertBox, badge, button, errorInfo } from '../../components/ui';
+import { el, type View } from '../types';
+import { predictVolume } from './predict';
+
+type Inspection = Response<'models:inspectFile'>;
+type Step = 'choose' | 'inspect' | 'options' | 'convert' | 'verify';
+
+const STEPS: { id: Step; label: string }[] = [
+  { id: 'choose', label: 'Choose file' },
+  { id: 'inspect', label: 'Inspect' },
+  { id: 'options', label: 'Options' },
+  { id: 'convert', label: 'Convert' },
+  { id: 'verify', label: 'Verify' },
+];
+
+interface Failure {
+  title: string;
+  message: string;
+  code: string | undefined;
+}
+
+/** Printable, no leading/trailing spaces, 1..256 characters: what the store accepts as a name. */
+function nameProblem(name: string): string | null {
+  if (name.length === 0) return 'Give the model a name.';
+  if (name.length > 256) return 'A name has at most 256 characters.';
+  if (name.trim() !== name) return 'A name cannot start or end with a space.';
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'A name cannot hold control characters.';
+  return null;
+}
+
+function fact(label: string, value: Node | string): HTMLElement[] {
+  return [el('dt', {}, label), el('dd', {}, value)];
+}
+
+/**
+ * The import wizard. Its state lives here, not in the DOM, so leaving the view and coming back
+ * finds the conversion where it is (the task runs in the services' queue either way); the
+ * view only mounts and re-renders it.
+ */
+class ImportWizard {
+  private step: Step = 'choose';
+  private path = '';
+  private mode: 'electron' | 'browser' | null = null;
+  private busy = false;
+  private failure: Failure | null = null;
+  private inspection: Inspection | null = null;
+  private plan: ImportPlan | null = null;
+  private name = '';
+  private pyramid = true;
+  private verifyAfter = true;
+  private nameError: string | null = null;
+  private importTask: Task | null = null;
+  private verifyTask: Task | null = null;
+  private modelId: string | null = null;
+  private following: { stop(): void } | null = null;
+  private readonly meter = new RateMeter();
+  private startedAt = 0;
+
+  private api: PxiApi | null = null;
+  private page: HTMLElement | null = null;
+  /** Updates the live parts of the current step (progress) without rebuilding it. */
+  private live: ((t: Task) => void) | null = null;
+
+  async mount(root: HTMLElement, api: PxiApi): Promise<void> {
+    this.api = api;
+    this.page = el('div', { className: 'page wizard' });
+    root.append(el('div', { className: 'view-head' }, el('h1', { tabIndex: -1 }, 'Import')), this.page);
+    if (this.mode === null) this.mode = (await api.call('app:info', {})).mode;
+    this.render(false);
+  }
+
+  private go(step: Step): void {
+    this.step = step;
+    this.render(true);
+  }
+
+  private reset(): void {
+    this.following?.stop();
+    this.step = 'choose';
+    this.busy = false;
+    this.failure = null;
+    this.inspection = null;
+    this.plan = null;
+    this.nameError = null;
+    this.importTask = null;
+    this.verifyTask = null;
+    this.modelId = null;
+    this.following = null;
+    this.render(true);
+  }
+
+  private render(focus: boolean): void {
+    const page = this.page;
+    if (!page?.isConnected) return;
+    this.live = null;
+    page.dataset.step = this.step;
+    const body =
+      this.step === 'choose'
+        ? this.chooseStep()
+        : this.step === 'inspect'
+          ? this.inspectStep()
+          : this.step === 'options'
+            ? this.optionsStep()
+            : this.step === 'convert'
+              ? this.convertStep()
+              : this.verifyStep();
+    page.replaceChildren(this.stepper(), body);
+    // Keyboard and screen-reader users land on the new step's heading.
+    if (focus) page.querySelector<HTMLElement>('h2')?.focus();
+  }
+
+  private stepper(): HTMLElement {
+    const at = STEPS.findIndex((s) => s.id === this.step);
+    const list = el('ol', { className: 'stepper' });
+    list.setAttribute('aria-label', 'Import steps');
+    STEPS.forEach((s, i) => {
+      const li = el('li', { className: i < at ? 'done' : i === at ? 'current' : '' }, el('span', { className: 'step-no' }, String(i + 1)), ` ${s.label}`);
+      if (i === at) li.setAttribute('aria-current', 'step');
+      list.append(li);
+    });
+    return list;
+  }
+
+  private heading(text: string): HTMLElement {
+    return el('h2', { tabIndex: -1 }, text);
+  }
+
+  private failureBox(): HTMLElement | string {
+    return this.failure ? alertBox(this.failure.message, { title: this.failure.title, code: this.failure.code }) : '';
+  }
+
+  // --- 1. choose ------------------------------------------------------------------------------
+
+  private chooseStep(): HTMLElement {
+    const input = el('input', { type: 'text', id: 'gguf-path', className: 'text-input wide', value: this.path, spellcheck: false, placeholder: '/path/to/model.gguf', required: true });
+    input.setAttribute('autocomplete', 'off');
+    input.addEventListener('input', () => (this.path = input.value));
+    const submit = el('button', { type: 'submit', className: 'btn primary', id: 'inspect-file', textContent: this.busy ? 'Reading the header…' : 'Inspect', disabled: this.busy });
+    const form = el(
+      'form',
+      { className: 'path-form' },
+      el('label', { className: 'field', htmlFor: 'gguf-path' }, el('span', { className: 'field-label' }, this.mode === 'browser' ? 'Absolute path of the .gguf file on the machine running pxi serve' : 'Path of the .gguf file'), input),
+      submit,
+    );
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      void this.inspect(input.value.trim());
+    });
+    const section = el('section', { className: 'step' }, this.heading('Choose a GGUF file'));
+    if (this.mode === 'electron') {
+      section.append(
+        el('p', {}, button('Choose file…', () => void this.chooseNative(), { kind: 'primary', focusKey: 'choose-native' }), el('span', { className: 'muted' }, ' or type its path:')),
+      );
+    } else {
+      section.append(
+        el('p', { className: 'muted' }, 'Browser mode has no file dialog: the file is read by the Pixel-LLM server on its own disk, never uploaded. Give its absolute path.'),
+      );
+    }
+    if (this.failure) input.setAttribute('aria-invalid', 'true');
+    section.append(form, this.failureBox());
+    if (!this.failure && !this.busy) queueMicrotask(() => input.isConnected && document.activeElement === document.body && input.focus());
+    return section;
+  }
+
+  private async chooseNative(): Promise<void> {
+    try {
+      const { path } = await this.api!.call('files:chooseGguf', {});
+      if (path) {
+        this.path = path;
+        await this.inspect(path);
+      }
+    } catch (e) {
+      const info = errorInfo(e);
+      // A host without a dialog: fall back to the path field, which is already on the page.
+      if (info.code === FILES_ERRORS.DIALOG_UNAVAILABLE) this.mode = 'browser';
+      this.failure = { title: 'No file dialog', message: info.message, code: info.code };
+      this.render(false);
+    }
+  }
+
+  private async inspect(path: string): Promise<void> {
+    this.path = path;
+    if (!isAbsolutePath(path)) {
+      this.failure = { title: 'Not an absolute path', message: `${path || '(empty)'}: give the absolute path of a .gguf file, e.g. /home/me/models/model.gguf`, code: undefined };
+      this.render(false);
+      document.getElementById('gguf-path')?.focus();
+      return;
+    }
+    this.busy = true;
+    this.failure = null;
+    this.render(false);
+    const api = this.api!;
+    const [insp, plan] = await Promise.allSettled([api.call('models:inspectFile', { path }), api.call('files:importPlan', { path })]);
+    this.busy = false;
+    // Both read the same header; the inspection's error is the one to show (it names the field).
+    const failed = insp.status === 'rejected' ? insp.reason : plan.status === 'rejected' ? plan.reason : null;
+    if (failed !== null || insp.status !== 'fulfilled' || plan.status !== 'fulfilled') {
+      const info = errorInfo(failed);
+      this.failure = { title: `Cannot import ${baseName(path)}`, message: info.message, code: info.code };
+      this.render(false);
+      document.getElementById('gguf-path')?.focus();
+      return;
+    }
+    this.inspection = insp.value;
+    this.plan = plan.value;
+    this.name = baseName(path).replace(/\.gguf$/i, '') || 'model';
+    this.nameError = null;
+    this.go('inspect');
+  }
+
+  // --- 2. inspect -----------------------------------------------------------------------------
+
+  private inspectStep(): HTMLElement {
+    const i = this.inspection!;
+    const plan = this.plan!;
+    const section = el('section', { className: 'step' }, this.heading(`Inspect ${baseName(i.path)}`));
+    if (plan.importProblem) {
+      section.append(alertBox(plan.importProblem.message, { title: 'This file cannot be imported', code: plan.importProblem.code }));
+    } else if (i.engineProblem) {
+      section.append(alertBox(`${i.engineProblem}.`, { title: 'The engine cannot run this model', tone: 'warn' }));
+    }
+    const tok = i.tokenizer.model ? `${i.tokenizer.model}${i.tokenizer.vocabSize !== null ? `, ${i.tokenizer.vocabSize.toLocaleString()} tokens` : ''}` : 'none';
+    const facts = el(
+      'dl',
+      { className: 'facts' },
+      ...fact('File', el('span', { className: 'path' }, i.path)),
+      ...fact('Size', `${formatBytes(i.fileSize)} (${i.fileSize.toLocaleString()} bytes), GGUF v${i.ggufVersion}`),
+      ...fact('Architecture', i.architecture ?? 'not given'),
+      ...fact('Name', i.name ?? '—'),
+      ...fact('Parameters', `${formatCount(i.parameterCount)} (${i.parameterCount.toLocaleString()})`),
+      ...fact('Tensors', i.tensorCount.toLocaleString()),
+      ...fact('Context length', i.contextLength === null ? '—' : i.contextLength.toLocaleString()),
+      ...fact('Tokenizer', tok),
+    );
+    const chart = barChart(
+      'Tensor types by bytes',
+      i.tensorTypes.map((t) => ({ label: t.type, value: t.bytes, valueLabel: `${formatBytes(t.bytes)} · ${t.count} tensor${t.count === 1 ? '' : 's'}`, warn: !t.runnable })),
+    );
+    const unrunnable = i.tensorTypes.filter((t) => !t.runnable).map((t) => t.type);
+    const template = i.chatTemplate
+      ? el('details', { className: 'template' }, el('summary', {}, `Chat template (${i.chatTemplate.length.toLocaleString()} characters)`), el('pre', {}, i.chatTemplate))
+      : el('p', { className: 'muted' }, 'Chat template: none in this file.');
+    const next = button('Next: options', () => this.go('options'), { kind: 'primary' });
+    next.classList.add('wizard-next');
+    next.disabled = plan.importProblem !== null;
+    section.append(
+      el('div', { className: 'inspect-grid' }, facts, el('div', {}, chart, unrunnable.length ? el('p', { className: 'warn-text' }, `⚠ The engine's kernels cannot read ${unrunnable.join(', ')}.`) : '')),
+      template,
+      el('div', { className: 'wizard-actions' }, button('Back', () => this.go('choose')), next),
+    );
+    return section;
+  }
+
+  // --- 3. options -----------------------------------------------------------------------------
+
+  private optionsStep(): HTMLElement {
+    const plan = this.plan!;
+    const v = plan.volume;
+    const p = predictVolume(plan, this.inspection!.fileSize);
+    const name = el('input', { type: 'text', id: 'import-name', className: 'text-input', value: this.name, spellcheck: false, required: true });
+    name.setAttribute('autocomplete', 'off');
+    name.addEventListener('input', () => (this.name = name.value));
+    const nameError = el('div', { className: 'field-error', id: 'import-name-error', role: 'alert' }, this.nameError ?? '');
+    name.setAttribute('aria-describedby', nameError.id);
+    if (this.nameError) name.setAttribute('aria-invalid', 'true');
+    const pyramid = el('input', { type: 'checkbox', checked: this.pyramid });
+    pyramid.addEventListener('change', () => (this.pyramid = pyramid.checked));
+    const verify = el('input', { type: 'checkbox', checked: this.verifyAfter });
+    verify.addEventListener('change', () => (this.verifyAfter = verify.checked));
+
+    const compression = v.level === 0 ? 'level 0: stored, no deflate (weights barely compress; fastest)' : `deflate level ${v.level}`;
+    const basis =
+      p.basis === 'stored'
+        ? 'Level 0 stores bytes as they are, so this is close to exact.'
+        : p.basis === 'measured-ratio'
+          ? `Scaled by the ratio this volume measured so far (${v.measuredRatio!.toFixed(3)}).`
+          : 'An upper bound: the volume holds no tiles yet to measure how well they compress.';
+    const storage = el(
+      'fieldset',
+      { className: 'readonly-settings' },
+      el('legend', {}, 'Storage: the volume’s settings'),
+      el(
+        'dl',
+        { className: 'facts' },
+        ...fact('Tile size', `${v.tileWidth} × ${v.tileHeight} px RGBA (${formatBytes(v.tileBytes)} per tile)`),
+        ...fact('Compression', compression),
+      ),
+      el(
+        'p',
+        { className: 'muted small' },
+        'Tile size and compression belong to the volume: they were fixed when it was created, and every import uses them. They cannot be chosen per import (a new volume can get others with pxi import --tile-size and --compression).',
+      ),
+    );
+    const prediction = el(
+      'section',
+      { className: 'prediction', ariaLabel: 'Predicted volume size' },
+      el('h3', {}, 'Predicted size in the volume'),
+      el(
+        'dl',
+        { className: 'facts' },
+        ...fact('Tiles', `${p.tensorTiles.toLocaleString()} for ${plan.tensors.length.toLocaleString()} tensors (each tensor starts a tile) + the header file`),
+        ...fact('Payload', `${formatBytes(p.payloadBytes)} of tensors + ${formatBytes(p.otherBytes)} header and padding`),
+        ...fact('Added to the volume', el('strong', { id: 'predicted-size' }, `≈ ${formatBytes(p.predictedBytes)}`)),
+        ...fact('Volume', `${formatBytes(v.storedBytes)} now (${v.tiles.toLocaleString()} tiles) → ≈ ${formatBytes(v.storedBytes + p.predictedBytes)}`),
+      ),
+      el('p', { className: 'muted small' }, `${basis} Tiles already in the volume with the same bytes are stored once, so the real size can be smaller.`),
+    );
+    const form = el(
+      'form',
+      { className: 'options-form' },
+      el(
+        'fieldset',
+        {},
+        el('legend', {}, 'Model'),
+        el('label', { className: 'field', htmlFor: 'import-name' }, el('span', { className: 'field-label' }, 'Name in the volume'), name),
+        nameError,
+        el('label', { className: 'check' }, pyramid, ' Build the map pyramid (the explorer’s zoomed-out views; about as long again as the conversion)'),
+        el('label', { className: 'check' }, verify, ' Verify every tile after the import'),
+      ),
+      storage,
+      prediction,
+      this.failureBox(),
+      el(
+        'div',
+        { className: 'wizard-actions' },
+        button('Back', () => this.go('inspect')),
+        el('button', { type: 'submit', className: 'btn primary', id: 'start-import', textContent: this.busy ? 'Starting…' : 'Import', disabled: this.busy }),
+      ),
+    );
+    form.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      void this.startImport();
+    });
+    return el('section', { className: 'step' }, this.heading('Options'), form);
+  }
+
+  private async startImport(): Promise<void> {
+    const api = this.api!;
+    this.nameError = nameProblem(this.name);
+    if (!this.nameError) {
+      const { models } = await api.call('models:list', {});
+      const clash = models.find((m) => m.name === this.name || m.id === this.name);
+      if (clash) this.nameError = `The volume already holds a model named ${this.name} (id ${clash.id}). Choose another name, or delete that model in Models first.`;
+    }
+    if (this.nameError) {
+      this.render(false);
+      document.getElementById('import-name')?.focus();
+      return;
+    }
+    this.busy = true;
+    this.failure = null;
+    this.render(false);
+    try {
+      const t = await api.call('tasks:enqueue', { kind: 'model.import', params: { path: this.path, name: this.name, pyramid: this.pyramid } });
+      this.busy = false;
+      this.followImport(t);
+      this.go('convert');
+    } catch (e) {
+      this.busy = false;
+      const info = errorInfo(e);
+      this.failure = { title: 'The import could not start', message: info.message, code: info.code };
+      this.render(false);
+    }
+  }
+
+  // --- 4. convert -----------------------------------------------------------------------------
+
+  private followImport(t: Task): void {
+    this.following?.stop();
+    this.importTask = t;
+    this.meter.reset();
+    this.startedAt = performance.now();
+    const f = followTask(this.api!, t.id, (u) => {
+      const prev = this.importTask;
+      this.importTask = u;
+      if (prev && prev.progress.message.startsWith('pyramid') !== u.progress.message.startsWith('pyramid')) this.meter.reset();
+      if (!isFinished(u.state)) this.live?.(u);
+    });
+    this.following = f;
+    void f.done.then((done) => {
+      if (this.following !== f) return;
+      this.following = null;
+      this.importTask = done;
+      if (done.state === 'succeeded') {
+        this.modelId = String((done.result as { modelId?: unknown }).modelId);
+        this.step = 'verify';
+        if (this.verifyAfter) void this.startVerify();
+        else this.render(true);
+      } else {
+        this.render(true);
+      }
+    });
+  }
+
+  private convertStep(): HTMLElement {
+    const t = this.importTask!;
+    const section = el('section', { className: 'step' }, this.heading(`Converting ${baseName(this.path)} to pixel tiles`));
+    section.append(el('p', { className: 'muted' }, `As ${this.name}, through the task queue (`, el('a', { href: '#/tasks' }, `task #${t.id}`), ').'));
+    if (t.state === 'failed' || t.state === 'cancelled') {
+      const err = t.error;
+      section.append(
+        t.state === 'failed'
+          ? alertBox(err?.message ?? 'the import failed', { title: 'The import failed', code: err?.code })
+          : alertBox('The import was cancelled. The tiles stored so far are kept, so a retry continues where it stopped; nothing appears in Models until an import completes.', {
+              title: 'Import cancelled',
+              tone: 'warn',
+            }),
+        el(
+          'div',
+          { className: 'wizard-actions' },
+          button('Choose another file', () => this.reset()),
+          t.state === 'failed' ? button('Back to options', () => this.go('options')) : '',
+          button('Retry', () => void this.retryImport(), { kind: 'primary' }),
+        ),
+      );
+      return section;
+    }
+    const phase = el('p', { className: 'phase' });
+    const bar = createProgressBar('Import progress');
+    const elapsed = el('p', { className: 'muted small' });
+    const cancel = button('Cancel', () => void this.cancelImport(cancel), { kind: 'danger' });
+    cancel.id = 'cancel-import';
+    section.append(phase, bar.element, elapsed, el('div', { className: 'wizard-actions' }, cancel));
+    const update = (u: Task) => {
+      const pyramid = u.progress.message.startsWith('pyramid');
+      phase.textContent = u.state === 'queued' ? 'Waiting for the tasks before it in the queue…' : pyramid ? 'Building the map pyramid (tile statistics and heat images)…' : 'Storing the tensors as PNG tiles…';
+      bar.update(u.progress, u.state === 'running' ? this.meter.sample(u.progress.done) : undefined);
+      elapsed.textContent = `Elapsed ${formatDuration(performance.now() - this.startedAt)}`;
+    };
+    update(t);
+    this.live = update;
+    return section;
+  }
+
+  private async cancelImport(b: HTMLButtonElement): Promise<void> {
+    b.disabled = true;
+    b.textContent = 'Cancelling…';
+    try {
+      await this.api!.call('tasks:cancel', { id: this.importTask!.id });
+    } catch (e) {
+      // It finished before the cancel arrived: the follow-up render shows how it ended.
+      b.replaceWith(alertBox(errorInfo(e).message, { code: errorInfo(e).code }));
+    }
+  }
+
+  private async retryImport(): Promise<void> {
+    try {
+      const t = await this.api!.call('tasks:retry', { id: this.importTask!.id });
+      this.followImport(t);
+      this.go('convert');
+    } catch (e) {
+      const info = errorInfo(e);
+      this.page?.querySelector('.wizard-actions')?.before(alertBox(info.message, { title: 'Cannot retry', code: info.code }));
+    }
+  }
+
+  // --- 5. verify ------------------------------------------------------------------------------
+
+  private async startVerify(): Promise<void> {
+    this.verifyTask = null;
+    this.render(true);
+    try {
+      const t = await this.api!.call('tasks:enqueue', { kind: 'model.verify', params: { model: this.modelId! } });
+      this.verifyTask = t;
+      this.meter.reset();
+      const f = followTask(this.api!, t.id, (u) => {
+        this.verifyTask = u;
+        if (!isFinished(u.state)) this.live?.(u);
+      });
+      this.following = f;
+      void f.done.then((done) => {
+        if (this.following !== f) return;
+        this.following = null;
+        this.verifyTask = done;
+        this.render(false);
+        this.page?.querySelector<HTMLElement>('.verify-result')?.focus();
+      });
+      this.render(false);
+    } catch (e) {
+      const info = errorInfo(e);
+      this.failure = { title: 'Verification could not start', message: info.message, code: info.code };
+      this.render(false);
+    }
+  }
+
+  private verifyStep(): HTMLElement {
+    const imp = (this.importTask?.result ?? {}) as { name?: string; bytes?: number; seconds?: number; alreadyImported?: boolean; pyramid?: unknown };
+    const section = el('section', { className: 'step' }, this.heading('Verification'));
+    section.append(
+      el(
+        'p',
+        { className: 'outcome ok' },
+        `Imported ${imp.name ?? this.name} (${formatBytes(Number(imp.bytes ?? 0))}) in ${formatDuration(Number(imp.seconds ?? 0) * 1000)}`,
+        imp.alreadyImported ? ' — it was already in the volume' : '',
+        imp.pyramid ? ', with its map pyramid.' : '.',
+      ),
+    );
+    const vt = this.verifyTask;
+    if (this.failure) section.append(this.failureBox());
+    if (!this.verifyAfter && !vt) {
+      section.append(el('p', { className: 'muted' }, 'Not verified: you chose to skip it. '), button('Verify now', () => void this.startVerify()));
+    } else if (!vt || !isFinished(vt.state)) {
+      const bar = createProgressBar('Verification progress');
+      const label = el('p', { className: 'phase' }, 'Reading every tile back and checking it against its checksum…');
+      section.append(label, bar.element);
+      const update = (u: Task) => bar.update(u.progress, u.state === 'running' ? this.meter.sample(u.progress.done) : undefined);
+      if (vt) update(vt);
+      else bar.update({ done: 0, total: null, unit: 'bytes', message: 'starting' });
+      this.live = update;
+    } else {
+      section.append(this.verifyOutcome(vt));
+    }
+    const open = el('a', { className: 'btn primary', id: 'open-explorer', href: `#/explorer?model=${encodeURIComponent(this.modelId ?? '')}` }, 'Open in explorer');
+    section.append(el('div', { className: 'wizard-actions' }, button('Import another file', () => this.reset()), el('a', { className: 'btn', href: '#/models' }, 'Go to Models'), open));
+    return section;
+  }
+
+  private verifyOutcome(vt: Task): HTMLElement {
+    const box = el('div', { className: 'verify-result', tabIndex: -1 });
+    box.setAttribute('role', 'status');
+    if (vt.state !== 'succeeded') {
+      box.dataset.ok = 'false';
+      box.append(
+        alertBox(vt.error?.message ?? `verification ${vt.state}`, { title: vt.state === 'cancelled' ? 'Verification cancelled' : 'Verification failed', code: vt.error?.code }),
+        button('Verify again', () => void this.startVerify()),
+      );
+      return box;
+    }
+    const r = (vt.result ?? {}) as { ok?: boolean; problems?: number; tilesChecked?: number; bytesChecked?: number; firstProblems?: { message: string }[] };
+    box.dataset.ok = String(r.ok === true);
+    if (r.ok) {
+      box.append(
+        badge('OK', 'ok'),
+        ` Every tile matches its checksum: ${Number(r.tilesChecked).toLocaleString()} tiles, ${formatBytes(Number(r.bytesChecked))} checked in ${formatDuration((vt.finishedAt ?? vt.updatedAt) - vt.createdAt)}.`,
+      );
+    } else {
+      box.append(
+        badge('Corrupt', 'bad'),
+        ` ${Number(r.problems)} problem(s):`,
+        el('ul', { className: 'problems' }, ...(r.firstProblems ?? []).map((p) => el('li', {}, p.message))),
+      );
+    }
+    return box;
+  }
+}
+
+const wizard = new ImportWizard();
+
+export const importView: View = {
+  id: 'import',
+  title: 'Import',
+  async render(root, { api }) {
+    await wizard.mount(root, api);
+  },
+};

@@ -1,0 +1,267 @@
+// Weight products over a Q6_K matrix W [rows, cols] in ggml's block layout (row-major, each row
+// a run of blocks, cols contiguous), bound as raw u32 words and dequantised in the kernel:
+//   matvec   y[r]      = sum_c W[r, c] * x[c]      (decode, one token)
+//   matmul   Y[t, r]   = sum_c W[r, c] * X[t, c]   (prefill, up to 4 tokens per invocation)
+//   get_rows out[i, c] = W[ids[i], c]              (embedding gather, dequantised)
+// f32 activations and accumulation. Reference: shared/engine/reference/matmul.ts, with the
+// weights decoded by shared/quant.
+//
+// Layout shared by all matvec_*.wgsl files (encoder: shared/engine/quant-matmul.ts):
+//   binding 0 params (uniform), 1 weights (u32), 2 x (vec4<f32>), 3 y (f32), 4 ids (u32, get_rows)
+//   WG invocations per workgroup, TPR of them share one row (TPR = 1: one invocation per row,
+//   fastest on lavapipe; TPR > 1 splits the row's chunks and sums them in workgroup memory).
+//   Row groups run over workgroup_id x + y * num_workgroups.x; matmul token tiles over z.
+
+struct Params {
+  rows: u32, // W rows (outputs); for get_rows the row count of the table (ids are checked)
+  cols: u32, // W cols (inputs), a multiple of CHUNK
+  ntok: u32, // tokens (matmul) or ids (get_rows)
+  w_off: u32, // tensor start in binding 1, u32 words
+  x_off: u32, // x start, f32 elements (multiple of 4); for get_rows the first id
+  x_stride: u32, // between tokens of X, f32 elements (multiple of 4)
+  y_off: u32, // output start, f32 elements
+  y_stride: u32, // between tokens / gathered rows of the output, f32 elements
+}
+
+override WG: u32 = 64u;
+override TPR: u32 = 1u;
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y: array<f32>;
+@group(0) @binding(4) var<storage, read> ids: array<u32>;
+
+var<workgroup> red: array<vec4<f32>, WG>;
+
+// Sums v over the TPR invocations of a row; the result is valid in lane 0.
+fn row_sum(li: u32, lane: u32, v: vec4<f32>) -> vec4<f32> {
+  if (TPR == 1u) {
+    return v;
+  }
+  red[li] = v;
+  workgroupBarrier();
+  for (var s = TPR / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      red[li] += red[li + s];
+    }
+    workgroupBarrier();
+  }
+  return red[li];
+}
+
+fn nan_f32() -> f32 {
+  return bitcast<f32>(0x7fc00000u + min(p.rows, 0u));
+}
+
+fn hsum(v: vec4<f32>) -> f32 {
+  return (v.x + v.y) + (v.z + v.w);
+}
+
+// Four bytes of a word as numbers 0..255 / nibbles 0..15 (little-endian: byte 0 first).
+fn bytes4(q: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xffu));
+}
+
+fn lo4(q: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<u32>(q) >> vec4<u32>(0u, 8u, 16u, 24u)) & vec4<u32>(0xfu));
+}
+
+fn hi4(q: u32) -> vec4<f32> {
+  return vec4<f32>((vec4<u32>(q) >> vec4<u32>(4u, 12u, 20u, 28u)) & vec4<u32>(0xfu));
+}
+
+// ---- Q6_K specifics -----------------------------------------------------------------------
+// Super-block of 256 values, 210 bytes: ql[128] low nibbles, qh[64] high 2-bit pairs,
+// 16 × int8 scales, f16 d. 210 is 2 mod 4, so a block starts on a word or mid-word; every
+// field sits at a multiple of 4 bytes into the block, so one shift/mask pair realigns them all.
+// Half h (128 values) uses ql[64h..], qh[32h..]; for l in 0..31, qh[32h+l] bits 2t..2t+1 and
+// a nibble of ql give value 128h + 32t + l (t = 0..3: ql[l] low, ql[l+32] low, ql[l] high,
+// ql[l+32] high). Value = d · scale[i/16] · (q − 32).
+// One work unit (64 values) is (half h, m in 0..1): l in 16m..16m+15 for all four t, so it
+// needs four scales: 8h + m + 2t.
+
+const CHUNK: u32 = 64u;
+
+fn row_base(row: u32) -> u32 { // row start in bytes
+  return p.w_off * 4u + row * (p.cols / 256u) * 210u;
+}
+
+struct Head {
+  a: u32, // word holding the block's first byte
+  sh: u32, // 0 on a word, 16 mid-word
+  mask: u32, // 0 on a word, 0xffff0000 mid-word
+  s: vec4<f32>, // d·scale for t = 0..3
+  xo: u32, // vec4 index of value 128h + 16m within the row
+  ql: u32, // word offset in the block of ql[64h + 16m]
+  qh: u32, // word offset in the block of qh[32h + 16m]
+}
+
+// The 4 bytes at 4·o bytes into the block.
+fn bw(h: Head, o: u32) -> u32 {
+  return (w[h.a + o] >> h.sh) | ((w[h.a + o + 1u] << 16u) & h.mask);
+}
+
+fn join(h: Head, lo: u32, hi: u32) -> u32 {
+  return (lo >> h.sh) | ((hi << 16u) & h.mask);
+}
+
+fn head(rb: u32, k: u32) -> Head {
+  let bb = rb + (k >> 2u) * 210u;
+  let hf = (k >> 1u) & 1u;
+  let m = k & 1u;
+  let al = (bb & 2u) == 0u;
+  var h = Head(bb >> 2u, select(16u, 0u, al), select(0xffff0000u, 0u, al), vec4<f32>(0.0), (k >> 2u) * 64u + hf * 32u + m * 4u, 16u * hf + 4u * m, 32u + 8u * hf + 4u * m);
+  let d = unpack2x16float(bw(h, 52u)).x; // byte 208
+  let s0 = bitcast<i32>(bw(h, 48u + 2u * hf)); // scales 8h .. 8h+3
+  let s1 = bitcast<i32>(bw(h, 49u + 2u * hf)); // scales 8h+4 .. 8h+7
+  let sc = vec4<i32>(
+    extractBits(s0, 8u * m, 8u),
+    extractBits(s0, 8u * m + 16u, 8u),
+    extractBits(s1, 8u * m, 8u),
+    extractBits(s1, 8u * m + 16u, 8u),
+  );
+  h.s = d * vec4<f32>(sc);
+  return h;
+}
+
+// The 6-bit quants (0..63, byte-packed) of four values for t = 0..3, from the words of
+// ql[l..l+3], ql[l+32..l+35] and qh[l..l+3].
+struct Quads {
+  t0: u32,
+  t1: u32,
+  t2: u32,
+  t3: u32,
+}
+
+fn quads(a: u32, b: u32, c: u32) -> Quads {
+  return Quads(
+    (a & 0x0f0f0f0fu) | ((c << 4u) & 0x30303030u),
+    (b & 0x0f0f0f0fu) | ((c << 2u) & 0x30303030u),
+    ((a >> 4u) & 0x0f0f0f0fu) | (c & 0x30303030u),
+    ((b >> 4u) & 0x0f0f0f0fu) | ((c >> 2u) & 0x30303030u),
+  );
+}
+
+// Walks the three byte streams of a unit word by word, each word loaded once.
+struct Walk {
+  a: u32,
+  b: u32,
+  c: u32,
+}
+
+fn walk0(h: Head) -> Walk {
+  return Walk(w[h.a + h.ql], w[h.a + h.ql + 8u], w[h.a + h.qh]);
+}
+
+fn step(h: Head, v: ptr<function, Walk>, i: u32) -> Quads {
+  let n = Walk(w[h.a + h.ql + i + 1u], w[h.a + h.ql + 9u + i], w[h.a + h.qh + i + 1u]);
+  let q = quads(join(h, (*v).a, n.a), join(h, (*v).b, n.b), join(h, (*v).c, n.c));
+  *v = n;
+  return q;
+}
+
+// Value 128h + 32t + 16m + 4i + j sits at vec4 index xo + 8t + i.
+fn chunk_dot(rb: u32, k: u32, xr: u32) -> f32 {
+  let h = head(rb, k);
+  let xb = xr + h.xo;
+  var s0 = vec4<f32>(0.0);
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  var s3 = vec4<f32>(0.0);
+  var v = walk0(h);
+  for (var i = 0u; i < 4u; i++) {
+    let q = step(h, &v, i);
+    s0 += (bytes4(q.t0) - 32.0) * x[xb + i];
+    s1 += (bytes4(q.t1) - 32.0) * x[xb + 8u + i];
+    s2 += (bytes4(q.t2) - 32.0) * x[xb + 16u + i];
+    s3 += (bytes4(q.t3) - 32.0) * x[xb + 24u + i];
+  }
+  return dot(h.s, vec4<f32>(hsum(s0), hsum(s1), hsum(s2), hsum(s3)));
+}
+
+fn put4(e: u32, v: vec4<f32>) {
+  y[e] = v.x;
+  y[e + 1u] = v.y;
+  y[e + 2u] = v.z;
+  y[e + 3u] = v.w;
+}
+
+fn chunk_store(rb: u32, k: u32, o: u32) {
+  let h = head(rb, k);
+  let e = o + 4u * h.xo;
+  var v = walk0(h);
+  for (var i = 0u; i < 4u; i++) {
+    let q = step(h, &v, i);
+    put4(e + 4u * i, h.s.x * (bytes4(q.t0) - 32.0));
+    put4(e + 32u + 4u * i, h.s.y * (bytes4(q.t1) - 32.0));
+    put4(e + 64u + 4u * i, h.s.z * (bytes4(q.t2) - 32.0));
+    put4(e + 96u + 4u * i, h.s.w * (bytes4(q.t3) - 32.0));
+  }
+}
+
+// ---- entry points (the same in every quantised matvec_*.wgsl) ----------------------------
+
+@compute @workgroup_size(WG)
+fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
+  let lane = li % TPR;
+  var acc = 0.0;
+  if (row < p.rows) {
+    let rb = row_base(row);
+    let xr = p.x_off / 4u;
+    for (var k = lane; k < p.cols / CHUNK; k += TPR) {
+      acc += chunk_dot(rb, k, xr);
+    }
+  }
+  let s = row_sum(li, lane, vec4<f32>(acc, 0.0, 0.0, 0.0));
+  if (lane == 0u && row < p.rows) {
+    y[p.y_off + row] = s.x;
+  }
+}
+
+@compute @workgroup_size(WG)
+fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = (wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR;
+  let lane = li % TPR;
+  let t0 = wid.z * 4u;
+  // Up to 4 tokens per invocation, one after the other over the same row: the row's blocks
+  // stay in cache between tokens. The token loop has a run-time bound, so there is one copy
+  // of chunk_dot (unrolled copies cost seconds of LLVM compile per type on lavapipe).
+  let nt = min(4u, p.ntok - t0);
+  let rb = row_base(min(row, p.rows - 1u));
+  for (var j = 0u; j < nt; j++) {
+    let xr = p.x_off / 4u + (t0 + j) * (p.x_stride / 4u);
+    var acc = 0.0;
+    if (row < p.rows) {
+      for (var k = lane; k < p.cols / CHUNK; k += TPR) {
+        acc += chunk_dot(rb, k, xr);
+      }
+    }
+    let s = row_sum(li, lane, vec4<f32>(acc, 0.0, 0.0, 0.0));
+    if (lane == 0u && row < p.rows) {
+      y[p.y_off + (t0 + j) * p.y_stride + row] = s.x;
+    }
+  }
+}
+
+// One invocation per (gathered row, chunk). An id outside the table writes NaN.
+@compute @workgroup_size(WG)
+fn get_rows(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let g = (wid.x + wid.y * nwg.x) * WG + li;
+  let nch = p.cols / CHUNK;
+  if (g >= p.ntok * nch) {
+    return;
+  }
+  let i = g / nch;
+  let k = g % nch;
+  let id = ids[p.x_off + i];
+  let o = p.y_off + i * p.y_stride;
+  if (id >= p.rows) {
+    for (var j = 0u; j < CHUNK; j++) {
+      y[o + k * CHUNK + j] = nan_f32();
+    }
+    return;
+  }
+  chunk_store(row_base(id), k, o);
+}

@@ -1,0 +1,587 @@
+/**
+ * The llama / qwen2 forward pass on WebGPU. One `Model` owns the weights (GGUF block layout,
+ * split by rows past a binding), one KV cache per block, and activation buffers for up to
+ * `maxBatch` tokens. `forward(tokens)` appends tokens at the current position:
+ *
+ *   x = token_embd[ids]                                     get_rows (straight from the stored type)
+ *   per block:  h = rmsnorm(x) · attn_norm
+ *               q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ (+ bias)       matvec (1 token) / matmul (prefill)
+ *               rope(q), rope(k)                             normal (llama) or NEOX (qwen2)
+ *               kv_append(k, v); a = attention(q, K, V)      causal GQA, online softmax
+ *               x += a·Woᵀ
+ *               h = rmsnorm(x) · ffn_norm
+ *               x += (silu(h·Wgᵀ) ⊙ h·Wuᵀ)·Wdᵀ
+ *   logits = rmsnorm(x) · output_norm · Woutᵀ               Wout = token_embd when output.weight is absent
+ *
+ * Prefill runs T tokens per pass (chunks of maxBatch) through the matrix-matrix kernels; a single
+ * token goes through the matrix-vector ones. Output: nothing, the argmax of the last row (computed
+ * on the GPU, 8 bytes read back), the last row of logits, or every row (parity tests).
+ */
+import {
+  CoreKernels,
+  checkBuffersFit,
+  checkContextWindow,
+  type BufferNeed,
+  type GpuBatch,
+  type GpuBinding,
+  type GpuContext,
+  type KvCache,
+} from '../gpu';
+import { params } from '../gpu/params';
+import { modelConfigFromGguf, type ModelConfig } from '../model';
+import { EngineError } from './errors';
+import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { DispatchCache } from './replay';
+import type { TensorInfo, TensorSource } from './tensor-source';
+import { matrixShape, planRowParts, readVector, weightTypeOf, WeightUploader, type GpuWeight } from './weights';
+
+/** Default KV-cache length when the caller does not choose: the model's, capped (memory grows with it). */
+export const DEFAULT_CONTEXT_CAP = 4096;
+/** Default tokens per prefill pass. */
+export const DEFAULT_MAX_BATCH = 128;
+
+export interface LoadProgress {
+  tensor: string;
+  tensorIndex: number;
+  tensorCount: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface ModelLoadOptions {
+  /** KV-cache length in tokens. Default: the model's context length, at most DEFAULT_CONTEXT_CAP. */
+  contextLength?: number;
+  /** Tokens per prefill pass (activations are sized for it). Default DEFAULT_MAX_BATCH. */
+  maxBatch?: number;
+  /** Cap on bytes per storage binding, below the device's (to exercise row splits). */
+  maxBindingBytes?: number;
+  /** Weight-kernel shape (see quant-matmul.ts). Default: one invocation per row, 64 per workgroup. */
+  tuning?: Partial<WeightKernelTuning>;
+  onProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** What `forward` returns besides filling the KV cache. */
+export type ForwardOutput = 'none' | 'argmax' | 'last' | 'all';
+
+export interface ForwardResult {
+  /** 'last': [vocab]; 'all': [tokens, vocab] row-major; otherwise null. */
+  logits: Float32Array | null;
+  /** 'argmax': the id of the largest logit of the last token (lowest id on ties); otherwise null. */
+  token: number | null;
+}
+
+/** Bytes the model holds on the GPU, by kind. */
+export interface ModelMemory {
+  weights: number;
+  kvCache: number;
+  activations: number;
+}
+
+interface Block {
+  attnNorm: GPUBuffer;
+  ffnNorm: GPUBuffer;
+  q: GpuWeight;
+  k: GpuWeight;
+  v: GpuWeight;
+  o: GpuWeight;
+  gate: GpuWeight;
+  up: GpuWeight;
+  down: GpuWeight;
+  qBias: GPUBuffer | null;
+  kBias: GPUBuffer | null;
+  vBias: GPUBuffer | null;
+  cache: KvCache;
+}
+
+interface Activations {
+  ids: GPUBuffer;
+  x: GPUBuffer;
+  xn: GPUBuffer;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  att: GPUBuffer;
+  proj: GPUBuffer;
+  gate: GPUBuffer;
+  up: GPUBuffer;
+  act: GPUBuffer;
+  logits: GPUBuffer;
+  best: GPUBuffer;
+  scratch: GPUBuffer;
+}
+
+/**
+ * Inverse frequencies for the rope kernel, as llama.cpp forms them: theta_scale =
+ * base^(-2 / ropeDims) in f32 and theta_i = theta_scale^i by repeated f32 products; pairs past
+ * ropeDims / 2 get 0 (angle 0: passed through, llama.cpp's partial rotation for normal RoPE).
+ */
+export function llamaRopeInvFreq(headDim: number, ropeDims: number, base: number): Float32Array {
+  const out = new Float32Array(headDim / 2);
+  const scale = Math.fround(Math.pow(base, -2 / ropeDims));
+  let f = 1;
+  for (let i = 0; i < ropeDims / 2; i++) {
+    out[i] = f;
+    f = Math.fround(f * scale);
+  }
+  return out;
+}
+
+const ATTENTION_MAX_HEAD_DIM = 256; // attention.wgsl: 4 dims per invocation, 64 invocations
+
+export class Model {
+  readonly config: ModelConfig;
+  readonly contextLength: number;
+  readonly maxBatch: number;
+  readonly memory: ModelMemory;
+  private readonly ctx: GpuContext;
+  private readonly k: CoreKernels;
+  private readonly tuning: WeightKernelTuning;
+  private readonly pipelines: Map<string, GPUComputePipeline>;
+  private readonly embd: GpuWeight;
+  private readonly output: GpuWeight;
+  private readonly outputNorm: GPUBuffer;
+  private readonly blocks: Block[];
+  private readonly invFreq: GPUBuffer;
+  private readonly a: Activations;
+  /** Rows of logits one output pass writes ('all' reads them back in groups of this many). */
+  private readonly logitRows: number;
+  private readonly owned: GPUBuffer[];
+  private readonly replay: DispatchCache;
+  private history: number[] = [];
+  private busy = false;
+  private destroyed = false;
+
+  private constructor(init: {
+    ctx: GpuContext;
+    k: CoreKernels;
+    config: ModelConfig;
+    contextLength: number;
+    maxBatch: number;
+    tuning: WeightKernelTuning;
+    pipelines: Map<string, GPUComputePipeline>;
+    embd: GpuWeight;
+    output: GpuWeight;
+    outputNorm: GPUBuffer;
+    blocks: Block[];
+    invFreq: GPUBuffer;
+    a: Activations;
+    logitRows: number;
+    owned: GPUBuffer[];
+    memory: ModelMemory;
+  }) {
+    this.ctx = init.ctx;
+    this.k = init.k;
+    this.config = init.config;
+    this.contextLength = init.contextLength;
+    this.maxBatch = init.maxBatch;
+    this.tuning = init.tuning;
+    this.pipelines = init.pipelines;
+    this.embd = init.embd;
+    this.output = init.output;
+    this.outputNorm = init.outputNorm;
+    this.blocks = init.blocks;
+    this.invFreq = init.invFreq;
+    this.a = init.a;
+    this.logitRows = init.logitRows;
+    this.owned = init.owned;
+    this.memory = init.memory;
+    this.replay = new DispatchCache(init.ctx);
+  }
+
+  /** Reads the configuration, checks it against the device, uploads the weights and allocates the caches. */
+  static async load(ctx: GpuContext, source: TensorSource, opts: ModelLoadOptions = {}): Promise<Model> {
+    const header = source.header;
+    const config = modelConfigFromGguf(header);
+    const file = header.file;
+    const contextLength = opts.contextLength ?? Math.min(config.contextLength, DEFAULT_CONTEXT_CAP);
+    if (!Number.isInteger(contextLength) || contextLength < 1) {
+      throw new EngineError('ENGINE_BAD_OPTION', `contextLength must be a positive integer, got ${contextLength}`, { field: 'contextLength', value: contextLength });
+    }
+    const maxBatch = Math.min(opts.maxBatch ?? DEFAULT_MAX_BATCH, contextLength);
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
+      throw new EngineError('ENGINE_BAD_OPTION', `maxBatch must be a positive integer, got ${opts.maxBatch}`, { field: 'maxBatch', value: opts.maxBatch });
+    }
+    if (config.ropeType === 'neox' && config.ropeDimensionCount !== config.headDim) {
+      throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${file}: NEOX RoPE over ${config.ropeDimensionCount} of ${config.headDim} head dimensions is not supported`);
+    }
+    if (config.headDim > ATTENTION_MAX_HEAD_DIM || config.headDim % 2) {
+      throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${file}: head size ${config.headDim}; the attention kernel takes even sizes up to ${ATTENTION_MAX_HEAD_DIM}`);
+    }
+    const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+    const byName = new Map(header.tensors.map((t) => [t.name, t] as const));
+    const tensor = (name: string): TensorInfo => byName.get(name)!; // presence checked by modelConfigFromGguf
+
+    // Check every weight type before anything is uploaded.
+    const matrixNames: string[] = ['token_embd.weight'];
+    if (!config.tiedOutput) matrixNames.push('output.weight');
+    for (let b = 0; b < config.blockCount; b++) {
+      for (const m of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down']) matrixNames.push(`blk.${b}.${m}.weight`);
+    }
+    const types = new Set<WeightType>(matrixNames.map((n) => weightTypeOf(tensor(n))));
+
+    // Activations and caches, checked against the device before any allocation.
+    const maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, ctx.caps.limits.maxStorageBufferBindingSize);
+    const { embeddingLength: E, feedForwardLength: F, headCount: H, headCountKv: KVH, headDim: HD, vocabSize: V } = config;
+    const logitRows = Math.max(1, Math.min(maxBatch, Math.floor(maxBinding / (V * 4))));
+    const f32 = (n: number) => Math.ceil((n * 4) / 16) * 16; // vec4 bindings want multiples of 16 bytes
+    const sizes: Record<keyof Activations, number> = {
+      ids: f32(maxBatch),
+      x: f32(maxBatch * E),
+      xn: f32(maxBatch * E),
+      q: f32(maxBatch * H * HD),
+      k: f32(maxBatch * KVH * HD),
+      v: f32(maxBatch * KVH * HD),
+      att: f32(maxBatch * H * HD),
+      proj: f32(maxBatch * E),
+      gate: f32(maxBatch * F),
+      up: f32(maxBatch * F),
+      act: f32(maxBatch * F),
+      logits: f32(logitRows * V),
+      best: 16,
+      scratch: f32(CoreKernels.argmaxScratchBytes(V) / 4),
+    };
+    const kvBytes = contextLength * KVH * HD * 4;
+    const needs: BufferNeed[] = Object.entries(sizes).map(([name, bytes]) => ({ name: `activation ${name}`, bytes }));
+    needs.push({ name: 'kv cache (one block, K or V)', bytes: kvBytes });
+    checkBuffersFit({ ...ctx.caps, limits: { ...ctx.caps.limits, maxStorageBufferBindingSize: maxBinding } }, needs, file);
+    // A weight row that fits no binding is refused now, not halfway through the upload.
+    for (const n of matrixNames) {
+      const t = tensor(n);
+      const { rows } = matrixShape(t);
+      planRowParts(n, rows, t.byteSize / rows, maxBinding);
+    }
+
+    const k = await CoreKernels.create(ctx);
+    const pipelines = new Map<string, GPUComputePipeline>();
+    const want: [WeightType, 'matvec' | 'matmul' | 'get_rows'][] = [];
+    for (const t of types) want.push([t, 'matvec'], [t, 'matmul']);
+    want.push([weightTypeOf(tensor('token_embd.weight')), 'get_rows']);
+    await Promise.all(
+      want.map(async ([type, entry]) => {
+        // Only the shader, entry point and constants matter here; the shape is any valid one.
+        const weights = { type, rows: 1, cols: 256, buffer: {} as GPUBuffer };
+        const d = entry === 'get_rows' ? planGetRows({ weights, count: 1, tuning }) : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, tuning });
+        pipelines.set(pipelineKey(d), await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants }));
+      }),
+    );
+
+    const owned: GPUBuffer[] = [];
+    const vectorNames: string[] = ['output_norm.weight'];
+    for (let b = 0; b < config.blockCount; b++) {
+      vectorNames.push(`blk.${b}.attn_norm.weight`, `blk.${b}.ffn_norm.weight`);
+      if (config.qkvBias) vectorNames.push(`blk.${b}.attn_q.bias`, `blk.${b}.attn_k.bias`, `blk.${b}.attn_v.bias`);
+    }
+    const used = new Set([...matrixNames, ...vectorNames]);
+    // Upload in file order, so a file source reads forward.
+    const order = header.tensors.filter((t) => used.has(t.name));
+    const bytesTotal = order.reduce((s, t) => s + t.byteSize, 0);
+    let bytesDone = 0;
+    let index = 0;
+    const report = () => opts.onProgress?.({ tensor: order[Math.min(index, order.length - 1)]?.name ?? '', tensorIndex: index, tensorCount: order.length, bytesDone, bytesTotal });
+    const uploader = new WeightUploader(ctx, source, {
+      maxBindingBytes: maxBinding,
+      signal: opts.signal,
+      onBytes: (n) => {
+        bytesDone += n;
+        report();
+      },
+    });
+    const matrices = new Map<string, GpuWeight>();
+    const vectors = new Map<string, GPUBuffer>();
+    try {
+      for (; index < order.length; index++) {
+        const t = order[index]!;
+        if (matrices.has(t.name) || vectors.has(t.name)) continue;
+        if (vectorNames.includes(t.name)) {
+          const values = await readVector(source, t, t.elementCount);
+          const buf = await ctx.checked(t.name, () => ctx.storage(values, t.name));
+          owned.push(buf);
+          vectors.set(t.name, buf);
+          bytesDone += t.byteSize;
+          report();
+        } else {
+          const w = await uploader.matrix(t);
+          for (const p of w.parts) owned.push(p.buffer);
+          matrices.set(t.name, w);
+        }
+      }
+
+      const a = await ctx.checked('activations and KV cache', () => {
+        const out = {} as Record<keyof Activations, GPUBuffer>;
+        for (const [name, bytes] of Object.entries(sizes) as [keyof Activations, number][]) {
+          out[name] = ctx.storage(bytes, `act.${name}`);
+          owned.push(out[name]);
+        }
+        return out as Activations;
+      });
+      const caches = await ctx.checked('KV cache', () =>
+        Array.from({ length: config.blockCount }, (_, b) => {
+          const c = k.createKvCache(contextLength, KVH, HD, `blk.${b}.kv`);
+          owned.push(c.k, c.v);
+          return c;
+        }),
+      );
+      const invFreq = ctx.storage(llamaRopeInvFreq(HD, config.ropeDimensionCount, config.ropeTheta), 'rope.invFreq');
+      owned.push(invFreq);
+
+      const m = (n: string) => matrices.get(n)!;
+      const vec = (n: string) => vectors.get(n)!;
+      const blocks: Block[] = caches.map((cache, b) => {
+        const p = `blk.${b}.`;
+        return {
+          attnNorm: vec(`${p}attn_norm.weight`),
+          ffnNorm: vec(`${p}ffn_norm.weight`),
+          q: m(`${p}attn_q.weight`),
+          k: m(`${p}attn_k.weight`),
+          v: m(`${p}attn_v.weight`),
+          o: m(`${p}attn_output.weight`),
+          gate: m(`${p}ffn_gate.weight`),
+          up: m(`${p}ffn_up.weight`),
+          down: m(`${p}ffn_down.weight`),
+          qBias: config.qkvBias ? vec(`${p}attn_q.bias`) : null,
+          kBias: config.qkvBias ? vec(`${p}attn_k.bias`) : null,
+          vBias: config.qkvBias ? vec(`${p}attn_v.bias`) : null,
+          cache,
+        };
+      });
+      const embd = m('token_embd.weight');
+      const weightBytes = [...matrices.values()].reduce((s, w) => s + w.parts.reduce((t, p) => t + p.buffer.size, 0), 0);
+      return new Model({
+        ctx,
+        k,
+        config,
+        contextLength,
+        maxBatch,
+        tuning,
+        pipelines,
+        embd,
+        output: config.tiedOutput ? embd : m('output.weight'),
+        outputNorm: vec('output_norm.weight'),
+        blocks,
+        invFreq,
+        a,
+        logitRows,
+        owned,
+        memory: {
+          weights: weightBytes + [...vectors.values()].reduce((s, b) => s + b.size, 0),
+          kvCache: 2 * kvBytes * config.blockCount,
+          activations: Object.values(sizes).reduce((s, n) => s + n, 0),
+        },
+      });
+    } catch (e) {
+      for (const b of owned) b.destroy();
+      throw e;
+    }
+  }
+
+  get vocabSize(): number {
+    return this.config.vocabSize;
+  }
+
+  /** Tokens in the KV cache (the position the next token takes). */
+  get position(): number {
+    return this.history.length;
+  }
+
+  /** The tokens in the KV cache, in order. */
+  get tokens(): readonly number[] {
+    return this.history;
+  }
+
+  /** Forgets everything after the first `n` cached tokens (the next forward continues at n). */
+  rewind(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.history.length) {
+      throw new EngineError('ENGINE_BAD_OPTION', `rewind(${n}): the cache holds ${this.history.length} tokens`, { field: 'n', value: n });
+    }
+    this.history.length = n;
+  }
+
+  /**
+   * Runs `tokens` at the current position, appending them to the KV cache, and returns what
+   * `output` asks for. Throws ContextWindowExceededError (nothing run) when they do not fit.
+   */
+  async forward(tokens: readonly number[], output: ForwardOutput = 'last'): Promise<ForwardResult> {
+    if (this.destroyed) throw new EngineError('ENGINE_DESTROYED', 'the model was destroyed');
+    if (this.busy) throw new EngineError('ENGINE_BAD_OPTION', 'forward() called while another forward() is running on the same model');
+    if (tokens.length === 0) throw new EngineError('ENGINE_BAD_OPTION', 'forward() needs at least one token');
+    checkContextWindow(this.position, tokens.length, this.contextLength);
+    for (const id of tokens) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
+        throw new EngineError('ENGINE_BAD_TOKEN', `token id ${id} is outside the vocabulary of ${this.vocabSize}`, { token: id });
+      }
+    }
+    this.ctx.assertAlive();
+    this.busy = true;
+    try {
+      const V = this.vocabSize;
+      const all = output === 'all' ? new Float32Array(tokens.length * V) : null;
+      let result: ForwardResult = { logits: all, token: null };
+      for (let start = 0; start < tokens.length; start += this.maxBatch) {
+        const chunk = tokens.slice(start, start + this.maxBatch);
+        const last = start + chunk.length === tokens.length;
+        const pos0 = this.position;
+        const { b, submit } = this.begin(`forward ${pos0}+${chunk.length}`);
+        this.encodeBody(b, chunk, pos0);
+        if (output === 'all') {
+          this.encodeNorm(b, chunk.length);
+          submit();
+          for (let r0 = 0; r0 < chunk.length; r0 += this.logitRows) {
+            const rows = Math.min(this.logitRows, chunk.length - r0);
+            const o = this.begin('logits');
+            this.encodeOutput(o.b, r0, rows);
+            o.submit();
+            all!.set(await this.ctx.readF32(this.a.logits, rows * V), (start + r0) * V);
+          }
+        } else if (last && output !== 'none') {
+          this.encodeNorm(b, chunk.length);
+          this.encodeOutput(b, chunk.length - 1, 1);
+          if (output === 'argmax') this.k.argmax(b, { x: this.a.logits, n: V, out: this.a.best, scratch: this.a.scratch });
+          submit();
+          if (output === 'argmax') {
+            const best = await this.ctx.readU32(this.a.best, 2);
+            result = { logits: null, token: best[1]! };
+          } else {
+            result = { logits: await this.ctx.readF32(this.a.logits, V), token: null };
+          }
+        } else {
+          submit();
+        }
+        for (const id of chunk) this.history.push(id);
+      }
+      if (output === 'none') await this.ctx.sync();
+      return result;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** The weight matrices on the GPU: type, shape and the row parts each is split into. */
+  describeWeights(): { name: string; type: WeightType; rows: number; cols: number; bytes: number; parts: number }[] {
+    const all = [this.embd, ...this.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down])];
+    if (this.output !== this.embd) all.splice(1, 0, this.output);
+    return all.map((w) => ({ name: w.name, type: w.type, rows: w.rows, cols: w.cols, bytes: w.bytes, parts: w.parts.length }));
+  }
+
+  /** Frees every GPU buffer of the model; the context stays open. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.replay.destroy();
+    for (const b of this.owned) b.destroy();
+  }
+
+  // ---- encoders --------------------------------------------------------------------------
+
+  /**
+   * Where a pass records: the bind-group-caching replay normally, a GpuBatch when per-pass GPU
+   * timing is on (the batch brackets each dispatch with timestamps).
+   */
+  private begin(label: string): { b: GpuBatch; submit: () => void } {
+    if (this.ctx.activeTimingHook) {
+      const b = this.ctx.batch(label);
+      return { b, submit: () => b.submit() };
+    }
+    const rec = this.replay.recorder();
+    return { b: rec.asBatch(), submit: () => this.replay.submit(rec, label) };
+  }
+
+  private encodeBody(b: GpuBatch, ids: readonly number[], pos0: number): void {
+    const c = this.config;
+    const a = this.a;
+    const T = ids.length;
+    const E = c.embeddingLength;
+    const qDim = c.headCount * c.headDim;
+    const kvDim = c.headCountKv * c.headDim;
+    const neox = c.ropeType === 'neox';
+    this.encodeEmbedding(b, ids);
+    for (const blk of this.blocks) {
+      this.k.rmsnorm(b, { x: a.x, w: blk.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+      this.matmul(b, blk.q, a.xn, a.q, T);
+      this.matmul(b, blk.k, a.xn, a.k, T);
+      this.matmul(b, blk.v, a.xn, a.v, T);
+      if (blk.qBias) this.k.biasAdd(b, { x: a.q, bias: blk.qBias, T, cols: qDim });
+      if (blk.kBias) this.k.biasAdd(b, { x: a.k, bias: blk.kBias, T, cols: kvDim });
+      if (blk.vBias) this.k.biasAdd(b, { x: a.v, bias: blk.vBias, T, cols: kvDim });
+      this.k.rope(b, { x: a.q, invFreq: this.invFreq, T, heads: c.headCount, headDim: c.headDim, pos0, neox });
+      this.k.rope(b, { x: a.k, invFreq: this.invFreq, T, heads: c.headCountKv, headDim: c.headDim, pos0, neox });
+      this.k.kvAppend(b, { cache: blk.cache, k: a.k, v: a.v, T, pos0 });
+      this.k.attention(b, { q: a.q, cache: blk.cache, out: a.att, T, heads: c.headCount, pos0 });
+      this.matmul(b, blk.o, a.att, a.proj, T);
+      this.k.addInPlace(b, { x: a.x, b: a.proj, n: T * E });
+      this.k.rmsnorm(b, { x: a.x, w: blk.ffnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+      this.matmul(b, blk.gate, a.xn, a.gate, T);
+      this.matmul(b, blk.up, a.xn, a.up, T);
+      this.k.swiglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * c.feedForwardLength });
+      this.matmul(b, blk.down, a.act, a.proj, T);
+      this.k.addInPlace(b, { x: a.x, b: a.proj, n: T * E });
+    }
+  }
+
+  private encodeNorm(b: GpuBatch, T: number): void {
+    const c = this.config;
+    this.k.rmsnorm(b, { x: this.a.x, w: this.outputNorm, y: this.a.xn, rows: T, n: c.embeddingLength, eps: c.rmsEps });
+  }
+
+  /** logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ. */
+  private encodeOutput(b: GpuBatch, row0: number, rows: number): void {
+    this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
+  }
+
+  /** x[t] = token_embd[ids[t]]; with a split table, each run of tokens in one part is one gather. */
+  private encodeEmbedding(b: GpuBatch, ids: readonly number[]): void {
+    const w = this.embd;
+    const E = this.config.embeddingLength;
+    const partOf = (id: number) => w.parts.findIndex((p) => id >= p.rowStart && id < p.rowStart + p.rows);
+    const local = new Uint32Array(ids.length);
+    const owner = ids.map((id, i) => {
+      const p = partOf(id);
+      local[i] = id - w.parts[p]!.rowStart;
+      return p;
+    });
+    this.ctx.write(this.a.ids, local);
+    for (let i = 0; i < ids.length; ) {
+      let j = i + 1;
+      while (j < ids.length && owner[j] === owner[i]) j++;
+      const part = w.parts[owner[i]!]!;
+      const d = planGetRows({
+        weights: { type: w.type, rows: part.rows, cols: w.cols, buffer: part.buffer },
+        count: j - i,
+        idsOffset: i,
+        outOffset: i * E,
+        outStride: E,
+        tuning: this.tuning,
+      });
+      this.dispatchWeight(b, d, [part.buffer, undefined, this.a.x, this.a.ids], `get_rows ${w.name}`);
+      i = j;
+    }
+  }
+
+  /** y[t, :] = W · x[t, :] for T rows of x starting at element xOffset; one dispatch per row part of W. */
+  private matmul(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, T: number, xOffset = 0): void {
+    for (const part of w.parts) {
+      const d = planMatmul({
+        weights: { type: w.type, rows: part.rows, cols: w.cols, buffer: part.buffer },
+        tokens: T,
+        xOffset,
+        xStride: w.cols,
+        yOffset: part.rowStart,
+        yStride: w.rows,
+        tuning: this.tuning,
+      });
+      this.dispatchWeight(b, d, [part.buffer, x, y], w.name);
+    }
+  }
+
+  private dispatchWeight(b: GpuBatch, d: WeightDispatch, bindings: (GpuBinding | undefined)[], label: string): void {
+    const p = this.pipelines.get(pipelineKey(d));
+    if (!p) throw new EngineError('ENGINE_BAD_OPTION', `no pipeline prepared for ${pipelineKey(d)}`);
+    const u = params();
+    for (const v of d.params) u.u32(v);
+    b.dispatch(p, [b.uniform(u), ...bindings], d.workgroups, `${d.entryPoint} ${label}`);
+  }
+}
+
+function pipelineKey(d: WeightDispatch): string {
+  return `${d.shader}|${d.entryPoint}|${d.constants.WG}|${d.constants.TPR}`;
+}

@@ -1,0 +1,271 @@
+/**
+ * Host side of the weight kernels in shaders/matvec_<type>.wgsl: matvec (decode), matmul
+ * (prefill) and get_rows (embedding gather) straight from GGUF block layouts, dequantised in
+ * the kernel. The WGSL text reaches the GpuContext from the host (disk in Node, `?raw` in the
+ * renderer); this module only names shaders, entry points and override constants.
+ */
+import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
+import { QUANT_FORMATS } from '../quant';
+
+/** Weight types the kernels read in place. */
+export type WeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+export const WEIGHT_TYPES: readonly WeightType[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
+
+/** Shader (file name in shaders/ without .wgsl) per type. */
+export const WEIGHT_SHADERS: Readonly<Record<WeightType, string>> = {
+  F32: 'matvec_f32',
+  F16: 'matvec_f16',
+  Q8_0: 'matvec_q8_0',
+  Q4_0: 'matvec_q4_0',
+  Q4_K: 'matvec_q4_k',
+  Q6_K: 'matvec_q6_k',
+};
+
+/**
+ * Elements one invocation handles per step (the kernels' CHUNK): cols must be a multiple. The
+ * K-quants split a 256-value super-block in four so that TPR > 1 has work to share.
+ */
+export const WEIGHT_CHUNK: Readonly<Record<WeightType, number>> = {
+  F32: 4,
+  F16: 4,
+  Q8_0: 32,
+  Q4_0: 32,
+  Q4_K: 64,
+  Q6_K: 64,
+};
+
+/**
+ * Alignment (bytes) a tensor's start needs in its buffer. F32 and Q4_K blocks tile 16-byte
+ * units, and those kernels read vec4<u32> (faster on lavapipe); GGUF aligns tensor data to
+ * 32 bytes, so this costs nothing there.
+ */
+export const WEIGHT_ALIGN: Readonly<Record<WeightType, number>> = {
+  F32: 16,
+  F16: 4,
+  Q8_0: 4,
+  Q4_0: 4,
+  Q4_K: 16,
+  Q6_K: 4,
+};
+
+/**
+ * Tokens per invocation in `matmul` (dispatch z covers ceil(tokens / 4) tiles). F32/F16 take
+ * the four as one vec4 of dot products; the quantised kernels run them one after the other
+ * over the same row (the row stays in cache), which keeps their LLVM compile on lavapipe as
+ * short as matvec's. On lavapipe a quantised matmul therefore costs about tokens × matvec; a
+ * tiled kernel sharing dequantised weights through workgroup memory is the next step for
+ * prefill speed.
+ */
+export const MATMUL_TOKEN_TILE = 4;
+
+/**
+ * Workgroup shape. `workgroupSize` invocations per workgroup; `threadsPerRow` of them share
+ * one output row (1 = one invocation per row, best measured on lavapipe; 16–64 suit GPUs,
+ * where neighbouring invocations should read neighbouring words).
+ */
+export interface WeightKernelTuning {
+  workgroupSize: number;
+  threadsPerRow: number;
+}
+
+export const DEFAULT_TUNING: Readonly<WeightKernelTuning> = { workgroupSize: 64, threadsPerRow: 1 };
+
+export function isWeightType(t: string): t is WeightType {
+  return (WEIGHT_TYPES as readonly string[]).includes(t);
+}
+
+/** Bytes of a [rows, cols] tensor of this type. */
+export function weightBytes(type: WeightType, rows: number, cols: number): number {
+  const f = QUANT_FORMATS[type];
+  return rows * (cols / f.blockSize) * f.bytesPerBlock;
+}
+
+export interface WeightMatrix {
+  type: WeightType;
+  rows: number;
+  cols: number;
+  /** The buffer (or range) holding the tensor's GGUF bytes. */
+  buffer: GpuBinding;
+  /** Where the tensor starts inside that binding, in bytes (a multiple of WEIGHT_ALIGN[type]). */
+  byteOffset?: number;
+}
+
+export interface MatmulArgs {
+  weights: WeightMatrix;
+  /** Activations X [tokens, cols] (f32). */
+  x: GpuBinding;
+  /** Output Y [tokens, rows] (f32). */
+  y: GpuBinding;
+  /** Tokens; 1 uses the matvec kernel. Default 1. */
+  tokens?: number;
+  /** Element offsets and strides (f32 elements). x offset and stride must be multiples of 4. */
+  xOffset?: number;
+  xStride?: number;
+  yOffset?: number;
+  yStride?: number;
+  tuning?: Partial<WeightKernelTuning>;
+  /** Force a kernel: by default tokens = 1 runs `matvec`, more run `matmul`. */
+  entryPoint?: 'matvec' | 'matmul';
+  label?: string;
+}
+
+export interface GetRowsArgs {
+  weights: WeightMatrix;
+  /** Row ids (u32). */
+  ids: GpuBinding;
+  /** How many ids to gather, starting at idsOffset. */
+  count: number;
+  idsOffset?: number;
+  /** Output [count, cols] (f32). */
+  out: GpuBinding;
+  outOffset?: number;
+  outStride?: number;
+  tuning?: Partial<WeightKernelTuning>;
+  label?: string;
+}
+
+/** What one dispatch needs, worked out without a device (also what the tests check). */
+export interface WeightDispatch {
+  shader: string;
+  entryPoint: 'matvec' | 'matmul' | 'get_rows';
+  constants: { WG: number; TPR: number };
+  workgroups: [number, number, number];
+  /** The Params struct's eight u32 fields, in order. */
+  params: [number, number, number, number, number, number, number, number];
+}
+
+function tuningOf(t: Partial<WeightKernelTuning> | undefined): WeightKernelTuning {
+  const wg = t?.workgroupSize ?? DEFAULT_TUNING.workgroupSize;
+  const tpr = t?.threadsPerRow ?? DEFAULT_TUNING.threadsPerRow;
+  const pow2 = (v: number) => Number.isInteger(v) && v > 0 && (v & (v - 1)) === 0;
+  if (!Number.isInteger(wg) || wg < 1 || wg > 1024) throw new GpuUsageError(`workgroupSize must be 1..1024, got ${wg}`);
+  if (!pow2(tpr) || tpr > wg || wg % tpr !== 0) {
+    throw new GpuUsageError(`threadsPerRow must be a power of two dividing workgroupSize ${wg}, got ${tpr}`);
+  }
+  return { workgroupSize: wg, threadsPerRow: tpr };
+}
+
+function checkMatrix(m: WeightMatrix): number {
+  if (!isWeightType(m.type)) throw new GpuUsageError(`no weight kernel for ggml type ${String(m.type)}`, { type: m.type });
+  const chunk = WEIGHT_CHUNK[m.type];
+  if (!Number.isInteger(m.rows) || m.rows < 1) throw new GpuUsageError(`weight rows must be a positive integer, got ${m.rows}`);
+  if (!Number.isInteger(m.cols) || m.cols < 1 || m.cols % chunk !== 0) {
+    throw new GpuUsageError(`${m.type} weight kernels need cols a positive multiple of ${chunk}, got ${m.cols}`, {
+      type: m.type,
+      cols: m.cols,
+    });
+  }
+  const off = m.byteOffset ?? 0;
+  const align = WEIGHT_ALIGN[m.type];
+  if (!Number.isInteger(off) || off < 0 || off % align !== 0) {
+    throw new GpuUsageError(`${m.type} weights must start at a multiple of ${align} bytes in their buffer, got byteOffset ${off}`, {
+      type: m.type,
+      byteOffset: off,
+    });
+  }
+  return off / 4;
+}
+
+function u32(name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new GpuUsageError(`${name} must be a u32, got ${v}`);
+  return v;
+}
+
+/** The dispatch for Y = X·Wᵀ (tokens > 1) or y = W·x (tokens = 1). */
+export function planMatmul(a: Omit<MatmulArgs, 'x' | 'y'>): WeightDispatch {
+  const wOff = checkMatrix(a.weights);
+  const { rows, cols, type } = a.weights;
+  const tokens = a.tokens ?? 1;
+  if (!Number.isInteger(tokens) || tokens < 1) throw new GpuUsageError(`tokens must be a positive integer, got ${tokens}`);
+  const xOffset = a.xOffset ?? 0;
+  const xStride = a.xStride ?? cols;
+  if (xOffset % 4 !== 0 || xStride % 4 !== 0) {
+    throw new GpuUsageError(`x offset and stride must be multiples of 4 (vec4 loads), got ${xOffset}, ${xStride}`);
+  }
+  if (tokens > 1 && xStride < cols) throw new GpuUsageError(`x stride ${xStride} is shorter than a row of ${cols}`);
+  const t = tuningOf(a.tuning);
+  const rowsPerGroup = t.workgroupSize / t.threadsPerRow;
+  const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
+  const entryPoint = a.entryPoint ?? (tokens === 1 ? 'matvec' : 'matmul');
+  if (entryPoint === 'matvec' && tokens !== 1) throw new GpuUsageError(`matvec takes one token, got ${tokens}`);
+  const tiles = entryPoint === 'matvec' ? 1 : Math.ceil(tokens / MATMUL_TOKEN_TILE);
+  if (tiles > 65535) throw new GpuUsageError(`${tokens} tokens exceed one dispatch (at most ${65535 * MATMUL_TOKEN_TILE})`);
+  return {
+    shader: WEIGHT_SHADERS[type],
+    entryPoint,
+    constants: { WG: t.workgroupSize, TPR: t.threadsPerRow },
+    workgroups: [gx, gy, tiles],
+    params: [
+      rows,
+      cols,
+      tokens,
+      u32('weight offset', wOff),
+      u32('x offset', xOffset),
+      u32('x stride', xStride),
+      u32('y offset', a.yOffset ?? 0),
+      u32('y stride', a.yStride ?? rows),
+    ],
+  };
+}
+
+/** The dispatch for an embedding gather of `count` rows. */
+export function planGetRows(a: Omit<GetRowsArgs, 'ids' | 'out'>): WeightDispatch {
+  const wOff = checkMatrix(a.weights);
+  const { rows, cols, type } = a.weights;
+  if (!Number.isInteger(a.count) || a.count < 0) throw new GpuUsageError(`count must be a non-negative integer, got ${a.count}`);
+  const t = tuningOf(a.tuning);
+  const invocations = a.count * (cols / WEIGHT_CHUNK[type]);
+  const [gx, gy] = splitWorkgroups(Math.ceil(invocations / t.workgroupSize));
+  return {
+    shader: WEIGHT_SHADERS[type],
+    entryPoint: 'get_rows',
+    constants: { WG: t.workgroupSize, TPR: 1 },
+    workgroups: [gx, gy, 1],
+    params: [
+      rows,
+      cols,
+      a.count,
+      u32('weight offset', wOff),
+      u32('ids offset', a.idsOffset ?? 0),
+      0,
+      u32('out offset', a.outOffset ?? 0),
+      u32('out stride', a.outStride ?? cols),
+    ],
+  };
+}
+
+function paramsOf(d: WeightDispatch) {
+  const p = params();
+  for (const v of d.params) p.u32(v);
+  return p;
+}
+
+async function encode(ctx: GpuContext, batch: GpuBatch, d: WeightDispatch, bindings: (GpuBinding | undefined)[], label?: string): Promise<void> {
+  const pipeline = await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants });
+  if (d.workgroups[0] === 0) return;
+  batch.dispatch(pipeline, [batch.uniform(paramsOf(d)), ...bindings], d.workgroups, label ?? `${d.shader}:${d.entryPoint}`);
+}
+
+/** Records Y = X·Wᵀ (or y = W·x) into a batch. The pipeline is compiled on first use, then cached. */
+export async function encodeMatmul(ctx: GpuContext, batch: GpuBatch, a: MatmulArgs): Promise<WeightDispatch> {
+  const d = planMatmul(a);
+  await encode(ctx, batch, d, [a.weights.buffer, a.x, a.y], a.label);
+  return d;
+}
+
+/** Records an embedding gather into a batch. */
+export async function encodeGetRows(ctx: GpuContext, batch: GpuBatch, a: GetRowsArgs): Promise<WeightDispatch> {
+  const d = planGetRows(a);
+  await encode(ctx, batch, d, [a.weights.buffer, undefined, a.out, a.ids], a.label);
+  return d;
+}
+
+/**
+ * GGUF bytes of a weight tensor padded for upload: to a multiple of 16 bytes, plus one spare
+ * word, since 2-byte-aligned block formats read the word after their last byte.
+ */
+export function padWeightBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(Math.ceil((bytes.length + 4) / 16) * 16);
+  out.set(bytes);
+  return out;
+}

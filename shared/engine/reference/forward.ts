@@ -1,0 +1,178 @@
+/**
+ * Reference forward pass of llama / qwen2 on the CPU (model.ts on the GPU), over dequantised
+ * weights, returning the logits of every position. Dot products run in f64 and activations are
+ * stored as f32 between ops, as the GPU stores them. Slow and plain: for tests on tiny models.
+ *
+ * `activationRounding` reproduces how llama.cpp's CPU backend feeds activations to a weight
+ * matrix: it converts them to the weight type's "vec_dot_type" first: F16 for F16 weights,
+ * Q8_0 (blocks of 32, f16 scale) for Q8_0 and Q4_0, Q8_K (blocks of 256, f32 scale) for the
+ * K-quants, f32 (untouched) for F32. The parity tests use it to show that the distance
+ * between our engine and llama.cpp on quantised models is that rounding and nothing else.
+ */
+import type { ModelConfig } from '../../model';
+import { f16ToF32, f32ToF16 } from '../../quant';
+import { llamaRopeInvFreq } from '../model';
+import { attentionRef } from './attention';
+import { ropeRef } from './rope';
+
+export type ActivationRounding = 'none' | 'f16' | 'q8_0' | 'q8_k';
+
+/** llama.cpp's vec_dot_type per weight type (ggml-cpu type traits). */
+export function llamaCppActivationRounding(weightType: string): ActivationRounding {
+  switch (weightType) {
+    case 'F16':
+      return 'f16';
+    case 'Q8_0':
+    case 'Q4_0':
+      return 'q8_0';
+    case 'Q4_K':
+    case 'Q6_K':
+      return 'q8_k';
+    default:
+      return 'none';
+  }
+}
+
+/** Round-to-nearest-even, as the SIMD quantisers (_mm256_round_ps, nearest_int) round. */
+function rint(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v - Math.trunc(v)) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** x as llama.cpp hands it to a dot product with weights of the given rounding (in place on a copy). */
+export function roundActivations(x: Float32Array, mode: ActivationRounding): Float32Array {
+  if (mode === 'none') return x;
+  const y = new Float32Array(x.length);
+  if (mode === 'f16') {
+    for (let i = 0; i < x.length; i++) y[i] = f16ToF32(f32ToF16(x[i]!));
+    return y;
+  }
+  const block = mode === 'q8_0' ? 32 : 256;
+  for (let b = 0; b < x.length; b += block) {
+    if (mode === 'q8_0') {
+      // quantize_row_q8_0: d = amax / 127 stored as f16; q = round(x · 127 / amax).
+      let amax = 0;
+      for (let j = 0; j < block; j++) amax = Math.max(amax, Math.abs(x[b + j]!));
+      const d = f16ToF32(f32ToF16(Math.fround(amax / 127)));
+      const id = amax ? Math.fround(127 / amax) : 0;
+      for (let j = 0; j < block; j++) y[b + j] = rint(Math.fround(x[b + j]! * id)) * d;
+    } else {
+      // quantize_row_q8_K: the value of largest magnitude sets iscale = -127 / max; d = 1 / iscale (f32).
+      let max = 0;
+      let amax = 0;
+      for (let j = 0; j < block; j++) {
+        const v = x[b + j]!;
+        if (Math.abs(v) > amax) {
+          amax = Math.abs(v);
+          max = v;
+        }
+      }
+      if (amax === 0) continue;
+      const iscale = Math.fround(-127 / max);
+      const d = Math.fround(1 / iscale);
+      for (let j = 0; j < block; j++) y[b + j] = Math.min(127, rint(Math.fround(iscale * x[b + j]!))) * d;
+    }
+  }
+  return y;
+}
+
+export interface ReferenceWeights {
+  /** Dequantised values of a tensor, row-major as ggml stores it. */
+  tensor(name: string): Float32Array;
+  /** ggml type name of a tensor ("F32", "Q4_K"). */
+  type(name: string): string;
+}
+
+export interface ReferenceOptions {
+  /** How activations are rounded before meeting a weight of a given type (default: not at all). */
+  activationRounding?: (weightType: string, tensor: string) => ActivationRounding;
+}
+
+/** Y[t, r] = Σ_c W[r, c] · X[t, c] in f64, stored as f32. */
+function matmul(w: Float32Array, rows: number, cols: number, x: Float32Array, T: number): Float32Array {
+  const y = new Float32Array(T * rows);
+  for (let t = 0; t < T; t++) {
+    const xo = t * cols;
+    for (let r = 0; r < rows; r++) {
+      const wo = r * cols;
+      let s = 0;
+      for (let c = 0; c < cols; c++) s += w[wo + c]! * x[xo + c]!;
+      y[t * rows + r] = s;
+    }
+  }
+  return y;
+}
+
+function rmsnorm(x: Float32Array, w: Float32Array, T: number, n: number, eps: number): Float32Array {
+  const y = new Float32Array(T * n);
+  for (let t = 0; t < T; t++) {
+    let ss = 0;
+    for (let i = 0; i < n; i++) ss += x[t * n + i]! * x[t * n + i]!;
+    const inv = 1 / Math.sqrt(ss / n + eps);
+    for (let i = 0; i < n; i++) y[t * n + i] = x[t * n + i]! * inv * w[i]!;
+  }
+  return y;
+}
+
+/** Logits [ids.length, vocab] for the tokens `ids` from position 0. */
+export function referenceForward(c: ModelConfig, wts: ReferenceWeights, ids: readonly number[], opts: ReferenceOptions = {}): Float32Array {
+  const T = ids.length;
+  const E = c.embeddingLength;
+  const HD = c.headDim;
+  const qDim = c.headCount * HD;
+  const kvDim = c.headCountKv * HD;
+  const F = c.feedForwardLength;
+  const round = opts.activationRounding ?? (() => 'none' as const);
+  const proj = (name: string, x: Float32Array, rows: number, cols: number) =>
+    matmul(wts.tensor(name), rows, cols, roundActivations(x, round(wts.type(name), name)), T);
+  const invFreq = llamaRopeInvFreq(HD, c.ropeDimensionCount, c.ropeTheta);
+  const neox = c.ropeType === 'neox';
+
+  const emb = wts.tensor('token_embd.weight');
+  const x = new Float32Array(T * E);
+  ids.forEach((id, t) => x.set(emb.subarray(id * E, (id + 1) * E), t * E));
+
+  for (let b = 0; b < c.blockCount; b++) {
+    const p = `blk.${b}.`;
+    let h = rmsnorm(x, wts.tensor(`${p}attn_norm.weight`), T, E, c.rmsEps);
+    let q = proj(`${p}attn_q.weight`, h, qDim, E);
+    let k = proj(`${p}attn_k.weight`, h, kvDim, E);
+    const v = proj(`${p}attn_v.weight`, h, kvDim, E);
+    if (c.qkvBias) {
+      for (const [m, name, n] of [[q, 'q', qDim], [k, 'k', kvDim], [v, 'v', kvDim]] as const) {
+        const bias = wts.tensor(`${p}attn_${name}.bias`);
+        for (let i = 0; i < m.length; i++) m[i] = m[i]! + bias[i % n]!;
+      }
+    }
+    q = ropeRef(q, invFreq, { T, heads: c.headCount, headDim: HD, pos0: 0, neox });
+    k = ropeRef(k, invFreq, { T, heads: c.headCountKv, headDim: HD, pos0: 0, neox });
+    const att = attentionRef(q, k, v, { T, heads: c.headCount, kvHeads: c.headCountKv, headDim: HD, pos0: 0 });
+    const o = proj(`${p}attn_output.weight`, att, E, qDim);
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + o[i]!;
+    h = rmsnorm(x, wts.tensor(`${p}ffn_norm.weight`), T, E, c.rmsEps);
+    const g = proj(`${p}ffn_gate.weight`, h, F, E);
+    const u = proj(`${p}ffn_up.weight`, h, F, E);
+    const act = new Float32Array(T * F);
+    for (let i = 0; i < act.length; i++) act[i] = (g[i]! / (1 + Math.exp(-g[i]!))) * u[i]!;
+    const d = proj(`${p}ffn_down.weight`, act, E, F);
+    for (let i = 0; i < x.length; i++) x[i] = x[i]! + d[i]!;
+  }
+  const h = rmsnorm(x, wts.tensor('output_norm.weight'), T, E, c.rmsEps);
+  return proj(c.tiedOutput ? 'token_embd.weight' : 'output.weight', h, c.vocabSize, E);
+}
+
+/** log-softmax of each row of [rows, n] logits, in f64. */
+export function logSoftmaxRows(logits: ArrayLike<number>, rows: number, n: number): Float64Array[] {
+  const out: Float64Array[] = [];
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let i = 0; i < n; i++) m = Math.max(m, logits[r * n + i]!);
+    let s = 0;
+    for (let i = 0; i < n; i++) s += Math.exp(logits[r * n + i]! - m);
+    const lse = m + Math.log(s);
+    const row = new Float64Array(n);
+    for (let i = 0; i < n; i++) row[i] = logits[r * n + i]! - lse;
+    out.push(row);
+  }
+  return out;
+}

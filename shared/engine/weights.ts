@@ -1,0 +1,192 @@
+/**
+ * Weights on the GPU, in their GGUF block layout (the kernels dequantise as they read; no
+ * dequantised copy exists anywhere). A matrix whose bytes exceed one storage binding
+ * (maxStorageBufferBindingSize) is split by rows into parts, each its own buffer; the matmul
+ * and embedding encoders in model.ts address the parts by their first row. Uploads go tensor by
+ * tensor, in bounded reads from the TensorSource, with progress.
+ */
+import type { GpuContext } from '../gpu';
+import { BufferUsage, ModelTooLargeError } from '../gpu';
+import { getQuantFormat, isQuantTypeName } from '../quant';
+import { isWeightType, WEIGHT_CHUNK, type WeightType } from './quant-matmul';
+import { EngineAbortedError, EngineError } from './errors';
+import { tensorTypeName, type TensorInfo, type TensorSource } from './tensor-source';
+
+/** Bytes a weight buffer takes for `bytes` of GGUF data: padded to 16, plus the spare word the 2-byte-aligned block formats read past their end (see padWeightBytes). */
+export function paddedWeightBytes(bytes: number): number {
+  return Math.ceil((bytes + 4) / 16) * 16;
+}
+
+export interface RowRange {
+  rowStart: number;
+  rows: number;
+}
+
+/**
+ * Splits `rows` rows of `rowBytes` bytes into as few, as even, parts as fit `maxBindingBytes`
+ * each (padding included). One part when the tensor fits. A single row that does not fit is a
+ * model this device cannot run: ModelTooLargeError.
+ */
+export function planRowParts(name: string, rows: number, rowBytes: number, maxBindingBytes: number): RowRange[] {
+  const usable = Math.floor(maxBindingBytes / 16) * 16 - 4;
+  const maxRows = Math.floor(usable / rowBytes);
+  if (maxRows < 1) {
+    throw new ModelTooLargeError(`tensor "${name}": one row of ${rowBytes} bytes does not fit a storage binding of ${maxBindingBytes} bytes`, {
+      buffer: name,
+      bytes: rowBytes,
+      limit: maxBindingBytes,
+      limitName: 'maxStorageBufferBindingSize',
+    });
+  }
+  const count = Math.ceil(rows / maxRows);
+  const per = Math.ceil(rows / count);
+  const parts: RowRange[] = [];
+  for (let r = 0; r < rows; r += per) parts.push({ rowStart: r, rows: Math.min(per, rows - r) });
+  return parts;
+}
+
+export interface WeightPart extends RowRange {
+  buffer: GPUBuffer;
+}
+
+/** A [rows, cols] matrix (ggml dims [cols, rows]) on the GPU, in one or more row parts. */
+export interface GpuWeight {
+  name: string;
+  type: WeightType;
+  rows: number;
+  cols: number;
+  /** GGUF bytes of the whole tensor. */
+  bytes: number;
+  parts: WeightPart[];
+}
+
+export interface UploadOptions {
+  /** Cap on bytes per binding (default: the device's maxStorageBufferBindingSize). */
+  maxBindingBytes?: number;
+  /** Bytes per read from the source (default 8 MiB, rounded to a multiple of 4). */
+  readChunkBytes?: number;
+  /** Called after each chunk with the bytes just uploaded. */
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_READ_CHUNK = 8 << 20;
+// Dawn stages every writeBuffer in CPU memory until the queue catches up: wait for it now and
+// then, so a multi-GB model never has more than this much staged at once.
+const SYNC_EVERY_BYTES = 256 << 20;
+
+function checkAbort(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw new EngineAbortedError(what);
+}
+
+/** Rows and columns of a 2-D weight tensor (ggml dims [cols, rows], trailing 1s allowed). */
+export function matrixShape(t: TensorInfo): { rows: number; cols: number } {
+  const d = [...t.dims];
+  while (d.length > 2 && d[d.length - 1] === 1) d.pop();
+  if (d.length > 2) throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `tensor ${JSON.stringify(t.name)} has dims [${t.dims.join(', ')}], expected a matrix`);
+  return { cols: d[0]!, rows: d[1] ?? 1 };
+}
+
+/** The weight type of a matrix, or an EngineError naming the tensor and the types we run. */
+export function weightTypeOf(t: TensorInfo): WeightType {
+  const name = tensorTypeName(t);
+  if (!isWeightType(name)) {
+    throw new EngineError('ENGINE_UNSUPPORTED_TYPE', `tensor ${JSON.stringify(t.name)} is ${name}; the engine's kernels read F32, F16, Q8_0, Q4_0, Q4_K and Q6_K`, {
+      tensor: t.name,
+      type: name,
+    });
+  }
+  const { cols } = matrixShape(t);
+  if (cols % WEIGHT_CHUNK[name] !== 0) {
+    throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `tensor ${JSON.stringify(t.name)}: rows of ${cols} ${name} values; the kernels need a multiple of ${WEIGHT_CHUNK[name]}`, {
+      tensor: t.name,
+      cols,
+    });
+  }
+  return name;
+}
+
+/** Uploads matrices one by one; keeps the count of bytes staged since the queue last caught up. */
+export class WeightUploader {
+  private staged = 0;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    private readonly source: TensorSource,
+    private readonly opts: UploadOptions = {},
+  ) {}
+
+  /** Uploads one matrix, split into row parts where it exceeds a binding. */
+  matrix(t: TensorInfo): Promise<GpuWeight> {
+    return uploadMatrix(this.ctx, this.source, t, this.opts, async (n) => {
+      this.staged += n;
+      if (this.staged >= SYNC_EVERY_BYTES) {
+        this.staged = 0;
+        await this.ctx.sync();
+      }
+    });
+  }
+}
+
+async function uploadMatrix(
+  ctx: GpuContext,
+  source: TensorSource,
+  t: TensorInfo,
+  opts: UploadOptions,
+  staged: (n: number) => Promise<void>,
+): Promise<GpuWeight> {
+  const type = weightTypeOf(t);
+  const { rows, cols } = matrixShape(t);
+  const rowBytes = t.byteSize / rows;
+  const maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, ctx.caps.limits.maxStorageBufferBindingSize);
+  const chunk = Math.max(4, Math.floor((opts.readChunkBytes ?? DEFAULT_READ_CHUNK) / 4) * 4);
+  const parts: WeightPart[] = [];
+  try {
+    for (const range of planRowParts(t.name, rows, rowBytes, maxBinding)) {
+      const bytes = range.rows * rowBytes;
+      const label = parts.length || range.rows < rows ? `${t.name}[rows ${range.rowStart}..${range.rowStart + range.rows})` : t.name;
+      const buffer = await ctx.checked(label, () =>
+        ctx.createBuffer(paddedWeightBytes(bytes), BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC, label),
+      );
+      parts.push({ ...range, buffer });
+      const base = range.rowStart * rowBytes;
+      for (let off = 0; off < bytes; off += chunk) {
+        checkAbort(opts.signal, 'loading the model');
+        const n = Math.min(chunk, bytes - off);
+        let data = await source.read(t.name, base + off, n);
+        // writeBuffer takes multiples of 4 bytes: only the last chunk of a part can be short of it.
+        if (n % 4) {
+          const padded = new Uint8Array(Math.ceil(n / 4) * 4);
+          padded.set(data);
+          data = padded;
+        }
+        ctx.write(buffer, data, off);
+        opts.onBytes?.(n);
+        await staged(n);
+      }
+    }
+  } catch (e) {
+    for (const p of parts) p.buffer.destroy();
+    throw e;
+  }
+  return { name: t.name, type, rows, cols, bytes: t.byteSize, parts };
+}
+
+/** Reads a 1-D tensor (norm weight, bias) as f32 values; F16 and BF16 vectors are widened here (they are small). */
+export async function readVector(source: TensorSource, t: TensorInfo, length: number): Promise<Float32Array> {
+  if (t.elementCount !== length) {
+    throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `tensor ${JSON.stringify(t.name)} has ${t.elementCount} values, expected ${length}`, { tensor: t.name });
+  }
+  const type = tensorTypeName(t);
+  if (type !== 'F32' && type !== 'F16' && type !== 'BF16') {
+    throw new EngineError('ENGINE_UNSUPPORTED_TYPE', `vector ${JSON.stringify(t.name)} is ${type}; norms and biases must be F32, F16 or BF16`, { tensor: t.name, type });
+  }
+  const bytes = await source.read(t.name, 0, t.byteSize);
+  if (type === 'F32') {
+    const out = new Float32Array(length);
+    new Uint8Array(out.buffer).set(bytes);
+    return out;
+  }
+  if (!isQuantTypeName(type)) throw new EngineError('ENGINE_UNSUPPORTED_TYPE', `no decoder for ${type}`);
+  return getQuantFormat(type).dequantize(bytes, length);
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import type { ModelHeader, TensorInfo } from '../../engine/tensor-source';
+import type { GgmlTypeId } from '../../gguf/ggml-types';
+import { decodeMetadata, type MetaEntryJson } from '../../model/metadata-json';
+import { Base64 } from './common';
+
+/**
+ * What the renderer's engine needs of a model stored in the volume: its header (GGUF metadata,
+ * tensor table, configuration) once, then byte ranges of tensors, each read from PixelFS tiles
+ * whose checksums are verified on the way. The engine itself (shared/engine) runs in a worker
+ * of the renderer; these channels are its TensorSource over IPC.
+ *
+ * Metadata crosses as the manifest's JSON form (shared/model/metadata-json.ts, specs/pxi_llm.md
+ * §4.1): integers as numbers, 64-bit integers as decimal strings, NaN/±Infinity/−0 as strings,
+ * numeric arrays (vocabulary scores, token types) as little-endian bytes in base64. The schema
+ * below checks the envelope of each entry; `decodeEngineHeader` checks every value against its
+ * declared type, as it would for a manifest read from disk.
+ */
+
+export const ENGINE_LIMITS = Object.freeze({
+  /** Bytes one engine:read returns at most (the engine uploads in reads of at most 8 MiB). */
+  readBytes: 8 * 1024 * 1024,
+  /** GGUF tensor names are at most 63 bytes; leave room, refuse absurd ones. */
+  tensorName: 256,
+  modelRef: 256,
+});
+
+const Count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const ModelRef = z.string().min(1).max(ENGINE_LIMITS.modelRef);
+
+const META_TYPES = ['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'uint64', 'int64', 'float32', 'float64', 'bool', 'string', 'array'] as const;
+
+/** One metadata entry; `value` is checked against `type` by decodeEngineHeader. */
+export const EngineMetaEntry = z.strictObject({ key: z.string(), type: z.enum(META_TYPES), value: z.unknown() });
+
+export const EngineTensorInfo = z.strictObject({
+  name: z.string().min(1).max(ENGINE_LIMITS.tensorName),
+  /** ggml type id (F32 = 0, Q4_K = 12, …). */
+  type: Count,
+  /** ggml order: dims[0] is the row length. */
+  dims: z.array(Count).min(1).max(4),
+  elements: Count,
+  bytes: Count,
+});
+
+/** The model configuration the store derived at import (shared/model/config.ts). */
+export const EngineModelConfig = z.strictObject({
+  architecture: z.string(),
+  name: z.string().nullable(),
+  blockCount: Count,
+  embeddingLength: Count,
+  headCount: Count,
+  headCountKv: Count,
+  headDim: Count,
+  feedForwardLength: Count,
+  vocabSize: Count,
+  contextLength: Count,
+  ropeTheta: z.number(),
+  ropeType: z.enum(['normal', 'neox']),
+  ropeDimensionCount: Count,
+  rmsEps: z.number(),
+  tiedOutput: z.boolean(),
+  qkvBias: z.boolean(),
+  parameterCount: Count,
+});
+
+export const EngineHeader = z.strictObject({
+  id: z.string(),
+  name: z.string(),
+  /** sha256 of the imported GGUF file: what the weights are. */
+  sourceSha256: z.string(),
+  metadata: z.array(EngineMetaEntry),
+  tensors: z.array(EngineTensorInfo),
+  config: EngineModelConfig,
+  /** Whether the metadata holds `tokenizer.chat_template` (the UI offers chat only then). */
+  hasChatTemplate: z.boolean(),
+});
+export type EngineHeader = z.output<typeof EngineHeader>;
+
+export const EngineReadRequest = z.strictObject({
+  /** Model id or name. */
+  model: ModelRef,
+  tensor: z.string().min(1).max(ENGINE_LIMITS.tensorName),
+  offset: Count,
+  length: z.number().int().min(1).max(ENGINE_LIMITS.readBytes),
+});
+
+export const engineChannels = {
+  /** The header of a stored model: what Model.load and the tokenizer read. */
+  'engine:header': { request: z.strictObject({ model: ModelRef }), response: EngineHeader },
+  /** `length` bytes of `tensor` from `offset` (within the tensor), every tile checksum-verified. */
+  'engine:read': { request: EngineReadRequest, response: z.strictObject({ bytes: Base64 }) },
+} as const;
+
+/** The engine's ModelHeader from an engine:header answer (metadata values checked and decoded). */
+export function decodeEngineHeader(h: EngineHeader): ModelHeader {
+  const file = `${h.name} (model ${h.id})`;
+  const tensors: TensorInfo[] = h.tensors.map((t) => ({ name: t.name, type: t.type as GgmlTypeId, dims: t.dims, elementCount: t.elements, byteSize: t.bytes }));
+  return { file, metadata: decodeMetadata(h.metadata as MetaEntryJson[], file), tensors };
+}

@@ -1,0 +1,215 @@
+import { z } from 'zod';
+import { Base64, Empty } from './common';
+
+/**
+ * The Infinite Map as the explorer sees it (specs/explorer.md): an overview, viewport queries of
+ * regions and LOD cells, heat images by cell id, one region's details, a histogram of a tensor's
+ * decoded values, and a name search. Every answer is bounded by a limit the request may lower
+ * but not raise past the caps below, so no viewport can make the services build, or the
+ * renderer parse, an unbounded response.
+ */
+
+/** Caps on what one call may return. */
+export const MAP_LIMITS = Object.freeze({
+  regions: 5000,
+  cells: 5000,
+  /** Cells with heat inline (16 KiB of Float32 each at heatSize 64, ~22 KB as base64). */
+  cellsWithHeat: 256,
+  /** Cell ids per map:heat call. */
+  heatIds: 64,
+  search: 100,
+  histogramBins: 512,
+  /** Values a histogram decodes at most (sampled evenly over the tensor beyond that). */
+  histogramValues: 4_000_000,
+  queryChars: 200,
+});
+
+/** Map coordinates are integers within ±2^53; viewports may be fractional within the same range. */
+const Coord = z.number().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+const Int = z.number().int().min(-Number.MAX_SAFE_INTEGER).max(Number.MAX_SAFE_INTEGER);
+const Count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+export const MapRect = z.strictObject({ x: Int, y: Int, width: Count, height: Count });
+
+export const MapViewport = z
+  .strictObject({ x0: Coord, y0: Coord, x1: Coord, y1: Coord })
+  .refine((v) => v.x1 > v.x0 && v.y1 > v.y0, { message: 'empty viewport: x1 must exceed x0 and y1 must exceed y0' });
+
+export const RegionKindSchema = z.enum(['weights', 'activations', 'kv-cache', 'free']);
+const ModelIdSchema = z.string().min(1).max(200);
+const RegionIdSchema = z.string().min(1).max(1000);
+
+/** Statistics of decoded values as a person reads them (null where there are no finite values). */
+export const MapStats = z.strictObject({
+  count: Count,
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  mean: z.number().nullable(),
+  std: z.number().nullable(),
+  nonFinite: Count,
+});
+
+export const MapRegionInfo = z.strictObject({
+  id: z.string(),
+  modelId: z.string(),
+  name: z.string(),
+  kind: RegionKindSchema,
+  rect: MapRect,
+  order: Count,
+  block: Count.nullable(),
+  grid: z.strictObject({ tileWidth: Count, tileHeight: Count, cols: Count, rows: Count, tileCount: Count }),
+  /** The stored tensor (weights regions only): ggml type, ggml dims ([columns, rows, ...]), bytes. */
+  tensor: z.strictObject({ type: z.string(), dims: z.array(Count), bytes: Count }).nullable(),
+  pyramid: z.strictObject({
+    state: z.enum(['none', 'building', 'built', 'skipped']),
+    note: z.string().nullable(),
+    /** Levels 0..levels−1; the top cell covers the whole grid. */
+    levels: Count.nullable(),
+    heatSize: Count.nullable(),
+    /** Range of the level-0 heat means (what a per-tensor colour scale spans). */
+    heatMin: z.number().nullable(),
+    heatMax: z.number().nullable(),
+    stats: MapStats.nullable(),
+  }),
+});
+
+export const MapCellInfo = z.strictObject({
+  id: Count,
+  regionId: z.string(),
+  level: Count,
+  col: Count,
+  row: Count,
+  /** The cell on the map: its nominal 2^level-tile square clipped to the region's grid. */
+  rect: MapRect,
+  /** The square its heat image covers (the unclipped nominal square). */
+  heatRect: MapRect,
+  /** Level 0: the tensor's tile index; null above. */
+  tile: Count.nullable(),
+  stats: MapStats.nullable(),
+  /** heatSize² Float32 little-endian means (NaN = no value) as base64; only with `withHeat`; null when not built. */
+  heat: Base64.nullable().optional(),
+});
+
+export const MapModelInfo = z.strictObject({
+  modelId: z.string(),
+  /** The store's name for the model (the id where the map holds a model the store does not list). */
+  name: z.string(),
+  box: MapRect,
+  regions: Count,
+  tiles: Count,
+});
+
+const Limit = (max: number) => z.number().int().min(1).max(max);
+const MinSize = z.number().min(0).max(Number.MAX_SAFE_INTEGER);
+const Level = z.number().int().min(0).max(60);
+const Kinds = z.array(RegionKindSchema).min(1).max(4);
+
+const RegionsRequest = z.strictObject({
+  viewport: MapViewport,
+  kinds: Kinds.optional(),
+  modelId: ModelIdSchema.optional(),
+  /** Most regions returned (default 1000). */
+  limit: Limit(MAP_LIMITS.regions).optional(),
+  /** Skip regions whose longer side is below this many map pixels (about one screen pixel). */
+  minSize: MinSize.optional(),
+});
+
+const CellsRequest = z
+  .strictObject({
+    viewport: MapViewport,
+    level: Level,
+    kinds: Kinds.optional(),
+    modelId: ModelIdSchema.optional(),
+    /** Most cells returned (default 2000; at most 256 with heat). */
+    limit: Limit(MAP_LIMITS.cells).optional(),
+    minSize: MinSize.optional(),
+    withHeat: z.boolean().optional(),
+  })
+  .refine((r) => !r.withHeat || (r.limit ?? MAP_LIMITS.cellsWithHeat) <= MAP_LIMITS.cellsWithHeat, {
+    message: `limit: at most ${MAP_LIMITS.cellsWithHeat} cells with heat per call (page through the viewport, or fetch heat with map:heat)`,
+    path: ['limit'],
+  });
+
+export const mapChannels = {
+  /** Every model on the map with its box and name, the map's bounds, the tile geometry. */
+  'map:overview': {
+    request: Empty,
+    response: z.strictObject({
+      models: z.array(MapModelInfo),
+      bounds: MapRect.nullable(),
+      tileWidth: Count,
+      tileHeight: Count,
+      /** Side of a cell's heat image (what the explorer picks levels with). */
+      heatSize: Count,
+    }),
+  },
+  /** Regions with area in a viewport. */
+  'map:regions': {
+    request: RegionsRequest,
+    response: z.strictObject({ regions: z.array(MapRegionInfo), truncated: z.boolean() }),
+  },
+  /** Pyramid cells with area in a viewport at an LOD level (tensors coarser than it answer with their top cell). */
+  'map:cells': {
+    request: CellsRequest,
+    response: z.strictObject({ level: Level, cells: z.array(MapCellInfo), truncated: z.boolean() }),
+  },
+  /** Heat images of cells by id (the explorer lists cells without heat, then pages their heat in). */
+  'map:heat': {
+    request: z.strictObject({ ids: z.array(Count).min(1).max(MAP_LIMITS.heatIds) }),
+    response: z.strictObject({
+      cells: z.array(z.strictObject({ id: Count, heatSize: Count, heat: Base64.nullable() })),
+      /** Ids the index no longer holds (a model removed meanwhile). */
+      missing: z.array(Count),
+    }),
+  },
+  /** One region with what the inspector shows beyond the viewport answer. */
+  'map:region': {
+    request: z.strictObject({ id: RegionIdSchema }),
+    response: z.strictObject({
+      region: MapRegionInfo,
+      /** The tensor's bytes in the source GGUF file, [offset, offset + length); null when the store has no manifest for it. */
+      byteRange: z.strictObject({ offset: Count, length: Count }).nullable(),
+      /** PixelFS file holding the tensor's tiles. */
+      file: z.string().nullable(),
+      /** Bytes one tile holds (RGBA8). */
+      tileBytes: Count,
+      elements: Count.nullable(),
+    }),
+  },
+  /** A histogram of a tensor's decoded values (every value, or an even sample of whole blocks). */
+  'map:histogram': {
+    request: z.strictObject({
+      id: RegionIdSchema,
+      bins: z.number().int().min(2).max(MAP_LIMITS.histogramBins).optional(),
+      maxValues: z.number().int().min(1024).max(MAP_LIMITS.histogramValues).optional(),
+    }),
+    response: z.strictObject({
+      regionId: z.string(),
+      /** Bin i counts finite values in [lo + i·w, lo + (i+1)·w), the last bin including hi. */
+      counts: z.array(Count),
+      lo: z.number(),
+      hi: z.number(),
+      /** Values decoded (finite or not). */
+      sampled: Count,
+      /** Values the tensor holds. */
+      total: Count,
+      nonFinite: Count,
+      /** True when every value was decoded. */
+      exact: z.boolean(),
+    }),
+  },
+  /** Regions whose name contains the query (case-insensitive): exact names first, then prefixes, then the rest, in map order. */
+  'map:search': {
+    request: z.strictObject({
+      query: z.string().trim().min(1).max(MAP_LIMITS.queryChars),
+      modelId: ModelIdSchema.optional(),
+      limit: Limit(MAP_LIMITS.search).optional(),
+    }),
+    response: z.strictObject({ regions: z.array(MapRegionInfo), truncated: z.boolean() }),
+  },
+} as const;
+
+export type MapRegionInfo = z.output<typeof MapRegionInfo>;
+export type MapCellInfo = z.output<typeof MapCellInfo>;
+export type MapStats = z.output<typeof MapStats>;
+export type MapModelInfo = z.output<typeof MapModelInfo>;

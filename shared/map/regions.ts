@@ -1,0 +1,94 @@
+import { MapError } from './errors';
+import type { Rect } from './geometry';
+
+/**
+ * What a rectangle of the map holds. `weights`: a tensor's stored tiles. `activations`: room
+ * for live activations of a model. `kv-cache`: the KV cache in use. `free`: space reserved for
+ * a model (the room its KV cache may grow into) that holds nothing yet.
+ */
+export type RegionKind = 'weights' | 'activations' | 'kv-cache' | 'free';
+export const REGION_KINDS: readonly RegionKind[] = Object.freeze(['weights', 'activations', 'kv-cache', 'free']);
+
+export function isRegionKind(k: unknown): k is RegionKind {
+  return typeof k === 'string' && (REGION_KINDS as readonly string[]).includes(k);
+}
+
+/**
+ * How a region is cut into tiles: a grid of `cols` x `rows` tiles of tileWidth x tileHeight
+ * pixels, anchored at the region's (x, y). The first `tileCount` cells in row-major order are
+ * the stored tiles (PixelFS tile i of the tensor's file is grid cell (i mod cols, i div cols));
+ * the rest of the grid is empty. Reserved regions (activations, kv-cache, free) have tileCount 0.
+ */
+export interface TileGrid {
+  tileWidth: number;
+  tileHeight: number;
+  cols: number;
+  rows: number;
+  tileCount: number;
+}
+
+/** The stored tensor a weights region shows. */
+export interface RegionTensor {
+  ggmlType: string;
+  dims: number[];
+  byteSize: number;
+}
+
+export interface MapRegion extends Rect {
+  /** Unique on the map: `${modelId}/${tensorName}`, or `${modelId}/@label` for reserved space. */
+  id: string;
+  kind: RegionKind;
+  modelId: string;
+  /** The tensor name for weights; a label (activations, kv-cache, kv-reserve) otherwise. */
+  name: string;
+  grid: TileGrid;
+  /** Position in the model's execution order (weights first, then the reserved regions). */
+  order: number;
+  /** Transformer block index for `blk.N.*` tensors; null otherwise. */
+  block: number | null;
+  tensor: RegionTensor | null;
+}
+
+/** Bytes one tile holds: RGBA8, 4 bytes per pixel. */
+export function tileCapacity(tileWidth: number, tileHeight: number): number {
+  return tileWidth * tileHeight * 4;
+}
+
+/** Tiles a file of byteSize bytes occupies in PixelFS (the last one zero-padded). */
+export function tilesForBytes(byteSize: number, tileWidth: number, tileHeight: number): number {
+  return Math.ceil(byteSize / tileCapacity(tileWidth, tileHeight));
+}
+
+/** The map rectangle of stored tile i of a region. */
+export function tileRect(region: Rect & { grid: TileGrid }, i: number): Rect {
+  const g = region.grid;
+  if (!Number.isInteger(i) || i < 0 || i >= g.tileCount) {
+    throw new MapError('MAP_INPUT', `tile ${i} is outside 0..${g.tileCount - 1}`, { tile: i, tileCount: g.tileCount });
+  }
+  return {
+    x: region.x + (i % g.cols) * g.tileWidth,
+    y: region.y + Math.floor(i / g.cols) * g.tileHeight,
+    width: g.tileWidth,
+    height: g.tileHeight,
+  };
+}
+
+/** Checks a grid's numbers and that it fits inside its region. */
+export function assertGrid(region: Rect & { grid: TileGrid; id?: string }): void {
+  const g = region.grid;
+  const what = `region ${region.id ?? ''}`.trim();
+  for (const k of ['tileWidth', 'tileHeight', 'cols', 'rows', 'tileCount'] as const) {
+    if (!Number.isSafeInteger(g[k]) || g[k] < 0) {
+      throw new MapError('MAP_INPUT', `${what}: grid.${k} = ${g[k]} is not a non-negative integer`, { field: k, value: g[k] });
+    }
+  }
+  if (g.tileWidth < 1 || g.tileHeight < 1) throw new MapError('MAP_INPUT', `${what}: tile size ${g.tileWidth}x${g.tileHeight}`);
+  if (g.tileCount > g.cols * g.rows) {
+    throw new MapError('MAP_INPUT', `${what}: ${g.tileCount} tiles do not fit a ${g.cols}x${g.rows} grid`, { ...g });
+  }
+  if (g.cols * g.tileWidth > region.width || g.rows * g.tileHeight > region.height) {
+    throw new MapError('MAP_INPUT', `${what}: a ${g.cols}x${g.rows} grid of ${g.tileWidth}x${g.tileHeight} tiles exceeds ${region.width}x${region.height}`, {
+      ...g,
+    });
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * A whole generated model before any byte is written: its configuration, metadata, tensor list
+ * and the GGUF layout (header bytes and every tensor's offset).
+ */
+import { GgmlType } from '../gguf/ggml-types';
+import { gv, type GgufValue } from '../gguf/values';
+import { layoutGguf, type GgufLayout } from '../gguf/writer';
+import { headDim, resolveConfig, type ConfigOverrides, type GenType, type ModelConfig } from './config';
+import { ModelGenError } from './errors';
+import { modelTensors, parameterCount, type GenTensor } from './tensors';
+import { buildBpeVocab, buildSpmVocab, vocabMetadata, type GeneratedVocab } from './vocab';
+import type { GenMethod } from './weights';
+
+/** llama.cpp's `enum llama_ftype` for a file whose matrices are all of one type. */
+export const FILE_TYPE: Readonly<Record<GenType, number>> = {
+  F32: 0, // ALL_F32
+  F16: 1, // MOSTLY_F16
+  Q4_0: 2, // MOSTLY_Q4_0
+  Q8_0: 7, // MOSTLY_Q8_0
+  Q4_K: 14, // MOSTLY_Q4_K_S: Q4_K throughout
+  Q6_K: 18, // MOSTLY_Q6_K
+  BF16: 32, // MOSTLY_BF16
+};
+
+/**
+ * Models up to this many parameters are quantised from normal values through shared/quant by
+ * default; larger ones get directly synthesised blocks (quantising billions of values in
+ * JavaScript takes hours; see specs/model-gen.md).
+ */
+export const AUTO_QUANTIZE_MAX_PARAMS = 32_000_000;
+
+export interface GenOptions {
+  readonly preset: string;
+  readonly type: GenType;
+  /** 0..2^32−1; default 0. */
+  readonly seed?: number;
+  readonly overrides?: ConfigOverrides;
+  /** Default `auto`: quantize up to AUTO_QUANTIZE_MAX_PARAMS parameters, direct above. */
+  readonly method?: GenMethod | 'auto';
+}
+
+export interface ModelPlan {
+  readonly preset: string;
+  readonly config: ModelConfig;
+  readonly type: GenType;
+  readonly seed: number;
+  readonly method: GenMethod;
+  readonly vocab: GeneratedVocab;
+  readonly tensors: readonly GenTensor[];
+  readonly metadata: ReadonlyMap<string, GgufValue>;
+  readonly layout: GgufLayout;
+  readonly parameterCount: number;
+}
+
+export function checkSeed(seed: number): number {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
+    throw new ModelGenError('MODELGEN_SEED', `seed ${String(seed)} must be an integer from 0 to 4294967295`, { seed });
+  }
+  return seed;
+}
+
+/** The vocabulary a configuration uses (cached per size: the 150k-token ones take a moment). */
+export function modelVocab(c: ModelConfig): GeneratedVocab {
+  return c.arch === 'llama' ? buildSpmVocab(c.vocab) : buildBpeVocab(c.tokens, c.vocab);
+}
+
+/** Metadata in the order llama.cpp's converter writes it. */
+export function modelMetadata(
+  c: ModelConfig,
+  type: GenType,
+  vocab: GeneratedVocab,
+  provenance: { preset: string; seed: number; method: GenMethod },
+): Map<string, GgufValue> {
+  const a = c.arch;
+  const m = new Map<string, GgufValue>([
+    ['general.architecture', gv.str(a)],
+    ['general.type', gv.str('model')],
+    ['general.name', gv.str(c.name)],
+    ['general.description', gv.str('random weights for tests and benchmarks, written by pxi gen (Pixel-LLM); not a trained model')],
+    [`${a}.block_count`, gv.u32(c.blocks)],
+    [`${a}.context_length`, gv.u32(c.context)],
+    [`${a}.embedding_length`, gv.u32(c.embd)],
+    [`${a}.feed_forward_length`, gv.u32(c.ff)],
+    [`${a}.attention.head_count`, gv.u32(c.heads)],
+    [`${a}.attention.head_count_kv`, gv.u32(c.kvHeads)],
+    [`${a}.rope.freq_base`, gv.f32(c.ropeTheta)],
+    [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(c.rmsEps)],
+    [`${a}.rope.dimension_count`, gv.u32(headDim(c))],
+    [`${a}.vocab_size`, gv.u32(c.vocab)],
+    ['general.file_type', gv.u32(FILE_TYPE[type])],
+  ]);
+  if (type !== 'F32' && type !== 'F16' && type !== 'BF16') m.set('general.quantization_version', gv.u32(2));
+  m.set('pxi.gen.preset', gv.str(provenance.preset));
+  m.set('pxi.gen.seed', gv.u32(provenance.seed));
+  m.set('pxi.gen.method', gv.str(provenance.method));
+  for (const [k, v] of vocabMetadata(vocab)) m.set(k, v);
+  return m;
+}
+
+export function planModel(opts: GenOptions): ModelPlan {
+  const seed = checkSeed(opts.seed ?? 0);
+  const config = resolveConfig(opts.preset, opts.overrides, opts.type);
+  const params = parameterCount(config);
+  const method: GenMethod =
+    opts.method === undefined || opts.method === 'auto' ? (params <= AUTO_QUANTIZE_MAX_PARAMS ? 'quantize' : 'direct') : opts.method;
+  const vocab = modelVocab(config);
+  const tensors = modelTensors(config, opts.type);
+  const metadata = modelMetadata(config, opts.type, vocab, { preset: opts.preset, seed, method });
+  const layout = layoutGguf(
+    metadata,
+    tensors.map((t) => ({ name: t.name, dims: t.dims, type: GgmlType[t.type] })),
+    { name: `${opts.preset}.gguf` },
+  );
+  return { preset: opts.preset, config, type: opts.type, seed, method, vocab, tensors, metadata, layout, parameterCount: params };
+}

@@ -1,0 +1,153 @@
+/**
+ * Chat in Chromium against browser mode: stories260K is imported into a fresh volume (small
+ * tiles, so every tensor spans several checksummed PNG tiles), `pxi serve` serves it, and the
+ * page runs the WGSL engine in a worker on SwiftShader with the weights read over IPC from the
+ * pixel tiles. Greedy "Once upon a time" must continue exactly as llama.cpp does on the GGUF.
+ */
+import { expect, test } from '@playwright/test';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fixturePath, projectRoot } from '../support/fixtures';
+import { openReference } from '../support/llama-cpp';
+
+const MODEL = fixturePath('models', 'stories260K.gguf');
+const PROMPT = 'Once upon a time';
+const TOKENS = 40;
+
+let dataDir = '';
+let serve: ChildProcess | null = null;
+let url = '';
+
+test.beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-chat-'));
+  // The import runs before serve: one process owns a volume at a time.
+  const imp = spawnSync(process.execPath, ['bin/pxi.js', 'import', MODEL, '--volume', join(dataDir, 'volume'), '--tile-size', '64', '--skip-pyramid'], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(imp.status, imp.stderr).toBe(0);
+  serve = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  serve.stderr!.on('data', (d) => (stderr += String(d)));
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: serve!.stdout! }).once('line', resolve);
+    serve!.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
+  });
+  url = (JSON.parse(first) as { url: string }).url;
+});
+
+test.afterAll(async () => {
+  if (serve && serve.exitCode === null) {
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve!.once('exit', r));
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('greedy chat with stories260K from pixels gives llama.cpp\'s continuation', async ({ page }) => {
+  test.setTimeout(120_000);
+  const ref = await openReference(MODEL, 128);
+  let expected: string;
+  try {
+    const want = await ref.greedy([ref.bos!, ...ref.tokenize(PROMPT)], TOKENS);
+    // The engine stops at end of text; llama.cpp's evaluate goes on past it.
+    const eos = want.indexOf(ref.eos!);
+    expected = ref.detokenize(eos < 0 ? want : want.slice(0, eos));
+  } finally {
+    await ref.dispose();
+  }
+  expect(expected.startsWith(', there was a little girl named Lily')).toBe(true);
+
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await page.locator('nav a[data-view="chat"]').click();
+  await expect(page.locator('#view h1')).toHaveText('Chat');
+
+  const model = page.locator('#chat-model');
+  const id = await model.locator('option', { hasText: 'stories260K' }).getAttribute('value');
+  await model.selectOption(id!);
+  const status = page.locator('#chat-engine-status');
+  await expect(status).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await expect(status).toContainText('stories260K');
+  // No chat template: the UI says it is plain completion, and chat mode cannot be chosen.
+  await expect(page.locator('#chat-mode-note')).toContainText('no chat template');
+  await expect(page.locator('#chat-mode')).toBeDisabled();
+
+  await page.locator('#chat-greedy').click();
+  await expect(page.locator('#chat-temperature')).toHaveValue('0');
+  await page.locator('#chat-maxTokens').fill(String(TOKENS));
+  await page.locator('#chat-prompt').fill(PROMPT);
+  // Every text the reply shows on its way, to see that it streamed rather than arrived whole.
+  await page.evaluate(() => {
+    const seen: string[] = [];
+    (window as unknown as { replyTexts: string[] }).replyTexts = seen;
+    new MutationObserver(() => {
+      const r = document.querySelectorAll('.chat-reply');
+      const t = r[r.length - 1]?.textContent ?? '';
+      if (seen.at(-1) !== t) seen.push(t);
+    }).observe(document.getElementById('chat-log')!, { childList: true, subtree: true, characterData: true });
+  });
+  await page.locator('#chat-send').click();
+
+  const reply = page.locator('.chat-reply').last();
+  await expect(reply).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  expect(await reply.textContent()).toBe(expected);
+  const partials = await page.evaluate(() => (window as unknown as { replyTexts: string[] }).replyTexts.filter((t) => t.length > 0));
+  expect(partials.length, 'the reply arrived in several pieces').toBeGreaterThan(5);
+  expect(partials.every((t) => expected.startsWith(t)), 'each piece extends the last').toBe(true);
+  await expect(page.locator('.chat-prompt-text').last()).toHaveText(PROMPT);
+  const stats = (await page.locator('#chat-stats').textContent()) ?? '';
+  expect(stats).toMatch(/decode \d+ tokens, [\d.]+ tokens\/s/);
+  await expect(page.locator('#chat-stop')).toBeDisabled();
+  test.info().annotations.push({ type: 'speed', description: stats });
+  console.log(`chat (Chromium/SwiftShader, stories260K from pixels): ${stats}`);
+  await page.screenshot({ path: test.info().outputPath('chat.png'), fullPage: true });
+
+  // Stop: a long reply ends where it was stopped, and says so.
+  await page.locator('#chat-maxTokens').fill('2000');
+  await page.locator('#chat-prompt').fill(PROMPT);
+  await page.locator('#chat-send').click();
+  const second = page.locator('.chat-reply').nth(1);
+  await expect.poll(async () => ((await second.textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(10);
+  await page.locator('#chat-stop').click();
+  await expect(second).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect(page.locator('#chat-stats')).toContainText('stop: stopped');
+  expect(expected.startsWith((await second.textContent()) ?? 'x') || ((await second.textContent()) ?? '').startsWith(expected)).toBe(true);
+  expect(errors).toEqual([]);
+});
+
+test('a lost GPU device is reported, and Reload brings the model back', async ({ page, context }) => {
+  test.setTimeout(120_000);
+  await page.goto(url);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await page.locator('nav a[data-view="chat"]').click();
+  const model = page.locator('#chat-model');
+  await model.selectOption((await model.locator('option', { hasText: 'stories260K' }).getAttribute('value'))!);
+  const status = page.locator('#chat-engine-status');
+  await expect(status).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await expect(page.locator('#chat-reload')).toBeHidden();
+
+  // What a driver reset or a GPU process crash does to a running page.
+  const cdp = await context.browser()!.newBrowserCDPSession();
+  await cdp.send('Browser.crashGpuProcess');
+  await expect(status).toHaveAttribute('data-state', 'lost', { timeout: 30_000 });
+  await expect(status).toContainText('GPU device was lost');
+  await expect(page.locator('#chat-send')).toBeDisabled();
+  await page.screenshot({ path: test.info().outputPath('chat-device-lost.png') });
+
+  await page.locator('#chat-reload').click();
+  await expect(status).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await page.locator('#chat-greedy').click();
+  await page.locator('#chat-maxTokens').fill('8');
+  await page.locator('#chat-prompt').fill(PROMPT);
+  await page.locator('#chat-prompt').press('Enter');
+  const reply = page.locator('.chat-reply').last();
+  await expect(reply).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  expect(await reply.textContent()).toBe(', there was a little girl'); // the first 8 greedy tokens, as before the loss
+});

@@ -1,0 +1,204 @@
+/**
+ * The forward pass on WebGPU (Dawn on lavapipe) against the CPU reference forward pass
+ * (shared/engine/reference/forward.ts: f64 dot products over dequantised weights), and against
+ * itself: decode (matvec) vs prefill (matmul), chunked prefill, weights split across bindings.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineAbortedError } from '../../shared/engine/errors';
+import { generate } from '../../shared/engine/generate';
+import { Model, type LoadProgress } from '../../shared/engine/model';
+import { planRowParts } from '../../shared/engine/weights';
+import { argmax } from '../../shared/engine/sampling';
+import { ContextWindowExceededError, ModelTooLargeError, type GpuContext } from '../../shared/gpu';
+import { generateModelBytes, planModel } from '../../shared/model-gen';
+import { fixturePath } from '../support/fixtures';
+import { openTestContext } from '../support/gpu';
+import { diffLogProbs, loadBytes, logProbsOf, referenceLogProbs, sourceFromBytes, STORY_TEXT, type LoadedModel } from '../node/engine-support';
+
+// Tolerances. The GPU and the reference both keep activations in f32 between ops and differ
+// only in summation order (f32 in the kernels, f64 in the reference) and in exp/cos/sin: on
+// stories260K that moves log-probabilities by ~2e-5 (measured); 2e-4 leaves a 10x margin.
+// Decode vs prefill run different kernels (matvec vs matmul) over the same data: ~1e-6.
+const REF_TOL = 2e-4;
+const PATH_TOL = 5e-5;
+
+let ctx: GpuContext | null = null;
+let reason = '';
+const bytes = new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf')));
+let stories: LoadedModel;
+let ids: number[];
+
+beforeAll(async () => {
+  const r = await openTestContext();
+  if (!r.ctx) {
+    reason = r.reason;
+    return;
+  }
+  ctx = r.ctx;
+  stories = await loadBytes(ctx, bytes, 'stories260K.gguf', { contextLength: 64 });
+  ids = stories.tokenizer.encode(STORY_TEXT).slice(0, 24);
+});
+afterAll(() => {
+  stories?.model.destroy();
+  ctx?.destroy();
+});
+
+async function allLogProbs(m: Model, tokens: number[]): Promise<Float64Array[]> {
+  m.rewind(0);
+  const r = await m.forward(tokens, 'all');
+  return logProbsOf(r.logits!, tokens.length, m.vocabSize);
+}
+
+describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
+  it('prefill logits match the CPU reference forward pass', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const got = await allLogProbs(stories.model, ids);
+    const want = await referenceLogProbs(stories.source, stories.model, ids);
+    const d = diffLogProbs(got, want);
+    expect(d.max, `worst at position ${d.at[0]}, token ${d.at[1]}`).toBeLessThan(REF_TOL);
+    expect(stories.model.position).toBe(ids.length);
+  });
+
+  it('decoding one token at a time (matvec path) reproduces the prefill logits and the GPU argmax', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const m = stories.model;
+    const prefill = await allLogProbs(m, ids);
+    m.rewind(0);
+    const step: Float64Array[] = [];
+    for (const id of ids.slice(0, 12)) {
+      const r = await m.forward([id], 'last');
+      step.push(logProbsOf(r.logits!, 1, m.vocabSize)[0]!);
+    }
+    expect(diffLogProbs(step, prefill.slice(0, 12)).max).toBeLessThan(PATH_TOL);
+    // The argmax kernel picks what a CPU argmax of the same logits picks.
+    m.rewind(5);
+    const last = await m.forward([ids[5]!], 'last');
+    m.rewind(5);
+    const best = await m.forward([ids[5]!], 'argmax');
+    expect(best.token).toBe(argmax(last.logits!));
+  });
+
+  it('chunked prefill, row-split weights and grouped logits give the same logits', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const base = await allLogProbs(stories.model, ids);
+    // 8 KiB bindings: every matrix but the smallest splits, 4 logit rows per output pass, 7 tokens per prefill pass.
+    const split = await loadBytes(ctx, bytes, 'stories260K.gguf', { contextLength: 64, maxBatch: 7, maxBindingBytes: 8 * 1024 });
+    try {
+      const w = new Map(split.model.describeWeights().map((x) => [x.name, x] as const));
+      expect(w.get('token_embd.weight')!.parts).toBe(planRowParts('e', 512, 256, 8192).length);
+      expect(w.get('token_embd.weight')!.parts).toBe(17);
+      expect(w.get('output.weight')!.parts).toBe(17);
+      expect(w.get('blk.0.ffn_down.weight')!.parts).toBe(6); // rows of 172 f32 values, 11 per part
+      expect(w.get('blk.0.attn_k.weight')!.parts).toBe(2);
+      // The prompt's tokens fall in several parts of the embedding table.
+      expect(new Set(ids.map((id) => Math.floor(id / 31))).size).toBeGreaterThan(3);
+      const got = await allLogProbs(split.model, ids);
+      expect(diffLogProbs(got, base).max).toBeLessThan(1e-6);
+      split.model.rewind(0);
+      await split.model.forward(ids.slice(0, 9), 'none');
+      const r = await split.model.forward([ids[9]!], 'last');
+      expect(diffLogProbs(logProbsOf(r.logits!, 1, 512), [base[9]!]).max).toBeLessThan(PATH_TOL);
+    } finally {
+      split.model.destroy();
+    }
+  });
+
+  it('the timed path (GpuBatch, per-pass timestamps) computes what the replayed path does', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const base = await allLogProbs(stories.model, ids.slice(0, 8));
+    const labels = new Set<string>();
+    const timed = ctx.setTimingHook((_batch, passes) => passes.forEach((p) => labels.add(p.label)));
+    try {
+      const got = await allLogProbs(stories.model, ids.slice(0, 8));
+      expect(diffLogProbs(got, base).max).toBe(0);
+      await ctx.sync();
+      await new Promise((r) => setTimeout(r, 50));
+      if (timed) expect([...labels].some((l) => l.includes('attn_q.weight'))).toBe(true);
+    } finally {
+      ctx.setTimingHook(null);
+    }
+  });
+
+  it('refuses tokens past the context and ids outside the vocabulary without moving, and rewinds', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const small = await Model.load(ctx, await sourceFromBytes(bytes, 'stories260K.gguf'), { contextLength: 16 });
+    try {
+      await expect(small.forward(new Array<number>(17).fill(5))).rejects.toBeInstanceOf(ContextWindowExceededError);
+      expect(small.position).toBe(0);
+      await small.forward(ids.slice(0, 10), 'none');
+      await expect(small.forward(ids.slice(0, 7))).rejects.toMatchObject({ code: 'CONTEXT_WINDOW_EXCEEDED', requested: 17, max: 16 });
+      await expect(small.forward([512])).rejects.toMatchObject({ code: 'ENGINE_BAD_TOKEN' });
+      expect(small.position).toBe(10);
+      small.rewind(3);
+      const r = await small.forward([ids[3]!], 'last');
+      const base = await allLogProbs(stories.model, ids);
+      expect(diffLogProbs(logProbsOf(r.logits!, 1, 512), [base[3]!]).max).toBeLessThan(PATH_TOL);
+      expect(() => small.rewind(5)).toThrow(/holds 4 tokens/);
+    } finally {
+      small.destroy();
+    }
+    await expect(small.forward([1])).rejects.toMatchObject({ code: 'ENGINE_DESTROYED' });
+    // Buffers that cannot fit the device are refused before any upload, naming the buffer.
+    const progress: LoadProgress[] = [];
+    const tooSmall = Model.load(ctx, await sourceFromBytes(bytes, 'stories260K.gguf'), { contextLength: 16, maxBindingBytes: 1024, onProgress: (p) => progress.push(p) });
+    const e = (await tooSmall.catch((x: unknown) => x)) as ModelTooLargeError;
+    expect(e).toBeInstanceOf(ModelTooLargeError);
+    expect(e.message).toMatch(/buffer "activation x" needs 4096 bytes in one binding; this GPU binds at most 1024/);
+    expect(progress).toHaveLength(0);
+  });
+
+  it('reports upload progress tensor by tensor and stops when aborted', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const seen: LoadProgress[] = [];
+    const m = await Model.load(ctx, await sourceFromBytes(bytes, 's'), { contextLength: 8, onProgress: (p) => seen.push(p) });
+    m.destroy();
+    const last = seen.at(-1)!;
+    expect(last.bytesDone).toBe(last.bytesTotal);
+    expect(last.bytesTotal).toBe(1171200); // every tensor of the file: 292,800 f32 values
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!.bytesDone).toBeGreaterThanOrEqual(seen[i - 1]!.bytesDone);
+    expect(new Set(seen.map((p) => p.tensor)).size).toBe(last.tensorCount);
+    const ac = new AbortController();
+    const load = Model.load(ctx, await sourceFromBytes(bytes, 's'), { contextLength: 8, signal: ac.signal, onProgress: (p) => p.tensorIndex >= 3 && ac.abort() });
+    await expect(load).rejects.toBeInstanceOf(EngineAbortedError);
+  });
+
+  it('greedy generation (argmax on the GPU) follows the argmax of the read-back logits', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const m = stories.model;
+    const prompt = stories.tokenizer.encode('Once upon a time');
+    m.rewind(0);
+    const r = await generate(m, stories.tokenizer, prompt, { temperature: 0, maxTokens: 20 });
+    m.rewind(0);
+    let logits = (await m.forward(prompt, 'last')).logits!;
+    const cpu: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      cpu.push(argmax(logits));
+      logits = (await m.forward([cpu.at(-1)!], 'last')).logits!;
+    }
+    expect(r.tokens).toEqual(cpu);
+    expect(r.text.startsWith(', there was a little girl')).toBe(true);
+  });
+});
+
+describe('engine forward pass on WebGPU (generated qwen2: biases, NEOX RoPE, tied output, Q4_0)', () => {
+  it('matches the reference in prefill and in decode', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const gen = await generateModelBytes(planModel({ preset: 'tiny-qwen2', type: 'Q4_0', seed: 3, method: 'direct', overrides: { tied: true } }));
+    const q = await loadBytes(ctx, gen, 'tiny-qwen2-q4_0-tied.gguf', { contextLength: 32 });
+    try {
+      expect(q.model.config).toMatchObject({ architecture: 'qwen2', ropeType: 'neox', qkvBias: true, tiedOutput: true });
+      expect(q.model.describeWeights().some((w) => w.name === 'output.weight')).toBe(false);
+      const qids = q.tokenizer.encode('The river ran past the mill, and the keeper wrote it down.').slice(0, 12);
+      const got = await allLogProbs(q.model, qids);
+      const want = await referenceLogProbs(q.source, q.model, qids);
+      expect(diffLogProbs(got, want).max).toBeLessThan(REF_TOL);
+      q.model.rewind(0);
+      const step: Float64Array[] = [];
+      for (const id of qids.slice(0, 6)) step.push(logProbsOf((await q.model.forward([id], 'last')).logits!, 1, q.model.vocabSize)[0]!);
+      expect(diffLogProbs(step, got.slice(0, 6)).max).toBeLessThan(PATH_TOL);
+    } finally {
+      q.model.destroy();
+    }
+  });
+});

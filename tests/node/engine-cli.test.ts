@@ -1,0 +1,143 @@
+/**
+ * `pxi run` and `pxi chat`: usage errors and JSON runs in-process through main(); streaming,
+ * chat over a pipe and Ctrl-C as real processes (bin/pxi.js). Runs that need WebGPU skip with
+ * the reason when Dawn finds no adapter.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../electron/cli/main';
+import type { CliIo } from '../../electron/cli/command';
+import { fixturePath, projectRoot } from '../support/fixtures';
+import { openNodeGpu } from '../support/webgpu-node';
+import { generatedBytes } from './engine-support';
+
+const STORIES = fixturePath('models', 'stories260K.gguf');
+const dir = mkdtempSync(join(tmpdir(), 'pxi-engine-cli-'));
+let gpuReason = '';
+let chatModel = '';
+
+beforeAll(async () => {
+  const g = await openNodeGpu();
+  if (!g.gpu) gpuReason = g.reason;
+  chatModel = join(dir, 'tiny-qwen2-q4_0.gguf');
+  writeFileSync(chatModel, await generatedBytes('tiny-qwen2', 'Q4_0', 'direct'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function pxi(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), interrupted: new Promise(() => undefined) };
+  const code = await main(argv, io);
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+function spawnPxi(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, ['bin/pxi.js', ...args], { cwd: projectRoot, encoding: 'utf8', input, timeout: 60_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+describe('pxi run', () => {
+  it('has a truthful --help and refuses bad usage with exit 2', async () => {
+    const help = await pxi('run', '--help');
+    expect(help.code).toBe(0);
+    for (const flag of ['-p, --prompt', '-n, --n-predict', '--temp', '--top-k', '--top-p', '--min-p', '--repeat-penalty', '--seed', '--json', '--stop']) {
+      expect(help.out).toContain(flag);
+    }
+    const cases: [string[], RegExp][] = [
+      [['run'], /needs a model/],
+      [['run', STORIES], /-p\/--prompt is required/],
+      [['run', join(dir, 'missing.gguf'), '-p', 'x'], /no such model file/],
+      [['run', STORIES, STORIES, '-p', 'x'], /takes one model/],
+      [['run', STORIES, '-p', 'x', '--temp', 'hot'], /--temp must be a number >= 0/],
+      [['run', STORIES, '-p', 'x', '--top-p', '0'], /--top-p must be in \(0, 1\]/],
+      [['run', STORIES, '-p', 'x', '--n-predict=-3'], /--n-predict must be a non-negative integer/],
+      [['run', STORIES, '-p', 'x', '--seed', '4294967296'], /--seed must be an integer/],
+      [['run', STORIES, '-p', 'x', '--frobnicate'], /frobnicate/],
+      [['chat'], /needs a model/],
+    ];
+    for (const [argv, msg] of cases) {
+      const r = await pxi(...argv);
+      expect(r.code, argv.join(' ')).toBe(2);
+      expect(r.err).toMatch(msg);
+    }
+  });
+
+  it('--json gives the text, tokens, stop reason and timings; a seed reproduces a sampled run', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const run = async (seed: string) => {
+      const r = await pxi('run', STORIES, '-p', 'Once upon a time', '-n', '24', '--temp', '1.0', '--seed', seed, '--json');
+      expect(r.code).toBe(0);
+      return JSON.parse(r.out) as { text: string; tokens: number[]; stopReason: string; seed: number; promptTokens: number[]; timings: Record<string, number> };
+    };
+    const a = await run('7');
+    expect(a.promptTokens).toEqual([1, 403, 407, 261, 378]);
+    expect(a.seed).toBe(7);
+    expect(a.tokens.length).toBeGreaterThan(0);
+    expect(a.tokens.length).toBeLessThanOrEqual(24);
+    expect(['length', 'eos']).toContain(a.stopReason);
+    expect(a.timings.promptTokens).toBe(5);
+    expect(a.timings.decodeTokensPerSecond).toBeGreaterThan(0);
+    expect(await run('7')).toMatchObject({ tokens: a.tokens, text: a.text });
+    expect((await run('8')).tokens).not.toEqual(a.tokens);
+  });
+
+  it('fails with exit 1 and a clear message when the prompt and -n exceed the context', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const r = await pxi('run', STORIES, '-p', 'Once upon a time there was a dog', '-c', '16', '-n', '12');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/context window exceeded: 22 tokens \(10 of prompt \+ 12 to generate\) requested, the context holds 16 \[CONTEXT_WINDOW_EXCEEDED\]/);
+  });
+
+  it('streams the greedy story llama.cpp tells, with speeds on stderr', (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const r = spawnPxi(['run', STORIES, '-p', 'Once upon a time', '--temp', '0', '-n', '40']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.startsWith('Once upon a time, there was a little girl named Lily. She loved to play outside in the park.')).toBe(true);
+    expect(r.err).toMatch(/prefill: 5 tokens in [\d.]+ s \([\d.]+ tokens\/s\) · decode: 39 tokens in [\d.]+ s \([\d.]+ tokens\/s\) · stop: length/);
+  });
+
+  it('Ctrl-C stops generating, keeps what was printed and exits 130', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const child = spawn(process.execPath, ['bin/pxi.js', 'run', STORIES, '-p', 'Once', '--ignore-eos', '-n', '1500', '--temp', '0'], { cwd: projectRoot });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exit = new Promise<number | null>((r) => child.once('exit', r));
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.length > 40) resolve();
+      });
+    });
+    child.kill('SIGINT');
+    expect(await exit).toBe(130);
+    expect(out.startsWith('Once')).toBe(true);
+    expect(err).toMatch(/stop: aborted/);
+  });
+});
+
+describe('pxi chat', () => {
+  it('answers each line through the chat template until /exit', (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const r = spawnPxi(['chat', chatModel, '-n', '6', '--seed', '1', '--temp', '0'], 'Hello there\nHow are you?\n/exit\nnot read\n');
+    expect(r.code, r.err).toBe(0);
+    const turns = r.err.match(/prefill: (\d+) tokens .* decode: \d+ tokens .* stop: (length|eos)/g) ?? [];
+    expect(turns).toHaveLength(2);
+    // The second turn computes only what the KV cache lacks: fewer tokens than the whole conversation.
+    const [first, second] = turns.map((l) => Number(/prefill: (\d+)/.exec(l)![1]));
+    expect(first).toBeGreaterThan(5);
+    expect(second).toBeLessThan(first! + 6 + 12);
+    expect(r.out.split('\n').filter((l) => l.length > 0).length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('refuses a model without a chat template (exit 1)', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const r = await pxi('chat', STORIES);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/no chat template \(tokenizer\.chat_template\); use plain completion \(pxi run\) instead \[ENGINE_NO_CHAT_TEMPLATE\]/);
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * The engine channels through the real dispatcher over a real volume: stories260K imported
+ * with 64×64 tiles (16 KiB each), so reads cross tile boundaries. What the renderer's engine
+ * gets must be the GGUF's header and bytes exactly; bad requests are refused with the field
+ * named; a damaged tile fails the read that touches it.
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineHandlers } from '../../electron/services/engine-handlers';
+import { ModelStore } from '../../electron/models/store';
+import { PixelFsCodes, TilePool } from '../../electron/pixelfs/index';
+import { memorySource } from '../../shared/binary/byte-source';
+import { EngineError } from '../../shared/engine/errors';
+import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
+import { decodeEngineHeader, ENGINE_LIMITS } from '../../shared/ipc/channels/engine';
+import type { Response } from '../../shared/ipc/contract';
+import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
+import { encodeMetadata } from '../../shared/model/metadata-json';
+import { remoteTensorSource } from '../../renderer/src/engine/api-source';
+import { fixturePath } from '../support/fixtures';
+
+const MODEL = fixturePath('models', 'stories260K.gguf');
+const TILE = 64 * 64 * 4;
+
+let tmp: string;
+let pool: TilePool;
+let store: ModelStore;
+let gguf: TensorSource;
+let modelId: string;
+let dispatch: ReturnType<typeof createDispatcher>;
+
+async function call(channel: string, payload: unknown) {
+  return dispatch(channel, payload, { transport: 'direct', origin: 'test' });
+}
+async function ok<C extends 'engine:header' | 'engine:read'>(channel: C, payload: unknown): Promise<Response<C>> {
+  const env = await call(channel, payload);
+  if (!env.ok) throw new Error(`${channel} failed: ${env.error.code} ${env.error.message}`);
+  return env.value as Response<C>;
+}
+async function fails(channel: string, payload: unknown) {
+  const env = await call(channel, payload);
+  expect(env.ok, JSON.stringify(payload)).toBe(false);
+  return (env as { ok: false; error: { code: string; message: string } }).error;
+}
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'engine-handlers-'));
+  pool = new TilePool({ size: 1 });
+  store = await ModelStore.open(path.join(tmp, 'volume'), { create: { tileWidth: 64, tileHeight: 64, level: 0 }, pool });
+  modelId = (await store.import(MODEL)).model.id;
+  gguf = await openGgufTensorSource(memorySource(new Uint8Array(fs.readFileSync(MODEL))), MODEL);
+  // Only the engine channels are answered; the dispatcher validates exactly as in the app.
+  dispatch = createDispatcher(engineHandlers(() => Promise.resolve(store)) as Handlers);
+});
+
+afterAll(async () => {
+  await store?.close();
+  await pool?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('engine:header', () => {
+  it('gives the GGUF header: every metadata entry with its type, the tensor table, the configuration', async () => {
+    const h = await ok('engine:header', { model: 'stories260K' });
+    expect(h.id).toBe(modelId);
+    expect(h.name).toBe('stories260K');
+    expect(h.sourceSha256).toBe('270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d');
+    expect(h.hasChatTemplate).toBe(false);
+    expect(h.config).toMatchObject({ architecture: 'llama', blockCount: 5, embeddingLength: 64, vocabSize: 512 });
+    const decoded = decodeEngineHeader(h);
+    // Same entries, order, types and values (arrays compared through their exact-bits encoding).
+    expect(encodeMetadata(decoded.metadata)).toEqual(encodeMetadata(gguf.header.metadata));
+    expect(decoded.tensors).toEqual(gguf.header.tensors.map((t) => ({ name: t.name, type: t.type, dims: t.dims, elementCount: t.elementCount, byteSize: t.byteSize })));
+    // JSON-safe: it survives the WebSocket's JSON round trip unchanged.
+    expect(JSON.parse(JSON.stringify(h))).toEqual(h);
+    expect((await ok('engine:header', { model: modelId })).id).toBe(modelId);
+  });
+
+  it('refuses an unknown model and a malformed request', async () => {
+    const e = await fails('engine:header', { model: 'no-such-model' });
+    expect(e.code).toBe('MODEL_NOT_FOUND');
+    expect(e.message).toContain('no-such-model');
+    expect((await fails('engine:header', { model: '' })).code).toBe('IPC_INVALID_REQUEST');
+    expect((await fails('engine:header', { model: 'x', extra: 1 })).code).toBe('IPC_INVALID_REQUEST');
+  });
+
+  it('a decoder refuses metadata whose value breaks its declared type', async () => {
+    const h = await ok('engine:header', { model: modelId });
+    const bad = { ...h, metadata: h.metadata.map((m) => (m.key === 'llama.block_count' ? { ...m, value: 'five' } : m)) };
+    expect(() => decodeEngineHeader(bad)).toThrow(/llama\.block_count/);
+  });
+});
+
+describe('engine:read', () => {
+  it('returns the tensor bytes exactly, across tile boundaries', async () => {
+    const t = gguf.header.tensors.find((x) => x.name === 'token_embd.weight')!;
+    expect(t.byteSize).toBeGreaterThan(3 * TILE);
+    for (const [offset, length] of [
+      [0, 1],
+      [TILE - 3, 7],
+      [TILE - 100, 2 * TILE + 200],
+      [t.byteSize - 5, 5],
+      [0, t.byteSize],
+    ] as const) {
+      const { bytes } = await ok('engine:read', { model: modelId, tensor: t.name, offset, length });
+      expect(Buffer.from(bytes, 'base64').equals(Buffer.from(await gguf.read(t.name, offset, length))), `${offset}+${length}`).toBe(true);
+    }
+  });
+
+  it('refuses reads outside the tensor, unknown tensors and requests past the limits', async () => {
+    const t = gguf.header.tensors.find((x) => x.name === 'blk.0.attn_q.weight')!;
+    const outside = await fails('engine:read', { model: modelId, tensor: t.name, offset: t.byteSize - 4, length: 8 });
+    expect(outside.code).toBe('ENGINE_TENSOR_READ');
+    expect(outside.message).toContain(`${t.byteSize} bytes`);
+    expect((await fails('engine:read', { model: modelId, tensor: 'blk.9.attn_q.weight', offset: 0, length: 4 })).code).toBe('ENGINE_TENSOR_READ');
+    expect((await fails('engine:read', { model: 'nope', tensor: t.name, offset: 0, length: 4 })).code).toBe('MODEL_NOT_FOUND');
+    for (const [payload, field] of [
+      [{ model: modelId, tensor: t.name, offset: 0, length: ENGINE_LIMITS.readBytes + 1 }, 'length'],
+      [{ model: modelId, tensor: t.name, offset: 0, length: 0 }, 'length'],
+      [{ model: modelId, tensor: t.name, offset: -1, length: 4 }, 'offset'],
+      [{ model: modelId, tensor: t.name, offset: 0.5, length: 4 }, 'offset'],
+      [{ model: modelId, tensor: '', offset: 0, length: 4 }, 'tensor'],
+      [{ model: modelId, tensor: t.name, offset: 0 }, 'length'],
+    ] as const) {
+      const e = await fails('engine:read', payload);
+      expect(e.code).toBe('IPC_INVALID_REQUEST');
+      expect(e.message).toContain(field);
+    }
+  });
+
+  it('a damaged tile fails the reads that touch it, with PixelFS\'s code; other ranges still read', async () => {
+    const m = store.manifest(modelId);
+    const t = m.tensors.find((x) => x.name === 'blk.4.ffn_down.weight')!;
+    expect(t.bytes).toBeGreaterThan(2 * TILE);
+    const src = fs.readFileSync(MODEL);
+    const tilePath = store.volume.tilePath(createHash('sha256').update(src.subarray(t.offset + TILE, t.offset + 2 * TILE)).digest('hex'));
+    const png = fs.readFileSync(tilePath);
+    png[Math.floor(png.length / 2)] ^= 0x10;
+    fs.writeFileSync(tilePath, png);
+    const e = await fails('engine:read', { model: modelId, tensor: t.name, offset: TILE + 10, length: 4 });
+    expect(e.code).toBe(PixelFsCodes.TILE_CORRUPT);
+    const { bytes } = await ok('engine:read', { model: modelId, tensor: t.name, offset: 0, length: TILE });
+    expect(Buffer.from(bytes, 'base64').equals(src.subarray(t.offset, t.offset + TILE))).toBe(true);
+  });
+});
+
+describe('the renderer\'s remote tensor source', () => {
+  it('splits reads into requests of at most the limit and checks every answer', async () => {
+    const asked: [string, number, number][] = [];
+    const t = gguf.header.tensors.find((x) => x.name === 'token_embd.weight')!;
+    const src = remoteTensorSource(gguf.header, async (name, offset, length) => {
+      asked.push([name, offset, length]);
+      return gguf.read(name, offset, length);
+    }, 10_000);
+    const got = await src.read(t.name, 5, 25_000);
+    expect(asked).toEqual([
+      [t.name, 5, 10_000],
+      [t.name, 10_005, 10_000],
+      [t.name, 20_005, 5_000],
+    ]);
+    expect(Buffer.from(got).equals(Buffer.from(await gguf.read(t.name, 5, 25_000)))).toBe(true);
+    await expect(src.read(t.name, t.byteSize, 1)).rejects.toThrow(EngineError);
+    const short = remoteTensorSource(gguf.header, async (_n, _o, length) => new Uint8Array(length - 1));
+    await expect(short.read(t.name, 0, 16)).rejects.toMatchObject({ code: 'ENGINE_TENSOR_READ' });
+  });
+});
+
+describe('model removal', () => {
+  it('a removed model is gone from both channels, though its header was served before', async () => {
+    expect((await call('engine:header', { model: modelId })).ok).toBe(true);
+    await store.remove(modelId);
+    const h = await fails('engine:header', { model: modelId });
+    const r = await fails('engine:read', { model: modelId, tensor: 'output_norm.weight', offset: 0, length: 4 });
+    expect(h.code).toBe('MODEL_NOT_FOUND');
+    expect(r.code).toBe('MODEL_NOT_FOUND');
+  });
+});

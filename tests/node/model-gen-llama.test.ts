@@ -1,0 +1,164 @@
+/**
+ * Generated models against llama.cpp itself (node-llama-cpp, tests/support/llama-cpp.ts): every
+ * type of both tiny presets loads, tokenizes like our tokenizer, and predicts a finite,
+ * non-trivial next-token distribution; the quantised files of one seed predict what the F32 file
+ * predicts, within each type's precision (so llama.cpp reads our blocks as the values we meant).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseGgufBytes } from '../../shared/gguf/reader';
+import { GEN_TYPES, generateModelBytes, planModel, type GenMethod, type GenType } from '../../shared/model-gen';
+import { VOCAB_CORPUS } from '../../shared/model-gen/corpus';
+import { tokenizerFromGguf, type Tokenizer } from '../../shared/tokenizer';
+import { openReference } from '../support/llama-cpp';
+
+const dir = mkdtempSync(join(tmpdir(), 'pxi-model-gen-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const TEXTS = [
+  'The keeper looked at the maps, and the children asked questions.',
+  ' Two  spaces,\ttabs, and a new line\nthen 12345 digits; "quotes" (brackets) [x].',
+  'Ünïcödé — 日本語 🙂 café naïve',
+  "It's what they'll say: we're done, I'd guess.",
+];
+const PROMPT = 'The keeper wrote down what she learned about the river and the mill.';
+
+interface Outcome {
+  /** log p over the vocabulary at each position of PROMPT. */
+  logProbs: Float64Array[];
+}
+
+async function check(preset: 'tiny-llama' | 'tiny-qwen2', type: GenType, method: GenMethod, seed = 7): Promise<Outcome> {
+  const plan = planModel({ preset, type, seed, method });
+  const bytes = await generateModelBytes(plan);
+  const h = parseGgufBytes(bytes, `${preset}-${type}.gguf`);
+  expect(h.tensors).toHaveLength(plan.tensors.length);
+  const tok: Tokenizer = tokenizerFromGguf(h.metadata);
+  for (const t of TEXTS) expect(tok.decode(tok.encode(t, { addSpecial: false }))).toBe(t);
+
+  const path = join(dir, `${preset}-${type}-${method}-${seed}.gguf`);
+  writeFileSync(path, bytes);
+  const ref = await openReference(path, 128);
+  try {
+    expect(ref.vocabSize).toBe(plan.config.vocab);
+    expect(ref.bos).toBe(tok.bos);
+    expect(ref.eos).toBe(tok.eos);
+    for (const t of TEXTS) expect(ref.tokenize(t), t).toEqual(tok.encode(t, { addSpecial: false }));
+
+    const ids = [tok.bos!, ...tok.encode(PROMPT, { addSpecial: false })];
+    const logProbs = await ref.logProbs(ids);
+    const V = plan.config.vocab;
+    const tops = new Set<number>();
+    let topSum = 0;
+    for (const lp of logProbs) {
+      expect(lp).toHaveLength(V);
+      let sum = 0;
+      let best = -Infinity;
+      let arg = -1;
+      for (let i = 0; i < V; i++) {
+        expect(Number.isFinite(lp[i]!)).toBe(true);
+        sum += Math.exp(lp[i]!);
+        if (lp[i]! > best) {
+          best = lp[i]!;
+          arg = i;
+        }
+      }
+      expect(sum).toBeCloseTo(1, 3);
+      // Neither one-hot nor flat: the top token is far likelier than uniform, and not certain.
+      expect(Math.exp(best)).toBeLessThan(0.98);
+      expect(Math.exp(best)).toBeGreaterThan(20 / V);
+      topSum += Math.exp(best);
+      tops.add(arg);
+    }
+    const meanTop = topSum / logProbs.length;
+    expect(meanTop).toBeGreaterThan(0.03);
+    expect(meanTop).toBeLessThan(0.6);
+    // The prediction follows the context: not the same top token everywhere.
+    expect(tops.size).toBeGreaterThan(logProbs.length / 3);
+    return { logProbs };
+  } finally {
+    await ref.dispose();
+  }
+}
+
+/** Pearson correlation of two models' log-probabilities over the vocabulary, averaged over positions. */
+function meanCorrelation(a: Float64Array[], b: Float64Array[]): number {
+  let total = 0;
+  a.forEach((x, pos) => {
+    const y = b[pos]!;
+    const n = x.length;
+    let mx = 0;
+    let my = 0;
+    for (let i = 0; i < n; i++) {
+      mx += x[i]! / n;
+      my += y[i]! / n;
+    }
+    let sxy = 0;
+    let sxx = 0;
+    let syy = 0;
+    for (let i = 0; i < n; i++) {
+      sxy += (x[i]! - mx) * (y[i]! - my);
+      sxx += (x[i]! - mx) ** 2;
+      syy += (y[i]! - my) ** 2;
+    }
+    total += sxy / Math.sqrt(sxx * syy);
+  });
+  return total / a.length;
+}
+
+// How closely each type of the same (quantize-method) model must follow F32. llama.cpp also
+// rounds activations to 8 bits for block types, so this measures both. Misread blocks (a wrong
+// nibble order, a wrong scale) give correlations near 0.
+// Measured: F16 0.999999, BF16 0.99992, Q8_0 0.9992, Q6_K 0.994, Q4_K 0.94, Q4_0 0.90.
+const MIN_CORRELATION: Record<GenType, number> = { F32: 1, F16: 0.99999, BF16: 0.9995, Q8_0: 0.997, Q6_K: 0.985, Q4_K: 0.85, Q4_0: 0.85 };
+
+for (const preset of ['tiny-llama', 'tiny-qwen2'] as const) {
+  describe(`${preset} in llama.cpp`, () => {
+    let f32: Outcome | undefined;
+    for (const type of GEN_TYPES) {
+      it(`${type}: loads, tokenizes as we do, predicts a sane distribution`, async () => {
+        const out = await check(preset, type, 'quantize');
+        if (type === 'F32') f32 = out;
+        else expect(meanCorrelation(f32!.logProbs, out.logProbs)).toBeGreaterThan(MIN_CORRELATION[type]);
+      });
+    }
+    it('directly synthesised Q4_K and Q6_K blocks load and predict a sane distribution', async () => {
+      await check(preset, 'Q4_K', 'direct');
+      await check(preset, 'Q6_K', 'direct');
+    });
+    it('the correlation tells models apart: another seed is another model', async () => {
+      const other = await check(preset, 'F32', 'quantize', 8);
+      expect(Math.abs(meanCorrelation(f32!.logProbs, other.logProbs))).toBeLessThan(0.3);
+    });
+  });
+}
+
+describe('large generated vocabularies in llama.cpp', () => {
+  // Past the corpus, pieces come from synthetic merges; llama.cpp must split text as we do.
+  const corpusText = VOCAB_CORPUS.slice(0, 4000);
+  for (const [preset, vocab] of [
+    ['tiny-llama', 32000],
+    ['tiny-qwen2', 152064],
+  ] as const) {
+    it(`${preset} with a ${vocab}-token vocabulary tokenizes as our tokenizer does`, async () => {
+      const plan = planModel({ preset, type: 'Q4_0', seed: 1, method: 'direct', overrides: { vocab, blocks: 1, tied: true } });
+      const bytes = await generateModelBytes(plan);
+      const tok = tokenizerFromGguf(parseGgufBytes(bytes).metadata);
+      const path = join(dir, `${preset}-${vocab}.gguf`);
+      writeFileSync(path, bytes);
+      const ref = await openReference(path, 64);
+      try {
+        expect(ref.vocabSize).toBe(vocab);
+        for (const t of [...TEXTS, corpusText, 'thethethe keepersofthemaps ingingness 00000000']) {
+          const ours = tok.encode(t, { addSpecial: false });
+          expect(ref.tokenize(t)).toEqual(ours);
+          expect(tok.decode(ours)).toBe(t);
+        }
+      } finally {
+        await ref.dispose();
+      }
+    });
+  }
+});

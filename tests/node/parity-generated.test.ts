@@ -1,0 +1,120 @@
+/**
+ * Parity with llama.cpp on generated tiny llama and qwen2 models (shared/model-gen, seed 0) in
+ * every weight type the engine runs, the engine on WebGPU (Dawn on lavapipe). Per model, over
+ * the log-probabilities of all 1024 tokens at each of 32 positions:
+ *
+ *  1. ours vs the exact CPU reference (f64 dot products over the dequantised weights, f32
+ *     activations): within 2e-4 for every type. The kernels compute what the file says.
+ *  2. llama.cpp vs the same reference with llama.cpp's activation rounding emulated
+ *     (reference/forward.ts: activations go to Q8_0 blocks before Q8_0/Q4_0 weights, to Q8_K
+ *     blocks before Q4_K/Q6_K, as ggml-cpu's vec_dot_type does): ~1e-6 apart wherever no
+ *     activation sits on a rounding tie of its Q8 step. Where one does, a few ulps of f32
+ *     summation order decide which way llama.cpp rounds it, and a flip in the input of K and V
+ *     reaches every later position through the KV cache (measured: 0 to 24 of 32 positions,
+ *     at most 0.16 apart). Asserted robustly: the emulation removes most of the distance, its
+ *     RMS over all log-probs at most half the exact reference's (measured 1e-5 to 0.32 of it).
+ *     So the distance between us and llama.cpp on quantised models is llama.cpp's activation
+ *     rounding, not our kernels.
+ *  3. ours vs llama.cpp: within TOLERANCE[type], and the same top-1 token wherever llama.cpp's
+ *     margin between its first and second token exceeds that tolerance.
+ *
+ * Why the tolerances are what they are. F32: both sides are exact f32 arithmetic (measured
+ * ≤ 2.1e-5): the 1e-3 of the stories test. F16: llama.cpp rounds activations to f16 for F16
+ * dot products (2^-11 relative); on these models that rounding alone moves log-probs by
+ * 1.6e-2, and llama.cpp sits 1.4e-2 from us (measured; our f16 emulation explains about half
+ * of it, see specs/engine.md) → 5e-2. Q8_0 / Q4_0 / Q4_K / Q6_K: a Q8 activation step is
+ * 1/254 of its block's largest value and the generated models' gains (specs/model-gen.md:
+ * sharp, not one-hot, next-token distributions) amplify it: llama.cpp sits 0.27–0.35 (Q8_0,
+ * Q4_0) and 0.43–0.57 (Q4_K, Q6_K) from us (measured, both presets). The bounds, 0.6 and 0.8,
+ * are ~1.4–2× that, while check 1 holds our kernels to 2e-4, three orders of magnitude below.
+ * Run with PXI_PARITY_REPORT=1 to print the measured numbers (specs/engine.md lists them).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { llamaCppActivationRounding } from '../../shared/engine/reference/forward';
+import type { GpuContext } from '../../shared/gpu';
+import type { GenType } from '../../shared/model-gen';
+import { openTestContext } from '../support/gpu';
+import { openReference } from '../support/llama-cpp';
+import { diffLogProbs, generatedBytes, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
+
+type EngineType = Exclude<GenType, 'BF16'>;
+const TYPES: EngineType[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
+const TOLERANCE: Record<EngineType, number> = { F32: 1e-3, F16: 5e-2, Q8_0: 0.6, Q4_0: 0.6, Q4_K: 0.8, Q6_K: 0.8 };
+const EXACT_TOL = 2e-4;
+const EMULATION_TOL = 1e-3; // for the report: positions where the emulation is not exact
+/** The emulated reference's RMS distance to llama.cpp, as a fraction of the exact reference's. */
+const EMULATION_RMS_RATIO = 0.5;
+const TEXT =
+  'The keeper wrote down what she learned about the river and the mill, and the children asked her why the water ran so fast ' +
+  'in the spring, when the snow on the hills melted and the wheel turned all day long.';
+const report = process.env.PXI_PARITY_REPORT === '1';
+
+let ctx: GpuContext | null = null;
+let reason = '';
+const dir = mkdtempSync(join(tmpdir(), 'pxi-parity-'));
+
+beforeAll(async () => {
+  const r = await openTestContext();
+  if (r.ctx) ctx = r.ctx;
+  else reason = r.reason;
+});
+afterAll(() => {
+  ctx?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe.each(['tiny-llama', 'tiny-qwen2'] as const)('parity with llama.cpp: generated %s', (preset) => {
+  it.for(TYPES)('%s', async (type, t) => {
+    if (!ctx) return t.skip(reason);
+    // Block types straight from random valid blocks (fast, and every scale/min field varies).
+    const bytes = await generatedBytes(preset, type, type === 'F32' || type === 'F16' ? 'quantize' : 'direct');
+    const path = join(dir, `${preset}-${type}.gguf`);
+    writeFileSync(path, bytes);
+    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
+    const ref = await openReference(path, 64);
+    try {
+      const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
+      expect(ids).toHaveLength(32);
+      expect(ids).toEqual([...(ours.tokenizer.addBos ? [ref.bos] : []), ...ref.tokenize(TEXT)].slice(0, 32));
+      const V = ours.model.vocabSize;
+      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
+      const want = await ref.logProbs(ids);
+      const exact = await referenceLogProbs(ours.source, ours.model, ids);
+
+      const vsExact = diffLogProbs(got, exact);
+      const vsLlama = diffLogProbs(got, want);
+      let emulated = null;
+      const exactVsLlama = diffLogProbs(exact, want);
+      if (type !== 'F32' && type !== 'F16') {
+        emulated = diffLogProbs(await referenceLogProbs(ours.source, ours.model, ids, { activationRounding: llamaCppActivationRounding }), want);
+      }
+      const tol = TOLERANCE[type];
+      let checked = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const w = top2(want[i]!);
+        if (w.margin > tol) {
+          checked++;
+          expect(top2(got[i]!).top, `top-1 at position ${i} (llama.cpp margin ${w.margin.toFixed(3)})`).toBe(w.top);
+        }
+      }
+      if (report) {
+        const ties = emulated ? emulated.perPosition.filter((x) => x > EMULATION_TOL).length : 0;
+        const agree = got.filter((row, i) => top2(row).top === top2(want[i]!).top).length;
+        console.log(
+          `${preset} ${type}: ours~exact ${vsExact.max.toExponential(2)}, ours~llama.cpp ${vsLlama.max.toExponential(2)}` +
+            (emulated ? `, emulated~llama.cpp ${emulated.max.toExponential(2)} (${ties} positions past 1e-3; rms ${emulated.rms.toExponential(2)} vs exact ${exactVsLlama.rms.toExponential(2)})` : '') +
+            `, top-1 agree ${agree}/32, margin > tol at ${checked}`,
+        );
+      }
+      expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(EXACT_TOL);
+      if (emulated) expect(emulated.rms, 'emulated llama.cpp rounding vs llama.cpp (RMS)').toBeLessThan(EMULATION_RMS_RATIO * exactVsLlama.rms);
+      expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
+    } finally {
+      ours.model.destroy();
+      await ref.dispose();
+    }
+  });
+});

@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { directCaller } from '../../shared/ipc/dispatch';
+import type { EventPayload } from '../../shared/ipc/contract';
+import { Services } from '../../electron/services';
+import { fixturePath } from '../support/fixtures';
+
+const dirs: string[] = [];
+const temp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'pxi-services-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('main-process services through the IPC contract', () => {
+  it('inspects a GGUF file, imports it as a task with progress events, lists and deletes it', async () => {
+    const services = new Services({ dataDir: temp(), mode: 'browser', version: '0.0.0-test' });
+    const call = directCaller(services.dispatch);
+    try {
+      expect((await call('models:list', {})).models).toEqual([]);
+      const path = fixturePath('models', 'stories260K.gguf');
+      const info = await call('models:inspectFile', { path });
+      expect(info).toMatchObject({ architecture: 'llama', tensorCount: expect.any(Number), engineProblem: null, tokenizer: { model: 'llama', vocabSize: 512 } });
+      expect(info.tensorTypes).toEqual([expect.objectContaining({ type: 'F32', runnable: true })]);
+
+      const events: EventPayload<'tasks:changed'>[] = [];
+      services.onEvent((name, payload) => name === 'tasks:changed' && events.push(payload as EventPayload<'tasks:changed'>));
+      const task = await call('tasks:enqueue', { kind: 'model.import', params: { path, name: 'stories' } });
+      expect(task.state).toBe('queued');
+      for (let i = 0; i < 600 && !events.some((e) => e.id === task.id && (e.state === 'succeeded' || e.state === 'failed')); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const last = events.filter((e) => e.id === task.id).at(-1)!;
+      expect(last.error).toBeNull();
+      expect(last.state).toBe('succeeded');
+      expect(events.some((e) => e.id === task.id && e.state === 'running')).toBe(true);
+
+      const { models } = await call('models:list', {});
+      expect(models).toHaveLength(1);
+      expect(models[0]).toMatchObject({ name: 'stories', architecture: 'llama', tensorTypes: ['F32'] });
+      expect((await call('tasks:list', {})).tasks[0]).toMatchObject({ id: task.id, state: 'succeeded' });
+      await call('models:delete', { id: models[0]!.id });
+      expect((await call('models:list', {})).models).toEqual([]);
+    } finally {
+      await services.close();
+    }
+  });
+
+  it('refuses relative paths, missing files and malformed GGUFs with their reasons', async () => {
+    const dir = temp();
+    const services = new Services({ dataDir: dir, mode: 'browser', version: '0.0.0-test' });
+    const call = directCaller(services.dispatch);
+    try {
+      await expect(call('models:inspectFile', { path: 'model.gguf' })).rejects.toMatchObject({ code: 'INSPECT_BAD_PATH' });
+      await expect(call('models:inspectFile', { path: join(dir, 'missing.gguf') })).rejects.toMatchObject({ code: 'INSPECT_NOT_FOUND' });
+      const truncated = join(dir, 'truncated.gguf');
+      writeFileSync(truncated, readFileSync(fixturePath('models', 'stories260K.gguf')).subarray(0, 300));
+      await expect(call('models:inspectFile', { path: truncated })).rejects.toMatchObject({ code: 'GGUF_TRUNCATED', message: expect.stringContaining(truncated) });
+      await expect(call('tasks:enqueue', { kind: 'model.import', params: { path: 'relative.gguf' } })).rejects.toMatchObject({ code: 'TASK_INVALID_PARAMS' });
+      await expect(call('tasks:cancel', { id: 999 })).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
+    } finally {
+      await services.close();
+    }
+  });
+});

@@ -1,0 +1,84 @@
+import { f32ToF16 } from '../../shared/quant';
+/** Seeded data for the quantisation and kernel tests (mulberry32: small, fast, reproducible). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n values uniform in [-scale, scale). */
+export function uniform(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (2 * r() - 1) * scale;
+  return out;
+}
+
+/** n values roughly normal (sum of 4 uniforms), with a few 8x outliers as real weights have. */
+export function weightLike(n: number, seed: number): Float32Array<ArrayBuffer> {
+  const r = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const g = (r() + r() + r() + r() - 2) * 0.87;
+    out[i] = r() < 0.005 ? g * 8 : g;
+  }
+  return out;
+}
+
+/**
+ * nBlocks random but valid ggml blocks of a type: every quant byte random (all nibble, high-bit
+ * and scale patterns occur), the f16 super-scales random in a range that keeps values O(1).
+ * Decoded by shared/quant, these exercise a kernel's unpacking far better than quantised data.
+ */
+export function randomBlocks(type: string, nBlocks: number, seed: number): Uint8Array<ArrayBuffer> {
+  const r = rng(seed);
+  const byte = () => Math.floor(r() * 256);
+  const f16Bits = (lo: number, hi: number, signed: boolean) => {
+    const v = lo * (hi / lo) ** r(); // log-uniform in [lo, hi]
+    return f32ToF16(signed && r() < 0.5 ? -v : v);
+  };
+  const put16 = (b: Uint8Array, o: number, h: number) => {
+    b[o] = h & 0xff;
+    b[o + 1] = h >> 8;
+  };
+  switch (type) {
+    case 'F32':
+      return new Uint8Array(uniform(nBlocks, seed).buffer);
+    case 'F16': {
+      const b = new Uint8Array(2 * nBlocks);
+      const x = uniform(nBlocks, seed);
+      for (let i = 0; i < nBlocks; i++) put16(b, 2 * i, f32ToF16(x[i]));
+      return b;
+    }
+    case 'Q8_0': {
+      const b = new Uint8Array(34 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) put16(b, 34 * i, f16Bits(1 / 256, 1 / 64, true));
+      return b;
+    }
+    case 'Q4_0': {
+      const b = new Uint8Array(18 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) put16(b, 18 * i, f16Bits(1 / 64, 1 / 8, true));
+      return b;
+    }
+    case 'Q4_K': {
+      const b = new Uint8Array(144 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) {
+        put16(b, 144 * i, f16Bits(1 / 1024, 1 / 256, false));
+        put16(b, 144 * i + 2, f16Bits(1 / 1024, 1 / 256, false));
+      }
+      return b;
+    }
+    case 'Q6_K': {
+      const b = new Uint8Array(210 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) put16(b, 210 * i + 208, f16Bits(1 / 2048, 1 / 512, true));
+      return b;
+    }
+    default:
+      throw new Error(`randomBlocks: no generator for ${type}`);
+  }
+}
