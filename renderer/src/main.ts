@@ -11,7 +11,8 @@ import { el, type View } from './views/types';
 const views: View[] = [modelsView, importView, explorerView, chatView, tasksView];
 
 function currentViewId(): string {
-  const id = location.hash.replace(/^#\/?/, '');
+  // A view may take parameters after '?' (#/explorer?model=ID); the view id is before it.
+  const id = location.hash.replace(/^#\/?/, '').split('?')[0]!;
   return views.some((v) => v.id === id) ? id : 'models';
 }
 
@@ -26,14 +27,31 @@ function renderNav(nav: HTMLElement, active: string): void {
   );
 }
 
+// What the view on screen asked to run when it leaves (stop timers, workers, subscriptions).
+let leaveCurrentView: (() => void) | undefined;
+let renderGeneration = 0;
+
 async function showView(api: PxiApi, viewRoot: HTMLElement, nav: HTMLElement): Promise<void> {
   const id = currentViewId();
   renderNav(nav, id);
+  const leave = leaveCurrentView;
+  leaveCurrentView = undefined;
+  try {
+    leave?.();
+  } catch (e) {
+    void api.call('app:log', { level: 'warn', message: `view cleanup failed: ${(e as Error).message}` });
+  }
   viewRoot.replaceChildren();
   viewRoot.dataset.view = id;
+  const generation = ++renderGeneration;
   const showError = (message: string) => viewRoot.prepend(el('div', { className: 'error', role: 'alert', textContent: message }));
   try {
-    await views.find((v) => v.id === id)!.render(viewRoot, { api, showError });
+    const cleanup = await views.find((v) => v.id === id)!.render(viewRoot, { api, showError });
+    if (typeof cleanup === 'function') {
+      // The user may have moved on while this view was still rendering.
+      if (generation === renderGeneration) leaveCurrentView = cleanup;
+      else cleanup();
+    }
   } catch (e) {
     showError((e as Error).message);
   }

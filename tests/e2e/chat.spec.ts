@@ -20,16 +20,27 @@ const TOKENS = 40;
 let dataDir = '';
 let serve: ChildProcess | null = null;
 let url = '';
+/** What `pxi chat` (Node, Dawn) answered to CHAT_TURNS with the generated chat model, greedy. */
+let nodeChat = '';
+const CHAT_TURNS = ['hi', 'tell me more'];
+const CHAT_TOKENS = 8;
 
 test.beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-chat-'));
-  // The import runs before serve: one process owns a volume at a time.
-  const imp = spawnSync(process.execPath, ['bin/pxi.js', 'import', MODEL, '--volume', join(dataDir, 'volume'), '--tile-size', '64', '--skip-pyramid'], {
-    cwd: projectRoot,
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  expect(imp.status, imp.stderr).toBe(0);
+  const volume = join(dataDir, 'volume');
+  const pxi = (...args: string[]) => {
+    const r = spawnSync(process.execPath, ['bin/pxi.js', ...args], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000, input: args[0] === 'chat' ? CHAT_TURNS.join('\n') + '\n' : '' });
+    expect(r.status, `pxi ${args.join(' ')}: ${r.stderr}`).toBe(0);
+    return r.stdout;
+  };
+  // A model with a chat template (ChatML): random F32 weights, so its text is noise, but the
+  // same noise on every host (its next-token margins are wide).
+  const tiny = join(dataDir, 'tiny-qwen2.gguf');
+  pxi('gen', '--preset', 'tiny-qwen2', '--type', 'F32', '--quiet', '-o', tiny);
+  // The imports run before serve: one process owns a volume at a time.
+  pxi('import', MODEL, '--volume', volume, '--tile-size', '64', '--skip-pyramid');
+  pxi('import', tiny, '--volume', volume, '--skip-pyramid');
+  nodeChat = pxi('chat', 'tiny-qwen2', '--volume', volume, '--temp', '0', '-n', String(CHAT_TOKENS));
   serve = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   serve.stderr!.on('data', (d) => (stderr += String(d)));
@@ -150,4 +161,31 @@ test('a lost GPU device is reported, and Reload brings the model back', async ({
   const reply = page.locator('.chat-reply').last();
   await expect(reply).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
   expect(await reply.textContent()).toBe(', there was a little girl'); // the first 8 greedy tokens, as before the loss
+});
+
+test('a model with a chat template: turns through the template, as pxi chat answers them', async ({ page }) => {
+  test.setTimeout(120_000);
+  // Opened by link, the model named in it (#/chat?model=NAME).
+  await page.goto(`${url}#/chat?model=tiny-qwen2`);
+  await expect(page.locator('#chat-model option:checked')).toContainText('tiny-qwen2');
+  await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await expect(page.locator('#chat-mode')).toBeEnabled();
+  await expect(page.locator('#chat-mode')).toHaveValue('chat');
+  await expect(page.locator('#chat-mode-note')).toContainText('chat template');
+  await page.locator('#chat-greedy').click();
+  await page.locator('#chat-maxTokens').fill(String(CHAT_TOKENS));
+  const replies: string[] = [];
+  for (const [i, turn] of CHAT_TURNS.entries()) {
+    await page.locator('#chat-prompt').fill(turn);
+    await page.locator('#chat-prompt').press('Enter');
+    const reply = page.locator('.chat-turn.assistant .chat-reply').nth(i);
+    await expect(reply).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    replies.push((await reply.textContent()) ?? '');
+  }
+  await expect(page.locator('.chat-turn.user')).toHaveText(CHAT_TURNS.map((t) => new RegExp(`${t}$`)));
+  // pxi chat prints each reply and a newline: the same conversation, the same replies.
+  expect(replies.map((r) => `${r}\n`).join('')).toBe(nodeChat);
+  await page.screenshot({ path: test.info().outputPath('chat-template.png') });
+  await page.locator('#chat-reset').click();
+  await expect(page.locator('.chat-turn')).toHaveCount(0);
 });

@@ -83,7 +83,7 @@ function describeState(s: EngineState, models: ModelSummary[]): string {
     case 'failed':
       return `Could not load ${s.modelId ? name(s.modelId) : 'the model'}: ${s.error.message}`;
     case 'lost':
-      return `The GPU device was lost while ${name(s.modelId)} was loaded (${s.error.message}). Reload the model to continue.`;
+      return `${name(s.modelId)} is no longer on the GPU: ${s.error.message}. Reload the model to continue.`;
   }
 }
 
@@ -260,7 +260,8 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     modeSelect.value = mode;
     modeSelect.disabled = !template || chat.generating;
     (modeSelect.options[0] as HTMLOptionElement).disabled = !template;
-    system.disabled = mode !== 'chat';
+    // The system message opens a conversation: it is set before the first turn.
+    system.disabled = mode !== 'chat' || chat.turns.length > 0 || chat.generating;
     system.parentElement!.hidden = mode !== 'chat';
     modeNote.textContent = !ready
       ? ''
@@ -308,7 +309,11 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     }
     h.load(id).catch(() => paint()); // the failure is shown by the state line
   });
-  reload.addEventListener('click', () => void h.reload().catch(() => paint()));
+  reload.addEventListener('click', () => {
+    // The conversation lived in the lost device's KV cache: a reloaded model starts afresh.
+    chat.turns = [];
+    void h.reload().catch(() => paint());
+  });
   modeSelect.addEventListener('change', () => {
     chat.mode = modeSelect.value === 'chat' ? 'chat' : 'completion';
     chat.turns = [];
@@ -332,6 +337,14 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     }
   });
   stopBtn.addEventListener('click', () => h.stop());
+  // #/chat?model=ID-or-name opens the view with that model (links from other views).
+  const asked = new URLSearchParams(location.hash.split('?')[1] ?? '').get('model');
+  const target = asked ? models.find((m) => m.id === asked || m.name === asked) : undefined;
+  const current = h.state.kind === 'ready' ? h.state.info.modelId : h.state.kind === 'loading' ? h.state.modelId : null;
+  if (target && target.id !== current && !chat.generating) {
+    select.value = target.id;
+    select.dispatchEvent(new Event('change'));
+  }
   resetBtn.addEventListener('click', () => {
     chat.turns = [];
     h.reset();
