@@ -40,7 +40,7 @@ export function modelHandlers(store: () => Promise<ModelStore>): Pick<Handlers, 
       const arch = s.architecture;
       const engineProblem =
         arch === null || !isSupportedArchitecture(arch)
-          ? `architecture ${JSON.stringify(arch)} is not one the engine runs (llama, qwen2); it can be stored and viewed, not run`
+          ? `architecture ${JSON.stringify(arch)} is not supported: Pixel-LLM imports and runs llama and qwen2 models`
           : unsupported.length
             ? `tensor types ${unsupported.join(', ')} are not read by the engine's kernels; the model can be stored and viewed, not run`
             : s.configError;

@@ -2,6 +2,8 @@ import { expect, test, type Page } from '@playwright/test';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseGgufBytes } from '../../shared/gguf/reader';
+import { writeGgufBytes } from '../../shared/gguf/writer';
 import { fixturePath } from '../support/fixtures';
 import { startServe, type ServeProcess } from './serve-fixture';
 
@@ -33,6 +35,15 @@ async function open(page: Page, view: string): Promise<void> {
   await expect(page.locator('#view')).toHaveAttribute('data-view', view);
 }
 
+/** The view fits the window's width: nothing pushes it into a horizontal scrollbar. */
+async function expectFitsWidth(page: Page): Promise<void> {
+  const overflow = await page.evaluate(() => {
+    const v = document.getElementById('view')!;
+    return { view: v.scrollWidth - v.clientWidth, page: document.documentElement.scrollWidth - document.documentElement.clientWidth };
+  });
+  expect(overflow).toEqual({ view: 0, page: 0 });
+}
+
 /** What the services hold, asked through the page's own API socket (the same contract the UI uses). */
 async function call<T>(page: Page, channel: string, payload: unknown): Promise<T> {
   return page.evaluate(
@@ -54,7 +65,7 @@ async function call<T>(page: Page, channel: string, payload: unknown): Promise<T
   ) as Promise<T>;
 }
 
-test('a truncated or non-GGUF file is refused in the wizard, naming the file and field, and nothing is written', async ({ page }) => {
+test('a truncated, non-GGUF or unsupported file is refused in the wizard, naming the file and field, and nothing is written', async ({ page }) => {
   const source = fixturePath('models', 'stories260K.gguf');
   const truncated = join(temp, 'truncated-stories.gguf');
   writeFileSync(truncated, readFileSync(source).subarray(0, 500_000));
@@ -81,12 +92,37 @@ test('a truncated or non-GGUF file is refused in the wizard, naming the file and
   // The error is where the person is looking, and the keyboard is back on the field to fix it.
   await expect(page.locator('#gguf-path')).toBeFocused();
   await expect(page.locator('#gguf-path')).toHaveAttribute('aria-invalid', 'true');
+  await expectFitsWidth(page);
   await page.screenshot({ path: test.info().outputPath('import-error.png') });
 
   await page.locator('#gguf-path').fill(notGguf);
   await page.locator('#gguf-path').press('Enter');
   await expect(alert).toContainText('notes.gguf');
   await expect(alert).toContainText('GGUF_BAD_MAGIC');
+
+  // A GGUF the store cannot take (an architecture it does not run) passes the reader, and the
+  // inspection page says why it cannot be imported; the wizard goes no further.
+  const stories = readFileSync(source);
+  const h = parseGgufBytes(stories, 'stories260K.gguf');
+  const meta = new Map(h.metadata);
+  meta.set('general.architecture', { type: 'string', value: 'gpt2' });
+  const gpt2 = join(temp, 'gpt2-shaped.gguf');
+  writeFileSync(gpt2, writeGgufBytes(meta, h.tensors.map((t) => ({ ...t, data: stories.subarray(t.offset, t.offset + t.byteSize) }))));
+  await page.locator('#gguf-path').fill(gpt2);
+  await page.locator('#gguf-path').press('Enter');
+  await expect(wizard).toHaveAttribute('data-step', 'inspect');
+  const refusal = wizard.locator('.callout[role="alert"]');
+  await expect(refusal).toContainText('This file cannot be imported');
+  await expect(refusal).toContainText('gpt2-shaped.gguf');
+  await expect(refusal).toContainText('general.architecture');
+  await expect(refusal).toContainText('MODEL_UNSUPPORTED_ARCH');
+  await expect(page.locator('.wizard-next')).toBeDisabled();
+  await page.screenshot({ path: test.info().outputPath('import-unsupported.png') });
+  await page.getByRole('button', { name: 'Back' }).click();
+
+  // The browser-mode host has no file dialog, and says so with a code the wizard reacts to.
+  await expect(call(page, 'files:chooseGguf', {})).rejects.toThrow('no native file dialog in browser mode');
+  await expect(call(page, 'files:importPlan', { path: '' })).rejects.toThrow(/path/);
 
   // Nothing was queued, no model listed, no tile written.
   const { tasks } = await call<{ tasks: unknown[] }>(page, 'tasks:list', {});
@@ -124,6 +160,7 @@ test('stories260K goes through the wizard: inspect, options, convert, verify OK,
   await expect(chart.locator('g.bar text.bar-value')).toContainText('48 tensors');
   await expect(wizard.locator('.callout')).toHaveCount(0); // the engine runs llama F32: no warning
   await expect(wizard).toContainText('Chat template: none');
+  await expectFitsWidth(page);
   await page.screenshot({ path: test.info().outputPath('import-inspect.png') });
   await page.locator('.wizard-next').click();
 
@@ -135,6 +172,7 @@ test('stories260K goes through the wizard: inspect, options, convert, verify OK,
   await expect(wizard.locator('.prediction')).toContainText('48 for 48 tensors');
   const predicted = await page.locator('#predicted-size').textContent();
   expect(predicted).toMatch(/≈ 1\.\d\d MiB/);
+  await expectFitsWidth(page);
   await page.screenshot({ path: test.info().outputPath('import-options.png') });
   // Keyboard only: Enter in the name field starts the import.
   await page.locator('#import-name').press('Enter');
@@ -146,6 +184,7 @@ test('stories260K goes through the wizard: inspect, options, convert, verify OK,
   await expect(result).toHaveAttribute('data-ok', 'true', { timeout: 60_000 });
   await expect(result).toContainText('OK');
   await expect(result).toContainText('Every tile matches its checksum');
+  await expectFitsWidth(page);
   await page.screenshot({ path: test.info().outputPath('import-verified.png') });
 
   // The prediction is close to what the volume really grew by (level 0: stored bytes).
@@ -168,7 +207,13 @@ test('stories260K goes through the wizard: inspect, options, convert, verify OK,
   await expect(row).toContainText('293K');
   await expect(row).toContainText('1.13 MiB');
   await expect(row.locator('.verify-cell')).toHaveText('OK');
+  await expectFitsWidth(page);
   await page.screenshot({ path: test.info().outputPath('models.png') });
+  // A wide monitor: the same page, still one coherent table.
+  await page.setViewportSize({ width: 2560, height: 1080 });
+  await expectFitsWidth(page);
+  await page.screenshot({ path: test.info().outputPath('models-wide.png') });
+  await page.setViewportSize({ width: 1280, height: 720 });
 
   // Verify again from Models: its progress and outcome show under the row.
   await row.getByRole('button', { name: 'Verify' }).click();

@@ -27,6 +27,11 @@ describe('main-process services through the IPC contract', () => {
       const info = await call('models:inspectFile', { path });
       expect(info).toMatchObject({ architecture: 'llama', tensorCount: expect.any(Number), engineProblem: null, tokenizer: { model: 'llama', vocabSize: 512 } });
       expect(info.tensorTypes).toEqual([expect.objectContaining({ type: 'F32', runnable: true })]);
+      const plan = await call('files:importPlan', { path });
+      expect(plan.importProblem).toBeNull();
+      expect(plan.tensors.length).toBe(info.tensorCount);
+      expect(plan.tensors.find((t) => t.name === 'blk.0.attn_q.weight')).toEqual({ name: 'blk.0.attn_q.weight', type: 'F32', bytes: 64 * 64 * 4 });
+      expect(plan.volume).toMatchObject({ perImport: false, tileBytes: plan.volume.tileWidth * plan.volume.tileHeight * 4 });
 
       const events: EventPayload<'tasks:changed'>[] = [];
       services.onEvent((name, payload) => name === 'tasks:changed' && events.push(payload as EventPayload<'tasks:changed'>));
@@ -63,6 +68,9 @@ describe('main-process services through the IPC contract', () => {
       await expect(call('models:inspectFile', { path: truncated })).rejects.toMatchObject({ code: 'GGUF_TRUNCATED', message: expect.stringContaining(truncated) });
       await expect(call('tasks:enqueue', { kind: 'model.import', params: { path: 'relative.gguf' } })).rejects.toMatchObject({ code: 'TASK_INVALID_PARAMS' });
       await expect(call('tasks:cancel', { id: 999 })).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
+      // The native dialog exists only in the desktop app; browser mode says so by code.
+      await expect(call('files:chooseGguf', {})).rejects.toMatchObject({ code: 'FILES_DIALOG_UNAVAILABLE' });
+      await expect(call('files:importPlan', { path: 'relative.gguf' })).rejects.toMatchObject({ code: 'FILES_BAD_PATH' });
     } finally {
       await services.close();
     }

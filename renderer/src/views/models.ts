@@ -44,7 +44,7 @@ class ModelsPage {
 
   async start(): Promise<void> {
     const head = el('div', { className: 'view-head' }, el('h1', { tabIndex: -1 }, 'Models'), el('a', { className: 'btn primary', href: '#/import' }, 'Import a model…'));
-    this.root.append(head, this.notice, this.tableHost);
+    this.root.append(el('div', { className: 'page' }, head, this.notice, this.tableHost));
     const batch = frameBatcher<Task>((ts) => {
       const last = new Map(ts.map((t) => [t.id, t]));
       for (const t of last.values()) this.onTask(t);
@@ -105,7 +105,7 @@ class ModelsPage {
       row.dataset.model = m.id;
       const types = el('td', {}, ...m.tensorTypes.map((t) => el('span', { className: 'chip' }, t)));
       const actions = el(
-        'td',
+        'div',
         { className: 'actions' },
         el('a', { className: 'btn', href: `#/explorer?model=${encodeURIComponent(m.id)}`, textContent: 'Open' }),
         button('Verify', () => void this.verify(m), { focusKey: `verify:${m.id}`, title: `Check every stored tile of ${m.name} against its checksum` }),
@@ -120,7 +120,7 @@ class ModelsPage {
         el('td', {}, formatBytes(m.bytes)),
         types,
         el('td', { className: 'verify-cell' }, badge(VERIFY_TEXT[m.verified], VERIFY_TONE[m.verified])),
-        actions,
+        el('td', {}, actions),
       );
       const cell = el('td', { colSpan: 7 });
       const activityRow = el('tr', { className: 'activity-row', hidden: true }, cell);

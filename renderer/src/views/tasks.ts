@@ -136,10 +136,10 @@ class TasksPage {
     row.dataset.task = String(t.id);
     const parts: RowParts = {
       row,
-      state: el('td'),
+      state: el('td', { className: 'task-state' }),
       detail: el('td', { className: 'task-detail' }),
-      duration: el('td'),
-      attempts: el('td'),
+      duration: el('td', { className: 'task-duration nowrap' }),
+      attempts: el('td', { className: 'task-attempts' }),
       cancel: button('Cancel', () => void this.act('tasks:cancel', t.id), { title: `Cancel task #${t.id}` }),
       retry: button('Retry', () => void this.act('tasks:retry', t.id), { title: `Run task #${t.id} again` }),
       bar: null,
@@ -153,7 +153,7 @@ class TasksPage {
       el('td', { className: 'nowrap' }, formatTime(t.createdAt)),
       parts.duration,
       parts.attempts,
-      el('td', { className: 'actions' }, parts.cancel, parts.retry),
+      el('td', {}, el('div', { className: 'actions' }, parts.cancel, parts.retry)),
     );
     return parts;
   }

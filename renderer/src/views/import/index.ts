@@ -5,7 +5,7 @@ import type { Response } from '../../../../shared/ipc/contract';
 import { barChart } from '../../components/bar-chart';
 import { baseName, formatBytes, formatCount, formatDuration, isAbsolutePath } from '../../components/format';
 import { createProgressBar, RateMeter } from '../../components/progress';
-import { followTask, isFinished, type Task } from '../../components/tasks';
+import { followTask, frameBatcher, isFinished, type Task } from '../../components/tasks';
 import { alertBox, badge, button, errorInfo } from '../../components/ui';
 import { el, type View } from '../types';
 import { predictVolume } from './predict';
@@ -61,6 +61,7 @@ class ImportWizard {
   private verifyTask: Task | null = null;
   private modelId: string | null = null;
   private following: { stop(): void } | null = null;
+  private stopRetryWatch: (() => void) | null = null;
   private readonly meter = new RateMeter();
   private startedAt = 0;
 
@@ -68,6 +69,8 @@ class ImportWizard {
   private page: HTMLElement | null = null;
   /** Updates the live parts of the current step (progress) without rebuilding it. */
   private live: ((t: Task) => void) | null = null;
+  /** Progress events can come faster than frames: draw the latest once per frame. */
+  private readonly drawLive = frameBatcher<Task>((ts) => this.live?.(ts[ts.length - 1]!));
 
   async mount(root: HTMLElement, api: PxiApi): Promise<void> {
     this.api = api;
@@ -84,6 +87,8 @@ class ImportWizard {
 
   private reset(): void {
     this.following?.stop();
+    this.stopRetryWatch?.();
+    this.stopRetryWatch = null;
     this.step = 'choose';
     this.busy = false;
     this.failure = null;
@@ -375,6 +380,8 @@ class ImportWizard {
 
   private followImport(t: Task): void {
     this.following?.stop();
+    this.stopRetryWatch?.();
+    this.stopRetryWatch = null;
     this.importTask = t;
     this.meter.reset();
     this.startedAt = performance.now();
@@ -382,7 +389,7 @@ class ImportWizard {
       const prev = this.importTask;
       this.importTask = u;
       if (prev && prev.progress.message.startsWith('pyramid') !== u.progress.message.startsWith('pyramid')) this.meter.reset();
-      if (!isFinished(u.state)) this.live?.(u);
+      if (!isFinished(u.state)) this.drawLive(u);
     });
     this.following = f;
     void f.done.then((done) => {
@@ -395,6 +402,13 @@ class ImportWizard {
         if (this.verifyAfter) void this.startVerify();
         else this.render(true);
       } else {
+        // A retry from the Tasks view (or the CLI) brings the same task back: follow it again.
+        const off = this.api!.on('tasks:changed', (u) => {
+          if (u.id !== done.id || isFinished(u.state) || this.importTask?.id !== done.id) return;
+          this.followImport(u);
+          if (this.step === 'convert') this.render(false);
+        });
+        this.stopRetryWatch = off;
         this.render(true);
       }
     });
@@ -430,6 +444,7 @@ class ImportWizard {
     cancel.id = 'cancel-import';
     section.append(phase, bar.element, elapsed, el('div', { className: 'wizard-actions' }, cancel));
     const update = (u: Task) => {
+      if (u.id !== this.importTask?.id) return;
       const pyramid = u.progress.message.startsWith('pyramid');
       phase.textContent = u.state === 'queued' ? 'Waiting for the tasks before it in the queue…' : pyramid ? 'Building the map pyramid (tile statistics and heat images)…' : 'Storing the tensors as PNG tiles…';
       bar.update(u.progress, u.state === 'running' ? this.meter.sample(u.progress.done) : undefined);
@@ -473,7 +488,7 @@ class ImportWizard {
       this.meter.reset();
       const f = followTask(this.api!, t.id, (u) => {
         this.verifyTask = u;
-        if (!isFinished(u.state)) this.live?.(u);
+        if (!isFinished(u.state)) this.drawLive(u);
       });
       this.following = f;
       void f.done.then((done) => {
@@ -511,7 +526,9 @@ class ImportWizard {
       const bar = createProgressBar('Verification progress');
       const label = el('p', { className: 'phase' }, 'Reading every tile back and checking it against its checksum…');
       section.append(label, bar.element);
-      const update = (u: Task) => bar.update(u.progress, u.state === 'running' ? this.meter.sample(u.progress.done) : undefined);
+      const update = (u: Task) => {
+        if (u.id === this.verifyTask?.id) bar.update(u.progress, u.state === 'running' ? this.meter.sample(u.progress.done) : undefined);
+      };
       if (vt) update(vt);
       else bar.update({ done: 0, total: null, unit: 'bytes', message: 'starting' });
       this.live = update;
@@ -534,7 +551,7 @@ class ImportWizard {
       );
       return box;
     }
-    const r = (vt.result ?? {}) as { ok?: boolean; problems?: number; tilesChecked?: number; bytesChecked?: number; firstProblems?: { message: string }[] };
+    const r = (vt.result ?? {}) as { ok?: boolean; problems?: number; tilesChecked?: number; bytesChecked?: number; firstProblems?: { message?: string; code?: string }[] };
     box.dataset.ok = String(r.ok === true);
     if (r.ok) {
       box.append(
@@ -545,7 +562,7 @@ class ImportWizard {
       box.append(
         badge('Corrupt', 'bad'),
         ` ${Number(r.problems)} problem(s):`,
-        el('ul', { className: 'problems' }, ...(r.firstProblems ?? []).map((p) => el('li', {}, p.message))),
+        el('ul', { className: 'problems' }, ...(r.firstProblems ?? []).map((p) => el('li', {}, p.message ?? p.code ?? 'problem'))),
       );
     }
     return box;
