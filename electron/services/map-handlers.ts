@@ -326,8 +326,18 @@ export function mapHandlers(store: () => Promise<ModelStore>): MapHandlers {
       if (r.kind !== 'weights' || !r.tensor) throw new MapError('MAP_INPUT', `map region ${id} is ${r.kind} space, not a tensor: it has no values to histogram`, { regionId: id });
       const st = r.pyramid.state === 'built' ? r.pyramid.stats : null;
       const range = st && st.count > 0 ? { lo: st.min, hi: st.max } : null;
+      const read = async (offset: number, length: number) => {
+        try {
+          return await s.readTensor(r.modelId, r.name, offset, length);
+        } catch (e) {
+          if (isCode(e, 'MODEL_NOT_FOUND')) {
+            throw new MapError('MAP_NOT_FOUND', `model ${r.modelId} is on the map but its data is not in this volume: no values to histogram`, { regionId: id });
+          }
+          throw e;
+        }
+      };
       const h = await tensorHistogram(
-        (offset, length) => s.readTensor(r.modelId, r.name, offset, length),
+        read,
         { type: r.tensor.ggmlType, elements: r.tensor.dims.reduce((a, b) => a * b, 1), bytes: r.tensor.byteSize },
         { bins: bins ?? MAP_DEFAULTS.histogramBins, maxValues: maxValues ?? MAP_DEFAULTS.histogramValues, range },
       );

@@ -172,7 +172,15 @@ async function main(): Promise<void> {
     await page.goto(u.toString());
     await page.waitForSelector('.explorer[data-frames]', { timeout: 60_000 });
     const settle = async () => {
-      await page.waitForFunction(() => document.querySelector<HTMLElement>('.explorer')?.dataset.loading === 'false', undefined, { timeout: 60_000 });
+      // A function, not text: the page's CSP forbids eval, which text predicates need.
+      await page.waitForFunction(
+        () => {
+          const d = document.querySelector<HTMLElement>('.explorer')?.dataset;
+          return d?.loading === 'false' && d?.animating === 'false';
+        },
+        undefined,
+        { timeout: 60_000 },
+      );
     };
     await settle();
     const ex = () => page.evaluate(() => ({ ...document.querySelector<HTMLElement>('.explorer')!.dataset }));
@@ -267,6 +275,22 @@ async function main(): Promise<void> {
         await page.mouse.wheel(0, i % 16 < 8 ? 120 : -120);
         await page.waitForTimeout(25);
       }
+    });
+    await settle();
+    await page.locator('[data-action="mode"]').click();
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('.explorer')?.dataset.textured3d ?? 0) >= 339, undefined, { timeout: 60_000 });
+    await settle();
+    await page.screenshot({ path: path.join(os.tmpdir(), 'explorer-fps-3d.png') });
+    await measure('3D: orbit (mouse drag), 339 tensors', async () => {
+      await page.mouse.move(cx, cy);
+      await page.mouse.down();
+      const end = performance.now() + SECONDS * 1000;
+      let i = 0;
+      while (performance.now() < end) {
+        i++;
+        await page.mouse.move(cx + 250 * Math.sin(i / 25), cy + 80 * Math.sin(i / 40));
+      }
+      await page.mouse.up();
     });
     await settle();
     const final = await ex();

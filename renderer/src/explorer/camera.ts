@@ -81,7 +81,8 @@ export function flightPose(from: Pose, to: Pose, t: number, screenWidth: number)
   const zMid = Math.min(from.zoom, to.zoom, dist > 0 ? (screenWidth * 0.8) / dist : Infinity);
   const l0 = Math.log(from.zoom);
   const l1 = Math.log(to.zoom);
-  const lc = Math.log(zMid);
+  // A quadratic Bézier in log zoom whose control point puts the curve at zMid half way.
+  const lc = 2 * Math.log(zMid) - (l0 + l1) / 2;
   const lz = (1 - e) * (1 - e) * l0 + 2 * e * (1 - e) * lc + e * e * l1;
   return { cx: from.cx + (to.cx - from.cx) * e, cy: from.cy + (to.cy - from.cy) * e, zoom: Math.exp(lz) };
 }

@@ -77,6 +77,7 @@ export class Explorer {
   private renderMs = 0;
   private readonly frameTimes: number[] = [];
   private hudAt = 0;
+  private hudTimer: ReturnType<typeof setTimeout> | null = null;
   private disposed = false;
   private readonly cleanups: (() => void)[] = [];
   private lastError = '';
@@ -143,6 +144,8 @@ export class Explorer {
     this.renderer.setClearColor(0x0f1115, 1);
     this.renderer.setPixelRatio(Math.min(2, window.devicePixelRatio || 1));
     this.view3d = new View3D(this.canvas, () => this.requestFrame());
+    // Arrow keys orbit-pan in 3D (the controls ignore them while disabled, i.e. in 2D).
+    this.view3d.controls.listenToKeyEvents(this.stage);
     this.data = new MapData(
       ctx.api,
       this.cache,
@@ -163,13 +166,28 @@ export class Explorer {
     this.ctx.showError(message);
   }
 
-  /** Loads the overview and shows the whole map; false when the map is empty. */
-  async start(): Promise<boolean> {
+  /**
+   * Loads the overview and shows the whole map, or the model `focus.model` (a model id), or its
+   * tensor `focus.tensor` selected; false when the map is empty.
+   */
+  async start(focus: { model?: string; tensor?: string } = {}): Promise<boolean> {
     const o = await this.data.loadOverview();
     if (!o.bounds || o.models.length === 0) return false;
     this.onResize();
     this.fitAll(true);
     this.cam.minZoom = this.cam.zoom / 8;
+    const model = o.models.find((m) => m.modelId === focus.model || m.name === focus.model);
+    if (focus.model && !model) this.error(`No model ${JSON.stringify(focus.model)} on the map: showing the whole map.`);
+    if (model) this.flyTo(model.box, 0.04, true);
+    if (model && focus.tensor) {
+      try {
+        const { region } = await this.ctx.api.call('map:region', { id: `${model.modelId}/${focus.tensor}` });
+        this.select(region);
+        this.flyTo(region.rect, 0.2, true);
+      } catch (e) {
+        this.error((e as Error).message);
+      }
+    }
     const b = o.bounds;
     const mm = await this.ctx.api.call('map:regions', {
       viewport: { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height },
@@ -271,7 +289,11 @@ export class Explorer {
   // ------------------------------------------------------------------ frames
 
   requestFrame(): void {
-    if (!this.raf && !this.disposed) this.raf = requestAnimationFrame((t) => this.frame(t));
+    if (!this.raf && !this.disposed) {
+      this.raf = requestAnimationFrame((t) => this.frame(t));
+      // Not settled until that frame has run (tests and the benchmark wait on this).
+      this.root.dataset.animating = 'true';
+    }
   }
 
   private frame(now: number): void {
@@ -289,7 +311,15 @@ export class Explorer {
     while (this.frameTimes.length && this.frameTimes[0]! < now - 1000) this.frameTimes.shift();
     this.updateHud(now, busy);
     if (busy) this.requestFrame();
-    else this.lastFrame = 0;
+    else {
+      this.lastFrame = 0;
+      // Once frames stop, the HUD says so a second later.
+      if (this.hudTimer !== null) clearTimeout(this.hudTimer);
+      this.hudTimer = setTimeout(() => {
+        this.hudTimer = null;
+        if (!this.disposed) this.updateHud(performance.now(), false);
+      }, 1100);
+    }
   }
 
   private level(): number {
@@ -299,6 +329,15 @@ export class Explorer {
 
   private frame2d(): void {
     const cam = this.cam;
+    const b = this.data.overview?.bounds;
+    if (b) {
+      // Keep some of the map on screen: the view centre stays within half a view of the bounds
+      // (and so within the 2^53 px the channels accept).
+      const hw = cam.width / 2 / cam.zoom;
+      const hh = cam.height / 2 / cam.zoom;
+      cam.cx = Math.min(b.x + b.width + hw, Math.max(b.x - hw, cam.cx));
+      cam.cy = Math.min(b.y + b.height + hh, Math.max(b.y - hh, cam.cy));
+    }
     const rebased = this.view2d.updateCamera(cam);
     if (this.data.overview) {
       this.data.setView({ viewport: cam.viewport(0.25), level: this.level(), minSize: 2 / cam.zoom, cx: cam.cx, cy: cam.cy });
@@ -350,18 +389,71 @@ export class Explorer {
       if (w < 40 || h < 12) continue;
       const p = cam.mapToScreen(r.rect.x, r.rect.y);
       if (p.x > cam.width || p.y > cam.height || p.x + w < 0 || p.y + h < 0) continue;
-      const size = Math.max(9, Math.min(28, h * 0.14, (w - 6) / (r.name.length * 0.58)));
+      const size = Math.max(9, Math.min(22, h * 0.14, (w - 6) / (r.name.length * 0.58)));
       g.font = `${size.toFixed(1)}px system-ui, sans-serif`;
-      if (g.measureText(r.name).width > w - 6) continue;
-      const x = Math.max(p.x + 3, Math.min(p.x + w - 3 - g.measureText(r.name).width, 3));
-      const y = Math.max(p.y + 3, Math.min(p.y + h - size - 3, 3));
-      g.fillStyle = 'rgba(15,17,21,0.6)';
-      g.fillRect(x - 2, y - 1, g.measureText(r.name).width + 4, size + 3);
+      const tw = g.measureText(r.name).width;
+      if (tw > w - 6) continue;
+      const x = Math.max(p.x + 3, Math.min(p.x + w - 3 - tw, 3));
+      // Above the rectangle, in the gap between tensors, when the gap has room (the tensor's
+      // first rows are data); otherwise inside its top edge, outlined to stay readable.
+      const gap = (r.grid.tileHeight / 8) * cam.zoom;
+      const above = gap >= size + 4 && p.y - size - 2 >= 0;
+      const y = above ? p.y - size - 2 : Math.max(p.y + 3, Math.min(p.y + h - size - 3, 3));
+      g.lineWidth = 3;
+      g.strokeStyle = 'rgba(15,17,21,0.85)';
+      g.strokeText(r.name, x, y);
       g.fillStyle = r.id === this.selectedId ? '#6cb4ff' : '#e6e8ee';
       g.fillText(r.name, x, y);
       n++;
     }
     this.root.dataset.labels = String(n);
+    this.drawGroupLabels(g);
+  }
+
+  /**
+   * Zoomed out, where tensor names no longer fit: the blocks' names over their columns and the
+   * models' names over their boxes, sized with the zoom.
+   */
+  private drawGroupLabels(g: CanvasRenderingContext2D): void {
+    const cam = this.cam;
+    const o = this.data.overview;
+    if (!o || o.tileWidth * cam.zoom >= 60) return;
+    const cols = new Map<string, { block: number; x0: number; x1: number; y: number }>();
+    for (const r of this.data.regions) {
+      if (r.block === null || r.kind !== 'weights') continue;
+      const k = `${r.modelId}|${r.block}`;
+      const c = cols.get(k);
+      if (!c) cols.set(k, { block: r.block, x0: r.rect.x, x1: r.rect.x + r.rect.width, y: r.rect.y });
+      else {
+        c.x0 = Math.min(c.x0, r.rect.x);
+        c.x1 = Math.max(c.x1, r.rect.x + r.rect.width);
+        c.y = Math.min(c.y, r.rect.y);
+      }
+    }
+    g.textBaseline = 'bottom';
+    g.lineWidth = 3;
+    g.strokeStyle = 'rgba(15,17,21,0.85)';
+    g.fillStyle = '#8b93a7';
+    for (const c of cols.values()) {
+      const w = (c.x1 - c.x0) * cam.zoom;
+      if (w < 16) continue;
+      const size = Math.max(9, Math.min(16, w * 0.2));
+      const p = cam.mapToScreen(c.x0, c.y);
+      g.font = `${size.toFixed(1)}px system-ui, sans-serif`;
+      g.strokeText(String(c.block), p.x, p.y - 2);
+      g.fillText(String(c.block), p.x, p.y - 2);
+    }
+    g.fillStyle = '#e6e8ee';
+    for (const m of o.models) {
+      const p = cam.mapToScreen(m.box.x, m.box.y);
+      const w = m.box.width * cam.zoom;
+      if (w < 40 || p.x > cam.width || p.x + w < 0) continue;
+      const size = Math.max(11, Math.min(20, w * 0.05));
+      g.font = `600 ${size.toFixed(1)}px system-ui, sans-serif`;
+      const y = p.y - 2 - Math.max(9, Math.min(16, o.tileWidth * cam.zoom * 8 * 0.2)) - 4;
+      g.strokeText(m.name, Math.max(p.x, 3), Math.max(size + 2, y));
+      g.fillText(m.name, Math.max(p.x, 3), Math.max(size + 2, y));
+    }
   }
 
   private drawLabels3d(): void {
@@ -380,6 +472,8 @@ export class Explorer {
       g.fillText(layout.names[l]!, p.x - 4, p.y);
     }
     if (this.selectedId) {
+      const c = this.view3d.project(this.selectedId, this.cam.width, this.cam.height, true);
+      if (c) this.root.dataset.selectedScreen = `${c.x.toFixed(1)},${c.y.toFixed(1)}`;
       const p = this.view3d.project(this.selectedId, this.cam.width, this.cam.height);
       const name = this.data.regionsById.get(this.selectedId)?.name ?? this.selectedId;
       if (p) {
@@ -396,19 +490,21 @@ export class Explorer {
 
   private updateHud(now: number, busy: boolean): void {
     if (busy && now - this.hudAt < 200) return;
+    // (data-animating is kept exact: requestFrame sets it, the last frame of a run clears it.)
     this.hudAt = now;
     const s = this.cache.stats();
     // Frames in the last second: a frame rate only while frames run back to back (on demand
     // rendering draws nothing when nothing changes).
-    const fps = this.frameTimes.length;
-    const ft = this.frameTimes;
-    const rate = ft.length >= 2 && now - ft[ft.length - 2]! < 100 ? `${fps} fps` : 'idle';
+    const fps = this.frameTimes.filter((t) => t > now - 1000).length;
+    const rate = fps >= 2 ? `${fps} fps` : 'idle';
     const d = this.root.dataset;
     d.level = String(this.data.level);
     d.levelsRequested = this.data.levelsRequested.join(',');
     d.zoom = String(this.cam.zoom);
     d.cx = String(this.cam.cx);
     d.cy = String(this.cam.cy);
+    d.width = String(this.cam.width);
+    d.height = String(this.cam.height);
     d.cells = String(this.data.cells.length);
     d.drawn = String(this.view2d.drawn);
     d.textures = String(s.textures);
@@ -419,6 +515,7 @@ export class Explorer {
     d.renderMs = this.renderMs.toFixed(1);
     d.fps = String(fps);
     d.loading = String(this.data.loading || this.data.missing() > 0);
+    d.animating = String(busy);
     const standIns = this.view2d.standIns ? ` (${this.view2d.standIns} from other levels)` : '';
     this.hud.textContent =
       this.mode === '2d'
@@ -687,6 +784,7 @@ export class Explorer {
     if (this.disposed) return;
     this.disposed = true;
     if (this.raf) cancelAnimationFrame(this.raf);
+    if (this.hudTimer !== null) clearTimeout(this.hudTimer);
     for (const c of this.cleanups) c();
     this.resize.disconnect();
     this.data.close();

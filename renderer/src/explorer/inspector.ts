@@ -57,7 +57,7 @@ export class Inspector {
     const r = d.region;
     const rows: [string, string, string][] = [];
     const add = (field: string, label: string, value: string) => rows.push([field, label, value]);
-    add('kind', 'Kind', r.kind);
+    if (r.kind !== 'weights') add('kind', 'Kind', r.kind);
     if (r.tensor) {
       add('shape', 'Shape', fmtShape(r.tensor.dims));
       add('type', 'Type', r.tensor.type);
@@ -67,9 +67,8 @@ export class Inspector {
     if (d.byteRange) add('byte-range', 'In the GGUF', `${fmtHex(d.byteRange.offset)} – ${fmtHex(d.byteRange.offset + d.byteRange.length)}`);
     add('tiles', 'Tiles', `${fmtInt(r.grid.tileCount)} of ${r.grid.tileWidth}×${r.grid.tileHeight} px (${r.grid.cols}×${r.grid.rows} grid, ${fmtBytes(d.tileBytes)} each)`);
     add('rect', 'On the map', `${fmtInt(r.rect.x)}, ${fmtInt(r.rect.y)} · ${fmtInt(r.rect.width)}×${fmtInt(r.rect.height)}`);
-    if (r.block !== null) add('block', 'Block', String(r.block));
     const p = r.pyramid;
-    add('pyramid', 'Pyramid', p.state === 'built' ? `${p.levels ?? 0} level${p.levels === 1 ? '' : 's'}` : p.state + (p.note ? ` (${p.note})` : ''));
+    add('pyramid', 'LOD levels', p.state === 'built' ? String(p.levels ?? 0) : p.state + (p.note ? ` (${p.note})` : ''));
     const s = p.stats;
     if (s && s.count > 0) {
       add('mean', 'Mean', fmtValue(s.mean));
@@ -88,13 +87,14 @@ export class Inspector {
     title.dataset.field = 'name';
     const fly = el('button', { type: 'button', className: 'ex-button' }, 'Show on map');
     fly.addEventListener('click', () => this.onFly(d));
-    this.body.replaceChildren(title, el('p', { className: 'muted ex-model' }, r.modelId), table, fly);
+    this.body.replaceChildren(title, el('p', { className: 'muted ex-model' }, r.modelId), table);
     if (r.kind === 'weights' && r.tensor) {
       const canvas = el('canvas', { className: 'ex-histogram' });
       canvas.setAttribute('role', 'img');
       canvas.setAttribute('aria-label', 'Histogram of the tensor values (loading)');
       this.body.append(el('h4', {}, 'Values'), canvas);
     }
+    this.body.append(fly);
   }
 
   private async loadHistogram(d: RegionDetails, seq: number): Promise<void> {

@@ -65,7 +65,6 @@ export class MapData {
   /** Cells whose heat the active view wants (2D: the view's cells; 3D: the model's top cells). */
   private wanted: MapCellInfo[] = [];
   private wantedCentre = { x: 0, y: 0 };
-  private readonly meta = new Map<number, MapCellInfo>();
   private closed = false;
 
   constructor(
@@ -135,8 +134,6 @@ export class MapData {
   want(cells: MapCellInfo[], cx: number, cy: number): void {
     this.wanted = cells;
     this.wantedCentre = { x: cx, y: cy };
-    this.meta.clear();
-    for (const c of cells) this.meta.set(c.id, c);
     this.pumpHeat();
   }
 

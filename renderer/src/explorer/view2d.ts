@@ -216,7 +216,7 @@ export class View2D {
     for (; i < this.pool.length; i++) this.pool[i]!.visible = false;
   }
 
-  /** Moves every drawn quad after a rebase (their rects are in the cache entries). */
+  /** The i-th pooled quad, created on first use. */
   private mesh(i: number): THREE.Mesh<THREE.PlaneGeometry, HeatMaterial> {
     let m = this.pool[i];
     if (!m) {

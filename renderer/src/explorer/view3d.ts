@@ -73,6 +73,7 @@ export class View3D {
   layout: StackLayout | null = null;
   private readonly quad = new THREE.PlaneGeometry(1, 1);
   private readonly group = new THREE.Group();
+  /** One faint quad per tensor (its whole extent): the pick target. */
   private readonly picks: THREE.Mesh[] = [];
   private readonly heatMeshes = new Map<string, THREE.Mesh<THREE.PlaneGeometry, HeatMaterial>>();
   private readonly placedById = new Map<string, Placed>();
@@ -112,6 +113,9 @@ export class View3D {
       fill.position.copy(this.world(p, p.x + p.w / 2, p.y + p.h / 2));
       fill.scale.set(p.w, p.h, 1);
       fill.userData.regionId = p.region.id;
+      // Transparent objects draw after opaque ones, sorted by renderOrder first: fills (1)
+      // before heat (2), so the grey never veils a tensor's values.
+      fill.renderOrder = 1;
       this.picks.push(fill);
       this.group.add(fill);
       const c = [this.world(p, p.x, p.y), this.world(p, p.x + p.w, p.y), this.world(p, p.x + p.w, p.y + p.h), this.world(p, p.x, p.y + p.h)];
@@ -150,6 +154,8 @@ export class View3D {
       let m = this.heatMeshes.get(p.region.id);
       if (!m) {
         m = new THREE.Mesh(this.quad, heatMaterial(THREE.DoubleSide));
+        m.material.transparent = true;
+        m.renderOrder = 2;
         const tw = p.region.grid.tileWidth;
         const th = p.region.grid.tileHeight;
         const w = e.heatRect.width / tw;
@@ -179,11 +185,11 @@ export class View3D {
     this.selection.geometry.setAttribute('position', new THREE.Float32BufferAttribute(pts, 3));
   }
 
-  /** Screen position of the selected tensor's top-left corner and its layer's label spots. */
-  project(regionId: string, width: number, height: number): { x: number; y: number } | null {
+  /** Screen position of a tensor's top-left corner (or its centre). */
+  project(regionId: string, width: number, height: number, centre = false): { x: number; y: number } | null {
     const p = this.placedById.get(regionId);
     if (!p) return null;
-    const v = this.world(p, p.x, p.y).project(this.camera);
+    const v = (centre ? this.world(p, p.x + p.w / 2, p.y + p.h / 2) : this.world(p, p.x, p.y)).project(this.camera);
     if (v.z > 1) return null;
     return { x: ((v.x + 1) / 2) * width, y: ((1 - v.y) / 2) * height };
   }
@@ -212,9 +218,13 @@ export class View3D {
     const target = new THREE.Vector3(l.width / 2, -l.height / 2, depth / 2);
     const size = Math.max(l.width, l.height, depth);
     this.controls.target.copy(target);
-    this.camera.position.set(target.x - size * 0.9, target.y + size * 0.55, target.z + size * 1.1);
+    // From the left, above and in front, far enough for the bounding sphere to fit the view:
+    // the layers run left to right (block 0 first) and each one's face is seen at an angle.
+    const radius = 0.5 * Math.hypot(l.width, l.height, depth);
+    const dist = radius / Math.sin(((this.camera.fov / 2) * Math.PI) / 180);
+    this.camera.position.copy(target).addScaledVector(new THREE.Vector3(-0.85, 0.4, 0.55).normalize(), dist);
     this.camera.near = size / 1000;
-    this.camera.far = size * 20;
+    this.camera.far = size * 20 + dist * 2;
     this.camera.updateProjectionMatrix();
     this.controls.update();
   }

@@ -1,26 +1,21 @@
 import { Explorer } from '../explorer/explorer';
 import { el, type View } from './types';
 
-/** The visual memory explorer view (renderer/src/explorer, specs/explorer.md). */
+/**
+ * The visual memory explorer view (renderer/src/explorer, specs/explorer.md).
+ * `#/explorer?model=ID` opens on that model, `&tensor=NAME` with that tensor selected.
+ */
 export const explorerView: View = {
   id: 'explorer',
   title: 'Explorer',
   async render(root, ctx) {
+    const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
     const explorer = new Explorer(ctx);
     root.append(explorer.root);
-    // The shell swaps views by replacing the container's children on hashchange and does not
-    // call a cleanup function, so the explorer releases its GPU resources when it is detached.
-    const stop = () => {
-      window.removeEventListener('hashchange', leave);
-      explorer.dispose();
-    };
-    const leave = () => {
-      if (!explorer.root.isConnected) stop();
-    };
-    window.addEventListener('hashchange', leave);
+    const stop = () => explorer.dispose();
     let ok: boolean;
     try {
-      ok = await explorer.start();
+      ok = await explorer.start({ model: params.get('model') ?? undefined, tensor: params.get('tensor') ?? undefined });
     } catch (e) {
       stop();
       throw e;
@@ -31,6 +26,7 @@ export const explorerView: View = {
         el('div', { className: 'ex-empty' }, el('h1', {}, 'Explorer'), el('p', { className: 'empty' }, 'No model on the map yet. ', el('a', { href: '#/import' }, 'Import a GGUF model'), ' to see its tensors here.')),
       );
     }
+    // The shell runs this when the user leaves: the WebGL context, textures and listeners go.
     return stop;
   },
 };

@@ -135,7 +135,7 @@ export const mapChannels = {
   'map:overview': {
     request: Empty,
     response: z.strictObject({
-      models: z.array(MapModelInfo),
+      models: z.array(MapModelInfo).max(100_000),
       bounds: MapRect.nullable(),
       tileWidth: Count,
       tileHeight: Count,
@@ -146,20 +146,20 @@ export const mapChannels = {
   /** Regions with area in a viewport. */
   'map:regions': {
     request: RegionsRequest,
-    response: z.strictObject({ regions: z.array(MapRegionInfo), truncated: z.boolean() }),
+    response: z.strictObject({ regions: z.array(MapRegionInfo).max(MAP_LIMITS.regions), truncated: z.boolean() }),
   },
   /** Pyramid cells with area in a viewport at an LOD level (tensors coarser than it answer with their top cell). */
   'map:cells': {
     request: CellsRequest,
-    response: z.strictObject({ level: Level, cells: z.array(MapCellInfo), truncated: z.boolean() }),
+    response: z.strictObject({ level: Level, cells: z.array(MapCellInfo).max(MAP_LIMITS.cells), truncated: z.boolean() }),
   },
   /** Heat images of cells by id (the explorer lists cells without heat, then pages their heat in). */
   'map:heat': {
     request: z.strictObject({ ids: z.array(Count).min(1).max(MAP_LIMITS.heatIds) }),
     response: z.strictObject({
-      cells: z.array(z.strictObject({ id: Count, heatSize: Count, heat: Base64.nullable() })),
+      cells: z.array(z.strictObject({ id: Count, heatSize: Count, heat: Base64.nullable() })).max(MAP_LIMITS.heatIds),
       /** Ids the index no longer holds (a model removed meanwhile). */
-      missing: z.array(Count),
+      missing: z.array(Count).max(MAP_LIMITS.heatIds),
     }),
   },
   /** One region with what the inspector shows beyond the viewport answer. */
@@ -186,7 +186,7 @@ export const mapChannels = {
     response: z.strictObject({
       regionId: z.string(),
       /** Bin i counts finite values in [lo + i·w, lo + (i+1)·w), the last bin including hi. */
-      counts: z.array(Count),
+      counts: z.array(Count).min(2).max(MAP_LIMITS.histogramBins),
       lo: z.number(),
       hi: z.number(),
       /** Values decoded (finite or not). */
@@ -205,7 +205,7 @@ export const mapChannels = {
       modelId: ModelIdSchema.optional(),
       limit: Limit(MAP_LIMITS.search).optional(),
     }),
-    response: z.strictObject({ regions: z.array(MapRegionInfo), truncated: z.boolean() }),
+    response: z.strictObject({ regions: z.array(MapRegionInfo).max(MAP_LIMITS.search), truncated: z.boolean() }),
   },
 } as const;
 
