@@ -36,15 +36,22 @@ export async function openNodeContext(opts: Omit<OpenDeviceOptions, 'shaders' | 
   return openDevice(r.gpu, { ...opts, adapter: r.adapter, shaders: loadShadersFromDir() });
 }
 
-export async function openNodeModel(path: string, opts: OpenNodeModelOptions = {}): Promise<NodeModel> {
-  const t0 = performance.now();
-  const file = await FileByteSource.open(path);
+/**
+ * Loads a model from any TensorSource (a GGUF file, a model stored as pixels) into a Node
+ * WebGPU device. `release` frees what the source holds (a file handle) on close or failure.
+ */
+export async function openModelFromSource(
+  source: TensorSource,
+  opts: OpenNodeModelOptions = {},
+  release: () => Promise<void> = () => Promise.resolve(),
+  startedAt = performance.now(),
+): Promise<NodeModel> {
+  const file = source.header.file;
   let ctx: GpuContext | undefined;
   try {
-    const source = await openGgufTensorSource(file, path);
     // Tokenizer and configuration problems surface before the device is opened.
-    const tokenizer = tokenizerFromGguf(source.header.metadata, path);
-    const chatTemplate = chatTemplateFromGguf(source.header.metadata, path);
+    const tokenizer = tokenizerFromGguf(source.header.metadata, file);
+    const chatTemplate = chatTemplateFromGguf(source.header.metadata, file);
     ctx = opts.ctx ?? (await openNodeContext(opts.device));
     const model = await Model.load(ctx, source, opts);
     const owned = opts.ctx ? null : ctx;
@@ -54,16 +61,30 @@ export async function openNodeModel(path: string, opts: OpenNodeModelOptions = {
       tokenizer,
       chatTemplate,
       source,
-      loadSeconds: (performance.now() - t0) / 1000,
+      loadSeconds: (performance.now() - startedAt) / 1000,
       async close() {
         model.destroy();
         owned?.destroy();
-        await file.close();
+        await release();
       },
     };
   } catch (e) {
     if (ctx && !opts.ctx) ctx.destroy();
+    await release();
+    throw e;
+  }
+}
+
+/** A model from a GGUF file on disk. */
+export async function openNodeModel(path: string, opts: OpenNodeModelOptions = {}): Promise<NodeModel> {
+  const t0 = performance.now();
+  const file = await FileByteSource.open(path);
+  let source: TensorSource;
+  try {
+    source = await openGgufTensorSource(file, path);
+  } catch (e) {
     await file.close();
     throw e;
   }
+  return openModelFromSource(source, opts, () => file.close(), t0);
 }

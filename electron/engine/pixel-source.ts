@@ -5,15 +5,12 @@
  * Model.load cannot tell it from a GGUF file: same header, same bytes, same block layout.
  */
 import { EngineError } from '../../shared/engine/errors';
-import { Model } from '../../shared/engine/model';
 import { checkTensorRange, type ModelHeader, type TensorInfo, type TensorSource } from '../../shared/engine/tensor-source';
 import type { GgmlTypeId } from '../../shared/gguf/ggml-types';
-import type { GpuContext } from '../../shared/gpu';
 import type { ModelManifest } from '../../shared/model/manifest';
 import { decodeMetadata } from '../../shared/model/metadata-json';
-import { chatTemplateFromGguf, tokenizerFromGguf } from '../../shared/tokenizer';
 import type { ModelStore } from '../models/store';
-import { openNodeContext, type NodeModel, type OpenNodeModelOptions } from './index';
+import { openModelFromSource, type NodeModel, type OpenNodeModelOptions } from './index';
 
 /** The tensor table of a manifest as the engine sees it. */
 export function manifestTensorInfos(m: Pick<ModelManifest, 'tensors'>): TensorInfo[] {
@@ -61,30 +58,6 @@ export function pixelTensorSource(store: ModelStore, ref: string): PixelTensorSo
  */
 export async function openPixelModel(store: ModelStore, ref: string, opts: OpenNodeModelOptions = {}): Promise<NodeModel> {
   const t0 = performance.now();
-  const source = pixelTensorSource(store, ref);
-  const file = source.header.file;
-  // Tokenizer and configuration problems surface before the device is opened.
-  const tokenizer = tokenizerFromGguf(source.header.metadata, file);
-  const chatTemplate = chatTemplateFromGguf(source.header.metadata, file);
-  const ctx: GpuContext = opts.ctx ?? (await openNodeContext(opts.device));
-  try {
-    const model = await Model.load(ctx, source, opts);
-    const owned = opts.ctx ? null : ctx;
-    return {
-      ctx,
-      model,
-      tokenizer,
-      chatTemplate,
-      source,
-      loadSeconds: (performance.now() - t0) / 1000,
-      close() {
-        model.destroy();
-        owned?.destroy();
-        return Promise.resolve();
-      },
-    };
-  } catch (e) {
-    if (!opts.ctx) ctx.destroy();
-    throw e;
-  }
+  // The store stays open for its owner; closing the model releases only the GPU side.
+  return openModelFromSource(pixelTensorSource(store, ref), opts, undefined, t0);
 }
