@@ -12,6 +12,7 @@ import {
   type ShaderMessage,
 } from './errors';
 import { Params } from './params';
+import { expandShaderIncludes, isIncludeOnlyShader, shaderLineOrigin, type ExpandedShader } from './shader-includes';
 
 /** WGSL text by shader name (file name without `.wgsl`), supplied by the host (disk, Vite `?raw`). */
 export type ShaderSource = Readonly<Record<string, string>>;
@@ -156,6 +157,8 @@ export class GpuContext {
   readonly adapter: AdapterSummary;
   private lostError: DeviceLostError | null = null;
   private readonly sources = new Map<string, string>();
+  /** Expanded text (//#include) of each compiled shader, for its line map and its includes. */
+  private readonly expanded = new Map<string, ExpandedShader>();
   private readonly modules = new Map<string, Promise<GPUShaderModule>>();
   private readonly pipelines = new Map<string, Promise<GPUComputePipeline>>();
   private readonly layouts = new WeakMap<GPUComputePipeline, GPUBindGroupLayout>();
@@ -185,18 +188,27 @@ export class GpuContext {
 
   // ---- shaders and pipelines ------------------------------------------------------------
 
+  /** Adds or replaces shaders; `_name` files are include-only (shader-includes.ts). */
   addShaders(src: ShaderSource): void {
     for (const [name, code] of Object.entries(src)) {
       if (this.sources.get(name) !== code) {
         this.sources.set(name, code);
-        this.modules.delete(name);
-        for (const k of [...this.pipelines.keys()]) if (k.startsWith(`${name}|`)) this.pipelines.delete(k);
+        // A changed include changes every shader that pulled it in.
+        for (const [s, e] of [...this.expanded]) if (s === name || e.includes.includes(name)) this.forgetShader(s);
+        this.forgetShader(name);
       }
     }
   }
 
+  private forgetShader(name: string): void {
+    this.expanded.delete(name);
+    this.modules.delete(name);
+    for (const k of [...this.pipelines.keys()]) if (k.startsWith(`${name}|`)) this.pipelines.delete(k);
+  }
+
+  /** True for a loaded shader that can be compiled (not an include-only `_name` file). */
   hasShader(name: string): boolean {
-    return this.sources.has(name);
+    return this.sources.has(name) && !isIncludeOnlyShader(name);
   }
 
   /** A compiled module; compile errors become ShaderCompileError with file, line and message. */
@@ -204,11 +216,15 @@ export class GpuContext {
     if (this.lostError) return Promise.reject(this.lostError);
     let p = this.modules.get(name);
     if (!p) {
-      const code = this.sources.get(name);
-      if (code === undefined) return Promise.reject(new ShaderNotFoundError(name, [...this.sources.keys()]));
+      if (!this.sources.has(name)) return Promise.reject(new ShaderNotFoundError(name, [...this.sources.keys()].filter((n) => !isIncludeOnlyShader(n))));
+      if (isIncludeOnlyShader(name)) {
+        return Promise.reject(new GpuUsageError(`shader "${name}" is include-only (leading "_"): pull it into a shader with //#include "${name}"`, { name }));
+      }
       p = (async () => {
-        const module = this.device.createShaderModule({ label: name, code });
-        const msgs = await compileMessages(module, code);
+        const ex = expandShaderIncludes(name, this.sources); // ShaderIncludeError: missing file, cycle
+        this.expanded.set(name, ex);
+        const module = this.device.createShaderModule({ label: name, code: ex.code });
+        const msgs = await compileMessages(module, ex);
         if (msgs.length) throw new ShaderCompileError(name, undefined, msgs);
         return module;
       })();
@@ -236,7 +252,8 @@ export class GpuContext {
           });
         } catch (e) {
           this.assertAlive();
-          const msgs = await compileMessages(module, this.sources.get(shader) ?? '');
+          const ex = this.expanded.get(shader);
+          const msgs = ex ? await compileMessages(module, ex) : [];
           throw new ShaderCompileError(shader, entryPoint, msgs, (e as Error).message);
         }
       })();
@@ -555,15 +572,19 @@ function asBytes(data: Params | ArrayBufferView): Uint8Array<ArrayBuffer> {
   return new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
 }
 
-async function compileMessages(module: GPUShaderModule, code: string): Promise<ShaderMessage[]> {
+/** Error messages of a module, with lines mapped back through the includes to the file edited. */
+async function compileMessages(module: GPUShaderModule, ex: ExpandedShader): Promise<ShaderMessage[]> {
   let info: GPUCompilationInfo;
   try {
     info = await module.getCompilationInfo();
   } catch {
     return [];
   }
-  const lines = code.split('\n');
+  const lines = ex.code.split('\n');
   return [...info.messages]
     .filter((m) => m.type === 'error')
-    .map((m) => ({ line: m.lineNum, column: m.linePos, message: m.message, text: lines[m.lineNum - 1] }));
+    .map((m) => {
+      const o = shaderLineOrigin(ex, m.lineNum);
+      return { line: o?.line ?? m.lineNum, column: m.linePos, message: m.message, text: lines[m.lineNum - 1], ...(o ? { file: o.file } : {}) };
+    });
 }

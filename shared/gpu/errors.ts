@@ -56,6 +56,9 @@ export class ContextWindowExceededError extends PxiError {
 }
 
 export interface ShaderMessage {
+  /** The file the line is in (shader name without .wgsl): the shader's own or one it //#includes. */
+  file?: string;
+  /** 1-based line in `file` (mapped back through //#include), column as the compiler gives it. */
   line: number;
   column: number;
   message: string;
@@ -69,7 +72,7 @@ export class ShaderCompileError extends PxiError {
   readonly messages: ShaderMessage[];
   constructor(shader: string, entryPoint: string | undefined, messages: ShaderMessage[], fallback?: string) {
     const where = entryPoint ? `${shader}.wgsl (entry point "${entryPoint}")` : `${shader}.wgsl`;
-    const lines = messages.map((m) => `  ${shader}.wgsl:${m.line}:${m.column}: ${m.message}${m.text ? `\n    | ${m.text.trim()}` : ''}`);
+    const lines = messages.map((m) => `  ${m.file ?? shader}.wgsl:${m.line}:${m.column}: ${m.message}${m.text ? `\n    | ${m.text.trim()}` : ''}`);
     super('SHADER_COMPILE', `${where} did not compile:\n${lines.join('\n') || `  ${fallback ?? 'no message'}`}`, {
       shader,
       entryPoint,

@@ -14,6 +14,8 @@
  * Shaders
  *   ShaderSource = { [name]: wgsl } (name = file name in shaders/ without .wgsl). The host supplies it:
  *   Node `loadShadersFromDir()` in electron/gpu/shaders.ts, the renderer `import x from '...wgsl?raw'`.
+ *   A line `//#include "name"` pulls in shaders/name.wgsl when the shader is compiled (once per
+ *   shader; shader-includes.ts); `_name.wgsl` files are include-only and never compiled alone.
  *   await ctx.pipeline(name, { entryPoint = 'main', constants? }) -> GPUComputePipeline, cached by
  *   shader + entry point + override constants; compile errors throw ShaderCompileError (file:line:col).
  *   Pipelines use layout 'auto' and bind group 0 only.
@@ -58,3 +60,4 @@ export * from './errors';
 export * from './kernels';
 export * from './limits';
 export * from './params';
+export * from './shader-includes';
