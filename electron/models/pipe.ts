@@ -3,6 +3,8 @@
  * decoded tiles into it and waits for 'drain', and the export loop takes them in file order.
  * Several gets run ahead into their own pipes (each holding at most a tile plus PixelFS's decode
  * window), so the worker pool decodes the next tensors while the current one is written out.
+ * A chunk's write callback runs only when the reader asks for the next chunk (or stops), so a
+ * producer may reuse the chunk's memory after it: `Volume.get(…, { reuseChunks: true })`.
  */
 import { Writable } from 'node:stream';
 

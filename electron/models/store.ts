@@ -41,7 +41,7 @@ import { encodeMetadata } from '../../shared/model/metadata-json';
 import { packageVersion } from '../app-meta';
 import { buildPyramid, MapIndex, renderMapPng, type BuildPyramidResult, type PyramidProgress, type RenderedMap } from '../map/index';
 import { nextModelOrigin, placeModel, type ModelLayout, type PlacementOptions } from '../../shared/map/placement';
-import { PixelFsCodes, Volume, type OpenOptions, type PutResult, type VolumeSettings, type VolumeStats } from '../pixelfs/index';
+import { PixelFsCodes, RollingSync, Volume, type OpenOptions, type PutResult, type VolumeSettings, type VolumeStats } from '../pixelfs/index';
 import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
 import { HashWorker, type HashStream, type Slot } from './hash-worker';
@@ -1042,7 +1042,11 @@ export class ModelStore {
     const start = (): void => {
       const name = names[started++]!;
       const pipe = new Pipe();
-      const done = vol.get(name, pipe).then(
+      // The export loop copies or writes each chunk before it asks for the next (which is when
+      // the Pipe acknowledges it), so PixelFS may reuse the chunk's memory: no copy per tile.
+      // PixelFS checks every tile's sha256; the file's own sha256 would be a third pass over the
+      // bytes that export() already checks as part of the whole GGUF's sha256 against the source.
+      const done = vol.get(name, pipe, { reuseChunks: true, skipFileHash: true }).then(
         () => undefined,
         (e: unknown) => pipe.fail(e),
       );
@@ -1105,12 +1109,15 @@ export class ModelStore {
     let pos = 0;
     const meter = new RateMeter();
     let last = -Infinity;
+    // Writeback runs during the export instead of all in the final fsync.
+    const rolling = new RollingSync(fh);
     try {
       for await (const chunk of this.ggufChunks(m, opts.signal)) {
         await hasher.updateFrom(stream, chunk);
         let off = 0;
         while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, pos + off)).bytesWritten;
         pos += chunk.length;
+        rolling.wrote(chunk.length);
         const now = performance.now();
         if (opts.onProgress && now - last >= 250) {
           last = now;
@@ -1119,16 +1126,18 @@ export class ModelStore {
       }
       const got = await stream.digest();
       if (pos !== m.source.size || got !== m.source.sha256) {
-        throw new ModelStoreError('MODEL_CORRUPT', `export of ${m.name}: wrote ${pos} bytes with sha256 ${got}, the source had ${m.source.size} bytes with ${m.source.sha256}`, {
+        throw new ModelStoreError('MODEL_CORRUPT', `export of ${m.name}: wrote ${pos} bytes with sha256 ${got}, the source had ${m.source.size} bytes with ${m.source.sha256} (pxi verify names the file and tile that differ)`, {
           file: out,
           field: 'sha256',
           value: got,
         });
       }
+      await rolling.settle();
       await fh.sync();
       ok = true;
     } finally {
       stream.drop();
+      await rolling.settle().catch(() => undefined); // no sync may run on a closed handle
       await fh.close();
       if (!ok) await fs.unlink(tmp).catch(() => undefined);
     }

@@ -7,7 +7,7 @@
  * complete. A crash leaves at worst orphan files (swept on open and by gc) and a pending file
  * whose committed tiles a rerun of the same put reuses.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -15,11 +15,12 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { Catalog, type FileRow, type FileTileRow, type TileCommit, type VolumeSettings } from './catalog';
 import { PixelFsCodes as C, PixelFsError, isPixelFsError } from './errors';
-import { nodeFileOps, type FileOps } from './file-ops';
+import { nodeFileOps, RollingSync, type FileOps } from './file-ops';
 import { ByteLru } from './lru';
 import { RwLock } from './rw-lock';
-import { assertGeometry, assertLevel, decodeTile, sha256Hex, tileCapacity, type TileGeometry } from './tile-codec';
-import { TilePool } from './worker-pool';
+import { SlabPool } from './slabs';
+import { assertGeometry, assertLevel, copyInto, decodeTile, storedPngBytes, tileCapacity, type TileGeometry } from './tile-codec';
+import { TilePool, type FileHash, type TileBuffer } from './worker-pool';
 
 export type { VolumeSettings } from './catalog';
 
@@ -125,6 +126,19 @@ export interface GetOptions {
   fsync?: boolean;
   /** End a Writable destination when done (default true, like stream.pipe). */
   end?: boolean;
+  /**
+   * The Writable destination is done with each chunk once that chunk's write callback has run
+   * (true of fs write streams and of consumers that copy what they keep). PixelFS then hands it
+   * tiles in recycled memory instead of a fresh copy of every tile.
+   */
+  reuseChunks?: boolean;
+  /**
+   * Leave out the recheck of the file's sha256, for a caller that itself checks a sha256 over
+   * these bytes in order (the model store's export checks the whole GGUF against its source, a
+   * superset). Every tile's sha256 is still checked, and any change to the file still fails
+   * the caller's check; only the hash pass that would repeat it is saved.
+   */
+  skipFileHash?: boolean;
 }
 
 export interface GcOptions {
@@ -167,7 +181,7 @@ export interface VolumeStats {
 }
 
 interface TileSource {
-  buf: ArrayBuffer;
+  buf: SharedArrayBuffer;
   length: number;
 }
 
@@ -187,7 +201,7 @@ function isEnoent(e: unknown): boolean {
 }
 
 /** Supplies a tile-sized buffer, recycled when one is free. */
-type TakeBuffer = () => ArrayBuffer;
+type TakeBuffer = () => SharedArrayBuffer;
 
 async function* tilesFromPath(file: string, cap: number, start: number, take: TakeBuffer): AsyncGenerator<TileSource> {
   const fh = await fs.open(file, 'r');
@@ -202,7 +216,7 @@ async function* tilesFromPath(file: string, cap: number, start: number, take: Ta
         n += bytesRead;
       }
       if (n === 0) return;
-      yield { buf: b.buffer as ArrayBuffer, length: n };
+      yield { buf: b.buffer as SharedArrayBuffer, length: n };
       pos += n;
       if (n < cap) return;
     }
@@ -221,17 +235,17 @@ async function* tilesFromIterable(src: AsyncIterable<Uint8Array> | Iterable<Uint
     let off = 0;
     while (off < chunk.length) {
       const k = Math.min(cap - n, chunk.length - off);
-      cur.set(chunk.subarray(off, off + k), n);
+      copyInto(cur, n, chunk.subarray(off, off + k)); // a memcpy even between shared buffers
       n += k;
       off += k;
       if (n === cap) {
-        yield { buf: cur.buffer as ArrayBuffer, length: cap };
+        yield { buf: cur.buffer as SharedArrayBuffer, length: cap };
         cur = Buffer.from(take(), 0, cap);
         n = 0;
       }
     }
   }
-  if (n > 0) yield { buf: cur.buffer as ArrayBuffer, length: n };
+  if (n > 0) yield { buf: cur.buffer as SharedArrayBuffer, length: n };
 }
 
 export class Volume {
@@ -258,6 +272,8 @@ export class Volume {
   private readonly loading = new Map<string, Promise<Buffer>>();
   private readonly fileTilesCache = new Map<number, FileTileRow[]>();
   private readonly maxPngBytes: number;
+  /** Recycled tile-sized shared buffers: source tiles, PNGs, decoded payloads. */
+  private readonly slabs: SlabPool;
   private closed = false;
 
   private constructor(
@@ -278,6 +294,9 @@ export class Volume {
     const raw = this.settings.tileHeight * (this.settings.tileWidth * 4 + 1);
     // Deflate's worst case plus room for ancillary chunks a re-saving tool may add.
     this.maxPngBytes = raw + Math.ceil(raw / 1024) + 1024 * 1024;
+    const slabBytes = Math.max(this.tileBytes, storedPngBytes(this.geometry));
+    // Only what is kept between operations (emptied when idle); in use, the windows bound it.
+    this.slabs = new SlabPool(slabBytes, Math.max(4, Math.floor((256 * 1024 * 1024) / slabBytes)));
   }
 
   /** Opens a volume folder (creating it with `create`), then sweeps orphans left by a crash. */
@@ -384,8 +403,8 @@ export class Volume {
     return new PixelFsError(C.TILE_CORRUPT, `${where} could not be read: ${(e as Error).message}`, { ...ctx, cause: (e as NodeJS.ErrnoException).code ?? 'ERROR' });
   }
 
-  /** Reads a tile file into a buffer that owns its ArrayBuffer (so it can be transferred). */
-  private async readTileFile(hash: string, reuse?: ArrayBuffer): Promise<{ buf: ArrayBuffer; length: number }> {
+  /** Reads a tile file into `reuse` when it fits, else into a fresh buffer that owns its ArrayBuffer. */
+  private async readTileFile(hash: string, reuse?: TileBuffer): Promise<{ buf: TileBuffer; length: number }> {
     const p = this.tilePath(hash);
     let fh: fs.FileHandle;
     try {
@@ -404,7 +423,7 @@ export class Volume {
         if (bytesRead === 0) break;
         n += bytesRead;
       }
-      return { buf: b.buffer as ArrayBuffer, length: n };
+      return { buf: b.buffer as TileBuffer, length: n };
     } finally {
       await fh.close();
     }
@@ -521,7 +540,27 @@ export class Volume {
     const file = cat.pendingFile(name) ?? cat.createPending(name);
     const prior = new Map(cat.fileTiles(file.id).map((r) => [r.idx, r] as const));
     const cap = this.tileBytes;
-    const fileHash = createHash('sha256');
+    // The file's sha256 runs on the pool's hash thread, the tiles' on the tile workers: this
+    // thread only reads, decides and writes.
+    const fileHash = this.pool.fileHash();
+    try {
+      return await this.putTiles(name, source, opts, file, replace, prior, fileHash, cap);
+    } finally {
+      fileHash.drop(); // a no-op after the digest
+    }
+  }
+
+  private async putTiles(
+    name: string,
+    source: Source,
+    opts: PutOptions,
+    file: FileRow,
+    replace: FileRow | undefined,
+    prior: Map<number, FileTileRow>,
+    fileHash: FileHash,
+    cap: number,
+  ): Promise<{ result: PutResult; freed: string[] }> {
+    const cat = this.catalog;
     const counts = { tilesWritten: 0, tilesDeduped: 0, tilesResumed: 0, bytesWritten: 0, tilesDone: 0 };
     let idx = 0;
     let bytesIn = 0;
@@ -539,17 +578,16 @@ export class Volume {
         });
       }
       for (; idx < start / cap; idx++) {
-        fileHash.update(await this.tilePayload(name, prior.get(idx)!));
+        await fileHash.update(await this.tilePayload(name, prior.get(idx)!));
         counts.tilesResumed++;
         counts.tilesDone++;
       }
       bytesIn = start;
     }
 
-    // Tile buffers and PNG buffers go back and forth to the workers and are reused.
-    const freeTiles: ArrayBuffer[] = [];
-    const sparePngs: ArrayBuffer[] = [];
-    const take = (): ArrayBuffer => freeTiles.pop() ?? (Buffer.allocUnsafeSlow(cap).buffer as ArrayBuffer);
+    // Source tiles and PNGs live in the volume's recycled shared slabs.
+    const slabs = this.slabs;
+    const take = (): SharedArrayBuffer => slabs.take();
 
     let tiles: AsyncGenerator<TileSource>;
     if (typeof source === 'string') {
@@ -589,26 +627,33 @@ export class Volume {
     const inFlight = new Set<Promise<void>>();
     let failure: { e: unknown } | null = null;
 
-    const handle = async (i: number, t: TileSource, hash: string): Promise<void> => {
-      const row = await this.placeTile(t, hash, i, prior.get(i), counts, freeTiles, sparePngs);
-      if (row) {
-        batch.push(row);
-        batchBytes += row.length;
-        if (batchBytes >= this.commitEveryBytes) await commit();
+    // One tile: its sha256 on a worker, then what it needs (nothing, a row, or encode + write).
+    // Its slab goes back once both the worker and the file hash are done with it.
+    const handle = async (i: number, t: TileSource, hashed: Promise<void>): Promise<void> => {
+      try {
+        const { sha256: hash } = await this.pool.hash({ buf: t.buf, length: t.length });
+        const row = await this.placeTile(t, hash, i, prior.get(i), counts);
+        if (row) {
+          batch.push(row);
+          batchBytes += row.length;
+          if (batchBytes >= this.commitEveryBytes) await commit();
+        }
+        counts.tilesDone++;
+        progress();
+      } finally {
+        await hashed.catch(() => undefined); // its failure fails the digest
+        slabs.give(t.buf);
       }
-      counts.tilesDone++;
-      progress();
+      await hashed;
     };
 
     try {
       for await (const t of tiles) {
-        const bytes = new Uint8Array(t.buf, 0, t.length);
-        fileHash.update(bytes);
-        // Hashed here, not on a worker: the bytes are hot in cache from the file hash, and a tile
-        // already stored never has to travel.
-        const hash = sha256Hex(bytes);
+        // Queued in file order; the hash thread reads the slab in place.
+        const hashed = fileHash.update(new Uint8Array(t.buf, 0, t.length));
+        hashed.catch(() => undefined); // awaited in handle
         bytesIn += t.length;
-        const p = handle(idx++, t, hash).catch((e: unknown) => {
+        const p = handle(idx++, t, hashed).catch((e: unknown) => {
           failure ??= { e };
         });
         inFlight.add(p);
@@ -631,7 +676,7 @@ export class Volume {
       await commit(); // keep the work: a rerun with the right source resumes from it
       throw new PixelFsError(C.SOURCE_SIZE_MISMATCH, `put '${name}': source gave ${bytesIn} bytes, expected ${opts.size}`, { file: name, field: 'size', value: bytesIn });
     }
-    const sha256 = fileHash.digest('hex');
+    const sha256 = await fileHash.digest();
     await commits;
     await this.syncTileDirs(batch);
     const freed = cat.completePending(file, batch, bytesIn, sha256, idx, replace);
@@ -650,40 +695,39 @@ export class Volume {
     idx: number,
     prior: FileTileRow | undefined,
     counts: { tilesWritten: number; tilesDeduped: number; tilesResumed: number; bytesWritten: number },
-    freeTiles: ArrayBuffer[],
-    sparePngs: ArrayBuffer[],
   ): Promise<TileCommit | null> {
     const length = t.length;
     if (prior && prior.hash === hash && prior.length === length) {
-      freeTiles.push(t.buf);
       counts.tilesResumed++;
       return null;
     }
     if (this.catalog.hasTile(hash)) {
-      freeTiles.push(t.buf);
       counts.tilesDeduped++;
       return { idx, hash, length, storedSize: null };
     }
     const known = this.uncommitted.get(hash);
     if (known !== undefined) {
-      freeTiles.push(t.buf);
       counts.tilesDeduped++;
       return { idx, hash, length, storedSize: known };
     }
     const running = this.writing.get(hash);
     if (running) {
-      freeTiles.push(t.buf);
       const storedSize = await running;
       counts.tilesDeduped++;
       return { idx, hash, length, storedSize };
     }
     const w = (async () => {
-      const spare = sparePngs.pop();
-      const enc = await this.pool.encode({ tile: t.buf, length, sha256: hash, geometry: this.geometry, level: this.settings.level, ...(spare ? { spare } : {}) });
-      freeTiles.push(enc.tile);
-      await this.writeTileFile(hash, enc.png);
-      sparePngs.push(enc.png.buffer as ArrayBuffer);
-      return enc.png.length;
+      const spare = this.slabs.take();
+      let png: TileBuffer = spare;
+      try {
+        const enc = await this.pool.encode({ tile: t.buf, length, sha256: hash, geometry: this.geometry, level: this.settings.level, spare });
+        png = enc.png.buffer as TileBuffer;
+        this.slabs.give(enc.spare); // only when the PNG did not fit (deflate at levels 1-9)
+        await this.writeTileFile(hash, enc.png);
+        return enc.png.length;
+      } finally {
+        this.slabs.give(png); // the worker is done with it (answered or failed), and so is the write
+      }
     })();
     this.writing.set(hash, w);
     try {
@@ -701,58 +745,78 @@ export class Volume {
   // get / read / verify
 
   /**
-   * Runs fn(payload, row) for every tile of a file in order, decoding on the worker pool with a
-   * window of tiles in flight. Tile errors come wrapped with file/tile context; with `onError`
-   * they go there and the tile is skipped. When `recycle`, fn must be done with the payload when
-   * it returns (its buffer is reused for a later tile).
+   * Runs fn(payload, row) for every tile of a file in order, decoding (and checking each tile's
+   * sha256) on the worker pool with a window of tiles in flight, while the pool's hash thread
+   * computes the file's sha256 over the same shared memory (unless `hashFile` is false). Returns
+   * that sha256, or null when a tile failed or the file was not hashed. Tile errors come wrapped
+   * with file/tile context; with `onError` they go there and the tile is skipped. The payload's
+   * memory is reused once fn has returned and every promise fn passed to `keep` has settled.
    */
   private async streamTiles(
     name: string,
     rows: readonly FileTileRow[],
-    recycle: boolean,
-    fn: (payload: Buffer, row: FileTileRow) => Promise<void> | void,
-    onError?: (e: PixelFsError, row: FileTileRow) => void,
-  ): Promise<void> {
+    fn: (payload: Buffer, row: FileTileRow, keep: (p: Promise<unknown>) => void) => Promise<void> | void,
+    { onError, hashFile = true }: { onError?: (e: PixelFsError, row: FileTileRow) => void; hashFile?: boolean } = {},
+  ): Promise<string | null> {
     const window = this.defaultWindow();
-    const pngs: ArrayBuffer[] = [];
-    const outs: ArrayBuffer[] = [];
+    const slabs = this.slabs;
     const load = async (row: FileTileRow): Promise<Buffer> => {
-      const { buf, length } = await this.readTileFile(row.hash, pngs.pop());
-      const into = recycle ? outs.pop() : undefined;
-      const d = await this.pool.decode({ png: buf, length, opts: this.decodeOpts(row.hash, row.length, this.tilePath(row.hash)), ...(into ? { into } : {}) });
-      pngs.push(d.png);
-      return d.payload;
+      const pngSlab = slabs.take();
+      const into = slabs.take();
+      let kept = false;
+      try {
+        const { buf, length } = await this.readTileFile(row.hash, pngSlab);
+        const d = await this.pool.decode({ png: buf, length, opts: this.decodeOpts(row.hash, row.length, this.tilePath(row.hash)), into });
+        kept = d.payload.buffer === into; // the pool answers with the caller's own buffer objects
+        return d.payload;
+      } finally {
+        // The worker has answered (or failed): the PNG slab is free, and `into` unless it holds the payload.
+        slabs.give(pngSlab);
+        if (!kept) slabs.give(into);
+      }
     };
+    const fileHash = hashFile ? this.pool.fileHash() : null;
+    let failed = false;
     const queue: Promise<Buffer>[] = [];
     const settled = (p: Promise<Buffer>): Promise<Buffer> => {
       p.catch(() => undefined); // handled when its turn comes
       return p;
     };
+    // Payloads handed out and not yet free (the hash thread or the destination may still read them).
+    const releases: Promise<void>[] = [];
     let next = 0;
-    while (next < rows.length && queue.length < window) queue.push(settled(load(rows[next++]!)));
-    for (const row of rows) {
-      const p = queue.shift()!;
-      let payload: Buffer;
-      try {
-        payload = await p;
-      } catch (e) {
-        if (next < rows.length) queue.push(settled(load(rows[next++]!)));
-        const err = this.tileError(name, row, e);
-        if (!onError) {
-          await Promise.allSettled(queue);
-          throw err;
+    try {
+      while (next < rows.length && queue.length < window) queue.push(settled(load(rows[next++]!)));
+      for (const row of rows) {
+        const p = queue.shift()!;
+        let payload: Buffer;
+        try {
+          payload = await p;
+        } catch (e) {
+          if (next < rows.length) queue.push(settled(load(rows[next++]!)));
+          const err = this.tileError(name, row, e);
+          if (!onError) throw err;
+          failed = true;
+          onError(err, row);
+          continue;
         }
-        onError(err, row);
-        continue;
+        const kept: Promise<unknown>[] = [];
+        if (fileHash && !failed) {
+          const hashed = fileHash.update(payload);
+          hashed.catch(() => undefined); // the digest fails too
+          kept.push(hashed);
+        }
+        await fn(payload, row, (q) => kept.push(q));
+        releases.push(Promise.allSettled(kept).then(() => slabs.give(payload.buffer as TileBuffer)));
+        // Bounded: a slow hash thread or destination holds at most two payloads beyond the window.
+        if (releases.length > 2) await releases.shift();
+        if (next < rows.length) queue.push(settled(load(rows[next++]!)));
       }
-      try {
-        await fn(payload, row);
-      } catch (e) {
-        await Promise.allSettled(queue); // nothing keeps running after we return
-        throw e;
-      }
-      if (recycle) outs.push(payload.buffer as ArrayBuffer);
-      if (next < rows.length) queue.push(settled(load(rows[next++]!)));
+      if (failed || !fileHash) return null;
+      return await fileHash.digest();
+    } finally {
+      fileHash?.drop(); // a no-op after the digest
+      await Promise.allSettled(queue); // nothing keeps running after we return
     }
   }
 
@@ -762,9 +826,8 @@ export class Volume {
     return this.lock.shared(async () => {
       const f = this.completeOrThrow(name);
       const rows = this.tilesOf(f);
-      const hash = createHash('sha256');
-      const check = (): void => {
-        const got = hash.digest('hex');
+      const check = (got: string | null): void => {
+        if (opts.skipFileHash) return; // the caller checks a hash over these bytes itself
         if (got !== f.sha256) {
           throw new PixelFsError(C.FILE_CHECKSUM_MISMATCH, `'${name}': the tiles give sha256 ${got}, the catalog says ${f.sha256}`, { file: name, field: 'sha256', value: got });
         }
@@ -772,19 +835,26 @@ export class Volume {
       if (typeof dest === 'string') {
         const tmp = `${dest}.pxpart-${randomBytes(4).toString('hex')}`;
         const fh = await fs.open(tmp, 'wx');
+        // With fsync, writeback runs along the way instead of all in the final fsync.
+        const rolling = opts.fsync ? new RollingSync(fh) : null;
         let ok = false;
         try {
           let pos = 0;
-          await this.streamTiles(name, rows, true, async (payload) => {
-            hash.update(payload);
+          // The write overlaps the hash thread reading the same payload.
+          const write = async (payload: Buffer): Promise<void> => {
             let off = 0;
             while (off < payload.length) off += (await fh.write(payload, off, payload.length - off, pos + off)).bytesWritten;
             pos += payload.length;
-          });
-          check();
-          if (opts.fsync) await fh.sync();
+            rolling?.wrote(payload.length);
+          };
+          check(await this.streamTiles(name, rows, write, { hashFile: !opts.skipFileHash }));
+          if (opts.fsync) {
+            await rolling?.settle();
+            await fh.sync();
+          }
           ok = true;
         } finally {
+          await rolling?.settle().catch(() => undefined); // no sync may run on a closed handle
           await fh.close();
           if (!ok) await fs.unlink(tmp).catch(() => undefined);
         }
@@ -798,12 +868,21 @@ export class Volume {
           }
         }
       } else {
-        // A Writable may keep the chunk after write() returns: no recycling.
-        await this.streamTiles(name, rows, false, async (payload) => {
-          hash.update(payload);
-          if (!dest.write(payload)) await once(dest, 'drain');
-        });
-        check();
+        const reuse = opts.reuseChunks === true;
+        // A Writable may keep a chunk after its callback: it gets its own copy unless it said it
+        // does not (reuseChunks), in which case the memory is reused after the callback.
+        const write = async (payload: Buffer, _row: FileTileRow, keep: (p: Promise<unknown>) => void): Promise<void> => {
+          if (reuse) {
+            let written!: () => void;
+            keep(new Promise<void>((resolve) => (written = resolve)));
+            if (!dest.write(payload, () => written())) await once(dest, 'drain');
+          } else {
+            const own = Buffer.allocUnsafeSlow(payload.length);
+            copyInto(own, 0, payload); // a memcpy (Buffer.from would copy shared memory slowly)
+            if (!dest.write(own)) await once(dest, 'drain');
+          }
+        };
+        check(await this.streamTiles(name, rows, write, { hashFile: !opts.skipFileHash }));
         if (opts.end ?? true) {
           dest.end();
           await once(dest, 'finish');
@@ -864,24 +943,22 @@ export class Volume {
         if (rows.length !== expectTiles || sum !== size) {
           report.problems.push({ file: f.name, code: C.CATALOG_INCONSISTENT, message: `'${f.name}': ${rows.length} tile rows holding ${sum} bytes, expected ${expectTiles} holding ${size}` });
         }
-        const hash = createHash('sha256');
-        await this.streamTiles(
+        const got = await this.streamTiles(
           f.name,
           rows,
-          true,
           (payload) => {
-            hash.update(payload);
             report.tilesChecked++;
             report.bytesChecked += payload.length;
           },
-          (e, row) => {
-            report.tilesChecked++;
-            report.problems.push({ ...this.tileContext(f.name, row), code: e.code, message: e.message });
+          {
+            onError: (e, row) => {
+              report.tilesChecked++;
+              report.problems.push({ ...this.tileContext(f.name, row), code: e.code, message: e.message });
+            },
           },
         );
-        if (report.problems.length === before) {
-          const got = hash.digest('hex');
-          if (got !== f.sha256) report.problems.push({ file: f.name, code: C.FILE_CHECKSUM_MISMATCH, message: `'${f.name}': the tiles give sha256 ${got}, the catalog says ${f.sha256}` });
+        if (report.problems.length === before && got !== f.sha256) {
+          report.problems.push({ file: f.name, code: C.FILE_CHECKSUM_MISMATCH, message: `'${f.name}': the tiles give sha256 ${got}, the catalog says ${f.sha256}` });
         }
       }
       report.ok = report.problems.length === 0;
@@ -1052,6 +1129,7 @@ export class Volume {
     });
     this.catalog.close();
     this.cache.clear();
+    this.slabs.clear();
     if (this.ownPool) await this.pool.close();
   }
 

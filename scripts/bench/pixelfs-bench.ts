@@ -13,6 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { decodeTile, encodeTile, sha256Hex, Volume } from '../../electron/pixelfs/index';
 import { adler32, crc32 } from '../../electron/pixelfs/tile-codec';
 
@@ -42,9 +43,15 @@ function rssMiB(): number {
   return process.resourceUsage().maxRSS / 1024;
 }
 
-async function time<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
+/** CPU seconds (user + system) of every thread of the process, per timed step. */
+const cpuOf = new Map<string, number>();
+
+async function time<T>(fn: () => Promise<T> | T, label?: string): Promise<[T, number]> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   const r = await fn();
+  const c = process.cpuUsage(c0);
+  if (label) cpuOf.set(label, (c.user + c.system) / 1e6);
   return [r, (performance.now() - t0) / 1000];
 }
 
@@ -86,17 +93,21 @@ async function main(): Promise<void> {
 
   const vol = await Volume.open(path.join(base, 'vol'), { create: { tileWidth: tile, tileHeight: tile, level }, ...(workers === undefined ? {} : { workers }) });
   const cpu0 = process.cpuUsage();
-  const [put, tPut] = await time(() => vol.put('source.bin', src));
+  const [put, tPut] = await time(() => vol.put('source.bin', src), 'put (import)');
   const putCpu = process.cpuUsage(cpu0);
   if (put.sha256 !== srcSha) throw new Error(`put sha256 ${put.sha256} != source ${srcSha}`);
   const rssAfterPut = rssMiB();
   const out = path.join(base, 'export.bin');
-  const [, tGet] = await time(() => vol.get('source.bin', out));
-  const [, tGetSync] = await time(async () => {
-    fs.rmSync(out);
-    await vol.get('source.bin', out, { fsync: true });
-  });
-  const [rep, tVerify] = await time(() => vol.verify('source.bin'));
+  const [, tGet] = await time(() => vol.get('source.bin', out), 'get (export)');
+  fs.rmSync(out);
+  const [, tGetSync] = await time(() => vol.get('source.bin', out, { fsync: true }), 'get + fsync');
+  // A stream destination (what the model store's export uses): no recycled output buffers.
+  const sink = new Writable({ write: (_c, _e, cb) => cb() });
+  const [, tGetStream] = await time(() => vol.get('source.bin', sink), 'get to a stream (null sink)');
+  // What the model store's export does: the sink is done with a chunk at its callback.
+  const sink2 = new Writable({ write: (_c, _e, cb) => cb() });
+  const [, tGetReuse] = await time(() => vol.get('source.bin', sink2, { reuseChunks: true }), 'get to a stream, reuseChunks');
+  const [rep, tVerify] = await time(() => vol.verify('source.bin'), 'verify');
   if (!rep.ok) throw new Error(`verify failed: ${JSON.stringify(rep.problems.slice(0, 3))}`);
 
   // Single-thread codec figures over the stored tiles (decode) and source tiles (encode).
@@ -104,12 +115,15 @@ async function main(): Promise<void> {
   let decBytes = 0;
   let decTime = 0;
   let shaTime = 0;
+  // Decoded into one recycled buffer, as PixelFS does (a fresh 4 MiB buffer per tile would add
+  // ~0.5 ms/MiB of page faults that PixelFS never pays).
+  const into = new ArrayBuffer(tile * tile * 4);
   for (const d of fs.readdirSync(tilesDir)) {
     for (const f of fs.readdirSync(path.join(tilesDir, d))) {
       const png = fs.readFileSync(path.join(tilesDir, d, f));
       const hash = f.slice(0, 64);
       const t0 = performance.now();
-      const dec = decodeTile(png, { maxWidth: tile, maxHeight: tile, expectedSha256: hash });
+      const dec = decodeTile(png, { maxWidth: tile, maxHeight: tile, expectedSha256: hash, into });
       decTime += performance.now() - t0;
       decBytes += dec.payload.length;
       const t1 = performance.now();
@@ -166,15 +180,21 @@ async function main(): Promise<void> {
   rows.push(['put (import)', tPut, `${mbps(size, tPut)}  (${(tPut / tCp).toFixed(2)}x cp, ${(tPut / tCpSync).toFixed(2)}x cp+sync)`]);
   rows.push(['get (export)', tGet, `${mbps(size, tGet)}  (${(tGet / tCp).toFixed(2)}x cp)`]);
   rows.push(['get + fsync', tGetSync, mbps(size, tGetSync)]);
+  rows.push(['get to a stream (null sink)', tGetStream, mbps(size, tGetStream)]);
+  rows.push(['get to a stream, reuseChunks', tGetReuse, mbps(size, tGetReuse)]);
   rows.push(['verify', tVerify, mbps(size, tVerify)]);
   rows.push(['tile decode, 1 thread (incl. sha256)', decTime / 1000, mbps(decBytes, decTime / 1000)]);
   rows.push(['  of which sha256', shaTime / 1000, mbps(decBytes, shaTime / 1000)]);
   rows.push(['tile encode, 1 thread (sha256 given)', encTime, mbps(reps * sample.length, encTime)]);
 
   console.log('');
-  console.log('| step | seconds | throughput |');
-  console.log('|---|---:|---|');
-  for (const [name, s, t] of rows) console.log(`| ${name} | ${s.toFixed(3)} | ${t} |`);
+  console.log(`load average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} (other jobs share the cores: compare CPU seconds too)`);
+  console.log('| step | seconds | throughput | CPU s (all threads) |');
+  console.log('|---|---:|---|---:|');
+  for (const [name, s, t] of rows) {
+    const c = cpuOf.get(name);
+    console.log(`| ${name} | ${s.toFixed(3)} | ${t} | ${c === undefined ? '-' : c.toFixed(2)} |`);
+  }
   console.log('');
   console.log(`peak RSS (maxRSS, whole process incl. workers): ${rssMiB().toFixed(0)} MiB (after put: ${rssAfterPut.toFixed(0)} MiB)`);
   console.log(`volume on disk: ${(volBytes / MB).toFixed(1)} MB for a ${(size / MB).toFixed(1)} MB source (${((volBytes / size - 1) * 100).toFixed(2)}% overhead; stored tiles ${(stats.storedBytes / MB).toFixed(1)} MB, catalog ${(stats.catalogBytes / 1024).toFixed(0)} KiB)`);
