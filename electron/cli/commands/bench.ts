@@ -7,17 +7,18 @@
  * (scripts/device/), so all three measure the same way. See specs/benchmarks.md.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PxiError } from '../../../shared/errors';
 import { generate } from '../../../shared/engine/generate';
 import { Model, type ModelLoadOptions } from '../../../shared/engine/model';
-import type { WeightKernelTuning } from '../../../shared/engine/quant-matmul';
+import { DEFAULT_TUNING, type WeightKernelTuning } from '../../../shared/engine/quant-matmul';
 import type { TensorSource } from '../../../shared/engine/tensor-source';
-import type { GpuContext, PassTiming } from '../../../shared/gpu';
+import { openDevice, WebGpuUnavailableError, type GpuContext, type PassTiming } from '../../../shared/gpu';
 import { tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
-import { openNodeContext, openNodeModel } from '../../engine';
+import { openNodeModel } from '../../engine';
+import { SHADERS_DIR, loadShadersFromDir } from '../../gpu/shaders';
 import { EXIT, UsageError, parseOptions, type CliIo, type Command } from '../command';
 import { genCommand } from './gen';
 
@@ -45,6 +46,8 @@ export interface OursFigures extends EngineFigures {
 export interface LlamaFigures extends EngineFigures {
   threads: number;
   version: string;
+  /** The greedy tokens llama.cpp generated (the same as ours on a file both compute alike). */
+  tokens: number[];
 }
 
 export interface KernelGroup {
@@ -66,8 +69,10 @@ export interface Breakdown {
   dispatchesPerStep: number;
   /** Sum of the kernels' GPU times per step (timed run: one compute pass per dispatch). */
   gpuMsPerStep: number;
-  /** Wall time per decode step of the untimed run. */
+  /** Wall time per decode step of the untimed (measured) run. */
   wallMsPerStep: number;
+  /** Wall time per step of the timed steps themselves (compare with gpuMsPerStep; 0 without timing). */
+  timedWallMsPerStep: number;
   groups: KernelGroup[];
   note: string;
 }
@@ -231,6 +236,45 @@ export function machineInfo(ctx: GpuContext): MachineInfo {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The WebGPU context
+
+/** GPU instances handed out, kept for the process: dawn.node crashed when one was collected under a live device. */
+const keepAlive: unknown[] = [];
+
+/**
+ * Dawn toggles for benchmarking. By default Dawn quantises timestamp queries (seen here: kernel
+ * times in steps of 65.5 µs, small kernels reading 0), which would blur the per-kernel breakdown.
+ */
+export const BENCH_DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization'];
+
+/**
+ * A WebGPU context as openNodeContext() makes it, but with BENCH_DAWN_FLAGS (plus $PXI_DAWN_FLAGS,
+ * comma-separated) on the Dawn instance, and the WGSL from `shadersDir` (a bundle lives elsewhere
+ * than electron/gpu/).
+ */
+export async function openBenchContext(opts: { shadersDir?: string; dawnFlags?: string[] } = {}): Promise<GpuContext> {
+  if (!process.env.XDG_RUNTIME_DIR) {
+    // The Vulkan loader complains on stderr without a runtime folder (as electron/gpu/node-webgpu.ts does).
+    const dir = join(tmpdir(), `pxi-xdg-${process.getuid?.() ?? 0}`);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    process.env.XDG_RUNTIME_DIR = dir;
+  }
+  let mod: typeof import('webgpu');
+  try {
+    mod = await import('webgpu');
+  } catch (e) {
+    throw new WebGpuUnavailableError(`the webgpu package did not load: ${(e as Error).message}`);
+  }
+  Object.assign(globalThis, mod.globals);
+  const extra = (process.env.PXI_DAWN_FLAGS ?? '').split(',').filter(Boolean);
+  const gpu = mod.create(['backend=vulkan', ...BENCH_DAWN_FLAGS, ...(opts.dawnFlags ?? []), ...extra]);
+  keepAlive.push(gpu);
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter on the Vulkan backend (on a machine without a GPU install mesa-vulkan-drivers from bookworm-backports)');
+  return openDevice(gpu, { adapter, shaders: loadShadersFromDir(opts.shadersDir ?? SHADERS_DIR) });
+}
+
+// ---------------------------------------------------------------------------------------------
 // llama.cpp through node-llama-cpp (installed lean in tests/llama-cpp by scripts/bootstrap.sh)
 
 /** The part of node-llama-cpp's API used here; the package sits outside the project's types. */
@@ -264,9 +308,9 @@ export interface LlamaCpp {
 /** The project root from this file (electron/cli/commands/ → ../../..); inside a bundle it may be elsewhere, which only makes the default llama.cpp path missing. */
 const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** Where node-llama-cpp is looked for: the given folder, $PXI_LLAMA_CPP, then the project's tests/llama-cpp. */
+/** Where node-llama-cpp is looked for: the given folder only, else $PXI_LLAMA_CPP, then the project's tests/llama-cpp. */
 export function llamaCppCandidates(dir?: string): string[] {
-  const roots = [dir, process.env.PXI_LLAMA_CPP, join(PROJECT_ROOT, 'tests', 'llama-cpp')].filter((d): d is string => !!d);
+  const roots = dir ? [dir] : [process.env.PXI_LLAMA_CPP, join(PROJECT_ROOT, 'tests', 'llama-cpp')].filter((d): d is string => !!d);
   return roots.flatMap((r) => [r, join(r, 'node-llama-cpp'), join(r, 'node_modules', 'node-llama-cpp')]);
 }
 
@@ -328,11 +372,20 @@ export interface BenchOptions {
   /** llama.cpp: an open instance, or null to skip (with `llamaSkipReason`). */
   llama: LlamaCpp | null;
   llamaSkipReason?: string;
-  /** llama.cpp thread counts to try, each its own run (default: all cores). */
+  /** llama.cpp thread counts to try, each its own run (default: defaultThreads()). */
   threads?: number[];
   signal?: AbortSignal;
   /** Progress lines (loading, running). */
   onStatus?: (line: string) => void;
+}
+
+/**
+ * llama.cpp's thread counts tried by default: 1 and every core. On a machine shared with other
+ * work, llama.cpp's spinning thread barriers collapse with as many threads as cores (measured
+ * here: stories260K decode 2,000 tokens/s on 1 thread, 20 on 2), so the fastest of both is the fair reference.
+ */
+export function defaultThreads(): number[] {
+  return [...new Set([1, availableParallelism()])];
 }
 
 /** Where ours loads the model from: the GGUF file, or a TensorSource over its pixels. */
@@ -359,8 +412,13 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
   let tokenizer: Tokenizer;
   let closeOurs: () => Promise<void>;
   if (from.kind === 'pixels') {
-    tokenizer = tokenizerFromGguf(from.source.header.metadata, path);
-    model = await Model.load(ctx, from.source, loadOpts);
+    try {
+      tokenizer = tokenizerFromGguf(from.source.header.metadata, path);
+      model = await Model.load(ctx, from.source, loadOpts);
+    } catch (e) {
+      await from.close?.();
+      throw e;
+    }
     const m = model;
     closeOurs = async () => {
       m.destroy();
@@ -375,14 +433,16 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
   const loadSeconds = (performance.now() - t0) / 1000;
 
   let result: Omit<BenchResult, 'llama' | 'llamaRuns' | 'ratio'>;
-  const ids = promptIds(tokenizer, p, model.vocabSize);
+  let ids: number[];
   try {
+    ids = promptIds(tokenizer, p, model.vocabSize);
     const c = model.config;
     const weights = model.describeWeights();
     const perToken = weightBytesPerToken(weights, c.tiedOutput);
-    // Warm-up: the first passes of a shape create bind groups and parameter arenas.
+    // Warm-up: the first pass of a shape creates bind groups and parameter arenas. One short
+    // prefill only: on lavapipe a 7B pass takes many seconds (the first decode step pays the
+    // matvec bind groups, a few ms).
     await model.forward(ids.slice(0, Math.min(2, p)), 'argmax');
-    await model.forward([ids[0]!], 'argmax');
     model.rewind(0);
 
     status(`ours: prefill ${p} tokens, generate ${n}`);
@@ -394,12 +454,17 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
     // Per-kernel breakdown over a few more decode steps, timed pass by pass.
     const collected: PassTiming[][] = [];
     let method: Breakdown['method'] = 'wall-clock';
+    let timedWallMsPerStep = 0;
+    let note = steps === 0 ? 'no per-kernel breakdown asked for (--breakdown-steps 0)' : 'this adapter has no timestamp-query: only whole decode steps are timed (wall clock), no per-kernel split';
     if (steps > 0 && ctx.setTimingHook((_label, passes) => collected.push(passes))) {
       method = 'timestamp-query';
+      note = 'GPU time per kernel from timestamp queries (one compute pass per dispatch while timing)';
       status(`ours: ${steps} decode steps timed kernel by kernel`);
       try {
         let next = r.tokens[r.tokens.length - 1]!;
+        const tw = performance.now();
         for (let i = 0; i < steps; i++) next = (await model.forward([next], 'argmax')).token!;
+        timedWallMsPerStep = (performance.now() - tw) / steps;
         await ctx.sync();
         // The timestamps arrive through mapAsync callbacks after the work is done.
         await waitFor(() => collected.length >= steps, 10_000);
@@ -416,11 +481,9 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
       dispatchesPerStep,
       gpuMsPerStep,
       wallMsPerStep,
+      timedWallMsPerStep,
       groups,
-      note:
-        method === 'timestamp-query'
-          ? 'GPU time per kernel from timestamp queries (one compute pass per dispatch while timing); wall per step from the untimed run'
-          : 'this adapter has no timestamp-query: only whole decode steps are timed (wall clock), no per-kernel split',
+      note,
     };
     result = {
       model: {
@@ -444,7 +507,7 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
         decodeTokensPerSecond: t.decodeTokensPerSecond,
         decodeGBps: (perToken * t.decodeTokensPerSecond) / 1e9,
         loadSeconds,
-        tuning: { workgroupSize: opts.tuning?.workgroupSize ?? 64, threadsPerRow: opts.tuning?.threadsPerRow ?? 1 },
+        tuning: { ...DEFAULT_TUNING, ...opts.tuning },
         loadedFrom: from.kind,
       },
       breakdown,
@@ -455,13 +518,11 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
   }
 
   let llama: BenchResult['llama'] = { skipped: opts.llamaSkipReason ?? 'not asked for' };
-  const llamaRuns: LlamaFigures[] = [];
+  let llamaRuns: LlamaFigures[] = [];
   if (opts.llama) {
-    for (const threads of opts.threads ?? [availableParallelism()]) {
-      if (opts.signal?.aborted) throw new BenchError('interrupted');
-      status(`llama.cpp: ${path}, ${threads} thread${threads === 1 ? '' : 's'}`);
-      llamaRuns.push(await runLlama(opts.llama, path, ids, n, threads, result.model.weightBytesPerToken));
-    }
+    if (opts.signal?.aborted) throw new BenchError('interrupted');
+    status(`llama.cpp: loading ${path}`);
+    llamaRuns = await runLlama(opts.llama, path, ids, n, opts.threads ?? defaultThreads(), result.model.weightBytesPerToken, status);
     llama = llamaRuns.reduce((a, b) => (b.decodeTokensPerSecond > a.decodeTokensPerSecond ? b : a));
   }
   const ratio =
@@ -475,48 +536,54 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
  * llama.cpp on the CPU, timed the way generate() times ours: prefill = the prompt's pass up to the
  * first sampled token; decode = the single-token passes after it (time between yielded tokens).
  */
-async function runLlama(lc: LlamaCpp, path: string, ids: number[], n: number, threads: number, perToken: number): Promise<LlamaFigures> {
+async function runLlama(lc: LlamaCpp, path: string, ids: number[], n: number, threadCounts: number[], perToken: number, status: (l: string) => void): Promise<LlamaFigures[]> {
   const t0 = performance.now();
   const model = await lc.llama.loadModel({ modelPath: path });
   const loadSeconds = (performance.now() - t0) / 1000;
+  const runs: LlamaFigures[] = [];
   try {
-    const ctx = await model.createContext({ contextSize: ids.length + n + 16, threads, batchSize: Math.max(512, ids.length) });
-    try {
-      const seq = ctx.getSequence();
-      // Warm-up, as for ours.
-      for await (const _ of seq.evaluate(ids.slice(0, Math.min(2, ids.length)), { temperature: 0 })) break;
-      await seq.clearHistory();
-      let count = 0;
-      const start = performance.now();
-      let first = start;
-      let end = start;
-      for await (const _ of seq.evaluate(ids, { temperature: 0 })) {
-        count++;
-        if (count === 1) first = performance.now();
-        if (count >= n) {
-          end = performance.now();
-          break;
+    for (const threads of threadCounts) {
+      status(`llama.cpp: ${threads} thread${threads === 1 ? '' : 's'}`);
+      const ctx = await model.createContext({ contextSize: ids.length + n + 16, threads, batchSize: Math.max(512, ids.length) });
+      try {
+        const seq = ctx.getSequence();
+        // Warm-up, as for ours.
+        for await (const _ of seq.evaluate(ids.slice(0, Math.min(2, ids.length)), { temperature: 0 })) break;
+        await seq.clearHistory();
+        const tokens: number[] = [];
+        const start = performance.now();
+        let first = start;
+        let end = start;
+        for await (const tok of seq.evaluate(ids, { temperature: 0 })) {
+          tokens.push(Number(tok));
+          if (tokens.length === 1) first = performance.now();
+          if (tokens.length >= n) {
+            end = performance.now();
+            break;
+          }
         }
+        const prefillMs = first - start;
+        const decodeTokens = Math.max(0, tokens.length - 1);
+        const decodeMs = tokens.length > 1 ? end - first : 0;
+        const decodeTokensPerSecond = decodeMs > 0 ? (decodeTokens * 1000) / decodeMs : 0;
+        runs.push({
+          promptTokens: ids.length,
+          prefillMs,
+          prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
+          decodeTokens,
+          decodeMs,
+          decodeTokensPerSecond,
+          decodeGBps: (perToken * decodeTokensPerSecond) / 1e9,
+          loadSeconds,
+          threads,
+          version: lc.version,
+          tokens,
+        });
+      } finally {
+        await ctx.dispose();
       }
-      const prefillMs = first - start;
-      const decodeTokens = Math.max(0, count - 1);
-      const decodeMs = count > 1 ? end - first : 0;
-      const decodeTokensPerSecond = decodeMs > 0 ? (decodeTokens * 1000) / decodeMs : 0;
-      return {
-        promptTokens: ids.length,
-        prefillMs,
-        prefillTokensPerSecond: prefillMs > 0 ? (ids.length * 1000) / prefillMs : 0,
-        decodeTokens,
-        decodeMs,
-        decodeTokensPerSecond,
-        decodeGBps: (perToken * decodeTokensPerSecond) / 1e9,
-        loadSeconds,
-        threads,
-        version: lc.version,
-      };
-    } finally {
-      await ctx.dispose();
     }
+    return runs;
   } finally {
     await model.dispose();
   }
@@ -601,8 +668,8 @@ export function breakdownText(b: Breakdown): string {
       `${b.dispatchesPerStep - b.groups.filter((g) => g.gbps !== null).reduce((s, g) => s + g.calls, 0)} other dispatches ${(b.gpuMsPerStep - weightMs).toFixed(2)} ms`,
   );
   lines.push(
-    `wall per decode step (untimed run): ${b.wallMsPerStep.toFixed(2)} ms; outside the kernels (encode, submit, read-back, waits): ${Math.max(0, b.wallMsPerStep - b.gpuMsPerStep).toFixed(2)} ms` +
-      (b.wallMsPerStep < b.gpuMsPerStep ? ' (the timed run is slower than the untimed one: one pass per dispatch costs extra)' : ''),
+    `timed steps: ${b.timedWallMsPerStep.toFixed(2)} ms wall per step, ${Math.max(0, b.timedWallMsPerStep - b.gpuMsPerStep).toFixed(2)} ms of it outside the kernels ` +
+      `(encoding, submit, pass overhead, read-back); untimed run: ${b.wallMsPerStep.toFixed(2)} ms per step`,
   );
   return lines.join('\n');
 }
@@ -636,8 +703,9 @@ Decode is timed over generated tokens 2..n (the first comes out of the prefill).
 Options:
   -p, --prompt-tokens N    prompt length in tokens (default 32)
   -n, --n-predict N        tokens to generate, at least 2 (default 16)
-  --threads N[,N...]       llama.cpp CPU threads; a list runs it once per count and compares
-                           against the fastest decode (default: all cores, here ${availableParallelism()})
+  --threads N[,N...]       llama.cpp CPU threads, one run per count; ours is compared with
+                           the fastest decode (default: 1 and all cores, here ${defaultThreads().join(',')}:
+                           on a busy machine llama.cpp's spinning threads can collapse)
   --tuning WGxTPR          our weight kernels' workgroup size x threads per row
                            (default 64x1: fastest on lavapipe; 16-64 threads per row suit GPUs)
   --breakdown-steps N      decode steps timed kernel by kernel after the run (default 4; 0: none)
@@ -670,7 +738,7 @@ Exit codes: 0 done, 1 failed (no WebGPU, unsupported model), 2 usage error, 130 
     if (!existsSync(path)) throw new UsageError(`no such model file: ${path}`);
     const p = intArg('--prompt-tokens', values['prompt-tokens'], 32, 1, 4096);
     const n = intArg('--n-predict', values['n-predict'], 16, 2, 4096);
-    const threads = (values.threads ?? String(availableParallelism())).split(',').map((t) => intArg('--threads', t, 1, 1, 1024));
+    const threads = values.threads === undefined ? defaultThreads() : values.threads.split(',').map((t) => intArg('--threads', t, 1, 1, 1024));
     const steps = intArg('--breakdown-steps', values['breakdown-steps'], 4, 0, 64);
     const tuning = values.tuning === undefined ? undefined : parseTuning(values.tuning);
     if (values['no-llama'] && values['llama-cpp'] !== undefined) throw new UsageError('--no-llama and --llama-cpp contradict each other');
@@ -678,7 +746,7 @@ Exit codes: 0 done, 1 failed (no WebGPU, unsupported model), 2 usage error, 130 
     const abort = new AbortController();
     void io.interrupted.then(() => abort.abort());
     const say = values.json ? () => undefined : (l: string) => io.err(l);
-    const ctx = await openNodeContext();
+    const ctx = await openBenchContext();
     let lc: LlamaCpp | null = null;
     let skip = values['no-llama'] ? '--no-llama' : '';
     try {
