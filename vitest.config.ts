@@ -9,5 +9,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    // Test hosts start with an empty volume unless a test asks for the default model.
+    env: { PXI_NO_DEFAULT_MODEL: '1' },
   },
 });

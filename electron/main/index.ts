@@ -54,6 +54,8 @@ async function main(): Promise<void> {
     dataDir: app.getPath('userData'),
     mode: 'electron',
     version: app.getVersion(),
+    // A new user gets the default model (random weights) to open; PXI_NO_DEFAULT_MODEL=1 skips it.
+    importDefaultModel: process.env.PXI_NO_DEFAULT_MODEL !== '1',
     // The import wizard's native open dialog, attached to the app window.
     chooseFile: async ({ title, filters }) => {
       const owner = BrowserWindow.getFocusedWindow() ?? BrowserWindow.getAllWindows()[0];

@@ -1,10 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { EventEmitter } from 'node:events';
 import { createDispatcher, type Dispatch, type Handlers } from '../../shared/ipc/dispatch';
 import { events, type EventName, type EventPayload } from '../../shared/ipc/contract';
 import { join } from 'node:path';
 import { ModelStore } from '../models/store';
 import { modelTaskHandlers } from '../models/tasks';
+import { DEFAULT_MODEL_NAME, ensureDefaultModel } from '../models/generated-model';
 import { TaskQueue } from '../tasks/queue';
 import { mapHandlers } from './map-handlers';
 import { engineHandlers } from './engine-handlers';
@@ -17,6 +18,12 @@ export interface ServiceOptions {
   dataDir: string;
   mode: 'electron' | 'browser';
   version: string;
+  /**
+   * On the first start of a data folder whose volume holds no model, generate the default model
+   * (resources/default-model.json: seeded random weights) and queue its import, so a new user
+   * has a model to open. Off for tests (PXI_NO_DEFAULT_MODEL=1) and `pxi serve --no-default-model`.
+   */
+  importDefaultModel?: boolean;
   /** Where `app:log` entries go; stderr by default. */
   log?: (level: string, message: string) => void;
   /** The native open dialog (Electron); without it `files:chooseGguf` says to type a path. */
@@ -62,6 +69,25 @@ export class Services {
     this.queue = new TaskQueue(join(options.dataDir, 'tasks.sqlite'), modelTaskHandlers(() => this.store()));
     this.queue.onChange((task) => this.emit('tasks:changed', task));
     this.queue.start();
+    if (options.importDefaultModel) void this.offerDefaultModel();
+  }
+
+  private async offerDefaultModel(): Promise<void> {
+    const marker = join(this.options.dataDir, 'default-model-offered');
+    if (existsSync(marker)) return;
+    try {
+      const store = await this.store();
+      if (store.list().length === 0) {
+        const path = await ensureDefaultModel(join(this.options.dataDir, 'cache'));
+        this.queue.enqueue('model.import', { path, name: DEFAULT_MODEL_NAME });
+      }
+      // Once only: a user who deletes the default model does not get it back.
+      writeFileSync(marker, `${new Date().toISOString()}\n`);
+    } catch (e) {
+      const message = `the default model could not be prepared: ${(e as Error).message}`;
+      process.stderr.write(`${message}\n`);
+      this.emit('app:notice', { level: 'warn', message });
+    }
   }
 
   /** The volume this host serves (`<dataDir>/volume`), opened (and created) on first use. */

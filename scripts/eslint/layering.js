@@ -5,8 +5,8 @@ import { dirname, relative, resolve, sep } from 'node:path';
 /**
  * Enforces the import directions between the project's layers (specs/ARCHITECTURE.md):
  *   shared/   imports shared/ only, and no environment-specific package
- *   renderer/ imports renderer/, shared/, shaders/; never Node built-ins, Node-only packages or electron/
- *   electron/ imports electron/, shared/, shaders/; never renderer/
+ *   renderer/ imports renderer/, shared/, shaders/, resources/; never Node built-ins, Node-only packages or electron/
+ *   electron/ imports electron/, shared/, shaders/, resources/; never renderer/
  * tests/ and scripts/ may import anything.
  */
 
@@ -16,11 +16,11 @@ const NODE_ONLY_PACKAGES = new Set(['electron', 'better-sqlite3', 'ws', 'webgpu'
 // Pure, environment-neutral packages shared/ may use. Adding one here is a design decision.
 const SHARED_PACKAGES = new Set(['zod', '@huggingface/jinja']);
 
-const LAYERS = ['shared', 'renderer', 'electron', 'shaders', 'tests', 'scripts'];
+const LAYERS = ['shared', 'renderer', 'electron', 'shaders', 'resources', 'tests', 'scripts'];
 const MAY_IMPORT = {
   shared: ['shared'],
-  renderer: ['renderer', 'shared', 'shaders'],
-  electron: ['electron', 'shared', 'shaders'],
+  renderer: ['renderer', 'shared', 'shaders', 'resources'],
+  electron: ['electron', 'shared', 'shaders', 'resources'],
 };
 
 /** @param {string} root @param {string} file */

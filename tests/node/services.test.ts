@@ -75,4 +75,32 @@ describe('main-process services through the IPC contract', () => {
       await services.close();
     }
   });
+
+  it('on the first start of an empty data folder, generates the default model and imports it once', async () => {
+    const dir = temp();
+    const first = new Services({ dataDir: dir, mode: 'browser', version: '0.0.0-test', importDefaultModel: true });
+    const call = directCaller(first.dispatch);
+    try {
+      let models: { name: string; id: string }[] = [];
+      for (let i = 0; i < 1200 && models.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        const tasks = (await call('tasks:list', {})).tasks;
+        expect(tasks.filter((t) => t.state === 'failed')).toEqual([]);
+        if (tasks.some((t) => t.state === 'succeeded')) models = (await call('models:list', {})).models;
+      }
+      expect(models.map((m) => m.name)).toEqual(['pixel-llm-default']);
+      await call('models:delete', { id: models[0]!.id });
+    } finally {
+      await first.close();
+    }
+    // Deleted by the user: a later start does not bring it back.
+    const second = new Services({ dataDir: dir, mode: 'browser', version: '0.0.0-test', importDefaultModel: true });
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await directCaller(second.dispatch)('tasks:list', {})).tasks.filter((t) => t.kind === 'model.import')).toHaveLength(1);
+      expect((await directCaller(second.dispatch)('models:list', {})).models).toEqual([]);
+    } finally {
+      await second.close();
+    }
+  });
 });

@@ -20,6 +20,8 @@ Options:
   --port N          port to listen on (default ${DEFAULT_PORT}; 0 picks a free one)
   --data-dir DIR    where volumes and catalogs live (default $PXI_HOME or ~/.pixel-llm)
   --renderer DIR    the built renderer to serve (default out/renderer; build with npm run build)
+  --no-default-model  do not generate and import the default model (random weights) on the
+                    first start of an empty data folder
   --json            print {"url","port"} as one JSON line instead of text
   -h, --help        show this help
 
@@ -30,11 +32,13 @@ Runs until Ctrl-C.`,
       'data-dir': { type: 'string' },
       renderer: { type: 'string' },
       json: { type: 'boolean' },
+      'no-default-model': { type: 'boolean' },
     });
     const services = new Services({
       dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
       mode: 'browser',
       version: packageVersion(),
+      importDefaultModel: !values['no-default-model'] && process.env.PXI_NO_DEFAULT_MODEL !== '1',
     });
     const host = await startWebHost({
       services,
