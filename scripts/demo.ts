@@ -6,14 +6,13 @@
  *
  *   npm run demo -- [--model FILE.gguf] [--volume DIR] [-p PROMPT] [-n N] [--temp T] [--seed S]
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import recipe from '../resources/default-model.json';
-import { ensureGeneratedModel } from '../electron/cli/commands/bench';
+import { DEFAULT_MODEL_SPEC, ensureDefaultModel } from '../electron/models/generated-model';
 import { streamTo, timingLine } from '../electron/cli/commands/run';
 import { openPixelModel } from '../electron/engine/pixel-source';
 import { ModelStore } from '../electron/models';
@@ -81,7 +80,6 @@ if (typeof values.model === 'string' && !existsSync(values.model)) usage(`no suc
 
 const t0 = performance.now();
 const secs = (t: number) => `${((performance.now() - t) / 1000).toFixed(1)} s`;
-const sha256 = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 console.log('Pixel-LLM demo: a GGUF model → PNG tiles in a PixelFS volume → its map → text from WGSL on WebGPU\n');
 
@@ -95,22 +93,17 @@ if (typeof values.model === 'string') {
 } else {
   const t = performance.now();
   const cache = resolve(typeof values.cache === 'string' ? values.cache : join(root, '.cache', 'demo'));
-  const spec = { preset: recipe.gen.preset, type: recipe.gen.type, seed: recipe.gen.seed, extra: recipe.gen.args, name: recipe.name };
-  modelPath = await ensureGeneratedModel(cache, spec);
-  let hash = sha256(modelPath);
-  if (hash !== recipe.sha256) {
-    // A stale or damaged cached copy: make it again; pxi gen's bytes are fixed by the recipe.
-    rmSync(modelPath, { force: true });
-    modelPath = await ensureGeneratedModel(cache, spec);
-    hash = sha256(modelPath);
-    if (hash !== recipe.sha256) {
-      console.error(`demo: pxi gen made ${hash}, resources/default-model.json pins ${recipe.sha256}: the generator's output changed`);
-      process.exit(1);
-    }
+  const spec = DEFAULT_MODEL_SPEC;
+  try {
+    modelPath = await ensureDefaultModel(cache);
+  } catch (e) {
+    console.error(`demo: ${(e as Error).message}`);
+    process.exit(1);
   }
+  const hash = recipe.sha256; // ensureDefaultModel checked the file against it
   modelName = recipe.name;
   console.log(`model: ${recipe.name}: RANDOM WEIGHTS (seeded, not trained: its text is noise)`);
-  console.log(`  pxi gen --preset ${spec.preset} --type ${spec.type} --seed ${spec.seed} ${spec.extra.join(' ')}`);
+  console.log(`  pxi gen --preset ${spec.preset} --type ${spec.type} --seed ${spec.seed} ${(spec.extra ?? []).join(' ')}`);
   console.log(`  ${modelPath}: ${(recipe.bytes / 1e6).toFixed(1)} MB, ${(recipe.parameters / 1e6).toFixed(1)} M parameters, sha256 ${hash.slice(0, 16)}…, ready in ${secs(t)}`);
 }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { PxiError } from '../../shared/errors';
 import recipe from '../../resources/default-model.json';
@@ -37,11 +37,23 @@ export async function ensureGeneratedModel(dir: string, spec: GenSpec, onStatus?
 
 export const DEFAULT_MODEL_NAME = recipe.name;
 
-/** The default model (random weights, seeded), generated into `cacheDir` and checked against its pinned sha256. */
+export const DEFAULT_MODEL_SPEC: GenSpec = { preset: recipe.gen.preset, type: recipe.gen.type, seed: recipe.gen.seed, extra: recipe.gen.args, name: recipe.name };
+
+const sha256File = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+/**
+ * The default model (random weights, seeded), generated into `cacheDir` and checked against its
+ * pinned sha256. A stale or damaged cached copy is made again once; pxi gen's bytes are fixed
+ * by the recipe, so a second mismatch means the generator changed.
+ */
 export async function ensureDefaultModel(cacheDir: string): Promise<string> {
-  const spec: GenSpec = { preset: recipe.gen.preset, type: recipe.gen.type, seed: recipe.gen.seed, extra: recipe.gen.args, name: recipe.name };
-  const path = await ensureGeneratedModel(cacheDir, spec);
-  const hash = createHash('sha256').update(readFileSync(path)).digest('hex');
+  let path = await ensureGeneratedModel(cacheDir, DEFAULT_MODEL_SPEC);
+  let hash = sha256File(path);
+  if (hash !== recipe.sha256) {
+    rmSync(path, { force: true });
+    path = await ensureGeneratedModel(cacheDir, DEFAULT_MODEL_SPEC);
+    hash = sha256File(path);
+  }
   if (hash !== recipe.sha256) {
     throw new PxiError('DEFAULT_MODEL_MISMATCH', `${path}: sha256 ${hash} is not the ${recipe.sha256} that resources/default-model.json pins (a stale cached copy, or the generator changed)`, { file: path });
   }
