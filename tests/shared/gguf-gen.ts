@@ -7,18 +7,10 @@ import type { ByteSource } from '../../shared/binary/byte-source';
 import { GgmlType, ggmlType, type GgmlTypeId } from '../../shared/gguf/ggml-types';
 import { gv, type GgufArray, type GgufValue } from '../../shared/gguf/values';
 import { layoutGguf, writeGgufBytes, type GgufLayout, type GgufTensorSpec } from '../../shared/gguf/writer';
+import { createRng as rng } from '../../shared/engine/sampling';
 
-/** mulberry32: small, fast, good enough to drive test generation reproducibly. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's one seeded PRNG (mulberry32) drives reproducible test data too.
+export { rng };
 
 export const int = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 export const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;

@@ -6,17 +6,8 @@ import { valueByte, type ElementPacking } from '../../shared/map/pyramid-core';
 import { tileCapacity, type TileGrid } from '../../shared/map/regions';
 import { emptyStats, type ValueStats } from '../../shared/map/stats';
 
-/** mulberry32: small, fast, reproducible. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's one seeded PRNG (mulberry32) drives reproducible test data too.
+export { createRng as rng } from '../../shared/engine/sampling';
 
 export function randInt(r: () => number, lo: number, hi: number): number {
   return lo + Math.floor(r() * (hi - lo + 1));

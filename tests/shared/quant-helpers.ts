@@ -1,15 +1,7 @@
 import { f32ToF16 } from '../../shared/quant';
-/** Seeded data for the quantisation and kernel tests (mulberry32: small, fast, reproducible). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRng as rng } from '../../shared/engine/sampling';
+// The project's one seeded PRNG (mulberry32) drives reproducible test data too.
+export { rng };
 
 /** n values uniform in [-scale, scale). */
 export function uniform(n: number, seed: number, scale = 1): Float32Array<ArrayBuffer> {

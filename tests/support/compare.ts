@@ -34,17 +34,8 @@ export function compareClose(
   return `${label}: ${nBad}/${want.length} outside atol ${tol.atol} + rtol ${tol.rtol}·|ref|; worst |err| ${worst.toExponential(2)} at [${worstAt}]\n${bad.join('\n')}`;
 }
 
-/** A small seeded PRNG (mulberry32) for reproducible test data. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// The project's one seeded PRNG (mulberry32) drives reproducible test data too.
+export { createRng as rng } from '../../shared/engine/sampling';
 
 /** Uniform random f32 values in [lo, hi). */
 export function randomF32(n: number, r: () => number, lo = -1, hi = 1): Float32Array {
