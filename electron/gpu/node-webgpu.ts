@@ -13,7 +13,8 @@ const keepAlive: GPU[] = [];
 
 export type NodeGpu = { gpu: GPU; adapter: GPUAdapter } | { gpu: null; reason: string };
 
-export async function openNodeGpu(backend: 'vulkan' | 'opengles' = 'vulkan'): Promise<NodeGpu> {
+/** `flags` are extra Dawn instance toggles (e.g. `disable-dawn-features=timestamp_quantization`). */
+export async function openNodeGpu(backend: 'vulkan' | 'opengles' = 'vulkan', flags: readonly string[] = []): Promise<NodeGpu> {
   if (!process.env.XDG_RUNTIME_DIR) {
     // The Vulkan loader complains on stderr without a runtime folder.
     const dir = join(tmpdir(), `pxi-xdg-${process.getuid?.() ?? 0}`);
@@ -27,7 +28,7 @@ export async function openNodeGpu(backend: 'vulkan' | 'opengles' = 'vulkan'): Pr
     return { gpu: null, reason: `the webgpu package did not load: ${(e as Error).message}` };
   }
   Object.assign(globalThis, mod.globals);
-  const gpu = mod.create([`backend=${backend}`]);
+  const gpu = mod.create([`backend=${backend}`, ...flags]);
   keepAlive.push(gpu);
   const adapter = await gpu.requestAdapter(backend === 'opengles' ? { featureLevel: 'compatibility' } : undefined);
   if (!adapter) {

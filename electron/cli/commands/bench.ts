@@ -6,8 +6,8 @@
  * `npm run bench:decode` (scripts/bench/decode-bench.ts) and of the GPU-machine script
  * (scripts/device/), so all three measure the same way. See specs/benchmarks.md.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PxiError } from '../../../shared/errors';
@@ -18,6 +18,7 @@ import type { TensorSource } from '../../../shared/engine/tensor-source';
 import { openDevice, WebGpuUnavailableError, type GpuContext, type PassTiming } from '../../../shared/gpu';
 import { tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { openNodeModel } from '../../engine';
+import { openNodeGpu } from '../../gpu/node-webgpu';
 import { SHADERS_DIR, loadShadersFromDir } from '../../gpu/shaders';
 import { EXIT, UsageError, parseOptions, type CliIo, type Command } from '../command';
 import { genCommand } from './gen';
@@ -238,9 +239,6 @@ export function machineInfo(ctx: GpuContext): MachineInfo {
 // ---------------------------------------------------------------------------------------------
 // The WebGPU context
 
-/** GPU instances handed out, kept for the process: dawn.node crashed when one was collected under a live device. */
-const keepAlive: unknown[] = [];
-
 /**
  * Dawn toggles for benchmarking. By default Dawn quantises timestamp queries (seen here: kernel
  * times in steps of 65.5 µs, small kernels reading 0), which would blur the per-kernel breakdown.
@@ -253,24 +251,10 @@ export const BENCH_DAWN_FLAGS = ['disable-dawn-features=timestamp_quantization']
  * than electron/gpu/).
  */
 export async function openBenchContext(opts: { shadersDir?: string; dawnFlags?: string[] } = {}): Promise<GpuContext> {
-  if (!process.env.XDG_RUNTIME_DIR) {
-    // The Vulkan loader complains on stderr without a runtime folder (as electron/gpu/node-webgpu.ts does).
-    const dir = join(tmpdir(), `pxi-xdg-${process.getuid?.() ?? 0}`);
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    process.env.XDG_RUNTIME_DIR = dir;
-  }
-  let mod: typeof import('webgpu');
-  try {
-    mod = await import('webgpu');
-  } catch (e) {
-    throw new WebGpuUnavailableError(`the webgpu package did not load: ${(e as Error).message}`);
-  }
-  Object.assign(globalThis, mod.globals);
   const extra = (process.env.PXI_DAWN_FLAGS ?? '').split(',').filter(Boolean);
-  const gpu = mod.create(['backend=vulkan', ...BENCH_DAWN_FLAGS, ...(opts.dawnFlags ?? []), ...extra]);
-  keepAlive.push(gpu);
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) throw new WebGpuUnavailableError('no WebGPU adapter on the Vulkan backend (on a machine without a GPU install mesa-vulkan-drivers from bookworm-backports)');
+  const opened = await openNodeGpu('vulkan', [...BENCH_DAWN_FLAGS, ...(opts.dawnFlags ?? []), ...extra]);
+  if (!opened.gpu) throw new WebGpuUnavailableError(opened.reason);
+  const { gpu, adapter } = opened;
   return openDevice(gpu, { adapter, shaders: loadShadersFromDir(opts.shadersDir ?? SHADERS_DIR) });
 }
 
