@@ -33,6 +33,8 @@ export interface TaskRecord {
   result: unknown;
   error: SerializedError | null;
   createdAt: number;
+  /** When the latest run began (null while it never ran); a retry or a resume moves it. */
+  startedAt: number | null;
   updatedAt: number;
   finishedAt: number | null;
 }
@@ -66,11 +68,13 @@ interface Row {
   result: string | null;
   error: string | null;
   created_at: number;
+  started_at: number | null;
   updated_at: number;
   finished_at: number | null;
 }
 
-const SCHEMA_VERSION = 1;
+/** 1: first schema; 2: started_at. */
+const SCHEMA_VERSION = 2;
 const PROGRESS_WRITE_MS = 500;
 
 function toRecord(r: Row): TaskRecord {
@@ -85,6 +89,7 @@ function toRecord(r: Row): TaskRecord {
     result: r.result === null ? null : (JSON.parse(r.result) as unknown),
     error: r.error === null ? null : (JSON.parse(r.error) as SerializedError),
     createdAt: r.created_at,
+    startedAt: r.started_at,
     updatedAt: r.updated_at,
     finishedAt: r.finished_at,
   };
@@ -131,11 +136,17 @@ export class TaskQueue {
         error TEXT,
         created_at INTEGER NOT NULL,
         updated_at INTEGER NOT NULL,
-        finished_at INTEGER
+        finished_at INTEGER,
+        started_at INTEGER
       );
       CREATE INDEX IF NOT EXISTS tasks_state ON tasks(state, id);
-      PRAGMA user_version = ${SCHEMA_VERSION};
     `);
+    // A version-1 database (no started_at) gains the column; its old tasks keep null.
+    this.db.transaction(() => {
+      const cols = (this.db.prepare(`PRAGMA table_info(tasks)`).all() as { name: string }[]).map((c) => c.name);
+      if (!cols.includes('started_at')) this.db.exec(`ALTER TABLE tasks ADD COLUMN started_at INTEGER`);
+      this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    })();
   }
 
   /** Recovers tasks a crash left running, then starts working through the queue. */
@@ -143,7 +154,7 @@ export class TaskQueue {
     if (this.started) return;
     this.started = true;
     const t = this.now();
-    this.db.prepare(`UPDATE tasks SET state = 'queued', resumes = resumes + 1, updated_at = ? WHERE state = 'running'`).run(t);
+    this.db.prepare(`UPDATE tasks SET state = 'queued', resumes = resumes + 1, started_at = NULL, updated_at = ? WHERE state = 'running'`).run(t);
     this.pump();
   }
 
@@ -190,7 +201,7 @@ export class TaskQueue {
     if (rec.state !== 'failed' && rec.state !== 'cancelled') {
       throw new TaskError('TASK_NOT_RETRYABLE', `task ${id} is ${rec.state}; only failed or cancelled tasks can be retried`);
     }
-    this.db.prepare(`UPDATE tasks SET state = 'queued', error = NULL, finished_at = NULL, updated_at = ? WHERE id = ?`).run(this.now(), id);
+    this.db.prepare(`UPDATE tasks SET state = 'queued', error = NULL, started_at = NULL, finished_at = NULL, updated_at = ? WHERE id = ?`).run(this.now(), id);
     const next = this.get(id);
     this.changed(next);
     this.pump();
@@ -238,7 +249,7 @@ export class TaskQueue {
     const controller = new AbortController();
     this.running.set(row.id, controller);
     const t = this.now();
-    this.db.prepare(`UPDATE tasks SET state = 'running', attempts = attempts + 1, updated_at = ? WHERE id = ?`).run(t, row.id);
+    this.db.prepare(`UPDATE tasks SET state = 'running', attempts = attempts + 1, started_at = ?, updated_at = ? WHERE id = ?`).run(t, t, row.id);
     this.changed(this.get(row.id));
     if (!handler) {
       this.running.delete(row.id);

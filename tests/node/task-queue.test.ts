@@ -47,6 +47,44 @@ describe('task queue', () => {
     await q.close();
   });
 
+  it('records when the latest run started, apart from when the task was queued', async () => {
+    let clock = 1000;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const q = new TaskQueue(join(tmp(), 't.sqlite'), [handler(async () => gate)], { now: () => clock });
+    const t = q.enqueue('job', {});
+    expect(t.startedAt).toBeNull();
+    clock = 5000; // waited 4 s in the queue
+    q.start();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(q.get(t.id)).toMatchObject({ state: 'running', createdAt: 1000, startedAt: 5000 });
+    clock = 7500;
+    release();
+    await q.idle();
+    expect(q.get(t.id)).toMatchObject({ state: 'succeeded', createdAt: 1000, startedAt: 5000, finishedAt: 7500 });
+    await q.close();
+  });
+
+  it('opens a version-1 task database, adding started_at and keeping its tasks', async () => {
+    const file = join(tmp(), 'v1.sqlite');
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(file);
+    db.exec(`CREATE TABLE tasks (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, params TEXT NOT NULL,
+      state TEXT NOT NULL CHECK (state IN ('queued','running','succeeded','failed','cancelled')), progress TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0, resumes INTEGER NOT NULL DEFAULT 0, result TEXT, error TEXT,
+      created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, finished_at INTEGER);
+      INSERT INTO tasks (kind, params, state, progress, attempts, created_at, updated_at, finished_at)
+        VALUES ('job', '{}', 'succeeded', '{"done":1,"total":1,"unit":"items","message":""}', 1, 10, 20, 20);
+      PRAGMA user_version = 1;`);
+    db.close();
+    const q = new TaskQueue(file, [handler(async () => null)]);
+    expect(q.list()).toEqual([expect.objectContaining({ id: 1, state: 'succeeded', createdAt: 10, startedAt: null, finishedAt: 20 })]);
+    await q.close();
+    const again = new Database(file, { readonly: true });
+    expect(again.pragma('user_version', { simple: true })).toBe(2);
+    again.close();
+  });
+
   it('refuses unknown kinds and invalid params at enqueue', async () => {
     const q = new TaskQueue(join(tmp(), 't.sqlite'), [
       handler(

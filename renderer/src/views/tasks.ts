@@ -92,7 +92,7 @@ class TasksPage {
       }
       for (const [id, parts] of this.rows) {
         const t = this.tasks.get(id);
-        if (t && !isFinished(t.state)) parts.duration.textContent = formatDuration(Date.now() - t.createdAt);
+        if (t && !isFinished(t.state)) this.showDuration(parts, t);
       }
     }, 1000);
   }
@@ -158,14 +158,25 @@ class TasksPage {
     return parts;
   }
 
+  /** Run time of the latest run (from its start to its end, or now); a task not yet run says how long it has waited. */
+  private showDuration(p: RowParts, t: Task): void {
+    const end = t.finishedAt ?? Date.now();
+    if (t.startedAt === null) {
+      p.duration.textContent = t.state === 'queued' ? `waiting ${formatDuration(end - t.createdAt)}` : '–';
+      p.duration.title = t.state === 'queued' ? 'queued, not started yet' : 'never ran';
+    } else {
+      p.duration.textContent = formatDuration(Math.max(0, end - t.startedAt));
+      p.duration.title = `ran from ${formatTime(t.startedAt)}${t.finishedAt ? ` to ${formatTime(t.finishedAt)}` : ''}; queued ${formatDuration(Math.max(0, t.startedAt - t.createdAt))} before`;
+    }
+  }
+
   private updateRow(p: RowParts, t: Task): void {
     const prev = p.shown;
     p.shown = t;
     p.row.dataset.state = t.state;
     if (prev?.state !== t.state) p.state.replaceChildren(badge(t.state, STATE_TONE[t.state]));
     p.attempts.textContent = String(t.attempts) + (t.resumes ? ` (${t.resumes} resumed)` : '');
-    p.duration.textContent = formatDuration((t.finishedAt ?? Date.now()) - t.createdAt);
-    p.duration.title = 'from queued to finished';
+    this.showDuration(p, t);
     p.cancel.hidden = isFinished(t.state);
     p.retry.hidden = t.state !== 'failed' && t.state !== 'cancelled';
     if (t.state === 'running' || t.state === 'queued') {

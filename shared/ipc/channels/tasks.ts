@@ -15,6 +15,8 @@ export const TaskInfo = z.strictObject({
   result: z.unknown(),
   error: z.strictObject({ code: z.string(), name: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }).nullable(),
   createdAt: z.number(),
+  /** When the latest run began; null for a task that never ran. */
+  startedAt: z.number().nullable(),
   updatedAt: z.number(),
   finishedAt: z.number().nullable(),
 });
