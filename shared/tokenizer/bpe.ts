@@ -1,5 +1,5 @@
 import { TokenizerError } from './errors';
-import { Heap } from './heap';
+import { mergeSymbols } from './merge';
 import type { Vocab } from './vocab';
 
 /**
@@ -83,44 +83,9 @@ export function bpeEncode(vocab: Vocab, text: string, out: number[]): void {
 }
 
 function encodeWord(vocab: Vocab, word: string, out: number[]): void {
-  // Every mapped character is one UTF-16 unit (code points below 0x144).
-  const n = word.length;
-  const len = new Int32Array(n).fill(1);
-  const prev = new Int32Array(n);
-  const next = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    prev[i] = i - 1;
-    next[i] = i + 1 < n ? i + 1 : -1;
-  }
-
-  interface Bigram {
-    left: number;
-    right: number;
-    rank: number;
-    size: number;
-  }
-  const queue = new Heap<Bigram>((a, b) => a.rank < b.rank || (a.rank === b.rank && a.left < b.left));
-  const tryAdd = (left: number, right: number): void => {
-    if (left < 0 || right < 0) return;
-    const rank = rankOf(vocab, word.substr(left, len[left]!), word.substr(right, len[right]!));
-    if (rank === undefined) return;
-    queue.push({ left, right, rank, size: len[left]! + len[right]! });
-  };
-  for (let i = 1; i < n; i++) tryAdd(i - 1, i);
-
-  for (let bg = queue.pop(); bg !== undefined; bg = queue.pop()) {
-    const { left, right } = bg;
-    if (len[left] === 0 || len[right] === 0 || len[left]! + len[right]! !== bg.size) continue;
-    len[left] = len[left]! + len[right]!;
-    len[right] = 0;
-    next[left] = next[right]!;
-    if (next[right]! >= 0) prev[next[right]!] = left;
-    tryAdd(prev[left]!, left);
-    tryAdd(left, next[left]!);
-  }
-
-  for (let i = 0; i !== -1; i = next[i]!) {
-    const piece = word.substr(i, len[i]!);
+  // Every mapped character is one UTF-16 unit (code points below 0x144): one symbol each.
+  const starts = Array.from({ length: word.length }, (_, i) => i);
+  for (const piece of mergeSymbols(word, starts, (left, right) => rankOf(vocab, left, right))) {
     const id = vocab.textToId.get(piece);
     if (id !== undefined) {
       out.push(id);
