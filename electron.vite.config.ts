@@ -10,7 +10,13 @@ export default defineConfig({
   main: {
     build: {
       outDir: 'out/main',
-      rollupOptions: { input: { index: resolve(__dirname, 'electron/main/index.ts') } },
+      rollupOptions: {
+        // PixelFS's tile worker is its own entry: worker threads load it by URL, next to index.js
+        // (chunks stay in the same folder, so `new URL('./tile-worker.js', import.meta.url)` finds
+        // it from whichever file the pool's code lands in).
+        input: { index: resolve(__dirname, 'electron/main/index.ts'), 'tile-worker': resolve(__dirname, 'electron/pixelfs/tile-worker.ts') },
+        output: { entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
+      },
     },
   },
   preload: {

@@ -13,8 +13,8 @@
  *
  * A .ts worker entry starts through worker-boot.mjs, which registers tsx inside the worker (a
  * worker does not inherit the parent's TypeScript loader; `execArgv: ['--import', 'tsx']` does
- * not help on Node 20 either). A bundled build passes `entry`: the URL of the built worker .js,
- * which starts directly. The hash thread is plain JavaScript evaluated in place: no loader.
+ * not help on Node 20 either). Bundled (out/main), the pool starts the built tile-worker.js
+ * directly (defaultWorkerEntry); `entry` overrides either. The hash thread is plain JavaScript evaluated in place: no loader.
  */
 import { createHash } from 'node:crypto';
 import os from 'node:os';
@@ -294,6 +294,14 @@ function inlineFileHash(): FileHash {
   };
 }
 
+/**
+ * The tile worker beside this module: the .ts source when it runs from source (tsx), the built
+ * tile-worker.js when it is bundled (electron-vite builds it as its own entry next to index.js).
+ */
+export function defaultWorkerEntry(moduleUrl: string = import.meta.url): URL {
+  return new URL(new URL(moduleUrl).pathname.endsWith('.ts') ? './tile-worker.ts' : './tile-worker.js', moduleUrl);
+}
+
 export class TilePool {
   readonly size: number;
   private readonly entry: URL;
@@ -308,7 +316,7 @@ export class TilePool {
       throw new PixelFsError(C.BAD_SETTINGS, `TilePool: size ${String(size)} is not a non-negative integer`, { field: 'size', value: size });
     }
     this.size = size;
-    this.entry = opts.entry ?? new URL('./tile-worker.ts', import.meta.url);
+    this.entry = opts.entry ?? defaultWorkerEntry();
     this.slots = Array.from({ length: size }, () => new Slot());
   }
 
