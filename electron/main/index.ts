@@ -80,6 +80,8 @@ async function main(): Promise<void> {
     if (!verdict.ok) {
       return { ok: false, error: serializeError(new PxiError(IPC_ERRORS.FORBIDDEN_SENDER, `IPC refused: ${verdict.reason}`)) };
     }
+    // Structured clone carries bytes (engine:read) as a Uint8Array, with the whole ArrayBuffer
+    // behind it: handlers answer with bytes that own their buffer (ownedBytes), never a pool view.
     return services.dispatch(channel, payload, { transport: 'electron', origin: verdict.origin });
   });
 

@@ -6,7 +6,8 @@ import type { Transport } from '../../shared/ipc/client';
 /**
  * The sandboxed preload (bundled to one CommonJS file). It exposes a closed transport: calls
  * only on declared channels, events only by declared name, and listeners get the payload alone,
- * never ipcRenderer or an IpcRendererEvent.
+ * never ipcRenderer or an IpcRendererEvent. Answers holding bytes (engine:read) reach the page as
+ * Uint8Array: IPC and the context bridge both copy them as cloneable values.
  */
 const listeners = new Map<EventName, Set<(payload: unknown) => void>>();
 

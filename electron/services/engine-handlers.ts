@@ -4,6 +4,7 @@
  * from PixelFS tiles whose checksums are verified on the way.
  */
 import { checkTensorRange, type ModelHeader } from '../../shared/engine/tensor-source';
+import { ownedBytes } from '../../shared/ipc/channels/common';
 import type { EngineHeader, engineChannels } from '../../shared/ipc/channels/engine';
 import type { Handlers } from '../../shared/ipc/dispatch';
 import { manifestTensorInfos, storedModelLabel } from '../engine/pixel-source';
@@ -59,7 +60,9 @@ export function engineHandlers(store: () => Promise<ModelStore>): EngineHandlers
       // ENGINE_TENSOR_READ naming the model, the tensor and the range, before any tile is read.
       checkTensorRange(c.table, tensor, offset, length);
       const bytes = await s.readTensor(c.header.id, tensor, offset, length);
-      return { bytes: bytes.toString('base64') };
+      // A plain Uint8Array owning its buffer: a small read is a view of Buffer's pool, which
+      // structured clone (Electron IPC) would otherwise send whole.
+      return { bytes: ownedBytes(bytes) };
     },
   };
 }

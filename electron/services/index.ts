@@ -90,9 +90,14 @@ export class Services {
     }
   }
 
+  /** The folder of the volume this host serves. */
+  volumeDir(): string {
+    return join(this.options.dataDir, 'volume');
+  }
+
   /** The volume this host serves (`<dataDir>/volume`), opened (and created) on first use. */
   store(): Promise<ModelStore> {
-    this.storePromise ??= ModelStore.open(join(this.options.dataDir, 'volume'), { create: true });
+    this.storePromise ??= ModelStore.open(this.volumeDir(), { create: true });
     return this.storePromise;
   }
 

@@ -8,6 +8,8 @@ import type { mapChannels, MapCellInfo, MapRegionInfo, MapStats } from '../../sh
 import type { Handlers } from '../../shared/ipc/dispatch';
 import { MapError } from '../../shared/map/errors';
 import { unionRects } from '../../shared/map/geometry';
+import { layoutFromRegions, resizeKvCache } from '../../shared/map/placement';
+import { tileCapacity } from '../../shared/map/regions';
 import { DEFAULT_HEAT_SIZE } from '../../shared/map/pyramid-core';
 import { summarize, type ValueStats } from '../../shared/map/stats';
 import { getQuantFormat, isQuantTypeName } from '../../shared/quant';
@@ -342,6 +344,24 @@ export function mapHandlers(store: () => Promise<ModelStore>): MapHandlers {
         { bins: bins ?? MAP_DEFAULTS.histogramBins, maxValues: maxValues ?? MAP_DEFAULTS.histogramValues, range },
       );
       return { regionId: id, ...h };
+    },
+
+    'map:kv-cache': async ({ modelId, bytes }) => {
+      const { index } = await open();
+      const box = index.modelBox(modelId);
+      if (!box) throw new MapError('MAP_NOT_FOUND', `model ${modelId} is not on the map`, { modelId });
+      const layout = layoutFromRegions(modelId, box, index.listRegions(modelId));
+      const kv = layout.regions.find((r) => r.kind === 'kv-cache')!;
+      const reserveBytes = layout.reserve.kvReserveRows * layout.reserve.tilesWide * tileCapacity(kv.grid.tileWidth, kv.grid.tileHeight);
+      const next = resizeKvCache(layout, Math.min(bytes, reserveBytes));
+      // The band moves in whole tile rows: most reports change nothing in the index.
+      if (next.reserve.kvRows !== layout.reserve.kvRows) {
+        const reserved = next.regions.filter((r) => r.kind !== 'weights').map(({ id, kind, modelId: m, name, x, y, width, height, grid, order, block, tensor }) => ({ id, kind, modelId: m, name, x, y, width, height, grid, order, block, tensor }));
+        index.setReservedRegions(modelId, reserved);
+      }
+      const stored = index.getRegion(kv.id);
+      if (!stored) throw notFound(kv.id);
+      return { region: regionInfo(stored), reserveBytes, fits: bytes <= reserveBytes };
     },
 
     'map:search': async ({ query, modelId, limit }) => {

@@ -2,13 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { PxiError, serializeError } from '../../shared/errors';
+import { decodeBinaryFrame, encodeFrame, MalformedFrameError } from '../../shared/ipc/binary-frame';
 import { IPC_ERRORS, type ServerFrame } from '../../shared/ipc/envelope';
+import { UPLOAD_PATH } from '../../shared/ipc/upload';
 import { contentSecurityPolicy } from '../content-policy';
 import { mimeTypeOf, resolveStaticPath } from '../static-files';
 import type { Services } from '../services';
 import { checkRequest, tokenCookieName } from './request-guard';
+import { startUploads, type UploadOptions } from './upload';
 
 /**
  * Browser mode: the main-process services in plain Node, the built renderer over HTTP on
@@ -23,6 +26,8 @@ export interface WebHostOptions {
   port?: number;
   /** A fixed token for tests; otherwise 32 random bytes per start. */
   token?: string;
+  /** Limits of GGUF uploads (`POST /upload`). */
+  upload?: UploadOptions;
 }
 
 export interface WebHost {
@@ -32,7 +37,14 @@ export interface WebHost {
   close(): Promise<void>;
 }
 
+/** Incoming messages above this close the connection (ws answers 1009) before being buffered. */
 const MAX_FRAME_BYTES = 16 * 1024 * 1024;
+
+/** A binary message as one Uint8Array, however ws delivered it. */
+function rawBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
 
 export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   if (!existsSync(`${opts.rendererDir}/index.html`)) {
@@ -48,14 +60,28 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     res.end(`Pixel-LLM refused this request: ${reason}\n`);
   };
 
+  const uploads = await startUploads(opts.services, opts.upload);
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://placeholder');
+    } catch {
+      return refuse(res, 400, 'malformed request URL');
+    }
+    const path = url.pathname;
+    // Uploads change state: like the WebSocket, they must come from our page (Origin required).
+    const isUpload = path === UPLOAD_PATH;
     const verdict = checkRequest(
-      { host: req.headers.host, origin: req.headers.origin, url: req.url ?? '/', cookie: req.headers.cookie, requireOrigin: false },
+      { host: req.headers.host, origin: req.headers.origin, url: req.url ?? '/', cookie: req.headers.cookie, requireOrigin: isUpload },
       { port, token },
     );
-    if (!verdict.ok) return refuse(res, verdict.status, verdict.reason);
+    if (!verdict.ok) {
+      if (isUpload) res.setHeader('connection', 'close');
+      return refuse(res, verdict.status, verdict.reason);
+    }
+    if (isUpload) return void uploads.handle(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, `method ${req.method} is not allowed`);
-    const path = new URL(req.url ?? '/', 'http://placeholder').pathname;
     const file = resolveStaticPath(opts.rendererDir, path);
     if (!file || !statSync(file).isFile()) return refuse(res, 404, `not found: ${path}`);
     const headers: Record<string, string | string[]> = {
@@ -75,13 +101,18 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     createReadStream(file).pipe(res);
   });
 
+  // Node cuts a request whose body takes over 5 minutes by default: a multi-GB upload may take
+  // longer. Headers still have to arrive within headersTimeout.
+  server.requestTimeout = 0;
+
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   server.on('upgrade', (req, socket, head) => {
     const verdict = checkRequest(
       { host: req.headers.host, origin: req.headers.origin, url: req.url ?? '/', cookie: req.headers.cookie, requireOrigin: true },
       { port, token },
     );
-    const path = new URL(req.url ?? '/', 'http://placeholder').pathname;
+    // The guard already refused a URL that does not parse; never let one throw here.
+    const path = verdict.ok ? new URL(req.url ?? '/', 'http://placeholder').pathname : '';
     if (!verdict.ok || path !== '/api') {
       const status = verdict.ok ? 404 : verdict.status;
       const reason = verdict.ok ? `no WebSocket endpoint at ${path}` : verdict.reason;
@@ -94,28 +125,42 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   const origins = new WeakMap<WebSocket, string>();
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     origins.set(ws, req.headers.origin ?? '');
+    // A protocol error (a message over MAX_FRAME_BYTES, a bad opcode) closes that connection;
+    // without a listener ws would throw it and take the whole server down.
+    ws.on('error', () => ws.terminate());
     ws.on('message', (data, isBinary) => {
-      void handleFrame(ws, isBinary ? null : data.toString());
+      void handleFrame(ws, isBinary ? rawBytes(data) : data.toString());
     });
   });
 
   const send = (ws: WebSocket, frame: ServerFrame) => {
-    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(frame));
+    if (ws.readyState !== ws.OPEN) return;
+    let wire: string | Uint8Array;
+    try {
+      // An answer holding bytes (engine:read) goes as one binary frame; the rest as JSON text.
+      wire = encodeFrame(frame);
+    } catch (e) {
+      if (!('id' in frame)) return;
+      wire = JSON.stringify({ id: frame.id, result: { ok: false, error: serializeError(e) } } satisfies ServerFrame);
+    }
+    ws.send(wire);
   };
 
-  async function handleFrame(ws: WebSocket, text: string | null): Promise<void> {
+  const malformed = (ws: WebSocket, e: unknown) => {
+    const id = e instanceof MalformedFrameError && typeof e.details?.id === 'number' ? e.details.id : -1;
+    const error = serializeError(e instanceof PxiError ? e : new PxiError(IPC_ERRORS.MALFORMED_FRAME, 'malformed frame: expected JSON {id, channel, payload}'));
+    send(ws, { id, result: { ok: false, error } });
+  };
+
+  async function handleFrame(ws: WebSocket, wire: string | Uint8Array): Promise<void> {
     let frame: unknown;
     try {
-      frame = text === null ? null : JSON.parse(text);
-    } catch {
-      frame = null;
+      frame = typeof wire === 'string' ? JSON.parse(wire) : decodeBinaryFrame(wire);
+    } catch (e) {
+      return malformed(ws, e);
     }
     const f = frame as { id?: unknown; channel?: unknown; payload?: unknown } | null;
-    if (!f || typeof f !== 'object' || !Number.isSafeInteger(f.id)) {
-      const error = serializeError(new PxiError(IPC_ERRORS.MALFORMED_FRAME, 'malformed frame: expected JSON {id, channel, payload}'));
-      send(ws, { id: -1, result: { ok: false, error } });
-      return;
-    }
+    if (!f || typeof f !== 'object' || !Number.isSafeInteger(f.id)) return malformed(ws, null);
     const result = await opts.services.dispatch(f.channel, f.payload, { transport: 'websocket', origin: origins.get(ws) ?? '' });
     send(ws, { id: f.id as number, result });
   }
@@ -127,6 +172,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   await new Promise<void>((resolvePromise, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolvePromise());
+  }).catch((e: unknown) => {
+    unsubscribe();
+    uploads.close();
+    throw e;
   });
   port = (server.address() as AddressInfo).port;
 
@@ -136,6 +185,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     token,
     close: async () => {
       unsubscribe();
+      uploads.close();
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       server.closeAllConnections();

@@ -17,6 +17,8 @@ export {
   Model,
   llamaRopeInvFreq,
   type ForwardOutput,
+  type ForwardTrace,
+  type ForwardTraceEvent,
   type ForwardResult,
   type LoadProgress,
   type ModelLoadOptions,

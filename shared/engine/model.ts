@@ -71,6 +71,23 @@ export interface ForwardResult {
   token: number | null;
 }
 
+/**
+ * What a traced forward pass reports as the GPU finishes each stage: 'block' N of `blocks`
+ * (its KV cache then holds `pos0 + tokens` entries), then 'output' (final norm and logits)
+ * when the pass computes logits. The explorer draws it live.
+ */
+export interface ForwardTraceEvent {
+  stage: 'block' | 'output';
+  /** Block index for 'block'; `blocks` for 'output'. */
+  block: number;
+  blocks: number;
+  /** Position of the pass's first token, and how many tokens it runs. */
+  pos0: number;
+  tokens: number;
+}
+
+export type ForwardTrace = (e: ForwardTraceEvent) => void;
+
 /** Bytes the model holds on the GPU, by kind. */
 export interface ModelMemory {
   weights: number;
@@ -150,6 +167,11 @@ export class Model {
   private readonly replay: DispatchCache;
   private history: number[] = [];
   private busy = false;
+  /**
+   * When set, every forward pass submits one command buffer per block and reports each as the
+   * GPU completes it (a few more submits per token; results are unchanged). Null: one submit.
+   */
+  trace: ForwardTrace | null = null;
   private destroyed = false;
 
   private constructor(init: {
@@ -421,8 +443,21 @@ export class Model {
         const chunk = tokens.slice(start, start + this.maxBatch);
         const last = start + chunk.length === tokens.length;
         const pos0 = this.position;
-        const { b, submit } = this.begin(`forward ${pos0}+${chunk.length}`);
-        this.encodeBody(b, chunk, pos0);
+        const trace = this.trace;
+        const report = (stage: ForwardTraceEvent['stage'], block: number) => {
+          if (!trace) return;
+          const e: ForwardTraceEvent = { stage, block, blocks: this.blocks.length, pos0, tokens: chunk.length };
+          // Completion order is submit order, so events arrive block by block.
+          void this.ctx.device.queue.onSubmittedWorkDone().then(() => trace(e), () => undefined);
+        };
+        let { b, submit } = this.begin(`forward ${pos0}+${chunk.length}`);
+        this.encodeBody(b, chunk, pos0, (i) => {
+          if (!trace) return;
+          submit();
+          report('block', i);
+          ({ b, submit } = this.begin(`forward ${pos0}+${chunk.length} after block ${i}`));
+          return b;
+        });
         if (output === 'all') {
           this.encodeNorm(b, chunk.length);
           submit();
@@ -431,6 +466,7 @@ export class Model {
             const o = this.begin('logits');
             this.encodeOutput(o.b, r0, rows);
             o.submit();
+            report('output', this.blocks.length);
             all!.set(await this.ctx.readF32(this.a.logits, rows * V), (start + r0) * V);
           }
         } else if (last && output !== 'none') {
@@ -438,6 +474,7 @@ export class Model {
           this.encodeOutput(b, chunk.length - 1, 1);
           if (output === 'argmax') this.k.argmax(b, { x: this.a.logits, n: V, out: this.a.best, scratch: this.a.scratch });
           submit();
+          report('output', this.blocks.length);
           if (output === 'argmax') {
             const best = await this.ctx.readU32(this.a.best, 2);
             result = { logits: null, token: best[1]! };
@@ -486,7 +523,8 @@ export class Model {
     return { b: rec.asBatch(), submit: () => this.replay.submit(rec, label) };
   }
 
-  private encodeBody(b: GpuBatch, ids: readonly number[], pos0: number): void {
+  /** Encodes the embedding and every block; `afterBlock` may hand back a fresh batch for the next block (tracing). */
+  private encodeBody(b: GpuBatch, ids: readonly number[], pos0: number, afterBlock?: (block: number) => GpuBatch | void): void {
     const c = this.config;
     const a = this.a;
     const T = ids.length;
@@ -495,7 +533,7 @@ export class Model {
     const kvDim = c.headCountKv * c.headDim;
     const neox = c.ropeType === 'neox';
     this.encodeEmbedding(b, ids);
-    for (const blk of this.blocks) {
+    for (const [i, blk] of this.blocks.entries()) {
       this.k.rmsnorm(b, { x: a.x, w: blk.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
       this.matmul(b, blk.q, a.xn, a.q, T);
       this.matmul(b, blk.k, a.xn, a.k, T);
@@ -515,6 +553,7 @@ export class Model {
       this.k.swiglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * c.feedForwardLength });
       this.matmul(b, blk.down, a.act, a.proj, T);
       this.k.addInPlace(b, { x: a.x, b: a.proj, n: T * E });
+      b = afterBlock?.(i) ?? b;
     }
   }
 

@@ -346,6 +346,29 @@ export function placeModels(
 }
 
 /**
+ * A model's layout as resizeKvCache needs it, rebuilt from its regions as the index stores them
+ * (weights and the reserved bands): the reserve is the kv-cache band plus the free band below
+ * it. MAP_NOT_FOUND when the model has no kv-cache region.
+ */
+export function layoutFromRegions(modelId: string, box: Rect, regions: readonly MapRegion[]): ModelLayout {
+  const of = (kind: MapRegion['kind']) => regions.find((r) => r.modelId === modelId && r.kind === kind);
+  const kv = of('kv-cache');
+  if (!kv) throw new MapError('MAP_NOT_FOUND', `model ${modelId} has no kv-cache region`, { modelId });
+  const free = of('free');
+  return {
+    modelId,
+    box,
+    regions: regions.filter((r) => r.modelId === modelId),
+    reserve: {
+      tilesWide: kv.grid.cols,
+      activationRows: of('activations')?.grid.rows ?? 0,
+      kvRows: kv.grid.rows,
+      kvReserveRows: kv.grid.rows + (free?.grid.rows ?? 0),
+    },
+  };
+}
+
+/**
  * The same layout with the KV cache resized to hold `bytes`: the kv-cache band grows down into
  * (or shrinks back out of) the free room below it; the model's box does not change. MAP_RESERVE
  * when the reserve is too small.

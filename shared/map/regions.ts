@@ -92,3 +92,35 @@ export function assertGrid(region: Rect & { grid: TileGrid; id?: string }): void
     });
   }
 }
+
+/**
+ * The rectangles (at most four) covering the first `bytes` bytes of a region laid out as
+ * PixelFS lays out a file: 4 bytes per pixel, pixels row-major inside a tile, tiles row-major in
+ * the region's grid. Bytes past the grid's capacity are not drawn (`clipped` says so). The
+ * explorer fills the kv-cache region this way as the engine's KV cache grows.
+ */
+export function byteSpanRects(region: Rect & { grid: TileGrid }, bytes: number): { rects: Rect[]; clipped: boolean } {
+  if (!Number.isSafeInteger(bytes) || bytes < 0) throw new MapError('MAP_INPUT', `byte count ${bytes} is not a non-negative integer`, { field: 'bytes', value: bytes });
+  const { tileWidth: tw, tileHeight: th, cols, rows } = region.grid;
+  const perTile = tw * th;
+  const capacity = perTile * cols * rows;
+  const wanted = Math.ceil(bytes / 4);
+  const pixels = Math.min(wanted, capacity);
+  const rects: Rect[] = [];
+  const add = (x: number, y: number, width: number, height: number) => {
+    if (width > 0 && height > 0) rects.push({ x: region.x + x, y: region.y + y, width, height });
+  };
+  const full = Math.floor(pixels / perTile);
+  // Whole rows of full tiles, then the full tiles of the next row.
+  add(0, 0, cols * tw, Math.floor(full / cols) * th);
+  add(0, Math.floor(full / cols) * th, (full % cols) * tw, th);
+  // The partly filled tile: its full pixel rows, then the pixels of the next row.
+  const rest = pixels - full * perTile;
+  if (rest > 0) {
+    const tx = (full % cols) * tw;
+    const ty = Math.floor(full / cols) * th;
+    add(tx, ty, tw, Math.floor(rest / tw));
+    add(tx, ty + Math.floor(rest / tw), rest % tw, 1);
+  }
+  return { rects, clipped: wanted > capacity };
+}

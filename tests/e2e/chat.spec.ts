@@ -189,3 +189,62 @@ test('a model with a chat template: turns through the template, as pxi chat answ
   await page.locator('#chat-reset').click();
   await expect(page.locator('.chat-turn')).toHaveCount(0);
 });
+
+test('the explorer shows the running engine live: the block being computed and the KV cache growing', async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${url}#/chat?model=stories260K`);
+  await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  const modelId = await page.locator('#chat-model').inputValue();
+  await page.locator('#chat-greedy').click();
+  // Long enough to still be running once the explorer is up (stories260K's context is 2048 tokens).
+  await page.locator('#chat-maxTokens').fill('480');
+  await page.locator('#chat-prompt').fill(PROMPT);
+  await page.locator('#chat-send').click();
+  await expect.poll(async () => ((await page.locator('.chat-reply').last().textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(0);
+
+  // The reply goes on while the user looks at the map.
+  await page.locator('nav a[data-view="explorer"]').click();
+  const live = page.locator('#ex-live');
+  await expect(live).toBeVisible({ timeout: 30_000 });
+  await expect(live).toHaveAttribute('data-model', modelId);
+  // Every state the panel shows, as the page sees it.
+  await page.evaluate(() => {
+    const seen: { phase: string; block: string; position: number }[] = [];
+    (window as unknown as { liveSeen: typeof seen }).liveSeen = seen;
+    const node = document.getElementById('ex-live')!;
+    const note = () => seen.push({ phase: node.dataset.phase ?? '', block: node.dataset.block ?? '', position: Number(node.dataset.position) });
+    note();
+    new MutationObserver(note).observe(node, { attributes: true });
+  });
+  await expect(live).toHaveAttribute('data-phase', 'decode', { timeout: 10_000 });
+  await expect(page.locator('.explorer')).toHaveAttribute('data-live-active', 'true');
+  await expect.poll(async () => Number(await page.locator('.explorer').getAttribute('data-live-kv-rects')), { timeout: 10_000 }).toBeGreaterThan(0);
+  await expect(live).toContainText(/decode · (blk\.\d of 5 blocks|output head) · KV cache [\d,]+ of 2,048 tokens/);
+  await page.screenshot({ path: test.info().outputPath('explorer-live.png') });
+  // In 3D the layer being computed is framed: blocks are layers 1..5, the output head layer 6.
+  await page.locator('[data-action="mode"]').click();
+  await expect(page.locator('.explorer')).toHaveAttribute('data-mode', '3d');
+  await expect(page.locator('.explorer')).toHaveAttribute('data-live-layer', /^[1-6]$/, { timeout: 10_000 });
+  await page.screenshot({ path: test.info().outputPath('explorer-live-3d.png') });
+  await page.locator('[data-action="mode"]').click();
+  await expect(page.locator('.explorer')).toHaveAttribute('data-mode', '2d');
+
+  await expect(live).toHaveAttribute('data-phase', 'idle', { timeout: 90_000 });
+  const seen = await page.evaluate(() => (window as unknown as { liveSeen: { phase: string; block: string; position: number }[] }).liveSeen);
+  const decode = seen.filter((s) => s.phase === 'decode');
+  // Blocks 0..4 and the output head (5) came by, and the cache only grew while decoding.
+  expect(new Set(decode.map((s) => s.block)).size).toBeGreaterThanOrEqual(3);
+  expect(decode.every((s, i) => i === 0 || s.position >= decode[i - 1]!.position)).toBe(true);
+  const final = Number(await live.getAttribute('data-position'));
+  expect(final).toBeGreaterThan(decode[0]!.position);
+  // Idle: nothing lit, the KV cache's bytes still drawn in its band.
+  await expect(page.locator('.explorer')).toHaveAttribute('data-live-active', 'false');
+  expect(Number(await live.getAttribute('data-kv-bytes'))).toBe(final * 1280);
+
+  // Back in Chat, the reply finished, and its length is what the cache holds.
+  await page.locator('nav a[data-view="chat"]').click();
+  await expect(page.locator('.chat-reply').last()).toHaveAttribute('data-state', 'done');
+  expect(errors).toEqual([]);
+});

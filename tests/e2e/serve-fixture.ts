@@ -10,6 +10,8 @@ export interface ServeProcess {
   port: number;
   origin: string;
   token: string;
+  /** The server's data folder (its volume is `dataDir/volume`). */
+  dataDir: string;
   stop(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ export async function startServe(): Promise<ServeProcess> {
     url,
     port,
     token,
+    dataDir,
     origin: `http://127.0.0.1:${port}`,
     stop: async () => {
       if (child.exitCode === null) {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineAbortedError } from '../../shared/engine/errors';
 import { generate } from '../../shared/engine/generate';
-import { Model, type LoadProgress } from '../../shared/engine/model';
+import { Model, type ForwardTraceEvent, type LoadProgress } from '../../shared/engine/model';
 import { planRowParts } from '../../shared/engine/weights';
 import { argmax } from '../../shared/engine/sampling';
 import { ContextWindowExceededError, ModelTooLargeError, type GpuContext } from '../../shared/gpu';
@@ -117,6 +117,31 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
       if (timed) expect([...labels].some((l) => l.includes('attn_q.weight'))).toBe(true);
     } finally {
       ctx.setTimingHook(null);
+    }
+  });
+
+  it('a traced pass reports every block, then the output, in order, and computes the same logits', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const m = stories.model;
+    const plain = await allLogProbs(m, ids);
+    const events: ForwardTraceEvent[] = [];
+    m.trace = (e) => events.push(e);
+    try {
+      const traced = await allLogProbs(m, ids);
+      expect(diffLogProbs(traced, plain).max).toBe(0);
+      const L = m.config.blockCount;
+      // One prefill pass of ids.length tokens: blocks 0..L-1, then the output.
+      expect(events.map((e) => `${e.stage}${e.block}`)).toEqual([...Array.from({ length: L }, (_, i) => `block${i}`), `output${L}`]);
+      expect(events.every((e) => e.pos0 === 0 && e.tokens === ids.length && e.blocks === L)).toBe(true);
+      // Decode steps: the same sequence per token, at successive positions.
+      events.length = 0;
+      m.rewind(3);
+      await m.forward([ids[3]!], 'argmax');
+      await m.forward([ids[4]!], 'none');
+      expect(events.filter((e) => e.stage === 'block').map((e) => e.pos0)).toEqual([...Array<number>(L).fill(3), ...Array<number>(L).fill(4)]);
+      expect(events.filter((e) => e.stage === 'output').map((e) => e.pos0)).toEqual([3]);
+    } finally {
+      m.trace = null;
     }
   });
 

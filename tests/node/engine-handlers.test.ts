@@ -20,6 +20,9 @@ import type { Response } from '../../shared/ipc/contract';
 import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
 import { encodeMetadata } from '../../shared/model/metadata-json';
 import { remoteTensorSource } from '../../renderer/src/engine/api-source';
+import { EngineHost } from '../../renderer/src/engine/host';
+import type { FromWorker, ToWorker } from '../../renderer/src/engine/protocol';
+import { createApi, type PxiApi } from '../../shared/ipc/client';
 import { fixturePath } from '../support/fixtures';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
@@ -106,7 +109,14 @@ describe('engine:read', () => {
       [0, t.byteSize],
     ] as const) {
       const { bytes } = await ok('engine:read', { model: modelId, tensor: t.name, offset, length });
-      expect(Buffer.from(bytes, 'base64').equals(Buffer.from(await gguf.read(t.name, offset, length))), `${offset}+${length}`).toBe(true);
+      expect(Buffer.from(bytes).equals(Buffer.from(await gguf.read(t.name, offset, length))), `${offset}+${length}`).toBe(true);
+      // Raw bytes, not text: a plain Uint8Array that owns exactly its buffer, so structured
+      // clone (Electron IPC) sends `length` bytes, not a Buffer pool slab or a larger buffer.
+      expect(bytes).toBeInstanceOf(Uint8Array);
+      expect(Buffer.isBuffer(bytes)).toBe(false);
+      expect(bytes.byteOffset).toBe(0);
+      expect(bytes.buffer.byteLength).toBe(length);
+      expect(structuredClone(bytes).buffer.byteLength).toBe(length);
     }
   });
 
@@ -143,7 +153,7 @@ describe('engine:read', () => {
     const e = await fails('engine:read', { model: modelId, tensor: t.name, offset: TILE + 10, length: 4 });
     expect(e.code).toBe(PixelFsCodes.TILE_CORRUPT);
     const { bytes } = await ok('engine:read', { model: modelId, tensor: t.name, offset: 0, length: TILE });
-    expect(Buffer.from(bytes, 'base64').equals(src.subarray(t.offset, t.offset + TILE))).toBe(true);
+    expect(Buffer.from(bytes).equals(src.subarray(t.offset, t.offset + TILE))).toBe(true);
   });
 });
 
@@ -165,6 +175,64 @@ describe('the renderer\'s remote tensor source', () => {
     await expect(src.read(t.name, t.byteSize, 1)).rejects.toThrow(EngineError);
     const short = remoteTensorSource(gguf.header, async (_n, _o, length) => new Uint8Array(length - 1));
     await expect(short.read(t.name, 0, 16)).rejects.toMatchObject({ code: 'ENGINE_TENSOR_READ' });
+  });
+});
+
+/** A stand-in for the engine worker: records what the host posts, and lets the test speak for the worker. */
+function fakeWorker() {
+  const posted: { msg: ToWorker; transfer: Transferable[] }[] = [];
+  let listener: ((ev: MessageEvent<FromWorker>) => void) | null = null;
+  const worker = {
+    addEventListener: (type: string, fn: (ev: MessageEvent<FromWorker>) => void) => {
+      if (type === 'message') listener = fn;
+    },
+    postMessage: (msg: ToWorker, transfer: Transferable[] = []) => posted.push({ msg, transfer }),
+    terminate: () => undefined,
+  };
+  return { worker: worker as unknown as Worker, posted, say: (m: FromWorker) => listener?.({ data: m } as MessageEvent<FromWorker>) };
+}
+
+async function hostRead(api: PxiApi, tensor: string, offset: number, length: number) {
+  const w = fakeWorker();
+  const host = new EngineHost(api, () => w.worker);
+  void host.load(modelId).catch(() => undefined);
+  for (let i = 0; i < 100 && w.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  expect(w.posted[0]?.msg.type).toBe('load');
+  w.say({ type: 'read', id: 7, model: modelId, tensor, offset, length });
+  for (let i = 0; i < 100 && w.posted.length === 1; i++) await new Promise((r) => setTimeout(r, 5));
+  host.dispose();
+  return w.posted[1]!;
+}
+
+describe('the renderer\'s EngineHost', () => {
+  it('answers the worker\'s reads with the bytes, moved by transfer', async () => {
+    const api = createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
+    const t = gguf.header.tensors.find((x) => x.name === 'token_embd.weight')!;
+    const { msg, transfer } = await hostRead(api, t.name, 100, 5000);
+    expect(msg.type).toBe('read-result');
+    const bytes = (msg as Extract<ToWorker, { type: 'read-result' }>).bytes;
+    expect(Buffer.from(bytes).equals(Buffer.from(await gguf.read(t.name, 100, 5000)))).toBe(true);
+    expect(transfer).toEqual([bytes.buffer]);
+  });
+
+  it('checks the answer: text, or bytes of another length, become a read error for the worker', async () => {
+    const real = (c: string, r: unknown) => dispatch(c, r, { transport: 'direct', origin: 'test' });
+    for (const [label, bytes] of [
+      ['base64 text', 'AAAA'],
+      ['one byte short', new Uint8Array(15)],
+    ] as const) {
+      // A transport that answers engine:read with something else than it should.
+      const api = createApi({
+        invoke: async (c, r) => (c === 'engine:read' ? { ok: true, value: { bytes } } : real(c, r)),
+        subscribe: () => () => undefined,
+      });
+      const { msg, transfer } = await hostRead(api, 'output_norm.weight', 0, 16);
+      expect(msg.type, label).toBe('read-error');
+      const err = (msg as Extract<ToWorker, { type: 'read-error' }>).error;
+      expect(err.code, label).toBe('IPC_INVALID_RESPONSE');
+      expect(err.message, label).toContain('output_norm.weight');
+      expect(transfer).toEqual([]);
+    }
   });
 });
 

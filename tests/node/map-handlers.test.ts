@@ -309,3 +309,39 @@ describe('map:search', () => {
     }
   });
 });
+
+describe('map:kv-cache', () => {
+  it('grows and shrinks the kv-cache band in whole tile rows inside the reserve, and says when it is exceeded', async () => {
+    const box = (await call('map:overview', {})).models.find((m) => m.modelId === tinyId)!.box;
+    const all = { x0: box.x, y0: box.y, x1: box.x + box.width, y1: box.y + box.height };
+    const reserved = async () => (await call('map:regions', { viewport: all, kinds: ['kv-cache', 'free'], modelId: tinyId })).regions;
+    const before = await reserved();
+    const kv0 = before.find((r) => r.kind === 'kv-cache')!;
+    const free0 = before.find((r) => r.kind === 'free')!;
+    const rowBytes = kv0.grid.cols * TILE * TILE * 4;
+    const reserveRows = kv0.grid.rows + free0.grid.rows;
+
+    // Two rows and a byte: three rows; the free band starts right below and ends where it did.
+    const grown = await call('map:kv-cache', { modelId: tinyId, bytes: 2 * rowBytes + 1 });
+    expect(grown.fits).toBe(true);
+    expect(grown.reserveBytes).toBe(reserveRows * rowBytes);
+    expect(grown.region.rect).toEqual({ ...kv0.rect, height: 3 * TILE });
+    const free1 = (await reserved()).find((r) => r.kind === 'free')!;
+    expect(free1.rect.y).toBe(kv0.rect.y + 3 * TILE);
+    expect(free1.rect.y + free1.rect.height).toBe(free0.rect.y + free0.rect.height);
+
+    // Past the reserve: the whole reserve, no free band, fits false.
+    const over = await call('map:kv-cache', { modelId: tinyId, bytes: reserveRows * rowBytes + 1 });
+    expect(over.fits).toBe(false);
+    expect(over.region.rect.height).toBe(reserveRows * TILE);
+    expect((await reserved()).map((r) => r.kind)).toEqual(['kv-cache']);
+
+    // Back to empty: one row, and the map is as it was.
+    const empty = await call('map:kv-cache', { modelId: tinyId, bytes: 0 });
+    expect(empty.region.rect).toEqual(kv0.rect);
+    expect((await reserved()).map((r) => r.rect).sort((a, b) => a.y - b.y)).toEqual([kv0.rect, free0.rect]);
+
+    expect((await refused(call('map:kv-cache', { modelId: 'no-such-model', bytes: 1 }))).code).toBe('MAP_NOT_FOUND');
+    expect((await refused(call('map:kv-cache', { modelId: tinyId, bytes: -1 }))).code).toBe('IPC_INVALID_REQUEST');
+  });
+});

@@ -37,7 +37,7 @@ const region = (i: number): MapRegionInfo => ({
 
 describe('map channels in the contract', () => {
   it('declares every map channel', () => {
-    expect(channelNames.filter((c) => c.startsWith('map:')).sort()).toEqual(['map:cells', 'map:heat', 'map:histogram', 'map:overview', 'map:region', 'map:regions', 'map:search']);
+    expect(channelNames.filter((c) => c.startsWith('map:')).sort()).toEqual(['map:cells', 'map:heat', 'map:histogram', 'map:kv-cache', 'map:overview', 'map:region', 'map:regions', 'map:search']);
   });
 
   it('passes valid viewports (fractional, negative, far out) and refuses empty or unsafe ones', async () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MapError } from '../../shared/map/errors';
 import { rectContains, rectsOverlap } from '../../shared/map/geometry';
-import { executionOrder, nextModelOrigin, placeModel, placeModels, resizeKvCache, type ModelLayout, type PlacementOptions } from '../../shared/map/placement';
-import { tileCapacity, tileRect, type MapRegion } from '../../shared/map/regions';
+import { executionOrder, layoutFromRegions, nextModelOrigin, placeModel, placeModels, resizeKvCache, type ModelLayout, type PlacementOptions } from '../../shared/map/placement';
+import { byteSpanRects, tileCapacity, tileRect, type MapRegion } from '../../shared/map/regions';
 import { QWEN25_7B, transformerTensors } from '../../scripts/bench/map-shapes';
 import { randInt, randomModel, rng, shuffle } from './map-helpers';
 
@@ -30,9 +30,9 @@ function randomCase(seed: number): { layouts: ModelLayout[]; geo: { tileWidth: n
   return { layouts: placeModels(models, geo, opts, origin), geo, opts };
 }
 
-describe('placement properties (random models)', () => {
-  const SEEDS = Array.from({ length: 60 }, (_, i) => 1000 + i);
+const SEEDS = Array.from({ length: 60 }, (_, i) => 1000 + i);
 
+describe('placement properties (random models)', () => {
   it('no two regions overlap, within or across models, and each lies in its model box', () => {
     for (const seed of SEEDS) {
       const { layouts } = randomCase(seed);
@@ -141,6 +141,55 @@ describe('placement properties (random models)', () => {
         if (reserveRows > 1) expect(free3!.y).toBe(kv3.y + kv3.height);
       }
     }
+  });
+});
+
+describe('the KV cache on the map', () => {
+  it('a layout rebuilt from its stored regions resizes as the original does', () => {
+    for (const seed of SEEDS.slice(0, 20)) {
+      const { layouts } = randomCase(seed);
+      for (const l of layouts) {
+        const rebuilt = layoutFromRegions(l.modelId, l.box, shuffle(rng(seed), l.regions));
+        expect(rebuilt.reserve).toEqual(l.reserve);
+        const kv = l.regions.find((r) => r.kind === 'kv-cache')!;
+        const cap = tileCapacity(kv.grid.tileWidth, kv.grid.tileHeight);
+        const bytes = randInt(rng(seed + 1), 0, l.reserve.kvReserveRows * l.reserve.tilesWide * cap);
+        const a = resizeKvCache(l, bytes);
+        const b = resizeKvCache(rebuilt, bytes);
+        const byId = (x: ModelLayout) => [...x.regions].sort((p, q) => p.id.localeCompare(q.id));
+        expect(byId(b)).toEqual(byId(a));
+        // And from the resized regions again (the free band shrank or vanished).
+        expect(layoutFromRegions(l.modelId, l.box, a.regions).reserve).toEqual(a.reserve);
+      }
+    }
+    expect(() => layoutFromRegions('m', { x: 0, y: 0, width: 1, height: 1 }, [])).toThrow(MapError);
+  });
+
+  it('byteSpanRects covers exactly the pixels of the first bytes, in PixelFS order', () => {
+    const r = rng(99);
+    for (let trial = 0; trial < 300; trial++) {
+      const tw = randInt(r, 1, 6);
+      const th = randInt(r, 1, 6);
+      const cols = randInt(r, 1, 4);
+      const rows = randInt(r, 1, 4);
+      const region = { x: randInt(r, -50, 50), y: randInt(r, -50, 50), width: cols * tw, height: rows * th, grid: { tileWidth: tw, tileHeight: th, cols, rows, tileCount: 0 } };
+      const capacity = tw * th * cols * rows;
+      const bytes = randInt(r, 0, capacity * 4 + 9);
+      const { rects, clipped } = byteSpanRects(region, bytes);
+      expect(rects.length).toBeLessThanOrEqual(4);
+      const want = new Set<string>();
+      for (let p = 0; p < Math.min(Math.ceil(bytes / 4), capacity); p++) {
+        const tile = Math.floor(p / (tw * th));
+        const inTile = p % (tw * th);
+        want.add(`${region.x + (tile % cols) * tw + (inTile % tw)},${region.y + Math.floor(tile / cols) * th + Math.floor(inTile / tw)}`);
+      }
+      const got: string[] = [];
+      for (const q of rects) for (let y = q.y; y < q.y + q.height; y++) for (let x = q.x; x < q.x + q.width; x++) got.push(`${x},${y}`);
+      expect(got.length).toBe(new Set(got).size); // disjoint
+      expect(new Set(got)).toEqual(want);
+      expect(clipped).toBe(Math.ceil(bytes / 4) > capacity);
+    }
+    expect(() => byteSpanRects({ x: 0, y: 0, width: 1, height: 1, grid: { tileWidth: 1, tileHeight: 1, cols: 1, rows: 1, tileCount: 0 } }, -1)).toThrow(MapError);
   });
 });
 

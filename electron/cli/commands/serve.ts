@@ -2,7 +2,18 @@ import { join, resolve } from 'node:path';
 import { defaultDataDir, packageVersion, sourceRoot } from '../../app-meta';
 import { Services } from '../../services';
 import { startWebHost } from '../../web/server';
-import { EXIT, parseOptions, parsePort, type Command } from '../command';
+import { EXIT, parseOptions, parsePort, UsageError, type Command } from '../command';
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** `--max-upload`: bytes, or a number with K, M, G or T (binary units, an optional B or iB). */
+export function parseSize(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
+  const n = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a size such as 4G, 500M or 1073741824, got ${JSON.stringify(value)}`);
+  return n;
+}
 
 export const DEFAULT_PORT = 7727;
 
@@ -22,6 +33,8 @@ Options:
   --renderer DIR    the built renderer to serve (default out/renderer; build with npm run build)
   --no-default-model  do not generate and import the default model (random weights) on the
                     first start of an empty data folder
+  --max-upload SIZE largest GGUF upload taken from the page (e.g. 20G; default: whatever
+                    fits on the volume's disk, leaving 1 GiB free)
   --json            print {"url","port"} as one JSON line instead of text
   -h, --help        show this help
 
@@ -33,7 +46,9 @@ Runs until Ctrl-C.`,
       renderer: { type: 'string' },
       json: { type: 'boolean' },
       'no-default-model': { type: 'boolean' },
+      'max-upload': { type: 'string' },
     });
+    const maxUpload = parseSize(values['max-upload'], '--max-upload');
     const services = new Services({
       dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
       mode: 'browser',
@@ -44,6 +59,7 @@ Runs until Ctrl-C.`,
       services,
       rendererDir: resolve(values.renderer ?? join(sourceRoot, 'out', 'renderer')),
       port: parsePort(values.port, DEFAULT_PORT),
+      ...(maxUpload === undefined ? {} : { upload: { maxBytes: maxUpload } }),
     });
     if (values.json) io.out(JSON.stringify({ url: host.url, port: host.port }));
     else io.out(`Pixel-LLM is serving on 127.0.0.1:${host.port}\nOpen: ${host.url}\nPress Ctrl-C to stop.`);

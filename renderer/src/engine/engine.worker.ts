@@ -12,8 +12,7 @@ import { openDevice, type GpuContext } from '../../../shared/gpu';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { remoteTensorSource } from './api-source';
-import { decodeBase64 } from './base64';
-import type { FromWorker, GenerationSettings, ToWorker } from './protocol';
+import type { EngineActivity, FromWorker, GenerationSettings, ToWorker } from './protocol';
 import { shaders } from './shaders';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the renderer's tsconfig has DOM types, not WebWorker). */
@@ -38,6 +37,8 @@ let loaded: Loaded | null = null;
 let loading: AbortController | null = null;
 let generating: AbortController | null = null;
 let nextRead = 1;
+/** Whether someone (the explorer) watches the engine: then passes are traced block by block. */
+let tracing = false;
 const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
 
 /** Reads of model `model` (its id: a read outlives a load replaced by another one). */
@@ -60,6 +61,23 @@ async function device(): Promise<GpuContext> {
     onLost: (e) => post({ type: 'lost', error: serializeError(e) }),
   });
   return ctx;
+}
+
+function activity(m: Loaded, phase: EngineActivity['phase'], block: number | null, position: number): void {
+  post({
+    type: 'activity',
+    activity: { modelId: m.id, phase, block, blocks: m.model.config.blockCount, position, contextLength: m.model.contextLength, kvBytesPerToken: kvBytesPerToken(m.model) },
+  });
+}
+
+const kvBytesPerToken = (model: Model) => model.memory.kvCache / model.contextLength;
+
+/** Points the model's trace at the main thread while someone watches, and says where it stands. */
+function applyTrace(m: Loaded): void {
+  m.model.trace = tracing
+    ? (e) => activity(m, e.tokens > 1 ? 'prefill' : 'decode', e.block, e.pos0 + e.tokens)
+    : null;
+  if (tracing && !generating) activity(m, 'idle', null, m.model.position);
 }
 
 function unload(): void {
@@ -96,6 +114,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       return;
     }
     loaded = { id: msg.header.id, model, tokenizer, chatTemplate, session: null, system: undefined };
+    applyTrace(loaded);
     post({
       type: 'loaded',
       info: {
@@ -107,6 +126,8 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
         chatTemplate: chatTemplate !== undefined,
         weightBytes: model.memory.weights,
         loadSeconds: (performance.now() - t0) / 1000,
+        blocks: model.config.blockCount,
+        kvBytesPerToken: kvBytesPerToken(model),
       },
     });
   } catch (e) {
@@ -165,6 +186,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
     post({ type: 'generate-error', id: msg.id, error: serializeError(e) });
   } finally {
     if (generating === abort) generating = null;
+    if (tracing && loaded) activity(loaded, 'idle', null, loaded.model.position);
   }
 }
 
@@ -179,13 +201,8 @@ scope.addEventListener('message', (ev) => {
       const r = reads.get(msg.id);
       reads.delete(msg.id);
       if (!r) break;
-      if (msg.type === 'read-result') {
-        try {
-          r.resolve(decodeBase64(msg.base64));
-        } catch (e) {
-          r.reject(e as Error);
-        }
-      } else r.reject(new PxiError(msg.error.code, msg.error.message, msg.error.details));
+      if (msg.type === 'read-result') r.resolve(msg.bytes);
+      else r.reject(new PxiError(msg.error.code, msg.error.message, msg.error.details));
       break;
     }
     case 'generate':
@@ -198,7 +215,12 @@ scope.addEventListener('message', (ev) => {
       if (loaded) {
         loaded.session = null;
         if (!generating) loaded.model.rewind(0);
+        if (tracing && !generating) activity(loaded, 'idle', null, loaded.model.position);
       }
+      break;
+    case 'trace':
+      tracing = msg.on;
+      if (loaded) applyTrace(loaded);
       break;
     case 'unload':
       unload();

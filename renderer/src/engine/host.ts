@@ -1,15 +1,20 @@
 /**
  * The renderer's engine, seen from the UI thread: a worker runs the WGSL engine (device, model,
  * generation); this side answers its tensor reads through the IPC API (engine:header,
- * engine:read) and turns its messages into promises and callbacks. One instance serves the
- * whole renderer, so a loaded model survives switching views.
+ * engine:read, whose bytes it hands over by transfer) and turns its messages into promises and
+ * callbacks. One instance serves the whole renderer, so a loaded model survives switching views.
  *
  * A lost device (driver reset, GPU process crash) ends the worker: the host reports it, and
  * `reload()` starts a fresh worker and loads the same model again.
  */
 import { PxiError, RemoteError, serializeError, type SerializedError } from '../../../shared/errors';
+import { checkEngineRead } from '../../../shared/ipc/channels/engine';
 import type { PxiApi } from '../../../shared/ipc/client';
-import type { FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
+import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
+import type { EngineActivity, FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
+
+/** How often, at most, the KV cache's size is written to the map while it grows. */
+const KV_REPORT_MS = 500;
 
 export type EngineState =
   | { kind: 'empty' }
@@ -38,6 +43,11 @@ export class EngineHost {
   private contextLength: number | undefined;
   /** Bumped per load: read answers for an earlier load are dropped. */
   private generation = 0;
+  private activityValue: EngineActivity | null = null;
+  private readonly watchers = new Set<(a: EngineActivity | null) => void>();
+  private kvReported: { modelId: string; bytes: number } | null = null;
+  private kvRegionValue: MapRegionInfo | null = null;
+  private kvTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
     private readonly api: PxiApi,
@@ -60,6 +70,65 @@ export class EngineHost {
     for (const l of [...this.listeners]) l(s);
   }
 
+  /** What the engine did last (null with no model); reported only while someone watches. */
+  get activity(): EngineActivity | null {
+    return this.activityValue;
+  }
+
+  /** The map's kv-cache band as the last size report left it (null before the first). */
+  get kvRegion(): MapRegionInfo | null {
+    return this.kvRegionValue;
+  }
+
+  /**
+   * Calls `listener` with the engine's activity (and once now). While anyone watches, the
+   * worker traces its passes block by block; returns the unsubscribe function.
+   */
+  watchActivity(listener: (a: EngineActivity | null) => void): () => void {
+    this.watchers.add(listener);
+    if (this.watchers.size === 1) this.worker?.postMessage({ type: 'trace', on: true } satisfies ToWorker);
+    listener(this.activityValue);
+    return () => {
+      if (!this.watchers.delete(listener)) return;
+      if (this.watchers.size === 0) this.worker?.postMessage({ type: 'trace', on: false } satisfies ToWorker);
+    };
+  }
+
+  private setActivity(a: EngineActivity | null): void {
+    this.activityValue = a;
+    for (const l of [...this.watchers]) l(a);
+    if (a) this.reportKv(a.modelId, a.position * a.kvBytesPerToken, a.phase === 'idle');
+  }
+
+  /**
+   * Keeps the map's kv-cache band as large as the KV cache in use: at most one write per
+   * KV_REPORT_MS while it grows, and the final size when the engine goes idle.
+   */
+  private reportKv(modelId: string, bytes: number, now: boolean): void {
+    const last = this.kvReported;
+    if (last && last.modelId === modelId && last.bytes === bytes) return;
+    const send = () => {
+      this.kvTimer = null;
+      const a = this.activityValue;
+      const want = a ? { modelId: a.modelId, bytes: a.position * a.kvBytesPerToken } : { modelId, bytes };
+      this.kvReported = want;
+      // A model that is not on the map (or a map that is busy) only loses the picture, never the reply.
+      this.api.call('map:kv-cache', want).then(
+        (r) => {
+          this.kvRegionValue = r.region;
+          for (const l of [...this.watchers]) l(this.activityValue);
+        },
+        () => undefined,
+      );
+    };
+    if (now) {
+      if (this.kvTimer !== null) clearTimeout(this.kvTimer);
+      send();
+    } else if (this.kvTimer === null) {
+      this.kvTimer = setTimeout(send, KV_REPORT_MS);
+    }
+  }
+
   get busy(): boolean {
     return this.replies.size > 0;
   }
@@ -71,6 +140,7 @@ export class EngineHost {
     this.failReplies(new PxiError('ENGINE_DESTROYED', 'the model was replaced before the reply finished'));
     this.loadWaiters?.reject(new PxiError('ENGINE_DESTROYED', 'another model load started'));
     this.loadWaiters = null;
+    if (this.activityValue) this.setActivity(null);
     this.setState({ kind: 'loading', modelId: ref, name: ref, bytesDone: 0, bytesTotal: 0, tensor: '' });
     try {
       const header = await this.api.call('engine:header', { model: ref });
@@ -122,6 +192,7 @@ export class EngineHost {
   private terminate(): void {
     this.worker?.terminate();
     this.worker = null;
+    if (this.activityValue) this.setActivity(null);
     this.failReplies(new PxiError('ENGINE_DESTROYED', 'the engine was stopped'));
   }
 
@@ -132,6 +203,7 @@ export class EngineHost {
       // An uncaught error or a failed module load ends the worker's usefulness: say so.
       w.addEventListener('error', (ev) => this.onCrash(w, new PxiError('ENGINE_WORKER_FAILED', `the engine worker failed: ${ev.message || 'it could not start'}`)));
       this.worker = w;
+      if (this.watchers.size > 0) w.postMessage({ type: 'trace', on: true } satisfies ToWorker);
     }
     this.worker.postMessage(msg);
   }
@@ -163,6 +235,7 @@ export class EngineHost {
         break;
       }
       case 'loaded':
+        this.reportKv(m.info.modelId, 0, true);
         this.setState({ kind: 'ready', info: m.info });
         this.loadWaiters?.resolve(m.info);
         this.loadWaiters = null;
@@ -178,12 +251,17 @@ export class EngineHost {
         this.replies.get(m.id)?.cb.onChunk(m.text, m.index);
         break;
       case 'done':
+        // The map follows the KV cache even when nobody watches the engine live.
+        if (this.stateValue.kind === 'ready') this.reportKv(this.stateValue.info.modelId, m.result.position * this.stateValue.info.kvBytesPerToken, true);
         this.replies.get(m.id)?.resolve(m.result);
         this.replies.delete(m.id);
         break;
       case 'generate-error':
         this.replies.get(m.id)?.reject(new RemoteError(m.error));
         this.replies.delete(m.id);
+        break;
+      case 'activity':
+        this.setActivity(m.activity);
         break;
       case 'lost': {
         const s = this.stateValue;
@@ -199,12 +277,23 @@ export class EngineHost {
 
   private async answerRead(w: Worker, m: Extract<FromWorker, { type: 'read' }>): Promise<void> {
     let reply: ToWorker;
+    let transfer: Transferable[] = [];
     try {
-      const { bytes } = await this.api.call('engine:read', { model: m.model, tensor: m.tensor, offset: m.offset, length: m.length });
-      reply = { type: 'read-result', id: m.id, base64: bytes };
+      const request = { model: m.model, tensor: m.tensor, offset: m.offset, length: m.length };
+      // The answer is checked here too (bytes, exactly the length asked for), whatever the transport.
+      const bytes = checkEngineRead(await this.api.call('engine:read', request), request);
+      reply = { type: 'read-result', id: m.id, bytes };
+      // Moved, not copied: over the WebSocket the bytes are a view of the received frame.
+      transfer = [bytes.buffer as ArrayBuffer];
     } catch (e) {
       reply = { type: 'read-error', id: m.id, error: serializeError(e) };
     }
-    if (w === this.worker) w.postMessage(reply);
+    if (w !== this.worker) return;
+    try {
+      w.postMessage(reply, transfer);
+    } catch (e) {
+      // A buffer that cannot be transferred must not leave the worker waiting for this read.
+      w.postMessage({ type: 'read-error', id: m.id, error: serializeError(e) } satisfies ToWorker);
+    }
   }
 }

@@ -1,8 +1,8 @@
 /**
  * Messages between the renderer's main thread (which owns the IPC API) and the engine worker
  * (which owns the WebGPU device and the model). The worker asks the main thread for tensor
- * bytes; the main thread answers with the base64 text the IPC returned, decoded in the worker
- * so the UI thread never touches the bytes.
+ * bytes; the main thread answers with the bytes the IPC returned, transferred (not copied) to
+ * the worker.
  */
 import type { SerializedError } from '../../../shared/errors';
 import type { EngineHeader } from '../../../shared/ipc/channels/engine';
@@ -23,12 +23,14 @@ export type GenerationMode = 'chat' | 'completion';
 
 export type ToWorker =
   | { type: 'load'; header: EngineHeader; contextLength?: number }
-  | { type: 'read-result'; id: number; base64: string }
+  | { type: 'read-result'; id: number; bytes: Uint8Array }
   | { type: 'read-error'; id: number; error: SerializedError }
   | { type: 'generate'; id: number; mode: GenerationMode; text: string; settings: GenerationSettings; system?: string }
   | { type: 'stop' }
   | { type: 'reset' }
-  | { type: 'unload' };
+  | { type: 'unload' }
+  /** Whether to report activity (per-block progress; costs a few submits per token). */
+  | { type: 'trace'; on: boolean };
 
 export interface LoadedInfo {
   modelId: string;
@@ -40,6 +42,26 @@ export interface LoadedInfo {
   chatTemplate: boolean;
   weightBytes: number;
   loadSeconds: number;
+  blocks: number;
+  /** KV-cache bytes one token takes (every block, K and V). */
+  kvBytesPerToken: number;
+}
+
+/**
+ * What the engine is doing, as the explorer draws it: the stage the GPU just finished
+ * (block N of a prefill or decode pass, or the output head), or idle between replies, and how
+ * many tokens the KV cache holds.
+ */
+export interface EngineActivity {
+  modelId: string;
+  phase: 'prefill' | 'decode' | 'idle';
+  /** The block just computed (`blocks` for the output head); null when idle. */
+  block: number | null;
+  blocks: number;
+  /** Tokens in the KV cache once this pass completes (the pass's tokens included). */
+  position: number;
+  contextLength: number;
+  kvBytesPerToken: number;
 }
 
 export interface ReplyTimings {
@@ -68,5 +90,6 @@ export type FromWorker =
   | { type: 'chunk'; id: number; index: number; token: number; text: string }
   | { type: 'done'; id: number; result: ReplyResult }
   | { type: 'generate-error'; id: number; error: SerializedError }
+  | { type: 'activity'; activity: EngineActivity }
   /** The device is gone (driver reset, GPU process crash): the model must be loaded again. */
   | { type: 'lost'; error: SerializedError };

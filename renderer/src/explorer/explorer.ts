@@ -7,7 +7,9 @@ import { el, type ViewContext } from '../views/types';
 import { Camera2D, flightPose, type Pose } from './camera';
 import { fmtBytes, fmtShape, fmtValue } from './format';
 import { heatAt, type ColormapChoice, type RangeChoice } from './heat';
+import { engineHost } from '../engine/instance';
 import { Inspector } from './inspector';
+import { LiveOverlay } from './live';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
 import { SearchBox } from './search';
@@ -58,6 +60,7 @@ export class Explorer {
   private readonly minimap: Minimap;
   private readonly inspector: Inspector;
   private readonly search: SearchBox;
+  private readonly live: LiveOverlay;
   private readonly resize: ResizeObserver;
   private mode: Mode = '2d';
   private colormap: ColormapChoice = 'auto';
@@ -137,7 +140,16 @@ export class Explorer {
       this.modeButton,
       this.hud,
     );
-    this.root = el('section', { className: 'explorer' }, toolbar, el('div', { className: 'ex-main' }, this.stage, this.inspector.root));
+    this.live = new LiveOverlay(
+      ctx.api,
+      engineHost(ctx.api),
+      () => this.requestFrame(),
+      () => this.data.refresh(),
+      (r) => {
+        if (this.mode === '2d') this.flyTo(r, 0.15);
+      },
+    );
+    this.root = el('section', { className: 'explorer' }, toolbar, this.live.panel, el('div', { className: 'ex-main' }, this.stage, this.inspector.root));
     this.root.dataset.mode = '2d';
 
     this.renderer = new THREE.WebGLRenderer({ canvas: this.canvas, antialias: false, powerPreference: 'high-performance' });
@@ -195,6 +207,7 @@ export class Explorer {
       limit: 5000,
     });
     this.minimap.setMap(b, o.models, mm.regions);
+    this.live.start(o.models);
     this.requestFrame();
     return true;
   }
@@ -350,6 +363,10 @@ export class Explorer {
       this.dirtyData = false;
       this.view2d.rebuild(this.data.cells, this.cache, this.data.regionsById, { colormap: this.colormap, range: this.range });
     }
+    const live = this.live.shapes();
+    this.view2d.setLive(live.active, live.kvFill);
+    this.root.dataset.liveActive = String(live.active !== null);
+    this.root.dataset.liveKvRects = String(live.kvFill.length);
     this.renderer.render(this.view2d.scene, this.view2d.camera);
     this.drawLabels2d();
     this.minimap.draw(cam.viewport());
@@ -362,6 +379,12 @@ export class Explorer {
       this.cache.generation++;
       this.root.dataset.textured3d = String(this.view3d.applyTextures(this.cache, this.data.regionsById, this.colormap, this.range));
     }
+    const a = this.live.current();
+    const layout = this.view3d.layout;
+    // Layer 0 holds the tensors before the blocks, layer N + 1 block N, the last the output head.
+    const layer = a && a.block !== null && layout && a.modelId === layout.modelId ? (a.block >= a.blocks ? layout.layers - 1 : a.block + 1) : null;
+    this.view3d.setActiveLayer(layer);
+    this.root.dataset.liveLayer = layer === null ? '' : String(layer);
     this.renderer.render(this.view3d.scene, this.view3d.camera);
     this.drawLabels3d();
   }
@@ -788,6 +811,7 @@ export class Explorer {
     for (const c of this.cleanups) c();
     this.resize.disconnect();
     this.data.close();
+    this.live.dispose();
     this.search.dispose();
     this.view2d.dispose();
     this.view3d.dispose();

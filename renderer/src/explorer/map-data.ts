@@ -123,6 +123,13 @@ export class MapData {
     }
   }
 
+  /** Fetches the current view again (regions changed on the map). */
+  refresh(): void {
+    this.pending ??= this.current;
+    this.current = null;
+    this.schedule();
+  }
+
   rememberRegion(r: MapRegionInfo): void {
     if (this.regionsById.size >= MAX_REGIONS_KEPT && !this.regionsById.has(r.id)) {
       this.regionsById.delete(this.regionsById.keys().next().value as string);

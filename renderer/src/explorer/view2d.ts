@@ -12,7 +12,12 @@ export const KIND_COLORS: Record<MapRegionInfo['kind'], number> = {
   free: 0x4a3a55,
 };
 
-const ORDER = { parent: 1, cell: 2, outline: 3, hover: 4, selection: 5 } as const;
+const ORDER = { parent: 1, cell: 2, outline: 3, live: 4, hover: 5, selection: 6 } as const;
+/** The live engine's colours: the stage being computed, and the KV cache in use. */
+const LIVE_ACTIVE = 0xffb347;
+const LIVE_KV = 0xf0a060;
+/** byteSpanRects returns at most four rectangles. */
+const KV_FILL_RECTS = 4;
 /** How far an ancestor is looked for while a cell's own heat loads. */
 const ANCESTOR_LEVELS = 8;
 
@@ -62,6 +67,10 @@ export class View2D {
   private readonly hover: THREE.LineSegments;
   private readonly selection: THREE.LineSegments;
   private readonly selectionFill: THREE.Mesh;
+  private readonly liveOutline: THREE.LineSegments;
+  private readonly liveFill: THREE.Mesh;
+  private readonly kvFill: THREE.Mesh[] = [];
+  private liveRects: { active: Rect | null; kv: Rect[] } = { active: null, kv: [] };
   private origin = { x: 0, y: 0 };
   private regionRects: MapRegionInfo[] = [];
   private hoverRect: Rect | null = null;
@@ -92,6 +101,18 @@ export class View2D {
     this.selectionFill.renderOrder = ORDER.selection;
     this.selectionFill.visible = false;
     this.scene.add(this.selectionFill);
+    this.liveOutline = lines(LIVE_ACTIVE, ORDER.live);
+    this.liveOutline.visible = false;
+    const fill = (color: number, opacity: number) => {
+      const m = new THREE.Mesh(this.quad, new THREE.MeshBasicMaterial({ color, transparent: true, opacity, depthTest: false }));
+      m.renderOrder = ORDER.live;
+      m.frustumCulled = false;
+      m.visible = false;
+      this.scene.add(m);
+      return m;
+    };
+    this.liveFill = fill(LIVE_ACTIVE, 0.16);
+    for (let i = 0; i < KV_FILL_RECTS; i++) this.kvFill.push(fill(LIVE_KV, 0.55));
   }
 
   /** Points the camera; moves the origin (and everything drawn) when the camera is far from it. */
@@ -114,6 +135,7 @@ export class View2D {
       this.setRegions(this.regionRects);
       this.setHover(this.hoverRect);
       this.setSelection(this.selectionRect);
+      this.setLive(this.liveRects.active, this.liveRects.kv);
     }
     return rebased;
   }
@@ -152,6 +174,19 @@ export class View2D {
     this.setRect(this.selection, r);
     this.selectionFill.visible = r !== null;
     if (r) this.place(this.selectionFill, r);
+  }
+
+  /** The live engine: the stage just computed (lit) and the used part of the kv-cache band. */
+  setLive(active: Rect | null, kv: readonly Rect[]): void {
+    this.liveRects = { active, kv: [...kv] };
+    this.setRect(this.liveOutline, active);
+    this.liveFill.visible = active !== null;
+    if (active) this.place(this.liveFill, active);
+    this.kvFill.forEach((m, i) => {
+      const r = kv[i];
+      m.visible = r !== undefined;
+      if (r) this.place(m, r);
+    });
   }
 
   private place(m: THREE.Object3D, r: Rect): void {
@@ -235,11 +270,11 @@ export class View2D {
     for (const m of this.pool) m.material.dispose();
     this.outlines.geometry.dispose();
     (this.outlines.material as THREE.Material).dispose();
-    for (const l of [this.hover, this.selection]) {
+    for (const l of [this.hover, this.selection, this.liveOutline]) {
       l.geometry.dispose();
       (l.material as THREE.Material).dispose();
     }
-    (this.selectionFill.material as THREE.Material).dispose();
+    for (const m of [this.selectionFill, this.liveFill, ...this.kvFill]) (m.material as THREE.Material).dispose();
   }
 }
 

@@ -78,6 +78,9 @@ export class View3D {
   private readonly heatMeshes = new Map<string, THREE.Mesh<THREE.PlaneGeometry, HeatMaterial>>();
   private readonly placedById = new Map<string, Placed>();
   private readonly selection: THREE.LineSegments;
+  /** The layer the live engine just computed (orange frame around it). */
+  private readonly active: THREE.LineSegments;
+  private activeLayer: number | null = null;
   private readonly raycaster = new THREE.Raycaster();
   private topCells = new Map<string, MapCellInfo>();
   selectedId: string | null = null;
@@ -93,6 +96,28 @@ export class View3D {
     this.selection.renderOrder = 10;
     this.selection.visible = false;
     this.scene.add(this.selection);
+    this.active = new THREE.LineSegments(new THREE.BufferGeometry(), new THREE.LineBasicMaterial({ color: 0xffb347, depthTest: false }));
+    this.active.renderOrder = 9;
+    this.active.visible = false;
+    this.scene.add(this.active);
+  }
+
+  /** Frames layer `layer` of the stack (null: none); the live engine's stage in 3D. */
+  setActiveLayer(layer: number | null): void {
+    if (layer === this.activeLayer) return;
+    this.activeLayer = layer;
+    const ps = this.layout && layer !== null ? this.layout.placed.filter((p) => p.layer === layer) : [];
+    this.active.visible = ps.length > 0;
+    if (!ps.length) return;
+    const pad = 0.5;
+    const x0 = Math.min(...ps.map((p) => p.x)) - pad;
+    const x1 = Math.max(...ps.map((p) => p.x + p.w)) + pad;
+    const y0 = Math.min(...ps.map((p) => p.y)) - pad;
+    const y1 = Math.max(...ps.map((p) => p.y + p.h)) + pad;
+    const c = [this.world(ps[0]!, x0, y0), this.world(ps[0]!, x1, y0), this.world(ps[0]!, x1, y1), this.world(ps[0]!, x0, y1)];
+    const pts: number[] = [];
+    for (let i = 0; i < 4; i++) pts.push(...c[i]!.toArray(), ...c[(i + 1) % 4]!.toArray());
+    this.active.geometry.setAttribute('position', new THREE.Float32BufferAttribute(pts, 3));
   }
 
   /** World position of a placed rect's corner (x right, y up, z out of the stack). */
@@ -103,6 +128,8 @@ export class View3D {
   setModel(layout: StackLayout): void {
     this.clear();
     this.layout = layout;
+    this.activeLayer = null;
+    this.active.visible = false;
     const outline: number[] = [];
     for (const p of layout.placed) {
       this.placedById.set(p.region.id, p);
@@ -251,7 +278,9 @@ export class View3D {
     this.clear();
     this.controls.dispose();
     this.quad.dispose();
-    this.selection.geometry.dispose();
-    (this.selection.material as THREE.Material).dispose();
+    for (const l of [this.selection, this.active]) {
+      l.geometry.dispose();
+      (l.material as THREE.Material).dispose();
+    }
   }
 }

@@ -6,7 +6,8 @@
  */
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
-import { EngineHost, type EngineState } from '../engine/host';
+import type { EngineState } from '../engine/host';
+import { engineHost } from '../engine/instance';
 import type { GenerationMode, GenerationSettings, ReplyResult } from '../engine/protocol';
 import { el, type View, type ViewContext } from './types';
 import './chat.css';
@@ -43,7 +44,6 @@ const FIELDS: Field[] = [
 
 /** What outlives one rendering of the view. */
 const chat = {
-  host: null as EngineHost | null,
   turns: [] as Turn[],
   values: Object.fromEntries(FIELDS.map((f) => [f.key, f.value])) as Record<string, string>,
   seed: '',
@@ -59,10 +59,7 @@ const chat = {
   stream: null as ((turn: Turn, live: string) => void) | null,
 };
 
-function host(api: PxiApi): EngineHost {
-  chat.host ??= new EngineHost(api);
-  return chat.host;
-}
+const host = engineHost;
 
 const mib = (b: number) => `${(b / 1024 ** 2).toFixed(1)} MiB`;
 const rate = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');

@@ -1,8 +1,10 @@
 import { z } from 'zod';
+import { PxiError } from '../../errors';
 import type { ModelHeader, TensorInfo } from '../../engine/tensor-source';
 import type { GgmlTypeId } from '../../gguf/ggml-types';
 import { decodeMetadata, type MetaEntryJson } from '../../model/metadata-json';
-import { Base64 } from './common';
+import { IPC_ERRORS } from '../envelope';
+import { Bytes } from './common';
 
 /**
  * What the renderer's engine needs of a model stored in the volume: its header (GGUF metadata,
@@ -15,6 +17,10 @@ import { Base64 } from './common';
  * numeric arrays (vocabulary scores, token types) as little-endian bytes in base64. The schema
  * below checks the envelope of each entry; `decodeEngineHeader` checks every value against its
  * declared type, as it would for a manifest read from disk.
+ *
+ * Tensor bytes cross as binary (a Uint8Array: structured clone in Electron, a binary frame over
+ * the WebSocket), never as text: loading a multi-GB model is bound by reading the tiles, not by
+ * encoding them.
  */
 
 export const ENGINE_LIMITS = Object.freeze({
@@ -85,11 +91,17 @@ export const EngineReadRequest = z.strictObject({
   length: z.number().int().min(1).max(ENGINE_LIMITS.readBytes),
 });
 
+/**
+ * The dispatcher checks the answer is bytes within the limit; the renderer checks it again and
+ * that it has exactly the length asked for (`checkEngineRead`).
+ */
+export const EngineReadResponse = z.strictObject({ bytes: Bytes(ENGINE_LIMITS.readBytes) });
+
 export const engineChannels = {
   /** The header of a stored model: what Model.load and the tokenizer read. */
   'engine:header': { request: z.strictObject({ model: ModelRef }), response: EngineHeader },
   /** `length` bytes of `tensor` from `offset` (within the tensor), every tile checksum-verified. */
-  'engine:read': { request: EngineReadRequest, response: z.strictObject({ bytes: Base64 }) },
+  'engine:read': { request: EngineReadRequest, response: EngineReadResponse },
 } as const;
 
 /** The engine's ModelHeader from an engine:header answer (metadata values checked and decoded). */
@@ -97,4 +109,21 @@ export function decodeEngineHeader(h: EngineHeader): ModelHeader {
   const file = `${h.name} (model ${h.id})`;
   const tensors: TensorInfo[] = h.tensors.map((t) => ({ name: t.name, type: t.type as GgmlTypeId, dims: t.dims, elementCount: t.elements, byteSize: t.bytes }));
   return { file, metadata: decodeMetadata(h.metadata as MetaEntryJson[], file), tensors };
+}
+
+/**
+ * The bytes of an engine:read answer, as the caller checks them: the contract's shape, and
+ * exactly the `length` it asked for (the dispatcher does not know the request when it checks
+ * the answer's size, only the limit).
+ */
+export function checkEngineRead(answer: unknown, request: { tensor: string; offset: number; length: number }): Uint8Array {
+  const r = EngineReadResponse.safeParse(answer);
+  if (!r.success || r.data.bytes.byteLength !== request.length) {
+    const what = r.success ? `${r.data.bytes.byteLength} bytes` : r.error.issues.map((i) => `${i.path.join('.') || '(answer)'}: ${i.message}`).join('; ');
+    throw new PxiError(IPC_ERRORS.INVALID_RESPONSE, `engine:read of ${request.length} bytes at ${request.offset} of tensor ${JSON.stringify(request.tensor)} was answered with ${what}`, {
+      channel: 'engine:read',
+      tensor: request.tensor,
+    });
+  }
+  return r.data.bytes;
 }

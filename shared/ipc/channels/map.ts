@@ -198,6 +198,20 @@ export const mapChannels = {
       exact: z.boolean(),
     }),
   },
+  /**
+   * Sizes a model's kv-cache band to the bytes its KV cache holds (the renderer's engine reports
+   * them as it loads and generates). The band grows and shrinks in whole tile rows inside the
+   * room reserved below it; past that room it stays full size and `fits` is false.
+   */
+  'map:kv-cache': {
+    request: z.strictObject({ modelId: ModelIdSchema, bytes: Count }),
+    response: z.strictObject({
+      region: MapRegionInfo,
+      /** Bytes the reserved room holds (kv-cache band plus the free band below it). */
+      reserveBytes: Count,
+      fits: z.boolean(),
+    }),
+  },
   /** Regions whose name contains the query (case-insensitive): exact names first, then prefixes, then the rest, in map order. */
   'map:search': {
     request: z.strictObject({

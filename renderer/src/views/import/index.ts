@@ -7,8 +7,10 @@ import { baseName, formatBytes, formatCount, formatDuration, isAbsolutePath } fr
 import { createProgressBar, RateMeter } from '../../components/progress';
 import { followTask, frameBatcher, isFinished, type Task } from '../../components/tasks';
 import { alertBox, badge, button, errorInfo } from '../../components/ui';
+import { UPLOAD_ERRORS } from '../../../../shared/ipc/upload';
 import { el, type View } from '../types';
 import { predictVolume } from './predict';
+import { checkGgufFile, discardUpload, uploadGguf, type StagedUpload, type UploadHandle } from './upload';
 
 type Inspection = Response<'models:inspectFile'>;
 type Step = 'choose' | 'inspect' | 'options' | 'convert' | 'verify';
@@ -25,6 +27,16 @@ interface Failure {
   title: string;
   message: string;
   code: string | undefined;
+  tone?: 'error' | 'warn';
+  /** Which control of the choose step it is about (shown beside it); the path field by default. */
+  field?: 'path' | 'upload';
+}
+
+/** An upload in flight (browser mode): what the choose step shows while the bytes go up. */
+interface Uploading {
+  file: File;
+  handle: UploadHandle;
+  loaded: number;
 }
 
 /** Printable, no leading/trailing spaces, 1..256 characters: what the store accepts as a name. */
@@ -47,7 +59,19 @@ function fact(label: string, value: Node | string): HTMLElement[] {
  */
 class ImportWizard {
   private step: Step = 'choose';
+  /** The path field's text. */
   private path = '';
+  /** The file being inspected and imported: a typed path, or where an upload was staged. */
+  private source = '';
+  /** Browser mode: the upload being inspected or imported (the server deletes it when its import ends). */
+  private staged: StagedUpload | null = null;
+  /** Whether an import task took `staged` over (then the page must not delete it). */
+  private stagedTaken = false;
+  private uploading: Uploading | null = null;
+  private readonly uploadMeter = new RateMeter();
+  /** Redraws the upload's progress without rebuilding the step. */
+  private uploadLive: (() => void) | null = null;
+  private readonly drawUpload = frameBatcher<null>(() => this.uploadLive?.());
   private mode: 'electron' | 'browser' | null = null;
   private busy = false;
   private failure: Failure | null = null;
@@ -86,6 +110,7 @@ class ImportWizard {
   }
 
   private reset(): void {
+    void this.dropStaged();
     this.following?.stop();
     this.stopRetryWatch?.();
     this.stopRetryWatch = null;
@@ -106,6 +131,7 @@ class ImportWizard {
     const page = this.page;
     if (!page?.isConnected) return;
     this.live = null;
+    this.uploadLive = null;
     page.dataset.step = this.step;
     const body =
       this.step === 'choose'
@@ -139,7 +165,17 @@ class ImportWizard {
   }
 
   private failureBox(): HTMLElement | string {
-    return this.failure ? alertBox(this.failure.message, { title: this.failure.title, code: this.failure.code }) : '';
+    const f = this.failure;
+    return f ? alertBox(f.message, { title: f.title, code: f.code, ...(f.tone ? { tone: f.tone } : {}) }) : '';
+  }
+
+  /** Deletes the staged upload unless an import task took it over (the server deletes those). */
+  private async dropStaged(): Promise<void> {
+    const s = this.staged;
+    const taken = this.stagedTaken;
+    this.staged = null;
+    this.stagedTaken = false;
+    if (s && !taken) await discardUpload(s.id);
   }
 
   // --- 1. choose ------------------------------------------------------------------------------
@@ -148,7 +184,8 @@ class ImportWizard {
     const input = el('input', { type: 'text', id: 'gguf-path', className: 'text-input wide', value: this.path, spellcheck: false, placeholder: '/path/to/model.gguf', required: true });
     input.setAttribute('autocomplete', 'off');
     input.addEventListener('input', () => (this.path = input.value));
-    const submit = el('button', { type: 'submit', className: 'btn primary', id: 'inspect-file', textContent: this.busy ? 'Reading the header…' : 'Inspect', disabled: this.busy });
+    const busy = this.busy || this.uploading !== null;
+    const submit = el('button', { type: 'submit', className: 'btn primary', id: 'inspect-file', textContent: this.busy ? 'Reading the header…' : 'Inspect', disabled: busy });
     const form = el(
       'form',
       { className: 'path-form' },
@@ -164,15 +201,98 @@ class ImportWizard {
       section.append(
         el('p', {}, button('Choose file…', () => void this.chooseNative(), { kind: 'primary', focusKey: 'choose-native' }), el('span', { className: 'muted' }, ' or type its path:')),
       );
+      if (this.failure) input.setAttribute('aria-invalid', 'true');
+      section.append(form, this.failureBox());
     } else {
+      const aboutUpload = this.failure?.field === 'upload';
+      if (this.failure && !aboutUpload) input.setAttribute('aria-invalid', 'true');
       section.append(
-        el('p', { className: 'muted' }, 'Browser mode has no file dialog: the file is read by the Pixel-LLM server on its own disk, never uploaded. Give its absolute path.'),
+        this.uploadBox(),
+        aboutUpload ? this.failureBox() : '',
+        el('p', { className: 'muted' }, 'Or give the absolute path of a .gguf file already on the machine running pxi serve (read where it is, not copied):'),
+        form,
+        aboutUpload ? '' : this.failureBox(),
       );
     }
-    if (this.failure) input.setAttribute('aria-invalid', 'true');
-    section.append(form, this.failureBox());
-    if (!this.failure && !this.busy) queueMicrotask(() => input.isConnected && document.activeElement === document.body && input.focus());
+    if (!this.failure && !busy) queueMicrotask(() => input.isConnected && document.activeElement === document.body && input.focus());
     return section;
+  }
+
+  /** Browser mode: pick or drop a .gguf to upload, or the upload's progress while it runs. */
+  private uploadBox(): HTMLElement {
+    const box = el('div', { className: 'upload-box' });
+    const u = this.uploading;
+    if (u) {
+      const bar = createProgressBar(`Upload progress of ${u.file.name}`);
+      const cancel = button('Cancel upload', () => u.handle.cancel(), { kind: 'danger' });
+      cancel.id = 'cancel-upload';
+      box.append(el('p', { className: 'phase' }, `Uploading ${u.file.name} to the Pixel-LLM server…`), bar.element, el('div', { className: 'wizard-actions' }, cancel));
+      this.uploadLive = () => {
+        if (this.uploading === u) bar.update({ done: u.loaded, total: u.file.size, unit: 'bytes' }, this.uploadMeter.sample(u.loaded));
+      };
+      this.uploadLive();
+      return box;
+    }
+    const file = el('input', { type: 'file', id: 'gguf-upload', className: 'file-input', accept: '.gguf' });
+    if (this.failure?.field === 'upload') file.setAttribute('aria-invalid', 'true');
+    file.addEventListener('change', () => {
+      const f = file.files?.[0];
+      if (f) void this.startUpload(f);
+    });
+    // Dropping a file anywhere on the box does what choosing it does.
+    box.addEventListener('dragover', (ev) => {
+      ev.preventDefault();
+      box.classList.add('dragging');
+    });
+    box.addEventListener('dragleave', () => box.classList.remove('dragging'));
+    box.addEventListener('drop', (ev) => {
+      ev.preventDefault();
+      box.classList.remove('dragging');
+      const f = ev.dataTransfer?.files[0];
+      if (f) void this.startUpload(f);
+    });
+    box.append(
+      el('label', { className: 'field', htmlFor: 'gguf-upload' }, el('span', { className: 'field-label' }, 'Upload a .gguf file from this computer (or drop it here)'), file),
+      el('p', { className: 'muted small' }, 'It is copied to the volume’s staging folder on the server, imported from there, and deleted when the import ends.'),
+    );
+    return box;
+  }
+
+  private async startUpload(file: File): Promise<void> {
+    this.failure = null;
+    try {
+      await checkGgufFile(file);
+    } catch (e) {
+      const info = errorInfo(e);
+      this.failure = { title: `Cannot upload ${file.name}`, message: info.message, code: info.code, field: 'upload' };
+      this.render(false);
+      document.getElementById('gguf-upload')?.focus();
+      return;
+    }
+    await this.dropStaged();
+    const onProgress = (loaded: number) => {
+      u.loaded = loaded;
+      this.drawUpload(null);
+    };
+    const u: Uploading = { file, loaded: 0, handle: uploadGguf(file, onProgress) };
+    this.uploading = u;
+    this.uploadMeter.reset();
+    this.render(false);
+    document.getElementById('cancel-upload')?.focus();
+    try {
+      const staged = await u.handle.done;
+      this.uploading = null;
+      this.staged = staged;
+      this.stagedTaken = false;
+      await this.inspect(staged.path, file.name);
+    } catch (e) {
+      this.uploading = null;
+      const info = errorInfo(e);
+      const cancelled = info.code === UPLOAD_ERRORS.CANCELLED;
+      this.failure = { title: cancelled ? 'Upload cancelled' : `Cannot upload ${file.name}`, message: info.message, code: info.code, field: 'upload', ...(cancelled ? { tone: 'warn' as const } : {}) };
+      this.render(false);
+      document.getElementById('gguf-upload')?.focus();
+    }
   }
 
   private async chooseNative(): Promise<void> {
@@ -191,8 +311,13 @@ class ImportWizard {
     }
   }
 
-  private async inspect(path: string): Promise<void> {
-    this.path = path;
+  /** Reads the header of `path`; `uploaded` is the person's file name when `path` is a staged upload. */
+  private async inspect(path: string, uploaded?: string): Promise<void> {
+    if (uploaded === undefined) {
+      this.path = path;
+      // A typed path replaces an upload that was waiting.
+      await this.dropStaged();
+    }
     if (!isAbsolutePath(path)) {
       this.failure = { title: 'Not an absolute path', message: `${path || '(empty)'}: give the absolute path of a .gguf file, e.g. /home/me/models/model.gguf`, code: undefined };
       this.render(false);
@@ -209,11 +334,14 @@ class ImportWizard {
     const failed = insp.status === 'rejected' ? insp.reason : plan.status === 'rejected' ? plan.reason : null;
     if (failed !== null || insp.status !== 'fulfilled' || plan.status !== 'fulfilled') {
       const info = errorInfo(failed);
-      this.failure = { title: `Cannot import ${baseName(path)}`, message: info.message, code: info.code };
+      this.failure = { title: `Cannot import ${uploaded ?? baseName(path)}`, message: info.message, code: info.code, field: uploaded === undefined ? 'path' : 'upload' };
+      // An upload the reader refused is of no further use: the server drops it now.
+      if (uploaded !== undefined) await this.dropStaged();
       this.render(false);
-      document.getElementById('gguf-path')?.focus();
+      document.getElementById(uploaded === undefined ? 'gguf-path' : 'gguf-upload')?.focus();
       return;
     }
+    this.source = path;
     this.inspection = insp.value;
     this.plan = plan.value;
     this.name = baseName(path).replace(/\.gguf$/i, '') || 'model';
@@ -236,7 +364,7 @@ class ImportWizard {
     const facts = el(
       'dl',
       { className: 'facts' },
-      ...fact('File', el('span', { className: 'path' }, i.path)),
+      ...fact('File', this.staged ? el('span', {}, `${this.staged.name}, uploaded to `, el('span', { className: 'path' }, i.path)) : el('span', { className: 'path' }, i.path)),
       ...fact('Size', `${formatBytes(i.fileSize)} (${i.fileSize.toLocaleString()} bytes), GGUF v${i.ggufVersion}`),
       ...fact('Architecture', i.architecture ?? 'not given'),
       ...fact('Name', i.name ?? '—'),
@@ -259,7 +387,16 @@ class ImportWizard {
     section.append(
       el('div', { className: 'inspect-grid' }, facts, el('div', {}, chart, unrunnable.length ? el('p', { className: 'warn-text' }, `⚠ The engine's kernels cannot read ${unrunnable.join(', ')}.`) : '')),
       template,
-      el('div', { className: 'wizard-actions' }, button('Back', () => this.go('choose')), next),
+      el(
+        'div',
+        { className: 'wizard-actions' },
+        button('Back', () => {
+          // Back to choosing: an upload not imported is let go (choosing it again uploads it again).
+          void this.dropStaged();
+          this.go('choose');
+        }),
+        next,
+      ),
     );
     return section;
   }
@@ -364,7 +501,9 @@ class ImportWizard {
     this.failure = null;
     this.render(false);
     try {
-      const t = await api.call('tasks:enqueue', { kind: 'model.import', params: { path: this.path, name: this.name, pyramid: this.pyramid } });
+      const t = await api.call('tasks:enqueue', { kind: 'model.import', params: { path: this.source, name: this.name, pyramid: this.pyramid } });
+      // From here the server deletes the staged upload when this import ends.
+      if (this.staged) this.stagedTaken = true;
       this.busy = false;
       this.followImport(t);
       this.go('convert');
@@ -416,10 +555,12 @@ class ImportWizard {
 
   private convertStep(): HTMLElement {
     const t = this.importTask!;
-    const section = el('section', { className: 'step' }, this.heading(`Converting ${baseName(this.path)} to pixel tiles`));
+    const section = el('section', { className: 'step' }, this.heading(`Converting ${this.staged?.name ?? baseName(this.source)} to pixel tiles`));
     section.append(el('p', { className: 'muted' }, `As ${this.name}, through the task queue (`, el('a', { href: '#/tasks' }, `task #${t.id}`), ').'));
     if (t.state === 'failed' || t.state === 'cancelled') {
       const err = t.error;
+      // An uploaded file went with its import: another try needs another upload.
+      const uploadGone = this.staged !== null && this.stagedTaken;
       section.append(
         t.state === 'failed'
           ? alertBox(err?.message ?? 'the import failed', { title: 'The import failed', code: err?.code })
@@ -427,12 +568,13 @@ class ImportWizard {
               title: 'Import cancelled',
               tone: 'warn',
             }),
+        uploadGone ? el('p', { className: 'muted' }, `The uploaded copy of ${this.staged!.name} was deleted when the import ended: to try again, upload it again.`) : '',
         el(
           'div',
           { className: 'wizard-actions' },
-          button('Choose another file', () => this.reset()),
-          t.state === 'failed' ? button('Back to options', () => this.go('options')) : '',
-          button('Retry', () => void this.retryImport(), { kind: 'primary' }),
+          button(uploadGone ? 'Upload again' : 'Choose another file', () => this.reset(), uploadGone ? { kind: 'primary' } : {}),
+          t.state === 'failed' && !uploadGone ? button('Back to options', () => this.go('options')) : '',
+          uploadGone ? '' : button('Retry', () => void this.retryImport(), { kind: 'primary' }),
         ),
       );
       return section;

@@ -1,0 +1,170 @@
+/**
+ * The engine seen on the map while it runs (specs/explorer.md, "Live engine"): the block the GPU
+ * just computed is lit over its column, and the kv-cache band fills as the KV cache grows, in
+ * the order PixelFS would lay its bytes out (4 bytes per pixel, tiles row-major). The renderer's
+ * one EngineHost reports activity only while someone watches it, so the chat pays for the
+ * per-block tracing only while the explorer is open.
+ */
+import type { PxiApi } from '../../../shared/ipc/client';
+import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
+import { unionRects, type Rect } from '../../../shared/map/geometry';
+import { byteSpanRects } from '../../../shared/map/regions';
+import type { EngineHost } from '../engine/host';
+import type { EngineActivity } from '../engine/protocol';
+import { el } from '../views/types';
+import { fmtBytes, fmtInt } from './format';
+
+/** Where a model's stages sit on the map. */
+interface ModelPlaces {
+  modelId: string;
+  name: string;
+  box: Rect;
+  /** Union of each block's weights, by block index. */
+  blocks: Map<number, Rect>;
+  /** Union of the output head's weights (output_norm, output). */
+  output: Rect | null;
+  kv: MapRegionInfo | null;
+}
+
+export interface LiveShapes {
+  /** The stage just computed (a block column or the output head); null when idle. */
+  active: Rect | null;
+  /** The kv-cache band's used part. */
+  kvFill: Rect[];
+}
+
+export class LiveOverlay {
+  readonly panel: HTMLElement;
+  private readonly text: HTMLElement;
+  private readonly goButton: HTMLButtonElement;
+  private activity: EngineActivity | null = null;
+  private places: ModelPlaces | null = null;
+  private loadingFor: string | null = null;
+  private unwatch: (() => void) | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly api: PxiApi,
+    private readonly host: EngineHost,
+    private readonly onChange: () => void,
+    /** The kv-cache band moved on the map: the view's region outlines are stale. */
+    private readonly onRegions: () => void,
+    private readonly onGo: (r: Rect) => void,
+  ) {
+    this.text = el('span', { className: 'ex-live-text' });
+    this.goButton = el('button', { type: 'button', className: 'ex-button', textContent: 'Show', title: 'Fly to the model the engine is running' });
+    this.goButton.addEventListener('click', () => {
+      const s = this.shapes();
+      const r = s.active ?? this.places?.box;
+      if (r) this.onGo(r);
+    });
+    this.panel = el('div', { className: 'ex-live', hidden: true }, el('span', { className: 'ex-live-dot' }), this.text, this.goButton);
+    this.panel.id = 'ex-live';
+  }
+
+  /** Starts watching the engine (the worker begins tracing its passes). */
+  start(models: { modelId: string; name: string; box: Rect }[]): void {
+    this.unwatch = this.host.watchActivity((a) => this.onActivity(a, models));
+  }
+
+  private onActivity(a: EngineActivity | null, models: { modelId: string; name: string; box: Rect }[]): void {
+    if (this.closed) return;
+    this.activity = a;
+    const kv = this.host.kvRegion;
+    const p = this.places;
+    if (a && p?.modelId === a.modelId && kv && kv.modelId === a.modelId && kv !== p.kv) {
+      const moved = !p.kv || p.kv.rect.height !== kv.rect.height;
+      p.kv = kv;
+      if (moved) this.onRegions();
+    }
+    if (a && this.places?.modelId !== a.modelId && this.loadingFor !== a.modelId) {
+      const m = models.find((x) => x.modelId === a.modelId);
+      if (m) void this.loadPlaces(m);
+      else this.places = null;
+    }
+    this.paintPanel();
+    this.onChange();
+  }
+
+  private async loadPlaces(m: { modelId: string; name: string; box: Rect }): Promise<void> {
+    this.loadingFor = m.modelId;
+    try {
+      const b = m.box;
+      const { regions } = await this.api.call('map:regions', {
+        viewport: { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height },
+        modelId: m.modelId,
+        kinds: ['weights', 'kv-cache'],
+        limit: 5000,
+      });
+      if (this.closed) return;
+      const byBlock = new Map<number, Rect[]>();
+      const output: Rect[] = [];
+      let kv: MapRegionInfo | null = null;
+      for (const r of regions) {
+        if (r.kind === 'kv-cache') kv = r;
+        else if (r.block !== null) byBlock.set(r.block, [...(byBlock.get(r.block) ?? []), r.rect]);
+        else if (/^output/.test(r.name)) output.push(r.rect);
+      }
+      const host = this.host.kvRegion;
+      this.places = {
+        modelId: m.modelId,
+        name: m.name,
+        box: m.box,
+        blocks: new Map([...byBlock].map(([k, v]) => [k, unionRects(v)!])),
+        output: output.length ? unionRects(output) : null,
+        kv: host && host.modelId === m.modelId ? host : kv,
+      };
+    } catch {
+      // Without the model's places the panel still tells what the engine does.
+      this.places = null;
+    } finally {
+      this.loadingFor = null;
+      this.paintPanel();
+      this.onChange();
+    }
+  }
+
+  /** The engine's last activity (null with no model loaded). */
+  current(): EngineActivity | null {
+    return this.activity;
+  }
+
+  /** What to draw now. */
+  shapes(): LiveShapes {
+    const a = this.activity;
+    const p = this.places;
+    if (!a || !p || p.modelId !== a.modelId) return { active: null, kvFill: [] };
+    const active = a.block === null ? null : a.block >= a.blocks ? p.output : (p.blocks.get(a.block) ?? null);
+    const kvFill = p.kv ? byteSpanRects({ ...p.kv.rect, grid: p.kv.grid }, Math.round(a.position * a.kvBytesPerToken)).rects : [];
+    return { active, kvFill };
+  }
+
+  private paintPanel(): void {
+    const a = this.activity;
+    const d = this.panel.dataset;
+    this.panel.hidden = a === null;
+    if (!a) {
+      delete d.phase;
+      return;
+    }
+    const name = this.places?.modelId === a.modelId ? this.places.name : a.modelId;
+    const kvBytes = Math.round(a.position * a.kvBytesPerToken);
+    const stage = a.block === null ? 'idle' : a.block >= a.blocks ? 'output head' : `blk.${a.block} of ${a.blocks} blocks`;
+    const onMap = this.places?.modelId === a.modelId;
+    this.text.textContent =
+      `${name} in Chat · ${a.phase === 'idle' ? 'idle' : `${a.phase} · ${stage}`} · KV cache ${fmtInt(a.position)} of ${fmtInt(a.contextLength)} tokens (${fmtBytes(kvBytes)})` +
+      (onMap || this.loadingFor === a.modelId ? '' : ' · not on this map');
+    this.goButton.hidden = !onMap;
+    d.phase = a.phase;
+    d.block = a.block === null ? '' : String(a.block);
+    d.position = String(a.position);
+    d.kvBytes = String(kvBytes);
+    d.model = a.modelId;
+  }
+
+  dispose(): void {
+    this.closed = true;
+    this.unwatch?.();
+    this.unwatch = null;
+  }
+}
