@@ -13,9 +13,10 @@ import { verifyCommand } from './commands/verify';
 import { runCommand } from './commands/run';
 import { chatCommand } from './commands/chat';
 import { benchCommand } from './commands/bench';
+import { tuneCommand } from './commands/tune';
 
 /** `pxi`: the command line of Pixel-LLM. Each subcommand lives in ./commands. */
-const commands: Command[] = [serveCommand, gpuCommand, genCommand, importCommand, inspectCommand, verifyCommand, exportCommand, mapCommand, fsCommand, runCommand, chatCommand, benchCommand];
+const commands: Command[] = [serveCommand, gpuCommand, genCommand, importCommand, inspectCommand, verifyCommand, exportCommand, mapCommand, fsCommand, runCommand, chatCommand, benchCommand, tuneCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

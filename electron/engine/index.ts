@@ -10,6 +10,8 @@ import { openDevice, WebGpuUnavailableError, type GpuContext, type OpenDeviceOpt
 import { Model, type ModelLoadOptions } from '../../shared/engine/model';
 import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../shared/tokenizer';
+import type { TuningRecord } from '../../shared/engine/autotune';
+import { savedTuningFor, tuningFilePath } from './tuning-store';
 
 export interface NodeModel {
   ctx: GpuContext;
@@ -20,6 +22,8 @@ export interface NodeModel {
   source: TensorSource;
   /** Seconds spent loading (header, device, upload). */
   loadSeconds: number;
+  /** The saved kernel measurement the decode kernels use (pxi tune), or null for the default shapes. */
+  tuning: TuningRecord | null;
   close(): Promise<void>;
 }
 
@@ -27,6 +31,14 @@ export interface OpenNodeModelOptions extends ModelLoadOptions {
   device?: Omit<OpenDeviceOptions, 'shaders' | 'adapter'>;
   /** An open context to load into (tests share one); it is not destroyed by close(). */
   ctx?: GpuContext;
+  /**
+   * The kernel tuning file to take this adapter's decode-kernel shapes from (default
+   * $PXI_HOME/kernel-tuning.json, written by `pxi tune`); false: default shapes. Not consulted
+   * when `tuning` or `matvecTuning` is given.
+   */
+  tuningFile?: string | false;
+  /** Hears about a tuning file that could not be read. */
+  onWarning?: (message: string) => void;
 }
 
 /** Opens a WebGPU device in Node with every shader of shaders/ (WebGpuUnavailableError with the reason when there is none). */
@@ -53,7 +65,8 @@ export async function openModelFromSource(
     const tokenizer = tokenizerFromGguf(source.header.metadata, file);
     const chatTemplate = chatTemplateFromGguf(source.header.metadata, file);
     ctx = opts.ctx ?? (await openNodeContext(opts.device));
-    const model = await Model.load(ctx, source, opts);
+    const saved = opts.tuning || opts.matvecTuning || opts.tuningFile === false ? undefined : savedTuningFor(ctx, opts.tuningFile ?? tuningFilePath(), opts.onWarning);
+    const model = await Model.load(ctx, source, saved ? { ...opts, matvecTuning: saved.table } : opts);
     const owned = opts.ctx ? null : ctx;
     return {
       ctx,
@@ -62,6 +75,7 @@ export async function openModelFromSource(
       chatTemplate,
       source,
       loadSeconds: (performance.now() - startedAt) / 1000,
+      tuning: saved?.record ?? null,
       async close() {
         model.destroy();
         owned?.destroy();

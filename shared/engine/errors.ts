@@ -12,7 +12,8 @@ export type EngineErrorCode =
   | 'ENGINE_BAD_TOKEN' // a token id outside the vocabulary
   | 'ENGINE_BAD_OPTION' // an engine or generation option out of range
   | 'ENGINE_NO_CHAT_TEMPLATE' // chat asked of a model whose file has no tokenizer.chat_template
-  | 'ENGINE_DESTROYED'; // the model was destroyed (or its load failed) and cannot run
+  | 'ENGINE_DESTROYED' // the model was destroyed (or its load failed) and cannot run
+  | 'ENGINE_BAD_TUNING_FILE'; // a kernel tuning file that is not what this version writes
 
 export class EngineError extends PxiError {
   declare readonly code: EngineErrorCode;

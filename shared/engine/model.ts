@@ -57,6 +57,11 @@ export interface ModelLoadOptions {
   maxBindingBytes?: number;
   /** Weight-kernel shape (see quant-matmul.ts). Default: one invocation per row, 64 per workgroup. */
   tuning?: Partial<WeightKernelTuning>;
+  /**
+   * Decode-kernel (matvec) shape per weight type, as the tuner measured it on this adapter
+   * (shared/engine/autotune.ts). Ignored when `tuning` is given; types not named use the default.
+   */
+  matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
 }
@@ -154,6 +159,7 @@ export class Model {
   private readonly ctx: GpuContext;
   private readonly k: CoreKernels;
   private readonly tuning: WeightKernelTuning;
+  private readonly matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
   private readonly pipelines: Map<string, GPUComputePipeline>;
   private readonly embd: GpuWeight;
   private readonly output: GpuWeight;
@@ -181,6 +187,7 @@ export class Model {
     contextLength: number;
     maxBatch: number;
     tuning: WeightKernelTuning;
+    matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
     pipelines: Map<string, GPUComputePipeline>;
     embd: GpuWeight;
     output: GpuWeight;
@@ -198,6 +205,7 @@ export class Model {
     this.contextLength = init.contextLength;
     this.maxBatch = init.maxBatch;
     this.tuning = init.tuning;
+    this.matvecTuning = init.matvecTuning;
     this.pipelines = init.pipelines;
     this.embd = init.embd;
     this.output = init.output;
@@ -231,6 +239,8 @@ export class Model {
       throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${file}: head size ${config.headDim}; the attention kernel takes even sizes up to ${ATTENTION_MAX_HEAD_DIM}`);
     }
     const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
+    // An explicit shape (a sweep, a test) wins over what the tuner measured.
+    const matvecTuning = opts.tuning ? {} : { ...opts.matvecTuning };
     const byName = new Map(header.tensors.map((t) => [t.name, t] as const));
     const tensor = (name: string): TensorInfo => byName.get(name)!; // presence checked by modelConfigFromGguf
 
@@ -283,7 +293,10 @@ export class Model {
       want.map(async ([type, entry]) => {
         // Only the shader, entry point and constants matter here; the shape is any valid one.
         const weights = { type, rows: 1, cols: 256, buffer: {} as GPUBuffer };
-        const d = entry === 'get_rows' ? planGetRows({ weights, count: 1, tuning }) : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, tuning });
+        const d =
+          entry === 'get_rows'
+            ? planGetRows({ weights, count: 1, tuning })
+            : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, tuning: entry === 'matvec' ? (matvecTuning[type] ?? tuning) : tuning });
         pipelines.set(pipelineKey(d), await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants }));
       }),
     );
@@ -376,6 +389,7 @@ export class Model {
         contextLength,
         maxBatch,
         tuning,
+        matvecTuning,
         pipelines,
         embd,
         output: config.tiedOutput ? embd : m('output.weight'),
@@ -606,7 +620,7 @@ export class Model {
         xStride: w.cols,
         yOffset: part.rowStart,
         yStride: w.rows,
-        tuning: this.tuning,
+        tuning: T === 1 ? (this.matvecTuning[w.type] ?? this.tuning) : this.tuning,
       });
       this.dispatchWeight(b, d, [part.buffer, x, y], w.name);
     }

@@ -206,6 +206,11 @@ export class GpuContext {
     for (const k of [...this.pipelines.keys()]) if (k.startsWith(`${name}|`)) this.pipelines.delete(k);
   }
 
+  /** The WGSL a shader compiles from, includes expanded (what a cache of its measurements is keyed by). */
+  shaderText(name: string): string {
+    return expandShaderIncludes(name, this.sources).code;
+  }
+
   /** True for a loaded shader that can be compiled (not an include-only `_name` file). */
   hasShader(name: string): boolean {
     return this.sources.has(name) && !isIncludeOnlyShader(name);

@@ -86,6 +86,10 @@ test('greedy chat with stories260K from pixels gives llama.cpp\'s continuation',
   const status = page.locator('#chat-engine-status');
   await expect(status).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
   await expect(status).toContainText('stories260K');
+  // The engine measured its decode kernels on this adapter before loading (once per GPU), and
+  // whatever shapes it chose, the greedy text below must still be llama.cpp's.
+  await expect(status).toContainText(/tuned kernels: F32 \d+x\d+ \([\d.]+×\)|kernel shapes measured: the defaults are fastest here/);
+  expect(await page.evaluate(() => JSON.parse(localStorage.getItem('pxi.kernelTuning') ?? '{}').records?.length)).toBe(1);
   // No chat template: the UI says it is plain completion, and chat mode cannot be chosen.
   await expect(page.locator('#chat-mode-note')).toContainText('no chat template');
   await expect(page.locator('#chat-mode')).toBeDisabled();

@@ -4,7 +4,7 @@
  * the reason when Dawn finds no adapter.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -139,5 +139,52 @@ describe('pxi chat', () => {
     const r = await pxi('chat', STORIES);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/no chat template \(tokenizer\.chat_template\); use plain completion \(pxi run\) instead \[ENGINE_NO_CHAT_TEMPLATE\]/);
+  });
+});
+
+describe('pxi tune', () => {
+  it('measures, saves per adapter, and pxi run then loads with it; --forget and a damaged file', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const home = mkdtempSync(join(tmpdir(), 'pxi-tune-'));
+    try {
+      const env = { ...process.env, PXI_HOME: home };
+      const run = (args: string[]) => {
+        const r = spawnSync(process.execPath, ['bin/pxi.js', ...args], { cwd: projectRoot, encoding: 'utf8', timeout: 120_000, env });
+        return { code: r.status, out: r.stdout, err: r.stderr };
+      };
+      const usage = run(['tune', '--size', '300']);
+      expect(usage.code).toBe(2);
+      expect(usage.err).toMatch(/--size must be a multiple of 256/);
+      expect(run(['tune', '--types', 'Q5_K']).err).toMatch(/--types: "Q5_K" is not one of/);
+
+      const tuned = run(['tune', '--types', 'F32,Q8_0', '--size', '256', '--rounds', '1']);
+      expect(tuned.code, tuned.err).toBe(0);
+      expect(tuned.out).toMatch(/^F32 +\d+x\d+ +[\d.]+ \([\d.]+\) +[\d.]+×$/m);
+      expect(tuned.out).toMatch(/^Q8_0 /m);
+      expect(tuned.err).toMatch(/64x1 [\d.]+ · 64x2 [\d.]+/);
+      const file = join(home, 'kernel-tuning.json');
+      const saved = JSON.parse(readFileSync(file, 'utf8')) as { format: string; records: { types: Record<string, unknown> }[] };
+      expect(saved.format).toBe('pxi-kernel-tuning');
+      expect(Object.keys(saved.records[0]!.types).sort()).toEqual(['F32', 'Q8_0']);
+
+      // pxi run says it uses the measurement, and greedy text is the same as untuned.
+      const withTuning = run(['run', STORIES, '-p', 'Once upon a time', '--temp', '0', '-n', '24']);
+      expect(withTuning.code, withTuning.err).toBe(0);
+      expect(withTuning.err).toMatch(/decode kernels tuned for this adapter by pxi tune on \d{4}-\d\d-\d\d/);
+      expect(run(['tune', '--forget']).err).toMatch(/forgot the measurement/);
+      const without = run(['run', STORIES, '-p', 'Once upon a time', '--temp', '0', '-n', '24']);
+      expect(without.err).not.toMatch(/tuned/);
+      expect(without.out).toBe(withTuning.out);
+      expect(run(['tune', '--forget']).err).toMatch(/nothing saved/);
+
+      // A damaged file is named in a warning and the run goes on with the default shapes.
+      writeFileSync(file, '{"format": "pxi-kernel-tuning", "version": 1, "records": [{"adapter": 1}]}');
+      const damaged = run(['run', STORIES, '-p', 'Once upon a time', '--temp', '0', '-n', '24']);
+      expect(damaged.code).toBe(0);
+      expect(damaged.err).toMatch(/warning: ignoring the kernel tuning file: .*kernel-tuning\.json: records\.0\.adapter/);
+      expect(damaged.out).toBe(without.out);
+    } finally {
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -14,6 +14,7 @@ import { ModelStore } from '../../electron/models/store';
 import { PixelFsCodes, TilePool } from '../../electron/pixelfs/index';
 import { memorySource } from '../../shared/binary/byte-source';
 import { EngineError } from '../../shared/engine/errors';
+import { emptyTuningFile, parseTuningFile } from '../../shared/engine/autotune';
 import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
 import { decodeEngineHeader, ENGINE_LIMITS } from '../../shared/ipc/channels/engine';
 import type { Response } from '../../shared/ipc/contract';
@@ -233,6 +234,44 @@ describe('the renderer\'s EngineHost', () => {
       expect(err.message, label).toContain('output_norm.weight');
       expect(transfer).toEqual([]);
     }
+  });
+});
+
+describe('the renderer\'s EngineHost and the kernel tuner', () => {
+  it('hands the worker the kept measurements, keeps what it measures, and ignores damaged ones', async () => {
+    const api = createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
+    let kept: string | null = '{"format": "pxi-kernel-tuning", "version": 1, "records": [{"oops": true}]}';
+    const store = { get: () => kept, set: (t: string) => void (kept = t) };
+    const w = fakeWorker();
+    const host = new EngineHost(api, () => w.worker, store);
+    void host.load(modelId).catch(() => undefined);
+    for (let i = 0; i < 100 && w.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const load = w.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>;
+    expect(load.tuning).toEqual(emptyTuningFile()); // the damaged entry counts as none
+    // The worker measures: the state says so, then the record is kept.
+    w.say({ type: 'tuning', weightType: 'Q8_0', index: 0, count: 2 });
+    expect(host.state).toMatchObject({ kind: 'loading', tuning: { weightType: 'Q8_0', index: 0, count: 2 } });
+    const record = {
+      adapter: 'a | b | c | d',
+      kernels: '0123456789abcdef',
+      measuredAt: '2026-11-26T09:00:00.000Z',
+      rows: 1024,
+      cols: 1024,
+      types: { Q8_0: { tuning: { workgroupSize: 64, threadsPerRow: 4 }, ms: 1, defaultMs: 2, speedup: 2 } },
+    };
+    w.say({ type: 'tuned', record });
+    expect(parseTuningFile(kept!, 'kept').records).toEqual([record]);
+    // Upload progress replaces the tuning line.
+    w.say({ type: 'progress', bytesDone: 1, bytesTotal: 2, tensor: 'x' });
+    expect(host.state).not.toHaveProperty('tuning');
+    host.dispose();
+    // The next load passes it on.
+    const w2 = fakeWorker();
+    const again = new EngineHost(api, () => w2.worker, store);
+    void again.load(modelId).catch(() => undefined);
+    for (let i = 0; i < 100 && w2.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect((w2.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>).tuning.records).toEqual([record]);
+    again.dispose();
   });
 });
 

@@ -13,7 +13,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PxiError } from '../../../shared/errors';
 import { generate } from '../../../shared/engine/generate';
 import { Model, type ModelLoadOptions } from '../../../shared/engine/model';
-import { DEFAULT_TUNING, type WeightKernelTuning } from '../../../shared/engine/quant-matmul';
+import { DEFAULT_TUNING, type WeightKernelTuning, type WeightType } from '../../../shared/engine/quant-matmul';
+import { savedTuningFor, tuningFilePath } from '../../engine/tuning-store';
 import type { TensorSource } from '../../../shared/engine/tensor-source';
 import { openDevice, WebGpuUnavailableError, type GpuContext, type PassTiming } from '../../../shared/gpu';
 import { tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
@@ -41,6 +42,8 @@ export interface EngineFigures {
 
 export interface OursFigures extends EngineFigures {
   tuning: WeightKernelTuning;
+  /** The per-type decode shapes used (pxi tune), when they replaced `tuning` for decode. */
+  matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
   loadedFrom: 'gguf' | 'pixels';
 }
 
@@ -331,6 +334,8 @@ export interface BenchOptions {
   /** Decode steps timed kernel by kernel after the measured run (0: none). */
   breakdownSteps?: number;
   tuning?: Partial<WeightKernelTuning>;
+  /** Decode-kernel shapes per weight type (a `pxi tune` measurement); ignored with `tuning`. */
+  matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
   /** llama.cpp: an open instance, or null to skip (with `llamaSkipReason`). */
   llama: LlamaCpp | null;
   llamaSkipReason?: string;
@@ -366,7 +371,11 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
   const steps = opts.breakdownSteps ?? 4;
   // Room for the prompt, the generated tokens and the breakdown steps; a small KV cache keeps the 7B light.
   const contextLength = p + n + steps + 8;
-  const loadOpts: ModelLoadOptions = { contextLength, signal: opts.signal, ...(opts.tuning ? { tuning: opts.tuning } : {}) };
+  const loadOpts: ModelLoadOptions = {
+    contextLength,
+    signal: opts.signal,
+    ...(opts.tuning ? { tuning: opts.tuning } : opts.matvecTuning ? { matvecTuning: opts.matvecTuning } : {}),
+  };
 
   status(`ours: loading ${from.kind === 'pixels' ? 'from pixels' : path}`);
   const t0 = performance.now();
@@ -470,6 +479,7 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
         decodeGBps: (perToken * t.decodeTokensPerSecond) / 1e9,
         loadSeconds,
         tuning: { ...DEFAULT_TUNING, ...opts.tuning },
+        ...(!opts.tuning && opts.matvecTuning ? { matvecTuning: opts.matvecTuning } : {}),
         loadedFrom: from.kind,
       },
       breakdown,
@@ -589,7 +599,7 @@ export function formatBench(r: BenchResult): string {
   const rows: string[][] = [['', 'prefill tok/s', 'decode tok/s', 'decode GB/s', 'load s']];
   const o = r.ours;
   rows.push([
-    `ours (WGSL, ${o.tuning.workgroupSize}x${o.tuning.threadsPerRow}${o.loadedFrom === 'pixels' ? ', from pixels' : ''})`,
+    `ours (WGSL, ${o.matvecTuning ? `decode tuned: ${Object.entries(o.matvecTuning).map(([t, v]) => `${t} ${v.workgroupSize}x${v.threadsPerRow}`).join(', ')}` : `${o.tuning.workgroupSize}x${o.tuning.threadsPerRow}`}${o.loadedFrom === 'pixels' ? ', from pixels' : ''})`,
     fmtRate(o.prefillTokensPerSecond),
     fmtRate(o.decodeTokensPerSecond),
     fmtRate(o.decodeGBps),
@@ -668,8 +678,9 @@ Options:
   --threads N[,N...]       llama.cpp CPU threads, one run per count; ours is compared with
                            the fastest decode (default: 1 and all cores, here ${defaultThreads().join(',')}:
                            on a busy machine llama.cpp's spinning threads can collapse)
-  --tuning WGxTPR          our weight kernels' workgroup size x threads per row
-                           (default 64x1: fastest on lavapipe; 16-64 threads per row suit GPUs)
+  --tuning WGxTPR          our weight kernels' workgroup size x threads per row, for every
+                           kernel (default: the decode shapes pxi tune saved for this
+                           adapter, else 64x1; 16-64 threads per row suit GPUs)
   --breakdown-steps N      decode steps timed kernel by kernel after the run (default 4; 0: none)
   --no-llama               run ours only
   --llama-cpp DIR          where node-llama-cpp is (default: $PXI_LLAMA_CPP, then
@@ -717,11 +728,13 @@ Exit codes: 0 done, 1 failed (no WebGPU, unsupported model), 2 usage error, 130 
         if ('reason' in r) skip = r.reason;
         else lc = r;
       }
+      // Without --tuning, the shapes pxi tune measured on this adapter (if any).
+      const saved = tuning ? undefined : savedTuningFor(ctx, tuningFilePath(), (m) => io.err(`warning: ${m}`));
       const result = await runBench(ctx, path, {
         promptTokens: p,
         genTokens: n,
         breakdownSteps: steps,
-        ...(tuning ? { tuning } : {}),
+        ...(tuning ? { tuning } : saved ? { matvecTuning: saved.table } : {}),
         llama: lc,
         llamaSkipReason: skip,
         threads,

@@ -84,21 +84,23 @@ export function modelArg(positionals: string[], command: string): string {
 
 /** Loads a GGUF file, or a stored model from the volume (weights read from its pixel tiles). */
 export async function loadForCli(path: string, contextLength: number | undefined, io: CliIo, volume?: string): Promise<NodeModel> {
-  const m = isFile(path) ? await openNodeModel(path, { contextLength }) : await openStoredForCli(volumeDir(volume), path, contextLength);
+  const onWarning = (message: string) => io.err(`warning: ${message}`);
+  const m = isFile(path) ? await openNodeModel(path, { contextLength, onWarning }) : await openStoredForCli(volumeDir(volume), path, contextLength, onWarning);
   const c = m.model.config;
   io.err(
     `loaded ${m.source.header.file}${isFile(path) ? '' : ' from its pixel tiles'}: ${c.architecture}, ${c.blockCount} blocks, width ${c.embeddingLength}, vocab ${c.vocabSize}, ` +
       `context ${m.model.contextLength}, ${(m.model.memory.weights / 1e6).toFixed(1)} MB of weights, in ${m.loadSeconds.toFixed(2)} s ` +
-      `(${m.ctx.adapter.description || m.ctx.adapter.device || 'WebGPU'})`,
+      `(${m.ctx.adapter.description || m.ctx.adapter.device || 'WebGPU'})` +
+      (m.tuning ? `; decode kernels tuned for this adapter by pxi tune on ${m.tuning.measuredAt.slice(0, 10)}` : ''),
   );
   return m;
 }
 
-async function openStoredForCli(dir: string, ref: string, contextLength: number | undefined): Promise<NodeModel> {
+async function openStoredForCli(dir: string, ref: string, contextLength: number | undefined, onWarning: (message: string) => void): Promise<NodeModel> {
   // The store stays open (and the volume locked) for the run: every tensor read comes from it.
   const store = await openStore(dir);
   try {
-    const m = await openPixelModel(store, ref, { contextLength });
+    const m = await openPixelModel(store, ref, { contextLength, onWarning });
     return {
       ...m,
       async close() {

@@ -7,6 +7,9 @@ import { ChatSession } from '../../../shared/engine/chat';
 import { EngineError } from '../../../shared/engine/errors';
 import { generateStream, type GenerateOptions, type GenerationResult } from '../../../shared/engine/generate';
 import { Model } from '../../../shared/engine/model';
+import { adapterKey, findTuning, kernelsKey, modelTuningShapes, tuneWeightKernels, tuningTable, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
+import { isWeightType, type WeightType } from '../../../shared/engine/quant-matmul';
+import { tensorTypeName, type ModelHeader } from '../../../shared/engine/tensor-source';
 import { PxiError, serializeError } from '../../../shared/errors';
 import { openDevice, type GpuContext } from '../../../shared/gpu';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
@@ -87,6 +90,49 @@ function unload(): void {
   loaded = null;
 }
 
+/** The model's matrices with a weight type the kernels read (what the tuner measures for it). */
+function modelMatrices(header: ModelHeader): { dims: readonly number[]; type: WeightType }[] {
+  const out: { dims: readonly number[]; type: WeightType }[] = [];
+  for (const t of header.tensors) {
+    const type = tensorTypeName(t);
+    if (t.dims.length === 2 && isWeightType(type)) out.push({ dims: t.dims, type });
+  }
+  return out;
+}
+
+function modelWeightTypes(header: ModelHeader): WeightType[] {
+  return [...new Set(modelMatrices(header).map((m) => m.type))].sort();
+}
+
+/**
+ * This adapter's decode-kernel shapes: the kept measurement when it covers the model's weight
+ * types, else measured now (a second or two; once per adapter and kernel version) and sent to
+ * the main thread to keep. A failed measurement only costs speed: the default shapes run.
+ */
+async function tuningFor(gpu: GpuContext, header: ModelHeader, kept: TuningFile, signal: AbortSignal): Promise<TuningRecord | null> {
+  const types = modelWeightTypes(header);
+  const found = findTuning(kept, adapterKey(gpu.adapter), kernelsKey(gpu));
+  const missing = types.filter((t) => !found?.types[t]);
+  if (missing.length === 0) return found ?? null;
+  try {
+    const fresh = await tuneWeightKernels(gpu, {
+      types: missing,
+      // Each type timed on the model's own largest matrix of that type (rows capped).
+      shapes: modelTuningShapes(modelMatrices(header), 2048),
+      rounds: 2,
+      reps: 2,
+      signal,
+      onProgress: (p) => post({ type: 'tuning', weightType: p.type, index: p.typeIndex, count: p.typeCount }),
+    });
+    const merged: TuningRecord = found ? { ...fresh, types: { ...found.types, ...fresh.types } } : fresh;
+    post({ type: 'tuned', record: merged });
+    return merged;
+  } catch (e) {
+    if (signal.aborted) throw e;
+    return found ?? null;
+  }
+}
+
 async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   unload();
   const abort = new AbortController();
@@ -97,9 +143,11 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     const tokenizer = tokenizerFromGguf(header.metadata, header.file);
     const chatTemplate = chatTemplateFromGguf(header.metadata, header.file);
     const gpu = await device();
+    const record = await tuningFor(gpu, header, msg.tuning, abort.signal);
     let last = 0;
     const model = await Model.load(gpu, remoteTensorSource(header, rangeReader(msg.header.id)), {
       ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
+      ...(record ? { matvecTuning: tuningTable(record) } : {}),
       signal: abort.signal,
       onProgress: (p) => {
         // A few updates a second are enough for a progress bar.
@@ -128,6 +176,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
         loadSeconds: (performance.now() - t0) / 1000,
         blocks: model.config.blockCount,
         kvBytesPerToken: kvBytesPerToken(model),
+        tuning: record ? { measuredAt: record.measuredAt, types: Object.fromEntries(modelWeightTypes(header).map((t) => [t, record.types[t]]).filter(([, v]) => v)) } : null,
       },
     });
   } catch (e) {

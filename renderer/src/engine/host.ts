@@ -11,14 +11,28 @@ import { PxiError, RemoteError, serializeError, type SerializedError } from '../
 import { checkEngineRead } from '../../../shared/ipc/channels/engine';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
+import { emptyTuningFile, parseTuningFile, withTuning, type TuningFile } from '../../../shared/engine/autotune';
 import type { EngineActivity, FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
+
+/** Where the renderer keeps the kernel tuner's measurements (one JSON tuning file). */
+export interface TuningStore {
+  get(): string | null;
+  set(text: string): void;
+}
+
+const TUNING_KEY = 'pxi.kernelTuning';
+const localTuningStore: TuningStore = {
+  get: () => (typeof localStorage === 'undefined' ? null : localStorage.getItem(TUNING_KEY)),
+  set: (text) => localStorage.setItem(TUNING_KEY, text),
+};
 
 /** How often, at most, the KV cache's size is written to the map while it grows. */
 const KV_REPORT_MS = 500;
 
 export type EngineState =
   | { kind: 'empty' }
-  | { kind: 'loading'; modelId: string; name: string; bytesDone: number; bytesTotal: number; tensor: string }
+  /** `tuning`: the weight type whose kernels are being measured, before the upload starts. */
+  | { kind: 'loading'; modelId: string; name: string; bytesDone: number; bytesTotal: number; tensor: string; tuning?: { weightType: string; index: number; count: number } }
   | { kind: 'ready'; info: LoadedInfo }
   | { kind: 'failed'; modelId: string | null; error: SerializedError }
   | { kind: 'lost'; modelId: string; error: SerializedError };
@@ -52,6 +66,7 @@ export class EngineHost {
   constructor(
     private readonly api: PxiApi,
     private readonly createWorker: () => Worker = () => new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'pxi-engine' }),
+    private readonly tuningStore: TuningStore = localTuningStore,
   ) {}
 
   get state(): EngineState {
@@ -147,7 +162,7 @@ export class EngineHost {
       if (gen !== this.generation) throw new PxiError('ENGINE_DESTROYED', 'another model load started');
       this.setState({ kind: 'loading', modelId: header.id, name: header.name, bytesDone: 0, bytesTotal: 0, tensor: '' });
       const done = new Promise<LoadedInfo>((resolve, reject) => (this.loadWaiters = { resolve, reject }));
-      this.send({ type: 'load', header, ...(opts.contextLength ? { contextLength: opts.contextLength } : {}) });
+      this.send({ type: 'load', header, tuning: this.keptTuning(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}) });
       return await done;
     } catch (e) {
       if (gen === this.generation) this.setState({ kind: 'failed', modelId: ref, error: serializeError(e) });
@@ -187,6 +202,16 @@ export class EngineHost {
     this.generation++;
     this.terminate();
     this.setState({ kind: 'empty' });
+  }
+
+  /** The kernel measurements this renderer kept; a damaged entry counts as none. */
+  private keptTuning(): TuningFile {
+    try {
+      const text = this.tuningStore.get();
+      return text ? parseTuningFile(text, 'kept kernel tuning') : emptyTuningFile();
+    } catch {
+      return emptyTuningFile();
+    }
   }
 
   private terminate(): void {
@@ -231,9 +256,21 @@ export class EngineHost {
         break;
       case 'progress': {
         const s = this.stateValue;
-        if (s.kind === 'loading') this.setState({ ...s, bytesDone: m.bytesDone, bytesTotal: m.bytesTotal, tensor: m.tensor });
+        if (s.kind === 'loading') this.setState({ kind: 'loading', modelId: s.modelId, name: s.name, bytesDone: m.bytesDone, bytesTotal: m.bytesTotal, tensor: m.tensor });
         break;
       }
+      case 'tuning': {
+        const s = this.stateValue;
+        if (s.kind === 'loading') this.setState({ ...s, tuning: { weightType: m.weightType, index: m.index, count: m.count } });
+        break;
+      }
+      case 'tuned':
+        try {
+          this.tuningStore.set(JSON.stringify(withTuning(this.keptTuning(), m.record)));
+        } catch {
+          // Storage full or off: the next load measures again.
+        }
+        break;
       case 'loaded':
         this.reportKv(m.info.modelId, 0, true);
         this.setState({ kind: 'ready', info: m.info });

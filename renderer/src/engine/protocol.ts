@@ -6,6 +6,8 @@
  */
 import type { SerializedError } from '../../../shared/errors';
 import type { EngineHeader } from '../../../shared/ipc/channels/engine';
+import type { TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
+import type { WeightType } from '../../../shared/engine/quant-matmul';
 
 /** Sampling and length settings of one reply, as the chat view collects them. */
 export interface GenerationSettings {
@@ -22,7 +24,8 @@ export interface GenerationSettings {
 export type GenerationMode = 'chat' | 'completion';
 
 export type ToWorker =
-  | { type: 'load'; header: EngineHeader; contextLength?: number }
+  /** `tuning`: the kernel measurements this browser kept (the worker measures what is missing). */
+  | { type: 'load'; header: EngineHeader; contextLength?: number; tuning: TuningFile }
   | { type: 'read-result'; id: number; bytes: Uint8Array }
   | { type: 'read-error'; id: number; error: SerializedError }
   | { type: 'generate'; id: number; mode: GenerationMode; text: string; settings: GenerationSettings; system?: string }
@@ -45,6 +48,8 @@ export interface LoadedInfo {
   blocks: number;
   /** KV-cache bytes one token takes (every block, K and V). */
   kvBytesPerToken: number;
+  /** The decode-kernel shapes in use, per weight type of the model, as the tuner measured them. */
+  tuning: { measuredAt: string; types: Partial<Record<WeightType, TypeTuning>> } | null;
 }
 
 /**
@@ -85,6 +90,10 @@ export interface ReplyResult {
 export type FromWorker =
   | { type: 'read'; id: number; model: string; tensor: string; offset: number; length: number }
   | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
+  /** Measuring the decode kernels on this adapter (once per adapter and kernel version). */
+  | { type: 'tuning'; weightType: string; index: number; count: number }
+  /** A new measurement, for the main thread to keep. */
+  | { type: 'tuned'; record: TuningRecord }
   | { type: 'loaded'; info: LoadedInfo }
   | { type: 'load-error'; error: SerializedError }
   | { type: 'chunk'; id: number; index: number; token: number; text: string }

@@ -8,7 +8,7 @@ import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
 import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
-import type { GenerationMode, GenerationSettings, ReplyResult } from '../engine/protocol';
+import type { GenerationMode, GenerationSettings, LoadedInfo, ReplyResult } from '../engine/protocol';
 import { el, type View, type ViewContext } from './types';
 import './chat.css';
 
@@ -70,18 +70,28 @@ function describeState(s: EngineState, models: ModelSummary[]): string {
     case 'empty':
       return 'No model loaded.';
     case 'loading':
+      if (s.tuning) return `Measuring the decode kernels on this GPU (once per GPU): ${s.tuning.weightType}, ${s.tuning.index + 1} of ${s.tuning.count}…`;
       return s.bytesTotal > 0
         ? `Loading ${s.name} from its pixel tiles: ${mib(s.bytesDone)} of ${mib(s.bytesTotal)} (${Math.floor((100 * s.bytesDone) / s.bytesTotal)}%)${s.tensor ? ` · ${s.tensor}` : ''}`
         : `Loading ${s.name}…`;
     case 'ready': {
       const i = s.info;
-      return `${i.name} on ${i.adapter}: ${mib(i.weightBytes)} of weights, context ${i.contextLength} tokens, loaded in ${i.loadSeconds.toFixed(1)} s${i.f16 ? '' : ' · f32 kernels (this adapter has no shader-f16)'}`;
+      return `${i.name} on ${i.adapter}: ${mib(i.weightBytes)} of weights, context ${i.contextLength} tokens, loaded in ${i.loadSeconds.toFixed(1)} s${i.f16 ? '' : ' · f32 kernels (this adapter has no shader-f16)'}${tuningText(i)}`;
     }
     case 'failed':
       return `Could not load ${s.modelId ? name(s.modelId) : 'the model'}: ${s.error.message}`;
     case 'lost':
       return `${name(s.modelId)} is no longer on the GPU: ${s.error.message}. Reload the model to continue.`;
   }
+}
+
+/** The tuned decode kernels, where the tuner found a faster shape than the default. */
+function tuningText(i: LoadedInfo): string {
+  if (!i.tuning) return '';
+  const faster = Object.entries(i.tuning.types)
+    .filter(([, t]) => t && t.speedup > 1)
+    .map(([type, t]) => `${type} ${t!.tuning.workgroupSize}x${t!.tuning.threadsPerRow} (${t!.speedup.toFixed(1)}×)`);
+  return faster.length ? ` · tuned kernels: ${faster.join(', ')}` : ' · kernel shapes measured: the defaults are fastest here';
 }
 
 function timingText(r: ReplyResult, seed: number): string {

@@ -1,0 +1,106 @@
+/**
+ * `pxi tune`: the engine measures its own decode kernels on this machine's adapter and keeps the
+ * fastest shape per weight type (shared/engine/autotune.ts); `pxi run`, `pxi chat` and
+ * `pxi bench` then use it. specs/engine.md, "Kernel tuning".
+ */
+import { adapterKey, kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../../shared/engine/autotune';
+import { isWeightType, WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
+import { openNodeContext } from '../../engine';
+import { forgetTuning, saveTuningRecord, tuningFilePath } from '../../engine/tuning-store';
+import { EXIT, UsageError, parseOptions, type Command } from '../command';
+
+const shape = (t: { workgroupSize: number; threadsPerRow: number }) => `${t.workgroupSize}x${t.threadsPerRow}`;
+
+export const tuneCommand: Command = {
+  name: 'tune',
+  summary: "measure the decode kernels' shapes on this adapter and keep the fastest",
+  help: `Usage: pxi tune [--types T,...] [--size N] [--rounds R] [--file PATH] [--dry-run] [--forget] [--json]
+
+For each weight type, times the decode kernel (matrix × vector) of a random N × N matrix in
+each candidate shape (${TUNING_CANDIDATES.map(shape).join(', ')}: invocations per workgroup ×
+threads sharing a row), after checking that each computes what the default shape (64x1)
+computes. A shape replaces the default only when, round by round, it is faster by more
+than 10 % (the median of its time over the default's). The result is
+saved per adapter and kernel version; pxi run, chat and bench load models with it, and say so.
+A driver update or a changed kernel needs a new measurement (the old one no longer matches).
+
+Options:
+  --types T,...   weight types to measure (default: ${WEIGHT_TYPES.join(',')})
+  --size N        matrix side, a multiple of 256 (default 2048)
+  --rounds R      timed rounds; each shape is compared with the default round by round
+                  and the median ratio decides (default 5)
+  --file PATH     the tuning file (default $PXI_HOME/kernel-tuning.json, or ~/.pixel-llm/…)
+  --dry-run       measure and print, save nothing
+  --forget        remove this adapter's saved measurement, measure nothing
+  --json          print the record as JSON
+  -h, --help      show this help
+
+Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
+  async run(argv, io) {
+    const { values } = parseOptions(argv, {
+      types: { type: 'string' },
+      size: { type: 'string' },
+      rounds: { type: 'string' },
+      file: { type: 'string' },
+      'dry-run': { type: 'boolean' },
+      forget: { type: 'boolean' },
+      json: { type: 'boolean' },
+    });
+    const types = (values.types ?? WEIGHT_TYPES.join(',')).split(',').map((t) => t.trim());
+    for (const t of types) if (!isWeightType(t)) throw new UsageError(`--types: ${JSON.stringify(t)} is not one of ${WEIGHT_TYPES.join(', ')}`);
+    const size = values.size === undefined ? 2048 : Number(values.size);
+    if (!Number.isInteger(size) || size < 256 || size % 256 !== 0 || size > 16384) throw new UsageError(`--size must be a multiple of 256 from 256 to 16384, got ${JSON.stringify(values.size)}`);
+    const rounds = values.rounds === undefined ? 5 : Number(values.rounds);
+    if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError(`--rounds must be an integer from 1 to 100, got ${JSON.stringify(values.rounds)}`);
+    const file = values.file ?? tuningFilePath();
+
+    const ctx = await openNodeContext();
+    const abort = new AbortController();
+    void io.interrupted.then(() => abort.abort());
+    try {
+      const adapter = ctx.adapter.description || ctx.adapter.device || 'WebGPU';
+      if (values.forget) {
+        const forgot = forgetTuning(file, adapterKey(ctx.adapter), kernelsKey(ctx));
+        io.err(forgot ? `pxi tune: forgot the measurement for ${adapter} in ${file}` : `pxi tune: nothing saved for ${adapter} in ${file}`);
+        return EXIT.OK;
+      }
+      io.err(`pxi tune: ${adapter}, ${size} × ${size}, ${rounds} rounds per shape`);
+      const lines: string[] = [];
+      const record = await tuneWeightKernels(ctx, {
+        types: types as WeightType[],
+        rows: size,
+        cols: size,
+        rounds,
+        signal: abort.signal,
+        onProgress: (p) => io.err(`  measuring ${p.type} (${p.typeIndex + 1}/${p.typeCount})…`),
+        onTimings: (type, timings: readonly CandidateTiming[]) => {
+          const shown = timings.map((t) => (t.agrees ? `${shape(t.tuning)} ${t.ms.toFixed(2)}` : `${shape(t.tuning)} wrong`)).join(' · ');
+          lines.push(`  ${type.padEnd(5)} ms per product: ${shown}`);
+        },
+      });
+      if (!values.json) {
+        for (const l of lines) io.err(l);
+        io.out('type   chosen  best ms (default)   speed-up (median per round)');
+        for (const type of types as WeightType[]) {
+          const t = record.types[type]!;
+          io.out(`${type.padEnd(6)} ${shape(t.tuning).padEnd(7)} ${t.ms.toFixed(2).padStart(7)} (${t.defaultMs.toFixed(2)})      ${t.speedup.toFixed(2)}×`);
+        }
+      } else {
+        io.out(JSON.stringify(record));
+      }
+      if (!values['dry-run']) {
+        saveTuningRecord(file, record);
+        io.err(`pxi tune: saved to ${file}`);
+      }
+      return EXIT.OK;
+    } catch (e) {
+      if (abort.signal.aborted) {
+        io.err('pxi tune: interrupted, nothing saved');
+        return EXIT.INTERRUPTED;
+      }
+      throw e;
+    } finally {
+      ctx.destroy();
+    }
+  },
+};

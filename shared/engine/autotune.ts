@@ -1,0 +1,334 @@
+/**
+ * Self-tuning of the weight kernels (specs/engine.md, "Kernel tuning"). The decode kernel of each
+ * weight type (matvec: one token) can run in several shapes — invocations per workgroup × threads
+ * sharing a row — and which is fastest depends on the adapter: on Mesa's lavapipe Q8_0 and Q6_K
+ * run 2× faster with a few threads per row, F32 does not. So the engine measures instead of
+ * guessing: each candidate shape computes a product of random weights, must agree with the default
+ * shape's answer, and is timed; the fastest is kept when it beats the default by a margin. The
+ * record is keyed by the adapter and by the kernels' WGSL, so a new driver or a changed kernel is
+ * measured again, and it is checked like any other input when it is read back.
+ */
+import { z } from 'zod';
+import type { GpuContext } from '../gpu';
+import type { AdapterSummary } from '../gpu/adapter';
+import { EngineError } from './errors';
+import { DEFAULT_TUNING, encodeMatmul, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
+
+/** Shapes tried (workgroup size × threads per row); the default comes first. */
+export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
+  DEFAULT_TUNING,
+  { workgroupSize: 64, threadsPerRow: 2 },
+  { workgroupSize: 64, threadsPerRow: 4 },
+  { workgroupSize: 64, threadsPerRow: 8 },
+  { workgroupSize: 32, threadsPerRow: 4 },
+  { workgroupSize: 128, threadsPerRow: 8 },
+  { workgroupSize: 256, threadsPerRow: 32 },
+];
+
+/**
+ * A candidate must beat the default by this fraction to replace it: on a CPU adapter shared with
+ * other work, best-of-rounds timings still wander by 5-10 %.
+ */
+export const TUNING_MARGIN = 0.1;
+
+/** How far a candidate's product may drift from the default's (summation order only). */
+const AGREEMENT_TOLERANCE = 1e-4;
+
+export interface TypeTuning {
+  tuning: WeightKernelTuning;
+  /** Best milliseconds per product of the chosen shape, and of the default. */
+  ms: number;
+  defaultMs: number;
+  /** How much faster than the default, round by round (1 / the median of the per-round time ratios). */
+  speedup: number;
+  /** The matrix timed, when it was not the record's rows × cols (a model's own shape). */
+  rows?: number;
+  cols?: number;
+}
+
+export interface TuningRecord {
+  /** adapterKey() of the adapter measured. */
+  adapter: string;
+  /** kernelsKey() of the WGSL measured. */
+  kernels: string;
+  /** ISO time of the measurement. */
+  measuredAt: string;
+  rows: number;
+  cols: number;
+  types: Partial<Record<WeightType, TypeTuning>>;
+}
+
+export interface CandidateTiming {
+  tuning: WeightKernelTuning;
+  /** Best milliseconds per product over the rounds (Infinity when it was not timed). */
+  ms: number;
+  /** Milliseconds per product in each round (the rounds time every candidate back to back). */
+  rounds: number[];
+  /** False when its product disagreed with the default's (never chosen). */
+  agrees: boolean;
+}
+
+export interface TuneProgress {
+  type: WeightType;
+  typeIndex: number;
+  typeCount: number;
+}
+
+export interface TuneOptions {
+  types: readonly WeightType[];
+  /** Shape of the product timed (default 2048 × 2048). */
+  rows?: number;
+  cols?: number;
+  /** Per type, the shape to time instead (a model's largest matrix of that type, say). */
+  shapes?: Partial<Record<WeightType, { rows: number; cols: number }>>;
+  candidates?: readonly WeightKernelTuning[];
+  /** Timed rounds per candidate (the best counts) and products per round. */
+  rounds?: number;
+  reps?: number;
+  onProgress?: (p: TuneProgress) => void;
+  /** Measured per type, besides the choice (the CLI prints them). */
+  onTimings?: (type: WeightType, timings: readonly CandidateTiming[]) => void;
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+/** The adapter a record belongs to: vendor, architecture, device and description. */
+export function adapterKey(a: Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description'>): string {
+  return [a.vendor, a.architecture, a.device, a.description].join(' | ');
+}
+
+/** A 64-bit FNV-1a of the weight kernels' expanded WGSL, as hex: any kernel change changes it. */
+export function kernelsKey(ctx: Pick<GpuContext, 'shaderText'>): string {
+  let h = 0xcbf29ce484222325n;
+  const prime = 0x100000001b3n;
+  const mask = (1n << 64n) - 1n;
+  for (const type of WEIGHT_TYPES) {
+    const text = `${WEIGHT_SHADERS[type]}\n${ctx.shaderText(WEIGHT_SHADERS[type])}\n`;
+    for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * prime) & mask;
+  }
+  return h.toString(16).padStart(16, '0');
+}
+
+const sameTuning = (a: WeightKernelTuning, b: WeightKernelTuning) => a.workgroupSize === b.workgroupSize && a.threadsPerRow === b.threadsPerRow;
+
+/**
+ * The shape to use given the timings. Each candidate is compared with the default round by
+ * round (the two ran seconds apart, so a busy stretch of the machine slows both): the candidate
+ * with the lowest median ratio wins if that median is below 1 − margin; else the default stays.
+ */
+export function chooseTuning(timings: readonly CandidateTiming[], margin = TUNING_MARGIN): TypeTuning {
+  const base = timings[0];
+  if (!base || !base.agrees || !Number.isFinite(base.ms) || base.rounds.length === 0) {
+    throw new EngineError('ENGINE_BAD_OPTION', 'the default kernel shape must be timed first and agree with itself');
+  }
+  let best = base;
+  let bestRatio = 1;
+  for (const t of timings.slice(1)) {
+    if (!t.agrees || t.rounds.length !== base.rounds.length) continue;
+    const r = median(t.rounds.map((ms, i) => ms / base.rounds[i]!));
+    if (r < bestRatio) {
+      best = t;
+      bestRatio = r;
+    }
+  }
+  const chosen = bestRatio < 1 - margin;
+  const pick = chosen ? best : base;
+  return { tuning: { ...pick.tuning }, ms: pick.ms, defaultMs: base.ms, speedup: chosen ? 1 / bestRatio : 1 };
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Random weights whose block scales are small finite f16 (every byte's top two bits cleared). */
+function randomWeights(type: WeightType, rows: number, cols: number, seed: number): Uint8Array<ArrayBuffer> {
+  const b = new Uint8Array(weightBytes(type, rows, cols));
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < b.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    b[i] = (s >>> 8) & 0x3f;
+  }
+  return padWeightBytes(b);
+}
+
+/** Measures every candidate shape of the matvec kernel of each type on this device. */
+export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Promise<TuningRecord> {
+  const rows = opts.rows ?? 2048;
+  const cols = opts.cols ?? 2048;
+  const rounds = opts.rounds ?? 3;
+  const reps = opts.reps ?? 3;
+  const now = opts.now ?? (() => performance.now());
+  const candidates = [DEFAULT_TUNING, ...(opts.candidates ?? TUNING_CANDIDATES).filter((c) => !sameTuning(c, DEFAULT_TUNING))];
+  for (const [field, v] of [['rows', rows], ['cols', cols], ['rounds', rounds], ['reps', reps]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new EngineError('ENGINE_BAD_OPTION', `tuning: ${field} must be a positive integer, got ${v}`, { field, value: v });
+  }
+  const shapeOf = (type: WeightType) => {
+    const sh = opts.shapes?.[type] ?? { rows, cols };
+    if (!Number.isInteger(sh.rows) || sh.rows < 1 || !Number.isInteger(sh.cols) || sh.cols < 1 || sh.cols % WEIGHT_CHUNK[type] !== 0) {
+      throw new EngineError('ENGINE_BAD_OPTION', `tuning ${type}: a ${sh.rows} × ${sh.cols} matrix is not one its kernel takes (columns a multiple of ${WEIGHT_CHUNK[type]})`, { field: 'shape', type });
+    }
+    return sh;
+  };
+  for (const type of opts.types) shapeOf(type);
+  const record: TuningRecord = { adapter: adapterKey(ctx.adapter), kernels: kernelsKey(ctx), measuredAt: new Date().toISOString(), rows, cols, types: {} };
+  const maxCols = Math.max(cols, ...opts.types.map((t) => shapeOf(t).cols));
+  const maxRows = Math.max(rows, ...opts.types.map((t) => shapeOf(t).rows));
+  const x = ctx.storage(Float32Array.from({ length: maxCols }, (_, i) => Math.sin(i * 0.37)), 'tune:x');
+  const y = ctx.storage(maxRows * 4, 'tune:y');
+  try {
+    for (const [typeIndex, type] of opts.types.entries()) {
+      opts.signal?.throwIfAborted();
+      opts.onProgress?.({ type, typeIndex, typeCount: opts.types.length });
+      const { rows: tr, cols: tc } = shapeOf(type);
+      const w = ctx.storage(randomWeights(type, tr, tc, 0x9e3779b9 + typeIndex), `tune:w:${type}`);
+      try {
+        const weights = { type, rows: tr, cols: tc, buffer: w };
+        const product = async (tuning: WeightKernelTuning, n: number) => {
+          const b = ctx.batch(`tune ${type} ${tuning.workgroupSize}x${tuning.threadsPerRow}`);
+          for (let i = 0; i < n; i++) await encodeMatmul(ctx, b, { weights, x, y, tokens: 1, tuning });
+          b.submit();
+          await ctx.sync();
+        };
+        // Correctness first (this also compiles every pipeline before anything is timed).
+        let reference: Float32Array | null = null;
+        const timings: CandidateTiming[] = [];
+        for (const tuning of candidates) {
+          await product(tuning, 1);
+          const got = await ctx.readF32(y, tr);
+          if (!reference) reference = got;
+          let scale = 0;
+          let worst = 0;
+          for (let i = 0; i < tr; i++) {
+            scale = Math.max(scale, Math.abs(reference[i]!));
+            worst = Math.max(worst, Math.abs(got[i]! - reference[i]!));
+          }
+          const agrees = Number.isFinite(scale) && worst <= AGREEMENT_TOLERANCE * Math.max(1, scale);
+          timings.push({ tuning, ms: Infinity, rounds: [], agrees });
+        }
+        // Each round times every candidate back to back, in alternating order, so a busy second
+        // of the machine hits a candidate and the default alike.
+        const timed = timings.filter((t) => t.agrees);
+        for (let r = 0; r < rounds; r++) {
+          for (const t of r % 2 ? [...timed].reverse() : timed) {
+            opts.signal?.throwIfAborted();
+            const t0 = now();
+            await product(t.tuning, reps);
+            const ms = (now() - t0) / reps;
+            t.rounds.push(ms);
+            t.ms = Math.min(t.ms, ms);
+          }
+        }
+        opts.onTimings?.(type, timings);
+        record.types[type] = { ...chooseTuning(timings), ...(tr !== rows || tc !== cols ? { rows: tr, cols: tc } : {}) };
+      } finally {
+        w.destroy();
+      }
+    }
+  } finally {
+    x.destroy();
+    y.destroy();
+  }
+  return record;
+}
+
+/** The per-type matvec shapes a record chose (what Model.load takes as `matvecTuning`). */
+export function tuningTable(record: TuningRecord): Partial<Record<WeightType, WeightKernelTuning>> {
+  const out: Partial<Record<WeightType, WeightKernelTuning>> = {};
+  for (const type of WEIGHT_TYPES) {
+    const t = record.types[type];
+    if (t) out[type] = { ...t.tuning };
+  }
+  return out;
+}
+
+// ---- the tuning file: several adapters' records, read as hostile input --------------------------
+
+export const TUNING_FILE_FORMAT = 'pxi-kernel-tuning';
+/** Records kept: the newest per (adapter, kernels), at most this many in all. */
+export const TUNING_MAX_RECORDS = 32;
+
+const Count = z.number().int().min(1).max(1 << 20);
+const TuningSchema = z.strictObject({ workgroupSize: z.number().int().min(1).max(1024), threadsPerRow: z.number().int().min(1).max(1024) });
+const TypeTuningSchema = z.strictObject({
+  tuning: TuningSchema,
+  ms: z.number().nonnegative(),
+  defaultMs: z.number().nonnegative(),
+  speedup: z.number().positive().max(1e6),
+  rows: Count.optional(),
+  cols: Count.optional(),
+});
+const RecordSchema = z.strictObject({
+  adapter: z.string().max(1000),
+  kernels: z.string().regex(/^[0-9a-f]{16}$/),
+  measuredAt: z.string().max(64),
+  rows: Count,
+  cols: Count,
+  types: z.strictObject(Object.fromEntries(WEIGHT_TYPES.map((t) => [t, TypeTuningSchema.optional()])) as Record<WeightType, z.ZodOptional<typeof TypeTuningSchema>>),
+});
+const FileSchema = z.strictObject({ format: z.literal(TUNING_FILE_FORMAT), version: z.literal(1), records: z.array(RecordSchema).max(TUNING_MAX_RECORDS) });
+
+export interface TuningFile {
+  format: typeof TUNING_FILE_FORMAT;
+  version: 1;
+  records: TuningRecord[];
+}
+
+export function emptyTuningFile(): TuningFile {
+  return { format: TUNING_FILE_FORMAT, version: 1, records: [] };
+}
+
+/** Parses a tuning file's text; ENGINE_BAD_TUNING_FILE names the file, the field and the problem. */
+export function parseTuningFile(text: string, file: string): TuningFile {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: not JSON (${(e as Error).message})`, { file });
+  }
+  const r = FileSchema.safeParse(json);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.join('.') || '(root)';
+    throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: ${field}: ${issue.message}`, { file, field });
+  }
+  // Shapes a record names must be ones the kernels accept (a power-of-two share of the workgroup).
+  for (const [i, rec] of r.data.records.entries()) {
+    for (const [type, t] of Object.entries(rec.types)) {
+      const { workgroupSize: wg, threadsPerRow: tpr } = t!.tuning;
+      if ((tpr & (tpr - 1)) !== 0 || tpr > wg || wg % tpr !== 0) {
+        throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.tuning: ${wg}x${tpr} is not a kernel shape`, { file, field: `records.${i}.types.${type}.tuning` });
+      }
+    }
+  }
+  return r.data as TuningFile;
+}
+
+/** The record for this adapter and these kernels, if one was measured. */
+export function findTuning(file: TuningFile, adapter: string, kernels: string): TuningRecord | undefined {
+  return file.records.find((r) => r.adapter === adapter && r.kernels === kernels);
+}
+
+/** The file with `record` in front, replacing an older one for the same adapter and kernels. */
+export function withTuning(file: TuningFile, record: TuningRecord): TuningFile {
+  const rest = file.records.filter((r) => !(r.adapter === record.adapter && r.kernels === record.kernels));
+  return { ...file, records: [record, ...rest].slice(0, TUNING_MAX_RECORDS) };
+}
+
+/**
+ * Per weight type, the shape of a model's largest matrix of that type (by values), with its rows
+ * capped so that timing it stays short: what the tuner should time for that model.
+ */
+export function modelTuningShapes(tensors: readonly { dims: readonly number[]; type: WeightType }[], maxRows = 4096): Partial<Record<WeightType, { rows: number; cols: number }>> {
+  const out: Partial<Record<WeightType, { rows: number; cols: number; n: number }>> = {};
+  for (const t of tensors) {
+    if (t.dims.length !== 2) continue;
+    const [cols, rows] = t.dims as [number, number];
+    const n = rows * cols;
+    if (!out[t.type] || n > out[t.type]!.n) out[t.type] = { rows, cols, n };
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { rows: Math.min(v.rows, maxRows), cols: v.cols }]));
+}

@@ -1,0 +1,100 @@
+/**
+ * The kernel tuner on Dawn/lavapipe: it checks every shape against the default's product,
+ * times them (here with a scripted clock, so the choice is deterministic), and a model loaded
+ * with the chosen shapes computes what the default shapes compute.
+ */
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../shared/engine/autotune';
+import type { WeightType } from '../../shared/engine/quant-matmul';
+import type { GpuContext } from '../../shared/gpu';
+import { generateModelBytes, planModel } from '../../shared/model-gen';
+import { fixturePath } from '../support/fixtures';
+import { openTestContext } from '../support/gpu';
+import { diffLogProbs, loadBytes, logProbsOf } from '../node/engine-support';
+
+let ctx: GpuContext | null = null;
+let reason = '';
+beforeAll(async () => {
+  const r = await openTestContext();
+  if (r.ctx) ctx = r.ctx;
+  else reason = r.reason;
+});
+afterAll(() => ctx?.destroy());
+
+/**
+ * A clock that makes candidate `fast` take 1 ms per product and every other 10 ms. The tuner
+ * reads it twice per timed product; rounds go through the candidates forwards, then backwards.
+ */
+function scriptedClock(fast: number, candidates: number, reps: number): () => number {
+  let calls = 0;
+  let t = 0;
+  return () => {
+    const call = calls++;
+    if (call % 2 === 0) return t; // a product starts
+    const product = Math.floor(call / 2);
+    const round = Math.floor(product / candidates);
+    const at = product % candidates;
+    const candidate = round % 2 ? candidates - 1 - at : at;
+    t += (candidate === fast ? 1 : 10) * reps;
+    return t;
+  };
+}
+
+describe('kernel tuner', () => {
+  it('every candidate shape of every type computes the default shape\'s product, and the fastest wins', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const types: WeightType[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
+    const seen = new Map<WeightType, readonly CandidateTiming[]>();
+    const fast = 3; // 64x8
+    const record = await tuneWeightKernels(ctx, {
+      types,
+      rows: 96,
+      cols: 512,
+      rounds: 2,
+      reps: 2,
+      now: scriptedClock(fast, TUNING_CANDIDATES.length, 2),
+      onTimings: (type, timings) => seen.set(type, timings.map((x) => ({ ...x }))),
+    });
+    expect(record.kernels).toBe(kernelsKey(ctx));
+    expect(record.rows).toBe(96);
+    for (const type of types) {
+      const timings = seen.get(type)!;
+      expect(timings.map((x) => x.agrees), type).toEqual(TUNING_CANDIDATES.map(() => true));
+      expect(timings.map((x) => x.ms)).toEqual(TUNING_CANDIDATES.map((_, i) => (i === fast ? 1 : 10)));
+      expect(timings.map((x) => x.rounds)).toEqual(TUNING_CANDIDATES.map((_, i) => (i === fast ? [1, 1] : [10, 10])));
+      expect(record.types[type]).toEqual({ tuning: TUNING_CANDIDATES[fast], ms: 1, defaultMs: 10, speedup: 10 });
+    }
+  });
+
+  it('a model loaded with tuned decode shapes gives the default shapes\' logits', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const cases: [string, Uint8Array][] = [
+      ['stories260K.gguf', new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf')))],
+      ['tiny-q8.gguf', await generateModelBytes(planModel({ preset: 'tiny-qwen2', type: 'Q8_0', seed: 5, method: 'direct' }))],
+    ];
+    for (const [name, bytes] of cases) {
+      const plain = await loadBytes(ctx, bytes, name, { contextLength: 16 });
+      const tuned = await loadBytes(ctx, bytes, name, {
+        contextLength: 16,
+        matvecTuning: { F32: { workgroupSize: 64, threadsPerRow: 4 }, Q8_0: { workgroupSize: 32, threadsPerRow: 4 }, F16: { workgroupSize: 128, threadsPerRow: 8 } },
+      });
+      try {
+        const ids = plain.tokenizer.encode('Once upon a time there was').slice(0, 6);
+        const run = async (m: typeof plain.model) => {
+          const out: Float64Array[] = [];
+          for (const id of ids) out.push(logProbsOf((await m.forward([id], 'last')).logits!, 1, m.vocabSize)[0]!);
+          return out;
+        };
+        const d = diffLogProbs(await run(tuned.model), await run(plain.model));
+        // Only the summation order differs.
+        expect(d.max, name).toBeLessThan(5e-5);
+      } finally {
+        plain.model.destroy();
+        tuned.model.destroy();
+      }
+    }
+    // The table is consulted: a shape the kernels cannot take fails the load.
+    await expect(loadBytes(ctx, cases[0]![1], 'stories260K.gguf', { contextLength: 16, matvecTuning: { F32: { workgroupSize: 64, threadsPerRow: 3 } } })).rejects.toThrow(/threadsPerRow/);
+  });
+});
