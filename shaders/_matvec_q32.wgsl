@@ -12,6 +12,8 @@
 //#include "_matvec_blocks"
 
 const CHUNK: u32 = 32u; // one block
+// matmul runs tokens one after the other: Q8_0/Q4_0 decode cheaply; one token at a time keeps x in L1 (measured, specs/benchmarks.md).
+const SHARED_DECODE: bool = false;
 const QWORDS: u32 = (BLOCK_BYTES - 2u) / 4u;
 
 fn row_base(row: u32) -> u32 { // row start in bytes
@@ -52,6 +54,11 @@ fn chunk_dot(rb: u32, k: u32, xr: u32) -> f32 {
     v = nxt;
   }
   return b.d * hsum(s);
+}
+
+// matmul does not use it (SHARED_DECODE is false); it must exist for the shared template.
+fn chunk_dot4(rb: u32, k: u32, xr: vec4<u32>) -> vec4<f32> {
+  return vec4<f32>(chunk_dot(rb, k, xr.x), chunk_dot(rb, k, xr.y), chunk_dot(rb, k, xr.z), chunk_dot(rb, k, xr.w));
 }
 
 fn chunk_store(rb: u32, k: u32, o: u32) {

@@ -8,7 +8,7 @@
 //
 // Bindings, parameters, helpers and the entry points come from _matvec_blocks.wgsl (which includes
 // _matvec_common.wgsl: the layout of all matvec_*.wgsl); this file defines the weight word and
-// the hooks those entry points call (CHUNK, row_base, chunk_dot and chunk_store).
+// the hooks those entry points call (CHUNK, row_base, chunk_dot, chunk_dot4 and chunk_store).
 
 alias WeightWord = vec4<u32>;
 
@@ -22,6 +22,8 @@ alias WeightWord = vec4<u32>;
 // 16-byte boundary (w_off a multiple of 4).
 
 const CHUNK: u32 = 64u;
+// matmul decodes each unit once for 4 tokens: decoding a Q4_K unit costs more than dotting it (measured, specs/benchmarks.md).
+const SHARED_DECODE: bool = true;
 
 // Blocks are 9 vec4 words (144 bytes) and tensors start 16-byte aligned, so the kernel reads
 // vec4<u32>: the block header in one load, a chunk's 32 quant bytes in two.
@@ -83,6 +85,31 @@ fn chunk_dot(rv: u32, k: u32, xr: u32) -> f32 {
     }
   }
   return (h.d1 * hsum(ql) - h.m1 * hsum(xl)) + (h.d2 * hsum(qh) - h.m2 * hsum(xh));
+}
+
+// The same for 4 tokens (xr[t]: token t's start): each quant word is dequantised once (the
+// min folded in per value, as chunk_store does) and dotted with the four tokens, one scalar
+// accumulator per token (vec4 partials per token would spill on lavapipe).
+fn chunk_dot4(rv: u32, k: u32, xr: vec4<u32>) -> vec4<f32> {
+  let h = head(rv, k);
+  let xb = xr + vec4<u32>(16u * k);
+  var acc = vec4<f32>(0.0);
+  for (var v = 0u; v < 2u; v++) {
+    let qv = w[h.q + v];
+    for (var j = 0u; j < 4u; j++) {
+      let q = qv[j];
+      let i = 4u * v + j;
+      let wl = h.d1 * lo4(q) - h.m1;
+      let wh = h.d2 * hi4(q) - h.m2;
+      acc += vec4<f32>(
+        dot(wl, x[xb.x + i]) + dot(wh, x[xb.x + 8u + i]),
+        dot(wl, x[xb.y + i]) + dot(wh, x[xb.y + 8u + i]),
+        dot(wl, x[xb.z + i]) + dot(wh, x[xb.z + 8u + i]),
+        dot(wl, x[xb.w + i]) + dot(wh, x[xb.w + 8u + i]),
+      );
+    }
+  }
+  return acc;
 }
 
 fn chunk_store(rv: u32, k: u32, o: u32) {

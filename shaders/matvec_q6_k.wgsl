@@ -8,7 +8,7 @@
 //
 // Bindings, parameters, helpers and the entry points come from _matvec_blocks.wgsl (which includes
 // _matvec_common.wgsl: the layout of all matvec_*.wgsl); this file defines the weight word and
-// the hooks those entry points call (CHUNK, row_base, chunk_dot and chunk_store).
+// the hooks those entry points call (CHUNK, row_base, chunk_dot, chunk_dot4 and chunk_store).
 
 alias WeightWord = u32;
 
@@ -25,6 +25,8 @@ alias WeightWord = u32;
 // needs four scales: 8h + m + 2t.
 
 const CHUNK: u32 = 64u;
+// matmul decodes each unit once for 4 tokens: decoding a Q6_K unit costs more than dotting it (measured, specs/benchmarks.md).
+const SHARED_DECODE: bool = true;
 
 fn row_base(row: u32) -> u32 { // row start in bytes
   return p.w_off * 4u + row * (p.cols / 256u) * 210u;
@@ -121,6 +123,28 @@ fn chunk_dot(rb: u32, k: u32, xr: u32) -> f32 {
     s3 += (bytes4(q.t3) - 32.0) * x[xb + 24u + i];
   }
   return dot(h.s, vec4<f32>(hsum(s0), hsum(s1), hsum(s2), hsum(s3)));
+}
+
+// The same for 4 tokens (xr[t]: token t's start): each quant quad is dequantised once and
+// dotted with the four tokens, one scalar accumulator per token (vec4 partials per token would
+// spill on lavapipe).
+fn chunk_dot4(rb: u32, k: u32, xr: vec4<u32>) -> vec4<f32> {
+  let h = head(rb, k);
+  let xb = xr + vec4<u32>(h.xo);
+  var acc = vec4<f32>(0.0);
+  var v = walk0(h);
+  for (var i = 0u; i < 4u; i++) {
+    let q = step(h, &v, i);
+    let w0 = h.s.x * (bytes4(q.t0) - 32.0);
+    let w1 = h.s.y * (bytes4(q.t1) - 32.0);
+    let w2 = h.s.z * (bytes4(q.t2) - 32.0);
+    let w3 = h.s.w * (bytes4(q.t3) - 32.0);
+    for (var t = 0u; t < 4u; t++) {
+      let o = xb[t] + i;
+      acc[t] += (dot(w0, x[o]) + dot(w1, x[o + 8u])) + (dot(w2, x[o + 16u]) + dot(w3, x[o + 24u]));
+    }
+  }
+  return acc;
 }
 
 fn chunk_store(rb: u32, k: u32, o: u32) {
