@@ -79,16 +79,19 @@ export interface ForwardResult {
 /**
  * What a traced forward pass reports as the GPU finishes each stage: 'block' N of `blocks`
  * (its KV cache then holds `pos0 + tokens` entries), then 'output' (final norm and logits)
- * when the pass computes logits. The explorer draws it live.
+ * when the pass computes logits, and 'activations': the residual stream after every block for
+ * the pass's last token. The explorer draws it live.
  */
 export interface ForwardTraceEvent {
-  stage: 'block' | 'output';
-  /** Block index for 'block'; `blocks` for 'output'. */
+  stage: 'block' | 'output' | 'activations';
+  /** Block index for 'block'; `blocks` otherwise. */
   block: number;
   blocks: number;
   /** Position of the pass's first token, and how many tokens it runs. */
   pos0: number;
   tokens: number;
+  /** 'activations' only: [blocks × embedding] row-major, row b = x after block b. */
+  values?: Float32Array;
 }
 
 export type ForwardTrace = (e: ForwardTraceEvent) => void;
@@ -178,6 +181,8 @@ export class Model {
    * GPU completes it (a few more submits per token; results are unchanged). Null: one submit.
    */
   trace: ForwardTrace | null = null;
+  /** The residual stream after each block (last token of a traced pass), made on first trace. */
+  private residuals: GPUBuffer | null = null;
   private destroyed = false;
 
   private constructor(init: {
@@ -464,11 +469,15 @@ export class Model {
           // Completion order is submit order, so events arrive block by block.
           void this.ctx.device.queue.onSubmittedWorkDone().then(() => trace(e), () => undefined);
         };
+        const E = this.config.embeddingLength;
+        const residuals = trace ? (this.residuals ??= this.traceBuffer()) : null;
         let { b, submit } = this.begin(`forward ${pos0}+${chunk.length}`);
         this.encodeBody(b, chunk, pos0, (i) => {
           if (!trace) return;
           submit();
           report('block', i);
+          // The last token's row of x, as the block left it.
+          this.ctx.copyBuffer(this.a.x, (chunk.length - 1) * E * 4, residuals!, i * E * 4, E * 4);
           ({ b, submit } = this.begin(`forward ${pos0}+${chunk.length} after block ${i}`));
           return b;
         });
@@ -498,6 +507,14 @@ export class Model {
         } else {
           submit();
         }
+        if (trace) {
+          // Read back without holding the pass: the copy to the staging buffer is queued now, so
+          // the next pass cannot overwrite the rows before it runs.
+          void this.ctx.readF32(residuals!, this.blocks.length * E).then(
+            (values) => trace({ stage: 'activations', block: this.blocks.length, blocks: this.blocks.length, pos0, tokens: chunk.length, values }),
+            () => undefined,
+          );
+        }
         for (const id of chunk) this.history.push(id);
       }
       if (output === 'none') await this.ctx.sync();
@@ -505,6 +522,12 @@ export class Model {
     } finally {
       this.busy = false;
     }
+  }
+
+  private traceBuffer(): GPUBuffer {
+    const buf = this.ctx.storage(this.blocks.length * this.config.embeddingLength * 4, 'trace:residuals');
+    this.owned.push(buf);
+    return buf;
   }
 
   /** The weight matrices on the GPU: type, shape and the row parts each is split into. */

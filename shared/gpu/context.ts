@@ -341,6 +341,14 @@ export class GpuContext {
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
+  /** Copies bytes between two buffers on the queue, after everything submitted before it. */
+  copyBuffer(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, size: number): void {
+    this.assertAlive();
+    const enc = this.device.createCommandEncoder({ label: 'copy' });
+    enc.copyBufferToBuffer(src, srcOffset, dst, dstOffset, size);
+    this.device.queue.submit([enc.finish()]);
+  }
+
   /** Copies `size` bytes (multiple of 4) from `offset` of a COPY_SRC buffer back to the CPU. */
   async read(buffer: GPUBuffer, offset = 0, size = buffer.size - offset): Promise<ArrayBuffer> {
     this.assertAlive();

@@ -208,8 +208,9 @@ test('the explorer shows the running engine live: the block being computed and t
   await page.locator('#chat-send').click();
   await expect.poll(async () => ((await page.locator('.chat-reply').last().textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(0);
 
-  // The reply goes on while the user looks at the map.
-  await page.locator('nav a[data-view="explorer"]').click();
+  // The reply goes on while the user looks at the map (opened on the model, as Models' Open does;
+  // a hash change, not a reload).
+  await page.evaluate((id) => (location.hash = `#/explorer?model=${id}`), modelId);
   const live = page.locator('#ex-live');
   await expect(live).toBeVisible({ timeout: 30_000 });
   await expect(live).toHaveAttribute('data-model', modelId);
@@ -225,6 +226,8 @@ test('the explorer shows the running engine live: the block being computed and t
   await expect(live).toHaveAttribute('data-phase', 'decode', { timeout: 10_000 });
   await expect(page.locator('.explorer')).toHaveAttribute('data-live-active', 'true');
   await expect.poll(async () => Number(await page.locator('.explorer').getAttribute('data-live-kv-rects')), { timeout: 10_000 }).toBeGreaterThan(0);
+  // The residual stream after each of the 5 blocks (64 wide) is drawn over the activations band.
+  await expect(page.locator('.explorer')).toHaveAttribute('data-live-activations', '5x64', { timeout: 10_000 });
   await expect(live).toContainText(/decode · (blk\.\d of 5 blocks|output head) · KV cache [\d,]+ of 2,048 tokens/);
   await page.screenshot({ path: test.info().outputPath('explorer-live.png') });
   // In 3D the layer being computed is framed: blocks are layers 1..5, the output head layer 6.

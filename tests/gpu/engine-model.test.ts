@@ -120,26 +120,49 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
     }
   });
 
-  it('a traced pass reports every block, then the output, in order, and computes the same logits', async (t) => {
+  it('a traced pass reports every block, then the output, in order, computes the same logits, and hands over the residual stream', async (t) => {
     if (!ctx) return t.skip(reason);
     const m = stories.model;
     const plain = await allLogProbs(m, ids);
     const events: ForwardTraceEvent[] = [];
-    m.trace = (e) => events.push(e);
+    let done!: () => void;
+    let activations = new Promise<void>((r) => (done = r));
+    m.trace = (e) => {
+      events.push(e);
+      if (e.stage === 'activations') done();
+    };
     try {
       const traced = await allLogProbs(m, ids);
+      await activations;
       expect(diffLogProbs(traced, plain).max).toBe(0);
       const L = m.config.blockCount;
-      // One prefill pass of ids.length tokens: blocks 0..L-1, then the output.
-      expect(events.map((e) => `${e.stage}${e.block}`)).toEqual([...Array.from({ length: L }, (_, i) => `block${i}`), `output${L}`]);
+      const E = m.config.embeddingLength;
+      // One prefill pass of ids.length tokens: blocks 0..L-1, then the output, and the residuals.
+      expect(events.filter((e) => e.stage !== 'activations').map((e) => `${e.stage}${e.block}`)).toEqual([...Array.from({ length: L }, (_, i) => `block${i}`), `output${L}`]);
       expect(events.every((e) => e.pos0 === 0 && e.tokens === ids.length && e.blocks === L)).toBe(true);
+      // The residual stream after each block, for the last token, is the reference's.
+      const got = events.find((e) => e.stage === 'activations')!.values!;
+      expect(got.length).toBe(L * E);
+      const want: Float32Array[] = [];
+      await referenceLogProbs(stories.source, m, ids, { onBlock: (_b, x) => want.push(x.slice((ids.length - 1) * E, ids.length * E)) });
+      for (let b = 0; b < L; b++) {
+        let worst = 0;
+        let scale = 0;
+        for (let i = 0; i < E; i++) {
+          worst = Math.max(worst, Math.abs(got[b * E + i]! - want[b]![i]!));
+          scale = Math.max(scale, Math.abs(want[b]![i]!));
+        }
+        expect(worst, `block ${b}`).toBeLessThan(1e-4 * Math.max(1, scale));
+      }
       // Decode steps: the same sequence per token, at successive positions.
       events.length = 0;
+      activations = new Promise<void>((r) => (done = r));
       m.rewind(3);
       await m.forward([ids[3]!], 'argmax');
       await m.forward([ids[4]!], 'none');
       expect(events.filter((e) => e.stage === 'block').map((e) => e.pos0)).toEqual([...Array<number>(L).fill(3), ...Array<number>(L).fill(4)]);
       expect(events.filter((e) => e.stage === 'output').map((e) => e.pos0)).toEqual([3]);
+      await activations;
     } finally {
       m.trace = null;
     }

@@ -20,11 +20,11 @@ import { shaders } from './shaders';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the renderer's tsconfig has DOM types, not WebWorker). */
 interface WorkerScope {
-  postMessage(message: FromWorker): void;
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
   addEventListener(type: 'message', listener: (ev: MessageEvent<ToWorker>) => void): void;
 }
 const scope = self as unknown as WorkerScope;
-const post = (m: FromWorker) => scope.postMessage(m);
+const post = (m: FromWorker, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
 
 interface Loaded {
   id: string;
@@ -75,10 +75,30 @@ function activity(m: Loaded, phase: EngineActivity['phase'], block: number | nul
 
 const kvBytesPerToken = (model: Model) => model.memory.kvCache / model.contextLength;
 
+/** At most this often the residual stream goes to the main thread (the latest one wins). */
+const ACTIVATIONS_MS = 50;
+let activationsAt = 0;
+let activationsPending: ReturnType<typeof setTimeout> | null = null;
+
+function postActivations(m: Loaded, values: Float32Array, position: number): void {
+  const send = () => {
+    activationsPending = null;
+    activationsAt = performance.now();
+    post({ type: 'activations', activations: { modelId: m.id, blocks: m.model.config.blockCount, width: m.model.config.embeddingLength, position, values } }, [values.buffer as ArrayBuffer]);
+  };
+  if (activationsPending !== null) clearTimeout(activationsPending);
+  const wait = activationsAt + ACTIVATIONS_MS - performance.now();
+  if (wait <= 0) send();
+  else activationsPending = setTimeout(send, wait);
+}
+
 /** Points the model's trace at the main thread while someone watches, and says where it stands. */
 function applyTrace(m: Loaded): void {
   m.model.trace = tracing
-    ? (e) => activity(m, e.tokens > 1 ? 'prefill' : 'decode', e.block, e.pos0 + e.tokens)
+    ? (e) => {
+        if (e.stage === 'activations') postActivations(m, e.values!, e.pos0 + e.tokens);
+        else activity(m, e.tokens > 1 ? 'prefill' : 'decode', e.block, e.pos0 + e.tokens);
+      }
     : null;
   if (tracing && !generating) activity(m, 'idle', null, m.model.position);
 }

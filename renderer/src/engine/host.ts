@@ -12,7 +12,7 @@ import { checkEngineRead } from '../../../shared/ipc/channels/engine';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
 import { emptyTuningFile, parseTuningFile, withTuning, type TuningFile } from '../../../shared/engine/autotune';
-import type { EngineActivity, FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
+import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
 
 /** Where the renderer keeps the kernel tuner's measurements (one JSON tuning file). */
 export interface TuningStore {
@@ -58,6 +58,7 @@ export class EngineHost {
   /** Bumped per load: read answers for an earlier load are dropped. */
   private generation = 0;
   private activityValue: EngineActivity | null = null;
+  private activationsValue: EngineActivations | null = null;
   private readonly watchers = new Set<(a: EngineActivity | null) => void>();
   private kvReported: { modelId: string; bytes: number } | null = null;
   private kvRegionValue: MapRegionInfo | null = null;
@@ -90,6 +91,11 @@ export class EngineHost {
     return this.activityValue;
   }
 
+  /** The residual stream of the last traced pass (null with no model, or before one ran watched). */
+  get activations(): EngineActivations | null {
+    return this.activationsValue;
+  }
+
   /** The map's kv-cache band as the last size report left it (null before the first). */
   get kvRegion(): MapRegionInfo | null {
     return this.kvRegionValue;
@@ -111,6 +117,7 @@ export class EngineHost {
 
   private setActivity(a: EngineActivity | null): void {
     this.activityValue = a;
+    if (!a) this.activationsValue = null;
     for (const l of [...this.watchers]) l(a);
     if (a) this.reportKv(a.modelId, a.position * a.kvBytesPerToken, a.phase === 'idle');
   }
@@ -299,6 +306,10 @@ export class EngineHost {
         break;
       case 'activity':
         this.setActivity(m.activity);
+        break;
+      case 'activations':
+        this.activationsValue = m.activations;
+        for (const l of [...this.watchers]) l(this.activityValue);
         break;
       case 'lost': {
         const s = this.stateValue;

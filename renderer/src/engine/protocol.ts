@@ -87,6 +87,18 @@ export interface ReplyResult {
   position: number;
 }
 
+/** The residual stream after each block for the last token run (only while the explorer watches). */
+export interface EngineActivations {
+  modelId: string;
+  blocks: number;
+  /** The embedding width: values per block. */
+  width: number;
+  /** Tokens in the KV cache after the pass these come from. */
+  position: number;
+  /** [blocks × width] row-major. */
+  values: Float32Array;
+}
+
 export type FromWorker =
   | { type: 'read'; id: number; model: string; tensor: string; offset: number; length: number }
   | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
@@ -100,5 +112,6 @@ export type FromWorker =
   | { type: 'done'; id: number; result: ReplyResult }
   | { type: 'generate-error'; id: number; error: SerializedError }
   | { type: 'activity'; activity: EngineActivity }
+  | { type: 'activations'; activations: EngineActivations }
   /** The device is gone (driver reset, GPU process crash): the model must be loaded again. */
   | { type: 'lost'; error: SerializedError };

@@ -365,6 +365,8 @@ export class Explorer {
     }
     const live = this.live.shapes();
     this.view2d.setLive(live.active, live.kvFill);
+    this.view2d.setActivations(live.activations);
+    this.root.dataset.liveActivations = live.activations ? `${live.activations.rows}x${live.activations.cols}` : '';
     this.root.dataset.liveActive = String(live.active !== null);
     this.root.dataset.liveKvRects = String(live.kvFill.length);
     this.renderer.render(this.view2d.scene, this.view2d.camera);
@@ -591,6 +593,8 @@ export class Explorer {
     const lines = [r.name];
     if (r.tensor) lines.push(`${r.tensor.type} ${fmtShape(r.tensor.dims)} · ${fmtBytes(r.tensor.bytes)}`);
     else lines.push(r.kind);
+    const live = this.live.describeAt(m.x, m.y);
+    if (live) lines.push(live);
     const c = this.cellAt(r.id, m.x, m.y);
     if (c) {
       const e = this.cache.get(cellKey(c));

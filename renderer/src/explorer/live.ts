@@ -10,7 +10,7 @@ import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
 import { unionRects, type Rect } from '../../../shared/map/geometry';
 import { byteSpanRects } from '../../../shared/map/regions';
 import type { EngineHost } from '../engine/host';
-import type { EngineActivity } from '../engine/protocol';
+import type { EngineActivations, EngineActivity } from '../engine/protocol';
 import { el } from '../views/types';
 import { fmtBytes, fmtInt } from './format';
 
@@ -24,6 +24,18 @@ interface ModelPlaces {
   /** Union of the output head's weights (output_norm, output). */
   output: Rect | null;
   kv: MapRegionInfo | null;
+  activations: Rect | null;
+}
+
+/** The residual stream to draw over the activations band: one row per block, each row scaled by its RMS. */
+export interface LiveActivations {
+  rect: Rect;
+  rows: number;
+  cols: number;
+  /** [rows × cols], x / rms(x) per row (what the next RMSNorm sees, before its weights). */
+  values: Float32Array<ArrayBuffer>;
+  /** Changes whenever the values do. */
+  version: number;
 }
 
 export interface LiveShapes {
@@ -31,6 +43,7 @@ export interface LiveShapes {
   active: Rect | null;
   /** The kv-cache band's used part. */
   kvFill: Rect[];
+  activations: LiveActivations | null;
 }
 
 export class LiveOverlay {
@@ -93,15 +106,17 @@ export class LiveOverlay {
       const { regions } = await this.api.call('map:regions', {
         viewport: { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height },
         modelId: m.modelId,
-        kinds: ['weights', 'kv-cache'],
+        kinds: ['weights', 'kv-cache', 'activations'],
         limit: 5000,
       });
       if (this.closed) return;
       const byBlock = new Map<number, Rect[]>();
       const output: Rect[] = [];
       let kv: MapRegionInfo | null = null;
+      let activations: Rect | null = null;
       for (const r of regions) {
         if (r.kind === 'kv-cache') kv = r;
+        else if (r.kind === 'activations') activations = r.rect;
         else if (r.block !== null) byBlock.set(r.block, [...(byBlock.get(r.block) ?? []), r.rect]);
         else if (/^output/.test(r.name)) output.push(r.rect);
       }
@@ -113,6 +128,7 @@ export class LiveOverlay {
         blocks: new Map([...byBlock].map(([k, v]) => [k, unionRects(v)!])),
         output: output.length ? unionRects(output) : null,
         kv: host && host.modelId === m.modelId ? host : kv,
+        activations,
       };
     } catch {
       // Without the model's places the panel still tells what the engine does.
@@ -133,10 +149,41 @@ export class LiveOverlay {
   shapes(): LiveShapes {
     const a = this.activity;
     const p = this.places;
-    if (!a || !p || p.modelId !== a.modelId) return { active: null, kvFill: [] };
+    if (!a || !p || p.modelId !== a.modelId) return { active: null, kvFill: [], activations: null };
     const active = a.block === null ? null : a.block >= a.blocks ? p.output : (p.blocks.get(a.block) ?? null);
     const kvFill = p.kv ? byteSpanRects({ ...p.kv.rect, grid: p.kv.grid }, Math.round(a.position * a.kvBytesPerToken)).rects : [];
-    return { active, kvFill };
+    return { active, kvFill, activations: this.activationsFor(p) };
+  }
+
+  /** What the residual stream drawing shows at map point (x, y), for the tooltip; null elsewhere. */
+  describeAt(x: number, y: number): string | null {
+    const p = this.places;
+    const a = p ? this.activationsFor(p) : null;
+    if (!a) return null;
+    const r = a.rect;
+    if (x < r.x || x >= r.x + r.width || y < r.y || y >= r.y + r.height) return null;
+    const row = Math.min(a.rows - 1, Math.floor(((y - r.y) / r.height) * a.rows));
+    const col = Math.min(a.cols - 1, Math.floor(((x - r.x) / r.width) * a.cols));
+    const raw = this.host.activations!.values[row * a.cols + col]!;
+    return `residual stream after blk.${row}, dimension ${col}: ${raw.toPrecision(4)} (${a.values[row * a.cols + col]!.toFixed(2)} × its RMS)`;
+  }
+
+  private normalised: { from: EngineActivations; out: LiveActivations } | null = null;
+
+  private activationsFor(p: ModelPlaces): LiveActivations | null {
+    const r = this.host.activations;
+    if (!r || r.modelId !== p.modelId || !p.activations) return null;
+    if (this.normalised?.from !== r) {
+      const values = new Float32Array(r.values.length);
+      for (let b = 0; b < r.blocks; b++) {
+        let ss = 0;
+        for (let i = 0; i < r.width; i++) ss += r.values[b * r.width + i]! ** 2;
+        const inv = 1 / Math.sqrt(ss / r.width + 1e-12);
+        for (let i = 0; i < r.width; i++) values[b * r.width + i] = r.values[b * r.width + i]! * inv;
+      }
+      this.normalised = { from: r, out: { rect: p.activations, rows: r.blocks, cols: r.width, values, version: (this.normalised?.out.version ?? 0) + 1 } };
+    }
+    return { ...this.normalised.out, rect: p.activations };
   }
 
   private paintPanel(): void {

@@ -16,6 +16,8 @@ const ORDER = { parent: 1, cell: 2, outline: 3, live: 4, hover: 5, selection: 6 
 /** The live engine's colours: the stage being computed, and the KV cache in use. */
 const LIVE_ACTIVE = 0xffb347;
 const LIVE_KV = 0xf0a060;
+/** The residual stream is drawn as x / rms(x) per block on a diverging scale over ±this. */
+const RESIDUAL_RANGE = 3;
 /** byteSpanRects returns at most four rectangles. */
 const KV_FILL_RECTS = 4;
 /** How far an ancestor is looked for while a cell's own heat loads. */
@@ -71,6 +73,11 @@ export class View2D {
   private readonly liveFill: THREE.Mesh;
   private readonly kvFill: THREE.Mesh[] = [];
   private liveRects: { active: Rect | null; kv: Rect[] } = { active: null, kv: [] };
+  /** The residual stream over the activations band (a rows × cols float texture). */
+  private readonly residual: THREE.Mesh<THREE.PlaneGeometry, HeatMaterial>;
+  private residualTexture: THREE.DataTexture | null = null;
+  private residualVersion = -1;
+  private residualRect: Rect | null = null;
   private origin = { x: 0, y: 0 };
   private regionRects: MapRegionInfo[] = [];
   private hoverRect: Rect | null = null;
@@ -112,6 +119,13 @@ export class View2D {
       return m;
     };
     this.liveFill = fill(LIVE_ACTIVE, 0.16);
+    this.residual = new THREE.Mesh(this.quad, heatMaterial());
+    this.residual.material.depthTest = false;
+    setScale(this.residual.material, scaleFor(-RESIDUAL_RANGE, RESIDUAL_RANGE, 'diverging'));
+    this.residual.renderOrder = ORDER.live;
+    this.residual.frustumCulled = false;
+    this.residual.visible = false;
+    this.scene.add(this.residual);
     for (let i = 0; i < KV_FILL_RECTS; i++) this.kvFill.push(fill(LIVE_KV, 0.55));
   }
 
@@ -136,6 +150,7 @@ export class View2D {
       this.setHover(this.hoverRect);
       this.setSelection(this.selectionRect);
       this.setLive(this.liveRects.active, this.liveRects.kv);
+      if (this.residualRect) this.place(this.residual, this.residualRect);
     }
     return rebased;
   }
@@ -187,6 +202,33 @@ export class View2D {
       m.visible = r !== undefined;
       if (r) this.place(m, r);
     });
+  }
+
+  /**
+   * The residual stream after each block (rows: blocks, top to bottom; columns: the embedding),
+   * drawn over the model's activations band; null hides it.
+   */
+  setActivations(a: { rect: Rect; rows: number; cols: number; values: Float32Array<ArrayBuffer>; version: number } | null): void {
+    this.residual.visible = a !== null;
+    this.residualRect = a?.rect ?? null;
+    if (!a) return;
+    this.place(this.residual, a.rect);
+    if (a.version === this.residualVersion) return;
+    this.residualVersion = a.version;
+    const t = this.residualTexture;
+    if (t && t.image.width === a.cols && t.image.height === a.rows) {
+      (t.image.data as Float32Array).set(a.values);
+      t.needsUpdate = true;
+      return;
+    }
+    t?.dispose();
+    const tex = new THREE.DataTexture(a.values.slice(), a.cols, a.rows, THREE.RedFormat, THREE.FloatType);
+    tex.magFilter = THREE.NearestFilter;
+    tex.minFilter = THREE.NearestFilter;
+    tex.generateMipmaps = false;
+    tex.needsUpdate = true;
+    this.residualTexture = tex;
+    this.residual.material.uniforms.heat.value = tex;
   }
 
   private place(m: THREE.Object3D, r: Rect): void {
@@ -274,7 +316,8 @@ export class View2D {
       l.geometry.dispose();
       (l.material as THREE.Material).dispose();
     }
-    for (const m of [this.selectionFill, this.liveFill, ...this.kvFill]) (m.material as THREE.Material).dispose();
+    for (const m of [this.selectionFill, this.liveFill, ...this.kvFill, this.residual]) (m.material as THREE.Material).dispose();
+    this.residualTexture?.dispose();
   }
 }
 

@@ -86,6 +86,8 @@ export interface ReferenceWeights {
 export interface ReferenceOptions {
   /** How activations are rounded before meeting a weight of a given type (default: not at all). */
   activationRounding?: (weightType: string, tensor: string) => ActivationRounding;
+  /** Hears the residual stream x [T × embedding] after each block (a view: copy what you keep). */
+  onBlock?: (block: number, x: Float32Array) => void;
 }
 
 /** Y[t, r] = Σ_c W[r, c] · X[t, c] in f64, stored as f32. */
@@ -156,6 +158,7 @@ export function referenceForward(c: ModelConfig, wts: ReferenceWeights, ids: rea
     for (let i = 0; i < act.length; i++) act[i] = (g[i]! / (1 + Math.exp(-g[i]!))) * u[i]!;
     const d = proj(`${p}ffn_down.weight`, act, E, F);
     for (let i = 0; i < x.length; i++) x[i] = x[i]! + d[i]!;
+    opts.onBlock?.(b, x);
   }
   const h = rmsnorm(x, wts.tensor('output_norm.weight'), T, E, c.rmsEps);
   return proj(c.tiedOutput ? 'token_embd.weight' : 'output.weight', h, c.vocabSize, E);
