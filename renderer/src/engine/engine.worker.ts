@@ -163,7 +163,9 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     const tokenizer = tokenizerFromGguf(header.metadata, header.file);
     const chatTemplate = chatTemplateFromGguf(header.metadata, header.file);
     const gpu = await device();
+    const tuneStart = performance.now();
     const record = await tuningFor(gpu, header, msg.tuning, abort.signal);
+    const tuneSeconds = (performance.now() - tuneStart) / 1000;
     let last = 0;
     const model = await Model.load(gpu, remoteTensorSource(header, rangeReader(msg.header.id)), {
       ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
@@ -194,6 +196,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
         chatTemplate: chatTemplate !== undefined,
         weightBytes: model.memory.weights,
         loadSeconds: (performance.now() - t0) / 1000,
+        tuneSeconds,
         blocks: model.config.blockCount,
         kvBytesPerToken: kvBytesPerToken(model),
         tuning: record ? { measuredAt: record.measuredAt, types: Object.fromEntries(modelWeightTypes(header).map((t) => [t, record.types[t]]).filter(([, v]) => v)) } : null,

@@ -44,7 +44,10 @@ export interface LoadedInfo {
   contextLength: number;
   chatTemplate: boolean;
   weightBytes: number;
+  /** Seconds from the load request to the model on the device, kernel tuning included. */
   loadSeconds: number;
+  /** Seconds of it spent measuring the decode kernels (0 when a kept measurement served). */
+  tuneSeconds: number;
   blocks: number;
   /** KV-cache bytes one token takes (every block, K and V). */
   kvBytesPerToken: number;

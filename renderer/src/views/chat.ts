@@ -76,7 +76,7 @@ function describeState(s: EngineState, models: ModelSummary[]): string {
         : `Loading ${s.name}…`;
     case 'ready': {
       const i = s.info;
-      return `${i.name} on ${i.adapter}: ${mib(i.weightBytes)} of weights, context ${i.contextLength} tokens, loaded in ${i.loadSeconds.toFixed(1)} s${i.f16 ? '' : ' · f32 kernels (this adapter has no shader-f16)'}${tuningText(i)}`;
+      return `${i.name} on ${i.adapter}: ${mib(i.weightBytes)} of weights, context ${i.contextLength} tokens, loaded in ${i.loadSeconds.toFixed(1)} s${i.tuneSeconds >= 0.05 ? ` (${i.tuneSeconds.toFixed(1)} s of it measuring kernels)` : ''}${i.f16 ? '' : ' · f32 kernels (this adapter has no shader-f16)'}${tuningText(i)}`;
     }
     case 'failed':
       return `Could not load ${s.modelId ? name(s.modelId) : 'the model'}: ${s.error.message}`;
