@@ -4,10 +4,11 @@
  * default shapes and with the tuned ones, alternating A B A B in one process, and print the
  * decode tokens/s of each and their ratio. A measurement, not a test (specs/benchmarks.md).
  *
- *   npm run bench:tuning -- [--models FILE.gguf,...] [-n N] [--size N] [--rounds R] [--reps K]
+ *   npm run bench:tuning -- [--models FILE.gguf,...] [--cache DIR] [-n N] [--size N] [--rounds R] [--reps K]
  *
- * Default models: stories260K and the generated 1B Q8_0 and Q4_K of bench:decode when they are
- * in .cache/bench (npm run bench:decode writes them).
+ * Default models: stories260K ($PXI_STORIES, else ../shared/fixtures) and the generated 1B Q8_0
+ * and Q4_K of bench:decode when they are in the cache (default .cache/bench). Run from the
+ * repository root; the GPU-machine package runs it too (scripts/device/run.sh).
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,14 +17,14 @@ import { modelTuningShapes, tuneWeightKernels, tuningTable } from '../../shared/
 import { generate } from '../../shared/engine/generate';
 import { isWeightType } from '../../shared/engine/quant-matmul';
 import { tensorTypeName } from '../../shared/engine/tensor-source';
-import { openNodeContext, openNodeModel, type NodeModel } from '../../electron/engine';
-import { projectRoot } from '../../tests/support/fixtures';
+import { openNodeModel, type NodeModel } from '../../electron/engine';
+import { openBenchContext } from '../../electron/cli/commands/bench';
 
 const { values } = parseArgs({
-  options: { models: { type: 'string' }, n: { type: 'string', short: 'n' }, size: { type: 'string' }, rounds: { type: 'string' }, reps: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: { models: { type: 'string' }, cache: { type: 'string' }, n: { type: 'string', short: 'n' }, size: { type: 'string' }, rounds: { type: 'string' }, reps: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log('Usage: npm run bench:tuning -- [--models FILE.gguf,...] [-n N decode tokens, default 16] [--size N: time N×N matrices instead of each type’s largest matrix in the model] [--rounds R, default 5] [--reps K alternations, default 2]');
+  console.log('Usage: npm run bench:tuning -- [--models FILE.gguf,...] [--cache DIR, default .cache/bench] [-n N decode tokens, default 16] [--size N: time N×N matrices instead of each type’s largest matrix in the model] [--rounds R, default 5] [--reps K alternations, default 2]');
   process.exit(0);
 }
 const int = (v: string | undefined, d: number) => (v === undefined ? d : Number(v));
@@ -31,12 +32,12 @@ const n = int(values.n, 16);
 const size = int(values.size, 2048);
 const rounds = int(values.rounds, 5);
 const reps = int(values.reps, 2);
-const cache = join(projectRoot, '.cache', 'bench');
-const models = values.models
-  ? values.models.split(',')
-  : [join(projectRoot, '..', 'shared', 'fixtures', 'models', 'stories260K.gguf'), join(cache, 'qwen2-1b-Q8_0-s0.gguf'), join(cache, 'qwen2-1b-Q4_K-s0.gguf')].filter((f) => existsSync(f));
+const cache = values.cache ?? join('.cache', 'bench');
+const stories = process.env.PXI_STORIES ?? join('..', 'shared', 'fixtures', 'models', 'stories260K.gguf');
+const models = values.models ? values.models.split(',') : [stories, join(cache, 'qwen2-1b-Q8_0-s0.gguf'), join(cache, 'qwen2-1b-Q4_K-s0.gguf')].filter((f) => existsSync(f));
 
-const ctx = await openNodeContext();
+// The GPU machine's bundle sits elsewhere than electron/gpu/: run.sh names the tree's shaders/.
+const ctx = await openBenchContext(process.env.PXI_SHADERS_DIR ? { shadersDir: process.env.PXI_SHADERS_DIR } : {});
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}`);
 try {
   for (const file of models) {
@@ -58,6 +59,9 @@ try {
       const r = await generate(m.model, m.tokenizer, prompt, { maxTokens: n, temperature: 0, ignoreEos: true });
       return { tps: r.timings.decodeTokensPerSecond, tokens: r.tokens };
     };
+    // Untimed first runs: pipelines compile and caches warm before anything counts.
+    await decode(plain);
+    await decode(tuned);
     const best = { plain: 0, tuned: 0 };
     let same = true;
     for (let i = 0; i < reps; i++) {
