@@ -6,9 +6,10 @@ import { importView } from './views/import';
 import { tasksView } from './views/tasks';
 import { explorerView } from './views/explorer';
 import { chatView } from './views/chat';
+import { kernelsView } from './views/kernels';
 import { el, type View } from './views/types';
 
-const views: View[] = [modelsView, importView, explorerView, chatView, tasksView];
+const views: View[] = [modelsView, importView, explorerView, chatView, tasksView, kernelsView];
 
 function currentViewId(): string {
   // A view may take parameters after '?' (#/explorer?model=ID); the view id is before it.

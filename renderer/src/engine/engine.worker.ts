@@ -7,7 +7,7 @@ import { ChatSession } from '../../../shared/engine/chat';
 import { EngineError } from '../../../shared/engine/errors';
 import { generateStream, type GenerateOptions, type GenerationResult } from '../../../shared/engine/generate';
 import { Model } from '../../../shared/engine/model';
-import { adapterKey, findTuning, kernelsKey, modelTuningShapes, tuneWeightKernels, tuningTable, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
+import { adapterKey, findTuning, kernelsKey, modelTuningShapes, tuneWeightKernels, tuningTable, type CandidateTiming, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
 import { isWeightType, type WeightType } from '../../../shared/engine/quant-matmul';
 import { tensorTypeName, type ModelHeader } from '../../../shared/engine/tensor-source';
 import { PxiError, serializeError } from '../../../shared/errors';
@@ -153,6 +153,30 @@ async function tuningFor(gpu: GpuContext, header: ModelHeader, kept: TuningFile,
   }
 }
 
+/** A measurement asked for by the Kernels view; refused while a reply is being generated (it would skew both). */
+async function tuneNow(msg: Extract<ToWorker, { type: 'tune' }>): Promise<void> {
+  try {
+    if (generating) throw new EngineError('ENGINE_BAD_OPTION', 'a reply is being generated: measure the kernels when it is done');
+    const gpu = await device();
+    const timings: Partial<Record<WeightType, CandidateTiming[]>> = {};
+    const record = await tuneWeightKernels(gpu, {
+      types: msg.types,
+      rows: msg.size,
+      cols: msg.size,
+      rounds: msg.rounds,
+      onProgress: (p) => post({ type: 'tuning', weightType: p.type, index: p.typeIndex, count: p.typeCount }),
+      onTimings: (type, t) => (timings[type] = t.map((x) => ({ ...x, rounds: [...x.rounds] }))),
+    });
+    post({ type: 'tune-done', id: msg.id, record, timings, adapter: adapterName(gpu) });
+  } catch (e) {
+    post({ type: 'tune-error', id: msg.id, error: serializeError(e) });
+  }
+}
+
+function adapterName(gpu: GpuContext): string {
+  return gpu.adapter.description || [gpu.adapter.vendor, gpu.adapter.architecture].filter(Boolean).join(' ') || gpu.adapter.device || 'WebGPU';
+}
+
 async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   unload();
   const abort = new AbortController();
@@ -190,7 +214,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       info: {
         modelId: msg.header.id,
         name: msg.header.name,
-        adapter: gpu.adapter.description || [gpu.adapter.vendor, gpu.adapter.architecture].filter(Boolean).join(' ') || gpu.adapter.device || 'WebGPU',
+        adapter: adapterName(gpu),
         f16: gpu.caps.f16,
         contextLength: model.contextLength,
         chatTemplate: chatTemplate !== undefined,
@@ -293,6 +317,9 @@ scope.addEventListener('message', (ev) => {
     case 'trace':
       tracing = msg.on;
       if (loaded) applyTrace(loaded);
+      break;
+    case 'tune':
+      void tuneNow(msg);
       break;
     case 'unload':
       unload();

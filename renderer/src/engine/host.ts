@@ -11,7 +11,16 @@ import { PxiError, RemoteError, serializeError, type SerializedError } from '../
 import { checkEngineRead } from '../../../shared/ipc/channels/engine';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
-import { emptyTuningFile, parseTuningFile, withTuning, type TuningFile } from '../../../shared/engine/autotune';
+import { emptyTuningFile, findTuning, parseTuningFile, withTuning, type CandidateTiming, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
+import type { WeightType } from '../../../shared/engine/quant-matmul';
+
+/** What a measurement asked for by the Kernels view gives back. */
+export interface TuneResult {
+  record: TuningRecord;
+  timings: Partial<Record<WeightType, CandidateTiming[]>>;
+  /** The adapter's name as people read it. */
+  adapter: string;
+}
 import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
 
 /** Where the renderer keeps the kernel tuner's measurements (one JSON tuning file). */
@@ -53,6 +62,8 @@ export class EngineHost {
   private readonly listeners = new Set<(s: EngineState) => void>();
   private readonly replies = new Map<number, Pending>();
   private nextReply = 1;
+  private readonly tunes = new Map<number, { resolve: (r: TuneResult) => void; reject: (e: Error) => void }>();
+  private tuneProgress: ((weightType: string, index: number, count: number) => void) | null = null;
   private loadWaiters: { resolve: (i: LoadedInfo) => void; reject: (e: Error) => void } | null = null;
   private contextLength: number | undefined;
   /** Bumped per load: read answers for an earlier load are dropped. */
@@ -200,6 +211,38 @@ export class EngineHost {
     this.worker?.postMessage({ type: 'stop' } satisfies ToWorker);
   }
 
+  /** The kernel measurements this renderer keeps, every adapter's. */
+  keptTuningFile(): TuningFile {
+    return this.keptTuning();
+  }
+
+  /**
+   * Measures the decode kernels of `types` now (size × size matrices) and keeps the result,
+   * merged into this adapter's record. Refused by the worker while a reply is generated.
+   */
+  tuneNow(types: WeightType[], size: number, rounds: number, onProgress?: (weightType: string, index: number, count: number) => void): Promise<TuneResult> {
+    const id = this.nextReply++;
+    this.tuneProgress = onProgress ?? null;
+    return new Promise<TuneResult>((resolve, reject) => {
+      this.tunes.set(id, { resolve, reject });
+      this.send({ type: 'tune', id, types, size, rounds });
+    }).finally(() => (this.tuneProgress = null));
+  }
+
+  /** Drops the kept measurement of an adapter and kernel version (the next load measures again). */
+  forgetTuning(adapter: string, kernels: string): void {
+    const f = this.keptTuning();
+    this.saveTuning({ ...f, records: f.records.filter((r) => !(r.adapter === adapter && r.kernels === kernels)) });
+  }
+
+  private saveTuning(f: TuningFile): void {
+    try {
+      this.tuningStore.set(JSON.stringify(f));
+    } catch {
+      // Storage full or off: the next load measures again.
+    }
+  }
+
   /** Forgets the conversation (the next chat turn starts from an empty KV cache). */
   reset(): void {
     this.worker?.postMessage({ type: 'reset' } satisfies ToWorker);
@@ -243,6 +286,8 @@ export class EngineHost {
   private failReplies(e: Error): void {
     for (const p of this.replies.values()) p.reject(e);
     this.replies.clear();
+    for (const t of this.tunes.values()) t.reject(e);
+    this.tunes.clear();
   }
 
   private onCrash(w: Worker, e: PxiError): void {
@@ -267,16 +312,26 @@ export class EngineHost {
         break;
       }
       case 'tuning': {
+        this.tuneProgress?.(m.weightType, m.index, m.count);
         const s = this.stateValue;
         if (s.kind === 'loading') this.setState({ ...s, tuning: { weightType: m.weightType, index: m.index, count: m.count } });
         break;
       }
       case 'tuned':
-        try {
-          this.tuningStore.set(JSON.stringify(withTuning(this.keptTuning(), m.record)));
-        } catch {
-          // Storage full or off: the next load measures again.
-        }
+        this.saveTuning(withTuning(this.keptTuning(), m.record));
+        break;
+      case 'tune-done': {
+        // Types measured now replace the kept ones; the others stay.
+        const kept = findTuning(this.keptTuning(), m.record.adapter, m.record.kernels);
+        const merged = kept ? { ...m.record, types: { ...kept.types, ...m.record.types } } : m.record;
+        this.saveTuning(withTuning(this.keptTuning(), merged));
+        this.tunes.get(m.id)?.resolve({ record: merged, timings: m.timings, adapter: m.adapter });
+        this.tunes.delete(m.id);
+        break;
+      }
+      case 'tune-error':
+        this.tunes.get(m.id)?.reject(new RemoteError(m.error));
+        this.tunes.delete(m.id);
         break;
       case 'loaded':
         this.reportKv(m.info.modelId, 0, true);

@@ -6,7 +6,7 @@
  */
 import type { SerializedError } from '../../../shared/errors';
 import type { EngineHeader } from '../../../shared/ipc/channels/engine';
-import type { TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
+import type { CandidateTiming, TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
 
 /** Sampling and length settings of one reply, as the chat view collects them. */
@@ -33,7 +33,9 @@ export type ToWorker =
   | { type: 'reset' }
   | { type: 'unload' }
   /** Whether to report activity (per-block progress; costs a few submits per token). */
-  | { type: 'trace'; on: boolean };
+  | { type: 'trace'; on: boolean }
+  /** Measure the decode kernels of these types now, on size × size matrices (the Kernels view). */
+  | { type: 'tune'; id: number; types: WeightType[]; size: number; rounds: number };
 
 export interface LoadedInfo {
   modelId: string;
@@ -109,6 +111,9 @@ export type FromWorker =
   | { type: 'tuning'; weightType: string; index: number; count: number }
   /** A new measurement, for the main thread to keep. */
   | { type: 'tuned'; record: TuningRecord }
+  /** The answer to a `tune` request: the record, and every shape's timings per type. */
+  | { type: 'tune-done'; id: number; record: TuningRecord; timings: Partial<Record<WeightType, CandidateTiming[]>>; adapter: string }
+  | { type: 'tune-error'; id: number; error: SerializedError }
   | { type: 'loaded'; info: LoadedInfo }
   | { type: 'load-error'; error: SerializedError }
   | { type: 'chunk'; id: number; index: number; token: number; text: string }
