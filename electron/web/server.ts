@@ -71,9 +71,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     }
     const path = url.pathname;
     // Uploads change state: like the WebSocket, they must come from our page (Origin required).
+    // The read-only pre-check (GET) cannot: browsers send no Origin on a same-origin GET.
     const isUpload = path === UPLOAD_PATH;
     const verdict = checkRequest(
-      { host: req.headers.host, origin: req.headers.origin, url: req.url ?? '/', cookie: req.headers.cookie, requireOrigin: isUpload },
+      { host: req.headers.host, origin: req.headers.origin, url: req.url ?? '/', cookie: req.headers.cookie, requireOrigin: isUpload && req.method !== 'GET' },
       { port, token },
     );
     if (!verdict.ok) {

@@ -196,6 +196,23 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
     const declared = req.headers['content-length'];
     const length = /^\d{1,16}$/.test(declared) ? Number(declared) : NaN;
     if (!Number.isSafeInteger(length)) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, `Content-Length ${JSON.stringify(declared)} is not a byte count`, { field: 'content-length', value: declared });
+    await admit(name, length);
+    reserved += length;
+    const f = await staged.begin(name);
+    try {
+      await receive(req, f, length, name);
+      await staged.commit(f);
+    } catch (e) {
+      await staged.remove(f.id);
+      throw e;
+    } finally {
+      reserved -= length;
+    }
+    answer(req, res, 201, { id: f.id, path: f.path, name: path.basename(f.path), bytes: length } satisfies UploadResult);
+  }
+
+  /** Whether an upload of `length` bytes would be taken now: the checks POST makes before reading a byte. */
+  async function admit(name: string, length: number): Promise<void> {
     if (length < GGUF_MAGIC.length) throw new UploadError(UPLOAD_ERRORS.NOT_GGUF, 415, `${name}: ${length} bytes is too short for a GGUF file`, { field: 'content-length', value: length });
     if (length > maxBytes) {
       throw new UploadError(UPLOAD_ERRORS.TOO_LARGE, 413, `${name} is ${formatSize(length)}; this server takes uploads of at most ${formatSize(maxBytes)} (pxi serve --max-upload)`, { field: 'content-length', value: length });
@@ -212,18 +229,20 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
         { field: 'content-length', value: length },
       );
     }
-    reserved += length;
-    const f = await staged.begin(name);
-    try {
-      await receive(req, f, length, name);
-      await staged.commit(f);
-    } catch (e) {
-      await staged.remove(f.id);
-      throw e;
-    } finally {
-      reserved -= length;
-    }
-    answer(req, res, 201, { id: f.id, path: f.path, name: path.basename(f.path), bytes: length } satisfies UploadResult);
+  }
+
+  /**
+   * `GET /upload?name=FILE&size=N`: would this upload be taken? The page asks before sending, because
+   * a refusal sent while the body is still going up reaches a browser as a broken connection.
+   */
+  async function precheck(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const name = url.searchParams.get('name') ?? '';
+    const size = url.searchParams.get('size') ?? '';
+    if (name.length === 0 || name.length > 1024) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, 'give the file name as ?name=FILE.gguf (1 to 1024 characters)', { field: 'name' });
+    const length = /^\d{1,16}$/.test(size) ? Number(size) : NaN;
+    if (!Number.isSafeInteger(length)) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, `size ${JSON.stringify(size.slice(0, 40))} is not a byte count`, { field: 'size', value: size.slice(0, 40) });
+    await admit(name, length);
+    answer(req, res, 200, { ok: true });
   }
 
   async function drop(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -238,8 +257,9 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
     async handle(req, res, url) {
       try {
         if (req.method === 'POST') await upload(req, res, url);
+        else if (req.method === 'GET') await precheck(req, res, url);
         else if (req.method === 'DELETE') await drop(req, res, url);
-        else throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 405, `method ${req.method} is not allowed on /upload (POST a file, DELETE ?id=)`);
+        else throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 405, `method ${req.method} is not allowed on /upload (GET ?name=&size= to ask, POST a file, DELETE ?id=)`);
       } catch (e) {
         refuse(req, res, e);
       }

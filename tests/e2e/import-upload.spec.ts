@@ -121,3 +121,25 @@ test('stories260K uploaded through the file input goes through inspect, options,
   await expect(page.locator('tr.model-row .verify-cell')).toHaveText('OK');
   expect(pageErrors).toEqual([]);
 });
+
+test('a file over the server\'s upload limit is refused in the wizard with the server\'s reason, before a byte is sent', async ({ page }) => {
+  const small = await startServe(['--max-upload', '100K']);
+  try {
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    const uploads: string[] = [];
+    page.on('request', (r) => r.url().includes('/upload') && uploads.push(r.method()));
+    await page.goto(small.url);
+    await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+    await page.locator('nav a[data-view="import"]').click();
+    await page.locator('#gguf-upload').setInputFiles(fixturePath('models', 'stories260K.gguf'));
+    const alert = page.locator('.wizard .callout[role="alert"]');
+    await expect(alert).toContainText('Cannot upload stories260K.gguf');
+    await expect(alert).toContainText('at most 100.00 KiB (pxi serve --max-upload)');
+    await expect(alert).toContainText('UPLOAD_TOO_LARGE');
+    expect(uploads).toEqual(['GET']); // asked, never sent
+    expect(existsSync(join(small.dataDir, 'volume', 'uploads')) ? readdirSync(join(small.dataDir, 'volume', 'uploads')) : []).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  } finally {
+    await small.stop();
+  }
+});

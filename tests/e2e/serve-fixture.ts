@@ -15,10 +15,10 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `pxi serve` as a user would (a real process, a fresh data folder, a free port). */
-export async function startServe(): Promise<ServeProcess> {
+/** Starts `pxi serve` as a user would (a real process, a fresh data folder, a free port); `args` are extra flags. */
+export async function startServe(args: string[] = []): Promise<ServeProcess> {
   const dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-'));
-  const child: ChildProcess = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], {
+  const child: ChildProcess = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...args], {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

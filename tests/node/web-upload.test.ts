@@ -226,6 +226,21 @@ describe('POST /upload', () => {
     const noName = await send(small.host, { body: stories, query: '' });
     expect(noName.status).toBe(400);
     expect((await send(small.host, { method: 'PUT', body: stories })).status).toBe(405);
+
+    // The page asks first (GET, no body, no Origin as browsers send none on same-origin GETs):
+    // the same verdicts, before a byte is sent.
+    const ask = (h: WebHost, query: string) => send(h, { method: 'GET', query, headers: { origin: undefined, 'content-type': undefined } });
+    expect(await ask(host, '?name=small.gguf&size=4096')).toEqual({ status: 200, body: { ok: true } });
+    const askOver = await ask(host, `?name=big.gguf&size=${stories.length}`);
+    expect(askOver.status).toBe(413);
+    expect(askOver.body.error?.message).toContain('at most 976.56 KiB');
+    expect((await ask(small.host, `?name=big.gguf&size=${stories.length}`)).body.error?.message).toMatch(/free and keeps 1\.00 GiB spare/);
+    expect((await ask(host, '?name=tiny.gguf&size=2')).status).toBe(415);
+    expect((await ask(host, '?name=x.gguf&size=lots')).body.error?.message).toMatch(/size "lots" is not a byte count/);
+    expect((await ask(host, '?size=10')).status).toBe(400);
+    // Still behind the token.
+    expect((await send(host, { method: 'GET', query: '?name=a.gguf&size=4096', headers: { origin: undefined, cookie: undefined } })).status).toBe(401);
+    expect(await emptied(uploads)).toBe(true);
   });
 
   it('at start, removes staged uploads no queued or running import reads', async () => {

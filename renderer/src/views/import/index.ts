@@ -10,7 +10,7 @@ import { alertBox, badge, button, errorInfo } from '../../components/ui';
 import { UPLOAD_ERRORS } from '../../../../shared/ipc/upload';
 import { el, type View } from '../types';
 import { predictVolume } from './predict';
-import { checkGgufFile, discardUpload, uploadGguf, type StagedUpload, type UploadHandle } from './upload';
+import { checkGgufFile, checkServerTakes, discardUpload, uploadGguf, type StagedUpload, type UploadHandle } from './upload';
 
 type Inspection = Response<'models:inspectFile'>;
 type Step = 'choose' | 'inspect' | 'options' | 'convert' | 'verify';
@@ -262,6 +262,7 @@ class ImportWizard {
     this.failure = null;
     try {
       await checkGgufFile(file);
+      await checkServerTakes(file);
     } catch (e) {
       const info = errorInfo(e);
       this.failure = { title: `Cannot upload ${file.name}`, message: info.message, code: info.code, field: 'upload' };

@@ -30,6 +30,29 @@ export async function checkGgufFile(file: File): Promise<void> {
   }
 }
 
+/**
+ * Asks the server whether it would take this file (size against its limit and free disk) before
+ * sending a byte: a refusal that arrives while the body is going up reaches the page as a
+ * broken connection, not as the server's message.
+ */
+export async function checkServerTakes(file: File): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(`${UPLOAD_PATH}?name=${encodeURIComponent(file.name)}&size=${file.size}`);
+  } catch {
+    throw new PxiError(UPLOAD_ERRORS.FAILED, `cannot reach the Pixel-LLM server to upload ${file.name}; is pxi serve still running?`);
+  }
+  if (res.ok) return;
+  const text = await res.text();
+  try {
+    const body = JSON.parse(text) as { error?: Partial<SerializedError> };
+    if (body.error && typeof body.error.code === 'string' && typeof body.error.message === 'string') throw new PxiError(body.error.code, body.error.message, body.error.details);
+  } catch (e) {
+    if (e instanceof PxiError) throw e;
+  }
+  throw new PxiError(UPLOAD_ERRORS.FAILED, `the server refused the upload of ${file.name}: HTTP ${res.status}${text.trim() ? `: ${text.trim().slice(0, 300)}` : ''}`, { status: res.status });
+}
+
 /** The error of a refused upload, from the server's JSON body (or its text for a guard refusal). */
 function refusal(xhr: XMLHttpRequest, name: string): PxiError {
   try {
