@@ -24,7 +24,13 @@ const absolutePath = z
   .refine((p) => path.isAbsolute(p), 'must be an absolute path (the task may run after a restart, from another folder)');
 const modelRef = z.string().min(1).max(256);
 
-export const ImportParams = z.strictObject({ path: absolutePath, name: z.string().min(1).max(256).optional(), pyramid: z.boolean().default(true) });
+export const ImportParams = z.strictObject({
+  path: absolutePath,
+  name: z.string().min(1).max(256).optional(),
+  pyramid: z.boolean().default(true),
+  /** The path is a browser upload staged on the server, deleted when this import ends: a retry needs a new upload. */
+  upload: z.boolean().optional(),
+});
 export const VerifyParams = z.strictObject({ model: modelRef });
 export const ExportParams = z.strictObject({ model: modelRef, out: absolutePath, overwrite: z.boolean().default(false) });
 export const PyramidParams = z.strictObject({ model: modelRef, rebuild: z.boolean().default(false) });

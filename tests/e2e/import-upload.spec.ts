@@ -1,5 +1,5 @@
 import { expect, test, type Page } from '@playwright/test';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixturePath } from '../support/fixtures';
 import { startServe, type ServeProcess } from './serve-fixture';
@@ -142,4 +142,30 @@ test('a file over the server\'s upload limit is refused in the wizard with the s
   } finally {
     await small.stop();
   }
+});
+
+test('an import of an upload whose staged copy is gone fails clearly, and Tasks offers Upload again instead of Retry', async ({ page }) => {
+  test.setTimeout(120_000);
+  await openImport(page);
+  const wizard = page.locator('.wizard');
+  await page.locator('#gguf-upload').setInputFiles({ name: 'gone.gguf', mimeType: 'application/octet-stream', buffer: readFileSync(fixturePath('models', 'stories260K.gguf')) });
+  await expect(wizard).toHaveAttribute('data-step', 'inspect', { timeout: 30_000 });
+  await page.locator('.wizard-next').click();
+  await expect(wizard).toHaveAttribute('data-step', 'options');
+  // The staged copy disappears before the import reads it (a disk cleaned up under the server).
+  const dir = join(serve.dataDir, 'volume', 'uploads');
+  for (const id of readdirSync(dir)) for (const f of readdirSync(join(dir, id))) rmSync(join(dir, id, f));
+  await page.locator('#import-name').fill('gone');
+  await page.locator('#import-name').press('Enter');
+  await expect(wizard.locator('.callout[role="alert"]')).toContainText('MODEL_SOURCE_UNREADABLE', { timeout: 60_000 });
+
+  await page.locator('nav a[data-view="tasks"]').click();
+  const row = page.locator('tr.task-row[data-state="failed"]').filter({ hasText: 'gone.gguf' });
+  await expect(row).toHaveCount(1);
+  await expect(row.locator('button', { hasText: 'Retry' })).toBeHidden();
+  const again = row.locator('a.upload-again');
+  await expect(again).toBeVisible();
+  await again.click();
+  await expect(page.locator('#view')).toHaveAttribute('data-view', 'import');
+  expect(pageErrors).toEqual([]);
 });

@@ -32,6 +32,8 @@ interface RowParts {
   attempts: HTMLTableCellElement;
   cancel: HTMLButtonElement;
   retry: HTMLButtonElement;
+  /** For an import of a browser upload: its staged copy is gone once it ended, so no Retry. */
+  uploadAgain: HTMLAnchorElement;
   bar: ProgressBar | null;
   meter: RateMeter;
   shown: Task | null;
@@ -115,7 +117,7 @@ class TasksPage {
         body.append(parts.row);
         // Moving a row drops focus: keep the keyboard on the same task.
         if (hadFocus) {
-          const next = isFinished(t.state) ? parts.retry : parts.cancel;
+          const next = isFinished(t.state) ? (parts.retry.hidden ? parts.uploadAgain : parts.retry) : parts.cancel;
           (next.hidden ? parts.row : next).focus();
         }
       }
@@ -142,6 +144,7 @@ class TasksPage {
       attempts: el('td', { className: 'task-attempts' }),
       cancel: button('Cancel', () => void this.act('tasks:cancel', t.id), { title: `Cancel task #${t.id}` }),
       retry: button('Retry', () => void this.act('tasks:retry', t.id), { title: `Run task #${t.id} again` }),
+      uploadAgain: el('a', { href: '#/import', className: 'btn upload-again', textContent: 'Upload again', title: 'The uploaded copy was deleted when this import ended: upload the file again' }),
       bar: null,
       meter: new RateMeter(),
       shown: null,
@@ -153,7 +156,7 @@ class TasksPage {
       el('td', { className: 'nowrap' }, formatTime(t.createdAt)),
       parts.duration,
       parts.attempts,
-      el('td', {}, el('div', { className: 'actions' }, parts.cancel, parts.retry)),
+      el('td', {}, el('div', { className: 'actions' }, parts.cancel, parts.retry, parts.uploadAgain)),
     );
     return parts;
   }
@@ -178,7 +181,10 @@ class TasksPage {
     p.attempts.textContent = String(t.attempts) + (t.resumes ? ` (${t.resumes} resumed)` : '');
     this.showDuration(p, t);
     p.cancel.hidden = isFinished(t.state);
-    p.retry.hidden = t.state !== 'failed' && t.state !== 'cancelled';
+    const ended = t.state === 'failed' || t.state === 'cancelled';
+    const fromUpload = t.kind === 'model.import' && (t.params as { upload?: unknown } | null)?.upload === true;
+    p.retry.hidden = !ended || fromUpload;
+    p.uploadAgain.hidden = !ended || !fromUpload;
     if (t.state === 'running' || t.state === 'queued') {
       if (!p.bar) {
         p.bar = createProgressBar(`Progress of task #${t.id}`);

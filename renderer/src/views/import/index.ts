@@ -502,7 +502,7 @@ class ImportWizard {
     this.failure = null;
     this.render(false);
     try {
-      const t = await api.call('tasks:enqueue', { kind: 'model.import', params: { path: this.source, name: this.name, pyramid: this.pyramid } });
+      const t = await api.call('tasks:enqueue', { kind: 'model.import', params: { path: this.source, name: this.name, pyramid: this.pyramid, ...(this.staged ? { upload: true } : {}) } });
       // From here the server deletes the staged upload when this import ends.
       if (this.staged) this.stagedTaken = true;
       this.busy = false;
