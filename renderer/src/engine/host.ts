@@ -11,7 +11,7 @@ import { PxiError, RemoteError, serializeError, type SerializedError } from '../
 import { checkEngineRead } from '../../../shared/ipc/channels/engine';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
-import { emptyTuningFile, findTuning, parseTuningFile, withTuning, type CandidateTiming, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
+import type { CandidateTiming, TuningFile, TuningRecord } from '../../../shared/engine/autotune';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
 
 /** What a measurement asked for by the Kernels view gives back. */
@@ -21,22 +21,10 @@ export interface TuneResult {
   /** The adapter's name as people read it. */
   adapter: string;
 }
+import { KeptTuning, localTuningStore, type TuningStore } from './kept-tuning';
+import { KvReporter } from './kv-report';
 import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
 
-/** Where the renderer keeps the kernel tuner's measurements (one JSON tuning file). */
-export interface TuningStore {
-  get(): string | null;
-  set(text: string): void;
-}
-
-const TUNING_KEY = 'pxi.kernelTuning';
-const localTuningStore: TuningStore = {
-  get: () => (typeof localStorage === 'undefined' ? null : localStorage.getItem(TUNING_KEY)),
-  set: (text) => localStorage.setItem(TUNING_KEY, text),
-};
-
-/** How often, at most, the KV cache's size is written to the map while it grows. */
-const KV_REPORT_MS = 500;
 
 export type EngineState =
   | { kind: 'empty' }
@@ -71,15 +59,19 @@ export class EngineHost {
   private activityValue: EngineActivity | null = null;
   private activationsValue: EngineActivations | null = null;
   private readonly watchers = new Set<(a: EngineActivity | null) => void>();
-  private kvReported: { modelId: string; bytes: number } | null = null;
-  private kvRegionValue: MapRegionInfo | null = null;
-  private kvTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly kv: KvReporter;
+  private readonly kept: KeptTuning;
 
   constructor(
     private readonly api: PxiApi,
     private readonly createWorker: () => Worker = () => new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'pxi-engine' }),
-    private readonly tuningStore: TuningStore = localTuningStore,
-  ) {}
+    tuningStore: TuningStore = localTuningStore,
+  ) {
+    this.kept = new KeptTuning(tuningStore);
+    this.kv = new KvReporter(api, () => {
+      for (const l of [...this.watchers]) l(this.activityValue);
+    });
+  }
 
   get state(): EngineState {
     return this.stateValue;
@@ -109,7 +101,7 @@ export class EngineHost {
 
   /** The map's kv-cache band as the last size report left it (null before the first). */
   get kvRegion(): MapRegionInfo | null {
-    return this.kvRegionValue;
+    return this.kv.region;
   }
 
   /**
@@ -130,36 +122,7 @@ export class EngineHost {
     this.activityValue = a;
     if (!a) this.activationsValue = null;
     for (const l of [...this.watchers]) l(a);
-    if (a) this.reportKv(a.modelId, a.position * a.kvBytesPerToken, a.phase === 'idle');
-  }
-
-  /**
-   * Keeps the map's kv-cache band as large as the KV cache in use: at most one write per
-   * KV_REPORT_MS while it grows, and the final size when the engine goes idle.
-   */
-  private reportKv(modelId: string, bytes: number, now: boolean): void {
-    const last = this.kvReported;
-    if (last && last.modelId === modelId && last.bytes === bytes) return;
-    const send = () => {
-      this.kvTimer = null;
-      const a = this.activityValue;
-      const want = a ? { modelId: a.modelId, bytes: a.position * a.kvBytesPerToken } : { modelId, bytes };
-      this.kvReported = want;
-      // A model that is not on the map (or a map that is busy) only loses the picture, never the reply.
-      this.api.call('map:kv-cache', want).then(
-        (r) => {
-          this.kvRegionValue = r.region;
-          for (const l of [...this.watchers]) l(this.activityValue);
-        },
-        () => undefined,
-      );
-    };
-    if (now) {
-      if (this.kvTimer !== null) clearTimeout(this.kvTimer);
-      send();
-    } else if (this.kvTimer === null) {
-      this.kvTimer = setTimeout(send, KV_REPORT_MS);
-    }
+    if (a) this.kv.report(a.modelId, a.position * a.kvBytesPerToken, a.phase === 'idle');
   }
 
   get busy(): boolean {
@@ -180,7 +143,7 @@ export class EngineHost {
       if (gen !== this.generation) throw new PxiError('ENGINE_DESTROYED', 'another model load started');
       this.setState({ kind: 'loading', modelId: header.id, name: header.name, bytesDone: 0, bytesTotal: 0, tensor: '' });
       const done = new Promise<LoadedInfo>((resolve, reject) => (this.loadWaiters = { resolve, reject }));
-      this.send({ type: 'load', header, tuning: this.keptTuning(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}) });
+      this.send({ type: 'load', header, tuning: this.kept.read(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}) });
       return await done;
     } catch (e) {
       if (gen === this.generation) this.setState({ kind: 'failed', modelId: ref, error: serializeError(e) });
@@ -213,7 +176,7 @@ export class EngineHost {
 
   /** The kernel measurements this renderer keeps, every adapter's. */
   keptTuningFile(): TuningFile {
-    return this.keptTuning();
+    return this.kept.read();
   }
 
   /**
@@ -231,16 +194,7 @@ export class EngineHost {
 
   /** Drops the kept measurement of an adapter and kernel version (the next load measures again). */
   forgetTuning(adapter: string, kernels: string): void {
-    const f = this.keptTuning();
-    this.saveTuning({ ...f, records: f.records.filter((r) => !(r.adapter === adapter && r.kernels === kernels)) });
-  }
-
-  private saveTuning(f: TuningFile): void {
-    try {
-      this.tuningStore.set(JSON.stringify(f));
-    } catch {
-      // Storage full or off: the next load measures again.
-    }
+    this.kept.forget(adapter, kernels);
   }
 
   /** Forgets the conversation (the next chat turn starts from an empty KV cache). */
@@ -252,16 +206,6 @@ export class EngineHost {
     this.generation++;
     this.terminate();
     this.setState({ kind: 'empty' });
-  }
-
-  /** The kernel measurements this renderer kept; a damaged entry counts as none. */
-  private keptTuning(): TuningFile {
-    try {
-      const text = this.tuningStore.get();
-      return text ? parseTuningFile(text, 'kept kernel tuning') : emptyTuningFile();
-    } catch {
-      return emptyTuningFile();
-    }
   }
 
   private terminate(): void {
@@ -318,13 +262,11 @@ export class EngineHost {
         break;
       }
       case 'tuned':
-        this.saveTuning(withTuning(this.keptTuning(), m.record));
+        this.kept.keep(m.record);
         break;
       case 'tune-done': {
         // Types measured now replace the kept ones; the others stay.
-        const kept = findTuning(this.keptTuning(), m.record.adapter, m.record.kernels);
-        const merged = kept ? { ...m.record, types: { ...kept.types, ...m.record.types } } : m.record;
-        this.saveTuning(withTuning(this.keptTuning(), merged));
+        const merged = this.kept.merge(m.record);
         this.tunes.get(m.id)?.resolve({ record: merged, timings: m.timings, adapter: m.adapter });
         this.tunes.delete(m.id);
         break;
@@ -334,7 +276,7 @@ export class EngineHost {
         this.tunes.delete(m.id);
         break;
       case 'loaded':
-        this.reportKv(m.info.modelId, 0, true);
+        this.kv.report(m.info.modelId, 0, true);
         this.setState({ kind: 'ready', info: m.info });
         this.loadWaiters?.resolve(m.info);
         this.loadWaiters = null;
@@ -351,7 +293,7 @@ export class EngineHost {
         break;
       case 'done':
         // The map follows the KV cache even when nobody watches the engine live.
-        if (this.stateValue.kind === 'ready') this.reportKv(this.stateValue.info.modelId, m.result.position * this.stateValue.info.kvBytesPerToken, true);
+        if (this.stateValue.kind === 'ready') this.kv.report(this.stateValue.info.modelId, m.result.position * this.stateValue.info.kvBytesPerToken, true);
         this.replies.get(m.id)?.resolve(m.result);
         this.replies.delete(m.id);
         break;
