@@ -10,7 +10,8 @@
 import { openNodeGpu } from '../../electron/gpu/node-webgpu';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { openDevice } from '../../shared/gpu';
-import { encodeMatmul, padWeightBytes, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
+import { randomWeightBytes } from '../../shared/engine/autotune';
+import { encodeMatmul, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,23 +34,10 @@ if (!g.gpu) {
 const ctx = await openDevice(g.gpu, { adapter: g.adapter, shaders: loadShadersFromDir() });
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}×${cols}, tokens ${tokens}, ${reps} reps`);
 
-// Random bytes are valid blocks as far as timing goes; only the f16 scales need to be finite, so
-// every other byte pair is cleared to keep NaN/inf out of the arithmetic.
-function junkWeights(type: WeightType): Uint8Array<ArrayBuffer> {
-  const n = weightBytes(type, rows, cols);
-  const b = new Uint8Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    b[i] = (s >>> 16) & 0x3f; // exponent bits of any f16 stay small
-  }
-  return padWeightBytes(b);
-}
-
 for (const type of types) {
   if (!WEIGHT_TYPES.includes(type)) throw new Error(`unknown type ${type}`);
   const bytes = weightBytes(type, rows, cols);
-  const w = ctx.storage(junkWeights(type), `w:${type}`);
+  const w = ctx.storage(randomWeightBytes(type, rows, cols, 12345), `w:${type}`);
   const x = ctx.storage(new Float32Array(tokens * cols).fill(0.5), 'x');
   const y = ctx.storage(tokens * rows * 4, 'y');
   for (const [wg, tpr] of tunings) {

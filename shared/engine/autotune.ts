@@ -11,8 +11,9 @@
 import { z } from 'zod';
 import type { GpuContext } from '../gpu';
 import type { AdapterSummary } from '../gpu/adapter';
+import { Xoshiro128 } from '../model-gen/prng';
 import { EngineError } from './errors';
-import { DEFAULT_TUNING, encodeMatmul, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
 
 /** Shapes tried (workgroup size × threads per row); the default comes first. */
 export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
@@ -142,16 +143,14 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Random weights whose block scales are small finite f16 (every byte's top two bits cleared). */
-function randomWeights(type: WeightType, rows: number, cols: number, seed: number): Uint8Array<ArrayBuffer> {
+/**
+ * Random weight bytes for timing a kernel, padded for upload: every byte's top two bits are
+ * cleared, so every f16 block scale is small and finite (no NaN or inf in the arithmetic).
+ */
+export function randomWeightBytes(type: WeightType, rows: number, cols: number, seed: number): Uint8Array<ArrayBuffer> {
   const b = new Uint8Array(weightBytes(type, rows, cols));
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < b.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    b[i] = (s >>> 8) & 0x3f;
-  }
+  const rng = new Xoshiro128(seed);
+  for (let i = 0; i < b.length; i++) b[i] = rng.nextU32() & 0x3f;
   return padWeightBytes(b);
 }
 
@@ -184,7 +183,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
       opts.signal?.throwIfAborted();
       opts.onProgress?.({ type, typeIndex, typeCount: opts.types.length });
       const { rows: tr, cols: tc } = shapeOf(type);
-      const w = ctx.storage(randomWeights(type, tr, tc, 0x9e3779b9 + typeIndex), `tune:w:${type}`);
+      const w = ctx.storage(randomWeightBytes(type, tr, tc, 0x9e3779b9 + typeIndex), `tune:w:${type}`);
       try {
         const weights = { type, rows: tr, cols: tc, buffer: w };
         const product = async (tuning: WeightKernelTuning, n: number) => {
@@ -299,7 +298,7 @@ export function parseTuningFile(text: string, file: string): TuningFile {
   for (const [i, rec] of r.data.records.entries()) {
     for (const [type, t] of Object.entries(rec.types)) {
       const { workgroupSize: wg, threadsPerRow: tpr } = t!.tuning;
-      if ((tpr & (tpr - 1)) !== 0 || tpr > wg || wg % tpr !== 0) {
+      if (!isKernelTuning(t!.tuning)) {
         throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.tuning: ${wg}x${tpr} is not a kernel shape`, { file, field: `records.${i}.types.${type}.tuning` });
       }
     }

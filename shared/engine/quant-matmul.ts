@@ -134,12 +134,18 @@ export interface WeightDispatch {
   params: [number, number, number, number, number, number, number, number];
 }
 
+/** Whether the weight kernels take this shape: 1..1024 invocations, a power of two of them per row, dividing the workgroup. */
+export function isKernelTuning(t: WeightKernelTuning): boolean {
+  const { workgroupSize: wg, threadsPerRow: tpr } = t;
+  const pow2 = Number.isInteger(tpr) && tpr > 0 && (tpr & (tpr - 1)) === 0;
+  return Number.isInteger(wg) && wg >= 1 && wg <= 1024 && pow2 && tpr <= wg && wg % tpr === 0;
+}
+
 function tuningOf(t: Partial<WeightKernelTuning> | undefined): WeightKernelTuning {
   const wg = t?.workgroupSize ?? DEFAULT_TUNING.workgroupSize;
   const tpr = t?.threadsPerRow ?? DEFAULT_TUNING.threadsPerRow;
-  const pow2 = (v: number) => Number.isInteger(v) && v > 0 && (v & (v - 1)) === 0;
   if (!Number.isInteger(wg) || wg < 1 || wg > 1024) throw new GpuUsageError(`workgroupSize must be 1..1024, got ${wg}`);
-  if (!pow2(tpr) || tpr > wg || wg % tpr !== 0) {
+  if (!isKernelTuning({ workgroupSize: wg, threadsPerRow: tpr })) {
     throw new GpuUsageError(`threadsPerRow must be a power of two dividing workgroupSize ${wg}, got ${tpr}`);
   }
   return { workgroupSize: wg, threadsPerRow: tpr };

@@ -13,7 +13,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PxiError } from '../../../shared/errors';
 import { generate } from '../../../shared/engine/generate';
 import { Model, type ModelLoadOptions } from '../../../shared/engine/model';
-import { DEFAULT_TUNING, type WeightKernelTuning, type WeightType } from '../../../shared/engine/quant-matmul';
+import { DEFAULT_TUNING, isKernelTuning, type WeightKernelTuning, type WeightType } from '../../../shared/engine/quant-matmul';
 import { savedTuningFor, tuningFilePath } from '../../engine/tuning-store';
 import type { TensorSource } from '../../../shared/engine/tensor-source';
 import { openDevice, WebGpuUnavailableError, type GpuContext, type PassTiming } from '../../../shared/gpu';
@@ -216,13 +216,9 @@ export function groupPasses(stepPasses: readonly (readonly PassTiming[])[], weig
 export function parseTuning(s: string): WeightKernelTuning {
   const m = /^(\d+)x(\d+)$/.exec(s.trim());
   if (!m) throw new UsageError(`--tuning must look like WGxTPR (e.g. 64x1 or 256x32), got ${JSON.stringify(s)}`);
-  const wg = Number(m[1]);
-  const tpr = Number(m[2]);
-  const pow2 = (v: number) => v > 0 && (v & (v - 1)) === 0;
-  if (wg < 1 || wg > 1024 || !pow2(tpr) || tpr > wg || wg % tpr !== 0) {
-    throw new UsageError(`--tuning ${s}: the workgroup size must be 1..1024 and threads per row a power of two dividing it`);
-  }
-  return { workgroupSize: wg, threadsPerRow: tpr };
+  const t = { workgroupSize: Number(m[1]), threadsPerRow: Number(m[2]) };
+  if (!isKernelTuning(t)) throw new UsageError(`--tuning ${s}: the workgroup size must be 1..1024 and threads per row a power of two dividing it`);
+  return t;
 }
 
 export function machineInfo(ctx: GpuContext): MachineInfo {
