@@ -13,10 +13,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { modelTuningShapes, tuneWeightKernels, tuningTable } from '../../shared/engine/autotune';
+import { modelTuningShapes, modelWeightTypes, tuneWeightKernels, tuningTable } from '../../shared/engine/autotune';
 import { generate } from '../../shared/engine/generate';
-import { isWeightType } from '../../shared/engine/quant-matmul';
-import { tensorTypeName } from '../../shared/engine/tensor-source';
 import { openNodeModel, type NodeModel } from '../../electron/engine';
 import { openBenchContext } from '../../electron/cli/commands/bench';
 
@@ -42,14 +40,11 @@ console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}`);
 try {
   for (const file of models) {
     const plain = await openNodeModel(file, { ctx, contextLength: n + 16, tuningFile: false });
-    const matrices = plain.source.header.tensors.flatMap((t) => {
-      const type = tensorTypeName(t);
-      return t.dims.length === 2 && isWeightType(type) ? [{ dims: t.dims, type }] : [];
-    });
-    const types = [...new Set(matrices.map((m) => m.type))];
+    const tensors = plain.source.header.tensors;
+    const types = modelWeightTypes(tensors);
     const t0 = performance.now();
     // --size times a square matrix, as pxi tune does; by default each type's largest matrix in the model.
-    const record = await tuneWeightKernels(ctx, { types, rounds, ...(values.size ? { rows: size, cols: size } : { shapes: modelTuningShapes(matrices) }) });
+    const record = await tuneWeightKernels(ctx, { types, rounds, ...(values.size ? { rows: size, cols: size } : { shapes: modelTuningShapes(tensors) }) });
     const tuneS = (performance.now() - t0) / 1000;
     const table = tuningTable(record);
     const tuned = await openNodeModel(file, { ctx, contextLength: n + 16, matvecTuning: table });

@@ -13,7 +13,8 @@ import type { GpuContext } from '../gpu';
 import type { AdapterSummary } from '../gpu/adapter';
 import { Xoshiro128 } from '../model-gen/prng';
 import { EngineError } from './errors';
-import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { tensorTypeName, type TensorInfo } from './tensor-source';
+import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, isWeightType, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
 
 /** Shapes tried (workgroup size × threads per row); the default comes first. */
 export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
@@ -317,17 +318,36 @@ export function withTuning(file: TuningFile, record: TuningRecord): TuningFile {
   return { ...file, records: [record, ...rest].slice(0, TUNING_MAX_RECORDS) };
 }
 
+/** A model's matrices the weight kernels read (2-D tensors of a weight type), with their type. */
+function modelMatrices(tensors: readonly Pick<TensorInfo, 'dims' | 'type'>[]): { dims: readonly number[]; type: WeightType }[] {
+  const out: { dims: readonly number[]; type: WeightType }[] = [];
+  for (const t of tensors) {
+    const type = tensorTypeName(t);
+    if (t.dims.length === 2 && isWeightType(type)) out.push({ dims: t.dims, type });
+  }
+  return out;
+}
+
+/** The weight types of a model's matrices, sorted: what the tuner measures for it. */
+export function modelWeightTypes(tensors: readonly Pick<TensorInfo, 'dims' | 'type'>[]): WeightType[] {
+  return [...new Set(modelMatrices(tensors).map((m) => m.type))].sort();
+}
+
 /**
  * Per weight type, the shape of a model's largest matrix of that type (by values), with its rows
  * capped so that timing it stays short: what the tuner should time for that model.
  */
-export function modelTuningShapes(tensors: readonly { dims: readonly number[]; type: WeightType }[], maxRows = 4096): Partial<Record<WeightType, { rows: number; cols: number }>> {
+export function modelTuningShapes(tensors: readonly Pick<TensorInfo, 'dims' | 'type'>[], maxRows = 4096): Partial<Record<WeightType, { rows: number; cols: number }>> {
   const out: Partial<Record<WeightType, { rows: number; cols: number; n: number }>> = {};
-  for (const t of tensors) {
-    if (t.dims.length !== 2) continue;
+  for (const t of modelMatrices(tensors)) {
     const [cols, rows] = t.dims as [number, number];
     const n = rows * cols;
     if (!out[t.type] || n > out[t.type]!.n) out[t.type] = { rows, cols, n };
   }
   return Object.fromEntries(Object.entries(out).map(([k, v]) => [k, { rows: Math.min(v.rows, maxRows), cols: v.cols }]));
+}
+
+/** A fresh measurement merged into the kept one of the same adapter and kernels: the fresh types win, the others stay. */
+export function mergeTuning(kept: TuningRecord | undefined, fresh: TuningRecord): TuningRecord {
+  return kept ? { ...fresh, types: { ...kept.types, ...fresh.types } } : fresh;
 }

@@ -7,9 +7,21 @@ import { ChatSession } from '../../../shared/engine/chat';
 import { EngineError } from '../../../shared/engine/errors';
 import { generateStream, type GenerateOptions, type GenerationResult } from '../../../shared/engine/generate';
 import { Model } from '../../../shared/engine/model';
-import { adapterKey, findTuning, kernelsKey, modelTuningShapes, tuneWeightKernels, tuningTable, type CandidateTiming, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
-import { isWeightType, type WeightType } from '../../../shared/engine/quant-matmul';
-import { tensorTypeName, type ModelHeader } from '../../../shared/engine/tensor-source';
+import {
+  adapterKey,
+  findTuning,
+  kernelsKey,
+  mergeTuning,
+  modelTuningShapes,
+  modelWeightTypes,
+  tuneWeightKernels,
+  tuningTable,
+  type CandidateTiming,
+  type TuningFile,
+  type TuningRecord,
+} from '../../../shared/engine/autotune';
+import type { WeightType } from '../../../shared/engine/quant-matmul';
+import type { ModelHeader } from '../../../shared/engine/tensor-source';
 import { PxiError, serializeError } from '../../../shared/errors';
 import { openDevice, type GpuContext } from '../../../shared/gpu';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
@@ -110,27 +122,13 @@ function unload(): void {
   loaded = null;
 }
 
-/** The model's matrices with a weight type the kernels read (what the tuner measures for it). */
-function modelMatrices(header: ModelHeader): { dims: readonly number[]; type: WeightType }[] {
-  const out: { dims: readonly number[]; type: WeightType }[] = [];
-  for (const t of header.tensors) {
-    const type = tensorTypeName(t);
-    if (t.dims.length === 2 && isWeightType(type)) out.push({ dims: t.dims, type });
-  }
-  return out;
-}
-
-function modelWeightTypes(header: ModelHeader): WeightType[] {
-  return [...new Set(modelMatrices(header).map((m) => m.type))].sort();
-}
-
 /**
  * This adapter's decode-kernel shapes: the kept measurement when it covers the model's weight
  * types, else measured now (a second or two; once per adapter and kernel version) and sent to
  * the main thread to keep. A failed measurement only costs speed: the default shapes run.
  */
 async function tuningFor(gpu: GpuContext, header: ModelHeader, kept: TuningFile, signal: AbortSignal): Promise<TuningRecord | null> {
-  const types = modelWeightTypes(header);
+  const types = modelWeightTypes(header.tensors);
   const found = findTuning(kept, adapterKey(gpu.adapter), kernelsKey(gpu));
   const missing = types.filter((t) => !found?.types[t]);
   if (missing.length === 0) return found ?? null;
@@ -138,13 +136,13 @@ async function tuningFor(gpu: GpuContext, header: ModelHeader, kept: TuningFile,
     const fresh = await tuneWeightKernels(gpu, {
       types: missing,
       // Each type timed on the model's own largest matrix of that type (rows capped).
-      shapes: modelTuningShapes(modelMatrices(header), 2048),
+      shapes: modelTuningShapes(header.tensors, 2048),
       rounds: 2,
       reps: 2,
       signal,
       onProgress: (p) => post({ type: 'tuning', weightType: p.type, index: p.typeIndex, count: p.typeCount }),
     });
-    const merged: TuningRecord = found ? { ...fresh, types: { ...found.types, ...fresh.types } } : fresh;
+    const merged = mergeTuning(found, fresh);
     post({ type: 'tuned', record: merged });
     return merged;
   } catch (e) {
@@ -223,7 +221,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
         tuneSeconds,
         blocks: model.config.blockCount,
         kvBytesPerToken: kvBytesPerToken(model),
-        tuning: record ? { measuredAt: record.measuredAt, types: Object.fromEntries(modelWeightTypes(header).map((t) => [t, record.types[t]]).filter(([, v]) => v)) } : null,
+        tuning: record ? { measuredAt: record.measuredAt, types: Object.fromEntries(modelWeightTypes(header.tensors).map((t) => [t, record.types[t]]).filter(([, v]) => v)) } : null,
       },
     });
   } catch (e) {

@@ -4,7 +4,7 @@
  * missing entry counts as nothing measured, and a full or disabled storage only means the
  * next load measures again.
  */
-import { emptyTuningFile, findTuning, parseTuningFile, withTuning, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
+import { emptyTuningFile, findTuning, mergeTuning, parseTuningFile, withTuning, type TuningFile, type TuningRecord } from '../../../shared/engine/autotune';
 
 /** The raw text storage (localStorage here; a memory stand-in in tests). */
 export interface TuningStore {
@@ -39,8 +39,7 @@ export class KeptTuning {
 
   /** Keeps `record` merged into the kept one of the same adapter and kernels (its types win). */
   merge(record: TuningRecord): TuningRecord {
-    const kept = findTuning(this.read(), record.adapter, record.kernels);
-    const merged = kept ? { ...record, types: { ...kept.types, ...record.types } } : record;
+    const merged = mergeTuning(findTuning(this.read(), record.adapter, record.kernels), record);
     this.keep(merged);
     return merged;
   }
