@@ -9,7 +9,7 @@ import { layoutGguf } from '../../shared/gguf/writer';
 import { ModelStore } from '../../electron/models/store';
 import { TilePool } from '../../electron/pixelfs/index';
 import { fixturePath } from '../support/fixtures';
-import { sha256, sha256File, tinyModel, writeTinyModel } from './models-support';
+import { sha256, sha256File, writeTinyModel } from './models-support';
 
 let tmp: string;
 let pool: TilePool;

@@ -21,8 +21,7 @@ import { tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { openNodeModel } from '../../engine';
 import { openNodeGpu } from '../../gpu/node-webgpu';
 import { SHADERS_DIR, loadShadersFromDir } from '../../gpu/shaders';
-import { EXIT, UsageError, parseOptions, type CliIo, type Command } from '../command';
-import { genCommand } from './gen';
+import { EXIT, UsageError, parseOptions, type Command } from '../command';
 
 // ---------------------------------------------------------------------------------------------
 // Results

@@ -4,7 +4,6 @@
  * this renderer (renderer/src/engine); its weights come from the volume's pixel tiles over IPC.
  * The conversation and the loaded model live at module level, so they survive switching views.
  */
-import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
 import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
