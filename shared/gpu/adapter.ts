@@ -64,8 +64,13 @@ const MiB = 1024 * 1024;
  * One line for a status bar or `pxi gpu`: the name, fallback or hardware, the features that
  * choose the engine's paths (each said yes or no), and the limits that size what it can run.
  */
+/** What people call the adapter: its description, else vendor, device and architecture, else `fallback`. */
+export function adapterName(s: Pick<AdapterSummary, 'description' | 'vendor' | 'device' | 'architecture'>, fallback = 'unnamed adapter'): string {
+  return s.description || [s.vendor, s.device, s.architecture].filter(Boolean).join(' ') || fallback;
+}
+
 export function formatAdapterSummary(s: AdapterSummary): string {
-  const name = s.description || [s.vendor, s.device, s.architecture].filter(Boolean).join(' ') || 'unnamed adapter';
+  const name = adapterName(s);
   const has = (f: string) => (s.features.includes(f) ? 'yes' : 'no');
   const size = (n: number) => (n >= 1024 * MiB ? `${Math.floor(n / (1024 * MiB))} GiB` : `${Math.floor(n / MiB)} MiB`);
   return [

@@ -16,6 +16,7 @@ import { Model, type ModelLoadOptions } from '../../../shared/engine/model';
 import { DEFAULT_TUNING, isKernelTuning, type WeightKernelTuning, type WeightType } from '../../../shared/engine/quant-matmul';
 import { savedTuningFor, tuningFilePath } from '../../engine/tuning-store';
 import type { TensorSource } from '../../../shared/engine/tensor-source';
+import { adapterName } from '../../../shared/gpu/adapter';
 import { openDevice, WebGpuUnavailableError, type GpuContext, type PassTiming } from '../../../shared/gpu';
 import { tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { openNodeModel } from '../../engine';
@@ -228,7 +229,7 @@ export function machineInfo(ctx: GpuContext): MachineInfo {
     memoryGB: Math.round(totalmem() / 2 ** 30),
     loadAverage: Math.round(loadavg()[0]! * 10) / 10,
     node: process.version,
-    adapter: a.description || [a.vendor, a.device, a.architecture].filter(Boolean).join(' ') || 'WebGPU adapter',
+    adapter: adapterName(a, 'WebGPU adapter'),
     adapterKind: a.isFallbackAdapter ? 'fallback (CPU)' : [a.vendor, a.architecture].filter(Boolean).join(' ') || 'hardware',
     timestamps: ctx.caps.timestamps,
   };

@@ -4,6 +4,7 @@ import { generateStream, type GenerateOptions, type GenerationResult, type Gener
 import type { SamplerOptions } from '../../../shared/engine/sampling';
 import { openNodeModel, type NodeModel } from '../../engine';
 import { openPixelModel } from '../../engine/pixel-source';
+import { adapterName } from '../../../shared/gpu/adapter';
 import { openStore, VOLUME_HELP, volumeDir } from '../../models/cli-helpers';
 import { EXIT, UsageError, parseOptions, type CliIo, type Command } from '../command';
 
@@ -90,7 +91,7 @@ export async function loadForCli(path: string, contextLength: number | undefined
   io.err(
     `loaded ${m.source.header.file}${isFile(path) ? '' : ' from its pixel tiles'}: ${c.architecture}, ${c.blockCount} blocks, width ${c.embeddingLength}, vocab ${c.vocabSize}, ` +
       `context ${m.model.contextLength}, ${(m.model.memory.weights / 1e6).toFixed(1)} MB of weights, in ${m.loadSeconds.toFixed(2)} s ` +
-      `(${m.ctx.adapter.description || m.ctx.adapter.device || 'WebGPU'})` +
+      `(${adapterName(m.ctx.adapter, 'WebGPU')})` +
       (m.tuning ? `; decode kernels tuned for this adapter by pxi tune on ${m.tuning.measuredAt.slice(0, 10)}` : ''),
   );
   return m;

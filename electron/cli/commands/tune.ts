@@ -5,6 +5,7 @@
  */
 import { adapterKey, kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../../shared/engine/autotune';
 import { isWeightType, WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
+import { adapterName } from '../../../shared/gpu/adapter';
 import { openNodeContext } from '../../engine';
 import { forgetTuning, saveTuningRecord, tuningFilePath } from '../../engine/tuning-store';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
@@ -58,7 +59,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
     const abort = new AbortController();
     void io.interrupted.then(() => abort.abort());
     try {
-      const adapter = ctx.adapter.description || ctx.adapter.device || 'WebGPU';
+      const adapter = adapterName(ctx.adapter, 'WebGPU');
       if (values.forget) {
         const forgot = forgetTuning(file, adapterKey(ctx.adapter), kernelsKey(ctx));
         io.err(forgot ? `pxi tune: forgot the measurement for ${adapter} in ${file}` : `pxi tune: nothing saved for ${adapter} in ${file}`);

@@ -24,6 +24,7 @@ import type { WeightType } from '../../../shared/engine/quant-matmul';
 import type { ModelHeader } from '../../../shared/engine/tensor-source';
 import { PxiError, serializeError } from '../../../shared/errors';
 import { openDevice, type GpuContext } from '../../../shared/gpu';
+import { adapterName } from '../../../shared/gpu/adapter';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { remoteTensorSource } from './api-source';
@@ -165,15 +166,12 @@ async function tuneNow(msg: Extract<ToWorker, { type: 'tune' }>): Promise<void> 
       onProgress: (p) => post({ type: 'tuning', weightType: p.type, index: p.typeIndex, count: p.typeCount }),
       onTimings: (type, t) => (timings[type] = t.map((x) => ({ ...x, rounds: [...x.rounds] }))),
     });
-    post({ type: 'tune-done', id: msg.id, record, timings, adapter: adapterName(gpu) });
+    post({ type: 'tune-done', id: msg.id, record, timings, adapter: adapterName(gpu.adapter, 'WebGPU') });
   } catch (e) {
     post({ type: 'tune-error', id: msg.id, error: serializeError(e) });
   }
 }
 
-function adapterName(gpu: GpuContext): string {
-  return gpu.adapter.description || [gpu.adapter.vendor, gpu.adapter.architecture].filter(Boolean).join(' ') || gpu.adapter.device || 'WebGPU';
-}
 
 async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   unload();
@@ -212,7 +210,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       info: {
         modelId: msg.header.id,
         name: msg.header.name,
-        adapter: adapterName(gpu),
+        adapter: adapterName(gpu.adapter, 'WebGPU'),
         f16: gpu.caps.f16,
         contextLength: model.contextLength,
         chatTemplate: chatTemplate !== undefined,

@@ -6,6 +6,7 @@
  */
 import { adapterKey, kernelsKey, TUNING_CANDIDATES, type CandidateTiming, type TuningRecord } from '../../../shared/engine/autotune';
 import { WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
+import { adapterName } from '../../../shared/gpu/adapter';
 import { expandShaderIncludes } from '../../../shared/gpu/shader-includes';
 import { alertBox, button, errorInfo } from '../components/ui';
 import type { TuneResult } from '../engine/host';
@@ -99,7 +100,7 @@ export const kernelsView: View = {
       const mine = file.records.find((r) => r.adapter === adapter && r.kernels === kernels);
       const others = file.records.length - (mine ? 1 : 0);
       kept.replaceChildren(
-        el('h2', {}, `On ${gpu.summary.description || [gpu.summary.vendor, gpu.summary.architecture].filter(Boolean).join(' ') || 'this GPU'}`),
+        el('h2', {}, `On ${adapterName(gpu.summary, 'this GPU')}`),
         mine ? keptTable(mine) : el('p', { className: 'empty' }, 'Nothing measured on this GPU with these kernels yet.'),
         ...(mine ? [el('p', { className: 'muted' }, `Measured ${new Date(mine.measuredAt).toLocaleString()}.`)] : []),
         ...(others > 0 ? [el('p', { className: 'muted' }, `Also kept: ${others} measurement${others === 1 ? '' : 's'} for other GPUs or kernel versions.`)] : []),
