@@ -188,8 +188,7 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
   });
 
   async function upload(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const name = url.searchParams.get('name') ?? '';
-    if (name.length === 0 || name.length > 1024) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, 'give the file name as ?name=FILE.gguf (1 to 1024 characters)', { field: 'name' });
+    const name = nameParam(url);
     if (req.headers['transfer-encoding'] !== undefined || req.headers['content-length'] === undefined) {
       throw new UploadError(UPLOAD_ERRORS.LENGTH_REQUIRED, 411, 'an upload must declare its Content-Length (chunked bodies are not taken)', { field: 'content-length' });
     }
@@ -209,6 +208,13 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
       reserved -= length;
     }
     answer(req, res, 201, { id: f.id, path: f.path, name: path.basename(f.path), bytes: length } satisfies UploadResult);
+  }
+
+  /** The `?name=` of an upload request (the file name the person chose). */
+  function nameParam(url: URL): string {
+    const name = url.searchParams.get('name') ?? '';
+    if (name.length === 0 || name.length > 1024) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, 'give the file name as ?name=FILE.gguf (1 to 1024 characters)', { field: 'name' });
+    return name;
   }
 
   /** Whether an upload of `length` bytes would be taken now: the checks POST makes before reading a byte. */
@@ -236,9 +242,8 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
    * a refusal sent while the body is still going up reaches a browser as a broken connection.
    */
   async function precheck(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const name = url.searchParams.get('name') ?? '';
+    const name = nameParam(url);
     const size = url.searchParams.get('size') ?? '';
-    if (name.length === 0 || name.length > 1024) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, 'give the file name as ?name=FILE.gguf (1 to 1024 characters)', { field: 'name' });
     const length = /^\d{1,16}$/.test(size) ? Number(size) : NaN;
     if (!Number.isSafeInteger(length)) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, `size ${JSON.stringify(size.slice(0, 40))} is not a byte count`, { field: 'size', value: size.slice(0, 40) });
     await admit(name, length);

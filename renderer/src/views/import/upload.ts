@@ -44,23 +44,24 @@ export async function checkServerTakes(file: File): Promise<void> {
   }
   if (res.ok) return;
   const text = await res.text();
+  throw serverError(text) ?? new PxiError(UPLOAD_ERRORS.FAILED, `the server refused the upload of ${file.name}: HTTP ${res.status}${text.trim() ? `: ${text.trim().slice(0, 300)}` : ''}`, { status: res.status });
+}
+
+/** The server's `{error: SerializedError}` answer as an error; null when the body is not one (the request guard answers in plain text). */
+function serverError(text: string): PxiError | null {
   try {
     const body = JSON.parse(text) as { error?: Partial<SerializedError> };
-    if (body.error && typeof body.error.code === 'string' && typeof body.error.message === 'string') throw new PxiError(body.error.code, body.error.message, body.error.details);
-  } catch (e) {
-    if (e instanceof PxiError) throw e;
+    if (body.error && typeof body.error.code === 'string' && typeof body.error.message === 'string') return new PxiError(body.error.code, body.error.message, body.error.details);
+  } catch {
+    // not JSON
   }
-  throw new PxiError(UPLOAD_ERRORS.FAILED, `the server refused the upload of ${file.name}: HTTP ${res.status}${text.trim() ? `: ${text.trim().slice(0, 300)}` : ''}`, { status: res.status });
+  return null;
 }
 
 /** The error of a refused upload, from the server's JSON body (or its text for a guard refusal). */
 function refusal(xhr: XMLHttpRequest, name: string): PxiError {
-  try {
-    const body = JSON.parse(xhr.responseText) as { error?: Partial<SerializedError> };
-    if (body.error && typeof body.error.code === 'string' && typeof body.error.message === 'string') return new PxiError(body.error.code, body.error.message, body.error.details);
-  } catch {
-    // not JSON: the request guard answers in plain text
-  }
+  const known = serverError(xhr.responseText);
+  if (known) return known;
   const text = xhr.responseText.trim().slice(0, 500);
   return new PxiError(UPLOAD_ERRORS.FAILED, `uploading ${name} failed: HTTP ${xhr.status}${text ? `: ${text}` : ''}`, { status: xhr.status });
 }
