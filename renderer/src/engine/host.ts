@@ -68,9 +68,7 @@ export class EngineHost {
     tuningStore: TuningStore = localTuningStore,
   ) {
     this.kept = new KeptTuning(tuningStore);
-    this.kv = new KvReporter(api, () => {
-      for (const l of [...this.watchers]) l(this.activityValue);
-    });
+    this.kv = new KvReporter(api, () => this.notifyWatchers());
   }
 
   get state(): EngineState {
@@ -118,10 +116,15 @@ export class EngineHost {
     };
   }
 
+  /** Tells the watchers something they draw changed (activity, residuals, the KV region). */
+  private notifyWatchers(): void {
+    for (const l of [...this.watchers]) l(this.activityValue);
+  }
+
   private setActivity(a: EngineActivity | null): void {
     this.activityValue = a;
     if (!a) this.activationsValue = null;
-    for (const l of [...this.watchers]) l(a);
+    this.notifyWatchers();
     if (a) this.kv.report(a.modelId, a.position * a.kvBytesPerToken, a.phase === 'idle');
   }
 
@@ -306,7 +309,7 @@ export class EngineHost {
         break;
       case 'activations':
         this.activationsValue = m.activations;
-        for (const l of [...this.watchers]) l(this.activityValue);
+        this.notifyWatchers();
         break;
       case 'lost': {
         const s = this.stateValue;

@@ -114,10 +114,15 @@ export class View3D {
     const x1 = Math.max(...ps.map((p) => p.x + p.w)) + pad;
     const y0 = Math.min(...ps.map((p) => p.y)) - pad;
     const y1 = Math.max(...ps.map((p) => p.y + p.h)) + pad;
-    const c = [this.world(ps[0]!, x0, y0), this.world(ps[0]!, x1, y0), this.world(ps[0]!, x1, y1), this.world(ps[0]!, x0, y1)];
+    this.outline(this.active, ps[0]!, x0, y0, x1, y1, 0);
+  }
+
+  /** Sets `line` to the rectangle (x0, y0)–(x1, y1) of p's layer, lifted by dz. */
+  private outline(line: THREE.LineSegments, p: Placed, x0: number, y0: number, x1: number, y1: number, dz: number): void {
+    const c = [this.world(p, x0, y0), this.world(p, x1, y0), this.world(p, x1, y1), this.world(p, x0, y1)].map((v) => v.setZ(v.z + dz));
     const pts: number[] = [];
     for (let i = 0; i < 4; i++) pts.push(...c[i]!.toArray(), ...c[(i + 1) % 4]!.toArray());
-    this.active.geometry.setAttribute('position', new THREE.Float32BufferAttribute(pts, 3));
+    line.geometry.setAttribute('position', new THREE.Float32BufferAttribute(pts, 3));
   }
 
   /** World position of a placed rect's corner (x right, y up, z out of the stack). */
@@ -205,11 +210,7 @@ export class View3D {
     const p = regionId ? this.placedById.get(regionId) : undefined;
     this.selection.visible = p !== undefined;
     if (!p) return;
-    const z = 0.02;
-    const c = [this.world(p, p.x, p.y), this.world(p, p.x + p.w, p.y), this.world(p, p.x + p.w, p.y + p.h), this.world(p, p.x, p.y + p.h)].map((v) => v.setZ(v.z + z));
-    const pts: number[] = [];
-    for (let i = 0; i < 4; i++) pts.push(...c[i]!.toArray(), ...c[(i + 1) % 4]!.toArray());
-    this.selection.geometry.setAttribute('position', new THREE.Float32BufferAttribute(pts, 3));
+    this.outline(this.selection, p, p.x, p.y, p.x + p.w, p.y + p.h, 0.02);
   }
 
   /** Screen position of a tensor's top-left corner (or its centre). */
