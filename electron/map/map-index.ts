@@ -99,10 +99,10 @@ export interface ModelSummary {
   tiles: number;
 }
 
-const KIND_CODE: Record<RegionKind, number> = { weights: 0, activations: 1, 'kv-cache': 2, free: 3 };
+const KIND_CODE: Record<RegionKind, number> = { weights: 0, activations: 1, 'kv-cache': 2, free: 3, corpus: 4 };
 
 function kindMask(kinds: readonly RegionKind[] | undefined): number {
-  if (kinds === undefined) return 0xf;
+  if (kinds === undefined) return 0x1f;
   let m = 0;
   for (const k of kinds) {
     if (!isRegionKind(k)) throw new MapError('MAP_INPUT', `unknown region kind ${String(k)} (${REGION_KINDS.join(', ')})`, { kind: k });
@@ -464,8 +464,8 @@ export class MapIndex {
     assertRect(r, `region ${r.id}`);
     if (r.width === 0 || r.height === 0) throw new MapError('MAP_INPUT', `region ${r.id}: empty rectangle`, { regionId: r.id });
     assertGrid(r);
-    if (r.grid.tileCount > 0 && r.kind !== 'weights') {
-      throw new MapError('MAP_INPUT', `region ${r.id}: only weights regions hold stored tiles`, { regionId: r.id, kind: r.kind });
+    if (r.grid.tileCount > 0 && r.kind !== 'weights' && r.kind !== 'corpus') {
+      throw new MapError('MAP_INPUT', `region ${r.id}: only weights and corpus regions hold stored tiles`, { regionId: r.id, kind: r.kind });
     }
   }
 

@@ -61,6 +61,7 @@ export const MAP_COLORS = Object.freeze({
   noData: [70, 70, 74] as Rgb,
   activations: [38, 84, 110] as Rgb,
   kvCache: [120, 78, 30] as Rgb,
+  corpus: [52, 110, 78] as Rgb,
   outline: [255, 0, 255] as Rgb,
   freeOutline: [90, 90, 100] as Rgb,
 });
@@ -181,6 +182,7 @@ export async function renderMapPng(opts: RenderMapOptions): Promise<RenderedMap>
   for (const r of regions) {
     if (r.kind === 'activations') fillRect(cv, view, scale, r, MAP_COLORS.activations);
     else if (r.kind === 'kv-cache') fillRect(cv, view, scale, r, MAP_COLORS.kvCache);
+    else if (r.kind === 'corpus') fillRect(cv, view, scale, r, MAP_COLORS.corpus);
     else if (r.kind === 'weights') {
       fillRect(cv, view, scale, r, MAP_COLORS.noData);
       if (r.pyramid.state !== 'built' || r.grid.tileCount === 0) continue;

@@ -349,7 +349,7 @@ function placementOf(layout: ModelLayout, tileWidth: number, tileHeight: number)
     box: { ...layout.box },
     regions: layout.regions.map((r) => ({
       name: r.name,
-      kind: r.kind,
+      kind: r.kind as Exclude<typeof r.kind, 'corpus'>, // a model's layout holds no corpus regions
       x: r.x,
       y: r.y,
       width: r.width,

@@ -249,3 +249,30 @@ export class RollingSync {
     if (this.failure) throw this.failure.e;
   }
 }
+
+/**
+ * The durable write of a whole file: a temp file in the same folder, write, fsync, rename over
+ * the target, fsync the folder. A crash at any point leaves either the old file or the new one
+ * (and perhaps a `.NAME.pxtmp-*` leftover), never a torn file.
+ */
+export async function writeFileDurable(file: string, data: Uint8Array, ops: FileOps = nodeFileOps): Promise<void> {
+  const dir = path.dirname(file);
+  const tmp = path.join(dir, `.${path.basename(file)}.pxtmp-${process.pid}-${Date.now().toString(36)}`);
+  const h = await ops.create(tmp);
+  try {
+    await ops.write(h, data, 0);
+    await ops.fsync(h);
+  } catch (e) {
+    await ops.close(h).catch(() => undefined);
+    await ops.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await ops.close(h);
+  try {
+    await ops.rename(tmp, file);
+  } catch (e) {
+    await ops.unlink(tmp).catch(() => undefined);
+    throw e;
+  }
+  await ops.fsyncDir(dir);
+}

@@ -12,6 +12,7 @@ import { engineHandlers } from './engine-handlers';
 import { fileHandlers, type ChooseFile } from './file-handlers';
 import { modelHandlers } from './model-handlers';
 import { taskHandlers } from './task-handlers';
+import { TrainService } from './train-handlers';
 
 export interface ServiceOptions {
   /** Where volumes, catalogs and logs live. Created if missing. */
@@ -45,6 +46,14 @@ export class Services {
   constructor(readonly options: ServiceOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     const log = options.log ?? ((level, message) => process.stderr.write(`[renderer ${level}] ${message}\n`));
+    // Training runs as a task of the queue below, on Dawn in this process; its events go out as train:event.
+    const training = new TrainService({
+      dataDir: options.dataDir,
+      store: () => this.store(),
+      queue: () => this.queue,
+      emit: (payload) => this.emit('train:event', payload),
+      log: (message) => process.stderr.write(`[training] ${message}\n`),
+    });
     const handlers: Handlers = {
       'app:info': () => ({
         name: 'Pixel-LLM',
@@ -63,10 +72,11 @@ export class Services {
       ...mapHandlers(() => this.store()),
       ...engineHandlers(() => this.store()),
       ...fileHandlers(() => this.store(), options.chooseFile),
+      ...training.handlers(),
     };
     this.dispatch = createDispatcher(handlers);
     // Tasks a crash left running resume here; progress goes to every renderer as an event.
-    this.queue = new TaskQueue(join(options.dataDir, 'tasks.sqlite'), modelTaskHandlers(() => this.store()));
+    this.queue = new TaskQueue(join(options.dataDir, 'tasks.sqlite'), [...modelTaskHandlers(() => this.store()), training.taskHandler()]);
     this.queue.onChange((task) => this.emit('tasks:changed', task));
     this.queue.start();
     if (options.importDefaultModel) void this.offerDefaultModel();

@@ -5,6 +5,7 @@ import { taskChannels, taskEvents } from './channels/tasks';
 import { mapChannels } from './channels/map';
 import { engineChannels } from './channels/engine';
 import { fileChannels } from './channels/files';
+import { trainChannels, trainEvents } from './channels/train';
 
 /**
  * The IPC contract: every channel between the renderer and the main-process services is
@@ -25,12 +26,14 @@ export const channels = {
   ...mapChannels,
   ...engineChannels,
   ...fileChannels,
+  ...trainChannels,
 } as const;
 
 /** Events the services push to the renderer (progress, notices). */
 export const events = {
   ...appEvents,
   ...taskEvents,
+  ...trainEvents,
 } as const;
 
 export type Channel = keyof typeof channels;

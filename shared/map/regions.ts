@@ -4,10 +4,11 @@ import type { Rect } from './geometry';
 /**
  * What a rectangle of the map holds. `weights`: a tensor's stored tiles. `activations`: room
  * for live activations of a model. `kv-cache`: the KV cache in use. `free`: space reserved for
- * a model (the room its KV cache may grow into) that holds nothing yet.
+ * a model (the room its KV cache may grow into) that holds nothing yet. `corpus`: one document
+ * of a text corpus, its stored tiles (shared/corpus/placement.ts; its "model" is `corpus:NAME`).
  */
-export type RegionKind = 'weights' | 'activations' | 'kv-cache' | 'free';
-export const REGION_KINDS: readonly RegionKind[] = Object.freeze(['weights', 'activations', 'kv-cache', 'free']);
+export type RegionKind = 'weights' | 'activations' | 'kv-cache' | 'free' | 'corpus';
+export const REGION_KINDS: readonly RegionKind[] = Object.freeze(['weights', 'activations', 'kv-cache', 'free', 'corpus']);
 
 export function isRegionKind(k: unknown): k is RegionKind {
   return typeof k === 'string' && (REGION_KINDS as readonly string[]).includes(k);

@@ -16,6 +16,7 @@ import { SearchBox } from './search';
 import { cellKey, TextureCache } from './texture-cache';
 import { View2D } from './view2d';
 import { stackLayout, View3D } from './view3d';
+import { WeightChangeLayer } from './weight-change';
 import './explorer.css';
 
 /** GPU bytes of heat textures kept (3072 cells of 64² floats). */
@@ -61,6 +62,8 @@ export class Explorer {
   private readonly inspector: Inspector;
   private readonly search: SearchBox;
   private readonly live: LiveOverlay;
+  /** Where a training run changed the weights (specs/training.md, "The Training view"). */
+  private readonly weights: WeightChangeLayer;
   private readonly resize: ResizeObserver;
   private mode: Mode = '2d';
   private colormap: ColormapChoice = 'auto';
@@ -98,7 +101,8 @@ export class Explorer {
       this.cam.cy = y;
       this.requestFrame();
     });
-    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note);
+    this.weights = new WeightChangeLayer(ctx.api, () => this.requestFrame(), (m) => this.error(m));
+    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note, this.weights.legend);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it.');
     this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
@@ -138,6 +142,7 @@ export class Explorer {
       button('+', 'Zoom in', () => this.zoomBy(1.6)),
       button('Fit', 'Show the whole map', () => this.fitAll()),
       this.modeButton,
+      this.weights.controls,
       this.hud,
     );
     this.live = new LiveOverlay(
@@ -182,7 +187,7 @@ export class Explorer {
    * Loads the overview and shows the whole map, or the model `focus.model` (a model id), or its
    * tensor `focus.tensor` selected; false when the map is empty.
    */
-  async start(focus: { model?: string; tensor?: string } = {}): Promise<boolean> {
+  async start(focus: { model?: string; tensor?: string; train?: string } = {}): Promise<boolean> {
     const o = await this.data.loadOverview();
     if (!o.bounds || o.models.length === 0) return false;
     this.onResize();
@@ -208,6 +213,7 @@ export class Explorer {
     });
     this.minimap.setMap(b, o.models, mm.regions);
     this.live.start(o.models);
+    await this.weights.start(o.models, focus.train);
     this.requestFrame();
     return true;
   }
@@ -369,6 +375,7 @@ export class Explorer {
     this.root.dataset.liveActivations = live.activations ? `${live.activations.rows}x${live.activations.cols}` : '';
     this.root.dataset.liveActive = String(live.active !== null);
     this.root.dataset.liveKvRects = String(live.kvFill.length);
+    this.weights.draw(this.view2d.scene, this.view2d.originOf());
     this.renderer.render(this.view2d.scene, this.view2d.camera);
     this.drawLabels2d();
     this.minimap.draw(cam.viewport());
@@ -595,6 +602,8 @@ export class Explorer {
     else lines.push(r.kind);
     const live = this.live.describeAt(m.x, m.y);
     if (live) lines.push(live);
+    const learned = this.weights.describeAt(m.x, m.y);
+    if (learned) lines.push(learned);
     const c = this.cellAt(r.id, m.x, m.y);
     if (c) {
       const e = this.cache.get(cellKey(c));
@@ -816,6 +825,7 @@ export class Explorer {
     this.resize.disconnect();
     this.data.close();
     this.live.dispose();
+    this.weights.dispose();
     this.search.dispose();
     this.view2d.dispose();
     this.view3d.dispose();

@@ -6,6 +6,7 @@ const KIND_FILL: Record<MapRegionInfo['kind'], string> = {
   activations: '#4d6478',
   'kv-cache': '#7a5a3d',
   free: '#2b2436',
+  corpus: '#3d6b4f',
 };
 
 /**

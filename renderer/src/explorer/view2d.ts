@@ -10,6 +10,7 @@ export const KIND_COLORS: Record<MapRegionInfo['kind'], number> = {
   activations: 0x6f8fa8,
   'kv-cache': 0xa8784f,
   free: 0x4a3a55,
+  corpus: 0x5fae7e,
 };
 
 const ORDER = { parent: 1, cell: 2, outline: 3, live: 4, hover: 5, selection: 6 } as const;
@@ -127,6 +128,11 @@ export class View2D {
     this.residual.visible = false;
     this.scene.add(this.residual);
     for (let i = 0; i < KV_FILL_RECTS; i++) this.kvFill.push(fill(LIVE_KV, 0.55));
+  }
+
+  /** The map point world coordinates are relative to (for overlays drawn into this scene). */
+  originOf(): { x: number; y: number } {
+    return this.origin;
   }
 
   /** Points the camera; moves the origin (and everything drawn) when the camera is far from it. */

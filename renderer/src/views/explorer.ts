@@ -3,7 +3,8 @@ import { el, type View } from './types';
 
 /**
  * The visual memory explorer view (renderer/src/explorer, specs/explorer.md).
- * `#/explorer?model=ID` opens on that model, `&tensor=NAME` with that tensor selected.
+ * `#/explorer?model=ID` opens on that model, `&tensor=NAME` with that tensor selected, `&train=RUN`
+ * with the weight-change layer of that training run on.
  */
 export const explorerView: View = {
   id: 'explorer',
@@ -15,7 +16,7 @@ export const explorerView: View = {
     const stop = () => explorer.dispose();
     let ok: boolean;
     try {
-      ok = await explorer.start({ model: params.get('model') ?? undefined, tensor: params.get('tensor') ?? undefined });
+      ok = await explorer.start({ model: params.get('model') ?? undefined, tensor: params.get('tensor') ?? undefined, train: params.get('train') ?? undefined });
     } catch (e) {
       stop();
       throw e;

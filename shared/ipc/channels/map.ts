@@ -35,7 +35,7 @@ export const MapViewport = z
   .strictObject({ x0: Coord, y0: Coord, x1: Coord, y1: Coord })
   .refine((v) => v.x1 > v.x0 && v.y1 > v.y0, { message: 'empty viewport: x1 must exceed x0 and y1 must exceed y0' });
 
-export const RegionKindSchema = z.enum(['weights', 'activations', 'kv-cache', 'free']);
+export const RegionKindSchema = z.enum(['weights', 'activations', 'kv-cache', 'free', 'corpus']);
 const ModelIdSchema = z.string().min(1).max(200);
 const RegionIdSchema = z.string().min(1).max(1000);
 
@@ -102,7 +102,7 @@ export const MapModelInfo = z.strictObject({
 const Limit = (max: number) => z.number().int().min(1).max(max);
 const MinSize = z.number().min(0).max(Number.MAX_SAFE_INTEGER);
 const Level = z.number().int().min(0).max(60);
-const Kinds = z.array(RegionKindSchema).min(1).max(4);
+const Kinds = z.array(RegionKindSchema).min(1).max(5);
 
 const RegionsRequest = z.strictObject({
   viewport: MapViewport,

@@ -1,0 +1,185 @@
+/**
+ * `pxi train`: trains a llama/qwen2 model from scratch with the WGSL training engine
+ * (specs/training.md): recipe → tokenizer → token shards → steps with checkpoints in PixelFS →
+ * a GGUF imported into the volume like any other model.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PxiError, RemoteError } from '../../../shared/errors';
+import { parseRecipe, type Recipe } from '../../../shared/train/recipe';
+import { parameterCount } from '../../../shared/train/config';
+import { modelConfigOf } from '../../../shared/train/recipe';
+import { formatBytes } from '../../../shared/model/summary';
+import { adapterName } from '../../../shared/gpu/adapter';
+import { openNodeContext } from '../../engine';
+import { openStore, volumeDir } from '../../models/cli-helpers';
+import type { ModelStore } from '../../models/store';
+import { modelTaskHandlers } from '../../models/tasks';
+import { TaskQueue, type TaskRecord } from '../../tasks/queue';
+import { TRAIN_TASK, trainTaskHandler, type TrainTaskParams, type TrainTaskResult } from '../../train/task';
+import { formatDuration } from '../../models/progress';
+import { removeRun } from '../../train/checkpoint';
+import { describeModel, type TrainEvent } from '../../train/session';
+import { EXIT, UsageError, parseOptions, type Command } from '../command';
+
+const INT_FLAGS = ['steps', 'batch', 'accum', 'seed', 'eval-every', 'checkpoint-every', 'sample-every'] as const;
+
+export const trainCommand: Command = {
+  name: 'train',
+  summary: 'train a model from scratch on the GPU (WGSL), with checkpoints in the volume',
+  help: `Usage: pxi train RECIPE.json [options]
+
+Trains the model a recipe describes (its shape, its text, its batch and schedule: see
+resources/models/*.recipe.json and specs/training.md) with the WGSL training engine on this
+machine's WebGPU adapter. First it learns the tokenizer from the training text and tokenizes
+the text into shards stored in the volume; then it steps, printing the loss, the learning
+rate, the gradient norm, tokens/s and the ETA; every eval-every steps the loss on the
+validation text; every checkpoint-every steps a checkpoint in the volume (PixelFS files
+train/RUN/step-N/...: weights, optimizer moments, history; durable and atomic).
+
+Ctrl-C writes a checkpoint and stops (exit 130); a kill loses at most the steps since the
+last checkpoint. Run the same command again and it resumes from the last checkpoint, ending
+with the same weights as a run that never stopped. At the end the model is written as a
+GGUF (llama.cpp loads it) and imported into the volume under the recipe's name.
+
+Options:
+  ${'--volume DIR'.padEnd(18)} the volume (default $PXI_HOME/volume or ~/.pixel-llm/volume), created if missing
+  --name RUN          name of the run (default: the recipe's name)
+  --out FILE.gguf     also write the final model there
+  --no-import         do not import the final model into the volume
+  --fresh             discard the run's checkpoints and start again
+  --steps N, --batch N, --accum N, --seed N, --lr X, --eval-every N,
+  --checkpoint-every N, --sample-every N
+                      override the recipe's train.* values
+  --json              print events as JSON lines on stdout
+  -h, --help          show this help
+
+Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or bad recipe,
+130 interrupted (rerun to resume).`,
+  async run(argv, io) {
+    const { values, positionals } = parseOptions(
+      argv,
+      {
+        volume: { type: 'string' },
+        name: { type: 'string' },
+        out: { type: 'string' },
+        'no-import': { type: 'boolean' },
+        fresh: { type: 'boolean' },
+        lr: { type: 'string' },
+        json: { type: 'boolean' },
+        ...Object.fromEntries(INT_FLAGS.map((f) => [f, { type: 'string' as const }])),
+      },
+      true,
+    );
+    if (positionals.length !== 1) throw new UsageError('pxi train takes one RECIPE.json (see pxi train --help)');
+    const recipePath = path.resolve(positionals[0]!);
+    let text: string;
+    try {
+      text = fs.readFileSync(recipePath, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read the recipe ${recipePath}: ${(e as Error).message}`);
+    }
+    let recipe: Recipe;
+    try {
+      const raw = JSON.parse(text) as { train?: Record<string, unknown> };
+      raw.train ??= {};
+      const camel = (f: string) => f.replace(/-(.)/g, (_, c: string) => c.toUpperCase());
+      for (const f of INT_FLAGS) {
+        const v = (values as Record<string, string | undefined>)[f];
+        if (v === undefined) continue;
+        if (!/^\d+$/.test(v)) throw new UsageError(`--${f} must be a non-negative integer, got ${JSON.stringify(v)}`);
+        raw.train[camel(f)] = Number(v);
+      }
+      if (values.lr !== undefined) {
+        const lr = Number(values.lr);
+        if (!(lr > 0)) throw new UsageError(`--lr must be a positive number, got ${JSON.stringify(values.lr)}`);
+        raw.train.lr = lr;
+      }
+      recipe = parseRecipe(raw, recipePath);
+    } catch (e) {
+      if (e instanceof SyntaxError) throw new UsageError(`${recipePath}: not valid JSON (${e.message})`);
+      if (e instanceof PxiError && e.code === 'TRAIN_CONFIG') throw new UsageError(e.message);
+      throw e;
+    }
+    const run = values.name ?? recipe.name;
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(run)) throw new UsageError(`--name must be letters, digits, dot, dash or underscore, got ${JSON.stringify(run)}`);
+    const json = values.json === true;
+    const say = (line: string) => (json ? undefined : io.err(line));
+    const emit = (e: object) => (json ? io.out(JSON.stringify(e)) : undefined);
+    const vol = volumeDir(values.volume);
+    const dataDir = path.dirname(vol);
+    fs.mkdirSync(dataDir, { recursive: true });
+    const params: TrainTaskParams = {
+      recipe,
+      recipeDir: path.dirname(recipePath),
+      run,
+      import: values['no-import'] !== true,
+      ...(values.out ? { out: path.resolve(values.out) } : {}),
+    };
+
+    let store: ModelStore | null = null;
+    const storeProvider = async () => (store ??= await openStore(vol, true));
+    const onEvent = (_task: number, e: TrainEvent) => {
+      emit(e);
+      if (e.kind === 'start') say(`pxi train: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory)`);
+      else if (e.kind === 'step' && (e.step % 10 === 0 || e.step === e.steps || e.step < 3)) {
+        say(`step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  |g| ${e.gradNorm.toFixed(3)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${formatDuration(e.etaSec)}`);
+      } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)} (${(e.loss / Math.LN2).toFixed(3)} bits/token)`);
+      else if (e.kind === 'sample') say(`step ${e.step} sample: ${JSON.stringify(e.text)}`);
+      else if (e.kind === 'checkpoint') say(`step ${e.step}: checkpoint saved`);
+    };
+    // Training runs as a task of the data folder's durable queue: a run killed mid-way is still
+    // 'running' there, and the next pxi train (or the app) resumes it from its last checkpoint.
+    const queue = new TaskQueue(path.join(dataDir, 'tasks.sqlite'), [
+      ...modelTaskHandlers(storeProvider),
+      trainTaskHandler({
+        store: storeProvider,
+        openContext: async () => {
+          const ctx = await openNodeContext();
+          say(`pxi train: on ${adapterName(ctx.adapter, 'the WebGPU adapter')}`);
+          return ctx;
+        },
+        onEvent,
+        onMessage: (_t, m) => say(`pxi train: ${m}`),
+      }),
+    ]);
+    try {
+      const unfinished = queue.list().filter((t) => t.kind === TRAIN_TASK && (t.state === 'running' || t.state === 'queued') && (t.params as TrainTaskParams).run === run);
+      let task: TaskRecord | undefined = unfinished[0];
+      if (values.fresh) {
+        for (const t of unfinished) if (t.state === 'queued') queue.cancel(t.id);
+        await removeRun((await storeProvider()).volume, run);
+        task = undefined;
+      }
+      if (task && JSON.stringify((task.params as TrainTaskParams).recipe) !== JSON.stringify(recipe)) {
+        throw new UsageError(`run ${run} has an unfinished training task (#${task.id}) with a different recipe: pass --fresh to start over, or --name for another run`);
+      }
+      if (task) say(`pxi train: continuing task #${task.id} (run ${run})`);
+      else say(`pxi train: ${run}: ${describeModel(recipe)}; ${(parameterCount(modelConfigOf(recipe)) / 1e6).toFixed(2)} M parameters`);
+      const id = task?.id ?? queue.enqueue(TRAIN_TASK, params).id;
+      const finished = new Promise<TaskRecord>((resolve) => {
+        queue.onChange((t) => {
+          if (t.id === id && (t.state === 'succeeded' || t.state === 'failed' || t.state === 'cancelled')) resolve(t);
+        });
+      });
+      queue.start();
+      const outcome = await Promise.race([finished, io.interrupted.then(() => null)]);
+      if (outcome === null) {
+        await queue.close(); // the task stays 'running': the next pxi train resumes it
+        say(`pxi train: interrupted; the last checkpoint is kept: run the same command again to resume`);
+        return EXIT.INTERRUPTED;
+      }
+      if (outcome.state !== 'succeeded') {
+        throw outcome.error ? new RemoteError(outcome.error) : new PxiError('TRAIN_FAILED', `training task #${id} ended ${outcome.state}`);
+      }
+      const r = outcome.result as TrainTaskResult;
+      if (values.out) say(`pxi train: wrote ${values.out}`);
+      emit({ kind: 'result', ...r });
+      say(`pxi train: done: ${r.step} steps${r.validLoss !== null ? `, validation loss ${r.validLoss.toFixed(4)}` : ''}`);
+      return EXIT.OK;
+    } finally {
+      await queue.close().catch(() => undefined);
+      await (store as ModelStore | null)?.close();
+    }
+  },
+};

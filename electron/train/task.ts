@@ -1,0 +1,103 @@
+/**
+ * Training as a task of the durable queue (`model.train`): the queue reruns a task that was
+ * running when its process died, and the session resumes from the run's last checkpoint in
+ * PixelFS, so a training killed with SIGKILL continues where its checkpoints left it, whether it
+ * was started by `pxi train` or by the app. The recipe itself is in the task's params (not a path
+ * to it), so a resumed task trains exactly what it started.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { GpuContext } from '../../shared/gpu';
+import { parseRecipe, RecipeSchema } from '../../shared/train/recipe';
+import { TaskParamsError, type StoreProvider } from '../models/tasks';
+import { writeFileDurable } from '../pixelfs/file-ops';
+import type { TaskHandler } from '../tasks/queue';
+import { loadTrainData } from './data';
+import { trainSession, type TrainEvent } from './session';
+
+export const TRAIN_TASK = 'model.train';
+
+const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => path.isAbsolute(p), 'must be an absolute path');
+
+export const TrainParams = z.strictObject({
+  recipe: RecipeSchema,
+  /** Folder that relative data paths in the recipe are resolved against. */
+  recipeDir: absolutePath,
+  run: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/),
+  out: absolutePath.optional(),
+  import: z.boolean().default(true),
+});
+export type TrainTaskParams = z.infer<typeof TrainParams>;
+
+export interface TrainTaskDeps {
+  store: StoreProvider;
+  openContext: () => Promise<GpuContext>;
+  /** Every training event of a task (progress lines, the UI's curves). */
+  onEvent?: (taskId: number, e: TrainEvent) => void;
+  onMessage?: (taskId: number, message: string) => void;
+}
+
+export interface TrainTaskResult {
+  run: string;
+  step: number;
+  model: string | null;
+  validLoss: number | null;
+}
+
+export function trainTaskHandler(deps: TrainTaskDeps): TaskHandler {
+  return {
+    kind: TRAIN_TASK,
+    unit: 'steps',
+    validate(params) {
+      const r = TrainParams.safeParse(params);
+      if (!r.success) throw new TaskParamsError(TRAIN_TASK, r.error, params);
+      parseRecipe(r.data.recipe, `${TRAIN_TASK} recipe`);
+      return r.data;
+    },
+    async run(raw, ctx): Promise<TrainTaskResult> {
+      const p = TrainParams.parse(raw);
+      const recipe = parseRecipe(p.recipe, `${TRAIN_TASK} recipe`);
+      const store = await deps.store();
+      const say = (m: string) => deps.onMessage?.(ctx.taskId, m);
+      ctx.progress(0, recipe.train.steps, ctx.resuming ? 'resuming' : 'preparing data');
+      const data = await loadTrainData(recipe, p.recipeDir, store, say);
+      const gpu = await deps.openContext();
+      try {
+        const r = await trainSession({
+          recipe,
+          run: p.run,
+          volume: store.volume,
+          ctx: gpu,
+          data,
+          signal: ctx.signal,
+          onEvent: (e) => {
+            deps.onEvent?.(ctx.taskId, e);
+            if (e.kind === 'step') ctx.progress(e.step, e.steps, `loss ${e.loss.toFixed(4)}, ${Math.round(e.tokensPerSec)} tokens/s`);
+          },
+        });
+        if (p.out) await writeFileDurable(p.out, r.gguf);
+        let model: string | null = null;
+        if (p.import) {
+          const tmp = path.join(store.root, `.${p.run}.trained.gguf`);
+          await writeFileDurable(tmp, r.gguf);
+          try {
+            const existing = store.list().find((m) => m.name === recipe.name);
+            if (existing) await store.remove(existing.id);
+            model = (await store.import(tmp, { name: recipe.name })).model.id;
+          } finally {
+            fs.rmSync(tmp, { force: true });
+          }
+          say(`imported as model ${recipe.name}`);
+        }
+        return { run: p.run, step: r.state.step, model, validLoss: r.state.valid.at(-1)?.loss ?? null };
+      } finally {
+        gpu.destroy();
+      }
+    },
+  };
+}

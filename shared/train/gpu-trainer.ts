@@ -1,0 +1,441 @@
+/**
+ * The training engine on the GPU: a llama/qwen2 forward pass that keeps what the backward pass
+ * needs, the backward pass, and the optimizer step, all in WGSL over one flat buffer each for the
+ * parameters, their gradients and AdamW's two moments. The sequence of ops is the one of
+ * shared/train/reference/model.ts (float64), which the tests hold it to.
+ *
+ * A step runs `accum` micro-batches of [batch, seqLen] tokens (gradients add up in the gradient
+ * buffer; the loss scale averages them), then the gradient norm, clipping and AdamW, without
+ * reading anything back but the per-row losses and the norm. Every kernel is deterministic, so
+ * the same seed and data give the same weights bit for bit on one adapter.
+ */
+import type { GpuBatch, GpuBinding, GpuContext } from '../gpu';
+import { ropeInvFreq } from '../engine/reference/rope';
+import { headDim, paramSpecs, ropeNeox, type ParamSpec, type TrainModelConfig } from './config';
+import { TrainError } from './errors';
+import { BlockKernels } from './kernels-block';
+import { LinearKernels, embeddingIndex } from './kernels-linear';
+import { OptimKernels, type AdamWSettings } from './kernels-optim';
+
+/** Elements a parameter's start is aligned to: 64 f32 = 256 bytes, WebGPU's binding offset alignment. */
+const ALIGN = 64;
+
+export interface ParamSlot {
+  readonly spec: ParamSpec;
+  /** First element in the flat buffers. */
+  readonly offset: number;
+}
+
+/**
+ * Where each parameter lives in the flat buffers: matrices (weight-decayed) first, then gains and
+ * biases, so that AdamW tells them apart by one index (`decayEnd`).
+ */
+export interface ParamLayout {
+  readonly slots: ReadonlyMap<string, ParamSlot>;
+  /** In paramSpecs order. */
+  readonly order: readonly ParamSlot[];
+  readonly total: number;
+  readonly decayEnd: number;
+}
+
+export function paramLayout(cfg: TrainModelConfig): ParamLayout {
+  const specs = paramSpecs(cfg);
+  const slots = new Map<string, ParamSlot>();
+  let at = 0;
+  const place = (spec: ParamSpec) => {
+    slots.set(spec.name, { spec, offset: at });
+    at += Math.ceil(spec.size / ALIGN) * ALIGN;
+  };
+  specs.filter((s) => s.decay).forEach(place);
+  const decayEnd = at;
+  specs.filter((s) => !s.decay).forEach(place);
+  return { slots, order: specs.map((s) => slots.get(s.name)!), total: at, decayEnd };
+}
+
+/** The shape of one micro-batch. */
+export interface BatchShape {
+  /** Sequences per micro-batch. */
+  readonly batch: number;
+  /** Tokens per sequence (≤ the model's context). */
+  readonly seqLen: number;
+}
+
+export interface StepResult {
+  /** Mean cross-entropy (nats per token) over the step's micro-batches. */
+  loss: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  clipScale: number;
+  /** False when the loss or a gradient was not finite: the weights were left unchanged. */
+  ok: boolean;
+}
+
+interface LayerActs {
+  xMid: GPUBuffer;
+  rstd1: GPUBuffer;
+  h1: GPUBuffer;
+  q: GPUBuffer;
+  k: GPUBuffer;
+  v: GPUBuffer;
+  probs: GPUBuffer;
+  att: GPUBuffer;
+  rstd2: GPUBuffer;
+  h2: GPUBuffer;
+  gate: GPUBuffer;
+  up: GPUBuffer;
+  act: GPUBuffer;
+}
+
+export class GpuTrainer {
+  readonly layout: ParamLayout;
+  readonly rows: number;
+  private readonly bufs: GPUBuffer[] = [];
+  readonly params: GPUBuffer;
+  readonly grads: GPUBuffer;
+  private readonly m: GPUBuffer;
+  private readonly v: GPUBuffer;
+  private readonly partial: GPUBuffer;
+  private readonly stats: GPUBuffer;
+  private readonly invFreq: GPUBuffer;
+  private readonly ids: GPUBuffer;
+  private readonly targets: GPUBuffer;
+  private readonly embOffsets: GPUBuffer;
+  private readonly embRows: GPUBuffer;
+  /** xs[l] is the residual stream entering layer l; xs[layers] leaves the last one. */
+  private readonly xs: GPUBuffer[];
+  private readonly acts: LayerActs[];
+  private readonly rstdF: GPUBuffer;
+  private readonly hF: GPUBuffer;
+  private readonly logits: GPUBuffer;
+  private readonly rowLoss: GPUBuffer;
+  private readonly tmpD: GPUBuffer;
+  private readonly dX: GPUBuffer;
+  private readonly dH: GPUBuffer;
+  private readonly dQ: GPUBuffer;
+  private readonly dK: GPUBuffer;
+  private readonly dV: GPUBuffer;
+  private readonly dAtt: GPUBuffer;
+  private readonly dProbs: GPUBuffer;
+  private readonly dGate: GPUBuffer;
+  private readonly dUp: GPUBuffer;
+  private readonly dAct: GPUBuffer;
+  /** Row losses of each micro-batch of the current step, side by side. */
+  private stepLosses: GPUBuffer;
+  private stepLossSlots: number;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly cfg: TrainModelConfig,
+    readonly shape: BatchShape,
+    private readonly lin: LinearKernels,
+    private readonly blk: BlockKernels,
+    private readonly opt: OptimKernels,
+  ) {
+    if (!Number.isInteger(shape.batch) || shape.batch < 1) throw new TrainError('TRAIN_CONFIG', `batch = ${shape.batch} must be a positive integer`, { field: 'batch' });
+    if (!Number.isInteger(shape.seqLen) || shape.seqLen < 1 || shape.seqLen > cfg.context) {
+      throw new TrainError('TRAIN_CONFIG', `seqLen = ${shape.seqLen} must be between 1 and the context (${cfg.context})`, { field: 'seqLen' });
+    }
+    this.layout = paramLayout(cfg);
+    const N = (this.rows = shape.batch * shape.seqLen);
+    const { dim: D, ff: F, vocab: V, heads: H, kvHeads: Hk } = cfg;
+    const hd = headDim(cfg);
+    const T = shape.seqLen;
+    const f32 = (n: number, label: string) => this.buf(n * 4, label);
+    const P = this.layout.total;
+    this.params = f32(P, 'train:params');
+    this.grads = f32(P, 'train:grads');
+    this.m = f32(P, 'train:adam-m');
+    this.v = f32(P, 'train:adam-v');
+    this.partial = f32(OptimKernels.partialCount(P), 'train:norm-partials');
+    this.stats = f32(4, 'train:stats');
+    this.invFreq = this.ctx.storage(ropeInvFreq(hd, cfg.ropeTheta), 'train:inv-freq');
+    this.bufs.push(this.invFreq);
+    this.ids = f32(N, 'train:ids');
+    this.targets = f32(N, 'train:targets');
+    this.embOffsets = f32(V + 1, 'train:emb-offsets');
+    this.embRows = f32(N, 'train:emb-rows');
+    this.xs = Array.from({ length: cfg.layers + 1 }, (_, l) => f32(N * D, `train:x${l}`));
+    this.acts = Array.from({ length: cfg.layers }, (_, l) => ({
+      xMid: f32(N * D, `train:l${l}:xmid`),
+      rstd1: f32(N, `train:l${l}:rstd1`),
+      h1: f32(N * D, `train:l${l}:h1`),
+      q: f32(N * H * hd, `train:l${l}:q`),
+      k: f32(N * Hk * hd, `train:l${l}:k`),
+      v: f32(N * Hk * hd, `train:l${l}:v`),
+      probs: f32(shape.batch * H * T * T, `train:l${l}:probs`),
+      att: f32(N * H * hd, `train:l${l}:att`),
+      rstd2: f32(N, `train:l${l}:rstd2`),
+      h2: f32(N * D, `train:l${l}:h2`),
+      gate: f32(N * F, `train:l${l}:gate`),
+      up: f32(N * F, `train:l${l}:up`),
+      act: f32(N * F, `train:l${l}:act`),
+    }));
+    this.rstdF = f32(N, 'train:rstdF');
+    this.hF = f32(N * D, 'train:hF');
+    this.logits = f32(N * V, 'train:logits');
+    this.rowLoss = f32(N, 'train:row-loss');
+    this.tmpD = f32(N * D, 'train:tmpD');
+    this.dX = f32(N * D, 'train:dX');
+    this.dH = f32(N * D, 'train:dH');
+    this.dQ = f32(N * H * hd, 'train:dQ');
+    this.dK = f32(N * Hk * hd, 'train:dK');
+    this.dV = f32(N * Hk * hd, 'train:dV');
+    this.dAtt = f32(N * H * hd, 'train:dAtt');
+    this.dProbs = f32(shape.batch * H * T * T, 'train:dProbs');
+    this.dGate = f32(N * F, 'train:dGate');
+    this.dUp = f32(N * F, 'train:dUp');
+    this.dAct = f32(N * F, 'train:dAct');
+    this.stepLossSlots = 1;
+    this.stepLosses = f32(N, 'train:step-losses');
+  }
+
+  static async create(ctx: GpuContext, cfg: TrainModelConfig, shape: BatchShape, init: ReadonlyMap<string, Float32Array>): Promise<GpuTrainer> {
+    const [lin, blk, opt] = await Promise.all([LinearKernels.create(ctx), BlockKernels.create(ctx), OptimKernels.create(ctx)]);
+    const t = await ctx.checked('allocate training buffers', () => new GpuTrainer(ctx, cfg, shape, lin, blk, opt));
+    t.setParams(init);
+    return t;
+  }
+
+  /** Bytes of GPU memory this trainer holds. */
+  get gpuBytes(): number {
+    return this.bufs.reduce((s, b) => s + b.size, 0);
+  }
+
+  private buf(bytes: number, label: string): GPUBuffer {
+    const b = this.ctx.storage(Math.max(4, bytes), label);
+    this.bufs.push(b);
+    return b;
+  }
+
+  /** A parameter's range in a flat buffer, as a binding. */
+  private slot(buffer: GPUBuffer, name: string): GpuBinding {
+    const s = this.layout.slots.get(name);
+    if (!s) throw new TrainError('TRAIN_CONFIG', `no parameter named ${name}`);
+    return { buffer, offset: s.offset * 4, size: s.spec.size * 4 };
+  }
+  private p(name: string): GpuBinding {
+    return this.slot(this.params, name);
+  }
+  private g(name: string): GpuBinding {
+    return this.slot(this.grads, name);
+  }
+  private optional(name: string): GpuBinding | undefined {
+    return this.layout.slots.has(name) ? this.p(name) : undefined;
+  }
+  private optionalGrad(name: string): GpuBinding | undefined {
+    return this.layout.slots.has(name) ? this.g(name) : undefined;
+  }
+
+  /** Replaces every parameter (checked against its spec); resets nothing else. */
+  setParams(values: ReadonlyMap<string, Float32Array>): void {
+    const flat = new Float32Array(this.layout.total);
+    for (const s of this.layout.order) {
+      const a = values.get(s.spec.name);
+      if (!a || a.length !== s.spec.size) {
+        throw new TrainError('TRAIN_CHECKPOINT', `parameter ${s.spec.name}: expected ${s.spec.size} values, got ${a ? a.length : 'none'}`, { tensor: s.spec.name });
+      }
+      flat.set(a, s.offset);
+    }
+    this.ctx.write(this.params, flat);
+  }
+
+  async readParams(): Promise<Map<string, Float32Array>> {
+    return this.unflatten(await this.ctx.readF32(this.params));
+  }
+
+  async readGrads(): Promise<Map<string, Float32Array>> {
+    return this.unflatten(await this.ctx.readF32(this.grads));
+  }
+
+  private unflatten(flat: Float32Array): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>();
+    for (const s of this.layout.order) out.set(s.spec.name, flat.slice(s.offset, s.offset + s.spec.size));
+    return out;
+  }
+
+  /** The optimizer's whole state as flat arrays (for checkpoints). */
+  async readState(): Promise<{ params: Float32Array; m: Float32Array; v: Float32Array }> {
+    return { params: await this.ctx.readF32(this.params), m: await this.ctx.readF32(this.m), v: await this.ctx.readF32(this.v) };
+  }
+
+  writeState(s: { params: Float32Array; m: Float32Array; v: Float32Array }): void {
+    for (const [k, a] of Object.entries(s)) {
+      if (a.length !== this.layout.total) throw new TrainError('TRAIN_CHECKPOINT', `checkpoint ${k}: ${a.length} values, the model has ${this.layout.total}`);
+    }
+    this.ctx.write(this.params, s.params);
+    this.ctx.write(this.m, s.m);
+    this.ctx.write(this.v, s.v);
+  }
+
+  /** Uploads one micro-batch: tokens[batch, seqLen + 1] → inputs, targets, embedding index. */
+  private upload(tokens: Int32Array): void {
+    const { batch: B, seqLen: T } = this.shape;
+    if (tokens.length !== B * (T + 1)) {
+      throw new TrainError('TRAIN_DATA', `a micro-batch holds ${B}×${T + 1} = ${B * (T + 1)} tokens, got ${tokens.length}`);
+    }
+    const ids = new Int32Array(this.rows);
+    const targets = new Uint32Array(this.rows);
+    for (let b = 0; b < B; b++) {
+      for (let t = 0; t < T; t++) {
+        ids[b * T + t] = tokens[b * (T + 1) + t]!;
+        const y = tokens[b * (T + 1) + t + 1]!;
+        if (!(y >= 0 && y < this.cfg.vocab)) throw new TrainError('TRAIN_DATA', `token ${y} at sequence ${b}, position ${t + 1} is outside the vocabulary (${this.cfg.vocab})`);
+        targets[b * T + t] = y;
+      }
+    }
+    const index = embeddingIndex(ids, this.cfg.vocab);
+    this.ctx.write(this.ids, new Uint32Array(ids.buffer));
+    this.ctx.write(this.targets, targets);
+    this.ctx.write(this.embOffsets, index.offsets);
+    this.ctx.write(this.embRows, index.rows);
+  }
+
+  /** Records the forward pass up to the logits of the uploaded micro-batch. */
+  private forward(b: GpuBatch): void {
+    const { cfg, rows: N } = this;
+    const { dim: D, ff: F, heads: H, kvHeads: Hk } = cfg;
+    const hd = headDim(cfg);
+    const { batch: B, seqLen: T } = this.shape;
+    const neox = ropeNeox(cfg);
+    this.lin.embeddingForward(b, { table: this.p('token_embd.weight'), ids: this.ids, y: this.xs[0]!, rows: N, dim: D });
+    for (let l = 0; l < cfg.layers; l++) {
+      const a = this.acts[l]!;
+      const n = (s: string) => `blk.${l}.${s}`;
+      const x = this.xs[l]!;
+      this.blk.rmsnormForward(b, { x, w: this.p(n('attn_norm.weight')), y: a.h1, rstd: a.rstd1, rows: N, dim: D, eps: cfg.rmsEps });
+      this.lin.linearForward(b, { x: a.h1, w: this.p(n('attn_q.weight')), bias: this.optional(n('attn_q.bias')), y: a.q, rows: N, inDim: D, outDim: H * hd });
+      this.lin.linearForward(b, { x: a.h1, w: this.p(n('attn_k.weight')), bias: this.optional(n('attn_k.bias')), y: a.k, rows: N, inDim: D, outDim: Hk * hd });
+      this.lin.linearForward(b, { x: a.h1, w: this.p(n('attn_v.weight')), bias: this.optional(n('attn_v.bias')), y: a.v, rows: N, inDim: D, outDim: Hk * hd });
+      this.blk.ropeForward(b, { x: a.q, invFreq: this.invFreq, rows: N, seqLen: T, heads: H, headDim: hd, neox });
+      this.blk.ropeForward(b, { x: a.k, invFreq: this.invFreq, rows: N, seqLen: T, heads: Hk, headDim: hd, neox });
+      this.blk.attentionForward(b, { q: a.q, k: a.k, v: a.v, out: a.att, probs: a.probs, batch: B, seqLen: T, heads: H, kvHeads: Hk, headDim: hd });
+      this.lin.linearForward(b, { x: a.att, w: this.p(n('attn_output.weight')), y: this.tmpD, rows: N, inDim: H * hd, outDim: D });
+      this.blk.add(b, { a: x, b: this.tmpD, out: a.xMid, n: N * D });
+      this.blk.rmsnormForward(b, { x: a.xMid, w: this.p(n('ffn_norm.weight')), y: a.h2, rstd: a.rstd2, rows: N, dim: D, eps: cfg.rmsEps });
+      this.lin.linearForward(b, { x: a.h2, w: this.p(n('ffn_gate.weight')), y: a.gate, rows: N, inDim: D, outDim: F });
+      this.lin.linearForward(b, { x: a.h2, w: this.p(n('ffn_up.weight')), y: a.up, rows: N, inDim: D, outDim: F });
+      this.blk.swigluForward(b, { gate: a.gate, up: a.up, out: a.act, n: N * F });
+      this.lin.linearForward(b, { x: a.act, w: this.p(n('ffn_down.weight')), y: this.tmpD, rows: N, inDim: F, outDim: D });
+      this.blk.add(b, { a: a.xMid, b: this.tmpD, out: this.xs[l + 1]!, n: N * D });
+    }
+    this.blk.rmsnormForward(b, { x: this.xs[cfg.layers]!, w: this.p('output_norm.weight'), y: this.hF, rstd: this.rstdF, rows: N, dim: D, eps: cfg.rmsEps });
+    this.lin.linearForward(b, { x: this.hF, w: this.p(this.outputName), y: this.logits, rows: N, inDim: D, outDim: cfg.vocab });
+  }
+
+  private get outputName(): string {
+    return this.cfg.tied ? 'token_embd.weight' : 'output.weight';
+  }
+
+  /** Records the backward pass; the logits buffer must hold dlogits (crossEntropy wrote it). */
+  private backward(b: GpuBatch): void {
+    const { cfg, rows: N } = this;
+    const { dim: D, ff: F, heads: H, kvHeads: Hk } = cfg;
+    const hd = headDim(cfg);
+    const { batch: B, seqLen: T } = this.shape;
+    const neox = ropeNeox(cfg);
+    this.lin.linearBackward(b, { dy: this.logits, x: this.hF, w: this.p(this.outputName), dx: this.dH, dw: this.g(this.outputName), rows: N, inDim: D, outDim: cfg.vocab, accumulateDx: false });
+    this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[cfg.layers]!, w: this.p('output_norm.weight'), rstd: this.rstdF, dx: this.dX, dw: this.g('output_norm.weight'), rows: N, dim: D, accumulateDx: false });
+    for (let l = cfg.layers - 1; l >= 0; l--) {
+      const a = this.acts[l]!;
+      const n = (s: string) => `blk.${l}.${s}`;
+      // dX is the gradient of xs[l + 1] = xMid + down(act): it flows to xMid unchanged.
+      this.lin.linearBackward(b, { dy: this.dX, x: a.act, w: this.p(n('ffn_down.weight')), dx: this.dAct, dw: this.g(n('ffn_down.weight')), rows: N, inDim: F, outDim: D, accumulateDx: false });
+      this.blk.swigluBackward(b, { dout: this.dAct, gate: a.gate, up: a.up, dgate: this.dGate, dup: this.dUp, n: N * F });
+      this.lin.linearBackward(b, { dy: this.dGate, x: a.h2, w: this.p(n('ffn_gate.weight')), dx: this.dH, dw: this.g(n('ffn_gate.weight')), rows: N, inDim: D, outDim: F, accumulateDx: false });
+      this.lin.linearBackward(b, { dy: this.dUp, x: a.h2, w: this.p(n('ffn_up.weight')), dx: this.dH, dw: this.g(n('ffn_up.weight')), rows: N, inDim: D, outDim: F, accumulateDx: true });
+      this.blk.rmsnormBackward(b, { dy: this.dH, x: a.xMid, w: this.p(n('ffn_norm.weight')), rstd: a.rstd2, dx: this.dX, dw: this.g(n('ffn_norm.weight')), rows: N, dim: D, accumulateDx: true });
+      // dX is now the gradient of xMid = xs[l] + attn_output(att).
+      this.lin.linearBackward(b, { dy: this.dX, x: a.att, w: this.p(n('attn_output.weight')), dx: this.dAtt, dw: this.g(n('attn_output.weight')), rows: N, inDim: H * hd, outDim: D, accumulateDx: false });
+      this.blk.attentionBackward(b, { dout: this.dAtt, q: a.q, k: a.k, v: a.v, probs: a.probs, dq: this.dQ, dk: this.dK, dv: this.dV, dprobs: this.dProbs, batch: B, seqLen: T, heads: H, kvHeads: Hk, headDim: hd });
+      this.blk.ropeBackward(b, { x: this.dQ, invFreq: this.invFreq, rows: N, seqLen: T, heads: H, headDim: hd, neox });
+      this.blk.ropeBackward(b, { x: this.dK, invFreq: this.invFreq, rows: N, seqLen: T, heads: Hk, headDim: hd, neox });
+      this.lin.linearBackward(b, { dy: this.dQ, x: a.h1, w: this.p(n('attn_q.weight')), dx: this.dH, dw: this.g(n('attn_q.weight')), db: this.optionalGrad(n('attn_q.bias')), rows: N, inDim: D, outDim: H * hd, accumulateDx: false });
+      this.lin.linearBackward(b, { dy: this.dK, x: a.h1, w: this.p(n('attn_k.weight')), dx: this.dH, dw: this.g(n('attn_k.weight')), db: this.optionalGrad(n('attn_k.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
+      this.lin.linearBackward(b, { dy: this.dV, x: a.h1, w: this.p(n('attn_v.weight')), dx: this.dH, dw: this.g(n('attn_v.weight')), db: this.optionalGrad(n('attn_v.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
+      this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[l]!, w: this.p(n('attn_norm.weight')), rstd: a.rstd1, dx: this.dX, dw: this.g(n('attn_norm.weight')), rows: N, dim: D, accumulateDx: true });
+    }
+    this.lin.embeddingBackward(b, { dy: this.dX, offsets: this.embOffsets, rowIndex: this.embRows, dTable: this.g('token_embd.weight'), rows: N, dim: D, vocab: cfg.vocab });
+  }
+
+  private ensureLossSlots(n: number): void {
+    if (n <= this.stepLossSlots) return;
+    this.stepLosses.destroy();
+    this.bufs.splice(this.bufs.indexOf(this.stepLosses), 1);
+    this.stepLosses = this.buf(n * this.rows * 4, 'train:step-losses');
+    this.stepLossSlots = n;
+  }
+
+  private meanOf(losses: Float32Array): number {
+    let s = 0;
+    for (const v of losses) s += v;
+    return s / losses.length;
+  }
+
+  /**
+   * One optimizer step over `microBatches` (each [batch, seqLen + 1] tokens): forward, loss,
+   * backward of each, gradients averaged, clipped to `s.maxNorm`, AdamW with `s.lr` as step
+   * `step` (1-based). Non-finite loss or gradients leave the weights as they were (ok = false).
+   */
+  async step(microBatches: readonly Int32Array[], step: number, s: AdamWSettings): Promise<StepResult> {
+    if (microBatches.length < 1) throw new TrainError('TRAIN_CONFIG', 'a step needs at least one micro-batch');
+    this.ensureLossSlots(microBatches.length);
+    const clear = this.ctx.batch('train:zero-grads');
+    clear.clear(this.grads);
+    clear.submit();
+    const scale = 1 / (this.rows * microBatches.length);
+    microBatches.forEach((tokens, i) => {
+      this.upload(tokens);
+      const b = this.ctx.batch('train:micro-batch');
+      this.forward(b);
+      this.lin.crossEntropy(b, { logits: this.logits, targets: this.targets, rowLoss: this.rowLoss, rows: this.rows, vocab: this.cfg.vocab, scale });
+      this.backward(b);
+      b.copy(this.rowLoss, 0, this.stepLosses, i * this.rows * 4, this.rows * 4);
+      b.submit();
+    });
+    const b = this.ctx.batch('train:optimizer');
+    this.opt.gradNorm(b, { grad: this.grads, partial: this.partial, stats: this.stats, n: this.layout.total, maxNorm: s.maxNorm });
+    this.opt.adamw(b, { param: this.params, grad: this.grads, m: this.m, v: this.v, stats: this.stats, n: this.layout.total, decayEnd: this.layout.decayEnd, step, s });
+    b.submit();
+    const [losses, stats] = await Promise.all([this.ctx.readF32(this.stepLosses, microBatches.length * this.rows), this.ctx.readF32(this.stats, 4)]);
+    const loss = this.meanOf(losses);
+    return { loss, gradNorm: stats[1]!, clipScale: stats[2]!, ok: stats[3] === 1 && Number.isFinite(loss) };
+  }
+
+  /** Mean loss of one micro-batch, forward only (validation). */
+  async loss(tokens: Int32Array): Promise<number> {
+    this.upload(tokens);
+    const b = this.ctx.batch('train:eval');
+    this.forward(b);
+    this.lin.crossEntropy(b, { logits: this.logits, targets: this.targets, rowLoss: this.rowLoss, rows: this.rows, vocab: this.cfg.vocab, scale: 1 });
+    b.submit();
+    return this.meanOf(await this.ctx.readF32(this.rowLoss, this.rows));
+  }
+
+  /** Loss and every gradient of one micro-batch, the weights unchanged (for the checks). */
+  async lossAndGrads(tokens: Int32Array): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+    const clear = this.ctx.batch('train:zero-grads');
+    clear.clear(this.grads);
+    clear.submit();
+    this.upload(tokens);
+    const b = this.ctx.batch('train:grads');
+    this.forward(b);
+    this.lin.crossEntropy(b, { logits: this.logits, targets: this.targets, rowLoss: this.rowLoss, rows: this.rows, vocab: this.cfg.vocab, scale: 1 / this.rows });
+    this.backward(b);
+    b.submit();
+    const loss = this.meanOf(await this.ctx.readF32(this.rowLoss, this.rows));
+    return { loss, grads: await this.readGrads() };
+  }
+
+  /** Names of parameters whose gradient holds a NaN or an infinity (after a failed step). */
+  async nonFiniteGradients(): Promise<string[]> {
+    const grads = await this.readGrads();
+    const bad: string[] = [];
+    for (const [name, g] of grads) if (!g.every(Number.isFinite)) bad.push(name);
+    return bad;
+  }
+
+  destroy(): void {
+    for (const b of this.bufs) b.destroy();
+    this.bufs.length = 0;
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The train channels' contract through the dispatcher, with stand-in handlers: what requests are
+ * refused (naming the field), what answers are refused (unbounded, non-finite), and the event.
+ */
+import { describe, expect, it } from 'vitest';
+import { TRAIN_LIMITS, type TrainRun } from '../../shared/ipc/channels/train';
+import { channelNames, events, eventNames } from '../../shared/ipc/contract';
+import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
+
+const ctx = { transport: 'direct' as const, origin: 'test' };
+
+function handlers(overrides: Partial<Handlers>): Handlers {
+  const all = Object.fromEntries(
+    channelNames.map((c) => [
+      c,
+      () => {
+        throw new Error(`${c} is not under test`);
+      },
+    ]),
+  );
+  return { ...all, ...overrides } as Handlers;
+}
+
+const recipe = {
+  name: 'tiny',
+  model: { dim: 32, layers: 2, heads: 2, ff: 64, context: 64 },
+  data: { train: ['/data/train.txt'], vocab: 300 },
+  train: { steps: 60 },
+};
+
+const run = (over: Partial<TrainRun> = {}): TrainRun => ({
+  run: 'tiny',
+  taskId: 1,
+  state: 'running',
+  recipe: {
+    name: 'tiny',
+    model: { arch: 'llama', dim: 32, layers: 2, heads: 2, ff: 64, context: 64, ropeTheta: 10000, rmsEps: 1e-5, tied: true },
+    data: { train: ['/data/train.txt'], valid: [], vocab: 300, fixMojibake: true },
+    train: { seed: 1, batch: 8, accum: 1, steps: 60, lr: 1e-3, warmup: 100, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 1, evalEvery: 100, evalBatches: 8, checkpointEvery: 100, sampleEvery: 0 },
+  },
+  parameters: 30000,
+  step: 3,
+  steps: 60,
+  latest: { loss: 5.5, lr: 1e-4, gradNorm: 1.2, tokensPerSec: 900, etaSec: 20 },
+  validLoss: null,
+  checkpoints: [],
+  modelId: null,
+  error: null,
+  createdAt: 1,
+  updatedAt: 2,
+  ...over,
+});
+
+async function refused(d: ReturnType<typeof createDispatcher>, channel: string, payload: unknown, code: string, msg: RegExp): Promise<void> {
+  const env = await d(channel, payload, ctx);
+  expect(env.ok, `${channel} ${JSON.stringify(payload)}`).toBe(false);
+  if (!env.ok) {
+    expect(env.error.code).toBe(code);
+    expect(env.error.message).toMatch(msg);
+  }
+}
+
+describe('train channels in the contract', () => {
+  it('declares the train channels and the train:event event', () => {
+    expect(channelNames.filter((c) => c.startsWith('train:')).sort()).toEqual(['train:cancel', 'train:history', 'train:pause', 'train:resume', 'train:runs', 'train:start', 'train:weight-change']);
+    expect(eventNames).toContain('train:event');
+  });
+
+  it('train:start takes a recipe with defaults filled in and refuses bad ones naming the field', async () => {
+    const seen: unknown[] = [];
+    const d = createDispatcher(
+      handlers({
+        'train:start': (req) => {
+          seen.push(req);
+          return { taskId: 7, run: req.run ?? req.recipe.name };
+        },
+      }),
+    );
+    const ok = await d('train:start', { recipe, run: 'first-run' }, ctx);
+    expect(ok).toEqual({ ok: true, value: { taskId: 7, run: 'first-run' } });
+    // The dispatcher hands the handler the parsed recipe: defaults filled in.
+    expect(seen[0]).toMatchObject({ recipe: { model: { arch: 'llama', tied: true }, data: { valid: [], fixMojibake: true }, train: { batch: 8, lr: 1e-3 } } });
+    await refused(d, 'train:start', { recipe, run: 'has space' }, 'IPC_INVALID_REQUEST', /run: a run name/);
+    await refused(d, 'train:start', { recipe, run: '' }, 'IPC_INVALID_REQUEST', /run/);
+    await refused(d, 'train:start', { recipe: { ...recipe, model: { ...recipe.model, dim: 0 } } }, 'IPC_INVALID_REQUEST', /recipe\.model\.dim/);
+    await refused(d, 'train:start', { recipe: { ...recipe, model: { ...recipe.model, layers: 2.5 } } }, 'IPC_INVALID_REQUEST', /recipe\.model\.layers/);
+    await refused(d, 'train:start', { recipe: { ...recipe, train: { steps: -1 } } }, 'IPC_INVALID_REQUEST', /recipe\.train\.steps/);
+    await refused(d, 'train:start', { recipe: { ...recipe, train: { steps: 10, lr: 2 } } }, 'IPC_INVALID_REQUEST', /recipe\.train\.lr/);
+    await refused(d, 'train:start', { recipe: { ...recipe, data: { train: [] } } }, 'IPC_INVALID_REQUEST', /recipe\.data\.train/);
+    await refused(d, 'train:start', { recipe: { ...recipe, name: 'a/b' } }, 'IPC_INVALID_REQUEST', /recipe\.name/);
+    await refused(d, 'train:start', { recipe: { ...recipe, extra: 1 } }, 'IPC_INVALID_REQUEST', /extra|Unrecognized/i);
+    await refused(d, 'train:start', { recipe, run: 'x', more: true }, 'IPC_INVALID_REQUEST', /more|Unrecognized/i);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('refuses run names that are not names, on every channel that takes one', async () => {
+    const d = createDispatcher(handlers({}));
+    for (const ch of ['train:history', 'train:pause', 'train:resume', 'train:cancel', 'train:weight-change']) {
+      for (const bad of ['../x', 'a b', '', 'x'.repeat(129), 3]) await refused(d, ch, { run: bad }, 'IPC_INVALID_REQUEST', /run/);
+    }
+    await refused(d, 'train:history', { run: 'ok', maxPoints: 5 }, 'IPC_INVALID_REQUEST', /maxPoints/);
+    await refused(d, 'train:history', { run: 'ok', maxPoints: TRAIN_LIMITS.historyPoints + 1 }, 'IPC_INVALID_REQUEST', /maxPoints/);
+    await refused(d, 'train:weight-change', { run: 'ok', step: 1.5 }, 'IPC_INVALID_REQUEST', /step/);
+    await refused(d, 'train:weight-change', { run: 'ok', step: -1 }, 'IPC_INVALID_REQUEST', /step/);
+  });
+
+  it('refuses answers that break the contract: non-finite figures, unbounded lists, unknown states', async () => {
+    for (const [bad, msg] of [
+      [run({ latest: { loss: NaN, lr: 1, gradNorm: 1, tokensPerSec: 1, etaSec: null } }), /latest\.loss/],
+      [run({ validLoss: Infinity }), /validLoss/],
+      [run({ state: 'cancelled' as never }), /state/],
+      [run({ checkpoints: Array.from({ length: TRAIN_LIMITS.checkpoints + 1 }, (_, i) => i) }), /checkpoints/],
+    ] as const) {
+      const d = createDispatcher(handlers({ 'train:runs': () => ({ runs: [bad] }) }));
+      await refused(d, 'train:runs', {}, 'IPC_INVALID_RESPONSE', msg);
+    }
+    const good = createDispatcher(handlers({ 'train:runs': () => ({ runs: [run(), run({ run: 'b', state: 'paused', latest: null })] }) }));
+    expect((await good('train:runs', {}, ctx)).ok).toBe(true);
+    const history = (n: number) => ({
+      run: 'tiny',
+      steps: 60,
+      history: Array.from({ length: n }, (_, i) => ({ step: i + 1, loss: 5, lr: 1e-3, gradNorm: 1, tokensPerSec: 100 })),
+      bucket: 1,
+      valid: [],
+      samples: [],
+      checkpoints: [],
+      seconds: 0,
+    });
+    expect((await createDispatcher(handlers({ 'train:history': () => history(TRAIN_LIMITS.historyPoints) }))('train:history', { run: 'tiny' }, ctx)).ok).toBe(true);
+    await refused(createDispatcher(handlers({ 'train:history': () => history(TRAIN_LIMITS.historyPoints + 1) })), 'train:history', { run: 'tiny' }, 'IPC_INVALID_RESPONSE', /history/);
+    const change = { run: 'tiny', modelId: null, step: 20, base: 0, tileValues: 1 << 20, changes: [{ step: 20, base: 0 }], tensors: [{ name: 'token_embd.weight', values: 9600, rms: NaN, tiles: [0.01] }] };
+    await refused(createDispatcher(handlers({ 'train:weight-change': () => change })), 'train:weight-change', { run: 'tiny' }, 'IPC_INVALID_RESPONSE', /rms/);
+    const fine = { ...change, tensors: [{ ...change.tensors[0]!, rms: 0.01 }] };
+    expect(await createDispatcher(handlers({ 'train:weight-change': () => fine }))('train:weight-change', { run: 'tiny' }, ctx)).toEqual({ ok: true, value: fine });
+  });
+
+  it('train:event carries every kind of training event, and nothing else', () => {
+    const e = events['train:event'];
+    for (const event of [
+      { kind: 'start', step: 0, steps: 60, resumedFrom: null, parameters: 30000, gpuBytes: 1 << 20 },
+      { kind: 'start', step: 20, steps: 60, resumedFrom: 20, parameters: 30000, gpuBytes: 1 << 20 },
+      { kind: 'step', step: 1, steps: 60, loss: 5.7, lr: 3e-4, gradNorm: 2.1, tokensPerSec: 812.5, etaSec: 40 },
+      { kind: 'valid', step: 20, loss: 4.9 },
+      { kind: 'sample', step: 20, text: 'Once upon a time' },
+      { kind: 'checkpoint', step: 20 },
+      { kind: 'done', step: 60 },
+    ]) {
+      expect(e.safeParse({ taskId: 3, run: 'tiny', event }).success, JSON.stringify(event)).toBe(true);
+    }
+    for (const event of [
+      { kind: 'step', step: 1, steps: 60, loss: NaN, lr: 3e-4, gradNorm: 2.1, tokensPerSec: 1, etaSec: 1 },
+      { kind: 'valid', step: 20 },
+      { kind: 'sample', step: 1, text: 'x'.repeat(TRAIN_LIMITS.sampleChars + 1) },
+      { kind: 'weights', step: 1 },
+    ]) {
+      expect(e.safeParse({ taskId: 3, run: 'tiny', event }).success, JSON.stringify(event)).toBe(false);
+    }
+    expect(e.safeParse({ taskId: 0, run: 'tiny', event: { kind: 'done', step: 1 } }).success).toBe(false);
+  });
+});
