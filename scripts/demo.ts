@@ -1,6 +1,6 @@
 /**
- * `npm run demo`: the whole path in one go, in Node. Makes the default model (random weights
- * from a fixed seed, resources/default-model.json; or --model PATH for any GGUF), imports it
+ * `npm run demo`: the whole path in one go, in Node. Takes the default model (a small llama the
+ * project trained itself, resources/default-model.json; or --model PATH for any GGUF), imports it
  * into a fresh PixelFS volume as PNG tiles, renders its map to a PNG, then loads it from the
  * pixels onto WebGPU and generates text with our WGSL kernels, printing tokens/s.
  *
@@ -11,8 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import recipe from '../resources/default-model.json';
-import { DEFAULT_MODEL_SPEC, ensureDefaultModel } from '../electron/models/generated-model';
+import { DEFAULT_MODEL, defaultModelPath } from '../electron/models/default-model';
 import { streamTo, timingLine } from '../electron/cli/commands/run';
 import { openPixelModel } from '../electron/engine/pixel-source';
 import { ModelStore } from '../electron/models';
@@ -20,12 +19,11 @@ import { generateStream } from '../shared/engine/generate';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HELP = `Usage: npm run demo -- [--model FILE.gguf] [--volume DIR] [-p PROMPT] [-n N] [--temp T] [--seed S]
-                      [--map-size N] [--cache DIR]
+                      [--map-size N]
 
-Without --model it makes Pixel-LLM's default model with pxi gen (${recipe.gen.preset}, ${recipe.gen.type},
-seed ${recipe.gen.seed}, ${(recipe.parameters / 1e6).toFixed(1)} M parameters): RANDOM WEIGHTS, not a trained model, so its text is
-noise. --model runs any llama/qwen2 GGUF instead (../shared/fixtures/models/stories260K.gguf
-writes a children's story).
+Without --model it uses Pixel-LLM's default model, ${DEFAULT_MODEL.name} (${DEFAULT_MODEL.file} in resources/,
+${(DEFAULT_MODEL.parameters / 1e6).toFixed(2)} M parameters): a small llama the project trained itself with pxi train on
+TinyStories text, so it writes a children's story. --model runs any llama/qwen2 GGUF instead.
 
   --model FILE     a GGUF to use instead of the default model
   --volume DIR     the PixelFS volume to import into (default: a new folder under ${tmpdir()},
@@ -34,8 +32,7 @@ writes a children's story).
   -n N             tokens to generate (default 48)
   --temp T         sampling temperature, 0 = greedy (default 0.8)
   --seed S         sampling seed (default 0: the same text every run)
-  --map-size N     long side of the map PNG in pixels (default 1024)
-  --cache DIR      where the default model is generated and reused (default .cache/demo)`;
+  --map-size N     long side of the map PNG in pixels (default 1024)`;
 
 function usage(msg: string): never {
   console.error(`demo: ${msg}\n\n${HELP}`);
@@ -53,7 +50,6 @@ try {
       temp: { type: 'string' },
       seed: { type: 'string' },
       'map-size': { type: 'string' },
-      cache: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -92,19 +88,16 @@ if (typeof values.model === 'string') {
   console.log(`model: ${modelPath}`);
 } else {
   const t = performance.now();
-  const cache = resolve(typeof values.cache === 'string' ? values.cache : join(root, '.cache', 'demo'));
-  const spec = DEFAULT_MODEL_SPEC;
   try {
-    modelPath = await ensureDefaultModel(cache);
+    modelPath = defaultModelPath(); // checked against the pinned sha256
   } catch (e) {
     console.error(`demo: ${(e as Error).message}`);
     process.exit(1);
   }
-  const hash = recipe.sha256; // ensureDefaultModel checked the file against it
-  modelName = recipe.name;
-  console.log(`model: ${recipe.name}: RANDOM WEIGHTS (seeded, not trained: its text is noise)`);
-  console.log(`  pxi gen --preset ${spec.preset} --type ${spec.type} --seed ${spec.seed} ${(spec.extra ?? []).join(' ')}`);
-  console.log(`  ${modelPath}: ${(recipe.bytes / 1e6).toFixed(1)} MB, ${(recipe.parameters / 1e6).toFixed(1)} M parameters, sha256 ${hash.slice(0, 16)}…, ready in ${secs(t)}`);
+  modelName = DEFAULT_MODEL.name;
+  console.log(`model: ${DEFAULT_MODEL.name}: trained by Pixel-LLM (pxi train, ${DEFAULT_MODEL.recipe})`);
+  console.log(`  ${modelPath}: ${(DEFAULT_MODEL.bytes / 1e6).toFixed(1)} MB, ${(DEFAULT_MODEL.parameters / 1e6).toFixed(2)} M parameters, sha256 ${DEFAULT_MODEL.sha256.slice(0, 16)}…, ready in ${secs(t)}`);
+  console.log(`  held-out ${DEFAULT_MODEL.validBitsPerByte} bits per byte on TinyStories validation text (stories260K: ${DEFAULT_MODEL.anchorBitsPerByte}, measured the same way)`);
 }
 
 // 2. A fresh volume and the import.
@@ -136,7 +129,7 @@ try {
     console.log(`engine: WGSL on ${a.description || a.device || 'WebGPU'}${a.isFallbackAdapter ? ' (a CPU implementation of WebGPU)' : ''}; loaded from pixels in ${secs(t)}`);
     const ids = m.tokenizer.encode(prompt);
     console.log(`\n--- ${temperature === 0 ? 'greedy' : `temperature ${temperature}, seed ${seed}`}, ${maxTokens} tokens ---`);
-    // Random weights emit raw byte tokens: show control characters as symbols (no terminal escapes).
+    // A model may emit raw byte tokens: show control characters as symbols (no terminal escapes).
     const show = (s: string) => void process.stdout.write(s.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, (c) => String.fromCharCode(c === '\u007f' ? 0x2421 : 0x2400 + c.charCodeAt(0))));
     show(prompt);
     const result = await streamTo(generateStream(m.model, m.tokenizer, ids, { maxTokens, temperature, seed }), show);

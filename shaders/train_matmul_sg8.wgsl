@@ -11,7 +11,7 @@
 //   rows: 64 accumulators. Per 4 k: 2 vec4 loads of A (lane l: row l of each half, or with
 //   TRANS_A one k-row of 4 rows), shared by 16 broadcasts, and 4 vec4 loads of B: 6 loads for
 //   256 FMAs instead of ~1 load per FMA.
-//   (16×16, 24×32, 32×16 and 8×64 blocks were measured too: specs/training.md.)
+//   (8×32, 16×16, 16×64, 24×32, 32×16 and 32×32 blocks were measured too: specs/training.md.)
 // Requires (checked by the host): K % 4 == 0, M % 4 == 0 when TRANS_A, N % 4 == 0 unless
 // TRANS_B; M, N, K ≥ 1.
 // Rows and columns past the edge load clamped (in-range) values and are not stored. Each output

@@ -5,7 +5,7 @@ import { events, type EventName, type EventPayload } from '../../shared/ipc/cont
 import { join } from 'node:path';
 import { ModelStore } from '../models/store';
 import { modelTaskHandlers } from '../models/tasks';
-import { DEFAULT_MODEL_NAME, ensureDefaultModel } from '../models/generated-model';
+import { DEFAULT_MODEL_NAME, defaultModelPath } from '../models/default-model';
 import { TaskQueue } from '../tasks/queue';
 import { mapHandlers } from './map-handlers';
 import { engineHandlers } from './engine-handlers';
@@ -20,8 +20,8 @@ export interface ServiceOptions {
   mode: 'electron' | 'browser';
   version: string;
   /**
-   * On the first start of a data folder whose volume holds no model, generate the default model
-   * (resources/default-model.json: seeded random weights) and queue its import, so a new user
+   * On the first start of a data folder whose volume holds no model, queue the import of the default model
+   * (resources/default-model.json: a small llama the project trained) and queue its import, so a new user
    * has a model to open. Off for tests (PXI_NO_DEFAULT_MODEL=1) and `pxi serve --no-default-model`.
    */
   importDefaultModel?: boolean;
@@ -88,7 +88,7 @@ export class Services {
     try {
       const store = await this.store();
       if (store.list().length === 0) {
-        const path = await ensureDefaultModel(join(this.options.dataDir, 'cache'));
+        const path = defaultModelPath();
         this.queue.enqueue('model.import', { path, name: DEFAULT_MODEL_NAME });
       }
       // Once only: a user who deletes the default model does not get it back.

@@ -98,7 +98,7 @@ export async function trainSession(o: TrainSessionOptions): Promise<TrainSession
     let step = 0;
     if (ckpt) {
       if (ckpt.state.paramTotal !== layout.total) throw new TrainError('TRAIN_CHECKPOINT', `run ${run}: checkpoint holds ${ckpt.state.paramTotal} values, the model has ${layout.total}`);
-      trainer.writeState(ckpt);
+      trainer.writeState({ params: ckpt.params, m: ckpt.m, v: ckpt.v });
       step = ckpt.state.step;
     }
     let lastCheckpoint = step;

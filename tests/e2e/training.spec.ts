@@ -88,7 +88,7 @@ test('trains a tiny model live: curves, validation, pause, reload, resume, and w
 
   // The tiny preset, on the fixture's text (a path on the server's disk).
   await expect(page.locator('#train-preset')).toHaveValue('tiny');
-  await expect(page.locator('#train-steps')).toHaveValue('60');
+  await expect(page.locator('#train-steps')).toHaveValue('300');
   await expect(page.locator('#train-steps')).toBeHidden(); // the sizes are folded away until asked for
   await page.locator('#train-name').fill('tiny-demo');
   await page.locator('#train-text').fill(TRAIN_TEXT);
@@ -100,7 +100,7 @@ test('trains a tiny model live: curves, validation, pause, reload, resume, and w
 
   // The loss curve grows point by point as the steps arrive.
   const chart = page.locator('#train-loss-chart');
-  await whileTraining(page, 'three points on the loss curve', async () => (await points(page)).train >= 3, 240_000);
+  await whileTraining(page, 'points on the loss curve', async () => (await points(page)).train >= 2, 240_000);
   const early = await points(page);
   await whileTraining(page, 'more points', async () => (await points(page)).train > early.train, 60_000);
   await expect(detail.locator('[data-figure="loss"]')).toHaveText(/^\d+\.\d{4}$/);
@@ -138,11 +138,11 @@ test('trains a tiny model live: curves, validation, pause, reload, resume, and w
   await page.screenshot({ path: test.info().outputPath('training-running.png') });
 
   await whileTraining(page, 'the end of the run', async () => (await detail.getAttribute('data-state')) === 'succeeded', 300_000);
-  await expect(chart).toHaveAttribute('data-train-points', '60');
+  await expect(chart).toHaveAttribute('data-train-points', '300');
   await expect(chart).toHaveAttribute('data-valid-points', '3');
-  await expect(detail.locator('[data-figure="step"]')).toHaveText('60 of 60');
-  await expect(detail.locator('[data-figure="valid"]')).toContainText('(step 60)');
-  await expect(page.locator('#train-sample')).toHaveAttribute('data-step', '60');
+  await expect(detail.locator('[data-figure="step"]')).toHaveText('300 of 300');
+  await expect(detail.locator('[data-figure="valid"]')).toContainText('(step 300)');
+  await expect(page.locator('#train-sample')).toHaveAttribute('data-step', '300');
   // The curve went down: the last loss is below the first (both on the chart's own data).
   const lossText = await detail.locator('[data-figure="loss"]').textContent();
   expect(Number(lossText)).toBeLessThan(5.7); // ln(300) ≈ 5.70: below a uniform guess
@@ -159,13 +159,13 @@ test('trains a tiny model live: curves, validation, pause, reload, resume, and w
   await expect(legend).toBeVisible({ timeout: 30_000 });
   // 20 tensors (token_embd, 9 per layer × 2, output_norm), one tile each at 1024² tiles.
   await expect(legend).toHaveAttribute('data-tiles', '20');
-  // Every checkpoint's change can be picked: the pause's, 20, 40, 60; each from the one before.
+  // Every checkpoint's change can be picked: the pause's, 100, 200, 300; each from the one before.
   const steps = await page.locator('#ex-weight-step option').evaluateAll((os) => os.map((o) => Number((o as HTMLOptionElement).value)));
-  expect(steps).toEqual([...new Set([pausedStep, 20, 40, 60])].sort((a, b) => a - b));
+  expect(steps).toEqual([...new Set([pausedStep, 100, 200, 300])].sort((a, b) => a - b));
   const before = steps[steps.length - 2]!;
-  await expect(legend).toHaveAttribute('data-step', '60');
+  await expect(legend).toHaveAttribute('data-step', '300');
   await expect(legend).toHaveAttribute('data-base', String(before));
-  await expect(legend).toContainText(`step 60 (from step ${before})`);
+  await expect(legend).toContainText(`step 300 (from step ${before})`);
   await expect(page.locator('.explorer')).toHaveAttribute('data-animating', 'false');
   const stage = page.locator('.ex-stage');
   const box = (await stage.boundingBox())!;

@@ -15,6 +15,7 @@ const KIND_LABELS: Record<string, string> = {
   'model.verify': 'Verify',
   'model.export': 'Export',
   'map.pyramid': 'Map pyramid',
+  'model.train': 'Training',
 };
 
 export function kindLabel(kind: string): string {
@@ -39,6 +40,7 @@ export function taskTarget(t: Task, modelName: (ref: string) => string = (r) => 
     const name = param(t, 'name');
     return `${path ? baseName(path) : '?'}${name ? ` as ${name}` : ''}`;
   }
+  if (t.kind === 'model.train') return `run ${param(t, 'run') ?? '?'}`;
   const model = taskModel(t);
   const out = param(t, 'out');
   return `${model ? modelName(model) : '?'}${out ? ` → ${baseName(out)}` : ''}`;

@@ -59,7 +59,7 @@ export function logTicks(lo: number, hi: number): number[] {
     }
   }
   // Within a decade or so (a loss going from 6 to 4): round values spaced evenly instead.
-  if (all.length < 3) return linearTicks(lo, hi, 4).filter((v) => v > 0);
+  if (all.length < 3) return linearTicks(lo, hi, 6).filter((v) => v > 0);
   // On a wide range only the powers of ten.
   const out = all.length > 8 ? all.filter((t) => t.decade) : all;
   return out.length >= 2 ? out.map((t) => t.v) : all.map((t) => t.v);

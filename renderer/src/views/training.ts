@@ -33,7 +33,7 @@ export const PRESETS: Record<string, Preset> = {
     label: 'Tiny demo (about a minute on a CPU adapter)',
     model: { dim: 32, layers: 2, heads: 2, ff: 64, context: 64 },
     vocab: 300,
-    train: { steps: 60, batch: 8, lr: 3e-3, warmup: 10, evalEvery: 20, evalBatches: 4, checkpointEvery: 20, sampleEvery: 20 },
+    train: { steps: 300, batch: 8, lr: 3e-3, warmup: 30, evalEvery: 100, evalBatches: 4, checkpointEvery: 100, sampleEvery: 100 },
   },
   small: {
     label: 'Small (width 128, 4 layers: tens of minutes on a CPU adapter)',
@@ -411,7 +411,7 @@ class TrainingPage {
     );
     drawChart(
       this.detail.querySelector<SVGSVGElement>('#train-grad-chart')!,
-      { title: 'Gradient norm (before clipping)', xLabel: 'step', yLabel: 'gradient norm (log scale)', log: true, xMax: run.steps, height: 170 },
+      { title: 'Gradient norm (before clipping)', xLabel: 'step', yLabel: 'gradient norm (log)', log: true, xMax: run.steps, height: 170 },
       [{ name: 'gradient norm', cls: 'series-grad', kind: 'line', points: h.history.map((p) => ({ x: x(p), y: p.gradNorm })) }],
     );
     const loss$ = this.detail.querySelector<SVGSVGElement>('#train-loss-chart')!;
