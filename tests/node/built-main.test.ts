@@ -5,7 +5,7 @@
  * code itself (not the sources) starts a worker and round-trips a tile through it.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -26,7 +26,9 @@ describe('PixelFS workers in the built main bundle', () => {
     if (!built) return t.skip('out/main is not built: run `npm run build` (npm test does it first)');
     // The pool's code lands in index.js or a shared chunk beside it; find the module exporting it.
     let Pool: (new (opts: { size: number }) => TilePool) | undefined;
-    for (const f of readdirSync(outMain).filter((n) => n.endsWith('.js') && n !== 'index.js' && n !== 'tile-worker.js')) {
+    // Only the chunks that hold it: a lazily loaded chunk (the training task) imports index.js.
+    const holds = (n: string) => readFileSync(join(outMain, n), 'utf8').includes('TilePool');
+    for (const f of readdirSync(outMain).filter((n) => n.endsWith('.js') && n !== 'index.js' && n !== 'tile-worker.js' && holds(n))) {
       const mod = (await import(pathToFileURL(join(outMain, f)).href)) as Record<string, unknown>;
       const found = Object.values(mod).find((v) => typeof v === 'function' && v.name === 'TilePool');
       if (found) Pool = found as typeof Pool;

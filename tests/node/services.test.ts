@@ -1,3 +1,4 @@
+import { DEFAULT_MODEL_NAME } from '../../electron/models/default-model';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,7 +77,7 @@ describe('main-process services through the IPC contract', () => {
     }
   });
 
-  it('on the first start of an empty data folder, generates the default model and imports it once', async () => {
+  it('on the first start of an empty data folder, imports the trained default model once', async () => {
     const dir = temp();
     const first = new Services({ dataDir: dir, mode: 'browser', version: '0.0.0-test', importDefaultModel: true });
     const call = directCaller(first.dispatch);
@@ -88,7 +89,7 @@ describe('main-process services through the IPC contract', () => {
         expect(tasks.filter((t) => t.state === 'failed')).toEqual([]);
         if (tasks.some((t) => t.state === 'succeeded')) models = (await call('models:list', {})).models;
       }
-      expect(models.map((m) => m.name)).toEqual(['pixel-llm-default']);
+      expect(models.map((m) => m.name)).toEqual([DEFAULT_MODEL_NAME]);
       await call('models:delete', { id: models[0]!.id });
     } finally {
       await first.close();
