@@ -213,6 +213,8 @@ export class Explorer {
     });
     this.minimap.setMap(b, o.models, mm.regions);
     this.live.start(o.models);
+    // The map's first view is asked for before the weight-change layer asks its own questions.
+    this.requestFrame();
     await this.weights.start(o.models, focus.train);
     this.requestFrame();
     return true;
