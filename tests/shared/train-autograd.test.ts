@@ -35,6 +35,7 @@ import {
   swigluBackward,
   swigluForward,
 } from '../../shared/train/reference/ops';
+import { randomParams, TINY_LLAMA, TINY_QWEN2 } from '../support/train-models';
 
 const OP_TOL = { atol: 1e-5, rtol: 1e-4 };
 const MODEL_TOL = { atol: 1e-5, rtol: 1e-4 };
@@ -263,37 +264,9 @@ function tfModel(cfg: TrainModelConfig, P: Map<string, tf.Tensor>, ids: Int32Arr
   return tfLinear(hf, p(cfg.tied ? 'token_embd.weight' : 'output.weight'));
 }
 
-const LLAMA: TrainModelConfig = {
-  arch: 'llama',
-  vocab: 11,
-  dim: 8,
-  layers: 2,
-  heads: 2,
-  kvHeads: 1,
-  ff: 12,
-  context: 16,
-  ropeTheta: 10000,
-  rmsEps: 1e-5,
-  tied: false,
-  qkvBias: false,
-};
-const QWEN2: TrainModelConfig = { ...LLAMA, arch: 'qwen2', heads: 4, kvHeads: 2, ropeTheta: 100, rmsEps: 1e-6, tied: true, qkvBias: true };
-
-/** As in train-reference-model.test.ts: far from init, so every path carries a real gradient. */
-function randomParams(cfg: TrainModelConfig, seed: number): Map<string, Float32Array> {
-  const r = rng(seed);
-  const out = new Map<string, Float32Array>();
-  for (const s of paramSpecs(cfg)) {
-    const a = new Float32Array(s.size);
-    const [lo, hi] = s.init.kind === 'ones' ? [0.7, 1.3] : s.init.kind === 'zeros' ? [-0.3, 0.3] : [-0.6, 0.6];
-    for (let i = 0; i < a.length; i++) a[i] = lo + (hi - lo) * r();
-    out.set(s.name, a);
-  }
-  return out;
-}
 
 describe('train reference model vs tfjs autograd (f32)', () => {
-  for (const cfg of [LLAMA, QWEN2]) {
+  for (const cfg of [TINY_LLAMA, TINY_QWEN2]) {
     it(`${cfg.arch} (${cfg.tied ? 'tied' : 'untied'}, heads ${cfg.heads}/${cfg.kvHeads}): logits, loss and every gradient`, () => {
       const [B, T] = [2, 5];
       const params = randomParams(cfg, 201);

@@ -27,37 +27,10 @@ import { initParams } from '../../shared/train/init';
 import { crossEntropyForward } from '../../shared/train/reference/ops';
 import { referenceLogits, referenceLossAndGrads, referenceTrain } from '../../shared/train/reference/model';
 import { adamwStep, clipScale, globalNorm, learningRate } from '../../shared/train/reference/optim';
+import { randomParams, TINY_LLAMA, TINY_QWEN2 } from '../support/train-models';
 
-const LLAMA: TrainModelConfig = {
-  arch: 'llama',
-  vocab: 11,
-  dim: 8,
-  layers: 2,
-  heads: 2,
-  kvHeads: 1,
-  ff: 12,
-  context: 16,
-  ropeTheta: 10000,
-  rmsEps: 1e-5,
-  tied: false,
-  qkvBias: false,
-};
-const QWEN2: TrainModelConfig = { ...LLAMA, arch: 'qwen2', heads: 4, kvHeads: 2, ropeTheta: 100, rmsEps: 1e-6, tied: true, qkvBias: true };
 const B = 2;
 const T = 5;
-
-/** Parameters away from init so that every path carries a real gradient (see the header). */
-function randomParams(cfg: TrainModelConfig, seed: number): Map<string, Float32Array> {
-  const r = rng(seed);
-  const out = new Map<string, Float32Array>();
-  for (const s of paramSpecs(cfg)) {
-    const a = new Float32Array(s.size);
-    const [lo, hi] = s.init.kind === 'ones' ? [0.7, 1.3] : s.init.kind === 'zeros' ? [-0.3, 0.3] : [-0.6, 0.6];
-    for (let i = 0; i < a.length; i++) a[i] = lo + (hi - lo) * r();
-    out.set(s.name, a);
-  }
-  return out;
-}
 
 function randomTokens(n: number, V: number, seed: number): Int32Array {
   const r = rng(seed);
@@ -83,7 +56,7 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, label: str
 }
 
 describe('train reference model: loss and gradients vs finite differences (f64)', () => {
-  for (const cfg of [LLAMA, QWEN2]) {
+  for (const cfg of [TINY_LLAMA, TINY_QWEN2]) {
     it(`${cfg.arch} (${cfg.tied ? 'tied' : 'untied'}, heads ${cfg.heads}/${cfg.kvHeads}): every parameter`, () => {
       const params = randomParams(cfg, cfg.arch === 'llama' ? 1 : 2);
       const tokens = randomTokens(B * (T + 1), cfg.vocab, 3);
@@ -116,11 +89,11 @@ describe('train reference model: loss and gradients vs finite differences (f64)'
   }
 
   it('sequences of a batch do not see each other: the loss of B=2 is the mean of two B=1 losses', () => {
-    const params = randomParams(QWEN2, 5);
-    const tokens = randomTokens(2 * (T + 1), QWEN2.vocab, 6);
-    const both = referenceLossAndGrads(QWEN2, params, tokens, 2, T);
-    const a = referenceLossAndGrads(QWEN2, params, tokens.slice(0, T + 1), 1, T);
-    const b = referenceLossAndGrads(QWEN2, params, tokens.slice(T + 1), 1, T);
+    const params = randomParams(TINY_QWEN2, 5);
+    const tokens = randomTokens(2 * (T + 1), TINY_QWEN2.vocab, 6);
+    const both = referenceLossAndGrads(TINY_QWEN2, params, tokens, 2, T);
+    const a = referenceLossAndGrads(TINY_QWEN2, params, tokens.slice(0, T + 1), 1, T);
+    const b = referenceLossAndGrads(TINY_QWEN2, params, tokens.slice(T + 1), 1, T);
     expect(both.loss).toBeCloseTo((a.loss + b.loss) / 2, 14);
     for (const [name, g] of both.grads) {
       const mean = g.map((_, i) => (a.grads.get(name)![i]! + b.grads.get(name)![i]!) / 2);
@@ -129,16 +102,16 @@ describe('train reference model: loss and gradients vs finite differences (f64)'
   });
 
   it('rejects missing, mis-sized and unknown parameters, and bad token counts', () => {
-    const params = randomParams(LLAMA, 7);
-    const tokens = randomTokens(B * (T + 1), LLAMA.vocab, 8);
+    const params = randomParams(TINY_LLAMA, 7);
+    const tokens = randomTokens(B * (T + 1), TINY_LLAMA.vocab, 8);
     const missing = new Map(params);
     missing.delete('blk.1.ffn_up.weight');
-    expect(() => referenceLossAndGrads(LLAMA, missing, tokens, B, T)).toThrow(/ffn_up.*missing/);
+    expect(() => referenceLossAndGrads(TINY_LLAMA, missing, tokens, B, T)).toThrow(/ffn_up.*missing/);
     const short = new Map(params).set('output_norm.weight', new Float32Array(3));
-    expect(() => referenceLossAndGrads(LLAMA, short, tokens, B, T)).toThrow(/output_norm/);
+    expect(() => referenceLossAndGrads(TINY_LLAMA, short, tokens, B, T)).toThrow(/output_norm/);
     const extra = new Map(params).set('blk.0.attn_q.bias', new Float32Array(8));
-    expect(() => referenceLossAndGrads(LLAMA, extra, tokens, B, T)).toThrow(/unknown.*attn_q.bias/);
-    expect(() => referenceLossAndGrads(LLAMA, params, tokens.subarray(1), B, T)).toThrow(/tokens/);
+    expect(() => referenceLossAndGrads(TINY_LLAMA, extra, tokens, B, T)).toThrow(/unknown.*attn_q.bias/);
+    expect(() => referenceLossAndGrads(TINY_LLAMA, params, tokens.subarray(1), B, T)).toThrow(/tokens/);
   });
 });
 
@@ -194,18 +167,18 @@ describe('train reference: referenceTrain', () => {
   const OPT = { maxLr: 1e-2, minLr: 1e-3, warmup: 3, total: 20, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 1 };
 
   it('one step equals its parts composed by hand (clip, then AdamW, decay for matrices only)', () => {
-    const params = randomParams(QWEN2, 9);
-    const tokens = randomTokens(B * (T + 1), QWEN2.vocab, 10);
+    const params = randomParams(TINY_QWEN2, 9);
+    const tokens = randomTokens(B * (T + 1), TINY_QWEN2.vocab, 10);
     const opt = { ...OPT, clip: 0.05 }; // below the gradient norm: clipping acts
-    const got = referenceTrain(QWEN2, params, [tokens], B, T, opt);
-    const { loss, grads } = referenceLossAndGrads(QWEN2, params, tokens, B, T);
+    const got = referenceTrain(TINY_QWEN2, params, [tokens], B, T, opt);
+    const { loss, grads } = referenceLossAndGrads(TINY_QWEN2, params, tokens, B, T);
     const norm = globalNorm([...grads.values()]);
     expect(norm).toBeGreaterThan(0.05);
     expect(got.losses).toEqual([loss]);
     expect(got.gradNorms).toEqual([norm]);
     expect(got.lrs).toEqual([learningRate(1, opt)]);
     const sc = clipScale(norm, 0.05);
-    for (const s of paramSpecs(QWEN2)) {
+    for (const s of paramSpecs(TINY_QWEN2)) {
       const p = Float64Array.from(params.get(s.name)!);
       const g = grads.get(s.name)!.map((x) => x * sc);
       adamwStep(p, g, new Float64Array(s.size), new Float64Array(s.size), 1, { ...opt, lr: learningRate(1, opt), decay: s.decay });
@@ -214,28 +187,28 @@ describe('train reference: referenceTrain', () => {
   });
 
   it('gradient accumulation: two micro-batches of B average to one batch of 2B', () => {
-    const params = randomParams(LLAMA, 11);
-    const a = randomTokens(B * (T + 1), LLAMA.vocab, 12);
-    const b = randomTokens(B * (T + 1), LLAMA.vocab, 13);
+    const params = randomParams(TINY_LLAMA, 11);
+    const a = randomTokens(B * (T + 1), TINY_LLAMA.vocab, 12);
+    const b = randomTokens(B * (T + 1), TINY_LLAMA.vocab, 13);
     const ab = new Int32Array([...a, ...b]);
-    const acc = referenceTrain(LLAMA, params, [a, b, b, a], B, T, { ...OPT, accum: 2 });
-    const big = referenceTrain(LLAMA, params, [ab, new Int32Array([...b, ...a])], 2 * B, T, OPT);
+    const acc = referenceTrain(TINY_LLAMA, params, [a, b, b, a], B, T, { ...OPT, accum: 2 });
+    const big = referenceTrain(TINY_LLAMA, params, [ab, new Int32Array([...b, ...a])], 2 * B, T, OPT);
     expect(acc.losses.length).toBe(2);
     for (let i = 0; i < 2; i++) expect(acc.losses[i]).toBeCloseTo(big.losses[i]!, 13);
     for (const [name, p] of acc.params) expectClose(p, big.params.get(name)!, name, { atol: 1e-13, rtol: 1e-12 });
   });
 
   it('the loss falls on a repeated batch, and the same seed gives the same weights', () => {
-    const params = initParams(LLAMA, 42);
-    const tokens = randomTokens(B * (T + 1), LLAMA.vocab, 14);
+    const params = initParams(TINY_LLAMA, 42);
+    const tokens = randomTokens(B * (T + 1), TINY_LLAMA.vocab, 14);
     const batches = Array.from({ length: 20 }, () => tokens);
     const opt = { ...OPT, maxLr: 3e-2 };
-    const r1 = referenceTrain(LLAMA, params, batches, B, T, opt);
+    const r1 = referenceTrain(TINY_LLAMA, params, batches, B, T, opt);
     expect(r1.losses.length).toBe(20);
-    expect(r1.losses[0]).toBeCloseTo(Math.log(LLAMA.vocab), 1); // std 0.02 init: near-uniform predictions
+    expect(r1.losses[0]).toBeCloseTo(Math.log(TINY_LLAMA.vocab), 1); // std 0.02 init: near-uniform predictions
     expect(r1.losses[19]).toBeLessThan(0.6 * r1.losses[0]!);
     for (let i = 5; i < 20; i++) expect(r1.losses[i]).toBeLessThan(r1.losses[i - 5]!);
-    const r2 = referenceTrain(LLAMA, initParams(LLAMA, 42), batches, B, T, opt);
+    const r2 = referenceTrain(TINY_LLAMA, initParams(TINY_LLAMA, 42), batches, B, T, opt);
     expect(r2.losses).toEqual(r1.losses);
     for (const [name, p] of r1.params) expect(Array.from(r2.params.get(name)!), name).toEqual(Array.from(p));
   });

@@ -1,0 +1,37 @@
+import { paramSpecs, type TrainModelConfig } from '../../shared/train/config';
+import { rng } from './compare';
+
+/** Tiny llama for the training checks: GQA (2 heads, 1 kv head), untied output. */
+export const TINY_LLAMA: TrainModelConfig = {
+  arch: 'llama',
+  vocab: 11,
+  dim: 8,
+  layers: 2,
+  heads: 2,
+  kvHeads: 1,
+  ff: 12,
+  context: 16,
+  ropeTheta: 10000,
+  rmsEps: 1e-5,
+  tied: false,
+  qkvBias: false,
+};
+
+/** Tiny qwen2: q/k/v biases, NEOX RoPE, tied output, a small RoPE base. */
+export const TINY_QWEN2: TrainModelConfig = { ...TINY_LLAMA, arch: 'qwen2', heads: 4, kvHeads: 2, ropeTheta: 100, rmsEps: 1e-6, tied: true, qkvBias: true };
+
+/**
+ * Parameters far from the N(0, 0.02) init (gains 0.7–1.3, biases ±0.3, matrices ±0.6), so that
+ * every path carries a real gradient and a wrong one cannot hide under a small one.
+ */
+export function randomParams(cfg: TrainModelConfig, seed: number): Map<string, Float32Array> {
+  const r = rng(seed);
+  const out = new Map<string, Float32Array>();
+  for (const s of paramSpecs(cfg)) {
+    const a = new Float32Array(s.size);
+    const [lo, hi] = s.init.kind === 'ones' ? [0.7, 1.3] : s.init.kind === 'zeros' ? [-0.3, 0.3] : [-0.6, 0.6];
+    for (let i = 0; i < a.length; i++) a[i] = lo + (hi - lo) * r();
+    out.set(s.name, a);
+  }
+  return out;
+}
