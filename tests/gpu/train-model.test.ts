@@ -9,6 +9,7 @@ import { learningRate } from '../../shared/train/reference/optim';
 import { learningRateAt } from '../../shared/train/schedule';
 import { Xoshiro128 } from '../../shared/model-gen/prng';
 import { openTestContext } from '../support/gpu';
+import { randomParams } from '../support/train-models';
 
 // The whole training engine on the GPU (f32) against the float64 reference composed from the
 // reference ops (themselves checked against finite differences and tfjs).
@@ -30,20 +31,6 @@ function tokens(seed: number, n: number, vocab: number): Int32Array {
   return Int32Array.from({ length: n }, () => r.nextInt(0, vocab - 1));
 }
 
-/**
- * Larger random weights than the N(0, 0.02) init, so that every path (attention softmax, SwiGLU,
- * the norms) is away from its linear regime and a wrong gradient cannot hide under a small one.
- */
-function lively(cfg: TrainModelConfig, seed: number): Map<string, Float32Array> {
-  const p = initParams(cfg, seed);
-  const r = new Xoshiro128(seed, 99);
-  for (const [name, a] of p) {
-    if (name.endsWith('norm.weight')) for (let i = 0; i < a.length; i++) a[i] = 0.8 + 0.4 * r.nextFloat();
-    else r.fillNormal(a, 0.3);
-  }
-  return p;
-}
-
 /** Largest |got − want| over the tensor, relative to the tensor's largest |want|. */
 function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
   let diff = 0;
@@ -63,7 +50,7 @@ describe('GPU training engine vs the float64 reference', () => {
   ] as const) {
     it(`loss and every gradient match: ${label}`, async (t) => {
       if (!ctx) return t.skip(reason);
-      const params = lively(cfg, 7);
+      const params = randomParams(cfg, 7);
       const batch = tokens(11, B * (T + 1), cfg.vocab);
       const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, params);
       try {
