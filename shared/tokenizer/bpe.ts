@@ -1,5 +1,5 @@
-import { TokenizerError } from './errors';
 import { mergeSymbols } from './merge';
+import { splitWords } from './pre-tokenizers';
 import type { Vocab } from './vocab';
 
 /**
@@ -27,58 +27,24 @@ export function unicodeToByte(codePoint: number): number | undefined {
   return CHAR_TO_BYTE.get(codePoint);
 }
 
-// Whitespace as llama.cpp and Rust's regex see it (Unicode White_Space). JavaScript's \s differs:
-// it includes U+FEFF and lacks U+0085, so the class is spelled out.
-const WS = '\\t\\n\\v\\f\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000';
-
-/** Pre-tokenizer regexes by `tokenizer.ggml.pre` name. */
-const PRE_REGEX: Record<string, RegExp> = {
-  qwen2: new RegExp(
-    [
-      "(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])",
-      '[^\\r\\n\\p{L}\\p{N}]?\\p{L}+',
-      '\\p{N}',
-      ` ?[^${WS}\\p{L}\\p{N}]+[\\r\\n]*`,
-      `[${WS}]*[\\r\\n]+`,
-      `[${WS}]+(?![^${WS}])`,
-      `[${WS}]+`,
-    ].join('|'),
-    'gu',
-  ),
-};
-
-/** Splits text into the words that BPE merges within; text between matches is kept as words. */
-export function preTokenize(pre: string, text: string): string[] {
-  const re = PRE_REGEX[pre];
-  if (!re) throw new TokenizerError('TOKENIZER_UNSUPPORTED', `pre-tokenizer ${JSON.stringify(pre)} is not supported`, { value: pre });
-  const words: string[] = [];
-  let last = 0;
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
-    if (m[0].length === 0) {
-      re.lastIndex++;
-      continue;
-    }
-    if (m.index > last) words.push(text.slice(last, m.index));
-    words.push(m[0]);
-    last = m.index + m[0].length;
-  }
-  if (last < text.length) words.push(text.slice(last));
-  return words;
-}
+// The pre-tokenizers live in their own module; model-gen reaches preTokenize through here.
+export { preTokenize } from './pre-tokenizers';
 
 const encoder = new TextEncoder();
 
 /**
  * Byte-level BPE as llama.cpp's llm_tokenizer_bpe does it, for one raw-text fragment: pre-tokenize,
- * map each word's UTF-8 bytes through the byte table, merge the adjacent pair of lowest merge
- * rank (ties: leftmost) until none is left, and look each symbol up.
+ * map each word's UTF-8 bytes through the byte table, take a word that is a token whole when the
+ * vocabulary ignores merges (Llama 3), else merge the adjacent pair of lowest merge rank (ties:
+ * leftmost) until none is left, and look each symbol up.
  */
 export function bpeEncode(vocab: Vocab, text: string, out: number[]): void {
-  for (const word of preTokenize(vocab.pre!, text)) {
+  for (const word of splitWords(vocab.preTokenizer!, text)) {
     let mapped = '';
     for (const b of encoder.encode(word)) mapped += BYTE_TO_CHAR[b];
-    encodeWord(vocab, mapped, out);
+    const whole = vocab.ignoreMerges ? vocab.textToId.get(mapped) : undefined;
+    if (whole !== undefined) out.push(whole);
+    else encodeWord(vocab, mapped, out);
   }
 }
 

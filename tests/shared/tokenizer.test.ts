@@ -118,10 +118,10 @@ describe('vocabulary validation', () => {
     nan[7] = NaN;
     expect(codeOf(() => new Tokenizer({ ...s, scores: nan }))).toBe('TOKENIZER_VOCAB');
     expect(codeOf(() => new Tokenizer({ ...s, tokens: [] }))).toBe('TOKENIZER_VOCAB');
-    expect(codeOf(() => new Tokenizer({ ...s, model: 'bert' as 'llama' }))).toBe('TOKENIZER_UNSUPPORTED');
+    expect(codeOf(() => new Tokenizer({ ...s, model: 't5' as 'llama' }))).toBe('TOKENIZER_UNSUPPORTED');
     const bpe: TokenizerSpec = { model: 'gpt2', pre: 'qwen2', tokens: ['a', 'b', 'ab'], merges: ['a b'] };
     expect(new Tokenizer(bpe).encode('ab')).toEqual([2]);
-    expect(codeOf(() => new Tokenizer({ ...bpe, pre: 'llama3' }))).toBe('TOKENIZER_UNSUPPORTED');
+    expect(codeOf(() => new Tokenizer({ ...bpe, pre: 'tekken' }))).toBe('TOKENIZER_UNSUPPORTED');
     expect(codeOf(() => new Tokenizer({ ...bpe, pre: undefined }))).toBe('TOKENIZER_UNSUPPORTED');
     expect(codeOf(() => new Tokenizer({ ...bpe, merges: ['ab'] }))).toBe('TOKENIZER_MERGE');
     expect(codeOf(() => new Tokenizer({ ...bpe, merges: [] }))).toBe('TOKENIZER_VOCAB');
