@@ -8,17 +8,57 @@ import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding,
 import { QUANT_FORMATS } from '../quant';
 
 /** Weight types the kernels read in place. */
-export type WeightType = 'F32' | 'F16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
-export const WEIGHT_TYPES: readonly WeightType[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
+export type WeightType =
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'Q8_0'
+  | 'Q4_0'
+  | 'Q4_1'
+  | 'Q5_0'
+  | 'Q5_1'
+  | 'Q2_K'
+  | 'Q3_K'
+  | 'Q4_K'
+  | 'Q5_K'
+  | 'Q6_K'
+  | 'IQ4_NL'
+  | 'IQ4_XS';
+export const WEIGHT_TYPES: readonly WeightType[] = [
+  'F32',
+  'F16',
+  'BF16',
+  'Q8_0',
+  'Q4_0',
+  'Q4_1',
+  'Q5_0',
+  'Q5_1',
+  'Q2_K',
+  'Q3_K',
+  'Q4_K',
+  'Q5_K',
+  'Q6_K',
+  'IQ4_NL',
+  'IQ4_XS',
+];
 
 /** Shader (file name in shaders/ without .wgsl) per type. */
 export const WEIGHT_SHADERS: Readonly<Record<WeightType, string>> = {
   F32: 'matvec_f32',
   F16: 'matvec_f16',
+  BF16: 'matvec_bf16',
   Q8_0: 'matvec_q8_0',
   Q4_0: 'matvec_q4_0',
+  Q4_1: 'matvec_q4_1',
+  Q5_0: 'matvec_q5_0',
+  Q5_1: 'matvec_q5_1',
+  Q2_K: 'matvec_q2_k',
+  Q3_K: 'matvec_q3_k',
   Q4_K: 'matvec_q4_k',
+  Q5_K: 'matvec_q5_k',
   Q6_K: 'matvec_q6_k',
+  IQ4_NL: 'matvec_iq4_nl',
+  IQ4_XS: 'matvec_iq4_xs',
 };
 
 /**
@@ -28,24 +68,42 @@ export const WEIGHT_SHADERS: Readonly<Record<WeightType, string>> = {
 export const WEIGHT_CHUNK: Readonly<Record<WeightType, number>> = {
   F32: 4,
   F16: 4,
+  BF16: 4,
   Q8_0: 32,
   Q4_0: 32,
+  Q4_1: 32,
+  Q5_0: 32,
+  Q5_1: 32,
+  Q2_K: 64,
+  Q3_K: 64,
   Q4_K: 64,
+  Q5_K: 64,
   Q6_K: 64,
+  IQ4_NL: 32,
+  IQ4_XS: 32,
 };
 
 /**
- * Alignment (bytes) a tensor's start needs in its buffer. F32 and Q4_K blocks tile 16-byte
- * units, and those kernels read vec4<u32> (faster on lavapipe); GGUF aligns tensor data to
- * 32 bytes, so this costs nothing there.
+ * Alignment (bytes) a tensor's start needs in its buffer. F32, Q4_K and Q5_K blocks tile
+ * 16-byte units, and those kernels read vec4<u32> (faster on lavapipe); GGUF aligns tensor
+ * data to 32 bytes, so this costs nothing there.
  */
 export const WEIGHT_ALIGN: Readonly<Record<WeightType, number>> = {
   F32: 16,
   F16: 4,
+  BF16: 4,
   Q8_0: 4,
   Q4_0: 4,
+  Q4_1: 4,
+  Q5_0: 4,
+  Q5_1: 4,
+  Q2_K: 4,
+  Q3_K: 4,
   Q4_K: 16,
+  Q5_K: 16,
   Q6_K: 4,
+  IQ4_NL: 4,
+  IQ4_XS: 4,
 };
 
 /**

@@ -8,7 +8,7 @@
 import type { GpuContext } from '../gpu';
 import { BufferUsage, ModelTooLargeError } from '../gpu';
 import { getQuantFormat, isQuantTypeName } from '../quant';
-import { isWeightType, WEIGHT_CHUNK, type WeightType } from './quant-matmul';
+import { isWeightType, WEIGHT_CHUNK, WEIGHT_TYPES, type WeightType } from './quant-matmul';
 import { EngineAbortedError, EngineError } from './errors';
 import { tensorTypeName, type TensorInfo, type TensorSource } from './tensor-source';
 
@@ -91,7 +91,7 @@ export function matrixShape(t: TensorInfo): { rows: number; cols: number } {
 export function weightTypeOf(t: TensorInfo): WeightType {
   const name = tensorTypeName(t);
   if (!isWeightType(name)) {
-    throw new EngineError('ENGINE_UNSUPPORTED_TYPE', `tensor ${JSON.stringify(t.name)} is ${name}; the engine's kernels read F32, F16, Q8_0, Q4_0, Q4_K and Q6_K`, {
+    throw new EngineError('ENGINE_UNSUPPORTED_TYPE', `tensor ${JSON.stringify(t.name)} is ${name}; the engine's kernels read ${WEIGHT_TYPES.join(', ')}`, {
       tensor: t.name,
       type: name,
     });

@@ -8,11 +8,27 @@ import { ModelGenError } from './errors';
 export type ModelArch = 'llama' | 'qwen2';
 
 /** The tensor types `pxi gen` writes (ggml names). Norms and biases stay F32 whatever the type. */
-export const GEN_TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const;
+export const GEN_TYPES = ['F32', 'F16', 'BF16', 'Q8_0', 'Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q2_K', 'Q3_K', 'Q4_K', 'Q5_K', 'Q6_K', 'IQ4_NL', 'IQ4_XS'] as const;
 export type GenType = (typeof GEN_TYPES)[number];
 
 /** Elements per block of each type: every matrix row length must be a multiple of it. */
-export const GEN_TYPE_BLOCK: Readonly<Record<GenType, number>> = { F32: 1, F16: 1, BF16: 1, Q8_0: 32, Q4_0: 32, Q4_K: 256, Q6_K: 256 };
+export const GEN_TYPE_BLOCK: Readonly<Record<GenType, number>> = {
+  F32: 1,
+  F16: 1,
+  BF16: 1,
+  Q8_0: 32,
+  Q4_0: 32,
+  Q4_1: 32,
+  Q5_0: 32,
+  Q5_1: 32,
+  Q2_K: 256,
+  Q3_K: 256,
+  Q4_K: 256,
+  Q5_K: 256,
+  Q6_K: 256,
+  IQ4_NL: 32,
+  IQ4_XS: 256,
+};
 
 export function isGenType(s: string): s is GenType {
   return (GEN_TYPES as readonly string[]).includes(s);

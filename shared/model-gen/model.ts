@@ -16,9 +16,17 @@ export const FILE_TYPE: Readonly<Record<GenType, number>> = {
   F32: 0, // ALL_F32
   F16: 1, // MOSTLY_F16
   Q4_0: 2, // MOSTLY_Q4_0
+  Q4_1: 3, // MOSTLY_Q4_1
   Q8_0: 7, // MOSTLY_Q8_0
+  Q5_0: 8, // MOSTLY_Q5_0
+  Q5_1: 9, // MOSTLY_Q5_1
+  Q2_K: 10, // MOSTLY_Q2_K
+  Q3_K: 11, // MOSTLY_Q3_K_S: Q3_K throughout
   Q4_K: 14, // MOSTLY_Q4_K_S: Q4_K throughout
+  Q5_K: 16, // MOSTLY_Q5_K_S: Q5_K throughout
   Q6_K: 18, // MOSTLY_Q6_K
+  IQ4_NL: 25, // MOSTLY_IQ4_NL
+  IQ4_XS: 30, // MOSTLY_IQ4_XS
   BF16: 32, // MOSTLY_BF16
 };
 

@@ -18,6 +18,7 @@
  */
 import { QUANT_FORMATS } from '../quant';
 import { f32ToF16 } from '../quant/half';
+import { IQ4_KVALUES } from '../quant/iq4_nl';
 import { packScaleMinK4 } from '../quant/q4_k';
 import { ModelGenError } from './errors';
 import { Xoshiro128 } from './prng';
@@ -34,6 +35,13 @@ const JITTER_SPAN = 0.4;
 const JITTER_RMS = Math.sqrt(1 + (JITTER_SPAN * JITTER_SPAN) / 12);
 /** Standard deviation of a uniform integer over n consecutive values. */
 const uniformStd = (n: number): number => Math.sqrt((n * n - 1) / 12);
+/** RMS of the IQ4 grid over a uniform code (signed scales cancel its mean). */
+const IQ4_RMS = Math.sqrt(IQ4_KVALUES.reduce((a, v) => a + v * v, 0) / 16);
+/** RMS of a magnitude uniform over lo..hi (integers). */
+const uniformRms = (lo: number, hi: number): number => {
+  const mean = (lo + hi) / 2;
+  return Math.sqrt(mean * mean + uniformStd(hi - lo + 1) ** 2);
+};
 
 export interface TensorChunks {
   readonly tensor: GenTensor;
@@ -124,6 +132,98 @@ function synthBlocks(t: GenTensor, rng: Xoshiro128, bytes: number): Uint8Array {
         out[o + 1] = dh >>> 8;
         out[o + 2] = mh & 0xff;
         out[o + 3] = mh >>> 8;
+      }
+      return out;
+    }
+    case 'Q4_1':
+    case 'Q5_1': {
+      // value = d·q + m, q uniform 0..nmax, m = −d·nmax/2: centred.
+      const [bytesPer, levels] = t.type === 'Q4_1' ? [20, 16] : [24, 32];
+      const base = sigma / (uniformStd(levels) * JITTER_RMS);
+      for (let o = 0; o < bytes; o += bytesPer) {
+        const d = Math.abs(jitteredScale(base, out[o]! | (out[o + 1]! << 8), false));
+        writeF16(out, o, d);
+        writeF16(out, o + 2, (-d * (levels - 1)) / 2);
+      }
+      return out;
+    }
+    case 'Q5_0': {
+      // value = d·(q − 16), q uniform 0..31.
+      const base = sigma / (uniformStd(32) * JITTER_RMS);
+      for (let o = 0; o < bytes; o += 22) writeF16(out, o, jitteredScale(base, out[o]! | (out[o + 1]! << 8), true));
+      return out;
+    }
+    case 'IQ4_NL': {
+      // value = d·KVALUES[code], code uniform; the random sign of d cancels the grid's mean.
+      const base = sigma / (IQ4_RMS * JITTER_RMS);
+      for (let o = 0; o < bytes; o += 18) writeF16(out, o, jitteredScale(base, out[o]! | (out[o + 1]! << 8), true));
+      return out;
+    }
+    case 'IQ4_XS': {
+      // value = d·(ls − 32)·KVALUES[code], ls − 32 = ±(16..31) with a random sign per sub-block.
+      const base = sigma / (IQ4_RMS * uniformRms(16, 31) * JITTER_RMS);
+      for (let o = 0; o < bytes; o += 136) {
+        let sh = 0;
+        let sl = 0;
+        for (let j = 0; j < 8; j++) {
+          const r = out[o + 8 + j]!; // a random code byte as the draw (codes stay random)
+          const mag = 16 + (r & 15);
+          const ls = r & 0x80 ? 32 - mag : 32 + mag; // 1..16 or 48..63
+          sl |= (ls & 0xf) << (4 * j);
+          sh |= (ls >> 4) << (2 * j);
+        }
+        writeF16(out, o, Math.abs(jitteredScale(base, out[o]! | (out[o + 1]! << 8), false)));
+        out[o + 2] = sh & 0xff;
+        out[o + 3] = sh >>> 8;
+        for (let i = 0; i < 4; i++) out[o + 4 + i] = (sl >>> (8 * i)) & 0xff;
+      }
+      return out;
+    }
+    case 'Q5_K': {
+      // value = d·sc·q − dmin·m with sc = m uniform 32..63 and dmin = 15.5·d: d·sc·(q − 15.5).
+      const base = sigma / (uniformStd(32) * uniformRms(32, 63) * JITTER_RMS);
+      const sc = new Uint8Array(8);
+      for (let o = 0; o < bytes; o += 176) {
+        const d = Math.abs(jitteredScale(base, out[o]! | (out[o + 1]! << 8), false));
+        for (let j = 0; j < 8; j++) sc[j] = 32 + (out[o + 4 + j]! & 31);
+        packScaleMinK4(sc, sc, out, o + 4);
+        writeF16(out, o, d);
+        writeF16(out, o + 2, d * 15.5);
+      }
+      return out;
+    }
+    case 'Q3_K': {
+      // value = d·(ls − 32)·q, q uniform −4..3, ls − 32 = ±(16..30) with a random sign per sub-block.
+      const qRms = Math.sqrt(uniformStd(8) ** 2 + 0.25);
+      const magRms = 2 * uniformRms(8, 15); // magnitudes 16, 18, .., 30
+      const base = sigma / (qRms * magRms * JITTER_RMS);
+      for (let o = 0; o < bytes; o += 110) {
+        // Sixteen 4-bit draws (sign, 3 bits of magnitude) from the first 8 scale bytes.
+        const draw = out.slice(o + 96, o + 104);
+        out.fill(0, o + 96, o + 108);
+        for (let s = 0; s < 16; s++) {
+          const r = (draw[s >> 1]! >> (4 * (s & 1))) & 15;
+          const mag = 16 + 2 * (r & 7);
+          const ls = r & 8 ? 32 - mag : 32 + mag;
+          if (s < 8) out[o + 96 + s]! |= ls & 0xf;
+          else out[o + 96 + s - 8]! |= (ls & 0xf) << 4;
+          out[o + 104 + (s & 3)]! |= (ls >> 4) << (2 * (s >> 2));
+        }
+        writeF16(out, o + 108, Math.abs(jitteredScale(base, out[o + 108]! | (out[o + 109]! << 8), false)));
+      }
+      return out;
+    }
+    case 'Q2_K': {
+      // value = d·sc·q − dmin·m with sc = m uniform 8..15 and dmin = 1.5·d: d·sc·(q − 1.5).
+      const base = sigma / (uniformStd(4) * uniformRms(8, 15) * JITTER_RMS);
+      for (let o = 0; o < bytes; o += 84) {
+        for (let s = 0; s < 16; s++) {
+          const v = 8 + (out[o + s]! & 7);
+          out[o + s] = v | (v << 4);
+        }
+        const d = Math.abs(jitteredScale(base, out[o + 80]! | (out[o + 81]! << 8), false));
+        writeF16(out, o + 80, d);
+        writeF16(out, o + 82, d * 1.5);
       }
       return out;
     }

@@ -1,5 +1,20 @@
 /** The ggml tensor types the engine runs (the names ggml and GGUF use). */
-export type QuantTypeName = 'F32' | 'F16' | 'BF16' | 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+export type QuantTypeName =
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'Q8_0'
+  | 'Q4_0'
+  | 'Q4_1'
+  | 'Q5_0'
+  | 'Q5_1'
+  | 'Q2_K'
+  | 'Q3_K'
+  | 'Q4_K'
+  | 'Q5_K'
+  | 'Q6_K'
+  | 'IQ4_NL'
+  | 'IQ4_XS';
 
 /**
  * One ggml storage format: `blockSize` elements are stored in `bytesPerBlock` bytes, blocks

@@ -6,8 +6,16 @@
 import { QuantError } from './errors';
 import { BF16, F16, F32 } from './float';
 import type { QuantFormat, QuantTypeName } from './format';
+import { IQ4_NL } from './iq4_nl';
+import { IQ4_XS } from './iq4_xs';
+import { Q2_K } from './q2_k';
+import { Q3_K } from './q3_k';
 import { Q4_0 } from './q4_0';
+import { Q4_1 } from './q4_1';
 import { Q4_K } from './q4_k';
+import { Q5_0 } from './q5_0';
+import { Q5_1 } from './q5_1';
+import { Q5_K } from './q5_k';
 import { Q6_K } from './q6_k';
 import { Q8_0 } from './q8_0';
 
@@ -21,8 +29,16 @@ export const QUANT_FORMATS: Readonly<Record<QuantTypeName, QuantFormat>> = Objec
   BF16,
   Q8_0,
   Q4_0,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  Q2_K,
+  Q3_K,
   Q4_K,
+  Q5_K,
   Q6_K,
+  IQ4_NL,
+  IQ4_XS,
 });
 
 export const QUANT_TYPE_NAMES = Object.freeze(Object.keys(QUANT_FORMATS) as QuantTypeName[]);

@@ -4,7 +4,10 @@
  * reloads, and forgets it on request.
  */
 import { expect, test } from '@playwright/test';
+import { WEIGHT_TYPES } from '../../shared/engine/quant-matmul';
 import { startServe, type ServeProcess } from './serve-fixture';
+
+const N = WEIGHT_TYPES.length;
 
 let serve: ServeProcess;
 test.beforeAll(async () => {
@@ -15,7 +18,7 @@ test.afterAll(async () => {
 });
 
 test('measures the decode kernels of every weight type, keeps the result, and forgets it', async ({ page }) => {
-  test.setTimeout(180_000);
+  test.setTimeout(420_000); // 15 weight types × 7 shapes, each an LLVM compile on SwiftShader
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(serve.url);
@@ -29,19 +32,19 @@ test('measures the decode kernels of every weight type, keeps the result, and fo
   await page.locator('#kernels-rounds').selectOption('3');
   await page.locator('#kernels-measure').click();
   await expect(page.locator('#kernels-status')).toContainText('Measuring');
-  await expect(page.locator('#kernels-status')).toContainText('Measured 6 weight types', { timeout: 150_000 });
+  await expect(page.locator('#kernels-status')).toContainText(`Measured ${N} weight types`, { timeout: 390_000 });
 
   // Every shape of every type was timed and agreed with the default's product.
   const timings = page.locator('#kernels-timings tbody tr');
-  await expect(timings).toHaveCount(6);
+  await expect(timings).toHaveCount(N);
   const cells = await page.locator('#kernels-timings tbody td').allTextContents();
-  expect(cells).toHaveLength(6 * 7);
+  expect(cells).toHaveLength(N * 7);
   expect(cells.every((c) => /^\d+\.\d\d$/.test(c)), cells.join(' ')).toBe(true);
   // Exactly one kept shape per type, and the kept table names the same ones.
-  await expect(page.locator('#kernels-timings td.kept')).toHaveCount(6);
+  await expect(page.locator('#kernels-timings td.kept')).toHaveCount(N);
   const kept = page.locator('#kernels-kept tbody tr');
-  await expect(kept).toHaveCount(6);
-  for (const type of ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K']) {
+  await expect(kept).toHaveCount(N);
+  for (const type of WEIGHT_TYPES) {
     await expect(page.locator(`#kernels-kept tr[data-type="${type}"]`)).toHaveAttribute('data-shape', /^\d+x\d+$/);
   }
   await expect(page.locator('#kernels-kept')).toContainText('256 × 256');
@@ -50,7 +53,7 @@ test('measures the decode kernels of every weight type, keeps the result, and fo
   // Kept across a reload (this browser's storage), then forgotten.
   await page.reload();
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
-  await expect(page.locator('#kernels-kept tbody tr')).toHaveCount(6);
+  await expect(page.locator('#kernels-kept tbody tr')).toHaveCount(N);
   await page.locator('#kernels-forget').click();
   await expect(page.locator('#kernels-kept')).toContainText('Nothing measured on this GPU');
   await expect(page.locator('#kernels-status')).toContainText('Forgotten');

@@ -23,8 +23,40 @@ const ctx: GpuContext | null = opened.ctx;
 const SUITE = ctx ? 'weight kernels: gather, offsets, large dispatches' : `weight kernels: gather, offsets, large dispatches (skipped: ${opened.reason})`;
 afterAll(() => ctx?.destroy());
 
-const COLS: Record<WeightType, number> = { F32: 12, F16: 12, Q8_0: 96, Q4_0: 96, Q4_K: 768, Q6_K: 768 };
-const BIG_COLS: Record<WeightType, number> = { F32: 4100, F16: 4100, Q8_0: 4128, Q4_0: 4128, Q4_K: 4352, Q6_K: 4352 };
+const COLS: Record<WeightType, number> = {
+  F32: 12,
+  F16: 12,
+  BF16: 12,
+  Q8_0: 96,
+  Q4_0: 96,
+  Q4_1: 96,
+  Q5_0: 96,
+  Q5_1: 96,
+  Q2_K: 768,
+  Q3_K: 768,
+  Q4_K: 768,
+  Q5_K: 768,
+  Q6_K: 768,
+  IQ4_NL: 96,
+  IQ4_XS: 768,
+};
+const BIG_COLS: Record<WeightType, number> = {
+  F32: 4100,
+  F16: 4100,
+  BF16: 4100,
+  Q8_0: 4128,
+  Q4_0: 4128,
+  Q4_1: 4128,
+  Q5_0: 4128,
+  Q5_1: 4128,
+  Q2_K: 4352,
+  Q3_K: 4352,
+  Q4_K: 4352,
+  Q5_K: 4352,
+  Q6_K: 4352,
+  IQ4_NL: 4128,
+  IQ4_XS: 4352,
+};
 const TABLE_ROWS = 70;
 
 /** Bit-for-bit equality where NaN matches NaN; returns the first mismatches. */

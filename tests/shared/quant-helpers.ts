@@ -1,4 +1,4 @@
-import { f32ToF16 } from '../../shared/quant';
+import { f32ToBf16, f32ToF16 } from '../../shared/quant';
 import { createRng as rng } from '../../shared/engine/sampling';
 // The project's one seeded PRNG (mulberry32) drives reproducible test data too.
 export { rng };
@@ -47,6 +47,12 @@ export function randomBlocks(type: string, nBlocks: number, seed: number): Uint8
       for (let i = 0; i < nBlocks; i++) put16(b, 2 * i, f32ToF16(x[i]));
       return b;
     }
+    case 'BF16': {
+      const b = new Uint8Array(2 * nBlocks);
+      const x = uniform(nBlocks, seed);
+      for (let i = 0; i < nBlocks; i++) put16(b, 2 * i, f32ToBf16(x[i]));
+      return b;
+    }
     case 'Q8_0': {
       const b = new Uint8Array(34 * nBlocks).map(byte);
       for (let i = 0; i < nBlocks; i++) put16(b, 34 * i, f16Bits(1 / 256, 1 / 64, true));
@@ -55,6 +61,59 @@ export function randomBlocks(type: string, nBlocks: number, seed: number): Uint8
     case 'Q4_0': {
       const b = new Uint8Array(18 * nBlocks).map(byte);
       for (let i = 0; i < nBlocks; i++) put16(b, 18 * i, f16Bits(1 / 64, 1 / 8, true));
+      return b;
+    }
+    case 'Q4_1': {
+      // m of either sign and up to ~16·d: values d·q + m span both signs or one, as real blocks do.
+      const b = new Uint8Array(20 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) {
+        put16(b, 20 * i, f16Bits(1 / 64, 1 / 8, false));
+        put16(b, 20 * i + 2, f16Bits(1 / 16, 1, true));
+      }
+      return b;
+    }
+    case 'Q5_0': {
+      const b = new Uint8Array(22 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) put16(b, 22 * i, f16Bits(1 / 128, 1 / 16, true));
+      return b;
+    }
+    case 'Q5_1': {
+      const b = new Uint8Array(24 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) {
+        put16(b, 24 * i, f16Bits(1 / 128, 1 / 16, false));
+        put16(b, 24 * i + 2, f16Bits(1 / 16, 1, true));
+      }
+      return b;
+    }
+    case 'IQ4_NL': {
+      const b = new Uint8Array(18 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) put16(b, 18 * i, f16Bits(1 / 1024, 1 / 128, true));
+      return b;
+    }
+    case 'Q2_K': {
+      const b = new Uint8Array(84 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) {
+        put16(b, 84 * i + 80, f16Bits(1 / 64, 1 / 16, false));
+        put16(b, 84 * i + 82, f16Bits(1 / 64, 1 / 16, false));
+      }
+      return b;
+    }
+    case 'Q3_K': {
+      const b = new Uint8Array(110 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) put16(b, 110 * i + 108, f16Bits(1 / 256, 1 / 64, true));
+      return b;
+    }
+    case 'Q5_K': {
+      const b = new Uint8Array(176 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) {
+        put16(b, 176 * i, f16Bits(1 / 2048, 1 / 512, false));
+        put16(b, 176 * i + 2, f16Bits(1 / 2048, 1 / 512, false));
+      }
+      return b;
+    }
+    case 'IQ4_XS': {
+      const b = new Uint8Array(136 * nBlocks).map(byte);
+      for (let i = 0; i < nBlocks; i++) put16(b, 136 * i, f16Bits(1 / 4096, 1 / 1024, true));
       return b;
     }
     case 'Q4_K': {

@@ -48,7 +48,9 @@ describe('planMatmul', () => {
       () => planMatmul({ weights: { type: 'F32', rows: 4, cols: 8, buffer: dummy }, tokens: 2, entryPoint: 'matvec' }),
       () => planMatmul({ weights: { type: 'F32', rows: 4, cols: 8, buffer: dummy }, tuning: { workgroupSize: 64, threadsPerRow: 3 } }),
       () => planMatmul({ weights: { type: 'F32', rows: 4, cols: 8, buffer: dummy }, tuning: { workgroupSize: 16, threadsPerRow: 32 } }),
-      () => planMatmul({ weights: { type: 'Q5_K' as 'Q4_K', rows: 4, cols: 256, buffer: dummy } }),
+      () => planMatmul({ weights: { type: 'Q5_K', rows: 4, cols: 256, buffer: dummy, byteOffset: 4 } }), // vec4 reads
+      () => planMatmul({ weights: { type: 'Q5_0', rows: 4, cols: 32, buffer: dummy, byteOffset: 2 } }),
+      () => planMatmul({ weights: { type: 'IQ3_S' as 'Q4_K', rows: 4, cols: 256, buffer: dummy } }), // no kernel
     ];
     for (const f of bad) expect(f).toThrow(GpuUsageError);
   });

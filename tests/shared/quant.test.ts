@@ -18,8 +18,16 @@ const GGML_GEOMETRY: Record<QuantTypeName, [number, number]> = {
   BF16: [1, 2],
   Q8_0: [32, 34],
   Q4_0: [32, 18],
+  Q4_1: [32, 20],
+  Q5_0: [32, 22],
+  Q5_1: [32, 24],
+  Q2_K: [256, 84],
+  Q3_K: [256, 110],
   Q4_K: [256, 144],
+  Q5_K: [256, 176],
   Q6_K: [256, 210],
+  IQ4_NL: [32, 18],
+  IQ4_XS: [256, 136],
 };
 
 function errors(x: Float32Array, y: Float32Array, block: number) {
@@ -42,8 +50,9 @@ function errors(x: Float32Array, y: Float32Array, block: number) {
 }
 
 describe('registry', () => {
-  it('has the seven engine types with ggml block geometry', () => {
-    expect([...QUANT_TYPE_NAMES].sort()).toEqual(['BF16', 'F16', 'F32', 'Q4_0', 'Q4_K', 'Q6_K', 'Q8_0']);
+  it('has the fifteen engine types with ggml block geometry', () => {
+    expect([...QUANT_TYPE_NAMES].sort()).toEqual(Object.keys(GGML_GEOMETRY).sort());
+    expect(QUANT_TYPE_NAMES).toHaveLength(15);
     for (const name of QUANT_TYPE_NAMES) {
       const f = getQuantFormat(name);
       expect(f.name).toBe(name);
@@ -61,7 +70,8 @@ describe('registry', () => {
   });
 
   it('rejects types the engine does not run', () => {
-    expect(() => getQuantFormat('Q5_K')).toThrow(QuantError);
+    expect(() => getQuantFormat('IQ3_S')).toThrow(QuantError);
+    expect(() => getQuantFormat('Q8_K')).toThrow(QuantError);
     expect(() => getQuantFormat('IQ2_XS')).toThrow(PxiError);
     expect(() => getQuantFormat('toString')).toThrow(expect.objectContaining({ code: 'QUANT_TYPE' }));
   });
@@ -84,8 +94,10 @@ describe.each(QUANT_TYPE_NAMES)('%s lengths', (name) => {
   });
 });
 
+const BLOCK_TYPES = QUANT_TYPE_NAMES.filter((n) => QUANT_FORMATS[n].blockSize > 1);
+
 describe('block formats refuse partial blocks', () => {
-  it.each(['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const)('%s: QUANT_LENGTH for blockSize + 1 and − 1', (name) => {
+  it.each(BLOCK_TYPES)('%s: QUANT_LENGTH for blockSize + 1 and − 1', (name) => {
     const f = QUANT_FORMATS[name];
     for (const n of [f.blockSize + 1, f.blockSize - 1]) {
       expect(() => f.quantize(new Float32Array(n))).toThrow(expect.objectContaining({ code: 'QUANT_LENGTH' }));
@@ -98,7 +110,7 @@ describe('block formats refuse partial blocks', () => {
 });
 
 describe('block formats refuse non-finite values', () => {
-  it.each(['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const)('%s', (name) => {
+  it.each(BLOCK_TYPES)('%s', (name) => {
     const x = new Float32Array(256);
     x[77] = NaN;
     expect(() => QUANT_FORMATS[name].quantize(x)).toThrow(expect.objectContaining({ code: 'QUANT_VALUE' }));
@@ -112,15 +124,27 @@ describe('block formats refuse non-finite values', () => {
 // worstBlockRel = max over blocks of max|x − y| / max|x| (blocks of 32 for Q*_0, 256 for K).
 // Derived bounds: F16 / BF16 half an ulp relative; Q8_0 d/2 = amax/254 (d is f16-rounded, then
 // used for quantising, so no clipping); Q4_0 d = amax/8 (the top value 7d is one step under
-// +amax). K-quant bounds are measured (Q4_K 0.104, Q6_K 0.028) plus ~15% headroom.
+// +amax); Q5_0 d = amax/16 likewise; Q4_1 / Q5_1 d/2 = range/30, range/62 ≤ amax/15, amax/31
+// (m and d are f16-rounded before quantising). K-quant and IQ4 bounds are measured (worst of
+// the two data sets: Q4_K 0.104, Q6_K 0.028, Q2_K 0.28 / 0.44, Q3_K 0.171 / 0.250, Q5_K 0.041 /
+// 0.061, IQ4_NL 0.092 / 0.136, IQ4_XS 0.093 / 0.132) plus ~10-15% headroom; our quantisers
+// are round-to-nearest with a small scale search, not ggml's importance-weighted ones.
 const BOUNDS: Record<QuantTypeName, { nrmse: number; blockRel: number }> = {
   F32: { nrmse: 0, blockRel: 0 },
   F16: { nrmse: 2.5e-4, blockRel: 2 ** -11 },
   BF16: { nrmse: 2e-3, blockRel: 2 ** -8 },
   Q8_0: { nrmse: 8e-3, blockRel: (1 / 254) * (1 + 2 ** -10) },
   Q4_0: { nrmse: 0.13, blockRel: (1 / 8) * (1 + 2 ** -10) },
+  Q4_1: { nrmse: 0.1, blockRel: (1 / 15) * (1 + 2 ** -9) },
+  Q5_0: { nrmse: 0.065, blockRel: (1 / 16) * (1 + 2 ** -10) },
+  Q5_1: { nrmse: 0.05, blockRel: (1 / 31) * (1 + 2 ** -9) },
+  Q2_K: { nrmse: 0.32, blockRel: 0.5 },
+  Q3_K: { nrmse: 0.19, blockRel: 0.28 },
   Q4_K: { nrmse: 0.09, blockRel: 0.12 },
+  Q5_K: { nrmse: 0.046, blockRel: 0.07 },
   Q6_K: { nrmse: 0.025, blockRel: 0.032 },
+  IQ4_NL: { nrmse: 0.105, blockRel: 0.155 },
+  IQ4_XS: { nrmse: 0.105, blockRel: 0.15 },
 };
 
 describe.each(QUANT_TYPE_NAMES)('%s round trip', (name) => {
@@ -163,12 +187,25 @@ describe.each(QUANT_TYPE_NAMES)('%s round trip', (name) => {
 });
 
 describe('quantiser quality', () => {
-  it('orders Q4_0 > Q4_K > Q6_K > Q8_0 in error on weight-like data', () => {
+  it('orders Q2_K > Q3_K > Q4_0 > Q4_K > Q5_K > Q6_K > Q8_0 in error on weight-like data', () => {
     const x = weightLike(32 * 256, 9);
     const e = (name: QuantTypeName) => errors(x, QUANT_FORMATS[name].dequantize(QUANT_FORMATS[name].quantize(x), x.length), 256).nrmse;
+    expect(e('Q3_K')).toBeLessThan(e('Q2_K'));
+    expect(e('Q4_0')).toBeLessThan(e('Q3_K'));
     expect(e('Q4_K')).toBeLessThan(e('Q4_0'));
-    expect(e('Q6_K')).toBeLessThan(e('Q4_K'));
+    expect(e('Q5_K')).toBeLessThan(e('Q4_K'));
+    expect(e('Q6_K')).toBeLessThan(e('Q5_K'));
     expect(e('Q8_0')).toBeLessThan(e('Q6_K'));
+  });
+
+  it('an offset or a fifth bit helps: Q4_1 < Q4_0, Q5_0 < Q4_0, Q5_1 < Q5_0; the IQ4 grid beats Q4_0', () => {
+    const x = weightLike(32 * 256, 10);
+    const e = (name: QuantTypeName) => errors(x, QUANT_FORMATS[name].dequantize(QUANT_FORMATS[name].quantize(x), x.length), 256).nrmse;
+    expect(e('Q4_1')).toBeLessThan(e('Q4_0'));
+    expect(e('Q5_0')).toBeLessThan(e('Q4_0'));
+    expect(e('Q5_1')).toBeLessThan(e('Q5_0'));
+    expect(e('IQ4_NL')).toBeLessThan(e('Q4_0'));
+    expect(e('IQ4_XS')).toBeLessThan(e('Q4_0'));
   });
 
   it('re-quantising a Q8_0 / Q4_0 decode reproduces it exactly (the stored grid is a fixed point)', () => {

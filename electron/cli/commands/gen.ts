@@ -50,7 +50,8 @@ Options:
   --blocks N, --embd N, --ff N, --heads N, --kv-heads N, --vocab N, --context N,
   --rope-theta X, --rms-eps X
                    override the preset's dimensions (embd and ff must be multiples of the
-                   type's block: 32 for Q8_0/Q4_0, 256 for Q4_K/Q6_K; heads must divide
+                   type's block: 32 for Q8_0/Q4_x/Q5_x/IQ4_NL, 256 for the K-quants and
+                   IQ4_XS; heads must divide
                    embd, kv-heads must divide heads; without --kv-heads a new head
                    count keeps the preset's KV heads if they divide, else the largest
                    divisor below them)

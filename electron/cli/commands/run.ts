@@ -138,7 +138,8 @@ export const runCommand: Command = {
   help: `Usage: pxi run MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
                [--repeat-penalty R] [--seed S] [-c N] [--stop S]... [--ignore-eos] [--json]
 
-Loads MODEL (llama or qwen2; F32, F16, Q8_0, Q4_0, Q4_K or Q6_K weights) onto WebGPU
+Loads MODEL (llama or qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+Q5_K, Q6_K, IQ4_NL or IQ4_XS weights, mixed freely) onto WebGPU
 through Dawn: a GGUF file, or the id or name of a model imported with pxi import (its weights
 are read from the volume's pixel tiles, every tile checksum-verified). Then it runs the prompt (BOS added as the model asks) and streams the continuation to
 stdout, after the prompt. Prefill and decode speed (tokens/s) and the stop reason go to

@@ -5,28 +5,40 @@
  *
  * `activationRounding` reproduces how llama.cpp's CPU backend feeds activations to a weight
  * matrix: it converts them to the weight type's "vec_dot_type" first: F16 for F16 weights,
- * Q8_0 (blocks of 32, f16 scale) for Q8_0 and Q4_0, Q8_K (blocks of 256, f32 scale) for the
- * K-quants, f32 (untouched) for F32. The parity tests use it to show that the distance
+ * BF16 for BF16, Q8_0 (blocks of 32, f16 scale) for Q8_0, Q4_0, Q5_0 and IQ4_NL, Q8_1 for
+ * Q4_1 and Q5_1 (the same rounded values as Q8_0; it also carries d·Σq as f16 for the
+ * offset term, which is not modelled), Q8_K (blocks of 256, f32 scale) for the K-quants and
+ * IQ4_XS, f32 (untouched) for F32. The parity tests use it to show that the distance
  * between our engine and llama.cpp on quantised models is that rounding and nothing else.
  */
 import type { ModelConfig } from '../../model';
-import { f16ToF32, f32ToF16 } from '../../quant';
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../quant';
 import { llamaRopeInvFreq } from '../model';
 import { attentionRef } from './attention';
 import { ropeRef } from './rope';
 
-export type ActivationRounding = 'none' | 'f16' | 'q8_0' | 'q8_k';
+export type ActivationRounding = 'none' | 'f16' | 'bf16' | 'q8_0' | 'q8_k';
 
 /** llama.cpp's vec_dot_type per weight type (ggml-cpu type traits). */
 export function llamaCppActivationRounding(weightType: string): ActivationRounding {
   switch (weightType) {
     case 'F16':
       return 'f16';
+    case 'BF16':
+      return 'bf16';
     case 'Q8_0':
     case 'Q4_0':
+    case 'Q5_0':
+    case 'IQ4_NL':
+    case 'Q4_1': // Q8_1: the values Q8_0 rounds to
+    case 'Q5_1':
       return 'q8_0';
+    case 'Q2_K':
+    case 'Q3_K':
     case 'Q4_K':
+    case 'Q5_K':
     case 'Q6_K':
+    case 'IQ4_XS':
       return 'q8_k';
     default:
       return 'none';
@@ -45,6 +57,10 @@ export function roundActivations(x: Float32Array, mode: ActivationRounding): Flo
   const y = new Float32Array(x.length);
   if (mode === 'f16') {
     for (let i = 0; i < x.length; i++) y[i] = f16ToF32(f32ToF16(x[i]!));
+    return y;
+  }
+  if (mode === 'bf16') {
+    for (let i = 0; i < x.length; i++) y[i] = bf16ToF32(f32ToBf16(x[i]!));
     return y;
   }
   const block = mode === 'q8_0' ? 32 : 256;
