@@ -17,13 +17,15 @@
  * arrives, while the one before it still exists, and kept in `<dataDir>/training/RUN.weight-change.json`;
  * checkpoints still in the volume can always be compared on request.
  */
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { PxiError } from '../../shared/errors';
+import { ownedBytes } from '../../shared/ipc/channels/common';
 import type { Handlers } from '../../shared/ipc/dispatch';
 import type { EventPayload } from '../../shared/ipc/contract';
-import { RunName, TRAIN_LIMITS, type TrainEventInfo, type TrainRun, type WeightChangeInfo, type trainChannels } from '../../shared/ipc/channels/train';
+import { CheckpointStateSchema, RunName, TRAIN_LIMITS, type TrainEventInfo, type TrainRun, type TrainWhereName, type WeightChangeInfo, type WindowSessionInfo, type trainChannels } from '../../shared/ipc/channels/train';
 import type { GpuContext } from '../../shared/gpu';
 import { parameterCount } from '../../shared/train/config';
 import { paramLayout } from '../../shared/train/gpu-trainer';
@@ -33,8 +35,12 @@ import { writeFileDurable } from '../pixelfs/file-ops';
 import type { Volume } from '../pixelfs/index';
 import type { ModelStore } from '../models/store';
 import type { TaskHandler, TaskQueue, TaskRecord } from '../tasks/queue';
-import { checkpointSteps, readCheckpoint, removeRun, type CheckpointState, type HistoryPoint } from '../train/checkpoint';
-import type { TrainEvent } from '../train/session';
+import { checkpointSteps, latestCheckpoint, readCheckpoint, removeRun, writeCheckpoint, type CheckpointState, type HistoryPoint } from '../train/checkpoint';
+import type { TrainEvent } from '../../shared/train/loop';
+import { tokenStreamData, type LoopData } from '../../shared/train/loop';
+import { seqLenOf } from '../../shared/train/recipe';
+import { serializeTrainedTokenizer } from '../../shared/tokenizer-train';
+import type { TrainData } from '../train/session';
 // Types only: the training engine (electron/train/task.ts and what it imports: the GPU trainer,
 // the data loader, Dawn) is loaded on first use, so the services start, and every other
 // channel works, even where it cannot load.
@@ -47,6 +53,16 @@ export const TRAIN_TASK = 'model.train';
 const StoredParams = z.looseObject({ run: RunName, recipe: RecipeSchema });
 type RunParams = z.infer<typeof StoredParams>;
 
+const StoredWindow = z.strictObject({
+  run: RunName,
+  recipe: RecipeSchema,
+  state: z.enum(['running', 'paused', 'succeeded', 'failed']),
+  error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
+  modelId: z.string().nullable(),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+});
+
 export type TrainChannel = keyof typeof trainChannels;
 export type TrainHandlers = Pick<Handlers, TrainChannel>;
 
@@ -58,7 +74,9 @@ export type TrainServiceErrorCode =
   | 'TRAIN_BAD_PATH' // a training text path that is relative, missing or not a file
   | 'TRAIN_NO_CHANGE' // no weight change to show (no checkpoint yet, or not that step)
   | 'TRAIN_DISCARDED' // a task whose run was cancelled came back after a restart
-  | 'TRAIN_UNAVAILABLE'; // the training engine could not be loaded in this process
+  | 'TRAIN_UNAVAILABLE' // the training engine could not be loaded in this process
+  | 'TRAIN_WINDOW_STALE' // a window run's call with a session that is no longer the run's
+  | 'TRAIN_WINDOW_UPLOAD'; // a window run's checkpoint that is incomplete or does not fit its run
 
 export class TrainServiceError extends PxiError {
   constructor(code: TrainServiceErrorCode, message: string, details?: Record<string, unknown>) {
@@ -88,6 +106,37 @@ interface LiveRun {
   /** The checkpoint the next one is compared with (0: the initial weights). */
   lastCheckpoint: number;
 }
+
+/** A run training in a window, as the services keep it (`<dataDir>/training/window-runs.json`). */
+interface WindowRecord {
+  run: string;
+  recipe: Recipe;
+  /** `running` while a window trains it (shown paused once the window is silent for WINDOW_STALE_MS). */
+  state: 'running' | 'paused' | 'succeeded' | 'failed';
+  error: { code: string; message: string } | null;
+  modelId: string | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The live side of a window run's session (memory only: a restart of the services ends it). */
+interface WindowSessionRt {
+  session: string;
+  data: TrainData;
+  loop: LoopData;
+  tokenizer: string;
+  stop: 'pause' | 'cancel' | null;
+  lastSeen: number;
+  /** The checkpoint being received: its step and the files' bytes. */
+  upload: { step: number; files: Map<string, { bytes: Uint8Array; received: number }> } | null;
+  /** Writing the final model (after `done`). */
+  finishing: Promise<void> | null;
+  /** The checkpoint offered to the session (train:window-read). */
+  resume: { step: number; files: Map<string, Uint8Array> } | null;
+}
+
+/** A window that sent nothing (events, pings) for this long is taken as closed: its run shows paused. */
+export const WINDOW_STALE_MS = 20_000;
 
 interface StoredChange {
   step: number;
@@ -160,7 +209,10 @@ export function bucketHistory(points: readonly HistoryPoint[], maxPoints: number
 const finite = (...v: number[]) => v.every((x) => Number.isFinite(x));
 
 export class TrainService {
-  private readonly live = new Map<number, LiveRun>();
+  /** Keyed `task:ID` (a background run's task) or `window:RUN`. */
+  private readonly live = new Map<string, LiveRun>();
+  private readonly windows = new Map<string, WindowRecord>();
+  private readonly windowRt = new Map<string, WindowSessionRt>();
   private readonly runOfTask = new Map<number, string>();
   private readonly stateCache = new Map<string, CheckpointState>();
   private readonly changeCache = new Map<string, StoredChange>();
@@ -176,6 +228,7 @@ export class TrainService {
   constructor(private readonly o: TrainServiceOptions) {
     this.dir = path.join(o.dataDir, 'training');
     this.discarded = new Set(this.readDiscarded());
+    for (const w of this.readWindows()) this.windows.set(w.run, w);
   }
 
   // ------------------------------------------------------------------ the task
@@ -250,11 +303,27 @@ export class TrainService {
   private onTrainEvent(taskId: number, e: TrainEvent): void {
     const run = this.runName(taskId);
     if (run === null) return;
-    let live = this.live.get(taskId);
+    this.onRunEvent(
+      {
+        key: `task:${taskId}`,
+        taskId,
+        where: 'background',
+        run,
+        recipe: () => parseRecipe((this.o.queue().get(taskId).params as TrainTaskParams).recipe),
+        discarded: () => this.discarded.has(taskId),
+      },
+      e,
+    );
+  }
+
+  /** One event of a run's session (a background task's or a window's): kept for the live figures, recorded, broadcast. */
+  private onRunEvent(src: { key: string; taskId: number | null; where: TrainWhereName; run: string; recipe: () => Recipe; discarded: () => boolean }, e: TrainEvent): void {
+    const { run, taskId } = src;
+    let live = this.live.get(src.key);
     if (e.kind === 'start' || !live) {
       // A session starts (or resumes) here; an event without its start (not expected) counts from itself.
       live = { run, startStep: e.step, points: [], valid: [], samples: [], last: null, lastCheckpoint: e.kind === 'start' ? (e.resumedFrom ?? 0) : e.step };
-      this.live.set(taskId, live);
+      this.live.set(src.key, live);
     }
     let event: TrainEventInfo = e;
     switch (e.kind) {
@@ -277,17 +346,17 @@ export class TrainService {
       case 'checkpoint': {
         const base = live.lastCheckpoint;
         live.lastCheckpoint = e.step;
-        if (e.step > base) this.recordChange(taskId, run, e.step, base);
+        if (e.step > base) this.recordChange(run, e.step, base, src.recipe, src.discarded);
         break;
       }
       default:
         break;
     }
     try {
-      this.o.emit({ taskId, run, event });
+      this.o.emit({ taskId, run, where: src.where, event });
     } catch (err) {
       // An event the contract refuses must never stop the training.
-      this.o.log?.(`train:event of task #${taskId} not sent: ${(err as Error).message}`);
+      this.o.log?.(`train:event of ${taskId === null ? `window run ${run}` : `task #${taskId}`} not sent: ${(err as Error).message}`);
     }
   }
 
@@ -306,20 +375,20 @@ export class TrainService {
     }
   }
 
-  private recordChange(taskId: number, run: string, step: number, base: number): void {
+  private recordChange(run: string, step: number, base: number, recipeOf: () => Recipe, discarded: () => boolean): void {
     const prev = this.recording.get(run) ?? Promise.resolve();
     const next = prev
       .catch(() => undefined)
       .then(async () => {
         const store = await this.o.store();
-        const recipe = parseRecipe((this.o.queue().get(taskId).params as TrainTaskParams).recipe);
+        const recipe = recipeOf();
         const cur = (await readCheckpoint(store.volume, run, step)).params;
         const held = this.lastParams.get(run);
         const from = held?.step === base ? held.params : base === 0 ? initParams(modelConfigOf(recipe), recipe.train.seed) : (await readCheckpoint(store.volume, run, base)).params;
         this.lastParams.set(run, { step, params: cur });
         const tileValues = store.volume.settings.tileWidth * store.volume.settings.tileHeight;
         const change: StoredChange = { step, base, tileValues, tensors: weightChange(recipe, cur, from, tileValues) };
-        if (this.discarded.has(taskId)) return;
+        if (discarded()) return;
         const changes = this.readChanges(run).filter((c) => c.step !== step);
         changes.push(change);
         changes.sort((a, b) => a.step - b.step);
@@ -333,6 +402,287 @@ export class TrainService {
         this.o.log?.(`weight change of ${run} at step ${step} not recorded: ${(e as Error).message}`);
       });
     this.recording.set(run, next);
+  }
+
+  // ------------------------------------------------------------------ window runs
+
+  private windowsFile(): string {
+    return path.join(this.dir, 'window-runs.json');
+  }
+
+  private readWindows(): WindowRecord[] {
+    try {
+      const v = JSON.parse(fs.readFileSync(this.windowsFile(), 'utf8')) as { runs?: unknown };
+      const out: WindowRecord[] = [];
+      for (const r of Array.isArray(v.runs) ? v.runs : []) {
+        const p = StoredWindow.safeParse(r);
+        if (p.success) out.push(p.data);
+      }
+      return out;
+    } catch {
+      return [];
+    }
+  }
+
+  private saving: Promise<void> = Promise.resolve();
+
+  /** Writes the window records (in order: each write holds every record as it is then). */
+  private saveWindows(): Promise<void> {
+    this.saving = this.saving
+      .catch(() => undefined)
+      .then(async () => {
+        fs.mkdirSync(this.dir, { recursive: true });
+        await writeFileDurable(this.windowsFile(), new TextEncoder().encode(JSON.stringify({ version: 1, runs: [...this.windows.values()] })));
+      });
+    return this.saving;
+  }
+
+  private async setWindow(w: WindowRecord, patch: Partial<WindowRecord>): Promise<void> {
+    Object.assign(w, patch, { updatedAt: Date.now() });
+    await this.saveWindows();
+  }
+
+  /** The live session of a window run, refusing a call from a session that is no longer the run's. */
+  private windowSession(run: string, session: string): { w: WindowRecord; rt: WindowSessionRt } {
+    const w = this.windows.get(run);
+    const rt = this.windowRt.get(run);
+    if (!w || !rt || rt.session !== session) {
+      throw new TrainServiceError('TRAIN_WINDOW_STALE', `window run ${run}: this window's session is no longer the run's (it was paused, resumed elsewhere, cancelled, or the services restarted)`, { run });
+    }
+    rt.lastSeen = Date.now();
+    return { w, rt };
+  }
+
+  /**
+   * Opens a window session of `run`: the run's data prepared here (corpus, tokenizer, token
+   * shards, as a background run's), the latest checkpoint offered for reading.
+   */
+  private async openWindow(run: string, recipe: Recipe, createdAt: number): Promise<WindowSessionInfo> {
+    const store = await this.o.store();
+    let data: TrainData;
+    try {
+      const { loadTrainData } = await import('../train/data');
+      data = await loadTrainData(recipe, this.o.dataDir, store, (m) => this.o.log?.(`window run ${run}: ${m}`));
+    } catch (e) {
+      if (e instanceof PxiError) throw e;
+      throw new TrainServiceError('TRAIN_UNAVAILABLE', `the data of window run ${run} could not be prepared: ${(e as Error).message}`);
+    }
+    const loop = tokenStreamData(recipe, data.train, data.valid);
+    const ckpt = await latestCheckpoint(store.volume, run);
+    if (ckpt && JSON.stringify(ckpt.state.recipe) !== JSON.stringify(recipe)) {
+      throw new TrainServiceError('TRAIN_RUN_EXISTS', `run ${run} has checkpoints made with a different recipe (step ${ckpt.state.step})`, { run });
+    }
+    if (!data.trained) throw new TrainServiceError('TRAIN_UNAVAILABLE', `window run ${run}: the run's tokenizer is not available`);
+    const tokenizer = serializeTrainedTokenizer(data.trained);
+    const session = randomUUID();
+    const prev = this.windowRt.get(run);
+    if (prev) prev.stop = 'pause';
+    const rt: WindowSessionRt = { session, data, loop, tokenizer, stop: null, lastSeen: Date.now(), upload: null, finishing: null, resume: null };
+    let checkpoint: WindowSessionInfo['checkpoint'] = null;
+    if (ckpt) {
+      const optim = new Uint8Array(ckpt.m.byteLength + ckpt.v.byteLength);
+      optim.set(new Uint8Array(ckpt.m.buffer, ckpt.m.byteOffset, ckpt.m.byteLength), 0);
+      optim.set(new Uint8Array(ckpt.v.buffer, ckpt.v.byteOffset, ckpt.v.byteLength), ckpt.m.byteLength);
+      const files = new Map<string, Uint8Array>([
+        ['params', new Uint8Array(ckpt.params.buffer, ckpt.params.byteOffset, ckpt.params.byteLength)],
+        ['optim', optim],
+        ['state', new TextEncoder().encode(JSON.stringify(ckpt.state))],
+      ]);
+      rt.resume = { step: ckpt.state.step, files };
+      checkpoint = { step: ckpt.state.step, params: files.get('params')!.length, optim: optim.length, state: files.get('state')!.length };
+    }
+    const w: WindowRecord = { run, recipe, state: 'running', error: null, modelId: null, createdAt, updatedAt: Date.now() };
+    this.windows.set(run, w);
+    this.windowRt.set(run, rt);
+    await this.saveWindows();
+    this.o.log?.(`window run ${run}: session opened${ckpt ? ` at the checkpoint of step ${ckpt.state.step}` : ''}`);
+    return { run, session, recipe, tokenizer, validBatches: (await loop.validBatches()).length, checkpoint };
+  }
+
+  /** Resolves once a window run no longer shows running (its window said so, or went silent), or after `maxMs`. */
+  private async whenWindowStopped(run: string, maxMs = 300_000): Promise<void> {
+    const end = Date.now() + maxMs;
+    for (;;) {
+      const w = this.windows.get(run);
+      if (!w || this.windowState(w) !== 'running' || Date.now() > end) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** After a window run's `done`: its model imported from the final checkpoint (as the background task does), the map pyramid built. */
+  private async finishWindow(w: WindowRecord, rt: WindowSessionRt): Promise<void> {
+    const run = w.run;
+    try {
+      const store = await this.o.store();
+      const ckpt = await latestCheckpoint(store.volume, run);
+      if (!ckpt || ckpt.state.step !== w.recipe.train.steps) throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run} ended without the checkpoint of its last step`, { run });
+      const layout = paramLayout(modelConfigOf(w.recipe));
+      const params = new Map<string, Float32Array>();
+      for (const slot of layout.order) params.set(slot.spec.name, ckpt.params.slice(slot.offset, slot.offset + slot.spec.size));
+      const { modelGguf } = await import('../train/session');
+      const { importTrainedModel } = await import('../train/task');
+      const gguf = modelGguf(w.recipe, params, rt.data, ckpt.state);
+      const model = await importTrainedModel(store, w.recipe, run, gguf, (m) => this.o.log?.(`window run ${run}: ${m}`));
+      await this.recording.get(run)?.catch(() => undefined);
+      try {
+        await store.buildPyramid(model);
+      } catch (e) {
+        this.o.log?.(`window run ${run}: the map pyramid of ${model} was not built: ${(e as Error).message}`);
+      }
+      await this.setWindow(w, { state: 'succeeded', modelId: model, error: null });
+    } catch (e) {
+      const err = e as PxiError;
+      await this.setWindow(w, { state: 'failed', error: { code: err.code ?? 'TRAIN_WINDOW_UPLOAD', message: err.message } });
+    }
+  }
+
+  private windowHandlers(): Pick<
+    TrainHandlers,
+    'train:window-start' | 'train:window-resume' | 'train:window-read' | 'train:window-batches' | 'train:window-event' | 'train:window-put' | 'train:window-commit' | 'train:window-ping'
+  > {
+    return {
+      'train:window-start': async ({ recipe: raw, run: runName }) => {
+        const recipe = parseRecipe(raw, 'recipe');
+        const run = runName ?? recipe.name;
+        await this.checkNewRun(recipe, run);
+        return this.openWindow(run, recipe, Date.now());
+      },
+
+      'train:window-resume': async ({ run }) => {
+        const w = this.windows.get(run);
+        const t = this.trainTasks().get(run);
+        let recipe: Recipe;
+        if (w) {
+          const state = this.windowState(w);
+          if (state !== 'paused' && state !== 'failed') throw new TrainServiceError('TRAIN_NOT_PAUSED', `run ${run} is ${state}: only a paused or failed run can be resumed`, { run });
+          recipe = w.recipe;
+        } else if (t) {
+          if (t.task.state !== 'cancelled' && t.task.state !== 'failed') {
+            throw new TrainServiceError('TRAIN_NOT_PAUSED', `run ${run} is ${t.task.state}: only a paused or failed run can be resumed`, { run });
+          }
+          recipe = parseRecipe(t.params.recipe, 'recipe');
+        } else {
+          throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
+        }
+        return this.openWindow(run, recipe, w?.createdAt ?? t?.task.createdAt ?? Date.now());
+      },
+
+      'train:window-read': ({ run, session, step, file, offset, length }) => {
+        const { rt } = this.windowSession(run, session);
+        const bytes = rt.resume?.step === step ? rt.resume.files.get(file) : undefined;
+        if (!bytes) throw new TrainServiceError('TRAIN_NO_CHANGE', `window run ${run}: no checkpoint of step ${step} was offered to this session`, { run, step });
+        if (offset + length > bytes.length) throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run}: ${file} of step ${step} holds ${bytes.length} bytes; asked for ${length} at ${offset}`, { run });
+        return { bytes: ownedBytes(bytes.subarray(offset, offset + length)) };
+      },
+
+      'train:window-batches': async ({ run, session, kind, from, count }) => {
+        const { w, rt } = this.windowSession(run, session);
+        const parts: Int32Array[] = [];
+        let batches = 0;
+        if (kind === 'train') {
+          if (from < 1) throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `steps count from 1, not ${from}`, { run });
+          for (let s = from; s < from + count && s <= w.recipe.train.steps; s++, batches++) parts.push(...(await rt.loop.stepBatches(s)));
+        } else {
+          const all = await rt.loop.validBatches();
+          for (const b of all.slice(from, from + count)) {
+            parts.push(b);
+            batches++;
+          }
+        }
+        const total = parts.reduce((n, p) => n + p.length, 0);
+        if (total * 4 > TRAIN_LIMITS.chunkBytes) {
+          const per = seqLenOf(w.recipe) + 1;
+          throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run}: ${total * 4} bytes of tokens asked for at once (batch ${w.recipe.train.batch} × ${per}); ask for fewer steps`, { run });
+        }
+        const tokens = new Int32Array(total);
+        let at = 0;
+        for (const p of parts) {
+          tokens.set(p, at);
+          at += p.length;
+        }
+        return { batches, tokens: new Uint8Array(tokens.buffer) };
+      },
+
+      'train:window-event': async ({ run, session, event }) => {
+        const { w, rt } = this.windowSession(run, session);
+        if (event.kind === 'done') {
+          rt.finishing ??= this.finishWindow(w, rt);
+          await rt.finishing;
+        }
+        this.onRunEvent(
+          {
+            key: `window:${run}`,
+            taskId: this.trainTasks().get(run)?.task.id ?? null,
+            where: 'window',
+            run,
+            recipe: () => w.recipe,
+            discarded: () => this.windows.get(run) !== w,
+          },
+          event,
+        );
+        return { stop: rt.stop };
+      },
+
+      'train:window-put': ({ run, session, step, file, offset, total, bytes }) => {
+        const { w, rt } = this.windowSession(run, session);
+        const n = paramLayout(modelConfigOf(w.recipe)).total;
+        const want = file === 'params' ? n * 4 : file === 'optim' ? n * 8 : null;
+        if ((want !== null && total !== want) || (want === null && total > TRAIN_LIMITS.stateBytes)) {
+          throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run}: ${file} of ${total} bytes does not fit the model (${want ?? `at most ${TRAIN_LIMITS.stateBytes}`} bytes)`, { run, file });
+        }
+        if (!rt.upload || rt.upload.step !== step) rt.upload = { step, files: new Map() };
+        let f = rt.upload.files.get(file);
+        if (!f || f.bytes.length !== total) {
+          f = { bytes: new Uint8Array(total), received: 0 };
+          rt.upload.files.set(file, f);
+        }
+        if (offset !== f.received || offset + bytes.length > total) {
+          throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run}: ${file} of step ${step}: a chunk at ${offset} (${bytes.length} bytes) after ${f.received} of ${total} received`, { run, file });
+        }
+        f.bytes.set(bytes, offset);
+        f.received += bytes.length;
+        return { received: f.received };
+      },
+
+      'train:window-commit': async ({ run, session, step }) => {
+        const { w, rt } = this.windowSession(run, session);
+        const up = rt.upload;
+        const file = (k: string) => {
+          const f = up?.step === step ? up.files.get(k) : undefined;
+          if (!f || f.received !== f.bytes.length) throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run}: the checkpoint of step ${step} is incomplete (${k} ${f ? `${f.received} of ${f.bytes.length} bytes` : 'missing'})`, { run, step });
+          return f.bytes;
+        };
+        const params = file('params');
+        const optim = file('optim');
+        let state: CheckpointState;
+        try {
+          state = CheckpointStateSchema.parse(JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(file('state'))));
+        } catch (e) {
+          throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run}: the state of step ${step} is not a checkpoint state: ${(e as Error).message.slice(0, 500)}`, { run, step });
+        }
+        const n = paramLayout(modelConfigOf(w.recipe)).total;
+        if (state.run !== run || state.step !== step || state.paramTotal !== n || JSON.stringify(state.recipe) !== JSON.stringify(w.recipe)) {
+          throw new TrainServiceError('TRAIN_WINDOW_UPLOAD', `window run ${run}: the checkpoint sent is of run ${state.run} step ${state.step} (${state.paramTotal} values, ${JSON.stringify(state.recipe) === JSON.stringify(w.recipe) ? 'the same' : 'another'} recipe), not step ${step} of this run`, { run, step });
+        }
+        const store = await this.o.store();
+        await writeCheckpoint(store.volume, { state, params: new Float32Array(params.buffer, 0, n), m: new Float32Array(optim.buffer, 0, n), v: new Float32Array(optim.buffer, n * 4, n) });
+        rt.upload = null;
+        return { step, checkpoints: checkpointSteps(store.volume, run).slice(-TRAIN_LIMITS.checkpoints) };
+      },
+
+      'train:window-ping': async ({ run, session, state, error }) => {
+        const { w, rt } = this.windowSession(run, session);
+        if (state === 'running') return { stop: rt.stop };
+        if (state === 'succeeded') {
+          rt.finishing ??= this.finishWindow(w, rt);
+          await rt.finishing;
+        } else {
+          await this.setWindow(w, { state, error: state === 'failed' ? (error ?? { code: 'TRAIN_FAILED', message: 'the window run failed' }) : null });
+        }
+        this.windowRt.delete(run);
+        return { stop: rt.stop };
+      },
+    };
   }
 
   // ------------------------------------------------------------------ runs
@@ -391,32 +741,80 @@ export class TrainService {
   }
 
   private liveOf(taskId: number): LiveRun | undefined {
-    return this.live.get(taskId);
+    return this.live.get(`task:${taskId}`);
   }
 
   private async runInfo(store: ModelStore, task: TaskRecord, params: RunParams): Promise<TrainRun> {
-    const run = params.run;
-    const recipe = params.recipe;
+    const resultModel = (task.result as Partial<TrainTaskResult> | null)?.model ?? null;
+    return this.describeRun(store, params.run, params.recipe, {
+      where: 'background',
+      taskId: task.id,
+      state: task.state === 'cancelled' ? 'paused' : task.state,
+      live: this.liveOf(task.id),
+      resultModel,
+      error: task.state === 'failed' && task.error ? { code: task.error.code, message: task.error.message } : null,
+      createdAt: task.createdAt,
+      updatedAt: task.updatedAt,
+    });
+  }
+
+  /** The state a window run shows: running only while its window is heard from. */
+  private windowState(w: WindowRecord): TrainRun['state'] {
+    const rt = this.windowRt.get(w.run);
+    if (w.state === 'running' && rt && Date.now() - rt.lastSeen <= WINDOW_STALE_MS) return 'running';
+    const state = w.state === 'running' ? 'paused' : w.state;
+    if (state === 'succeeded') return state;
+    // Stopped (or a silent window): the run stands at its last checkpoint; the steps after it are lost (as a killed process's).
+    const live = this.live.get(`window:${w.run}`);
+    if (live && live.last && live.last.step > live.lastCheckpoint) {
+      const keep = <T extends { step: number }>(a: T[]) => a.filter((x) => x.step <= live.lastCheckpoint);
+      live.points = keep(live.points);
+      live.valid = keep(live.valid);
+      live.samples = keep(live.samples);
+      live.last = null;
+    }
+    return state;
+  }
+
+  private async windowInfo(store: ModelStore, w: WindowRecord): Promise<TrainRun> {
+    return this.describeRun(store, w.run, w.recipe, {
+      where: 'window',
+      taskId: this.trainTasks().get(w.run)?.task.id ?? null,
+      state: this.windowState(w),
+      live: this.live.get(`window:${w.run}`),
+      resultModel: w.modelId,
+      error: w.state === 'failed' ? w.error : null,
+      createdAt: w.createdAt,
+      updatedAt: w.updatedAt,
+    });
+  }
+
+  private async describeRun(
+    store: ModelStore,
+    run: string,
+    recipe: Recipe,
+    o: { where: TrainWhereName; taskId: number | null; state: TrainRun['state']; live: LiveRun | undefined; resultModel: unknown; error: TrainRun['error']; createdAt: number; updatedAt: number },
+  ): Promise<TrainRun> {
     const checkpoints = checkpointSteps(store.volume, run);
     const last = checkpoints[checkpoints.length - 1];
     const state = last === undefined ? null : await this.checkpointState(store.volume, run, last);
-    const live = this.liveOf(task.id);
+    const live = o.live;
     const lastPoint = state?.history[state.history.length - 1];
     const fromLive = live?.last && (!lastPoint || live.last.step >= lastPoint.step) ? live.last : null;
-    const running = task.state === 'running';
+    const running = o.state === 'running';
     const latest = fromLive
       ? { loss: fromLive.loss, lr: fromLive.lr, gradNorm: fromLive.gradNorm, tokensPerSec: fromLive.tokensPerSec, etaSec: running && Number.isFinite(fromLive.etaSec) ? fromLive.etaSec : null }
       : lastPoint
         ? { loss: lastPoint.loss, lr: lastPoint.lr, gradNorm: lastPoint.gradNorm, tokensPerSec: lastPoint.tokensPerSec, etaSec: null }
         : null;
     const valid = [...(state?.valid ?? []), ...(live?.valid ?? [])].sort((a, b) => a.step - b.step);
-    const resultModel = (task.result as Partial<TrainTaskResult> | null)?.model ?? null;
     const models = store.list();
-    const modelId = typeof resultModel === 'string' && models.some((m) => m.id === resultModel) ? resultModel : null;
+    const modelId = typeof o.resultModel === 'string' && models.some((m) => m.id === o.resultModel) ? o.resultModel : null;
     return {
       run,
-      taskId: task.id,
-      state: task.state === 'cancelled' ? 'paused' : task.state,
+      taskId: o.taskId,
+      where: o.where,
+      state: o.state,
       recipe,
       parameters: parameterCount(modelConfigOf(recipe)),
       step: Math.max(fromLive?.step ?? 0, state?.step ?? 0),
@@ -425,10 +823,18 @@ export class TrainService {
       validLoss: valid.length ? valid[valid.length - 1]!.loss : null,
       checkpoints: checkpoints.slice(-TRAIN_LIMITS.checkpoints),
       modelId,
-      error: task.state === 'failed' && task.error ? { code: task.error.code, message: task.error.message } : null,
-      createdAt: task.createdAt,
-      updatedAt: task.updatedAt,
+      error: o.error,
+      createdAt: o.createdAt,
+      updatedAt: o.updatedAt,
     };
+  }
+
+  /** The run as the list shows it: its window record when it has one, else its latest task. */
+  private async currentInfo(store: ModelStore, run: string): Promise<TrainRun> {
+    const w = this.windows.get(run);
+    if (w) return this.windowInfo(store, w);
+    const t = this.taskOf(run);
+    return this.runInfo(store, t.task, t.params);
   }
 
   /** Resolves once the task is no longer queued or running. */
@@ -461,24 +867,32 @@ export class TrainService {
     if (!st.isFile()) throw new TrainServiceError('TRAIN_BAD_PATH', `${what} ${p} is not a file`, { path: p });
   }
 
+  /** Refuses a new run whose paths are not files, whose name is taken (a task, a window run, checkpoints), or whose model name is. */
+  private async checkNewRun(recipe: Recipe, run: string): Promise<void> {
+    for (const p of recipe.data.train) this.checkDataPath(p, 'training text');
+    for (const p of recipe.data.valid) this.checkDataPath(p, 'validation text');
+    const store = await this.o.store();
+    const existing = this.trainTasks().get(run);
+    const w = this.windows.get(run);
+    if (existing || w || checkpointSteps(store.volume, run).length > 0) {
+      const state = w ? `${this.windowState(w)}, in a window` : existing ? (existing.task.state === 'cancelled' ? 'paused' : existing.task.state) : 'stopped, with checkpoints';
+      throw new TrainServiceError('TRAIN_RUN_EXISTS', `a run named ${run} already exists (${state}): resume or cancel it, or choose another name`, { run });
+    }
+    if (store.list().some((m) => m.name === recipe.name)) {
+      throw new TrainServiceError('TRAIN_RUN_EXISTS', `a model named ${recipe.name} is already in the store: the trained model would replace it; choose another name`, { model: recipe.name });
+    }
+  }
+
   // ------------------------------------------------------------------ channels
 
   handlers(): TrainHandlers {
     return {
+      ...this.windowHandlers(),
+
       'train:start': async ({ recipe: raw, run: runName }) => {
         const recipe = parseRecipe(raw, 'recipe');
         const run = runName ?? recipe.name;
-        for (const p of recipe.data.train) this.checkDataPath(p, 'training text');
-        for (const p of recipe.data.valid) this.checkDataPath(p, 'validation text');
-        const store = await this.o.store();
-        const existing = this.trainTasks().get(run);
-        if (existing || checkpointSteps(store.volume, run).length > 0) {
-          const state = existing ? (existing.task.state === 'cancelled' ? 'paused' : existing.task.state) : 'stopped, with checkpoints';
-          throw new TrainServiceError('TRAIN_RUN_EXISTS', `a run named ${run} already exists (${state}): resume or cancel it, or choose another name`, { run });
-        }
-        if (store.list().some((m) => m.name === recipe.name)) {
-          throw new TrainServiceError('TRAIN_RUN_EXISTS', `a model named ${recipe.name} is already in the store: the trained model would replace it; choose another name`, { model: recipe.name });
-        }
+        await this.checkNewRun(recipe, run);
         await this.loadInner();
         const params: TrainTaskParams = { recipe, recipeDir: this.o.dataDir, run, import: true };
         const task = this.o.queue().enqueue(TRAIN_TASK, params);
@@ -488,19 +902,22 @@ export class TrainService {
       'train:runs': async () => {
         const store = await this.o.store();
         const runs: TrainRun[] = [];
-        for (const { task, params } of this.trainTasks().values()) runs.push(await this.runInfo(store, task, params));
-        runs.sort((a, b) => b.taskId - a.taskId);
+        for (const { task, params } of this.trainTasks().values()) if (!this.windows.has(params.run)) runs.push(await this.runInfo(store, task, params));
+        for (const w of this.windows.values()) runs.push(await this.windowInfo(store, w));
+        runs.sort((a, b) => b.createdAt - a.createdAt || (b.taskId ?? 0) - (a.taskId ?? 0));
         return { runs: runs.slice(0, TRAIN_LIMITS.runs) };
       },
 
       'train:history': async ({ run, maxPoints }) => {
         const store = await this.o.store();
         const t = this.trainTasks().get(run);
+        const w = this.windows.get(run);
+        if (w) this.windowState(w); // a silent window's steps after its last checkpoint go
         const checkpoints = checkpointSteps(store.volume, run);
-        if (!t && checkpoints.length === 0) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
+        if (!t && !w && checkpoints.length === 0) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
         const last = checkpoints[checkpoints.length - 1];
         const state = last === undefined ? null : await this.checkpointState(store.volume, run, last);
-        const live = t ? this.liveOf(t.task.id) : undefined;
+        const live = w ? this.live.get(`window:${run}`) : t ? this.liveOf(t.task.id) : undefined;
         const byStep = <T extends { step: number }>(a: readonly T[], b: readonly T[]) => {
           const m = new Map<number, T>();
           for (const x of a) m.set(x.step, x);
@@ -509,7 +926,7 @@ export class TrainService {
         };
         const history = byStep(state?.history ?? [], live?.points ?? []);
         const { points, bucket } = bucketHistory(history, maxPoints ?? 2000);
-        const steps = t?.params.recipe.train.steps ?? state?.recipe.train.steps ?? 0;
+        const steps = w?.recipe.train.steps ?? t?.params.recipe.train.steps ?? state?.recipe.train.steps ?? 0;
         return {
           run,
           steps,
@@ -525,6 +942,16 @@ export class TrainService {
       },
 
       'train:pause': async ({ run }) => {
+        const w = this.windows.get(run);
+        if (w) {
+          const state = this.windowState(w);
+          if (state !== 'running') throw new TrainServiceError('TRAIN_NOT_RUNNING', `run ${run} is ${state}: only a running run can be paused`, { run });
+          // The window hears it in the answer to its next event or ping, checkpoints, and says it paused.
+          const rt = this.windowRt.get(run);
+          if (rt) rt.stop = 'pause';
+          await this.whenWindowStopped(run);
+          return this.currentInfo(await this.o.store(), run);
+        }
         const { task } = this.taskOf(run);
         if (task.state !== 'running' && task.state !== 'queued') {
           throw new TrainServiceError('TRAIN_NOT_RUNNING', `run ${run} is ${task.state === 'cancelled' ? 'paused' : task.state}: only a queued or running run can be paused`, { run });
@@ -538,6 +965,22 @@ export class TrainService {
       },
 
       'train:resume': async ({ run }) => {
+        const w = this.windows.get(run);
+        if (w) {
+          // A window run continues in the background: the same checkpoint, read by the queue's task.
+          const state = this.windowState(w);
+          if (state !== 'paused' && state !== 'failed') throw new TrainServiceError('TRAIN_NOT_PAUSED', `run ${run} is ${state}: only a paused or failed run can be resumed`, { run });
+          await this.loadInner();
+          const t = this.trainTasks().get(run);
+          this.windows.delete(run);
+          this.windowRt.delete(run);
+          await this.saveWindows();
+          const store = await this.o.store();
+          if (t && (t.task.state === 'cancelled' || t.task.state === 'failed')) return this.runInfo(store, this.o.queue().retry(t.task.id), t.params);
+          const params: TrainTaskParams = { recipe: w.recipe, recipeDir: this.o.dataDir, run, import: true };
+          const task = this.o.queue().enqueue(TRAIN_TASK, params);
+          return this.runInfo(store, task, { run, recipe: w.recipe });
+        }
         const { task, params } = this.taskOf(run);
         if (task.state !== 'cancelled' && task.state !== 'failed') {
           throw new TrainServiceError('TRAIN_NOT_PAUSED', `run ${run} is ${task.state}: only a paused or failed run can be resumed`, { run });
@@ -549,12 +992,25 @@ export class TrainService {
       'train:cancel': async ({ run }) => {
         const store = await this.o.store();
         const t = this.trainTasks().get(run);
+        const w = this.windows.get(run);
         const ids = this.o
           .queue()
           .list(1000)
           .filter((x) => x.kind === TRAIN_TASK && (x.params as Partial<TrainTaskParams> | null)?.run === run)
           .map((x) => x.id);
-        if (!t && checkpointSteps(store.volume, run).length === 0) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
+        if (!t && !w && checkpointSteps(store.volume, run).length === 0) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
+        if (w) {
+          // The window stops at its next event or ping (no checkpoint), then the record goes.
+          const rt = this.windowRt.get(run);
+          if (rt && this.windowState(w) === 'running') {
+            rt.stop = 'cancel';
+            await this.whenWindowStopped(run, 60_000);
+          }
+          this.windows.delete(run);
+          this.windowRt.delete(run);
+          await this.saveWindows();
+          this.live.delete(`window:${run}`);
+        }
         // Marked first: were the services to stop before the task does, it would not come back.
         await this.discard(ids);
         if (t && (t.task.state === 'running' || t.task.state === 'queued')) {
@@ -568,7 +1024,7 @@ export class TrainService {
         this.lastParams.delete(run);
         for (const k of [...this.changeCache.keys()]) if (k.startsWith(`${run}@`)) this.changeCache.delete(k);
         for (const k of [...this.stateCache.keys()]) if (k.startsWith(`${run}@`)) this.stateCache.delete(k);
-        for (const id of ids) this.live.delete(id);
+        for (const id of ids) this.live.delete(`task:${id}`);
         return { run, checkpointsRemoved: removed };
       },
 
@@ -577,7 +1033,8 @@ export class TrainService {
         const t = this.trainTasks().get(run);
         const checkpoints = checkpointSteps(store.volume, run);
         const recorded = this.readChanges(run);
-        const recipe: Recipe | undefined = t?.params.recipe ?? (checkpoints.length ? (await this.checkpointState(store.volume, run, checkpoints[checkpoints.length - 1]!))?.recipe : undefined);
+        const w = this.windows.get(run);
+        const recipe: Recipe | undefined = w?.recipe ?? t?.params.recipe ?? (checkpoints.length ? (await this.checkpointState(store.volume, run, checkpoints[checkpoints.length - 1]!))?.recipe : undefined);
         if (!recipe) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
         // Every change this run can show: the recorded ones, and checkpoints still in the volume
         // against the one before them (or the initial weights when none is left before them).
@@ -598,7 +1055,7 @@ export class TrainService {
           if (this.changeCache.size > 16) this.changeCache.clear();
           this.changeCache.set(`${run}@${want}-${ref.base}`, change);
         }
-        const resultModel = (t?.task.result as Partial<TrainTaskResult> | null)?.model;
+        const resultModel = w ? w.modelId : (t?.task.result as Partial<TrainTaskResult> | null)?.model;
         const modelId = typeof resultModel === 'string' && store.list().some((m) => m.id === resultModel) ? resultModel : null;
         return {
           run,

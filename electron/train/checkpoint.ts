@@ -14,38 +14,9 @@
 import { createHash } from 'node:crypto';
 import type { Volume } from '../pixelfs/index';
 import { TrainError } from '../../shared/train/errors';
-import type { Recipe } from '../../shared/train/recipe';
+import type { CheckpointData, CheckpointState } from '../../shared/train/loop';
 
-export interface HistoryPoint {
-  step: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerSec: number;
-}
-
-export interface CheckpointState {
-  version: 1;
-  run: string;
-  recipe: Recipe;
-  step: number;
-  /** Elements in each flat buffer (paramLayout(cfg).total). */
-  paramTotal: number;
-  paramsSha256: string;
-  optimSha256: string;
-  history: HistoryPoint[];
-  valid: { step: number; loss: number }[];
-  samples: { step: number; text: string }[];
-  /** Seconds of training behind this checkpoint (all runs that led to it). */
-  seconds: number;
-}
-
-export interface CheckpointData {
-  state: CheckpointState;
-  params: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-}
+export type { CheckpointData, CheckpointState, HistoryPoint } from '../../shared/train/loop';
 
 const KEEP = 2;
 

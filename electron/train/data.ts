@@ -83,6 +83,7 @@ export async function loadTrainData(recipe: Recipe, recipeDir: string, store: Mo
   return {
     tokenizer: createTokenizer(spec),
     tokenizerMeta: tokenizerMetadata(trained),
+    trained,
     train: train.tokens,
     valid: valid ? valid.tokens : new Uint32Array(0),
   };

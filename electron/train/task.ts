@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { GpuContext } from '../../shared/gpu';
-import { parseRecipe, RecipeSchema } from '../../shared/train/recipe';
+import { parseRecipe, RecipeSchema, type Recipe } from '../../shared/train/recipe';
+import type { ModelStore } from '../models/store';
 import { TaskParamsError, type StoreProvider } from '../models/tasks';
 import { writeFileDurable } from '../pixelfs/file-ops';
 import type { TaskHandler } from '../tasks/queue';
@@ -49,6 +50,21 @@ export interface TrainTaskResult {
   validLoss: number | null;
 }
 
+/** Imports a trained run's GGUF into the store under the recipe's name (replacing a model of that name); returns its id. */
+export async function importTrainedModel(store: ModelStore, recipe: Recipe, run: string, gguf: Uint8Array, say: (m: string) => void): Promise<string> {
+  const tmp = path.join(store.root, `.${run}.trained.gguf`);
+  await writeFileDurable(tmp, gguf);
+  try {
+    const existing = store.list().find((m) => m.name === recipe.name);
+    if (existing) await store.remove(existing.id);
+    const model = (await store.import(tmp, { name: recipe.name })).model.id;
+    say(`imported as model ${recipe.name}`);
+    return model;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
 export function trainTaskHandler(deps: TrainTaskDeps): TaskHandler {
   return {
     kind: TRAIN_TASK,
@@ -81,19 +97,7 @@ export function trainTaskHandler(deps: TrainTaskDeps): TaskHandler {
           },
         });
         if (p.out) await writeFileDurable(p.out, r.gguf);
-        let model: string | null = null;
-        if (p.import) {
-          const tmp = path.join(store.root, `.${p.run}.trained.gguf`);
-          await writeFileDurable(tmp, r.gguf);
-          try {
-            const existing = store.list().find((m) => m.name === recipe.name);
-            if (existing) await store.remove(existing.id);
-            model = (await store.import(tmp, { name: recipe.name })).model.id;
-          } finally {
-            fs.rmSync(tmp, { force: true });
-          }
-          say(`imported as model ${recipe.name}`);
-        }
+        const model = p.import ? await importTrainedModel(store, recipe, p.run, r.gguf, say) : null;
         return { run: p.run, step: r.state.step, model, validLoss: r.state.valid.at(-1)?.loss ?? null };
       } finally {
         gpu.destroy();

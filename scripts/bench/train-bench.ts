@@ -5,7 +5,10 @@
  * time goes (GPU timestamps per kernel). When Debian's python3-torch is installed, the same step
  * in PyTorch on the CPU (2 threads) is run too and the ratio printed. A measurement, not a test.
  *
- *   npm run bench:train -- [--steps N] [--threads N] [--no-torch] [--sizes small,peer]
+ * Each size runs in f32 and, where the adapter has shader-f16, in mixed precision (f16 weight
+ * copies), one after the other in the same process.
+ *
+ *   npm run bench:train -- [--steps N] [--threads N] [--no-torch] [--sizes small,peer] [--precision f32,mixed]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -20,9 +23,9 @@ import { LinearKernels } from '../../shared/train/kernels-linear';
 import type { PassTiming } from '../../shared/gpu';
 import { Xoshiro128 } from '../../shared/model-gen/prng';
 
-const { values } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, 'no-torch': { type: 'boolean' }, sizes: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, 'no-torch': { type: 'boolean' }, sizes: { type: 'string' }, precision: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
-  console.log('Usage: npm run bench:train -- [--steps N (default 5)] [--threads N for PyTorch (default 2)] [--no-torch] [--sizes small,peer]');
+  console.log('Usage: npm run bench:train -- [--steps N (default 5)] [--threads N for PyTorch (default 2)] [--no-torch] [--sizes small,peer] [--precision f32,mixed (default: both where the adapter has shader-f16)]');
   process.exit(0);
 }
 const steps = Number(values.steps ?? 5);
@@ -56,6 +59,11 @@ function stepFlops(c: TrainModelConfig, B: number, T: number): number {
 }
 
 const ctx = await openBenchContext();
+const precisions = (values.precision ?? (ctx.caps.f16 ? 'f32,mixed' : 'f32')).split(',').map((p) => {
+  if (p !== 'f32' && p !== 'mixed') throw new Error(`--precision: unknown precision ${p} (f32 or mixed)`);
+  if (p === 'mixed' && !ctx.caps.f16) throw new Error('--precision mixed: this adapter has no shader-f16');
+  return p;
+});
 const adapter = ctx.adapter.description || ctx.adapter.device;
 console.log(`adapter: ${adapter}; CPU: ${os.cpus()[0]?.model ?? '?'} × ${os.cpus().length}; node ${process.version}`);
 
@@ -116,37 +124,44 @@ function torchRate(s: Size): number | null {
 for (const s of chosen) {
   const { cfg, batch } = s;
   const T = cfg.context;
-  const trainer = await GpuTrainer.create(ctx, cfg, { batch, seqLen: T }, initParams(cfg, 1));
-  const rng = new Xoshiro128(2);
-  const corpus = Int32Array.from({ length: 200_000 }, () => rng.nextInt(0, cfg.vocab - 1));
-  const w = new RandomWindows(corpus, batch, T, 1, 1);
-  const opt = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 };
-  await trainer.step([w.microBatch(1, 0)], 1, opt); // compiles pipelines
-  const t0 = performance.now();
-  for (let i = 2; i < 2 + steps; i++) await trainer.step([w.microBatch(i, 0)], i, opt);
-  const sec = (performance.now() - t0) / 1000 / steps;
-  const tps = (batch * T) / sec;
-  const gflops = stepFlops(cfg, batch, T) / sec / 1e9;
-
-  // Where the time goes: one more step with a pass per kernel and GPU timestamps.
-  const passes: PassTiming[] = [];
-  const timed = ctx.setTimingHook((_label, p) => passes.push(...p));
-  await trainer.step([w.microBatch(99, 0)], 99, opt);
-  await ctx.sync();
-  await new Promise((r) => setTimeout(r, 200));
-  ctx.setTimingHook(null);
-  trainer.destroy();
-
   console.log(`\n${s.name}: width ${cfg.dim}, ${cfg.layers} layers, ${cfg.heads} heads, ffn ${cfg.ff}, vocab ${cfg.vocab}, context ${T}, batch ${batch}; ${(parameterCount(cfg) / 1e6).toFixed(2)} M parameters`);
-  console.log(`  step ${(sec * 1000).toFixed(0)} ms, ${Math.round(tps)} tokens/s, ${gflops.toFixed(2)} GFLOP/s = ${((100 * gflops) / bestGflops).toFixed(0)} % of our best matmul rate`);
+  let f32Rate = 0;
+  let bestRate = 0;
+  for (const precision of precisions) {
+    const trainer = await GpuTrainer.create(ctx, cfg, { batch, seqLen: T }, initParams(cfg, 1), { precision });
+    const rng = new Xoshiro128(2);
+    const corpus = Int32Array.from({ length: 200_000 }, () => rng.nextInt(0, cfg.vocab - 1));
+    const w = new RandomWindows(corpus, batch, T, 1, 1);
+    const opt = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 };
+    await trainer.step([w.microBatch(1, 0)], 1, opt); // compiles pipelines
+    const t0 = performance.now();
+    for (let i = 2; i < 2 + steps; i++) await trainer.step([w.microBatch(i, 0)], i, opt);
+    const sec = (performance.now() - t0) / 1000 / steps;
+    const tps = (batch * T) / sec;
+    const gflops = stepFlops(cfg, batch, T) / sec / 1e9;
+
+    // Where the time goes: one more step with a pass per kernel and GPU timestamps.
+    const passes: PassTiming[] = [];
+    const timed = ctx.setTimingHook((_label, p) => passes.push(...p));
+    await trainer.step([w.microBatch(99, 0)], 99, opt);
+    await ctx.sync();
+    await new Promise((r) => setTimeout(r, 200));
+    ctx.setTimingHook(null);
+    trainer.destroy();
+
+    if (precision === 'f32') f32Rate = tps;
+    bestRate = Math.max(bestRate, tps);
+    const vsF32 = precision === 'mixed' && f32Rate ? `; mixed / f32 = ${(tps / f32Rate).toFixed(2)}×` : '';
+    console.log(`  ${precision}: step ${(sec * 1000).toFixed(0)} ms, ${Math.round(tps)} tokens/s, ${gflops.toFixed(2)} GFLOP/s = ${((100 * gflops) / bestGflops).toFixed(0)} % of our best matmul rate${vsF32}`);
+    if (timed && passes.length) {
+      const by = new Map<string, number>();
+      for (const p of passes) by.set(p.label, (by.get(p.label) ?? 0) + p.ms);
+      const total = [...by.values()].reduce((a, b) => a + b, 0);
+      console.log(`  per kernel (${precision}, one step timed pass by pass: ${total.toFixed(0)} ms of GPU time, ${passes.length} dispatches):`);
+      for (const [label, ms] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`    ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)} %`);
+    } else console.log('  per kernel: this adapter has no timestamp queries');
+  }
   const torch = torchRate(s);
-  if (torch !== null) console.log(`  PyTorch 1.13 CPU (${threads} threads): ${Math.round(torch)} tokens/s; ours / PyTorch = ${(tps / torch).toFixed(2)}×`);
-  if (timed && passes.length) {
-    const by = new Map<string, number>();
-    for (const p of passes) by.set(p.label, (by.get(p.label) ?? 0) + p.ms);
-    const total = [...by.values()].reduce((a, b) => a + b, 0);
-    console.log(`  per kernel (one step timed pass by pass: ${total.toFixed(0)} ms of GPU time, ${passes.length} dispatches):`);
-    for (const [label, ms] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`    ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)} %`);
-  } else console.log('  per kernel: this adapter has no timestamp queries');
+  if (torch !== null) console.log(`  PyTorch 1.13 CPU (${threads} threads): ${Math.round(torch)} tokens/s; ours (best precision) / PyTorch = ${(bestRate / torch).toFixed(2)}×`);
 }
 ctx.destroy();

@@ -17,4 +17,5 @@ export type TrainErrorCode =
   | 'TRAIN_DATA' // corpus empty, binary, not UTF-8, or shorter than one context
   | 'TRAIN_NONFINITE' // loss or a gradient became NaN/Inf (details: step, tensor)
   | 'TRAIN_CHECKPOINT' // a checkpoint could not be written, read or matched to its run
-  | 'TRAIN_ABORTED'; // stopped by the caller (pause, cancel, signal)
+  | 'TRAIN_ABORTED' // stopped by the caller (pause, cancel, signal)
+  | 'GPU_DEVICE_LOST'; // the device went away mid-run (details: step, lastCheckpoint, reason)

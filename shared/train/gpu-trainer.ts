@@ -14,7 +14,7 @@ import { ropeInvFreq } from '../engine/reference/rope';
 import { headDim, paramSpecs, ropeNeox, type ParamSpec, type TrainModelConfig } from './config';
 import { TrainError } from './errors';
 import { BlockKernels } from './kernels-block';
-import { LinearKernels, embeddingIndex } from './kernels-linear';
+import { LinearKernels, embeddingIndex, type WeightOperand } from './kernels-linear';
 import { OptimKernels, type AdamWSettings } from './kernels-optim';
 
 /** Elements a parameter's start is aligned to: 64 f32 = 256 bytes, WebGPU's binding offset alignment. */
@@ -60,6 +60,19 @@ export interface BatchShape {
   readonly seqLen: number;
 }
 
+/**
+ * Arithmetic of the linear layers (specs/training.md, "Mixed precision"): 'f32' everywhere, or
+ * 'mixed': the forward and input-gradient products read an f16 copy of the weight matrices,
+ * refreshed after every optimizer step, while master weights, moments, gradients, activations
+ * and every sum stay f32. Mixed needs shader-f16.
+ */
+export type TrainPrecision = 'f32' | 'mixed';
+
+export interface GpuTrainerOptions {
+  /** Default 'f32'. */
+  precision?: TrainPrecision;
+}
+
 export interface StepResult {
   /** Mean cross-entropy (nats per token) over the step's micro-batches. */
   loss: number;
@@ -96,6 +109,8 @@ export class GpuTrainer {
   private readonly v: GPUBuffer;
   private readonly partial: GPUBuffer;
   private readonly stats: GPUBuffer;
+  /** Mixed precision: f16 copy of params[0, decayEnd) (the matrices); null in f32. */
+  private readonly half: GPUBuffer | null;
   private readonly invFreq: GPUBuffer;
   private readonly ids: GPUBuffer;
   private readonly targets: GPUBuffer;
@@ -130,6 +145,7 @@ export class GpuTrainer {
     private readonly lin: LinearKernels,
     private readonly blk: BlockKernels,
     private readonly opt: OptimKernels,
+    readonly precision: TrainPrecision,
   ) {
     if (!Number.isInteger(shape.batch) || shape.batch < 1) throw new TrainError('TRAIN_CONFIG', `batch = ${shape.batch} must be a positive integer`, { field: 'batch' });
     if (!Number.isInteger(shape.seqLen) || shape.seqLen < 1 || shape.seqLen > cfg.context) {
@@ -148,6 +164,7 @@ export class GpuTrainer {
     this.v = f32(P, 'train:adam-v');
     this.partial = f32(OptimKernels.partialCount(P), 'train:norm-partials');
     this.stats = f32(4, 'train:stats');
+    this.half = precision === 'mixed' ? this.buf(Math.ceil(this.layout.decayEnd / 2) * 4, 'train:params-f16') : null;
     this.invFreq = this.ctx.storage(ropeInvFreq(hd, cfg.ropeTheta), 'train:inv-freq');
     this.bufs.push(this.invFreq);
     this.ids = f32(N, 'train:ids');
@@ -189,9 +206,14 @@ export class GpuTrainer {
     this.stepLosses = f32(N, 'train:step-losses');
   }
 
-  static async create(ctx: GpuContext, cfg: TrainModelConfig, shape: BatchShape, init: ReadonlyMap<string, Float32Array>): Promise<GpuTrainer> {
-    const [lin, blk, opt] = await Promise.all([LinearKernels.create(ctx), BlockKernels.create(ctx), OptimKernels.create(ctx)]);
-    const t = await ctx.checked('allocate training buffers', () => new GpuTrainer(ctx, cfg, shape, lin, blk, opt));
+  static async create(ctx: GpuContext, cfg: TrainModelConfig, shape: BatchShape, init: ReadonlyMap<string, Float32Array>, opts: GpuTrainerOptions = {}): Promise<GpuTrainer> {
+    const precision = opts.precision ?? 'f32';
+    if (precision !== 'f32' && precision !== 'mixed') throw new TrainError('TRAIN_CONFIG', `precision must be "f32" or "mixed", got ${JSON.stringify(precision)}`, { field: 'precision' });
+    if (precision === 'mixed' && !ctx.caps.f16) {
+      throw new TrainError('TRAIN_CONFIG', `precision "mixed" needs an adapter with shader-f16; ${ctx.adapter.description || 'this adapter'} has none (use "f32" or "auto")`, { field: 'precision' });
+    }
+    const [lin, blk, opt] = await Promise.all([LinearKernels.create(ctx, { f16: precision === 'mixed' }), BlockKernels.create(ctx), OptimKernels.create(ctx)]);
+    const t = await ctx.checked('allocate training buffers', () => new GpuTrainer(ctx, cfg, shape, lin, blk, opt, precision));
     t.setParams(init);
     return t;
   }
@@ -219,6 +241,23 @@ export class GpuTrainer {
   private g(name: string): GpuBinding {
     return this.slot(this.grads, name);
   }
+  /** A weight matrix as the products read it: its f16 copy in mixed precision, else f32. */
+  private w(name: string): WeightOperand {
+    if (!this.half) return this.p(name);
+    const s = this.layout.slots.get(name)!;
+    if (!s.spec.decay) throw new TrainError('TRAIN_CONFIG', `${name} is not a matrix (no f16 copy)`);
+    return { half: this.half, offset: s.offset, length: s.spec.size };
+  }
+  /** Records the refresh of the f16 copy from the master weights (mixed precision only). */
+  private recordCast(b: GpuBatch): void {
+    if (this.half) this.lin.castF16(b, { w: { buffer: this.params, offset: 0, size: this.layout.decayEnd * 4 }, half: this.half, n: this.layout.decayEnd });
+  }
+  private refreshHalf(): void {
+    if (!this.half) return;
+    const b = this.ctx.batch('train:cast-f16');
+    this.recordCast(b);
+    b.submit();
+  }
   private optional(name: string): GpuBinding | undefined {
     return this.layout.slots.has(name) ? this.p(name) : undefined;
   }
@@ -237,6 +276,7 @@ export class GpuTrainer {
       flat.set(a, s.offset);
     }
     this.ctx.write(this.params, flat);
+    this.refreshHalf();
   }
 
   async readParams(): Promise<Map<string, Float32Array>> {
@@ -265,6 +305,7 @@ export class GpuTrainer {
     this.ctx.write(this.params, s.params);
     this.ctx.write(this.m, s.m);
     this.ctx.write(this.v, s.v);
+    this.refreshHalf();
   }
 
   /** Uploads one micro-batch: tokens[batch, seqLen + 1] → inputs, targets, embedding index. */
@@ -303,23 +344,23 @@ export class GpuTrainer {
       const n = (s: string) => `blk.${l}.${s}`;
       const x = this.xs[l]!;
       this.blk.rmsnormForward(b, { x, w: this.p(n('attn_norm.weight')), y: a.h1, rstd: a.rstd1, rows: N, dim: D, eps: cfg.rmsEps });
-      this.lin.linearForward(b, { x: a.h1, w: this.p(n('attn_q.weight')), bias: this.optional(n('attn_q.bias')), y: a.q, rows: N, inDim: D, outDim: H * hd });
-      this.lin.linearForward(b, { x: a.h1, w: this.p(n('attn_k.weight')), bias: this.optional(n('attn_k.bias')), y: a.k, rows: N, inDim: D, outDim: Hk * hd });
-      this.lin.linearForward(b, { x: a.h1, w: this.p(n('attn_v.weight')), bias: this.optional(n('attn_v.bias')), y: a.v, rows: N, inDim: D, outDim: Hk * hd });
+      this.lin.linearForward(b, { x: a.h1, w: this.w(n('attn_q.weight')), bias: this.optional(n('attn_q.bias')), y: a.q, rows: N, inDim: D, outDim: H * hd });
+      this.lin.linearForward(b, { x: a.h1, w: this.w(n('attn_k.weight')), bias: this.optional(n('attn_k.bias')), y: a.k, rows: N, inDim: D, outDim: Hk * hd });
+      this.lin.linearForward(b, { x: a.h1, w: this.w(n('attn_v.weight')), bias: this.optional(n('attn_v.bias')), y: a.v, rows: N, inDim: D, outDim: Hk * hd });
       this.blk.ropeForward(b, { x: a.q, invFreq: this.invFreq, rows: N, seqLen: T, heads: H, headDim: hd, neox });
       this.blk.ropeForward(b, { x: a.k, invFreq: this.invFreq, rows: N, seqLen: T, heads: Hk, headDim: hd, neox });
       this.blk.attentionForward(b, { q: a.q, k: a.k, v: a.v, out: a.att, probs: a.probs, batch: B, seqLen: T, heads: H, kvHeads: Hk, headDim: hd });
-      this.lin.linearForward(b, { x: a.att, w: this.p(n('attn_output.weight')), y: this.tmpD, rows: N, inDim: H * hd, outDim: D });
+      this.lin.linearForward(b, { x: a.att, w: this.w(n('attn_output.weight')), y: this.tmpD, rows: N, inDim: H * hd, outDim: D });
       this.blk.add(b, { a: x, b: this.tmpD, out: a.xMid, n: N * D });
       this.blk.rmsnormForward(b, { x: a.xMid, w: this.p(n('ffn_norm.weight')), y: a.h2, rstd: a.rstd2, rows: N, dim: D, eps: cfg.rmsEps });
-      this.lin.linearForward(b, { x: a.h2, w: this.p(n('ffn_gate.weight')), y: a.gate, rows: N, inDim: D, outDim: F });
-      this.lin.linearForward(b, { x: a.h2, w: this.p(n('ffn_up.weight')), y: a.up, rows: N, inDim: D, outDim: F });
+      this.lin.linearForward(b, { x: a.h2, w: this.w(n('ffn_gate.weight')), y: a.gate, rows: N, inDim: D, outDim: F });
+      this.lin.linearForward(b, { x: a.h2, w: this.w(n('ffn_up.weight')), y: a.up, rows: N, inDim: D, outDim: F });
       this.blk.swigluForward(b, { gate: a.gate, up: a.up, out: a.act, n: N * F });
-      this.lin.linearForward(b, { x: a.act, w: this.p(n('ffn_down.weight')), y: this.tmpD, rows: N, inDim: F, outDim: D });
+      this.lin.linearForward(b, { x: a.act, w: this.w(n('ffn_down.weight')), y: this.tmpD, rows: N, inDim: F, outDim: D });
       this.blk.add(b, { a: a.xMid, b: this.tmpD, out: this.xs[l + 1]!, n: N * D });
     }
     this.blk.rmsnormForward(b, { x: this.xs[cfg.layers]!, w: this.p('output_norm.weight'), y: this.hF, rstd: this.rstdF, rows: N, dim: D, eps: cfg.rmsEps });
-    this.lin.linearForward(b, { x: this.hF, w: this.p(this.outputName), y: this.logits, rows: N, inDim: D, outDim: cfg.vocab });
+    this.lin.linearForward(b, { x: this.hF, w: this.w(this.outputName), y: this.logits, rows: N, inDim: D, outDim: cfg.vocab });
   }
 
   private get outputName(): string {
@@ -333,25 +374,25 @@ export class GpuTrainer {
     const hd = headDim(cfg);
     const { batch: B, seqLen: T } = this.shape;
     const neox = ropeNeox(cfg);
-    this.lin.linearBackward(b, { dy: this.logits, x: this.hF, w: this.p(this.outputName), dx: this.dH, dw: this.g(this.outputName), rows: N, inDim: D, outDim: cfg.vocab, accumulateDx: false });
+    this.lin.linearBackward(b, { dy: this.logits, x: this.hF, w: this.w(this.outputName), dx: this.dH, dw: this.g(this.outputName), rows: N, inDim: D, outDim: cfg.vocab, accumulateDx: false });
     this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[cfg.layers]!, w: this.p('output_norm.weight'), rstd: this.rstdF, dx: this.dX, dw: this.g('output_norm.weight'), rows: N, dim: D, accumulateDx: false });
     for (let l = cfg.layers - 1; l >= 0; l--) {
       const a = this.acts[l]!;
       const n = (s: string) => `blk.${l}.${s}`;
       // dX is the gradient of xs[l + 1] = xMid + down(act): it flows to xMid unchanged.
-      this.lin.linearBackward(b, { dy: this.dX, x: a.act, w: this.p(n('ffn_down.weight')), dx: this.dAct, dw: this.g(n('ffn_down.weight')), rows: N, inDim: F, outDim: D, accumulateDx: false });
+      this.lin.linearBackward(b, { dy: this.dX, x: a.act, w: this.w(n('ffn_down.weight')), dx: this.dAct, dw: this.g(n('ffn_down.weight')), rows: N, inDim: F, outDim: D, accumulateDx: false });
       this.blk.swigluBackward(b, { dout: this.dAct, gate: a.gate, up: a.up, dgate: this.dGate, dup: this.dUp, n: N * F });
-      this.lin.linearBackward(b, { dy: this.dGate, x: a.h2, w: this.p(n('ffn_gate.weight')), dx: this.dH, dw: this.g(n('ffn_gate.weight')), rows: N, inDim: D, outDim: F, accumulateDx: false });
-      this.lin.linearBackward(b, { dy: this.dUp, x: a.h2, w: this.p(n('ffn_up.weight')), dx: this.dH, dw: this.g(n('ffn_up.weight')), rows: N, inDim: D, outDim: F, accumulateDx: true });
+      this.lin.linearBackward(b, { dy: this.dGate, x: a.h2, w: this.w(n('ffn_gate.weight')), dx: this.dH, dw: this.g(n('ffn_gate.weight')), rows: N, inDim: D, outDim: F, accumulateDx: false });
+      this.lin.linearBackward(b, { dy: this.dUp, x: a.h2, w: this.w(n('ffn_up.weight')), dx: this.dH, dw: this.g(n('ffn_up.weight')), rows: N, inDim: D, outDim: F, accumulateDx: true });
       this.blk.rmsnormBackward(b, { dy: this.dH, x: a.xMid, w: this.p(n('ffn_norm.weight')), rstd: a.rstd2, dx: this.dX, dw: this.g(n('ffn_norm.weight')), rows: N, dim: D, accumulateDx: true });
       // dX is now the gradient of xMid = xs[l] + attn_output(att).
-      this.lin.linearBackward(b, { dy: this.dX, x: a.att, w: this.p(n('attn_output.weight')), dx: this.dAtt, dw: this.g(n('attn_output.weight')), rows: N, inDim: H * hd, outDim: D, accumulateDx: false });
+      this.lin.linearBackward(b, { dy: this.dX, x: a.att, w: this.w(n('attn_output.weight')), dx: this.dAtt, dw: this.g(n('attn_output.weight')), rows: N, inDim: H * hd, outDim: D, accumulateDx: false });
       this.blk.attentionBackward(b, { dout: this.dAtt, q: a.q, k: a.k, v: a.v, probs: a.probs, dq: this.dQ, dk: this.dK, dv: this.dV, dprobs: this.dProbs, batch: B, seqLen: T, heads: H, kvHeads: Hk, headDim: hd });
       this.blk.ropeBackward(b, { x: this.dQ, invFreq: this.invFreq, rows: N, seqLen: T, heads: H, headDim: hd, neox });
       this.blk.ropeBackward(b, { x: this.dK, invFreq: this.invFreq, rows: N, seqLen: T, heads: Hk, headDim: hd, neox });
-      this.lin.linearBackward(b, { dy: this.dQ, x: a.h1, w: this.p(n('attn_q.weight')), dx: this.dH, dw: this.g(n('attn_q.weight')), db: this.optionalGrad(n('attn_q.bias')), rows: N, inDim: D, outDim: H * hd, accumulateDx: false });
-      this.lin.linearBackward(b, { dy: this.dK, x: a.h1, w: this.p(n('attn_k.weight')), dx: this.dH, dw: this.g(n('attn_k.weight')), db: this.optionalGrad(n('attn_k.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
-      this.lin.linearBackward(b, { dy: this.dV, x: a.h1, w: this.p(n('attn_v.weight')), dx: this.dH, dw: this.g(n('attn_v.weight')), db: this.optionalGrad(n('attn_v.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
+      this.lin.linearBackward(b, { dy: this.dQ, x: a.h1, w: this.w(n('attn_q.weight')), dx: this.dH, dw: this.g(n('attn_q.weight')), db: this.optionalGrad(n('attn_q.bias')), rows: N, inDim: D, outDim: H * hd, accumulateDx: false });
+      this.lin.linearBackward(b, { dy: this.dK, x: a.h1, w: this.w(n('attn_k.weight')), dx: this.dH, dw: this.g(n('attn_k.weight')), db: this.optionalGrad(n('attn_k.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
+      this.lin.linearBackward(b, { dy: this.dV, x: a.h1, w: this.w(n('attn_v.weight')), dx: this.dH, dw: this.g(n('attn_v.weight')), db: this.optionalGrad(n('attn_v.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
       this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[l]!, w: this.p(n('attn_norm.weight')), rstd: a.rstd1, dx: this.dX, dw: this.g(n('attn_norm.weight')), rows: N, dim: D, accumulateDx: true });
     }
     this.lin.embeddingBackward(b, { dy: this.dX, offsets: this.embOffsets, rowIndex: this.embRows, dTable: this.g('token_embd.weight'), rows: N, dim: D, vocab: cfg.vocab });
@@ -395,6 +436,7 @@ export class GpuTrainer {
     const b = this.ctx.batch('train:optimizer');
     this.opt.gradNorm(b, { grad: this.grads, partial: this.partial, stats: this.stats, n: this.layout.total, maxNorm: s.maxNorm });
     this.opt.adamw(b, { param: this.params, grad: this.grads, m: this.m, v: this.v, stats: this.stats, n: this.layout.total, decayEnd: this.layout.decayEnd, step, s });
+    this.recordCast(b);
     b.submit();
     const [losses, stats] = await Promise.all([this.ctx.readF32(this.stepLosses, microBatches.length * this.rows), this.ctx.readF32(this.stats, 4)]);
     const loss = this.meanOf(losses);

@@ -28,13 +28,36 @@ export type MatmulVariant = 'tiled' | 'subgroup8';
 export interface LinearKernelsOptions {
   /** 'auto' (default): subgroup8 where the adapter's subgroups are exactly 8 lanes, else tiled. */
   matmul?: 'auto' | MatmulVariant;
+  /**
+   * Compile the mixed-precision kernels (B from an f16 copy, castF16). Needs shader-f16:
+   * FeatureMissingError without it.
+   */
+  f16?: boolean;
+}
+
+/**
+ * A matrix operand stored as f16: `length` halves from element `offset` of `half` (the weights'
+ * f16 shadow; the whole buffer is bound and the offset goes in the uniform, because a range at
+ * a parameter's offset would miss WebGPU's 256-byte binding alignment). offset % 4 == 0.
+ */
+export interface HalfOperand {
+  half: GPUBuffer;
+  offset: number;
+  length: number;
+}
+
+/** A weight matrix as the linear layers take it: f32 (a binding) or its f16 copy. */
+export type WeightOperand = GpuBinding | HalfOperand;
+
+function isHalf(w: WeightOperand): w is HalfOperand {
+  return 'half' in w;
 }
 
 export interface MatmulArgs {
   /** [M, K], or [K, M] when transA. */
   a: GpuBinding;
-  /** [K, N], or [N, K] when transB. */
-  b: GpuBinding;
+  /** [K, N], or [N, K] when transB; f32, or f16 (HalfOperand) for the mixed-precision kernels. */
+  b: WeightOperand;
   /** [M, N]; must not overlap a, b or bias. */
   c: GpuBinding;
   M: number;
@@ -98,6 +121,8 @@ export class LinearKernels {
     private readonly tiled: GPUComputePipeline[],
     private readonly sg8: GPUComputePipeline[] | null,
     private readonly p: { colSum: GPUComputePipeline; embFwd: GPUComputePipeline; embBwd: GPUComputePipeline; loss: GPUComputePipeline },
+    /** Mixed precision: the f16-B products (tiled, subgroup8 when that variant is used) and the cast. */
+    private readonly half: { tiled: GPUComputePipeline[]; sg8: GPUComputePipeline[] | null; cast: GPUComputePipeline } | null,
   ) {}
 
   static async create(ctx: GpuContext, opts: LinearKernelsOptions = {}): Promise<LinearKernels> {
@@ -112,6 +137,7 @@ export class LinearKernels {
       });
     }
     const variant: MatmulVariant = want === 'tiled' || !has8 ? 'tiled' : 'subgroup8';
+    if (opts.f16 && !ctx.caps.f16) throw new FeatureMissingError('shader-f16', 'mixed-precision training needs shader-f16');
     const wg = (n: number) => Math.min(n, ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
     const compileAll = (shader: string) => Promise.all([0, 1, 2, 3].map((i) => ctx.pipeline(shader, { constants: { TRANS_A: i & 1, TRANS_B: i >> 1 } })));
     const [tiled, sg8, colSum, embFwd, embBwd, loss] = await Promise.all([
@@ -122,7 +148,14 @@ export class LinearKernels {
       ctx.pipeline('train_embedding', { entryPoint: 'backward', constants: { WG: wg(EMB_WG) } }),
       ctx.pipeline('train_loss', { constants: { WG: wg(has8 ? LOSS_WG_CPU : LOSS_WG) } }),
     ]);
-    return new LinearKernels(ctx, variant, tiled, sg8, { colSum, embFwd, embBwd, loss });
+    const half = opts.f16
+      ? await Promise.all([
+          compileAll('train_matmul_f16'),
+          variant === 'subgroup8' ? compileAll('train_matmul_sg8_f16') : Promise.resolve(null),
+          ctx.pipeline('train_cast_f16'),
+        ]).then(([t, s8, cast]) => ({ tiled: t, sg8: s8, cast }))
+      : null;
+    return new LinearKernels(ctx, variant, tiled, sg8, { colSum, embFwd, embBwd, loss }, half);
   }
 
   /**
@@ -144,24 +177,48 @@ export class LinearKernels {
       if (!Number.isInteger(v) || v < 1) throw new GpuUsageError(`matmul: ${k} must be a positive integer, got ${v}`, { M, N, K });
     }
     this.need('matmul', 'a', a.a, M * K);
-    this.need('matmul', 'b', a.b, K * N);
     this.need('matmul', 'c', a.c, M * N);
     if (a.bias) this.need('matmul', 'bias', a.bias, N);
     const flags = (a.accumulate ? ACC_FLAG : 0) | (a.bias ? BIAS_FLAG : 0);
-    const u = b.uniform(params().u32(M).u32(N).u32(K).u32(flags));
     const bias = a.bias ?? a.a; // bound but unread without BIAS_FLAG (the layout has the slot)
     const which = (a.transA ? 1 : 0) + (a.transB ? 2 : 0);
-    if (this.usesSubgroup8(a)) {
-      const grid = this.grid('matmul', N, M, SG8_COLS, SG8_ROWS);
-      b.dispatch(this.sg8![which]!, [u, a.a, a.b, undefined, bias, a.c], grid, 'train_matmul_sg8');
-    } else {
-      const grid = this.grid('matmul', N, M, TILED_BLOCK, TILED_BLOCK);
-      b.dispatch(this.tiled[which]!, [u, a.a, a.b, undefined, bias, a.c], grid, 'train_matmul');
+    const sg8 = this.usesSubgroup8(a);
+    const grid = sg8 ? this.grid('matmul', N, M, SG8_COLS, SG8_ROWS) : this.grid('matmul', N, M, TILED_BLOCK, TILED_BLOCK);
+    if (isHalf(a.b)) {
+      const h = a.b;
+      if (!this.half) throw new GpuUsageError('matmul: an f16 operand needs LinearKernels created with { f16: true }');
+      if (h.length < K * N) throw new GpuUsageError(`matmul: b needs ${K * N} halves, the operand has ${h.length}`, { op: 'matmul', name: 'b' });
+      if (!Number.isInteger(h.offset) || h.offset < 0 || h.offset % 4 !== 0 || (h.offset + h.length) * 2 > h.half.size) {
+        throw new GpuUsageError(`matmul: f16 operand at element ${h.offset} (+${h.length}) is not a 4-aligned range of its ${h.half.size}-byte buffer`);
+      }
+      const u = b.uniform(params().u32(M).u32(N).u32(K).u32(flags).u32(h.offset));
+      const pipe = sg8 ? this.half.sg8![which]! : this.half.tiled[which]!;
+      b.dispatch(pipe, [u, a.a, h.half, undefined, bias, a.c], grid, sg8 ? 'train_matmul_sg8_f16' : 'train_matmul_f16');
+      return;
     }
+    this.need('matmul', 'b', a.b, K * N);
+    const u = b.uniform(params().u32(M).u32(N).u32(K).u32(flags));
+    if (sg8) b.dispatch(this.sg8![which]!, [u, a.a, a.b, undefined, bias, a.c], grid, 'train_matmul_sg8');
+    else b.dispatch(this.tiled[which]!, [u, a.a, a.b, undefined, bias, a.c], grid, 'train_matmul');
   }
 
-  /** y[rows, outDim] = x[rows, inDim]·wᵀ (+ bias[outDim]); w is [outDim, inDim]. */
-  linearForward(b: GpuBatch, a: { x: GpuBinding; w: GpuBinding; bias?: GpuBinding | null; y: GpuBinding; rows: number; inDim: number; outDim: number }): void {
+  /** True when this LinearKernels has the mixed-precision kernels. */
+  get hasF16(): boolean {
+    return this.half !== null;
+  }
+
+  /** half[i] = f16(w[i]) for i < n: the weights' f16 shadow (mixed precision), from element 0. */
+  castF16(b: GpuBatch, a: { w: GpuBinding; half: GPUBuffer; n: number }): void {
+    if (!this.half) throw new GpuUsageError('castF16 needs LinearKernels created with { f16: true }');
+    this.positive('castF16', { n: a.n });
+    this.need('castF16', 'w', a.w, a.n);
+    if (Math.ceil(a.n / 2) * 4 > a.half.size) throw new GpuUsageError(`castF16: ${a.n} halves do not fit the ${a.half.size}-byte buffer`);
+    const u = b.uniform(params().u32(a.n));
+    b.dispatch(this.half.cast, [u, a.w, a.half], Math.ceil(Math.ceil(a.n / 2) / 64), 'train_cast_f16');
+  }
+
+  /** y[rows, outDim] = x[rows, inDim]·wᵀ (+ bias[outDim]); w is [outDim, inDim], f32 or f16. */
+  linearForward(b: GpuBatch, a: { x: GpuBinding; w: WeightOperand; bias?: GpuBinding | null; y: GpuBinding; rows: number; inDim: number; outDim: number }): void {
     this.matmul(b, { a: a.x, b: a.w, c: a.y, M: a.rows, N: a.outDim, K: a.inDim, transB: true, bias: a.bias ?? null });
   }
 
@@ -175,7 +232,8 @@ export class LinearKernels {
     a: {
       dy: GpuBinding;
       x: GpuBinding;
-      w: GpuBinding;
+      /** f32, or f16 (mixed precision: only dx reads w). */
+      w: WeightOperand;
       dx?: GpuBinding | null;
       dw: GpuBinding;
       db?: GpuBinding | null;

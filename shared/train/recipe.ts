@@ -61,6 +61,12 @@ export const RecipeSchema = z.strictObject({
     checkpointEvery: posInt(10_000_000).default(100),
     /** A sample generation every N steps (0: none). */
     sampleEvery: z.number().int().min(0).default(0),
+    /**
+     * Arithmetic of the linear layers (specs/training.md, "Mixed precision"): f32, mixed (f16
+     * weight copies, f32 master weights; needs shader-f16), or auto (mixed where the adapter
+     * has shader-f16, else f32).
+     */
+    precision: z.enum(['f32', 'mixed', 'auto']).default('f32'),
   }),
 });
 export type Recipe = z.infer<typeof RecipeSchema>;
@@ -117,4 +123,10 @@ export function modelConfigOf(r: Recipe): TrainModelConfig {
 
 export function seqLenOf(r: Recipe): number {
   return r.train.seqLen ?? r.model.context;
+}
+
+/** The precision a run uses on an adapter: `auto` resolves to mixed where it has shader-f16. */
+export function precisionOf(r: Recipe, adapterHasF16: boolean): 'f32' | 'mixed' {
+  const p = r.train.precision;
+  return p === 'auto' ? (adapterHasF16 ? 'mixed' : 'f32') : p;
 }

@@ -4,9 +4,13 @@
  * form on the fixture's TinyStories text; the loss curve grows point by point, the validation
  * points arrive, the run is paused (and survives a reload), resumed and finished; its model is
  * then opened on the Explorer with the weight change of each checkpoint drawn over its tensors.
- * A second run is cancelled. Screenshots under test-results/playwright/.
+ * A second run is cancelled. A third trains in the window itself (the page's WebGPU on
+ * SwiftShader, the same step loop): its events come back as train:event, its checkpoints are
+ * written by the services, it pauses, resumes in the background on the window's checkpoint and
+ * ends there; a fourth is left by closing its window and shows paused at its last checkpoint.
+ * Screenshots under test-results/playwright/.
  */
-import { expect, test, type Page } from '@playwright/test';
+import { expect, test, type Page, type WebSocket } from '@playwright/test';
 import { PNG } from 'pngjs';
 import { fixturePath } from '../support/fixtures';
 import { startServe, type ServeProcess } from './serve-fixture';
@@ -223,5 +227,174 @@ test('cancels a running run after a confirmation: it stops and its checkpoints g
   await expect(page.locator('#train-runs tr[data-run="to-cancel"]')).toHaveCount(0, { timeout: 60_000 });
   await expect(page.locator('#train-detail')).toBeHidden();
   await page.screenshot({ path: test.info().outputPath('training-cancelled.png'), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+// ---------------------------------------------------------------------------- window runs
+
+interface TrainEventFrame {
+  taskId: number | null;
+  run: string;
+  where: 'background' | 'window';
+  event: { kind: string; step: number; loss?: number };
+}
+
+/**
+ * The train:event frames the page receives over its WebSocket, and a wait for one that holds:
+ * the test waits for the event itself (the services' broadcast of what the window's loop sent).
+ */
+function trainEvents(page: Page) {
+  const seen: TrainEventFrame[] = [];
+  const waiters: { pred: (e: TrainEventFrame) => boolean; resolve: (e: TrainEventFrame) => void }[] = [];
+  const onFrame = (payload: string | Buffer) => {
+    if (typeof payload !== 'string') return;
+    let f: { event?: string; payload?: TrainEventFrame };
+    try {
+      f = JSON.parse(payload) as typeof f;
+    } catch {
+      return;
+    }
+    if (f.event !== 'train:event' || !f.payload) return;
+    seen.push(f.payload);
+    for (const w of [...waiters]) {
+      if (w.pred(f.payload)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(f.payload);
+      }
+    }
+  };
+  page.on('websocket', (ws: WebSocket) => ws.on('framereceived', (f) => onFrame(f.payload)));
+  return {
+    seen,
+    next(what: string, pred: (e: TrainEventFrame) => boolean, timeout: number): Promise<TrainEventFrame> {
+      const had = seen.find(pred);
+      if (had) return Promise.resolve(had);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no train:event ${what} within ${timeout / 1000} s; last: ${JSON.stringify(seen.at(-1))}`)), timeout);
+        waiters.push({ pred, resolve: (e) => (clearTimeout(timer), resolve(e)) });
+      });
+    },
+  };
+}
+
+/** Whether this Chromium's WebGPU can train (the page reports the reason when it cannot). */
+async function windowTrainingProbe(page: Page): Promise<string | null> {
+  return page.evaluate(async () => {
+    const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+    if (!gpu) return 'navigator.gpu is missing';
+    const a = await gpu.requestAdapter();
+    if (!a) return 'no WebGPU adapter';
+    return null;
+  });
+}
+
+/** The page's adapter as the training kernels see it (recorded with the test's results). */
+async function adapterFacts(page: Page): Promise<string> {
+  return page.evaluate(async () => {
+    const a = (await (navigator as Navigator & { gpu: GPU }).gpu.requestAdapter())!;
+    const i = a.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+    return `${i.vendor} ${i.architecture} ${i.description}; subgroups ${a.features.has('subgroups') ? `${i.subgroupMinSize}..${i.subgroupMaxSize} lanes` : 'none'}; shader-f16 ${a.features.has('shader-f16')}; ${a.limits.maxStorageBuffersPerShaderStage} storage buffers/stage`;
+  });
+}
+
+async function startWindowRun(page: Page, name: string, sizes: Record<string, string>): Promise<void> {
+  await page.locator('#train-name').fill(name);
+  await page.locator('#train-text').fill(TRAIN_TEXT);
+  await page.locator('#train-valid').fill(VALID_TEXT);
+  await page.locator('#train-where-window').check();
+  if (!(await page.locator('#train-steps').isVisible())) await page.locator('#train-sizes summary').click();
+  for (const [k, v] of Object.entries(sizes)) await page.locator(`#train-${k}`).fill(v);
+  await page.locator('#train-start').click();
+}
+
+test('trains in the window’s own WebGPU: events, checkpoints written by the services, pause, resume in the background; a closed window leaves it paused', async ({ page, context }) => {
+  test.setTimeout(480_000);
+  const errors: string[] = [];
+  const events = trainEvents(page);
+  await open(page, errors);
+  const noGpu = await windowTrainingProbe(page);
+  test.skip(noGpu !== null, `this Chromium cannot train in the window: ${noGpu}`);
+  test.info().annotations.push({ type: 'adapter', description: await adapterFacts(page) });
+
+  await startWindowRun(page, 'win-demo', { steps: '40', evalEvery: '20', checkpointEvery: '10', sampleEvery: '20' });
+  const detail = page.locator('#train-detail');
+  // A failure of the window's loop (e.g. a kernel SwiftShader cannot run) shows in the form or the run.
+  const started = await Promise.race([
+    detail.waitFor({ state: 'visible', timeout: 120_000 }).then(() => 'started'),
+    page.locator('#train-form [role="alert"]').waitFor({ timeout: 120_000 }).then(async () => `not started: ${await page.locator('#train-form [role="alert"]').textContent()}`),
+  ]);
+  expect(started).toBe('started');
+  await expect(detail).toHaveAttribute('data-run', 'win-demo');
+  await expect(detail).toHaveAttribute('data-where', 'window');
+  await expect(page.locator('#train-runs tr[data-run="win-demo"]')).toHaveAttribute('data-where', 'window');
+  await expect(detail.locator('.train-where-now')).toContainText('this window');
+
+  // The loop's events come back through the services as train:event (where: window).
+  const failure = detail.locator('.train-error [role="alert"]');
+  const step = await Promise.race([
+    events.next('step of win-demo', (e) => e.run === 'win-demo' && e.event.kind === 'step', 300_000),
+    failure.waitFor({ timeout: 300_000 }).then(async () => {
+      throw new Error(`the window run failed: ${await failure.textContent()}`);
+    }),
+  ]);
+  expect(step).toMatchObject({ where: 'window', taskId: null, event: { kind: 'step', step: 1 } });
+  expect(Number.isFinite(step.event.loss)).toBe(true);
+  const second = await events.next('second step', (e) => e.run === 'win-demo' && e.event.kind === 'step' && e.event.step === 2, 120_000);
+  expect(second.where).toBe('window');
+  // Its first checkpoint: sent in chunks, written by the services into the volume.
+  await events.next('checkpoint of step 10', (e) => e.run === 'win-demo' && e.event.kind === 'checkpoint' && e.event.step === 10, 300_000);
+  await expect(detail.locator('[data-figure="checkpoints"]')).toContainText('step 10');
+  await expect(page.locator('#train-loss-chart')).not.toHaveAttribute('data-train-points', '0');
+  await showRun(page);
+  await page.screenshot({ path: test.info().outputPath('training-window-running.png') });
+
+  // Pause: the window checkpoints the step it reached (the services wrote it: it is listed after a reload).
+  await page.locator('#train-pause').click();
+  await expect(detail).toHaveAttribute('data-state', 'paused', { timeout: 120_000 });
+  const pausedStep = Number((await detail.locator('[data-figure="step"]').textContent())!.split(' ')[0]);
+  expect(pausedStep).toBeGreaterThanOrEqual(10);
+  await events.next(`checkpoint of the pause (step ${pausedStep})`, (e) => e.run === 'win-demo' && e.event.kind === 'checkpoint' && e.event.step === pausedStep, 10_000);
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(detail).toHaveAttribute('data-run', 'win-demo');
+  await expect(detail).toHaveAttribute('data-state', 'paused');
+  await expect(detail.locator('[data-figure="checkpoints"]')).toContainText(`step ${pausedStep}`);
+  await expect(page.locator('#train-loss-chart')).toHaveAttribute('data-train-points', String(pausedStep));
+  await expect(page.locator('#train-resume-window')).toBeVisible();
+  await showRun(page);
+  await page.screenshot({ path: test.info().outputPath('training-window-paused.png') });
+
+  // Resume in the background: the services' task reads the window's checkpoint and finishes the run.
+  await page.locator('#train-resume').click();
+  const resumed = await events.next('the background start', (e) => e.run === 'win-demo' && e.event.kind === 'start' && e.where === 'background', 120_000);
+  expect(resumed.event).toMatchObject({ step: pausedStep });
+  await events.next('done', (e) => e.run === 'win-demo' && e.event.kind === 'done', 300_000);
+  await expect(detail).toHaveAttribute('data-state', 'succeeded', { timeout: 120_000 });
+  await expect(detail).toHaveAttribute('data-where', 'background');
+  await expect(detail.locator('[data-figure="step"]')).toHaveText('40 of 40');
+  await expect(page.locator('#train-loss-chart')).toHaveAttribute('data-train-points', '40');
+  await expect(page.locator('#train-explore')).toBeVisible();
+
+  // A window closed while it trains: the run shows paused at its last checkpoint.
+  const other = await context.newPage();
+  const otherEvents = trainEvents(other);
+  await open(other, errors);
+  await startWindowRun(other, 'win-closed', { steps: '300', evalEvery: '0', checkpointEvery: '3', sampleEvery: '0' });
+  await otherEvents.next('a checkpoint of win-closed', (e) => e.run === 'win-closed' && e.event.kind === 'checkpoint', 300_000);
+  await other.close();
+  const row = page.locator('#train-runs tr[data-run="win-closed"]');
+  await expect(row).toHaveAttribute('data-state', 'paused', { timeout: 60_000 });
+  await row.locator('button').click();
+  await expect(detail).toHaveAttribute('data-run', 'win-closed');
+  await expect(detail.locator('[data-figure="checkpoints"]')).toContainText('step ');
+  // It stands at its last checkpoint (steps after it, if any, were lost with the window).
+  const lastCheckpoint = Number(/(\d+)$/.exec((await detail.locator('[data-figure="checkpoints"]').textContent())!)![1]);
+  expect(lastCheckpoint % 3).toBe(0);
+  await expect(detail.locator('[data-figure="step"]')).toHaveText(`${lastCheckpoint} of 300`);
+  await expect(page.locator('#train-loss-chart')).toHaveAttribute('data-train-points', String(lastCheckpoint));
+  await expect(page.locator('#train-resume-window')).toBeVisible();
+  await showRun(page);
+  await page.screenshot({ path: test.info().outputPath('training-window-closed.png') });
+  console.log(`window training ran on: ${test.info().annotations.find((a) => a.type === 'adapter')?.description}`);
   expect(errors).toEqual([]);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { expandShaderIncludes, isIncludeOnlyShader, ShaderCompileError, ShaderIncludeError, shaderLineOrigin } from '../../shared/gpu';
+import { WEIGHT_SHADERS } from '../../shared/engine/quant-matmul';
 
 /** The error thrown by fn, checked to be a ShaderIncludeError. */
 function includeError(fn: () => unknown): ShaderIncludeError {
@@ -114,7 +115,9 @@ describe('the shaders of shaders/', () => {
 
   it('give every matvec kernel one copy of the common bindings and entry points', () => {
     const matvec = compiled.filter((n) => n.startsWith('matvec_'));
-    expect(matvec.sort()).toEqual(['matvec_f16', 'matvec_f32', 'matvec_q4_0', 'matvec_q4_k', 'matvec_q6_k', 'matvec_q8_0']);
+    // One kernel per weight type the engine runs (shared/engine/quant-matmul.ts), no more.
+    expect(matvec.sort()).toEqual(Object.values(WEIGHT_SHADERS).sort());
+    expect(matvec).toHaveLength(15);
     for (const n of matvec) {
       const ex = expandShaderIncludes(n, shaders);
       expect(ex.includes, n).toContain('_matvec_common');

@@ -4,6 +4,10 @@
  * sample), pause, resume or cancel it, and list the runs. The page reads everything through the
  * train:* channels and `train:event`; a reload shows the same run from its checkpoints
  * (`#/training?run=NAME` keeps the selection).
+ *
+ * A run trains in the background (the services' task on Dawn) or in this window (the same step
+ * loop on the page's WebGPU, its data and checkpoints in the services: ../train/window-runs.ts);
+ * a paused run resumes in either.
  */
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
@@ -14,6 +18,7 @@ import { createProgressBar, type ProgressBar } from '../components/progress';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
 import { chartElement, drawChart, type ChartPoint } from './training-chart';
 import { el, type View } from './types';
+import { onWindowRuns, resumeWindowRun, startWindowRun, windowRunsHere } from '../train/window-runs';
 
 type History = Response<'train:history'>;
 type Point = History['history'][number];
@@ -86,7 +91,9 @@ class TrainingPage {
   private sample: { step: number; text: string } | null = null;
   private bar: ProgressBar | null = null;
   private readonly fields = new Map<string, HTMLInputElement>();
+  private readonly where: HTMLInputElement[] = [];
   private refreshTimer: number | undefined;
+  private poll: number | undefined;
   private drawScheduled = false;
   private loadingDetail = 0;
   private readonly offs: (() => void)[] = [];
@@ -103,7 +110,7 @@ class TrainingPage {
       el(
         'p',
         { className: 'muted' },
-        'Train a small llama model from scratch with the WGSL training engine, in the services on this machine’s GPU (Dawn). Checkpoints are kept in the volume: pause and resume continue from the last one, a reload or a restart shows the run where it is, and at the end the model is imported under its name — see where it learned on the Explorer.',
+        'Train a small llama model from scratch with the WGSL training engine, in the background (the services, on this machine’s GPU through Dawn) or in this window (the same engine on this page’s WebGPU). Checkpoints are kept in the volume either way: pause and resume — in either place — continue from the last one, a reload or a restart shows the run where it is, and at the end the model is imported under its name — see where it learned on the Explorer.',
       ),
       this.form(),
       el('section', { className: 'section', ariaLabel: 'Runs' }, el('h2', {}, 'Runs'), this.runsEmpty, this.runsTable),
@@ -118,7 +125,17 @@ class TrainingPage {
         if (!this.page.isConnected) return this.dispose();
         if (t.kind === 'model.train') this.scheduleRefresh();
       }),
+      onWindowRuns((run, outcome) => {
+        if (!this.page.isConnected) return this.dispose();
+        if (outcome?.state === 'failed' && run === this.selected) this.detail.querySelector('.train-error')?.replaceChildren(alertBox(outcome.error.message, { title: 'The run stopped with an error', code: outcome.error.code }));
+        this.scheduleRefresh();
+      }),
     );
+    // A window run in another window that goes silent shows paused: look again now and then.
+    this.poll = window.setInterval(() => {
+      if (!this.page.isConnected) return this.dispose();
+      if ([...this.runs.values()].some((r) => r.where === 'window' && r.state === 'running' && !windowRunsHere().includes(r.run))) this.scheduleRefresh();
+    }, 5000);
     await this.refresh();
     const pick = selected && this.runs.has(selected) ? selected : ([...this.runs.values()].find((r) => r.state === 'running') ?? [...this.runs.values()][0])?.run;
     if (pick) await this.select(pick);
@@ -127,6 +144,7 @@ class TrainingPage {
   dispose(): void {
     for (const off of this.offs.splice(0)) off();
     window.clearTimeout(this.refreshTimer);
+    window.clearInterval(this.poll);
   }
 
   // ------------------------------------------------------------------ the form
@@ -155,6 +173,18 @@ class TrainingPage {
     };
     preset.addEventListener('change', apply);
     apply();
+    const where = (value: string, label: string, checked: boolean) => {
+      const r = el('input', { type: 'radio', name: 'train-where', value, id: `train-where-${value}`, checked });
+      this.where.push(r);
+      return el('label', { className: 'radio' }, r, ` ${label}`);
+    };
+    const whereField = el(
+      'fieldset',
+      { className: 'field train-where', id: 'train-where' },
+      el('legend', { className: 'field-label' }, 'Train'),
+      where('background', 'in the background (Node: the services, on Dawn; the run goes on with this window closed)', true),
+      where('window', 'in this window (WebGPU: this page’s GPU; closing the window pauses it at its last checkpoint)', false),
+    );
     const startButton = el('button', { type: 'submit', className: 'btn primary', id: 'train-start', textContent: 'Start training' });
     const form = el(
       'form',
@@ -163,6 +193,7 @@ class TrainingPage {
       name,
       text,
       valid,
+      whereField,
       el('details', { className: 'train-sizes', id: 'train-sizes' }, el('summary', {}, 'Model, batch and schedule'), numbers),
       this.formError,
       el('div', { className: 'actions' }, startButton),
@@ -221,7 +252,8 @@ class TrainingPage {
       },
     };
     try {
-      const r = await this.api.call('train:start', { recipe, run: name });
+      const inWindow = this.where.find((w) => w.checked)?.value === 'window';
+      const r = inWindow ? await startWindowRun(this.api, { recipe, run: name }) : await this.api.call('train:start', { recipe, run: name });
       await this.refresh();
       await this.select(r.run);
       this.detail.querySelector<HTMLElement>('h2')?.focus();
@@ -270,7 +302,7 @@ class TrainingPage {
         'tr',
         { className: r.run === this.selected ? 'selected' : '' },
         el('th', { scope: 'row' }, el('button', { type: 'button', className: 'link-button', textContent: r.run, title: `Show run ${r.run}` })),
-        el('td', {}, badge(r.state, STATE_TONE[r.state])),
+        el('td', {}, badge(r.state, STATE_TONE[r.state]), el('span', { className: 'muted small train-where-label' }, r.where === 'window' ? (windowRunsHere().includes(r.run) ? ' this window' : ' a window') : ' background')),
         el('td', { className: 'num' }, `${r.step} / ${r.steps}`),
         el('td', { className: 'num' }, fmtLoss(r.latest?.loss)),
         el('td', { className: 'num' }, fmtLoss(r.validLoss)),
@@ -279,6 +311,7 @@ class TrainingPage {
       );
       tr.dataset.run = r.run;
       tr.dataset.state = r.state;
+      tr.dataset.where = r.where;
       tr.querySelector('button')!.addEventListener('click', () => void this.select(r.run));
       return tr;
     });
@@ -376,6 +409,7 @@ class TrainingPage {
     this.detail.hidden = false;
     this.detail.dataset.run = run.run;
     this.detail.dataset.state = run.state;
+    this.detail.dataset.where = run.where;
     if (rebuild || !this.detail.querySelector('#train-loss-chart')) this.buildDetail();
     const active = run.state === 'running' || run.state === 'queued';
     const bar = this.bar!;
@@ -431,6 +465,12 @@ class TrainingPage {
     };
     show('train-pause', active);
     show('train-resume', run.state === 'paused' || run.state === 'failed');
+    show('train-resume-window', (run.state === 'paused' || run.state === 'failed') && 'gpu' in navigator);
+    const where = this.detail.querySelector<HTMLElement>('.train-where-now')!;
+    where.textContent =
+      run.where === 'window'
+        ? `Trains in ${windowRunsHere().includes(run.run) ? 'this window' : 'a window'} (WebGPU); its checkpoints are written by the services.`
+        : 'Trains in the background (the services, on Dawn).';
     const cancel = this.detail.querySelector<HTMLButtonElement>('#train-cancel')!;
     cancel.textContent = run.state === 'succeeded' ? 'Remove checkpoints…' : 'Cancel…';
     const explore = this.detail.querySelector<HTMLAnchorElement>('#train-explore')!;
@@ -446,8 +486,10 @@ class TrainingPage {
     this.bar = createProgressBar(`Steps of ${run.run}`);
     const pause = button('Pause', () => void this.act('train:pause'), { title: 'Stop after the current step, keeping a checkpoint of it' });
     pause.id = 'train-pause';
-    const resume = button('Resume', () => void this.act('train:resume'), { kind: 'primary', title: 'Continue from the last checkpoint' });
+    const resume = button('Resume', () => void this.act('train:resume'), { kind: 'primary', title: 'Continue from the last checkpoint, in the background (the services, on Dawn)' });
     resume.id = 'train-resume';
+    const resumeWindow = button('Resume in this window', () => void this.resumeHere(), { title: 'Continue from the last checkpoint on this page’s WebGPU' });
+    resumeWindow.id = 'train-resume-window';
     const cancel = button('Cancel…', () => void this.cancel(), { kind: 'danger' });
     cancel.id = 'train-cancel';
     const explore = el('a', { className: 'btn', id: 'train-explore', textContent: 'See where it learned (Explorer)', hidden: true });
@@ -459,7 +501,8 @@ class TrainingPage {
         `${m.arch}, width ${m.dim}, ${m.layers} layers, ${m.heads} heads, FFN ${m.ff}, context ${m.context}, vocabulary ${run.recipe.data.vocab}; ${formatCount(run.parameters)} parameters; batch ${run.recipe.train.batch} × ${run.recipe.train.seqLen ?? m.context} tokens; text ${run.recipe.data.train.join(', ')}`,
       ),
       this.bar.element,
-      el('div', { className: 'actions train-actions' }, pause, resume, cancel, explore),
+      el('p', { className: 'muted small train-where-now' }),
+      el('div', { className: 'actions train-actions' }, pause, resume, resumeWindow, cancel, explore),
       el('div', { className: 'train-error' }),
       el(
         'div',
@@ -488,6 +531,23 @@ class TrainingPage {
       if (channel === 'train:resume') await this.loadDetail(run);
       this.drawRuns();
       this.drawDetail();
+    } catch (e) {
+      const { message, code } = errorInfo(e);
+      this.detail.querySelector('.train-error')?.replaceChildren(alertBox(message, { ...(code ? { code } : {}) }));
+    } finally {
+      for (const b of buttons) b.disabled = false;
+    }
+  }
+
+  private async resumeHere(): Promise<void> {
+    const run = this.selected;
+    if (!run) return;
+    const buttons = [...this.detail.querySelectorAll<HTMLButtonElement>('.train-actions button')];
+    for (const b of buttons) b.disabled = true;
+    try {
+      await resumeWindowRun(this.api, run);
+      await this.refresh();
+      await this.loadDetail(run);
     } catch (e) {
       const { message, code } = errorInfo(e);
       this.detail.querySelector('.train-error')?.replaceChildren(alertBox(message, { ...(code ? { code } : {}) }));

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RecipeSchema } from '../../train/recipe';
-import { Empty } from './common';
+import { Bytes, Empty } from './common';
 
 /**
  * Training from the workstation (specs/training.md, "The Training view"): start a run from a
@@ -13,6 +13,15 @@ import { Empty } from './common';
  * is the latest `model.train` task of the queue with that run name. Pause cancels the task (the
  * session writes a checkpoint first), resume retries it (the session resumes from that
  * checkpoint), cancel stops it and removes the run's checkpoints.
+ *
+ * A run trains either in the services (`background`: the queue's `model.train` task on Dawn) or
+ * in a renderer's own WebGPU (`window`: the same step loop, shared/train/loop.ts, in the page).
+ * A window run is registered with the services (`train:window-start` / `train:window-resume`
+ * open a session), reads its token windows from them (`train:window-batches`, binary), sends
+ * its events (`train:window-event`, re-broadcast as `train:event`) and its checkpoints
+ * (`train:window-put` chunks, then `train:window-commit`: written by the services in the same
+ * PixelFS format as a background run's), and hears pause/cancel in the answers. Both kinds
+ * share one checkpoint format, so either can resume what the other paused.
  */
 
 /** Caps on what one answer may hold. */
@@ -27,6 +36,14 @@ export const TRAIN_LIMITS = Object.freeze({
   changes: 10_000,
   tensors: 4096,
   tilesPerTensor: 1 << 16,
+  /** Bytes per window-run transfer: a checkpoint chunk, a batch of token windows. */
+  chunkBytes: 8 * 1024 * 1024,
+  /** A checkpoint's state.json as a window run sends it. */
+  stateBytes: 256 * 1024 * 1024,
+  /** The trained tokenizer's JSON (pxi-tokenizer/1) handed to a window run. */
+  tokenizerChars: 8 * 1024 * 1024,
+  /** Steps (or validation batches) per train:window-batches. */
+  batchSteps: 64,
 });
 
 export const RunName = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'a run name is 1 to 128 letters, digits, dots, dashes or underscores');
@@ -54,9 +71,15 @@ export type TrainRunStateName = z.infer<typeof TrainRunState>;
 
 export const TrainPoint = z.strictObject({ step: Step, loss: Figure, lr: Figure, gradNorm: Figure, tokensPerSec: Figure });
 
+/** Where a run trains: in the services (the queue's task, on Dawn) or in a window's WebGPU. */
+export const TrainWhere = z.enum(['background', 'window']);
+export type TrainWhereName = z.infer<typeof TrainWhere>;
+
 export const TrainRunInfo = z.strictObject({
   run: RunName,
-  taskId: z.number().int().positive(),
+  /** The run's queue task; null for a run that has only trained in a window. */
+  taskId: z.number().int().positive().nullable(),
+  where: TrainWhere.default('background'),
   state: TrainRunState,
   recipe: RecipeSchema,
   /** Parameters of the model (paramSpecs; padding excluded). */
@@ -119,6 +142,47 @@ export const WeightChange = z.strictObject({
 });
 export type WeightChangeInfo = z.infer<typeof WeightChange>;
 
+/** A window run's session: the id its calls carry (a newer session of the run makes older ones stale). */
+export const WindowSessionId = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, 'a session id');
+const WindowRef = z.strictObject({ run: RunName, session: WindowSessionId });
+export const CheckpointFile = z.enum(['params', 'optim', 'state']);
+const Offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** What a window run gets when it opens: the recipe as the services parsed it, the tokenizer, the checkpoint to resume. */
+export const WindowSession = z.strictObject({
+  run: RunName,
+  session: WindowSessionId,
+  recipe: RecipeSchema,
+  /** The run's trained tokenizer (pxi-tokenizer/1 JSON) for the samples' GGUF. */
+  tokenizer: z.string().max(TRAIN_LIMITS.tokenizerChars),
+  /** Validation micro-batches the run has (0: no validation text). */
+  validBatches: z.number().int().min(0),
+  /** The latest checkpoint (read with train:window-read), or null for a fresh start. */
+  checkpoint: z.strictObject({ step: Step, params: Offset, optim: Offset, state: Offset }).nullable(),
+});
+export type WindowSessionInfo = z.infer<typeof WindowSession>;
+
+/** A window run's stop request, answered to its events and pings: pause (checkpoint, then stop) or cancel. */
+export const WindowStop = z.enum(['pause', 'cancel']).nullable();
+
+/**
+ * A checkpoint's state.json as a window run sends it (hostile input: parsed, and its recipe,
+ * run, step and size checked against the session before the services write it).
+ */
+export const CheckpointStateSchema = z.strictObject({
+  version: z.literal(1),
+  run: RunName,
+  recipe: RecipeSchema,
+  step: Step,
+  paramTotal: Step,
+  paramsSha256: z.string().max(64),
+  optimSha256: z.string().max(64),
+  history: z.array(TrainPoint),
+  valid: z.array(z.strictObject({ step: Step, loss: Figure })),
+  samples: z.array(z.strictObject({ step: Step, text: z.string().max(1 << 20) })),
+  seconds: z.number().min(0),
+});
+
 export const trainChannels = {
   /** Queues a `model.train` task for the recipe under the run name (default: the recipe's name). */
   'train:start': {
@@ -130,14 +194,51 @@ export const trainChannels = {
     request: z.strictObject({ run: RunName, maxPoints: z.number().int().min(10).max(TRAIN_LIMITS.historyPoints).optional() }),
     response: TrainHistory,
   },
+  /** Pauses a background run (the queue's cancel) or a window run (asked in its next answer); resolves once it stopped. */
   'train:pause': { request: RunRef, response: TrainRunInfo },
+  /** Resumes a paused or failed run in the background, whichever process paused it. */
   'train:resume': { request: RunRef, response: TrainRunInfo },
   /** Stops the run (when it runs) and removes its checkpoints; a model it imported stays. */
   'train:cancel': { request: RunRef, response: z.strictObject({ run: RunName, checkpointsRemoved: z.number().int().min(0) }) },
   /** The weight change of checkpoint `step` (default: the latest) against the one before it. */
   'train:weight-change': { request: z.strictObject({ run: RunName, step: Step.optional() }), response: WeightChange },
+
+  // Window runs: the step loop in a renderer's WebGPU, its data and checkpoints in the services.
+  /** Registers a new run that trains in the calling window; prepares its data (corpus, tokenizer, token shards). */
+  'train:window-start': { request: z.strictObject({ recipe: RecipeSchema, run: RunName.optional() }), response: WindowSession },
+  /** Continues a paused or failed run (window or background) in the calling window, from its last checkpoint. */
+  'train:window-resume': { request: RunRef, response: WindowSession },
+  /** A chunk of the session's checkpoint file (at most chunkBytes). */
+  'train:window-read': {
+    request: WindowRef.extend({ step: Step, file: CheckpointFile, offset: Offset, length: z.number().int().min(1).max(TRAIN_LIMITS.chunkBytes) }),
+    response: z.strictObject({ bytes: Bytes(TRAIN_LIMITS.chunkBytes) }),
+  },
+  /**
+   * Token windows, int32 little-endian: `train`: steps from..from+count−1, each its `accum`
+   * micro-batches of [batch, seqLen + 1] (random windows keyed by seed and step, as in the
+   * background); `valid`: validation micro-batches from index `from` (fewer at the end).
+   */
+  'train:window-batches': {
+    request: WindowRef.extend({ kind: z.enum(['train', 'valid']), from: Offset, count: z.number().int().min(1).max(TRAIN_LIMITS.batchSteps) }),
+    response: z.strictObject({ batches: z.number().int().min(0), tokens: Bytes(TRAIN_LIMITS.chunkBytes) }),
+  },
+  /** One event of the window's loop: recorded and re-broadcast as train:event; the answer says whether to stop. */
+  'train:window-event': { request: WindowRef.extend({ event: TrainEventSchema }), response: z.strictObject({ stop: WindowStop }) },
+  /** A chunk of a checkpoint file being sent (`total`: the whole file's bytes). */
+  'train:window-put': {
+    request: WindowRef.extend({ step: Step, file: CheckpointFile, offset: Offset, total: z.number().int().min(1).max(TRAIN_LIMITS.stateBytes * 16), bytes: Bytes(TRAIN_LIMITS.chunkBytes) }),
+    response: z.strictObject({ received: Offset }),
+  },
+  /** Writes the checkpoint whose three files were sent, in the background runs' format; then it is the run's latest. */
+  'train:window-commit': { request: WindowRef.extend({ step: Step }), response: z.strictObject({ step: Step, checkpoints: z.array(Step).max(TRAIN_LIMITS.checkpoints) }) },
+  /** The window is alive (every few seconds), or its loop stopped (`paused`, `failed` with the error, `succeeded`). */
+  'train:window-ping': {
+    request: WindowRef.extend({ state: z.enum(['running', 'paused', 'failed', 'succeeded']), error: z.strictObject({ code: z.string().max(100), message: z.string().max(4000) }).optional() }),
+    response: z.strictObject({ stop: WindowStop }),
+  },
 } as const;
 
 export const trainEvents = {
-  'train:event': z.strictObject({ taskId: z.number().int().positive(), run: RunName, event: TrainEventSchema }),
+  /** `taskId` null and `where` window for a window run's events. */
+  'train:event': z.strictObject({ taskId: z.number().int().positive().nullable(), run: RunName, where: TrainWhere.default('background'), event: TrainEventSchema }),
 } as const;
