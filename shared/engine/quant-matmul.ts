@@ -5,25 +5,10 @@
  * renderer); this module only names shaders, entry points and override constants.
  */
 import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
-import { QUANT_FORMATS } from '../quant';
+import { QUANT_FORMATS, type QuantTypeName } from '../quant';
 
-/** Weight types the kernels read in place. */
-export type WeightType =
-  | 'F32'
-  | 'F16'
-  | 'BF16'
-  | 'Q8_0'
-  | 'Q4_0'
-  | 'Q4_1'
-  | 'Q5_0'
-  | 'Q5_1'
-  | 'Q2_K'
-  | 'Q3_K'
-  | 'Q4_K'
-  | 'Q5_K'
-  | 'Q6_K'
-  | 'IQ4_NL'
-  | 'IQ4_XS';
+/** Weight types the kernels read in place: every type the engine runs (one list, in shared/quant/format.ts). */
+export type WeightType = QuantTypeName;
 export const WEIGHT_TYPES: readonly WeightType[] = [
   'F32',
   'F16',

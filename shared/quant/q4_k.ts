@@ -89,6 +89,34 @@ function sqErr(x: Float32Array, s: number, off: number, nmax: number, qOff: numb
   return e;
 }
 
+/**
+ * The scales of one 256-value super-block of Q4_K/Q5_K: each sub-block of 32 fitted with codes
+ * 0..nmax (fitScaleMin), then d and dmin as f16 and the 6-bit scale and min of each sub-block
+ * (into sc, mn) against those f16 values, as the decoder will read them.
+ */
+export function fitSuperBlockK(x: Float32Array, nmax: number, sc: Uint8Array, mn: Uint8Array): { dh: number; mh: number; d: number; dmin: number } {
+  const scales = new Float64Array(8);
+  const mins = new Float64Array(8);
+  let maxScale = 0;
+  let maxMin = 0;
+  for (let j = 0; j < 8; j++) {
+    const f = fitScaleMin(x.subarray(32 * j, 32 * j + 32), nmax);
+    scales[j] = f.scale;
+    mins[j] = f.min;
+    maxScale = Math.max(maxScale, f.scale);
+    maxMin = Math.max(maxMin, f.min);
+  }
+  const dh = f32ToF16(Math.min(maxScale / 63, 65504));
+  const mh = f32ToF16(Math.min(maxMin / 63, 65504));
+  const d = f16ToF32(dh);
+  const dmin = f16ToF32(mh);
+  for (let j = 0; j < 8; j++) {
+    sc[j] = d > 0 ? clamp(Math.round(scales[j] / d), 0, 63) : 0;
+    mn[j] = dmin > 0 ? clamp(Math.round(mins[j] / dmin), 0, 63) : 0;
+  }
+  return { dh, mh, d, dmin };
+}
+
 export const Q4_K: QuantFormat = {
   name: 'Q4_K',
   blockSize: QK,
@@ -98,29 +126,11 @@ export const Q4_K: QuantFormat = {
     checkFinite('Q4_K', values);
     const nb = values.length / QK;
     const out = new Uint8Array(nb * BYTES);
-    const scales = new Float64Array(8);
-    const mins = new Float64Array(8);
     const sc = new Uint8Array(8);
     const mn = new Uint8Array(8);
     for (let b = 0; b < nb; b++) {
       const x = values.subarray(b * QK, b * QK + QK);
-      let maxScale = 0;
-      let maxMin = 0;
-      for (let j = 0; j < 8; j++) {
-        const f = fitScaleMin(x.subarray(32 * j, 32 * j + 32), 15);
-        scales[j] = f.scale;
-        mins[j] = f.min;
-        maxScale = Math.max(maxScale, f.scale);
-        maxMin = Math.max(maxMin, f.min);
-      }
-      const dh = f32ToF16(Math.min(maxScale / 63, 65504));
-      const mh = f32ToF16(Math.min(maxMin / 63, 65504));
-      const d = f16ToF32(dh);
-      const dmin = f16ToF32(mh);
-      for (let j = 0; j < 8; j++) {
-        sc[j] = d > 0 ? clamp(Math.round(scales[j] / d), 0, 63) : 0;
-        mn[j] = dmin > 0 ? clamp(Math.round(mins[j] / dmin), 0, 63) : 0;
-      }
+      const { dh, mh, d, dmin } = fitSuperBlockK(x, 15, sc, mn);
       const o = b * BYTES;
       writeU16(out, o, dh);
       writeU16(out, o + 2, mh);

@@ -1,7 +1,7 @@
 import { checkBytes, checkFinite, checkLength } from './errors';
 import { clamp, readU16, writeU16, type QuantFormat } from './format';
 import { f16DecodeTable, f16ToF32, f32ToF16 } from './half';
-import { fitScaleMin, getScaleMinK4, packScaleMinK4 } from './q4_k';
+import { fitSuperBlockK, getScaleMinK4, packScaleMinK4 } from './q4_k';
 
 /**
  * Q5_K: super-blocks of 256 values, 176 bytes:
@@ -27,29 +27,11 @@ export const Q5_K: QuantFormat = {
     checkFinite('Q5_K', values);
     const nb = values.length / QK;
     const out = new Uint8Array(nb * BYTES);
-    const scales = new Float64Array(8);
-    const mins = new Float64Array(8);
     const sc = new Uint8Array(8);
     const mn = new Uint8Array(8);
     for (let b = 0; b < nb; b++) {
       const x = values.subarray(b * QK, b * QK + QK);
-      let maxScale = 0;
-      let maxMin = 0;
-      for (let j = 0; j < 8; j++) {
-        const f = fitScaleMin(x.subarray(32 * j, 32 * j + 32), 31);
-        scales[j] = f.scale;
-        mins[j] = f.min;
-        maxScale = Math.max(maxScale, f.scale);
-        maxMin = Math.max(maxMin, f.min);
-      }
-      const dh = f32ToF16(Math.min(maxScale / 63, 65504));
-      const mh = f32ToF16(Math.min(maxMin / 63, 65504));
-      const d = f16ToF32(dh);
-      const dmin = f16ToF32(mh);
-      for (let j = 0; j < 8; j++) {
-        sc[j] = d > 0 ? clamp(Math.round(scales[j] / d), 0, 63) : 0;
-        mn[j] = dmin > 0 ? clamp(Math.round(mins[j] / dmin), 0, 63) : 0;
-      }
+      const { dh, mh, d, dmin } = fitSuperBlockK(x, 31, sc, mn);
       const o = b * BYTES;
       writeU16(out, o, dh);
       writeU16(out, o + 2, mh);
