@@ -86,6 +86,7 @@ async function openExplorer(page: Page, errors: string[], hash = '#/explorer'): 
   u.hash = hash;
   await page.goto(u.toString());
   await expect(page.locator('#view h1')).toHaveText('Explorer');
+  await expect(page.locator('.explorer')).toHaveAttribute('data-started', 'true', { timeout: 30_000 });
   await expect(page.locator('.explorer')).toHaveAttribute('data-loading', 'false', { timeout: 30_000 });
 }
 

@@ -213,7 +213,10 @@ test('cancels a running run after a confirmation: it stops and its checkpoints g
   await page.locator('#train-sizes summary').click();
   await page.locator('#train-steps').fill('2000');
   await page.locator('#train-start').click();
-  const chart = page.locator('#train-loss-chart');
+  // The view shows the finished run of the test before until the new one is selected: wait for
+  // the new one first, or its chart points and Cancel button would be the old run's.
+  await expect(page.locator('#train-detail')).toHaveAttribute('data-run', 'to-cancel', { timeout: 60_000 });
+  await expect(page.locator('#train-detail')).toHaveAttribute('data-state', 'running', { timeout: 60_000 });
   await whileTraining(page, 'a first step', async () => (await points(page)).train >= 1, 180_000);
   await page.locator('#train-cancel').click();
   const dialog = page.locator('dialog.dialog');
