@@ -1,18 +1,21 @@
 // Rotary position embedding, in place, on x viewed as [T, heads, headDim] rows that start at
 // `offset` and are `stride` elements apart (so q or k inside a fused QKV buffer works too).
-// Token t has position pos0 + t; pair i (0 <= i < headDim/2) rotates by angle = pos * invFreq[i]:
-//   normal (llama):  pairs (2i, 2i+1)          NEOX (qwen2, gpt-neox): pairs (i, i + headDim/2)
+// Token t has position pos0 + t; pair i (0 <= i < ropeDims/2) rotates by angle = pos * invFreq[i]:
+//   normal (llama):  pairs (2i, 2i+1)          NEOX (qwen2, gpt-neox): pairs (i, i + ropeDims/2)
 //   x0' = x0 cos - x1 sin,  x1' = x0 sin + x1 cos.
-// invFreq comes from the host (reference ropeInvFreq: theta^(-2i/headDim) rounded to f32), so
+// Partial rotation (Phi-3/Phi-4 partial rotary, llama.cpp's ggml_rope with n_dims < head size):
+// only the first ropeDims (even, <= headDim) dims of each head rotate; dims ropeDims.. are not
+// touched (no invocation covers them), so they pass through. ropeDims = headDim is full rotation.
+// invFreq comes from the host (reference ropeInvFreq: theta^(-2i/ropeDims) rounded to f32), so
 // scaled variants (llama3, YaRN) only change the table. The angle is reduced to [-pi, pi] here
 // (Cody-Waite; accurate while angle < 2^16 * 2pi, i.e. positions below ~400k) because WGSL only bounds cos/sin error on [-pi, pi].
 // One invocation per pair; linear index = (wid.x + wid.y * nwg.x) * WG + lid.
-// Bindings: 0 uniform P { T, heads, headDim, pos0, stride, offset }, 1 x f32 (read_write),
-//           2 invFreq: [headDim/2] f32 (read).
+// Bindings: 0 uniform P { T, heads, headDim, pos0, stride, offset, ropeDims }, 1 x f32 (read_write),
+//           2 invFreq: [>= ropeDims/2] f32 (read).
 // Variants: override NEOX (false: adjacent pairs, true: halves); override WG (<= 256). f32 only.
 // Reference: shared/engine/reference/rope.ts.
 
-struct P { T: u32, heads: u32, headDim: u32, pos0: u32, stride: u32, offset: u32 }
+struct P { T: u32, heads: u32, headDim: u32, pos0: u32, stride: u32, offset: u32, ropeDims: u32 }
 
 @group(0) @binding(0) var<uniform> p: P;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
@@ -30,7 +33,7 @@ const TWO_PI_C: f32 = 5.070363386039389e-06;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let half = p.headDim / 2u;
+  let half = p.ropeDims / 2u;      // rotated pairs per head; the dispatch covers only these
   let idx = (wid.x + wid.y * nwg.x) * WG + li;
   if (idx >= p.T * p.heads * half) { return; }
   let i = idx % half;

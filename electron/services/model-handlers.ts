@@ -2,9 +2,9 @@ import { stat } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { PxiError } from '../../shared/errors';
 import { isWeightType } from '../../shared/engine/quant-matmul';
+import { engineSupport } from '../../shared/engine/support';
 import { readGgufHeader } from '../../shared/gguf/reader';
 import type { Handlers } from '../../shared/ipc/dispatch';
-import { isSupportedArchitecture } from '../../shared/model/config';
 import { summarizeModel } from '../../shared/model/summary';
 import type { ModelStore } from '../models/store';
 import { withFileByteSource } from '../storage/file-byte-source';
@@ -36,14 +36,10 @@ export function modelHandlers(store: () => Promise<ModelStore>): Pick<Handlers, 
       if (!st.isFile()) throw new PxiError('INSPECT_NOT_A_FILE', `${path} is not a regular file`, { file: path });
       const header = await withFileByteSource(path, (src) => readGgufHeader(src, { name: path }));
       const s = summarizeModel({ file: path, version: header.version, fileSize: header.fileSize, metadata: header.metadata, tensors: header.tensors });
-      const unsupported = s.tensorTypes.filter((t) => !runnableType(t.type)).map((t) => t.type);
       const arch = s.architecture;
-      const engineProblem =
-        arch === null || !isSupportedArchitecture(arch)
-          ? `architecture ${JSON.stringify(arch)} is not supported: Pixel-LLM imports and runs llama and qwen2 models`
-          : unsupported.length
-            ? `tensor types ${unsupported.join(', ')} are not read by the engine's kernels; the model can be stored and viewed, not run`
-            : s.configError;
+      const support = engineSupport({ file: path, metadata: header.metadata, tensors: header.tensors });
+      // Each missing part on its own line: the wizard shows them as a list.
+      const engineProblem = support.runs ? null : support.problems.map((p) => `${p.part}: ${p.detail}`).join('\n');
       return {
         path,
         fileSize: s.fileSize,

@@ -1,17 +1,22 @@
 /**
- * The llama / qwen2 forward pass on WebGPU. One `Model` owns the weights (GGUF block layout,
+ * The forward pass of every family we run (llama and its variants, qwen2, qwen3, phi3, gemma2,
+ * gemma3: what each adds is its ModelArchSpec, shared/model/arch.ts) on WebGPU. One `Model` owns the weights (GGUF block layout,
  * split by rows past a binding), one KV cache per block, and activation buffers for up to
  * `maxBatch` tokens. `forward(tokens)` appends tokens at the current position:
  *
  *   x = token_embd[ids]                                     get_rows (straight from the stored type)
+ *   (gemma: x *= √embd)
  *   per block:  h = rmsnorm(x) · attn_norm
- *               q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ (+ bias)       matvec (1 token) / matmul (prefill)
- *               rope(q), rope(k)                             normal (llama) or NEOX (qwen2)
- *               kv_append(k, v); a = attention(q, K, V)      causal GQA, online softmax
- *               x += a·Woᵀ
+ *               q, k, v = h·Wqᵀ, h·Wkᵀ, h·Wvᵀ (+ bias)       matvec (1 token) / matmul (prefill); phi3: one fused qkv product
+ *               (qwen3, gemma3: q, k = per-head rmsnorm)
+ *               rope(q), rope(k)                             normal (llama) or NEOX, over rope.dimension_count dims
+ *               kv_append(k, v); a = attention(q, K, V)      causal GQA, online softmax (gemma: soft-cap, sliding window)
+ *               o = a·Woᵀ (gemma: o = rmsnorm(o) · post_attention_norm); x += o
  *               h = rmsnorm(x) · ffn_norm
- *               x += (silu(h·Wgᵀ) ⊙ h·Wuᵀ)·Wdᵀ
+ *               f = (act(h·Wgᵀ) ⊙ h·Wuᵀ)·Wdᵀ                 act = silu, gelu (gemma); phi3: gate | up fused
+ *               (gemma: f = rmsnorm(f) · post_ffw_norm); x += f
  *   logits = rmsnorm(x) · output_norm · Woutᵀ               Wout = token_embd when output.weight is absent
+ *   (gemma2: logits = 30 tanh(logits / 30))
  *
  * Prefill runs T tokens per pass (chunks of maxBatch) through the matrix-matrix kernels; a single
  * token goes through the matrix-vector ones. Output: nothing, the argmax of the last row (computed
@@ -28,10 +33,11 @@ import {
   type KvCache,
 } from '../gpu';
 import { params } from '../gpu/params';
-import { modelConfigFromGguf, type ModelConfig } from '../model';
+import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { EngineError } from './errors';
 import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { DispatchCache } from './replay';
+import { MAX_HEAD_DIM } from './support';
 import type { TensorInfo, TensorSource } from './tensor-source';
 import { matrixShape, planRowParts, readVector, weightTypeOf, WeightUploader, type GpuWeight } from './weights';
 
@@ -106,16 +112,27 @@ export interface ModelMemory {
 interface Block {
   attnNorm: GPUBuffer;
   ffnNorm: GPUBuffer;
-  q: GpuWeight;
-  k: GpuWeight;
-  v: GpuWeight;
+  /** q, k, v: three matrices, or (phi3) one fused matrix in `qkv` and the three null. */
+  q: GpuWeight | null;
+  k: GpuWeight | null;
+  v: GpuWeight | null;
+  qkv: GpuWeight | null;
   o: GpuWeight;
-  gate: GpuWeight;
+  /** Null when `up` holds gate and up fused (phi3). */
+  gate: GpuWeight | null;
   up: GpuWeight;
   down: GpuWeight;
   qBias: GPUBuffer | null;
   kBias: GPUBuffer | null;
   vBias: GPUBuffer | null;
+  qNorm: GPUBuffer | null;
+  kNorm: GPUBuffer | null;
+  attnPostNorm: GPUBuffer | null;
+  ffnPostNorm: GPUBuffer | null;
+  /** The RoPE table of this block (sliding layers may have their own base). */
+  invFreq: GPUBuffer;
+  /** Keys a query sees; 0: all before it. */
+  window: number;
   cache: KvCache;
 }
 
@@ -131,6 +148,9 @@ interface Activations {
   gate: GPUBuffer;
   up: GPUBuffer;
   act: GPUBuffer;
+  /** Per-head normalised q and k (qwen3, gemma3); a 16-byte stand-in otherwise. */
+  qn: GPUBuffer;
+  kn: GPUBuffer;
   logits: GPUBuffer;
   best: GPUBuffer;
   scratch: GPUBuffer;
@@ -152,10 +172,25 @@ export function llamaRopeInvFreq(headDim: number, ropeDims: number, base: number
   return out;
 }
 
-const ATTENTION_MAX_HEAD_DIM = 256; // attention.wgsl: 4 dims per invocation, 64 invocations
+/**
+ * The RoPE table of a block: llamaRopeInvFreq of its base (gemma3's sliding layers have their
+ * own), each pair divided by its factor (Llama 3.1's rope_freqs, Phi-3's short factors) and
+ * times the linear scale, as llama.cpp forms theta = freq_scale · (p · base^(-2i/d)) / factor.
+ */
+export function layerRopeInvFreq(c: ModelConfig, arch: ModelArchSpec, sliding: boolean, factors: Float32Array | null): Float32Array {
+  const out = llamaRopeInvFreq(c.headDim, c.ropeDimensionCount, sliding ? arch.ropeThetaSliding : c.ropeTheta);
+  const scale = sliding ? arch.ropeFreqScaleSliding : arch.ropeFreqScale;
+  for (let i = 0; i < c.ropeDimensionCount / 2; i++) {
+    let f = out[i]!;
+    if (factors) f = Math.fround(f / factors[i]!);
+    out[i] = Math.fround(f * scale);
+  }
+  return out;
+}
 
 export class Model {
   readonly config: ModelConfig;
+  readonly arch: ModelArchSpec;
   readonly contextLength: number;
   readonly maxBatch: number;
   readonly memory: ModelMemory;
@@ -168,7 +203,6 @@ export class Model {
   private readonly output: GpuWeight;
   private readonly outputNorm: GPUBuffer;
   private readonly blocks: Block[];
-  private readonly invFreq: GPUBuffer;
   private readonly a: Activations;
   /** Rows of logits one output pass writes ('all' reads them back in groups of this many). */
   private readonly logitRows: number;
@@ -189,6 +223,7 @@ export class Model {
     ctx: GpuContext;
     k: CoreKernels;
     config: ModelConfig;
+    arch: ModelArchSpec;
     contextLength: number;
     maxBatch: number;
     tuning: WeightKernelTuning;
@@ -198,7 +233,6 @@ export class Model {
     output: GpuWeight;
     outputNorm: GPUBuffer;
     blocks: Block[];
-    invFreq: GPUBuffer;
     a: Activations;
     logitRows: number;
     owned: GPUBuffer[];
@@ -207,6 +241,7 @@ export class Model {
     this.ctx = init.ctx;
     this.k = init.k;
     this.config = init.config;
+    this.arch = init.arch;
     this.contextLength = init.contextLength;
     this.maxBatch = init.maxBatch;
     this.tuning = init.tuning;
@@ -216,7 +251,6 @@ export class Model {
     this.output = init.output;
     this.outputNorm = init.outputNorm;
     this.blocks = init.blocks;
-    this.invFreq = init.invFreq;
     this.a = init.a;
     this.logitRows = init.logitRows;
     this.owned = init.owned;
@@ -228,6 +262,7 @@ export class Model {
   static async load(ctx: GpuContext, source: TensorSource, opts: ModelLoadOptions = {}): Promise<Model> {
     const header = source.header;
     const config = modelConfigFromGguf(header);
+    const arch = modelArchFromGguf(header, config);
     const file = header.file;
     const contextLength = opts.contextLength ?? Math.min(config.contextLength, DEFAULT_CONTEXT_CAP);
     if (!Number.isInteger(contextLength) || contextLength < 1) {
@@ -237,11 +272,14 @@ export class Model {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) {
       throw new EngineError('ENGINE_BAD_OPTION', `maxBatch must be a positive integer, got ${opts.maxBatch}`, { field: 'maxBatch', value: opts.maxBatch });
     }
-    if (config.ropeType === 'neox' && config.ropeDimensionCount !== config.headDim) {
-      throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${file}: NEOX RoPE over ${config.ropeDimensionCount} of ${config.headDim} head dimensions is not supported`);
+    if (arch.ropeFactorsMaxContext !== null && contextLength > arch.ropeFactorsMaxContext) {
+      throw new EngineError(
+        'ENGINE_UNSUPPORTED_SHAPE',
+        `${file}: a context of ${contextLength} needs the long-context RoPE factors (past ${arch.ropeFactorsMaxContext} tokens), which are not supported; choose a context of at most ${arch.ropeFactorsMaxContext}`,
+      );
     }
-    if (config.headDim > ATTENTION_MAX_HEAD_DIM || config.headDim % 2) {
-      throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${file}: head size ${config.headDim}; the attention kernel takes even sizes up to ${ATTENTION_MAX_HEAD_DIM}`);
+    if (config.headDim > MAX_HEAD_DIM || config.headDim % 2) {
+      throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${file}: head size ${config.headDim}; the attention kernel takes even sizes up to ${MAX_HEAD_DIM}`);
     }
     const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
     // An explicit shape (a sweep, a test) wins over what the tuner measured.
@@ -252,9 +290,7 @@ export class Model {
     // Check every weight type before anything is uploaded.
     const matrixNames: string[] = ['token_embd.weight'];
     if (!config.tiedOutput) matrixNames.push('output.weight');
-    for (let b = 0; b < config.blockCount; b++) {
-      for (const m of ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down']) matrixNames.push(`blk.${b}.${m}.weight`);
-    }
+    for (let b = 0; b < config.blockCount; b++) matrixNames.push(...blockMatrixNames(arch, b));
     const types = new Set<WeightType>(matrixNames.map((n) => weightTypeOf(tensor(n))));
 
     // Activations and caches, checked against the device before any allocation.
@@ -266,14 +302,17 @@ export class Model {
       ids: f32(maxBatch),
       x: f32(maxBatch * E),
       xn: f32(maxBatch * E),
-      q: f32(maxBatch * H * HD),
+      // Fused: one [T, q | k | v] buffer, read in place through strides.
+      q: f32(maxBatch * (arch.fusedQkv ? (H + 2 * KVH) * HD : H * HD)),
       k: f32(maxBatch * KVH * HD),
       v: f32(maxBatch * KVH * HD),
       att: f32(maxBatch * H * HD),
       proj: f32(maxBatch * E),
-      gate: f32(maxBatch * F),
+      gate: f32(maxBatch * (arch.fusedGateUp ? 2 * F : F)),
       up: f32(maxBatch * F),
       act: f32(maxBatch * F),
+      qn: arch.qkNorm ? f32(maxBatch * H * HD) : 16,
+      kn: arch.qkNorm ? f32(maxBatch * KVH * HD) : 16,
       logits: f32(logitRows * V),
       best: 16,
       scratch: f32(CoreKernels.argmaxScratchBytes(V) / 4),
@@ -307,11 +346,7 @@ export class Model {
     );
 
     const owned: GPUBuffer[] = [];
-    const vectorNames: string[] = ['output_norm.weight'];
-    for (let b = 0; b < config.blockCount; b++) {
-      vectorNames.push(`blk.${b}.attn_norm.weight`, `blk.${b}.ffn_norm.weight`);
-      if (config.qkvBias) vectorNames.push(`blk.${b}.attn_q.bias`, `blk.${b}.attn_k.bias`, `blk.${b}.attn_v.bias`);
-    }
+    const vectorNames = modelVectorNames(config, arch);
     const used = new Set([...matrixNames, ...vectorNames]);
     // Upload in file order, so a file source reads forward.
     const order = header.tensors.filter((t) => used.has(t.name));
@@ -362,26 +397,41 @@ export class Model {
           return c;
         }),
       );
-      const invFreq = ctx.storage(llamaRopeInvFreq(HD, config.ropeDimensionCount, config.ropeTheta), 'rope.invFreq');
-      owned.push(invFreq);
+      // One table for the global layers, another for the sliding ones when they differ.
+      const factors = arch.ropeFactorsTensor ? await readVector(source, tensor(arch.ropeFactorsTensor), config.ropeDimensionCount / 2) : null;
+      const tables = [false, true].map((sliding) => layerRopeInvFreq(config, arch, sliding, factors));
+      const invFreq = tables.map((t, i) => {
+        const buf = ctx.storage(t, i ? 'rope.invFreq.sliding' : 'rope.invFreq');
+        owned.push(buf);
+        return buf;
+      });
 
       const m = (n: string) => matrices.get(n)!;
       const vec = (n: string) => vectors.get(n)!;
       const blocks: Block[] = caches.map((cache, b) => {
         const p = `blk.${b}.`;
+        const sliding = arch.sliding[b] ?? false;
+        const opt = (on: boolean, n: string) => (on ? vec(n) : null);
         return {
           attnNorm: vec(`${p}attn_norm.weight`),
           ffnNorm: vec(`${p}ffn_norm.weight`),
-          q: m(`${p}attn_q.weight`),
-          k: m(`${p}attn_k.weight`),
-          v: m(`${p}attn_v.weight`),
+          q: arch.fusedQkv ? null : m(`${p}attn_q.weight`),
+          k: arch.fusedQkv ? null : m(`${p}attn_k.weight`),
+          v: arch.fusedQkv ? null : m(`${p}attn_v.weight`),
+          qkv: arch.fusedQkv ? m(`${p}attn_qkv.weight`) : null,
           o: m(`${p}attn_output.weight`),
-          gate: m(`${p}ffn_gate.weight`),
+          gate: arch.fusedGateUp ? null : m(`${p}ffn_gate.weight`),
           up: m(`${p}ffn_up.weight`),
           down: m(`${p}ffn_down.weight`),
-          qBias: config.qkvBias ? vec(`${p}attn_q.bias`) : null,
-          kBias: config.qkvBias ? vec(`${p}attn_k.bias`) : null,
-          vBias: config.qkvBias ? vec(`${p}attn_v.bias`) : null,
+          qBias: opt(config.qkvBias, `${p}attn_q.bias`),
+          kBias: opt(config.qkvBias, `${p}attn_k.bias`),
+          vBias: opt(config.qkvBias, `${p}attn_v.bias`),
+          qNorm: opt(arch.qkNorm, `${p}attn_q_norm.weight`),
+          kNorm: opt(arch.qkNorm, `${p}attn_k_norm.weight`),
+          attnPostNorm: opt(arch.postNorms, `${p}post_attention_norm.weight`),
+          ffnPostNorm: opt(arch.postNorms, `${p}post_ffw_norm.weight`),
+          invFreq: invFreq[sliding ? 1 : 0]!,
+          window: sliding ? arch.slidingWindow : 0,
           cache,
         };
       });
@@ -391,6 +441,7 @@ export class Model {
         ctx,
         k,
         config,
+        arch,
         contextLength,
         maxBatch,
         tuning,
@@ -400,7 +451,6 @@ export class Model {
         output: config.tiedOutput ? embd : m('output.weight'),
         outputNorm: vec('output_norm.weight'),
         blocks,
-        invFreq,
         a,
         logitRows,
         owned,
@@ -532,7 +582,7 @@ export class Model {
 
   /** The weight matrices on the GPU: type, shape and the row parts each is split into. */
   describeWeights(): { name: string; type: WeightType; rows: number; cols: number; bytes: number; parts: number }[] {
-    const all = [this.embd, ...this.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down])];
+    const all = [this.embd, ...this.blocks.flatMap((b) => [b.q, b.k, b.v, b.qkv, b.o, b.gate, b.up, b.down].filter((w): w is GpuWeight => w !== null))];
     if (this.output !== this.embd) all.splice(1, 0, this.output);
     return all.map((w) => ({ name: w.name, type: w.type, rows: w.rows, cols: w.cols, bytes: w.bytes, parts: w.parts.length }));
   }
@@ -563,34 +613,91 @@ export class Model {
   /** Encodes the embedding and every block; `afterBlock` may hand back a fresh batch for the next block (tracing). */
   private encodeBody(b: GpuBatch, ids: readonly number[], pos0: number, afterBlock?: (block: number) => GpuBatch | void): void {
     const c = this.config;
+    const arch = this.arch;
     const a = this.a;
     const T = ids.length;
     const E = c.embeddingLength;
-    const qDim = c.headCount * c.headDim;
-    const kvDim = c.headCountKv * c.headDim;
+    const HD = c.headDim;
+    const qDim = c.headCount * HD;
+    const kvDim = c.headCountKv * HD;
+    const F = c.feedForwardLength;
     const neox = c.ropeType === 'neox';
+    const ropeDims = c.ropeDimensionCount;
+    // Phi-3's attn_factor multiplies RoPE's cos and sin: q·k grows by its square.
+    const scale = arch.attentionScale * arch.ropeAttnFactor * arch.ropeAttnFactor;
     this.encodeEmbedding(b, ids);
+    if (arch.embeddingScale !== 1) this.k.scale(b, { x: a.x, n: T * E, s: arch.embeddingScale });
     for (const [i, blk] of this.blocks.entries()) {
       this.k.rmsnorm(b, { x: a.x, w: blk.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
-      this.matmul(b, blk.q, a.xn, a.q, T);
-      this.matmul(b, blk.k, a.xn, a.k, T);
-      this.matmul(b, blk.v, a.xn, a.v, T);
+      // Where q, k and v are: three buffers, or one fused [T, q | k | v] buffer read through strides.
+      let q = { buf: a.q, stride: qDim, offset: 0 };
+      let k = { buf: a.k, stride: kvDim, offset: 0 };
+      let v = { buf: a.v, stride: kvDim, offset: 0 };
+      if (blk.qkv) {
+        const w = qDim + 2 * kvDim;
+        this.matmul(b, blk.qkv, a.xn, a.q, T);
+        q = { buf: a.q, stride: w, offset: 0 };
+        k = { buf: a.q, stride: w, offset: qDim };
+        v = { buf: a.q, stride: w, offset: qDim + kvDim };
+      } else {
+        this.matmul(b, blk.q!, a.xn, a.q, T);
+        this.matmul(b, blk.k!, a.xn, a.k, T);
+        this.matmul(b, blk.v!, a.xn, a.v, T);
+      }
       if (blk.qBias) this.k.biasAdd(b, { x: a.q, bias: blk.qBias, T, cols: qDim });
       if (blk.kBias) this.k.biasAdd(b, { x: a.k, bias: blk.kBias, T, cols: kvDim });
       if (blk.vBias) this.k.biasAdd(b, { x: a.v, bias: blk.vBias, T, cols: kvDim });
-      this.k.rope(b, { x: a.q, invFreq: this.invFreq, T, heads: c.headCount, headDim: c.headDim, pos0, neox });
-      this.k.rope(b, { x: a.k, invFreq: this.invFreq, T, heads: c.headCountKv, headDim: c.headDim, pos0, neox });
-      this.k.kvAppend(b, { cache: blk.cache, k: a.k, v: a.v, T, pos0 });
-      this.k.attention(b, { q: a.q, cache: blk.cache, out: a.att, T, heads: c.headCount, pos0 });
+      if (blk.qNorm && blk.kNorm) {
+        // Per head: T · heads rows of headDim (q and k are unfused here).
+        this.k.rmsnorm(b, { x: a.q, w: blk.qNorm, y: a.qn, rows: T * c.headCount, n: HD, eps: c.rmsEps });
+        this.k.rmsnorm(b, { x: a.k, w: blk.kNorm, y: a.kn, rows: T * c.headCountKv, n: HD, eps: c.rmsEps });
+        q = { buf: a.qn, stride: qDim, offset: 0 };
+        k = { buf: a.kn, stride: kvDim, offset: 0 };
+      }
+      this.k.rope(b, { x: q.buf, invFreq: blk.invFreq, T, heads: c.headCount, headDim: HD, pos0, neox, ropeDims, stride: q.stride, offset: q.offset });
+      this.k.rope(b, { x: k.buf, invFreq: blk.invFreq, T, heads: c.headCountKv, headDim: HD, pos0, neox, ropeDims, stride: k.stride, offset: k.offset });
+      this.k.kvAppend(b, { cache: blk.cache, k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });
+      this.k.attention(b, {
+        q: q.buf,
+        qStride: q.stride,
+        qOffset: q.offset,
+        cache: blk.cache,
+        out: a.att,
+        T,
+        heads: c.headCount,
+        pos0,
+        scale,
+        softcap: arch.attnSoftcap,
+        window: blk.window,
+      });
       this.matmul(b, blk.o, a.att, a.proj, T);
-      this.k.addInPlace(b, { x: a.x, b: a.proj, n: T * E });
+      this.addResidual(b, a.proj, blk.attnPostNorm, T);
       this.k.rmsnorm(b, { x: a.x, w: blk.ffnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
-      this.matmul(b, blk.gate, a.xn, a.gate, T);
-      this.matmul(b, blk.up, a.xn, a.up, T);
-      this.k.swiglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * c.feedForwardLength });
+      if (blk.gate) {
+        this.matmul(b, blk.gate, a.xn, a.gate, T);
+        this.matmul(b, blk.up, a.xn, a.up, T);
+        if (arch.activation === 'gelu') this.k.geglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * F });
+        else this.k.swiglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * F });
+      } else {
+        // Fused [T, gate | up] (phi3, SiLU).
+        this.matmul(b, blk.up, a.xn, a.gate, T);
+        this.k.swigluFused(b, { x: a.gate, out: a.act, T, cols: F });
+      }
       this.matmul(b, blk.down, a.act, a.proj, T);
-      this.k.addInPlace(b, { x: a.x, b: a.proj, n: T * E });
+      this.addResidual(b, a.proj, blk.ffnPostNorm, T);
       b = afterBlock?.(i) ?? b;
+    }
+  }
+
+  /** x += y, or x += rmsnorm(y) · postNorm (gemma's post-norms; xn is free by then). */
+  private addResidual(b: GpuBatch, y: GPUBuffer, postNorm: GPUBuffer | null, T: number): void {
+    const c = this.config;
+    const n = T * c.embeddingLength;
+    if (postNorm) {
+      this.k.rmsnorm(b, { x: y, w: postNorm, y: this.a.xn, rows: T, n: c.embeddingLength, eps: c.rmsEps });
+      this.k.addInPlace(b, { x: this.a.x, b: this.a.xn, n });
+    } else {
+      this.k.addInPlace(b, { x: this.a.x, b: y, n });
     }
   }
 
@@ -602,6 +709,7 @@ export class Model {
   /** logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ. */
   private encodeOutput(b: GpuBatch, row0: number, rows: number): void {
     this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
+    if (this.arch.finalSoftcap) this.k.softcap(b, { x: this.a.logits, n: rows * this.config.vocabSize, cap: this.arch.finalSoftcap });
   }
 
   /** x[t] = token_embd[ids[t]]; with a split table, each run of tokens in one part is one gather. */

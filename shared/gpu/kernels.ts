@@ -14,6 +14,12 @@ const WG_ELEM = 64; // rope, kv_append: one invocation per pair / element
 const WG_WIDE = 256; // elementwise, argmax, softmax; SwiftShader allows 256 invocations at most
 const ARGMAX_CHUNK = 4096; // values per workgroup in argmax's first pass
 const ATTN_DIMS_PER_INVOCATION = 4; // must match DPT in attention.wgsl
+const F32_MIN_NORMAL = 2 ** -126;
+
+/** A soft-cap the kernels divide by: finite and, in f32, normal (GPUs may flush subnormals to 0). */
+function validCap(v: number): boolean {
+  return Number.isFinite(v) && Math.fround(v) >= F32_MIN_NORMAL;
+}
 
 export interface KvCache {
   k: GPUBuffer;
@@ -43,6 +49,8 @@ export class CoreKernels {
       ['swigluFused', 'elementwise', 'swiglu_fused', { WG: wg(WG_WIDE) }],
       ['biasAdd', 'elementwise', 'bias_add', { WG: wg(WG_WIDE) }],
       ['scale', 'elementwise', 'scale', { WG: wg(WG_WIDE) }],
+      ['geglu', 'elementwise', 'geglu', { WG: wg(WG_WIDE) }],
+      ['softcap', 'elementwise', 'softcap', { WG: wg(WG_WIDE) }],
       ['argmaxChunks', 'argmax', 'argmax_chunks', { WG: wg(WG_WIDE) }],
       ['argmaxFinal', 'argmax', 'argmax_final', { WG: wg(WG_WIDE) }],
       ['softmax', 'softmax', 'main', { WG: wg(WG_WIDE) }],
@@ -64,21 +72,42 @@ export class CoreKernels {
 
   /**
    * Rotates x = [T, heads, headDim] in place (rows `stride` apart from `offset`, in elements) for
-   * positions pos0..; invFreq = [headDim / 2] (reference ropeInvFreq). neox: pairs (i, i + d/2).
+   * positions pos0..; invFreq = [>= ropeDims / 2] (reference ropeInvFreq). Only the first
+   * ropeDims dims of each head rotate (even, 2..headDim; default headDim), the rest pass through.
+   * Pairs: normal (2i, 2i+1); neox (i, i + ropeDims/2), i < ropeDims/2.
    */
   rope(
     b: GpuBatch,
-    a: { x: GPUBuffer; invFreq: GPUBuffer; T: number; heads: number; headDim: number; pos0: number; neox: boolean; stride?: number; offset?: number },
+    a: {
+      x: GPUBuffer;
+      invFreq: GPUBuffer;
+      T: number;
+      heads: number;
+      headDim: number;
+      pos0: number;
+      neox: boolean;
+      stride?: number;
+      offset?: number;
+      ropeDims?: number;
+    },
   ): void {
-    if (a.headDim % 2) throw new GpuUsageError(`rope: headDim must be even, got ${a.headDim}`);
+    const rd = a.ropeDims ?? a.headDim;
+    if (a.ropeDims === undefined) {
+      if (a.headDim % 2) throw new GpuUsageError(`rope: headDim must be even, got ${a.headDim}`);
+    } else if (!Number.isInteger(rd) || rd % 2 || rd < 2 || rd > a.headDim) {
+      throw new GpuUsageError(`rope: ropeDims must be an even integer in 2..headDim (${a.headDim}), got ${a.ropeDims}`);
+    }
+    // The kernel reads invFreq[0 .. ropeDims/2); a shorter table would read out of bounds.
+    if (a.invFreq.size < (rd / 2) * 4) throw new GpuUsageError(`rope: invFreq needs ${rd / 2} values (${(rd / 2) * 4} bytes), got ${a.invFreq.size} bytes`);
     const u = params()
       .u32(a.T)
       .u32(a.heads)
       .u32(a.headDim)
       .u32(a.pos0)
       .u32(a.stride ?? a.heads * a.headDim)
-      .u32(a.offset ?? 0);
-    const pairs = (a.T * a.heads * a.headDim) / 2;
+      .u32(a.offset ?? 0)
+      .u32(rd);
+    const pairs = (a.T * a.heads * rd) / 2;
     b.dispatch(a.neox ? this.p.ropeNeox! : this.p.rope!, [b.uniform(u), a.x, a.invFreq], Math.ceil(pairs / this.wg(WG_ELEM)), 'rope');
   }
 
@@ -120,15 +149,34 @@ export class CoreKernels {
   /**
    * Causal GQA attention of T queries at positions pos0.. over cache rows 0..pos0+T-1 (append
    * first). q rows `qStride` apart from `qOffset`; out = [T, heads, headDim].
+   * softcap > 0: each scaled score s becomes softcap * tanh(s / softcap) (Gemma 2); 0 = off.
+   * window > 0: the query at position p sees keys p - window + 1 .. p only (sliding window,
+   * Gemma 2/3 local layers); 0 = all keys 0..p.
    */
   attention(
     b: GpuBatch,
-    a: { q: GPUBuffer; cache: KvCache; out: GPUBuffer; T: number; heads: number; pos0: number; qStride?: number; qOffset?: number; scale?: number },
+    a: {
+      q: GPUBuffer;
+      cache: KvCache;
+      out: GPUBuffer;
+      T: number;
+      heads: number;
+      pos0: number;
+      qStride?: number;
+      qOffset?: number;
+      scale?: number;
+      softcap?: number;
+      window?: number;
+    },
   ): void {
     const c = a.cache;
     const hd = c.headDim;
+    const softcap = a.softcap ?? 0;
+    const window = a.window ?? 0;
     if (a.heads % c.kvHeads) throw new GpuUsageError(`attention: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
     if (hd > ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)) throw new GpuUsageError(`attention: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)}`);
+    if (softcap !== 0 && !validCap(softcap)) throw new GpuUsageError(`attention: softcap must be 0 (off) or a finite number > 0, got ${a.softcap}`);
+    if (!Number.isInteger(window) || window < 0 || window > 0xffffffff) throw new GpuUsageError(`attention: window must be a u32 (0 = unlimited), got ${a.window}`);
     if (a.pos0 + a.T > c.maxContext) throw new ContextWindowExceededError(a.pos0 + a.T, c.maxContext);
     const u = params()
       .u32(a.T)
@@ -138,7 +186,9 @@ export class CoreKernels {
       .u32(a.pos0)
       .u32(a.qStride ?? a.heads * hd)
       .u32(a.qOffset ?? 0)
-      .f32(a.scale ?? 1 / Math.sqrt(hd));
+      .f32(a.scale ?? 1 / Math.sqrt(hd))
+      .f32(softcap)
+      .u32(window);
     b.dispatch(this.p.attention!, [b.uniform(u), a.q, c.k, c.v, a.out], a.T * a.heads, 'attention');
   }
 
@@ -174,6 +224,17 @@ export class CoreKernels {
   /** x *= s over n elements. */
   scale(b: GpuBatch, a: { x: GPUBuffer; n: number; s: number }): void {
     this.elementwise(b, 'scale', a.n, 1, a.s, [a.x], 'scale');
+  }
+
+  /** out = gelu(gate) * up over n elements (GELU's tanh approximation, as ggml_gelu; Gemma's FFN). */
+  geglu(b: GpuBatch, a: { gate: GPUBuffer; up: GPUBuffer; out: GPUBuffer; n: number }): void {
+    this.elementwise(b, 'geglu', a.n, 1, 0, [a.gate, a.up, a.out], 'geglu');
+  }
+
+  /** x = cap * tanh(x / cap) in place over n elements, cap > 0 (Gemma 2's final logit soft-capping). */
+  softcap(b: GpuBatch, a: { x: GPUBuffer; n: number; cap: number }): void {
+    if (!validCap(a.cap)) throw new GpuUsageError(`softcap: cap must be a finite number > 0, got ${a.cap}`);
+    this.elementwise(b, 'softcap', a.n, 1, a.cap, [a.x], 'softcap');
   }
 
   /** Bytes of scratch that argmax needs for n values. */

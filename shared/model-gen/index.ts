@@ -8,19 +8,42 @@ export {
   checkConfig,
   headDim,
   isGenType,
+  llama3RopeFactors,
+  minVocab,
   presetConfig,
   resolveConfig,
+  ropeDim,
+  slidingLayers,
   type ConfigOverrides,
   type GenType,
+  type Llama3RopeScaling,
   type ModelArch,
   type ModelConfig,
   type ModelPreset,
   type PresetName,
+  type VocabStyle,
 } from './config';
 export { ModelGenError, type ModelGenErrorCode } from './errors';
 export { AUTO_QUANTIZE_MAX_PARAMS, FILE_TYPE, checkSeed, modelMetadata, modelVocab, planModel, type GenOptions, type ModelPlan } from './model';
 export { Xoshiro128, fmix32, fnv1a32 } from './prng';
-export { LOGIT_STD, elementCount, modelTensors, parameterCount, tensorBytes, type GenTensor, type TensorRole } from './tensors';
-export { CHATML_TEMPLATE, LLAMA_TEMPLATE, QWEN_SPECIALS, buildBpeVocab, buildSpmVocab, vocabMetadata, type GeneratedVocab } from './vocab';
+export { LOGIT_STD, elementCount, modelTensors, parameterCount, scalesEmbeddings, tensorBytes, type GenTensor, type TensorRole } from './tensors';
+export {
+  CHATML_TEMPLATE,
+  GEMMA_SPECIALS,
+  GEMMA_TEMPLATE,
+  LLAMA3_SPECIALS,
+  LLAMA3_TEMPLATE,
+  LLAMA_TEMPLATE,
+  MISTRAL_TEMPLATE,
+  PHI3_SPECIALS,
+  PHI3_TEMPLATE,
+  QWEN_SPECIALS,
+  buildBpeVocab,
+  buildSpmVocab,
+  vocabMetadata,
+  type BpeStyle,
+  type GeneratedVocab,
+  type SpmStyle,
+} from './vocab';
 export { DEFAULT_CHUNK_BYTES, tensorChunks, type GenMethod, type TensorChunks } from './weights';
 export { generateModelBytes, writeModel, type GenProgress, type ModelSink, type WriteModelOptions, type WriteModelResult } from './write';

@@ -5,7 +5,7 @@
 import { GgmlType } from '../gguf/ggml-types';
 import { gv, type GgufValue } from '../gguf/values';
 import { layoutGguf, type GgufLayout } from '../gguf/writer';
-import { headDim, resolveConfig, type ConfigOverrides, type GenType, type ModelConfig } from './config';
+import { headDim, resolveConfig, ropeDim, type ConfigOverrides, type GenType, type ModelConfig } from './config';
 import { ModelGenError } from './errors';
 import { modelTensors, parameterCount, type GenTensor } from './tensors';
 import { buildBpeVocab, buildSpmVocab, vocabMetadata, type GeneratedVocab } from './vocab';
@@ -69,10 +69,27 @@ export function checkSeed(seed: number): number {
 
 /** The vocabulary a configuration uses (cached per size: the 150k-token ones take a moment). */
 export function modelVocab(c: ModelConfig): GeneratedVocab {
-  return c.arch === 'llama' ? buildSpmVocab(c.vocab) : buildBpeVocab(c.tokens, c.vocab);
+  switch (c.vocabStyle) {
+    case 'llama':
+    case 'mistral':
+    case 'phi3':
+    case 'gemma':
+      return buildSpmVocab(c.vocab, c.vocabStyle);
+    case 'qwen2':
+    case 'smollm':
+    case 'llama3':
+      return buildBpeVocab(c.tokens, c.vocab, c.vocabStyle);
+  }
 }
 
-/** Metadata in the order llama.cpp's converter writes it. */
+/**
+ * Metadata in the order llama.cpp's converter writes it. The keys past the common ones are those
+ * llama.cpp's loader reads for the architecture (llama-model.cpp load_hparams and
+ * src/models/<arch>.cpp load_arch_hparams): `attention.key_length` / `value_length` (qwen3,
+ * gemma2, gemma3), `rope.freq_base_swa` (gemma3), `rope.scaling.original_context_length` (phi3),
+ * `attn_logit_softcapping` / `final_logit_softcapping` (gemma2), `attention.sliding_window`
+ * (gemma2, gemma3; phi3 0 as Phi-4 files have it: llama.cpp disables Phi's SWA).
+ */
 export function modelMetadata(
   c: ModelConfig,
   type: GenType,
@@ -92,11 +109,21 @@ export function modelMetadata(
     [`${a}.attention.head_count`, gv.u32(c.heads)],
     [`${a}.attention.head_count_kv`, gv.u32(c.kvHeads)],
     [`${a}.rope.freq_base`, gv.f32(c.ropeTheta)],
-    [`${a}.attention.layer_norm_rms_epsilon`, gv.f32(c.rmsEps)],
-    [`${a}.rope.dimension_count`, gv.u32(headDim(c))],
-    [`${a}.vocab_size`, gv.u32(c.vocab)],
-    ['general.file_type', gv.u32(FILE_TYPE[type])],
   ]);
+  if (c.ropeThetaSwa !== undefined) m.set(`${a}.rope.freq_base_swa`, gv.f32(c.ropeThetaSwa));
+  m.set(`${a}.attention.layer_norm_rms_epsilon`, gv.f32(c.rmsEps));
+  if (a === 'qwen3' || a === 'gemma2' || a === 'gemma3') {
+    m.set(`${a}.attention.key_length`, gv.u32(headDim(c)));
+    m.set(`${a}.attention.value_length`, gv.u32(headDim(c)));
+  }
+  m.set(`${a}.rope.dimension_count`, gv.u32(ropeDim(c)));
+  if (c.ropeOriginalContext !== undefined) m.set(`${a}.rope.scaling.original_context_length`, gv.u32(c.ropeOriginalContext));
+  if (c.attnSoftcap !== undefined) m.set(`${a}.attn_logit_softcapping`, gv.f32(c.attnSoftcap));
+  if (c.finalSoftcap !== undefined) m.set(`${a}.final_logit_softcapping`, gv.f32(c.finalSoftcap));
+  if (c.slidingWindow !== undefined) m.set(`${a}.attention.sliding_window`, gv.u32(c.slidingWindow));
+  else if (a === 'phi3') m.set(`${a}.attention.sliding_window`, gv.u32(0));
+  m.set(`${a}.vocab_size`, gv.u32(c.vocab));
+  m.set('general.file_type', gv.u32(FILE_TYPE[type]));
   if (type !== 'F32' && type !== 'F16' && type !== 'BF16') m.set('general.quantization_version', gv.u32(2));
   m.set('pxi.gen.preset', gv.str(provenance.preset));
   m.set('pxi.gen.seed', gv.u32(provenance.seed));

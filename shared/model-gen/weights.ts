@@ -69,6 +69,8 @@ export function tensorChunks(t: GenTensor, seed: number, method: GenMethod, chun
       if (row >= rows) return undefined;
       const n = Math.min(rowsPerChunk, rows - row);
       row += n;
+      // Fixed contents (rope_freqs) are written as they are.
+      if (t.values) return QUANT_FORMATS[t.type].quantize(t.values.subarray((row - n) * rowLen, row * rowLen));
       if (direct) return synthBlocks(t, rng, n * rowBytes);
       const values = new Float32Array(n * rowLen);
       rng.fillNormal(values, t.std, t.mean);

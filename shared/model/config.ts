@@ -1,7 +1,10 @@
 /**
- * The model configuration of a llama or qwen2 GGUF: the hyperparameters the engine and the
- * explorer need, read from the metadata and cross-checked against the tensor shapes, as
- * llama.cpp's loader does. A GGUF that parses but is not a model we can run (another
+ * The model configuration of a GGUF of one of the architectures we run (llama and its
+ * Mistral / SmolLM / Llama 3 variants, qwen2, qwen3, phi3, gemma2, gemma3): the hyperparameters
+ * the engine and the explorer need, read from the metadata and cross-checked against the tensor
+ * shapes, as llama.cpp's loader does. What differs between the families beyond the shared
+ * shape (norms, fused projections, soft-capping, sliding windows, RoPE variants) is the
+ * `ModelArchSpec` of arch.ts. A GGUF that parses but is not a model we can run (another
  * architecture, a missing key, a head count that does not divide, a tensor of the wrong shape)
  * is refused here with the key or tensor named, before anything is stored.
  */
@@ -10,12 +13,13 @@ import type { GgufTensorInfo } from '../gguf/reader';
 import type { GgufMetadata, GgufValue } from '../gguf/values';
 import { ModelError, type ModelErrorCode } from './errors';
 
-export const SUPPORTED_ARCHITECTURES = ['llama', 'qwen2'] as const;
+export const SUPPORTED_ARCHITECTURES = ['llama', 'qwen2', 'qwen3', 'phi3', 'gemma2', 'gemma3'] as const;
 export type ModelArchitecture = (typeof SUPPORTED_ARCHITECTURES)[number];
 
 /**
  * How RoPE pairs dimensions: `normal` rotates adjacent pairs (2i, 2i+1) (llama), `neox` rotates
- * (i, i + d/2) (qwen2). llama.cpp fixes it per architecture; GGUF does not store it.
+ * (i, i + d/2) (qwen2, qwen3, phi3, gemma). llama.cpp fixes it per architecture; GGUF does not
+ * store it.
  */
 export type RopeType = 'normal' | 'neox';
 
@@ -41,7 +45,7 @@ export interface ModelConfig {
   readonly rmsEps: number;
   /** No output.weight: the logits use token_embd.weight. */
   readonly tiedOutput: boolean;
-  /** q/k/v projections carry biases. */
+  /** q/k/v projections carry biases (qwen2 always; llama when the file has them). */
   readonly qkvBias: boolean;
   /** Elements of every tensor in the file. */
   readonly parameterCount: number;
@@ -59,13 +63,13 @@ export const CONFIG_CAPS = {
 
 export const DEFAULT_ROPE_THETA = 10000;
 
-const ROPE_TYPE: Readonly<Record<ModelArchitecture, RopeType>> = { llama: 'normal', qwen2: 'neox' };
+const ROPE_TYPE: Readonly<Record<ModelArchitecture, RopeType>> = { llama: 'normal', qwen2: 'neox', qwen3: 'neox', phi3: 'neox', gemma2: 'neox', gemma3: 'neox' };
 
 export function isSupportedArchitecture(a: string): a is ModelArchitecture {
   return (SUPPORTED_ARCHITECTURES as readonly string[]).includes(a);
 }
 
-interface Source {
+export interface ConfigSource {
   readonly file: string;
   readonly metadata: GgufMetadata;
   readonly tensors: readonly Pick<GgufTensorInfo, 'name' | 'dims' | 'elementCount'>[];
@@ -73,11 +77,15 @@ interface Source {
 
 const INT_TYPES = new Set(['uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'uint64', 'int64']);
 
-class Reader {
-  constructor(private readonly src: Source) {}
+export class MetadataReader {
+  constructor(private readonly src: ConfigSource) {}
 
   fail(code: ModelErrorCode, field: string, value: unknown, what: string): never {
     throw new ModelError(code, { file: this.src.file, field }, value, what);
+  }
+
+  has(key: string): boolean {
+    return this.src.metadata.has(key);
   }
 
   private value(key: string): GgufValue | undefined {
@@ -137,8 +145,8 @@ function tensorField(name: string): string {
  * Reads and checks the configuration of a llama / qwen2 model. `src` is a parsed GGUF header
  * (or anything with its file name, metadata and tensor list).
  */
-export function modelConfigFromGguf(src: Source): ModelConfig {
-  const r: Reader = new Reader(src); // annotated: lets `r.fail` (never) narrow types
+export function modelConfigFromGguf(src: ConfigSource): ModelConfig {
+  const r: MetadataReader = new MetadataReader(src); // annotated: lets `r.fail` (never) narrow types
   const archValue = r.string('general.architecture');
   if (archValue === undefined) r.fail('MODEL_UNSUPPORTED_ARCH', kvField('general.architecture'), 'missing', 'the file names no architecture (a vocabulary-only or non-model GGUF)');
   if (!isSupportedArchitecture(archValue)) {
@@ -161,6 +169,9 @@ export function modelConfigFromGguf(src: Source): ModelConfig {
     headDim = embd / heads;
     if (headDim > CONFIG_CAPS.headDim) r.fail('MODEL_BAD_HPARAM', kvField(k('attention.head_count')), heads, `head size ${headDim} exceeds ${CONFIG_CAPS.headDim}`);
   }
+  // One head size serves K and V in our cache: a file whose values are another size is refused.
+  const valueLength = r.int(k('attention.value_length'), 1, CONFIG_CAPS.headDim, headDim);
+  if (valueLength !== headDim) r.fail('MODEL_BAD_HPARAM', kvField(k('attention.value_length')), valueLength, `differs from the key length ${headDim}; only equal sizes are supported`);
   const ropeDim = r.int(k('rope.dimension_count'), 2, headDim, headDim);
   if (ropeDim % 2 !== 0) r.fail('MODEL_BAD_HPARAM', kvField(k('rope.dimension_count')), ropeDim, 'RoPE rotates pairs: must be even');
   const contextLength = r.int(k('context_length'), 1, CONFIG_CAPS.contextLength);
@@ -201,18 +212,36 @@ export function modelConfigFromGguf(src: Source): ModelConfig {
   for (let b = 0; b < blockCount; b++) {
     const p = `blk.${b}.`;
     want(`${p}attn_norm.weight`, [embd]);
-    want(`${p}attn_q.weight`, [embd, qDim]);
-    want(`${p}attn_k.weight`, [embd, kvDim]);
-    want(`${p}attn_v.weight`, [embd, kvDim]);
+    if (arch === 'phi3' && byName.has(`${p}attn_qkv.weight`)) {
+      // Phi-3 files fuse q, k and v into one matrix, rows in that order.
+      want(`${p}attn_qkv.weight`, [embd, qDim + 2 * kvDim]);
+    } else {
+      want(`${p}attn_q.weight`, [embd, qDim]);
+      want(`${p}attn_k.weight`, [embd, kvDim]);
+      want(`${p}attn_v.weight`, [embd, kvDim]);
+    }
     want(`${p}attn_output.weight`, [qDim, embd]);
     // qwen2 always has q/k/v biases; llama may (llama.cpp loads them when present).
-    const needBias = arch === 'qwen2' || qkvBias;
+    const needBias = arch === 'qwen2' || (arch === 'llama' && qkvBias);
     want(`${p}attn_q.bias`, [qDim], needBias);
     want(`${p}attn_k.bias`, [kvDim], needBias);
     want(`${p}attn_v.bias`, [kvDim], needBias);
+    if (arch === 'qwen3' || arch === 'gemma3') {
+      want(`${p}attn_q_norm.weight`, [headDim]);
+      want(`${p}attn_k_norm.weight`, [headDim]);
+    }
+    if (arch === 'gemma2' || arch === 'gemma3') {
+      want(`${p}post_attention_norm.weight`, [embd]);
+      want(`${p}post_ffw_norm.weight`, [embd]);
+    }
     want(`${p}ffn_norm.weight`, [embd]);
-    want(`${p}ffn_gate.weight`, [embd, ffn]);
-    want(`${p}ffn_up.weight`, [embd, ffn]);
+    if (arch === 'phi3') {
+      // Gate and up fused: rows [0, ff) are the gate, [ff, 2 ff) the up projection.
+      want(`${p}ffn_up.weight`, [embd, 2 * ffn]);
+    } else {
+      want(`${p}ffn_gate.weight`, [embd, ffn]);
+      want(`${p}ffn_up.weight`, [embd, ffn]);
+    }
     want(`${p}ffn_down.weight`, [ffn, embd]);
   }
   if (byName.has(`blk.${blockCount}.attn_norm.weight`)) {
@@ -237,7 +266,7 @@ export function modelConfigFromGguf(src: Source): ModelConfig {
     ropeDimensionCount: ropeDim,
     rmsEps,
     tiedOutput,
-    qkvBias: arch === 'qwen2' || qkvBias,
+    qkvBias: arch === 'qwen2' || (arch === 'llama' && qkvBias),
     parameterCount,
   };
 }

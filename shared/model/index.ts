@@ -5,11 +5,14 @@ export {
   DEFAULT_ROPE_THETA,
   SUPPORTED_ARCHITECTURES,
   isSupportedArchitecture,
+  MetadataReader,
   modelConfigFromGguf,
+  type ConfigSource,
   type ModelArchitecture,
   type ModelConfig,
   type RopeType,
 } from './config';
+export { blockMatrixNames, modelArchFromGguf, modelVectorNames, type ModelArchSpec } from './arch';
 export { decodeMetadata, encodeFloat, encodeMetaValue, encodeMetadata, type MetaArrayJson, type MetaEntryJson } from './metadata-json';
 export {
   MODEL_ID,

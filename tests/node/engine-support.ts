@@ -44,7 +44,7 @@ export async function referenceLogProbs(source: TensorSource, model: Model, ids:
   for (const t of source.header.tensors) {
     values.set(t.name, getQuantFormat(tensorTypeName(t)).dequantize(await source.read(t.name, 0, t.byteSize), t.elementCount));
   }
-  const logits = referenceForward(model.config, { tensor: (n) => values.get(n)!, type: (n) => tensorTypeName(byName.get(n)!) }, ids, opts);
+  const logits = referenceForward(model.config, model.arch, { tensor: (n) => values.get(n)!, type: (n) => tensorTypeName(byName.get(n)!) }, ids, opts);
   return logSoftmaxRows(logits, ids.length, model.vocabSize);
 }
 

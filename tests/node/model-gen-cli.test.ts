@@ -33,7 +33,7 @@ describe('pxi gen', () => {
     const r = await pxiIn('gen', '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: pxi gen --preset NAME --type TYPE');
-    for (const s of ['tiny-llama', 'tiny-qwen2', 'qwen2-1b', 'qwen2.5-7b', 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', '--seed N', '--tied', '-o, --output', '--json']) {
+    for (const s of ['tiny-llama', 'tiny-qwen2', 'qwen2-1b', 'qwen2.5-7b', 'tiny-qwen3', 'tiny-gemma2', 'tiny-gemma3', 'tiny-phi3', 'tiny-phi4-mini', 'tiny-mistral', 'tiny-smollm', 'tiny-llama3', '--head-dim N', '--rope-dim N', '--sliding-window N', 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', '--seed N', '--tied', '-o, --output', '--json']) {
       expect(r.out).toContain(s);
     }
     expect((await pxiIn('--help')).out).toMatch(/gen\s+write a seeded random-weight GGUF/);
@@ -53,6 +53,10 @@ describe('pxi gen', () => {
       [['gen', '--preset', 'tiny-llama', '--type', 'F32', '--method', 'fast'], '--method must be auto, quantize or direct'],
       [['gen', '--preset', 'tiny-llama', '--type', 'F32', '--rms-eps', '0'], '--rms-eps must be a positive number'],
       [['gen', '--preset', 'tiny-llama', '--type', 'F32', '--bogus'], "'--bogus'"],
+      [['gen', '--preset', 'tiny-llama', '--type', 'F32', '--head-dim', '128'], 'head-dim = 128: only qwen3, gemma2 and gemma3 files carry it'],
+      [['gen', '--preset', 'tiny-phi3', '--type', 'F32', '--rope-dim', '33'], 'rope-dim = 33: must be even'],
+      [['gen', '--preset', 'tiny-gemma2', '--type', 'F32', '--untied'], 'gemma2 files have no output.weight'],
+      [['gen', '--preset', 'tiny-qwen3', '--type', 'Q4_K', '--head-dim', '96'], 'heads·head-dim = 384: must be a multiple of 256 for Q4_K'],
     ];
     for (const [argv, message] of cases) {
       const r = await pxiIn(...argv);

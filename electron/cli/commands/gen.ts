@@ -8,8 +8,10 @@ import {
   MODEL_PRESETS,
   PRESET_NAMES,
   ModelGenError,
+  headDim,
   isGenType,
   planModel,
+  ropeDim,
   writeModel,
   type ConfigOverrides,
   type GenMethod,
@@ -18,21 +20,22 @@ import {
 import { PxiError } from '../../../shared/errors';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
 
-const presetLines = PRESET_NAMES.map((n) => `  ${n.padEnd(12)} ${MODEL_PRESETS.get(n)!.summary}`).join('\n');
+const presetLines = PRESET_NAMES.map((n) => `  ${n.padEnd(14)} ${MODEL_PRESETS.get(n)!.summary}`).join('\n');
 
 export const genCommand: Command = {
   name: 'gen',
-  summary: 'write a seeded random-weight GGUF model (llama / qwen2) for tests and benchmarks',
+  summary: 'write a seeded random-weight GGUF model (llama, qwen2, qwen3, phi3, gemma2, gemma3) for tests and benchmarks',
   help: `Usage: pxi gen --preset NAME --type TYPE [--seed N] [--tied|--untied] [-o FILE] [--json]
                [--blocks N] [--embd N] [--ff N] [--heads N] [--kv-heads N] [--vocab N]
-               [--context N] [--rope-theta X] [--rms-eps X] [--method M] [--force] [--quiet]
-               [--dry-run]
+               [--context N] [--rope-theta X] [--rms-eps X] [--head-dim N] [--rope-dim N]
+               [--sliding-window N] [--method M] [--force] [--quiet] [--dry-run]
 
-Writes a GGUF file that llama.cpp loads and runs: llama.cpp's tensor names and metadata, a
-tokenizer made by Pixel-LLM (SentencePiece for llama, byte-level BPE with the qwen2
-pre-tokenizer and ChatML control tokens for qwen2) and random weights from a seeded PRNG
-(xoshiro128**), scaled so the next-token distribution is neither flat nor one-hot. The same
-options and seed give the same bytes. Not a trained model: its text is noise.
+Writes a GGUF file that llama.cpp loads and runs: llama.cpp's tensor names and metadata for the
+architecture (llama, qwen2, qwen3, phi3, gemma2, gemma3), a tokenizer made by Pixel-LLM
+(SentencePiece in the Llama 2, Mistral, Phi-3 or Gemma layout; byte-level BPE with the qwen2,
+smollm or llama-bpe pre-tokenizer) and random weights from a seeded PRNG (xoshiro128**), scaled
+so the next-token distribution is neither flat nor one-hot. The same options and seed give the
+same bytes. Not a trained model: its text is noise.
 
 Presets:
 ${presetLines}
@@ -43,7 +46,7 @@ Options:
                    norms and biases stay F32
   --seed N         PRNG seed, 0 to 4294967295 (default 0)
   --tied           no output.weight: score with token_embd
-  --untied         write output.weight (default except for qwen2-1b)
+  --untied         write output.weight (default for presets listed untied; never for gemma2)
   -o, --output F   the file to write (default ./<preset>-<type>-seed<N>.gguf); written to a
                    temporary file beside it and renamed when complete
   --force          replace FILE if it exists
@@ -55,6 +58,12 @@ Options:
                    embd, kv-heads must divide heads; without --kv-heads a new head
                    count keeps the preset's KV heads if they divide, else the largest
                    divisor below them)
+  --head-dim N     head size (attention.key_length) for qwen3, gemma2 and gemma3; the
+                   q projection is heads x N wide, which need not be embd
+  --rope-dim N     rotated dimensions per head for phi3 (partial RoPE; even, at most
+                   the head size)
+  --sliding-window N
+                   window of the sliding layers for gemma2 and gemma3
   --method M       auto (default), quantize or direct. quantize draws normal values and
                    encodes them with Pixel-LLM's quantisers (slow: about 2 M values/s for
                    the K-quants); direct writes random valid blocks of the same scale (over
@@ -84,6 +93,9 @@ the temporary file and exits 130.`,
       context: { type: 'string' },
       'rope-theta': { type: 'string' },
       'rms-eps': { type: 'string' },
+      'head-dim': { type: 'string' },
+      'rope-dim': { type: 'string' },
+      'sliding-window': { type: 'string' },
       method: { type: 'string' },
       'dry-run': { type: 'boolean' },
       json: { type: 'boolean' },
@@ -111,6 +123,9 @@ the temporary file and exits 130.`,
       ['kvHeads', '--kv-heads', values['kv-heads']],
       ['vocab', '--vocab', values.vocab],
       ['context', '--context', values.context],
+      ['headDim', '--head-dim', values['head-dim']],
+      ['ropeDim', '--rope-dim', values['rope-dim']],
+      ['slidingWindow', '--sliding-window', values['sliding-window']],
     ];
     for (const [key, flag, v] of dims) if (v !== undefined) (overrides as Record<string, number>)[key] = integer(flag, v, 1, 1 << 24);
     if (values['rope-theta'] !== undefined) overrides.ropeTheta = positive('--rope-theta', values['rope-theta']);
@@ -143,8 +158,10 @@ the temporary file and exits 130.`,
       else {
         io.out(`${preset} (${c.arch}) ${type}, seed ${seed}, method ${plan.method}: ${formatCount(plan.parameterCount)} parameters, ` +
           `${plan.tensors.length} tensors, ${formatMB(plan.layout.fileSize)}`);
-        io.out(`blocks ${c.blocks}, embd ${c.embd}, ff ${c.ff}, heads ${c.heads}/${c.kvHeads}, vocab ${c.vocab} (${c.tokens} tokens), ` +
-          `context ${c.context}, rope theta ${c.ropeTheta}, rms eps ${c.rmsEps}, ${c.tied ? 'tied' : 'untied'} output`);
+        io.out(`blocks ${c.blocks}, embd ${c.embd}, ff ${c.ff}, heads ${c.heads}/${c.kvHeads} of ${headDim(c)} (rope ${ropeDim(c)}), ` +
+          `vocab ${c.vocab} (${c.tokens} tokens, ${c.vocabStyle}), context ${c.context}, rope theta ${c.ropeTheta}` +
+          `${c.ropeThetaSwa !== undefined ? ` (sliding ${c.ropeThetaSwa})` : ''}, rms eps ${c.rmsEps}, ` +
+          `${c.slidingWindow !== undefined ? `sliding window ${c.slidingWindow}, ` : ''}${c.tied ? 'tied' : 'untied'} output`);
       }
       return EXIT.OK;
     }

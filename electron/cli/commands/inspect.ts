@@ -1,7 +1,9 @@
 import { existsSync, statSync } from 'node:fs';
+import { engineSupport, formatSupport } from '../../../shared/engine/support';
 import { readGgufHeader } from '../../../shared/gguf/reader';
 import { decodeMetadata } from '../../../shared/model/metadata-json';
 import { formatBytes, formatCount, formatSummary, summarizeModel, type ModelSummaryInfo } from '../../../shared/model/summary';
+import { manifestTensorInfos } from '../../engine/pixel-source';
 import { positionals, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
 import { withFileByteSource } from '../../storage/file-byte-source';
 import { EXIT, parseOptions, type Command } from '../command';
@@ -14,7 +16,10 @@ export const inspectCommand: Command = {
 With a path to a GGUF file: reads its header only (no tensor data) and shows the
 architecture, parameter count, tensor types with counts and bytes, total size, context
 length, tokenizer (model, vocabulary size, bos/eos) and the first lines of the chat
-template, plus the model configuration when the file is a llama or qwen2 model.
+template, the model configuration when the file is a model of a family we run, and
+whether the engine runs it ("runs  yes", or "runs  no:" with each missing part: the
+architecture, a tensor's type, the tokenizer's pre-tokenizer, a shape). Any GGUF can be
+imported, stored and explored whatever this says.
 With a model id or name: the same for a model imported into the volume (from its
 manifest), with its id and verify state.
 Without an argument: lists the models in the volume.
@@ -29,7 +34,8 @@ Options:
     if (target !== undefined && existsSync(target) && statSync(target).isFile()) {
       const h = await withFileByteSource(target, (src) => readGgufHeader(src, { name: target }));
       const s = summarizeModel(h);
-      io.out(values.json ? JSON.stringify(s) : formatSummary(s));
+      const support = engineSupport(h);
+      io.out(values.json ? JSON.stringify({ ...s, support }) : `${formatSummary(s)}\nruns           ${formatSupport(support)}`);
       return EXIT.OK;
     }
     return withStore(volumeDir(values.volume), async (store) => {
@@ -47,19 +53,22 @@ Options:
       }
       const m = store.manifest(target);
       const model = store.get(target);
-      const s: ModelSummaryInfo = summarizeModel({
+      const header = {
         file: `${m.name} (${m.source.fileName})`,
         version: m.gguf.version,
         fileSize: m.source.size,
         metadata: decodeMetadata(m.metadata, m.id),
-        tensors: m.tensors.map((t) => ({ name: t.name, type: t.typeId, dims: t.dims, elementCount: t.elements, byteSize: t.bytes })),
-      });
+        tensors: manifestTensorInfos(m),
+      };
+      const s: ModelSummaryInfo = summarizeModel(header);
+      const support = engineSupport(header);
       if (values.json) {
-        io.out(JSON.stringify({ model, source: m.source, storage: m.storage, createdAt: m.createdAt, ...s }));
+        io.out(JSON.stringify({ model, source: m.source, storage: m.storage, createdAt: m.createdAt, ...s, support }));
       } else {
         io.out(`model          ${m.name}  (id ${m.id}, imported ${m.createdAt}, verify: ${model.verified})`);
         io.out(`source         ${m.source.fileName}, sha256 ${m.source.sha256}`);
         io.out(formatSummary(s));
+        io.out(`runs           ${formatSupport(support)}`);
       }
       return EXIT.OK;
     });

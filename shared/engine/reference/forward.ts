@@ -1,5 +1,5 @@
 /**
- * Reference forward pass of llama / qwen2 on the CPU (model.ts on the GPU), over dequantised
+ * Reference forward pass of every family we run on the CPU (model.ts on the GPU), over dequantised
  * weights, returning the logits of every position. Dot products run in f64 and activations are
  * stored as f32 between ops, as the GPU stores them. Slow and plain: for tests on tiny models.
  *
@@ -11,10 +11,11 @@
  * IQ4_XS, f32 (untouched) for F32. The parity tests use it to show that the distance
  * between our engine and llama.cpp on quantised models is that rounding and nothing else.
  */
-import type { ModelConfig } from '../../model';
+import type { ModelArchSpec, ModelConfig } from '../../model';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../quant';
-import { llamaRopeInvFreq } from '../model';
+import { layerRopeInvFreq } from '../model';
 import { attentionRef } from './attention';
+import { gelu, silu } from './elementwise';
 import { ropeRef } from './rope';
 
 export type ActivationRounding = 'none' | 'f16' | 'bf16' | 'q8_0' | 'q8_k';
@@ -102,8 +103,20 @@ export interface ReferenceWeights {
 export interface ReferenceOptions {
   /** How activations are rounded before meeting a weight of a given type (default: not at all). */
   activationRounding?: (weightType: string, tensor: string) => ActivationRounding;
+  /**
+   * GELU as llama.cpp's CPU backend computes it (ggml_vec_geglu_f32 with GGML_GELU_FP16): a table
+   * over f16 inputs, so gelu(x) = f16(gelu(f16(x))), 0 below −10 and x above 10. Default: exact.
+   */
+  geluF16Table?: boolean;
   /** Hears the residual stream x [T × embedding] after each block (a view: copy what you keep). */
   onBlock?: (block: number, x: Float32Array) => void;
+}
+
+/** llama.cpp's table GELU (see ReferenceOptions.geluF16Table). */
+export function geluF16Table(x: number): number {
+  if (x <= -10) return 0;
+  if (x >= 10) return x;
+  return f16ToF32(f32ToF16(Math.fround(gelu(f16ToF32(f32ToF16(x))))));
 }
 
 /** Y[t, r] = Σ_c W[r, c] · X[t, c] in f64, stored as f32. */
@@ -132,8 +145,18 @@ function rmsnorm(x: Float32Array, w: Float32Array, T: number, n: number, eps: nu
   return y;
 }
 
-/** Logits [ids.length, vocab] for the tokens `ids` from position 0. */
-export function referenceForward(c: ModelConfig, wts: ReferenceWeights, ids: readonly number[], opts: ReferenceOptions = {}): Float32Array {
+/** The k-th column block [T, width] of a [T, stride] matrix, starting at column `from`. */
+function columns(m: Float32Array, T: number, stride: number, from: number, width: number): Float32Array {
+  const out = new Float32Array(T * width);
+  for (let t = 0; t < T; t++) out.set(m.subarray(t * stride + from, t * stride + from + width), t * width);
+  return out;
+}
+
+/**
+ * Logits [ids.length, vocab] for the tokens `ids` from position 0, for any family we run: the
+ * llama block with what `arch` adds (shared/model/arch.ts), in llama.cpp's order.
+ */
+export function referenceForward(c: ModelConfig, arch: ModelArchSpec, wts: ReferenceWeights, ids: readonly number[], opts: ReferenceOptions = {}): Float32Array {
   const T = ids.length;
   const E = c.embeddingLength;
   const HD = c.headDim;
@@ -143,41 +166,87 @@ export function referenceForward(c: ModelConfig, wts: ReferenceWeights, ids: rea
   const round = opts.activationRounding ?? (() => 'none' as const);
   const proj = (name: string, x: Float32Array, rows: number, cols: number) =>
     matmul(wts.tensor(name), rows, cols, roundActivations(x, round(wts.type(name), name)), T);
-  const invFreq = llamaRopeInvFreq(HD, c.ropeDimensionCount, c.ropeTheta);
+  const factors = arch.ropeFactorsTensor ? wts.tensor(arch.ropeFactorsTensor) : null;
+  const tables = [false, true].map((sliding) => layerRopeInvFreq(c, arch, sliding, factors));
   const neox = c.ropeType === 'neox';
+  const rope = { T, headDim: HD, pos0: 0, neox, ropeDims: c.ropeDimensionCount };
+  const scale = arch.attentionScale * arch.ropeAttnFactor * arch.ropeAttnFactor;
 
   const emb = wts.tensor('token_embd.weight');
   const x = new Float32Array(T * E);
   ids.forEach((id, t) => x.set(emb.subarray(id * E, (id + 1) * E), t * E));
+  if (arch.embeddingScale !== 1) for (let i = 0; i < x.length; i++) x[i] = x[i]! * arch.embeddingScale;
 
   for (let b = 0; b < c.blockCount; b++) {
     const p = `blk.${b}.`;
+    const sliding = arch.sliding[b] ?? false;
     let h = rmsnorm(x, wts.tensor(`${p}attn_norm.weight`), T, E, c.rmsEps);
-    let q = proj(`${p}attn_q.weight`, h, qDim, E);
-    let k = proj(`${p}attn_k.weight`, h, kvDim, E);
-    const v = proj(`${p}attn_v.weight`, h, kvDim, E);
+    let q: Float32Array;
+    let k: Float32Array;
+    let v: Float32Array;
+    if (arch.fusedQkv) {
+      const qkv = proj(`${p}attn_qkv.weight`, h, qDim + 2 * kvDim, E);
+      q = columns(qkv, T, qDim + 2 * kvDim, 0, qDim);
+      k = columns(qkv, T, qDim + 2 * kvDim, qDim, kvDim);
+      v = columns(qkv, T, qDim + 2 * kvDim, qDim + kvDim, kvDim);
+    } else {
+      q = proj(`${p}attn_q.weight`, h, qDim, E);
+      k = proj(`${p}attn_k.weight`, h, kvDim, E);
+      v = proj(`${p}attn_v.weight`, h, kvDim, E);
+    }
     if (c.qkvBias) {
       for (const [m, name, n] of [[q, 'q', qDim], [k, 'k', kvDim], [v, 'v', kvDim]] as const) {
         const bias = wts.tensor(`${p}attn_${name}.bias`);
         for (let i = 0; i < m.length; i++) m[i] = m[i]! + bias[i % n]!;
       }
     }
-    q = ropeRef(q, invFreq, { T, heads: c.headCount, headDim: HD, pos0: 0, neox });
-    k = ropeRef(k, invFreq, { T, heads: c.headCountKv, headDim: HD, pos0: 0, neox });
-    const att = attentionRef(q, k, v, { T, heads: c.headCount, kvHeads: c.headCountKv, headDim: HD, pos0: 0 });
-    const o = proj(`${p}attn_output.weight`, att, E, qDim);
+    if (arch.qkNorm) {
+      // Each head's row normalised on its own: rows = T · heads of headDim.
+      q = rmsnorm(q, wts.tensor(`${p}attn_q_norm.weight`), T * c.headCount, HD, c.rmsEps);
+      k = rmsnorm(k, wts.tensor(`${p}attn_k_norm.weight`), T * c.headCountKv, HD, c.rmsEps);
+    }
+    const invFreq = tables[sliding ? 1 : 0]!;
+    q = ropeRef(q, invFreq, { ...rope, heads: c.headCount });
+    k = ropeRef(k, invFreq, { ...rope, heads: c.headCountKv });
+    const att = attentionRef(q, k, v, {
+      T,
+      heads: c.headCount,
+      kvHeads: c.headCountKv,
+      headDim: HD,
+      pos0: 0,
+      scale,
+      softcap: arch.attnSoftcap,
+      window: sliding ? arch.slidingWindow : 0,
+    });
+    let o = proj(`${p}attn_output.weight`, att, E, qDim);
+    if (arch.postNorms) o = rmsnorm(o, wts.tensor(`${p}post_attention_norm.weight`), T, E, c.rmsEps);
     for (let i = 0; i < x.length; i++) x[i] = x[i]! + o[i]!;
     h = rmsnorm(x, wts.tensor(`${p}ffn_norm.weight`), T, E, c.rmsEps);
-    const g = proj(`${p}ffn_gate.weight`, h, F, E);
-    const u = proj(`${p}ffn_up.weight`, h, F, E);
+    let g: Float32Array;
+    let u: Float32Array;
+    if (arch.fusedGateUp) {
+      const gu = proj(`${p}ffn_up.weight`, h, 2 * F, E);
+      g = columns(gu, T, 2 * F, 0, F);
+      u = columns(gu, T, 2 * F, F, F);
+    } else {
+      g = proj(`${p}ffn_gate.weight`, h, F, E);
+      u = proj(`${p}ffn_up.weight`, h, F, E);
+    }
     const act = new Float32Array(T * F);
-    for (let i = 0; i < act.length; i++) act[i] = (g[i]! / (1 + Math.exp(-g[i]!))) * u[i]!;
-    const d = proj(`${p}ffn_down.weight`, act, E, F);
+    const f = arch.activation === 'gelu' ? (opts.geluF16Table ? geluF16Table : gelu) : silu;
+    for (let i = 0; i < act.length; i++) act[i] = f(g[i]!) * u[i]!;
+    let d = proj(`${p}ffn_down.weight`, act, E, F);
+    if (arch.postNorms) d = rmsnorm(d, wts.tensor(`${p}post_ffw_norm.weight`), T, E, c.rmsEps);
     for (let i = 0; i < x.length; i++) x[i] = x[i]! + d[i]!;
     opts.onBlock?.(b, x);
   }
   const h = rmsnorm(x, wts.tensor('output_norm.weight'), T, E, c.rmsEps);
-  return proj(c.tiedOutput ? 'token_embd.weight' : 'output.weight', h, c.vocabSize, E);
+  const logits = proj(c.tiedOutput ? 'token_embd.weight' : 'output.weight', h, c.vocabSize, E);
+  if (arch.finalSoftcap) {
+    const cap = arch.finalSoftcap;
+    for (let i = 0; i < logits.length; i++) logits[i] = cap * Math.tanh(logits[i]! / cap);
+  }
+  return logits;
 }
 
 /** log-softmax of each row of [rows, n] logits, in f64. */

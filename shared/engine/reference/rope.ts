@@ -1,6 +1,7 @@
 /**
  * Reference rotary position embedding (shaders/rope.wgsl).
- * Pairs: normal (llama) (2i, 2i+1); NEOX (qwen2, gpt-neox) (i, i + d/2).
+ * Pairs, over the first r = ropeDims dims of each head: normal (llama) (2i, 2i+1); NEOX (qwen2,
+ * gpt-neox, Phi-3 partial rotary) (i, i + r/2), for i < r/2. Dims r.. pass through unchanged.
  */
 
 /** invFreq[i] = theta^(-2i / headDim), rounded to f32 (as HF computes it in f32). */
@@ -21,6 +22,8 @@ export interface RopeShape {
   stride?: number;
   /** Element where token 0's row starts (default 0). */
   offset?: number;
+  /** Leading dims of each head that rotate (even, 2..headDim; default headDim); the rest pass through. */
+  ropeDims?: number;
 }
 
 /**
@@ -30,7 +33,7 @@ export interface RopeShape {
  */
 export function ropeRef(x: Float32Array, invFreq: Float32Array, s: RopeShape): Float32Array {
   const y = Float32Array.from(x);
-  const half = s.headDim / 2;
+  const half = (s.ropeDims ?? s.headDim) / 2;
   const stride = s.stride ?? s.heads * s.headDim;
   const offset = s.offset ?? 0;
   for (let t = 0; t < s.T; t++) {

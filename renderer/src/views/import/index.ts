@@ -359,7 +359,11 @@ class ImportWizard {
     if (plan.importProblem) {
       section.append(alertBox(plan.importProblem.message, { title: 'This file cannot be imported', code: plan.importProblem.code }));
     } else if (i.engineProblem) {
-      section.append(alertBox(`${i.engineProblem}.`, { title: 'The engine cannot run this model', tone: 'warn' }));
+      // Each missing part (architecture, tensor type, tokenizer, shape) names what it found.
+      const parts = i.engineProblem.split('\n');
+      section.append(
+        alertBox(`${parts.join('; ')}. It can still be imported: storage and the explorer do not need the engine.`, { title: 'The engine cannot run this model', tone: 'warn' }),
+      );
     }
     const tok = i.tokenizer.model ? `${i.tokenizer.model}${i.tokenizer.vocabSize !== null ? `, ${i.tokenizer.vocabSize.toLocaleString()} tokens` : ''}` : 'none';
     const facts = el(

@@ -1,0 +1,162 @@
+/**
+ * The families beyond llama / qwen2 against llama.cpp: generated tiny qwen3, gemma2, gemma3,
+ * phi3 (full and partial rotary), Mistral-shaped llama, SmolLM-shaped llama (byte-level BPE
+ * "smollm") and Llama 3.1-shaped llama (BPE "llama-bpe", rope_freqs.weight), each in F32 and
+ * two quantised types. Per model, over the log-probabilities of every token at 32 positions
+ * (more than gemma's sliding window of 8, so sliding layers are exercised):
+ *
+ *  1. ours vs the exact CPU reference (reference/forward.ts, f64 dot products, the family's
+ *     ArchSpec): within 2e-4. Our kernels compute what the family's graph says.
+ *  2. ours vs llama.cpp: within TOLERANCE, and the same top-1 token wherever llama.cpp's margin
+ *     between its first two tokens exceeds it (a smaller margin is a near-tie that llama.cpp's
+ *     8-bit activations may flip; see parity-generated.test.ts for how those were measured).
+ *  3. decoding token by token (the matrix-vector kernels) gives the prefill's logits.
+ *
+ * And Llama 3.1's RoPE factors at long positions: with rope_freqs.weight the logits follow
+ * llama.cpp to position 300; with the factors replaced by 1 they do not (the factors matter,
+ * and we apply them).
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../shared/gpu';
+import { generateModelBytes, planModel, type GenType, type PresetName } from '../../shared/model-gen';
+import { parseGgufBytes } from '../../shared/gguf/reader';
+import { openTestContext } from '../support/gpu';
+import { openReference } from '../support/llama-cpp';
+import { diffLogProbs, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
+
+const PRESETS: readonly PresetName[] = ['tiny-qwen3', 'tiny-gemma2', 'tiny-gemma3', 'tiny-phi3', 'tiny-phi4-mini', 'tiny-mistral', 'tiny-smollm', 'tiny-llama3'];
+const TYPES: readonly GenType[] = ['F32', 'Q8_0', 'Q4_K'];
+/**
+ * ours vs llama.cpp. F32: exact f32 on both sides (measured ≤ 2.9e-5) → 1e-3, except for the
+ * GELU families: llama.cpp's GELU is a table over f16 inputs (f16(gelu(f16(x)))), measured
+ * 4.9e-3 (gemma2) and 1.1e-2 (gemma3) from us → 2e-2, and the reference with that table
+ * emulated comes at least twice as close to llama.cpp (measured RMS 0.09× and 0.23× of ours),
+ * so that table is the distance. Quantised: llama.cpp's 8-bit activations (parity-generated):
+ * measured up to 0.54 (Q8_0, gemma3) and 0.90 (Q4_K, gemma3) → 0.8 and 1.2.
+ */
+const TOLERANCE: Partial<Record<GenType, number>> = { F32: 1e-3, Q8_0: 0.8, Q4_K: 1.2 };
+const GELU_F32_TOLERANCE = 2e-2;
+const GELU_TABLE_RMS_RATIO = 0.5;
+const EXACT_TOL = 2e-4;
+const TEXT =
+  'The keeper wrote down what she learned about the river and the mill, and the children asked her why the water ran so fast ' +
+  'in the spring, when the snow on the hills melted and the wheel turned all day long.';
+const report = process.env.PXI_PARITY_REPORT === '1';
+
+let ctx: GpuContext | null = null;
+let reason = '';
+const dir = mkdtempSync(join(tmpdir(), 'pxi-parity-archs-'));
+
+beforeAll(async () => {
+  const r = await openTestContext();
+  if (r.ctx) ctx = r.ctx;
+  else reason = r.reason;
+});
+afterAll(() => {
+  ctx?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function generated(preset: PresetName, type: GenType): Promise<Uint8Array> {
+  const float = type === 'F32' || type === 'F16' || type === 'BF16';
+  return generateModelBytes(planModel({ preset, type, seed: 0, method: float ? 'quantize' : 'direct' }));
+}
+
+describe.each(PRESETS)('parity with llama.cpp: generated %s', (preset) => {
+  it.for(TYPES)('%s', async (type, t) => {
+    if (!ctx) return t.skip(reason);
+    const bytes = await generated(preset, type);
+    const path = join(dir, `${preset}-${type}.gguf`);
+    writeFileSync(path, bytes);
+    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
+    const ref = await openReference(path, 64);
+    try {
+      const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
+      expect(ids).toHaveLength(32);
+      expect(ids).toEqual([...(ours.tokenizer.addBos ? [ref.bos] : []), ...ref.tokenize(TEXT)].slice(0, 32));
+      const V = ours.model.vocabSize;
+      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
+      const want = await ref.logProbs(ids);
+      const exact = await referenceLogProbs(ours.source, ours.model, ids);
+      const vsExact = diffLogProbs(got, exact);
+      const vsLlama = diffLogProbs(got, want);
+      const gelu = ours.model.arch.activation === 'gelu';
+      // gemma: the reference with llama.cpp's f16-table GELU, to show that is the F32 distance.
+      const tabled = gelu ? diffLogProbs(await referenceLogProbs(ours.source, ours.model, ids, { geluF16Table: true }), want) : null;
+
+      // Decode path: one token at a time through the matrix-vector kernels.
+      ours.model.rewind(0);
+      const stepped: Float64Array[] = [];
+      for (const id of ids) stepped.push(logProbsOf((await ours.model.forward([id], 'last')).logits!, 1, V)[0]!);
+      const vsStepped = diffLogProbs(stepped, exact);
+
+      const tol = gelu && type === 'F32' ? GELU_F32_TOLERANCE : TOLERANCE[type]!;
+      let checked = 0;
+      for (let i = 0; i < ids.length; i++) {
+        const w = top2(want[i]!);
+        if (w.margin > tol) {
+          checked++;
+          expect(top2(got[i]!).top, `top-1 at position ${i} (llama.cpp margin ${w.margin.toFixed(3)})`).toBe(w.top);
+        }
+      }
+      if (report) {
+        const agree = got.filter((row, i) => top2(row).top === top2(want[i]!).top).length;
+        console.log(
+          `${preset} ${type}: ours~exact ${vsExact.max.toExponential(2)} (decode ${vsStepped.max.toExponential(2)}), ours~llama.cpp ${vsLlama.max.toExponential(2)} rms ${vsLlama.rms.toExponential(2)}` +
+            (tabled ? `, f16-table GELU reference~llama.cpp ${tabled.max.toExponential(2)} rms ${tabled.rms.toExponential(2)}` : '') +
+            `, top-1 agree ${agree}/32, margin > tol at ${checked}`,
+        );
+      }
+      expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(EXACT_TOL);
+      expect(vsStepped.max, `decode vs exact reference, worst at ${vsStepped.at}`).toBeLessThan(EXACT_TOL);
+      expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
+      if (tabled && type === 'F32') expect(tabled.rms, "llama.cpp's f16-table GELU explains the F32 distance").toBeLessThan(GELU_TABLE_RMS_RATIO * vsLlama.rms);
+    } finally {
+      ours.model.destroy();
+      await ref.dispose();
+    }
+  });
+});
+
+describe("Llama 3.1's rope_freqs.weight at long positions", () => {
+  it('is applied: ours follows llama.cpp to position 300, and the same model with factors of 1 does not', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const bytes = await generated('tiny-llama3', 'F32');
+    const path = join(dir, 'llama3-long.gguf');
+    writeFileSync(path, bytes);
+    // The same file with every factor set to 1 (the bug: factors ignored).
+    const h = parseGgufBytes(bytes, path);
+    const rf = h.tensors.find((x) => x.name === 'rope_freqs.weight')!;
+    const factors = new Float32Array(bytes.slice(rf.offset, rf.offset + rf.byteSize).buffer);
+    expect(Math.max(...factors)).toBeGreaterThan(1.5);
+    const ones = bytes.slice();
+    new Float32Array(ones.buffer, ones.byteOffset + rf.offset, rf.elementCount).fill(1);
+
+    const N = 300;
+    const ref = await openReference(path, 512);
+    const ours = await loadBytes(ctx, bytes, path, { contextLength: 512 });
+    const plain = await loadBytes(ctx, ones, `${path} (factors 1)`, { contextLength: 512 });
+    try {
+      let text = TEXT;
+      while (ours.tokenizer.encode(text).length < N) text += ` ${TEXT}`;
+      const ids = ours.tokenizer.encode(text).slice(0, N);
+      const V = ours.model.vocabSize;
+      const want = await ref.logProbs(ids);
+      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, N, V);
+      const without = logProbsOf((await plain.model.forward(ids, 'all')).logits!, N, V);
+      const late = (d: ReturnType<typeof diffLogProbs>) => Math.max(...d.perPosition.slice(200));
+      const withFactors = diffLogProbs(got, want);
+      const ignored = diffLogProbs(without, want);
+      if (report) console.log(`llama3 rope_freqs: ours~llama.cpp late ${late(withFactors).toExponential(2)}, factors ignored~llama.cpp late ${late(ignored).toExponential(2)}`);
+      expect(late(withFactors)).toBeLessThan(1e-3);
+      expect(late(ignored)).toBeGreaterThan(20 * late(withFactors));
+    } finally {
+      ours.model.destroy();
+      plain.model.destroy();
+      await ref.dispose();
+    }
+  });
+});
