@@ -24,7 +24,8 @@ import { performance } from 'node:perf_hooks';
 import type { ByteSource } from '../../shared/binary/byte-source';
 import { readGgufHeader, type GgufHeader } from '../../shared/gguf/reader';
 import { ggmlType } from '../../shared/gguf/ggml-types';
-import { modelConfigFromGguf } from '../../shared/model/config';
+import { modelConfigFromGguf, type ModelConfig } from '../../shared/model/config';
+import { ModelError } from '../../shared/model/errors';
 import {
   MODEL_ID,
   PXI_LLM_FORMAT,
@@ -307,6 +308,22 @@ async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T, 
   if (failure) throw (failure as { e: unknown }).e;
 }
 
+/** The model configuration, or null when the file is not a model of a family we run. */
+function configOrNull(h: GgufHeader): ModelConfig | null {
+  try {
+    return modelConfigFromGguf(h);
+  } catch (e) {
+    if (e instanceof ModelError) return null;
+    throw e;
+  }
+}
+
+/** general.architecture as the file says it (a catalog column), or "unknown". */
+function declaredArchitecture(h: GgufHeader): string {
+  const v = h.metadata.get('general.architecture');
+  return v?.type === 'string' && v.value.length > 0 ? v.value.slice(0, 64) : 'unknown';
+}
+
 interface ImportInput {
   h: GgufHeader;
   src: FileByteSource;
@@ -315,7 +332,8 @@ interface ImportInput {
   identity: SourceIdentity;
   headerBytes: Uint8Array;
   segs: Segment[];
-  config: ReturnType<typeof modelConfigFromGguf>;
+  /** Null for a GGUF of a family the engine does not run (stored and explored all the same). */
+  config: ModelConfig | null;
   opts: ImportOptions;
   t0: number;
   resumed: boolean;
@@ -529,7 +547,7 @@ export class ModelStore {
     }
     try {
       const h = await readGgufHeader(src, { name: path.basename(file) });
-      const config = modelConfigFromGguf(h);
+      const config = configOrNull(h);
       const segs = dataSegments(h);
       const paddingBytes = segs.reduce((n, s) => n + (s.kind === 'gap' ? s.length : 0), 0);
       if (paddingBytes > MAX_PADDING_BYTES) {
@@ -858,8 +876,8 @@ export class ModelStore {
     const row: Omit<ModelRow, 'verifyState' | 'verifiedAt'> = {
       id,
       name: a.name,
-      architecture: a.config.architecture,
-      parameterCount: a.config.parameterCount,
+      architecture: a.config?.architecture ?? declaredArchitecture(h),
+      parameterCount: h.tensors.reduce((n, t) => n + t.elementCount, 0),
       bytes: h.fileSize,
       tensorTypes: [...byType].sort((x, y) => y[1] - x[1]).map(([t]) => t),
       sourceSha256: sourceSha,

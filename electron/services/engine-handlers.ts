@@ -40,7 +40,7 @@ function cached(store: ModelStore, ref: string): Cached {
         sourceSha256: m.source.sha256,
         metadata: [...m.metadata],
         tensors: m.tensors.map((t) => ({ name: t.name, type: t.typeId, dims: [...t.dims], elements: t.elements, bytes: t.bytes })),
-        config: { ...m.config },
+        config: m.config ? { ...m.config } : null,
         hasChatTemplate: m.metadata.some((e) => e.key === 'tokenizer.chat_template' && e.type === 'string'),
       },
       table: { file: storedModelLabel(m), metadata: new Map(), tensors },

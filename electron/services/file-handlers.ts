@@ -58,13 +58,9 @@ export function fileHandlers(store: () => Promise<ModelStore>, chooseFile: Choos
     'files:importPlan': async ({ path }) => {
       await checkFile(path);
       const h = await withFileByteSource(path, (src) => readGgufHeader(src, { name: path }));
-      let importProblem: { code: string; message: string } | null = null;
-      try {
-        modelConfigFromGguf(h);
-      } catch (e) {
-        if (!(e instanceof PxiError)) throw e;
-        importProblem = { code: e.code, message: e.message };
-      }
+      // Any GGUF the reader accepts can be stored and explored; whether the engine runs it is the
+      // inspection's engineProblem, not a reason to refuse the import.
+      const importProblem: { code: string; message: string } | null = null;
       const s = await store();
       const vol = s.volume;
       const st = s.stats();

@@ -6,6 +6,8 @@ import { engineSupport } from '../../shared/engine/support';
 import { readGgufHeader } from '../../shared/gguf/reader';
 import type { Handlers } from '../../shared/ipc/dispatch';
 import { summarizeModel } from '../../shared/model/summary';
+import { decodeMetadata } from '../../shared/model/metadata-json';
+import { manifestTensorInfos } from '../engine/pixel-source';
 import type { ModelStore } from '../models/store';
 import { withFileByteSource } from '../storage/file-byte-source';
 
@@ -22,8 +24,24 @@ function runnableType(type: string): boolean {
  * whether the engine can run it.
  */
 export function modelHandlers(store: () => Promise<ModelStore>): Pick<Handlers, ModelChannel> {
+  const supportById = new Map<string, { runs: boolean; runProblem: string | null }>();
   return {
-    'models:list': async () => ({ models: (await store()).list() }),
+    'models:list': async () => {
+      const st = await store();
+      return {
+        models: st.list().map((m) => {
+          // A model's header never changes under its id: the answer is computed once.
+          let support = supportById.get(m.id);
+          if (!support) {
+            const man = st.manifest(m.id);
+            const s = engineSupport({ file: m.name, metadata: decodeMetadata(man.metadata, man.id), tensors: manifestTensorInfos(man) });
+            support = { runs: s.runs, runProblem: s.runs ? null : s.problems.map((p) => `${p.part}: ${p.detail}`).join('\n') };
+            supportById.set(m.id, support);
+          }
+          return { ...m, ...support };
+        }),
+      };
+    },
     'models:delete': async ({ id }) => {
       await (await store()).remove(id);
       return { deleted: id };

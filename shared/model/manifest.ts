@@ -97,7 +97,11 @@ export interface ModelManifest {
   readonly padding: { readonly bytes: number; readonly allZero: boolean; readonly file: StoredFile | null };
   readonly tensors: readonly ManifestTensor[];
   readonly metadata: readonly MetaEntryJson[];
-  readonly config: ModelConfig;
+  /**
+   * The configuration of a model of a family we run; null for any other GGUF, which is stored
+   * and explored all the same (the engine says why it cannot run it: shared/engine/support.ts).
+   */
+  readonly config: ModelConfig | null;
   readonly map: MapPlacement | null;
 }
 
@@ -175,7 +179,7 @@ const manifestSchema = z.strictObject({
     }),
   ),
   metadata: z.array(z.unknown()),
-  config: configSchema,
+  config: configSchema.nullable(),
   map: z
     .strictObject({
       strategy: z.string(),

@@ -65,7 +65,7 @@ async function call<T>(page: Page, channel: string, payload: unknown): Promise<T
   ) as Promise<T>;
 }
 
-test('a truncated, non-GGUF or unsupported file is refused in the wizard, naming the file and field, and nothing is written', async ({ page }) => {
+test('a truncated or non-GGUF file is refused in the wizard, naming the file and field; one the engine does not run is offered with the reason; nothing is written', async ({ page }) => {
   const source = fixturePath('models', 'stories260K.gguf');
   const truncated = join(temp, 'truncated-stories.gguf');
   writeFileSync(truncated, readFileSync(source).subarray(0, 500_000));
@@ -100,8 +100,8 @@ test('a truncated, non-GGUF or unsupported file is refused in the wizard, naming
   await expect(alert).toContainText('notes.gguf');
   await expect(alert).toContainText('GGUF_BAD_MAGIC');
 
-  // A GGUF the store cannot take (an architecture it does not run) passes the reader, and the
-  // inspection page says why it cannot be imported; the wizard goes no further.
+  // A GGUF of an architecture the engine does not run passes the reader and can be imported
+  // (storage and the explorer do not need the engine); the inspection says what is missing.
   const stories = readFileSync(source);
   const h = parseGgufBytes(stories, 'stories260K.gguf');
   const meta = new Map(h.metadata);
@@ -111,12 +111,13 @@ test('a truncated, non-GGUF or unsupported file is refused in the wizard, naming
   await page.locator('#gguf-path').fill(gpt2);
   await page.locator('#gguf-path').press('Enter');
   await expect(wizard).toHaveAttribute('data-step', 'inspect');
-  const refusal = wizard.locator('.callout[role="alert"]');
-  await expect(refusal).toContainText('This file cannot be imported');
-  await expect(refusal).toContainText('gpt2-shaped.gguf');
-  await expect(refusal).toContainText('general.architecture');
-  await expect(refusal).toContainText('MODEL_UNSUPPORTED_ARCH');
-  await expect(page.locator('.wizard-next')).toBeDisabled();
+  const warning = wizard.locator('.callout.warn');
+  await expect(warning).toContainText('The engine cannot run this model');
+  await expect(warning).toContainText('architecture: ');
+  await expect(warning).toContainText('"gpt2"');
+  await expect(warning).toContainText('It can still be imported');
+  await expect(wizard.locator('.callout[role="alert"]')).toHaveCount(0);
+  await expect(page.locator('.wizard-next')).toBeEnabled();
   await page.screenshot({ path: test.info().outputPath('import-unsupported.png') });
   await page.getByRole('button', { name: 'Back' }).click();
 

@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgufError } from '../../shared/gguf/errors';
-import { ModelError } from '../../shared/model/errors';
 import { modelPaths } from '../../shared/model/manifest';
 import { ModelStore } from '../../electron/models/store';
 import { PixelFsCodes, TilePool } from '../../electron/pixelfs/index';
@@ -42,35 +41,54 @@ describe('refusing bad GGUF files before writing anything', () => {
     ['truncated in the tensor data', (b: Uint8Array) => b.subarray(0, Math.floor(b.length * 0.6)), 'GGUF_DATA_PAST_END'],
     ['truncated in the header', (b: Uint8Array) => b.subarray(0, 200), 'GGUF_TRUNCATED'],
     ['with a bad magic', (b: Uint8Array) => Uint8Array.from(b, (x, i) => (i === 0 ? 0x58 : x)), 'GGUF_BAD_MAGIC'],
-    ['of an unsupported architecture', null, 'MODEL_UNSUPPORTED_ARCH'],
-    ['with inconsistent shapes', null, 'MODEL_TENSOR_SHAPE'],
   ] as const)('refuses a file %s, leaving the volume as it was', async (label, mutate, code) => {
     const store = await open(`refuse-${code}`);
     const file = path.join(tmp, `refuse-${code}.gguf`);
-    let bytes = tinyModel({ embd: 64, ff: 64 }).bytes;
-    if (mutate) bytes = mutate(bytes);
-    fs.writeFileSync(file, bytes);
-    if (code === 'MODEL_UNSUPPORTED_ARCH') {
-      // Same length as "llama", so the header layout stays valid.
-      const at = Buffer.from(bytes).indexOf('general.architecture') + 'general.architecture'.length + 4 + 8;
-      fs.writeFileSync(file, Uint8Array.from(bytes, (x, i) => (i >= at && i < at + 5 ? 'mamba'.charCodeAt(i - at) : x)));
-    }
-    if (code === 'MODEL_TENSOR_SHAPE') {
-      const m = tinyModel({ embd: 64, ff: 64, heads: 4, kvHeads: 2 });
-      m.metadata.set('llama.attention.head_count_kv', { type: 'uint32', value: 1 });
-      const { writeGgufBytes } = await import('../../shared/gguf/writer');
-      const data = m.tensors as (typeof m.tensors[number] & { data: Uint8Array })[];
-      fs.writeFileSync(file, writeGgufBytes(m.metadata, data));
-    }
+    fs.writeFileSync(file, mutate(tinyModel({ embd: 64, ff: 64 }).bytes));
     const err = await store.import(file).then(
       () => null,
       (e: unknown) => e,
     );
-    expect(err, label).toBeInstanceOf(code.startsWith('GGUF') ? GgufError : ModelError);
+    expect(err, label).toBeInstanceOf(GgufError);
     expect((err as GgufError).code).toBe(code);
     expect((err as Error).message).toContain(`refuse-${code}.gguf`);
     expectEmpty(store);
     await store.close();
+  });
+});
+
+describe('storing a GGUF the engine does not run', () => {
+  it.each([
+    ['of an architecture we do not run', 'mamba'],
+    ['whose shapes disagree with its hyperparameters', 'shapes'],
+  ] as const)('stores a file %s with no configuration, byte for byte, under the architecture it declares', async (_label, kind) => {
+    const store = await open(`foreign-${kind}`);
+    const file = path.join(tmp, `foreign-${kind}.gguf`);
+    let bytes: Uint8Array;
+    if (kind === 'mamba') {
+      // Same length as "llama", so the header layout stays valid.
+      const b = tinyModel({ embd: 64, ff: 64 }).bytes;
+      const at = Buffer.from(b).indexOf('general.architecture') + 'general.architecture'.length + 4 + 8;
+      bytes = Uint8Array.from(b, (x, i) => (i >= at && i < at + 5 ? 'mamba'.charCodeAt(i - at) : x));
+    } else {
+      const m = tinyModel({ embd: 64, ff: 64, heads: 4, kvHeads: 2 });
+      m.metadata.set('llama.attention.head_count_kv', { type: 'uint32', value: 1 });
+      const { writeGgufBytes } = await import('../../shared/gguf/writer');
+      bytes = writeGgufBytes(m.metadata, m.tensors as (typeof m.tensors[number] & { data: Uint8Array })[]);
+    }
+    fs.writeFileSync(file, bytes);
+    const { model, manifest } = await store.import(file);
+    expect(manifest.config).toBeNull();
+    expect(model.architecture).toBe(kind === 'mamba' ? 'mamba' : 'llama');
+    expect(model.parameterCount).toBe(manifest.tensors.reduce((n, t) => n + t.elements, 0));
+    const out = path.join(tmp, `foreign-${kind}-export.gguf`);
+    await store.export(model.id, out);
+    expect(sha256File(out)).toBe(sha256File(file));
+    // Reopened: the manifest with its null configuration validates.
+    await store.close();
+    const again = await open(`foreign-${kind}`);
+    expect(again.manifest(model.id).config).toBeNull();
+    await again.close();
   });
 });
 

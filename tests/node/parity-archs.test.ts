@@ -10,7 +10,9 @@
  *  2. ours vs llama.cpp: within TOLERANCE, and the same top-1 token wherever llama.cpp's margin
  *     between its first two tokens exceeds it (a smaller margin is a near-tie that llama.cpp's
  *     8-bit activations may flip; see parity-generated.test.ts for how those were measured).
- *  3. decoding token by token (the matrix-vector kernels) gives the prefill's logits.
+ *  3. decoding token by token (the matrix-vector kernels) gives the prefill's logits;
+ *  4. (F32) greedy decoding continues a prompt with llama.cpp's tokens, 24 of them, or differs
+ *     only where our margin between the first two tokens is below the F32 tolerance (a near-tie).
  *
  * And Llama 3.1's RoPE factors at long positions: with rope_freqs.weight the logits follow
  * llama.cpp to position 300; with the factors replaced by 1 they do not (the factors matter,
@@ -27,8 +29,23 @@ import { openTestContext } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
 import { diffLogProbs, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
 
-const PRESETS: readonly PresetName[] = ['tiny-qwen3', 'tiny-gemma2', 'tiny-gemma3', 'tiny-phi3', 'tiny-phi4-mini', 'tiny-mistral', 'tiny-smollm', 'tiny-llama3'];
-const TYPES: readonly GenType[] = ['F32', 'Q8_0', 'Q4_K'];
+/**
+ * Each family in F32 and a spread of the quantised types, so that every type meets at least one
+ * new family (every type meets llama and qwen2 in parity-generated.test.ts). The product of
+ * families and types is not needed: the weight kernels do not depend on the family.
+ */
+const CASES: readonly (readonly [PresetName, GenType])[] = (
+  [
+    ['tiny-qwen3', ['F32', 'Q8_0', 'Q4_K']],
+    ['tiny-gemma2', ['F32', 'Q6_K', 'IQ4_XS']],
+    ['tiny-gemma3', ['F32', 'Q5_K', 'Q4_0', 'Q4_K']],
+    ['tiny-phi3', ['F32', 'Q3_K', 'BF16']],
+    ['tiny-phi4-mini', ['F32', 'Q2_K', 'Q5_0']],
+    ['tiny-mistral', ['F32', 'Q4_1', 'IQ4_NL']],
+    ['tiny-smollm', ['F32', 'Q5_1', 'F16']],
+    ['tiny-llama3', ['F32', 'Q8_0', 'Q4_K']],
+  ] as const
+).flatMap(([p, types]) => types.map((t) => [p, t] as const));
 /**
  * ours vs llama.cpp. F32: exact f32 on both sides (measured ≤ 2.9e-5) → 1e-3, except for the
  * GELU families: llama.cpp's GELU is a table over f16 inputs (f16(gelu(f16(x)))), measured
@@ -37,7 +54,23 @@ const TYPES: readonly GenType[] = ['F32', 'Q8_0', 'Q4_K'];
  * so that table is the distance. Quantised: llama.cpp's 8-bit activations (parity-generated):
  * measured up to 0.54 (Q8_0, gemma3) and 0.90 (Q4_K, gemma3) → 0.8 and 1.2.
  */
-const TOLERANCE: Partial<Record<GenType, number>> = { F32: 1e-3, Q8_0: 0.8, Q4_K: 1.2 };
+const TOLERANCE: Record<GenType, number> = {
+  F32: 1e-3,
+  F16: 5e-2,
+  BF16: 0.3,
+  Q8_0: 0.8,
+  Q4_0: 0.8,
+  Q4_1: 0.8,
+  Q5_0: 0.8,
+  Q5_1: 0.8,
+  IQ4_NL: 0.8,
+  Q2_K: 1.2,
+  Q3_K: 1.2,
+  Q4_K: 1.2,
+  Q5_K: 1.2,
+  Q6_K: 1.2,
+  IQ4_XS: 1.2,
+};
 const GELU_F32_TOLERANCE = 2e-2;
 const GELU_TABLE_RMS_RATIO = 0.5;
 const EXACT_TOL = 2e-4;
@@ -65,8 +98,8 @@ function generated(preset: PresetName, type: GenType): Promise<Uint8Array> {
   return generateModelBytes(planModel({ preset, type, seed: 0, method: float ? 'quantize' : 'direct' }));
 }
 
-describe.each(PRESETS)('parity with llama.cpp: generated %s', (preset) => {
-  it.for(TYPES)('%s', async (type, t) => {
+describe('parity with llama.cpp: generated families', () => {
+  it.for(CASES)('%s %s', async ([preset, type], t) => {
     if (!ctx) return t.skip(reason);
     const bytes = await generated(preset, type);
     const path = join(dir, `${preset}-${type}.gguf`);
@@ -93,7 +126,7 @@ describe.each(PRESETS)('parity with llama.cpp: generated %s', (preset) => {
       for (const id of ids) stepped.push(logProbsOf((await ours.model.forward([id], 'last')).logits!, 1, V)[0]!);
       const vsStepped = diffLogProbs(stepped, exact);
 
-      const tol = gelu && type === 'F32' ? GELU_F32_TOLERANCE : TOLERANCE[type]!;
+      const tol = gelu && type === 'F32' ? GELU_F32_TOLERANCE : TOLERANCE[type];
       let checked = 0;
       for (let i = 0; i < ids.length; i++) {
         const w = top2(want[i]!);
@@ -114,6 +147,44 @@ describe.each(PRESETS)('parity with llama.cpp: generated %s', (preset) => {
       expect(vsStepped.max, `decode vs exact reference, worst at ${vsStepped.at}`).toBeLessThan(EXACT_TOL);
       expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
       if (tabled && type === 'F32') expect(tabled.rms, "llama.cpp's f16-table GELU explains the F32 distance").toBeLessThan(GELU_TABLE_RMS_RATIO * vsLlama.rms);
+    } finally {
+      ours.model.destroy();
+      await ref.dispose();
+    }
+  });
+});
+
+/** Tokens greedy decoding continues a prompt with in each family (F32), against llama.cpp's. */
+const GREEDY_TOKENS = 24;
+
+describe('greedy continuation, token by token, as llama.cpp (F32)', () => {
+  it.for(CASES.filter(([, type]) => type === 'F32').map(([p]) => p))('%s', async (preset, t) => {
+    if (!ctx) return t.skip(reason);
+    const bytes = await generated(preset, 'F32');
+    const path = join(dir, `${preset}-greedy.gguf`);
+    writeFileSync(path, bytes);
+    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
+    const ref = await openReference(path, 64);
+    try {
+      const prompt = ours.tokenizer.encode('The keeper wrote down what she learned').slice(0, 16);
+      const want = await ref.greedy(prompt, GREEDY_TOKENS);
+      const V = ours.model.vocabSize;
+      let logits = (await ours.model.forward(prompt, 'last')).logits!;
+      const got: number[] = [];
+      for (let i = 0; i < want.length; i++) {
+        const { top, margin } = top2(logProbsOf(logits, 1, V)[0]!);
+        if (top !== want[i]) {
+          // A flip is allowed only at a near-tie: our own margin below the F32 distance to llama.cpp.
+          const tol = ours.model.arch.activation === 'gelu' ? GELU_F32_TOLERANCE : TOLERANCE.F32;
+          expect(margin, `token ${i}: ours ${top}, llama.cpp ${want[i]} with our margin ${margin}`).toBeLessThan(tol);
+          break;
+        }
+        got.push(top);
+        logits = (await ours.model.forward([top], 'last')).logits!;
+      }
+      if (report) console.log(`${preset} greedy: ${got.length}/${want.length} tokens agree`);
+      expect(want).toHaveLength(GREEDY_TOKENS);
+      expect(got.length).toBeGreaterThan(0);
     } finally {
       ours.model.destroy();
       await ref.dispose();

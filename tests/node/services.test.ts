@@ -19,6 +19,33 @@ afterAll(() => {
 });
 
 describe('main-process services through the IPC contract', () => {
+  it('imports a model the engine cannot run, and says so before and after: the architecture is named', async () => {
+    // stories260K with general.architecture = "mamba" (same length, so only the value changes).
+    const bytes = readFileSync(fixturePath('models', 'stories260K.gguf'));
+    const key = Buffer.from('general.architecture');
+    const at = bytes.indexOf(key) + key.length + 4 + 8; // value type u32, string length u64
+    expect(bytes.subarray(at, at + 5).toString()).toBe('llama');
+    bytes.write('mamba', at);
+    const path = join(temp(), 'mamba.gguf');
+    writeFileSync(path, bytes);
+    const services = new Services({ dataDir: temp(), mode: 'browser', version: '0.0.0-test' });
+    const call = directCaller(services.dispatch);
+    try {
+      const info = await call('models:inspectFile', { path });
+      expect(info.architecture).toBe('mamba');
+      expect(info.engineProblem).toMatch(/^architecture: .*"mamba"/);
+      const done = new Promise<void>((resolve) => services.onEvent((name, p) => name === 'tasks:changed' && ['succeeded', 'failed'].includes((p as EventPayload<'tasks:changed'>).state) && resolve()));
+      await call('tasks:enqueue', { kind: 'model.import', params: { path, name: 'mamba' } });
+      await done;
+      expect((await call('tasks:list', {})).tasks[0]).toMatchObject({ state: 'succeeded', error: null });
+      const { models } = await call('models:list', {});
+      expect(models).toHaveLength(1);
+      expect(models[0]).toMatchObject({ name: 'mamba', runs: false, runProblem: expect.stringMatching(/^architecture: .*mamba/) });
+    } finally {
+      await services.close();
+    }
+  });
+
   it('inspects a GGUF file, imports it as a task with progress events, lists and deletes it', async () => {
     const services = new Services({ dataDir: temp(), mode: 'browser', version: '0.0.0-test' });
     const call = directCaller(services.dispatch);
@@ -48,7 +75,7 @@ describe('main-process services through the IPC contract', () => {
 
       const { models } = await call('models:list', {});
       expect(models).toHaveLength(1);
-      expect(models[0]).toMatchObject({ name: 'stories', architecture: 'llama', tensorTypes: ['F32'] });
+      expect(models[0]).toMatchObject({ name: 'stories', architecture: 'llama', tensorTypes: ['F32'], runs: true, runProblem: null });
       expect((await call('tasks:list', {})).tasks[0]).toMatchObject({ id: task.id, state: 'succeeded' });
       await call('models:delete', { id: models[0]!.id });
       expect((await call('models:list', {})).models).toEqual([]);

@@ -190,7 +190,11 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
   const select = el('select', { id: 'chat-model' });
   select.setAttribute('aria-label', 'Model');
   select.append(el('option', { value: '', textContent: models.length ? 'Choose a model…' : 'No model in the volume' }));
-  for (const m of models) select.append(el('option', { value: m.id, textContent: `${m.name} · ${m.architecture} · ${m.parameterCount.toLocaleString()} parameters` }));
+  for (const m of models) {
+    // A model the engine cannot run stays listed, disabled, with the reason on hover.
+    const label = `${m.name} · ${m.architecture} · ${m.parameterCount.toLocaleString()} parameters${m.runs ? '' : ' (cannot run here)'}`;
+    select.append(el('option', { value: m.id, textContent: label, disabled: !m.runs, title: m.runProblem ?? '' }));
+  }
   const reload = el('button', { type: 'button', id: 'chat-reload', textContent: 'Reload model' });
   const status = el('p', { id: 'chat-engine-status', className: 'chat-status' });
   status.setAttribute('role', 'status');

@@ -115,7 +115,16 @@ class ModelsPage {
       (actions.firstChild as HTMLElement).dataset.focusKey = `open:${m.id}`;
       row.append(
         el('th', { scope: 'row' }, el('div', { className: 'model-name' }, m.name), el('div', { className: 'muted small' }, m.id)),
-        el('td', {}, m.architecture),
+        el(
+          'td',
+          { className: 'arch-cell' },
+          m.architecture,
+          ' ',
+          // Said before anything loads: whether Chat can run it, and if not which part is missing.
+          m.runs
+            ? badge('Runs', 'ok')
+            : Object.assign(badge('Store and view only', 'neutral'), { title: `The engine cannot run this model:\n${m.runProblem ?? ''}` }),
+        ),
         el('td', { title: m.parameterCount.toLocaleString() }, formatCount(m.parameterCount)),
         el('td', {}, formatBytes(m.bytes)),
         types,

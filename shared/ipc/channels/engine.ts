@@ -77,7 +77,8 @@ export const EngineHeader = z.strictObject({
   sourceSha256: z.string(),
   metadata: z.array(EngineMetaEntry),
   tensors: z.array(EngineTensorInfo),
-  config: EngineModelConfig,
+  // Null for a stored GGUF of a family the engine does not run (loading it then says why).
+  config: EngineModelConfig.nullable(),
   /** Whether the metadata holds `tokenizer.chat_template` (the UI offers chat only then). */
   hasChatTemplate: z.boolean(),
 });

@@ -12,6 +12,13 @@ export const ModelSummary = z.strictObject({
   verified: z.enum(['unverified', 'ok', 'corrupt']),
 });
 
+/** A listed model and whether the engine runs it (shared/engine/support.ts), decided from its header. */
+export const ModelListEntry = ModelSummary.extend({
+  runs: z.boolean(),
+  /** Each missing part ("architecture: …", "tensor type: …", "tokenizer: …"), one per line; null when it runs. */
+  runProblem: z.string().nullable(),
+});
+
 const ModelRef = z.strictObject({ id: z.string().min(1).max(256) });
 
 /** What the import wizard shows before converting: enough to decide, nothing to act on yet. */
@@ -32,7 +39,7 @@ export const FileInspection = z.strictObject({
 });
 
 export const modelChannels = {
-  'models:list': { request: Empty, response: z.strictObject({ models: z.array(ModelSummary) }) },
+  'models:list': { request: Empty, response: z.strictObject({ models: z.array(ModelListEntry) }) },
   'models:inspectFile': { request: z.strictObject({ path: z.string().min(1).max(4096) }), response: FileInspection },
   'models:delete': { request: ModelRef, response: z.strictObject({ deleted: z.string() }) },
 } as const;
