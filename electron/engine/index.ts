@@ -11,6 +11,7 @@ import { Model, type ModelLoadOptions } from '../../shared/engine/model';
 import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../shared/tokenizer';
 import type { TuningRecord } from '../../shared/engine/autotune';
+import { loraAdapterFromGguf, type LoraAdapter } from '../../shared/lora';
 import { savedTuningFor, tuningFilePath } from './tuning-store';
 
 export interface NodeModel {
@@ -39,6 +40,20 @@ export interface OpenNodeModelOptions extends ModelLoadOptions {
   tuningFile?: string | false;
   /** Hears about a tuning file that could not be read. */
   onWarning?: (message: string) => void;
+  /** A llama.cpp LoRA adapter GGUF to apply (checked against the model: names and shapes), and its scale (default 1). */
+  loraPath?: string;
+  loraScale?: number;
+}
+
+/** Opens an adapter file, checks it against the base and reads it (its values are copied at load, so the file closes after). */
+async function withAdapter<T>(path: string, base: TensorSource, use: (lora: { adapter: LoraAdapter; source: TensorSource }) => Promise<T>): Promise<T> {
+  const file = await FileByteSource.open(path);
+  try {
+    const source = await openGgufTensorSource(file, path);
+    return await use({ adapter: loraAdapterFromGguf(source.header, base.header), source });
+  } finally {
+    await file.close();
+  }
 }
 
 /** Opens a WebGPU device in Node with every shader of shaders/ (WebGpuUnavailableError with the reason when there is none). */
@@ -66,7 +81,10 @@ export async function openModelFromSource(
     const chatTemplate = chatTemplateFromGguf(source.header.metadata, file);
     ctx = opts.ctx ?? (await openNodeContext(opts.device));
     const saved = opts.tuning || opts.matvecTuning || opts.tuningFile === false ? undefined : savedTuningFor(ctx, opts.tuningFile ?? tuningFilePath(), opts.onWarning);
-    const model = await Model.load(ctx, source, saved ? { ...opts, matvecTuning: saved.table } : opts);
+    const loadOpts = saved ? { ...opts, matvecTuning: saved.table } : opts;
+    const model = opts.loraPath
+      ? await withAdapter(opts.loraPath, source, (lora) => Model.load(ctx!, source, { ...loadOpts, lora: { ...lora, scale: opts.loraScale ?? 1 } }))
+      : await Model.load(ctx, source, loadOpts);
     const owned = opts.ctx ? null : ctx;
     return {
       ctx,

@@ -33,9 +33,11 @@ import {
   type KvCache,
 } from '../gpu';
 import { params } from '../gpu/params';
+import type { LoraAdapter } from '../lora';
 import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { EngineError } from './errors';
 import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { readLoraValues, uploadLora, type GpuLora } from './lora';
 import { DispatchCache } from './replay';
 import { MAX_HEAD_DIM } from './support';
 import type { TensorInfo, TensorSource } from './tensor-source';
@@ -68,6 +70,11 @@ export interface ModelLoadOptions {
    * (shared/engine/autotune.ts). Ignored when `tuning` is given; types not named use the default.
    */
   matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
+  /**
+   * A LoRA adapter (shared/lora: checked against this model by loraAdapterFromGguf) and the
+   * source of its tensors; `scale` multiplies alpha / rank (default 1), as llama.cpp's.
+   */
+  lora?: { adapter: LoraAdapter; source: TensorSource; scale?: number };
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
 }
@@ -152,6 +159,9 @@ interface Activations {
   qn: GPUBuffer;
   kn: GPUBuffer;
   logits: GPUBuffer;
+  /** LoRA intermediates: A·x [T, rank] and B·(A·x) [T, out] (16-byte stand-ins without an adapter). */
+  loraR: GPUBuffer;
+  loraO: GPUBuffer;
   best: GPUBuffer;
   scratch: GPUBuffer;
 }
@@ -203,6 +213,8 @@ export class Model {
   private readonly output: GpuWeight;
   private readonly outputNorm: GPUBuffer;
   private readonly blocks: Block[];
+  /** LoRA pairs by base tensor name (empty without an adapter). */
+  private readonly loras: ReadonlyMap<string, GpuLora>;
   private readonly a: Activations;
   /** Rows of logits one output pass writes ('all' reads them back in groups of this many). */
   private readonly logitRows: number;
@@ -233,6 +245,7 @@ export class Model {
     output: GpuWeight;
     outputNorm: GPUBuffer;
     blocks: Block[];
+    loras: ReadonlyMap<string, GpuLora>;
     a: Activations;
     logitRows: number;
     owned: GPUBuffer[];
@@ -251,6 +264,7 @@ export class Model {
     this.output = init.output;
     this.outputNorm = init.outputNorm;
     this.blocks = init.blocks;
+    this.loras = init.loras;
     this.a = init.a;
     this.logitRows = init.logitRows;
     this.owned = init.owned;
@@ -298,6 +312,22 @@ export class Model {
     const { embeddingLength: E, feedForwardLength: F, headCount: H, headCountKv: KVH, headDim: HD, vocabSize: V } = config;
     const logitRows = Math.max(1, Math.min(maxBatch, Math.floor(maxBinding / (V * 4))));
     const f32 = (n: number) => Math.ceil((n * 4) / 16) * 16; // vec4 bindings want multiples of 16 bytes
+    // Every pair's values are read now (they are small): a bad adapter fails before any upload.
+    const loraValues = opts.lora ? await readLoraValues(opts.lora.source, opts.lora.adapter, opts.lora.scale ?? 1) : null;
+    const loraShape = loraValues?.size
+      ? { rank: Math.max(...[...loraValues.values()].map((p) => Math.ceil(p.rank / 4) * 4)), rows: Math.max(...[...loraValues.values()].map((p) => p.rows)) }
+      : null;
+    if (loraValues) {
+      types.add('F32'); // A and B go up as f32
+      for (const [target, p] of loraValues) {
+        const t = byName.get(target);
+        if (!t || !matrixNames.includes(target)) throw new EngineError('ENGINE_BAD_OPTION', `${opts.lora!.adapter.file}: the adapter adapts ${JSON.stringify(target)}, which is not a weight matrix of ${file}`, { tensor: target });
+        const { rows, cols } = matrixShape(t);
+        if (rows !== p.rows || cols !== p.cols) {
+          throw new EngineError('ENGINE_BAD_OPTION', `${opts.lora!.adapter.file}: ${target}.lora_a/b make [${p.rows}, ${p.cols}]; the base's ${target} is [${rows}, ${cols}]`, { tensor: target });
+        }
+      }
+    }
     const sizes: Record<keyof Activations, number> = {
       ids: f32(maxBatch),
       x: f32(maxBatch * E),
@@ -314,6 +344,8 @@ export class Model {
       qn: arch.qkNorm ? f32(maxBatch * H * HD) : 16,
       kn: arch.qkNorm ? f32(maxBatch * KVH * HD) : 16,
       logits: f32(logitRows * V),
+      loraR: loraShape ? f32(maxBatch * loraShape.rank) : 16,
+      loraO: loraShape ? f32(maxBatch * loraShape.rows) : 16,
       best: 16,
       scratch: f32(CoreKernels.argmaxScratchBytes(V) / 4),
     };
@@ -406,6 +438,8 @@ export class Model {
         return buf;
       });
 
+      const loras = loraValues ? await ctx.checked('LoRA adapter', () => uploadLora(ctx, loraValues)) : new Map<string, GpuLora>();
+      for (const l of loras.values()) owned.push(l.a.parts[0]!.buffer, l.b.parts[0]!.buffer);
       const m = (n: string) => matrices.get(n)!;
       const vec = (n: string) => vectors.get(n)!;
       const blocks: Block[] = caches.map((cache, b) => {
@@ -451,11 +485,15 @@ export class Model {
         output: config.tiedOutput ? embd : m('output.weight'),
         outputNorm: vec('output_norm.weight'),
         blocks,
+        loras,
         a,
         logitRows,
         owned,
         memory: {
-          weights: weightBytes + [...vectors.values()].reduce((s, b) => s + b.size, 0),
+          weights:
+            weightBytes +
+            [...vectors.values()].reduce((s, b) => s + b.size, 0) +
+            [...loras.values()].reduce((s, l) => s + l.a.parts[0]!.buffer.size + l.b.parts[0]!.buffer.size, 0),
           kvCache: 2 * kvBytes * config.blockCount,
           activations: Object.values(sizes).reduce((s, n) => s + n, 0),
         },
@@ -754,6 +792,14 @@ export class Model {
         tuning: T === 1 ? (this.matvecTuning[w.type] ?? this.tuning) : this.tuning,
       });
       this.dispatchWeight(b, d, [part.buffer, x, y], w.name);
+    }
+    const lora = this.loras.get(w.name);
+    if (lora) {
+      // y += s · B·(A·x), as llama.cpp's build_lora_mm adds it.
+      this.matmul(b, lora.a, x, this.a.loraR, T, xOffset);
+      this.matmul(b, lora.b, this.a.loraR, this.a.loraO, T);
+      this.k.scale(b, { x: this.a.loraO, n: T * w.rows, s: lora.scale });
+      this.k.addInPlace(b, { x: y, b: this.a.loraO, n: T * w.rows });
     }
   }
 

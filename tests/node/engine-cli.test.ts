@@ -44,7 +44,7 @@ describe('pxi run', () => {
   it('has a truthful --help and refuses bad usage with exit 2', async () => {
     const help = await pxi('run', '--help');
     expect(help.code).toBe(0);
-    for (const flag of ['-p, --prompt', '-n, --n-predict', '--temp', '--top-k', '--top-p', '--min-p', '--repeat-penalty', '--seed', '--json', '--stop']) {
+    for (const flag of ['-p, --prompt', '-n, --n-predict', '--temp', '--top-k', '--top-p', '--min-p', '--repeat-penalty', '--seed', '--json', '--stop', '--lora FILE', '--lora-scale X']) {
       expect(help.out).toContain(flag);
     }
     const cases: [string[], RegExp][] = [
@@ -57,6 +57,9 @@ describe('pxi run', () => {
       [['run', STORIES, '-p', 'x', '--n-predict=-3'], /--n-predict must be a non-negative integer/],
       [['run', STORIES, '-p', 'x', '--seed', '4294967296'], /--seed must be an integer/],
       [['run', STORIES, '-p', 'x', '--frobnicate'], /frobnicate/],
+      [['run', STORIES, '-p', 'x', '--lora-scale', '2'], /--lora-scale needs --lora FILE/],
+      [['run', STORIES, '-p', 'x', '--lora', join(dir, 'missing.lora.gguf')], /no such adapter file/],
+      [['run', STORIES, '-p', 'x', '--lora', STORIES, '--lora-scale', 'big'], /--lora-scale must be a finite number/],
       [['chat'], /needs a model/],
     ];
     for (const [argv, msg] of cases) {
@@ -83,6 +86,14 @@ describe('pxi run', () => {
     expect(a.timings.decodeTokensPerSecond).toBeGreaterThan(0);
     expect(await run('7')).toMatchObject({ tokens: a.tokens, text: a.text });
     expect((await run('8')).tokens).not.toEqual(a.tokens);
+  });
+
+  it('--lora: a model file is not an adapter (exit 1, naming the field)', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const r = await pxi('run', STORIES, '-p', 'Once', '-n', '2', '--lora', STORIES);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/general\.type/);
+    expect(r.err).toMatch(/LORA_NOT_ADAPTER/);
   });
 
   it('fails with exit 1 and a clear message when the prompt and -n exceed the context', async (t) => {

@@ -1,7 +1,7 @@
 /**
  * The presets of the architectures beyond llama / qwen2 (qwen3, gemma2, gemma3, phi3) and the
  * llama-architecture variants (Mistral, SmolLM, Llama 3) against llama.cpp itself
- * (node-llama-cpp, tests/support/llama-cpp.ts): each loads in F32, Q8_0 and Q4_K, tokenizes as our
+ * (node-llama-cpp, tests/support/llama-cpp.ts): each loads in F32 and Q8_0, tokenizes as our
  * tokenizer does, and predicts a finite, non-trivial next-token distribution that the quantised
  * files follow. Then the features that set these files apart are shown to be live in llama.cpp:
  * the sliding window (identical logits before the window fills, different after), and Llama 3.1's
@@ -145,7 +145,8 @@ for (const preset of PRESETS) {
       f32 = await evaluate(preset, 'F32', { checkTokenizer: true });
       checkDistribution(`${preset} F32`, f32, planModel({ preset, type: 'F32' }).config.vocab);
     });
-    for (const type of ['Q8_0', 'Q4_K'] as const) {
+    // Q8_0 only here (time): the K-quants of these presets meet llama.cpp in parity-archs.test.ts.
+    for (const type of ['Q8_0'] as const) {
       it(`${type}: loads and predicts what the F32 file predicts`, async () => {
         const lp = await evaluate(preset, type);
         checkDistribution(`${preset} ${type}`, lp, planModel({ preset, type }).config.vocab);

@@ -40,6 +40,8 @@ interface LlamaModel {
     experimentalKvCacheKeyType: string;
     experimentalKvCacheValueType: string;
     flashAttention: boolean;
+    /** LlamaContextOptions.lora (node-llama-cpp 3.21.1; the string form is not used here). */
+    lora?: { adapters: { filePath: string; /** default 1 */ scale?: number }[] };
   }): Promise<LlamaContext>;
   dispose(): Promise<void>;
 }
@@ -73,7 +75,15 @@ export interface ReferenceModel {
   dispose(): Promise<void>;
 }
 
-export async function openReference(modelPath: string, contextSize = 512): Promise<ReferenceModel> {
+export interface ReferenceOptions {
+  /**
+   * A LoRA adapter GGUF applied in every context (llama.cpp's llama_set_adapters_lora, scale
+   * default 1: each pair is scaled by scale × alpha / rank). llama.cpp loads it once per model.
+   */
+  lora?: { filePath: string; scale?: number };
+}
+
+export async function openReference(modelPath: string, contextSize = 512, opts: ReferenceOptions = {}): Promise<ReferenceModel> {
   const { getLlama } = await load();
   const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: 'error' });
   const model = await llama.loadModel({ modelPath });
@@ -86,6 +96,7 @@ export async function openReference(modelPath: string, contextSize = 512): Promi
       experimentalKvCacheKeyType: 'F32',
       experimentalKvCacheValueType: 'F32',
       flashAttention: false,
+      ...(opts.lora ? { lora: { adapters: [{ filePath: opts.lora.filePath, scale: opts.lora.scale ?? 1 }] } } : {}),
     });
   return {
     bos: model.tokens.bos ?? null,

@@ -2,7 +2,7 @@ import { createInterface } from 'node:readline';
 import { ChatSession } from '../../../shared/engine/chat';
 import { ContextWindowExceededError } from '../../../shared/gpu';
 import { EXIT, parseOptions, type Command } from '../command';
-import { MODEL_FLAGS, MODEL_HELP, SAMPLING_FLAGS, SAMPLING_HELP, loadForCli, modelArg, samplingArgs, streamTo, timingLine } from './run';
+import { MODEL_FLAGS, MODEL_HELP, SAMPLING_FLAGS, SAMPLING_HELP, loadForCli, loraArgs, modelArg, samplingArgs, streamTo, timingLine } from './run';
 
 const FULL = 'the context window is full: /reset to start again, or restart with a larger -c';
 
@@ -34,7 +34,7 @@ Exit codes: 0 done, 1 failed (no WebGPU, no chat template, context window full),
     const { values, positionals } = parseOptions(argv, { system: { type: 'string' }, ...MODEL_FLAGS, ...SAMPLING_FLAGS }, true);
     const path = modelArg(positionals, 'chat');
     const args = samplingArgs(values, 512);
-    const m = await loadForCli(path, args.contextLength, io, values.volume);
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values));
     let rl: ReturnType<typeof createInterface> | undefined;
     try {
       // A model without a template is refused here, before stdin is touched.

@@ -64,10 +64,25 @@ export function samplingArgs(values: Values, defaultN: number): SamplingArgs {
   return { sampler, maxTokens, contextLength };
 }
 
-/** Where `pxi run` / `pxi chat` find a model that is not a file: `--volume`. */
-export const MODEL_FLAGS = { volume: { type: 'string' } } as const;
+/** Where `pxi run` / `pxi chat` find a model that is not a file: `--volume`; an adapter: `--lora`. */
+export const MODEL_FLAGS = { volume: { type: 'string' }, lora: { type: 'string' }, 'lora-scale': { type: 'string' } } as const;
 export const MODEL_HELP = `  ${VOLUME_HELP}
-                         (where MODEL is looked up when it is not a file)`;
+                         (where MODEL is looked up when it is not a file)
+  --lora FILE            apply a LoRA adapter GGUF (llama.cpp's format: general.type adapter,
+                         adapter.type lora, *.lora_a / *.lora_b), checked against MODEL's
+                         tensor names and shapes; y = W·x + scale · alpha/rank · B·(A·x)
+  --lora-scale X         the adapter's scale (default 1; 0 leaves the model as it is)`;
+
+/** The adapter flags: a file that exists and a finite scale. */
+export function loraArgs(values: { lora?: string; 'lora-scale'?: string }): { loraPath?: string; loraScale?: number } {
+  if (values.lora === undefined) {
+    if (values['lora-scale'] !== undefined) throw new UsageError('--lora-scale needs --lora FILE');
+    return {};
+  }
+  if (!isFile(values.lora)) throw new UsageError(`no such adapter file: ${values.lora}`);
+  const loraScale = num('--lora-scale', values['lora-scale'], (x) => Number.isFinite(x), 'must be a finite number') ?? 1;
+  return { loraPath: values.lora, loraScale };
+}
 
 const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
 
@@ -84,24 +99,37 @@ export function modelArg(positionals: string[], command: string): string {
 }
 
 /** Loads a GGUF file, or a stored model from the volume (weights read from its pixel tiles). */
-export async function loadForCli(path: string, contextLength: number | undefined, io: CliIo, volume?: string): Promise<NodeModel> {
+export async function loadForCli(
+  path: string,
+  contextLength: number | undefined,
+  io: CliIo,
+  volume?: string,
+  lora: { loraPath?: string; loraScale?: number } = {},
+): Promise<NodeModel> {
   const onWarning = (message: string) => io.err(`warning: ${message}`);
-  const m = isFile(path) ? await openNodeModel(path, { contextLength, onWarning }) : await openStoredForCli(volumeDir(volume), path, contextLength, onWarning);
+  const m = isFile(path) ? await openNodeModel(path, { contextLength, onWarning, ...lora }) : await openStoredForCli(volumeDir(volume), path, contextLength, onWarning, lora);
   const c = m.model.config;
   io.err(
     `loaded ${m.source.header.file}${isFile(path) ? '' : ' from its pixel tiles'}: ${c.architecture}, ${c.blockCount} blocks, width ${c.embeddingLength}, vocab ${c.vocabSize}, ` +
       `context ${m.model.contextLength}, ${(m.model.memory.weights / 1e6).toFixed(1)} MB of weights, in ${m.loadSeconds.toFixed(2)} s ` +
       `(${adapterName(m.ctx.adapter, 'WebGPU')})` +
-      (m.tuning ? `; decode kernels tuned for this adapter by pxi tune on ${m.tuning.measuredAt.slice(0, 10)}` : ''),
+      (m.tuning ? `; decode kernels tuned for this adapter by pxi tune on ${m.tuning.measuredAt.slice(0, 10)}` : '') +
+      (lora.loraPath ? `; LoRA ${lora.loraPath} at scale ${lora.loraScale ?? 1}` : ''),
   );
   return m;
 }
 
-async function openStoredForCli(dir: string, ref: string, contextLength: number | undefined, onWarning: (message: string) => void): Promise<NodeModel> {
+async function openStoredForCli(
+  dir: string,
+  ref: string,
+  contextLength: number | undefined,
+  onWarning: (message: string) => void,
+  lora: { loraPath?: string; loraScale?: number },
+): Promise<NodeModel> {
   // The store stays open (and the volume locked) for the run: every tensor read comes from it.
   const store = await openStore(dir);
   try {
-    const m = await openPixelModel(store, ref, { contextLength, onWarning });
+    const m = await openPixelModel(store, ref, { contextLength, onWarning, ...lora });
     return {
       ...m,
       async close() {
@@ -134,11 +162,12 @@ export async function streamTo(it: AsyncGenerator<{ text: string }, GenerationRe
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'generate text from a prompt with the WGSL engine (llama / qwen2 GGUF)',
+  summary: 'generate text from a prompt with the WGSL engine (llama, qwen2/3, phi3, gemma2/3 GGUF)',
   help: `Usage: pxi run MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
                [--repeat-penalty R] [--seed S] [-c N] [--stop S]... [--ignore-eos] [--json]
+               [--lora ADAPTER.gguf [--lora-scale X]]
 
-Loads MODEL (llama or qwen2; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
+Loads MODEL (llama, Mistral, SmolLM, Llama 3, qwen2, qwen3, phi3, gemma2 or gemma3; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
 Q5_K, Q6_K, IQ4_NL or IQ4_XS weights, mixed freely) onto WebGPU
 through Dawn: a GGUF file, or the id or name of a model imported with pxi import (its weights
 are read from the volume's pixel tiles, every tile checksum-verified). Then it runs the prompt (BOS added as the model asks) and streams the continuation to
@@ -177,7 +206,7 @@ generating; what was generated stays printed).`,
     const args = samplingArgs(values, 128);
     if (values.stop?.some((s) => s === '')) throw new UsageError('--stop needs a non-empty string');
 
-    const m = await loadForCli(path, args.contextLength, io, values.volume);
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values));
     try {
       const abort = new AbortController();
       void io.interrupted.then(() => abort.abort());

@@ -13,6 +13,7 @@
  */
 import type { ModelArchSpec, ModelConfig } from '../../model';
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from '../../quant';
+import type { LoraValues } from '../lora';
 import { layerRopeInvFreq } from '../model';
 import { attentionRef } from './attention';
 import { gelu, silu } from './elementwise';
@@ -108,6 +109,8 @@ export interface ReferenceOptions {
    * over f16 inputs, so gelu(x) = f16(gelu(f16(x))), 0 below −10 and x above 10. Default: exact.
    */
   geluF16Table?: boolean;
+  /** A LoRA adapter's pairs by base tensor name (engine/lora.ts readLoraValues): y += s·B·(A·x). */
+  lora?: ReadonlyMap<string, LoraValues>;
   /** Hears the residual stream x [T × embedding] after each block (a view: copy what you keep). */
   onBlock?: (block: number, x: Float32Array) => void;
 }
@@ -164,8 +167,15 @@ export function referenceForward(c: ModelConfig, arch: ModelArchSpec, wts: Refer
   const kvDim = c.headCountKv * HD;
   const F = c.feedForwardLength;
   const round = opts.activationRounding ?? (() => 'none' as const);
-  const proj = (name: string, x: Float32Array, rows: number, cols: number) =>
-    matmul(wts.tensor(name), rows, cols, roundActivations(x, round(wts.type(name), name)), T);
+  const proj = (name: string, x: Float32Array, rows: number, cols: number) => {
+    const y = matmul(wts.tensor(name), rows, cols, roundActivations(x, round(wts.type(name), name)), T);
+    const l = opts.lora?.get(name);
+    if (l) {
+      const ab = matmul(l.b, rows, l.rank, matmul(l.a, l.rank, cols, x, T), T);
+      for (let i = 0; i < y.length; i++) y[i] = y[i]! + Math.fround(l.scale * ab[i]!);
+    }
+    return y;
+  };
   const factors = arch.ropeFactorsTensor ? wts.tensor(arch.ropeFactorsTensor) : null;
   const tables = [false, true].map((sliding) => layerRopeInvFreq(c, arch, sliding, factors));
   const neox = c.ropeType === 'neox';

@@ -1,0 +1,116 @@
+/**
+ * LoRA adapters (llama.cpp's GGUF format) applied by our engine, against llama.cpp applying the
+ * same file (node-llama-cpp `createContext({ lora })`): generated tiny bases (F32 and quantised:
+ * the base stays as stored) with seeded random adapters (shared/lora), 32 positions.
+ *
+ *  1. ours with the adapter vs the exact reference with it (f64, y = W·x + s·B·(A·x)): 2e-4;
+ *  2. the adapter matters: it moves our log-probs by more than 0.05 somewhere;
+ *  3. ours vs llama.cpp with the adapter: within the type's tolerance (parity-generated's), and
+ *     the same top-1 token wherever llama.cpp's margin exceeds it; F32: greedy continuations of
+ *     24 tokens identical (near-ties excepted by margin);
+ *  4. rank 6 (not a multiple of the f32 kernels' 4: padded with zeros) and scale 0.5;
+ *  5. an adapter made for another base is refused, naming the tensor.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openNodeModel } from '../../electron/engine';
+import { readLoraValues } from '../../shared/engine/lora';
+import type { GpuContext } from '../../shared/gpu';
+import { parseGgufBytes } from '../../shared/gguf/reader';
+import { generateLoraAdapterBytes, loraAdapterFromGguf } from '../../shared/lora';
+import { generateModelBytes, planModel, type GenType, type PresetName } from '../../shared/model-gen';
+import { openTestContext } from '../support/gpu';
+import { openReference } from '../support/llama-cpp';
+import { diffLogProbs, logProbsOf, referenceLogProbs, sourceFromBytes, top2 } from './engine-support';
+
+const TEXT = 'The keeper wrote down what she learned about the river and the mill, and the children asked her why the water ran so fast in the spring.';
+const TOLERANCE: Partial<Record<GenType, number>> = { F32: 1e-3, Q8_0: 0.6, Q4_K: 0.8 };
+const report = process.env.PXI_PARITY_REPORT === '1';
+
+let ctx: GpuContext | null = null;
+let reason = '';
+const dir = mkdtempSync(join(tmpdir(), 'pxi-lora-'));
+beforeAll(async () => {
+  const r = await openTestContext();
+  if (r.ctx) ctx = r.ctx;
+  else reason = r.reason;
+});
+afterAll(() => {
+  ctx?.destroy();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function files(preset: PresetName, type: GenType, rank: number, seed = 1): Promise<{ base: string; adapter: string }> {
+  const float = type === 'F32' || type === 'F16';
+  const bytes = await generateModelBytes(planModel({ preset, type, seed: 0, method: float ? 'quantize' : 'direct' }));
+  const base = join(dir, `${preset}-${type}.gguf`);
+  writeFileSync(base, bytes);
+  const adapter = join(dir, `${preset}-${type}-r${rank}.lora.gguf`);
+  writeFileSync(adapter, generateLoraAdapterBytes({ base: parseGgufBytes(bytes, base), rank, alpha: 2 * rank, seed }));
+  return { base, adapter };
+}
+
+const CASES: readonly (readonly [PresetName, GenType, number, number])[] = [
+  ['tiny-llama', 'F32', 8, 1],
+  ['tiny-llama', 'Q4_K', 8, 1],
+  ['tiny-qwen2', 'Q8_0', 6, 0.5],
+];
+
+describe('LoRA adapters as llama.cpp applies them', () => {
+  it.for(CASES)('%s %s, rank %s, scale %s', async ([preset, type, rank, scale], t) => {
+    if (!ctx) return t.skip(reason);
+    const f = await files(preset, type, rank);
+    const ours = await openNodeModel(f.base, { ctx, contextLength: 64, loraPath: f.adapter, loraScale: scale, tuningFile: false });
+    const plain = await openNodeModel(f.base, { ctx, contextLength: 64, tuningFile: false });
+    const ref = await openReference(f.base, 64, { lora: { filePath: f.adapter, scale } });
+    try {
+      const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
+      const V = ours.model.vocabSize;
+      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
+      const without = logProbsOf((await plain.model.forward(ids, 'all')).logits!, ids.length, V);
+      const adapterSource = await sourceFromBytes(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(f.adapter))), f.adapter);
+      const lora = await readLoraValues(adapterSource, loraAdapterFromGguf(adapterSource.header, ours.source.header), scale);
+      const exact = await referenceLogProbs(ours.source, ours.model, ids, { lora });
+      const want = await ref.logProbs(ids);
+      const vsExact = diffLogProbs(got, exact);
+      const moved = diffLogProbs(got, without);
+      const vsLlama = diffLogProbs(got, want);
+      const tol = TOLERANCE[type]!;
+      if (report) console.log(`${preset} ${type} r${rank} s${scale}: ours~exact ${vsExact.max.toExponential(2)}, adapter moves ${moved.max.toFixed(3)}, ours~llama.cpp ${vsLlama.max.toExponential(2)}`);
+      expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(2e-4);
+      expect(moved.max).toBeGreaterThan(0.05);
+      for (let i = 0; i < ids.length; i++) {
+        const w = top2(want[i]!);
+        if (w.margin > tol) expect(top2(got[i]!).top, `top-1 at ${i} (llama.cpp margin ${w.margin.toFixed(3)})`).toBe(w.top);
+      }
+      expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
+      if (type === 'F32') {
+        const prompt = ids.slice(0, 12);
+        const greedy = await ref.greedy(prompt, 24);
+        ours.model.rewind(0);
+        let logits = (await ours.model.forward(prompt, 'last')).logits!;
+        for (let i = 0; i < greedy.length; i++) {
+          const { top, margin } = top2(logProbsOf(logits, 1, V)[0]!);
+          if (top !== greedy[i]) {
+            expect(margin, `greedy token ${i}: ours ${top}, llama.cpp ${greedy[i]}`).toBeLessThan(tol);
+            break;
+          }
+          logits = (await ours.model.forward([top], 'last')).logits!;
+        }
+      }
+    } finally {
+      await ours.close();
+      await plain.close();
+      await ref.dispose();
+    }
+  });
+
+  it('refuses an adapter made for another base, naming the tensor', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const llama = await files('tiny-llama', 'F32', 4);
+    const qwen = await files('tiny-qwen2', 'F32', 4);
+    await expect(openNodeModel(llama.base, { ctx, contextLength: 16, loraPath: qwen.adapter, tuningFile: false })).rejects.toThrow(/lora/i);
+  });
+});
