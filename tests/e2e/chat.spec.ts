@@ -134,6 +134,34 @@ test('greedy chat with stories260K from pixels gives llama.cpp\'s continuation',
   await expect(second).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
   await expect(page.locator('#chat-stats')).toContainText('stop: stopped');
   expect(expected.startsWith((await second.textContent()) ?? 'x') || ((await second.textContent()) ?? '').startsWith(expected)).toBe(true);
+
+  // Typed while a reply streams: queued, shown, and sent when the reply ends; Stop gives queued
+  // text back to the box. Nothing typed is lost.
+  await page.locator('#chat-prompt').fill(PROMPT);
+  await page.locator('#chat-send').click();
+  const third = page.locator('.chat-reply').nth(2);
+  await expect.poll(async () => ((await third.textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(10);
+  await expect(page.locator('#chat-send')).toHaveText('Queue');
+  await page.locator('#chat-prompt').fill('Later there was a cat');
+  await page.locator('#chat-prompt').press('Enter');
+  await expect(page.locator('#chat-prompt')).toHaveValue('');
+  await expect(page.locator('.chat-turn.queued')).toContainText('Later there was a cat');
+  await page.locator('#chat-stop').click();
+  await expect(third).toHaveAttribute('data-state', 'done', { timeout: 30_000 });
+  await expect(page.locator('#chat-prompt')).toHaveValue('Later there was a cat');
+  await expect(page.locator('.chat-turn.queued')).toHaveCount(0);
+
+  await page.locator('#chat-maxTokens').fill('60');
+  await page.locator('#chat-prompt').fill(PROMPT);
+  await page.locator('#chat-send').click();
+  await expect.poll(async () => ((await page.locator('.chat-reply').nth(3).textContent()) ?? '').length, { timeout: 30_000 }).toBeGreaterThan(3);
+  await page.locator('#chat-prompt').fill('Later there was a cat');
+  await page.locator('#chat-prompt').press('Enter');
+  // The queued message goes by itself once the reply before it is done.
+  await expect(page.locator('.chat-reply').nth(4)).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await expect(page.locator('.chat-prompt-text').nth(4)).toHaveText('Later there was a cat');
+  await expect(page.locator('.chat-turn.queued')).toHaveCount(0);
+  await page.screenshot({ path: test.info().outputPath('chat-queued.png'), fullPage: true });
   expect(errors).toEqual([]);
 });
 

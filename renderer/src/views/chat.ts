@@ -50,6 +50,10 @@ const chat = {
   draft: '',
   mode: 'chat' as GenerationMode,
   generating: false,
+  /** Messages sent while a reply streams: each goes when the reply before it ends (never dropped). */
+  queued: [] as string[],
+  /** The view's form, for sending what was queued after the view was re-rendered. */
+  form: null as HTMLElement | null,
   /** The model the turns belong to. */
   modelId: null as string | null,
   /** Repaints the mounted view (null when the view is not shown). */
@@ -180,6 +184,9 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string): Promise<
     chat.generating = false;
     chat.repaint?.();
   }
+  // What was typed during the reply goes next, in order.
+  const next = chat.queued.shift();
+  if (next !== undefined) await send(ctx, chat.form ?? form, next);
 }
 
 function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): void {
@@ -249,7 +256,10 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
 
   const paintLog = () => {
     log.replaceChildren(...chat.turns.map(turnElement));
-    if (chat.turns.length === 0) log.append(el('p', { className: 'empty' }, 'Nothing said yet.'));
+    for (const q of chat.queued) {
+      log.append(el('div', { className: 'chat-turn user queued' }, el('div', { className: 'who' }, 'You · queued, sent when the reply ends'), el('div', { className: 'chat-text' }, q)));
+    }
+    if (chat.turns.length === 0 && chat.queued.length === 0) log.append(el('p', { className: 'empty' }, 'Nothing said yet.'));
     log.scrollTop = log.scrollHeight;
   };
 
@@ -281,7 +291,9 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
           : 'Completion: the model continues your text as it is, without the chat template.'
         : 'This model has no chat template (tokenizer.chat_template), so chat is plain completion: the model continues the text you send.';
     prompt.placeholder = mode === 'chat' ? 'Message (Enter sends, Shift+Enter for a new line)' : 'Text to continue, e.g. "Once upon a time"';
-    sendBtn.disabled = !ready || chat.generating;
+    // While a reply streams, Send queues the message (it goes when the reply ends).
+    sendBtn.disabled = !ready;
+    sendBtn.textContent = chat.generating ? 'Queue' : 'Send';
     stopBtn.disabled = !chat.generating;
     resetBtn.disabled = chat.generating || chat.turns.length === 0;
     select.disabled = chat.generating;
@@ -330,6 +342,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     h.reset();
     paint();
   });
+  chat.form = settings;
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
     const text = prompt.value;
@@ -337,7 +350,19 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
       prompt.focus();
       return;
     }
+    if (h.state.kind !== 'ready') {
+      // Nothing to send it to yet: the text stays where it was typed.
+      ctx.showError('The model is not ready: your message is kept in the box.');
+      prompt.focus();
+      return;
+    }
     prompt.value = '';
+    chat.draft = '';
+    if (chat.generating) {
+      chat.queued.push(text);
+      paint();
+      return;
+    }
     void send(ctx, settings, text).then(() => box.isConnected && prompt.focus());
   });
   prompt.addEventListener('keydown', (ev) => {
@@ -346,7 +371,16 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
       form.requestSubmit();
     }
   });
-  stopBtn.addEventListener('click', () => h.stop());
+  stopBtn.addEventListener('click', () => {
+    // Stop ends this reply and sends nothing more: queued messages go back to the box, unsent.
+    if (chat.queued.length) {
+      prompt.value = [...chat.queued, prompt.value].filter((t) => t.trim() !== '').join('\n\n');
+      chat.draft = prompt.value;
+      chat.queued = [];
+      paint();
+    }
+    h.stop();
+  });
   // #/chat?model=ID-or-name opens the view with that model (links from other views).
   const asked = new URLSearchParams(location.hash.split('?')[1] ?? '').get('model');
   const target = asked ? models.find((m) => m.id === asked || m.name === asked) : undefined;
