@@ -55,6 +55,28 @@ export function isGenType(s: string): s is GenType {
   return (GEN_TYPES as readonly string[]).includes(s);
 }
 
+/**
+ * llama-quantize's file types (`llama_ftype`) the generator reproduces (`pxi gen --mix`): each
+ * matrix gets the type llama.cpp's `llama_tensor_get_type` picks for it (see mix.ts). Q2_K, Q6_K
+ * and IQ4_XS are also GEN_TYPES; as a mix they name the file type, not one tensor type.
+ */
+export const GEN_MIXES = ['Q2_K', 'Q3_K_S', 'Q3_K_M', 'Q3_K_L', 'Q4_K_S', 'Q4_K_M', 'Q5_K_S', 'Q5_K_M', 'Q6_K', 'IQ4_XS'] as const;
+export type GenMix = (typeof GEN_MIXES)[number];
+
+export function isGenMix(s: string): s is GenMix {
+  return (GEN_MIXES as readonly string[]).includes(s);
+}
+
+/**
+ * Row lengths a mix accepts: llama-quantize gives a row that is not a whole number of its type's
+ * 256-element blocks a 32-element type instead (tensor_type_fallback), so rows need only be
+ * multiples of 32. (Below that llama.cpp would store F16; the generator refuses such shapes.)
+ */
+export const MIX_ROW_BLOCK = 32;
+
+/** How the matrices are stored: one type for all, or a llama-quantize mix. */
+export type GenPrecision = GenType | { readonly mix: GenMix };
+
 export interface ModelConfig {
   readonly arch: ModelArch;
   /** `general.name`. */
@@ -442,10 +464,10 @@ export function presetConfig(name: string): ModelConfig {
 }
 
 /**
- * A preset with overrides applied, checked against `type`. An overridden vocabulary keeps the
+ * A preset with overrides applied, checked against `type` (a tensor type or `{ mix }`). An overridden vocabulary keeps the
  * preset's padding for qwen2 where it fits (so a smaller vocabulary still exercises [PADn]).
  */
-export function resolveConfig(preset: string, overrides: ConfigOverrides = {}, type: GenType = 'F32'): ModelConfig {
+export function resolveConfig(preset: string, overrides: ConfigOverrides = {}, type: GenPrecision = 'F32'): ModelConfig {
   const base = presetConfig(preset);
   const vocab = overrides.vocab ?? base.vocab;
   const padding = base.vocab - base.tokens;
@@ -492,8 +514,8 @@ function bad(field: string, value: unknown, why: string): ModelGenError {
   return new ModelGenError('MODELGEN_DIMS', `${field} = ${String(value)}: ${why}`, { field, value });
 }
 
-/** Refuses a shape llama.cpp could not load or `type` could not store. */
-export function checkConfig(c: ModelConfig, type: GenType): void {
+/** Refuses a shape llama.cpp could not load or `type` (a tensor type or `{ mix }`) could not store. */
+export function checkConfig(c: ModelConfig, type: GenPrecision): void {
   const posInt = (field: string, v: number, max: number): void => {
     if (!Number.isSafeInteger(v) || v < 1 || v > max) throw bad(field, v, `must be an integer from 1 to ${max}`);
   };
@@ -526,13 +548,18 @@ export function checkConfig(c: ModelConfig, type: GenType): void {
   if (!(c.ropeTheta > 0) || !Number.isFinite(c.ropeTheta)) throw bad('rope-theta', c.ropeTheta, 'must be a positive number');
   if (!(c.rmsEps > 0) || !(c.rmsEps < 1)) throw bad('rms-eps', c.rmsEps, 'must be in (0, 1)');
   // Every matrix row (ggml ne0) is embd, ff or heads·head long; a block never straddles rows.
-  const block = GEN_TYPE_BLOCK[type];
+  // A mix's rows that are not whole 256-blocks fall back to 32-element types (see mix.ts).
+  const block = typeof type === 'string' ? GEN_TYPE_BLOCK[type] : MIX_ROW_BLOCK;
+  const why =
+    typeof type === 'string'
+      ? `for ${type} (rows are whole ${block}-element blocks)`
+      : `for the ${type.mix} mix (rows that are not whole 256-blocks fall back to 32-element types, as llama-quantize does)`;
   for (const [field, v] of [
     ['embd', c.embd],
     ['ff', c.ff],
     ['heads·head-dim', c.heads * headDim(c)],
   ] as const) {
-    if (v % block !== 0) throw bad(field, v, `must be a multiple of ${block} for ${type} (rows are whole ${block}-element blocks)`);
+    if (v % block !== 0) throw bad(field, v, `must be a multiple of ${block} ${why}`);
   }
 }
 

@@ -1,12 +1,15 @@
 // The public surface of the model generator (`pxi gen`).
 export {
+  GEN_MIXES,
   GEN_TYPES,
   GEN_TYPE_BLOCK,
   MIN_VOCAB,
+  MIX_ROW_BLOCK,
   MODEL_PRESETS,
   PRESET_NAMES,
   checkConfig,
   headDim,
+  isGenMix,
   isGenType,
   llama3RopeFactors,
   minVocab,
@@ -15,6 +18,8 @@ export {
   ropeDim,
   slidingLayers,
   type ConfigOverrides,
+  type GenMix,
+  type GenPrecision,
   type GenType,
   type Llama3RopeScaling,
   type ModelArch,
@@ -24,6 +29,7 @@ export {
   type VocabStyle,
 } from './config';
 export { ModelGenError, type ModelGenErrorCode } from './errors';
+export { MIX_BASE_TYPE, MIX_FILE_TYPE, applyMix, fallbackType, mixTensorTypes, mixTensors, type MixModel } from './mix';
 export { AUTO_QUANTIZE_MAX_PARAMS, FILE_TYPE, checkSeed, modelMetadata, modelVocab, planModel, type GenOptions, type ModelPlan } from './model';
 export { Xoshiro128, fmix32, fnv1a32 } from './prng';
 export { LOGIT_STD, elementCount, modelTensors, parameterCount, scalesEmbeddings, tensorBytes, type GenTensor, type TensorRole } from './tensors';

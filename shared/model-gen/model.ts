@@ -5,8 +5,9 @@
 import { GgmlType } from '../gguf/ggml-types';
 import { gv, type GgufValue } from '../gguf/values';
 import { layoutGguf, type GgufLayout } from '../gguf/writer';
-import { headDim, resolveConfig, ropeDim, type ConfigOverrides, type GenType, type ModelConfig } from './config';
+import { headDim, isGenMix, resolveConfig, ropeDim, type ConfigOverrides, type GenMix, type GenType, type ModelConfig } from './config';
 import { ModelGenError } from './errors';
+import { MIX_BASE_TYPE, MIX_FILE_TYPE, applyMix } from './mix';
 import { modelTensors, parameterCount, type GenTensor } from './tensors';
 import { buildBpeVocab, buildSpmVocab, vocabMetadata, type GeneratedVocab } from './vocab';
 import type { GenMethod } from './weights';
@@ -37,9 +38,8 @@ export const FILE_TYPE: Readonly<Record<GenType, number>> = {
  */
 export const AUTO_QUANTIZE_MAX_PARAMS = 32_000_000;
 
-export interface GenOptions {
+interface GenCommonOptions {
   readonly preset: string;
-  readonly type: GenType;
   /** 0..2^32−1; default 0. */
   readonly seed?: number;
   readonly overrides?: ConfigOverrides;
@@ -47,10 +47,22 @@ export interface GenOptions {
   readonly method?: GenMethod | 'auto';
 }
 
+/**
+ * What to generate. Exactly one of `type` (every matrix that one type) and `mix` (each matrix
+ * the type llama-quantize gives it for that file type; see mix.ts).
+ */
+export type GenOptions = GenCommonOptions &
+  ({ readonly type: GenType; readonly mix?: undefined } | { readonly mix: GenMix; readonly type?: undefined });
+
 export interface ModelPlan {
   readonly preset: string;
   readonly config: ModelConfig;
+  /** The uniform type; for a mix, its base type (the type of every matrix no rule names). */
   readonly type: GenType;
+  /** The llama-quantize mix, if the plan is one (each tensor's type is in `tensors`). */
+  readonly mix: GenMix | undefined;
+  /** `general.file_type` (llama_ftype). */
+  readonly fileType: number;
   readonly seed: number;
   readonly method: GenMethod;
   readonly vocab: GeneratedVocab;
@@ -94,7 +106,7 @@ export function modelMetadata(
   c: ModelConfig,
   type: GenType,
   vocab: GeneratedVocab,
-  provenance: { preset: string; seed: number; method: GenMethod },
+  provenance: { preset: string; seed: number; method: GenMethod; mix?: GenMix },
 ): Map<string, GgufValue> {
   const a = c.arch;
   const m = new Map<string, GgufValue>([
@@ -123,28 +135,40 @@ export function modelMetadata(
   if (c.slidingWindow !== undefined) m.set(`${a}.attention.sliding_window`, gv.u32(c.slidingWindow));
   else if (a === 'phi3') m.set(`${a}.attention.sliding_window`, gv.u32(0));
   m.set(`${a}.vocab_size`, gv.u32(c.vocab));
-  m.set('general.file_type', gv.u32(FILE_TYPE[type]));
-  if (type !== 'F32' && type !== 'F16' && type !== 'BF16') m.set('general.quantization_version', gv.u32(2));
+  const mix = provenance.mix;
+  m.set('general.file_type', gv.u32(mix !== undefined ? MIX_FILE_TYPE[mix] : FILE_TYPE[type]));
+  if (mix !== undefined || (type !== 'F32' && type !== 'F16' && type !== 'BF16')) m.set('general.quantization_version', gv.u32(2));
   m.set('pxi.gen.preset', gv.str(provenance.preset));
   m.set('pxi.gen.seed', gv.u32(provenance.seed));
   m.set('pxi.gen.method', gv.str(provenance.method));
+  if (mix !== undefined) m.set('pxi.gen.mix', gv.str(mix));
   for (const [k, v] of vocabMetadata(vocab)) m.set(k, v);
   return m;
 }
 
 export function planModel(opts: GenOptions): ModelPlan {
+  const mix = opts.mix;
+  if ((mix === undefined) === (opts.type === undefined)) {
+    throw new ModelGenError('MODELGEN_TYPE', 'give exactly one of type (one type for every matrix) and mix (a llama-quantize file type)', {
+      type: opts.type,
+      mix,
+    });
+  }
+  if (mix !== undefined && !isGenMix(mix)) throw new ModelGenError('MODELGEN_TYPE', `unknown mix ${JSON.stringify(mix)}`, { mix });
+  const type = mix !== undefined ? MIX_BASE_TYPE[mix] : opts.type!;
   const seed = checkSeed(opts.seed ?? 0);
-  const config = resolveConfig(opts.preset, opts.overrides, opts.type);
+  const config = resolveConfig(opts.preset, opts.overrides, mix !== undefined ? { mix } : type);
   const params = parameterCount(config);
   const method: GenMethod =
     opts.method === undefined || opts.method === 'auto' ? (params <= AUTO_QUANTIZE_MAX_PARAMS ? 'quantize' : 'direct') : opts.method;
   const vocab = modelVocab(config);
-  const tensors = modelTensors(config, opts.type);
-  const metadata = modelMetadata(config, opts.type, vocab, { preset: opts.preset, seed, method });
+  const tensors = mix !== undefined ? applyMix(config, mix, modelTensors(config, type)) : modelTensors(config, type);
+  const metadata = modelMetadata(config, type, vocab, { preset: opts.preset, seed, method, ...(mix !== undefined ? { mix } : {}) });
   const layout = layoutGguf(
     metadata,
     tensors.map((t) => ({ name: t.name, dims: t.dims, type: GgmlType[t.type] })),
     { name: `${opts.preset}.gguf` },
   );
-  return { preset: opts.preset, config, type: opts.type, seed, method, vocab, tensors, metadata, layout, parameterCount: params };
+  const fileType = mix !== undefined ? MIX_FILE_TYPE[mix] : FILE_TYPE[type];
+  return { preset: opts.preset, config, type, mix, fileType, seed, method, vocab, tensors, metadata, layout, parameterCount: params };
 }

@@ -33,7 +33,7 @@ describe('pxi gen', () => {
     const r = await pxiIn('gen', '--help');
     expect(r.code).toBe(0);
     expect(r.out).toContain('Usage: pxi gen --preset NAME --type TYPE');
-    for (const s of ['tiny-llama', 'tiny-qwen2', 'qwen2-1b', 'qwen2.5-7b', 'tiny-qwen3', 'tiny-gemma2', 'tiny-gemma3', 'tiny-phi3', 'tiny-phi4-mini', 'tiny-mistral', 'tiny-smollm', 'tiny-llama3', '--head-dim N', '--rope-dim N', '--sliding-window N', 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', '--seed N', '--tied', '-o, --output', '--json']) {
+    for (const s of ['tiny-llama', 'tiny-qwen2', 'qwen2-1b', 'qwen2.5-7b', 'tiny-qwen3', 'tiny-gemma2', 'tiny-gemma3', 'tiny-phi3', 'tiny-phi4-mini', 'tiny-mistral', 'tiny-smollm', 'tiny-llama3', '--head-dim N', '--rope-dim N', '--sliding-window N', 'F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS', '--seed N', '--tied', '-o, --output', '--json', 'pxi gen --preset NAME --mix MIX', 'Q2_K, Q3_K_S, Q3_K_M, Q3_K_L, Q4_K_S, Q4_K_M, Q5_K_S, Q5_K_M, Q6_K, IQ4_XS', 'Two flags because']) {
       expect(r.out).toContain(s);
     }
     expect((await pxiIn('--help')).out).toMatch(/gen\s+write a seeded random-weight GGUF/);
@@ -57,6 +57,11 @@ describe('pxi gen', () => {
       [['gen', '--preset', 'tiny-phi3', '--type', 'F32', '--rope-dim', '33'], 'rope-dim = 33: must be even'],
       [['gen', '--preset', 'tiny-gemma2', '--type', 'F32', '--untied'], 'gemma2 files have no output.weight'],
       [['gen', '--preset', 'tiny-qwen3', '--type', 'Q4_K', '--head-dim', '96'], 'heads·head-dim = 384: must be a multiple of 256 for Q4_K'],
+      [['gen', '--preset', 'tiny-llama', '--type', 'Q4_K_M'], 'unknown --type "Q4_K_M" (types: F32'],
+      [['gen', '--preset', 'tiny-llama', '--type', 'Q4_K_M'], "for llama-quantize's Q4_K_M file use --mix Q4_K_M"],
+      [['gen', '--preset', 'tiny-llama', '--mix', 'Q4_K'], 'unknown --mix "Q4_K" (mixes: Q2_K, Q3_K_S'],
+      [['gen', '--preset', 'tiny-llama', '--mix', 'Q4_K_M', '--type', 'Q4_K'], '--type and --mix exclude each other'],
+      [['gen', '--preset', 'tiny-llama', '--mix', 'Q4_K_M', '--ff', '336'], 'ff = 336: must be a multiple of 32 for the Q4_K_M mix'],
     ];
     for (const [argv, message] of cases) {
       const r = await pxiIn(...argv);
@@ -110,6 +115,27 @@ describe('pxi gen', () => {
     const b = join(dir, 'b.gguf');
     expect(pxi('gen', '--preset', 'tiny-qwen2', '--type', 'Q4_K', '--seed', '6', '--blocks', '3', '-o', b, '--quiet').code).toBe(0);
     expect(sha256(b)).not.toBe(res.sha256);
+  });
+
+  it('--mix writes llama-quantize\'s mix (default name <preset>-<mix>-mix-seed<N>.gguf); --dry-run lists the odd matrices', async () => {
+    const dry = await pxiIn('gen', '--preset', 'tiny-llama', '--mix', 'Q4_K_M', '--dry-run');
+    expect(dry.code, dry.err).toBe(0);
+    expect(dry.out).toContain('tiny-llama (llama) Q4_K_M mix, seed 0');
+    expect(dry.out).toContain('types (tensors): Q4_K 13, F32 5, Q6_K 3; general.file_type 15');
+    expect(dry.out).toMatch(/matrices not Q4_K:\n {2}blk\.1\.attn_v\.weight +Q6_K\n {2}blk\.1\.ffn_down\.weight +Q6_K\n {2}output\.weight +Q6_K\n$/);
+    const json = await pxiIn('gen', '--preset', 'tiny-llama', '--mix', 'Q2_K', '--ff', '320', '--dry-run', '--json');
+    expect(JSON.parse(json.out)).toMatchObject({ mix: 'Q2_K', fileType: 10, types: { Q2_K: 9, Q3_K: 4, Q4_0: 2, Q6_K: 1, F32: 5 } });
+
+    const r = spawnSync(process.execPath, [join(projectRoot, 'bin/pxi.js'), 'gen', '--preset', 'tiny-llama', '--mix', 'Q3_K_M', '--method', 'direct', '--quiet'], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const file = join(dir, 'tiny-llama-q3_k_m-mix-seed0.gguf');
+    const h = parseGgufBytes(readFileSync(file));
+    expect(getU32(h, 'general.file_type')).toBe(12);
+    expect(getString(h, 'pxi.gen.mix')).toBe('Q3_K_M');
   });
 
   it('stops on SIGINT with exit 130, leaving neither the file nor its temporary', async () => {

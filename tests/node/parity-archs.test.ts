@@ -23,7 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../shared/gpu';
-import { generateModelBytes, planModel, type GenType, type PresetName } from '../../shared/model-gen';
+import { GEN_MIXES, generateModelBytes, planModel, type ConfigOverrides, type GenMix, type GenType, type PresetName } from '../../shared/model-gen';
+import { tensorTypeName } from '../../shared/engine/tensor-source';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { openTestContext } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
@@ -147,6 +148,53 @@ describe('parity with llama.cpp: generated families', () => {
       expect(vsStepped.max, `decode vs exact reference, worst at ${vsStepped.at}`).toBeLessThan(EXACT_TOL);
       expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
       if (tabled && type === 'F32') expect(tabled.rms, "llama.cpp's f16-table GELU explains the F32 distance").toBeLessThan(GELU_TABLE_RMS_RATIO * vsLlama.rms);
+    } finally {
+      ours.model.destroy();
+      await ref.dispose();
+    }
+  });
+});
+
+/**
+ * llama-quantize's mixes (`pxi gen --mix`: each tensor its own type, as llama-quantize chooses
+ * them) on tiny-llama, the same with rows of 320 (every K-quant row falls back to Q4_0, Q5_0,
+ * Q5_1, Q8_0 or IQ4_NL as llama-quantize's do) and a tied gemma3: ours vs the exact reference and
+ * llama.cpp, as above. Bound 1.2, the largest of the types a mix holds.
+ */
+const MIX_CASES: readonly (readonly [PresetName, GenMix, ConfigOverrides])[] = [
+  ...GEN_MIXES.map((m) => ['tiny-llama', m, {}] as const),
+  ...(['Q2_K', 'Q4_K_M', 'Q5_K_M', 'IQ4_XS'] as const).map((m) => ['tiny-llama', m, { embd: 320 }] as const),
+  ['tiny-gemma3', 'Q4_K_M', {}],
+];
+const MIX_TOLERANCE = 1.2;
+
+describe('parity with llama.cpp: llama-quantize mixes', () => {
+  it.for(MIX_CASES)('%s %s %o', async ([preset, mix, overrides], t) => {
+    if (!ctx) return t.skip(reason);
+    const plan = planModel({ preset, mix, seed: 0, method: 'direct', overrides });
+    const bytes = await generateModelBytes(plan);
+    const path = join(dir, `${preset}-${mix}-${overrides.embd ?? 'x'}.gguf`);
+    writeFileSync(path, bytes);
+    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
+    const ref = await openReference(path, 64);
+    try {
+      const types = new Set(ours.source.header.tensors.filter((x) => x.dims.length > 1 && x.dims[1]! > 1).map((x) => tensorTypeName(x)));
+      const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
+      const V = ours.model.vocabSize;
+      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
+      const want = await ref.logProbs(ids);
+      const exact = await referenceLogProbs(ours.source, ours.model, ids);
+      const vsExact = diffLogProbs(got, exact);
+      const vsLlama = diffLogProbs(got, want);
+      if (report) console.log(`${preset} ${mix} ${JSON.stringify(overrides)} [${[...types].sort().join(' ')}]: ours~exact ${vsExact.max.toExponential(2)}, ours~llama.cpp ${vsLlama.max.toExponential(2)}`);
+      // Every mix but Q6_K (all Q6_K in llama-quantize too) holds several types.
+      if (mix !== 'Q6_K') expect(types.size, 'a mix holds more than one type').toBeGreaterThan(1);
+      for (let i = 0; i < ids.length; i++) {
+        const w = top2(want[i]!);
+        if (w.margin > MIX_TOLERANCE) expect(top2(got[i]!).top, `top-1 at ${i}`).toBe(w.top);
+      }
+      expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(EXACT_TOL);
+      expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(MIX_TOLERANCE);
     } finally {
       ours.model.destroy();
       await ref.dispose();

@@ -4,17 +4,20 @@ import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import {
   AUTO_QUANTIZE_MAX_PARAMS,
+  GEN_MIXES,
   GEN_TYPES,
   MODEL_PRESETS,
   PRESET_NAMES,
   ModelGenError,
   headDim,
+  isGenMix,
   isGenType,
   planModel,
   ropeDim,
   writeModel,
   type ConfigOverrides,
   type GenMethod,
+  type GenOptions,
   type GenProgress,
 } from '../../../shared/model-gen';
 import { PxiError } from '../../../shared/errors';
@@ -29,6 +32,7 @@ export const genCommand: Command = {
                [--blocks N] [--embd N] [--ff N] [--heads N] [--kv-heads N] [--vocab N]
                [--context N] [--rope-theta X] [--rms-eps X] [--head-dim N] [--rope-dim N]
                [--sliding-window N] [--method M] [--force] [--quiet] [--dry-run]
+       pxi gen --preset NAME --mix MIX [the same options]
 
 Writes a GGUF file that llama.cpp loads and runs: llama.cpp's tensor names and metadata for the
 architecture (llama, qwen2, qwen3, phi3, gemma2, gemma3), a tokenizer made by Pixel-LLM
@@ -42,19 +46,32 @@ ${presetLines}
 
 Options:
   --preset NAME    one of the presets above (required)
-  --type TYPE      ${GEN_TYPES.join(', ')} for the matrices (required);
-                   norms and biases stay F32
+  --type TYPE      ${GEN_TYPES.join(', ')}: every matrix
+                   (token_embd and output included) in this one type; norms and biases
+                   stay F32. One of --type and --mix is required
+  --mix MIX        ${GEN_MIXES.join(', ')}: the file
+                   llama-quantize makes for that file type (without an imatrix): each
+                   matrix in the type llama.cpp's llama_tensor_get_type gives it, e.g.
+                   Q4_K_M is Q4_K with Q6_K for output and for attn_v and ffn_down in
+                   some blocks; general.file_type is the mix's (Q4_K_M = 15). --dry-run
+                   lists the matrices that differ from the mix's base type.
+                   Two flags because Q2_K, Q6_K and IQ4_XS name both a tensor type and a
+                   file type: --type Q2_K is Q2_K throughout (files made so far keep their
+                   bytes), --mix Q2_K is llama-quantize's Q2_K file (Q3_K or Q4_K attn_v,
+                   Q3_K attn_output and ffn_down, Q6_K output)
   --seed N         PRNG seed, 0 to 4294967295 (default 0)
   --tied           no output.weight: score with token_embd
   --untied         write output.weight (default for presets listed untied; never for gemma2)
-  -o, --output F   the file to write (default ./<preset>-<type>-seed<N>.gguf); written to a
-                   temporary file beside it and renamed when complete
+  -o, --output F   the file to write (default ./<preset>-<type>-seed<N>.gguf, or
+                   ./<preset>-<mix>-mix-seed<N>.gguf); written to a temporary file beside it
+                   and renamed when complete
   --force          replace FILE if it exists
   --blocks N, --embd N, --ff N, --heads N, --kv-heads N, --vocab N, --context N,
   --rope-theta X, --rms-eps X
                    override the preset's dimensions (embd and ff must be multiples of the
                    type's block: 32 for Q8_0/Q4_x/Q5_x/IQ4_NL, 256 for the K-quants and
-                   IQ4_XS; heads must divide
+                   IQ4_XS, 32 for a mix, whose rows that are not whole 256-blocks fall back
+                   to Q4_0/Q5_0/Q5_1/Q8_0/IQ4_NL as in llama-quantize; heads must divide
                    embd, kv-heads must divide heads; without --kv-heads a new head
                    count keeps the preset's KV heads if they divide, else the largest
                    divisor below them)
@@ -79,6 +96,7 @@ the temporary file and exits 130.`,
     const { values } = parseOptions(argv, {
       preset: { type: 'string' },
       type: { type: 'string' },
+      mix: { type: 'string' },
       seed: { type: 'string' },
       tied: { type: 'boolean' },
       untied: { type: 'boolean' },
@@ -104,9 +122,20 @@ the temporary file and exits 130.`,
     const preset = values.preset;
     if (preset === undefined) throw new UsageError(`--preset is required (${PRESET_NAMES.join(', ')})`);
     if (!MODEL_PRESETS.has(preset as never)) throw new UsageError(`unknown preset ${JSON.stringify(preset)} (presets: ${PRESET_NAMES.join(', ')})`);
-    const type = values.type;
-    if (type === undefined) throw new UsageError(`--type is required (${GEN_TYPES.join(', ')})`);
-    if (!isGenType(type)) throw new UsageError(`unknown --type ${JSON.stringify(type)} (types: ${GEN_TYPES.join(', ')})`);
+    const { type, mix } = values;
+    if (type !== undefined && mix !== undefined) throw new UsageError('--type and --mix exclude each other (one type for every matrix, or a llama-quantize mix)');
+    if (type === undefined && mix === undefined) {
+      throw new UsageError(`--type is required (${GEN_TYPES.join(', ')}), or --mix for a llama-quantize mix (${GEN_MIXES.join(', ')})`);
+    }
+    if (type !== undefined && !isGenType(type)) {
+      const hint = isGenMix(type) ? `; for llama-quantize's ${type} file use --mix ${type}` : '';
+      throw new UsageError(`unknown --type ${JSON.stringify(type)} (types: ${GEN_TYPES.join(', ')}${hint})`);
+    }
+    if (mix !== undefined && !isGenMix(mix)) {
+      const hint = isGenType(mix) ? `; for ${mix} throughout use --type ${mix}` : '';
+      throw new UsageError(`unknown --mix ${JSON.stringify(mix)} (mixes: ${GEN_MIXES.join(', ')}${hint})`);
+    }
+    const precision = mix !== undefined ? ({ mix } as const) : ({ type: type! } as const);
     if (values.tied && values.untied) throw new UsageError('--tied and --untied exclude each other');
     const method = values.method ?? 'auto';
     if (method !== 'auto' && method !== 'quantize' && method !== 'direct') {
@@ -135,17 +164,25 @@ the temporary file and exits 130.`,
 
     let plan;
     try {
-      plan = planModel({ preset, type, seed, overrides, method: method as GenMethod | 'auto' });
+      const opts: GenOptions = { preset, ...precision, seed, overrides, method: method as GenMethod | 'auto' };
+      plan = planModel(opts);
     } catch (e) {
       // Dimensions that do not fit together are the user's input: a usage error.
       if (e instanceof ModelGenError && e.code === 'MODELGEN_DIMS') throw new UsageError(e.message);
       throw e;
     }
     const c = plan.config;
+    // Tensors per type, largest count first.
+    const counts = new Map<string, number>();
+    for (const t of plan.tensors) counts.set(t.type, (counts.get(t.type) ?? 0) + 1);
+    const types = Object.fromEntries([...counts].sort((a, b) => b[1] - a[1]));
+    const label = plan.mix !== undefined ? `${plan.mix} mix` : plan.type;
     const summary = {
       preset,
       arch: c.arch,
-      type,
+      ...(plan.mix !== undefined ? { mix: plan.mix } : { type: plan.type }),
+      fileType: plan.fileType,
+      types,
       seed,
       method: plan.method,
       parameters: plan.parameterCount,
@@ -156,17 +193,24 @@ the temporary file and exits 130.`,
     if (values['dry-run']) {
       if (values.json) io.out(JSON.stringify(summary));
       else {
-        io.out(`${preset} (${c.arch}) ${type}, seed ${seed}, method ${plan.method}: ${formatCount(plan.parameterCount)} parameters, ` +
+        io.out(`${preset} (${c.arch}) ${label}, seed ${seed}, method ${plan.method}: ${formatCount(plan.parameterCount)} parameters, ` +
           `${plan.tensors.length} tensors, ${formatMB(plan.layout.fileSize)}`);
         io.out(`blocks ${c.blocks}, embd ${c.embd}, ff ${c.ff}, heads ${c.heads}/${c.kvHeads} of ${headDim(c)} (rope ${ropeDim(c)}), ` +
           `vocab ${c.vocab} (${c.tokens} tokens, ${c.vocabStyle}), context ${c.context}, rope theta ${c.ropeTheta}` +
           `${c.ropeThetaSwa !== undefined ? ` (sliding ${c.ropeThetaSwa})` : ''}, rms eps ${c.rmsEps}, ` +
           `${c.slidingWindow !== undefined ? `sliding window ${c.slidingWindow}, ` : ''}${c.tied ? 'tied' : 'untied'} output`);
+        io.out(`types (tensors): ${Object.entries(types).map(([t, n]) => `${t} ${n}`).join(', ')}; general.file_type ${plan.fileType}`);
+        if (plan.mix !== undefined) {
+          // As llama.cpp's tests/snapshots list a mix: the matrices that differ from its base type.
+          io.out(`matrices not ${plan.type}:`);
+          for (const t of plan.tensors) if (t.dims.length > 1 && t.type !== plan.type) io.out(`  ${t.name.padEnd(28)} ${t.type}`);
+        }
       }
       return EXIT.OK;
     }
 
-    const out = resolve(values.output ?? `${preset}-${type.toLowerCase()}-seed${seed}.gguf`);
+    const stem = plan.mix !== undefined ? `${plan.mix.toLowerCase()}-mix` : plan.type.toLowerCase();
+    const out = resolve(values.output ?? `${preset}-${stem}-seed${seed}.gguf`);
     if (existsSync(out) && !values.force) throw new UsageError(`${out} exists; pass --force to replace it`);
     const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
     let stop = false;
