@@ -3,6 +3,7 @@
  * world at any one of them (FaultyFileOps) and check that the volume recovers. Reads do not go
  * through here: a crash cannot happen "inside" a read in a way that changes what is on disk.
  */
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PixelFsCodes as C, PixelFsError } from './errors';
@@ -257,7 +258,9 @@ export class RollingSync {
  */
 export async function writeFileDurable(file: string, data: Uint8Array, ops: FileOps = nodeFileOps): Promise<void> {
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.pxtmp-${process.pid}-${Date.now().toString(36)}`);
+  // Random, not pid + time: a crashed write leaves its temp behind, and the next one may come
+  // within the same millisecond.
+  const tmp = path.join(dir, `.${path.basename(file)}.pxtmp-${randomBytes(8).toString('hex')}`);
   const h = await ops.create(tmp);
   try {
     await ops.write(h, data, 0);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FaultyFileOps, nodeFileOps, PixelFsCodes, TilePool, Volume, writeFileDurable, type FileOps } from '../../electron/pixelfs/index';
 import { checkpointSteps, latestCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointData } from '../../electron/train/checkpoint';
 import { parseRecipe } from '../../shared/train/recipe';
@@ -120,6 +120,22 @@ describe('training checkpoints', () => {
       // treat it as never durable. The process-crash case is what this loop checks.)
       const got = fs.readFileSync(file);
       expect(got.equals(Buffer.from(old)) || got.equals(Buffer.from(next)), `call ${failAt}`).toBe(true);
+    }
+  });
+
+  it('writeFileDurable: a crash leaves its temp file behind, and the next write in the same millisecond still succeeds', async () => {
+    // The fault (CI, 2026-12): the temp name was pid + Date.now(), so a write right after a
+    // crashed one in the same millisecond hit EEXIST on the leftover. A frozen clock reproduces it.
+    const file = path.join(tmp, 'same-ms.bin');
+    const now = vi.spyOn(Date, 'now').mockReturnValue(1_700_000_000_000);
+    try {
+      const crashed = new FaultyFileOps({ failAt: 3 }); // create, write, then the fsync crashes
+      await expect(writeFileDurable(file, new Uint8Array([1]), crashed)).rejects.toMatchObject({ code: PixelFsCodes.SIMULATED_CRASH });
+      expect(fs.readdirSync(tmp).filter((f) => f.startsWith('.same-ms.bin.'))).toHaveLength(1);
+      await writeFileDurable(file, new Uint8Array([2]));
+      expect([...fs.readFileSync(file)]).toEqual([2]);
+    } finally {
+      now.mockRestore();
     }
   });
 });
