@@ -6,7 +6,8 @@
  *
  *   npm run demo -- [--model FILE.gguf] [--volume DIR] [-p PROMPT] [-n N] [--temp T] [--seed S]
  */
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileDurable } from '../electron/pixelfs/file-ops';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,7 +119,7 @@ try {
   if (!store.pyramidReady(r.model.id)) await store.buildPyramid(r.model.id);
   const img = await store.renderMap(r.model.id, { maxSize: mapSize });
   const png = join(volumeDir, `${modelName}-map.png`);
-  writeFileSync(png, img.bytes);
+  await writeFileDurable(png, img.bytes);
   console.log(`map: ${png} (${img.width}×${img.height}, pyramid and render in ${secs(t)})`);
 
   // 4. Text, with the weights read back from the pixels.

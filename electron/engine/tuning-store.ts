@@ -1,12 +1,14 @@
 /**
  * Where Node hosts keep the kernel tuner's measurements: `<data dir>/kernel-tuning.json` (the
  * data dir is $PXI_HOME or ~/.pixel-llm), one record per adapter and kernel version
- * (shared/engine/autotune.ts). Written whole to a temp file, fsynced and renamed, so a crash
+ * (shared/engine/autotune.ts). Written whole through writeFileDurable, so a crash
  * leaves the old file or the new one. A file that does not parse is reported, never trusted.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { defaultDataDir } from '../app-meta';
+import { writeFileDurable } from '../pixelfs/file-ops';
 import { adapterKey, emptyTuningFile, findTuning, kernelsKey, parseTuningFile, tuningTable, withTuning, type TuningFile, type TuningRecord } from '../../shared/engine/autotune';
 import type { WeightKernelTuning, WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
@@ -29,37 +31,29 @@ export function readTuningFile(path: string): TuningFile {
   return parseTuningFile(text, path);
 }
 
-/** Writes the whole file: temp file, fsync, rename. */
-function writeTuningFile(path: string, file: TuningFile): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, JSON.stringify(file, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+/** Writes the whole file through the project's one durable write. */
+async function writeTuningFile(path: string, file: TuningFile): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  await writeFileDurable(path, new TextEncoder().encode(JSON.stringify(file, null, 2) + '\n'));
 }
 
 /** Adds (or replaces) a record, durably. A damaged file is replaced by one holding this record. */
-export function saveTuningRecord(path: string, record: TuningRecord): void {
+export async function saveTuningRecord(path: string, record: TuningRecord): Promise<void> {
   let file: TuningFile;
   try {
     file = readTuningFile(path);
   } catch {
     file = emptyTuningFile();
   }
-  writeTuningFile(path, withTuning(file, record));
+  await writeTuningFile(path, withTuning(file, record));
 }
 
 /** Removes the record of an adapter and kernel version; false when there was none. */
-export function forgetTuning(path: string, adapter: string, kernels: string): boolean {
+export async function forgetTuning(path: string, adapter: string, kernels: string): Promise<boolean> {
   const file = readTuningFile(path);
   const records = file.records.filter((r) => !(r.adapter === adapter && r.kernels === kernels));
   if (records.length === file.records.length) return false;
-  writeTuningFile(path, { ...file, records });
+  await writeTuningFile(path, { ...file, records });
   return true;
 }
 

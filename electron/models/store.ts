@@ -42,7 +42,7 @@ import { encodeMetadata } from '../../shared/model/metadata-json';
 import { packageVersion } from '../app-meta';
 import { buildPyramid, MapIndex, renderMapPng, type BuildPyramidResult, type PyramidProgress, type RenderedMap } from '../map/index';
 import { nextModelOrigin, placeModel, type ModelLayout, type PlacementOptions } from '../../shared/map/placement';
-import { PixelFsCodes, RollingSync, Volume, type OpenOptions, type PutResult, type VolumeSettings, type VolumeStats } from '../pixelfs/index';
+import { nodeFileOps, PixelFsCodes, Volume, writeFileDurableStream, type FileOps, type OpenOptions, type PutResult, type VolumeSettings, type VolumeStats } from '../pixelfs/index';
 import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
 import { HashWorker, type HashStream, type Slot } from './hash-worker';
@@ -393,6 +393,8 @@ export class ModelStore {
   private readonly manifests = new Map<string, ModelManifest>();
   private hashWorker: HashWorker | null = null;
   private closed = false;
+  /** The file operations of the volume, also used for the store's own outputs (exports). */
+  private readonly fileOps: FileOps;
   /** What the sweep at open removed: models whose import or removal was cut off. */
   openSweep = { orphanModelsRemoved: 0 };
 
@@ -404,6 +406,7 @@ export class ModelStore {
     this.placement = opts.placement ?? {};
     this.parallel = Math.max(1, opts.parallelFiles ?? 3);
     this.chunkBytes = opts.chunkBytes ?? Math.min(volume.tileBytes, 16 << 20);
+    this.fileOps = opts.fileOps ?? nodeFileOps;
   }
 
   /** Opens (or with `create`, creates) the volume folder and its model database, then sweeps leftovers of a crash. */
@@ -1117,55 +1120,41 @@ export class ModelStore {
       );
       if (exists) throw new ModelStoreError('MODEL_EXPORT_EXISTS', `${out} exists (pass overwrite to replace it)`, { file: out, field: 'out', value: out });
     }
-    const dir = path.dirname(out);
-    const tmp = path.join(dir, `.${path.basename(out)}.pxpart-${randomBytes(4).toString('hex')}`);
-    const fh = await fs.open(tmp, 'wx');
-    let ok = false;
     // The output's sha256 on the hash thread (the main thread writes), fed by copies into slots.
     const hasher = this.hasher();
-    const stream = hasher.stream();
-    let pos = 0;
-    const meter = new RateMeter();
-    let last = -Infinity;
-    // Writeback runs during the export instead of all in the final fsync.
-    const rolling = new RollingSync(fh);
-    try {
-      for await (const chunk of this.ggufChunks(m, opts.signal)) {
-        await hasher.updateFrom(stream, chunk);
-        let off = 0;
-        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off, pos + off)).bytesWritten;
-        pos += chunk.length;
-        rolling.wrote(chunk.length);
-        const now = performance.now();
-        if (opts.onProgress && now - last >= 250) {
-          last = now;
-          opts.onProgress({ bytesDone: pos, bytesTotal: m.source.size, ...meter.sample(pos, m.source.size), filesDone: 0, fileCount: m.tensors.length + 1 });
+    // Through the project's one durable write (temp beside OUT, fsync, rename, fsync the folder);
+    // a mismatch throws inside, so the temp goes and OUT is untouched.
+    const pos = await writeFileDurableStream(
+      out,
+      async (sink) => {
+        const stream = hasher.stream();
+        try {
+          const meter = new RateMeter();
+          let last = -Infinity;
+          for await (const chunk of this.ggufChunks(m, opts.signal)) {
+            await hasher.updateFrom(stream, chunk);
+            await sink.write(chunk);
+            const now = performance.now();
+            if (opts.onProgress && now - last >= 250) {
+              last = now;
+              opts.onProgress({ bytesDone: sink.bytes, bytesTotal: m.source.size, ...meter.sample(sink.bytes, m.source.size), filesDone: 0, fileCount: m.tensors.length + 1 });
+            }
+          }
+          const got = await stream.digest();
+          if (sink.bytes !== m.source.size || got !== m.source.sha256) {
+            throw new ModelStoreError(
+              'MODEL_CORRUPT',
+              `export of ${m.name}: wrote ${sink.bytes} bytes with sha256 ${got}, the source had ${m.source.size} bytes with ${m.source.sha256} (pxi verify names the file and tile that differ)`,
+              { file: out, field: 'sha256', value: got },
+            );
+          }
+          return sink.bytes;
+        } finally {
+          stream.drop();
         }
-      }
-      const got = await stream.digest();
-      if (pos !== m.source.size || got !== m.source.sha256) {
-        throw new ModelStoreError('MODEL_CORRUPT', `export of ${m.name}: wrote ${pos} bytes with sha256 ${got}, the source had ${m.source.size} bytes with ${m.source.sha256} (pxi verify names the file and tile that differ)`, {
-          file: out,
-          field: 'sha256',
-          value: got,
-        });
-      }
-      await rolling.settle();
-      await fh.sync();
-      ok = true;
-    } finally {
-      stream.drop();
-      await rolling.settle().catch(() => undefined); // no sync may run on a closed handle
-      await fh.close();
-      if (!ok) await fs.unlink(tmp).catch(() => undefined);
-    }
-    await fs.rename(tmp, out);
-    const dh = await fs.open(dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+      },
+      { rolling: true, ops: this.fileOps },
+    );
     return { path: out, size: pos, sha256: m.source.sha256, seconds: (performance.now() - t0) / 1000 };
   }
 

@@ -251,21 +251,59 @@ export class RollingSync {
   }
 }
 
+/** What a streaming durable write hands its producer: append bytes to the new file. */
+export interface DurableSink {
+  write(data: Uint8Array): Promise<void>;
+  /** Bytes written so far. */
+  readonly bytes: number;
+}
+
+export interface DurableWriteOptions {
+  /** The file operations (tests pass FaultyFileOps). Default: the real ones. */
+  ops?: FileOps;
+  /**
+   * false: temp file and rename only, no fsync (an output the caller does not need to survive a
+   * power cut, e.g. a `get` to a scratch path). Default true.
+   */
+  durable?: boolean;
+  /** Write back in the background every 64 MiB (large outputs: exports), so the final fsync waits for the tail only. */
+  rolling?: boolean;
+}
+
 /**
- * The durable write of a whole file: a temp file in the same folder, write, fsync, rename over
- * the target, fsync the folder. A crash at any point leaves either the old file or the new one
- * (and perhaps a `.NAME.pxtmp-*` leftover), never a torn file.
+ * THE durable write of the project: every file it writes outside PixelFS's tiles goes through
+ * here. A temp file in the same folder (random name), the producer's bytes, fsync, close, rename
+ * over the target, fsync the folder. A crash at any point leaves either the old file or the new
+ * one (and perhaps a `.NAME.pxtmp-*` leftover), never a torn file. If the producer throws, the
+ * temp file is removed and the target is untouched. Returns what the producer returned.
  */
-export async function writeFileDurable(file: string, data: Uint8Array, ops: FileOps = nodeFileOps): Promise<void> {
+export async function writeFileDurableStream<T>(file: string, produce: (sink: DurableSink) => Promise<T>, opts: DurableWriteOptions = {}): Promise<T> {
+  const ops = opts.ops ?? nodeFileOps;
+  const durable = opts.durable ?? true;
   const dir = path.dirname(file);
   // Random, not pid + time: a crashed write leaves its temp behind, and the next one may come
   // within the same millisecond.
   const tmp = path.join(dir, `.${path.basename(file)}.pxtmp-${randomBytes(8).toString('hex')}`);
   const h = await ops.create(tmp);
+  const rolling = durable && opts.rolling && h instanceof NodeHandle ? new RollingSync(h.fh) : null;
+  let result: T;
   try {
-    await ops.write(h, data, 0);
-    await ops.fsync(h);
+    let pos = 0;
+    const sink: DurableSink = {
+      async write(data) {
+        await ops.write(h, data, pos);
+        pos += data.length;
+        rolling?.wrote(data.length);
+      },
+      get bytes() {
+        return pos;
+      },
+    };
+    result = await produce(sink);
+    await rolling?.settle();
+    if (durable) await ops.fsync(h);
   } catch (e) {
+    await rolling?.settle().catch(() => undefined); // no sync may run on a closed handle
     await ops.close(h).catch(() => undefined);
     await ops.unlink(tmp).catch(() => undefined);
     throw e;
@@ -277,5 +315,20 @@ export async function writeFileDurable(file: string, data: Uint8Array, ops: File
     await ops.unlink(tmp).catch(() => undefined);
     throw e;
   }
-  await ops.fsyncDir(dir);
+  if (durable) await ops.fsyncDir(dir);
+  return result;
+}
+
+/** A whole file in memory, written through writeFileDurableStream. */
+export async function writeFileDurable(file: string, data: Uint8Array, ops: FileOps = nodeFileOps): Promise<void> {
+  await writeFileDurableStream(file, (sink) => sink.write(data), { ops });
+}
+
+/**
+ * The last step of the durable write for a file that was written and fsynced in place under a
+ * temporary name by its own writer (a resumable upload's part file): rename, fsync the folder.
+ */
+export async function renameDurable(from: string, to: string, ops: FileOps = nodeFileOps): Promise<void> {
+  await ops.rename(from, to);
+  await ops.fsyncDir(path.dirname(to));
 }

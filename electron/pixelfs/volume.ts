@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { Catalog, type FileRow, type FileTileRow, type TileCommit, type VolumeSettings } from './catalog';
 import { PixelFsCodes as C, PixelFsError, isPixelFsError } from './errors';
-import { nodeFileOps, RollingSync, type FileOps } from './file-ops';
+import { nodeFileOps, writeFileDurableStream, type FileOps } from './file-ops';
 import { ByteLru } from './lru';
 import { RwLock } from './rw-lock';
 import { SlabPool } from './slabs';
@@ -833,40 +833,15 @@ export class Volume {
         }
       };
       if (typeof dest === 'string') {
-        const tmp = `${dest}.pxpart-${randomBytes(4).toString('hex')}`;
-        const fh = await fs.open(tmp, 'wx');
-        // With fsync, writeback runs along the way instead of all in the final fsync.
-        const rolling = opts.fsync ? new RollingSync(fh) : null;
-        let ok = false;
-        try {
-          let pos = 0;
-          // The write overlaps the hash thread reading the same payload.
-          const write = async (payload: Buffer): Promise<void> => {
-            let off = 0;
-            while (off < payload.length) off += (await fh.write(payload, off, payload.length - off, pos + off)).bytesWritten;
-            pos += payload.length;
-            rolling?.wrote(payload.length);
-          };
-          check(await this.streamTiles(name, rows, write, { hashFile: !opts.skipFileHash }));
-          if (opts.fsync) {
-            await rolling?.settle();
-            await fh.sync();
-          }
-          ok = true;
-        } finally {
-          await rolling?.settle().catch(() => undefined); // no sync may run on a closed handle
-          await fh.close();
-          if (!ok) await fs.unlink(tmp).catch(() => undefined);
-        }
-        await fs.rename(tmp, dest);
-        if (opts.fsync) {
-          const dir = await fs.open(path.dirname(path.resolve(dest)), 'r');
-          try {
-            await dir.sync();
-          } finally {
-            await dir.close();
-          }
-        }
+        // The project's one durable write; without `fsync`, only temp + rename (atomic, not durable).
+        await writeFileDurableStream(
+          dest,
+          async (sink) => {
+            // The write overlaps the hash thread reading the same payload.
+            check(await this.streamTiles(name, rows, (payload: Buffer) => sink.write(payload), { hashFile: !opts.skipFileHash }));
+          },
+          { ops: this.ops, durable: opts.fsync === true, rolling: true },
+        );
       } else {
         const reuse = opts.reuseChunks === true;
         // A Writable may keep a chunk after its callback: it gets its own copy unless it said it

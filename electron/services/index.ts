@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { writeFileDurable } from '../pixelfs/file-ops';
 import { EventEmitter } from 'node:events';
 import { createDispatcher, type Dispatch, type Handlers } from '../../shared/ipc/dispatch';
 import { events, type EventName, type EventPayload } from '../../shared/ipc/contract';
@@ -92,7 +93,7 @@ export class Services {
         this.queue.enqueue('model.import', { path, name: DEFAULT_MODEL_NAME });
       }
       // Once only: a user who deletes the default model does not get it back.
-      writeFileSync(marker, `${new Date().toISOString()}\n`);
+      await writeFileDurable(marker, new TextEncoder().encode(`${new Date().toISOString()}\n`));
     } catch (e) {
       const message = `the default model could not be prepared: ${(e as Error).message}`;
       process.stderr.write(`${message}\n`);

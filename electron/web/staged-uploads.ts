@@ -11,6 +11,7 @@
  *  - `pxi serve` starts and no queued or running import task reads it (stale from an earlier
  *    run), together with any partial upload a cut connection or a crash left.
  */
+import { renameDurable } from '../pixelfs/file-ops';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -68,14 +69,9 @@ export class StagedUploads {
 
   /** The complete upload under its own name. */
   async commit(f: StagedFile): Promise<void> {
-    await fs.rename(f.partPath, f.path);
-    // The new name durable too: a task may be queued with it before a crash.
-    const dir = await fs.open(path.dirname(f.path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
+    // The part file was fsynced by its writer (upload.ts); the new name is made durable too,
+    // as a task may be queued with it before a crash: the last step of the one durable write.
+    await renameDurable(f.partPath, f.path);
   }
 
   /** The id of the staged upload `file` is, or null when it is not one. */

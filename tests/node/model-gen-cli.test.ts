@@ -102,7 +102,7 @@ describe('pxi gen', () => {
     expect(res.sha256).toBe(sha256(a));
     expect(res.mbPerSec).toBeGreaterThan(0);
     expect(r.err).toMatch(/gen: .* MB\/s .*done/);
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.includes('tmp'))).toEqual([]);
     const h = parseGgufBytes(readFileSync(a));
     expect(getString(h, 'general.architecture')).toBe('qwen2');
     expect(getU32(h, 'qwen2.block_count')).toBe(3);

@@ -1,7 +1,7 @@
+import { writeFileDurableStream } from '../../pixelfs/file-ops';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   AUTO_QUANTIZE_MAX_PARAMS,
   GEN_MIXES,
@@ -212,42 +212,39 @@ the temporary file and exits 130.`,
     const stem = plan.mix !== undefined ? `${plan.mix.toLowerCase()}-mix` : plan.type.toLowerCase();
     const out = resolve(values.output ?? `${preset}-${stem}-seed${seed}.gguf`);
     if (existsSync(out) && !values.force) throw new UsageError(`${out} exists; pass --force to replace it`);
-    const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
     let stop = false;
     void io.interrupted.then(() => {
       stop = true;
     });
 
     const hash = createHash('sha256');
-    const fh = await open(tmp, 'wx').catch((e: unknown) => {
-      throw writeError(tmp, e);
-    });
     let result;
     try {
-      result = await writeModel(
-        plan,
-        {
-          async write(bytes) {
-            hash.update(bytes);
-            let at = 0;
-            while (at < bytes.length) at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
-          },
-        },
-        {
-          shouldStop: () => stop,
-          onProgress: values.quiet ? undefined : (p) => io.err(progressLine(p)),
-        },
+      // The project's one durable write: temp file beside OUT, fsync, rename, fsync the folder.
+      result = await writeFileDurableStream(
+        out,
+        (sink) =>
+          writeModel(
+            plan,
+            {
+              async write(bytes) {
+                hash.update(bytes);
+                await sink.write(bytes);
+              },
+            },
+            {
+              shouldStop: () => stop,
+              onProgress: values.quiet ? undefined : (p) => io.err(progressLine(p)),
+            },
+          ),
+        { rolling: true },
       );
-      await fh.close();
-      await rename(tmp, out);
     } catch (e) {
-      await fh.close().catch(() => undefined);
-      await unlink(tmp).catch(() => undefined);
       if (stop) {
-        io.err(`pxi gen: interrupted; removed ${tmp}`);
+        io.err(`pxi gen: interrupted; removed the temporary file beside ${out}`);
         return EXIT.INTERRUPTED;
       }
-      throw e instanceof PxiError ? e : writeError(tmp, e);
+      throw e instanceof PxiError ? e : writeError(out, e);
     }
     const sha256 = hash.digest('hex');
     const done = { ...summary, file: out, sha256, seconds: result.elapsedMs / 1000, mbPerSec: result.mbPerSec };

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import fs from 'node:fs/promises';
+import { writeFileDurable } from '../../pixelfs/file-ops';
 import path from 'node:path';
 import { interruptSignal, intFlag, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
 import { RateMeter } from '../../models/progress';
@@ -39,9 +38,7 @@ Exit codes: 0 written, 1 failed, 2 usage error, 3 stored data damaged, 130 inter
           await store.buildPyramid(ref!, { signal, onProgress: (p) => show(p.bytesDone, p.bytesTotal, meter.sample(p.bytesDone, p.bytesTotal), p.tensor) });
         }
         const img = await store.renderMap(ref!, { maxSize: size });
-        const tmp = `${out}.tmp-${randomBytes(4).toString('hex')}`;
-        await fs.writeFile(tmp, img.bytes);
-        await fs.rename(tmp, out);
+        await writeFileDurable(out, img.bytes);
         if (values.json) io.out(JSON.stringify({ path: out, width: img.width, height: img.height, levels: img.levels, viewport: img.viewport }));
         else io.out(`wrote ${out}: ${img.width}x${img.height} (map area ${img.viewport.x1 - img.viewport.x0}x${img.viewport.y1 - img.viewport.y0} px, LOD levels ${img.levels.join(', ') || '-'})`);
         return EXIT.OK;

@@ -1,3 +1,4 @@
+import { writeFileDurable } from '../../pixelfs/file-ops';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -33,31 +34,6 @@ interface Values {
   coverage?: string;
   'max-piece'?: string;
   overwrite?: boolean;
-}
-
-/** Writes a file atomically: temp file in the same folder, fsync, rename, fsync the folder. */
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.tmp-${process.pid}`);
-  const h = await fs.open(tmp, 'w');
-  try {
-    await h.writeFile(text);
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-  try {
-    await fs.rename(tmp, file);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-  const d = await fs.open(dir, 'r');
-  try {
-    await d.sync().catch(() => undefined);
-  } finally {
-    await d.close();
-  }
 }
 
 async function train(values: Values, io: CliIo): Promise<number> {
@@ -131,7 +107,7 @@ async function train(values: Values, io: CliIo): Promise<number> {
   for (const d of docs) enc.encode(d, (ids) => (tokens += ids.length));
   const bytesPerToken = trained.training.textBytes / Math.max(1, tokens);
 
-  await writeAtomic(out, serializeTrainedTokenizer(trained));
+  await writeFileDurable(out, new TextEncoder().encode(serializeTrainedTokenizer(trained)));
   const t = trained.training;
   if (values.json) io.out(JSON.stringify({ out, vocabSize: trained.tokens.length, training: t, tokens, bytesPerToken, seconds }));
   else

@@ -61,7 +61,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
     try {
       const adapter = adapterName(ctx.adapter, 'WebGPU');
       if (values.forget) {
-        const forgot = forgetTuning(file, adapterKey(ctx.adapter), kernelsKey(ctx));
+        const forgot = await forgetTuning(file, adapterKey(ctx.adapter), kernelsKey(ctx));
         io.err(forgot ? `pxi tune: forgot the measurement for ${adapter} in ${file}` : `pxi tune: nothing saved for ${adapter} in ${file}`);
         return EXIT.OK;
       }
@@ -90,7 +90,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         io.out(JSON.stringify(record));
       }
       if (!values['dry-run']) {
-        saveTuningRecord(file, record);
+        await saveTuningRecord(file, record);
         io.err(`pxi tune: saved to ${file}`);
       }
       return EXIT.OK;
