@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The decode benchmark (npm run bench:decode) on the GPU machine of the device tool, from the
+# The decode benchmark (npm run bench:decode), then the tuner's and the training step's
+# (bench:tuning, bench:train) on the GPU machine of the device tool, from the
 # package that scripts/device/package.ts made in .cache/device (nothing is installed there:
 # no Node, no registry). Run from the repository root:
 #
@@ -69,15 +70,24 @@ fi
 # runs it on a CPU adapter too.
 tune_budget=0
 if [ -n "$GPU_NAME" ] || [ "${PXI_DEVICE_TUNING:-0}" = 1 ]; then tune_budget=${PXI_DEVICE_TUNING_TIMEOUT:-150}; fi
+# Then the training step (bench:train, f32 and mixed where the GPU has shader-f16; no PyTorch on
+# that machine) gets its own slice; PXI_DEVICE_TRAIN=1 runs it on a CPU adapter too.
+train_budget=0
+if [ -n "$GPU_NAME" ] || [ "${PXI_DEVICE_TRAIN:-0}" = 1 ]; then train_budget=${PXI_DEVICE_TRAIN_TIMEOUT:-90}; fi
 say "node $("$NODE" --version); bench:decode ${args[*]} $*"
 set +e
-timeout "$(( ${PXI_DEVICE_TIMEOUT:-570} - tune_budget ))" "$NODE" "$WORK/app/decode-bench.mjs" "${args[@]}" "$@"
+timeout "$(( ${PXI_DEVICE_TIMEOUT:-570} - tune_budget - train_budget ))" "$NODE" "$WORK/app/decode-bench.mjs" "${args[@]}" "$@"
 rc=$?
 if [ "$tune_budget" -gt 0 ]; then
   say "bench:tuning (budget ${tune_budget}s)"
   timeout "$tune_budget" "$NODE" "$WORK/app/tuning-bench.mjs" --cache "$WORK/models" -n 16 | tee "$OUTDIR/tuning-bench.log"
   trc=${PIPESTATUS[0]}
   say "bench:tuning exit $trc"
+fi
+if [ "$train_budget" -gt 0 ]; then
+  say "bench:train (budget ${train_budget}s)"
+  timeout "$train_budget" "$NODE" "$WORK/app/train-bench.mjs" --steps 5 --no-torch | tee "$OUTDIR/train-bench.log"
+  say "bench:train exit ${PIPESTATUS[0]}"
 fi
 set -e
 say "done, exit $rc (log and JSON in $OUTDIR)"
