@@ -198,6 +198,8 @@ test('stories260K goes through the wizard: inspect, options, convert, verify OK,
   expect(models).toHaveLength(1);
   expect(models[0]!.verified).toBe('ok');
   await expect(openLink).toHaveAttribute('href', `#/explorer?model=${models[0]!.id}`);
+  // The engine runs it: the wizard offers Chat with it.
+  await expect(page.locator('#chat-with-it')).toHaveAttribute('href', `#/chat?model=${models[0]!.id}`);
 
   // Models: the new model with its architecture, types and verify state.
   await page.locator('nav a[data-view="models"]').click();
@@ -215,6 +217,14 @@ test('stories260K goes through the wizard: inspect, options, convert, verify OK,
   await expectFitsWidth(page);
   await page.screenshot({ path: test.info().outputPath('models-wide.png') });
   await page.setViewportSize({ width: 1280, height: 720 });
+
+  // Chat from the row: the Chat view opens with this model chosen and loads it.
+  await expect(row.locator('.badge')).toContainText(['Runs']);
+  await row.getByRole('link', { name: 'Chat' }).click();
+  await expect(page.locator('#view')).toHaveAttribute('data-view', 'chat');
+  await expect(page.locator('#chat-model')).toHaveValue(models[0]!.id);
+  await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  await page.locator('nav a[data-view="models"]').click();
 
   // Verify again from Models: its progress and outcome show under the row.
   await row.getByRole('button', { name: 'Verify' }).click();

@@ -108,6 +108,7 @@ class ModelsPage {
         'div',
         { className: 'actions' },
         el('a', { className: 'btn', href: `#/explorer?model=${encodeURIComponent(m.id)}`, textContent: 'Open' }),
+        ...(m.runs ? [el('a', { className: 'btn', href: `#/chat?model=${encodeURIComponent(m.id)}`, textContent: 'Chat', title: `Chat with ${m.name}` })] : []),
         button('Verify', () => void this.verify(m), { focusKey: `verify:${m.id}`, title: `Check every stored tile of ${m.name} against its checksum` }),
         button('Export…', () => void this.exportModel(m), { focusKey: `export:${m.id}`, title: `Write ${m.name} back to a GGUF file` }),
         button('Delete…', () => void this.remove(m), { kind: 'danger', focusKey: `delete:${m.id}` }),

@@ -683,7 +683,11 @@ class ImportWizard {
       section.append(this.verifyOutcome(vt));
     }
     const open = el('a', { className: 'btn primary', id: 'open-explorer', href: `#/explorer?model=${encodeURIComponent(this.modelId ?? '')}` }, 'Open in explorer');
-    section.append(el('div', { className: 'wizard-actions' }, button('Import another file', () => this.reset()), el('a', { className: 'btn', href: '#/models' }, 'Go to Models'), open));
+    // Chat only where the engine runs the model (the inspection said so before the import).
+    const chat = this.inspection?.engineProblem
+      ? null
+      : el('a', { className: 'btn', id: 'chat-with-it', href: `#/chat?model=${encodeURIComponent(this.modelId ?? '')}` }, 'Chat with it');
+    section.append(el('div', { className: 'wizard-actions' }, button('Import another file', () => this.reset()), el('a', { className: 'btn', href: '#/models' }, 'Go to Models'), ...(chat ? [chat] : []), open));
     return section;
   }
 
