@@ -493,7 +493,8 @@ export class Model {
           weights:
             weightBytes +
             [...vectors.values()].reduce((s, b) => s + b.size, 0) +
-            [...loras.values()].reduce((s, l) => s + l.a.parts[0]!.buffer.size + l.b.parts[0]!.buffer.size, 0),
+            [...loras.values()].reduce((s, l) => s + l.a.parts[0]!.buffer.size + l.b.parts[0]!.buffer.size, 0) +
+            invFreq.reduce((s, b) => s + b.size, 0),
           kvCache: 2 * kvBytes * config.blockCount,
           activations: Object.values(sizes).reduce((s, n) => s + n, 0),
         },

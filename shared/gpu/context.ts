@@ -1,3 +1,4 @@
+import { AllocationLedger } from './ledger';
 import { describeAdapter, summarizeLimits, type AdapterSummary, type LimitsSummary } from './adapter';
 import {
   DeviceLostError,
@@ -155,6 +156,8 @@ export class GpuContext {
   readonly device: GPUDevice;
   readonly caps: GpuCaps;
   readonly adapter: AdapterSummary;
+  /** Every GPU buffer created through this context, until destroyed (ledger.ts). */
+  readonly ledger: AllocationLedger;
   private lostError: DeviceLostError | null = null;
   private readonly sources = new Map<string, string>();
   /** Expanded text (//#include) of each compiled shader, for its line map and its includes. */
@@ -167,6 +170,8 @@ export class GpuContext {
   keepAlive: unknown[] = [];
 
   constructor(device: GPUDevice, caps: GpuCaps, adapter: AdapterSummary, opts: OpenDeviceOptions = {}) {
+    const t0 = performance.now();
+    this.ledger = new AllocationLedger(() => performance.now() - t0);
     this.device = device;
     this.caps = caps;
     this.adapter = adapter;
@@ -307,7 +312,9 @@ export class GpuContext {
         limit: this.caps.limits.maxBufferSize,
       });
     }
-    return this.device.createBuffer({ label, size: bytes, usage });
+    const buf = this.device.createBuffer({ label, size: bytes, usage });
+    this.ledger.add(buf, label, bytes);
+    return buf;
   }
 
   /**
@@ -323,6 +330,7 @@ export class GpuContext {
     const usage = BufferUsage.STORAGE | BufferUsage.COPY_SRC | BufferUsage.COPY_DST | extraUsage;
     if (typeof init === 'number') return this.createBuffer(size, usage, label);
     const buf = this.device.createBuffer({ label, size: Math.max(4, Math.ceil(size / 4) * 4), usage, mappedAtCreation: true });
+    this.ledger.add(buf, label, buf.size);
     new Uint8Array(buf.getMappedRange()).set(new Uint8Array(init.buffer, init.byteOffset, init.byteLength));
     buf.unmap();
     return buf;
@@ -354,6 +362,7 @@ export class GpuContext {
     this.assertAlive();
     if (offset % 4 || size % 4) throw new GpuUsageError(`read offset and size must be multiples of 4 (got ${offset}, ${size})`);
     const staging = this.device.createBuffer({ label: `${buffer.label}:readback`, size: Math.max(4, size), usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+    this.ledger.add(staging, staging.label, staging.size, 'staging');
     try {
       const enc = this.device.createCommandEncoder();
       if (size > 0) enc.copyBufferToBuffer(buffer, offset, staging, 0, size);
@@ -533,8 +542,10 @@ export class GpuBatch {
     let readBuf: GPUBuffer | null = null;
     const n = this.timed.length;
     if (this.querySet && n > 0) {
-      resolveBuf = dev.createBuffer({ size: 16 * n, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
-      readBuf = dev.createBuffer({ size: 16 * n, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      resolveBuf = dev.createBuffer({ label: 'timestamps:resolve', size: 16 * n, usage: BufferUsage.QUERY_RESOLVE | BufferUsage.COPY_SRC });
+      readBuf = dev.createBuffer({ label: 'timestamps:read', size: 16 * n, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST });
+      this.ctx.ledger.add(resolveBuf, 'timestamps:resolve', 16 * n, 'staging');
+      this.ctx.ledger.add(readBuf, 'timestamps:read', 16 * n, 'staging');
       this.encoder.resolveQuerySet(this.querySet, 0, 2 * n, resolveBuf, 0);
       this.encoder.copyBufferToBuffer(resolveBuf, 0, readBuf, 0, 16 * n);
     }

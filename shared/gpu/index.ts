@@ -61,3 +61,4 @@ export * from './kernels';
 export * from './limits';
 export * from './params';
 export * from './shader-includes';
+export * from './ledger';

@@ -44,7 +44,7 @@ describe('pxi run', () => {
   it('has a truthful --help and refuses bad usage with exit 2', async () => {
     const help = await pxi('run', '--help');
     expect(help.code).toBe(0);
-    for (const flag of ['-p, --prompt', '-n, --n-predict', '--temp', '--top-k', '--top-p', '--min-p', '--repeat-penalty', '--seed', '--json', '--stop', '--lora FILE', '--lora-scale X']) {
+    for (const flag of ['-p, --prompt', '-n, --n-predict', '--temp', '--top-k', '--top-p', '--min-p', '--repeat-penalty', '--seed', '--json', '--stop', '--lora FILE', '--lora-scale X', '--verbose']) {
       expect(help.out).toContain(flag);
     }
     const cases: [string[], RegExp][] = [
@@ -86,6 +86,16 @@ describe('pxi run', () => {
     expect(a.timings.decodeTokensPerSecond).toBeGreaterThan(0);
     expect(await run('7')).toMatchObject({ tokens: a.tokens, text: a.text });
     expect((await run('8')).tokens).not.toEqual(a.tokens);
+  });
+
+  it('--verbose prints the GPU allocation ledger by kind after loading', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const r = await pxi('run', STORIES, '-p', 'Once', '-n', '2', '--temp', '0', '--verbose');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/GPU allocation ledger: \d+ buffers, [\d.]+ MB held/);
+    // stories260K at context 2048: 5 blocks × K and V of 2048 × 64 floats = 2.62 MB.
+    expect(r.err).toMatch(/kv-cache\s+10 buffers\s+2\.62 MB/);
+    expect(r.err).toMatch(/weights\s+\d+ buffers/);
   });
 
   it('--lora: a model file is not an adapter (exit 1, naming the field)', async (t) => {

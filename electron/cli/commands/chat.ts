@@ -34,7 +34,7 @@ Exit codes: 0 done, 1 failed (no WebGPU, no chat template, context window full),
     const { values, positionals } = parseOptions(argv, { system: { type: 'string' }, ...MODEL_FLAGS, ...SAMPLING_FLAGS }, true);
     const path = modelArg(positionals, 'chat');
     const args = samplingArgs(values, 512);
-    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values));
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false);
     let rl: ReturnType<typeof createInterface> | undefined;
     try {
       // A model without a template is refused here, before stdin is touched.

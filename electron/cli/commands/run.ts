@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { ContextWindowExceededError } from '../../../shared/gpu';
+import { ContextWindowExceededError, type AllocationLedger } from '../../../shared/gpu';
 import { generateStream, type GenerateOptions, type GenerationResult, type GenerationTimings } from '../../../shared/engine/generate';
 import type { SamplerOptions } from '../../../shared/engine/sampling';
 import { openNodeModel, type NodeModel } from '../../engine';
@@ -65,13 +65,16 @@ export function samplingArgs(values: Values, defaultN: number): SamplingArgs {
 }
 
 /** Where `pxi run` / `pxi chat` find a model that is not a file: `--volume`; an adapter: `--lora`. */
-export const MODEL_FLAGS = { volume: { type: 'string' }, lora: { type: 'string' }, 'lora-scale': { type: 'string' } } as const;
+export const MODEL_FLAGS = { volume: { type: 'string' }, lora: { type: 'string' }, 'lora-scale': { type: 'string' }, verbose: { type: 'boolean' } } as const;
 export const MODEL_HELP = `  ${VOLUME_HELP}
                          (where MODEL is looked up when it is not a file)
   --lora FILE            apply a LoRA adapter GGUF (llama.cpp's format: general.type adapter,
                          adapter.type lora, *.lora_a / *.lora_b), checked against MODEL's
                          tensor names and shapes; y = W·x + scale · alpha/rank · B·(A·x)
-  --lora-scale X         the adapter's scale (default 1; 0 leaves the model as it is)`;
+  --lora-scale X         the adapter's scale (default 1; 0 leaves the model as it is)
+  --verbose              after loading, print the GPU allocation ledger to stderr: every
+                         buffer the engine holds, by kind (weights, KV cache, activations…),
+                         and the largest ones`;
 
 /** The adapter flags: a file that exists and a finite scale. */
 export function loraArgs(values: { lora?: string; 'lora-scale'?: string }): { loraPath?: string; loraScale?: number } {
@@ -98,6 +101,16 @@ export function modelArg(positionals: string[], command: string): string {
   return model;
 }
 
+/** The allocation ledger as `--verbose` prints it: bytes per kind, then the largest buffers. */
+export function ledgerLines(ledger: AllocationLedger, largest = 8): string[] {
+  const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
+  const lines = [`GPU allocation ledger: ${ledger.entries().length} buffers, ${mb(ledger.bytes)} held (peak ${mb(ledger.peakBytes)})`];
+  for (const [kind, v] of Object.entries(ledger.byKind())) if (v.count) lines.push(`  ${kind.padEnd(12)} ${String(v.count).padStart(5)} buffers ${mb(v.bytes).padStart(12)}`);
+  const top = ledger.entries().sort((a, b) => b.bytes - a.bytes).slice(0, largest);
+  lines.push(`  largest: ${top.map((a) => `${a.label} ${mb(a.bytes)}`).join(', ')}`);
+  return lines;
+}
+
 /** Loads a GGUF file, or a stored model from the volume (weights read from its pixel tiles). */
 export async function loadForCli(
   path: string,
@@ -105,6 +118,7 @@ export async function loadForCli(
   io: CliIo,
   volume?: string,
   lora: { loraPath?: string; loraScale?: number } = {},
+  verbose = false,
 ): Promise<NodeModel> {
   const onWarning = (message: string) => io.err(`warning: ${message}`);
   const m = isFile(path) ? await openNodeModel(path, { contextLength, onWarning, ...lora }) : await openStoredForCli(volumeDir(volume), path, contextLength, onWarning, lora);
@@ -116,6 +130,7 @@ export async function loadForCli(
       (m.tuning ? `; decode kernels tuned for this adapter by pxi tune on ${m.tuning.measuredAt.slice(0, 10)}` : '') +
       (lora.loraPath ? `; LoRA ${lora.loraPath} at scale ${lora.loraScale ?? 1}` : ''),
   );
+  if (verbose) for (const line of ledgerLines(m.ctx.ledger)) io.err(line);
   return m;
 }
 
@@ -206,7 +221,7 @@ generating; what was generated stays printed).`,
     const args = samplingArgs(values, 128);
     if (values.stop?.some((s) => s === '')) throw new UsageError('--stop needs a non-empty string');
 
-    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values));
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false);
     try {
       const abort = new AbortController();
       void io.interrupted.then(() => abort.abort());
