@@ -85,3 +85,18 @@ export class AllocationLedger {
     return out;
   }
 }
+
+/** What a host shows of the ledger (a Memory panel): totals and bytes per kind that holds any. */
+export interface LedgerSummary {
+  buffers: number;
+  bytes: number;
+  peakBytes: number;
+  byKind: { kind: AllocationKind; count: number; bytes: number }[];
+}
+
+export function summarizeLedger(ledger: AllocationLedger): LedgerSummary {
+  const byKind = Object.entries(ledger.byKind())
+    .filter(([, v]) => v.count > 0)
+    .map(([kind, v]) => ({ kind: kind as AllocationKind, ...v }));
+  return { buffers: ledger.entries().length, bytes: ledger.bytes, peakBytes: ledger.peakBytes, byKind };
+}

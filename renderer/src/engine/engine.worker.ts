@@ -3,6 +3,7 @@
  * block the UI thread. Tensor bytes come from the main thread (which owns the IPC API) through
  * `read` requests; tokens stream back as `chunk` messages.
  */
+import { summarizeLedger } from '../../../shared/gpu/ledger';
 import { ChatSession } from '../../../shared/engine/chat';
 import { EngineError } from '../../../shared/engine/errors';
 import { generateStream, type GenerateOptions, type GenerationResult } from '../../../shared/engine/generate';
@@ -220,6 +221,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
         blocks: model.config.blockCount,
         kvBytesPerToken: kvBytesPerToken(model),
         tuning: record ? { measuredAt: record.measuredAt, types: Object.fromEntries(modelWeightTypes(header.tensors).map((t) => [t, record.types[t]]).filter(([, v]) => v)) } : null,
+        memory: summarizeLedger(gpu.ledger),
       },
     });
   } catch (e) {

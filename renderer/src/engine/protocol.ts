@@ -4,6 +4,7 @@
  * bytes; the main thread answers with the bytes the IPC returned, transferred (not copied) to
  * the worker.
  */
+import type { LedgerSummary } from '../../../shared/gpu/ledger';
 import type { SerializedError } from '../../../shared/errors';
 import type { EngineHeader } from '../../../shared/ipc/channels/engine';
 import type { CandidateTiming, TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
@@ -55,6 +56,8 @@ export interface LoadedInfo {
   kvBytesPerToken: number;
   /** The decode-kernel shapes in use, per weight type of the model, as the tuner measured them. */
   tuning: { measuredAt: string; types: Partial<Record<WeightType, TypeTuning>> } | null;
+  /** The worker's GPU allocation ledger right after the load (shared/gpu/ledger.ts). */
+  memory: LedgerSummary;
 }
 
 /**

@@ -206,6 +206,8 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
   const status = el('p', { id: 'chat-engine-status', className: 'chat-status' });
   status.setAttribute('role', 'status');
   const progress = el('progress', { className: 'chat-progress', max: 1, value: 0 });
+  // The worker's GPU allocation ledger after the load: what the engine knows it holds.
+  const memory = el('details', { id: 'chat-memory', className: 'chat-memory' });
   const modeNote = el('p', { id: 'chat-mode-note', className: 'chat-note' });
   const modeSelect = el('select', { id: 'chat-mode' });
   modeSelect.setAttribute('aria-label', 'Mode');
@@ -250,6 +252,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     el('div', { className: 'chat-toolbar' }, select, reload, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect)),
     status,
     progress,
+    memory,
     modeNote,
     el('div', { className: 'chat-body' }, el('div', { className: 'chat-main' }, el('label', { className: 'chat-system' }, 'System ', system), log, form, stats), settings),
   );
@@ -274,6 +277,31 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     progress.hidden = s.kind !== 'loading';
     if (s.kind === 'loading') progress.value = s.bytesTotal ? s.bytesDone / s.bytesTotal : 0;
     reload.hidden = !(s.kind === 'lost' || (s.kind === 'failed' && s.modelId));
+    memory.hidden = s.kind !== 'ready';
+    if (s.kind === 'ready' && memory.dataset.model !== s.info.modelId) {
+      const mem = s.info.memory;
+      memory.dataset.model = s.info.modelId;
+      memory.dataset.bytes = String(mem.bytes);
+      const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+      memory.replaceChildren(
+        el('summary', {}, `GPU memory: ${mib(mem.bytes)} in ${mem.buffers} buffers (peak ${mib(mem.peakBytes)})`),
+        el(
+          'table',
+          { className: 'grid chat-memory-table' },
+          el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Holds'), el('th', { scope: 'col' }, 'Buffers'), el('th', { scope: 'col' }, 'Size'))),
+          el(
+            'tbody',
+            {},
+            ...mem.byKind.map((k) => {
+              const row = el('tr', { className: 'mem-row' }, el('td', {}, k.kind), el('td', {}, String(k.count)), el('td', {}, mib(k.bytes)));
+              row.dataset.kind = k.kind;
+              return row;
+            }),
+          ),
+        ),
+        el('p', { className: 'muted small' }, 'Every buffer the engine created on this GPU and still holds (WebGPU reports no free memory: this ledger is what the engine knows).'),
+      );
+    }
     const ready = s.kind === 'ready';
     const template = ready && s.info.chatTemplate;
     const mode: GenerationMode = template ? chat.mode : 'completion';
