@@ -41,10 +41,13 @@ export function generatedBytes(preset: 'tiny-llama' | 'tiny-qwen2', type: GenTyp
 export async function referenceLogProbs(source: TensorSource, model: Model, ids: readonly number[], opts: ReferenceOptions = {}): Promise<Float64Array[]> {
   const byName = new Map(source.header.tensors.map((t) => [t.name, t] as const));
   const values = new Map<string, Float32Array>();
+  const raw = new Map<string, Uint8Array>();
   for (const t of source.header.tensors) {
-    values.set(t.name, getQuantFormat(tensorTypeName(t)).dequantize(await source.read(t.name, 0, t.byteSize), t.elementCount));
+    const bytes = await source.read(t.name, 0, t.byteSize);
+    raw.set(t.name, bytes);
+    values.set(t.name, getQuantFormat(tensorTypeName(t)).dequantize(bytes, t.elementCount));
   }
-  const logits = referenceForward(model.config, model.arch, { tensor: (n) => values.get(n)!, type: (n) => tensorTypeName(byName.get(n)!) }, ids, opts);
+  const logits = referenceForward(model.config, model.arch, { tensor: (n) => values.get(n)!, type: (n) => tensorTypeName(byName.get(n)!), raw: (n) => raw.get(n)! }, ids, opts);
   return logSoftmaxRows(logits, ids.length, model.vocabSize);
 }
 

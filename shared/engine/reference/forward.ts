@@ -19,7 +19,12 @@ import { attentionRef } from './attention';
 import { gelu, silu } from './elementwise';
 import { ropeRef } from './rope';
 
-export type ActivationRounding = 'none' | 'f16' | 'bf16' | 'q8_0' | 'q8_k';
+/**
+ * 'q8_1': Q8_0's rounding of the values, and the dot product as ggml_vec_dot_q4_1/q5_1_q8_1
+ * forms it: Σ_blocks d_w·d_x·Σ q_w q_x + m_w·s_x, with s_x = f16(d_x · Σ q_x) standing for the
+ * block's sum (needs the weight's raw blocks: ReferenceWeights.raw).
+ */
+export type ActivationRounding = 'none' | 'f16' | 'bf16' | 'q8_0' | 'q8_1' | 'q8_k';
 
 /** llama.cpp's vec_dot_type per weight type (ggml-cpu type traits). */
 export function llamaCppActivationRounding(weightType: string): ActivationRounding {
@@ -32,9 +37,10 @@ export function llamaCppActivationRounding(weightType: string): ActivationRoundi
     case 'Q4_0':
     case 'Q5_0':
     case 'IQ4_NL':
-    case 'Q4_1': // Q8_1: the values Q8_0 rounds to
-    case 'Q5_1':
       return 'q8_0';
+    case 'Q4_1':
+    case 'Q5_1':
+      return 'q8_1';
     case 'Q2_K':
     case 'Q3_K':
     case 'Q4_K':
@@ -56,6 +62,7 @@ function rint(v: number): number {
 /** x as llama.cpp hands it to a dot product with weights of the given rounding (in place on a copy). */
 export function roundActivations(x: Float32Array, mode: ActivationRounding): Float32Array {
   if (mode === 'none') return x;
+  if (mode === 'q8_1') mode = 'q8_0'; // the same values; the sums are the dot product's business
   const y = new Float32Array(x.length);
   if (mode === 'f16') {
     for (let i = 0; i < x.length; i++) y[i] = f16ToF32(f32ToF16(x[i]!));
@@ -99,6 +106,61 @@ export interface ReferenceWeights {
   tensor(name: string): Float32Array;
   /** ggml type name of a tensor ("F32", "Q4_K"). */
   type(name: string): string;
+  /** The tensor's stored bytes (only the 'q8_1' emulation needs them). */
+  raw?(name: string): Uint8Array;
+}
+
+/**
+ * y[t, r] as llama.cpp's Q4_1 / Q5_1 × Q8_1 dot product forms it (see ActivationRounding): x
+ * quantised per 32 values as quantize_row_q8_1 does (d = amax/127, q = round(x·127/amax), the
+ * scale stored as f16, s = f16(d·Σq)), the weight's own d, m and q from its blocks.
+ */
+function matmulQ8_1(raw: Uint8Array, type: 'Q4_1' | 'Q5_1', rows: number, cols: number, x: Float32Array, T: number): Float32Array {
+  const bpb = type === 'Q4_1' ? 20 : 24;
+  const nb = cols / 32;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const y = new Float32Array(T * rows);
+  const qw = new Int32Array(32);
+  for (let t = 0; t < T; t++) {
+    // The activation row's Q8_1 blocks.
+    const dx = new Float64Array(nb);
+    const sx = new Float64Array(nb);
+    const qx = new Int32Array(cols);
+    for (let b = 0; b < nb; b++) {
+      let amax = 0;
+      for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[t * cols + b * 32 + j]!));
+      const d = Math.fround(amax / 127);
+      const id = amax ? Math.fround(127 / amax) : 0;
+      let sum = 0;
+      for (let j = 0; j < 32; j++) {
+        const q = rint(Math.fround(x[t * cols + b * 32 + j]! * id));
+        qx[b * 32 + j] = q;
+        sum += q;
+      }
+      dx[b] = f16ToF32(f32ToF16(d));
+      sx[b] = f16ToF32(f32ToF16(Math.fround(d * sum)));
+    }
+    for (let r = 0; r < rows; r++) {
+      let acc = 0;
+      for (let b = 0; b < nb; b++) {
+        const o = (r * nb + b) * bpb;
+        const dw = f16ToF32(dv.getUint16(o, true));
+        const mw = f16ToF32(dv.getUint16(o + 2, true));
+        const qh = type === 'Q5_1' ? dv.getUint32(o + 4, true) : 0;
+        const qs = o + (type === 'Q5_1' ? 8 : 4);
+        for (let j = 0; j < 16; j++) {
+          const byte = raw[qs + j]!;
+          qw[j] = (byte & 15) | (((qh >>> j) & 1) << 4);
+          qw[j + 16] = (byte >> 4) | (((qh >>> (j + 16)) & 1) << 4);
+        }
+        let dot = 0;
+        for (let j = 0; j < 32; j++) dot += qw[j]! * qx[b * 32 + j]!;
+        acc += dw * dx[b]! * dot + mw * sx[b]!;
+      }
+      y[t * rows + r] = acc;
+    }
+  }
+  return y;
 }
 
 export interface ReferenceOptions {
@@ -168,7 +230,12 @@ export function referenceForward(c: ModelConfig, arch: ModelArchSpec, wts: Refer
   const F = c.feedForwardLength;
   const round = opts.activationRounding ?? (() => 'none' as const);
   const proj = (name: string, x: Float32Array, rows: number, cols: number) => {
-    const y = matmul(wts.tensor(name), rows, cols, roundActivations(x, round(wts.type(name), name)), T);
+    const mode = round(wts.type(name), name);
+    const type = wts.type(name);
+    const y =
+      mode === 'q8_1' && wts.raw && (type === 'Q4_1' || type === 'Q5_1')
+        ? matmulQ8_1(wts.raw(name), type, rows, cols, x, T)
+        : matmul(wts.tensor(name), rows, cols, roundActivations(x, mode), T);
     const l = opts.lora?.get(name);
     if (l) {
       const ab = matmul(l.b, rows, l.rank, matmul(l.a, l.rank, cols, x, T), T);
