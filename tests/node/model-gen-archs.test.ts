@@ -15,6 +15,7 @@ import { parseGgufBytes } from '../../shared/gguf/reader';
 import { generateModelBytes, planModel, type ConfigOverrides, type GenType, type PresetName } from '../../shared/model-gen';
 import { tokenizerFromGguf } from '../../shared/tokenizer';
 import { openReference } from '../support/llama-cpp';
+import { meanCorrelation } from '../support/compare';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxi-model-gen-archs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -98,31 +99,6 @@ function checkDistribution(label: string, logProbs: Float64Array[], V: number): 
   expect(meanTop).toBeGreaterThan(0.03);
   expect(meanTop).toBeLessThan(0.6);
   expect(tops.size).toBeGreaterThan(logProbs.length / 3);
-}
-
-/** Pearson correlation of two models' log-probabilities over the vocabulary, averaged over positions. */
-function meanCorrelation(a: Float64Array[], b: Float64Array[]): number {
-  let total = 0;
-  a.forEach((x, pos) => {
-    const y = b[pos]!;
-    const n = x.length;
-    let mx = 0;
-    let my = 0;
-    for (let i = 0; i < n; i++) {
-      mx += x[i]! / n;
-      my += y[i]! / n;
-    }
-    let sxy = 0;
-    let sxx = 0;
-    let syy = 0;
-    for (let i = 0; i < n; i++) {
-      sxy += (x[i]! - mx) * (y[i]! - my);
-      sxx += (x[i]! - mx) ** 2;
-      syy += (y[i]! - my) ** 2;
-    }
-    total += sxy / Math.sqrt(sxx * syy);
-  });
-  return total / a.length;
 }
 
 /** Largest |Δ log p| over the vocabulary at each position. */

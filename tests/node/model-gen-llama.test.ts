@@ -13,6 +13,7 @@ import { GEN_TYPES, generateModelBytes, planModel, type GenMethod, type GenType 
 import { VOCAB_CORPUS } from '../../shared/model-gen/corpus';
 import { tokenizerFromGguf, type Tokenizer } from '../../shared/tokenizer';
 import { openReference } from '../support/llama-cpp';
+import { meanCorrelation } from '../support/compare';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxi-model-gen-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,31 +85,6 @@ async function check(preset: 'tiny-llama' | 'tiny-qwen2', type: GenType, method:
   } finally {
     await ref.dispose();
   }
-}
-
-/** Pearson correlation of two models' log-probabilities over the vocabulary, averaged over positions. */
-function meanCorrelation(a: Float64Array[], b: Float64Array[]): number {
-  let total = 0;
-  a.forEach((x, pos) => {
-    const y = b[pos]!;
-    const n = x.length;
-    let mx = 0;
-    let my = 0;
-    for (let i = 0; i < n; i++) {
-      mx += x[i]! / n;
-      my += y[i]! / n;
-    }
-    let sxy = 0;
-    let sxx = 0;
-    let syy = 0;
-    for (let i = 0; i < n; i++) {
-      sxy += (x[i]! - mx) * (y[i]! - my);
-      sxx += (x[i]! - mx) ** 2;
-      syy += (y[i]! - my) ** 2;
-    }
-    total += sxy / Math.sqrt(sxx * syy);
-  });
-  return total / a.length;
 }
 
 // How closely each type of the same (quantize-method) model must follow F32. llama.cpp also

@@ -16,6 +16,7 @@ import { ggmlType } from '../../shared/gguf/ggml-types';
 import { GEN_MIXES, MIX_FILE_TYPE, generateModelBytes, planModel, type ConfigOverrides, type GenMix, type GenOptions } from '../../shared/model-gen';
 import { tokenizerFromGguf } from '../../shared/tokenizer';
 import { openReference } from '../support/llama-cpp';
+import { meanCorrelation } from '../support/compare';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxi-model-gen-mix-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -69,31 +70,6 @@ function checkDistribution(label: string, logProbs: Float64Array[], V: number): 
   expect(meanTop, label).toBeGreaterThan(0.03);
   expect(meanTop, label).toBeLessThan(0.7);
   return meanTop;
-}
-
-/** Pearson correlation of two models' log-probabilities over the vocabulary, averaged over positions. */
-function meanCorrelation(a: Float64Array[], b: Float64Array[]): number {
-  let total = 0;
-  a.forEach((x, pos) => {
-    const y = b[pos]!;
-    const n = x.length;
-    let mx = 0;
-    let my = 0;
-    for (let i = 0; i < n; i++) {
-      mx += x[i]! / n;
-      my += y[i]! / n;
-    }
-    let sxy = 0;
-    let sxx = 0;
-    let syy = 0;
-    for (let i = 0; i < n; i++) {
-      sxy += (x[i]! - mx) * (y[i]! - my);
-      sxx += (x[i]! - mx) ** 2;
-      syy += (y[i]! - my) ** 2;
-    }
-    total += sxy / Math.sqrt(sxx * syy);
-  });
-  return total / a.length;
 }
 
 // Measured (seed 7; tiny-llama / with embd 320 / with ff 320): Q2_K 0.560 / 0.864 / 0.568, Q3_K_S

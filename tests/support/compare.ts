@@ -43,3 +43,28 @@ export function randomF32(n: number, r: () => number, lo = -1, hi = 1): Float32A
   for (let i = 0; i < n; i++) a[i] = lo + (hi - lo) * r();
   return a;
 }
+
+/** Pearson correlation of two models' log-probabilities over the vocabulary, averaged over positions. */
+export function meanCorrelation(a: Float64Array[], b: Float64Array[]): number {
+  let total = 0;
+  a.forEach((x, pos) => {
+    const y = b[pos]!;
+    const n = x.length;
+    let mx = 0;
+    let my = 0;
+    for (let i = 0; i < n; i++) {
+      mx += x[i]! / n;
+      my += y[i]! / n;
+    }
+    let sxy = 0;
+    let sxx = 0;
+    let syy = 0;
+    for (let i = 0; i < n; i++) {
+      sxy += (x[i]! - mx) * (y[i]! - my);
+      sxx += (x[i]! - mx) ** 2;
+      syy += (y[i]! - my) ** 2;
+    }
+    total += sxy / Math.sqrt(sxx * syy);
+  });
+  return total / a.length;
+}
