@@ -45,8 +45,8 @@ export interface OpenNodeModelOptions extends ModelLoadOptions {
   loraScale?: number;
 }
 
-/** Opens an adapter file, checks it against the base and reads it (its values are copied at load, so the file closes after). */
-async function withAdapter<T>(path: string, base: TensorSource, use: (lora: { adapter: LoraAdapter; source: TensorSource }) => Promise<T>): Promise<T> {
+/** Opens an adapter file and checks it against the base; the file closes when `use` is done (read what you need in it). */
+export async function withLoraAdapter<T>(path: string, base: TensorSource, use: (lora: { adapter: LoraAdapter; source: TensorSource }) => Promise<T>): Promise<T> {
   const file = await FileByteSource.open(path);
   try {
     const source = await openGgufTensorSource(file, path);
@@ -83,7 +83,7 @@ export async function openModelFromSource(
     const saved = opts.tuning || opts.matvecTuning || opts.tuningFile === false ? undefined : savedTuningFor(ctx, opts.tuningFile ?? tuningFilePath(), opts.onWarning);
     const loadOpts = saved ? { ...opts, matvecTuning: saved.table } : opts;
     const model = opts.loraPath
-      ? await withAdapter(opts.loraPath, source, (lora) => Model.load(ctx!, source, { ...loadOpts, lora: { ...lora, scale: opts.loraScale ?? 1 } }))
+      ? await withLoraAdapter(opts.loraPath, source, (lora) => Model.load(ctx!, source, { ...loadOpts, lora: { ...lora, scale: opts.loraScale ?? 1 } }))
       : await Model.load(ctx, source, loadOpts);
     const owned = opts.ctx ? null : ctx;
     return {

@@ -6,12 +6,10 @@
  * file goes through the one durable write.
  */
 import { readLoraValues } from '../../shared/engine/lora';
-import { openGgufTensorSource } from '../../shared/engine/tensor-source';
-import { loraAdapterFromGguf } from '../../shared/lora';
 import { mergeLoraTensor, type MergeStats } from '../../shared/lora/merge';
+import { withLoraAdapter } from './index';
 import { pixelTensorSource } from './pixel-source';
 import { writeFileDurableStream } from '../pixelfs/file-ops';
-import { FileByteSource } from '../storage/file-byte-source';
 import type { ModelStore } from '../models/store';
 
 export interface MergedTensorReport extends MergeStats {
@@ -36,14 +34,7 @@ export async function exportMergedLora(
   const t0 = performance.now();
   const base = pixelTensorSource(store, ref);
   const m = base.manifest;
-  const file = await FileByteSource.open(adapterPath);
-  let values;
-  try {
-    const source = await openGgufTensorSource(file, adapterPath);
-    values = await readLoraValues(source, loraAdapterFromGguf(source.header, base.header), opts.scale ?? 1);
-  } finally {
-    await file.close();
-  }
+  const values = await withLoraAdapter(adapterPath, base, (lora) => readLoraValues(lora.source, lora.adapter, opts.scale ?? 1));
   const header = await store.volume.read(m.header.name, 0, m.header.size);
   const tensors = [...m.tensors].sort((x, y) => x.offset - y.offset);
   const reports: MergedTensorReport[] = [];

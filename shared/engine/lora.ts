@@ -36,6 +36,11 @@ export interface LoraValues {
 
 const RANK_ALIGN = 4;
 
+/** The rank a pair has on the GPU: a multiple of the f32 kernels' 4 columns. */
+export function paddedLoraRank(rank: number): number {
+  return Math.ceil(rank / RANK_ALIGN) * RANK_ALIGN;
+}
+
 async function values(source: TensorSource, t: LoraPair['a']): Promise<Float32Array> {
   const type = tensorTypeName(t);
   if (!isQuantTypeName(type) || (type !== 'F32' && type !== 'F16')) {
@@ -67,7 +72,7 @@ function f32Matrix(ctx: GpuContext, name: string, data: Float32Array, rows: numb
 export function uploadLora(ctx: GpuContext, pairs: ReadonlyMap<string, LoraValues>): Map<string, GpuLora> {
   const out = new Map<string, GpuLora>();
   for (const [target, p] of pairs) {
-    const r = Math.ceil(p.rank / RANK_ALIGN) * RANK_ALIGN;
+    const r = paddedLoraRank(p.rank);
     const a = new Float32Array(r * p.cols);
     a.set(p.a); // rows past `rank` stay 0
     const b = new Float32Array(p.rows * r);

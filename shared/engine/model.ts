@@ -37,7 +37,7 @@ import type { LoraAdapter } from '../lora';
 import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { EngineError } from './errors';
 import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
-import { readLoraValues, uploadLora, type GpuLora } from './lora';
+import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
 import { DispatchCache } from './replay';
 import { MAX_HEAD_DIM } from './support';
 import type { TensorInfo, TensorSource } from './tensor-source';
@@ -315,7 +315,7 @@ export class Model {
     // Every pair's values are read now (they are small): a bad adapter fails before any upload.
     const loraValues = opts.lora ? await readLoraValues(opts.lora.source, opts.lora.adapter, opts.lora.scale ?? 1) : null;
     const loraShape = loraValues?.size
-      ? { rank: Math.max(...[...loraValues.values()].map((p) => Math.ceil(p.rank / 4) * 4)), rows: Math.max(...[...loraValues.values()].map((p) => p.rows)) }
+      ? { rank: Math.max(...[...loraValues.values()].map((p) => paddedLoraRank(p.rank))), rows: Math.max(...[...loraValues.values()].map((p) => p.rows)) }
       : null;
     if (loraValues) {
       types.add('F32'); // A and B go up as f32

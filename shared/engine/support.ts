@@ -6,7 +6,7 @@
  * `pxi inspect`, the import wizard and the Models view all show this one answer.
  */
 import { PxiError } from '../errors';
-import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelConfig } from '../model';
+import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { tokenizerFromGguf } from '../tokenizer';
 import { tensorTypeName, type ModelHeader } from './tensor-source';
 import { weightTypeOf } from './weights';
@@ -35,15 +35,15 @@ function message(e: unknown): string {
 export function engineSupport(h: ModelHeader): EngineSupport {
   const problems: SupportProblem[] = [];
   let config: ModelConfig | null = null;
+  let arch: ModelArchSpec | null = null;
   try {
     config = modelConfigFromGguf(h);
-    modelArchFromGguf(h, config);
+    arch = modelArchFromGguf(h, config);
   } catch (e) {
     if (!(e instanceof PxiError)) throw e;
     problems.push({ part: e.code === 'MODEL_UNSUPPORTED_ARCH' ? 'architecture' : 'configuration', detail: e.message });
   }
-  if (config) {
-    const arch = modelArchFromGguf(h, config);
+  if (config && arch) {
     const byName = new Map(h.tensors.map((t) => [t.name, t] as const));
     const matrices = ['token_embd.weight', ...(config.tiedOutput ? [] : ['output.weight'])];
     for (let b = 0; b < config.blockCount; b++) matrices.push(...blockMatrixNames(arch, b));

@@ -4,6 +4,7 @@
  * comparisons that report where and by how much.
  */
 import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
 import { memorySource } from '../../shared/binary/byte-source';
 import { Model, type ModelLoadOptions } from '../../shared/engine/model';
 import { logSoftmaxRows, referenceForward, type ReferenceOptions } from '../../shared/engine/reference/forward';
@@ -106,6 +107,28 @@ export function top2(row: ArrayLike<number>): { top: number; margin: number } {
     } else if (b < 0 || row[i]! > row[b]!) b = i;
   }
   return { top: a, margin: row[a]! - row[b]! };
+}
+
+/**
+ * Our greedy continuation of `prompt` (from position 0) against llama.cpp's tokens `want`, token
+ * by token through the decode path. The first difference is allowed only at a near-tie: our own
+ * margin between the first two tokens below `tol` (asserted); the walk stops there. Returns the
+ * tokens that agreed.
+ */
+export async function greedyAgreement(model: Model, prompt: readonly number[], want: readonly number[], tol: number): Promise<number[]> {
+  model.rewind(0);
+  let logits = (await model.forward(prompt, 'last')).logits!;
+  const got: number[] = [];
+  for (let i = 0; i < want.length; i++) {
+    const { top, margin } = top2(logProbsOf(logits, 1, model.vocabSize)[0]!);
+    if (top !== want[i]) {
+      expect(margin, `greedy token ${i}: ours ${top}, llama.cpp ${want[i]} with our margin ${margin}`).toBeLessThan(tol);
+      break;
+    }
+    got.push(top);
+    logits = (await model.forward([top], 'last')).logits!;
+  }
+  return got;
 }
 
 /** A 64-token-plus English text in the style of the TinyStories data stories260K was trained on. */

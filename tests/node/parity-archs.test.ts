@@ -28,7 +28,7 @@ import { tensorTypeName } from '../../shared/engine/tensor-source';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { openTestContext } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
-import { diffLogProbs, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
+import { diffLogProbs, greedyAgreement, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
 
 /**
  * Each family in F32 and a spread of the quantised types, so that every type meets at least one
@@ -216,20 +216,8 @@ describe('greedy continuation, token by token, as llama.cpp (F32)', () => {
     try {
       const prompt = ours.tokenizer.encode('The keeper wrote down what she learned').slice(0, 16);
       const want = await ref.greedy(prompt, GREEDY_TOKENS);
-      const V = ours.model.vocabSize;
-      let logits = (await ours.model.forward(prompt, 'last')).logits!;
-      const got: number[] = [];
-      for (let i = 0; i < want.length; i++) {
-        const { top, margin } = top2(logProbsOf(logits, 1, V)[0]!);
-        if (top !== want[i]) {
-          // A flip is allowed only at a near-tie: our own margin below the F32 distance to llama.cpp.
-          const tol = ours.model.arch.activation === 'gelu' ? GELU_F32_TOLERANCE : TOLERANCE.F32;
-          expect(margin, `token ${i}: ours ${top}, llama.cpp ${want[i]} with our margin ${margin}`).toBeLessThan(tol);
-          break;
-        }
-        got.push(top);
-        logits = (await ours.model.forward([top], 'last')).logits!;
-      }
+      // A flip is allowed only at a near-tie: our own margin below the F32 distance to llama.cpp.
+      const got = await greedyAgreement(ours.model, prompt, want, ours.model.arch.activation === 'gelu' ? GELU_F32_TOLERANCE : TOLERANCE.F32);
       if (report) console.log(`${preset} greedy: ${got.length}/${want.length} tokens agree`);
       expect(want).toHaveLength(GREEDY_TOKENS);
       expect(got.length).toBeGreaterThan(0);

@@ -11,7 +11,7 @@
  *  4. rank 6 (not a multiple of the f32 kernels' 4: padded with zeros) and scale 0.5;
  *  5. an adapter made for another base is refused, naming the tensor.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ import { generateLoraAdapterBytes, loraAdapterFromGguf } from '../../shared/lora
 import { generateModelBytes, planModel, type GenType, type PresetName } from '../../shared/model-gen';
 import { openTestContext } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
-import { diffLogProbs, logProbsOf, referenceLogProbs, sourceFromBytes, top2 } from './engine-support';
+import { diffLogProbs, greedyAgreement, logProbsOf, referenceLogProbs, sourceFromBytes, top2 } from './engine-support';
 
 const TEXT = 'The keeper wrote down what she learned about the river and the mill, and the children asked her why the water ran so fast in the spring.';
 const TOLERANCE: Partial<Record<GenType, number>> = { F32: 1e-3, Q8_0: 0.6, Q4_K: 0.8 };
@@ -70,7 +70,7 @@ describe('LoRA adapters as llama.cpp applies them', () => {
       const V = ours.model.vocabSize;
       const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
       const without = logProbsOf((await plain.model.forward(ids, 'all')).logits!, ids.length, V);
-      const adapterSource = await sourceFromBytes(new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(f.adapter))), f.adapter);
+      const adapterSource = await sourceFromBytes(new Uint8Array(readFileSync(f.adapter)), f.adapter);
       const lora = await readLoraValues(adapterSource, loraAdapterFromGguf(adapterSource.header, ours.source.header), scale);
       const exact = await referenceLogProbs(ours.source, ours.model, ids, { lora });
       const want = await ref.logProbs(ids);
@@ -88,17 +88,7 @@ describe('LoRA adapters as llama.cpp applies them', () => {
       expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
       if (type === 'F32') {
         const prompt = ids.slice(0, 12);
-        const greedy = await ref.greedy(prompt, 24);
-        ours.model.rewind(0);
-        let logits = (await ours.model.forward(prompt, 'last')).logits!;
-        for (let i = 0; i < greedy.length; i++) {
-          const { top, margin } = top2(logProbsOf(logits, 1, V)[0]!);
-          if (top !== greedy[i]) {
-            expect(margin, `greedy token ${i}: ours ${top}, llama.cpp ${greedy[i]}`).toBeLessThan(tol);
-            break;
-          }
-          logits = (await ours.model.forward([top], 'last')).logits!;
-        }
+        await greedyAgreement(ours.model, prompt, await ref.greedy(prompt, 24), tol);
       }
     } finally {
       await ours.close();

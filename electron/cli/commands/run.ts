@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { ContextWindowExceededError, type AllocationLedger } from '../../../shared/gpu';
+import { ContextWindowExceededError, summarizeLedger, type AllocationLedger } from '../../../shared/gpu';
 import { generateStream, type GenerateOptions, type GenerationResult, type GenerationTimings } from '../../../shared/engine/generate';
 import type { SamplerOptions } from '../../../shared/engine/sampling';
 import { openNodeModel, type NodeModel } from '../../engine';
@@ -104,8 +104,9 @@ export function modelArg(positionals: string[], command: string): string {
 /** The allocation ledger as `--verbose` prints it: bytes per kind, then the largest buffers. */
 export function ledgerLines(ledger: AllocationLedger, largest = 8): string[] {
   const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
-  const lines = [`GPU allocation ledger: ${ledger.entries().length} buffers, ${mb(ledger.bytes)} held (peak ${mb(ledger.peakBytes)})`];
-  for (const [kind, v] of Object.entries(ledger.byKind())) if (v.count) lines.push(`  ${kind.padEnd(12)} ${String(v.count).padStart(5)} buffers ${mb(v.bytes).padStart(12)}`);
+  const s = summarizeLedger(ledger);
+  const lines = [`GPU allocation ledger: ${s.buffers} buffers, ${mb(s.bytes)} held (peak ${mb(s.peakBytes)})`];
+  for (const k of s.byKind) lines.push(`  ${k.kind.padEnd(12)} ${String(k.count).padStart(5)} buffers ${mb(k.bytes).padStart(12)}`);
   const top = ledger.entries().sort((a, b) => b.bytes - a.bytes).slice(0, largest);
   lines.push(`  largest: ${top.map((a) => `${a.label} ${mb(a.bytes)}`).join(', ')}`);
   return lines;
