@@ -5,7 +5,6 @@ import { ggmlType } from '../../shared/gguf/ggml-types';
 import { readGgufHeader } from '../../shared/gguf/reader';
 import { FILES_ERRORS } from '../../shared/ipc/channels/files';
 import type { Handlers } from '../../shared/ipc/dispatch';
-import { modelConfigFromGguf } from '../../shared/model/config';
 import type { ModelStore } from '../models/store';
 import { encodeTile, tileCapacity } from '../pixelfs';
 import { withFileByteSource } from '../storage/file-byte-source';
@@ -40,9 +39,9 @@ async function checkFile(path: string): Promise<void> {
 }
 
 /**
- * The import wizard's host-side helpers. The plan repeats the store's pre-write check
- * (`modelConfigFromGguf`) so the wizard can say, before anything is enqueued, that the store
- * would refuse the file and why.
+ * The import wizard's host-side helpers. The plan reads the header only: any GGUF the reader
+ * accepts is stored (a model the engine does not run included), so `importProblem` is null
+ * whenever the plan is answered at all.
  */
 export function fileHandlers(store: () => Promise<ModelStore>, chooseFile: ChooseFile | undefined): Pick<Handlers, FileChannel> {
   return {

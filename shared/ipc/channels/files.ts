@@ -46,7 +46,11 @@ export const ImportPlan = z.strictObject({
   volume: VolumeLayout,
   /** Every tensor in file order: its name, ggml type and data bytes. */
   tensors: z.array(z.strictObject({ name: z.string(), type: z.string(), bytes: Count })).max(1_000_000),
-  /** Why the store would refuse to import the file (unsupported architecture, bad shapes), or null. */
+  /**
+   * Why the store would refuse to import the file, or null. Since any GGUF the reader accepts is
+   * stored (shapes and architectures the engine does not run included), it is null today; kept
+   * for refusals that a header can show before a byte is written.
+   */
   importProblem: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
 });
 
