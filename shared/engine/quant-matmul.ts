@@ -289,10 +289,22 @@ function paramsOf(d: WeightDispatch) {
   return p;
 }
 
-async function encode(ctx: GpuContext, batch: GpuBatch, d: WeightDispatch, bindings: (GpuBinding | undefined)[], label?: string): Promise<void> {
-  const pipeline = await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants });
+/** The pipeline a planned dispatch runs (compiled on first use, then cached by the context). */
+export function weightPipeline(ctx: GpuContext, d: Pick<WeightDispatch, 'shader' | 'entryPoint' | 'constants'>): Promise<GPUComputePipeline> {
+  return ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants });
+}
+
+/**
+ * Records a planned dispatch with its already compiled pipeline (synchronous, for encoders that
+ * record a whole pass at once). Bindings in the kernels' order: weights, x, y/out, ids.
+ */
+export function recordWeightDispatch(batch: GpuBatch, pipeline: GPUComputePipeline, d: WeightDispatch, bindings: (GpuBinding | undefined)[], label?: string): void {
   if (d.workgroups[0] === 0) return;
   batch.dispatch(pipeline, [batch.uniform(paramsOf(d)), ...bindings], d.workgroups, label ?? `${d.shader}:${d.entryPoint}`);
+}
+
+async function encode(ctx: GpuContext, batch: GpuBatch, d: WeightDispatch, bindings: (GpuBinding | undefined)[], label?: string): Promise<void> {
+  recordWeightDispatch(batch, await weightPipeline(ctx, d), d, bindings, label);
 }
 
 /** Records Y = X·Wᵀ (or y = W·x) into a batch. The pipeline is compiled on first use, then cached. */

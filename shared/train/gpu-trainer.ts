@@ -8,11 +8,18 @@
  * buffer; the loss scale averages them), then the gradient norm, clipping and AdamW, without
  * reading anything back but the per-row losses and the norm. Every kernel is deterministic, so
  * the same seed and data give the same weights bit for bit on one adapter.
+ *
+ * LoRA mode (`base` and `lora` options): the model's own weights are a FrozenBase (its GGUF
+ * types, read in place) and the trainable parameters are the adapters' A and B
+ * (shared/train/lora.ts). The op sequence is the same; a base product expands its matrix to f32
+ * first, an adapted one adds (s·x·Aᵀ)·Bᵀ, and norm gains, biases and the embedding get no gradient.
  */
 import type { GpuBatch, GpuBinding, GpuContext } from '../gpu';
 import { ropeInvFreq } from '../engine/reference/rope';
 import { headDim, paramSpecs, ropeNeox, type ParamSpec, type TrainModelConfig } from './config';
 import { TrainError } from './errors';
+import type { FrozenBase } from './frozen-base';
+import { loraAName, loraBName, loraParamSpecs, loraTargetNames, loraUpdateScale, type LoraSettings } from './lora';
 import { BlockKernels } from './kernels-block';
 import { LinearKernels, embeddingIndex, type WeightOperand } from './kernels-linear';
 import { OptimKernels, type AdamWSettings } from './kernels-optim';
@@ -39,7 +46,15 @@ export interface ParamLayout {
 }
 
 export function paramLayout(cfg: TrainModelConfig): ParamLayout {
-  const specs = paramSpecs(cfg);
+  return layoutOf(paramSpecs(cfg));
+}
+
+/** The layout of a LoRA run's flat buffers: its A and B matrices. */
+export function loraParamLayout(cfg: TrainModelConfig, lora: LoraSettings): ParamLayout {
+  return layoutOf(loraParamSpecs(cfg, lora));
+}
+
+function layoutOf(specs: readonly ParamSpec[]): ParamLayout {
   const slots = new Map<string, ParamSlot>();
   let at = 0;
   const place = (spec: ParamSpec) => {
@@ -71,6 +86,17 @@ export type TrainPrecision = 'f32' | 'mixed';
 export interface GpuTrainerOptions {
   /** Default 'f32'. */
   precision?: TrainPrecision;
+  /** LoRA mode: the frozen model (its configuration must be `cfg`) … */
+  base?: FrozenBase;
+  /** … and the adapters trained over it. Both or neither. */
+  lora?: LoraSettings;
+}
+
+/** A LoRA run's adapted matrix: its A and B, and u = s·x·Aᵀ of the current micro-batch (kept for the backward pass). */
+interface Adapted {
+  a: string;
+  b: string;
+  u: GPUBuffer;
 }
 
 export interface StepResult {
@@ -137,6 +163,16 @@ export class GpuTrainer {
   /** Row losses of each micro-batch of the current step, side by side. */
   private stepLosses: GPUBuffer;
   private stepLossSlots: number;
+  /** LoRA mode: the frozen base, its matrices expanded one at a time into `scratch`. */
+  private readonly base: FrozenBase | null;
+  private readonly lora: LoraSettings | null;
+  private readonly loraScale: number;
+  private readonly scratch: GPUBuffer | null;
+  /** Receives the gradients of frozen norm gains (computed by rmsnormBackward, never read). */
+  private readonly discard: GPUBuffer | null;
+  private readonly adapted = new Map<string, Adapted>();
+  /** dL/du of the adapted matrix being differentiated. */
+  private readonly dU: GPUBuffer | null;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -146,12 +182,18 @@ export class GpuTrainer {
     private readonly blk: BlockKernels,
     private readonly opt: OptimKernels,
     readonly precision: TrainPrecision,
+    opts: GpuTrainerOptions = {},
   ) {
+    this.base = opts.base ?? null;
+    this.lora = opts.lora ?? null;
+    if (!this.base !== !this.lora) throw new TrainError('TRAIN_CONFIG', 'LoRA training needs both a frozen base and LoRA settings');
+    if (this.base && precision !== 'f32') throw new TrainError('TRAIN_CONFIG', 'LoRA training runs in f32 precision', { field: 'precision' });
+    this.loraScale = this.lora ? loraUpdateScale(this.lora) : 0;
     if (!Number.isInteger(shape.batch) || shape.batch < 1) throw new TrainError('TRAIN_CONFIG', `batch = ${shape.batch} must be a positive integer`, { field: 'batch' });
     if (!Number.isInteger(shape.seqLen) || shape.seqLen < 1 || shape.seqLen > cfg.context) {
       throw new TrainError('TRAIN_CONFIG', `seqLen = ${shape.seqLen} must be between 1 and the context (${cfg.context})`, { field: 'seqLen' });
     }
-    this.layout = paramLayout(cfg);
+    this.layout = this.lora ? loraParamLayout(cfg, this.lora) : paramLayout(cfg);
     const N = (this.rows = shape.batch * shape.seqLen);
     const { dim: D, ff: F, vocab: V, heads: H, kvHeads: Hk } = cfg;
     const hd = headDim(cfg);
@@ -204,6 +246,12 @@ export class GpuTrainer {
     this.dAct = f32(N * F, 'train:dAct');
     this.stepLossSlots = 1;
     this.stepLosses = f32(N, 'train:step-losses');
+    this.scratch = this.base ? f32(this.base.maxMatrixElements, 'train:base-expanded') : null;
+    this.discard = this.base ? f32(D, 'train:frozen-gain-grads') : null;
+    this.dU = this.lora ? f32(N * this.lora.rank, 'train:lora-du') : null;
+    if (this.lora) {
+      for (const w of loraTargetNames(cfg, this.lora)) this.adapted.set(w, { a: loraAName(w), b: loraBName(w), u: f32(N * this.lora.rank, `train:${w}:lora-u`) });
+    }
   }
 
   static async create(ctx: GpuContext, cfg: TrainModelConfig, shape: BatchShape, init: ReadonlyMap<string, Float32Array>, opts: GpuTrainerOptions = {}): Promise<GpuTrainer> {
@@ -213,7 +261,7 @@ export class GpuTrainer {
       throw new TrainError('TRAIN_CONFIG', `precision "mixed" needs an adapter with shader-f16; ${ctx.adapter.description || 'this adapter'} has none (use "f32" or "auto")`, { field: 'precision' });
     }
     const [lin, blk, opt] = await Promise.all([LinearKernels.create(ctx, { f16: precision === 'mixed' }), BlockKernels.create(ctx), OptimKernels.create(ctx)]);
-    const t = await ctx.checked('allocate training buffers', () => new GpuTrainer(ctx, cfg, shape, lin, blk, opt, precision));
+    const t = await ctx.checked('allocate training buffers', () => new GpuTrainer(ctx, cfg, shape, lin, blk, opt, precision, opts));
     t.setParams(init);
     return t;
   }
@@ -331,6 +379,61 @@ export class GpuTrainer {
     this.ctx.write(this.embRows, index.rows);
   }
 
+  /** A norm gain: trained, or the frozen base's. */
+  private gain(name: string): GpuBinding {
+    return this.base ? this.base.vector(name) : this.p(name);
+  }
+  /** Where a norm gain's gradient goes: its slot, or nowhere (frozen). */
+  private gainGrad(name: string): GpuBinding {
+    return this.discard ?? this.g(name);
+  }
+
+  /**
+   * Records y[rows, outDim] = x·Wᵀ (+ bias) for weight `name` [outDim, inDim]; in LoRA mode W is
+   * the base's (expanded to f32 first) and an adapted matrix adds u·Bᵀ with u = s·x·Aᵀ (kept).
+   */
+  private linF(b: GpuBatch, name: string, x: GpuBinding, y: GpuBinding, inDim: number, outDim: number): void {
+    const rows = this.rows;
+    const biasName = name.replace(/\.weight$/, '.bias');
+    if (!this.base) {
+      this.lin.linearForward(b, { x, w: this.w(name), bias: this.optional(biasName), y, rows, inDim, outDim });
+      return;
+    }
+    this.base.expand(b, name, this.scratch!);
+    this.lin.linearForward(b, { x, w: this.scratch!, bias: this.base.optionalVector(biasName), y, rows, inDim, outDim });
+    const ad = this.adapted.get(name);
+    if (!ad) return;
+    const r = this.lora!.rank;
+    this.lin.linearForward(b, { x, w: this.p(ad.a), y: ad.u, rows, inDim, outDim: r });
+    this.blk.scale(b, { x: ad.u, n: rows * r, s: this.loraScale });
+    this.lin.matmul(b, { a: ad.u, b: this.p(ad.b), c: y, M: rows, N: outDim, K: r, transB: true, accumulate: true });
+  }
+
+  /**
+   * Records the backward pass of linF: dx = dy·W (or += when accumulateDx), and the gradients of
+   * what trains — W and its bias, or in LoRA mode B (dB += dyᵀ·u) and A (dA += s·(dy·B)ᵀ·x, the
+   * input gradient getting s·(dy·B)·A too).
+   */
+  private linB(b: GpuBatch, name: string, dy: GpuBinding, x: GpuBinding, dx: GpuBinding, inDim: number, outDim: number, accumulateDx: boolean): void {
+    const rows = this.rows;
+    if (!this.base) {
+      const db = this.optionalGrad(name.replace(/\.weight$/, '.bias'));
+      this.lin.linearBackward(b, { dy, x, w: this.w(name), dx, dw: this.g(name), db, rows, inDim, outDim, accumulateDx });
+      return;
+    }
+    this.base.expand(b, name, this.scratch!);
+    this.lin.matmul(b, { a: dy, b: this.scratch!, c: dx, M: rows, N: inDim, K: outDim, accumulate: accumulateDx });
+    const ad = this.adapted.get(name);
+    if (!ad) return;
+    const r = this.lora!.rank;
+    const dU = this.dU!;
+    this.lin.matmul(b, { a: dy, b: ad.u, c: this.g(ad.b), M: outDim, N: r, K: rows, transA: true, accumulate: true });
+    this.lin.matmul(b, { a: dy, b: this.p(ad.b), c: dU, M: rows, N: r, K: outDim });
+    this.blk.scale(b, { x: dU, n: rows * r, s: this.loraScale });
+    this.lin.matmul(b, { a: dU, b: x, c: this.g(ad.a), M: r, N: inDim, K: rows, transA: true, accumulate: true });
+    this.lin.matmul(b, { a: dU, b: this.p(ad.a), c: dx, M: rows, N: inDim, K: r, accumulate: true });
+  }
+
   /** Records the forward pass up to the logits of the uploaded micro-batch. */
   private forward(b: GpuBatch): void {
     const { cfg, rows: N } = this;
@@ -338,29 +441,30 @@ export class GpuTrainer {
     const hd = headDim(cfg);
     const { batch: B, seqLen: T } = this.shape;
     const neox = ropeNeox(cfg);
-    this.lin.embeddingForward(b, { table: this.p('token_embd.weight'), ids: this.ids, y: this.xs[0]!, rows: N, dim: D });
+    if (this.base) this.base.embed(b, this.ids, N, this.xs[0]!);
+    else this.lin.embeddingForward(b, { table: this.p('token_embd.weight'), ids: this.ids, y: this.xs[0]!, rows: N, dim: D });
     for (let l = 0; l < cfg.layers; l++) {
       const a = this.acts[l]!;
       const n = (s: string) => `blk.${l}.${s}`;
       const x = this.xs[l]!;
-      this.blk.rmsnormForward(b, { x, w: this.p(n('attn_norm.weight')), y: a.h1, rstd: a.rstd1, rows: N, dim: D, eps: cfg.rmsEps });
-      this.lin.linearForward(b, { x: a.h1, w: this.w(n('attn_q.weight')), bias: this.optional(n('attn_q.bias')), y: a.q, rows: N, inDim: D, outDim: H * hd });
-      this.lin.linearForward(b, { x: a.h1, w: this.w(n('attn_k.weight')), bias: this.optional(n('attn_k.bias')), y: a.k, rows: N, inDim: D, outDim: Hk * hd });
-      this.lin.linearForward(b, { x: a.h1, w: this.w(n('attn_v.weight')), bias: this.optional(n('attn_v.bias')), y: a.v, rows: N, inDim: D, outDim: Hk * hd });
+      this.blk.rmsnormForward(b, { x, w: this.gain(n('attn_norm.weight')), y: a.h1, rstd: a.rstd1, rows: N, dim: D, eps: cfg.rmsEps });
+      this.linF(b, n('attn_q.weight'), a.h1, a.q, D, H * hd);
+      this.linF(b, n('attn_k.weight'), a.h1, a.k, D, Hk * hd);
+      this.linF(b, n('attn_v.weight'), a.h1, a.v, D, Hk * hd);
       this.blk.ropeForward(b, { x: a.q, invFreq: this.invFreq, rows: N, seqLen: T, heads: H, headDim: hd, neox });
       this.blk.ropeForward(b, { x: a.k, invFreq: this.invFreq, rows: N, seqLen: T, heads: Hk, headDim: hd, neox });
       this.blk.attentionForward(b, { q: a.q, k: a.k, v: a.v, out: a.att, probs: a.probs, batch: B, seqLen: T, heads: H, kvHeads: Hk, headDim: hd });
-      this.lin.linearForward(b, { x: a.att, w: this.w(n('attn_output.weight')), y: this.tmpD, rows: N, inDim: H * hd, outDim: D });
+      this.linF(b, n('attn_output.weight'), a.att, this.tmpD, H * hd, D);
       this.blk.add(b, { a: x, b: this.tmpD, out: a.xMid, n: N * D });
-      this.blk.rmsnormForward(b, { x: a.xMid, w: this.p(n('ffn_norm.weight')), y: a.h2, rstd: a.rstd2, rows: N, dim: D, eps: cfg.rmsEps });
-      this.lin.linearForward(b, { x: a.h2, w: this.w(n('ffn_gate.weight')), y: a.gate, rows: N, inDim: D, outDim: F });
-      this.lin.linearForward(b, { x: a.h2, w: this.w(n('ffn_up.weight')), y: a.up, rows: N, inDim: D, outDim: F });
+      this.blk.rmsnormForward(b, { x: a.xMid, w: this.gain(n('ffn_norm.weight')), y: a.h2, rstd: a.rstd2, rows: N, dim: D, eps: cfg.rmsEps });
+      this.linF(b, n('ffn_gate.weight'), a.h2, a.gate, D, F);
+      this.linF(b, n('ffn_up.weight'), a.h2, a.up, D, F);
       this.blk.swigluForward(b, { gate: a.gate, up: a.up, out: a.act, n: N * F });
-      this.lin.linearForward(b, { x: a.act, w: this.w(n('ffn_down.weight')), y: this.tmpD, rows: N, inDim: F, outDim: D });
+      this.linF(b, n('ffn_down.weight'), a.act, this.tmpD, F, D);
       this.blk.add(b, { a: a.xMid, b: this.tmpD, out: this.xs[l + 1]!, n: N * D });
     }
-    this.blk.rmsnormForward(b, { x: this.xs[cfg.layers]!, w: this.p('output_norm.weight'), y: this.hF, rstd: this.rstdF, rows: N, dim: D, eps: cfg.rmsEps });
-    this.lin.linearForward(b, { x: this.hF, w: this.w(this.outputName), y: this.logits, rows: N, inDim: D, outDim: cfg.vocab });
+    this.blk.rmsnormForward(b, { x: this.xs[cfg.layers]!, w: this.gain('output_norm.weight'), y: this.hF, rstd: this.rstdF, rows: N, dim: D, eps: cfg.rmsEps });
+    this.linF(b, this.outputName, this.hF, this.logits, D, cfg.vocab);
   }
 
   private get outputName(): string {
@@ -374,28 +478,28 @@ export class GpuTrainer {
     const hd = headDim(cfg);
     const { batch: B, seqLen: T } = this.shape;
     const neox = ropeNeox(cfg);
-    this.lin.linearBackward(b, { dy: this.logits, x: this.hF, w: this.w(this.outputName), dx: this.dH, dw: this.g(this.outputName), rows: N, inDim: D, outDim: cfg.vocab, accumulateDx: false });
-    this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[cfg.layers]!, w: this.p('output_norm.weight'), rstd: this.rstdF, dx: this.dX, dw: this.g('output_norm.weight'), rows: N, dim: D, accumulateDx: false });
+    this.linB(b, this.outputName, this.logits, this.hF, this.dH, D, cfg.vocab, false);
+    this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[cfg.layers]!, w: this.gain('output_norm.weight'), rstd: this.rstdF, dx: this.dX, dw: this.gainGrad('output_norm.weight'), rows: N, dim: D, accumulateDx: false });
     for (let l = cfg.layers - 1; l >= 0; l--) {
       const a = this.acts[l]!;
       const n = (s: string) => `blk.${l}.${s}`;
       // dX is the gradient of xs[l + 1] = xMid + down(act): it flows to xMid unchanged.
-      this.lin.linearBackward(b, { dy: this.dX, x: a.act, w: this.w(n('ffn_down.weight')), dx: this.dAct, dw: this.g(n('ffn_down.weight')), rows: N, inDim: F, outDim: D, accumulateDx: false });
+      this.linB(b, n('ffn_down.weight'), this.dX, a.act, this.dAct, F, D, false);
       this.blk.swigluBackward(b, { dout: this.dAct, gate: a.gate, up: a.up, dgate: this.dGate, dup: this.dUp, n: N * F });
-      this.lin.linearBackward(b, { dy: this.dGate, x: a.h2, w: this.w(n('ffn_gate.weight')), dx: this.dH, dw: this.g(n('ffn_gate.weight')), rows: N, inDim: D, outDim: F, accumulateDx: false });
-      this.lin.linearBackward(b, { dy: this.dUp, x: a.h2, w: this.w(n('ffn_up.weight')), dx: this.dH, dw: this.g(n('ffn_up.weight')), rows: N, inDim: D, outDim: F, accumulateDx: true });
-      this.blk.rmsnormBackward(b, { dy: this.dH, x: a.xMid, w: this.p(n('ffn_norm.weight')), rstd: a.rstd2, dx: this.dX, dw: this.g(n('ffn_norm.weight')), rows: N, dim: D, accumulateDx: true });
+      this.linB(b, n('ffn_gate.weight'), this.dGate, a.h2, this.dH, D, F, false);
+      this.linB(b, n('ffn_up.weight'), this.dUp, a.h2, this.dH, D, F, true);
+      this.blk.rmsnormBackward(b, { dy: this.dH, x: a.xMid, w: this.gain(n('ffn_norm.weight')), rstd: a.rstd2, dx: this.dX, dw: this.gainGrad(n('ffn_norm.weight')), rows: N, dim: D, accumulateDx: true });
       // dX is now the gradient of xMid = xs[l] + attn_output(att).
-      this.lin.linearBackward(b, { dy: this.dX, x: a.att, w: this.w(n('attn_output.weight')), dx: this.dAtt, dw: this.g(n('attn_output.weight')), rows: N, inDim: H * hd, outDim: D, accumulateDx: false });
+      this.linB(b, n('attn_output.weight'), this.dX, a.att, this.dAtt, H * hd, D, false);
       this.blk.attentionBackward(b, { dout: this.dAtt, q: a.q, k: a.k, v: a.v, probs: a.probs, dq: this.dQ, dk: this.dK, dv: this.dV, dprobs: this.dProbs, batch: B, seqLen: T, heads: H, kvHeads: Hk, headDim: hd });
       this.blk.ropeBackward(b, { x: this.dQ, invFreq: this.invFreq, rows: N, seqLen: T, heads: H, headDim: hd, neox });
       this.blk.ropeBackward(b, { x: this.dK, invFreq: this.invFreq, rows: N, seqLen: T, heads: Hk, headDim: hd, neox });
-      this.lin.linearBackward(b, { dy: this.dQ, x: a.h1, w: this.w(n('attn_q.weight')), dx: this.dH, dw: this.g(n('attn_q.weight')), db: this.optionalGrad(n('attn_q.bias')), rows: N, inDim: D, outDim: H * hd, accumulateDx: false });
-      this.lin.linearBackward(b, { dy: this.dK, x: a.h1, w: this.w(n('attn_k.weight')), dx: this.dH, dw: this.g(n('attn_k.weight')), db: this.optionalGrad(n('attn_k.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
-      this.lin.linearBackward(b, { dy: this.dV, x: a.h1, w: this.w(n('attn_v.weight')), dx: this.dH, dw: this.g(n('attn_v.weight')), db: this.optionalGrad(n('attn_v.bias')), rows: N, inDim: D, outDim: Hk * hd, accumulateDx: true });
-      this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[l]!, w: this.p(n('attn_norm.weight')), rstd: a.rstd1, dx: this.dX, dw: this.g(n('attn_norm.weight')), rows: N, dim: D, accumulateDx: true });
+      this.linB(b, n('attn_q.weight'), this.dQ, a.h1, this.dH, D, H * hd, false);
+      this.linB(b, n('attn_k.weight'), this.dK, a.h1, this.dH, D, Hk * hd, true);
+      this.linB(b, n('attn_v.weight'), this.dV, a.h1, this.dH, D, Hk * hd, true);
+      this.blk.rmsnormBackward(b, { dy: this.dH, x: this.xs[l]!, w: this.gain(n('attn_norm.weight')), rstd: a.rstd1, dx: this.dX, dw: this.gainGrad(n('attn_norm.weight')), rows: N, dim: D, accumulateDx: true });
     }
-    this.lin.embeddingBackward(b, { dy: this.dX, offsets: this.embOffsets, rowIndex: this.embRows, dTable: this.g('token_embd.weight'), rows: N, dim: D, vocab: cfg.vocab });
+    if (!this.base) this.lin.embeddingBackward(b, { dy: this.dX, offsets: this.embOffsets, rowIndex: this.embRows, dTable: this.g('token_embd.weight'), rows: N, dim: D, vocab: cfg.vocab });
   }
 
   private ensureLossSlots(n: number): void {

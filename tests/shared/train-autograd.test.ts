@@ -5,6 +5,9 @@
  * oneHot) and differentiated by tf.grads / tf.valueAndGrads, so neither the forward formulas
  * nor any backward formula is shared with shared/train/reference/*.
  *
+ * LoRA: the adapters' loss and gradients (shared/train/reference/lora.ts, by the chain rule through
+ * W' = W + s·B·A) against tfjs differentiating a model built on W' formed in tfjs.
+ *
  * Tolerance: tfjs computes in float32 (its CPU backend has no float64), so the bound is float32's:
  * |tfjs − ours| ≤ 1e-5 + 1e-4·|ours| for the ops (values of order one) and for the whole model
  * (logits up to ~5, gradients up to ~1, each through ~20 ops). Every f32 op adds a relative error
@@ -36,6 +39,8 @@ import {
   swigluForward,
 } from '../../shared/train/reference/ops';
 import { randomParams, TINY_LLAMA, TINY_QWEN2 } from '../support/train-models';
+import { loraParamSpecs, loraTargetNames, loraUpdateScale, type LoraSettings } from '../../shared/train/lora';
+import { referenceLoraLossAndGrads } from '../../shared/train/reference/lora';
 
 const OP_TOL = { atol: 1e-5, rtol: 1e-4 };
 const MODEL_TOL = { atol: 1e-5, rtol: 1e-4 };
@@ -293,6 +298,53 @@ describe('train reference model vs tfjs autograd (f32)', () => {
       const ref = referenceLossAndGrads(cfg, params, tokens, B, T);
       expect(Math.abs(got.loss - ref.loss)).toBeLessThan(1e-5);
       specs.forEach((s, i) => expectClose(got.grads[i]!, ref.grads.get(s.name)!, s.name, MODEL_TOL));
+    });
+  }
+});
+
+describe('LoRA training reference vs tfjs autograd (f32)', () => {
+  // tfjs builds W' = W + s·B·A itself (matMul of B and A) for each adapted matrix and
+  // differentiates the whole model's loss with respect to A and B; the reference takes dW' and
+  // the chain rule (shared/train/reference/lora.ts).
+  const CASES: readonly (readonly [TrainModelConfig, LoraSettings])[] = [
+    [TINY_LLAMA, { rank: 2, alpha: 3, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] }],
+    [TINY_QWEN2, { rank: 3, alpha: 1, targets: ['attn_q', 'ffn_down'] }],
+  ];
+  for (const [cfg, lora] of CASES) {
+    it(`${cfg.arch}, rank ${lora.rank}: loss and every A and B gradient`, () => {
+      const [B, T] = [2, 5];
+      const base = randomParams(cfg, 211);
+      const r = rng(212);
+      const specs = loraParamSpecs(cfg, lora);
+      const adapters = new Map(specs.map((s) => [s.name, Float32Array.from({ length: s.size }, () => r() - 0.5)]));
+      const tokens = new Int32Array(B * (T + 1)).map(() => Math.floor(r() * cfg.vocab));
+      const ids = new Int32Array(B * T);
+      const targets = new Int32Array(B * T);
+      for (let b = 0; b < B; b++) {
+        for (let t = 0; t < T; t++) {
+          ids[b * T + t] = tokens[b * (T + 1) + t]!;
+          targets[b * T + t] = tokens[b * (T + 1) + t + 1]!;
+        }
+      }
+      const s = loraUpdateScale(lora);
+      const got = tf.tidy(() => {
+        const baseT = new Map(paramSpecs(cfg).map((p) => [p.name, t2(base.get(p.name)!, [...p.shape])]));
+        const ts = specs.map((p) => t2(adapters.get(p.name)!, [...p.shape]));
+        const f = (...xs: tf.Tensor[]) => {
+          const w = new Map(baseT);
+          for (const name of loraTargetNames(cfg, lora)) {
+            const a = xs[specs.findIndex((p) => p.name === `${name}.lora_a`)]!;
+            const b = xs[specs.findIndex((p) => p.name === `${name}.lora_b`)]!;
+            w.set(name, baseT.get(name)!.add(tf.matMul(b, a).mul(s)));
+          }
+          return tfCrossEntropy(tfModel(cfg, w, ids, B, T), targets, B * T, cfg.vocab);
+        };
+        const vg = tf.valueAndGrads(f)(ts);
+        return { loss: vg.value.dataSync()[0]!, grads: vg.grads.map(vals) };
+      });
+      const ref = referenceLoraLossAndGrads(cfg, lora, base, adapters, tokens, B, T);
+      expect(Math.abs(got.loss - ref.loss)).toBeLessThan(1e-5);
+      specs.forEach((p, i) => expectClose(got.grads[i]!, ref.grads.get(p.name)!, p.name, MODEL_TOL));
     });
   }
 });

@@ -9,7 +9,7 @@
  *   h2 = rmsnorm(x, ffn_norm);   x += (silu(h2·Wgᵀ)·(h2·Wuᵀ))·Wdᵀ
  * logits = rmsnorm(x, output_norm)·(output or token_embd)ᵀ.
  */
-import { headDim, paramSpecs, ropeNeox, type TrainModelConfig } from '../config';
+import { headDim, paramSpecs, ropeNeox, type ParamSpec, type TrainModelConfig } from '../config';
 import { ropeInvFreq } from '../../engine/reference/rope';
 import {
   attentionBackward,
@@ -136,7 +136,7 @@ export function referenceLogits(cfg: TrainModelConfig, params: Params, tokens: I
   return forward(cfg, params, tokens, B, T).logits;
 }
 
-function addInto(dst: Float64Array, src: Float64Array): void {
+function addInto(dst: Float64Array, src: ArrayLike<number>): void {
   for (let i = 0; i < dst.length; i++) dst[i] += src[i]!;
 }
 
@@ -267,9 +267,22 @@ export function referenceTrain(
   opt: ReferenceTrainOptions,
 ): ReferenceTrainResult {
   checkParams(cfg, params0);
+  return referenceOptimize(paramSpecs(cfg), params0, batches, opt, (params, tokens) => referenceLossAndGrads(cfg, params, tokens, B, T));
+}
+
+/**
+ * The optimizer loop of referenceTrain over any parameters (`specs`) and any loss: `lossAndGrads`
+ * gives the loss of one micro-batch and the gradient of every parameter in `specs`.
+ */
+export function referenceOptimize(
+  specs: readonly ParamSpec[],
+  params0: Params,
+  batches: readonly Int32Array[],
+  opt: ReferenceTrainOptions,
+  lossAndGrads: (params: ReadonlyMap<string, Float64Array>, tokens: Int32Array) => { loss: number; grads: ReadonlyMap<string, ArrayLike<number>> },
+): ReferenceTrainResult {
   const accum = opt.accum ?? 1;
   if (!(Number.isInteger(accum) && accum >= 1)) throw new RangeError(`referenceTrain: accum ${accum} must be an integer ≥ 1`);
-  const specs = paramSpecs(cfg);
   const params = new Map<string, Float64Array>();
   const m = new Map<string, Float64Array>();
   const v = new Map<string, Float64Array>();
@@ -287,7 +300,7 @@ export function referenceTrain(
     for (const s of specs) sum.set(s.name, new Float64Array(s.size));
     let lossSum = 0;
     for (let a = 0; a < accum; a++) {
-      const r = referenceLossAndGrads(cfg, params, batches[(step - 1) * accum + a]!, B, T);
+      const r = lossAndGrads(params, batches[(step - 1) * accum + a]!);
       lossSum += r.loss;
       for (const s of specs) addInto(sum.get(s.name)!, r.grads.get(s.name)!);
     }

@@ -1,0 +1,113 @@
+/**
+ * The float64 reference of LoRA training (shared/train/reference/lora.ts) against central finite
+ * differences of the loss in every coordinate of every A and B, on the tiny llama (GQA, untied)
+ * and qwen2 (biases, NEOX, tied) of the full-model checks, with A and B drawn large (±0.5) so
+ * that neither gradient is negligible. Same tolerance and step as train-reference-model.test.ts
+ * (|analytic − FD| ≤ 1e-8 + 1e-6·|FD|, h = 1e-5); the loss is composed independently of the
+ * gradient route: logits of the effective weights W + s·B·A, then cross-entropy.
+ *
+ * Also: the settings are validated (rank, alpha, targets), B = 0 leaves the model as it was,
+ * and the optimizer loop over adapters only touches A and B.
+ */
+import { describe, expect, it } from 'vitest';
+import { compareClose, rng } from '../support/compare';
+import type { TrainModelConfig } from '../../shared/train/config';
+import { initLoraParams, loraParamSpecs, loraUpdateScale, validateLoraSettings, type LoraSettings } from '../../shared/train/lora';
+import { loraEffectiveParams, referenceLoraLossAndGrads, referenceLoraTrain } from '../../shared/train/reference/lora';
+import { referenceLogits } from '../../shared/train/reference/model';
+import { crossEntropyForward } from '../../shared/train/reference/ops';
+import { randomParams, TINY_LLAMA, TINY_QWEN2 } from '../support/train-models';
+
+const B = 2;
+const T = 4;
+
+function randomTokens(n: number, V: number, seed: number): Int32Array {
+  const r = rng(seed);
+  return new Int32Array(n).map(() => Math.floor(r() * V));
+}
+
+function randomAdapters(cfg: TrainModelConfig, lora: LoraSettings, seed: number): Map<string, Float64Array> {
+  const r = rng(seed);
+  return new Map(loraParamSpecs(cfg, lora).map((s) => [s.name, Float64Array.from({ length: s.size }, () => r() - 0.5)]));
+}
+
+function lossOf(cfg: TrainModelConfig, lora: LoraSettings, base: Map<string, ArrayLike<number>>, adapters: Map<string, ArrayLike<number>>, tokens: Int32Array): number {
+  const ids = new Int32Array(B * T);
+  const tg = new Int32Array(B * T);
+  for (let i = 0; i < B; i++) {
+    for (let j = 0; j < T; j++) {
+      ids[i * T + j] = tokens[i * (T + 1) + j]!;
+      tg[i * T + j] = tokens[i * (T + 1) + j + 1]!;
+    }
+  }
+  return crossEntropyForward(referenceLogits(cfg, loraEffectiveParams(cfg, lora, base, adapters), ids, B, T), tg, B * T, cfg.vocab).loss;
+}
+
+const CASES: readonly (readonly [TrainModelConfig, LoraSettings])[] = [
+  [TINY_LLAMA, { rank: 2, alpha: 3, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] }],
+  [TINY_QWEN2, { rank: 1, alpha: 0.5, targets: ['attn_v', 'ffn_up'] }],
+];
+
+describe('LoRA training reference vs finite differences (f64)', () => {
+  for (const [cfg, lora] of CASES) {
+    it(`${cfg.arch}, rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join('/')}: every coordinate of A and B`, () => {
+      const base = randomParams(cfg, 31);
+      const adapters = randomAdapters(cfg, lora, 32);
+      const tokens = randomTokens(B * (T + 1), cfg.vocab, 33);
+      const { loss, grads } = referenceLoraLossAndGrads(cfg, lora, base, adapters, tokens, B, T);
+      expect([...grads.keys()]).toEqual(loraParamSpecs(cfg, lora).map((s) => s.name));
+      expect(loss).toBeCloseTo(lossOf(cfg, lora, base, adapters, tokens), 13);
+      const h = 1e-5;
+      for (const [name, g] of grads) {
+        const p = adapters.get(name)!;
+        const fd = new Float64Array(p.length);
+        for (let i = 0; i < p.length; i++) {
+          const v = p[i]!;
+          p[i] = v + h;
+          const up = lossOf(cfg, lora, base, adapters, tokens);
+          p[i] = v - h;
+          const dn = lossOf(cfg, lora, base, adapters, tokens);
+          p[i] = v;
+          fd[i] = (up - dn) / (2 * h);
+        }
+        const msg = compareClose(g, fd, { atol: 1e-8, rtol: 1e-6 }, name);
+        expect(msg, msg ?? '').toBeNull();
+        expect(Math.max(...g.map(Math.abs)), name).toBeGreaterThan(1e-4);
+      }
+    });
+  }
+
+  it('B = 0 (the initial adapters) leaves every weight as it was', () => {
+    const [cfg, lora] = CASES[0]!;
+    const base = randomParams(cfg, 4);
+    const eff = loraEffectiveParams(cfg, lora, base, initLoraParams(cfg, lora, 9));
+    for (const [name, w] of base) expect(Array.from(eff.get(name)!), name).toEqual(Array.from(w));
+  });
+
+  it('the scale is llama.cpp’s alpha / rank in float32', () => {
+    expect(loraUpdateScale({ rank: 3, alpha: 1 })).toBe(Math.fround(1 / 3));
+    expect(loraUpdateScale({ rank: 8, alpha: 16 })).toBe(2);
+  });
+
+  it('validates rank, alpha and targets, naming the setting', () => {
+    const ok: LoraSettings = { rank: 2, alpha: 4, targets: ['attn_q'] };
+    expect(() => validateLoraSettings(TINY_LLAMA, ok)).not.toThrow();
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, rank: 0 })).toThrow(/rank = 0/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, rank: 2.5 })).toThrow(/rank = 2.5/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, rank: 9 })).toThrow(/rank = 9 exceeds min\(out, in\) = 8 of attn_q/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, alpha: Number.NaN })).toThrow(/alpha = NaN/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, targets: [] })).toThrow(/targets/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, targets: ['attn_q', 'attn_q'] })).toThrow(/named twice/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, targets: ['token_embd' as never] })).toThrow(/token_embd is not one of/);
+  });
+
+  it('the optimizer loop trains A and B only, and lowers the loss of a repeated batch', () => {
+    const [cfg, lora] = CASES[0]!;
+    const base = randomParams(cfg, 12);
+    const tokens = randomTokens(B * (T + 1), cfg.vocab, 13);
+    const opt = { maxLr: 1e-2, minLr: 1e-3, warmup: 1, total: 8, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clip: 1 };
+    const r = referenceLoraTrain(cfg, lora, base, initLoraParams(cfg, lora, 1), Array.from({ length: 8 }, () => tokens), B, T, opt);
+    expect([...r.params.keys()]).toEqual(loraParamSpecs(cfg, lora).map((s) => s.name));
+    expect(r.losses[7]!).toBeLessThan(r.losses[0]! - 0.01);
+  });
+});
