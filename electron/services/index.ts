@@ -14,6 +14,8 @@ import { fileHandlers, type ChooseFile } from './file-handlers';
 import { modelHandlers } from './model-handlers';
 import { taskHandlers } from './task-handlers';
 import { TrainService } from './train-handlers';
+import { conversationHandlers } from './conversation-handlers';
+import { ConversationStore } from '../conversations/store';
 
 export interface ServiceOptions {
   /** Where volumes, catalogs and logs live. Created if missing. */
@@ -43,6 +45,7 @@ export class Services {
   private readonly bus = new EventEmitter();
   private storePromise: Promise<ModelStore> | undefined;
   private readonly queue: TaskQueue;
+  private conversationStore: ConversationStore | undefined;
 
   constructor(readonly options: ServiceOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -74,6 +77,7 @@ export class Services {
       ...engineHandlers(() => this.store()),
       ...fileHandlers(() => this.store(), options.chooseFile),
       ...training.handlers(),
+      ...conversationHandlers(() => this.conversations()),
     };
     this.dispatch = createDispatcher(handlers);
     // Tasks a crash left running resume here; progress goes to every renderer as an event.
@@ -112,6 +116,12 @@ export class Services {
     return this.storePromise;
   }
 
+  /** The Chat view's conversations (`<dataDir>/conversations.sqlite`), opened on first use. */
+  conversations(): ConversationStore {
+    this.conversationStore ??= ConversationStore.open(join(this.options.dataDir, 'conversations.sqlite'));
+    return this.conversationStore;
+  }
+
   /** Pushes an event to every connected renderer; the payload is validated like a response. */
   emit<E extends EventName>(name: E, payload: EventPayload<E>): void {
     const checked = events[name].parse(payload);
@@ -126,6 +136,8 @@ export class Services {
   async close(): Promise<void> {
     this.bus.removeAllListeners();
     await this.queue.close();
+    this.conversationStore?.close();
+    this.conversationStore = undefined;
     const store = this.storePromise;
     this.storePromise = undefined;
     if (store) await (await store).close();

@@ -6,6 +6,7 @@ import { mapChannels } from './channels/map';
 import { engineChannels } from './channels/engine';
 import { fileChannels } from './channels/files';
 import { trainChannels, trainEvents } from './channels/train';
+import { conversationChannels } from './channels/conversations';
 
 /**
  * The IPC contract: every channel between the renderer and the main-process services is
@@ -27,6 +28,7 @@ export const channels = {
   ...engineChannels,
   ...fileChannels,
   ...trainChannels,
+  ...conversationChannels,
 } as const;
 
 /** Events the services push to the renderer (progress, notices). */

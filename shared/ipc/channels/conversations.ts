@@ -1,0 +1,203 @@
+import { z } from 'zod';
+import { Empty } from './common';
+
+/**
+ * Chat conversations kept by the services (electron/conversations/store.ts, a SQLite file
+ * beside the volume): each with its model, mode, sampling settings and system message, and its
+ * messages in order. The Chat view creates one on the first message, appends each message,
+ * saves a streaming reply as it grows (so a crash keeps what was shown), and lists, renames,
+ * deletes and exports them. The last model and settings used are kept too (`defaults`).
+ *
+ * Every text crosses as a plain string of any content (titles and messages are shown as text,
+ * never markup); sizes are bounded by CONVERSATION_LIMITS here and again by the store.
+ */
+
+/** Caps on what is stored and what one answer may hold (UTF-16 code units for texts). */
+export const CONVERSATION_LIMITS = Object.freeze({
+  titleChars: 200,
+  systemChars: 32 * 1024,
+  messageChars: 256 * 1024,
+  /** Title, system message and every message of one conversation together. */
+  conversationChars: 2 * 1024 * 1024,
+  messages: 2000,
+  conversations: 5000,
+  modelIdChars: 256,
+  /** Messages one append may add (a user message and the reply that starts streaming). */
+  appendMessages: 4,
+  pathChars: 4096,
+});
+
+/** The stable codes of the store's refusals. */
+export const CONVERSATION_ERRORS = Object.freeze({
+  NOT_FOUND: 'CONVERSATION_NOT_FOUND',
+  MESSAGE_NOT_FOUND: 'CONVERSATION_MESSAGE_NOT_FOUND',
+  TOO_LARGE: 'CONVERSATION_TOO_LARGE',
+  TOO_MANY: 'CONVERSATION_TOO_MANY',
+  BAD_PATH: 'CONVERSATION_BAD_PATH',
+  FILE_EXISTS: 'CONVERSATION_FILE_EXISTS',
+  SCHEMA_NEWER: 'CONVERSATION_SCHEMA_NEWER',
+});
+
+const L = CONVERSATION_LIMITS;
+const Id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const Time = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const Count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const Figure = z.number().finite();
+
+export const Title = z.string().max(L.titleChars, `a title is at most ${L.titleChars} characters`);
+export const SystemText = z.string().max(L.systemChars, `a system message is at most ${L.systemChars} characters`);
+export const MessageText = z.string().max(L.messageChars, `a message is at most ${L.messageChars} characters`);
+const ModelId = z.string().min(1).max(L.modelIdChars);
+const ModelName = z.string().max(L.modelIdChars);
+
+/** 'chat': turns through the model's chat template; 'completion': the text is continued. */
+export const ChatMode = z.enum(['chat', 'completion']);
+
+/** The sampling settings of the Chat view (llama.cpp's names); `seed` null means a random one per reply. */
+export const ChatSettings = z.strictObject({
+  temperature: Figure.min(0).max(1000),
+  topK: z.number().int().min(0).max(1_000_000),
+  topP: Figure.gt(0).max(1),
+  minP: Figure.min(0).max(1),
+  repeatPenalty: Figure.gt(0).max(1000),
+  maxTokens: z.number().int().min(1).max(10_000_000),
+  seed: z.number().int().min(0).max(0xffffffff).nullable(),
+});
+
+export const MessageRole = z.enum(['user', 'assistant']);
+/** A reply is 'streaming' while generated, 'incomplete' when that was cut off (a crash, a reload), 'error' when it failed. */
+export const MessageState = z.enum(['done', 'streaming', 'incomplete', 'error']);
+export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted', 'context']);
+
+/** What the engine measured of one reply, and the seed it sampled with. */
+export const ReplyStats = z.strictObject({
+  /** From sending to the first token on screen (null when the reply had no token). */
+  timeToFirstTokenMs: Figure.nonnegative().nullable(),
+  promptTokens: Count,
+  prefillMs: Figure.nonnegative(),
+  prefillTokensPerSecond: Figure.nonnegative(),
+  decodeTokens: Count,
+  decodeMs: Figure.nonnegative(),
+  decodeTokensPerSecond: Figure.nonnegative(),
+  stopReason: StopReason,
+  seed: z.number().int().min(0).max(0xffffffff),
+});
+
+const ErrorText = z.string().max(4000);
+
+export const ConversationMessage = z.strictObject({
+  id: Id,
+  role: MessageRole,
+  text: MessageText,
+  state: MessageState,
+  stats: ReplyStats.nullable(),
+  error: ErrorText.nullable(),
+  createdAt: Time,
+  updatedAt: Time,
+});
+
+export const ConversationSummary = z.strictObject({
+  id: Id,
+  title: Title,
+  modelId: ModelId,
+  /** The model's name when the conversation was last used (the model may since be deleted). */
+  modelName: ModelName,
+  mode: ChatMode,
+  messageCount: Count,
+  createdAt: Time,
+  updatedAt: Time,
+});
+
+export const Conversation = ConversationSummary.extend({
+  system: SystemText,
+  settings: ChatSettings,
+  messages: z.array(ConversationMessage).max(L.messages),
+});
+
+export const NewMessage = z.strictObject({
+  role: MessageRole,
+  text: MessageText,
+  state: MessageState.default('done'),
+  stats: ReplyStats.nullable().default(null),
+  error: ErrorText.nullable().default(null),
+});
+
+/** The last model and settings the Chat view used, for the next visit. */
+export const ChatDefaults = z.strictObject({
+  modelId: ModelId,
+  mode: ChatMode,
+  settings: ChatSettings,
+});
+
+export const ExportFormat = z.enum(['markdown', 'json']);
+
+const ConversationRef = z.strictObject({ id: Id });
+const MessageRef = { conversationId: Id, messageId: Id };
+
+export const conversationChannels = {
+  /** Every conversation, the most recently updated first. */
+  'conversations:list': { request: Empty, response: z.strictObject({ conversations: z.array(ConversationSummary).max(L.conversations) }) },
+  'conversations:get': { request: ConversationRef, response: Conversation },
+  /** A new conversation, with its first messages (the first user message and the reply it starts). */
+  'conversations:create': {
+    request: z.strictObject({
+      title: Title,
+      modelId: ModelId,
+      modelName: ModelName,
+      mode: ChatMode,
+      system: SystemText,
+      settings: ChatSettings,
+      messages: z.array(NewMessage).max(L.appendMessages).default([]),
+    }),
+    response: Conversation,
+  },
+  /** Renames, or changes the settings, model, mode or system message of a conversation. */
+  'conversations:update': {
+    request: z.strictObject({
+      id: Id,
+      title: Title.optional(),
+      system: SystemText.optional(),
+      settings: ChatSettings.optional(),
+      modelId: ModelId.optional(),
+      modelName: ModelName.optional(),
+      mode: ChatMode.optional(),
+    }),
+    response: ConversationSummary,
+  },
+  'conversations:delete': { request: ConversationRef, response: z.strictObject({ deleted: Id }) },
+  /** Adds messages at the end; answers them with their ids. */
+  'conversations:append': {
+    request: z.strictObject({ conversationId: Id, messages: z.array(NewMessage).min(1).max(L.appendMessages) }),
+    response: z.strictObject({ messages: z.array(ConversationMessage).max(L.appendMessages) }),
+  },
+  /** Replaces a message's text and state: a streaming reply as it grows, then as it ended. */
+  'conversations:updateMessage': {
+    request: z.strictObject({ ...MessageRef, text: MessageText, state: MessageState, stats: ReplyStats.nullable().optional(), error: ErrorText.nullable().optional() }),
+    response: ConversationMessage,
+  },
+  /** Removes a message and every message after it (edit and resend, regenerate). */
+  'conversations:truncate': { request: z.strictObject(MessageRef), response: z.strictObject({ removed: Count }) },
+  /** The conversation as a Markdown or JSON document, with a file name made from its title. */
+  'conversations:export': {
+    request: z.strictObject({ id: Id, format: ExportFormat }),
+    response: z.strictObject({ fileName: z.string().min(1).max(120), mimeType: z.string(), text: z.string().max(8 * L.conversationChars) }),
+  },
+  /** Writes that document to an absolute path on the host (the desktop's save path). */
+  'conversations:save': {
+    request: z.strictObject({ id: Id, format: ExportFormat, path: z.string().min(1).max(L.pathChars), overwrite: z.boolean().default(false) }),
+    response: z.strictObject({ path: z.string(), bytes: Count }),
+  },
+  'conversations:defaults': { request: Empty, response: z.strictObject({ defaults: ChatDefaults.nullable() }) },
+  'conversations:setDefaults': { request: z.strictObject({ defaults: ChatDefaults }), response: z.strictObject({ defaults: ChatDefaults }) },
+} as const;
+
+export type ChatSettings = z.output<typeof ChatSettings>;
+export type ChatModeName = z.output<typeof ChatMode>;
+export type ReplyStats = z.output<typeof ReplyStats>;
+export type ConversationMessage = z.output<typeof ConversationMessage>;
+export type ConversationSummary = z.output<typeof ConversationSummary>;
+export type Conversation = z.output<typeof Conversation>;
+export type NewMessage = z.input<typeof NewMessage>;
+export type ChatDefaults = z.output<typeof ChatDefaults>;
+export type ExportFormatName = z.output<typeof ExportFormat>;
+export type MessageStateName = z.output<typeof MessageState>;
