@@ -15,6 +15,7 @@ import { createHash } from 'node:crypto';
 import type { Volume } from '../pixelfs/index';
 import { TrainError } from '../../shared/train/errors';
 import type { CheckpointData, CheckpointState } from '../../shared/train/loop';
+import type { Recipe } from '../../shared/train/recipe';
 
 export type { CheckpointData, CheckpointState, HistoryPoint } from '../../shared/train/loop';
 
@@ -50,14 +51,14 @@ export function checkpointSteps(volume: Volume, run: string): number[] {
   return steps.sort((a, b) => a - b);
 }
 
-export async function writeCheckpoint(volume: Volume, data: CheckpointData): Promise<void> {
+export async function writeCheckpoint<R>(volume: Volume, data: CheckpointData<R>): Promise<void> {
   const { state } = data;
   const dir = stepDir(state.run, state.step);
   const params = bytesOf(data.params);
   const optim = new Uint8Array(data.m.byteLength + data.v.byteLength);
   optim.set(bytesOf(data.m), 0);
   optim.set(bytesOf(data.v), data.m.byteLength);
-  const full: CheckpointState = { ...state, paramsSha256: sha256(params), optimSha256: sha256(optim) };
+  const full: CheckpointState<R> = { ...state, paramsSha256: sha256(params), optimSha256: sha256(optim) };
   try {
     await volume.put(`${dir}params.f32`, [params], { overwrite: true, size: params.length });
     await volume.put(`${dir}optim.f32`, [optim], { overwrite: true, size: optim.length });
@@ -88,12 +89,12 @@ async function readAll(volume: Volume, name: string): Promise<Uint8Array> {
   return new Uint8Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
 }
 
-export async function readCheckpoint(volume: Volume, run: string, step: number): Promise<CheckpointData> {
+export async function readCheckpoint<R = Recipe>(volume: Volume, run: string, step: number): Promise<CheckpointData<R>> {
   const dir = stepDir(run, step);
   const stateBytes = await readAll(volume, `${dir}state.json`);
-  let state: CheckpointState;
+  let state: CheckpointState<R>;
   try {
-    state = JSON.parse(new TextDecoder().decode(stateBytes)) as CheckpointState;
+    state = JSON.parse(new TextDecoder().decode(stateBytes)) as CheckpointState<R>;
   } catch (e) {
     throw new TrainError('TRAIN_CHECKPOINT', `${dir}state.json is not JSON: ${(e as Error).message}`, { file: `${dir}state.json` });
   }
@@ -114,10 +115,10 @@ export async function readCheckpoint(volume: Volume, run: string, step: number):
 }
 
 /** The latest complete checkpoint of a run, or null when it has none. */
-export async function latestCheckpoint(volume: Volume, run: string): Promise<CheckpointData | null> {
+export async function latestCheckpoint<R = Recipe>(volume: Volume, run: string): Promise<CheckpointData<R> | null> {
   const steps = checkpointSteps(volume, run);
   const last = steps[steps.length - 1];
-  return last === undefined ? null : readCheckpoint(volume, run, last);
+  return last === undefined ? null : readCheckpoint<R>(volume, run, last);
 }
 
 /** Removes every checkpoint of a run (a fresh start under the same name). */

@@ -24,8 +24,11 @@ function fileSha256(file: string): string {
   return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 }
 
-/** The corpus holding a data entry list: an existing corpus named alone, or the files added as `name`. */
-async function corpusFor(corpora: CorpusStore, entries: readonly string[], name: string, recipeDir: string, recipe: Recipe, say: (m: string) => void): Promise<string> {
+/**
+ * The corpus holding a data entry list: an existing corpus named alone, or the files (relative to
+ * `recipeDir`) added as corpus `name`, replaced when the files changed since.
+ */
+export async function corpusFor(corpora: CorpusStore, entries: readonly string[], name: string, recipeDir: string, fixMojibake: boolean, say: (m: string) => void): Promise<string> {
   if (entries.length === 1 && corpora.has(entries[0]!) && !fs.existsSync(path.resolve(recipeDir, entries[0]!))) return entries[0]!;
   const files = entries.map((e) => path.resolve(recipeDir, e));
   for (const f of files) {
@@ -36,14 +39,14 @@ async function corpusFor(corpora: CorpusStore, entries: readonly string[], name:
     const same =
       have.docs.length === files.length &&
       have.docs.every((d, i) => d.sourcePath === files[i] && d.sourceSha256 === fileSha256(files[i]!)) &&
-      (have.normalize ?? []).includes('mojibake') === recipe.data.fixMojibake;
+      (have.normalize ?? []).includes('mojibake') === fixMojibake;
     if (same) return name;
     say(`the files of corpus ${name} changed: adding it again`);
     await corpora.remove(name);
   }
   say(`adding corpus ${name} (${files.length} file${files.length === 1 ? '' : 's'})`);
-  const r = await corpora.add(name, files, { normalize: recipe.data.fixMojibake ? ['mojibake'] : [] });
-  for (const c of r.mojibake) say(`corpus ${name}: "${c.from}" left as it is ${c.count} times (data.fixMojibake is off)`);
+  const r = await corpora.add(name, files, { normalize: fixMojibake ? ['mojibake'] : [] });
+  for (const c of r.mojibake) say(`corpus ${name}: "${c.from}" left as it is ${c.count} times (mojibake repair is off)`);
   return name;
 }
 
@@ -69,8 +72,8 @@ async function tokenizerFor(store: ModelStore, corpora: CorpusStore, corpus: str
 export async function loadTrainData(recipe: Recipe, recipeDir: string, store: ModelStore, say: (m: string) => void = () => {}): Promise<TrainData> {
   const corpora = await CorpusStore.open(store);
   const base = recipe.name.slice(0, 56);
-  const trainCorpus = await corpusFor(corpora, recipe.data.train, `${base}.train`, recipeDir, recipe, say);
-  const validCorpus = recipe.data.valid.length > 0 ? await corpusFor(corpora, recipe.data.valid, `${base}.valid`, recipeDir, recipe, say) : null;
+  const trainCorpus = await corpusFor(corpora, recipe.data.train, `${base}.train`, recipeDir, recipe.data.fixMojibake, say);
+  const validCorpus = recipe.data.valid.length > 0 ? await corpusFor(corpora, recipe.data.valid, `${base}.valid`, recipeDir, recipe.data.fixMojibake, say) : null;
   const trained = await tokenizerFor(store, corpora, trainCorpus, recipe.data.vocab, say);
   if (trained.tokens.length !== recipe.data.vocab) {
     throw new TrainError('TRAIN_DATA', `the training text yields a vocabulary of ${trained.tokens.length} tokens, not the ${recipe.data.vocab} the recipe asks for: lower data.vocab`, {

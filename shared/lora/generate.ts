@@ -21,11 +21,10 @@
  * draws rounded).
  */
 import type { ModelHeader } from '../engine/tensor-source';
-import { GgmlType, gv, writeGgufBytes, type GgufValue } from '../gguf';
 import { Xoshiro128 } from '../model-gen/prng';
-import { f32ToF16 } from '../quant';
 import { isEmbeddingTarget, LORA_A_SUFFIX, LORA_B_SUFFIX, loraScale } from './adapter';
 import { LoraError } from './errors';
+import { writeLoraAdapterBytes } from './write';
 
 export interface LoraGenOptions {
   /** The model the adapter is for: its architecture and the shapes of the target matrices. */
@@ -70,20 +69,6 @@ function isMatrix(dims: readonly number[]): boolean {
   return dims.length >= 2 && dims.slice(2).every((d) => d === 1);
 }
 
-function f32Bytes(values: Float32Array): Uint8Array {
-  const out = new Uint8Array(values.length * 4);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i]!, true);
-  return out;
-}
-
-function f16Bytes(values: Float32Array): Uint8Array {
-  const out = new Uint8Array(values.length * 2);
-  const view = new DataView(out.buffer);
-  for (let i = 0; i < values.length; i++) view.setUint16(i * 2, f32ToF16(values[i]!), true);
-  return out;
-}
-
 /** A whole LoRA adapter GGUF in memory (see the note at the top of this file). */
 export function generateLoraAdapterBytes(opts: LoraGenOptions): Uint8Array {
   const file = opts.name ?? '<lora adapter>';
@@ -121,25 +106,12 @@ export function generateLoraAdapterBytes(opts: LoraGenOptions): Uint8Array {
 
   const s = Math.abs(loraScale({ alpha }, { rank }));
   const bStd = gain / (s * Math.sqrt(rank));
-  const encode = type === 'F32' ? f32Bytes : f16Bytes;
-  const ggmlType = type === 'F32' ? GgmlType.F32 : GgmlType.F16;
-  const tensors = shapes.flatMap(({ target, inDim, outDim }) => {
+  const pairs = shapes.map(({ target, inDim, outDim }) => {
     const a = new Float32Array(inDim * rank);
     Xoshiro128.forTensor(seed, target + LORA_A_SUFFIX).fillNormal(a, 1 / Math.sqrt(inDim));
     const b = new Float32Array(rank * outDim);
     if (bStd > 0) Xoshiro128.forTensor(seed, target + LORA_B_SUFFIX).fillNormal(b, bStd);
-    return [
-      { name: target + LORA_A_SUFFIX, dims: [inDim, rank], type: ggmlType, data: encode(a) },
-      { name: target + LORA_B_SUFFIX, dims: [rank, outDim], type: ggmlType, data: encode(b) },
-    ];
+    return { target, inDim, outDim, a, b };
   });
-
-  const metadata: [string, GgufValue][] = [
-    ['general.architecture', gv.str(arch)],
-    ['general.type', gv.str('adapter')],
-    ['general.name', gv.str(`pxi lora (rank ${rank}, seed ${seed})`)],
-    ['adapter.type', gv.str('lora')],
-    ['adapter.lora.alpha', gv.f32(alpha)],
-  ];
-  return writeGgufBytes(metadata, tensors, { name: file });
+  return writeLoraAdapterBytes({ base, rank, alpha, pairs, type, title: `pxi lora (rank ${rank}, seed ${seed})`, name: file });
 }

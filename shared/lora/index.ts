@@ -3,3 +3,4 @@
 export { LORA_A_SUFFIX, LORA_B_SUFFIX, isEmbeddingTarget, loraAdapterFromGguf, loraScale, type LoraAdapter, type LoraPair } from './adapter';
 export { LoraError, type LoraErrorCode } from './errors';
 export { DEFAULT_LORA_GAIN, defaultLoraTargets, generateLoraAdapterBytes, type LoraGenOptions } from './generate';
+export { writeLoraAdapterBytes, type LoraPairValues, type LoraWriteOptions } from './write';

@@ -20,7 +20,8 @@
 import { DeviceLostError, type GpuContext } from '../gpu';
 import { checkTokenStream, RandomWindows, validationBatches } from './data';
 import { TrainError } from './errors';
-import { GpuTrainer, paramLayout, type GpuTrainerOptions } from './gpu-trainer';
+import type { TrainModelConfig } from './config';
+import { GpuTrainer, paramLayout, type GpuTrainerOptions, type ParamLayout } from './gpu-trainer';
 import { initParams } from './init';
 import { modelConfigOf, precisionOf, seqLenOf, type Recipe } from './recipe';
 import { learningRateAt } from './schedule';
@@ -33,11 +34,17 @@ export interface HistoryPoint {
   tokensPerSec: number;
 }
 
+/** What a loop needs of a recipe: its name and its train.* settings (a training Recipe, a FinetuneRecipe). */
+export interface LoopRecipe {
+  readonly name: string;
+  readonly train: Recipe['train'];
+}
+
 /** A checkpoint's state.json (electron/train/checkpoint.ts writes it beside the weights). */
-export interface CheckpointState {
+export interface CheckpointState<R = Recipe> {
   version: 1;
   run: string;
-  recipe: Recipe;
+  recipe: R;
   step: number;
   /** Elements in each flat buffer (paramLayout(cfg).total). */
   paramTotal: number;
@@ -50,8 +57,8 @@ export interface CheckpointState {
   seconds: number;
 }
 
-export interface CheckpointData {
-  state: CheckpointState;
+export interface CheckpointData<R = Recipe> {
+  state: CheckpointState<R>;
   /** The flat parameter buffer (paramLayout order). */
   params: Float32Array;
   /** AdamW's first and second moments, same layout. */
@@ -81,40 +88,62 @@ export interface LoopData {
  * (long enough for one window, every token in the vocabulary).
  */
 export function tokenStreamData(recipe: Recipe, train: ArrayLike<number>, valid: ArrayLike<number>): LoopData {
-  const T = seqLenOf(recipe);
-  const vocab = recipe.data.vocab;
+  return windowData(recipe.train, seqLenOf(recipe), recipe.data.vocab, train, valid);
+}
+
+/** tokenStreamData for any run: windows of `seqLen` tokens by the run's train settings. */
+export function windowData(settings: Recipe['train'], seqLen: number, vocab: number, train: ArrayLike<number>, valid: ArrayLike<number>): LoopData {
+  const T = seqLen;
   checkTokenStream(train, T, vocab, 'training text');
   if (valid.length > 0) checkTokenStream(valid, T, vocab, 'validation text');
-  const { batch: B, accum } = recipe.train;
-  const windows = new RandomWindows(train, B, T, recipe.train.seed, accum);
+  const { batch: B, accum } = settings;
+  const windows = new RandomWindows(train, B, T, settings.seed, accum);
   let validSet: Int32Array[] | null = null;
   return {
     stepBatches: (step) => Array.from({ length: accum }, (_, i) => windows.microBatch(step, i)),
-    validBatches: () => (validSet ??= valid.length > 0 ? validationBatches(valid, B, T, recipe.train.evalBatches) : []),
+    validBatches: () => (validSet ??= valid.length > 0 ? validationBatches(valid, B, T, settings.evalBatches) : []),
   };
 }
 
-export interface TrainLoopOptions {
-  recipe: Recipe;
+/** What a loop trains: the parameters (layout, initial values) of a model of `cfg`, and how the trainer is made. */
+export interface LoopModel {
+  cfg: TrainModelConfig;
+  layout: ParamLayout;
+  /** The seeded initial values (used when not resuming). */
+  init: Map<string, Float32Array>;
+  trainer: GpuTrainerOptions;
+}
+
+/** A training recipe's model: every parameter, seeded from the recipe, at the recipe's precision on this adapter. */
+export function recipeModel(recipe: Recipe, adapterHasF16: boolean): LoopModel {
+  const cfg = modelConfigOf(recipe);
+  return { cfg, layout: paramLayout(cfg), init: initParams(cfg, recipe.train.seed), trainer: { precision: precisionOf(recipe, adapterHasF16) } };
+}
+
+export interface TrainLoopOptions<R extends LoopRecipe = Recipe> {
+  /** Its train.* settings drive the loop; it is stored in every checkpoint. */
+  recipe: R;
+  /** What is trained; default recipeModel(recipe) (then the recipe must be a training Recipe). */
+  model?: LoopModel;
   run: string;
   ctx: GpuContext;
   data: LoopData;
   /** The checkpoint to continue from (its recipe already checked by the caller); null: from the seeded initial weights. */
-  resume: CheckpointData | null;
+  resume: CheckpointData<R> | null;
   /** Stores a checkpoint; the `checkpoint` event follows once it resolves. */
-  sink: (c: CheckpointData) => Promise<void>;
+  sink: (c: CheckpointData<R>) => Promise<void>;
   /** A greedy sample of the weights of this step (default: none). */
-  sample?: (params: Map<string, Float32Array>, state: Pick<CheckpointState, 'step' | 'history' | 'valid'>) => Promise<string>;
+  sample?: (params: Map<string, Float32Array>, state: Pick<CheckpointState<R>, 'step' | 'history' | 'valid'>) => Promise<string>;
   signal?: AbortSignal;
   onEvent?: (e: TrainEvent) => void;
   /** Appended to the TRAIN_ABORTED message (how to resume, in the caller's words). */
   resumeHint?: string;
-  /** Default: the recipe's precision on this adapter (`precisionOf`). */
+  /** Overrides the model's trainer options (default: the recipe's precision on this adapter, `precisionOf`). */
   trainer?: GpuTrainerOptions;
 }
 
-export interface TrainLoopResult {
-  state: CheckpointState;
+export interface TrainLoopResult<R = Recipe> {
+  state: CheckpointState<R>;
   params: Map<string, Float32Array>;
 }
 
@@ -147,14 +176,14 @@ async function deviceLoss(ctx: GpuContext, e: unknown, run: string, step: number
   );
 }
 
-export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
+export async function trainLoop<R extends LoopRecipe = Recipe>(o: TrainLoopOptions<R>): Promise<TrainLoopResult<R>> {
   const { recipe, run, ctx, resume: ckpt } = o;
-  const cfg = modelConfigOf(recipe);
-  const T = seqLenOf(recipe);
+  const model = o.model ?? recipeModel(recipe as unknown as Recipe, ctx.caps.f16);
+  const { cfg, layout } = model;
+  const T = recipe.train.seqLen ?? cfg.context;
   const { batch: B, accum, steps } = recipe.train;
-  const layout = paramLayout(cfg);
   if (ckpt && ckpt.state.paramTotal !== layout.total) throw new TrainError('TRAIN_CHECKPOINT', `run ${run}: checkpoint holds ${ckpt.state.paramTotal} values, the model has ${layout.total}`);
-  const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, initParams(cfg, recipe.train.seed), o.trainer ?? { precision: precisionOf(recipe, ctx.caps.f16) });
+  const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, model.init, { ...model.trainer, ...o.trainer });
   let step = ckpt?.state.step ?? 0;
   let lastCheckpoint = step;
   try {
@@ -168,7 +197,7 @@ export async function trainLoop(o: TrainLoopOptions): Promise<TrainLoopResult> {
     const schedule = { maxLr: recipe.train.lr, minLr: recipe.train.minLr ?? recipe.train.lr / 10, warmup: recipe.train.warmup, total: steps };
     const tokensPerStep = B * T * accum;
 
-    const state = (): CheckpointState => ({
+    const state = (): CheckpointState<R> => ({
       version: 1,
       run,
       recipe,

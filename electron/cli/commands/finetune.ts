@@ -1,0 +1,230 @@
+/**
+ * `pxi finetune`: LoRA fine-tuning of a model in the volume (or a GGUF file) on the user's text,
+ * with the WGSL training engine over the frozen base in its own weight types
+ * (specs/training.md, "Fine-tuning"). Runs as a task of the durable queue, like `pxi train`, so a
+ * killed run resumes from its last checkpoint.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { PxiError, RemoteError } from '../../../shared/errors';
+import { adapterName } from '../../../shared/gpu/adapter';
+import { formatBytes } from '../../../shared/model/summary';
+import { parseFinetuneRecipe, type FinetuneRecipe } from '../../../shared/train/finetune-recipe';
+import { trainConfigOfBase } from '../../../shared/train/frozen-base';
+import { DEFAULT_LORA_TARGETS, LORA_TARGETS, loraParamSpecs, validateLoraSettings } from '../../../shared/train/lora';
+import { openNodeContext } from '../../engine';
+import { openStore, volumeDir } from '../../models/cli-helpers';
+import { formatDuration } from '../../models/progress';
+import type { ModelStore } from '../../models/store';
+import { modelTaskHandlers } from '../../models/tasks';
+import { TaskQueue, type TaskRecord } from '../../tasks/queue';
+import { removeRun } from '../../train/checkpoint';
+import { openFinetuneBase } from '../../train/finetune';
+import { FINETUNE_TASK, finetuneTaskHandler, type FinetuneTaskParams, type FinetuneTaskResult } from '../../train/finetune-task';
+import type { TrainEvent } from '../../train/session';
+import { EXIT, UsageError, parseOptions, type Command } from '../command';
+
+const INT_FLAGS = { steps: 'steps', batch: 'batch', seq: 'seqLen', accum: 'accum', warmup: 'warmup', seed: 'seed', 'eval-every': 'evalEvery', 'checkpoint-every': 'checkpointEvery' } as const;
+const NUM_FLAGS = { lr: 'lr', 'weight-decay': 'weightDecay', clip: 'clip' } as const;
+const DEFAULT_SEQ = 256;
+
+export const finetuneCommand: Command = {
+  name: 'finetune',
+  summary: 'LoRA fine-tuning of a model on your text (the base stays in its own weight types)',
+  help: `Usage: pxi finetune MODEL --data FILE|CORPUS [--data ...] [options]
+
+Trains LoRA adapters for MODEL (a model id or name in the volume, or a .gguf file; llama
+and qwen2 models in any weight type the engine runs: F32, F16, BF16, Q8_0, Q4_0, Q4_K,
+Q6_K, ...) on the given text with the WGSL training engine. The base model stays frozen on
+the GPU in its own types (QLoRA-style); only the adapters learn. The text (files, or corpora
+already in the volume: pxi corpus) is stored as a corpus and tokenized with the model's own
+tokenizer. Progress prints the loss, learning rate, gradient norm, tokens/s and ETA; every
+eval-every steps the loss on --valid text; every checkpoint-every steps a checkpoint in the
+volume (train/RUN/...; durable and atomic).
+
+At the end the adapter is written as a llama.cpp LoRA GGUF: kept in the volume beside its
+base (adapters/MODEL-ID/RUN.gguf, for a stored model) and, with --out, to a file. Use it with
+  pxi run MODEL --lora ADAPTER.gguf          (or llama.cpp's --lora)
+  pxi export MODEL OUT.gguf --lora ADAPTER.gguf   (merged into the weights)
+Ctrl-C writes a checkpoint and stops (exit 130); run the same command again to resume.
+
+Options:
+  --data FILE|CORPUS  training text (repeatable; required)
+  --valid FILE|CORPUS validation text, never trained on (repeatable)
+  --rank N            adapter rank (default 8)
+  --alpha X           adapter alpha; the update is scaled by alpha / rank (default 16)
+  --targets LIST      matrices to adapt, comma-separated, from
+                      ${LORA_TARGETS.join(',')}
+                      (default: all of them)
+  --steps N           optimizer steps (default 200)
+  --batch N           sequences per micro-batch (default 4)
+  --seq N             tokens per sequence (default min(${DEFAULT_SEQ}, the model's context))
+  --accum N           micro-batches per step (default 1)
+  --lr X              peak learning rate (default 1e-3), warmup then cosine to lr/10
+  --warmup N          warmup steps (default 10)
+  --weight-decay X    AdamW weight decay on A and B (default 0)
+  --clip X            clip the gradient norm to X (default 1; 0: off)
+  --seed N            seeds A's initial values and the data windows (default 1)
+  --eval-every N      validation every N steps (default 50)
+  --checkpoint-every N  a checkpoint every N steps (default 50)
+  --name RUN          name of the run and of the adapter (default MODEL-lora)
+  --out FILE.gguf     also write the adapter there
+  --fresh             discard the run's checkpoints and start again
+  --volume DIR        the volume (default $PXI_HOME/volume or ~/.pixel-llm/volume)
+  --json              print events as JSON lines on stdout
+  -h, --help          show this help
+
+Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
+130 interrupted (rerun to resume).`,
+  async run(argv, io) {
+    const { values, positionals } = parseOptions(
+      argv,
+      {
+        data: { type: 'string', multiple: true },
+        valid: { type: 'string', multiple: true },
+        rank: { type: 'string' },
+        alpha: { type: 'string' },
+        targets: { type: 'string' },
+        name: { type: 'string' },
+        out: { type: 'string' },
+        fresh: { type: 'boolean' },
+        volume: { type: 'string' },
+        json: { type: 'boolean' },
+        ...Object.fromEntries([...Object.keys(INT_FLAGS), ...Object.keys(NUM_FLAGS)].map((f) => [f, { type: 'string' as const }])),
+      },
+      true,
+    );
+    if (positionals.length !== 1) throw new UsageError('pxi finetune takes one MODEL (see pxi finetune --help)');
+    const data = values.data ?? [];
+    if (data.length === 0) throw new UsageError('--data FILE|CORPUS is required: the text to fine-tune on');
+    const entry = (e: string) => (fs.existsSync(e) ? path.resolve(e) : e);
+    const model = fs.existsSync(positionals[0]!) ? path.resolve(positionals[0]!) : positionals[0]!;
+    if (/\.gguf$/i.test(positionals[0]!) && !fs.existsSync(positionals[0]!)) throw new UsageError(`no such model file: ${positionals[0]}`);
+    const num = (flag: string, v: string, int: boolean): number => {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || (int && !Number.isInteger(n))) throw new UsageError(`--${flag} must be ${int ? 'an integer' : 'a number'}, got ${JSON.stringify(v)}`);
+      return n;
+    };
+    const train: Record<string, number> = {};
+    for (const [flag, key] of Object.entries(INT_FLAGS)) {
+      const v = (values as Record<string, string | undefined>)[flag];
+      if (v !== undefined) train[key] = num(flag, v, true);
+    }
+    for (const [flag, key] of Object.entries(NUM_FLAGS)) {
+      const v = (values as Record<string, string | undefined>)[flag];
+      if (v !== undefined) train[key] = num(flag, v, false);
+    }
+    const targets = values.targets === undefined ? [...DEFAULT_LORA_TARGETS] : values.targets.split(',').map((t) => t.trim());
+    const json = values.json === true;
+    const say = (line: string) => (json ? undefined : io.err(line));
+    const emit = (e: object) => (json ? io.out(JSON.stringify(e)) : undefined);
+    const vol = volumeDir(values.volume);
+    const dataDir = path.dirname(vol);
+    fs.mkdirSync(dataDir, { recursive: true });
+
+    let store: ModelStore | null = null;
+    const storeProvider = async () => (store ??= await openStore(vol, true));
+    try {
+      // The base is opened here first: its identity goes into the settings, and a model the
+      // engine cannot fine-tune is refused before anything is queued.
+      let recipe: FinetuneRecipe;
+      {
+        const base = await openFinetuneBase(await storeProvider(), model).catch((e: unknown) => {
+          if (e instanceof PxiError && (e.code === 'MODEL_NOT_FOUND' || e.code === 'TRAIN_CONFIG')) throw new UsageError(e.message);
+          throw e;
+        });
+        try {
+          let cfg;
+          try {
+            cfg = trainConfigOfBase(base.source.header);
+          } catch (e) {
+            if (e instanceof PxiError) throw new UsageError(e.message);
+            throw e;
+          }
+          const name = values.name ?? `${path.basename(model).replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}-lora`;
+          try {
+            recipe = parseFinetuneRecipe(
+              {
+                kind: 'finetune',
+                name,
+                base: { model, identity: base.identity },
+                lora: { ...(values.rank !== undefined ? { rank: num('rank', values.rank, true) } : {}), ...(values.alpha !== undefined ? { alpha: num('alpha', values.alpha, false) } : {}), targets },
+                data: { train: data.map(entry), valid: (values.valid ?? []).map(entry) },
+                train: { seqLen: Math.min(DEFAULT_SEQ, cfg.context), ...train },
+              },
+              'pxi finetune',
+            );
+            validateLoraSettings(cfg, recipe.lora);
+          } catch (e) {
+            if (e instanceof PxiError && e.code === 'TRAIN_CONFIG') throw new UsageError(e.message);
+            throw e;
+          }
+          const trainable = loraParamSpecs(cfg, recipe.lora).reduce((s, p) => s + p.size, 0);
+          say(`pxi finetune: ${recipe.name}: ${base.source.header.file}, rank ${recipe.lora.rank}, alpha ${recipe.lora.alpha}, ${recipe.lora.targets.join('/')} in ${cfg.layers} blocks: ${trainable} trainable parameters`);
+        } finally {
+          await base.close();
+        }
+      }
+      const run = recipe.name;
+      const params: FinetuneTaskParams = { recipe, ...(values.out ? { out: path.resolve(values.out) } : {}) };
+      const onEvent = (_task: number, e: TrainEvent) => {
+        emit(e);
+        if (e.kind === 'start') say(`pxi finetune: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory for the adapters and activations)`);
+        else if (e.kind === 'step' && (e.step % 10 === 0 || e.step === e.steps || e.step < 3)) {
+          say(`step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  |g| ${e.gradNorm.toFixed(3)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${formatDuration(e.etaSec)}`);
+        } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)}`);
+        else if (e.kind === 'checkpoint') say(`step ${e.step}: checkpoint saved`);
+      };
+      const queue = new TaskQueue(path.join(dataDir, 'tasks.sqlite'), [
+        ...modelTaskHandlers(storeProvider),
+        finetuneTaskHandler({
+          store: storeProvider,
+          openContext: async () => {
+            const ctx = await openNodeContext();
+            say(`pxi finetune: on ${adapterName(ctx.adapter, 'the WebGPU adapter')}`);
+            return ctx;
+          },
+          onEvent,
+          onMessage: (_t, m) => say(`pxi finetune: ${m}`),
+        }),
+      ]);
+      try {
+        const unfinished = queue.list().filter((t) => t.kind === FINETUNE_TASK && (t.state === 'running' || t.state === 'queued') && (t.params as FinetuneTaskParams).recipe.name === run);
+        let task: TaskRecord | undefined = unfinished[0];
+        if (values.fresh) {
+          for (const t of unfinished) if (t.state === 'queued') queue.cancel(t.id);
+          await removeRun((await storeProvider()).volume, run);
+          task = undefined;
+        }
+        if (task && JSON.stringify((task.params as FinetuneTaskParams).recipe) !== JSON.stringify(recipe)) {
+          throw new UsageError(`run ${run} has an unfinished fine-tuning task (#${task.id}) with other settings: pass --fresh to start over, or --name for another run`);
+        }
+        if (task) say(`pxi finetune: continuing task #${task.id} (run ${run})`);
+        const id = task?.id ?? queue.enqueue(FINETUNE_TASK, params).id;
+        const finished = new Promise<TaskRecord>((resolve) => {
+          queue.onChange((t) => {
+            if (t.id === id && (t.state === 'succeeded' || t.state === 'failed' || t.state === 'cancelled')) resolve(t);
+          });
+        });
+        queue.start();
+        const outcome = await Promise.race([finished, io.interrupted.then(() => null)]);
+        if (outcome === null) {
+          await queue.close();
+          say('pxi finetune: interrupted; the last checkpoint is kept: run the same command again to resume');
+          return EXIT.INTERRUPTED;
+        }
+        if (outcome.state !== 'succeeded') {
+          throw outcome.error ? new RemoteError(outcome.error) : new PxiError('TRAIN_FAILED', `fine-tuning task #${id} ended ${outcome.state}`);
+        }
+        const r = outcome.result as FinetuneTaskResult;
+        emit({ kind: 'result', ...r });
+        say(`pxi finetune: done: ${r.step} steps${r.validLoss !== null ? `, validation loss ${r.validLoss.toFixed(4)}` : ''}${r.adapter ? `; adapter in the volume at ${r.adapter}` : ''}${r.out ? `; wrote ${r.out}` : ''}`);
+        return EXIT.OK;
+      } finally {
+        await queue.close().catch(() => undefined);
+      }
+    } finally {
+      await (store as ModelStore | null)?.close();
+    }
+  },
+};
