@@ -22,6 +22,7 @@ import { initParams } from '../../shared/train/init';
 import { LinearKernels } from '../../shared/train/kernels-linear';
 import type { PassTiming } from '../../shared/gpu';
 import { Xoshiro128 } from '../../shared/model-gen/prng';
+import { printKernelTable } from './kernel-table';
 
 const { values } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, 'no-torch': { type: 'boolean' }, sizes: { type: 'string' }, precision: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -153,13 +154,8 @@ for (const s of chosen) {
     bestRate = Math.max(bestRate, tps);
     const vsF32 = precision === 'mixed' && f32Rate ? `; mixed / f32 = ${(tps / f32Rate).toFixed(2)}×` : '';
     console.log(`  ${precision}: step ${(sec * 1000).toFixed(0)} ms, ${Math.round(tps)} tokens/s, ${gflops.toFixed(2)} GFLOP/s = ${((100 * gflops) / bestGflops).toFixed(0)} % of our best matmul rate${vsF32}`);
-    if (timed && passes.length) {
-      const by = new Map<string, number>();
-      for (const p of passes) by.set(p.label, (by.get(p.label) ?? 0) + p.ms);
-      const total = [...by.values()].reduce((a, b) => a + b, 0);
-      console.log(`  per kernel (${precision}, one step timed pass by pass: ${total.toFixed(0)} ms of GPU time, ${passes.length} dispatches):`);
-      for (const [label, ms] of [...by].sort((a, b) => b[1] - a[1]).slice(0, 14)) console.log(`    ${label.padEnd(28)} ${ms.toFixed(1).padStart(8)} ms  ${((100 * ms) / total).toFixed(1).padStart(5)} %`);
-    } else console.log('  per kernel: this adapter has no timestamp queries');
+    if (timed && passes.length) printKernelTable(passes, precision);
+    else console.log('  per kernel: this adapter has no timestamp queries');
   }
   const torch = torchRate(s);
   if (torch !== null) console.log(`  PyTorch 1.13 CPU (${threads} threads): ${Math.round(torch)} tokens/s; ours (best precision) / PyTorch = ${(bestRate / torch).toFixed(2)}×`);

@@ -6,24 +6,26 @@
  * window, divided by the text's UTF-8 bytes. Tokenizer-independent, so models with different
  * vocabularies compare.
  *
- *   tsx scripts/default-model/bits-per-byte.ts MODEL.gguf TEXT.txt [--window 256] [--fix-mojibake]
+ *   tsx scripts/default-model/bits-per-byte.ts MODEL.gguf TEXT.txt [--window 256] [--fix-mojibake] [--lora ADAPTER.gguf]
+ *
+ * With --lora, llama.cpp applies the LoRA adapter (scale 1): the fine-tuned model's figure.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { normalizeText } from '../../shared/corpus/text';
 import { openReference } from '../../tests/support/llama-cpp';
 
-const { values, positionals } = parseArgs({ options: { window: { type: 'string' }, 'fix-mojibake': { type: 'boolean' }, json: { type: 'boolean' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { window: { type: 'string' }, 'fix-mojibake': { type: 'boolean' }, json: { type: 'boolean' }, lora: { type: 'string' } }, allowPositionals: true });
 const [model, textFile] = positionals;
 if (!model || !textFile) {
-  console.error('usage: tsx scripts/default-model/bits-per-byte.ts MODEL.gguf TEXT.txt [--window 256] [--fix-mojibake] [--json]');
+  console.error('usage: tsx scripts/default-model/bits-per-byte.ts MODEL.gguf TEXT.txt [--window 256] [--fix-mojibake] [--lora ADAPTER.gguf] [--json]');
   process.exit(2);
 }
 const W = Number(values.window ?? 256);
 let text = readFileSync(textFile, 'utf8');
 if (values['fix-mojibake']) text = normalizeText(text, ['mojibake']).text;
 const bytes = Buffer.byteLength(text, 'utf8');
-const ref = await openReference(model, W);
+const ref = await openReference(model, W, values.lora ? { lora: { filePath: values.lora } } : {});
 try {
   if (ref.bos === null) throw new Error(`${model} has no BOS token`);
   const ids = ref.tokenize(text);
@@ -35,8 +37,8 @@ try {
     // lp[i] is the distribution after the first i + 1 tokens: it scores window[i].
     for (let i = 0; i < window.length; i++) bits -= lp[i]![window[i]!]! / Math.LN2;
   }
-  const r = { model, text: textFile, fixMojibake: values['fix-mojibake'] === true, window: W, tokens: ids.length, bytes, bitsPerByte: bits / bytes, bitsPerToken: bits / ids.length, seconds: (Date.now() - t0) / 1000 };
-  console.log(values.json ? JSON.stringify(r) : `${model}: ${r.bitsPerByte.toFixed(4)} bits/byte (${r.bitsPerToken.toFixed(3)} bits/token, ${r.tokens} tokens, ${bytes} bytes, windows of ${W} from BOS${r.fixMojibake ? ', mojibake repaired' : ''}) in ${r.seconds.toFixed(0)} s`);
+  const r = { model, lora: values.lora ?? null, text: textFile, fixMojibake: values['fix-mojibake'] === true, window: W, tokens: ids.length, bytes, bitsPerByte: bits / bytes, bitsPerToken: bits / ids.length, seconds: (Date.now() - t0) / 1000 };
+  console.log(values.json ? JSON.stringify(r) : `${model}${r.lora ? ` + ${r.lora}` : ''}: ${r.bitsPerByte.toFixed(4)} bits/byte (${r.bitsPerToken.toFixed(3)} bits/token, ${r.tokens} tokens, ${bytes} bytes, windows of ${W} from BOS${r.fixMojibake ? ', mojibake repaired' : ''}) in ${r.seconds.toFixed(0)} s`);
 } finally {
   await ref.dispose();
 }
