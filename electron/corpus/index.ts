@@ -22,3 +22,6 @@ export {
 export { readTokenShard } from './shards';
 export { SHARD_HEADER_BYTES, SHARD_MAGIC, SHARD_VERSION, decodeShard, encodeShard, tokenizerHash, type ShardContent } from './shard-format';
 export { loadTokenizerSpec, type LoadedTokenizer } from './tokenizer-file';
+export { PASSAGE_DB_FILE, PASSAGE_SCHEMA_VERSION, PassageIndex, type IndexDocument, type IndexState, type IndexedCorpus, type PassageRow } from './passage-index';
+export { DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MAX_SEARCH_TEXT, ensurePassages, searchCorpora, type EnsureResult, type IndexEvent, type SearchOptions, type SearchResult } from './retrieval';
+export { BUILTIN_CORPUS, addBuiltinCorpus, builtinDocuments, type BuiltinOutcome } from './builtin';

@@ -13,6 +13,10 @@
  * Token shards (`corpora/NAME/shards/HASH`, shard-format.ts) cache a corpus tokenized by one
  * tokenizer: the document bytes are read back from PixelFS (every tile's sha256 checked),
  * tokenized, and the result kept so that the next run reads it instead.
+ *
+ * The passage index (passage-index.ts, its own database beside the catalog) is built when a
+ * corpus is added and dropped when it is removed; it is derived from the documents, so
+ * retrieval.ts rebuilds a corpus's entry when it is missing or stale.
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -28,6 +32,7 @@ import { nextModelOrigin } from '../../shared/map/placement';
 import type { TokenizerSpec } from '../../shared/tokenizer';
 import { cancelledError } from '../models/errors';
 import type { ModelStore } from '../models/store';
+import { PassageIndex } from './passage-index';
 import { decodeShard, encodeShard, tokenizerHash } from './shard-format';
 
 export const CORPUS_SCHEMA_VERSION = 1;
@@ -125,6 +130,8 @@ export interface AddResult {
   seconds: number;
   /** Mojibake found in the text and left as it is (normalisation `mojibake` was not asked for). */
   mojibake: NormalizeChange[];
+  /** Passages indexed for search, or why indexing failed (the corpus is stored either way; a search rebuilds it). */
+  passages: { passages: number; seconds: number } | { error: string };
 }
 
 export interface NewDocument {
@@ -238,11 +245,14 @@ function* chunksOf(bytes: Uint8Array, signal: AbortSignal | undefined, what: str
 export class CorpusStore {
   private readonly db: Database.Database;
   private readonly active: Set<string>;
-  /** What the sweep at open removed: files of corpora that never committed or were being removed. */
-  openSweep = { filesRemoved: 0 };
+  /** What the sweep at open removed: files of corpora that never committed or were being removed, passage entries of corpora no longer there. */
+  openSweep = { filesRemoved: 0, passagesDropped: 0 };
+  /** The passage index (its own database beside the catalog). */
+  readonly passages: PassageIndex;
 
   private constructor(readonly store: ModelStore) {
     this.db = store.map.db;
+    this.passages = PassageIndex.open(this.db, store.root);
     let a = busy.get(store);
     if (!a) busy.set(store, (a = new Set()));
     this.active = a;
@@ -260,6 +270,7 @@ export class CorpusStore {
       }
     })();
     c.openSweep.filesRemoved = await c.sweep();
+    c.openSweep.passagesDropped = c.sweepPassages();
     return c;
   }
 
@@ -286,6 +297,14 @@ export class CorpusStore {
         n++;
       }
     }
+    return n;
+  }
+
+  /** Passage entries of corpora that are not in the catalog (a crash between a removal's commit and its index drop) are dropped. */
+  private sweepPassages(): number {
+    const known = new Set([...this.names(), ...this.active]);
+    let n = 0;
+    for (const e of this.passages.list()) if (!known.has(e.corpus)) n += this.passages.drop(e.corpus);
     return n;
   }
 
@@ -406,7 +425,7 @@ export class CorpusStore {
           else mojibake.set(c.from, { ...c });
         }
       }
-      return { ...d, stored, sha: sha256(stored), sourceSha: sha256(d.bytes), changes: norm.changes };
+      return { ...d, text: norm.text, stored, sha: sha256(stored), sourceSha: sha256(d.bytes), changes: norm.changes };
     });
     const total = prepared.reduce((s, d) => s + d.stored.length, 0);
 
@@ -454,12 +473,21 @@ export class CorpusStore {
         for (const d of docRows) ins.run(name, d.index, d.name, d.sourcePath, d.bytes.length, d.sourceSha, d.file, d.stored.length, d.sha, JSON.stringify(d.changes));
         this.store.map.putRegions(layout.regions);
       }).immediate();
+      // The passage index is derived: built now, after the commit; a failure here leaves the corpus whole and the index missing.
+      let passages: AddResult['passages'];
+      const t1 = performance.now();
+      try {
+        passages = { ...this.passages.replace(name, sha, docRows.map((d) => ({ index: d.index, name: d.name, text: d.text }))), seconds: (performance.now() - t1) / 1000 };
+      } catch (e) {
+        passages = { error: (e as Error).message };
+      }
       return {
         corpus: this.get(name),
         tilesWritten,
         tilesDeduped,
         seconds: (performance.now() - t0) / 1000,
         mojibake: [...mojibake.values()].sort((a, b) => b.count - a.count),
+        passages,
       };
     } catch (e) {
       // Nothing committed: take back what this call stored (a crash leaves it to the sweep).
@@ -475,8 +503,8 @@ export class CorpusStore {
   // -------------------------------------------------------------------------------------------
   // Removing, verifying, reading
 
-  /** Removes a corpus: catalog rows and map regions in one commit, then its files (documents and shards). */
-  async remove(name: string): Promise<{ filesRemoved: number; tilesRemoved: number; bytesFreed: number }> {
+  /** Removes a corpus: catalog rows and map regions in one commit, then its passages, then its files (documents and shards). */
+  async remove(name: string): Promise<{ filesRemoved: number; tilesRemoved: number; bytesFreed: number; passagesDropped: number }> {
     this.row(name);
     if (this.active.has(name)) throw new CorpusError('CORPUS_BUSY', `corpus ${name} is being added or removed right now`, { field: 'name', value: name });
     this.active.add(name);
@@ -486,6 +514,7 @@ export class CorpusStore {
         this.db.prepare('DELETE FROM corpora WHERE name = ?').run(name);
         this.store.map.removeModel(corpusMapId(name));
       }).immediate();
+      const passagesDropped = this.passages.drop(name);
       const prefix = corpusPaths.prefix(name);
       let filesRemoved = 0;
       let tilesRemoved = 0;
@@ -498,7 +527,7 @@ export class CorpusStore {
         tilesRemoved += r.tilesRemoved;
         bytesFreed += r.bytesFreed;
       }
-      return { filesRemoved, tilesRemoved, bytesFreed };
+      return { filesRemoved, tilesRemoved, bytesFreed, passagesDropped };
     } finally {
       this.active.delete(name);
     }

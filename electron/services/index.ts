@@ -15,6 +15,7 @@ import { modelHandlers } from './model-handlers';
 import { taskHandlers } from './task-handlers';
 import { TrainService } from './train-handlers';
 import { conversationHandlers } from './conversation-handlers';
+import { corpusHandlers } from './corpus-handlers';
 import { ConversationStore } from '../conversations/store';
 
 export interface ServiceOptions {
@@ -78,6 +79,7 @@ export class Services {
       ...fileHandlers(() => this.store(), options.chooseFile),
       ...training.handlers(),
       ...conversationHandlers(() => this.conversations()),
+      ...corpusHandlers(() => this.store()),
     };
     this.dispatch = createDispatcher(handlers);
     // Tasks a crash left running resume here; progress goes to every renderer as an event.

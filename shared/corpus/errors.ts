@@ -14,7 +14,10 @@ export type CorpusErrorCode =
   | 'CORPUS_TOO_LARGE' // a document above the size one document may have
   | 'CORPUS_NORMALIZE' // an unknown normalisation step
   | 'CORPUS_CORRUPT' // stored corpus bytes that no longer match their catalog record
-  | 'CORPUS_TOKENIZER'; // a tokenizer the shard reader cannot use (no BOS where one is needed, ...)
+  | 'CORPUS_TOKENIZER' // a tokenizer the shard reader cannot use (no BOS where one is needed, ...)
+  | 'CORPUS_INDEX' // a passage index file of another schema (it is made anew)
+  | 'CORPUS_BAD_QUERY' // a search with a limit out of range or a text longer than a search takes
+  | 'CORPUS_BUILTIN_MISSING'; // the built-in corpus's files are not where the app ships them
 
 export class CorpusError extends PxiError {
   constructor(code: CorpusErrorCode, message: string, details?: Record<string, unknown>) {

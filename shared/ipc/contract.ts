@@ -7,6 +7,7 @@ import { engineChannels } from './channels/engine';
 import { fileChannels } from './channels/files';
 import { trainChannels, trainEvents } from './channels/train';
 import { conversationChannels } from './channels/conversations';
+import { corpusChannels } from './channels/corpus';
 
 /**
  * The IPC contract: every channel between the renderer and the main-process services is
@@ -29,6 +30,7 @@ export const channels = {
   ...fileChannels,
   ...trainChannels,
   ...conversationChannels,
+  ...corpusChannels,
 } as const;
 
 /** Events the services push to the renderer (progress, notices). */

@@ -1,14 +1,41 @@
 import { PxiError } from '../../../shared/errors';
 import { NORMALIZE_STEPS, parseNormalize, type NormalizeChange } from '../../../shared/corpus/text';
 import { formatBytes, formatCount } from '../../../shared/model/summary';
-import { CorpusStore, loadTokenizerSpec, type CorpusDetail } from '../../corpus/index';
-import { interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { addBuiltinCorpus, BUILTIN_CORPUS, CorpusStore, DEFAULT_SEARCH_LIMIT, loadTokenizerSpec, MAX_SEARCH_LIMIT, searchCorpora, type AddResult, type CorpusDetail, type IndexEvent, type PassageRow } from '../../corpus/index';
+import { MAX_PASSAGE_CHARS, MIN_PASSAGE_CHARS } from '../../../shared/corpus/passages';
+import { intFlag, interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
 import { formatDuration, RateMeter } from '../../models/progress';
 import { EXIT, parseOptions, UsageError, type CliIo, type Command } from '../command';
 
-const SUBCOMMANDS = ['add', 'list', 'show', 'rm', 'verify', 'tokenize'] as const;
+const SUBCOMMANDS = ['add', 'add-builtin', 'list', 'show', 'rm', 'verify', 'tokenize', 'search'] as const;
 
 const changeList = (cs: readonly NormalizeChange[]): string => cs.map((c) => `${JSON.stringify(c.from)} → ${JSON.stringify(c.to)} ×${c.count}`).join(', ');
+
+/** The passage index line of an add (built with the corpus; a failure is rebuilt by the next search). */
+function passagesLine(r: AddResult): string {
+  return 'error' in r.passages
+    ? `note: the passage index could not be built (${r.passages.error}); pxi corpus search rebuilds it`
+    : `indexed ${r.passages.passages} passage${r.passages.passages === 1 ? '' : 's'} for search in ${formatDuration(r.passages.seconds)}`;
+}
+
+/** Progress lines of a passage index being (re)built, on stderr. */
+function indexReporter(io: CliIo): (e: IndexEvent) => void {
+  return (e) => {
+    if (e.kind === 'start') io.err(`indexing passages of ${e.corpus} (${e.documents} document${e.documents === 1 ? '' : 's'}): ${e.reason}`);
+    else if (e.kind === 'done') io.err(`indexed ${e.corpus}: ${e.passages} passage${e.passages === 1 ? '' : 's'} in ${formatDuration(e.seconds)}`);
+  };
+}
+
+/** A snippet with its matched words in [brackets]. */
+function markedSnippet(h: PassageRow): string {
+  let out = '';
+  let at = 0;
+  for (const [a, b] of h.marks) {
+    out += `${h.snippet.slice(at, a)}[${h.snippet.slice(a, b)}]`;
+    at = b;
+  }
+  return (out + h.snippet.slice(at)).replace(/\s+/g, ' ');
+}
 
 function describe(c: CorpusDetail): string[] {
   const lines = [
@@ -27,8 +54,9 @@ function describe(c: CorpusDetail): string[] {
   return lines;
 }
 
-async function run(sub: string, args: string[], values: { volume?: string; json?: boolean; normalize?: string; tokenizer?: string; rebuild?: boolean }, io: CliIo): Promise<number> {
+async function run(sub: string, args: string[], values: { volume?: string; json?: boolean; normalize?: string; tokenizer?: string; rebuild?: boolean; limit?: string; all?: boolean }, io: CliIo): Promise<number> {
   const dir = volumeDir(values.volume);
+  if (sub !== 'search' && (values.limit !== undefined || values.all)) throw new UsageError('--limit and --all apply to search only');
   if (sub !== 'add' && values.normalize !== undefined) throw new UsageError('--normalize applies to add only');
   if (sub !== 'tokenize' && (values.tokenizer !== undefined || values.rebuild)) throw new UsageError('--tokenizer and --rebuild apply to tokenize only');
   switch (sub) {
@@ -58,6 +86,7 @@ async function run(sub: string, args: string[], values: { volume?: string; json?
             `added corpus ${c.name}: ${c.documents} document${c.documents === 1 ? '' : 's'}, ${formatBytes(c.bytes)}, sha256 ${c.sha256}; ` +
               `tiles: ${r.tilesWritten} written, ${r.tilesDeduped} already stored; on the map as ${c.mapId}${c.mapBox ? ` (${c.mapBox.width}x${c.mapBox.height} px)` : ''} in ${formatDuration(r.seconds)}`,
           );
+          io.out(passagesLine(r));
           if (changed.length) io.out(`normalised (${c.normalize.join(', ')}): ${changeList(mergeChanges(changed))}`);
           if (r.mojibake.length) {
             io.err(
@@ -69,6 +98,51 @@ async function run(sub: string, args: string[], values: { volume?: string; json?
         },
         true,
       );
+    }
+    case 'add-builtin': {
+      positionals(args, []);
+      const signal = interruptSignal(io);
+      return withStore(
+        dir,
+        async (store) => {
+          const o = await addBuiltinCorpus(await CorpusStore.open(store), { replace: true, signal });
+          if (values.json) io.out(JSON.stringify(o));
+          else if (o.status === 'current' || o.status === 'outdated') io.out(`corpus ${BUILTIN_CORPUS} is present and holds the shipped README and specs (${o.documents} documents)`);
+          else {
+            const c = o.result.corpus;
+            io.out(`${o.status === 'added' ? 'added' : 'replaced (the shipped docs changed)'} corpus ${c.name}: ${c.documents} documents (README.md, specs/*.md), ${formatBytes(c.bytes)}, on the map as ${c.mapId}`);
+            io.out(passagesLine(o.result));
+          }
+          return EXIT.OK;
+        },
+        true,
+      );
+    }
+    case 'search': {
+      const all = values.all ?? false;
+      if (args.length < (all ? 1 : 2)) throw new UsageError(all ? 'expected QUERY after --all' : `expected NAME QUERY (or --all QUERY), got ${args.length} argument${args.length === 1 ? '' : 's'}`);
+      const names = all ? null : [args[0]!];
+      const text = (all ? args : args.slice(1)).join(' ');
+      const limit = intFlag('limit', values.limit, 1, MAX_SEARCH_LIMIT) ?? DEFAULT_SEARCH_LIMIT;
+      return withStore(dir, async (store) => {
+        const r = await searchCorpora(await CorpusStore.open(store), names, text, { limit, onIndex: indexReporter(io) });
+        if (values.json) {
+          io.out(JSON.stringify(r));
+          return EXIT.OK;
+        }
+        const where = all ? `${r.corpora.length} ${r.corpora.length === 1 ? 'corpus' : 'corpora'}` : names![0]!;
+        if (r.terms.length === 0) {
+          io.out(`no words to search for in ${JSON.stringify(text)} (only punctuation or symbols); nothing found in ${where}`);
+          return EXIT.OK;
+        }
+        io.out(`${r.hits.length} passage${r.hits.length === 1 ? '' : 's'} for ${r.terms.join(' OR ')} in ${where}${r.droppedStopWords ? ' (common words left out)' : ''}`);
+        for (const [i, h] of r.hits.entries()) {
+          const heading = h.heading.length ? ` › ${h.heading.join(' › ')}` : '';
+          io.out(`${i + 1}. ${h.corpus}: ${h.document.name}${heading} · lines ${h.startLine}-${h.endLine} · score ${h.score.toFixed(3)}`);
+          io.out(`   ${markedSnippet(h)}`);
+        }
+        return EXIT.OK;
+      });
     }
     case 'list': {
       positionals(args, []);
@@ -98,7 +172,7 @@ async function run(sub: string, args: string[], values: { volume?: string; json?
       return withStore(dir, async (store) => {
         const r = await (await CorpusStore.open(store)).remove(name!);
         if (values.json) io.out(JSON.stringify(r));
-        else io.out(`removed corpus ${name}: ${r.filesRemoved} files, ${r.tilesRemoved} tiles freed (${formatBytes(r.bytesFreed)})`);
+        else io.out(`removed corpus ${name}: ${r.filesRemoved} files, ${r.tilesRemoved} tiles freed (${formatBytes(r.bytesFreed)}), ${r.passagesDropped} passages dropped from the search index`);
         return EXIT.OK;
       });
     }
@@ -167,19 +241,25 @@ function mergeChanges(cs: readonly NormalizeChange[]): NormalizeChange[] {
 
 export const corpusCommand: Command = {
   name: 'corpus',
-  summary: 'text corpora in a volume: add, list, show, rm, verify, tokenize (training data)',
+  summary: 'text corpora in a volume: add, list, show, rm, verify, tokenize (training data), search (retrieval)',
   help: `Usage: pxi corpus <subcommand> [arguments] [options]
 
 A corpus is a named set of UTF-8 text documents stored in a PixelFS volume (one file of
 PNG tiles per document, under corpora/NAME/) and laid out on the Infinite Map as its own
-region (corpus:NAME). Training reads its token shards (specs/training.md).
+region (corpus:NAME). Training reads its token shards; Chat and search read its passages
+(specs/training.md).
 
 Subcommands:
   add NAME FILE...   store each FILE as one document of a new corpus NAME (1-64 letters,
                      digits, '.', '_', '-'). Every file is checked first: a missing file,
                      an empty one, binary data (a NUL byte), text that is not UTF-8 (the
                      byte offset is named) or the same file twice is refused and nothing
-                     is stored. A name already in use is refused.
+                     is stored. A name already in use is refused. The documents are
+                     split into passages and indexed for search.
+  add-builtin        add the built-in corpus ${BUILTIN_CORPUS}: this project's README.md and
+                     specs/*.md (from the app's resources, or the project folder), so
+                     the workstation can be asked about itself; replaces it when the
+                     shipped files changed, says so when it is current
   list               the corpora of the volume
   show NAME          documents, sizes, hashes, normalisation, map box, cached token shards
   rm NAME            remove the corpus, its map region and its token shards
@@ -188,6 +268,21 @@ Subcommands:
   tokenize NAME      the corpus as one token stream (each document from BOS) for a
                      tokenizer: read from the cached shard, or tokenized from the tiles
                      and cached; prints tokens and bytes per token
+  search NAME QUERY...
+  search --all QUERY...
+                     the passages of corpus NAME (or of every corpus) that best match
+                     QUERY, best first (SQLite FTS5, bm25; a word in the document name
+                     or heading counts twice). QUERY is plain words, never search
+                     syntax: quotes, parentheses, NEAR, *, -, : and other punctuation
+                     only separate words; any passage holding one of the words is a
+                     match, common English words are left out when others remain.
+                     Each hit: corpus, document, heading path, line range, score (-bm25,
+                     higher is better) and a snippet with the matched words in [ ].
+                     A passage is whole paragraphs of one Markdown section, ${MIN_PASSAGE_CHARS}-${MAX_PASSAGE_CHARS}
+                     characters (a long paragraph is cut; a section's last passage may be
+                     shorter). A corpus without a passage index, or one built from other
+                     text, is indexed first (said on stderr). Put -- before a QUERY
+                     that starts with -
 
 Options:
   ${VOLUME_HELP};
@@ -199,6 +294,8 @@ Options:
   --tokenizer FILE   (tokenize) a trained tokenizer (.json from pxi tokenizer train) or a
                      GGUF model whose tokenizer to use
   --rebuild          (tokenize) tokenize again even if a shard is cached
+  --all              (search) search every corpus of the volume
+  --limit K          (search) at most K passages, 1-${MAX_SEARCH_LIMIT} (default ${DEFAULT_SEARCH_LIMIT})
   --json             print JSON on stdout
   -h, --help         show this help
 
@@ -207,7 +304,7 @@ Exit codes: 0 success, 1 refused or failed, 2 usage error, 3 damage found (verif
   async run(argv, io) {
     const { values, positionals: args } = parseOptions(
       argv,
-      { volume: { type: 'string' }, json: { type: 'boolean' }, normalize: { type: 'string' }, tokenizer: { type: 'string' }, rebuild: { type: 'boolean' } },
+      { volume: { type: 'string' }, json: { type: 'boolean' }, normalize: { type: 'string' }, tokenizer: { type: 'string' }, rebuild: { type: 'boolean' }, limit: { type: 'string' }, all: { type: 'boolean' } },
       true,
     );
     const [sub, ...rest] = args;
