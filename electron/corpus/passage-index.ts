@@ -150,14 +150,14 @@ export class PassageIndex {
     const ix = new PassageIndex(db, file);
     const attached = (db.pragma('database_list') as { name: string }[]).some((d) => d.name === S);
     if (attached) return ix;
-    ix.attach();
     try {
+      ix.attach();
       ix.prepareSchema();
     } catch (e) {
       const code = sqliteCode(e);
       if (!(e instanceof CorpusError) && !code.startsWith('SQLITE_CORRUPT') && code !== 'SQLITE_NOTADB') throw e;
       ix.recreated = e instanceof CorpusError ? e.message : `${file} was not a readable passage index (${code}: ${(e as Error).message})`;
-      db.exec(`DETACH DATABASE ${S}`);
+      if ((db.pragma('database_list') as { name: string }[]).some((d) => d.name === S)) db.exec(`DETACH DATABASE ${S}`);
       for (const f of [file, `${file}-wal`, `${file}-shm`]) rmSync(f, { force: true });
       ix.attach();
       ix.prepareSchema();
