@@ -4,6 +4,7 @@
  * tests and the benchmarks need; `close()` frees the GPU buffers, the device and the file.
  */
 import { FileByteSource } from '../storage/file-byte-source';
+import { memorySource } from '../../shared/binary/byte-source';
 import { openNodeGpu } from '../gpu/node-webgpu';
 import { loadShadersFromDir } from '../gpu/shaders';
 import { openDevice, WebGpuUnavailableError, type GpuContext, type OpenDeviceOptions } from '../../shared/gpu';
@@ -42,17 +43,22 @@ export interface OpenNodeModelOptions extends ModelLoadOptions {
   onWarning?: (message: string) => void;
   /** A llama.cpp LoRA adapter GGUF to apply (checked against the model: names and shapes), and its scale (default 1). */
   loraPath?: string;
+  /** The same adapter given as bytes (a stored adapter read from the volume); `loraPath` names it in messages. */
+  loraBytes?: Uint8Array;
   loraScale?: number;
 }
 
-/** Opens an adapter file and checks it against the base; the file closes when `use` is done (read what you need in it). */
-export async function withLoraAdapter<T>(path: string, base: TensorSource, use: (lora: { adapter: LoraAdapter; source: TensorSource }) => Promise<T>): Promise<T> {
-  const file = await FileByteSource.open(path);
+/**
+ * Opens an adapter file (or its bytes, named `path` in messages) and checks it against the base;
+ * the file closes when `use` is done (read what you need in it).
+ */
+export async function withLoraAdapter<T>(path: string, base: TensorSource, use: (lora: { adapter: LoraAdapter; source: TensorSource }) => Promise<T>, bytes?: Uint8Array): Promise<T> {
+  const file = bytes ? null : await FileByteSource.open(path);
   try {
-    const source = await openGgufTensorSource(file, path);
+    const source = await openGgufTensorSource(file ?? memorySource(bytes!), path);
     return await use({ adapter: loraAdapterFromGguf(source.header, base.header), source });
   } finally {
-    await file.close();
+    await file?.close();
   }
 }
 
@@ -83,7 +89,7 @@ export async function openModelFromSource(
     const saved = opts.tuning || opts.matvecTuning || opts.tuningFile === false ? undefined : savedTuningFor(ctx, opts.tuningFile ?? tuningFilePath(), opts.onWarning);
     const loadOpts = saved ? { ...opts, matvecTuning: saved.table } : opts;
     const model = opts.loraPath
-      ? await withLoraAdapter(opts.loraPath, source, (lora) => Model.load(ctx!, source, { ...loadOpts, lora: { ...lora, scale: opts.loraScale ?? 1 } }))
+      ? await withLoraAdapter(opts.loraPath, source, (lora) => Model.load(ctx!, source, { ...loadOpts, lora: { ...lora, scale: opts.loraScale ?? 1 } }), opts.loraBytes)
       : await Model.load(ctx, source, loadOpts);
     const owned = opts.ctx ? null : ctx;
     return {

@@ -5,7 +5,7 @@
  * base's own tokenizer into token shards read back from the corpus tiles; the step loop of
  * shared/train/loop.ts over the adapters only, with checkpoints in PixelFS (train/RUN/…) and
  * resumption from the latest; at the end a llama.cpp LoRA GGUF, stored in the volume beside its
- * base (adapters/MODEL/RUN.gguf) and, when asked, written to a file.
+ * base (./adapters.ts) and, when asked, written to a file.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,13 +25,10 @@ import { pixelTensorSource } from '../engine/pixel-source';
 import type { ModelStore } from '../models/store';
 import { FileByteSource } from '../storage/file-byte-source';
 import { openGgufTensorSource } from '../../shared/engine/tensor-source';
+import { adapterFile } from './adapters';
 import { latestCheckpoint, writeCheckpoint } from './checkpoint';
 import { corpusFor } from './data';
 
-/** Where a run's adapter is kept in the volume: beside its base model, named after the run. */
-export function adapterVolumePath(modelId: string, run: string): string {
-  return `adapters/${modelId}/${run}.gguf`;
-}
 
 /** The base of a run: a stored model (by id or name) or a GGUF file (an absolute path to an existing file). */
 export interface FinetuneBase {
@@ -128,6 +125,7 @@ export async function finetuneSession(o: FinetuneSessionOptions): Promise<Finetu
         signal: o.signal,
         onEvent: o.onEvent,
         resumeHint: ': run the same command again to resume',
+        validateAtStart: true,
       });
       const adapter = writeLoraAdapterBytes({
         base: base.source.header,
@@ -147,7 +145,7 @@ export async function finetuneSession(o: FinetuneSessionOptions): Promise<Finetu
       });
       let volumePath: string | null = null;
       if (base.modelId) {
-        volumePath = adapterVolumePath(base.modelId, recipe.name);
+        volumePath = adapterFile(base.modelId, recipe.name);
         await store.volume.put(volumePath, [adapter], { overwrite: true, size: adapter.length });
       }
       return { state: r.state, adapter, volumePath };

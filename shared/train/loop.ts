@@ -138,6 +138,8 @@ export interface TrainLoopOptions<R extends LoopRecipe = Recipe> {
   onEvent?: (e: TrainEvent) => void;
   /** Appended to the TRAIN_ABORTED message (how to resume, in the caller's words). */
   resumeHint?: string;
+  /** Measure the validation loss before the first step too (a fine-tune's "before" figure); not when resuming. */
+  validateAtStart?: boolean;
   /** Overrides the model's trainer options (default: the recipe's precision on this adapter, `precisionOf`). */
   trainer?: GpuTrainerOptions;
 }
@@ -226,6 +228,7 @@ export async function trainLoop<R extends LoopRecipe = Recipe>(o: TrainLoopOptio
       o.onEvent?.({ kind: 'valid', step, loss });
     };
 
+    if (o.validateAtStart && !ckpt) await evaluate();
     let rateTokens = 0;
     let rateSeconds = 0;
     while (step < steps) {

@@ -2,7 +2,7 @@
  * `pxi finetune` end to end as real processes (bin/pxi.js) over the real stories260K model: the
  * adapter it trains makes the model say what it was taught (the base does not), loads in
  * llama.cpp (node-llama-cpp's createContext({ lora })) with our engine's greedy tokens, and is
- * kept in the volume beside a stored base; a run killed with SIGKILL after a checkpoint resumes
+ * kept in the volume beside a stored base (listed by pxi inspect, run by name with --lora); a run killed with SIGKILL after a checkpoint resumes
  * through the task queue to the same adapter, bit for bit; bad settings are usage errors naming
  * the setting. Runs that need WebGPU skip with the reason where there is none.
  */
@@ -88,6 +88,15 @@ describe('pxi finetune', () => {
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.5);
     const result = events.find((e) => e.kind === 'result')!;
     expect(result.adapter).toMatch(/^adapters\/[a-z0-9-]+\/stories-lora\.gguf$/);
+    // Listed with its base, and run by name from the volume.
+    const inspect = pxi(['inspect', 'stories'], home);
+    expect(inspect.stdout).toMatch(/adapters\s+stories-lora \(/);
+    const run = pxi(['run', 'stories', '--lora', 'stories-lora', '-p', PROMPT, '--temp', '0', '-n', '8'], home);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/Zorbo/);
+    const none = pxi(['run', 'stories', '--lora', 'no-such-adapter', '-p', PROMPT, '-n', '1'], home);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/no adapter file or stored adapter named no-such-adapter \(model stories has adapters stories-lora\)/);
 
     const base = await openNodeModel(BASE, { tuningFile: false });
     const tuned = await openNodeModel(BASE, { tuningFile: false, loraPath: out });

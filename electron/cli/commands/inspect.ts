@@ -4,6 +4,7 @@ import { readGgufHeader } from '../../../shared/gguf/reader';
 import { decodeMetadata } from '../../../shared/model/metadata-json';
 import { formatBytes, formatCount, formatSummary, summarizeModel, type ModelSummaryInfo } from '../../../shared/model/summary';
 import { manifestTensorInfos } from '../../engine/pixel-source';
+import { listAdapters } from '../../train/adapters';
 import { positionals, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
 import { withFileByteSource } from '../../storage/file-byte-source';
 import { EXIT, parseOptions, type Command } from '../command';
@@ -62,13 +63,15 @@ Options:
       };
       const s: ModelSummaryInfo = summarizeModel(header);
       const support = engineSupport(header);
+      const adapters = listAdapters(store.volume, m.id);
       if (values.json) {
-        io.out(JSON.stringify({ model, source: m.source, storage: m.storage, createdAt: m.createdAt, ...s, support }));
+        io.out(JSON.stringify({ model, source: m.source, storage: m.storage, createdAt: m.createdAt, ...s, support, adapters }));
       } else {
         io.out(`model          ${m.name}  (id ${m.id}, imported ${m.createdAt}, verify: ${model.verified})`);
         io.out(`source         ${m.source.fileName}, sha256 ${m.source.sha256}`);
         io.out(formatSummary(s));
         io.out(`runs           ${formatSupport(support)}`);
+        io.out(`adapters       ${adapters.length ? adapters.map((a) => `${a.name} (${formatBytes(a.bytes)})`).join(', ') + ' (pxi run MODEL --lora NAME)' : 'none (pxi finetune makes one)'}`);
       }
       return EXIT.OK;
     });

@@ -4,6 +4,7 @@ import { generateStream, type GenerateOptions, type GenerationResult, type Gener
 import type { SamplerOptions } from '../../../shared/engine/sampling';
 import { openNodeModel, type NodeModel } from '../../engine';
 import { openPixelModel } from '../../engine/pixel-source';
+import { listAdapters, readAdapter } from '../../train/adapters';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { openStore, VOLUME_HELP, volumeDir } from '../../models/cli-helpers';
 import { EXIT, UsageError, parseOptions, type CliIo, type Command } from '../command';
@@ -68,9 +69,10 @@ export function samplingArgs(values: Values, defaultN: number): SamplingArgs {
 export const MODEL_FLAGS = { volume: { type: 'string' }, lora: { type: 'string' }, 'lora-scale': { type: 'string' }, verbose: { type: 'boolean' } } as const;
 export const MODEL_HELP = `  ${VOLUME_HELP}
                          (where MODEL is looked up when it is not a file)
-  --lora FILE            apply a LoRA adapter GGUF (llama.cpp's format: general.type adapter,
+  --lora FILE|NAME       apply a LoRA adapter GGUF (llama.cpp's format: general.type adapter,
                          adapter.type lora, *.lora_a / *.lora_b), checked against MODEL's
-                         tensor names and shapes; y = W·x + scale · alpha/rank · B·(A·x)
+                         tensor names and shapes; y = W·x + scale · alpha/rank · B·(A·x).
+                         NAME: an adapter pxi finetune stored beside a stored MODEL
   --lora-scale X         the adapter's scale (default 1; 0 leaves the model as it is)
   --verbose              after loading, print the GPU allocation ledger to stderr: every
                          buffer the engine holds, by kind (weights, KV cache, activations…),
@@ -82,7 +84,7 @@ export function loraArgs(values: { lora?: string; 'lora-scale'?: string }): { lo
     if (values['lora-scale'] !== undefined) throw new UsageError('--lora-scale needs --lora FILE');
     return {};
   }
-  if (!isFile(values.lora)) throw new UsageError(`no such adapter file: ${values.lora}`);
+  if (!isFile(values.lora) && (/\.gguf$/i.test(values.lora) || existsSync(values.lora))) throw new UsageError(`no such adapter file: ${values.lora}`);
   const loraScale = num('--lora-scale', values['lora-scale'], (x) => Number.isFinite(x), 'must be a finite number') ?? 1;
   return { loraPath: values.lora, loraScale };
 }
@@ -122,6 +124,7 @@ export async function loadForCli(
   verbose = false,
 ): Promise<NodeModel> {
   const onWarning = (message: string) => io.err(`warning: ${message}`);
+  if (isFile(path) && lora.loraPath && !isFile(lora.loraPath)) throw new UsageError(`no such adapter file: ${lora.loraPath} (stored adapters by name go with stored models)`);
   const m = isFile(path) ? await openNodeModel(path, { contextLength, onWarning, ...lora }) : await openStoredForCli(volumeDir(volume), path, contextLength, onWarning, lora);
   const c = m.model.config;
   io.err(
@@ -145,7 +148,17 @@ async function openStoredForCli(
   // The store stays open (and the volume locked) for the run: every tensor read comes from it.
   const store = await openStore(dir);
   try {
-    const m = await openPixelModel(store, ref, { contextLength, onWarning, ...lora });
+    let stored: { loraBytes: Uint8Array } | object = {};
+    if (lora.loraPath && !isFile(lora.loraPath)) {
+      const id = store.manifest(ref).id;
+      const bytes = await readAdapter(store.volume, id, lora.loraPath);
+      if (!bytes) {
+        const have = listAdapters(store.volume, id).map((a) => a.name);
+        throw new UsageError(`no adapter file or stored adapter named ${lora.loraPath} (model ${ref} has ${have.length ? `adapters ${have.join(', ')}` : 'no stored adapters'})`);
+      }
+      stored = { loraBytes: bytes };
+    }
+    const m = await openPixelModel(store, ref, { contextLength, onWarning, ...lora, ...stored });
     return {
       ...m,
       async close() {
@@ -181,7 +194,7 @@ export const runCommand: Command = {
   summary: 'generate text from a prompt with the WGSL engine (llama, qwen2/3, phi3, gemma2/3 GGUF)',
   help: `Usage: pxi run MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
                [--repeat-penalty R] [--seed S] [-c N] [--stop S]... [--ignore-eos] [--json]
-               [--lora ADAPTER.gguf [--lora-scale X]]
+               [--lora ADAPTER.gguf|NAME [--lora-scale X]]
 
 Loads MODEL (llama, Mistral, SmolLM, Llama 3, qwen2, qwen3, phi3, gemma2 or gemma3; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
 Q5_K, Q6_K, IQ4_NL or IQ4_XS weights, mixed freely) onto WebGPU
