@@ -255,7 +255,13 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
     generating = abort;
     let it: AsyncGenerator<{ index: number; token: number; text: string }, GenerationResult, void>;
     if (msg.mode === 'chat') {
-      if (!m.session || m.system !== msg.system) {
+      if (msg.history) {
+        // The view's conversation is the truth: the session is rebuilt from it each turn; the
+        // KV cache keeps the prefix it shares with what the model has already seen.
+        m.session = new ChatSession(m.model, m.tokenizer, m.chatTemplate, msg.system);
+        m.session.messages.push(...msg.history.map((h) => ({ role: h.role, content: h.content })));
+        m.system = msg.system;
+      } else if (!m.session || m.system !== msg.system) {
         m.session = new ChatSession(m.model, m.tokenizer, m.chatTemplate, msg.system);
         m.system = msg.system;
         m.model.rewind(0);

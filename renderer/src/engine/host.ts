@@ -23,7 +23,7 @@ export interface TuneResult {
 }
 import { KeptTuning, localTuningStore, type TuningStore } from './kept-tuning';
 import { KvReporter } from './kv-report';
-import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, GenerationSettings, LoadedInfo, ReplyResult, ToWorker } from './protocol';
+import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, GenerationSettings, HistoryMessage, LoadedInfo, ReplyResult, ToWorker } from './protocol';
 
 
 export type EngineState =
@@ -163,13 +163,16 @@ export class EngineHost {
     return this.load(id, this.contextLength === undefined ? {} : { contextLength: this.contextLength });
   }
 
-  /** Streams a reply; resolves with its result (stopReason 'aborted' after stop()). */
-  generate(mode: GenerationMode, text: string, settings: GenerationSettings, cb: ReplyCallbacks, system?: string): Promise<ReplyResult> {
+  /**
+   * Streams a reply; resolves with its result (stopReason 'aborted' after stop()). `history`
+   * (chat mode): the turns before `text`, replacing what the worker's session remembers.
+   */
+  generate(mode: GenerationMode, text: string, settings: GenerationSettings, cb: ReplyCallbacks, system?: string, history?: HistoryMessage[]): Promise<ReplyResult> {
     if (this.stateValue.kind !== 'ready') return Promise.reject(new PxiError('ENGINE_DESTROYED', 'no model is loaded: choose a model first'));
     const id = this.nextReply++;
     return new Promise<ReplyResult>((resolve, reject) => {
       this.replies.set(id, { resolve, reject, cb });
-      this.send({ type: 'generate', id, mode, text, settings, ...(system ? { system } : {}) });
+      this.send({ type: 'generate', id, mode, text, settings, ...(system ? { system } : {}), ...(history ? { history } : {}) });
     });
   }
 

@@ -21,6 +21,12 @@ export interface GenerationSettings {
   seed: number;
 }
 
+/** One earlier turn of a conversation, as the chat template reads it. */
+export interface HistoryMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
 /** 'chat': through the model's chat template, keeping the conversation; 'completion': the text is continued. */
 export type GenerationMode = 'chat' | 'completion';
 
@@ -29,7 +35,12 @@ export type ToWorker =
   | { type: 'load'; header: EngineHeader; contextLength?: number; tuning: TuningFile }
   | { type: 'read-result'; id: number; bytes: Uint8Array }
   | { type: 'read-error'; id: number; error: SerializedError }
-  | { type: 'generate'; id: number; mode: GenerationMode; text: string; settings: GenerationSettings; system?: string }
+  /**
+   * `history`: the conversation before `text` (chat mode). When given, the worker's chat session
+   * is rebuilt from it (the KV cache still serves the prefix it shares), so the view's stored
+   * conversation, edited or reopened, is what the model sees.
+   */
+  | { type: 'generate'; id: number; mode: GenerationMode; text: string; settings: GenerationSettings; system?: string; history?: HistoryMessage[] }
   | { type: 'stop' }
   | { type: 'reset' }
   | { type: 'unload' }

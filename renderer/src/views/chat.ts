@@ -2,23 +2,34 @@
  * Chat: pick a stored model, and talk to it (through its chat template) or let it continue a
  * text (models without a template, such as stories260K). The WGSL engine runs in a worker of
  * this renderer (renderer/src/engine); its weights come from the volume's pixel tiles over IPC.
- * The conversation and the loaded model live at module level, so they survive switching views.
+ *
+ * Conversations are kept by the services (conversations:* channels, ./chat/conversation-sync.ts):
+ * created with the first message, each message saved as it is sent or as it streams, listed at
+ * the side (./chat/conversation-list.ts), renamed, deleted, exported (./chat/export-conversation.ts).
+ * The open conversation is in the address (`#/chat?conversation=ID`), so a reload reopens it;
+ * the last model and settings are remembered for the next visit. The conversation on screen is
+ * what the model sees: each turn sends the messages before it (the engine's KV cache keeps the
+ * prefix it shares), so editing, regenerating and reopening need nothing else. The open
+ * conversation and the loaded model live at module level, so they survive switching views.
  */
 import type { Response } from '../../../shared/ipc/contract';
+import { CONVERSATION_LIMITS, type ChatSettings, type Conversation, type ConversationSummary } from '../../../shared/ipc/channels/conversations';
+import { confirmDialog, promptDialog } from '../components/dialog';
 import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
-import type { GenerationMode, GenerationSettings, LoadedInfo, ReplyResult } from '../engine/protocol';
+import type { GenerationMode, GenerationSettings, LoadedInfo } from '../engine/protocol';
+import { conversationList } from './chat/conversation-list';
+import { ConversationSync, messageFromStore, type ChatMessage } from './chat/conversation-sync';
+import { exportConversation } from './chat/export-conversation';
+import { confirmLeavingView, warnBeforeUnload } from './chat/leave-guard';
+import { fillReply, messageElements, statsText } from './chat/message-view';
 import { el, type View, type ViewContext } from './types';
 import './chat.css';
 
 type ModelSummary = Response<'models:list'>['models'][number];
 
-type Turn =
-  | { kind: 'user'; text: string }
-  | { kind: 'reply'; mode: GenerationMode; prompt: string; text: string; state: 'streaming' | 'done' | 'error'; stats: string };
-
 interface Field {
-  key: keyof GenerationSettings;
+  key: Exclude<keyof GenerationSettings, 'seed'>;
   label: string;
   hint: string;
   min: number;
@@ -31,41 +42,57 @@ interface Field {
   integer?: boolean;
 }
 
-/** llama.cpp's defaults, as `pxi run` uses them. */
+/** llama.cpp's defaults, as `pxi run` uses them; the upper bounds are what a conversation keeps. */
 const FIELDS: Field[] = [
-  { key: 'temperature', label: 'Temperature', hint: '0 = greedy', min: 0, step: '0.05', value: '0.8', check: (x) => x >= 0, rule: 'a number ≥ 0' },
-  { key: 'topK', label: 'Top-k', hint: '0 = all', min: 0, step: '1', value: '40', check: (x) => x >= 0, rule: 'an integer ≥ 0', integer: true },
+  { key: 'temperature', label: 'Temperature', hint: '0 = greedy', min: 0, step: '0.05', value: '0.8', check: (x) => x >= 0 && x <= 1000, rule: 'a number from 0 to 1000' },
+  { key: 'topK', label: 'Top-k', hint: '0 = all', min: 0, step: '1', value: '40', check: (x) => x >= 0 && x <= 1_000_000, rule: 'an integer from 0 to 1000000', integer: true },
   { key: 'topP', label: 'Top-p', hint: '1 = off', min: 0, max: 1, step: '0.01', value: '0.95', check: (x) => x > 0 && x <= 1, rule: 'in (0, 1]' },
   { key: 'minP', label: 'Min-p', hint: '0 = off', min: 0, max: 1, step: '0.01', value: '0.05', check: (x) => x >= 0 && x <= 1, rule: 'in [0, 1]' },
-  { key: 'repeatPenalty', label: 'Repeat penalty', hint: '1 = off', min: 0, step: '0.05', value: '1', check: (x) => x > 0, rule: 'a number > 0' },
-  { key: 'maxTokens', label: 'Max tokens', hint: 'per reply', min: 1, step: '1', value: '256', check: (x) => x >= 1, rule: 'an integer ≥ 1', integer: true },
+  { key: 'repeatPenalty', label: 'Repeat penalty', hint: '1 = off', min: 0, step: '0.05', value: '1', check: (x) => x > 0 && x <= 1000, rule: 'a number > 0, at most 1000' },
+  { key: 'maxTokens', label: 'Max tokens', hint: 'per reply', min: 1, step: '1', value: '256', check: (x) => x >= 1 && x <= 10_000_000, rule: 'an integer from 1 to 10000000', integer: true },
 ];
 
 /** What outlives one rendering of the view. */
 const chat = {
-  turns: [] as Turn[],
+  /** The open conversation's messages, as on screen. */
+  messages: [] as ChatMessage[],
   values: Object.fromEntries(FIELDS.map((f) => [f.key, f.value])) as Record<string, string>,
   seed: '',
   system: '',
   draft: '',
   mode: 'chat' as GenerationMode,
   generating: false,
+  /** The reply being generated (null between replies). */
+  live: null as ChatMessage | null,
   /** Messages sent while a reply streams: each goes when the reply before it ends (never dropped). */
   queued: [] as string[],
   /** The view's form, for sending what was queued after the view was re-rendered. */
   form: null as HTMLElement | null,
-  /** The model the turns belong to. */
+  /** The model the messages belong to. */
   modelId: null as string | null,
+  /** The kept conversations (conversations:list), the most recent first. */
+  conversations: [] as ConversationSummary[],
+  /** The open conversation in the services' store (created lazily: needs the API). */
+  sync: null as ConversationSync | null,
+  /** Whether the remembered model and settings were applied (once per page). */
+  defaultsApplied: false,
   /** Repaints the mounted view (null when the view is not shown). */
   repaint: null as (() => void) | null,
   /** Updates the streaming reply in place (cheaper than a repaint per token). */
-  stream: null as ((turn: Turn, live: string) => void) | null,
+  stream: null as ((m: ChatMessage, live: string) => void) | null,
+  /** Puts chat.values, seed, system and mode back into the mounted view's fields. */
+  showValues: null as (() => void) | null,
+  /** Re-reads the list of conversations and shows it. */
+  refreshList: null as (() => void) | null,
+  /** Says something on the mounted view (an export's result, a save problem). */
+  notice: null as ((text: string, tone?: 'ok' | 'bad') => void) | null,
 };
 
 const host = engineHost;
 
 const mib = (b: number) => `${(b / 1024 ** 2).toFixed(1)} MiB`;
 const rate = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '–');
+const finite = (x: number) => (Number.isFinite(x) && x >= 0 ? x : 0);
 
 function describeState(s: EngineState, models: ModelSummary[]): string {
   const name = (id: string) => models.find((m) => m.id === id)?.name ?? id;
@@ -97,16 +124,13 @@ function tuningText(i: LoadedInfo): string {
   return faster.length ? ` · tuned kernels: ${faster.join(', ')}` : ' · kernel shapes measured: the defaults are fastest here';
 }
 
-function timingText(r: ReplyResult, seed: number): string {
-  const t = r.timings;
-  return (
-    `prefill ${t.promptTokens} tokens, ${rate(t.prefillTokensPerSecond)} tokens/s · decode ${t.decodeTokens} tokens, ${rate(t.decodeTokensPerSecond)} tokens/s` +
-    ` · stop: ${r.stopReason === 'eos' ? 'end of text' : r.stopReason === 'length' ? 'max tokens' : r.stopReason === 'aborted' ? 'stopped' : r.stopReason === 'context' ? 'context full' : 'stop string'} · seed ${seed}`
-  );
+/** The id of the model the engine has or is getting (null with none). */
+function engineModelId(s: EngineState): string | null {
+  return s.kind === 'ready' ? s.info.modelId : s.kind === 'loading' || s.kind === 'failed' || s.kind === 'lost' ? s.modelId : null;
 }
 
 /** Settings from the form, or the first invalid field with the rule it breaks. */
-function readSettings(form: HTMLElement): { settings: GenerationSettings; seed: number } | { field: HTMLInputElement; message: string } {
+function readSettings(form: HTMLElement): { settings: GenerationSettings; seed: number; kept: ChatSettings } | { field: HTMLInputElement; message: string } {
   const out: Partial<GenerationSettings> = {};
   for (const f of FIELDS) {
     const input = form.querySelector<HTMLInputElement>(`#chat-${f.key}`)!;
@@ -119,29 +143,68 @@ function readSettings(form: HTMLElement): { settings: GenerationSettings; seed: 
   const seedInput = form.querySelector<HTMLInputElement>('#chat-seed')!;
   const text = seedInput.value.trim();
   let seed: number;
+  let keptSeed: number | null = null;
   if (text === '') seed = Math.floor(Math.random() * 0x100000000);
   else {
     seed = Number(text);
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return { field: seedInput, message: `Seed must be an integer from 0 to 4294967295 (or empty for a random one), got ${JSON.stringify(text)}` };
+    keptSeed = seed;
   }
-  return { settings: { ...(out as Omit<GenerationSettings, 'seed'>), seed }, seed };
+  const base = out as Omit<GenerationSettings, 'seed'>;
+  return { settings: { ...base, seed }, seed, kept: { ...base, seed: keptSeed } };
 }
 
-function turnElement(t: Turn): HTMLElement {
-  if (t.kind === 'user') return el('div', { className: 'chat-turn user' }, el('div', { className: 'who' }, 'You'), el('div', { className: 'chat-text' }, t.text));
-  const reply = el('span', { className: 'chat-reply' }, t.text);
-  reply.dataset.state = t.state;
-  const stats = el('div', { className: 'turn-stats muted' }, t.stats);
-  if (t.mode === 'completion') {
-    return el('div', { className: 'chat-turn completion' }, el('div', { className: 'who' }, 'Completion'), el('div', { className: 'chat-text' }, el('span', { className: 'chat-prompt-text' }, t.prompt), reply), stats);
-  }
-  return el('div', { className: 'chat-turn assistant' }, el('div', { className: 'who' }, 'Model'), el('div', { className: 'chat-text' }, reply), stats);
+/** Puts kept settings into the form's values (the fields show them at the next showValues). */
+function takeSettings(s: ChatSettings): void {
+  for (const f of FIELDS) chat.values[f.key] = String(s[f.key]);
+  chat.seed = s.seed === null ? '' : String(s.seed);
 }
 
-async function send(ctx: ViewContext, form: HTMLElement, text: string): Promise<void> {
+/** The address names the open conversation, so a reload opens it again (no view change). */
+function showInAddress(id: number | null): void {
+  // Only while Chat is the view on screen (a reply may finish while another view is).
+  if (!/^#\/chat(\?|$)/.test(location.hash)) return;
+  const hash = id === null ? '#/chat' : `#/chat?conversation=${id}`;
+  if (location.hash !== hash) history.replaceState(history.state, '', hash);
+}
+
+let unloadKept = false;
+/**
+ * When the page goes away mid-reply (reload, close), the reply is saved as it is on screen,
+ * marked incomplete: nothing shown is lost.
+ */
+function keepReplyOnUnload(): void {
+  if (unloadKept) return;
+  unloadKept = true;
+  window.addEventListener('pagehide', () => {
+    const m = chat.live;
+    if (!m || m.state !== 'streaming') return;
+    m.state = 'incomplete';
+    chat.sync?.saveNow(m);
+  });
+}
+
+/** Starts a new conversation: the open one stays kept. */
+function newConversation(): void {
+  chat.messages = [];
+  chat.queued = [];
+  void chat.sync?.reset();
+  showInAddress(null);
+}
+
+/**
+ * Sends `text` as the next user message and streams the reply. With `regenerate`, the last
+ * message is already that user message (its old reply was dropped) and only a reply is added.
+ */
+async function send(ctx: ViewContext, form: HTMLElement, text: string, regenerate = false): Promise<void> {
   const h = host(ctx.api);
   const s = h.state;
-  if (s.kind !== 'ready' || chat.generating) return;
+  const sync = chat.sync;
+  if (s.kind !== 'ready' || chat.generating || !sync) return;
+  if (chat.modelId !== null && chat.modelId !== s.info.modelId && chat.messages.length > 0) {
+    ctx.showError(`This conversation is with another model (${chat.modelId}), which is not loaded: choose it to continue, or start a new conversation. Your message is kept in the box.`);
+    return;
+  }
   const parsed = readSettings(form);
   if ('field' in parsed) {
     ctx.showError(parsed.message);
@@ -149,13 +212,24 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string): Promise<
     return;
   }
   const mode: GenerationMode = s.info.chatTemplate ? chat.mode : 'completion';
-  if (mode === 'chat') chat.turns.push({ kind: 'user', text });
-  const turn: Turn = { kind: 'reply', mode, prompt: text, text: '', state: 'streaming', stats: 'generating…' };
-  chat.turns.push(turn);
+  const system = mode === 'chat' ? chat.system.trim() : '';
+  // What the model sees before this turn: the conversation as it is on screen.
+  const before = regenerate ? chat.messages.slice(0, -1) : chat.messages;
+  const history = mode === 'chat' ? before.map((m) => ({ role: m.role, content: m.text })) : undefined;
+  const fresh: ChatMessage[] = regenerate ? [] : [{ role: 'user', text, state: 'done', stats: null, error: null, id: null }];
+  const reply: ChatMessage = { role: 'assistant', text: '', state: 'streaming', stats: null, error: null, id: null };
+  fresh.push(reply);
+  chat.messages.push(...fresh);
+  chat.modelId = s.info.modelId;
   chat.generating = true;
+  chat.live = reply;
   chat.draft = '';
+  void sync.append(fresh, { modelId: s.info.modelId, modelName: s.info.name, mode, system, settings: parsed.kept }).then(() => showInAddress(sync.id));
+  sync.rememberDefaults({ modelId: s.info.modelId, mode: chat.mode, settings: parsed.kept });
   chat.repaint?.();
-  let first = 0;
+  const started = performance.now();
+  let first: number | null = null;
+  let tooLong = false;
   try {
     const result = await h.generate(
       mode,
@@ -165,32 +239,120 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string): Promise<
         onChunk(chunk, index) {
           const now = performance.now();
           if (index === 0) first = now;
-          turn.text += chunk;
+          reply.text += chunk;
           // Live decode speed: tokens after the first over the time since it arrived.
-          const live = index > 0 ? `${index + 1} tokens · ${rate((index * 1000) / (now - first))} tokens/s` : '1 token';
-          turn.stats = live;
-          chat.stream?.(turn, live);
+          const live = index > 0 ? `${index + 1} tokens · ${rate((index * 1000) / (now - first!))} tokens/s` : '1 token';
+          chat.stream?.(reply, live);
+          sync.stream(reply);
+          if (!tooLong && reply.text.length >= CONVERSATION_LIMITS.messageChars) {
+            // Past what a conversation keeps of one message: stop here rather than lose the end.
+            tooLong = true;
+            h.stop();
+          }
         },
       },
-      mode === 'chat' && chat.system.trim() ? chat.system.trim() : undefined,
+      system || undefined,
+      history,
     );
-    turn.text = result.text;
-    turn.state = 'done';
-    turn.stats = timingText(result, parsed.seed);
+    const t = result.timings;
+    reply.text = result.text;
+    reply.state = 'done';
+    reply.stats = {
+      timeToFirstTokenMs: first === null ? null : first - started,
+      promptTokens: t.promptTokens,
+      prefillMs: finite(t.prefillMs),
+      prefillTokensPerSecond: finite(t.prefillTokensPerSecond),
+      decodeTokens: t.decodeTokens,
+      decodeMs: finite(t.decodeMs),
+      decodeTokensPerSecond: finite(t.decodeTokensPerSecond),
+      stopReason: result.stopReason,
+      seed: parsed.seed,
+    };
   } catch (e) {
-    turn.state = 'error';
-    turn.stats = (e as Error).message;
+    reply.state = 'error';
+    reply.error = (e as Error).message;
   } finally {
     chat.generating = false;
+    chat.live = null;
+    void sync.save(reply);
     chat.repaint?.();
   }
+  if (tooLong) ctx.showError(`The reply reached the longest message a conversation keeps (${CONVERSATION_LIMITS.messageChars.toLocaleString('en-US')} characters) and was stopped there.`);
   // What was typed during the reply goes next, in order.
   const next = chat.queued.shift();
   if (next !== undefined) await send(ctx, chat.form ?? form, next);
 }
 
-function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): void {
+/** Generates reply `index` again: it and what followed are dropped first. */
+async function regenerate(ctx: ViewContext, form: HTMLElement, index: number): Promise<void> {
+  const reply = chat.messages[index];
+  const user = chat.messages[index - 1];
+  if (chat.generating || reply?.role !== 'assistant' || user?.role !== 'user') return;
+  const later = chat.messages.length - index - 1;
+  if (later > 0) {
+    const ok = await confirmDialog({
+      title: 'Regenerate this reply?',
+      message: `The ${later} message${later === 1 ? '' : 's'} after it will be removed from the conversation.`,
+      confirmLabel: 'Regenerate',
+      danger: true,
+    });
+    if (!ok || chat.generating) return;
+  }
+  void chat.sync?.truncateFrom(reply);
+  chat.messages.splice(index);
+  await send(ctx, form, user.text, true);
+}
+
+/** Sends user message `index` again as `text`: it and what followed are replaced. */
+async function resend(ctx: ViewContext, form: HTMLElement, index: number, text: string): Promise<void> {
+  const m = chat.messages[index];
+  if (chat.generating || m?.role !== 'user') return;
+  void chat.sync?.truncateFrom(m);
+  chat.messages.splice(index);
+  await send(ctx, form, text);
+}
+
+/** Opens a kept conversation: its messages, mode, system message and settings, and its model. */
+async function openConversation(ctx: ViewContext, id: number, models: ModelSummary[]): Promise<void> {
+  const sync = chat.sync;
+  if (!sync || chat.generating) return;
+  const c: Conversation | null = await sync.open(id);
+  if (!c || chat.generating) {
+    if (!c) showInAddress(null);
+    return;
+  }
+  chat.messages = c.messages.map((m) => messageFromStore(m, c.id));
+  // A reply still marked streaming is not being generated on this page: it was cut off.
+  for (const m of chat.messages) {
+    if (m.state === 'streaming') {
+      m.state = 'incomplete';
+      void sync.save(m);
+    }
+  }
+  chat.queued = [];
+  chat.mode = c.mode;
+  chat.system = c.system;
+  chat.modelId = c.modelId;
+  takeSettings(c.settings);
+  chat.showValues?.();
+  showInAddress(c.id);
   const h = host(ctx.api);
+  const model = models.find((m) => m.id === c.modelId);
+  if (model?.runs && engineModelId(h.state) !== c.modelId) h.load(c.modelId).catch(() => chat.repaint?.());
+  chat.repaint?.();
+  chat.refreshList?.();
+}
+
+function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): () => void {
+  const h = host(ctx.api);
+  chat.sync ??= new ConversationSync(
+    ctx.api,
+    (message) => (chat.notice ? chat.notice(message, 'bad') : ctx.showError(message)),
+    () => chat.refreshList?.(),
+  );
+  const sync = chat.sync;
+  warnBeforeUnload(() => chat.generating);
+  keepReplyOnUnload();
   const box = el('div', { className: 'chat' });
   root.append(box);
 
@@ -212,7 +374,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
   const modeSelect = el('select', { id: 'chat-mode' });
   modeSelect.setAttribute('aria-label', 'Mode');
   modeSelect.append(el('option', { value: 'chat', textContent: 'Chat (chat template)' }), el('option', { value: 'completion', textContent: 'Completion (continue the text)' }));
-  const system = el('input', { id: 'chat-system', type: 'text', placeholder: 'optional system message', value: chat.system });
+  const system = el('input', { id: 'chat-system', type: 'text', placeholder: 'optional system message', value: chat.system, maxLength: CONVERSATION_LIMITS.systemChars });
   system.addEventListener('input', () => (chat.system = system.value));
 
   const log = el('div', { id: 'chat-log', className: 'chat-log' });
@@ -220,7 +382,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
   log.setAttribute('aria-live', 'polite');
   log.tabIndex = 0;
 
-  const prompt = el('textarea', { id: 'chat-prompt', rows: 3, value: chat.draft });
+  const prompt = el('textarea', { id: 'chat-prompt', rows: 2, value: chat.draft });
   prompt.setAttribute('aria-label', 'Message');
   prompt.addEventListener('input', () => (chat.draft = prompt.value));
   const sendBtn = el('button', { type: 'submit', id: 'chat-send', textContent: 'Send' });
@@ -231,10 +393,12 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
   const form = el('form', { className: 'chat-form' }, prompt, el('div', { className: 'chat-buttons' }, sendBtn, stopBtn, resetBtn));
 
   const settings = el('fieldset', { className: 'chat-settings' }, el('legend', {}, 'Sampling'));
+  const fieldInputs = new Map<string, HTMLInputElement>();
   for (const f of FIELDS) {
     const input = el('input', { id: `chat-${f.key}`, type: 'number', step: f.step, min: String(f.min), value: chat.values[f.key]! });
     if (f.max !== undefined) input.max = String(f.max);
     input.addEventListener('input', () => (chat.values[f.key] = input.value));
+    fieldInputs.set(f.key, input);
     settings.append(el('label', { htmlFor: input.id }, el('span', {}, f.label, el('small', { className: 'muted' }, ` ${f.hint}`)), input));
   }
   const seed = el('input', { id: 'chat-seed', type: 'text', inputMode: 'numeric', placeholder: 'random', value: chat.seed });
@@ -248,28 +412,73 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
   });
   settings.append(greedy);
 
+  // The open conversation: its title and what can be done with it.
+  const title = el('h2', { id: 'chat-conversation-title', className: 'chat-conversation-title' });
+  const renameBtn = el('button', { type: 'button', id: 'chat-rename', textContent: 'Rename…' });
+  const exportMd = el('button', { type: 'button', id: 'chat-export-md', textContent: 'Export Markdown' });
+  const exportJson = el('button', { type: 'button', id: 'chat-export-json', textContent: 'Export JSON' });
+  const deleteBtn = el('button', { type: 'button', id: 'chat-delete', className: 'danger', textContent: 'Delete…' });
+  const notice = el('p', { id: 'chat-notice', className: 'chat-notice small' });
+  notice.setAttribute('role', 'status');
+  const conversationBar = el('div', { className: 'chat-conversation-bar' }, title, el('div', { className: 'chat-conversation-actions' }, renameBtn, exportMd, exportJson, deleteBtn));
+  const sidebar = el('div', { className: 'chat-sidebar' });
+
   box.append(
     el('div', { className: 'chat-toolbar' }, select, reload, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect)),
     status,
     progress,
     memory,
     modeNote,
-    el('div', { className: 'chat-body' }, el('div', { className: 'chat-main' }, el('label', { className: 'chat-system' }, 'System ', system), log, form, stats), settings),
+    el(
+      'div',
+      { className: 'chat-body' },
+      sidebar,
+      el('div', { className: 'chat-main' }, conversationBar, notice, el('label', { className: 'chat-system' }, 'System ', system), log, form, stats),
+      settings,
+    ),
   );
 
+  const actions = {
+    enabled: () => h.state.kind === 'ready' && !chat.generating && (chat.modelId === null || chat.modelId === h.state.info.modelId),
+    regenerate: (index: number) => void regenerate(ctx, settings, index).then(() => box.isConnected && prompt.focus()),
+    resend: (index: number, text: string) => void resend(ctx, settings, index, text).then(() => box.isConnected && prompt.focus()),
+  };
+
   const paintLog = () => {
-    log.replaceChildren(...chat.turns.map(turnElement));
+    const s = h.state;
+    const mode: GenerationMode = s.kind === 'ready' && !s.info.chatTemplate ? 'completion' : chat.mode;
+    log.replaceChildren(...messageElements(chat.messages, mode, actions));
     for (const q of chat.queued) {
       log.append(el('div', { className: 'chat-turn user queued' }, el('div', { className: 'who' }, 'You · queued, sent when the reply ends'), el('div', { className: 'chat-text' }, q)));
     }
-    if (chat.turns.length === 0 && chat.queued.length === 0) log.append(el('p', { className: 'empty' }, 'Nothing said yet.'));
+    if (chat.messages.length === 0 && chat.queued.length === 0) log.append(el('p', { className: 'empty' }, 'Nothing said yet.'));
     log.scrollTop = log.scrollHeight;
+  };
+
+  const paintSidebar = () => {
+    sidebar.replaceChildren(
+      conversationList({
+        conversations: chat.conversations,
+        openId: sync.id,
+        disabled: chat.generating,
+        onOpen: (id) => void openConversation(ctx, id, models).then(() => box.isConnected && prompt.focus()),
+      }),
+    );
+  };
+
+  const paintConversation = () => {
+    const kept = sync.id !== null;
+    title.textContent = kept ? sync.title : chat.messages.length ? 'New conversation (saving…)' : 'New conversation';
+    renameBtn.disabled = !kept;
+    exportMd.disabled = !kept;
+    exportJson.disabled = !kept;
+    deleteBtn.disabled = !kept || chat.generating;
   };
 
   const paint = () => {
     if (!box.isConnected) return;
     const s = h.state;
-    const loadedId = s.kind === 'ready' ? s.info.modelId : s.kind === 'loading' || s.kind === 'failed' || s.kind === 'lost' ? s.modelId : null;
+    const loadedId = engineModelId(s);
     if (loadedId && select.value !== loadedId && models.some((m) => m.id === loadedId)) select.value = loadedId;
     status.textContent = describeState(s, models);
     status.dataset.state = s.kind;
@@ -308,14 +517,15 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     modeSelect.value = mode;
     modeSelect.disabled = !template || chat.generating;
     (modeSelect.options[0] as HTMLOptionElement).disabled = !template;
-    // The system message opens a conversation: it is set before the first turn.
-    system.disabled = mode !== 'chat' || chat.turns.length > 0 || chat.generating;
-    system.parentElement!.hidden = mode !== 'chat';
+    // The system message opens a conversation: it is set before the first message.
+    system.disabled = mode !== 'chat' || chat.messages.length > 0 || chat.generating;
+    // Once the conversation has begun, an empty system message takes no room from the transcript.
+    system.parentElement!.hidden = mode !== 'chat' || (chat.messages.length > 0 && chat.system.trim() === '');
     modeNote.textContent = !ready
       ? ''
       : template
         ? mode === 'chat'
-          ? "Chat: each turn goes through the model's chat template; the conversation is kept on the GPU (KV cache)."
+          ? "Chat: each turn goes through the model's chat template with the conversation before it (the KV cache keeps what the model has already read)."
           : 'Completion: the model continues your text as it is, without the chat template.'
         : 'This model has no chat template (tokenizer.chat_template), so chat is plain completion: the model continues the text you send.';
     prompt.placeholder = mode === 'chat' ? 'Message (Enter sends, Shift+Enter for a new line)' : 'Text to continue, e.g. "Once upon a time"';
@@ -323,24 +533,67 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     sendBtn.disabled = !ready;
     sendBtn.textContent = chat.generating ? 'Queue' : 'Send';
     stopBtn.disabled = !chat.generating;
-    resetBtn.disabled = chat.generating || chat.turns.length === 0;
+    resetBtn.disabled = chat.generating || (chat.messages.length === 0 && sync.id === null);
     select.disabled = chat.generating;
-    const last = [...chat.turns].reverse().find((t) => t.kind === 'reply');
-    stats.textContent = last && last.kind === 'reply' && last.state !== 'error' ? last.stats : '';
+    const last = [...chat.messages].reverse().find((m) => m.role === 'assistant');
+    stats.textContent = last && last.state !== 'error' && last.state !== 'streaming' ? statsText(last) : last?.state === 'streaming' ? 'generating…' : '';
+    paintConversation();
+    paintSidebar();
     paintLog();
   };
 
   chat.repaint = paint;
-  chat.stream = (turn, live) => {
-    if (!box.isConnected) return;
+  let streamFrame = 0;
+  let streamLive = '';
+  const paintStream = (m: ChatMessage) => {
+    streamFrame = 0;
+    // A reply that ended has been drawn whole by the repaint.
+    if (!box.isConnected || chat.messages.at(-1) !== m || m.state !== 'streaming') return;
     const replies = log.querySelectorAll<HTMLElement>('.chat-reply');
-    const elReply = replies[replies.length - 1];
-    if (elReply && chat.turns.at(-1) === turn && turn.kind === 'reply') {
-      elReply.textContent = turn.text;
-      elReply.parentElement!.parentElement!.querySelector('.turn-stats')!.textContent = live;
-      stats.textContent = live;
-      log.scrollTop = log.scrollHeight;
-    }
+    const node = replies[replies.length - 1];
+    if (!node) return;
+    const s = h.state;
+    fillReply(node, m, s.kind === 'ready' && !s.info.chatTemplate ? 'completion' : chat.mode);
+    node.closest('.chat-turn')?.querySelector('.turn-stats')?.replaceChildren(streamLive);
+    stats.textContent = streamLive;
+    log.scrollTop = log.scrollHeight;
+  };
+  chat.stream = (m, live) => {
+    if (!box.isConnected) return;
+    streamLive = live;
+    const s = h.state;
+    // Plain text costs nothing to update per token; Markdown is rebuilt at most once a frame.
+    if (s.kind === 'ready' && (!s.info.chatTemplate || chat.mode === 'completion')) paintStream(m);
+    else if (!streamFrame) streamFrame = requestAnimationFrame(() => paintStream(m));
+  };
+  chat.showValues = () => {
+    if (!box.isConnected) return;
+    for (const f of FIELDS) fieldInputs.get(f.key)!.value = chat.values[f.key]!;
+    seed.value = chat.seed;
+    system.value = chat.system;
+  };
+  let noticeTimer: ReturnType<typeof setTimeout> | undefined;
+  chat.notice = (text, tone = 'ok') => {
+    if (!box.isConnected) return;
+    notice.textContent = text;
+    notice.dataset.tone = tone;
+    clearTimeout(noticeTimer);
+    if (tone === 'ok') noticeTimer = setTimeout(() => (notice.textContent = ''), 8000);
+  };
+  chat.refreshList = () => {
+    void ctx.api
+      .call('conversations:list', {})
+      .then(({ conversations }) => {
+        chat.conversations = conversations;
+        // A rename or delete elsewhere (another window) shows here too.
+        const open = conversations.find((c) => c.id === sync.id);
+        if (open) sync.title = open.title;
+        if (box.isConnected) {
+          paintSidebar();
+          paintConversation();
+        }
+      })
+      .catch((e: unknown) => chat.notice?.(`Could not list the conversations: ${(e as Error).message}`, 'bad'));
   };
   const unsubscribe = h.subscribe(() => {
     if (!box.isConnected) {
@@ -353,20 +606,21 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
   select.addEventListener('change', () => {
     const id = select.value;
     if (!id) return;
+    // Another model starts another conversation (the open one stays kept).
     if (chat.modelId !== id) {
-      chat.turns = [];
+      if (chat.messages.length > 0 || sync.id !== null) newConversation();
       chat.modelId = id;
     }
-    h.load(id).catch(() => paint()); // the failure is shown by the state line
+    if (engineModelId(h.state) !== id || h.state.kind === 'failed') h.load(id).catch(() => paint()); // the failure is shown by the state line
+    paint();
   });
   reload.addEventListener('click', () => {
-    // The conversation lived in the lost device's KV cache: a reloaded model starts afresh.
-    chat.turns = [];
+    // The conversation is sent with each turn: a reloaded model goes on with it.
     void h.reload().catch(() => paint());
   });
   modeSelect.addEventListener('change', () => {
     chat.mode = modeSelect.value === 'chat' ? 'chat' : 'completion';
-    chat.turns = [];
+    newConversation();
     h.reset();
     paint();
   });
@@ -381,6 +635,11 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     if (h.state.kind !== 'ready') {
       // Nothing to send it to yet: the text stays where it was typed.
       ctx.showError('The model is not ready: your message is kept in the box.');
+      prompt.focus();
+      return;
+    }
+    if (text.length > CONVERSATION_LIMITS.messageChars) {
+      ctx.showError(`This message is ${text.length.toLocaleString('en-US')} characters; a conversation keeps messages of at most ${CONVERSATION_LIMITS.messageChars.toLocaleString('en-US')}. It is kept in the box.`);
       prompt.focus();
       return;
     }
@@ -409,20 +668,99 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): vo
     }
     h.stop();
   });
-  // #/chat?model=ID-or-name opens the view with that model (links from other views).
-  const asked = new URLSearchParams(location.hash.split('?')[1] ?? '').get('model');
-  const target = asked ? models.find((m) => m.id === asked || m.name === asked) : undefined;
-  const current = h.state.kind === 'ready' ? h.state.info.modelId : h.state.kind === 'loading' ? h.state.modelId : null;
-  if (target && target.id !== current && !chat.generating) {
-    select.value = target.id;
-    select.dispatchEvent(new Event('change'));
-  }
   resetBtn.addEventListener('click', () => {
-    chat.turns = [];
+    newConversation();
     h.reset();
     paint();
     prompt.focus();
   });
+  renameBtn.addEventListener('click', () => {
+    const id = sync.id;
+    if (id === null) return;
+    void promptDialog({
+      title: 'Rename the conversation',
+      field: {
+        label: 'Title',
+        value: sync.title,
+        validate: (v) =>
+          v.trim() === '' ? 'Give the conversation a title.' : v.trim().length > CONVERSATION_LIMITS.titleChars ? `A title is at most ${CONVERSATION_LIMITS.titleChars} characters (this one is ${v.trim().length}).` : null,
+      },
+      confirmLabel: 'Rename',
+    }).then((answer) => {
+      if (answer && sync.id === id) void sync.rename(answer.value.trim()).then(paintConversation);
+    });
+  });
+  const doExport = (format: 'markdown' | 'json') => {
+    const id = sync.id;
+    if (id === null) return;
+    // What is still on its way to the store is saved before the document is made.
+    void sync
+      .flush()
+      .then(() => exportConversation(ctx.api, id, format))
+      .then((said) => said && chat.notice?.(said))
+      .catch((e: unknown) => chat.notice?.(`Export failed: ${(e as Error).message}`, 'bad'));
+  };
+  exportMd.addEventListener('click', () => doExport('markdown'));
+  exportJson.addEventListener('click', () => doExport('json'));
+  deleteBtn.addEventListener('click', () => {
+    const id = sync.id;
+    if (id === null || chat.generating) return;
+    const count = chat.messages.length;
+    void confirmDialog({
+      title: 'Delete this conversation?',
+      message: `“${sync.title}” and its ${count} message${count === 1 ? '' : 's'} will be deleted. This cannot be undone.`,
+      confirmLabel: 'Delete',
+      danger: true,
+    }).then((ok) => {
+      if (!ok || sync.id !== id || chat.generating) return;
+      const title = sync.title;
+      chat.messages = [];
+      chat.queued = [];
+      showInAddress(null);
+      h.reset();
+      void sync.remove(id).then(() => {
+        chat.notice?.(`Deleted “${title}”.`);
+        paint();
+      });
+      paint();
+    });
+  });
+
+  // #/chat?model=ID-or-name opens the view with that model (links from other views);
+  // #/chat?conversation=ID opens that conversation (a reload comes back to it).
+  const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
+  const asked = params.get('model');
+  const askedConversation = Number(params.get('conversation'));
+  const target = asked ? models.find((m) => m.id === asked || m.name === asked) : undefined;
+  const current = engineModelId(h.state);
+  if (Number.isSafeInteger(askedConversation) && askedConversation > 0 && !chat.generating) {
+    chat.defaultsApplied = true;
+    if (sync.id !== askedConversation) void openConversation(ctx, askedConversation, models);
+  } else if (target && target.id !== current && !chat.generating) {
+    chat.defaultsApplied = true;
+    select.value = target.id;
+    select.dispatchEvent(new Event('change'));
+  } else if (!chat.defaultsApplied && current === null && chat.messages.length === 0) {
+    // The first visit of this page: the model and settings used last time.
+    chat.defaultsApplied = true;
+    void ctx.api
+      .call('conversations:defaults', {})
+      .then(({ defaults }) => {
+        if (!defaults || !box.isConnected || engineModelId(h.state) !== null || chat.messages.length > 0) return;
+        takeSettings(defaults.settings);
+        chat.mode = defaults.mode;
+        chat.showValues?.();
+        const m = models.find((x) => x.id === defaults.modelId);
+        if (m?.runs) {
+          select.value = m.id;
+          select.dispatchEvent(new Event('change'));
+        } else paint();
+      })
+      .catch(() => undefined);
+  } else showInAddress(sync.id);
+  chat.refreshList();
+  paint();
+  return confirmLeavingView(box, () => chat.generating);
 }
 
 export const chatView: View = {
@@ -435,6 +773,6 @@ export const chatView: View = {
       root.append(el('p', { className: 'empty' }, 'No model in this volume yet. ', el('a', { href: '#/import' }, 'Import a GGUF model'), ' to chat with it.'));
       return;
     }
-    render(root, ctx, models);
+    return render(root, ctx, models);
   },
 };
