@@ -28,7 +28,7 @@ function fileSha256(file: string): string {
  * The corpus holding a data entry list: an existing corpus named alone, or the files (relative to
  * `recipeDir`) added as corpus `name`, replaced when the files changed since.
  */
-export async function corpusFor(corpora: CorpusStore, entries: readonly string[], name: string, recipeDir: string, fixMojibake: boolean, say: (m: string) => void): Promise<string> {
+export async function corpusFor(corpora: CorpusStore, entries: readonly string[], name: string, recipeDir: string, fixMojibake: boolean, say: (m: string) => void, signal?: AbortSignal): Promise<string> {
   if (entries.length === 1 && corpora.has(entries[0]!) && !fs.existsSync(path.resolve(recipeDir, entries[0]!))) return entries[0]!;
   const files = entries.map((e) => path.resolve(recipeDir, e));
   for (const f of files) {
@@ -45,7 +45,7 @@ export async function corpusFor(corpora: CorpusStore, entries: readonly string[]
     await corpora.remove(name);
   }
   say(`adding corpus ${name} (${files.length} file${files.length === 1 ? '' : 's'})`);
-  const r = await corpora.add(name, files, { normalize: fixMojibake ? ['mojibake'] : [] });
+  const r = await corpora.add(name, files, { normalize: fixMojibake ? ['mojibake'] : [], signal });
   for (const c of r.mojibake) say(`corpus ${name}: "${c.from}" left as it is ${c.count} times (mojibake repair is off)`);
   return name;
 }
@@ -69,20 +69,29 @@ async function tokenizerFor(store: ModelStore, corpora: CorpusStore, corpus: str
   return t;
 }
 
-export async function loadTrainData(recipe: Recipe, recipeDir: string, store: ModelStore, say: (m: string) => void = () => {}): Promise<TrainData> {
+/** A stop asked for while the data is prepared (before any step): nothing to checkpoint yet. */
+function checkStopped(signal: AbortSignal | undefined, recipe: Recipe, stage: string): void {
+  if (signal?.aborted) throw new TrainError('TRAIN_ABORTED', `training of ${recipe.name} stopped while ${stage}; what was stored so far is kept`, { stage });
+}
+
+export async function loadTrainData(recipe: Recipe, recipeDir: string, store: ModelStore, say: (m: string) => void = () => {}, signal?: AbortSignal): Promise<TrainData> {
   const corpora = await CorpusStore.open(store);
   const base = recipe.name.slice(0, 56);
-  const trainCorpus = await corpusFor(corpora, recipe.data.train, `${base}.train`, recipeDir, recipe.data.fixMojibake, say);
-  const validCorpus = recipe.data.valid.length > 0 ? await corpusFor(corpora, recipe.data.valid, `${base}.valid`, recipeDir, recipe.data.fixMojibake, say) : null;
+  checkStopped(signal, recipe, 'storing the training text');
+  const trainCorpus = await corpusFor(corpora, recipe.data.train, `${base}.train`, recipeDir, recipe.data.fixMojibake, say, signal);
+  checkStopped(signal, recipe, 'storing the validation text');
+  const validCorpus = recipe.data.valid.length > 0 ? await corpusFor(corpora, recipe.data.valid, `${base}.valid`, recipeDir, recipe.data.fixMojibake, say, signal) : null;
+  checkStopped(signal, recipe, 'learning the vocabulary');
   const trained = await tokenizerFor(store, corpora, trainCorpus, recipe.data.vocab, say);
+  checkStopped(signal, recipe, 'tokenizing the text');
   if (trained.tokens.length !== recipe.data.vocab) {
     throw new TrainError('TRAIN_DATA', `the training text yields a vocabulary of ${trained.tokens.length} tokens, not the ${recipe.data.vocab} the recipe asks for: lower data.vocab`, {
       vocab: trained.tokens.length,
     });
   }
   const spec = trainedTokenizerSpec(trained);
-  const train = await corpora.tokenShard(trainCorpus, spec);
-  const valid = validCorpus ? await corpora.tokenShard(validCorpus, spec) : null;
+  const train = await corpora.tokenShard(trainCorpus, spec, { signal });
+  const valid = validCorpus ? await corpora.tokenShard(validCorpus, spec, { signal }) : null;
   return {
     tokenizer: createTokenizer(spec),
     tokenizerMeta: tokenizerMetadata(trained),

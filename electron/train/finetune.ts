@@ -75,13 +75,13 @@ export interface FinetuneSessionResult {
 }
 
 /** The run's token streams: each data entry a corpus (files added as `RUN.finetune-train` / `-valid`), tokenized with the base's tokenizer. */
-async function finetuneTokens(store: ModelStore, recipe: FinetuneRecipe, source: TensorSource, say: (m: string) => void): Promise<{ train: ArrayLike<number>; valid: ArrayLike<number>; vocab: number }> {
+async function finetuneTokens(store: ModelStore, recipe: FinetuneRecipe, source: TensorSource, say: (m: string) => void, signal?: AbortSignal): Promise<{ train: ArrayLike<number>; valid: ArrayLike<number>; vocab: number }> {
   const corpora = await CorpusStore.open(store);
   const spec = tokenizerSpecFromGguf(source.header.metadata, source.header.file);
   const base = recipe.name.slice(0, 48);
   const stream = async (entries: readonly string[], name: string) => {
-    const corpus = await corpusFor(corpora, entries, name, '/', false, say);
-    const shard = await corpora.tokenShard(corpus, spec);
+    const corpus = await corpusFor(corpora, entries, name, '/', false, say, signal);
+    const shard = await corpora.tokenShard(corpus, spec, { signal });
     say(`corpus ${corpus}: ${shard.tokens.length} tokens${shard.cached ? ' (cached shard)' : ''}`);
     return shard;
   };
@@ -103,7 +103,7 @@ export async function finetuneSession(o: FinetuneSessionOptions): Promise<Finetu
     validateLoraSettings(cfg, lora);
     const seqLen = recipe.train.seqLen ?? cfg.context;
     if (seqLen > cfg.context) throw new TrainError('TRAIN_CONFIG', `train.seqLen = ${seqLen} is longer than the base's context (${cfg.context})`, { field: 'train.seqLen' });
-    const data = await finetuneTokens(store, recipe, base.source, say);
+    const data = await finetuneTokens(store, recipe, base.source, say, o.signal);
     if (data.vocab > cfg.vocab) throw new TrainError('TRAIN_CONFIG', `the base's tokenizer has ${data.vocab} tokens, its embedding ${cfg.vocab} rows`, { field: 'vocab' });
     const loopData = windowData(recipe.train, seqLen, cfg.vocab, data.train, data.valid);
     const ckpt = await latestCheckpoint<FinetuneRecipe>(store.volume, recipe.name);

@@ -50,15 +50,33 @@ export interface TrainTaskResult {
   validLoss: number | null;
 }
 
-/** Imports a trained run's GGUF into the store under the recipe's name (replacing a model of that name); returns its id. */
+/** The source file name a trained model is imported from: how a model made by training is told from one a user imported. */
+const TRAINED_SUFFIX = '.trained.gguf';
+
+/**
+ * Imports a trained run's GGUF into the store under the recipe's name, replacing the model an
+ * earlier training of that name imported; a model of that name the user imported from elsewhere
+ * is kept, and the trained one takes the name NAME-trained (then NAME-trained-2, …). Returns its id.
+ */
 export async function importTrainedModel(store: ModelStore, recipe: Recipe, run: string, gguf: Uint8Array, say: (m: string) => void): Promise<string> {
-  const tmp = path.join(store.root, `.${run}.trained.gguf`);
+  const tmp = path.join(store.root, `.${run}${TRAINED_SUFFIX}`);
   await writeFileDurable(tmp, gguf);
   try {
-    const existing = store.list().find((m) => m.name === recipe.name);
-    if (existing) await store.remove(existing.id);
-    const model = (await store.import(tmp, { name: recipe.name })).model.id;
-    say(`imported as model ${recipe.name}`);
+    const models = store.list();
+    const trained = (id: string) => store.manifest(id).source.fileName.endsWith(TRAINED_SUFFIX);
+    let name = recipe.name;
+    const existing = models.find((m) => m.name === name);
+    if (existing && trained(existing.id)) {
+      await store.remove(existing.id);
+    } else if (existing) {
+      name = `${recipe.name}-trained`;
+      for (let i = 2; models.some((m) => m.name === name && !trained(m.id)); i++) name = `${recipe.name}-trained-${i}`;
+      const previous = models.find((m) => m.name === name);
+      if (previous) await store.remove(previous.id);
+      say(`a model named ${recipe.name} that training did not make is in the volume: it is kept, and this one is named ${name}`);
+    }
+    const model = (await store.import(tmp, { name })).model.id;
+    say(`imported as model ${name}`);
     return model;
   } finally {
     fs.rmSync(tmp, { force: true });
@@ -81,7 +99,7 @@ export function trainTaskHandler(deps: TrainTaskDeps): TaskHandler {
       const store = await deps.store();
       const say = (m: string) => deps.onMessage?.(ctx.taskId, m);
       ctx.progress(0, recipe.train.steps, ctx.resuming ? 'resuming' : 'preparing data');
-      const data = await loadTrainData(recipe, p.recipeDir, store, say);
+      const data = await loadTrainData(recipe, p.recipeDir, store, say, ctx.signal);
       const gpu = await deps.openContext();
       try {
         const r = await trainSession({
