@@ -104,6 +104,20 @@ async function main(): Promise<void> {
     if (!win.isDestroyed()) win.webContents.send('pxi:event', name, payload);
   });
   win.once('ready-to-show', () => win.show());
+  // The page asks before it unloads while a reply is generated (Chat's beforeunload): closing
+  // or reloading the window then gets the desktop's own question, Stay being the default.
+  win.webContents.on('will-prevent-unload', (event) => {
+    const choice = dialog.showMessageBoxSync(win, {
+      type: 'question',
+      buttons: ['Leave', 'Stay'],
+      defaultId: 1,
+      cancelId: 1,
+      title: 'Pixel-LLM',
+      message: 'A reply is being generated.',
+      detail: 'Leaving ends it; what was generated so far is kept in the conversation, marked interrupted.',
+    });
+    if (choice === 0) event.preventDefault();
+  });
   await win.loadURL(devUrl ?? `${APP_ORIGIN}/index.html`);
 
   app.on('window-all-closed', () => {
