@@ -23,6 +23,7 @@ import { ConversationSync, messageFromStore, type ChatMessage } from './chat/con
 import { exportConversation } from './chat/export-conversation';
 import { confirmLeavingView, warnBeforeUnload } from './chat/leave-guard';
 import { fillReply, messageElements, statsText } from './chat/message-view';
+import { corpusControl, corpusPrompt } from './chat-corpus';
 import { el, type View, type ViewContext } from './types';
 import './chat.css';
 
@@ -231,9 +232,12 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string, regenerat
   let first: number | null = null;
   let tooLong = false;
   try {
+    // With a corpus chosen (./chat-corpus.ts), the best passages go ahead of the message; the reply cites them.
+    const prompt = await corpusPrompt(ctx.api, reply, text, s.info.contextLength, mode === 'completion');
+    chat.repaint?.();
     const result = await h.generate(
       mode,
-      text,
+      prompt,
       parsed.settings,
       {
         onChunk(chunk, index) {
@@ -424,7 +428,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   const sidebar = el('div', { className: 'chat-sidebar' });
 
   box.append(
-    el('div', { className: 'chat-toolbar' }, select, reload, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect)),
+    el('div', { className: 'chat-toolbar' }, select, reload, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect), corpusControl(ctx)),
     status,
     progress,
     memory,

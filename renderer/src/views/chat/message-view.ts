@@ -2,6 +2,7 @@ import { replyStatsLine } from '../../../../shared/chat/stats-line';
 import type { ChatModeName } from '../../../../shared/ipc/channels/conversations';
 import { copyButton } from '../../components/clipboard';
 import { renderMarkdown } from '../../components/markdown';
+import { corpusSources } from '../chat-corpus';
 import { el } from '../types';
 import type { ChatMessage } from './conversation-sync';
 
@@ -120,7 +121,7 @@ export function messageElements(messages: ChatMessage[], mode: ChatModeName, act
         if (can) buttons.push(actionButton('Regenerate', 'regenerate', () => actions.regenerate(i + 1)));
       }
       if (can) buttons.push(actionButton('Edit', 'edit', () => editBox(bubble, body, m.text, later, (t) => actions.resend(i, t))));
-      bubble.append(head('Completion', buttons), body, ...(stats ? [stats] : []));
+      bubble.append(head('Completion', buttons), body, ...(stats ? [stats] : []), ...(next ? corpusSources(next) : []));
       out.push(bubble);
       if (next) i++;
       continue;
@@ -137,7 +138,7 @@ export function messageElements(messages: ChatMessage[], mode: ChatModeName, act
     const { reply, stats } = replyParts(m, mode);
     const buttons: HTMLElement[] = [copyButton('Copy', () => m.text, { className: 'chat-action', title: 'Copy this reply (its Markdown)' })];
     if (can && i > 0 && messages[i - 1]!.role === 'user') buttons.push(actionButton('Regenerate', 'regenerate', () => actions.regenerate(i)));
-    out.push(el('div', { className: 'chat-turn assistant' }, head('Model', buttons), el('div', { className: 'chat-text' }, reply), stats));
+    out.push(el('div', { className: 'chat-turn assistant' }, head('Model', buttons), el('div', { className: 'chat-text' }, reply), stats, ...corpusSources(m)));
   }
   return out;
 }

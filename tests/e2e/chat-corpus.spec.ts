@@ -1,0 +1,106 @@
+/**
+ * Chat "with corpus" in Chromium against browser mode: stories260K from pixels, the built-in
+ * corpus pxi-docs chosen before the volume holds it (the services add it on the first search),
+ * a question answered with cited sources that expand to their text, a message with no word to
+ * search for, and no sources once the corpus is set back to none.
+ */
+import { expect, test } from '@playwright/test';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fixturePath, projectRoot } from '../support/fixtures';
+
+const MODEL = fixturePath('models', 'stories260K.gguf');
+
+let dataDir = '';
+let serve: ChildProcess | null = null;
+let url = '';
+
+test.beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-chat-corpus-'));
+  // The import runs before serve: one process owns a volume at a time.
+  const r = spawnSync(process.execPath, ['bin/pxi.js', 'import', MODEL, '--volume', join(dataDir, 'volume'), '--skip-pyramid'], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  serve = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  serve.stderr!.on('data', (d) => (stderr += String(d)));
+  const first = await new Promise<string>((resolve, reject) => {
+    createInterface({ input: serve!.stdout! }).once('line', resolve);
+    serve!.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
+  });
+  url = (JSON.parse(first) as { url: string }).url;
+});
+
+test.afterAll(async () => {
+  if (serve && serve.exitCode === null) {
+    serve.kill('SIGTERM');
+    await new Promise((r) => serve!.once('exit', r));
+  }
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('a question asked with the built-in corpus is answered with its passages as cited sources', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${url}#/chat?model=stories260K`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+
+  // The picker offers the built-in corpus before the volume holds it.
+  const picker = page.locator('#chat-corpus');
+  await expect(picker).toHaveAttribute('data-loaded', 'true');
+  await expect(picker).toHaveValue('');
+  await expect(picker.locator('option[value="pxi-docs"]')).toContainText('added on first use');
+  await picker.selectOption('pxi-docs');
+
+  await page.locator('#chat-greedy').click();
+  await page.locator('#chat-maxTokens').fill('8');
+  await page.locator('#chat-prompt').fill('How does PixelFS store tiles?');
+  await page.locator('#chat-prompt').press('Enter');
+
+  const reply = page.locator('.chat-reply').last();
+  await expect(reply).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  // The transcript shows the question as typed; the passages went to the model, and are cited.
+  await expect(page.locator('.chat-prompt-text').last()).toHaveText('How does PixelFS store tiles?');
+  const sources = page.locator('.chat-sources').last();
+  await expect(sources).toHaveAttribute('data-corpus', 'pxi-docs');
+  const count = Number(await sources.getAttribute('data-count'));
+  expect(count).toBeGreaterThanOrEqual(1);
+  expect(count).toBeLessThanOrEqual(4);
+  await expect(sources.locator('summary').first()).toContainText(`Sources: ${count} passage`);
+  const first = sources.locator('.chat-source').first();
+  await expect(first).toHaveAttribute('data-document', 'specs/pixelfs.md');
+  await expect(first).toHaveAttribute('data-lines', /^\d+-\d+$/);
+  await expect(first.locator('summary')).toContainText(/^\[1\] specs\/pixelfs\.md › PixelFS: files as PNG tiles.* \(lines? \d+/);
+  // Each source's text is there on expanding it.
+  const text = first.locator('.chat-source-text');
+  await expect(text).toBeHidden();
+  await first.locator('summary').click();
+  await expect(text).toBeVisible();
+  await expect(text).toContainText(/PixelFS|tile/);
+  await page.screenshot({ path: test.info().outputPath('chat-corpus-sources.png'), fullPage: true });
+
+  // A message with no word to search for: the reply says there are no sources.
+  await page.locator('#chat-prompt').fill('?!');
+  await page.locator('#chat-prompt').press('Enter');
+  await expect(page.locator('.chat-reply').nth(1)).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await expect(page.locator('.chat-sources-none').last()).toContainText('No sources from pxi-docs: the message has no words to search for');
+
+  // Back to no corpus: the next reply has no sources.
+  await picker.selectOption('');
+  await page.locator('#chat-prompt').fill('Once upon a time');
+  await page.locator('#chat-prompt').press('Enter');
+  await expect(page.locator('.chat-reply').nth(2)).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await expect(page.locator('.chat-sources')).toHaveCount(1);
+  await expect(page.locator('.chat-sources-none')).toHaveCount(1);
+
+  // The volume holds the built-in corpus now: the picker lists it as present after a revisit.
+  await page.locator('nav a[data-view="models"]').click();
+  await page.locator('nav a[data-view="chat"]').click();
+  await expect(page.locator('#chat-corpus')).toHaveAttribute('data-loaded', 'true');
+  await expect(page.locator('#chat-corpus option[value="pxi-docs"]')).toHaveText("pxi-docs · this project's README and specs");
+  expect(errors).toEqual([]);
+});
