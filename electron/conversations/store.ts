@@ -17,8 +17,9 @@ import {
 } from '../../shared/ipc/channels/conversations';
 
 /**
- * The Chat view's conversations, kept by the services in `<dataDir>/conversations.sqlite`
- * (beside the volume and the task queue). Each conversation has its model, mode, sampling
+ * The Chat view's conversations, kept by the services in `conversations.sqlite` in the volume
+ * folder, beside the model store's `models.sqlite` (the catalog of the models they name), opened
+ * the way that one is. Each conversation has its model, mode, sampling
  * settings and system message, and its messages in order; every change is one committed
  * transaction (WAL, synchronous=FULL), so a crash keeps everything written before it. A reply
  * saved while it streamed and never finished (the page or the process went away) is marked
@@ -31,6 +32,8 @@ import {
  */
 
 export class ConversationError extends PxiError {}
+
+export const CONVERSATIONS_DB_FILE = 'conversations.sqlite';
 
 /** 1: conversations, messages, defaults. */
 const SCHEMA_VERSION = 1;

@@ -16,7 +16,7 @@ import { taskHandlers } from './task-handlers';
 import { TrainService } from './train-handlers';
 import { conversationHandlers } from './conversation-handlers';
 import { corpusHandlers } from './corpus-handlers';
-import { ConversationStore } from '../conversations/store';
+import { CONVERSATIONS_DB_FILE, ConversationStore } from '../conversations/store';
 
 export interface ServiceOptions {
   /** Where volumes, catalogs and logs live. Created if missing. */
@@ -118,9 +118,15 @@ export class Services {
     return this.storePromise;
   }
 
-  /** The Chat view's conversations (`<dataDir>/conversations.sqlite`), opened on first use. */
+  /**
+   * The Chat view's conversations, opened on first use: `conversations.sqlite` in the volume
+   * folder, beside the model store's `models.sqlite` whose models they name.
+   */
   conversations(): ConversationStore {
-    this.conversationStore ??= ConversationStore.open(join(this.options.dataDir, 'conversations.sqlite'));
+    if (!this.conversationStore) {
+      mkdirSync(this.volumeDir(), { recursive: true });
+      this.conversationStore = ConversationStore.open(join(this.volumeDir(), CONVERSATIONS_DB_FILE));
+    }
     return this.conversationStore;
   }
 

@@ -2,8 +2,8 @@ import { z } from 'zod';
 import { Empty } from './common';
 
 /**
- * Chat conversations kept by the services (electron/conversations/store.ts, a SQLite file
- * beside the volume): each with its model, mode, sampling settings and system message, and its
+ * Chat conversations kept by the services (electron/conversations/store.ts, a SQLite file in
+ * the volume folder beside the model store's database): each with its model, mode, sampling settings and system message, and its
  * messages in order. The Chat view creates one on the first message, appends each message,
  * saves a streaming reply as it grows (so a crash keeps what was shown), and lists, renames,
  * deletes and exports them. The last model and settings used are kept too (`defaults`).
