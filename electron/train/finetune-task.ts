@@ -12,6 +12,7 @@ import { TaskParamsError, type StoreProvider } from '../models/tasks';
 import { writeFileDurable } from '../pixelfs/file-ops';
 import type { TaskHandler } from '../tasks/queue';
 import { finetuneSession } from './finetune';
+import { importTrainedModel } from './task';
 import type { TrainEvent } from './session';
 
 export const FINETUNE_TASK = 'model.finetune';
@@ -32,8 +33,10 @@ export interface FinetuneTaskResult {
   run: string;
   step: number;
   validLoss: number | null;
-  /** The adapter in the volume (beside its base), or null for a base given as a file. */
+  /** LoRA: the adapter in the volume (beside its base), or null for a base given as a file. */
   adapter: string | null;
+  /** Full fine-tuning: the fine-tuned model's id in the volume. */
+  model: string | null;
   out: string | null;
 }
 
@@ -72,8 +75,9 @@ export function finetuneTaskHandler(deps: FinetuneTaskDeps): TaskHandler {
             if (e.kind === 'step') ctx.progress(e.step, e.steps, `loss ${e.loss.toFixed(4)}, ${Math.round(e.tokensPerSec)} tokens/s`);
           },
         });
-        if (p.out) await writeFileDurable(p.out, r.adapter);
-        return { run: recipe.name, step: r.state.step, validLoss: r.state.valid.at(-1)?.loss ?? null, adapter: r.volumePath, out: p.out ?? null };
+        if (p.out) await writeFileDurable(p.out, r.output);
+        const model = recipe.mode === 'full' ? await importTrainedModel(store, recipe, recipe.name, r.output, (m) => deps.onMessage?.(ctx.taskId, m)) : null;
+        return { run: recipe.name, step: r.state.step, validLoss: r.state.valid.at(-1)?.loss ?? null, adapter: r.volumePath, model, out: p.out ?? null };
       } finally {
         gpu.destroy();
       }

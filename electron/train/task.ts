@@ -58,7 +58,7 @@ const TRAINED_SUFFIX = '.trained.gguf';
  * earlier training of that name imported; a model of that name the user imported from elsewhere
  * is kept, and the trained one takes the name NAME-trained (then NAME-trained-2, …). Returns its id.
  */
-export async function importTrainedModel(store: ModelStore, recipe: Recipe, run: string, gguf: Uint8Array, say: (m: string) => void): Promise<string> {
+export async function importTrainedModel(store: ModelStore, recipe: Pick<Recipe, 'name'>, run: string, gguf: Uint8Array, say: (m: string) => void): Promise<string> {
   const tmp = path.join(store.root, `.${run}${TRAINED_SUFFIX}`);
   await writeFileDurable(tmp, gguf);
   try {

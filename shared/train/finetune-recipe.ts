@@ -15,6 +15,8 @@ const trainShape = RecipeSchema.shape.train.shape;
 
 export const FinetuneRecipeSchema = z.strictObject({
   kind: z.literal('finetune'),
+  /** lora: adapters over the frozen base (any weight type); full: every weight trained (F32/F16/BF16 bases). */
+  mode: z.enum(['lora', 'full']).default('lora'),
   /** The run's name: checkpoints in train/NAME/, the adapter's general.name. */
   name: z.string().min(1).max(128).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, dot, dash and underscore only'),
   base: z.strictObject({

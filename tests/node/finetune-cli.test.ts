@@ -4,7 +4,8 @@
  * llama.cpp (node-llama-cpp's createContext({ lora })) with our engine's greedy tokens, and is
  * kept in the volume beside a stored base (listed by pxi inspect, run by name with --lora); a run killed with SIGKILL after a checkpoint resumes
  * through the task queue to the same adapter, bit for bit; bad settings are usage errors naming
- * the setting. Runs that need WebGPU skip with the reason where there is none.
+ * the setting; --full trains every weight of an F32 model into a model llama.cpp runs with our
+ * greedy tokens. Runs that need WebGPU skip with the reason where there is none.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -116,6 +117,38 @@ describe('pxi finetune', () => {
       await base.close();
       await tuned.close();
     }
+  }, 600_000);
+
+  it('--full trains every weight of an F32 model: the fact is learned, the model is imported, and llama.cpp gives our greedy tokens', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const home = join(dir, 'home-full');
+    const out = join(dir, 'full.gguf');
+    const r = pxi(['finetune', BASE, '--full', '--data', factFile, '--steps', '30', '--lr', '2e-3', '--out', out, '--json', ...SMALL], home);
+    expect(r.status, r.stderr).toBe(0);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; loss?: number; model?: string });
+    const losses = events.filter((e) => e.kind === 'step').map((e) => e.loss!);
+    expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.5);
+    expect(events.find((e) => e.kind === 'result')!.model).toMatch(/^stories260k-full/i);
+    const m = await openNodeModel(out, { tuningFile: false });
+    try {
+      const prompt = m.tokenizer.encode(PROMPT);
+      const ours = await generate(m.model, m.tokenizer, prompt, { temperature: 0, maxTokens: 8, ignoreEos: true });
+      expect(ours.text).toMatch(/^ Zorbo/);
+      const ref = await openReference(out, 64);
+      try {
+        expect(await ref.greedy(prompt, 8)).toEqual(ours.tokens);
+      } finally {
+        await ref.dispose();
+      }
+    } finally {
+      await m.close();
+    }
+    // A quantised model is refused for --full, naming the tensor and its type.
+    const q = join(dir, 'tiny-llama-q8.gguf');
+    writeFileSync(q, await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q8_0', seed: 1, method: 'direct' })));
+    const refused = pxi(['finetune', q, '--full', '--data', factFile], home);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toMatch(/token_embd\.weight is Q8_0; --full trains F32, F16 and BF16 models|blk\.0\.\w+\.weight is Q8_0; --full trains F32, F16 and BF16 models/);
   }, 600_000);
 
   it('killed with SIGKILL after a checkpoint, resumes through the task queue to the same adapter', async (t) => {

@@ -12,6 +12,8 @@ import { formatBytes } from '../../../shared/model/summary';
 import { parseFinetuneRecipe, type FinetuneRecipe } from '../../../shared/train/finetune-recipe';
 import { trainConfigOfBase } from '../../../shared/train/frozen-base';
 import { DEFAULT_LORA_TARGETS, LORA_TARGETS, loraParamSpecs, validateLoraSettings } from '../../../shared/train/lora';
+import { paramSpecs, parameterCount } from '../../../shared/train/config';
+import { tensorTypeName } from '../../../shared/engine/tensor-source';
 import { openNodeContext } from '../../engine';
 import { openStore, volumeDir } from '../../models/cli-helpers';
 import { formatDuration } from '../../models/progress';
@@ -48,8 +50,13 @@ base (adapters/MODEL-ID/RUN.gguf, for a stored model) and, with --out, to a file
   pxi export MODEL OUT.gguf --lora ADAPTER.gguf   (merged into the weights)
 Ctrl-C writes a checkpoint and stops (exit 130); run the same command again to resume.
 
+With --full, every weight of an F32, F16 or BF16 model is trained instead (no adapter), and
+the result is a whole model: imported into the volume under the run's name (and written to
+--out), its trained tensors as F32.
+
 Options:
   --data FILE|CORPUS  training text (repeatable; required)
+  --full              full fine-tuning (F32/F16/BF16 models) instead of LoRA
   --valid FILE|CORPUS validation text, never trained on (repeatable)
   --rank N            adapter rank (default 8)
   --alpha X           adapter alpha; the update is scaled by alpha / rank (default 16)
@@ -62,13 +69,14 @@ Options:
   --accum N           micro-batches per step (default 1)
   --lr X              peak learning rate (default 1e-3), warmup then cosine to lr/10
   --warmup N          warmup steps (default 10)
-  --weight-decay X    AdamW weight decay on A and B (default 0)
+  --weight-decay X    AdamW weight decay on the trained matrices (default 0)
   --clip X            clip the gradient norm to X (default 1; 0: off)
   --seed N            seeds A's initial values and the data windows (default 1)
   --eval-every N      validation every N steps (default 50)
   --checkpoint-every N  a checkpoint every N steps (default 50)
-  --name RUN          name of the run and of the adapter (default MODEL-lora)
-  --out FILE.gguf     also write the adapter there
+  --name RUN          name of the run and of its adapter or model (default MODEL-lora,
+                      MODEL-full with --full)
+  --out FILE.gguf     also write the adapter (the model, with --full) there
   --fresh             discard the run's checkpoints and start again
   --volume DIR        the volume (default $PXI_HOME/volume or ~/.pixel-llm/volume)
   --json              print events as JSON lines on stdout
@@ -88,6 +96,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
         name: { type: 'string' },
         out: { type: 'string' },
         fresh: { type: 'boolean' },
+        full: { type: 'boolean' },
         volume: { type: 'string' },
         json: { type: 'boolean' },
         ...Object.fromEntries([...Object.keys(INT_FLAGS), ...Object.keys(NUM_FLAGS)].map((f) => [f, { type: 'string' as const }])),
@@ -141,11 +150,14 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
             if (e instanceof PxiError) throw new UsageError(e.message);
             throw e;
           }
-          const name = values.name ?? `${path.basename(model).replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}-lora`;
+          const full = values.full === true;
+          if (full && (values.rank !== undefined || values.alpha !== undefined || values.targets !== undefined)) throw new UsageError('--rank, --alpha and --targets are LoRA settings: not with --full');
+          const name = values.name ?? `${path.basename(model).replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}-${full ? 'full' : 'lora'}`;
           try {
             recipe = parseFinetuneRecipe(
               {
                 kind: 'finetune',
+                mode: full ? 'full' : 'lora',
                 name,
                 base: { model, identity: base.identity },
                 lora: { ...(values.rank !== undefined ? { rank: num('rank', values.rank, true) } : {}), ...(values.alpha !== undefined ? { alpha: num('alpha', values.alpha, false) } : {}), targets },
@@ -154,13 +166,19 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
               },
               'pxi finetune',
             );
-            validateLoraSettings(cfg, recipe.lora);
+            if (!full) validateLoraSettings(cfg, recipe.lora);
           } catch (e) {
             if (e instanceof PxiError && e.code === 'TRAIN_CONFIG') throw new UsageError(e.message);
             throw e;
           }
-          const trainable = loraParamSpecs(cfg, recipe.lora).reduce((s, p) => s + p.size, 0);
-          say(`pxi finetune: ${recipe.name}: ${base.source.header.file}, rank ${recipe.lora.rank}, alpha ${recipe.lora.alpha}, ${recipe.lora.targets.join('/')} in ${cfg.layers} blocks: ${trainable} trainable parameters`);
+          if (full) {
+            const bad = base.source.header.tensors.find((t) => !['F32', 'F16', 'BF16'].includes(tensorTypeName(t)) && paramSpecs(cfg).some((p) => p.name === t.name));
+            if (bad) throw new UsageError(`${base.source.header.file}: ${bad.name} is ${tensorTypeName(bad)}; --full trains F32, F16 and BF16 models (LoRA, without --full, trains over quantised ones)`);
+            say(`pxi finetune: ${recipe.name}: ${base.source.header.file}, full fine-tuning: ${parameterCount(cfg)} trainable parameters`);
+          } else {
+            const trainable = loraParamSpecs(cfg, recipe.lora).reduce((s, p) => s + p.size, 0);
+            say(`pxi finetune: ${recipe.name}: ${base.source.header.file}, rank ${recipe.lora.rank}, alpha ${recipe.lora.alpha}, ${recipe.lora.targets.join('/')} in ${cfg.layers} blocks: ${trainable} trainable parameters`);
+          }
         } finally {
           await base.close();
         }
@@ -169,7 +187,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
       const params: FinetuneTaskParams = { recipe, ...(values.out ? { out: path.resolve(values.out) } : {}) };
       const onEvent = (_task: number, e: TrainEvent) => {
         emit(e);
-        if (e.kind === 'start') say(`pxi finetune: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory for the adapters and activations)`);
+        if (e.kind === 'start') say(`pxi finetune: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory for training state and activations)`);
         else if (e.kind === 'step' && (e.step % 10 === 0 || e.step === e.steps || e.step < 3)) {
           say(`step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  |g| ${e.gradNorm.toFixed(3)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${formatDuration(e.etaSec)}`);
         } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)}`);
@@ -218,7 +236,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
         }
         const r = outcome.result as FinetuneTaskResult;
         emit({ kind: 'result', ...r });
-        say(`pxi finetune: done: ${r.step} steps${r.validLoss !== null ? `, validation loss ${r.validLoss.toFixed(4)}` : ''}${r.adapter ? `; adapter in the volume at ${r.adapter}` : ''}${r.out ? `; wrote ${r.out}` : ''}`);
+        say(`pxi finetune: done: ${r.step} steps${r.validLoss !== null ? `, validation loss ${r.validLoss.toFixed(4)}` : ''}${r.adapter ? `; adapter in the volume at ${r.adapter}` : ''}${r.model ? `; imported as model ${r.model}` : ''}${r.out ? `; wrote ${r.out}` : ''}`);
         return EXIT.OK;
       } finally {
         await queue.close().catch(() => undefined);
