@@ -74,6 +74,8 @@ describe('passage index and search', () => {
       expect(c.passages.state('made-up', c.get('made-up').sha256)).toEqual({ state: 'ok', passages: e!.passages });
       c.passages.integrityCheck();
     });
+    const show = await pxi(['corpus', 'show', 'made-up', '--volume', volume]);
+    expect(show.out).toMatch(/\npassages   \d+ indexed for search\n/);
   });
 
   it('ranks first the passage that holds the rare word, and reports where it is', async () => {

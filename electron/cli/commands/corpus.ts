@@ -161,9 +161,15 @@ async function run(sub: string, args: string[], values: { volume?: string; json?
     case 'show': {
       const [name] = positionals(args, ['NAME']);
       return withStore(dir, async (store) => {
-        const c = (await CorpusStore.open(store)).get(name!);
-        if (values.json) io.out(JSON.stringify(c));
-        else for (const l of describe(c)) io.out(l);
+        const corpora = await CorpusStore.open(store);
+        const c = corpora.get(name!);
+        const st = corpora.passages.state(c.name, c.sha256);
+        if (values.json) io.out(JSON.stringify({ ...c, passageIndex: st }));
+        else {
+          const lines = describe(c);
+          lines.splice(7, 0, `passages   ${st.state === 'ok' ? `${st.passages} indexed for search` : `${st.state}: ${st.reason} (the next search builds it)`}`);
+          for (const l of lines) io.out(l);
+        }
         return EXIT.OK;
       });
     }
@@ -261,7 +267,8 @@ Subcommands:
                      the workstation can be asked about itself; replaces it when the
                      shipped files changed, says so when it is current
   list               the corpora of the volume
-  show NAME          documents, sizes, hashes, normalisation, map box, cached token shards
+  show NAME          documents, sizes, hashes, normalisation, map box, passage index,
+                     cached token shards
   rm NAME            remove the corpus, its map region and its token shards
   verify NAME        re-hash every tile of every document (and shard) and check each
                      document against its catalog record; exit 3 if anything is damaged
