@@ -412,10 +412,13 @@ test('the transcript fills the window height and the composer stays at its botto
     expect(layout.viewScroll).toBe(0);
     expect(layout.viewWide).toBe(0);
     // The composer sits at the bottom of the view, the transcript right above it, taking the height.
-    expect(layout.viewBottom - layout.promptBottom).toBeLessThan(120);
+    // The transcript takes every pixel the rest leaves: right above the composer, whose stats
+    // line ends at the view's bottom padding.
+    expect(layout.viewBottom - layout.promptBottom).toBeLessThan(100);
+    expect(layout.viewBottom - layout.statsBottom).toBeLessThan(20);
     gaps.push(layout.viewBottom - layout.statsBottom);
     expect(layout.formTop - layout.logBottom).toBeLessThan(20);
-    expect(layout.logBottom - layout.logTop).toBeGreaterThan(height * 0.3);
+    expect(layout.logBottom - layout.logTop).toBeGreaterThan(height * 0.25);
     expect(layout.logScrolls).toBe(true);
     expect(layout.logAtEnd).toBe(true);
     await page.screenshot({ path: test.info().outputPath(`chat-${width}x${height}.png`) });
