@@ -297,6 +297,7 @@ test('replies render Markdown as DOM: code blocks with Copy, lists, headings, li
   expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(markdown);
   // Its model is gone: the messages are shown, nothing is loaded.
   await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'empty');
+  await expect(page.locator('#chat-model-gone')).toContainText('Its model (gone) is no longer in the volume');
   await page.screenshot({ path: test.info().outputPath('chat-markdown.png') });
   expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
 });

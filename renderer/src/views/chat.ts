@@ -423,6 +423,8 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   const exportJson = el('button', { type: 'button', id: 'chat-export-json', textContent: 'Export JSON' });
   const deleteBtn = el('button', { type: 'button', id: 'chat-delete', className: 'danger', textContent: 'Delete…' });
   const notice = el('p', { id: 'chat-notice', className: 'chat-notice small' });
+  // A kept conversation whose model has since left the volume can be read, not continued.
+  const modelGone = el('p', { id: 'chat-model-gone', className: 'chat-note small' });
   notice.setAttribute('role', 'status');
   const conversationBar = el('div', { className: 'chat-conversation-bar' }, title, el('div', { className: 'chat-conversation-actions' }, renameBtn, exportMd, exportJson, deleteBtn));
   const sidebar = el('div', { className: 'chat-sidebar' });
@@ -437,7 +439,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
       'div',
       { className: 'chat-body' },
       sidebar,
-      el('div', { className: 'chat-main' }, conversationBar, notice, el('label', { className: 'chat-system' }, 'System ', system), log, form, stats),
+      el('div', { className: 'chat-main' }, conversationBar, modelGone, notice, el('label', { className: 'chat-system' }, 'System ', system), log, form, stats),
       settings,
     ),
   );
@@ -477,6 +479,10 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     exportMd.disabled = !kept;
     exportJson.disabled = !kept;
     deleteBtn.disabled = !kept || chat.generating;
+    const gone = kept && chat.modelId !== null && !models.some((m) => m.id === chat.modelId);
+    const keptName = chat.conversations.find((c) => c.id === sync.id)?.modelName;
+    modelGone.hidden = !gone;
+    modelGone.textContent = gone ? `Its model (${keptName || chat.modelId}) is no longer in the volume: the conversation can be read and exported; choose a model to start a new one.` : '';
   };
 
   const paint = () => {
