@@ -1,7 +1,8 @@
 /**
  * The engine channels (shared/ipc/channels/engine.ts): the renderer's engine reads a stored
  * model through them, the header once and then tensor ranges of at most 8 MiB, each served
- * from PixelFS tiles whose checksums are verified on the way.
+ * from PixelFS tiles whose checksums are verified on the way; a LoRA adapter stored beside the
+ * model (pxi finetune) whole.
  */
 import { checkTensorRange, type ModelHeader } from '../../shared/engine/tensor-source';
 import { ownedBytes } from '../../shared/ipc/channels/common';
@@ -9,6 +10,8 @@ import type { EngineHeader, engineChannels } from '../../shared/ipc/channels/eng
 import type { Handlers } from '../../shared/ipc/dispatch';
 import { manifestTensorInfos, storedModelLabel } from '../engine/pixel-source';
 import type { ModelStore } from '../models/store';
+import { readAdapter } from '../train/adapters';
+import { PxiError } from '../../shared/errors';
 
 export type EngineChannel = keyof typeof engineChannels;
 export type EngineHandlers = Pick<Handlers, EngineChannel>;
@@ -54,6 +57,13 @@ function cached(store: ModelStore, ref: string): Cached {
 export function engineHandlers(store: () => Promise<ModelStore>): EngineHandlers {
   return {
     'engine:header': async ({ model }) => cached(await store(), model).header,
+    'engine:adapter': async ({ model, name }) => {
+      const s = await store();
+      const id = s.get(model).id;
+      const bytes = await readAdapter(s.volume, id, name);
+      if (!bytes) throw new PxiError('ADAPTER_NOT_FOUND', `model ${model} has no stored adapter named ${name}`, { model, name });
+      return { bytes: ownedBytes(bytes) };
+    },
     'engine:read': async ({ model, tensor, offset, length }) => {
       const s = await store();
       const c = cached(s, model);

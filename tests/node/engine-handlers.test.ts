@@ -25,6 +25,8 @@ import { EngineHost } from '../../renderer/src/engine/host';
 import type { FromWorker, ToWorker } from '../../renderer/src/engine/protocol';
 import { createApi, type PxiApi } from '../../shared/ipc/client';
 import { fixturePath } from '../support/fixtures';
+import { generateLoraAdapterBytes } from '../../shared/lora';
+import { adapterFile } from '../../electron/train/adapters';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
 const TILE = 64 * 64 * 4;
@@ -272,6 +274,28 @@ describe('the renderer\'s EngineHost and the kernel tuner', () => {
     for (let i = 0; i < 100 && w2.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect((w2.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>).tuning.records).toEqual([record]);
     again.dispose();
+  });
+});
+
+describe('stored LoRA adapters (engine:adapter)', () => {
+  it('serves an adapter stored beside the model whole, refuses unknown and bad names, and the host hands it to the worker', async () => {
+    const bytes = generateLoraAdapterBytes({ base: gguf.header, rank: 4, alpha: 8, seed: 3 });
+    await store.volume.put(adapterFile(modelId, 'tiny-lora'), [bytes], { overwrite: true, size: bytes.length });
+    const got = await call('engine:adapter', { model: modelId, name: 'tiny-lora' });
+    expect(got.ok).toBe(true);
+    expect(Buffer.from((got as { value: { bytes: Uint8Array } }).value.bytes).equals(Buffer.from(bytes))).toBe(true);
+    expect((await fails('engine:adapter', { model: modelId, name: 'nope' })).message).toMatch(/has no stored adapter named nope/);
+    expect((await fails('engine:adapter', { model: modelId, name: '../x' })).message).toMatch(/name/);
+    const api = createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
+    const w = fakeWorker();
+    const host = new EngineHost(api, () => w.worker);
+    void host.load(modelId, { lora: { name: 'tiny-lora', scale: 0.5 } }).catch(() => undefined);
+    for (let i = 0; i < 100 && w.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const load = w.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>;
+    expect(load.lora?.name).toBe('tiny-lora');
+    expect(load.lora?.scale).toBe(0.5);
+    expect(Buffer.from(load.lora!.bytes).equals(Buffer.from(bytes))).toBe(true);
+    host.dispose();
   });
 });
 

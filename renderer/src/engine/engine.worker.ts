@@ -22,14 +22,16 @@ import {
   type TuningRecord,
 } from '../../../shared/engine/autotune';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
-import type { ModelHeader } from '../../../shared/engine/tensor-source';
+import { openGgufTensorSource, type ModelHeader, type TensorSource } from '../../../shared/engine/tensor-source';
+import { memorySource } from '../../../shared/binary/byte-source';
+import { loraAdapterFromGguf } from '../../../shared/lora';
 import { PxiError, serializeError } from '../../../shared/errors';
 import { openDevice, type GpuContext } from '../../../shared/gpu';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { remoteTensorSource } from './api-source';
-import type { EngineActivity, FromWorker, GenerationSettings, ToWorker } from './protocol';
+import type { EngineActivity, FromWorker, GenerationSettings, LoraToLoad, ToWorker } from './protocol';
 import { shaders } from './shaders';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the renderer's tsconfig has DOM types, not WebWorker). */
@@ -174,6 +176,11 @@ async function tuneNow(msg: Extract<ToWorker, { type: 'tune' }>): Promise<void> 
 }
 
 
+async function loraOf(l: LoraToLoad, base: TensorSource) {
+  const source = await openGgufTensorSource(memorySource(l.bytes), `adapter ${l.name}`);
+  return { adapter: loraAdapterFromGguf(source.header, base.header), source, scale: l.scale };
+}
+
 async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   unload();
   const abort = new AbortController();
@@ -188,7 +195,11 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     const record = await tuningFor(gpu, header, msg.tuning, abort.signal);
     const tuneSeconds = (performance.now() - tuneStart) / 1000;
     let last = 0;
-    const model = await Model.load(gpu, remoteTensorSource(header, rangeReader(msg.header.id)), {
+    const source = remoteTensorSource(header, rangeReader(msg.header.id));
+    // A stored LoRA adapter: checked against the base as llama.cpp checks it, applied over any weight type.
+    const lora = msg.lora ? await loraOf(msg.lora, source) : undefined;
+    const model = await Model.load(gpu, source, {
+      ...(lora ? { lora } : {}),
       ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
       ...(record ? { matvecTuning: tuningTable(record) } : {}),
       signal: abort.signal,
@@ -211,6 +222,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       info: {
         modelId: msg.header.id,
         name: msg.header.name,
+        lora: msg.lora ? { name: msg.lora.name, scale: msg.lora.scale } : null,
         adapter: adapterName(gpu.adapter, 'WebGPU'),
         f16: gpu.caps.f16,
         contextLength: model.contextLength,

@@ -54,6 +54,8 @@ export class EngineHost {
   private tuneProgress: ((weightType: string, index: number, count: number) => void) | null = null;
   private loadWaiters: { resolve: (i: LoadedInfo) => void; reject: (e: Error) => void } | null = null;
   private contextLength: number | undefined;
+  /** The LoRA adapter of the current load (reload applies it again). */
+  private lora: { name: string; scale?: number } | undefined;
   /** Bumped per load: read answers for an earlier load are dropped. */
   private generation = 0;
   private activityValue: EngineActivity | null = null;
@@ -133,8 +135,9 @@ export class EngineHost {
   }
 
   /** Loads model `ref` (id or name) in the worker; resolves when it is on the GPU. */
-  async load(ref: string, opts: { contextLength?: number } = {}): Promise<LoadedInfo> {
+  async load(ref: string, opts: { contextLength?: number; lora?: { name: string; scale?: number } } = {}): Promise<LoadedInfo> {
     this.contextLength = opts.contextLength;
+    this.lora = opts.lora;
     const gen = ++this.generation;
     this.failReplies(new PxiError('ENGINE_DESTROYED', 'the model was replaced before the reply finished'));
     this.loadWaiters?.reject(new PxiError('ENGINE_DESTROYED', 'another model load started'));
@@ -145,8 +148,10 @@ export class EngineHost {
       const header = await this.api.call('engine:header', { model: ref });
       if (gen !== this.generation) throw new PxiError('ENGINE_DESTROYED', 'another model load started');
       this.setState({ kind: 'loading', modelId: header.id, name: header.name, bytesDone: 0, bytesTotal: 0, tensor: '' });
+      const lora = opts.lora ? { name: opts.lora.name, scale: opts.lora.scale ?? 1, bytes: (await this.api.call('engine:adapter', { model: header.id, name: opts.lora.name })).bytes } : undefined;
+      if (gen !== this.generation) throw new PxiError('ENGINE_DESTROYED', 'another model load started');
       const done = new Promise<LoadedInfo>((resolve, reject) => (this.loadWaiters = { resolve, reject }));
-      this.send({ type: 'load', header, tuning: this.kept.read(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}) });
+      this.send({ type: 'load', header, tuning: this.kept.read(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}), ...(lora ? { lora } : {}) });
       return await done;
     } catch (e) {
       if (gen === this.generation) this.setState({ kind: 'failed', modelId: ref, error: serializeError(e) });
@@ -160,7 +165,7 @@ export class EngineHost {
     const id = s.kind === 'lost' || s.kind === 'failed' ? s.modelId : s.kind === 'ready' ? s.info.modelId : s.kind === 'loading' ? s.modelId : null;
     if (!id) return Promise.reject(new PxiError('ENGINE_DESTROYED', 'there is no model to reload'));
     this.terminate();
-    return this.load(id, this.contextLength === undefined ? {} : { contextLength: this.contextLength });
+    return this.load(id, { ...(this.contextLength === undefined ? {} : { contextLength: this.contextLength }), ...(this.lora ? { lora: this.lora } : {}) });
   }
 
   /**

@@ -32,7 +32,7 @@ export type GenerationMode = 'chat' | 'completion';
 
 export type ToWorker =
   /** `tuning`: the kernel measurements this browser kept (the worker measures what is missing). */
-  | { type: 'load'; header: EngineHeader; contextLength?: number; tuning: TuningFile }
+  | { type: 'load'; header: EngineHeader; contextLength?: number; tuning: TuningFile; lora?: LoraToLoad }
   | { type: 'read-result'; id: number; bytes: Uint8Array }
   | { type: 'read-error'; id: number; error: SerializedError }
   /**
@@ -49,9 +49,18 @@ export type ToWorker =
   /** Measure the decode kernels of these types now, on size × size matrices (the Kernels view). */
   | { type: 'tune'; id: number; types: WeightType[]; size: number; rounds: number };
 
+/** A LoRA adapter stored beside the model (engine:adapter), applied at `scale` over the base as loaded. */
+export interface LoraToLoad {
+  name: string;
+  bytes: Uint8Array;
+  scale: number;
+}
+
 export interface LoadedInfo {
   modelId: string;
   name: string;
+  /** The LoRA adapter applied (pxi finetune's, stored beside the model), or null. */
+  lora: { name: string; scale: number } | null;
   adapter: string;
   /** Whether the device has shader-f16 (the engine's kernels compute in f32 either way). */
   f16: boolean;

@@ -29,6 +29,8 @@ export const ENGINE_LIMITS = Object.freeze({
   /** GGUF tensor names are at most 63 bytes; leave room, refuse absurd ones. */
   tensorName: 256,
   modelRef: 256,
+  /** A stored LoRA adapter crosses whole (ranks of 8-64 over the models we run: a few MB to tens). */
+  adapterBytes: 256 * 1024 * 1024,
 });
 
 const Count = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -98,7 +100,12 @@ export const EngineReadRequest = z.strictObject({
  */
 export const EngineReadResponse = z.strictObject({ bytes: Bytes(ENGINE_LIMITS.readBytes) });
 
+/** A stored LoRA adapter's name (`pxi finetune --name`; electron/train/adapters.ts). */
+const AdapterName = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'letters, digits, dot, dash and underscore only');
+
 export const engineChannels = {
+  /** The bytes of a LoRA adapter stored beside a model (a llama.cpp LoRA GGUF), for the engine to apply. */
+  'engine:adapter': { request: z.strictObject({ model: ModelRef, name: AdapterName }), response: z.strictObject({ bytes: Bytes(ENGINE_LIMITS.adapterBytes) }) },
   /** The header of a stored model: what Model.load and the tokenizer read. */
   'engine:header': { request: z.strictObject({ model: ModelRef }), response: EngineHeader },
   /** `length` bytes of `tensor` from `offset` (within the tensor), every tile checksum-verified. */
