@@ -51,7 +51,7 @@ export class Services {
   constructor(readonly options: ServiceOptions) {
     mkdirSync(options.dataDir, { recursive: true });
     const log = options.log ?? ((level, message) => process.stderr.write(`[renderer ${level}] ${message}\n`));
-    // Training runs as a task of the queue below, on Dawn in this process; its events go out as train:event.
+    // Training and fine-tuning run as tasks of the queue below, on Dawn in this process; their events go out as train:event.
     const training = new TrainService({
       dataDir: options.dataDir,
       store: () => this.store(),
@@ -83,7 +83,7 @@ export class Services {
     };
     this.dispatch = createDispatcher(handlers);
     // Tasks a crash left running resume here; progress goes to every renderer as an event.
-    this.queue = new TaskQueue(join(options.dataDir, 'tasks.sqlite'), [...modelTaskHandlers(() => this.store()), training.taskHandler()]);
+    this.queue = new TaskQueue(join(options.dataDir, 'tasks.sqlite'), [...modelTaskHandlers(() => this.store()), training.taskHandler(), training.finetuneTaskHandler()]);
     this.queue.onChange((task) => this.emit('tasks:changed', task));
     this.queue.start();
     if (options.importDefaultModel) void this.offerDefaultModel();

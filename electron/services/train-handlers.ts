@@ -10,6 +10,11 @@
  * checkpoint, the task ends `cancelled`), resume its retry (the session resumes from that
  * checkpoint); cancel stops the task, then removes the run's checkpoints.
  *
+ * Fine-tunes (`model.finetune` tasks: electron/train/finetune-task.ts, started by `train:finetune`
+ * or `pxi finetune`) are runs too: the same events, figures, pause, resume and cancel, their
+ * checkpoints in the same `train/RUN/` namespace, so a run name is one run's whichever kind it
+ * is; what is particular to them (the base, the adapter, the request's checks) is ./finetune-runs.ts.
+ *
  * Weight change (the explorer's heat layer): for checkpoint s of a run and the checkpoint before
  * it (or the initial weights, regenerated from the recipe's seed), the RMS of the difference per
  * tensor and per tile of that tensor's stored bytes. Checkpoints are pruned (the lead's
@@ -26,6 +31,7 @@ import { ownedBytes } from '../../shared/ipc/channels/common';
 import type { Handlers } from '../../shared/ipc/dispatch';
 import type { EventPayload } from '../../shared/ipc/contract';
 import { CheckpointStateSchema, RunName, TRAIN_LIMITS, type TrainEventInfo, type TrainRun, type TrainWhereName, type WeightChangeInfo, type WindowSessionInfo, type trainChannels } from '../../shared/ipc/channels/train';
+import type { FinetuneRecipe } from '../../shared/train/finetune-recipe';
 import type { GpuContext } from '../../shared/gpu';
 import { parameterCount } from '../../shared/train/config';
 import { paramLayout } from '../../shared/train/gpu-trainer';
@@ -41,17 +47,35 @@ import { tokenStreamData, type LoopData } from '../../shared/train/loop';
 import { seqLenOf } from '../../shared/train/recipe';
 import { serializeTrainedTokenizer } from '../../shared/tokenizer-train';
 import type { TrainData } from '../train/session';
+import { listAdapters } from '../train/adapters';
+import { FINETUNE_TASK, FinetuneRunDetails, finetuneRecipeOf, StoredFinetuneParams } from './finetune-runs';
 // Types only: the training engine (electron/train/task.ts and what it imports: the GPU trainer,
 // the data loader, Dawn) is loaded on first use, so the services start, and every other
 // channel works, even where it cannot load.
 import type { TrainTaskParams, TrainTaskResult } from '../train/task';
+import type { FinetuneTaskParams, FinetuneTaskResult } from '../train/finetune-task';
 
 /** The queue's task kind (electron/train/task.ts `TRAIN_TASK`). */
 export const TRAIN_TASK = 'model.train';
 
 /** What the services read of a `model.train` task's params (the task module checks them all). */
 const StoredParams = z.looseObject({ run: RunName, recipe: RecipeSchema });
-type RunParams = z.infer<typeof StoredParams>;
+
+/** A run's task settings, whichever kind: a training's recipe, or a fine-tune's (run = its name). */
+type RunParams = { kind: 'train'; run: string; recipe: Recipe } | { kind: 'finetune'; run: string; recipe: FinetuneRecipe };
+
+/** The run a task belongs to and its settings; null for a task of another kind or params that do not parse. */
+function runParamsOf(t: Pick<TaskRecord, 'kind' | 'params'>): RunParams | null {
+  if (t.kind === TRAIN_TASK) {
+    const p = StoredParams.safeParse(t.params);
+    return p.success ? { kind: 'train', run: p.data.run, recipe: p.data.recipe } : null;
+  }
+  if (t.kind === FINETUNE_TASK) {
+    const p = StoredFinetuneParams.safeParse(t.params);
+    return p.success ? { kind: 'finetune', run: p.data.recipe.name, recipe: p.data.recipe } : null;
+  }
+  return null;
+}
 
 const StoredWindow = z.strictObject({
   run: RunName,
@@ -74,7 +98,7 @@ export type TrainServiceErrorCode =
   | 'TRAIN_BAD_PATH' // a training text path that is relative, missing or not a file
   | 'TRAIN_NO_CHANGE' // no weight change to show (no checkpoint yet, or not that step)
   | 'TRAIN_DISCARDED' // a task whose run was cancelled came back after a restart
-  | 'TRAIN_UNAVAILABLE' // the training engine could not be loaded in this process
+  | 'TRAIN_UNAVAILABLE' // the training engine could not be loaded in this process (or a fine-tune asked to train in a window)
   | 'TRAIN_WINDOW_STALE' // a window run's call with a session that is no longer the run's
   | 'TRAIN_WINDOW_UPLOAD'; // a window run's checkpoint that is incomplete or does not fit its run
 
@@ -224,6 +248,9 @@ export class TrainService {
   private discarded: Set<number>;
   private inner: TaskHandler | null = null;
   private innerLoading: Promise<TaskHandler> | null = null;
+  private finetuneInner: TaskHandler | null = null;
+  private finetuneLoading: Promise<TaskHandler> | null = null;
+  private readonly finetunes = new FinetuneRunDetails();
 
   constructor(private readonly o: TrainServiceOptions) {
     this.dir = path.join(o.dataDir, 'training');
@@ -233,22 +260,51 @@ export class TrainService {
 
   // ------------------------------------------------------------------ the task
 
+  /** What a task module of the training engine is given: the store, the GPU, and where its events and messages go. */
+  private engineDeps(what: string) {
+    return {
+      store: () => this.o.store(),
+      openContext: this.o.openContext ?? (async () => (await import('../engine/index')).openNodeContext()),
+      onEvent: (taskId: number, e: TrainEvent) => this.onTrainEvent(taskId, e),
+      onMessage: (taskId: number, m: string) => this.o.log?.(`${what} task #${taskId}: ${m}`),
+    };
+  }
+
   /** The training task handler of electron/train/task.ts, loaded on first use. */
   private loadInner(): Promise<TaskHandler> {
     this.innerLoading ??= import('../train/task')
-      .then((m) =>
-        (this.inner = m.trainTaskHandler({
-          store: () => this.o.store(),
-          openContext: this.o.openContext ?? (async () => (await import('../engine/index')).openNodeContext()),
-          onEvent: (taskId, e) => this.onTrainEvent(taskId, e),
-          onMessage: (taskId, m) => this.o.log?.(`training task #${taskId}: ${m}`),
-        })),
-      )
+      .then((m) => (this.inner = m.trainTaskHandler(this.engineDeps('training'))))
       .catch((e: unknown) => {
         this.innerLoading = null;
         throw new TrainServiceError('TRAIN_UNAVAILABLE', `training is not available in this process: ${(e as Error).message}`);
       });
     return this.innerLoading;
+  }
+
+  /** The fine-tuning task handler of electron/train/finetune-task.ts, loaded on first use. */
+  private loadFinetune(): Promise<TaskHandler> {
+    this.finetuneLoading ??= import('../train/finetune-task')
+      .then((m) => (this.finetuneInner = m.finetuneTaskHandler(this.engineDeps('fine-tuning'))))
+      .catch((e: unknown) => {
+        this.finetuneLoading = null;
+        throw new TrainServiceError('TRAIN_UNAVAILABLE', `fine-tuning is not available in this process: ${(e as Error).message}`);
+      });
+    return this.finetuneLoading;
+  }
+
+  /** Builds the map pyramid of a model a run imported (its weights' heat on the map), as an import task would. */
+  private async buildPyramidOf(model: string, taskId: number, signal: AbortSignal): Promise<void> {
+    try {
+      const store = await this.o.store();
+      await store.buildPyramid(model, { signal });
+    } catch (e) {
+      this.o.log?.(`task #${taskId}: the map pyramid of ${model} was not built: ${(e as Error).message}`);
+    }
+  }
+
+  /** Refuses to run a task whose run was cancelled (a task cut off by a restart must not come back). */
+  private refuseDiscarded(taskId: number): void {
+    if (this.discarded.has(taskId)) throw new TrainServiceError('TRAIN_DISCARDED', `task #${taskId} belongs to a run that was cancelled; it does not run again`);
   }
 
   /** The queue's `model.train` handler: electron/train/task.ts's, with its events forwarded and kept. */
@@ -262,24 +318,36 @@ export class TrainService {
         return this.inner.validate(params);
       },
       run: async (raw, ctx) => {
-        if (this.discarded.has(ctx.taskId)) {
-          throw new TrainServiceError('TRAIN_DISCARDED', `training task #${ctx.taskId} belongs to a run that was cancelled; it does not run again`);
-        }
+        this.refuseDiscarded(ctx.taskId);
         const inner = await this.loadInner();
         const params = raw as TrainTaskParams;
         this.runOfTask.set(ctx.taskId, params.run);
         const result = (await inner.run(raw, ctx)) as TrainTaskResult;
         // The explorer reads the change records once the model is there: let them land first.
         await this.recording.get(params.run)?.catch(() => undefined);
-        if (result.model) {
-          // The map's heat of the new model's weights, as an import task would build it.
-          try {
-            const store = await this.o.store();
-            await store.buildPyramid(result.model, { signal: ctx.signal });
-          } catch (e) {
-            this.o.log?.(`training task #${ctx.taskId}: the map pyramid of ${result.model} was not built: ${(e as Error).message}`);
-          }
-        }
+        if (result.model) await this.buildPyramidOf(result.model, ctx.taskId, ctx.signal);
+        return result;
+      },
+    };
+  }
+
+  /** The queue's `model.finetune` handler: electron/train/finetune-task.ts's, with its events forwarded and kept as a training's are. */
+  finetuneTaskHandler(): TaskHandler {
+    return {
+      kind: FINETUNE_TASK,
+      unit: 'steps',
+      validate: (params) => {
+        // train:finetune loads the module before it enqueues.
+        if (!this.finetuneInner) throw new TrainServiceError('TRAIN_UNAVAILABLE', 'fine-tuning is not loaded yet: start the run with train:finetune');
+        return this.finetuneInner.validate(params);
+      },
+      run: async (raw, ctx) => {
+        this.refuseDiscarded(ctx.taskId);
+        const inner = await this.loadFinetune();
+        this.runOfTask.set(ctx.taskId, (raw as FinetuneTaskParams).recipe.name);
+        const result = (await inner.run(raw, ctx)) as FinetuneTaskResult;
+        // Full fine-tuning imported a model: its weights' heat on the map, as for a trained model.
+        if (result.model) await this.buildPyramidOf(result.model, ctx.taskId, ctx.signal);
         return result;
       },
     };
@@ -289,9 +357,9 @@ export class TrainService {
     let run = this.runOfTask.get(taskId);
     if (run === undefined) {
       try {
-        const p = StoredParams.safeParse(this.o.queue().get(taskId).params);
-        if (!p.success) return null;
-        run = p.data.run;
+        const p = runParamsOf(this.o.queue().get(taskId));
+        if (!p) return null;
+        run = p.run;
         this.runOfTask.set(taskId, run);
       } catch {
         return null;
@@ -303,13 +371,15 @@ export class TrainService {
   private onTrainEvent(taskId: number, e: TrainEvent): void {
     const run = this.runName(taskId);
     if (run === null) return;
+    const task = this.o.queue().get(taskId);
     this.onRunEvent(
       {
         key: `task:${taskId}`,
         taskId,
         where: 'background',
         run,
-        recipe: () => parseRecipe((this.o.queue().get(taskId).params as TrainTaskParams).recipe),
+        // A fine-tune's checkpoints hold adapters (or a base's weights), not a recipe's model: no weight-change record.
+        recipe: task.kind === TRAIN_TASK ? () => parseRecipe((this.o.queue().get(taskId).params as TrainTaskParams).recipe) : null,
         discarded: () => this.discarded.has(taskId),
       },
       e,
@@ -317,7 +387,7 @@ export class TrainService {
   }
 
   /** One event of a run's session (a background task's or a window's): kept for the live figures, recorded, broadcast. */
-  private onRunEvent(src: { key: string; taskId: number | null; where: TrainWhereName; run: string; recipe: () => Recipe; discarded: () => boolean }, e: TrainEvent): void {
+  private onRunEvent(src: { key: string; taskId: number | null; where: TrainWhereName; run: string; recipe: (() => Recipe) | null; discarded: () => boolean }, e: TrainEvent): void {
     const { run, taskId } = src;
     let live = this.live.get(src.key);
     if (e.kind === 'start' || !live) {
@@ -346,7 +416,7 @@ export class TrainService {
       case 'checkpoint': {
         const base = live.lastCheckpoint;
         live.lastCheckpoint = e.step;
-        if (e.step > base) this.recordChange(run, e.step, base, src.recipe, src.discarded);
+        if (e.step > base && src.recipe) this.recordChange(run, e.step, base, src.recipe, src.discarded);
         break;
       }
       default:
@@ -557,6 +627,7 @@ export class TrainService {
           if (state !== 'paused' && state !== 'failed') throw new TrainServiceError('TRAIN_NOT_PAUSED', `run ${run} is ${state}: only a paused or failed run can be resumed`, { run });
           recipe = w.recipe;
         } else if (t) {
+          if (t.params.kind === 'finetune') throw new TrainServiceError('TRAIN_UNAVAILABLE', `run ${run} is a fine-tune: fine-tunes train in the background only (Resume continues it there)`, { run });
           if (t.task.state !== 'cancelled' && t.task.state !== 'failed') {
             throw new TrainServiceError('TRAIN_NOT_PAUSED', `run ${run} is ${t.task.state}: only a paused or failed run can be resumed`, { run });
           }
@@ -702,15 +773,15 @@ export class TrainService {
     await writeFileDurable(path.join(this.dir, 'discarded.json'), new TextEncoder().encode(JSON.stringify({ tasks: [...this.discarded].sort((a, b) => a - b) })));
   }
 
-  /** The latest `model.train` task of each run (cancelled runs left out), newest first. */
+  /** The latest task of each run, `model.train` or `model.finetune` (cancelled runs left out), newest first. */
   private trainTasks(): Map<string, { task: TaskRecord; params: RunParams }> {
     const byRun = new Map<string, { task: TaskRecord; params: RunParams }>();
     for (const t of this.o.queue().list(1000)) {
-      if (t.kind !== TRAIN_TASK || this.discarded.has(t.id)) continue;
-      const p = StoredParams.safeParse(t.params);
-      if (!p.success) continue;
-      const had = byRun.get(p.data.run);
-      if (!had || had.task.id < t.id) byRun.set(p.data.run, { task: t, params: p.data });
+      if (this.discarded.has(t.id)) continue;
+      const p = runParamsOf(t);
+      if (!p) continue;
+      const had = byRun.get(p.run);
+      if (!had || had.task.id < t.id) byRun.set(p.run, { task: t, params: p });
     }
     return byRun;
   }
@@ -746,7 +817,7 @@ export class TrainService {
 
   private async runInfo(store: ModelStore, task: TaskRecord, params: RunParams): Promise<TrainRun> {
     const resultModel = (task.result as Partial<TrainTaskResult> | null)?.model ?? null;
-    return this.describeRun(store, params.run, params.recipe, {
+    const common = await this.describeRun(store, params.run, params.recipe.train.steps, {
       where: 'background',
       taskId: task.id,
       state: task.state === 'cancelled' ? 'paused' : task.state,
@@ -756,6 +827,10 @@ export class TrainService {
       createdAt: task.createdAt,
       updatedAt: task.updatedAt,
     });
+    if (params.kind === 'finetune') {
+      return { kind: 'finetune', ...common, finetune: params.recipe, ...(await this.finetunes.of(store, params.recipe, task.state === 'succeeded')) };
+    }
+    return { kind: 'train', ...common, recipe: params.recipe, parameters: parameterCount(modelConfigOf(params.recipe)) };
   }
 
   /** The state a window run shows: running only while its window is heard from. */
@@ -777,7 +852,7 @@ export class TrainService {
   }
 
   private async windowInfo(store: ModelStore, w: WindowRecord): Promise<TrainRun> {
-    return this.describeRun(store, w.run, w.recipe, {
+    const common = await this.describeRun(store, w.run, w.recipe.train.steps, {
       where: 'window',
       taskId: this.trainTasks().get(w.run)?.task.id ?? null,
       state: this.windowState(w),
@@ -787,14 +862,16 @@ export class TrainService {
       createdAt: w.createdAt,
       updatedAt: w.updatedAt,
     });
+    return { kind: 'train', ...common, recipe: w.recipe, parameters: parameterCount(modelConfigOf(w.recipe)) };
   }
 
+  /** What every run shows, whatever its kind: state, figures, checkpoints, the model it imported, the error. */
   private async describeRun(
     store: ModelStore,
     run: string,
-    recipe: Recipe,
+    steps: number,
     o: { where: TrainWhereName; taskId: number | null; state: TrainRun['state']; live: LiveRun | undefined; resultModel: unknown; error: TrainRun['error']; createdAt: number; updatedAt: number },
-  ): Promise<TrainRun> {
+  ): Promise<Omit<TrainRun, 'kind' | 'parameters' | 'recipe' | 'finetune' | 'base' | 'adapter'>> {
     const checkpoints = checkpointSteps(store.volume, run);
     const last = checkpoints[checkpoints.length - 1];
     const state = last === undefined ? null : await this.checkpointState(store.volume, run, last);
@@ -815,10 +892,8 @@ export class TrainService {
       taskId: o.taskId,
       where: o.where,
       state: o.state,
-      recipe,
-      parameters: parameterCount(modelConfigOf(recipe)),
       step: Math.max(fromLive?.step ?? 0, state?.step ?? 0),
-      steps: recipe.train.steps,
+      steps,
       latest,
       validLoss: valid.length ? valid[valid.length - 1]!.loss : null,
       checkpoints: checkpoints.slice(-TRAIN_LIMITS.checkpoints),
@@ -867,19 +942,39 @@ export class TrainService {
     if (!st.isFile()) throw new TrainServiceError('TRAIN_BAD_PATH', `${what} ${p} is not a file`, { path: p });
   }
 
+  /** Refuses a run name that is taken: a task of either kind, a window run, or checkpoints under it. */
+  private checkRunFree(store: ModelStore, run: string): void {
+    const existing = this.trainTasks().get(run);
+    const w = this.windows.get(run);
+    if (existing || w || checkpointSteps(store.volume, run).length > 0) {
+      const state = w ? `${this.windowState(w)}, in a window` : existing ? (existing.task.state === 'cancelled' ? 'paused' : existing.task.state) : 'stopped, with checkpoints';
+      const kind = existing?.params.kind === 'finetune' ? 'a fine-tune' : 'a run';
+      throw new TrainServiceError('TRAIN_RUN_EXISTS', `${kind} named ${run} already exists (${state}): resume or cancel it, or choose another name`, { run });
+    }
+  }
+
   /** Refuses a new run whose paths are not files, whose name is taken (a task, a window run, checkpoints), or whose model name is. */
   private async checkNewRun(recipe: Recipe, run: string): Promise<void> {
     for (const p of recipe.data.train) this.checkDataPath(p, 'training text');
     for (const p of recipe.data.valid) this.checkDataPath(p, 'validation text');
     const store = await this.o.store();
-    const existing = this.trainTasks().get(run);
-    const w = this.windows.get(run);
-    if (existing || w || checkpointSteps(store.volume, run).length > 0) {
-      const state = w ? `${this.windowState(w)}, in a window` : existing ? (existing.task.state === 'cancelled' ? 'paused' : existing.task.state) : 'stopped, with checkpoints';
-      throw new TrainServiceError('TRAIN_RUN_EXISTS', `a run named ${run} already exists (${state}): resume or cancel it, or choose another name`, { run });
-    }
+    this.checkRunFree(store, run);
     if (store.list().some((m) => m.name === recipe.name)) {
       throw new TrainServiceError('TRAIN_RUN_EXISTS', `a model named ${recipe.name} is already in the store: the trained model would replace it; choose another name`, { model: recipe.name });
+    }
+  }
+
+  /** Refuses a new fine-tune whose paths are not files, whose name is taken, or whose adapter (model, in full mode) would replace one. */
+  private checkNewFinetune(store: ModelStore, recipe: FinetuneRecipe): void {
+    for (const p of recipe.data.train) this.checkDataPath(p, 'training text');
+    for (const p of recipe.data.valid) this.checkDataPath(p, 'validation text');
+    this.checkRunFree(store, recipe.name);
+    const base = store.get(recipe.base.model);
+    if (recipe.mode === 'lora' && listAdapters(store.volume, base.id).some((a) => a.name === recipe.name)) {
+      throw new TrainServiceError('TRAIN_RUN_EXISTS', `${base.name} already has an adapter named ${recipe.name}: the new one would replace it; choose another name`, { model: base.id, adapter: recipe.name });
+    }
+    if (recipe.mode === 'full' && store.list().some((m) => m.name === recipe.name)) {
+      throw new TrainServiceError('TRAIN_RUN_EXISTS', `a model named ${recipe.name} is already in the store: the fine-tuned model would replace it; choose another name`, { model: recipe.name });
     }
   }
 
@@ -897,6 +992,16 @@ export class TrainService {
         const params: TrainTaskParams = { recipe, recipeDir: this.o.dataDir, run, import: true };
         const task = this.o.queue().enqueue(TRAIN_TASK, params);
         return { taskId: task.id, run };
+      },
+
+      'train:finetune': async (req) => {
+        const store = await this.o.store();
+        const recipe = finetuneRecipeOf(store, req);
+        this.checkNewFinetune(store, recipe);
+        await this.loadFinetune();
+        const params: FinetuneTaskParams = { recipe };
+        const task = this.o.queue().enqueue(FINETUNE_TASK, params);
+        return { taskId: task.id, run: recipe.name };
       },
 
       'train:runs': async () => {
@@ -979,7 +1084,7 @@ export class TrainService {
           if (t && (t.task.state === 'cancelled' || t.task.state === 'failed')) return this.runInfo(store, this.o.queue().retry(t.task.id), t.params);
           const params: TrainTaskParams = { recipe: w.recipe, recipeDir: this.o.dataDir, run, import: true };
           const task = this.o.queue().enqueue(TRAIN_TASK, params);
-          return this.runInfo(store, task, { run, recipe: w.recipe });
+          return this.runInfo(store, task, { kind: 'train', run, recipe: w.recipe });
         }
         const { task, params } = this.taskOf(run);
         if (task.state !== 'cancelled' && task.state !== 'failed') {
@@ -996,7 +1101,7 @@ export class TrainService {
         const ids = this.o
           .queue()
           .list(1000)
-          .filter((x) => x.kind === TRAIN_TASK && (x.params as Partial<TrainTaskParams> | null)?.run === run)
+          .filter((x) => runParamsOf(x)?.run === run)
           .map((x) => x.id);
         if (!t && !w && checkpointSteps(store.volume, run).length === 0) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
         if (w) {
@@ -1034,8 +1139,12 @@ export class TrainService {
         const checkpoints = checkpointSteps(store.volume, run);
         const recorded = this.readChanges(run);
         const w = this.windows.get(run);
-        const recipe: Recipe | undefined = w?.recipe ?? t?.params.recipe ?? (checkpoints.length ? (await this.checkpointState(store.volume, run, checkpoints[checkpoints.length - 1]!))?.recipe : undefined);
-        if (!recipe) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
+        const stored: Recipe | FinetuneRecipe | undefined = w?.recipe ?? t?.params.recipe ?? (checkpoints.length ? (await this.checkpointState(store.volume, run, checkpoints[checkpoints.length - 1]!))?.recipe : undefined);
+        if (!stored) throw new TrainServiceError('TRAIN_RUN_NOT_FOUND', `no training run named ${run}`, { run });
+        if ('kind' in stored && stored.kind === 'finetune') {
+          throw new TrainServiceError('TRAIN_NO_CHANGE', `run ${run} is a fine-tune of ${stored.base.model}: the weight-change layer shows runs that trained a model from scratch`, { run });
+        }
+        const recipe = stored as Recipe;
         // Every change this run can show: the recorded ones, and checkpoints still in the volume
         // against the one before them (or the initial weights when none is left before them).
         const refs = new Map<number, number>();

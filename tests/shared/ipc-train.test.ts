@@ -3,7 +3,7 @@
  * refused (naming the field), what answers are refused (unbounded, non-finite), and the event.
  */
 import { describe, expect, it } from 'vitest';
-import { CheckpointStateSchema, TRAIN_LIMITS, type TrainRun } from '../../shared/ipc/channels/train';
+import { CheckpointStateSchema, TRAIN_LIMITS, type TrainingRun } from '../../shared/ipc/channels/train';
 import { channelNames, events, eventNames } from '../../shared/ipc/contract';
 import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
 
@@ -28,7 +28,8 @@ const recipe = {
   train: { steps: 60 },
 };
 
-const run = (over: Partial<TrainRun> = {}): TrainRun => ({
+const run = (over: Partial<TrainingRun> = {}): TrainingRun => ({
+  kind: 'train',
   run: 'tiny',
   taskId: 1,
   where: 'background',
@@ -65,6 +66,7 @@ describe('train channels in the contract', () => {
   it('declares the train channels and the train:event event', () => {
     expect(channelNames.filter((c) => c.startsWith('train:')).sort()).toEqual([
       'train:cancel',
+      'train:finetune',
       'train:history',
       'train:pause',
       'train:resume',

@@ -16,6 +16,7 @@ const KIND_LABELS: Record<string, string> = {
   'model.export': 'Export',
   'map.pyramid': 'Map pyramid',
   'model.train': 'Training',
+  'model.finetune': 'Fine-tune',
 };
 
 export function kindLabel(kind: string): string {
@@ -41,6 +42,11 @@ export function taskTarget(t: Task, modelName: (ref: string) => string = (r) => 
     return `${path ? baseName(path) : '?'}${name ? ` as ${name}` : ''}`;
   }
   if (t.kind === 'model.train') return `run ${param(t, 'run') ?? '?'}`;
+  if (t.kind === 'model.finetune') {
+    const r = (t.params as { recipe?: { name?: unknown; base?: { model?: unknown } } } | null)?.recipe;
+    const base = typeof r?.base?.model === 'string' ? modelName(r.base.model) : '?';
+    return `run ${typeof r?.name === 'string' ? r.name : '?'} (fine-tune of ${base})`;
+  }
   const model = taskModel(t);
   const out = param(t, 'out');
   return `${model ? modelName(model) : '?'}${out ? ` → ${baseName(out)}` : ''}`;

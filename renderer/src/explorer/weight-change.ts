@@ -150,7 +150,7 @@ export class WeightChangeLayer {
       const { runs } = await this.api.call('train:runs', {});
       if (this.closed) return;
       const boxes = new Map(models.map((m) => [m.modelId, m.box]));
-      this.trained = runs.filter((r) => r.modelId !== null && boxes.has(r.modelId)).map((r) => ({ run: r.run, modelId: r.modelId!, box: boxes.get(r.modelId!)! }));
+      this.trained = runs.filter((r) => r.kind === 'train' && r.modelId !== null && boxes.has(r.modelId)).map((r) => ({ run: r.run, modelId: r.modelId!, box: boxes.get(r.modelId!)! }));
     } catch {
       this.trained = []; // no training channels to ask: no layer
     }

@@ -27,7 +27,8 @@ function outcomeText(t: Task): { text: string; tone: 'ok' | 'bad' } {
 /**
  * The models in the volume. Verify and export run as tasks: their progress shows under the
  * model's row, live from `tasks:changed`, also when another view (the import wizard, the CLI
- * through the same services) started them.
+ * through the same services) started them. A model's row names the adapters fine-tunes stored
+ * beside it.
  */
 class ModelsPage {
   private models: Model[] = [];
@@ -63,7 +64,8 @@ class ModelsPage {
   }
 
   private onTask(t: Task): void {
-    if (t.kind === 'model.import' && t.state === 'succeeded') void this.reload();
+    // A finished import adds a model; a finished fine-tune an adapter (or a model).
+    if ((t.kind === 'model.import' || t.kind === 'model.finetune') && t.state === 'succeeded') void this.reload();
     if (t.kind !== 'model.verify' && t.kind !== 'model.export') return;
     const m = this.modelFor(taskModel(t));
     if (!m) return;
@@ -115,7 +117,7 @@ class ModelsPage {
       );
       (actions.firstChild as HTMLElement).dataset.focusKey = `open:${m.id}`;
       row.append(
-        el('th', { scope: 'row' }, el('div', { className: 'model-name' }, m.name), el('div', { className: 'muted small' }, m.id)),
+        el('th', { scope: 'row' }, el('div', { className: 'model-name' }, m.name), el('div', { className: 'muted small' }, m.id), ...this.adapterLine(m)),
         el(
           'td',
           { className: 'arch-cell' },
@@ -142,6 +144,26 @@ class ModelsPage {
     }
     table.append(body);
     this.tableHost.replaceChildren(table);
+  }
+
+  /**
+   * The adapters fine-tunes stored beside the model (count and names; each opens Chat with it
+   * where the model runs), or nothing when it has none.
+   */
+  private adapterLine(m: Model): HTMLElement[] {
+    if (m.adapters.length === 0) return [];
+    const names: (Node | string)[] = [];
+    m.adapters.forEach((a, i) => {
+      if (i > 0) names.push(', ');
+      names.push(
+        m.runs
+          ? el('a', { href: `#/chat?model=${encodeURIComponent(m.id)}&adapter=${encodeURIComponent(a.name)}`, textContent: a.name, title: `Chat with ${m.name} and the adapter ${a.name} (${formatBytes(a.bytes)})` })
+          : Object.assign(el('span', {}, a.name), { title: formatBytes(a.bytes) }),
+      );
+    });
+    const line = el('div', { className: 'muted small model-adapters' }, `${m.adapters.length === 1 ? '1 adapter' : `${m.adapters.length} adapters`}: `, ...names);
+    line.dataset.adapters = String(m.adapters.length);
+    return [line];
   }
 
   /** A task's progress (or outcome) in the model's activity row. */

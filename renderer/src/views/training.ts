@@ -8,15 +8,21 @@
  * A run trains in the background (the services' task on Dawn) or in this window (the same step
  * loop on the page's WebGPU, its data and checkpoints in the services: ../train/window-runs.ts);
  * a paused run resumes in either.
+ *
+ * Fine-tunes of a model in the volume (LoRA adapters over its frozen base, or every weight) are
+ * started from the form beside "New run" (./training-finetune.ts) and then listed, followed,
+ * paused, resumed and cancelled here like any run; they train in the background, and once one
+ * ended its adapter is listed under its base with a link to Chat.
  */
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
-import type { TrainEventInfo, TrainRun } from '../../../shared/ipc/channels/train';
+import type { TrainEventInfo, TrainingRun, TrainRun } from '../../../shared/ipc/channels/train';
 import { formatCount, formatDuration, isAbsolutePath } from '../components/format';
 import { confirmDialog } from '../components/dialog';
 import { createProgressBar, type ProgressBar } from '../components/progress';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
 import { chartElement, drawChart, type ChartPoint } from './training-chart';
+import { AdapterSection, FinetuneForm, finetuneDescription } from './training-finetune';
 import { el, type View } from './types';
 import { onWindowRuns, resumeWindowRun, startWindowRun, windowRunsHere } from '../train/window-runs';
 
@@ -72,6 +78,12 @@ function fmtSci(v: number | null | undefined): string {
   return v === null || v === undefined ? '—' : v.toExponential(2);
 }
 
+/** One line that says what a training run trains: the model's sizes, parameters, batch and text. */
+function recipeDescription(r: TrainingRun['recipe'], parameters: number): string {
+  const m = r.model;
+  return `${m.arch}, width ${m.dim}, ${m.layers} layers, ${m.heads} heads, FFN ${m.ff}, context ${m.context}, vocabulary ${r.data.vocab}; ${formatCount(parameters)} parameters; batch ${r.train.batch} × ${r.train.seqLen ?? m.context} tokens; text ${r.data.train.join(', ')}`;
+}
+
 class TrainingPage {
   private readonly page = el('div', { className: 'page training' });
   private readonly formError = el('div');
@@ -97,25 +109,36 @@ class TrainingPage {
   private drawScheduled = false;
   private loadingDetail = 0;
   private readonly offs: (() => void)[] = [];
+  private readonly finetuneForm: FinetuneForm;
+  private readonly adapters: AdapterSection;
 
   constructor(
     private readonly root: HTMLElement,
     private readonly api: PxiApi,
-  ) {}
+  ) {
+    this.finetuneForm = new FinetuneForm(api, async (run) => {
+      await this.refresh();
+      await this.select(run);
+      this.detail.querySelector<HTMLElement>('h2')?.focus();
+    });
+    this.adapters = new AdapterSection(api);
+  }
 
-  async start(selected: string | null): Promise<void> {
+  /** `finetune`: open the fine-tune form with this model chosen (`#/training?finetune=ID`, the Models view's link). */
+  async start(selected: string | null, finetune: string | null = null): Promise<void> {
     this.root.append(this.page);
     this.page.append(
       el('div', { className: 'view-head' }, el('h1', { tabIndex: -1 }, 'Training')),
       el(
         'p',
         { className: 'muted' },
-        'Train a small llama model from scratch with the WGSL training engine, in the background (the services, on this machine’s GPU through Dawn) or in this window (the same engine on this page’s WebGPU). Checkpoints are kept in the volume either way: pause and resume — in either place — continue from the last one, a reload or a restart shows the run where it is, and at the end the model is imported under its name — see where it learned on the Explorer.',
+        'Train a small llama model from scratch with the WGSL training engine, in the background (the services, on this machine’s GPU through Dawn) or in this window (the same engine on this page’s WebGPU), or fine-tune a model of the volume on your text. Checkpoints are kept in the volume either way: pause and resume continue from the last one, a reload or a restart shows the run where it is, and at the end the model is imported under its name (see where it learned on the Explorer), or a fine-tune’s adapter is stored beside its base.',
       ),
-      this.form(),
+      this.forms(finetune !== null),
       el('section', { className: 'section', ariaLabel: 'Runs' }, el('h2', {}, 'Runs'), this.runsEmpty, this.runsTable),
       this.detail,
     );
+    void this.finetuneForm.load(finetune);
     this.offs.push(
       this.api.on('train:event', (p) => {
         if (!this.page.isConnected) return this.dispose();
@@ -123,7 +146,8 @@ class TrainingPage {
       }),
       this.api.on('tasks:changed', (t) => {
         if (!this.page.isConnected) return this.dispose();
-        if (t.kind === 'model.train') this.scheduleRefresh();
+        if (t.kind === 'model.train' || t.kind === 'model.finetune') this.scheduleRefresh();
+        if (t.kind === 'model.import' && t.state === 'succeeded') void this.finetuneForm.load();
       }),
       onWindowRuns((run, outcome) => {
         if (!this.page.isConnected) return this.dispose();
@@ -147,7 +171,48 @@ class TrainingPage {
     window.clearInterval(this.poll);
   }
 
-  // ------------------------------------------------------------------ the form
+  // ------------------------------------------------------------------ the forms
+
+  /** "New run" and "Fine-tune" side by side as two tabs (arrow keys move between them). */
+  private forms(finetuneFirst: boolean): HTMLElement {
+    const panels = [
+      { id: 'train-new', label: 'New run', panel: this.form() },
+      { id: 'train-finetune', label: 'Fine-tune', panel: el('div', {}, el('p', { className: 'muted' }, 'Adapt a model of the volume (llama or qwen2, any weight type) to your text: LoRA adapters over its frozen base, or every weight of an F32/F16/BF16 model.'), this.finetuneForm.element) },
+    ];
+    const tabs = panels.map((p) => {
+      const tab = el('button', { type: 'button', className: 'train-tab', id: `${p.id}-tab`, textContent: p.label });
+      tab.setAttribute('role', 'tab');
+      tab.setAttribute('aria-controls', `${p.id}-panel`);
+      return tab;
+    });
+    const wrapped = panels.map((p) => {
+      const panel = el('div', { className: 'train-tab-panel', id: `${p.id}-panel` }, p.panel);
+      panel.setAttribute('role', 'tabpanel');
+      panel.setAttribute('aria-labelledby', `${p.id}-tab`);
+      return panel;
+    });
+    const choose = (i: number, focus = false) => {
+      tabs.forEach((t, j) => {
+        t.setAttribute('aria-selected', String(i === j));
+        t.tabIndex = i === j ? 0 : -1;
+        wrapped[j]!.hidden = i !== j;
+      });
+      if (focus) tabs[i]!.focus();
+    };
+    tabs.forEach((t, i) => {
+      t.addEventListener('click', () => choose(i));
+      t.addEventListener('keydown', (ev) => {
+        if (ev.key !== 'ArrowRight' && ev.key !== 'ArrowLeft') return;
+        ev.preventDefault();
+        choose((i + (ev.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length, true);
+      });
+    });
+    choose(finetuneFirst ? 1 : 0);
+    const list = el('div', { className: 'train-tabs' }, ...tabs);
+    list.setAttribute('role', 'tablist');
+    list.setAttribute('aria-label', 'Start');
+    return el('section', { className: 'section train-start', ariaLabel: 'Start a run' }, list, ...wrapped);
+  }
 
   private form(): HTMLElement {
     const preset = el('select', { id: 'train-preset', className: 'text-input' }, ...Object.entries(PRESETS).map(([k, p]) => el('option', { value: k }, p.label)));
@@ -203,7 +268,7 @@ class TrainingPage {
       startButton.disabled = true;
       void this.submit().finally(() => (startButton.disabled = false));
     });
-    return el('section', { className: 'section', ariaLabel: 'New run' }, el('h2', {}, 'New run'), form);
+    return el('div', {}, form);
   }
 
   private async submit(): Promise<void> {
@@ -301,7 +366,12 @@ class TrainingPage {
       const tr = el(
         'tr',
         { className: r.run === this.selected ? 'selected' : '' },
-        el('th', { scope: 'row' }, el('button', { type: 'button', className: 'link-button', textContent: r.run, title: `Show run ${r.run}` })),
+        el(
+          'th',
+          { scope: 'row' },
+          el('button', { type: 'button', className: 'link-button', textContent: r.run, title: `Show run ${r.run}` }),
+          ...(r.kind === 'finetune' ? [el('div', { className: 'muted small train-kind' }, `${r.finetune.mode === 'lora' ? `LoRA r${r.finetune.lora.rank}` : 'full'} fine-tune of ${r.base.name}`)] : []),
+        ),
         el('td', {}, badge(r.state, STATE_TONE[r.state]), el('span', { className: 'muted small train-where-label' }, r.where === 'window' ? (windowRunsHere().includes(r.run) ? ' this window' : ' a window') : ' background')),
         el('td', { className: 'num' }, `${r.step} / ${r.steps}`),
         el('td', { className: 'num' }, fmtLoss(r.latest?.loss)),
@@ -312,6 +382,7 @@ class TrainingPage {
       tr.dataset.run = r.run;
       tr.dataset.state = r.state;
       tr.dataset.where = r.where;
+      tr.dataset.kind = r.kind;
       tr.querySelector('button')!.addEventListener('click', () => void this.select(r.run));
       return tr;
     });
@@ -452,11 +523,15 @@ class TrainingPage {
     loss$.dataset.trainPoints = String(loss.length);
     loss$.dataset.validPoints = String(h.valid.length);
     const sample = this.detail.querySelector<HTMLElement>('#train-sample')!;
-    if (this.sample) {
+    // A fine-tune draws no samples: what it made is its adapter (or model), under the curves.
+    sample.hidden = run.kind === 'finetune';
+    if (run.kind === 'finetune') this.adapters.show(run);
+    else if (this.sample) {
       sample.replaceChildren(el('div', { className: 'muted small' }, `Greedy continuation at step ${this.sample.step}:`), el('blockquote', { className: 'train-sample-text' }, this.sample.text));
       sample.dataset.step = String(this.sample.step);
     } else {
-      sample.replaceChildren(el('p', { className: 'empty' }, run.recipe.train.sampleEvery > 0 ? `The first sample comes at step ${run.recipe.train.sampleEvery}.` : 'A sample comes at the end of the run.'));
+      const every = run.recipe.train.sampleEvery;
+      sample.replaceChildren(el('p', { className: 'empty' }, every > 0 ? `The first sample comes at step ${every}.` : 'A sample comes at the end of the run.'));
       delete sample.dataset.step;
     }
     const show = (id: string, visible: boolean) => {
@@ -465,16 +540,20 @@ class TrainingPage {
     };
     show('train-pause', active);
     show('train-resume', run.state === 'paused' || run.state === 'failed');
-    show('train-resume-window', (run.state === 'paused' || run.state === 'failed') && 'gpu' in navigator);
+    // Fine-tunes train in the background only (LoRA in a window is not built).
+    show('train-resume-window', (run.state === 'paused' || run.state === 'failed') && 'gpu' in navigator && run.kind === 'train');
     const where = this.detail.querySelector<HTMLElement>('.train-where-now')!;
     where.textContent =
       run.where === 'window'
         ? `Trains in ${windowRunsHere().includes(run.run) ? 'this window' : 'a window'} (WebGPU); its checkpoints are written by the services.`
-        : 'Trains in the background (the services, on Dawn).';
+        : run.kind === 'finetune'
+          ? `Fine-tunes in the background (the services, on Dawn); ${run.finetune.mode === 'lora' ? `its adapter ${run.run} is stored beside ${run.base.name} at the end` : `the fine-tuned model is imported as ${run.run} at the end`}.`
+          : 'Trains in the background (the services, on Dawn).';
     const cancel = this.detail.querySelector<HTMLButtonElement>('#train-cancel')!;
     cancel.textContent = run.state === 'succeeded' ? 'Remove checkpoints…' : 'Cancel…';
     const explore = this.detail.querySelector<HTMLAnchorElement>('#train-explore')!;
-    explore.hidden = run.modelId === null;
+    // The weight-change layer shows runs that trained a model from scratch.
+    explore.hidden = run.modelId === null || run.kind !== 'train';
     if (run.modelId) explore.href = `#/explorer?model=${encodeURIComponent(run.modelId)}&train=${encodeURIComponent(run.run)}`;
     const err = this.detail.querySelector<HTMLElement>('.train-error')!;
     err.replaceChildren(...(run.error ? [alertBox(run.error.message, { title: 'The run stopped with an error', code: run.error.code })] : []));
@@ -482,7 +561,6 @@ class TrainingPage {
 
   private buildDetail(): void {
     const run = this.runs.get(this.selected!)!;
-    const m = run.recipe.model;
     this.bar = createProgressBar(`Steps of ${run.run}`);
     const pause = button('Pause', () => void this.act('train:pause'), { title: 'Stop after the current step, keeping a checkpoint of it' });
     pause.id = 'train-pause';
@@ -494,12 +572,8 @@ class TrainingPage {
     cancel.id = 'train-cancel';
     const explore = el('a', { className: 'btn', id: 'train-explore', textContent: 'See where it learned (Explorer)', hidden: true });
     this.detail.replaceChildren(
-      el('div', { className: 'view-head' }, el('h2', { tabIndex: -1 }, `Run ${run.run}`), el('span', { className: 'train-state' })),
-      el(
-        'p',
-        { className: 'muted small' },
-        `${m.arch}, width ${m.dim}, ${m.layers} layers, ${m.heads} heads, FFN ${m.ff}, context ${m.context}, vocabulary ${run.recipe.data.vocab}; ${formatCount(run.parameters)} parameters; batch ${run.recipe.train.batch} × ${run.recipe.train.seqLen ?? m.context} tokens; text ${run.recipe.data.train.join(', ')}`,
-      ),
+      el('div', { className: 'view-head' }, el('h2', { tabIndex: -1 }, `${run.kind === 'finetune' ? 'Fine-tune' : 'Run'} ${run.run}`), el('span', { className: 'train-state' })),
+      el('p', { className: 'muted small train-what' }, run.kind === 'finetune' ? finetuneDescription(run) : recipeDescription(run.recipe, run.parameters)),
       this.bar.element,
       el('p', { className: 'muted small train-where-now' }),
       el('div', { className: 'actions train-actions' }, pause, resume, resumeWindow, cancel, explore),
@@ -517,6 +591,7 @@ class TrainingPage {
         el('figure', { className: 'chart' }, chartElement('train-grad-chart'), el('figcaption', { className: 'muted' }, 'Global gradient norm before clipping.')),
       ),
       el('section', { className: 'train-sample', id: 'train-sample', ariaLabel: 'Latest sample' }),
+      ...(run.kind === 'finetune' ? [this.adapters.element] : []),
     );
   }
 
@@ -562,7 +637,7 @@ class TrainingPage {
     const active = run.state === 'running' || run.state === 'queued';
     const ok = await confirmDialog({
       title: run.state === 'succeeded' ? `Remove the checkpoints of ${run.run}?` : `Cancel run ${run.run}?`,
-      message: `${active ? 'The run stops and its' : 'Its'} ${run.checkpoints.length} checkpoint(s) are deleted from the volume; it cannot be resumed.${run.modelId ? ' The model it imported stays.' : ''}`,
+      message: `${active ? 'The run stops and its' : 'Its'} ${run.checkpoints.length} checkpoint(s) are deleted from the volume; it cannot be resumed.${run.modelId ? ' The model it imported stays.' : ''}${run.kind === 'finetune' && run.adapter ? ` Its adapter stays beside ${run.base.name}.` : ''}`,
       confirmLabel: run.state === 'succeeded' ? 'Remove checkpoints' : 'Cancel the run',
       danger: true,
     });
@@ -587,7 +662,7 @@ export const trainingView: View = {
   async render(root, { api }) {
     const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
     const page = new TrainingPage(root, api);
-    await page.start(params.get('run'));
+    await page.start(params.get('run'), params.get('finetune'));
     return () => page.dispose();
   },
 };

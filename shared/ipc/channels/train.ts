@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { FinetuneRecipeSchema } from '../../train/finetune-recipe';
 import { RecipeSchema } from '../../train/recipe';
 import { Bytes, Empty } from './common';
+import { AdapterRef } from './models';
 
 /**
  * Training from the workstation (specs/training.md, "The Training view"): start a run from a
@@ -75,14 +77,14 @@ export const TrainPoint = z.strictObject({ step: Step, loss: Figure, lr: Figure,
 export const TrainWhere = z.enum(['background', 'window']);
 export type TrainWhereName = z.infer<typeof TrainWhere>;
 
-export const TrainRunInfo = z.strictObject({
+/** What every run shows, whichever kind it is. */
+const RunFields = {
   run: RunName,
   /** The run's queue task; null for a run that has only trained in a window. */
   taskId: z.number().int().positive().nullable(),
   where: TrainWhere.default('background'),
   state: TrainRunState,
-  recipe: RecipeSchema,
-  /** Parameters of the model (paramSpecs; padding excluded). */
+  /** Parameters trained: the whole model's (paramSpecs; padding excluded), or a fine-tune's (its adapters', or every weight in full mode). */
   parameters: Step,
   /** The last step done (the latest step event, else the latest checkpoint's). */
   step: Step,
@@ -97,8 +99,29 @@ export const TrainRunInfo = z.strictObject({
   error: z.strictObject({ code: z.string(), message: z.string() }).nullable(),
   createdAt: z.number(),
   updatedAt: z.number(),
+};
+
+/** A model trained from scratch (`model.train`, or a window run): its recipe. */
+export const TrainingRunInfo = z.strictObject({ kind: z.literal('train'), ...RunFields, recipe: RecipeSchema });
+
+/**
+ * A fine-tune of a model (`model.finetune`): its settings, the base it adapts, and what it made —
+ * the adapter stored beside the base (LoRA), or the model it imported (`modelId`, full mode).
+ */
+export const FinetuneRunInfo = z.strictObject({
+  kind: z.literal('finetune'),
+  ...RunFields,
+  finetune: FinetuneRecipeSchema,
+  /** The base model: its id in the store (null when the base is a file, or no longer in the store) and its name (or the file). */
+  base: z.strictObject({ modelId: z.string().nullable(), name: z.string().max(4096) }),
+  /** The adapter the run stored (LoRA, once it ended), while it is in the volume. */
+  adapter: AdapterRef.nullable(),
 });
+
+export const TrainRunInfo = z.discriminatedUnion('kind', [TrainingRunInfo, FinetuneRunInfo]);
 export type TrainRun = z.infer<typeof TrainRunInfo>;
+export type TrainingRun = z.infer<typeof TrainingRunInfo>;
+export type FinetuneRun = z.infer<typeof FinetuneRunInfo>;
 
 const RunRef = z.strictObject({ run: RunName });
 
@@ -183,12 +206,38 @@ export const CheckpointStateSchema = z.strictObject({
   seconds: z.number().min(0),
 });
 
+/** A fine-tune's text: a corpus name (corpus:list), or an absolute path to a UTF-8 text file on the services' disk. */
+const FinetuneText = z.string().min(1).max(4096);
+
+/**
+ * What `train:finetune` takes: the base (a model of the volume, by id or name), the text, the
+ * mode, the adapters' rank/alpha/targets (LoRA only) and the schedule; every setting left out
+ * takes the fine-tuning default (shared/train/finetune-recipe.ts; the sequence length:
+ * min(256, the model's context)).
+ */
+export const FinetuneStartRequest = z.strictObject({
+  model: z.string().min(1).max(256),
+  /** The run's name, and its adapter's (its model's in full mode); default MODEL-lora / MODEL-full. */
+  run: RunName.optional(),
+  mode: z.enum(['lora', 'full']).default('lora'),
+  data: z.strictObject({ train: z.array(FinetuneText).min(1).max(64), valid: z.array(FinetuneText).max(64).default([]) }),
+  /** LoRA settings (refused with mode full). */
+  lora: FinetuneRecipeSchema.shape.lora.optional(),
+  train: FinetuneRecipeSchema.shape.train.optional(),
+});
+export type FinetuneStart = z.input<typeof FinetuneStartRequest>;
+
 export const trainChannels = {
   /** Queues a `model.train` task for the recipe under the run name (default: the recipe's name). */
   'train:start': {
     request: z.strictObject({ recipe: RecipeSchema, run: RunName.optional() }),
     response: z.strictObject({ taskId: z.number().int().positive(), run: RunName }),
   },
+  /**
+   * Queues a `model.finetune` task: LoRA adapters (or every weight, mode full) of a model in the
+   * volume trained on the text; the run then shows in train:runs like a training run.
+   */
+  'train:finetune': { request: FinetuneStartRequest, response: z.strictObject({ taskId: z.number().int().positive(), run: RunName }) },
   'train:runs': { request: Empty, response: z.strictObject({ runs: z.array(TrainRunInfo).max(TRAIN_LIMITS.runs) }) },
   'train:history': {
     request: z.strictObject({ run: RunName, maxPoints: z.number().int().min(10).max(TRAIN_LIMITS.historyPoints).optional() }),
