@@ -6,10 +6,10 @@
  * map was never in the training text) and a sample of the training maps' questions; exact-match
  * accuracy per kind, greedy with our engine. A measurement, not a test.
  *
- *   tsx scripts/nav/navigation.ts [--base MODEL.gguf] [--steps N] [--full] [--out DIR]
+ *   tsx scripts/nav/navigation.ts [--base MODEL.gguf] [--steps N] [--full] [--out DIR] [--reuse]
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { openNodeModel } from '../../electron/engine';
@@ -20,10 +20,10 @@ import { Xoshiro128 } from '../../shared/model-gen/prng';
 import { answerOf, navAccuracy, navLine, navQuestions, NAV_KINDS, type NavKind, type NavQuestion, type NavRegion } from '../../shared/nav/questions';
 
 const { values } = parseArgs({
-  options: { base: { type: 'string' }, steps: { type: 'string' }, full: { type: 'boolean' }, out: { type: 'string' }, lr: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  options: { base: { type: 'string' }, steps: { type: 'string' }, full: { type: 'boolean' }, out: { type: 'string' }, lr: { type: 'string' }, reuse: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
 });
 if (values.help) {
-  console.log('Usage: tsx scripts/nav/navigation.ts [--base MODEL.gguf (default: the default model)] [--steps N (default 400)] [--lr X] [--full] [--out DIR]');
+  console.log('Usage: tsx scripts/nav/navigation.ts [--base MODEL.gguf (default: the default model)] [--steps N (default 400)] [--lr X] [--full] [--out DIR] [--reuse: measure the adapter already in DIR]');
   process.exit(0);
 }
 const base = resolve(values.base ?? 'resources/models/pxi-tinystories.gguf');
@@ -73,17 +73,20 @@ const adapter = join(out, values.full ? 'nav-full.gguf' : 'nav.lora.gguf');
 const args = ['bin/pxi.js', 'finetune', base, '--data', trainFile, '--valid', heldFile, '--steps', steps, '--batch', '8', '--seq', '128', '--lr', values.lr ?? (values.full ? '1e-3' : '3e-3'), '--eval-every', '100', '--checkpoint-every', '100', '--name', values.full ? 'nav-full' : 'nav', '--fresh', '--out', adapter, '--volume', join(out, 'volume')];
 if (values.full) args.push('--full');
 else args.push('--rank', '16', '--alpha', '32');
-const t0 = Date.now();
-const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
-if (r.status !== 0) throw new Error(`pxi finetune failed (${r.status})`);
-console.log(`fine-tuned in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+if (!values.reuse || !existsSync(adapter)) {
+  const t0 = Date.now();
+  const r = spawnSync(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) throw new Error(`pxi finetune failed (${r.status})`);
+  console.log(`fine-tuned in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+}
 
 const m = values.full ? await openNodeModel(adapter, { tuningFile: false }) : await openNodeModel(base, { tuningFile: false, loraPath: adapter });
 async function ask(qs: readonly NavQuestion[]) {
   const results: { kind: NavKind; answer: string; got: string }[] = [];
   for (const q of qs) {
+    m.model.rewind(0); // each question on its own
     const ids = m.tokenizer.encode(q.prompt);
-    const g = await generate(m.model, m.tokenizer, ids, { temperature: 0, maxTokens: 16, stop: ['\n'] });
+    const g = await generate(m.model, m.tokenizer, ids, { temperature: 0, maxTokens: 40, stop: ['\n'] });
     results.push({ kind: q.kind, answer: q.answer, got: answerOf(g.text) });
   }
   return results;
