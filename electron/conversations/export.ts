@@ -67,6 +67,7 @@ export function conversationMarkdown(c: Conversation): string {
   const out: string[] = [];
   out.push(`# ${oneLine(c.title) || 'Conversation'}`, '');
   out.push(`- Model: ${oneLine(c.modelName) || c.modelId} (${c.modelId})`);
+  if (c.adapter) out.push(`- Adapter: ${c.adapter.name} (scale ${c.adapter.scale})`);
   out.push(`- Mode: ${c.mode === 'chat' ? "chat (the model's chat template)" : 'completion (the model continues the text)'}`);
   out.push(`- Started: ${iso(c.createdAt)} · last change: ${iso(c.updatedAt)}`);
   out.push(`- Sampling: ${settingsLine(c.settings)}`);
@@ -94,6 +95,7 @@ export function conversationJson(c: Conversation, exportedAt: number): string {
       id: c.id,
       title: c.title,
       model: { id: c.modelId, name: c.modelName },
+      adapter: c.adapter,
       mode: c.mode,
       system: c.system,
       settings: c.settings,

@@ -1,12 +1,15 @@
 import Database from 'better-sqlite3';
 import { PxiError } from '../../shared/errors';
 import {
+  ChatAdapter as ChatAdapterSchema,
   ChatDefaults as ChatDefaultsSchema,
   ChatSettings as ChatSettingsSchema,
   CONVERSATION_ERRORS as E,
   CONVERSATION_LIMITS as L,
   ReplyStats as ReplyStatsSchema,
+  type ChatAdapter,
   type ChatDefaults,
+  type ChatDefaultsInput,
   type ChatModeName,
   type ChatSettings,
   type Conversation,
@@ -19,8 +22,8 @@ import {
 /**
  * The Chat view's conversations, kept by the services in `conversations.sqlite` in the volume
  * folder, beside the model store's `models.sqlite` (the catalog of the models they name), opened
- * the way that one is. Each conversation has its model, mode, sampling
- * settings and system message, and its messages in order; every change is one committed
+ * the way that one is. Each conversation has its model (and the LoRA adapter applied over it, by
+ * name and scale, or none), mode, sampling settings and system message, and its messages in order; every change is one committed
  * transaction (WAL, synchronous=FULL), so a crash keeps everything written before it. A reply
  * saved while it streamed and never finished (the page or the process went away) is marked
  * `incomplete` when the store opens, keeping its text.
@@ -35,8 +38,8 @@ export class ConversationError extends PxiError {}
 
 export const CONVERSATIONS_DB_FILE = 'conversations.sqlite';
 
-/** 1: conversations, messages, defaults. */
-const SCHEMA_VERSION = 1;
+/** 1: conversations, messages, defaults. 2: a conversation's adapter (name and scale, both null for none). */
+const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
   CREATE TABLE conversations (
@@ -44,6 +47,8 @@ const SCHEMA = `
     title TEXT NOT NULL,
     model_id TEXT NOT NULL,
     model_name TEXT NOT NULL,
+    adapter_name TEXT,
+    adapter_scale REAL,
     mode TEXT NOT NULL CHECK (mode IN ('chat', 'completion')),
     system TEXT NOT NULL,
     settings TEXT NOT NULL,
@@ -70,11 +75,20 @@ const SCHEMA = `
   );
 `;
 
+/** Each step from the version before it to its own (index 0 brings a version-1 store to 2). */
+const MIGRATIONS = [
+  // 2: the adapter applied over the conversation's model; existing conversations have none.
+  `ALTER TABLE conversations ADD COLUMN adapter_name TEXT;
+   ALTER TABLE conversations ADD COLUMN adapter_scale REAL;`,
+];
+
 interface ConversationRow {
   id: number;
   title: string;
   model_id: string;
   model_name: string;
+  adapter_name: string | null;
+  adapter_scale: number | null;
   mode: ChatModeName;
   system: string;
   settings: string;
@@ -101,6 +115,8 @@ export interface NewConversationInput {
   title: string;
   modelId: string;
   modelName: string;
+  /** The adapter applied over the model; none when null or left out. */
+  adapter?: ChatAdapter | null;
   mode: ChatModeName;
   system: string;
   settings: ChatSettings;
@@ -121,6 +137,8 @@ export interface ConversationPatch {
   settings?: ChatSettings;
   modelId?: string;
   modelName?: string;
+  /** null: the model alone from now on. */
+  adapter?: ChatAdapter | null;
   mode?: ChatModeName;
 }
 
@@ -163,12 +181,25 @@ function toMessage(r: MessageRow): ConversationMessage {
   };
 }
 
+/** An adapter as stored: a name this store could hold as a file name, a finite scale in range. */
+function checkAdapter(adapter: ChatAdapter | null): ChatAdapter | null {
+  if (adapter === null) return null;
+  const parsed = ChatAdapterSchema.safeParse(adapter);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = ['adapter', ...issue.path].join('.');
+    throw new ConversationError(E.BAD_ADAPTER, `${field}: ${issue.message}`, { field, value: JSON.stringify(adapter).slice(0, 200) });
+  }
+  return parsed.data;
+}
+
 function toSummary(r: ConversationRow): ConversationSummary {
   return {
     id: r.id,
     title: r.title,
     modelId: r.model_id,
     modelName: r.model_name,
+    adapter: r.adapter_name === null || r.adapter_scale === null ? null : { name: r.adapter_name, scale: r.adapter_scale },
     mode: r.mode,
     messageCount: r.message_count,
     createdAt: r.created_at,
@@ -205,6 +236,10 @@ export class ConversationStore {
         if (version === 0) {
           db.exec(SCHEMA);
           db.pragma(`user_version = ${SCHEMA_VERSION}`);
+        } else if (version < SCHEMA_VERSION) {
+          // An older store: its conversations are kept, the columns added since join them.
+          for (const step of MIGRATIONS.slice(version - 1)) db.exec(step);
+          db.pragma(`user_version = ${SCHEMA_VERSION}`);
         }
         // Nothing streams before the services start: what was streaming was cut off.
         db.prepare("UPDATE messages SET state = 'incomplete' WHERE state = 'streaming'").run();
@@ -223,7 +258,7 @@ export class ConversationStore {
       summary: db.prepare(`${SUMMARY_SELECT} WHERE c.id = ?`),
       conversationCount: db.prepare('SELECT count(*) AS n FROM conversations'),
       insertConversation: db.prepare(
-        'INSERT INTO conversations (title, model_id, model_name, mode, system, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        'INSERT INTO conversations (title, model_id, model_name, adapter_name, adapter_scale, mode, system, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
       ),
       touch: db.prepare('UPDATE conversations SET updated_at = ? WHERE id = ?'),
       deleteConversation: db.prepare('DELETE FROM conversations WHERE id = ?'),
@@ -272,13 +307,14 @@ export class ConversationStore {
     checkLength('model id', input.modelId, L.modelIdChars);
     checkLength('model name', input.modelName, L.modelIdChars);
     const settings = ChatSettingsSchema.parse(input.settings);
+    const adapter = checkAdapter(input.adapter ?? null);
     const id = this.db.transaction(() => {
       const n = (this.st.conversationCount.get() as { n: number }).n;
       if (n >= L.conversations) {
         throw new ConversationError(E.TOO_MANY, `there are ${count(n)} conversations, the most kept; delete some to start another`, { field: 'conversations', value: n, max: L.conversations });
       }
       const t = this.now();
-      const info = this.st.insertConversation.run(input.title, input.modelId, input.modelName, input.mode, input.system, JSON.stringify(settings), t, t);
+      const info = this.st.insertConversation.run(input.title, input.modelId, input.modelName, adapter?.name ?? null, adapter?.scale ?? null, input.mode, input.system, JSON.stringify(settings), t, t);
       const cid = Number(info.lastInsertRowid);
       if (raw.messages?.length) this.appendIn(cid, raw.messages);
       return cid;
@@ -294,6 +330,7 @@ export class ConversationStore {
     if (patch.modelId !== undefined) checkLength('model id', patch.modelId, L.modelIdChars);
     if (patch.modelName !== undefined) checkLength('model name', patch.modelName, L.modelIdChars);
     const settings = patch.settings === undefined ? undefined : JSON.stringify(ChatSettingsSchema.parse(patch.settings));
+    const adapter = patch.adapter === undefined ? undefined : checkAdapter(patch.adapter);
     this.db.transaction(() => {
       const r = this.row(id);
       const sizes = this.st.sizes.get(id) as { chars: number };
@@ -311,6 +348,10 @@ export class ConversationStore {
       if (settings !== undefined) set('settings', settings);
       if (patch.modelId !== undefined) set('model_id', patch.modelId);
       if (patch.modelName !== undefined) set('model_name', patch.modelName);
+      if (adapter !== undefined) {
+        set('adapter_name', adapter?.name ?? null);
+        set('adapter_scale', adapter?.scale ?? null);
+      }
       if (patch.mode !== undefined) set('mode', patch.mode);
       set('updated_at', this.now());
       this.db.prepare(`UPDATE conversations SET ${sets.join(', ')} WHERE id = ?`).run(...values, id);
@@ -408,7 +449,7 @@ export class ConversationStore {
     return parsed.success ? parsed.data : null;
   }
 
-  setDefaults(d: ChatDefaults): ChatDefaults {
+  setDefaults(d: ChatDefaultsInput): ChatDefaults {
     const value = ChatDefaultsSchema.parse(d);
     this.st.setDefaults.run(JSON.stringify(value));
     return value;

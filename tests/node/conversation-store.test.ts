@@ -2,12 +2,14 @@
  * The Chat view's conversation store (electron/conversations/store.ts) and its exports: create,
  * append, stream a reply, rename, truncate, delete, reopen after close (a reply cut off while
  * streaming comes back incomplete with its text), hostile texts kept exactly, every limit
- * refused with the limit named, the Markdown and JSON documents, and the save to a host path
- * through the services.
+ * refused with the limit named, a conversation's LoRA adapter (name and scale) kept with its
+ * model, a store of the first schema brought forward, the Markdown and JSON documents, and the
+ * save to a host path through the services.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CONVERSATION_LIMITS as L, type ChatSettings, type ReplyStats } from '../../shared/ipc/channels/conversations';
 import { directCaller } from '../../shared/ipc/dispatch';
@@ -131,7 +133,7 @@ describe('the conversation store', () => {
         ['tell me', 'done'],
         ['Once upon a', 'incomplete'],
       ]);
-      expect(reopened.defaults()).toEqual({ modelId: 'abc123', mode: 'chat', settings: { ...settings, temperature: 0 } });
+      expect(reopened.defaults()).toEqual({ modelId: 'abc123', adapter: null, mode: 'chat', settings: { ...settings, temperature: 0 } });
     } finally {
       reopened.close();
     }
@@ -213,6 +215,113 @@ describe('the conversation store', () => {
   });
 });
 
+describe("a conversation's adapter", () => {
+  const zorbo = { name: 'stories-lora', scale: 0.5 };
+
+  it('is kept with the model (name and scale), listed, changed, removed, and back after a reopen', () => {
+    const { dir, store } = openStore();
+    const c = store.create(input({ adapter: zorbo, messages: [{ role: 'user', text: 'hi' }] }));
+    const plain = store.create(input({ title: 'plain' }));
+    try {
+      expect(c).toMatchObject({ modelId: 'abc123', adapter: zorbo });
+      expect(plain.adapter).toBeNull();
+      expect(store.list().map((s) => [s.title, s.adapter])).toEqual([
+        ['plain', null],
+        ['Hello there', zorbo],
+      ]);
+      expect(store.update(c.id, { adapter: { name: 'other_2.v1', scale: -1.25 } }).adapter).toEqual({ name: 'other_2.v1', scale: -1.25 });
+      // A patch without the adapter leaves it as it is.
+      expect(store.update(c.id, { title: 'renamed' }).adapter).toEqual({ name: 'other_2.v1', scale: -1.25 });
+      expect(store.update(plain.id, { adapter: zorbo }).adapter).toEqual(zorbo);
+      expect(store.update(plain.id, { adapter: null }).adapter).toBeNull();
+      store.setDefaults({ modelId: 'abc123', adapter: zorbo, mode: 'completion', settings });
+    } finally {
+      store.close();
+    }
+    const reopened = ConversationStore.open(join(dir, 'conversations.sqlite'));
+    try {
+      expect(reopened.get(c.id)).toMatchObject({ title: 'renamed', adapter: { name: 'other_2.v1', scale: -1.25 }, messages: [{ text: 'hi' }] });
+      expect(reopened.get(plain.id).adapter).toBeNull();
+      expect(reopened.defaults()).toEqual({ modelId: 'abc123', adapter: zorbo, mode: 'completion', settings });
+    } finally {
+      reopened.close();
+    }
+  });
+
+  it('refuses an adapter that is not a stored name or not a finite scale in range, naming the field, and keeps what was there', () => {
+    const { store } = openStore();
+    try {
+      const bad: [unknown, RegExp][] = [
+        [{ name: '../x', scale: 1 }, /^adapter\.name: /],
+        [{ name: '', scale: 1 }, /^adapter\.name: /],
+        [{ name: 'a'.repeat(129), scale: 1 }, /^adapter\.name: /],
+        [{ name: 'ok', scale: NaN }, /^adapter\.scale: /],
+        [{ name: 'ok', scale: Infinity }, /^adapter\.scale: /],
+        [{ name: 'ok', scale: 1001 }, /^adapter\.scale: .*1000/],
+        [{ name: 'ok', scale: 1, extra: true }, /^adapter: /],
+        [{ name: 'ok' }, /^adapter\.scale: /],
+      ];
+      for (const [adapter, message] of bad) {
+        expect(() => store.create(input({ adapter: adapter as never }))).toThrow(expect.objectContaining({ code: 'CONVERSATION_BAD_ADAPTER', message: expect.stringMatching(message) }));
+      }
+      expect(store.list()).toEqual([]);
+      const c = store.create(input({ adapter: zorbo }));
+      expect(() => store.update(c.id, { adapter: { name: 'a b', scale: 1 } })).toThrow(expect.objectContaining({ code: 'CONVERSATION_BAD_ADAPTER' }));
+      expect(store.get(c.id).adapter).toEqual(zorbo);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('brings a store of the first schema forward: its conversations kept, with no adapter, and adapters stored from then on', () => {
+    const dir = temp();
+    const file = join(dir, 'conversations.sqlite');
+    // What version 1 wrote (electron/conversations/store.ts before adapters).
+    const old = new Database(file);
+    old.exec(`
+      CREATE TABLE conversations (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL, model_id TEXT NOT NULL, model_name TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('chat', 'completion')), system TEXT NOT NULL, settings TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
+      CREATE TABLE messages (id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id INTEGER NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL, role TEXT NOT NULL CHECK (role IN ('user', 'assistant')), text TEXT NOT NULL, chars INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('done', 'streaming', 'incomplete', 'error')), stats TEXT, error TEXT, created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL, UNIQUE (conversation_id, position));
+      CREATE TABLE defaults (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), value TEXT NOT NULL);
+    `);
+    old.prepare('INSERT INTO conversations (title, model_id, model_name, mode, system, settings, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)').run('old one', 'abc123', 'tiny', 'chat', '', JSON.stringify(settings), 1, 2);
+    old.prepare('INSERT INTO messages (conversation_id, position, role, text, chars, state, created_at, updated_at) VALUES (1, 0, ?, ?, 2, ?, 1, 1)').run('user', 'hi', 'done');
+    old.prepare('INSERT INTO defaults (singleton, value) VALUES (1, ?)').run(JSON.stringify({ modelId: 'abc123', mode: 'chat', settings }));
+    old.pragma('user_version = 1');
+    old.close();
+
+    const store = ConversationStore.open(file, { now: clock() });
+    try {
+      expect(store.get(1)).toMatchObject({ title: 'old one', modelId: 'abc123', adapter: null, settings, messages: [{ text: 'hi', state: 'done' }] });
+      expect(store.defaults()).toEqual({ modelId: 'abc123', adapter: null, mode: 'chat', settings });
+      expect(store.update(1, { adapter: zorbo }).adapter).toEqual(zorbo);
+      expect(store.create(input({ adapter: zorbo })).adapter).toEqual(zorbo);
+    } finally {
+      store.close();
+    }
+    const check = new Database(file, { readonly: true });
+    try {
+      expect(check.pragma('user_version', { simple: true })).toBe(2);
+      expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    } finally {
+      check.close();
+    }
+    // Opened again: nothing to migrate, everything there.
+    const again = ConversationStore.open(file);
+    try {
+      expect(again.list().map((c) => [c.title, c.adapter])).toEqual([
+        ['Hello there', zorbo],
+        ['old one', zorbo],
+      ]);
+    } finally {
+      again.close();
+    }
+  });
+});
+
 describe('conversation exports', () => {
   const conversation = () => {
     const { store } = openStore();
@@ -235,18 +344,26 @@ describe('conversation exports', () => {
   it('writes Markdown: title, model, settings, system message, each message under its speaker, stats, cut-off code closed', () => {
     const md = conversationMarkdown(conversation());
     expect(md).toContain('# Sorting in <b>Rust</b>\n');
-    expect(md).toContain('- Model: tiny-qwen2 (abc123)');
+    expect(md).toContain('- Model: tiny-qwen2 (abc123)\n- Mode:');
     expect(md).toContain('- Sampling: temperature 0.8 · top-k 40 · top-p 0.95 · min-p 0.05 · repeat penalty 1 · max tokens 256 · seed random');
     expect(md).toContain('**System message:**\n\n> You are terse.\n> Answer in code.\n');
     expect(md).toContain('## You\n\nHow do I sort?\n\n## Model\n\nUse `sort`:\n\n```rust\nv.sort();\n```\n\n*first token 0.12 s · prefill 12 tokens, 300.0 tokens/s · decode 7 tokens, 100.0 tokens/s · stop: end of text · seed 42*');
     expect(md).toContain('v.sort_by(|a, b| b.cmp(a));\n```\n\n*(interrupted: the reply was cut off here)*\n');
   });
 
+  it('names the adapter under the model, in Markdown and JSON', () => {
+    const { store } = openStore();
+    const c = store.create(input({ adapter: { name: 'stories-lora', scale: 0.75 }, messages: [{ role: 'user', text: 'hi' }] }));
+    store.close();
+    expect(conversationMarkdown(c)).toContain('- Model: tiny-qwen2 (abc123)\n- Adapter: stories-lora (scale 0.75)\n- Mode:');
+    expect(JSON.parse(conversationJson(c, 0)).conversation.adapter).toEqual({ name: 'stories-lora', scale: 0.75 });
+  });
+
   it('writes JSON with every field and the texts exactly', () => {
     const c = conversation();
     const doc = JSON.parse(conversationJson(c, Date.UTC(2025, 0, 2))) as Record<string, unknown> & { conversation: Record<string, unknown> & { messages: Record<string, unknown>[] } };
     expect(doc).toMatchObject({ format: 'pixel-llm-conversation', version: 1, exportedAt: '2025-01-02T00:00:00.000Z' });
-    expect(doc.conversation).toMatchObject({ title: c.title, model: { id: 'abc123', name: 'tiny-qwen2' }, mode: 'chat', system: c.system, settings });
+    expect(doc.conversation).toMatchObject({ title: c.title, model: { id: 'abc123', name: 'tiny-qwen2' }, adapter: null, mode: 'chat', system: c.system, settings });
     expect(doc.conversation.messages.map((m) => [m.role, m.text, m.state])).toEqual(c.messages.map((m) => [m.role, m.text, m.state]));
     expect(doc.conversation.messages[1]!.stats).toEqual(stats);
   });
@@ -297,7 +414,7 @@ describe('conversations through the services', () => {
     try {
       expect((await call('conversations:list', {})).conversations.map((c) => c.title)).toEqual(['Saved']);
       expect((await call('conversations:get', { id })).messages.map((m) => m.text)).toEqual(['hi', '**hello**']);
-      expect((await call('conversations:defaults', {})).defaults).toEqual({ modelId: 'm1', mode: 'completion', settings });
+      expect((await call('conversations:defaults', {})).defaults).toEqual({ modelId: 'm1', adapter: null, mode: 'completion', settings });
       await call('conversations:delete', { id });
       expect((await call('conversations:list', {})).conversations).toEqual([]);
     } finally {

@@ -38,6 +38,7 @@ const conversation = (over: Partial<Conversation> = {}): Conversation => ({
   title: 't',
   modelId: 'm',
   modelName: 'model',
+  adapter: null,
   mode: 'chat',
   messageCount: 1,
   createdAt: 1,
@@ -106,6 +107,58 @@ describe('conversations channels in the contract', () => {
     await refused(d, 'conversations:create', { ...create, settings: { ...settings, seed: 2 ** 32 } }, 'IPC_INVALID_REQUEST', /settings\.seed/);
     await refused(d, 'conversations:create', { ...create, settings: { ...settings, temperature: Infinity } }, 'IPC_INVALID_REQUEST', /settings\.temperature/);
     expect(seen).toHaveLength(2);
+  });
+
+  it("takes a conversation's adapter (a stored adapter's name and a finite scale) on create, update and defaults, and none when left out", async () => {
+    const seen: unknown[] = [];
+    const d = createDispatcher(
+      handlers({
+        'conversations:create': (req) => (seen.push(req), conversation({ adapter: req.adapter })),
+        'conversations:update': (req) => {
+          seen.push(req);
+          const { system: _s, settings: _t, messages: _m, ...summary } = conversation();
+          return summary;
+        },
+        'conversations:setDefaults': (req) => (seen.push(req), req),
+      }),
+    );
+    const adapter = { name: 'stories-lora_2.v1', scale: -0.5 };
+    expect(await d('conversations:create', { ...create, adapter }, ctx)).toMatchObject({ ok: true, value: { adapter } });
+    expect(await d('conversations:create', create, ctx)).toMatchObject({ ok: true, value: { adapter: null } });
+    expect((await d('conversations:update', { id: 1, adapter: null }, ctx)).ok).toBe(true);
+    expect((await d('conversations:update', { id: 1, title: 'x' }, ctx)).ok).toBe(true);
+    expect((await d('conversations:setDefaults', { defaults: { modelId: 'm', mode: 'chat', settings } }, ctx)).ok).toBe(true);
+    expect((await d('conversations:setDefaults', { defaults: { modelId: 'm', adapter, mode: 'chat', settings } }, ctx)).ok).toBe(true);
+    expect(seen).toEqual([
+      expect.objectContaining({ adapter }),
+      expect.objectContaining({ adapter: null }),
+      { id: 1, adapter: null },
+      { id: 1, title: 'x' },
+      { defaults: { modelId: 'm', adapter: null, mode: 'chat', settings } },
+      { defaults: { modelId: 'm', adapter, mode: 'chat', settings } },
+    ]);
+
+    for (const [bad, field] of [
+      [{ name: '../../etc/passwd', scale: 1 }, /adapter\.name/],
+      [{ name: 'has space', scale: 1 }, /adapter\.name/],
+      [{ name: '', scale: 1 }, /adapter\.name/],
+      [{ name: 'a'.repeat(129), scale: 1 }, /adapter\.name/],
+      [{ name: 'ok', scale: Infinity }, /adapter\.scale/],
+      [{ name: 'ok', scale: 1001 }, /adapter\.scale/],
+      [{ name: 'ok', scale: -1001 }, /adapter\.scale/],
+      [{ name: 'ok', scale: '1' }, /adapter\.scale/],
+      [{ name: 'ok' }, /adapter\.scale/],
+      [{ name: 'ok', scale: 1, file: '/x' }, /adapter/],
+      ['ok', /adapter/],
+    ] as const) {
+      await refused(d, 'conversations:create', { ...create, adapter: bad }, 'IPC_INVALID_REQUEST', field);
+      await refused(d, 'conversations:update', { id: 1, adapter: bad }, 'IPC_INVALID_REQUEST', field);
+      await refused(d, 'conversations:setDefaults', { defaults: { modelId: 'm', adapter: bad, mode: 'chat', settings } }, 'IPC_INVALID_REQUEST', field);
+    }
+    expect(seen).toHaveLength(6);
+    // An answer naming a malformed adapter breaks the contract too.
+    const wrong = createDispatcher(handlers({ 'conversations:get': () => conversation({ adapter: { name: '../x', scale: 1 } }) }));
+    await refused(wrong, 'conversations:get', { id: 1 }, 'IPC_INVALID_RESPONSE', /adapter\.name/);
   });
 
   it('refuses ids that are not positive integers on every channel that takes one', async () => {

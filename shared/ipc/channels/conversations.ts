@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Empty } from './common';
+import { AdapterRef } from './models';
 
 /**
  * Chat conversations kept by the services (electron/conversations/store.ts, a SQLite file in
@@ -7,6 +8,9 @@ import { Empty } from './common';
  * messages in order. The Chat view creates one on the first message, appends each message,
  * saves a streaming reply as it grows (so a crash keeps what was shown), and lists, renames,
  * deletes and exports them. The last model and settings used are kept too (`defaults`).
+ *
+ * A conversation may name a LoRA adapter stored beside its model (`adapter`: its name and the
+ * scale it is applied at), so reopening it loads the same adapter; null is the base model alone.
  *
  * Every text crosses as a plain string of any content (titles and messages are shown as text,
  * never markup); sizes are bounded by CONVERSATION_LIMITS here and again by the store.
@@ -36,6 +40,7 @@ export const CONVERSATION_ERRORS = Object.freeze({
   BAD_PATH: 'CONVERSATION_BAD_PATH',
   FILE_EXISTS: 'CONVERSATION_FILE_EXISTS',
   SCHEMA_NEWER: 'CONVERSATION_SCHEMA_NEWER',
+  BAD_ADAPTER: 'CONVERSATION_BAD_ADAPTER',
 });
 
 const L = CONVERSATION_LIMITS;
@@ -62,6 +67,15 @@ export const ChatSettings = z.strictObject({
   repeatPenalty: Figure.gt(0).max(1000),
   maxTokens: z.number().int().min(1).max(10_000_000),
   seed: z.number().int().min(0).max(0xffffffff).nullable(),
+});
+
+/** The largest adapter scale kept either way (llama.cpp takes any finite scale; 0 leaves the model as it is). */
+export const MAX_ADAPTER_SCALE = 1000;
+
+/** A LoRA adapter stored beside the conversation's model (by name), and the scale it is applied at. */
+export const ChatAdapter = z.strictObject({
+  name: AdapterRef.shape.name,
+  scale: Figure.min(-MAX_ADAPTER_SCALE).max(MAX_ADAPTER_SCALE),
 });
 
 export const MessageRole = z.enum(['user', 'assistant']);
@@ -102,6 +116,8 @@ export const ConversationSummary = z.strictObject({
   modelId: ModelId,
   /** The model's name when the conversation was last used (the model may since be deleted). */
   modelName: ModelName,
+  /** The adapter applied over the model (it may since be deleted), or null. */
+  adapter: ChatAdapter.nullable().default(null),
   mode: ChatMode,
   messageCount: Count,
   createdAt: Time,
@@ -125,6 +141,7 @@ export const NewMessage = z.strictObject({
 /** The last model and settings the Chat view used, for the next visit. */
 export const ChatDefaults = z.strictObject({
   modelId: ModelId,
+  adapter: ChatAdapter.nullable().default(null),
   mode: ChatMode,
   settings: ChatSettings,
 });
@@ -144,6 +161,7 @@ export const conversationChannels = {
       title: Title,
       modelId: ModelId,
       modelName: ModelName,
+      adapter: ChatAdapter.nullable().default(null),
       mode: ChatMode,
       system: SystemText,
       settings: ChatSettings,
@@ -151,7 +169,7 @@ export const conversationChannels = {
     }),
     response: Conversation,
   },
-  /** Renames, or changes the settings, model, mode or system message of a conversation. */
+  /** Renames, or changes the settings, model, adapter, mode or system message of a conversation. */
   'conversations:update': {
     request: z.strictObject({
       id: Id,
@@ -160,6 +178,7 @@ export const conversationChannels = {
       settings: ChatSettings.optional(),
       modelId: ModelId.optional(),
       modelName: ModelName.optional(),
+      adapter: ChatAdapter.nullable().optional(),
       mode: ChatMode.optional(),
     }),
     response: ConversationSummary,
@@ -192,6 +211,7 @@ export const conversationChannels = {
 } as const;
 
 export type ChatSettings = z.output<typeof ChatSettings>;
+export type ChatAdapter = z.output<typeof ChatAdapter>;
 export type ChatModeName = z.output<typeof ChatMode>;
 export type ReplyStats = z.output<typeof ReplyStats>;
 export type ConversationMessage = z.output<typeof ConversationMessage>;
@@ -199,5 +219,7 @@ export type ConversationSummary = z.output<typeof ConversationSummary>;
 export type Conversation = z.output<typeof Conversation>;
 export type NewMessage = z.input<typeof NewMessage>;
 export type ChatDefaults = z.output<typeof ChatDefaults>;
+/** Defaults as given (the adapter may be left out: none). */
+export type ChatDefaultsInput = z.input<typeof ChatDefaults>;
 export type ExportFormatName = z.output<typeof ExportFormat>;
 export type MessageStateName = z.output<typeof MessageState>;
