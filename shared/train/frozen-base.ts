@@ -119,9 +119,31 @@ export class FrozenBase {
 
   /** Elements of the largest matrix: the size of the f32 scratch a product expands into. */
   get maxMatrixElements(): number {
-    let n = 0;
-    for (const w of this.matrices.values()) n = Math.max(n, w.rows * w.cols);
-    return n;
+    return this.largestMatrix.rows * this.largestMatrix.cols;
+  }
+
+  /** The largest matrix (the one that sets the scratch's size). */
+  get largestMatrix(): GpuWeight {
+    let best: GpuWeight | null = null;
+    for (const w of this.matrices.values()) if (!best || w.rows * w.cols > best.rows * best.cols) best = w;
+    return best!;
+  }
+
+  /**
+   * Throws TrainError when the largest matrix, expanded to f32, exceeds one storage binding of
+   * this device (the f32 products bind it whole): a vocabulary of 150 k × 1,536 is 0.9 GB.
+   */
+  checkExpandFits(): void {
+    const w = this.largestMatrix;
+    const bytes = w.rows * w.cols * 4;
+    const limit = this.ctx.caps.limits.maxStorageBufferBindingSize;
+    if (bytes > limit) {
+      throw new TrainError(
+        'TRAIN_CONFIG',
+        `${w.name} [${w.rows}, ${w.cols}] expands to ${(bytes / 2 ** 20).toFixed(0)} MiB of f32, more than one storage binding on this device (${(limit / 2 ** 20).toFixed(0)} MiB): LoRA fine-tuning expands each matrix whole (splitting it is not built yet)`,
+        { tensor: w.name, bytes, limit },
+      );
+    }
   }
 
   /** Bytes of GPU memory the base holds. */

@@ -260,6 +260,7 @@ export class GpuTrainer {
     if (precision === 'mixed' && !ctx.caps.f16) {
       throw new TrainError('TRAIN_CONFIG', `precision "mixed" needs an adapter with shader-f16; ${ctx.adapter.description || 'this adapter'} has none (use "f32" or "auto")`, { field: 'precision' });
     }
+    opts.base?.checkExpandFits(); // before anything is allocated
     const [lin, blk, opt] = await Promise.all([LinearKernels.create(ctx, { f16: precision === 'mixed' }), BlockKernels.create(ctx), OptimKernels.create(ctx)]);
     const t = await ctx.checked('allocate training buffers', () => new GpuTrainer(ctx, cfg, shape, lin, blk, opt, precision, opts));
     t.setParams(init);

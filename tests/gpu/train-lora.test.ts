@@ -180,7 +180,7 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
     expect(Buffer.from(again.state.params.buffer).equals(Buffer.from(a.state.params.buffer))).toBe(true);
   });
 
-  it('refuses what it cannot train: mixed precision, a base without settings', async (t) => {
+  it('refuses what it cannot train: mixed precision, a base without settings, a matrix larger than a binding', async (t) => {
     if (!ctx) return t.skip(reason);
     const b = await base('tiny-llama', 'F32');
     const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
@@ -188,6 +188,16 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
       const init = initLoraParams(b.cfg, ALL, 1);
       await expect(GpuTrainer.create(ctx, b.cfg, { batch: 1, seqLen: 4 }, init, { base: frozen })).rejects.toThrow(/both a frozen base and LoRA settings/);
       if (ctx.caps.f16) await expect(GpuTrainer.create(ctx, b.cfg, { batch: 1, seqLen: 4 }, init, { base: frozen, lora: ALL, precision: 'mixed' })).rejects.toThrow(/f32 precision/);
+      // The largest matrix here is token_embd [1024, 256] (1 MiB of f32): a device whose bindings
+      // held less would refuse it, naming the tensor, before allocating anything.
+      const limits = ctx.caps.limits as { maxStorageBufferBindingSize: number };
+      const real = limits.maxStorageBufferBindingSize;
+      Object.defineProperty(limits, 'maxStorageBufferBindingSize', { value: 512 * 1024, configurable: true, writable: true });
+      try {
+        expect(() => frozen.checkExpandFits()).toThrow(/token_embd\.weight \[1024, 256\] expands to 1 MiB of f32, more than one storage binding on this device/);
+      } finally {
+        Object.defineProperty(limits, 'maxStorageBufferBindingSize', { value: real, configurable: true, writable: true });
+      }
     } finally {
       frozen.destroy();
     }
