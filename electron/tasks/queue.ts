@@ -227,8 +227,15 @@ export class TaskQueue {
     this.db.close();
   }
 
+  /**
+   * The oldest queued task this queue has a handler for. A task of another kind stays queued for
+   * the process that runs it (`pxi train`'s queue must not fail the app's fine-tune, nor the
+   * other way round: several processes open one tasks.sqlite, each with its own handlers).
+   */
   private nextQueued(): Row | undefined {
-    return this.db.prepare(`SELECT * FROM tasks WHERE state = 'queued' ORDER BY id LIMIT 1`).get() as Row | undefined;
+    const kinds = [...this.handlers.keys()];
+    if (kinds.length === 0) return undefined;
+    return this.db.prepare(`SELECT * FROM tasks WHERE state = 'queued' AND kind IN (${kinds.map(() => '?').join(', ')}) ORDER BY id LIMIT 1`).get(...kinds) as Row | undefined;
   }
 
   private pump(): void {

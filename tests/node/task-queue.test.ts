@@ -47,6 +47,27 @@ describe('task queue', () => {
     await q.close();
   });
 
+  it('leaves a task of a kind it has no handler for queued, for the process that has one', async () => {
+    const file = join(tmp(), 't.sqlite');
+    const other: TaskHandler = { kind: 'other', unit: 'items', validate: (p) => p, run: () => Promise.resolve('ran elsewhere') };
+    const a = new TaskQueue(file, [handler(() => Promise.resolve('ran')), other]);
+    const theirs = a.enqueue('other', {}).id;
+    await a.close();
+    // A process that only runs 'job' tasks: it runs its own and leaves the other queued.
+    const b = new TaskQueue(file, [handler(() => Promise.resolve('ran'))]);
+    const mine = b.enqueue('job', {}).id;
+    b.start();
+    await b.idle();
+    expect(b.get(mine)!.state).toBe('succeeded');
+    expect(b.get(theirs)!.state).toBe('queued');
+    await b.close();
+    const c = new TaskQueue(file, [other]);
+    c.start();
+    await c.idle();
+    expect(c.get(theirs)).toMatchObject({ state: 'succeeded', result: 'ran elsewhere' });
+    await c.close();
+  });
+
   it('records when the latest run started, apart from when the task was queued', async () => {
     let clock = 1000;
     let release!: () => void;
