@@ -156,7 +156,7 @@ export async function finetuneSession(o: FinetuneSessionOptions): Promise<Finetu
     try {
       if (frozen) say(`base on the GPU: ${(frozen.gpuBytes / 2 ** 20).toFixed(1)} MiB (${[...frozen.types].map(([t, n]) => `${n} ${t}`).join(', ')})`);
       const model: LoopModel = frozen
-        ? { cfg, layout: loraParamLayout(cfg, lora), init: initLoraParams(cfg, lora, recipe.train.seed), trainer: { base: frozen, lora } }
+        ? { cfg, layout: loraParamLayout(cfg, lora), init: initLoraParams(cfg, lora, recipe.train.seed), trainer: { base: frozen, lora, dropoutSeed: recipe.train.seed } }
         : { cfg, layout: paramLayout(cfg), init: await baseParams(base.source, cfg), trainer: { precision: 'f32' } };
       const r = await trainLoop<FinetuneRecipe>({
         recipe,

@@ -29,6 +29,8 @@ export const FinetuneRecipeSchema = z.strictObject({
     rank: posInt(1024).default(8),
     alpha: z.number().positive().max(1e6).default(16),
     targets: z.array(z.enum(LORA_TARGETS)).min(1).max(LORA_TARGETS.length).default([...DEFAULT_LORA_TARGETS]),
+    /** Dropout on the adapters' input during steps (0: none). */
+    dropout: z.number().min(0).lt(1).default(0),
   }),
   data: z.strictObject({
     /** Text files (absolute paths) or corpus names in the volume. */
@@ -67,5 +69,5 @@ export function parseFinetuneRecipe(input: unknown, source = 'fine-tuning settin
 }
 
 export function loraSettingsOf(f: FinetuneRecipe): LoraSettings {
-  return { rank: f.lora.rank, alpha: f.lora.alpha, targets: f.lora.targets };
+  return { rank: f.lora.rank, alpha: f.lora.alpha, targets: f.lora.targets, dropout: f.lora.dropout };
 }

@@ -20,6 +20,7 @@ import { headDim, paramSpecs, ropeNeox, type ParamSpec, type TrainModelConfig } 
 import { TrainError } from './errors';
 import type { FrozenBase } from './frozen-base';
 import { loraAName, loraBName, loraParamSpecs, loraTargetNames, loraUpdateScale, type LoraSettings } from './lora';
+import { dropoutSeed } from './dropout';
 import { BlockKernels } from './kernels-block';
 import { LinearKernels, embeddingIndex, type WeightOperand } from './kernels-linear';
 import { OptimKernels, type AdamWSettings } from './kernels-optim';
@@ -90,6 +91,8 @@ export interface GpuTrainerOptions {
   base?: FrozenBase;
   /** … and the adapters trained over it. Both or neither. */
   lora?: LoraSettings;
+  /** Seeds LoRA dropout's masks (with the step, micro-batch and matrix; shared/train/dropout.ts). Default 0. */
+  dropoutSeed?: number;
 }
 
 /** A LoRA run's adapted matrix: its A and B, and u = s·x·Aᵀ of the current micro-batch (kept for the backward pass). */
@@ -97,6 +100,8 @@ interface Adapted {
   a: string;
   b: string;
   u: GPUBuffer;
+  /** Its index among the adapted matrices (part of its dropout seed). */
+  index: number;
 }
 
 export interface StepResult {
@@ -173,6 +178,13 @@ export class GpuTrainer {
   private readonly adapted = new Map<string, Adapted>();
   /** dL/du of the adapted matrix being differentiated. */
   private readonly dU: GPUBuffer | null;
+  /** LoRA dropout (p > 0): the masked input [rows, in] and the masked input gradient, recomputed per matrix. */
+  private readonly dropX: GPUBuffer | null;
+  private readonly dropDx: GPUBuffer | null;
+  private readonly dropoutP: number;
+  private readonly dropoutRunSeed: number;
+  /** The (step, micro-batch) whose masks the pass being recorded uses; null: no dropout (validation, checks). */
+  private dropoutAt: { step: number; micro: number } | null = null;
 
   private constructor(
     private readonly ctx: GpuContext,
@@ -189,6 +201,8 @@ export class GpuTrainer {
     if (!this.base !== !this.lora) throw new TrainError('TRAIN_CONFIG', 'LoRA training needs both a frozen base and LoRA settings');
     if (this.base && precision !== 'f32') throw new TrainError('TRAIN_CONFIG', 'LoRA training runs in f32 precision', { field: 'precision' });
     this.loraScale = this.lora ? loraUpdateScale(this.lora) : 0;
+    this.dropoutP = this.lora?.dropout ?? 0;
+    this.dropoutRunSeed = opts.dropoutSeed ?? 0;
     if (!Number.isInteger(shape.batch) || shape.batch < 1) throw new TrainError('TRAIN_CONFIG', `batch = ${shape.batch} must be a positive integer`, { field: 'batch' });
     if (!Number.isInteger(shape.seqLen) || shape.seqLen < 1 || shape.seqLen > cfg.context) {
       throw new TrainError('TRAIN_CONFIG', `seqLen = ${shape.seqLen} must be between 1 and the context (${cfg.context})`, { field: 'seqLen' });
@@ -250,8 +264,11 @@ export class GpuTrainer {
     this.discard = this.base ? f32(D, 'train:frozen-gain-grads') : null;
     this.dU = this.lora ? f32(N * this.lora.rank, 'train:lora-du') : null;
     if (this.lora) {
-      for (const w of loraTargetNames(cfg, this.lora)) this.adapted.set(w, { a: loraAName(w), b: loraBName(w), u: f32(N * this.lora.rank, `train:${w}:lora-u`) });
+      loraTargetNames(cfg, this.lora).forEach((w, index) => this.adapted.set(w, { a: loraAName(w), b: loraBName(w), u: f32(N * this.lora!.rank, `train:${w}:lora-u`), index }));
     }
+    const widest = Math.max(D, F, H * hd);
+    this.dropX = this.dropoutP > 0 ? f32(N * widest, 'train:lora-dropout-x') : null;
+    this.dropDx = this.dropoutP > 0 ? f32(N * widest, 'train:lora-dropout-dx') : null;
   }
 
   static async create(ctx: GpuContext, cfg: TrainModelConfig, shape: BatchShape, init: ReadonlyMap<string, Float32Array>, opts: GpuTrainerOptions = {}): Promise<GpuTrainer> {
@@ -405,7 +422,8 @@ export class GpuTrainer {
     const ad = this.adapted.get(name);
     if (!ad) return;
     const r = this.lora!.rank;
-    this.lin.linearForward(b, { x, w: this.p(ad.a), y: ad.u, rows, inDim, outDim: r });
+    const xa = this.droppedInput(b, ad, x, inDim);
+    this.lin.linearForward(b, { x: xa, w: this.p(ad.a), y: ad.u, rows, inDim, outDim: r });
     this.blk.scale(b, { x: ad.u, n: rows * r, s: this.loraScale });
     this.lin.matmul(b, { a: ad.u, b: this.p(ad.b), c: y, M: rows, N: outDim, K: r, transB: true, accumulate: true });
   }
@@ -431,8 +449,37 @@ export class GpuTrainer {
     this.lin.matmul(b, { a: dy, b: ad.u, c: this.g(ad.b), M: outDim, N: r, K: rows, transA: true, accumulate: true });
     this.lin.matmul(b, { a: dy, b: this.p(ad.b), c: dU, M: rows, N: r, K: outDim });
     this.blk.scale(b, { x: dU, n: rows * r, s: this.loraScale });
-    this.lin.matmul(b, { a: dU, b: x, c: this.g(ad.a), M: r, N: inDim, K: rows, transA: true, accumulate: true });
-    this.lin.matmul(b, { a: dU, b: this.p(ad.a), c: dx, M: rows, N: inDim, K: r, accumulate: true });
+    const xa = this.droppedInput(b, ad, x, inDim);
+    this.lin.matmul(b, { a: dU, b: xa, c: this.g(ad.a), M: r, N: inDim, K: rows, transA: true, accumulate: true });
+    const seed = this.dropoutSeedOf(ad);
+    if (seed === null) {
+      this.lin.matmul(b, { a: dU, b: this.p(ad.a), c: dx, M: rows, N: inDim, K: r, accumulate: true });
+      return;
+    }
+    // dx += (du·A) ⊙ M: the same mask, recomputed from its seed.
+    const n = rows * inDim;
+    const t: GpuBinding = { buffer: this.dropDx!, offset: 0, size: n * 4 };
+    this.lin.matmul(b, { a: dU, b: this.p(ad.a), c: t, M: rows, N: inDim, K: r });
+    this.blk.dropout(b, { x: t, n, p: this.dropoutP, seed });
+    this.blk.addInPlace(b, { x: dx, y: t, n });
+  }
+
+  /** The seed of an adapted matrix's dropout mask in the pass being recorded, or null (no dropout). */
+  private dropoutSeedOf(ad: Adapted): number | null {
+    if (this.dropoutP === 0 || !this.dropoutAt) return null;
+    return dropoutSeed(this.dropoutRunSeed, this.dropoutAt.step, this.dropoutAt.micro, ad.index);
+  }
+
+  /** The adapters' input: x itself, or x ⊙ M written to the dropout scratch (same mask forward and backward). */
+  private droppedInput(b: GpuBatch, ad: Adapted, x: GpuBinding, inDim: number): GpuBinding {
+    const seed = this.dropoutSeedOf(ad);
+    if (seed === null) return x;
+    const n = this.rows * inDim;
+    const bx = 'buffer' in x ? x : { buffer: x, offset: 0 };
+    b.copy(bx.buffer, bx.offset ?? 0, this.dropX!, 0, n * 4);
+    const out: GpuBinding = { buffer: this.dropX!, offset: 0, size: n * 4 };
+    this.blk.dropout(b, { x: out, n, p: this.dropoutP, seed });
+    return out;
   }
 
   /** Records the forward pass up to the logits of the uploaded micro-batch. */
@@ -532,9 +579,11 @@ export class GpuTrainer {
     microBatches.forEach((tokens, i) => {
       this.upload(tokens);
       const b = this.ctx.batch('train:micro-batch');
+      this.dropoutAt = { step, micro: i };
       this.forward(b);
       this.lin.crossEntropy(b, { logits: this.logits, targets: this.targets, rowLoss: this.rowLoss, rows: this.rows, vocab: this.cfg.vocab, scale });
       this.backward(b);
+      this.dropoutAt = null;
       b.copy(this.rowLoss, 0, this.stepLosses, i * this.rows * 4, this.rows * 4);
       b.submit();
     });
@@ -558,16 +607,21 @@ export class GpuTrainer {
     return this.meanOf(await this.ctx.readF32(this.rowLoss, this.rows));
   }
 
-  /** Loss and every gradient of one micro-batch, the weights unchanged (for the checks). */
-  async lossAndGrads(tokens: Int32Array): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
+  /**
+   * Loss and every gradient of one micro-batch, the weights unchanged (for the checks); with
+   * `dropoutAt`, LoRA dropout's masks are those of that step and micro-batch (else none).
+   */
+  async lossAndGrads(tokens: Int32Array, dropoutAt?: { step: number; micro: number }): Promise<{ loss: number; grads: Map<string, Float32Array> }> {
     const clear = this.ctx.batch('train:zero-grads');
     clear.clear(this.grads);
     clear.submit();
     this.upload(tokens);
     const b = this.ctx.batch('train:grads');
+    this.dropoutAt = dropoutAt ?? null;
     this.forward(b);
     this.lin.crossEntropy(b, { logits: this.logits, targets: this.targets, rowLoss: this.rowLoss, rows: this.rows, vocab: this.cfg.vocab, scale: 1 / this.rows });
     this.backward(b);
+    this.dropoutAt = null;
     b.submit();
     const loss = this.meanOf(await this.ctx.readF32(this.rowLoss, this.rows));
     return { loss, grads: await this.readGrads() };

@@ -1,6 +1,7 @@
 import type { GpuBatch, GpuBinding, GpuContext } from '../gpu/context';
 import { GpuUsageError } from '../gpu/errors';
 import { params } from '../gpu/params';
+import { dropoutKeep, dropoutScale } from './dropout';
 
 /**
  * Typed encoders for the training kernels of a transformer block other than the matrix products
@@ -61,6 +62,7 @@ export class BlockKernels {
       ['add', 'train_elementwise', 'add', { WG: wg(WG_WIDE) }],
       ['addInPlace', 'train_elementwise', 'add_inplace', { WG: wg(WG_WIDE) }],
       ['scale', 'train_elementwise', 'scale', { WG: wg(WG_WIDE) }],
+      ['dropout', 'train_elementwise', 'dropout', { WG: wg(WG_WIDE) }],
     ];
     const built = await Promise.all(specs.map(([, shader, entryPoint, constants]) => ctx.pipeline(shader, { entryPoint, constants })));
     const p: Record<string, GPUComputePipeline> = {};
@@ -272,8 +274,16 @@ export class BlockKernels {
 
   // ---- element-wise ---------------------------------------------------------------------
 
-  private elementwise(b: GpuBatch, key: string, n: number, s: number, bindings: GpuBinding[], label: string): void {
-    b.dispatch(this.p[key]!, [b.uniform(params().u32(n).f32(s)), ...bindings], Math.ceil(n / this.wg(WG_WIDE)), label);
+  private elementwise(b: GpuBatch, key: string, n: number, s: number, bindings: GpuBinding[], label: string, seed = 0, keep = 0): void {
+    b.dispatch(this.p[key]!, [b.uniform(params().u32(n).f32(s).u32(seed >>> 0).u32(keep >>> 0)), ...bindings], Math.ceil(n / this.wg(WG_WIDE)), label);
+  }
+
+  /** x = kept(i) ? x / (1 − p) : 0 over n elements, the mask of shared/train/dropout.ts for `seed`. */
+  dropout(b: GpuBatch, a: { x: GpuBinding; n: number; p: number; seed: number }): void {
+    const op = 'dropout';
+    this.positive(op, { n: a.n });
+    this.need(op, 'x', a.x, a.n);
+    this.elementwise(b, 'dropout', a.n, dropoutScale(a.p), [a.x], 'train_dropout', a.seed, dropoutKeep(a.p));
   }
 
   /** out = silu(gate)·up over n elements. */

@@ -26,6 +26,11 @@ export interface LoraSettings {
   /** adapter.lora.alpha; the update is scaled by alpha / rank. */
   readonly alpha: number;
   readonly targets: readonly LoraTarget[];
+  /**
+   * Dropout on the adapters' input during training steps (0 ≤ p < 1; default 0): the LoRA
+   * branch sees x ⊙ M, M = 1/(1−p) where kept (shared/train/dropout.ts); the base path sees x.
+   */
+  readonly dropout?: number;
 }
 
 export function isLoraTarget(s: string): s is LoraTarget {
@@ -64,6 +69,7 @@ export function validateLoraSettings(cfg: TrainModelConfig, s: LoraSettings): vo
   if (!Number.isInteger(s.rank) || s.rank < 1) bad('rank', s.rank, 'must be a positive integer');
   if (!Number.isFinite(s.alpha) || s.alpha <= 0) bad('alpha', s.alpha, 'must be a positive number');
   if (s.targets.length === 0) bad('targets', '[]', `must name at least one of ${LORA_TARGETS.join(', ')}`);
+  if (s.dropout !== undefined && !(s.dropout >= 0 && s.dropout < 1)) bad('dropout', s.dropout, 'must be at least 0 and below 1');
   const seen = new Set<string>();
   for (const t of s.targets) {
     if (!isLoraTarget(t)) bad('targets', t, `is not one of ${LORA_TARGETS.join(', ')}`);

@@ -8,8 +8,10 @@ import { paramSpecs, type TrainModelConfig } from '../../shared/train/config';
 import { RandomWindows } from '../../shared/train/data';
 import { FrozenBase, trainConfigOfBase } from '../../shared/train/frozen-base';
 import { GpuTrainer } from '../../shared/train/gpu-trainer';
-import { initLoraParams, loraParamSpecs, type LoraSettings } from '../../shared/train/lora';
-import { referenceLoraLossAndGrads, referenceLoraTrain } from '../../shared/train/reference/lora';
+import { initLoraParams, loraParamSpecs, loraTargetNames, targetShape, type LoraSettings, type LoraTarget } from '../../shared/train/lora';
+import { referenceLoraDropoutLossAndGrads, referenceLoraLossAndGrads, referenceLoraTrain } from '../../shared/train/reference/lora';
+import { BlockKernels } from '../../shared/train/kernels-block';
+import { dropoutMask, dropoutSeed } from '../../shared/train/dropout';
 import { referenceLossAndGrads } from '../../shared/train/reference/model';
 import { learningRateAt } from '../../shared/train/schedule';
 import { openTestContext } from '../support/gpu';
@@ -114,6 +116,64 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
           const e = relErr(got.grads.get(name)!, g);
           expect(e, `${name}: relative error ${e}`).toBeLessThan(1e-3);
         }
+      } finally {
+        trainer.destroy();
+        frozen.destroy();
+      }
+    });
+  }
+
+  it('the dropout kernel draws the mask of shared/train/dropout.ts exactly', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const blk = await BlockKernels.create(ctx);
+    for (const [n, p, seed] of [
+      [1, 0.5, 1],
+      [7, 0.1, 2],
+      [1000, 0.3, 0xdeadbeef],
+      [65537, 0.9, 12345],
+    ] as const) {
+      const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1) * 3);
+      const buf = ctx.storage(x);
+      const b = ctx.batch('dropout');
+      blk.dropout(b, { x: buf, n, p, seed });
+      b.submit();
+      const got = await ctx.readF32(buf, n);
+      buf.destroy();
+      const mask = dropoutMask(seed, n, p);
+      for (let i = 0; i < n; i++) {
+        if (got[i] !== Math.fround(x[i]! * mask[i]!)) throw new Error(`n ${n} p ${p}: element ${i} is ${got[i]}, expected ${Math.fround(x[i]! * mask[i]!)}`);
+      }
+    }
+  });
+
+  for (const type of ['F32', 'Q4_K'] as const) {
+    it(`LoRA dropout over ${type}: loss and every A and B gradient match the reference with the same masks`, async (t) => {
+      if (!ctx) return t.skip(reason);
+      const b = await base('tiny-llama', type);
+      const lora: LoraSettings = { ...ALL, dropout: 0.25 };
+      const [B, T] = [2, 5];
+      const adapters = randomAdapters(b.cfg, lora, 61);
+      const batch = tokens(62, B * (T + 1), b.cfg.vocab);
+      const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
+      const trainer = await GpuTrainer.create(ctx, b.cfg, { batch: B, seqLen: T }, adapters, { base: frozen, lora, dropoutSeed: 77 });
+      try {
+        const at = { step: 3, micro: 1 };
+        const got = await trainer.lossAndGrads(batch, at);
+        const masks = new Map(
+          loraTargetNames(b.cfg, lora).map((w, i) => [w, dropoutMask(dropoutSeed(77, at.step, at.micro, i), B * T * targetShape(b.cfg, w.split('.')[2] as LoraTarget).in, 0.25)] as const),
+        );
+        const want = referenceLoraDropoutLossAndGrads(b.cfg, lora, b.weights, adapters, batch, B, T, masks);
+        expect(Math.abs(got.loss - want.loss) / want.loss).toBeLessThan(1e-5);
+        for (const [name, g] of want.grads) {
+          const e = relErr(got.grads.get(name)!, g);
+          expect(e, `${name}: relative error ${e}`).toBeLessThan(1e-3);
+        }
+        // Without the masks the gradients differ: dropout really acts.
+        const plain = referenceLoraLossAndGrads(b.cfg, lora, b.weights, adapters, batch, B, T);
+        expect(relErr(got.grads.get('blk.0.attn_q.weight.lora_a')!, plain.grads.get('blk.0.attn_q.weight.lora_a')!)).toBeGreaterThan(1e-2);
+        // Validation (no step given) sees no dropout.
+        const noDrop = await trainer.lossAndGrads(batch);
+        expect(Math.abs(noDrop.loss - plain.loss) / plain.loss).toBeLessThan(1e-5);
       } finally {
         trainer.destroy();
         frozen.destroy();

@@ -12,8 +12,9 @@
 import { describe, expect, it } from 'vitest';
 import { compareClose, rng } from '../support/compare';
 import type { TrainModelConfig } from '../../shared/train/config';
-import { initLoraParams, loraParamSpecs, loraUpdateScale, validateLoraSettings, type LoraSettings } from '../../shared/train/lora';
-import { loraEffectiveParams, referenceLoraLossAndGrads, referenceLoraTrain } from '../../shared/train/reference/lora';
+import { initLoraParams, loraParamSpecs, loraTargetNames, loraUpdateScale, targetShape, validateLoraSettings, type LoraSettings, type LoraTarget } from '../../shared/train/lora';
+import { loraEffectiveParams, referenceLoraDropoutLossAndGrads, referenceLoraLossAndGrads, referenceLoraTrain } from '../../shared/train/reference/lora';
+import { dropoutHash, dropoutKeep, dropoutMask, dropoutSeed } from '../../shared/train/dropout';
 import { referenceLogits } from '../../shared/train/reference/model';
 import { crossEntropyForward } from '../../shared/train/reference/ops';
 import { randomParams, TINY_LLAMA, TINY_QWEN2 } from '../support/train-models';
@@ -77,6 +78,73 @@ describe('LoRA training reference vs finite differences (f64)', () => {
     });
   }
 
+  it('the op-by-op route (the GPU\'s, through the LinearExtra hook) equals the chain rule without dropout', () => {
+    for (const [cfg, lora] of CASES) {
+      const base = randomParams(cfg, 41);
+      const adapters = randomAdapters(cfg, lora, 42);
+      const tokens = randomTokens(B * (T + 1), cfg.vocab, 43);
+      const a = referenceLoraLossAndGrads(cfg, lora, base, adapters, tokens, B, T);
+      const b = referenceLoraDropoutLossAndGrads(cfg, lora, base, adapters, tokens, B, T, new Map());
+      expect(b.loss).toBeCloseTo(a.loss, 12);
+      for (const [name, g] of a.grads) {
+        const msg = compareClose(b.grads.get(name)!, g, { atol: 1e-12, rtol: 1e-10 }, name);
+        expect(msg, msg ?? '').toBeNull();
+      }
+    }
+  });
+
+  it('with dropout masks: every coordinate of A and B against finite differences', () => {
+    const [cfg, lora0] = CASES[0]!;
+    const lora = { ...lora0, dropout: 0.3 };
+    const base = randomParams(cfg, 51);
+    const adapters = randomAdapters(cfg, lora, 52);
+    const tokens = randomTokens(B * (T + 1), cfg.vocab, 53);
+    const masks = new Map(
+      loraTargetNames(cfg, lora).map((w, i) => [w, dropoutMask(dropoutSeed(9, 1, 0, i), B * T * targetShape(cfg, w.split('.')[2] as LoraTarget).in, 0.3)] as const),
+    );
+    // The masks really drop (about 30 %) and scale the rest by 1/0.7.
+    const all = [...masks.values()].flatMap((m) => [...m]);
+    const dropped = all.filter((v) => v === 0).length / all.length;
+    expect(dropped).toBeGreaterThan(0.2);
+    expect(dropped).toBeLessThan(0.4);
+    const lossAt = (ad: Map<string, Float64Array>) => referenceLoraDropoutLossAndGrads(cfg, lora, base, ad, tokens, B, T, masks).loss;
+    const { grads } = referenceLoraDropoutLossAndGrads(cfg, lora, base, adapters, tokens, B, T, masks);
+    const h = 1e-5;
+    for (const [name, g] of grads) {
+      const p = adapters.get(name)!;
+      const fd = new Float64Array(p.length);
+      for (let i = 0; i < p.length; i++) {
+        const v = p[i]!;
+        p[i] = v + h;
+        const up = lossAt(adapters);
+        p[i] = v - h;
+        const dn = lossAt(adapters);
+        p[i] = v;
+        fd[i] = (up - dn) / (2 * h);
+      }
+      const msg = compareClose(g, fd, { atol: 1e-8, rtol: 1e-6 }, name);
+      expect(msg, msg ?? '').toBeNull();
+    }
+  });
+
+  it('the dropout hash and mask: u32 arithmetic, thresholds, seeds that differ by step, micro-batch and matrix', () => {
+    expect(dropoutHash(0)).toBe(dropoutHash(0));
+    for (const x of [0, 1, 2 ** 31, 2 ** 32 - 1]) {
+      const h = dropoutHash(x);
+      expect(Number.isInteger(h) && h >= 0 && h < 2 ** 32).toBe(true);
+    }
+    expect(dropoutKeep(0)).toBe(0xffffffff);
+    expect(dropoutKeep(0.5)).toBe(2 ** 31);
+    expect(() => dropoutKeep(1)).toThrow(RangeError);
+    expect(() => dropoutKeep(-0.1)).toThrow(RangeError);
+    const seeds = new Set([dropoutSeed(1, 1, 0, 0), dropoutSeed(1, 2, 0, 0), dropoutSeed(1, 1, 1, 0), dropoutSeed(1, 1, 0, 1), dropoutSeed(2, 1, 0, 0)]);
+    expect(seeds.size).toBe(5);
+    const m = dropoutMask(123, 100_000, 0.25);
+    const kept = m.filter((v) => v > 0).length / m.length;
+    expect(Math.abs(kept - 0.75)).toBeLessThan(0.01);
+    expect(m.find((v) => v > 0)).toBe(Math.fround(1 / 0.75));
+  });
+
   it('B = 0 (the initial adapters) leaves every weight as it was', () => {
     const [cfg, lora] = CASES[0]!;
     const base = randomParams(cfg, 4);
@@ -99,6 +167,8 @@ describe('LoRA training reference vs finite differences (f64)', () => {
     expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, targets: [] })).toThrow(/targets/);
     expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, targets: ['attn_q', 'attn_q'] })).toThrow(/named twice/);
     expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, targets: ['token_embd' as never] })).toThrow(/token_embd is not one of/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, dropout: 1 })).toThrow(/dropout = 1 must be at least 0 and below 1/);
+    expect(() => validateLoraSettings(TINY_LLAMA, { ...ok, dropout: 0.1 })).not.toThrow();
   });
 
   it('the optimizer loop trains A and B only, and lowers the loss of a repeated batch', () => {

@@ -60,6 +60,7 @@ Options:
   --valid FILE|CORPUS validation text, never trained on (repeatable)
   --rank N            adapter rank (default 8)
   --alpha X           adapter alpha; the update is scaled by alpha / rank (default 16)
+  --dropout P         dropout on the adapters' input during steps, 0 ≤ P < 1 (default 0)
   --targets LIST      matrices to adapt, comma-separated, from
                       ${LORA_TARGETS.join(',')}
                       (default: all of them)
@@ -92,6 +93,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
         valid: { type: 'string', multiple: true },
         rank: { type: 'string' },
         alpha: { type: 'string' },
+        dropout: { type: 'string' },
         targets: { type: 'string' },
         name: { type: 'string' },
         out: { type: 'string' },
@@ -151,7 +153,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
             throw e;
           }
           const full = values.full === true;
-          if (full && (values.rank !== undefined || values.alpha !== undefined || values.targets !== undefined)) throw new UsageError('--rank, --alpha and --targets are LoRA settings: not with --full');
+          if (full && (values.rank !== undefined || values.alpha !== undefined || values.targets !== undefined || values.dropout !== undefined)) throw new UsageError('--rank, --alpha, --targets and --dropout are LoRA settings: not with --full');
           const name = values.name ?? `${path.basename(model).replace(/\.gguf$/i, '').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}-${full ? 'full' : 'lora'}`;
           try {
             recipe = parseFinetuneRecipe(
@@ -160,7 +162,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
                 mode: full ? 'full' : 'lora',
                 name,
                 base: { model, identity: base.identity },
-                lora: { ...(values.rank !== undefined ? { rank: num('rank', values.rank, true) } : {}), ...(values.alpha !== undefined ? { alpha: num('alpha', values.alpha, false) } : {}), targets },
+                lora: { ...(values.rank !== undefined ? { rank: num('rank', values.rank, true) } : {}), ...(values.alpha !== undefined ? { alpha: num('alpha', values.alpha, false) } : {}), ...(values.dropout !== undefined ? { dropout: num('dropout', values.dropout, false) } : {}), targets },
                 data: { train: data.map(entry), valid: (values.valid ?? []).map(entry) },
                 train: { seqLen: Math.min(DEFAULT_SEQ, cfg.context), ...train },
               },
@@ -177,7 +179,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
             say(`pxi finetune: ${recipe.name}: ${base.source.header.file}, full fine-tuning: ${parameterCount(cfg)} trainable parameters`);
           } else {
             const trainable = loraParamSpecs(cfg, recipe.lora).reduce((s, p) => s + p.size, 0);
-            say(`pxi finetune: ${recipe.name}: ${base.source.header.file}, rank ${recipe.lora.rank}, alpha ${recipe.lora.alpha}, ${recipe.lora.targets.join('/')} in ${cfg.layers} blocks: ${trainable} trainable parameters`);
+            say(`pxi finetune: ${recipe.name}: ${base.source.header.file}, rank ${recipe.lora.rank}, alpha ${recipe.lora.alpha}${recipe.lora.dropout ? `, dropout ${recipe.lora.dropout}` : ''}, ${recipe.lora.targets.join('/')} in ${cfg.layers} blocks: ${trainable} trainable parameters`);
           }
         } finally {
           await base.close();

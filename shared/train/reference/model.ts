@@ -31,6 +31,17 @@ import { adamwStep, clipScale, globalNorm, learningRate } from './optim';
 
 type Params = ReadonlyMap<string, ArrayLike<number>>;
 
+/**
+ * Something added to a block's linear layers (LoRA adapters): `forward` adds its output for
+ * matrix `name` (input x [N, In]) into y [N, Out]; `backward` adds its input gradient for upstream
+ * dy into dx [N, In] (and keeps its own parameters' gradients). Called for every block matrix,
+ * in the forward and the backward order.
+ */
+export interface LinearExtra {
+  forward(name: string, x: Float64Array, y: Float64Array, N: number, In: number, Out: number): void;
+  backward(name: string, dy: ArrayLike<number>, x: Float64Array, dx: Float64Array, N: number, In: number, Out: number): void;
+}
+
 interface LayerCache {
   x: Float64Array; // residual stream entering the layer
   h: Float64Array;
@@ -74,7 +85,7 @@ function checkParams(cfg: TrainModelConfig, params: Params): void {
   }
 }
 
-function forward(cfg: TrainModelConfig, params: Params, ids: Int32Array, B: number, T: number): ForwardCache {
+function forward(cfg: TrainModelConfig, params: Params, ids: Int32Array, B: number, T: number, extra?: LinearExtra): ForwardCache {
   const N = B * T;
   if (ids.length !== N) throw new RangeError(`reference model: ${ids.length} input ids, expected B·T = ${N}`);
   const D = cfg.dim;
@@ -94,17 +105,24 @@ function forward(cfg: TrainModelConfig, params: Params, ids: Int32Array, B: numb
     const q = linearForward(h, P(`${p}attn_q.weight`, H * hd * D), bias('attn_q', H * hd), N, D, H * hd);
     const k = linearForward(h, P(`${p}attn_k.weight`, Hk * hd * D), bias('attn_k', Hk * hd), N, D, Hk * hd);
     const v = linearForward(h, P(`${p}attn_v.weight`, Hk * hd * D), bias('attn_v', Hk * hd), N, D, Hk * hd);
+    extra?.forward(`${p}attn_q.weight`, h, q, N, D, H * hd);
+    extra?.forward(`${p}attn_k.weight`, h, k, N, D, Hk * hd);
+    extra?.forward(`${p}attn_v.weight`, h, v, N, D, Hk * hd);
     const qr = ropeForward(q, invFreq, N, T, H, hd, neox);
     const kr = ropeForward(k, invFreq, N, T, Hk, hd, neox);
     const { out: att, probs } = attentionForward(qr, kr, v, B, T, H, Hk, hd);
     const o = linearForward(att, P(`${p}attn_output.weight`, D * H * hd), null, N, H * hd, D);
+    extra?.forward(`${p}attn_output.weight`, att, o, N, H * hd, D);
     const x1 = new Float64Array(N * D);
     for (let i = 0; i < x1.length; i++) x1[i] = x[i]! + o[i]!;
     const { y: h2, rstd: rstd2 } = rmsnormForward(x1, P(`${p}ffn_norm.weight`, D), N, D, cfg.rmsEps);
     const gate = linearForward(h2, P(`${p}ffn_gate.weight`, F * D), null, N, D, F);
     const up = linearForward(h2, P(`${p}ffn_up.weight`, F * D), null, N, D, F);
+    extra?.forward(`${p}ffn_gate.weight`, h2, gate, N, D, F);
+    extra?.forward(`${p}ffn_up.weight`, h2, up, N, D, F);
     const act = swigluForward(gate, up);
     const down = linearForward(act, P(`${p}ffn_down.weight`, D * F), null, N, F, D);
+    extra?.forward(`${p}ffn_down.weight`, act, down, N, F, D);
     const x2 = new Float64Array(N * D);
     for (let i = 0; i < x2.length; i++) x2[i] = x1[i]! + down[i]!;
     layers.push({ x, h, rstd, qr, kr, v, att, probs, x1, h2, rstd2, gate, up, act });
@@ -151,6 +169,7 @@ export function referenceLossAndGrads(
   tokens: Int32Array,
   B: number,
   T: number,
+  extra?: LinearExtra,
 ): { loss: number; grads: Map<string, Float64Array> } {
   checkParams(cfg, params);
   const { ids, targets } = splitTokens(tokens, B, T);
@@ -166,7 +185,7 @@ export function referenceLossAndGrads(
   const P = (name: string) => params.get(name)!;
   const grads = new Map<string, Float64Array>();
 
-  const c = forward(cfg, params, ids, B, T);
+  const c = forward(cfg, params, ids, B, T, extra);
   const { loss } = crossEntropyForward(c.logits, targets, N, V);
 
   // Head: logits = hf·Woutᵀ, hf = rmsnorm(xf).
@@ -183,10 +202,13 @@ export function referenceLossAndGrads(
     const L = c.layers[l]!;
     // FFN block: x2 = x1 + down(swiglu(gate(h2), up(h2))), h2 = rmsnorm(x1).
     const down = linearBackward(dx, L.act, P(`${p}ffn_down.weight`), N, F, D);
+    extra?.backward(`${p}ffn_down.weight`, dx, L.act, down.dx, N, F, D);
     grads.set(`${p}ffn_down.weight`, down.dw);
     const sw = swigluBackward(down.dx, L.gate, L.up);
     const g = linearBackward(sw.dgate, L.h2, P(`${p}ffn_gate.weight`), N, D, F);
     const u = linearBackward(sw.dup, L.h2, P(`${p}ffn_up.weight`), N, D, F);
+    extra?.backward(`${p}ffn_gate.weight`, sw.dgate, L.h2, g.dx, N, D, F);
+    extra?.backward(`${p}ffn_up.weight`, sw.dup, L.h2, u.dx, N, D, F);
     grads.set(`${p}ffn_gate.weight`, g.dw);
     grads.set(`${p}ffn_up.weight`, u.dw);
     addInto(g.dx, u.dx);
@@ -196,6 +218,7 @@ export function referenceLossAndGrads(
 
     // Attention block: x1 = x + attn(rope(q(h)), rope(k(h)), v(h))·Woᵀ, h = rmsnorm(x).
     const o = linearBackward(dx, L.att, P(`${p}attn_output.weight`), N, H * hd, D);
+    extra?.backward(`${p}attn_output.weight`, dx, L.att, o.dx, N, H * hd, D);
     grads.set(`${p}attn_output.weight`, o.dw);
     const at = attentionBackward(o.dx, L.qr, L.kr, L.v, L.probs, B, T, H, Hk, hd);
     const dq = ropeBackward(at.dq, invFreq, N, T, H, hd, neox);
@@ -203,6 +226,9 @@ export function referenceLossAndGrads(
     const lq = linearBackward(dq, L.h, P(`${p}attn_q.weight`), N, D, H * hd);
     const lk = linearBackward(dk, L.h, P(`${p}attn_k.weight`), N, D, Hk * hd);
     const lv = linearBackward(at.dv, L.h, P(`${p}attn_v.weight`), N, D, Hk * hd);
+    extra?.backward(`${p}attn_q.weight`, dq, L.h, lq.dx, N, D, H * hd);
+    extra?.backward(`${p}attn_k.weight`, dk, L.h, lk.dx, N, D, Hk * hd);
+    extra?.backward(`${p}attn_v.weight`, at.dv, L.h, lv.dx, N, D, Hk * hd);
     grads.set(`${p}attn_q.weight`, lq.dw);
     grads.set(`${p}attn_k.weight`, lk.dw);
     grads.set(`${p}attn_v.weight`, lv.dw);
