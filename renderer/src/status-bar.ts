@@ -1,4 +1,5 @@
-import { describeAdapter, formatAdapterSummary, type AdapterSummary } from '../../shared/gpu/adapter';
+import { describeAdapter, type AdapterSummary } from '../../shared/gpu/adapter';
+import { adapterWords } from '../../shared/gpu/adapter-words';
 
 export type GpuStatus = { ok: true; summary: AdapterSummary } | { ok: false; message: string };
 
@@ -19,15 +20,30 @@ export async function probeWebGpu(): Promise<GpuStatus> {
   }
 }
 
+/**
+ * The status bar: one line, whatever the window's width. Where models run, in words a
+ * non-expert understands (amber for a CPU fallback: shared/gpu/adapter-words.ts), the technical
+ * adapter line on hover; then the host. Each part is clipped with an ellipsis rather than wrapped.
+ */
 export function renderStatus(el: HTMLElement, status: GpuStatus, hostLine: string): void {
   el.replaceChildren();
   const gpu = document.createElement('span');
   gpu.id = 'gpu-status';
-  gpu.className = status.ok ? 'gpu-ok' : 'gpu-missing';
-  gpu.dataset.adapter = status.ok ? status.summary.description || status.summary.vendor : '';
-  gpu.textContent = status.ok ? `WebGPU: ${formatAdapterSummary(status.summary)}` : status.message;
+  if (status.ok) {
+    const words = adapterWords(status.summary);
+    gpu.className = words.kind === 'cpu' ? 'gpu-cpu' : 'gpu-ok';
+    gpu.dataset.adapter = status.summary.description || status.summary.vendor;
+    gpu.textContent = words.text;
+    gpu.title = words.tooltip;
+  } else {
+    gpu.className = 'gpu-missing';
+    gpu.dataset.adapter = '';
+    gpu.textContent = 'No WebGPU here: models cannot run in this browser';
+    gpu.title = status.message;
+  }
   const host = document.createElement('span');
-  host.className = 'muted';
+  host.className = 'muted status-host';
   host.textContent = hostLine;
+  host.title = hostLine;
   el.append(gpu, host);
 }

@@ -30,7 +30,8 @@ test('the app opens and the status bar names a real WebGPU adapter', async ({ pa
   await page.goto(serve.url);
   await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
   const gpu = page.locator('#gpu-status');
-  await expect(gpu).toHaveClass('gpu-ok');
+  // A graphics card (gpu-ok) or, on a machine without one, the CPU fallback (gpu-cpu, amber).
+  await expect(gpu).toHaveClass(/^gpu-(ok|cpu)$/);
   const adapter = await gpu.getAttribute('data-adapter');
   expect(adapter, 'the adapter has a name').toBeTruthy();
   // The status bar's adapter is the one the page itself gets from navigator.gpu.
@@ -39,7 +40,8 @@ test('the app opens and the status bar names a real WebGPU adapter', async ({ pa
     return a ? a.info.description || a.info.vendor : null;
   });
   expect(adapter).toBe(direct);
-  await expect(gpu).toContainText('shader-f16');
+  // The technical line (features, limits) is the tooltip.
+  await expect(gpu).toHaveAttribute('title', /shader-f16/);
   await expect(page.locator('#status')).toContainText('browser mode');
   // Navigation reaches every view.
   for (const [id, title] of [['import', 'Import'], ['explorer', 'Explorer'], ['chat', 'Chat'], ['tasks', 'Tasks'], ['models', 'Models']]) {

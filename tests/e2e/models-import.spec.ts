@@ -170,7 +170,7 @@ test('stories260K goes through the wizard: inspect, options, convert, verify OK,
   await expect(page.locator('#import-name')).toHaveValue('stories260K');
   await expect(wizard.locator('.readonly-settings')).toContainText('1024 × 1024 px');
   await expect(wizard.locator('.readonly-settings')).toContainText('cannot be chosen per import');
-  await expect(wizard.locator('.prediction')).toContainText('48 for 48 tensors');
+  await expect(wizard.locator('#import-advanced')).toContainText('48 for 48 tensors');
   const predicted = await page.locator('#predicted-size').textContent();
   expect(predicted).toMatch(/≈ 1\.\d\d MiB/);
   await expectFitsWidth(page);

@@ -61,6 +61,27 @@ describe('model task handlers', () => {
     await store.close();
   });
 
+  it('an import reports its whole duration, the pyramid included, and its two parts', async () => {
+    const store = await openStore(path.join(tmp, 'v-duration'));
+    const file = path.join(tmp, 'duration.gguf');
+    writeTinyModel(file, { seed: 53 });
+    const q = new TaskQueue(path.join(tmp, 'duration.sqlite'), modelTaskHandlers(() => store));
+    const imp = q.enqueue('model.import', { path: file, name: 'duration', pyramid: true });
+    q.start();
+    await q.idle();
+    const rec = q.get(imp.id);
+    expect(rec.state).toBe('succeeded');
+    const r = rec.result as { seconds: number; storeSeconds: number; pyramidSeconds: number; pyramid: { built: number } };
+    expect(r.pyramid.built).toBeGreaterThan(0);
+    expect(r.pyramidSeconds).toBeGreaterThan(0);
+    expect(r.storeSeconds).toBeGreaterThan(0);
+    // The whole covers both parts, and no more than the task's own run.
+    expect(r.seconds).toBeGreaterThanOrEqual(r.storeSeconds + r.pyramidSeconds);
+    expect(r.seconds * 1000).toBeLessThanOrEqual(rec.finishedAt! - rec.startedAt! + 1);
+    await q.close();
+    await store.close();
+  });
+
   it('an import cut off by a shutdown resumes when the queue starts again', async () => {
     const dir = path.join(tmp, 'v-resume');
     const file = path.join(tmp, 'resume.gguf');

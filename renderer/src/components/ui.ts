@@ -1,4 +1,5 @@
 import { el } from '../views/types';
+import { errorBox } from './error-box';
 
 /** Small building blocks shared by the views, so every view looks and behaves alike. */
 
@@ -15,14 +16,12 @@ export function badge(text: string, tone: 'ok' | 'bad' | 'busy' | 'warn' | 'neut
   return el('span', { className: `badge badge-${tone}`, textContent: text });
 }
 
-/** An alert box shown where the person is looking; `code` is the error's stable code. */
-export function alertBox(message: string, opts: { title?: string; code?: string; tone?: 'error' | 'warn' } = {}): HTMLElement {
-  const box = el('div', { className: opts.tone === 'warn' ? 'callout warn' : 'callout error' });
-  box.setAttribute('role', opts.tone === 'warn' ? 'status' : 'alert');
-  if (opts.title) box.append(el('strong', { className: 'callout-title' }, opts.title));
-  box.append(el('div', { className: 'callout-message' }, message));
-  if (opts.code) box.append(el('div', { className: 'callout-code muted' }, opts.code));
-  return box;
+/**
+ * An alert box shown where the person is looking; `code` is the error's stable code. A code with
+ * plain words shows them first and folds the message and code (components/error-box.ts).
+ */
+export function alertBox(message: string, opts: { title?: string; code?: string | undefined; details?: Record<string, unknown> | undefined; tone?: 'error' | 'warn' } = {}): HTMLElement {
+  return errorBox({ message, code: opts.code, details: opts.details }, { ...(opts.title ? { title: opts.title } : {}), ...(opts.tone ? { tone: opts.tone } : {}) });
 }
 
 /**
@@ -36,8 +35,12 @@ export function preserveFocus(root: HTMLElement, render: () => void): void {
   if (key) root.querySelector<HTMLElement>(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
 }
 
-/** The message and code of whatever a call rejected with. */
-export function errorInfo(e: unknown): { message: string; code: string | undefined } {
-  const err = e as { message?: unknown; code?: unknown };
-  return { message: typeof err?.message === 'string' ? err.message : String(e), code: typeof err?.code === 'string' ? err.code : undefined };
+/** The message, code and details of whatever a call rejected with. */
+export function errorInfo(e: unknown): { message: string; code: string | undefined; details: Record<string, unknown> | undefined } {
+  const err = e as { message?: unknown; code?: unknown; details?: unknown };
+  return {
+    message: typeof err?.message === 'string' ? err.message : String(e),
+    code: typeof err?.code === 'string' ? err.code : undefined,
+    details: err?.details !== null && typeof err?.details === 'object' ? (err.details as Record<string, unknown>) : undefined,
+  };
 }

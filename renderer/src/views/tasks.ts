@@ -1,5 +1,6 @@
 import type { PxiApi } from '../../../shared/ipc/client';
 import { formatBytes, formatDuration, formatTime } from '../components/format';
+import { errorInline } from '../components/error-box';
 import { createProgressBar, RateMeter, type ProgressBar } from '../components/progress';
 import { frameBatcher, isFinished, kindLabel, onTasksWhileMounted, taskTarget, type Task } from '../components/tasks';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
@@ -206,8 +207,8 @@ class TasksPage {
         el(
           'div',
           { className: t.state === 'failed' ? 'outcome bad' : 'outcome warn' },
-          el('div', { className: 'task-error' }, err?.message ?? t.state),
-          err ? el('div', { className: 'muted small' }, err.code) : '',
+          // Plain words first, the message and code folded (components/error-box.ts).
+          err ? errorInline(err) : el('div', { className: 'task-error' }, t.state),
         ),
       );
     }
@@ -221,7 +222,8 @@ class TasksPage {
     } catch (e) {
       // The task moved on meanwhile (finished before the cancel arrived): say so on its row.
       const parts = this.rows.get(id);
-      parts?.detail.prepend(alertBox(errorInfo(e).message, { code: errorInfo(e).code }));
+      const info = errorInfo(e);
+      parts?.detail.prepend(alertBox(info.message, { code: info.code, details: info.details }));
     }
   }
 }

@@ -27,6 +27,8 @@ interface Failure {
   title: string;
   message: string;
   code: string | undefined;
+  /** The error's details (file, field, value), shown in the folded technical part. */
+  details?: Record<string, unknown> | undefined;
   tone?: 'error' | 'warn';
   /** Which control of the choose step it is about (shown beside it); the path field by default. */
   field?: 'path' | 'upload';
@@ -166,7 +168,7 @@ class ImportWizard {
 
   private failureBox(): HTMLElement | string {
     const f = this.failure;
-    return f ? alertBox(f.message, { title: f.title, code: f.code, ...(f.tone ? { tone: f.tone } : {}) }) : '';
+    return f ? alertBox(f.message, { title: f.title, code: f.code, details: f.details, ...(f.tone ? { tone: f.tone } : {}) }) : '';
   }
 
   /** Deletes the staged upload unless an import task took it over (the server deletes those). */
@@ -265,7 +267,7 @@ class ImportWizard {
       await checkServerTakes(file);
     } catch (e) {
       const info = errorInfo(e);
-      this.failure = { title: `Cannot upload ${file.name}`, message: info.message, code: info.code, field: 'upload' };
+      this.failure = { title: `Cannot upload ${file.name}`, message: info.message, code: info.code, details: info.details, field: 'upload' };
       this.render(false);
       document.getElementById('gguf-upload')?.focus();
       return;
@@ -290,7 +292,7 @@ class ImportWizard {
       this.uploading = null;
       const info = errorInfo(e);
       const cancelled = info.code === UPLOAD_ERRORS.CANCELLED;
-      this.failure = { title: cancelled ? 'Upload cancelled' : `Cannot upload ${file.name}`, message: info.message, code: info.code, field: 'upload', ...(cancelled ? { tone: 'warn' as const } : {}) };
+      this.failure = { title: cancelled ? 'Upload cancelled' : `Cannot upload ${file.name}`, message: info.message, code: info.code, details: info.details, field: 'upload', ...(cancelled ? { tone: 'warn' as const } : {}) };
       this.render(false);
       document.getElementById('gguf-upload')?.focus();
     }
@@ -307,7 +309,7 @@ class ImportWizard {
       const info = errorInfo(e);
       // A host without a dialog: fall back to the path field, which is already on the page.
       if (info.code === FILES_ERRORS.DIALOG_UNAVAILABLE) this.mode = 'browser';
-      this.failure = { title: 'No file dialog', message: info.message, code: info.code };
+      this.failure = { title: 'No file dialog', message: info.message, code: info.code, details: info.details };
       this.render(false);
     }
   }
@@ -335,7 +337,7 @@ class ImportWizard {
     const failed = insp.status === 'rejected' ? insp.reason : plan.status === 'rejected' ? plan.reason : null;
     if (failed !== null || insp.status !== 'fulfilled' || plan.status !== 'fulfilled') {
       const info = errorInfo(failed);
-      this.failure = { title: `Cannot import ${uploaded ?? baseName(path)}`, message: info.message, code: info.code, field: uploaded === undefined ? 'path' : 'upload' };
+      this.failure = { title: `Cannot import ${uploaded ?? baseName(path)}`, message: info.message, code: info.code, details: info.details, field: uploaded === undefined ? 'path' : 'upload' };
       // An upload the reader refused is of no further use: the server drops it now.
       if (uploaded !== undefined) await this.dropStaged();
       this.render(false);
@@ -369,7 +371,8 @@ class ImportWizard {
     const facts = el(
       'dl',
       { className: 'facts' },
-      ...fact('File', this.staged ? el('span', {}, `${this.staged.name}, uploaded to `, el('span', { className: 'path' }, i.path)) : el('span', { className: 'path' }, i.path)),
+      // An upload is named as the person's own file: where the server staged it is no concern of theirs.
+      ...fact('File', this.staged ? `${this.staged.name}, uploaded from this computer` : el('span', { className: 'path' }, i.path)),
       ...fact('Size', `${formatBytes(i.fileSize)} (${i.fileSize.toLocaleString()} bytes), GGUF v${i.ggufVersion}`),
       ...fact('Architecture', i.architecture ?? 'not given'),
       ...fact('Name', i.name ?? '—'),
@@ -446,17 +449,30 @@ class ImportWizard {
         'Tile size and compression belong to the volume: they were fixed when it was created, and every import uses them. They cannot be chosen per import (a new volume can get others with pxi import --tile-size and --compression).',
       ),
     );
+    // What a person decides on: how much room the model takes. How it is stored (the volume's
+    // tiles, compression, how the size was predicted) is folded under "Advanced".
     const prediction = el(
       'section',
       { className: 'prediction', ariaLabel: 'Predicted volume size' },
-      el('h3', {}, 'Predicted size in the volume'),
+      el('h3', {}, 'Space it will take'),
       el(
         'dl',
         { className: 'facts' },
+        ...fact('Added to the volume', el('strong', { id: 'predicted-size' }, `≈ ${formatBytes(p.predictedBytes)}`)),
+        ...fact('Volume', `${formatBytes(v.storedBytes)} now → ≈ ${formatBytes(v.storedBytes + p.predictedBytes)}`),
+      ),
+    );
+    const advanced = el(
+      'details',
+      { className: 'advanced', id: 'import-advanced' },
+      el('summary', {}, 'Advanced: how the model is stored'),
+      storage,
+      el(
+        'dl',
+        { className: 'facts prediction-detail' },
         ...fact('Tiles', `${p.tensorTiles.toLocaleString()} for ${plan.tensors.length.toLocaleString()} tensors (each tensor starts a tile) + the header file`),
         ...fact('Payload', `${formatBytes(p.payloadBytes)} of tensors + ${formatBytes(p.otherBytes)} header and padding`),
-        ...fact('Added to the volume', el('strong', { id: 'predicted-size' }, `≈ ${formatBytes(p.predictedBytes)}`)),
-        ...fact('Volume', `${formatBytes(v.storedBytes)} now (${v.tiles.toLocaleString()} tiles) → ≈ ${formatBytes(v.storedBytes + p.predictedBytes)}`),
+        ...fact('Volume now', `${v.tiles.toLocaleString()} tiles`),
       ),
       el('p', { className: 'muted small' }, `${basis} Tiles already in the volume with the same bytes are stored once, so the real size can be smaller.`),
     );
@@ -472,8 +488,8 @@ class ImportWizard {
         el('label', { className: 'check' }, pyramid, ' Build the map pyramid (the explorer’s zoomed-out views; about as long again as the conversion)'),
         el('label', { className: 'check' }, verify, ' Verify every tile after the import'),
       ),
-      storage,
       prediction,
+      advanced,
       this.failureBox(),
       el(
         'div',
@@ -515,7 +531,7 @@ class ImportWizard {
     } catch (e) {
       this.busy = false;
       const info = errorInfo(e);
-      this.failure = { title: 'The import could not start', message: info.message, code: info.code };
+      this.failure = { title: 'The import could not start', message: info.message, code: info.code, details: info.details };
       this.render(false);
     }
   }
@@ -568,8 +584,8 @@ class ImportWizard {
       const uploadGone = this.staged !== null && this.stagedTaken;
       section.append(
         t.state === 'failed'
-          ? alertBox(err?.message ?? 'the import failed', { title: 'The import failed', code: err?.code })
-          : alertBox('The import was cancelled. The tiles stored so far are kept, so a retry continues where it stopped; nothing appears in Models until an import completes.', {
+          ? alertBox(err?.message ?? 'the import failed', { title: 'The import failed', code: err?.code, details: err?.details })
+          : alertBox('The import was cancelled. What was stored so far is kept, so a retry continues where it stopped; nothing appears in Models until an import completes.', {
               title: 'Import cancelled',
               tone: 'warn',
             }),
@@ -593,7 +609,7 @@ class ImportWizard {
     const update = (u: Task) => {
       if (u.id !== this.importTask?.id) return;
       const pyramid = u.progress.message.startsWith('pyramid');
-      phase.textContent = u.state === 'queued' ? 'Waiting for the tasks before it in the queue…' : pyramid ? 'Building the map pyramid (tile statistics and heat images)…' : 'Storing the tensors as PNG tiles…';
+      phase.textContent = u.state === 'queued' ? 'Waiting for the tasks before it in the queue…' : pyramid ? 'Building the map pyramid (the explorer’s zoomed-out views)…' : 'Storing the model’s weights as pixel images…';
       bar.update(u.progress, u.state === 'running' ? this.meter.sample(u.progress.done) : undefined);
       elapsed.textContent = `Elapsed ${formatDuration(performance.now() - this.startedAt)}`;
     };
@@ -609,7 +625,8 @@ class ImportWizard {
       await this.api!.call('tasks:cancel', { id: this.importTask!.id });
     } catch (e) {
       // It finished before the cancel arrived: the follow-up render shows how it ended.
-      b.replaceWith(alertBox(errorInfo(e).message, { code: errorInfo(e).code }));
+      const info = errorInfo(e);
+      b.replaceWith(alertBox(info.message, { code: info.code, details: info.details }));
     }
   }
 
@@ -620,7 +637,7 @@ class ImportWizard {
       this.go('convert');
     } catch (e) {
       const info = errorInfo(e);
-      this.page?.querySelector('.wizard-actions')?.before(alertBox(info.message, { title: 'Cannot retry', code: info.code }));
+      this.page?.querySelector('.wizard-actions')?.before(alertBox(info.message, { title: 'Cannot retry', code: info.code, details: info.details }));
     }
   }
 
@@ -648,30 +665,20 @@ class ImportWizard {
       this.render(false);
     } catch (e) {
       const info = errorInfo(e);
-      this.failure = { title: 'Verification could not start', message: info.message, code: info.code };
+      this.failure = { title: 'Verification could not start', message: info.message, code: info.code, details: info.details };
       this.render(false);
     }
   }
 
   private verifyStep(): HTMLElement {
-    const imp = (this.importTask?.result ?? {}) as { name?: string; bytes?: number; seconds?: number; alreadyImported?: boolean; pyramid?: unknown };
-    const section = el('section', { className: 'step' }, this.heading('Verification'));
-    section.append(
-      el(
-        'p',
-        { className: 'outcome ok' },
-        `Imported ${imp.name ?? this.name} (${formatBytes(Number(imp.bytes ?? 0))}) in ${formatDuration(Number(imp.seconds ?? 0) * 1000)}`,
-        imp.alreadyImported ? ' — it was already in the volume' : '',
-        imp.pyramid ? ', with its map pyramid.' : '.',
-      ),
-    );
+    const section = el('section', { className: 'step' }, this.heading('Verification'), this.importedLine());
     const vt = this.verifyTask;
     if (this.failure) section.append(this.failureBox());
     if (!this.verifyAfter && !vt) {
       section.append(el('p', { className: 'muted' }, 'Not verified: you chose to skip it. '), button('Verify now', () => void this.startVerify()));
     } else if (!vt || !isFinished(vt.state)) {
       const bar = createProgressBar('Verification progress');
-      const label = el('p', { className: 'phase' }, 'Reading every tile back and checking it against its checksum…');
+      const label = el('p', { className: 'phase' }, 'Reading the stored model back and checking every byte…');
       section.append(label, bar.element);
       const update = (u: Task) => {
         if (u.id === this.verifyTask?.id) bar.update(u.progress, u.state === 'running' ? this.meter.sample(u.progress.done) : undefined);
@@ -691,30 +698,58 @@ class ImportWizard {
     return section;
   }
 
+  /**
+   * What the import did and how long it took as a whole: storing the weights and building the
+   * map pyramid (the task's `seconds`; `storeSeconds` and `pyramidSeconds` are its two parts).
+   */
+  private importedLine(): HTMLElement {
+    const t = this.importTask;
+    const imp = (t?.result ?? {}) as { name?: string; bytes?: number; seconds?: number; storeSeconds?: number; pyramidSeconds?: number | null; alreadyImported?: boolean; pyramid?: unknown };
+    // A task that ran before the parts were reported measured storing alone: its run time then.
+    const totalMs =
+      typeof imp.storeSeconds === 'number' ? Number(imp.seconds ?? 0) * 1000 : t?.finishedAt != null && t.startedAt != null ? t.finishedAt - t.startedAt : Number(imp.seconds ?? 0) * 1000;
+    const total = el('strong', { id: 'import-duration' }, formatDuration(totalMs));
+    total.dataset.ms = String(Math.round(totalMs));
+    const split = typeof imp.storeSeconds === 'number' && typeof imp.pyramidSeconds === 'number';
+    const parts = split
+      ? `: storing the weights ${formatDuration(imp.storeSeconds! * 1000)}, building the map pyramid ${formatDuration(imp.pyramidSeconds! * 1000)}`
+      : imp.pyramid
+        ? ', map pyramid included'
+        : '';
+    return el(
+      'p',
+      { className: 'outcome ok' },
+      `Imported ${imp.name ?? this.name} (${formatBytes(Number(imp.bytes ?? 0))}) in `,
+      total,
+      parts,
+      imp.alreadyImported ? ' (it was already in the volume)' : '',
+      '.',
+    );
+  }
+
   private verifyOutcome(vt: Task): HTMLElement {
     const box = el('div', { className: 'verify-result', tabIndex: -1 });
     box.setAttribute('role', 'status');
     if (vt.state !== 'succeeded') {
       box.dataset.ok = 'false';
       box.append(
-        alertBox(vt.error?.message ?? `verification ${vt.state}`, { title: vt.state === 'cancelled' ? 'Verification cancelled' : 'Verification failed', code: vt.error?.code }),
+        alertBox(vt.error?.message ?? `verification ${vt.state}`, { title: vt.state === 'cancelled' ? 'Verification cancelled' : 'Verification failed', code: vt.error?.code, details: vt.error?.details }),
         button('Verify again', () => void this.startVerify()),
       );
       return box;
     }
     const r = (vt.result ?? {}) as { ok?: boolean; problems?: number; tilesChecked?: number; bytesChecked?: number; firstProblems?: { message?: string; code?: string }[] };
     box.dataset.ok = String(r.ok === true);
+    const took = formatDuration((vt.finishedAt ?? vt.updatedAt) - (vt.startedAt ?? vt.createdAt));
+    // Plain words first; tiles and checksums are how PixelFS checks, folded under "Advanced".
+    const advanced = el('details', { className: 'advanced' }, el('summary', {}, 'Advanced'));
     if (r.ok) {
-      box.append(
-        badge('OK', 'ok'),
-        ` Every tile matches its checksum: ${Number(r.tilesChecked).toLocaleString()} tiles, ${formatBytes(Number(r.bytesChecked))} checked in ${formatDuration((vt.finishedAt ?? vt.updatedAt) - vt.createdAt)}.`,
-      );
+      box.append(badge('OK', 'ok'), ` The stored model reads back exactly as it was imported (checked in ${took}).`, advanced);
+      advanced.append(el('p', {}, `Every tile matches its checksum: ${Number(r.tilesChecked).toLocaleString()} tiles, ${formatBytes(Number(r.bytesChecked))} checked.`));
     } else {
-      box.append(
-        badge('Corrupt', 'bad'),
-        ` ${Number(r.problems)} problem(s):`,
-        el('ul', { className: 'problems' }, ...(r.firstProblems ?? []).map((p) => el('li', {}, p.message ?? p.code ?? 'problem'))),
-      );
+      const n = Number(r.problems);
+      box.append(badge('Corrupt', 'bad'), ` Part of the stored model is damaged (${n} problem${n === 1 ? '' : 's'}). Importing the file again repairs it.`, advanced);
+      advanced.append(el('ul', { className: 'problems' }, ...(r.firstProblems ?? []).map((p) => el('li', {}, p.message ?? p.code ?? 'problem'))));
     }
     return box;
   }
