@@ -255,7 +255,7 @@ class ImportWizard {
     });
     box.append(
       el('label', { className: 'field', htmlFor: 'gguf-upload' }, el('span', { className: 'field-label' }, 'Upload a .gguf file from this computer (or drop it here)'), file),
-      el('p', { className: 'muted small' }, 'It is copied to the volume’s staging folder on the server, imported from there, and deleted when the import ends.'),
+      el('p', { className: 'muted small' }, 'It is copied to the server, imported from there, and the copy is deleted when the import ends.'),
     );
     return box;
   }
