@@ -45,7 +45,6 @@ const SUFFIX = new RegExp(String.raw`\sin\s([^\s,?]{1,${MAX_NAME_CHARS}})$`, 'i'
 export function parseNavQuestion(text: unknown): ParsedNavQuestion | null {
   if (typeof text !== 'string' || text.length > MAX_QUESTION_CHARS) return null;
   // Spacing forgiving: every run of white space (and control characters) is one space.
-  // eslint-disable-next-line no-control-regex
   let s = text.replace(/[\s\u0000-\u001f\u007f]+/g, ' ').trim();
   // A pasted prompt ends in " A:"; the question mark (one or more) is optional.
   s = s.replace(/\s?\bA:$/, '').replace(/\s?\?+$/, '').trim();

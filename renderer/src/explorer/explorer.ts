@@ -3,11 +3,15 @@ import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/ma
 import type { Rect } from '../../../shared/map/geometry';
 import { chooseLevel } from '../../../shared/map/lod';
 import { COLORMAP_NAMES } from '../../../shared/map/colormap';
+import type { NavModelMap } from '../../../shared/nav/check';
+import type { ParsedNavQuestion } from '../../../shared/nav/parse';
 import { el, type ViewContext } from '../views/types';
 import { Camera2D, flightPose, type Pose } from './camera';
 import { fmtBytes, fmtShape, fmtValue } from './format';
 import { heatAt, type ColormapChoice, type RangeChoice } from './heat';
 import { engineHost } from '../engine/instance';
+import { AnswererControl } from './answerer';
+import { AskPanel } from './ask';
 import { Inspector } from './inspector';
 import { LiveOverlay } from './live';
 import { MapData } from './map-data';
@@ -62,6 +66,11 @@ export class Explorer {
   private readonly inspector: Inspector;
   private readonly search: SearchBox;
   private readonly live: LiveOverlay;
+  /** Navigation questions typed in the search box: the answering model, and the answers panel. */
+  private readonly answerer: AnswererControl;
+  private readonly ask: AskPanel;
+  /** Each model's weight regions as questions see them (weights never move). */
+  private readonly navMaps = new Map<string, Promise<{ map: NavModelMap; truncated: boolean }>>();
   /** Where a training run changed the weights (specs/training.md, "The Training view"). */
   private readonly weights: WeightChangeLayer;
   private readonly resize: ResizeObserver;
@@ -102,11 +111,22 @@ export class Explorer {
       this.requestFrame();
     });
     this.weights = new WeightChangeLayer(ctx.api, () => this.requestFrame(), (m) => this.error(m));
-    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note, this.weights.legend);
+    this.answerer = new AnswererControl(ctx.api, engineHost(ctx.api), () => this.modelFor3d());
+    this.ask = new AskPanel(engineHost(ctx.api), this.answerer, (r) => {
+      if (this.mode !== '2d') return false;
+      this.flyTo(r, 0.2);
+      return true;
+    });
+    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note, this.weights.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it.');
     this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
-    this.search = new SearchBox(ctx.api, (r) => this.pickFromSearch(r), (m) => this.error(m));
+    this.search = new SearchBox(
+      ctx.api,
+      (r) => this.pickFromSearch(r),
+      (m) => this.error(m),
+      (q) => void this.askQuestion(q),
+    );
 
     const cmap = el('select', { className: 'ex-select' }, ...['auto', ...COLORMAP_NAMES].map((n) => el('option', { value: n }, n === 'auto' ? 'auto colours' : n)));
     cmap.setAttribute('aria-label', 'Colormap');
@@ -136,6 +156,7 @@ export class Explorer {
       { className: 'ex-toolbar' },
       el('h1', {}, 'Explorer'),
       this.search.root,
+      this.answerer.root,
       cmap,
       range,
       button('−', 'Zoom out', () => this.zoomBy(1 / 1.6)),
@@ -213,6 +234,7 @@ export class Explorer {
     });
     this.minimap.setMap(b, o.models, mm.regions);
     this.live.start(o.models);
+    await this.answerer.start();
     // The map's first view is asked for before the weight-change layer asks its own questions.
     this.requestFrame();
     await this.weights.start(o.models, focus.train);
@@ -654,6 +676,51 @@ export class Explorer {
     this.focusRegion(r);
   }
 
+  // ------------------------------------------------------------------ questions
+
+  /**
+   * Asks a navigation question about the model it names, else the model in view (the selected
+   * tensor's, else the one nearest the view centre): specs/explorer.md, "Questions".
+   */
+  private async askQuestion(q: ParsedNavQuestion): Promise<void> {
+    const models = this.data.overview?.models ?? [];
+    let model: (typeof models)[number] | undefined;
+    if (q.model) {
+      const lower = q.model.toLowerCase();
+      model = models.find((m) => m.name === q.model || m.modelId === q.model) ?? models.find((m) => m.name.toLowerCase() === lower);
+      if (!model) return this.ask.fail(q, `No model named “${q.model}” is on the map: ask about one of ${models.map((m) => m.name).join(', ') || 'none'}.`);
+    } else {
+      const id = this.modelFor3d();
+      model = models.find((m) => m.modelId === id);
+      if (!model) return this.ask.fail(q, 'No model is on the map to ask about.');
+    }
+    let nav: { map: NavModelMap; truncated: boolean };
+    try {
+      nav = await this.navMap(model);
+    } catch (e) {
+      return this.ask.fail(q, `The map's regions of ${model.name} could not be read: ${(e as Error).message}`);
+    }
+    const notes: string[] = [];
+    if (nav.truncated) notes.push(`${model.name} has more tensors than one answer lists: the index knows the first ${nav.map.regions.length}.`);
+    if (!q.model && models.length > 1) notes.push(`Asked about ${model.name}, the model in view (“in MODEL, where is …?” names another).`);
+    await this.ask.ask(q, nav.map, notes);
+  }
+
+  private navMap(m: { modelId: string; name: string; box: Rect }): Promise<{ map: NavModelMap; truncated: boolean }> {
+    let p = this.navMaps.get(m.modelId);
+    if (!p) {
+      const v = { x0: m.box.x, y0: m.box.y, x1: m.box.x + m.box.width, y1: m.box.y + m.box.height };
+      p = this.ctx.api.call('map:regions', { viewport: v, modelId: m.modelId, kinds: ['weights'], limit: 5000 }).then((res) => ({
+        map: { name: m.name, box: m.box, regions: res.regions.map((r) => ({ name: r.name, ...r.rect })) },
+        truncated: res.truncated,
+      }));
+      // A failure is not kept: the next question asks again.
+      p.catch(() => this.navMaps.delete(m.modelId));
+      this.navMaps.set(m.modelId, p);
+    }
+    return p;
+  }
+
   // ------------------------------------------------------------------ 3D
 
   async setMode(mode: Mode): Promise<void> {
@@ -832,6 +899,8 @@ export class Explorer {
     this.live.dispose();
     this.weights.dispose();
     this.search.dispose();
+    this.ask.dispose();
+    this.answerer.dispose();
     this.view2d.dispose();
     this.view3d.dispose();
     this.cache.dispose();

@@ -199,7 +199,7 @@ export class LiveOverlay {
     const stage = a.block === null ? 'idle' : a.block >= a.blocks ? 'output head' : `blk.${a.block} of ${a.blocks} blocks`;
     const onMap = this.places?.modelId === a.modelId;
     this.text.textContent =
-      `${name} in Chat · ${a.phase === 'idle' ? 'idle' : `${a.phase} · ${stage}`} · KV cache ${fmtInt(a.position)} of ${fmtInt(a.contextLength)} tokens (${fmtBytes(kvBytes)})` +
+      `${name} in the engine · ${a.phase === 'idle' ? 'idle' : `${a.phase} · ${stage}`} · KV cache ${fmtInt(a.position)} of ${fmtInt(a.contextLength)} tokens (${fmtBytes(kvBytes)})` +
       (onMap || this.loadingFor === a.modelId ? '' : ' · not on this map');
     this.goButton.hidden = !onMap;
     d.phase = a.phase;

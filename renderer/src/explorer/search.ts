@@ -1,5 +1,6 @@
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
+import { parseNavQuestion, type ParsedNavQuestion } from '../../../shared/nav/parse';
 import { el } from '../views/types';
 import { fmtShape } from './format';
 
@@ -7,7 +8,9 @@ const DEBOUNCE_MS = 120;
 
 /**
  * The search box: tensor names containing the text (map:search, debounced), as a listbox that
- * arrow keys move through; Enter or a click picks one.
+ * arrow keys move through; Enter or a click picks one. Text that is a navigation question
+ * (shared/nav/parse.ts: "where is …?", "what is at x, y?", "what is left of …?") is not searched:
+ * Enter asks it (specs/explorer.md, "Questions").
  */
 export class SearchBox {
   readonly root: HTMLElement;
@@ -22,9 +25,10 @@ export class SearchBox {
     private readonly api: PxiApi,
     private readonly onPick: (r: MapRegionInfo) => void,
     private readonly onError: (message: string) => void,
+    private readonly onQuestion: (q: ParsedNavQuestion) => void = () => undefined,
   ) {
-    this.input = el('input', { type: 'search', placeholder: 'Find a tensor (e.g. blk.0.attn_q)', className: 'ex-search-input', autocomplete: 'off' });
-    this.input.setAttribute('aria-label', 'Find a tensor by name');
+    this.input = el('input', { type: 'search', placeholder: 'Find a tensor, or ask: where is blk.0.attn_q.weight?', className: 'ex-search-input', autocomplete: 'off' });
+    this.input.setAttribute('aria-label', 'Find a tensor by name, or ask where a tensor is, what is at a point, or what is left of a tensor');
     this.input.setAttribute('role', 'combobox');
     this.input.setAttribute('aria-expanded', 'false');
     this.input.setAttribute('aria-controls', 'ex-search-results');
@@ -47,6 +51,18 @@ export class SearchBox {
     const q = this.input.value.trim();
     const seq = ++this.seq;
     if (!q) return this.close();
+    const question = parseNavQuestion(q);
+    if (question) {
+      // A question is asked on Enter, not searched.
+      this.results = [];
+      this.active = -1;
+      const hint = el('li', { className: 'muted ex-search-ask' }, 'Press Enter to ask the answering model, and see the map index’s answer beside it.');
+      hint.dataset.question = question.kind;
+      this.list.replaceChildren(hint);
+      this.list.hidden = false;
+      this.input.setAttribute('aria-expanded', 'true');
+      return;
+    }
     try {
       const res = await this.api.call('map:search', { query: q.slice(0, 200), limit: 20 });
       if (seq !== this.seq) return;
@@ -85,7 +101,14 @@ export class SearchBox {
       this.renderList(false);
     } else if (ev.key === 'Enter') {
       ev.preventDefault();
-      if (this.timer !== null) {
+      const question = parseNavQuestion(this.input.value);
+      if (question) {
+        if (this.timer !== null) clearTimeout(this.timer);
+        this.timer = null;
+        this.seq++;
+        this.close();
+        this.onQuestion(question);
+      } else if (this.timer !== null) {
         // Typed and pressed Enter at once: search now, then pick the best match.
         clearTimeout(this.timer);
         void this.run().then(() => this.pick(Math.max(0, this.active)));
