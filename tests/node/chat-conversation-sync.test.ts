@@ -135,6 +135,37 @@ describe('the Chat view saving queue', () => {
     });
   });
 
+  it("creates with the adapter, saves a changed adapter (or none) with the next message, and takes a reopened conversation's as saved", async () => {
+    await withSync(async (sync, { calls, call }) => {
+      const zorbo = { name: 'stories-lora', scale: 1 };
+      await sync.append([msg('user', 'a'), msg('assistant', 'b')], { ...meta, adapter: zorbo });
+      const id = sync.id!;
+      expect(await call('conversations:get', { id })).toMatchObject({ modelId: 'm1', adapter: zorbo });
+      // The same adapter and settings: nothing to update.
+      await sync.append([msg('user', 'c')], { ...meta, adapter: zorbo });
+      expect(calls.get('conversations:update') ?? 0).toBe(0);
+      // Another scale, then none (the adapter was deleted since): each goes with its message.
+      await sync.append([msg('user', 'd')], { ...meta, adapter: { ...zorbo, scale: 0.5 } });
+      expect((await call('conversations:get', { id })).adapter).toEqual({ ...zorbo, scale: 0.5 });
+      await sync.append([msg('user', 'e')], meta);
+      expect((await call('conversations:get', { id })).adapter).toBeNull();
+      expect(calls.get('conversations:update')).toBe(2);
+      expect((await call('conversations:get', { id })).settings).toEqual(settings);
+
+      // A new conversation starts with no adapter saved; one reopened with its own.
+      await sync.reset();
+      await sync.append([msg('user', 'f')], { ...meta, adapter: zorbo });
+      const other = sync.id!;
+      await sync.open(id);
+      await sync.append([msg('user', 'g')], meta);
+      expect(calls.get('conversations:update')).toBe(2);
+      await sync.open(other);
+      await sync.append([msg('user', 'h')], { ...meta, adapter: zorbo });
+      expect(calls.get('conversations:update')).toBe(2);
+      expect((await call('conversations:get', { id: other })).messages.map((m) => m.text)).toEqual(['f', 'h']);
+    });
+  });
+
   it('titles a conversation after the first line of its first message', () => {
     expect(titleFrom('  hello there \nsecond')).toBe('hello there');
     expect(titleFrom('\n\n')).toBe('Untitled conversation');

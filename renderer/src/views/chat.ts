@@ -7,17 +7,21 @@
  * created with the first message, each message saved as it is sent or as it streams, listed at
  * the side (./chat/conversation-list.ts), renamed, deleted, exported (./chat/export-conversation.ts).
  * The open conversation is in the address (`#/chat?conversation=ID`), so a reload reopens it;
- * the last model and settings are remembered for the next visit. The conversation on screen is
+ * the last model and settings are remembered for the next visit. Beside the model picker, an
+ * adapter picker (./chat/adapter-picker.ts) applies a LoRA adapter stored beside the model, at a
+ * scale; a conversation keeps it with its model, so reopening it loads the same adapter, and
+ * `#/chat?model=ID&adapter=NAME` preselects both. The conversation on screen is
  * what the model sees: each turn sends the messages before it (the engine's KV cache keeps the
  * prefix it shares), so editing, regenerating and reopening need nothing else. The open
  * conversation and the loaded model live at module level, so they survive switching views.
  */
 import type { Response } from '../../../shared/ipc/contract';
-import { CONVERSATION_LIMITS, type ChatSettings, type Conversation, type ConversationSummary } from '../../../shared/ipc/channels/conversations';
+import { CONVERSATION_LIMITS, type ChatAdapter, type ChatSettings, type Conversation, type ConversationSummary } from '../../../shared/ipc/channels/conversations';
 import { confirmDialog, promptDialog } from '../components/dialog';
 import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
 import type { GenerationMode, GenerationSettings, LoadedInfo } from '../engine/protocol';
+import { AdapterPicker, adapterToLoad, readScale, sameAdapter, withAdapter } from './chat/adapter-picker';
 import { conversationList } from './chat/conversation-list';
 import { ConversationSync, messageFromStore, type ChatMessage } from './chat/conversation-sync';
 import { exportConversation } from './chat/export-conversation';
@@ -71,6 +75,14 @@ const chat = {
   form: null as HTMLElement | null,
   /** The model the messages belong to. */
   modelId: null as string | null,
+  /** The LoRA adapter applied over it (what the adapter picker shows), or null. */
+  adapter: null as ChatAdapter | null,
+  /** The adapter of the last load Chat asked the engine for (what a load on its way will apply). */
+  requested: null as ChatAdapter | null,
+  /** The adapter picker's scale field as typed. */
+  adapterScale: '1',
+  /** Why the adapter asked for is not applied (deleted since, or it failed to apply); '' when it is. */
+  adapterNote: '',
   /** The kept conversations (conversations:list), the most recent first. */
   conversations: [] as ConversationSummary[],
   /** The open conversation in the services' store (created lazily: needs the API). */
@@ -100,14 +112,16 @@ function describeState(s: EngineState, models: ModelSummary[]): string {
   switch (s.kind) {
     case 'empty':
       return 'No model loaded.';
-    case 'loading':
+    case 'loading': {
       if (s.tuning) return `Measuring the decode kernels on this GPU (once per GPU): ${s.tuning.weightType}, ${s.tuning.index + 1} of ${s.tuning.count}…`;
+      const what = withAdapter(s.name, chat.requested);
       return s.bytesTotal > 0
-        ? `Loading ${s.name} from its pixel tiles: ${mib(s.bytesDone)} of ${mib(s.bytesTotal)} (${Math.floor((100 * s.bytesDone) / s.bytesTotal)}%)${s.tensor ? ` · ${s.tensor}` : ''}`
-        : `Loading ${s.name}…`;
+        ? `Loading ${what} from its pixel tiles: ${mib(s.bytesDone)} of ${mib(s.bytesTotal)} (${Math.floor((100 * s.bytesDone) / s.bytesTotal)}%)${s.tensor ? ` · ${s.tensor}` : ''}`
+        : `Loading ${what}…`;
+    }
     case 'ready': {
       const i = s.info;
-      return `${i.name} on ${i.adapter}: ${mib(i.weightBytes)} of weights, context ${i.contextLength} tokens, loaded in ${i.loadSeconds.toFixed(1)} s${i.tuneSeconds >= 0.05 ? ` (${i.tuneSeconds.toFixed(1)} s of it measuring kernels)` : ''}${i.f16 ? '' : ' · f32 kernels (this adapter has no shader-f16)'}${tuningText(i)}`;
+      return `${withAdapter(i.name, i.lora)} on ${i.adapter}: ${mib(i.weightBytes)} of weights, context ${i.contextLength} tokens, loaded in ${i.loadSeconds.toFixed(1)} s${i.tuneSeconds >= 0.05 ? ` (${i.tuneSeconds.toFixed(1)} s of it measuring kernels)` : ''}${i.f16 ? '' : ' · f32 kernels (this adapter has no shader-f16)'}${tuningText(i)}`;
     }
     case 'failed':
       return `Could not load ${s.modelId ? name(s.modelId) : 'the model'}: ${s.error.message}`;
@@ -128,6 +142,46 @@ function tuningText(i: LoadedInfo): string {
 /** The id of the model the engine has or is getting (null with none). */
 function engineModelId(s: EngineState): string | null {
   return s.kind === 'ready' ? s.info.modelId : s.kind === 'loading' || s.kind === 'failed' || s.kind === 'lost' ? s.modelId : null;
+}
+
+/** The adapter the engine has applied, or will once the load on its way ends (null with none). */
+function engineAdapter(s: EngineState): ChatAdapter | null {
+  return s.kind === 'ready' ? s.info.lora : s.kind === 'loading' || s.kind === 'lost' ? chat.requested : null;
+}
+
+/** An adapter that could not be applied (gone from the volume, made for another base, a broken file): the model loads without it. */
+function adapterProblem(e: unknown): boolean {
+  const code = (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code === 'ADAPTER_NOT_FOUND' || code.startsWith('LORA_') || code.startsWith('GGUF_'));
+}
+
+/**
+ * Puts model `id` with adapter `wanted` on the engine, unless they are there (or on their way)
+ * already. An adapter the model no longer has is said, and the model loads without it; so does
+ * one that fails to apply. `kept`: `wanted` is a conversation's or the remembered one.
+ */
+function useModel(ctx: ViewContext, models: ModelSummary[], id: string, wanted: ChatAdapter | null, kept: boolean): void {
+  const h = host(ctx.api);
+  const model = models.find((m) => m.id === id);
+  const { adapter, missing } = adapterToLoad(model, wanted, kept);
+  chat.adapter = adapter;
+  chat.adapterNote = missing ?? '';
+  const s = h.state;
+  const there = engineModelId(s) === id && s.kind !== 'failed' && sameAdapter(engineAdapter(s), adapter);
+  if (!there) {
+    chat.requested = adapter;
+    h.load(id, adapter ? { lora: adapter } : {}).catch((e: unknown) => {
+      if (adapter && chat.requested === adapter && adapterProblem(e)) {
+        const name = model?.name ?? id;
+        chat.adapter = null;
+        chat.requested = null;
+        chat.adapterNote = `Could not apply the adapter “${adapter.name}” (${(e as Error).message}), so ${name} is loaded without it.`;
+        h.load(id).catch(() => chat.repaint?.());
+      }
+      chat.repaint?.(); // any other failure is shown by the state line
+    });
+  }
+  chat.repaint?.();
 }
 
 /** Settings from the form, or the first invalid field with the rule it breaks. */
@@ -225,8 +279,10 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string, regenerat
   chat.generating = true;
   chat.live = reply;
   chat.draft = '';
-  void sync.append(fresh, { modelId: s.info.modelId, modelName: s.info.name, mode, system, settings: parsed.kept }).then(() => showInAddress(sync.id));
-  sync.rememberDefaults({ modelId: s.info.modelId, mode: chat.mode, settings: parsed.kept });
+  // The adapter goes with the model: reopening the conversation loads it again.
+  const adapter = s.info.lora;
+  void sync.append(fresh, { modelId: s.info.modelId, modelName: s.info.name, adapter, mode, system, settings: parsed.kept }).then(() => showInAddress(sync.id));
+  sync.rememberDefaults({ modelId: s.info.modelId, adapter, mode: chat.mode, settings: parsed.kept });
   chat.repaint?.();
   const started = performance.now();
   let first: number | null = null;
@@ -316,7 +372,7 @@ async function resend(ctx: ViewContext, form: HTMLElement, index: number, text: 
   await send(ctx, form, text);
 }
 
-/** Opens a kept conversation: its messages, mode, system message and settings, and its model. */
+/** Opens a kept conversation: its messages, mode, system message and settings, and its model with its adapter. */
 async function openConversation(ctx: ViewContext, id: number, models: ModelSummary[]): Promise<void> {
   const sync = chat.sync;
   if (!sync || chat.generating) return;
@@ -340,9 +396,8 @@ async function openConversation(ctx: ViewContext, id: number, models: ModelSumma
   takeSettings(c.settings);
   chat.showValues?.();
   showInAddress(c.id);
-  const h = host(ctx.api);
   const model = models.find((m) => m.id === c.modelId);
-  if (model?.runs && engineModelId(h.state) !== c.modelId) h.load(c.modelId).catch(() => chat.repaint?.());
+  if (model?.runs) useModel(ctx, models, c.modelId, c.adapter, true);
   chat.repaint?.();
   chat.refreshList?.();
 }
@@ -371,6 +426,9 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   const reload = el('button', { type: 'button', id: 'chat-reload', textContent: 'Reload model' });
   const status = el('p', { id: 'chat-engine-status', className: 'chat-status' });
   status.setAttribute('role', 'status');
+  // Why the adapter asked for is not applied (deleted since, or it would not apply).
+  const adapterNote = el('p', { id: 'chat-adapter-note', className: 'chat-adapter-note small' });
+  adapterNote.setAttribute('role', 'status');
   const progress = el('progress', { className: 'chat-progress', max: 1, value: 0 });
   // The worker's GPU allocation ledger after the load: what the engine knows it holds.
   const memory = el('details', { id: 'chat-memory', className: 'chat-memory' });
@@ -429,9 +487,32 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   const conversationBar = el('div', { className: 'chat-conversation-bar' }, title, el('div', { className: 'chat-conversation-actions' }, renameBtn, exportMd, exportJson, deleteBtn));
   const sidebar = el('div', { className: 'chat-sidebar' });
 
+  /** Chooses model `id` with adapter `wanted`: another model, or another adapter, starts another conversation (the open one stays kept). */
+  const chooseModel = (id: string, wanted: ChatAdapter | null, kept: boolean) => {
+    const { adapter } = adapterToLoad(models.find((m) => m.id === id), wanted, kept);
+    if (chat.modelId !== id || !sameAdapter(chat.adapter, adapter)) {
+      if (chat.messages.length > 0 || sync.id !== null) newConversation();
+      chat.modelId = id;
+    }
+    useModel(ctx, models, id, wanted, kept);
+    paint();
+  };
+  const picker = new AdapterPicker({
+    scaleText: chat.adapterScale,
+    onScaleText: (text) => (chat.adapterScale = text),
+    onChoose: (adapter) => {
+      const id = select.value;
+      if (!id || chat.generating) return;
+      if (sameAdapter(adapter, chat.adapter) && h.state.kind !== 'failed') return;
+      chooseModel(id, adapter, false);
+    },
+    onProblem: (message) => ctx.showError(message),
+  });
+
   box.append(
-    el('div', { className: 'chat-toolbar' }, select, reload, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect), corpusControl(ctx)),
+    el('div', { className: 'chat-toolbar' }, select, picker.element, reload, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect), corpusControl(ctx)),
     status,
+    adapterNote,
     progress,
     memory,
     modeNote,
@@ -492,6 +573,12 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     if (loadedId && select.value !== loadedId && models.some((m) => m.id === loadedId)) select.value = loadedId;
     status.textContent = describeState(s, models);
     status.dataset.state = s.kind;
+    // What the engine applies is what the picker shows.
+    if (s.kind === 'ready') chat.adapter = s.info.lora;
+    status.dataset.adapter = s.kind === 'ready' ? (s.info.lora?.name ?? '') : '';
+    picker.show(models.find((m) => m.id === select.value), chat.adapter, chat.generating);
+    adapterNote.textContent = chat.adapterNote;
+    adapterNote.hidden = chat.adapterNote === '';
     status.classList.toggle('error', s.kind === 'failed' || s.kind === 'lost');
     progress.hidden = s.kind !== 'loading';
     if (s.kind === 'loading') progress.value = s.bytesTotal ? s.bytesDone / s.bytesTotal : 0;
@@ -615,14 +702,8 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
 
   select.addEventListener('change', () => {
     const id = select.value;
-    if (!id) return;
-    // Another model starts another conversation (the open one stays kept).
-    if (chat.modelId !== id) {
-      if (chat.messages.length > 0 || sync.id !== null) newConversation();
-      chat.modelId = id;
-    }
-    if (engineModelId(h.state) !== id || h.state.kind === 'failed') h.load(id).catch(() => paint()); // the failure is shown by the state line
-    paint();
+    // Adapters belong to their base: another model starts without one.
+    if (id) chooseModel(id, null, false);
   });
   reload.addEventListener('click', () => {
     // The conversation is sent with each turn: a reloaded model goes on with it.
@@ -736,20 +817,25 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     });
   });
 
-  // #/chat?model=ID-or-name opens the view with that model (links from other views);
+  // #/chat?model=ID-or-name opens the view with that model (links from other views), and
+  // &adapter=NAME (&scale=X, default 1) with that adapter of it;
   // #/chat?conversation=ID opens that conversation (a reload comes back to it).
   const params = new URLSearchParams(location.hash.split('?')[1] ?? '');
   const asked = params.get('model');
+  const askedAdapter = params.get('adapter');
+  const askedScale = readScale(params.get('scale') ?? '1');
+  const wanted: ChatAdapter | null = askedAdapter ? { name: askedAdapter, scale: 'scale' in askedScale ? askedScale.scale : 1 } : null;
   const askedConversation = Number(params.get('conversation'));
   const target = asked ? models.find((m) => m.id === asked || m.name === asked) : undefined;
   const current = engineModelId(h.state);
   if (Number.isSafeInteger(askedConversation) && askedConversation > 0 && !chat.generating) {
     chat.defaultsApplied = true;
     if (sync.id !== askedConversation) void openConversation(ctx, askedConversation, models);
-  } else if (target && target.id !== current && !chat.generating) {
+  } else if (target && !chat.generating && (target.id !== current || askedAdapter !== null)) {
     chat.defaultsApplied = true;
     select.value = target.id;
-    select.dispatchEvent(new Event('change'));
+    if ('problem' in askedScale) ctx.showError(`${askedScale.problem}: the adapter is applied at 1.`);
+    chooseModel(target.id, wanted, false);
   } else if (!chat.defaultsApplied && current === null && chat.messages.length === 0) {
     // The first visit of this page: the model and settings used last time.
     chat.defaultsApplied = true;
@@ -763,7 +849,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
         const m = models.find((x) => x.id === defaults.modelId);
         if (m?.runs) {
           select.value = m.id;
-          select.dispatchEvent(new Event('change'));
+          chooseModel(m.id, defaults.adapter, true);
         } else paint();
       })
       .catch(() => undefined);

@@ -1,10 +1,11 @@
 import type { ConversationSummary } from '../../../../shared/ipc/channels/conversations';
 import { formatTime } from '../../components/format';
 import { el } from '../types';
+import { withAdapter } from './adapter-picker';
 
 /**
- * The kept conversations, the most recent first: one button per conversation (its title, model,
- * message count and last change) that opens it; the open one is marked `aria-current`. Titles
+ * The kept conversations, the most recent first: one button per conversation (its title, model
+ * and adapter, message count and last change) that opens it; the open one is marked `aria-current`. Titles
  * are any text and are shown as text.
  */
 export function conversationList(opts: {
@@ -20,7 +21,7 @@ export function conversationList(opts: {
       'button',
       { type: 'button', className: 'chat-conversation', disabled: opts.disabled && c.id !== opts.openId, title: c.title },
       el('span', { className: 'chat-conversation-name' }, c.title),
-      el('span', { className: 'chat-conversation-meta muted' }, `${c.modelName || c.modelId} · ${c.messageCount} message${c.messageCount === 1 ? '' : 's'} · ${formatTime(c.updatedAt)}`),
+      el('span', { className: 'chat-conversation-meta muted' }, `${withAdapter(c.modelName || c.modelId, c.adapter)} · ${c.messageCount} message${c.messageCount === 1 ? '' : 's'} · ${formatTime(c.updatedAt)}`),
     );
     open.dataset.id = String(c.id);
     if (c.id === opts.openId) open.setAttribute('aria-current', 'true');

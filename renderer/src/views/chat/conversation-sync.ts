@@ -1,7 +1,8 @@
 import type { PxiApi } from '../../../../shared/ipc/client';
 import {
   CONVERSATION_LIMITS,
-  type ChatDefaults,
+  type ChatAdapter,
+  type ChatDefaultsInput,
   type ChatModeName,
   type ChatSettings,
   type Conversation,
@@ -13,7 +14,9 @@ import {
 /**
  * The open conversation, as the Chat view holds it, kept in step with the services' store
  * (conversations:* channels). Every save goes through one queue, in order: the conversation is
- * created with its first message, later messages are appended, a streaming reply is saved as it
+ * created with its first message (with its model, adapter, mode and settings), later messages are
+ * appended (the settings and adapter they were sent with replacing the conversation's when those
+ * changed), a streaming reply is saved as it
  * grows (at most one save on its way at a time, each carrying the text so far, so the store
  * is never more than one round trip behind what is on screen), then saved as it ended. A save
  * the services refuse is reported once and the rest go on: the conversation on screen is never
@@ -38,6 +41,8 @@ export interface ChatMessage {
 export interface ConversationMeta {
   modelId: string;
   modelName: string;
+  /** The LoRA adapter applied over the model (none when null or left out). */
+  adapter?: ChatAdapter | null;
   mode: ChatModeName;
   system: string;
   settings: ChatSettings;
@@ -60,6 +65,7 @@ export class ConversationSync {
   title = '';
   private queue: Promise<void> = Promise.resolve();
   private savedSettings = '';
+  private savedAdapter = 'null';
   private savedDefaults = '';
   private lastReport = '';
 
@@ -97,6 +103,7 @@ export class ConversationSync {
       this.id = null;
       this.title = '';
       this.savedSettings = '';
+      this.savedAdapter = 'null';
     });
   }
 
@@ -108,6 +115,7 @@ export class ConversationSync {
       this.id = c.id;
       this.title = c.title;
       this.savedSettings = JSON.stringify(c.settings);
+      this.savedAdapter = JSON.stringify(c.adapter);
       opened = c;
     }, 'Could not open the conversation');
     return opened;
@@ -130,6 +138,7 @@ export class ConversationSync {
         this.id = null;
         this.title = '';
         this.savedSettings = '';
+        this.savedAdapter = 'null';
       }
       this.changed();
     }, 'Not deleted');
@@ -137,24 +146,32 @@ export class ConversationSync {
 
   /**
    * Saves new messages at the end (creating the conversation with them when it has none yet),
-   * and the settings they were sent with. Each message's `id` is set once stored.
+   * and the settings and adapter they were sent with. Each message's `id` is set once stored.
    */
   append(messages: ChatMessage[], meta: ConversationMeta): Promise<void> {
     return this.enqueue(async () => {
       const drafts = messages.map((m) => ({ role: m.role, text: m.text, state: m.state, stats: m.stats, error: m.error }));
+      const adapter = meta.adapter ?? null;
       let stored: ConversationMessage[];
       if (this.id === null) {
         const first = messages.find((m) => m.role === 'user')?.text ?? '';
-        const c = await this.api.call('conversations:create', { title: titleFrom(first), ...meta, messages: drafts });
+        const c = await this.api.call('conversations:create', { title: titleFrom(first), ...meta, adapter, messages: drafts });
         this.id = c.id;
         this.title = c.title;
         this.savedSettings = JSON.stringify(meta.settings);
+        this.savedAdapter = JSON.stringify(adapter);
         stored = c.messages.slice(-messages.length);
       } else {
         const settings = JSON.stringify(meta.settings);
-        if (settings !== this.savedSettings) {
-          await this.api.call('conversations:update', { id: this.id, settings: meta.settings });
+        const adapterText = JSON.stringify(adapter);
+        if (settings !== this.savedSettings || adapterText !== this.savedAdapter) {
+          await this.api.call('conversations:update', {
+            id: this.id,
+            ...(settings !== this.savedSettings ? { settings: meta.settings } : {}),
+            ...(adapterText !== this.savedAdapter ? { adapter } : {}),
+          });
           this.savedSettings = settings;
+          this.savedAdapter = adapterText;
         }
         stored = (await this.api.call('conversations:append', { conversationId: this.id, messages: drafts })).messages;
       }
@@ -207,8 +224,8 @@ export class ConversationSync {
     });
   }
 
-  /** Keeps the model and settings for the next visit (only when they changed). */
-  rememberDefaults(d: ChatDefaults): void {
+  /** Keeps the model, adapter and settings for the next visit (only when they changed). */
+  rememberDefaults(d: ChatDefaultsInput): void {
     const value = JSON.stringify(d);
     if (value === this.savedDefaults) return;
     this.savedDefaults = value;
