@@ -1,14 +1,16 @@
 import type { Handlers } from '../../shared/ipc/dispatch';
 import { addBuiltinCorpus, BUILTIN_CORPUS } from '../corpus/builtin';
+import { passageRects } from '../corpus/passage-rects';
 import { searchCorpora } from '../corpus/retrieval';
 import { CorpusStore } from '../corpus/store';
 import type { ModelStore } from '../models/store';
 
-type CorpusChannel = 'corpus:list' | 'corpus:search';
+type CorpusChannel = 'corpus:list' | 'corpus:search' | 'corpus:passage-rects';
 
 /**
  * Corpora for Chat's "with corpus" mode: the list, and search (the passage index brought up to
- * date first; the built-in corpus added when it is searched and missing).
+ * date first; the built-in corpus added when it is searched and missing), and where passages
+ * lie on the map (the Explorer lights the passages an answer used).
  */
 export function corpusHandlers(store: () => Promise<ModelStore>): Pick<Handlers, CorpusChannel> {
   // One CorpusStore per open store: opening sweeps the volume, which a search need not repeat.
@@ -43,5 +45,6 @@ export function corpusHandlers(store: () => Promise<ModelStore>): Pick<Handlers,
       const r = await searchCorpora(c, corpus === null ? null : [corpus], query, { limit });
       return { corpora: r.corpora, terms: r.terms, droppedStopWords: r.droppedStopWords, rebuilt: r.rebuilt, addedBuiltin, hits: r.hits };
     },
+    'corpus:passage-rects': async ({ corpus, passages }) => passageRects(await corpora(), corpus, passages),
   };
 }

@@ -125,3 +125,56 @@ export function byteSpanRects(region: Rect & { grid: TileGrid }, bytes: number):
   }
   return { rects, clipped: wanted > capacity };
 }
+
+/** The rectangles of pixels [a, b) of one tile at (x, y), rows of `tw` pixels: a partial first row, whole rows, a partial last row. */
+function pixelRunRects(x: number, y: number, tw: number, a: number, b: number, out: Rect[]): void {
+  const ra = Math.floor(a / tw);
+  const ca = a % tw;
+  const rb = Math.floor((b - 1) / tw);
+  const cb = ((b - 1) % tw) + 1; // end column (exclusive) of the last row
+  if (ra === rb) {
+    out.push({ x: x + ca, y: y + ra, width: cb - ca, height: 1 });
+    return;
+  }
+  let top = ra;
+  if (ca > 0) {
+    out.push({ x: x + ca, y: y + ra, width: tw - ca, height: 1 });
+    top = ra + 1;
+  }
+  const bottom = cb < tw ? rb : rb + 1;
+  if (bottom > top) out.push({ x, y: y + top, width: tw, height: bottom - top });
+  if (cb < tw) out.push({ x, y: y + rb, width: cb, height: 1 });
+}
+
+/**
+ * The rectangles covering bytes [startByte, endByte) of the file a region's stored tiles hold
+ * (PixelFS's layout, as byteSpanRects: 4 bytes a pixel, pixels row-major in a tile, tile i at
+ * tileRect(region, i)). A pixel partly in the span counts. Per tile touched: at most a partial
+ * first row, a block of whole rows and a partial last row. An empty span has none; a span past
+ * the stored tiles is refused (MAP_INPUT).
+ */
+export function byteRangeRects(region: Rect & { grid: TileGrid }, startByte: number, endByte: number): Rect[] {
+  for (const [field, v] of [
+    ['startByte', startByte],
+    ['endByte', endByte],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) throw new MapError('MAP_INPUT', `${field} ${v} is not a non-negative integer`, { field, value: v });
+  }
+  if (endByte < startByte) throw new MapError('MAP_INPUT', `byte range ${startByte}..${endByte} ends before it starts`, { startByte, endByte });
+  const out: Rect[] = [];
+  if (endByte === startByte) return out;
+  const { tileWidth: tw, tileHeight: th, tileCount } = region.grid;
+  const perTile = tw * th;
+  const p0 = Math.floor(startByte / 4);
+  const p1 = Math.ceil(endByte / 4);
+  if (p1 > tileCount * perTile) {
+    throw new MapError('MAP_INPUT', `bytes ${startByte}..${endByte} run past the region's ${tileCount} tiles (${tileCount * perTile * 4} bytes)`, { startByte, endByte, tileCount });
+  }
+  for (let t = Math.floor(p0 / perTile); t * perTile < p1; t++) {
+    const tile = tileRect(region, t);
+    const a = Math.max(p0, t * perTile) - t * perTile;
+    const b = Math.min(p1, (t + 1) * perTile) - t * perTile;
+    pixelRunRects(tile.x, tile.y, tw, a, b, out);
+  }
+  return out;
+}

@@ -49,8 +49,8 @@ const hit = {
 const answer = (over: Partial<SearchAnswer> = {}): SearchAnswer => ({ corpora: ['docs'], terms: ['tiles'], droppedStopWords: false, rebuilt: [], addedBuiltin: false, hits: [hit], ...over });
 
 describe('corpus channels in the contract', () => {
-  it('declares corpus:list and corpus:search', () => {
-    expect(channelNames.filter((c) => c.startsWith('corpus:')).sort()).toEqual(['corpus:list', 'corpus:search']);
+  it('declares corpus:list, corpus:passage-rects and corpus:search', () => {
+    expect(channelNames.filter((c) => c.startsWith('corpus:')).sort()).toEqual(['corpus:list', 'corpus:passage-rects', 'corpus:search']);
   });
 
   it('corpus:search takes any text as the query and fills in the default limit', async () => {
@@ -97,5 +97,45 @@ describe('corpus channels in the contract', () => {
       const payload = channel === 'corpus:search' ? { corpus: 'docs', query: 'x' } : {};
       await refused(d, channel, payload, 'IPC_INVALID_RESPONSE', /./);
     }
+  });
+
+  it('corpus:passage-rects takes passages as search hits give them and answers their map rectangles', async () => {
+    const place = { document: 0, startChar: 100, endChar: 400, startByte: 104, endByte: 410, rects: [{ x: -5, y: 7, width: 64, height: 2 }] };
+    const ok = { corpus: 'docs', mapId: 'corpus:docs', box: { x: -5, y: 7, width: 300, height: 64 }, passages: [place] };
+    const seen: unknown[] = [];
+    const d = createDispatcher(
+      handlers({
+        'corpus:passage-rects': (req) => {
+          seen.push(req);
+          return ok;
+        },
+      }),
+    );
+    const env = await d('corpus:passage-rects', { corpus: 'docs', passages: [{ document: 0, startChar: 100, endChar: 400 }] }, ctx);
+    expect(env.ok).toBe(true);
+    if (env.ok) expect(env.value).toEqual(ok);
+    expect(seen).toEqual([{ corpus: 'docs', passages: [{ document: 0, startChar: 100, endChar: 400 }] }]);
+    // A corpus no longer on the map: no box, no rectangles.
+    const gone = createDispatcher(handlers({ 'corpus:passage-rects': () => ({ ...ok, box: null, passages: [{ ...place, rects: [] }] }) }));
+    expect((await gone('corpus:passage-rects', { corpus: 'docs', passages: [{ document: 0, startChar: 0, endChar: 0 }] }, ctx)).ok).toBe(true);
+  });
+
+  it('corpus:passage-rects refuses bad requests and answers naming the field', async () => {
+    const good = { document: 1, startChar: 0, endChar: 10 };
+    const d = createDispatcher(handlers({ 'corpus:passage-rects': () => ({ corpus: 'docs', mapId: 'corpus:docs', box: null, passages: [] }) }));
+    for (const corpus of ['../x', '', null, 3]) await refused(d, 'corpus:passage-rects', { corpus, passages: [good] }, 'IPC_INVALID_REQUEST', /corpus/);
+    await refused(d, 'corpus:passage-rects', { corpus: 'docs', passages: [] }, 'IPC_INVALID_REQUEST', /passages|at least one/);
+    await refused(d, 'corpus:passage-rects', { corpus: 'docs', passages: Array.from({ length: CORPUS_LIMITS.limit + 1 }, () => good) }, 'IPC_INVALID_REQUEST', /passages/);
+    await refused(d, 'corpus:passage-rects', { corpus: 'docs', passages: [{ ...good, startChar: 20 }] }, 'IPC_INVALID_REQUEST', /endChar/);
+    await refused(d, 'corpus:passage-rects', { corpus: 'docs', passages: [{ ...good, endChar: CORPUS_LIMITS.passageChars + 1 }] }, 'IPC_INVALID_REQUEST', /endChar/);
+    for (const document of [-1, 1.5, '1']) await refused(d, 'corpus:passage-rects', { corpus: 'docs', passages: [{ ...good, document }] }, 'IPC_INVALID_REQUEST', /document/);
+    await refused(d, 'corpus:passage-rects', { corpus: 'docs', passages: [{ ...good, extra: 1 }] }, 'IPC_INVALID_REQUEST', /extra|Unrecognized/i);
+    const place = { ...good, startByte: 0, endByte: 10, rects: [] as unknown[] };
+    const bad: unknown[] = [
+      { corpus: 'docs', mapId: 'corpus:docs', box: null, passages: [{ ...place, rects: [{ x: 0, y: 0, width: -1, height: 1 }] }] },
+      { corpus: 'docs', mapId: 'corpus:docs', box: null, passages: [{ ...place, endByte: 1.5 }] },
+      { corpus: 'docs', mapId: 'corpus:docs', passages: [] },
+    ];
+    for (const answer of bad) await refused(createDispatcher(handlers({ 'corpus:passage-rects': () => answer } as Partial<Handlers>)), 'corpus:passage-rects', { corpus: 'docs', passages: [good] }, 'IPC_INVALID_RESPONSE', /./);
   });
 });

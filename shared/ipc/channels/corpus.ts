@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BUILTIN_CORPUS } from '../../corpus/builtin';
 import { Empty } from './common';
+import { MapRect } from './map';
 
 /**
  * Corpora for retrieval (specs/training.md, "Retrieval: passages and search"): the corpora of
@@ -84,13 +85,49 @@ export const SearchAnswer = z.strictObject({
   hits: z.array(PassageHit).max(L.limit),
 });
 
+/** A passage's character range in one document (as a search hit gives it). */
+export const PassageRange = z
+  .strictObject({ document: Count, startChar: Count, endChar: Count })
+  .refine((p) => p.endChar >= p.startChar, { message: 'endChar must not be before startChar', path: ['endChar'] })
+  .refine((p) => p.endChar - p.startChar <= L.passageChars, { message: `a passage is at most ${L.passageChars} characters`, path: ['endChar'] });
+
+export const PassageRectsRequest = z.strictObject({
+  corpus: CorpusName,
+  passages: z.array(PassageRange).min(1, 'name at least one passage').max(L.limit, `at most ${L.limit} passages`),
+});
+
+export const PassageRectsAnswer = z.strictObject({
+  corpus: CorpusName,
+  /** The map owner id of the corpus's regions (`corpus:NAME`). */
+  mapId: z.string().max(80),
+  /** The corpus's box on the map; null when its regions are gone from the map. */
+  box: MapRect.nullable(),
+  passages: z
+    .array(
+      z.strictObject({
+        document: Count,
+        startChar: Count,
+        endChar: Count,
+        /** [startByte, endByte): the passage's UTF-8 bytes in the document's PixelFS file. */
+        startByte: Count,
+        endByte: Count,
+        /** The map rectangles those bytes' pixels cover; empty when the document is not on the map. */
+        rects: z.array(MapRect).max(4096),
+      }),
+    )
+    .max(L.limit),
+});
+
 export const corpusChannels = {
   /** The volume's corpora, with the built-in corpus named whether present or not. */
   'corpus:list': { request: Empty, response: CorpusListing },
   /** The best passages for a text; CORPUS_NOT_FOUND naming a corpus that is not there. */
   'corpus:search': { request: SearchRequest, response: SearchAnswer },
+  /** Where passages lie on the Infinite Map (the Explorer lights them); CORPUS_NOT_FOUND, CORPUS_BAD_QUERY for a range outside its document. */
+  'corpus:passage-rects': { request: PassageRectsRequest, response: PassageRectsAnswer },
 } as const;
 
 export type CorpusListing = z.output<typeof CorpusListing>;
 export type PassageHit = z.output<typeof PassageHit>;
 export type SearchAnswer = z.output<typeof SearchAnswer>;
+export type PassageRectsAnswer = z.output<typeof PassageRectsAnswer>;
