@@ -2,7 +2,8 @@
  * Chat "with corpus" in Chromium against browser mode: stories260K from pixels, the built-in
  * corpus pxi-docs chosen before the volume holds it (the services add it on the first search),
  * a question answered with cited sources that expand to their text, a message with no word to
- * search for, and no sources once the corpus is set back to none.
+ * search for, and no sources once the corpus is set back to none; a source's "Show on the map"
+ * opening the Explorer with the reply's passages lit over pxi-docs's text tiles.
  */
 import { expect, test } from '@playwright/test';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -102,5 +103,43 @@ test('a question asked with the built-in corpus is answered with its passages as
   await page.locator('nav a[data-view="chat"]').click();
   await expect(page.locator('#chat-corpus')).toHaveAttribute('data-loaded', 'true');
   await expect(page.locator('#chat-corpus option[value="pxi-docs"]')).toHaveText("pxi-docs · this project's README and specs");
+  expect(errors).toEqual([]);
+});
+
+test('a cited source shows its passages lit on the map', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(`${url}#/chat?model=stories260K`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  const picker = page.locator('#chat-corpus');
+  await expect(picker).toHaveAttribute('data-loaded', 'true');
+  await picker.selectOption('pxi-docs');
+  await page.locator('#chat-greedy').click();
+  await page.locator('#chat-maxTokens').fill('8');
+  await page.locator('#chat-prompt').fill('How does PixelFS store tiles?');
+  await page.locator('#chat-prompt').press('Enter');
+  await expect(page.locator('.chat-reply').last()).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
+  const sources = page.locator('.chat-sources').last();
+  const count = Number(await sources.getAttribute('data-count'));
+  expect(count).toBeGreaterThanOrEqual(1);
+
+  const show = sources.locator('.chat-source').first().locator('a.chat-source-map');
+  await expect(show).toHaveText('Show on the map');
+  await expect(show).toHaveAttribute('href', /^#\/explorer\?corpus=pxi-docs&passages=\d+:\d+-\d+(,\d+:\d+-\d+)*&focus=0$/);
+  await show.click();
+
+  const explorer = page.locator('section.explorer');
+  await expect(explorer).toHaveAttribute('data-started', 'true', { timeout: 60_000 });
+  const legend = page.locator('#ex-passage-legend');
+  await expect(legend).toHaveAttribute('data-state', 'lit', { timeout: 30_000 });
+  await expect(legend).toHaveAttribute('data-corpus', 'pxi-docs');
+  await expect(legend).toHaveAttribute('data-passages', String(count));
+  await expect(legend).toContainText(`Lit: ${count} passage${count === 1 ? '' : 's'} used by the last answer, in pxi-docs's text tiles`);
+  // The overlay is in the scene, and the flight to the passage has ended.
+  await expect(legend).toHaveAttribute('data-drawn', /^[1-9]\d*$/, { timeout: 30_000 });
+  await expect(explorer).toHaveAttribute('data-animating', 'false', { timeout: 30_000 });
+  await page.screenshot({ path: test.info().outputPath('chat-corpus-passages-on-map.png') });
   expect(errors).toEqual([]);
 });

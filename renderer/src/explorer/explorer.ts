@@ -1,10 +1,11 @@
 import * as THREE from 'three';
 import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
-import type { Rect } from '../../../shared/map/geometry';
+import { unionRects, type Rect } from '../../../shared/map/geometry';
 import { chooseLevel } from '../../../shared/map/lod';
 import { COLORMAP_NAMES } from '../../../shared/map/colormap';
 import type { NavModelMap } from '../../../shared/nav/check';
 import type { ParsedNavQuestion } from '../../../shared/nav/parse';
+import type { LinkedPassage } from '../../../shared/corpus/passage-link';
 import { el, type ViewContext } from '../views/types';
 import { Camera2D, flightPose, type Pose } from './camera';
 import { fmtBytes, fmtShape, fmtValue } from './format';
@@ -16,6 +17,7 @@ import { Inspector } from './inspector';
 import { LiveOverlay } from './live';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
+import { PassageLayer } from './passage-layer';
 import { SearchBox } from './search';
 import { cellKey, TextureCache } from './texture-cache';
 import { View2D } from './view2d';
@@ -73,6 +75,8 @@ export class Explorer {
   private readonly navMaps = new Map<string, Promise<{ map: NavModelMap; truncated: boolean }>>();
   /** Where a training run changed the weights (specs/training.md, "The Training view"). */
   private readonly weights: WeightChangeLayer;
+  /** The passages a Chat answer used, lit over their corpus (specs/explorer.md, "Passages on the map"). */
+  private readonly passages: PassageLayer;
   private readonly resize: ResizeObserver;
   private mode: Mode = '2d';
   private colormap: ColormapChoice = 'auto';
@@ -111,13 +115,14 @@ export class Explorer {
       this.requestFrame();
     });
     this.weights = new WeightChangeLayer(ctx.api, () => this.requestFrame(), (m) => this.error(m));
+    this.passages = new PassageLayer(ctx.api, () => this.requestFrame());
     this.answerer = new AnswererControl(ctx.api, engineHost(ctx.api), () => this.modelFor3d());
     this.ask = new AskPanel(engineHost(ctx.api), this.answerer, (r) => {
       if (this.mode !== '2d') return false;
       this.flyTo(r, 0.2);
       return true;
     });
-    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note, this.weights.legend, this.ask.root);
+    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it.');
     this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
@@ -206,9 +211,10 @@ export class Explorer {
 
   /**
    * Loads the overview and shows the whole map, or the model `focus.model` (a model id), or its
-   * tensor `focus.tensor` selected; false when the map is empty.
+   * tensor `focus.tensor` selected, or corpus `focus.corpus` with `focus.passages` lit (flying
+   * to passage `focus.focus`); false when the map is empty.
    */
-  async start(focus: { model?: string; tensor?: string; train?: string } = {}): Promise<boolean> {
+  async start(focus: { model?: string; tensor?: string; train?: string; corpus?: string; passages?: LinkedPassage[]; focus?: number } = {}): Promise<boolean> {
     const o = await this.data.loadOverview();
     if (!o.bounds || o.models.length === 0) return false;
     this.onResize();
@@ -226,6 +232,7 @@ export class Explorer {
         this.error((e as Error).message);
       }
     }
+    if (focus.corpus && focus.passages?.length) await this.lightPassages(focus.corpus, focus.passages, focus.focus ?? 0);
     const b = o.bounds;
     const mm = await this.ctx.api.call('map:regions', {
       viewport: { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height },
@@ -243,6 +250,18 @@ export class Explorer {
     // view: tests and the benchmark wait for this mark before they read the camera.
     this.root.dataset.started = 'true';
     return true;
+  }
+
+  /** Lights passages of a corpus and flies to passage `focus` (the corpus's box first). */
+  private async lightPassages(corpus: string, passages: LinkedPassage[], focus: number): Promise<void> {
+    try {
+      const t = await this.passages.show(corpus, passages, focus);
+      if (t.box) this.flyTo(t.box, 0.04, true);
+      const f = unionRects(t.focus);
+      if (f) this.flyTo(f, 0.3);
+    } catch (e) {
+      this.error(`Could not light the passages of ${corpus}: ${(e as Error).message}`);
+    }
   }
 
   // ------------------------------------------------------------------ camera
@@ -403,6 +422,7 @@ export class Explorer {
     this.root.dataset.liveActive = String(live.active !== null);
     this.root.dataset.liveKvRects = String(live.kvFill.length);
     this.weights.draw(this.view2d.scene, this.view2d.originOf());
+    this.passages.draw(this.view2d.scene, this.view2d.originOf());
     this.renderer.render(this.view2d.scene, this.view2d.camera);
     this.drawLabels2d();
     this.minimap.draw(cam.viewport());
@@ -629,6 +649,8 @@ export class Explorer {
     else lines.push(r.kind);
     const live = this.live.describeAt(m.x, m.y);
     if (live) lines.push(live);
+    const lit = this.passages.describeAt(m.x, m.y);
+    if (lit) lines.push(lit);
     const learned = this.weights.describeAt(m.x, m.y);
     if (learned) lines.push(learned);
     const c = this.cellAt(r.id, m.x, m.y);
@@ -898,6 +920,7 @@ export class Explorer {
     this.data.close();
     this.live.dispose();
     this.weights.dispose();
+    this.passages.dispose();
     this.search.dispose();
     this.ask.dispose();
     this.answerer.dispose();

@@ -5,12 +5,15 @@
  * (`corpus:search`), the best passages go into the prompt ahead of the question with an
  * instruction to answer from them (shared/corpus/prompt.ts, bounded by the model's context),
  * and the reply lists them as cited sources: document, heading, lines, and the text on demand.
+ * Each source's "Show on the map" opens the Explorer on the corpus's region with the reply's
+ * passages lit, flying to that one (shared/corpus/passage-link.ts).
  *
  * Chat calls three things: `corpusControl` (the picker), `corpusPrompt` (before generating)
  * and `corpusSources` (when drawing a reply). The choice lives at module level, so it survives
  * switching views, like the conversation.
  */
 import { BUILTIN_CORPUS } from '../../../shared/corpus/builtin';
+import { passagesLink } from '../../../shared/corpus/passage-link';
 import { buildCorpusPrompt, passageBudget, sourceLabel } from '../../../shared/corpus/prompt';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
@@ -93,7 +96,8 @@ export function corpusSources(turn: object): HTMLElement[] {
     return [p];
   }
   const list = el('ol', {});
-  for (const u of s.used) {
+  const lit = s.used.map((u) => ({ document: u.passage.document.index, startChar: u.passage.startChar, endChar: u.passage.endChar }));
+  for (const [k, u] of s.used.entries()) {
     const h = u.passage;
     const text = el('pre', { className: 'chat-source-text' }, u.text);
     const item = el(
@@ -106,6 +110,9 @@ export function corpusSources(turn: object): HTMLElement[] {
         text,
       ),
     );
+    const map = el('a', { className: 'chat-source-map', href: passagesLink(s.corpus, lit, k) }, 'Show on the map');
+    map.title = `Open the Explorer on ${s.corpus}'s text tiles with the passages of this reply lit, flying to this one`;
+    item.append(map);
     item.dataset.document = h.document.name;
     item.dataset.lines = `${h.startLine}-${h.endLine}`;
     list.append(item);

@@ -1,10 +1,12 @@
+import { parsePassagesParam } from '../../../shared/corpus/passage-link';
 import { Explorer } from '../explorer/explorer';
 import { el, type View } from './types';
 
 /**
  * The visual memory explorer view (renderer/src/explorer, specs/explorer.md).
  * `#/explorer?model=ID` opens on that model, `&tensor=NAME` with that tensor selected, `&train=RUN`
- * with the weight-change layer of that training run on.
+ * with the weight-change layer of that training run on; `#/explorer?corpus=NAME&passages=D:S-E,…&focus=K`
+ * with those passages of the corpus lit (Chat's "Show on the map", shared/corpus/passage-link.ts).
  */
 export const explorerView: View = {
   id: 'explorer',
@@ -16,7 +18,17 @@ export const explorerView: View = {
     const stop = () => explorer.dispose();
     let ok: boolean;
     try {
-      ok = await explorer.start({ model: params.get('model') ?? undefined, tensor: params.get('tensor') ?? undefined, train: params.get('train') ?? undefined });
+      const corpus = params.get('corpus') ?? undefined;
+      const passages = corpus ? parsePassagesParam(params.get('passages') ?? '') : null;
+      if (corpus && !passages) ctx.showError(`The link names no passages of ${corpus} to light: showing the whole map.`);
+      ok = await explorer.start({
+        model: params.get('model') ?? undefined,
+        tensor: params.get('tensor') ?? undefined,
+        train: params.get('train') ?? undefined,
+        corpus: passages ? corpus : undefined,
+        passages: passages ?? undefined,
+        focus: Number(params.get('focus') ?? 0) || 0,
+      });
     } catch (e) {
       stop();
       throw e;
