@@ -123,11 +123,12 @@ test('a navigation question: the model answers, the index answer beside it, righ
   // The index's answer, shown on the map: the view flies to the tensor.
   await panel.locator('.ex-ask-index .ex-ask-fly').click();
   const ex = page.locator('.explorer');
+  // Wait for the camera to arrive (the fly may start a frame after the click, so the animating
+  // flag alone can still read 'false' from the previous flight), then for the view to settle.
+  const offCentre = async () => Math.abs(Number(await ex.getAttribute('data-cx')) - (rect.x + rect.width / 2)) + Math.abs(Number(await ex.getAttribute('data-cy')) - (rect.y + rect.height / 2));
+  await expect.poll(offCentre, { timeout: 20_000, intervals: [100] }).toBeLessThan(2);
   await expect.poll(async () => `${await ex.getAttribute('data-animating')}`, { timeout: 20_000, intervals: [100] }).toBe('false');
-  const cx = Number(await ex.getAttribute('data-cx'));
-  const cy = Number(await ex.getAttribute('data-cy'));
-  expect(Math.abs(cx - (rect.x + rect.width / 2))).toBeLessThan(1);
-  expect(Math.abs(cy - (rect.y + rect.height / 2))).toBeLessThan(1);
+  expect(await offCentre()).toBeLessThan(2);
 
   // A question the map cannot answer: the model's answer is unverified, never fact.
   await ask(page, 'where is blk.99.ffn_down.weight?');
