@@ -192,7 +192,10 @@ test('a lost GPU device is reported, and Reload brings the model back', async ({
   await expect(status).toHaveAttribute('data-state', 'lost', { timeout: 30_000 });
   await expect(status).toContainText('GPU device was lost');
   await expect(page.locator('#chat-send')).toBeDisabled();
-  await page.screenshot({ path: test.info().outputPath('chat-device-lost.png') });
+  // The compositor needs the new GPU process before the page can be captured: a capture can fail
+  // until then ("Unable to capture screenshot"), so wait for one that succeeds.
+  const shot = test.info().outputPath('chat-device-lost.png');
+  await expect.poll(() => page.screenshot({ path: shot }).then(() => true, () => false), { timeout: 30_000 }).toBe(true);
 
   await page.locator('#chat-reload').click();
   await expect(status).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
