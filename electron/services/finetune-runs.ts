@@ -15,10 +15,12 @@ import { PxiError } from '../../shared/errors';
 import { engineSupport } from '../../shared/engine/support';
 import { tensorTypeName, type ModelHeader } from '../../shared/engine/tensor-source';
 import { readGgufHeader } from '../../shared/gguf';
-import type { FinetuneRun, FinetuneStartRequest } from '../../shared/ipc/channels/train';
+import type { FinetuneEstimateInfo, FinetuneRun, FinetuneStartRequest, TrainRun } from '../../shared/ipc/channels/train';
 import { decodeMetadata } from '../../shared/model/metadata-json';
 import { parameterCount, paramSpecs, type TrainModelConfig } from '../../shared/train/config';
-import { FinetuneRecipeSchema, parseFinetuneRecipe, type FinetuneRecipe } from '../../shared/train/finetune-recipe';
+import { FinetuneRecipeSchema, loraSettingsOf, parseFinetuneRecipe, type FinetuneRecipe } from '../../shared/train/finetune-recipe';
+import { frozenBaseGpuBytes, stepFlops } from '../../shared/train/estimate';
+import { modelConfigOf, seqLenOf } from '../../shared/train/recipe';
 import { trainConfigOfBase } from '../../shared/train/frozen-base';
 import { loraParamSpecs } from '../../shared/train/lora';
 import { manifestTensorInfos, storedModelLabel } from '../engine/pixel-source';
@@ -166,5 +168,46 @@ export class FinetuneRunDetails {
     if (this.parameters.size > 256) this.parameters.clear();
     this.parameters.set(key, n);
     return n;
+  }
+}
+
+/**
+ * What the fine-tune form's estimate needs of a model of the volume (`train:finetune-estimate`):
+ * its training configuration, the bytes its frozen base takes on the GPU (FrozenBase, one binding
+ * per matrix), and this machine's measured rate: the latest finished run (by its last update)
+ * whose tokens/s is known, turned into a FLOP rate through that run's FLOPs per token
+ * (stepFlops). Runs whose model can no longer be read are passed over.
+ */
+export function finetuneEstimate(store: ModelStore, ref: string, runs: readonly TrainRun[]): FinetuneEstimateInfo {
+  const manifest = store.manifest(ref);
+  const header = storedHeader(store, manifest.id);
+  const support = finetuneSupport(header);
+  if (!support.ok) throw new FinetuneRequestError('FINETUNE_UNSUPPORTED', `${manifest.name} cannot be fine-tuned: ${support.problem}`, { model: manifest.id });
+  const config = trainConfigOfBase(header);
+  const baseBytes = frozenBaseGpuBytes(config, header.tensors);
+  const finished = runs.filter((r) => r.state === 'succeeded' && r.latest && r.latest.tokensPerSec > 0).sort((a, b) => b.updatedAt - a.updatedAt);
+  for (const r of finished) {
+    const perToken = flopsPerTokenOf(store, r);
+    if (perToken === null) continue;
+    const tokensPerSec = r.latest!.tokensPerSec;
+    return { model: manifest.id, config, baseBytes, rate: { run: r.run, kind: r.kind, tokensPerSec, flopsPerSec: tokensPerSec * perToken } };
+  }
+  return { model: manifest.id, config, baseBytes, rate: null };
+}
+
+/** FLOPs per trained token of a run's step (stepFlops over its tokens), or null when its model is not known any more. */
+function flopsPerTokenOf(store: ModelStore, r: TrainRun): number | null {
+  try {
+    if (r.kind === 'train') {
+      const seqLen = seqLenOf(r.recipe);
+      return stepFlops(modelConfigOf(r.recipe), r.recipe.train.batch, seqLen, 'full') / (r.recipe.train.batch * seqLen);
+    }
+    if (!r.base.modelId) return null;
+    const cfg = trainConfigOfBase(storedHeader(store, r.base.modelId));
+    const f = r.finetune;
+    const seqLen = f.train.seqLen ?? Math.min(DEFAULT_FINETUNE_SEQ, cfg.context);
+    return stepFlops(cfg, f.train.batch, seqLen, f.mode === 'full' ? 'full' : { lora: loraSettingsOf(f) }) / (f.train.batch * seqLen);
+  } catch {
+    return null;
   }
 }

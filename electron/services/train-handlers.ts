@@ -48,7 +48,7 @@ import { seqLenOf } from '../../shared/train/recipe';
 import { serializeTrainedTokenizer } from '../../shared/tokenizer-train';
 import type { TrainData } from '../train/session';
 import { listAdapters } from '../train/adapters';
-import { FINETUNE_TASK, FinetuneRunDetails, finetuneRecipeOf, StoredFinetuneParams } from './finetune-runs';
+import { FINETUNE_TASK, FinetuneRunDetails, finetuneEstimate, finetuneRecipeOf, StoredFinetuneParams } from './finetune-runs';
 // Types only: the training engine (electron/train/task.ts and what it imports: the GPU trainer,
 // the data loader, Dawn) is loaded on first use, so the services start, and every other
 // channel works, even where it cannot load.
@@ -774,6 +774,15 @@ export class TrainService {
   }
 
   /** The latest task of each run, `model.train` or `model.finetune` (cancelled runs left out), newest first. */
+  /** Every run, background and window, the newest first. */
+  private async allRuns(store: ModelStore): Promise<TrainRun[]> {
+    const runs: TrainRun[] = [];
+    for (const { task, params } of this.trainTasks().values()) if (!this.windows.has(params.run)) runs.push(await this.runInfo(store, task, params));
+    for (const w of this.windows.values()) runs.push(await this.windowInfo(store, w));
+    runs.sort((a, b) => b.createdAt - a.createdAt || (b.taskId ?? 0) - (a.taskId ?? 0));
+    return runs;
+  }
+
   private trainTasks(): Map<string, { task: TaskRecord; params: RunParams }> {
     const byRun = new Map<string, { task: TaskRecord; params: RunParams }>();
     for (const t of this.o.queue().list(1000)) {
@@ -1004,14 +1013,12 @@ export class TrainService {
         return { taskId: task.id, run: recipe.name };
       },
 
-      'train:runs': async () => {
+      'train:finetune-estimate': async ({ model }) => {
         const store = await this.o.store();
-        const runs: TrainRun[] = [];
-        for (const { task, params } of this.trainTasks().values()) if (!this.windows.has(params.run)) runs.push(await this.runInfo(store, task, params));
-        for (const w of this.windows.values()) runs.push(await this.windowInfo(store, w));
-        runs.sort((a, b) => b.createdAt - a.createdAt || (b.taskId ?? 0) - (a.taskId ?? 0));
-        return { runs: runs.slice(0, TRAIN_LIMITS.runs) };
+        return finetuneEstimate(store, model, await this.allRuns(store));
       },
+
+      'train:runs': async () => ({ runs: (await this.allRuns(await this.o.store())).slice(0, TRAIN_LIMITS.runs) }),
 
       'train:history': async ({ run, maxPoints }) => {
         const store = await this.o.store();

@@ -94,6 +94,11 @@ test('fine-tunes stories260K from the Training view: live curves, then its adapt
   await expect(page.locator('#ft-alpha')).toHaveValue('16');
   await expect(page.locator('#ft-targets input:checked')).toHaveCount(7);
   await expect(page.locator('#ft-mode-lora')).toBeChecked();
+  // The estimate under the settings: the GPU memory, and no time yet (no run has finished on this machine).
+  const estimate = page.locator('#ft-estimate');
+  const ESTIMATE = /^≈ [\d.]+ (KiB|MiB|GiB) of GPU memory; time: measured after the first steps\.$/;
+  await expect(estimate).toHaveText(ESTIMATE);
+  const atDefaults = await estimate.textContent();
 
   // A relative path is refused in the form, before any call.
   await page.locator('#ft-text').fill('stories/train.txt');
@@ -110,6 +115,9 @@ test('fine-tunes stories260K from the Training view: live curves, then its adapt
   await page.locator('#ft-seqLen').fill('32');
   await page.locator('#ft-evalEvery').fill('3');
   await page.locator('#ft-checkpointEvery').fill('3');
+  // It follows the settings: 2 × 32 tokens take less than the default 4 × 256.
+  await expect(estimate).not.toHaveText(atDefaults!);
+  await expect(estimate).toHaveText(ESTIMATE);
   await page.screenshot({ path: test.info().outputPath('finetune-form.png') });
   await page.locator('#ft-start').click();
 
@@ -159,6 +167,10 @@ test('fine-tunes stories260K from the Training view: live curves, then its adapt
   await page.screenshot({ path: test.info().outputPath('finetune-done.png') });
   await adapters.evaluate((e) => e.scrollIntoView({ block: 'end' }));
   await page.screenshot({ path: test.info().outputPath('finetune-adapter.png') });
+
+  // The finished run is this machine's measured rate: the form's estimate now predicts a time from it.
+  await page.locator('#train-finetune-tab').click();
+  await expect(estimate).toHaveText(new RegExp(`^≈ [\\d.]+ (KiB|MiB|GiB) of GPU memory; ≈ .+ at [\\d,]+ tokens/s \\(from this machine’s last fine-tune, ${RUN}\\)\\.$`));
 
   // The Models view names the adapter on the model's row, and its link opens Chat with it.
   const href = (await chatLink.getAttribute('href'))!;

@@ -15,6 +15,7 @@ import { directCaller } from '../../shared/ipc/dispatch';
 import type { EventPayload } from '../../shared/ipc/contract';
 import type { FinetuneRun } from '../../shared/ipc/channels/train';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
+import { stepFlops } from '../../shared/train/estimate';
 import { fixturePath } from '../support/fixtures';
 import { openNodeGpu } from '../support/webgpu-node';
 
@@ -96,6 +97,13 @@ describe('fine-tuning through the services', () => {
       expect(await code(call('train:finetune', req({ data: { train: ['relative/text.txt'] } })))).toMatch(/^TRAIN_BAD_PATH: training text "relative\/text\.txt" must be an absolute path/);
       expect(await code(call('train:finetune', req({ data: { train: [trainText], valid: [path.join(tmp, 'missing.txt')] } })))).toMatch(/^TRAIN_BAD_PATH: validation text .*missing\.txt: no such file/);
       expect((await call('tasks:list', {})).tasks.filter((x) => x.kind === 'model.finetune')).toEqual([]);
+
+      // The form's estimate: the configuration and the base's bytes; no measured rate before a run finished.
+      const before = await call('train:finetune-estimate', { model: 'stories260K' });
+      expect(before).toMatchObject({ model: stories, config: { arch: 'llama', dim: 64, layers: 5, heads: 8 }, rate: null });
+      expect(before.baseBytes).toBeGreaterThan(200_000);
+      expect(await code(call('train:finetune-estimate', { model: gem }))).toMatch(/^FINETUNE_UNSUPPORTED: tiny-gemma2 cannot be fine-tuned/);
+      expect(await code(call('train:finetune-estimate', { model: 'nothing' }))).toMatch(/^MODEL_NOT_FOUND/);
       if (gpuReason) return t.skip(`no WebGPU adapter: ${gpuReason}`);
 
       // A short LoRA fine-tune to its end; its default name is the model's.
@@ -118,6 +126,10 @@ describe('fine-tuning through the services', () => {
       expect(done.parameters).toBeGreaterThan(0);
       expect(done.adapter).toMatchObject({ name: 'stories260K-lora', bytes: expect.any(Number) });
       expect(done.validLoss).not.toBeNull();
+      // Now this machine has a measured rate: the run's tokens/s times its FLOPs per token.
+      const after = await call('train:finetune-estimate', { model: q8 });
+      const perToken = stepFlops(before.config, 2, 32, { lora: { rank: 8, alpha: 16, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] } }) / 64;
+      expect(after.rate).toEqual({ run: 'stories260K-lora', kind: 'finetune', tokensPerSec: done.latest!.tokensPerSec, flopsPerSec: done.latest!.tokensPerSec * perToken });
 
       // Its events, as a training run's: a start, every step once, validation before the first step and every 3, checkpoints, done.
       const mine = seen.filter((e) => e.run === 'stories260K-lora');

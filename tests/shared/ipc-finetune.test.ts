@@ -225,3 +225,56 @@ describe('adapters in the models channels', () => {
     await refused(createDispatcher(handlers({ 'models:list': () => ({ models: [{ ...model, adapters: [{ name: '../x', bytes: 1 }] }] as never }) })), 'models:list', {}, 'IPC_INVALID_RESPONSE', /adapters/);
   });
 });
+
+describe('train:finetune-estimate in the contract', () => {
+  const config = { arch: 'llama', vocab: 512, dim: 64, layers: 5, heads: 8, kvHeads: 4, ff: 172, context: 512, ropeTheta: 10000, rmsEps: 1e-5, tied: true, qkvBias: false } as const;
+  const answer = { model: 'abc123', config, baseBytes: 1_057_000, rate: { run: 'stories-lora', kind: 'finetune', tokensPerSec: 1200, flopsPerSec: 3.1e9 } } as const;
+
+  it('takes a model and answers its configuration, base bytes and the measured rate (or none)', async () => {
+    const seen: unknown[] = [];
+    const d = createDispatcher(
+      handlers({
+        'train:finetune-estimate': (req) => {
+          seen.push(req);
+          return req.model === 'new' ? { ...answer, rate: null } : answer;
+        },
+      }),
+    );
+    expect(await d('train:finetune-estimate', { model: 'stories260K' }, ctx)).toEqual({ ok: true, value: answer });
+    expect(await d('train:finetune-estimate', { model: 'new' }, ctx)).toEqual({ ok: true, value: { ...answer, rate: null } });
+    expect(seen).toEqual([{ model: 'stories260K' }, { model: 'new' }]);
+  });
+
+  it('refuses bad requests and answers that are not an estimate', async () => {
+    let calls = 0;
+    const d = createDispatcher(
+      handlers({
+        'train:finetune-estimate': () => {
+          calls++;
+          return answer;
+        },
+      }),
+    );
+    for (const [payload, msg] of [
+      [{}, /model/],
+      [{ model: '' }, /model/],
+      [{ model: 'x'.repeat(257) }, /model/],
+      [{ model: 'a', extra: 1 }, /extra|Unrecognized/i],
+    ] as const) {
+      await refused(d, 'train:finetune-estimate', payload, 'IPC_INVALID_REQUEST', msg);
+    }
+    expect(calls).toBe(0);
+    for (const [bad, msg] of [
+      [{ ...answer, baseBytes: -1 }, /baseBytes/],
+      [{ ...answer, baseBytes: 1.5 }, /baseBytes/],
+      [{ ...answer, config: { ...config, arch: 'gpt2' } }, /config\.arch/],
+      [{ ...answer, config: { ...config, dim: 0 } }, /config\.dim/],
+      [{ ...answer, rate: { ...answer.rate, tokensPerSec: 0 } }, /rate\.tokensPerSec/],
+      [{ ...answer, rate: { ...answer.rate, kind: 'other' } }, /rate\.kind/],
+      [{ ...answer, rate: { ...answer.rate, run: '../x' } }, /rate\.run/],
+    ] as const) {
+      const wrong = createDispatcher(handlers({ 'train:finetune-estimate': () => bad as never }));
+      await refused(wrong, 'train:finetune-estimate', { model: 'a' }, 'IPC_INVALID_RESPONSE', msg);
+    }
+  });
+});

@@ -67,6 +67,7 @@ describe('train channels in the contract', () => {
     expect(channelNames.filter((c) => c.startsWith('train:')).sort()).toEqual([
       'train:cancel',
       'train:finetune',
+      'train:finetune-estimate',
       'train:history',
       'train:pause',
       'train:resume',

@@ -8,10 +8,11 @@
  */
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
-import type { FinetuneRun, FinetuneStart } from '../../../shared/ipc/channels/train';
+import type { FinetuneEstimateInfo, FinetuneRun, FinetuneStart } from '../../../shared/ipc/channels/train';
+import { stepFlops, trainerGpuBytes, type StepMode } from '../../../shared/train/estimate';
 import { FinetuneRecipeSchema } from '../../../shared/train/finetune-recipe';
 import { LORA_TARGETS } from '../../../shared/train/lora';
-import { formatBytes, formatCount, isAbsolutePath } from '../components/format';
+import { formatBytes, formatCount, formatDuration, isAbsolutePath } from '../components/format';
 import { alertBox, errorInfo } from '../components/ui';
 import { el } from './types';
 
@@ -63,6 +64,45 @@ export function finetuneDescription(r: FinetuneRun): string {
   return `${what}${params}; batch ${f.train.batch}${seq}; lr ${f.train.lr}; text ${f.data.train.join(', ')}${f.data.valid.length ? `; validation ${f.data.valid.join(', ')}` : ''}`;
 }
 
+/** The settings of the form that the estimate reads. */
+export interface EstimateSettings {
+  mode: 'lora' | 'full';
+  rank: number;
+  alpha: number;
+  targets: (typeof LORA_TARGETS)[number][];
+  steps: number;
+  batch: number;
+  /** null: min(256, the model's context), as the services fill it in. */
+  seqLen: number | null;
+}
+
+/**
+ * The line under the form's settings: the GPU memory the run will take (GpuTrainer's buffers,
+ * and for LoRA the frozen base in its own types: shared/train/estimate.ts, equal to what they
+ * allocate) and the predicted time: the steps' FLOPs (stepFlops) at this machine's measured FLOP
+ * rate (the latest finished run's), or a note that the time is measured after the first steps.
+ */
+export function finetuneEstimateText(est: FinetuneEstimateInfo, s: EstimateSettings): string {
+  const cfg = est.config;
+  const seqLen = s.seqLen ?? Math.min(256, cfg.context);
+  if (seqLen > cfg.context) return `The sequence is longer than the model’s context (${cfg.context} tokens).`;
+  const lora = { rank: s.rank, alpha: s.alpha, targets: s.targets };
+  const mode: StepMode = s.mode === 'full' ? 'full' : { lora };
+  let bytes: number;
+  try {
+    bytes = s.mode === 'full' ? trainerGpuBytes(cfg, { batch: s.batch, seqLen }) : trainerGpuBytes(cfg, { batch: s.batch, seqLen }, { lora }) + est.baseBytes;
+  } catch (e) {
+    return `No estimate: ${errorInfo(e).message}`;
+  }
+  const memory = `≈ ${formatBytes(bytes)} of GPU memory`;
+  if (!est.rate) return `${memory}; time: measured after the first steps.`;
+  const flops = stepFlops(cfg, s.batch, seqLen, mode);
+  const seconds = (s.steps * flops) / est.rate.flopsPerSec;
+  const tokensPerSec = (est.rate.flopsPerSec * s.batch * seqLen) / flops;
+  const source = est.rate.kind === 'finetune' ? 'this machine’s last fine-tune' : 'this machine’s last training run';
+  return `${memory}; ≈ ${formatDuration(seconds * 1000)} at ${Math.round(tokensPerSec).toLocaleString('en-US')} tokens/s (from ${source}, ${est.rate.run}).`;
+}
+
 /** The form that starts a fine-tune. */
 export class FinetuneForm {
   readonly element: HTMLElement;
@@ -74,6 +114,10 @@ export class FinetuneForm {
   private readonly targets: HTMLInputElement[] = [];
   private readonly loraPart = el('div', { className: 'ft-lora' });
   private readonly error = el('div');
+  private readonly estimateLine = el('p', { className: 'ft-estimate muted', id: 'ft-estimate', ariaLive: 'polite' });
+  /** The estimate's inputs per model id (train:finetune-estimate), read once per load. */
+  private readonly estimates = new Map<string, Promise<FinetuneEstimateInfo>>();
+  private estimateTicket = 0;
   private readonly startButton = el('button', { type: 'submit', className: 'btn primary', id: 'ft-start', textContent: 'Start fine-tune' });
   private models: Model[] = [];
   /** The name was typed by the person: model and mode changes no longer rename it. */
@@ -144,9 +188,12 @@ export class FinetuneForm {
       modeField,
       this.loraPart,
       el('details', { className: 'train-sizes', id: 'ft-schedule' }, el('summary', {}, 'Steps, learning rate, batch and schedule'), trainNumbers),
+      this.estimateLine,
       this.error,
       el('div', { className: 'actions' }, this.startButton),
     );
+    form.addEventListener('input', () => this.updateEstimate());
+    form.addEventListener('change', () => this.updateEstimate());
     form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       this.startButton.disabled = true;
@@ -160,6 +207,7 @@ export class FinetuneForm {
     try {
       const [{ models }, corpora] = await Promise.all([this.api.call('models:list', {}), this.api.call('corpus:list', {}).catch(() => ({ corpora: [] }))]);
       this.models = models;
+      this.estimates.clear();
       this.corpora.replaceChildren(...corpora.corpora.map((c) => el('option', { value: c.name })));
     } catch (e) {
       this.error.replaceChildren(alertBox(errorInfo(e).message, { title: 'The models could not be read' }));
@@ -188,7 +236,58 @@ export class FinetuneForm {
     return this.modes.find((m) => m.checked)?.value === 'full' ? 'full' : 'lora';
   }
 
+  /** The settings the estimate reads, or null while one of them is not a number it can use. */
+  private estimateSettings(): EstimateSettings | null {
+    const num = (key: string) => {
+      const x = Number(this.fields.get(`ft-${key}`)!.value.trim());
+      return Number.isInteger(x) && x > 0 ? x : null;
+    };
+    const rawSeq = this.fields.get('ft-seqLen')!.value.trim();
+    const [rank, steps, batch] = [num('rank'), num('steps'), num('batch')];
+    const seqLen = rawSeq === '' ? null : num('seqLen');
+    const alpha = Number(this.fields.get('ft-alpha')!.value);
+    const targets = this.targets.filter((t) => t.checked).map((t) => t.value as (typeof LORA_TARGETS)[number]);
+    const mode = this.mode();
+    if (steps === null || batch === null || (rawSeq !== '' && seqLen === null)) return null;
+    if (mode === 'lora' && (rank === null || !(alpha > 0) || targets.length === 0)) return null;
+    return { mode, rank: rank ?? 1, alpha: alpha > 0 ? alpha : 1, targets, steps, batch, seqLen };
+  }
+
+  /** Reads the estimates' inputs again (a run finished: this machine's measured rate changed). */
+  refreshEstimate(): void {
+    this.estimates.clear();
+    this.updateEstimate();
+  }
+
+  /** Shows the memory and time the current settings will take (read from the services once per model). */
+  private updateEstimate(): void {
+    const model = this.models.find((m) => m.id === this.modelSelect.value && m.finetunes);
+    const ticket = ++this.estimateTicket;
+    if (!model) {
+      this.estimateLine.replaceChildren();
+      return;
+    }
+    let est = this.estimates.get(model.id);
+    if (!est) {
+      est = this.api.call('train:finetune-estimate', { model: model.id });
+      this.estimates.set(model.id, est);
+      est.catch(() => this.estimates.delete(model.id));
+    }
+    est.then(
+      (e) => {
+        if (ticket !== this.estimateTicket) return;
+        const s = this.estimateSettings();
+        this.estimateLine.textContent = s ? finetuneEstimateText(e, s) : 'No estimate until the settings are numbers.';
+      },
+      (e: unknown) => {
+        if (ticket !== this.estimateTicket) return;
+        this.estimateLine.textContent = `No estimate: ${errorInfo(e).message}`;
+      },
+    );
+  }
+
   private modelChanged(): void {
+    this.updateEstimate();
     if (this.nameEdited) return;
     const m = this.models.find((x) => x.id === this.modelSelect.value);
     if (m) this.fields.get('ft-name')!.value = `${m.name.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100)}-${this.mode()}`;

@@ -147,10 +147,13 @@ class TrainingPage {
       this.api.on('tasks:changed', (t) => {
         if (!this.page.isConnected) return this.dispose();
         if (t.kind === 'model.train' || t.kind === 'model.finetune') this.scheduleRefresh();
+        // A finished run is this machine's newest measured rate: the form's estimate reads it again.
+        if ((t.kind === 'model.train' || t.kind === 'model.finetune') && t.state === 'succeeded') this.finetuneForm.refreshEstimate();
         if (t.kind === 'model.import' && t.state === 'succeeded') void this.finetuneForm.load();
       }),
       onWindowRuns((run, outcome) => {
         if (!this.page.isConnected) return this.dispose();
+        if (outcome?.state === 'succeeded') this.finetuneForm.refreshEstimate();
         if (outcome?.state === 'failed' && run === this.selected) this.detail.querySelector('.train-error')?.replaceChildren(alertBox(outcome.error.message, { title: 'The run stopped with an error', code: outcome.error.code }));
         this.scheduleRefresh();
       }),

@@ -227,6 +227,43 @@ export const FinetuneStartRequest = z.strictObject({
 });
 export type FinetuneStart = z.input<typeof FinetuneStartRequest>;
 
+/** The training engine's view of a model (shared/train/config.ts TrainModelConfig). */
+export const TrainModelConfigInfo = z.strictObject({
+  arch: z.enum(['llama', 'qwen2']),
+  vocab: z.number().int().positive().max(1 << 24),
+  dim: z.number().int().positive().max(1 << 20),
+  layers: z.number().int().positive().max(1 << 12),
+  heads: z.number().int().positive().max(1 << 12),
+  kvHeads: z.number().int().positive().max(1 << 12),
+  ff: z.number().int().positive().max(1 << 22),
+  context: z.number().int().positive().max(1 << 16),
+  ropeTheta: z.number().positive(),
+  rmsEps: z.number().positive(),
+  tied: z.boolean(),
+  qkvBias: z.boolean(),
+});
+
+/**
+ * What the fine-tune form's estimate needs of a model (shared/train/estimate.ts): its training
+ * configuration, the bytes its frozen base takes on the GPU (LoRA), and this machine's measured
+ * rate — the latest finished run's tokens/s and, through its FLOPs per token, its FLOP rate —
+ * or null when no run has finished with a measured rate.
+ */
+export const FinetuneEstimate = z.strictObject({
+  model: z.string(),
+  config: TrainModelConfigInfo,
+  baseBytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  rate: z
+    .strictObject({
+      run: RunName,
+      kind: z.enum(['train', 'finetune']),
+      tokensPerSec: z.number().positive(),
+      flopsPerSec: z.number().positive(),
+    })
+    .nullable(),
+});
+export type FinetuneEstimateInfo = z.infer<typeof FinetuneEstimate>;
+
 export const trainChannels = {
   /** Queues a `model.train` task for the recipe under the run name (default: the recipe's name). */
   'train:start': {
@@ -238,6 +275,8 @@ export const trainChannels = {
    * volume trained on the text; the run then shows in train:runs like a training run.
    */
   'train:finetune': { request: FinetuneStartRequest, response: z.strictObject({ taskId: z.number().int().positive(), run: RunName }) },
+  /** The configuration, frozen-base bytes and this machine's measured rate for the fine-tune form's estimate of a model of the volume. */
+  'train:finetune-estimate': { request: z.strictObject({ model: z.string().min(1).max(256) }), response: FinetuneEstimate },
   'train:runs': { request: Empty, response: z.strictObject({ runs: z.array(TrainRunInfo).max(TRAIN_LIMITS.runs) }) },
   'train:history': {
     request: z.strictObject({ run: RunName, maxPoints: z.number().int().min(10).max(TRAIN_LIMITS.historyPoints).optional() }),
