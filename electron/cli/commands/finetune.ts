@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PxiError, RemoteError } from '../../../shared/errors';
+import { PxiError } from '../../../shared/errors';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { formatBytes } from '../../../shared/model/summary';
 import { parseFinetuneRecipe, type FinetuneRecipe } from '../../../shared/train/finetune-recipe';
@@ -16,15 +16,15 @@ import { paramSpecs, parameterCount } from '../../../shared/train/config';
 import { tensorTypeName } from '../../../shared/engine/tensor-source';
 import { openNodeContext } from '../../engine';
 import { openStore, volumeDir } from '../../models/cli-helpers';
-import { formatDuration } from '../../models/progress';
 import type { ModelStore } from '../../models/store';
 import { modelTaskHandlers } from '../../models/tasks';
-import { TaskQueue, type TaskRecord } from '../../tasks/queue';
+import { TaskQueue } from '../../tasks/queue';
 import { removeRun } from '../../train/checkpoint';
 import { openFinetuneBase } from '../../train/finetune';
 import { FINETUNE_TASK, finetuneTaskHandler, type FinetuneTaskParams, type FinetuneTaskResult } from '../../train/finetune-task';
 import type { TrainEvent } from '../../train/session';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
+import { runTrainingTask, stepLine } from '../training-task';
 
 const INT_FLAGS = { steps: 'steps', batch: 'batch', seq: 'seqLen', accum: 'accum', warmup: 'warmup', seed: 'seed', 'eval-every': 'evalEvery', 'checkpoint-every': 'checkpointEvery' } as const;
 const NUM_FLAGS = { lr: 'lr', 'weight-decay': 'weightDecay', clip: 'clip' } as const;
@@ -190,8 +190,9 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
       const onEvent = (_task: number, e: TrainEvent) => {
         emit(e);
         if (e.kind === 'start') say(`pxi finetune: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory for training state and activations)`);
-        else if (e.kind === 'step' && (e.step % 10 === 0 || e.step === e.steps || e.step < 3)) {
-          say(`step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  |g| ${e.gradNorm.toFixed(3)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${formatDuration(e.etaSec)}`);
+        else if (e.kind === 'step') {
+          const line = stepLine(e);
+          if (line) say(line);
         } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)}`);
         else if (e.kind === 'checkpoint') say(`step ${e.step}: checkpoint saved`);
       };
@@ -209,33 +210,22 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
         }),
       ]);
       try {
-        const unfinished = queue.list().filter((t) => t.kind === FINETUNE_TASK && (t.state === 'running' || t.state === 'queued') && (t.params as FinetuneTaskParams).recipe.name === run);
-        let task: TaskRecord | undefined = unfinished[0];
-        if (values.fresh) {
-          for (const t of unfinished) if (t.state === 'queued') queue.cancel(t.id);
-          await removeRun((await storeProvider()).volume, run);
-          task = undefined;
-        }
-        if (task && JSON.stringify((task.params as FinetuneTaskParams).recipe) !== JSON.stringify(recipe)) {
-          throw new UsageError(`run ${run} has an unfinished fine-tuning task (#${task.id}) with other settings: pass --fresh to start over, or --name for another run`);
-        }
-        if (task) say(`pxi finetune: continuing task #${task.id} (run ${run})`);
-        const id = task?.id ?? queue.enqueue(FINETUNE_TASK, params).id;
-        const finished = new Promise<TaskRecord>((resolve) => {
-          queue.onChange((t) => {
-            if (t.id === id && (t.state === 'succeeded' || t.state === 'failed' || t.state === 'cancelled')) resolve(t);
-          });
+        const outcome = await runTrainingTask<FinetuneTaskParams>({
+          queue,
+          command: 'pxi finetune',
+          kind: FINETUNE_TASK,
+          run,
+          params,
+          ofRun: (p) => p.recipe.name === run,
+          sameSettings: (p) => JSON.stringify(p.recipe) === JSON.stringify(recipe),
+          what: 'fine-tuning',
+          changed: 'with other settings',
+          fresh: values.fresh === true,
+          removeRun: async () => removeRun((await storeProvider()).volume, run),
+          interrupted: io.interrupted,
+          say,
         });
-        queue.start();
-        const outcome = await Promise.race([finished, io.interrupted.then(() => null)]);
-        if (outcome === null) {
-          await queue.close();
-          say('pxi finetune: interrupted; the last checkpoint is kept: run the same command again to resume');
-          return EXIT.INTERRUPTED;
-        }
-        if (outcome.state !== 'succeeded') {
-          throw outcome.error ? new RemoteError(outcome.error) : new PxiError('TRAIN_FAILED', `fine-tuning task #${id} ended ${outcome.state}`);
-        }
+        if (outcome === null) return EXIT.INTERRUPTED;
         const r = outcome.result as FinetuneTaskResult;
         emit({ kind: 'result', ...r });
         say(`pxi finetune: done: ${r.step} steps${r.validLoss !== null ? `, validation loss ${r.validLoss.toFixed(4)}` : ''}${r.adapter ? `; adapter in the volume at ${r.adapter}` : ''}${r.model ? `; imported as model ${r.model}` : ''}${r.out ? `; wrote ${r.out}` : ''}`);

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { PxiError, RemoteError } from '../../../shared/errors';
+import { PxiError } from '../../../shared/errors';
 import { parseRecipe, type Recipe } from '../../../shared/train/recipe';
 import { parameterCount } from '../../../shared/train/config';
 import { modelConfigOf } from '../../../shared/train/recipe';
@@ -15,12 +15,12 @@ import { openNodeContext } from '../../engine';
 import { openStore, volumeDir } from '../../models/cli-helpers';
 import type { ModelStore } from '../../models/store';
 import { modelTaskHandlers } from '../../models/tasks';
-import { TaskQueue, type TaskRecord } from '../../tasks/queue';
+import { TaskQueue } from '../../tasks/queue';
 import { TRAIN_TASK, trainTaskHandler, type TrainTaskParams, type TrainTaskResult } from '../../train/task';
-import { formatDuration } from '../../models/progress';
 import { removeRun } from '../../train/checkpoint';
 import { describeModel, type TrainEvent } from '../../train/session';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
+import { runTrainingTask, stepLine } from '../training-task';
 
 const INT_FLAGS = ['steps', 'batch', 'accum', 'seed', 'eval-every', 'checkpoint-every', 'sample-every'] as const;
 
@@ -122,8 +122,9 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or 
     const onEvent = (_task: number, e: TrainEvent) => {
       emit(e);
       if (e.kind === 'start') say(`pxi train: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory)`);
-      else if (e.kind === 'step' && (e.step % 10 === 0 || e.step === e.steps || e.step < 3)) {
-        say(`step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  |g| ${e.gradNorm.toFixed(3)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${formatDuration(e.etaSec)}`);
+      else if (e.kind === 'step') {
+        const line = stepLine(e);
+        if (line) say(line);
       } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)} (${(e.loss / Math.LN2).toFixed(3)} bits/token)`);
       else if (e.kind === 'sample') say(`step ${e.step} sample: ${JSON.stringify(e.text)}`);
       else if (e.kind === 'checkpoint') say(`step ${e.step}: checkpoint saved`);
@@ -144,34 +145,24 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or 
       }),
     ]);
     try {
-      const unfinished = queue.list().filter((t) => t.kind === TRAIN_TASK && (t.state === 'running' || t.state === 'queued') && (t.params as TrainTaskParams).run === run);
-      let task: TaskRecord | undefined = unfinished[0];
-      if (values.fresh) {
-        for (const t of unfinished) if (t.state === 'queued') queue.cancel(t.id);
-        await removeRun((await storeProvider()).volume, run);
-        task = undefined;
-      }
-      if (task && JSON.stringify((task.params as TrainTaskParams).recipe) !== JSON.stringify(recipe)) {
-        throw new UsageError(`run ${run} has an unfinished training task (#${task.id}) with a different recipe: pass --fresh to start over, or --name for another run`);
-      }
-      if (task) say(`pxi train: continuing task #${task.id} (run ${run})`);
-      else say(`pxi train: ${run}: ${describeModel(recipe)}; ${(parameterCount(modelConfigOf(recipe)) / 1e6).toFixed(2)} M parameters`);
-      const id = task?.id ?? queue.enqueue(TRAIN_TASK, params).id;
-      const finished = new Promise<TaskRecord>((resolve) => {
-        queue.onChange((t) => {
-          if (t.id === id && (t.state === 'succeeded' || t.state === 'failed' || t.state === 'cancelled')) resolve(t);
-        });
+      const continuing = queue.list().some((t) => t.kind === TRAIN_TASK && (t.state === 'running' || t.state === 'queued') && (t.params as TrainTaskParams).run === run);
+      if (!continuing || values.fresh) say(`pxi train: ${run}: ${describeModel(recipe)}; ${(parameterCount(modelConfigOf(recipe)) / 1e6).toFixed(2)} M parameters`);
+      const outcome = await runTrainingTask<TrainTaskParams>({
+        queue,
+        command: 'pxi train',
+        kind: TRAIN_TASK,
+        run,
+        params,
+        ofRun: (p) => p.run === run,
+        sameSettings: (p) => JSON.stringify(p.recipe) === JSON.stringify(recipe),
+        what: 'training',
+        changed: 'with a different recipe',
+        fresh: values.fresh === true,
+        removeRun: async () => removeRun((await storeProvider()).volume, run),
+        interrupted: io.interrupted,
+        say,
       });
-      queue.start();
-      const outcome = await Promise.race([finished, io.interrupted.then(() => null)]);
-      if (outcome === null) {
-        await queue.close(); // the task stays 'running': the next pxi train resumes it
-        say(`pxi train: interrupted; the last checkpoint is kept: run the same command again to resume`);
-        return EXIT.INTERRUPTED;
-      }
-      if (outcome.state !== 'succeeded') {
-        throw outcome.error ? new RemoteError(outcome.error) : new PxiError('TRAIN_FAILED', `training task #${id} ended ${outcome.state}`);
-      }
+      if (outcome === null) return EXIT.INTERRUPTED;
       const r = outcome.result as TrainTaskResult;
       if (values.out) say(`pxi train: wrote ${values.out}`);
       emit({ kind: 'result', ...r });

@@ -1,0 +1,70 @@
+/**
+ * What `pxi train` and `pxi finetune` share: a run as a task of the data folder's durable queue
+ * (the run's unfinished task continued, or a new one enqueued; --fresh starts over), waited for
+ * until it ends or Ctrl-C (then the task stays 'running' in the queue and the next command
+ * resumes it), and the progress line of a step.
+ */
+import { PxiError, RemoteError } from '../../shared/errors';
+import type { TrainEvent } from '../../shared/train/loop';
+import { formatDuration } from '../models/progress';
+import type { TaskQueue, TaskRecord } from '../tasks/queue';
+import { UsageError } from './command';
+
+/** The line a step prints (every 10th, the first two and the last). */
+export function stepLine(e: Extract<TrainEvent, { kind: 'step' }>): string | null {
+  if (!(e.step % 10 === 0 || e.step === e.steps || e.step < 3)) return null;
+  return `step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  |g| ${e.gradNorm.toFixed(3)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${formatDuration(e.etaSec)}`;
+}
+
+export interface TrainingTaskOptions<P> {
+  queue: TaskQueue;
+  /** `pxi train` / `pxi finetune`: the prefix of its messages. */
+  command: string;
+  kind: string;
+  run: string;
+  params: P;
+  /** Whether a task's params are of this run, and with the same settings. */
+  ofRun(p: P): boolean;
+  sameSettings(p: P): boolean;
+  /** "training" / "fine-tuning": how the task is named in messages. */
+  what: string;
+  /** "with a different recipe": how the refusal of a changed run says it. */
+  changed: string;
+  fresh: boolean;
+  removeRun(): Promise<void>;
+  interrupted: Promise<void>;
+  say(line: string): void;
+}
+
+/** Runs the run's task to its end: the succeeded record, or null when interrupted (the queue then closed, the task left to resume). */
+export async function runTrainingTask<P>(o: TrainingTaskOptions<P>): Promise<TaskRecord | null> {
+  const { queue, run } = o;
+  const unfinished = queue.list().filter((t) => t.kind === o.kind && (t.state === 'running' || t.state === 'queued') && o.ofRun(t.params as P));
+  let task: TaskRecord | undefined = unfinished[0];
+  if (o.fresh) {
+    for (const t of unfinished) if (t.state === 'queued') queue.cancel(t.id);
+    await o.removeRun();
+    task = undefined;
+  }
+  if (task && !o.sameSettings(task.params as P)) {
+    throw new UsageError(`run ${run} has an unfinished ${o.what} task (#${task.id}) ${o.changed}: pass --fresh to start over, or --name for another run`);
+  }
+  if (task) o.say(`${o.command}: continuing task #${task.id} (run ${run})`);
+  const id = task?.id ?? queue.enqueue(o.kind, o.params).id;
+  const finished = new Promise<TaskRecord>((resolve) => {
+    queue.onChange((t) => {
+      if (t.id === id && (t.state === 'succeeded' || t.state === 'failed' || t.state === 'cancelled')) resolve(t);
+    });
+  });
+  queue.start();
+  const outcome = await Promise.race([finished, o.interrupted.then(() => null)]);
+  if (outcome === null) {
+    await queue.close(); // the task stays 'running': the next command resumes it
+    o.say(`${o.command}: interrupted; the last checkpoint is kept: run the same command again to resume`);
+    return null;
+  }
+  if (outcome.state !== 'succeeded') {
+    throw outcome.error ? new RemoteError(outcome.error) : new PxiError('TRAIN_FAILED', `${o.what} task #${id} ended ${outcome.state}`);
+  }
+  return outcome;
+}
