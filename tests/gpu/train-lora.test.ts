@@ -16,6 +16,7 @@ import { referenceLossAndGrads } from '../../shared/train/reference/model';
 import { learningRateAt } from '../../shared/train/schedule';
 import { openTestContext } from '../support/gpu';
 import { sourceFromBytes } from '../node/engine-support';
+import { relErr, seededTokens } from '../support/train-models';
 
 // LoRA training over a frozen base in every weight type the engine reads (QLoRA-style: the
 // base stays in its GGUF type on the GPU and each product expands one matrix to f32 first),
@@ -63,28 +64,12 @@ function base(preset: PresetName, type: GenType): Promise<Base> {
   return b;
 }
 
-function tokens(seed: number, n: number, vocab: number): Int32Array {
-  const r = new Xoshiro128(seed);
-  return Int32Array.from({ length: n }, () => r.nextInt(0, vocab - 1));
-}
-
 /** A and B drawn ±0.5 (B is not zero, so A's gradient is not zero either). */
 function randomAdapters(cfg: TrainModelConfig, lora: LoraSettings, seed: number): Map<string, Float32Array> {
   const r = new Xoshiro128(seed);
   const out = new Map<string, Float32Array>();
   for (const s of loraParamSpecs(cfg, lora)) out.set(s.name, Float32Array.from({ length: s.size }, () => (r.nextFloat() - 0.5) * (s.name.endsWith('lora_b') ? 0.2 : 1)));
   return out;
-}
-
-/** Largest |got − want| over the tensor, relative to the tensor's largest |want|. */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return scale === 0 ? diff : diff / scale;
 }
 
 const ALL: LoraSettings = { rank: 4, alpha: 8, targets: ['attn_q', 'attn_k', 'attn_v', 'attn_output', 'ffn_gate', 'ffn_up', 'ffn_down'] };
@@ -103,7 +88,7 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
       const b = await base(preset, type);
       const [B, T] = [2, 5];
       const adapters = randomAdapters(b.cfg, lora, 17);
-      const batch = tokens(23, B * (T + 1), b.cfg.vocab);
+      const batch = seededTokens(23, B * (T + 1), b.cfg.vocab);
       const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
       const trainer = await GpuTrainer.create(ctx, b.cfg, { batch: B, seqLen: T }, adapters, { base: frozen, lora });
       try {
@@ -153,7 +138,7 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
       const lora: LoraSettings = { ...ALL, dropout: 0.25 };
       const [B, T] = [2, 5];
       const adapters = randomAdapters(b.cfg, lora, 61);
-      const batch = tokens(62, B * (T + 1), b.cfg.vocab);
+      const batch = seededTokens(62, B * (T + 1), b.cfg.vocab);
       const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
       const trainer = await GpuTrainer.create(ctx, b.cfg, { batch: B, seqLen: T }, adapters, { base: frozen, lora, dropoutSeed: 77 });
       try {
@@ -185,7 +170,7 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
     if (!ctx) return t.skip(reason);
     const b = await base('tiny-llama', 'Q4_K');
     const [B, T] = [1, 8];
-    const batch = tokens(5, B * (T + 1), b.cfg.vocab);
+    const batch = seededTokens(5, B * (T + 1), b.cfg.vocab);
     const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
     const trainer = await GpuTrainer.create(ctx, b.cfg, { batch: B, seqLen: T }, initLoraParams(b.cfg, ALL, 1), { base: frozen, lora: ALL });
     try {
@@ -209,7 +194,7 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
     const b = await base('tiny-llama', 'Q4_K');
     const lora: LoraSettings = { rank: 4, alpha: 8, targets: ['attn_q', 'attn_v', 'ffn_up', 'ffn_down'] };
     const [B, T, steps] = [2, 8, 10];
-    const cycle = tokens(3, 13, b.cfg.vocab);
+    const cycle = seededTokens(3, 13, b.cfg.vocab);
     const corpus = Int32Array.from({ length: 300 }, (_, i) => cycle[i % 13]!);
     const windows = new RandomWindows(corpus, B, T, 9, 1);
     const batches = Array.from({ length: steps }, (_, s) => windows.microBatch(s + 1, 0));

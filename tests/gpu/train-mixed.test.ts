@@ -9,10 +9,9 @@ import { LinearKernels } from '../../shared/train/kernels-linear';
 import * as ref from '../../shared/train/reference/ops';
 import { referenceLossAndGrads, referenceTrain } from '../../shared/train/reference/model';
 import { learningRateAt } from '../../shared/train/schedule';
-import { Xoshiro128 } from '../../shared/model-gen/prng';
 import { randomF32, rng } from '../support/compare';
 import { openTestContext } from '../support/gpu';
-import { randomParams } from '../support/train-models';
+import { randomParams, relErr, seededTokens } from '../support/train-models';
 
 // Mixed precision (specs/training.md, "Mixed precision"): the forward and input-gradient
 // products read an f16 copy of the weight matrices; everything else is f32. Checked in three
@@ -53,21 +52,6 @@ function transpose(a: ArrayLike<number>, r: number, c: number): Float64Array {
   const t = new Float64Array(r * c);
   for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) t[j * r + i] = a[i * c + j]!;
   return t;
-}
-
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
-
-function tokens(seed: number, n: number, vocab: number): Int32Array {
-  const r = new Xoshiro128(seed);
-  return Int32Array.from({ length: n }, () => r.nextInt(0, vocab - 1));
 }
 
 describe('mixed-precision kernels', () => {
@@ -178,7 +162,7 @@ describe('mixed-precision trainer', () => {
     it(`with f16-exact matrices, loss and every gradient match the reference as in f32: ${label}`, async (t) => {
       if (!ctx) return t.skip(reason);
       const params = f16Matrices(cfg, randomParams(cfg, 7));
-      const batch = tokens(11, B * (T + 1), cfg.vocab);
+      const batch = seededTokens(11, B * (T + 1), cfg.vocab);
       const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, params, { precision: 'mixed' });
       try {
         expect(trainer.precision).toBe('mixed');
@@ -198,7 +182,7 @@ describe('mixed-precision trainer', () => {
     const B = 2;
     const T = 8;
     const params = initParams(cfg, 5);
-    const cycle = tokens(3, 13, cfg.vocab);
+    const cycle = seededTokens(3, 13, cfg.vocab);
     const corpus = Int32Array.from({ length: 400 }, (_, i) => cycle[i % 13]!);
     const windows = new RandomWindows(corpus, B, T, 9, 1);
     const steps = 10;
@@ -236,7 +220,7 @@ describe('mixed-precision trainer', () => {
     const run = async () => {
       const trainer = await GpuTrainer.create(ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21), { precision: 'mixed' });
       try {
-        const w = new RandomWindows(tokens(4, 300, cfg.vocab), 2, 8, 1, 1);
+        const w = new RandomWindows(seededTokens(4, 300, cfg.vocab), 2, 8, 1, 1);
         for (let s = 1; s <= 3; s++) await trainer.step([w.microBatch(s, 0)], s, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
         return (await trainer.readState()).params;
       } finally {

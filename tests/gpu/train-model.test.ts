@@ -7,9 +7,8 @@ import { initParams } from '../../shared/train/init';
 import { referenceLossAndGrads, referenceTrain } from '../../shared/train/reference/model';
 import { learningRate } from '../../shared/train/reference/optim';
 import { learningRateAt } from '../../shared/train/schedule';
-import { Xoshiro128 } from '../../shared/model-gen/prng';
 import { openTestContext } from '../support/gpu';
-import { randomParams } from '../support/train-models';
+import { randomParams, relErr, seededTokens } from '../support/train-models';
 
 // The whole training engine on the GPU (f32) against the float64 reference composed from the
 // reference ops (themselves checked against finite differences and tfjs).
@@ -26,22 +25,6 @@ afterAll(() => ctx?.destroy());
 const LLAMA: TrainModelConfig = { arch: 'llama', vocab: 37, dim: 16, layers: 2, heads: 4, kvHeads: 2, ff: 24, context: 16, ropeTheta: 10000, rmsEps: 1e-5, tied: false, qkvBias: false };
 const QWEN2: TrainModelConfig = { ...LLAMA, arch: 'qwen2', qkvBias: true, tied: true, heads: 2, kvHeads: 1, layers: 3 };
 
-function tokens(seed: number, n: number, vocab: number): Int32Array {
-  const r = new Xoshiro128(seed);
-  return Int32Array.from({ length: n }, () => r.nextInt(0, vocab - 1));
-}
-
-/** Largest |got − want| over the tensor, relative to the tensor's largest |want|. */
-function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < want.length; i++) {
-    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
-    scale = Math.max(scale, Math.abs(want[i]!));
-  }
-  return scale === 0 ? diff : diff / scale;
-}
-
 describe('GPU training engine vs the float64 reference', () => {
   for (const [label, cfg, B, T] of [
     ['llama (GQA, untied)', LLAMA, 2, 7],
@@ -51,7 +34,7 @@ describe('GPU training engine vs the float64 reference', () => {
     it(`loss and every gradient match: ${label}`, async (t) => {
       if (!ctx) return t.skip(reason);
       const params = randomParams(cfg, 7);
-      const batch = tokens(11, B * (T + 1), cfg.vocab);
+      const batch = seededTokens(11, B * (T + 1), cfg.vocab);
       const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, params);
       try {
         const got = await trainer.lossAndGrads(batch);
@@ -80,7 +63,7 @@ describe('GPU training engine vs the float64 reference', () => {
       const T = 8;
       const params = initParams(cfg, 5);
       // A learnable stream (a fixed cycle of 13 tokens), so ten steps visibly lower the loss.
-      const cycle = tokens(3, 13, cfg.vocab);
+      const cycle = seededTokens(3, 13, cfg.vocab);
       const corpus = Int32Array.from({ length: 400 }, (_, i) => cycle[i % 13]!);
       const windows = new RandomWindows(corpus, B, T, 9, accum);
       const steps = 10;
@@ -128,7 +111,7 @@ describe('GPU training engine vs the float64 reference', () => {
     const run = async () => {
       const trainer = await GpuTrainer.create(ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21));
       try {
-        const w = new RandomWindows(tokens(4, 300, cfg.vocab), 2, 8, 1, 1);
+        const w = new RandomWindows(seededTokens(4, 300, cfg.vocab), 2, 8, 1, 1);
         for (let s = 1; s <= 4; s++) await trainer.step([w.microBatch(s, 0)], s, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
         return (await trainer.readState()).params;
       } finally {
@@ -148,7 +131,7 @@ describe('GPU training engine vs the float64 reference', () => {
     const trainer = await GpuTrainer.create(ctx, cfg, { batch: 1, seqLen: 4 }, params);
     try {
       const before = (await trainer.readState()).params;
-      const r = await trainer.step([tokens(1, 5, cfg.vocab)], 1, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
+      const r = await trainer.step([seededTokens(1, 5, cfg.vocab)], 1, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
       expect(r.ok).toBe(false);
       const after = (await trainer.readState()).params;
       expect(Buffer.from(after.buffer).equals(Buffer.from(before.buffer))).toBe(true);

@@ -10,7 +10,7 @@
  * and the optimizer loop over adapters only touches A and B.
  */
 import { describe, expect, it } from 'vitest';
-import { compareClose, rng } from '../support/compare';
+import { centralDifferences, compareClose, rng } from '../support/compare';
 import type { TrainModelConfig } from '../../shared/train/config';
 import { initLoraParams, loraParamSpecs, loraTargetNames, loraUpdateScale, targetShape, validateLoraSettings, type LoraSettings, type LoraTarget } from '../../shared/train/lora';
 import { loraEffectiveParams, referenceLoraDropoutLossAndGrads, referenceLoraLossAndGrads, referenceLoraTrain } from '../../shared/train/reference/lora';
@@ -60,17 +60,7 @@ describe('LoRA training reference vs finite differences (f64)', () => {
       expect(loss).toBeCloseTo(lossOf(cfg, lora, base, adapters, tokens), 13);
       const h = 1e-5;
       for (const [name, g] of grads) {
-        const p = adapters.get(name)!;
-        const fd = new Float64Array(p.length);
-        for (let i = 0; i < p.length; i++) {
-          const v = p[i]!;
-          p[i] = v + h;
-          const up = lossOf(cfg, lora, base, adapters, tokens);
-          p[i] = v - h;
-          const dn = lossOf(cfg, lora, base, adapters, tokens);
-          p[i] = v;
-          fd[i] = (up - dn) / (2 * h);
-        }
+        const fd = centralDifferences(adapters.get(name)!, () => lossOf(cfg, lora, base, adapters, tokens), h);
         const msg = compareClose(g, fd, { atol: 1e-8, rtol: 1e-6 }, name);
         expect(msg, msg ?? '').toBeNull();
         expect(Math.max(...g.map(Math.abs)), name).toBeGreaterThan(1e-4);
@@ -111,17 +101,7 @@ describe('LoRA training reference vs finite differences (f64)', () => {
     const { grads } = referenceLoraDropoutLossAndGrads(cfg, lora, base, adapters, tokens, B, T, masks);
     const h = 1e-5;
     for (const [name, g] of grads) {
-      const p = adapters.get(name)!;
-      const fd = new Float64Array(p.length);
-      for (let i = 0; i < p.length; i++) {
-        const v = p[i]!;
-        p[i] = v + h;
-        const up = lossAt(adapters);
-        p[i] = v - h;
-        const dn = lossAt(adapters);
-        p[i] = v;
-        fd[i] = (up - dn) / (2 * h);
-      }
+      const fd = centralDifferences(adapters.get(name)!, () => lossAt(adapters), h);
       const msg = compareClose(g, fd, { atol: 1e-8, rtol: 1e-6 }, name);
       expect(msg, msg ?? '').toBeNull();
     }

@@ -21,7 +21,7 @@
  * loss that falls on a repeated batch.
  */
 import { describe, expect, it } from 'vitest';
-import { compareClose, rng } from '../support/compare';
+import { centralDifferences, compareClose, rng } from '../support/compare';
 import { paramSpecs, type TrainModelConfig } from '../../shared/train/config';
 import { initParams } from '../../shared/train/init';
 import { crossEntropyForward } from '../../shared/train/reference/ops';
@@ -69,17 +69,7 @@ describe('train reference model: loss and gradients vs finite differences (f64)'
       const h = 1e-5;
       const work = new Map<string, Float64Array>([...params].map(([k, v]) => [k, Float64Array.from(v)]));
       for (const s of paramSpecs(cfg)) {
-        const p = work.get(s.name)!;
-        const fd = new Float64Array(s.size);
-        for (let i = 0; i < s.size; i++) {
-          const v = p[i]!;
-          p[i] = v + h;
-          const up = lossOf(cfg, work, tokens, B, T);
-          p[i] = v - h;
-          const dn = lossOf(cfg, work, tokens, B, T);
-          p[i] = v;
-          fd[i] = (up - dn) / (2 * h);
-        }
+        const fd = centralDifferences(work.get(s.name)!, () => lossOf(cfg, work, tokens, B, T), h);
         const g = grads.get(s.name)!;
         expectClose(g, fd, s.name, { atol: 1e-8, rtol: 1e-6 });
         // Every tensor takes part in the loss (a zero gradient would hide a disconnected path).

@@ -13,7 +13,7 @@
  * 3e-12 .. 1.4e-10 (the largest with logits of ±60), so the bound has a margin of about 1000.
  */
 import { describe, expect, it } from 'vitest';
-import { compareClose, randomF32, rng } from '../support/compare';
+import { centralDifferences, compareClose, randomF32, rng } from '../support/compare';
 import { ropeInvFreq } from '../../shared/engine/reference/rope';
 import {
   addBackward,
@@ -46,17 +46,7 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
 /** Central differences of the scalar loss(x) at x0, every coordinate. */
 function fdGrad(loss: (x: Float64Array) => number, x0: ArrayLike<number>, h = H): Float64Array {
   const x = Float64Array.from(x0);
-  const g = new Float64Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i]!;
-    x[i] = v + h;
-    const up = loss(x);
-    x[i] = v - h;
-    const dn = loss(x);
-    x[i] = v;
-    g[i] = (up - dn) / (2 * h);
-  }
-  return g;
+  return centralDifferences(x, () => loss(x), h);
 }
 
 function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, label: string, tol = TOL): void {

@@ -68,3 +68,22 @@ export function meanCorrelation(a: Float64Array[], b: Float64Array[]): number {
   });
   return total / a.length;
 }
+
+/**
+ * Central differences (loss(x + h·eᵢ) − loss(x − h·eᵢ)) / 2h of a scalar loss in every coordinate
+ * of x, perturbing x in place (each coordinate is restored before the next). `loss` reads x
+ * however it holds it (directly, or through a map of parameters that holds this array).
+ */
+export function centralDifferences(x: Float64Array, loss: () => number, h: number): Float64Array {
+  const g = new Float64Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    x[i] = v + h;
+    const up = loss();
+    x[i] = v - h;
+    const dn = loss();
+    x[i] = v;
+    g[i] = (up - dn) / (2 * h);
+  }
+  return g;
+}

@@ -1,5 +1,6 @@
 import { paramSpecs, type TrainModelConfig } from '../../shared/train/config';
 import { rng } from './compare';
+import { Xoshiro128 } from '../../shared/model-gen/prng';
 
 /** Tiny llama for the training checks: GQA (2 heads, 1 kv head), untied output. */
 export const TINY_LLAMA: TrainModelConfig = {
@@ -34,4 +35,21 @@ export function randomParams(cfg: TrainModelConfig, seed: number): Map<string, F
     out.set(s.name, a);
   }
   return out;
+}
+
+/** n token ids drawn uniformly from [0, vocab) with the seed's stream. */
+export function seededTokens(seed: number, n: number, vocab: number): Int32Array {
+  const r = new Xoshiro128(seed);
+  return Int32Array.from({ length: n }, () => r.nextInt(0, vocab - 1));
+}
+
+/** Largest |got − want| over a tensor, relative to the tensor's largest |want| (absolute when want is all zero). */
+export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < want.length; i++) {
+    diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+    scale = Math.max(scale, Math.abs(want[i]!));
+  }
+  return scale === 0 ? diff : diff / scale;
 }
