@@ -7,14 +7,14 @@
  * the setting; --full trains every weight of an F32 model into a model llama.cpp runs with our
  * greedy tokens. Runs that need WebGPU skip with the reason where there is none.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath, projectRoot } from '../support/fixtures';
+import { killAtStep } from '../support/kill-at-step';
 import { openNodeGpu } from '../support/webgpu-node';
 import { openReference } from '../support/llama-cpp';
 import { openNodeModel } from '../../electron/engine';
@@ -160,18 +160,7 @@ describe('pxi finetune', () => {
     expect(a.status, a.stderr).toBe(0);
     const home = join(dir, 'home-b');
     const resumed = join(dir, 'resumed.lora.gguf');
-    const child = spawn(process.execPath, ['bin/pxi.js', ...args, '--json', '--out', resumed], { cwd: projectRoot, env: { ...process.env, PXI_HOME: home } });
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: child.stdout }).on('line', (l) => {
-        const e = JSON.parse(l) as { kind: string; step: number };
-        if (e.kind === 'step' && e.step === 6) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-      child.once('exit', (c) => reject(new Error(`child exited early with ${c}`)));
-    });
-    await new Promise((r) => child.once('exit', r));
+    await killAtStep([...args, '--out', resumed], home, 6);
     const b = pxi([...args, '--out', resumed], home);
     expect(b.status, b.stderr).toBe(0);
     expect(b.stderr).toMatch(/continuing task #1/);
