@@ -21,7 +21,7 @@ import { FrozenBase, trainConfigOfBase } from '../../shared/train/frozen-base';
 import { GpuTrainer } from '../../shared/train/gpu-trainer';
 import { initParams } from '../../shared/train/init';
 import { DEFAULT_LORA_TARGETS, initLoraParams, type LoraSettings } from '../../shared/train/lora';
-import { printKernelTable } from './kernel-table';
+import { printKernelTable, timeTrainerSteps } from './train-step-timing';
 
 const { values } = parseArgs({ options: { steps: { type: 'string' }, types: { type: 'string' }, size: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -51,17 +51,8 @@ async function timeSteps(trainer: GpuTrainer, vocab: number): Promise<{ tps: num
   const rng = new Xoshiro128(2);
   const corpus = Int32Array.from({ length: 100_000 }, () => rng.nextInt(0, vocab - 1));
   const w = new RandomWindows(corpus, batch, seqLen, 1, 1);
-  await trainer.step([w.microBatch(1, 0)], 1, opt); // compiles pipelines
-  const t0 = performance.now();
-  for (let i = 2; i < 2 + steps; i++) await trainer.step([w.microBatch(i, 0)], i, opt);
-  const sec = (performance.now() - t0) / 1000 / steps;
-  const passes: PassTiming[] = [];
-  const timed = ctx.setTimingHook((_label, p) => passes.push(...p));
-  await trainer.step([w.microBatch(99, 0)], 99, opt);
-  await ctx.sync();
-  await new Promise((r) => setTimeout(r, 200));
-  ctx.setTimingHook(null);
-  return { tps: (batch * seqLen) / sec, passes, timed };
+  const t = await timeTrainerSteps(ctx, trainer, w, steps, opt);
+  return { tps: (batch * seqLen) / t.secPerStep, passes: t.passes, timed: t.timed };
 }
 
 let f32Rate = 0;

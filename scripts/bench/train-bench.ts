@@ -20,9 +20,8 @@ import { RandomWindows } from '../../shared/train/data';
 import { GpuTrainer } from '../../shared/train/gpu-trainer';
 import { initParams } from '../../shared/train/init';
 import { LinearKernels } from '../../shared/train/kernels-linear';
-import type { PassTiming } from '../../shared/gpu';
 import { Xoshiro128 } from '../../shared/model-gen/prng';
-import { printKernelTable } from './kernel-table';
+import { printKernelTable, timeTrainerSteps } from './train-step-timing';
 
 const { values } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, 'no-torch': { type: 'boolean' }, sizes: { type: 'string' }, precision: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
@@ -134,20 +133,10 @@ for (const s of chosen) {
     const corpus = Int32Array.from({ length: 200_000 }, () => rng.nextInt(0, cfg.vocab - 1));
     const w = new RandomWindows(corpus, batch, T, 1, 1);
     const opt = { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 };
-    await trainer.step([w.microBatch(1, 0)], 1, opt); // compiles pipelines
-    const t0 = performance.now();
-    for (let i = 2; i < 2 + steps; i++) await trainer.step([w.microBatch(i, 0)], i, opt);
-    const sec = (performance.now() - t0) / 1000 / steps;
+    // The steps, then where the time goes: one more step with a pass per kernel and GPU timestamps.
+    const { secPerStep: sec, passes, timed } = await timeTrainerSteps(ctx, trainer, w, steps, opt);
     const tps = (batch * T) / sec;
     const gflops = stepFlops(cfg, batch, T) / sec / 1e9;
-
-    // Where the time goes: one more step with a pass per kernel and GPU timestamps.
-    const passes: PassTiming[] = [];
-    const timed = ctx.setTimingHook((_label, p) => passes.push(...p));
-    await trainer.step([w.microBatch(99, 0)], 99, opt);
-    await ctx.sync();
-    await new Promise((r) => setTimeout(r, 200));
-    ctx.setTimingHook(null);
     trainer.destroy();
 
     if (precision === 'f32') f32Rate = tps;
