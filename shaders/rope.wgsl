@@ -7,8 +7,8 @@
 // only the first ropeDims (even, <= headDim) dims of each head rotate; dims ropeDims.. are not
 // touched (no invocation covers them), so they pass through. ropeDims = headDim is full rotation.
 // invFreq comes from the host (reference ropeInvFreq: theta^(-2i/ropeDims) rounded to f32), so
-// scaled variants (llama3, YaRN) only change the table. The angle is reduced to [-pi, pi] here
-// (Cody-Waite; accurate while angle < 2^16 * 2pi, i.e. positions below ~400k) because WGSL only bounds cos/sin error on [-pi, pi].
+// scaled variants (llama3, YaRN) only change the table. The angle is reduced to [-pi, pi] first
+// (_rope_angle.wgsl, shared with rope_kv_append.wgsl).
 // One invocation per pair; linear index = (wid.x + wid.y * nwg.x) * WG + lid.
 // Bindings: 0 uniform P { T, heads, headDim, pos0, stride, offset, ropeDims }, 1 x f32 (read_write),
 //           2 invFreq: [>= ropeDims/2] f32 (read).
@@ -24,12 +24,7 @@ struct P { T: u32, heads: u32, headDim: u32, pos0: u32, stride: u32, offset: u32
 override WG: u32 = 64u;
 override NEOX: bool = false;
 
-const INV_TWO_PI: f32 = 0.15915493667125702;
-// 2*pi = A + B + C, A and B with 8 significant bits so k * A and k * B are exact for k < 2^16;
-// the subtractions then lose at most ~1 ulp of the reduced angle.
-const TWO_PI_A: f32 = 6.28125;
-const TWO_PI_B: f32 = 0.00193023681640625;
-const TWO_PI_C: f32 = 5.070363386039389e-06;
+//#include "_rope_angle"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
@@ -40,11 +35,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
   let th = idx / half;            // t * heads + h
   let h = th % p.heads;
   let t = th / p.heads;
-  let a = f32(p.pos0 + t) * invFreq[i];
-  let k = round(a * INV_TWO_PI);
-  let r = ((a - k * TWO_PI_A) - k * TWO_PI_B) - k * TWO_PI_C;
-  let c = cos(r);
-  let s = sin(r);
+  let cs = rope_cos_sin(p.pos0 + t, invFreq[i]);
+  let c = cs.x;
+  let s = cs.y;
   let base = p.offset + t * p.stride + h * p.headDim;
   var i0 = base + 2u * i;
   var i1 = i0 + 1u;

@@ -75,6 +75,12 @@ export interface ModelLoadOptions {
    * source of its tensors; `scale` multiplies alpha / rank (default 1), as llama.cpp's.
    */
   lora?: { adapter: LoraAdapter; source: TensorSource; scale?: number };
+  /**
+   * Fused kernels (default true): each residual add with the RMSNorm after it (add_rmsnorm), and
+   * RoPE on q and k with the KV-cache append (rope_kv_append): four fewer dispatches per block,
+   * identical results. false runs the unfused kernels (tests compare the two bit for bit).
+   */
+  fuse?: boolean;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
 }
@@ -220,6 +226,8 @@ export class Model {
   private readonly logitRows: number;
   private readonly owned: GPUBuffer[];
   private readonly replay: DispatchCache;
+  /** See ModelLoadOptions.fuse. */
+  private readonly fuse: boolean;
   private history: number[] = [];
   private busy = false;
   /**
@@ -250,6 +258,7 @@ export class Model {
     logitRows: number;
     owned: GPUBuffer[];
     memory: ModelMemory;
+    fuse: boolean;
   }) {
     this.ctx = init.ctx;
     this.k = init.k;
@@ -269,6 +278,7 @@ export class Model {
     this.logitRows = init.logitRows;
     this.owned = init.owned;
     this.memory = init.memory;
+    this.fuse = init.fuse;
     this.replay = new DispatchCache(init.ctx);
   }
 
@@ -474,6 +484,7 @@ export class Model {
       return new Model({
         ctx,
         k,
+        fuse: opts.fuse ?? true,
         config,
         arch,
         contextLength,
@@ -570,8 +581,8 @@ export class Model {
           ({ b, submit } = this.begin(`forward ${pos0}+${chunk.length} after block ${i}`));
           return b;
         });
+        // The body leaves rmsnorm(x) · output_norm in xn (its last residual add).
         if (output === 'all') {
-          this.encodeNorm(b, chunk.length);
           submit();
           for (let r0 = 0; r0 < chunk.length; r0 += this.logitRows) {
             const rows = Math.min(this.logitRows, chunk.length - r0);
@@ -582,7 +593,6 @@ export class Model {
             all!.set(await this.ctx.readF32(this.a.logits, rows * V), (start + r0) * V);
           }
         } else if (last && output !== 'none') {
-          this.encodeNorm(b, chunk.length);
           this.encodeOutput(b, chunk.length - 1, 1);
           if (output === 'argmax') this.k.argmax(b, { x: this.a.logits, n: V, out: this.a.best, scratch: this.a.scratch });
           submit();
@@ -666,8 +676,10 @@ export class Model {
     const scale = arch.attentionScale * arch.ropeAttnFactor * arch.ropeAttnFactor;
     this.encodeEmbedding(b, ids);
     if (arch.embeddingScale !== 1) this.k.scale(b, { x: a.x, n: T * E, s: arch.embeddingScale });
+    // Block 0's attention norm stands alone; every later norm (the next block's, the output
+    // norm after the last) is done by the residual add before it (addResidual).
+    this.k.rmsnorm(b, { x: a.x, w: this.blocks[0]!.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
     for (const [i, blk] of this.blocks.entries()) {
-      this.k.rmsnorm(b, { x: a.x, w: blk.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
       // Where q, k and v are: three buffers, or one fused [T, q | k | v] buffer read through strides.
       let q = { buf: a.q, stride: qDim, offset: 0 };
       let k = { buf: a.k, stride: kvDim, offset: 0 };
@@ -693,9 +705,31 @@ export class Model {
         q = { buf: a.qn, stride: qDim, offset: 0 };
         k = { buf: a.kn, stride: kvDim, offset: 0 };
       }
-      this.k.rope(b, { x: q.buf, invFreq: blk.invFreq, T, heads: c.headCount, headDim: HD, pos0, neox, ropeDims, stride: q.stride, offset: q.offset });
-      this.k.rope(b, { x: k.buf, invFreq: blk.invFreq, T, heads: c.headCountKv, headDim: HD, pos0, neox, ropeDims, stride: k.stride, offset: k.offset });
-      this.k.kvAppend(b, { cache: blk.cache, k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });
+      if (this.fuse && q.buf !== k.buf && q.buf !== v.buf) {
+        this.k.ropeKvAppend(b, {
+          q: q.buf,
+          k: k.buf,
+          v: v.buf,
+          cache: blk.cache,
+          invFreq: blk.invFreq,
+          T,
+          qHeads: c.headCount,
+          pos0,
+          neox,
+          ropeDims,
+          qStride: q.stride,
+          qOffset: q.offset,
+          kStride: k.stride,
+          kOffset: k.offset,
+          vStride: v.stride,
+          vOffset: v.offset,
+        });
+      } else {
+        // One fused QKV buffer (phi3) is written by rope and read by the append: kept apart.
+        this.k.rope(b, { x: q.buf, invFreq: blk.invFreq, T, heads: c.headCount, headDim: HD, pos0, neox, ropeDims, stride: q.stride, offset: q.offset });
+        this.k.rope(b, { x: k.buf, invFreq: blk.invFreq, T, heads: c.headCountKv, headDim: HD, pos0, neox, ropeDims, stride: k.stride, offset: k.offset });
+        this.k.kvAppend(b, { cache: blk.cache, k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });
+      }
       this.k.attention(b, {
         q: q.buf,
         qStride: q.stride,
@@ -710,8 +744,7 @@ export class Model {
         window: blk.window,
       });
       this.matmul(b, blk.o, a.att, a.proj, T);
-      this.addResidual(b, a.proj, blk.attnPostNorm, T);
-      this.k.rmsnorm(b, { x: a.x, w: blk.ffnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+      this.addResidual(b, a.proj, blk.attnPostNorm, blk.ffnNorm, T);
       if (blk.gate) {
         this.matmul(b, blk.gate, a.xn, a.gate, T);
         this.matmul(b, blk.up, a.xn, a.up, T);
@@ -723,26 +756,30 @@ export class Model {
         this.k.swigluFused(b, { x: a.gate, out: a.act, T, cols: F });
       }
       this.matmul(b, blk.down, a.act, a.proj, T);
-      this.addResidual(b, a.proj, blk.ffnPostNorm, T);
+      this.addResidual(b, a.proj, blk.ffnPostNorm, this.blocks[i + 1]?.attnNorm ?? this.outputNorm, T);
       b = afterBlock?.(i) ?? b;
     }
   }
 
-  /** x += y, or x += rmsnorm(y) · postNorm (gemma's post-norms; xn is free by then). */
-  private addResidual(b: GpuBatch, y: GPUBuffer, postNorm: GPUBuffer | null, T: number): void {
+  /**
+   * x += y, or x += rmsnorm(y) · postNorm (gemma's post-norms; xn is free by then); then
+   * xn = rmsnorm(x) · norm, the norm that follows (the FFN's, the next block's, the output's).
+   * Without a post-norm and with fusion on, both are one add_rmsnorm dispatch.
+   */
+  private addResidual(b: GpuBatch, y: GPUBuffer, postNorm: GPUBuffer | null, norm: GPUBuffer, T: number): void {
     const c = this.config;
-    const n = T * c.embeddingLength;
+    const E = c.embeddingLength;
+    const a = this.a;
     if (postNorm) {
-      this.k.rmsnorm(b, { x: y, w: postNorm, y: this.a.xn, rows: T, n: c.embeddingLength, eps: c.rmsEps });
-      this.k.addInPlace(b, { x: this.a.x, b: this.a.xn, n });
+      this.k.rmsnorm(b, { x: y, w: postNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+      this.k.addInPlace(b, { x: a.x, b: a.xn, n: T * E });
+    } else if (this.fuse) {
+      this.k.addRmsnorm(b, { x: a.x, d: y, w: norm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+      return;
     } else {
-      this.k.addInPlace(b, { x: this.a.x, b: y, n });
+      this.k.addInPlace(b, { x: a.x, b: y, n: T * E });
     }
-  }
-
-  private encodeNorm(b: GpuBatch, T: number): void {
-    const c = this.config;
-    this.k.rmsnorm(b, { x: this.a.x, w: this.outputNorm, y: this.a.xn, rows: T, n: c.embeddingLength, eps: c.rmsEps });
+    this.k.rmsnorm(b, { x: a.x, w: norm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
   }
 
   /** logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ. */

@@ -39,6 +39,9 @@ export class CoreKernels {
     const wg = (n: number) => Math.min(n, ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
     const specs: [string, string, string, Record<string, number>][] = [
       ['rmsnorm', 'rmsnorm', 'main', { WG: wg(WG_ROW) }],
+      ['addRmsnorm', 'add_rmsnorm', 'main', { WG: wg(WG_ROW) }],
+      ['ropeKvAppend', 'rope_kv_append', 'main', { WG: wg(WG_ELEM), NEOX: 0 }],
+      ['ropeKvAppendNeox', 'rope_kv_append', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
       ['rope', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 0 }],
       ['ropeNeox', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
       ['kvAppend', 'kv_append', 'main', { WG: wg(WG_ELEM) }],
@@ -68,6 +71,68 @@ export class CoreKernels {
   /** y[r, :] = x[r, :] / rms(x[r, :]) * w; y must not alias x. */
   rmsnorm(b: GpuBatch, a: { x: GPUBuffer; w: GPUBuffer; y: GPUBuffer; rows: number; n: number; eps: number }): void {
     b.dispatch(this.p.rmsnorm!, [b.uniform(params().u32(a.rows).u32(a.n).f32(a.eps)), a.x, a.w, a.y], a.rows, 'rmsnorm');
+  }
+
+  /**
+   * x[r, :] += d[r, :], then y[r, :] = x[r, :] / rms(x[r, :]) * w: addInPlace and rmsnorm in one
+   * dispatch, with identical results. d and y must be distinct buffers, neither x.
+   */
+  addRmsnorm(b: GpuBatch, a: { x: GPUBuffer; d: GPUBuffer; w: GPUBuffer; y: GPUBuffer; rows: number; n: number; eps: number }): void {
+    if (a.d === a.x || a.y === a.x || a.y === a.d) throw new GpuUsageError('addRmsnorm: x, d and y must be three different buffers');
+    b.dispatch(this.p.addRmsnorm!, [b.uniform(params().u32(a.rows).u32(a.n).f32(a.eps)), a.x, a.d, a.w, a.y], a.rows, 'add_rmsnorm');
+  }
+
+  /**
+   * rope on q, rope on k and kvAppend in one dispatch, with identical results in q and in the
+   * cache; k's own buffer is left unrotated (attention reads K from the cache only). Rows of q,
+   * k and v are `*Stride` elements apart from `*Offset` (defaults: packed rows from 0). q must
+   * not be k's or v's buffer (k and v may share one). Throws ContextWindowExceededError when
+   * the tokens do not fit the cache.
+   */
+  ropeKvAppend(
+    b: GpuBatch,
+    a: {
+      q: GPUBuffer;
+      k: GPUBuffer;
+      v: GPUBuffer;
+      cache: KvCache;
+      invFreq: GPUBuffer;
+      T: number;
+      qHeads: number;
+      pos0: number;
+      neox: boolean;
+      ropeDims?: number;
+      qStride?: number;
+      qOffset?: number;
+      kStride?: number;
+      kOffset?: number;
+      vStride?: number;
+      vOffset?: number;
+    },
+  ): void {
+    const c = a.cache;
+    const hd = c.headDim;
+    const rd = a.ropeDims ?? hd;
+    if (!Number.isInteger(rd) || rd % 2 || rd < 2 || rd > hd) throw new GpuUsageError(`ropeKvAppend: ropeDims must be an even integer in 2..headDim (${hd}), got ${rd}`);
+    if (a.invFreq.size < (rd / 2) * 4) throw new GpuUsageError(`ropeKvAppend: invFreq needs ${rd / 2} values (${(rd / 2) * 4} bytes), got ${a.invFreq.size} bytes`);
+    if (a.q === a.k || a.q === a.v) throw new GpuUsageError('ropeKvAppend: q must be a buffer of its own (a fused QKV buffer takes rope and kvAppend)');
+    if (a.pos0 + a.T > c.maxContext) throw new ContextWindowExceededError(a.pos0 + a.T, c.maxContext);
+    const width = c.kvHeads * hd;
+    const u = params()
+      .u32(a.T)
+      .u32(a.qHeads)
+      .u32(c.kvHeads)
+      .u32(hd)
+      .u32(a.pos0)
+      .u32(rd)
+      .u32(a.qStride ?? a.qHeads * hd)
+      .u32(a.qOffset ?? 0)
+      .u32(a.kStride ?? width)
+      .u32(a.kOffset ?? 0)
+      .u32(a.vStride ?? width)
+      .u32(a.vOffset ?? 0);
+    const n = (a.T * a.qHeads * rd) / 2 + a.T * width;
+    b.dispatch(a.neox ? this.p.ropeKvAppendNeox! : this.p.ropeKvAppend!, [b.uniform(u), a.q, a.k, a.v, a.invFreq, c.k, c.v], Math.ceil(n / this.wg(WG_ELEM)), 'rope_kv_append');
   }
 
   /**

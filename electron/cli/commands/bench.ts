@@ -332,6 +332,8 @@ export interface BenchOptions {
   tuning?: Partial<WeightKernelTuning>;
   /** Decode-kernel shapes per weight type (a `pxi tune` measurement); ignored with `tuning`. */
   matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
+  /** Fused kernels (ModelLoadOptions.fuse; default true): false measures the unfused sequence. */
+  fuse?: boolean;
   /** llama.cpp: an open instance, or null to skip (with `llamaSkipReason`). */
   llama: LlamaCpp | null;
   llamaSkipReason?: string;
@@ -370,6 +372,7 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
   const loadOpts: ModelLoadOptions = {
     contextLength,
     signal: opts.signal,
+    fuse: opts.fuse,
     ...(opts.tuning ? { tuning: opts.tuning } : opts.matvecTuning ? { matvecTuning: opts.matvecTuning } : {}),
   };
 

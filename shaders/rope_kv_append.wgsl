@@ -1,0 +1,88 @@
+// RoPE on q and k and the append of k and v to a layer's KV cache, in one dispatch: what
+// rope.wgsl (on q), rope.wgsl (on k) and kv_append.wgsl do in three. Small models are
+// dispatch-bound, so two fewer dispatches per block is time saved (issue 15); the arithmetic is
+// the same expression by expression (_rope_angle.wgsl is shared), so the results are identical.
+// k is rotated on its way into the cache and left unrotated in its own buffer: attention reads
+// K only from the cache.
+// Linear index idx = (wid.x + wid.y * nwg.x) * WG + lid over two ranges:
+//   [0, nq)          nq = T * qHeads * ropeDims/2: one q pair each, rotated in place (as rope.wgsl)
+//   [nq, nq + T * kvWidth): one element (t, c) of [T, kvHeads * headDim] each: kCache[pos0 + t, c]
+//                    = that element of k after rotation (its pair partner read too; dims from
+//                    ropeDims on pass through), vCache[pos0 + t, c] = v[t, c].
+// The host checks pos0 + T <= maxContext (ContextWindowExceededError) before dispatching, and
+// that q is not k's or v's buffer (a written binding may not alias another; k and v may share one).
+// Bindings: 0 uniform P, 1 q (read_write), 2 k (read), 3 v (read), 4 invFreq (read),
+//           5 kCache (read_write), 6 vCache (read_write).
+// Variants: override NEOX (false: adjacent pairs, true: halves); override WG (<= 256). f32 only.
+// Reference: shared/engine/reference/rope.ts (ropeRef) then shared/engine/reference/attention.ts
+// (kvAppendRef): ropeKvAppendRef in shared/engine/reference/fused.ts.
+
+struct P {
+  T: u32, qHeads: u32, kvHeads: u32, headDim: u32, pos0: u32, ropeDims: u32,
+  qStride: u32, qOffset: u32, kStride: u32, kOffset: u32, vStride: u32, vOffset: u32,
+}
+
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read_write> q: array<f32>;
+@group(0) @binding(2) var<storage, read> k: array<f32>;
+@group(0) @binding(3) var<storage, read> v: array<f32>;
+@group(0) @binding(4) var<storage, read> invFreq: array<f32>;
+@group(0) @binding(5) var<storage, read_write> kCache: array<f32>;
+@group(0) @binding(6) var<storage, read_write> vCache: array<f32>;
+
+override WG: u32 = 64u;
+override NEOX: bool = false;
+
+//#include "_rope_angle"
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
+  let half = p.ropeDims / 2u;
+  let idx = (wid.x + wid.y * nwg.x) * WG + li;
+  let nq = p.T * p.qHeads * half;
+  if (idx < nq) {
+    let i = idx % half;
+    let th = idx / half;
+    let h = th % p.qHeads;
+    let t = th / p.qHeads;
+    let cs = rope_cos_sin(p.pos0 + t, invFreq[i]);
+    let base = p.qOffset + t * p.qStride + h * p.headDim;
+    var i0 = base + 2u * i;
+    var i1 = i0 + 1u;
+    if (NEOX) {
+      i0 = base + i;
+      i1 = base + i + half;
+    }
+    let x0 = q[i0];
+    let x1 = q[i1];
+    q[i0] = x0 * cs.x - x1 * cs.y;
+    q[i1] = x0 * cs.y + x1 * cs.x;
+    return;
+  }
+  let width = p.kvHeads * p.headDim;
+  let e = idx - nq;
+  if (e >= p.T * width) { return; }
+  let t = e / width;
+  let c = e % width;
+  let d = c % p.headDim;            // dim within its head
+  let src = p.kOffset + t * p.kStride + c;
+  var value = k[src];
+  if (d < p.ropeDims) {
+    // Which pair d is in (i), whether it is the pair's first element, and where its partner is.
+    var i = d / 2u;
+    var first = (d % 2u) == 0u;
+    var partner = select(src - 1u, src + 1u, first);
+    if (NEOX) {
+      first = d < half;
+      i = select(d - half, d, first);
+      partner = select(src - half, src + half, first);
+    }
+    let cs = rope_cos_sin(p.pos0 + t, invFreq[i]);
+    let x0 = select(k[partner], value, first);
+    let x1 = select(value, k[partner], first);
+    value = select(x0 * cs.y + x1 * cs.x, x0 * cs.x - x1 * cs.y, first);
+  }
+  let dst = (p.pos0 + t) * width + c;
+  kCache[dst] = value;
+  vCache[dst] = v[p.vOffset + t * p.vStride + c];
+}

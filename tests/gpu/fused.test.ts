@@ -1,0 +1,182 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GpuUsageError } from '../../shared/gpu';
+import { addRmsnormRef, ropeKvAppendRef, type RopeKvAppendShape } from '../../shared/engine/reference/fused';
+import { ropeInvFreq } from '../../shared/engine/reference/rope';
+import { compareClose, randomF32, rng } from '../support/compare';
+import { openKernelSuite, type GpuSuite } from '../support/gpu';
+
+// The fused kernels (add_rmsnorm, rope_kv_append) are checked two ways over many shapes:
+// - against the references of the kernels they replace, with those kernels' own tolerances
+//   (rmsnorm: f32 sum of squares vs f64, rope: the range reduction and f32 cos/sin);
+// - against the unfused kernels on the same GPU, bit for bit: they compute the same f32
+//   expressions in the same order, which is what lets the engine swap them without changing a
+//   single logit (tests/gpu/engine-model.test.ts checks that on whole models).
+const RMS_TOL = { atol: 1e-5, rtol: 1e-5 };
+const ROPE_TOL = { atol: 4e-6, rtol: 1e-5 };
+
+let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
+beforeAll(async () => {
+  g = await openKernelSuite();
+});
+afterAll(() => g.ctx?.destroy());
+
+function firstDifference(a: Float32Array, b: Float32Array, label: string): string | null {
+  if (a.length !== b.length) return `${label}: lengths ${a.length} and ${b.length}`;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `${label}: element ${i}: fused ${a[i]}, unfused ${b[i]}`;
+  return null;
+}
+
+async function addRmsnormCase(rows: number, n: number, seed: number): Promise<string | null> {
+  const ctx = g.ctx!;
+  const k = g.k!;
+  const r = rng(seed);
+  const x = randomF32(rows * n, r);
+  const d = randomF32(rows * n, r);
+  const w = randomF32(n, r);
+  const eps = 1e-5;
+  const label = `add_rmsnorm rows=${rows} n=${n}`;
+  const bufs = { x: ctx.storage(x, 'x'), d: ctx.storage(d, 'd'), w: ctx.storage(w, 'w'), y: ctx.storage(rows * n * 4, 'y') };
+  const b = ctx.batch('fused');
+  k.addRmsnorm(b, { ...bufs, rows, n, eps });
+  b.submit();
+  const gotX = await ctx.readF32(bufs.x, rows * n);
+  const gotY = await ctx.readF32(bufs.y, rows * n);
+  // The unfused pair on fresh copies.
+  const ux = ctx.storage(x, 'ux');
+  const uy = ctx.storage(rows * n * 4, 'uy');
+  const u = ctx.batch('unfused');
+  k.addInPlace(u, { x: ux, b: bufs.d, n: rows * n });
+  k.rmsnorm(u, { x: ux, w: bufs.w, y: uy, rows, n, eps });
+  u.submit();
+  const wantX = await ctx.readF32(ux, rows * n);
+  const wantY = await ctx.readF32(uy, rows * n);
+  for (const buf of [...Object.values(bufs), ux, uy]) buf.destroy();
+  const ref = addRmsnormRef(x, d, w, rows, n, eps);
+  return (
+    compareClose(gotX, ref.x, { atol: 0, rtol: 0 }, `${label} x`) ??
+    compareClose(gotY, ref.y, RMS_TOL, `${label} y`) ??
+    firstDifference(gotX, wantX, `${label} x`) ??
+    firstDifference(gotY, wantY, `${label} y`)
+  );
+}
+
+interface RopeCase extends RopeKvAppendShape {
+  maxContext: number;
+  /** q, k and v in one fused [T, q | k | v] buffer for k and v (q must stay separate). */
+  kvShared?: boolean;
+}
+
+async function ropeKvAppendCase(s: RopeCase, seed: number): Promise<string | null> {
+  const ctx = g.ctx!;
+  const k = g.k!;
+  const r = rng(seed);
+  const width = s.kvHeads * s.headDim;
+  const qLen = (s.qOffset ?? 0) + s.T * (s.qStride ?? s.qHeads * s.headDim);
+  const kLen = (s.kOffset ?? 0) + s.T * (s.kStride ?? width);
+  const vLen = (s.vOffset ?? 0) + s.T * (s.vStride ?? width);
+  const q = randomF32(qLen, r);
+  const kv = randomF32(Math.max(kLen, vLen), r);
+  const kSrc = kv;
+  const vSrc = s.kvShared ? kv : randomF32(vLen, r);
+  const cacheLen = s.maxContext * width;
+  const kCache0 = randomF32(cacheLen, r);
+  const vCache0 = randomF32(cacheLen, r);
+  const f = ropeInvFreq(s.ropeDims ?? s.headDim, 10000);
+  const label = `rope_kv_append ${JSON.stringify(s)}`;
+
+  const fb = ctx.storage(f, 'invFreq');
+  const kb = ctx.storage(kSrc, 'k');
+  const vb = s.kvShared ? kb : ctx.storage(vSrc, 'v');
+  const run = async (fused: boolean) => {
+    const qb = ctx.storage(q, 'q');
+    const cache = { k: ctx.storage(kCache0, 'kc'), v: ctx.storage(vCache0, 'vc'), maxContext: s.maxContext, kvHeads: s.kvHeads, headDim: s.headDim };
+    const b = ctx.batch('case');
+    if (fused) {
+      k.ropeKvAppend(b, { q: qb, k: kb, v: vb, cache, invFreq: fb, ...s });
+    } else {
+      // The unfused sequence rotates k in place: give it a copy.
+      const kCopy = ctx.storage(kSrc, 'kcopy');
+      const rope = { invFreq: fb, T: s.T, headDim: s.headDim, pos0: s.pos0, neox: s.neox, ropeDims: s.ropeDims };
+      k.rope(b, { x: qb, heads: s.qHeads, stride: s.qStride, offset: s.qOffset, ...rope });
+      k.rope(b, { x: kCopy, heads: s.kvHeads, stride: s.kStride ?? width, offset: s.kOffset, ...rope });
+      k.kvAppend(b, { cache, k: kCopy, v: vb, T: s.T, pos0: s.pos0, kStride: s.kStride, kOffset: s.kOffset, vStride: s.vStride, vOffset: s.vOffset });
+    }
+    b.submit();
+    const out = { q: await ctx.readF32(qb, qLen), kc: await ctx.readF32(cache.k, cacheLen), vc: await ctx.readF32(cache.v, cacheLen) };
+    qb.destroy();
+    cache.k.destroy();
+    cache.v.destroy();
+    return out;
+  };
+  const fused = await run(true);
+  const unfused = await run(false);
+  const kSrcAfter = await ctx.readF32(kb, kSrc.length);
+  for (const buf of new Set([fb, kb, vb])) buf.destroy();
+
+  const kCache = Float32Array.from(kCache0);
+  const vCache = Float32Array.from(vCache0);
+  const qRef = ropeKvAppendRef(q, kSrc, vSrc, f, kCache, vCache, s);
+  return (
+    compareClose(fused.q, qRef, ROPE_TOL, `${label} q`) ??
+    compareClose(fused.kc, kCache, ROPE_TOL, `${label} kCache`) ??
+    compareClose(fused.vc, vCache, { atol: 0, rtol: 0 }, `${label} vCache`) ??
+    firstDifference(fused.q, unfused.q, `${label} q`) ??
+    firstDifference(fused.kc, unfused.kc, `${label} kCache`) ??
+    firstDifference(fused.vc, unfused.vc, `${label} vCache`) ??
+    firstDifference(kSrcAfter, kSrc, `${label} k left as it was`)
+  );
+}
+
+describe('add_rmsnorm kernel vs add_inplace + rmsnorm', () => {
+  it('matches the reference and the unfused kernels bit for bit over many shapes', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const shapes: [number, number][] = [[1, 1], [1, 7], [1, 64], [3, 63], [2, 65], [5, 128], [1, 288], [4, 1000], [7, 2048], [1, 4096]];
+    for (const [i, [rows, n]] of shapes.entries()) expect(await addRmsnormCase(rows, n, 100 + i)).toBeNull();
+  });
+
+  it('refuses aliased buffers by name', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const a = g.ctx.storage(64, 'a');
+    const w = g.ctx.storage(64, 'w');
+    const b = g.ctx.batch('alias');
+    expect(() => g.k!.addRmsnorm(b, { x: a, d: a, w, y: w, rows: 1, n: 16, eps: 1e-5 })).toThrow(GpuUsageError);
+    a.destroy();
+    w.destroy();
+  });
+});
+
+describe('rope_kv_append kernel vs rope, rope, kv_append', () => {
+  it('matches the reference and the unfused kernels bit for bit over many shapes', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const cases: RopeCase[] = [];
+    for (const neox of [false, true]) {
+      cases.push(
+        { T: 1, qHeads: 1, kvHeads: 1, headDim: 2, pos0: 0, neox, maxContext: 4 },
+        { T: 1, qHeads: 8, kvHeads: 4, headDim: 8, pos0: 5, neox, maxContext: 16 },
+        { T: 5, qHeads: 6, kvHeads: 2, headDim: 64, pos0: 0, neox, maxContext: 8 },
+        { T: 3, qHeads: 4, kvHeads: 4, headDim: 48, pos0: 61, neox, maxContext: 64 },
+        { T: 2, qHeads: 32, kvHeads: 8, headDim: 128, pos0: 4000, neox, maxContext: 4002 },
+        // Partial rotation (Phi-3-style): dims from ropeDims on pass through.
+        { T: 4, qHeads: 4, kvHeads: 2, headDim: 96, ropeDims: 32, pos0: 9, neox, maxContext: 13 },
+        { T: 3, qHeads: 2, kvHeads: 1, headDim: 10, ropeDims: 6, pos0: 1, neox, maxContext: 4 },
+        // Strided rows, as in qwen3's normed q/k or slices of wider buffers; k and v in one buffer.
+        { T: 3, qHeads: 4, kvHeads: 2, headDim: 16, pos0: 2, neox, maxContext: 5, qStride: 80, qOffset: 3, kStride: 96, kOffset: 0, vStride: 96, vOffset: 32, kvShared: true },
+        { T: 2, qHeads: 3, kvHeads: 3, headDim: 20, pos0: 7, neox, maxContext: 9, kStride: 70, kOffset: 5, vStride: 61, vOffset: 1 },
+      );
+    }
+    for (const [i, c] of cases.entries()) expect(await ropeKvAppendCase(c, 500 + i)).toBeNull();
+  });
+
+  it('refuses a q that shares its buffer with k, and tokens past the cache', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    const buf = ctx.storage(4096, 'qkv');
+    const f = ctx.storage(64, 'f');
+    const cache = { k: ctx.storage(1024, 'kc'), v: ctx.storage(1024, 'vc'), maxContext: 4, kvHeads: 2, headDim: 16 };
+    const b = ctx.batch('refuse');
+    expect(() => g.k!.ropeKvAppend(b, { q: buf, k: buf, v: buf, cache, invFreq: f, T: 1, qHeads: 2, pos0: 0, neox: false })).toThrow(GpuUsageError);
+    const q = ctx.storage(4096, 'q');
+    expect(() => g.k!.ropeKvAppend(b, { q, k: buf, v: buf, cache, invFreq: f, T: 2, qHeads: 2, pos0: 3, neox: false })).toThrow(/context/i);
+    for (const x of [buf, f, cache.k, cache.v, q]) x.destroy();
+  });
+});
