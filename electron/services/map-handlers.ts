@@ -12,6 +12,8 @@ import { layoutFromRegions, resizeKvCache } from '../../shared/map/placement';
 import { tileCapacity } from '../../shared/map/regions';
 import { DEFAULT_HEAT_SIZE } from '../../shared/map/pyramid-core';
 import { summarize, type ValueStats } from '../../shared/map/stats';
+import { blockScale, clipWindow, matrixShape, rowBlocks, unitScaleBlock, type ValueWindow } from '../../shared/map/values';
+import { MAP_LIMITS } from '../../shared/ipc/channels/map';
 import { getQuantFormat, isQuantTypeName } from '../../shared/quant';
 import type { IndexedRegion, MapCell, MapIndex } from '../map/map-index';
 import type { ModelStore } from '../models/store';
@@ -232,6 +234,70 @@ export async function tensorHistogram(
   return { counts, lo, hi, sampled, total: tensor.elements, nonFinite, exact };
 }
 
+export interface ValuesResult {
+  shape: { rows: number; cols: number };
+  row: number;
+  col: number;
+  rows: number;
+  cols: number;
+  blockSize: number;
+  values: (number | null)[];
+  stored: (number | null)[];
+  blocks: { index: number; scale: number | null; min: number | null }[];
+}
+
+const finiteOr = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+/**
+ * A window of a tensor's values by rows × columns: per row it reads the whole blocks that hold
+ * the window's columns (so a 7B tensor costs a few KiB per row, never the tensor), decodes them
+ * with the store's dequantisers, and decodes them again with scale 1 and min 0 for the stored
+ * integers. Refuses windows outside the tensor or past `maxValues` (MAP_INPUT).
+ */
+export async function tensorValues(
+  read: (offset: number, length: number) => Promise<Uint8Array>,
+  tensor: { type: string; dims: readonly number[]; bytes: number },
+  want: ValueWindow,
+  maxValues: number = MAP_LIMITS.values,
+): Promise<ValuesResult> {
+  if (!isQuantTypeName(tensor.type)) throw new MapError('MAP_INPUT', `ggml type ${tensor.type} has no dequantiser: no values to read`, { type: tensor.type });
+  const fmt = getQuantFormat(tensor.type);
+  const shape = matrixShape(tensor.dims);
+  const w = clipWindow(want, shape, maxValues);
+  const values: (number | null)[] = [];
+  const stored: (number | null)[] = [];
+  const blocks = new Map<number, { index: number; scale: number | null; min: number | null }>();
+  for (let r = w.row; r < w.row + w.rows; r++) {
+    const span = rowBlocks(r, w, shape.cols, fmt);
+    const offset = span.first * fmt.bytesPerBlock;
+    const length = span.count * fmt.bytesPerBlock;
+    if (offset + length > tensor.bytes) throw new MapError('MAP_READ', `row ${r} needs bytes up to ${offset + length} of a ${tensor.bytes}-byte tensor`, { row: r, offset, length });
+    const got = await read(offset, length);
+    if (got.length < length) throw new MapError('MAP_READ', `reading ${length} bytes at ${offset}: got ${got.length}`, { offset, length });
+    const bytes = new Uint8Array(got.buffer, got.byteOffset, length);
+    const dec = fmt.dequantize(bytes, span.count * fmt.blockSize);
+    let raw: Float32Array = dec;
+    const unit = new Uint8Array(length);
+    let quantised = false;
+    for (let b = 0; b < span.count; b++) {
+      const one = bytes.subarray(b * fmt.bytesPerBlock, (b + 1) * fmt.bytesPerBlock);
+      const u = unitScaleBlock(tensor.type, one);
+      if (u) {
+        quantised = true;
+        unit.set(u, b * fmt.bytesPerBlock);
+      }
+      if (!blocks.has(span.first + b)) blocks.set(span.first + b, { index: span.first + b, ...blockScale(tensor.type, one) });
+    }
+    if (quantised) raw = fmt.dequantize(unit, span.count * fmt.blockSize);
+    const at = r * shape.cols + w.col - span.firstElement;
+    for (let i = 0; i < w.cols; i++) {
+      values.push(finiteOr(dec[at + i]!));
+      stored.push(finiteOr(raw[at + i]!));
+    }
+  }
+  return { shape, ...w, blockSize: fmt.blockSize, values, stored, blocks: [...blocks.values()].sort((a, b) => a.index - b.index) };
+}
+
 /** The map handlers; `store` opens the host's volume on first use. */
 export function mapHandlers(store: () => Promise<ModelStore>): MapHandlers {
   const caches = new WeakMap<ModelStore, MapCaches>();
@@ -344,6 +410,24 @@ export function mapHandlers(store: () => Promise<ModelStore>): MapHandlers {
         { bins: bins ?? MAP_DEFAULTS.histogramBins, maxValues: maxValues ?? MAP_DEFAULTS.histogramValues, range },
       );
       return { regionId: id, ...h };
+    },
+
+    'map:values': async ({ id, row, col, rows, cols }) => {
+      const { s, index } = await open();
+      const r = region(index, id);
+      if (r.kind !== 'weights' || !r.tensor) throw new MapError('MAP_INPUT', `map region ${id} is ${r.kind} space, not a tensor: it has no values to read`, { regionId: id });
+      const read = async (offset: number, length: number) => {
+        try {
+          return await s.readTensor(r.modelId, r.name, offset, length);
+        } catch (e) {
+          if (isCode(e, 'MODEL_NOT_FOUND')) {
+            throw new MapError('MAP_NOT_FOUND', `model ${r.modelId} is on the map but its data is not in this volume: no values to read`, { regionId: id });
+          }
+          throw e;
+        }
+      };
+      const v = await tensorValues(read, { type: r.tensor.ggmlType, dims: r.tensor.dims, bytes: r.tensor.byteSize }, { row, col, rows, cols });
+      return { regionId: id, type: r.tensor.ggmlType, ...v };
     },
 
     'map:kv-cache': async ({ modelId, bytes }) => {

@@ -345,3 +345,78 @@ describe('map:kv-cache', () => {
     expect((await refused(call('map:kv-cache', { modelId: tinyId, bytes: -1 }))).code).toBe('IPC_INVALID_REQUEST');
   });
 });
+
+describe('map:values', () => {
+  const Q = 'blk.0.attn_q.weight';
+  function f32Of(name: string): { values: Float32Array; dims: number[] } {
+    const t = parseGgufBytes(storiesBytes).tensors.find((x) => x.name === name)!;
+    const n = Number(t.byteSize) / 4;
+    return { values: new Float32Array(new Uint8Array(storiesBytes.subarray(t.offset, t.offset + n * 4)).buffer), dims: [...t.dims].map(Number) };
+  }
+
+  async function readStored(regionId: string): Promise<Uint8Array> {
+    const name = regionId.slice(regionId.indexOf('/') + 1);
+    const bytes = fs.readFileSync(path.join(tmp, 'tiny-q4k.gguf'));
+    const t = parseGgufBytes(bytes).tensors.find((x) => x.name === name)!;
+    return bytes.subarray(t.offset, t.offset + Number(t.byteSize));
+  }
+
+  it('answers a window of an F32 tensor by rows × columns, value for value with the GGUF file', async () => {
+    const { values, dims } = f32Of(Q);
+    const cols = dims[0]!;
+    const v = await call('map:values', { id: `${storiesId}/${Q}`, row: 10, col: 60, rows: 3, cols: 8 });
+    expect(v).toMatchObject({ type: 'F32', shape: { rows: dims[1], cols }, row: 10, col: 60, rows: 3, cols: 4, blockSize: 1 });
+    const want: number[] = [];
+    for (let r = 10; r < 13; r++) for (let c = 60; c < 64; c++) want.push(values[r * cols + c]!);
+    expect(v.values).toEqual(want);
+    // Float types store the value itself and have no block scale.
+    expect(v.stored).toEqual(want);
+    expect(v.blocks.map((b) => b.index)).toEqual([10 * cols + 60, 10 * cols + 61, 10 * cols + 62, 10 * cols + 63, 11 * cols + 60, 11 * cols + 61, 11 * cols + 62, 11 * cols + 63, 12 * cols + 60, 12 * cols + 61, 12 * cols + 62, 12 * cols + 63]);
+    expect(v.blocks.every((b) => b.scale === null && b.min === null)).toBe(true);
+  });
+
+  it('decodes a Q4_K window equal to the histogram path, with block indices, scales and stored integers', async () => {
+    const q4 = (await call('map:search', { query: 'attn_q.weight', modelId: tinyId })).regions[0]!;
+    const [cols, rows] = q4.tensor!.dims as [number, number];
+    const v = await call('map:values', { id: q4.id, row: 1, col: 250, rows: 2, cols: 10 });
+    expect(v).toMatchObject({ type: 'Q4_K', shape: { rows, cols }, rows: 2, cols: 6, blockSize: 256 });
+    // The same values the store's dequantiser gives for the whole tensor.
+    const fmt = QUANT_FORMATS.Q4_K;
+    const all = fmt.dequantize(new Uint8Array(await readStored(q4.id)), rows * cols);
+    const want: number[] = [];
+    for (let r = 1; r < 3; r++) for (let c = 250; c < 256; c++) want.push(all[r * cols + c]!);
+    expect(v.values).toEqual(want);
+    // Blocks: one 256-value block per row here (cols = 256).
+    expect(v.blocks.map((b) => b.index)).toEqual([1, 2]);
+    for (const b of v.blocks) {
+      expect(b.scale).not.toBeNull();
+      expect(b.scale!).toBeGreaterThan(0);
+      expect(b.min).not.toBeNull();
+    }
+    // Stored integers: whole numbers (a 6-bit sub-scale times a 4-bit code), and value = d·stored − dmin·m,
+    // so value − d·stored is the same for every element of a 32-value sub-block.
+    for (const s of v.stored) expect(Number.isInteger(s)).toBe(true);
+    for (let i = 0; i < 6; i++) expect(Math.abs(v.stored[i]!)).toBeLessThanOrEqual(63 * 15);
+    const d = v.blocks[0]!.scale!;
+    const off = v.values.slice(0, 6).map((x, i) => x! - d * v.stored[i]!);
+    for (const o of off) expect(o).toBeCloseTo(off[0]!, 4);
+  });
+
+  it('refuses hostile windows with typed errors: outside the tensor, too big, negative, not a tensor', async () => {
+    const id = `${storiesId}/${Q}`;
+    const past = await refused(call('map:values', { id, row: 64, col: 0, rows: 1, cols: 1 }));
+    expect(past.code).toBe('MAP_INPUT');
+    expect(past.message).toMatch(/outside the tensor/);
+    expect((await refused(call('map:values', { id, row: 0, col: 64, rows: 1, cols: 1 }))).code).toBe('MAP_INPUT');
+    // 64 × 65 values: past the cap even though the clipped window would be small.
+    const big = await refused(call('map:values', { id, row: 0, col: 0, rows: 64, cols: 65 }));
+    expect(big.code).toBe('MAP_INPUT');
+    expect(big.message).toMatch(/more than 4096 values/);
+    // Schema: negative, fractional, zero and absurd sizes never reach the handler.
+    for (const bad of [{ row: -1 }, { col: 1.5 }, { rows: 0 }, { cols: MAP_LIMITS.values + 1 }, { rows: 1e12 }]) {
+      expect((await refused(call('map:values', { id, row: 0, col: 0, rows: 1, cols: 1, ...bad } as never))).code).toMatch(/INPUT|INVALID|VALID/);
+    }
+    expect((await refused(call('map:values', { id: `${storiesId}/@kv-cache`, row: 0, col: 0, rows: 1, cols: 1 }))).code).toBe('MAP_INPUT');
+    expect((await refused(call('map:values', { id: `${storiesId}/nope`, row: 0, col: 0, rows: 1, cols: 1 }))).code).toBe('MAP_NOT_FOUND');
+  });
+});

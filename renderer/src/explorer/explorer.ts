@@ -17,6 +17,7 @@ import { Inspector } from './inspector';
 import { LiveOverlay } from './live';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
+import { ValueReadout } from './readout';
 import { PassageLayer } from './passage-layer';
 import { SearchBox } from './search';
 import { cellKey, TextureCache } from './texture-cache';
@@ -55,6 +56,7 @@ export class Explorer {
   private readonly canvas: HTMLCanvasElement;
   private readonly labels: HTMLCanvasElement;
   private readonly tooltip: HTMLElement;
+  private readonly readout: ValueReadout;
   private readonly hud: HTMLElement;
   private readonly note: HTMLElement;
   private readonly modeButton: HTMLButtonElement;
@@ -106,6 +108,7 @@ export class Explorer {
     this.labels = el('canvas', { className: 'ex-labels' });
     this.tooltip = el('div', { className: 'ex-tooltip', hidden: true });
     this.tooltip.setAttribute('role', 'tooltip');
+    this.readout = new ValueReadout(ctx.api, (m) => this.error(m));
     this.hud = el('span', { className: 'ex-hud muted' });
     this.note = el('div', { className: 'ex-note', hidden: true });
     this.minimap = new Minimap(MINIMAP_WIDTH, (x, y) => {
@@ -122,7 +125,7 @@ export class Explorer {
       this.flyTo(r, 0.2);
       return true;
     });
-    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
+    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it.');
     this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
@@ -635,10 +638,13 @@ export class Explorer {
     if (!p || this.down?.moved || this.mode !== '2d') {
       this.tooltip.hidden = true;
       this.view2d.setHover(null);
+      if (!this.down?.moved) this.readout.hide();
       return;
     }
     const r = this.regionAt(p.x, p.y);
     this.view2d.setHover(r ? r.rect : null);
+    const at = this.cam.screenToMap(p.x, p.y);
+    this.readout.hover(r, at.x, at.y, this.cam.zoom);
     if (!r) {
       this.tooltip.hidden = true;
       return;

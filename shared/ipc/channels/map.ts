@@ -22,6 +22,8 @@ export const MAP_LIMITS = Object.freeze({
   /** Values a histogram decodes at most (sampled evenly over the tensor beyond that). */
   histogramValues: 4_000_000,
   queryChars: 200,
+  /** Values one map:values window holds at most (a 64 × 64 window). */
+  values: 4096,
 });
 
 /** Map coordinates are integers within ±2^53; viewports may be fractional within the same range. */
@@ -210,6 +212,38 @@ export const mapChannels = {
       /** Bytes the reserved room holds (kv-cache band plus the free band below it). */
       reserveBytes: Count,
       fits: z.boolean(),
+    }),
+  },
+  /**
+   * Decoded values of a window of a tensor's rows × columns (the explorer's single-value readout):
+   * the dequantised value, the stored value (float types: the value as stored; quantised types:
+   * the stored integer, times the sub-block scale in K types), and each block's index, scale and
+   * min. Windows past MAP_LIMITS.values values are refused, never truncated.
+   */
+  'map:values': {
+    request: z.strictObject({
+      id: RegionIdSchema,
+      row: Count,
+      col: Count,
+      rows: z.number().int().min(1).max(MAP_LIMITS.values),
+      cols: z.number().int().min(1).max(MAP_LIMITS.values),
+    }),
+    response: z.strictObject({
+      regionId: z.string(),
+      type: z.string(),
+      /** The tensor as a matrix (ggml dims [columns, rows, ...], higher dims stacked as rows). */
+      shape: z.strictObject({ rows: Count, cols: Count }),
+      /** The window answered (clipped to the tensor). */
+      row: Count,
+      col: Count,
+      rows: Count,
+      cols: Count,
+      blockSize: Count,
+      /** rows × cols values, row-major; null for NaN and infinities (JSON has no such numbers). */
+      values: z.array(z.number().nullable()).max(MAP_LIMITS.values),
+      stored: z.array(z.number().nullable()).max(MAP_LIMITS.values),
+      /** The blocks the window touches: index, f16 scale d and min (null for float types). */
+      blocks: z.array(z.strictObject({ index: Count, scale: z.number().nullable(), min: z.number().nullable() })).max(2 * MAP_LIMITS.values),
     }),
   },
   /** Regions whose name contains the query (case-insensitive): exact names first, then prefixes, then the rest, in map order. */
