@@ -29,6 +29,23 @@ function renderNav(nav: HTMLElement, active: string): void {
   );
 }
 
+/** Each view names the window (and the browser tab, and the history entry): "Chat — Pixel-LLM". */
+function pageTitle(viewTitle: string): string {
+  return `${viewTitle} — Pixel-LLM`;
+}
+
+/**
+ * The skip link jumps to the view's main region. Its href would change the route (#view is not a
+ * view), so it focuses the region itself instead of following the link.
+ */
+function wireSkipLink(viewRoot: HTMLElement): void {
+  document.getElementById('skip-link')?.addEventListener('click', (ev) => {
+    ev.preventDefault();
+    viewRoot.focus();
+    viewRoot.scrollIntoView({ block: 'start' });
+  });
+}
+
 // What the view on screen asked to run when it leaves (stop timers, workers, subscriptions).
 let leaveCurrentView: (() => void) | undefined;
 let renderGeneration = 0;
@@ -45,6 +62,7 @@ async function showView(api: PxiApi, viewRoot: HTMLElement, nav: HTMLElement): P
   }
   viewRoot.replaceChildren();
   viewRoot.dataset.view = id;
+  document.title = pageTitle(views.find((v) => v.id === id)!.title);
   const generation = ++renderGeneration;
   const showError = (message: string) => viewRoot.prepend(el('div', { className: 'error', role: 'alert', textContent: message }));
   try {
@@ -63,6 +81,7 @@ async function boot(): Promise<void> {
   const status = document.getElementById('status')!;
   const nav = document.getElementById('nav')!;
   const viewRoot = document.getElementById('view')!;
+  wireSkipLink(viewRoot);
   let api: PxiApi;
   let hostLine: string;
   try {
