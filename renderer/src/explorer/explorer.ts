@@ -679,9 +679,12 @@ export class Explorer {
     if (region) {
       this.data.rememberRegion(region);
       this.root.dataset.selected = region.id;
+      // Where it lies on the map (tests aim at its pixels with it).
+      this.root.dataset.selectedRect = `${region.rect.x},${region.rect.y},${region.rect.width},${region.rect.height}`;
       void this.inspector.show(region.id);
     } else {
       delete this.root.dataset.selected;
+      delete this.root.dataset.selectedRect;
       this.inspector.clear();
     }
     this.view2d.setSelection(region?.rect ?? null);

@@ -1,0 +1,165 @@
+/**
+ * Reading single values in the explorer (issue 13): stories260K and a tiny Q4_K model imported
+ * with the CLI into a fresh data folder, `pxi serve` on it; zoomed in to the full zoom over a
+ * tensor, the readout names the row, column, value and stored value (and for Q4_K its block and
+ * scale), checked against the GGUF files themselves. Screenshots at 1280×720 and 1920×1080.
+ */
+import { expect, test, type Page } from '@playwright/test';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseGgufBytes } from '../../shared/gguf/reader';
+import { blockScale, elementAtPixel } from '../../shared/map/values';
+import { QUANT_FORMATS } from '../../shared/quant';
+import { fixturePath, projectRoot } from '../support/fixtures';
+import { writeTinyModel } from '../node/models-support';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
+
+const FIXTURE = fixturePath('models', 'stories260K.gguf');
+const Q_NAME = 'blk.0.attn_q.weight';
+
+let dataDir: string;
+let serve: ServeProcess | null = null;
+let storiesId: string;
+let tinyId: string;
+let tinyFile: string;
+
+test.beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'pxi-explorer-values-'));
+  const pxiImport = (file: string, extra: string[] = []) =>
+    (JSON.parse(String(execFileSync(process.execPath, ['bin/pxi.js', 'import', file, '--volume', join(dataDir, 'volume'), '--json', ...extra], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] }))) as { model: { id: string } }).model.id;
+  storiesId = pxiImport(FIXTURE);
+  tinyFile = join(dataDir, 'tiny-q4k.gguf');
+  writeTinyModel(tinyFile, { type: 'Q4_K', embd: 256, ff: 256, seed: 7 });
+  tinyId = pxiImport(tinyFile);
+  serve = await serveDataDir(dataDir);
+});
+
+test.afterAll(async () => {
+  await serve?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+interface Cam {
+  zoom: number;
+  cx: number;
+  cy: number;
+  width: number;
+  height: number;
+}
+
+async function cam(page: Page): Promise<Cam> {
+  const d = await page.locator('.explorer').evaluate((e: HTMLElement) => ({ ...e.dataset }));
+  return { zoom: Number(d.zoom), cx: Number(d.cx), cy: Number(d.cy), width: Number(d.width), height: Number(d.height) };
+}
+
+async function settled(page: Page): Promise<Cam> {
+  const ex = page.locator('.explorer');
+  await expect
+    .poll(async () => `${await ex.getAttribute('data-animating')} ${await ex.getAttribute('data-loading')}`, { timeout: 20_000, intervals: [100] })
+    .toBe('false false');
+  return cam(page);
+}
+
+async function open(page: Page, errors: string[], modelId: string, tensor: string): Promise<void> {
+  page.on('pageerror', (e) => errors.push(e.message));
+  const u = new URL(serve!.url);
+  u.hash = `#/explorer?model=${encodeURIComponent(modelId)}&tensor=${encodeURIComponent(tensor)}`;
+  await page.goto(u.toString());
+  await expect(page.locator('.explorer')).toHaveAttribute('data-started', 'true', { timeout: 30_000 });
+  await settled(page);
+  await expect(page.locator('.ex-inspector [data-field="name"]')).toHaveText(tensor);
+}
+
+/** Zooms in fully with the wheel around map point (x, y) and leaves the pointer over it. */
+async function zoomTo(page: Page, x: number, y: number): Promise<Cam> {
+  const box = (await page.locator('.ex-stage').boundingBox())!;
+  const screen = (c: Cam) => ({ x: box.x + c.width / 2 + (x - c.cx) * c.zoom, y: box.y + c.height / 2 + (y - c.cy) * c.zoom });
+  let c = await cam(page);
+  for (let round = 0; round < 4 && c.zoom < 16; round++) {
+    const p = screen(c);
+    await page.mouse.move(p.x, p.y);
+    for (let i = 0; i < 10; i++) await page.mouse.wheel(0, -240);
+    c = await settled(page);
+  }
+  expect(c.zoom).toBe(16);
+  // Re-aim at the point's pixel centre (the wheel zooms round whole CSS pixels).
+  const p = screen(c);
+  await page.mouse.move(p.x, p.y);
+  return c;
+}
+
+async function selectedRect(page: Page): Promise<{ x: number; y: number; width: number; height: number }> {
+  const [x, y, width, height] = (await page.locator('.explorer').getAttribute('data-selected-rect'))!.split(',').map(Number);
+  return { x: x!, y: y!, width: width!, height: height! };
+}
+
+for (const viewport of [
+  { width: 1280, height: 720 },
+  { width: 1920, height: 1080 },
+]) {
+  test.describe(`at ${viewport.width}×${viewport.height}`, () => {
+    test.use({ viewport });
+
+    test('an F32 tensor’s single values read at full zoom: row, column, value, stored', async ({ page }) => {
+      const errors: string[] = [];
+      await open(page, errors, storiesId, Q_NAME);
+      const bytes = readFileSync(FIXTURE);
+      const t = parseGgufBytes(bytes).tensors.find((x) => x.name === Q_NAME)!;
+      const values = new Float32Array(new Uint8Array(bytes.subarray(t.offset, t.offset + Number(t.byteSize))).buffer);
+      // On the default volume attn_q is one 1024-px tile at (3200, 0): pixel (100, 2) holds element 2·1024 + 100.
+      await zoomTo(page, 3200 + 100.5, 2.5);
+      const ro = page.locator('.ex-readout');
+      await expect(ro).toBeVisible();
+      await expect(ro).toHaveAttribute('data-ready', 'true');
+      const e = 2 * 1024 + 100;
+      await expect(ro.locator('[data-field="tensor"]')).toHaveText(Q_NAME);
+      await expect(ro.locator('[data-field="row"]')).toHaveText(String(Math.floor(e / 64)));
+      await expect(ro.locator('[data-field="col"]')).toHaveText(String(e % 64));
+      expect(Number(await ro.locator('[data-field="value"]').textContent())).toBe(values[e]);
+      expect(Number(await ro.locator('[data-field="stored"]').textContent())).toBe(values[e]);
+      await expect(ro.locator('[data-field="block"]')).toContainText('not quantised');
+      // One map pixel (16 screen pixels) right is the next column.
+      const c = await cam(page);
+      const box = (await page.locator('.ex-stage').boundingBox())!;
+      await page.mouse.move(box.x + c.width / 2 + (3200 + 101.5 - c.cx) * 16, box.y + c.height / 2 + (2.5 - c.cy) * 16);
+      await expect(ro.locator('[data-field="col"]')).toHaveText(String((e + 1) % 64));
+      expect(Number(await ro.locator('[data-field="value"]').textContent())).toBe(values[e + 1]);
+      await page.screenshot({ path: test.info().outputPath(`explorer-values-f32-${viewport.width}x${viewport.height}.png`) });
+      await test.info().attach(`explorer-values-f32-${viewport.width}x${viewport.height}`, { path: test.info().outputPath(`explorer-values-f32-${viewport.width}x${viewport.height}.png`), contentType: 'image/png' });
+      expect(errors).toEqual([]);
+    });
+
+    test('a Q4_K tensor’s single values read at full zoom with their block index and scale', async ({ page }) => {
+      const errors: string[] = [];
+      await open(page, errors, tinyId, Q_NAME);
+      const rect = await selectedRect(page);
+      const bytes = readFileSync(tinyFile);
+      const t = parseGgufBytes(bytes).tensors.find((x) => x.name === Q_NAME)!;
+      expect(t.type).toBe(12); // Q4_K
+      const data = new Uint8Array(bytes.subarray(t.offset, t.offset + Number(t.byteSize)));
+      const fmt = QUANT_FORMATS.Q4_K;
+      const dims = [...t.dims].map(Number);
+      const all = fmt.dequantize(data, dims[0]! * dims[1]!);
+      // Pixel (40, 1) of the tensor's first tile: the expected element from the PixelFS layout.
+      const tile = 1024;
+      const at = elementAtPixel({ ...rect, grid: { tileWidth: tile, tileHeight: tile, cols: Math.ceil(rect.width / tile), rows: Math.ceil(rect.height / tile), tileCount: 1 } }, { dims, bytes: data.length }, fmt, rect.x + 40.5, rect.y + 1.5)!;
+      expect(at.block).toBe(Math.floor(((1024 + 40) * 4) / 144));
+      await zoomTo(page, rect.x + 40.5, rect.y + 1.5);
+      const ro = page.locator('.ex-readout');
+      await expect(ro).toHaveAttribute('data-ready', 'true');
+      await expect(ro.locator('[data-field="row"]')).toHaveText(String(at.row));
+      await expect(ro.locator('[data-field="col"]')).toHaveText(String(at.col));
+      expect(Number(await ro.locator('[data-field="value"]').textContent())).toBe(all[at.element]);
+      const stored = Number(await ro.locator('[data-field="stored"]').textContent());
+      expect(Number.isInteger(stored)).toBe(true);
+      await expect(ro.locator('[data-field="block"]')).toHaveText(`${at.block} (256 values)`);
+      const { scale, min } = blockScale('Q4_K', data.subarray(at.block * 144, at.block * 144 + 144));
+      await expect(ro.locator('[data-field="scale"]')).toHaveText(`d = ${scale}, min = ${min}`);
+      await page.screenshot({ path: test.info().outputPath(`explorer-values-q4k-${viewport.width}x${viewport.height}.png`) });
+      await test.info().attach(`explorer-values-q4k-${viewport.width}x${viewport.height}`, { path: test.info().outputPath(`explorer-values-q4k-${viewport.width}x${viewport.height}.png`), contentType: 'image/png' });
+      expect(errors).toEqual([]);
+    });
+  });
+}
