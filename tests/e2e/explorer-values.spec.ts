@@ -161,5 +161,39 @@ for (const viewport of [
       await test.info().attach(`explorer-values-q4k-${viewport.width}x${viewport.height}`, { path: test.info().outputPath(`explorer-values-q4k-${viewport.width}x${viewport.height}.png`), contentType: 'image/png' });
       expect(errors).toEqual([]);
     });
+
+    test('search looks in the model in view by default, names every hit’s model, and Enter stays in scope', async ({ page }) => {
+      const errors: string[] = [];
+      // Both models hold blk.0.attn_q.weight: open on the Q4_K one.
+      await open(page, errors, tinyId, Q_NAME);
+      const input = page.locator('.ex-search-input');
+      const scope = page.locator('.ex-search-scope');
+      await expect(scope).toHaveValue('in-view');
+      await input.fill('attn_q');
+      const hits = page.locator('.ex-search-results li[data-region-id]');
+      await expect(hits.first()).toBeVisible();
+      const models = await hits.evaluateAll((lis) => lis.map((l) => (l as HTMLElement).dataset.modelId));
+      expect(models.length).toBeGreaterThan(0);
+      expect(new Set(models)).toEqual(new Set([tinyId]));
+      await expect(hits.first().locator('.ex-hit-model')).toContainText('tiny');
+      await page.screenshot({ path: test.info().outputPath(`explorer-search-scope-${viewport.width}x${viewport.height}.png`) });
+      await test.info().attach(`explorer-search-scope-${viewport.width}x${viewport.height}`, { path: test.info().outputPath(`explorer-search-scope-${viewport.width}x${viewport.height}.png`), contentType: 'image/png' });
+      await input.press('Enter');
+      await expect(page.locator('.explorer')).toHaveAttribute('data-selected', `${tinyId}/${Q_NAME}`);
+
+      // All models: both models' hits, each naming its model.
+      await scope.selectOption('all');
+      await input.fill('blk.0.attn_q.weight');
+      await expect.poll(async () => new Set(await hits.evaluateAll((lis) => lis.map((l) => (l as HTMLElement).dataset.modelId))).size).toBe(2);
+      await expect(hits.locator('.ex-hit-model', { hasText: 'stories260K' })).toHaveCount(1);
+      // One named model: Enter flies to that model's tensor, not the one in view.
+      await scope.selectOption(storiesId);
+      await input.fill('blk.0.attn_q.weight');
+      await expect.poll(async () => await hits.evaluateAll((lis) => lis.map((l) => (l as HTMLElement).dataset.modelId))).toEqual([storiesId]);
+      await input.press('Enter');
+      await expect(page.locator('.explorer')).toHaveAttribute('data-selected', `${storiesId}/${Q_NAME}`);
+      await expect(page.locator('.ex-inspector')).toHaveAttribute('data-region-id', `${storiesId}/${Q_NAME}`);
+      expect(errors).toEqual([]);
+    });
   });
 }

@@ -164,6 +164,7 @@ export class Explorer {
       { className: 'ex-toolbar' },
       el('h1', {}, 'Explorer'),
       this.search.root,
+      this.search.scope,
       this.answerer.root,
       cmap,
       range,
@@ -244,6 +245,8 @@ export class Explorer {
     });
     this.minimap.setMap(b, o.models, mm.regions);
     this.live.start(o.models);
+    // Search the model in view by default: Enter must not fly to another model's tensor.
+    this.search.setModels(o.models, () => this.modelFor3d());
     await this.answerer.start();
     // The map's first view is asked for before the weight-change layer asks its own questions.
     this.requestFrame();

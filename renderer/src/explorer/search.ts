@@ -5,12 +5,18 @@ import { el } from '../views/types';
 import { fmtShape } from './format';
 
 const DEBOUNCE_MS = 120;
+/** Scope values besides a model id: the model in view (the default), or every model. */
+export const SCOPE_IN_VIEW = 'in-view';
+export const SCOPE_ALL = 'all';
 
 /**
  * The search box: tensor names containing the text (map:search, debounced), as a listbox that
  * arrow keys move through; Enter or a click picks one. Text that is a navigation question
  * (shared/nav/parse.ts: "where is …?", "what is at x, y?", "what is left of …?") is not searched:
- * Enter asks it (specs/explorer.md, "Questions").
+ * Enter asks it (specs/explorer.md, "Questions"). The scope select limits the search to the model
+ * in view (the default: the selected tensor's model, else the one nearest the view centre), one
+ * named model, or all models; every hit names its model, so Enter never flies to another model's
+ * tensor unless the user chose "all models".
  */
 export class SearchBox {
   readonly root: HTMLElement;
@@ -20,6 +26,9 @@ export class SearchBox {
   private active = -1;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private seq = 0;
+  readonly scope: HTMLSelectElement;
+  private modelNames = new Map<string, string>();
+  private inView: () => string | null = () => null;
 
   constructor(
     private readonly api: PxiApi,
@@ -35,10 +44,37 @@ export class SearchBox {
     this.list = el('ul', { className: 'ex-search-results', id: 'ex-search-results' });
     this.list.setAttribute('role', 'listbox');
     this.list.hidden = true;
+    this.scope = el('select', { className: 'ex-select ex-search-scope' }, el('option', { value: SCOPE_IN_VIEW }, 'model in view'), el('option', { value: SCOPE_ALL }, 'all models'));
+    this.scope.setAttribute('aria-label', 'Search in');
+    this.scope.title = 'Which model the search looks in: the model in view (the selected tensor’s, else the one nearest the centre), one model, or all';
+    this.scope.addEventListener('change', () => {
+      if (this.input.value.trim()) void this.run();
+    });
     this.root = el('div', { className: 'ex-search' }, this.input, this.list);
     this.input.addEventListener('input', () => this.schedule());
     this.input.addEventListener('keydown', (ev) => this.key(ev));
     this.input.addEventListener('blur', () => setTimeout(() => this.close(), 150));
+  }
+
+  /** The models on the map (for the scope select and the hits' model names) and how to find the model in view. */
+  setModels(models: readonly { modelId: string; name: string }[], inView: () => string | null): void {
+    this.modelNames = new Map(models.map((m) => [m.modelId, m.name]));
+    this.inView = inView;
+    const keep = this.scope.value;
+    this.scope.replaceChildren(
+      el('option', { value: SCOPE_IN_VIEW }, 'model in view'),
+      el('option', { value: SCOPE_ALL }, 'all models'),
+      ...models.map((m) => el('option', { value: m.modelId }, m.name)),
+    );
+    this.scope.value = [...this.scope.options].some((o) => o.value === keep) ? keep : SCOPE_IN_VIEW;
+  }
+
+  /** The model id the search is limited to (null: all models). */
+  scopeModel(): string | null {
+    const v = this.scope.value;
+    if (v === SCOPE_ALL) return null;
+    if (v === SCOPE_IN_VIEW) return this.inView();
+    return v;
   }
 
   private schedule(): void {
@@ -64,7 +100,8 @@ export class SearchBox {
       return;
     }
     try {
-      const res = await this.api.call('map:search', { query: q.slice(0, 200), limit: 20 });
+      const modelId = this.scopeModel();
+      const res = await this.api.call('map:search', { query: q.slice(0, 200), limit: 20, ...(modelId === null ? {} : { modelId }) });
       if (seq !== this.seq) return;
       this.results = res.regions;
       this.active = res.regions.length ? 0 : -1;
@@ -76,17 +113,18 @@ export class SearchBox {
 
   private renderList(truncated: boolean): void {
     const items = this.results.map((r, i) => {
-      const li = el('li', { className: i === this.active ? 'active' : '' }, el('span', { className: 'ex-hit-name' }, r.name), el('span', { className: 'muted' }, r.tensor ? ` ${r.tensor.type} ${fmtShape(r.tensor.dims)}` : ` ${r.kind}`));
+      const li = el('li', { className: i === this.active ? 'active' : '' }, el('span', { className: 'ex-hit-name' }, r.name), el('span', { className: 'muted' }, r.tensor ? ` ${r.tensor.type} ${fmtShape(r.tensor.dims)}` : ` ${r.kind}`), el('span', { className: 'ex-hit-model' }, ` · ${this.modelNames.get(r.modelId) ?? r.modelId}`));
       li.setAttribute('role', 'option');
       li.setAttribute('aria-selected', String(i === this.active));
       li.dataset.regionId = r.id;
+      li.dataset.modelId = r.modelId;
       li.addEventListener('mousedown', (ev) => {
         ev.preventDefault();
         this.pick(i);
       });
       return li;
     });
-    if (items.length === 0) items.push(el('li', { className: 'muted' }, 'No tensor matches.'));
+    if (items.length === 0) items.push(el('li', { className: 'muted' }, this.scopeModel() === null ? 'No tensor matches.' : `No tensor of ${this.modelNames.get(this.scopeModel()!) ?? 'this model'} matches (search in: all models for the others).`));
     if (truncated) items.push(el('li', { className: 'muted' }, 'More match: type more of the name.'));
     this.list.replaceChildren(...items);
     this.list.hidden = false;
