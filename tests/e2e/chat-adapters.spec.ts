@@ -10,13 +10,13 @@
  * as does a link naming an adapter the model does not have. Screenshots under test-results/playwright/.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { CONVERSATIONS_DB_FILE, ConversationStore } from '../../electron/conversations/store';
 import { fixturePath, projectRoot } from '../support/fixtures';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
 // What the adapter is taught (tests/node/finetune-cli.test.ts teaches the same): one made-up fact, many times over.
@@ -26,7 +26,7 @@ const ADAPTER = 'zorbo';
 const GONE_TITLE = 'An old chat with a deleted adapter';
 
 let dataDir = '';
-let serve: ChildProcess | null = null;
+let serve: ServeProcess | null = null;
 let url = '';
 /** Why this host cannot fine-tune (no WebGPU adapter in Node), or ''. */
 let cannotTrain = '';
@@ -68,21 +68,12 @@ test.beforeAll(async () => {
   } finally {
     store.close();
   }
-  serve = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  serve.stderr!.on('data', (d) => (stderr += String(d)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: serve!.stdout! }).once('line', resolve);
-    serve!.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
-  });
-  url = (JSON.parse(first) as { url: string }).url;
+  serve = await serveDataDir(dataDir);
+  url = serve.url;
 });
 
 test.afterAll(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve!.once('exit', r));
-  }
+  await serve?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -8,38 +8,28 @@
  * and deleted; the transcript fills the window's height with the composer at its bottom.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { projectRoot } from '../support/fixtures';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 let dataDir = '';
-let serve: ChildProcess | null = null;
+let serve: ServeProcess | null = null;
 let url = '';
 let port = 0;
 
 /** Starts `pxi serve` on the data folder (again after a stop: a restart). */
 async function startServe(): Promise<void> {
-  const child = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += String(d)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
-  });
-  ({ url, port } = JSON.parse(first) as { url: string; port: number });
-  serve = child;
+  serve = await serveDataDir(dataDir);
+  ({ url, port } = serve);
 }
 
 async function stopServe(): Promise<void> {
-  const child = serve;
+  const s = serve;
   serve = null;
-  if (child && child.exitCode === null) {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  }
+  await s?.stop();
 }
 
 test.beforeAll(async () => {

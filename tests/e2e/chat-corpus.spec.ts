@@ -6,17 +6,17 @@
  * opening the Explorer with the reply's passages lit over pxi-docs's text tiles.
  */
 import { expect, test } from '@playwright/test';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fixturePath, projectRoot } from '../support/fixtures';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
 
 let dataDir = '';
-let serve: ChildProcess | null = null;
+let serve: ServeProcess | null = null;
 let url = '';
 
 test.beforeAll(async () => {
@@ -24,21 +24,12 @@ test.beforeAll(async () => {
   // The import runs before serve: one process owns a volume at a time.
   const r = spawnSync(process.execPath, ['bin/pxi.js', 'import', MODEL, '--volume', join(dataDir, 'volume'), '--skip-pyramid'], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
   expect(r.status, r.stderr).toBe(0);
-  serve = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  serve.stderr!.on('data', (d) => (stderr += String(d)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: serve!.stdout! }).once('line', resolve);
-    serve!.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
-  });
-  url = (JSON.parse(first) as { url: string }).url;
+  serve = await serveDataDir(dataDir);
+  url = serve.url;
 });
 
 test.afterAll(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve!.once('exit', r));
-  }
+  await serve?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

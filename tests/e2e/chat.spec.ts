@@ -5,20 +5,20 @@
  * pixel tiles. Greedy "Once upon a time" must continue exactly as llama.cpp does on the GGUF.
  */
 import { expect, test } from '@playwright/test';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fixturePath, projectRoot } from '../support/fixtures';
 import { openReference } from '../support/llama-cpp';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
 const PROMPT = 'Once upon a time';
 const TOKENS = 40;
 
 let dataDir = '';
-let serve: ChildProcess | null = null;
+let serve: ServeProcess | null = null;
 let url = '';
 /** What `pxi chat` (Node, Dawn) answered to CHAT_TURNS with the generated chat model, greedy. */
 let nodeChat = '';
@@ -41,21 +41,12 @@ test.beforeAll(async () => {
   pxi('import', MODEL, '--volume', volume, '--tile-size', '64', '--skip-pyramid');
   pxi('import', tiny, '--volume', volume, '--skip-pyramid');
   nodeChat = pxi('chat', 'tiny-qwen2', '--volume', volume, '--temp', '0', '-n', String(CHAT_TOKENS));
-  serve = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  serve.stderr!.on('data', (d) => (stderr += String(d)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: serve!.stdout! }).once('line', resolve);
-    serve!.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
-  });
-  url = (JSON.parse(first) as { url: string }).url;
+  serve = await serveDataDir(dataDir);
+  url = serve.url;
 });
 
 test.afterAll(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve!.once('exit', r));
-  }
+  await serve?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -9,22 +9,22 @@
  * does not have leaves the model's answer unverified.
  */
 import { expect, test, type Page } from '@playwright/test';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { findGgmlType } from '../../shared/gguf/ggml-types';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { placeModel } from '../../shared/map/placement';
 import { fixturePath, projectRoot } from '../support/fixtures';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 const FIXTURE = fixturePath('models', 'stories260K.gguf');
 const TILE = 64;
 const Q_NAME = 'blk.0.attn_q.weight';
 
 let dataDir: string;
-let child: ChildProcess;
+let serve: ServeProcess | null = null;
 let url: string;
 let modelId: string;
 
@@ -33,21 +33,12 @@ test.beforeAll(async () => {
   // The volume is locked by one process: import first, then serve the same data folder.
   const out = execFileSync(process.execPath, ['bin/pxi.js', 'import', FIXTURE, '--volume', join(dataDir, 'volume'), '--tile-size', String(TILE), '--json'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   modelId = (JSON.parse(String(out)) as { model: { id: string } }).model.id;
-  child = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d) => (stderr += String(d)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
-    child.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
-  });
-  url = (JSON.parse(first) as { url: string }).url;
+  serve = await serveDataDir(dataDir);
+  url = serve.url;
 });
 
 test.afterAll(async () => {
-  if (child && child.exitCode === null) {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  }
+  await serve?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

@@ -8,19 +8,19 @@
  * it" link; the Models view naming the adapter. Screenshots under test-results/playwright/.
  */
 import { expect, test, type WebSocket } from '@playwright/test';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { fixturePath, projectRoot } from '../support/fixtures';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
 const RUN = 'stories260K-lora';
 
 let dataDir = '';
-let serve: ChildProcess | null = null;
+let serve: ServeProcess | null = null;
 let url = '';
 let trainText = '';
 let validText = '';
@@ -42,21 +42,12 @@ test.beforeAll(async () => {
   // The imports run before serve: one process owns a volume at a time.
   pxi(['import', MODEL, '--skip-pyramid']);
   pxi(['import', gemma, '--name', 'tiny-gemma2', '--skip-pyramid']);
-  serve = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  serve.stderr!.on('data', (d) => (stderr += String(d)));
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: serve!.stdout! }).once('line', resolve);
-    serve!.once('exit', (code) => reject(new Error(`pxi serve exited with ${code}:\n${stderr}`)));
-  });
-  url = (JSON.parse(first) as { url: string }).url;
+  serve = await serveDataDir(dataDir);
+  url = serve.url;
 });
 
 test.afterAll(async () => {
-  if (serve && serve.exitCode === null) {
-    serve.kill('SIGTERM');
-    await new Promise((r) => serve!.once('exit', r));
-  }
+  await serve?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 

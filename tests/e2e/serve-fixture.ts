@@ -15,9 +15,12 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `pxi serve` as a user would (a real process, a fresh data folder, a free port); `args` are extra flags. */
-export async function startServe(args: string[] = []): Promise<ServeProcess> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-'));
+/**
+ * Starts `pxi serve` on an existing data folder (a volume the test prepared first: one process
+ * owns a volume at a time); `stop()` ends the server and leaves the folder (a restart can serve it
+ * again).
+ */
+export async function serveDataDir(dataDir: string, args: string[] = []): Promise<ServeProcess> {
   const child: ChildProcess = spawn(process.execPath, ['bin/pxi.js', 'serve', '--port', '0', '--json', '--data-dir', dataDir, ...args], {
     cwd: projectRoot,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -42,6 +45,18 @@ export async function startServe(args: string[] = []): Promise<ServeProcess> {
         child.kill('SIGTERM');
         await new Promise((r) => child.once('exit', r));
       }
+    },
+  };
+}
+
+/** Starts `pxi serve` as a user would (a real process, a fresh data folder, a free port); `args` are extra flags; `stop()` also removes the folder. */
+export async function startServe(args: string[] = []): Promise<ServeProcess> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-'));
+  const s = await serveDataDir(dataDir, args);
+  return {
+    ...s,
+    stop: async () => {
+      await s.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
