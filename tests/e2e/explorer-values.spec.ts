@@ -195,5 +195,51 @@ for (const viewport of [
       await expect(page.locator('.ex-inspector')).toHaveAttribute('data-region-id', `${storiesId}/${Q_NAME}`);
       expect(errors).toEqual([]);
     });
+
+    test('tensors are selected from the keyboard on the map: N / P step through them in map order, Enter shows the selected one', async ({ page }) => {
+      const errors: string[] = [];
+      await open(page, errors, storiesId, Q_NAME);
+      const stage = page.locator('.ex-stage');
+      const ex = page.locator('.explorer');
+      const name = page.locator('.ex-inspector [data-field="name"]');
+      await stage.focus();
+      await stage.press('Escape');
+      await expect(ex).not.toHaveAttribute('data-selected', /./);
+      // Nothing selected: N picks the first tensor, N the second, P back to the first.
+      await stage.press('n');
+      await expect(ex).toHaveAttribute('data-selected', /./);
+      const first = (await ex.getAttribute('data-selected'))!;
+      await expect(name).toHaveText(first.slice(first.indexOf('/') + 1));
+      await stage.press('n');
+      await expect(ex).not.toHaveAttribute('data-selected', first);
+      const second = (await ex.getAttribute('data-selected'))!;
+      expect(second.startsWith(`${storiesId}/`)).toBe(true);
+      await stage.press('p');
+      await expect(ex).toHaveAttribute('data-selected', first);
+      // P from the first wraps to the last; ] (same as N) wraps back to the first.
+      await stage.press('p');
+      await expect(ex).not.toHaveAttribute('data-selected', first);
+      const last = (await ex.getAttribute('data-selected'))!;
+      expect(last).not.toBe(second);
+      await stage.press(']');
+      await expect(ex).toHaveAttribute('data-selected', first);
+      // The view followed: once settled, the selected tensor's rectangle holds the centre.
+      let c = await settled(page);
+      let r = await selectedRect(page);
+      expect(c.cx).toBeGreaterThanOrEqual(r.x);
+      expect(c.cx).toBeLessThanOrEqual(r.x + r.width);
+      // Pan away with the arrows, then Enter brings the selected tensor back.
+      for (let i = 0; i < 6; i++) await stage.press('ArrowRight');
+      c = await settled(page);
+      expect(c.cx).toBeGreaterThan(r.x + r.width);
+      await stage.press('Enter');
+      c = await settled(page);
+      r = await selectedRect(page);
+      expect(c.cx).toBeCloseTo(r.x + r.width / 2, 0);
+      await expect(name).toHaveText(first.slice(first.indexOf('/') + 1));
+      await page.screenshot({ path: test.info().outputPath(`explorer-keyboard-${viewport.width}x${viewport.height}.png`) });
+      await test.info().attach(`explorer-keyboard-${viewport.width}x${viewport.height}`, { path: test.info().outputPath(`explorer-keyboard-${viewport.width}x${viewport.height}.png`), contentType: 'image/png' });
+      expect(errors).toEqual([]);
+    });
   });
 }

@@ -127,7 +127,7 @@ export class Explorer {
     });
     this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
-    this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it.');
+    this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it, N and P (or ] and [) for the next and previous tensor, Enter to show the selected one again, Escape to clear.');
     this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
     this.search = new SearchBox(
       ctx.api,
@@ -794,6 +794,33 @@ export class Explorer {
   }
 
   private topCells3d: MapCellInfo[] = [];
+  /** Each model's tensors in map order, for stepping through them with the keyboard. */
+  private readonly tensorOrder = new Map<string, MapRegionInfo[]>();
+
+  /** Selects the next (dir 1) or previous (−1) tensor of the model in view and shows it; wraps at the ends. */
+  private async stepTensor(dir: 1 | -1): Promise<void> {
+    const modelId = this.modelFor3d();
+    const m = modelId ? this.data.overview?.models.find((x) => x.modelId === modelId) : undefined;
+    if (!m) return;
+    let list = this.tensorOrder.get(m.modelId);
+    if (!list) {
+      try {
+        const v = { x0: m.box.x, y0: m.box.y, x1: m.box.x + m.box.width, y1: m.box.y + m.box.height };
+        const res = await this.ctx.api.call('map:regions', { viewport: v, modelId: m.modelId, kinds: ['weights'], limit: 5000 });
+        list = [...res.regions].sort((a, b) => a.order - b.order);
+        this.tensorOrder.set(m.modelId, list);
+      } catch (e) {
+        this.error((e as Error).message);
+        return;
+      }
+    }
+    if (list.length === 0) return;
+    const at = this.selectedId ? list.findIndex((r) => r.id === this.selectedId) : -1;
+    const next = at < 0 ? (dir > 0 ? 0 : list.length - 1) : (at + dir + list.length) % list.length;
+    const r = list[next]!;
+    this.select(r);
+    this.focusRegion(r);
+  }
 
   private async load3d(modelId: string): Promise<void> {
     const m = this.data.overview!.models.find((x) => x.modelId === modelId);
@@ -916,6 +943,16 @@ export class Explorer {
         this.fitAll();
       } else if (k === 'Escape') {
         this.select(null);
+      } else if (k === 'n' || k === ']' || k === 'p' || k === '[' || k === 'N') {
+        // Next / previous tensor of the model in view, in map order (Tab stays free to leave the map).
+        ev.preventDefault();
+        void this.stepTensor(k === 'n' || k === ']' ? 1 : -1);
+      } else if (k === 'Enter') {
+        const r = this.selectedId ? this.data.regionsById.get(this.selectedId) : undefined;
+        if (r) {
+          ev.preventDefault();
+          this.focusRegion(r);
+        }
       }
     });
     on(this.stage, 'keyup', (ev) => this.held.delete(keyName(ev)));
