@@ -7,7 +7,7 @@
  * GPU (8 bytes read back per token); anything else reads the logits and samples on the CPU
  * (sampling.ts: penalties → top-k → top-p → min-p → temperature, seeded).
  */
-import { ContextWindowExceededError } from '../gpu';
+import { checkContextWindow, ContextWindowExceededError } from '../gpu';
 import type { Tokenizer } from '../tokenizer';
 import { EngineError } from './errors';
 import type { ForwardOutput, ForwardResult } from './model';
@@ -17,6 +17,8 @@ import { Sampler, type SamplerOptions } from './sampling';
 export interface GenerationModel {
   readonly vocabSize: number;
   readonly contextLength: number;
+  /** Most tokens one forward pass runs at once (Model's maxBatch); a prompt longer is run in batches of it. */
+  readonly maxBatch?: number;
   /** Tokens in the KV cache, in order (the penalties look back over them). */
   readonly tokens: readonly number[];
   forward(tokens: readonly number[], output: ForwardOutput): Promise<ForwardResult>;
@@ -34,6 +36,11 @@ export interface GenerateOptions extends SamplerOptions {
   signal?: AbortSignal;
   /** At the context limit: 'error' (default) throws ContextWindowExceededError, 'stop' ends with stopReason 'context'. */
   onContextFull?: 'error' | 'stop';
+  /**
+   * Called as the prompt is prefilled: tokens the GPU has finished of the prompt's total, after
+   * each batch of `maxBatch` tokens (only for a prompt longer than one batch).
+   */
+  onPrefill?: (done: number, total: number) => void;
   /** Called with every generated token (generate() only; generateStream yields them). */
   onToken?: (chunk: GenerationChunk) => void;
   /** Clock in ms (default performance.now). */
@@ -164,7 +171,7 @@ export async function* generateStream(
 
   if (opts.signal?.aborted) return { tokens, text, tail: '', stopReason: 'aborted', timings: timings() };
   // Throws ContextWindowExceededError before any work when the prompt does not fit.
-  let r = await model.forward(prompt, mode);
+  let r = await prefill(model, prompt, mode, opts.onPrefill);
   prefillMs = now() - t0;
 
   while (tokens.length < maxTokens) {
@@ -207,6 +214,27 @@ export async function* generateStream(
     text += tail;
   }
   return { tokens, text, tail, stopReason, timings: timings() };
+}
+
+/**
+ * The prompt's forward pass. With a progress callback and a prompt longer than one batch, the
+ * batches the model would run inside one forward() are run one forward() each (the same passes
+ * at the same positions, so the same results), each but the last waiting for the GPU ('none'
+ * syncs), so that what is reported is work done.
+ */
+async function prefill(model: GenerationModel, prompt: readonly number[], mode: ForwardOutput, onPrefill: GenerateOptions['onPrefill']): Promise<ForwardResult> {
+  const batch = model.maxBatch ?? 0;
+  if (!onPrefill || batch <= 0 || prompt.length <= batch) return model.forward(prompt, mode);
+  checkContextWindow(model.tokens.length, prompt.length, model.contextLength);
+  onPrefill(0, prompt.length);
+  let start = 0;
+  for (; start + batch < prompt.length; start += batch) {
+    await model.forward(prompt.slice(start, start + batch), 'none');
+    onPrefill(start + batch, prompt.length);
+  }
+  const r = await model.forward(prompt.slice(start), mode);
+  onPrefill(prompt.length, prompt.length);
+  return r;
 }
 
 /** generateStream, consumed: `onToken` sees each chunk; resolves to the result. */

@@ -243,7 +243,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   }
 }
 
-function options(s: GenerationSettings, signal: AbortSignal): GenerateOptions {
+function options(s: GenerationSettings, signal: AbortSignal, id: number): GenerateOptions {
   return {
     maxTokens: s.maxTokens,
     temperature: s.temperature,
@@ -255,6 +255,8 @@ function options(s: GenerationSettings, signal: AbortSignal): GenerateOptions {
     signal,
     // A full context ends the reply (stopReason 'context') instead of failing it.
     onContextFull: 'stop',
+    // A long prompt's prefill, batch by batch, for the view's progress bar.
+    onPrefill: (done, total) => post({ type: 'prefill', id, done, total }),
   };
 }
 
@@ -278,12 +280,12 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
         m.system = msg.system;
         m.model.rewind(0);
       }
-      it = m.session.send(msg.text, options(msg.settings, abort.signal));
+      it = m.session.send(msg.text, options(msg.settings, abort.signal, msg.id));
     } else {
       // Completion starts from an empty cache each time: the text is the whole prompt.
       m.session = null;
       m.model.rewind(0);
-      it = generateStream(m.model, m.tokenizer, m.tokenizer.encode(msg.text), options(msg.settings, abort.signal));
+      it = generateStream(m.model, m.tokenizer, m.tokenizer.encode(msg.text), options(msg.settings, abort.signal, msg.id));
     }
     for (;;) {
       const r = await it.next();

@@ -36,6 +36,8 @@ export type EngineState =
 
 export interface ReplyCallbacks {
   onChunk(text: string, tokenIndex: number): void;
+  /** A long prompt's prefill: tokens done of the total, after each batch the GPU finished. */
+  onPrefill?(done: number, total: number): void;
 }
 
 interface Pending {
@@ -299,6 +301,9 @@ export class EngineHost {
         this.loadWaiters = null;
         break;
       }
+      case 'prefill':
+        this.replies.get(m.id)?.cb.onPrefill?.(m.done, m.total);
+        break;
       case 'chunk':
         this.replies.get(m.id)?.cb.onChunk(m.text, m.index);
         break;

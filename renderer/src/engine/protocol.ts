@@ -139,6 +139,8 @@ export type FromWorker =
   | { type: 'tune-error'; id: number; error: SerializedError }
   | { type: 'loaded'; info: LoadedInfo }
   | { type: 'load-error'; error: SerializedError }
+  /** The prompt's prefill: tokens the GPU has finished of the total (a prompt over one batch). */
+  | { type: 'prefill'; id: number; done: number; total: number }
   | { type: 'chunk'; id: number; index: number; token: number; text: string }
   | { type: 'done'; id: number; result: ReplyResult }
   | { type: 'generate-error'; id: number; error: SerializedError }

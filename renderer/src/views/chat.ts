@@ -18,6 +18,7 @@
 import type { Response } from '../../../shared/ipc/contract';
 import { CONVERSATION_LIMITS, type ChatAdapter, type ChatSettings, type Conversation, type ConversationSummary } from '../../../shared/ipc/channels/conversations';
 import { confirmDialog, promptDialog } from '../components/dialog';
+import { createProgressBar } from '../components/progress';
 import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
 import type { GenerationMode, GenerationSettings, LoadedInfo } from '../engine/protocol';
@@ -93,6 +94,8 @@ const chat = {
   repaint: null as (() => void) | null,
   /** Updates the streaming reply in place (cheaper than a repaint per token). */
   stream: null as ((m: ChatMessage, live: string) => void) | null,
+  /** Shows a long prompt's prefill (tokens done of total); null total hides the bar. */
+  prefill: null as ((done: number, total: number | null) => void) | null,
   /** Puts chat.values, seed, system and mode back into the mounted view's fields. */
   showValues: null as (() => void) | null,
   /** Re-reads the list of conversations and shows it. */
@@ -296,9 +299,15 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string, regenerat
       prompt,
       parsed.settings,
       {
+        onPrefill(done, total) {
+          chat.prefill?.(done, total);
+        },
         onChunk(chunk, index) {
           const now = performance.now();
-          if (index === 0) first = now;
+          if (index === 0) {
+            first = now;
+            chat.prefill?.(0, null);
+          }
           reply.text += chunk;
           // Live decode speed: tokens after the first over the time since it arrived.
           const live = index > 0 ? `${index + 1} tokens · ${rate((index * 1000) / (now - first!))} tokens/s` : '1 token';
@@ -332,6 +341,7 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string, regenerat
     reply.state = 'error';
     reply.error = (e as Error).message;
   } finally {
+    chat.prefill?.(0, null);
     chat.generating = false;
     chat.live = null;
     void sync.save(reply);
@@ -452,6 +462,11 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   const resetBtn = el('button', { type: 'button', id: 'chat-reset', textContent: 'New conversation' });
   const stats = el('p', { id: 'chat-stats', className: 'chat-stats muted' });
   stats.setAttribute('aria-live', 'polite');
+  // A long prompt's prefill, batch by batch (the engine reports each batch the GPU finished).
+  const prefillBar = createProgressBar('Reading the prompt');
+  prefillBar.element.id = 'chat-prefill';
+  prefillBar.element.classList.add('chat-prefill');
+  prefillBar.element.hidden = true;
   const form = el('form', { className: 'chat-form' }, prompt, el('div', { className: 'chat-buttons' }, sendBtn, stopBtn, resetBtn));
 
   const settings = el('fieldset', { className: 'chat-settings' }, el('legend', {}, 'Sampling'));
@@ -520,7 +535,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
       'div',
       { className: 'chat-body' },
       sidebar,
-      el('div', { className: 'chat-main' }, conversationBar, modelGone, notice, el('label', { className: 'chat-system' }, 'System ', system), log, form, stats),
+      el('div', { className: 'chat-main' }, conversationBar, modelGone, notice, el('label', { className: 'chat-system' }, 'System ', system), log, prefillBar.element, form, stats),
       settings,
     ),
   );
@@ -654,6 +669,13 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     node.closest('.chat-turn')?.querySelector('.turn-stats')?.replaceChildren(streamLive);
     stats.textContent = streamLive;
     log.scrollTop = log.scrollHeight;
+  };
+  chat.prefill = (done, total) => {
+    if (!box.isConnected) return;
+    prefillBar.element.hidden = total === null || done >= total;
+    if (total === null) return;
+    prefillBar.update({ done, total, unit: 'tokens', message: 'Reading the prompt…' });
+    if (done < total) stats.textContent = `reading the prompt: ${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} tokens`;
   };
   chat.stream = (m, live) => {
     if (!box.isConnected) return;

@@ -1,0 +1,94 @@
+import { expect, test } from '@playwright/test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixturePath, projectRoot } from '../support/fixtures';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
+
+/**
+ * A long prompt's prefill shows its progress, in Chromium against browser mode: a prompt of
+ * about 300 tokens (stories260K prefills 128 tokens a pass) fills the "Reading the prompt"
+ * progress bar (role=progressbar) batch by batch, the stats line says how many tokens are read,
+ * then the reply streams and the bar is gone.
+ */
+
+let dataDir = '';
+let serve: ServeProcess | null = null;
+const PROMPT = 'Once upon a time, there was a little girl named Lily. She liked to play in the park with her dog. '.repeat(10).trim();
+
+test.beforeAll(async () => {
+  dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-prefill-'));
+  const r = spawnSync(process.execPath, ['bin/pxi.js', 'import', fixturePath('models', 'stories260K.gguf'), '--volume', join(dataDir, 'volume'), '--tile-size', '64', '--skip-pyramid'], {
+    cwd: projectRoot,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  expect(r.status, r.stderr).toBe(0);
+  serve = await serveDataDir(dataDir);
+});
+
+test.afterAll(async () => {
+  await serve?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('prefill shows progress then the reply', async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(`${serve!.url}#/chat`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  const model = page.locator('#chat-model');
+  const id = await model.locator('option', { hasText: 'stories260K' }).getAttribute('value');
+  await model.selectOption(id!);
+  await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+
+  const bar = page.locator('#chat-prefill [role="progressbar"]');
+  await expect(bar).toHaveAttribute('aria-label', 'Reading the prompt');
+  await expect(page.locator('#chat-prefill')).toBeHidden();
+  // Every value the bar and the stats line take, recorded as they change (the prefill of a tiny
+  // model is quick: the record, not a screenshot at the right moment, is what is checked).
+  await page.evaluate(() => {
+    const w = window as unknown as { prefillSeen: { text: string; visible: boolean; stats: string }[] };
+    w.prefillSeen = [];
+    const box = document.getElementById('chat-prefill')!;
+    const stats = document.getElementById('chat-stats')!;
+    const note = () => {
+      const text = box.querySelector('[role="progressbar"]')!.getAttribute('aria-valuetext') ?? '';
+      const last = w.prefillSeen.at(-1);
+      const entry = { text, visible: !box.hidden, stats: stats.textContent ?? '' };
+      if (!last || last.text !== entry.text || last.visible !== entry.visible || last.stats !== entry.stats) w.prefillSeen.push(entry);
+    };
+    new MutationObserver(note).observe(box, { attributes: true, subtree: true, childList: true, characterData: true });
+    new MutationObserver(note).observe(stats, { childList: true, characterData: true, subtree: true });
+  });
+  await page.locator('#chat-greedy').click();
+  await page.locator('#chat-maxTokens').fill('8');
+  await page.locator('#chat-prompt').fill(PROMPT);
+  await page.locator('#chat-send').click();
+  const reply = page.locator('.chat-reply').last();
+  await expect(reply).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await expect(reply).not.toHaveText('');
+  await expect(page.locator('#chat-prefill')).toBeHidden();
+  await expect(page.locator('#chat-stats')).toContainText(/prefill \d+ tokens/);
+
+  const seen = await page.evaluate(() => (window as unknown as { prefillSeen: { text: string; visible: boolean; stats: string }[] }).prefillSeen);
+  const shown = seen.filter((s) => s.visible).map((s) => s.text);
+  // The bar was shown with batch figures: 0, 128 and 256 tokens of the same total, in order.
+  const figures = shown.map((t) => /^([\d,]+) tokens \/ ([\d,]+) tokens/.exec(t)).filter((m) => m !== null).map((m) => [Number(m![1]!.replace(/,/g, '')), Number(m![2]!.replace(/,/g, ''))]);
+  expect(figures.length, JSON.stringify(seen)).toBeGreaterThanOrEqual(2);
+  const total = figures[0]![1]!;
+  expect(total).toBeGreaterThan(256);
+  expect(figures.every(([, t]) => t === total)).toBe(true);
+  const done = figures.map(([d]) => d!);
+  expect(done).toEqual([...done].sort((a, b) => a - b));
+  expect(done).toContain(128);
+  expect(done).toContain(256);
+  expect(seen.some((s) => /reading the prompt: 128 of/.test(s.stats))).toBe(true);
+  // Its stats line names the prompt's tokens: the whole prompt was read.
+  await expect(page.locator('#chat-stats')).toContainText(`prefill ${total} tokens`);
+  await page.screenshot({ path: test.info().outputPath('chat-prefill-done-1280x720.png') });
+  expect(errors).toEqual([]);
+});
