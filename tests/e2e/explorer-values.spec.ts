@@ -243,3 +243,53 @@ for (const viewport of [
     });
   });
 }
+
+test('the live panel says watching slows generation, and shows prefill (not idle) while the prompt is read', async ({ page }) => {
+  test.setTimeout(240_000);
+  const errors: string[] = [];
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await open(page, errors, storiesId, Q_NAME);
+  // Load stories260K in the control beside the search box (the engine the live panel watches).
+  const select = page.locator('#ex-answerer-model');
+  await select.selectOption({ label: (await select.locator('option', { hasText: 'stories260K' }).textContent())! });
+  await page.locator('#ex-answerer-load').click();
+  await expect(page.locator('#ex-answerer-status')).toHaveAttribute('data-state', 'ready', { timeout: 120_000 });
+  const live = page.locator('#ex-live');
+  await expect(live).toBeVisible();
+  const cost = live.locator('[data-field="cost"]');
+  await expect(cost).toHaveText('Watching slows generation');
+  await expect(cost).toHaveAttribute('title', /one GPU command buffer per block/);
+  await expect(live).toHaveAttribute('data-shown-phase', 'idle');
+  // Record every phase the panel shows from here on (no timing: each change is kept).
+  await live.evaluate((e: HTMLElement) => {
+    const seen: string[] = [];
+    (window as unknown as { __phases: string[] }).__phases = seen;
+    new MutationObserver(() => {
+      const p = e.dataset.shownPhase ?? '';
+      if (seen[seen.length - 1] !== p) seen.push(p);
+    }).observe(e, { attributes: true, attributeFilter: ['data-shown-phase'] });
+  });
+  const input = page.locator('.ex-search-input');
+  await input.fill(`where is ${Q_NAME}?`);
+  await expect(page.locator('.ex-search-results .ex-search-ask')).toBeVisible();
+  await input.press('Enter');
+  await expect(page.locator('#ex-ask')).toHaveAttribute('data-state', 'answered', { timeout: 120_000 });
+  await expect(live).toHaveAttribute('data-shown-phase', 'idle', { timeout: 30_000 });
+  const phases = await page.evaluate(() => (window as unknown as { __phases: string[] }).__phases);
+  // The reply went prefill → decode → idle; nothing said idle before the prompt was read.
+  expect(phases[0]).toBe('prefill');
+  expect(phases).toContain('decode');
+  expect(phases.indexOf('decode')).toBeGreaterThan(phases.indexOf('prefill'));
+  expect(phases[phases.length - 1]).toBe('idle');
+  for (const size of [
+    { width: 1280, height: 720 },
+    { width: 1920, height: 1080 },
+  ]) {
+    await page.setViewportSize(size);
+    await cost.hover();
+    const file = test.info().outputPath(`explorer-live-cost-${size.width}x${size.height}.png`);
+    await page.screenshot({ path: file });
+    await test.info().attach(`explorer-live-cost-${size.width}x${size.height}`, { path: file, contentType: 'image/png' });
+  }
+  expect(errors).toEqual([]);
+});

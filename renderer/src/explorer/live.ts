@@ -71,13 +71,23 @@ export class LiveOverlay {
       const r = s.active ?? this.places?.box;
       if (r) this.onGo(r);
     });
-    this.panel = el('div', { className: 'ex-live', hidden: true }, el('span', { className: 'ex-live-dot' }), this.text, this.goButton);
+    // Tracing is not free: say so where the user watches (issue 13: decode ran at about half speed).
+    const cost = el('span', { className: 'ex-live-cost' }, 'Watching slows generation');
+    cost.title = 'While this view watches, the engine traces every block: one GPU command buffer per block instead of one per token, so prefill and decode run slower (about half speed measured on stories260K). Leave the Explorer for full speed.';
+    cost.dataset.field = 'cost';
+    cost.tabIndex = 0;
+    cost.setAttribute('aria-label', `Watching slows generation. ${cost.title}`);
+    this.panel = el('div', { className: 'ex-live', hidden: true }, el('span', { className: 'ex-live-dot' }), this.text, cost, this.goButton);
     this.panel.id = 'ex-live';
   }
 
   /** Starts watching the engine (the worker begins tracing its passes). */
   start(models: { modelId: string; name: string; box: Rect }[]): void {
     this.unwatch = this.host.watchActivity((a) => this.onActivity(a, models));
+    // A reply starting or ending sends no activity of its own: repaint the panel's words when it does.
+    this.busyTimer = setInterval(() => {
+      if (this.activity && this.host.busy !== this.shownBusy) this.paintPanel();
+    }, 200);
   }
 
   private onActivity(a: EngineActivity | null, models: { modelId: string; name: string; box: Rect }[]): void {
@@ -186,8 +196,12 @@ export class LiveOverlay {
     return { ...this.normalised.out, rect: p.activations };
   }
 
+  private busyTimer: ReturnType<typeof setInterval> | null = null;
+  private shownBusy = false;
+
   private paintPanel(): void {
     const a = this.activity;
+    this.shownBusy = this.host.busy;
     const d = this.panel.dataset;
     this.panel.hidden = a === null;
     if (!a) {
@@ -197,12 +211,15 @@ export class LiveOverlay {
     const name = this.places?.modelId === a.modelId ? this.places.name : a.modelId;
     const kvBytes = Math.round(a.position * a.kvBytesPerToken);
     const stage = a.block === null ? 'idle' : a.block >= a.blocks ? 'output head' : `blk.${a.block} of ${a.blocks} blocks`;
+    // A reply is running but no pass traced yet (the prompt's first prefill pass is under way): not idle.
+    const phase = a.phase === 'idle' && this.host.busy ? 'prefill' : a.phase;
     const onMap = this.places?.modelId === a.modelId;
     this.text.textContent =
-      `${name} in the engine · ${a.phase === 'idle' ? 'idle' : `${a.phase} · ${stage}`} · KV cache ${fmtInt(a.position)} of ${fmtInt(a.contextLength)} tokens (${fmtBytes(kvBytes)})` +
+      `${name} in the engine · ${phase === 'idle' ? 'idle' : a.phase === 'idle' ? 'prefill · reading the prompt' : `${a.phase} · ${stage}`} · KV cache ${fmtInt(a.position)} of ${fmtInt(a.contextLength)} tokens (${fmtBytes(kvBytes)})` +
       (onMap || this.loadingFor === a.modelId ? '' : ' · not on this map');
     this.goButton.hidden = !onMap;
     d.phase = a.phase;
+    d.shownPhase = phase;
     d.block = a.block === null ? '' : String(a.block);
     d.position = String(a.position);
     d.kvBytes = String(kvBytes);
@@ -211,6 +228,8 @@ export class LiveOverlay {
 
   dispose(): void {
     this.closed = true;
+    if (this.busyTimer !== null) clearInterval(this.busyTimer);
+    this.busyTimer = null;
     this.unwatch?.();
     this.unwatch = null;
   }
