@@ -27,7 +27,8 @@ import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, Gen
 
 
 export type EngineState =
-  | { kind: 'empty' }
+  /** `cancelled`: the name of the model whose load the user cancelled (nothing is loaded since). */
+  | { kind: 'empty'; cancelled?: string }
   /** `tuning`: the weight type whose kernels are being measured, before the upload starts. */
   | { kind: 'loading'; modelId: string; name: string; bytesDone: number; bytesTotal: number; tensor: string; tuning?: { weightType: string; index: number; count: number } }
   | { kind: 'ready'; info: LoadedInfo }
@@ -161,6 +162,22 @@ export class EngineHost {
     }
   }
 
+  /**
+   * Cancels the load in progress: the worker aborts it (kernel measuring or the upload) and
+   * frees what it had; the engine is then empty (a load replaces the model before it, so there
+   * is no previous one to go back to), the state naming the model that was cancelled.
+   */
+  cancelLoad(): boolean {
+    const s = this.stateValue;
+    if (s.kind !== 'loading') return false;
+    this.generation++;
+    this.worker?.postMessage({ type: 'unload' } satisfies ToWorker);
+    this.loadWaiters?.reject(new PxiError('ENGINE_DESTROYED', `loading ${s.name} was cancelled`));
+    this.loadWaiters = null;
+    this.setState({ kind: 'empty', cancelled: s.name });
+    return true;
+  }
+
   /** After a lost device or a crashed worker: a fresh worker, the same model. */
   reload(): Promise<LoadedInfo> {
     const s = this.stateValue;
@@ -289,6 +306,8 @@ export class EngineHost {
         this.tunes.delete(m.id);
         break;
       case 'loaded':
+        // A load cancelled as it finished: the worker drops the model on the unload that follows.
+        if (this.stateValue.kind !== 'loading') break;
         this.kv.report(m.info.modelId, 0, true);
         this.setState({ kind: 'ready', info: m.info });
         this.loadWaiters?.resolve(m.info);
@@ -296,6 +315,7 @@ export class EngineHost {
         break;
       case 'load-error': {
         const s = this.stateValue;
+        if (s.kind !== 'loading') break; // cancelled meanwhile
         this.setState({ kind: 'failed', modelId: s.kind === 'loading' ? s.modelId : null, error: m.error });
         this.loadWaiters?.reject(new RemoteError(m.error));
         this.loadWaiters = null;

@@ -114,7 +114,7 @@ function describeState(s: EngineState, models: ModelSummary[]): string {
   const name = (id: string) => models.find((m) => m.id === id)?.name ?? id;
   switch (s.kind) {
     case 'empty':
-      return 'No model loaded.';
+      return s.cancelled ? `Loading ${name(s.cancelled)} was cancelled: no model is loaded. Choose a model to load one.` : 'No model loaded.';
     case 'loading': {
       if (s.tuning) return `Measuring the decode kernels on this GPU (once per GPU): ${s.tuning.weightType}, ${s.tuning.index + 1} of ${s.tuning.count}…`;
       const what = withAdapter(s.name, chat.requested);
@@ -434,6 +434,16 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     select.append(el('option', { value: m.id, textContent: label, disabled: !m.runs, title: m.runProblem ?? '' }));
   }
   const reload = el('button', { type: 'button', id: 'chat-reload', textContent: 'Reload model' });
+  // Cancels the load (kernel measuring or the upload); the engine is left with no model.
+  const cancelLoad = el('button', { type: 'button', id: 'chat-cancel-load', textContent: 'Cancel loading' });
+  cancelLoad.addEventListener('click', () => {
+    chat.requested = null;
+    if (host(ctx.api).cancelLoad()) {
+      // The picker shows what is loaded: nothing, until a model is chosen again.
+      select.value = '';
+      select.focus();
+    }
+  });
   const status = el('p', { id: 'chat-engine-status', className: 'chat-status' });
   status.setAttribute('role', 'status');
   // Why the adapter asked for is not applied (deleted since, or it would not apply).
@@ -525,7 +535,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   });
 
   box.append(
-    el('div', { className: 'chat-toolbar' }, select, picker.element, reload, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect), corpusControl(ctx)),
+    el('div', { className: 'chat-toolbar' }, select, picker.element, reload, cancelLoad, el('label', { className: 'chat-mode' }, 'Mode ', modeSelect), corpusControl(ctx)),
     status,
     adapterNote,
     progress,
@@ -598,6 +608,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     progress.hidden = s.kind !== 'loading';
     if (s.kind === 'loading') progress.value = s.bytesTotal ? s.bytesDone / s.bytesTotal : 0;
     reload.hidden = !(s.kind === 'lost' || (s.kind === 'failed' && s.modelId));
+    cancelLoad.hidden = s.kind !== 'loading';
     memory.hidden = s.kind !== 'ready';
     if (s.kind === 'ready' && memory.dataset.model !== s.info.modelId) {
       const mem = s.info.memory;
