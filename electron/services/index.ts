@@ -45,6 +45,8 @@ export class Services {
   readonly dispatch: Dispatch;
   private readonly bus = new EventEmitter();
   private storePromise: Promise<ModelStore> | undefined;
+  private closing = false;
+  private readonly defaultModelOffered: Promise<void>;
   private readonly queue: TaskQueue;
   private conversationStore: ConversationStore | undefined;
 
@@ -85,8 +87,21 @@ export class Services {
     // Tasks a crash left running resume here; progress goes to every renderer as an event.
     this.queue = new TaskQueue(join(options.dataDir, 'tasks.sqlite'), [...modelTaskHandlers(() => this.store()), training.taskHandler(), training.finetuneTaskHandler()]);
     this.queue.onChange((task) => this.emit('tasks:changed', task));
-    this.queue.start();
-    if (options.importDefaultModel) void this.offerDefaultModel();
+    // Take the volume now, not at the first call: the queue recovers tasks "a crash left running"
+    // only once this host holds the volume's lock, so a second host on the same data folder
+    // cannot mistake the first one's running import for a crashed one. A failure is reported
+    // by ready() and by each call, and retried by the next call (store()).
+    this.defaultModelOffered = options.importDefaultModel ? this.offerDefaultModel() : Promise.resolve();
+    this.ready().catch(() => {});
+  }
+
+  /**
+   * Resolves once this host holds the volume, its task queue runs and the first-start default
+   * model is queued or not; rejects with why not (PIXELFS_VOLUME_LOCKED when another host has it).
+   */
+  async ready(): Promise<void> {
+    await this.store();
+    await this.defaultModelOffered;
   }
 
   private async offerDefaultModel(): Promise<void> {
@@ -112,9 +127,23 @@ export class Services {
     return join(this.options.dataDir, 'volume');
   }
 
-  /** The volume this host serves (`<dataDir>/volume`), opened (and created) on first use. */
+  /**
+   * The volume this host serves (`<dataDir>/volume`), opened (and created) at start. A failed
+   * open is not kept: the next call tries again, so a volume another program held becomes
+   * usable once that program stops, without a restart.
+   */
   store(): Promise<ModelStore> {
-    this.storePromise ??= ModelStore.open(this.volumeDir(), { create: true });
+    if (!this.storePromise) {
+      const opening = ModelStore.open(this.volumeDir(), { create: true }).then((store) => {
+        // Holding the volume's lock is what makes this host the one that resumes its tasks.
+        if (!this.closing) this.queue.start();
+        return store;
+      });
+      this.storePromise = opening;
+      opening.catch(() => {
+        if (this.storePromise === opening) this.storePromise = undefined;
+      });
+    }
     return this.storePromise;
   }
 
@@ -142,12 +171,14 @@ export class Services {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.bus.removeAllListeners();
     await this.queue.close();
     this.conversationStore?.close();
     this.conversationStore = undefined;
     const store = this.storePromise;
     this.storePromise = undefined;
-    if (store) await (await store).close();
+    // A volume that never opened has nothing to close.
+    if (store) await (await store.catch(() => undefined))?.close();
   }
 }

@@ -124,7 +124,8 @@ describe('main-process services through the IPC contract', () => {
     // Deleted by the user: a later start does not bring it back.
     const second = new Services({ dataDir: dir, mode: 'browser', version: '0.0.0-test', importDefaultModel: true });
     try {
-      await new Promise((r) => setTimeout(r, 500));
+      // ready(): the volume is open and the start-up decision (offer the default model or not) is made.
+      await second.ready();
       expect((await directCaller(second.dispatch)('tasks:list', {})).tasks.filter((t) => t.kind === 'model.import')).toHaveLength(1);
       expect((await directCaller(second.dispatch)('models:list', {})).models).toEqual([]);
     } finally {

@@ -2,6 +2,8 @@ import { join, resolve } from 'node:path';
 import { defaultDataDir, packageVersion, sourceRoot } from '../../app-meta';
 import { Services } from '../../services';
 import { startWebHost } from '../../web/server';
+import { PxiError } from '../../../shared/errors';
+import { isPixelFsError, PixelFsCodes } from '../../pixelfs/index';
 import { EXIT, parseOptions, parsePort, UsageError, type Command } from '../command';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
@@ -49,12 +51,23 @@ Runs until Ctrl-C.`,
       'max-upload': { type: 'string' },
     });
     const maxUpload = parseSize(values['max-upload'], '--max-upload');
+    const dataDir = resolve(values['data-dir'] ?? defaultDataDir());
     const services = new Services({
-      dataDir: resolve(values['data-dir'] ?? defaultDataDir()),
+      dataDir,
       mode: 'browser',
       version: packageVersion(),
       importDefaultModel: !values['no-default-model'] && process.env.PXI_NO_DEFAULT_MODEL !== '1',
     });
+    // One host per data folder: take its volume before listening, and refuse if another has it.
+    try {
+      await services.ready();
+    } catch (e) {
+      await services.close();
+      if (isPixelFsError(e, PixelFsCodes.VOLUME_LOCKED)) {
+        throw new PxiError(e.code, `${dataDir} is in use by another process (another pxi serve, the app, or a pxi command); stop it or pass another --data-dir`, { file: dataDir });
+      }
+      throw e;
+    }
     const host = await startWebHost({
       services,
       rendererDir: resolve(values.renderer ?? join(sourceRoot, 'out', 'renderer')),
