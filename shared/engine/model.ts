@@ -136,6 +136,8 @@ interface Block {
   up: GpuWeight;
   down: GpuWeight;
   qBias: GPUBuffer | null;
+  /** The q | k | v biases as one vector, where q, k and v are one stacked product (then q/k/vBias are null). */
+  qkvBias: GPUBuffer | null;
   kBias: GPUBuffer | null;
   vBias: GPUBuffer | null;
   qNorm: GPUBuffer | null;
@@ -338,17 +340,36 @@ export class Model {
         }
       }
     }
+    // Stacked products (with fusion on, no adapter): per block, q | k | v as one matrix where they
+    // share a type and nothing between the product and RoPE reads them apart (qwen3/gemma3's
+    // per-head norms), and gate | up where the activation has a fused kernel (SiLU). One dispatch
+    // instead of three and two; rows are whole blocks, so the logits do not change.
+    const fuse = opts.fuse ?? true;
+    // A stacked product's output must also fit one binding for a whole prefill batch.
+    const fitsBinding = (values: number) => Math.ceil((maxBatch * values * 4) / 16) * 16 <= maxBinding;
+    const stackable = fuse && !loraValues?.size;
+    const oneType = (names: string[]) => names.every((n) => weightTypeOf(tensor(n)) === weightTypeOf(tensor(names[0]!)));
+    const qkvOf = (b: number) => [`blk.${b}.attn_q.weight`, `blk.${b}.attn_k.weight`, `blk.${b}.attn_v.weight`];
+    const gateUpOf = (b: number) => [`blk.${b}.ffn_gate.weight`, `blk.${b}.ffn_up.weight`];
+    const stacks = new Map<string, string[]>(); // stacked name -> its matrices, in row order
+    for (let b = 0; b < config.blockCount; b++) {
+      if (stackable && !arch.fusedQkv && !arch.qkNorm && fitsBinding((H + 2 * KVH) * HD) && oneType(qkvOf(b))) stacks.set(`blk.${b}.attn_q|k|v.weight`, qkvOf(b));
+      if (stackable && !arch.fusedGateUp && arch.activation === 'silu' && fitsBinding(2 * F) && oneType(gateUpOf(b))) stacks.set(`blk.${b}.ffn_gate|up.weight`, gateUpOf(b));
+    }
+    const stackOf = new Map([...stacks].flatMap(([name, members]) => members.map((m) => [m, name] as const)));
+    const anyStackedQkv = [...stacks.keys()].some((n) => n.includes('attn_q|k|v'));
+    const anyStackedGateUp = [...stacks.keys()].some((n) => n.includes('ffn_gate|up'));
     const sizes: Record<keyof Activations, number> = {
       ids: f32(maxBatch),
       x: f32(maxBatch * E),
       xn: f32(maxBatch * E),
       // Fused: one [T, q | k | v] buffer, read in place through strides.
-      q: f32(maxBatch * (arch.fusedQkv ? (H + 2 * KVH) * HD : H * HD)),
+      q: f32(maxBatch * (arch.fusedQkv || anyStackedQkv ? (H + 2 * KVH) * HD : H * HD)),
       k: f32(maxBatch * KVH * HD),
       v: f32(maxBatch * KVH * HD),
       att: f32(maxBatch * H * HD),
       proj: f32(maxBatch * E),
-      gate: f32(maxBatch * (arch.fusedGateUp ? 2 * F : F)),
+      gate: f32(maxBatch * (arch.fusedGateUp || anyStackedGateUp ? 2 * F : F)),
       up: f32(maxBatch * F),
       act: f32(maxBatch * F),
       qn: arch.qkNorm ? f32(maxBatch * H * HD) : 16,
@@ -410,6 +431,10 @@ export class Model {
       for (; index < order.length; index++) {
         const t = order[index]!;
         if (matrices.has(t.name) || vectors.has(t.name)) continue;
+        if (matrices.has(stackOf.get(t.name) ?? '')) {
+          report(); // uploaded with its stack: its bytes are counted, its name still shows
+          continue;
+        }
         if (vectorNames.includes(t.name)) {
           const values = await readVector(source, t, t.elementCount);
           const buf = await ctx.checked(t.name, () => ctx.storage(values, t.name));
@@ -418,9 +443,10 @@ export class Model {
           bytesDone += t.byteSize;
           report();
         } else {
-          const w = await uploader.matrix(t);
+          const stack = stackOf.get(t.name);
+          const w = stack ? await uploader.stacked(stack, stacks.get(stack)!.map(tensor)) : await uploader.matrix(t);
           for (const p of w.parts) owned.push(p.buffer);
-          matrices.set(t.name, w);
+          matrices.set(w.name, w);
         }
       }
 
@@ -452,24 +478,42 @@ export class Model {
       for (const l of loras.values()) owned.push(l.a.parts[0]!.buffer, l.b.parts[0]!.buffer);
       const m = (n: string) => matrices.get(n)!;
       const vec = (n: string) => vectors.get(n)!;
+      // A stacked q | k | v product takes its biases as one vector (read again: they are small).
+      const stackedBias = async (b: number): Promise<GPUBuffer | null> => {
+        if (!config.qkvBias || !matrices.has(`blk.${b}.attn_q|k|v.weight`)) return null;
+        const parts = await Promise.all(['q', 'k', 'v'].map((x) => tensor(`blk.${b}.attn_${x}.bias`)).map((t) => readVector(source, t, t.elementCount)));
+        const all = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
+        let at = 0;
+        for (const p of parts) {
+          all.set(p, at);
+          at += p.length;
+        }
+        const buf = ctx.storage(all, `blk.${b}.attn_q|k|v.bias`);
+        owned.push(buf);
+        return buf;
+      };
+      const qkvBiases = await Promise.all(caches.map((_, b) => stackedBias(b)));
       const blocks: Block[] = caches.map((cache, b) => {
         const p = `blk.${b}.`;
         const sliding = arch.sliding[b] ?? false;
         const opt = (on: boolean, n: string) => (on ? vec(n) : null);
+        const sq = matrices.get(`${p}attn_q|k|v.weight`) ?? null;
+        const sg = matrices.get(`${p}ffn_gate|up.weight`) ?? null;
         return {
           attnNorm: vec(`${p}attn_norm.weight`),
           ffnNorm: vec(`${p}ffn_norm.weight`),
-          q: arch.fusedQkv ? null : m(`${p}attn_q.weight`),
-          k: arch.fusedQkv ? null : m(`${p}attn_k.weight`),
-          v: arch.fusedQkv ? null : m(`${p}attn_v.weight`),
-          qkv: arch.fusedQkv ? m(`${p}attn_qkv.weight`) : null,
+          q: arch.fusedQkv || sq ? null : m(`${p}attn_q.weight`),
+          k: arch.fusedQkv || sq ? null : m(`${p}attn_k.weight`),
+          v: arch.fusedQkv || sq ? null : m(`${p}attn_v.weight`),
+          qkv: arch.fusedQkv ? m(`${p}attn_qkv.weight`) : sq,
           o: m(`${p}attn_output.weight`),
-          gate: arch.fusedGateUp ? null : m(`${p}ffn_gate.weight`),
-          up: m(`${p}ffn_up.weight`),
+          gate: arch.fusedGateUp || sg ? null : m(`${p}ffn_gate.weight`),
+          up: sg ?? m(`${p}ffn_up.weight`),
           down: m(`${p}ffn_down.weight`),
-          qBias: opt(config.qkvBias, `${p}attn_q.bias`),
-          kBias: opt(config.qkvBias, `${p}attn_k.bias`),
-          vBias: opt(config.qkvBias, `${p}attn_v.bias`),
+          qBias: opt(config.qkvBias && !sq, `${p}attn_q.bias`),
+          kBias: opt(config.qkvBias && !sq, `${p}attn_k.bias`),
+          vBias: opt(config.qkvBias && !sq, `${p}attn_v.bias`),
+          qkvBias: qkvBiases[b]!,
           qNorm: opt(arch.qkNorm, `${p}attn_q_norm.weight`),
           kNorm: opt(arch.qkNorm, `${p}attn_k_norm.weight`),
           attnPostNorm: opt(arch.postNorms, `${p}post_attention_norm.weight`),
@@ -484,7 +528,7 @@ export class Model {
       return new Model({
         ctx,
         k,
-        fuse: opts.fuse ?? true,
+        fuse,
         config,
         arch,
         contextLength,
@@ -695,6 +739,7 @@ export class Model {
         this.matmul(b, blk.k!, a.xn, a.k, T);
         this.matmul(b, blk.v!, a.xn, a.v, T);
       }
+      if (blk.qkvBias) this.k.biasAdd(b, { x: a.q, bias: blk.qkvBias, T, cols: qDim + 2 * kvDim });
       if (blk.qBias) this.k.biasAdd(b, { x: a.q, bias: blk.qBias, T, cols: qDim });
       if (blk.kBias) this.k.biasAdd(b, { x: a.k, bias: blk.kBias, T, cols: kvDim });
       if (blk.vBias) this.k.biasAdd(b, { x: a.v, bias: blk.vBias, T, cols: kvDim });
@@ -705,7 +750,9 @@ export class Model {
         q = { buf: a.qn, stride: qDim, offset: 0 };
         k = { buf: a.kn, stride: kvDim, offset: 0 };
       }
-      if (this.fuse && q.buf !== k.buf && q.buf !== v.buf) {
+      // Three buffers (k and v may share one), or one packed [T, q | k | v]: rope_kv_append reads either.
+      const packed = q.buf === k.buf && q.buf === v.buf;
+      if (this.fuse && (packed || (q.buf !== k.buf && q.buf !== v.buf))) {
         this.k.ropeKvAppend(b, {
           q: q.buf,
           k: k.buf,
@@ -725,7 +772,6 @@ export class Model {
           vOffset: v.offset,
         });
       } else {
-        // One fused QKV buffer (phi3) is written by rope and read by the append: kept apart.
         this.k.rope(b, { x: q.buf, invFreq: blk.invFreq, T, heads: c.headCount, headDim: HD, pos0, neox, ropeDims, stride: q.stride, offset: q.offset });
         this.k.rope(b, { x: k.buf, invFreq: blk.invFreq, T, heads: c.headCountKv, headDim: HD, pos0, neox, ropeDims, stride: k.stride, offset: k.offset });
         this.k.kvAppend(b, { cache: blk.cache, k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });

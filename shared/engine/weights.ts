@@ -118,33 +118,74 @@ export class WeightUploader {
 
   /** Uploads one matrix, split into row parts where it exceeds a binding. */
   matrix(t: TensorInfo): Promise<GpuWeight> {
-    return uploadMatrix(this.ctx, this.source, t, this.opts, async (n) => {
-      this.staged += n;
-      if (this.staged >= SYNC_EVERY_BYTES) {
-        this.staged = 0;
-        await this.ctx.sync();
-      }
-    });
+    return uploadMatrix(this.ctx, this.source, [t], t.name, this.opts, (n) => this.onStaged(n));
   }
+
+  /**
+   * Uploads matrices of one type and width as one matrix, their rows one after the other (a
+   * stacked [q | k | v] or [gate | up] product: one dispatch instead of several). Each GGUF row
+   * is whole blocks, so stacking rows is stacking bytes.
+   */
+  stacked(name: string, tensors: readonly TensorInfo[]): Promise<GpuWeight> {
+    const type = weightTypeOf(tensors[0]!);
+    const { cols } = matrixShape(tensors[0]!);
+    for (const t of tensors) {
+      if (weightTypeOf(t) !== type || matrixShape(t).cols !== cols) {
+        throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${name}: ${t.name} is ${tensorTypeName(t)} with rows of ${matrixShape(t).cols}; stacked matrices share ${type} rows of ${cols}`, { tensor: t.name });
+      }
+    }
+    return uploadMatrix(this.ctx, this.source, tensors, name, this.opts, (n) => this.onStaged(n));
+  }
+
+  private async onStaged(n: number): Promise<void> {
+    this.staged += n;
+    if (this.staged >= SYNC_EVERY_BYTES) {
+      this.staged = 0;
+      await this.ctx.sync();
+    }
+  }
+}
+
+/** Reads bytes [offset, offset + n) of the tensors' rows laid one after the other. */
+async function readStacked(source: TensorSource, tensors: readonly TensorInfo[], offset: number, n: number): Promise<Uint8Array> {
+  if (tensors.length === 1) return source.read(tensors[0]!.name, offset, n);
+  const out = new Uint8Array(n);
+  let start = 0; // where the current tensor begins in the stack
+  let done = 0;
+  for (const t of tensors) {
+    const end = start + t.byteSize;
+    const from = Math.max(offset + done, start);
+    if (done < n && from < end) {
+      const take = Math.min(end, offset + n) - from;
+      out.set(await source.read(t.name, from - start, take), done);
+      done += take;
+    }
+    start = end;
+  }
+  return out;
 }
 
 async function uploadMatrix(
   ctx: GpuContext,
   source: TensorSource,
-  t: TensorInfo,
+  tensors: readonly TensorInfo[],
+  name: string,
   opts: UploadOptions,
   staged: (n: number) => Promise<void>,
 ): Promise<GpuWeight> {
-  const type = weightTypeOf(t);
-  const { rows, cols } = matrixShape(t);
-  const rowBytes = t.byteSize / rows;
+  const first = tensors[0]!;
+  const type = weightTypeOf(first);
+  const { cols } = matrixShape(first);
+  const rowBytes = first.byteSize / matrixShape(first).rows;
+  const rows = tensors.reduce((s, t) => s + matrixShape(t).rows, 0);
+  const byteSize = tensors.reduce((s, t) => s + t.byteSize, 0);
   const maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, ctx.caps.limits.maxStorageBufferBindingSize);
   const chunk = Math.max(4, Math.floor((opts.readChunkBytes ?? DEFAULT_READ_CHUNK) / 4) * 4);
   const parts: WeightPart[] = [];
   try {
-    for (const range of planRowParts(t.name, rows, rowBytes, maxBinding)) {
+    for (const range of planRowParts(name, rows, rowBytes, maxBinding)) {
       const bytes = range.rows * rowBytes;
-      const label = parts.length || range.rows < rows ? `${t.name}[rows ${range.rowStart}..${range.rowStart + range.rows})` : t.name;
+      const label = parts.length || range.rows < rows ? `${name}[rows ${range.rowStart}..${range.rowStart + range.rows})` : name;
       const buffer = await ctx.checked(label, () =>
         ctx.createBuffer(paddedWeightBytes(bytes), BufferUsage.STORAGE | BufferUsage.COPY_DST | BufferUsage.COPY_SRC, label),
       );
@@ -153,7 +194,7 @@ async function uploadMatrix(
       for (let off = 0; off < bytes; off += chunk) {
         checkAbort(opts.signal, 'loading the model');
         const n = Math.min(chunk, bytes - off);
-        let data = await source.read(t.name, base + off, n);
+        let data = await readStacked(source, tensors, base + off, n);
         // writeBuffer takes multiples of 4 bytes: only the last chunk of a part can be short of it.
         if (n % 4) {
           const padded = new Uint8Array(Math.ceil(n / 4) * 4);
@@ -169,7 +210,7 @@ async function uploadMatrix(
     for (const p of parts) p.buffer.destroy();
     throw e;
   }
-  return { name: t.name, type, rows, cols, bytes: t.byteSize, parts };
+  return { name, type, rows, cols, bytes: byteSize, parts };
 }
 
 /** Reads a 1-D tensor (norm weight, bias) as f32 values; F16 and BF16 vectors are widened here (they are small). */

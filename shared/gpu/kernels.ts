@@ -42,6 +42,8 @@ export class CoreKernels {
       ['addRmsnorm', 'add_rmsnorm', 'main', { WG: wg(WG_ROW) }],
       ['ropeKvAppend', 'rope_kv_append', 'main', { WG: wg(WG_ELEM), NEOX: 0 }],
       ['ropeKvAppendNeox', 'rope_kv_append', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
+      ['ropeKvAppendPacked', 'rope_kv_append', 'main_packed', { WG: wg(WG_ELEM), NEOX: 0 }],
+      ['ropeKvAppendPackedNeox', 'rope_kv_append', 'main_packed', { WG: wg(WG_ELEM), NEOX: 1 }],
       ['rope', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 0 }],
       ['ropeNeox', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
       ['kvAppend', 'kv_append', 'main', { WG: wg(WG_ELEM) }],
@@ -85,8 +87,9 @@ export class CoreKernels {
   /**
    * rope on q, rope on k and kvAppend in one dispatch, with identical results in q and in the
    * cache; k's own buffer is left unrotated (attention reads K from the cache only). Rows of q,
-   * k and v are `*Stride` elements apart from `*Offset` (defaults: packed rows from 0). q must
-   * not be k's or v's buffer (k and v may share one). Throws ContextWindowExceededError when
+   * k and v are `*Stride` elements apart from `*Offset` (defaults: packed rows from 0). q, k and v
+   * are three buffers (k and v may share one), or one [T, q | k | v] buffer given as all three
+   * (a stacked or fused QKV product; then read through one binding). Throws ContextWindowExceededError when
    * the tokens do not fit the cache.
    */
   ropeKvAppend(
@@ -115,7 +118,8 @@ export class CoreKernels {
     const rd = a.ropeDims ?? hd;
     if (!Number.isInteger(rd) || rd % 2 || rd < 2 || rd > hd) throw new GpuUsageError(`ropeKvAppend: ropeDims must be an even integer in 2..headDim (${hd}), got ${rd}`);
     if (a.invFreq.size < (rd / 2) * 4) throw new GpuUsageError(`ropeKvAppend: invFreq needs ${rd / 2} values (${(rd / 2) * 4} bytes), got ${a.invFreq.size} bytes`);
-    if (a.q === a.k || a.q === a.v) throw new GpuUsageError('ropeKvAppend: q must be a buffer of its own (a fused QKV buffer takes rope and kvAppend)');
+    const packed = a.q === a.k && a.q === a.v;
+    if (!packed && (a.q === a.k || a.q === a.v)) throw new GpuUsageError('ropeKvAppend: q shares its buffer with k or v but not both: give three buffers or one packed [T, q | k | v] buffer');
     if (a.pos0 + a.T > c.maxContext) throw new ContextWindowExceededError(a.pos0 + a.T, c.maxContext);
     const width = c.kvHeads * hd;
     const u = params()
@@ -132,7 +136,9 @@ export class CoreKernels {
       .u32(a.vStride ?? width)
       .u32(a.vOffset ?? 0);
     const n = (a.T * a.qHeads * rd) / 2 + a.T * width;
-    b.dispatch(a.neox ? this.p.ropeKvAppendNeox! : this.p.ropeKvAppend!, [b.uniform(u), a.q, a.k, a.v, a.invFreq, c.k, c.v], Math.ceil(n / this.wg(WG_ELEM)), 'rope_kv_append');
+    const pipeline = packed ? (a.neox ? this.p.ropeKvAppendPackedNeox! : this.p.ropeKvAppendPacked!) : a.neox ? this.p.ropeKvAppendNeox! : this.p.ropeKvAppend!;
+    const bindings = packed ? [b.uniform(u), a.q, undefined, undefined, a.invFreq, c.k, c.v] : [b.uniform(u), a.q, a.k, a.v, a.invFreq, c.k, c.v];
+    b.dispatch(pipeline, bindings, Math.ceil(n / this.wg(WG_ELEM)), 'rope_kv_append');
   }
 
   /**

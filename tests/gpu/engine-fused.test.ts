@@ -2,9 +2,11 @@
  * The engine with fused kernels (add_rmsnorm, rope_kv_append: the default) against the same
  * model with fusion off: the fused kernels compute the same f32 expressions in the same order, so
  * every logit must be identical bit for bit, in prefill (matmul path) and decode (matvec path),
- * on each family's path through the block (llama; qwen2's biases and NEOX RoPE; qwen3's per-head
- * q/k norms; gemma2's post-norms, which keep the unfused residual; phi3's fused QKV buffer, which
- * keeps the unfused rope + append). The kernels themselves are checked in tests/gpu/fused.test.ts.
+ * on each family's path through the block (llama and qwen2 with q | k | v and gate | up stacked
+ * into one product each, qwen2's biases stacked too, NEOX RoPE; qwen3's per-head q/k norms, which
+ * keep q, k and v apart; gemma2's post-norms and GELU, which keep the unfused residual and gate
+ * and up apart; phi3's fused QKV buffer, read packed). The kernels themselves are checked in
+ * tests/gpu/fused.test.ts. A model with a mix of types per block is in engine-fused's mix case.
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,7 +58,34 @@ async function sameWithAndWithoutFusion(bytes: Uint8Array, name: string): Promis
   }
 }
 
-describe('fused kernels leave every logit unchanged', () => {
+describe('fused kernels and stacked products leave every logit unchanged', () => {
+  it('stacks q | k | v and gate | up where they share a type, and not with fusion off', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q8_0', seed: 5, method: 'direct' }));
+    const on = await loadBytes(ctx, bytes, 'tiny-llama.gguf', { contextLength: 16 });
+    const off = await loadBytes(ctx, bytes, 'tiny-llama.gguf', { contextLength: 16, fuse: false });
+    try {
+      const names = (m: Model) => m.describeWeights().map((w) => w.name);
+      expect(names(on.model)).toContain('blk.0.attn_q|k|v.weight');
+      expect(names(on.model)).toContain('blk.0.ffn_gate|up.weight');
+      expect(names(on.model)).not.toContain('blk.0.attn_q.weight');
+      expect(names(off.model)).toContain('blk.0.attn_q.weight');
+      expect(names(off.model)).not.toContain('blk.0.attn_q|k|v.weight');
+      // The same bytes on the GPU either way (one padding per stacked matrix instead of several).
+      const total = (m: Model) => m.describeWeights().reduce((s, w) => s + w.bytes, 0);
+      expect(total(on.model)).toBe(total(off.model));
+    } finally {
+      on.model.destroy();
+      off.model.destroy();
+    }
+  });
+
+  it('a file with mixed types per block (Q4_K_M: attn_v and ffn_down in Q6_K) stacks only what shares a type', async (t) => {
+    if (!ctx) return t.skip(reason);
+    const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', mix: 'Q4_K_M', seed: 6, method: 'direct' }));
+    await sameWithAndWithoutFusion(bytes, 'tiny-llama-q4_k_m.gguf');
+  });
+
   it('stories260K (llama, F32)', async (t) => {
     if (!ctx) return t.skip(reason);
     await sameWithAndWithoutFusion(new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf'))), 'stories260K.gguf');
@@ -64,6 +93,8 @@ describe('fused kernels leave every logit unchanged', () => {
 
   for (const [preset, type] of [
     ['tiny-qwen2', 'Q4_K'],
+    ['tiny-qwen2', 'Q5_0'],
+    ['tiny-llama', 'Q6_K'],
     ['tiny-qwen3', 'Q8_0'],
     ['tiny-gemma2', 'F32'],
     ['tiny-phi3', 'F16'],

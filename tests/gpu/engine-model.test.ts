@@ -90,7 +90,9 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
       expect(w.get('token_embd.weight')!.parts).toBe(17);
       expect(w.get('output.weight')!.parts).toBe(17);
       expect(w.get('blk.0.ffn_down.weight')!.parts).toBe(6); // rows of 172 f32 values, 11 per part
-      expect(w.get('blk.0.attn_k.weight')!.parts).toBe(2);
+      // q | k | v stacked (128 rows of 256 bytes): parts of 26 rows cross from q into k and from k into v.
+      expect(w.get('blk.0.attn_q|k|v.weight')!.parts).toBe(planRowParts('qkv', 128, 256, 8192).length);
+      expect(w.get('blk.0.attn_q|k|v.weight')!.parts).toBe(5);
       // The prompt's tokens fall in several parts of the embedding table.
       expect(new Set(ids.map((id) => Math.floor(id / 31))).size).toBeGreaterThan(3);
       const got = await allLogProbs(split.model, ids);
@@ -114,7 +116,7 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
       expect(diffLogProbs(got, base).max).toBe(0);
       await ctx.sync();
       await new Promise((r) => setTimeout(r, 50));
-      if (timed) expect([...labels].some((l) => l.includes('attn_q.weight'))).toBe(true);
+      if (timed) expect([...labels].some((l) => l.includes('attn_q'))).toBe(true);
     } finally {
       ctx.setTimingHook(null);
     }

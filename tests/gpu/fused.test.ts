@@ -145,7 +145,72 @@ describe('add_rmsnorm kernel vs add_inplace + rmsnorm', () => {
   });
 });
 
+/** q, k and v in one [T, q | k | v] buffer (a stacked or fused QKV product): the packed entry point. */
+async function packedCase(s: { T: number; qHeads: number; kvHeads: number; headDim: number; pos0: number; neox: boolean; ropeDims?: number; maxContext: number }, seed: number): Promise<string | null> {
+  const ctx = g.ctx!;
+  const k = g.k!;
+  const r = rng(seed);
+  const qDim = s.qHeads * s.headDim;
+  const width = s.kvHeads * s.headDim;
+  const w = qDim + 2 * width;
+  const shape = { ...s, qStride: w, qOffset: 0, kStride: w, kOffset: qDim, vStride: w, vOffset: qDim + width };
+  const qkv = randomF32(s.T * w, r);
+  const cacheLen = s.maxContext * width;
+  const kCache0 = randomF32(cacheLen, r);
+  const vCache0 = randomF32(cacheLen, r);
+  const f = ropeInvFreq(s.ropeDims ?? s.headDim, 10000);
+  const label = `rope_kv_append packed ${JSON.stringify(s)}`;
+  const fb = ctx.storage(f, 'invFreq');
+  const run = async (fused: boolean) => {
+    const buf = ctx.storage(qkv, 'qkv');
+    const cache = { k: ctx.storage(kCache0, 'kc'), v: ctx.storage(vCache0, 'vc'), maxContext: s.maxContext, kvHeads: s.kvHeads, headDim: s.headDim };
+    const b = ctx.batch('packed');
+    if (fused) k.ropeKvAppend(b, { q: buf, k: buf, v: buf, cache, invFreq: fb, ...shape });
+    else {
+      const rope = { x: buf, invFreq: fb, T: s.T, headDim: s.headDim, pos0: s.pos0, neox: s.neox, ropeDims: s.ropeDims, stride: w };
+      k.rope(b, { ...rope, heads: s.qHeads, offset: 0 });
+      k.rope(b, { ...rope, heads: s.kvHeads, offset: qDim });
+      k.kvAppend(b, { cache, k: buf, v: buf, T: s.T, pos0: s.pos0, kStride: w, kOffset: qDim, vStride: w, vOffset: qDim + width });
+    }
+    b.submit();
+    const out = { qkv: await ctx.readF32(buf, qkv.length), kc: await ctx.readF32(cache.k, cacheLen), vc: await ctx.readF32(cache.v, cacheLen) };
+    for (const x of [buf, cache.k, cache.v]) x.destroy();
+    return out;
+  };
+  const fused = await run(true);
+  const unfused = await run(false);
+  fb.destroy();
+  const kCache = Float32Array.from(kCache0);
+  const vCache = Float32Array.from(vCache0);
+  const qRef = ropeKvAppendRef(qkv, qkv, qkv, f, kCache, vCache, shape);
+  // Only q's columns of each row are compared as q: the unfused sequence also rotates k in place.
+  const qCols = (x: Float32Array) => Float32Array.from({ length: s.T * qDim }, (_, i) => x[Math.floor(i / qDim) * w + (i % qDim)]!);
+  return (
+    compareClose(qCols(fused.qkv), qCols(qRef), ROPE_TOL, `${label} q`) ??
+    compareClose(fused.kc, kCache, ROPE_TOL, `${label} kCache`) ??
+    compareClose(fused.vc, vCache, { atol: 0, rtol: 0 }, `${label} vCache`) ??
+    firstDifference(qCols(fused.qkv), qCols(unfused.qkv), `${label} q`) ??
+    firstDifference(fused.kc, unfused.kc, `${label} kCache`) ??
+    firstDifference(fused.vc, unfused.vc, `${label} vCache`)
+  );
+}
+
 describe('rope_kv_append kernel vs rope, rope, kv_append', () => {
+  it('packed [T, q | k | v]: matches the reference and the unfused kernels bit for bit', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    let seed = 900;
+    for (const neox of [false, true]) {
+      for (const c of [
+        { T: 1, qHeads: 1, kvHeads: 1, headDim: 2, pos0: 0, maxContext: 2 },
+        { T: 4, qHeads: 8, kvHeads: 2, headDim: 16, pos0: 3, maxContext: 8 },
+        { T: 3, qHeads: 4, kvHeads: 4, headDim: 64, pos0: 100, maxContext: 110 },
+        { T: 2, qHeads: 6, kvHeads: 3, headDim: 96, ropeDims: 32, pos0: 5, maxContext: 7 },
+      ]) {
+        expect(await packedCase({ ...c, neox }, seed++)).toBeNull();
+      }
+    }
+  });
+
   it('matches the reference and the unfused kernels bit for bit over many shapes', async (t) => {
     if (!g.ctx) return t.skip(g.reason);
     const cases: RopeCase[] = [];
@@ -167,15 +232,15 @@ describe('rope_kv_append kernel vs rope, rope, kv_append', () => {
     for (const [i, c] of cases.entries()) expect(await ropeKvAppendCase(c, 500 + i)).toBeNull();
   });
 
-  it('refuses a q that shares its buffer with k, and tokens past the cache', async (t) => {
+  it('refuses a q that shares its buffer with k but not v, and tokens past the cache', async (t) => {
     if (!g.ctx) return t.skip(g.reason);
     const ctx = g.ctx;
     const buf = ctx.storage(4096, 'qkv');
     const f = ctx.storage(64, 'f');
     const cache = { k: ctx.storage(1024, 'kc'), v: ctx.storage(1024, 'vc'), maxContext: 4, kvHeads: 2, headDim: 16 };
     const b = ctx.batch('refuse');
-    expect(() => g.k!.ropeKvAppend(b, { q: buf, k: buf, v: buf, cache, invFreq: f, T: 1, qHeads: 2, pos0: 0, neox: false })).toThrow(GpuUsageError);
     const q = ctx.storage(4096, 'q');
+    expect(() => g.k!.ropeKvAppend(b, { q: buf, k: buf, v: q, cache, invFreq: f, T: 1, qHeads: 2, pos0: 0, neox: false })).toThrow(GpuUsageError);
     expect(() => g.k!.ropeKvAppend(b, { q, k: buf, v: buf, cache, invFreq: f, T: 2, qHeads: 2, pos0: 3, neox: false })).toThrow(/context/i);
     for (const x of [buf, f, cache.k, cache.v, q]) x.destroy();
   });
