@@ -77,7 +77,7 @@ function refuse(req: IncomingMessage, res: ServerResponse, e: unknown): void {
 }
 
 /** Streams the body to `f.partPath`, checking magic and length on the way. */
-async function receive(req: IncomingMessage, f: StagedFile, length: number, name: string): Promise<void> {
+async function receive(req: IncomingMessage, f: StagedFile, length: number, name: string, hungUp: () => boolean): Promise<void> {
   const out = createWriteStream(f.partPath, { flags: 'wx' });
   let received = 0;
   let head = Buffer.alloc(0);
@@ -123,6 +123,8 @@ async function receive(req: IncomingMessage, f: StagedFile, length: number, name
         if (!req.complete) fail(new UploadError(UPLOAD_ERRORS.INCOMPLETE, 400, `the connection closed after ${received} of ${length} bytes`));
       });
       req.once('error', fail);
+      // The client may have gone while the upload was admitted: its 'close' will not come again.
+      if (hungUp()) fail(new UploadError(UPLOAD_ERRORS.INCOMPLETE, 400, `the connection closed before the first byte of ${length} was read`));
       out.once('error', (e) => fail(new UploadError(UPLOAD_ERRORS.FAILED, 507, `writing ${name} to ${f.partPath} failed: ${e.message}`, { value: (e as NodeJS.ErrnoException).code })));
       out.once('finish', () => (failed ? undefined : resolve()));
     });
@@ -195,11 +197,24 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
     const declared = req.headers['content-length'];
     const length = /^\d{1,16}$/.test(declared) ? Number(declared) : NaN;
     if (!Number.isSafeInteger(length)) throw new UploadError(UPLOAD_ERRORS.BAD_REQUEST, 400, `Content-Length ${JSON.stringify(declared)} is not a byte count`, { field: 'content-length', value: declared });
+    // Listen for a hang-up before the first await: a client that goes while the upload is being
+    // admitted would otherwise leave receive() waiting forever, holding a descriptor, a .part
+    // file and its reserved size.
+    let closed = false;
+    req.once('close', () => (closed = true));
+    const hungUp = () => (closed || req.destroyed) && !req.complete;
     await admit(name, length);
+    if (hungUp()) throw new UploadError(UPLOAD_ERRORS.INCOMPLETE, 400, 'the connection closed before the upload began');
     reserved += length;
-    const f = await staged.begin(name);
+    let f: StagedFile;
     try {
-      await receive(req, f, length, name);
+      f = await staged.begin(name);
+    } catch (e) {
+      reserved -= length;
+      throw e;
+    }
+    try {
+      await receive(req, f, length, name, hungUp);
       await staged.commit(f);
     } catch (e) {
       await staged.remove(f.id);
