@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { blockScale, elementAtPixel } from '../../shared/map/values';
+import { colormapRgb } from '../../shared/map/colormap';
 import { QUANT_FORMATS } from '../../shared/quant';
 import { fixturePath, projectRoot } from '../support/fixtures';
 import { writeTinyModel } from '../node/models-support';
@@ -193,6 +194,63 @@ for (const viewport of [
       await input.press('Enter');
       await expect(page.locator('.explorer')).toHaveAttribute('data-selected', `${storiesId}/${Q_NAME}`);
       await expect(page.locator('.ex-inspector')).toHaveAttribute('data-region-id', `${storiesId}/${Q_NAME}`);
+      expect(errors).toEqual([]);
+    });
+
+    test('a colour legend for every colormap with its range’s numbers, and the bands and 3D layers explained on hover', async ({ page }) => {
+      const errors: string[] = [];
+      await open(page, errors, storiesId, Q_NAME);
+      const legend = page.locator('.ex-legend');
+      await expect(legend).toBeVisible();
+      const barEnds = () =>
+        legend.locator('canvas.ex-legend-bar').evaluate((c: HTMLCanvasElement) => {
+          const d = c.getContext('2d')!.getImageData(0, 0, 256, 1).data;
+          return [[d[0], d[1], d[2]], [d[255 * 4], d[255 * 4 + 1], d[255 * 4 + 2]]];
+        });
+      // Auto colours on a tensor with both signs: diverging, symmetric around 0, the selected tensor's range.
+      await expect(legend).toHaveAttribute('data-colormap', 'diverging');
+      const lo = Number(await legend.getAttribute('data-lo'));
+      const hi = Number(await legend.getAttribute('data-hi'));
+      expect(lo).toBeLessThan(0);
+      expect(hi).toBeCloseTo(-lo, 12);
+      await expect(legend.locator('[data-field="mid"]')).toHaveText('0');
+      await expect(legend.locator('.ex-legend-caption')).toContainText(Q_NAME);
+      expect(await barEnds()).toEqual([colormapRgb('diverging', 0), colormapRgb('diverging', 1)]);
+      await page.screenshot({ path: test.info().outputPath(`explorer-legend-${viewport.width}x${viewport.height}.png`) });
+      await test.info().attach(`explorer-legend-${viewport.width}x${viewport.height}`, { path: test.info().outputPath(`explorer-legend-${viewport.width}x${viewport.height}.png`), contentType: 'image/png' });
+      // Every colormap gets its bar and numbers.
+      const cmap = page.getByRole('combobox', { name: 'Colormap' });
+      for (const name of ['viridis', 'gray', 'diverging'] as const) {
+        await cmap.selectOption(name);
+        await expect(legend).toHaveAttribute('data-colormap', name);
+        expect(await barEnds()).toEqual([colormapRgb(name, 0), colormapRgb(name, 1)]);
+        await expect(legend.locator('[data-field="lo"]')).not.toHaveText('low');
+        await expect(legend).toHaveAttribute('title', new RegExp(name));
+      }
+      await page.getByRole('combobox', { name: 'Colour range' }).selectOption('shared');
+      await expect(legend.locator('.ex-legend-caption')).toHaveText('one range for all tensors in view');
+      await page.getByRole('combobox', { name: 'Colour range' }).selectOption('tensor');
+      await page.locator('.ex-stage').press('Escape');
+      await expect(legend.locator('[data-field="lo"]')).toHaveText('low');
+      await expect(legend.locator('.ex-legend-caption')).toContainText('select one for its numbers');
+
+      // The KV cache band explains itself in the tooltip.
+      const input = page.locator('.ex-search-input');
+      await input.fill('kv-cache');
+      await expect(page.locator('.ex-search-results li[data-region-id]').first()).toBeVisible();
+      await input.press('Enter');
+      const c = await settled(page);
+      const box = (await page.locator('.ex-stage').boundingBox())!;
+      await page.mouse.move(box.x + c.width / 2, box.y + c.height / 2);
+      await expect(page.locator('.ex-tooltip')).toContainText('KV cache band');
+
+      // 3D: the layer names explained on hover.
+      await page.locator('[data-action="mode"]').click();
+      await expect(page.locator('.explorer')).toHaveAttribute('data-mode', '3d');
+      const layers = legend.locator('.ex-legend-layers');
+      await expect(layers).toBeVisible();
+      await expect(layers.locator('[data-layer="pre"]')).toHaveAttribute('title', /before block 0/);
+      await expect(layers.locator('[data-layer="post"]')).toHaveAttribute('title', /after the last block/);
       expect(errors).toEqual([]);
     });
 

@@ -2,7 +2,7 @@ import * as THREE from 'three';
 import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
 import { unionRects, type Rect } from '../../../shared/map/geometry';
 import { chooseLevel } from '../../../shared/map/lod';
-import { COLORMAP_NAMES } from '../../../shared/map/colormap';
+import { COLORMAP_NAMES, scaleFor } from '../../../shared/map/colormap';
 import type { NavModelMap } from '../../../shared/nav/check';
 import type { ParsedNavQuestion } from '../../../shared/nav/parse';
 import type { LinkedPassage } from '../../../shared/corpus/passage-link';
@@ -17,6 +17,7 @@ import { Inspector } from './inspector';
 import { LiveOverlay } from './live';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
+import { COLORMAP_HELP, ColorLegend, KIND_HELP } from './legend';
 import { ValueReadout } from './readout';
 import { PassageLayer } from './passage-layer';
 import { SearchBox } from './search';
@@ -57,6 +58,7 @@ export class Explorer {
   private readonly labels: HTMLCanvasElement;
   private readonly tooltip: HTMLElement;
   private readonly readout: ValueReadout;
+  private readonly legend = new ColorLegend();
   private readonly hud: HTMLElement;
   private readonly note: HTMLElement;
   private readonly modeButton: HTMLButtonElement;
@@ -125,7 +127,7 @@ export class Explorer {
       this.flyTo(r, 0.2);
       return true;
     });
-    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
+    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.legend.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it, N and P (or ] and [) for the next and previous tensor, Enter to show the selected one again, Escape to clear.');
     this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
@@ -136,7 +138,7 @@ export class Explorer {
       (q) => void this.askQuestion(q),
     );
 
-    const cmap = el('select', { className: 'ex-select' }, ...['auto', ...COLORMAP_NAMES].map((n) => el('option', { value: n }, n === 'auto' ? 'auto colours' : n)));
+    const cmap = el('select', { className: 'ex-select' }, ...(['auto', ...COLORMAP_NAMES] as const).map((n) => el('option', { value: n, title: COLORMAP_HELP[n] }, n === 'auto' ? 'auto colours' : n)));
     cmap.setAttribute('aria-label', 'Colormap');
     cmap.addEventListener('change', () => {
       this.colormap = cmap.value as ColormapChoice;
@@ -420,6 +422,7 @@ export class Explorer {
     if (this.dirtyData || rebased) {
       this.dirtyData = false;
       this.view2d.rebuild(this.data.cells, this.cache, this.data.regionsById, { colormap: this.colormap, range: this.range });
+      this.updateLegend();
     }
     const live = this.live.shapes();
     this.view2d.setLive(live.active, live.kvFill);
@@ -655,7 +658,7 @@ export class Explorer {
     const m = this.cam.screenToMap(p.x, p.y);
     const lines = [r.name];
     if (r.tensor) lines.push(`${r.tensor.type} ${fmtShape(r.tensor.dims)} · ${fmtBytes(r.tensor.bytes)}`);
-    else lines.push(r.kind);
+    else lines.push(KIND_HELP[r.kind] ?? r.kind);
     const live = this.live.describeAt(m.x, m.y);
     if (live) lines.push(live);
     const lit = this.passages.describeAt(m.x, m.y);
@@ -692,7 +695,24 @@ export class Explorer {
     }
     this.view2d.setSelection(region?.rect ?? null);
     this.view3d.setSelection(this.selectedId);
+    this.updateLegend();
     this.requestFrame();
+  }
+
+  /** The legend follows the colormap, the range choice and the selection (per-tensor ranges have numbers only for one tensor). */
+  private updateLegend(): void {
+    const r = this.selectedId ? this.data.regionsById.get(this.selectedId) : undefined;
+    const shared = this.view2d.sharedRange;
+    if (this.range === 'shared' && shared) {
+      const s = scaleFor(shared[0], shared[1], this.colormap);
+      this.legend.update(s.colormap, s, 'one range for all tensors in view', this.mode);
+    } else if (r && r.pyramid.heatMin !== null && r.pyramid.heatMax !== null) {
+      const s = scaleFor(r.pyramid.heatMin, r.pyramid.heatMax, this.colormap);
+      this.legend.update(s.colormap, s, `range of ${r.name}'s heat (the means of its pixels; each tensor is coloured over its own range)`, this.mode);
+    } else {
+      const auto = this.colormap === 'auto';
+      this.legend.update(this.colormap === 'auto' ? 'diverging' : this.colormap, null, `${auto ? 'auto: diverging around 0 where a tensor has both signs, else viridis; ' : ''}each tensor over its own range: select one for its numbers`, this.mode);
+    }
   }
 
   private focusRegion(r: MapRegionInfo): void {
@@ -773,6 +793,7 @@ export class Explorer {
       this.data.want(this.data.cells, this.cam.cx, this.cam.cy);
     }
     this.root.dataset.mode = mode;
+    this.updateLegend();
     this.modeButton.textContent = mode === '2d' ? '3D' : '2D';
     this.modeButton.setAttribute('aria-pressed', String(mode === '3d'));
     this.modeButton.setAttribute('aria-label', mode === '2d' ? 'Show the layers stacked in 3D' : 'Back to the flat map');

@@ -242,6 +242,9 @@ export class View2D {
     m.scale.set(r.width, r.height, 1);
   }
 
+  /** The range every tile was coloured over when one range for all is chosen (the legend shows it); null otherwise. */
+  sharedRange: [number, number] | null = null;
+
   /**
    * Chooses what to draw for the view's cells: each cell's own heat when cached, else its
    * nearest cached ancestor (drawn beneath), else its cached children; and colours them.
@@ -282,6 +285,7 @@ export class View2D {
         sharedHi = Math.max(sharedHi, hi);
       }
     }
+    this.sharedRange = settings.range === 'shared' && sharedHi >= sharedLo ? [sharedLo, sharedHi] : null;
     let i = 0;
     this.standIns = 0;
     for (const { e, order } of draw.values()) {
