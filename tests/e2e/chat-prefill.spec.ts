@@ -92,3 +92,59 @@ test('prefill shows progress then the reply', async ({ page }) => {
   await page.screenshot({ path: test.info().outputPath('chat-prefill-done-1280x720.png') });
   expect(errors).toEqual([]);
 });
+
+test('context length setting changes the memory figure and is kept after reload', async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.goto(`${serve!.url}#/chat`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  const status = page.locator('#chat-engine-status');
+  const memory = page.locator('#chat-context-memory');
+  const context = page.locator('#chat-context');
+  await expect(context).toHaveValue('');
+  await expect(memory).toContainText('once a model is loaded');
+  const model = page.locator('#chat-model');
+  const id = (await model.locator('option', { hasText: 'stories260K' }).getAttribute('value'))!;
+  await model.selectOption(id);
+  await expect(status).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  // stories260K's KV cache takes 1.25 KiB a token (the engine's kvBytesPerToken): the figure is
+  // the context times that.
+  const defaultContext = Number(/context (\d+) tokens/.exec((await status.textContent())!)![1]);
+  expect(defaultContext).toBeGreaterThan(256);
+  const mib = ((defaultContext * 1.25) / 1024).toFixed(2);
+  await expect(memory).toHaveText(`KV cache: ${defaultContext.toLocaleString('en-US')} tokens × 1.25 KiB = ${mib} MiB of GPU memory`);
+
+  // A bad value is refused with the value named; nothing changes.
+  await context.fill('8');
+  await context.press('Tab');
+  await expect(page.locator('#view .error[role="alert"]').first()).toContainText('got 8');
+  await expect(context).toHaveAttribute('aria-invalid', 'true');
+
+  await context.fill('256');
+  await context.press('Tab');
+  await expect(context).toHaveAttribute('aria-invalid', 'false');
+  await expect(memory).toHaveText('KV cache: 256 tokens × 1.25 KiB = 320 KiB of GPU memory');
+  // The model is loaded again with that context.
+  await expect(status).toContainText('context 256 tokens', { timeout: 60_000 });
+  await expect(status).toHaveAttribute('data-state', 'ready');
+  await page.screenshot({ path: test.info().outputPath('chat-context-1920x1080.png') });
+
+  // Kept after a reload: the field shows it and the model loads with it.
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await expect(context).toHaveValue('256');
+  await model.selectOption(id);
+  await expect(status).toContainText('context 256 tokens', { timeout: 60_000 });
+  await expect(memory).toHaveText('KV cache: 256 tokens × 1.25 KiB = 320 KiB of GPU memory');
+  await page.screenshot({ path: test.info().outputPath('chat-context-1280x720.png') });
+
+  // Back to the model's default.
+  await context.fill('');
+  await context.press('Tab');
+  await expect(status).toContainText(`context ${defaultContext} tokens`, { timeout: 60_000 });
+  expect(await page.evaluate(() => localStorage.getItem('pxi.chatContextLength'))).toBeNull();
+  expect(errors).toEqual([]);
+});

@@ -133,6 +133,11 @@ export class EngineHost {
     if (a) this.kv.report(a.modelId, a.position * a.kvBytesPerToken, a.phase === 'idle');
   }
 
+  /** The context length the last load asked for (null: the engine's default for the model). */
+  get requestedContext(): number | null {
+    return this.contextLength ?? null;
+  }
+
   get busy(): boolean {
     return this.replies.size > 0;
   }

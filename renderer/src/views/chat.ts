@@ -28,6 +28,7 @@ import { ConversationSync, messageFromStore, type ChatMessage } from './chat/con
 import { exportConversation } from './chat/export-conversation';
 import { confirmLeavingView, warnBeforeUnload } from './chat/leave-guard';
 import { fillReply, messageElements, statsText } from './chat/message-view';
+import { keepContextLength, kvCacheText, parseContextLength, readContextLength } from './chat/context-setting';
 import { corpusControl, corpusPrompt } from './chat-corpus';
 import { el, type View, type ViewContext } from './types';
 import './chat.css';
@@ -170,16 +171,20 @@ function useModel(ctx: ViewContext, models: ModelSummary[], id: string, wanted: 
   chat.adapter = adapter;
   chat.adapterNote = missing ?? '';
   const s = h.state;
-  const there = engineModelId(s) === id && s.kind !== 'failed' && sameAdapter(engineAdapter(s), adapter);
+  // The context length chosen in this browser (empty: the engine's default for the model).
+  const context = readContextLength();
+  const sized = s.kind !== 'ready' || h.requestedContext === context;
+  const there = engineModelId(s) === id && s.kind !== 'failed' && sameAdapter(engineAdapter(s), adapter) && sized;
   if (!there) {
     chat.requested = adapter;
-    h.load(id, adapter ? { lora: adapter } : {}).catch((e: unknown) => {
+    const withContext = context === null ? {} : { contextLength: context };
+    h.load(id, { ...(adapter ? { lora: adapter } : {}), ...withContext }).catch((e: unknown) => {
       if (adapter && chat.requested === adapter && adapterProblem(e)) {
         const name = model?.name ?? id;
         chat.adapter = null;
         chat.requested = null;
         chat.adapterNote = `Could not apply the adapter “${adapter.name}” (${(e as Error).message}), so ${name} is loaded without it.`;
-        h.load(id).catch(() => chat.repaint?.());
+        h.load(id, withContext).catch(() => chat.repaint?.());
       }
       chat.repaint?.(); // any other failure is shown by the state line
     });
@@ -498,6 +503,26 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     chat.values.temperature = '0';
   });
   settings.append(greedy);
+  // Context length: what the KV cache holds, and the GPU memory it costs; a change reloads the model.
+  const contextInput = el('input', { id: 'chat-context', type: 'text', inputMode: 'numeric', placeholder: 'model default', value: String(readContextLength() ?? '') });
+  const contextMemory = el('p', { id: 'chat-context-memory', className: 'small muted chat-context-memory' });
+  contextMemory.setAttribute('aria-live', 'polite');
+  contextInput.setAttribute('aria-describedby', contextMemory.id);
+  contextInput.addEventListener('change', () => {
+    const r = parseContextLength(contextInput.value);
+    contextInput.setAttribute('aria-invalid', String('error' in r));
+    if ('error' in r) {
+      ctx.showError(r.error);
+      return;
+    }
+    keepContextLength(r.value);
+    if (select.value && !chat.generating) useModel(ctx, models, select.value, chat.adapter, false);
+    paint();
+  });
+  settings.append(
+    el('label', { htmlFor: 'chat-context' }, el('span', {}, 'Context', el('small', { className: 'muted' }, ' tokens')), contextInput),
+    contextMemory,
+  );
 
   // The open conversation: its title and what can be done with it.
   const title = el('h2', { id: 'chat-conversation-title', className: 'chat-conversation-title' });
@@ -609,6 +634,11 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     if (s.kind === 'loading') progress.value = s.bytesTotal ? s.bytesDone / s.bytesTotal : 0;
     reload.hidden = !(s.kind === 'lost' || (s.kind === 'failed' && s.modelId));
     cancelLoad.hidden = s.kind !== 'loading';
+    const wantedContext = readContextLength();
+    contextMemory.textContent =
+      s.kind === 'ready'
+        ? kvCacheText(wantedContext ?? s.info.contextLength, s.info.kvBytesPerToken)
+        : `KV cache: ${wantedContext === null ? 'the model’s default context' : `${wantedContext.toLocaleString('en-US')} tokens`}; its memory is shown once a model is loaded`;
     memory.hidden = s.kind !== 'ready';
     if (s.kind === 'ready' && memory.dataset.model !== s.info.modelId) {
       const mem = s.info.memory;
