@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { PxiError, serializeError } from '../../shared/errors';
+import { jsonDepthExceeds, leadingFrameId, MAX_FRAME_DEPTH, valueDepthExceeds } from './frame-depth';
 import { decodeBinaryFrame, encodeFrame, MalformedFrameError } from '../../shared/ipc/binary-frame';
 import { IPC_ERRORS, type ServerFrame } from '../../shared/ipc/envelope';
 import { UPLOAD_PATH } from '../../shared/ipc/upload';
@@ -153,7 +154,14 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     send(ws, { id, result: { ok: false, error } });
   };
 
+  const tooDeep = (ws: WebSocket, id: number | undefined) => {
+    const error = new PxiError(IPC_ERRORS.INVALID_REQUEST, `invalid request: the frame nests deeper than ${MAX_FRAME_DEPTH} levels`, { field: 'payload' });
+    send(ws, { id: id ?? -1, result: { ok: false, error: serializeError(error) } });
+  };
+
   async function handleFrame(ws: WebSocket, wire: string | Uint8Array): Promise<void> {
+    // Bound nesting before parsing/validating: deep frames blocked every client (see frame-depth.ts).
+    if (typeof wire === 'string' && jsonDepthExceeds(wire)) return tooDeep(ws, leadingFrameId(wire));
     let frame: unknown;
     try {
       frame = typeof wire === 'string' ? JSON.parse(wire) : decodeBinaryFrame(wire);
@@ -162,6 +170,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     }
     const f = frame as { id?: unknown; channel?: unknown; payload?: unknown } | null;
     if (!f || typeof f !== 'object' || !Number.isSafeInteger(f.id)) return malformed(ws, null);
+    if (typeof wire !== 'string' && valueDepthExceeds(f)) return tooDeep(ws, f.id as number);
     const result = await opts.services.dispatch(f.channel, f.payload, { transport: 'websocket', origin: origins.get(ws) ?? '' });
     send(ws, { id: f.id as number, result });
   }
