@@ -37,7 +37,25 @@ const region = (i: number): MapRegionInfo => ({
 
 describe('map channels in the contract', () => {
   it('declares every map channel', () => {
-    expect(channelNames.filter((c) => c.startsWith('map:')).sort()).toEqual(['map:cells', 'map:heat', 'map:histogram', 'map:kv-cache', 'map:overview', 'map:region', 'map:regions', 'map:search']);
+    expect(channelNames.filter((c) => c.startsWith('map:')).sort()).toEqual(['map:cells', 'map:heat', 'map:histogram', 'map:kv-cache', 'map:overview', 'map:region', 'map:regions', 'map:search', 'map:values']);
+  });
+
+  it('map:values refuses windows past its cap before the handler, and answers past it after', async () => {
+    let calls = 0;
+    const values = (n: number) => ({
+      regionId: 'm/t', type: 'F32', shape: { rows: 100, cols: 100 }, row: 0, col: 0, rows: 1, cols: n, blockSize: 1,
+      values: new Array<number>(n).fill(0), stored: new Array<number>(n).fill(0), blocks: [],
+    });
+    const d = createDispatcher(handlers({ 'map:values': (req) => (calls++, values(req.cols === 7 ? MAP_LIMITS.values + 1 : req.cols)) }));
+    expect((await d('map:values', { id: 'm/t', row: 0, col: 0, rows: 1, cols: 4 }, ctx)).ok).toBe(true);
+    for (const bad of [{ cols: MAP_LIMITS.values + 1 }, { rows: 0 }, { row: -1 }, { col: 0.5 }]) {
+      const r = await d('map:values', { id: 'm/t', row: 0, col: 0, rows: 1, cols: 4, ...bad }, ctx);
+      expect(r.ok).toBe(false);
+    }
+    expect(calls).toBe(1);
+    const over = await d('map:values', { id: 'm/t', row: 0, col: 0, rows: 1, cols: 7 }, ctx);
+    expect(over.ok).toBe(false);
+    if (!over.ok) expect(over.error.code).toBe('IPC_INVALID_RESPONSE');
   });
 
   it('passes valid viewports (fractional, negative, far out) and refuses empty or unsafe ones', async () => {
