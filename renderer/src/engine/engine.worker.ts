@@ -5,7 +5,7 @@
  */
 import { summarizeLedger } from '../../../shared/gpu/ledger';
 import { ChatSession } from '../../../shared/engine/chat';
-import { EngineError } from '../../../shared/engine/errors';
+import { EngineAbortedError, EngineError } from '../../../shared/engine/errors';
 import { generateStream, type GenerateOptions, type GenerationResult } from '../../../shared/engine/generate';
 import { Model } from '../../../shared/engine/model';
 import {
@@ -156,7 +156,11 @@ async function tuningFor(gpu: GpuContext, header: ModelHeader, kept: TuningFile,
 }
 
 /** A measurement asked for by the Kernels view; refused while a reply is being generated (it would skew both). */
+const tuneAborts = new Map<number, AbortController>();
+
 async function tuneNow(msg: Extract<ToWorker, { type: 'tune' }>): Promise<void> {
+  const abort = new AbortController();
+  tuneAborts.set(msg.id, abort);
   try {
     if (generating) throw new EngineError('ENGINE_BAD_OPTION', 'a reply is being generated: measure the kernels when it is done');
     const gpu = await device();
@@ -166,12 +170,15 @@ async function tuneNow(msg: Extract<ToWorker, { type: 'tune' }>): Promise<void> 
       rows: msg.size,
       cols: msg.size,
       rounds: msg.rounds,
+      signal: abort.signal,
       onProgress: (p) => post({ type: 'tuning', weightType: p.type, index: p.typeIndex, count: p.typeCount }),
       onTimings: (type, t) => (timings[type] = t.map((x) => ({ ...x, rounds: [...x.rounds] }))),
     });
     post({ type: 'tune-done', id: msg.id, record, timings, adapter: adapterName(gpu.adapter, 'WebGPU') });
   } catch (e) {
-    post({ type: 'tune-error', id: msg.id, error: serializeError(e) });
+    post({ type: 'tune-error', id: msg.id, error: serializeError(abort.signal.aborted ? new EngineAbortedError('the measurement') : e) });
+  } finally {
+    tuneAborts.delete(msg.id);
   }
 }
 
@@ -338,6 +345,9 @@ scope.addEventListener('message', (ev) => {
       break;
     case 'tune':
       void tuneNow(msg);
+      break;
+    case 'tune-cancel':
+      tuneAborts.get(msg.id)?.abort();
       break;
     case 'unload':
       unload();

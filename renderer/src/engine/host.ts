@@ -227,6 +227,11 @@ export class EngineHost {
     }).finally(() => (this.tuneProgress = null));
   }
 
+  /** Cancels the measurements in progress (tuneNow rejects; nothing of them is kept). */
+  cancelTune(): void {
+    for (const id of this.tunes.keys()) this.worker?.postMessage({ type: 'tune-cancel', id } satisfies ToWorker);
+  }
+
   /** Drops the kept measurement of an adapter and kernel version (the next load measures again). */
   forgetTuning(adapter: string, kernels: string): void {
     this.kept.forget(adapter, kernels);

@@ -47,7 +47,9 @@ export type ToWorker =
   /** Whether to report activity (per-block progress; costs a few submits per token). */
   | { type: 'trace'; on: boolean }
   /** Measure the decode kernels of these types now, on size × size matrices (the Kernels view). */
-  | { type: 'tune'; id: number; types: WeightType[]; size: number; rounds: number };
+  | { type: 'tune'; id: number; types: WeightType[]; size: number; rounds: number }
+  /** Stops the measurement `id` between two shapes (nothing of it is kept). */
+  | { type: 'tune-cancel'; id: number };
 
 /** A LoRA adapter stored beside the model (engine:adapter), applied at `scale` over the base as loaded. */
 export interface LoraToLoad {

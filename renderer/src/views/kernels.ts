@@ -8,6 +8,7 @@ import { adapterKey, kernelsKey, TUNING_CANDIDATES, type CandidateTiming, type T
 import { WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { expandShaderIncludes } from '../../../shared/gpu/shader-includes';
+import { createProgressBar } from '../components/progress';
 import { alertBox, button, errorInfo } from '../components/ui';
 import type { TuneResult } from '../engine/host';
 import { engineHost } from '../engine/instance';
@@ -108,25 +109,54 @@ export const kernelsView: View = {
       forget.disabled = !mine;
     };
 
+    // A long run (minutes on a software adapter): a bar over the weight types, and Cancel.
+    const bar = createProgressBar('Measuring kernels');
+    bar.element.id = 'kernels-progress';
+    bar.element.hidden = true;
+    let cancelled = false;
+    const cancel = button('Cancel', () => {
+      cancelled = true;
+      cancel.disabled = true;
+      status.textContent = 'Cancelling after the shape being measured…';
+      host.cancelTune();
+    });
+    cancel.id = 'kernels-cancel';
+    cancel.hidden = true;
     const measure = button(
       'Measure all types now',
       () => {
         measure.disabled = true;
         forget.disabled = true;
+        cancelled = false;
+        cancel.disabled = false;
+        cancel.hidden = false;
         results.replaceChildren();
-        status.textContent = 'Measuring…';
+        status.textContent = 'Measuring kernels…';
+        const types = [...WEIGHT_TYPES] as WeightType[];
+        bar.element.hidden = false;
+        bar.update({ done: 0, total: types.length, unit: 'weight types', message: 'Measuring kernels…' });
         host
-          .tuneNow([...WEIGHT_TYPES] as WeightType[], Number(size.value), Number(rounds.value), (type, i, n) => (status.textContent = `Measuring ${type} (${i + 1} of ${n})…`))
+          .tuneNow(types, Number(size.value), Number(rounds.value), (type, i, n) => {
+            if (cancelled) return;
+            status.textContent = `Measuring ${type} (${i + 1} of ${n})…`;
+            bar.update({ done: i, total: n, unit: 'weight types', message: `Measuring kernels: ${type}` });
+          })
           .then((r) => {
             status.textContent = `Measured ${Object.keys(r.timings).length} weight types on ${r.adapter}.`;
             results.replaceChildren(timingsTable(r));
           })
           .catch((e) => {
+            if (cancelled) {
+              status.textContent = 'Measuring cancelled: nothing of it was kept; the measurement kept before stays as it was.';
+              return;
+            }
             const { message, code } = errorInfo(e);
             status.textContent = '';
             results.replaceChildren(alertBox(message, { title: 'The measurement failed', ...(code ? { code } : {}) }));
           })
           .finally(() => {
+            bar.element.hidden = true;
+            cancel.hidden = true;
             measure.disabled = false;
             if (root.isConnected) paintKept();
           });
@@ -141,7 +171,7 @@ export const kernelsView: View = {
       paintKept();
     });
     forget.id = 'kernels-forget';
-    root.append(kept, el('div', { className: 'kernels-controls' }, size, rounds, measure, forget), status, results);
+    root.append(kept, el('div', { className: 'kernels-controls' }, size, rounds, measure, cancel, forget), status, bar.element, results);
     paintKept();
   },
 };
