@@ -286,10 +286,10 @@ for (const viewport of [
       let r = await selectedRect(page);
       expect(c.cx).toBeGreaterThanOrEqual(r.x);
       expect(c.cx).toBeLessThanOrEqual(r.x + r.width);
-      // Pan away with the arrows, then Enter brings the selected tensor back.
-      for (let i = 0; i < 6; i++) await stage.press('ArrowRight');
+      // Show the whole map (0), then Enter brings the selected tensor back.
+      await stage.press('0');
       c = await settled(page);
-      expect(c.cx).toBeGreaterThan(r.x + r.width);
+      expect(c.cx < r.x || c.cx > r.x + r.width).toBe(true);
       await stage.press('Enter');
       c = await settled(page);
       r = await selectedRect(page);
