@@ -42,7 +42,7 @@ import { encodeMetadata } from '../../shared/model/metadata-json';
 import { packageVersion } from '../app-meta';
 import { buildPyramid, MapIndex, renderMapPng, type BuildPyramidResult, type PyramidProgress, type RenderedMap } from '../map/index';
 import { nextModelOrigin, placeModel, type ModelLayout, type PlacementOptions } from '../../shared/map/placement';
-import { nodeFileOps, PixelFsCodes, Volume, writeFileDurableStream, type FileOps, type OpenOptions, type PutResult, type VolumeSettings, type VolumeStats } from '../pixelfs/index';
+import { checkFreeSpace, freeBytesAt, mapNoSpace, nodeFileOps, PixelFsCodes, Volume, writeFileDurableStream, type FileOps, type OpenOptions, type PutResult, type VolumeSettings, type VolumeStats } from '../pixelfs/index';
 import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
 import { HashWorker, type HashStream, type Slot } from './hash-worker';
@@ -64,6 +64,8 @@ export interface ModelStoreOptions extends Pick<OpenOptions, 'fileOps' | 'pool' 
   parallelFiles?: number;
   /** Bytes per source read (default: the tile size, at most 16 MiB). */
   chunkBytes?: number;
+  /** Free bytes on the filesystem holding a folder (tests replace it; default statfs). */
+  freeBytes?: (dir: string) => Promise<number>;
 }
 
 /** The listing entry; the same shape as the IPC contract's ModelSummary. */
@@ -395,6 +397,7 @@ export class ModelStore {
   private closed = false;
   /** The file operations of the volume, also used for the store's own outputs (exports). */
   private readonly fileOps: FileOps;
+  private readonly freeBytes: (dir: string) => Promise<number>;
   /** What the sweep at open removed: models whose import or removal was cut off. */
   openSweep = { orphanModelsRemoved: 0 };
 
@@ -407,6 +410,7 @@ export class ModelStore {
     this.parallel = Math.max(1, opts.parallelFiles ?? 3);
     this.chunkBytes = opts.chunkBytes ?? Math.min(volume.tileBytes, 16 << 20);
     this.fileOps = opts.fileOps ?? nodeFileOps;
+    this.freeBytes = opts.freeBytes ?? freeBytesAt;
   }
 
   /** Opens (or with `create`, creates) the volume folder and its model database, then sweeps leftovers of a crash. */
@@ -594,6 +598,9 @@ export class ModelStore {
         pending = undefined;
         discardedStale = true;
       }
+      // A new import needs about the source's size again for its tiles (less with deflate and
+      // dedup): refuse up front, naming the folder, rather than fail with ENOSPC midway.
+      if (!pending) await checkFreeSpace(this.root, st.size, `importing ${file}`, this.freeBytes);
       const resumed = pending !== undefined;
       let id: string;
       if (pending) {
@@ -606,6 +613,8 @@ export class ModelStore {
       this.active.add(id);
       try {
         return await this.runImport({ h, src, id, name, identity, headerBytes, segs, config, opts, t0, resumed, discardedStale });
+      } catch (e) {
+        throw mapNoSpace(e, this.root, `importing ${file}`, st.size);
       } finally {
         this.active.delete(id);
       }

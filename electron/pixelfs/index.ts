@@ -22,4 +22,5 @@ export type { FileOps, WriteHandle } from './file-ops';
 export { encodeTile, decodeTile, tileCapacity, sha256Hex, META_CHUNK, MAX_TILE_SIDE } from './tile-codec';
 export type { TileGeometry, DecodeOptions, DecodedTile, EncodeOptions, TileMeta } from './tile-codec';
 export { PixelFsError, PixelFsCodes, isPixelFsError } from './errors';
+export { checkFreeSpace, freeBytesAt, formatSize, isNoSpace, mapNoSpace, noSpaceError, noSpaceMappingOps } from './disk-space';
 export type { PixelFsCode } from './errors';

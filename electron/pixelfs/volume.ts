@@ -15,6 +15,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { Catalog, type FileRow, type FileTileRow, type TileCommit, type VolumeSettings } from './catalog';
 import { PixelFsCodes as C, PixelFsError, isPixelFsError } from './errors';
+import { noSpaceMappingOps } from './disk-space';
 import { nodeFileOps, writeFileDurableStream, type FileOps } from './file-ops';
 import { ByteLru } from './lru';
 import { RwLock } from './rw-lock';
@@ -286,7 +287,8 @@ export class Volume {
     this.settings = Object.freeze({ tileWidth: catalog.settings.tileWidth, tileHeight: catalog.settings.tileHeight, level: catalog.settings.level });
     this.geometry = { width: this.settings.tileWidth, height: this.settings.tileHeight };
     this.tileBytes = tileCapacity(this.geometry);
-    this.ops = opts.fileOps ?? nodeFileOps;
+    // A full disk surfaces as PIXELFS_NO_SPACE naming the volume, not a bare ENOSPC.
+    this.ops = noSpaceMappingOps(opts.fileOps ?? nodeFileOps, root);
     this.ownPool = !opts.pool;
     this.pool = opts.pool ?? new TilePool(opts.workers === undefined ? {} : { size: opts.workers });
     this.cache = new ByteLru(opts.cacheBytes ?? 64 * 1024 * 1024);

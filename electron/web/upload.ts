@@ -19,6 +19,7 @@ import path from 'node:path';
 import { PxiError, serializeError } from '../../shared/errors';
 import { directCaller } from '../../shared/ipc/dispatch';
 import { GGUF_MAGIC_TEXT, UPLOAD_ERRORS, type UploadResult } from '../../shared/ipc/upload';
+import { formatSize, freeBytesAt } from '../pixelfs/disk-space';
 import type { Services } from '../services';
 import { StagedUploads, UploadError, UPLOADS_DIR, type StagedFile } from './staged-uploads';
 
@@ -35,23 +36,6 @@ export const DEFAULT_UPLOAD_MARGIN = 1024 ** 3;
 const GGUF_MAGIC = Buffer.from(GGUF_MAGIC_TEXT, 'latin1');
 /** After refusing a body in flight, read (and drop) it this long so the browser sees the answer, then hang up. */
 const DRAIN_MS = 5000;
-
-async function statfsFree(dir: string): Promise<number> {
-  const s = await fs.statfs(dir);
-  return s.bavail * s.bsize;
-}
-
-function formatSize(n: number): string {
-  if (!Number.isFinite(n)) return 'unlimited';
-  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  let v = n;
-  while (v >= 1024 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} bytes` : `${v.toFixed(2)} ${units[i]}`;
-}
 
 function answer(req: IncomingMessage, res: ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return;
@@ -157,7 +141,7 @@ export async function startUploads(services: Services, opts: UploadOptions = {})
   const staged = new StagedUploads(path.join(services.volumeDir(), UPLOADS_DIR));
   const maxBytes = opts.maxBytes ?? Infinity;
   const margin = opts.marginBytes ?? DEFAULT_UPLOAD_MARGIN;
-  const freeBytes = opts.freeBytes ?? statfsFree;
+  const freeBytes = opts.freeBytes ?? freeBytesAt;
   /** Bytes announced by uploads in flight: two at once must not both count the same free space. */
   let reserved = 0;
   const call = directCaller(services.dispatch);

@@ -112,6 +112,7 @@ const SENTENCES: Readonly<Record<string, PlainError>> = {
   PIXELFS_TILE_TOO_LARGE: { sentence: 'A piece of data is too large for the volume’s storage format.' },
   PIXELFS_VOLUME_NOT_FOUND: { sentence: 'The storage folder for models was not found.', hint: 'Check the data folder Pixel-LLM was started with.' },
   PIXELFS_VOLUME_LOCKED: { sentence: 'Another Pixel-LLM program is using the storage folder.', hint: 'Close the other one (the app, pxi serve or a pxi command) and try again.' },
+  PIXELFS_NO_SPACE: { sentence: 'The disk holding the storage folder is full.', hint: 'Free some space on that disk, or use a data folder on another disk.' },
   PIXELFS_VOLUME_CLOSED: { sentence: 'The storage was closed, so nothing more can be read or written.', hint: 'Pixel-LLM is shutting down or restarting: try again in a moment.' },
   PIXELFS_BAD_SETTINGS: { sentence: 'These storage settings cannot be used.' },
   PIXELFS_SETTINGS_MISMATCH: { sentence: 'These storage settings differ from the ones the volume was created with.' },
