@@ -109,6 +109,14 @@ for (const viewport of [
       const bytes = readFileSync(FIXTURE);
       const t = parseGgufBytes(bytes).tensors.find((x) => x.name === Q_NAME)!;
       const values = new Float32Array(new Uint8Array(bytes.subarray(t.offset, t.offset + Number(t.byteSize))).buffer);
+      // Before zooming in, the tooltip says how far to zoom for single values.
+      {
+        const c0 = await cam(page);
+        const box = (await page.locator('.ex-stage').boundingBox())!;
+        await page.mouse.move(box.x + c0.width / 2 + (3200 + 512 - c0.cx) * c0.zoom, box.y + c0.height / 2 + (512 - c0.cy) * c0.zoom);
+        await expect(page.locator('.ex-tooltip')).toContainText(`zoom in ${Math.ceil(4 / c0.zoom)}× to read single values`);
+        await expect(page.locator('.ex-readout')).toBeHidden();
+      }
       // On the default volume attn_q is one 1024-px tile at (3200, 0): pixel (100, 2) holds element 2·1024 + 100.
       await zoomTo(page, 3200 + 100.5, 2.5);
       const ro = page.locator('.ex-readout');

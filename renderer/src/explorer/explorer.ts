@@ -18,7 +18,7 @@ import { LiveOverlay } from './live';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
 import { COLORMAP_HELP, ColorLegend, KIND_HELP } from './legend';
-import { ValueReadout } from './readout';
+import { READOUT_ZOOM, ValueReadout } from './readout';
 import { PassageLayer } from './passage-layer';
 import { SearchBox } from './search';
 import { cellKey, TextureCache } from './texture-cache';
@@ -658,6 +658,8 @@ export class Explorer {
     const m = this.cam.screenToMap(p.x, p.y);
     const lines = [r.name];
     if (r.tensor) lines.push(`${r.tensor.type} ${fmtShape(r.tensor.dims)} · ${fmtBytes(r.tensor.bytes)}`);
+    // Say how to get to single values (the readout starts at READOUT_ZOOM).
+    if (r.tensor && this.cam.zoom < READOUT_ZOOM) lines.push(`zoom in ${Math.ceil(READOUT_ZOOM / this.cam.zoom)}× to read single values`);
     else lines.push(KIND_HELP[r.kind] ?? r.kind);
     const live = this.live.describeAt(m.x, m.y);
     if (live) lines.push(live);
