@@ -1129,6 +1129,9 @@ export class ModelStore {
       );
       if (exists) throw new ModelStoreError('MODEL_EXPORT_EXISTS', `${out} exists (pass overwrite to replace it)`, { file: out, field: 'out', value: out });
     }
+    // Refuse up front when the output cannot fit; an ENOSPC that comes anyway is mapped below.
+    const outDir = path.dirname(out);
+    await checkFreeSpace(outDir, m.source.size, `exporting ${m.name} to ${out}`, this.freeBytes);
     // The output's sha256 on the hash thread (the main thread writes), fed by copies into slots.
     const hasher = this.hasher();
     // Through the project's one durable write (temp beside OUT, fsync, rename, fsync the folder);
@@ -1163,7 +1166,9 @@ export class ModelStore {
         }
       },
       { rolling: true, ops: this.fileOps },
-    );
+    ).catch((e: unknown) => {
+      throw mapNoSpace(e, outDir, `exporting ${m.name} to ${out}`, m.source.size);
+    });
     return { path: out, size: pos, sha256: m.source.sha256, seconds: (performance.now() - t0) / 1000 };
   }
 

@@ -52,6 +52,14 @@ describe('a full disk', () => {
       expect((err as Error).message).not.toMatch(/^Error: ENOSPC/);
       full = false; // space freed: the same import goes through
       expect((await store.import(MODEL)).model.name).toBe('stories260K');
+      // Export writes outside the volume (the store's FileOps): its ENOSPC names the output's folder.
+      full = true;
+      const outDir = path.join(tmp, 'exports');
+      fs.mkdirSync(outDir);
+      const out = path.join(outDir, 'again.gguf');
+      const exported = await store.export('stories260K', out).catch((e: unknown) => e);
+      expect(exported).toMatchObject({ code: 'PIXELFS_NO_SPACE', details: { file: outDir, value: fs.statSync(MODEL).size } });
+      expect(fs.existsSync(out)).toBe(false);
     } finally {
       await store.close();
     }

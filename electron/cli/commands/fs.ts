@@ -4,6 +4,7 @@ import { PxiError } from '../../../shared/errors';
 import { formatBytes } from '../../../shared/model/summary';
 import { interruptSignal, positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
 import { cancelledError } from '../../models/errors';
+import { checkFreeSpace } from '../../pixelfs/index';
 import { EXIT, parseOptions, UsageError, type CliIo, type Command } from '../command';
 
 const SUBCOMMANDS = ['put', 'get', 'ls', 'rm', 'verify', 'gc'] as const;
@@ -38,6 +39,8 @@ async function run(sub: string, args: string[], values: { volume?: string; json?
       return withStore(
         dir,
         async (store) => {
+          // The size is known: refuse up front on a disk it cannot fit (ENOSPC later is mapped by the volume).
+          await checkFreeSpace(store.root, st.size, `putting ${file}`);
           const r = await store.volume.put(name, fileChunks(file!, signal), { size: st.size, overwrite: values.overwrite ?? false });
           if (values.json) io.out(JSON.stringify(r));
           else io.out(`put ${r.name}: ${formatBytes(r.size)}, ${r.tiles} tiles (${r.tilesWritten} written, ${r.tilesDeduped} already stored, ${r.tilesResumed} resumed), sha256 ${r.sha256}`);
