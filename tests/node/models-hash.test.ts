@@ -41,14 +41,21 @@ describe('chunk channel', () => {
     const ch = new ChunkChannel(2);
     const released: number[] = [];
     const pushed: number[] = [];
+    let thirdCalled!: () => void;
+    const atThird = new Promise<void>((r) => (thirdCalled = r));
     const producer = (async () => {
       for (let i = 0; i < 5; i++) {
-        await ch.push(Uint8Array.of(i), () => released.push(i));
+        const p = ch.push(Uint8Array.of(i), () => released.push(i));
+        if (i === 2) thirdCalled();
+        await p;
         pushed.push(i);
       }
       ch.end();
     })();
-    await new Promise((r) => setTimeout(r, 10));
+    // The third push has been made; setImmediate runs only once every pending promise job has,
+    // so a push that did not wait would have been recorded by then (no wall-clock wait).
+    await atThird;
+    await new Promise((r) => setImmediate(r));
     expect(pushed).toEqual([0, 1]); // capacity 2: the third push waits
     const seen: number[] = [];
     for await (const c of ch) {

@@ -76,8 +76,9 @@ describe('task queue', () => {
     const t = q.enqueue('job', {});
     expect(t.startedAt).toBeNull();
     clock = 5000; // waited 4 s in the queue
+    const running = new Promise<void>((r) => q.onChange((c) => c.id === t.id && c.state === 'running' && r()));
     q.start();
-    await new Promise((r) => setTimeout(r, 20));
+    await running;
     expect(q.get(t.id)).toMatchObject({ state: 'running', createdAt: 1000, startedAt: 5000 });
     clock = 7500;
     release();
@@ -154,8 +155,9 @@ describe('task queue', () => {
     ]);
     const a = q.enqueue('job', {});
     const b = q.enqueue('job', {});
+    const running = new Promise<void>((r) => q.onChange((c) => c.id === a.id && c.state === 'running' && r()));
     q.start();
-    await new Promise((r) => setTimeout(r, 20));
+    await running;
     expect(q.get(a.id).state).toBe('running');
     expect(q.cancel(b.id).state).toBe('cancelled');
     q.cancel(a.id);

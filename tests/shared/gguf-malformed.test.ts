@@ -453,7 +453,6 @@ describe('malformed GGUF matrix', () => {
         const variants = GENERATORS[cls](base, rng(seed));
         expect(variants.length).toBeGreaterThan(0);
         for (const bad of variants) {
-          const t0 = performance.now();
           if (bad.consume) {
             const h = parseGgufBytes(bad.bytes, 'bad.gguf', { limits: bad.limits });
             expectRefusal(bad, () => bad.consume!(h));
@@ -470,8 +469,8 @@ describe('malformed GGUF matrix', () => {
           );
           expect(asyncErr, bad.what).toBeInstanceOf(GgufError);
           expect((asyncErr as GgufError).code, `${bad.what}: ${(asyncErr as GgufError).message}`).toBe(syncErr.code);
+          // Bounded work is asserted by what was read (maxEnd), not by the wall clock.
           expect(src.maxEnd, bad.what).toBeLessThanOrEqual(cap);
-          expect(performance.now() - t0, bad.what).toBeLessThan(1000);
         }
       }
     });
@@ -513,7 +512,6 @@ describe('seeded random mutations', () => {
     const r = rng(9001);
     const interesting = [0n, 1n, 2n, 3n, 4n, 5n, 13n, 31n, 64n, 255n, 256n, 0xffffffffn, 1n << 31n, 1n << 53n, 1n << 63n, U64_MAX];
     const outcomes = new Map<string, number>();
-    let slowest = 0;
     for (let n = 0; n < 400; n++) {
       const base = pick(r, bases);
       let bytes: Uint8Array = base.bytes.slice();
@@ -539,7 +537,6 @@ describe('seeded random mutations', () => {
             : new Uint8Array([...bytes.subarray(0, at), ...new Uint8Array(len).map(() => int(r, 0, 255)), ...bytes.subarray(at)]);
         }
       }
-      const t0 = performance.now();
       let outcome = 'ok';
       try {
         const h = parseGgufBytes(bytes, 'mut.gguf');
@@ -552,7 +549,6 @@ describe('seeded random mutations', () => {
         if (!(e instanceof GgufError)) throw new Error(`mutation ${n}: non-GgufError ${String(e)}`, { cause: e });
         outcome = e.code;
       }
-      slowest = Math.max(slowest, performance.now() - t0);
       outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
       if (n % 20 === 0) {
         const src = new CountingSource(bytes);
@@ -565,7 +561,6 @@ describe('seeded random mutations', () => {
         expect(src.maxEnd).toBeLessThanOrEqual(cap);
       }
     }
-    expect(slowest).toBeLessThan(500);
     // The loop really exercises the validator: many distinct refusals, and some survivors.
     expect(outcomes.size).toBeGreaterThanOrEqual(8);
     expect([...outcomes.keys()].filter((k) => k !== 'ok').length).toBeGreaterThanOrEqual(7);
