@@ -35,6 +35,17 @@ export interface ServiceOptions {
   chooseFile?: ChooseFile;
 }
 
+/**
+ * A page's text as it may reach a terminal: escape sequences (CSI, OSC, 8-bit CSI) and other
+ * control characters removed, so a page cannot recolour, retitle or rewrite the terminal; line
+ * breaks and tabs stay.
+ */
+export function terminalSafe(text: string): string {
+  return text
+    .replace(/\x1b\[[0-?]*[ -/]*[@-~]|\u009b[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?/g, '')
+    .replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '');
+}
+
 export type EventListener = (name: EventName, payload: unknown) => void;
 
 /**
@@ -71,7 +82,7 @@ export class Services {
         dataDir: options.dataDir,
       }),
       'app:log': ({ level, message }) => {
-        log(level, message);
+        log(level, terminalSafe(message));
         return { logged: true as const };
       },
       ...modelHandlers(() => this.store()),

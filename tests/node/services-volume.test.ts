@@ -86,3 +86,18 @@ describe('services take the volume at start', () => {
     }
   });
 });
+
+describe('app:log', () => {
+  it('strips escape sequences and control characters from a page\'s text before it reaches the terminal', async () => {
+    const logged: string[] = [];
+    const services = new Services({ dataDir: temp(), mode: 'browser', version: '0.0.0-test', log: (level, message) => logged.push(`${level} ${message}`) });
+    try {
+      await directCaller(services.dispatch)('app:log', { level: 'info', message: 'red \x1b[31mtext\x1b[0m\x1b]0;title\x07 bell\x07 back\b\r\ndone\ttab\u009b2J' });
+      expect(logged).toHaveLength(1);
+      expect(logged[0]).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(logged[0]).toBe('info red text bell back\ndone\ttab');
+    } finally {
+      await services.close();
+    }
+  });
+});
