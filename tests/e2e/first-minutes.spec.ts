@@ -145,9 +145,16 @@ test('the status bar is one line at 1280 and 1920 px and says plainly, in amber,
       await expect(gpu).toHaveText('Running on the CPU: slower than a graphics card');
       await expect(gpu).toHaveAttribute('title', /fallback \(CPU\)/);
       // Amber: the shell's warning colour, not the green of a graphics card.
-      const colours = await gpu.evaluate((g) => ({ text: getComputedStyle(g).color, warn: getComputedStyle(document.documentElement).getPropertyValue('--warn').trim() }));
-      expect(colours.warn).toBe('#f5c46b');
-      expect(colours.text).toBe('rgb(245, 196, 107)');
+      // Both themes: the dark one's amber and the light one's darker amber (readable on white).
+      for (const [scheme, warn, rgb] of [
+        ['dark', '#f5c46b', 'rgb(245, 196, 107)'],
+        ['light', '#7f5200', 'rgb(127, 82, 0)'],
+      ] as const) {
+        await page.emulateMedia({ colorScheme: scheme });
+        const colours = await gpu.evaluate((g) => ({ text: getComputedStyle(g).color, warn: getComputedStyle(document.documentElement).getPropertyValue('--warn').trim() }));
+        expect(colours.warn, scheme).toBe(warn);
+        expect(colours.text, scheme).toBe(rgb);
+      }
     } else {
       await expect(gpu).toHaveClass('gpu-ok');
       await expect(gpu).toHaveText(/^Running on the graphics card: /);
