@@ -10,6 +10,7 @@ export type EngineErrorCode =
   | 'ENGINE_UNSUPPORTED_SHAPE' // a shape the kernels cannot take (row length not a multiple of 4, partial NEOX RoPE)
   | 'ENGINE_TENSOR_READ' // a read outside a tensor, or a tensor the source does not have
   | 'ENGINE_BAD_TOKEN' // a token id outside the vocabulary
+  | 'ENGINE_NONFINITE_LOGITS' // every logit NaN: NaN/infinite weights or activations upstream
   | 'ENGINE_BAD_OPTION' // an engine or generation option out of range
   | 'ENGINE_NO_CHAT_TEMPLATE' // chat asked of a model whose file has no tokenizer.chat_template
   | 'ENGINE_DESTROYED' // the model was destroyed (or its load failed) and cannot run

@@ -206,6 +206,18 @@ export function layerRopeInvFreq(c: ModelConfig, arch: ModelArchSpec, sliding: b
   return out;
 }
 
+/** What the argmax kernel answers when no logit can win (all NaN). */
+const ARGMAX_NONE = 0xffffffff;
+
+/** NaN logits everywhere mean NaN (or infinite) weights or activations upstream, not a bad token. */
+function nonFiniteLogits(position: number): EngineError {
+  return new EngineError(
+    'ENGINE_NONFINITE_LOGITS',
+    `every logit at position ${position} is NaN: the model's weights or activations are not finite numbers (a damaged or wrongly converted file? \`pxi verify\` checks a stored model)`,
+    { position },
+  );
+}
+
 export class Model {
   readonly config: ModelConfig;
   readonly arch: ModelArchSpec;
@@ -643,9 +655,13 @@ export class Model {
           report('output', this.blocks.length);
           if (output === 'argmax') {
             const best = await this.ctx.readU32(this.a.best, 2);
+            // The kernel answers no index (0xFFFFFFFF) only when every logit is NaN.
+            if (best[1] === ARGMAX_NONE) throw nonFiniteLogits(pos0 + chunk.length - 1);
             result = { logits: null, token: best[1]! };
           } else {
-            result = { logits: await this.ctx.readF32(this.a.logits, V), token: null };
+            const logits = await this.ctx.readF32(this.a.logits, V);
+            if (logits.every(Number.isNaN)) throw nonFiniteLogits(pos0 + chunk.length - 1);
+            result = { logits, token: null };
           }
         } else {
           submit();

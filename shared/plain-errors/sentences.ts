@@ -178,6 +178,7 @@ const SENTENCES: Readonly<Record<string, PlainError>> = {
   ENGINE_UNSUPPORTED_SHAPE: { sentence: 'This model has a layer shape the engine cannot run yet.', hint: 'It can still be stored and viewed.' },
   ENGINE_TENSOR_READ: { sentence: 'The engine could not read part of the model’s weights.', hint: 'Verify the model in Models.' },
   ENGINE_BAD_TOKEN: { sentence: 'The text contains a token this model does not know.' },
+  ENGINE_NONFINITE_LOGITS: { sentence: 'The model computed no usable numbers: its weights may be damaged or wrongly converted.', hint: 'Verify the model in Models, or import it again.' },
   ENGINE_BAD_OPTION: { sentence: 'A generation setting is out of range.', hint: 'Check the settings and try again.' },
   ENGINE_NO_CHAT_TEMPLATE: { sentence: 'This model has no chat format, so it can only continue a text.', hint: 'Use Completion mode.' },
   ENGINE_DESTROYED: { sentence: 'The model was unloaded.', hint: 'Load it again.' },
