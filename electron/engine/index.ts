@@ -39,7 +39,7 @@ export interface OpenNodeModelOptions extends ModelLoadOptions {
    * when `tuning` or `matvecTuning` is given.
    */
   tuningFile?: string | false;
-  /** Hears about a tuning file that could not be read. */
+  /** Hears what a load accepted but a person should know: an unreadable tuning file, the tokenizer's repairs, a context past the trained one. */
   onWarning?: (message: string) => void;
   /** A llama.cpp LoRA adapter GGUF to apply (checked against the model: names and shapes), and its scale (default 1). */
   loraPath?: string;
@@ -91,6 +91,7 @@ export async function openModelFromSource(
     const model = opts.loraPath
       ? await withLoraAdapter(opts.loraPath, source, (lora) => Model.load(ctx!, source, { ...loadOpts, lora: { ...lora, scale: opts.loraScale ?? 1 } }), opts.loraBytes)
       : await Model.load(ctx, source, loadOpts);
+    for (const w of loadWarnings(file, tokenizer, model, opts.contextLength)) opts.onWarning?.(w);
     const owned = opts.ctx ? null : ctx;
     return {
       ctx,
@@ -111,6 +112,20 @@ export async function openModelFromSource(
     await release();
     throw e;
   }
+}
+
+/**
+ * What a load accepted but a person should hear about: the tokenizer's repairs (a BOS/EOS/UNK id
+ * outside the vocabulary, kept at llama.cpp's default) and a context longer than the model was
+ * trained for (it runs, as in llama.cpp, but positions past it are out of distribution).
+ */
+export function loadWarnings(file: string, tokenizer: Tokenizer, model: Model, asked: number | undefined): string[] {
+  const out = tokenizer.warnings.map((w) => `${file}: tokenizer: ${w}`);
+  const trained = model.config.contextLength;
+  if (asked !== undefined && trained > 0 && asked > trained) {
+    out.push(`${file}: a context of ${asked} is longer than the ${trained} the model was trained for; text past ${trained} tokens may be nonsense`);
+  }
+  return out;
 }
 
 /** A model from a GGUF file on disk. */

@@ -30,7 +30,7 @@ async function nanStories(): Promise<Uint8Array> {
 beforeAll(async () => {
   const r = await openTestContext();
   ctx = r.ctx;
-  reason = r.reason;
+  reason = r.reason ?? '';
   if (ctx) poisoned = await loadBytes(ctx, await nanStories(), 'nan-stories.gguf');
 });
 

@@ -110,7 +110,50 @@ describe('pxi run', () => {
     if (gpuReason) return t.skip(gpuReason);
     const r = await pxi('run', STORIES, '-p', 'Once upon a time there was a dog', '-c', '16', '-n', '12');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/context window exceeded: 22 tokens \(10 of prompt \+ 12 to generate\) requested, the context holds 16 \[CONTEXT_WINDOW_EXCEEDED\]/);
+    expect(r.err).toMatch(
+      /context window exceeded: 21 positions \(10 of prompt \+ 12 to generate, the last of which is not fed back\) requested, the context holds 16 \[CONTEXT_WINDOW_EXCEEDED\]/,
+    );
+  });
+
+  it('a prompt and -n that exactly fill the context run: the last token is never fed back (off by one before)', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    // 10 prompt tokens + 7 generated = 16 positions used, the 7th token is not fed back.
+    const fits = await pxi('run', STORIES, '-p', 'Once upon a time there was a dog', '-c', '16', '-n', '7', '--ignore-eos', '--json');
+    expect(fits.code, fits.err).toBe(0);
+    const got = JSON.parse(fits.out) as { tokens: number[]; stopReason: string; promptTokens: number[] };
+    expect(got.promptTokens).toHaveLength(10);
+    expect(got.tokens).toHaveLength(7);
+    expect(got.stopReason).toBe('length');
+    const over = await pxi('run', STORIES, '-p', 'Once upon a time there was a dog', '-c', '16', '-n', '8', '--ignore-eos');
+    expect(over.code).toBe(1);
+    expect(over.err).toMatch(/17 positions .* the context holds 16/);
+  });
+
+  it('a BOS id outside the vocabulary is repaired with a warning naming the file and the id, not accepted silently', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const bytes = new Uint8Array(readFileSync(STORIES));
+    // The key's bytes are followed by its value type (u32 = 4) and the u32 value.
+    const key = Buffer.from('tokenizer.ggml.bos_token_id');
+    const at = Buffer.from(bytes).indexOf(key) + key.length;
+    const view = new DataView(bytes.buffer, bytes.byteOffset);
+    expect(view.getUint32(at, true)).toBe(4);
+    expect(view.getUint32(at + 4, true)).toBe(1);
+    view.setUint32(at + 4, 70000, true);
+    const file = join(dir, 'bad-bos.gguf');
+    writeFileSync(file, bytes);
+    const r = await pxi('run', file, '-p', 'Once', '-n', '2', '--temp', '0');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/warning: .*bad-bos\.gguf: tokenizer: bos 70000 is outside the vocabulary of 512; using 1/);
+  });
+
+  it('-c beyond the context the model was trained for runs, with a warning naming both', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const r = await pxi('run', STORIES, '-p', 'Once', '-c', '3000', '-n', '2', '--temp', '0');
+    expect(r.code, r.err).toBe(0);
+    expect(r.err).toMatch(/warning: .*stories260K\.gguf: a context of 3000 is longer than the 2048 the model was trained for/);
+    const within = await pxi('run', STORIES, '-p', 'Once', '-c', '2048', '-n', '2', '--temp', '0');
+    expect(within.code, within.err).toBe(0);
+    expect(within.err).not.toMatch(/trained for/);
   });
 
   it('streams the greedy story llama.cpp tells, with speeds on stderr', (t) => {

@@ -247,9 +247,15 @@ generating; what was generated stays printed).`,
         ignoreEos: values['ignore-eos'] ?? false,
         signal: abort.signal,
       };
-      // Fail before printing anything when prompt + tokens cannot fit the context.
-      if (prompt.length + args.maxTokens > m.model.contextLength) {
-        throw new ContextWindowExceededError(prompt.length + args.maxTokens, m.model.contextLength, `tokens (${prompt.length} of prompt + ${args.maxTokens} to generate)`);
+      // Fail before printing anything when prompt + tokens cannot fit the context. The last
+      // generated token is never fed back, so -n tokens take n - 1 positions after the prompt.
+      const positions = prompt.length + args.maxTokens - 1;
+      if (positions > m.model.contextLength) {
+        throw new ContextWindowExceededError(
+          positions,
+          m.model.contextLength,
+          `positions (${prompt.length} of prompt + ${args.maxTokens} to generate, the last of which is not fed back)`,
+        );
       }
       const write = (t: string) => void process.stdout.write(t);
       if (!values.json) write(values.prompt);
