@@ -29,7 +29,19 @@ export interface WebHostOptions {
   token?: string;
   /** Limits of GGUF uploads (`POST /upload`). */
   upload?: UploadOptions;
+  /** How long a quiet connection is kept (tests shorten them). See DEFAULT_IDLE. */
+  idle?: Partial<IdleLimits>;
 }
+
+export interface IdleLimits {
+  /** An HTTP connection with no byte either way for this long is closed (one that never sends a request included). */
+  socketMs: number;
+  /** Each WebSocket is pinged this often; one that has not answered the previous ping is terminated. */
+  heartbeatMs: number;
+}
+
+/** A tab that vanished or a client that connects and says nothing must not hold a socket forever. */
+export const DEFAULT_IDLE: IdleLimits = { socketMs: 60_000, heartbeatMs: 30_000 };
 
 export interface WebHost {
   url: string;
@@ -106,6 +118,10 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   // Node cuts a request whose body takes over 5 minutes by default: a multi-GB upload may take
   // longer. Headers still have to arrive within headersTimeout.
   server.requestTimeout = 0;
+  // Node's headersTimeout never fires for a connection that sent no byte: close quiet sockets
+  // ourselves. Data flowing either way (an upload, a download) keeps a socket alive.
+  const idle: IdleLimits = { ...DEFAULT_IDLE, ...opts.idle };
+  server.timeout = idle.socketMs;
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_FRAME_BYTES });
   server.on('upgrade', (req, socket, head) => {
@@ -121,12 +137,29 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
       return;
     }
+    // A WebSocket may be quiet for hours; the heartbeat below decides when it is gone.
+    (socket as import('node:net').Socket).setTimeout(0);
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
+
+  const answeredPing = new WeakMap<WebSocket, boolean>();
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (answeredPing.get(ws) === false) {
+        ws.terminate();
+        continue;
+      }
+      answeredPing.set(ws, false);
+      ws.ping();
+    }
+  }, idle.heartbeatMs);
+  heartbeat.unref();
 
   const origins = new WeakMap<WebSocket, string>();
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     origins.set(ws, req.headers.origin ?? '');
+    answeredPing.set(ws, true);
+    ws.on('pong', () => answeredPing.set(ws, true));
     // A protocol error (a message over MAX_FRAME_BYTES, a bad opcode) closes that connection;
     // without a listener ws would throw it and take the whole server down.
     ws.on('error', () => ws.terminate());
@@ -185,6 +218,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   }).catch((e: unknown) => {
     unsubscribe();
     uploads.close();
+    clearInterval(heartbeat);
     throw e;
   });
   port = (server.address() as AddressInfo).port;
@@ -196,6 +230,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     close: async () => {
       unsubscribe();
       uploads.close();
+      clearInterval(heartbeat);
       for (const ws of wss.clients) ws.terminate();
       wss.close();
       server.closeAllConnections();
