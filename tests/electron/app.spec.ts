@@ -33,11 +33,18 @@ test.describe('Electron app', () => {
         return { count: BrowserWindow.getAllWindows().length, url: w.webContents.getURL() };
       });
       expect(secure).toEqual({ count: 1, url: expect.stringMatching(/^app:\/\/pixel-llm\//) });
-      // Navigation away is refused: the page stays on our origin.
+      // Navigation away is refused: wait for the main process's will-navigate for that URL (its
+      // guard, registered first, has run by then), then the page is still on our origin.
+      const refused = app.evaluate(
+        ({ BrowserWindow }) =>
+          new Promise<{ url: string; prevented: boolean }>((resolve) => {
+            BrowserWindow.getAllWindows()[0]!.webContents.once('will-navigate', (event, url) => resolve({ url, prevented: event.defaultPrevented }));
+          }),
+      );
       await page.evaluate(() => {
         location.href = 'https://example.com/';
       });
-      await page.waitForTimeout(500);
+      expect(await refused).toEqual({ url: 'https://example.com/', prevented: true });
       expect(page.url()).toMatch(/^app:\/\/pixel-llm\//);
     } finally {
       await app.close();
