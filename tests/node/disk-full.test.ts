@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
-import { FaultyFileOps, nodeFileOps, type FileOps } from '../../electron/pixelfs/index';
+import { nodeFileOps, type FileOps } from '../../electron/pixelfs/index';
+import { FaultyFileOps } from '../support/faulty-file-ops';
 import { fixturePath } from '../support/fixtures';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');

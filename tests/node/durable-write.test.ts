@@ -12,7 +12,6 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
 import {
-  FaultyFileOps,
   nodeFileOps,
   PixelFsCodes,
   renameDurable,
@@ -21,6 +20,7 @@ import {
   writeFileDurableStream,
   type FileOps,
 } from '../../electron/pixelfs/index';
+import { FaultyFileOps } from '../support/faulty-file-ops';
 import { projectRoot } from '../support/fixtures';
 import { sha256File, writeTinyModel } from './models-support';
 

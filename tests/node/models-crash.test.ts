@@ -13,7 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
-import { FaultyFileOps, nodeFileOps, PixelFsCodes, TilePool, type FileOps } from '../../electron/pixelfs/index';
+import { nodeFileOps, PixelFsCodes, TilePool, type FileOps } from '../../electron/pixelfs/index';
+import { FaultyFileOps } from '../support/faulty-file-ops';
 import { projectRoot } from '../support/fixtures';
 import { filesUnder, sha256File, writeTinyModel } from './models-support';
 

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FaultyFileOps, PixelFsCodes as C, PixelFsError, TilePool, Volume, type VolumeSettings } from '../../electron/pixelfs/index';
+import { PixelFsCodes as C, PixelFsError, TilePool, Volume, type VolumeSettings } from '../../electron/pixelfs/index';
+import { FaultyFileOps } from '../support/faulty-file-ops';
 
 const SETTINGS: VolumeSettings = { tileWidth: 64, tileHeight: 64, level: 0 };
 const CAP = 64 * 64 * 4;

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { FaultyFileOps, nodeFileOps, PixelFsCodes, TilePool, Volume, writeFileDurable, type FileOps } from '../../electron/pixelfs/index';
+import { nodeFileOps, PixelFsCodes, TilePool, Volume, writeFileDurable, type FileOps } from '../../electron/pixelfs/index';
+import { FaultyFileOps } from '../support/faulty-file-ops';
 import { checkpointSteps, latestCheckpoint, readCheckpoint, writeCheckpoint, type CheckpointData } from '../../electron/train/checkpoint';
 import { parseRecipe } from '../../shared/train/recipe';
 
