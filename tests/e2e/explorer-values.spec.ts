@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseGgufBytes } from '../../shared/gguf/reader';
-import { blockScale, elementAtPixel } from '../../shared/map/values';
+import { blockScale } from '../../shared/map/values';
+import { shapeElementAt, tensorShape } from '../../shared/map/shape';
 import { colormapRgb } from '../../shared/map/colormap';
 import { QUANT_FORMATS } from '../../shared/quant';
 import { fixturePath, projectRoot } from '../support/fixtures';
@@ -117,12 +118,13 @@ for (const viewport of [
         await expect(page.locator('.ex-tooltip')).toContainText(`zoom in ${Math.ceil(4 / c0.zoom)}× to read single values`);
         await expect(page.locator('.ex-readout')).toBeHidden();
       }
-      // On the default volume attn_q is one 1024-px tile at (3200, 0): pixel (100, 2) holds element 2·1024 + 100.
-      await zoomTo(page, 3200 + 100.5, 2.5);
+      // On the default volume attn_q's room is one 1024-px tile at (3200, 0); the tensor is drawn
+      // in its shape from that corner, one map pixel a value: pixel (36, 33) is row 33, column 36.
+      await zoomTo(page, 3200 + 36.5, 33.5);
       const ro = page.locator('.ex-readout');
       await expect(ro).toBeVisible();
       await expect(ro).toHaveAttribute('data-ready', 'true');
-      const e = 2 * 1024 + 100;
+      const e = 33 * 64 + 36;
       await expect(ro.locator('[data-field="tensor"]')).toHaveText(Q_NAME);
       await expect(ro.locator('[data-field="row"]')).toHaveText(String(Math.floor(e / 64)));
       await expect(ro.locator('[data-field="col"]')).toHaveText(String(e % 64));
@@ -132,7 +134,7 @@ for (const viewport of [
       // One map pixel (16 screen pixels) right is the next column.
       const c = await cam(page);
       const box = (await page.locator('.ex-stage').boundingBox())!;
-      await page.mouse.move(box.x + c.width / 2 + (3200 + 101.5 - c.cx) * 16, box.y + c.height / 2 + (2.5 - c.cy) * 16);
+      await page.mouse.move(box.x + c.width / 2 + (3200 + 37.5 - c.cx) * 16, box.y + c.height / 2 + (33.5 - c.cy) * 16);
       await expect(ro.locator('[data-field="col"]')).toHaveText(String((e + 1) % 64));
       expect(Number(await ro.locator('[data-field="value"]').textContent())).toBe(values[e + 1]);
       await page.screenshot({ path: test.info().outputPath(`explorer-values-f32-${viewport.width}x${viewport.height}.png`) });
@@ -151,10 +153,13 @@ for (const viewport of [
       const fmt = QUANT_FORMATS.Q4_K;
       const dims = [...t.dims].map(Number);
       const all = fmt.dequantize(data, dims[0]! * dims[1]!);
-      // Pixel (40, 1) of the tensor's first tile: the expected element from the PixelFS layout.
-      const tile = 1024;
-      const at = elementAtPixel({ ...rect, grid: { tileWidth: tile, tileHeight: tile, cols: Math.ceil(rect.width / tile), rows: Math.ceil(rect.height / tile), tileCount: 1 } }, { dims, bytes: data.length }, fmt, rect.x + 40.5, rect.y + 1.5)!;
-      expect(at.block).toBe(Math.floor(((1024 + 40) * 4) / 144));
+      // Pixel (40, 1) of the tensor as drawn (its 256 × 256 values from its room's corner): row 1,
+      // column 40, in the second 256-value block.
+      const shape = tensorShape(rect, dims)!;
+      expect(shape.scale).toBe(1);
+      const el = shapeElementAt(shape, rect.x + 40.5, rect.y + 1.5)!;
+      const at = { ...el, block: Math.floor(el.element / 256) };
+      expect(at).toMatchObject({ row: 1, col: 40, element: 296, block: 1 });
       await zoomTo(page, rect.x + 40.5, rect.y + 1.5);
       const ro = page.locator('.ex-readout');
       await expect(ro).toHaveAttribute('data-ready', 'true');

@@ -2,6 +2,8 @@ import * as THREE from 'three';
 import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
 import { unionRects, type Rect } from '../../../shared/map/geometry';
 import { chooseLevel } from '../../../shared/map/lod';
+import { shapeElementAt, storedByte } from '../../../shared/map/shape';
+import { getQuantFormat, isQuantTypeName } from '../../../shared/quant';
 import { COLORMAP_NAMES, scaleFor } from '../../../shared/map/colormap';
 import type { NavModelMap } from '../../../shared/nav/check';
 import type { ParsedNavQuestion } from '../../../shared/nav/parse';
@@ -21,6 +23,7 @@ import { COLORMAP_HELP, ColorLegend, KIND_HELP } from './legend';
 import { READOUT_ZOOM, ValueReadout } from './readout';
 import { PassageLayer } from './passage-layer';
 import { SearchBox } from './search';
+import { ShapeLayer } from './shape-layer';
 import { cellKey, TextureCache } from './texture-cache';
 import { View2D } from './view2d';
 import { stackLayout, View3D } from './view3d';
@@ -36,6 +39,8 @@ const KEY_ZOOM = 1.6;
 const ZOOM_EASE_MS = 90;
 const MINIMAP_WIDTH = 200;
 const MAX_LABELS = 500;
+/** Screen pixels per value at the full zoom (the camera's limit follows the tensor in view). */
+const MAX_ZOOM = 16;
 
 type Mode = '2d' | '3d';
 
@@ -67,6 +72,10 @@ export class Explorer {
   private readonly cache = new TextureCache(TEXTURE_BUDGET_BYTES);
   private readonly data: MapData;
   private readonly view2d = new View2D();
+  /** Each tensor drawn in its own rows × columns (specs/explorer.md, "Tensor shapes"). */
+  private readonly shapes: ShapeLayer;
+  /** The legend's last source, so that it is redrawn only when that changes. */
+  private legendKey = '';
   private readonly view3d: View3D;
   private readonly minimap: Minimap;
   private readonly inspector: Inspector;
@@ -121,6 +130,7 @@ export class Explorer {
     });
     this.weights = new WeightChangeLayer(ctx.api, () => this.requestFrame(), (m) => this.error(m));
     this.passages = new PassageLayer(ctx.api, () => this.requestFrame());
+    this.shapes = new ShapeLayer(ctx.api, () => this.requestFrame(), (m) => this.error(m));
     this.answerer = new AnswererControl(ctx.api, engineHost(ctx.api), () => this.modelFor3d());
     this.ask = new AskPanel(engineHost(ctx.api), this.answerer, (r) => {
       if (this.mode !== '2d') return false;
@@ -395,6 +405,21 @@ export class Explorer {
     }
   }
 
+  /** The heat range a region's statistics are coloured over (per tensor, or the one shared range). */
+  private heatRange(r: MapRegionInfo): [number, number] {
+    const shared = this.view2d.sharedRange;
+    if (this.range === 'shared' && shared) return shared;
+    const p = r.pyramid;
+    if (p.heatMin !== null && p.heatMax !== null) return [p.heatMin, p.heatMax];
+    if (p.stats && p.stats.min !== null && p.stats.max !== null) return [p.stats.min, p.stats.max];
+    return [0, 1];
+  }
+
+  /** Where a region is drawn: a tensor in its own shape, anything else its whole rectangle. */
+  private drawnRect(r: MapRegionInfo): Rect {
+    return this.shapes.shapeOf(r) ?? r.rect;
+  }
+
   private level(): number {
     const o = this.data.overview!;
     return chooseLevel(this.cam.zoom, o.tileWidth, o.tileHeight, o.heatSize);
@@ -417,13 +442,33 @@ export class Explorer {
     }
     if (this.drawnRegions !== this.data.regions || rebased) {
       this.drawnRegions = this.data.regions;
-      this.view2d.setRegions(this.data.regions);
+      this.view2d.setRegions(this.data.regions, (r) => this.shapes.shapeOf(r));
     }
     if (this.dirtyData || rebased) {
       this.dirtyData = false;
-      this.view2d.rebuild(this.data.cells, this.cache, this.data.regionsById, { colormap: this.colormap, range: this.range });
-      this.updateLegend();
+      this.view2d.rebuild(this.data.cells, this.cache, this.data.regionsById, { colormap: this.colormap, range: this.range }, (id) => {
+        const r = this.data.regionsById.get(id);
+        return !!r && this.shapes.shapeOf(r) !== null;
+      });
     }
+    this.shapes.draw(this.view2d.scene, this.view2d.originOf(), {
+      regions: this.data.regions,
+      regionsById: this.data.regionsById,
+      cache: this.cache,
+      viewport: cam.viewport(),
+      zoom: cam.zoom,
+      cx: cam.cx,
+      cy: cam.cy,
+      colormap: this.colormap,
+      heatRange: (r) => this.heatRange(r),
+      sharedValues: this.range === 'shared',
+      heatSize: this.data.overview?.heatSize ?? 64,
+    });
+    // Single values reach 16 screen px however small the tensor at the view centre is drawn.
+    const centre = this.regionAt(cam.width / 2, cam.height / 2);
+    const centreShape = centre ? this.shapes.shapeOf(centre) : null;
+    cam.maxZoom = MAX_ZOOM / Math.min(1, centreShape?.scale ?? 1);
+    this.updateLegend();
     const live = this.live.shapes();
     this.view2d.setLive(live.active, live.kvFill);
     this.view2d.setActivations(live.activations);
@@ -602,7 +647,9 @@ export class Explorer {
     d.frames = String(this.frames);
     d.renderMs = this.renderMs.toFixed(1);
     d.fps = String(fps);
-    d.loading = String(this.data.loading || this.data.missing() > 0);
+    d.loading = String(this.data.loading || this.data.missing() > 0 || (this.mode === '2d' && this.shapes.missing() > 0));
+    d.shapes = String(this.shapes.drawnShapes);
+    d.valueWindows = String(this.shapes.drawnWindows);
     d.animating = String(busy);
     const standIns = this.view2d.standIns ? ` (${this.view2d.standIns} from other levels)` : '';
     this.hud.textContent =
@@ -631,6 +678,13 @@ export class Explorer {
     return best;
   }
 
+  /** The level-0 cell (stored tile) holding element `element`'s bytes, when it is in view at level 0. */
+  private tileCellOf(r: MapRegionInfo, element: number | undefined): MapCellInfo | null {
+    if (element === undefined || !r.tensor || !isQuantTypeName(r.tensor.type)) return null;
+    const tile = Math.floor(storedByte(element, getQuantFormat(r.tensor.type)) / (r.grid.tileWidth * r.grid.tileHeight * 4));
+    return this.data.cells.find((c) => c.regionId === r.id && c.tile === tile) ?? null;
+  }
+
   private cellAt(regionId: string, x: number, y: number): MapCellInfo | null {
     for (const c of this.data.cells) {
       const q = c.rect;
@@ -648,9 +702,10 @@ export class Explorer {
       return;
     }
     const r = this.regionAt(p.x, p.y);
-    this.view2d.setHover(r ? r.rect : null);
+    this.view2d.setHover(r ? this.drawnRect(r) : null);
     const at = this.cam.screenToMap(p.x, p.y);
-    this.readout.hover(r, at.x, at.y, this.cam.zoom);
+    const shape = r ? this.shapes.shapeOf(r) : null;
+    this.readout.hover(r, shape, at.x, at.y, this.cam.zoom);
     if (!r) {
       this.tooltip.hidden = true;
       return;
@@ -659,7 +714,8 @@ export class Explorer {
     const lines = [r.name];
     if (r.tensor) lines.push(`${r.tensor.type} ${fmtShape(r.tensor.dims)} · ${fmtBytes(r.tensor.bytes)}`);
     // Say how to get to single values (the readout starts at READOUT_ZOOM).
-    if (r.tensor && this.cam.zoom < READOUT_ZOOM) lines.push(`zoom in ${Math.ceil(READOUT_ZOOM / this.cam.zoom)}× to read single values`);
+    const perValue = this.cam.zoom * (shape?.scale ?? 1);
+    if (r.tensor && perValue < READOUT_ZOOM) lines.push(`zoom in ${Math.ceil(READOUT_ZOOM / perValue)}× to read single values`);
     else lines.push(KIND_HELP[r.kind] ?? r.kind);
     const live = this.live.describeAt(m.x, m.y);
     if (live) lines.push(live);
@@ -667,13 +723,18 @@ export class Explorer {
     if (lit) lines.push(lit);
     const learned = this.weights.describeAt(m.x, m.y);
     if (learned) lines.push(learned);
-    const c = this.cellAt(r.id, m.x, m.y);
+    const el0 = shape ? shapeElementAt(shape, m.x, m.y) : null;
+    if (el0) lines.push(`row ${el0.row}, column ${el0.col}`);
+    else if (shape) lines.push(`outside the tensor's ${shape.rows} × ${shape.cols}: the rest of its tiles' room`);
+    // Its tiles' statistics (where the tensor is stored).
+    const c = shape ? this.tileCellOf(r, el0?.element) : this.cellAt(r.id, m.x, m.y);
     if (c) {
       const e = this.cache.get(cellKey(c));
       const v = e ? heatAt(e.data, e.size, (m.x - e.heatRect.x) / e.heatRect.width, (m.y - e.heatRect.y) / e.heatRect.height) : NaN;
       const where = c.tile !== null ? `tile ${c.tile}` : `level ${c.level} cell (${c.col}, ${c.row})`;
       lines.push(`${where}: mean ${fmtValue(c.stats?.mean)} ± ${fmtValue(c.stats?.std)}`);
-      if (!Number.isNaN(v)) lines.push(`here: mean ${fmtValue(v)}`);
+      // The heat under the pointer is in byte order: it says nothing here when the tensor is drawn in its shape.
+      if (!shape && !Number.isNaN(v)) lines.push(`here: mean ${fmtValue(v)}`);
     }
     this.tooltip.replaceChildren(...lines.map((l, i) => el(i === 0 ? 'strong' : 'div', {}, l)));
     this.tooltip.hidden = false;
@@ -689,13 +750,18 @@ export class Explorer {
       this.root.dataset.selected = region.id;
       // Where it lies on the map (tests aim at its pixels with it).
       this.root.dataset.selectedRect = `${region.rect.x},${region.rect.y},${region.rect.width},${region.rect.height}`;
+      // And the tensor as drawn: its shape's rectangle, rows, columns and map pixels per value.
+      const s = this.shapes.shapeOf(region);
+      if (s) this.root.dataset.selectedShape = `${s.x},${s.y},${s.width},${s.height},${s.rows},${s.cols},${s.scale}`;
+      else delete this.root.dataset.selectedShape;
       void this.inspector.show(region.id);
     } else {
       delete this.root.dataset.selected;
       delete this.root.dataset.selectedRect;
+      delete this.root.dataset.selectedShape;
       this.inspector.clear();
     }
-    this.view2d.setSelection(region?.rect ?? null);
+    this.view2d.setSelection(region ? this.drawnRect(region) : null);
     this.view3d.setSelection(this.selectedId);
     this.updateLegend();
     this.requestFrame();
@@ -705,7 +771,15 @@ export class Explorer {
   private updateLegend(): void {
     const r = this.selectedId ? this.data.regionsById.get(this.selectedId) : undefined;
     const shared = this.view2d.sharedRange;
-    if (this.range === 'shared' && shared) {
+    // Where single values are drawn, the selected tensor's colours are its values' (shape-layer.ts).
+    const values = this.mode === '2d' && r ? this.shapes.valueRanges.get(r.id) : undefined;
+    const key = `${this.mode}|${this.colormap}|${this.range}|${r?.id ?? ''}|${values ?? ''}|${shared ?? ''}`;
+    if (key === this.legendKey) return;
+    this.legendKey = key;
+    if (r && values) {
+      const s = scaleFor(values[0], values[1], this.colormap);
+      this.legend.update(s.colormap, s, `${this.range === 'shared' ? 'one range over the values of all tensors drawn value by value' : `range of ${r.name}'s values`} (single values are drawn at this zoom)`, this.mode);
+    } else if (this.range === 'shared' && shared) {
       const s = scaleFor(shared[0], shared[1], this.colormap);
       this.legend.update(s.colormap, s, 'one range for all tensors in view', this.mode);
     } else if (r && r.pyramid.heatMin !== null && r.pyramid.heatMax !== null) {
@@ -997,6 +1071,7 @@ export class Explorer {
     this.ask.dispose();
     this.answerer.dispose();
     this.view2d.dispose();
+    this.shapes.dispose();
     this.view3d.dispose();
     this.cache.dispose();
     this.renderer.dispose();

@@ -1,11 +1,12 @@
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
 import type { Response } from '../../../shared/ipc/contract';
-import { elementAtPixel, matrixShape, type PixelElement } from '../../../shared/map/values';
+import { matrixShape, type PixelElement } from '../../../shared/map/values';
+import { shapeElementAt, storedByte, type TensorShape } from '../../../shared/map/shape';
 import { getQuantFormat, isQuantTypeName } from '../../../shared/quant';
 import { el } from '../views/types';
 import type { PxiApi } from '../../../shared/ipc/client';
 
-/** Screen pixels per map pixel from which the readout shows single values (a pixel is then a square one can point at). */
+/** Screen pixels per value from which the readout shows single values (a value is then a square one can point at). */
 export const READOUT_ZOOM = 4;
 /** The window fetched around the pointer: moving within it costs no call. */
 const WIN_ROWS = 16;
@@ -15,7 +16,8 @@ type Values = Response<'map:values'>;
 
 /**
  * The single-value readout (specs/explorer.md, "Reading single values"): zoomed in to READOUT_ZOOM
- * or more over a tensor, the pixel under the pointer names an element; the readout shows its row,
+ * screen pixels per value or more over a tensor drawn in its shape, the value under the pointer
+ * is the element at that row and column (the one drawn there); the readout shows its row,
  * column, stored and dequantised value, and for quantised types its block and scale, from a
  * map:values window around the pointer (one call per window, the latest request wins).
  */
@@ -49,13 +51,17 @@ export class ValueReadout {
     this.root.setAttribute('aria-label', 'Value under the pointer');
   }
 
-  /** The pointer is at map (x, y) over `region` at `zoom` screen pixels per map pixel (region null: over nothing). */
-  hover(region: MapRegionInfo | null, x: number, y: number, zoom: number): void {
+  /**
+   * The pointer is at map (x, y) over `region`, drawn as `shape`, at `zoom` screen pixels per map
+   * pixel (region null: over nothing).
+   */
+  hover(region: MapRegionInfo | null, shape: TensorShape | null, x: number, y: number, zoom: number): void {
     const t = region?.kind === 'weights' ? region.tensor : null;
-    if (!region || !t || zoom < READOUT_ZOOM || !isQuantTypeName(t.type)) return this.hide();
+    if (!region || !t || !shape || zoom * shape.scale < READOUT_ZOOM || !isQuantTypeName(t.type)) return this.hide();
     const fmt = getQuantFormat(t.type);
-    const at = elementAtPixel({ ...region.rect, grid: region.grid }, { dims: t.dims, bytes: t.bytes }, fmt, x, y);
-    if (!at) return this.hide();
+    const e = shapeElementAt(shape, x, y);
+    if (!e) return this.hide();
+    const at: PixelElement = { ...e, byte: storedByte(e.element, fmt), block: Math.floor(e.element / fmt.blockSize) };
     this.want = { region, at };
     this.root.hidden = false;
     this.root.dataset.regionId = region.id;

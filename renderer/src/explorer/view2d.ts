@@ -13,6 +13,9 @@ export const KIND_COLORS: Record<MapRegionInfo['kind'], number> = {
   corpus: 0x5fae7e,
 };
 
+/** A tensor's room (its whole tiles) when the tensor itself is drawn in its shape inside it: dim. */
+const ROOM_COLOR = 0x4a3a55;
+
 const ORDER = { parent: 1, cell: 2, outline: 3, live: 4, hover: 5, selection: 6 } as const;
 /** The live engine's colours: the stage being computed, and the KV cache in use. */
 const LIVE_ACTIVE = 0xffb347;
@@ -81,6 +84,7 @@ export class View2D {
   private residualRect: Rect | null = null;
   private origin = { x: 0, y: 0 };
   private regionRects: MapRegionInfo[] = [];
+  private shapeOf: (r: MapRegionInfo) => Rect | null = () => null;
   private hoverRect: Rect | null = null;
   private selectionRect: Rect | null = null;
   /** Heat images drawn by the last rebuild (own cells and stand-ins). */
@@ -152,7 +156,7 @@ export class View2D {
     c.position.y = -(cam.cy - this.origin.y);
     c.updateProjectionMatrix();
     if (rebased) {
-      this.setRegions(this.regionRects);
+      this.setRegions(this.regionRects, this.shapeOf);
       this.setHover(this.hoverRect);
       this.setSelection(this.selectionRect);
       this.setLive(this.liveRects.active, this.liveRects.kv);
@@ -161,17 +165,30 @@ export class View2D {
     return rebased;
   }
 
-  setRegions(regions: MapRegionInfo[]): void {
+  /**
+   * Outlines every region; a tensor drawn in its own shape (`shapeOf`) gets its shape outlined
+   * in the weights colour and its room (the whole tiles it is stored in) in a dim one.
+   */
+  setRegions(regions: MapRegionInfo[], shapeOf: (r: MapRegionInfo) => Rect | null = () => null): void {
     this.regionRects = regions;
+    this.shapeOf = shapeOf;
+    const lines: { rect: Rect; color: number }[] = [];
+    for (const r of regions) {
+      const s = shapeOf(r);
+      if (s) {
+        lines.push({ rect: r.rect, color: ROOM_COLOR });
+        lines.push({ rect: s, color: KIND_COLORS[r.kind] });
+      } else lines.push({ rect: r.rect, color: KIND_COLORS[r.kind] });
+    }
     const pos = outlinePositions(
-      regions.map((r) => r.rect),
+      lines.map((l) => l.rect),
       this.origin.x,
       this.origin.y,
     );
     const col = new Float32Array(pos.length);
     const c = new THREE.Color();
-    regions.forEach((r, i) => {
-      c.setHex(KIND_COLORS[r.kind]);
+    lines.forEach((l, i) => {
+      c.setHex(l.color);
       for (let k = 0; k < 8; k++) col.set([c.r, c.g, c.b], (i * 8 + k) * 3);
     });
     const g = this.outlines.geometry;
@@ -247,9 +264,11 @@ export class View2D {
 
   /**
    * Chooses what to draw for the view's cells: each cell's own heat when cached, else its
-   * nearest cached ancestor (drawn beneath), else its cached children; and colours them.
+   * nearest cached ancestor (drawn beneath), else its cached children; and colours them. Cells of
+   * tensors drawn in their own shape (`shaped`) are chosen and counted the same way but get no
+   * quad: the shape layer colours the tensor from them (shape-layer.ts).
    */
-  rebuild(cells: readonly MapCellInfo[], cache: TextureCache, regionsById: Map<string, MapRegionInfo>, settings: DrawSettings): void {
+  rebuild(cells: readonly MapCellInfo[], cache: TextureCache, regionsById: Map<string, MapRegionInfo>, settings: DrawSettings, shaped: (regionId: string) => boolean = () => false): void {
     cache.generation++;
     const draw = new Map<string, { e: CachedCell; order: number }>();
     for (const c of cells) {
@@ -287,9 +306,13 @@ export class View2D {
     }
     this.sharedRange = settings.range === 'shared' && sharedHi >= sharedLo ? [sharedLo, sharedHi] : null;
     let i = 0;
+    let drawn = 0;
     this.standIns = 0;
     for (const { e, order } of draw.values()) {
       cache.touch(e);
+      drawn++;
+      if (order === ORDER.parent) this.standIns++;
+      if (shaped(e.regionId)) continue;
       const m = this.mesh(i++);
       m.visible = true;
       m.renderOrder = order;
@@ -297,9 +320,8 @@ export class View2D {
       m.material.uniforms.heat.value = e.texture;
       const [lo, hi] = settings.range === 'shared' ? [sharedLo, sharedHi] : rangeOf(e, regionsById);
       setScale(m.material, scaleFor(lo, hi, settings.colormap));
-      if (order === ORDER.parent) this.standIns++;
     }
-    this.drawn = i;
+    this.drawn = drawn;
     for (; i < this.pool.length; i++) this.pool[i]!.visible = false;
   }
 
