@@ -3,22 +3,35 @@
  * which stream per pass from host memory (issue 12 §2; llama.cpp's `--fit` is the anchor, ours
  * decides by itself and says why). Pure: it sees sizes only, so it is tested without a GPU.
  *
- * A streamed matrix is written into one of `STREAM_SLOTS` reusable slot buffers just before the
- * dispatch that reads it (the next one's write is queued while this one computes), so the slots
- * cost STREAM_SLOTS × the largest streamed matrix. What must stay resident whatever the budget
- * (KV cache, activations, norms and biases) is `fixedBytes`. Among the ways to fit, the plan
- * uploads the fewest bytes per pass: it tries each slot size (each matrix size), keeps every
- * matrix larger than the slot resident, then keeps as many of the others as the rest allows.
+ * A streamed matrix goes up in row pieces of at most `pieceBytes`, each written into one of
+ * `STREAM_SLOTS` reusable slot buffers just before the dispatch that reads it (the next piece's
+ * write is queued while this one computes), so streaming costs STREAM_SLOTS × the largest piece.
+ * What stays whatever the budget (KV cache, activations, norms and biases) is `fixedBytes`.
+ *
+ * The choice: for each piece size tried (each matrix's size, then halvings of the smallest while
+ * nothing fits), the slots are set aside and the rest of the budget keeps matrices resident,
+ * those read twice per pass first, then the largest. Among the pieces that fit, the plan with the
+ * least cost per token wins: bytes uploaded, plus SUBMIT_COST_BYTES per piece (each piece ends a
+ * command buffer), so small pieces are used only where they save uploads.
  */
 import { EngineError } from './errors';
+import { paddedWeightBytes, planRowParts } from './weights';
 
-/** Slot buffers streamed matrices take turns in: one being read, one being written. */
+/** Slot buffers streamed pieces take turns in: one being read, one being written. */
 export const STREAM_SLOTS = 2;
+/**
+ * What one more submit per token is taken to cost, in bytes of upload: a queue submit costs
+ * tens of microseconds, about the time a few hundred KiB take over PCIe.
+ */
+export const SUBMIT_COST_BYTES = 256 << 10;
+/** Halvings of the smallest matrix tried when whole matrices do not fit. */
+const MAX_HALVINGS = 12;
 
 export interface ResidencyMatrix {
   name: string;
-  /** GPU bytes of each row part (one part unless the matrix exceeds a binding). */
-  parts: readonly number[];
+  rows: number;
+  /** GGUF bytes of one row (whole blocks). */
+  rowBytes: number;
   /** How often one pass reads it (2 for a tied embedding: the gather and the output). Default 1. */
   uses?: number;
 }
@@ -30,6 +43,8 @@ export interface ResidencyInput {
   fixedBytes: number;
   /** Bytes the model may hold on the GPU; null: no budget (everything resident). */
   budget: number | null;
+  /** Most bytes one buffer may bind (resident matrices split into row parts past it). */
+  maxBindingBytes: number;
 }
 
 export interface ResidencyPlan {
@@ -37,22 +52,25 @@ export interface ResidencyPlan {
   resident: string[];
   /** In pass order. */
   streamed: string[];
-  /** Bytes of each part buffer of one slot (empty when nothing streams). */
-  slotParts: number[];
-  /** GPU bytes of the resident matrices, and of all slots. */
-  residentBytes: number;
+  /** Binding cap for streamed matrices: their row pieces are planned with it (planRowParts). 0 when nothing streams. */
+  pieceBytes: number;
+  /** Bytes of one slot buffer (the largest piece, padded). */
   slotBytes: number;
-  /** Bytes written to the slots per single-token pass (output included). */
+  /** GPU bytes of the resident matrices, and of all slots together. */
+  residentBytes: number;
+  slotsBytes: number;
+  /** Bytes written to the slots per single-token pass (output included), and the pieces (submits) they take. */
   uploadBytesPerPass: number;
+  piecesPerPass: number;
   /** What was decided and why, one sentence a line. */
   explanation: string[];
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((s, x) => s + x, 0);
-const bytesOf = (m: ResidencyMatrix) => sum(m.parts);
 const usesOf = (m: ResidencyMatrix) => m.uses ?? 1;
+const count = (n: number) => `${n} ${n === 1 ? 'matrix' : 'matrices'}`;
 
-/** Bytes a human reads: 1.17 MB, 640 KB. */
+/** Bytes a human reads: 1.17 MB, 640.0 KB. */
 export function formatBytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)} GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)} MB`;
@@ -60,25 +78,35 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
-/** Per part index, the largest part among `ms`: what one slot must hold for any of them. */
-function slotPartsFor(ms: readonly ResidencyMatrix[]): number[] {
-  const out: number[] = [];
-  for (const m of ms) m.parts.forEach((p, i) => (out[i] = Math.max(out[i] ?? 0, p)));
-  return out;
+/** GPU bytes of each row part of `m` when no buffer may bind more than `cap`. */
+export function pieceSizes(m: ResidencyMatrix, cap: number): number[] {
+  return planRowParts(m.name, m.rows, m.rowBytes, cap).map((r) => paddedWeightBytes(r.rows * m.rowBytes));
+}
+
+interface Candidate {
+  resident: Set<string>;
+  cap: number;
+  slot: number;
+  upload: number;
+  pieces: number;
+  cost: number;
 }
 
 export function planResidency(input: ResidencyInput): ResidencyPlan {
-  const { matrices, fixedBytes, budget } = input;
-  const total = sum(matrices.map(bytesOf));
+  const { matrices, fixedBytes, budget, maxBindingBytes } = input;
+  const gpuBytes = new Map(matrices.map((m) => [m.name, sum(pieceSizes(m, maxBindingBytes))] as const));
+  const total = sum([...gpuBytes.values()]);
   const names = matrices.map((m) => m.name);
   const allResident = (why: string): ResidencyPlan => ({
     budget,
     resident: names,
     streamed: [],
-    slotParts: [],
-    residentBytes: total,
+    pieceBytes: 0,
     slotBytes: 0,
+    residentBytes: total,
+    slotsBytes: 0,
     uploadBytesPerPass: 0,
+    piecesPerPass: 0,
     explanation: [why, `all ${matrices.length} weight matrices (${formatBytes(total)}) resident; nothing streams`],
   });
   if (budget === null) return allResident('no GPU memory budget given');
@@ -89,52 +117,67 @@ export function planResidency(input: ResidencyInput): ResidencyPlan {
   const head = `budget ${formatBytes(budget)}: KV cache, activations, norms and biases take ${formatBytes(fixedBytes)}, leaving ${formatBytes(Math.max(0, room))} for ${formatBytes(total)} of weight matrices`;
   if (total <= room) return allResident(head);
 
-  let best: { resident: Set<string>; upload: number; slot: number } | null = null;
-  for (const cap of [...new Set(matrices.map(bytesOf))].sort((a, b) => a - b)) {
-    const big = matrices.filter((m) => bytesOf(m) > cap);
-    const small = matrices.filter((m) => bytesOf(m) <= cap);
-    const slot = sum(slotPartsFor(small));
-    let free = room - STREAM_SLOTS * slot - sum(big.map(bytesOf));
-    if (free < 0) continue;
+  // A piece must hold at least one row of every matrix.
+  const minCap = Math.max(...matrices.map((m) => paddedWeightBytes(m.rowBytes)));
+  const tryCap = (cap: number): Candidate | null => {
+    const slot = Math.max(...matrices.map((m) => Math.max(...pieceSizes(m, cap))));
+    let free = room - STREAM_SLOTS * slot;
+    if (free < 0) return null;
     // Keep what saves the most uploads first: read twice per pass, then the largest.
-    const resident = new Set(big.map((m) => m.name));
-    for (const m of [...small].sort((a, b) => usesOf(b) - usesOf(a) || bytesOf(b) - bytesOf(a))) {
-      if (bytesOf(m) <= free) {
+    const resident = new Set<string>();
+    for (const m of [...matrices].sort((a, b) => usesOf(b) - usesOf(a) || gpuBytes.get(b.name)! - gpuBytes.get(a.name)!)) {
+      if (gpuBytes.get(m.name)! <= free) {
         resident.add(m.name);
-        free -= bytesOf(m);
+        free -= gpuBytes.get(m.name)!;
       }
     }
     const streamed = matrices.filter((m) => !resident.has(m.name));
-    if (streamed.length === 0) continue;
-    const upload = sum(streamed.map((m) => bytesOf(m) * usesOf(m)));
-    const exactSlot = sum(slotPartsFor(streamed));
-    if (!best || upload < best.upload || (upload === best.upload && exactSlot < best.slot)) best = { resident, upload, slot: exactSlot };
+    if (streamed.length === 0) return null;
+    const upload = sum(streamed.map((m) => sum(pieceSizes(m, cap)) * usesOf(m)));
+    const pieces = sum(streamed.map((m) => pieceSizes(m, cap).length * usesOf(m)));
+    const exactSlot = Math.max(...streamed.map((m) => Math.max(...pieceSizes(m, cap))));
+    return { resident, cap, slot: exactSlot, upload, pieces, cost: upload + pieces * SUBMIT_COST_BYTES };
+  };
+  const whole = [...new Set(matrices.map((m) => Math.min(maxBindingBytes, gpuBytes.get(m.name)!)))].filter((c) => c >= minCap);
+  let found = whole.map(tryCap).filter((c): c is Candidate => c !== null);
+  if (found.length === 0) {
+    // Whole matrices do not fit two slots: stream in smaller row pieces.
+    let cap = Math.min(...whole, maxBindingBytes);
+    for (let i = 0; i < MAX_HALVINGS && found.length === 0 && cap > minCap; i++) {
+      cap = Math.max(minCap, Math.floor(cap / 2));
+      const c = tryCap(cap);
+      if (c) found = [c];
+    }
   }
+  const best = found.sort((a, b) => a.cost - b.cost || b.cap - a.cap)[0];
   if (!best) {
-    const least = fixedBytes + STREAM_SLOTS * sum(slotPartsFor(matrices));
+    const least = fixedBytes + STREAM_SLOTS * minCap;
     throw new EngineError(
       'ENGINE_BAD_OPTION',
-      `gpuMemory ${formatBytes(budget)} is too small for this model: streaming every weight matrix still needs ${formatBytes(least)} (KV cache, activations and vectors ${formatBytes(fixedBytes)}, ${STREAM_SLOTS} slots of the largest matrix); give at least that, or a shorter context`,
+      `gpuMemory ${formatBytes(budget)} is too small for this model: streaming every weight matrix row by row still needs ${formatBytes(least)} (KV cache, activations and vectors ${formatBytes(fixedBytes)}, ${STREAM_SLOTS} slots of the widest row); give at least that, or a shorter context`,
       { field: 'gpuMemory', value: budget, needed: least },
     );
   }
   const resident = matrices.filter((m) => best.resident.has(m.name));
   const streamed = matrices.filter((m) => !best.resident.has(m.name));
-  const slotParts = slotPartsFor(streamed);
-  const largest = Math.max(...streamed.map(bytesOf));
+  const residentBytes = sum(resident.map((m) => gpuBytes.get(m.name)!));
+  const split = streamed.some((m) => pieceSizes(m, best.cap).length > pieceSizes(m, maxBindingBytes).length);
   return {
     budget,
     resident: resident.map((m) => m.name),
     streamed: streamed.map((m) => m.name),
-    slotParts,
-    residentBytes: sum(resident.map(bytesOf)),
-    slotBytes: STREAM_SLOTS * sum(slotParts),
+    pieceBytes: best.cap,
+    slotBytes: best.slot,
+    residentBytes,
+    slotsBytes: STREAM_SLOTS * best.slot,
     uploadBytesPerPass: best.upload,
+    piecesPerPass: best.pieces,
     explanation: [
       head,
-      `${resident.length} matrices resident (${formatBytes(sum(resident.map(bytesOf)))}); ${streamed.length} stream from host memory (${formatBytes(sum(streamed.map(bytesOf)))})`,
-      `streamed matrices take turns in ${STREAM_SLOTS} slots of ${formatBytes(sum(slotParts))} (the largest streamed, ${formatBytes(largest)}): one is read while the next is written`,
-      `chosen to upload the least per token: ${formatBytes(best.upload)} per single-token pass`,
+      `${count(resident.length)} resident (${formatBytes(residentBytes)}); ${count(streamed.length)} stream from host memory (${formatBytes(sum(streamed.map((m) => gpuBytes.get(m.name)!)))})`,
+      `streamed matrices go up in ${best.pieces} pieces per token, taking turns in ${STREAM_SLOTS} slots of ${formatBytes(best.slot)}: one is read while the next is written` +
+        (split ? ` (matrices are cut into row pieces of at most ${formatBytes(best.cap)}: whole ones would not leave room for two slots)` : ''),
+      `chosen for the least upload per token (${formatBytes(best.upload)}), each piece counted as ${formatBytes(SUBMIT_COST_BYTES)} more for its submit`,
     ],
   };
 }
