@@ -631,6 +631,11 @@ export class Model {
     return this.config.vocabSize;
   }
 
+  /** Bytes written to the streamed weights' slots since the load (0 when everything is resident). */
+  get streamedBytes(): number {
+    return this.stream?.uploadedBytes ?? 0;
+  }
+
   /** Tokens in the KV cache (the position the next token takes). */
   get position(): number {
     return this.history.length;
