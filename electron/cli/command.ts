@@ -34,6 +34,17 @@ export function parseOptions<T extends NonNullable<ParseArgsConfig['options']>>(
   }
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** A size flag (`--max-upload`, `--gpu-memory`): bytes, or a number with K, M, G or T (binary units, an optional B or iB). */
+export function parseSize(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
+  const n = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!) : NaN;
+  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a size such as 4G, 500M or 1073741824, got ${JSON.stringify(value)}`);
+  return n;
+}
+
 export function parsePort(value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const n = Number(value);

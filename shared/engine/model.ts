@@ -39,9 +39,11 @@ import { EngineError } from './errors';
 import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
 import { DispatchCache } from './replay';
+import { planResidency, type ResidencyMatrix, type ResidencyPlan } from './residency';
 import { MAX_HEAD_DIM } from './support';
 import type { TensorInfo, TensorSource } from './tensor-source';
-import { matrixShape, planRowParts, readVector, weightTypeOf, WeightUploader, type GpuWeight } from './weights';
+import { WeightStream, type StreamPass, type StreamRead } from './weight-stream';
+import { matrixShape, planRowParts, readVector, weightTypeOf, WeightUploader, type GpuWeight, type HostWeight, type WeightPart } from './weights';
 
 /** Default KV-cache length when the caller does not choose: the model's, capped (memory grows with it). */
 export const DEFAULT_CONTEXT_CAP = 4096;
@@ -81,6 +83,13 @@ export interface ModelLoadOptions {
    * identical results. false runs the unfused kernels (tests compare the two bit for bit).
    */
   fuse?: boolean;
+  /**
+   * Bytes the model may hold on the GPU (weights, KV cache, activations). When the weights do not
+   * fit, the residency planner (residency.ts) streams some matrices per pass from host memory;
+   * the tokens and logits are those of a fully resident run. Default: no budget, all resident
+   * (WebGPU reports no memory size to derive one from).
+   */
+  gpuMemory?: number;
   onProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
 }
@@ -224,6 +233,8 @@ export class Model {
   readonly contextLength: number;
   readonly maxBatch: number;
   readonly memory: ModelMemory;
+  /** What stays on the GPU and what streams, and why (residency.ts). */
+  readonly residency: ResidencyPlan;
   private readonly ctx: GpuContext;
   private readonly k: CoreKernels;
   private readonly tuning: WeightKernelTuning;
@@ -242,6 +253,13 @@ export class Model {
   private readonly replay: DispatchCache;
   /** See ModelLoadOptions.fuse. */
   private readonly fuse: boolean;
+  /** Streamed matrices and their slots; null when everything is resident. */
+  private readonly stream: WeightStream | null;
+  /** The streamed pieces one pass's body reads, in dispatch order (the output's come after). */
+  private readonly streamBody: StreamRead[];
+  /** During a pass with streamed weights: its reads, and how to close the batch being recorded and open the next. */
+  private feed: StreamPass | null = null;
+  private cut: (() => GpuBatch) | null = null;
   private history: number[] = [];
   private busy = false;
   /**
@@ -273,6 +291,8 @@ export class Model {
     owned: GPUBuffer[];
     memory: ModelMemory;
     fuse: boolean;
+    residency: ResidencyPlan;
+    stream: WeightStream | null;
   }) {
     this.ctx = init.ctx;
     this.k = init.k;
@@ -293,7 +313,14 @@ export class Model {
     this.owned = init.owned;
     this.memory = init.memory;
     this.fuse = init.fuse;
+    this.residency = init.residency;
+    this.stream = init.stream;
     this.replay = new DispatchCache(init.ctx);
+    const streamed = (w: GpuWeight | null): StreamRead[] => (w?.streamed ? this.stream!.reads(w.name) : []);
+    this.streamBody = [
+      ...streamed(this.embd),
+      ...this.blocks.flatMap((b) => [b.qkv, b.q, b.k, b.v, b.o, b.gate, b.up, b.down].flatMap(streamed)),
+    ];
   }
 
   /** Reads the configuration, checks it against the device, uploads the weights and allocates the caches. */
@@ -403,6 +430,30 @@ export class Model {
       planRowParts(n, rows, t.byteSize / rows, maxBinding);
     }
 
+    // The residency plan: the matrices as the GPU holds them (stacks as one), in pass order, and
+    // what stays whatever the plan (activations, KV cache, vectors, RoPE tables, an adapter).
+    const units: ResidencyMatrix[] = [];
+    const unitNames = ['token_embd.weight'];
+    for (let b = 0; b < config.blockCount; b++) for (const n of blockMatrixNames(arch, b)) if (!unitNames.includes(stackOf.get(n) ?? n)) unitNames.push(stackOf.get(n) ?? n);
+    if (!config.tiedOutput) unitNames.push('output.weight');
+    for (const name of unitNames) {
+      const members = (stacks.get(name) ?? [name]).map(tensor);
+      const rows = members.reduce((s, t) => s + matrixShape(t).rows, 0);
+      const rowBytes = members[0]!.byteSize / matrixShape(members[0]!).rows;
+      units.push({ name, rows, rowBytes, uses: name === 'token_embd.weight' && config.tiedOutput ? 2 : 1 });
+    }
+    const vectorNames = modelVectorNames(config, arch);
+    const vectorBytes = vectorNames.reduce((s, n) => s + Math.max(4, tensor(n).elementCount * 4), 0);
+    const stackedBiasBytes = config.qkvBias ? [...stacks.keys()].filter((n) => n.includes('attn_q|k|v')).length * (H + 2 * KVH) * HD * 4 : 0;
+    const loraBytes = loraValues ? [...loraValues.values()].reduce((s, p) => s + paddedLoraRank(p.rank) * (p.rows + p.cols) * 4, 0) : 0;
+    const fixedBytes =
+      Object.values(sizes).reduce((s, n) => s + n, 0) + 2 * kvBytes * config.blockCount + vectorBytes + stackedBiasBytes + loraBytes + 2 * Math.max(4, (HD / 2) * 4);
+    if (opts.gpuMemory !== undefined && (!Number.isFinite(opts.gpuMemory) || opts.gpuMemory <= 0)) {
+      throw new EngineError('ENGINE_BAD_OPTION', `gpuMemory must be a positive number of bytes, got ${opts.gpuMemory}`, { field: 'gpuMemory', value: opts.gpuMemory });
+    }
+    const residency = planResidency({ matrices: units, fixedBytes, budget: opts.gpuMemory ?? null, maxBindingBytes: maxBinding });
+    const streamedNames = new Set(residency.streamed);
+
     const k = await CoreKernels.create(ctx);
     const pipelines = new Map<string, GPUComputePipeline>();
     const want: [WeightType, 'matvec' | 'matmul' | 'get_rows'][] = [];
@@ -421,7 +472,6 @@ export class Model {
     );
 
     const owned: GPUBuffer[] = [];
-    const vectorNames = modelVectorNames(config, arch);
     const used = new Set([...matrixNames, ...vectorNames]);
     // Upload in file order, so a file source reads forward.
     const order = header.tensors.filter((t) => used.has(t.name));
@@ -439,6 +489,8 @@ export class Model {
     });
     const matrices = new Map<string, GpuWeight>();
     const vectors = new Map<string, GPUBuffer>();
+    const hostWeights: HostWeight[] = [];
+    let stream: WeightStream | null = null;
     try {
       for (; index < order.length; index++) {
         const t = order[index]!;
@@ -456,10 +508,23 @@ export class Model {
           report();
         } else {
           const stack = stackOf.get(t.name);
+          if (streamedNames.has(stack ?? t.name)) {
+            // Kept in host memory; a placeholder marks it done until the slots exist.
+            const h = await uploader.host(stack ?? t.name, stack ? stacks.get(stack)!.map(tensor) : [t], residency.pieceBytes);
+            hostWeights.push(h);
+            matrices.set(h.name, { name: h.name, type: h.type, rows: h.rows, cols: h.cols, bytes: h.bytes, parts: [], streamed: true });
+            continue;
+          }
           const w = stack ? await uploader.stacked(stack, stacks.get(stack)!.map(tensor)) : await uploader.matrix(t);
           for (const p of w.parts) owned.push(p.buffer);
           matrices.set(w.name, w);
         }
+      }
+      if (hostWeights.length) {
+        const s = await ctx.checked('streamed weight slots', () => new WeightStream(ctx, hostWeights, residency.slotBytes));
+        stream = s;
+        owned.push(...s.buffers);
+        for (const h of hostWeights) matrices.set(h.name, s.weight(h.name));
       }
 
       const a = await ctx.checked('activations and KV cache', () => {
@@ -536,11 +601,13 @@ export class Model {
         };
       });
       const embd = m('token_embd.weight');
-      const weightBytes = [...matrices.values()].reduce((s, w) => s + w.parts.reduce((t, p) => t + p.buffer.size, 0), 0);
+      const weightBytes = [...matrices.values()].filter((w) => !w.streamed).reduce((s, w) => s + w.parts.reduce((t, p) => t + p.buffer.size, 0), 0) + residency.slotsBytes;
       return new Model({
         ctx,
         k,
         fuse,
+        residency,
+        stream,
         config,
         arch,
         contextLength,
@@ -574,6 +641,11 @@ export class Model {
 
   get vocabSize(): number {
     return this.config.vocabSize;
+  }
+
+  /** Bytes written to the streamed weights' slots since the load (0 when everything is resident). */
+  get streamedBytes(): number {
+    return this.stream?.uploadedBytes ?? 0;
   }
 
   /** Tokens in the KV cache (the position the next token takes). */
@@ -627,31 +699,44 @@ export class Model {
         };
         const E = this.config.embeddingLength;
         const residuals = trace ? (this.residuals ??= this.traceBuffer()) : null;
-        let { b, submit } = this.begin(`forward ${pos0}+${chunk.length}`);
-        this.encodeBody(b, chunk, pos0, (i) => {
+        const label = `forward ${pos0}+${chunk.length}`;
+        let cur = this.begin(label);
+        // Streamed weights: the pass's reads in order; after each, the batch is submitted so
+        // the slot it read can be written again (weight-stream.ts).
+        const outputPasses = output === 'all' ? Math.ceil(chunk.length / this.logitRows) : last && output !== 'none' ? 1 : 0;
+        if (this.stream) {
+          const outputReads = this.output.streamed ? this.stream.reads(this.output.name) : [];
+          this.feed = this.stream.pass([...this.streamBody, ...Array.from({ length: outputPasses }, () => outputReads).flat()]);
+          this.cut = () => {
+            cur.submit();
+            cur = this.begin(label);
+            return cur.b;
+          };
+        }
+        this.encodeBody(cur.b, chunk, pos0, (i) => {
           if (!trace) return;
-          submit();
+          cur.submit();
           report('block', i);
           // The last token's row of x, as the block left it.
           this.ctx.copyBuffer(this.a.x, (chunk.length - 1) * E * 4, residuals!, i * E * 4, E * 4);
-          ({ b, submit } = this.begin(`forward ${pos0}+${chunk.length} after block ${i}`));
-          return b;
+          cur = this.begin(`${label} after block ${i}`);
+          return cur.b;
         });
         // The body leaves rmsnorm(x) · output_norm in xn (its last residual add).
         if (output === 'all') {
-          submit();
+          cur.submit();
           for (let r0 = 0; r0 < chunk.length; r0 += this.logitRows) {
             const rows = Math.min(this.logitRows, chunk.length - r0);
-            const o = this.begin('logits');
-            this.encodeOutput(o.b, r0, rows);
-            o.submit();
+            cur = this.begin('logits');
+            this.encodeOutput(cur.b, r0, rows);
+            cur.submit();
             report('output', this.blocks.length);
             all!.set(await this.ctx.readF32(this.a.logits, rows * V), (start + r0) * V);
           }
         } else if (last && output !== 'none') {
-          this.encodeOutput(b, chunk.length - 1, 1);
+          const b = this.encodeOutput(cur.b, chunk.length - 1, 1);
           if (output === 'argmax') this.k.argmax(b, { x: this.a.logits, n: V, out: this.a.best, scratch: this.a.scratch });
-          submit();
+          cur.submit();
           report('output', this.blocks.length);
           if (output === 'argmax') {
             const best = await this.ctx.readU32(this.a.best, 2);
@@ -664,8 +749,9 @@ export class Model {
             result = { logits, token: null };
           }
         } else {
-          submit();
+          cur.submit();
         }
+        this.feed?.finish();
         if (trace) {
           // Read back without holding the pass: the copy to the staging buffer is queued now, so
           // the next pass cannot overwrite the rows before it runs.
@@ -680,6 +766,8 @@ export class Model {
       return result;
     } finally {
       this.busy = false;
+      this.feed = null;
+      this.cut = null;
     }
   }
 
@@ -734,7 +822,7 @@ export class Model {
     const ropeDims = c.ropeDimensionCount;
     // Phi-3's attn_factor multiplies RoPE's cos and sin: q·k grows by its square.
     const scale = arch.attentionScale * arch.ropeAttnFactor * arch.ropeAttnFactor;
-    this.encodeEmbedding(b, ids);
+    b = this.encodeEmbedding(b, ids);
     if (arch.embeddingScale !== 1) this.k.scale(b, { x: a.x, n: T * E, s: arch.embeddingScale });
     // Block 0's attention norm stands alone; every later norm (the next block's, the output
     // norm after the last) is done by the residual add before it (addResidual).
@@ -746,14 +834,14 @@ export class Model {
       let v = { buf: a.v, stride: kvDim, offset: 0 };
       if (blk.qkv) {
         const w = qDim + 2 * kvDim;
-        this.matmul(b, blk.qkv, a.xn, a.q, T);
+        b = this.matmul(b, blk.qkv, a.xn, a.q, T);
         q = { buf: a.q, stride: w, offset: 0 };
         k = { buf: a.q, stride: w, offset: qDim };
         v = { buf: a.q, stride: w, offset: qDim + kvDim };
       } else {
-        this.matmul(b, blk.q!, a.xn, a.q, T);
-        this.matmul(b, blk.k!, a.xn, a.k, T);
-        this.matmul(b, blk.v!, a.xn, a.v, T);
+        b = this.matmul(b, blk.q!, a.xn, a.q, T);
+        b = this.matmul(b, blk.k!, a.xn, a.k, T);
+        b = this.matmul(b, blk.v!, a.xn, a.v, T);
       }
       if (blk.qkvBias) this.k.biasAdd(b, { x: a.q, bias: blk.qkvBias, T, cols: qDim + 2 * kvDim });
       if (blk.qBias) this.k.biasAdd(b, { x: a.q, bias: blk.qBias, T, cols: qDim });
@@ -805,19 +893,19 @@ export class Model {
         softcap: arch.attnSoftcap,
         window: blk.window,
       });
-      this.matmul(b, blk.o, a.att, a.proj, T);
+      b = this.matmul(b, blk.o, a.att, a.proj, T);
       this.addResidual(b, a.proj, blk.attnPostNorm, blk.ffnNorm, T);
       if (blk.gate) {
-        this.matmul(b, blk.gate, a.xn, a.gate, T);
-        this.matmul(b, blk.up, a.xn, a.up, T);
+        b = this.matmul(b, blk.gate, a.xn, a.gate, T);
+        b = this.matmul(b, blk.up, a.xn, a.up, T);
         if (arch.activation === 'gelu') this.k.geglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * F });
         else this.k.swiglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * F });
       } else {
         // Fused [T, gate | up] (phi3, SiLU).
-        this.matmul(b, blk.up, a.xn, a.gate, T);
+        b = this.matmul(b, blk.up, a.xn, a.gate, T);
         this.k.swigluFused(b, { x: a.gate, out: a.act, T, cols: F });
       }
-      this.matmul(b, blk.down, a.act, a.proj, T);
+      b = this.matmul(b, blk.down, a.act, a.proj, T);
       this.addResidual(b, a.proj, blk.ffnPostNorm, this.blocks[i + 1]?.attnNorm ?? this.outputNorm, T);
       b = afterBlock?.(i) ?? b;
     }
@@ -844,14 +932,15 @@ export class Model {
     this.k.rmsnorm(b, { x: a.x, w: norm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
   }
 
-  /** logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ. */
-  private encodeOutput(b: GpuBatch, row0: number, rows: number): void {
-    this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
+  /** logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ. Returns the batch to go on recording in. */
+  private encodeOutput(b: GpuBatch, row0: number, rows: number): GpuBatch {
+    b = this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
     if (this.arch.finalSoftcap) this.k.softcap(b, { x: this.a.logits, n: rows * this.config.vocabSize, cap: this.arch.finalSoftcap });
+    return b;
   }
 
   /** x[t] = token_embd[ids[t]]; with a split table, each run of tokens in one part is one gather. */
-  private encodeEmbedding(b: GpuBatch, ids: readonly number[]): void {
+  private encodeEmbedding(b: GpuBatch, ids: readonly number[]): GpuBatch {
     const w = this.embd;
     const E = this.config.embeddingLength;
     const partOf = (id: number) => w.parts.findIndex((p) => id >= p.rowStart && id < p.rowStart + p.rows);
@@ -862,26 +951,50 @@ export class Model {
       return p;
     });
     this.ctx.write(this.a.ids, local);
-    for (let i = 0; i < ids.length; ) {
-      let j = i + 1;
-      while (j < ids.length && owner[j] === owner[i]) j++;
-      const part = w.parts[owner[i]!]!;
-      const d = planGetRows({
-        weights: { type: w.type, rows: part.rows, cols: w.cols, buffer: part.buffer },
-        count: j - i,
-        idsOffset: i,
-        outOffset: i * E,
-        outStride: E,
-        tuning: this.tuning,
-      });
-      this.dispatchWeight(b, d, [part.buffer, undefined, this.a.x, this.a.ids], `get_rows ${w.name}`);
-      i = j;
+    // One gather per run of tokens in one part, from the part's buffer (a slot when streamed).
+    const gather = (b: GpuBatch, p: number, part: WeightPart) => {
+      for (let i = 0; i < ids.length; ) {
+        let j = i + 1;
+        while (j < ids.length && owner[j] === owner[i]) j++;
+        if (owner[i] === p) {
+          const d = planGetRows({
+            weights: { type: w.type, rows: part.rows, cols: w.cols, buffer: part.buffer },
+            count: j - i,
+            idsOffset: i,
+            outOffset: i * E,
+            outStride: E,
+            tuning: this.tuning,
+          });
+          this.dispatchWeight(b, d, [part.buffer, undefined, this.a.x, this.a.ids], `get_rows ${w.name}`);
+        }
+        i = j;
+      }
+    };
+    if (!w.streamed) {
+      w.parts.forEach((part, p) => gather(b, p, part));
+      return b;
     }
+    // Streamed: every piece in order (the pass planned them all), each one submit.
+    for (let p = 0; p < w.parts.length; p++) {
+      gather(b, p, this.feed!.bind(w.name, p));
+      b = this.nextAfterStreamed();
+    }
+    return b;
   }
 
-  /** y[t, :] = W · x[t, :] for T rows of x starting at element xOffset; one dispatch per row part of W. */
-  private matmul(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, T: number, xOffset = 0): void {
-    for (const part of w.parts) {
+  /** After the dispatches that read a streamed piece: submit them and free its slot for the read after next (weight-stream.ts). */
+  private nextAfterStreamed(): GpuBatch {
+    const next = this.cut!();
+    this.feed!.release();
+    return next;
+  }
+
+  /**
+   * y[t, :] = W · x[t, :] for T rows of x starting at element xOffset; one dispatch per row part
+   * of W (per piece, each its own submit, when W streams). Returns the batch to go on recording in.
+   */
+  private matmul(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, T: number, xOffset = 0): GpuBatch {
+    const product = (b: GpuBatch, part: WeightPart) => {
       const d = planMatmul({
         weights: { type: w.type, rows: part.rows, cols: w.cols, buffer: part.buffer },
         tokens: T,
@@ -892,6 +1005,14 @@ export class Model {
         tuning: T === 1 ? (this.matvecTuning[w.type] ?? this.tuning) : this.tuning,
       });
       this.dispatchWeight(b, d, [part.buffer, x, y], w.name);
+    };
+    if (w.streamed) {
+      for (let p = 0; p < w.parts.length; p++) {
+        product(b, this.feed!.bind(w.name, p));
+        b = this.nextAfterStreamed();
+      }
+    } else {
+      for (const part of w.parts) product(b, part);
     }
     const lora = this.loras.get(w.name);
     if (lora) {
@@ -901,6 +1022,7 @@ export class Model {
       this.k.scale(b, { x: this.a.loraO, n: T * w.rows, s: lora.scale });
       this.k.addInPlace(b, { x: y, b: this.a.loraO, n: T * w.rows });
     }
+    return b;
   }
 
   private dispatchWeight(b: GpuBatch, d: WeightDispatch, bindings: (GpuBinding | undefined)[], label: string): void {

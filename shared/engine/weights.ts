@@ -58,6 +58,21 @@ export interface GpuWeight {
   /** GGUF bytes of the whole tensor. */
   bytes: number;
   parts: WeightPart[];
+  /**
+   * Not resident: its bytes stay in host memory and go to a slot buffer just before each use
+   * (weight-stream.ts); `parts` then name the first slot's buffers.
+   */
+  streamed?: boolean;
+}
+
+/** A matrix kept in host memory, in its GPU row parts (each padded to a multiple of 4 bytes for writeBuffer). */
+export interface HostWeight {
+  name: string;
+  type: WeightType;
+  rows: number;
+  cols: number;
+  bytes: number;
+  parts: (RowRange & { data: Uint8Array })[];
 }
 
 export interface UploadOptions {
@@ -135,6 +150,30 @@ export class WeightUploader {
       }
     }
     return uploadMatrix(this.ctx, this.source, tensors, name, this.opts, (n) => this.onStaged(n));
+  }
+
+  /** Reads one matrix (or a stack, as `stacked`) into host memory, in row parts of at most `pieceBytes` (padding included). */
+  async host(name: string, tensors: readonly TensorInfo[], pieceBytes: number): Promise<HostWeight> {
+    const first = tensors[0]!;
+    const type = weightTypeOf(first);
+    const { cols } = matrixShape(first);
+    const rowBytes = first.byteSize / matrixShape(first).rows;
+    const rows = tensors.reduce((s, t) => s + matrixShape(t).rows, 0);
+    const maxBinding = Math.min(this.opts.maxBindingBytes ?? Infinity, this.ctx.caps.limits.maxStorageBufferBindingSize, pieceBytes);
+    const chunk = Math.max(4, Math.floor((this.opts.readChunkBytes ?? DEFAULT_READ_CHUNK) / 4) * 4);
+    const parts: HostWeight['parts'] = [];
+    for (const range of planRowParts(name, rows, rowBytes, maxBinding)) {
+      const n = range.rows * rowBytes;
+      const data = new Uint8Array(Math.ceil(n / 4) * 4);
+      for (let off = 0; off < n; off += chunk) {
+        checkAbort(this.opts.signal, 'loading the model');
+        const take = Math.min(chunk, n - off);
+        data.set(await readStacked(this.source, tensors, range.rowStart * rowBytes + off, take), off);
+        this.opts.onBytes?.(take);
+      }
+      parts.push({ ...range, data });
+    }
+    return { name, type, rows, cols, bytes: tensors.reduce((s, t) => s + t.byteSize, 0), parts };
   }
 
   private async onStaged(n: number): Promise<void> {

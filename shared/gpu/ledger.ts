@@ -1,8 +1,8 @@
 /**
  * The allocation ledger: every GPU buffer a GpuContext creates, with what it holds, its bytes
  * and when, until it is destroyed. WebGPU reports no free memory, so this is the engine's own
- * source of truth for what it holds (`pxi run --verbose` prints it; the residency planner of the
- * self-management issue will read it). The kind comes from the caller, else from the label the
+ * source of truth for what it holds (`pxi run --verbose` prints it, with the residency plan that
+ * decided which weights it holds: shared/engine/residency.ts). The kind comes from the caller, else from the label the
  * engine gives every buffer (weights are named after their tensor, activations `act.*`, caches
  * `*.kv.k`/`*.kv.v`, read-backs `*:readback`…).
  */

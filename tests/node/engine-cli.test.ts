@@ -44,7 +44,7 @@ describe('pxi run', () => {
   it('has a truthful --help and refuses bad usage with exit 2', async () => {
     const help = await pxi('run', '--help');
     expect(help.code).toBe(0);
-    for (const flag of ['-p, --prompt', '-n, --n-predict', '--temp', '--top-k', '--top-p', '--min-p', '--repeat-penalty', '--seed', '--json', '--stop', '--lora FILE', '--lora-scale X', '--verbose']) {
+    for (const flag of ['-p, --prompt', '-n, --n-predict', '--temp', '--top-k', '--top-p', '--min-p', '--repeat-penalty', '--seed', '--json', '--stop', '--lora FILE', '--lora-scale X', '--gpu-memory SIZE', '--verbose']) {
       expect(help.out).toContain(flag);
     }
     const cases: [string[], RegExp][] = [
@@ -60,6 +60,9 @@ describe('pxi run', () => {
       [['run', STORIES, '-p', 'x', '--lora-scale', '2'], /--lora-scale needs --lora FILE/],
       [['run', STORIES, '-p', 'x', '--lora', join(dir, 'missing.lora.gguf')], /no such adapter file/],
       [['run', STORIES, '-p', 'x', '--lora', STORIES, '--lora-scale', 'big'], /--lora-scale must be a finite number/],
+      [['run', STORIES, '-p', 'x', '--gpu-memory', 'lots'], /--gpu-memory must be a size such as 4G, 500M/],
+      [['run', STORIES, '-p', 'x', '--gpu-memory', '0'], /--gpu-memory must be a size/],
+      [['chat', STORIES, '--gpu-memory', '1X'], /--gpu-memory must be a size/],
       [['chat'], /needs a model/],
     ];
     for (const [argv, msg] of cases) {
@@ -96,6 +99,24 @@ describe('pxi run', () => {
     // stories260K at context 2048: 5 blocks × K and V of 2048 × 64 floats = 2.62 MB.
     expect(r.err).toMatch(/kv-cache\s+10 buffers\s+2\.62 MB/);
     expect(r.err).toMatch(/weights\s+\d+ buffers/);
+  });
+
+  it('--gpu-memory below the weights streams some, prints the plan, and gives the same greedy text', async (t) => {
+    if (gpuReason) return t.skip(gpuReason);
+    const args = ['run', STORIES, '-p', 'Once upon a time', '-n', '16', '--temp', '0', '-c', '64', '--json'];
+    const full = await pxi(...args);
+    const budgeted = await pxi(...args, '--gpu-memory', '600K', '--verbose');
+    expect(budgeted.code, budgeted.err).toBe(0);
+    const tokens = (r: { out: string }) => (JSON.parse(r.out) as { tokens: number[] }).tokens;
+    expect(tokens(budgeted)).toEqual(tokens(full));
+    expect(tokens(full).length).toBeGreaterThan(4);
+    expect(budgeted.err).toMatch(/residency plan:\n  budget 614\.4 KB/);
+    expect(budgeted.err).toMatch(/matrices stream from host memory/);
+    expect(budgeted.err).toMatch(/streamed: token_embd\.weight/);
+    // Too small even row by row: exit 1, the field and the least that would do.
+    const small = await pxi(...args, '--gpu-memory', '100K');
+    expect(small.code).toBe(1);
+    expect(small.err).toMatch(/gpuMemory 102\.4 KB is too small for this model: .* needs [\d.]+ KB/);
   });
 
   it('--lora: a model file is not an adapter (exit 1, naming the field)', async (t) => {

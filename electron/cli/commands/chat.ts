@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import { ChatSession } from '../../../shared/engine/chat';
 import { ContextWindowExceededError } from '../../../shared/gpu';
-import { EXIT, parseOptions, type Command } from '../command';
+import { EXIT, parseOptions, parseSize, type Command } from '../command';
 import { MODEL_FLAGS, MODEL_HELP, SAMPLING_FLAGS, SAMPLING_HELP, loadForCli, loraArgs, modelArg, samplingArgs, streamTo, timingLine } from './run';
 
 const FULL = 'the context window is full: /reset to start again, or restart with a larger -c';
@@ -10,7 +10,7 @@ export const chatCommand: Command = {
   name: 'chat',
   summary: 'talk to a model interactively through its chat template (WGSL engine)',
   help: `Usage: pxi chat MODEL [--system TEXT] [-n N] [--temp T] [--top-k K] [--top-p P]
-                [--min-p P] [--repeat-penalty R] [--seed S] [-c N]
+                [--min-p P] [--repeat-penalty R] [--seed S] [-c N] [--gpu-memory SIZE]
 
 Loads MODEL (a GGUF file, or an imported model's id or name) onto WebGPU and reads your messages line by line from stdin. Each turn is
 rendered with the model's chat template (tokenizer.chat_template) and the reply streams to
@@ -34,7 +34,7 @@ Exit codes: 0 done, 1 failed (no WebGPU, no chat template, context window full),
     const { values, positionals } = parseOptions(argv, { system: { type: 'string' }, ...MODEL_FLAGS, ...SAMPLING_FLAGS }, true);
     const path = modelArg(positionals, 'chat');
     const args = samplingArgs(values, 512);
-    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false);
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false, parseSize(values['gpu-memory'], '--gpu-memory'));
     let rl: ReturnType<typeof createInterface> | undefined;
     try {
       // A model without a template is refused here, before stdin is touched.

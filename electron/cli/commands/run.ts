@@ -7,7 +7,7 @@ import { openPixelModel } from '../../engine/pixel-source';
 import { listAdapters, readAdapter } from '../../train/adapters';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { openStore, VOLUME_HELP, volumeDir } from '../../models/cli-helpers';
-import { EXIT, UsageError, parseOptions, type CliIo, type Command } from '../command';
+import { EXIT, UsageError, parseOptions, parseSize, type CliIo, type Command } from '../command';
 
 /** Sampling and length flags shared by `pxi run` and `pxi chat`. */
 export const SAMPLING_FLAGS = {
@@ -66,7 +66,7 @@ export function samplingArgs(values: Values, defaultN: number): SamplingArgs {
 }
 
 /** Where `pxi run` / `pxi chat` find a model that is not a file: `--volume`; an adapter: `--lora`. */
-export const MODEL_FLAGS = { volume: { type: 'string' }, lora: { type: 'string' }, 'lora-scale': { type: 'string' }, verbose: { type: 'boolean' } } as const;
+export const MODEL_FLAGS = { volume: { type: 'string' }, lora: { type: 'string' }, 'lora-scale': { type: 'string' }, 'gpu-memory': { type: 'string' }, verbose: { type: 'boolean' } } as const;
 export const MODEL_HELP = `  ${VOLUME_HELP}
                          (where MODEL is looked up when it is not a file)
   --lora FILE|NAME       apply a LoRA adapter GGUF (llama.cpp's format: general.type adapter,
@@ -74,9 +74,13 @@ export const MODEL_HELP = `  ${VOLUME_HELP}
                          tensor names and shapes; y = W·x + scale · alpha/rank · B·(A·x).
                          NAME: an adapter pxi finetune stored beside a stored MODEL
   --lora-scale X         the adapter's scale (default 1; 0 leaves the model as it is)
+  --gpu-memory SIZE      GPU memory the model may hold (weights, KV cache, activations), e.g.
+                         512M or 2G. Weight matrices that do not fit stream from host memory
+                         each token (same output, slower); the plan is printed. Default: no
+                         limit (WebGPU does not say how much memory the adapter has)
   --verbose              after loading, print the GPU allocation ledger to stderr: every
                          buffer the engine holds, by kind (weights, KV cache, activations…),
-                         and the largest ones`;
+                         and the largest ones; and the residency plan: what streams and why`;
 
 /** The adapter flags: a file that exists and a finite scale. */
 export function loraArgs(values: { lora?: string; 'lora-scale'?: string }): { loraPath?: string; loraScale?: number } {
@@ -122,10 +126,14 @@ export async function loadForCli(
   volume?: string,
   lora: { loraPath?: string; loraScale?: number } = {},
   verbose = false,
+  gpuMemory?: number,
 ): Promise<NodeModel> {
   const onWarning = (message: string) => io.err(`warning: ${message}`);
   if (isFile(path) && lora.loraPath && !isFile(lora.loraPath)) throw new UsageError(`no such adapter file: ${lora.loraPath} (stored adapters by name go with stored models)`);
-  const m = isFile(path) ? await openNodeModel(path, { contextLength, onWarning, ...lora }) : await openStoredForCli(volumeDir(volume), path, contextLength, onWarning, lora);
+  const budget = gpuMemory === undefined ? {} : { gpuMemory };
+  const m = isFile(path)
+    ? await openNodeModel(path, { contextLength, onWarning, ...lora, ...budget })
+    : await openStoredForCli(volumeDir(volume), path, contextLength, onWarning, { ...lora, ...budget });
   const c = m.model.config;
   io.err(
     `loaded ${m.source.header.file}${isFile(path) ? '' : ' from its pixel tiles'}: ${c.architecture}, ${c.blockCount} blocks, width ${c.embeddingLength}, vocab ${c.vocabSize}, ` +
@@ -134,7 +142,16 @@ export async function loadForCli(
       (m.tuning ? `; decode kernels tuned for this adapter by pxi tune on ${m.tuning.measuredAt.slice(0, 10)}` : '') +
       (lora.loraPath ? `; LoRA ${lora.loraPath} at scale ${lora.loraScale ?? 1}` : ''),
   );
-  if (verbose) for (const line of ledgerLines(m.ctx.ledger)) io.err(line);
+  const plan = m.model.residency;
+  if (plan.streamed.length && !verbose) {
+    io.err(`residency: ${plan.streamed.length} of ${plan.streamed.length + plan.resident.length} weight matrices stream from host memory (${(plan.uploadBytesPerPass / 1e6).toFixed(2)} MB per token) to fit --gpu-memory; --verbose says why`);
+  }
+  if (verbose) {
+    for (const line of ledgerLines(m.ctx.ledger)) io.err(line);
+    io.err('residency plan:');
+    for (const line of plan.explanation) io.err(`  ${line}`);
+    if (plan.streamed.length) io.err(`  streamed: ${plan.streamed.join(', ')}`);
+  }
   return m;
 }
 
@@ -143,7 +160,7 @@ async function openStoredForCli(
   ref: string,
   contextLength: number | undefined,
   onWarning: (message: string) => void,
-  lora: { loraPath?: string; loraScale?: number },
+  lora: { loraPath?: string; loraScale?: number; gpuMemory?: number },
 ): Promise<NodeModel> {
   // The store stays open (and the volume locked) for the run: every tensor read comes from it.
   const store = await openStore(dir);
@@ -194,7 +211,7 @@ export const runCommand: Command = {
   summary: 'generate text from a prompt with the WGSL engine (llama, qwen2/3, phi3, gemma2/3 GGUF)',
   help: `Usage: pxi run MODEL -p PROMPT [-n N] [--temp T] [--top-k K] [--top-p P] [--min-p P]
                [--repeat-penalty R] [--seed S] [-c N] [--stop S]... [--ignore-eos] [--json]
-               [--lora ADAPTER.gguf|NAME [--lora-scale X]]
+               [--lora ADAPTER.gguf|NAME [--lora-scale X]] [--gpu-memory SIZE] [--verbose]
 
 Loads MODEL (llama, Mistral, SmolLM, Llama 3, qwen2, qwen3, phi3, gemma2 or gemma3; F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K,
 Q5_K, Q6_K, IQ4_NL or IQ4_XS weights, mixed freely) onto WebGPU
@@ -235,7 +252,7 @@ generating; what was generated stays printed).`,
     const args = samplingArgs(values, 128);
     if (values.stop?.some((s) => s === '')) throw new UsageError('--stop needs a non-empty string');
 
-    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false);
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false, parseSize(values['gpu-memory'], '--gpu-memory'));
     try {
       const abort = new AbortController();
       void io.interrupted.then(() => abort.abort());

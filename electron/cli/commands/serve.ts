@@ -4,18 +4,10 @@ import { Services } from '../../services';
 import { startWebHost } from '../../web/server';
 import { PxiError } from '../../../shared/errors';
 import { isPixelFsError, PixelFsCodes } from '../../pixelfs/index';
-import { EXIT, parseOptions, parsePort, UsageError, type Command } from '../command';
+import { EXIT, parseOptions, parsePort, parseSize, UsageError, type Command } from '../command';
 
-const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
-
-/** `--max-upload`: bytes, or a number with K, M, G or T (binary units, an optional B or iB). */
-export function parseSize(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?$/i.exec(value.trim());
-  const n = m ? Math.floor(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!) : NaN;
-  if (!Number.isSafeInteger(n) || n < 1) throw new UsageError(`${flag} must be a size such as 4G, 500M or 1073741824, got ${JSON.stringify(value)}`);
-  return n;
-}
+/** `--max-upload` reads sizes as every size flag does (command.ts). */
+export { parseSize };
 
 export const DEFAULT_PORT = 7727;
 
