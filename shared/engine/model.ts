@@ -1,8 +1,8 @@
 /**
  * The forward pass of every family we run (llama and its variants, qwen2, qwen3, phi3, gemma2,
  * gemma3: what each adds is its ModelArchSpec, shared/model/arch.ts) on WebGPU. One `Model` owns the weights (GGUF block layout,
- * split by rows past a binding), one KV cache per block, and activation buffers for up to
- * `maxBatch` tokens. `forward(tokens)` appends tokens at the current position:
+ * split by rows past a binding), the paged KV cache (kv-pages.ts: grown by pages as the
+ * context fills), and activation buffers for up to `maxBatch` tokens. `forward(tokens)` appends tokens at the current position:
  *
  *   x = token_embd[ids]                                     get_rows (straight from the stored type)
  *   (gemma: x *= √embd)
@@ -30,7 +30,6 @@ import {
   type GpuBatch,
   type GpuBinding,
   type GpuContext,
-  type KvCache,
 } from '../gpu';
 import { params } from '../gpu/params';
 import type { LoraAdapter } from '../lora';
@@ -38,6 +37,7 @@ import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNa
 import { EngineError } from './errors';
 import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
+import { KV_PAGE_POSITIONS, PagedKvCache } from './kv-pages';
 import { DispatchCache } from './replay';
 import { planResidency, type ResidencyMatrix, type ResidencyPlan } from './residency';
 import { MAX_HEAD_DIM } from './support';
@@ -61,6 +61,11 @@ export interface LoadProgress {
 export interface ModelLoadOptions {
   /** KV-cache length in tokens. Default: the model's context length, at most DEFAULT_CONTEXT_CAP. */
   contextLength?: number;
+  /**
+   * Positions per KV-cache page (the cache grows and shrinks by whole pages). Default
+   * KV_PAGE_POSITIONS; tests take small pages to cross many page boundaries.
+   */
+  kvPageSize?: number;
   /** Tokens per prefill pass (activations are sized for it). Default DEFAULT_MAX_BATCH. */
   maxBatch?: number;
   /** Cap on bytes per storage binding, below the device's (to exercise row splits). */
@@ -157,7 +162,6 @@ interface Block {
   invFreq: GPUBuffer;
   /** Keys a query sees; 0: all before it. */
   window: number;
-  cache: KvCache;
 }
 
 interface Activations {
@@ -232,7 +236,6 @@ export class Model {
   readonly arch: ModelArchSpec;
   readonly contextLength: number;
   readonly maxBatch: number;
-  readonly memory: ModelMemory;
   /** What stays on the GPU and what streams, and why (residency.ts). */
   readonly residency: ResidencyPlan;
   private readonly ctx: GpuContext;
@@ -250,6 +253,9 @@ export class Model {
   /** Rows of logits one output pass writes ('all' reads them back in groups of this many). */
   private readonly logitRows: number;
   private readonly owned: GPUBuffer[];
+  /** Weights and activations: fixed at load (the KV cache's bytes follow the context). */
+  private readonly fixedMemory: Omit<ModelMemory, 'kvCache'>;
+  private readonly kv: PagedKvCache;
   private readonly replay: DispatchCache;
   /** See ModelLoadOptions.fuse. */
   private readonly fuse: boolean;
@@ -261,6 +267,7 @@ export class Model {
   private feed: StreamPass | null = null;
   private cut: (() => GpuBatch) | null = null;
   private history: number[] = [];
+  private computed = 0;
   private busy = false;
   /**
    * When set, every forward pass submits one command buffer per block and reports each as the
@@ -289,7 +296,8 @@ export class Model {
     a: Activations;
     logitRows: number;
     owned: GPUBuffer[];
-    memory: ModelMemory;
+    memory: Omit<ModelMemory, 'kvCache'>;
+    kvPageSize: number;
     fuse: boolean;
     residency: ResidencyPlan;
     stream: WeightStream | null;
@@ -311,7 +319,7 @@ export class Model {
     this.a = init.a;
     this.logitRows = init.logitRows;
     this.owned = init.owned;
-    this.memory = init.memory;
+    this.fixedMemory = init.memory;
     this.fuse = init.fuse;
     this.residency = init.residency;
     this.stream = init.stream;
@@ -321,6 +329,14 @@ export class Model {
       ...streamed(this.embd),
       ...this.blocks.flatMap((b) => [b.qkv, b.q, b.k, b.v, b.o, b.gate, b.up, b.down].flatMap(streamed)),
     ];
+    const c = init.config;
+    this.kv = new PagedKvCache(
+      init.ctx,
+      init.k,
+      { blocks: c.blockCount, kvHeads: c.headCountKv, headDim: c.headDim, maxContext: init.contextLength, pageSize: init.kvPageSize },
+      // Bind groups naming the replaced buffers would keep them alive and are never used again.
+      () => this.replay.forgetBindGroups(),
+    );
   }
 
   /** Reads the configuration, checks it against the device, uploads the weights and allocates the caches. */
@@ -332,6 +348,10 @@ export class Model {
     const contextLength = opts.contextLength ?? Math.min(config.contextLength, DEFAULT_CONTEXT_CAP);
     if (!Number.isInteger(contextLength) || contextLength < 1) {
       throw new EngineError('ENGINE_BAD_OPTION', `contextLength must be a positive integer, got ${contextLength}`, { field: 'contextLength', value: contextLength });
+    }
+    const kvPageSize = opts.kvPageSize ?? KV_PAGE_POSITIONS;
+    if (!Number.isInteger(kvPageSize) || kvPageSize < 1) {
+      throw new EngineError('ENGINE_BAD_OPTION', `kvPageSize must be a positive integer, got ${opts.kvPageSize}`, { field: 'kvPageSize', value: opts.kvPageSize });
     }
     const maxBatch = Math.min(opts.maxBatch ?? DEFAULT_MAX_BATCH, contextLength);
     if (!Number.isInteger(maxBatch) || maxBatch < 1) {
@@ -527,7 +547,7 @@ export class Model {
         for (const h of hostWeights) matrices.set(h.name, s.weight(h.name));
       }
 
-      const a = await ctx.checked('activations and KV cache', () => {
+      const a = await ctx.checked('activations', () => {
         const out = {} as Record<keyof Activations, GPUBuffer>;
         for (const [name, bytes] of Object.entries(sizes) as [keyof Activations, number][]) {
           out[name] = ctx.storage(bytes, `act.${name}`);
@@ -535,13 +555,6 @@ export class Model {
         }
         return out as Activations;
       });
-      const caches = await ctx.checked('KV cache', () =>
-        Array.from({ length: config.blockCount }, (_, b) => {
-          const c = k.createKvCache(contextLength, KVH, HD, `blk.${b}.kv`);
-          owned.push(c.k, c.v);
-          return c;
-        }),
-      );
       // One table for the global layers, another for the sliding ones when they differ.
       const factors = arch.ropeFactorsTensor ? await readVector(source, tensor(arch.ropeFactorsTensor), config.ropeDimensionCount / 2) : null;
       const tables = [false, true].map((sliding) => layerRopeInvFreq(config, arch, sliding, factors));
@@ -569,8 +582,9 @@ export class Model {
         owned.push(buf);
         return buf;
       };
-      const qkvBiases = await Promise.all(caches.map((_, b) => stackedBias(b)));
-      const blocks: Block[] = caches.map((cache, b) => {
+      const blockIds = Array.from({ length: config.blockCount }, (_, b) => b);
+      const qkvBiases = await Promise.all(blockIds.map((b) => stackedBias(b)));
+      const blocks: Block[] = blockIds.map((b) => {
         const p = `blk.${b}.`;
         const sliding = arch.sliding[b] ?? false;
         const opt = (on: boolean, n: string) => (on ? vec(n) : null);
@@ -597,7 +611,6 @@ export class Model {
           ffnPostNorm: opt(arch.postNorms, `${p}post_ffw_norm.weight`),
           invFreq: invFreq[sliding ? 1 : 0]!,
           window: sliding ? arch.slidingWindow : 0,
-          cache,
         };
       });
       const embd = m('token_embd.weight');
@@ -629,9 +642,9 @@ export class Model {
             [...vectors.values()].reduce((s, b) => s + b.size, 0) +
             [...loras.values()].reduce((s, l) => s + l.a.parts[0]!.buffer.size + l.b.parts[0]!.buffer.size, 0) +
             invFreq.reduce((s, b) => s + b.size, 0),
-          kvCache: 2 * kvBytes * config.blockCount,
           activations: Object.values(sizes).reduce((s, n) => s + n, 0),
         },
+        kvPageSize,
       });
     } catch (e) {
       for (const b of owned) b.destroy();
@@ -648,6 +661,26 @@ export class Model {
     return this.stream?.uploadedBytes ?? 0;
   }
 
+  /** Bytes the model holds on the GPU now, by kind; the KV cache's are the pages it holds. */
+  get memory(): ModelMemory {
+    return { weights: this.fixedMemory.weights, kvCache: this.kv.bytes, activations: this.fixedMemory.activations };
+  }
+
+  /** Bytes one position takes in the KV cache (every block, K and V). */
+  get kvBytesPerToken(): number {
+    return this.kv.bytesPerPosition;
+  }
+
+  /** The KV cache's pages: positions per page, pages held, and the positions they cover. */
+  get kvPages(): { pageSize: number; pages: number; capacity: number } {
+    return { pageSize: this.kv.pageSize, pages: this.kv.pages, capacity: this.kv.capacity };
+  }
+
+  /** Tokens forward() has computed since the load (what a turn reused from the cache it did not). */
+  get tokensComputed(): number {
+    return this.computed;
+  }
+
   /** Tokens in the KV cache (the position the next token takes). */
   get position(): number {
     return this.history.length;
@@ -658,12 +691,29 @@ export class Model {
     return this.history;
   }
 
-  /** Forgets everything after the first `n` cached tokens (the next forward continues at n). */
+  /**
+   * Forgets everything after the first `n` cached tokens (the next forward continues at n).
+   * rewind(0) ends the conversation: every KV page goes back (the next forward takes new ones).
+   * Other rewinds keep the pages, as the next turn usually refills them; releaseKv() trims them.
+   */
   rewind(n: number): void {
     if (!Number.isInteger(n) || n < 0 || n > this.history.length) {
       throw new EngineError('ENGINE_BAD_OPTION', `rewind(${n}): the cache holds ${this.history.length} tokens`, { field: 'n', value: n });
     }
     this.history.length = n;
+    // A running pass still encodes with the pages; it ends with them and leaves them held.
+    if (n === 0 && !this.busy) this.kv.clear();
+  }
+
+  /** Gives back the KV pages past those the cached tokens need. */
+  async releaseKv(): Promise<void> {
+    if (this.destroyed || this.busy) return;
+    this.busy = true;
+    try {
+      await this.kv.shrink(this.position);
+    } finally {
+      this.busy = false;
+    }
   }
 
   /**
@@ -683,6 +733,7 @@ export class Model {
     this.ctx.assertAlive();
     this.busy = true;
     try {
+      await this.kv.grow(this.position + tokens.length, this.position);
       const V = this.vocabSize;
       const all = output === 'all' ? new Float32Array(tokens.length * V) : null;
       let result: ForwardResult = { logits: all, token: null };
@@ -761,6 +812,7 @@ export class Model {
           );
         }
         for (const id of chunk) this.history.push(id);
+        this.computed += chunk.length;
       }
       if (output === 'none') await this.ctx.sync();
       return result;
@@ -790,6 +842,7 @@ export class Model {
     this.destroyed = true;
     this.replay.destroy();
     for (const b of this.owned) b.destroy();
+    this.kv.destroy();
   }
 
   // ---- encoders --------------------------------------------------------------------------
@@ -861,7 +914,7 @@ export class Model {
           q: q.buf,
           k: k.buf,
           v: v.buf,
-          cache: blk.cache,
+          cache: this.kv.block(i),
           invFreq: blk.invFreq,
           T,
           qHeads: c.headCount,
@@ -878,13 +931,13 @@ export class Model {
       } else {
         this.k.rope(b, { x: q.buf, invFreq: blk.invFreq, T, heads: c.headCount, headDim: HD, pos0, neox, ropeDims, stride: q.stride, offset: q.offset });
         this.k.rope(b, { x: k.buf, invFreq: blk.invFreq, T, heads: c.headCountKv, headDim: HD, pos0, neox, ropeDims, stride: k.stride, offset: k.offset });
-        this.k.kvAppend(b, { cache: blk.cache, k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });
+        this.k.kvAppend(b, { cache: this.kv.block(i), k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });
       }
       this.k.attention(b, {
         q: q.buf,
         qStride: q.stride,
         qOffset: q.offset,
-        cache: blk.cache,
+        cache: this.kv.block(i),
         out: a.att,
         T,
         heads: c.headCount,

@@ -122,6 +122,11 @@ export class DispatchCache {
     device.queue.submit([enc.finish()]);
   }
 
+  /** Forgets the cached bind groups (some name buffers that were replaced: the KV pages). */
+  forgetBindGroups(): void {
+    this.groups.clear();
+  }
+
   /** Forgets the cached bind groups (the buffers they name are about to be destroyed). */
   destroy(): void {
     this.groups.clear();

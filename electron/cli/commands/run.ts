@@ -80,7 +80,9 @@ export const MODEL_HELP = `  ${VOLUME_HELP}
                          limit (WebGPU does not say how much memory the adapter has)
   --verbose              after loading, print the GPU allocation ledger to stderr: every
                          buffer the engine holds, by kind (weights, KV cache, activations…),
-                         and the largest ones; and the residency plan: what streams and why`;
+                         and the largest ones; and the residency plan: what streams and why.
+                         pxi run prints the ledger again after generating (the KV cache's
+                         pages are taken as the tokens come)`;
 
 /** The adapter flags: a file that exists and a finite scale. */
 export function loraArgs(values: { lora?: string; 'lora-scale'?: string }): { loraPath?: string; loraScale?: number } {
@@ -108,10 +110,10 @@ export function modelArg(positionals: string[], command: string): string {
 }
 
 /** The allocation ledger as `--verbose` prints it: bytes per kind, then the largest buffers. */
-export function ledgerLines(ledger: AllocationLedger, largest = 8): string[] {
+export function ledgerLines(ledger: AllocationLedger, largest = 8, when = ''): string[] {
   const mb = (n: number) => `${(n / 1e6).toFixed(2)} MB`;
   const s = summarizeLedger(ledger);
-  const lines = [`GPU allocation ledger: ${s.buffers} buffers, ${mb(s.bytes)} held (peak ${mb(s.peakBytes)})`];
+  const lines = [`GPU allocation ledger${when}: ${s.buffers} buffers, ${mb(s.bytes)} held (peak ${mb(s.peakBytes)})`];
   for (const k of s.byKind) lines.push(`  ${k.kind.padEnd(12)} ${String(k.count).padStart(5)} buffers ${mb(k.bytes).padStart(12)}`);
   const top = ledger.entries().sort((a, b) => b.bytes - a.bytes).slice(0, largest);
   lines.push(`  largest: ${top.map((a) => `${a.label} ${mb(a.bytes)}`).join(', ')}`);
@@ -294,6 +296,8 @@ generating; what was generated stays printed).`,
         write('\n');
         io.err(`${timingLine(result.timings, result.stopReason)} · seed ${args.sampler.seed}`);
       }
+      // The KV cache takes its pages as the tokens come: the ledger again, with them.
+      if (values.verbose) for (const line of ledgerLines(m.ctx.ledger, 8, ' after generating')) io.err(line);
       return result.stopReason === 'aborted' ? EXIT.INTERRUPTED : EXIT.OK;
     } finally {
       await m.close();

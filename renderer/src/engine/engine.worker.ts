@@ -89,7 +89,7 @@ function activity(m: Loaded, phase: EngineActivity['phase'], block: number | nul
   });
 }
 
-const kvBytesPerToken = (model: Model) => model.memory.kvCache / model.contextLength;
+const kvBytesPerToken = (model: Model) => model.kvBytesPerToken;
 
 /** At most this often the residual stream goes to the main thread (the latest one wins). */
 const ACTIVATIONS_MS = 50;
