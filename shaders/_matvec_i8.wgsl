@@ -1,18 +1,18 @@
 // Include-only (leading "_"). Integer decode products over 32-value blocks with an f16 scale
 // (Q8_0, Q4_0): y[r] = Σ_blocks dw · dx · Σ_i wq_i · xq_i, the inner sum in i32 over packed
-// bytes, x pre-quantised by quantize_q8.wgsl (Q8 blocks, 9 words each). llama.cpp's scheme
+// bytes, x pre-quantised by quantize_q8.wgsl (quants, then scales). llama.cpp's scheme
 // (ggml_vec_dot_q8_0_q8_0): 4 multiply-adds per instruction instead of a decode, a convert and
 // a float multiply-add per weight.
 // Bindings: 0 Params (the layout of _matvec_common.wgsl; x_off in u32 words of xq), 1 weights
 // (u32 words), 2 xq (u32 words), 3 y (f32).
 // Hooks the type file defines:
 //   const BLOCK_BYTES: u32                       34 (Q8_0) or 18 (Q4_0); 2 mod 4
-//   fn block_dot(q: ptr<function, array<u32, 9>>, xo: u32) -> i32   Σ wq·xq over one block:
-//        q[0..QWORDS) its quant words (realigned), xq block words from xq[xo + 1]
+//   fn block_dot(q: ptr<function, array<u32, 9>>, xw: ptr<function, array<u32, 8>>) -> i32
+//        Σ wq·xq over one block: q[0..QWORDS) its quant words (realigned), xw x's 8 packed words
 //   fn idot(a: u32, b: u32) -> i32               4 packed int8 products summed (dot4I8Packed or
 //                                                an integer equivalent)
-// Shapes (override constants): TPR 1 = one invocation per row, blocks in turn (default); the
-// subgroup variant (matvec_*_i8_sg) lives in its own file (it needs `enable subgroups`).
+// Shape (override constants): WG invocations, NR rows each (x loaded once per block for the NR
+// rows), blocks in turn. The subgroup variant (matvec_*_i8_sg) lives in its own file (it needs `enable subgroups`).
 
 struct Params {
   rows: u32,
@@ -26,7 +26,7 @@ struct Params {
 }
 
 override WG: u32 = 64u;
-override TPR: u32 = 1u;
+override NR: u32 = 1u; // rows per invocation, 1..4
 
 const QWORDS: u32 = (BLOCK_BYTES - 2u) / 4u;
 
@@ -57,18 +57,33 @@ fn load_block(rb: u32, k: u32, q: ptr<function, array<u32, 9>>) -> f32 {
 
 @compute @workgroup_size(WG)
 fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = (wid.x + wid.y * nwg.x) * WG + li;
-  if (row >= p.rows) {
+  // NR rows per invocation, interleaved (row0 + j·WG) so neighbouring invocations take
+  // neighbouring rows; each block of x is loaded once for the NR rows.
+  let row0 = (wid.x + wid.y * nwg.x) * WG * NR + li;
+  if (row0 >= p.rows) {
     return;
   }
   let nb = p.cols / 32u;
-  let rb = p.w_off * 4u + row * nb * BLOCK_BYTES;
-  var acc = 0.0;
+  var rb: array<u32, 4>;
+  for (var j = 0u; j < NR; j++) {
+    rb[j] = p.w_off * 4u + min(row0 + j * WG, p.rows - 1u) * nb * BLOCK_BYTES;
+  }
+  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
   var q: array<u32, 9>;
   for (var k = 0u; k < nb; k++) {
-    let dw = load_block(rb, k, &q);
-    let xo = p.x_off + 9u * k;
-    acc += f32(block_dot(&q, xo)) * (dw * bitcast<f32>(xq[xo]));
+    let dx = bitcast<f32>(xq[p.x_off + p.cols / 4u + k]);
+    var xw: array<u32, 8>;
+    for (var i = 0u; i < 8u; i++) {
+      xw[i] = xq[p.x_off + 8u * k + i];
+    }
+    for (var j = 0u; j < NR; j++) {
+      let dw = load_block(rb[j], k, &q);
+      acc[j] += f32(block_dot(&q, &xw)) * (dw * dx);
+    }
   }
-  y[p.y_off + row] = acc;
+  for (var j = 0u; j < NR; j++) {
+    if (row0 + j * WG < p.rows) {
+      y[p.y_off + row0 + j * WG] = acc[j];
+    }
+  }
 }

@@ -3,7 +3,8 @@
 // values of it), the lanes'
 // sums added with subgroupAdd instead of workgroup memory and barriers. The including file
 // starts with `enable subgroups;` and defines BLOCK_BYTES, idot and
-//   fn lane_dot(qw: u32, lane: u32, xo: u32) -> i32   lane's share of the block, qw its quant word
+//   fn lane_dot(qw: u32, lane: u32, xw: u32) -> i32   lane's share of the block: qw its quant word,
+//        xw x's quant word `lane` of the block
 
 struct Params {
   rows: u32,
@@ -40,9 +41,8 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
       let w0 = w[a];
       let base = a + select(1u, 0u, al) + lane % QWORDS;
       let qw = (w[base] >> select(0u, 16u, al)) | ((w[base + 1u] << 16u) & select(0u, 0xffff0000u, al));
-      let xo = p.x_off + 9u * k;
       let dw = unpack2x16float(select(w0 >> 16u, w0, al)).x;
-      acc += f32(lane_dot(qw, lane, xo)) * (dw * bitcast<f32>(xq[xo]));
+      acc += f32(lane_dot(qw, lane, xq[p.x_off + 8u * k + lane])) * (dw * bitcast<f32>(xq[p.x_off + p.cols / 4u + k]));
     }
   }
   let s = subgroupAdd(acc);

@@ -4,15 +4,15 @@
 
 const BLOCK_BYTES: u32 = 34u;
 
-fn block_dot(q: ptr<function, array<u32, 9>>, xo: u32) -> i32 {
+fn block_dot(q: ptr<function, array<u32, 9>>, xw: ptr<function, array<u32, 8>>) -> i32 {
   var s = 0i;
   for (var i = 0u; i < 8u; i++) {
-    s += idot((*q)[i], xq[xo + 1u + i]);
+    s += idot((*q)[i], (*xw)[i]);
   }
   return s;
 }
 
 // Subgroup variant: lane j (0..7) takes quant word j.
-fn lane_dot(qw: u32, lane: u32, xo: u32) -> i32 {
-  return idot(qw, xq[xo + 1u + lane]);
+fn lane_dot(qw: u32, lane: u32, xw: u32) -> i32 {
+  return idot(qw, xw);
 }

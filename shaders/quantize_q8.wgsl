@@ -2,9 +2,10 @@
 // into Q8 blocks of 32, as llama.cpp does before a quantised dot product (quantize_row_q8_0):
 // d = max|x| / 127, q = round(x / d) (half away from zero), so x ≈ d · q. d stays f32 here
 // (llama.cpp rounds it to f16; f32 is closer to the f32 path and cannot overflow).
-// Output layout, u32 words, per token from q_off + t · q_stride: block b at 9·b, word 0 the
-// scale's f32 bits, words 1..8 the 32 int8 quants packed little-endian (value 4i+j in byte j of
-// word 1+i): what dot4I8Packed takes. Reference: shared/engine/reference/int-matvec.ts.
+// Output layout, u32 words, per token from q_off + t · q_stride: first the quants, block b's 32
+// int8 values in words 8b..8b+7 packed little-endian (value 4i+j in byte j of word 8b+i: what
+// dot4I8Packed takes), then from word cols/4 the blocks' scales (f32 bits), one word each. The
+// quants of a block are 32 bytes, so a kernel can read them as two vec4<u32>. Reference: shared/engine/reference/int-matvec.ts.
 
 struct Params {
   cols: u32, // multiple of 32
@@ -51,9 +52,9 @@ fn quantize_q8(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) 
   let amax = max(max(m.x, m.y), max(m.z, m.w));
   let d = amax / 127.0;
   let id = select(0.0, 1.0 / d, d != 0.0);
-  let o = p.q_off + t * p.q_stride + 9u * b;
-  xq[o] = bitcast<u32>(d);
+  let o = p.q_off + t * p.q_stride;
+  xq[o + p.cols / 4u + b] = bitcast<u32>(d);
   for (var i = 0u; i < 8u; i++) {
-    xq[o + 1u + i] = pack_i8(clamp(round_away(v[i] * id), vec4<i32>(-127), vec4<i32>(127)));
+    xq[o + 8u * b + i] = pack_i8(clamp(round_away(v[i] * id), vec4<i32>(-127), vec4<i32>(127)));
   }
 }

@@ -51,7 +51,7 @@ for (const type of types) {
       },
     ],
   ];
-  for (const v of intVariantsFor(ctx, type)) {
+  for (const v of intVariantsFor(ctx, type, { cols })) {
     runs.push([
       `int ${v}`,
       async (n) => {

@@ -10,14 +10,27 @@
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
  */
 import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
-import { planMatmul, type WeightDispatch, type WeightMatrix, type WeightType } from './quant-matmul';
+import { planMatmul, type WeightMatrix, type WeightType } from './quant-matmul';
 
 export type IntWeightType = 'Q8_0' | 'Q4_0';
 export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0'];
-export type IntVariant = 'dot4' | 'int' | 'dot4-sg';
-export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'int', 'dot4-sg'];
+export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-sg';
+export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
 
-const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = { dot4: '_i8', int: '_i8x', 'dot4-sg': '_i8sg' };
+const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
+  dot4: '_i8',
+  'dot4-r2': '_i8',
+  'dot4-r4': '_i8',
+  int: '_i8x',
+  'int-r2': '_i8x',
+  'int-r4': '_i8x',
+  'dot4-v16': '_i8v',
+  'int-v16': '_i8xv',
+  'dot4-sg': '_i8sg',
+};
+/** Rows per invocation (override NR) of the one-invocation-per-row variants. */
+const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = { dot4: 1, 'dot4-r2': 2, 'dot4-r4': 4, int: 1, 'int-r2': 2, 'int-r4': 4, 'dot4-v16': 1, 'int-v16': 1, 'dot4-sg': 1 };
+const V16 = (v: IntVariant) => v === 'dot4-v16' || v === 'int-v16';
 const QUANTIZE_WG = 64;
 const MATVEC_WG = 64;
 /** Lanes per row of the subgroup variant: lavapipe's subgroup size (the kernel checks nothing; the tuner's reference check does). */
@@ -31,59 +44,80 @@ export function intShader(type: IntWeightType, v: IntVariant): string {
   return `matvec_${type.toLowerCase()}${SHADER_SUFFIX[v]}`;
 }
 
-/** The variants this device can compile for a type: 'dot4-sg' needs subgroups of exactly SG_LANES. */
-export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType): IntVariant[] {
+/**
+ * The variants this device can run for a type (and, given a matrix, for that matrix): 'dot4-sg'
+ * needs subgroups of exactly SG_LANES; the -v16 variants need cols a multiple of 256 and the
+ * weights 16-byte aligned.
+ */
+export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, m?: { cols: number; byteOffset?: number }): IntVariant[] {
   if (!isIntWeightType(type)) return [];
   const sg = ctx.caps.subgroups && ctx.adapter.subgroupMinSize === SG_LANES && ctx.adapter.subgroupMaxSize === SG_LANES;
-  return INT_VARIANTS.filter((v) => v !== 'dot4-sg' || sg);
+  return INT_VARIANTS.filter((v) => (v !== 'dot4-sg' || sg) && (!m || intVariantFits(v, m)));
 }
 
-/** u32 words of the quantised activations of `tokens` rows of `cols` values (9 per block of 32). */
+/** Whether a variant takes a matrix of this shape and placement. */
+export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: number }): boolean {
+  return !V16(v) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
+}
+
+/** u32 words of the quantised activations of `tokens` rows of `cols` values (9 per block of 32: 8 of quants, 1 scale). */
 export function quantizedXWords(cols: number, tokens = 1): number {
   if (!Number.isInteger(cols) || cols < 32 || cols % 32 !== 0) throw new GpuUsageError(`quantised activations need cols a positive multiple of 32, got ${cols}`);
   return tokens * (cols / 32) * 9;
 }
 
+/** One dispatch of the integer path, worked out without a device. */
+export interface IntDispatch {
+  shader: string;
+  entryPoint: 'quantize_q8' | 'matvec';
+  constants: Record<string, number>;
+  workgroups: [number, number, number];
+  /** The kernel's Params fields, in order (u32). */
+  params: number[];
+}
+
 /** The dispatch of quantize_q8 over one token of x (f32 elements from xOffset) into xq from word qOffset. */
-export function planQuantize(cols: number, xOffset = 0, qOffset = 0): WeightDispatch {
+export function planQuantize(cols: number, xOffset = 0, qOffset = 0): IntDispatch {
   const words = quantizedXWords(cols);
-  if (xOffset % 4 !== 0) throw new GpuUsageError(`x offset must be a multiple of 4, got ${xOffset}`);
+  if (!Number.isInteger(xOffset) || xOffset < 0 || xOffset % 4 !== 0) throw new GpuUsageError(`x offset must be a non-negative multiple of 4, got ${xOffset}`);
   const [gx, gy] = splitWorkgroups(Math.ceil(cols / 32 / QUANTIZE_WG));
+  return { shader: 'quantize_q8', entryPoint: 'quantize_q8', constants: { WG: QUANTIZE_WG }, workgroups: [gx, gy, 1], params: [cols, 1, xOffset, cols, qOffset, words] };
+}
+
+/** The dispatch of an integer matvec y = W·x over x quantised in xq (from word qOffset). */
+export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; qOffset?: number; yOffset?: number }): IntDispatch {
+  const { type, rows, cols } = a.weights;
+  if (!isIntWeightType(type)) throw new GpuUsageError(`no integer kernel for ${type}`, { type });
+  if (!INT_VARIANTS.includes(a.variant)) throw new GpuUsageError(`unknown integer kernel variant ${String(a.variant)}`);
+  // The f32 kernel's checks of the matrix (shape, alignment) and its Params layout.
+  const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: 1, yOffset: a.yOffset });
+  if (!intVariantFits(a.variant, a.weights)) throw new GpuUsageError(`${a.variant} needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
+  if (V16(a.variant) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned`);
+  const sg = a.variant === 'dot4-sg';
+  const rowsPerGroup = sg ? MATVEC_WG / SG_LANES : MATVEC_WG * ROWS_PER_INVOCATION[a.variant];
+  const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
   return {
-    shader: 'quantize_q8',
-    entryPoint: 'quantize_q8' as WeightDispatch['entryPoint'],
-    constants: { WG: QUANTIZE_WG, TPR: 1 },
+    shader: intShader(type, a.variant),
+    entryPoint: 'matvec',
+    constants: sg ? { WG: MATVEC_WG, TPR: SG_LANES } : V16(a.variant) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: ROWS_PER_INVOCATION[a.variant] },
     workgroups: [gx, gy, 1],
-    params: [cols, 1, xOffset, cols, qOffset, words, 0, 0],
+    params: [rows, cols, 1, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]],
   };
 }
 
-/** The dispatch of an integer matvec: the f32 kernel's parameters with x_off in words of xq. */
-export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; qOffset?: number; yOffset?: number }): WeightDispatch {
-  const { type } = a.weights;
-  if (!isIntWeightType(type)) throw new GpuUsageError(`no integer kernel for ${type}`, { type });
-  const lanes = a.variant === 'dot4-sg' ? SG_LANES : 1;
-  const f = planMatmul({ weights: { ...a.weights, buffer: undefined as unknown as GPUBuffer }, tokens: 1, yOffset: a.yOffset, tuning: { workgroupSize: MATVEC_WG, threadsPerRow: lanes } });
-  const params = [...f.params] as WeightDispatch['params'];
-  params[4] = a.qOffset ?? 0;
-  params[5] = quantizedXWords(a.weights.cols);
-  return { ...f, shader: intShader(type, a.variant), constants: { WG: MATVEC_WG, TPR: lanes }, params };
-}
-
-function paramsOf(d: WeightDispatch) {
+function paramsOf(d: IntDispatch) {
   const p = params();
   for (const v of d.params) p.u32(v);
   return p;
 }
 
-/** The pipelines of a planned dispatch (quantize_q8 has no TPR constant). */
-export function intPipeline(ctx: GpuContext, d: WeightDispatch): Promise<GPUComputePipeline> {
-  const constants = d.shader === 'quantize_q8' ? { WG: d.constants.WG } : d.constants;
-  return ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants });
+/** The pipeline of a planned dispatch (compiled on first use, then cached by the context). */
+export function intPipeline(ctx: GpuContext, d: IntDispatch): Promise<GPUComputePipeline> {
+  return ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants });
 }
 
 /** Records a planned dispatch with its compiled pipeline. quantize: [x, xq]; matvec: [weights, xq, y]. */
-export function recordIntDispatch(batch: GpuBatch, pipeline: GPUComputePipeline, d: WeightDispatch, bindings: GpuBinding[], label?: string): void {
+export function recordIntDispatch(batch: GpuBatch, pipeline: GPUComputePipeline, d: IntDispatch, bindings: GpuBinding[], label?: string): void {
   if (d.workgroups[0] === 0) return;
   batch.dispatch(pipeline, [batch.uniform(paramsOf(d)), ...bindings], d.workgroups, label ?? `${d.shader}:${d.entryPoint}`);
 }

@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../shared/gpu';
-import { encodeIntMatvec, intVariantsFor, quantizedXWords, type IntVariant, type IntWeightType } from '../../shared/engine/int-matvec';
+import { encodeIntMatvec, INT_VARIANTS, intVariantFits, intVariantsFor, quantizedXWords, type IntVariant, type IntWeightType } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, q8ErrorBound, quantizeQ8Ref, type Q8Blocks } from '../../shared/engine/reference/int-matvec';
 import { matmulAbsRef, matmulRef } from '../../shared/engine/reference/matmul';
@@ -17,6 +17,8 @@ const ROWS = [1, 63, 64, 65, 257];
 const MAX_ROWS = 257;
 // One block, three, and 129 blocks: with an odd block count every other row starts mid-word.
 const COLS = [32, 96, 4128];
+// The -v16 variants take groups of 8 blocks: one group, three, and 17.
+const COLS_V16 = [256, 768, 4352];
 
 const opened = await openTestContext();
 const ctx: GpuContext | null = opened.ctx;
@@ -25,7 +27,7 @@ afterAll(() => ctx?.destroy());
 
 const U = 2 ** -24;
 
-/** Decodes quantize_q8's output words (9 per block: scale bits, 8 packed words). */
+/** Decodes quantize_q8's output words (cols/4 words of packed int8, then one f32 scale per block). */
 function decodeXq(words: Uint32Array, cols: number): Q8Blocks {
   const nb = cols / 32;
   const d = new Float32Array(nb);
@@ -33,8 +35,8 @@ function decodeXq(words: Uint32Array, cols: number): Q8Blocks {
   const f = new Float32Array(words.buffer, words.byteOffset, words.length);
   const bytes = new Int8Array(words.buffer, words.byteOffset, words.length * 4);
   for (let b = 0; b < nb; b++) {
-    d[b] = f[9 * b];
-    for (let j = 0; j < 32; j++) q[32 * b + j] = bytes[(9 * b + 1) * 4 + j];
+    d[b] = f[cols / 4 + b];
+    for (let j = 0; j < 32; j++) q[32 * b + j] = bytes[32 * b + j];
   }
   return { d, q };
 }
@@ -70,10 +72,10 @@ describe.skipIf(!ctx)(SUITE, () => {
 
   const worst: Record<string, number> = {};
   for (const type of TYPES) {
-    for (const variant of ['dot4', 'int', 'dot4-sg'] as IntVariant[]) {
+    for (const variant of INT_VARIANTS) {
       it(`${type} ${variant}: rows ${ROWS.join(',')} × cols ${COLS.join(',')} against the integer reference`, async (t) => {
         if (!intVariantsFor(ctx!, type).includes(variant)) return t.skip(`${variant} is not offered on this adapter`);
-        for (const cols of COLS) {
+        for (const cols of intVariantFits(variant, { cols: 4096 }) && !intVariantFits(variant, { cols: 4128 }) ? COLS_V16 : COLS) {
           const f = QUANT_FORMATS[type];
           const bytes = randomBlocks(type, (MAX_ROWS * cols) / f.blockSize, cols * 7 + TYPES.indexOf(type));
           const x = uniform(cols, cols + 5);
@@ -111,7 +113,7 @@ describe.skipIf(!ctx)(SUITE, () => {
         ['uniform x', uniform(cols, 11)],
         ['x with outliers', outliers(uniform(cols, 12))],
       ] as const) {
-        const { y, xq } = await run(type, bytes, rows, cols, x, intVariantsFor(ctx!, type)[0]!);
+        const { y, xq } = await run(type, bytes, rows, cols, x, intVariantsFor(ctx!, type, { cols })[0]!);
         const exact = matmulRef(w, rows, cols, x);
         const mag = matmulAbsRef(w, rows, cols, x);
         const bound = q8ErrorBound(w, rows, cols, xq);
