@@ -60,6 +60,22 @@ export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: nu
   return !V16(v) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
 }
 
+/**
+ * A forced choice as text (an environment variable in tests and benchmarks): a variant for every
+ * integer type (`dot4-r2`) or per type (`Q8_0=dot4-r2,Q4_0=int`). Empty: none.
+ */
+export function parseIntMatvec(spec: string): Partial<Record<IntWeightType, IntVariant>> {
+  const out: Partial<Record<IntWeightType, IntVariant>> = {};
+  for (const item of spec.split(',').map((t) => t.trim()).filter(Boolean)) {
+    const [a, b] = item.includes('=') ? item.split('=', 2) : [null, item];
+    const variant = b as IntVariant;
+    if (!INT_VARIANTS.includes(variant)) throw new GpuUsageError(`unknown integer kernel variant ${JSON.stringify(b)} (known: ${INT_VARIANTS.join(', ')})`);
+    if (a !== null && !isIntWeightType(a)) throw new GpuUsageError(`no integer kernels for ${JSON.stringify(a)} (types: ${INT_WEIGHT_TYPES.join(', ')})`);
+    for (const t of a === null ? INT_WEIGHT_TYPES : [a as IntWeightType]) out[t] = variant;
+  }
+  return out;
+}
+
 /** u32 words of the quantised activations of `tokens` rows of `cols` values (9 per block of 32: 8 of quants, 1 scale). */
 export function quantizedXWords(cols: number, tokens = 1): number {
   if (!Number.isInteger(cols) || cols < 32 || cols % 32 !== 0) throw new GpuUsageError(`quantised activations need cols a positive multiple of 32, got ${cols}`);
