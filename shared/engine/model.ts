@@ -35,6 +35,7 @@ import { params } from '../gpu/params';
 import type { LoraAdapter } from '../lora';
 import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { EngineError } from './errors';
+import { intPipeline, intVariantFits, intVariantsFor, isIntWeightType, planIntMatvec, planQuantize, quantizedXWords, recordIntDispatch, type IntDispatch, type IntVariant, type IntWeightType } from './int-matvec';
 import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
 import { KV_PAGE_POSITIONS, PagedKvCache } from './kv-pages';
@@ -77,6 +78,12 @@ export interface ModelLoadOptions {
    * (shared/engine/autotune.ts). Ignored when `tuning` is given; types not named use the default.
    */
   matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
+  /**
+   * Decode products (one token) of these types through the integer kernels of int-matvec.ts (x
+   * quantised to Q8 blocks once per product, packed int8 dot products), as the tuner chose them
+   * or forced. Default none: the f32 kernels. Matrices a variant cannot take keep the f32 kernel.
+   */
+  intMatvec?: Partial<Record<WeightType, IntVariant>>;
   /**
    * A LoRA adapter (shared/lora: checked against this model by loraAdapterFromGguf) and the
    * source of its tensors; `scale` multiplies alpha / rank (default 1), as llama.cpp's.
@@ -185,6 +192,8 @@ interface Activations {
   loraO: GPUBuffer;
   best: GPUBuffer;
   scratch: GPUBuffer;
+  /** x quantised for the integer decode kernels (a 16-byte stand-in when none is used). */
+  xq: GPUBuffer;
 }
 
 /**
@@ -242,6 +251,7 @@ export class Model {
   private readonly k: CoreKernels;
   private readonly tuning: WeightKernelTuning;
   private readonly matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
+  private readonly intMatvec: Partial<Record<WeightType, IntVariant>>;
   private readonly pipelines: Map<string, GPUComputePipeline>;
   private readonly embd: GpuWeight;
   private readonly output: GpuWeight;
@@ -268,6 +278,8 @@ export class Model {
   private cut: (() => GpuBatch) | null = null;
   private history: number[] = [];
   private computed = 0;
+  /** Whether a.xq holds the x of the last product recorded (for `sameX`). */
+  private xqFresh = false;
   private busy = false;
   /**
    * When set, every forward pass submits one command buffer per block and reports each as the
@@ -287,6 +299,7 @@ export class Model {
     maxBatch: number;
     tuning: WeightKernelTuning;
     matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
+    intMatvec: Partial<Record<WeightType, IntVariant>>;
     pipelines: Map<string, GPUComputePipeline>;
     embd: GpuWeight;
     output: GpuWeight;
@@ -310,6 +323,7 @@ export class Model {
     this.maxBatch = init.maxBatch;
     this.tuning = init.tuning;
     this.matvecTuning = init.matvecTuning;
+    this.intMatvec = init.intMatvec;
     this.pipelines = init.pipelines;
     this.embd = init.embd;
     this.output = init.output;
@@ -377,6 +391,7 @@ export class Model {
     if (!config.tiedOutput) matrixNames.push('output.weight');
     for (let b = 0; b < config.blockCount; b++) matrixNames.push(...blockMatrixNames(arch, b));
     const types = new Set<WeightType>(matrixNames.map((n) => weightTypeOf(tensor(n))));
+    const intMatvec = checkIntMatvec(ctx, opts.intMatvec ?? {}, types);
 
     // Activations and caches, checked against the device before any allocation.
     const maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, ctx.caps.limits.maxStorageBufferBindingSize);
@@ -438,6 +453,7 @@ export class Model {
       loraO: loraShape ? f32(maxBatch * loraShape.rows) : 16,
       best: 16,
       scratch: f32(CoreKernels.argmaxScratchBytes(V) / 4),
+      xq: Object.keys(intMatvec).length ? f32(quantizedXWords(Math.ceil(Math.max(E, F, H * HD) / 32) * 32)) : 16,
     };
     const kvBytes = contextLength * KVH * HD * 4;
     const needs: BufferNeed[] = Object.entries(sizes).map(([name, bytes]) => ({ name: `activation ${name}`, bytes }));
@@ -490,6 +506,10 @@ export class Model {
         pipelines.set(pipelineKey(d), await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants }));
       }),
     );
+    for (const [type, variant] of Object.entries(intMatvec) as [IntWeightType, IntVariant][]) {
+      // As above, any valid shape: only the shader and constants matter.
+      for (const d of [planQuantize(256), planIntMatvec({ weights: { type, rows: 1, cols: 256 }, variant })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
+    }
 
     const owned: GPUBuffer[] = [];
     const used = new Set([...matrixNames, ...vectorNames]);
@@ -627,6 +647,7 @@ export class Model {
         maxBatch,
         tuning,
         matvecTuning,
+        intMatvec,
         pipelines,
         embd,
         output: config.tiedOutput ? embd : m('output.weight'),
@@ -893,8 +914,8 @@ export class Model {
         v = { buf: a.q, stride: w, offset: qDim + kvDim };
       } else {
         b = this.matmul(b, blk.q!, a.xn, a.q, T);
-        b = this.matmul(b, blk.k!, a.xn, a.k, T);
-        b = this.matmul(b, blk.v!, a.xn, a.v, T);
+        b = this.matmul(b, blk.k!, a.xn, a.k, T, 0, true);
+        b = this.matmul(b, blk.v!, a.xn, a.v, T, 0, true);
       }
       if (blk.qkvBias) this.k.biasAdd(b, { x: a.q, bias: blk.qkvBias, T, cols: qDim + 2 * kvDim });
       if (blk.qBias) this.k.biasAdd(b, { x: a.q, bias: blk.qBias, T, cols: qDim });
@@ -950,7 +971,7 @@ export class Model {
       this.addResidual(b, a.proj, blk.attnPostNorm, blk.ffnNorm, T);
       if (blk.gate) {
         b = this.matmul(b, blk.gate, a.xn, a.gate, T);
-        b = this.matmul(b, blk.up, a.xn, a.up, T);
+        b = this.matmul(b, blk.up, a.xn, a.up, T, 0, true);
         if (arch.activation === 'gelu') this.k.geglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * F });
         else this.k.swiglu(b, { gate: a.gate, up: a.up, out: a.act, n: T * F });
       } else {
@@ -1045,8 +1066,24 @@ export class Model {
   /**
    * y[t, :] = W · x[t, :] for T rows of x starting at element xOffset; one dispatch per row part
    * of W (per piece, each its own submit, when W streams). Returns the batch to go on recording in.
+   * `sameX`: x is what the previous product read (its quantised copy is reused by the integer kernels).
    */
-  private matmul(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, T: number, xOffset = 0): GpuBatch {
+  private matmul(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, T: number, xOffset = 0, sameX = false): GpuBatch {
+    // The integer decode kernels read resident weights only (a streamed piece goes through the f32 path).
+    const variant = T === 1 && !w.streamed ? this.intMatvec[w.type] : undefined;
+    if (variant && intVariantFits(variant, { cols: w.cols }) && !this.loras.has(w.name)) {
+      if (!sameX || !this.xqFresh) {
+        const q = planQuantize(w.cols, xOffset);
+        this.dispatchInt(b, q, [x, this.a.xq], `quantize_q8 ${w.name}`);
+      }
+      for (const part of w.parts) {
+        const d = planIntMatvec({ weights: { type: w.type, rows: part.rows, cols: w.cols }, variant, yOffset: part.rowStart });
+        this.dispatchInt(b, d, [part.buffer, this.a.xq, y], `matvec ${w.name}`);
+      }
+      this.xqFresh = true;
+      return b;
+    }
+    this.xqFresh = false;
     const product = (b: GpuBatch, part: WeightPart) => {
       const d = planMatmul({
         weights: { type: w.type, rows: part.rows, cols: w.cols, buffer: part.buffer },
@@ -1078,6 +1115,12 @@ export class Model {
     return b;
   }
 
+  private dispatchInt(b: GpuBatch, d: IntDispatch, bindings: GpuBinding[], label: string): void {
+    const p = this.pipelines.get(intPipelineKey(d));
+    if (!p) throw new EngineError('ENGINE_BAD_OPTION', `no pipeline prepared for ${intPipelineKey(d)}`);
+    recordIntDispatch(b, p, d, bindings, label);
+  }
+
   private dispatchWeight(b: GpuBatch, d: WeightDispatch, bindings: (GpuBinding | undefined)[], label: string): void {
     const p = this.pipelines.get(pipelineKey(d));
     if (!p) throw new EngineError('ENGINE_BAD_OPTION', `no pipeline prepared for ${pipelineKey(d)}`);
@@ -1085,6 +1128,22 @@ export class Model {
     for (const v of d.params) u.u32(v);
     b.dispatch(p, [b.uniform(u), ...bindings], d.workgroups, `${d.entryPoint} ${label}`);
   }
+}
+
+function intPipelineKey(d: IntDispatch): string {
+  return `${d.shader}|${d.entryPoint}|${JSON.stringify(d.constants)}`;
+}
+
+/** Model.load's `intMatvec`, kept for the types the model has; a variant this device cannot run is refused. */
+function checkIntMatvec(ctx: GpuContext, want: Partial<Record<WeightType, IntVariant>>, types: ReadonlySet<WeightType>): Partial<Record<IntWeightType, IntVariant>> {
+  const out: Partial<Record<IntWeightType, IntVariant>> = {};
+  for (const [type, variant] of Object.entries(want) as [WeightType, IntVariant][]) {
+    if (!isIntWeightType(type) || !intVariantsFor(ctx, type).includes(variant)) {
+      throw new EngineError('ENGINE_BAD_OPTION', `intMatvec: no integer kernel ${String(variant)} for ${type} on this device (offered: ${intVariantsFor(ctx, type).join(', ') || 'none'})`, { field: 'intMatvec', type, variant });
+    }
+    if (types.has(type)) out[type] = variant;
+  }
+  return out;
 }
 
 function pipelineKey(d: WeightDispatch): string {

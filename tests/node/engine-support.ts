@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import { memorySource } from '../../shared/binary/byte-source';
+import { parseIntMatvec } from '../../shared/engine/int-matvec';
 import { Model, type ModelLoadOptions } from '../../shared/engine/model';
 import { logSoftmaxRows, referenceForward, type ReferenceOptions } from '../../shared/engine/reference/forward';
 import { openGgufTensorSource, tensorTypeName, type TensorSource } from '../../shared/engine/tensor-source';
@@ -24,9 +25,16 @@ export async function sourceFromBytes(bytes: Uint8Array, name: string): Promise<
   return openGgufTensorSource(memorySource(bytes), name);
 }
 
+/**
+ * $PXI_INT_MATVEC forces the integer decode kernels (`dot4-r2`, or `Q8_0=dot4,Q4_0=int`; see
+ * parseIntMatvec) into every model the tests load, to run the parity tests through them.
+ */
+const FORCED_INT_MATVEC = parseIntMatvec(process.env.PXI_INT_MATVEC ?? '');
+
 export async function loadBytes(ctx: GpuContext, bytes: Uint8Array, name: string, opts: ModelLoadOptions = {}): Promise<LoadedModel> {
   const source = await sourceFromBytes(bytes, name);
-  return { source, tokenizer: tokenizerFromGguf(source.header.metadata, name), model: await Model.load(ctx, source, opts) };
+  const o = Object.keys(FORCED_INT_MATVEC).length && !opts.intMatvec ? { ...opts, intMatvec: FORCED_INT_MATVEC } : opts;
+  return { source, tokenizer: tokenizerFromGguf(source.header.metadata, name), model: await Model.load(ctx, source, o) };
 }
 
 export function loadFile(ctx: GpuContext, path: string, opts: ModelLoadOptions = {}): Promise<LoadedModel> {

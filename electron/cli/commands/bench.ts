@@ -323,6 +323,8 @@ export { ensureGeneratedModel, type GenSpec } from '../../models/generated-model
 // The runs
 
 export interface BenchOptions {
+  /** Integer decode kernels per weight type (Model.load `intMatvec`); default none. */
+  intMatvec?: ModelLoadOptions['intMatvec'];
   /** Prompt tokens (prefill). */
   promptTokens: number;
   /** Tokens to generate; decode is measured over the last n − 1. */
@@ -374,6 +376,7 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
     signal: opts.signal,
     fuse: opts.fuse,
     ...(opts.tuning ? { tuning: opts.tuning } : opts.matvecTuning ? { matvecTuning: opts.matvecTuning } : {}),
+    ...(opts.intMatvec ? { intMatvec: opts.intMatvec } : {}),
   };
 
   status(`ours: loading ${from.kind === 'pixels' ? 'from pixels' : path}`);

@@ -1,0 +1,90 @@
+/**
+ * The integer decode kernels (quantize_q8 + matvec_<type>_i8*) against the f32 kernels on the same
+ * matrices, alternated round by round on the local adapter.
+ *   npx tsx scripts/bench/matvec-int.ts [--types Q8_0,Q4_0] [--rows 2048] [--cols 2048] [--reps 5] [--rounds 5]
+ * Prints ms per product (the integer path includes its activation quantisation) and the median
+ * round-by-round ratio. A measurement, not a test.
+ */
+import { openNodeGpu } from '../../electron/gpu/node-webgpu';
+import { loadShadersFromDir } from '../../electron/gpu/shaders';
+import { openDevice } from '../../shared/gpu';
+import { randomWeightBytes } from '../../shared/engine/autotune';
+import { encodeMatmul, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
+import { encodeIntMatvec, intVariantsFor, quantizedXWords } from '../../shared/engine/int-matvec';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : dflt;
+}
+
+const types = arg('types', 'Q8_0').split(',') as WeightType[];
+const rows = Number(arg('rows', '2048'));
+const cols = Number(arg('cols', '2048'));
+const reps = Number(arg('reps', '5'));
+const rounds = Number(arg('rounds', '5'));
+
+const g = await openNodeGpu();
+if (!g.gpu) {
+  console.error(`no WebGPU: ${g.reason}`);
+  process.exit(1);
+}
+const ctx = await openDevice(g.gpu, { adapter: g.adapter, shaders: loadShadersFromDir() });
+console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}×${cols}, ${reps} products per timing, ${rounds} rounds`);
+
+for (const type of types) {
+  const bytes = weightBytes(type, rows, cols);
+  const w = ctx.storage(randomWeightBytes(type, rows, cols, 12345), `w:${type}`);
+  const xs = new Float32Array(cols);
+  for (let i = 0; i < cols; i++) xs[i] = Math.sin(i * 0.37) * 2;
+  const x = ctx.storage(xs, 'x');
+  const xq = ctx.storage(quantizedXWords(cols, 1) * 4, 'xq');
+  const y = ctx.storage(rows * 4, 'y');
+  const weights = { type, rows, cols, buffer: w };
+  const runs: [string, (n: number) => Promise<void>][] = [
+    [
+      'f32 64x1',
+      async (n) => {
+        const b = ctx.batch('bench');
+        for (let i = 0; i < n; i++) await encodeMatmul(ctx, b, { weights, x, y });
+        b.submit();
+        await ctx.sync();
+      },
+    ],
+  ];
+  for (const v of intVariantsFor(ctx, type, { cols })) {
+    runs.push([
+      `int ${v}`,
+      async (n) => {
+        const b = ctx.batch('bench');
+        for (let i = 0; i < n; i++) await encodeIntMatvec(ctx, b, { weights, x, xq, y, variant: v });
+        b.submit();
+        await ctx.sync();
+      },
+    ]);
+  }
+  for (const [, run] of runs) await run(2); // compile and warm up
+  const times = runs.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? runs.map((_, i) => i) : runs.map((_, i) => runs.length - 1 - i);
+    for (const i of order) {
+      const t0 = performance.now();
+      await runs[i]![1](reps);
+      times[i]!.push((performance.now() - t0) / reps);
+    }
+  }
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+  runs.forEach(([name], i) => {
+    const t = times[i]!;
+    const best = Math.min(...t);
+    const ratio = med(t.map((v, r) => times[0]![r]! / v));
+    console.log(
+      `${type.padEnd(5)} ${name.padEnd(14)} best ${best.toFixed(2).padStart(7)} ms  median ${med(t).toFixed(2).padStart(7)} ms  ${((rows * cols) / best / 1e6).toFixed(2).padStart(5)} G weights/s  ${(bytes / best / 1e6).toFixed(2).padStart(6)} GB/s  speed vs f32 ${ratio.toFixed(2)}×`,
+    );
+  });
+
+  w.destroy();
+  x.destroy();
+  xq.destroy();
+  y.destroy();
+}
+ctx.destroy();

@@ -1,0 +1,8 @@
+// Integer decode product over a Q4_0 matrix (ggml layout, as matvec_q4_0.wgsl) with x quantised
+// to Q8 blocks by quantize_q8.wgsl, through dot4I8Packed, one subgroup per row (TPR = 8 lanes, needs `subgroups`), summed with subgroupAdd. Variant 'dot4-sg'
+// of shared/engine/int-matvec.ts; reference shared/engine/reference/int-matvec.ts.
+enable subgroups;
+
+//#include "_idot_dot4"
+//#include "_q4_0_i8"
+//#include "_matvec_i8_sg"

@@ -1,0 +1,163 @@
+/**
+ * Integer decode products (issue 15 §1): x is quantised once per product into Q8 blocks
+ * (shaders/quantize_q8.wgsl), then each weight block is dotted with it in i32 over packed bytes
+ * (shaders/matvec_<type>_i8*.wgsl), llama.cpp's scheme for quantised weights. matvec (one token)
+ * only; prefill and get_rows keep the f32 kernels of quant-matmul.ts. Variants:
+ *   'dot4'    one invocation per row, dot4I8Packed (WGSL packed_4x8_integer_dot_product)
+ *   'int'     the same with the 4 products written out in plain i32 (adapters without dot4I8Packed)
+ *   'dot4-sg' one subgroup per row, a lane per quant word, subgroupAdd (needs `subgroups`)
+ * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
+ * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
+ */
+import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
+import { planMatmul, type WeightMatrix, type WeightType } from './quant-matmul';
+
+export type IntWeightType = 'Q8_0' | 'Q4_0';
+export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0'];
+export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-sg';
+export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
+
+const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
+  dot4: '_i8',
+  'dot4-r2': '_i8',
+  'dot4-r4': '_i8',
+  int: '_i8x',
+  'int-r2': '_i8x',
+  'int-r4': '_i8x',
+  'dot4-v16': '_i8v',
+  'int-v16': '_i8xv',
+  'dot4-sg': '_i8sg',
+};
+/** Rows per invocation (override NR) of the one-invocation-per-row variants. */
+const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = { dot4: 1, 'dot4-r2': 2, 'dot4-r4': 4, int: 1, 'int-r2': 2, 'int-r4': 4, 'dot4-v16': 1, 'int-v16': 1, 'dot4-sg': 1 };
+const V16 = (v: IntVariant) => v === 'dot4-v16' || v === 'int-v16';
+const QUANTIZE_WG = 64;
+const MATVEC_WG = 64;
+/** Lanes per row of the subgroup variant: lavapipe's subgroup size (the kernel checks nothing; the tuner's reference check does). */
+const SG_LANES = 8;
+
+export function isIntWeightType(t: string): t is IntWeightType {
+  return (INT_WEIGHT_TYPES as readonly string[]).includes(t);
+}
+
+export function intShader(type: IntWeightType, v: IntVariant): string {
+  return `matvec_${type.toLowerCase()}${SHADER_SUFFIX[v]}`;
+}
+
+/**
+ * The variants this device can run for a type (and, given a matrix, for that matrix): 'dot4-sg'
+ * needs subgroups of exactly SG_LANES; the -v16 variants need cols a multiple of 256 and the
+ * weights 16-byte aligned.
+ */
+export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, m?: { cols: number; byteOffset?: number }): IntVariant[] {
+  if (!isIntWeightType(type)) return [];
+  const sg = ctx.caps.subgroups && ctx.adapter.subgroupMinSize === SG_LANES && ctx.adapter.subgroupMaxSize === SG_LANES;
+  return INT_VARIANTS.filter((v) => (v !== 'dot4-sg' || sg) && (!m || intVariantFits(v, m)));
+}
+
+/** Whether a variant takes a matrix of this shape and placement. */
+export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: number }): boolean {
+  return !V16(v) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
+}
+
+/**
+ * A forced choice as text (an environment variable in tests and benchmarks): a variant for every
+ * integer type (`dot4-r2`) or per type (`Q8_0=dot4-r2,Q4_0=int`). Empty: none.
+ */
+export function parseIntMatvec(spec: string): Partial<Record<IntWeightType, IntVariant>> {
+  const out: Partial<Record<IntWeightType, IntVariant>> = {};
+  for (const item of spec.split(',').map((t) => t.trim()).filter(Boolean)) {
+    const [a, b] = item.includes('=') ? item.split('=', 2) : [null, item];
+    const variant = b as IntVariant;
+    if (!INT_VARIANTS.includes(variant)) throw new GpuUsageError(`unknown integer kernel variant ${JSON.stringify(b)} (known: ${INT_VARIANTS.join(', ')})`);
+    if (a !== null && !isIntWeightType(a)) throw new GpuUsageError(`no integer kernels for ${JSON.stringify(a)} (types: ${INT_WEIGHT_TYPES.join(', ')})`);
+    for (const t of a === null ? INT_WEIGHT_TYPES : [a as IntWeightType]) out[t] = variant;
+  }
+  return out;
+}
+
+/** u32 words of the quantised activations of `tokens` rows of `cols` values (9 per block of 32: 8 of quants, 1 scale). */
+export function quantizedXWords(cols: number, tokens = 1): number {
+  if (!Number.isInteger(cols) || cols < 32 || cols % 32 !== 0) throw new GpuUsageError(`quantised activations need cols a positive multiple of 32, got ${cols}`);
+  return tokens * (cols / 32) * 9;
+}
+
+/** One dispatch of the integer path, worked out without a device. */
+export interface IntDispatch {
+  shader: string;
+  entryPoint: 'quantize_q8' | 'matvec';
+  constants: Record<string, number>;
+  workgroups: [number, number, number];
+  /** The kernel's Params fields, in order (u32). */
+  params: number[];
+}
+
+/** The dispatch of quantize_q8 over one token of x (f32 elements from xOffset) into xq from word qOffset. */
+export function planQuantize(cols: number, xOffset = 0, qOffset = 0): IntDispatch {
+  const words = quantizedXWords(cols);
+  if (!Number.isInteger(xOffset) || xOffset < 0 || xOffset % 4 !== 0) throw new GpuUsageError(`x offset must be a non-negative multiple of 4, got ${xOffset}`);
+  const [gx, gy] = splitWorkgroups(Math.ceil(cols / 32 / QUANTIZE_WG));
+  return { shader: 'quantize_q8', entryPoint: 'quantize_q8', constants: { WG: QUANTIZE_WG }, workgroups: [gx, gy, 1], params: [cols, 1, xOffset, cols, qOffset, words] };
+}
+
+/** The dispatch of an integer matvec y = W·x over x quantised in xq (from word qOffset). */
+export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; qOffset?: number; yOffset?: number }): IntDispatch {
+  const { type, rows, cols } = a.weights;
+  if (!isIntWeightType(type)) throw new GpuUsageError(`no integer kernel for ${type}`, { type });
+  if (!INT_VARIANTS.includes(a.variant)) throw new GpuUsageError(`unknown integer kernel variant ${String(a.variant)}`);
+  // The f32 kernel's checks of the matrix (shape, alignment) and its Params layout.
+  const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: 1, yOffset: a.yOffset });
+  if (!intVariantFits(a.variant, a.weights)) throw new GpuUsageError(`${a.variant} needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
+  if (V16(a.variant) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned`);
+  const sg = a.variant === 'dot4-sg';
+  const rowsPerGroup = sg ? MATVEC_WG / SG_LANES : MATVEC_WG * ROWS_PER_INVOCATION[a.variant];
+  const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
+  return {
+    shader: intShader(type, a.variant),
+    entryPoint: 'matvec',
+    constants: sg ? { WG: MATVEC_WG, TPR: SG_LANES } : V16(a.variant) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: ROWS_PER_INVOCATION[a.variant] },
+    workgroups: [gx, gy, 1],
+    params: [rows, cols, 1, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]],
+  };
+}
+
+function paramsOf(d: IntDispatch) {
+  const p = params();
+  for (const v of d.params) p.u32(v);
+  return p;
+}
+
+/** The pipeline of a planned dispatch (compiled on first use, then cached by the context). */
+export function intPipeline(ctx: GpuContext, d: IntDispatch): Promise<GPUComputePipeline> {
+  return ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants });
+}
+
+/** Records a planned dispatch with its compiled pipeline. quantize: [x, xq]; matvec: [weights, xq, y]. */
+export function recordIntDispatch(batch: GpuBatch, pipeline: GPUComputePipeline, d: IntDispatch, bindings: GpuBinding[], label?: string): void {
+  if (d.workgroups[0] === 0) return;
+  batch.dispatch(pipeline, [batch.uniform(paramsOf(d)), ...bindings], d.workgroups, label ?? `${d.shader}:${d.entryPoint}`);
+}
+
+export interface IntMatvecArgs {
+  weights: WeightMatrix;
+  /** x (f32, one token of cols values, from xOffset). */
+  x: GpuBinding;
+  xOffset?: number;
+  /** Scratch for the quantised x: at least quantizedXWords(cols) words. */
+  xq: GpuBinding;
+  y: GpuBinding;
+  yOffset?: number;
+  variant: IntVariant;
+  /** x is already quantised in xq (a product reading the same x as the previous one). */
+  skipQuantize?: boolean;
+}
+
+/** Records quantize_q8 (unless skipped) and the integer matvec y = W·x. */
+export async function encodeIntMatvec(ctx: GpuContext, batch: GpuBatch, a: IntMatvecArgs): Promise<void> {
+  if (!a.skipQuantize) {
+    const q = planQuantize(a.weights.cols, a.xOffset ?? 0);
+    recordIntDispatch(batch, await intPipeline(ctx, q), q, [a.x, a.xq]);
+  }
+  const d = planIntMatvec({ weights: a.weights, variant: a.variant, yOffset: a.yOffset });
+  recordIntDispatch(batch, await intPipeline(ctx, d), d, [a.weights.buffer, a.xq, a.y]);
+}
