@@ -36,7 +36,7 @@ describe('planResidency', () => {
     expect(p.uploadBytesPerPass).toBe(3 * 10256);
     expect(p.piecesPerPass).toBe(3);
     expect(held(p, 0)).toBeLessThanOrEqual(71744);
-    expect(p.explanation.join('\n')).toMatch(/3 stream from host memory/);
+    expect(p.explanation.join('\n')).toMatch(/3 matrices stream from host memory/);
   });
 
   it('keeps a matrix read twice per pass before one read once', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { expandShaderIncludes, isIncludeOnlyShader, ShaderCompileError, ShaderIncludeError, shaderLineOrigin } from '../../shared/gpu';
 import { WEIGHT_SHADERS } from '../../shared/engine/quant-matmul';
+import { INT_VARIANTS, INT_WEIGHT_TYPES, intShader } from '../../shared/engine/int-matvec';
 
 /** The error thrown by fn, checked to be a ShaderIncludeError. */
 function includeError(fn: () => unknown): ShaderIncludeError {
@@ -114,8 +115,12 @@ describe('the shaders of shaders/', () => {
   });
 
   it('give every matvec kernel one copy of the common bindings and entry points', () => {
-    const matvec = compiled.filter((n) => n.startsWith('matvec_'));
-    // One kernel per weight type the engine runs (shared/engine/quant-matmul.ts), no more.
+    const integer = new Set(INT_WEIGHT_TYPES.flatMap((t) => INT_VARIANTS.map((v) => intShader(t, v))));
+    const matvec = compiled.filter((n) => n.startsWith('matvec_') && !integer.has(n));
+    // Every integer decode kernel is one of shared/engine/int-matvec.ts's (type, variant) pairs.
+    expect(compiled.filter((n) => /^matvec_.*_i8/.test(n)).every((n) => integer.has(n))).toBe(true);
+    for (const n of integer) expect(compiled, `${n} is named by int-matvec.ts`).toContain(n);
+    // One f32-path kernel per weight type the engine runs (shared/engine/quant-matmul.ts), no more.
     expect(matvec.sort()).toEqual(Object.values(WEIGHT_SHADERS).sort());
     expect(matvec).toHaveLength(15);
     for (const n of matvec) {
