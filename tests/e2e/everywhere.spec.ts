@@ -126,11 +126,7 @@ test('links and buttons with an aria-label keep their visible text in their acce
       if (!f.name.toLowerCase().includes(f.text.toLowerCase())) misses.push(`${id}: "${f.text}" is named "${f.name}"`);
     }
   }
-  // Known: the Explorer's "Fit" is named "Show the whole map" (renderer/src/explorer, another
-  // part's code); listed so that this test guards every other view meanwhile.
-  const known = ['explorer: "Fit" is named "Show the whole map"'];
-  for (const k of known.filter((k) => misses.includes(k))) test.info().annotations.push({ type: 'known', description: k });
-  expect(misses.filter((m) => !known.includes(m))).toEqual([]);
+  expect(misses).toEqual([]);
   test.info().annotations.push({ type: 'checked', description: `${checked} labelled controls` });
 });
 

@@ -192,7 +192,7 @@ test('trains a tiny model live: curves, validation, pause, reload, resume, and w
 
   // Off: the map looks different without the layer (the same view, the layer's tiles gone).
   await page.locator('#ex-weight-step').selectOption(String(steps[steps.length - 1]));
-  await page.locator('.ex-button[title="Show the whole map"]').click();
+  await page.locator('.ex-button[title="Fit: show the whole map"]').click();
   await page.waitForTimeout(1200);
   const on = await page.screenshot();
   await page.locator('#ex-weight-run').selectOption('');

@@ -182,7 +182,7 @@ export class Explorer {
       range,
       button('−', 'Zoom out', () => this.zoomBy(1 / 1.6)),
       button('+', 'Zoom in', () => this.zoomBy(1.6)),
-      button('Fit', 'Show the whole map', () => this.fitAll()),
+      button('Fit', 'Fit: show the whole map', () => this.fitAll()),
       this.modeButton,
       this.weights.controls,
       this.hud,
