@@ -121,6 +121,8 @@ test('greedy chat with stories260K from pixels gives llama.cpp\'s continuation',
   const stats = (await page.locator('#chat-stats').textContent()) ?? '';
   expect(stats).toMatch(/decode \d+ tokens, [\d.]+ tokens\/s/);
   await expect(page.locator('#chat-stop')).toBeDisabled();
+  // After the reply the Memory panel shows the KV cache's pages: K and V of each of the 5 blocks.
+  await expect(memory.locator('tr.mem-row[data-kind="kv-cache"] td').nth(1)).toHaveText('10');
   test.info().annotations.push({ type: 'speed', description: stats });
   console.log(`chat (Chromium/SwiftShader, stories260K from pixels): ${stats}`);
   await page.screenshot({ path: test.info().outputPath('chat.png'), fullPage: true });

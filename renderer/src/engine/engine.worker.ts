@@ -298,7 +298,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
       const r = await it.next();
       if (r.done) {
         const res = r.value;
-        post({ type: 'done', id: msg.id, result: { text: res.text, tokens: res.tokens, stopReason: res.stopReason, timings: res.timings, position: m.model.position } });
+        post({ type: 'done', id: msg.id, result: { text: res.text, tokens: res.tokens, stopReason: res.stopReason, timings: res.timings, position: m.model.position, memory: summarizeLedger(ctx!.ledger) } });
         break;
       }
       post({ type: 'chunk', id: msg.id, index: r.value.index, token: r.value.token, text: r.value.text });

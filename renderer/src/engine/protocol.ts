@@ -115,6 +115,8 @@ export interface ReplyResult {
   timings: ReplyTimings;
   /** Tokens in the KV cache after the reply. */
   position: number;
+  /** The ledger after the reply: the KV cache's pages grow with the conversation. */
+  memory: LedgerSummary;
 }
 
 /** The residual stream after each block for the last token run (only while the explorer watches). */

@@ -22,6 +22,7 @@ import { createProgressBar } from '../components/progress';
 import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
 import type { GenerationMode, GenerationSettings, LoadedInfo } from '../engine/protocol';
+import type { LedgerSummary } from '../../../shared/gpu/ledger';
 import { AdapterPicker, adapterToLoad, readScale, sameAdapter, withAdapter } from './chat/adapter-picker';
 import { conversationList } from './chat/conversation-list';
 import { ConversationSync, messageFromStore, type ChatMessage } from './chat/conversation-sync';
@@ -97,6 +98,8 @@ const chat = {
   stream: null as ((m: ChatMessage, live: string) => void) | null,
   /** Shows a long prompt's prefill (tokens done of total); null total hides the bar. */
   prefill: null as ((done: number, total: number | null) => void) | null,
+  /** Shows the engine's ledger again (after a reply: the KV cache's pages follow the conversation). */
+  memory: null as ((mem: LedgerSummary) => void) | null,
   /** Puts chat.values, seed, system and mode back into the mounted view's fields. */
   showValues: null as (() => void) | null,
   /** Re-reads the list of conversations and shows it. */
@@ -328,6 +331,7 @@ async function send(ctx: ViewContext, form: HTMLElement, text: string, regenerat
       system || undefined,
       history,
     );
+    chat.memory?.(result.memory);
     const t = result.timings;
     reply.text = result.text;
     reply.state = 'done';
@@ -616,6 +620,35 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     modelGone.textContent = gone ? `Its model (${keptName || chat.modelId}) is no longer in the volume: the conversation can be read and exported; choose a model to start a new one.` : '';
   };
 
+  /** The ledger as a table by kind; the panel keeps its open or closed state. */
+  const fillMemory = (mem: LedgerSummary) => {
+    memory.dataset.bytes = String(mem.bytes);
+    const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
+    memory.replaceChildren(
+      el('summary', {}, `GPU memory: ${mib(mem.bytes)} in ${mem.buffers} buffers (peak ${mib(mem.peakBytes)})`),
+      el(
+        'table',
+        { className: 'grid chat-memory-table' },
+        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Holds'), el('th', { scope: 'col' }, 'Buffers'), el('th', { scope: 'col' }, 'Size'))),
+        el(
+          'tbody',
+          {},
+          ...mem.byKind.map((k) => {
+            const row = el('tr', { className: 'mem-row' }, el('td', {}, k.kind), el('td', {}, String(k.count)), el('td', {}, mib(k.bytes)));
+            row.dataset.kind = k.kind;
+            return row;
+          }),
+        ),
+      ),
+      el(
+        'p',
+        { className: 'muted small' },
+        'Every buffer the engine created on this GPU and still holds (WebGPU reports no free memory: this ledger is what the engine knows). The KV cache takes pages as the conversation grows.',
+      ),
+    );
+  };
+  chat.memory = fillMemory;
+
   const paint = () => {
     if (!box.isConnected) return;
     const s = h.state;
@@ -641,28 +674,8 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
         : `KV cache: ${wantedContext === null ? 'the model’s default context' : `${wantedContext.toLocaleString('en-US')} tokens`}; its memory is shown once a model is loaded`;
     memory.hidden = s.kind !== 'ready';
     if (s.kind === 'ready' && memory.dataset.model !== s.info.modelId) {
-      const mem = s.info.memory;
       memory.dataset.model = s.info.modelId;
-      memory.dataset.bytes = String(mem.bytes);
-      const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
-      memory.replaceChildren(
-        el('summary', {}, `GPU memory: ${mib(mem.bytes)} in ${mem.buffers} buffers (peak ${mib(mem.peakBytes)})`),
-        el(
-          'table',
-          { className: 'grid chat-memory-table' },
-          el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Holds'), el('th', { scope: 'col' }, 'Buffers'), el('th', { scope: 'col' }, 'Size'))),
-          el(
-            'tbody',
-            {},
-            ...mem.byKind.map((k) => {
-              const row = el('tr', { className: 'mem-row' }, el('td', {}, k.kind), el('td', {}, String(k.count)), el('td', {}, mib(k.bytes)));
-              row.dataset.kind = k.kind;
-              return row;
-            }),
-          ),
-        ),
-        el('p', { className: 'muted small' }, 'Every buffer the engine created on this GPU and still holds (WebGPU reports no free memory: this ledger is what the engine knows).'),
-      );
+      fillMemory(s.info.memory);
     }
     const ready = s.kind === 'ready';
     const template = ready && s.info.chatTemplate;
