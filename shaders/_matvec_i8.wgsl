@@ -14,26 +14,13 @@
 // Shape (override constants): WG invocations, NR rows each (x loaded once per block for the NR
 // rows), blocks in turn. The subgroup variant (matvec_*_i8_sg) lives in its own file (it needs `enable subgroups`).
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  ntok: u32,
-  w_off: u32, // u32 words
-  x_off: u32, // u32 words of xq
-  x_stride: u32,
-  y_off: u32,
-  y_stride: u32,
-}
+//#include "_matvec_i8_params"
 
 override WG: u32 = 64u;
 override NR: u32 = 1u; // rows per invocation, 1..4
 
-const QWORDS: u32 = (BLOCK_BYTES - 2u) / 4u;
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> xq: array<u32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 // Block k of row rb (bytes): its scale and quant words. A block starts on a word (scale in the low
 // half, quant word i = high half of word a+i | low half of a+i+1) or mid-word (scale in the high

@@ -6,26 +6,13 @@
 //   fn lane_dot(qw: u32, lane: u32, xw: u32) -> i32   lane's share of the block: qw its quant word,
 //        xw x's quant word `lane` of the block
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  ntok: u32,
-  w_off: u32, // u32 words
-  x_off: u32, // u32 words of xq
-  x_stride: u32,
-  y_off: u32,
-  y_stride: u32,
-}
+//#include "_matvec_i8_params"
 
 override WG: u32 = 64u;
 override TPR: u32 = 8u; // must equal the subgroup size
 
-const QWORDS: u32 = (BLOCK_BYTES - 2u) / 4u;
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> xq: array<u32>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 @compute @workgroup_size(WG)
 fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {

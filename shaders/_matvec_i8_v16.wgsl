@@ -6,27 +6,15 @@
 // Needs cols a multiple of 256 and the weights and xq 16-byte aligned (int-matvec.ts checks).
 // The including file defines BLOCK_BYTES, idot and block_dot (see _matvec_i8.wgsl).
 
-struct Params {
-  rows: u32,
-  cols: u32,
-  ntok: u32,
-  w_off: u32, // u32 words, a multiple of 4
-  x_off: u32, // u32 words of xq, a multiple of 4
-  x_stride: u32,
-  y_off: u32,
-  y_stride: u32,
-}
+//#include "_matvec_i8_params"
 
 override WG: u32 = 64u;
 
-const QWORDS: u32 = (BLOCK_BYTES - 2u) / 4u;
 const GROUP_VEC4: u32 = BLOCK_BYTES / 2u; // 8 blocks = 8 · BLOCK_BYTES / 16 vec4s
 const GROUP_WORDS: u32 = 4u * GROUP_VEC4;
 
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
-@group(0) @binding(3) var<storage, read_write> y: array<f32>;
 
 // The 16 bits at byte offset b (even) of the group.
 fn half_at(g: ptr<function, array<u32, GROUP_WORDS>>, b: u32) -> u32 {
