@@ -15,6 +15,7 @@ import { parseGgufBytes } from '../../shared/gguf/reader';
 import { colormapRgb, scaleFor, scalePosition } from '../../shared/map/colormap';
 import { fixturePath, projectRoot } from '../support/fixtures';
 import { serveDataDir, type ServeProcess } from './serve-fixture';
+import { cam, settled, type Cam } from './explorer-camera';
 
 const FIXTURE = fixturePath('models', 'stories260K.gguf');
 const DOWN = 'blk.0.ffn_down.weight';
@@ -35,28 +36,6 @@ test.afterAll(async () => {
   await serve?.stop();
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
-
-interface Cam {
-  zoom: number;
-  cx: number;
-  cy: number;
-  width: number;
-  height: number;
-}
-
-async function cam(page: Page): Promise<Cam> {
-  const d = await page.locator('.explorer').evaluate((e: HTMLElement) => ({ ...e.dataset }));
-  return { zoom: Number(d.zoom), cx: Number(d.cx), cy: Number(d.cy), width: Number(d.width), height: Number(d.height) };
-}
-
-/** Waits until the camera stops and everything the view asked for (heat, values) is in. */
-async function settled(page: Page): Promise<Cam> {
-  const ex = page.locator('.explorer');
-  await expect
-    .poll(async () => `${await ex.getAttribute('data-animating')} ${await ex.getAttribute('data-loading')}`, { timeout: 20_000, intervals: [100] })
-    .toBe('false false');
-  return cam(page);
-}
 
 async function open(page: Page, errors: string[], tensor: string): Promise<void> {
   page.on('pageerror', (e) => errors.push(e.message));
