@@ -17,6 +17,9 @@ import { TrainService } from './train-handlers';
 import { conversationHandlers } from './conversation-handlers';
 import { corpusHandlers } from './corpus-handlers';
 import { CONVERSATIONS_DB_FILE, ConversationStore } from '../conversations/store';
+import { openSessionStore, sessionHandlers } from './session-handlers';
+import { sessionsFilePath, type SessionStore } from '../sessions/store';
+import { tuningFilePath } from '../engine/tuning-store';
 
 export interface ServiceOptions {
   /** Where volumes, catalogs and logs live. Created if missing. */
@@ -60,9 +63,12 @@ export class Services {
   private readonly defaultModelOffered: Promise<void>;
   private readonly queue: TaskQueue;
   private conversationStore: ConversationStore | undefined;
+  /** Self-improvement sessions and the kernel tuning file they undo, both in the data folder. */
+  readonly sessions: SessionStore;
 
   constructor(readonly options: ServiceOptions) {
     mkdirSync(options.dataDir, { recursive: true });
+    this.sessions = openSessionStore(sessionsFilePath(options.dataDir), tuningFilePath(options.dataDir));
     const log = options.log ?? ((level, message) => process.stderr.write(`[renderer ${level}] ${message}\n`));
     // Training and fine-tuning run as tasks of the queue below, on Dawn in this process; their events go out as train:event.
     const training = new TrainService({
@@ -93,6 +99,7 @@ export class Services {
       ...training.handlers(),
       ...conversationHandlers(() => this.conversations()),
       ...corpusHandlers(() => this.store()),
+      ...sessionHandlers(() => this.sessions),
     };
     this.dispatch = createDispatcher(handlers);
     // Tasks a crash left running resume here; progress goes to every renderer as an event.

@@ -7,10 +7,11 @@ import { tasksView } from './views/tasks';
 import { explorerView } from './views/explorer';
 import { chatView } from './views/chat';
 import { kernelsView } from './views/kernels';
+import { dashboardView } from './views/dashboard';
 import { trainingView } from './views/training';
 import { el, type View } from './views/types';
 
-const views: View[] = [modelsView, importView, explorerView, chatView, trainingView, tasksView, kernelsView];
+const views: View[] = [modelsView, importView, explorerView, chatView, trainingView, tasksView, kernelsView, dashboardView];
 
 function currentViewId(): string {
   // A view may take parameters after '?' (#/explorer?model=ID); the view id is before it.

@@ -4,7 +4,8 @@
  * sharing a row — and which is fastest depends on the adapter: on Mesa's lavapipe Q8_0 and Q6_K
  * run 2× faster with a few threads per row, F32 does not. So the engine measures instead of
  * guessing: each candidate shape computes a product of random weights, must agree with the default
- * shape's answer, and is timed; the fastest is kept when it beats the default by a margin. The
+ * shape's answer, and is timed in rounds interleaved with the default; a shape is kept only when
+ * the bootstrap interval of its speed-up clears a minimum win (shared/stats). The
  * record is keyed by the adapter and by the kernels' WGSL, so a new driver or a changed kernel is
  * measured again, and it is checked like any other input when it is read back.
  */
@@ -12,6 +13,8 @@ import { z } from 'zod';
 import type { GpuContext } from '../gpu';
 import type { AdapterSummary } from '../gpu/adapter';
 import { Xoshiro128 } from '../model-gen/prng';
+import { pairedSpeedupInterval, type Interval } from '../stats/bootstrap';
+import { decideSpeedup, type SpeedDecision } from '../stats/speed-decision';
 import { EngineError } from './errors';
 import { tensorTypeName, type TensorInfo } from './tensor-source';
 import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, isWeightType, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
@@ -28,8 +31,8 @@ export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
 ];
 
 /**
- * A candidate must beat the default by this fraction to replace it: on a CPU adapter shared with
- * other work, best-of-rounds timings still wander by 5-10 %.
+ * A candidate must beat the default by this fraction to replace it (its speed-up interval must
+ * clear 1 / (1 − margin)): on a CPU adapter shared with other work, timings wander by 5-10 %.
  */
 export const TUNING_MARGIN = 0.1;
 
@@ -41,8 +44,17 @@ export interface TypeTuning {
   /** Best milliseconds per product of the chosen shape, and of the default. */
   ms: number;
   defaultMs: number;
-  /** How much faster than the default, round by round (1 / the median of the per-round time ratios). */
+  /** How much faster than the default, round by round (the median of the per-round speed ratios); 1 when the default stays. */
   speedup: number;
+  /**
+   * The bootstrap interval of the speed-up of the shape kept, or, when the default stays, of the
+   * best challenger (older records have none).
+   */
+  interval?: { lo: number; hi: number; confidence: number };
+  /** When the default stays: the shape that came closest. */
+  challenger?: WeightKernelTuning;
+  /** The decision in plain words, with the numbers that made it. */
+  reason?: string;
   /** The matrix timed, when it was not the record's rows × cols (a model's own shape). */
   rows?: number;
   cols?: number;
@@ -113,35 +125,55 @@ export function kernelsKey(ctx: Pick<GpuContext, 'shaderText'>): string {
 
 const sameTuning = (a: WeightKernelTuning, b: WeightKernelTuning) => a.workgroupSize === b.workgroupSize && a.threadsPerRow === b.threadsPerRow;
 
-/**
- * The shape to use given the timings. Each candidate is compared with the default round by
- * round (the two ran seconds apart, so a busy stretch of the machine slows both): the candidate
- * with the lowest median ratio wins if that median is below 1 − margin; else the default stays.
- */
-export function chooseTuning(timings: readonly CandidateTiming[], margin = TUNING_MARGIN): TypeTuning {
+/** One candidate against the default: its speed-up interval and whether the rule keeps it. */
+export interface CandidateComparison {
+  tuning: WeightKernelTuning;
+  agrees: boolean;
+  /** Null when it was not timed against the default (it disagreed, or its rounds do not pair). */
+  speedup: Interval | null;
+  decision: SpeedDecision | null;
+}
+
+/** Every candidate after the default, compared with it round by round (shared/stats/bootstrap.ts). */
+export function compareCandidates(timings: readonly CandidateTiming[], margin = TUNING_MARGIN): CandidateComparison[] {
   const base = timings[0];
   if (!base || !base.agrees || !Number.isFinite(base.ms) || base.rounds.length === 0) {
     throw new EngineError('ENGINE_BAD_OPTION', 'the default kernel shape must be timed first and agree with itself');
   }
-  let best = base;
-  let bestRatio = 1;
-  for (const t of timings.slice(1)) {
-    if (!t.agrees || t.rounds.length !== base.rounds.length) continue;
-    const r = median(t.rounds.map((ms, i) => ms / base.rounds[i]!));
-    if (r < bestRatio) {
-      best = t;
-      bestRatio = r;
-    }
-  }
-  const chosen = bestRatio < 1 - margin;
-  const pick = chosen ? best : base;
-  return { tuning: { ...pick.tuning }, ms: pick.ms, defaultMs: base.ms, speedup: chosen ? 1 / bestRatio : 1 };
+  return timings.slice(1).map((t) => {
+    if (!t.agrees || t.rounds.length !== base.rounds.length) return { tuning: t.tuning, agrees: t.agrees, speedup: null, decision: null };
+    const speedup = pairedSpeedupInterval(base.rounds, t.rounds);
+    return { tuning: t.tuning, agrees: true, speedup, decision: decideSpeedup(speedup, margin) };
+  });
 }
 
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+/**
+ * The shape to use given the timings. Each candidate is compared with the default round by
+ * round (the two ran seconds apart, so a busy stretch of the machine slows both): its speed-up is
+ * the median of the per-round ratios, with a bootstrap interval. Of the candidates whose whole
+ * interval clears the minimum win (1 / (1 − margin)), the fastest by that median is kept; with
+ * none, the default stays, and the record names the best challenger and why it lost.
+ */
+export function chooseTuning(timings: readonly CandidateTiming[], margin = TUNING_MARGIN): TypeTuning {
+  const base = timings[0]!;
+  const compared = compareCandidates(timings, margin);
+  const byEstimate = (a: CandidateComparison, b: CandidateComparison) => b.speedup!.estimate - a.speedup!.estimate;
+  const timed = compared.filter((c) => c.speedup).sort(byEstimate);
+  const kept = timed.find((c) => c.decision!.keep);
+  const shown = kept ?? timed[0];
+  const interval = shown ? { interval: { lo: shown.speedup!.lo, hi: shown.speedup!.hi, confidence: shown.speedup!.confidence } } : {};
+  if (kept) {
+    const pick = timings.find((t) => sameTuning(t.tuning, kept.tuning))!;
+    return { tuning: { ...pick.tuning }, ms: pick.ms, defaultMs: base.ms, speedup: kept.speedup!.estimate, ...interval, reason: kept.decision!.reason };
+  }
+  return {
+    tuning: { ...base.tuning },
+    ms: base.ms,
+    defaultMs: base.ms,
+    speedup: 1,
+    ...interval,
+    ...(shown ? { challenger: { ...shown.tuning }, reason: shown.decision!.reason } : { reason: 'Not kept: no other shape computed the same product.' }),
+  };
 }
 
 /**
@@ -258,6 +290,9 @@ const TypeTuningSchema = z.strictObject({
   ms: z.number().nonnegative(),
   defaultMs: z.number().nonnegative(),
   speedup: z.number().positive().max(1e6),
+  interval: z.strictObject({ lo: z.number().nonnegative().max(1e6), hi: z.number().nonnegative().max(1e6), confidence: z.number().gt(0).lt(1) }).optional(),
+  challenger: TuningSchema.optional(),
+  reason: z.string().max(1000).optional(),
   rows: Count.optional(),
   cols: Count.optional(),
 });

@@ -8,6 +8,7 @@ import { fileChannels } from './channels/files';
 import { trainChannels, trainEvents } from './channels/train';
 import { conversationChannels } from './channels/conversations';
 import { corpusChannels } from './channels/corpus';
+import { sessionChannels } from './channels/sessions';
 
 /**
  * The IPC contract: every channel between the renderer and the main-process services is
@@ -31,6 +32,7 @@ export const channels = {
   ...trainChannels,
   ...conversationChannels,
   ...corpusChannels,
+  ...sessionChannels,
 } as const;
 
 /** Events the services push to the renderer (progress, notices). */

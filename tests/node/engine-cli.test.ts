@@ -247,13 +247,19 @@ describe('pxi tune', () => {
 
       const tuned = run(['tune', '--types', 'F32,Q8_0', '--size', '256', '--rounds', '1']);
       expect(tuned.code, tuned.err).toBe(0);
-      expect(tuned.out).toMatch(/^F32 +\d+x\d+ +[\d.]+ \([\d.]+\) +[\d.]+×$/m);
+      expect(tuned.out).toMatch(/^F32 +\d+x\d+ +[\d.]+ \([\d.]+\) +[\d.]+× \[[\d.]+× to [\d.]+×\]$/m);
       expect(tuned.out).toMatch(/^Q8_0 /m);
       expect(tuned.err).toMatch(/64x1 [\d.]+ · 64x2 [\d.]+/);
       const file = join(home, 'kernel-tuning.json');
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { format: string; records: { types: Record<string, unknown> }[] };
       expect(saved.format).toBe('pxi-kernel-tuning');
       expect(Object.keys(saved.records[0]!.types).sort()).toEqual(['F32', 'Q8_0']);
+      // The run is a self-improvement session, with every shape's rounds as evidence.
+      expect(tuned.err).toMatch(/recorded session kernel-tuning-[a-z0-9]+-[0-9a-f]{8}/);
+      const sessions = JSON.parse(readFileSync(join(home, 'self-improvement-sessions.json'), 'utf8')) as { sessions: { kind: string; trials: { subject: string; variants: { samplesMs: number[] }[] }[] }[] };
+      expect(sessions.sessions.map((s) => s.kind)).toEqual(['kernel-tuning']);
+      expect(sessions.sessions[0]!.trials.map((t) => t.subject)).toEqual(['F32', 'Q8_0']);
+      expect(sessions.sessions[0]!.trials[0]!.variants[0]!.samplesMs).toHaveLength(1);
 
       // pxi run says it uses the measurement, and greedy text is the same as untuned.
       const withTuning = run(['run', STORIES, '-p', 'Once upon a time', '--temp', '0', '-n', '24']);

@@ -8,6 +8,10 @@ import { isWeightType, WEIGHT_TYPES, type WeightType } from '../../../shared/eng
 import { adapterName } from '../../../shared/gpu/adapter';
 import { openNodeContext } from '../../engine';
 import { forgetTuning, saveTuningRecord, tuningFilePath } from '../../engine/tuning-store';
+import { defaultDataDir } from '../../app-meta';
+import { openSessionStore } from '../../services/session-handlers';
+import { sessionsFilePath } from '../../sessions/store';
+import { kernelTuningSession } from '../../../shared/sessions/kernel-tuning';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
 
 const shape = (t: { workgroupSize: number; threadsPerRow: number }) => `${t.workgroupSize}x${t.threadsPerRow}`;
@@ -21,7 +25,8 @@ For each weight type, times the decode kernel (matrix × vector) of a random N �
 each candidate shape (${TUNING_CANDIDATES.map(shape).join(', ')}: invocations per workgroup ×
 threads sharing a row), after checking that each computes what the default shape (64x1)
 computes. A shape replaces the default only when, round by round, it is faster by more
-than 10 % (the median of its time over the default's). The result is
+than 10 % with 95 % confidence (a bootstrap interval of the median per-round speed ratio
+must clear 1.11×). The run is recorded as a session for the app's Dashboard. The result is
 saved per adapter and kernel version; pxi run, chat and bench load models with it, and say so.
 A driver update or a changed kernel needs a new measurement (the old one no longer matches).
 
@@ -29,7 +34,7 @@ Options:
   --types T,...   weight types to measure (default: ${WEIGHT_TYPES.join(',')})
   --size N        matrix side, a multiple of 256 (default 2048)
   --rounds R      timed rounds; each shape is compared with the default round by round
-                  and the median ratio decides (default 5)
+                  and the interval of the median ratio decides (default 5)
   --file PATH     the tuning file (default $PXI_HOME/kernel-tuning.json, or ~/.pixel-llm/…)
   --dry-run       measure and print, save nothing
   --forget        remove this adapter's saved measurement, measure nothing
@@ -67,6 +72,8 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
       }
       io.err(`pxi tune: ${adapter}, ${size} × ${size}, ${rounds} rounds per shape`);
       const lines: string[] = [];
+      const startedAt = new Date().toISOString();
+      const timings: Partial<Record<WeightType, readonly CandidateTiming[]>> = {};
       const record = await tuneWeightKernels(ctx, {
         types: types as WeightType[],
         rows: size,
@@ -74,17 +81,18 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         rounds,
         signal: abort.signal,
         onProgress: (p) => io.err(`  measuring ${p.type} (${p.typeIndex + 1}/${p.typeCount})…`),
-        onTimings: (type, timings: readonly CandidateTiming[]) => {
-          const shown = timings.map((t) => (t.agrees ? `${shape(t.tuning)} ${t.ms.toFixed(2)}` : `${shape(t.tuning)} wrong`)).join(' · ');
+        onTimings: (type, measured: readonly CandidateTiming[]) => {
+          timings[type] = measured.map((t) => ({ ...t, rounds: [...t.rounds] }));
+          const shown = measured.map((t) => (t.agrees ? `${shape(t.tuning)} ${t.ms.toFixed(2)}` : `${shape(t.tuning)} wrong`)).join(' · ');
           lines.push(`  ${type.padEnd(5)} ms per product: ${shown}`);
         },
       });
       if (!values.json) {
         for (const l of lines) io.err(l);
-        io.out('type   chosen  best ms (default)   speed-up (median per round)');
+        io.out('type   chosen  best ms (default)   speed-up (median per round) [95 % interval of the kept shape, or of the closest]');
         for (const type of types as WeightType[]) {
           const t = record.types[type]!;
-          io.out(`${type.padEnd(6)} ${shape(t.tuning).padEnd(7)} ${t.ms.toFixed(2).padStart(7)} (${t.defaultMs.toFixed(2)})      ${t.speedup.toFixed(2)}×`);
+          io.out(`${type.padEnd(6)} ${shape(t.tuning).padEnd(7)} ${t.ms.toFixed(2).padStart(7)} (${t.defaultMs.toFixed(2)})      ${t.speedup.toFixed(2)}×${t.interval ? ` [${t.interval.lo.toFixed(2)}× to ${t.interval.hi.toFixed(2)}×]` : ''}`);
         }
       } else {
         io.out(JSON.stringify(record));
@@ -92,6 +100,13 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
       if (!values['dry-run']) {
         await saveTuningRecord(file, record);
         io.err(`pxi tune: saved to ${file}`);
+        // The run as a self-improvement session (the app's dashboard lists it); failing to record it loses no measurement.
+        const sessions = openSessionStore(sessionsFilePath(defaultDataDir()), file);
+        const session = kernelTuningSession({ record, timings, startedAt, finishedAt: new Date().toISOString(), driver: adapter, model: null, by: 'pxi tune' });
+        await sessions.add(session).then(
+          (s) => io.err(`pxi tune: recorded session ${s.id} in ${sessions.path}`),
+          (e: Error) => io.err(`pxi tune: the session was not recorded: ${e.message}`),
+        );
       }
       return EXIT.OK;
     } catch (e) {

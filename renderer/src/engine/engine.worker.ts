@@ -28,6 +28,7 @@ import { loraAdapterFromGguf } from '../../../shared/lora';
 import { PxiError, serializeError } from '../../../shared/errors';
 import { openDevice, type GpuContext } from '../../../shared/gpu';
 import { adapterName } from '../../../shared/gpu/adapter';
+import { kernelTuningSession } from '../../../shared/sessions/kernel-tuning';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { remoteTensorSource } from './api-source';
@@ -131,12 +132,14 @@ function unload(): void {
  * types, else measured now (a second or two; once per adapter and kernel version) and sent to
  * the main thread to keep. A failed measurement only costs speed: the default shapes run.
  */
-async function tuningFor(gpu: GpuContext, header: ModelHeader, kept: TuningFile, signal: AbortSignal): Promise<TuningRecord | null> {
+async function tuningFor(gpu: GpuContext, header: ModelHeader, modelName: string, kept: TuningFile, signal: AbortSignal): Promise<TuningRecord | null> {
   const types = modelWeightTypes(header.tensors);
   const found = findTuning(kept, adapterKey(gpu.adapter), kernelsKey(gpu));
   const missing = types.filter((t) => !found?.types[t]);
   if (missing.length === 0) return found ?? null;
   try {
+    const startedAt = new Date().toISOString();
+    const timings: Partial<Record<WeightType, CandidateTiming[]>> = {};
     const fresh = await tuneWeightKernels(gpu, {
       types: missing,
       // Each type timed on the model's own largest matrix of that type (rows capped).
@@ -145,9 +148,11 @@ async function tuningFor(gpu: GpuContext, header: ModelHeader, kept: TuningFile,
       reps: 2,
       signal,
       onProgress: (p) => post({ type: 'tuning', weightType: p.type, index: p.typeIndex, count: p.typeCount }),
+      onTimings: (type, t) => (timings[type] = t.map((x) => ({ ...x, rounds: [...x.rounds] }))),
     });
     const merged = mergeTuning(found, fresh);
-    post({ type: 'tuned', record: merged });
+    const session = kernelTuningSession({ record: fresh, timings, startedAt, finishedAt: new Date().toISOString(), driver: adapterName(gpu.adapter, 'WebGPU'), model: modelName, by: 'loading a model' });
+    post({ type: 'tuned', record: merged, session });
     return merged;
   } catch (e) {
     if (signal.aborted) throw e;
@@ -164,6 +169,7 @@ async function tuneNow(msg: Extract<ToWorker, { type: 'tune' }>): Promise<void> 
   try {
     if (generating) throw new EngineError('ENGINE_BAD_OPTION', 'a reply is being generated: measure the kernels when it is done');
     const gpu = await device();
+    const startedAt = new Date().toISOString();
     const timings: Partial<Record<WeightType, CandidateTiming[]>> = {};
     const record = await tuneWeightKernels(gpu, {
       types: msg.types,
@@ -174,7 +180,9 @@ async function tuneNow(msg: Extract<ToWorker, { type: 'tune' }>): Promise<void> 
       onProgress: (p) => post({ type: 'tuning', weightType: p.type, index: p.typeIndex, count: p.typeCount }),
       onTimings: (type, t) => (timings[type] = t.map((x) => ({ ...x, rounds: [...x.rounds] }))),
     });
-    post({ type: 'tune-done', id: msg.id, record, timings, adapter: adapterName(gpu.adapter, 'WebGPU') });
+    const adapter = adapterName(gpu.adapter, 'WebGPU');
+    const session = kernelTuningSession({ record, timings, startedAt, finishedAt: new Date().toISOString(), driver: adapter, model: null, by: 'the Kernels view' });
+    post({ type: 'tune-done', id: msg.id, record, timings, adapter, session });
   } catch (e) {
     post({ type: 'tune-error', id: msg.id, error: serializeError(abort.signal.aborted ? new EngineAbortedError('the measurement') : e) });
   } finally {
@@ -199,7 +207,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     const chatTemplate = chatTemplateFromGguf(header.metadata, header.file);
     const gpu = await device();
     const tuneStart = performance.now();
-    const record = await tuningFor(gpu, header, msg.tuning, abort.signal);
+    const record = await tuningFor(gpu, header, msg.header.name, msg.tuning, abort.signal);
     const tuneSeconds = (performance.now() - tuneStart) / 1000;
     let last = 0;
     const source = remoteTensorSource(header, rangeReader(msg.header.id));

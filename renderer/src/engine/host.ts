@@ -13,6 +13,7 @@ import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
 import type { CandidateTiming, TuningFile, TuningRecord } from '../../../shared/engine/autotune';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
+import type { NewSession, Session } from '../../../shared/sessions/record';
 
 /** What a measurement asked for by the Kernels view gives back. */
 export interface TuneResult {
@@ -20,6 +21,9 @@ export interface TuneResult {
   timings: Partial<Record<WeightType, CandidateTiming[]>>;
   /** The adapter's name as people read it. */
   adapter: string;
+  /** The run as recorded in the self-improvement sessions (null with `sessionError` when it could not be). */
+  session: Session | null;
+  sessionError?: string;
 }
 import { KeptTuning, localTuningStore, type TuningStore } from './kept-tuning';
 import { KvReporter } from './kv-report';
@@ -232,6 +236,11 @@ export class EngineHost {
     for (const id of this.tunes.keys()) this.worker?.postMessage({ type: 'tune-cancel', id } satisfies ToWorker);
   }
 
+  /** Hands a finished self-improvement session to the services' store (the dashboard lists it). */
+  private recordSession(session: NewSession): Promise<Session> {
+    return this.api.call('sessions:add', { session });
+  }
+
   /** Drops the kept measurement of an adapter and kernel version (the next load measures again). */
   forgetTuning(adapter: string, kernels: string): void {
     this.kept.forget(adapter, kernels);
@@ -303,12 +312,17 @@ export class EngineHost {
       }
       case 'tuned':
         this.kept.keep(m.record);
+        this.recordSession(m.session).catch((e: Error) => void this.api.call('app:log', { level: 'warn', message: `the kernel tuning session was not recorded: ${e.message}` }).catch(() => {}));
         break;
       case 'tune-done': {
         // Types measured now replace the kept ones; the others stay.
         const merged = this.kept.merge(m.record);
-        this.tunes.get(m.id)?.resolve({ record: merged, timings: m.timings, adapter: m.adapter });
+        const done = this.tunes.get(m.id);
         this.tunes.delete(m.id);
+        void this.recordSession(m.session).then(
+          (session) => done?.resolve({ record: merged, timings: m.timings, adapter: m.adapter, session }),
+          (e: Error) => done?.resolve({ record: merged, timings: m.timings, adapter: m.adapter, session: null, sessionError: e.message }),
+        );
         break;
       }
       case 'tune-error':

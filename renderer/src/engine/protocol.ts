@@ -8,6 +8,7 @@ import type { LedgerSummary } from '../../../shared/gpu/ledger';
 import type { SerializedError } from '../../../shared/errors';
 import type { EngineHeader } from '../../../shared/ipc/channels/engine';
 import type { CandidateTiming, TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
+import type { NewSession } from '../../../shared/sessions/record';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
 
 /** Sampling and length settings of one reply, as the chat view collects them. */
@@ -136,10 +137,10 @@ export type FromWorker =
   | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
   /** Measuring the decode kernels on this adapter (once per adapter and kernel version). */
   | { type: 'tuning'; weightType: string; index: number; count: number }
-  /** A new measurement, for the main thread to keep. */
-  | { type: 'tuned'; record: TuningRecord }
-  /** The answer to a `tune` request: the record, and every shape's timings per type. */
-  | { type: 'tune-done'; id: number; record: TuningRecord; timings: Partial<Record<WeightType, CandidateTiming[]>>; adapter: string }
+  /** A new measurement, for the main thread to keep, and the run as a self-improvement session to record. */
+  | { type: 'tuned'; record: TuningRecord; session: NewSession }
+  /** The answer to a `tune` request: the record, every shape's timings per type, and the run as a session. */
+  | { type: 'tune-done'; id: number; record: TuningRecord; timings: Partial<Record<WeightType, CandidateTiming[]>>; adapter: string; session: NewSession }
   | { type: 'tune-error'; id: number; error: SerializedError }
   | { type: 'loaded'; info: LoadedInfo }
   | { type: 'load-error'; error: SerializedError }

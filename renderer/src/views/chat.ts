@@ -23,6 +23,7 @@ import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
 import type { GenerationMode, GenerationSettings, LoadedInfo } from '../engine/protocol';
 import type { LedgerSummary } from '../../../shared/gpu/ledger';
+import { memoryLedgerParts } from '../components/memory-ledger';
 import { AdapterPicker, adapterToLoad, readScale, sameAdapter, withAdapter } from './chat/adapter-picker';
 import { conversationList } from './chat/conversation-list';
 import { ConversationSync, messageFromStore, type ChatMessage } from './chat/conversation-sync';
@@ -623,29 +624,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   /** The ledger as a table by kind; the panel keeps its open or closed state. */
   const fillMemory = (mem: LedgerSummary) => {
     memory.dataset.bytes = String(mem.bytes);
-    const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
-    memory.replaceChildren(
-      el('summary', {}, `GPU memory: ${mib(mem.bytes)} in ${mem.buffers} buffers (peak ${mib(mem.peakBytes)})`),
-      el(
-        'table',
-        { className: 'grid chat-memory-table' },
-        el('thead', {}, el('tr', {}, el('th', { scope: 'col' }, 'Holds'), el('th', { scope: 'col' }, 'Buffers'), el('th', { scope: 'col' }, 'Size'))),
-        el(
-          'tbody',
-          {},
-          ...mem.byKind.map((k) => {
-            const row = el('tr', { className: 'mem-row' }, el('td', {}, k.kind), el('td', {}, String(k.count)), el('td', {}, mib(k.bytes)));
-            row.dataset.kind = k.kind;
-            return row;
-          }),
-        ),
-      ),
-      el(
-        'p',
-        { className: 'muted small' },
-        'Every buffer the engine created on this GPU and still holds (WebGPU reports no free memory: this ledger is what the engine knows). The KV cache takes pages as the conversation grows.',
-      ),
-    );
+    memory.replaceChildren(...memoryLedgerParts(mem));
   };
   chat.memory = fillMemory;
 

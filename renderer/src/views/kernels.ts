@@ -21,7 +21,7 @@ const shape = (t: { workgroupSize: number; threadsPerRow: number }) => `${t.work
 function keptTable(record: TuningRecord): HTMLElement {
   const table = el('table', { className: 'grid kernels-kept' });
   table.append(
-    el('thead', {}, el('tr', {}, ...['Weight type', 'Shape kept', 'Faster than 64x1, round by round', 'Best ms per product (64x1)', 'Matrix timed'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('thead', {}, el('tr', {}, ...['Weight type', 'Shape kept', 'Faster than 64x1, round by round (95 % interval)', 'Best ms per product (64x1)', 'Matrix timed'].map((h) => el('th', { scope: 'col' }, h)))),
   );
   const body = el('tbody');
   for (const type of WEIGHT_TYPES) {
@@ -32,7 +32,7 @@ function keptTable(record: TuningRecord): HTMLElement {
       {},
       el('th', { scope: 'row' }, type),
       el('td', {}, shape(t.tuning)),
-      el('td', {}, t.speedup > 1 ? `${t.speedup.toFixed(2)}×` : 'no: the default stays'),
+      el('td', {}, (t.speedup > 1 ? `${t.speedup.toFixed(2)}×` : 'no: the default stays') + (t.interval ? ` (${t.interval.lo.toFixed(2)}× to ${t.interval.hi.toFixed(2)}×${t.speedup > 1 ? '' : ` for ${shape(t.challenger ?? t.tuning)}`})` : '')),
       el('td', { className: 'num' }, `${t.ms.toFixed(2)} (${t.defaultMs.toFixed(2)})`),
       el('td', {}, `${t.rows ?? record.rows} × ${t.cols ?? record.cols}`),
     );
@@ -76,7 +76,7 @@ export const kernelsView: View = {
       el(
         'p',
         { className: 'muted' },
-        'The engine measures its own decode kernels on this GPU: every weight type in several shapes (invocations per workgroup × threads sharing a row), each checked against the default shape’s answer, and keeps a shape only when it is faster than the default by more than 10 %, round by round. Chat loads models with the shapes kept here; a model whose types were never measured is measured on its first load.',
+        'The engine measures its own decode kernels on this GPU: every weight type in several shapes (invocations per workgroup × threads sharing a row), each checked against the default shape’s answer, and keeps a shape only when it is faster than the default by more than 10 % with 95 % confidence, round by round. Chat loads models with the shapes kept here; a model whose types were never measured is measured on its first load. Every measurement is recorded in the Dashboard, where a kept shape can be undone.',
       ),
     );
     const gpu = await probeWebGpu();
@@ -93,6 +93,9 @@ export const kernelsView: View = {
     const results = el('div', { id: 'kernels-results' });
     const size = el('select', { id: 'kernels-size' }, ...[256, 1024, 2048].map((n) => el('option', { value: String(n), selected: n === 1024 }, `${n} × ${n}`)));
     const rounds = el('select', { id: 'kernels-rounds' }, ...[3, 5, 9].map((n) => el('option', { value: String(n), selected: n === 5 }, `${n} rounds`)));
+    // One weight type is a minute on a software adapter; all of them, several.
+    const typeChoice = el('select', { id: 'kernels-types' }, el('option', { value: 'all', selected: true }, 'All weight types'), ...WEIGHT_TYPES.map((t) => el('option', { value: t }, t)));
+    typeChoice.setAttribute('aria-label', 'Weight types to measure');
     size.setAttribute('aria-label', 'Matrix size');
     rounds.setAttribute('aria-label', 'Rounds');
 
@@ -132,7 +135,7 @@ export const kernelsView: View = {
         cancel.hidden = false;
         results.replaceChildren();
         status.textContent = 'Measuring kernels…';
-        const types = [...WEIGHT_TYPES] as WeightType[];
+        const types = typeChoice.value === 'all' ? ([...WEIGHT_TYPES] as WeightType[]) : [typeChoice.value as WeightType];
         bar.element.hidden = false;
         bar.update({ done: 0, total: types.length, unit: 'weight types', message: 'Measuring kernels…' });
         host
@@ -142,8 +145,12 @@ export const kernelsView: View = {
             bar.update({ done: i, total: n, unit: 'weight types', message: `Measuring kernels: ${type}` });
           })
           .then((r) => {
-            status.textContent = `Measured ${Object.keys(r.timings).length} weight types on ${r.adapter}.`;
-            results.replaceChildren(timingsTable(r));
+            const n = Object.keys(r.timings).length;
+            status.textContent = `Measured ${n} weight type${n === 1 ? '' : 's'} on ${r.adapter}.`;
+            const recorded = r.session
+              ? el('p', { id: 'kernels-session', className: 'muted' }, 'Recorded as a session in the ', el('a', { href: '#/dashboard' }, 'Dashboard'), `: ${r.session.effect}`)
+              : el('p', { id: 'kernels-session', className: 'muted' }, `The measurement is kept, but it could not be recorded in the Dashboard: ${r.sessionError ?? 'unknown error'}`);
+            results.replaceChildren(timingsTable(r), recorded);
           })
           .catch((e) => {
             if (cancelled) {
@@ -171,7 +178,7 @@ export const kernelsView: View = {
       paintKept();
     });
     forget.id = 'kernels-forget';
-    root.append(kept, el('div', { className: 'kernels-controls' }, size, rounds, measure, cancel, forget), status, bar.element, results);
+    root.append(kept, el('div', { className: 'kernels-controls' }, typeChoice, size, rounds, measure, cancel, forget), status, bar.element, results);
     paintKept();
   },
 };

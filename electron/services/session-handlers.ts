@@ -1,0 +1,31 @@
+/**
+ * The sessions channels (shared/ipc/channels/sessions.ts) over the data folder's session store
+ * (electron/sessions/store.ts). Undoing a kernel-tuning session forgets the kept measurement of
+ * its adapter and kernel version in the Node hosts' tuning file (pxi tune's); the renderer forgets
+ * its own copy of it (this browser's storage) when the undo succeeds.
+ */
+import type { sessionChannels } from '../../shared/ipc/channels/sessions';
+import type { Handlers } from '../../shared/ipc/dispatch';
+import { forgetTuning } from '../engine/tuning-store';
+import { SessionStore } from '../sessions/store';
+
+export type SessionChannel = keyof typeof sessionChannels;
+export type SessionHandlers = Pick<Handlers, SessionChannel>;
+
+/** The store of a data folder, with the undo of each kind that has one. */
+export function openSessionStore(path: string, tuningFile: string): SessionStore {
+  return new SessionStore(path, {
+    undoers: {
+      'kernel-tuning': (s) => (s.codeHash ? forgetTuning(tuningFile, s.adapter, s.codeHash) : Promise.resolve(false)),
+    },
+  });
+}
+
+export function sessionHandlers(store: () => SessionStore): SessionHandlers {
+  return {
+    'sessions:list': () => ({ sessions: store().list() }),
+    'sessions:get': ({ id }) => store().get(id),
+    'sessions:add': ({ session }) => store().add(session),
+    'sessions:undo': ({ id }) => store().undo(id),
+  };
+}
