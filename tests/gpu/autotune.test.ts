@@ -63,7 +63,7 @@ describe('kernel tuner', () => {
       expect(timings.map((x) => x.agrees), type).toEqual(TUNING_CANDIDATES.map(() => true));
       expect(timings.map((x) => x.ms)).toEqual(TUNING_CANDIDATES.map((_, i) => (i === fast ? 1 : 10)));
       expect(timings.map((x) => x.rounds)).toEqual(TUNING_CANDIDATES.map((_, i) => (i === fast ? [1, 1] : [10, 10])));
-      expect(record.types[type]).toEqual({ tuning: TUNING_CANDIDATES[fast], ms: 1, defaultMs: 10, speedup: 10 });
+      expect(record.types[type]).toMatchObject({ tuning: TUNING_CANDIDATES[fast], ms: 1, defaultMs: 10, speedup: 10, interval: { lo: 10, hi: 10, confidence: 0.95 }, reason: expect.stringMatching(/^Kept/) });
     }
   });
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   adapterKey,
   chooseTuning,
+  compareCandidates,
   emptyTuningFile,
   findTuning,
   parseTuningFile,
@@ -36,16 +37,54 @@ describe('kernel tuning: the choice', () => {
     const r = (ms: number) => [ms, ms, ms];
     expect(chooseTuning([t(64, 1, r(10)), t(64, 2, r(6)), t(64, 4, r(4))]).tuning).toEqual({ workgroupSize: 64, threadsPerRow: 4 });
     // 4 % faster is noise: the default stays.
-    expect(chooseTuning([t(64, 1, r(10)), t(64, 4, r(9.6))])).toEqual({ tuning: { workgroupSize: 64, threadsPerRow: 1 }, ms: 10, defaultMs: 10, speedup: 1 });
+    expect(chooseTuning([t(64, 1, r(10)), t(64, 4, r(9.6))])).toMatchObject({
+      tuning: { workgroupSize: 64, threadsPerRow: 1 },
+      ms: 10,
+      defaultMs: 10,
+      speedup: 1,
+      challenger: { workgroupSize: 64, threadsPerRow: 4 },
+      reason: expect.stringMatching(/^Not kept: .*at least 1\.11×/),
+    });
     expect(chooseTuning([t(64, 1, r(10)), t(64, 4, r(9.6))], 0.01).tuning.threadsPerRow).toBe(4);
     // One lucky round (or one slow round of the default) does not make a winner: the median of
     // the per-round ratios does. Best-of would have said 8 < 10.
     expect(chooseTuning([t(64, 1, [10, 30, 10]), t(64, 4, [9, 8, 11])]).tuning.threadsPerRow).toBe(1);
-    expect(chooseTuning([t(64, 1, [10, 30, 10]), t(64, 4, [7, 8, 8])])).toMatchObject({ tuning: { workgroupSize: 64, threadsPerRow: 4 }, ms: 7, defaultMs: 10 });
+    expect(chooseTuning([t(64, 1, [10, 30, 10]), t(64, 4, [7, 8, 8])])).toMatchObject({ tuning: { workgroupSize: 64, threadsPerRow: 4 }, ms: 7, defaultMs: 10, reason: expect.stringMatching(/^Kept/) });
     // A shape whose product disagreed is never chosen, however fast it looked.
     expect(chooseTuning([t(64, 1, r(10)), t(64, 8, r(1), false), t(64, 2, r(8))]).tuning.threadsPerRow).toBe(2);
     expect(() => chooseTuning([])).toThrow(PxiError);
     expect(() => chooseTuning([{ tuning: { workgroupSize: 64, threadsPerRow: 1 }, ms: Infinity, rounds: [], agrees: true }])).toThrow(PxiError);
+  });
+
+  it('keeps only a shape whose whole speed-up interval clears the minimum win, and records the interval', () => {
+    // 64x4 looks faster by the median (1.43×) but two rounds in five it was slower: the interval's
+    // low end falls below 1.11×, so it is not kept; 64x2 is steadily 1.25× as fast and is.
+    const base = [10, 10, 10, 10, 10];
+    const wobbly = t(64, 4, [7, 7, 7, 12, 12]);
+    const steady = t(64, 2, [8, 8, 8, 8, 8]);
+    const compared = compareCandidates([t(64, 1, base), wobbly, steady]);
+    expect(compared[0]!.speedup!.estimate).toBeCloseTo(10 / 7, 6);
+    expect(compared[0]!.decision!.keep).toBe(false);
+    expect(compared[1]!.decision!.keep).toBe(true);
+    const chosen = chooseTuning([t(64, 1, base), wobbly, steady]);
+    expect(chosen).toMatchObject({ tuning: { workgroupSize: 64, threadsPerRow: 2 }, ms: 8, defaultMs: 10, speedup: 1.25, interval: { lo: 1.25, hi: 1.25, confidence: 0.95 } });
+    // Without the steady one the default stays, and the record names the closest challenger and its interval.
+    const none = chooseTuning([t(64, 1, base), wobbly]);
+    expect(none).toMatchObject({ tuning: { threadsPerRow: 1 }, speedup: 1, challenger: { threadsPerRow: 4 } });
+    expect(none.interval!.lo).toBeLessThan(1 / 0.9);
+    expect(none.interval!.hi).toBeCloseTo(10 / 7, 6);
+    // A shape that disagreed, or whose rounds do not pair with the default's, is not compared.
+    expect(compareCandidates([t(64, 1, base), t(64, 8, [1, 1, 1, 1, 1], false), t(64, 2, [1, 1])]).map((c) => c.speedup)).toEqual([null, null]);
+    // The decision is the same every time for the same samples (the bootstrap is seeded).
+    expect(chooseTuning([t(64, 1, [10, 12, 9]), t(64, 4, [8, 9, 8.5])])).toEqual(chooseTuning([t(64, 1, [10, 12, 9]), t(64, 4, [8, 9, 8.5])]));
+  });
+
+  it('a record with an interval, a challenger and a reason round-trips through the file; older records without them still read', () => {
+    const rec = record('a');
+    rec.types.F32 = { ...rec.types.F32!, interval: { lo: 0.9, hi: 1.05, confidence: 0.95 }, challenger: { workgroupSize: 64, threadsPerRow: 2 }, reason: 'Not kept: …' };
+    const f = withTuning(emptyTuningFile(), rec);
+    expect(parseTuningFile(JSON.stringify(f), 'k.json')).toEqual(f);
+    expect(parseTuningFile(JSON.stringify(withTuning(emptyTuningFile(), record('b'))), 'k.json').records[0]!.types.F32!.interval).toBeUndefined();
   });
 
   it('a record becomes the per-type table Model.load takes', () => {

@@ -1,0 +1,97 @@
+/**
+ * Self-improvement sessions in shared/: a kernel tuner run turned into a session (synthetic
+ * timings, no clock), the schema's bounds, and the sessions channels through the dispatcher.
+ */
+import { describe, expect, it } from 'vitest';
+import { channelNames } from '../../shared/ipc/contract';
+import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
+import { kernelTuningSession } from '../../shared/sessions/kernel-tuning';
+import { NewSession, Session, SESSION_LIMITS } from '../../shared/sessions/record';
+import { syntheticRun, syntheticSession } from '../support/sessions';
+
+const session = () => syntheticSession();
+
+describe('a kernel tuner run as a session', () => {
+  it('holds every variant with its correctness and rounds, the speed-up with its interval, and the decision per type', () => {
+    const s = session();
+    expect(NewSession.parse(s)).toEqual(s);
+    expect(s).toMatchObject({ kind: 'kernel-tuning', codeHash: '0123456789abcdef', decision: 'kept', adapter: 'google | swiftshader | | SwiftShader' });
+    // Weight types in the engine's order, F32 first.
+    expect(s.trials.map((x) => x.subject)).toEqual(['F32', 'Q8_0']);
+    const [f32, q8] = s.trials;
+    expect(q8).toMatchObject({ baseline: '64x1', challenger: '64x4', kept: true, inUse: '64x4' });
+    expect(q8!.variants.map((v) => [v.name, v.correct, v.samplesMs.length])).toEqual([
+      ['64x1', true, 5],
+      ['64x2', true, 5],
+      ['64x4', true, 5],
+      ['64x8', false, 0],
+    ]);
+    expect(q8!.speedup!.estimate).toBeCloseTo(2, 6);
+    expect(q8!.speedup!.lo).toBeGreaterThan(1 / 0.9);
+    expect(q8!.speedup!.lo).toBeLessThanOrEqual(q8!.speedup!.estimate);
+    expect(q8!.reason).toMatch(/^Kept: .*\(256 × 256 matrix\.\)$/);
+    // F32: the default stays; the closest challenger (64x2) and why it lost are recorded.
+    expect(f32).toMatchObject({ kept: false, inUse: '64x1', challenger: '64x2' });
+    expect(f32!.speedup!.lo).toBeLessThan(1 / 0.9);
+    expect(f32!.reason).toMatch(/^Not kept/);
+    expect(s.effect).toMatch(/Q8_0 \(64x4, about 2\.00× as fast\)/);
+    expect(s.effect).toMatch(/1 other weight type keep/);
+  });
+
+  it('a run that kept nothing is "unchanged" and says so', () => {
+    const { record, timings } = syntheticRun();
+    const s = kernelTuningSession({ record, timings: { F32: timings.F32 }, startedAt: 'a', finishedAt: 'b', driver: 'd', model: 'tiny', by: 'x' });
+    expect(s.decision).toBe('unchanged');
+    expect(s.effect).toMatch(/^Nothing changed/);
+    expect(s.model).toBe('tiny');
+  });
+
+  it('the schema bounds what a session may hold', () => {
+    const s = session();
+    expect(NewSession.safeParse({ ...s, kind: 'other' }).success).toBe(false);
+    expect(NewSession.safeParse({ ...s, trials: Array.from({ length: SESSION_LIMITS.trials + 1 }, () => s.trials[0]) }).success).toBe(false);
+    expect(NewSession.safeParse({ ...s, trials: [{ ...s.trials[0]!, variants: [{ name: 'a', correct: true, samplesMs: [-1] }] }] }).success).toBe(false);
+    expect(NewSession.safeParse({ ...s, extra: 1 }).success).toBe(false);
+    expect(Session.safeParse({ ...s, id: 'Bad Id', undone: null }).success).toBe(false);
+  });
+});
+
+describe('the sessions channels', () => {
+  const ctx = { transport: 'direct' as const, origin: 'test' };
+  const stored: Session = { ...session(), id: 'kernel-tuning-abc-01234567', undone: null };
+  const all = Object.fromEntries(channelNames.map((c) => [c, () => Promise.reject(new Error(`${c} is not under test`))]));
+  const seen: unknown[] = [];
+  const d = createDispatcher({
+    ...all,
+    'sessions:list': () => ({ sessions: [stored] }),
+    'sessions:get': ({ id }) => (id === stored.id ? stored : ({ ...stored, id: 'NOT VALID' } as Session)),
+    'sessions:add': ({ session: s }) => {
+      seen.push(s);
+      return { ...s, id: 'kernel-tuning-new-89abcdef', undone: null };
+    },
+    'sessions:undo': () => ({ session: { ...stored, undone: { at: 'now', note: 'Undone' } }, forgotten: true, alsoUndone: [] }),
+  } as Handlers);
+
+  it('checks requests: ids are lowercase words, a session must match the schema', async () => {
+    const bad = await d('sessions:get', { id: '../etc' }, ctx);
+    expect(bad.ok).toBe(false);
+    if (!bad.ok) expect(bad.error.message).toMatch(/id/);
+    const add = await d('sessions:add', { session: { ...session(), decision: 'maybe' } }, ctx);
+    expect(add.ok).toBe(false);
+    if (!add.ok) expect(add.error.message).toMatch(/decision/);
+    expect(seen).toEqual([]);
+    // A session can not choose its id or arrive already undone.
+    expect((await d('sessions:add', { session: { ...session(), id: 'chosen' } }, ctx)).ok).toBe(false);
+    const ok = await d('sessions:add', { session: session() }, ctx);
+    expect(ok.ok).toBe(true);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('checks answers too', async () => {
+    expect(await d('sessions:list', {}, ctx)).toMatchObject({ ok: true, value: { sessions: [{ id: stored.id }] } });
+    expect(await d('sessions:undo', { id: stored.id }, ctx)).toMatchObject({ ok: true, value: { forgotten: true } });
+    const wrong = await d('sessions:get', { id: 'other' }, ctx);
+    expect(wrong.ok).toBe(false);
+    if (!wrong.ok) expect(wrong.error.code).toBe('IPC_INVALID_RESPONSE');
+  });
+});
