@@ -190,6 +190,10 @@ const SENTENCES: Readonly<Record<string, PlainError>> = {
   GPU_DEVICE_LOST: { sentence: 'The graphics card stopped responding (its driver restarted or it was taken away).', hint: 'Load the model again.' },
   MODEL_TOO_LARGE: { sentence: 'This model is too large for this graphics card.', hint: 'Use a smaller or more strongly quantised model.' },
   CONTEXT_WINDOW_EXCEEDED: { sentence: 'The conversation is longer than the model can read at once.', hint: 'Start a new conversation or raise the context length.' },
+  // --- Self-improvement sessions (shared/sessions/record.ts) -----------------------------------------
+  SESSIONS_BAD_FILE: { sentence: 'The record of the engine’s self-improvement sessions is damaged, so it was not read or changed.', hint: 'Move the file named in the details aside; a new record starts with the next session.' },
+  SESSION_NOT_FOUND: { sentence: 'That session is no longer recorded.', hint: 'Reload the Dashboard.' },
+  SESSION_NOT_UNDOABLE: { sentence: 'That session has nothing to undo.' },
   SHADER_COMPILE: gpuProblem,
   SHADER_NOT_FOUND: gpuProblem,
   GPU_VALIDATION: gpuProblem,

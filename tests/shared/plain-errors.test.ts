@@ -44,6 +44,7 @@ const WIZARD_SOURCES: [string, string[]][] = [
 const ENGINE_SOURCES: [string, string[]][] = [
   ['shared/engine/errors.ts', ['ENGINE_']],
   ['shared/gpu/errors.ts', ['WEBGPU_', 'GPU_', 'MODEL_TOO_LARGE', 'CONTEXT_', 'SHADER_']],
+  ['shared/sessions/record.ts', ['SESSION']],
 ];
 
 const ID = '0123456789abcdef0123456789abcdef';

@@ -106,7 +106,7 @@ function trialSection(t: SessionTrial): HTMLElement {
 }
 
 function speedChart(sessions: readonly Session[]): HTMLElement {
-  // One series per model and GPU, oldest session first.
+  // One series per model and GPU, oldest session first; x is the session's place in time (at least 5 wide, so ticks are whole sessions).
   const byKey = new Map<string, { name: string; points: { x: number; y: number }[] }>();
   const timed = [...sessions].reverse().filter((s) => speedInUse(s) !== null);
   timed.forEach((s, i) => {
@@ -118,7 +118,7 @@ function speedChart(sessions: readonly Session[]): HTMLElement {
   const classes = ['series-train', 'series-grad', 'series-lr', 'series-valid'];
   const series: ChartSeries[] = [...byKey.values()].map((v, i) => ({ name: v.name, cls: classes[i % classes.length]!, kind: v.points.length > 1 ? 'line' : 'dots', points: v.points }));
   const svg = chartElement('dashboard-chart-svg');
-  drawChart(svg, { title: 'Decode speed kept, relative to the default kernels, per session', xLabel: 'session (oldest first)', yLabel: 'speed (× default)', xMax: Math.max(1, timed.length) }, series);
+  drawChart(svg, { title: 'Decode speed kept, relative to the default kernels, per session', xLabel: 'session (oldest first)', yLabel: 'speed (× default)', xMax: Math.max(5, timed.length) }, series);
   const first = timed[0];
   const last = timed[timed.length - 1];
   return el(
