@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { nodeFileOps, writeFileDurable, type FileOps } from '../pixelfs/file-ops';
-import { emptySessionsFile, NewSession, parseSessionsFile, SessionError, withSession, type Session, type SessionKind, type SessionsFile } from '../../shared/sessions/record';
+import { emptySessionsFile, NewSession, SessionConfirmation, parseSessionsFile, SessionError, withSession, type Session, type SessionKind, type SessionsFile } from '../../shared/sessions/record';
 
 export const SESSIONS_FILE_NAME = 'self-improvement-sessions.json';
 
@@ -76,6 +76,15 @@ export class SessionStore {
     return this.change((file) => {
       const s: Session = { ...NewSession.parse(session), id: `${session.kind}-${this.now().getTime().toString(36)}-${randomBytes(4).toString('hex')}`, undone: null };
       return { file: withSession(file, s), result: s };
+    });
+  }
+
+  /** Adds the end-to-end confirmation of a session's decision (a run that followed it). */
+  confirm(id: string, confirmation: SessionConfirmation): Promise<Session> {
+    return this.change((file) => {
+      if (!file.sessions.some((x) => x.id === id)) throw new SessionError('SESSION_NOT_FOUND', `no self-improvement session ${id} in ${this.path}`, { id });
+      const sessions = file.sessions.map((x) => (x.id === id ? { ...x, confirmation: SessionConfirmation.parse(confirmation) } : x));
+      return { file: { ...file, sessions }, result: sessions.find((x) => x.id === id)! };
     });
   }
 

@@ -108,7 +108,25 @@ describe('pxi run', () => {
     if (gpuReason) return t.skip(gpuReason);
     const args = ['run', STORIES, '-p', 'Once upon a time', '-n', '16', '--temp', '0', '-c', '64', '--json'];
     const full = await pxi(...args);
-    const budgeted = await pxi(...args, '--gpu-memory', '600K', '--verbose');
+    // The budgeted run records its plan as a session in $PXI_HOME, confirmed by its decode speed.
+    const home = mkdtempSync(join(tmpdir(), 'pxi-residency-'));
+    const before = process.env.PXI_HOME;
+    process.env.PXI_HOME = home;
+    let budgeted: Awaited<ReturnType<typeof pxi>>;
+    try {
+      budgeted = await pxi(...args, '--gpu-memory', '600K', '--verbose');
+      const file = JSON.parse(readFileSync(join(home, 'self-improvement-sessions.json'), 'utf8')) as {
+        sessions: { kind: string; decision: string; effect: string; details: string[]; confirmation: { tokensPerSecond: number } | null }[];
+      };
+      expect(file.sessions).toHaveLength(1);
+      expect(file.sessions[0]).toMatchObject({ kind: 'residency', decision: 'recorded', effect: expect.stringMatching(/weight matrices stream from host memory each token .* so the model fits 614\.4 KB/) });
+      expect(file.sessions[0]!.details[0]).toMatch(/^budget 614\.4 KB/);
+      expect(file.sessions[0]!.confirmation!.tokensPerSecond).toBeGreaterThan(0);
+    } finally {
+      if (before === undefined) delete process.env.PXI_HOME;
+      else process.env.PXI_HOME = before;
+      rmSync(home, { recursive: true, force: true });
+    }
     expect(budgeted.code, budgeted.err).toBe(0);
     const tokens = (r: { out: string }) => (JSON.parse(r.out) as { tokens: number[] }).tokens;
     expect(tokens(budgeted)).toEqual(tokens(full));

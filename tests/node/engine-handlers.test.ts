@@ -10,6 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineHandlers } from '../../electron/services/engine-handlers';
+import { sessionHandlers } from '../../electron/services/session-handlers';
+import { SessionStore } from '../../electron/sessions/store';
+import { syntheticSession } from '../support/sessions';
 import { ModelStore } from '../../electron/models/store';
 import { PixelFsCodes, TilePool } from '../../electron/pixelfs/index';
 import { memorySource } from '../../shared/binary/byte-source';
@@ -240,12 +243,15 @@ describe('the renderer\'s EngineHost', () => {
 });
 
 describe('the renderer\'s EngineHost and the kernel tuner', () => {
-  it('hands the worker the kept measurements, keeps what it measures, and ignores damaged ones', async () => {
-    const api = createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
+  it('hands the worker the kept measurements, keeps what it measures, records the run as a session, and ignores damaged ones', async () => {
+    // The engine channels, and the sessions channels over a store in the test folder.
+    const sessions = new SessionStore(path.join(tmp, 'sessions.json'));
+    const both = createDispatcher({ ...engineHandlers(() => Promise.resolve(store)), ...sessionHandlers(() => sessions) } as Handlers);
+    const api = createApi({ invoke: (c, r) => both(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
     let kept: string | null = '{"format": "pxi-kernel-tuning", "version": 1, "records": [{"oops": true}]}';
-    const store = { get: () => kept, set: (t: string) => void (kept = t) };
+    const tuningStore = { get: () => kept, set: (t: string) => void (kept = t) };
     const w = fakeWorker();
-    const host = new EngineHost(api, () => w.worker, store);
+    const host = new EngineHost(api, () => w.worker, tuningStore);
     void host.load(modelId).catch(() => undefined);
     for (let i = 0; i < 100 && w.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     const load = w.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>;
@@ -261,15 +267,17 @@ describe('the renderer\'s EngineHost and the kernel tuner', () => {
       cols: 1024,
       types: { Q8_0: { tuning: { workgroupSize: 64, threadsPerRow: 4 }, ms: 1, defaultMs: 2, speedup: 2 } },
     };
-    w.say({ type: 'tuned', record });
+    const session = syntheticSession({ model: 'stories260K', description: 'measured while loading' });
+    w.say({ type: 'tuned', record, session });
     expect(parseTuningFile(kept!, 'kept').records).toEqual([record]);
+    await expect.poll(() => sessions.list().map((s) => s.description)).toEqual(['measured while loading']);
     // Upload progress replaces the tuning line.
     w.say({ type: 'progress', bytesDone: 1, bytesTotal: 2, tensor: 'x' });
     expect(host.state).not.toHaveProperty('tuning');
     host.dispose();
     // The next load passes it on.
     const w2 = fakeWorker();
-    const again = new EngineHost(api, () => w2.worker, store);
+    const again = new EngineHost(api, () => w2.worker, tuningStore);
     void again.load(modelId).catch(() => undefined);
     for (let i = 0; i < 100 && w2.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect((w2.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>).tuning.records).toEqual([record]);

@@ -42,6 +42,16 @@ describe('the session store', () => {
     await expect(store.add({ ...syntheticSession(), decision: 'maybe' } as never)).rejects.toThrow(/decision/);
   });
 
+  it('a confirmation in tokens/s is added to a recorded session, checked against the schema', async () => {
+    const store = new SessionStore(path.join(dir('confirm'), 's.json'));
+    const s = await store.add(syntheticSession({ kind: 'residency', decision: 'recorded', trials: [] }));
+    const c = await store.confirm(s.id, { tokensPerSecond: 42.5, baselineTokensPerSecond: null, note: 'the run after' });
+    expect(c.confirmation).toEqual({ tokensPerSecond: 42.5, baselineTokensPerSecond: null, note: 'the run after' });
+    expect(store.get(s.id).confirmation!.tokensPerSecond).toBe(42.5);
+    await expect(store.confirm(s.id, { tokensPerSecond: -1, baselineTokensPerSecond: null, note: '' })).rejects.toThrow(/tokensPerSecond/);
+    await expect(store.confirm('residency-none', { tokensPerSecond: 1, baselineTokensPerSecond: null, note: '' })).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+  });
+
   it('changes made at once are all kept (one write at a time)', async () => {
     const store = new SessionStore(path.join(dir('queue'), 's.json'));
     await Promise.all(Array.from({ length: 8 }, (_, i) => store.add(syntheticSession({ model: `m${i}` }))));

@@ -8,6 +8,8 @@ import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
 import { kernelTuningSession } from '../../shared/sessions/kernel-tuning';
 import { NewSession, Session, SESSION_LIMITS } from '../../shared/sessions/record';
 import { syntheticRun, syntheticSession } from '../support/sessions';
+import { residencySession } from '../../shared/sessions/residency';
+import type { ResidencyPlan } from '../../shared/engine/residency';
 
 const session = () => syntheticSession();
 
@@ -56,13 +58,37 @@ describe('a kernel tuner run as a session', () => {
   });
 });
 
+describe('a residency plan as a session', () => {
+  const plan = (streamed: string[], budget: number | null): ResidencyPlan => ({
+    budget,
+    resident: ['blk.0.attn_q.weight', 'blk.0.ffn_up.weight'],
+    streamed,
+    pieceBytes: 0,
+    slotBytes: 0,
+    residentBytes: 1000,
+    slotsBytes: 0,
+    uploadBytesPerPass: streamed.length ? 614_400 : 0,
+    piecesPerPass: streamed.length,
+    explanation: ['budget 1.00 MB', 'why it streams'],
+  });
+  const meta = { model: 'stories260K.gguf', adapter: 'a | b | c | d', driver: 'lavapipe', startedAt: 's', finishedAt: 'f', by: 'pxi run' };
+
+  it('says what streams and why, with nothing to undo', () => {
+    const s = residencySession({ plan: plan(['token_embd.weight'], 1_000_000), ...meta });
+    expect(NewSession.parse(s)).toEqual(s);
+    expect(s).toMatchObject({ kind: 'residency', decision: 'recorded', trials: [], codeHash: null, confirmation: null });
+    expect(s.effect).toBe('1 of 3 weight matrices stream from host memory each token (614.4 KB per token) so the model fits 1.00 MB; the others stay on the GPU.');
+    expect(s.details).toEqual(['budget 1.00 MB', 'why it streams', 'Streamed: token_embd.weight']);
+    expect(residencySession({ plan: plan([], 1_000_000), ...meta }).effect).toMatch(/^All 2 weight matrices stay on the GPU/);
+  });
+});
+
 describe('the sessions channels', () => {
   const ctx = { transport: 'direct' as const, origin: 'test' };
   const stored: Session = { ...session(), id: 'kernel-tuning-abc-01234567', undone: null };
-  const all = Object.fromEntries(channelNames.map((c) => [c, () => Promise.reject(new Error(`${c} is not under test`))]));
+  const all = Object.fromEntries(channelNames.map((c) => [c, () => Promise.reject(new Error(`${c} is not under test`))])) as unknown as Handlers;
   const seen: unknown[] = [];
-  const d = createDispatcher({
-    ...all,
+  const under: Partial<Handlers> = {
     'sessions:list': () => ({ sessions: [stored] }),
     'sessions:get': ({ id }) => (id === stored.id ? stored : ({ ...stored, id: 'NOT VALID' } as Session)),
     'sessions:add': ({ session: s }) => {
@@ -70,7 +96,8 @@ describe('the sessions channels', () => {
       return { ...s, id: 'kernel-tuning-new-89abcdef', undone: null };
     },
     'sessions:undo': () => ({ session: { ...stored, undone: { at: 'now', note: 'Undone' } }, forgotten: true, alsoUndone: [] }),
-  } as Handlers);
+  };
+  const d = createDispatcher({ ...all, ...under });
 
   it('checks requests: ids are lowercase words, a session must match the schema', async () => {
     const bad = await d('sessions:get', { id: '../etc' }, ctx);

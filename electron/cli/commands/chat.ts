@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { ChatSession } from '../../../shared/engine/chat';
 import { ContextWindowExceededError } from '../../../shared/gpu';
 import { EXIT, parseOptions, parseSize, type Command } from '../command';
+import { recordResidency } from '../residency-session';
 import { MODEL_FLAGS, MODEL_HELP, SAMPLING_FLAGS, SAMPLING_HELP, loadForCli, loraArgs, modelArg, samplingArgs, streamTo, timingLine } from './run';
 
 const FULL = 'the context window is full: /reset to start again, or restart with a larger -c';
@@ -34,7 +35,10 @@ Exit codes: 0 done, 1 failed (no WebGPU, no chat template, context window full),
     const { values, positionals } = parseOptions(argv, { system: { type: 'string' }, ...MODEL_FLAGS, ...SAMPLING_FLAGS }, true);
     const path = modelArg(positionals, 'chat');
     const args = samplingArgs(values, 512);
-    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false, parseSize(values['gpu-memory'], '--gpu-memory'));
+    const gpuMemory = parseSize(values['gpu-memory'], '--gpu-memory');
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false, gpuMemory);
+    // A budgeted load's plan is a decision the Dashboard shows.
+    if (gpuMemory !== undefined) await recordResidency(m, 'pxi chat', new Date(), io);
     let rl: ReturnType<typeof createInterface> | undefined;
     try {
       // A model without a template is refused here, before stdin is touched.

@@ -7,6 +7,7 @@ import { openPixelModel } from '../../engine/pixel-source';
 import { listAdapters, readAdapter } from '../../train/adapters';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { openStore, VOLUME_HELP, volumeDir } from '../../models/cli-helpers';
+import { confirmResidency, recordResidency } from '../residency-session';
 import { EXIT, UsageError, parseOptions, parseSize, type CliIo, type Command } from '../command';
 
 /** Sampling and length flags shared by `pxi run` and `pxi chat`. */
@@ -254,8 +255,11 @@ generating; what was generated stays printed).`,
     const args = samplingArgs(values, 128);
     if (values.stop?.some((s) => s === '')) throw new UsageError('--stop needs a non-empty string');
 
-    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false, parseSize(values['gpu-memory'], '--gpu-memory'));
+    const gpuMemory = parseSize(values['gpu-memory'], '--gpu-memory');
+    const m = await loadForCli(path, args.contextLength, io, values.volume, loraArgs(values), values.verbose ?? false, gpuMemory);
     try {
+      // A budgeted load's plan is a decision the Dashboard shows; the run below confirms it.
+      const residency = gpuMemory === undefined ? null : await recordResidency(m, 'pxi run', new Date(), io);
       const abort = new AbortController();
       void io.interrupted.then(() => abort.abort());
       const prompt = m.tokenizer.encode(values.prompt);
@@ -279,6 +283,7 @@ generating; what was generated stays printed).`,
       const write = (t: string) => void process.stdout.write(t);
       if (!values.json) write(values.prompt);
       const result = await streamTo(generateStream(m.model, m.tokenizer, prompt, opts), values.json ? () => undefined : write);
+      await confirmResidency(residency, result.timings, io);
       if (values.json) {
         io.out(
           JSON.stringify({
