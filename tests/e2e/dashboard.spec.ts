@@ -111,7 +111,7 @@ test('a kernel tuner run becomes a session with its evidence; a kept decision is
   await expect(keptRow).toHaveAttribute('data-decision', 'kept');
   await keptRow.getByRole('button').click();
   await expect(detail).toHaveAttribute('data-id', kept.id);
-  const undo = detail.getByRole('button', { name: /Undo the kernel tuning session of/ });
+  const undo = detail.getByRole('button', { name: /Undo this change: the kernel tuning session of/ });
   await expect(undo).toBeVisible();
   // The page from its top (chart and list), then the selected session's evidence, in both themes.
   const shoot = async (name: string) => {
@@ -140,7 +140,7 @@ test('a kernel tuner run becomes a session with its evidence; a kept decision is
   await expect(keptRow).toHaveAttribute('data-decision', 'undone');
   await expect(keptRow).toContainText('Undone');
   await expect(detail).toHaveAttribute('data-decision', 'undone');
-  await expect(detail.getByRole('button', { name: /Undo the kernel tuning session/ })).toHaveCount(0);
+  await expect(detail.getByRole('button', { name: /Undo this change: the kernel tuning session/ })).toHaveCount(0);
   const after = (await call<{ sessions: (SessionJson & { undone: { note: string } | null })[] }>(page, 'sessions:list', {})).sessions;
   expect(after.find((s) => s.id === kept.id)!.undone!.note).toMatch(/^Undone/);
   await page.screenshot({ path: test.info().outputPath('dashboard-undone-1920x1080.png') });

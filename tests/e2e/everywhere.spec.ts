@@ -22,6 +22,7 @@ const VIEWS: [id: string, title: string][] = [
   ['training', 'Training'],
   ['tasks', 'Tasks'],
   ['kernels', 'Kernels'],
+  ['dashboard', 'Dashboard'],
 ];
 const SIZES = [
   { width: 1280, height: 720 },
@@ -63,7 +64,7 @@ test('every view names the page, and the name follows navigation', async ({ page
   }
   // Back in history restores the earlier view's title too.
   await page.goBack();
-  await expect(page).toHaveTitle('Tasks — Pixel-LLM');
+  await expect(page).toHaveTitle('Kernels — Pixel-LLM');
 });
 
 test('the skip link is the first focusable element and focuses the main region without changing the view', async ({ page }) => {
@@ -158,7 +159,7 @@ test('the light theme follows the system preference with readable contrast', asy
   expect(light.scheme).toBe('light');
   expect(ratio(light.text, light.bg)).toBeGreaterThanOrEqual(7);
   expect(ratio(light.text, light.nav)).toBeGreaterThanOrEqual(7);
-  for (const [id] of VIEWS.filter(([v]) => ['models', 'chat', 'kernels'].includes(v))) {
+  for (const [id] of VIEWS.filter(([v]) => ['models', 'chat', 'kernels', 'dashboard'].includes(v))) {
     for (const size of SIZES) {
       await page.setViewportSize(size);
       await open(page, id);

@@ -181,7 +181,7 @@ export const dashboardView: View = {
       if (s.decision === 'kept' && !s.undone) {
         const undo = button('Undo this change', () => void doUndo(s), { kind: 'danger' });
         undo.id = 'dashboard-undo';
-        undo.setAttribute('aria-label', `Undo the ${KIND_WORDS[s.kind].toLowerCase()} session of ${when(s.startedAt)}`);
+        undo.setAttribute('aria-label', `Undo this change: the ${KIND_WORDS[s.kind].toLowerCase()} session of ${when(s.startedAt)}`);
         actions.append(undo);
       }
       const heading = el('h2', { tabIndex: -1 }, `${KIND_WORDS[s.kind]} session of ${when(s.startedAt)}`);
