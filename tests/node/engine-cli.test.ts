@@ -263,7 +263,8 @@ describe('pxi tune', () => {
       expect(usage.err).toMatch(/--size must be a multiple of 256/);
       expect(run(['tune', '--types', 'IQ2_XS']).err).toMatch(/--types: "IQ2_XS" is not one of/);
 
-      const tuned = run(['tune', '--types', 'F32,Q8_0', '--size', '256', '--rounds', '1']);
+      expect(run(['tune', '--confirm', join(home, 'none.gguf')]).err).toMatch(/--confirm: no such model file/);
+      const tuned = run(['tune', '--types', 'F32,Q8_0', '--size', '256', '--rounds', '1', '--confirm', STORIES]);
       expect(tuned.code, tuned.err).toBe(0);
       expect(tuned.out).toMatch(/^F32 +\d+x\d+ +[\d.]+ \([\d.]+\) +[\d.]+× \[[\d.]+× to [\d.]+×\]$/m);
       expect(tuned.out).toMatch(/^Q8_0 /m);
@@ -274,8 +275,15 @@ describe('pxi tune', () => {
       expect(Object.keys(saved.records[0]!.types).sort()).toEqual(['F32', 'Q8_0']);
       // The run is a self-improvement session, with every shape's rounds as evidence.
       expect(tuned.err).toMatch(/recorded session kernel-tuning-[a-z0-9]+-[0-9a-f]{8}/);
-      const sessions = JSON.parse(readFileSync(join(home, 'self-improvement-sessions.json'), 'utf8')) as { sessions: { kind: string; trials: { subject: string; variants: { samplesMs: number[] }[] }[] }[] };
+      const sessions = JSON.parse(readFileSync(join(home, 'self-improvement-sessions.json'), 'utf8')) as {
+        sessions: { kind: string; model: string; confirmation: { tokensPerSecond: number; baselineTokensPerSecond: number; note: string }; trials: { subject: string; variants: { samplesMs: number[] }[] }[] }[];
+      };
       expect(sessions.sessions.map((s) => s.kind)).toEqual(['kernel-tuning']);
+      // --confirm: decoded with the default and the kept shapes, the same greedy tokens both ways.
+      expect(sessions.sessions[0]!.model).toBe('stories260K.gguf');
+      expect(sessions.sessions[0]!.confirmation.tokensPerSecond).toBeGreaterThan(0);
+      expect(sessions.sessions[0]!.confirmation.baselineTokensPerSecond).toBeGreaterThan(0);
+      expect(sessions.sessions[0]!.confirmation.note).toMatch(/the same tokens both ways/);
       expect(sessions.sessions[0]!.trials.map((t) => t.subject)).toEqual(['F32', 'Q8_0']);
       expect(sessions.sessions[0]!.trials[0]!.variants[0]!.samplesMs).toHaveLength(1);
 

@@ -3,7 +3,10 @@
  * fastest shape per weight type (shared/engine/autotune.ts); `pxi run`, `pxi chat` and
  * `pxi bench` then use it. specs/engine.md, "Kernel tuning".
  */
-import { adapterKey, kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../../shared/engine/autotune';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { adapterKey, kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, tuningTable, type CandidateTiming } from '../../../shared/engine/autotune';
+import { confirmTuning } from '../../engine/confirm-tuning';
 import { isWeightType, WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { openNodeContext } from '../../engine';
@@ -19,7 +22,7 @@ const shape = (t: { workgroupSize: number; threadsPerRow: number }) => `${t.work
 export const tuneCommand: Command = {
   name: 'tune',
   summary: "measure the decode kernels' shapes on this adapter and keep the fastest",
-  help: `Usage: pxi tune [--types T,...] [--size N] [--rounds R] [--file PATH] [--dry-run] [--forget] [--json]
+  help: `Usage: pxi tune [--types T,...] [--size N] [--rounds R] [--confirm MODEL.gguf] [--file PATH] [--dry-run] [--forget] [--json]
 
 For each weight type, times the decode kernel (matrix × vector) of a random N × N matrix in
 each candidate shape (${TUNING_CANDIDATES.map(shape).join(', ')}: invocations per workgroup ×
@@ -35,6 +38,10 @@ Options:
   --size N        matrix side, a multiple of 256 (default 2048)
   --rounds R      timed rounds; each shape is compared with the default round by round
                   and the interval of the median ratio decides (default 5)
+  --confirm MODEL.gguf
+                  then decode 16 greedy tokens of MODEL with the default and the kept
+                  shapes, alternately, and record both tokens/s as the session's
+                  end-to-end confirmation
   --file PATH     the tuning file (default $PXI_HOME/kernel-tuning.json, or ~/.pixel-llm/…)
   --dry-run       measure and print, save nothing
   --forget        remove this adapter's saved measurement, measure nothing
@@ -48,6 +55,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
       size: { type: 'string' },
       rounds: { type: 'string' },
       file: { type: 'string' },
+      confirm: { type: 'string' },
       'dry-run': { type: 'boolean' },
       forget: { type: 'boolean' },
       json: { type: 'boolean' },
@@ -59,6 +67,8 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
     const rounds = values.rounds === undefined ? 5 : Number(values.rounds);
     if (!Number.isInteger(rounds) || rounds < 1 || rounds > 100) throw new UsageError(`--rounds must be an integer from 1 to 100, got ${JSON.stringify(values.rounds)}`);
     const file = values.file ?? tuningFilePath();
+    if (values.confirm !== undefined && (values['dry-run'] || values.forget)) throw new UsageError('--confirm goes with a measurement that is kept (not with --dry-run or --forget)');
+    if (values.confirm !== undefined && !existsSync(values.confirm)) throw new UsageError(`--confirm: no such model file: ${values.confirm}`);
 
     const ctx = await openNodeContext();
     const abort = new AbortController();
@@ -102,7 +112,13 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         io.err(`pxi tune: saved to ${file}`);
         // The run as a self-improvement session (the app's dashboard lists it); failing to record it loses no measurement.
         const sessions = openSessionStore(sessionsFilePath(defaultDataDir()), file);
-        const session = kernelTuningSession({ record, timings, startedAt, finishedAt: new Date().toISOString(), driver: adapter, model: null, by: 'pxi tune' });
+        let session = kernelTuningSession({ record, timings, startedAt, finishedAt: new Date().toISOString(), driver: adapter, model: null, by: 'pxi tune' });
+        if (values.confirm) {
+          io.err(`pxi tune: confirming on ${values.confirm}…`);
+          const confirmation = await confirmTuning(ctx, values.confirm, tuningTable(record));
+          io.err(`pxi tune: decode ${confirmation.baselineTokensPerSecond!.toFixed(2)} tokens/s with the default shapes, ${confirmation.tokensPerSecond.toFixed(2)} with the kept ones`);
+          session = { ...session, model: basename(values.confirm), confirmation };
+        }
         await sessions.add(session).then(
           (s) => io.err(`pxi tune: recorded session ${s.id} in ${sessions.path}`),
           (e: Error) => io.err(`pxi tune: the session was not recorded: ${e.message}`),
