@@ -150,3 +150,42 @@ test('a kernel tuner run becomes a session with its evidence; a kept decision is
   await expect(page.locator('#kernels-kept')).toContainText('Nothing measured on this GPU');
   expect(errors).toEqual([]);
 });
+
+test('a memory plan made under a budget shows its explanation and its confirmation, with nothing to undo', async ({ page }) => {
+  await page.goto(`${serve.url}#/dashboard`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(page.locator('#dashboard-chart figure')).toBeVisible();
+  const seriesBefore = await page.locator('#dashboard-chart-svg .chart-series').count();
+  // As `pxi run --gpu-memory` records one (the CLI writes the same store; here through the channel).
+  const plan = await call<SessionJson>(page, 'sessions:add', {
+    session: {
+      kind: 'residency',
+      model: 'stories260K.gguf',
+      adapter: 'mesa | | llvmpipe | lavapipe',
+      driver: 'llvmpipe',
+      description: 'The residency planner (run by pxi run) decided which weights stay in GPU memory and which stream per token, for a budget of 614.4 KB.',
+      codeHash: null,
+      startedAt: '2026-12-06T10:00:00.000Z',
+      finishedAt: '2026-12-06T10:00:01.000Z',
+      trials: [],
+      decision: 'recorded',
+      effect: '1 of 36 weight matrices stream from host memory each token (131.1 KB per token) so the model fits 614.4 KB; the others stay on the GPU.',
+      details: ['budget 614.4 KB: the weights need 1.05 MB', 'Streamed: token_embd.weight'],
+      confirmation: { tokensPerSecond: 123.4, baselineTokensPerSecond: null, note: 'Decode speed of the run that followed the plan (15 tokens).' },
+    },
+  });
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  const row = page.locator(`.dashboard-sessions tr[data-id="${plan.id}"]`);
+  await expect(row).toHaveAttribute('data-decision', 'recorded');
+  await expect(row).toContainText('Memory plan');
+  await expect(row).toContainText('Plan recorded');
+  await row.getByRole('button', { name: /Show the memory plan session of/ }).click();
+  const detail = page.locator('#dashboard-detail');
+  await expect(detail.locator('.dashboard-line')).toHaveText(['budget 614.4 KB: the weights need 1.05 MB', 'Streamed: token_embd.weight']);
+  await expect(detail.locator('#dashboard-confirmation')).toContainText('Confirmed end to end: 123.4 tokens/s');
+  await expect(detail.getByRole('button', { name: /Undo/ })).toHaveCount(0);
+  // A plan times no variants: the speed chart leaves it out.
+  await expect(page.locator('#dashboard-chart-svg .chart-series')).toHaveCount(seriesBefore);
+  await page.screenshot({ path: test.info().outputPath('dashboard-plan-1280x720.png') });
+});
