@@ -8,16 +8,29 @@
  * Whether SwiftShader makes a shape reliably faster is up to the machine, so the undo is done on
  * a kept session of the same GPU and kernels handed to the store through the channel the
  * renderer records sessions with (sessions:add): the test never depends on how fast anything ran.
+ * Also: a memory plan's session, and a model loaded in Chat (its first-load measurement recorded,
+ * its GPU memory ledger shown).
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
-import { startServe, type ServeProcess } from './serve-fixture';
+import { fixturePath, projectRoot } from '../support/fixtures';
+import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 let serve: ServeProcess;
+let dataDir = '';
 test.beforeAll(async () => {
-  serve = await startServe();
+  dataDir = mkdtempSync(join(tmpdir(), 'pxi-e2e-dashboard-'));
+  // stories260K in the volume (imported before serve: one process owns a volume at a time), for the memory ledger.
+  const r = spawnSync(process.execPath, ['bin/pxi.js', 'import', fixturePath('models', 'stories260K.gguf'), '--volume', join(dataDir, 'volume'), '--tile-size', '64', '--skip-pyramid'], { cwd: projectRoot, encoding: 'utf8', timeout: 60_000 });
+  expect(r.status, r.stderr).toBe(0);
+  serve = await serveDataDir(dataDir);
 });
 test.afterAll(async () => {
   await serve?.stop();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** A call to the services through the page's own origin and token (the contract the UI uses). */
@@ -188,4 +201,27 @@ test('a memory plan made under a budget shows its explanation and its confirmati
   // A plan times no variants: the speed chart leaves it out.
   await expect(page.locator('#dashboard-chart-svg .chart-series')).toHaveCount(seriesBefore);
   await page.screenshot({ path: test.info().outputPath('dashboard-plan-1280x720.png') });
+});
+
+test('a model loaded in Chat: its first-load kernel measurement is a session, and the Dashboard shows the GPU memory it holds', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(serve.url);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await page.locator('nav a[data-view="chat"]').click();
+  const model = page.locator('#chat-model');
+  await model.selectOption((await model.locator('option', { hasText: 'stories260K' }).getAttribute('value'))!);
+  await expect(page.locator('#chat-engine-status')).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  // The same page (the engine stays loaded across views).
+  await page.locator('nav a[data-view="dashboard"]').click();
+  const memory = page.locator('#dashboard-memory');
+  await expect(memory).toContainText('Model loaded: stories260K');
+  await expect(memory.locator('tr.mem-row[data-kind="weights"]')).toHaveCount(1);
+  await expect(memory.locator('summary')).toContainText(/GPU memory: [\d.]+ MiB in \d+ buffers/);
+  // This browser had no measurement for the GPU, so the load measured the model's weight types first.
+  const loaded = page.locator('.dashboard-sessions tbody tr', { hasText: 'stories260K' }).first();
+  await expect(loaded).toHaveAttribute('data-kind', 'kernel-tuning');
+  await loaded.getByRole('button').click();
+  await expect(page.locator('#dashboard-detail')).toContainText('run by loading a model');
+  expect(errors).toEqual([]);
 });
