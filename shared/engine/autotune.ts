@@ -69,6 +69,8 @@ export interface TuningRecord {
   measuredAt: string;
   rows: number;
   cols: number;
+  /** How the samples were taken (older records: the wall clock). */
+  clock?: 'wall' | 'gpu';
   types: Partial<Record<WeightType, TypeTuning>>;
 }
 
@@ -104,6 +106,13 @@ export interface TuneOptions {
   onTimings?: (type: WeightType, timings: readonly CandidateTiming[]) => void;
   signal?: AbortSignal;
   now?: () => number;
+  /**
+   * Where the samples come from: 'wall' (now() around K products, submit and wait included) or
+   * 'gpu' (the device's timestamp queries around each pass: the kernels alone). 'gpu' falls back
+   * to 'wall' on an adapter without timestamp-query. On Dawn, open the instance without
+   * timestamp quantisation (BENCH_DAWN_FLAGS) or the times come in steps of about 65 µs.
+   */
+  clock?: 'wall' | 'gpu';
 }
 
 /** The adapter a record belongs to: vendor, architecture, device and description. */
@@ -206,7 +215,9 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
     return sh;
   };
   for (const type of opts.types) shapeOf(type);
-  const record: TuningRecord = { adapter: adapterKey(ctx.adapter), kernels: kernelsKey(ctx), measuredAt: new Date().toISOString(), rows, cols, types: {} };
+  const clock = opts.clock === 'gpu' && ctx.caps.timestamps ? 'gpu' : 'wall';
+  const record: TuningRecord = { adapter: adapterKey(ctx.adapter), kernels: kernelsKey(ctx), measuredAt: new Date().toISOString(), rows, cols, clock, types: {} };
+  const previousHook = ctx.activeTimingHook;
   const maxCols = Math.max(cols, ...opts.types.map((t) => shapeOf(t).cols));
   const maxRows = Math.max(rows, ...opts.types.map((t) => shapeOf(t).rows));
   const x = ctx.storage(Float32Array.from({ length: maxCols }, (_, i) => Math.sin(i * 0.37)), 'tune:x');
@@ -224,6 +235,21 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
           for (let i = 0; i < n; i++) await encodeMatmul(ctx, b, { weights, x, y, tokens: 1, tuning });
           b.submit();
           await ctx.sync();
+        };
+        /** Milliseconds per product of `n` products: the GPU's own pass times, or the wall clock around them. */
+        const timedProduct = async (tuning: WeightKernelTuning, n: number): Promise<number> => {
+          if (clock === 'wall') {
+            const t0 = now();
+            await product(tuning, n);
+            return (now() - t0) / n;
+          }
+          // The batch reads the hook when it is made; the times arrive after the GPU finished.
+          const passes = new Promise<number>((resolve) => ctx.setTimingHook((_label, times) => resolve(times.reduce((sum, p) => sum + p.ms, 0))));
+          await product(tuning, n);
+          // A lost device never delivers the times: fail as the next GPU call would.
+          const ms = await Promise.race([passes, ctx.device.lost.then(() => NaN)]);
+          if (!Number.isFinite(ms)) await ctx.sync();
+          return ms / n;
         };
         // Correctness first (this also compiles every pipeline before anything is timed).
         let reference: Float32Array | null = null;
@@ -247,9 +273,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
         for (let r = 0; r < rounds; r++) {
           for (const t of r % 2 ? [...timed].reverse() : timed) {
             opts.signal?.throwIfAborted();
-            const t0 = now();
-            await product(t.tuning, reps);
-            const ms = (now() - t0) / reps;
+            const ms = await timedProduct(t.tuning, reps);
             t.rounds.push(ms);
             t.ms = Math.min(t.ms, ms);
           }
@@ -261,6 +285,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
       }
     }
   } finally {
+    if (clock === 'gpu') ctx.setTimingHook(previousHook);
     x.destroy();
     y.destroy();
   }
@@ -302,6 +327,7 @@ const RecordSchema = z.strictObject({
   measuredAt: z.string().max(64),
   rows: Count,
   cols: Count,
+  clock: z.enum(['wall', 'gpu']).optional(),
   types: z.strictObject(Object.fromEntries(WEIGHT_TYPES.map((t) => [t, TypeTuningSchema.optional()])) as Record<WeightType, z.ZodOptional<typeof TypeTuningSchema>>),
 });
 const FileSchema = z.strictObject({ format: z.literal(TUNING_FILE_FORMAT), version: z.literal(1), records: z.array(RecordSchema).max(TUNING_MAX_RECORDS) });

@@ -60,7 +60,7 @@ export function kernelTuningSession(run: KernelTuningRun): NewSession {
     model: run.model,
     adapter: run.record.adapter,
     driver: run.driver,
-    description: `The kernel tuner (run by ${run.by}) tried ${trials[0]?.variants.length ?? 0} shapes of the decode kernel for ${trials.length} weight type${trials.length === 1 ? '' : 's'}, each checked against the default shape’s answer before it was timed.`,
+    description: `The kernel tuner (run by ${run.by}) tried ${trials[0]?.variants.length ?? 0} shapes of the decode kernel for ${trials.length} weight type${trials.length === 1 ? '' : 's'}, each checked against the default shape’s answer before it was timed ${run.record.clock === 'gpu' ? 'with the GPU’s own timestamps' : 'by the wall clock (submit and wait included)'}, in interleaved rounds.`,
     codeHash: run.record.kernels,
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,

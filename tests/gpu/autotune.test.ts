@@ -67,6 +67,35 @@ describe('kernel tuner', () => {
     }
   });
 
+  it('with the GPU clock, samples are the kernels\' own pass times (no wall clock read) and the caller\'s timing hook is restored', async (t) => {
+    if (!ctx) return t.skip(reason);
+    if (!ctx.caps.timestamps) return t.skip('this adapter has no timestamp-query');
+    const mine = () => undefined;
+    ctx.setTimingHook(mine);
+    const seen: CandidateTiming[] = [];
+    const record = await tuneWeightKernels(ctx, {
+      types: ['Q8_0'],
+      rows: 64,
+      cols: 256,
+      rounds: 2,
+      reps: 2,
+      clock: 'gpu',
+      now: () => {
+        throw new Error('the wall clock was read');
+      },
+      onTimings: (_type, timings) => seen.push(...timings),
+    });
+    expect(record.clock).toBe('gpu');
+    expect(seen).toHaveLength(TUNING_CANDIDATES.length);
+    for (const c of seen) {
+      expect(c.rounds).toHaveLength(2);
+      for (const ms of c.rounds) expect(Number.isFinite(ms) && ms >= 0, String(ms)).toBe(true);
+    }
+    expect(record.types.Q8_0!.reason).toMatch(/^(Kept|Not kept)/);
+    expect(ctx.activeTimingHook).toBe(mine);
+    ctx.setTimingHook(null);
+  });
+
   it('a model loaded with tuned decode shapes gives the default shapes\' logits', async (t) => {
     if (!ctx) return t.skip(reason);
     const cases: [string, Uint8Array][] = [

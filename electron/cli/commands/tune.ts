@@ -9,7 +9,7 @@ import { adapterKey, kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, tuningTab
 import { confirmTuning } from '../../engine/confirm-tuning';
 import { isWeightType, WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
 import { adapterName } from '../../../shared/gpu/adapter';
-import { openNodeContext } from '../../engine';
+import { openBenchContext } from './bench';
 import { forgetTuning, saveTuningRecord, tuningFilePath } from '../../engine/tuning-store';
 import { defaultDataDir } from '../../app-meta';
 import { openSessionStore } from '../../services/session-handlers';
@@ -70,7 +70,8 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
     if (values.confirm !== undefined && (values['dry-run'] || values.forget)) throw new UsageError('--confirm goes with a measurement that is kept (not with --dry-run or --forget)');
     if (values.confirm !== undefined && !existsSync(values.confirm)) throw new UsageError(`--confirm: no such model file: ${values.confirm}`);
 
-    const ctx = await openNodeContext();
+    // Unquantised timestamps (Dawn rounds them to ~65 µs by default): the tuner times the kernels with them where the adapter has timestamp-query.
+    const ctx = await openBenchContext();
     const abort = new AbortController();
     void io.interrupted.then(() => abort.abort());
     try {
@@ -80,7 +81,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         io.err(forgot ? `pxi tune: forgot the measurement for ${adapter} in ${file}` : `pxi tune: nothing saved for ${adapter} in ${file}`);
         return EXIT.OK;
       }
-      io.err(`pxi tune: ${adapter}, ${size} × ${size}, ${rounds} rounds per shape`);
+      io.err(`pxi tune: ${adapter}, ${size} × ${size}, ${rounds} rounds per shape, timed ${ctx.caps.timestamps ? 'by GPU timestamps' : 'by the wall clock (no timestamp-query)'}`);
       const lines: string[] = [];
       const startedAt = new Date().toISOString();
       const timings: Partial<Record<WeightType, readonly CandidateTiming[]>> = {};
@@ -89,6 +90,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         rows: size,
         cols: size,
         rounds,
+        clock: 'gpu',
         signal: abort.signal,
         onProgress: (p) => io.err(`  measuring ${p.type} (${p.typeIndex + 1}/${p.typeCount})…`),
         onTimings: (type, measured: readonly CandidateTiming[]) => {
