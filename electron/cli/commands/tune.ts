@@ -29,7 +29,8 @@ each candidate shape (${TUNING_CANDIDATES.map(shape).join(', ')}: invocations pe
 threads sharing a row), after checking that each computes what the default shape (64x1)
 computes. A shape replaces the default only when, round by round, it is faster by more
 than 10 % with 95 % confidence (a bootstrap interval of the median per-round speed ratio
-must clear 1.11×). The run is recorded as a session for the app's Dashboard. The result is
+must clear 1.11×), timed by the GPU's own unquantised timestamps where the adapter has
+them. The run is recorded as a session for the app's Dashboard. The result is
 saved per adapter and kernel version; pxi run, chat and bench load models with it, and say so.
 A driver update or a changed kernel needs a new measurement (the old one no longer matches).
 
