@@ -20,9 +20,12 @@ export const SESSION_LIMITS = Object.freeze({
   sessions: 200,
   trials: 64,
   variants: 32,
-  samples: 1000,
+  /** Rounds per variant (pxi tune allows 100). */
+  samples: 100,
   details: 400,
   text: 2000,
+  /** The sessions file at most (UTF-16 units of its JSON): past it the oldest sessions go first. */
+  fileChars: 4 * 1024 * 1024,
 });
 
 const Text = z.string().max(SESSION_LIMITS.text);
@@ -165,7 +168,16 @@ export function parseSessionsFile(text: string, file: string): SessionsFile {
   return r.data;
 }
 
-/** The file with `session` in front, the oldest dropped past the limit. */
-export function withSession(file: SessionsFile, session: Session): SessionsFile {
-  return { ...file, sessions: [session, ...file.sessions.filter((s) => s.id !== session.id)].slice(0, SESSION_LIMITS.sessions) };
+/** The file with `session` in front, the oldest dropped past the count or the size limit. */
+export function withSession(file: SessionsFile, session: Session, maxChars: number = SESSION_LIMITS.fileChars): SessionsFile {
+  const sessions = [session, ...file.sessions.filter((s) => s.id !== session.id)].slice(0, SESSION_LIMITS.sessions);
+  // Each session's share of the text, so dropping from the end needs no re-serialising.
+  let chars = JSON.stringify({ ...file, sessions: [] }).length;
+  let keep = 0;
+  for (const s of sessions) {
+    chars += JSON.stringify(s).length + 1;
+    if (keep > 0 && chars > maxChars) break;
+    keep++;
+  }
+  return { ...file, sessions: sessions.slice(0, keep) };
 }

@@ -13,7 +13,7 @@ import { PixelFsCodes } from '../../electron/pixelfs/index';
 import { readTuningFile } from '../../electron/engine/tuning-store';
 import { openSessionStore } from '../../electron/services/session-handlers';
 import { SessionStore } from '../../electron/sessions/store';
-import { parseSessionsFile, SESSION_LIMITS } from '../../shared/sessions/record';
+import { emptySessionsFile, parseSessionsFile, SESSION_LIMITS, withSession } from '../../shared/sessions/record';
 import { PxiError } from '../../shared/errors';
 import { FaultyFileOps } from '../support/faulty-file-ops';
 import { syntheticRun, syntheticSession } from '../support/sessions';
@@ -70,6 +70,17 @@ describe('the session store', () => {
     expect(list).toHaveLength(SESSION_LIMITS.sessions);
     expect(list[0]!.id).toBe(newest.id);
     expect(list.at(-1)!.id).toBe(`kernel-tuning-old-${SESSION_LIMITS.sessions - 2}`);
+  });
+
+  it('keeps the file under its size limit, dropping the oldest, and always keeps the newest', () => {
+    const s = { ...syntheticSession(), id: 'kernel-tuning-a-00000000', undone: null };
+    const one = JSON.stringify(s).length;
+    let file = emptySessionsFile();
+    for (let i = 0; i < 10; i++) file = withSession(file, { ...s, id: `kernel-tuning-${i}-00000000` }, one * 3.5);
+    expect(file.sessions.map((x) => x.id)).toEqual(['kernel-tuning-9-00000000', 'kernel-tuning-8-00000000', 'kernel-tuning-7-00000000']);
+    expect(JSON.stringify(file).length).toBeLessThanOrEqual(one * 3.5);
+    // A session larger than the limit alone is still kept (the schema bounds it).
+    expect(withSession(file, { ...s, id: 'kernel-tuning-big-00000000' }, 10).sessions.map((x) => x.id)).toEqual(['kernel-tuning-big-00000000']);
   });
 
   it('a damaged file is a SESSIONS_BAD_FILE naming the file and the field, and is never overwritten', async () => {
