@@ -89,7 +89,13 @@ function variantsTable(t: SessionTrial): HTMLElement {
   return table;
 }
 
-function trialSection(t: SessionTrial): HTMLElement {
+/** What the variants of a kind are, for a reader who never saw a kernel. */
+const VARIANT_WORDS: Partial<Record<Session['kind'], string>> = {
+  'kernel-tuning':
+    'Each variant is a shape of the decode kernel: how many GPU threads work together (the first number) and how many of them share one row of the weights (the second). All compute the same product; only the speed differs.',
+};
+
+function trialSection(t: SessionTrial, kind: Session['kind']): HTMLElement {
   const sp = t.speedup;
   const speed = sp
     ? el(
@@ -99,7 +105,8 @@ function trialSection(t: SessionTrial): HTMLElement {
         el('span', { className: 'muted small' }, `(${sp.resamples} bootstrap resamples; ${sp.statistic}).`),
       )
     : el('p', { className: 'muted' }, 'No variant could be timed against the reference.');
-  const section = el('section', { className: 'dashboard-trial' }, el('h3', {}, t.subject), speed, el('p', { className: 'dashboard-reason' }, t.reason), variantsTable(t));
+  const words = VARIANT_WORDS[kind];
+  const section = el('section', { className: 'dashboard-trial' }, el('h3', {}, t.subject), speed, el('p', { className: 'dashboard-reason' }, t.reason), ...(words ? [el('p', { className: 'muted small' }, words)] : []), variantsTable(t));
   section.dataset.subject = t.subject;
   section.dataset.kept = String(t.kept);
   return section;
@@ -193,7 +200,7 @@ export const dashboardView: View = {
         confirmation,
         actions,
         ...(undoMessage ? [undoMessage] : []),
-        ...s.trials.map(trialSection),
+        ...s.trials.map((t) => trialSection(t, s.kind)),
       );
       detail.dataset.id = s.id;
       detail.dataset.decision = s.undone ? 'undone' : s.decision;
