@@ -110,11 +110,18 @@ export class ModelLayouts {
     return this.volume.read(p.file, p.offset + offset, length);
   }
 
-  /** Finishes or rolls back a migration a crash cut off; returns what it did. */
+  /**
+   * Finishes or rolls back a migration a crash cut off, and removes pack files the active layout
+   * does not name (a journal rewrite lost to a power cut leaves the journal before it; where
+   * that is none, the import layout is active and every pack is stray). Returns what it did.
+   */
   async recover(m: ModelManifest): Promise<RecoveryOutcome> {
     const j = await this.journal(m);
-    if (!j.intent) return 'none';
-    await this.removeFiles(j.intent.files);
+    const keep = new Set(j.active?.packs.map((p) => p.file) ?? []);
+    const prefix = `models/${m.id}/layout-`;
+    const stray = [...this.volume.ls().map((f) => f.name), ...this.volume.pending().map((p) => p.name)].filter((n) => n.startsWith(prefix) && !keep.has(n));
+    await this.removeFiles([...new Set([...(j.intent?.files ?? []), ...stray])]);
+    if (!j.intent) return stray.length > 0 ? 'rolled-back' : 'none';
     await this.write({ ...j, intent: null });
     return j.intent.op === 'apply' ? 'rolled-back' : 'finished';
   }

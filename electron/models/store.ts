@@ -1194,6 +1194,10 @@ export class ModelStore {
 
   /** Finishes or rolls back every layout migration a crash cut off; drops journals of removed models. */
   private async recoverLayouts(): Promise<void> {
+    for (const r of this.db.models()) {
+      const what = await this.layouts.recover(this.layout(r.id));
+      if (what !== 'none') this.openLayoutRecovery.set(r.id, what);
+    }
     let names: string[];
     try {
       names = await fs.readdir(path.join(this.root, LAYOUTS_DIR));
@@ -1203,13 +1207,8 @@ export class ModelStore {
     }
     for (const n of names) {
       const id = /^([a-z0-9][a-z0-9-]{0,63})\.json$/.exec(n)?.[1];
-      if (!id) continue; // temp files of an interrupted journal write and anything not ours
-      if (!this.db.model(id)) {
-        if (!this.db.imports().some((i) => i.modelId === id)) await this.layouts.forget(id);
-        continue;
-      }
-      const what = await this.layouts.recover(this.layout(id));
-      if (what !== 'none') this.openLayoutRecovery.set(id, what);
+      // Temp files of a cut-off journal write are left for the next write's folder; journals of models removed before their journal went are dropped.
+      if (id && !this.db.model(id) && !this.db.imports().some((i) => i.modelId === id)) await this.layouts.forget(id);
     }
   }
 
