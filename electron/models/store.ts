@@ -1223,13 +1223,13 @@ export class ModelStore {
   }
 
   /** Proposes a packed layout for `trace`, with its cost before (in the active layout) and after. Writes nothing. */
-  async planLayout(ref: string, trace: readonly TensorRead[], opts: { maxPackBytes?: number } = {}): Promise<LayoutPlan> {
+  async planLayout(ref: string, trace: readonly TensorRead[], opts: { maxPackBytes?: number; traceName?: string } = {}): Promise<LayoutPlan> {
     const m = this.layout(ref);
     return planLayout(trace, m.tensors, placesOf(m, await this.layouts.journal(m)), this.volume.tileBytes, opts);
   }
 
   /** Plans and applies a packed layout (journaled; see electron/models/layout.ts). With `measure`, times a cold read of the trace before and after. */
-  async applyLayout(ref: string, trace: readonly TensorRead[], opts: { maxPackBytes?: number; measure?: boolean } = {}): Promise<LayoutDecision> {
+  async applyLayout(ref: string, trace: readonly TensorRead[], opts: { maxPackBytes?: number; traceName?: string; measure?: boolean } = {}): Promise<LayoutDecision> {
     const m = this.layout(ref);
     const plan = await this.planLayout(m.id, trace, opts);
     const measure = opts.measure ? async () => (await this.layouts.coldRead(trace, (r) => this.readTensor(m.id, r.tensor, r.offset, r.length))).ms : undefined;

@@ -173,9 +173,9 @@ export function planLayout(
   tensors: readonly LayoutTensor[],
   current: ReadonlyMap<string, TensorPlace>,
   tileBytes: number,
-  opts: { maxPackBytes?: number } = {},
+  opts: { maxPackBytes?: number; /** Names the trace in errors (its file). */ traceName?: string } = {},
 ): LayoutPlan {
-  const order = blockOrder(readOrder(trace, tensors));
+  const order = blockOrder(readOrder(trace, tensors, opts.traceName));
   const packs = planPacks(order, tensors, opts.maxPackBytes);
   return {
     strategy: PACK_STRATEGY,
