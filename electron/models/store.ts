@@ -1192,23 +1192,33 @@ export class ModelStore {
   // -------------------------------------------------------------------------------------------
   // Layout (issue 12 §4): which PixelFS files a model's tensors are read from
 
-  /** Finishes or rolls back every layout migration a crash cut off; drops journals of removed models. */
+  /**
+   * Finishes or rolls back every layout migration a crash cut off; drops journals of removed
+   * models. Only models with a journal or pack files are looked at (parsing every manifest at
+   * each open would cost a large vocabulary's worth of time per model).
+   */
   private async recoverLayouts(): Promise<void> {
-    for (const r of this.db.models()) {
-      const what = await this.layouts.recover(this.layout(r.id));
-      if (what !== 'none') this.openLayoutRecovery.set(r.id, what);
+    const ids = new Set<string>();
+    for (const n of [...this.volume.ls().map((f) => f.name), ...this.volume.pending().map((p) => p.name)]) {
+      const id = /^models\/([^/]+)\/layout-/.exec(n)?.[1];
+      if (id) ids.add(id);
     }
-    let names: string[];
+    let names: string[] = [];
     try {
       names = await fs.readdir(path.join(this.root, LAYOUTS_DIR));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
     for (const n of names) {
       const id = /^([a-z0-9][a-z0-9-]{0,63})\.json$/.exec(n)?.[1];
-      // Temp files of a cut-off journal write are left for the next write's folder; journals of models removed before their journal went are dropped.
-      if (id && !this.db.model(id) && !this.db.imports().some((i) => i.modelId === id)) await this.layouts.forget(id);
+      if (!id) continue; // temp files of a cut-off journal write (nothing reads them) and anything not ours
+      if (this.db.model(id)) ids.add(id);
+      else if (!this.db.imports().some((i) => i.modelId === id)) await this.layouts.forget(id);
+    }
+    for (const id of ids) {
+      if (!this.db.model(id)) continue; // pack files of a removed model: the orphan sweep's
+      const what = await this.layouts.recover(this.layout(id));
+      if (what !== 'none') this.openLayoutRecovery.set(id, what);
     }
   }
 
