@@ -3,7 +3,9 @@
  * project's generator is imported into a fresh volume (default 1024x1024 tiles, 4 MiB), its
  * reads are recorded (load + one forward pass through the engine when a WebGPU adapter opens,
  * else the load order), then the same measurements are taken in the import layout and, after
- * `applyLayout`, in the packed layout, each from a freshly opened store (empty tile cache):
+ * `applyLayout`, in the packed layout. The import files stay beside the packs, so the two
+ * layouts are measured in the same volume, interleaved (import, packed; packed, import; ...),
+ * each sample with PixelFS's tile cache emptied first:
  *   - a cold read of the trace through PixelFS: wall time and tiles loaded;
  *   - (with an adapter) the engine's cold load from pixels, its tiles loaded, and decode tok/s
  *     with a GPU budget of half the weights (the residency planner streams matrices per token).
@@ -19,11 +21,15 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { openBenchContext } from '../../electron/cli/commands/bench';
-import { openPixelModel } from '../../electron/engine/pixel-source';
+import { openModelFromSource } from '../../electron/engine/index';
+import { pixelTensorSource } from '../../electron/engine/pixel-source';
 import { traceModelReads } from '../../electron/engine/trace-reads';
+import { placesOf } from '../../electron/models/layout';
 import { ModelStore } from '../../electron/models/store';
+import type { Model } from '../../shared/engine/model';
+import type { TensorSource } from '../../shared/engine/tensor-source';
 import type { GpuContext } from '../../shared/gpu';
-import type { TensorRead } from '../../shared/model/layout-plan';
+import type { TensorPlace, TensorRead } from '../../shared/model/layout-plan';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 
 const { values } = parseArgs({
@@ -100,6 +106,25 @@ try {
     await s.close();
   }
 
+  // Apply first: the import files stay beside the packs, so both layouts can then be read in
+  // the same volume state, interleaved (A B, B A, ...), which keeps the machine's drift out.
+  const store = await ModelStore.open(volume);
+  const t0 = performance.now();
+  const decision = await store.applyLayout('m', trace);
+  const applyS = (performance.now() - t0) / 1000;
+  const m1 = store.manifest('m');
+  const journal = await store.layoutJournal('m');
+  const layouts = { import: placesOf(m1, { ...journal, active: null }), packed: placesOf(m1, journal) };
+  const vol = store.volume;
+  const header = pixelTensorSource(store, 'm').header;
+  const sourceIn = (places: Map<string, TensorPlace>): TensorSource => ({
+    header,
+    read: (name, offset, length) => {
+      const p = places.get(name)!;
+      return vol.read(p.file, p.offset + offset, length);
+    },
+  });
+
   interface Figures {
     readMs: number;
     readTiles: number;
@@ -107,55 +132,48 @@ try {
     loadTiles: number | null;
     tokS: number | null;
   }
-  let budget: number | null = null;
-  const measure = async (): Promise<Figures> => {
-    const rows: Figures[] = [];
-    for (let i = 0; i < reps; i++) {
-      const s = await ModelStore.open(volume);
-      try {
-        const cold = await s.coldRead('m', trace);
-        const f: Figures = { readMs: cold.ms, readTiles: cold.tileLoads, loadS: null, loadTiles: null, tokS: null };
-        if (ctx) {
-          s.volume.dropCache();
-          const t0 = s.volume.tileLoads;
-          const nm = await openPixelModel(s, 'm', { ctx, contextLength: tokens + 2, ...(budget ? { gpuMemory: budget } : {}) });
-          f.loadS = nm.loadSeconds;
-          f.loadTiles = s.volume.tileLoads - t0;
-          const model = nm.model;
-          if (budget === null) {
-            // Half the weights on the GPU: the rest streams per token (the residency planner).
-            budget = Math.floor(model.memory.kvCache + model.memory.activations + model.memory.weights / 2);
-            await nm.close();
-            const nb = await openPixelModel(s, 'm', { ctx, contextLength: tokens + 2, gpuMemory: budget });
-            f.tokS = await decode(nb.model);
-            await nb.close();
-          } else {
-            f.tokS = await decode(model);
-            await nm.close();
-          }
-        }
-        rows.push(f);
-      } finally {
-        await s.close();
-      }
-    }
-    const med = (k: keyof Figures): number | null => (rows[0]![k] === null ? null : median(rows.map((r) => r[k]!)));
-    return { readMs: med('readMs')!, readTiles: med('readTiles')!, loadS: med('loadS'), loadTiles: med('loadTiles'), tokS: med('tokS') };
-  };
-  const decode = async (model: import('../../shared/engine/model').Model): Promise<number> => {
+  const decode = async (model: Model): Promise<number> => {
     let next = (await model.forward([1], 'argmax')).token!;
-    const t0 = performance.now();
+    const t = performance.now();
     for (let i = 0; i < tokens; i++) next = (await model.forward([next], 'argmax')).token!;
-    return tokens / ((performance.now() - t0) / 1000);
+    return tokens / ((performance.now() - t) / 1000);
   };
-
-  const before = await measure();
-  const s = await ModelStore.open(volume);
-  const t0 = performance.now();
-  const decision = await s.applyLayout('m', trace);
-  const applyS = (performance.now() - t0) / 1000;
-  await s.close();
-  const after = await measure();
+  // Half the weights on the GPU, the rest streamed per token (the residency planner); found by
+  // one unmeasured load, which also compiles the pipelines before anything is timed.
+  let budget: number | undefined;
+  if (ctx) {
+    const warm = await openModelFromSource(sourceIn(layouts.import), { ctx, contextLength: tokens + 2 });
+    budget = Math.floor(warm.model.memory.kvCache + warm.model.memory.activations + warm.model.memory.weights / 2);
+    await warm.close();
+  }
+  const once = async (places: Map<string, TensorPlace>): Promise<Figures> => {
+    vol.dropCache();
+    let tiles0 = vol.tileLoads;
+    const r0 = performance.now();
+    for (const r of trace) if (r.length > 0) await sourceIn(places).read(r.tensor, r.offset, r.length);
+    const f: Figures = { readMs: performance.now() - r0, readTiles: vol.tileLoads - tiles0, loadS: null, loadTiles: null, tokS: null };
+    if (ctx) {
+      vol.dropCache();
+      tiles0 = vol.tileLoads;
+      const nm = await openModelFromSource(sourceIn(places), { ctx, contextLength: tokens + 2, ...(budget ? { gpuMemory: budget } : {}) });
+      f.loadS = nm.loadSeconds;
+      f.loadTiles = vol.tileLoads - tiles0;
+      f.tokS = await decode(nm.model);
+      await nm.close();
+    }
+    return f;
+  };
+  const samples: Record<'import' | 'packed', Figures[]> = { import: [], packed: [] };
+  for (let i = 0; i < reps; i++) {
+    for (const k of i % 2 === 0 ? (['import', 'packed'] as const) : (['packed', 'import'] as const)) samples[k].push(await once(layouts[k]));
+  }
+  await store.close();
+  const med = (rows: Figures[]): Figures => {
+    const mk = (k: keyof Figures): number | null => (rows[0]![k] === null ? null : median(rows.map((r) => r[k]!)));
+    return { readMs: mk('readMs')!, readTiles: mk('readTiles')!, loadS: mk('loadS'), loadTiles: mk('loadTiles'), tokS: mk('tokS') };
+  };
+  const before = med(samples.import);
+  const after = med(samples.packed);
 
   const show = (label: string, f: Figures): string =>
     `${label}: cold read ${f.readMs.toFixed(1)} ms, ${f.readTiles} tiles` +
@@ -163,6 +181,8 @@ try {
   console.log(`planned: ${decision.before.tileLoads} → ${decision.after.tileLoads} tile loads, ${decision.before.seeks} → ${decision.after.seeks} seeks, ${decision.before.files} → ${decision.after.files} files`);
   console.log(show('import layout', before));
   console.log(show('packed layout', after));
+  const all = (k: keyof Figures, rows: Figures[]): string => rows.map((r) => (r[k] === null ? '-' : Number(r[k]).toFixed(k === 'loadS' ? 3 : 1))).join(' ');
+  console.log(`samples (interleaved): cold read ms import [${all('readMs', samples.import)}] packed [${all('readMs', samples.packed)}]; load s import [${all('loadS', samples.import)}] packed [${all('loadS', samples.packed)}]; tok/s import [${all('tokS', samples.import)}] packed [${all('tokS', samples.packed)}]`);
   console.log(`apply took ${applyS.toFixed(2)} s (${decision.after.files} pack files written beside the import files)`);
   console.log(`decision record: ${JSON.stringify(decision)}`);
   ctx?.destroy();
