@@ -145,7 +145,8 @@ export interface ExportResult {
   seconds: number;
 }
 
-export type ModelPart = 'header' | 'tensor' | 'padding' | 'manifest';
+/** `pack`: a file of the active packed layout (electron/models/layout.ts), checked against the layout journal. */
+export type ModelPart = 'header' | 'tensor' | 'padding' | 'manifest' | 'pack';
 
 /** One damaged or missing piece of a model, located in the PixelFS file and in the GGUF. */
 export interface ModelProblem {
@@ -979,7 +980,9 @@ export class ModelStore {
     const t0 = performance.now();
     const r = this.row(ref);
     const m = this.layout(r.id);
-    const files = this.modelFiles(m);
+    // The engine reads a packed model from its packs: they are checked too, against the journal.
+    const packs = (await this.layouts.journal(m)).active?.packs ?? [];
+    const files = [...this.modelFiles(m), ...packs.map((p) => ({ part: 'pack' as const, file: { name: p.file, size: p.size, sha256: p.sha256 }, tensorIndex: null }))];
     const vol = this.volume;
     const total = files.reduce((n, f) => n + Math.max(0, f.file.size), 0);
     const meter = new RateMeter();

@@ -114,6 +114,7 @@ describe('layout migration', () => {
       expect(plan.after.tileLoads).toBeLessThan(plan.before.tileLoads);
       const cold0 = await s.coldRead('m', trace);
       expect(cold0.tileLoads).toBe(plan.before.tileLoads);
+      const verified0 = await s.verify('m');
 
       const d = await s.applyLayout('m', trace, { measure: true });
       expect(d).toMatchObject({ kind: 'layout', modelId: s.get('m').id, action: 'apply', undo: { action: 'undo', generation: d.generation } });
@@ -123,6 +124,10 @@ describe('layout migration', () => {
       expect(d.after.coldReadMs).not.toBeNull();
       expect(JSON.parse(JSON.stringify(d))).toEqual(d); // a plain record a dashboard can list
       expect(await checkModel(s, 'after apply')).toBe('new');
+      // verify reads the packs too (the files the engine now reads).
+      const verified = await s.verify('m');
+      expect(verified.ok).toBe(true);
+      expect(verified.filesChecked).toBe(verified0.filesChecked + plan.packs.length);
       // The measured cold read in the new layout loads what the planner said.
       expect((await s.coldRead('m', trace)).tileLoads).toBe(plan.after.tileLoads);
       await expect(s.applyLayout('m', trace)).rejects.toMatchObject({ code: 'LAYOUT_STATE' });
@@ -151,7 +156,7 @@ describe('layout migration', () => {
     }
   }, 60_000);
 
-  it('a damaged journal is refused at open with a LayoutError naming the file and field', async () => {
+  it('a damaged journal is refused at open with a LayoutError naming the file and field; a pack that disagrees with it fails verify', async () => {
     const dir = path.join(tmp, 'damaged');
     await importedVolume(dir);
     const s = await ModelStore.open(dir, opts());
@@ -163,6 +168,18 @@ describe('layout migration', () => {
     j.active.packs[0]!.size += 1;
     fs.writeFileSync(jf, JSON.stringify(j));
     await expect(ModelStore.open(dir, opts())).rejects.toMatchObject({ code: 'LAYOUT_JOURNAL_INVALID', details: { file: jf, field: 'active.packs[0].size' } });
+    // A pack whose bytes disagree with the journal: verify names it as a pack.
+    j.active.packs[0]!.size -= 1;
+    (j.active.packs[0] as unknown as { sha256: string }).sha256 = 'b'.repeat(64);
+    fs.writeFileSync(jf, JSON.stringify(j));
+    const s2 = await ModelStore.open(dir, opts());
+    try {
+      const v = await s2.verify('m');
+      expect(v.ok).toBe(false);
+      expect(v.problems).toEqual([expect.objectContaining({ part: 'pack', code: 'PIXELFS_FILE_CHECKSUM_MISMATCH' })]);
+    } finally {
+      await s2.close();
+    }
   }, 60_000);
 
   it('a crash at every file operation of an apply, then of an undo, leaves the old or the new layout, never between', async () => {
