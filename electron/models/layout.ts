@@ -56,6 +56,8 @@ export function placesOf(m: Pick<ModelManifest, 'tensors'>, journal: LayoutJourn
 export class ModelLayouts {
   private readonly dir: string;
   private readonly journals = new Map<string, LayoutJournal>();
+  /** Models with an apply or undo running in this process (one volume has one owner process). */
+  private readonly busy = new Set<string>();
 
   constructor(
     root: string,
@@ -140,8 +142,26 @@ export class ModelLayouts {
    * of the trace in the layout active when it is called: once before, once after the switch.
    */
   async apply(m: ModelManifest, plan: LayoutPlan, trace: readonly TensorRead[], measure?: () => Promise<number>): Promise<LayoutDecision> {
+    return this.exclusive(m, () => this.doApply(m, plan, trace, measure));
+  }
+
+  /**
+   * Runs one migration of `m` at a time; one that failed earlier in this process (a full disk,
+   * a damaged tile) left its intent behind, and is recovered first, as an open would.
+   */
+  private async exclusive<T>(m: ModelManifest, fn: () => Promise<T>): Promise<T> {
+    if (this.busy.has(m.id)) throw new LayoutError('LAYOUT_STATE', { file: this.journalPath(m.id), field: 'intent' }, m.id, 'another layout apply or undo of this model is running');
+    this.busy.add(m.id);
+    try {
+      if ((await this.journal(m)).intent) await this.recover(m);
+      return await fn();
+    } finally {
+      this.busy.delete(m.id);
+    }
+  }
+
+  private async doApply(m: ModelManifest, plan: LayoutPlan, trace: readonly TensorRead[], measure?: () => Promise<number>): Promise<LayoutDecision> {
     let j = await this.journal(m);
-    if (j.intent) throw new LayoutError('LAYOUT_STATE', { file: this.journalPath(m.id), field: 'intent' }, j.intent.op, 'a migration was cut off; reopen the volume to recover it first');
     if (j.active) throw new LayoutError('LAYOUT_STATE', { file: this.journalPath(m.id), field: 'active' }, j.active.generation, 'the model is already packed; undo it before applying another layout');
     const before: LayoutMeasurement = { ...readCost(trace, placesOf(m, j), this.volume.tileBytes), coldReadMs: measure ? await measure() : null };
     const generation = randomBytes(8).toString('hex');
@@ -202,8 +222,11 @@ export class ModelLayouts {
 
   /** Switches the model back to its import layout, then removes the packs. */
   async undo(m: ModelManifest, trace: readonly TensorRead[]): Promise<LayoutDecision> {
+    return this.exclusive(m, () => this.doUndo(m, trace));
+  }
+
+  private async doUndo(m: ModelManifest, trace: readonly TensorRead[]): Promise<LayoutDecision> {
     let j = await this.journal(m);
-    if (j.intent) throw new LayoutError('LAYOUT_STATE', { file: this.journalPath(m.id), field: 'intent' }, j.intent.op, 'a migration was cut off; reopen the volume to recover it first');
     if (!j.active) throw new LayoutError('LAYOUT_STATE', { file: this.journalPath(m.id), field: 'active' }, null, 'the model is in its import layout: nothing to undo');
     const old = j.active;
     const cost = (l: LayoutJournal): ReadCost => readCost(trace, placesOf(m, l), this.volume.tileBytes);

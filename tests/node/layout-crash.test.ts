@@ -182,6 +182,35 @@ describe('layout migration', () => {
     }
   }, 60_000);
 
+  it('an apply that fails (a full disk) is recovered by the next one in the same process; two at once: one runs, one is refused', async () => {
+    const dir = path.join(tmp, 'failing');
+    await importedVolume(dir);
+    let armed = false;
+    const tiles = `${path.sep}tiles${path.sep}`;
+    const ops: FileOps = {
+      ...nodeFileOps,
+      async create(f) {
+        if (armed && f.includes(tiles)) {
+          armed = false;
+          throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+        }
+        return nodeFileOps.create(f);
+      },
+    };
+    const s = await ModelStore.open(dir, { ...opts(), fileOps: ops });
+    try {
+      armed = true;
+      await expect(s.applyLayout('m', s.tableTrace('m'))).rejects.toMatchObject({ code: PixelFsCodes.NO_SPACE });
+      expect((await s.layoutJournal('m')).intent?.op).toBe('apply');
+      const again = await Promise.allSettled([s.applyLayout('m', s.tableTrace('m')), s.applyLayout('m', s.tableTrace('m'))]);
+      expect(again.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+      expect(again.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'LAYOUT_STATE' } });
+      expect(await checkModel(s, 'after the failed apply and the one that ran')).toBe('new');
+    } finally {
+      await s.close();
+    }
+  }, 60_000);
+
   it('a crash at every file operation of an apply, then of an undo, leaves the old or the new layout, never between', async () => {
     const base = path.join(tmp, 'crash-base');
     await importedVolume(base);
