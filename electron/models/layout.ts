@@ -56,6 +56,8 @@ export function placesOf(m: Pick<ModelManifest, 'tensors'>, journal: LayoutJourn
 export class ModelLayouts {
   private readonly dir: string;
   private readonly journals = new Map<string, LayoutJournal>();
+  /** Each active packed layout's tensor places, built once per journal (reads look them up). */
+  private readonly places = new WeakMap<PackedLayout, Map<string, TensorPlace>>();
   /** Models with an apply or undo running in this process (one volume has one owner process). */
   private readonly busy = new Set<string>();
 
@@ -108,7 +110,12 @@ export class ModelLayouts {
   async read(m: ModelManifest, t: ManifestTensor, offset: number, length: number): Promise<Buffer> {
     const j = await this.journal(m);
     if (!j.active) return this.volume.read(t.file, offset, length);
-    const p = placesOf(m, j).get(t.name)!;
+    let places = this.places.get(j.active);
+    if (!places) {
+      places = placesOf(m, j);
+      this.places.set(j.active, places);
+    }
+    const p = places.get(t.name)!;
     return this.volume.read(p.file, p.offset + offset, length);
   }
 
