@@ -12,11 +12,13 @@
  *        packs active and no intent: the switch.
  * undo:  journal with no active packs and intent "retire": the switch back → packs removed →
  *        journal without intent.
- * recover (at open): intent "apply" → remove its files, clear it (the old layout stays);
- *        intent "retire" → finish removing, clear it (the import layout is already active).
+ * recover (at open, and before an apply or undo that finds an intent left by a failed one):
+ *        intent "apply" → remove its files, clear it (the old layout stays); intent "retire" →
+ *        finish removing, clear it (the import layout is already active); and pack files the
+ *        active layout does not name are removed (a journal rewrite lost to a power cut).
  * A crash anywhere leaves the model readable in the old or the new layout, never in between.
- * The import files are kept while packs are active (undo needs no copy; export, verify and the
- * map read them): a packed model takes its size twice on disk.
+ * The import files are kept while packs are active (undo needs no copy; export and the map
+ * read them): a packed model takes its size twice on disk.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
