@@ -18,9 +18,10 @@ import { trainCommand } from './commands/train';
 import { finetuneCommand } from './commands/finetune';
 import { corpusCommand } from './commands/corpus';
 import { tokenizerCommand } from './commands/tokenizer';
+import { layoutCommand } from './commands/layout';
 
 /** `pxi`: the command line of Pixel-LLM. Each subcommand lives in ./commands. */
-const commands: Command[] = [serveCommand, gpuCommand, genCommand, importCommand, inspectCommand, verifyCommand, exportCommand, mapCommand, fsCommand, runCommand, chatCommand, benchCommand, tuneCommand, trainCommand, finetuneCommand, corpusCommand, tokenizerCommand];
+const commands: Command[] = [serveCommand, gpuCommand, genCommand, importCommand, inspectCommand, verifyCommand, exportCommand, mapCommand, layoutCommand, fsCommand, runCommand, chatCommand, benchCommand, tuneCommand, trainCommand, finetuneCommand, corpusCommand, tokenizerCommand];
 
 function mainHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

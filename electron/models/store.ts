@@ -47,6 +47,9 @@ import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
 import { HashWorker, type HashStream, type Slot } from './hash-worker';
 import { cancelledError, ModelStoreError } from './errors';
+import { LAYOUTS_DIR, ModelLayouts, placesOf, type RecoveryOutcome } from './layout';
+import { planLayout, type LayoutPlan, type TensorRead } from '../../shared/model/layout-plan';
+import type { LayoutDecision, LayoutJournal } from '../../shared/model/layout-journal';
 import { Pipe } from './pipe';
 import { RateMeter } from './progress';
 import { sameSource, STORE_DB_FILE, StoreDb, type ImportRow, type ModelRow, type SourceIdentity, type VerifyState } from './store-db';
@@ -142,7 +145,8 @@ export interface ExportResult {
   seconds: number;
 }
 
-export type ModelPart = 'header' | 'tensor' | 'padding' | 'manifest';
+/** `pack`: a file of the active packed layout (electron/models/layout.ts), checked against the layout journal. */
+export type ModelPart = 'header' | 'tensor' | 'padding' | 'manifest' | 'pack';
 
 /** One damaged or missing piece of a model, located in the PixelFS file and in the GGUF. */
 export interface ModelProblem {
@@ -400,6 +404,10 @@ export class ModelStore {
   private readonly freeBytes: (dir: string) => Promise<number>;
   /** What the sweep at open removed: models whose import or removal was cut off. */
   openSweep = { orphanModelsRemoved: 0 };
+  /** Layout migrations that a crash cut off, finished or rolled back at open (model id -> what was done). */
+  openLayoutRecovery = new Map<string, RecoveryOutcome>();
+  /** Which layout each model is read in, and the migrations between layouts (electron/models/layout.ts). */
+  private readonly layouts: ModelLayouts;
 
   private constructor(root: string, volume: Volume, db: StoreDb, opts: ModelStoreOptions) {
     this.root = root;
@@ -411,6 +419,7 @@ export class ModelStore {
     this.chunkBytes = opts.chunkBytes ?? Math.min(volume.tileBytes, 16 << 20);
     this.fileOps = opts.fileOps ?? nodeFileOps;
     this.freeBytes = opts.freeBytes ?? freeBytesAt;
+    this.layouts = new ModelLayouts(root, volume, this.fileOps);
   }
 
   /** Opens (or with `create`, creates) the volume folder and its model database, then sweeps leftovers of a crash. */
@@ -434,6 +443,7 @@ export class ModelStore {
     const store = new ModelStore(root, volume, db, opts);
     try {
       store.openSweep.orphanModelsRemoved = await store.sweepOrphans();
+      await store.recoverLayouts();
     } catch (e) {
       await store.close();
       throw e;
@@ -970,7 +980,9 @@ export class ModelStore {
     const t0 = performance.now();
     const r = this.row(ref);
     const m = this.layout(r.id);
-    const files = this.modelFiles(m);
+    // The engine reads a packed model from its packs: they are checked too, against the journal.
+    const packs = (await this.layouts.journal(m)).active?.packs ?? [];
+    const files = [...this.modelFiles(m), ...packs.map((p) => ({ part: 'pack' as const, file: { name: p.file, size: p.size, sha256: p.sha256 }, tensorIndex: null }))];
     const vol = this.volume;
     const total = files.reduce((n, f) => n + Math.max(0, f.file.size), 0);
     const meter = new RateMeter();
@@ -1177,7 +1189,83 @@ export class ModelStore {
     const m = this.layout(ref);
     const t = m.tensors.find((x) => x.name === tensor);
     if (!t) throw new ModelStoreError('MODEL_NOT_FOUND', `model ${m.name} has no tensor ${JSON.stringify(tensor)}`, { file: m.id, field: 'tensor', value: tensor });
-    return this.volume.read(t.file, offset, length ?? t.bytes - offset);
+    return this.layouts.read(m, t, offset, length ?? t.bytes - offset);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Layout (issue 12 §4): which PixelFS files a model's tensors are read from
+
+  /**
+   * Finishes or rolls back every layout migration a crash cut off; drops journals of removed
+   * models. Only models with a journal or pack files are looked at (parsing every manifest at
+   * each open would cost a large vocabulary's worth of time per model).
+   */
+  private async recoverLayouts(): Promise<void> {
+    const ids = new Set<string>();
+    for (const n of [...this.volume.ls().map((f) => f.name), ...this.volume.pending().map((p) => p.name)]) {
+      const id = /^models\/([^/]+)\/layout-/.exec(n)?.[1];
+      if (id) ids.add(id);
+    }
+    let names: string[] = [];
+    try {
+      names = await fs.readdir(path.join(this.root, LAYOUTS_DIR));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    for (const n of names) {
+      const id = /^([a-z0-9][a-z0-9-]{0,63})\.json$/.exec(n)?.[1];
+      if (!id) continue; // temp files of a cut-off journal write (nothing reads them) and anything not ours
+      if (this.db.model(id)) ids.add(id);
+      else if (!this.db.imports().some((i) => i.modelId === id)) await this.layouts.forget(id);
+    }
+    for (const id of ids) {
+      if (!this.db.model(id)) continue; // pack files of a removed model: the orphan sweep's
+      const what = await this.layouts.recover(this.layout(id));
+      if (what !== 'none') this.openLayoutRecovery.set(id, what);
+    }
+  }
+
+  /** The model's layout journal: the active layout, a cut-off migration, the decisions taken. */
+  async layoutJournal(ref: string): Promise<LayoutJournal> {
+    return this.layouts.journal(this.layout(ref));
+  }
+
+  /** The trace a load makes when none was recorded: every tensor whole, in the tensor table's order (Model.load's order). */
+  tableTrace(ref: string): TensorRead[] {
+    return this.layout(ref).tensors.map((t) => ({ tensor: t.name, offset: 0, length: t.bytes }));
+  }
+
+  /** Proposes a packed layout for `trace`, with its cost before (in the active layout) and after. Writes nothing. */
+  async planLayout(ref: string, trace: readonly TensorRead[], opts: { maxPackBytes?: number; traceName?: string } = {}): Promise<LayoutPlan> {
+    const m = this.layout(ref);
+    return planLayout(trace, m.tensors, placesOf(m, await this.layouts.journal(m)), this.volume.tileBytes, opts);
+  }
+
+  /** Plans and applies a packed layout (journaled; see electron/models/layout.ts). With `measure`, times a cold read of the trace before and after. */
+  async applyLayout(ref: string, trace: readonly TensorRead[], opts: { maxPackBytes?: number; traceName?: string; measure?: boolean } = {}): Promise<LayoutDecision> {
+    const m = this.layout(ref);
+    const plan = await this.planLayout(m.id, trace, opts);
+    const measure = opts.measure ? async () => (await this.layouts.coldRead(trace, (r) => this.readTensor(m.id, r.tensor, r.offset, r.length))).ms : undefined;
+    return this.layouts.apply(m, plan, trace, measure);
+  }
+
+  /** Switches the model back to its import layout and removes the packs. */
+  async undoLayout(ref: string, trace?: readonly TensorRead[]): Promise<LayoutDecision> {
+    const m = this.layout(ref);
+    return this.layouts.undo(m, trace ?? this.tableTrace(m.id));
+  }
+
+  /** A cold read of `trace` in the model's active layout: wall time and tiles loaded (benchmarks). */
+  async coldRead(ref: string, trace: readonly TensorRead[]): Promise<{ ms: number; tileLoads: number }> {
+    const id = this.row(ref).id;
+    return this.layouts.coldRead(trace, (r) => this.readTensor(id, r.tensor, r.offset, r.length));
+  }
+
+  /** Every layout decision of every model, oldest first (what a dashboard lists). */
+  async layoutDecisions(): Promise<LayoutDecision[]> {
+    const out: LayoutDecision[] = [];
+    for (const r of this.db.models()) out.push(...(await this.layouts.journal(this.layout(r.id))).decisions);
+    return out.sort((a, b) => a.at.localeCompare(b.at));
   }
 
   /**
@@ -1304,6 +1392,7 @@ export class ModelStore {
     });
     this.manifests.delete(r.id);
     await this.discard(r.id);
+    await this.layouts.forget(r.id);
   }
 
   /** Files under `models/<id>/` whose id is neither a model nor a pending import: leftovers of a crash. */

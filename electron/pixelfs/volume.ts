@@ -257,6 +257,8 @@ export class Volume {
   readonly tileBytes: number;
   /** What the orphan sweep at open found. */
   openSweep: SweepResult = { tempFilesRemoved: 0, orphanFilesRemoved: 0, missingTiles: [] };
+  /** Tiles read from disk and decoded by `read()` (cache misses) since open: what a layout costs. */
+  tileLoads = 0;
 
   private readonly tilesDir: string;
   private readonly ops: FileOps;
@@ -443,6 +445,7 @@ export class Volume {
     if (!p) {
       p = (async () => {
         try {
+          this.tileLoads++;
           const { buf, length } = await this.readTileFile(row.hash);
           const payload = decodeTile(Buffer.from(buf, 0, length), this.decodeOpts(row.hash, row.length, this.tilePath(row.hash))).payload;
           this.cache.set(row.hash, payload);
@@ -1096,6 +1099,11 @@ export class Volume {
   integrityCheck(): string[] {
     this.assertOpen();
     return this.catalog.integrityCheck();
+  }
+
+  /** Empties the decoded-tile cache, so that the next reads load from disk (layout measurements). */
+  dropCache(): void {
+    this.cache.clear();
   }
 
   /** Waits for running operations, then closes the catalog (and the pool if the volume owns it). */

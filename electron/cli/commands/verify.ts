@@ -8,8 +8,9 @@ export const verifyCommand: Command = {
   summary: 're-hash every tile of an imported model; exit 3 if damaged',
   help: `Usage: pxi verify MODEL [options]
 
-Reads back every tile of every file of the model (header, tensors, padding, manifest),
-checks each tile's sha256 and each file's sha256 against the manifest, and reports
+Reads back every tile of every file of the model (header, tensors, padding, manifest,
+and the packs of a packed layout: see pxi layout), checks each tile's sha256 and each
+file's sha256 against the manifest (a pack's against the layout journal), and reports
 each damaged or missing tile with its tile index, the tensor it belongs to, and its
 byte range in the tensor and in the GGUF file. The result is recorded as the model's
 verify state.
