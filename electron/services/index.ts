@@ -68,7 +68,12 @@ export class Services {
 
   constructor(readonly options: ServiceOptions) {
     mkdirSync(options.dataDir, { recursive: true });
-    this.sessions = openSessionStore(sessionsFilePath(options.dataDir), tuningFilePath(options.dataDir));
+    this.sessions = openSessionStore(sessionsFilePath(options.dataDir), tuningFilePath(options.dataDir), async (modelId, generation) => {
+      const store = await this.store();
+      if ((await store.layoutJournal(modelId)).active?.generation !== generation) return false;
+      await store.undoLayout(modelId);
+      return true;
+    });
     const log = options.log ?? ((level, message) => process.stderr.write(`[renderer ${level}] ${message}\n`));
     // Training and fine-tuning run as tasks of the queue below, on Dawn in this process; their events go out as train:event.
     const training = new TrainService({

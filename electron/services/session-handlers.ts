@@ -7,16 +7,30 @@
 import type { sessionChannels } from '../../shared/ipc/channels/sessions';
 import type { Handlers } from '../../shared/ipc/dispatch';
 import { forgetTuning } from '../engine/tuning-store';
+import { parseLayoutUndoTarget } from '../../shared/sessions/layout';
+import type { Session } from '../../shared/sessions/record';
 import { SessionStore } from '../sessions/store';
 
 export type SessionChannel = keyof typeof sessionChannels;
 export type SessionHandlers = Pick<Handlers, SessionChannel>;
 
+/**
+ * Takes a model back to its import layout when `generation` is still its active packed layout;
+ * false when it is not (undone or replaced already): a session never undoes a later decision.
+ */
+export type LayoutUndo = (modelId: string, generation: string) => Promise<boolean>;
+
+function undoLayoutSession(s: Session, layoutUndo: LayoutUndo): Promise<boolean> {
+  const t = s.undoTarget ? parseLayoutUndoTarget(s.undoTarget) : null;
+  return t ? layoutUndo(t.modelId, t.generation) : Promise.resolve(false);
+}
+
 /** The store of a data folder, with the undo of each kind that has one. */
-export function openSessionStore(path: string, tuningFile: string): SessionStore {
+export function openSessionStore(path: string, tuningFile: string, layoutUndo?: LayoutUndo): SessionStore {
   return new SessionStore(path, {
     undoers: {
       'kernel-tuning': (s) => (s.codeHash ? forgetTuning(tuningFile, s.adapter, s.codeHash) : Promise.resolve(false)),
+      ...(layoutUndo ? { layout: (s: Session) => undoLayoutSession(s, layoutUndo) } : {}),
     },
   });
 }

@@ -104,11 +104,24 @@ export class SessionStore {
       }
       const forgotten = await undoer(s);
       const at = this.now().toISOString();
-      const sameState = (x: Session) => x.kind === s.kind && x.adapter === s.adapter && x.codeHash === s.codeHash && x.decision === 'kept' && !x.undone;
+      const sameState = (x: Session) => x.decision === 'kept' && !x.undone && sameKeptState(x, s);
       const alsoUndone = file.sessions.filter((x) => x.id !== id && sameState(x)).map((x) => x.id);
       const note = (x: Session) => (x.id === id ? 'Undone: the defaults are used again.' : `Undone with session ${id}: the same kept state was removed.`);
       const sessions = file.sessions.map((x) => (x.id === id || alsoUndone.includes(x.id) ? { ...x, undone: { at, note: note(x) } } : x));
       return { file: { ...file, sessions }, result: { session: sessions.find((x) => x.id === id)!, forgotten, alsoUndone } };
+    });
+  }
+
+  /**
+   * Marks undone the kept sessions `match` picks, whose effect was taken back outside the store
+   * (`pxi layout undo` in a terminal, or a later apply replacing the packs); returns their ids.
+   */
+  noteUndone(match: (s: Session) => boolean, note: string): Promise<string[]> {
+    return this.change((file) => {
+      const at = this.now().toISOString();
+      const ids = file.sessions.filter((x) => x.decision === 'kept' && !x.undone && match(x)).map((x) => x.id);
+      const sessions = file.sessions.map((x) => (ids.includes(x.id) ? { ...x, undone: { at, note: note.slice(0, 2000) } } : x));
+      return { file: { ...file, sessions }, result: ids };
     });
   }
 
@@ -123,4 +136,14 @@ export class SessionStore {
     this.queue = run.catch(() => {});
     return run;
   }
+}
+
+/**
+ * Whether two kept sessions kept the same state, so undoing one takes away the other's effect:
+ * kernel tunings are kept per adapter and kernel version; a layout per model and pack generation.
+ */
+function sameKeptState(a: Session, b: Session): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === 'layout') return a.model === b.model && (a.undoTarget ?? null) === (b.undoTarget ?? null);
+  return a.adapter === b.adapter && a.codeHash === b.codeHash;
 }

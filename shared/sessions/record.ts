@@ -106,6 +106,8 @@ export const NewSession = z.strictObject({
   /** Further lines of explanation (a residency plan explains itself line by line). */
   details: z.array(Text).max(SESSION_LIMITS.details),
   confirmation: SessionConfirmation.nullable(),
+  /** What a kept decision changed, as its undo needs to find it (a layout: the packs' generation); absent where the kind needs none. */
+  undoTarget: z.string().max(256).nullable().optional(),
 });
 export type NewSession = z.output<typeof NewSession>;
 

@@ -10,16 +10,27 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../electron/cli/main';
 import type { CliIo } from '../../electron/cli/command';
 import { writeTinyModel } from './models-support';
+import { withStore } from '../../electron/models/cli-helpers';
+import { openSessionStore } from '../../electron/services/session-handlers';
+import { sessionsFilePath, SessionStore } from '../../electron/sessions/store';
 
 let tmp: string;
 let volume: string;
 
+let home: string;
+const homeBefore = process.env.PXI_HOME;
+
 beforeAll(() => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'layout-cli-'));
   volume = path.join(tmp, 'volume');
+  // pxi layout apply records a session in the data folder: a temporary one, never the user's.
+  home = path.join(tmp, 'home');
+  process.env.PXI_HOME = home;
 });
 
 afterAll(() => {
+  if (homeBefore === undefined) delete process.env.PXI_HOME;
+  else process.env.PXI_HOME = homeBefore;
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -58,10 +69,38 @@ describe('pxi layout', () => {
     expect((await pxi(['layout', 'status', 'm', ...V])).out).toMatch(/^packed \(read-order-packs\/1/);
     expect((await pxi(['verify', 'm', ...V])).code).toBe(0);
 
+    // The decision is a kept session in the data folder, with its evidence and undo target.
+    const sessions = new SessionStore(sessionsFilePath(home));
+    const [kept] = sessions.list();
+    expect(kept).toMatchObject({ kind: 'layout', model: 'm', decision: 'kept', undone: null, undoTarget: expect.stringMatching(/^m-.+\/[0-9a-f]{8,32}$/) });
+    expect(kept!.trials[0]).toMatchObject({ subject: 'tile placement', baseline: 'import layout', kept: true });
+    expect(kept!.details.join('\n')).toContain(d.undo.command);
+
     expect((await pxi(['layout', 'undo', 'm', ...V])).code).toBe(0);
     const status = JSON.parse((await pxi(['layout', 'status', 'm', ...V, '--json'])).out) as { active: unknown; decisions: { action: string }[] };
     expect(status.active).toBeNull();
     expect(status.decisions.map((x) => x.action)).toEqual(['apply', 'undo']);
+    // Undone in a terminal: the session says so, and the Dashboard cannot undo it twice.
+    expect(sessions.get(kept!.id).undone).toMatchObject({ note: expect.stringMatching(/^Undone with pxi layout undo/) });
+
+    // Applied again and undone from the Dashboard's side: the session store's layout undo
+    // (openSessionStore, as the services wire it) takes the model back to its import layout.
+    expect((await pxi(['layout', 'apply', 'm', ...V, '--no-measure'])).code).toBe(0);
+    const again = sessions.list()[0]!;
+    expect(again.id).not.toBe(kept!.id);
+    const undone = await withStore(volume, async (store) => {
+      const viaDashboard = openSessionStore(sessionsFilePath(home), path.join(home, 'tuning.json'), async (modelId, generation) => {
+        if ((await store.layoutJournal(modelId)).active?.generation !== generation) return false;
+        await store.undoLayout(modelId);
+        return true;
+      });
+      const r = await viaDashboard.undo(again.id);
+      return { r, active: (await store.layoutJournal('m')).active };
+    });
+    expect(undone.r.forgotten).toBe(true);
+    expect(undone.active).toBeNull();
+    // Its packs are gone: undoing the older, already-undone session is refused.
+    await expect(openSessionStore(sessionsFilePath(home), path.join(home, 'tuning.json'), async () => true).undo(kept!.id)).rejects.toMatchObject({ code: 'SESSION_NOT_UNDOABLE' });
   }, 60_000);
 
   it('refuses bad input with the reason', async () => {

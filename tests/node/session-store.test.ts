@@ -182,4 +182,27 @@ describe('the session store', () => {
     const late = await store.add(syntheticSession());
     expect(await store.undo(late.id)).toMatchObject({ forgotten: false, session: { undone: { note: expect.stringMatching(/^Undone/) } } });
   });
+  it('undoes a layout session through the layout undo it is given: its own model and generation only', async () => {
+    const calls: string[] = [];
+    const store = openSessionStore(path.join(dir('layout'), 's.json'), path.join(tmp, 'no-tuning.json'), async (modelId, generation) => {
+      calls.push(`${modelId}/${generation}`);
+      return true;
+    });
+    const layout = (model: string, undoTarget: string) => syntheticSession({ kind: 'layout', model, adapter: 'pixelfs-volume', codeHash: null, undoTarget });
+    const a = await store.add(layout('a', 'm-a/00000001'));
+    const b = await store.add(layout('b', 'm-b/00000002'));
+    const r = await store.undo(a.id);
+    expect(calls).toEqual(['m-a/00000001']);
+    // Another model's packs are another state: its session stays kept.
+    expect(r.alsoUndone).toEqual([]);
+    expect(store.get(b.id).undone).toBeNull();
+    // Taken back outside the store (pxi layout undo): noteUndone marks only what it picks.
+    expect(await store.noteUndone((x) => x.undoTarget === 'm-b/00000002', 'Undone with pxi layout undo.')).toEqual([b.id]);
+    expect(store.get(b.id).undone).toMatchObject({ note: 'Undone with pxi layout undo.' });
+    expect(await store.noteUndone(() => true, 'again')).toEqual([]);
+    // A session with no target undoes nothing, and says so (forgotten: false).
+    const blind = await store.add(layout('c', ''));
+    expect((await store.undo(blind.id)).forgotten).toBe(false);
+    expect(calls).toHaveLength(1);
+  });
 });

@@ -10,6 +10,8 @@ import { NewSession, Session, SESSION_LIMITS } from '../../shared/sessions/recor
 import { syntheticRun, syntheticSession } from '../support/sessions';
 import { residencySession } from '../../shared/sessions/residency';
 import type { ResidencyPlan } from '../../shared/engine/residency';
+import { layoutSession, layoutUndoTarget, parseLayoutUndoTarget } from '../../shared/sessions/layout';
+import type { LayoutDecision } from '../../shared/model/layout-journal';
 
 const session = () => syntheticSession();
 
@@ -80,6 +82,46 @@ describe('a residency plan as a session', () => {
     expect(s.effect).toBe('1 of 3 weight matrices stream from host memory each token (614.4 KB per token) so the model fits 1.00 MB; the others stay on the GPU.');
     expect(s.details).toEqual(['budget 1.00 MB', 'why it streams', 'Streamed: token_embd.weight']);
     expect(residencySession({ plan: plan([], 1_000_000), ...meta }).effect).toMatch(/^All 2 weight matrices stay on the GPU/);
+  });
+});
+
+describe('a layout decision as a session', () => {
+  const decision = (action: 'apply' | 'undo', coldReadMs: number | null): LayoutDecision => ({
+    kind: 'layout',
+    modelId: 'm-0a1b2c',
+    at: '2026-12-06T22:00:00.000Z',
+    action,
+    strategy: 'read-order-packs/1',
+    generation: '1f2e3d4c',
+    before: { tileLoads: 75, seeks: 75, files: 75, tileBytesLoaded: 75 << 22, coldReadMs },
+    after: { tileLoads: 26, seeks: 10, files: 10, tileBytesLoaded: 26 << 22, coldReadMs: coldReadMs === null ? null : coldReadMs / 4 },
+    decision: 'packed 75 tensors into 10 files in read order: 75 → 26 tile loads',
+    undo: action === 'apply' ? { action: 'undo', modelId: 'm-0a1b2c', generation: '1f2e3d4c', command: 'pxi layout undo m-0a1b2c' } : null,
+  });
+
+  it('an apply is kept, with the counts it was decided on, the cold reads as evidence and an undo target', () => {
+    const s = layoutSession({ decision: decision('apply', 3513), model: 'tiny', startedAt: '2026-12-06T21:59:00.000Z', by: 'pxi layout apply' });
+    expect(NewSession.parse(s)).toEqual(s);
+    expect(s).toMatchObject({ kind: 'layout', model: 'tiny', decision: 'kept', finishedAt: '2026-12-06T22:00:00.000Z', undoTarget: 'm-0a1b2c/1f2e3d4c' });
+    expect(s.trials[0]!.variants.map((v) => [v.name, v.samplesMs])).toEqual([
+      ['import layout', [3513]],
+      ['packed layout 1f2e3d4c', [878.25]],
+    ]);
+    // One timing per layout: no interval is claimed.
+    expect(s.trials[0]!.speedup).toBeNull();
+    expect(s.trials[0]!.reason).toBe('The traced reads load 75 tiles in the import layout and 26 in the packs (counted, not timed).');
+    expect(s.details).toEqual(['Before: 75 tile loads, 75 seeks, 75 files, cold read 3513.0 ms.', 'After: 26 tile loads, 10 seeks, 10 files, cold read 878.3 ms.', 'Undo from a terminal: pxi layout undo m-0a1b2c']);
+    // Not measured: no samples, and the details say nothing about time.
+    const quiet = layoutSession({ decision: decision('apply', null), model: 'tiny', startedAt: 's', by: 'pxi layout apply' });
+    expect(quiet.trials[0]!.variants.every((v) => v.samplesMs.length === 0)).toBe(true);
+    expect(quiet.details[0]).toBe('Before: 75 tile loads, 75 seeks, 75 files.');
+    // An undo keeps nothing.
+    expect(layoutSession({ decision: decision('undo', null), model: 'tiny', startedAt: 's', by: 'x' })).toMatchObject({ decision: 'recorded', trials: [{ kept: false, inUse: 'import layout' }] });
+  });
+
+  it('the undo target names the model and the generation, and nothing else parses as one', () => {
+    expect(parseLayoutUndoTarget(layoutUndoTarget('m-0a1b2c', '1f2e3d4c'))).toEqual({ modelId: 'm-0a1b2c', generation: '1f2e3d4c' });
+    for (const bad of ['', '/', 'm-1/', '/1f2e3d4c', 'no-slash']) expect(parseLayoutUndoTarget(bad)).toBeNull();
   });
 });
 

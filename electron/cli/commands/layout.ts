@@ -8,6 +8,7 @@ import { traceModelReads } from '../../engine/trace-reads';
 import { positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
 import type { ModelStore } from '../../models/store';
 import { writeFileDurable } from '../../pixelfs/index';
+import { recordLayoutApply, recordLayoutUndo } from '../layout-session';
 import { EXIT, parseOptions, parseSize, UsageError, type CliIo, type Command } from '../command';
 
 const SUBCOMMANDS = ['trace', 'plan', 'apply', 'undo', 'status'] as const;
@@ -59,13 +60,16 @@ async function run(sub: string, args: string[], values: { volume?: string; json?
         return EXIT.OK;
       }
       case 'apply': {
+        const startedAt = new Date();
         const d = await store.applyLayout(ref!, await traceOf(store), { ...planOpts, measure: !values['no-measure'] });
         io.out(values.json ? JSON.stringify(d) : showDecision(d));
+        await recordLayoutApply(d, store.get(ref!).name, startedAt, io);
         return EXIT.OK;
       }
       case 'undo': {
         const d = await store.undoLayout(ref!, values.trace ? await readTraceFile(values.trace) : undefined);
         io.out(values.json ? JSON.stringify(d) : showDecision(d));
+        await recordLayoutUndo(d, io);
         return EXIT.OK;
       }
       case 'status': {
