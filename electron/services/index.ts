@@ -82,6 +82,7 @@ export class Services {
       queue: () => this.queue,
       emit: (payload) => this.emit('train:event', payload),
       log: (message) => process.stderr.write(`[training] ${message}\n`),
+      recordSession: (s) => this.sessions.add(s),
     });
     const handlers: Handlers = {
       'app:info': () => ({

@@ -28,6 +28,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { PxiError } from '../../shared/errors';
 import { ownedBytes } from '../../shared/ipc/channels/common';
+import { trainingSession } from '../../shared/sessions/training';
+import type { NewSession } from '../../shared/sessions/record';
 import type { Handlers } from '../../shared/ipc/dispatch';
 import type { EventPayload } from '../../shared/ipc/contract';
 import { CheckpointStateSchema, RunName, TRAIN_LIMITS, type TrainEventInfo, type TrainRun, type TrainWhereName, type WeightChangeInfo, type WindowSessionInfo, type trainChannels } from '../../shared/ipc/channels/train';
@@ -117,11 +119,15 @@ export interface TrainServiceOptions {
   /** The GPU the sessions train on (default: Dawn in this process, `openNodeContext`). */
   openContext?: () => Promise<GpuContext>;
   log?: (message: string) => void;
+  /** Records a finished run as a self-improvement session (the Dashboard's list); best effort. */
+  recordSession?: (s: NewSession) => Promise<unknown>;
 }
 
 /** What this process saw of a task's session since it (re)started. */
 interface LiveRun {
   run: string;
+  /** When this process saw the session start (ISO 8601). */
+  startedAt: string;
   startStep: number;
   points: HistoryPoint[];
   valid: { step: number; loss: number }[];
@@ -326,9 +332,18 @@ export class TrainService {
         // The explorer reads the change records once the model is there: let them land first.
         await this.recording.get(params.run)?.catch(() => undefined);
         if (result.model) await this.buildPyramidOf(result.model, ctx.taskId, ctx.signal);
+        await this.recordRun(`task:${ctx.taskId}`, 'training', 'Dawn in the services', result.model ?? null);
         return result;
       },
     };
+  }
+
+  /** A run that finished, as a session (what this process saw of it); a store that fails costs a log line. */
+  private async recordRun(key: string, what: string, where: string, model: string | null): Promise<void> {
+    const live = this.live.get(key);
+    if (!live || !this.o.recordSession) return;
+    const session = trainingSession({ run: live.run, what, where, points: live.points, valid: live.valid, startedAt: live.startedAt, finishedAt: new Date().toISOString(), model });
+    await this.o.recordSession(session).catch((e: Error) => this.o.log?.(`run ${live.run} was not recorded as a session: ${e.message}`));
   }
 
   /** The queue's `model.finetune` handler: electron/train/finetune-task.ts's, with its events forwarded and kept as a training's are. */
@@ -348,6 +363,7 @@ export class TrainService {
         const result = (await inner.run(raw, ctx)) as FinetuneTaskResult;
         // Full fine-tuning imported a model: its weights' heat on the map, as for a trained model.
         if (result.model) await this.buildPyramidOf(result.model, ctx.taskId, ctx.signal);
+        await this.recordRun(`task:${ctx.taskId}`, 'fine-tuning', 'Dawn in the services', result.model ?? null);
         return result;
       },
     };
@@ -392,7 +408,7 @@ export class TrainService {
     let live = this.live.get(src.key);
     if (e.kind === 'start' || !live) {
       // A session starts (or resumes) here; an event without its start (not expected) counts from itself.
-      live = { run, startStep: e.step, points: [], valid: [], samples: [], last: null, lastCheckpoint: e.kind === 'start' ? (e.resumedFrom ?? 0) : e.step };
+      live = { run, startedAt: new Date().toISOString(), startStep: e.step, points: [], valid: [], samples: [], last: null, lastCheckpoint: e.kind === 'start' ? (e.resumedFrom ?? 0) : e.step };
       this.live.set(src.key, live);
     }
     let event: TrainEventInfo = e;
@@ -599,6 +615,7 @@ export class TrainService {
       } catch (e) {
         this.o.log?.(`window run ${run}: the map pyramid of ${model} was not built: ${(e as Error).message}`);
       }
+      await this.recordRun(`window:${run}`, 'training', "a window's WebGPU", model);
       await this.setWindow(w, { state: 'succeeded', modelId: model, error: null });
     } catch (e) {
       const err = e as PxiError;

@@ -183,6 +183,13 @@ describe('train channels on the services', () => {
       expect(done.modelId).not.toBeNull();
       const seconds = (Date.now() - t0) / 1000;
 
+      // The run is a session in the Dashboard's list: what it did to the loss, at what speed.
+      const trained = (await call('sessions:list', {})).sessions.filter((s) => s.kind === 'training');
+      expect(trained).toHaveLength(1);
+      expect(trained[0]).toMatchObject({ model: done.modelId, decision: 'recorded', driver: 'Dawn in the services', confirmation: { tokensPerSecond: expect.any(Number) } });
+      expect(trained[0]!.effect).toMatch(new RegExp(`^training loss [0-9.]+ at step ${p + 1} → [0-9.]+ at step 40; validation loss ([0-9.]+ → [0-9.]+|[0-9.]+ at step 40)\\.$`));
+      expect(trained[0]!.details.at(-1)).toMatch(/^Validation at step 40: loss /);
+
       // The events: a start, then a resumed start, every step once after the pause, validation, samples, checkpoints, done.
       const kinds = seen.map((e) => e.event.kind);
       const starts = seen.filter((e) => e.event.kind === 'start').map((e) => e.event);

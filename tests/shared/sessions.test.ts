@@ -10,6 +10,7 @@ import { NewSession, Session, SESSION_LIMITS } from '../../shared/sessions/recor
 import { syntheticRun, syntheticSession } from '../support/sessions';
 import { residencySession } from '../../shared/sessions/residency';
 import type { ResidencyPlan } from '../../shared/engine/residency';
+import { trainingSession } from '../../shared/sessions/training';
 import { layoutSession, layoutUndoTarget, parseLayoutUndoTarget } from '../../shared/sessions/layout';
 import type { LayoutDecision } from '../../shared/model/layout-journal';
 
@@ -122,6 +123,27 @@ describe('a layout decision as a session', () => {
   it('the undo target names the model and the generation, and nothing else parses as one', () => {
     expect(parseLayoutUndoTarget(layoutUndoTarget('m-0a1b2c', '1f2e3d4c'))).toEqual({ modelId: 'm-0a1b2c', generation: '1f2e3d4c' });
     for (const bad of ['', '/', 'm-1/', '/1f2e3d4c', 'no-slash']) expect(parseLayoutUndoTarget(bad)).toBeNull();
+  });
+});
+
+describe('a training run as a session', () => {
+  const run = { run: 'tiny', what: 'training', where: 'Dawn in the services', startedAt: 's', finishedAt: 'f', model: 'm-1' };
+  it('says what the run did to the loss, with its median speed, and keeps nothing to undo', () => {
+    const points = [
+      { step: 5, loss: 4.5, tokensPerSec: 100 },
+      { step: 6, loss: 4.25, tokensPerSec: 300 },
+      { step: 7, loss: 4, tokensPerSec: 200 },
+    ];
+    const s = trainingSession({ ...run, points, valid: [{ step: 5, loss: 4.4 }, { step: 7, loss: 4.1 }] });
+    expect(NewSession.parse(s)).toEqual(s);
+    expect(s).toMatchObject({ kind: 'training', model: 'm-1', decision: 'recorded', trials: [] });
+    expect(s.effect).toBe('training loss 4.5000 at step 5 → 4.0000 at step 7; validation loss 4.4000 → 4.1000.');
+    expect(s.confirmation).toEqual({ tokensPerSecond: 200, baselineTokensPerSecond: null, note: 'Median training speed over 3 steps (tokens/s).' });
+    expect(s.details).toEqual(['Validation at step 5: loss 4.4000', 'Validation at step 7: loss 4.1000']);
+  });
+  it('a run this process saw no step of says so, with no speed', () => {
+    const s = trainingSession({ ...run, model: null, points: [], valid: [{ step: 40, loss: 3 }] });
+    expect(s).toMatchObject({ model: 'tiny', confirmation: null, effect: 'no step was seen by this process; validation loss 3.0000 at step 40.' });
   });
 });
 
