@@ -213,6 +213,23 @@ test('finds blk.0.attn_q.weight with the search box and shows its shape, statist
     sum += v;
   }
   const insp = page.locator('.ex-inspector');
+  // What it is in plain words first, then its stored name and its model's name (not ids).
+  await expect(insp.locator('[data-field="title"]')).toHaveText('Block 0 · attention: query projection');
+  await expect(insp.locator('[data-field="name"]')).toHaveText(Q_NAME);
+  await expect(insp.locator('[data-field="part"]')).toHaveText(' · weights');
+  await expect(insp.locator('[data-field="model"]')).toHaveText('in stories260K');
+  // The ids stay for the curious, in a closed fold.
+  const ids = insp.locator('details.ex-ids');
+  await expect(ids).not.toHaveAttribute('open', /.*/);
+  await expect(ids.locator('[data-field="region-id"]')).toBeHidden();
+  await ids.locator('summary').click();
+  await expect(ids.locator('[data-field="region-id"]')).toHaveText(`${modelId}/${Q_NAME}`);
+  await expect(ids.locator('[data-field="model-id"]')).toHaveText(modelId);
+  await expect(ids.locator('[data-field="kind"]')).toHaveText('weights');
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.screenshot({ path: test.info().outputPath('explorer-inspector-words-1920x1080.png') });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.screenshot({ path: test.info().outputPath('explorer-inspector-words-1280x720.png') });
   await expect(insp.locator('[data-field="shape"]')).toHaveText('[64, 64]');
   await expect(insp.locator('[data-field="type"]')).toHaveText('F32');
   await expect(insp.locator('[data-field="elements"]')).toHaveText('4,096');
@@ -248,8 +265,10 @@ test('finds blk.0.attn_q.weight with the search box and shows its shape, statist
   await page.mouse.move(p.x, p.y);
   await expect(page.locator('.ex-tooltip')).toBeVisible();
   await expect(page.locator('.ex-tooltip strong')).toHaveText('blk.0.attn_k.weight');
+  await expect(page.locator('.ex-tooltip div').first()).toHaveText('Block 0 · attention: key projection');
   await page.mouse.click(p.x, p.y);
   await expect(insp.locator('[data-field="name"]')).toHaveText('blk.0.attn_k.weight');
+  await expect(insp.locator('[data-field="title"]')).toHaveText('Block 0 · attention: key projection');
   await expect(insp.locator('[data-field="shape"]')).toHaveText('[64, 32]');
   // And back to attn_q by clicking it.
   const q = toScreen(3200 + 500, 500);

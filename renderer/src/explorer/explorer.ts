@@ -19,6 +19,7 @@ import { Inspector } from './inspector';
 import { LiveOverlay } from './live';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
+import { regionWords } from '../../../shared/map/region-words';
 import { COLORMAP_HELP, ColorLegend, KIND_HELP } from './legend';
 import { READOUT_ZOOM, ValueReadout } from './readout';
 import { PassageLayer } from './passage-layer';
@@ -140,7 +141,11 @@ export class Explorer {
     this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.legend.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it, N and P (or ] and [) for the next and previous tensor, Enter to show the selected one again, Escape to clear.');
-    this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
+    this.inspector = new Inspector(
+      ctx.api,
+      (d) => this.focusRegion(d.region),
+      (id) => this.data.overview?.models.find((m) => m.modelId === id)?.name,
+    );
     this.search = new SearchBox(
       ctx.api,
       (r) => this.pickFromSearch(r),
@@ -711,7 +716,7 @@ export class Explorer {
       return;
     }
     const m = this.cam.screenToMap(p.x, p.y);
-    const lines = [r.name];
+    const lines = [r.name, regionWords(r.kind, r.name).title];
     if (r.tensor) lines.push(`${r.tensor.type} ${fmtShape(r.tensor.dims)} · ${fmtBytes(r.tensor.bytes)}`);
     // Say how to get to single values (the readout starts at READOUT_ZOOM).
     const perValue = this.cam.zoom * (shape?.scale ?? 1);
