@@ -896,30 +896,30 @@ export class Explorer {
   }
 
   private topCells3d: MapCellInfo[] = [];
-  /** Each model's tensors in map order, for stepping through them with the keyboard. */
-  private readonly tensorOrder = new Map<string, MapRegionInfo[]>();
+  /**
+   * Selects the next (dir 1) or previous (−1) tensor of the model in view and shows it; wraps at
+   * the ends. The services step on their index (`map:step`), so any tensor count works and
+   * nothing is listed whole. Steps run one after another: a key held down steps from the
+   * tensor the previous step selected, never twice from the same one.
+   */
+  private stepTensor(dir: 1 | -1): Promise<void> {
+    this.stepping = this.stepping.then(() => this.stepOnce(dir));
+    return this.stepping;
+  }
 
-  /** Selects the next (dir 1) or previous (−1) tensor of the model in view and shows it; wraps at the ends. */
-  private async stepTensor(dir: 1 | -1): Promise<void> {
+  private stepping: Promise<void> = Promise.resolve();
+
+  private async stepOnce(dir: 1 | -1): Promise<void> {
     const modelId = this.modelFor3d();
-    const m = modelId ? this.data.overview?.models.find((x) => x.modelId === modelId) : undefined;
-    if (!m) return;
-    let list = this.tensorOrder.get(m.modelId);
-    if (!list) {
-      try {
-        const v = { x0: m.box.x, y0: m.box.y, x1: m.box.x + m.box.width, y1: m.box.y + m.box.height };
-        const res = await this.ctx.api.call('map:regions', { viewport: v, modelId: m.modelId, kinds: ['weights'], limit: 5000 });
-        list = [...res.regions].sort((a, b) => a.order - b.order);
-        this.tensorOrder.set(m.modelId, list);
-      } catch (e) {
-        this.error((e as Error).message);
-        return;
-      }
+    if (!modelId) return;
+    let r: MapRegionInfo | null;
+    try {
+      ({ region: r } = await this.ctx.api.call('map:step', { modelId, from: this.selectedId, dir }));
+    } catch (e) {
+      this.error((e as Error).message);
+      return;
     }
-    if (list.length === 0) return;
-    const at = this.selectedId ? list.findIndex((r) => r.id === this.selectedId) : -1;
-    const next = at < 0 ? (dir > 0 ? 0 : list.length - 1) : (at + dir + list.length) % list.length;
-    const r = list[next]!;
+    if (!r) return;
     this.select(r);
     this.focusRegion(r);
   }
