@@ -373,7 +373,7 @@ describe('conversation exports', () => {
     const md = conversationMarkdown(conversation());
     expect(md).toContain('# Sorting in <b>Rust</b>\n');
     expect(md).toContain('- Model: tiny-qwen2 (abc123)\n- Mode:');
-    expect(md).toContain('- Sampling: temperature 0.8 · top-k 40 · top-p 0.95 · min-p 0.05 · repeat penalty 1 · max tokens 256 · seed random');
+    expect(md).toContain('- Sampling: temperature 0.8 · top-k 40 · top-p 0.95 · min-p 0.05 · repeat penalty 1 · max tokens 256 · seed random · context the model default');
     expect(md).toContain('**System message:**\n\n> You are terse.\n> Answer in code.\n');
     expect(md).toContain('## You\n\nHow do I sort?\n\n## Model\n\nUse `sort`:\n\n```rust\nv.sort();\n```\n\n*first token 0.12 s · prefill 12 tokens, 300.0 tokens/s · decode 7 tokens, 100.0 tokens/s · stop: end of text · seed 42*');
     expect(md).toContain('v.sort_by(|a, b| b.cmp(a));\n```\n\n*(interrupted: the reply was cut off here)*\n');
