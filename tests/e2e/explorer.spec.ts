@@ -289,6 +289,8 @@ test('the 3D mode stacks the layers, keeps the selection, and toggles back', asy
   expect(start.cx).toBeGreaterThan(3200);
   expect(start.cx).toBeLessThan(4224);
   await expect(page.locator('.ex-inspector [data-field="name"]')).toHaveText(Q_NAME);
+  // The minimap draws each tensor as its rows × columns in its room too.
+  await expect(page.locator('.ex-minimap')).toHaveAttribute('data-shaped', '48');
   const stageBox = (await page.locator('.ex-stage').boundingBox())!;
   const painted2d = paintedPixels(await page.screenshot(), stageBox);
 
@@ -298,10 +300,16 @@ test('the 3D mode stacks the layers, keeps the selection, and toggles back', asy
   await expect(toggle).toHaveAttribute('aria-pressed', 'true');
   // Every tensor of stories260K gets its heat in 3D (48 top cells).
   await expect.poll(async () => (await state(page)).textured3d, { timeout: 20_000 }).toBe(48);
+  // Each drawn in its own rows × columns (as in 2D), not as its stored 1024×1024 tile.
+  await expect(page.locator('.explorer')).toHaveAttribute('data-shaped3d', '48');
   const s3d = await state(page);
   expect(s3d.selected).toBe(`${modelId}/${Q_NAME}`);
   await expect(page.locator('.ex-inspector [data-field="name"]')).toHaveText(Q_NAME);
   await expect(page.locator('.ex-minimap')).toBeHidden();
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.screenshot({ path: test.info().outputPath('explorer-3d-shapes-1920x1080.png') });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.screenshot({ path: test.info().outputPath('explorer-3d-shapes-1280x720.png') });
   const shot = await page.screenshot({ path: test.info().outputPath('explorer-3d.png') });
   // The stack is drawn: a different picture from the 2D one, with plenty painted.
   const painted3d = paintedPixels(shot, stageBox);

@@ -260,7 +260,7 @@ export class Explorer {
       minSize: b.width / MINIMAP_WIDTH / 2,
       limit: 5000,
     });
-    this.minimap.setMap(b, o.models, mm.regions);
+    this.minimap.setMap(b, o.models, mm.regions, (r) => this.shapes.shapeOf(r));
     this.live.start(o.models);
     // Search the model in view by default: Enter must not fly to another model's tensor.
     this.search.setModels(o.models, () => this.modelFor3d());
@@ -492,7 +492,12 @@ export class Explorer {
     if (this.dirtyData) {
       this.dirtyData = false;
       this.cache.generation++;
-      this.root.dataset.textured3d = String(this.view3d.applyTextures(this.cache, this.data.regionsById, this.colormap, this.range));
+      const heatSize = this.data.overview?.heatSize ?? 64;
+      this.root.dataset.textured3d = String(
+        this.view3d.applyTextures(this.cache, this.data.regionsById, this.colormap, this.range, (r) => this.shapes.shapedHeat(r, this.cache, heatSize)),
+      );
+      // How many of them are drawn in their rows × columns (tests read it).
+      this.root.dataset.shaped3d = String(this.view3d.shapedCount);
     }
     const a = this.live.current();
     const layout = this.view3d.layout;
