@@ -84,15 +84,20 @@ export function modelDownloads(services: Services, log: (message: string) => voi
       if (!res.writableFinished) stop.abort(new Error('the browser stopped the download'));
     });
     const file = await open(id, stop.signal);
-    res.writeHead(200, {
-      'content-type': 'application/octet-stream',
-      'content-length': String(file.size),
-      'content-disposition': contentDisposition(file.name),
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    });
+    // Headers go with the first bytes: a store that fails before any byte answers a plain error.
+    const head = () => {
+      if (res.headersSent) return;
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(file.size),
+        'content-disposition': contentDisposition(file.name),
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+    };
     if (req.method === 'HEAD') {
       await file.chunks.return(undefined);
+      head();
       res.end();
       return;
     }
@@ -102,13 +107,25 @@ export function modelDownloads(services: Services, log: (message: string) => voi
     let held: Buffer | null = null;
     try {
       for await (const chunk of file.chunks) {
-        if (held && !res.write(held)) await once(res, 'drain', { signal: stop.signal });
+        if (held) {
+          head();
+          if (!res.write(held)) await once(res, 'drain', { signal: stop.signal });
+        }
         held = Buffer.from(chunk);
       }
+      head();
       res.end(held ?? undefined);
     } catch (e) {
-      if (!stop.signal.aborted) log(`download of ${file.name} (${file.id}) stopped: ${(e as Error).message}`);
-      // Headers are out: cutting the connection short of Content-Length is how the browser learns.
+      if (stop.signal.aborted) return void res.destroy();
+      log(`download of ${file.name} (${file.id}) stopped: ${(e as Error).message}`);
+      if (!res.headersSent) {
+        // The store's message names tile files: kept in the details, not in the sentence.
+        const why = new DownloadError(DOWNLOAD_ERRORS.FAILED, 500, `${file.name} could not be read back from the volume (a stored tile is damaged or missing). Verify it on the Models page.`, {
+          cause: (e as Error).message,
+        });
+        return answerJson(res, 500, { error: serializeError(why) });
+      }
+      // Bytes are out: cutting the connection short of Content-Length is how the browser learns.
       res.destroy();
     }
   }
