@@ -48,6 +48,7 @@ function settingsLine(s: ChatSettings): string {
     `repeat penalty ${s.repeatPenalty}`,
     `max tokens ${s.maxTokens}`,
     `seed ${s.seed === null ? 'random' : s.seed}`,
+    `context ${s.contextLength === null ? 'the model default' : `${s.contextLength} tokens`}`,
   ].join(' · ');
 }
 

@@ -380,6 +380,20 @@ export class MapIndex {
       midOf: db.prepare<[string], { mid: number }>('SELECT mid FROM map_model WHERE model_id = ?'),
       addModel: db.prepare('INSERT INTO map_model (model_id) VALUES (?)'),
       regionById: db.prepare<[string], RegionRow>('SELECT g.*, m.model_id FROM map_region g JOIN map_model m ON m.mid = g.mid WHERE g.id = ?'),
+      // Stepping through a model's regions of one kind in execution order (ord, then id), one
+      // row at a time on the (mid, ord) index: any number of tensors, nothing listed whole.
+      stepNext: db.prepare<{ model: string; kind: number; ord: number; id: string }, RegionRow>(
+        'SELECT g.*, m.model_id FROM map_model m JOIN map_region g ON g.mid = m.mid WHERE m.model_id = @model AND g.kind = @kind AND (g.ord > @ord OR (g.ord = @ord AND g.id > @id)) ORDER BY g.ord, g.id LIMIT 1',
+      ),
+      stepPrev: db.prepare<{ model: string; kind: number; ord: number; id: string }, RegionRow>(
+        'SELECT g.*, m.model_id FROM map_model m JOIN map_region g ON g.mid = m.mid WHERE m.model_id = @model AND g.kind = @kind AND (g.ord < @ord OR (g.ord = @ord AND g.id < @id)) ORDER BY g.ord DESC, g.id DESC LIMIT 1',
+      ),
+      stepFirst: db.prepare<{ model: string; kind: number }, RegionRow>(
+        'SELECT g.*, m.model_id FROM map_model m JOIN map_region g ON g.mid = m.mid WHERE m.model_id = @model AND g.kind = @kind ORDER BY g.ord, g.id LIMIT 1',
+      ),
+      stepLast: db.prepare<{ model: string; kind: number }, RegionRow>(
+        'SELECT g.*, m.model_id FROM map_model m JOIN map_region g ON g.mid = m.mid WHERE m.model_id = @model AND g.kind = @kind ORDER BY g.ord DESC, g.id DESC LIMIT 1',
+      ),
       regionsOfModel: db.prepare<[string], RegionRow>(
         'SELECT g.*, m.model_id FROM map_model m JOIN map_region g ON g.mid = m.mid WHERE m.model_id = ? ORDER BY g.ord, g.id',
       ),
@@ -596,6 +610,23 @@ export class MapIndex {
   getRegion(regionId: string): IndexedRegion | undefined {
     const r = this.st.regionById.get(regionId);
     return r ? regionFromRow(r) : undefined;
+  }
+
+  /**
+   * The model's region of `kind` after (dir 1) or before (−1) region `fromId` in execution
+   * order, wrapping at the ends; from the first (or last) when `fromId` is null or not one of
+   * them. Undefined when the model has no region of that kind. (The Explorer's N and P keys.)
+   */
+  stepRegion(modelId: string, fromId: string | null, dir: 1 | -1, kind: RegionKind = 'weights'): IndexedRegion | undefined {
+    const k = KIND_CODE[kind];
+    const from = fromId === null ? undefined : this.st.regionById.get(fromId);
+    let row: RegionRow | undefined;
+    if (from && from.model_id === modelId && from.kind === k) {
+      const at = { model: modelId, kind: k, ord: from.ord, id: from.id };
+      row = dir > 0 ? this.st.stepNext.get(at) : this.st.stepPrev.get(at);
+    }
+    row ??= dir > 0 ? this.st.stepFirst.get({ model: modelId, kind: k }) : this.st.stepLast.get({ model: modelId, kind: k });
+    return row ? regionFromRow(row) : undefined;
   }
 
   /** A model's regions in execution order. */

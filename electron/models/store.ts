@@ -1127,6 +1127,35 @@ export class ModelStore {
   }
 
   /**
+   * `ggufChunks` with every byte hashed on the hash thread on its way out; after the last chunk
+   * it throws MODEL_CORRUPT when the count or the sha256 differ from the source's, so a writer
+   * that holds back its last bytes until the loop ends never finishes a wrong file. `dest`
+   * names where the bytes go, for that error.
+   */
+  private async *checkedGgufChunks(m: ModelManifest, signal: AbortSignal | undefined, dest: string): AsyncGenerator<Uint8Array> {
+    const hasher = this.hasher();
+    const stream = hasher.stream();
+    try {
+      let bytes = 0;
+      for await (const chunk of this.ggufChunks(m, signal)) {
+        await hasher.updateFrom(stream, chunk);
+        bytes += chunk.length;
+        yield chunk;
+      }
+      const got = await stream.digest();
+      if (bytes !== m.source.size || got !== m.source.sha256) {
+        throw new ModelStoreError(
+          'MODEL_CORRUPT',
+          `export of ${m.name}: wrote ${bytes} bytes with sha256 ${got}, the source had ${m.source.size} bytes with ${m.source.sha256} (pxi verify names the file and tile that differ)`,
+          { file: dest, field: 'sha256', value: got },
+        );
+      }
+    } finally {
+      stream.drop();
+    }
+  }
+
+  /**
    * Writes the model back as a GGUF file byte-identical to the imported one: to a temp file in
    * the destination folder, checked against the source sha256, fsynced, then renamed.
    */
@@ -1144,44 +1173,39 @@ export class ModelStore {
     // Refuse up front when the output cannot fit; an ENOSPC that comes anyway is mapped below.
     const outDir = path.dirname(out);
     await checkFreeSpace(outDir, m.source.size, `exporting ${m.name} to ${out}`, this.freeBytes);
-    // The output's sha256 on the hash thread (the main thread writes), fed by copies into slots.
-    const hasher = this.hasher();
     // Through the project's one durable write (temp beside OUT, fsync, rename, fsync the folder);
-    // a mismatch throws inside, so the temp goes and OUT is untouched.
+    // a mismatch throws inside (after the last chunk), so the temp goes and OUT is untouched.
     const pos = await writeFileDurableStream(
       out,
       async (sink) => {
-        const stream = hasher.stream();
-        try {
-          const meter = new RateMeter();
-          let last = -Infinity;
-          for await (const chunk of this.ggufChunks(m, opts.signal)) {
-            await hasher.updateFrom(stream, chunk);
-            await sink.write(chunk);
-            const now = performance.now();
-            if (opts.onProgress && now - last >= 250) {
-              last = now;
-              opts.onProgress({ bytesDone: sink.bytes, bytesTotal: m.source.size, ...meter.sample(sink.bytes, m.source.size), filesDone: 0, fileCount: m.tensors.length + 1 });
-            }
+        const meter = new RateMeter();
+        let last = -Infinity;
+        for await (const chunk of this.checkedGgufChunks(m, opts.signal, out)) {
+          await sink.write(chunk);
+          const now = performance.now();
+          if (opts.onProgress && now - last >= 250) {
+            last = now;
+            opts.onProgress({ bytesDone: sink.bytes, bytesTotal: m.source.size, ...meter.sample(sink.bytes, m.source.size), filesDone: 0, fileCount: m.tensors.length + 1 });
           }
-          const got = await stream.digest();
-          if (sink.bytes !== m.source.size || got !== m.source.sha256) {
-            throw new ModelStoreError(
-              'MODEL_CORRUPT',
-              `export of ${m.name}: wrote ${sink.bytes} bytes with sha256 ${got}, the source had ${m.source.size} bytes with ${m.source.sha256} (pxi verify names the file and tile that differ)`,
-              { file: out, field: 'sha256', value: got },
-            );
-          }
-          return sink.bytes;
-        } finally {
-          stream.drop();
         }
+        return sink.bytes;
       },
       { rolling: true, ops: this.fileOps },
     ).catch((e: unknown) => {
       throw mapNoSpace(e, outDir, `exporting ${m.name} to ${out}`, m.source.size);
     });
     return { path: out, size: pos, sha256: m.source.sha256, seconds: (performance.now() - t0) / 1000 };
+  }
+
+  /**
+   * The model as its GGUF file for a reader elsewhere (browser mode's download): the model is
+   * looked up now (MODEL_NOT_FOUND before any byte), `chunks` then yields the file in order,
+   * each chunk valid only until the next is asked for, and throws MODEL_CORRUPT after the last
+   * one when the whole does not match the source's sha256 (see checkedGgufChunks).
+   */
+  exportStream(ref: string, signal?: AbortSignal): { id: string; name: string; size: number; sha256: string; chunks: AsyncGenerator<Uint8Array> } {
+    const m = this.layout(ref);
+    return { id: m.id, name: m.name, size: m.source.size, sha256: m.source.sha256, chunks: this.checkedGgufChunks(m, signal, 'download') };
   }
 
   /** Bytes of one tensor (`offset`, `length` within it), every tile verified on the way. */

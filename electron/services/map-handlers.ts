@@ -375,6 +375,12 @@ export function mapHandlers(store: () => Promise<ModelStore>): MapHandlers {
       return { cells, missing };
     },
 
+    'map:step': async ({ modelId, from, dir }) => {
+      const { index } = await open();
+      const r = index.stepRegion(modelId, from, dir);
+      return { region: r ? regionInfo(r) : null };
+    },
+
     'map:region': async ({ id }) => {
       const { s, index, c } = await open();
       const r = region(index, id);

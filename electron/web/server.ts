@@ -8,11 +8,13 @@ import { PxiError, serializeError } from '../../shared/errors';
 import { jsonDepthExceeds, leadingFrameId, MAX_FRAME_DEPTH, valueDepthExceeds } from './frame-depth';
 import { decodeBinaryFrame, encodeFrame, MalformedFrameError } from '../../shared/ipc/binary-frame';
 import { IPC_ERRORS, type ServerFrame } from '../../shared/ipc/envelope';
+import { DOWNLOAD_CHECK_PATH, DOWNLOAD_PATH } from '../../shared/ipc/download';
 import { UPLOAD_PATH } from '../../shared/ipc/upload';
 import { contentSecurityPolicy } from '../content-policy';
 import { mimeTypeOf, resolveStaticPath } from '../static-files';
 import type { Services } from '../services';
 import { checkRequest, tokenCookieName } from './request-guard';
+import { modelDownloads } from './model-download';
 import { startUploads, type UploadOptions } from './upload';
 
 /**
@@ -75,6 +77,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   };
 
   const uploads = await startUploads(opts.services, opts.upload);
+  const downloads = modelDownloads(opts.services);
 
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     let url: URL;
@@ -96,6 +99,8 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
       return refuse(res, verdict.status, verdict.reason);
     }
     if (isUpload) return void uploads.handle(req, res, url);
+    // A model's GGUF to the browser's machine (shared/ipc/download.ts): a read, like a page.
+    if (path === DOWNLOAD_PATH || path === DOWNLOAD_CHECK_PATH) return void downloads.handle(req, res, url);
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 405, `method ${req.method} is not allowed`);
     const file = resolveStaticPath(opts.rendererDir, path);
     if (!file || !statSync(file).isFile()) return refuse(res, 404, `not found: ${path}`);

@@ -59,7 +59,7 @@ test.beforeAll(async () => {
       adapter: { name: 'deleted-lora', scale: 0.5 },
       mode: 'completion',
       system: '',
-      settings: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 8, seed: null },
+      settings: { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 8, seed: null, contextLength: null },
       messages: [
         { role: 'user', text: 'Once upon a time' },
         { role: 'assistant', text: ', there was a little girl', state: 'done' },

@@ -145,6 +145,74 @@ test('context length setting changes the memory figure and is kept after reload'
   await context.fill('');
   await context.press('Tab');
   await expect(status).toContainText(`context ${defaultContext} tokens`, { timeout: 60_000 });
-  expect(await page.evaluate(() => localStorage.getItem('pxi.chatContextLength'))).toBeNull();
+  // The default is what is remembered now: a reload loads the model with it.
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(status).toContainText(`context ${defaultContext} tokens`, { timeout: 60_000 });
+  await expect(context).toHaveValue('');
+  expect(errors).toEqual([]);
+});
+
+test('each conversation keeps its own context length, across a reload', async ({ page }) => {
+  test.setTimeout(180_000);
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(`${serve!.url}#/chat`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  const status = page.locator('#chat-engine-status');
+  const context = page.locator('#chat-context');
+  const model = page.locator('#chat-model');
+  const id = (await model.locator('option', { hasText: 'stories260K' }).getAttribute('value'))!;
+  await model.selectOption(id);
+  await expect(status).toHaveAttribute('data-state', 'ready', { timeout: 60_000 });
+  const conversationId = () => Number(new URL(page.url()).hash.match(/conversation=(\d+)/)?.[1] ?? NaN);
+
+  /** A new conversation with context `n`: the model reloads with it, then one short reply. */
+  const start = async (n: number, text: string, after: boolean): Promise<number> => {
+    // The page opens on a new conversation (New conversation is disabled until there is one).
+    if (after) await page.locator('#chat-reset').click();
+    await expect(page.locator('#chat-conversation-title')).toHaveText('New conversation');
+    await context.fill(String(n));
+    await context.press('Tab');
+    await expect(status).toContainText(`context ${n} tokens`, { timeout: 60_000 });
+    await expect(status).toHaveAttribute('data-state', 'ready');
+    await page.locator('#chat-maxTokens').fill('4');
+    await page.locator('#chat-prompt').fill(text);
+    await page.locator('#chat-prompt').press('Enter');
+    await expect(page.locator('.chat-reply').last()).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    await expect.poll(conversationId).toBeGreaterThan(0);
+    return conversationId();
+  };
+  const a = await start(64, 'A cat sat', false);
+  const b = await start(128, 'The dog', true);
+  expect(b).not.toBe(a);
+
+  // A reload opens B with its own context; A, chosen in the list, reloads the model with 64.
+  await page.reload();
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await expect(context).toHaveValue('128');
+  await expect(status).toContainText('context 128 tokens', { timeout: 60_000 });
+  await expect(page.locator('#chat-context-memory')).toHaveText('KV cache: 128 tokens × 1.25 KiB = 160 KiB of GPU memory');
+  await page.locator('.chat-conversation', { hasText: 'A cat sat' }).click();
+  await expect(context).toHaveValue('64');
+  await expect(status).toContainText('context 64 tokens', { timeout: 60_000 });
+  await expect(page.locator('#chat-context-memory')).toHaveText('KV cache: 64 tokens × 1.25 KiB = 80.0 KiB of GPU memory');
+  await page.screenshot({ path: test.info().outputPath('chat-context-per-conversation-1280x720.png') });
+
+  // A change is kept with the open conversation at once, with no message sent; B keeps its own.
+  await context.fill('96');
+  await context.press('Tab');
+  await expect(status).toContainText('context 96 tokens', { timeout: 60_000 });
+  await page.goto('about:blank');
+  await page.goto(`${serve!.url}#/chat?conversation=${a}`);
+  await expect(page.locator('body')).toHaveAttribute('data-ready', 'true', { timeout: 30_000 });
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await expect(context).toHaveValue('96');
+  await expect(status).toContainText('context 96 tokens', { timeout: 60_000 });
+  await page.locator('.chat-conversation', { hasText: 'The dog' }).click();
+  await expect(context).toHaveValue('128');
+  await expect(status).toContainText('context 128 tokens', { timeout: 60_000 });
+  await page.screenshot({ path: test.info().outputPath('chat-context-per-conversation-1920x1080.png') });
   expect(errors).toEqual([]);
 });

@@ -213,6 +213,23 @@ test('finds blk.0.attn_q.weight with the search box and shows its shape, statist
     sum += v;
   }
   const insp = page.locator('.ex-inspector');
+  // What it is in plain words first, then its stored name and its model's name (not ids).
+  await expect(insp.locator('[data-field="title"]')).toHaveText('Block 0 · attention: query projection');
+  await expect(insp.locator('[data-field="name"]')).toHaveText(Q_NAME);
+  await expect(insp.locator('[data-field="part"]')).toHaveText(' · weights');
+  await expect(insp.locator('[data-field="model"]')).toHaveText('in stories260K');
+  // The ids stay for the curious, in a closed fold.
+  const ids = insp.locator('details.ex-ids');
+  await expect(ids).not.toHaveAttribute('open', /.*/);
+  await expect(ids.locator('[data-field="region-id"]')).toBeHidden();
+  await ids.locator('summary').click();
+  await expect(ids.locator('[data-field="region-id"]')).toHaveText(`${modelId}/${Q_NAME}`);
+  await expect(ids.locator('[data-field="model-id"]')).toHaveText(modelId);
+  await expect(ids.locator('[data-field="kind"]')).toHaveText('weights');
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.screenshot({ path: test.info().outputPath('explorer-inspector-words-1920x1080.png') });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.screenshot({ path: test.info().outputPath('explorer-inspector-words-1280x720.png') });
   await expect(insp.locator('[data-field="shape"]')).toHaveText('[64, 64]');
   await expect(insp.locator('[data-field="type"]')).toHaveText('F32');
   await expect(insp.locator('[data-field="elements"]')).toHaveText('4,096');
@@ -248,8 +265,10 @@ test('finds blk.0.attn_q.weight with the search box and shows its shape, statist
   await page.mouse.move(p.x, p.y);
   await expect(page.locator('.ex-tooltip')).toBeVisible();
   await expect(page.locator('.ex-tooltip strong')).toHaveText('blk.0.attn_k.weight');
+  await expect(page.locator('.ex-tooltip div').first()).toHaveText('Block 0 · attention: key projection');
   await page.mouse.click(p.x, p.y);
   await expect(insp.locator('[data-field="name"]')).toHaveText('blk.0.attn_k.weight');
+  await expect(insp.locator('[data-field="title"]')).toHaveText('Block 0 · attention: key projection');
   await expect(insp.locator('[data-field="shape"]')).toHaveText('[64, 32]');
   // And back to attn_q by clicking it.
   const q = toScreen(3200 + 500, 500);
@@ -270,6 +289,8 @@ test('the 3D mode stacks the layers, keeps the selection, and toggles back', asy
   expect(start.cx).toBeGreaterThan(3200);
   expect(start.cx).toBeLessThan(4224);
   await expect(page.locator('.ex-inspector [data-field="name"]')).toHaveText(Q_NAME);
+  // The minimap draws each tensor as its rows × columns in its room too.
+  await expect(page.locator('.ex-minimap')).toHaveAttribute('data-shaped', '48');
   const stageBox = (await page.locator('.ex-stage').boundingBox())!;
   const painted2d = paintedPixels(await page.screenshot(), stageBox);
 
@@ -279,10 +300,16 @@ test('the 3D mode stacks the layers, keeps the selection, and toggles back', asy
   await expect(toggle).toHaveAttribute('aria-pressed', 'true');
   // Every tensor of stories260K gets its heat in 3D (48 top cells).
   await expect.poll(async () => (await state(page)).textured3d, { timeout: 20_000 }).toBe(48);
+  // Each drawn in its own rows × columns (as in 2D), not as its stored 1024×1024 tile.
+  await expect(page.locator('.explorer')).toHaveAttribute('data-shaped3d', '48');
   const s3d = await state(page);
   expect(s3d.selected).toBe(`${modelId}/${Q_NAME}`);
   await expect(page.locator('.ex-inspector [data-field="name"]')).toHaveText(Q_NAME);
   await expect(page.locator('.ex-minimap')).toBeHidden();
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.screenshot({ path: test.info().outputPath('explorer-3d-shapes-1920x1080.png') });
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.screenshot({ path: test.info().outputPath('explorer-3d-shapes-1280x720.png') });
   const shot = await page.screenshot({ path: test.info().outputPath('explorer-3d.png') });
   // The stack is drawn: a different picture from the 2D one, with plenty painted.
   const painted3d = paintedPixels(shot, stageBox);

@@ -20,7 +20,7 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const settings: ChatSettings = { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 64, seed: 7 };
+const settings: ChatSettings = { temperature: 0, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 64, seed: 7, contextLength: null };
 const meta = { modelId: 'm1', modelName: 'tiny', mode: 'chat' as const, system: 'Be brief.', settings };
 const msg = (role: 'user' | 'assistant', text: string, state: ChatMessage['state'] = 'done'): ChatMessage => ({ role, text, state, stats: null, error: null, id: null });
 
@@ -52,6 +52,29 @@ async function withSync(run: (sync: ConversationSync, ctx: { calls: Map<string, 
 }
 
 describe('the Chat view saving queue', () => {
+  it("keeps a conversation's context length at once, each conversation its own, and nothing while none is open", async () => {
+    await withSync(async (sync, { calls, call }) => {
+      await sync.saveContextLength(64);
+      expect(calls.get('conversations:update') ?? 0).toBe(0);
+      await sync.append([msg('user', 'first')], { ...meta, settings: { ...settings, contextLength: 64 } });
+      const a = sync.id!;
+      await sync.reset();
+      await sync.append([msg('user', 'second')], { ...meta, settings: { ...settings, contextLength: 128 } });
+      const b = sync.id!;
+      // A change in the open conversation is stored without a message sent; the same value again costs no call.
+      await sync.saveContextLength(256);
+      await sync.saveContextLength(256);
+      expect(calls.get('conversations:update')).toBe(1);
+      expect((await call('conversations:get', { id: a })).settings.contextLength).toBe(64);
+      expect((await call('conversations:get', { id: b })).settings).toEqual({ ...settings, contextLength: 256 });
+      // Reopened, back to the model's default.
+      await sync.open(a);
+      await sync.saveContextLength(null);
+      expect((await call('conversations:get', { id: a })).settings.contextLength).toBeNull();
+      expect((await call('conversations:get', { id: b })).settings.contextLength).toBe(256);
+    });
+  });
+
   it('creates with the first messages, appends later ones, and saves a streaming reply coalesced', async () => {
     await withSync(async (sync, { calls, reports, call }) => {
       const user = msg('user', 'hello\nsecond line');

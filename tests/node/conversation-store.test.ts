@@ -27,7 +27,7 @@ afterAll(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const settings: ChatSettings = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 256, seed: null };
+const settings: ChatSettings = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 256, seed: null, contextLength: null };
 const stats: ReplyStats = {
   timeToFirstTokenMs: 120,
   promptTokens: 12,
@@ -115,6 +115,34 @@ describe('the conversation store', () => {
       expect(() => store.append(c.id, [{ role: 'user', text: 'x' }])).toThrow(expect.objectContaining({ code: 'CONVERSATION_NOT_FOUND' }));
     } finally {
       store.close();
+    }
+  });
+
+  it("keeps each conversation's context length; settings stored before it existed read as the model's default; out of range is refused", () => {
+    const dir = temp();
+    const { store } = openStore(dir);
+    let a = 0;
+    let b = 0;
+    try {
+      a = store.create(input({ settings: { ...settings, contextLength: 64 } })).id;
+      b = store.create(input({ settings: { ...settings, contextLength: 4096 } })).id;
+      expect(() => store.update(a, { settings: { ...settings, contextLength: 8 } })).toThrow(/contextLength/);
+      expect(() => store.update(a, { settings: { ...settings, contextLength: 1.5 } })).toThrow(/contextLength/);
+      expect(store.get(a).settings.contextLength).toBe(64);
+    } finally {
+      store.close();
+    }
+    // A conversation saved before the setting existed: its settings lack the field.
+    const db = new Database(join(dir, 'conversations.sqlite'));
+    const { contextLength: _dropped, ...older } = settings;
+    db.prepare('UPDATE conversations SET settings = ? WHERE id = ?').run(JSON.stringify(older), b);
+    db.close();
+    const again = openStore(dir).store;
+    try {
+      expect(again.get(a).settings.contextLength).toBe(64);
+      expect(again.get(b).settings).toEqual({ ...older, contextLength: null });
+    } finally {
+      again.close();
     }
   });
 
@@ -345,7 +373,7 @@ describe('conversation exports', () => {
     const md = conversationMarkdown(conversation());
     expect(md).toContain('# Sorting in <b>Rust</b>\n');
     expect(md).toContain('- Model: tiny-qwen2 (abc123)\n- Mode:');
-    expect(md).toContain('- Sampling: temperature 0.8 · top-k 40 · top-p 0.95 · min-p 0.05 · repeat penalty 1 · max tokens 256 · seed random');
+    expect(md).toContain('- Sampling: temperature 0.8 · top-k 40 · top-p 0.95 · min-p 0.05 · repeat penalty 1 · max tokens 256 · seed random · context the model default');
     expect(md).toContain('**System message:**\n\n> You are terse.\n> Answer in code.\n');
     expect(md).toContain('## You\n\nHow do I sort?\n\n## Model\n\nUse `sort`:\n\n```rust\nv.sort();\n```\n\n*first token 0.12 s · prefill 12 tokens, 300.0 tokens/s · decode 7 tokens, 100.0 tokens/s · stop: end of text · seed 42*');
     expect(md).toContain('v.sort_by(|a, b| b.cmp(a));\n```\n\n*(interrupted: the reply was cut off here)*\n');

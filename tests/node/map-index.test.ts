@@ -223,3 +223,43 @@ describe('MapIndex writes', () => {
     db.close();
   });
 });
+
+describe('MapIndex.stepRegion (the Explorer N and P keys)', () => {
+  it('steps through every tensor of a model with more than 5000 of them in execution order, wrapping, and never into another model or a band', () => {
+    const geo = { tileWidth: 4, tileHeight: 4 };
+    // 6002 small tensors (601 blocks of 10, plus the embedding and the head): beyond the 5000 one list held.
+    const tensors = [{ name: 'token_embd.weight', ggmlType: 'F32', dims: [4], byteSize: 16 }];
+    for (let b = 0; b < 600; b++) for (let i = 0; i < 10; i++) tensors.push({ name: `blk.${b}.t${i}.weight`, ggmlType: 'F32', dims: [4], byteSize: 16 });
+    tensors.push({ name: 'output.weight', ggmlType: 'F32', dims: [4], byteSize: 16 });
+    const layouts = placeModels(
+      [
+        { modelId: 'big', tensors },
+        { modelId: 'other', tensors: [{ name: 'x.weight', ggmlType: 'F32', dims: [4], byteSize: 16 }] },
+      ],
+      geo,
+      { maxTilesWide: 64 },
+      { x: 0, y: 0 },
+    );
+    const index = new MapIndex(new Database(':memory:'));
+    index.putRegions(layouts.flatMap((l) => l.regions));
+    const expected = index.listRegions('big').filter((r) => r.kind === 'weights').map((r) => r.id);
+    expect(expected.length).toBe(6002);
+    // Forward from nothing: the first, then each in order, then back to the first.
+    const seen: string[] = [];
+    let at: string | null = null;
+    for (let i = 0; i < expected.length; i++) {
+      at = index.stepRegion('big', at, 1)!.id;
+      seen.push(at);
+    }
+    expect(seen).toEqual(expected);
+    expect(index.stepRegion('big', at, 1)!.id).toBe(expected[0]);
+    // Backward wraps from the first to the last and walks back.
+    expect(index.stepRegion('big', expected[0]!, -1)!.id).toBe(expected.at(-1));
+    expect(index.stepRegion('big', expected[5000]!, -1)!.id).toBe(expected[4999]);
+    expect(index.stepRegion('big', null, -1)!.id).toBe(expected.at(-1));
+    // A selection in another model (or a band) starts at the ends of this one.
+    expect(index.stepRegion('big', 'other/x.weight', 1)!.id).toBe(expected[0]);
+    expect(index.stepRegion('big', 'big/@kv-cache', -1)!.id).toBe(expected.at(-1));
+    expect(index.stepRegion('nobody', null, 1)).toBeUndefined();
+  });
+});

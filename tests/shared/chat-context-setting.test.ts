@@ -1,6 +1,6 @@
-/** The Chat's context-length setting (renderer/src/views/chat/context-setting.ts): parsing, the memory line, keeping it. */
+/** The Chat's context-length setting (renderer/src/views/chat/context-setting.ts): parsing and the memory line (it is kept per conversation: tests/node/conversations*.test.ts, tests/e2e/chat-prefill.spec.ts). */
 import { describe, expect, it } from 'vitest';
-import { CONTEXT_KEY, keepContextLength, kvCacheText, parseContextLength, readContextLength } from '../../renderer/src/views/chat/context-setting';
+import { kvCacheText, parseContextLength } from '../../renderer/src/views/chat/context-setting';
 
 describe('context-length setting', () => {
   it('parses empty as the model default, whole numbers in range, and refuses the rest with the value', () => {
@@ -17,17 +17,5 @@ describe('context-length setting', () => {
     // A model whose KV cache takes 2560 bytes a token.
     expect(kvCacheText(512, 2560)).toBe('KV cache: 512 tokens × 2.50 KiB = 1.25 MiB of GPU memory');
     expect(kvCacheText(256, 2560)).toBe('KV cache: 256 tokens × 2.50 KiB = 640 KiB of GPU memory');
-  });
-
-  it('keeps the value and forgets it when set back to the default; a bad stored value reads as the default', () => {
-    const m = new Map<string, string>();
-    const storage = { getItem: (k: string) => m.get(k) ?? null, setItem: (k: string, v: string) => void m.set(k, v), removeItem: (k: string) => void m.delete(k) };
-    keepContextLength(300, storage);
-    expect(m.get(CONTEXT_KEY)).toBe('300');
-    expect(readContextLength(storage)).toBe(300);
-    keepContextLength(null, storage);
-    expect(readContextLength(storage)).toBeNull();
-    m.set(CONTEXT_KEY, 'lots');
-    expect(readContextLength(storage)).toBeNull();
   });
 });

@@ -31,7 +31,7 @@ async function refused(d: ReturnType<typeof createDispatcher>, channel: string, 
   }
 }
 
-const settings = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 256, seed: null };
+const settings = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 256, seed: null, contextLength: null };
 const message = (over: Partial<ConversationMessage> = {}): ConversationMessage => ({ id: 1, role: 'user', text: 'hi', state: 'done', stats: null, error: null, createdAt: 1, updatedAt: 1, ...over });
 const conversation = (over: Partial<Conversation> = {}): Conversation => ({
   id: 1,

@@ -37,7 +37,18 @@ const region = (i: number): MapRegionInfo => ({
 
 describe('map channels in the contract', () => {
   it('declares every map channel', () => {
-    expect(channelNames.filter((c) => c.startsWith('map:')).sort()).toEqual(['map:cells', 'map:heat', 'map:histogram', 'map:kv-cache', 'map:overview', 'map:region', 'map:regions', 'map:search', 'map:values']);
+    expect(channelNames.filter((c) => c.startsWith('map:')).sort()).toEqual(['map:cells', 'map:heat', 'map:histogram', 'map:kv-cache', 'map:overview', 'map:region', 'map:regions', 'map:search', 'map:step', 'map:values']);
+  });
+
+  it('map:step takes a direction of 1 or -1 and a region id or null, nothing else', async () => {
+    const seen: unknown[] = [];
+    const d = createDispatcher(handlers({ 'map:step': (req) => (seen.push(req), { region: null }) }));
+    expect((await d('map:step', { modelId: 'm', from: null, dir: 1 }, ctx)).ok).toBe(true);
+    expect((await d('map:step', { modelId: 'm', from: 'm/t', dir: -1 }, ctx)).ok).toBe(true);
+    for (const bad of [{ dir: 2 }, { dir: 0 }, { from: '' }, { modelId: '' }, { extra: 1 }]) {
+      expect((await d('map:step', { modelId: 'm', from: null, dir: 1, ...bad }, ctx)).ok).toBe(false);
+    }
+    expect(seen).toHaveLength(2);
   });
 
   it('map:values refuses windows past its cap before the handler, and answers past it after', async () => {

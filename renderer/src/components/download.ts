@@ -13,3 +13,15 @@ export function downloadText(fileName: string, mimeType: string, text: string): 
   // The download has taken the bytes once the click is handled.
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
+
+/**
+ * Saves a file the server sends (browser mode's model download) through an `<a download>` to
+ * its same-origin URL: the browser streams it to disk with its own progress, the page stays.
+ */
+export function downloadFromServer(url: string, fileName: string): void {
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = fileName;
+  a.rel = 'noopener';
+  a.click();
+}

@@ -19,6 +19,7 @@ import { Inspector } from './inspector';
 import { LiveOverlay } from './live';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
+import { regionWords } from '../../../shared/map/region-words';
 import { COLORMAP_HELP, ColorLegend, KIND_HELP } from './legend';
 import { READOUT_ZOOM, ValueReadout } from './readout';
 import { PassageLayer } from './passage-layer';
@@ -140,7 +141,11 @@ export class Explorer {
     this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.legend.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it, N and P (or ] and [) for the next and previous tensor, Enter to show the selected one again, Escape to clear.');
-    this.inspector = new Inspector(ctx.api, (d) => this.focusRegion(d.region));
+    this.inspector = new Inspector(
+      ctx.api,
+      (d) => this.focusRegion(d.region),
+      (id) => this.data.overview?.models.find((m) => m.modelId === id)?.name,
+    );
     this.search = new SearchBox(
       ctx.api,
       (r) => this.pickFromSearch(r),
@@ -255,7 +260,7 @@ export class Explorer {
       minSize: b.width / MINIMAP_WIDTH / 2,
       limit: 5000,
     });
-    this.minimap.setMap(b, o.models, mm.regions);
+    this.minimap.setMap(b, o.models, mm.regions, (r) => this.shapes.shapeOf(r));
     this.live.start(o.models);
     // Search the model in view by default: Enter must not fly to another model's tensor.
     this.search.setModels(o.models, () => this.modelFor3d());
@@ -487,7 +492,12 @@ export class Explorer {
     if (this.dirtyData) {
       this.dirtyData = false;
       this.cache.generation++;
-      this.root.dataset.textured3d = String(this.view3d.applyTextures(this.cache, this.data.regionsById, this.colormap, this.range));
+      const heatSize = this.data.overview?.heatSize ?? 64;
+      this.root.dataset.textured3d = String(
+        this.view3d.applyTextures(this.cache, this.data.regionsById, this.colormap, this.range, (r) => this.shapes.shapedHeat(r, this.cache, heatSize)),
+      );
+      // How many of them are drawn in their rows × columns (tests read it).
+      this.root.dataset.shaped3d = String(this.view3d.shapedCount);
     }
     const a = this.live.current();
     const layout = this.view3d.layout;
@@ -711,7 +721,7 @@ export class Explorer {
       return;
     }
     const m = this.cam.screenToMap(p.x, p.y);
-    const lines = [r.name];
+    const lines = [r.name, regionWords(r.kind, r.name).title];
     if (r.tensor) lines.push(`${r.tensor.type} ${fmtShape(r.tensor.dims)} · ${fmtBytes(r.tensor.bytes)}`);
     // Say how to get to single values (the readout starts at READOUT_ZOOM).
     const perValue = this.cam.zoom * (shape?.scale ?? 1);
@@ -891,30 +901,30 @@ export class Explorer {
   }
 
   private topCells3d: MapCellInfo[] = [];
-  /** Each model's tensors in map order, for stepping through them with the keyboard. */
-  private readonly tensorOrder = new Map<string, MapRegionInfo[]>();
+  /**
+   * Selects the next (dir 1) or previous (−1) tensor of the model in view and shows it; wraps at
+   * the ends. The services step on their index (`map:step`), so any tensor count works and
+   * nothing is listed whole. Steps run one after another: a key held down steps from the
+   * tensor the previous step selected, never twice from the same one.
+   */
+  private stepTensor(dir: 1 | -1): Promise<void> {
+    this.stepping = this.stepping.then(() => this.stepOnce(dir));
+    return this.stepping;
+  }
 
-  /** Selects the next (dir 1) or previous (−1) tensor of the model in view and shows it; wraps at the ends. */
-  private async stepTensor(dir: 1 | -1): Promise<void> {
+  private stepping: Promise<void> = Promise.resolve();
+
+  private async stepOnce(dir: 1 | -1): Promise<void> {
     const modelId = this.modelFor3d();
-    const m = modelId ? this.data.overview?.models.find((x) => x.modelId === modelId) : undefined;
-    if (!m) return;
-    let list = this.tensorOrder.get(m.modelId);
-    if (!list) {
-      try {
-        const v = { x0: m.box.x, y0: m.box.y, x1: m.box.x + m.box.width, y1: m.box.y + m.box.height };
-        const res = await this.ctx.api.call('map:regions', { viewport: v, modelId: m.modelId, kinds: ['weights'], limit: 5000 });
-        list = [...res.regions].sort((a, b) => a.order - b.order);
-        this.tensorOrder.set(m.modelId, list);
-      } catch (e) {
-        this.error((e as Error).message);
-        return;
-      }
+    if (!modelId) return;
+    let r: MapRegionInfo | null;
+    try {
+      ({ region: r } = await this.ctx.api.call('map:step', { modelId, from: this.selectedId, dir }));
+    } catch (e) {
+      this.error((e as Error).message);
+      return;
     }
-    if (list.length === 0) return;
-    const at = this.selectedId ? list.findIndex((r) => r.id === this.selectedId) : -1;
-    const next = at < 0 ? (dir > 0 ? 0 : list.length - 1) : (at + dir + list.length) % list.length;
-    const r = list[next]!;
+    if (!r) return;
     this.select(r);
     this.focusRegion(r);
   }

@@ -1,5 +1,6 @@
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
+import { regionWords } from '../../../shared/map/region-words';
 import { el } from '../views/types';
 import { fmtBytes, fmtHex, fmtInt, fmtShape, fmtValue } from './format';
 import { drawHistogram } from './histogram';
@@ -7,9 +8,10 @@ import { drawHistogram } from './histogram';
 type RegionDetails = Response<'map:region'>;
 
 /**
- * The inspector panel: what a clicked tensor is (name, shape, type, bytes and their place in the
- * GGUF file, tiles, map rectangle), its statistics from the pyramid, and a histogram of its
- * decoded values fetched from the services.
+ * The inspector panel: what a clicked tensor is (in plain words first, then its stored name,
+ * its model's name, shape, type, bytes and their place in the GGUF file, tiles, map rectangle),
+ * its statistics from the pyramid, and a histogram of its decoded values fetched from the
+ * services. Ids (region, model, PixelFS file) are for the curious: in an "Identifiers" fold.
  */
 export class Inspector {
   readonly root: HTMLElement;
@@ -20,6 +22,8 @@ export class Inspector {
   constructor(
     private readonly api: PxiApi,
     private readonly onFly: (d: RegionDetails) => void,
+    /** The model's name for its id (undefined when the map no longer lists it). */
+    private readonly modelName: (modelId: string) => string | undefined = () => undefined,
   ) {
     this.root = el('aside', { className: 'ex-inspector' });
     this.root.setAttribute('aria-label', 'Inspector');
@@ -57,7 +61,6 @@ export class Inspector {
     const r = d.region;
     const rows: [string, string, string][] = [];
     const add = (field: string, label: string, value: string) => rows.push([field, label, value]);
-    if (r.kind !== 'weights') add('kind', 'Kind', r.kind);
     if (r.tensor) {
       add('shape', 'Shape', fmtShape(r.tensor.dims));
       add('type', 'Type', r.tensor.type);
@@ -83,11 +86,32 @@ export class Inspector {
       td.dataset.field = field;
       table.append(el('tr', {}, el('th', { scope: 'row' }, label), td));
     }
-    const title = el('h3', { className: 'ex-name', title: r.id }, r.name);
-    title.dataset.field = 'name';
+    // What it is in words, then the name the file gives it (what search and Chat's cites use).
+    const words = regionWords(r.kind, r.name);
+    const title = el('h3', { className: 'ex-title' }, words.title);
+    title.dataset.field = 'title';
+    const name = el('code', { className: 'ex-name' }, r.name);
+    name.dataset.field = 'name';
+    const part = el('span', { className: 'muted' }, words.part ? ` · ${words.part}` : '');
+    part.dataset.field = 'part';
+    const model = el('p', { className: 'muted ex-model' }, `in ${this.modelName(r.modelId) ?? r.modelId}`);
+    model.dataset.field = 'model';
+    const ids = el('table', { className: 'ex-facts' });
+    const idRows: [string, string, string][] = [
+      ['region-id', 'Region', r.id],
+      ['model-id', 'Model', r.modelId],
+      ['kind', 'Kind', r.kind],
+      ...(d.file ? ([['file', 'PixelFS file', d.file]] as [string, string, string][]) : []),
+    ];
+    for (const [field, label, value] of idRows) {
+      const td = el('td', {}, value);
+      td.dataset.field = field;
+      ids.append(el('tr', {}, el('th', { scope: 'row' }, label), td));
+    }
+    const details = el('details', { className: 'ex-ids' }, el('summary', {}, 'Identifiers'), ids);
     const fly = el('button', { type: 'button', className: 'ex-button' }, 'Show on map');
     fly.addEventListener('click', () => this.onFly(d));
-    this.body.replaceChildren(title, el('p', { className: 'muted ex-model' }, r.modelId), table);
+    this.body.replaceChildren(title, el('p', { className: 'ex-stored-name' }, name, part), model, table, details);
     if (r.kind === 'weights' && r.tensor) {
       const canvas = el('canvas', { className: 'ex-histogram' });
       canvas.setAttribute('role', 'img');

@@ -1,5 +1,6 @@
 import type { MapModelInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
 import type { Rect, Viewport } from '../../../shared/map/geometry';
+import type { TensorShape } from '../../../shared/map/shape';
 
 const KIND_FILL: Record<MapRegionInfo['kind'], string> = {
   weights: '#8a4f98',
@@ -8,10 +9,13 @@ const KIND_FILL: Record<MapRegionInfo['kind'], string> = {
   free: '#2b2436',
   corpus: '#3d6b4f',
 };
+/** The room around a tensor drawn in its shape: the rest of its tiles, dimmer than the tensor. */
+const ROOM_FILL = '#2e2238';
 
 /**
  * The minimap: the whole map's models and regions drawn once to an offscreen canvas, the
- * current view as a rectangle over it. Pointer down/drag on it calls `onJump` with a map point.
+ * current view as a rectangle over it. A tensor with a shape is drawn as its columns × rows in
+ * its room (as the 2D view draws it), the room dimmer; other regions as their rectangles. Pointer down/drag on it calls `onJump` with a map point.
  */
 export class Minimap {
   readonly canvas: HTMLCanvasElement;
@@ -45,7 +49,10 @@ export class Minimap {
     this.canvas.addEventListener('pointerup', () => (down = false));
   }
 
-  setMap(bounds: Rect, models: MapModelInfo[], regions: MapRegionInfo[]): void {
+  /** Tensors drawn in their shape by the last setMap (tests read it). */
+  shaped = 0;
+
+  setMap(bounds: Rect, models: MapModelInfo[], regions: MapRegionInfo[], shapeOf: (r: MapRegionInfo) => TensorShape | null = () => null): void {
     this.bounds = bounds;
     this.scale = this.width / Math.max(1, bounds.width);
     this.height = Math.max(24, Math.min(160, Math.ceil(bounds.height * this.scale)));
@@ -61,10 +68,17 @@ export class Minimap {
     g.fillStyle = '#0b0d11';
     g.fillRect(0, 0, this.width, this.height);
     const px = (r: Rect) => [(r.x - bounds.x) * this.scale, (r.y - bounds.y) * this.scale, Math.max(0.6, r.width * this.scale), Math.max(0.6, r.height * this.scale)] as const;
+    this.shaped = 0;
     for (const r of regions) {
-      g.fillStyle = KIND_FILL[r.kind];
+      const shape = shapeOf(r);
+      g.fillStyle = shape ? ROOM_FILL : KIND_FILL[r.kind];
       g.fillRect(...px(r.rect));
+      if (!shape) continue;
+      g.fillStyle = KIND_FILL[r.kind];
+      g.fillRect(...px(shape));
+      this.shaped++;
     }
+    this.canvas.dataset.shaped = String(this.shaped);
     g.strokeStyle = '#8b93a7';
     g.lineWidth = 1;
     for (const m of models) {

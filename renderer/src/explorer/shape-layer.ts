@@ -189,6 +189,15 @@ export class ShapeLayer {
     this.pump();
   }
 
+  /**
+   * The tensor's shape with its statistics texture from the cached heat, for the 3D view to draw
+   * it in its rows × columns as the 2D view does; null for a region without a shape.
+   */
+  shapedHeat(r: MapRegionInfo, cache: TextureCache, heatSize: number): { shape: TensorShape; texture: THREE.DataTexture } | null {
+    const s = this.shapeOf(r);
+    return s ? { shape: s, texture: this.statsTexture(r, s, { cache, heatSize }).texture } : null;
+  }
+
   /** Windows of values wanted by the last draw and not yet here. */
   missing(): number {
     return this.wanted.filter((w) => !this.windows.has(w.key)).length;
@@ -199,7 +208,7 @@ export class ShapeLayer {
    * band its element's bytes lie in, from the finest cached heat of that tile (else the tensor's
    * mean). Rebuilt only when the cells it can use change.
    */
-  private statsTexture(r: MapRegionInfo, s: TensorShape, v: ShapeDraw): StatsTexture {
+  private statsTexture(r: MapRegionInfo, s: TensorShape, v: Pick<ShapeDraw, 'cache' | 'heatSize'>): StatsTexture {
     const g = r.grid;
     const cells: (ReturnType<TextureCache['get']> | undefined)[] = [];
     let version = '';

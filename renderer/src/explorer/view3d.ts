@@ -2,6 +2,7 @@ import * as THREE from 'three';
 import { OrbitControls } from 'three/examples/jsm/controls/OrbitControls.js';
 import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
 import type { Rect } from '../../../shared/map/geometry';
+import type { TensorShape } from '../../../shared/map/shape';
 import { heatMaterial, scaleFor, setScale, type ColormapChoice, type HeatMaterial, type RangeChoice } from './heat';
 import { cellKey, type TextureCache } from './texture-cache';
 import { KIND_COLORS, rangeOf } from './view2d';
@@ -166,8 +167,22 @@ export class View3D {
     this.topCells = new Map(cells.map((c) => [c.regionId, c]));
   }
 
-  /** Puts cached heat on the tensors that have it; returns how many are textured. */
-  applyTextures(cache: TextureCache, regionsById: Map<string, MapRegionInfo>, colormap: ColormapChoice, range: RangeChoice): number {
+  /** Tensors the last applyTextures drew in their own rows × columns (the rest in stored byte order). */
+  shapedCount = 0;
+
+  /**
+   * Puts cached heat on the tensors that have it; returns how many are textured. `shaped` gives a
+   * tensor's shape and its statistics texture (ShapeLayer.shapedHeat): such a tensor is drawn as
+   * its columns × rows from the top-left of its room, like the 2D view, not as its stored tiles.
+   */
+  applyTextures(
+    cache: TextureCache,
+    regionsById: Map<string, MapRegionInfo>,
+    colormap: ColormapChoice,
+    range: RangeChoice,
+    shaped: (r: MapRegionInfo) => { shape: TensorShape; texture: THREE.Texture } | null = () => null,
+  ): number {
+    this.shapedCount = 0;
     let n = 0;
     let sharedLo = Infinity;
     let sharedHi = -Infinity;
@@ -188,17 +203,20 @@ export class View3D {
         m = new THREE.Mesh(this.quad, heatMaterial(THREE.DoubleSide));
         m.material.transparent = true;
         m.renderOrder = 2;
-        const tw = p.region.grid.tileWidth;
-        const th = p.region.grid.tileHeight;
-        const w = e.heatRect.width / tw;
-        const h = e.heatRect.height / th;
-        m.position.copy(this.world(p, p.x + w / 2, p.y + h / 2));
-        m.position.z += 0.01;
-        m.scale.set(w, h, 1);
         this.heatMeshes.set(p.region.id, m);
         this.group.add(m);
       }
-      m.material.uniforms.heat.value = e.texture;
+      // In its shape when it has one (placed again each time: the shape's texture may come later).
+      const sh = shaped(p.region);
+      const tw = p.region.grid.tileWidth;
+      const th = p.region.grid.tileHeight;
+      const w = (sh ? sh.shape.width : e.heatRect.width) / tw;
+      const h = (sh ? sh.shape.height : e.heatRect.height) / th;
+      m.position.copy(this.world(p, p.x + w / 2, p.y + h / 2));
+      m.position.z += 0.01;
+      m.scale.set(w, h, 1);
+      m.material.uniforms.heat.value = sh ? sh.texture : e.texture;
+      if (sh) this.shapedCount++;
       setScale(m.material, range === 'shared' ? scaleFor(sharedLo, sharedHi, colormap) : scaleFor(lo, hi, colormap));
       n++;
     }

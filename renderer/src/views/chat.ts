@@ -30,7 +30,7 @@ import { ConversationSync, messageFromStore, type ChatMessage } from './chat/con
 import { exportConversation } from './chat/export-conversation';
 import { confirmLeavingView, warnBeforeUnload } from './chat/leave-guard';
 import { fillReply, messageElements, statsText } from './chat/message-view';
-import { keepContextLength, kvCacheText, parseContextLength, readContextLength } from './chat/context-setting';
+import { kvCacheText, parseContextLength } from './chat/context-setting';
 import { corpusControl, corpusPrompt } from './chat-corpus';
 import { el, type View, type ViewContext } from './types';
 import './chat.css';
@@ -67,6 +67,8 @@ const chat = {
   messages: [] as ChatMessage[],
   values: Object.fromEntries(FIELDS.map((f) => [f.key, f.value])) as Record<string, string>,
   seed: '',
+  /** The open conversation's context length (null: the engine's default for the model); part of its settings. */
+  contextLength: null as number | null,
   system: '',
   draft: '',
   mode: 'chat' as GenerationMode,
@@ -175,8 +177,8 @@ function useModel(ctx: ViewContext, models: ModelSummary[], id: string, wanted: 
   chat.adapter = adapter;
   chat.adapterNote = missing ?? '';
   const s = h.state;
-  // The context length chosen in this browser (empty: the engine's default for the model).
-  const context = readContextLength();
+  // The open conversation's context length (null: the engine's default for the model).
+  const context = chat.contextLength;
   const sized = s.kind !== 'ready' || h.requestedContext === context;
   const there = engineModelId(s) === id && s.kind !== 'failed' && sameAdapter(engineAdapter(s), adapter) && sized;
   if (!there) {
@@ -218,13 +220,14 @@ function readSettings(form: HTMLElement): { settings: GenerationSettings; seed: 
     keptSeed = seed;
   }
   const base = out as Omit<GenerationSettings, 'seed'>;
-  return { settings: { ...base, seed }, seed, kept: { ...base, seed: keptSeed } };
+  return { settings: { ...base, seed }, seed, kept: { ...base, seed: keptSeed, contextLength: chat.contextLength } };
 }
 
 /** Puts kept settings into the form's values (the fields show them at the next showValues). */
 function takeSettings(s: ChatSettings): void {
   for (const f of FIELDS) chat.values[f.key] = String(s[f.key]);
   chat.seed = s.seed === null ? '' : String(s.seed);
+  chat.contextLength = s.contextLength;
 }
 
 /** The address names the open conversation, so a reload opens it again (no view change). */
@@ -255,7 +258,8 @@ function keepReplyOnUnload(): void {
 function newConversation(): void {
   chat.messages = [];
   chat.queued = [];
-  void chat.sync?.reset();
+  // The title and actions follow once the queue has let go of the old conversation.
+  void chat.sync?.reset().then(() => chat.repaint?.());
   showInAddress(null);
 }
 
@@ -509,7 +513,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
   });
   settings.append(greedy);
   // Context length: what the KV cache holds, and the GPU memory it costs; a change reloads the model.
-  const contextInput = el('input', { id: 'chat-context', type: 'text', inputMode: 'numeric', placeholder: 'model default', value: String(readContextLength() ?? '') });
+  const contextInput = el('input', { id: 'chat-context', type: 'text', inputMode: 'numeric', placeholder: 'model default', value: String(chat.contextLength ?? '') });
   const contextMemory = el('p', { id: 'chat-context-memory', className: 'small muted chat-context-memory' });
   contextMemory.setAttribute('aria-live', 'polite');
   contextInput.setAttribute('aria-describedby', contextMemory.id);
@@ -520,7 +524,12 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
       ctx.showError(r.error);
       return;
     }
-    keepContextLength(r.value);
+    chat.contextLength = r.value;
+    // Kept at once with the open conversation (not at its next message), and as the last
+    // settings used, which a new conversation starts from.
+    void sync.saveContextLength(r.value);
+    const kept = readSettings(settings);
+    if (select.value && !('field' in kept)) sync.rememberDefaults({ modelId: select.value, adapter: chat.adapter, mode: chat.mode, settings: kept.kept });
     if (select.value && !chat.generating) useModel(ctx, models, select.value, chat.adapter, false);
     paint();
   });
@@ -646,7 +655,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     if (s.kind === 'loading') progress.value = s.bytesTotal ? s.bytesDone / s.bytesTotal : 0;
     reload.hidden = !(s.kind === 'lost' || (s.kind === 'failed' && s.modelId));
     cancelLoad.hidden = s.kind !== 'loading';
-    const wantedContext = readContextLength();
+    const wantedContext = chat.contextLength;
     contextMemory.textContent =
       s.kind === 'ready'
         ? kvCacheText(wantedContext ?? s.info.contextLength, s.info.kvBytesPerToken)
@@ -722,6 +731,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     if (!box.isConnected) return;
     for (const f of FIELDS) fieldInputs.get(f.key)!.value = chat.values[f.key]!;
     seed.value = chat.seed;
+    contextInput.value = String(chat.contextLength ?? '');
     system.value = chat.system;
   };
   let noticeTimer: ReturnType<typeof setTimeout> | undefined;

@@ -5,6 +5,7 @@ import { formatBytes, formatCount, formatDuration, isAbsolutePath } from '../com
 import { createProgressBar, RateMeter } from '../components/progress';
 import { followTask, frameBatcher, isFinished, onTasksWhileMounted, taskModel, type Task } from '../components/tasks';
 import { alertBox, badge, button, errorInfo, preserveFocus } from '../components/ui';
+import { downloadModel } from './model-download';
 import { el, type View } from './types';
 
 type Model = Response<'models:list'>['models'][number];
@@ -37,6 +38,8 @@ class ModelsPage {
   private readonly tableHost = el('div', { className: 'table-host' });
   private readonly notice = el('div');
   private dataDir = '';
+  /** Browser mode: the page may be on another machine than the volume, so a model can also be downloaded. */
+  private browserMode = false;
 
   constructor(
     private readonly root: HTMLElement,
@@ -53,6 +56,7 @@ class ModelsPage {
     onTasksWhileMounted(this.api, this.tableHost, batch);
     const [{ models }, info, { tasks }] = await Promise.all([this.api.call('models:list', {}), this.api.call('app:info', {}), this.api.call('tasks:list', {})]);
     this.dataDir = info.dataDir;
+    this.browserMode = info.mode === 'browser';
     this.models = models;
     this.render();
     // Tasks still running when the page opens show their progress too.
@@ -113,6 +117,9 @@ class ModelsPage {
         ...(m.runs ? [el('a', { className: 'btn', href: `#/chat?model=${encodeURIComponent(m.id)}`, textContent: 'Chat', title: `Chat with ${m.name}` })] : []),
         button('Verify', () => void this.verify(m), { focusKey: `verify:${m.id}`, title: `Check every stored tile of ${m.name} against its checksum` }),
         button('Export…', () => void this.exportModel(m), { focusKey: `export:${m.id}`, title: `Write ${m.name} back to a GGUF file` }),
+        ...(this.browserMode
+          ? [button('Download', () => void this.download(m), { focusKey: `download:${m.id}`, title: `Save ${m.name} as a GGUF file on this computer, rebuilt from the tiles` })]
+          : []),
         button('Delete…', () => void this.remove(m), { kind: 'danger', focusKey: `delete:${m.id}` }),
       );
       (actions.firstChild as HTMLElement).dataset.focusKey = `open:${m.id}`;
@@ -228,6 +235,16 @@ class ModelsPage {
       void followTask(this.api, t.id, () => undefined).done.then((f) => this.onTask(f));
     } catch (e) {
       this.showNote(m.id, alertBox(errorInfo(e).message, { title: 'Export not started', code: errorInfo(e).code }));
+    }
+  }
+
+  /** Browser mode: the GGUF goes to this browser's downloads; the browser shows the progress. */
+  private async download(m: Model): Promise<void> {
+    try {
+      const d = await downloadModel(m.id, m.name);
+      this.showNote(m.id, el('div', { className: 'outcome ok', role: 'status' }, `Downloading ${d.fileName} (${formatBytes(d.bytes)}): the browser's downloads show its progress.`));
+    } catch (e) {
+      this.showNote(m.id, alertBox(errorInfo(e).message, { title: 'Download not started', code: errorInfo(e).code }));
     }
   }
 

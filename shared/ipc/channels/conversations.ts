@@ -58,7 +58,15 @@ const ModelName = z.string().max(L.modelIdChars);
 /** 'chat': turns through the model's chat template; 'completion': the text is continued. */
 export const ChatMode = z.enum(['chat', 'completion']);
 
-/** The sampling settings of the Chat view (llama.cpp's names); `seed` null means a random one per reply. */
+/** The context lengths (tokens the KV cache holds) a conversation may ask for. */
+export const CONTEXT_LIMITS = Object.freeze({ min: 16, max: 1_048_576 });
+
+/**
+ * The sampling settings of the Chat view (llama.cpp's names); `seed` null means a random one per
+ * reply. `contextLength` is the conversation's context (null: the engine's default for the
+ * model): each conversation loads the model with its own; settings stored before it existed
+ * read as null.
+ */
 export const ChatSettings = z.strictObject({
   temperature: Figure.min(0).max(1000),
   topK: z.number().int().min(0).max(1_000_000),
@@ -67,6 +75,7 @@ export const ChatSettings = z.strictObject({
   repeatPenalty: Figure.gt(0).max(1000),
   maxTokens: z.number().int().min(1).max(10_000_000),
   seed: z.number().int().min(0).max(0xffffffff).nullable(),
+  contextLength: z.number().int().min(CONTEXT_LIMITS.min).max(CONTEXT_LIMITS.max).nullable().default(null),
 });
 
 /** The largest adapter scale kept either way (llama.cpp takes any finite scale; 0 leaves the model as it is). */

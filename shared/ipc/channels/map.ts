@@ -164,6 +164,16 @@ export const mapChannels = {
       missing: z.array(Count).max(MAP_LIMITS.heatIds),
     }),
   },
+  /**
+   * The model's next (dir 1) or previous (−1) tensor after region `from` in execution order,
+   * wrapping at the ends (from the first or last when `from` is null or not one of its tensors);
+   * null when the model has none. The Explorer's N and P keys: one row per step, whatever the
+   * model's tensor count.
+   */
+  'map:step': {
+    request: z.strictObject({ modelId: ModelIdSchema, from: RegionIdSchema.nullable(), dir: z.union([z.literal(1), z.literal(-1)]) }),
+    response: z.strictObject({ region: MapRegionInfo.nullable() }),
+  },
   /** One region with what the inspector shows beyond the viewport answer. */
   'map:region': {
     request: z.strictObject({ id: RegionIdSchema }),

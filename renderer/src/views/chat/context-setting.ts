@@ -1,14 +1,15 @@
 /**
  * The Chat's context-length setting: how many tokens the KV cache holds, and the GPU memory that
  * costs (context × the model's KV bytes per token, every block's K and V). Empty means the
- * engine's default for the model. Kept in this browser (localStorage) beside the kernel
- * measurements, so the next load uses it.
+ * engine's default for the model. It is one of a conversation's settings (`contextLength` in
+ * ChatSettings, kept by the services with the conversation and in the remembered defaults), so
+ * each conversation loads the model with its own.
  */
+import { CONTEXT_LIMITS } from '../../../../shared/ipc/channels/conversations';
 import { formatBytes } from '../../components/format';
 
-export const CONTEXT_KEY = 'pxi.chatContextLength';
-export const MIN_CONTEXT = 16;
-export const MAX_CONTEXT = 1_048_576;
+export const MIN_CONTEXT = CONTEXT_LIMITS.min;
+export const MAX_CONTEXT = CONTEXT_LIMITS.max;
 
 /** The field's value: null for the model's default, a whole number of tokens, or why it is refused. */
 export function parseContextLength(text: string): { value: number | null } | { error: string } {
@@ -23,15 +24,4 @@ export function parseContextLength(text: string): { value: number | null } | { e
 /** "KV cache: 512 tokens × 2.50 KiB = 1.25 MiB of GPU memory". */
 export function kvCacheText(context: number, kvBytesPerToken: number): string {
   return `KV cache: ${context.toLocaleString('en-US')} tokens × ${formatBytes(kvBytesPerToken)} = ${formatBytes(context * kvBytesPerToken)} of GPU memory`;
-}
-
-export function readContextLength(storage: Pick<Storage, 'getItem'> | undefined = globalThis.localStorage): number | null {
-  const r = parseContextLength(storage?.getItem(CONTEXT_KEY) ?? '');
-  return 'value' in r ? r.value : null;
-}
-
-export function keepContextLength(value: number | null, storage: Pick<Storage, 'setItem' | 'removeItem'> | undefined = globalThis.localStorage): void {
-  if (!storage) return;
-  if (value === null) storage.removeItem(CONTEXT_KEY);
-  else storage.setItem(CONTEXT_KEY, String(value));
 }

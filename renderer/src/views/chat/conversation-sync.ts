@@ -224,6 +224,22 @@ export class ConversationSync {
     });
   }
 
+  /**
+   * Keeps a new context length with the open conversation now (a change reloads the model, and
+   * a reload of the page must find it without a message sent first); nothing while none is open:
+   * the conversation is created with it.
+   */
+  saveContextLength(contextLength: number | null): Promise<void> {
+    return this.enqueue(async () => {
+      if (this.id === null || this.savedSettings === '') return;
+      const saved = JSON.parse(this.savedSettings) as ChatSettings;
+      if ((saved.contextLength ?? null) === contextLength) return;
+      const settings: ChatSettings = { ...saved, contextLength };
+      await this.api.call('conversations:update', { id: this.id, settings });
+      this.savedSettings = JSON.stringify(settings);
+    }, 'The context length was not kept with the conversation');
+  }
+
   /** Keeps the model, adapter and settings for the next visit (only when they changed). */
   rememberDefaults(d: ChatDefaultsInput): void {
     const value = JSON.stringify(d);
