@@ -82,6 +82,15 @@ export class TensorPyramid {
   private heatMin = Infinity;
   private heatMax = -Infinity;
   private finished = false;
+  // The open run (see push): where it ends (-1: none open), its heat pixel and its partial sums.
+  private segEnd = -1;
+  private segHeat = 0;
+  private segN = 0;
+  private segSum = 0;
+  private segSq = 0;
+  private segLo = Infinity;
+  private segHi = -Infinity;
+  private segBad = 0;
 
   constructor(
     private readonly grid: TileGrid,
@@ -116,7 +125,12 @@ export class TensorPyramid {
     return this.next;
   }
 
-  /** Adds the next values.length values of the tensor, in order. */
+  /**
+   * Adds the next values.length values of the tensor, in order. The cells do not depend on how
+   * the values are split into pushes: a run of values that falls in one heat pixel of one pixel
+   * row is summed in one sequence even when it spans two pushes (see `seg*`), so a pyramid fed
+   * from the import's read chunks equals one fed from the map's read-back chunks, bit for bit.
+   */
   push(values: ArrayLike<number>): void {
     if (this.finished) throw new MapError('MAP_INPUT', 'push after finish');
     const start = this.next;
@@ -124,32 +138,101 @@ export class TensorPyramid {
     if (end > this.elementCount) {
       throw new MapError('MAP_INPUT', `${end} values pushed, the tensor has ${this.elementCount}`, { end, elementCount: this.elementCount });
     }
+    // One element type through the hot loop keeps it monomorphic (decoders give Float32Array).
+    const arr = values instanceof Float32Array ? values : Float64Array.from(values);
+    if (arr instanceof Float32Array) this.run32(arr, start, end);
+    else this.run64(arr, start, end);
+    this.next = end;
+  }
+
+  /** Where the run of values from v on ends: the end of v's heat pixel span on v's pixel row. */
+  private openSegment(v: number): void {
     const { blockSize: bs, bytesPerBlock: bpb } = this.packing;
-    const { tileWidth: tw, tileHeight: th } = this.grid;
+    const tw = this.grid.tileWidth;
     const H = this.H;
     const cap = this.cap;
+    const p = Math.floor((v * bpb) / bs);
+    const t = Math.floor(p / cap);
+    while (this.curTile < t) this.finishTile();
+    const pix = Math.floor((p - t * cap) / 4);
+    const py = Math.floor(pix / tw);
+    const px = pix - py * tw;
+    const hx = Math.floor((px * H) / tw);
+    const hy = Math.floor((py * H) / this.grid.tileHeight);
+    const pxEnd = Math.min(tw, Math.ceil(((hx + 1) * tw) / H));
+    const b1 = t * cap + (py * tw + pxEnd) * 4;
+    this.segEnd = Math.floor((b1 * bs + bpb - 1) / bpb);
+    this.segHeat = hy * H + hx;
+    this.segN = 0;
+    this.segSum = 0;
+    this.segSq = 0;
+    this.segLo = Infinity;
+    this.segHi = -Infinity;
+    this.segBad = 0;
+  }
+
+  /** Folds a finished run into its tile's statistics and heat pixel. */
+  private closeSegment(): void {
+    const st = this.curStats;
+    st.count += this.segN;
+    st.sum += this.segSum;
+    st.sumSq += this.segSq;
+    if (this.segLo < st.min) st.min = this.segLo;
+    if (this.segHi > st.max) st.max = this.segHi;
+    st.nonFinite += this.segBad;
+    this.curSum[this.segHeat] += this.segSum;
+    this.curCnt[this.segHeat] += this.segN;
+    this.segEnd = -1;
+  }
+
+  // run32 and run64 are the same loop over two element types (kept apart so each stays monomorphic).
+  private run32(values: Float32Array, start: number, end: number): void {
     let v = start;
     while (v < end) {
-      const p = Math.floor((v * bpb) / bs);
-      const t = Math.floor(p / cap);
-      while (this.curTile < t) this.finishTile();
-      const pix = Math.floor((p - t * cap) / 4);
-      const py = Math.floor(pix / tw);
-      const px = pix - py * tw;
-      const hx = Math.floor((px * H) / tw);
-      const hy = Math.floor((py * H) / th);
-      // The run of values up to the end of this heat pixel's span on this pixel row.
-      const pxEnd = Math.min(tw, Math.ceil(((hx + 1) * tw) / H));
-      const b1 = t * cap + (py * tw + pxEnd) * 4;
-      let segEnd = Math.floor((b1 * bs + bpb - 1) / bpb);
-      if (segEnd > end) segEnd = end;
-      let n = 0;
-      let s = 0;
-      let q = 0;
-      let lo = Infinity;
-      let hi = -Infinity;
-      let bad = 0;
-      for (let j = v - start, e = segEnd - start; j < e; j++) {
+      if (this.segEnd < 0) this.openSegment(v);
+      const stop = this.segEnd < end ? this.segEnd : end;
+      let n = this.segN;
+      let s = this.segSum;
+      let q = this.segSq;
+      let lo = this.segLo;
+      let hi = this.segHi;
+      let bad = this.segBad;
+      for (let j = v - start, e = stop - start; j < e; j++) {
+        const x = values[j]!;
+        // x - x is NaN exactly for NaN and ±Infinity.
+        if (x - x !== 0) {
+          bad++;
+          continue;
+        }
+        n++;
+        s += x;
+        q += x * x;
+        if (x < lo) lo = x;
+        if (x > hi) hi = x;
+      }
+      this.segN = n;
+      this.segSum = s;
+      this.segSq = q;
+      this.segLo = lo;
+      this.segHi = hi;
+      this.segBad = bad;
+      if (stop === this.segEnd) this.closeSegment();
+      v = stop;
+    }
+  }
+
+  private run64(values: Float64Array, start: number, end: number): void {
+    let v = start;
+    while (v < end) {
+      if (this.segEnd < 0) this.openSegment(v);
+      const stop = this.segEnd < end ? this.segEnd : end;
+      let n = this.segN;
+      let s = this.segSum;
+      let q = this.segSq;
+      let lo = this.segLo;
+      let hi = this.segHi;
+      let bad = this.segBad;
+      for (let j = v - start, e = stop - start; j < e; j++) {
         const x = values[j]!;
         if (x - x !== 0) {
           bad++;
@@ -161,19 +244,15 @@ export class TensorPyramid {
         if (x < lo) lo = x;
         if (x > hi) hi = x;
       }
-      const st = this.curStats;
-      st.count += n;
-      st.sum += s;
-      st.sumSq += q;
-      if (lo < st.min) st.min = lo;
-      if (hi > st.max) st.max = hi;
-      st.nonFinite += bad;
-      const h = hy * H + hx;
-      this.curSum[h] += s;
-      this.curCnt[h] += n;
-      v = segEnd;
+      this.segN = n;
+      this.segSum = s;
+      this.segSq = q;
+      this.segLo = lo;
+      this.segHi = hi;
+      this.segBad = bad;
+      if (stop === this.segEnd) this.closeSegment();
+      v = stop;
     }
-    this.next = end;
   }
 
   /** Flushes the remaining tiles and cells; all values must have been pushed. */
@@ -182,6 +261,7 @@ export class TensorPyramid {
       throw new MapError('MAP_INPUT', `finish after ${this.next} of ${this.elementCount} values`, { pushed: this.next, elementCount: this.elementCount });
     }
     if (!this.finished) {
+      if (this.segEnd >= 0) this.closeSegment();
       while (this.curTile < this.grid.tileCount) this.finishTile();
       this.finished = true;
     }
