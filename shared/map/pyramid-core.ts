@@ -11,6 +11,13 @@
  * nominal square; a heat pixel holds the mean of the values whose pixels fall in it (NaN where
  * none do: beyond the tensor's end, or past the grid for edge cells). A parent's heat pixel is
  * the count-weighted mean of its 2x2 child heat pixels, i.e. exactly the mean of its values.
+ *
+ * Order of the sums (what makes the result bit-exact and reproducible): the values of a tile go
+ * in runs, one run per heat pixel per pixel row. Inside a run, value v is added to lane v mod 4
+ * (four sums and four sums of squares, in value order), and the run's sum is (l0 + l1) + (l2 +
+ * l3); runs are added to the tile's statistics and to their heat pixel in order. Nothing depends
+ * on how the values are split into push() calls, so every reader of the same tensor bytes (the
+ * import as it streams, the read-back build) gets the same cells, bit for bit.
  */
 import { MapError } from './errors';
 import { childCount, levelGrid, topLevel } from './lod';
@@ -82,12 +89,12 @@ export class TensorPyramid {
   private heatMin = Infinity;
   private heatMax = -Infinity;
   private finished = false;
-  // The open run (see push): where it ends (-1: none open), its heat pixel and its partial sums.
+  // The open run (see the file comment): where it ends (-1: none open), its heat pixel, its
+  // four lanes of sums and of sums of squares, its count, extrema and non-finite count.
   private segEnd = -1;
   private segHeat = 0;
+  private readonly lanes = new Float64Array(8);
   private segN = 0;
-  private segSum = 0;
-  private segSq = 0;
   private segLo = Infinity;
   private segHi = -Infinity;
   private segBad = 0;
@@ -127,25 +134,28 @@ export class TensorPyramid {
 
   /**
    * Adds the next values.length values of the tensor, in order. The cells do not depend on how
-   * the values are split into pushes: a run of values that falls in one heat pixel of one pixel
-   * row is summed in one sequence even when it spans two pushes (see `seg*`), so a pyramid fed
-   * from the import's read chunks equals one fed from the map's read-back chunks, bit for bit.
+   * the values are split into pushes (see the file comment), so a pyramid fed from the import's
+   * read chunks equals one fed from the map's read-back chunks, bit for bit.
    */
-  push(values: ArrayLike<number>): void {
+  push(values: Float32Array): void {
     if (this.finished) throw new MapError('MAP_INPUT', 'push after finish');
     const start = this.next;
     const end = start + values.length;
     if (end > this.elementCount) {
       throw new MapError('MAP_INPUT', `${end} values pushed, the tensor has ${this.elementCount}`, { end, elementCount: this.elementCount });
     }
-    // One element type through the hot loop keeps it monomorphic (decoders give Float32Array).
-    const arr = values instanceof Float32Array ? values : Float64Array.from(values);
-    if (arr instanceof Float32Array) this.run32(arr, start, end);
-    else this.run64(arr, start, end);
+    let v = start;
+    while (v < end) {
+      if (this.segEnd < 0) this.openSegment(v);
+      const stop = this.segEnd < end ? this.segEnd : end;
+      this.accumulate(values, start, v, stop);
+      if (stop === this.segEnd) this.closeSegment();
+      v = stop;
+    }
     this.next = end;
   }
 
-  /** Where the run of values from v on ends: the end of v's heat pixel span on v's pixel row. */
+  /** Opens the run of values from v on: to the end of v's heat pixel span on v's pixel row. */
   private openSegment(v: number): void {
     const { blockSize: bs, bytesPerBlock: bpb } = this.packing;
     const tw = this.grid.tileWidth;
@@ -163,96 +173,128 @@ export class TensorPyramid {
     const b1 = t * cap + (py * tw + pxEnd) * 4;
     this.segEnd = Math.floor((b1 * bs + bpb - 1) / bpb);
     this.segHeat = hy * H + hx;
-    this.segN = 0;
-    this.segSum = 0;
-    this.segSq = 0;
-    this.segLo = Infinity;
-    this.segHi = -Infinity;
-    this.segBad = 0;
   }
 
-  /** Folds a finished run into its tile's statistics and heat pixel. */
+  /** Folds the finished run into its tile's statistics and heat pixel. */
   private closeSegment(): void {
+    const L = this.lanes;
+    const sum = L[0]! + L[1]! + (L[2]! + L[3]!);
+    const sumSq = L[4]! + L[5]! + (L[6]! + L[7]!);
     const st = this.curStats;
     st.count += this.segN;
-    st.sum += this.segSum;
-    st.sumSq += this.segSq;
+    st.sum += sum;
+    st.sumSq += sumSq;
     if (this.segLo < st.min) st.min = this.segLo;
     if (this.segHi > st.max) st.max = this.segHi;
     st.nonFinite += this.segBad;
-    this.curSum[this.segHeat] += this.segSum;
+    this.curSum[this.segHeat] += sum;
     this.curCnt[this.segHeat] += this.segN;
+    L.fill(0);
+    this.segN = 0;
+    this.segLo = Infinity;
+    this.segHi = -Infinity;
+    this.segBad = 0;
     this.segEnd = -1;
   }
 
-  // run32 and run64 are the same loop over two element types (kept apart so each stays monomorphic).
-  private run32(values: Float32Array, start: number, end: number): void {
-    let v = start;
-    while (v < end) {
-      if (this.segEnd < 0) this.openSegment(v);
-      const stop = this.segEnd < end ? this.segEnd : end;
-      let n = this.segN;
-      let s = this.segSum;
-      let q = this.segSq;
-      let lo = this.segLo;
-      let hi = this.segHi;
-      let bad = this.segBad;
-      for (let j = v - start, e = stop - start; j < e; j++) {
-        const x = values[j]!;
-        // x - x is NaN exactly for NaN and ±Infinity.
-        if (x - x !== 0) {
-          bad++;
-          continue;
-        }
-        n++;
-        s += x;
-        q += x * x;
-        if (x < lo) lo = x;
-        if (x > hi) hi = x;
-      }
-      this.segN = n;
-      this.segSum = s;
-      this.segSq = q;
-      this.segLo = lo;
-      this.segHi = hi;
-      this.segBad = bad;
-      if (stop === this.segEnd) this.closeSegment();
-      v = stop;
+  /** One value of the open run into lane v & 3. */
+  private addOne(x: number, lane: number): void {
+    // x - x is NaN exactly for NaN and ±Infinity.
+    if (x - x !== 0) {
+      this.segBad++;
+      return;
     }
+    this.lanes[lane] += x;
+    this.lanes[4 + lane] += x * x;
+    this.segN++;
+    if (x < this.segLo) this.segLo = x;
+    if (x > this.segHi) this.segHi = x;
   }
 
-  private run64(values: Float64Array, start: number, end: number): void {
-    let v = start;
-    while (v < end) {
-      if (this.segEnd < 0) this.openSegment(v);
-      const stop = this.segEnd < end ? this.segEnd : end;
-      let n = this.segN;
-      let s = this.segSum;
-      let q = this.segSq;
+  /** Values [from, stop) of the tensor (values[0] is value `start`) into the open run. */
+  private accumulate(values: Float32Array, start: number, from: number, stop: number): void {
+    let i = from;
+    for (; i < stop && (i & 3) !== 0; i++) this.addOne(values[i - start]!, i & 3);
+    const body = i + ((stop - i) & ~3);
+    if (i < body) {
+      // Four independent sums: one sequential sum waits on each addition's latency.
+      const L = this.lanes;
+      let s0 = L[0]!;
+      let s1 = L[1]!;
+      let s2 = L[2]!;
+      let s3 = L[3]!;
+      let q0 = L[4]!;
+      let q1 = L[5]!;
+      let q2 = L[6]!;
+      let q3 = L[7]!;
       let lo = this.segLo;
       let hi = this.segHi;
-      let bad = this.segBad;
-      for (let j = v - start, e = stop - start; j < e; j++) {
-        const x = values[j]!;
-        if (x - x !== 0) {
-          bad++;
+      let n = 0;
+      for (let j = i - start, e = body - start; j < e; j += 4) {
+        const x0 = values[j]!;
+        const x1 = values[j + 1]!;
+        const x2 = values[j + 2]!;
+        const x3 = values[j + 3]!;
+        const t = x0 + x1 + x2 + x3;
+        if (t - t !== 0) {
+          // A non-finite value among the four (their sum cannot overflow a double): one by one.
+          L[0] = s0;
+          L[1] = s1;
+          L[2] = s2;
+          L[3] = s3;
+          L[4] = q0;
+          L[5] = q1;
+          L[6] = q2;
+          L[7] = q3;
+          this.segLo = lo;
+          this.segHi = hi;
+          this.segN += n;
+          n = 0;
+          for (let k = 0; k < 4; k++) this.addOne(values[j + k]!, k);
+          s0 = L[0]!;
+          s1 = L[1]!;
+          s2 = L[2]!;
+          s3 = L[3]!;
+          q0 = L[4]!;
+          q1 = L[5]!;
+          q2 = L[6]!;
+          q3 = L[7]!;
+          lo = this.segLo;
+          hi = this.segHi;
           continue;
         }
-        n++;
-        s += x;
-        q += x * x;
-        if (x < lo) lo = x;
-        if (x > hi) hi = x;
+        s0 += x0;
+        s1 += x1;
+        s2 += x2;
+        s3 += x3;
+        q0 += x0 * x0;
+        q1 += x1 * x1;
+        q2 += x2 * x2;
+        q3 += x3 * x3;
+        const a = x0 < x1 ? x0 : x1;
+        const b = x2 < x3 ? x2 : x3;
+        const m = a < b ? a : b;
+        if (m < lo) lo = m;
+        const c = x0 > x1 ? x0 : x1;
+        const d = x2 > x3 ? x2 : x3;
+        const M = c > d ? c : d;
+        if (M > hi) hi = M;
+        n += 4;
       }
-      this.segN = n;
-      this.segSum = s;
-      this.segSq = q;
+      L[0] = s0;
+      L[1] = s1;
+      L[2] = s2;
+      L[3] = s3;
+      L[4] = q0;
+      L[5] = q1;
+      L[6] = q2;
+      L[7] = q3;
       this.segLo = lo;
       this.segHi = hi;
-      this.segBad = bad;
-      if (stop === this.segEnd) this.closeSegment();
-      v = stop;
+      this.segN += n;
+      i = body;
     }
+    for (; i < stop; i++) this.addOne(values[i - start]!, i & 3);
   }
 
   /** Flushes the remaining tiles and cells; all values must have been pushed. */
