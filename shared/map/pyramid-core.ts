@@ -271,14 +271,9 @@ export class TensorPyramid {
         q1 += x1 * x1;
         q2 += x2 * x2;
         q3 += x3 * x3;
-        const a = x0 < x1 ? x0 : x1;
-        const b = x2 < x3 ? x2 : x3;
-        const m = a < b ? a : b;
-        if (m < lo) lo = m;
-        const c = x0 > x1 ? x0 : x1;
-        const d = x2 > x3 ? x2 : x3;
-        const M = c > d ? c : d;
-        if (M > hi) hi = M;
+        // Math.min/max compile to branch-free instructions; compares of random values mispredict.
+        lo = Math.min(lo, x0, x1, x2, x3);
+        hi = Math.max(hi, x0, x1, x2, x3);
         n += 4;
       }
       L[0] = s0;
