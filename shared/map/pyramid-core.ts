@@ -216,80 +216,64 @@ export class TensorPyramid {
     let i = from;
     for (; i < stop && (i & 3) !== 0; i++) this.addOne(values[i - start]!, i & 3);
     const body = i + ((stop - i) & ~3);
-    if (i < body) {
-      // Four independent sums: one sequential sum waits on each addition's latency.
-      const L = this.lanes;
-      let s0 = L[0]!;
-      let s1 = L[1]!;
-      let s2 = L[2]!;
-      let s3 = L[3]!;
-      let q0 = L[4]!;
-      let q1 = L[5]!;
-      let q2 = L[6]!;
-      let q3 = L[7]!;
-      let lo = this.segLo;
-      let hi = this.segHi;
-      let n = 0;
-      for (let j = i - start, e = body - start; j < e; j += 4) {
-        const x0 = values[j]!;
-        const x1 = values[j + 1]!;
-        const x2 = values[j + 2]!;
-        const x3 = values[j + 3]!;
-        const t = x0 + x1 + x2 + x3;
-        if (t - t !== 0) {
-          // A non-finite value among the four (their sum cannot overflow a double): one by one.
-          L[0] = s0;
-          L[1] = s1;
-          L[2] = s2;
-          L[3] = s3;
-          L[4] = q0;
-          L[5] = q1;
-          L[6] = q2;
-          L[7] = q3;
-          this.segLo = lo;
-          this.segHi = hi;
-          this.segN += n;
-          n = 0;
-          for (let k = 0; k < 4; k++) this.addOne(values[j + k]!, k);
-          s0 = L[0]!;
-          s1 = L[1]!;
-          s2 = L[2]!;
-          s3 = L[3]!;
-          q0 = L[4]!;
-          q1 = L[5]!;
-          q2 = L[6]!;
-          q3 = L[7]!;
-          lo = this.segLo;
-          hi = this.segHi;
-          continue;
-        }
-        s0 += x0;
-        s1 += x1;
-        s2 += x2;
-        s3 += x3;
-        q0 += x0 * x0;
-        q1 += x1 * x1;
-        q2 += x2 * x2;
-        q3 += x3 * x3;
-        // Math.min/max compile to branch-free instructions; compares of random values mispredict.
-        lo = Math.min(lo, x0, x1, x2, x3);
-        hi = Math.max(hi, x0, x1, x2, x3);
-        n += 4;
-      }
-      L[0] = s0;
-      L[1] = s1;
-      L[2] = s2;
-      L[3] = s3;
-      L[4] = q0;
-      L[5] = q1;
-      L[6] = q2;
-      L[7] = q3;
-      this.segLo = lo;
-      this.segHi = hi;
-      this.segN += n;
-      i = body;
+    if (i < body && !this.addFinite(values, i - start, body - start)) {
+      // A non-finite value among them (addFinite left the run as it was): one by one.
+      for (; i < body; i++) this.addOne(values[i - start]!, i & 3);
     }
+    i = body;
     for (; i < stop; i++) this.addOne(values[i - start]!, i & 3);
+  }
+
+  /**
+   * values[j0..j1) (a multiple of 4, lane-aligned) into the open run, assuming every value is
+   * finite; false, with the run untouched, when one is not. Four independent sums: one
+   * sequential sum waits on each addition's latency. No test per value: a finite value cannot
+   * make these sums non-finite (|x| < 2^128, so x² < 2^256), so non-finite sums at the end say
+   * a value was NaN or infinite.
+   */
+  private addFinite(values: Float32Array, j0: number, j1: number): boolean {
+    const L = this.lanes;
+    let s0 = L[0]!;
+    let s1 = L[1]!;
+    let s2 = L[2]!;
+    let s3 = L[3]!;
+    let q0 = L[4]!;
+    let q1 = L[5]!;
+    let q2 = L[6]!;
+    let q3 = L[7]!;
+    let lo = this.segLo;
+    let hi = this.segHi;
+    for (let j = j0; j < j1; j += 4) {
+      const x0 = values[j]!;
+      const x1 = values[j + 1]!;
+      const x2 = values[j + 2]!;
+      const x3 = values[j + 3]!;
+      s0 += x0;
+      s1 += x1;
+      s2 += x2;
+      s3 += x3;
+      q0 += x0 * x0;
+      q1 += x1 * x1;
+      q2 += x2 * x2;
+      q3 += x3 * x3;
+      // Math.min/max compile to branch-free instructions; compares of random values mispredict.
+      lo = Math.min(lo, x0, x1, x2, x3);
+      hi = Math.max(hi, x0, x1, x2, x3);
+    }
+    const check = s0 + s1 + s2 + s3 + q0 + q1 + q2 + q3;
+    if (check - check !== 0) return false;
+    L[0] = s0;
+    L[1] = s1;
+    L[2] = s2;
+    L[3] = s3;
+    L[4] = q0;
+    L[5] = q1;
+    L[6] = q2;
+    L[7] = q3;
+    this.segLo = lo;
+    this.segHi = hi;
+    this.segN += j1 - j0;
+    return true;
   }
 
   /** Flushes the remaining tiles and cells; all values must have been pushed. */
