@@ -9,8 +9,9 @@
  *
  * Import reads the source once, in order, hashing it as it goes, and streams each tensor's bytes
  * into a PixelFS put (a few puts overlap, so one tensor's last tiles are encoded while the next
- * tensor is read). Memory is bounded by the read chunks and PixelFS's tile windows, never by
- * tensor size. An import is recorded in `imports` before its first write and becomes a `models`
+ * tensor is read), and into the tensor's map pyramid (TensorPyramidWriter: the map's heat
+ * and statistics come from the same pass, not from reading every tile back). Memory is bounded
+ * by the read chunks and PixelFS's tile windows, never by tensor size. An import is recorded in `imports` before its first write and becomes a `models`
  * row in one transaction after its last, so a crash leaves either nothing visible or a complete
  * model; a rerun of the same import finds its `imports` row, keeps the tensor files that are
  * complete (after checking them against the source bytes it re-reads for the file hash) and lets
