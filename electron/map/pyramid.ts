@@ -1,16 +1,18 @@
 /**
  * Builds the level-of-detail pyramid of a model's weights regions into the map index
  * (specs/map.md, "Pyramid"). Reads each tensor through a range reader (PixelFS range reads in
- * the app), tensor by tensor in execution order, in chunks of whole quantisation blocks;
- * decodes with shared/quant; feeds the values to the pure TensorPyramid, which emits finished
- * cells; writes cells in small transactions. Memory: one chunk, its decoded values, and the few
+ * the app), tensor by tensor in execution order, in chunks of whole quantisation blocks,
+ * into a TensorPyramidWriter (decode, the pure TensorPyramid, cells written in small
+ * transactions). The import builds the same pyramid from the bytes it stores (one pass); this
+ * read-back build is for models imported without it. Memory: one chunk, its decoded values, and the few
  * cells waiting for their siblings. A tensor is marked built in the transaction that writes its
  * last cells, so an interrupted build resumes at the first tensor not yet built.
  */
 import { MapError } from '../../shared/map/errors';
-import { DEFAULT_HEAT_SIZE, TensorPyramid, assertHeatSize, type PyramidCell } from '../../shared/map/pyramid-core';
-import { getQuantFormat, isQuantTypeName } from '../../shared/quant';
+import { DEFAULT_HEAT_SIZE, assertHeatSize } from '../../shared/map/pyramid-core';
+import { getQuantFormat } from '../../shared/quant';
 import type { MapIndex } from './map-index';
+import { TensorPyramidWriter } from './tensor-pyramid-writer';
 
 /** Reads `length` bytes of a tensor starting at `byteOffset` (the bytes as stored, i.e. ggml blocks). */
 export type RangeReader = (tensorName: string, byteOffset: number, length: number) => Promise<Uint8Array>;
@@ -84,34 +86,15 @@ export async function buildPyramid(opts: BuildPyramidOptions): Promise<BuildPyra
       progress(0);
       continue;
     }
-    if (!isQuantTypeName(tensor.ggmlType)) {
-      const reason = `ggml type ${tensor.ggmlType} has no dequantiser`;
-      index.skipPyramid(region.id, reason);
-      result.skipped.push({ name: region.name, reason });
+    const w = TensorPyramidWriter.open(index, region, heatSize, flushCells);
+    if (!(w instanceof TensorPyramidWriter)) {
+      result.skipped.push({ name: region.name, reason: w.skipped });
       bytesDone += tensor.byteSize;
       progress(0);
       continue;
     }
-    const fmt = getQuantFormat(tensor.ggmlType);
-    const n = tensor.dims.reduce((a, b) => a * b, 1);
-    if (!Number.isSafeInteger(n) || n % fmt.blockSize !== 0 || (n / fmt.blockSize) * fmt.bytesPerBlock !== tensor.byteSize) {
-      throw new MapError('MAP_INPUT', `tensor ${region.name}: ${n} ${tensor.ggmlType} values do not occupy ${tensor.byteSize} bytes`, {
-        tensor: region.name,
-        dims: tensor.dims,
-        byteSize: tensor.byteSize,
-      });
-    }
-
-    index.beginPyramid(region.id, heatSize);
-    let pending: PyramidCell[] = [];
-    const pyr = new TensorPyramid(region.grid, fmt, tensor.byteSize, heatSize, (c) => {
-      pending.push(c);
-      if (pending.length >= flushCells) {
-        index.writeCells(region.id, pending);
-        pending = [];
-      }
-    });
-    const step = Math.max(1, Math.floor(chunkBytes / fmt.bytesPerBlock)) * fmt.bytesPerBlock;
+    const bpb = getQuantFormat(tensor.ggmlType).bytesPerBlock;
+    const step = Math.max(1, Math.floor(chunkBytes / bpb)) * bpb;
     for (let off = 0; off < tensor.byteSize; off += step) {
       checkAbort(signal, modelId);
       const len = Math.min(step, tensor.byteSize - off);
@@ -123,16 +106,11 @@ export async function buildPyramid(opts: BuildPyramidOptions): Promise<BuildPyra
           length: len,
         });
       }
-      // A plain Uint8Array view: Node Buffers (PixelFS returns them) have a slice() that does
-      // not copy, which typed-array code that calls slice() to realign does not expect.
-      const bytes = new Uint8Array(got.buffer, got.byteOffset, len);
-      pyr.push(fmt.dequantize(bytes, (len / fmt.bytesPerBlock) * fmt.blockSize));
+      w.write(got.subarray(0, len));
       result.bytesRead += len;
       progress(off + len);
     }
-    const summary = pyr.finish();
-    index.writeCells(region.id, pending, summary);
-    pending = [];
+    const summary = w.finish();
     bytesDone += tensor.byteSize;
     result.built++;
     result.cells += summary.cells;

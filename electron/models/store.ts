@@ -9,8 +9,9 @@
  *
  * Import reads the source once, in order, hashing it as it goes, and streams each tensor's bytes
  * into a PixelFS put (a few puts overlap, so one tensor's last tiles are encoded while the next
- * tensor is read). Memory is bounded by the read chunks and PixelFS's tile windows, never by
- * tensor size. An import is recorded in `imports` before its first write and becomes a `models`
+ * tensor is read), and into the tensor's map pyramid (TensorPyramidWriter: the map's heat
+ * and statistics come from the same pass, not from reading every tile back). Memory is bounded
+ * by the read chunks and PixelFS's tile windows, never by tensor size. An import is recorded in `imports` before its first write and becomes a `models`
  * row in one transaction after its last, so a crash leaves either nothing visible or a complete
  * model; a rerun of the same import finds its `imports` row, keeps the tensor files that are
  * complete (after checking them against the source bytes it re-reads for the file hash) and lets
@@ -40,8 +41,10 @@ import {
 } from '../../shared/model/manifest';
 import { encodeMetadata } from '../../shared/model/metadata-json';
 import { packageVersion } from '../app-meta';
-import { buildPyramid, MapIndex, renderMapPng, type BuildPyramidResult, type PyramidProgress, type RenderedMap } from '../map/index';
-import { nextModelOrigin, placeModel, type ModelLayout, type PlacementOptions } from '../../shared/map/placement';
+import { buildPyramid, MapIndex, renderMapPng, type BuildPyramidResult, type IndexedRegion, type PyramidProgress, type RenderedMap } from '../map/index';
+import { TensorPyramidWriter } from '../map/tensor-pyramid-writer';
+import { DEFAULT_HEAT_SIZE } from '../../shared/map/pyramid-core';
+import { layoutFromRegions, nextModelOrigin, placeModel, type ModelLayout, type PlacementOptions } from '../../shared/map/placement';
 import { checkFreeSpace, freeBytesAt, mapNoSpace, nodeFileOps, PixelFsCodes, Volume, writeFileDurableStream, type FileOps, type OpenOptions, type PutResult, type VolumeSettings, type VolumeStats } from '../pixelfs/index';
 import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
@@ -103,6 +106,19 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void;
   /** Least milliseconds between progress calls (default 250). */
   progressIntervalMs?: number;
+  /**
+   * Build the map's level-of-detail pyramid from the bytes as they are stored (default true):
+   * one pass over the file instead of a read-back of every tile afterwards.
+   */
+  pyramid?: boolean;
+}
+
+/** What an import did to the model's pyramid (null when it was not asked to build it). */
+export interface ImportPyramid {
+  built: number;
+  alreadyBuilt: number;
+  skipped: number;
+  cells: number;
 }
 
 export interface ImportResult {
@@ -119,6 +135,7 @@ export interface ImportResult {
   tilesWritten: number;
   tilesDeduped: number;
   tilesResumed: number;
+  pyramid: ImportPyramid | null;
   seconds: number;
 }
 
@@ -362,6 +379,7 @@ interface StoredData {
   padding: Uint8Array;
   paddingZero: boolean;
   sourceSha: string;
+  pyramid: ImportPyramid | null;
 }
 
 /** The manifest's record of a map layout. */
@@ -618,7 +636,13 @@ export class ModelStore {
       } else {
         do id = `${slug(name)}-${randomBytes(4).toString('hex')}`;
         while (this.db.idInUse(id) || !MODEL_ID.test(id));
-        this.db.beginImport({ ...identity, modelId: id, name, startedAt: Date.now() });
+        const newId = id;
+        // The import record and the model's place on the map in one commit: the pyramid's cells
+        // are written to those regions as the bytes stream (§6), and a rerun finds them.
+        this.db.transaction(() => {
+          this.db.beginImport({ ...identity, modelId: newId, name, startedAt: Date.now() });
+          this.map.putRegions(this.placeOnMap(newId, h).regions);
+        });
       }
       this.active.add(id);
       try {
@@ -645,6 +669,7 @@ export class ModelStore {
       tilesWritten: 0,
       tilesDeduped: 0,
       tilesResumed: 0,
+      pyramid: null,
       seconds: (performance.now() - t0) / 1000,
     };
   }
@@ -687,12 +712,16 @@ export class ModelStore {
       },
     };
     run.report('reading', true);
+    const layout = this.layoutOf(a.id, h);
+    // The weights regions the pyramid is written to, by tensor name (none without a pyramid).
+    const regions = new Map<string, IndexedRegion>();
+    if (opts.pyramid !== false) for (const r of this.map.listRegions(a.id)) if (r.kind === 'weights') regions.set(r.name, r);
     // The whole file's sha256 runs on the hash thread over the slots the reads land in.
     const stream = this.hasher().stream();
     const fh = await fs.open(a.identity.path, 'r');
     try {
-      const data = await this.storeData(a, run, stream, fh);
-      return await this.finishImport(a, run, data);
+      const data = await this.storeData(a, run, stream, fh, regions);
+      return await this.finishImport(a, run, data, layout);
     } finally {
       stream.drop();
       await fh.close();
@@ -703,7 +732,7 @@ export class ModelStore {
    * Step 3 of an import (specs/pxi_llm.md §8): one sequential pass over the file that hashes
    * it, streams every tensor into its PixelFS file and collects the gaps.
    */
-  private async storeData(a: ImportInput, run: ImportRun, stream: HashStream, fh: fs.FileHandle): Promise<StoredData> {
+  private async storeData(a: ImportInput, run: ImportRun, stream: HashStream, fh: fs.FileHandle, regions: ReadonlyMap<string, IndexedRegion>): Promise<StoredData> {
     const { h, src, id, opts } = a;
     const hasher = this.hasher();
     const vol = this.volume;
@@ -728,6 +757,9 @@ export class ModelStore {
     let padPos = 0;
     let paddingZero = true;
 
+    const pyramid: ImportPyramid | null = regions.size > 0 ? { built: 0, alreadyBuilt: 0, skipped: 0, cells: 0 } : null;
+    // The pyramid of the tensor being read, fed the same bytes as its put (null: none to build).
+    let pyr: TensorPyramidWriter | null = null;
     let seg: Segment | null = null;
     let channel: ChunkChannel | null = null;
     let check: { hash: ReturnType<typeof createHash>; stored: string } | null = null;
@@ -752,9 +784,26 @@ export class ModelStore {
           );
         }
       }
+      if (pyr && pyramid) {
+        pyramid.cells += pyr.finish().cells;
+        pyramid.built++;
+      }
+      pyr = null;
       run.tensorsDone++;
       channel = null;
       check = null;
+    };
+
+    const beginPyramid = (t: { name: string }): void => {
+      const region = regions.get(t.name);
+      if (!region || !pyramid) return;
+      if (region.pyramid.state === 'built') {
+        pyramid.alreadyBuilt++;
+        return;
+      }
+      const w = TensorPyramidWriter.open(this.map, region, DEFAULT_HEAT_SIZE);
+      if (w instanceof TensorPyramidWriter) pyr = w;
+      else pyramid.skipped++;
     };
 
     const beginTensor = async (i: number): Promise<void> => {
@@ -762,6 +811,7 @@ export class ModelStore {
       run.current = t.name;
       while (open.size >= this.parallel && !failure) await Promise.race(open);
       if (failure) return;
+      beginPyramid(t);
       const name = modelPaths.tensor(id, i);
       const done = vol.stat(name);
       if (done && done.size === t.byteSize) {
@@ -800,6 +850,8 @@ export class ModelStore {
           stream.update(slot, length);
           const bytes = slot.bytes.subarray(0, length);
           run.bytesDone += length;
+          // Before the bytes go to the put, which may hand the slot back as soon as it has them.
+          if (s.kind === 'tensor') (pyr as TensorPyramidWriter | null)?.write(bytes);
           if (s.kind === 'gap') {
             padding.set(bytes, padPos);
             padPos += length;
@@ -834,11 +886,11 @@ export class ModelStore {
       throw signal?.aborted ? cancelledError('import', signal.reason) : e;
     }
     throwIfAborted(signal, 'import');
-    return { headerFile, shas, padding, paddingZero, sourceSha: await stream.digest() };
+    return { headerFile, shas, padding, paddingZero, sourceSha: await stream.digest(), pyramid };
   }
 
   /** Steps 4 and 5: check the source did not change, write padding, placement and manifest, commit. */
-  private async finishImport(a: ImportInput, run: ImportRun, data: StoredData): Promise<ImportResult> {
+  private async finishImport(a: ImportInput, run: ImportRun, data: StoredData, layout: ModelLayout): Promise<ImportResult> {
     const { h, id } = a;
     const vol = this.volume;
     const counts = run.counts;
@@ -868,9 +920,6 @@ export class ModelStore {
       file: modelPaths.tensor(id, i),
       sha256: shas[i]!,
     }));
-    // The map placement: right of every model already on the map (deterministic, so a rerun
-    // after a crash computes the same one unless another model was added in between).
-    const layout = this.placeOnMap(id, tensors);
     const placement = placementOf(layout, vol.settings.tileWidth, vol.settings.tileHeight);
     const manifest: ModelManifest = {
       format: PXI_LLM_FORMAT,
@@ -909,8 +958,9 @@ export class ModelStore {
       manifestSha256: manifestFile.sha256,
       createdAt: Date.now(),
     };
-    // One commit: the model row, its map regions, and the end of the import record.
-    this.db.completeImport(row, json, () => this.map.putRegions(layout.regions));
+    // One commit: the model row and the end of the import record (its map regions are there
+    // since the import began).
+    this.db.completeImport(row, json);
     run.current = null;
     run.report('done', true);
     return {
@@ -921,6 +971,7 @@ export class ModelStore {
       discardedStale: a.discardedStale,
       bytesRead: run.bytesDone,
       ...counts,
+      pyramid: data.pyramid,
       seconds: (performance.now() - a.t0) / 1000,
     };
   }
@@ -1341,14 +1392,28 @@ export class ModelStore {
   // -------------------------------------------------------------------------------------------
   // The map
 
-  private placeOnMap(id: string, tensors: readonly ManifestTensor[]): ModelLayout {
+  /** The model's place: right of every model (and unfinished import) already on the map. */
+  private placeOnMap(id: string, h: GgufHeader): ModelLayout {
     const geo = { tileWidth: this.volume.settings.tileWidth, tileHeight: this.volume.settings.tileHeight };
     const boxes = this.map
       .listModels()
       .filter((m) => m.modelId !== id)
       .map((m) => m.box);
     const origin = nextModelOrigin(boxes, this.placement.modelGap ?? 4 * geo.tileWidth);
-    return placeModel({ modelId: id, tensors: tensors.map((t) => ({ name: t.name, ggmlType: t.type, dims: t.dims, byteSize: t.bytes })) }, geo, this.placement, origin);
+    const tensors = h.tensors.map((t) => ({ name: t.name, ggmlType: ggmlType(t.type).name, dims: [...t.dims], byteSize: t.byteSize }));
+    return placeModel({ modelId: id, tensors }, geo, this.placement, origin);
+  }
+
+  /**
+   * The layout of an import: the regions written when it began (a resumed import keeps its
+   * place and its built pyramid tensors), or, for an import record without them, placed now.
+   */
+  private layoutOf(id: string, h: GgufHeader): ModelLayout {
+    const box = this.map.modelBox(id);
+    if (box) return layoutFromRegions(id, box, this.map.listRegions(id));
+    const layout = this.placeOnMap(id, h);
+    this.map.putRegions(layout.regions);
+    return layout;
   }
 
   /**
@@ -1402,6 +1467,8 @@ export class ModelStore {
   }
 
   private async discard(id: string): Promise<void> {
+    // Its map regions first (an unfinished import has them, with the cells built so far).
+    this.map.removeModel(id);
     const { complete, pending } = this.filesOf(id);
     for (const n of pending) await this.volume.rm(n, { pending: true });
     for (const n of complete) await this.volume.rm(n);

@@ -12,6 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { PxiError } from '../../shared/errors';
+import { importModel } from '../ops/import';
 import type { TaskContext, TaskHandler } from '../tasks/queue';
 import type { ModelStore } from './store';
 
@@ -97,23 +98,15 @@ export function modelTaskHandlers(getStore: StoreProvider): TaskHandler[] {
     validate: validator('model.import', ImportParams),
     async run(params, ctx) {
       const p = params as z.infer<typeof ImportParams>;
-      const t0 = performance.now();
       const store = await getStore();
-      const r = await store.import(p.path, {
+      const r = await importModel(store, p.path, {
         ...(p.name === undefined ? {} : { name: p.name }),
+        pyramid: p.pyramid,
         signal: ctx.signal,
         onProgress: (q) =>
           ctx.progress(q.bytesDone, q.bytesTotal, q.phase === 'reading' ? `tensor ${Math.min(q.tensorsDone + 1, q.tensorCount)}/${q.tensorCount}${q.tensor ? ` ${q.tensor}` : ''}` : q.phase),
+        onPyramidProgress: pyramidProgress(ctx),
       });
-      const storeSeconds = (performance.now() - t0) / 1000;
-      let pyramid: { built: number; alreadyBuilt: number; skipped: number } | null = null;
-      let pyramidSeconds: number | null = null;
-      if (p.pyramid) {
-        const t1 = performance.now();
-        const b = await store.buildPyramid(r.model.id, { signal: ctx.signal, onProgress: pyramidProgress(ctx) });
-        pyramid = { built: b.built, alreadyBuilt: b.alreadyBuilt, skipped: b.skipped.length };
-        pyramidSeconds = (performance.now() - t1) / 1000;
-      }
       return {
         modelId: r.model.id,
         name: r.model.name,
@@ -121,11 +114,12 @@ export function modelTaskHandlers(getStore: StoreProvider): TaskHandler[] {
         bytes: r.model.bytes,
         alreadyImported: r.alreadyImported,
         resumed: r.resumed,
-        // The whole run, pyramid included (what "done" reports), and its two parts.
-        seconds: (performance.now() - t0) / 1000,
-        storeSeconds,
-        pyramidSeconds,
-        pyramid,
+        // The whole run (what "done" reports): the import, whose single pass builds the pyramid
+        // too, and a read-back pyramid build after it when one was needed (else null).
+        seconds: r.seconds,
+        storeSeconds: r.storeSeconds,
+        pyramidSeconds: r.pyramidSeconds,
+        pyramid: r.pyramid && { built: r.pyramid.built, alreadyBuilt: r.pyramid.alreadyBuilt, skipped: r.pyramid.skipped },
       };
     },
   };

@@ -52,3 +52,10 @@ export function checkFinite(type: string, values: Float32Array): void {
     }
   }
 }
+
+/** An output buffer handed to a decoder must hold the n values it is asked for. */
+export function checkOut(type: string, out: Float32Array, n: number): void {
+  if (out.length < n) {
+    throw new QuantError('QUANT_LENGTH', `${type}: decoding ${n} elements into a buffer of ${out.length}`, { type, n, out: out.length });
+  }
+}

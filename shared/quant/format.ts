@@ -28,6 +28,11 @@ export interface QuantFormat {
   quantize(values: Float32Array): Uint8Array<ArrayBuffer>;
   /** Decodes the first n elements (n a multiple of blockSize) with ggml's exact semantics. */
   dequantize(bytes: Uint8Array, n: number): Float32Array<ArrayBuffer>;
+  /**
+   * The same decode into the first n entries of `out` (no allocation), where a format has one:
+   * the map's pyramid decodes every value of every imported tensor through it.
+   */
+  dequantizeInto?(bytes: Uint8Array, n: number, out: Float32Array): void;
 }
 
 /** Little-endian u16 at any byte offset (blocks of 18, 34 or 210 bytes are not aligned). */

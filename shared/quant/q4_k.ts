@@ -1,4 +1,4 @@
-import { checkBytes, checkFinite, checkLength } from './errors';
+import { checkBytes, checkFinite, checkLength, checkOut } from './errors';
 import { clamp, readU16, writeU16, type QuantFormat } from './format';
 import { f16DecodeTable, f16ToF32, f32ToF16 } from './half';
 
@@ -145,32 +145,54 @@ export const Q4_K: QuantFormat = {
     return out;
   },
   dequantize(bytes, n) {
-    checkBytes('Q4_K', bytes, n, QK, BYTES);
-    const t = f16DecodeTable();
     const out = new Float32Array(n);
+    Q4_K.dequantizeInto!(bytes, n, out);
+    return out;
+  },
+  dequantizeInto(bytes, n, out) {
+    checkBytes('Q4_K', bytes, n, QK, BYTES);
+    checkOut('Q4_K', out, n);
+    const t = f16DecodeTable();
     for (let b = 0; b < n / QK; b++) {
       const o = b * BYTES;
       const d = t[readU16(bytes, o)];
       const dmin = t[readU16(bytes, o + 2)];
       for (let c = 0; c < 4; c++) {
-        const [s1, m1] = getScaleMinK4(2 * c, bytes, o + 4);
-        const [s2, m2] = getScaleMinK4(2 * c + 1, bytes, o + 4);
+        // getScaleMinK4 inlined: this loop runs for every block of every imported tensor, and
+        // a pair returned per sub-block was most of its allocations.
+        const j = 2 * c;
+        const sm1 = scaleMinPacked(j, bytes, o + 4);
+        const sm2 = scaleMinPacked(j + 1, bytes, o + 4);
         // ggml computes these products in f32; fround mirrors each rounding step.
-        const d1 = Math.fround(d * s1);
-        const n1 = Math.fround(dmin * m1);
-        const d2 = Math.fround(d * s2);
-        const n2 = Math.fround(dmin * m2);
+        const d1 = Math.fround(d * (sm1 & 63));
+        const n1 = Math.fround(dmin * (sm1 >> 6));
+        const d2 = Math.fround(d * (sm2 & 63));
+        const n2 = Math.fround(dmin * (sm2 >> 6));
+        // The 16 values each sub-block can take, rounded to f32 as `out` stores them: one
+        // table load per value instead of a multiply, two roundings and a subtraction.
+        for (let k = 0; k < 16; k++) {
+          lut[k] = Math.fround(d1 * k) - n1;
+          lut[16 + k] = Math.fround(d2 * k) - n2;
+        }
         const y = b * QK + 64 * c;
         const q = o + 16 + 32 * c;
         for (let l = 0; l < 32; l++) {
-          out[y + l] = Math.fround(d1 * (bytes[q + l] & 0xf)) - n1;
-          out[y + 32 + l] = Math.fround(d2 * (bytes[q + l] >> 4)) - n2;
+          const v = bytes[q + l];
+          out[y + l] = lut[v & 0xf];
+          out[y + 32 + l] = lut[16 + (v >> 4)];
         }
       }
     }
-    return out;
   },
 };
+
+const lut = new Float32Array(32);
+
+/** getScaleMinK4 as one number, scale | min << 6 (no array per call). */
+function scaleMinPacked(j: number, s: Uint8Array, o: number): number {
+  if (j < 4) return (s[o + j] & 63) | ((s[o + j + 4] & 63) << 6);
+  return ((s[o + j + 4] & 0xf) | ((s[o + j - 4] >> 6) << 4)) | (((s[o + j + 4] >> 4) | ((s[o + j] >> 6) << 4)) << 6);
+}
 
 const qbuf = new Uint8Array(32);
 function subBlockQuants(x: Float32Array, at: number, ds: number, dm: number): Uint8Array {

@@ -17,6 +17,7 @@ import { nodeFileOps, PixelFsCodes, TilePool, type FileOps } from '../../electro
 import { FaultyFileOps } from '../support/faulty-file-ops';
 import { projectRoot } from '../support/fixtures';
 import { filesUnder, sha256File, writeTinyModel } from './models-support';
+import { pyramidSnapshot } from './pyramid-snapshot';
 
 let tmp: string;
 let pool: TilePool;
@@ -47,7 +48,8 @@ describe('model store crash safety', () => {
     fs.cpSync(base, probe, { recursive: true });
     const counter = new FaultyFileOps({}, noSync);
     const ps = await ModelStore.open(probe, { ...opts, fileOps: counter });
-    await ps.import(file, { name: 'm' });
+    const pr = await ps.import(file, { name: 'm' });
+    const wantPyramid = pyramidSnapshot(ps, pr.model.id);
     await ps.close();
     const total = counter.calls;
     expect(total).toBeGreaterThan(40);
@@ -81,6 +83,9 @@ describe('model store crash safety', () => {
       expect(s.volume.openSweep.missingTiles).toEqual([]);
       expect(filesUnder(path.join(dir, 'tiles')).filter((f) => path.basename(f).startsWith('.tmp-'))).toEqual([]);
       const models = s.list();
+      // The map holds regions of the model or of its unfinished import (placed when it began), nothing else.
+      const owners = new Set([...models.map((m) => m.id), ...s.pendingImports().map((p) => p.modelId)]);
+      for (const m of s.map.listModels()) expect(owners.has(m.modelId), `call ${failAt}: map model ${m.modelId}`).toBe(true);
       if (models.length > 0) {
         seen.complete++;
         expect((await s.verify('m')).ok, `call ${failAt}`).toBe(true);
@@ -92,6 +97,10 @@ describe('model store crash safety', () => {
       if (failAt % 7 === 0 || failAt === total) {
         const r = await s.import(file, { name: 'm' });
         if (r.resumed) seen.resumedLater++;
+        // The pyramid, built as the bytes streamed (partly before the crash, the rest now), is
+        // the one an uninterrupted import builds.
+        expect(s.pyramidReady('m'), `call ${failAt}`).toBe(true);
+        if (!r.alreadyImported) expect(pyramidSnapshot(s, r.model.id), `call ${failAt}`).toEqual(wantPyramid);
         const out = path.join(tmp, `a-${failAt}.gguf`);
         await s.export('m', out);
         expect(sha256File(out), `call ${failAt}`).toBe(want);

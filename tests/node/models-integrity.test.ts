@@ -206,7 +206,10 @@ describe('the model on the map, removal and gc', () => {
     writeTinyModel(a, { seed: 11 });
     writeTinyModel(b, { seed: 12, type: 'Q8_0' });
     const ra = await store.import(a);
-    const rb = await store.import(b);
+    // b without its pyramid, so the read-back build below has work to do.
+    const rb = await store.import(b, { pyramid: false });
+    expect(ra.pyramid?.built).toBe(ra.manifest.tensors.length);
+    expect(store.pyramidReady(ra.model.id)).toBe(true);
     for (const r of [ra, rb]) {
       const regions = store.map.listRegions(r.model.id);
       const weights = regions.filter((x) => x.kind === 'weights');

@@ -53,6 +53,33 @@ describe('TensorPyramid equals the pyramid computed from its definition', () => 
     }
   });
 
+  it('gives bit-identical cells however the values are split into pushes', () => {
+    // Long runs (a heat pixel spans 32 pixels of a 64-wide tile) of values over many binades, so
+    // that summing in another order would change the last bits of sums and sums of squares.
+    const grid: TileGrid = { tileWidth: 64, tileHeight: 8, cols: 3, rows: 2, tileCount: 5 };
+    const pk = { blockSize: 1, bytesPerBlock: 4 };
+    const byteSize = 5 * tileCapacity(64, 8) - 4 * 37;
+    const r = rng(7);
+    const values = new Float32Array(byteSize / 4);
+    for (let i = 0; i < values.length; i++) values[i] = (r() - 0.4) * 10 ** randInt(r, -6, 6) + (r() < 0.001 ? NaN : 0);
+    const run = (maxPush: number): PyramidCell[] => {
+      const cells: PyramidCell[] = [];
+      const pyr = new TensorPyramid(grid, pk, byteSize, 2, (c) => cells.push(c));
+      for (let at = 0; at < values.length; ) {
+        const n = Math.min(values.length - at, randInt(r, 1, maxPush));
+        pyr.push(values.subarray(at, at + n));
+        at += n;
+      }
+      pyr.finish();
+      return cells;
+    };
+    const whole: PyramidCell[] = [];
+    const one = new TensorPyramid(grid, pk, byteSize, 2, (c) => whole.push(c));
+    one.push(values);
+    one.finish();
+    for (const maxPush of [1, 3, 31, 500]) expect(run(maxPush)).toEqual(whole);
+  });
+
   it('emits each cell right after its last child, holding few cells open', () => {
     const grid: TileGrid = { tileWidth: 4, tileHeight: 4, cols: 8, rows: 50, tileCount: 397 };
     const pk = { blockSize: 1, bytesPerBlock: 4 };

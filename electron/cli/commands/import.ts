@@ -1,8 +1,8 @@
 import { formatBytes, formatCount } from '../../../shared/model/summary';
 import { interruptSignal, intFlag, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
-import { performance } from 'node:perf_hooks';
 import { formatDuration, RateMeter } from '../../models/progress';
 import { MAX_TILE_SIDE, type VolumeSettings } from '../../pixelfs/index';
+import { importModel } from '../../ops/import';
 import { EXIT, parseOptions, type Command } from '../command';
 
 export const importCommand: Command = {
@@ -14,8 +14,9 @@ Stores a GGUF model in a PixelFS volume (PXI-LLM v1, specs/pxi_llm.md): one Pixe
 of PNG tiles per tensor, the header bytes verbatim, a manifest, and a row in the volume's
 model table. The header is parsed and checked first: a malformed, truncated or unsupported
 file (an architecture other than llama or qwen2) is refused before anything is written.
-Then it places the model on the Infinite Map and builds its level-of-detail pyramid (tile
-statistics and heat images of the decoded values, for the explorer and pxi map).
+It places the model on the Infinite Map first and builds its level-of-detail pyramid (tile
+statistics and heat images of the decoded values, for the explorer and pxi map) from the
+bytes as they are stored: one pass over the file.
 Progress (MB/s, ETA) goes to stderr. Ctrl-C stops; run the same command again and it
 continues where it stopped (tensors already stored are kept, a pyramid resumes at the
 first tensor not built). Importing the same file again under the same name only finishes
@@ -54,8 +55,11 @@ Exit codes: 0 imported (or already there), 1 refused or failed, 2 usage error,
       withStore(
         volumeDir(values.volume),
         async (store) => {
-          const r = await store.import(file!, {
+          const showPyr = progressPrinter(io, 'pyramid');
+          const meter = new RateMeter();
+          const r = await importModel(store, file!, {
             ...(values.name === undefined ? {} : { name: values.name }),
+            pyramid: !values['skip-pyramid'],
             signal,
             onProgress: (p) =>
               show(
@@ -65,23 +69,14 @@ Exit codes: 0 imported (or already there), 1 refused or failed, 2 usage error,
                 p.phase === 'reading' ? `tensor ${Math.min(p.tensorsDone + 1, p.tensorCount)}/${p.tensorCount}${p.tensor ? ` ${p.tensor}` : ''}` : p.phase,
                 p.phase === 'done',
               ),
+            onPyramidProgress: (q) => showPyr(q.bytesDone, q.bytesTotal, meter.sample(q.bytesDone, q.bytesTotal), `tensor ${q.tensorIndex + 1}/${q.tensorCount} ${q.tensor}`),
           });
-          let pyramid: { built: number; alreadyBuilt: number; skipped: number; seconds: number } | null = null;
-          if (!values['skip-pyramid'] && !store.pyramidReady(r.model.id)) {
-            const t0 = performance.now();
-            const meter = new RateMeter();
-            const showPyr = progressPrinter(io, 'pyramid');
-            const p = await store.buildPyramid(r.model.id, {
-              signal,
-              onProgress: (q) => showPyr(q.bytesDone, q.bytesTotal, meter.sample(q.bytesDone, q.bytesTotal), `tensor ${q.tensorIndex + 1}/${q.tensorCount} ${q.tensor}`),
-            });
-            pyramid = { built: p.built, alreadyBuilt: p.alreadyBuilt, skipped: p.skipped.length, seconds: (performance.now() - t0) / 1000 };
-          }
+          const pyramid = r.pyramid ? { built: r.pyramid.built, alreadyBuilt: r.pyramid.alreadyBuilt, skipped: r.pyramid.skipped, seconds: r.pyramidSeconds ?? 0 } : null;
           if (values.json) {
             const { manifest, ...rest } = r;
             io.out(JSON.stringify({ ...rest, pyramid, manifest: { id: manifest.id, source: manifest.source, tensors: manifest.tensors.length, config: manifest.config } }));
           } else if (r.alreadyImported) {
-            io.out(`${r.model.name} (id ${r.model.id}) is already imported from this file${pyramid ? `; its pyramid is now built (${formatDuration(pyramid.seconds)})` : '; nothing to do'}.`);
+            io.out(`${r.model.name} (id ${r.model.id}) is already imported from this file${r.pyramidSeconds !== null ? `; its pyramid is now built (${formatDuration(r.pyramidSeconds)})` : '; nothing to do'}.`);
           } else {
             const mbs = r.seconds > 0 ? (r.bytesRead / r.seconds / 1e6).toFixed(1) : '-';
             io.out(
@@ -89,7 +84,7 @@ Exit codes: 0 imported (or already there), 1 refused or failed, 2 usage error,
                 `${r.manifest.tensors.length} tensors (${r.model.tensorTypes.join(', ')}) in ${formatDuration(r.seconds)} (${mbs} MB/s); ` +
                 `tiles: ${r.tilesWritten} written, ${r.tilesDeduped} already stored${r.resumed ? `, resumed (${formatBytes(r.bytesReused)} kept from the interrupted run)` : ''}` +
                 `${r.discardedStale ? '; an interrupted import of another file under this name was discarded' : ''}` +
-                `${pyramid ? `; pyramid of ${pyramid.built + pyramid.alreadyBuilt} tensors in ${formatDuration(pyramid.seconds)}` : ''}`,
+                `${pyramid ? `; pyramid of ${pyramid.built + pyramid.alreadyBuilt} tensors built as it was stored${r.pyramidSeconds !== null ? ` (and from the tiles in ${formatDuration(r.pyramidSeconds)})` : ''}` : ''}`,
             );
           }
           return EXIT.OK;

@@ -2,6 +2,7 @@ import { writeFileDurable } from '../../pixelfs/file-ops';
 import path from 'node:path';
 import { interruptSignal, intFlag, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
 import { RateMeter } from '../../models/progress';
+import { ensurePyramid } from '../../ops/import';
 import { EXIT, parseOptions, UsageError, type Command } from '../command';
 
 export const mapCommand: Command = {
@@ -32,11 +33,9 @@ Exit codes: 0 written, 1 failed, 2 usage error, 3 stored data damaged, 130 inter
     const signal = interruptSignal(io);
     return runStorageCommand('map', io, () =>
       withStore(volumeDir(values.volume), async (store) => {
-        if (!store.pyramidReady(ref!)) {
-          const show = progressPrinter(io, 'pyramid');
-          const meter = new RateMeter();
-          await store.buildPyramid(ref!, { signal, onProgress: (p) => show(p.bytesDone, p.bytesTotal, meter.sample(p.bytesDone, p.bytesTotal), p.tensor) });
-        }
+        const show = progressPrinter(io, 'pyramid');
+        const meter = new RateMeter();
+        await ensurePyramid(store, ref!, { signal, onPyramidProgress: (p) => show(p.bytesDone, p.bytesTotal, meter.sample(p.bytesDone, p.bytesTotal), p.tensor) });
         const img = await store.renderMap(ref!, { maxSize: size });
         await writeFileDurable(out, img.bytes);
         if (values.json) io.out(JSON.stringify({ path: out, width: img.width, height: img.height, levels: img.levels, viewport: img.viewport }));

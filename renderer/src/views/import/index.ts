@@ -700,7 +700,8 @@ class ImportWizard {
 
   /**
    * What the import did and how long it took as a whole: storing the weights and building the
-   * map pyramid (the task's `seconds`; `storeSeconds` and `pyramidSeconds` are its two parts).
+   * map pyramid (the task's `seconds`). The import builds the pyramid as it stores (one pass);
+   * a read-back build after it, when one was needed, is `pyramidSeconds` and shown apart.
    */
   private importedLine(): HTMLElement {
     const t = this.importTask;

@@ -1,0 +1,130 @@
+/**
+ * One tensor's pyramid, fed with the tensor's bytes as they come: in chunks of any size and
+ * alignment (a quantisation block cut by a chunk edge waits in a small carry buffer), decoded
+ * with shared/quant a few blocks at a time into one reused buffer, pushed to the pure
+ * TensorPyramid; finished cells go to the index in small transactions, and the one that writes
+ * the last cells marks the tensor built. buildPyramid feeds it bytes read back from the volume;
+ * the import feeds it the source bytes it is storing (one pass over the file). TensorPyramid's
+ * cells do not depend on the chunking, so both give the same cells, bit for bit.
+ */
+import { MapError } from '../../shared/map/errors';
+import { TensorPyramid, type PyramidCell, type TensorPyramidSummary } from '../../shared/map/pyramid-core';
+import { getQuantFormat, isQuantTypeName, type QuantFormat } from '../../shared/quant';
+import type { IndexedRegion, MapIndex } from './map-index';
+
+/** Bytes decoded per step: small enough to stay in cache, large enough to amortise the call. */
+const DECODE_BYTES = 64 * 1024;
+
+export class TensorPyramidWriter {
+  private readonly pyr: TensorPyramid;
+  private pending: PyramidCell[] = [];
+  private readonly carry: Uint8Array;
+  private carried = 0;
+  private readonly values: Float32Array;
+  private readonly step: number;
+  private written = 0;
+
+  private constructor(
+    private readonly index: MapIndex,
+    readonly region: IndexedRegion,
+    private readonly fmt: QuantFormat,
+    heatSize: number,
+    private readonly flushCells: number,
+  ) {
+    const byteSize = region.tensor!.byteSize;
+    this.pyr = new TensorPyramid(region.grid, fmt, byteSize, heatSize, (c) => {
+      this.pending.push(c);
+      if (this.pending.length >= this.flushCells) this.flush();
+    });
+    this.carry = new Uint8Array(fmt.bytesPerBlock);
+    this.step = Math.max(1, Math.floor(DECODE_BYTES / fmt.bytesPerBlock)) * fmt.bytesPerBlock;
+    this.values = new Float32Array((this.step / fmt.bytesPerBlock) * fmt.blockSize);
+  }
+
+  /**
+   * Starts (or restarts: earlier cells are cleared) the pyramid of a weights region. A type with
+   * no dequantiser is marked skipped in the index, with the reason, and gives a string.
+   */
+  static open(index: MapIndex, region: IndexedRegion, heatSize: number, flushCells = 32): TensorPyramidWriter | { skipped: string } {
+    const tensor = region.tensor;
+    if (!tensor) throw new MapError('MAP_INPUT', `region ${region.id} holds no tensor`, { regionId: region.id });
+    if (!Number.isSafeInteger(flushCells) || flushCells < 1) throw new MapError('MAP_INPUT', `flushCells ${flushCells} must be a positive integer`);
+    if (!isQuantTypeName(tensor.ggmlType)) {
+      const reason = `ggml type ${tensor.ggmlType} has no dequantiser`;
+      index.skipPyramid(region.id, reason);
+      return { skipped: reason };
+    }
+    const fmt = getQuantFormat(tensor.ggmlType);
+    const n = tensor.dims.reduce((a, b) => a * b, 1);
+    if (!Number.isSafeInteger(n) || n % fmt.blockSize !== 0 || (n / fmt.blockSize) * fmt.bytesPerBlock !== tensor.byteSize) {
+      throw new MapError('MAP_INPUT', `tensor ${region.name}: ${n} ${tensor.ggmlType} values do not occupy ${tensor.byteSize} bytes`, {
+        tensor: region.name,
+        dims: tensor.dims,
+        byteSize: tensor.byteSize,
+      });
+    }
+    index.beginPyramid(region.id, heatSize);
+    return new TensorPyramidWriter(index, region, fmt, heatSize, flushCells);
+  }
+
+  /** Bytes of the tensor taken so far. */
+  get bytesWritten(): number {
+    return this.written;
+  }
+
+  /** The tensor's next bytes, in order (any length; the caller may reuse `bytes` afterwards). */
+  write(bytes: Uint8Array): void {
+    const size = this.region.tensor!.byteSize;
+    if (this.written + bytes.length > size) {
+      throw new MapError('MAP_INPUT', `tensor ${this.region.name}: ${this.written + bytes.length} bytes written, it has ${size}`, {
+        tensor: this.region.name,
+        written: this.written + bytes.length,
+        byteSize: size,
+      });
+    }
+    this.written += bytes.length;
+    const bpb = this.fmt.bytesPerBlock;
+    let at = 0;
+    if (this.carried > 0) {
+      const take = Math.min(bpb - this.carried, bytes.length);
+      this.carry.set(bytes.subarray(0, take), this.carried);
+      this.carried += take;
+      at = take;
+      if (this.carried < bpb) return;
+      this.decode(this.carry);
+      this.carried = 0;
+    }
+    const whole = at + Math.floor((bytes.length - at) / bpb) * bpb;
+    for (let off = at; off < whole; off += this.step) this.decode(bytes.subarray(off, Math.min(off + this.step, whole)));
+    if (whole < bytes.length) {
+      this.carry.set(bytes.subarray(whole));
+      this.carried = bytes.length - whole;
+    }
+  }
+
+  /** Ends the tensor (all its bytes written): the last cells and the built mark, in one transaction. */
+  finish(): TensorPyramidSummary {
+    const summary = this.pyr.finish();
+    this.index.writeCells(this.region.id, this.pending, summary);
+    this.pending = [];
+    return summary;
+  }
+
+  /** Whole blocks: decoded into the reused buffer where the format can, else into a new array. */
+  private decode(blocks: Uint8Array): void {
+    const n = (blocks.length / this.fmt.bytesPerBlock) * this.fmt.blockSize;
+    if (this.fmt.dequantizeInto) {
+      this.fmt.dequantizeInto(blocks, n, this.values);
+      this.pyr.push(this.values.subarray(0, n));
+    } else {
+      // A plain Uint8Array view: Node Buffers have a slice() that does not copy, which
+      // decoders that call slice() to realign do not expect.
+      this.pyr.push(this.fmt.dequantize(new Uint8Array(blocks.buffer, blocks.byteOffset, blocks.length), n));
+    }
+  }
+
+  private flush(): void {
+    this.index.writeCells(this.region.id, this.pending);
+    this.pending = [];
+  }
+}
