@@ -14,7 +14,7 @@ import { formatBytes } from '../components/format';
 import type { EngineHost } from '../engine/host';
 import type { LoadedInfo } from '../engine/protocol';
 import { el } from '../views/types';
-import { tensorResidency, type Residency } from './residency';
+import { stackMembers, tensorResidency, type Residency } from './residency';
 
 const COLORS: Record<Residency, number> = { resident: 0x3fb27f, streamed: 0xe8703a };
 const CSS: Record<Residency | 'kv', string> = { resident: '#3fb27f', streamed: '#e8703a', kv: '#7a5a3a' };
@@ -128,6 +128,9 @@ export class ResidencyLayer {
     const n = (r: Residency) => this.tinted.filter((t) => t.residency === r).length;
     d.resident = String(n('resident'));
     d.streamed = String(n('streamed'));
+    // Of the resident ones, the weight matrices the plan chose to keep (norms and biases stay whatever the budget).
+    const kept = new Set((info?.residency.resident ?? []).flatMap(stackMembers));
+    d.residentMatrices = String(this.tinted.filter((t) => t.residency === 'resident' && kept.has(t.name)).length);
     if (d.state === 'empty' || !info) {
       this.legend.textContent = 'Residency: no model is loaded in the engine. Load one in Chat (its GPU memory budget decides which weights stream).';
       return;
