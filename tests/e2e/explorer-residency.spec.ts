@@ -140,17 +140,35 @@ test('a GPU memory budget streams some weights: the Dashboard lists the plan, th
   }
 
   // Close up on the kv-cache band: its page and the positions in use, explained on hover.
+  await toggle.click();
+  await expect(legend).toBeHidden();
   const input = page.locator('.ex-search-input');
   await input.fill('kv-cache');
   await expect(page.locator('.ex-search-results li[data-region-id]').first()).toBeVisible();
   await input.press('Enter');
-  await expect.poll(async () => `${await ex.getAttribute('data-animating')} ${await ex.getAttribute('data-loading')}`, { timeout: 20_000 }).toBe('false false');
-  const box = (await stage.boundingBox())!;
-  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-  await expect(page.locator('.ex-tooltip')).toContainText(`KV cache: 1 page of 256 positions allocated, ${kv.position} positions used`);
-  await page.screenshot({ path: test.info().outputPath('explorer-kv-pages-1920x1080.png') });
-  await page.setViewportSize({ width: 1280, height: 720 });
-  await expect.poll(async () => Number(await ex.getAttribute('data-width')) === (await stage.evaluate((e) => e.clientWidth)), { timeout: 10_000 }).toBe(true);
+  const settled = () => expect.poll(async () => `${await ex.getAttribute('data-animating')} ${await ex.getAttribute('data-loading')}`, { timeout: 20_000 }).toBe('false false');
+  await settled();
+  await expect(ex).toHaveAttribute('data-selected-rect', /^\d+,\d+,\d+,\d+$/);
+  const [bx, by] = (await ex.getAttribute('data-selected-rect'))!.split(',').map(Number) as [number, number];
+  // Wheel in about the band's first tile, where its page lies (the wheel keeps the point under the pointer).
+  const toScreen = async (x: number, y: number) => {
+    const d = await ex.evaluate((e: HTMLElement) => ({ ...e.dataset }));
+    const b = (await stage.boundingBox())!;
+    return { x: Math.round(b.x + Number(d.width) / 2 + (x - Number(d.cx)) * Number(d.zoom)), y: Math.round(b.y + Number(d.height) / 2 + (y - Number(d.cy)) * Number(d.zoom)) };
+  };
+  const first = await toScreen(bx + 256, by + 8);
+  await page.mouse.move(first.x, first.y);
+  for (let i = 0; i < 8; i++) await page.mouse.wheel(0, -240);
+  await settled();
+  const onPage = await toScreen(bx + 256, by + 8);
+  await page.mouse.move(onPage.x, onPage.y);
+  await expect(page.locator('.ex-tooltip')).toContainText(`KV cache: 1 page of 256 positions allocated, ${kv.position} positions used (page 1: positions 0 to 63)`);
   await page.screenshot({ path: test.info().outputPath('explorer-kv-pages-1280x720.png') });
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await expect.poll(async () => Number(await ex.getAttribute('data-width')) === (await stage.evaluate((e) => e.clientWidth)), { timeout: 10_000 }).toBe(true);
+  const again = await toScreen(bx + 256, by + 8);
+  await page.mouse.move(again.x, again.y);
+  await expect(page.locator('.ex-tooltip')).toContainText('(page 1: positions 0 to 63)');
+  await page.screenshot({ path: test.info().outputPath('explorer-kv-pages-1920x1080.png') });
   expect(errors).toEqual([]);
 });

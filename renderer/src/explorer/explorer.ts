@@ -482,7 +482,8 @@ export class Explorer {
     this.root.dataset.liveActivations = live.activations ? `${live.activations.rows}x${live.activations.cols}` : '';
     this.root.dataset.liveActive = String(live.active !== null);
     this.root.dataset.liveKvRects = String(live.kvFill.length);
-    this.root.dataset.liveKvPages = String(live.kvPages.length);
+    // Pages drawn: those with rectangles on the map.
+    this.root.dataset.liveKvPages = String(live.kvPages.filter((p) => p.length > 0).length);
     this.weights.draw(this.view2d.scene, this.view2d.originOf());
     this.passages.draw(this.view2d.scene, this.view2d.originOf());
     this.residency.draw(this.view2d.scene, this.view2d.originOf());

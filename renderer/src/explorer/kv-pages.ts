@@ -57,12 +57,15 @@ function mergeTiles(rects: Rect[], grid: TileGrid): Rect[] {
 /** Where the pages and the used positions lie in the band `region` (null when the report is inconsistent). */
 export function kvPageLayout(region: Rect & { grid: TileGrid }, s: KvPagesState): KvPageLayout | null {
   if (checkKvPages(s) !== null) return null;
-  const bandBytes = region.grid.tileCount * region.grid.tileWidth * region.grid.tileHeight * 4;
+  // The band is reserved room: it stores no tiles (tileCount 0), its grid is what it can hold.
+  const g = region.grid;
+  const band = { ...region, grid: { ...g, tileCount: g.cols * g.rows } };
+  const bandBytes = g.cols * g.rows * g.tileWidth * g.tileHeight * 4;
   const capacity = Math.min(s.pages * s.pageSize, s.contextLength);
   const span = (from: number, to: number) => {
     const a = Math.min(Math.round(from * s.kvBytesPerToken), bandBytes);
     const b = Math.min(Math.round(to * s.kvBytesPerToken), bandBytes);
-    return mergeTiles(byteRangeRects(region, a, b), region.grid);
+    return mergeTiles(byteRangeRects(band, a, b), g);
   };
   const pages: Rect[][] = [];
   for (let i = 0; i < s.pages; i++) pages.push(span(i * s.pageSize, Math.min((i + 1) * s.pageSize, capacity)));

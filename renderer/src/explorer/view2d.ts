@@ -1,6 +1,6 @@
 import * as THREE from 'three';
 import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
-import type { Rect } from '../../../shared/map/geometry';
+import { unionRects, type Rect } from '../../../shared/map/geometry';
 import type { Camera2D } from './camera';
 import { heatMaterial, scaleFor, setScale, type ColormapChoice, type HeatMaterial, type RangeChoice } from './heat';
 import { cellKey, type CachedCell, type TextureCache } from './texture-cache';
@@ -80,6 +80,8 @@ export class View2D {
   private readonly kvFill: THREE.Mesh[] = [];
   private liveRects: { active: Rect | null; kv: Rect[]; pages: Rect[][] } = { active: null, kv: [], pages: [] };
   private kvPages: THREE.InstancedMesh | null = null;
+  /** Each page's bounding box outlined: one screen pixel at any zoom, so a thin page stays visible zoomed out. */
+  private readonly kvPageOutlines: THREE.LineSegments;
   /** The residual stream over the activations band (a rows × cols float texture). */
   private readonly residual: THREE.Mesh<THREE.PlaneGeometry, HeatMaterial>;
   private residualTexture: THREE.DataTexture | null = null;
@@ -135,6 +137,8 @@ export class View2D {
     this.residual.visible = false;
     this.scene.add(this.residual);
     for (let i = 0; i < KV_FILL_RECTS; i++) this.kvFill.push(fill(LIVE_KV, 0.55));
+    this.kvPageOutlines = lines(LIVE_KV, ORDER.live);
+    this.kvPageOutlines.visible = false;
   }
 
   /** The map point world coordinates are relative to (for overlays drawn into this scene). */
@@ -266,6 +270,9 @@ export class View2D {
     this.kvPages?.dispose();
     this.kvPages = null;
     const rects = this.liveRects.pages.flatMap((p, i) => p.map((r) => ({ r, i })));
+    const boxes = this.liveRects.pages.map((p) => unionRects(p)).filter((b): b is Rect => b !== null);
+    this.kvPageOutlines.visible = boxes.length > 0;
+    if (boxes.length) this.kvPageOutlines.geometry.setAttribute('position', new THREE.BufferAttribute(outlinePositions(boxes, this.origin.x, this.origin.y), 3));
     if (rects.length === 0) return;
     const mesh = new THREE.InstancedMesh(this.quad, new THREE.MeshBasicMaterial({ transparent: true, opacity: 0.7, depthTest: false }), rects.length);
     mesh.renderOrder = ORDER.live - 0.5;
@@ -372,7 +379,7 @@ export class View2D {
     for (const m of this.pool) m.material.dispose();
     this.outlines.geometry.dispose();
     (this.outlines.material as THREE.Material).dispose();
-    for (const l of [this.hover, this.selection, this.liveOutline]) {
+    for (const l of [this.hover, this.selection, this.liveOutline, this.kvPageOutlines]) {
       l.geometry.dispose();
       (l.material as THREE.Material).dispose();
     }
