@@ -14,6 +14,7 @@ import { memoryLedgerParts } from '../components/memory-ledger';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
 import { engineHost } from '../engine/instance';
 import type { ResidencyInfo } from '../engine/protocol';
+import { stackMembers } from '../explorer/residency';
 import { chartElement, drawChart, type ChartSeries } from './training-chart';
 import { el, type View } from './types';
 
@@ -147,7 +148,9 @@ function speedChart(sessions: readonly Session[]): HTMLElement {
 function residencyPlan(r: ResidencyInfo): HTMLElement {
   const list = el('ul', { className: 'dashboard-residency-list' });
   const row = (name: string, where: 'resident' | 'streamed') => {
-    const li = el('li', {}, el('code', {}, name), ` — ${where === 'resident' ? 'resident in GPU memory' : 'streamed from host memory each token'}`);
+    // A stacked matrix (one GPU buffer for q, k and v) is named by the tensors it holds.
+    const members = stackMembers(name);
+    const li = el('li', {}, el('code', {}, members.join(' + ')), members.length > 1 ? ' (one stacked matrix)' : '', ` — ${where === 'resident' ? 'resident in GPU memory' : 'streamed from host memory each token'}`);
     li.dataset.residency = where;
     return li;
   };
