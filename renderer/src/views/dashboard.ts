@@ -158,7 +158,7 @@ function residencyPlan(r: ResidencyInfo): HTMLElement {
   const box = el(
     'section',
     { id: 'dashboard-residency' },
-    el('h3', {}, 'Residency plan'),
+    el('h2', {}, 'Residency plan'),
     ...r.explanation.map((l) => el('p', { className: 'dashboard-line' }, l)),
     el('details', {}, el('summary', {}, `${r.streamed.length} streamed, ${r.resident.length} resident weight matrices`), list),
     el('p', { className: 'muted small' }, 'Set a GPU memory budget in Chat to change it; the Explorer\'s Residency overlay draws it on the map.'),
@@ -278,9 +278,11 @@ export const dashboardView: View = {
 
     const paintMemory = () => {
       const s = host.state;
+      root.querySelector('#dashboard-residency')?.remove();
       if (s.kind === 'ready') {
         const d = el('details', { className: 'chat-memory', open: true }, ...memoryLedgerParts(s.info.memory));
-        memoryBox.replaceChildren(el('h2', {}, 'GPU memory now'), el('p', { className: 'muted' }, `Model loaded: ${s.info.name}.`), d, residencyPlan(s.info.residency));
+        memoryBox.replaceChildren(el('h2', {}, 'GPU memory now'), el('p', { className: 'muted' }, `Model loaded: ${s.info.name}.`), d);
+        memoryBox.after(residencyPlan(s.info.residency));
       } else {
         memoryBox.replaceChildren(el('h2', {}, 'GPU memory now'), el('p', { className: 'empty', id: 'dashboard-memory-empty' }, 'No model is loaded, so the engine holds no GPU memory. Load one in Chat to see its memory here.'));
       }
