@@ -218,6 +218,9 @@ test('a model loaded in Chat: its first-load kernel measurement is a session, an
   await expect(memory).toContainText('Model loaded: stories260K');
   await expect(memory.locator('tr.mem-row[data-kind="weights"]')).toHaveCount(1);
   await expect(memory.locator('summary')).toContainText(/GPU memory: [\d.]+ MiB in \d+ buffers/);
+  // No GPU memory budget in Chat: the residency plan keeps every weight matrix on the GPU.
+  await expect(page.locator('#dashboard-residency')).toHaveAttribute('data-streamed', '0');
+  await expect(page.locator('#dashboard-residency .dashboard-line').first()).toHaveText('no GPU memory budget given');
   // This browser had no measurement for the GPU, so the load measured the model's weight types first.
   const loaded = page.locator('.dashboard-sessions tbody tr', { hasText: 'stories260K' }).first();
   await expect(loaded).toHaveAttribute('data-kind', 'kernel-tuning');

@@ -32,7 +32,8 @@ import { kernelTuningSession } from '../../../shared/sessions/kernel-tuning';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { remoteTensorSource } from './api-source';
-import type { EngineActivity, FromWorker, GenerationSettings, LoraToLoad, ToWorker } from './protocol';
+import type { ResidencyPlan } from '../../../shared/engine/residency';
+import type { EngineActivity, FromWorker, GenerationSettings, LoraToLoad, ResidencyInfo, ToWorker } from './protocol';
 import { shaders } from './shaders';
 
 /** The parts of DedicatedWorkerGlobalScope used here (the renderer's tsconfig has DOM types, not WebWorker). */
@@ -86,9 +87,11 @@ async function device(): Promise<GpuContext> {
 function activity(m: Loaded, phase: EngineActivity['phase'], block: number | null, position: number): void {
   post({
     type: 'activity',
-    activity: { modelId: m.id, phase, block, blocks: m.model.config.blockCount, position, contextLength: m.model.contextLength, kvBytesPerToken: kvBytesPerToken(m.model) },
+    activity: { modelId: m.id, phase, block, blocks: m.model.config.blockCount, position, contextLength: m.model.contextLength, kvBytesPerToken: kvBytesPerToken(m.model), kvPages: kvPagesOf(m.model) },
   });
 }
+
+const kvPagesOf = (model: Model) => ({ pageSize: model.kvPages.pageSize, pages: model.kvPages.pages });
 
 const kvBytesPerToken = (model: Model) => model.kvBytesPerToken;
 
@@ -118,6 +121,11 @@ function applyTrace(m: Loaded): void {
       }
     : null;
   if (tracing && !generating) activity(m, 'idle', null, m.model.position);
+}
+
+/** The plan's parts the views show (the pieces and slots stay in the worker). */
+function residencyInfo(p: ResidencyPlan): ResidencyInfo {
+  return { budget: p.budget, resident: p.resident, streamed: p.streamed, residentBytes: p.residentBytes, slotsBytes: p.slotsBytes, uploadBytesPerPass: p.uploadBytesPerPass, explanation: p.explanation };
 }
 
 function unload(): void {
@@ -216,6 +224,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     const model = await Model.load(gpu, source, {
       ...(lora ? { lora } : {}),
       ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
+      ...(msg.gpuMemory ? { gpuMemory: msg.gpuMemory } : {}),
       ...(record ? { matvecTuning: tuningTable(record) } : {}),
       signal: abort.signal,
       onProgress: (p) => {
@@ -249,6 +258,8 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
         kvBytesPerToken: kvBytesPerToken(model),
         tuning: record ? { measuredAt: record.measuredAt, types: Object.fromEntries(modelWeightTypes(header.tensors).map((t) => [t, record.types[t]]).filter(([, v]) => v)) } : null,
         memory: summarizeLedger(gpu.ledger),
+        kvPageSize: model.kvPages.pageSize,
+        residency: residencyInfo(model.residency),
       },
     });
   } catch (e) {
@@ -306,7 +317,7 @@ async function generate(msg: Extract<ToWorker, { type: 'generate' }>): Promise<v
       const r = await it.next();
       if (r.done) {
         const res = r.value;
-        post({ type: 'done', id: msg.id, result: { text: res.text, tokens: res.tokens, stopReason: res.stopReason, timings: res.timings, position: m.model.position, memory: summarizeLedger(ctx!.ledger) } });
+        post({ type: 'done', id: msg.id, result: { text: res.text, tokens: res.tokens, stopReason: res.stopReason, timings: res.timings, position: m.model.position, memory: summarizeLedger(ctx!.ledger), kvPages: kvPagesOf(m.model) } });
         break;
       }
       post({ type: 'chunk', id: msg.id, index: r.value.index, token: r.value.token, text: r.value.text });

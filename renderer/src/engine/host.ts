@@ -30,6 +30,11 @@ import { KvReporter } from './kv-report';
 import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, GenerationSettings, HistoryMessage, LoadedInfo, ReplyResult, ToWorker } from './protocol';
 
 
+/** Bytes of the KV cache's allocated pages (the last page cut at the context). */
+function allocatedKvBytes(p: { pageSize: number; pages: number }, contextLength: number, kvBytesPerToken: number): number {
+  return Math.min(p.pages * p.pageSize, contextLength) * kvBytesPerToken;
+}
+
 export type EngineState =
   /** `cancelled`: the name of the model whose load the user cancelled (nothing is loaded since). */
   | { kind: 'empty'; cancelled?: string }
@@ -61,6 +66,7 @@ export class EngineHost {
   private tuneProgress: ((weightType: string, index: number, count: number) => void) | null = null;
   private loadWaiters: { resolve: (i: LoadedInfo) => void; reject: (e: Error) => void } | null = null;
   private contextLength: number | undefined;
+  private gpuMemory: number | undefined;
   /** The LoRA adapter of the current load (reload applies it again). */
   private lora: { name: string; scale?: number } | undefined;
   /** Bumped per load: read answers for an earlier load are dropped. */
@@ -134,7 +140,8 @@ export class EngineHost {
     this.activityValue = a;
     if (!a) this.activationsValue = null;
     this.notifyWatchers();
-    if (a) this.kv.report(a.modelId, a.position * a.kvBytesPerToken, a.phase === 'idle');
+    // The map's band holds the pages the KV cache has allocated, not only the positions in use.
+    if (a) this.kv.report(a.modelId, allocatedKvBytes(a.kvPages, a.contextLength, a.kvBytesPerToken), a.phase === 'idle');
   }
 
   /** The context length the last load asked for (null: the engine's default for the model). */
@@ -146,9 +153,15 @@ export class EngineHost {
     return this.replies.size > 0;
   }
 
-  /** Loads model `ref` (id or name) in the worker; resolves when it is on the GPU. */
-  async load(ref: string, opts: { contextLength?: number; lora?: { name: string; scale?: number } } = {}): Promise<LoadedInfo> {
+  /** The GPU memory budget the last load asked for (null: none). */
+  get requestedGpuMemory(): number | null {
+    return this.gpuMemory ?? null;
+  }
+
+  /** Loads model `ref` (id or name) in the worker; resolves when it is on the GPU. `gpuMemory`: a budget in bytes. */
+  async load(ref: string, opts: { contextLength?: number; gpuMemory?: number; lora?: { name: string; scale?: number } } = {}): Promise<LoadedInfo> {
     this.contextLength = opts.contextLength;
+    this.gpuMemory = opts.gpuMemory;
     this.lora = opts.lora;
     const gen = ++this.generation;
     this.failReplies(new PxiError('ENGINE_DESTROYED', 'the model was replaced before the reply finished'));
@@ -163,7 +176,7 @@ export class EngineHost {
       const lora = opts.lora ? { name: opts.lora.name, scale: opts.lora.scale ?? 1, bytes: (await this.api.call('engine:adapter', { model: header.id, name: opts.lora.name })).bytes } : undefined;
       if (gen !== this.generation) throw new PxiError('ENGINE_DESTROYED', 'another model load started');
       const done = new Promise<LoadedInfo>((resolve, reject) => (this.loadWaiters = { resolve, reject }));
-      this.send({ type: 'load', header, tuning: this.kept.read(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}), ...(lora ? { lora } : {}) });
+      this.send({ type: 'load', header, tuning: this.kept.read(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}), ...(opts.gpuMemory ? { gpuMemory: opts.gpuMemory } : {}), ...(lora ? { lora } : {}) });
       return await done;
     } catch (e) {
       if (gen === this.generation) this.setState({ kind: 'failed', modelId: ref, error: serializeError(e) });
@@ -193,7 +206,7 @@ export class EngineHost {
     const id = s.kind === 'lost' || s.kind === 'failed' ? s.modelId : s.kind === 'ready' ? s.info.modelId : s.kind === 'loading' ? s.modelId : null;
     if (!id) return Promise.reject(new PxiError('ENGINE_DESTROYED', 'there is no model to reload'));
     this.terminate();
-    return this.load(id, { ...(this.contextLength === undefined ? {} : { contextLength: this.contextLength }), ...(this.lora ? { lora: this.lora } : {}) });
+    return this.load(id, { ...(this.contextLength === undefined ? {} : { contextLength: this.contextLength }), ...(this.gpuMemory === undefined ? {} : { gpuMemory: this.gpuMemory }), ...(this.lora ? { lora: this.lora } : {}) });
   }
 
   /**
@@ -353,7 +366,10 @@ export class EngineHost {
         break;
       case 'done':
         // The map follows the KV cache even when nobody watches the engine live.
-        if (this.stateValue.kind === 'ready') this.kv.report(this.stateValue.info.modelId, m.result.position * this.stateValue.info.kvBytesPerToken, true);
+        if (this.stateValue.kind === 'ready') {
+          const i = this.stateValue.info;
+          this.kv.report(i.modelId, allocatedKvBytes(m.result.kvPages, i.contextLength, i.kvBytesPerToken), true);
+        }
         this.replies.get(m.id)?.resolve(m.result);
         this.replies.delete(m.id);
         break;

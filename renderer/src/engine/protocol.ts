@@ -10,6 +10,7 @@ import type { EngineHeader } from '../../../shared/ipc/channels/engine';
 import type { CandidateTiming, TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
 import type { NewSession } from '../../../shared/sessions/record';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
+import type { ResidencyPlan } from '../../../shared/engine/residency';
 
 /** Sampling and length settings of one reply, as the chat view collects them. */
 export interface GenerationSettings {
@@ -33,7 +34,8 @@ export type GenerationMode = 'chat' | 'completion';
 
 export type ToWorker =
   /** `tuning`: the kernel measurements this browser kept (the worker measures what is missing). */
-  | { type: 'load'; header: EngineHeader; contextLength?: number; tuning: TuningFile; lora?: LoraToLoad }
+  /** `gpuMemory`: the budget in bytes the residency planner fits the model to (absent: none). */
+  | { type: 'load'; header: EngineHeader; contextLength?: number; gpuMemory?: number; tuning: TuningFile; lora?: LoraToLoad }
   | { type: 'read-result'; id: number; bytes: Uint8Array }
   | { type: 'read-error'; id: number; error: SerializedError }
   /**
@@ -81,6 +83,19 @@ export interface LoadedInfo {
   tuning: { measuredAt: string; types: Partial<Record<WeightType, TypeTuning>> } | null;
   /** The worker's GPU allocation ledger right after the load (shared/gpu/ledger.ts). */
   memory: LedgerSummary;
+  /** Positions per KV-cache page (the cache grows by whole pages). */
+  kvPageSize: number;
+  /** What stays in GPU memory and what streams each token, and why (shared/engine/residency.ts). */
+  residency: ResidencyInfo;
+}
+
+/** The residency plan of a load, as the views show it. */
+export type ResidencyInfo = Pick<ResidencyPlan, 'budget' | 'resident' | 'streamed' | 'residentBytes' | 'slotsBytes' | 'uploadBytesPerPass' | 'explanation'>;
+
+/** The KV cache's pages now: positions per page and pages held. */
+export interface KvPagesInfo {
+  pageSize: number;
+  pages: number;
 }
 
 /**
@@ -98,6 +113,8 @@ export interface EngineActivity {
   position: number;
   contextLength: number;
   kvBytesPerToken: number;
+  /** The pages the KV cache holds once this pass completes. */
+  kvPages: KvPagesInfo;
 }
 
 export interface ReplyTimings {
@@ -118,6 +135,7 @@ export interface ReplyResult {
   position: number;
   /** The ledger after the reply: the KV cache's pages grow with the conversation. */
   memory: LedgerSummary;
+  kvPages: KvPagesInfo;
 }
 
 /** The residual stream after each block for the last token run (only while the explorer watches). */

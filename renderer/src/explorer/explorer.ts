@@ -17,6 +17,8 @@ import { AnswererControl } from './answerer';
 import { AskPanel } from './ask';
 import { Inspector } from './inspector';
 import { LiveOverlay } from './live';
+import { ResidencyLayer } from './residency-layer';
+import { kvPagesText } from './kv-pages';
 import { MapData } from './map-data';
 import { Minimap } from './minimap';
 import { regionWords } from '../../../shared/map/region-words';
@@ -82,6 +84,8 @@ export class Explorer {
   private readonly inspector: Inspector;
   private readonly search: SearchBox;
   private readonly live: LiveOverlay;
+  /** Which weights are resident and which stream, for the model in the engine (residency-layer.ts). */
+  private readonly residency: ResidencyLayer;
   /** Navigation questions typed in the search box: the answering model, and the answers panel. */
   private readonly answerer: AnswererControl;
   private readonly ask: AskPanel;
@@ -132,13 +136,14 @@ export class Explorer {
     this.weights = new WeightChangeLayer(ctx.api, () => this.requestFrame(), (m) => this.error(m));
     this.passages = new PassageLayer(ctx.api, () => this.requestFrame());
     this.shapes = new ShapeLayer(ctx.api, () => this.requestFrame(), (m) => this.error(m));
+    this.residency = new ResidencyLayer(ctx.api, engineHost(ctx.api), () => this.requestFrame());
     this.answerer = new AnswererControl(ctx.api, engineHost(ctx.api), () => this.modelFor3d());
     this.ask = new AskPanel(engineHost(ctx.api), this.answerer, (r) => {
       if (this.mode !== '2d') return false;
       this.flyTo(r, 0.2);
       return true;
     });
-    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.legend.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.ask.root);
+    this.stage = el('div', { className: 'ex-stage', tabIndex: 0 }, this.canvas, this.labels, this.tooltip, this.readout.root, this.legend.root, this.minimap.canvas, this.note, this.weights.legend, this.passages.legend, this.residency.legend, this.ask.root);
     this.stage.setAttribute('role', 'application');
     this.stage.setAttribute('aria-label', 'Memory map. Drag or arrow keys to pan, wheel or + and − to zoom, 0 to see everything, click a tensor to inspect it, N and P (or ] and [) for the next and previous tensor, Enter to show the selected one again, Escape to clear.');
     this.inspector = new Inspector(
@@ -189,6 +194,7 @@ export class Explorer {
       button('+', 'Zoom in', () => this.zoomBy(1.6)),
       button('Fit', 'Fit: show the whole map', () => this.fitAll()),
       this.modeButton,
+      this.residency.button,
       this.weights.controls,
       this.hud,
     );
@@ -262,6 +268,7 @@ export class Explorer {
     });
     this.minimap.setMap(b, o.models, mm.regions, (r) => this.shapes.shapeOf(r));
     this.live.start(o.models);
+    this.residency.start(o.models);
     // Search the model in view by default: Enter must not fly to another model's tensor.
     this.search.setModels(o.models, () => this.modelFor3d());
     await this.answerer.start();
@@ -475,13 +482,18 @@ export class Explorer {
     cam.maxZoom = MAX_ZOOM / Math.min(1, centreShape?.scale ?? 1);
     this.updateLegend();
     const live = this.live.shapes();
-    this.view2d.setLive(live.active, live.kvFill);
+    this.view2d.setLive(live.active, live.kvFill, live.kvPages);
     this.view2d.setActivations(live.activations);
     this.root.dataset.liveActivations = live.activations ? `${live.activations.rows}x${live.activations.cols}` : '';
     this.root.dataset.liveActive = String(live.active !== null);
     this.root.dataset.liveKvRects = String(live.kvFill.length);
+    // Pages drawn: those with rectangles on the map.
+    this.root.dataset.liveKvPages = String(live.kvPages.filter((p) => p.length > 0).length);
     this.weights.draw(this.view2d.scene, this.view2d.originOf());
     this.passages.draw(this.view2d.scene, this.view2d.originOf());
+    this.residency.draw(this.view2d.scene, this.view2d.originOf());
+    const act = this.live.current();
+    this.residency.setKvPages(act ? kvPagesText({ ...act.kvPages, position: act.position }) : '', act ? act.kvPages.pages : null);
     this.renderer.render(this.view2d.scene, this.view2d.camera);
     this.drawLabels2d();
     this.minimap.draw(cam.viewport());
@@ -727,8 +739,10 @@ export class Explorer {
     const perValue = this.cam.zoom * (shape?.scale ?? 1);
     if (r.tensor && perValue < READOUT_ZOOM) lines.push(`zoom in ${Math.ceil(READOUT_ZOOM / perValue)}× to read single values`);
     else lines.push(KIND_HELP[r.kind] ?? r.kind);
-    const live = this.live.describeAt(m.x, m.y);
+    const live = this.live.describeAt(m.x, m.y) ?? this.live.describeKvAt(m.x, m.y);
     if (live) lines.push(live);
+    const where = this.residency.describeAt(m.x, m.y);
+    if (where) lines.push(where);
     const lit = this.passages.describeAt(m.x, m.y);
     if (lit) lines.push(lit);
     const learned = this.weights.describeAt(m.x, m.y);
@@ -1077,6 +1091,7 @@ export class Explorer {
     this.live.dispose();
     this.weights.dispose();
     this.passages.dispose();
+    this.residency.dispose();
     this.search.dispose();
     this.ask.dispose();
     this.answerer.dispose();

@@ -1,7 +1,8 @@
 /**
  * The engine seen on the map while it runs (specs/explorer.md, "Live engine"): the block the GPU
- * just computed is lit over its column, and the kv-cache band fills as the KV cache grows, in
- * the order PixelFS would lay its bytes out (4 bytes per pixel, tiles row-major). The renderer's
+ * just computed is lit over its column, and the kv-cache band shows the KV cache's pages (each
+ * allocated page shaded, the positions in use filled), in the order PixelFS would lay its bytes
+ * out (4 bytes per pixel, tiles row-major; kv-pages.ts). The renderer's
  * one EngineHost reports activity only while someone watches it, so the chat pays for the
  * per-block tracing only while the explorer is open.
  */
@@ -13,6 +14,7 @@ import type { EngineHost } from '../engine/host';
 import type { EngineActivations, EngineActivity } from '../engine/protocol';
 import { el } from '../views/types';
 import { fmtBytes, fmtInt } from './format';
+import { checkKvPages, kvPageLayout, kvPagesText } from './kv-pages';
 
 /** Where a model's stages sit on the map. */
 interface ModelPlaces {
@@ -43,6 +45,8 @@ export interface LiveShapes {
   active: Rect | null;
   /** The kv-cache band's used part. */
   kvFill: Rect[];
+  /** Each allocated KV page's rectangles, in page order. */
+  kvPages: Rect[][];
   activations: LiveActivations | null;
 }
 
@@ -159,10 +163,24 @@ export class LiveOverlay {
   shapes(): LiveShapes {
     const a = this.activity;
     const p = this.places;
-    if (!a || !p || p.modelId !== a.modelId) return { active: null, kvFill: [], activations: null };
+    if (!a || !p || p.modelId !== a.modelId) return { active: null, kvFill: [], kvPages: [], activations: null };
     const active = a.block === null ? null : a.block >= a.blocks ? p.output : (p.blocks.get(a.block) ?? null);
-    const kvFill = p.kv ? byteSpanRects({ ...p.kv.rect, grid: p.kv.grid }, Math.round(a.position * a.kvBytesPerToken)).rects : [];
-    return { active, kvFill, activations: this.activationsFor(p) };
+    const pages = p.kv ? kvPageLayout({ ...p.kv.rect, grid: p.kv.grid }, { ...a.kvPages, position: a.position, contextLength: a.contextLength, kvBytesPerToken: a.kvBytesPerToken }) : null;
+    // A report that does not add up (never expected) still shows the positions in use.
+    const kvFill = pages ? pages.used : p.kv ? byteSpanRects({ ...p.kv.rect, grid: p.kv.grid }, Math.round(a.position * a.kvBytesPerToken)).rects : [];
+    return { active, kvFill, kvPages: pages?.pages ?? [], activations: this.activationsFor(p) };
+  }
+
+  /** The KV page under map point (x, y) in plain words, for the tooltip; null elsewhere. */
+  describeKvAt(x: number, y: number): string | null {
+    const a = this.activity;
+    const kv = this.places?.kv;
+    if (!a || !kv || this.places?.modelId !== a.modelId) return null;
+    const r = kv.rect;
+    if (x < r.x || x >= r.x + r.width || y < r.y || y >= r.y + r.height) return null;
+    const pages = this.shapes().kvPages;
+    const i = pages.findIndex((rs) => rs.some((q) => x >= q.x && x < q.x + q.width && y >= q.y && y < q.y + q.height));
+    return `${kvPagesText({ ...a.kvPages, position: a.position })}${i >= 0 ? ` (page ${i + 1}: positions ${fmtInt(i * a.kvPages.pageSize)} to ${fmtInt(Math.min((i + 1) * a.kvPages.pageSize, a.contextLength) - 1)})` : ''}`;
   }
 
   /** What the residual stream drawing shows at map point (x, y), for the tooltip; null elsewhere. */
@@ -216,6 +234,7 @@ export class LiveOverlay {
     const onMap = this.places?.modelId === a.modelId;
     this.text.textContent =
       `${name} in the engine · ${phase === 'idle' ? 'idle' : a.phase === 'idle' ? 'prefill · reading the prompt' : `${a.phase} · ${stage}`} · KV cache ${fmtInt(a.position)} of ${fmtInt(a.contextLength)} tokens (${fmtBytes(kvBytes)})` +
+      ` · ${fmtInt(a.kvPages.pages)} ${a.kvPages.pages === 1 ? 'page' : 'pages'} of ${fmtInt(a.kvPages.pageSize)} positions` +
       (onMap || this.loadingFor === a.modelId ? '' : ' · not on this map');
     this.goButton.hidden = !onMap;
     d.phase = a.phase;
@@ -223,6 +242,11 @@ export class LiveOverlay {
     d.block = a.block === null ? '' : String(a.block);
     d.position = String(a.position);
     d.kvBytes = String(kvBytes);
+    d.kvPages = String(a.kvPages.pages);
+    d.kvPageSize = String(a.kvPages.pageSize);
+    // Whether the report adds up (positions within the pages held); the map draws the pages only then.
+    d.kvPagesValid = String(checkKvPages({ ...a.kvPages, position: a.position, contextLength: a.contextLength, kvBytesPerToken: a.kvBytesPerToken }) === null);
+    this.text.title = kvPagesText({ ...a.kvPages, position: a.position });
     d.model = a.modelId;
   }
 

@@ -1,6 +1,6 @@
 import * as THREE from 'three';
 import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
-import type { Rect } from '../../../shared/map/geometry';
+import { unionRects, type Rect } from '../../../shared/map/geometry';
 import type { Camera2D } from './camera';
 import { heatMaterial, scaleFor, setScale, type ColormapChoice, type HeatMaterial, type RangeChoice } from './heat';
 import { cellKey, type CachedCell, type TextureCache } from './texture-cache';
@@ -20,6 +20,8 @@ const ORDER = { parent: 1, cell: 2, outline: 3, live: 4, hover: 5, selection: 6 
 /** The live engine's colours: the stage being computed, and the KV cache in use. */
 const LIVE_ACTIVE = 0xffb347;
 const LIVE_KV = 0xf0a060;
+/** Allocated KV pages, shaded in turn so that neighbouring pages are told apart. */
+const KV_PAGE_COLORS = [0x7a5a3a, 0x5a4a6a] as const;
 /** The residual stream is drawn as x / rms(x) per block on a diverging scale over ±this. */
 const RESIDUAL_RANGE = 3;
 /** byteSpanRects returns at most four rectangles. */
@@ -76,7 +78,10 @@ export class View2D {
   private readonly liveOutline: THREE.LineSegments;
   private readonly liveFill: THREE.Mesh;
   private readonly kvFill: THREE.Mesh[] = [];
-  private liveRects: { active: Rect | null; kv: Rect[] } = { active: null, kv: [] };
+  private liveRects: { active: Rect | null; kv: Rect[]; pages: Rect[][] } = { active: null, kv: [], pages: [] };
+  private kvPages: THREE.InstancedMesh | null = null;
+  /** Each page's bounding box outlined: one screen pixel at any zoom, so a thin page stays visible zoomed out. */
+  private readonly kvPageOutlines: THREE.LineSegments;
   /** The residual stream over the activations band (a rows × cols float texture). */
   private readonly residual: THREE.Mesh<THREE.PlaneGeometry, HeatMaterial>;
   private residualTexture: THREE.DataTexture | null = null;
@@ -132,6 +137,8 @@ export class View2D {
     this.residual.visible = false;
     this.scene.add(this.residual);
     for (let i = 0; i < KV_FILL_RECTS; i++) this.kvFill.push(fill(LIVE_KV, 0.55));
+    this.kvPageOutlines = lines(LIVE_KV, ORDER.live);
+    this.kvPageOutlines.visible = false;
   }
 
   /** The map point world coordinates are relative to (for overlays drawn into this scene). */
@@ -159,7 +166,8 @@ export class View2D {
       this.setRegions(this.regionRects, this.shapeOf);
       this.setHover(this.hoverRect);
       this.setSelection(this.selectionRect);
-      this.setLive(this.liveRects.active, this.liveRects.kv);
+      this.setLive(this.liveRects.active, this.liveRects.kv, this.liveRects.pages);
+      this.placePages();
       if (this.residualRect) this.place(this.residual, this.residualRect);
     }
     return rebased;
@@ -214,9 +222,11 @@ export class View2D {
     if (r) this.place(this.selectionFill, r);
   }
 
-  /** The live engine: the stage just computed (lit) and the used part of the kv-cache band. */
-  setLive(active: Rect | null, kv: readonly Rect[]): void {
-    this.liveRects = { active, kv: [...kv] };
+  /** The live engine: the stage just computed (lit), the KV cache's allocated pages and the used part of them. */
+  setLive(active: Rect | null, kv: readonly Rect[], pages: readonly Rect[][] = []): void {
+    const samePages = pages.length === this.liveRects.pages.length && pages.every((p, i) => p.length === this.liveRects.pages[i]!.length && p.every((r, j) => sameRect(r, this.liveRects.pages[i]![j]!)));
+    this.liveRects = { active, kv: [...kv], pages: pages.map((p) => [...p]) };
+    if (!samePages || !this.kvPages) this.placePages();
     this.setRect(this.liveOutline, active);
     this.liveFill.visible = active !== null;
     if (active) this.place(this.liveFill, active);
@@ -252,6 +262,31 @@ export class View2D {
     tex.needsUpdate = true;
     this.residualTexture = tex;
     this.residual.material.uniforms.heat.value = tex;
+  }
+
+  /** One instanced quad per page rectangle, under the used fill. */
+  private placePages(): void {
+    this.kvPages?.removeFromParent();
+    this.kvPages?.dispose();
+    this.kvPages = null;
+    const rects = this.liveRects.pages.flatMap((p, i) => p.map((r) => ({ r, i })));
+    const boxes = this.liveRects.pages.map((p) => unionRects(p)).filter((b): b is Rect => b !== null);
+    this.kvPageOutlines.visible = boxes.length > 0;
+    if (boxes.length) this.kvPageOutlines.geometry.setAttribute('position', new THREE.BufferAttribute(outlinePositions(boxes, this.origin.x, this.origin.y), 3));
+    if (rects.length === 0) return;
+    const mesh = new THREE.InstancedMesh(this.quad, new THREE.MeshBasicMaterial({ transparent: true, opacity: 0.7, depthTest: false }), rects.length);
+    mesh.renderOrder = ORDER.live - 0.5;
+    mesh.frustumCulled = false;
+    const m = new THREE.Matrix4();
+    const c = new THREE.Color();
+    rects.forEach(({ r, i }, k) => {
+      m.makeScale(r.width, r.height, 1);
+      m.setPosition(r.x + r.width / 2 - this.origin.x, -(r.y + r.height / 2 - this.origin.y), 0);
+      mesh.setMatrixAt(k, m);
+      mesh.setColorAt(k, c.setHex(KV_PAGE_COLORS[i % 2]!));
+    });
+    this.scene.add(mesh);
+    this.kvPages = mesh;
   }
 
   private place(m: THREE.Object3D, r: Rect): void {
@@ -344,14 +379,18 @@ export class View2D {
     for (const m of this.pool) m.material.dispose();
     this.outlines.geometry.dispose();
     (this.outlines.material as THREE.Material).dispose();
-    for (const l of [this.hover, this.selection, this.liveOutline]) {
+    for (const l of [this.hover, this.selection, this.liveOutline, this.kvPageOutlines]) {
       l.geometry.dispose();
       (l.material as THREE.Material).dispose();
     }
     for (const m of [this.selectionFill, this.liveFill, ...this.kvFill, this.residual]) (m.material as THREE.Material).dispose();
     this.residualTexture?.dispose();
+    if (this.kvPages) (this.kvPages.material as THREE.Material).dispose();
+    this.kvPages?.dispose();
   }
 }
+
+const sameRect = (a: Rect, b: Rect) => a.x === b.x && a.y === b.y && a.width === b.width && a.height === b.height;
 
 /** The value range a cell is coloured over: its tensor's level-0 heat range, else its own. */
 export function rangeOf(e: CachedCell, regionsById: Map<string, MapRegionInfo>): [number, number] {

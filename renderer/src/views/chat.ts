@@ -21,7 +21,8 @@ import { confirmDialog, promptDialog } from '../components/dialog';
 import { createProgressBar } from '../components/progress';
 import type { EngineState } from '../engine/host';
 import { engineHost } from '../engine/instance';
-import type { GenerationMode, GenerationSettings, LoadedInfo } from '../engine/protocol';
+import type { GenerationMode, GenerationSettings, LoadedInfo, ResidencyInfo } from '../engine/protocol';
+import { formatBytes } from '../components/format';
 import type { LedgerSummary } from '../../../shared/gpu/ledger';
 import { memoryLedgerParts } from '../components/memory-ledger';
 import { AdapterPicker, adapterToLoad, readScale, sameAdapter, withAdapter } from './chat/adapter-picker';
@@ -31,6 +32,7 @@ import { exportConversation } from './chat/export-conversation';
 import { confirmLeavingView, warnBeforeUnload } from './chat/leave-guard';
 import { fillReply, messageElements, statsText } from './chat/message-view';
 import { kvCacheText, parseContextLength } from './chat/context-setting';
+import { gpuMemoryText, keepGpuMemory, parseGpuMemory, readGpuMemory } from './chat/gpu-memory-setting';
 import { corpusControl, corpusPrompt } from './chat-corpus';
 import { el, type View, type ViewContext } from './types';
 import './chat.css';
@@ -149,6 +151,15 @@ function tuningText(i: LoadedInfo): string {
   return faster.length ? ` · tuned kernels: ${faster.join(', ')}` : ' · kernel shapes measured: the defaults are fastest here';
 }
 
+/** The residency plan of the load in a sentence: what streams under the budget. */
+function residencyText(r: ResidencyInfo): string {
+  const all = r.resident.length + r.streamed.length;
+  if (r.budget === null) return `No GPU memory budget: all ${all} weight matrices stay in GPU memory.`;
+  return r.streamed.length
+    ? `Budget ${formatBytes(r.budget)}: ${r.streamed.length} of ${all} weight matrices stream from host memory each token (${formatBytes(r.uploadBytesPerPass)} per token); the Explorer's Residency overlay shows which.`
+    : `Budget ${formatBytes(r.budget)}: the whole model fits, all ${all} weight matrices stay in GPU memory.`;
+}
+
 /** The id of the model the engine has or is getting (null with none). */
 function engineModelId(s: EngineState): string | null {
   return s.kind === 'ready' ? s.info.modelId : s.kind === 'loading' || s.kind === 'failed' || s.kind === 'lost' ? s.modelId : null;
@@ -179,11 +190,13 @@ function useModel(ctx: ViewContext, models: ModelSummary[], id: string, wanted: 
   const s = h.state;
   // The open conversation's context length (null: the engine's default for the model).
   const context = chat.contextLength;
-  const sized = s.kind !== 'ready' || h.requestedContext === context;
+  // The GPU memory budget chosen in this browser (empty: none; the whole model stays on the GPU).
+  const budget = readGpuMemory();
+  const sized = s.kind !== 'ready' || (h.requestedContext === context && h.requestedGpuMemory === budget);
   const there = engineModelId(s) === id && s.kind !== 'failed' && sameAdapter(engineAdapter(s), adapter) && sized;
   if (!there) {
     chat.requested = adapter;
-    const withContext = context === null ? {} : { contextLength: context };
+    const withContext = { ...(context === null ? {} : { contextLength: context }), ...(budget === null ? {} : { gpuMemory: budget }) };
     h.load(id, { ...(adapter ? { lora: adapter } : {}), ...withContext }).catch((e: unknown) => {
       if (adapter && chat.requested === adapter && adapterProblem(e)) {
         const name = model?.name ?? id;
@@ -537,6 +550,23 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
     el('label', { htmlFor: 'chat-context' }, el('span', {}, 'Context', el('small', { className: 'muted' }, ' tokens')), contextInput),
     contextMemory,
   );
+  // GPU memory budget: below what the weights need, some weight matrices stream each token; a change reloads the model.
+  const budgetInput = el('input', { id: 'chat-gpu-memory', type: 'text', placeholder: 'no budget', value: gpuMemoryText() });
+  const budgetNote = el('p', { id: 'chat-gpu-memory-note', className: 'small muted chat-context-memory' });
+  budgetNote.setAttribute('aria-live', 'polite');
+  budgetInput.setAttribute('aria-describedby', budgetNote.id);
+  budgetInput.addEventListener('change', () => {
+    const r = parseGpuMemory(budgetInput.value);
+    budgetInput.setAttribute('aria-invalid', String('error' in r));
+    if ('error' in r) {
+      ctx.showError(r.error);
+      return;
+    }
+    keepGpuMemory(budgetInput.value);
+    if (select.value && !chat.generating) useModel(ctx, models, select.value, chat.adapter, false);
+    paint();
+  });
+  settings.append(el('label', { htmlFor: 'chat-gpu-memory' }, el('span', {}, 'GPU memory', el('small', { className: 'muted' }, ' e.g. 512 MB')), budgetInput), budgetNote);
 
   // The open conversation: its title and what can be done with it.
   const title = el('h2', { id: 'chat-conversation-title', className: 'chat-conversation-title' });
@@ -660,6 +690,7 @@ function render(root: HTMLElement, ctx: ViewContext, models: ModelSummary[]): ()
       s.kind === 'ready'
         ? kvCacheText(wantedContext ?? s.info.contextLength, s.info.kvBytesPerToken)
         : `KV cache: ${wantedContext === null ? 'the model’s default context' : `${wantedContext.toLocaleString('en-US')} tokens`}; its memory is shown once a model is loaded`;
+    budgetNote.textContent = s.kind === 'ready' ? residencyText(s.info.residency) : 'Empty: no budget, the whole model stays in GPU memory. Smaller than the model: some weights stream from host memory each token (same answers, slower).';
     memory.hidden = s.kind !== 'ready';
     if (s.kind === 'ready' && memory.dataset.model !== s.info.modelId) {
       memory.dataset.model = s.info.modelId;

@@ -13,6 +13,8 @@ import { confirmDialog } from '../components/dialog';
 import { memoryLedgerParts } from '../components/memory-ledger';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
 import { engineHost } from '../engine/instance';
+import type { ResidencyInfo } from '../engine/protocol';
+import { stackMembers } from '../explorer/residency';
 import { chartElement, drawChart, type ChartSeries } from './training-chart';
 import { el, type View } from './types';
 
@@ -142,6 +144,30 @@ function speedChart(sessions: readonly Session[]): HTMLElement {
   );
 }
 
+/** The loaded model's residency plan: why, then each weight matrix as resident or streamed (issue 12 item 6). */
+function residencyPlan(r: ResidencyInfo): HTMLElement {
+  const list = el('ul', { className: 'dashboard-residency-list' });
+  const row = (name: string, where: 'resident' | 'streamed') => {
+    // A stacked matrix (one GPU buffer for q, k and v) is named by the tensors it holds.
+    const members = stackMembers(name);
+    const li = el('li', {}, el('code', {}, members.join(' + ')), members.length > 1 ? ' (one stacked matrix)' : '', ` — ${where === 'resident' ? 'resident in GPU memory' : 'streamed from host memory each token'}`);
+    li.dataset.residency = where;
+    return li;
+  };
+  list.append(...r.streamed.map((n) => row(n, 'streamed')), ...r.resident.map((n) => row(n, 'resident')));
+  const box = el(
+    'section',
+    { id: 'dashboard-residency' },
+    el('h2', {}, 'Residency plan'),
+    ...r.explanation.map((l) => el('p', { className: 'dashboard-line' }, l)),
+    el('details', {}, el('summary', {}, `${r.streamed.length} streamed, ${r.resident.length} resident weight matrices`), list),
+    el('p', { className: 'muted small' }, 'Set a GPU memory budget in Chat to change it; the Explorer\'s Residency overlay draws it on the map.'),
+  );
+  box.dataset.streamed = String(r.streamed.length);
+  box.dataset.resident = String(r.resident.length);
+  return box;
+}
+
 export const dashboardView: View = {
   id: 'dashboard',
   title: 'Dashboard',
@@ -252,9 +278,11 @@ export const dashboardView: View = {
 
     const paintMemory = () => {
       const s = host.state;
+      root.querySelector('#dashboard-residency')?.remove();
       if (s.kind === 'ready') {
         const d = el('details', { className: 'chat-memory', open: true }, ...memoryLedgerParts(s.info.memory));
         memoryBox.replaceChildren(el('h2', {}, 'GPU memory now'), el('p', { className: 'muted' }, `Model loaded: ${s.info.name}.`), d);
+        memoryBox.after(residencyPlan(s.info.residency));
       } else {
         memoryBox.replaceChildren(el('h2', {}, 'GPU memory now'), el('p', { className: 'empty', id: 'dashboard-memory-empty' }, 'No model is loaded, so the engine holds no GPU memory. Load one in Chat to see its memory here.'));
       }
