@@ -79,6 +79,11 @@ test('a GPU memory budget streams some weights: the Dashboard lists the plan, th
   expect(Number(await plan.getAttribute('data-streamed'))).toBeGreaterThanOrEqual(1);
   expect(Number(await plan.getAttribute('data-resident'))).toBeGreaterThanOrEqual(1);
   await expect(plan.locator('.dashboard-line').first()).toContainText('budget 1.23 MB');
+  // The load under the budget is a decision the engine took: it is listed as a session.
+  const planned = page.locator('.dashboard-sessions tbody tr[data-kind="residency"]');
+  await expect(planned).toHaveCount(1);
+  await expect(planned).toHaveAttribute('data-decision', 'recorded');
+  await expect(planned).toContainText('Memory plan');
   await plan.locator('summary').click();
   await expect(plan.locator('li[data-residency="streamed"]').first()).toContainText('streamed from host memory each token');
   await page.screenshot({ path: test.info().outputPath('dashboard-residency-1280x720.png'), fullPage: true });

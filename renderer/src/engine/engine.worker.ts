@@ -29,6 +29,7 @@ import { PxiError, serializeError } from '../../../shared/errors';
 import { openDevice, type GpuContext } from '../../../shared/gpu';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { kernelTuningSession } from '../../../shared/sessions/kernel-tuning';
+import { residencySession } from '../../../shared/sessions/residency';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { remoteTensorSource } from './api-source';
@@ -262,6 +263,15 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
         residency: residencyInfo(model.residency),
       },
     });
+    // A plan made under a budget is a decision the engine took: the Dashboard lists it with its explanation.
+    if (msg.gpuMemory) {
+      const finishedAt = new Date();
+      const startedAt = new Date(finishedAt.getTime() - (performance.now() - t0)).toISOString();
+      post({
+        type: 'planned',
+        session: residencySession({ plan: model.residency, model: msg.header.name, adapter: adapterKey(gpu.adapter), driver: adapterName(gpu.adapter, 'WebGPU'), startedAt, finishedAt: finishedAt.toISOString(), by: 'Chat, loading under its GPU memory budget' }),
+      });
+    }
   } catch (e) {
     if (!abort.signal.aborted) post({ type: 'load-error', error: serializeError(e) });
   } finally {

@@ -327,6 +327,9 @@ export class EngineHost {
         this.kept.keep(m.record);
         this.recordSession(m.session).catch((e: Error) => void this.api.call('app:log', { level: 'warn', message: `the kernel tuning session was not recorded: ${e.message}` }).catch(() => {}));
         break;
+      case 'planned':
+        this.recordSession(m.session).catch((e: Error) => void this.api.call('app:log', { level: 'warn', message: `the residency plan was not recorded as a session: ${e.message}` }).catch(() => {}));
+        break;
       case 'tune-done': {
         // Types measured now replace the kept ones; the others stay.
         const merged = this.kept.merge(m.record);

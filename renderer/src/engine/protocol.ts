@@ -161,6 +161,8 @@ export type FromWorker =
   | { type: 'tune-done'; id: number; record: TuningRecord; timings: Partial<Record<WeightType, CandidateTiming[]>>; adapter: string; session: NewSession }
   | { type: 'tune-error'; id: number; error: SerializedError }
   | { type: 'loaded'; info: LoadedInfo }
+  /** A load under a GPU memory budget: its residency plan as a self-improvement session to record. */
+  | { type: 'planned'; session: NewSession }
   | { type: 'load-error'; error: SerializedError }
   /** The prompt's prefill: tokens the GPU has finished of the total (a prompt over one batch). */
   | { type: 'prefill'; id: number; done: number; total: number }
