@@ -22,19 +22,14 @@ import { tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { openNodeModel } from '../../engine';
 import { openNodeGpu } from '../../gpu/node-webgpu';
 import { SHADERS_DIR, loadShadersFromDir } from '../../gpu/shaders';
+import type { GenerationTimings } from '../../../shared/engine/outcome';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
 
 // ---------------------------------------------------------------------------------------------
 // Results
 
-export interface EngineFigures {
-  promptTokens: number;
-  prefillMs: number;
-  prefillTokensPerSecond: number;
-  /** Single-token passes after the prefill (generated tokens − 1: the last one needs none). */
-  decodeTokens: number;
-  decodeMs: number;
-  decodeTokensPerSecond: number;
+/** The engine's timings (decodeTokens: generated tokens − 1, the last one needs no pass), and the bench's own figures. */
+export interface EngineFigures extends GenerationTimings {
   /** Weight bytes read per decode token × decode tokens/s, in GB/s (10^9 bytes). */
   decodeGBps: number;
   loadSeconds: number;
