@@ -124,7 +124,7 @@ describe('GGUF_NUMERIC_ITEMS', () => {
     const types = Object.keys(GGUF_VALUE_TYPE_IDS).filter((t) => t !== 'bool' && t !== 'string' && t !== 'array');
     expect(Object.keys(GGUF_NUMERIC_ITEMS).sort()).toEqual(types.sort());
     for (const [name, item] of Object.entries(GGUF_NUMERIC_ITEMS)) {
-      expect(item.container.BYTES_PER_ELEMENT, name).toBe(item.bytes);
+      expect(new item.container(new ArrayBuffer(8)).BYTES_PER_ELEMENT, name).toBe(item.bytes);
       expect(FIXED_SIZE[name as keyof typeof FIXED_SIZE], name).toBe(item.bytes);
       if (item.range === null) {
         expect(new item.container(new ArrayBuffer(8))).toBeInstanceOf(name === 'float32' ? Float32Array : Float64Array);
