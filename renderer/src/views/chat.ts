@@ -32,7 +32,8 @@ import { confirmLeavingView, warnBeforeUnload } from './chat/leave-guard';
 import { fillReply, messageElements, statsText } from './chat/message-view';
 import { kvCacheText, parseContextLength } from './chat/context-setting';
 import { corpusControl, corpusPrompt } from './chat-corpus';
-import { el, type View, type ViewContext } from './types';
+import { el } from '../components/el';
+import { type View, type ViewContext } from './types';
 import './chat.css';
 
 type ModelSummary = Response<'models:list'>['models'][number];

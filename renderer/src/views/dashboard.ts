@@ -14,7 +14,8 @@ import { memoryLedgerParts } from '../components/memory-ledger';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
 import { engineHost } from '../engine/instance';
 import { chartElement, drawChart, type ChartSeries } from './training-chart';
-import { el, type View } from './types';
+import { el } from '../components/el';
+import { type View } from './types';
 
 const KIND_WORDS: Record<Session['kind'], string> = {
   'kernel-tuning': 'Kernel tuning',
