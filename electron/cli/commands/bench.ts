@@ -312,7 +312,7 @@ export async function openLlamaCpp(dir?: string): Promise<LlamaCpp | { reason: s
 // ---------------------------------------------------------------------------------------------
 // Generated models (pxi gen: the same options and seed give the same bytes, so a cached file is reused)
 
-export { ensureGeneratedModel, type GenSpec } from '../../models/generated-model';
+export { ensureGeneratedModel, type GenSpec } from '../generated-model';
 
 // ---------------------------------------------------------------------------------------------
 // The runs

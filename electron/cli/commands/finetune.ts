@@ -15,7 +15,7 @@ import { DEFAULT_LORA_TARGETS, LORA_TARGETS, loraParamSpecs, validateLoraSetting
 import { paramSpecs, parameterCount } from '../../../shared/train/config';
 import { tensorTypeName } from '../../../shared/engine/tensor-source';
 import { openNodeContext } from '../../engine';
-import { openStore, volumeDir } from '../../models/cli-helpers';
+import { openStore, volumeDir } from '../storage-helpers';
 import type { ModelStore } from '../../models/store';
 import { modelTaskHandlers } from '../../models/tasks';
 import { TaskQueue } from '../../tasks/queue';

@@ -12,7 +12,7 @@ import { modelConfigOf } from '../../../shared/train/recipe';
 import { formatBytes } from '../../../shared/model/summary';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { openNodeContext } from '../../engine';
-import { openStore, volumeDir } from '../../models/cli-helpers';
+import { openStore, volumeDir } from '../storage-helpers';
 import type { ModelStore } from '../../models/store';
 import { modelTaskHandlers } from '../../models/tasks';
 import { TaskQueue } from '../../tasks/queue';
