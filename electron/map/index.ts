@@ -1,6 +1,6 @@
 /** The Infinite Map, Node part: the SQLite R*Tree index, the pyramid builder, the PNG renderer. */
 export { MapIndex, MAP_SCHEMA_VERSION, DEFAULT_QUERY_LIMIT, MAX_QUERY_LIMIT } from './map-index';
-export type { CellQueryOptions, IndexedRegion, MapCell, ModelSummary, PyramidState, QueryOptions, QueryResult, RegionPyramid } from './map-index';
+export type { CellQueryOptions, IndexedRegion, MapCell, MapModelSummary, PyramidState, QueryOptions, QueryResult, RegionPyramid } from './map-index';
 export { buildPyramid } from './pyramid';
 export type { BuildPyramidOptions, BuildPyramidResult, PyramidProgress, RangeReader } from './pyramid';
 export { renderMapPng, MAP_COLORS } from './render-png';

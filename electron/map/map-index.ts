@@ -92,7 +92,8 @@ export interface QueryResult<T> {
   truncated: boolean;
 }
 
-export interface ModelSummary {
+/** A model's footprint on the map (not the catalogue's ModelSummary of shared/ipc). */
+export interface MapModelSummary {
   modelId: string;
   box: Rect;
   regions: number;
@@ -635,7 +636,7 @@ export class MapIndex {
   }
 
   /** Every model with its bounding box, left to right. */
-  listModels(): ModelSummary[] {
+  listModels(): MapModelSummary[] {
     return this.st.models.all().map((m) => ({
       modelId: m.model_id,
       box: { x: m.x0, y: m.y0, width: m.x1 - m.x0, height: m.y1 - m.y0 },

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
-import { ByteReader } from './byte-reader';
+import { ByteReader } from '../../shared/binary/byte-reader';
 import { PixelFsCodes as C, PixelFsError, type PixelFsCode } from './errors';
 
 export const PNG_SIGNATURE: Readonly<Uint8Array> = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -554,16 +554,16 @@ function unfilter(out: Uint8Array, filters: Uint8Array, stride: number): void {
  * sha256 check follows, that check is strictly stronger).
  */
 function tryStored(idat: Uint8Array, sink: ScanSink, src: string, checkAdler: boolean): boolean {
-  const r = new ByteReader(idat, (what, off, need, left) =>
-    new PixelFsError(C.PNG_BAD_ZLIB, `${src}: zlib stream ends inside ${what} at IDAT offset ${off} (needs ${need} bytes, ${left} left)`, { source: src, field: what, value: off }),
+  const r = new ByteReader(idat, src, 0, (e) =>
+    new PixelFsError(C.PNG_BAD_ZLIB, `${src}: zlib stream ends inside ${e.field} at IDAT offset ${e.offset} (needs ${e.need} bytes, ${e.available} left)`, { source: src, field: e.field, value: e.offset }),
   );
   r.skip(2, 'zlib header'); // validated by the caller
   let adler = 1;
   for (;;) {
     const hdr = r.u8('deflate block header');
     if (((hdr >>> 1) & 3) !== 0) return false;
-    const len = r.u16le('stored block LEN');
-    const nlen = r.u16le('stored block NLEN');
+    const len = r.u16('stored block LEN');
+    const nlen = r.u16('stored block NLEN');
     if ((len ^ 0xffff) !== nlen) fail(C.PNG_BAD_ZLIB, src, `stored block at IDAT offset ${r.offset - 5} has LEN ${len} and NLEN ${nlen}, which are not complements`, { field: 'NLEN', value: nlen });
     const start = r.offset;
     r.skip(len, 'stored block data');
@@ -584,10 +584,10 @@ export function decodeTile(png: Uint8Array, opts: DecodeOptions): DecodedTile {
   if (png.length < 8 || PNG_SIGNATURE.some((b, i) => png[i] !== b)) {
     fail(C.PNG_BAD_SIGNATURE, src, `does not start with the PNG signature (first bytes ${Buffer.from(png.subarray(0, 8)).toString('hex')})`, { field: 'signature' });
   }
-  const r = new ByteReader(png, (what, off, need, left) =>
-    new PixelFsError(C.PNG_TRUNCATED, `${src}: ${what} at offset ${off} needs ${need} bytes but only ${left} remain`, { source: src, field: what, value: need }),
-    8,
+  const r = new ByteReader(png, src, 0, (e) =>
+    new PixelFsError(C.PNG_TRUNCATED, `${src}: ${e.field} at offset ${e.offset} needs ${e.need} bytes but only ${e.available} remain`, { source: src, field: e.field, value: e.need }),
   );
+  r.skip(8, 'PNG signature'); // checked above
 
   let width = 0;
   let height = 0;
@@ -597,17 +597,17 @@ export function decodeTile(png: Uint8Array, opts: DecodeOptions): DecodedTile {
   const idats: Uint8Array[] = [];
   let idatClosed = false; // a non-IDAT chunk followed the IDAT run
 
-  while (r.left > 0) {
-    if (r.left < 8) fail(C.PNG_TRUNCATED, src, `chunk header at offset ${r.offset} needs 8 bytes but only ${r.left} remain`, { field: 'chunk header', value: r.left });
+  while (r.remaining > 0) {
+    if (r.remaining < 8) fail(C.PNG_TRUNCATED, src, `chunk header at offset ${r.offset} needs 8 bytes but only ${r.remaining} remain`, { field: 'chunk header', value: r.remaining });
     const chunkAt = r.offset;
     const len = r.u32be('chunk length');
-    const typeBytes = r.bytes(4, 'chunk type');
+    const typeBytes = r.bytesView(4, 'chunk type');
     if (!typeBytes.every(isLetter)) {
       fail(C.PNG_UNKNOWN_CRITICAL_CHUNK, src, `chunk at offset ${chunkAt} has type bytes ${Buffer.from(typeBytes).toString('hex')}, which are not ASCII letters`, { field: 'chunk type', value: Buffer.from(typeBytes).toString('hex') });
     }
     const type = textDecoder.decode(typeBytes);
     if (len > 0x7fffffff) fail(C.PNG_TRUNCATED, src, `${type} chunk at offset ${chunkAt} declares length ${len} (PNG caps lengths at 2^31-1)`, { field: `${type}.length`, value: len });
-    const data = r.bytes(len, `${type} chunk data`);
+    const data = r.bytesView(len, `${type} chunk data`);
     const stored = r.u32be(`${type} chunk CRC`);
     const actual = crc32(png.subarray(chunkAt + 4, chunkAt + 8 + len));
     if (stored !== actual) {
@@ -622,7 +622,7 @@ export function decodeTile(png: Uint8Array, opts: DecodeOptions): DecodedTile {
         if (seenIhdr) fail(C.PNG_BAD_CHUNK_ORDER, src, `second IHDR chunk at offset ${chunkAt}`, { field: 'IHDR', value: chunkAt });
         seenIhdr = true;
         if (len !== 13) fail(C.PNG_UNSUPPORTED_FORMAT, src, `IHDR length ${len}, expected 13`, { field: 'IHDR.length', value: len });
-        const h = new ByteReader(data, () => new Error('unreachable'));
+        const h = new ByteReader(data, `${src} IHDR`); // 13 bytes, checked above
         width = h.u32be('width');
         height = h.u32be('height');
         const depth = h.u8('bit depth');
@@ -651,8 +651,9 @@ export function decodeTile(png: Uint8Array, opts: DecodeOptions): DecodedTile {
         if (meta) fail(C.PNG_BAD_META, src, `second ${META_CHUNK} chunk at offset ${chunkAt}`, { field: META_CHUNK, value: chunkAt });
         if (len !== META_DATA_LENGTH) fail(C.PNG_BAD_META, src, `${META_CHUNK} length ${len}, expected ${META_DATA_LENGTH}`, { field: `${META_CHUNK}.length`, value: len });
         if (data[0] !== META_VERSION) fail(C.PNG_BAD_META, src, `${META_CHUNK} version ${data[0]}, this reader knows ${META_VERSION}`, { field: `${META_CHUNK}.version`, value: data[0] });
-        const m = new ByteReader(data, () => new Error('unreachable'), 4);
-        meta = { length: m.u32be('length'), sha256: Buffer.from(m.bytes(32, 'sha256')).toString('hex') };
+        const m = new ByteReader(data, `${src} ${META_CHUNK}`); // META_DATA_LENGTH bytes, checked above
+        m.skip(4, 'version and 3 reserved bytes');
+        meta = { length: m.u32be('length'), sha256: Buffer.from(m.bytesView(32, 'sha256')).toString('hex') };
         break;
       }
       case 'PLTE':

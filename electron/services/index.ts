@@ -5,7 +5,7 @@ import { createDispatcher, type Dispatch, type Handlers } from '../../shared/ipc
 import { events, type EventName, type EventPayload } from '../../shared/ipc/contract';
 import { join } from 'node:path';
 import { ModelStore } from '../models/store';
-import { modelTaskHandlers } from '../models/tasks';
+import { modelTaskHandlers } from '../ops/model-tasks';
 import { DEFAULT_MODEL_NAME, defaultModelPath } from '../models/default-model';
 import { TaskQueue } from '../tasks/queue';
 import { mapHandlers } from './map-handlers';

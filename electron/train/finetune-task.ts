@@ -8,7 +8,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { GpuContext } from '../../shared/gpu';
 import { FinetuneRecipeSchema, parseFinetuneRecipe } from '../../shared/train/finetune-recipe';
-import { TaskParamsError, type StoreProvider } from '../models/tasks';
+import { TaskParamsError, type StoreProvider } from '../models/task-params';
 import { writeFileDurable } from '../pixelfs/file-ops';
 import type { TaskHandler } from '../tasks/queue';
 import { finetuneSession } from './finetune';

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { GpuContext } from '../../shared/gpu';
 import { parseRecipe, RecipeSchema, type Recipe } from '../../shared/train/recipe';
 import type { ModelStore } from '../models/store';
-import { TaskParamsError, type StoreProvider } from '../models/tasks';
+import { TaskParamsError, type StoreProvider } from '../models/task-params';
 import { writeFileDurable } from '../pixelfs/file-ops';
 import type { TaskHandler } from '../tasks/queue';
 import { loadTrainData } from './data';

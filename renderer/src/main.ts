@@ -9,7 +9,8 @@ import { chatView } from './views/chat';
 import { kernelsView } from './views/kernels';
 import { dashboardView } from './views/dashboard';
 import { trainingView } from './views/training';
-import { el, type View } from './views/types';
+import { el } from './components/el';
+import { type View } from './views/types';
 
 const views: View[] = [modelsView, importView, explorerView, chatView, trainingView, tasksView, kernelsView, dashboardView];
 

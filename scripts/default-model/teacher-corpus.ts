@@ -13,7 +13,7 @@
  */
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { loadLlamaCpp } from '../../electron/cli/llama-cpp';
 
 const root = join(import.meta.dirname, '..', '..');
 const args = process.argv.slice(2);
@@ -35,10 +35,7 @@ interface Seq {
   evaluate(tokens: number[], o: { temperature: number; topK: number; topP: number; minP: number; seed: number }): AsyncGenerator<number, void, void>;
   clearHistory(): Promise<void>;
 }
-const lib = (await import(pathToFileURL(join(root, 'tests/llama-cpp/node_modules/node-llama-cpp/dist/index.js')).href)) as {
-  getLlama(o: object): Promise<{ loadModel(o: object): Promise<any> }>;
-};
-const llama = await lib.getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: 'error' });
+const llama = await loadLlamaCpp<{ loadModel(o: object): Promise<any> }>(join(root, 'tests/llama-cpp/node_modules/node-llama-cpp'));
 const model = await llama.loadModel({ modelPath: join(root, '..', 'shared', 'fixtures', 'models', 'stories260K.gguf') });
 const ctx = await model.createContext({ contextSize: 512, threads: 1 });
 const seq: Seq = ctx.getSequence();

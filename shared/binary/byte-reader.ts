@@ -1,7 +1,9 @@
 /**
- * The one bounds-checked little-endian reader under every parser. Each read names the field it
- * is reading, so running off the end reports what was being read, where, and how much was
- * missing, instead of a bare RangeError or a silent `undefined`.
+ * The one bounds-checked reader under every parser (GGUF, IPC frames, PixelFS tile PNGs). Each
+ * read names the field it is reading, so running off the end reports what was being read, where,
+ * and how much was missing, instead of a bare RangeError or a silent `undefined`. Reads are
+ * little-endian except the `…be` ones (PNG is big-endian). A format with its own error codes
+ * passes `overrun` to turn the range error into its own typed error.
  */
 import { PxiError } from '../errors';
 
@@ -36,6 +38,9 @@ export class ByteRangeError extends PxiError {
   }
 }
 
+/** Turns a read past the end into the caller's own error (it must name the file, field and value too). */
+export type OverrunError = (e: ByteRangeError) => Error;
+
 export class ByteReader {
   private readonly bytes: Uint8Array;
   private readonly view: DataView;
@@ -45,8 +50,14 @@ export class ByteReader {
    * @param bytes the bytes available now (for a streaming parser, a prefix of the file)
    * @param label names the file in errors
    * @param base absolute file offset of `bytes[0]`, so errors and `offset` are file offsets
+   * @param overrun maps a read past the end to the format's own error (default: the ByteRangeError)
    */
-  constructor(bytes: Uint8Array, readonly label: string, readonly base = 0) {
+  constructor(
+    bytes: Uint8Array,
+    readonly label: string,
+    readonly base = 0,
+    private readonly overrun?: OverrunError,
+  ) {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
@@ -63,7 +74,8 @@ export class ByteReader {
   /** Throws unless `n` more bytes are available; lets a parser check a claimed count before looping. */
   ensure(n: number, field: string): void {
     if (!(Number.isSafeInteger(n) && n >= 0 && n <= this.bytes.length - this.p)) {
-      throw new ByteRangeError(this.label, field, this.offset, n, this.bytes.length - this.p);
+      const e = new ByteRangeError(this.label, field, this.offset, n, this.bytes.length - this.p);
+      throw this.overrun ? this.overrun(e) : e;
     }
   }
 
@@ -88,6 +100,9 @@ export class ByteReader {
   }
   u32(field: string): number {
     return this.view.getUint32(this.take(4, field), true);
+  }
+  u32be(field: string): number {
+    return this.view.getUint32(this.take(4, field), false);
   }
   i32(field: string): number {
     return this.view.getInt32(this.take(4, field), true);

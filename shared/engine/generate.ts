@@ -10,6 +10,9 @@
 import { checkContextWindow, ContextWindowExceededError } from '../gpu';
 import type { Tokenizer } from '../tokenizer';
 import { EngineError } from './errors';
+import type { GenerationTimings, StopReason } from './outcome';
+
+export { STOP_REASONS, type GenerationTimings, type StopReason } from './outcome';
 import type { ForwardOutput, ForwardResult } from './model';
 import { Sampler, type SamplerOptions } from './sampling';
 
@@ -53,19 +56,6 @@ export interface GenerationChunk {
   token: number;
   /** Text that became final with this token (may be empty: a partial character, a possible stop string). */
   text: string;
-}
-
-export type StopReason = 'eos' | 'stop' | 'length' | 'aborted' | 'context';
-
-export interface GenerationTimings {
-  promptTokens: number;
-  /** Prefill wall time, up to the first token's logits on the CPU. */
-  prefillMs: number;
-  prefillTokensPerSecond: number;
-  /** Single-token forward passes after the prefill. */
-  decodeTokens: number;
-  decodeMs: number;
-  decodeTokensPerSecond: number;
 }
 
 export interface GenerationResult {

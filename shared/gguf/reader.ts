@@ -13,8 +13,10 @@ import { alignmentOf, resolveLimits, type GgufLimits } from './limits';
 import {
   FIXED_SIZE,
   ggufValueTypeName,
+  numericItems,
   type GgufArray,
   type GgufMetadata,
+  type GgufNumericType,
   type GgufValue,
   type GgufValueType,
 } from './values';
@@ -411,30 +413,9 @@ class HeaderParser {
 }
 
 /** Copies little-endian element bytes into a fresh typed array of the item type. */
-function numericArray(itemType: Exclude<GgufValueType, 'string' | 'array' | 'bool'>, bytes: Uint8Array, n: number): GgufArray {
-  const buf = leCopy(bytes, FIXED_SIZE[itemType]).buffer; // own, aligned buffer; never a view into the file
-  switch (itemType) {
-    case 'uint8':
-      return { itemType, items: new Uint8Array(buf, 0, n) };
-    case 'int8':
-      return { itemType, items: new Int8Array(buf, 0, n) };
-    case 'uint16':
-      return { itemType, items: new Uint16Array(buf, 0, n) };
-    case 'int16':
-      return { itemType, items: new Int16Array(buf, 0, n) };
-    case 'uint32':
-      return { itemType, items: new Uint32Array(buf, 0, n) };
-    case 'int32':
-      return { itemType, items: new Int32Array(buf, 0, n) };
-    case 'float32':
-      return { itemType, items: new Float32Array(buf, 0, n) };
-    case 'float64':
-      return { itemType, items: new Float64Array(buf, 0, n) };
-    case 'uint64':
-      return { itemType, items: new BigUint64Array(buf, 0, n) };
-    case 'int64':
-      return { itemType, items: new BigInt64Array(buf, 0, n) };
-  }
+function numericArray(itemType: GgufNumericType, bytes: Uint8Array, n: number): GgufArray {
+  const buf = leCopy(bytes, FIXED_SIZE[itemType]).buffer as ArrayBuffer; // own, aligned buffer; never a view into the file
+  return { itemType, items: numericItems(itemType, buf, n) } as GgufArray;
 }
 
 /** UTF-8 decode; short ASCII strings (most vocabulary entries) skip the decoder call. */

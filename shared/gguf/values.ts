@@ -36,21 +36,6 @@ export function ggufValueTypeName(id: number): GgufValueType | undefined {
   return Number.isInteger(id) && id >= 0 && id < NAMES_BY_ID.length ? NAMES_BY_ID[id] : undefined;
 }
 
-/** Bytes per element of the fixed-size value types. */
-export const FIXED_SIZE: Readonly<Record<Exclude<GgufValueType, 'string' | 'array'>, number>> = {
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  uint32: 4,
-  int32: 4,
-  float32: 4,
-  bool: 1,
-  uint64: 8,
-  int64: 8,
-  float64: 8,
-};
-
 /** The element container for each array item type. */
 export interface GgufArrayItems {
   uint8: Uint8Array;
@@ -66,6 +51,48 @@ export interface GgufArrayItems {
   bool: boolean[];
   string: string[];
   array: GgufArray[];
+}
+
+/** Numeric value types: each is an element of a typed array when in an array. */
+export type GgufNumericType = GgufNumberType | GgufBigIntType;
+
+/** What the reader, the writer and the metadata JSON (shared/model/metadata-json.ts) need of one numeric type. */
+export interface GgufNumericItem<K extends GgufNumericType> {
+  /** Bytes per element on disk (little-endian). */
+  readonly bytes: number;
+  /** The container of an array of this type (always a fresh copy, never a view into a file). */
+  readonly container: new (buffer: ArrayBuffer, byteOffset?: number, length?: number) => GgufArrayItems[K];
+  /** The integers a value may hold; null for floats, which take any number. */
+  readonly range: K extends GgufBigIntType ? readonly [bigint, bigint] : K extends 'float32' | 'float64' ? null : readonly [number, number];
+}
+
+/** The one GGUF item-type table. */
+export const GGUF_NUMERIC_ITEMS: { readonly [K in GgufNumericType]: GgufNumericItem<K> } = {
+  uint8: { bytes: 1, container: Uint8Array, range: [0, 0xff] },
+  int8: { bytes: 1, container: Int8Array, range: [-0x80, 0x7f] },
+  uint16: { bytes: 2, container: Uint16Array, range: [0, 0xffff] },
+  int16: { bytes: 2, container: Int16Array, range: [-0x8000, 0x7fff] },
+  uint32: { bytes: 4, container: Uint32Array, range: [0, 0xffffffff] },
+  int32: { bytes: 4, container: Int32Array, range: [-0x80000000, 0x7fffffff] },
+  float32: { bytes: 4, container: Float32Array, range: null },
+  float64: { bytes: 8, container: Float64Array, range: null },
+  uint64: { bytes: 8, container: BigUint64Array, range: [0n, (1n << 64n) - 1n] },
+  int64: { bytes: 8, container: BigInt64Array, range: [-(1n << 63n), (1n << 63n) - 1n] },
+};
+
+export function isGgufNumericType(t: unknown): t is GgufNumericType {
+  return typeof t === 'string' && Object.hasOwn(GGUF_NUMERIC_ITEMS, t);
+}
+
+/** Bytes per element of the fixed-size value types (the numeric ones, and bool: one byte). */
+export const FIXED_SIZE: Readonly<Record<GgufNumericType | 'bool', number>> = {
+  ...(Object.fromEntries(Object.entries(GGUF_NUMERIC_ITEMS).map(([k, v]) => [k, v.bytes])) as Record<GgufNumericType, number>),
+  bool: 1,
+};
+
+/** A fresh typed array of `itemType` over `buffer` (which the array then owns). */
+export function numericItems<K extends GgufNumericType>(itemType: K, buffer: ArrayBuffer, length?: number): GgufArrayItems[K] {
+  return new GGUF_NUMERIC_ITEMS[itemType].container(buffer, 0, length);
 }
 
 export type GgufArray = {

@@ -11,7 +11,17 @@ import { alignUpSafe } from '../binary/safe-int';
 import { GgufError, kvField, type GgufWhere } from './errors';
 import { tensorByteSize, tensorElementCount, type GgmlTypeId } from './ggml-types';
 import { alignmentOf, resolveLimits, type GgufLimits } from './limits';
-import { FIXED_SIZE, GGUF_VALUE_TYPE_IDS, type GgufArray, type GgufMetadata, type GgufValue, type GgufValueType } from './values';
+import {
+  FIXED_SIZE,
+  GGUF_NUMERIC_ITEMS,
+  GGUF_VALUE_TYPE_IDS,
+  isGgufNumericType,
+  type GgufArray,
+  type GgufBigIntType,
+  type GgufMetadata,
+  type GgufValue,
+  type GgufValueType,
+} from './values';
 
 export interface GgufTensorSpec {
   readonly name: string;
@@ -58,6 +68,9 @@ export interface GgufWriteOptions {
   readonly name?: string;
   readonly limits?: Partial<GgufLimits>;
 }
+
+/** The integer value types that fit a JS number. */
+type IntType = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32';
 
 const LONE_SURROGATE = /\p{Surrogate}/u;
 const utf8 = new TextEncoder();
@@ -246,25 +259,25 @@ class HeaderWriter {
     this.mark(field);
     switch (v.type) {
       case 'uint8':
-        return w.u8(this.int(v.value, 0, 0xff, field));
+        return w.u8(this.int(v.value, 'uint8', field));
       case 'int8':
-        return w.i8(this.int(v.value, -0x80, 0x7f, field));
+        return w.i8(this.int(v.value, 'int8', field));
       case 'uint16':
-        return w.u16(this.int(v.value, 0, 0xffff, field));
+        return w.u16(this.int(v.value, 'uint16', field));
       case 'int16':
-        return w.i16(this.int(v.value, -0x8000, 0x7fff, field));
+        return w.i16(this.int(v.value, 'int16', field));
       case 'uint32':
-        return w.u32(this.int(v.value, 0, 0xffffffff, field));
+        return w.u32(this.int(v.value, 'uint32', field));
       case 'int32':
-        return w.i32(this.int(v.value, -0x80000000, 0x7fffffff, field));
+        return w.i32(this.int(v.value, 'int32', field));
       case 'float32':
         return w.f32(this.num(v.value, field));
       case 'float64':
         return w.f64(this.num(v.value, field));
       case 'uint64':
-        return w.u64(this.big(v.value, 0n, (1n << 64n) - 1n, field));
+        return w.u64(this.big(v.value, 'uint64', field));
       case 'int64':
-        return w.i64(this.big(v.value, -(1n << 63n), (1n << 63n) - 1n, field));
+        return w.i64(this.big(v.value, 'int64', field));
       case 'bool': {
         const b: unknown = v.value;
         if (typeof b !== 'boolean') throw this.bad(field, b, 'expected a boolean');
@@ -279,7 +292,8 @@ class HeaderWriter {
     }
   }
 
-  private int(v: unknown, lo: number, hi: number, field: string): number {
+  private int(v: unknown, type: IntType, field: string): number {
+    const [lo, hi] = GGUF_NUMERIC_ITEMS[type].range;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
       throw this.bad(field, v, `expected an integer in [${lo}, ${hi}]`);
     }
@@ -291,7 +305,8 @@ class HeaderWriter {
     return v;
   }
 
-  private big(v: unknown, lo: bigint, hi: bigint, field: string): bigint {
+  private big(v: unknown, type: GgufBigIntType, field: string): bigint {
+    const [lo, hi] = GGUF_NUMERIC_ITEMS[type].range;
     if (typeof v !== 'bigint' || v < lo || v > hi) throw this.bad(field, v, `expected a bigint in [${lo}, ${hi}]`);
     return v;
   }
@@ -339,36 +354,11 @@ class HeaderWriter {
 
   /** The items container must be the one the item type implies (e.g. Float32Array for float32). */
   private checkContainer(a: GgufArray, field: string): void {
-    const ok = (() => {
-      switch (a.itemType) {
-        case 'uint8':
-          return a.items instanceof Uint8Array;
-        case 'int8':
-          return a.items instanceof Int8Array;
-        case 'uint16':
-          return a.items instanceof Uint16Array;
-        case 'int16':
-          return a.items instanceof Int16Array;
-        case 'uint32':
-          return a.items instanceof Uint32Array;
-        case 'int32':
-          return a.items instanceof Int32Array;
-        case 'float32':
-          return a.items instanceof Float32Array;
-        case 'float64':
-          return a.items instanceof Float64Array;
-        case 'uint64':
-          return a.items instanceof BigUint64Array;
-        case 'int64':
-          return a.items instanceof BigInt64Array;
-        case 'bool':
-        case 'string':
-        case 'array':
-          return Array.isArray(a.items);
-        default:
-          throw new GgufError('GGUF_BAD_VALUE_TYPE', this.at(`${field}.array_type`), (a as { itemType: unknown }).itemType, 'unknown array element type');
-      }
-    })();
+    const t: unknown = a.itemType;
+    let ok: boolean;
+    if (isGgufNumericType(t)) ok = a.items instanceof GGUF_NUMERIC_ITEMS[t].container;
+    else if (t === 'bool' || t === 'string' || t === 'array') ok = Array.isArray(a.items);
+    else throw new GgufError('GGUF_BAD_VALUE_TYPE', this.at(`${field}.array_type`), t, 'unknown array element type');
     if (!ok) {
       const got = (a.items as object | null)?.constructor?.name ?? typeof a.items;
       throw this.bad(field, got, `items of an array of ${a.itemType} have the wrong container`);

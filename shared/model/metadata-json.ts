@@ -10,7 +10,7 @@
  *   bits, NaN payloads included), `{itemType, items}` for bool, string and nested arrays.
  */
 import { kvField } from '../gguf/errors';
-import type { GgufArray, GgufMetadata, GgufValue } from '../gguf/values';
+import { FIXED_SIZE, GGUF_NUMERIC_ITEMS, isGgufNumericType, numericItems, type GgufArray, type GgufMetadata, type GgufNumericType, type GgufValue } from '../gguf/values';
 import { fromBase64, toBase64 } from './base64';
 import { ModelError } from './errors';
 
@@ -30,20 +30,8 @@ export type MetaEntryJson =
   | { key: string; type: 'string'; value: string }
   | { key: string; type: 'array'; value: MetaArrayJson };
 
-export type NumericItemType = 'uint8' | 'int8' | 'uint16' | 'int16' | 'uint32' | 'int32' | 'float32' | 'float64' | 'uint64' | 'int64';
-
-const ELEMENT_BYTES: Readonly<Record<NumericItemType, number>> = {
-  uint8: 1,
-  int8: 1,
-  uint16: 2,
-  int16: 2,
-  uint32: 4,
-  int32: 4,
-  float32: 4,
-  float64: 8,
-  uint64: 8,
-  int64: 8,
-};
+/** The numeric item types (shared/gguf/values.ts GGUF_NUMERIC_ITEMS): stored as base64 of their little-endian bytes. */
+export type NumericItemType = GgufNumericType;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -57,9 +45,7 @@ function swap(bytes: Uint8Array, width: number): void {
   }
 }
 
-export function isNumericItemType(t: string): t is NumericItemType {
-  return Object.hasOwn(ELEMENT_BYTES, t);
-}
+export const isNumericItemType = isGgufNumericType;
 
 export function encodeFloat(x: number): JsonFloat {
   if (Number.isNaN(x)) return 'NaN';
@@ -81,7 +67,7 @@ function encodeArray(a: GgufArray): MetaArrayJson {
       const t = a.items;
       const bytes = new Uint8Array(t.byteLength);
       bytes.set(new Uint8Array(t.buffer, t.byteOffset, t.byteLength));
-      if (!LITTLE_ENDIAN) swap(bytes, ELEMENT_BYTES[a.itemType]);
+      if (!LITTLE_ENDIAN) swap(bytes, FIXED_SIZE[a.itemType]);
       return { itemType: a.itemType, count: t.length, base64: toBase64(bytes) };
     }
   }
@@ -119,20 +105,6 @@ export function encodeMetadata(m: GgufMetadata): MetaEntryJson[] {
 // ---------------------------------------------------------------------------------------------
 // Decoding (input is untrusted JSON: every value is checked against its declared type)
 
-const INT_RANGE: Readonly<Record<string, readonly [number, number]>> = {
-  uint8: [0, 0xff],
-  int8: [-0x80, 0x7f],
-  uint16: [0, 0xffff],
-  int16: [-0x8000, 0x7fff],
-  uint32: [0, 0xffffffff],
-  int32: [-0x80000000, 0x7fffffff],
-};
-
-const BIG_RANGE: Readonly<Record<string, readonly [bigint, bigint]>> = {
-  uint64: [0n, (1n << 64n) - 1n],
-  int64: [-(1n << 63n), (1n << 63n) - 1n],
-};
-
 class Decoder {
   constructor(private readonly file: string) {}
 
@@ -158,10 +130,10 @@ class Decoder {
   value(e: { type?: unknown; value?: unknown }, field: string): GgufValue {
     const t = e.type;
     const x = e.value;
-    if (typeof t === 'string' && Object.hasOwn(INT_RANGE, t)) {
-      const [lo, hi] = INT_RANGE[t]!;
+    if (isGgufNumericType(t) && t !== 'float32' && t !== 'float64' && t !== 'uint64' && t !== 'int64') {
+      const [lo, hi] = GGUF_NUMERIC_ITEMS[t].range;
       if (typeof x !== 'number' || !Number.isInteger(x) || x < lo || x > hi) this.bad(field, x, `expected an integer in [${lo}, ${hi}] for ${t}`);
-      return { type: t as 'uint8', value: x };
+      return { type: t, value: x };
     }
     switch (t) {
       case 'float32':
@@ -171,7 +143,7 @@ class Decoder {
       case 'int64': {
         if (typeof x !== 'string' || !/^-?(0|[1-9][0-9]*)$/.test(x)) this.bad(field, x, `expected a decimal string for ${t}`);
         const b = BigInt(x);
-        const [lo, hi] = BIG_RANGE[t]!;
+        const [lo, hi] = GGUF_NUMERIC_ITEMS[t].range;
         if (b < lo || b > hi) this.bad(field, x, `out of range for ${t}`);
         return { type: t, value: b };
       }
@@ -196,34 +168,13 @@ class Decoder {
       if (typeof a.base64 !== 'string') this.bad(`${field}.base64`, typeof a.base64, 'expected a base64 string');
       const bytes = fromBase64(a.base64);
       if (!bytes) this.bad(`${field}.base64`, a.base64, 'not canonical padded base64');
-      const w = ELEMENT_BYTES[it];
+      const w = FIXED_SIZE[it];
       if (typeof a.count !== 'number' || !Number.isSafeInteger(a.count) || a.count < 0 || a.count * w !== bytes.length) {
         this.bad(`${field}.count`, a.count, `expected ${bytes.length / w} (the base64 holds ${bytes.length} bytes of ${it})`);
       }
       if (!LITTLE_ENDIAN) swap(bytes, w);
-      const buf = bytes.buffer as ArrayBuffer;
-      switch (it) {
-        case 'uint8':
-          return { itemType: it, items: bytes };
-        case 'int8':
-          return { itemType: it, items: new Int8Array(buf) };
-        case 'uint16':
-          return { itemType: it, items: new Uint16Array(buf) };
-        case 'int16':
-          return { itemType: it, items: new Int16Array(buf) };
-        case 'uint32':
-          return { itemType: it, items: new Uint32Array(buf) };
-        case 'int32':
-          return { itemType: it, items: new Int32Array(buf) };
-        case 'float32':
-          return { itemType: it, items: new Float32Array(buf) };
-        case 'float64':
-          return { itemType: it, items: new Float64Array(buf) };
-        case 'uint64':
-          return { itemType: it, items: new BigUint64Array(buf) };
-        case 'int64':
-          return { itemType: it, items: new BigInt64Array(buf) };
-      }
+      // uint8 keeps the decoded bytes themselves (a Uint8Array over the same, whole buffer).
+      return { itemType: it, items: numericItems(it, bytes.buffer as ArrayBuffer) } as GgufArray;
     }
     if (!Array.isArray(a.items)) this.bad(`${field}.items`, typeof a.items, 'expected a JSON array');
     const items = a.items as unknown[];

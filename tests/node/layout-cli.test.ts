@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../electron/cli/main';
 import type { CliIo } from '../../electron/cli/command';
 import { writeTinyModel } from './models-support';
-import { withStore } from '../../electron/models/cli-helpers';
+import { withStore } from '../../electron/cli/storage-helpers';
 import { openSessionStore } from '../../electron/services/session-handlers';
 import { sessionsFilePath, SessionStore } from '../../electron/sessions/store';
 

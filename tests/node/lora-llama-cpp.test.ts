@@ -17,18 +17,16 @@
  * Skipped with the reason when the reference is not installed (scripts/bootstrap.sh).
  * PXI_PARITY_REPORT=1 prints the measured movement.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgmlType, gv, parseGgufBytes, tensorByteSize, writeGgufBytes, type GgufHeader, type GgufValue } from '../../shared/gguf';
 import { generateLoraAdapterBytes, loraAdapterFromGguf, type LoraAdapter, type LoraError, type LoraErrorCode } from '../../shared/lora';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
-import { projectRoot } from '../support/fixtures';
-import { openReference } from '../support/llama-cpp';
+import { openReference, referenceMissing } from '../support/llama-cpp';
 
-const reference = join(projectRoot, 'tests', 'llama-cpp', 'node_modules', 'node-llama-cpp');
-const missing = existsSync(reference) ? null : 'llama.cpp (node-llama-cpp) is not installed in tests/llama-cpp: run scripts/bootstrap.sh';
+const missing = referenceMissing;
 const report = process.env.PXI_PARITY_REPORT === '1';
 
 const TEXT = 'The keeper wrote down what she learned about the river and the mill, and the children asked her why the water ran so fast.';

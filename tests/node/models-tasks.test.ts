@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
-import { modelTaskHandlers } from '../../electron/models/tasks';
+import { modelTaskHandlers } from '../../electron/ops/model-tasks';
 import { TilePool } from '../../electron/pixelfs/index';
 import { TaskQueue, type TaskContext, type TaskRecord } from '../../electron/tasks/queue';
 import { sha256File, writeTinyModel } from './models-support';

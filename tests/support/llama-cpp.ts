@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { loadLlamaCpp, type LlamaLogLevel } from '../../electron/cli/llama-cpp';
 import { projectRoot } from './fixtures';
 
 /**
@@ -9,7 +9,20 @@ import { projectRoot } from './fixtures';
  * same GGUF files. Settings follow ../shared/ENVIRONMENT.md: F32 KV cache, no flash attention,
  * one thread, so its numbers are exact enough to compare against at 1e-3.
  */
-const referenceDir = join(projectRoot, 'tests', 'llama-cpp', 'node_modules', 'node-llama-cpp');
+export const referenceDir = join(projectRoot, 'tests', 'llama-cpp', 'node_modules', 'node-llama-cpp');
+
+/** Why the parity tests skip, or null when the reference is installed (CI installs it, so CI runs them). */
+export const referenceMissing: string | null = existsSync(referenceDir)
+  ? null
+  : 'llama.cpp (node-llama-cpp) is not installed in tests/llama-cpp: run scripts/bootstrap.sh';
+
+/** llama.cpp from tests/llama-cpp through the project's one loader; `L` is the API part the caller uses. */
+export function referenceLlama<L>(logLevel: LlamaLogLevel = 'error'): Promise<L> {
+  if (referenceMissing) {
+    throw new Error('llama.cpp reference missing: run scripts/bootstrap.sh (npm ci --prefix tests/llama-cpp --omit=optional --ignore-scripts)');
+  }
+  return loadLlamaCpp<L>(referenceDir, logLevel);
+}
 
 /**
  * The part of node-llama-cpp's API used here, declared locally: the package lives in
@@ -49,19 +62,6 @@ interface Llama {
   loadModel(options: { modelPath: string }): Promise<LlamaModel>;
   dispose(): Promise<void>;
 }
-interface NodeLlamaCpp {
-  getLlama(options: { gpu: false; build: 'never'; skipDownload: boolean; logLevel: string }): Promise<Llama>;
-}
-
-let loaded: Promise<NodeLlamaCpp> | undefined;
-function load(): Promise<NodeLlamaCpp> {
-  if (!existsSync(referenceDir)) {
-    throw new Error('llama.cpp reference missing: run scripts/bootstrap.sh (npm ci --prefix tests/llama-cpp --omit=optional --ignore-scripts)');
-  }
-  loaded ??= import(pathToFileURL(join(referenceDir, 'dist', 'index.js')).href) as Promise<NodeLlamaCpp>;
-  return loaded;
-}
-
 export interface ReferenceModel {
   bos: number | null;
   eos: number | null;
@@ -84,8 +84,7 @@ export interface ReferenceOptions {
 }
 
 export async function openReference(modelPath: string, contextSize = 512, opts: ReferenceOptions = {}): Promise<ReferenceModel> {
-  const { getLlama } = await load();
-  const llama = await getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: 'error' });
+  const llama = await referenceLlama<Llama>();
   const model = await llama.loadModel({ modelPath });
   // The file's token list; 0 (unknown) makes logProbs size its rows by what llama.cpp returned.
   const vocabSize = model.fileInfo.metadata.tokenizer?.ggml?.tokens?.length ?? 0;

@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import { PxiError } from '../../../shared/errors';
 import { generate } from '../../../shared/engine/generate';
 import { Model, type ModelLoadOptions } from '../../../shared/engine/model';
@@ -22,19 +22,15 @@ import { tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
 import { openNodeModel } from '../../engine';
 import { openNodeGpu } from '../../gpu/node-webgpu';
 import { SHADERS_DIR, loadShadersFromDir } from '../../gpu/shaders';
+import type { GenerationTimings } from '../../../shared/engine/outcome';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
+import { isLlamaCppPackage, loadLlamaCpp } from '../llama-cpp';
 
 // ---------------------------------------------------------------------------------------------
 // Results
 
-export interface EngineFigures {
-  promptTokens: number;
-  prefillMs: number;
-  prefillTokensPerSecond: number;
-  /** Single-token passes after the prefill (generated tokens − 1: the last one needs none). */
-  decodeTokens: number;
-  decodeMs: number;
-  decodeTokensPerSecond: number;
+/** The engine's timings (decodeTokens: generated tokens − 1, the last one needs no pass), and the bench's own figures. */
+export interface EngineFigures extends GenerationTimings {
   /** Weight bytes read per decode token × decode tokens/s, in GB/s (10^9 bytes). */
   decodeGBps: number;
   loadSeconds: number;
@@ -277,10 +273,6 @@ interface Llama {
   loadModel(options: { modelPath: string }): Promise<LlamaModel>;
   dispose(): Promise<void>;
 }
-interface NodeLlamaCpp {
-  getLlama(options: { gpu: false; build: 'never'; skipDownload: boolean; logLevel: string }): Promise<Llama>;
-}
-
 export interface LlamaCpp {
   llama: Llama;
   version: string;
@@ -299,15 +291,13 @@ export function llamaCppCandidates(dir?: string): string[] {
 
 /** Loads llama.cpp's CPU build, or says why not (never builds or downloads anything). */
 export async function openLlamaCpp(dir?: string): Promise<LlamaCpp | { reason: string }> {
-  const found = llamaCppCandidates(dir).find((d) => existsSync(join(d, 'dist', 'index.js')) && existsSync(join(d, 'package.json')));
+  const found = llamaCppCandidates(dir).find(isLlamaCppPackage);
   if (!found) {
     return { reason: `node-llama-cpp not found (looked in ${llamaCppCandidates(dir).slice(0, 3).join(', ')}…; run scripts/bootstrap.sh or pass --llama-cpp DIR)` };
   }
   try {
     const version = String((JSON.parse(readFileSync(join(found, 'package.json'), 'utf8')) as { version?: string }).version ?? '?');
-    const mod = (await import(pathToFileURL(join(found, 'dist', 'index.js')).href)) as NodeLlamaCpp;
-    // build 'never': a missing binary must fail here, not start a long cmake build.
-    const llama = await mod.getLlama({ gpu: false, build: 'never', skipDownload: true, logLevel: 'error' });
+    const llama = await loadLlamaCpp<Llama>(found);
     return { llama, version: `node-llama-cpp ${version}`, dir: found, dispose: () => llama.dispose() };
   } catch (e) {
     return { reason: `llama.cpp did not load from ${found}: ${(e as Error).message}` };
@@ -317,7 +307,7 @@ export async function openLlamaCpp(dir?: string): Promise<LlamaCpp | { reason: s
 // ---------------------------------------------------------------------------------------------
 // Generated models (pxi gen: the same options and seed give the same bytes, so a cached file is reused)
 
-export { ensureGeneratedModel, type GenSpec } from '../../models/generated-model';
+export { ensureGeneratedModel, type GenSpec } from '../generated-model';
 
 // ---------------------------------------------------------------------------------------------
 // The runs

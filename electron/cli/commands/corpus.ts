@@ -3,7 +3,7 @@ import { NORMALIZE_STEPS, parseNormalize, type NormalizeChange } from '../../../
 import { formatBytes, formatCount } from '../../../shared/model/summary';
 import { addBuiltinCorpus, BUILTIN_CORPUS, CorpusStore, DEFAULT_SEARCH_LIMIT, loadTokenizerSpec, MAX_SEARCH_LIMIT, searchCorpora, type AddResult, type CorpusDetail, type IndexEvent, type PassageRow } from '../../corpus/index';
 import { MAX_PASSAGE_CHARS, MIN_PASSAGE_CHARS } from '../../../shared/corpus/passages';
-import { intFlag, interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { intFlag, interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { formatDuration, RateMeter } from '../../models/progress';
 import { EXIT, parseOptions, UsageError, type CliIo, type Command } from '../command';
 

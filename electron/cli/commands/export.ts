@@ -1,5 +1,5 @@
 import { formatBytes } from '../../../shared/model/summary';
-import { interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { formatDuration, RateMeter } from '../../models/progress';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
 import { exportMergedLora } from '../../engine/lora-merge';

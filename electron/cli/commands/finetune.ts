@@ -15,9 +15,9 @@ import { DEFAULT_LORA_TARGETS, LORA_TARGETS, loraParamSpecs, validateLoraSetting
 import { paramSpecs, parameterCount } from '../../../shared/train/config';
 import { tensorTypeName } from '../../../shared/engine/tensor-source';
 import { openNodeContext } from '../../engine';
-import { openStore, volumeDir } from '../../models/cli-helpers';
+import { openStore, volumeDir } from '../storage-helpers';
 import type { ModelStore } from '../../models/store';
-import { modelTaskHandlers } from '../../models/tasks';
+import { modelTaskHandlers } from '../../ops/model-tasks';
 import { TaskQueue } from '../../tasks/queue';
 import { removeRun } from '../../train/checkpoint';
 import { openFinetuneBase } from '../../train/finetune';

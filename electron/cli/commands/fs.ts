@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { PxiError } from '../../../shared/errors';
 import { formatBytes } from '../../../shared/model/summary';
-import { interruptSignal, positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { interruptSignal, positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { cancelledError } from '../../models/errors';
 import { checkFreeSpace } from '../../pixelfs/index';
 import { EXIT, parseOptions, UsageError, type CliIo, type Command } from '../command';

@@ -5,7 +5,7 @@ import { decodeMetadata } from '../../../shared/model/metadata-json';
 import { formatBytes, formatCount, formatSummary, summarizeModel, type ModelSummaryInfo } from '../../../shared/model/summary';
 import { manifestTensorInfos } from '../../engine/pixel-source';
 import { listAdapters } from '../../train/adapters';
-import { positionals, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { positionals, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { withFileByteSource } from '../../storage/file-byte-source';
 import { EXIT, parseOptions, type Command } from '../command';
 

@@ -5,7 +5,7 @@ import { parseReadTrace, type LayoutDecision } from '../../../shared/model/layou
 import type { ReadCost, TensorRead } from '../../../shared/model/layout-plan';
 import { formatBytes } from '../../../shared/model/summary';
 import { traceModelReads } from '../../engine/trace-reads';
-import { positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import type { ModelStore } from '../../models/store';
 import { writeFileDurable } from '../../pixelfs/index';
 import { recordLayoutApply, recordLayoutUndo } from '../layout-session';

@@ -6,7 +6,7 @@ import { openNodeModel, type NodeModel } from '../../engine';
 import { openPixelModel } from '../../engine/pixel-source';
 import { listAdapters, readAdapter } from '../../train/adapters';
 import { adapterName } from '../../../shared/gpu/adapter';
-import { openStore, VOLUME_HELP, volumeDir } from '../../models/cli-helpers';
+import { openStore, VOLUME_HELP, volumeDir } from '../storage-helpers';
 import { confirmResidency, recordResidency } from '../residency-session';
 import { EXIT, UsageError, parseOptions, parseSize, type CliIo, type Command } from '../command';
 

@@ -17,7 +17,7 @@ import {
   type TrainSource,
 } from '../../../shared/tokenizer-train';
 import { CorpusStore, loadTokenizerSpec } from '../../corpus/index';
-import { intFlag, positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { intFlag, positionals, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { formatDuration } from '../../models/progress';
 import { EXIT, parseOptions, UsageError, type CliIo, type Command } from '../command';
 

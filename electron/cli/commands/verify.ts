@@ -1,5 +1,5 @@
 import { formatBytes } from '../../../shared/model/summary';
-import { interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { formatDuration } from '../../models/progress';
 import { EXIT, parseOptions, type Command } from '../command';
 

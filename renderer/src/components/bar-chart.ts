@@ -1,4 +1,4 @@
-import { el } from '../views/types';
+import { el } from './el';
 
 const SVG = 'http://www.w3.org/2000/svg';
 

@@ -1,4 +1,4 @@
-import { el } from '../views/types';
+import { el } from './el';
 
 /**
  * Modal dialogs on the native <dialog> element: showModal() traps focus and makes the page

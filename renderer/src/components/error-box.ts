@@ -1,6 +1,6 @@
 import { plainError } from '../../../shared/plain-errors/sentences';
 import { hideStagingPaths } from '../../../shared/plain-errors/staging-paths';
-import { el } from '../views/types';
+import { el } from './el';
 
 /**
  * How an error is shown everywhere: plain words first, the technical part folded.

@@ -4,7 +4,7 @@
  * it; the caller puts the parts in a <details> (the summary line is its <summary>).
  */
 import type { LedgerSummary } from '../../../shared/gpu/ledger';
-import { el } from '../views/types';
+import { el } from './el';
 
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(2)} MiB`;
 

@@ -1,4 +1,4 @@
-import { el } from '../views/types';
+import { el } from './el';
 import { formatBytes, formatDuration, formatRate } from './format';
 
 /**

@@ -1,4 +1,4 @@
-import { el } from '../views/types';
+import { el } from './el';
 import { errorBox } from './error-box';
 
 /** Small building blocks shared by the views, so every view looks and behaves alike. */

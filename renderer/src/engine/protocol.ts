@@ -11,6 +11,7 @@ import type { CandidateTiming, TuningFile, TuningRecord, TypeTuning } from '../.
 import type { NewSession } from '../../../shared/sessions/record';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
 import type { ResidencyPlan } from '../../../shared/engine/residency';
+import type { GenerationTimings, StopReason } from '../../../shared/engine/outcome';
 
 /** Sampling and length settings of one reply, as the chat view collects them. */
 export interface GenerationSettings {
@@ -117,19 +118,13 @@ export interface EngineActivity {
   kvPages: KvPagesInfo;
 }
 
-export interface ReplyTimings {
-  promptTokens: number;
-  prefillMs: number;
-  prefillTokensPerSecond: number;
-  decodeTokens: number;
-  decodeMs: number;
-  decodeTokensPerSecond: number;
-}
+/** The engine's own measurement of a reply (shared/engine/generate.ts), declared once. */
+export type ReplyTimings = GenerationTimings;
 
 export interface ReplyResult {
   text: string;
   tokens: number[];
-  stopReason: 'eos' | 'stop' | 'length' | 'aborted' | 'context';
+  stopReason: StopReason;
   timings: ReplyTimings;
   /** Tokens in the KV cache after the reply. */
   position: number;

@@ -8,7 +8,7 @@
  */
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { EngineHost, EngineState } from '../engine/host';
-import { el } from '../views/types';
+import { el } from '../components/el';
 
 /** One choice: a model, alone or with one of its adapters. */
 interface Choice {

@@ -10,7 +10,7 @@ import { checkNavAnswer, navIndexAnswer, type NavBox, type NavCheck, type NavMod
 import type { ParsedNavQuestion } from '../../../shared/nav/parse';
 import type { EngineHost } from '../engine/host';
 import type { GenerationSettings } from '../engine/protocol';
-import { el } from '../views/types';
+import { el } from '../components/el';
 import type { AnswererControl } from './answerer';
 import { fmtInt } from './format';
 

@@ -1,7 +1,7 @@
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
 import { regionWords } from '../../../shared/map/region-words';
-import { el } from '../views/types';
+import { el } from '../components/el';
 import { fmtBytes, fmtHex, fmtInt, fmtShape, fmtValue } from './format';
 import { drawHistogram } from './histogram';
 

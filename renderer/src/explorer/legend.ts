@@ -1,5 +1,5 @@
 import { colormapLut, type ColorScale, type ColormapName } from '../../../shared/map/colormap';
-import { el } from '../views/types';
+import { el } from '../components/el';
 import { fmtValue } from './format';
 
 /** What each colormap means, as its legend and the colormap select explain it. */

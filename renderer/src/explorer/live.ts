@@ -12,7 +12,7 @@ import { unionRects, type Rect } from '../../../shared/map/geometry';
 import { byteSpanRects } from '../../../shared/map/regions';
 import type { EngineHost } from '../engine/host';
 import type { EngineActivations, EngineActivity } from '../engine/protocol';
-import { el } from '../views/types';
+import { el } from '../components/el';
 import { fmtBytes, fmtInt } from './format';
 import { checkKvPages, kvPageLayout, kvPagesText } from './kv-pages';
 

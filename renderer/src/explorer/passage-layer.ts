@@ -10,7 +10,7 @@ import * as THREE from 'three';
 import type { LinkedPassage } from '../../../shared/corpus/passage-link';
 import type { PxiApi } from '../../../shared/ipc/client';
 import { unionRects, type Rect } from '../../../shared/map/geometry';
-import { el } from '../views/types';
+import { el } from '../components/el';
 
 const FILL = 0x7dffb0;
 const OUTLINE = 0xb8ffd4;

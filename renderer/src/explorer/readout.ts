@@ -3,7 +3,7 @@ import type { Response } from '../../../shared/ipc/contract';
 import { matrixShape, type PixelElement } from '../../../shared/map/values';
 import { shapeElementAt, storedByte, type TensorShape } from '../../../shared/map/shape';
 import { getQuantFormat, isQuantTypeName } from '../../../shared/quant';
-import { el } from '../views/types';
+import { el } from '../components/el';
 import type { PxiApi } from '../../../shared/ipc/client';
 
 /** Screen pixels per value from which the readout shows single values (a value is then a square one can point at). */

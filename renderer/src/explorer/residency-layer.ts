@@ -13,7 +13,7 @@ import type { Rect } from '../../../shared/map/geometry';
 import { formatBytes } from '../components/format';
 import type { EngineHost } from '../engine/host';
 import type { LoadedInfo } from '../engine/protocol';
-import { el } from '../views/types';
+import { el } from '../components/el';
 import { stackMembers, tensorResidency, type Residency } from './residency';
 
 const COLORS: Record<Residency, number> = { resident: 0x3fb27f, streamed: 0xe8703a };

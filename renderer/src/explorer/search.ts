@@ -1,7 +1,7 @@
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
 import { parseNavQuestion, type ParsedNavQuestion } from '../../../shared/nav/parse';
-import { el } from '../views/types';
+import { el } from '../components/el';
 import { fmtShape } from './format';
 
 const DEBOUNCE_MS = 120;

@@ -14,7 +14,7 @@ import type { PxiApi } from '../../../shared/ipc/client';
 import type { WeightChangeInfo } from '../../../shared/ipc/channels/train';
 import type { MapModelInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
 import type { Rect } from '../../../shared/map/geometry';
-import { el } from '../views/types';
+import { el } from '../components/el';
 
 /** Dark violet → red → orange → pale yellow: little change is dark, much is bright. */
 const RAMP: readonly (readonly [number, number, number])[] = [

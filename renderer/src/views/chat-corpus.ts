@@ -17,7 +17,8 @@ import { passagesLink } from '../../../shared/corpus/passage-link';
 import { buildCorpusPrompt, passageBudget, sourceLabel } from '../../../shared/corpus/prompt';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
-import { el, type ViewContext } from './types';
+import { el } from '../components/el';
+import { type ViewContext } from './types';
 import './chat-corpus.css';
 
 type Hit = Response<'corpus:search'>['hits'][number];

@@ -34,7 +34,8 @@ import { fillReply, messageElements, statsText } from './chat/message-view';
 import { kvCacheText, parseContextLength } from './chat/context-setting';
 import { gpuMemoryText, keepGpuMemory, parseGpuMemory, readGpuMemory } from './chat/gpu-memory-setting';
 import { corpusControl, corpusPrompt } from './chat-corpus';
-import { el, type View, type ViewContext } from './types';
+import { el } from '../components/el';
+import { type View, type ViewContext } from './types';
 import './chat.css';
 
 type ModelSummary = Response<'models:list'>['models'][number];

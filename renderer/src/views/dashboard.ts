@@ -16,7 +16,8 @@ import { engineHost } from '../engine/instance';
 import type { ResidencyInfo } from '../engine/protocol';
 import { stackMembers } from '../explorer/residency';
 import { chartElement, drawChart, type ChartSeries } from './training-chart';
-import { el, type View } from './types';
+import { el } from '../components/el';
+import { type View } from './types';
 
 const KIND_WORDS: Record<Session['kind'], string> = {
   'kernel-tuning': 'Kernel tuning',

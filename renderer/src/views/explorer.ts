@@ -1,6 +1,7 @@
 import { parsePassagesParam } from '../../../shared/corpus/passage-link';
 import { Explorer } from '../explorer/explorer';
-import { el, type View } from './types';
+import { el } from '../components/el';
+import { type View } from './types';
 
 /**
  * The visual memory explorer view (renderer/src/explorer, specs/explorer.md).

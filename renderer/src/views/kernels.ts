@@ -14,7 +14,8 @@ import type { TuneResult } from '../engine/host';
 import { engineHost } from '../engine/instance';
 import { shaders } from '../engine/shaders';
 import { probeWebGpu } from '../status-bar';
-import { el, type View } from './types';
+import { el } from '../components/el';
+import { type View } from './types';
 
 const shape = (t: { workgroupSize: number; threadsPerRow: number }) => `${t.workgroupSize}x${t.threadsPerRow}`;
 

@@ -6,7 +6,8 @@ import { createProgressBar, RateMeter } from '../components/progress';
 import { followTask, frameBatcher, isFinished, onTasksWhileMounted, taskModel, type Task } from '../components/tasks';
 import { alertBox, badge, button, errorInfo, preserveFocus } from '../components/ui';
 import { downloadModel } from './model-download';
-import { el, type View } from './types';
+import { el } from '../components/el';
+import { type View } from './types';
 
 type Model = Response<'models:list'>['models'][number];
 

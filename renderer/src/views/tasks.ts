@@ -4,7 +4,8 @@ import { errorInline } from '../components/error-box';
 import { createProgressBar, RateMeter, type ProgressBar } from '../components/progress';
 import { frameBatcher, isFinished, kindLabel, onTasksWhileMounted, taskTarget, type Task } from '../components/tasks';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
-import { el, type View } from './types';
+import { el } from '../components/el';
+import { type View } from './types';
 
 const STATE_TONE = { queued: 'neutral', running: 'busy', succeeded: 'ok', failed: 'bad', cancelled: 'warn' } as const;
 

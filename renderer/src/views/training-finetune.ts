@@ -14,7 +14,7 @@ import { FinetuneRecipeSchema } from '../../../shared/train/finetune-recipe';
 import { LORA_TARGETS } from '../../../shared/train/lora';
 import { formatBytes, formatCount, formatDuration, isAbsolutePath } from '../components/format';
 import { alertBox, errorInfo } from '../components/ui';
-import { el } from './types';
+import { el } from '../components/el';
 
 type Model = Response<'models:list'>['models'][number];
 type Adapter = Response<'models:adapters'>['adapters'][number];

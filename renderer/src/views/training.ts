@@ -23,7 +23,8 @@ import { createProgressBar, type ProgressBar } from '../components/progress';
 import { alertBox, badge, button, errorInfo } from '../components/ui';
 import { chartElement, drawChart, type ChartPoint } from './training-chart';
 import { AdapterSection, FinetuneForm, finetuneDescription } from './training-finetune';
-import { el, type View } from './types';
+import { el } from '../components/el';
+import { type View } from './types';
 import { onWindowRuns, resumeWindowRun, startWindowRun, windowRunsHere } from '../train/window-runs';
 
 type History = Response<'train:history'>;

@@ -12,9 +12,3 @@ export interface View {
   /** Renders into the view container; may return a cleanup function. */
   render(root: HTMLElement, ctx: ViewContext): Promise<void | (() => void)> | void | (() => void);
 }
-
-export function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLElementTagNameMap[K]> = {}, ...children: (Node | string)[]): HTMLElementTagNameMap[K] {
-  const node = Object.assign(document.createElement(tag), props);
-  node.append(...children);
-  return node;
-}

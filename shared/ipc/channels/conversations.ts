@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { STOP_REASONS, type GenerationTimings } from '../../engine/outcome';
 import { Empty } from './common';
 import { AdapterRef } from './models';
 
@@ -90,18 +91,23 @@ export const ChatAdapter = z.strictObject({
 export const MessageRole = z.enum(['user', 'assistant']);
 /** A reply is 'streaming' while generated, 'incomplete' when that was cut off (a crash, a reload), 'error' when it failed. */
 export const MessageState = z.enum(['done', 'streaming', 'incomplete', 'error']);
-export const StopReason = z.enum(['eos', 'stop', 'length', 'aborted', 'context']);
+export const StopReason = z.enum(STOP_REASONS);
 
-/** What the engine measured of one reply, and the seed it sampled with. */
-export const ReplyStats = z.strictObject({
-  /** From sending to the first token on screen (null when the reply had no token). */
-  timeToFirstTokenMs: Figure.nonnegative().nullable(),
+/** The engine's GenerationTimings as stored: `satisfies` makes a field added there fail to compile here. */
+const ReplyTimings = z.strictObject({
   promptTokens: Count,
   prefillMs: Figure.nonnegative(),
   prefillTokensPerSecond: Figure.nonnegative(),
   decodeTokens: Count,
   decodeMs: Figure.nonnegative(),
   decodeTokensPerSecond: Figure.nonnegative(),
+}) satisfies z.ZodType<GenerationTimings>;
+
+/** What the engine measured of one reply, and the seed it sampled with. */
+export const ReplyStats = z.strictObject({
+  /** From sending to the first token on screen (null when the reply had no token). */
+  timeToFirstTokenMs: Figure.nonnegative().nullable(),
+  ...ReplyTimings.shape,
   stopReason: StopReason,
   seed: z.number().int().min(0).max(0xffffffff),
 });

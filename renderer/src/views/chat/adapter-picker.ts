@@ -1,6 +1,6 @@
 import { MAX_ADAPTER_SCALE, type ChatAdapter } from '../../../../shared/ipc/channels/conversations';
 import { formatBytes } from '../../components/format';
-import { el } from '../types';
+import { el } from '../../components/el';
 
 /**
  * Chat's adapter picker, beside the model picker: the LoRA adapters stored beside the chosen

@@ -1,6 +1,6 @@
 import type { ConversationSummary } from '../../../../shared/ipc/channels/conversations';
 import { formatTime } from '../../components/format';
-import { el } from '../types';
+import { el } from '../../components/el';
 import { withAdapter } from './adapter-picker';
 
 /**

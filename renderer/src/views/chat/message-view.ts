@@ -3,7 +3,7 @@ import type { ChatModeName } from '../../../../shared/ipc/channels/conversations
 import { copyButton } from '../../components/clipboard';
 import { renderMarkdown } from '../../components/markdown';
 import { corpusSources } from '../chat-corpus';
-import { el } from '../types';
+import { el } from '../../components/el';
 import type { ChatMessage } from './conversation-sync';
 
 /**

@@ -8,7 +8,8 @@ import { createProgressBar, RateMeter } from '../../components/progress';
 import { followTask, frameBatcher, isFinished, type Task } from '../../components/tasks';
 import { alertBox, badge, button, errorInfo } from '../../components/ui';
 import { UPLOAD_ERRORS } from '../../../../shared/ipc/upload';
-import { el, type View } from '../types';
+import { el } from '../../components/el';
+import { type View } from '../types';
 import { predictVolume } from './predict';
 import { checkGgufFile, checkServerTakes, discardUpload, uploadGguf, type StagedUpload, type UploadHandle } from './upload';
 

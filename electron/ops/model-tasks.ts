@@ -1,5 +1,5 @@
 /**
- * Task-queue handlers for the model store: `model.import`, `model.verify`, `model.export` and
+ * Task-queue handlers for the model store (a use case like the import they run, so in ops/): `model.import`, `model.verify`, `model.export` and
  * `map.pyramid` (electron/tasks/queue.ts). Params are checked with zod when a task is enqueued.
  * Each handler is safe to run again after a crash or kill (the queue reruns a task that was
  * running, with `ctx.resuming`): import resumes from its `imports` record and the tiles PixelFS
@@ -11,12 +11,9 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import { PxiError } from '../../shared/errors';
-import { importModel } from '../ops/import';
+import { importModel } from './import';
+import { TaskParamsError, type StoreProvider } from '../models/task-params';
 import type { TaskContext, TaskHandler } from '../tasks/queue';
-import type { ModelStore } from './store';
-
-export type StoreProvider = () => ModelStore | Promise<ModelStore>;
 
 const absolutePath = z
   .string()
@@ -35,16 +32,6 @@ export const ImportParams = z.strictObject({
 export const VerifyParams = z.strictObject({ model: modelRef });
 export const ExportParams = z.strictObject({ model: modelRef, out: absolutePath, overwrite: z.boolean().default(false) });
 export const PyramidParams = z.strictObject({ model: modelRef, rebuild: z.boolean().default(false) });
-
-export class TaskParamsError extends PxiError {
-  constructor(kind: string, e: z.ZodError, params: unknown) {
-    const issue = e.issues[0]!;
-    const field = issue.path.join('.') || '(params)';
-    let value: unknown = params;
-    for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k];
-    super('TASK_INVALID_PARAMS', `${kind}: params.${field} = ${JSON.stringify(value)?.slice(0, 80) ?? String(value)}: ${issue.message}`, { file: kind, field, value: String(value) });
-  }
-}
 
 function validator<T>(kind: string, schema: z.ZodType<T>): (params: unknown) => T {
   return (params) => {

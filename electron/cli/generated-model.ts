@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PxiError } from '../../shared/errors';
-import { EXIT, type CliIo } from '../cli/command';
-import { genCommand } from '../cli/commands/gen';
+import { EXIT, type CliIo } from './command';
+import { genCommand } from './commands/gen';
 
 /**
  * Models made by `pxi gen` on demand: the same options and seed give the same bytes, so a file
