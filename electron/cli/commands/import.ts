@@ -1,5 +1,5 @@
 import { formatBytes, formatCount } from '../../../shared/model/summary';
-import { interruptSignal, intFlag, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { interruptSignal, intFlag, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { formatDuration, RateMeter } from '../../models/progress';
 import { MAX_TILE_SIDE, type VolumeSettings } from '../../pixelfs/index';
 import { importModel } from '../../ops/import';

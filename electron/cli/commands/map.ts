@@ -1,6 +1,6 @@
 import { writeFileDurable } from '../../pixelfs/file-ops';
 import path from 'node:path';
-import { interruptSignal, intFlag, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../../models/cli-helpers';
+import { interruptSignal, intFlag, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { RateMeter } from '../../models/progress';
 import { ensurePyramid } from '../../ops/import';
 import { EXIT, parseOptions, UsageError, type Command } from '../command';
