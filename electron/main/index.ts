@@ -2,15 +2,18 @@ import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, type WebCo
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PxiError, serializeError } from '../../shared/errors';
+import { ENGINE_PORT_IPC } from '../../shared/ipc/engine-port';
 import { IPC_ERRORS } from '../../shared/ipc/envelope';
 import { contentSecurityPolicy } from '../content-policy';
 import { Services } from '../services';
 import { resolveStaticPath } from '../static-files';
-import { APP_HOST, APP_ORIGIN, APP_SCHEME, checkSender } from './sender-check';
+import { serveEnginePort } from './engine-port';
+import { APP_HOST, APP_ORIGIN, APP_SCHEME, checkSender, type SenderFacts } from './sender-check';
 
 /**
  * The Electron main process: one hardened window, the app served from app://pixel-llm, and
- * one IPC channel ('pxi:invoke') that hands every call to the services' validating dispatcher.
+ * one IPC channel ('pxi:invoke') that hands every call to the services' validating dispatcher,
+ * plus the engine worker's MessagePorts ('pxi:engine-port'), engine:* calls only.
  * It stays thin: everything it does is also reachable without Electron (browser mode, CLI).
  */
 
@@ -83,6 +86,19 @@ async function main(): Promise<void> {
     // Structured clone carries bytes (engine:read) as a Uint8Array, with the whole ArrayBuffer
     // behind it: handlers answer with bytes that own their buffer (ownedBytes), never a pool view.
     return services.dispatch(channel, payload, { transport: 'electron', origin: verdict.origin });
+  });
+
+  // The engine worker's own port (shared/ipc/engine-port.ts), sent by the preload: engine:*
+  // calls only, the sending frame checked now and on every call.
+  ipcMain.on(ENGINE_PORT_IPC, (event) => {
+    const [port] = event.ports;
+    if (!port) return;
+    const frame = event.senderFrame;
+    const contents = event.sender;
+    // A closed window or a destroyed frame reads as "no frame": every later call is refused.
+    const sender = (): SenderFacts =>
+      frame && !frame.isDestroyed() && !contents.isDestroyed() ? { frameUrl: frame.url, isMainFrame: frame === contents.mainFrame } : { frameUrl: null, isMainFrame: false };
+    serveEnginePort(port, { dispatch: services.dispatch, sender, allowedOrigins });
   });
 
   const win = new BrowserWindow({

@@ -9,6 +9,7 @@ import { jsonDepthExceeds, leadingFrameId, MAX_FRAME_DEPTH, valueDepthExceeds } 
 import { decodeBinaryFrame, encodeFrame, MalformedFrameError } from '../../shared/ipc/binary-frame';
 import { IPC_ERRORS, type ServerFrame } from '../../shared/ipc/envelope';
 import { DOWNLOAD_CHECK_PATH, DOWNLOAD_PATH } from '../../shared/ipc/download';
+import { engineOnly, ENGINE_PORT_PATH } from '../../shared/ipc/engine-port';
 import { UPLOAD_PATH } from '../../shared/ipc/upload';
 import { contentSecurityPolicy } from '../content-policy';
 import { mimeTypeOf, resolveStaticPath } from '../static-files';
@@ -19,8 +20,10 @@ import { startUploads, type UploadOptions } from './upload';
 
 /**
  * Browser mode: the main-process services in plain Node, the built renderer over HTTP on
- * 127.0.0.1, and the IPC contract over a WebSocket at /api. The same dispatcher serves the
- * Electron transport; only the sender checks differ.
+ * 127.0.0.1, and the IPC contract over a WebSocket at /api. The engine worker opens its own
+ * WebSocket at /api/engine (ENGINE_PORT_PATH), behind the same guard, which carries engine:*
+ * calls only and no events. The same dispatcher serves the Electron transport; only the sender
+ * checks differ.
  */
 export interface WebHostOptions {
   services: Services;
@@ -137,7 +140,7 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     );
     // The guard already refused a URL that does not parse; never let one throw here.
     const path = verdict.ok ? new URL(req.url ?? '/', 'http://placeholder').pathname : '';
-    if (!verdict.ok || path !== '/api') {
+    if (!verdict.ok || (path !== '/api' && path !== ENGINE_PORT_PATH)) {
       const status = verdict.ok ? 404 : verdict.status;
       const reason = verdict.ok ? `no WebSocket endpoint at ${path}` : verdict.reason;
       socket.end(`HTTP/1.1 ${status} Refused\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${reason}\n`);
@@ -162,8 +165,12 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
   heartbeat.unref();
 
   const origins = new WeakMap<WebSocket, string>();
+  // An engine port's calls go through this instead of the whole dispatcher.
+  const engineDispatch = engineOnly(opts.services.dispatch);
+  const enginePorts = new WeakSet<WebSocket>();
   wss.on('connection', (ws: WebSocket, req: IncomingMessage) => {
     origins.set(ws, req.headers.origin ?? '');
+    if (new URL(req.url ?? '/', 'http://placeholder').pathname === ENGINE_PORT_PATH) enginePorts.add(ws);
     answeredPing.set(ws, true);
     ws.on('pong', () => answeredPing.set(ws, true));
     // A protocol error (a message over MAX_FRAME_BYTES, a bad opcode) closes that connection;
@@ -210,12 +217,13 @@ export async function startWebHost(opts: WebHostOptions): Promise<WebHost> {
     const f = frame as { id?: unknown; channel?: unknown; payload?: unknown } | null;
     if (!f || typeof f !== 'object' || !Number.isSafeInteger(f.id)) return malformed(ws, null);
     if (typeof wire !== 'string' && valueDepthExceeds(f)) return tooDeep(ws, f.id as number);
-    const result = await opts.services.dispatch(f.channel, f.payload, { transport: 'websocket', origin: origins.get(ws) ?? '' });
+    const dispatch = enginePorts.has(ws) ? engineDispatch : opts.services.dispatch;
+    const result = await dispatch(f.channel, f.payload, { transport: 'websocket', origin: origins.get(ws) ?? '' });
     send(ws, { id: f.id as number, result });
   }
 
   const unsubscribe = opts.services.onEvent((event, payload) => {
-    for (const ws of wss.clients) send(ws, { event, payload });
+    for (const ws of wss.clients) if (!enginePorts.has(ws)) send(ws, { event, payload });
   });
 
   await new Promise<void>((resolvePromise, reject) => {

@@ -1,10 +1,11 @@
 import { createApi, type PxiApi, type Transport } from '../../shared/ipc/client';
+import type { EnginePortOpener } from '../../shared/ipc/engine-port';
 import { connectWebSocket } from './transport-ws';
 
 declare global {
   interface Window {
-    /** Set by the Electron preload; absent in browser mode. */
-    pxiBridge?: Transport;
+    /** Set by the Electron preload; absent in browser mode. openEnginePort: the engine worker's own port (engine/engine-link.ts). */
+    pxiBridge?: Transport & Partial<EnginePortOpener>;
   }
 }
 

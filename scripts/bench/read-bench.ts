@@ -8,7 +8,10 @@
  * Generates a model with `pxi gen` (tiny-llama widened: ~58 MB at the defaults), imports it
  * into a fresh volume, starts the browser-mode server in-process (startWebHost, as `pxi serve`
  * does) and reads every tensor through the renderer's own WebSocket client in 8 MiB reads, the
- * way the engine worker loads a model. Pass 1 decodes every tile (PNG + sha256); later passes
+ * way the engine worker loads a model: over the engine worker's own port (/api/engine; before
+ * issue 14 item 5 the page's /api socket carried them, and the page relayed them to the worker).
+ * Then the same reads over the Electron engine port's code (electron/main/engine-port.ts and
+ * renderer/src/transport-port.ts) with a worker_threads MessageChannel standing in for Electron's. Pass 1 decodes every tile (PNG + sha256); later passes
  * find the tiles in the volume's 64 MiB decoded-tile cache, so they show the transport alone.
  * For comparison, in the same run: `store.readTensor` in-process (no IPC at all), and what the
  * old base64-in-JSON answers cost on the same bytes (encode on the server, parse and decode on
@@ -22,7 +25,13 @@ import { main } from '../../electron/cli/main';
 import { Services } from '../../electron/services';
 import { startWebHost } from '../../electron/web/server';
 import { Base64 } from '../../shared/ipc/channels/common';
+import { MessageChannel } from 'node:worker_threads';
+import { serveEnginePort } from '../../electron/main/engine-port';
+import { APP_ORIGIN } from '../../electron/main/sender-check';
 import { ENGINE_LIMITS } from '../../shared/ipc/channels/engine';
+import { createApi } from '../../shared/ipc/client';
+import { ENGINE_PORT_PATH } from '../../shared/ipc/engine-port';
+import { portTransport } from '../../renderer/src/transport-port';
 import { connectNodeClient, fakeRendererDir } from '../../tests/support/web-client';
 
 const MB = 1e6;
@@ -60,7 +69,7 @@ async function run(): Promise<void> {
     const imported = await store.import(file, { name: 'bench' });
     const importS = (performance.now() - t0) / 1000;
     const host = await startWebHost({ services, rendererDir: fakeRendererDir(tmp), port: 0 });
-    const client = await connectNodeClient(host);
+    const client = await connectNodeClient(host, ENGINE_PORT_PATH);
     try {
       const header = await client.api.call('engine:header', { model: 'bench' });
       const reads = plan(header.tensors);
@@ -79,7 +88,27 @@ async function run(): Promise<void> {
           if (p === 1 && sample.length < 8 && length === ENGINE_LIMITS.readBytes) sample.push(r.bytes.slice());
         }
         const s = (performance.now() - t) / 1000;
-        console.log(`engine:read over the WebSocket, binary frames, pass ${p}${p === 1 ? ' (tiles decoded)' : ' (decoded-tile cache)'}: ${(bytes / MB / s).toFixed(0)} MB/s (${(bytes / MB).toFixed(1)} MB in ${s.toFixed(2)} s)`);
+        console.log(`engine:read over the engine port's WebSocket (${ENGINE_PORT_PATH}), binary frames, pass ${p}${p === 1 ? ' (tiles decoded)' : ' (decoded-tile cache)'}: ${(bytes / MB / s).toFixed(0)} MB/s (${(bytes / MB).toFixed(1)} MB in ${s.toFixed(2)} s)`);
+      }
+
+      // Electron's engine port, its two ends' code over a worker_threads MessageChannel (structured clone, one thread).
+      {
+        const { port1, port2 } = new MessageChannel();
+        serveEnginePort(
+          {
+            on: (event: 'message' | 'close', l: ((ev: { data: unknown }) => void) | (() => void)) => port1.on(event, event === 'message' ? (data: unknown) => (l as (ev: { data: unknown }) => void)({ data }) : (l as () => void)),
+            postMessage: (m) => port1.postMessage(m),
+            start: () => port1.start(),
+            close: () => port1.close(),
+          },
+          { dispatch: services.dispatch, sender: () => ({ frameUrl: `${APP_ORIGIN}/index.html`, isMainFrame: true }), allowedOrigins: [APP_ORIGIN] },
+        );
+        const portApi = createApi(portTransport({ postMessage: (m) => port2.postMessage(m), addEventListener: (_t, l) => port2.on('message', (data) => l({ data })), start: () => port2.start(), close: () => port2.close() }));
+        const t1 = performance.now();
+        for (const [tensor, offset, length] of reads) if ((await portApi.call('engine:read', { model: 'bench', tensor, offset, length })).bytes.byteLength !== length) throw new Error(`short read of ${tensor}`);
+        const s1 = (performance.now() - t1) / 1000;
+        console.log(`engine:read over the Electron engine port's code, worker_threads MessageChannel stand-in (decoded-tile cache): ${(total / MB / s1).toFixed(0)} MB/s`);
+        port1.close();
       }
 
       // The floor under any transport: the store's own reads, in-process (tile cache warm).

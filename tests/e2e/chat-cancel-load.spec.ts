@@ -8,10 +8,15 @@ import { serveDataDir, type ServeProcess } from './serve-fixture';
 
 /**
  * Loading a model shows its progress and can be cancelled, in Chromium against browser mode.
- * The page's API socket is routed through the test, which holds back the engine's tensor reads
+ * The engine's socket is routed through the test, which holds back the engine's tensor reads
  * while asked to: the load then stays in progress for as long as the test needs, with no timing
  * involved. Cancel leaves the engine with no model and says so; choosing the model again loads
  * it and it answers.
+ *
+ * The engine worker reads over its own WebSocket (/api/engine), and Playwright cannot route a
+ * worker's socket (microsoft/playwright#37048). So the page hands the worker a MessagePort link
+ * instead (the kind Electron uses), whose other end relays each call to a page socket at the same
+ * URL, which the route sees (relayEngineLink).
  */
 
 let dataDir = '';
@@ -33,8 +38,49 @@ test.afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-/** Routes the API socket; while `hold.on`, engine:read requests are kept back (counted in `hold.held`). */
+/**
+ * Replaces the worker's WebSocket link with a MessagePort relayed through a socket of the page
+ * (see the header). Answers holding bytes come as binary frames (specs/ARCHITECTURE.md,
+ * "Browser-mode frames"): their parts are put back where the header's paths say.
+ */
+async function relayEngineLink(page: Page): Promise<void> {
+  await page.addInitScript(() => {
+    type Part = { path: (string | number)[]; length: number };
+    const decode = (buf: ArrayBuffer): unknown => {
+      const h = new DataView(buf).getUint32(4, true);
+      const head = JSON.parse(new TextDecoder().decode(new Uint8Array(buf, 8, h))) as { frame: Record<string | number, unknown>; parts: Part[] };
+      let at = 8 + h;
+      for (const part of head.parts) {
+        at = Math.ceil(at / 8) * 8;
+        let o = head.frame;
+        for (const k of part.path.slice(0, -1)) o = o[k] as Record<string | number, unknown>;
+        o[part.path[part.path.length - 1]!] = new Uint8Array(buf, at, part.length);
+        at += part.length;
+      }
+      return head.frame;
+    };
+    const post = Worker.prototype.postMessage as (this: Worker, m: unknown, t?: Transferable[]) => void;
+    Worker.prototype.postMessage = function (this: Worker, msg: { type?: string; link?: { kind: string; url: string } }, transfer?: Transferable[]) {
+      if (msg?.type !== 'link' || msg.link?.kind !== 'websocket') return post.call(this, msg, transfer);
+      const { port1, port2 } = new MessageChannel();
+      const ws = new WebSocket(msg.link.url);
+      ws.binaryType = 'arraybuffer';
+      const waiting: string[] = [];
+      ws.onopen = () => waiting.splice(0).forEach((t) => ws.send(t));
+      ws.onmessage = (ev: MessageEvent<string | ArrayBuffer>) => port1.postMessage(typeof ev.data === 'string' ? JSON.parse(ev.data) : decode(ev.data));
+      port1.onmessage = (ev) => {
+        const text = JSON.stringify(ev.data);
+        if (ws.readyState === WebSocket.OPEN) ws.send(text);
+        else waiting.push(text);
+      };
+      post.call(this, { type: 'link', link: { kind: 'port', port: port2 } }, [port2]);
+    } as typeof Worker.prototype.postMessage;
+  });
+}
+
+/** Routes the API sockets; while `hold.on`, engine:read requests are kept back (counted in `hold.held`). */
 async function holdReads(page: Page): Promise<{ on: boolean; held: number }> {
+  await relayEngineLink(page);
   const hold = { on: true, held: 0 };
   await page.routeWebSocket(/\/api/, (ws) => {
     const server = ws.connectToServer();

@@ -5,6 +5,7 @@
  * named; a damaged tile fails the read that touches it.
  */
 import { createHash } from 'node:crypto';
+import { MessageChannel } from 'node:worker_threads';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,13 +18,14 @@ import { ModelStore } from '../../electron/models/store';
 import { PixelFsCodes, TilePool } from '../../electron/pixelfs/index';
 import { memorySource } from '../../shared/binary/byte-source';
 import { EngineError } from '../../shared/engine/errors';
+import { PxiError } from '../../shared/errors';
 import { emptyTuningFile, parseTuningFile } from '../../shared/engine/autotune';
 import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
 import { decodeEngineHeader, ENGINE_LIMITS } from '../../shared/ipc/channels/engine';
 import type { Response } from '../../shared/ipc/contract';
 import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
 import { encodeMetadata } from '../../shared/model/metadata-json';
-import { remoteTensorSource } from '../../renderer/src/engine/api-source';
+import { apiRangeReader, remoteTensorSource } from '../../renderer/src/engine/api-source';
 import { EngineHost } from '../../renderer/src/engine/host';
 import type { FromWorker, ToWorker } from '../../renderer/src/engine/protocol';
 import { createApi, type PxiApi } from '../../shared/ipc/client';
@@ -198,47 +200,86 @@ function fakeWorker() {
   return { worker: worker as unknown as Worker, posted, say: (m: FromWorker) => listener?.({ data: m } as MessageEvent<FromWorker>) };
 }
 
-async function hostRead(api: PxiApi, tensor: string, offset: number, length: number) {
-  const w = fakeWorker();
-  const host = new EngineHost(api, () => w.worker);
-  void host.load(modelId).catch(() => undefined);
-  for (let i = 0; i < 100 && w.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
-  expect(w.posted[0]?.msg.type).toBe('load');
-  w.say({ type: 'read', id: 7, model: modelId, tensor, offset, length });
-  for (let i = 0; i < 100 && w.posted.length === 1; i++) await new Promise((r) => setTimeout(r, 5));
-  host.dispose();
-  return w.posted[1]!;
+/** The messages the host posted to `w` once `pred` holds for one of them (the link is handed over asynchronously). */
+async function postedWhen(w: ReturnType<typeof fakeWorker>, pred: (m: ToWorker) => boolean) {
+  await expect.poll(() => w.posted.some((p) => pred(p.msg))).toBe(true);
+  return w.posted.find((p) => pred(p.msg))!;
 }
 
-describe('the renderer\'s EngineHost', () => {
-  it('answers the worker\'s reads with the bytes, moved by transfer', async () => {
-    const api = createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
+describe('the engine worker\'s reads (apiRangeReader over its own link)', () => {
+  const direct = (c: string, r: unknown) => dispatch(c, r, { transport: 'direct', origin: 'test' });
+
+  it('reads the bytes asked for through the engine channel', async () => {
+    const api = createApi({ invoke: direct, subscribe: () => () => undefined });
     const t = gguf.header.tensors.find((x) => x.name === 'token_embd.weight')!;
-    const { msg, transfer } = await hostRead(api, t.name, 100, 5000);
-    expect(msg.type).toBe('read-result');
-    const bytes = (msg as Extract<ToWorker, { type: 'read-result' }>).bytes;
-    expect(Buffer.from(bytes).equals(Buffer.from(await gguf.read(t.name, 100, 5000)))).toBe(true);
-    expect(transfer).toEqual([bytes.buffer]);
+    const got = await apiRangeReader(() => Promise.resolve(api), modelId)(t.name, 100, 5000);
+    expect(Buffer.from(got).equals(Buffer.from(await gguf.read(t.name, 100, 5000)))).toBe(true);
   });
 
-  it('checks the answer: text, or bytes of another length, become a read error for the worker', async () => {
-    const real = (c: string, r: unknown) => dispatch(c, r, { transport: 'direct', origin: 'test' });
+  it('checks the answer: text, or bytes of another length, fail the read with the tensor named', async () => {
     for (const [label, bytes] of [
       ['base64 text', 'AAAA'],
       ['one byte short', new Uint8Array(15)],
     ] as const) {
       // A transport that answers engine:read with something else than it should.
-      const api = createApi({
-        invoke: async (c, r) => (c === 'engine:read' ? { ok: true, value: { bytes } } : real(c, r)),
-        subscribe: () => () => undefined,
-      });
-      const { msg, transfer } = await hostRead(api, 'output_norm.weight', 0, 16);
-      expect(msg.type, label).toBe('read-error');
-      const err = (msg as Extract<ToWorker, { type: 'read-error' }>).error;
-      expect(err.code, label).toBe('IPC_INVALID_RESPONSE');
-      expect(err.message, label).toContain('output_norm.weight');
-      expect(transfer).toEqual([]);
+      const api = createApi({ invoke: async (c, r) => (c === 'engine:read' ? { ok: true, value: { bytes } } : direct(c, r)), subscribe: () => () => undefined });
+      const read = apiRangeReader(() => Promise.resolve(api), modelId)('output_norm.weight', 0, 16);
+      await expect(read, label).rejects.toMatchObject({ code: 'IPC_INVALID_RESPONSE', message: expect.stringContaining('output_norm.weight') });
     }
+  });
+
+  it('a link that could not be opened fails every read with its error', async () => {
+    const read = apiRangeReader(() => Promise.reject(new PxiError('IPC_TRANSPORT', 'could not connect')), modelId)('output_norm.weight', 0, 16);
+    await expect(read).rejects.toMatchObject({ code: 'IPC_TRANSPORT' });
+  });
+});
+
+describe('the renderer\'s EngineHost hands each worker its own link', () => {
+  const api = () => createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
+
+  it('browser mode: the engine port\'s URL; the host relays no reads', async () => {
+    const w = fakeWorker();
+    const host = new EngineHost(api(), () => w.worker, undefined, () => Promise.resolve({ kind: 'websocket', url: 'ws://127.0.0.1:1/api/engine' }));
+    void host.load(modelId).catch(() => undefined);
+    const { msg, transfer } = await postedWhen(w, (m) => m.type === 'link');
+    expect(msg).toEqual({ type: 'link', link: { kind: 'websocket', url: 'ws://127.0.0.1:1/api/engine' } });
+    expect(transfer).toEqual([]);
+    await postedWhen(w, (m) => m.type === 'load');
+    expect(w.posted.map((p) => p.msg.type).sort()).toEqual(['link', 'load']);
+    host.dispose();
+  });
+
+  it('Electron: the MessagePort, moved by transfer; a worker replaced before it came gets none and the port is closed', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const w = fakeWorker();
+    const host = new EngineHost(api(), () => w.worker, undefined, () => Promise.resolve({ kind: 'port', port: port1 as unknown as MessagePort }));
+    void host.load(modelId).catch(() => undefined);
+    const { msg, transfer } = await postedWhen(w, (m) => m.type === 'link');
+    expect(transfer).toEqual([port1]);
+    expect((msg as Extract<ToWorker, { type: 'link' }>).link).toMatchObject({ kind: 'port', port: port1 });
+    host.dispose();
+    port2.close();
+
+    let giveLink!: (l: { kind: 'port'; port: MessagePort }) => void;
+    const late = new MessageChannel();
+    const closed = new Promise<void>((r) => late.port1.once('close', () => r()));
+    const w2 = fakeWorker();
+    const host2 = new EngineHost(api(), () => w2.worker, undefined, () => new Promise((r) => (giveLink = r)));
+    void host2.load(modelId).catch(() => undefined);
+    await postedWhen(w2, (m) => m.type === 'load');
+    host2.dispose();
+    giveLink({ kind: 'port', port: late.port1 as unknown as MessagePort });
+    await closed;
+    expect(w2.posted.map((p) => p.msg.type)).not.toContain('link');
+  });
+
+  it('no link: the worker is told why (its reads fail with that error)', async () => {
+    const w = fakeWorker();
+    const host = new EngineHost(api(), () => w.worker, undefined, () => Promise.reject(new PxiError('IPC_TRANSPORT', 'this preload cannot open an engine port')));
+    void host.load(modelId).catch(() => undefined);
+    const { msg } = await postedWhen(w, (m) => m.type === 'link-error');
+    expect((msg as Extract<ToWorker, { type: 'link-error' }>).error).toMatchObject({ code: 'IPC_TRANSPORT', message: 'this preload cannot open an engine port' });
+    host.dispose();
   });
 });
 

@@ -7,12 +7,13 @@ import type { WebHost } from '../../electron/web/server';
 
 /**
  * The browser-mode client (renderer/src/transport-ws.ts) from Node, as a page would use it: the
- * socket sends our Origin and the token (in the URL; a page sends it as the cookie).
+ * socket sends our Origin and the token (in the URL; a page sends it as the cookie). `path`:
+ * `/api` (the page's) or ENGINE_PORT_PATH (the engine worker's).
  */
-export async function connectNodeClient(host: WebHost): Promise<{ api: PxiApi; transport: Transport; close(): void }> {
+export async function connectNodeClient(host: WebHost, path = '/api'): Promise<{ api: PxiApi; transport: Transport; close(): void }> {
   const origin = `http://127.0.0.1:${host.port}`;
   let socket: NodeWebSocket | undefined;
-  const transport = await connectWebSocket(`ws://127.0.0.1:${host.port}/api?token=${host.token}`, (url) => {
+  const transport = await connectWebSocket(`ws://127.0.0.1:${host.port}${path}?token=${host.token}`, (url) => {
     socket = new NodeWebSocket(url, { origin });
     return socket as unknown as WebSocket;
   });

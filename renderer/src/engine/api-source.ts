@@ -1,13 +1,26 @@
 /**
- * A TensorSource whose bytes come from elsewhere (the main thread's IPC API, seen from the
- * engine worker): reads are split into requests of at most ENGINE_LIMITS.readBytes, and every
- * answer must have the length asked for.
+ * A TensorSource whose bytes come from elsewhere (engine:read over the engine worker's own
+ * port to the services, engine-link.ts): reads are split into requests of at most
+ * ENGINE_LIMITS.readBytes, and every answer must have the length asked for.
  */
 import { EngineError } from '../../../shared/engine/errors';
 import { checkTensorRange, type ModelHeader, type TensorSource } from '../../../shared/engine/tensor-source';
-import { ENGINE_LIMITS } from '../../../shared/ipc/channels/engine';
+import { checkEngineRead, ENGINE_LIMITS } from '../../../shared/ipc/channels/engine';
+import type { PxiApi } from '../../../shared/ipc/client';
 
 export type RangeReader = (tensor: string, offset: number, length: number) => Promise<Uint8Array>;
+
+/**
+ * engine:read of model `model` (its id: a read outlives a load replaced by another one) over
+ * `api`, once it is connected; each answer is checked (bytes, exactly the length asked for)
+ * whatever the transport.
+ */
+export function apiRangeReader(api: () => Promise<PxiApi>, model: string): RangeReader {
+  return async (tensor, offset, length) => {
+    const request = { model, tensor, offset, length };
+    return checkEngineRead(await (await api()).call('engine:read', request), request);
+  };
+}
 
 export function remoteTensorSource(header: ModelHeader, readRange: RangeReader, maxRead: number = ENGINE_LIMITS.readBytes): TensorSource {
   return {

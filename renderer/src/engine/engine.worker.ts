@@ -1,7 +1,8 @@
 /**
  * The engine worker: owns the WebGPU device and the model, so that loading and generating never
- * block the UI thread. Tensor bytes come from the main thread (which owns the IPC API) through
- * `read` requests; tokens stream back as `chunk` messages.
+ * block the UI thread. Tensor bytes come over the worker's own link to the services (engine
+ * channels only; engine-link.ts), which the main thread hands over first; tokens stream back as
+ * `chunk` messages.
  */
 import { summarizeLedger } from '../../../shared/gpu/ledger';
 import { ChatSession } from '../../../shared/engine/chat';
@@ -25,14 +26,16 @@ import type { WeightType } from '../../../shared/engine/quant-matmul';
 import { openGgufTensorSource, type ModelHeader, type TensorSource } from '../../../shared/engine/tensor-source';
 import { memorySource } from '../../../shared/binary/byte-source';
 import { loraAdapterFromGguf } from '../../../shared/lora';
-import { PxiError, serializeError } from '../../../shared/errors';
+import { RemoteError, serializeError } from '../../../shared/errors';
+import { createApi, type PxiApi } from '../../../shared/ipc/client';
 import { openDevice, type GpuContext } from '../../../shared/gpu';
 import { adapterName } from '../../../shared/gpu/adapter';
 import { kernelTuningSession } from '../../../shared/sessions/kernel-tuning';
 import { residencySession } from '../../../shared/sessions/residency';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
-import { remoteTensorSource } from './api-source';
+import { apiRangeReader, remoteTensorSource } from './api-source';
+import { connectEngineLink } from './engine-link';
 import type { ResidencyPlan } from '../../../shared/engine/residency';
 import type { EngineActivity, FromWorker, GenerationSettings, LoraToLoad, ResidencyInfo, ToWorker } from './protocol';
 import { shaders } from './shaders';
@@ -58,21 +61,22 @@ let ctx: GpuContext | null = null;
 let loaded: Loaded | null = null;
 let loading: AbortController | null = null;
 let generating: AbortController | null = null;
-let nextRead = 1;
 /** Whether someone (the explorer) watches the engine: then passes are traced block by block. */
 let tracing = false;
-const reads = new Map<number, { resolve: (b: Uint8Array) => void; reject: (e: Error) => void }>();
 
-/** Reads of model `model` (its id: a read outlives a load replaced by another one). */
-const rangeReader =
-  (model: string) =>
-  (tensor: string, offset: number, length: number): Promise<Uint8Array> => {
-    const id = nextRead++;
-    return new Promise((resolve, reject) => {
-      reads.set(id, { resolve, reject });
-      post({ type: 'read', id, model, tensor, offset, length });
-    });
-  };
+/** The engine calls' API over this worker's own link, once the main thread has handed it over. */
+let settleLink: { resolve: (api: PxiApi) => void; reject: (e: Error) => void } | null = null;
+const linked = new Promise<PxiApi>((resolve, reject) => (settleLink = { resolve, reject }));
+// A failed link is reported by the reads that wait on it, not as an unhandled rejection.
+linked.catch(() => undefined);
+
+function link(msg: Extract<ToWorker, { type: 'link' | 'link-error' }>): void {
+  const settle = settleLink;
+  settleLink = null; // the first link counts; a worker has one
+  if (!settle) return;
+  if (msg.type === 'link-error') return settle.reject(new RemoteError(msg.error));
+  connectEngineLink(msg.link).then((t) => settle.resolve(createApi(t)), settle.reject);
+}
 
 async function device(): Promise<GpuContext> {
   if (ctx && !ctx.isLost) return ctx;
@@ -219,7 +223,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
     const record = await tuningFor(gpu, header, msg.header.name, msg.tuning, abort.signal);
     const tuneSeconds = (performance.now() - tuneStart) / 1000;
     let last = 0;
-    const source = remoteTensorSource(header, rangeReader(msg.header.id));
+    const source = remoteTensorSource(header, apiRangeReader(() => linked, msg.header.id));
     // A stored LoRA adapter: checked against the base as llama.cpp checks it, applied over any weight type.
     const lora = msg.lora ? await loraOf(msg.lora, source) : undefined;
     const model = await Model.load(gpu, source, {
@@ -346,15 +350,10 @@ scope.addEventListener('message', (ev) => {
     case 'load':
       void load(msg);
       break;
-    case 'read-result':
-    case 'read-error': {
-      const r = reads.get(msg.id);
-      reads.delete(msg.id);
-      if (!r) break;
-      if (msg.type === 'read-result') r.resolve(msg.bytes);
-      else r.reject(new PxiError(msg.error.code, msg.error.message, msg.error.details));
+    case 'link':
+    case 'link-error':
+      link(msg);
       break;
-    }
     case 'generate':
       void generate(msg);
       break;

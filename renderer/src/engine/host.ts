@@ -1,14 +1,14 @@
 /**
  * The renderer's engine, seen from the UI thread: a worker runs the WGSL engine (device, model,
- * generation); this side answers its tensor reads through the IPC API (engine:header,
- * engine:read, whose bytes it hands over by transfer) and turns its messages into promises and
- * callbacks. One instance serves the whole renderer, so a loaded model survives switching views.
+ * generation); this side asks for the model's header (engine:header), hands each new worker its
+ * own link to the services (engine-link.ts: the worker reads tensor bytes over it, so 8 MiB
+ * reads never pass this thread) and turns the worker's messages into promises and callbacks.
+ * One instance serves the whole renderer, so a loaded model survives switching views.
  *
  * A lost device (driver reset, GPU process crash) ends the worker: the host reports it, and
  * `reload()` starts a fresh worker and loads the same model again.
  */
 import { PxiError, RemoteError, serializeError, type SerializedError } from '../../../shared/errors';
-import { checkEngineRead } from '../../../shared/ipc/channels/engine';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
 import type { CandidateTiming, TuningFile, TuningRecord } from '../../../shared/engine/autotune';
@@ -25,6 +25,7 @@ export interface TuneResult {
   session: Session | null;
   sessionError?: string;
 }
+import { openEngineLink, type EngineLink } from './engine-link';
 import { KeptTuning, localTuningStore, type TuningStore } from './kept-tuning';
 import { KvReporter } from './kv-report';
 import type { EngineActivations, EngineActivity, FromWorker, GenerationMode, GenerationSettings, HistoryMessage, LoadedInfo, ReplyResult, ToWorker } from './protocol';
@@ -81,6 +82,7 @@ export class EngineHost {
     private readonly api: PxiApi,
     private readonly createWorker: () => Worker = () => new Worker(new URL('./engine.worker.ts', import.meta.url), { type: 'module', name: 'pxi-engine' }),
     tuningStore: TuningStore = localTuningStore,
+    private readonly openLink: () => Promise<EngineLink> = openEngineLink,
   ) {
     this.kept = new KeptTuning(tuningStore);
     this.kv = new KvReporter(api, () => this.notifyWatchers());
@@ -284,9 +286,32 @@ export class EngineHost {
       // An uncaught error or a failed module load ends the worker's usefulness: say so.
       w.addEventListener('error', (ev) => this.onCrash(w, new PxiError('ENGINE_WORKER_FAILED', `the engine worker failed: ${ev.message || 'it could not start'}`)));
       this.worker = w;
+      this.giveLink(w);
       if (this.watchers.size > 0) w.postMessage({ type: 'trace', on: true } satisfies ToWorker);
     }
     this.worker.postMessage(msg);
+  }
+
+  /** Opens the worker's own link and hands it over (its reads wait for it); a worker replaced meanwhile gets none. */
+  private giveLink(w: Worker): void {
+    let opened: Promise<EngineLink>;
+    try {
+      opened = this.openLink();
+    } catch (e) {
+      opened = Promise.reject(e instanceof Error ? e : new Error(String(e)));
+    }
+    opened.then(
+      (link) => {
+        if (w !== this.worker) {
+          if (link.kind === 'port') link.port.close();
+          return;
+        }
+        w.postMessage({ type: 'link', link } satisfies ToWorker, link.kind === 'port' ? [link.port] : []);
+      },
+      (e: unknown) => {
+        if (w === this.worker) w.postMessage({ type: 'link-error', error: serializeError(e) } satisfies ToWorker);
+      },
+    );
   }
 
   private failReplies(e: Error): void {
@@ -309,9 +334,6 @@ export class EngineHost {
   private onMessage(w: Worker, m: FromWorker): void {
     if (w !== this.worker) return;
     switch (m.type) {
-      case 'read':
-        void this.answerRead(w, m);
-        break;
       case 'progress': {
         const s = this.stateValue;
         if (s.kind === 'loading') this.setState({ kind: 'loading', modelId: s.modelId, name: s.name, bytesDone: m.bytesDone, bytesTotal: m.bytesTotal, tensor: m.tensor });
@@ -396,28 +418,6 @@ export class EngineHost {
         this.setState(id ? { kind: 'lost', modelId: id, error: m.error } : { kind: 'failed', modelId: null, error: m.error });
         break;
       }
-    }
-  }
-
-  private async answerRead(w: Worker, m: Extract<FromWorker, { type: 'read' }>): Promise<void> {
-    let reply: ToWorker;
-    let transfer: Transferable[] = [];
-    try {
-      const request = { model: m.model, tensor: m.tensor, offset: m.offset, length: m.length };
-      // The answer is checked here too (bytes, exactly the length asked for), whatever the transport.
-      const bytes = checkEngineRead(await this.api.call('engine:read', request), request);
-      reply = { type: 'read-result', id: m.id, bytes };
-      // Moved, not copied: over the WebSocket the bytes are a view of the received frame.
-      transfer = [bytes.buffer as ArrayBuffer];
-    } catch (e) {
-      reply = { type: 'read-error', id: m.id, error: serializeError(e) };
-    }
-    if (w !== this.worker) return;
-    try {
-      w.postMessage(reply, transfer);
-    } catch (e) {
-      // A buffer that cannot be transferred must not leave the worker waiting for this read.
-      w.postMessage({ type: 'read-error', id: m.id, error: serializeError(e) } satisfies ToWorker);
     }
   }
 }

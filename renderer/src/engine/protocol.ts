@@ -1,12 +1,12 @@
 /**
  * Messages between the renderer's main thread (which owns the IPC API) and the engine worker
- * (which owns the WebGPU device and the model). The worker asks the main thread for tensor
- * bytes; the main thread answers with the bytes the IPC returned, transferred (not copied) to
- * the worker.
+ * (which owns the WebGPU device and the model). The worker reads tensor bytes itself, over the
+ * link the main thread hands it first (engine-link.ts): the bytes never pass the page thread.
  */
 import type { LedgerSummary } from '../../../shared/gpu/ledger';
 import type { SerializedError } from '../../../shared/errors';
 import type { EngineHeader } from '../../../shared/ipc/channels/engine';
+import type { EngineLink } from './engine-link';
 import type { CandidateTiming, TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
 import type { NewSession } from '../../../shared/sessions/record';
 import type { WeightType } from '../../../shared/engine/quant-matmul';
@@ -34,11 +34,13 @@ export interface HistoryMessage {
 export type GenerationMode = 'chat' | 'completion';
 
 export type ToWorker =
+  /** The worker's own link to the services (sent once, right after the worker starts; a port is transferred). */
+  | { type: 'link'; link: EngineLink }
+  /** No link could be opened: every read fails with this error. */
+  | { type: 'link-error'; error: SerializedError }
   /** `tuning`: the kernel measurements this browser kept (the worker measures what is missing). */
   /** `gpuMemory`: the budget in bytes the residency planner fits the model to (absent: none). */
   | { type: 'load'; header: EngineHeader; contextLength?: number; gpuMemory?: number; tuning: TuningFile; lora?: LoraToLoad }
-  | { type: 'read-result'; id: number; bytes: Uint8Array }
-  | { type: 'read-error'; id: number; error: SerializedError }
   /**
    * `history`: the conversation before `text` (chat mode). When given, the worker's chat session
    * is rebuilt from it (the KV cache still serves the prefix it shares), so the view's stored
@@ -146,7 +148,6 @@ export interface EngineActivations {
 }
 
 export type FromWorker =
-  | { type: 'read'; id: number; model: string; tensor: string; offset: number; length: number }
   | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
   /** Measuring the decode kernels on this adapter (once per adapter and kernel version). */
   | { type: 'tuning'; weightType: string; index: number; count: number }
