@@ -37,6 +37,14 @@ export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
 ];
 
 /**
+ * The integer kernels tried by default (where the device offers them): one and two rows per
+ * invocation, with and without dot4I8Packed. Left out as measured slower on lavapipe (specs/
+ * benchmarks.md, "Integer decode kernels"): r4 (no better than r2), -v16 (mixed), -sg (0.4–0.8×);
+ * each extra candidate costs a pipeline compile and its rounds.
+ */
+export const TUNING_INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'int', 'int-r2'];
+
+/**
  * A candidate must beat the default by this fraction to replace it (its speed-up interval must
  * clear 1 / (1 − margin)): on a CPU adapter shared with other work, timings wander by 5-10 %.
  */
@@ -117,8 +125,8 @@ export interface TuneOptions {
   shapes?: Partial<Record<WeightType, { rows: number; cols: number }>>;
   candidates?: readonly WeightKernelTuning[];
   /**
-   * The integer decode kernels to try for the types that have them: every variant the device
-   * offers (default, or true), only these, or none (false).
+   * The integer decode kernels to try for the types that have them, where the device offers them:
+   * TUNING_INT_VARIANTS (default), every variant (true), only these, or none (false).
    */
   intVariants?: boolean | readonly IntVariant[];
   /** Timed rounds per candidate (the best counts) and products per round. */
@@ -261,7 +269,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
   const xHost = Float32Array.from({ length: maxCols }, (_, i) => Math.sin(i * 0.37));
   const x = ctx.storage(xHost, 'tune:x');
   const y = ctx.storage(maxRows * 4, 'tune:y');
-  const wanted = opts.intVariants ?? true;
+  const wanted = opts.intVariants ?? TUNING_INT_VARIANTS;
   const intsOf = (type: WeightType, cols: number): IntVariant[] =>
     wanted === false || !isIntWeightType(type) || cols % 32 !== 0 ? [] : intVariantsFor(ctx, type, { cols }).filter((v) => wanted === true || wanted.includes(v));
   const needXq = opts.types.some((t) => intsOf(t, shapeOf(t).cols).length > 0);
