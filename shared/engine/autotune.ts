@@ -314,7 +314,15 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
         const timings: CandidateTiming[] = [];
         const all: Candidate[] = [...candidates.map((tuning) => ({ tuning })), ...intsOf(type, tc).map((v) => ({ tuning: DEFAULT_TUNING, int: v }))];
         for (const c of all) {
-          await product(c, 1);
+          if (c.int) {
+            // An integer kernel this adapter cannot compile (no packed_4x8_integer_dot_product, say) is a candidate that lost, not a failed tuning.
+            try {
+              await product(c, 1);
+            } catch {
+              timings.push({ tuning: c.tuning, int: c.int, ms: Infinity, rounds: [], agrees: false });
+              continue;
+            }
+          } else await product(c, 1);
           const got = await ctx.readF32(y, tr);
           if (c.int) {
             // Against the integer reference over the same Q8 rounding of x (quantize_q8 matches quantizeQ8Ref bit for bit).
