@@ -135,6 +135,34 @@ describe('kernel tuner', () => {
     }
   });
 
+  it('an integer kernel whose product is wrong is never kept, however fast', async (t) => {
+    if (!ctx) return t.skip(reason);
+    // The same device, but Q6_K's dot4 kernel swapped for Q4_K's: it runs, and computes the wrong product.
+    const real = ctx;
+    const wrong = Object.create(real, {
+      pipeline: { value: (shader: string, opts: Parameters<GpuContext['pipeline']>[1]) => real.pipeline(shader === 'matvec_q6_k_i8' ? 'matvec_q4_k_i8' : shader, opts) },
+    }) as GpuContext;
+    const seen: CandidateTiming[] = [];
+    const record = await tuneWeightKernels(wrong, {
+      types: ['Q6_K'],
+      rows: 40,
+      cols: 512,
+      rounds: 2,
+      reps: 1,
+      candidates: [],
+      intVariants: ['dot4', 'int'],
+      now: scriptedClock(1, 3, 1), // dot4 would be the fastest
+      onTimings: (_type, timings) => seen.push(...timings),
+    });
+    expect(seen.map((x) => [x.int, x.agrees])).toEqual([
+      [undefined, true],
+      ['dot4', false],
+      ['int', true],
+    ]);
+    expect(seen[1]!.rounds).toEqual([]);
+    expect(record.types.Q6_K!.intMatvec).toBeUndefined();
+  });
+
   it('a model loaded with tuned decode shapes gives the default shapes\' logits', async (t) => {
     if (!ctx) return t.skip(reason);
     const cases: [string, Uint8Array][] = [
