@@ -6,6 +6,7 @@
  */
 import { basename } from 'node:path';
 import { generate } from '../../shared/engine/generate';
+import type { IntVariant } from '../../shared/engine/int-matvec';
 import type { WeightKernelTuning, WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
 import type { SessionConfirmation } from '../../shared/sessions/record';
@@ -15,6 +16,8 @@ export interface ConfirmOptions {
   /** Decode tokens per run (default 16) and alternations (default 2; the best of each counts). */
   tokens?: number;
   reps?: number;
+  /** The integer decode kernels the tuner kept (the tuned model decodes through them too). */
+  intMatvec?: Partial<Record<WeightType, IntVariant>>;
 }
 
 export async function confirmTuning(ctx: GpuContext, file: string, table: Partial<Record<WeightType, WeightKernelTuning>>, opts: ConfirmOptions = {}): Promise<SessionConfirmation> {
@@ -23,7 +26,7 @@ export async function confirmTuning(ctx: GpuContext, file: string, table: Partia
   const plain = await openNodeModel(file, { ctx, contextLength: n + 16, tuningFile: false });
   let tuned: NodeModel | undefined;
   try {
-    tuned = await openNodeModel(file, { ctx, contextLength: n + 16, matvecTuning: table });
+    tuned = await openNodeModel(file, { ctx, contextLength: n + 16, matvecTuning: table, intMatvec: opts.intMatvec ?? {} });
     const prompt = plain.tokenizer.encode('Once upon a time').slice(0, 4);
     const decode = async (m: NodeModel) => {
       m.model.rewind(0);

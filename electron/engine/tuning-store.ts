@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { defaultDataDir } from '../app-meta';
 import { writeFileDurable } from '../pixelfs/file-ops';
-import { adapterKey, emptyTuningFile, findTuning, kernelsKey, parseTuningFile, tuningTable, withTuning, type TuningFile, type TuningRecord } from '../../shared/engine/autotune';
+import type { IntVariant } from '../../shared/engine/int-matvec';
+import { adapterKey, emptyTuningFile, findTuning, intMatvecTable, kernelsKey, parseTuningFile, tuningTable, withTuning, type TuningFile, type TuningRecord } from '../../shared/engine/autotune';
 import type { WeightKernelTuning, WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
 
@@ -60,6 +61,8 @@ export async function forgetTuning(path: string, adapter: string, kernels: strin
 export interface SavedTuning {
   record: TuningRecord;
   table: Partial<Record<WeightType, WeightKernelTuning>>;
+  /** The integer decode kernels the tuner kept (proven faster, checked against the reference); empty: none. */
+  intMatvec: Partial<Record<WeightType, IntVariant>>;
 }
 
 /**
@@ -75,5 +78,5 @@ export function savedTuningFor(ctx: GpuContext, path: string, warn: (message: st
     return undefined;
   }
   const record = findTuning(file, adapterKey(ctx.adapter), kernelsKey(ctx));
-  return record ? { record, table: tuningTable(record) } : undefined;
+  return record ? { record, table: tuningTable(record), intMatvec: intMatvecTable(record) } : undefined;
 }

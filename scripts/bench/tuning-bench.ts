@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { modelTuningShapes, modelWeightTypes, tuneWeightKernels, tuningTable } from '../../shared/engine/autotune';
+import { candidateName, intMatvecTable, modelTuningShapes, modelWeightTypes, tuneWeightKernels, tuningTable } from '../../shared/engine/autotune';
 import { generate } from '../../shared/engine/generate';
 import { openNodeModel, type NodeModel } from '../../electron/engine';
 import { openBenchContext } from '../../electron/cli/commands/bench';
@@ -47,7 +47,8 @@ try {
     const record = await tuneWeightKernels(ctx, { types, rounds, ...(values.size ? { rows: size, cols: size } : { shapes: modelTuningShapes(tensors) }) });
     const tuneS = (performance.now() - t0) / 1000;
     const table = tuningTable(record);
-    const tuned = await openNodeModel(file, { ctx, contextLength: n + 16, matvecTuning: table });
+    // The shapes and the integer decode kernels the record kept, as a load with the saved record gets them.
+    const tuned = await openNodeModel(file, { ctx, contextLength: n + 16, matvecTuning: table, intMatvec: intMatvecTable(record) });
     const prompt = plain.tokenizer.encode('Once upon a time').slice(0, 4);
     const decode = async (m: NodeModel) => {
       m.model.rewind(0);
@@ -66,7 +67,7 @@ try {
       best.tuned = Math.max(best.tuned, b.tps);
       same &&= a.tokens.join() === b.tokens.join();
     }
-    const shapes = types.map((t) => `${t} ${table[t]!.workgroupSize}x${table[t]!.threadsPerRow} (kernel ${record.types[t]!.speedup.toFixed(2)}×)`).join(', ');
+    const shapes = types.map((t) => `${t} ${candidateName({ tuning: table[t]!, ...(record.types[t]!.intMatvec ? { int: record.types[t]!.intMatvec } : {}) })} (kernel ${record.types[t]!.speedup.toFixed(2)}×)`).join(', ');
     console.log(
       `${file.split('/').pop()}: tuned in ${tuneS.toFixed(1)} s → ${shapes}; decode ${best.plain.toFixed(2)} → ${best.tuned.toFixed(2)} tokens/s = ${(best.tuned / best.plain).toFixed(2)}× (best of ${reps}, ${n} tokens, same greedy tokens: ${same})`,
     );

@@ -8,6 +8,10 @@
  * the bootstrap interval of its speed-up clears a minimum win (shared/stats). The
  * record is keyed by the adapter and by the kernels' WGSL, so a new driver or a changed kernel is
  * measured again, and it is checked like any other input when it is read back.
+ * The integer decode kernels (int-matvec.ts) compete under the same rule: each variant the device
+ * offers for a type is checked against its integer reference (not the f32 product: it rounds x to
+ * 8 bits) and kept only when proven faster than the default f32 shape; the record then names it
+ * (intMatvec), and a model loaded with the record decodes that type through it. Not tuned: off.
  */
 import { z } from 'zod';
 import type { GpuContext } from '../gpu';
@@ -16,6 +20,8 @@ import { Xoshiro128 } from '../model-gen/prng';
 import { pairedSpeedupInterval, type Interval } from '../stats/bootstrap';
 import { decideSpeedup, type SpeedDecision } from '../stats/speed-decision';
 import { EngineError } from './errors';
+import { encodeIntMatvec, INT_VARIANTS, INT_WEIGHT_TYPES, intShader, intVariantsFor, intVariantsOfType, isIntWeightType, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
+import { intMatvecRef, quantizeQ8Ref } from './reference/int-matvec';
 import { tensorTypeName, type TensorInfo } from './tensor-source';
 import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, isWeightType, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
 
@@ -31,6 +37,14 @@ export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
 ];
 
 /**
+ * The integer kernels tried by default (where the device offers them): one and two rows per
+ * invocation, with and without dot4I8Packed. Left out as measured slower on lavapipe (specs/
+ * benchmarks.md, "Integer decode kernels"): r4 (no better than r2), -v16 (mixed), -sg (0.4–0.8×);
+ * each extra candidate costs a pipeline compile and its rounds.
+ */
+export const TUNING_INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'int', 'int-r2'];
+
+/**
  * A candidate must beat the default by this fraction to replace it (its speed-up interval must
  * clear 1 / (1 − margin)): on a CPU adapter shared with other work, timings wander by 5-10 %.
  */
@@ -38,6 +52,12 @@ export const TUNING_MARGIN = 0.1;
 
 /** How far a candidate's product may drift from the default's (summation order only). */
 const AGREEMENT_TOLERANCE = 1e-4;
+/**
+ * An integer candidate's drift from its integer reference, in units of 2^-24 · Σ|terms| of the row
+ * (its block sums are exact; only f32 rounding of the terms and their sum is left), as the
+ * integer kernels' tests allow.
+ */
+const INT_AGREEMENT_ULPS = 8;
 
 export interface TypeTuning {
   tuning: WeightKernelTuning;
@@ -53,6 +73,10 @@ export interface TypeTuning {
   interval?: { lo: number; hi: number; confidence: number };
   /** When the default stays: the shape that came closest. */
   challenger?: WeightKernelTuning;
+  /** The integer decode kernel kept for this type (decode then goes through it, not `tuning`). */
+  intMatvec?: IntVariant;
+  /** When the default stays and the closest was an integer kernel: which. */
+  challengerIntMatvec?: IntVariant;
   /** The decision in plain words, with the numbers that made it. */
   reason?: string;
   /** The matrix timed, when it was not the record's rows × cols (a model's own shape). */
@@ -76,7 +100,9 @@ export interface TuningRecord {
 
 export interface CandidateTiming {
   tuning: WeightKernelTuning;
-  /** Best milliseconds per product over the rounds (Infinity when it was not timed). */
+  /** An integer decode kernel (then `tuning` is the default f32 shape, unused by it). */
+  int?: IntVariant;
+  /** Best milliseconds per product over the rounds (Infinity when it was not timed); integer kernels: quantising x included. */
   ms: number;
   /** Milliseconds per product in each round (the rounds time every candidate back to back). */
   rounds: number[];
@@ -98,6 +124,11 @@ export interface TuneOptions {
   /** Per type, the shape to time instead (a model's largest matrix of that type, say). */
   shapes?: Partial<Record<WeightType, { rows: number; cols: number }>>;
   candidates?: readonly WeightKernelTuning[];
+  /**
+   * The integer decode kernels to try for the types that have them, where the device offers them:
+   * TUNING_INT_VARIANTS (default), every variant (true), only these, or none (false).
+   */
+  intVariants?: boolean | readonly IntVariant[];
   /** Timed rounds per candidate (the best counts) and products per round. */
   rounds?: number;
   reps?: number;
@@ -120,13 +151,18 @@ export function adapterKey(a: Pick<AdapterSummary, 'vendor' | 'architecture' | '
   return [a.vendor, a.architecture, a.device, a.description].join(' | ');
 }
 
-/** A 64-bit FNV-1a of the weight kernels' expanded WGSL, as hex: any kernel change changes it. */
+/** The shaders a tuning record measures: the f32 weight kernels, quantize_q8 and every integer kernel. */
+export function tunedShaders(): string[] {
+  return [...WEIGHT_TYPES.map((t) => WEIGHT_SHADERS[t]), 'quantize_q8', ...INT_WEIGHT_TYPES.flatMap((t) => intVariantsOfType(t).map((v) => intShader(t, v)))];
+}
+
+/** A 64-bit FNV-1a of the weight kernels' expanded WGSL (tunedShaders), as hex: any kernel change changes it. */
 export function kernelsKey(ctx: Pick<GpuContext, 'shaderText'>): string {
   let h = 0xcbf29ce484222325n;
   const prime = 0x100000001b3n;
   const mask = (1n << 64n) - 1n;
-  for (const type of WEIGHT_TYPES) {
-    const text = `${WEIGHT_SHADERS[type]}\n${ctx.shaderText(WEIGHT_SHADERS[type])}\n`;
+  for (const name of tunedShaders()) {
+    const text = `${name}\n${ctx.shaderText(name)}\n`;
     for (let i = 0; i < text.length; i++) h = ((h ^ BigInt(text.charCodeAt(i))) * prime) & mask;
   }
   return h.toString(16).padStart(16, '0');
@@ -134,9 +170,15 @@ export function kernelsKey(ctx: Pick<GpuContext, 'shaderText'>): string {
 
 const sameTuning = (a: WeightKernelTuning, b: WeightKernelTuning) => a.workgroupSize === b.workgroupSize && a.threadsPerRow === b.threadsPerRow;
 
+/** A candidate's name: its shape (`64x4`), or `int <variant>` for an integer kernel. */
+export function candidateName(c: { tuning: WeightKernelTuning; int?: IntVariant }): string {
+  return c.int ? `int ${c.int}` : `${c.tuning.workgroupSize}x${c.tuning.threadsPerRow}`;
+}
+
 /** One candidate against the default: its speed-up interval and whether the rule keeps it. */
 export interface CandidateComparison {
   tuning: WeightKernelTuning;
+  int?: IntVariant;
   agrees: boolean;
   /** Null when it was not timed against the default (it disagreed, or its rounds do not pair). */
   speedup: Interval | null;
@@ -149,10 +191,12 @@ export function compareCandidates(timings: readonly CandidateTiming[], margin = 
   if (!base || !base.agrees || !Number.isFinite(base.ms) || base.rounds.length === 0) {
     throw new EngineError('ENGINE_BAD_OPTION', 'the default kernel shape must be timed first and agree with itself');
   }
+  if (base.int) throw new EngineError('ENGINE_BAD_OPTION', 'the default must be an f32 kernel shape');
   return timings.slice(1).map((t) => {
-    if (!t.agrees || t.rounds.length !== base.rounds.length) return { tuning: t.tuning, agrees: t.agrees, speedup: null, decision: null };
+    const id = { tuning: t.tuning, ...(t.int ? { int: t.int } : {}) };
+    if (!t.agrees || t.rounds.length !== base.rounds.length) return { ...id, agrees: t.agrees, speedup: null, decision: null };
     const speedup = pairedSpeedupInterval(base.rounds, t.rounds);
-    return { tuning: t.tuning, agrees: true, speedup, decision: decideSpeedup(speedup, margin) };
+    return { ...id, agrees: true, speedup, decision: decideSpeedup(speedup, margin) };
   });
 }
 
@@ -172,8 +216,10 @@ export function chooseTuning(timings: readonly CandidateTiming[], margin = TUNIN
   const shown = kept ?? timed[0];
   const interval = shown ? { interval: { lo: shown.speedup!.lo, hi: shown.speedup!.hi, confidence: shown.speedup!.confidence } } : {};
   if (kept) {
-    const pick = timings.find((t) => sameTuning(t.tuning, kept.tuning))!;
-    return { tuning: { ...pick.tuning }, ms: pick.ms, defaultMs: base.ms, speedup: kept.speedup!.estimate, ...interval, reason: kept.decision!.reason };
+    const pick = timings.find((t) => candidateName(t) === candidateName(kept))!;
+    // An integer kernel kept: decode goes through it; the f32 shape (for what it does not take) stays the default.
+    const int = pick.int ? { intMatvec: pick.int } : {};
+    return { tuning: { ...pick.tuning }, ...int, ms: pick.ms, defaultMs: base.ms, speedup: kept.speedup!.estimate, ...interval, reason: kept.decision!.reason };
   }
   return {
     tuning: { ...base.tuning },
@@ -181,7 +227,7 @@ export function chooseTuning(timings: readonly CandidateTiming[], margin = TUNIN
     defaultMs: base.ms,
     speedup: 1,
     ...interval,
-    ...(shown ? { challenger: { ...shown.tuning }, reason: shown.decision!.reason } : { reason: 'Not kept: no other shape computed the same product.' }),
+    ...(shown ? { challenger: { ...shown.tuning }, ...(shown.int ? { challengerIntMatvec: shown.int } : {}), reason: shown.decision!.reason } : { reason: 'Not kept: no other shape computed the same product.' }),
   };
 }
 
@@ -220,32 +266,43 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
   const previousHook = ctx.activeTimingHook;
   const maxCols = Math.max(cols, ...opts.types.map((t) => shapeOf(t).cols));
   const maxRows = Math.max(rows, ...opts.types.map((t) => shapeOf(t).rows));
-  const x = ctx.storage(Float32Array.from({ length: maxCols }, (_, i) => Math.sin(i * 0.37)), 'tune:x');
+  const xHost = Float32Array.from({ length: maxCols }, (_, i) => Math.sin(i * 0.37));
+  const x = ctx.storage(xHost, 'tune:x');
   const y = ctx.storage(maxRows * 4, 'tune:y');
+  const wanted = opts.intVariants ?? TUNING_INT_VARIANTS;
+  const intsOf = (type: WeightType, cols: number): IntVariant[] =>
+    wanted === false || !isIntWeightType(type) || cols % 32 !== 0 ? [] : intVariantsFor(ctx, type, { cols }).filter((v) => wanted === true || wanted.includes(v));
+  const needXq = opts.types.some((t) => intsOf(t, shapeOf(t).cols).length > 0);
+  const xq = ctx.storage(needXq ? quantizedXWords(Math.ceil(maxCols / 32) * 32) * 4 : 16, 'tune:xq');
   try {
     for (const [typeIndex, type] of opts.types.entries()) {
       opts.signal?.throwIfAborted();
       opts.onProgress?.({ type, typeIndex, typeCount: opts.types.length });
       const { rows: tr, cols: tc } = shapeOf(type);
-      const w = ctx.storage(randomWeightBytes(type, tr, tc, 0x9e3779b9 + typeIndex), `tune:w:${type}`);
+      const wBytes = randomWeightBytes(type, tr, tc, 0x9e3779b9 + typeIndex);
+      const w = ctx.storage(wBytes, `tune:w:${type}`);
       try {
         const weights = { type, rows: tr, cols: tc, buffer: w };
-        const product = async (tuning: WeightKernelTuning, n: number) => {
-          const b = ctx.batch(`tune ${type} ${tuning.workgroupSize}x${tuning.threadsPerRow}`);
-          for (let i = 0; i < n; i++) await encodeMatmul(ctx, b, { weights, x, y, tokens: 1, tuning });
+        type Candidate = { tuning: WeightKernelTuning; int?: IntVariant };
+        const product = async (c: Candidate, n: number) => {
+          const b = ctx.batch(`tune ${type} ${candidateName(c)}`);
+          for (let i = 0; i < n; i++) {
+            if (c.int) await encodeIntMatvec(ctx, b, { weights, x, xq, y, variant: c.int });
+            else await encodeMatmul(ctx, b, { weights, x, y, tokens: 1, tuning: c.tuning });
+          }
           b.submit();
           await ctx.sync();
         };
         /** Milliseconds per product of `n` products: the GPU's own pass times, or the wall clock around them. */
-        const timedProduct = async (tuning: WeightKernelTuning, n: number): Promise<number> => {
+        const timedProduct = async (c: Candidate, n: number): Promise<number> => {
           if (clock === 'wall') {
             const t0 = now();
-            await product(tuning, n);
+            await product(c, n);
             return (now() - t0) / n;
           }
           // The batch reads the hook when it is made; the times arrive after the GPU finished.
           const passes = new Promise<number>((resolve) => ctx.setTimingHook((_label, times) => resolve(times.reduce((sum, p) => sum + p.ms, 0))));
-          await product(tuning, n);
+          await product(c, n);
           // A lost device never delivers the times: fail as the next GPU call would.
           const ms = await Promise.race([passes, ctx.device.lost.then(() => NaN)]);
           if (!Number.isFinite(ms)) await ctx.sync();
@@ -253,10 +310,29 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
         };
         // Correctness first (this also compiles every pipeline before anything is timed).
         let reference: Float32Array | null = null;
+        let intReference: ReturnType<typeof intMatvecRef> | null = null;
         const timings: CandidateTiming[] = [];
-        for (const tuning of candidates) {
-          await product(tuning, 1);
+        const all: Candidate[] = [...candidates.map((tuning) => ({ tuning })), ...intsOf(type, tc).map((v) => ({ tuning: DEFAULT_TUNING, int: v }))];
+        for (const c of all) {
+          if (c.int) {
+            // An integer kernel this adapter cannot compile (no packed_4x8_integer_dot_product, say) is a candidate that lost, not a failed tuning.
+            try {
+              await product(c, 1);
+            } catch {
+              timings.push({ tuning: c.tuning, int: c.int, ms: Infinity, rounds: [], agrees: false });
+              continue;
+            }
+          } else await product(c, 1);
           const got = await ctx.readF32(y, tr);
+          if (c.int) {
+            // Against the integer reference over the same Q8 rounding of x (quantize_q8 matches quantizeQ8Ref bit for bit).
+            intReference ??= intMatvecRef(type as IntWeightType, wBytes, tr, tc, quantizeQ8Ref(xHost.subarray(0, tc)));
+            const mag = Math.max(...intReference.mag);
+            let ok = Number.isFinite(mag);
+            for (let i = 0; i < tr && ok; i++) ok = Math.abs(got[i]! - intReference.y[i]!) <= INT_AGREEMENT_ULPS * 2 ** -24 * mag + 2 ** -20 * Math.abs(intReference.y[i]!);
+            timings.push({ tuning: c.tuning, int: c.int, ms: Infinity, rounds: [], agrees: ok });
+            continue;
+          }
           if (!reference) reference = got;
           let scale = 0;
           let worst = 0;
@@ -265,7 +341,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
             worst = Math.max(worst, Math.abs(got[i]! - reference[i]!));
           }
           const agrees = Number.isFinite(scale) && worst <= AGREEMENT_TOLERANCE * Math.max(1, scale);
-          timings.push({ tuning, ms: Infinity, rounds: [], agrees });
+          timings.push({ tuning: c.tuning, ms: Infinity, rounds: [], agrees });
         }
         // Each round times every candidate back to back, in alternating order, so a busy second
         // of the machine hits a candidate and the default alike.
@@ -273,7 +349,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
         for (let r = 0; r < rounds; r++) {
           for (const t of r % 2 ? [...timed].reverse() : timed) {
             opts.signal?.throwIfAborted();
-            const ms = await timedProduct(t.tuning, reps);
+            const ms = await timedProduct(t, reps);
             t.rounds.push(ms);
             t.ms = Math.min(t.ms, ms);
           }
@@ -288,8 +364,19 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
     if (clock === 'gpu') ctx.setTimingHook(previousHook);
     x.destroy();
     y.destroy();
+    xq.destroy();
   }
   return record;
+}
+
+/** The per-type integer decode kernels a record kept (what Model.load takes as `intMatvec`); empty when none won. */
+export function intMatvecTable(record: TuningRecord): Partial<Record<IntWeightType, IntVariant>> {
+  const out: Partial<Record<IntWeightType, IntVariant>> = {};
+  for (const type of INT_WEIGHT_TYPES) {
+    const v = record.types[type]?.intMatvec;
+    if (v) out[type] = v;
+  }
+  return out;
 }
 
 /** The per-type matvec shapes a record chose (what Model.load takes as `matvecTuning`). */
@@ -317,6 +404,8 @@ const TypeTuningSchema = z.strictObject({
   speedup: z.number().positive().max(1e6),
   interval: z.strictObject({ lo: z.number().nonnegative().max(1e6), hi: z.number().nonnegative().max(1e6), confidence: z.number().gt(0).lt(1) }).optional(),
   challenger: TuningSchema.optional(),
+  intMatvec: z.enum(INT_VARIANTS as [IntVariant, ...IntVariant[]]).optional(),
+  challengerIntMatvec: z.enum(INT_VARIANTS as [IntVariant, ...IntVariant[]]).optional(),
   reason: z.string().max(1000).optional(),
   rows: Count.optional(),
   cols: Count.optional(),
@@ -362,6 +451,13 @@ export function parseTuningFile(text: string, file: string): TuningFile {
       const { workgroupSize: wg, threadsPerRow: tpr } = t!.tuning;
       if (!isKernelTuning(t!.tuning)) {
         throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.tuning: ${wg}x${tpr} is not a kernel shape`, { file, field: `records.${i}.types.${type}.tuning` });
+      }
+      // An integer kernel a record names must exist for that type.
+      for (const f of ['intMatvec', 'challengerIntMatvec'] as const) {
+        const v = t![f];
+        if (v && !(isIntWeightType(type) && intVariantsOfType(type).includes(v))) {
+          throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.${f}: no integer kernel ${v} for ${type}`, { file, field: `records.${i}.types.${type}.${f}` });
+        }
       }
     }
   }

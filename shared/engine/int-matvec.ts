@@ -1,7 +1,8 @@
 /**
  * Integer decode products (issue 15 §1): x is quantised once per product into Q8 blocks
  * (shaders/quantize_q8.wgsl), then each weight block is dotted with it in i32 over packed bytes
- * (shaders/matvec_<type>_i8*.wgsl), llama.cpp's scheme for quantised weights. matvec (one token)
+ * (shaders/matvec_<type>_i8*.wgsl), llama.cpp's scheme for quantised weights (Q8_0, Q4_0, and
+ * the super-block types Q4_K, Q6_K with their sub-block scales applied to integer sums). matvec (one token)
  * only; prefill and get_rows keep the f32 kernels of quant-matmul.ts. Variants:
  *   'dot4'    one invocation per row, dot4I8Packed (WGSL packed_4x8_integer_dot_product)
  *   'int'     the same with the 4 products written out in plain i32 (adapters without dot4I8Packed)
@@ -12,8 +13,8 @@
 import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
 import { planMatmul, type WeightMatrix, type WeightType } from './quant-matmul';
 
-export type IntWeightType = 'Q8_0' | 'Q4_0';
-export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0'];
+export type IntWeightType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-sg';
 export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
 
@@ -31,6 +32,17 @@ const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
 /** Rows per invocation (override NR) of the one-invocation-per-row variants. */
 const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = { dot4: 1, 'dot4-r2': 2, 'dot4-r4': 4, int: 1, 'int-r2': 2, 'int-r4': 4, 'dot4-v16': 1, 'int-v16': 1, 'dot4-sg': 1 };
 const V16 = (v: IntVariant) => v === 'dot4-v16' || v === 'int-v16';
+/**
+ * The super-block types (256 values) have one shape, one invocation per row (_matvec_i8_k.wgsl),
+ * with or without dot4I8Packed: their 32-value sub-blocks meet x's Q8 blocks one to one.
+ */
+const SUPER_BLOCK = (t: IntWeightType) => t === 'Q4_K' || t === 'Q6_K';
+const SUPER_BLOCK_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
+
+/** The variants that exist for a type (a shader per variant), whatever the device. */
+export function intVariantsOfType(t: IntWeightType): readonly IntVariant[] {
+  return SUPER_BLOCK(t) ? SUPER_BLOCK_VARIANTS : INT_VARIANTS;
+}
 const QUANTIZE_WG = 64;
 const MATVEC_WG = 64;
 /** Lanes per row of the subgroup variant: lavapipe's subgroup size (the kernel checks nothing; the tuner's reference check does). */
@@ -52,7 +64,7 @@ export function intShader(type: IntWeightType, v: IntVariant): string {
 export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, m?: { cols: number; byteOffset?: number }): IntVariant[] {
   if (!isIntWeightType(type)) return [];
   const sg = ctx.caps.subgroups && ctx.adapter.subgroupMinSize === SG_LANES && ctx.adapter.subgroupMaxSize === SG_LANES;
-  return INT_VARIANTS.filter((v) => (v !== 'dot4-sg' || sg) && (!m || intVariantFits(v, m)));
+  return intVariantsOfType(type).filter((v) => (v !== 'dot4-sg' || sg) && (!m || intVariantFits(v, m)));
 }
 
 /** Whether a variant takes a matrix of this shape and placement. */
@@ -62,7 +74,8 @@ export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: nu
 
 /**
  * A forced choice as text (an environment variable in tests and benchmarks): a variant for every
- * integer type (`dot4-r2`) or per type (`Q8_0=dot4-r2,Q4_0=int`). Empty: none.
+ * integer type that has it (`dot4-r2`: Q8_0 and Q4_0; `dot4`: all) or per type
+ * (`Q8_0=dot4-r2,Q4_K=int`). Empty: none.
  */
 export function parseIntMatvec(spec: string): Partial<Record<IntWeightType, IntVariant>> {
   const out: Partial<Record<IntWeightType, IntVariant>> = {};
@@ -71,7 +84,8 @@ export function parseIntMatvec(spec: string): Partial<Record<IntWeightType, IntV
     const variant = b as IntVariant;
     if (!INT_VARIANTS.includes(variant)) throw new GpuUsageError(`unknown integer kernel variant ${JSON.stringify(b)} (known: ${INT_VARIANTS.join(', ')})`);
     if (a !== null && !isIntWeightType(a)) throw new GpuUsageError(`no integer kernels for ${JSON.stringify(a)} (types: ${INT_WEIGHT_TYPES.join(', ')})`);
-    for (const t of a === null ? INT_WEIGHT_TYPES : [a as IntWeightType]) out[t] = variant;
+    if (a !== null && !intVariantsOfType(a as IntWeightType).includes(variant)) throw new GpuUsageError(`no integer kernel ${variant} for ${a} (it has: ${intVariantsOfType(a as IntWeightType).join(', ')})`);
+    for (const t of a === null ? INT_WEIGHT_TYPES.filter((t) => intVariantsOfType(t).includes(variant)) : [a as IntWeightType]) out[t] = variant;
   }
   return out;
 }
@@ -104,18 +118,19 @@ export function planQuantize(cols: number, xOffset = 0, qOffset = 0): IntDispatc
 export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; qOffset?: number; yOffset?: number }): IntDispatch {
   const { type, rows, cols } = a.weights;
   if (!isIntWeightType(type)) throw new GpuUsageError(`no integer kernel for ${type}`, { type });
-  if (!INT_VARIANTS.includes(a.variant)) throw new GpuUsageError(`unknown integer kernel variant ${String(a.variant)}`);
+  if (!intVariantsOfType(type).includes(a.variant)) throw new GpuUsageError(`no integer kernel variant ${String(a.variant)} for ${type}`);
   // The f32 kernel's checks of the matrix (shape, alignment) and its Params layout.
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: 1, yOffset: a.yOffset });
   if (!intVariantFits(a.variant, a.weights)) throw new GpuUsageError(`${a.variant} needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
   if (V16(a.variant) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned`);
   const sg = a.variant === 'dot4-sg';
   const rowsPerGroup = sg ? MATVEC_WG / SG_LANES : MATVEC_WG * ROWS_PER_INVOCATION[a.variant];
+  const constants: Record<string, number> = sg ? { WG: MATVEC_WG, TPR: SG_LANES } : V16(a.variant) || SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: ROWS_PER_INVOCATION[a.variant] };
   const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
   return {
     shader: intShader(type, a.variant),
     entryPoint: 'matvec',
-    constants: sg ? { WG: MATVEC_WG, TPR: SG_LANES } : V16(a.variant) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: ROWS_PER_INVOCATION[a.variant] },
+    constants,
     workgroups: [gx, gy, 1],
     params: [rows, cols, 1, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]],
   };

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../shared/engine/autotune';
+import { intMatvecTable, kernelsKey, tunedShaders, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../shared/engine/autotune';
+import { intVariantsFor } from '../../shared/engine/int-matvec';
 import type { WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
@@ -53,6 +54,7 @@ describe('kernel tuner', () => {
       cols: 512,
       rounds: 2,
       reps: 2,
+      intVariants: false,
       now: scriptedClock(fast, TUNING_CANDIDATES.length, 2),
       onTimings: (type, timings) => seen.set(type, timings.map((x) => ({ ...x }))),
     });
@@ -80,6 +82,7 @@ describe('kernel tuner', () => {
       rounds: 2,
       reps: 2,
       clock: 'gpu',
+      intVariants: false,
       now: () => {
         throw new Error('the wall clock was read');
       },
@@ -94,6 +97,70 @@ describe('kernel tuner', () => {
     expect(record.types.Q8_0!.reason).toMatch(/^(Kept|Not kept)/);
     expect(ctx.activeTimingHook).toBe(mine);
     ctx.setTimingHook(null);
+  });
+
+  it('the integer decode kernels are candidates: each checked against its integer reference, kept only when faster, named in the record', async (t) => {
+    if (!ctx) return t.skip(reason);
+    // The record's kernels key covers the integer kernels and quantize_q8.
+    expect(tunedShaders()).toEqual(expect.arrayContaining(['quantize_q8', 'matvec_q4_k_i8', 'matvec_q6_k_i8x', 'matvec_q8_0_i8', 'matvec_q4_0_i8sg']));
+    for (const [fast, want] of [
+      [1, 'dot4'],
+      [0, undefined],
+    ] as const) {
+      const types: WeightType[] = ['Q4_K', 'Q6_K', 'Q8_0'];
+      const seen = new Map<WeightType, readonly CandidateTiming[]>();
+      const variants = ['dot4', 'int'] as const;
+      // Only the default f32 shape and two integer kernels: 3 candidates per type.
+      const record = await tuneWeightKernels(ctx, {
+        types,
+        rows: 72,
+        cols: 768,
+        rounds: 2,
+        reps: 1,
+        candidates: [],
+        intVariants: variants,
+        now: scriptedClock(fast, 3, 1),
+        onTimings: (type, timings) => seen.set(type, timings.map((x) => ({ ...x }))),
+      });
+      for (const type of types) {
+        const timings = seen.get(type)!;
+        expect(intVariantsFor(ctx, type)).toEqual(expect.arrayContaining([...variants]));
+        expect(timings.map((x) => x.int), type).toEqual([undefined, 'dot4', 'int']);
+        // Every integer kernel computed its reference's product (the check runs on the real kernels).
+        expect(timings.map((x) => x.agrees), type).toEqual([true, true, true]);
+        expect(record.types[type]!.intMatvec, type).toBe(want);
+        expect(record.types[type]!.tuning).toEqual(TUNING_CANDIDATES[0]);
+      }
+      expect(intMatvecTable(record)).toEqual(want ? { Q4_K: want, Q6_K: want, Q8_0: want } : {});
+    }
+  });
+
+  it('an integer kernel whose product is wrong is never kept, however fast', async (t) => {
+    if (!ctx) return t.skip(reason);
+    // The same device, but Q6_K's dot4 kernel swapped for Q4_K's: it runs, and computes the wrong product.
+    const real = ctx;
+    const wrong = Object.create(real, {
+      pipeline: { value: (shader: string, opts: Parameters<GpuContext['pipeline']>[1]) => real.pipeline(shader === 'matvec_q6_k_i8' ? 'matvec_q4_k_i8' : shader, opts) },
+    }) as GpuContext;
+    const seen: CandidateTiming[] = [];
+    const record = await tuneWeightKernels(wrong, {
+      types: ['Q6_K'],
+      rows: 40,
+      cols: 512,
+      rounds: 2,
+      reps: 1,
+      candidates: [],
+      intVariants: ['dot4', 'int'],
+      now: scriptedClock(1, 3, 1), // dot4 would be the fastest
+      onTimings: (_type, timings) => seen.push(...timings),
+    });
+    expect(seen.map((x) => [x.int, x.agrees])).toEqual([
+      [undefined, true],
+      ['dot4', false],
+      ['int', true],
+    ]);
+    expect(seen[1]!.rounds).toEqual([]);
+    expect(record.types.Q6_K!.intMatvec).toBeUndefined();
   });
 
   it('a model loaded with tuned decode shapes gives the default shapes\' logits', async (t) => {

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
   adapterKey,
+  candidateName,
   chooseTuning,
   compareCandidates,
   emptyTuningFile,
   findTuning,
+  intMatvecTable,
   parseTuningFile,
   TUNING_MAX_RECORDS,
   tuningTable,
@@ -13,6 +15,8 @@ import {
   type TuningRecord,
 } from '../../shared/engine/autotune';
 import { PxiError } from '../../shared/errors';
+import type { IntVariant } from '../../shared/engine/int-matvec';
+import { kernelTuningSession } from '../../shared/sessions/kernel-tuning';
 
 const t = (wg: number, tpr: number, rounds: number[], agrees = true): CandidateTiming => ({
   tuning: { workgroupSize: wg, threadsPerRow: tpr },
@@ -20,6 +24,9 @@ const t = (wg: number, tpr: number, rounds: number[], agrees = true): CandidateT
   rounds,
   agrees,
 });
+
+/** An integer decode kernel as a candidate (its f32 shape is the default's, unused by it). */
+const ti = (v: IntVariant, rounds: number[], agrees = true): CandidateTiming => ({ ...t(64, 1, rounds, agrees), int: v });
 
 function record(adapter: string, kernels = '0123456789abcdef'): TuningRecord {
   return {
@@ -90,6 +97,59 @@ describe('kernel tuning: the choice', () => {
   it('a record becomes the per-type table Model.load takes', () => {
     expect(tuningTable(record('a'))).toEqual({ Q8_0: { workgroupSize: 64, threadsPerRow: 4 }, F32: { workgroupSize: 64, threadsPerRow: 1 } });
     expect(adapterKey({ vendor: 'mesa', architecture: '', device: 'llvmpipe', description: 'LLVM 15' })).toBe('mesa |  | llvmpipe | LLVM 15');
+  });
+});
+
+describe('kernel tuning: the integer decode kernels', () => {
+  const r = (ms: number) => [ms, ms, ms];
+  it('an integer kernel proven faster than the default f32 shape is kept and named; the f32 shape stays the default', () => {
+    const chosen = chooseTuning([t(64, 1, r(10)), t(64, 4, r(7)), ti('dot4', r(4)), ti('int', r(5))]);
+    expect(chosen).toMatchObject({ tuning: { workgroupSize: 64, threadsPerRow: 1 }, intMatvec: 'dot4', ms: 4, defaultMs: 10, speedup: 2.5, reason: expect.stringMatching(/^Kept/) });
+    // A faster f32 shape beats a slower integer kernel: no intMatvec.
+    const shape = chooseTuning([t(64, 1, r(10)), t(64, 4, r(4)), ti('dot4', r(6))]);
+    expect(shape.tuning.threadsPerRow).toBe(4);
+    expect(shape.intMatvec).toBeUndefined();
+  });
+
+  it('one that is not proven faster (or disagreed with its reference) is not kept: the integer path stays off', () => {
+    const noise = chooseTuning([t(64, 1, r(10)), ti('dot4', r(9.6))]);
+    expect(noise).toMatchObject({ tuning: { threadsPerRow: 1 }, speedup: 1, challengerIntMatvec: 'dot4', reason: expect.stringMatching(/^Not kept/) });
+    expect(noise.intMatvec).toBeUndefined();
+    const wrong = chooseTuning([t(64, 1, r(10)), ti('dot4', r(1), false), ti('int', r(9.8))]);
+    expect(wrong.intMatvec).toBeUndefined();
+    expect(wrong.challengerIntMatvec).toBe('int');
+    // The default itself must be an f32 shape.
+    expect(() => compareCandidates([ti('dot4', r(1)), t(64, 1, r(2))])).toThrow(PxiError);
+  });
+
+  it('names candidates, becomes the intMatvec table, round-trips through the file, and a kernel a type lacks is refused', () => {
+    expect(candidateName(t(64, 4, [1]))).toBe('64x4');
+    expect(candidateName(ti('dot4-r2', [1]))).toBe('int dot4-r2');
+    const rec = record('a');
+    rec.types.Q4_K = { tuning: { workgroupSize: 64, threadsPerRow: 1 }, intMatvec: 'int', ms: 1, defaultMs: 3, speedup: 3 };
+    rec.types.Q6_K = { tuning: { workgroupSize: 64, threadsPerRow: 1 }, challengerIntMatvec: 'dot4', ms: 3, defaultMs: 3, speedup: 1 };
+    expect(intMatvecTable(rec)).toEqual({ Q4_K: 'int' });
+    expect(intMatvecTable(record('b'))).toEqual({});
+    const f = withTuning(emptyTuningFile(), rec);
+    expect(parseTuningFile(JSON.stringify(f), 'k.json')).toEqual(f);
+    const bad = JSON.parse(JSON.stringify(f)) as { records: { types: Record<string, { intMatvec?: string }> }[] };
+    bad.records[0]!.types.Q4_K!.intMatvec = 'dot4-sg';
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/records\.0\.types\.Q4_K\.intMatvec: no integer kernel dot4-sg for Q4_K/);
+    bad.records[0]!.types.F32 = { ...bad.records[0]!.types.Q8_0!, intMatvec: 'dot4' };
+    bad.records[0]!.types.Q4_K!.intMatvec = 'int';
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/types\.F32\.intMatvec/);
+    bad.records[0]!.types.F32!.intMatvec = 'fast';
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/types\.F32\.intMatvec/);
+  });
+
+  it('the session a run records shows the integer kernels as trials and the kept one in use', () => {
+    const timings = [t(64, 1, r(10)), t(64, 4, r(9)), ti('dot4', r(4)), ti('int', r(6))];
+    const rec: TuningRecord = { ...record('a'), types: { Q4_K: chooseTuning(timings) } };
+    const s = kernelTuningSession({ record: rec, timings: { Q4_K: timings }, startedAt: 'a', finishedAt: 'b', driver: 'lavapipe', model: null, by: 'pxi tune' });
+    const trial = s.trials[0]!;
+    expect(trial.variants.map((v) => v.name)).toEqual(['64x1', '64x4', 'int dot4', 'int int']);
+    expect(trial).toMatchObject({ subject: 'Q4_K', baseline: '64x1', challenger: 'int dot4', kept: true, inUse: 'int dot4' });
+    expect(s.decision).toBe('kept');
   });
 });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { expandShaderIncludes, isIncludeOnlyShader, ShaderCompileError, ShaderIncludeError, shaderLineOrigin } from '../../shared/gpu';
 import { WEIGHT_SHADERS } from '../../shared/engine/quant-matmul';
-import { INT_VARIANTS, INT_WEIGHT_TYPES, intShader } from '../../shared/engine/int-matvec';
+import { INT_WEIGHT_TYPES, intShader, intVariantsOfType } from '../../shared/engine/int-matvec';
 
 /** The error thrown by fn, checked to be a ShaderIncludeError. */
 function includeError(fn: () => unknown): ShaderIncludeError {
@@ -115,7 +115,7 @@ describe('the shaders of shaders/', () => {
   });
 
   it('give every matvec kernel one copy of the common bindings and entry points', () => {
-    const integer = new Set(INT_WEIGHT_TYPES.flatMap((t) => INT_VARIANTS.map((v) => intShader(t, v))));
+    const integer = new Set(INT_WEIGHT_TYPES.flatMap((t) => intVariantsOfType(t).map((v) => intShader(t, v))));
     const matvec = compiled.filter((n) => n.startsWith('matvec_') && !integer.has(n));
     // Every integer decode kernel is one of shared/engine/int-matvec.ts's (type, variant) pairs.
     expect(compiled.filter((n) => /^matvec_.*_i8/.test(n)).every((n) => integer.has(n))).toBe(true);

@@ -726,7 +726,7 @@ Exit codes: 0 done, 1 failed (no WebGPU, unsupported model), 2 usage error, 130 
         promptTokens: p,
         genTokens: n,
         breakdownSteps: steps,
-        ...(tuning ? { tuning } : saved ? { matvecTuning: saved.table } : {}),
+        ...(tuning ? { tuning } : saved ? { matvecTuning: saved.table, intMatvec: saved.intMatvec } : {}),
         llama: lc,
         llamaSkipReason: skip,
         threads,

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { adapterKey, kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, tuningTable, type CandidateTiming } from '../../../shared/engine/autotune';
+import { adapterKey, candidateName, intMatvecTable, kernelsKey, TUNING_CANDIDATES, tuneWeightKernels, tuningTable, type CandidateTiming } from '../../../shared/engine/autotune';
 import { confirmTuning } from '../../engine/confirm-tuning';
 import { isWeightType, WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
 import { adapterName } from '../../../shared/gpu/adapter';
@@ -96,7 +96,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         onProgress: (p) => io.err(`  measuring ${p.type} (${p.typeIndex + 1}/${p.typeCount})…`),
         onTimings: (type, measured: readonly CandidateTiming[]) => {
           timings[type] = measured.map((t) => ({ ...t, rounds: [...t.rounds] }));
-          const shown = measured.map((t) => (t.agrees ? `${shape(t.tuning)} ${t.ms.toFixed(2)}` : `${shape(t.tuning)} wrong`)).join(' · ');
+          const shown = measured.map((t) => (t.agrees ? `${candidateName(t)} ${t.ms.toFixed(2)}` : `${candidateName(t)} wrong`)).join(' · ');
           lines.push(`  ${type.padEnd(5)} ms per product: ${shown}`);
         },
       });
@@ -105,7 +105,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         io.out('type   chosen  best ms (default)   speed-up (median per round) [95 % interval of the kept shape, or of the closest]');
         for (const type of types as WeightType[]) {
           const t = record.types[type]!;
-          io.out(`${type.padEnd(6)} ${shape(t.tuning).padEnd(7)} ${t.ms.toFixed(2).padStart(7)} (${t.defaultMs.toFixed(2)})      ${t.speedup.toFixed(2)}×${t.interval ? ` [${t.interval.lo.toFixed(2)}× to ${t.interval.hi.toFixed(2)}×]` : ''}`);
+          io.out(`${type.padEnd(6)} ${candidateName({ tuning: t.tuning, ...(t.intMatvec ? { int: t.intMatvec } : {}) }).padEnd(7)} ${t.ms.toFixed(2).padStart(7)} (${t.defaultMs.toFixed(2)})      ${t.speedup.toFixed(2)}×${t.interval ? ` [${t.interval.lo.toFixed(2)}× to ${t.interval.hi.toFixed(2)}×]` : ''}`);
         }
       } else {
         io.out(JSON.stringify(record));
@@ -118,7 +118,7 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         let session = kernelTuningSession({ record, timings, startedAt, finishedAt: new Date().toISOString(), driver: adapter, model: null, by: 'pxi tune' });
         if (values.confirm) {
           io.err(`pxi tune: confirming on ${values.confirm}…`);
-          const confirmation = await confirmTuning(ctx, values.confirm, tuningTable(record));
+          const confirmation = await confirmTuning(ctx, values.confirm, tuningTable(record), { intMatvec: intMatvecTable(record) });
           io.err(`pxi tune: decode ${confirmation.baselineTokensPerSecond!.toFixed(2)} tokens/s with the default shapes, ${confirmation.tokensPerSecond.toFixed(2)} with the kept ones`);
           session = { ...session, model: basename(values.confirm), confirmation };
         }

@@ -12,6 +12,7 @@ import { Model } from '../../../shared/engine/model';
 import {
   adapterKey,
   findTuning,
+  intMatvecTable,
   kernelsKey,
   mergeTuning,
   modelTuningShapes,
@@ -230,7 +231,8 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       ...(lora ? { lora } : {}),
       ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
       ...(msg.gpuMemory ? { gpuMemory: msg.gpuMemory } : {}),
-      ...(record ? { matvecTuning: tuningTable(record) } : {}),
+      // The record's shapes and the integer decode kernels it kept (none unless proven faster here).
+      ...(record ? { matvecTuning: tuningTable(record), intMatvec: intMatvecTable(record) } : {}),
       signal: abort.signal,
       onProgress: (p) => {
         // A few updates a second are enough for a progress bar.

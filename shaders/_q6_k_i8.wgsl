@@ -1,0 +1,68 @@
+// Include-only (leading "_"). Q6_K's part of the integer decode products (matvec_q6_k_i8*.wgsl).
+// Super-block of 256 values, 210 bytes: ql[128] low nibbles, qh[64] 2-bit pairs, 16 int8 scales,
+// f16 d; value = d·scale[v/16]·(q − 32), q 0..63. 210 is 2 mod 4, so a block starts on a word
+// or mid-word; every field sits a multiple of 4 bytes into the block, so one shift/mask pair
+// realigns them all. Half h (128 values), l = 0..31: ql[64h+l], ql[64h+32+l] and qh[32h+l] bits
+// 2t..2t+1 give value 128h + 32t + l (t = 0..3: ql[l] low, ql[l+32] low, ql[l] high, ql[l+32] high).
+// So quant word i (l = 4i..4i+3) of stream t is x block 4h+t's word i, and x block 4h+t takes
+// scales 8h+2t (words 0..3) and 8h+2t+1 (words 4..7): two integer sums per x block, combined in
+// i32 with the int8 scales (|Σ| ≤ 2·128·16·32·127 < 2^24: exact in f32), then one f32 multiply.
+
+const BLOCK_BYTES: u32 = 210u;
+
+// Four 6-bit quants (0..63, one per byte) as the signed bytes q − 32: q ^ 32 is q − 32 in 6-bit
+// two's complement; bit 5 copied into bits 6..7 (0x20 · 6 = 0xc0 per byte, no carries) widens it.
+fn s8_of_q6(q: u32) -> u32 {
+  let v = q ^ 0x20202020u;
+  return v | ((v & 0x20202020u) * 6u);
+}
+
+fn superblock_dot(bb: u32, xb: u32) -> f32 {
+  let a = bb >> 2u;
+  let al = (bb & 2u) == 0u;
+  let sh = select(16u, 0u, al);
+  let mask = select(0xffff0000u, 0u, al);
+  // The block's 32 bits at 4·o bytes in: (w[a+o] >> sh) | (w[a+o+1] << 16 & mask).
+  let dw = w[a + 52u]; // byte 208: d
+  let d = unpack2x16float(select(dw >> 16u, dw, al)).x;
+  var acc = 0.0;
+  for (var h = 0u; h < 2u; h++) {
+    var lo = vec4<i32>(0); // Σ q·xq per stream t over words 0..3
+    var hi = vec4<i32>(0); // and 4..7
+    var pa = w[a + 16u * h]; // ql[64h + 4i ..]
+    var pb = w[a + 16u * h + 8u]; // ql[64h + 32 + 4i ..]
+    var pc = w[a + 32u + 8u * h]; // qh[32h + 4i ..]
+    for (var i = 0u; i < 8u; i++) {
+      let na = w[a + 16u * h + i + 1u];
+      let nb = w[a + 16u * h + 9u + i];
+      let nc = w[a + 33u + 8u * h + i];
+      let qa = (pa >> sh) | ((na << 16u) & mask);
+      let qb = (pb >> sh) | ((nb << 16u) & mask);
+      let qc = (pc >> sh) | ((nc << 16u) & mask);
+      pa = na;
+      pb = nb;
+      pc = nc;
+      let s = vec4<i32>(
+        idot(s8_of_q6((qa & 0x0f0f0f0fu) | ((qc << 4u) & 0x30303030u)), xword(xb + 4u * h, i)),
+        idot(s8_of_q6((qb & 0x0f0f0f0fu) | ((qc << 2u) & 0x30303030u)), xword(xb + 4u * h + 1u, i)),
+        idot(s8_of_q6(((qa >> 4u) & 0x0f0f0f0fu) | (qc & 0x30303030u)), xword(xb + 4u * h + 2u, i)),
+        idot(s8_of_q6(((qb >> 4u) & 0x0f0f0f0fu) | ((qc >> 2u) & 0x30303030u)), xword(xb + 4u * h + 3u, i)),
+      );
+      if (i < 4u) {
+        lo += s;
+      } else {
+        hi += s;
+      }
+    }
+    // Scales 8h..8h+3 and 8h+4..8h+7 (words 48+2h, 49+2h): stream t takes 8h+2t and 8h+2t+1.
+    let wa = bitcast<i32>((w[a + 48u + 2u * h] >> sh) | ((w[a + 49u + 2u * h] << 16u) & mask));
+    let wb = bitcast<i32>((w[a + 49u + 2u * h] >> sh) | ((w[a + 50u + 2u * h] << 16u) & mask));
+    let s0 = vec4<i32>(extractBits(wa, 0u, 8u), extractBits(wa, 16u, 8u), extractBits(wb, 0u, 8u), extractBits(wb, 16u, 8u));
+    let s1 = vec4<i32>(extractBits(wa, 8u, 8u), extractBits(wa, 24u, 8u), extractBits(wb, 8u, 8u), extractBits(wb, 24u, 8u));
+    let t = s0 * lo + s1 * hi;
+    for (var j = 0u; j < 4u; j++) {
+      acc += f32(t[j]) * (d * xscale(xb + 4u * h + j));
+    }
+  }
+  return acc;
+}

@@ -1,0 +1,7 @@
+// Integer decode product over a Q6_K matrix (ggml layout, as matvec_q6_k.wgsl) with x quantised
+// to Q8 blocks by quantize_q8.wgsl, through dot4I8Packed; one invocation per row. Variant 'dot4'
+// of shared/engine/int-matvec.ts; reference shared/engine/reference/int-matvec.ts.
+
+//#include "_idot_dot4"
+//#include "_q6_k_i8"
+//#include "_matvec_i8_k"

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { INT_WEIGHT_TYPES, intVariantsOfType, parseIntMatvec, planIntMatvec } from '../../shared/engine/int-matvec';
+import { intMatvecRef, quantizeQ8Ref, superBlockInts } from '../../shared/engine/reference/int-matvec';
+import { QUANT_FORMATS } from '../../shared/quant';
+import { randomBlocks, uniform } from './quant-helpers';
+
+// The super-block types' integer reference (shared/engine/reference/int-matvec.ts) checked on the
+// CPU against the project's own decoders (shared/quant): the integers it reads out of ggml's layout
+// must give back the dequantised values, and its product must equal the plain product over the
+// dequantised weights and the Q8 values of x.
+
+describe('superBlockInts', () => {
+  for (const type of ['Q4_K', 'Q6_K'] as const) {
+    it(`${type}: d·sc·q − dmin·m gives shared/quant's dequantised values`, () => {
+      const ns = 12;
+      const bytes = randomBlocks(type, ns, 41);
+      const want = QUANT_FORMATS[type].dequantize(bytes, 256 * ns);
+      const wi = superBlockInts(type, bytes, 256 * ns);
+      for (let v = 0; v < 256 * ns; v++) {
+        const k = v >> 8;
+        const j = Math.floor(v / wi.sub);
+        const got = wi.d[k]! * wi.sc[j]! * wi.q[v]! - wi.dmin[k]! * wi.m[j]!;
+        // shared/quant rounds d·sc (and dmin·m) to f32 first: a few f32 ulps.
+        expect(Math.abs(got - want[v]!), `${type} value ${v}`).toBeLessThanOrEqual(4 * 2 ** -24 * (Math.abs(want[v]!) + Math.abs(wi.dmin[k]! * wi.m[j]!)) + 1e-30);
+      }
+      // Every quant and scale range of the format is reached (the random bytes are not degenerate).
+      expect(Math.min(...wi.q)).toBe(type === 'Q4_K' ? 0 : -32);
+      expect(Math.max(...wi.q)).toBe(type === 'Q4_K' ? 15 : 31);
+    });
+
+    it(`${type}: the integer product equals Σ dequantised W · dequantised x`, () => {
+      const rows = 3;
+      const cols = 512;
+      const bytes = randomBlocks(type, (rows * cols) / 256, 7);
+      const w = QUANT_FORMATS[type].dequantize(bytes, rows * cols);
+      const xq = quantizeQ8Ref(uniform(cols, 5));
+      const { y, mag } = intMatvecRef(type, bytes, rows, cols, xq);
+      for (let r = 0; r < rows; r++) {
+        let s = 0;
+        for (let c = 0; c < cols; c++) s += w[r * cols + c]! * xq.d[c >> 5]! * xq.q[c]!;
+        expect(Math.abs(y[r]! - s)).toBeLessThanOrEqual(1e-5 * mag[r]!);
+      }
+    });
+  }
+});
+
+describe('integer variants per type', () => {
+  it('the super-block types have dot4 and int only; a global spec sets only the types that have it', () => {
+    expect(intVariantsOfType('Q4_K')).toEqual(['dot4', 'int']);
+    expect(intVariantsOfType('Q6_K')).toEqual(['dot4', 'int']);
+    expect(parseIntMatvec('dot4-r2')).toEqual({ Q8_0: 'dot4-r2', Q4_0: 'dot4-r2' });
+    expect(parseIntMatvec('int')).toEqual(Object.fromEntries(INT_WEIGHT_TYPES.map((t) => [t, 'int'])));
+    expect(parseIntMatvec('Q4_K=dot4,Q6_K=int')).toEqual({ Q4_K: 'dot4', Q6_K: 'int' });
+    expect(() => parseIntMatvec('Q4_K=dot4-r2')).toThrow(/no integer kernel dot4-r2 for Q4_K/);
+    expect(() => planIntMatvec({ weights: { type: 'Q6_K', rows: 4, cols: 256 }, variant: 'dot4-sg' })).toThrow(/dot4-sg/);
+  });
+
+  it('plans one invocation per row for the super-block types, without the NR constant', () => {
+    const d = planIntMatvec({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int', yOffset: 8 });
+    expect(d.shader).toBe('matvec_q4_k_i8x');
+    expect(d.constants).toEqual({ WG: 64 });
+    expect(d.workgroups).toEqual([3, 1, 1]);
+    expect(d.params.slice(0, 3)).toEqual([130, 512, 1]);
+    expect(planIntMatvec({ weights: { type: 'Q6_K', rows: 1, cols: 256 }, variant: 'dot4' }).shader).toBe('matvec_q6_k_i8');
+  });
+});
