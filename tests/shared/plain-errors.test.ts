@@ -33,7 +33,7 @@ const WIZARD_SOURCES: [string, string[]][] = [
   ['shared/ipc/upload.ts', ['UPLOAD_']],
   ['electron/services/model-handlers.ts', ['INSPECT_']],
   ['electron/tasks/queue.ts', ['TASK_', 'TASKS_']],
-  ['electron/models/tasks.ts', ['TASK_']],
+  ['electron/models/task-params.ts', ['TASK_']],
   ['shared/ipc/envelope.ts', ['IPC_']],
   ...readdirSync(join(projectRoot, 'electron/map'))
     .filter((f) => f.endsWith('.ts'))
