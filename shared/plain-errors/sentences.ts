@@ -146,7 +146,7 @@ const SENTENCES: Readonly<Record<string, PlainError>> = {
   UPLOAD_BAD_REQUEST: { sentence: 'The server did not understand the upload.', hint: 'Reload the page and upload it again.' },
   UPLOAD_NOT_FOUND: { sentence: 'The uploaded file is no longer on the server.', hint: 'Upload it again.' },
 
-  // --- The task queue (electron/tasks/queue.ts, electron/models/tasks.ts) ------------------------
+  // --- The task queue (electron/tasks/queue.ts, electron/ops/model-tasks.ts, electron/models/task-params.ts) ------------------------
   TASK_CANCELLED: { sentence: 'The task was cancelled.', hint: 'Retry continues where it stopped.' },
   TASK_SHUTDOWN: { sentence: 'Pixel-LLM was shutting down, so the task stopped.', hint: 'It continues the next time Pixel-LLM starts.' },
   TASK_NOT_FOUND: { sentence: 'That task no longer exists.' },
