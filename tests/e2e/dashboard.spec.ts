@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import { TUNING_INT_VARIANTS } from '../../shared/engine/autotune';
 import { fixturePath, projectRoot } from '../support/fixtures';
-import { serveDataDir, type ServeProcess } from './serve-fixture';
+import { callServices, serveDataDir, type ServeProcess } from './serve-fixture';
 
 let serve: ServeProcess;
 let dataDir = '';
@@ -35,24 +35,8 @@ test.afterAll(async () => {
 });
 
 /** A call to the services through the page's own origin and token (the contract the UI uses). */
-async function call<T>(page: Page, channel: string, payload: unknown): Promise<T> {
-  return page.evaluate(
-    async ([wsUrl, ch, p]) => {
-      const ws = new WebSocket(wsUrl as string);
-      await new Promise((r) => (ws.onopen = r));
-      const reply = await new Promise<{ result: { ok: boolean; value?: unknown; error?: { message: string } } }>((resolve) => {
-        ws.onmessage = (ev) => {
-          const f = JSON.parse(String(ev.data));
-          if (f.id === 1) resolve(f);
-        };
-        ws.send(JSON.stringify({ id: 1, channel: ch, payload: p }));
-      });
-      ws.close();
-      if (!reply.result.ok) throw new Error(reply.result.error?.message);
-      return reply.result.value;
-    },
-    [`ws://127.0.0.1:${serve.port}/api`, channel, payload],
-  ) as Promise<T>;
+function call<T>(page: Page, channel: string, payload: unknown): Promise<T> {
+  return callServices<T>(page, serve.port, channel, payload);
 }
 
 interface SessionJson {

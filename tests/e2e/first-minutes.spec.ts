@@ -3,7 +3,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixturePath } from '../support/fixtures';
-import { startServe, type ServeProcess } from './serve-fixture';
+import { callServices, startServe, type ServeProcess } from './serve-fixture';
 
 /**
  * A new user's first five minutes, in Chromium against browser mode (`pxi serve` with a fresh
@@ -36,24 +36,8 @@ async function open(page: Page, view: string, size = { width: 1280, height: 720 
 }
 
 /** What the services hold, asked through the page's own API socket (the same contract the UI uses). */
-async function call<T>(page: Page, channel: string, payload: unknown): Promise<T> {
-  return page.evaluate(
-    async ([wsUrl, ch, p]) => {
-      const ws = new WebSocket(wsUrl as string);
-      await new Promise((r) => (ws.onopen = r));
-      const reply = await new Promise<{ result: { ok: boolean; value?: unknown; error?: { message: string } } }>((resolve) => {
-        ws.onmessage = (ev) => {
-          const f = JSON.parse(String(ev.data));
-          if (f.id === 1) resolve(f);
-        };
-        ws.send(JSON.stringify({ id: 1, channel: ch, payload: p }));
-      });
-      ws.close();
-      if (!reply.result.ok) throw new Error(reply.result.error?.message);
-      return reply.result.value;
-    },
-    [`ws://127.0.0.1:${serve.port}/api`, channel, payload],
-  ) as Promise<T>;
+function call<T>(page: Page, channel: string, payload: unknown): Promise<T> {
+  return callServices<T>(page, serve.port, channel, payload);
 }
 
 /** The alert's children in reading order, by class: the plain sentence must come before the fold. */

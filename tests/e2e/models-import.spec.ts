@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { writeGgufBytes } from '../../shared/gguf/writer';
 import { fixturePath } from '../support/fixtures';
-import { startServe, type ServeProcess } from './serve-fixture';
+import { callServices, startServe, type ServeProcess } from './serve-fixture';
 
 /**
  * The import wizard and the Models view in Chromium against browser mode (`pxi serve` with a
@@ -45,24 +45,8 @@ async function expectFitsWidth(page: Page): Promise<void> {
 }
 
 /** What the services hold, asked through the page's own API socket (the same contract the UI uses). */
-async function call<T>(page: Page, channel: string, payload: unknown): Promise<T> {
-  return page.evaluate(
-    async ([wsUrl, ch, p]) => {
-      const ws = new WebSocket(wsUrl as string);
-      await new Promise((r) => (ws.onopen = r));
-      const reply = await new Promise<{ result: { ok: boolean; value?: unknown; error?: { message: string } } }>((resolve) => {
-        ws.onmessage = (ev) => {
-          const f = JSON.parse(String(ev.data));
-          if (f.id === 1) resolve(f);
-        };
-        ws.send(JSON.stringify({ id: 1, channel: ch, payload: p }));
-      });
-      ws.close();
-      if (!reply.result.ok) throw new Error(reply.result.error?.message);
-      return reply.result.value;
-    },
-    [`ws://127.0.0.1:${serve.port}/api`, channel, payload],
-  ) as Promise<T>;
+function call<T>(page: Page, channel: string, payload: unknown): Promise<T> {
+  return callServices<T>(page, serve.port, channel, payload);
 }
 
 test('a truncated or non-GGUF file is refused in the wizard, naming the file and field; one the engine does not run is offered with the reason; nothing is written', async ({ page }) => {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Page } from '@playwright/test';
 import { projectRoot } from '../support/fixtures';
 
 export interface ServeProcess {
@@ -60,4 +61,28 @@ export async function startServe(args: string[] = []): Promise<ServeProcess> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * A call to a server's services through the page's own origin and token (the contract the UI
+ * uses): the answer's value, or an Error with the service's message.
+ */
+export async function callServices<T>(page: Page, port: number, channel: string, payload: unknown): Promise<T> {
+  return page.evaluate(
+    async ([wsUrl, ch, p]) => {
+      const ws = new WebSocket(wsUrl as string);
+      await new Promise((r) => (ws.onopen = r));
+      const reply = await new Promise<{ result: { ok: boolean; value?: unknown; error?: { message: string } } }>((resolve) => {
+        ws.onmessage = (ev) => {
+          const f = JSON.parse(String(ev.data));
+          if (f.id === 1) resolve(f);
+        };
+        ws.send(JSON.stringify({ id: 1, channel: ch, payload: p }));
+      });
+      ws.close();
+      if (!reply.result.ok) throw new Error(reply.result.error?.message);
+      return reply.result.value;
+    },
+    [`ws://127.0.0.1:${port}/api`, channel, payload],
+  ) as Promise<T>;
 }
