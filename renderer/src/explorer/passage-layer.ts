@@ -7,6 +7,7 @@
  * (`data-state`, `data-passages`, `data-rects`) say what was drawn, for tests.
  */
 import * as THREE from 'three';
+import { rectMatrix } from './rect-matrix';
 import type { LinkedPassage } from '../../../shared/corpus/passage-link';
 import type { PxiApi } from '../../../shared/ipc/client';
 import { unionRects, type Rect } from '../../../shared/map/geometry';
@@ -98,9 +99,7 @@ export class PassageLayer {
     fill.frustumCulled = false;
     const m = new THREE.Matrix4();
     this.rects.forEach((r, i) => {
-      m.makeScale(r.width, r.height, 1);
-      m.setPosition(r.x + r.width / 2 - origin.x, -(r.y + r.height / 2 - origin.y), 0);
-      fill.setMatrixAt(i, m);
+      fill.setMatrixAt(i, rectMatrix(m, r, origin));
     });
     fill.instanceMatrix.needsUpdate = true;
     const p = new Float32Array(this.boxes.length * 24);

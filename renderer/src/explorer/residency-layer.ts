@@ -7,6 +7,7 @@
  * legend (`data-state`, `data-resident`, `data-streamed`, `data-kv-pages`) say what is drawn.
  */
 import * as THREE from 'three';
+import { rectMatrix } from './rect-matrix';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapModelInfo } from '../../../shared/ipc/channels/map';
 import type { Rect } from '../../../shared/map/geometry';
@@ -170,9 +171,7 @@ export class ResidencyLayer {
     const m = new THREE.Matrix4();
     const c = new THREE.Color();
     this.tinted.forEach((t, i) => {
-      m.makeScale(t.rect.width, t.rect.height, 1);
-      m.setPosition(t.rect.x + t.rect.width / 2 - origin.x, -(t.rect.y + t.rect.height / 2 - origin.y), 0);
-      mesh.setMatrixAt(i, m);
+      mesh.setMatrixAt(i, rectMatrix(m, t.rect, origin));
       mesh.setColorAt(i, c.setHex(COLORS[t.residency]));
     });
     scene.add(mesh);

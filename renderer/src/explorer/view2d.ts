@@ -1,4 +1,5 @@
 import * as THREE from 'three';
+import { rectMatrix } from './rect-matrix';
 import type { MapCellInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
 import { unionRects, type Rect } from '../../../shared/map/geometry';
 import type { Camera2D } from './camera';
@@ -280,9 +281,7 @@ export class View2D {
     const m = new THREE.Matrix4();
     const c = new THREE.Color();
     rects.forEach(({ r, i }, k) => {
-      m.makeScale(r.width, r.height, 1);
-      m.setPosition(r.x + r.width / 2 - this.origin.x, -(r.y + r.height / 2 - this.origin.y), 0);
-      mesh.setMatrixAt(k, m);
+      mesh.setMatrixAt(k, rectMatrix(m, r, this.origin));
       mesh.setColorAt(k, c.setHex(KV_PAGE_COLORS[i % 2]!));
     });
     this.scene.add(mesh);

@@ -10,6 +10,7 @@
  * layer shows which tensor learned how much, at the granularity the volume stores weights in.
  */
 import * as THREE from 'three';
+import { rectMatrix } from './rect-matrix';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { WeightChangeInfo } from '../../../shared/ipc/channels/train';
 import type { MapModelInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
@@ -245,9 +246,7 @@ export class WeightChangeLayer {
     const color = new THREE.Color();
     const r = this.range;
     this.tiles.forEach((t, i) => {
-      m.makeScale(t.rect.width, t.rect.height, 1);
-      m.setPosition(t.rect.x + t.rect.width / 2 - origin.x, -(t.rect.y + t.rect.height / 2 - origin.y), 0);
-      mesh.setMatrixAt(i, m);
+      mesh.setMatrixAt(i, rectMatrix(m, t.rect, origin));
       const x = r && t.value > 0 ? (Math.log10(t.value) - Math.log10(r.lo)) / (Math.log10(r.hi) - Math.log10(r.lo)) : 0;
       const [cr, cg, cb] = rampColor(x);
       color.setRGB(cr / 255, cg / 255, cb / 255, THREE.SRGBColorSpace);
