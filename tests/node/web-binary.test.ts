@@ -4,21 +4,14 @@
  * bytes arrive as binary frames, identical to the GGUF's; hostile binary frames are refused
  * with IPC_MALFORMED_FRAME and the server keeps serving.
  */
-import fs from 'node:fs';
 import { connect } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
-import { Services } from '../../electron/services';
+import type { Services } from '../../electron/services';
 import { startWebHost, type WebHost } from '../../electron/web/server';
-import { memorySource } from '../../shared/binary/byte-source';
-import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
+import type { TensorSource } from '../../shared/engine/tensor-source';
 import { encodeFrame } from '../../shared/ipc/binary-frame';
-import { fixturePath } from '../support/fixtures';
-import { connectNodeClient, fakeRendererDir } from '../support/web-client';
-
-const MODEL = fixturePath('models', 'stories260K.gguf');
+import { closeServedStories, connectNodeClient, serveStories } from '../support/web-client';
 
 let tmp: string;
 let services: Services;
@@ -27,18 +20,10 @@ let gguf: TensorSource;
 let modelId: string;
 
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'web-binary-'));
-  services = new Services({ dataDir: path.join(tmp, 'data'), mode: 'browser', version: '0.0.0-test' });
-  modelId = (await (await services.store()).import(MODEL)).model.id;
-  gguf = await openGgufTensorSource(memorySource(new Uint8Array(fs.readFileSync(MODEL))), MODEL);
-  host = await startWebHost({ services, rendererDir: fakeRendererDir(tmp), port: 0 });
+  ({ tmp, services, host, gguf, modelId } = await serveStories('web-binary-'));
 });
 
-afterAll(async () => {
-  await host?.close();
-  await services?.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => closeServedStories({ tmp, services, host }));
 
 /** A raw socket that passes the guard, for frames the client would never send. */
 async function rawSocket(): Promise<{ ws: NodeWebSocket; next(): Promise<{ data: unknown; isBinary: boolean }>; closed: Promise<number> }> {

@@ -5,20 +5,13 @@
  * the same validation; any other channel is refused as undeclared; the same token, cookie and
  * Origin guard stands in front of it; it gets no events.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
-import { Services } from '../../electron/services';
-import { startWebHost, type WebHost } from '../../electron/web/server';
-import { memorySource } from '../../shared/binary/byte-source';
-import { openGgufTensorSource, type TensorSource } from '../../shared/engine/tensor-source';
+import type { Services } from '../../electron/services';
+import type { WebHost } from '../../electron/web/server';
+import type { TensorSource } from '../../shared/engine/tensor-source';
 import { ENGINE_PORT_PATH } from '../../shared/ipc/engine-port';
-import { fixturePath } from '../support/fixtures';
-import { connectNodeClient, fakeRendererDir } from '../support/web-client';
-
-const MODEL = fixturePath('models', 'stories260K.gguf');
+import { closeServedStories, connectNodeClient, serveStories } from '../support/web-client';
 
 let tmp: string;
 let services: Services;
@@ -27,18 +20,10 @@ let gguf: TensorSource;
 let modelId: string;
 
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'web-engine-port-'));
-  services = new Services({ dataDir: path.join(tmp, 'data'), mode: 'browser', version: '0.0.0-test' });
-  modelId = (await (await services.store()).import(MODEL)).model.id;
-  gguf = await openGgufTensorSource(memorySource(new Uint8Array(fs.readFileSync(MODEL))), MODEL);
-  host = await startWebHost({ services, rendererDir: fakeRendererDir(tmp), port: 0 });
+  ({ tmp, services, host, gguf, modelId } = await serveStories('web-engine-port-'));
 });
 
-afterAll(async () => {
-  await host?.close();
-  await services?.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => closeServedStories({ tmp, services, host }));
 
 type Message = { data: unknown; isBinary: boolean };
 
