@@ -5,6 +5,7 @@
  * training speed, so the Dashboard lists every way the system changed itself in one place. Its
  * decision is `recorded`: the run's own model and checkpoints are how it is kept or deleted.
  */
+import { median } from '../stats/bootstrap';
 import type { NewSession } from './record';
 
 export interface TrainingRun {
@@ -23,12 +24,6 @@ export interface TrainingRun {
 }
 
 const loss = (v: number) => v.toFixed(4);
-
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
 export function trainingSession(r: TrainingRun): NewSession {
   const first = r.points[0];
