@@ -17,7 +17,7 @@ import { TrainService } from './train-handlers';
 import { conversationHandlers } from './conversation-handlers';
 import { corpusHandlers } from './corpus-handlers';
 import { CONVERSATIONS_DB_FILE, ConversationStore } from '../conversations/store';
-import { openSessionStore, sessionHandlers } from './session-handlers';
+import { openSessionStore, sessionHandlers, storeLayoutUndo } from './session-handlers';
 import { sessionsFilePath, type SessionStore } from '../sessions/store';
 import { tuningFilePath } from '../engine/tuning-store';
 
@@ -68,12 +68,7 @@ export class Services {
 
   constructor(readonly options: ServiceOptions) {
     mkdirSync(options.dataDir, { recursive: true });
-    this.sessions = openSessionStore(sessionsFilePath(options.dataDir), tuningFilePath(options.dataDir), async (modelId, generation) => {
-      const store = await this.store();
-      if ((await store.layoutJournal(modelId)).active?.generation !== generation) return false;
-      await store.undoLayout(modelId);
-      return true;
-    });
+    this.sessions = openSessionStore(sessionsFilePath(options.dataDir), tuningFilePath(options.dataDir), storeLayoutUndo(() => this.store()));
     const log = options.log ?? ((level, message) => process.stderr.write(`[renderer ${level}] ${message}\n`));
     // Training and fine-tuning run as tasks of the queue below, on Dawn in this process; their events go out as train:event.
     const training = new TrainService({

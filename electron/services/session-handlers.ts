@@ -7,6 +7,7 @@
 import type { sessionChannels } from '../../shared/ipc/channels/sessions';
 import type { Handlers } from '../../shared/ipc/dispatch';
 import { forgetTuning } from '../engine/tuning-store';
+import type { ModelStore } from '../models/store';
 import { parseLayoutUndoTarget } from '../../shared/sessions/layout';
 import type { Session } from '../../shared/sessions/record';
 import { SessionStore } from '../sessions/store';
@@ -19,6 +20,16 @@ export type SessionHandlers = Pick<Handlers, SessionChannel>;
  * false when it is not (undone or replaced already): a session never undoes a later decision.
  */
 export type LayoutUndo = (modelId: string, generation: string) => Promise<boolean>;
+
+/** The layout undo over a model store: back to the import layout while `generation` is the active one. */
+export function storeLayoutUndo(store: () => ModelStore | Promise<ModelStore>): LayoutUndo {
+  return async (modelId, generation) => {
+    const s = await store();
+    if ((await s.layoutJournal(modelId)).active?.generation !== generation) return false;
+    await s.undoLayout(modelId);
+    return true;
+  };
+}
 
 function undoLayoutSession(s: Session, layoutUndo: LayoutUndo): Promise<boolean> {
   const t = s.undoTarget ? parseLayoutUndoTarget(s.undoTarget) : null;

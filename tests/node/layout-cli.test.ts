@@ -11,7 +11,7 @@ import { main } from '../../electron/cli/main';
 import type { CliIo } from '../../electron/cli/command';
 import { writeTinyModel } from './models-support';
 import { withStore } from '../../electron/cli/storage-helpers';
-import { openSessionStore } from '../../electron/services/session-handlers';
+import { openSessionStore, storeLayoutUndo } from '../../electron/services/session-handlers';
 import { sessionsFilePath, SessionStore } from '../../electron/sessions/store';
 
 let tmp: string;
@@ -89,11 +89,7 @@ describe('pxi layout', () => {
     const again = sessions.list()[0]!;
     expect(again.id).not.toBe(kept!.id);
     const undone = await withStore(volume, async (store) => {
-      const viaDashboard = openSessionStore(sessionsFilePath(home), path.join(home, 'tuning.json'), async (modelId, generation) => {
-        if ((await store.layoutJournal(modelId)).active?.generation !== generation) return false;
-        await store.undoLayout(modelId);
-        return true;
-      });
+      const viaDashboard = openSessionStore(sessionsFilePath(home), path.join(home, 'tuning.json'), storeLayoutUndo(() => store));
       const r = await viaDashboard.undo(again.id);
       return { r, active: (await store.layoutJournal('m')).active };
     });
