@@ -1,0 +1,153 @@
+/**
+ * The adapter's ceilings, measured beside our weight kernels in one run (issue 15's "measured
+ * ceiling": the best rate any kernel of ours reaches on this adapter for the same bytes).
+ *   npx tsx scripts/bench/adapter-ceiling.ts [--types Q4_K,Q8_0,F32] [--rows 2048] [--cols 2048]
+ *       [--reps 3] [--rounds 5] [--model FILE|none]
+ * For each type, on one rows × cols matrix: the probes of shaders/probe_ceiling.wgsl read the
+ * matrix's bytes and nothing else, in the matvec kernels' pattern (one invocation per row) and
+ * in the friendliest one (neighbouring invocations, neighbouring 16-byte words, several sizes);
+ * then the engine's f32 kernel and every integer variant multiply the same bytes. Rounds are
+ * alternated; figures and the share of the ceiling are from each one's best round. Then what a
+ * dispatch costs with no work (a batch of N no-op dispatches against one), and a small model's
+ * decode (default stories260K from ../shared/fixtures) beside a batch of as many no-ops as its
+ * decode step dispatches, alternated: the rate a step would reach if each dispatch did nothing.
+ * A measurement, not a test.
+ */
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { openBenchContext, runBench } from '../../electron/cli/commands/bench';
+import type { GpuContext } from '../../shared/gpu';
+import { randomWeightBytes } from '../../shared/engine/autotune';
+import { encodeIntMatvec, intVariantsFor, quantizedXWords } from '../../shared/engine/int-matvec';
+import { encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
+import { encodeMatmul, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
+}
+if (process.argv.includes('--help')) {
+  console.log('npx tsx scripts/bench/adapter-ceiling.ts [--types Q4_K,Q8_0,F32] [--rows 2048] [--cols 2048] [--reps 3] [--rounds 5] [--model FILE|none]');
+  process.exit(0);
+}
+
+const types = arg('types', 'Q4_K,Q8_0,F32').split(',') as WeightType[];
+const rows = Number(arg('rows', '2048'));
+const cols = Number(arg('cols', '2048'));
+const reps = Number(arg('reps', '3'));
+const rounds = Number(arg('rounds', '5'));
+const model = arg('model', join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'fixtures', 'models', 'stories260K.gguf'));
+
+const ctx: GpuContext = await openBenchContext();
+console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}×${cols}; ${reps} runs per timing; ${rounds} rounds; load average ${os.loadavg()[0]!.toFixed(1)}`);
+
+const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+
+/** Times each run `rounds` times, alternating the order; ms per call. */
+async function alternate(runs: [string, (n: number) => Promise<void>][]): Promise<number[][]> {
+  for (const [, run] of runs) await run(1); // compile and warm up
+  const times = runs.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? runs.map((_, i) => i) : runs.map((_, i) => runs.length - 1 - i);
+    for (const i of order) {
+      const t0 = performance.now();
+      await runs[i]![1](reps);
+      times[i]!.push((performance.now() - t0) / reps);
+    }
+  }
+  return times;
+}
+
+async function batched(n: number, encode: (b: ReturnType<GpuContext['batch']>) => Promise<void>): Promise<void> {
+  const b = ctx.batch('ceiling');
+  for (let i = 0; i < n; i++) await encode(b);
+  b.submit();
+  await ctx.sync();
+}
+
+for (const type of types) {
+  const bytes = weightBytes(type, rows, cols);
+  const w = ctx.storage(randomWeightBytes(type, rows, cols, 12345), `w:${type}`);
+  const xs = new Float32Array(cols);
+  for (let i = 0; i < cols; i++) xs[i] = Math.sin(i * 0.37) * 2;
+  const x = ctx.storage(xs, 'x');
+  const xq = ctx.storage(quantizedXWords(cols, 1) * 4, 'xq');
+  const y = ctx.storage(rows * 4, 'y');
+  const weights = { type, rows, cols, buffer: w };
+  const vec4s = Math.floor(bytes / 16);
+  const maxInv = Math.min(262144, vec4s);
+  const out = ctx.storage(Math.max(rows, maxInv) * 4, 'probe out');
+  const probes: [string, (n: number) => Promise<void>][] = [
+    ['probe rows', (n) => batched(n, (b) => encodeReadRows(ctx, b, { words: w, rows, wordsPerRow: bytes / rows / 4, out }))],
+  ];
+  for (const [inv, wg] of [
+    [4096, 64],
+    [16384, 64],
+    [65536, 256],
+    [maxInv, 256],
+  ] as const) {
+    if (inv > vec4s) continue;
+    probes.push([`probe strided ${inv}/${wg}`, (n) => batched(n, (b) => encodeReadStrided(ctx, b, { words: w, vec4s, invocations: inv, out, wg }))]);
+  }
+  const kernels: [string, (n: number) => Promise<void>][] = [['f32 64x1', (n) => batched(n, async (b) => {
+    await encodeMatmul(ctx, b, { weights, x, y });
+  })]];
+  for (const v of intVariantsFor(ctx, type, { cols })) {
+    kernels.push([`int ${v}`, (n) => batched(n, (b) => encodeIntMatvec(ctx, b, { weights, x, xq, y, variant: v }))]);
+  }
+  const runs = [...probes, ...kernels];
+  const times = await alternate(runs);
+  const best = times.map((t) => Math.min(...t));
+  const probeBest = Math.min(...best.slice(0, probes.length));
+  const ceilingIdx = best.indexOf(probeBest);
+  console.log(`\n${type}: ${(bytes / 1e6).toFixed(2)} MB; ceiling = ${runs[ceilingIdx]![0]}, ${(bytes / probeBest / 1e6).toFixed(2)} GB/s`);
+  runs.forEach(([name], i) => {
+    const ofCeiling = probeBest / best[i]!;
+    console.log(
+      `  ${name.padEnd(24)} best ${best[i]!.toFixed(2).padStart(8)} ms  ${(bytes / best[i]! / 1e6).toFixed(2).padStart(6)} GB/s  ${((rows * cols) / best[i]! / 1e6).toFixed(2).padStart(6)} G weights/s  of ceiling ${(100 * ofCeiling).toFixed(0).padStart(4)} %`,
+    );
+  });
+  for (const b of [w, x, xq, y, out]) b.destroy();
+}
+
+// What one dispatch costs with no work: batches of N no-op dispatches against a batch of one.
+const one = ctx.storage(4, 'noop out');
+async function noops(count: number, n: number): Promise<void> {
+  for (let k = 0; k < n; k++) {
+    const b = ctx.batch('ceiling');
+    for (let i = 0; i < count; i++) await encodeNoop(ctx, b, { out: one, value: i });
+    b.submit();
+    await ctx.sync();
+  }
+}
+const many = 200;
+const dt = await alternate([
+  ['1 noop', (n) => noops(1, n)],
+  [`${many} noops`, (n) => noops(many, n)],
+]);
+const round = Math.min(...dt[0]!);
+const perDispatch = median(dt[1]!.map((v, r) => (v - dt[0]![r]!) / (many - 1)));
+console.log(`\ndispatch: a submitted batch of one no-op and its wait ${(round * 1000).toFixed(0)} µs; each further no-op dispatch ${(perDispatch * 1000).toFixed(1)} µs (median of rounds)`);
+
+// The small model's decode beside a batch of as many no-ops as its decode step dispatches,
+// alternated: how far it is from a step whose every dispatch did no work.
+if (model !== 'none') {
+  const decode: number[] = [];
+  const empty: number[] = [];
+  let perStep = 0;
+  for (let r = 0; r < rounds; r++) {
+    const res = await runBench(ctx, model, { promptTokens: 16, genTokens: 32, breakdownSteps: 2, llama: null, llamaSkipReason: 'not compared here' });
+    perStep = res.breakdown.dispatchesPerStep;
+    decode.push(res.ours.decodeTokensPerSecond);
+    const t0 = performance.now();
+    await noops(perStep, 20);
+    empty.push(1000 / ((performance.now() - t0) / 20));
+  }
+  const ratios = decode.map((d, r) => d / empty[r]!);
+  console.log(
+    `${model}: ${perStep} dispatches per decode step; decode ${median(decode).toFixed(0)} tokens/s (median of ${rounds}); a batch of ${perStep} no-ops, submitted and waited for, ${median(empty).toFixed(0)} per second: decode is ${(100 * median(ratios)).toFixed(0)} % of that ceiling (median of per-round ratios)`,
+  );
+}
+one.destroy();
+ctx.destroy();

@@ -1,0 +1,29 @@
+/**
+ * The adapter-ceiling probes (shaders/probe_ceiling.wgsl): dispatches that only read bytes, or do
+ * nothing, recorded into a batch like any kernel. scripts/bench/adapter-ceiling.ts times them
+ * beside the weight kernels on the same bytes: the best rate a kernel of ours can reach on an
+ * adapter bounds what the weight kernels can (issue 15's "measured ceiling").
+ */
+import type { GpuBatch, GpuContext } from '../gpu';
+
+const SHADER = 'probe_ceiling';
+
+/** Rows of `wordsPerRow` u32 words, one invocation per row; out: u32[rows]. */
+export async function encodeReadRows(ctx: GpuContext, b: GpuBatch, o: { words: GPUBuffer; rows: number; wordsPerRow: number; out: GPUBuffer; wg?: number }): Promise<void> {
+  const wg = o.wg ?? 64;
+  const pipe = await ctx.pipeline(SHADER, { entryPoint: 'read_rows', constants: { WG: wg } });
+  b.dispatch(pipe, [b.uniform(new Uint32Array([o.rows, o.wordsPerRow, 0, 0])), o.words, o.out], Math.ceil(o.rows / wg), 'probe read_rows');
+}
+
+/** `vec4s` 16-byte words read by `invocations` invocations, neighbour next to neighbour; out: u32[invocations]. */
+export async function encodeReadStrided(ctx: GpuContext, b: GpuBatch, o: { words: GPUBuffer; vec4s: number; invocations: number; out: GPUBuffer; wg?: number }): Promise<void> {
+  const wg = o.wg ?? 64;
+  const pipe = await ctx.pipeline(SHADER, { entryPoint: 'read_strided', constants: { WG: wg } });
+  b.dispatch(pipe, [b.uniform(new Uint32Array([0, 0, o.invocations, o.vec4s])), o.words, o.out], Math.ceil(o.invocations / wg), 'probe read_strided');
+}
+
+/** One invocation that writes one word: a dispatch's cost with no work. */
+export async function encodeNoop(ctx: GpuContext, b: GpuBatch, o: { out: GPUBuffer; value?: number }): Promise<void> {
+  const pipe = await ctx.pipeline(SHADER, { entryPoint: 'noop' });
+  b.dispatch(pipe, [b.uniform(new Uint32Array([o.value ?? 0, 0, 0, 0])), undefined, o.out], 1, 'probe noop');
+}

@@ -1,0 +1,84 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
+import { readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
+import { rng } from '../support/compare';
+import { openKernelSuite, type GpuSuite } from '../support/gpu';
+
+// The ceiling probes' speed is only believed if they read every byte they claim to: their wrapping
+// u32 sums must equal the reference exactly (integers: tolerance 0), over ragged shapes and
+// workgroup sizes, including counts past one dispatch dimension's 65535 workgroups.
+let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
+beforeAll(async () => {
+  g = await openKernelSuite();
+});
+afterAll(() => g.ctx?.destroy());
+
+function randomWords(n: number, seed: number): Uint32Array {
+  const r = rng(seed);
+  return Uint32Array.from({ length: n }, () => Math.floor(r() * 2 ** 32) >>> 0);
+}
+
+describe('adapter-ceiling probes vs reference', () => {
+  it('read_rows sums each row of words', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    for (const [rows, wordsPerRow, wg] of [
+      [1, 1, 64],
+      [63, 5, 64],
+      [65, 17, 64],
+      [300, 64, 128],
+      [1000, 3, 256],
+      [70000, 1, 1],
+    ] as const) {
+      const words = randomWords(rows * wordsPerRow, rows + wordsPerRow);
+      const wb = ctx.storage(words);
+      const out = ctx.storage(rows * 4);
+      const b = ctx.batch();
+      await encodeReadRows(ctx, b, { words: wb, rows, wordsPerRow, out, wg });
+      b.submit();
+      const got = new Uint32Array(await ctx.read(out));
+      expect(got, `rows ${rows} × ${wordsPerRow} words, WG ${wg}`).toEqual(readRowsRef(words, rows, wordsPerRow));
+      wb.destroy();
+      out.destroy();
+    }
+  });
+
+  it('read_strided sums every 16-byte word once across its invocations', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    for (const [vec4s, invocations, wg] of [
+      [1, 1, 64],
+      [10, 64, 64],
+      [1000, 64, 64],
+      [1023, 100, 32],
+      [4096, 1024, 256],
+      [5000, 4999, 64],
+    ] as const) {
+      const words = randomWords(vec4s * 4, vec4s * 7 + invocations);
+      const wb = ctx.storage(words);
+      const out = ctx.storage(invocations * 4);
+      const b = ctx.batch();
+      await encodeReadStrided(ctx, b, { words: wb, vec4s, invocations, out, wg });
+      b.submit();
+      const got = new Uint32Array(await ctx.read(out));
+      const want = readStridedRef(words, vec4s, invocations);
+      expect(got, `${vec4s} quads over ${invocations} invocations, WG ${wg}`).toEqual(want);
+      // Every word counted exactly once: the partial sums add up to the sum of all words.
+      const total = (a: Uint32Array): number => a.reduce((s, w) => (s + w) >>> 0, 0);
+      expect(total(got)).toBe(total(words));
+      wb.destroy();
+      out.destroy();
+    }
+  });
+
+  it('noop writes its one word', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    const out = ctx.storage(4);
+    const b = ctx.batch();
+    await encodeNoop(ctx, b, { out, value: 0xdeadbeef });
+    b.submit();
+    expect(new Uint32Array(await ctx.read(out))[0]).toBe(0xdeadbeef);
+    out.destroy();
+  });
+});
