@@ -3,7 +3,8 @@
 // blocks of 32 (quants, then scales), so each sub-block's weights meet whole x blocks. The
 // including type file defines BLOCK_BYTES, idot and
 //   fn superblock_dot(bb: u32, xb: u32) -> f32   the super-block at byte bb of w dotted with x
-//        blocks xb..xb+7 (x block b: quant words xq[p.x_off + 8b ..], scale xq[p.x_off + p.cols/4 + b])
+//        blocks xb..xb+7 (x block b: quant words xq[p.x_off + 8b ..], scale xq[p.x_off + p.cols/4 + b], sum of quants
+//        xq[p.x_off + p.cols/4 + p.cols/32 + b])
 // Bindings as _matvec_i8.wgsl: 0 Params, 1 weights (u32 words), 2 xq (u32 words), 3 y (f32).
 
 //#include "_matvec_i8_params"
@@ -20,6 +21,11 @@ fn xword(b: u32, i: u32) -> u32 {
 
 fn xscale(b: u32) -> f32 {
   return bitcast<f32>(xq[p.x_off + p.cols / 4u + b]);
+}
+
+// The sum of x block b's 32 quants.
+fn xsum(b: u32) -> i32 {
+  return bitcast<i32>(xq[p.x_off + p.cols / 4u + p.cols / 32u + b]);
 }
 
 @compute @workgroup_size(WG)

@@ -3,13 +3,11 @@
 // and mins, 128 bytes of nibbles; sub-block j (32 values) is value = d·sc_j·q − dmin·m_j, q 0..15.
 // Chunk c (0..3) is 32 quant bytes: low nibbles sub-block 2c, high nibbles sub-block 2c+1, so
 // quant word i of the chunk holds values 4i..4i+3 of each, as x's block word i does.
-// Σ_sub-block (d·sc·q − dmin·m)·dx·xq = dx·(d·(sc·Σ q·xq) − dmin·(m·Σ xq)): two integer sums
-// per sub-block, the scales applied once to each (the nibbles are < 128, so dot4I8Packed takes them as they are).
+// Σ_sub-block (d·sc·q − dmin·m)·dx·xq = dx·(d·(sc·Σ q·xq) − dmin·(m·Σ xq)): one integer sum
+// per sub-block here, the scales applied once to it (the nibbles are < 128, so dot4I8Packed takes
+// them as they are); Σ xq is the x block's sum, written once by quantize_q8 for every row.
 
 const BLOCK_BYTES: u32 = 144u;
-
-// The sub-block's bytes: 0x01 in each, for Σ xq through the same packed product.
-const ONES: u32 = 0x01010101u;
 
 fn superblock_dot(bb: u32, xb: u32) -> f32 {
   let a = bb >> 2u;
@@ -25,17 +23,13 @@ fn superblock_dot(bb: u32, xb: u32) -> f32 {
     let b0 = xb + 2u * c;
     var ql = 0i;
     var qh = 0i;
-    var xl = 0i;
-    var xh = 0i;
     for (var i = 0u; i < 8u; i++) {
       let q = w[a + 4u + 8u * c + i];
-      let x0 = xword(b0, i);
-      let x1 = xword(b0 + 1u, i);
-      ql += idot(q & 0x0f0f0f0fu, x0);
-      qh += idot((q >> 4u) & 0x0f0f0f0fu, x1);
-      xl += idot(x0, ONES);
-      xh += idot(x1, ONES);
+      ql += idot(q & 0x0f0f0f0fu, xword(b0, i));
+      qh += idot((q >> 4u) & 0x0f0f0f0fu, xword(b0 + 1u, i));
     }
+    let xl = xsum(b0);
+    let xh = xsum(b0 + 1u);
     let sh = 16u * (c & 1u);
     let scw = sc[c >> 1u];
     let mnw = mn[c >> 1u];

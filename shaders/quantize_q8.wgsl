@@ -4,8 +4,10 @@
 // (llama.cpp rounds it to f16; f32 is closer to the f32 path and cannot overflow).
 // Output layout, u32 words, per token from q_off + t · q_stride: first the quants, block b's 32
 // int8 values in words 8b..8b+7 packed little-endian (value 4i+j in byte j of word 8b+i: what
-// dot4I8Packed takes), then from word cols/4 the blocks' scales (f32 bits), one word each. The
-// quants of a block are 32 bytes, so a kernel can read them as two vec4<u32>. Reference: shared/engine/reference/int-matvec.ts.
+// dot4I8Packed takes), then from word cols/4 the blocks' scales (f32 bits), one word each, then
+// from word cols/4 + cols/32 the blocks' sums of their 32 quants (i32 bits), one word each: the
+// types with a per-block offset (Q4_K's mins) need Σ q for every row, computed once here instead
+// of once per row. The quants of a block are 32 bytes, so a kernel can read them as two vec4<u32>. Reference: shared/engine/reference/int-matvec.ts.
 
 struct Params {
   cols: u32, // multiple of 32
@@ -13,7 +15,7 @@ struct Params {
   x_off: u32, // f32 elements, multiple of 4
   x_stride: u32, // f32 elements, multiple of 4
   q_off: u32, // u32 words
-  q_stride: u32, // u32 words between tokens (≥ 9 · cols / 32)
+  q_stride: u32, // u32 words between tokens (≥ 10 · cols / 32)
 }
 
 override WG: u32 = 64u;
@@ -54,7 +56,11 @@ fn quantize_q8(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) 
   let id = select(0.0, 1.0 / d, d != 0.0);
   let o = p.q_off + t * p.q_stride;
   xq[o + p.cols / 4u + b] = bitcast<u32>(d);
+  var sum = vec4<i32>(0);
   for (var i = 0u; i < 8u; i++) {
-    xq[o + 8u * b + i] = pack_i8(clamp(round_away(v[i] * id), vec4<i32>(-127), vec4<i32>(127)));
+    let q = clamp(round_away(v[i] * id), vec4<i32>(-127), vec4<i32>(127));
+    sum += q;
+    xq[o + 8u * b + i] = pack_i8(q);
   }
+  xq[o + p.cols / 4u + p.cols / 32u + b] = bitcast<u32>(sum.x + sum.y + sum.z + sum.w);
 }

@@ -90,10 +90,10 @@ export function parseIntMatvec(spec: string): Partial<Record<IntWeightType, IntV
   return out;
 }
 
-/** u32 words of the quantised activations of `tokens` rows of `cols` values (9 per block of 32: 8 of quants, 1 scale). */
+/** u32 words of the quantised activations of `tokens` rows of `cols` values (10 per block of 32: 8 of quants, 1 scale, 1 sum of the quants). */
 export function quantizedXWords(cols: number, tokens = 1): number {
   if (!Number.isInteger(cols) || cols < 32 || cols % 32 !== 0) throw new GpuUsageError(`quantised activations need cols a positive multiple of 32, got ${cols}`);
-  return tokens * (cols / 32) * 9;
+  return tokens * (cols / 32) * 10;
 }
 
 /** One dispatch of the integer path, worked out without a device. */

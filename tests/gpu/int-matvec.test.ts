@@ -32,18 +32,21 @@ afterAll(() => ctx?.destroy());
 
 const U = 2 ** -24;
 
-/** Decodes quantize_q8's output words (cols/4 words of packed int8, then one f32 scale per block). */
+/** Decodes quantize_q8's output words (cols/4 words of packed int8, then one f32 scale per block, then one i32 sum per block). */
 function decodeXq(words: Uint32Array, cols: number): Q8Blocks {
   const nb = cols / 32;
   const d = new Float32Array(nb);
   const q = new Int8Array(cols);
   const f = new Float32Array(words.buffer, words.byteOffset, words.length);
   const bytes = new Int8Array(words.buffer, words.byteOffset, words.length * 4);
+  const ints = new Int32Array(words.buffer, words.byteOffset, words.length);
+  const sum = new Int32Array(nb);
   for (let b = 0; b < nb; b++) {
     d[b] = f[cols / 4 + b];
+    sum[b] = ints[cols / 4 + nb + b];
     for (let j = 0; j < 32; j++) q[32 * b + j] = bytes[32 * b + j];
   }
-  return { d, q };
+  return { d, q, sum };
 }
 
 async function run(type: IntWeightType, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, variant: IntVariant): Promise<{ y: Float32Array; xq: Q8Blocks }> {
@@ -62,7 +65,7 @@ async function run(type: IntWeightType, bytes: Uint8Array, rows: number, cols: n
 }
 
 describe.skipIf(!ctx)(SUITE, () => {
-  it('quantize_q8 gives the reference scales and int8 values, bit for bit', async () => {
+  it('quantize_q8 gives the reference scales, int8 values and block sums, bit for bit', async () => {
     for (const cols of COLS) {
       // Mixed magnitudes per block, zero blocks, exact halves (x · id lands on .5 often with d = 1/127·2^k).
       const x = uniform(cols, cols, 3);
@@ -72,6 +75,7 @@ describe.skipIf(!ctx)(SUITE, () => {
       const want = quantizeQ8Ref(x);
       expect(Array.from(xq.d)).toEqual(Array.from(want.d));
       expect(Array.from(xq.q)).toEqual(Array.from(want.q));
+      expect(Array.from(xq.sum)).toEqual(Array.from(want.sum));
     }
   });
 

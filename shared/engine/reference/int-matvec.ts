@@ -7,10 +7,18 @@
  */
 import { f16ToF32 } from '../../quant';
 
-/** x quantised in blocks of 32: x[c] ≈ d[c / 32] · q[c]. */
+/** x quantised in blocks of 32: x[c] ≈ d[c / 32] · q[c]; sum[b] = Σ q over block b. */
 export interface Q8Blocks {
   d: Float32Array;
   q: Int8Array;
+  sum: Int32Array;
+}
+
+/** Each block's sum of its 32 quants (what quantize_q8 writes after the scales). */
+export function q8BlockSums(q: Int8Array): Int32Array {
+  const sum = new Int32Array(q.length / 32);
+  for (let c = 0; c < q.length; c++) sum[c >> 5] += q[c]!;
+  return sum;
 }
 
 /** As quantize_q8.wgsl: d = max|x| / 127 (f32), q = round-half-away(x · (1 / d)), 0 where d = 0. */
@@ -30,7 +38,7 @@ export function quantizeQ8Ref(x: Float32Array): Q8Blocks {
       q[b * 32 + j] = Math.max(-127, Math.min(127, Math.sign(v) * Math.floor(Math.abs(v) + 0.5)));
     }
   }
-  return { d, q };
+  return { d, q, sum: q8BlockSums(q) };
 }
 
 /** The weight blocks' scales and integer values (Q8_0: q; Q4_0: nibble − 8), row-major. */
@@ -47,7 +55,7 @@ function weightInts(type: 'Q8_0' | 'Q4_0', bytes: Uint8Array, rows: number, cols
       else q[b * 32 + j] = (j < 16 ? bytes[o + 2 + j] & 15 : bytes[o + 2 + j - 16] >> 4) - 8;
     }
   }
-  return { d, q };
+  return { d, q, sum: q8BlockSums(q) };
 }
 
 /**
