@@ -1,7 +1,7 @@
 /**
  * The adapter's ceilings, measured beside our weight kernels in one run (issue 15's "measured
  * ceiling": the best rate any kernel of ours reaches on this adapter for the same bytes).
- *   npx tsx scripts/bench/adapter-ceiling.ts [--types Q4_K,Q8_0,F32] [--rows 2048] [--cols 2048]
+ *   npm run bench:ceiling -- (or npx tsx scripts/bench/adapter-ceiling.ts) [--types Q4_K,Q8_0,F32] [--rows 2048] [--cols 2048]
  *       [--reps 3] [--rounds 5] [--model FILE|none]
  * For each type, on one rows × cols matrix: the probes of shaders/probe_ceiling.wgsl read the
  * matrix's bytes and nothing else, in the matvec kernels' pattern (one invocation per row) and
@@ -37,7 +37,7 @@ const rows = Number(arg('rows', '2048'));
 const cols = Number(arg('cols', '2048'));
 const reps = Number(arg('reps', '3'));
 const rounds = Number(arg('rounds', '5'));
-const model = arg('model', join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'fixtures', 'models', 'stories260K.gguf'));
+const model = arg('model', process.env.PXI_STORIES ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'fixtures', 'models', 'stories260K.gguf'));
 
 const ctx: GpuContext = await openBenchContext();
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}×${cols}; ${reps} runs per timing; ${rounds} rounds; load average ${os.loadavg()[0]!.toFixed(1)}`);

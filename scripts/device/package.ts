@@ -44,9 +44,10 @@ mkdirSync(out, { recursive: true });
 
 // 1. The benchmark as ESM chunks. Natives stay external (they are shipped beside it); CJS
 // dependencies bundled into ESM need a real `require` for Node built-ins.
-step('bundling scripts/bench/decode-bench.ts, tuning-bench.ts and train-bench.ts with esbuild');
+step('bundling scripts/bench/decode-bench.ts, adapter-ceiling.ts, tuning-bench.ts and train-bench.ts with esbuild');
 run(join(root, 'node_modules', '.bin', 'esbuild'), [
   'scripts/bench/decode-bench.ts',
+  'scripts/bench/adapter-ceiling.ts',
   'scripts/bench/tuning-bench.ts',
   'scripts/bench/train-bench.ts',
   'electron/pixelfs/tile-worker.ts',

@@ -74,10 +74,20 @@ if [ -n "$GPU_NAME" ] || [ "${PXI_DEVICE_TUNING:-0}" = 1 ]; then tune_budget=${P
 # that machine) gets its own slice; PXI_DEVICE_TRAIN=1 runs it on a CPU adapter too.
 train_budget=0
 if [ -n "$GPU_NAME" ] || [ "${PXI_DEVICE_TRAIN:-0}" = 1 ]; then train_budget=${PXI_DEVICE_TRAIN_TIMEOUT:-90}; fi
+# The adapter's ceilings (bench:ceiling: the rate kernels that only read the bytes reach, beside
+# the weight kernels on the same matrix, and what a dispatch costs) on a GPU, or with
+# PXI_DEVICE_CEILING=1.
+ceiling_budget=0
+if [ -n "$GPU_NAME" ] || [ "${PXI_DEVICE_CEILING:-0}" = 1 ]; then ceiling_budget=${PXI_DEVICE_CEILING_TIMEOUT:-45}; fi
 say "node $("$NODE" --version); bench:decode ${args[*]} $*"
 set +e
-timeout "$(( ${PXI_DEVICE_TIMEOUT:-570} - tune_budget - train_budget ))" "$NODE" "$WORK/app/decode-bench.mjs" "${args[@]}" "$@"
+timeout "$(( ${PXI_DEVICE_TIMEOUT:-570} - tune_budget - train_budget - ceiling_budget ))" "$NODE" "$WORK/app/decode-bench.mjs" "${args[@]}" "$@"
 rc=$?
+if [ "$ceiling_budget" -gt 0 ]; then
+  say "bench:ceiling (budget ${ceiling_budget}s)"
+  timeout "$ceiling_budget" "$NODE" "$WORK/app/adapter-ceiling.mjs" --rows 16384 --rounds 5 --model "$PXI_STORIES" | tee "$OUTDIR/adapter-ceiling.log"
+  say "bench:ceiling exit ${PIPESTATUS[0]}"
+fi
 if [ "$tune_budget" -gt 0 ]; then
   say "bench:tuning (budget ${tune_budget}s)"
   timeout "$tune_budget" "$NODE" "$WORK/app/tuning-bench.mjs" --cache "$WORK/models" -n 16 | tee "$OUTDIR/tuning-bench.log"
