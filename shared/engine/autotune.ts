@@ -37,12 +37,18 @@ export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
 ];
 
 /**
- * The integer kernels tried by default (where the device offers them): one and two rows per
- * invocation, with and without dot4I8Packed. Left out as measured slower on lavapipe (specs/
- * benchmarks.md, "Integer decode kernels"): r4 (no better than r2), -v16 (mixed), -sg (0.4–0.8×);
+ * The integer kernels tried by default per type (where the device offers them), with and
+ * without dot4I8Packed: Q8_0/Q4_0 one and two rows per invocation, Q4_K its 4-byte and 16-byte
+ * read shapes, Q6_K its one shape. Left out as measured slower on lavapipe (specs/benchmarks.md,
+ * "Integer decode kernels"): r4 (no better than r2), Q8_0/Q4_0 -v16 (mixed), -sg (0.4–0.8×);
  * each extra candidate costs a pipeline compile and its rounds.
  */
-export const TUNING_INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'int', 'int-r2'];
+export const TUNING_INT_VARIANTS: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
+  Q8_0: ['dot4', 'dot4-r2', 'int', 'int-r2'],
+  Q4_0: ['dot4', 'dot4-r2', 'int', 'int-r2'],
+  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16'],
+  Q6_K: ['dot4', 'int'],
+};
 
 /**
  * A candidate must beat the default by this fraction to replace it (its speed-up interval must
@@ -269,9 +275,12 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
   const xHost = Float32Array.from({ length: maxCols }, (_, i) => Math.sin(i * 0.37));
   const x = ctx.storage(xHost, 'tune:x');
   const y = ctx.storage(maxRows * 4, 'tune:y');
-  const wanted = opts.intVariants ?? TUNING_INT_VARIANTS;
-  const intsOf = (type: WeightType, cols: number): IntVariant[] =>
-    wanted === false || !isIntWeightType(type) || cols % 32 !== 0 ? [] : intVariantsFor(ctx, type, { cols }).filter((v) => wanted === true || wanted.includes(v));
+  const wanted = opts.intVariants;
+  const intsOf = (type: WeightType, cols: number): IntVariant[] => {
+    if (wanted === false || !isIntWeightType(type) || cols % 32 !== 0) return [];
+    const list = wanted === undefined ? TUNING_INT_VARIANTS[type] : wanted;
+    return intVariantsFor(ctx, type, { cols }).filter((v) => list === true || list.includes(v));
+  };
   const needXq = opts.types.some((t) => intsOf(t, shapeOf(t).cols).length > 0);
   const xq = ctx.storage(needXq ? quantizedXWords(Math.ceil(maxCols / 32) * 32) * 4 : 16, 'tune:xq');
   try {

@@ -33,15 +33,21 @@ const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
 const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = { dot4: 1, 'dot4-r2': 2, 'dot4-r4': 4, int: 1, 'int-r2': 2, 'int-r4': 4, 'dot4-v16': 1, 'int-v16': 1, 'dot4-sg': 1 };
 const V16 = (v: IntVariant) => v === 'dot4-v16' || v === 'int-v16';
 /**
- * The super-block types (256 values) have one shape, one invocation per row (_matvec_i8_k.wgsl),
- * with or without dot4I8Packed: their 32-value sub-blocks meet x's Q8 blocks one to one.
+ * The super-block types (256 values) have one invocation per row, super-blocks in turn
+ * (_matvec_i8_k.wgsl), with or without dot4I8Packed: their 32-value sub-blocks meet x's Q8
+ * blocks one to one. Q4_K also has the 16-byte-read shape (_matvec_i8_k_v16.wgsl).
  */
 const SUPER_BLOCK = (t: IntWeightType) => t === 'Q4_K' || t === 'Q6_K';
-const SUPER_BLOCK_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
+const VARIANTS_OF_TYPE: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
+  Q8_0: INT_VARIANTS,
+  Q4_0: INT_VARIANTS,
+  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16'],
+  Q6_K: ['dot4', 'int'],
+};
 
 /** The variants that exist for a type (a shader per variant), whatever the device. */
 export function intVariantsOfType(t: IntWeightType): readonly IntVariant[] {
-  return SUPER_BLOCK(t) ? SUPER_BLOCK_VARIANTS : INT_VARIANTS;
+  return VARIANTS_OF_TYPE[t];
 }
 const QUANTIZE_WG = 64;
 const MATVEC_WG = 64;

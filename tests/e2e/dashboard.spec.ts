@@ -85,10 +85,10 @@ test('a kernel tuner run becomes a session with its evidence; a kept decision is
   await expect(trial.locator('.dashboard-speedup')).toContainText(/as fast; with 95 % confidence between \d+\.\d\d× and \d+\.\d\d×/);
   await expect(trial.locator('.dashboard-reason')).toContainText(/^(Kept|Not kept): .*\(256 × 256 matrix\.\)$/);
   // Seven shapes of the f32 kernel, then the integer kernels this adapter compiles (up to four:
-  // TUNING_INT_VARIANTS), each checked against its reference and timed in 3 interleaved rounds.
+  // TUNING_INT_VARIANTS.Q8_0), each checked against its reference and timed in 3 interleaved rounds.
   const variants = trial.locator('.dashboard-variants tbody tr');
   await expect(variants.nth(6)).toBeVisible();
-  expect(await variants.count()).toBeLessThanOrEqual(7 + TUNING_INT_VARIANTS.length);
+  expect(await variants.count()).toBeLessThanOrEqual(7 + TUNING_INT_VARIANTS.Q8_0.length);
   await expect(variants.first()).toContainText('64x1 (reference)');
   for (const cells of await trial.locator('.dashboard-variants tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)))) {
     expect(cells[0]).toBe('yes');
