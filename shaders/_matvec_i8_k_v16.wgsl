@@ -2,8 +2,9 @@
 // (Q4_K): one invocation per row, super-blocks in turn, every read a vec4<u32>: a 144-byte
 // super-block is 9 whole vec4s (header, then 8 of nibbles), an x block's 32 quants are 2, and
 // x's scales and block sums are read 4 blocks to a vec4. On lavapipe each invocation is a SIMD
-// lane and each load a gather, even of x, which every lane reads alike: the 4-byte shape makes
-// about 100 loads per super-block, this one 37 (shaders probed in specs/benchmarks.md).
+// lane and each load a gather, even of x, which every lane reads alike: per row and super-block the
+// 4-byte shape makes 116 loads (36 of weights, 64 of x quants, 16 of x scales and sums), this one
+// 29 (9, 16 and 4); see specs/engine.md, "Integer decode kernels", for the probes that led here.
 // Needs the weights, x_off and cols/4 16-byte aligned (cols a multiple of 256; int-matvec.ts checks).
 // The including type file defines BLOCK_BYTES, idot and
 //   fn superblock_dot_v(v: u32, k: u32, xb: u32, xs: u32, xm: u32) -> f32   super-block k of the row
