@@ -1,38 +1,67 @@
 // Include-only (leading "_"). The 16-byte-read shape of the super-block integer decode products
-// (Q4_K): one invocation per row, super-blocks in turn, every read a vec4<u32>: a 144-byte
-// super-block is 9 whole vec4s (header, then 8 of nibbles), an x block's 32 quants are 2, and
-// x's scales and block sums are read 4 blocks to a vec4. On lavapipe each invocation is a SIMD
-// lane and each load a gather, even of x, which every lane reads alike: per row and super-block the
-// 4-byte shape makes 116 loads (36 of weights, 64 of x quants, 16 of x scales and sums), this one
-// 29 (9, 16 and 4); see specs/engine.md, "Integer decode kernels", for the probes that led here.
+// (Q4_K): NR rows per invocation (override, 1..4), super-blocks in turn, every read a vec4<u32>:
+// a 144-byte super-block is 9 whole vec4s (header, then 8 of nibbles), an x block's 32 quants
+// are 2, and x's scales and block sums are read 4 blocks to a vec4; x's reads are shared by the
+// invocation's NR rows. On lavapipe each invocation is a SIMD lane and each load a gather, even of
+// x, which every lane reads alike: per row and super-block the 4-byte shape makes 116 loads (36
+// of weights, 64 of x quants, 16 of x scales and sums), this one 9 + 20 / NR; see specs/engine.md,
+// "Integer decode kernels", for the probes that led here.
 // Needs the weights, x_off and cols/4 16-byte aligned (cols a multiple of 256; int-matvec.ts checks).
-// The including type file defines BLOCK_BYTES, idot and
-//   fn superblock_dot_v(v: u32, k: u32, xb: u32, xs: u32, xm: u32) -> f32   super-block k of the row
-//        (from vec4 v of w) dotted with x blocks 8k..8k+7 (x block b's quants from vec4 xb + 2b,
-//        scales of blocks 4j..4j+3 in vec4 xs + j, their sums in vec4 xm + j)
+// The including type file defines BLOCK_BYTES (a multiple of 16), idot, a per-row super-block
+// header `Head`, and
+//   fn head_of(h: vec4<u32>) -> Head                      the header from the super-block's first vec4
+//   fn chunk_term(hd: Head, c: u32, qa: vec4<u32>, qb: vec4<u32>, x: array<vec4<u32>, 4>,
+//                 d: vec2<f32>, s: vec2<i32>) -> f32
+//        chunk c (0..3; its 8 quant words qa, qb) dotted with its two x blocks (4 vec4s of quants,
+//        their scales d and quant sums s)
 
 //#include "_matvec_i8_params"
 
 override WG: u32 = 64u;
+override NR: u32 = 1u;
 
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
 
 @compute @workgroup_size(WG)
 fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = (wid.x + wid.y * nwg.x) * WG + li;
-  if (row >= p.rows) {
+  let row0 = ((wid.x + wid.y * nwg.x) * WG + li) * NR;
+  if (row0 >= p.rows) {
     return;
   }
   let ns = p.cols / 256u;
   let sv = BLOCK_BYTES / 16u;
-  let rv = p.w_off / 4u + row * ns * sv;
   let xb = p.x_off / 4u;
   let xs = (p.x_off + p.cols / 4u) / 4u;
   let xm = xs + p.cols / 128u;
-  var acc = 0.0;
-  for (var k = 0u; k < ns; k++) {
-    acc += superblock_dot_v(rv + sv * k, k, xb, xs, xm);
+  // The invocation's rows; past the matrix's last row, the last row again (computed, not stored).
+  var rv: array<u32, 4>;
+  for (var r = 0u; r < NR; r++) {
+    rv[r] = p.w_off / 4u + min(row0 + r, p.rows - 1u) * ns * sv;
   }
-  y[p.y_off + row] = acc;
+  var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
+  var hd: array<Head, 4>;
+  for (var k = 0u; k < ns; k++) {
+    for (var r = 0u; r < NR; r++) {
+      hd[r] = head_of(w[rv[r] + sv * k]);
+    }
+    let dx = array<vec4<f32>, 2>(bitcast<vec4<f32>>(xq[xs + 2u * k]), bitcast<vec4<f32>>(xq[xs + 2u * k + 1u]));
+    let sx = array<vec4<i32>, 2>(bitcast<vec4<i32>>(xq[xm + 2u * k]), bitcast<vec4<i32>>(xq[xm + 2u * k + 1u]));
+    for (var c = 0u; c < 4u; c++) {
+      let x0 = xb + 2u * (8u * k + 2u * c);
+      let x = array<vec4<u32>, 4>(xq[x0], xq[x0 + 1u], xq[x0 + 2u], xq[x0 + 3u]);
+      let j = 2u * (c & 1u);
+      let d = vec2<f32>(dx[c >> 1u][j], dx[c >> 1u][j + 1u]);
+      let s = vec2<i32>(sx[c >> 1u][j], sx[c >> 1u][j + 1u]);
+      for (var r = 0u; r < NR; r++) {
+        let v = rv[r] + sv * k;
+        acc[r] += chunk_term(hd[r], c, w[v + 1u + 2u * c], w[v + 2u + 2u * c], x, d, s);
+      }
+    }
+  }
+  for (var r = 0u; r < NR; r++) {
+    if (row0 + r < p.rows) {
+      y[p.y_off + row0 + r] = acc[r];
+    }
+  }
 }

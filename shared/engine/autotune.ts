@@ -38,15 +38,16 @@ export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
 
 /**
  * The integer kernels tried by default per type (where the device offers them), with and
- * without dot4I8Packed: Q8_0/Q4_0 one and two rows per invocation, Q4_K its 4-byte and 16-byte
- * read shapes, Q6_K its one shape. Left out as measured slower on lavapipe (specs/benchmarks.md,
- * "Integer decode kernels"): r4 (no better than r2), Q8_0/Q4_0 -v16 (mixed), -sg (0.4–0.8×);
+ * without dot4I8Packed: Q8_0/Q4_0 one and two rows per invocation, Q4_K its 4-byte shape and its
+ * 16-byte shape with two rows per invocation, Q6_K its one shape. Left out as measured slower on
+ * lavapipe (specs/benchmarks.md, "Integer decode kernels"): r4 (no better than r2), Q8_0/Q4_0
+ * -v16 (mixed), Q4_K -v16 with one or four rows (0.75× and 0.8× of -v16-r2), -sg (0.4–0.8×);
  * each extra candidate costs a pipeline compile and its rounds.
  */
 export const TUNING_INT_VARIANTS: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
   Q8_0: ['dot4', 'dot4-r2', 'int', 'int-r2'],
   Q4_0: ['dot4', 'dot4-r2', 'int', 'int-r2'],
-  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16'],
+  Q4_K: ['dot4', 'int', 'dot4-v16-r2', 'int-v16-r2'],
   Q6_K: ['dot4', 'int'],
 };
 

@@ -15,8 +15,10 @@ import { planMatmul, type WeightMatrix, type WeightType } from './quant-matmul';
 
 export type IntWeightType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
-export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-sg';
-export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
+export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-v16-r2' | 'int-v16-r2' | 'dot4-v16-r4' | 'int-v16-r4' | 'dot4-sg';
+export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg'];
+/** The variants of the 8-value-block types (Q8_0, Q4_0). */
+const BLOCK_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
 
 const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
   dot4: '_i8',
@@ -27,21 +29,40 @@ const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
   'int-r4': '_i8x',
   'dot4-v16': '_i8v',
   'int-v16': '_i8xv',
+  'dot4-v16-r2': '_i8v',
+  'int-v16-r2': '_i8xv',
+  'dot4-v16-r4': '_i8v',
+  'int-v16-r4': '_i8xv',
   'dot4-sg': '_i8sg',
 };
 /** Rows per invocation (override NR) of the one-invocation-per-row variants. */
-const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = { dot4: 1, 'dot4-r2': 2, 'dot4-r4': 4, int: 1, 'int-r2': 2, 'int-r4': 4, 'dot4-v16': 1, 'int-v16': 1, 'dot4-sg': 1 };
-const V16 = (v: IntVariant) => v === 'dot4-v16' || v === 'int-v16';
+const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = {
+  dot4: 1,
+  'dot4-r2': 2,
+  'dot4-r4': 4,
+  int: 1,
+  'int-r2': 2,
+  'int-r4': 4,
+  'dot4-v16': 1,
+  'int-v16': 1,
+  'dot4-v16-r2': 2,
+  'int-v16-r2': 2,
+  'dot4-v16-r4': 4,
+  'int-v16-r4': 4,
+  'dot4-sg': 1,
+};
+const V16 = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8v' || SHADER_SUFFIX[v] === '_i8xv';
 /**
  * The super-block types (256 values) have one invocation per row, super-blocks in turn
  * (_matvec_i8_k.wgsl), with or without dot4I8Packed: their 32-value sub-blocks meet x's Q8
- * blocks one to one. Q4_K also has the 16-byte-read shape (_matvec_i8_k_v16.wgsl).
+ * blocks one to one. Q4_K also has the 16-byte-read shape (_matvec_i8_k_v16.wgsl), 1, 2 or 4
+ * rows per invocation sharing x's reads.
  */
 const SUPER_BLOCK = (t: IntWeightType) => t === 'Q4_K' || t === 'Q6_K';
 const VARIANTS_OF_TYPE: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
-  Q8_0: INT_VARIANTS,
-  Q4_0: INT_VARIANTS,
-  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16'],
+  Q8_0: BLOCK_VARIANTS,
+  Q4_0: BLOCK_VARIANTS,
+  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4'],
   Q6_K: ['dot4', 'int'],
 };
 
@@ -131,7 +152,9 @@ export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   if (V16(a.variant) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned`);
   const sg = a.variant === 'dot4-sg';
   const rowsPerGroup = sg ? MATVEC_WG / SG_LANES : MATVEC_WG * ROWS_PER_INVOCATION[a.variant];
-  const constants: Record<string, number> = sg ? { WG: MATVEC_WG, TPR: SG_LANES } : V16(a.variant) || SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: ROWS_PER_INVOCATION[a.variant] };
+  const nr = ROWS_PER_INVOCATION[a.variant];
+  // The 8-value-block 16-byte shape and the 4-byte super-block shape have no NR override.
+  const constants: Record<string, number> = sg ? { WG: MATVEC_WG, TPR: SG_LANES } : V16(a.variant) !== SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr };
   const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
   return {
     shader: intShader(type, a.variant),
