@@ -17,8 +17,11 @@
  *        finish removing, clear it (the import layout is already active); and pack files the
  *        active layout does not name are removed (a journal rewrite lost to a power cut).
  * A crash anywhere leaves the model readable in the old or the new layout, never in between.
- * The import files are kept while packs are active (undo needs no copy; export and the map
- * read them): a packed model takes its size twice on disk.
+ * The map follows without a step of its own: the map index names tensors, never files, and
+ * every file or tile it shows (map:region's place, a stored tile's PixelFS tiles) is resolved
+ * through `location`, i.e. through this journal, as reads are (specs/map.md §2).
+ * The import files are kept while packs are active (undo needs no copy; export reads them): a
+ * packed model takes its size twice on disk.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -44,6 +47,18 @@ export const LAYOUTS_DIR = 'layouts';
 
 export type RecoveryOutcome = 'none' | 'rolled-back' | 'finished';
 
+/** Where one tensor's bytes are read from in the model's active layout. */
+export interface TensorLocation {
+  /** PixelFS file: the tensor's own import file, or the pack holding it. */
+  readonly file: string;
+  /** Byte of `file` where the tensor's first byte is (0 in the import layout). */
+  readonly offset: number;
+  /** The active packed layout's generation; null: the import layout. */
+  readonly generation: string | null;
+  /** Tensors stored in `file` (1 in the import layout). */
+  readonly tensorsInFile: number;
+}
+
 function isEnoent(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
 }
@@ -59,7 +74,7 @@ export class ModelLayouts {
   private readonly dir: string;
   private readonly journals = new Map<string, LayoutJournal>();
   /** Each active packed layout's tensor places, built once per journal (reads look them up). */
-  private readonly places = new WeakMap<PackedLayout, Map<string, TensorPlace>>();
+  private readonly places = new WeakMap<PackedLayout, Map<string, TensorPlace & { tensorsInFile: number }>>();
   /** Models with an apply or undo running in this process (one volume has one owner process). */
   private readonly busy = new Set<string>();
 
@@ -108,16 +123,27 @@ export class ModelLayouts {
     this.journals.set(j.modelId, j);
   }
 
-  /** `length` bytes at `offset` of tensor `t`, from wherever the active layout keeps it. */
-  async read(m: ModelManifest, t: ManifestTensor, offset: number, length: number): Promise<Buffer> {
+  /**
+   * Where tensor `t`'s bytes are now: the file and offset the active layout gives it, which
+   * layout that is, and how many tensors share the file. Reads, the map's region details and
+   * its tile references all resolve through this, so they switch with the journal's one rename.
+   */
+  async location(m: ModelManifest, t: ManifestTensor): Promise<TensorLocation> {
     const j = await this.journal(m);
-    if (!j.active) return this.volume.read(t.file, offset, length);
+    if (!j.active) return { file: t.file, offset: 0, generation: null, tensorsInFile: 1 };
     let places = this.places.get(j.active);
     if (!places) {
-      places = placesOf(m, j);
+      places = new Map();
+      for (const p of j.active.packs) for (const x of p.tensors) places.set(x.name, { file: p.file, offset: x.offset, tensorsInFile: p.tensors.length });
       this.places.set(j.active, places);
     }
     const p = places.get(t.name)!;
+    return { file: p.file, offset: p.offset, generation: j.active.generation, tensorsInFile: p.tensorsInFile };
+  }
+
+  /** `length` bytes at `offset` of tensor `t`, from wherever the active layout keeps it. */
+  async read(m: ModelManifest, t: ManifestTensor, offset: number, length: number): Promise<Buffer> {
+    const p = await this.location(m, t);
     return this.volume.read(p.file, p.offset + offset, length);
   }
 

@@ -50,7 +50,7 @@ import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
 import { HashWorker, type HashStream, type Slot } from './hash-worker';
 import { cancelledError, ModelStoreError } from './errors';
-import { LAYOUTS_DIR, ModelLayouts, placesOf, type RecoveryOutcome } from './layout';
+import { LAYOUTS_DIR, ModelLayouts, placesOf, type RecoveryOutcome, type TensorLocation } from './layout';
 import { planLayout, type LayoutPlan, type TensorRead } from '../../shared/model/layout-plan';
 import type { LayoutDecision, LayoutJournal } from '../../shared/model/layout-journal';
 import { Pipe } from './pipe';
@@ -1265,6 +1265,17 @@ export class ModelStore {
     const t = m.tensors.find((x) => x.name === tensor);
     if (!t) throw new ModelStoreError('MODEL_NOT_FOUND', `model ${m.name} has no tensor ${JSON.stringify(tensor)}`, { file: m.id, field: 'tensor', value: tensor });
     return this.layouts.read(m, t, offset, length ?? t.bytes - offset);
+  }
+
+  /**
+   * Where a tensor's bytes are now (its file and offset in the active layout): what the map's
+   * region details name and its stored tiles resolve through (specs/map.md §2).
+   */
+  async tensorLocation(ref: string, tensor: string): Promise<TensorLocation> {
+    const m = this.layout(ref);
+    const t = m.tensors.find((x) => x.name === tensor);
+    if (!t) throw new ModelStoreError('MODEL_NOT_FOUND', `model ${m.name} has no tensor ${JSON.stringify(tensor)}`, { file: m.id, field: 'tensor', value: tensor });
+    return this.layouts.location(m, t);
   }
 
   // -------------------------------------------------------------------------------------------

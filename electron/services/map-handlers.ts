@@ -9,7 +9,7 @@ import type { Handlers } from '../../shared/ipc/dispatch';
 import { MapError } from '../../shared/map/errors';
 import { unionRects } from '../../shared/map/geometry';
 import { layoutFromRegions, resizeKvCache } from '../../shared/map/placement';
-import { tileCapacity } from '../../shared/map/regions';
+import { fileTileSpan, tileCapacity } from '../../shared/map/regions';
 import { DEFAULT_HEAT_SIZE } from '../../shared/map/pyramid-core';
 import { summarize, type ValueStats } from '../../shared/map/stats';
 import { blockScale, clipWindow, matrixShape, rowBlocks, unitScaleBlock, type ValueWindow } from '../../shared/map/values';
@@ -66,17 +66,18 @@ function heatBase64(h: Float32Array): string {
   return Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('base64');
 }
 
+/** A tensor's bytes in the source GGUF (fixed for the model's life, whatever its layout). */
 interface TensorPlace {
   offset: number;
   bytes: number;
-  file: string;
   elements: number;
 }
 
 /**
  * Per-store caches: tile sizes by region id (fixed for a region's life: a volume's tile size
- * never changes), tensor places by model (the manifest with its vocabulary is too big to parse
- * per click), and tensor names by model for the search.
+ * never changes), tensor places in the GGUF by model (the manifest with its vocabulary is too
+ * big to parse per click; where the bytes are in PixelFS is not cached here: it changes with the
+ * layout, and the store resolves it from its cached journal), and tensor names by model for the search.
  */
 class MapCaches {
   readonly tileSize = new Map<string, [number, number]>();
@@ -141,7 +142,7 @@ function tensorPlaces(store: ModelStore, caches: MapCaches, modelId: string): Ma
     throw e;
   }
   const m = new Map<string, TensorPlace>();
-  for (const t of tensors) m.set(t.name, { offset: t.offset, bytes: t.bytes, file: t.file, elements: t.elements });
+  for (const t of tensors) m.set(t.name, { offset: t.offset, bytes: t.bytes, elements: t.elements });
   return remember(caches.places, modelId, m, MAX_CACHED_MODELS);
 }
 
@@ -384,12 +385,27 @@ export function mapHandlers(store: () => Promise<ModelStore>): MapHandlers {
     'map:region': async ({ id }) => {
       const { s, index, c } = await open();
       const r = region(index, id);
-      const place = r.tensor ? tensorPlaces(s, c, r.modelId)?.get(r.name) : undefined;
+      const inGguf = r.tensor ? tensorPlaces(s, c, r.modelId)?.get(r.name) : undefined;
+      const tileBytes = tileCapacity(r.grid.tileWidth, r.grid.tileHeight);
+      // Where the bytes are now: through the layout journal on every call (never cached here),
+      // so the answer follows an apply, an undo and a recovery at open.
+      const at = inGguf ? await s.tensorLocation(r.modelId, r.name) : null;
+      const span = at && inGguf ? fileTileSpan(at.offset, inGguf.bytes, tileBytes) : null;
       return {
         region: regionInfo(r),
-        byteRange: place ? { offset: place.offset, length: place.bytes } : null,
-        file: place?.file ?? null,
-        tileBytes: r.grid.tileWidth * r.grid.tileHeight * 4,
+        byteRange: inGguf ? { offset: inGguf.offset, length: inGguf.bytes } : null,
+        file: at?.file ?? null,
+        place: at
+          ? {
+              layout: at.generation === null ? ('import' as const) : ('packed' as const),
+              generation: at.generation,
+              file: at.file,
+              offset: at.offset,
+              tiles: span,
+              tensorsInFile: at.tensorsInFile,
+            }
+          : null,
+        tileBytes,
         elements: r.tensor ? r.tensor.dims.reduce((a, b) => a * b, 1) : null,
       };
     },

@@ -83,3 +83,16 @@ export function regionWords(kind: RegionKind, name: string): RegionWords {
   const words = MODEL_PARTS[base];
   return { title: words ?? name, part: words ? suffixWords(suffix, base) : null };
 }
+
+/**
+ * Where a tensor's bytes are stored in its model's active layout (map:region's place), in
+ * words: "in its own file, PixelFS tiles 0–3" (the import layout) or "packed with 8 other
+ * tensors read with it, from byte 4,224: PixelFS tiles 1–2" (a packed layout).
+ */
+export function storedPlaceWords(p: { layout: 'import' | 'packed'; offset: number; tiles: { first: number; last: number } | null; tensorsInFile: number }): string {
+  const n = (v: number): string => v.toLocaleString('en-US');
+  const tiles = p.tiles === null ? 'no tiles' : p.tiles.first === p.tiles.last ? `PixelFS tile ${n(p.tiles.first)}` : `PixelFS tiles ${n(p.tiles.first)}–${n(p.tiles.last)}`;
+  if (p.layout === 'import') return `in its own file, ${tiles}`;
+  const others = p.tensorsInFile - 1;
+  return `packed with ${n(others)} other tensor${others === 1 ? '' : 's'} read with it, from byte ${n(p.offset)}: ${tiles}`;
+}

@@ -17,7 +17,9 @@ export function isRegionKind(k: unknown): k is RegionKind {
 /**
  * How a region is cut into tiles: a grid of `cols` x `rows` tiles of tileWidth x tileHeight
  * pixels, anchored at the region's (x, y). The first `tileCount` cells in row-major order are
- * the stored tiles (PixelFS tile i of the tensor's file is grid cell (i mod cols, i div cols));
+ * the stored tiles: tile i, at grid cell (i mod cols, i div cols), is the tensor's bytes
+ * [i · tile capacity, (i + 1) · tile capacity) — PixelFS tile i of the tensor's own file in the
+ * import layout, wherever the active layout keeps those bytes otherwise (storedTileSource);
  * the rest of the grid is empty. Reserved regions (activations, kv-cache, free) have tileCount 0.
  */
 export interface TileGrid {
@@ -177,4 +179,63 @@ export function byteRangeRects(region: Rect & { grid: TileGrid }, startByte: num
     pixelRunRects(tile.x, tile.y, tw, a, b, out);
   }
   return out;
+}
+
+/**
+ * Where a stored tensor's bytes are read from: a PixelFS file and the byte of it where the
+ * tensor's first byte sits. In the import layout each tensor has its own file (offset 0); once
+ * a packed layout is active it lies in a pack at its offset there (specs/pixelfs.md, "Layout
+ * reorganisation"). The map index keeps no such place: it is resolved through the model's
+ * layout journal whenever it is asked for, so it switches with the layout.
+ */
+export interface TensorFilePlace {
+  readonly file: string;
+  readonly offset: number;
+}
+
+/** What stored tile i of a weights region shows, and which bytes and PixelFS tiles of its file hold them. */
+export interface StoredTileSource {
+  readonly file: string;
+  /** Bytes [offset, offset + length) of `file`: the tensor's bytes [i · tileBytes, i · tileBytes + length). */
+  readonly offset: number;
+  readonly length: number;
+  /**
+   * The PixelFS tiles of `file` holding them, first..last: tile i alone in the import layout;
+   * in a pack, one or two (two when the tensor does not start on a tile boundary).
+   */
+  readonly firstTile: number;
+  readonly lastTile: number;
+}
+
+function assertCount(field: string, v: number, min: number): void {
+  if (!Number.isSafeInteger(v) || v < min) throw new MapError('MAP_INPUT', `${field} ${v} is not an integer >= ${min}`, { field, value: v });
+}
+
+/** The PixelFS tiles of a file that bytes [offset, offset + length) touch; null for an empty span. */
+export function fileTileSpan(offset: number, length: number, tileBytes: number): { first: number; last: number } | null {
+  assertCount('offset', offset, 0);
+  assertCount('length', length, 0);
+  assertCount('tileBytes', tileBytes, 1);
+  if (length === 0) return null;
+  return { first: Math.floor(offset / tileBytes), last: Math.floor((offset + length - 1) / tileBytes) };
+}
+
+/**
+ * Stored tile i of a region (grid cell (i mod cols, i div cols)) shows the tensor's bytes
+ * [i · tileBytes, min((i + 1) · tileBytes, tensorBytes)): those bytes' place in the file the
+ * tensor is read from now, and the PixelFS tiles of that file holding them. A tile index
+ * outside the tensor's tiles is refused (MAP_INPUT).
+ */
+export function storedTileSource(place: TensorFilePlace, tensorBytes: number, tileBytes: number, i: number): StoredTileSource {
+  assertCount('offset', place.offset, 0);
+  assertCount('tensorBytes', tensorBytes, 0);
+  assertCount('tileBytes', tileBytes, 1);
+  const tiles = Math.ceil(tensorBytes / tileBytes);
+  if (!Number.isInteger(i) || i < 0 || i >= tiles) {
+    throw new MapError('MAP_INPUT', `tile ${i} is outside the tensor's ${tiles} stored tiles`, { tile: i, tileCount: tiles });
+  }
+  const start = i * tileBytes;
+  const length = Math.min(tileBytes, tensorBytes - start);
+  const span = fileTileSpan(place.offset + start, length, tileBytes)!;
+  return { file: place.file, offset: place.offset + start, length, firstTile: span.first, lastTile: span.last };
 }

@@ -236,6 +236,8 @@ test('finds blk.0.attn_q.weight with the search box and shows its shape, statist
   await expect(insp.locator('[data-field="bytes"]')).toContainText('16,384');
   await expect(insp.locator('[data-field="byte-range"]')).toHaveText(`0x${t.offset.toString(16)} – 0x${(t.offset + 16384).toString(16)}`);
   await expect(insp.locator('[data-field="tiles"]')).toContainText('1 of 1024×1024 px');
+  // Where its bytes are in the model's active layout (the import layout here: its own file).
+  await expect(insp.locator('[data-field="stored"]')).toHaveText('in its own file, PixelFS tile 0');
   await expect(insp.locator('[data-field="min"]')).toHaveText(min.toPrecision(4));
   await expect(insp.locator('[data-field="max"]')).toHaveText(max.toPrecision(4));
   let sq = 0;

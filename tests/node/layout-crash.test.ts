@@ -2,7 +2,9 @@
  * Layout migrations of a stored model (issue 12 §4): apply and undo work end to end, and a crash
  * at every file operation N of an apply and of an undo (FaultyFileOps, then what a power cut
  * could leave) reopens to the model entirely in the old or entirely in the new layout (no
- * migration left half done, no stray pack files), its tensors byte-identical to the source GGUF.
+ * migration left half done, no stray pack files), its tensors byte-identical to the source GGUF,
+ * and the map in step with it: every region's place and stored tile names the layout the journal
+ * kept and reads the source's bytes there, and the map index itself is untouched.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +15,7 @@ import { ModelStore } from '../../electron/models/store';
 import { nodeFileOps, PixelFsCodes, TilePool, type FileOps } from '../../electron/pixelfs/index';
 import { LayoutError } from '../../shared/model/layout-errors';
 import { FaultyFileOps } from '../support/faulty-file-ops';
+import { checkMapSide } from './map-layout-support';
 import { filesUnder, writeTinyModel } from './models-support';
 
 let tmp: string;
@@ -57,6 +60,8 @@ async function checkModel(s: ModelStore, what: string): Promise<'old' | 'new'> {
     const got = await s.readTensor('m', t.name);
     expect(Buffer.compare(got, gguf.subarray(t.offset, t.offset + t.bytes)), `${what}: tensor ${t.name}`).toBe(0);
   }
+  // The map follows: what the explorer reads names the same layout and the same bytes.
+  expect((await checkMapSide(s, 'm', gguf, `${what}: map`)).layout, what).toBe(j.active ? 'packed' : 'import');
   return j.active ? 'new' : 'old';
 }
 
@@ -76,6 +81,9 @@ async function crashEveryCall(name: string, base: string, op: (s: ModelStore) =>
   fs.cpSync(base, probe, { recursive: true });
   const counter = new FaultyFileOps({}, noSync);
   const ps = await ModelStore.open(probe, { ...opts(), fileOps: counter });
+  // The map index is not a step of a migration: every crash leaves it as it was.
+  const index0 = ps.map.listRegions(ps.get('m').id);
+  const cells0 = ps.map.counts();
   await op(ps);
   await ps.close();
   const total = counter.calls;
@@ -98,6 +106,8 @@ async function crashEveryCall(name: string, base: string, op: (s: ModelStore) =>
     await ops.powerLoss();
     const s = await ModelStore.open(dir, opts());
     seen[await checkModel(s, `${name} call ${failAt}/${total}`)]++;
+    expect(s.map.listRegions(s.get('m').id), `${name} call ${failAt}/${total}: map regions`).toEqual(index0);
+    expect(s.map.counts(), `${name} call ${failAt}/${total}: map rows`).toEqual(cells0);
     await s.close();
   }
   return seen;

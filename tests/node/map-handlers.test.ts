@@ -204,6 +204,8 @@ describe('map:region', () => {
     const t = h.tensors.find((x) => x.name === 'blk.0.attn_q.weight')!;
     expect(d.byteRange).toEqual({ offset: t.offset, length: 16384 });
     expect(d.file).toMatch(/tensors/);
+    // In the import layout: its own file from byte 0, one 4 KiB tile per 4 KiB of the tensor.
+    expect(d.place).toEqual({ layout: 'import', generation: null, file: d.file, offset: 0, tiles: { first: 0, last: 3 }, tensorsInFile: 1 });
   });
 
   it('refuses an unknown region with MAP_NOT_FOUND and an empty id as invalid', async () => {

@@ -1,6 +1,6 @@
 /** The map's regions in plain words (shared/map/region-words.ts), as the Explorer's inspector heads them. */
 import { describe, expect, it } from 'vitest';
-import { regionWords } from '../../shared/map/region-words';
+import { regionWords, storedPlaceWords } from '../../shared/map/region-words';
 
 describe('region words', () => {
   it('names block tensors by block and role, and what the numbers are', () => {
@@ -28,5 +28,13 @@ describe('region words', () => {
     expect(regionWords('activations', 'activations').title).toContain('values flowing between blocks');
     expect(regionWords('free', 'kv-reserve').title).toBe('Free room for the KV cache to grow into');
     expect(regionWords('corpus', 'pxi-docs')).toEqual({ title: 'Text corpus stored as tiles: pxi-docs', part: null });
+  });
+
+  it("says where the bytes are stored: the tensor's own file, or a pack it shares", () => {
+    expect(storedPlaceWords({ layout: 'import', offset: 0, tiles: { first: 0, last: 3 }, tensorsInFile: 1 })).toBe('in its own file, PixelFS tiles 0–3');
+    expect(storedPlaceWords({ layout: 'import', offset: 0, tiles: { first: 0, last: 0 }, tensorsInFile: 1 })).toBe('in its own file, PixelFS tile 0');
+    expect(storedPlaceWords({ layout: 'packed', offset: 4224, tiles: { first: 1, last: 2 }, tensorsInFile: 9 })).toBe('packed with 8 other tensors read with it, from byte 4,224: PixelFS tiles 1–2');
+    expect(storedPlaceWords({ layout: 'packed', offset: 128, tiles: { first: 0, last: 0 }, tensorsInFile: 2 })).toBe('packed with 1 other tensor read with it, from byte 128: PixelFS tile 0');
+    expect(storedPlaceWords({ layout: 'import', offset: 0, tiles: null, tensorsInFile: 1 })).toBe('in its own file, no tiles');
   });
 });

@@ -1,6 +1,6 @@
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { Response } from '../../../shared/ipc/contract';
-import { regionWords } from '../../../shared/map/region-words';
+import { regionWords, storedPlaceWords } from '../../../shared/map/region-words';
 import { el } from '../components/el';
 import { fmtBytes, fmtHex, fmtInt, fmtShape, fmtValue } from './format';
 import { drawHistogram } from './histogram';
@@ -9,7 +9,8 @@ type RegionDetails = Response<'map:region'>;
 
 /**
  * The inspector panel: what a clicked tensor is (in plain words first, then its stored name,
- * its model's name, shape, type, bytes and their place in the GGUF file, tiles, map rectangle),
+ * its model's name, shape, type, bytes and their place in the GGUF file, tiles, where the bytes
+ * are stored in the model's active layout (its own file, or a pack), map rectangle),
  * its statistics from the pyramid, and a histogram of its decoded values fetched from the
  * services. Ids (region, model, PixelFS file) are for the curious: in an "Identifiers" fold.
  */
@@ -69,6 +70,7 @@ export class Inspector {
     }
     if (d.byteRange) add('byte-range', 'In the GGUF', `${fmtHex(d.byteRange.offset)} – ${fmtHex(d.byteRange.offset + d.byteRange.length)}`);
     add('tiles', 'Tiles', `${fmtInt(r.grid.tileCount)} of ${r.grid.tileWidth}×${r.grid.tileHeight} px (${r.grid.cols}×${r.grid.rows} grid, ${fmtBytes(d.tileBytes)} each)`);
+    if (d.place) add('stored', 'Stored', storedPlaceWords(d.place));
     add('rect', 'On the map', `${fmtInt(r.rect.x)}, ${fmtInt(r.rect.y)} · ${fmtInt(r.rect.width)}×${fmtInt(r.rect.height)}`);
     const p = r.pyramid;
     add('pyramid', 'LOD levels', p.state === 'built' ? String(p.levels ?? 0) : p.state + (p.note ? ` (${p.note})` : ''));
@@ -102,6 +104,7 @@ export class Inspector {
       ['model-id', 'Model', r.modelId],
       ['kind', 'Kind', r.kind],
       ...(d.file ? ([['file', 'PixelFS file', d.file]] as [string, string, string][]) : []),
+      ...(d.place?.generation ? ([['layout', 'Layout', d.place.generation]] as [string, string, string][]) : []),
     ];
     for (const [field, label, value] of idRows) {
       const td = el('td', {}, value);

@@ -85,7 +85,10 @@ export const MapCellInfo = z.strictObject({
   rect: MapRect,
   /** The square its heat image covers (the unclipped nominal square). */
   heatRect: MapRect,
-  /** Level 0: the tensor's tile index; null above. */
+  /**
+   * Level 0: the tensor's stored tile index i (its bytes from i · tileBytes; which PixelFS file
+   * and tiles hold them in the active layout: storedTileSource with map:region's place); null above.
+   */
   tile: Count.nullable(),
   stats: MapStats.nullable(),
   /** heatSize² Float32 little-endian means (NaN = no value) as base64; only with `withHeat`; null when not built. */
@@ -181,8 +184,27 @@ export const mapChannels = {
       region: MapRegionInfo,
       /** The tensor's bytes in the source GGUF file, [offset, offset + length); null when the store has no manifest for it. */
       byteRange: z.strictObject({ offset: Count, length: Count }).nullable(),
-      /** PixelFS file holding the tensor's tiles. */
+      /** PixelFS file the tensor's bytes are read from now (place.file); null without a stored manifest. */
       file: z.string().nullable(),
+      /**
+       * Where the tensor's bytes are in the model's active layout (specs/pixelfs.md, "Layout
+       * reorganisation"): its own import file from byte 0, or a pack shared with other tensors,
+       * from `offset`; `tiles`: the PixelFS tiles of `file` they span. Stored tile i of the
+       * region is the file's bytes from offset + i · tileBytes (shared/map storedTileSource).
+       * Resolved through the layout journal on each call: it follows apply, undo and recovery.
+       */
+      place: z
+        .strictObject({
+          layout: z.enum(['import', 'packed']),
+          /** The packed layout's generation; null in the import layout. */
+          generation: z.string().nullable(),
+          file: z.string(),
+          offset: Count,
+          tiles: z.strictObject({ first: Count, last: Count }).nullable(),
+          /** Tensors the file holds (1 in the import layout). */
+          tensorsInFile: Count,
+        })
+        .nullable(),
       /** Bytes one tile holds (RGBA8). */
       tileBytes: Count,
       elements: Count.nullable(),
