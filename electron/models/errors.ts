@@ -26,3 +26,8 @@ export function cancelledError(what: string, reason: unknown): ModelStoreError {
   const why = reason instanceof Error ? reason.message : reason === undefined ? 'aborted' : String(reason);
   return new ModelStoreError('MODEL_CANCELLED', `${what} was cancelled (${why}); rerun it to continue where it stopped`, { field: 'signal', value: why });
 }
+
+/** Throws the cancelled error when `signal` was aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw cancelledError(what, signal.reason);
+}

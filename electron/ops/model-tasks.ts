@@ -1,5 +1,5 @@
 /**
- * Task-queue handlers for the model store (a use case like the import they run, so in ops/): `model.import`, `model.verify`, `model.export` and
+ * Task-queue handlers for the model store (use cases like the import, verify and export they run, so in ops/): `model.import`, `model.verify`, `model.export` and
  * `map.pyramid` (electron/tasks/queue.ts). Params are checked with zod when a task is enqueued.
  * Each handler is safe to run again after a crash or kill (the queue reruns a task that was
  * running, with `ctx.resuming`): import resumes from its `imports` record and the tiles PixelFS
@@ -7,11 +7,11 @@
  * removes the temp files an interrupted run left (and skips the work when the finished file is
  * already there); the pyramid resumes at the first tensor not yet built.
  */
-import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { exportModel, finishedExport, removeExportLeftovers } from './export';
 import { importModel } from './import';
+import { verifyModel } from './verify';
 import { TaskParamsError, type StoreProvider } from '../models/task-params';
 import type { TaskContext, TaskHandler } from '../tasks/queue';
 
@@ -39,38 +39,6 @@ function validator<T>(kind: string, schema: z.ZodType<T>): (params: unknown) => 
     if (!r.success) throw new TaskParamsError(kind, r.error, params);
     return r.data;
   };
-}
-
-async function sha256File(file: string, signal: AbortSignal): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await fs.open(file, 'r');
-  try {
-    const b = Buffer.allocUnsafe(8 << 20);
-    for (let pos = 0; ; ) {
-      if (signal.aborted) throw signal.reason;
-      const { bytesRead } = await fh.read(b, 0, b.length, pos);
-      if (bytesRead === 0) break;
-      h.update(b.subarray(0, bytesRead));
-      pos += bytesRead;
-    }
-  } finally {
-    await fh.close();
-  }
-  return h.digest('hex');
-}
-
-/** Removes `.OUT.pxpart-*` temp files an interrupted export to `out` left behind. */
-async function removeExportLeftovers(out: string): Promise<number> {
-  const dir = path.dirname(out);
-  const prefix = `.${path.basename(out)}.pxpart-`;
-  let n = 0;
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    if (name.startsWith(prefix)) {
-      await fs.unlink(path.join(dir, name)).catch(() => undefined);
-      n++;
-    }
-  }
-  return n;
 }
 
 function pyramidProgress(ctx: TaskContext) {
@@ -118,7 +86,7 @@ export function modelTaskHandlers(getStore: StoreProvider): TaskHandler[] {
     async run(params, ctx) {
       const p = params as z.infer<typeof VerifyParams>;
       const store = await getStore();
-      const rep = await store.verify(p.model, { signal: ctx.signal, onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal, `file ${q.filesDone}/${q.fileCount}`) });
+      const rep = await verifyModel(store, p.model, { signal: ctx.signal, onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal, `file ${q.filesDone}/${q.fileCount}`) });
       // Damage is a finding, not a failure of the task: the report says where it is.
       return { modelId: rep.model.id, ok: rep.ok, problems: rep.problems.length, firstProblems: rep.problems.slice(0, 20), tilesChecked: rep.tilesChecked, bytesChecked: rep.bytesChecked };
     },
@@ -135,12 +103,11 @@ export function modelTaskHandlers(getStore: StoreProvider): TaskHandler[] {
       const leftovers = await removeExportLeftovers(p.out);
       if (ctx.resuming) {
         // The killed run may have renamed its file into place just before dying.
-        const st = await fs.stat(p.out).catch(() => null);
-        if (st?.isFile() && st.size === m.source.size && (await sha256File(p.out, ctx.signal)) === m.source.sha256) {
+        if (await finishedExport(p.out, m.source.size, m.source.sha256, ctx.signal)) {
           return { path: p.out, size: m.source.size, sha256: m.source.sha256, reused: true, leftoversRemoved: leftovers };
         }
       }
-      const r = await store.export(p.model, p.out, {
+      const r = await exportModel(store, p.model, p.out, {
         overwrite: p.overwrite,
         signal: ctx.signal,
         onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal),

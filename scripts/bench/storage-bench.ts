@@ -22,6 +22,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Writable } from 'node:stream';
 import { ModelStore } from '../../electron/models/store';
+import { exportModel } from '../../electron/ops/export';
+import { verifyModel } from '../../electron/ops/verify';
 import { importModel } from '../../electron/ops/import';
 import { decodeTile } from '../../electron/pixelfs/index';
 
@@ -86,12 +88,12 @@ async function phase(name: string, volume: string, source: string, tile: number,
     const m = store.manifest('bench');
     if (name === 'export') {
       const out = path.join(path.dirname(volume), 'export.gguf');
-      const r = await store.export('bench', out, { overwrite: true });
+      const r = await exportModel(store, 'bench', out, { overwrite: true });
       fs.rmSync(out);
       return done(r.size, `sha256 ${r.sha256 === m.source.sha256 ? 'identical' : 'DIFFERENT'}`);
     }
     if (name === 'verify') {
-      const r = await store.verify('bench');
+      const r = await verifyModel(store, 'bench');
       return done(r.bytesChecked, r.ok ? 'ok' : `${r.problems.length} problems`);
     }
     if (name === 'decode') {

@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
+import { exportModel } from '../../electron/ops/export';
 import { nodeFileOps, type FileOps } from '../../electron/pixelfs/index';
 import { FaultyFileOps } from '../support/faulty-file-ops';
 import { fixturePath } from '../support/fixtures';
@@ -58,7 +59,7 @@ describe('a full disk', () => {
       const outDir = path.join(tmp, 'exports');
       fs.mkdirSync(outDir);
       const out = path.join(outDir, 'again.gguf');
-      const exported = await store.export('stories260K', out).catch((e: unknown) => e);
+      const exported = await exportModel(store, 'stories260K', out).catch((e: unknown) => e);
       expect(exported).toMatchObject({ code: 'PIXELFS_NO_SPACE', details: { file: outDir, value: fs.statSync(MODEL).size } });
       expect(fs.existsSync(out)).toBe(false);
     } finally {

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
+import { exportModel } from '../../electron/ops/export';
 import {
   nodeFileOps,
   PixelFsCodes,
@@ -145,7 +146,7 @@ describe('writers through the one durable write, crash at every call N', () => {
       fs.mkdirSync(path.dirname(out), { recursive: true });
       const counter = new FaultyFileOps();
       sw.use(counter);
-      await store.export(model.id, out, { overwrite: true });
+      await exportModel(store, model.id, out, { overwrite: true });
       sw.use(nodeFileOps);
       expect(counter.log.filter((l) => l.startsWith('rename')), 'the export went through the injected file operations').toHaveLength(1);
       const want = sha256File(src);
@@ -153,7 +154,7 @@ describe('writers through the one durable write, crash at every call N', () => {
       for (let failAt = 1; failAt <= counter.calls; failAt++) {
         fs.writeFileSync(out, 'an older export');
         sw.use(new FaultyFileOps({ failAt }));
-        await expect(store.export(model.id, out, { overwrite: true })).rejects.toMatchObject({ code: PixelFsCodes.SIMULATED_CRASH });
+        await expect(exportModel(store, model.id, out, { overwrite: true })).rejects.toMatchObject({ code: PixelFsCodes.SIMULATED_CRASH });
         sw.use(nodeFileOps);
         const got = fs.readFileSync(out);
         expect(got.toString() === 'an older export' || sha256File(out) === want, `call ${failAt}`).toBe(true);

@@ -12,6 +12,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LAYOUTS_DIR } from '../../electron/models/layout';
 import { ModelStore } from '../../electron/models/store';
+import { exportModel } from '../../electron/ops/export';
+import { verifyModel } from '../../electron/ops/verify';
 import { nodeFileOps, PixelFsCodes, TilePool, type FileOps } from '../../electron/pixelfs/index';
 import { LayoutError } from '../../shared/model/layout-errors';
 import { FaultyFileOps } from '../support/faulty-file-ops';
@@ -124,7 +126,7 @@ describe('layout migration', () => {
       expect(plan.after.tileLoads).toBeLessThan(plan.before.tileLoads);
       const cold0 = await s.coldRead('m', trace);
       expect(cold0.tileLoads).toBe(plan.before.tileLoads);
-      const verified0 = await s.verify('m');
+      const verified0 = await verifyModel(s, 'm');
 
       const d = await s.applyLayout('m', trace, { measure: true });
       expect(d).toMatchObject({ kind: 'layout', modelId: s.get('m').id, action: 'apply', undo: { action: 'undo', generation: d.generation } });
@@ -135,7 +137,7 @@ describe('layout migration', () => {
       expect(JSON.parse(JSON.stringify(d))).toEqual(d); // a plain record a dashboard can list
       expect(await checkModel(s, 'after apply')).toBe('new');
       // verify reads the packs too (the files the engine now reads).
-      const verified = await s.verify('m');
+      const verified = await verifyModel(s, 'm');
       expect(verified.ok).toBe(true);
       expect(verified.filesChecked).toBe(verified0.filesChecked + plan.packs.length);
       // The measured cold read in the new layout loads what the planner said.
@@ -143,7 +145,7 @@ describe('layout migration', () => {
       await expect(s.applyLayout('m', trace)).rejects.toMatchObject({ code: 'LAYOUT_STATE' });
       // Export still gives the source file (it reads the import files, which stay).
       const out = path.join(tmp, 'plain-out.gguf');
-      await s.export('m', out);
+      await exportModel(s, 'm', out);
       expect(Buffer.compare(fs.readFileSync(out), gguf)).toBe(0);
     } finally {
       await s.close();
@@ -184,7 +186,7 @@ describe('layout migration', () => {
     fs.writeFileSync(jf, JSON.stringify(j));
     const s2 = await ModelStore.open(dir, opts());
     try {
-      const v = await s2.verify('m');
+      const v = await verifyModel(s2, 'm');
       expect(v.ok).toBe(false);
       expect(v.problems).toEqual([expect.objectContaining({ part: 'pack', code: 'PIXELFS_FILE_CHECKSUM_MISMATCH' })]);
     } finally {

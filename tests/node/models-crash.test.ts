@@ -13,6 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
+import { exportModel } from '../../electron/ops/export';
+import { verifyModel } from '../../electron/ops/verify';
 import { nodeFileOps, PixelFsCodes, TilePool, type FileOps } from '../../electron/pixelfs/index';
 import { FaultyFileOps } from '../support/faulty-file-ops';
 import { projectRoot } from '../support/fixtures';
@@ -88,7 +90,7 @@ describe('model store crash safety', () => {
       for (const m of s.map.listModels()) expect(owners.has(m.modelId), `call ${failAt}: map model ${m.modelId}`).toBe(true);
       if (models.length > 0) {
         seen.complete++;
-        expect((await s.verify('m')).ok, `call ${failAt}`).toBe(true);
+        expect((await verifyModel(s, 'm')).ok, `call ${failAt}`).toBe(true);
       } else {
         seen.absent++;
         expect(s.volume.ls().filter((f) => f.name.endsWith('manifest.json'))).toHaveLength(0);
@@ -102,7 +104,7 @@ describe('model store crash safety', () => {
         expect(s.pyramidReady('m'), `call ${failAt}`).toBe(true);
         if (!r.alreadyImported) expect(pyramidSnapshot(s, r.model.id), `call ${failAt}`).toEqual(wantPyramid);
         const out = path.join(tmp, `a-${failAt}.gguf`);
-        await s.export('m', out);
+        await exportModel(s, 'm', out);
         expect(sha256File(out), `call ${failAt}`).toBe(want);
         fs.rmSync(out);
       }
@@ -160,10 +162,10 @@ describe('model store crash safety', () => {
     expect(pendingSeen).toBeGreaterThan(0);
     const s = await ModelStore.open(volume, { pool });
     expect(s.pendingImports()).toEqual([]);
-    expect((await s.verify('killed')).ok).toBe(true);
+    expect((await verifyModel(s, 'killed')).ok).toBe(true);
     expect(s.pyramidReady('killed')).toBe(true);
     const out = path.join(tmp, 'b-out.gguf');
-    await s.export('killed', out);
+    await exportModel(s, 'killed', out);
     expect(sha256File(out)).toBe(want);
     await s.close();
   }, 120_000);

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GgufError } from '../../shared/gguf/errors';
 import { modelPaths } from '../../shared/model/manifest';
 import { ModelStore } from '../../electron/models/store';
+import { exportModel } from '../../electron/ops/export';
+import { verifyModel } from '../../electron/ops/verify';
 import { PixelFsCodes, TilePool } from '../../electron/pixelfs/index';
 import { filesUnder, sha256File, tinyModel, writeTinyModel } from './models-support';
 
@@ -82,7 +84,7 @@ describe('storing a GGUF the engine does not run', () => {
     expect(model.architecture).toBe(kind === 'mamba' ? 'mamba' : 'llama');
     expect(model.parameterCount).toBe(manifest.tensors.reduce((n, t) => n + t.elements, 0));
     const out = path.join(tmp, `foreign-${kind}-export.gguf`);
-    await store.export(model.id, out);
+    await exportModel(store, model.id, out);
     expect(sha256File(out)).toBe(sha256File(file));
     // Reopened: the manifest with its null configuration validates.
     await store.close();
@@ -108,7 +110,7 @@ describe('verify and export find damaged tiles', () => {
     png[Math.floor(png.length / 2)] ^= 0x10;
     fs.writeFileSync(tilePath, png);
 
-    const rep = await store.verify(model.id);
+    const rep = await verifyModel(store, model.id);
     expect(rep.ok).toBe(false);
     expect(rep.problems).toHaveLength(1);
     const p = rep.problems[0]!;
@@ -128,7 +130,7 @@ describe('verify and export find damaged tiles', () => {
     expect(store.lastVerify(model.id)?.problems[0]?.tileIndex).toBe(5);
 
     const out = path.join(tmp, 'corrupt-out.gguf');
-    await expect(store.export(model.id, out)).rejects.toMatchObject({ code: PixelFsCodes.TILE_CORRUPT });
+    await expect(exportModel(store, model.id, out)).rejects.toMatchObject({ code: PixelFsCodes.TILE_CORRUPT });
     expect(fs.readdirSync(tmp).filter((f) => f.includes('corrupt-out'))).toEqual([]);
 
     // A missing tile file is named the same way.
@@ -136,7 +138,7 @@ describe('verify and export find damaged tiles', () => {
     fs.writeFileSync(tilePath, png);
     const hdr = store.volume.tilePath(createHash('sha256').update(src.subarray(0, Math.min(CAP, manifest.header.size))).digest('hex'));
     fs.rmSync(hdr);
-    const rep2 = await store.verify(model.id);
+    const rep2 = await verifyModel(store, model.id);
     expect(rep2.problems.map((x) => [x.part, x.tileIndex, x.ggufOffset, x.code])).toEqual([['header', 0, 0, PixelFsCodes.TILE_MISSING]]);
     await store.close();
     expect(want).toBe(sha256File(file));
@@ -174,9 +176,9 @@ describe('cancel and resume', () => {
     expect(r.tilesWritten).toBeLessThan(Math.ceil((size * 0.6) / CAP));
     expect(store.pendingImports()).toEqual([]);
     const out = path.join(tmp, 'resume-out.gguf');
-    await store.export(r.model.id, out);
+    await exportModel(store, r.model.id, out);
     expect(sha256File(out)).toBe(want);
-    expect((await store.verify(r.model.id)).ok).toBe(true);
+    expect((await verifyModel(store, r.model.id)).ok).toBe(true);
     await store.close();
   });
 
@@ -192,7 +194,7 @@ describe('cancel and resume', () => {
     const r = await store.import(file);
     expect(r.discardedStale).toBe(true);
     expect(r.resumed).toBe(false);
-    await store.export(r.model.id, path.join(tmp, 'stale-out.gguf'));
+    await exportModel(store, r.model.id, path.join(tmp, 'stale-out.gguf'));
     expect(sha256File(path.join(tmp, 'stale-out.gguf'))).toBe(want);
     await store.close();
   });

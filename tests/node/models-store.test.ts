@@ -7,6 +7,8 @@ import { modelPaths } from '../../shared/model/manifest';
 import { decodeMetadata } from '../../shared/model/metadata-json';
 import { layoutGguf } from '../../shared/gguf/writer';
 import { ModelStore } from '../../electron/models/store';
+import { exportModel } from '../../electron/ops/export';
+import { verifyModel } from '../../electron/ops/verify';
 import { TilePool } from '../../electron/pixelfs/index';
 import { fixturePath } from '../support/fixtures';
 import { sha256, sha256File, writeTinyModel } from './models-support';
@@ -47,11 +49,11 @@ describe('model store: GGUF -> PixelFS -> GGUF', () => {
     expect(seen.every((b, i) => i === 0 || b >= seen[i - 1]!)).toBe(true);
 
     const out = path.join(tmp, 'stories-out.gguf');
-    const ex = await store.export(r.model.id, out);
+    const ex = await exportModel(store, r.model.id, out);
     expect(ex.sha256).toBe(r.manifest.source.sha256);
     expect(sha256File(out)).toBe(sha256File(src));
 
-    const v = await store.verify('stories260K');
+    const v = await verifyModel(store, 'stories260K');
     expect(v.problems).toEqual([]);
     expect(v.ok).toBe(true);
     expect(v.filesChecked).toBe(r.manifest.tensors.length + 2); // header + tensors + manifest
@@ -80,9 +82,9 @@ describe('model store: GGUF -> PixelFS -> GGUF', () => {
     const r = await store.import(file);
     expect(r.model.tensorTypes[0]).toBe(type);
     const out = path.join(tmp, `gen-${type}-out.gguf`);
-    await store.export(r.model.id, out);
+    await exportModel(store, r.model.id, out);
     expect(sha256File(out)).toBe(want);
-    expect((await store.verify(r.model.id)).ok).toBe(true);
+    expect((await verifyModel(store, r.model.id)).ok).toBe(true);
     await store.close();
   });
 
@@ -100,7 +102,7 @@ describe('model store: GGUF -> PixelFS -> GGUF', () => {
       expect(r.manifest.padding.allZero).toBe(!o.junk);
       if (o.junk) expect(r.manifest.padding.file?.name).toBe(modelPaths.padding(r.model.id));
       const out = path.join(tmp, `odd-${i}-out.gguf`);
-      await store.export(r.model.id, out);
+      await exportModel(store, r.model.id, out);
       expect(sha256File(out), JSON.stringify(o)).toBe(want);
       // The stored model read as a GGUF file gives the same bytes at any range.
       const src = store.ggufSource(r.model.id);

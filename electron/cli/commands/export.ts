@@ -4,6 +4,7 @@ import { formatDuration, RateMeter } from '../../models/progress';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
 import { exportMergedLora } from '../../engine/lora-merge';
 import { loraArgs } from './run';
+import { exportModel } from '../../ops/export';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 
@@ -57,7 +58,7 @@ Exit codes: 0 written, 3 stored data damaged (nothing written), 1 failed, 2 usag
           }
           return EXIT.OK;
         }
-        const r = await store.export(ref!, out!, { overwrite: values.force ?? false, signal, onProgress: (p) => show(p.bytesDone, p.bytesTotal, p) });
+        const r = await exportModel(store, ref!, out!, { overwrite: values.force ?? false, signal, onProgress: (p) => show(p.bytesDone, p.bytesTotal, p) });
         if (values.json) io.out(JSON.stringify(r));
         else io.out(`wrote ${r.path}: ${formatBytes(r.size)}, sha256 ${r.sha256} (identical to the imported file) in ${formatDuration(r.seconds)} (${(r.size / Math.max(r.seconds, 1e-9) / 1e6).toFixed(1)} MB/s)`);
         return EXIT.OK;

@@ -2,6 +2,7 @@ import { formatBytes } from '../../../shared/model/summary';
 import { interruptSignal, positionals, progressPrinter, runStorageCommand, VOLUME_HELP, volumeDir, withStore } from '../storage-helpers';
 import { formatDuration } from '../../models/progress';
 import { EXIT, parseOptions, type Command } from '../command';
+import { verifyModel } from '../../ops/verify';
 
 export const verifyCommand: Command = {
   name: 'verify',
@@ -28,7 +29,7 @@ Exit codes: 0 intact, 3 damage found, 1 failed, 2 usage error.`,
     const show = progressPrinter(io, 'verify');
     return runStorageCommand('verify', io, () =>
       withStore(volumeDir(values.volume), async (store) => {
-        const rep = await store.verify(ref!, { signal, onProgress: (p) => show(p.bytesDone, p.bytesTotal, p, `file ${p.filesDone}/${p.fileCount}`) });
+        const rep = await verifyModel(store, ref!, { signal, onProgress: (p) => show(p.bytesDone, p.bytesTotal, p, `file ${p.filesDone}/${p.fileCount}`) });
         if (values.json) {
           io.out(JSON.stringify(rep));
         } else {
