@@ -3,8 +3,9 @@
 // bytes, x pre-quantised by quantize_q8.wgsl (quants, then scales). llama.cpp's scheme
 // (ggml_vec_dot_q8_0_q8_0): 4 multiply-adds per instruction instead of a decode, a convert and
 // a float multiply-add per weight.
-// Bindings: 0 Params (the layout of _matvec_common.wgsl; x_off in u32 words of xq), 1 weights
-// (u32 words), 2 xq (u32 words), 3 y (f32).
+// Bindings: 0 Params (the layout of _matvec_common.wgsl; x_off in u32 words of xq, a multiple of
+// 4), 1 weights (u32 words), 2 xq (read as vec4<u32>: a block's 8 quant words in 2 loads, its
+// scale from a vec4 of 4 scales; on lavapipe every load is a gather, x's too), 3 y (f32).
 // Hooks the type file defines:
 //   const BLOCK_BYTES: u32                       34 (Q8_0) or 18 (Q4_0); 2 mod 4
 //   fn block_dot(q: ptr<function, array<u32, 9>>, xw: ptr<function, array<u32, 8>>) -> i32
@@ -20,7 +21,7 @@ override WG: u32 = 64u;
 override NR: u32 = 1u; // rows per invocation, 1..4
 
 @group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> xq: array<u32>;
+@group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
 
 // Block k of row rb (bytes): its scale and quant words. A block starts on a word (scale in the low
 // half, quant word i = high half of word a+i | low half of a+i+1) or mid-word (scale in the high
@@ -57,12 +58,13 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   }
   var acc = array<f32, 4>(0.0, 0.0, 0.0, 0.0);
   var q: array<u32, 9>;
+  let xv = p.x_off / 4u;
+  let xs = (p.x_off + p.cols / 4u) / 4u;
   for (var k = 0u; k < nb; k++) {
-    let dx = bitcast<f32>(xq[p.x_off + p.cols / 4u + k]);
-    var xw: array<u32, 8>;
-    for (var i = 0u; i < 8u; i++) {
-      xw[i] = xq[p.x_off + 8u * k + i];
-    }
+    let dx = bitcast<f32>(xq[xs + k / 4u][k % 4u]);
+    let xa = xq[xv + 2u * k];
+    let xb = xq[xv + 2u * k + 1u];
+    var xw = array<u32, 8>(xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w);
     for (var j = 0u; j < NR; j++) {
       let dw = load_block(rb[j], k, &q);
       acc[j] += f32(block_dot(&q, &xw)) * (dw * dx);

@@ -149,7 +149,8 @@ export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   // The f32 kernel's checks of the matrix (shape, alignment) and its Params layout.
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: 1, yOffset: a.yOffset });
   if (!intVariantFits(a.variant, a.weights)) throw new GpuUsageError(`${a.variant} needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
-  if (V16(a.variant) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned`);
+  // Every shape but the subgroup one reads the quantised x 16 bytes at a time.
+  if (a.variant !== 'dot4-sg' && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const sg = a.variant === 'dot4-sg';
   const rowsPerGroup = sg ? MATVEC_WG / SG_LANES : MATVEC_WG * ROWS_PER_INVOCATION[a.variant];
   const nr = ROWS_PER_INVOCATION[a.variant];
