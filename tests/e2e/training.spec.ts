@@ -13,6 +13,7 @@
 import { expect, test, type Page, type WebSocket } from '@playwright/test';
 import { PNG } from 'pngjs';
 import { fixturePath } from '../support/fixtures';
+import { settled } from './explorer-camera';
 import { startServe, type ServeProcess } from './serve-fixture';
 
 const TRAIN_TEXT = fixturePath('corpus', 'tinystories-train.txt');
@@ -37,15 +38,18 @@ async function open(page: Page, errors: string[]): Promise<void> {
 
 /** Waits for `check` to hold, failing at once (with the run's error) when the run fails. */
 async function whileTraining(page: Page, what: string, check: () => Promise<boolean>, timeout: number): Promise<void> {
-  const end = Date.now() + timeout;
-  for (;;) {
-    if ((await page.locator('#train-detail').getAttribute('data-state')) === 'failed') {
-      throw new Error(`the run failed while waiting for ${what}: ${await page.locator('#train-detail .train-error').textContent()}`);
-    }
-    if (await check()) return;
-    if (Date.now() > end) throw new Error(`waited ${timeout / 1000} s for ${what}`);
-    await page.waitForTimeout(300);
-  }
+  await expect
+    .poll(
+      async () => {
+        // Thrown, not returned: expect.poll stops at once on an error from its callback.
+        if ((await page.locator('#train-detail').getAttribute('data-state')) === 'failed') {
+          throw new Error(`the run failed while waiting for ${what}: ${await page.locator('#train-detail .train-error').textContent()}`);
+        }
+        return check();
+      },
+      { message: `waited ${timeout / 1000} s for ${what}`, timeout, intervals: [300] },
+    )
+    .toBe(true);
 }
 
 /** Scrolls the view so that the run's part is on screen (the view scrolls, not the page). */
@@ -185,7 +189,8 @@ test('trains a tiny model live: curves, validation, pause, reload, resume, and w
   await page.locator('.ex-search-input').fill('blk.0.ffn_up');
   await page.locator('.ex-search-input').press('Enter');
   await expect(page.locator('.ex-inspector [data-field="name"]')).toHaveText('blk.0.ffn_up.weight');
-  await page.waitForTimeout(1000);
+  // The camera flies to the tensor (the search started the flight before the inspector filled): wait until it is there.
+  await settled(page);
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await expect(page.locator('.ex-tooltip')).toContainText('weight change', { timeout: 10_000 });
   await page.screenshot({ path: test.info().outputPath('explorer-weight-change-tooltip.png') });
@@ -193,11 +198,13 @@ test('trains a tiny model live: curves, validation, pause, reload, resume, and w
   // Off: the map looks different without the layer (the same view, the layer's tiles gone).
   await page.locator('#ex-weight-step').selectOption(String(steps[steps.length - 1]));
   await page.locator('.ex-button[title="Fit: show the whole map"]').click();
-  await page.waitForTimeout(1200);
+  // The click started the camera's flight (data-animating); the frame after it, with every heat image in, is the one to compare.
+  await settled(page);
   const on = await page.screenshot();
   await page.locator('#ex-weight-run').selectOption('');
   await expect(legend).toBeHidden();
-  await page.waitForTimeout(600);
+  // Hiding the legend and asking for the frame without the layer happen together: wait for that frame.
+  await settled(page);
   const off = await page.screenshot();
   expect(differing(on, off, box)).toBeGreaterThan(500);
   expect(withLayer.length).toBeGreaterThan(0);

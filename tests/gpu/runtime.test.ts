@@ -201,8 +201,8 @@ describe('runtime on WebGPU (Dawn)', () => {
     const c = r.ctx;
     c.destroy();
     await c.device.lost;
-    await new Promise((res) => setTimeout(res, 0));
-    expect(c.isLost).toBe(true);
+    // The context hears of the loss in its own device.lost reaction: wait for that, not for a turn of the event loop.
+    await expect.poll(() => c.isLost).toBe(true);
     expect(() => c.storage(16)).toThrow(DeviceLostError);
     await expect(c.pipeline('t_fill')).rejects.toThrow(DeviceLostError);
     expect(told).toBe(false); // our own destroy() is not reported as a loss
