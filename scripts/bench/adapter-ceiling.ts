@@ -18,10 +18,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBenchContext, runBench } from '../../electron/cli/commands/bench';
 import type { GpuContext } from '../../shared/gpu';
-import { randomWeightBytes } from '../../shared/engine/autotune';
-import { encodeIntMatvec, intVariantsFor, quantizedXWords } from '../../shared/engine/int-matvec';
+import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';
 import { encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
-import { encodeMatmul, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
+import { encodeMatmul, type WeightType } from '../../shared/engine/quant-matmul';
+import { productBuffers } from './product-buffers';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -67,14 +67,8 @@ async function batched(n: number, encode: (b: ReturnType<GpuContext['batch']>) =
 }
 
 for (const type of types) {
-  const bytes = weightBytes(type, rows, cols);
-  const w = ctx.storage(randomWeightBytes(type, rows, cols, 12345), `w:${type}`);
-  const xs = new Float32Array(cols);
-  for (let i = 0; i < cols; i++) xs[i] = Math.sin(i * 0.37) * 2;
-  const x = ctx.storage(xs, 'x');
-  const xq = ctx.storage(quantizedXWords(cols, 1) * 4, 'xq');
-  const y = ctx.storage(rows * 4, 'y');
-  const weights = { type, rows, cols, buffer: w };
+  const pb = productBuffers(ctx, type, rows, cols);
+  const { bytes, w, weights, x, xq, y } = pb;
   const vec4s = Math.floor(bytes / 16);
   const maxInv = Math.min(262144, vec4s);
   const out = ctx.storage(Math.max(rows, maxInv) * 4, 'probe out');
@@ -108,7 +102,8 @@ for (const type of types) {
       `  ${name.padEnd(24)} best ${best[i]!.toFixed(2).padStart(8)} ms  ${(bytes / best[i]! / 1e6).toFixed(2).padStart(6)} GB/s  ${((rows * cols) / best[i]! / 1e6).toFixed(2).padStart(6)} G weights/s  of ceiling ${(100 * ofCeiling).toFixed(0).padStart(4)} %`,
     );
   });
-  for (const b of [w, x, xq, y, out]) b.destroy();
+  pb.destroy();
+  out.destroy();
 }
 
 // What one dispatch costs with no work: batches of N no-op dispatches against a batch of one.

@@ -8,9 +8,9 @@
 import { openNodeGpu } from '../../electron/gpu/node-webgpu';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { openDevice } from '../../shared/gpu';
-import { randomWeightBytes } from '../../shared/engine/autotune';
-import { encodeMatmul, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
-import { encodeIntMatvec, intVariantsFor, quantizedXWords } from '../../shared/engine/int-matvec';
+import { encodeMatmul, type WeightType } from '../../shared/engine/quant-matmul';
+import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';
+import { productBuffers } from './product-buffers';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -32,14 +32,8 @@ const ctx = await openDevice(g.gpu, { adapter: g.adapter, shaders: loadShadersFr
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}×${cols}, ${reps} products per timing, ${rounds} rounds`);
 
 for (const type of types) {
-  const bytes = weightBytes(type, rows, cols);
-  const w = ctx.storage(randomWeightBytes(type, rows, cols, 12345), `w:${type}`);
-  const xs = new Float32Array(cols);
-  for (let i = 0; i < cols; i++) xs[i] = Math.sin(i * 0.37) * 2;
-  const x = ctx.storage(xs, 'x');
-  const xq = ctx.storage(quantizedXWords(cols, 1) * 4, 'xq');
-  const y = ctx.storage(rows * 4, 'y');
-  const weights = { type, rows, cols, buffer: w };
+  const pb = productBuffers(ctx, type, rows, cols);
+  const { bytes, weights, x, xq, y } = pb;
   const runs: [string, (n: number) => Promise<void>][] = [
     [
       'f32 64x1',
@@ -82,9 +76,6 @@ for (const type of types) {
     );
   });
 
-  w.destroy();
-  x.destroy();
-  xq.destroy();
-  y.destroy();
+  pb.destroy();
 }
 ctx.destroy();
