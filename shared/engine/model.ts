@@ -36,7 +36,7 @@ import type { LoraAdapter } from '../lora';
 import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { EngineError } from './errors';
 import { intPipeline, intVariantFits, intVariantsFor, isIntWeightType, planIntMatvec, planQuantize, quantizedXWords, recordIntDispatch, type IntDispatch, type IntVariant, type IntWeightType } from './int-matvec';
-import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { DEFAULT_TUNING, isTileWeightType, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, TILE_WEIGHT_TYPES, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
 import { KV_PAGE_POSITIONS, PagedKvCache } from './kv-pages';
 import { DispatchCache } from './replay';
@@ -84,6 +84,13 @@ export interface ModelLoadOptions {
    * or forced. Default none: the f32 kernels. Matrices a variant cannot take keep the f32 kernel.
    */
   intMatvec?: Partial<Record<WeightType, IntVariant>>;
+  /**
+   * Prefill products (more than one token) of these types through a tiled kernel of
+   * quant-matmul.ts (`tile`: WG rows × 8 tokens per workgroup, each weight unit decoded once per
+   * tile; `tile-wg`: the same with x shared in workgroup memory), as the tuner chose them or
+   * forced. Default none: the `matmul` kernel. f32 throughout; only the summation order differs.
+   */
+  prefillMatmul?: Partial<Record<WeightType, PrefillVariant>>;
   /**
    * A LoRA adapter (shared/lora: checked against this model by loraAdapterFromGguf) and the
    * source of its tensors; `scale` multiplies alpha / rank (default 1), as llama.cpp's.
@@ -252,6 +259,7 @@ export class Model {
   private readonly tuning: WeightKernelTuning;
   private readonly matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
   private readonly intMatvec: Partial<Record<WeightType, IntVariant>>;
+  private readonly prefillMatmul: Partial<Record<WeightType, PrefillVariant>>;
   private readonly pipelines: Map<string, GPUComputePipeline>;
   private readonly embd: GpuWeight;
   private readonly output: GpuWeight;
@@ -300,6 +308,7 @@ export class Model {
     tuning: WeightKernelTuning;
     matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
     intMatvec: Partial<Record<WeightType, IntVariant>>;
+    prefillMatmul: Partial<Record<WeightType, PrefillVariant>>;
     pipelines: Map<string, GPUComputePipeline>;
     embd: GpuWeight;
     output: GpuWeight;
@@ -324,6 +333,7 @@ export class Model {
     this.tuning = init.tuning;
     this.matvecTuning = init.matvecTuning;
     this.intMatvec = init.intMatvec;
+    this.prefillMatmul = init.prefillMatmul;
     this.pipelines = init.pipelines;
     this.embd = init.embd;
     this.output = init.output;
@@ -392,6 +402,7 @@ export class Model {
     for (let b = 0; b < config.blockCount; b++) matrixNames.push(...blockMatrixNames(arch, b));
     const types = new Set<WeightType>(matrixNames.map((n) => weightTypeOf(tensor(n))));
     const intMatvec = checkIntMatvec(ctx, opts.intMatvec ?? {}, types);
+    const prefillMatmul = checkPrefillMatmul(opts.prefillMatmul ?? {}, types);
 
     // Activations and caches, checked against the device before any allocation.
     const maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, ctx.caps.limits.maxStorageBufferBindingSize);
@@ -492,8 +503,9 @@ export class Model {
 
     const k = await CoreKernels.create(ctx);
     const pipelines = new Map<string, GPUComputePipeline>();
-    const want: [WeightType, 'matvec' | 'matmul' | 'get_rows'][] = [];
+    const want: [WeightType, 'matvec' | 'matmul' | 'matmul_tile' | 'matmul_tile_wg' | 'get_rows'][] = [];
     for (const t of types) want.push([t, 'matvec'], [t, 'matmul']);
+    for (const [t, v] of Object.entries(prefillMatmul) as [WeightType, PrefillVariant][]) want.push([t, PREFILL_ENTRY[v]]);
     want.push([weightTypeOf(tensor('token_embd.weight')), 'get_rows']);
     await Promise.all(
       want.map(async ([type, entry]) => {
@@ -502,7 +514,7 @@ export class Model {
         const d =
           entry === 'get_rows'
             ? planGetRows({ weights, count: 1, tuning })
-            : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, tuning: entry === 'matvec' ? (matvecTuning[type] ?? tuning) : tuning });
+            : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, entryPoint: entry, tuning: entry === 'matvec' ? (matvecTuning[type] ?? tuning) : tuning });
         pipelines.set(pipelineKey(d), await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants }));
       }),
     );
@@ -648,6 +660,7 @@ export class Model {
         tuning,
         matvecTuning,
         intMatvec,
+        prefillMatmul,
         pipelines,
         embd,
         output: config.tiedOutput ? embd : m('output.weight'),
@@ -1084,6 +1097,7 @@ export class Model {
       return b;
     }
     this.xqFresh = false;
+    const prefill = this.prefillMatmul[w.type];
     const product = (b: GpuBatch, part: WeightPart) => {
       const d = planMatmul({
         weights: { type: w.type, rows: part.rows, cols: w.cols, buffer: part.buffer },
@@ -1093,6 +1107,7 @@ export class Model {
         yOffset: part.rowStart,
         yStride: w.rows,
         tuning: T === 1 ? (this.matvecTuning[w.type] ?? this.tuning) : this.tuning,
+        entryPoint: T === 1 ? 'matvec' : prefill ? PREFILL_ENTRY[prefill] : 'matmul',
       });
       this.dispatchWeight(b, d, [part.buffer, x, y], w.name);
     };
@@ -1140,6 +1155,18 @@ function checkIntMatvec(ctx: GpuContext, want: Partial<Record<WeightType, IntVar
   for (const [type, variant] of Object.entries(want) as [WeightType, IntVariant][]) {
     if (!isIntWeightType(type) || !intVariantsFor(ctx, type).includes(variant)) {
       throw new EngineError('ENGINE_BAD_OPTION', `intMatvec: no integer kernel ${String(variant)} for ${type} on this device (offered: ${intVariantsFor(ctx, type).join(', ') || 'none'})`, { field: 'intMatvec', type, variant });
+    }
+    if (types.has(type)) out[type] = variant;
+  }
+  return out;
+}
+
+/** Model.load's `prefillMatmul`, kept for the types the model has; a type without a tiled kernel, or an unknown variant, is refused. */
+function checkPrefillMatmul(want: Partial<Record<WeightType, PrefillVariant>>, types: ReadonlySet<WeightType>): Partial<Record<WeightType, PrefillVariant>> {
+  const out: Partial<Record<WeightType, PrefillVariant>> = {};
+  for (const [type, variant] of Object.entries(want) as [WeightType, PrefillVariant][]) {
+    if (!isTileWeightType(type) || !PREFILL_VARIANTS.includes(variant)) {
+      throw new EngineError('ENGINE_BAD_OPTION', `prefillMatmul: no tiled prefill kernel ${String(variant)} for ${type} (types: ${TILE_WEIGHT_TYPES.join(', ')}; variants: ${PREFILL_VARIANTS.join(', ')})`, { field: 'prefillMatmul', type, variant });
     }
     if (types.has(type)) out[type] = variant;
   }
