@@ -6,14 +6,14 @@
 // decoded group of 4 values into all TT tokens' accumulators. Two entry points, differing in where
 // the tokens' x comes from:
 //   matmul_tile_wg  K is walked in chunks of KC values; per chunk the workgroup first loads the TT
-//               tokens' x into workgroup memory together (each x value read from storage once per
-//               tile, not once per row), then every row reads it there (the GPU shape).
-//   matmul_tile     every invocation reads x from storage at the same (uniform) index. On lavapipe
-//               this is the fast one: a uniform storage load is one scalar load and a broadcast,
-//               while a workgroup-memory load inside a loop is done lane by lane (gallivm's
-//               emit_load_mem takes its uniform fast path for shared memory only outside control
-//               flow).
-// Tokens past the end read the last token and are not stored; rows past the end compute the last
+//                   tokens' x into workgroup memory together (each x value read from storage
+//                   once per tile, not once per row), then every row reads it there (the GPU shape).
+//   matmul_tile     every invocation reads x from storage at the same (uniform) index: tried
+//                   for lavapipe, where gallivm loads a uniform storage index once and broadcasts
+//                   it, but takes its uniform fast path for workgroup memory only outside control
+//                   flow. Measured there (specs/benchmarks.md) the _wg shape was as fast or faster
+//                   all the same; which wins is the adapter's, so the tuner times both.
+// Tokens past the end (zeros in _wg, the last token's x otherwise) are not stored; rows past the end compute the last
 // row and are not stored (every invocation must reach the barriers). Host side: planMatmul's
 // 'matmul_tile' (shared/engine/quant-matmul.ts); reference: shared/engine/reference/matmul.ts.
 // Hook the type file defines:

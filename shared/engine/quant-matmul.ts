@@ -95,9 +95,9 @@ export const WEIGHT_ALIGN: Readonly<Record<WeightType, number>> = {
  * Tokens per invocation in `matmul` (dispatch z covers ceil(tokens / 4) tiles). F32/F16 take
  * the four as one vec4 of dot products; the quantised kernels run them one after the other
  * over the same row (the row stays in cache), which keeps their LLVM compile on lavapipe as
- * short as matvec's. On lavapipe a quantised matmul therefore costs about tokens × matvec; a
- * tiled kernel sharing dequantised weights through workgroup memory is the next step for
- * prefill speed.
+ * short as matvec's (the K-quants decode each unit once for the four: SHARED_DECODE). On
+ * lavapipe a quantised matmul therefore costs about tokens × matvec; the tiled products below
+ * (MATMUL_TILE_TOKENS) are the opt-in alternative.
  */
 export const MATMUL_TOKEN_TILE = 4;
 
@@ -120,6 +120,19 @@ export function isTileWeightType(t: string): t is TileWeightType {
 export type PrefillVariant = 'tile' | 'tile-wg';
 export const PREFILL_VARIANTS: readonly PrefillVariant[] = ['tile', 'tile-wg'];
 export const PREFILL_ENTRY: Readonly<Record<PrefillVariant, 'matmul_tile' | 'matmul_tile_wg'>> = { tile: 'matmul_tile', 'tile-wg': 'matmul_tile_wg' };
+
+/** A forced prefill choice as text (benchmarks, tests): a variant for every type that has it (`tile`) or per type (`Q8_0=tile,Q4_K=tile-wg`). Empty: none. */
+export function parsePrefillMatmul(spec: string): Partial<Record<TileWeightType, PrefillVariant>> {
+  const out: Partial<Record<TileWeightType, PrefillVariant>> = {};
+  for (const item of spec.split(',').map((t) => t.trim()).filter(Boolean)) {
+    const [a, b] = item.includes('=') ? item.split('=', 2) : [null, item];
+    const variant = b as PrefillVariant;
+    if (!PREFILL_VARIANTS.includes(variant)) throw new GpuUsageError(`unknown prefill kernel ${JSON.stringify(b)} (known: ${PREFILL_VARIANTS.join(', ')})`);
+    if (a !== null && !isTileWeightType(a)) throw new GpuUsageError(`no tiled prefill kernel for ${JSON.stringify(a)} (types: ${TILE_WEIGHT_TYPES.join(', ')})`);
+    for (const t of a === null ? TILE_WEIGHT_TYPES : [a as TileWeightType]) out[t] = variant;
+  }
+  return out;
+}
 
 /**
  * Workgroup shape. `workgroupSize` invocations per workgroup; `threadsPerRow` of them share
