@@ -18,7 +18,7 @@ import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { openDevice } from '../../shared/gpu';
 import { randomWeightBytes } from '../../shared/engine/autotune';
 import { hasIntMatmul, intPipeline, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch } from '../../shared/engine/int-matvec';
-import { encodeMatmul, isTileWeightType, PREFILL_ENTRY, type PrefillVariant, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
+import { encodeMatmul, isTileWeightType, PREFILL_ENTRY, type TileVariant, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -53,7 +53,7 @@ for (const type of types) {
   const candidates = tunings.flatMap(([wg, tpr]) =>
     kernels
       .filter((k) => k === 'matmul' || (i8(k) ? hasIntMatmul(type, 'dot4') : isTileWeightType(type)))
-      .map((k) => ({ wg, tpr, int: i8(k) ? (k === 'i8' ? ('dot4' as const) : ('int' as const)) : undefined, entryPoint: tokens === 1 ? undefined : k === 'matmul' || i8(k) ? ('matmul' as const) : PREFILL_ENTRY[k as PrefillVariant] })),
+      .map((k) => ({ wg, tpr, int: i8(k) ? (k === 'i8' ? ('dot4' as const) : ('int' as const)) : undefined, entryPoint: tokens === 1 ? undefined : k === 'matmul' || i8(k) ? ('matmul' as const) : PREFILL_ENTRY[k as TileVariant] })),
   );
   const xq = ctx.storage(kernels.some(i8) && cols % 32 === 0 ? tokens * quantizedXWords(cols) * 4 : 16, 'xq');
   const run = async (c: (typeof candidates)[number], n: number) => {

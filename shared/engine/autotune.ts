@@ -24,10 +24,10 @@ import { Xoshiro128 } from '../model-gen/prng';
 import { pairedSpeedupInterval, type Interval } from '../stats/bootstrap';
 import { decideSpeedup, type SpeedDecision } from '../stats/speed-decision';
 import { EngineError } from './errors';
-import { encodeIntMatvec, INT_VARIANTS, INT_WEIGHT_TYPES, intShader, intVariantsFor, intVariantsOfType, isIntWeightType, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
+import { encodeIntMatvec, intPipeline, planIntMatmul, planQuantizeTokens, recordIntDispatch, INT_VARIANTS, INT_WEIGHT_TYPES, intShader, intVariantsFor, intVariantsOfType, isIntWeightType, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
 import { intMatvecRef, quantizeQ8Ref } from './reference/int-matvec';
 import { tensorTypeName, type TensorInfo } from './tensor-source';
-import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, isTileWeightType, isWeightType, padWeightBytes, PREFILL_ENTRY, PREFILL_VARIANTS, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type PrefillVariant, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, isTileVariant, isWeightType, padWeightBytes, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type PrefillVariant, type WeightKernelTuning, type WeightType } from './quant-matmul';
 
 /** Shapes tried (workgroup size × threads per row); the default comes first. */
 export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
@@ -303,11 +303,17 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
     wanted === false || !isIntWeightType(type) || cols % 32 !== 0 ? [] : intVariantsFor(ctx, type, { cols }).filter((v) => wanted === true || wanted.includes(v));
   const needXq = opts.types.some((t) => intsOf(t, shapeOf(t).cols).length > 0);
   const xq = ctx.storage(needXq ? quantizedXWords(Math.ceil(maxCols / 32) * 32) * 4 : 16, 'tune:xq');
+  // Prefill variants per type: those the type has ('i8' only where the device has dot4I8Packed).
   const prefillOf = (type: WeightType): PrefillVariant[] =>
-    !opts.prefill || !isTileWeightType(type) ? [] : PREFILL_VARIANTS.filter((v) => opts.prefill === true || (opts.prefill as readonly PrefillVariant[]).includes(v));
+    !opts.prefill
+      ? []
+      : PREFILL_VARIANTS.filter((v) => (opts.prefill === true || (opts.prefill as readonly PrefillVariant[]).includes(v)) && prefillVariantFits(type, v) && (v !== 'i8' || intVariantsFor(ctx, type).includes('dot4')));
   const needPrefill = opts.types.some((t) => prefillOf(t).length > 0);
-  const xT = ctx.storage(needPrefill ? Float32Array.from({ length: PREFILL_TOKENS * maxCols }, (_, i) => Math.sin(i * 0.37 + 0.1 * Math.floor(i / maxCols))) : new Float32Array(4), 'tune:xT');
+  const needXqT = opts.types.some((t) => prefillOf(t).some((v) => !isTileVariant(v)));
+  const xTHost = needPrefill ? Float32Array.from({ length: PREFILL_TOKENS * maxCols }, (_, i) => Math.sin(i * 0.37 + 0.1 * Math.floor(i / maxCols))) : new Float32Array(4);
+  const xT = ctx.storage(xTHost, 'tune:xT');
   const yT = ctx.storage(needPrefill ? PREFILL_TOKENS * maxRows * 4 : 16, 'tune:yT');
+  const xqT = ctx.storage(needXqT ? PREFILL_TOKENS * quantizedXWords(Math.ceil(maxCols / 32) * 32) * 4 : 16, 'tune:xqT');
   try {
     for (const [typeIndex, type] of opts.types.entries()) {
       opts.signal?.throwIfAborted();
@@ -392,20 +398,47 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
         opts.onTimings?.(type, timings);
         record.types[type] = { ...chooseTuning(timings), ...(tr !== rows || tc !== cols ? { rows: tr, cols: tc } : {}) };
 
-        // Prefill: the tiled products against the default matmul, PREFILL_TOKENS tokens.
+        // Prefill: the tiled products (and the integer one) against the default matmul, PREFILL_TOKENS tokens.
         const variants = prefillOf(type);
         if (variants.length) {
           const prefillProduct = async (v: PrefillVariant | null, n: number) => {
             const b: GpuBatch = ctx.batch(`tune ${type} prefill ${v ?? 'matmul'}`);
-            for (let i = 0; i < n; i++) await encodeMatmul(ctx, b, { weights, x: xT, y: yT, tokens: PREFILL_TOKENS, xStride: maxCols, entryPoint: v ? PREFILL_ENTRY[v] : 'matmul' });
+            for (let i = 0; i < n; i++) {
+              if (v && !isTileVariant(v)) {
+                // Quantising the tokens is part of the integer product's time.
+                const q = planQuantizeTokens(tc, PREFILL_TOKENS, 0, maxCols);
+                recordIntDispatch(b, await intPipeline(ctx, q), q, [xT, xqT]);
+                const d = planIntMatmul({ weights: { type, rows: tr, cols: tc }, variant: v === 'i8' ? 'dot4' : 'int', tokens: PREFILL_TOKENS });
+                recordIntDispatch(b, await intPipeline(ctx, d), d, [w, xqT, yT]);
+              } else await encodeMatmul(ctx, b, { weights, x: xT, y: yT, tokens: PREFILL_TOKENS, xStride: maxCols, entryPoint: v ? PREFILL_ENTRY[v] : 'matmul' });
+            }
             b.submit();
             await ctx.sync();
           };
           const pt: { variant: PrefillVariant | null; ms: number; rounds: number[]; agrees: boolean }[] = [];
           let want: Float32Array | null = null;
           for (const v of [null, ...variants]) {
-            await prefillProduct(v, 1);
+            // A kernel this adapter cannot compile is a candidate that lost, not a failed tuning.
+            try {
+              await prefillProduct(v, 1);
+            } catch (e) {
+              if (!v) throw e;
+              pt.push({ variant: v, ms: Infinity, rounds: [], agrees: false });
+              continue;
+            }
             const got = await ctx.readF32(yT, PREFILL_TOKENS * tr);
+            if (v && !isTileVariant(v)) {
+              // Against the integer reference per token over the same Q8 rounding of x (as the integer decode candidates).
+              let ok = true;
+              for (let t = 0; t < PREFILL_TOKENS && ok; t++) {
+                const ref = intMatvecRef(type as IntWeightType, wBytes, tr, tc, quantizeQ8Ref(xTHost.subarray(t * maxCols, t * maxCols + tc)));
+                const mag = Math.max(...ref.mag);
+                ok = Number.isFinite(mag);
+                for (let i = 0; i < tr && ok; i++) ok = Math.abs(got[t * tr + i]! - ref.y[i]!) <= INT_AGREEMENT_ULPS * 2 ** -24 * mag + 2 ** -20 * Math.abs(ref.y[i]!);
+              }
+              pt.push({ variant: v, ms: Infinity, rounds: [], agrees: ok });
+              continue;
+            }
             want ??= got;
             let scale = 0;
             let worst = 0;
@@ -437,6 +470,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
     xq.destroy();
     xT.destroy();
     yT.destroy();
+    xqT.destroy();
   }
   return record;
 }
@@ -577,10 +611,10 @@ export function parseTuningFile(text: string, file: string): TuningFile {
       if (!isKernelTuning(t!.tuning)) {
         throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.tuning: ${wg}x${tpr} is not a kernel shape`, { file, field: `records.${i}.types.${type}.tuning` });
       }
-      // A tiled prefill product a record names must exist for that type.
+      // A prefill kernel a record names must exist for that type.
       for (const v of [t!.prefill?.variant, t!.prefill?.challenger]) {
-        if (v && !isTileWeightType(type)) {
-          throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.prefill: no tiled prefill kernel for ${type}`, { file, field: `records.${i}.types.${type}.prefill` });
+        if (v && !prefillVariantFits(type, v)) {
+          throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.prefill: no prefill kernel ${v} for ${type}`, { file, field: `records.${i}.types.${type}.prefill` });
         }
       }
       // An integer kernel a record names must exist for that type.

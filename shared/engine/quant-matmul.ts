@@ -116,20 +116,35 @@ export const TILE_WEIGHT_TYPES: readonly TileWeightType[] = ['Q8_0', 'Q4_0', 'Q4
 export function isTileWeightType(t: string): t is TileWeightType {
   return (TILE_WEIGHT_TYPES as readonly string[]).includes(t);
 }
-/** Prefill (tokens > 1) kernels besides the default `matmul` (4 tokens per invocation): 'tile' (matmul_tile) and 'tile-wg' (matmul_tile_wg). */
-export type PrefillVariant = 'tile' | 'tile-wg';
-export const PREFILL_VARIANTS: readonly PrefillVariant[] = ['tile', 'tile-wg'];
-export const PREFILL_ENTRY: Readonly<Record<PrefillVariant, 'matmul_tile' | 'matmul_tile_wg'>> = { tile: 'matmul_tile', 'tile-wg': 'matmul_tile_wg' };
+/** The tiled f32 prefill products: 'tile' (matmul_tile) and 'tile-wg' (matmul_tile_wg). */
+export type TileVariant = 'tile' | 'tile-wg';
+export const TILE_VARIANTS: readonly TileVariant[] = ['tile', 'tile-wg'];
+export const PREFILL_ENTRY: Readonly<Record<TileVariant, 'matmul_tile' | 'matmul_tile_wg'>> = { tile: 'matmul_tile', 'tile-wg': 'matmul_tile_wg' };
+/**
+ * Prefill (tokens > 1) kernels besides the default `matmul` (4 tokens per invocation): the tiled
+ * f32 products, and the integer prefill product of int-matvec.ts ('i8' with dot4I8Packed, 'i8x'
+ * with plain i32 products; Q8_0 and Q4_0, x quantised to Q8 blocks for all the tokens first).
+ */
+export type PrefillVariant = TileVariant | 'i8' | 'i8x';
+export const PREFILL_VARIANTS: readonly PrefillVariant[] = [...TILE_VARIANTS, 'i8', 'i8x'];
+export const INT_PREFILL_TYPES: readonly WeightType[] = ['Q8_0', 'Q4_0'];
+export function isTileVariant(v: PrefillVariant): v is TileVariant {
+  return (TILE_VARIANTS as readonly string[]).includes(v);
+}
+/** Whether a type has a prefill variant (whatever the device: 'i8' also needs dot4I8Packed). */
+export function prefillVariantFits(type: string, v: PrefillVariant): boolean {
+  return isTileVariant(v) ? isTileWeightType(type) : (INT_PREFILL_TYPES as readonly string[]).includes(type);
+}
 
-/** A forced prefill choice as text (benchmarks, tests): a variant for every type that has it (`tile`) or per type (`Q8_0=tile,Q4_K=tile-wg`). Empty: none. */
-export function parsePrefillMatmul(spec: string): Partial<Record<TileWeightType, PrefillVariant>> {
-  const out: Partial<Record<TileWeightType, PrefillVariant>> = {};
+/** A forced prefill choice as text (benchmarks, tests): a variant for every type that has it (`tile`, `i8`) or per type (`Q8_0=i8,Q4_K=tile-wg`). Empty: none. */
+export function parsePrefillMatmul(spec: string): Partial<Record<WeightType, PrefillVariant>> {
+  const out: Partial<Record<WeightType, PrefillVariant>> = {};
   for (const item of spec.split(',').map((t) => t.trim()).filter(Boolean)) {
     const [a, b] = item.includes('=') ? item.split('=', 2) : [null, item];
     const variant = b as PrefillVariant;
     if (!PREFILL_VARIANTS.includes(variant)) throw new GpuUsageError(`unknown prefill kernel ${JSON.stringify(b)} (known: ${PREFILL_VARIANTS.join(', ')})`);
-    if (a !== null && !isTileWeightType(a)) throw new GpuUsageError(`no tiled prefill kernel for ${JSON.stringify(a)} (types: ${TILE_WEIGHT_TYPES.join(', ')})`);
-    for (const t of a === null ? TILE_WEIGHT_TYPES : [a as TileWeightType]) out[t] = variant;
+    if (a !== null && !prefillVariantFits(a, variant)) throw new GpuUsageError(`no prefill kernel ${variant} for ${JSON.stringify(a)}`);
+    for (const t of a === null ? WEIGHT_TYPES.filter((t) => prefillVariantFits(t, variant)) : [a as WeightType]) out[t] = variant;
   }
   return out;
 }

@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Model } from '../../shared/engine/model';
-import { PREFILL_VARIANTS, TILE_WEIGHT_TYPES, type TileWeightType } from '../../shared/engine/quant-matmul';
+import { TILE_VARIANTS, TILE_WEIGHT_TYPES, type TileWeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { openTestContext } from '../support/gpu';
@@ -67,7 +67,7 @@ describe('prefill through the tiled products', () => {
           const ids = base.tokenizer.encode(text).slice(0, n);
           expect(ids.length).toBe(n);
           const want = await prefill(base.model, ids);
-          for (const v of PREFILL_VARIANTS) {
+          for (const v of TILE_VARIANTS) {
             const tiled = await loadBytes(ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
             try {
               const got = await prefill(tiled.model, ids);
@@ -100,4 +100,73 @@ describe('prefill through the tiled products', () => {
     }, 300_000);
   }
   afterAll(() => console.log('prefill tiled vs matmul, worst |Δlogit| / max|logit|:', worst));
+});
+
+/** Log-softmax of each row (f64). */
+function logSoftmax(l: Float32Array, rows: number, vocab: number): Float64Array {
+  const out = new Float64Array(rows * vocab);
+  for (let r = 0; r < rows; r++) {
+    let m = -Infinity;
+    for (let v = 0; v < vocab; v++) m = Math.max(m, l[r * vocab + v]!);
+    let s = 0;
+    for (let v = 0; v < vocab; v++) s += Math.exp(l[r * vocab + v]! - m);
+    const lse = m + Math.log(s);
+    for (let v = 0; v < vocab; v++) out[r * vocab + v] = l[r * vocab + v]! - lse;
+  }
+  return out;
+}
+
+// The integer prefill product rounds x to 8 bits per block of 32, as llama.cpp's Q8_0 × Q8_0 does:
+// the bound is the integer decode kernels' in the model (tests/node/int-matvec-model.test.ts),
+// max |Δ log-prob| ≤ 0.6, and a greedy token may differ only at a near tie (the f32 path's own
+// top-2 margin within twice the largest |Δ log-prob| of that row).
+const INT_LOGPROB_BOUND = 0.6;
+
+describe('prefill through the integer prefill product', () => {
+  for (const type of ['Q8_0', 'Q4_0'] as const) {
+    it(`tiny-llama ${type}: log-probs within the integer kernels' bound of the matmul kernel's, greedy tokens differ only at near ties`, async (t) => {
+      if (!ctx) return t.skip(reason);
+      const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type, seed: 3, method: 'direct' }));
+      const base = await loadBytes(ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32 });
+      try {
+        const vocab = base.model.vocabSize;
+        const ids = base.tokenizer.encode('Once upon a time, a small fox found a red kite in the tall grass, and it flew over the hill.').slice(0, 19);
+        const want = await prefill(base.model, ids);
+        const wl = logSoftmax(want, ids.length, vocab);
+        const a = argmaxRows(want, ids.length, vocab);
+        for (const v of ['i8', 'i8x'] as const) {
+          let tiled;
+          try {
+            tiled = await loadBytes(ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
+          } catch (e) {
+            // 'i8' needs dot4I8Packed: refused by name on an adapter without it.
+            expect(v, (e as Error).message).toBe('i8');
+            expect((e as Error).message).toMatch(/no prefill kernel i8/);
+            continue;
+          }
+          try {
+            const got = await prefill(tiled.model, ids);
+            const gl = logSoftmax(got, ids.length, vocab);
+            const b = argmaxRows(got, ids.length, vocab);
+            let maxAll = 0;
+            for (let r = 0; r < ids.length; r++) {
+              let maxRow = 0;
+              for (let i = r * vocab; i < (r + 1) * vocab; i++) maxRow = Math.max(maxRow, Math.abs(gl[i]! - wl[i]!));
+              maxAll = Math.max(maxAll, maxRow);
+              if (a[r]!.best !== b[r]!.best) expect(a[r]!.margin, `${type} ${v} position ${r}: greedy token differs without a near tie`).toBeLessThan(2 * maxRow);
+            }
+            expect(maxAll, `${type} ${v}`).toBeLessThanOrEqual(INT_LOGPROB_BOUND);
+            // Not vacuous: the 8-bit x moved the logits.
+            expect(maxAll).toBeGreaterThan(0);
+            worst[`${type} ${v} |Δ log-prob|`] = maxAll;
+          } finally {
+            tiled.model.destroy();
+          }
+        }
+      } finally {
+        base.model.destroy();
+      }
+    }, 300_000);
+  }
+  afterAll(() => console.log('integer prefill vs matmul:', Object.fromEntries(Object.entries(worst).filter(([k]) => k.includes('log-prob')))));
 });

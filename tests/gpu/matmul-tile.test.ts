@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../shared/gpu';
-import { encodeMatmul, MATMUL_TILE_TOKENS, padWeightBytes, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, TILE_WEIGHT_TYPES, weightBytes, type PrefillVariant, type TileWeightType } from '../../shared/engine/quant-matmul';
+import { encodeMatmul, MATMUL_TILE_TOKENS, padWeightBytes, planMatmul, PREFILL_ENTRY, TILE_VARIANTS, TILE_WEIGHT_TYPES, weightBytes, type TileVariant, type TileWeightType } from '../../shared/engine/quant-matmul';
 import { matmulAbsRef, matmulRef } from '../../shared/engine/reference/matmul';
 import { QUANT_FORMATS } from '../../shared/quant';
 import { compareClose } from '../support/compare';
@@ -71,7 +71,7 @@ const RTOL = 2 ** -20;
  * element xPad of a buffer with stride cols + xPad between tokens; y goes to yPad + t·(rows + yPad) + r
  * (the model's split parts write at an offset with the whole matrix's stride). Returns Y [tokens, rows].
  */
-async function runTile(v: PrefillVariant, c: Case, rows: number, tokens: number, xPad = 0, yPad = 0): Promise<Float32Array> {
+async function runTile(v: TileVariant, c: Case, rows: number, tokens: number, xPad = 0, yPad = 0): Promise<Float32Array> {
   const g = ctx!;
   const xStride = c.cols + xPad;
   const xHost = new Float32Array(xPad + tokens * xStride).fill(Number.NaN);
@@ -139,9 +139,9 @@ describe.skipIf(!ctx)(SUITE, () => {
   for (const type of TILE_WEIGHT_TYPES) {
     describe(type, () => {
       for (const cols of COLS[type]) {
-        it(`rows ${ROWS.join(',')} × ${cols}, T=${TOKENS.join(',')}, ${PREFILL_VARIANTS.join(' and ')}`, async () => {
+        it(`rows ${ROWS.join(',')} × ${cols}, T=${TOKENS.join(',')}, ${TILE_VARIANTS.join(' and ')}`, async () => {
           const c = getCase(type, cols);
-          for (const v of PREFILL_VARIANTS) {
+          for (const v of TILE_VARIANTS) {
             for (const rows of ROWS) {
               for (const T of TOKENS) note(type, check(c, rows, T, await runTile(v, c, rows, T), `${type} ${v} ${rows}×${cols} T=${T}`));
             }
@@ -155,7 +155,7 @@ describe.skipIf(!ctx)(SUITE, () => {
           [65, 9],
           [130, 3],
         ] as const) {
-          for (const v of PREFILL_VARIANTS) note(type, check(c, rows, T, await runTile(v, c, rows, T, 8, 5), `${type} ${v} ${rows}×${cols} T=${T} offsets`));
+          for (const v of TILE_VARIANTS) note(type, check(c, rows, T, await runTile(v, c, rows, T, 8, 5), `${type} ${v} ${rows}×${cols} T=${T} offsets`));
         }
       });
     });

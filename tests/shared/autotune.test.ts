@@ -182,7 +182,7 @@ describe('kernel tuning: the tiled prefill products', () => {
     expect(parseTuningFile(JSON.stringify(f), 'k.json')).toEqual(f);
     const bad = JSON.parse(JSON.stringify(f)) as { records: { types: Record<string, { prefill?: { variant?: string } }> }[] };
     bad.records[0]!.types.F32!.prefill = { ...bad.records[0]!.types.Q8_0!.prefill! };
-    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/records\.0\.types\.F32\.prefill: no tiled prefill kernel for F32/);
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/records\.0\.types\.F32\.prefill: no prefill kernel tile for F32/);
     delete bad.records[0]!.types.F32!.prefill;
     bad.records[0]!.types.Q8_0!.prefill!.variant = 'tile-64';
     expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/types\.Q8_0\.prefill\.variant/);
