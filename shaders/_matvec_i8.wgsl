@@ -76,3 +76,42 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     }
   }
 }
+
+// Prefill (issue 15 §2): Y[t, r] for a tile of one row per invocation × TT_I8 tokens, x quantised
+// for all the tokens first (token t's blocks from word x_off + t · x_stride). Each weight block is
+// loaded and realigned once per tile and dotted with the TT_I8 tokens' x blocks, one scalar
+// accumulator per token. On lavapipe what a product pays for is mostly its loads of x (each
+// uniform load one scalar load with a bounds check); the packed x is 9 words per 32 values
+// where f32 x is 32. Tokens past the end read the last token and are not stored. Reference:
+// shared/engine/reference/int-matvec.ts (intMatvecRef per token).
+const TT_I8: u32 = 4u;
+
+@compute @workgroup_size(WG)
+fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row = (wid.x + wid.y * nwg.x) * WG + li;
+  if (row >= p.rows) {
+    return;
+  }
+  let t0 = wid.z * TT_I8;
+  let last = min(TT_I8, p.ntok - t0) - 1u;
+  let nb = p.cols / 32u;
+  let rb = p.w_off * 4u + row * nb * BLOCK_BYTES;
+  // Token t's quantised row starts at word xt[t].
+  let xt = vec4<u32>(p.x_off) + (vec4<u32>(t0) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last))) * p.x_stride;
+  var acc = vec4<f32>(0.0);
+  var q: array<u32, 9>;
+  var xw: array<u32, 8>;
+  for (var k = 0u; k < nb; k++) {
+    let dw = load_block(rb, k, &q);
+    for (var t = 0u; t < TT_I8; t++) {
+      let o = xt[t];
+      for (var i = 0u; i < 8u; i++) {
+        xw[i] = xq[o + 8u * k + i];
+      }
+      acc[t] += f32(block_dot(&q, &xw)) * (dw * bitcast<f32>(xq[o + p.cols / 4u + k]));
+    }
+  }
+  for (var t = 0u; t <= last; t++) {
+    y[p.y_off + (t0 + t) * p.y_stride + row] = acc[t];
+  }
+}

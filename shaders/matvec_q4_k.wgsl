@@ -2,6 +2,7 @@
 // a run of blocks, cols contiguous), bound as raw u32 words and dequantised in the kernel:
 //   matvec   y[r]      = sum_c W[r, c] * x[c]      (decode, one token)
 //   matmul   Y[t, r]   = sum_c W[r, c] * X[t, c]   (prefill, up to 4 tokens per invocation)
+//   matmul_tile          the same as a tiled matrix product (_matmul_tile.wgsl)
 //   get_rows out[i, c] = W[ids[i], c]              (embedding gather, dequantised)
 // f32 activations and accumulation. Reference: shared/engine/reference/matmul.ts, with the
 // weights decoded by shared/quant.
@@ -13,6 +14,7 @@
 alias WeightWord = vec4<u32>;
 
 //#include "_matvec_blocks"
+//#include "_matmul_tile"
 
 // ---- Q4_K specifics -----------------------------------------------------------------------
 // Super-block of 256 values, 144 bytes (36 words, always word-aligned): f16 d, f16 dmin,
@@ -110,6 +112,22 @@ fn chunk_dot4(rv: u32, k: u32, xr: vec4<u32>) -> vec4<f32> {
     }
   }
   return acc;
+}
+
+// matmul_tile: the unit's quant words dequantised once (min folded in per value) into every
+// token of the tile; low nibbles then high, so that only one group of 4 values is live.
+fn chunk_tile(rv: u32, k: u32) {
+  let h = head(rv, k);
+  let xv = 16u * k;
+  for (var v = 0u; v < 2u; v++) {
+    let qv = w[h.q + v];
+    for (var j = 0u; j < 4u; j++) {
+      let q = qv[j];
+      let i = 4u * v + j;
+      tile_fma(h.d1 * lo4(q) - h.m1, xv + i);
+      tile_fma(h.d2 * hi4(q) - h.m2, xv + 8u + i);
+    }
+  }
 }
 
 fn chunk_store(rv: u32, k: u32, o: u32) {

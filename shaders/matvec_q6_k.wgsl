@@ -2,6 +2,7 @@
 // a run of blocks, cols contiguous), bound as raw u32 words and dequantised in the kernel:
 //   matvec   y[r]      = sum_c W[r, c] * x[c]      (decode, one token)
 //   matmul   Y[t, r]   = sum_c W[r, c] * X[t, c]   (prefill, up to 4 tokens per invocation)
+//   matmul_tile          the same as a tiled matrix product (_matmul_tile.wgsl)
 //   get_rows out[i, c] = W[ids[i], c]              (embedding gather, dequantised)
 // f32 activations and accumulation. Reference: shared/engine/reference/matmul.ts, with the
 // weights decoded by shared/quant.
@@ -13,6 +14,7 @@
 alias WeightWord = u32;
 
 //#include "_matvec_blocks"
+//#include "_matmul_tile"
 
 // ---- Q6_K specifics -----------------------------------------------------------------------
 // Super-block of 256 values, 210 bytes: ql[128] low nibbles, qh[64] high 2-bit pairs,
@@ -145,6 +147,20 @@ fn chunk_dot4(rb: u32, k: u32, xr: vec4<u32>) -> vec4<f32> {
     }
   }
   return acc;
+}
+
+// matmul_tile: each quant quad dequantised once into every token of the tile.
+fn chunk_tile(rb: u32, k: u32) {
+  let h = head(rb, k);
+  let xv = h.xo;
+  var v = walk0(h);
+  for (var i = 0u; i < 4u; i++) {
+    let q = step(h, &v, i);
+    tile_fma(h.s.x * (bytes4(q.t0) - 32.0), xv + i);
+    tile_fma(h.s.y * (bytes4(q.t1) - 32.0), xv + 8u + i);
+    tile_fma(h.s.z * (bytes4(q.t2) - 32.0), xv + 16u + i);
+    tile_fma(h.s.w * (bytes4(q.t3) - 32.0), xv + 24u + i);
+  }
 }
 
 fn chunk_store(rb: u32, k: u32, o: u32) {

@@ -87,8 +87,10 @@ export async function openModelFromSource(
     const chatTemplate = chatTemplateFromGguf(source.header.metadata, file);
     ctx = opts.ctx ?? (await openNodeContext(opts.device));
     const saved = opts.tuning || opts.matvecTuning || opts.tuningFile === false ? undefined : savedTuningFor(ctx, opts.tuningFile ?? tuningFilePath(), opts.onWarning);
-    // The saved record's shapes, and the integer decode kernels it kept (unless the caller chose its own).
-    const loadOpts = saved ? { ...opts, matvecTuning: saved.table, ...(opts.intMatvec ? {} : { intMatvec: saved.intMatvec }) } : opts;
+    // The saved record's shapes, and the integer decode kernels and tiled prefill products it kept (unless the caller chose its own).
+    const loadOpts = saved
+      ? { ...opts, matvecTuning: saved.table, ...(opts.intMatvec ? {} : { intMatvec: saved.intMatvec }), ...(opts.prefillMatmul ? {} : { prefillMatmul: saved.prefillMatmul }) }
+      : opts;
     const model = opts.loraPath
       ? await withLoraAdapter(opts.loraPath, source, (lora) => Model.load(ctx!, source, { ...loadOpts, lora: { ...lora, scale: opts.loraScale ?? 1 } }), opts.loraBytes)
       : await Model.load(ctx, source, loadOpts);

@@ -10,8 +10,8 @@ import { dirname, join } from 'node:path';
 import { defaultDataDir } from '../app-meta';
 import { writeFileDurable } from '../pixelfs/file-ops';
 import type { IntVariant } from '../../shared/engine/int-matvec';
-import { adapterKey, emptyTuningFile, findTuning, intMatvecTable, kernelsKey, parseTuningFile, tuningTable, withTuning, type TuningFile, type TuningRecord } from '../../shared/engine/autotune';
-import type { WeightKernelTuning, WeightType } from '../../shared/engine/quant-matmul';
+import { adapterKey, emptyTuningFile, findTuning, intMatvecTable, kernelsKey, parseTuningFile, prefillTable, tuningTable, withTuning, type TuningFile, type TuningRecord } from '../../shared/engine/autotune';
+import type { PrefillVariant, WeightKernelTuning, WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
 
 export const TUNING_FILE_NAME = 'kernel-tuning.json';
@@ -63,6 +63,8 @@ export interface SavedTuning {
   table: Partial<Record<WeightType, WeightKernelTuning>>;
   /** The integer decode kernels the tuner kept (proven faster, checked against the reference); empty: none. */
   intMatvec: Partial<Record<WeightType, IntVariant>>;
+  /** The tiled prefill products the tuner kept (proven faster, checked against the matmul kernel); empty: none. */
+  prefillMatmul: Partial<Record<WeightType, PrefillVariant>>;
 }
 
 /**
@@ -78,5 +80,5 @@ export function savedTuningFor(ctx: GpuContext, path: string, warn: (message: st
     return undefined;
   }
   const record = findTuning(file, adapterKey(ctx.adapter), kernelsKey(ctx));
-  return record ? { record, table: tuningTable(record), intMatvec: intMatvecTable(record) } : undefined;
+  return record ? { record, table: tuningTable(record), intMatvec: intMatvecTable(record), prefillMatmul: prefillTable(record) } : undefined;
 }

@@ -37,6 +37,7 @@ import type { GpuContext } from '../../shared/gpu';
 import { openNodeModel } from '../../electron/engine';
 import { DEFAULT_TUNING, type WeightKernelTuning } from '../../shared/engine/quant-matmul';
 import { parseIntMatvec } from '../../shared/engine/int-matvec';
+import { parsePrefillMatmul } from '../../shared/engine/quant-matmul';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** Run from the sources (tsx) or from the GPU machine's bundle (plain .js: no tsx for workers). */
@@ -109,6 +110,7 @@ try {
       tuning: { type: 'string' },
       tunings: { type: 'string' },
       'int-matvec': { type: 'string' },
+      prefill: { type: 'string' },
       'no-llama': { type: 'boolean' },
       'llama-cpp': { type: 'string' },
       cache: { type: 'string' },
@@ -124,7 +126,7 @@ try {
 }
 if (values.help) {
   console.log(`Usage: npm run bench:decode -- [--models stories,q1b-q4k,q1b-q8,q7b] [--skip-7b] [--no-pixels]
-         [--pixels] [-p N] [-n N] [--threads 1,2] [--tuning WGxTPR] [--tunings A,B,...] [--int-matvec SPEC] [--no-llama]
+         [--pixels] [-p N] [-n N] [--threads 1,2] [--tuning WGxTPR] [--tunings A,B,...] [--int-matvec SPEC] [--prefill SPEC] [--no-llama]
          [--llama-cpp DIR] [--cache DIR] [--peak-gbps X] [--gpu-name NAME] [--json FILE]
 
 Ours (WGSL on WebGPU) against llama.cpp (CPU), same file, same prompt ids, per model:
@@ -161,6 +163,8 @@ const cacheDir = resolve(typeof values.cache === 'string' ? values.cache : join(
 let tuning: WeightKernelTuning | undefined;
 // --int-matvec SPEC: the integer decode kernels (parseIntMatvec: `dot4-r2` or `Q8_0=dot4-r2,...`).
 const intMatvec = typeof values['int-matvec'] === 'string' ? parseIntMatvec(values['int-matvec']) : undefined;
+// --prefill SPEC: the tiled prefill products (parsePrefillMatmul: `tile`, `tile-wg` or `Q8_0=tile,...`).
+const prefillMatmul = typeof values.prefill === 'string' ? parsePrefillMatmul(values.prefill) : undefined;
 try {
   tuning = typeof values.tuning === 'string' ? parseTuning(values.tuning) : undefined;
 } catch (e) {
@@ -335,7 +339,7 @@ try {
       note = 'loaded from the GGUF (--no-pixels)';
     }
     say(`${s.label}: prompt ${p}, generate ${n}`);
-    const result = await runBench(ctx, path, { promptTokens: p, genTokens: n, breakdownSteps: 2, ...(tuning ? { tuning } : {}), llama, llamaSkipReason: llamaSkip, threads, onStatus: say, ...(intMatvec ? { intMatvec } : {}) }, from);
+    const result = await runBench(ctx, path, { promptTokens: p, genTokens: n, breakdownSteps: 2, ...(tuning ? { tuning } : {}), llama, llamaSkipReason: llamaSkip, threads, onStatus: say, ...(intMatvec ? { intMatvec } : {}), ...(prefillMatmul ? { prefillMatmul } : {}) }, from);
     console.log(`\n=== ${s.label} ===\n${formatBench(result)}${note ? `\nnote: ${note}` : ''}`);
     if (peak) console.log(`decode reads ${fmtRate(result.ours.decodeGBps)} GB/s = ${((100 * result.ours.decodeGBps) / peak.gbps).toFixed(1)}% of the ${peak.what}`);
     let agree: Row['agree'] = null;

@@ -2,16 +2,23 @@
  * Throughput of the weight kernels (shaders/matvec_*.wgsl) on the local WebGPU adapter.
  *   npx tsx scripts/bench/matvec.ts [--types F32,Q4_K] [--rows 4096] [--cols 4096]
  *                                   [--tunings 64x1,32x1,64x8] [--tokens 1] [--reps 5] [--rounds 5]
+ *                                   [--kernels matmul,tile]
  * Prints ms per product and GB/s of weight bytes read (the x vector is noise next to W): the
  * best and the median of `rounds` timings of `reps` back-to-back products. A measurement, not
  * a test: lavapipe shares the CPU with everything else running, so the best round is the
- * closest to what the kernel can do.
+ * closest to what the kernel can do. Every candidate (shape × kernel) is timed once per round,
+ * in alternating order, and `×` is the median over rounds of first candidate ÷ this one (a
+ * busy stretch of the machine hits both alike). `--kernels`: for tokens > 1, `matmul` (the
+ * default prefill kernel), `tile` (matmul_tile) and `tile-wg` (matmul_tile_wg), the tiled
+ * products of Q8_0/Q4_0/Q4_K/Q6_K; `i8` / `i8x` (Q8_0, Q4_0): quantize_q8 over the tokens, then
+ * the integer prefill product (dot4I8Packed / plain i32), the quantisation included in the time.
  */
 import { openNodeGpu } from '../../electron/gpu/node-webgpu';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { openDevice } from '../../shared/gpu';
 import { randomWeightBytes } from '../../shared/engine/autotune';
-import { encodeMatmul, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
+import { hasIntMatmul, intPipeline, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch } from '../../shared/engine/int-matvec';
+import { encodeMatmul, isTileWeightType, PREFILL_ENTRY, type TileVariant, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
 
 function arg(name: string, dflt: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -25,6 +32,8 @@ const tokens = Number(arg('tokens', '1'));
 const reps = Number(arg('reps', '5'));
 const rounds = Number(arg('rounds', '5'));
 const tunings = arg('tunings', '64x1').split(',').map((s) => s.split('x').map(Number) as [number, number]);
+const kernels = arg('kernels', 'matmul').split(',');
+for (const k of kernels) if (!['matmul', 'tile', 'tile-wg', 'i8', 'i8x'].includes(k)) throw new Error(`unknown kernel ${k} (matmul, tile, tile-wg, i8, i8x)`);
 
 const g = await openNodeGpu();
 if (!g.gpu) {
@@ -40,30 +49,52 @@ for (const type of types) {
   const w = ctx.storage(randomWeightBytes(type, rows, cols, 12345), `w:${type}`);
   const x = ctx.storage(new Float32Array(tokens * cols).fill(0.5), 'x');
   const y = ctx.storage(tokens * rows * 4, 'y');
-  for (const [wg, tpr] of tunings) {
-    const run = async (n: number) => {
-      const b = ctx.batch('bench');
-      for (let i = 0; i < n; i++) {
-        await encodeMatmul(ctx, b, { weights: { type, rows, cols, buffer: w }, x, y, tokens, tuning: { workgroupSize: wg, threadsPerRow: tpr } });
+  const i8 = (k: string) => k === 'i8' || k === 'i8x';
+  const candidates = tunings.flatMap(([wg, tpr]) =>
+    kernels
+      .filter((k) => k === 'matmul' || (i8(k) ? hasIntMatmul(type, 'dot4') : isTileWeightType(type)))
+      .map((k) => ({ wg, tpr, int: i8(k) ? (k === 'i8' ? ('dot4' as const) : ('int' as const)) : undefined, entryPoint: tokens === 1 ? undefined : k === 'matmul' || i8(k) ? ('matmul' as const) : PREFILL_ENTRY[k as TileVariant] })),
+  );
+  const xq = ctx.storage(kernels.some(i8) && cols % 32 === 0 ? tokens * quantizedXWords(cols) * 4 : 16, 'xq');
+  const run = async (c: (typeof candidates)[number], n: number) => {
+    const b = ctx.batch('bench');
+    for (let i = 0; i < n; i++) {
+      if (c.int) {
+        const q = planQuantizeTokens(cols, tokens);
+        recordIntDispatch(b, await intPipeline(ctx, q), q, [x, xq]);
+        const d = planIntMatmul({ weights: { type, rows, cols }, variant: c.int, tokens });
+        recordIntDispatch(b, await intPipeline(ctx, d), d, [w, xq, y]);
+        continue;
       }
-      b.submit();
-      await ctx.sync();
-    };
-    await run(2); // compile and warm up
-    const times: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const t0 = performance.now();
-      await run(reps);
-      times.push((performance.now() - t0) / reps);
+      await encodeMatmul(ctx, b, { weights: { type, rows, cols, buffer: w }, x, y, tokens, tuning: { workgroupSize: c.wg, threadsPerRow: c.tpr }, entryPoint: c.entryPoint });
     }
-    times.sort((a, b) => a - b);
-    const best = times[0];
-    const median = times[Math.floor(times.length / 2)];
+    b.submit();
+    await ctx.sync();
+  };
+  for (const c of candidates) await run(c, 2); // compile and warm up
+  const times = candidates.map(() => [] as number[]);
+  for (let r = 0; r < rounds; r++) {
+    const order = candidates.map((_, i) => i);
+    if (r % 2) order.reverse();
+    for (const i of order) {
+      const t0 = performance.now();
+      await run(candidates[i]!, reps);
+      times[i]!.push((performance.now() - t0) / reps);
+    }
+  }
+  const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+  for (const [i, c] of candidates.entries()) {
+    const sorted = [...times[i]!].sort((a, b) => a - b);
+    const best = sorted[0]!;
+    const median = med(sorted);
+    const ratio = med(times[i]!.map((t, r) => times[0]![r]! / t));
+    const name = (c.int ? `i8 ${c.int}` : `${c.entryPoint ?? 'matvec'}`).padEnd(14);
     console.log(
-      `${type.padEnd(5)} WG ${String(wg).padStart(3)} TPR ${String(tpr).padStart(2)}: best ${best.toFixed(2).padStart(7)} ms ${(bytes / best / 1e6).toFixed(2).padStart(6)} GB/s, median ${median.toFixed(2).padStart(7)} ms ${(bytes / median / 1e6).toFixed(2).padStart(6)} GB/s  (${(bytes / 2 ** 20).toFixed(1)} MiB)`,
+      `${type.padEnd(5)} ${name} WG ${String(c.wg).padStart(3)} TPR ${String(c.tpr).padStart(2)}: best ${best.toFixed(2).padStart(7)} ms ${(bytes / best / 1e6).toFixed(2).padStart(6)} GB/s ${((rows * cols * tokens) / best / 1e6).toFixed(2).padStart(6)} G w·tok/s, median ${median.toFixed(2).padStart(7)} ms, ×${ratio.toFixed(2)} (${(bytes / 2 ** 20).toFixed(1)} MiB)`,
     );
   }
   w.destroy();
+  xq.destroy();
   x.destroy();
   y.destroy();
 }

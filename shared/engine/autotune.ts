@@ -12,18 +12,22 @@
  * offers for a type is checked against its integer reference (not the f32 product: it rounds x to
  * 8 bits) and kept only when proven faster than the default f32 shape; the record then names it
  * (intMatvec), and a model loaded with the record decodes that type through it. Not tuned: off.
+ * Prefill (opt-in, `prefill`): for the types with tiled products (quant-matmul.ts PrefillVariant),
+ * each variant's product of PREFILL_TOKENS tokens is checked against the default `matmul`
+ * kernel's and timed against it under the same rule; the record keeps one (`prefill.variant`)
+ * only when proven faster, and a model loaded with the record prefills that type through it.
  */
 import { z } from 'zod';
-import type { GpuContext } from '../gpu';
+import type { GpuBatch, GpuContext } from '../gpu';
 import type { AdapterSummary } from '../gpu/adapter';
 import { Xoshiro128 } from '../model-gen/prng';
 import { pairedSpeedupInterval, type Interval } from '../stats/bootstrap';
 import { decideSpeedup, type SpeedDecision } from '../stats/speed-decision';
 import { EngineError } from './errors';
-import { encodeIntMatvec, INT_VARIANTS, INT_WEIGHT_TYPES, intShader, intVariantsFor, intVariantsOfType, isIntWeightType, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
+import { encodeIntMatvec, intPipeline, planIntMatmul, planQuantizeTokens, recordIntDispatch, INT_VARIANTS, INT_WEIGHT_TYPES, intShader, intVariantsFor, intVariantsOfType, isIntWeightType, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
 import { intMatvecRef, quantizeQ8Ref } from './reference/int-matvec';
 import { tensorTypeName, type TensorInfo } from './tensor-source';
-import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, isWeightType, padWeightBytes, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { DEFAULT_TUNING, encodeMatmul, isKernelTuning, isTileVariant, isWeightType, padWeightBytes, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, WEIGHT_CHUNK, WEIGHT_SHADERS, WEIGHT_TYPES, weightBytes, type PrefillVariant, type WeightKernelTuning, type WeightType } from './quant-matmul';
 
 /** Shapes tried (workgroup size × threads per row); the default comes first. */
 export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
@@ -57,6 +61,9 @@ export const TUNING_INT_VARIANTS: Readonly<Record<IntWeightType, readonly IntVar
  */
 export const TUNING_MARGIN = 0.1;
 
+/** Tokens in the prefill product the tuner times (two tiles of the tiled kernels, four of `matmul`). */
+export const PREFILL_TOKENS = 16;
+
 /** How far a candidate's product may drift from the default's (summation order only). */
 const AGREEMENT_TOLERANCE = 1e-4;
 /**
@@ -89,6 +96,23 @@ export interface TypeTuning {
   /** The matrix timed, when it was not the record's rows × cols (a model's own shape). */
   rows?: number;
   cols?: number;
+  /** The prefill measurement (tuned with `prefill`): tiled products against the default `matmul`. */
+  prefill?: PrefillTuning;
+}
+
+export interface PrefillTuning {
+  /** The tiled product kept for prefill; absent: the default `matmul` stays. */
+  variant?: PrefillVariant;
+  /** Tokens in the product timed. */
+  tokens: number;
+  /** Best milliseconds per product of the kept kernel (the default's when none), and of the default. */
+  ms: number;
+  defaultMs: number;
+  speedup: number;
+  interval?: { lo: number; hi: number; confidence: number };
+  /** When the default stays: the variant that came closest. */
+  challenger?: PrefillVariant;
+  reason?: string;
 }
 
 export interface TuningRecord {
@@ -136,6 +160,11 @@ export interface TuneOptions {
    * TUNING_INT_VARIANTS (default), every variant (true), only these, or none (false).
    */
   intVariants?: boolean | readonly IntVariant[];
+  /**
+   * The tiled prefill products to try for the types that have them (quant-matmul.ts
+   * TILE_WEIGHT_TYPES): every variant (true), only these, or none (false, the default).
+   */
+  prefill?: boolean | readonly PrefillVariant[];
   /** Timed rounds per candidate (the best counts) and products per round. */
   rounds?: number;
   reps?: number;
@@ -284,6 +313,17 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
   };
   const needXq = opts.types.some((t) => intsOf(t, shapeOf(t).cols).length > 0);
   const xq = ctx.storage(needXq ? quantizedXWords(Math.ceil(maxCols / 32) * 32) * 4 : 16, 'tune:xq');
+  // Prefill variants per type: those the type has ('i8' only where the device has dot4I8Packed).
+  const prefillOf = (type: WeightType): PrefillVariant[] =>
+    !opts.prefill
+      ? []
+      : PREFILL_VARIANTS.filter((v) => (opts.prefill === true || (opts.prefill as readonly PrefillVariant[]).includes(v)) && prefillVariantFits(type, v) && (v !== 'i8' || intVariantsFor(ctx, type).includes('dot4')));
+  const needPrefill = opts.types.some((t) => prefillOf(t).length > 0);
+  const needXqT = opts.types.some((t) => prefillOf(t).some((v) => !isTileVariant(v)));
+  const xTHost = needPrefill ? Float32Array.from({ length: PREFILL_TOKENS * maxCols }, (_, i) => Math.sin(i * 0.37 + 0.1 * Math.floor(i / maxCols))) : new Float32Array(4);
+  const xT = ctx.storage(xTHost, 'tune:xT');
+  const yT = ctx.storage(needPrefill ? PREFILL_TOKENS * maxRows * 4 : 16, 'tune:yT');
+  const xqT = ctx.storage(needXqT ? PREFILL_TOKENS * quantizedXWords(Math.ceil(maxCols / 32) * 32) * 4 : 16, 'tune:xqT');
   try {
     for (const [typeIndex, type] of opts.types.entries()) {
       opts.signal?.throwIfAborted();
@@ -304,15 +344,16 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
           await ctx.sync();
         };
         /** Milliseconds per product of `n` products: the GPU's own pass times, or the wall clock around them. */
-        const timedProduct = async (c: Candidate, n: number): Promise<number> => {
+        const timedProduct = (c: Candidate, n: number): Promise<number> => timedRun(() => product(c, n), n);
+        const timedRun = async (run: () => Promise<void>, n: number): Promise<number> => {
           if (clock === 'wall') {
             const t0 = now();
-            await product(c, n);
+            await run();
             return (now() - t0) / n;
           }
           // The batch reads the hook when it is made; the times arrive after the GPU finished.
           const passes = new Promise<number>((resolve) => ctx.setTimingHook((_label, times) => resolve(times.reduce((sum, p) => sum + p.ms, 0))));
-          await product(c, n);
+          await run();
           // A lost device never delivers the times: fail as the next GPU call would.
           const ms = await Promise.race([passes, ctx.device.lost.then(() => NaN)]);
           if (!Number.isFinite(ms)) await ctx.sync();
@@ -366,6 +407,68 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
         }
         opts.onTimings?.(type, timings);
         record.types[type] = { ...chooseTuning(timings), ...(tr !== rows || tc !== cols ? { rows: tr, cols: tc } : {}) };
+
+        // Prefill: the tiled products (and the integer one) against the default matmul, PREFILL_TOKENS tokens.
+        const variants = prefillOf(type);
+        if (variants.length) {
+          const prefillProduct = async (v: PrefillVariant | null, n: number) => {
+            const b: GpuBatch = ctx.batch(`tune ${type} prefill ${v ?? 'matmul'}`);
+            for (let i = 0; i < n; i++) {
+              if (v && !isTileVariant(v)) {
+                // Quantising the tokens is part of the integer product's time.
+                const q = planQuantizeTokens(tc, PREFILL_TOKENS, 0, maxCols);
+                recordIntDispatch(b, await intPipeline(ctx, q), q, [xT, xqT]);
+                const d = planIntMatmul({ weights: { type, rows: tr, cols: tc }, variant: v === 'i8' ? 'dot4' : 'int', tokens: PREFILL_TOKENS });
+                recordIntDispatch(b, await intPipeline(ctx, d), d, [w, xqT, yT]);
+              } else await encodeMatmul(ctx, b, { weights, x: xT, y: yT, tokens: PREFILL_TOKENS, xStride: maxCols, entryPoint: v ? PREFILL_ENTRY[v] : 'matmul' });
+            }
+            b.submit();
+            await ctx.sync();
+          };
+          const pt: { variant: PrefillVariant | null; ms: number; rounds: number[]; agrees: boolean }[] = [];
+          let want: Float32Array | null = null;
+          for (const v of [null, ...variants]) {
+            // A kernel this adapter cannot compile is a candidate that lost, not a failed tuning.
+            try {
+              await prefillProduct(v, 1);
+            } catch (e) {
+              if (!v) throw e;
+              pt.push({ variant: v, ms: Infinity, rounds: [], agrees: false });
+              continue;
+            }
+            const got = await ctx.readF32(yT, PREFILL_TOKENS * tr);
+            if (v && !isTileVariant(v)) {
+              // Against the integer reference per token over the same Q8 rounding of x (as the integer decode candidates).
+              let ok = true;
+              for (let t = 0; t < PREFILL_TOKENS && ok; t++) {
+                const ref = intMatvecRef(type as IntWeightType, wBytes, tr, tc, quantizeQ8Ref(xTHost.subarray(t * maxCols, t * maxCols + tc)));
+                const mag = Math.max(...ref.mag);
+                ok = Number.isFinite(mag);
+                for (let i = 0; i < tr && ok; i++) ok = Math.abs(got[t * tr + i]! - ref.y[i]!) <= INT_AGREEMENT_ULPS * 2 ** -24 * mag + 2 ** -20 * Math.abs(ref.y[i]!);
+              }
+              pt.push({ variant: v, ms: Infinity, rounds: [], agrees: ok });
+              continue;
+            }
+            want ??= got;
+            let scale = 0;
+            let worst = 0;
+            for (let i = 0; i < got.length; i++) {
+              scale = Math.max(scale, Math.abs(want[i]!));
+              worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+            }
+            pt.push({ variant: v, ms: Infinity, rounds: [], agrees: Number.isFinite(scale) && worst <= AGREEMENT_TOLERANCE * Math.max(1, scale) });
+          }
+          const timedP = pt.filter((t) => t.agrees);
+          for (let r = 0; r < rounds; r++) {
+            for (const t of r % 2 ? [...timedP].reverse() : timedP) {
+              opts.signal?.throwIfAborted();
+              const ms = await timedRun(() => prefillProduct(t.variant, reps), reps);
+              t.rounds.push(ms);
+              t.ms = Math.min(t.ms, ms);
+            }
+          }
+          record.types[type]!.prefill = choosePrefill(pt);
+        }
       } finally {
         w.destroy();
       }
@@ -375,8 +478,51 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
     x.destroy();
     y.destroy();
     xq.destroy();
+    xT.destroy();
+    yT.destroy();
+    xqT.destroy();
   }
   return record;
+}
+
+/**
+ * The prefill kernel to keep, by the rule chooseTuning applies to decode shapes: the first entry is
+ * the default `matmul` (variant null); a variant is kept only when its speed-up interval clears
+ * the minimum win, the fastest by the median of those that do.
+ */
+export function choosePrefill(timings: readonly { variant: PrefillVariant | null; ms: number; rounds: number[]; agrees: boolean }[], margin = TUNING_MARGIN): PrefillTuning {
+  const base = timings[0];
+  if (!base || base.variant !== null || !base.agrees || base.rounds.length === 0) throw new EngineError('ENGINE_BAD_OPTION', 'the default prefill kernel must be timed first');
+  const compared = timings
+    .slice(1)
+    .filter((t) => t.agrees && t.rounds.length === base.rounds.length)
+    .map((t) => {
+      const speedup = pairedSpeedupInterval(base.rounds, t.rounds);
+      return { t, speedup, decision: decideSpeedup(speedup, margin) };
+    })
+    .sort((a, b) => b.speedup.estimate - a.speedup.estimate);
+  const kept = compared.find((c) => c.decision.keep);
+  const shown = kept ?? compared[0];
+  const interval = shown ? { interval: { lo: shown.speedup.lo, hi: shown.speedup.hi, confidence: shown.speedup.confidence } } : {};
+  if (kept) return { variant: kept.t.variant!, tokens: PREFILL_TOKENS, ms: kept.t.ms, defaultMs: base.ms, speedup: kept.speedup.estimate, ...interval, reason: kept.decision.reason };
+  return {
+    tokens: PREFILL_TOKENS,
+    ms: base.ms,
+    defaultMs: base.ms,
+    speedup: 1,
+    ...interval,
+    ...(shown ? { challenger: shown.t.variant!, reason: shown.decision.reason } : { reason: 'Not kept: no tiled product computed the same product.' }),
+  };
+}
+
+/** The per-type tiled prefill products a record kept (what Model.load takes as `prefillMatmul`); empty when none won. */
+export function prefillTable(record: TuningRecord): Partial<Record<WeightType, PrefillVariant>> {
+  const out: Partial<Record<WeightType, PrefillVariant>> = {};
+  for (const type of WEIGHT_TYPES) {
+    const v = record.types[type]?.prefill?.variant;
+    if (v) out[type] = v;
+  }
+  return out;
 }
 
 /** The per-type integer decode kernels a record kept (what Model.load takes as `intMatvec`); empty when none won. */
@@ -407,6 +553,18 @@ export const TUNING_MAX_RECORDS = 32;
 
 const Count = z.number().int().min(1).max(1 << 20);
 const TuningSchema = z.strictObject({ workgroupSize: z.number().int().min(1).max(1024), threadsPerRow: z.number().int().min(1).max(1024) });
+const IntervalSchema = z.strictObject({ lo: z.number().nonnegative().max(1e6), hi: z.number().nonnegative().max(1e6), confidence: z.number().gt(0).lt(1) });
+const PrefillVariantSchema = z.enum(PREFILL_VARIANTS as [PrefillVariant, ...PrefillVariant[]]);
+const PrefillTuningSchema = z.strictObject({
+  variant: PrefillVariantSchema.optional(),
+  tokens: Count,
+  ms: z.number().nonnegative(),
+  defaultMs: z.number().nonnegative(),
+  speedup: z.number().positive().max(1e6),
+  interval: IntervalSchema.optional(),
+  challenger: PrefillVariantSchema.optional(),
+  reason: z.string().max(1000).optional(),
+});
 const TypeTuningSchema = z.strictObject({
   tuning: TuningSchema,
   ms: z.number().nonnegative(),
@@ -419,6 +577,7 @@ const TypeTuningSchema = z.strictObject({
   reason: z.string().max(1000).optional(),
   rows: Count.optional(),
   cols: Count.optional(),
+  prefill: PrefillTuningSchema.optional(),
 });
 const RecordSchema = z.strictObject({
   adapter: z.string().max(1000),
@@ -461,6 +620,12 @@ export function parseTuningFile(text: string, file: string): TuningFile {
       const { workgroupSize: wg, threadsPerRow: tpr } = t!.tuning;
       if (!isKernelTuning(t!.tuning)) {
         throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.tuning: ${wg}x${tpr} is not a kernel shape`, { file, field: `records.${i}.types.${type}.tuning` });
+      }
+      // A prefill kernel a record names must exist for that type.
+      for (const v of [t!.prefill?.variant, t!.prefill?.challenger]) {
+        if (v && !prefillVariantFits(type, v)) {
+          throw new EngineError('ENGINE_BAD_TUNING_FILE', `${file}: records.${i}.types.${type}.prefill: no prefill kernel ${v} for ${type}`, { file, field: `records.${i}.types.${type}.prefill` });
+        }
       }
       // An integer kernel a record names must exist for that type.
       for (const f of ['intMatvec', 'challengerIntMatvec'] as const) {

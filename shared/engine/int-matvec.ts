@@ -126,7 +126,7 @@ export function quantizedXWords(cols: number, tokens = 1): number {
 /** One dispatch of the integer path, worked out without a device. */
 export interface IntDispatch {
   shader: string;
-  entryPoint: 'quantize_q8' | 'matvec';
+  entryPoint: 'quantize_q8' | 'matvec' | 'matmul';
   constants: Record<string, number>;
   workgroups: [number, number, number];
   /** The kernel's Params fields, in order (u32). */
@@ -139,6 +139,46 @@ export function planQuantize(cols: number, xOffset = 0, qOffset = 0): IntDispatc
   if (!Number.isInteger(xOffset) || xOffset < 0 || xOffset % 4 !== 0) throw new GpuUsageError(`x offset must be a non-negative multiple of 4, got ${xOffset}`);
   const [gx, gy] = splitWorkgroups(Math.ceil(cols / 32 / QUANTIZE_WG));
   return { shader: 'quantize_q8', entryPoint: 'quantize_q8', constants: { WG: QUANTIZE_WG }, workgroups: [gx, gy, 1], params: [cols, 1, xOffset, cols, qOffset, words] };
+}
+
+/** quantize_q8 over `tokens` rows of x (f32, from xOffset, xStride apart) into xq from word qOffset, quantizedXWords(cols) words apart. */
+export function planQuantizeTokens(cols: number, tokens: number, xOffset = 0, xStride = cols, qOffset = 0): IntDispatch {
+  const words = quantizedXWords(cols);
+  if (!Number.isInteger(tokens) || tokens < 1) throw new GpuUsageError(`tokens must be a positive integer, got ${tokens}`);
+  if (!Number.isInteger(xOffset) || xOffset < 0 || xOffset % 4 !== 0 || !Number.isInteger(xStride) || xStride < cols || xStride % 4 !== 0) {
+    throw new GpuUsageError(`x offset and stride must be multiples of 4 (stride at least ${cols}), got ${xOffset}, ${xStride}`);
+  }
+  const [gx, gy] = splitWorkgroups(Math.ceil((tokens * cols) / 32 / QUANTIZE_WG));
+  return { shader: 'quantize_q8', entryPoint: 'quantize_q8', constants: { WG: QUANTIZE_WG }, workgroups: [gx, gy, 1], params: [cols, tokens, xOffset, xStride, qOffset, words] };
+}
+
+/** Tokens per invocation of the integer prefill product (`matmul` of _matvec_i8.wgsl, TT_I8). */
+export const INT_MATMUL_TOKENS = 4;
+/** The types and variants with an integer prefill product: the 32-value blocks, one row per invocation (the r2/r4 shapes run it too: the same shader). */
+export const INT_MATMUL_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0'];
+const INT_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
+export function hasIntMatmul(type: string, v: IntVariant): boolean {
+  return (INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v);
+}
+
+/**
+ * The dispatch of the integer prefill product Y[t, :] = W·x_t for `tokens` tokens quantised in xq
+ * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart.
+ */
+export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number }): IntDispatch {
+  const { type, rows, cols } = a.weights;
+  if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')})`, { type });
+  const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: a.tokens, yOffset: a.yOffset, yStride: a.yStride });
+  const [gx, gy] = splitWorkgroups(Math.ceil(rows / MATVEC_WG));
+  const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
+  if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
+  return {
+    shader: intShader(type as IntWeightType, a.variant),
+    entryPoint: 'matmul',
+    constants: { WG: MATVEC_WG, NR: 1 },
+    workgroups: [gx, gy, tiles],
+    params: [rows, cols, a.tokens, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]],
+  };
 }
 
 /** The dispatch of an integer matvec y = W·x over x quantised in xq (from word qOffset). */

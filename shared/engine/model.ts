@@ -35,8 +35,8 @@ import { params } from '../gpu/params';
 import type { LoraAdapter } from '../lora';
 import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { EngineError } from './errors';
-import { intPipeline, intVariantFits, intVariantsFor, isIntWeightType, planIntMatvec, planQuantize, quantizedXWords, recordIntDispatch, type IntDispatch, type IntVariant, type IntWeightType } from './int-matvec';
-import { DEFAULT_TUNING, planGetRows, planMatmul, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import { intPipeline, intVariantFits, intVariantsFor, isIntWeightType, planIntMatmul, planIntMatvec, planQuantize, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntDispatch, type IntVariant, type IntWeightType } from './int-matvec';
+import { DEFAULT_TUNING, isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
 import { KV_PAGE_POSITIONS, PagedKvCache } from './kv-pages';
 import { DispatchCache } from './replay';
@@ -84,6 +84,14 @@ export interface ModelLoadOptions {
    * or forced. Default none: the f32 kernels. Matrices a variant cannot take keep the f32 kernel.
    */
   intMatvec?: Partial<Record<WeightType, IntVariant>>;
+  /**
+   * Prefill products (more than one token) of these types through a tiled kernel of
+   * quant-matmul.ts (`tile`: WG rows × 8 tokens per workgroup, each weight unit decoded once per
+   * tile; `tile-wg`: the same with x shared in workgroup memory; f32, only the summation order
+   * differs) or the integer prefill product (`i8`, `i8x`: Q8_0/Q4_0, x quantised to Q8 blocks as
+   * the integer decode kernels do), as the tuner chose them or forced. Default none: `matmul`.
+   */
+  prefillMatmul?: Partial<Record<WeightType, PrefillVariant>>;
   /**
    * A LoRA adapter (shared/lora: checked against this model by loraAdapterFromGguf) and the
    * source of its tensors; `scale` multiplies alpha / rank (default 1), as llama.cpp's.
@@ -252,6 +260,7 @@ export class Model {
   private readonly tuning: WeightKernelTuning;
   private readonly matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
   private readonly intMatvec: Partial<Record<WeightType, IntVariant>>;
+  private readonly prefillMatmul: Partial<Record<WeightType, PrefillVariant>>;
   private readonly pipelines: Map<string, GPUComputePipeline>;
   private readonly embd: GpuWeight;
   private readonly output: GpuWeight;
@@ -300,6 +309,7 @@ export class Model {
     tuning: WeightKernelTuning;
     matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
     intMatvec: Partial<Record<WeightType, IntVariant>>;
+    prefillMatmul: Partial<Record<WeightType, PrefillVariant>>;
     pipelines: Map<string, GPUComputePipeline>;
     embd: GpuWeight;
     output: GpuWeight;
@@ -324,6 +334,7 @@ export class Model {
     this.tuning = init.tuning;
     this.matvecTuning = init.matvecTuning;
     this.intMatvec = init.intMatvec;
+    this.prefillMatmul = init.prefillMatmul;
     this.pipelines = init.pipelines;
     this.embd = init.embd;
     this.output = init.output;
@@ -392,6 +403,8 @@ export class Model {
     for (let b = 0; b < config.blockCount; b++) matrixNames.push(...blockMatrixNames(arch, b));
     const types = new Set<WeightType>(matrixNames.map((n) => weightTypeOf(tensor(n))));
     const intMatvec = checkIntMatvec(ctx, opts.intMatvec ?? {}, types);
+    const prefillMatmul = checkPrefillMatmul(ctx, opts.prefillMatmul ?? {}, types);
+    const intPrefill = Object.values(prefillMatmul).some((v) => !isTileVariant(v));
 
     // Activations and caches, checked against the device before any allocation.
     const maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, ctx.caps.limits.maxStorageBufferBindingSize);
@@ -453,7 +466,8 @@ export class Model {
       loraO: loraShape ? f32(maxBatch * loraShape.rows) : 16,
       best: 16,
       scratch: f32(CoreKernels.argmaxScratchBytes(V) / 4),
-      xq: Object.keys(intMatvec).length ? f32(quantizedXWords(Math.ceil(Math.max(E, F, H * HD) / 32) * 32)) : 16,
+      // One token for the integer decode kernels, a whole prefill batch for the integer prefill product.
+      xq: Object.keys(intMatvec).length || intPrefill ? f32((intPrefill ? maxBatch : 1) * quantizedXWords(Math.ceil(Math.max(E, F, H * HD) / 32) * 32)) : 16,
     };
     const kvBytes = contextLength * KVH * HD * 4;
     const needs: BufferNeed[] = Object.entries(sizes).map(([name, bytes]) => ({ name: `activation ${name}`, bytes }));
@@ -492,8 +506,9 @@ export class Model {
 
     const k = await CoreKernels.create(ctx);
     const pipelines = new Map<string, GPUComputePipeline>();
-    const want: [WeightType, 'matvec' | 'matmul' | 'get_rows'][] = [];
+    const want: [WeightType, 'matvec' | 'matmul' | 'matmul_tile' | 'matmul_tile_wg' | 'get_rows'][] = [];
     for (const t of types) want.push([t, 'matvec'], [t, 'matmul']);
+    for (const [t, v] of Object.entries(prefillMatmul) as [WeightType, PrefillVariant][]) if (isTileVariant(v)) want.push([t, PREFILL_ENTRY[v]]);
     want.push([weightTypeOf(tensor('token_embd.weight')), 'get_rows']);
     await Promise.all(
       want.map(async ([type, entry]) => {
@@ -502,10 +517,14 @@ export class Model {
         const d =
           entry === 'get_rows'
             ? planGetRows({ weights, count: 1, tuning })
-            : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, tuning: entry === 'matvec' ? (matvecTuning[type] ?? tuning) : tuning });
+            : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, entryPoint: entry, tuning: entry === 'matvec' ? (matvecTuning[type] ?? tuning) : tuning });
         pipelines.set(pipelineKey(d), await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants }));
       }),
     );
+    for (const [type, v] of Object.entries(prefillMatmul) as [IntWeightType, PrefillVariant][]) {
+      if (isTileVariant(v)) continue;
+      for (const d of [planQuantize(256), planIntMatmul({ weights: { type, rows: 1, cols: 256 }, variant: v === 'i8' ? 'dot4' : 'int', tokens: 2 })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
+    }
     for (const [type, variant] of Object.entries(intMatvec) as [IntWeightType, IntVariant][]) {
       // As above, any valid shape: only the shader and constants matter.
       for (const d of [planQuantize(256), planIntMatvec({ weights: { type, rows: 1, cols: 256 }, variant })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
@@ -648,6 +667,7 @@ export class Model {
         tuning,
         matvecTuning,
         intMatvec,
+        prefillMatmul,
         pipelines,
         embd,
         output: config.tiedOutput ? embd : m('output.weight'),
@@ -1083,6 +1103,20 @@ export class Model {
       this.xqFresh = true;
       return b;
     }
+    const prefill = T > 1 ? this.prefillMatmul[w.type] : undefined;
+    // The integer prefill product, on resident weights without an adapter (else the f32 kernels).
+    if (prefill && !isTileVariant(prefill) && !w.streamed && !this.loras.has(w.name)) {
+      if (!sameX || !this.xqFresh) {
+        const q = planQuantizeTokens(w.cols, T, xOffset, w.cols);
+        this.dispatchInt(b, q, [x, this.a.xq], `quantize_q8 ${w.name}`);
+      }
+      for (const part of w.parts) {
+        const d = planIntMatmul({ weights: { type: w.type, rows: part.rows, cols: w.cols }, variant: prefill === 'i8' ? 'dot4' : 'int', tokens: T, yOffset: part.rowStart, yStride: w.rows });
+        this.dispatchInt(b, d, [part.buffer, this.a.xq, y], `matmul ${w.name}`);
+      }
+      this.xqFresh = true;
+      return b;
+    }
     this.xqFresh = false;
     const product = (b: GpuBatch, part: WeightPart) => {
       const d = planMatmul({
@@ -1093,6 +1127,7 @@ export class Model {
         yOffset: part.rowStart,
         yStride: w.rows,
         tuning: T === 1 ? (this.matvecTuning[w.type] ?? this.tuning) : this.tuning,
+        entryPoint: T === 1 ? 'matvec' : prefill && isTileVariant(prefill) ? PREFILL_ENTRY[prefill] : 'matmul',
       });
       this.dispatchWeight(b, d, [part.buffer, x, y], w.name);
     };
@@ -1140,6 +1175,18 @@ function checkIntMatvec(ctx: GpuContext, want: Partial<Record<WeightType, IntVar
   for (const [type, variant] of Object.entries(want) as [WeightType, IntVariant][]) {
     if (!isIntWeightType(type) || !intVariantsFor(ctx, type).includes(variant)) {
       throw new EngineError('ENGINE_BAD_OPTION', `intMatvec: no integer kernel ${String(variant)} for ${type} on this device (offered: ${intVariantsFor(ctx, type).join(', ') || 'none'})`, { field: 'intMatvec', type, variant });
+    }
+    if (types.has(type)) out[type] = variant;
+  }
+  return out;
+}
+
+/** Model.load's `prefillMatmul`, kept for the types the model has; a variant the type (or, for 'i8', the device) lacks is refused. */
+function checkPrefillMatmul(ctx: GpuContext, want: Partial<Record<WeightType, PrefillVariant>>, types: ReadonlySet<WeightType>): Partial<Record<WeightType, PrefillVariant>> {
+  const out: Partial<Record<WeightType, PrefillVariant>> = {};
+  for (const [type, variant] of Object.entries(want) as [WeightType, PrefillVariant][]) {
+    if (!PREFILL_VARIANTS.includes(variant) || !prefillVariantFits(type, variant) || (variant === 'i8' && !intVariantsFor(ctx, type).includes('dot4'))) {
+      throw new EngineError('ENGINE_BAD_OPTION', `prefillMatmul: no prefill kernel ${String(variant)} for ${type} on this device (variants: ${PREFILL_VARIANTS.join(', ')})`, { field: 'prefillMatmul', type, variant });
     }
     if (types.has(type)) out[type] = variant;
   }

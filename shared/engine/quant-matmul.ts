@@ -95,11 +95,59 @@ export const WEIGHT_ALIGN: Readonly<Record<WeightType, number>> = {
  * Tokens per invocation in `matmul` (dispatch z covers ceil(tokens / 4) tiles). F32/F16 take
  * the four as one vec4 of dot products; the quantised kernels run them one after the other
  * over the same row (the row stays in cache), which keeps their LLVM compile on lavapipe as
- * short as matvec's. On lavapipe a quantised matmul therefore costs about tokens × matvec; a
- * tiled kernel sharing dequantised weights through workgroup memory is the next step for
- * prefill speed.
+ * short as matvec's (the K-quants decode each unit once for the four: SHARED_DECODE). On
+ * lavapipe a quantised matmul therefore costs about tokens × matvec; the tiled products below
+ * (MATMUL_TILE_TOKENS) are the opt-in alternative.
  */
 export const MATMUL_TOKEN_TILE = 4;
+
+/**
+ * The tiled prefill products (shaders/_matmul_tile.wgsl; issue 15 §2): a workgroup computes WG
+ * rows × MATMUL_TILE_TOKENS tokens, one invocation per row (threadsPerRow is ignored), each weight
+ * unit decoded once per tile and used for all its tokens. `matmul_tile_wg` loads the tokens' x for
+ * each 256-value chunk of K into workgroup memory once and shares it among the rows (the GPU
+ * shape); `matmul_tile` has every row read x from storage at the same index (on lavapipe a
+ * uniform storage load is cheap, a workgroup-memory load in a loop is not). Opt-in per type
+ * (Model.load `prefillMatmul`, as the tuner chose where it measured one faster); these types have them.
+ */
+export const MATMUL_TILE_TOKENS = 8;
+export type TileWeightType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+export const TILE_WEIGHT_TYPES: readonly TileWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
+export function isTileWeightType(t: string): t is TileWeightType {
+  return (TILE_WEIGHT_TYPES as readonly string[]).includes(t);
+}
+/** The tiled f32 prefill products: 'tile' (matmul_tile) and 'tile-wg' (matmul_tile_wg). */
+export type TileVariant = 'tile' | 'tile-wg';
+export const TILE_VARIANTS: readonly TileVariant[] = ['tile', 'tile-wg'];
+export const PREFILL_ENTRY: Readonly<Record<TileVariant, 'matmul_tile' | 'matmul_tile_wg'>> = { tile: 'matmul_tile', 'tile-wg': 'matmul_tile_wg' };
+/**
+ * Prefill (tokens > 1) kernels besides the default `matmul` (4 tokens per invocation): the tiled
+ * f32 products, and the integer prefill product of int-matvec.ts ('i8' with dot4I8Packed, 'i8x'
+ * with plain i32 products; Q8_0 and Q4_0, x quantised to Q8 blocks for all the tokens first).
+ */
+export type PrefillVariant = TileVariant | 'i8' | 'i8x';
+export const PREFILL_VARIANTS: readonly PrefillVariant[] = [...TILE_VARIANTS, 'i8', 'i8x'];
+export const INT_PREFILL_TYPES: readonly WeightType[] = ['Q8_0', 'Q4_0'];
+export function isTileVariant(v: PrefillVariant): v is TileVariant {
+  return (TILE_VARIANTS as readonly string[]).includes(v);
+}
+/** Whether a type has a prefill variant (whatever the device: 'i8' also needs dot4I8Packed). */
+export function prefillVariantFits(type: string, v: PrefillVariant): boolean {
+  return isTileVariant(v) ? isTileWeightType(type) : (INT_PREFILL_TYPES as readonly string[]).includes(type);
+}
+
+/** A forced prefill choice as text (benchmarks, tests): a variant for every type that has it (`tile`, `i8`) or per type (`Q8_0=i8,Q4_K=tile-wg`). Empty: none. */
+export function parsePrefillMatmul(spec: string): Partial<Record<WeightType, PrefillVariant>> {
+  const out: Partial<Record<WeightType, PrefillVariant>> = {};
+  for (const item of spec.split(',').map((t) => t.trim()).filter(Boolean)) {
+    const [a, b] = item.includes('=') ? item.split('=', 2) : [null, item];
+    const variant = b as PrefillVariant;
+    if (!PREFILL_VARIANTS.includes(variant)) throw new GpuUsageError(`unknown prefill kernel ${JSON.stringify(b)} (known: ${PREFILL_VARIANTS.join(', ')})`);
+    if (a !== null && !prefillVariantFits(a, variant)) throw new GpuUsageError(`no prefill kernel ${variant} for ${JSON.stringify(a)}`);
+    for (const t of a === null ? WEIGHT_TYPES.filter((t) => prefillVariantFits(t, variant)) : [a as WeightType]) out[t] = variant;
+  }
+  return out;
+}
 
 /**
  * Workgroup shape. `workgroupSize` invocations per workgroup; `threadsPerRow` of them share
@@ -147,8 +195,8 @@ export interface MatmulArgs {
   yOffset?: number;
   yStride?: number;
   tuning?: Partial<WeightKernelTuning>;
-  /** Force a kernel: by default tokens = 1 runs `matvec`, more run `matmul`. */
-  entryPoint?: 'matvec' | 'matmul';
+  /** Force a kernel: by default tokens = 1 runs `matvec`, more run `matmul`; `matmul_tile`/`matmul_tile_wg` are the tiled products (TILE_WEIGHT_TYPES). */
+  entryPoint?: 'matvec' | 'matmul' | 'matmul_tile' | 'matmul_tile_wg';
   label?: string;
 }
 
@@ -170,7 +218,7 @@ export interface GetRowsArgs {
 /** What one dispatch needs, worked out without a device (also what the tests check). */
 export interface WeightDispatch {
   shader: string;
-  entryPoint: 'matvec' | 'matmul' | 'get_rows';
+  entryPoint: 'matvec' | 'matmul' | 'matmul_tile' | 'matmul_tile_wg' | 'get_rows';
   constants: { WG: number; TPR: number };
   workgroups: [number, number, number];
   /** The Params struct's eight u32 fields, in order. */
@@ -232,13 +280,17 @@ export function planMatmul(a: Omit<MatmulArgs, 'x' | 'y'>): WeightDispatch {
     throw new GpuUsageError(`x offset and stride must be multiples of 4 (vec4 loads), got ${xOffset}, ${xStride}`);
   }
   if (tokens > 1 && xStride < cols) throw new GpuUsageError(`x stride ${xStride} is shorter than a row of ${cols}`);
-  const t = tuningOf(a.tuning);
-  const rowsPerGroup = t.workgroupSize / t.threadsPerRow;
-  const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
   const entryPoint = a.entryPoint ?? (tokens === 1 ? 'matvec' : 'matmul');
   if (entryPoint === 'matvec' && tokens !== 1) throw new GpuUsageError(`matvec takes one token, got ${tokens}`);
-  const tiles = entryPoint === 'matvec' ? 1 : Math.ceil(tokens / MATMUL_TOKEN_TILE);
-  if (tiles > 65535) throw new GpuUsageError(`${tokens} tokens exceed one dispatch (at most ${65535 * MATMUL_TOKEN_TILE})`);
+  const tiled = entryPoint === 'matmul_tile' || entryPoint === 'matmul_tile_wg';
+  if (tiled && !isTileWeightType(type)) throw new GpuUsageError(`no tiled prefill kernel for ${type} (types: ${TILE_WEIGHT_TYPES.join(', ')})`, { type });
+  // The tiled kernel runs one invocation per row whatever the shape asks.
+  const t = tiled ? { ...tuningOf(a.tuning), threadsPerRow: 1 } : tuningOf(a.tuning);
+  const rowsPerGroup = t.workgroupSize / t.threadsPerRow;
+  const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
+  const perTile = tiled ? MATMUL_TILE_TOKENS : MATMUL_TOKEN_TILE;
+  const tiles = entryPoint === 'matvec' ? 1 : Math.ceil(tokens / perTile);
+  if (tiles > 65535) throw new GpuUsageError(`${tokens} tokens exceed one dispatch (at most ${65535 * perTile})`);
   return {
     shader: WEIGHT_SHADERS[type],
     entryPoint,

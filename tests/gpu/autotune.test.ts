@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { intMatvecTable, kernelsKey, tunedShaders, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../shared/engine/autotune';
+import { intMatvecTable, kernelsKey, PREFILL_TOKENS, prefillTable, tunedShaders, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../shared/engine/autotune';
 import { intVariantsFor } from '../../shared/engine/int-matvec';
 import type { WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
@@ -133,6 +133,47 @@ describe('kernel tuner', () => {
       }
       expect(intMatvecTable(record)).toEqual(want ? { Q4_K: want, Q6_K: want, Q8_0: want } : {});
     }
+  });
+
+  it('with prefill, the tiled products are checked against matmul over 16 tokens and one is kept only when faster', async (t) => {
+    if (!ctx) return t.skip(reason);
+    // Per type, with only the default decode shape: 2 decode products, then the prefill rounds
+    // matmul, tile, tile-wg and back (2 rounds, 1 product each). `durations` scripts them.
+    const cycled = (durations: number[]) => {
+      let calls = 0;
+      let now = 0;
+      return () => {
+        const call = calls++;
+        if (call % 2 === 1) now += durations[Math.floor(call / 2) % durations.length]!;
+        return now;
+      };
+    };
+    for (const [durations, want] of [
+      [[10, 10, 10, 1, 10, 10, 1, 10], 'tile'],
+      [[10, 10, 10, 10, 2, 2, 10, 10], 'tile-wg'],
+      [[10, 10, 10, 10, 10, 10, 10, 10], undefined],
+    ] as const) {
+      const types: WeightType[] = ['Q8_0', 'Q4_K'];
+      const record = await tuneWeightKernels(ctx, { types, rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['tile', 'tile-wg'], now: cycled([...durations]) });
+      for (const type of types) {
+        const f = record.types[type]!.prefill!;
+        // Both tiled products computed matmul's product (else they would not have been timed: no challenger).
+        expect(f, type).toMatchObject({ tokens: PREFILL_TOKENS, defaultMs: 10 });
+        expect(f.variant, type).toBe(want);
+        if (!want) expect(f.challenger, type).toBeDefined();
+      }
+      expect(prefillTable(record)).toEqual(want ? { Q8_0: want, Q4_K: want } : {});
+    }
+    // The integer prefill product: checked against its integer reference per token (it rounds x to
+    // 8 bits), then timed like the others; Q4_K has none (only the decode shape is timed for it).
+    const int = await tuneWeightKernels(ctx, { types: ['Q8_0', 'Q4_0', 'Q4_K'], rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['i8x'], now: cycled([10, 10, 10, 1, 1, 10]) });
+    expect(prefillTable(int)).toEqual({ Q8_0: 'i8x', Q4_0: 'i8x' });
+    expect(int.types.Q4_K!.prefill).toBeUndefined();
+    // Off by default, and only for the types that have the kernels.
+    const plain = await tuneWeightKernels(ctx, { types: ['Q8_0', 'F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false });
+    expect(plain.types.Q8_0!.prefill).toBeUndefined();
+    const f16 = await tuneWeightKernels(ctx, { types: ['F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false, prefill: true });
+    expect(f16.types.F16!.prefill).toBeUndefined();
   });
 
   it('an integer kernel whose product is wrong is never kept, however fast', async (t) => {

@@ -268,6 +268,9 @@ describe('pxi tune', () => {
       expect(tuned.code, tuned.err).toBe(0);
       expect(tuned.out).toMatch(/^F32 +\d+x\d+ +[\d.]+ \([\d.]+\) +[\d.]+× \[[\d.]+× to [\d.]+×\]$/m);
       expect(tuned.out).toMatch(/^Q8_0 /m);
+      // Prefill measured too: a tiled product against matmul over 16 tokens, matmul unless one was proven faster.
+      expect(tuned.out).toMatch(/^Q8_0 +prefill 16 tokens: (matmul|tile|tile-wg|i8|i8x) [\d.]+ ms \(matmul [\d.]+\), [\d.]+×/m);
+      expect(tuned.out).not.toMatch(/^F32 +prefill/m);
       expect(tuned.err).toMatch(/64x1 [\d.]+ · 64x2 [\d.]+/);
       const file = join(home, 'kernel-tuning.json');
       const saved = JSON.parse(readFileSync(file, 'utf8')) as { format: string; records: { types: Record<string, unknown> }[] };
@@ -306,5 +309,6 @@ describe('pxi tune', () => {
     } finally {
       rmSync(home, { recursive: true, force: true });
     }
-  });
+    // Eight CLI processes, the tune one compiling the decode shapes, the integer and the tiled prefill kernels.
+  }, 240_000);
 });

@@ -2,12 +2,15 @@ import { describe, expect, it } from 'vitest';
 import {
   adapterKey,
   candidateName,
+  choosePrefill,
   chooseTuning,
   compareCandidates,
   emptyTuningFile,
   findTuning,
   intMatvecTable,
   parseTuningFile,
+  PREFILL_TOKENS,
+  prefillTable,
   TUNING_MAX_RECORDS,
   tuningTable,
   withTuning,
@@ -150,6 +153,39 @@ describe('kernel tuning: the integer decode kernels', () => {
     expect(trial.variants.map((v) => v.name)).toEqual(['64x1', '64x4', 'int dot4', 'int int']);
     expect(trial).toMatchObject({ subject: 'Q4_K', baseline: '64x1', challenger: 'int dot4', kept: true, inUse: 'int dot4' });
     expect(s.decision).toBe('kept');
+  });
+});
+
+describe('kernel tuning: the tiled prefill products', () => {
+  const r = (ms: number) => [ms, ms, ms];
+  const p = (variant: 'tile' | 'tile-wg' | null, rounds: number[], agrees = true) => ({ variant, ms: Math.min(...rounds), rounds, agrees });
+  it('a tiled product proven faster than matmul is kept (the fastest by the median); noise, a wrong product or none keeps matmul', () => {
+    expect(choosePrefill([p(null, r(10)), p('tile', r(5)), p('tile-wg', r(4))])).toMatchObject({ variant: 'tile-wg', tokens: PREFILL_TOKENS, ms: 4, defaultMs: 10, speedup: 2.5, reason: expect.stringMatching(/^Kept/) });
+    const noise = choosePrefill([p(null, r(10)), p('tile', r(9.6))]);
+    expect(noise).toMatchObject({ speedup: 1, ms: 10, challenger: 'tile', reason: expect.stringMatching(/^Not kept/) });
+    expect(noise.variant).toBeUndefined();
+    const wrong = choosePrefill([p(null, r(10)), p('tile', r(1), false)]);
+    expect(wrong.variant).toBeUndefined();
+    expect(wrong.reason).toMatch(/no tiled product computed the same product/);
+    // One lucky round does not carry it: the interval must clear the minimum win.
+    expect(choosePrefill([p(null, [10, 10, 10, 10, 10]), p('tile', [2, 10.5, 10.2, 9.9, 10.4])]).variant).toBeUndefined();
+    expect(() => choosePrefill([p('tile', r(1)), p(null, r(2))])).toThrow(PxiError);
+  });
+
+  it('becomes the prefillMatmul table, round-trips through the file, and a type without the kernel is refused', () => {
+    const rec = record('a');
+    rec.types.Q8_0 = { ...rec.types.Q8_0!, prefill: { variant: 'tile', tokens: 16, ms: 50, defaultMs: 100, speedup: 2, interval: { lo: 1.8, hi: 2.2, confidence: 0.95 }, reason: 'Kept' } };
+    rec.types.F32 = { ...rec.types.F32!, rows: 512 };
+    expect(prefillTable(rec)).toEqual({ Q8_0: 'tile' });
+    expect(prefillTable(record('b'))).toEqual({});
+    const f = withTuning(emptyTuningFile(), rec);
+    expect(parseTuningFile(JSON.stringify(f), 'k.json')).toEqual(f);
+    const bad = JSON.parse(JSON.stringify(f)) as { records: { types: Record<string, { prefill?: { variant?: string } }> }[] };
+    bad.records[0]!.types.F32!.prefill = { ...bad.records[0]!.types.Q8_0!.prefill! };
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/records\.0\.types\.F32\.prefill: no prefill kernel tile for F32/);
+    delete bad.records[0]!.types.F32!.prefill;
+    bad.records[0]!.types.Q8_0!.prefill!.variant = 'tile-64';
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/types\.Q8_0\.prefill\.variant/);
   });
 });
 

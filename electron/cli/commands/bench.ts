@@ -315,6 +315,8 @@ export { ensureGeneratedModel, type GenSpec } from '../generated-model';
 export interface BenchOptions {
   /** Integer decode kernels per weight type (Model.load `intMatvec`); default none. */
   intMatvec?: ModelLoadOptions['intMatvec'];
+  /** Tiled prefill products per weight type (Model.load `prefillMatmul`); default none. */
+  prefillMatmul?: ModelLoadOptions['prefillMatmul'];
   /** Prompt tokens (prefill). */
   promptTokens: number;
   /** Tokens to generate; decode is measured over the last n − 1. */
@@ -367,6 +369,7 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
     fuse: opts.fuse,
     ...(opts.tuning ? { tuning: opts.tuning } : opts.matvecTuning ? { matvecTuning: opts.matvecTuning } : {}),
     ...(opts.intMatvec ? { intMatvec: opts.intMatvec } : {}),
+    ...(opts.prefillMatmul ? { prefillMatmul: opts.prefillMatmul } : {}),
   };
 
   status(`ours: loading ${from.kind === 'pixels' ? 'from pixels' : path}`);
@@ -726,7 +729,7 @@ Exit codes: 0 done, 1 failed (no WebGPU, unsupported model), 2 usage error, 130 
         promptTokens: p,
         genTokens: n,
         breakdownSteps: steps,
-        ...(tuning ? { tuning } : saved ? { matvecTuning: saved.table, intMatvec: saved.intMatvec } : {}),
+        ...(tuning ? { tuning } : saved ? { matvecTuning: saved.table, intMatvec: saved.intMatvec, prefillMatmul: saved.prefillMatmul } : {}),
         llama: lc,
         llamaSkipReason: skip,
         threads,

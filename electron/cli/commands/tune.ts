@@ -92,6 +92,8 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         cols: size,
         rounds,
         clock: 'gpu',
+        // Prefill too: the tiled products against the default matmul (kept only where proven faster).
+        prefill: true,
         signal: abort.signal,
         onProgress: (p) => io.err(`  measuring ${p.type} (${p.typeIndex + 1}/${p.typeCount})…`),
         onTimings: (type, measured: readonly CandidateTiming[]) => {
@@ -106,6 +108,10 @@ Exit codes: 0 done, 1 no WebGPU or a failure, 2 usage error, 130 interrupted.`,
         for (const type of types as WeightType[]) {
           const t = record.types[type]!;
           io.out(`${type.padEnd(6)} ${candidateName({ tuning: t.tuning, ...(t.intMatvec ? { int: t.intMatvec } : {}) }).padEnd(7)} ${t.ms.toFixed(2).padStart(7)} (${t.defaultMs.toFixed(2)})      ${t.speedup.toFixed(2)}×${t.interval ? ` [${t.interval.lo.toFixed(2)}× to ${t.interval.hi.toFixed(2)}×]` : ''}`);
+        }
+        for (const type of types as WeightType[]) {
+          const f = record.types[type]!.prefill;
+          if (f) io.out(`${type.padEnd(6)} prefill ${f.tokens} tokens: ${f.variant ?? 'matmul'} ${f.ms.toFixed(2)} ms (matmul ${f.defaultMs.toFixed(2)}), ${f.speedup.toFixed(2)}×${f.interval ? ` [${f.interval.lo.toFixed(2)}× to ${f.interval.hi.toFixed(2)}×${f.variant ? '' : ` for ${f.challenger}`}]` : ''}`);
         }
       } else {
         io.out(JSON.stringify(record));

@@ -17,6 +17,7 @@ import {
   mergeTuning,
   modelTuningShapes,
   modelWeightTypes,
+  prefillTable,
   tuneWeightKernels,
   tuningTable,
   type CandidateTiming,
@@ -231,8 +232,9 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       ...(lora ? { lora } : {}),
       ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
       ...(msg.gpuMemory ? { gpuMemory: msg.gpuMemory } : {}),
-      // The record's shapes and the integer decode kernels it kept (none unless proven faster here).
-      ...(record ? { matvecTuning: tuningTable(record), intMatvec: intMatvecTable(record) } : {}),
+      // The record's shapes, and the integer decode kernels and prefill products it kept (none unless proven faster here;
+      // this worker's own measurement does not time prefill, so only a record measured with it names one).
+      ...(record ? { matvecTuning: tuningTable(record), intMatvec: intMatvecTable(record), prefillMatmul: prefillTable(record) } : {}),
       signal: abort.signal,
       onProgress: (p) => {
         // A few updates a second are enough for a progress bar.

@@ -1,0 +1,101 @@
+/**
+ * The integer prefill product (`matmul` of shaders/_matvec_i8.wgsl: one row per invocation × 4
+ * tokens, x quantised for all the tokens by one quantize_q8 dispatch) against the integer
+ * reference per token (intMatvecRef over quantizeQ8Ref of that token's x), for Q8_0 and Q4_0 with
+ * dot4I8Packed and with the plain-i32 products, over rows not a multiple of the 64-row workgroup,
+ * token counts that leave a ragged last tile, and cols with odd block counts (every other
+ * 2-byte-aligned row starts mid-word); the quantised tokens are checked bit for bit too.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { GpuContext } from '../../shared/gpu';
+import { hasIntMatmul, intPipeline, intVariantsFor, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntVariant } from '../../shared/engine/int-matvec';
+import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
+import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
+import { compareClose } from '../support/compare';
+import { openTestContext } from '../support/gpu';
+import { randomBlocks, uniform } from '../shared/quant-helpers';
+
+const ROWS = [1, 63, 65, 130];
+const TOKENS = [2, 4, 5, 9];
+const COLS = [32, 96, 4128];
+const MAX_ROWS = 130;
+const MAX_T = 9;
+const U = 2 ** -24;
+
+const opened = await openTestContext();
+const ctx: GpuContext | null = opened.ctx;
+const SUITE = ctx ? 'integer prefill product on WebGPU' : `integer prefill product on WebGPU (skipped: ${opened.reason})`;
+afterAll(() => ctx?.destroy());
+
+async function run(type: 'Q8_0' | 'Q4_0', bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, variant: IntVariant) {
+  const g = ctx!;
+  const words = quantizedXWords(cols);
+  const wbuf = g.storage(padWeightBytes(bytes.subarray(0, weightBytes(type, rows, cols))), 'w');
+  const xbuf = g.storage(x.subarray(0, tokens * cols), 'x');
+  const xqbuf = g.storage(tokens * words * 4, 'xq');
+  const ybuf = g.storage(tokens * rows * 4, 'y');
+  const b = g.batch('test');
+  const q = planQuantizeTokens(cols, tokens);
+  recordIntDispatch(b, await intPipeline(g, q), q, [xbuf, xqbuf]);
+  const d = planIntMatmul({ weights: { type, rows, cols }, variant, tokens });
+  recordIntDispatch(b, await intPipeline(g, d), d, [wbuf, xqbuf, ybuf]);
+  b.submit();
+  const y = await g.readF32(ybuf, tokens * rows);
+  const xq = await g.readU32(xqbuf, tokens * words);
+  for (const buf of [wbuf, xbuf, xqbuf, ybuf]) buf.destroy();
+  return { y, xq };
+}
+
+describe('integer prefill dispatch plan', () => {
+  it('covers rows by 64 and tokens by tiles of 4; Q8_0/Q4_0 with dot4 or int only', () => {
+    const d = planIntMatmul({ weights: { type: 'Q8_0', rows: 130, cols: 64 }, variant: 'dot4', tokens: 9 });
+    expect(d.workgroups).toEqual([3, 1, Math.ceil(9 / INT_MATMUL_TOKENS)]);
+    expect(d.params.slice(0, 3)).toEqual([130, 64, 9]);
+    expect(d.params[5]).toBe(quantizedXWords(64));
+    expect(planQuantizeTokens(64, 9).params).toEqual([64, 9, 0, 64, 0, quantizedXWords(64)]);
+    expect(hasIntMatmul('Q4_K', 'dot4')).toBe(false);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2 })).toThrow(/no integer prefill product/);
+    expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 32 }, variant: 'dot4-r2', tokens: 2 })).toThrow(/no integer prefill product/);
+  });
+});
+
+describe.skipIf(!ctx)(SUITE, () => {
+  const worst: Record<string, number> = {};
+  for (const type of INT_MATMUL_TYPES as ('Q8_0' | 'Q4_0')[]) {
+    it(`${type}: every offered variant, rows ${ROWS.join(',')} × cols ${COLS.join(',')} × tokens ${TOKENS.join(',')}`, async () => {
+      const variants = intVariantsFor(ctx!, type).filter((v) => hasIntMatmul(type, v));
+      expect(variants.length).toBeGreaterThan(0);
+      for (const cols of COLS) {
+        const bytes = randomBlocks(type, (MAX_ROWS * cols) / 32, cols + 7);
+        const x = uniform(MAX_T * cols, cols + 8, 2);
+        const refs = Array.from({ length: MAX_T }, (_, t) => quantizeQ8Ref(x.subarray(t * cols, (t + 1) * cols)));
+        for (const v of variants) {
+          for (const rows of ROWS) {
+            const ref = refs.map((q) => intMatvecRef(type, bytes, rows, cols, q));
+            for (const T of TOKENS) {
+              const { y, xq } = await run(type, bytes, rows, cols, x, T, v);
+              // The quantised tokens, bit for bit (quants as bytes, then the scales).
+              const words = quantizedXWords(cols);
+              for (let t = 0; t < T; t++) {
+                const tw = xq.subarray(t * words, (t + 1) * words);
+                expect(Array.from(new Int8Array(tw.buffer, tw.byteOffset, cols)), `${type} x ${t}`).toEqual(Array.from(refs[t]!.q));
+                expect(Array.from(new Float32Array(tw.buffer, tw.byteOffset + cols, cols / 32)), `${type} dx ${t}`).toEqual(Array.from(refs[t]!.d));
+              }
+              const want = new Float64Array(T * rows);
+              let mag = 0;
+              for (let t = 0; t < T; t++) {
+                want.set(ref[t]!.y, t * rows);
+                for (const m of ref[t]!.mag) mag = Math.max(mag, m);
+              }
+              // As the integer matvec's test: block sums exact; f32 rounding of the terms and their sum only.
+              const msg = compareClose(y, want, { atol: 8 * U * mag, rtol: 2 ** -20 }, `${type} ${v} ${rows}×${cols} T=${T}`);
+              expect(msg, msg ?? '').toBeNull();
+              for (let i = 0; i < want.length; i++) worst[type] = Math.max(worst[type] ?? 0, Math.abs(y[i]! - want[i]!) / (U * mag));
+            }
+          }
+        }
+      }
+    }, 300_000);
+  }
+  afterAll(() => console.log('integer prefill worst |err| in u·max Σ|terms|:', worst));
+});
