@@ -9,25 +9,21 @@ import fs from 'node:fs';
 import { GgmlType } from '../../shared/gguf/ggml-types';
 import { gv, type GgufValue } from '../../shared/gguf/values';
 import type { GgufTensorSpec } from '../../shared/gguf/writer';
-import { MIN_VOCAB, generateModelBytesSync, planModel, type GenType } from '../../shared/model-gen/index';
+import { MIN_VOCAB, generateModelBytesSync, planModel, type ConfigOverrides, type GenFileOptions, type GenType } from '../../shared/model-gen/index';
 
-export interface TinyModel {
-  arch?: 'llama' | 'qwen2';
-  type?: GenType;
-  blocks?: number;
-  embd?: number;
-  ff?: number;
-  heads?: number;
-  kvHeads?: number;
-  /** Below MIN_VOCAB (llama only) the vocabulary has no byte tokens, for files of a few kilobytes. */
-  vocab?: number;
-  seed?: number;
-  alignment?: number;
-  version?: 2 | 3;
-  tied?: boolean;
-  /** Fill the alignment padding with non-zero bytes and append this many trailing bytes. */
-  junk?: number;
-}
+/**
+ * A tiny model: model-gen's shape overrides (defaults: 1 block, width 256, FFN 256, 4 heads / 2
+ * KV heads, vocab 260, untied; a vocab below MIN_VOCAB, llama only, has no byte tokens, for files
+ * of a few kilobytes) and file options.
+ */
+export type TinyModel = Pick<ConfigOverrides, 'blocks' | 'embd' | 'ff' | 'heads' | 'kvHeads' | 'vocab' | 'tied'> &
+  Pick<GenFileOptions, 'alignment' | 'version'> & {
+    arch?: 'llama' | 'qwen2';
+    type?: GenType;
+    seed?: number;
+    /** Fill the alignment padding with non-zero bytes and append this many trailing bytes. */
+    junk?: number;
+  };
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 export const sha256File = (p: string): string => createHash('sha256').update(fs.readFileSync(p)).digest('hex');
@@ -41,28 +37,15 @@ const EDGE_VALUES = new Map<string, GgufValue>([
 
 /** The bytes of a small model, with its metadata and tensors (data included) to rewrite it from. */
 export function tinyModel(o: TinyModel = {}): { bytes: Uint8Array; metadata: Map<string, GgufValue>; tensors: (GgufTensorSpec & { data: Uint8Array })[] } {
-  const vocab = o.vocab ?? 260;
+  const { arch, type = 'F32', seed = 1, alignment, version, junk = 0, ...shape } = o;
+  const overrides: ConfigOverrides = { blocks: 1, embd: 256, ff: 256, heads: 4, kvHeads: 2, vocab: 260, tied: false, ...shape };
+  if (overrides.vocab! < MIN_VOCAB) overrides.byteTokens = false;
   const plan = planModel({
-    preset: o.arch === 'qwen2' ? 'tiny-qwen2' : 'tiny-llama',
-    type: o.type ?? 'F32',
-    seed: o.seed ?? 1,
-    overrides: {
-      blocks: o.blocks ?? 1,
-      embd: o.embd ?? 256,
-      ff: o.ff ?? 256,
-      heads: o.heads ?? 4,
-      kvHeads: o.kvHeads ?? 2,
-      vocab,
-      tied: o.tied ?? false,
-      ...(vocab < MIN_VOCAB ? { byteTokens: false } : {}),
-    },
-    file: {
-      ...(o.alignment !== undefined ? { alignment: o.alignment } : {}),
-      ...(o.version !== undefined ? { version: o.version } : {}),
-      fillPadding: (o.junk ?? 0) > 0,
-      trailingBytes: o.junk ?? 0,
-      metadata: EDGE_VALUES,
-    },
+    preset: arch === 'qwen2' ? 'tiny-qwen2' : 'tiny-llama',
+    type,
+    seed,
+    overrides,
+    file: { alignment, version, fillPadding: junk > 0, trailingBytes: junk, metadata: EDGE_VALUES },
   });
   const bytes = generateModelBytesSync(plan);
   const tensors = plan.tensors.map((t, i) => {
