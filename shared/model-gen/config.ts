@@ -121,6 +121,13 @@ export interface ModelConfig {
   readonly ropeOriginalContext?: number;
   /** Llama 3.1 RoPE scaling: a `rope_freqs.weight` tensor of per-frequency divisors. */
   readonly ropeScaling?: Llama3RopeScaling;
+  /**
+   * SentencePiece styles only: false leaves out the 256 byte tokens `<0x00>`..`<0xFF>`, so the
+   * vocabulary can be as small as the control tokens and one piece (store and layout tests want
+   * files of a few kilobytes). llama.cpp loads such a file but cannot tokenize text outside its
+   * pieces (no byte fallback). Absent: true.
+   */
+  readonly byteTokens?: boolean;
 }
 
 export type PresetName =
@@ -431,6 +438,8 @@ export interface ConfigOverrides {
   ropeDim?: number;
   /** Sliding window of the local layers: gemma2, gemma3 only. */
   slidingWindow?: number;
+  /** false: no byte tokens (SentencePiece styles only; see ModelConfig.byteTokens). */
+  byteTokens?: boolean;
 }
 
 /** Smallest token list of the llama / qwen2 vocabularies: three specials and the 256 byte tokens. */
@@ -447,10 +456,16 @@ const STYLE_SPECIALS: Readonly<Record<VocabStyle, number>> = {
   llama3: 5,
 };
 
-/** Smallest token list a vocabulary style can make: its control tokens and the 256 byte tokens. */
-export function minVocab(style: VocabStyle): number {
-  return STYLE_SPECIALS[style] + 256;
+/**
+ * Smallest token list a vocabulary style can make: its control tokens and the 256 byte tokens,
+ * or (`byteTokens` false) its control tokens and one piece.
+ */
+export function minVocab(style: VocabStyle, byteTokens = true): number {
+  return STYLE_SPECIALS[style] + (byteTokens ? 256 : 1);
 }
+
+/** Vocabulary styles that can leave out the byte tokens (SentencePiece; byte-level BPE is built on them). */
+const SPM_STYLES: ReadonlySet<VocabStyle> = new Set<VocabStyle>(['llama', 'mistral', 'phi3', 'gemma']);
 
 /** Architectures whose files carry `attention.key_length` (a head size apart from embd/heads). */
 const KEY_LENGTH_ARCHS: ReadonlySet<ModelArch> = new Set<ModelArch>(['qwen3', 'gemma2', 'gemma3']);
@@ -471,8 +486,9 @@ export function resolveConfig(preset: string, overrides: ConfigOverrides = {}, t
   const base = presetConfig(preset);
   const vocab = overrides.vocab ?? base.vocab;
   const padding = base.vocab - base.tokens;
+  const byteTokens = overrides.byteTokens ?? base.byteTokens ?? true;
   const tokens =
-    overrides.vocab === undefined ? base.tokens : vocab - padding >= minVocab(base.vocabStyle) ? vocab - padding : vocab;
+    overrides.vocab === undefined ? base.tokens : vocab - padding >= minVocab(base.vocabStyle, byteTokens) ? vocab - padding : vocab;
   const misplaced = (field: string, value: number, archs: string): ModelGenError =>
     bad(field, value, `only ${archs} files carry it (this preset is ${base.arch})`);
   if (overrides.headDim !== undefined && !KEY_LENGTH_ARCHS.has(base.arch)) throw misplaced('head-dim', overrides.headDim, 'qwen3, gemma2 and gemma3');
@@ -499,6 +515,7 @@ export function resolveConfig(preset: string, overrides: ConfigOverrides = {}, t
     ...(headDim !== undefined ? { headDim } : {}),
     ...(ropeDim !== undefined ? { ropeDim } : {}),
     ...(slidingWindow !== undefined ? { slidingWindow } : {}),
+    ...(byteTokens ? {} : { byteTokens: false }),
   };
   checkConfig(config, type);
   return config;
@@ -526,8 +543,13 @@ export function checkConfig(c: ModelConfig, type: GenPrecision): void {
   posInt('kv-heads', c.kvHeads, 1024);
   posInt('vocab', c.vocab, 1 << 22);
   posInt('context', c.context, 1 << 24);
-  const min = minVocab(c.vocabStyle);
-  if (c.vocab < min) throw bad('vocab', c.vocab, `must be at least ${min} (${min - 256} special tokens and 256 byte tokens)`);
+  const byteTokens = c.byteTokens ?? true;
+  if (!byteTokens && !SPM_STYLES.has(c.vocabStyle)) {
+    throw bad('byte-tokens', false, `a ${c.vocabStyle} vocabulary is byte-level BPE, built on its 256 byte symbols`);
+  }
+  const min = minVocab(c.vocabStyle, byteTokens);
+  const parts = byteTokens ? `${min - 256} special tokens and 256 byte tokens` : `${min - 1} special tokens and one piece`;
+  if (c.vocab < min) throw bad('vocab', c.vocab, `must be at least ${min} (${parts})`);
   if (c.tokens < min || c.tokens > c.vocab) throw bad('tokens', c.tokens, `must be from ${min} to vocab (${c.vocab})`);
   if (c.headDim === undefined) {
     if (c.embd % c.heads !== 0) throw bad('heads', c.heads, `must divide embd (${c.embd})`);

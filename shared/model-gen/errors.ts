@@ -16,5 +16,6 @@ export type ModelGenErrorCode =
   | 'MODELGEN_TYPE' // tensor type the generator does not write
   | 'MODELGEN_DIMS' // dimensions that are invalid or do not fit together
   | 'MODELGEN_SEED' // seed outside 0..2^32-1
+  | 'MODELGEN_FILE' // a file-layout option (alignment, version, trailing bytes, extra metadata) out of range
   | 'MODELGEN_ABORTED' // generation stopped by the caller
   | 'MODELGEN_WRITE'; // the output could not be written (no such folder, disk full)

@@ -30,7 +30,19 @@ export {
 } from './config';
 export { ModelGenError, type ModelGenErrorCode } from './errors';
 export { MIX_BASE_TYPE, MIX_FILE_TYPE, applyMix, fallbackType, mixTensorTypes, mixTensors, type MixModel } from './mix';
-export { AUTO_QUANTIZE_MAX_PARAMS, FILE_TYPE, checkSeed, modelMetadata, modelVocab, planModel, type GenOptions, type ModelPlan } from './model';
+export {
+  AUTO_QUANTIZE_MAX_PARAMS,
+  FILE_TYPE,
+  MAX_TRAILING_BYTES,
+  checkSeed,
+  modelFileSize,
+  modelMetadata,
+  modelVocab,
+  planModel,
+  type GenFileOptions,
+  type GenOptions,
+  type ModelPlan,
+} from './model';
 export { Xoshiro128, fmix32, fnv1a32 } from './prng';
 export { LOGIT_STD, elementCount, modelTensors, parameterCount, scalesEmbeddings, tensorBytes, type GenTensor, type TensorRole } from './tensors';
 export {
@@ -52,4 +64,4 @@ export {
   type SpmStyle,
 } from './vocab';
 export { DEFAULT_CHUNK_BYTES, tensorChunks, type GenMethod, type TensorChunks } from './weights';
-export { generateModelBytes, writeModel, type GenProgress, type ModelSink, type WriteModelOptions, type WriteModelResult } from './write';
+export { generateModelBytes, generateModelBytesSync, writeModel, type GenProgress, type ModelSink, type WriteModelOptions, type WriteModelResult } from './write';

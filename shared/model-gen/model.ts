@@ -4,6 +4,7 @@
  */
 import { GgmlType } from '../gguf/ggml-types';
 import { gv, type GgufValue } from '../gguf/values';
+import { ALIGNMENT_KEY } from '../gguf/limits';
 import { layoutGguf, type GgufLayout } from '../gguf/writer';
 import { headDim, isGenMix, resolveConfig, ropeDim, type ConfigOverrides, type GenMix, type GenType, type ModelConfig } from './config';
 import { ModelGenError } from './errors';
@@ -38,6 +39,30 @@ export const FILE_TYPE: Readonly<Record<GenType, number>> = {
  */
 export const AUTO_QUANTIZE_MAX_PARAMS = 32_000_000;
 
+/**
+ * How the file is laid out around the model, for tests of readers, the store and export. The
+ * defaults are what ggml writes (and what `pxi gen` always writes): version 3, alignment 32 with
+ * no `general.alignment` key, zero padding, nothing after the last tensor.
+ */
+export interface GenFileOptions {
+  /** `general.alignment`: a power of two from 1 to 65536 (the key is written after the generated metadata). */
+  readonly alignment?: number;
+  /** GGUF version 2 or 3 (default 3). */
+  readonly version?: 2 | 3;
+  /**
+   * Fill the alignment padding after each tensor with a non-zero pattern instead of zeros (the
+   * file stays valid GGUF: readers skip padding, but a byte-exact copy must keep it).
+   */
+  readonly fillPadding?: boolean;
+  /** Bytes of a fixed pattern appended after the last tensor's padding: 0 to 2^24 (default 0). */
+  readonly trailingBytes?: number;
+  /** Metadata entries written after the generated ones; their keys must be new ones. */
+  readonly metadata?: ReadonlyMap<string, GgufValue>;
+}
+
+/** Largest trailing tail `file.trailingBytes` accepts. */
+export const MAX_TRAILING_BYTES = 1 << 24;
+
 interface GenCommonOptions {
   readonly preset: string;
   /** 0..2^32−1; default 0. */
@@ -45,6 +70,7 @@ interface GenCommonOptions {
   readonly overrides?: ConfigOverrides;
   /** Default `auto`: quantize up to AUTO_QUANTIZE_MAX_PARAMS parameters, direct above. */
   readonly method?: GenMethod | 'auto';
+  readonly file?: GenFileOptions;
 }
 
 /**
@@ -69,6 +95,10 @@ export interface ModelPlan {
   readonly tensors: readonly GenTensor[];
   readonly metadata: ReadonlyMap<string, GgufValue>;
   readonly layout: GgufLayout;
+  /** Padding after each tensor: zeros, or a non-zero pattern (GenFileOptions.fillPadding). */
+  readonly fillPadding: boolean;
+  /** Pattern bytes after the last tensor's padding (GenFileOptions.trailingBytes). */
+  readonly trailingBytes: number;
   readonly parameterCount: number;
 }
 
@@ -86,7 +116,7 @@ export function modelVocab(c: ModelConfig): GeneratedVocab {
     case 'mistral':
     case 'phi3':
     case 'gemma':
-      return buildSpmVocab(c.vocab, c.vocabStyle);
+      return buildSpmVocab(c.vocab, c.vocabStyle, c.byteTokens ?? true);
     case 'qwen2':
     case 'smollm':
     case 'llama3':
@@ -146,6 +176,34 @@ export function modelMetadata(
   return m;
 }
 
+/** Bytes of the whole file: the layout's and any trailing bytes. */
+export function modelFileSize(plan: Pick<ModelPlan, 'layout' | 'trailingBytes'>): number {
+  return plan.layout.fileSize + plan.trailingBytes;
+}
+
+function badFile(field: string, value: unknown, why: string): ModelGenError {
+  return new ModelGenError('MODELGEN_FILE', `${field} = ${String(value)}: ${why}`, { field, value });
+}
+
+/** Checks the file options and adds `general.alignment` and the extra entries to `metadata`. */
+function applyFileOptions(f: GenFileOptions, metadata: Map<string, GgufValue>): void {
+  if (f.version !== undefined && f.version !== 2 && f.version !== 3) throw badFile('version', f.version, 'must be 2 or 3');
+  const tail = f.trailingBytes ?? 0;
+  if (!Number.isSafeInteger(tail) || tail < 0 || tail > MAX_TRAILING_BYTES) {
+    throw badFile('trailingBytes', tail, `must be an integer from 0 to ${MAX_TRAILING_BYTES}`);
+  }
+  if (f.alignment !== undefined) {
+    const a = f.alignment;
+    if (!Number.isSafeInteger(a) || a < 1 || a > 1 << 16 || (a & (a - 1)) !== 0) throw badFile('alignment', a, 'must be a power of two from 1 to 65536');
+    metadata.set(ALIGNMENT_KEY, gv.u32(a));
+  }
+  for (const [k, v] of f.metadata ?? []) {
+    if (k === ALIGNMENT_KEY) throw badFile('metadata', k, 'set the alignment with the alignment option');
+    if (metadata.has(k)) throw badFile('metadata', k, 'the generator writes this key itself');
+    metadata.set(k, v);
+  }
+}
+
 export function planModel(opts: GenOptions): ModelPlan {
   const mix = opts.mix;
   if ((mix === undefined) === (opts.type === undefined)) {
@@ -164,11 +222,29 @@ export function planModel(opts: GenOptions): ModelPlan {
   const vocab = modelVocab(config);
   const tensors = mix !== undefined ? applyMix(config, mix, modelTensors(config, type)) : modelTensors(config, type);
   const metadata = modelMetadata(config, type, vocab, { preset: opts.preset, seed, method, ...(mix !== undefined ? { mix } : {}) });
+  const file = opts.file ?? {};
+  applyFileOptions(file, metadata);
   const layout = layoutGguf(
     metadata,
     tensors.map((t) => ({ name: t.name, dims: t.dims, type: GgmlType[t.type] })),
-    { name: `${opts.preset}.gguf` },
+    { name: `${opts.preset}.gguf`, version: file.version ?? 3 },
   );
   const fileType = mix !== undefined ? MIX_FILE_TYPE[mix] : FILE_TYPE[type];
-  return { preset: opts.preset, config, type, mix, fileType, seed, method, vocab, tensors, metadata, layout, parameterCount: params };
+  const trailingBytes = file.trailingBytes ?? 0;
+  return {
+    preset: opts.preset,
+    config,
+    type,
+    mix,
+    fileType,
+    seed,
+    method,
+    vocab,
+    tensors,
+    metadata,
+    layout,
+    fillPadding: file.fillPadding ?? false,
+    trailingBytes,
+    parameterCount: params,
+  };
 }

@@ -203,10 +203,11 @@ const cache = new Map<string, GeneratedVocab>();
 
 /**
  * A SentencePiece vocabulary of exactly `size` tokens (at least 256 plus the style's control
- * tokens) in the layout of `style`.
+ * tokens) in the layout of `style`. Without `byteTokens` the 256 byte tokens are left out (no
+ * byte fallback; sizes down to the control tokens and one piece).
  */
-export function buildSpmVocab(size: number, style: SpmStyle = 'llama'): GeneratedVocab {
-  const key = `spm:${style}:${size}`;
+export function buildSpmVocab(size: number, style: SpmStyle = 'llama', byteTokens = true): GeneratedVocab {
+  const key = `spm:${style}:${size}${byteTokens ? '' : ':nobytes'}`;
   const hit = cache.get(key);
   if (hit) return hit;
   const gemma = style === 'gemma';
@@ -220,7 +221,7 @@ export function buildSpmVocab(size: number, style: SpmStyle = 'llama'): Generate
   const tail: readonly string[] = style === 'phi3' ? PHI3_SPECIALS : [];
   const tokens: string[] = head.map(([t]) => t);
   const types: number[] = head.map(([, ty]) => ty);
-  for (let b = 0; b < 256; b++) {
+  for (let b = 0; b < (byteTokens ? 256 : 0); b++) {
     tokens.push(`<0x${b.toString(16).toUpperCase().padStart(2, '0')}>`);
     types.push(TokenType.BYTE);
   }

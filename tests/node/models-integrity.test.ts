@@ -76,7 +76,7 @@ describe('storing a GGUF the engine does not run', () => {
       const m = tinyModel({ embd: 64, ff: 64, heads: 4, kvHeads: 2 });
       m.metadata.set('llama.attention.head_count_kv', { type: 'uint32', value: 1 });
       const { writeGgufBytes } = await import('../../shared/gguf/writer');
-      bytes = writeGgufBytes(m.metadata, m.tensors as (typeof m.tensors[number] & { data: Uint8Array })[]);
+      bytes = writeGgufBytes(m.metadata, m.tensors);
     }
     fs.writeFileSync(file, bytes);
     const { model, manifest } = await store.import(file);

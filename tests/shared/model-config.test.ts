@@ -123,7 +123,12 @@ describe('model summary (pxi inspect)', () => {
 
   it('shows types with counts and bytes, the chat template head, and why a file is not runnable', () => {
     const { bytes } = tinyModel({ type: 'Q8_0', embd: 64, ff: 128 });
-    const h = parseGgufBytes(bytes, 'q8.gguf');
+    const parsed = parseGgufBytes(bytes, 'q8.gguf');
+    // A two-line ChatML template, so the summary shows its head and counts what it leaves out.
+    const chatml =
+      "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n'}}{% endfor %}\n" +
+      "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+    const h: GgufHeader = { ...parsed, metadata: new Map([...parsed.metadata, ['tokenizer.chat_template', gv.str(chatml)]]) };
     const s = summarizeModel(h);
     const q8 = s.tensorTypes.find((t) => t.type === 'Q8_0')!;
     expect(q8.count).toBe(9); // token_embd, q, k, v, output, gate, up, down, output

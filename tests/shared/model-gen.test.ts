@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { getArray, getF32, getString, getU32 } from '../../shared/gguf/metadata';
+import { gv } from '../../shared/gguf/values';
 import { GgmlType } from '../../shared/gguf/ggml-types';
 import {
   AUTO_QUANTIZE_MAX_PARAMS,
@@ -13,7 +14,10 @@ import {
   Xoshiro128,
   buildBpeVocab,
   buildSpmVocab,
+  MAX_TRAILING_BYTES,
   generateModelBytes,
+  generateModelBytesSync,
+  modelFileSize,
   modelTensors,
   parameterCount,
   planModel,
@@ -401,6 +405,89 @@ describe('whole files', () => {
     await expect(
       writeModel(plan, { write: () => Promise.resolve() }, { chunkBytes: 64 << 10, shouldStop: () => ++chunks > 3 }),
     ).rejects.toMatchObject({ code: 'MODELGEN_ABORTED' });
+  });
+
+  it('file options: alignment, GGUF v2, filled padding, trailing bytes and extra metadata around the same model', async () => {
+    // Width 96: 384-byte norms, so 256-byte alignment leaves padding after them.
+    const overrides = { blocks: 1, embd: 96, ff: 96, heads: 4, kvHeads: 2 };
+    const plain = planModel({ preset: 'tiny-llama', type: 'Q8_0', seed: 7, overrides });
+    const plainBytes = generateModelBytesSync(plain);
+    // The synchronous and the streaming writer make the same file.
+    expect(sha256(plainBytes)).toBe(sha256(await generateModelBytes(plain)));
+    const extra = new Map([
+      ['test.u64', gv.u64(18446744073709551615n)],
+      ['test.nan', gv.f32(NaN)],
+    ]);
+    const plan = planModel({
+      preset: 'tiny-llama',
+      type: 'Q8_0',
+      seed: 7,
+      overrides,
+      file: { alignment: 256, version: 2, fillPadding: true, trailingBytes: 1000, metadata: extra },
+    });
+    const bytes = generateModelBytesSync(plan, { chunkBytes: 4096 });
+    expect(bytes.length).toBe(modelFileSize(plan));
+    expect(bytes.length).toBe(plan.layout.fileSize + 1000);
+    expect(sha256(bytes)).toBe(sha256(await generateModelBytes(plan)));
+    const h = parseGgufBytes(bytes);
+    expect(h.version).toBe(2);
+    expect(h.alignment).toBe(256);
+    expect(getU32(h, 'general.alignment')).toBe(256);
+    expect(h.metadata.get('test.u64')).toEqual(gv.u64(18446744073709551615n));
+    expect(Number.isNaN(h.metadata.get('test.nan')!.value)).toBe(true);
+    const p = parseGgufBytes(plainBytes);
+    expect(h.tensors.map((t) => t.name)).toEqual(p.tensors.map((t) => t.name));
+    let padding = 0;
+    h.tensors.forEach((t, i) => {
+      expect(t.offset % 256, t.name).toBe(0);
+      const q = p.tensors[i]!;
+      // The same weights, wherever the layout puts them.
+      expect(sha256(bytes.subarray(t.offset, t.offset + t.byteSize)), t.name).toBe(sha256(plainBytes.subarray(q.offset, q.offset + q.byteSize)));
+      const end = i + 1 < h.tensors.length ? h.tensors[i + 1]!.offset : plan.layout.fileSize;
+      for (let o = t.offset + t.byteSize; o < end; o++, padding++) expect(bytes[o], `padding at ${o}`).not.toBe(0);
+    });
+    expect(padding).toBeGreaterThan(0);
+    expect(bytes.subarray(plan.layout.fileSize).some((b) => b !== 0)).toBe(true);
+    // Streaming reports the whole file, trailing bytes included.
+    const seen: number[] = [];
+    const res = await writeModel(plan, { write: () => Promise.resolve() }, { progressEveryMs: 0, onProgress: (g) => seen.push(g.bytesTotal) });
+    expect(res.bytes).toBe(bytes.length);
+    expect(new Set(seen)).toEqual(new Set([bytes.length]));
+    // Defaults are what ggml writes: no alignment key, version 3, zero padding, nothing after.
+    expect(plain.metadata.has('general.alignment')).toBe(false);
+    expect(p.version).toBe(3);
+    expect(modelFileSize(plain)).toBe(plain.layout.fileSize);
+  });
+
+  it('refuses file options out of range, and extra metadata that would replace generated keys', () => {
+    const file = (f: object): string | undefined => codeOf(() => planModel({ preset: 'tiny-llama', type: 'F32', file: f }));
+    for (const alignment of [0, 3, 48, 1 << 17, 1.5, -8]) expect(file({ alignment }), `alignment ${alignment}`).toBe('MODELGEN_FILE');
+    for (const alignment of [1, 8, 256, 1 << 16]) expect(file({ alignment }), `alignment ${alignment}`).toBeUndefined();
+    expect(file({ version: 1 })).toBe('MODELGEN_FILE');
+    for (const trailingBytes of [-1, 0.5, MAX_TRAILING_BYTES + 1]) expect(file({ trailingBytes }), `trailing ${trailingBytes}`).toBe('MODELGEN_FILE');
+    expect(file({ metadata: new Map([['general.name', gv.str('x')]]) })).toBe('MODELGEN_FILE');
+    expect(file({ metadata: new Map([['general.alignment', gv.u32(8)]]) })).toBe('MODELGEN_FILE');
+    expect(file({ metadata: new Map([['test.new', gv.str('x')]]) })).toBeUndefined();
+  });
+
+  it('small SentencePiece vocabularies without byte tokens, only when asked', () => {
+    // Without the option the byte tokens set the floor (pxi gen's behaviour).
+    expect(codeOf(() => resolveConfig('tiny-llama', { vocab: 32 }))).toBe('MODELGEN_DIMS');
+    const c = resolveConfig('tiny-llama', { vocab: 32, embd: 32, ff: 32, heads: 2, kvHeads: 1, byteTokens: false });
+    expect(c).toMatchObject({ vocab: 32, tokens: 32, byteTokens: false });
+    const plan = planModel({ preset: 'tiny-llama', type: 'F32', overrides: { vocab: 32, embd: 32, ff: 32, heads: 2, kvHeads: 1, byteTokens: false } });
+    expect(plan.vocab.tokens).toHaveLength(32);
+    expect(plan.vocab.tokens.slice(0, 3)).toEqual(['<unk>', '<s>', '</s>']);
+    expect(plan.vocab.tokens.some((t) => /^<0x[0-9A-F]{2}>$/.test(t))).toBe(false);
+    expect(new Set(plan.vocab.tokens).size).toBe(32);
+    expect(plan.tensors.find((t) => t.name === 'token_embd.weight')!.dims).toEqual([32, 32]);
+    expect(buildSpmVocab(1024).tokens).toEqual(buildSpmVocab(1024, 'llama', true).tokens);
+    // The floor is the control tokens and one piece; byte-level BPE cannot leave its bytes out.
+    expect(codeOf(() => resolveConfig('tiny-llama', { vocab: 4, byteTokens: false }))).toBeUndefined();
+    expect(codeOf(() => resolveConfig('tiny-llama', { vocab: 3, byteTokens: false }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(() => resolveConfig('tiny-qwen2', { byteTokens: false }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(() => resolveConfig('tiny-llama', { byteTokens: true }))).toBeUndefined();
+    expect(resolveConfig('tiny-llama', { byteTokens: true })).toEqual(presetConfig('tiny-llama'));
   });
 
   it('picks the method by size: quantize for small models, direct for big ones', () => {
