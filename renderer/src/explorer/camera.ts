@@ -62,6 +62,24 @@ export class Camera2D {
   fit(r: Rect, padding = 0.1): void {
     Object.assign(this, this.fitOf(r, padding));
   }
+
+  /**
+   * Keeps some of the map on screen: the view centre stays within half a view of `b` (and so
+   * within the 2^53 px the channels accept).
+   */
+  keepNear(b: Rect): void {
+    const hw = this.width / 2 / this.zoom;
+    const hh = this.height / 2 / this.zoom;
+    this.cx = Math.min(b.x + b.width + hw, Math.max(b.x - hw, this.cx));
+    this.cy = Math.min(b.y + b.height + hh, Math.max(b.y - hh, this.cy));
+  }
+
+  /** The one of `models` whose box is nearest the view centre (the first of equals), or undefined. */
+  nearest<M extends { box: Rect }>(models: readonly M[]): M | undefined {
+    const { cx, cy } = this;
+    const dist = (b: Rect) => Math.hypot(Math.max(b.x - cx, 0, cx - b.x - b.width), Math.max(b.y - cy, 0, cy - b.y - b.height));
+    return [...models].sort((a, b) => dist(a.box) - dist(b.box))[0];
+  }
 }
 
 export interface Pose {

@@ -1,5 +1,6 @@
 import * as THREE from 'three';
 import { colormapLut, scaleFor, type ColorScale, type ColormapName } from '../../../shared/map/colormap';
+import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
 
 /**
  * Heat images on the GPU: the pyramid's values go up as they are (R32F, one float per heat
@@ -102,3 +103,12 @@ export function setScale(m: HeatMaterial, s: ColorScale): void {
 }
 
 export { scaleFor };
+
+/** The heat range region `r`'s statistics are coloured over: its own, or the one `shared` range when `range` asks for it. */
+export function heatRangeOf(r: MapRegionInfo, range: RangeChoice, shared: [number, number] | null): [number, number] {
+  if (range === 'shared' && shared) return shared;
+  const p = r.pyramid;
+  if (p.heatMin !== null && p.heatMax !== null) return [p.heatMin, p.heatMax];
+  if (p.stats && p.stats.min !== null && p.stats.max !== null) return [p.stats.min, p.stats.max];
+  return [0, 1];
+}

@@ -1,6 +1,8 @@
-import { colormapLut, type ColorScale, type ColormapName } from '../../../shared/map/colormap';
+import type { MapRegionInfo } from '../../../shared/ipc/channels/map';
+import { colormapLut, scaleFor, type ColorScale, type ColormapName } from '../../../shared/map/colormap';
 import { el } from '../components/el';
 import { fmtValue } from './format';
+import type { ColormapChoice, RangeChoice } from './heat';
 
 /** What each colormap means, as its legend and the colormap select explain it. */
 export const COLORMAP_HELP: Readonly<Record<ColormapName | 'auto', string>> = Object.freeze({
@@ -39,6 +41,8 @@ export class ColorLegend {
   private readonly caption: HTMLElement;
   private readonly layers: HTMLElement;
   private drawn: ColormapName | null = null;
+  /** The last source `follow` drew, so that it is redrawn only when that changes. */
+  private followed = '';
 
   constructor() {
     this.bar = el('canvas', { className: 'ex-legend-bar', width: 256, height: 1 });
@@ -82,5 +86,29 @@ export class ColorLegend {
     this.root.title = `${COLORMAP_HELP[colormap]}. ${caption}`;
     this.root.setAttribute('aria-label', `Colour legend: ${COLORMAP_HELP[colormap]}; ${scale ? `from ${fmtValue(scale.lo)} to ${fmtValue(scale.hi)}` : 'no single range'}; ${caption}`);
     this.layers.hidden = mode !== '3d';
+  }
+
+  /**
+   * Follows the colormap, the range choice and the selection `r` (per-tensor ranges have numbers
+   * only for one tensor): its values' range where they are drawn one by one (`values`, 2D), the
+   * one range over everything drawn (`shared`), or its heat's range.
+   */
+  follow(mode: '2d' | '3d', colormap: ColormapChoice, range: RangeChoice, r: MapRegionInfo | undefined, values: readonly [number, number] | undefined, shared: readonly [number, number] | null): void {
+    const key = `${mode}|${colormap}|${range}|${r?.id ?? ''}|${values ?? ''}|${shared ?? ''}`;
+    if (key === this.followed) return;
+    this.followed = key;
+    if (r && values) {
+      const s = scaleFor(values[0], values[1], colormap);
+      this.update(s.colormap, s, `${range === 'shared' ? 'one range over the values of all tensors drawn value by value' : `range of ${r.name}'s values`} (single values are drawn at this zoom)`, mode);
+    } else if (range === 'shared' && shared) {
+      const s = scaleFor(shared[0], shared[1], colormap);
+      this.update(s.colormap, s, 'one range for all tensors in view', mode);
+    } else if (r && r.pyramid.heatMin !== null && r.pyramid.heatMax !== null) {
+      const s = scaleFor(r.pyramid.heatMin, r.pyramid.heatMax, colormap);
+      this.update(s.colormap, s, `range of ${r.name}'s heat (the means of its pixels; each tensor is coloured over its own range)`, mode);
+    } else {
+      const auto = colormap === 'auto';
+      this.update(colormap === 'auto' ? 'diverging' : colormap, null, `${auto ? 'auto: diverging around 0 where a tensor has both signs, else viridis; ' : ''}each tensor over its own range: select one for its numbers`, mode);
+    }
   }
 }

@@ -258,3 +258,12 @@ export class LiveOverlay {
     this.unwatch = null;
   }
 }
+
+/** Writes what the live layer draws onto the explorer's data attributes (tests read them). */
+export function markLive(d: DOMStringMap, live: LiveShapes): void {
+  d.liveActivations = live.activations ? `${live.activations.rows}x${live.activations.cols}` : '';
+  d.liveActive = String(live.active !== null);
+  d.liveKvRects = String(live.kvFill.length);
+  // Pages drawn: those with rectangles on the map.
+  d.liveKvPages = String(live.kvPages.filter((p) => p.length > 0).length);
+}

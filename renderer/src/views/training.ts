@@ -13,81 +13,25 @@
  * started from the form beside "New run" (./training-finetune.ts) and then listed, followed,
  * paused, resumed and cancelled here like any run; they train in the background, and once one
  * ended its adapter is listed under its base with a link to Chat.
+ *
+ * This file keeps the page: the runs, their list, the live events and the actions on the selected
+ * run. The "New run" form is training-new-run.ts, the selected run's section training-run-detail.ts.
  */
 import type { PxiApi } from '../../../shared/ipc/client';
-import type { Response } from '../../../shared/ipc/contract';
-import type { TrainEventInfo, TrainingRun, TrainRun } from '../../../shared/ipc/channels/train';
-import { formatCount, formatDuration, isAbsolutePath } from '../components/format';
+import type { TrainEventInfo, TrainRun } from '../../../shared/ipc/channels/train';
+import { formatCount } from '../components/format';
 import { confirmDialog } from '../components/dialog';
-import { createProgressBar, type ProgressBar } from '../components/progress';
-import { alertBox, badge, button, errorInfo } from '../components/ui';
-import { chartElement, drawChart, type ChartPoint } from './training-chart';
-import { AdapterSection, FinetuneForm, finetuneDescription } from './training-finetune';
+import { type ProgressBar } from '../components/progress';
+import { alertBox, badge, errorInfo } from '../components/ui';
+import { AdapterSection, FinetuneForm } from './training-finetune';
+import { NewRunForm, startTabs } from './training-new-run';
+import { buildRunDetail, drawRunDetail, fmtLoss, STATE_TONE, type History } from './training-run-detail';
 import { el } from '../components/el';
 import { type View } from './types';
-import { onWindowRuns, resumeWindowRun, startWindowRun, windowRunsHere } from '../train/window-runs';
-
-type History = Response<'train:history'>;
-type Point = History['history'][number];
-
-const STATE_TONE = { queued: 'neutral', running: 'busy', paused: 'warn', succeeded: 'ok', failed: 'bad' } as const;
-
-interface Preset {
-  label: string;
-  model: { dim: number; layers: number; heads: number; ff: number; context: number };
-  vocab: number;
-  train: { steps: number; batch: number; lr: number; warmup: number; evalEvery: number; evalBatches: number; checkpointEvery: number; sampleEvery: number };
-}
-
-/** Sizes a person can start from; every field stays editable. */
-export const PRESETS: Record<string, Preset> = {
-  tiny: {
-    label: 'Tiny demo (about a minute on a CPU adapter)',
-    model: { dim: 32, layers: 2, heads: 2, ff: 64, context: 64 },
-    vocab: 300,
-    train: { steps: 300, batch: 8, lr: 3e-3, warmup: 30, evalEvery: 100, evalBatches: 4, checkpointEvery: 100, sampleEvery: 100 },
-  },
-  small: {
-    label: 'Small (width 128, 4 layers: tens of minutes on a CPU adapter)',
-    model: { dim: 128, layers: 4, heads: 4, ff: 384, context: 256 },
-    vocab: 512,
-    train: { steps: 2000, batch: 8, lr: 2e-3, warmup: 100, evalEvery: 200, evalBatches: 8, checkpointEvery: 200, sampleEvery: 200 },
-  },
-};
-
-const NUMBER_FIELDS = [
-  ['dim', 'Width', 'model'],
-  ['layers', 'Layers', 'model'],
-  ['heads', 'Heads', 'model'],
-  ['ff', 'FFN width', 'model'],
-  ['context', 'Context', 'model'],
-  ['vocab', 'Vocabulary', 'data'],
-  ['steps', 'Steps', 'train'],
-  ['batch', 'Batch', 'train'],
-  ['lr', 'Learning rate', 'train'],
-  ['warmup', 'Warmup steps', 'train'],
-  ['evalEvery', 'Validate every', 'train'],
-  ['checkpointEvery', 'Checkpoint every', 'train'],
-  ['sampleEvery', 'Sample every', 'train'],
-] as const;
-
-function fmtLoss(v: number | null | undefined): string {
-  return v === null || v === undefined ? '—' : v.toFixed(4);
-}
-
-function fmtSci(v: number | null | undefined): string {
-  return v === null || v === undefined ? '—' : v.toExponential(2);
-}
-
-/** One line that says what a training run trains: the model's sizes, parameters, batch and text. */
-function recipeDescription(r: TrainingRun['recipe'], parameters: number): string {
-  const m = r.model;
-  return `${m.arch}, width ${m.dim}, ${m.layers} layers, ${m.heads} heads, FFN ${m.ff}, context ${m.context}, vocabulary ${r.data.vocab}; ${formatCount(parameters)} parameters; batch ${r.train.batch} × ${r.train.seqLen ?? m.context} tokens; text ${r.data.train.join(', ')}`;
-}
+import { onWindowRuns, resumeWindowRun, windowRunsHere } from '../train/window-runs';
 
 class TrainingPage {
   private readonly page = el('div', { className: 'page training' });
-  private readonly formError = el('div');
   private readonly runsBody = el('tbody');
   private readonly runsTable = el(
     'table',
@@ -103,13 +47,12 @@ class TrainingPage {
   private history: History | null = null;
   private sample: { step: number; text: string } | null = null;
   private bar: ProgressBar | null = null;
-  private readonly fields = new Map<string, HTMLInputElement>();
-  private readonly where: HTMLInputElement[] = [];
   private refreshTimer: number | undefined;
   private poll: number | undefined;
   private drawScheduled = false;
   private loadingDetail = 0;
   private readonly offs: (() => void)[] = [];
+  private readonly newRun: NewRunForm;
   private readonly finetuneForm: FinetuneForm;
   private readonly adapters: AdapterSection;
 
@@ -117,11 +60,13 @@ class TrainingPage {
     private readonly root: HTMLElement,
     private readonly api: PxiApi,
   ) {
-    this.finetuneForm = new FinetuneForm(api, async (run) => {
+    const started = async (run: string) => {
       await this.refresh();
       await this.select(run);
       this.detail.querySelector<HTMLElement>('h2')?.focus();
-    });
+    };
+    this.newRun = new NewRunForm(api, started);
+    this.finetuneForm = new FinetuneForm(api, started);
     this.adapters = new AdapterSection(api);
   }
 
@@ -135,7 +80,7 @@ class TrainingPage {
         { className: 'muted' },
         'Train a small llama model from scratch with the WGSL training engine, in the background (the services, on this machine’s GPU through Dawn) or in this window (the same engine on this page’s WebGPU), or fine-tune a model of the volume on your text. Checkpoints are kept in the volume either way: pause and resume continue from the last one, a reload or a restart shows the run where it is, and at the end the model is imported under its name (see where it learned on the Explorer), or a fine-tune’s adapter is stored beside its base.',
       ),
-      this.forms(finetune !== null),
+      startTabs(this.newRun.element, this.finetuneForm.element, finetune !== null),
       el('section', { className: 'section', ariaLabel: 'Runs' }, el('h2', {}, 'Runs'), this.runsEmpty, this.runsTable),
       this.detail,
     );
@@ -175,163 +120,6 @@ class TrainingPage {
     window.clearInterval(this.poll);
   }
 
-  // ------------------------------------------------------------------ the forms
-
-  /** "New run" and "Fine-tune" side by side as two tabs (arrow keys move between them). */
-  private forms(finetuneFirst: boolean): HTMLElement {
-    const panels = [
-      { id: 'train-new', label: 'New run', panel: this.form() },
-      { id: 'train-finetune', label: 'Fine-tune', panel: el('div', {}, el('p', { className: 'muted' }, 'Adapt a model of the volume (llama or qwen2, any weight type) to your text: LoRA adapters over its frozen base, or every weight of an F32/F16/BF16 model.'), this.finetuneForm.element) },
-    ];
-    const tabs = panels.map((p) => {
-      const tab = el('button', { type: 'button', className: 'train-tab', id: `${p.id}-tab`, textContent: p.label });
-      tab.setAttribute('role', 'tab');
-      tab.setAttribute('aria-controls', `${p.id}-panel`);
-      return tab;
-    });
-    const wrapped = panels.map((p) => {
-      const panel = el('div', { className: 'train-tab-panel', id: `${p.id}-panel` }, p.panel);
-      panel.setAttribute('role', 'tabpanel');
-      panel.setAttribute('aria-labelledby', `${p.id}-tab`);
-      return panel;
-    });
-    const choose = (i: number, focus = false) => {
-      tabs.forEach((t, j) => {
-        t.setAttribute('aria-selected', String(i === j));
-        t.tabIndex = i === j ? 0 : -1;
-        wrapped[j]!.hidden = i !== j;
-      });
-      if (focus) tabs[i]!.focus();
-    };
-    tabs.forEach((t, i) => {
-      t.addEventListener('click', () => choose(i));
-      t.addEventListener('keydown', (ev) => {
-        if (ev.key !== 'ArrowRight' && ev.key !== 'ArrowLeft') return;
-        ev.preventDefault();
-        choose((i + (ev.key === 'ArrowRight' ? 1 : tabs.length - 1)) % tabs.length, true);
-      });
-    });
-    choose(finetuneFirst ? 1 : 0);
-    const list = el('div', { className: 'train-tabs' }, ...tabs);
-    list.setAttribute('role', 'tablist');
-    list.setAttribute('aria-label', 'Start');
-    return el('section', { className: 'section train-start', ariaLabel: 'Start a run' }, list, ...wrapped);
-  }
-
-  private form(): HTMLElement {
-    const preset = el('select', { id: 'train-preset', className: 'text-input' }, ...Object.entries(PRESETS).map(([k, p]) => el('option', { value: k }, p.label)));
-    const input = (id: string, label: string, props: Partial<HTMLInputElement>, hint?: string) => {
-      const i = el('input', { id, className: 'text-input', ...props });
-      this.fields.set(id, i);
-      return el('label', { className: 'field' }, el('span', { className: 'field-label' }, label), i, ...(hint ? [el('span', { className: 'field-hint muted' }, hint)] : []));
-    };
-    const name = input('train-name', 'Name (run and model)', { type: 'text', value: 'tiny-demo', required: true, pattern: '[A-Za-z0-9._\\-]{1,128}', spellcheck: false });
-    const text = input(
-      'train-text',
-      'Training text',
-      { type: 'text', placeholder: '/path/to/stories.txt', required: true, spellcheck: false, className: 'text-input wide' },
-      'A UTF-8 text file on the services’ disk (absolute path; in browser mode, the server’s), or the name of a corpus stored with pxi corpus add.',
-    );
-    const valid = input('train-valid', 'Validation text (optional)', { type: 'text', placeholder: '/path/to/valid.txt', spellcheck: false, className: 'text-input wide' }, 'Never trained on; its loss is measured every “Validate every” steps.');
-    const numbers = el('div', { className: 'train-numbers' });
-    for (const [key, label] of NUMBER_FIELDS) numbers.append(input(`train-${key}`, label, { type: 'number', min: '0', step: key === 'lr' ? 'any' : '1', required: true }));
-    const apply = () => {
-      const p = PRESETS[preset.value]!;
-      const values: Record<string, number> = { ...p.model, vocab: p.vocab, ...p.train };
-      for (const [key] of NUMBER_FIELDS) this.fields.get(`train-${key}`)!.value = String(values[key]);
-    };
-    preset.addEventListener('change', apply);
-    apply();
-    const where = (value: string, label: string, checked: boolean) => {
-      const r = el('input', { type: 'radio', name: 'train-where', value, id: `train-where-${value}`, checked });
-      this.where.push(r);
-      return el('label', { className: 'radio' }, r, ` ${label}`);
-    };
-    const whereField = el(
-      'fieldset',
-      { className: 'field train-where', id: 'train-where' },
-      el('legend', { className: 'field-label' }, 'Train'),
-      where('background', 'in the background (Node: the services, on Dawn; the run goes on with this window closed)', true),
-      where('window', 'in this window (WebGPU: this page’s GPU; closing the window pauses it at its last checkpoint)', false),
-    );
-    const startButton = el('button', { type: 'submit', className: 'btn primary', id: 'train-start', textContent: 'Start training' });
-    const form = el(
-      'form',
-      { className: 'train-form', id: 'train-form', noValidate: true },
-      el('label', { className: 'field' }, el('span', { className: 'field-label' }, 'Preset'), preset),
-      name,
-      text,
-      valid,
-      whereField,
-      el('details', { className: 'train-sizes', id: 'train-sizes' }, el('summary', {}, 'Model, batch and schedule'), numbers),
-      this.formError,
-      el('div', { className: 'actions' }, startButton),
-    );
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      startButton.disabled = true;
-      void this.submit().finally(() => (startButton.disabled = false));
-    });
-    return el('div', {}, form);
-  }
-
-  private async submit(): Promise<void> {
-    this.formError.replaceChildren();
-    const v = (id: string) => this.fields.get(id)!.value.trim();
-    const fail = (message: string, field?: string, code?: string) => {
-      this.formError.replaceChildren(alertBox(message, { title: 'Not started', ...(code ? { code } : {}) }));
-      if (field) {
-        const f = this.fields.get(field)!;
-        const sizes = f.closest('details');
-        if (sizes) sizes.open = true;
-        f.setAttribute('aria-invalid', 'true');
-        f.focus();
-      }
-    };
-    for (const f of this.fields.values()) f.removeAttribute('aria-invalid');
-    const name = v('train-name');
-    if (!/^[A-Za-z0-9._-]{1,128}$/.test(name)) return fail('The name is 1 to 128 letters, digits, dots, dashes or underscores.', 'train-name');
-    const text = v('train-text');
-    if (!text) return fail('Give the training text: an absolute path on the services’ disk, or a corpus name.', 'train-text');
-    const pathLike = (s: string) => /[\\/]/.test(s);
-    if (pathLike(text) && !isAbsolutePath(text)) return fail(`${text} is not an absolute path.`, 'train-text');
-    const validText = v('train-valid');
-    if (validText && pathLike(validText) && !isAbsolutePath(validText)) return fail(`${validText} is not an absolute path.`, 'train-valid');
-    const n: Record<string, number> = {};
-    for (const [key, label] of NUMBER_FIELDS) {
-      const x = Number(v(`train-${key}`));
-      const integer = key !== 'lr';
-      const min = key === 'warmup' || key === 'evalEvery' || key === 'sampleEvery' ? 0 : Number.MIN_VALUE;
-      if (!Number.isFinite(x) || x < min || (integer && !Number.isInteger(x))) return fail(`${label} must be ${integer ? 'a whole number' : 'a number'}${min > 0 ? ' above 0' : ''}.`, `train-${key}`);
-      n[key] = x;
-    }
-    const recipe = {
-      name,
-      model: { arch: 'llama' as const, dim: n.dim!, layers: n.layers!, heads: n.heads!, ff: n.ff!, context: n.context! },
-      data: { train: [text], valid: validText ? [validText] : [], vocab: n.vocab! },
-      train: {
-        steps: n.steps!,
-        batch: n.batch!,
-        lr: n.lr!,
-        warmup: n.warmup!,
-        evalEvery: n.evalEvery!,
-        evalBatches: PRESETS.tiny!.train.evalBatches,
-        checkpointEvery: n.checkpointEvery!,
-        sampleEvery: n.sampleEvery!,
-      },
-    };
-    try {
-      const inWindow = this.where.find((w) => w.checked)?.value === 'window';
-      const r = inWindow ? await startWindowRun(this.api, { recipe, run: name }) : await this.api.call('train:start', { recipe, run: name });
-      await this.refresh();
-      await this.select(r.run);
-      this.detail.querySelector<HTMLElement>('h2')?.focus();
-    } catch (e) {
-      const { message, code } = errorInfo(e);
-      fail(message, undefined, code);
-    }
-  }
-
   // ------------------------------------------------------------------ runs
 
   private scheduleRefresh(): void {
@@ -344,7 +132,7 @@ class TrainingPage {
     try {
       runs = (await this.api.call('train:runs', {})).runs;
     } catch (e) {
-      this.formError.replaceChildren(alertBox(errorInfo(e).message, { title: 'The runs could not be read' }));
+      this.newRun.error.replaceChildren(alertBox(errorInfo(e).message, { title: 'The runs could not be read' }));
       return;
     }
     const before = this.selected ? this.runs.get(this.selected) : undefined;
@@ -471,12 +259,6 @@ class TrainingPage {
 
   // ------------------------------------------------------------------ the run
 
-  private figure(key: string, label: string, value: string): HTMLElement[] {
-    const dd = el('dd', {}, value);
-    dd.dataset.figure = key;
-    return [el('dt', {}, label), dd];
-  }
-
   private drawDetail(rebuild = false): void {
     const run = this.selected ? this.runs.get(this.selected) : undefined;
     const h = this.history;
@@ -485,118 +267,15 @@ class TrainingPage {
     this.detail.dataset.run = run.run;
     this.detail.dataset.state = run.state;
     this.detail.dataset.where = run.where;
-    if (rebuild || !this.detail.querySelector('#train-loss-chart')) this.buildDetail();
-    const active = run.state === 'running' || run.state === 'queued';
-    const bar = this.bar!;
-    bar.update({ done: run.step, total: run.steps, unit: 'steps', message: run.state === 'queued' ? 'waiting for the tasks before it' : run.state }, undefined);
-    const last = h.history[h.history.length - 1];
-    const latest = run.latest ?? (last ? { ...last, etaSec: null } : null);
-    const valid = h.valid[h.valid.length - 1];
-    this.detail.querySelector('.train-state')!.replaceChildren(badge(run.state, STATE_TONE[run.state]));
-    this.detail.querySelector('.train-figures')!.replaceChildren(
-      ...this.figure('step', 'Step', `${run.step} of ${run.steps}`),
-      ...this.figure('loss', 'Loss', fmtLoss(latest?.loss)),
-      ...this.figure('valid', 'Validation loss', valid ? `${fmtLoss(valid.loss)} (step ${valid.step})` : '—'),
-      ...this.figure('lr', 'Learning rate', fmtSci(latest?.lr)),
-      ...this.figure('grad', 'Gradient norm', latest ? latest.gradNorm.toPrecision(3) : '—'),
-      ...this.figure('tokens', 'Tokens/s', latest ? formatCount(Math.round(latest.tokensPerSec)) : '—'),
-      ...this.figure('eta', 'ETA', active && latest?.etaSec !== null && latest?.etaSec !== undefined ? formatDuration(latest.etaSec * 1000) : '—'),
-      ...this.figure('checkpoints', 'Checkpoints', h.checkpoints.length ? h.checkpoints.map((s) => `step ${s}`).join(', ') : 'none yet'),
-    );
-    const x = (p: Point) => p.step;
-    const loss: ChartPoint[] = h.history.map((p) => ({ x: x(p), y: p.loss }));
-    drawChart(
-      this.detail.querySelector<SVGSVGElement>('#train-loss-chart')!,
-      { title: `Loss of ${run.run}`, xLabel: 'step', yLabel: 'loss (nats/token, log scale)', log: true, xMax: run.steps },
-      [
-        { name: 'training', cls: 'series-train', kind: 'line', points: loss },
-        { name: 'validation', cls: 'series-valid', kind: 'dots', points: h.valid.map((p) => ({ x: p.step, y: p.loss })) },
-      ],
-    );
-    drawChart(
-      this.detail.querySelector<SVGSVGElement>('#train-lr-chart')!,
-      { title: 'Learning rate', xLabel: 'step', yLabel: 'learning rate', xMax: run.steps, height: 170 },
-      [{ name: 'learning rate', cls: 'series-lr', kind: 'line', points: h.history.map((p) => ({ x: x(p), y: p.lr })) }],
-    );
-    drawChart(
-      this.detail.querySelector<SVGSVGElement>('#train-grad-chart')!,
-      { title: 'Gradient norm (before clipping)', xLabel: 'step', yLabel: 'gradient norm (log)', log: true, xMax: run.steps, height: 170 },
-      [{ name: 'gradient norm', cls: 'series-grad', kind: 'line', points: h.history.map((p) => ({ x: x(p), y: p.gradNorm })) }],
-    );
-    const loss$ = this.detail.querySelector<SVGSVGElement>('#train-loss-chart')!;
-    loss$.dataset.trainPoints = String(loss.length);
-    loss$.dataset.validPoints = String(h.valid.length);
-    const sample = this.detail.querySelector<HTMLElement>('#train-sample')!;
-    // A fine-tune draws no samples: what it made is its adapter (or model), under the curves.
-    sample.hidden = run.kind === 'finetune';
-    if (run.kind === 'finetune') this.adapters.show(run);
-    else if (this.sample) {
-      sample.replaceChildren(el('div', { className: 'muted small' }, `Greedy continuation at step ${this.sample.step}:`), el('blockquote', { className: 'train-sample-text' }, this.sample.text));
-      sample.dataset.step = String(this.sample.step);
-    } else {
-      const every = run.recipe.train.sampleEvery;
-      sample.replaceChildren(el('p', { className: 'empty' }, every > 0 ? `The first sample comes at step ${every}.` : 'A sample comes at the end of the run.'));
-      delete sample.dataset.step;
+    if (rebuild || !this.detail.querySelector('#train-loss-chart')) {
+      this.bar = buildRunDetail(this.detail, run, this.adapters, {
+        pause: () => void this.act('train:pause'),
+        resume: () => void this.act('train:resume'),
+        resumeHere: () => void this.resumeHere(),
+        cancel: () => void this.cancel(),
+      });
     }
-    const show = (id: string, visible: boolean) => {
-      const b = this.detail.querySelector<HTMLElement>(`#${id}`)!;
-      b.hidden = !visible;
-    };
-    show('train-pause', active);
-    show('train-resume', run.state === 'paused' || run.state === 'failed');
-    // Fine-tunes train in the background only (LoRA in a window is not built).
-    show('train-resume-window', (run.state === 'paused' || run.state === 'failed') && 'gpu' in navigator && run.kind === 'train');
-    const where = this.detail.querySelector<HTMLElement>('.train-where-now')!;
-    where.textContent =
-      run.where === 'window'
-        ? `Trains in ${windowRunsHere().includes(run.run) ? 'this window' : 'a window'} (WebGPU); its checkpoints are written by the services.`
-        : run.kind === 'finetune'
-          ? `Fine-tunes in the background (the services, on Dawn); ${run.finetune.mode === 'lora' ? `its adapter ${run.run} is stored beside ${run.base.name} at the end` : `the fine-tuned model is imported as ${run.run} at the end`}.`
-          : 'Trains in the background (the services, on Dawn).';
-    const cancel = this.detail.querySelector<HTMLButtonElement>('#train-cancel')!;
-    cancel.textContent = run.state === 'succeeded' ? 'Remove checkpoints…' : 'Cancel…';
-    const explore = this.detail.querySelector<HTMLAnchorElement>('#train-explore')!;
-    // The weight-change layer shows runs that trained a model from scratch.
-    explore.hidden = run.modelId === null || run.kind !== 'train';
-    if (run.modelId) explore.href = `#/explorer?model=${encodeURIComponent(run.modelId)}&train=${encodeURIComponent(run.run)}`;
-    const err = this.detail.querySelector<HTMLElement>('.train-error')!;
-    err.replaceChildren(...(run.error ? [alertBox(run.error.message, { title: 'The run stopped with an error', code: run.error.code })] : []));
-  }
-
-  private buildDetail(): void {
-    const run = this.runs.get(this.selected!)!;
-    this.bar = createProgressBar(`Steps of ${run.run}`);
-    const pause = button('Pause', () => void this.act('train:pause'), { title: 'Stop after the current step, keeping a checkpoint of it' });
-    pause.id = 'train-pause';
-    const resume = button('Resume', () => void this.act('train:resume'), { kind: 'primary', title: 'Continue from the last checkpoint, in the background (the services, on Dawn)' });
-    resume.id = 'train-resume';
-    const resumeWindow = button('Resume in this window', () => void this.resumeHere(), { title: 'Continue from the last checkpoint on this page’s WebGPU' });
-    resumeWindow.id = 'train-resume-window';
-    const cancel = button('Cancel…', () => void this.cancel(), { kind: 'danger' });
-    cancel.id = 'train-cancel';
-    const explore = el('a', { className: 'btn', id: 'train-explore', textContent: 'See where it learned (Explorer)', hidden: true });
-    this.detail.replaceChildren(
-      el('div', { className: 'view-head' }, el('h2', { tabIndex: -1 }, `${run.kind === 'finetune' ? 'Fine-tune' : 'Run'} ${run.run}`), el('span', { className: 'train-state' })),
-      el('p', { className: 'muted small train-what' }, run.kind === 'finetune' ? finetuneDescription(run) : recipeDescription(run.recipe, run.parameters)),
-      this.bar.element,
-      el('p', { className: 'muted small train-where-now' }),
-      el('div', { className: 'actions train-actions' }, pause, resume, resumeWindow, cancel, explore),
-      el('div', { className: 'train-error' }),
-      el(
-        'div',
-        { className: 'train-grid' },
-        el('figure', { className: 'chart train-loss' }, chartElement('train-loss-chart'), el('figcaption', { className: 'muted' }, 'Loss per step (line) and validation loss (dots); log scale.')),
-        el('dl', { className: 'facts train-figures', id: 'train-figures' }),
-      ),
-      el(
-        'div',
-        { className: 'train-grid two' },
-        el('figure', { className: 'chart' }, chartElement('train-lr-chart'), el('figcaption', { className: 'muted' }, 'Learning rate: warmup, then cosine decay.')),
-        el('figure', { className: 'chart' }, chartElement('train-grad-chart'), el('figcaption', { className: 'muted' }, 'Global gradient norm before clipping.')),
-      ),
-      el('section', { className: 'train-sample', id: 'train-sample', ariaLabel: 'Latest sample' }),
-      ...(run.kind === 'finetune' ? [this.adapters.element] : []),
-    );
+    drawRunDetail(this.detail, run, h, this.sample, this.bar!, this.adapters);
   }
 
   private async act(channel: 'train:pause' | 'train:resume'): Promise<void> {

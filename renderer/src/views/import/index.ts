@@ -1,19 +1,19 @@
 import type { ImportPlan } from '../../../../shared/ipc/channels/files';
 import { FILES_ERRORS } from '../../../../shared/ipc/channels/files';
 import type { PxiApi } from '../../../../shared/ipc/client';
-import type { Response } from '../../../../shared/ipc/contract';
-import { barChart } from '../../components/bar-chart';
-import { baseName, formatBytes, formatCount, formatDuration, isAbsolutePath } from '../../components/format';
+import { baseName, formatDuration, isAbsolutePath } from '../../components/format';
 import { createProgressBar, RateMeter } from '../../components/progress';
 import { followTask, frameBatcher, isFinished, type Task } from '../../components/tasks';
-import { alertBox, badge, button, errorInfo } from '../../components/ui';
+import { alertBox, button, errorInfo } from '../../components/ui';
 import { UPLOAD_ERRORS } from '../../../../shared/ipc/upload';
 import { el } from '../../components/el';
 import { type View } from '../types';
-import { predictVolume } from './predict';
+import { importedLine, verifyOutcome } from './verify-step';
+import { inspectStep, type Inspection } from './inspect-step';
+import { nameProblem, optionsStep, type ImportOptions } from './options-step';
+import { stepHeading } from './parts';
 import { checkGgufFile, checkServerTakes, discardUpload, uploadGguf, type StagedUpload, type UploadHandle } from './upload';
 
-type Inspection = Response<'models:inspectFile'>;
 type Step = 'choose' | 'inspect' | 'options' | 'convert' | 'verify';
 
 const STEPS: { id: Step; label: string }[] = [
@@ -42,23 +42,12 @@ interface Uploading {
   loaded: number;
 }
 
-/** Printable, no leading/trailing spaces, 1..256 characters: what the store accepts as a name. */
-function nameProblem(name: string): string | null {
-  if (name.length === 0) return 'Give the model a name.';
-  if (name.length > 256) return 'A name has at most 256 characters.';
-  if (name.trim() !== name) return 'A name cannot start or end with a space.';
-  if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'A name cannot hold control characters.';
-  return null;
-}
-
-function fact(label: string, value: Node | string): HTMLElement[] {
-  return [el('dt', {}, label), el('dd', {}, value)];
-}
-
 /**
  * The import wizard. Its state lives here, not in the DOM, so leaving the view and coming back
  * finds the conversion where it is (the task runs in the services' queue either way); the
- * view only mounts and re-renders it.
+ * view only mounts and re-renders it. The wizard's flow (choose or upload, inspect, start, follow
+ * the conversion and the verification) is here; the Inspect and Options steps and the verify
+ * outcome are drawn by inspect-step.ts, options-step.ts and verify-step.ts.
  */
 class ImportWizard {
   private step: Step = 'choose';
@@ -80,9 +69,8 @@ class ImportWizard {
   private failure: Failure | null = null;
   private inspection: Inspection | null = null;
   private plan: ImportPlan | null = null;
-  private name = '';
-  private pyramid = true;
-  private verifyAfter = true;
+  /** The Options step's choices: the name, the pyramid, verify after. */
+  private readonly options: ImportOptions = { name: '', pyramid: true, verifyAfter: true };
   private nameError: string | null = null;
   private importTask: Task | null = null;
   private verifyTask: Task | null = null;
@@ -140,9 +128,22 @@ class ImportWizard {
       this.step === 'choose'
         ? this.chooseStep()
         : this.step === 'inspect'
-          ? this.inspectStep()
+          ? inspectStep(this.inspection!, this.plan!, this.staged?.name ?? null, {
+              back: () => {
+                // Back to choosing: an upload not imported is let go (choosing it again uploads it again).
+                void this.dropStaged();
+                this.go('choose');
+              },
+              next: () => this.go('options'),
+            })
           : this.step === 'options'
-            ? this.optionsStep()
+            ? optionsStep(
+                this.plan!,
+                this.inspection!.fileSize,
+                this.options,
+                { nameError: this.nameError, busy: this.busy, failure: this.failureBox() },
+                { back: () => this.go('inspect'), submit: () => void this.startImport() },
+              )
             : this.step === 'convert'
               ? this.convertStep()
               : this.verifyStep();
@@ -161,10 +162,6 @@ class ImportWizard {
       list.append(li);
     });
     return list;
-  }
-
-  private heading(text: string): HTMLElement {
-    return el('h2', { tabIndex: -1 }, text);
   }
 
   private failureBox(): HTMLElement | string {
@@ -199,7 +196,7 @@ class ImportWizard {
       ev.preventDefault();
       void this.inspect(input.value.trim());
     });
-    const section = el('section', { className: 'step' }, this.heading('Choose a GGUF file'));
+    const section = el('section', { className: 'step' }, stepHeading('Choose a GGUF file'));
     if (this.mode === 'electron') {
       section.append(
         el('p', {}, button('Choose file…', () => void this.chooseNative(), { kind: 'primary', focusKey: 'choose-native' }), el('span', { className: 'muted' }, ' or type its path:')),
@@ -348,171 +345,18 @@ class ImportWizard {
     this.source = path;
     this.inspection = insp.value;
     this.plan = plan.value;
-    this.name = baseName(path).replace(/\.gguf$/i, '') || 'model';
+    this.options.name = baseName(path).replace(/\.gguf$/i, '') || 'model';
     this.nameError = null;
     this.go('inspect');
   }
 
-  // --- 2. inspect -----------------------------------------------------------------------------
-
-  private inspectStep(): HTMLElement {
-    const i = this.inspection!;
-    const plan = this.plan!;
-    const section = el('section', { className: 'step' }, this.heading(`Inspect ${baseName(i.path)}`));
-    if (plan.importProblem) {
-      section.append(alertBox(plan.importProblem.message, { title: 'This file cannot be imported', code: plan.importProblem.code }));
-    } else if (i.engineProblem) {
-      // Each missing part (architecture, tensor type, tokenizer, shape) names what it found.
-      const parts = i.engineProblem.split('\n');
-      section.append(
-        alertBox(`${parts.join('; ')}. It can still be imported: storage and the explorer do not need the engine.`, { title: 'The engine cannot run this model', tone: 'warn' }),
-      );
-    }
-    const tok = i.tokenizer.model ? `${i.tokenizer.model}${i.tokenizer.vocabSize !== null ? `, ${i.tokenizer.vocabSize.toLocaleString()} tokens` : ''}` : 'none';
-    const facts = el(
-      'dl',
-      { className: 'facts' },
-      // An upload is named as the person's own file: where the server staged it is no concern of theirs.
-      ...fact('File', this.staged ? `${this.staged.name}, uploaded from this computer` : el('span', { className: 'path' }, i.path)),
-      ...fact('Size', `${formatBytes(i.fileSize)} (${i.fileSize.toLocaleString()} bytes), GGUF v${i.ggufVersion}`),
-      ...fact('Architecture', i.architecture ?? 'not given'),
-      ...fact('Name', i.name ?? '—'),
-      ...fact('Parameters', `${formatCount(i.parameterCount)} (${i.parameterCount.toLocaleString()})`),
-      ...fact('Tensors', i.tensorCount.toLocaleString()),
-      ...fact('Context length', i.contextLength === null ? '—' : i.contextLength.toLocaleString()),
-      ...fact('Tokenizer', tok),
-    );
-    const chart = barChart(
-      'Tensor types by bytes',
-      i.tensorTypes.map((t) => ({ label: t.type, value: t.bytes, valueLabel: `${formatBytes(t.bytes)} · ${t.count} tensor${t.count === 1 ? '' : 's'}`, warn: !t.runnable })),
-    );
-    const unrunnable = i.tensorTypes.filter((t) => !t.runnable).map((t) => t.type);
-    const template = i.chatTemplate
-      ? el('details', { className: 'template' }, el('summary', {}, `Chat template (${i.chatTemplate.length.toLocaleString()} characters)`), el('pre', {}, i.chatTemplate))
-      : el('p', { className: 'muted' }, 'Chat template: none in this file.');
-    const next = button('Next: options', () => this.go('options'), { kind: 'primary' });
-    next.classList.add('wizard-next');
-    next.disabled = plan.importProblem !== null;
-    section.append(
-      el('div', { className: 'inspect-grid' }, facts, el('div', {}, chart, unrunnable.length ? el('p', { className: 'warn-text' }, `⚠ The engine's kernels cannot read ${unrunnable.join(', ')}.`) : '')),
-      template,
-      el(
-        'div',
-        { className: 'wizard-actions' },
-        button('Back', () => {
-          // Back to choosing: an upload not imported is let go (choosing it again uploads it again).
-          void this.dropStaged();
-          this.go('choose');
-        }),
-        next,
-      ),
-    );
-    return section;
-  }
-
-  // --- 3. options -----------------------------------------------------------------------------
-
-  private optionsStep(): HTMLElement {
-    const plan = this.plan!;
-    const v = plan.volume;
-    const p = predictVolume(plan, this.inspection!.fileSize);
-    const name = el('input', { type: 'text', id: 'import-name', className: 'text-input', value: this.name, spellcheck: false, required: true });
-    name.setAttribute('autocomplete', 'off');
-    name.addEventListener('input', () => (this.name = name.value));
-    const nameError = el('div', { className: 'field-error', id: 'import-name-error', role: 'alert' }, this.nameError ?? '');
-    name.setAttribute('aria-describedby', nameError.id);
-    if (this.nameError) name.setAttribute('aria-invalid', 'true');
-    const pyramid = el('input', { type: 'checkbox', checked: this.pyramid });
-    pyramid.addEventListener('change', () => (this.pyramid = pyramid.checked));
-    const verify = el('input', { type: 'checkbox', checked: this.verifyAfter });
-    verify.addEventListener('change', () => (this.verifyAfter = verify.checked));
-
-    const compression = v.level === 0 ? 'level 0: stored, no deflate (weights barely compress; fastest)' : `deflate level ${v.level}`;
-    const basis =
-      p.basis === 'stored'
-        ? 'Level 0 stores bytes as they are, so this is close to exact.'
-        : p.basis === 'measured-ratio'
-          ? `Scaled by the ratio this volume measured so far (${v.measuredRatio!.toFixed(3)}).`
-          : 'An upper bound: the volume holds no tiles yet to measure how well they compress.';
-    const storage = el(
-      'fieldset',
-      { className: 'readonly-settings' },
-      el('legend', {}, 'Storage: the volume’s settings'),
-      el(
-        'dl',
-        { className: 'facts' },
-        ...fact('Tile size', `${v.tileWidth} × ${v.tileHeight} px RGBA (${formatBytes(v.tileBytes)} per tile)`),
-        ...fact('Compression', compression),
-      ),
-      el(
-        'p',
-        { className: 'muted small' },
-        'Tile size and compression belong to the volume: they were fixed when it was created, and every import uses them. They cannot be chosen per import (a new volume can get others with pxi import --tile-size and --compression).',
-      ),
-    );
-    // What a person decides on: how much room the model takes. How it is stored (the volume's
-    // tiles, compression, how the size was predicted) is folded under "Advanced".
-    const prediction = el(
-      'section',
-      { className: 'prediction', ariaLabel: 'Predicted volume size' },
-      el('h3', {}, 'Space it will take'),
-      el(
-        'dl',
-        { className: 'facts' },
-        ...fact('Added to the volume', el('strong', { id: 'predicted-size' }, `≈ ${formatBytes(p.predictedBytes)}`)),
-        ...fact('Volume', `${formatBytes(v.storedBytes)} now → ≈ ${formatBytes(v.storedBytes + p.predictedBytes)}`),
-      ),
-    );
-    const advanced = el(
-      'details',
-      { className: 'advanced', id: 'import-advanced' },
-      el('summary', {}, 'Advanced: how the model is stored'),
-      storage,
-      el(
-        'dl',
-        { className: 'facts prediction-detail' },
-        ...fact('Tiles', `${p.tensorTiles.toLocaleString()} for ${plan.tensors.length.toLocaleString()} tensors (each tensor starts a tile) + the header file`),
-        ...fact('Payload', `${formatBytes(p.payloadBytes)} of tensors + ${formatBytes(p.otherBytes)} header and padding`),
-        ...fact('Volume now', `${v.tiles.toLocaleString()} tiles`),
-      ),
-      el('p', { className: 'muted small' }, `${basis} Tiles already in the volume with the same bytes are stored once, so the real size can be smaller.`),
-    );
-    const form = el(
-      'form',
-      { className: 'options-form' },
-      el(
-        'fieldset',
-        {},
-        el('legend', {}, 'Model'),
-        el('label', { className: 'field', htmlFor: 'import-name' }, el('span', { className: 'field-label' }, 'Name in the volume'), name),
-        nameError,
-        el('label', { className: 'check' }, pyramid, ' Build the map pyramid (the explorer’s zoomed-out views; about as long again as the conversion)'),
-        el('label', { className: 'check' }, verify, ' Verify every tile after the import'),
-      ),
-      prediction,
-      advanced,
-      this.failureBox(),
-      el(
-        'div',
-        { className: 'wizard-actions' },
-        button('Back', () => this.go('inspect')),
-        el('button', { type: 'submit', className: 'btn primary', id: 'start-import', textContent: this.busy ? 'Starting…' : 'Import', disabled: this.busy }),
-      ),
-    );
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      void this.startImport();
-    });
-    return el('section', { className: 'step' }, this.heading('Options'), form);
-  }
-
   private async startImport(): Promise<void> {
     const api = this.api!;
-    this.nameError = nameProblem(this.name);
+    this.nameError = nameProblem(this.options.name);
     if (!this.nameError) {
       const { models } = await api.call('models:list', {});
-      const clash = models.find((m) => m.name === this.name || m.id === this.name);
-      if (clash) this.nameError = `The volume already holds a model named ${this.name} (id ${clash.id}). Choose another name, or delete that model in Models first.`;
+      const clash = models.find((m) => m.name === this.options.name || m.id === this.options.name);
+      if (clash) this.nameError = `The volume already holds a model named ${this.options.name} (id ${clash.id}). Choose another name, or delete that model in Models first.`;
     }
     if (this.nameError) {
       this.render(false);
@@ -523,7 +367,7 @@ class ImportWizard {
     this.failure = null;
     this.render(false);
     try {
-      const t = await api.call('tasks:enqueue', { kind: 'model.import', params: { path: this.source, name: this.name, pyramid: this.pyramid, ...(this.staged ? { upload: true } : {}) } });
+      const t = await api.call('tasks:enqueue', { kind: 'model.import', params: { path: this.source, name: this.options.name, pyramid: this.options.pyramid, ...(this.staged ? { upload: true } : {}) } });
       // From here the server deletes the staged upload when this import ends.
       if (this.staged) this.stagedTaken = true;
       this.busy = false;
@@ -560,7 +404,7 @@ class ImportWizard {
       if (done.state === 'succeeded') {
         this.modelId = String((done.result as { modelId?: unknown }).modelId);
         this.step = 'verify';
-        if (this.verifyAfter) void this.startVerify();
+        if (this.options.verifyAfter) void this.startVerify();
         else this.render(true);
       } else {
         // A retry from the Tasks view (or the CLI) brings the same task back: follow it again.
@@ -577,8 +421,8 @@ class ImportWizard {
 
   private convertStep(): HTMLElement {
     const t = this.importTask!;
-    const section = el('section', { className: 'step' }, this.heading(`Converting ${this.staged?.name ?? baseName(this.source)} to pixel tiles`));
-    section.append(el('p', { className: 'muted' }, `As ${this.name}, through the task queue (`, el('a', { href: '#/tasks' }, `task #${t.id}`), ').'));
+    const section = el('section', { className: 'step' }, stepHeading(`Converting ${this.staged?.name ?? baseName(this.source)} to pixel tiles`));
+    section.append(el('p', { className: 'muted' }, `As ${this.options.name}, through the task queue (`, el('a', { href: '#/tasks' }, `task #${t.id}`), ').'));
     if (t.state === 'failed' || t.state === 'cancelled') {
       const err = t.error;
       // An uploaded file went with its import: another try needs another upload.
@@ -672,10 +516,10 @@ class ImportWizard {
   }
 
   private verifyStep(): HTMLElement {
-    const section = el('section', { className: 'step' }, this.heading('Verification'), this.importedLine());
+    const section = el('section', { className: 'step' }, stepHeading('Verification'), importedLine(this.importTask, this.options.name));
     const vt = this.verifyTask;
     if (this.failure) section.append(this.failureBox());
-    if (!this.verifyAfter && !vt) {
+    if (!this.options.verifyAfter && !vt) {
       section.append(el('p', { className: 'muted' }, 'Not verified: you chose to skip it. '), button('Verify now', () => void this.startVerify()));
     } else if (!vt || !isFinished(vt.state)) {
       const bar = createProgressBar('Verification progress');
@@ -688,7 +532,7 @@ class ImportWizard {
       else bar.update({ done: 0, total: null, unit: 'bytes', message: 'starting' });
       this.live = update;
     } else {
-      section.append(this.verifyOutcome(vt));
+      section.append(verifyOutcome(vt, () => void this.startVerify()));
     }
     const open = el('a', { className: 'btn primary', id: 'open-explorer', href: `#/explorer?model=${encodeURIComponent(this.modelId ?? '')}` }, 'Open in explorer');
     // Chat only where the engine runs the model (the inspection said so before the import).
@@ -699,62 +543,6 @@ class ImportWizard {
     return section;
   }
 
-  /**
-   * What the import did and how long it took as a whole: storing the weights and building the
-   * map pyramid (the task's `seconds`). The import builds the pyramid as it stores (one pass);
-   * a read-back build after it, when one was needed, is `pyramidSeconds` and shown apart.
-   */
-  private importedLine(): HTMLElement {
-    const t = this.importTask;
-    const imp = (t?.result ?? {}) as { name?: string; bytes?: number; seconds?: number; storeSeconds?: number; pyramidSeconds?: number | null; alreadyImported?: boolean; pyramid?: unknown };
-    // A task that ran before the parts were reported measured storing alone: its run time then.
-    const totalMs =
-      typeof imp.storeSeconds === 'number' ? Number(imp.seconds ?? 0) * 1000 : t?.finishedAt != null && t.startedAt != null ? t.finishedAt - t.startedAt : Number(imp.seconds ?? 0) * 1000;
-    const total = el('strong', { id: 'import-duration' }, formatDuration(totalMs));
-    total.dataset.ms = String(Math.round(totalMs));
-    const split = typeof imp.storeSeconds === 'number' && typeof imp.pyramidSeconds === 'number';
-    const parts = split
-      ? `: storing the weights ${formatDuration(imp.storeSeconds! * 1000)}, building the map pyramid ${formatDuration(imp.pyramidSeconds! * 1000)}`
-      : imp.pyramid
-        ? ', map pyramid included'
-        : '';
-    return el(
-      'p',
-      { className: 'outcome ok' },
-      `Imported ${imp.name ?? this.name} (${formatBytes(Number(imp.bytes ?? 0))}) in `,
-      total,
-      parts,
-      imp.alreadyImported ? ' (it was already in the volume)' : '',
-      '.',
-    );
-  }
-
-  private verifyOutcome(vt: Task): HTMLElement {
-    const box = el('div', { className: 'verify-result', tabIndex: -1 });
-    box.setAttribute('role', 'status');
-    if (vt.state !== 'succeeded') {
-      box.dataset.ok = 'false';
-      box.append(
-        alertBox(vt.error?.message ?? `verification ${vt.state}`, { title: vt.state === 'cancelled' ? 'Verification cancelled' : 'Verification failed', code: vt.error?.code, details: vt.error?.details }),
-        button('Verify again', () => void this.startVerify()),
-      );
-      return box;
-    }
-    const r = (vt.result ?? {}) as { ok?: boolean; problems?: number; tilesChecked?: number; bytesChecked?: number; firstProblems?: { message?: string; code?: string }[] };
-    box.dataset.ok = String(r.ok === true);
-    const took = formatDuration((vt.finishedAt ?? vt.updatedAt) - (vt.startedAt ?? vt.createdAt));
-    // Plain words first; tiles and checksums are how PixelFS checks, folded under "Advanced".
-    const advanced = el('details', { className: 'advanced' }, el('summary', {}, 'Advanced'));
-    if (r.ok) {
-      box.append(badge('OK', 'ok'), ` The stored model reads back exactly as it was imported (checked in ${took}).`, advanced);
-      advanced.append(el('p', {}, `Every tile matches its checksum: ${Number(r.tilesChecked).toLocaleString()} tiles, ${formatBytes(Number(r.bytesChecked))} checked.`));
-    } else {
-      const n = Number(r.problems);
-      box.append(badge('Corrupt', 'bad'), ` Part of the stored model is damaged (${n} problem${n === 1 ? '' : 's'}). Importing the file again repairs it.`, advanced);
-      advanced.append(el('ul', { className: 'problems' }, ...(r.firstProblems ?? []).map((p) => el('li', {}, p.message ?? p.code ?? 'problem'))));
-    }
-    return box;
-  }
 }
 
 const wizard = new ImportWizard();
