@@ -17,217 +17,46 @@
  * The passage index (passage-index.ts, its own database beside the catalog) is built when a
  * corpus is added and dropped when it is removed; it is derived from the documents, so
  * retrieval.ts rebuilds a corpus's entry when it is missing or stale.
+ *
+ * `CorpusStore` puts these parts to use: the catalog's statements are in catalog.ts, names,
+ * paths and the corpus hash in naming.ts, building a token shard in shard-build.ts, the public
+ * shapes in store-types.ts (re-exported here).
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type Database from 'better-sqlite3';
-import { DocumentEncoder } from '../../shared/corpus/encode';
 import { CorpusError } from '../../shared/corpus/errors';
 import { corpusMapId, placeCorpus } from '../../shared/corpus/placement';
 import { checkDocument, findMojibake, MAX_DOCUMENT_BYTES, normalizeText, NORMALIZE_STEPS, type NormalizeChange, type NormalizeStep } from '../../shared/corpus/text';
-import type { Rect } from '../../shared/map/geometry';
 import { nextModelOrigin } from '../../shared/map/placement';
 import type { TokenizerSpec } from '../../shared/tokenizer';
 import { cancelledError } from '../models/errors';
 import type { ModelStore } from '../models/store';
+import { CorpusCatalog, type CorpusRow } from './catalog';
+import { CORPUS_PREFIX, checkCorpusName, corpusPaths, corpusSha256, sha256 } from './naming';
 import { PassageIndex } from './passage-index';
-import { decodeShard, encodeShard, tokenizerHash } from './shard-format';
+import { buildTokenShard } from './shard-build';
+import { tokenizerHash } from './shard-format';
+import type { AddOptions, AddResult, CorpusDetail, CorpusDocument, CorpusInfo, CorpusVerifyReport, NewDocument, ShardOptions, TokenShard } from './store-types';
 
-export const CORPUS_SCHEMA_VERSION = 1;
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const PREFIX = 'corpora/';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS corpus_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS corpora (
-  name         TEXT PRIMARY KEY,
-  documents    INTEGER NOT NULL CHECK (documents >= 1),
-  bytes        INTEGER NOT NULL CHECK (bytes >= 1),
-  sha256       TEXT NOT NULL CHECK (length(sha256) = 64),
-  normalize    TEXT NOT NULL,
-  created_at   INTEGER NOT NULL,
-  verify_state TEXT NOT NULL DEFAULT 'unverified' CHECK (verify_state IN ('unverified', 'ok', 'corrupt')),
-  verified_at  INTEGER
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS corpus_documents (
-  corpus        TEXT NOT NULL,
-  idx           INTEGER NOT NULL CHECK (idx >= 0),
-  name          TEXT NOT NULL,
-  source_path   TEXT NOT NULL,
-  source_bytes  INTEGER NOT NULL CHECK (source_bytes >= 1),
-  source_sha256 TEXT NOT NULL CHECK (length(source_sha256) = 64),
-  file          TEXT NOT NULL UNIQUE,
-  bytes         INTEGER NOT NULL CHECK (bytes >= 1),
-  sha256        TEXT NOT NULL CHECK (length(sha256) = 64),
-  changes       TEXT NOT NULL,
-  PRIMARY KEY (corpus, idx)
-) WITHOUT ROWID;
-`;
-
-export type CorpusVerifyState = 'unverified' | 'ok' | 'corrupt';
-
-export interface CorpusDocument {
-  index: number;
-  /** The file's base name when added. */
-  name: string;
-  sourcePath: string;
-  sourceBytes: number;
-  sourceSha256: string;
-  /** The PixelFS file holding the (normalised) text. */
-  file: string;
-  bytes: number;
-  sha256: string;
-  /** What normalisation changed in this document. */
-  changes: NormalizeChange[];
-}
-
-export interface CorpusInfo {
-  name: string;
-  documents: number;
-  /** UTF-8 bytes stored (after normalisation). */
-  bytes: number;
-  /** sha256 of "pxi-corpus/1\n" + one line "SHA256 BYTES\n" per document, in order. */
-  sha256: string;
-  normalize: NormalizeStep[];
-  createdAt: number;
-  verifyState: CorpusVerifyState;
-  verifiedAt: number | null;
-  /** The corpus's box on the Infinite Map (null if its regions are gone). */
-  mapBox: Rect | null;
-}
-
-export interface CorpusShardInfo {
-  file: string;
-  tokenizerHash: string;
-  bytes: number;
-}
-
-export interface CorpusDetail extends CorpusInfo {
-  docs: CorpusDocument[];
-  mapId: string;
-  shards: CorpusShardInfo[];
-}
-
-export interface AddProgress {
-  bytesDone: number;
-  bytesTotal: number;
-  document: number;
-  documents: number;
-}
-
-export interface AddOptions {
-  normalize?: readonly NormalizeStep[];
-  signal?: AbortSignal;
-  onProgress?: (p: AddProgress) => void;
-}
-
-export interface AddResult {
-  corpus: CorpusDetail;
-  tilesWritten: number;
-  tilesDeduped: number;
-  seconds: number;
-  /** Mojibake found in the text and left as it is (normalisation `mojibake` was not asked for). */
-  mojibake: NormalizeChange[];
-  /** Passages indexed for search, or why indexing failed (the corpus is stored either way; a search rebuilds it). */
-  passages: { passages: number; seconds: number } | { error: string };
-}
-
-export interface NewDocument {
-  name: string;
-  sourcePath: string;
-  bytes: Uint8Array;
-}
-
-export interface CorpusVerifyReport {
-  corpus: string;
-  ok: boolean;
-  documents: { index: number; name: string; file: string; ok: boolean; problems: string[] }[];
-  shards: { file: string; ok: boolean; problems: string[] }[];
-  tilesChecked: number;
-  bytesChecked: number;
-}
-
-export interface TokenShard {
-  corpus: string;
-  /** tokenizerHash(spec): names the cached shard. */
-  tokenizerHash: string;
-  /** Every document's tokens in order, each started by BOS (when the tokenizer has one). */
-  tokens: Uint16Array | Uint32Array;
-  /** Token index where each document starts (at its BOS). */
-  documentStarts: Uint32Array;
-  bos: number | null;
-  vocabSize: number;
-  /** UTF-8 bytes of the corpus text the tokens cover. */
-  textBytes: number;
-  /** True when read from the cached shard; false when tokenized now (and then cached). */
-  cached: boolean;
-  /** The PixelFS file of the shard. */
-  file: string;
-  seconds: number;
-}
-
-export interface ShardProgress {
-  bytesDone: number;
-  bytesTotal: number;
-  tokens: number;
-}
-
-export interface ShardOptions {
-  /** Tokenize again even if a cached shard exists (and replace it). */
-  rebuild?: boolean;
-  signal?: AbortSignal;
-  onProgress?: (p: ShardProgress) => void;
-}
-
-interface CorpusRow {
-  name: string;
-  documents: number;
-  bytes: number;
-  sha256: string;
-  normalize: string;
-  created_at: number;
-  verify_state: CorpusVerifyState;
-  verified_at: number | null;
-}
-
-interface DocRow {
-  corpus: string;
-  idx: number;
-  name: string;
-  source_path: string;
-  source_bytes: number;
-  source_sha256: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  changes: string;
-}
-
-const sha256 = (b: Uint8Array | string): string => createHash('sha256').update(b).digest('hex');
-
-/** The corpus hash: over its documents' hashes and sizes, in order. */
-export function corpusSha256(docs: readonly { sha256: string; bytes: number }[]): string {
-  return sha256(`pxi-corpus/1\n${docs.map((d) => `${d.sha256} ${d.bytes}\n`).join('')}`);
-}
-
-export function checkCorpusName(name: string): string {
-  if (typeof name !== 'string' || !NAME_RE.test(name)) {
-    throw new CorpusError('CORPUS_BAD_NAME', `corpus name ${JSON.stringify(name)} must be 1-64 characters of letters, digits, '.', '_' or '-', starting with a letter or digit`, {
-      field: 'name',
-      value: name,
-    });
-  }
-  return name;
-}
-
-export const corpusPaths = {
-  prefix: (name: string) => `${PREFIX}${name}/`,
-  doc: (name: string, i: number) => `${PREFIX}${name}/docs/${i}`,
-  shardPrefix: (name: string) => `${PREFIX}${name}/shards/`,
-  shard: (name: string, hash: string) => `${PREFIX}${name}/shards/${hash}`,
-};
+export { CORPUS_SCHEMA_VERSION } from './catalog';
+export { checkCorpusName, corpusPaths, corpusSha256 } from './naming';
+export type {
+  AddOptions,
+  AddProgress,
+  AddResult,
+  CorpusDetail,
+  CorpusDocument,
+  CorpusInfo,
+  CorpusShardInfo,
+  CorpusVerifyReport,
+  CorpusVerifyState,
+  NewDocument,
+  ShardOptions,
+  ShardProgress,
+  TokenShard,
+} from './store-types';
 
 /** Names being added or removed, per store (one process owns a volume). */
 const busy = new WeakMap<ModelStore, Set<string>>();
@@ -244,6 +73,7 @@ function* chunksOf(bytes: Uint8Array, signal: AbortSignal | undefined, what: str
 
 export class CorpusStore {
   private readonly db: Database.Database;
+  private readonly catalog: CorpusCatalog;
   private readonly active: Set<string>;
   /** What the sweep at open removed: files of corpora that never committed or were being removed, passage entries of corpora no longer there. */
   openSweep = { filesRemoved: 0, passagesDropped: 0 };
@@ -252,6 +82,7 @@ export class CorpusStore {
 
   private constructor(readonly store: ModelStore) {
     this.db = store.map.db;
+    this.catalog = new CorpusCatalog(this.db);
     this.passages = PassageIndex.open(this.db, store.root);
     let a = busy.get(store);
     if (!a) busy.set(store, (a = new Set()));
@@ -261,14 +92,7 @@ export class CorpusStore {
   /** The corpora of a store's volume (creates the catalog tables on first use, sweeps leftovers). */
   static async open(store: ModelStore): Promise<CorpusStore> {
     const c = new CorpusStore(store);
-    c.db.transaction(() => {
-      c.db.exec(SCHEMA);
-      const v = c.db.prepare('SELECT value FROM corpus_meta WHERE key = ?').pluck().get('schema') as string | undefined;
-      if (v === undefined) c.db.prepare('INSERT INTO corpus_meta (key, value) VALUES (?, ?)').run('schema', String(CORPUS_SCHEMA_VERSION));
-      else if (v !== String(CORPUS_SCHEMA_VERSION)) {
-        throw new CorpusError('CORPUS_CORRUPT', `the corpus catalog has schema ${v}; this Pixel-LLM reads ${CORPUS_SCHEMA_VERSION}`, { field: 'corpus_meta.schema', value: v });
-      }
-    })();
+    c.catalog.init();
     c.openSweep.filesRemoved = await c.sweep();
     c.openSweep.passagesDropped = c.sweepPassages();
     return c;
@@ -281,7 +105,7 @@ export class CorpusStore {
   /** PixelFS files under corpora/ of no committed corpus (and not being added now) are removed. */
   private async sweep(): Promise<number> {
     const known = new Set([...this.names(), ...this.active]);
-    const owner = (n: string): string | null => (n.startsWith(PREFIX) ? n.slice(PREFIX.length).split('/')[0]! : null);
+    const owner = (n: string): string | null => (n.startsWith(CORPUS_PREFIX) ? n.slice(CORPUS_PREFIX.length).split('/')[0]! : null);
     let n = 0;
     for (const p of this.volume.pending()) {
       const o = owner(p.name);
@@ -309,11 +133,11 @@ export class CorpusStore {
   }
 
   private names(): string[] {
-    return this.db.prepare('SELECT name FROM corpora ORDER BY name').pluck().all() as string[];
+    return this.catalog.names();
   }
 
   private row(name: string): CorpusRow {
-    const r = this.db.prepare('SELECT * FROM corpora WHERE name = ?').get(name) as CorpusRow | undefined;
+    const r = this.catalog.row(name);
     if (!r) {
       const known = this.names();
       throw new CorpusError('CORPUS_NOT_FOUND', `no corpus named ${JSON.stringify(name)} in ${this.store.root}${known.length ? ` (corpora: ${known.slice(0, 10).join(', ')})` : ' (it holds no corpora)'}`, {
@@ -339,28 +163,16 @@ export class CorpusStore {
   }
 
   has(name: string): boolean {
-    return this.db.prepare('SELECT 1 FROM corpora WHERE name = ?').get(name) !== undefined;
+    return this.catalog.has(name);
   }
 
   list(): CorpusInfo[] {
-    return (this.db.prepare('SELECT * FROM corpora ORDER BY name').all() as CorpusRow[]).map((r) => this.info(r));
+    return this.catalog.rows().map((r) => this.info(r));
   }
 
   get(name: string): CorpusDetail {
     const r = this.row(name);
-    const docs = (this.db.prepare('SELECT * FROM corpus_documents WHERE corpus = ? ORDER BY idx').all(name) as DocRow[]).map(
-      (d): CorpusDocument => ({
-        index: d.idx,
-        name: d.name,
-        sourcePath: d.source_path,
-        sourceBytes: d.source_bytes,
-        sourceSha256: d.source_sha256,
-        file: d.file,
-        bytes: d.bytes,
-        sha256: d.sha256,
-        changes: JSON.parse(d.changes) as NormalizeChange[],
-      }),
-    );
+    const docs = this.catalog.documents(name);
     const prefix = corpusPaths.shardPrefix(name);
     const shards = this.volume
       .ls()
@@ -463,14 +275,13 @@ export class CorpusStore {
           4 * geo.tileWidth,
         );
         const layout = placeCorpus(name, docRows.map((d) => ({ name: d.name, bytes: d.stored.length })), geo, origin);
-        this.db
-          .prepare('INSERT INTO corpora (name, documents, bytes, sha256, normalize, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(name, docRows.length, total, sha, JSON.stringify(steps), Date.now());
-        const ins = this.db.prepare(
-          `INSERT INTO corpus_documents (corpus, idx, name, source_path, source_bytes, source_sha256, file, bytes, sha256, changes)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        this.catalog.insert(
+          name,
+          docRows.map((d) => ({ index: d.index, name: d.name, sourcePath: d.sourcePath, sourceBytes: d.bytes.length, sourceSha256: d.sourceSha, file: d.file, bytes: d.stored.length, sha256: d.sha, changes: d.changes })),
+          total,
+          sha,
+          steps,
         );
-        for (const d of docRows) ins.run(name, d.index, d.name, d.sourcePath, d.bytes.length, d.sourceSha, d.file, d.stored.length, d.sha, JSON.stringify(d.changes));
         this.store.map.putRegions(layout.regions);
       }).immediate();
       // The passage index is derived: built now, after the commit; a failure here leaves the corpus whole and the index missing.
@@ -510,8 +321,7 @@ export class CorpusStore {
     this.active.add(name);
     try {
       this.db.transaction(() => {
-        this.db.prepare('DELETE FROM corpus_documents WHERE corpus = ?').run(name);
-        this.db.prepare('DELETE FROM corpora WHERE name = ?').run(name);
+        this.catalog.delete(name);
         this.store.map.removeModel(corpusMapId(name));
       }).immediate();
       const passagesDropped = this.passages.drop(name);
@@ -562,7 +372,7 @@ export class CorpusStore {
       report.shards.push({ file: s.file, ok: problems.length === 0, problems });
     }
     report.ok = report.documents.every((d) => d.ok) && report.shards.every((s) => s.ok);
-    this.db.prepare('UPDATE corpora SET verify_state = ?, verified_at = ? WHERE name = ?').run(report.ok ? 'ok' : 'corrupt', Date.now(), name);
+    this.catalog.setVerified(name, report.ok);
     return report;
   }
 
@@ -606,67 +416,12 @@ export class CorpusStore {
     if (!map) building.set(this.store, (map = new Map()));
     const running = map.get(file);
     if (running) return running;
-    const job = this.shardJob(c, tokenizer, hash, file, opts);
+    const job = buildTokenShard(this.volume, (d) => this.readDoc(d), c, tokenizer, hash, file, opts);
     map.set(file, job);
     try {
       return await job;
     } finally {
       map.delete(file);
     }
-  }
-
-  private async shardJob(c: CorpusDetail, spec: TokenizerSpec, hash: string, file: string, opts: ShardOptions): Promise<TokenShard> {
-    const t0 = performance.now();
-    const enc = new DocumentEncoder(spec);
-    const vocabSize = enc.tokenizer.size;
-    const expect = { corpusSha256: c.sha256, tokenizerHash: hash, vocabSize };
-    const st = this.volume.stat(file);
-    if (st && !opts.rebuild) {
-      const why: string[] = [];
-      const s = decodeShard(await this.volume.read(file, 0, st.size), expect, why);
-      if (s) {
-        return { corpus: c.name, tokenizerHash: hash, tokens: s.tokens, documentStarts: s.documentStarts, bos: s.bos, vocabSize, textBytes: c.bytes, cached: true, file, seconds: (performance.now() - t0) / 1000 };
-      }
-    }
-    const bos = enc.tokenizer.bos ?? null;
-    let buf = new Uint32Array(Math.max(1024, Math.ceil(c.bytes / 2) + c.docs.length));
-    let n = 0;
-    const push = (id: number): void => {
-      if (n === buf.length) {
-        const next = new Uint32Array(buf.length * 2);
-        next.set(buf);
-        buf = next;
-      }
-      buf[n++] = id;
-    };
-    const starts = new Uint32Array(c.docs.length);
-    let bytesDone = 0;
-    let lastReport = 0;
-    for (const d of c.docs) {
-      if (opts.signal?.aborted) throw cancelledError(`tokenizing corpus ${c.name}`, opts.signal.reason);
-      if (n > 0xffffffff - 1) throw new CorpusError('CORPUS_TOO_LARGE', `corpus ${c.name} has more than 2^32 tokens`, { corpus: c.name });
-      starts[d.index] = n;
-      if (bos !== null) push(bos);
-      const text = await this.readDoc(d);
-      let pieces = 0;
-      enc.encode(text, (ids, end) => {
-        for (const id of ids) push(id);
-        if (++pieces % 4096 === 0) {
-          if (opts.signal?.aborted) throw cancelledError(`tokenizing corpus ${c.name}`, opts.signal.reason);
-          const now = performance.now();
-          if (opts.onProgress && now - lastReport > 250) {
-            lastReport = now;
-            opts.onProgress({ bytesDone: bytesDone + Math.round((d.bytes * end) / Math.max(1, text.length)), bytesTotal: c.bytes, tokens: n });
-          }
-        }
-      });
-      bytesDone += d.bytes;
-      opts.onProgress?.({ bytesDone, bytesTotal: c.bytes, tokens: n });
-    }
-    if (n > 0xffffffff) throw new CorpusError('CORPUS_TOO_LARGE', `corpus ${c.name} has more than 2^32 tokens`, { corpus: c.name });
-    const tokens = vocabSize <= 65536 ? Uint16Array.from(buf.subarray(0, n)) : buf.slice(0, n);
-    const bytes = encodeShard({ vocabSize, bos, corpusSha256: c.sha256, tokenizerHash: hash, documentStarts: starts, tokens });
-    await this.volume.put(file, [bytes], { overwrite: true, size: bytes.length });
-    return { corpus: c.name, tokenizerHash: hash, tokens, documentStarts: starts, bos, vocabSize, textBytes: c.bytes, cached: false, file, seconds: (performance.now() - t0) / 1000 };
   }
 }

@@ -194,9 +194,9 @@ describe('writers through the one durable write, crash at every call N', () => {
 
 describe('no hand-written durable writes', () => {
   it('the sources write files only through the primitive (PixelFS tiles and the upload stream excepted)', () => {
-    // Tiles have their own put protocol (volume.ts, its own crash loop); an upload streams into a
+    // Tiles have their own put protocol (tile-files.ts, its own crash loop); an upload streams into a
     // part file that renameDurable commits.
-    const allowed = new Set(['electron/pixelfs/file-ops.ts', 'electron/pixelfs/volume.ts', 'electron/web/upload.ts']);
+    const allowed = new Set(['electron/pixelfs/file-ops.ts', 'electron/pixelfs/tile-files.ts', 'electron/web/upload.ts']);
     const pattern = /\b(writeFileSync|renameSync|createWriteStream)\(|\bfs\.(writeFile|rename)\(|\bawait (writeFile|rename)\(/;
     const offenders: string[] = [];
     const walk = (dir: string) => {
