@@ -78,7 +78,7 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
 }
 
 // Prefill (issue 15 §2): Y[t, r] for a tile of one row per invocation × TT_I8 tokens, x quantised
-// for all the tokens first (token t's blocks from word x_off + t · x_stride). Each weight block is
+// for all the tokens first (token t's blocks from word x_off + t · x_stride, read as vec4s). Each weight block is
 // loaded and realigned once per tile and dotted with the TT_I8 tokens' x blocks, one scalar
 // accumulator per token. On lavapipe what a product pays for is mostly its loads of x (each
 // uniform load one scalar load with a bounds check); the packed x is 9 words per 32 values
@@ -104,11 +104,14 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   for (var k = 0u; k < nb; k++) {
     let dw = load_block(rb, k, &q);
     for (var t = 0u; t < TT_I8; t++) {
-      let o = xt[t];
-      for (var i = 0u; i < 8u; i++) {
-        xw[i] = xq[o + 8u * k + i];
-      }
-      acc[t] += f32(block_dot(&q, &xw)) * (dw * bitcast<f32>(xq[o + p.cols / 4u + k]));
+      // Token t's block k as two vec4s, its scale from the vec4 of four (x_off, x_stride and
+      // cols/4 are multiples of 4 words).
+      let o = xt[t] / 4u;
+      let xa = xq[o + 2u * k];
+      let xb = xq[o + 2u * k + 1u];
+      xw = array<u32, 8>(xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w);
+      let dx = bitcast<f32>(xq[(xt[t] + p.cols / 4u) / 4u + k / 4u][k % 4u]);
+      acc[t] += f32(block_dot(&q, &xw)) * (dw * dx);
     }
   }
   for (var t = 0u; t <= last; t++) {

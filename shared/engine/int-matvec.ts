@@ -117,10 +117,14 @@ export function parseIntMatvec(spec: string): Partial<Record<IntWeightType, IntV
   return out;
 }
 
-/** u32 words of the quantised activations of `tokens` rows of `cols` values (10 per block of 32: 8 of quants, 1 scale, 1 sum of the quants). */
+/**
+ * u32 words of the quantised activations of `tokens` rows of `cols` values: per row 10 per block
+ * of 32 (8 of quants, 1 scale, 1 sum of the quants), rounded up to a multiple of 4 so that every
+ * row starts on 16 bytes (the kernels read x as vec4s). Also the stride between rows.
+ */
 export function quantizedXWords(cols: number, tokens = 1): number {
   if (!Number.isInteger(cols) || cols < 32 || cols % 32 !== 0) throw new GpuUsageError(`quantised activations need cols a positive multiple of 32, got ${cols}`);
-  return tokens * (cols / 32) * 10;
+  return tokens * Math.ceil(((cols / 32) * 10) / 4) * 4;
 }
 
 /** One dispatch of the integer path, worked out without a device. */
@@ -170,6 +174,7 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')})`, { type });
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: a.tokens, yOffset: a.yOffset, yStride: a.yStride });
   const [gx, gy] = splitWorkgroups(Math.ceil(rows / MATVEC_WG));
+  if ((a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`the integer prefill product needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
   if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
   return {

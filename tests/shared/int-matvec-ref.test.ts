@@ -45,14 +45,25 @@ describe('superBlockInts', () => {
 });
 
 describe('integer variants per type', () => {
-  it('the super-block types have dot4 and int only; a global spec sets only the types that have it', () => {
-    expect(intVariantsOfType('Q4_K')).toEqual(['dot4', 'int']);
+  it('the super-block types have dot4 and int (Q4_K also its 16-byte shapes); a global spec sets only the types that have it', () => {
+    expect(intVariantsOfType('Q4_K')).toEqual(['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4']);
     expect(intVariantsOfType('Q6_K')).toEqual(['dot4', 'int']);
     expect(parseIntMatvec('dot4-r2')).toEqual({ Q8_0: 'dot4-r2', Q4_0: 'dot4-r2' });
+    expect(parseIntMatvec('dot4-v16')).toEqual({ Q8_0: 'dot4-v16', Q4_0: 'dot4-v16', Q4_K: 'dot4-v16' });
+    expect(parseIntMatvec('int-v16-r2')).toEqual({ Q4_K: 'int-v16-r2' });
+    expect(() => parseIntMatvec('Q6_K=dot4-v16')).toThrow(/no integer kernel dot4-v16 for Q6_K/);
     expect(parseIntMatvec('int')).toEqual(Object.fromEntries(INT_WEIGHT_TYPES.map((t) => [t, 'int'])));
     expect(parseIntMatvec('Q4_K=dot4,Q6_K=int')).toEqual({ Q4_K: 'dot4', Q6_K: 'int' });
     expect(() => parseIntMatvec('Q4_K=dot4-r2')).toThrow(/no integer kernel dot4-r2 for Q4_K/);
     expect(() => planIntMatvec({ weights: { type: 'Q6_K', rows: 4, cols: 256 }, variant: 'dot4-sg' })).toThrow(/dot4-sg/);
+  });
+
+  it("plans Q4_K's 16-byte shape with NR rows per invocation", () => {
+    const d = planIntMatvec({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'dot4-v16-r2' });
+    expect(d.shader).toBe('matvec_q4_k_i8v');
+    expect(d.constants).toEqual({ WG: 64, NR: 2 });
+    expect(d.workgroups).toEqual([2, 1, 1]);
+    expect(() => planIntMatvec({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'dot4-v16-r2', qOffset: 2 })).toThrow(/16-byte aligned/);
   });
 
   it('plans one invocation per row for the super-block types, without the NR constant', () => {
