@@ -61,19 +61,6 @@ interface DocRow {
   changes: string;
 }
 
-/** A document row to insert. */
-export interface DocumentRecord {
-  index: number;
-  name: string;
-  sourcePath: string;
-  sourceBytes: number;
-  sourceSha256: string;
-  file: string;
-  bytes: number;
-  sha256: string;
-  changes: NormalizeChange[];
-}
-
 export class CorpusCatalog {
   constructor(private readonly db: Database.Database) {}
 
@@ -122,7 +109,7 @@ export class CorpusCatalog {
   }
 
   /** The rows of a new corpus (the caller's transaction). */
-  insert(name: string, documents: readonly DocumentRecord[], bytes: number, sha256: string, normalize: readonly NormalizeStep[]): void {
+  insert(name: string, documents: readonly CorpusDocument[], bytes: number, sha256: string, normalize: readonly NormalizeStep[]): void {
     this.db
       .prepare('INSERT INTO corpora (name, documents, bytes, sha256, normalize, created_at) VALUES (?, ?, ?, ?, ?, ?)')
       .run(name, documents.length, bytes, sha256, JSON.stringify(normalize), Date.now());
