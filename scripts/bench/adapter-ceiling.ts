@@ -18,9 +18,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openBenchContext, runBench } from '../../electron/cli/commands/bench';
 import type { GpuContext } from '../../shared/gpu';
+import { median } from '../../shared/stats/bootstrap';
 import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';
 import { encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
 import { encodeMatmul, type WeightType } from '../../shared/engine/quant-matmul';
+import { alternateRounds, type TimedRun } from './alternate';
 import { productBuffers } from './product-buffers';
 
 function arg(name: string, dflt: string): string {
@@ -42,22 +44,8 @@ const model = arg('model', process.env.PXI_STORIES ?? join(dirname(fileURLToPath
 const ctx: GpuContext = await openBenchContext();
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}×${cols}; ${reps} runs per timing; ${rounds} rounds; load average ${os.loadavg()[0]!.toFixed(1)}`);
 
-const median = (a: number[]): number => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
-
 /** Times each run `rounds` times, alternating the order; ms per call. */
-async function alternate(runs: [string, (n: number) => Promise<void>][]): Promise<number[][]> {
-  for (const [, run] of runs) await run(1); // compile and warm up
-  const times = runs.map(() => [] as number[]);
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? runs.map((_, i) => i) : runs.map((_, i) => runs.length - 1 - i);
-    for (const i of order) {
-      const t0 = performance.now();
-      await runs[i]![1](reps);
-      times[i]!.push((performance.now() - t0) / reps);
-    }
-  }
-  return times;
-}
+const alternate = (runs: TimedRun[]): Promise<number[][]> => alternateRounds(runs, { rounds, reps, warmup: 1 });
 
 async function batched(n: number, encode: (b: ReturnType<GpuContext['batch']>) => Promise<void>): Promise<void> {
   const b = ctx.batch('ceiling');
@@ -72,7 +60,7 @@ for (const type of types) {
   const vec4s = Math.floor(bytes / 16);
   const maxInv = Math.min(262144, vec4s);
   const out = ctx.storage(Math.max(rows, maxInv) * 4, 'probe out');
-  const probes: [string, (n: number) => Promise<void>][] = [
+  const probes: TimedRun[] = [
     ['probe rows', (n) => batched(n, (b) => encodeReadRows(ctx, b, { words: w, rows, wordsPerRow: bytes / rows / 4, out }))],
   ];
   for (const [inv, wg] of [
@@ -84,7 +72,7 @@ for (const type of types) {
     if (inv > vec4s) continue;
     probes.push([`probe strided ${inv}/${wg}`, (n) => batched(n, (b) => encodeReadStrided(ctx, b, { words: w, vec4s, invocations: inv, out, wg }))]);
   }
-  const kernels: [string, (n: number) => Promise<void>][] = [['f32 64x1', (n) => batched(n, async (b) => {
+  const kernels: TimedRun[] = [['f32 64x1', (n) => batched(n, async (b) => {
     await encodeMatmul(ctx, b, { weights, x, y });
   })]];
   for (const v of intVariantsFor(ctx, type, { cols })) {

@@ -10,6 +10,7 @@ import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { openDevice } from '../../shared/gpu';
 import { encodeMatmul, type WeightType } from '../../shared/engine/quant-matmul';
 import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';
+import { alternateRounds, type TimedRun } from './alternate';
 import { productBuffers } from './product-buffers';
 
 function arg(name: string, dflt: string): string {
@@ -34,7 +35,7 @@ console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}Ã
 for (const type of types) {
   const pb = productBuffers(ctx, type, rows, cols);
   const { bytes, weights, x, xq, y } = pb;
-  const runs: [string, (n: number) => Promise<void>][] = [
+  const runs: TimedRun[] = [
     [
       'f32 64x1',
       async (n) => {
@@ -56,16 +57,7 @@ for (const type of types) {
       },
     ]);
   }
-  for (const [, run] of runs) await run(2); // compile and warm up
-  const times = runs.map(() => [] as number[]);
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? runs.map((_, i) => i) : runs.map((_, i) => runs.length - 1 - i);
-    for (const i of order) {
-      const t0 = performance.now();
-      await runs[i]![1](reps);
-      times[i]!.push((performance.now() - t0) / reps);
-    }
-  }
+  const times = await alternateRounds(runs, { rounds, reps, warmup: 2 });
   const med = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
   runs.forEach(([name], i) => {
     const t = times[i]!;
