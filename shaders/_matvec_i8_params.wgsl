@@ -1,6 +1,6 @@
 // Include-only (leading "_"). What every shape of the integer decode products shares: the
-// parameters (the layout of _matvec_common.wgsl's Params; w_off and x_off in u32 words, multiples
-// of 4 for the 16-byte shape), the uniform, the output, and QWORDS (quant words per block: the
+// parameters (the layout of _matvec_common.wgsl's Params; w_off and x_off in u32 words; x_off a
+// multiple of 4 for every shape but the subgroup one, w_off too for the 16-byte shape), the uniform, the output, and QWORDS (quant words per block: the
 // including type file defines BLOCK_BYTES, 2 mod 4). Each shape declares its own w (binding 1)
 // and xq (binding 2), as u32 or vec4<u32> words.
 
