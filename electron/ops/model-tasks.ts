@@ -33,11 +33,27 @@ export const VerifyParams = z.strictObject({ model: modelRef });
 export const ExportParams = z.strictObject({ model: modelRef, out: absolutePath, overwrite: z.boolean().default(false) });
 export const PyramidParams = z.strictObject({ model: modelRef, rebuild: z.boolean().default(false) });
 
-function validator<T>(kind: string, schema: z.ZodType<T>): (params: unknown) => T {
-  return (params) => {
-    const r = schema.safeParse(params);
-    if (!r.success) throw new TaskParamsError(kind, r.error, params);
-    return r.data;
+/**
+ * One store task: its params checked by `schema` at enqueue time (a TaskParamsError names the
+ * kind and the field), and `run` handed the parsed params with the store already open.
+ */
+function storeTask<S extends z.ZodType>(
+  getStore: StoreProvider,
+  kind: string,
+  schema: S,
+  run: (p: z.infer<S>, store: Awaited<ReturnType<StoreProvider>>, ctx: TaskContext) => Promise<unknown>,
+): TaskHandler {
+  return {
+    kind,
+    unit: 'bytes',
+    validate(params) {
+      const r = schema.safeParse(params);
+      if (!r.success) throw new TaskParamsError(kind, r.error, params);
+      return r.data;
+    },
+    async run(params, ctx) {
+      return run(params as z.infer<S>, await getStore(), ctx);
+    },
   };
 }
 
@@ -47,86 +63,58 @@ function pyramidProgress(ctx: TaskContext) {
 }
 
 export function modelTaskHandlers(getStore: StoreProvider): TaskHandler[] {
-  const importTask: TaskHandler = {
-    kind: 'model.import',
-    unit: 'bytes',
-    validate: validator('model.import', ImportParams),
-    async run(params, ctx) {
-      const p = params as z.infer<typeof ImportParams>;
-      const store = await getStore();
-      const r = await importModel(store, p.path, {
-        ...(p.name === undefined ? {} : { name: p.name }),
-        pyramid: p.pyramid,
-        signal: ctx.signal,
-        onProgress: (q) =>
-          ctx.progress(q.bytesDone, q.bytesTotal, q.phase === 'reading' ? `tensor ${Math.min(q.tensorsDone + 1, q.tensorCount)}/${q.tensorCount}${q.tensor ? ` ${q.tensor}` : ''}` : q.phase),
-        onPyramidProgress: pyramidProgress(ctx),
-      });
-      return {
-        modelId: r.model.id,
-        name: r.model.name,
-        sha256: r.manifest.source.sha256,
-        bytes: r.model.bytes,
-        alreadyImported: r.alreadyImported,
-        resumed: r.resumed,
-        // The whole run (what "done" reports): the import, whose single pass builds the pyramid
-        // too, and a read-back pyramid build after it when one was needed (else null).
-        seconds: r.seconds,
-        storeSeconds: r.storeSeconds,
-        pyramidSeconds: r.pyramidSeconds,
-        pyramid: r.pyramid && { built: r.pyramid.built, alreadyBuilt: r.pyramid.alreadyBuilt, skipped: r.pyramid.skipped },
-      };
-    },
-  };
+  const importTask = storeTask(getStore, 'model.import', ImportParams, async (p, store, ctx) => {
+    const r = await importModel(store, p.path, {
+      ...(p.name === undefined ? {} : { name: p.name }),
+      pyramid: p.pyramid,
+      signal: ctx.signal,
+      onProgress: (q) =>
+        ctx.progress(q.bytesDone, q.bytesTotal, q.phase === 'reading' ? `tensor ${Math.min(q.tensorsDone + 1, q.tensorCount)}/${q.tensorCount}${q.tensor ? ` ${q.tensor}` : ''}` : q.phase),
+      onPyramidProgress: pyramidProgress(ctx),
+    });
+    return {
+      modelId: r.model.id,
+      name: r.model.name,
+      sha256: r.manifest.source.sha256,
+      bytes: r.model.bytes,
+      alreadyImported: r.alreadyImported,
+      resumed: r.resumed,
+      // The whole run (what "done" reports): the import, whose single pass builds the pyramid
+      // too, and a read-back pyramid build after it when one was needed (else null).
+      seconds: r.seconds,
+      storeSeconds: r.storeSeconds,
+      pyramidSeconds: r.pyramidSeconds,
+      pyramid: r.pyramid && { built: r.pyramid.built, alreadyBuilt: r.pyramid.alreadyBuilt, skipped: r.pyramid.skipped },
+    };
+  });
 
-  const verifyTask: TaskHandler = {
-    kind: 'model.verify',
-    unit: 'bytes',
-    validate: validator('model.verify', VerifyParams),
-    async run(params, ctx) {
-      const p = params as z.infer<typeof VerifyParams>;
-      const store = await getStore();
-      const rep = await verifyModel(store, p.model, { signal: ctx.signal, onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal, `file ${q.filesDone}/${q.fileCount}`) });
-      // Damage is a finding, not a failure of the task: the report says where it is.
-      return { modelId: rep.model.id, ok: rep.ok, problems: rep.problems.length, firstProblems: rep.problems.slice(0, 20), tilesChecked: rep.tilesChecked, bytesChecked: rep.bytesChecked };
-    },
-  };
+  const verifyTask = storeTask(getStore, 'model.verify', VerifyParams, async (p, store, ctx) => {
+    const rep = await verifyModel(store, p.model, { signal: ctx.signal, onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal, `file ${q.filesDone}/${q.fileCount}`) });
+    // Damage is a finding, not a failure of the task: the report says where it is.
+    return { modelId: rep.model.id, ok: rep.ok, problems: rep.problems.length, firstProblems: rep.problems.slice(0, 20), tilesChecked: rep.tilesChecked, bytesChecked: rep.bytesChecked };
+  });
 
-  const exportTask: TaskHandler = {
-    kind: 'model.export',
-    unit: 'bytes',
-    validate: validator('model.export', ExportParams),
-    async run(params, ctx) {
-      const p = params as z.infer<typeof ExportParams>;
-      const store = await getStore();
-      const m = store.manifest(p.model);
-      const leftovers = await removeExportLeftovers(p.out);
-      if (ctx.resuming) {
-        // The killed run may have renamed its file into place just before dying.
-        if (await finishedExport(p.out, m.source.size, m.source.sha256, ctx.signal)) {
-          return { path: p.out, size: m.source.size, sha256: m.source.sha256, reused: true, leftoversRemoved: leftovers };
-        }
+  const exportTask = storeTask(getStore, 'model.export', ExportParams, async (p, store, ctx) => {
+    const m = store.manifest(p.model);
+    const leftovers = await removeExportLeftovers(p.out);
+    if (ctx.resuming) {
+      // The killed run may have renamed its file into place just before dying.
+      if (await finishedExport(p.out, m.source.size, m.source.sha256, ctx.signal)) {
+        return { path: p.out, size: m.source.size, sha256: m.source.sha256, reused: true, leftoversRemoved: leftovers };
       }
-      const r = await exportModel(store, p.model, p.out, {
-        overwrite: p.overwrite,
-        signal: ctx.signal,
-        onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal),
-      });
-      return { path: r.path, size: r.size, sha256: r.sha256, reused: false, leftoversRemoved: leftovers };
-    },
-  };
+    }
+    const r = await exportModel(store, p.model, p.out, {
+      overwrite: p.overwrite,
+      signal: ctx.signal,
+      onProgress: (q) => ctx.progress(q.bytesDone, q.bytesTotal),
+    });
+    return { path: r.path, size: r.size, sha256: r.sha256, reused: false, leftoversRemoved: leftovers };
+  });
 
-  const pyramidTask: TaskHandler = {
-    kind: 'map.pyramid',
-    unit: 'bytes',
-    validate: validator('map.pyramid', PyramidParams),
-    async run(params, ctx) {
-      const p = params as z.infer<typeof PyramidParams>;
-      const store = await getStore();
-      const b = await store.buildPyramid(p.model, { signal: ctx.signal, rebuild: p.rebuild && !ctx.resuming, onProgress: pyramidProgress(ctx) });
-      return { modelId: store.get(p.model).id, built: b.built, alreadyBuilt: b.alreadyBuilt, skipped: b.skipped, cells: b.cells };
-    },
-  };
+  const pyramidTask = storeTask(getStore, 'map.pyramid', PyramidParams, async (p, store, ctx) => {
+    const b = await store.buildPyramid(p.model, { signal: ctx.signal, rebuild: p.rebuild && !ctx.resuming, onProgress: pyramidProgress(ctx) });
+    return { modelId: store.get(p.model).id, built: b.built, alreadyBuilt: b.alreadyBuilt, skipped: b.skipped, cells: b.cells };
+  });
 
   return [importTask, verifyTask, exportTask, pyramidTask];
 }
