@@ -1,5 +1,7 @@
 /** PixelFS: files stored as PNG tiles plus a SQLite catalog (main-process service, Node only). */
-export { Volume, DEFAULT_SETTINGS, CATALOG_FILE, TILES_DIR } from './volume';
+export { Volume, DEFAULT_SETTINGS, CATALOG_FILE } from './volume';
+export { TILES_DIR } from './tile-files';
+export type { VolumeSettings } from './catalog';
 export type {
   OpenOptions,
   PutOptions,
@@ -14,8 +16,7 @@ export type {
   GcResult,
   SweepResult,
   VolumeStats,
-  VolumeSettings,
-} from './volume';
+} from './volume-types';
 export { TilePool, defaultPoolSize } from './worker-pool';
 export { nodeFileOps, RollingSync, renameDurable, writeFileDurable, writeFileDurableStream, type DurableSink, type DurableWriteOptions } from './file-ops';
 export type { FileOps, WriteHandle } from './file-ops';

@@ -32,24 +32,6 @@ import { verifyFiles } from './verify';
 import type { FileInfo, GcOptions, GcResult, GetOptions, OpenOptions, PendingInfo, PutOptions, PutResult, SweepResult, VerifyReport, VolumeStats } from './volume-types';
 import { TilePool } from './worker-pool';
 
-export type { VolumeSettings } from './catalog';
-export type {
-  OpenOptions,
-  PutProgress,
-  PutOptions,
-  PutResult,
-  FileInfo,
-  PendingInfo,
-  VerifyProblem,
-  VerifyReport,
-  GetOptions,
-  GcOptions,
-  GcResult,
-  SweepResult,
-  VolumeStats,
-} from './volume-types';
-export { TILES_DIR } from './tile-files';
-
 export const DEFAULT_SETTINGS: Readonly<VolumeSettings> = { tileWidth: 1024, tileHeight: 1024, level: 0 };
 export const CATALOG_FILE = 'catalog.sqlite';
 const MAX_NAME_LENGTH = 4096;
