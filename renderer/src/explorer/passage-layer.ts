@@ -7,7 +7,7 @@
  * (`data-state`, `data-passages`, `data-rects`) say what was drawn, for tests.
  */
 import * as THREE from 'three';
-import { rectMatrix } from './rect-matrix';
+import { RectOverlay } from './rect-overlay';
 import type { LinkedPassage } from '../../../shared/corpus/passage-link';
 import type { PxiApi } from '../../../shared/ipc/client';
 import { unionRects, type Rect } from '../../../shared/map/geometry';
@@ -27,15 +27,11 @@ export interface LitTarget {
 
 export class PassageLayer {
   readonly legend: HTMLElement;
-  private readonly quad = new THREE.PlaneGeometry(1, 1);
-  private readonly fillMaterial = new THREE.MeshBasicMaterial({ color: FILL, transparent: true, opacity: 0.85, depthTest: false });
+  private readonly fill = new RectOverlay(new THREE.MeshBasicMaterial({ color: FILL, transparent: true, opacity: 0.85, depthTest: false }), ORDER);
   private readonly lineMaterial = new THREE.LineBasicMaterial({ color: OUTLINE, depthTest: false });
   private rects: Rect[] = [];
   private boxes: Rect[] = [];
-  private fill: THREE.InstancedMesh | null = null;
   private lines: THREE.LineSegments | null = null;
-  private placedOrigin: { x: number; y: number } | null = null;
-  private dirty = false;
 
   constructor(
     private readonly api: PxiApi,
@@ -57,7 +53,7 @@ export class PassageLayer {
       const on = r.passages.filter((p) => p.rects.length > 0);
       this.rects = on.flatMap((p) => p.rects);
       this.boxes = on.map((p) => unionRects(p.rects)!);
-      this.dirty = true;
+      this.fill.invalidate();
       d.passages = String(on.length);
       d.rects = String(this.rects.length);
       if (!r.box || on.length === 0) {
@@ -88,20 +84,10 @@ export class PassageLayer {
 
   /** Puts the lit passages into the 2D scene (world = map px relative to `origin`, y up). */
   draw(scene: THREE.Scene, origin: { x: number; y: number }): void {
-    const moved = !this.placedOrigin || this.placedOrigin.x !== origin.x || this.placedOrigin.y !== origin.y;
-    if (!this.dirty && !moved) return;
-    this.dirty = false;
-    this.placedOrigin = { ...origin };
-    this.clear();
+    if (!this.fill.stale(scene, origin)) return;
+    this.clearLines();
+    this.fill.draw(scene, origin, this.rects);
     if (this.rects.length === 0) return;
-    const fill = new THREE.InstancedMesh(this.quad, this.fillMaterial, this.rects.length);
-    fill.renderOrder = ORDER;
-    fill.frustumCulled = false;
-    const m = new THREE.Matrix4();
-    this.rects.forEach((r, i) => {
-      fill.setMatrixAt(i, rectMatrix(m, r, origin));
-    });
-    fill.instanceMatrix.needsUpdate = true;
     const p = new Float32Array(this.boxes.length * 24);
     let i = 0;
     for (const b of this.boxes) {
@@ -116,8 +102,7 @@ export class PassageLayer {
     const lines = new THREE.LineSegments(g, this.lineMaterial);
     lines.renderOrder = ORDER;
     lines.frustumCulled = false;
-    scene.add(fill, lines);
-    this.fill = fill;
+    scene.add(lines);
     this.lines = lines;
     this.legend.dataset.drawn = String(this.rects.length);
   }
@@ -128,19 +113,15 @@ export class PassageLayer {
     return i < 0 ? null : `passage used by the last answer (${i + 1} of ${this.boxes.length})`;
   }
 
-  private clear(): void {
-    this.fill?.removeFromParent();
-    this.fill?.dispose();
-    this.fill = null;
+  private clearLines(): void {
     this.lines?.removeFromParent();
     this.lines?.geometry.dispose();
     this.lines = null;
   }
 
   dispose(): void {
-    this.clear();
-    this.quad.dispose();
-    this.fillMaterial.dispose();
+    this.clearLines();
+    this.fill.dispose();
     this.lineMaterial.dispose();
   }
 }

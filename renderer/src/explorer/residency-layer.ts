@@ -7,7 +7,7 @@
  * legend (`data-state`, `data-resident`, `data-streamed`, `data-kv-pages`) say what is drawn.
  */
 import * as THREE from 'three';
-import { rectMatrix } from './rect-matrix';
+import { RectOverlay } from './rect-overlay';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { MapModelInfo } from '../../../shared/ipc/channels/map';
 import type { Rect } from '../../../shared/map/geometry';
@@ -41,11 +41,7 @@ export class ResidencyLayer {
   private tinted: Tinted[] = [];
   /** The load drawn (null: none loaded; undefined: not looked at since the toggle). */
   private shownFor: LoadedInfo | null | undefined = undefined;
-  private mesh: THREE.InstancedMesh | null = null;
-  private readonly quad = new THREE.PlaneGeometry(1, 1);
-  private readonly material = new THREE.MeshBasicMaterial({ transparent: true, opacity: 0.55, depthTest: false });
-  private placedOrigin: { x: number; y: number } | null = null;
-  private dirty = false;
+  private readonly overlay = new RectOverlay(new THREE.MeshBasicMaterial({ transparent: true, opacity: 0.55, depthTest: false }), ORDER);
   private ticket = 0;
   private unsubscribe: (() => void) | null = null;
   private kvLine = '';
@@ -80,7 +76,7 @@ export class ResidencyLayer {
       this.tinted = [];
       this.shownFor = undefined;
       this.legend.dataset.state = 'off';
-      this.dirty = true;
+      this.overlay.invalidate();
       this.onChange();
     }
   }
@@ -119,7 +115,7 @@ export class ResidencyLayer {
       }
     } else this.legend.dataset.state = info ? 'off-map' : 'empty';
     this.paintLegend();
-    this.dirty = true;
+    this.overlay.invalidate();
     this.onChange();
   }
 
@@ -159,24 +155,10 @@ export class ResidencyLayer {
 
   /** Puts the tints into the 2D scene (world = map px relative to `origin`, y up). */
   draw(scene: THREE.Scene, origin: { x: number; y: number }): void {
-    const moved = !this.placedOrigin || this.placedOrigin.x !== origin.x || this.placedOrigin.y !== origin.y;
-    if (!this.dirty && !moved) return;
-    this.dirty = false;
-    this.placedOrigin = { ...origin };
-    this.clear();
-    if (this.tinted.length === 0) return;
-    const mesh = new THREE.InstancedMesh(this.quad, this.material, this.tinted.length);
-    mesh.renderOrder = ORDER;
-    mesh.frustumCulled = false;
-    const m = new THREE.Matrix4();
-    const c = new THREE.Color();
-    this.tinted.forEach((t, i) => {
-      mesh.setMatrixAt(i, rectMatrix(m, t.rect, origin));
-      mesh.setColorAt(i, c.setHex(COLORS[t.residency]));
-    });
-    scene.add(mesh);
-    this.mesh = mesh;
-    this.legend.dataset.drawn = String(this.tinted.length);
+    const tinted = this.tinted;
+    if (this.overlay.draw(scene, origin, tinted.map((t) => t.rect), (i, c) => c.setHex(COLORS[tinted[i]!.residency])) && tinted.length > 0) {
+      this.legend.dataset.drawn = String(tinted.length);
+    }
   }
 
   /** The tooltip line for map point (x, y), or null outside the tinted tensors. */
@@ -185,17 +167,9 @@ export class ResidencyLayer {
     return t ? WORDS[t.residency] : null;
   }
 
-  private clear(): void {
-    this.mesh?.removeFromParent();
-    this.mesh?.dispose();
-    this.mesh = null;
-  }
-
   dispose(): void {
     this.ticket++;
     this.unsubscribe?.();
-    this.clear();
-    this.quad.dispose();
-    this.material.dispose();
+    this.overlay.dispose();
   }
 }

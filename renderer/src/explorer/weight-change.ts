@@ -10,7 +10,7 @@
  * layer shows which tensor learned how much, at the granularity the volume stores weights in.
  */
 import * as THREE from 'three';
-import { rectMatrix } from './rect-matrix';
+import { RectOverlay } from './rect-overlay';
 import type { PxiApi } from '../../../shared/ipc/client';
 import type { WeightChangeInfo } from '../../../shared/ipc/channels/train';
 import type { MapModelInfo, MapRegionInfo } from '../../../shared/ipc/channels/map';
@@ -106,16 +106,12 @@ export class WeightChangeLayer {
   private readonly legendTitle: HTMLElement;
   private readonly legendLo: HTMLElement;
   private readonly legendHi: HTMLElement;
-  private readonly quad = new THREE.PlaneGeometry(1, 1);
-  private readonly material = new THREE.MeshBasicMaterial({ transparent: true, opacity: 0.9, depthTest: false, vertexColors: false });
-  private mesh: THREE.InstancedMesh | null = null;
-  private meshScene: THREE.Scene | null = null;
+  // Over the weights' own heat, under the outlines and the live engine.
+  private readonly overlay = new RectOverlay(new THREE.MeshBasicMaterial({ transparent: true, opacity: 0.9, depthTest: false, vertexColors: false }), 2.5);
   private trained: TrainedModel[] = [];
   private tiles: ChangeTile[] = [];
   private range: { lo: number; hi: number } | null = null;
   private change: WeightChangeInfo | null = null;
-  private placedOrigin: { x: number; y: number } | null = null;
-  private dirty = false;
   private ticket = 0;
   private closed = false;
 
@@ -175,7 +171,7 @@ export class WeightChangeLayer {
       this.tiles = [];
       this.stepSelect.hidden = true;
       this.paintLegend();
-      this.dirty = true;
+      this.overlay.invalidate();
       this.onChange();
       return;
     }
@@ -200,7 +196,7 @@ export class WeightChangeLayer {
       this.onError(`The weight change of run ${run} could not be shown: ${(e as Error).message}`);
     }
     this.paintLegend();
-    this.dirty = true;
+    this.overlay.invalidate();
     this.onChange();
   }
 
@@ -229,34 +225,18 @@ export class WeightChangeLayer {
 
   /** Puts the tiles into the 2D scene (world = map px relative to `origin`, y up). */
   draw(scene: THREE.Scene, origin: { x: number; y: number }): void {
-    const moved = !this.placedOrigin || this.placedOrigin.x !== origin.x || this.placedOrigin.y !== origin.y;
-    if (!this.dirty && !moved && this.meshScene === scene) return;
-    this.dirty = false;
-    this.placedOrigin = { ...origin };
-    if (this.mesh) {
-      this.mesh.removeFromParent();
-      this.mesh.dispose();
-      this.mesh = null;
-    }
-    if (this.tiles.length === 0) return;
-    const mesh = new THREE.InstancedMesh(this.quad, this.material, this.tiles.length);
-    mesh.renderOrder = 2.5; // over the weights' own heat, under the outlines and the live engine
-    mesh.frustumCulled = false;
-    const m = new THREE.Matrix4();
-    const color = new THREE.Color();
     const r = this.range;
-    this.tiles.forEach((t, i) => {
-      mesh.setMatrixAt(i, rectMatrix(m, t.rect, origin));
-      const x = r && t.value > 0 ? (Math.log10(t.value) - Math.log10(r.lo)) / (Math.log10(r.hi) - Math.log10(r.lo)) : 0;
-      const [cr, cg, cb] = rampColor(x);
-      color.setRGB(cr / 255, cg / 255, cb / 255, THREE.SRGBColorSpace);
-      mesh.setColorAt(i, color);
-    });
-    mesh.instanceMatrix.needsUpdate = true;
-    if (mesh.instanceColor) mesh.instanceColor.needsUpdate = true;
-    scene.add(mesh);
-    this.mesh = mesh;
-    this.meshScene = scene;
+    this.overlay.draw(
+      scene,
+      origin,
+      this.tiles.map((t) => t.rect),
+      (i, color) => {
+        const v = this.tiles[i]!.value;
+        const x = r && v > 0 ? (Math.log10(v) - Math.log10(r.lo)) / (Math.log10(r.hi) - Math.log10(r.lo)) : 0;
+        const [cr, cg, cb] = rampColor(x);
+        return color.setRGB(cr / 255, cg / 255, cb / 255, THREE.SRGBColorSpace);
+      },
+    );
   }
 
   /** The tooltip line for map point (x, y), or null outside the layer's tiles. */
@@ -275,9 +255,6 @@ export class WeightChangeLayer {
 
   dispose(): void {
     this.closed = true;
-    this.mesh?.removeFromParent();
-    this.mesh?.dispose();
-    this.quad.dispose();
-    this.material.dispose();
+    this.overlay.dispose();
   }
 }
