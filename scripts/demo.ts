@@ -9,8 +9,7 @@
 import { writeFileDurable } from '../electron/pixelfs/file-ops';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL, defaultModelPath } from '../electron/models/default-model';
 import { streamTo, timingLine } from '../electron/cli/commands/run';
@@ -18,7 +17,6 @@ import { openPixelModel } from '../electron/engine/pixel-source';
 import { ModelStore } from '../electron/models';
 import { generateStream } from '../shared/engine/generate';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const HELP = `Usage: npm run demo -- [--model FILE.gguf] [--volume DIR] [-p PROMPT] [-n N] [--temp T] [--seed S]
                       [--map-size N]
 

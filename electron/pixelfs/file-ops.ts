@@ -6,7 +6,6 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PixelFsCodes as C, PixelFsError } from './errors';
 
 export interface WriteHandle {
   readonly path: string;

@@ -85,7 +85,6 @@ export function generateLoraAdapterBytes(opts: LoraGenOptions): Uint8Array {
   if (!Number.isFinite(gain) || gain < 0) bad('scaleB', gain, 'must be a finite number of at least 0');
   const archValue = base.metadata.get('general.architecture');
   if (archValue?.type !== 'string') bad('base', base.file, 'the base model names no general.architecture');
-  const arch = archValue!.value as string;
 
   const targets = opts.targets ?? defaultLoraTargets(base);
   if (targets.length === 0) bad('targets', opts.targets ? '[]' : 'default', `no matrix to adapt in ${base.file}`);

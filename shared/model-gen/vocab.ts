@@ -309,7 +309,7 @@ export function buildBpeVocab(real: number, size: number, style: BpeStyle = 'qwe
   const { pre, specials, first } = BPE_STYLES[style];
   const core = bpeCore(real, style);
   const tokens: string[] = first ? [...specials, ...core.tokens] : [...core.tokens, ...specials];
-  const types = tokens.map((t, i) => ((first ? i < specials.length : i >= core.tokens.length) ? TokenType.CONTROL : TokenType.NORMAL) as number);
+  const types = tokens.map((_t, i) => ((first ? i < specials.length : i >= core.tokens.length) ? TokenType.CONTROL : TokenType.NORMAL) as number);
   for (let i = tokens.length; i < size; i++) {
     tokens.push(`[PAD${i}]`);
     types.push(TokenType.UNUSED);

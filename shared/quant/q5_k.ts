@@ -1,6 +1,6 @@
 import { checkBytes, checkFinite, checkLength } from './errors';
 import { clamp, readU16, writeU16, type QuantFormat } from './format';
-import { f16DecodeTable, f16ToF32, f32ToF16 } from './half';
+import { f16DecodeTable } from './half';
 import { fitSuperBlockK, getScaleMinK4, packScaleMinK4 } from './q4_k';
 
 /**

@@ -28,7 +28,7 @@ import { encodeMetadata } from '../../shared/model/metadata-json';
 import { apiRangeReader, remoteTensorSource } from '../../renderer/src/engine/api-source';
 import { EngineHost } from '../../renderer/src/engine/host';
 import type { FromWorker, ToWorker } from '../../renderer/src/engine/protocol';
-import { createApi, type PxiApi } from '../../shared/ipc/client';
+import { createApi } from '../../shared/ipc/client';
 import { fixturePath } from '../support/fixtures';
 import { generateLoraAdapterBytes } from '../../shared/lora';
 import { adapterFile } from '../../electron/train/adapters';

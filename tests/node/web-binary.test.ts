@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket as NodeWebSocket } from 'ws';
 import type { Services } from '../../electron/services';
-import { startWebHost, type WebHost } from '../../electron/web/server';
+import { type WebHost } from '../../electron/web/server';
 import type { TensorSource } from '../../shared/engine/tensor-source';
 import { encodeFrame } from '../../shared/ipc/binary-frame';
 import { closeServedStories, connectNodeClient, serveStories } from '../support/web-client';

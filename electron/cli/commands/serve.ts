@@ -4,7 +4,7 @@ import { Services } from '../../services';
 import { startWebHost } from '../../web/server';
 import { PxiError } from '../../../shared/errors';
 import { isPixelFsError, PixelFsCodes } from '../../pixelfs/index';
-import { EXIT, parseOptions, parsePort, parseSize, UsageError, type Command } from '../command';
+import { EXIT, parseOptions, parsePort, parseSize, type Command } from '../command';
 
 /** `--max-upload` reads sizes as every size flag does (command.ts). */
 export { parseSize };
