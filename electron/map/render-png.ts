@@ -14,7 +14,8 @@ import { MapError } from '../../shared/map/errors';
 import { assertViewport, rectToViewport, type Viewport } from '../../shared/map/geometry';
 import { chooseLevel, cellNominalRect, MAX_LEVEL } from '../../shared/map/lod';
 import { DEFAULT_HEAT_SIZE } from '../../shared/map/pyramid-core';
-import { MAX_QUERY_LIMIT, type IndexedRegion, type MapIndex } from './map-index';
+import type { MapIndex } from './map-index';
+import { MAX_QUERY_LIMIT, type IndexedRegion } from './map-types';
 
 export type Rgb = readonly [number, number, number];
 

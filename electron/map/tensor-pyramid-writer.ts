@@ -10,7 +10,8 @@
 import { MapError } from '../../shared/map/errors';
 import { TensorPyramid, type PyramidCell, type TensorPyramidSummary } from '../../shared/map/pyramid-core';
 import { getQuantFormat, isQuantTypeName, type QuantFormat } from '../../shared/quant';
-import type { IndexedRegion, MapIndex } from './map-index';
+import type { MapIndex } from './map-index';
+import type { IndexedRegion } from './map-types';
 
 /** Bytes decoded per step: small enough to stay in cache, large enough to amortise the call. */
 const DECODE_BYTES = 64 * 1024;

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { TRAIN_LIMITS, type WeightChangeInfo } from '../../shared/ipc/channels/train';
-import { paramLayout } from '../../shared/train/gpu-trainer';
+import { paramLayout } from '../../shared/train/param-layout';
 import { initParams } from '../../shared/train/init';
 import { modelConfigOf, type Recipe } from '../../shared/train/recipe';
 import { writeFileDurable } from '../pixelfs/file-ops';

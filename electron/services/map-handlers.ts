@@ -15,7 +15,8 @@ import { summarize, type ValueStats } from '../../shared/map/stats';
 import { blockScale, clipWindow, matrixShape, rowBlocks, unitScaleBlock, type ValueWindow } from '../../shared/map/values';
 import { MAP_LIMITS } from '../../shared/ipc/channels/map';
 import { getQuantFormat, isQuantTypeName } from '../../shared/quant';
-import type { IndexedRegion, MapCell, MapIndex } from '../map/map-index';
+import type { MapIndex } from '../map/map-index';
+import type { IndexedRegion, MapCell } from '../map/map-types';
 import type { ModelStore } from '../models/store';
 
 export type MapChannel = keyof typeof mapChannels;

@@ -14,7 +14,7 @@ import { z } from 'zod';
 import { PxiError } from '../../shared/errors';
 import { ownedBytes } from '../../shared/ipc/channels/common';
 import { CheckpointStateSchema, RunName, TRAIN_LIMITS, type TrainRun, type WindowSessionInfo } from '../../shared/ipc/channels/train';
-import { paramLayout } from '../../shared/train/gpu-trainer';
+import { paramLayout } from '../../shared/train/param-layout';
 import { modelConfigOf, parseRecipe, RecipeSchema, seqLenOf, type Recipe } from '../../shared/train/recipe';
 import { tokenStreamData, type LoopData } from '../../shared/train/loop';
 import { serializeTrainedTokenizer } from '../../shared/tokenizer-train';

@@ -20,7 +20,7 @@ import { tokenizerSpecFromGguf } from '../../shared/tokenizer';
 import { TrainError } from '../../shared/train/errors';
 import { loraSettingsOf, type FinetuneRecipe } from '../../shared/train/finetune-recipe';
 import { FrozenBase, trainConfigOfBase } from '../../shared/train/frozen-base';
-import { loraParamLayout, paramLayout } from '../../shared/train/gpu-trainer';
+import { loraParamLayout, paramLayout } from '../../shared/train/param-layout';
 import { initLoraParams, loraAName, loraBName, loraTargetNames, targetShape, validateLoraSettings, type LoraTarget } from '../../shared/train/lora';
 import { trainLoop, windowData, type CheckpointState, type LoopModel, type TrainEvent } from '../../shared/train/loop';
 import { CorpusStore } from '../corpus';

@@ -11,21 +11,13 @@
  */
 import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PxiError, serializeError } from '../../shared/errors';
+import { serializeError } from '../../shared/errors';
 import { DOWNLOAD_CHECK_PATH, DOWNLOAD_ERRORS, type DownloadCheck } from '../../shared/ipc/download';
 import { MODEL_ID } from '../../shared/model/manifest';
 import type { Services } from '../services';
+import { HttpError } from './http-error';
 
-class DownloadError extends PxiError {
-  constructor(
-    code: string,
-    readonly status: number,
-    message: string,
-    details?: Record<string, unknown>,
-  ) {
-    super(code, message, details);
-  }
-}
+class DownloadError extends HttpError {}
 
 /**
  * The file name the browser saves: the model's name with `.gguf`, reduced to characters every

@@ -15,21 +15,12 @@ import { renameDurable } from '../pixelfs/file-ops';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { PxiError } from '../../shared/errors';
+import { HttpError } from './http-error';
 
 export const UPLOADS_DIR = 'uploads';
 
 /** An upload refused, with the HTTP status the endpoint answers; codes are UPLOAD_ERRORS (shared/ipc/upload.ts). */
-export class UploadError extends PxiError {
-  constructor(
-    code: string,
-    readonly status: number,
-    message: string,
-    details?: Record<string, unknown>,
-  ) {
-    super(code, message, details);
-  }
-}
+export class UploadError extends HttpError {}
 
 const ID = /^[0-9a-f]{32}$/;
 const PART_SUFFIX = '.part';

@@ -16,7 +16,8 @@
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openBenchContext, runBench } from '../../electron/cli/commands/bench';
+import { openBenchContext } from '../../electron/cli/bench/context';
+import { runBench } from '../../electron/cli/bench/run';
 import type { GpuContext } from '../../shared/gpu';
 import { median } from '../../shared/stats/bootstrap';
 import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';

@@ -18,21 +18,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import {
-  defaultThreads,
-  ensureGeneratedModel,
-  fmtRate,
-  formatBench,
-  machineLine,
-  openBenchContext,
-  openLlamaCpp,
-  parseTuning,
-  promptIds,
-  runBench,
-  type BenchResult,
-  type LlamaCpp,
-  type OursSource,
-} from '../../electron/cli/commands/bench';
+import { ensureGeneratedModel } from '../../electron/cli/generated-model';
+import { parseTuning, promptIds } from '../../electron/cli/bench/accounting';
+import { openBenchContext } from '../../electron/cli/bench/context';
+import { fmtRate, formatBench, machineLine } from '../../electron/cli/bench/format';
+import { type LlamaCpp, openLlamaCpp } from '../../electron/cli/bench/llama';
+import type { BenchResult } from '../../electron/cli/bench/results';
+import { defaultThreads, type OursSource, runBench } from '../../electron/cli/bench/run';
 import type { GpuContext } from '../../shared/gpu';
 import { openNodeModel } from '../../electron/engine';
 import { DEFAULT_TUNING, type WeightKernelTuning } from '../../shared/engine/quant-matmul';

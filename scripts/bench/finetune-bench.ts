@@ -10,7 +10,7 @@
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { openBenchContext } from '../../electron/cli/commands/bench';
+import { openBenchContext } from '../../electron/cli/bench/context';
 import type { PassTiming } from '../../shared/gpu';
 import { openGgufTensorSource } from '../../shared/engine/tensor-source';
 import { memorySource } from '../../shared/binary/byte-source';

@@ -9,7 +9,9 @@
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { openBenchContext, runBench, type BenchResult } from '../../electron/cli/commands/bench';
+import { openBenchContext } from '../../electron/cli/bench/context';
+import type { BenchResult } from '../../electron/cli/bench/results';
+import { runBench } from '../../electron/cli/bench/run';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({

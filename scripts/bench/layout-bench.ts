@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { openBenchContext } from '../../electron/cli/commands/bench';
+import { openBenchContext } from '../../electron/cli/bench/context';
 import { openModelFromSource } from '../../electron/engine/index';
 import { pixelTensorSource } from '../../electron/engine/pixel-source';
 import { traceModelReads } from '../../electron/engine/trace-reads';

@@ -18,7 +18,7 @@ import { Model } from '../../shared/engine/model';
 import { openGgufTensorSource } from '../../shared/engine/tensor-source';
 import { BufferUsage, type GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
-import { openBenchContext } from '../../electron/cli/commands/bench';
+import { openBenchContext } from '../../electron/cli/bench/context';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const { values } = parseArgs({

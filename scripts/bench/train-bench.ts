@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { openBenchContext } from '../../electron/cli/commands/bench';
+import { openBenchContext } from '../../electron/cli/bench/context';
 import { headDim, parameterCount, type TrainModelConfig } from '../../shared/train/config';
 import { RandomWindows } from '../../shared/train/data';
 import { GpuTrainer } from '../../shared/train/gpu-trainer';

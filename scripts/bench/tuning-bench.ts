@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import { candidateName, intMatvecTable, modelTuningShapes, modelWeightTypes, tuneWeightKernels, tuningTable } from '../../shared/engine/autotune';
 import { generate } from '../../shared/engine/generate';
 import { openNodeModel, type NodeModel } from '../../electron/engine';
-import { openBenchContext } from '../../electron/cli/commands/bench';
+import { openBenchContext } from '../../electron/cli/bench/context';
 
 const { values } = parseArgs({
   options: { models: { type: 'string' }, cache: { type: 'string' }, n: { type: 'string', short: 'n' }, size: { type: 'string' }, rounds: { type: 'string' }, reps: { type: 'string' }, help: { type: 'boolean', short: 'h' } },

@@ -55,7 +55,10 @@
  * it): dawn.node 0.6.2 crashes (futex / mutex errors) when the instance is garbage-collected first.
  */
 export * from './adapter';
+export * from './batch';
+export * from './buffer-usage';
 export * from './context';
+export * from './device';
 export * from './errors';
 export * from './kernels';
 export * from './limits';

@@ -1,4 +1,5 @@
-import type { GpuBatch, GpuContext } from './context';
+import type { GpuBatch } from './batch';
+import type { GpuContext } from './context';
 import { ContextWindowExceededError, GpuUsageError } from './errors';
 import { params } from './params';
 

@@ -1,4 +1,4 @@
-import type { GpuCaps } from './context';
+import type { GpuCaps } from './device';
 import { ContextWindowExceededError, FeatureMissingError, ModelTooLargeError } from './errors';
 
 export interface BufferNeed {

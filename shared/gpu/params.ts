@@ -50,3 +50,10 @@ export class Params {
 export function params(): Params {
   return new Params();
 }
+
+/** Parameters (or any view) as the bytes of a uniform buffer. */
+export function asBytes(data: Params | ArrayBufferView): Uint8Array<ArrayBuffer> {
+  if (data instanceof Params) return data.bytes();
+  // WebGPU typings want an ArrayBuffer-backed view; a SharedArrayBuffer one works the same at run time.
+  return new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+}

@@ -3,31 +3,23 @@ export {
   GEN_MIXES,
   GEN_TYPES,
   GEN_TYPE_BLOCK,
-  MIN_VOCAB,
   MIX_ROW_BLOCK,
-  MODEL_PRESETS,
-  PRESET_NAMES,
-  checkConfig,
   headDim,
   isGenMix,
   isGenType,
   llama3RopeFactors,
-  minVocab,
-  presetConfig,
-  resolveConfig,
   ropeDim,
   slidingLayers,
-  type ConfigOverrides,
   type GenMix,
   type GenPrecision,
   type GenType,
   type Llama3RopeScaling,
   type ModelArch,
   type ModelConfig,
-  type ModelPreset,
-  type PresetName,
   type VocabStyle,
 } from './config';
+export { MODEL_PRESETS, PRESET_NAMES, presetConfig, type ModelPreset, type PresetName } from './presets';
+export { MIN_VOCAB, checkConfig, minVocab, resolveConfig, type ConfigOverrides } from './resolve';
 export { ModelGenError, type ModelGenErrorCode } from './errors';
 export { MIX_BASE_TYPE, MIX_FILE_TYPE, applyMix, fallbackType, mixTensorTypes, mixTensors, type MixModel } from './mix';
 export {

@@ -7,7 +7,8 @@
 import { ropeInvFreq } from '../engine/reference/rope';
 import { paddedWeightBytes, planRowParts } from '../engine/weights';
 import { headDim, paramSpecs, type TrainModelConfig } from './config';
-import { loraParamLayout, paramLayout, type BatchShape, type TrainPrecision } from './gpu-trainer';
+import type { BatchShape, TrainPrecision } from './gpu-trainer';
+import { loraParamLayout, paramLayout } from './param-layout';
 import { loraTargetNames, targetShape, type LoraSettings, type LoraTarget } from './lora';
 import { OptimKernels } from './kernels-optim';
 

@@ -16,57 +16,15 @@
  */
 import type { GpuBatch, GpuBinding, GpuContext } from '../gpu';
 import { ropeInvFreq } from '../engine/reference/rope';
-import { headDim, paramSpecs, ropeNeox, type ParamSpec, type TrainModelConfig } from './config';
+import { headDim, ropeNeox, type TrainModelConfig } from './config';
 import { TrainError } from './errors';
 import type { FrozenBase } from './frozen-base';
-import { loraAName, loraBName, loraParamSpecs, loraTargetNames, loraUpdateScale, type LoraSettings } from './lora';
+import { loraAName, loraBName, loraTargetNames, loraUpdateScale, type LoraSettings } from './lora';
+import { loraParamLayout, paramLayout, type ParamLayout } from './param-layout';
 import { dropoutSeed } from './dropout';
 import { BlockKernels } from './kernels-block';
 import { LinearKernels, embeddingIndex, type WeightOperand } from './kernels-linear';
 import { OptimKernels, type AdamWSettings } from './kernels-optim';
-
-/** Elements a parameter's start is aligned to: 64 f32 = 256 bytes, WebGPU's binding offset alignment. */
-const ALIGN = 64;
-
-export interface ParamSlot {
-  readonly spec: ParamSpec;
-  /** First element in the flat buffers. */
-  readonly offset: number;
-}
-
-/**
- * Where each parameter lives in the flat buffers: matrices (weight-decayed) first, then gains and
- * biases, so that AdamW tells them apart by one index (`decayEnd`).
- */
-export interface ParamLayout {
-  readonly slots: ReadonlyMap<string, ParamSlot>;
-  /** In paramSpecs order. */
-  readonly order: readonly ParamSlot[];
-  readonly total: number;
-  readonly decayEnd: number;
-}
-
-export function paramLayout(cfg: TrainModelConfig): ParamLayout {
-  return layoutOf(paramSpecs(cfg));
-}
-
-/** The layout of a LoRA run's flat buffers: its A and B matrices. */
-export function loraParamLayout(cfg: TrainModelConfig, lora: LoraSettings): ParamLayout {
-  return layoutOf(loraParamSpecs(cfg, lora));
-}
-
-function layoutOf(specs: readonly ParamSpec[]): ParamLayout {
-  const slots = new Map<string, ParamSlot>();
-  let at = 0;
-  const place = (spec: ParamSpec) => {
-    slots.set(spec.name, { spec, offset: at });
-    at += Math.ceil(spec.size / ALIGN) * ALIGN;
-  };
-  specs.filter((s) => s.decay).forEach(place);
-  const decayEnd = at;
-  specs.filter((s) => !s.decay).forEach(place);
-  return { slots, order: specs.map((s) => slots.get(s.name)!), total: at, decayEnd };
-}
 
 /** The shape of one micro-batch. */
 export interface BatchShape {

@@ -1,4 +1,5 @@
-import type { GpuBatch, GpuBinding, GpuContext } from '../gpu/context';
+import type { GpuBatch, GpuBinding } from '../gpu/batch';
+import type { GpuContext } from '../gpu/context';
 import { GpuUsageError } from '../gpu/errors';
 import { params } from '../gpu/params';
 import { dropoutKeep, dropoutScale } from './dropout';

@@ -6,15 +6,8 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CliIo } from '../../electron/cli/command';
-import {
-  groupPasses,
-  kernelGroupName,
-  parseTuning,
-  promptIds,
-  weightBytesPerToken,
-  type BenchResult,
-  type LlamaFigures,
-} from '../../electron/cli/commands/bench';
+import { groupPasses, kernelGroupName, parseTuning, promptIds, weightBytesPerToken } from '../../electron/cli/bench/accounting';
+import type { BenchResult, LlamaFigures } from '../../electron/cli/bench/results';
 import { main } from '../../electron/cli/main';
 import { fixturePath } from '../support/fixtures';
 import { openNodeGpu } from '../support/webgpu-node';

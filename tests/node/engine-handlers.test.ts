@@ -25,7 +25,7 @@ import { decodeEngineHeader, ENGINE_LIMITS } from '../../shared/ipc/channels/eng
 import type { Response } from '../../shared/ipc/contract';
 import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
 import { encodeMetadata } from '../../shared/model/metadata-json';
-import { apiRangeReader, remoteTensorSource } from '../../renderer/src/engine/api-source';
+import { apiRangeReader, fetchLoadInputs, remoteTensorSource } from '../../renderer/src/engine/api-source';
 import { EngineHost } from '../../renderer/src/engine/host';
 import type { FromWorker, ToWorker } from '../../renderer/src/engine/protocol';
 import { createApi } from '../../shared/ipc/client';
@@ -237,15 +237,33 @@ describe('the engine worker\'s reads (apiRangeReader over its own link)', () => 
 describe('the renderer\'s EngineHost hands each worker its own link', () => {
   const api = () => createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
 
-  it('browser mode: the engine port\'s URL; the host relays no reads', async () => {
+  it('browser mode: the engine port\'s URL; the host makes no engine call itself (header, adapter and reads are the worker\'s)', async () => {
     const w = fakeWorker();
-    const host = new EngineHost(api(), () => w.worker, undefined, () => Promise.resolve({ kind: 'websocket', url: 'ws://127.0.0.1:1/api/engine' }));
-    void host.load(modelId).catch(() => undefined);
+    const pageCalls: string[] = [];
+    const page = createApi({ invoke: (c, r) => (pageCalls.push(c), dispatch(c, r, { transport: 'direct', origin: 'test' })), subscribe: () => () => undefined });
+    const host = new EngineHost(page, () => w.worker, undefined, () => Promise.resolve({ kind: 'websocket', url: 'ws://127.0.0.1:1/api/engine' }));
+    void host.load('stories260K', { lora: { name: 'tiny-lora', scale: 0.5 } }).catch(() => undefined);
     const { msg, transfer } = await postedWhen(w, (m) => m.type === 'link');
     expect(msg).toEqual({ type: 'link', link: { kind: 'websocket', url: 'ws://127.0.0.1:1/api/engine' } });
     expect(transfer).toEqual([]);
-    await postedWhen(w, (m) => m.type === 'load');
+    const load = (await postedWhen(w, (m) => m.type === 'load')).msg as Extract<ToWorker, { type: 'load' }>;
+    expect(load).toMatchObject({ model: 'stories260K', lora: { name: 'tiny-lora', scale: 0.5 } });
     expect(w.posted.map((p) => p.msg.type).sort()).toEqual(['link', 'load']);
+    expect(pageCalls.filter((c) => c.startsWith('engine:'))).toEqual([]);
+    host.dispose();
+  });
+
+  it('the worker\'s header names the model being loaded; a replaced load\'s header is ignored', async () => {
+    const w = fakeWorker();
+    const host = new EngineHost(api(), () => w.worker, undefined, () => Promise.resolve({ kind: 'websocket', url: 'ws://127.0.0.1:1/api/engine' }));
+    void host.load('stories260K').catch(() => undefined);
+    const first = (await postedWhen(w, (m) => m.type === 'load')).msg as Extract<ToWorker, { type: 'load' }>;
+    expect(host.state).toMatchObject({ kind: 'loading', modelId: 'stories260K', name: 'stories260K' });
+    w.say({ type: 'header', load: first.load, modelId, name: 'stories260K (stored)' });
+    expect(host.state).toMatchObject({ kind: 'loading', modelId, name: 'stories260K (stored)' });
+    void host.load('another').catch(() => undefined);
+    w.say({ type: 'header', load: first.load, modelId, name: 'stale' });
+    expect(host.state).toMatchObject({ kind: 'loading', modelId: 'another', name: 'another' });
     host.dispose();
   });
 
@@ -327,7 +345,7 @@ describe('the renderer\'s EngineHost and the kernel tuner', () => {
 });
 
 describe('stored LoRA adapters (engine:adapter)', () => {
-  it('serves an adapter stored beside the model whole, refuses unknown and bad names, and the host hands it to the worker', async () => {
+  it('serves an adapter stored beside the model whole, refuses unknown and bad names; the worker asks for it after the header', async () => {
     const bytes = generateLoraAdapterBytes({ base: gguf.header, rank: 4, alpha: 8, seed: 3 });
     await store.volume.put(adapterFile(modelId, 'tiny-lora'), [bytes], { overwrite: true, size: bytes.length });
     const got = await call('engine:adapter', { model: modelId, name: 'tiny-lora' });
@@ -335,16 +353,24 @@ describe('stored LoRA adapters (engine:adapter)', () => {
     expect(Buffer.from((got as { value: { bytes: Uint8Array } }).value.bytes).equals(Buffer.from(bytes))).toBe(true);
     expect((await fails('engine:adapter', { model: modelId, name: 'nope' })).message).toMatch(/has no stored adapter named nope/);
     expect((await fails('engine:adapter', { model: modelId, name: '../x' })).message).toMatch(/name/);
-    const api = createApi({ invoke: (c, r) => dispatch(c, r, { transport: 'direct', origin: 'test' }), subscribe: () => () => undefined });
-    const w = fakeWorker();
-    const host = new EngineHost(api, () => w.worker);
-    void host.load(modelId, { lora: { name: 'tiny-lora', scale: 0.5 } }).catch(() => undefined);
-    for (let i = 0; i < 100 && w.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
-    const load = w.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>;
-    expect(load.lora?.name).toBe('tiny-lora');
-    expect(load.lora?.scale).toBe(0.5);
-    expect(Buffer.from(load.lora!.bytes).equals(Buffer.from(bytes))).toBe(true);
-    host.dispose();
+    // What the worker asks over its own link when it loads: the header, then the adapter by the model's id.
+    const asked: string[] = [];
+    const api = createApi({ invoke: (c, r) => (asked.push(c), dispatch(c, r, { transport: 'direct', origin: 'test' })), subscribe: () => () => undefined });
+    const heard: string[] = [];
+    const inputs = await fetchLoadInputs(api, 'stories260K', { name: 'tiny-lora', scale: 0.5 }, { onHeader: (h) => heard.push(`${h.id} before ${asked.length} calls`) });
+    expect(asked).toEqual(['engine:header', 'engine:adapter']);
+    expect(heard).toEqual([`${modelId} before 1 calls`]);
+    expect(inputs!.header.id).toBe(modelId);
+    expect(inputs!.lora).toMatchObject({ name: 'tiny-lora', scale: 0.5 });
+    expect(Buffer.from(inputs!.lora!.bytes).equals(Buffer.from(bytes))).toBe(true);
+    // No adapter asked for: the header only. Aborted after the header: nothing more is asked.
+    asked.length = 0;
+    expect((await fetchLoadInputs(api, modelId, undefined))!.lora).toBeUndefined();
+    expect(await fetchLoadInputs(api, modelId, { name: 'tiny-lora', scale: 1 }, { aborted: () => true })).toBeNull();
+    expect(asked).toEqual(['engine:header', 'engine:header']);
+    // An unknown adapter or model fails the load with the services' code.
+    await expect(fetchLoadInputs(api, modelId, { name: 'nope', scale: 1 })).rejects.toMatchObject({ code: 'ADAPTER_NOT_FOUND' });
+    await expect(fetchLoadInputs(api, 'no-such-model', undefined)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
   });
 });
 

@@ -69,7 +69,9 @@ describe('the Electron engine port (main side)', () => {
     expect(bytes).toBeInstanceOf(Uint8Array);
     expect([...bytes]).toEqual([7, 7, 7, 7, 7]);
     expect(await s.t.invoke('engine:header', { model: 'm' })).toEqual({ ok: true, value: { channel: 'engine:header' } });
+    expect(await s.t.invoke('engine:adapter', { model: 'm', name: 'a' })).toEqual({ ok: true, value: { channel: 'engine:adapter' } });
     expect(s.reached.map((r) => r.ctx)).toEqual([
+      { transport: 'electron', origin: APP_ORIGIN },
       { transport: 'electron', origin: APP_ORIGIN },
       { transport: 'electron', origin: APP_ORIGIN },
     ]);
@@ -120,8 +122,14 @@ describe('the Electron engine port (main side)', () => {
     const s = setup(() => facts);
     expect((await s.t.invoke('engine:header', { model: 'm' })).ok).toBe(true);
     facts = { frameUrl: null, isMainFrame: false };
-    const env = await s.t.invoke('engine:header', { model: 'm' });
-    expect((env as Extract<Envelope, { ok: false }>).error.code).toBe('IPC_FORBIDDEN_SENDER');
+    for (const [channel, payload] of [
+      ['engine:header', { model: 'm' }],
+      ['engine:adapter', { model: 'm', name: 'a' }],
+      ['engine:read', { model: 'm', tensor: 't', offset: 0, length: 1 }],
+    ] as const) {
+      const env = await s.t.invoke(channel, payload);
+      expect((env as Extract<Envelope, { ok: false }>).error.code, channel).toBe('IPC_FORBIDDEN_SENDER');
+    }
     expect(s.reached).toHaveLength(1);
     s.t.close();
   });

@@ -14,7 +14,7 @@ import { bucketHistory } from '../../electron/services/train-run-info';
 import { readCheckpoint } from '../../electron/train/checkpoint';
 import { directCaller } from '../../shared/ipc/dispatch';
 import type { EventPayload } from '../../shared/ipc/contract';
-import { paramLayout } from '../../shared/train/gpu-trainer';
+import { paramLayout } from '../../shared/train/param-layout';
 import { paramSpecs } from '../../shared/train/config';
 import { initParams } from '../../shared/train/init';
 import { modelConfigOf, parseRecipe } from '../../shared/train/recipe';

@@ -11,6 +11,7 @@ import type { Services } from '../../electron/services';
 import type { WebHost } from '../../electron/web/server';
 import type { TensorSource } from '../../shared/engine/tensor-source';
 import { ENGINE_PORT_PATH } from '../../shared/ipc/engine-port';
+import { fetchLoadInputs } from '../../renderer/src/engine/api-source';
 import { closeServedStories, connectNodeClient, serveStories } from '../support/web-client';
 
 let tmp: string;
@@ -80,6 +81,20 @@ describe('the engine port over browser mode', () => {
     s.ws.send(JSON.stringify({ id: 3, channel: 'engine:read', payload: { model: modelId, tensor: 'output_norm.weight', offset: 0, length: 16 } }));
     expect((await s.next()).isBinary).toBe(true);
     s.ws.close();
+  });
+
+  it('serves what a load asks before the weights (the worker\'s fetchLoadInputs): the header, and engine:adapter validated and answered', async () => {
+    const client = await connectNodeClient(host, ENGINE_PORT_PATH);
+    try {
+      const inputs = await fetchLoadInputs(client.api, 'stories260K', undefined);
+      expect(inputs!.header.id).toBe(modelId);
+      // engine:adapter reaches its handler through the port (no adapter is stored: its own error, not an unknown channel).
+      await expect(fetchLoadInputs(client.api, modelId, { name: 'tiny-lora', scale: 1 })).rejects.toMatchObject({ code: 'ADAPTER_NOT_FOUND' });
+      const bad = await client.transport.invoke('engine:adapter', { model: modelId, name: '../x' });
+      expect(bad).toMatchObject({ ok: false, error: { code: 'IPC_INVALID_REQUEST', message: expect.stringContaining('name') } });
+    } finally {
+      client.close();
+    }
   });
 
   it('refuses every other channel with the dispatcher\'s unknown-channel error, which /api serves', async () => {

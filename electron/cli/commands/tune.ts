@@ -9,7 +9,7 @@ import { adapterKey, candidateName, intMatvecTable, kernelsKey, TUNING_CANDIDATE
 import { confirmTuning } from '../../engine/confirm-tuning';
 import { isWeightType, WEIGHT_TYPES, type WeightType } from '../../../shared/engine/quant-matmul';
 import { adapterName } from '../../../shared/gpu/adapter';
-import { openBenchContext } from './bench';
+import { openBenchContext } from '../bench/context';
 import { forgetTuning, saveTuningRecord, tuningFilePath } from '../../engine/tuning-store';
 import { defaultDataDir } from '../../app-meta';
 import { openSessionStore } from '../../services/session-handlers';

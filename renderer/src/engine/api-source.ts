@@ -1,12 +1,41 @@
 /**
- * A TensorSource whose bytes come from elsewhere (engine:read over the engine worker's own
- * port to the services, engine-link.ts): reads are split into requests of at most
+ * What the engine worker asks the services for over its own port (engine-link.ts): a model's
+ * header and stored LoRA adapter when it loads (engine:header, engine:adapter), and a
+ * TensorSource whose bytes come as engine:read answers: reads are split into requests of at most
  * ENGINE_LIMITS.readBytes, and every answer must have the length asked for.
  */
 import { EngineError } from '../../../shared/engine/errors';
 import { checkTensorRange, type ModelHeader, type TensorSource } from '../../../shared/engine/tensor-source';
-import { checkEngineRead, ENGINE_LIMITS } from '../../../shared/ipc/channels/engine';
+import { checkEngineRead, ENGINE_LIMITS, type EngineHeader } from '../../../shared/ipc/channels/engine';
 import type { PxiApi } from '../../../shared/ipc/client';
+import type { LoraToLoad } from './protocol';
+
+/** A load's inputs from the services: the header, then the adapter's bytes when one is asked for. */
+export interface LoadInputs {
+  header: EngineHeader;
+  lora?: LoraToLoad;
+}
+
+/**
+ * The header of model `model` (id or name), then, with `lora`, the bytes of that adapter stored
+ * beside it (asked by the model's id, so a model renamed meanwhile is still the one loaded).
+ * `onHeader` hears the header before the adapter is asked for (the page shows the model's name);
+ * `aborted` is asked after each answer: once it says so, nothing more is asked and null is returned.
+ */
+export async function fetchLoadInputs(
+  api: PxiApi,
+  model: string,
+  lora: { name: string; scale: number } | undefined,
+  hooks: { onHeader?: (header: EngineHeader) => void; aborted?: () => boolean } = {},
+): Promise<LoadInputs | null> {
+  const header = await api.call('engine:header', { model });
+  if (hooks.aborted?.()) return null;
+  hooks.onHeader?.(header);
+  if (!lora) return { header };
+  const { bytes } = await api.call('engine:adapter', { model: header.id, name: lora.name });
+  if (hooks.aborted?.()) return null;
+  return { header, lora: { name: lora.name, scale: lora.scale, bytes } };
+}
 
 export type RangeReader = (tensor: string, offset: number, length: number) => Promise<Uint8Array>;
 

@@ -36,7 +36,7 @@ import { kernelTuningSession } from '../../../shared/sessions/kernel-tuning';
 import { residencySession } from '../../../shared/sessions/residency';
 import { decodeEngineHeader } from '../../../shared/ipc/channels/engine';
 import { chatTemplateFromGguf, tokenizerFromGguf, type Tokenizer } from '../../../shared/tokenizer';
-import { apiRangeReader, remoteTensorSource } from './api-source';
+import { apiRangeReader, fetchLoadInputs, remoteTensorSource } from './api-source';
 import { connectEngineLink } from './engine-link';
 import type { ResidencyPlan } from '../../../shared/engine/residency';
 import type { EngineActivity, FromWorker, GenerationSettings, LoraToLoad, ResidencyInfo, ToWorker } from './protocol';
@@ -217,17 +217,24 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
   loading = abort;
   const t0 = performance.now();
   try {
-    const header = decodeEngineHeader(msg.header);
+    // The header and the adapter come over this worker's own link, as the tensor bytes do.
+    const inputs = await fetchLoadInputs(await linked, msg.model, msg.lora, {
+      onHeader: (h) => post({ type: 'header', load: msg.load, modelId: h.id, name: h.name }),
+      aborted: () => abort.signal.aborted,
+    });
+    if (!inputs) return;
+    const wire = inputs.header;
+    const header = decodeEngineHeader(wire);
     const tokenizer = tokenizerFromGguf(header.metadata, header.file);
     const chatTemplate = chatTemplateFromGguf(header.metadata, header.file);
     const gpu = await device();
     const tuneStart = performance.now();
-    const record = await tuningFor(gpu, header, msg.header.name, msg.tuning, abort.signal);
+    const record = await tuningFor(gpu, header, wire.name, msg.tuning, abort.signal);
     const tuneSeconds = (performance.now() - tuneStart) / 1000;
     let last = 0;
-    const source = remoteTensorSource(header, apiRangeReader(() => linked, msg.header.id));
+    const source = remoteTensorSource(header, apiRangeReader(() => linked, wire.id));
     // A stored LoRA adapter: checked against the base as llama.cpp checks it, applied over any weight type.
-    const lora = msg.lora ? await loraOf(msg.lora, source) : undefined;
+    const lora = inputs.lora ? await loraOf(inputs.lora, source) : undefined;
     const model = await Model.load(gpu, source, {
       ...(lora ? { lora } : {}),
       ...(msg.contextLength ? { contextLength: msg.contextLength } : {}),
@@ -248,14 +255,14 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       model.destroy();
       return;
     }
-    loaded = { id: msg.header.id, model, tokenizer, chatTemplate, session: null, system: undefined };
+    loaded = { id: wire.id, model, tokenizer, chatTemplate, session: null, system: undefined };
     applyTrace(loaded);
     post({
       type: 'loaded',
       info: {
-        modelId: msg.header.id,
-        name: msg.header.name,
-        lora: msg.lora ? { name: msg.lora.name, scale: msg.lora.scale } : null,
+        modelId: wire.id,
+        name: wire.name,
+        lora: inputs.lora ? { name: inputs.lora.name, scale: inputs.lora.scale } : null,
         adapter: adapterName(gpu.adapter, 'WebGPU'),
         f16: gpu.caps.f16,
         contextLength: model.contextLength,
@@ -277,7 +284,7 @@ async function load(msg: Extract<ToWorker, { type: 'load' }>): Promise<void> {
       const startedAt = new Date(finishedAt.getTime() - (performance.now() - t0)).toISOString();
       post({
         type: 'planned',
-        session: residencySession({ plan: model.residency, model: msg.header.name, adapter: adapterKey(gpu.adapter), driver: adapterName(gpu.adapter, 'WebGPU'), startedAt, finishedAt: finishedAt.toISOString(), by: 'Chat, loading under its GPU memory budget' }),
+        session: residencySession({ plan: model.residency, model: wire.name, adapter: adapterKey(gpu.adapter), driver: adapterName(gpu.adapter, 'WebGPU'), startedAt, finishedAt: finishedAt.toISOString(), by: 'Chat, loading under its GPU memory budget' }),
       });
     }
   } catch (e) {

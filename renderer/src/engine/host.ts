@@ -1,8 +1,9 @@
 /**
  * The renderer's engine, seen from the UI thread: a worker runs the WGSL engine (device, model,
- * generation); this side asks for the model's header (engine:header), hands each new worker its
- * own link to the services (engine-link.ts: the worker reads tensor bytes over it, so 8 MiB
- * reads never pass this thread) and turns the worker's messages into promises and callbacks.
+ * generation); this side hands each new worker its own link to the services (engine-link.ts:
+ * the worker asks for the model's header, a LoRA adapter's bytes and the tensor bytes over it,
+ * so none of them, 8 MiB reads included, passes this thread), says which model to load, and
+ * turns the worker's messages into promises and callbacks.
  * One instance serves the whole renderer, so a loaded model survives switching views.
  *
  * A lost device (driver reset, GPU process crash) ends the worker: the host reports it, and
@@ -172,13 +173,10 @@ export class EngineHost {
     if (this.activityValue) this.setActivity(null);
     this.setState({ kind: 'loading', modelId: ref, name: ref, bytesDone: 0, bytesTotal: 0, tensor: '' });
     try {
-      const header = await this.api.call('engine:header', { model: ref });
-      if (gen !== this.generation) throw new PxiError('ENGINE_DESTROYED', 'another model load started');
-      this.setState({ kind: 'loading', modelId: header.id, name: header.name, bytesDone: 0, bytesTotal: 0, tensor: '' });
-      const lora = opts.lora ? { name: opts.lora.name, scale: opts.lora.scale ?? 1, bytes: (await this.api.call('engine:adapter', { model: header.id, name: opts.lora.name })).bytes } : undefined;
-      if (gen !== this.generation) throw new PxiError('ENGINE_DESTROYED', 'another model load started');
+      const lora = opts.lora ? { name: opts.lora.name, scale: opts.lora.scale ?? 1 } : undefined;
       const done = new Promise<LoadedInfo>((resolve, reject) => (this.loadWaiters = { resolve, reject }));
-      this.send({ type: 'load', header, tuning: this.kept.read(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}), ...(opts.gpuMemory ? { gpuMemory: opts.gpuMemory } : {}), ...(lora ? { lora } : {}) });
+      // The worker asks for the header and the adapter over its own link; its `header` message names the model.
+      this.send({ type: 'load', load: gen, model: ref, tuning: this.kept.read(), ...(opts.contextLength ? { contextLength: opts.contextLength } : {}), ...(opts.gpuMemory ? { gpuMemory: opts.gpuMemory } : {}), ...(lora ? { lora } : {}) });
       return await done;
     } catch (e) {
       if (gen === this.generation) this.setState({ kind: 'failed', modelId: ref, error: serializeError(e) });
@@ -334,6 +332,12 @@ export class EngineHost {
   private onMessage(w: Worker, m: FromWorker): void {
     if (w !== this.worker) return;
     switch (m.type) {
+      case 'header': {
+        // Only the load in progress names the model (a replaced or cancelled one's header is stale).
+        const s = this.stateValue;
+        if (m.load === this.generation && s.kind === 'loading') this.setState({ ...s, modelId: m.modelId, name: m.name });
+        break;
+      }
       case 'progress': {
         const s = this.stateValue;
         if (s.kind === 'loading') this.setState({ kind: 'loading', modelId: s.modelId, name: s.name, bytesDone: m.bytesDone, bytesTotal: m.bytesTotal, tensor: m.tensor });

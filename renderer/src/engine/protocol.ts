@@ -1,11 +1,11 @@
 /**
  * Messages between the renderer's main thread (which owns the IPC API) and the engine worker
- * (which owns the WebGPU device and the model). The worker reads tensor bytes itself, over the
- * link the main thread hands it first (engine-link.ts): the bytes never pass the page thread.
+ * (which owns the WebGPU device and the model). The worker makes its engine calls itself (the
+ * model's header, a LoRA adapter's bytes, tensor bytes), over the link the main thread hands it
+ * first (engine-link.ts): none of them passes the page thread.
  */
 import type { LedgerSummary } from '../../../shared/gpu/ledger';
 import type { SerializedError } from '../../../shared/errors';
-import type { EngineHeader } from '../../../shared/ipc/channels/engine';
 import type { EngineLink } from './engine-link';
 import type { CandidateTiming, TuningFile, TuningRecord, TypeTuning } from '../../../shared/engine/autotune';
 import type { NewSession } from '../../../shared/sessions/record';
@@ -38,9 +38,14 @@ export type ToWorker =
   | { type: 'link'; link: EngineLink }
   /** No link could be opened: every read fails with this error. */
   | { type: 'link-error'; error: SerializedError }
-  /** `tuning`: the kernel measurements this browser kept (the worker measures what is missing). */
-  /** `gpuMemory`: the budget in bytes the residency planner fits the model to (absent: none). */
-  | { type: 'load'; header: EngineHeader; contextLength?: number; gpuMemory?: number; tuning: TuningFile; lora?: LoraToLoad }
+  /**
+   * Loads `model` (id or name): the worker asks for its header (engine:header) and the stored
+   * adapter `lora` names (engine:adapter) over its own link. `load`: the page's number for this
+   * load, echoed in its `header` message. `tuning`: the kernel measurements this browser kept
+   * (the worker measures what is missing). `gpuMemory`: the budget in bytes the residency
+   * planner fits the model to (absent: none).
+   */
+  | { type: 'load'; load: number; model: string; contextLength?: number; gpuMemory?: number; tuning: TuningFile; lora?: { name: string; scale: number } }
   /**
    * `history`: the conversation before `text` (chat mode). When given, the worker's chat session
    * is rebuilt from it (the KV cache still serves the prefix it shares), so the view's stored
@@ -148,6 +153,8 @@ export interface EngineActivations {
 }
 
 export type FromWorker =
+  /** The header of the model load `load` loads arrived: its id and name, before its weights. */
+  | { type: 'header'; load: number; modelId: string; name: string }
   | { type: 'progress'; bytesDone: number; bytesTotal: number; tensor: string }
   /** Measuring the decode kernels on this adapter (once per adapter and kernel version). */
   | { type: 'tuning'; weightType: string; index: number; count: number }
