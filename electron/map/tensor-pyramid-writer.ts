@@ -1,14 +1,16 @@
 /**
  * One tensor's pyramid, fed with the tensor's bytes as they come: in chunks of any size and
- * alignment (a quantisation block cut by a chunk edge waits in a small carry buffer), decoded
- * with shared/quant a few blocks at a time into one reused buffer, pushed to the pure
- * TensorPyramid; finished cells go to the index in small transactions, and the one that writes
- * the last cells marks the tensor built. buildPyramid feeds it bytes read back from the volume;
- * the import feeds it the source bytes it is storing (one pass over the file). TensorPyramid's
- * cells do not depend on the chunking, so both give the same cells, bit for bit.
+ * alignment (a quantisation block cut by a chunk edge waits in a small carry buffer), handed to
+ * the pure TensorPyramid a few blocks at a time: as they are for the types whose statistics come
+ * from their integer codes (Q4_K, Q6_K, Q8_0: CODE_STATS_TYPES, never decoded), else decoded
+ * with shared/quant into one reused buffer. Finished cells go to the index in small
+ * transactions, and the one that writes the last cells marks the tensor built. buildPyramid
+ * feeds it bytes read back from the volume; the import feeds it the source bytes it is storing
+ * (one pass over the file). TensorPyramid's cells do not depend on the chunking, so both give
+ * the same cells, bit for bit.
  */
 import { MapError } from '../../shared/map/errors';
-import { TensorPyramid, type PyramidCell, type TensorPyramidSummary } from '../../shared/map/pyramid-core';
+import { CODE_STATS_TYPES, TensorPyramid, type PyramidCell, type TensorPyramidSummary } from '../../shared/map/pyramid-core';
 import { getQuantFormat, isQuantTypeName, type QuantFormat } from '../../shared/quant';
 import type { MapIndex } from './map-index';
 import type { IndexedRegion } from './map-types';
@@ -23,6 +25,8 @@ export class TensorPyramidWriter {
   private carried = 0;
   private readonly values: Float32Array;
   private readonly step: number;
+  /** The type's name when its blocks go to the pyramid undecoded (CODE_STATS_TYPES), else null. */
+  private readonly codes: string | null;
   private written = 0;
 
   private constructor(
@@ -39,7 +43,8 @@ export class TensorPyramidWriter {
     });
     this.carry = new Uint8Array(fmt.bytesPerBlock);
     this.step = Math.max(1, Math.floor(DECODE_BYTES / fmt.bytesPerBlock)) * fmt.bytesPerBlock;
-    this.values = new Float32Array((this.step / fmt.bytesPerBlock) * fmt.blockSize);
+    this.codes = CODE_STATS_TYPES.has(fmt.name) ? fmt.name : null;
+    this.values = new Float32Array(this.codes ? 0 : (this.step / fmt.bytesPerBlock) * fmt.blockSize);
   }
 
   /**
@@ -111,8 +116,12 @@ export class TensorPyramidWriter {
     return summary;
   }
 
-  /** Whole blocks: decoded into the reused buffer where the format can, else into a new array. */
+  /** Whole blocks: to the pyramid as codes, or decoded into the reused buffer where the format can, else into a new array. */
   private decode(blocks: Uint8Array): void {
+    if (this.codes) {
+      this.pyr.pushBlocks(this.codes, blocks);
+      return;
+    }
     const n = (blocks.length / this.fmt.bytesPerBlock) * this.fmt.blockSize;
     if (this.fmt.dequantizeInto) {
       this.fmt.dequantizeInto(blocks, n, this.values);

@@ -1,14 +1,18 @@
 /**
- * sha256 of byte streams on their own thread. Import and export hash every byte of a multi-GB
+ * sha256 of byte streams off the main thread. Import and export hash every byte of a multi-GB
  * GGUF; on the main thread that costs as much as everything else it does (measured: ~1.5 ms/MiB
  * of a 2-core machine's main thread, which made it the import's bottleneck). Here the bytes sit
  * in a ring of SharedArrayBuffer slots: the caller reads (or copies) a chunk into a slot, hands
- * the slot to the hash thread and to its other consumer at once, and the slot is reused when
- * both have released it. Recycling slots also keeps 4 MiB allocations (and the garbage
- * collections they trigger) out of the hot loop. One worker serves several streams (a store
- * keeps one for all its imports and exports); each stream is hashed in the order of its updates.
+ * the slot to the hasher and to its other consumer at once, and the slot is reused when both
+ * have released it. Recycling slots also keeps 4 MiB allocations (and the garbage collections
+ * they trigger) out of the hot loop. Each stream is hashed in the order of its updates.
+ *
+ * Who hashes: given `hashes` (a store passes its volume's `Volume.fileHash`), the volume's one
+ * hash thread, the thread PixelFS hashes its files on (one hash pool per process, not two: the
+ * slots' shared memory is read there in place); without it, a worker of its own.
  */
 import { Worker } from 'node:worker_threads';
+import type { FileHash } from '../pixelfs/index';
 import { copyInto } from '../pixelfs/tile-codec';
 
 // Plain CommonJS, evaluated by the worker: no loader needed, works from sources, bundles and Electron.
@@ -51,7 +55,8 @@ export interface HashStream {
 type FromWorker = { t: 'done'; slot: number } | { t: 'digest'; s: number; hex: string };
 
 export class HashWorker {
-  private readonly worker: Worker;
+  /** The worker of its own (null when the streams go to `hashes`). */
+  private readonly worker: Worker | null;
   private readonly sabs: SharedArrayBuffer[];
   private readonly refs: number[];
   private readonly free: number[] = [];
@@ -64,10 +69,16 @@ export class HashWorker {
   constructor(
     readonly slotBytes: number,
     slotCount: number,
+    /** Where streams are hashed (one FileHash per stream); without it, a worker of its own. */
+    private readonly hashes?: () => FileHash,
   ) {
     this.sabs = Array.from({ length: slotCount }, () => new SharedArrayBuffer(slotBytes));
     this.refs = this.sabs.map(() => 0);
     for (let i = slotCount - 1; i >= 0; i--) this.free.push(i);
+    if (hashes) {
+      this.worker = null;
+      return;
+    }
     this.worker = new Worker(WORKER_SOURCE, { eval: true });
     this.worker.unref();
     this.worker.on('message', (m: FromWorker) => {
@@ -117,6 +128,8 @@ export class HashWorker {
   }
 
   stream(): HashStream {
+    if (this.hashes) return this.sharedStream(this.hashes());
+    const worker = this.worker!;
     const s = this.nextStream++;
     let finished = false;
     return {
@@ -124,20 +137,54 @@ export class HashWorker {
         if (this.failure) throw this.failure;
         if (finished) throw new Error('hash stream already finished');
         this.refs[slot.index]!++;
-        this.worker.postMessage({ t: 'data', s, sab: this.sabs[slot.index], length, slot: slot.index });
+        worker.postMessage({ t: 'data', s, sab: this.sabs[slot.index], length, slot: slot.index });
       },
       digest: () => {
         if (this.failure) return Promise.reject(this.failure);
         finished = true;
         return new Promise((resolve, reject) => {
           this.digests.set(s, { resolve, reject });
-          this.worker.postMessage({ t: 'digest', s });
+          worker.postMessage({ t: 'digest', s });
         });
       },
       drop: () => {
         if (finished || this.closed) return;
         finished = true;
-        this.worker.postMessage({ t: 'drop', s });
+        worker.postMessage({ t: 'drop', s });
+      },
+    };
+  }
+
+  /**
+   * A stream over a FileHash of the shared hash thread: each update holds its slot until the
+   * thread has read it (FileHash.update resolves then); a failed update fails the hasher, as a
+   * dead worker of its own does.
+   */
+  private sharedStream(fh: FileHash): HashStream {
+    let finished = false;
+    return {
+      update: (slot, length) => {
+        if (this.failure) throw this.failure;
+        if (finished) throw new Error('hash stream already finished');
+        this.refs[slot.index]!++;
+        const i = slot.index;
+        fh.update(new Uint8Array(this.sabs[i]!, 0, length)).then(
+          () => this.release(i),
+          (e: unknown) => {
+            this.fail(e instanceof Error ? e : new Error(String(e)));
+            this.release(i);
+          },
+        );
+      },
+      digest: () => {
+        if (this.failure) return Promise.reject(this.failure);
+        finished = true;
+        return fh.digest();
+      },
+      drop: () => {
+        if (finished) return;
+        finished = true;
+        fh.drop();
       },
     };
   }
@@ -156,6 +203,6 @@ export class HashWorker {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 }

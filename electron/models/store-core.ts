@@ -56,9 +56,12 @@ export class StoreCore {
     if (this.closed) throw new ModelStoreError('MODEL_NOT_FOUND', `${this.root}: the model store is closed`, { file: this.root });
   }
 
-  /** The store's hash thread, started at first use (12 slots of one read chunk each). */
+  /**
+   * The store's hasher, made at first use: 12 slots of one read chunk each, hashed on the
+   * volume's hash thread (the one PixelFS hashes its files on: one hash pool, not two).
+   */
   hasher(): HashWorker {
-    this.hashWorker ??= new HashWorker(this.chunkBytes, 12);
+    this.hashWorker ??= new HashWorker(this.chunkBytes, 12, () => this.volume.fileHash());
     return this.hashWorker;
   }
 

@@ -18,6 +18,7 @@ export type {
   VolumeStats,
 } from './volume-types';
 export { TilePool, defaultPoolSize } from './worker-pool';
+export type { FileHash } from './worker-pool';
 export { nodeFileOps, RollingSync, renameDurable, writeFileDurable, writeFileDurableStream, type DurableSink, type DurableWriteOptions } from './file-ops';
 export type { FileOps, WriteHandle } from './file-ops';
 export { encodeTile, decodeTile, tileCapacity, sha256Hex, META_CHUNK, MAX_TILE_SIDE } from './tile-codec';

@@ -30,7 +30,7 @@ import { TileFiles } from './tile-files';
 import { TileReader } from './tile-reader';
 import { verifyFiles } from './verify';
 import type { FileInfo, GcOptions, GcResult, GetOptions, OpenOptions, PendingInfo, PutOptions, PutResult, SweepResult, VerifyReport, VolumeStats } from './volume-types';
-import { TilePool } from './worker-pool';
+import { TilePool, type FileHash } from './worker-pool';
 
 export const DEFAULT_SETTINGS: Readonly<VolumeSettings> = { tileWidth: 1024, tileHeight: 1024, level: 0 };
 export const CATALOG_FILE = 'catalog.sqlite';
@@ -386,6 +386,15 @@ export class Volume {
   integrityCheck(): string[] {
     this.assertOpen();
     return this.catalog.integrityCheck();
+  }
+
+  /**
+   * A whole-file sha256 on the volume's hash thread (the one its puts hash their files on), for
+   * other byte streams of the process: the model store hashes its GGUFs there (one hash pool).
+   */
+  fileHash(): FileHash {
+    this.assertOpen();
+    return this.pool.fileHash();
   }
 
   /** Empties the decoded-tile cache, so that the next reads load from disk (layout measurements). */

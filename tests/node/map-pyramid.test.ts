@@ -86,7 +86,7 @@ function checkAgainstReference(index: MapIndex, f: Fixture): number {
     for (let k = 0; k <= topLevel(region.grid); k++) {
       for (const { col, row } of cellsAt(region.grid, k)) {
         const cell = index.getCell(region.id, k, col, row)!;
-        expectCellMatches(cell, ref.get(`${k}/${col}/${row}`)!, `${region.name} ${k}/${col}/${row}`);
+        expectCellMatches(cell, ref.get(`${k}/${col}/${row}`)!, `${region.name} ${k}/${col}/${row}`, region.tensor!.ggmlType === 'Q4_K' ? 2 ** -23 : 0);
         checked++;
       }
     }
@@ -102,8 +102,10 @@ function checkAgainstReference(index: MapIndex, f: Fixture): number {
       const e = ref.get(`0/${col}/${row}`)!;
       for (let i = 0; i < e.cnt.length; i++) if (e.cnt[i]! > 0) (lo = Math.min(lo, e.sum[i]! / e.cnt[i]!)), (hi = Math.max(hi, e.sum[i]! / e.cnt[i]!));
     }
-    expect(region.pyramid.heatMin).toBeCloseTo(lo, 12);
-    expect(region.pyramid.heatMax).toBeCloseTo(hi, 12);
+    // Q4_K's means are of the exact values a·q − b (code statistics), the reference's of their f32 decoding.
+    const digits = region.tensor!.ggmlType === 'Q4_K' ? 5 : 12;
+    expect(region.pyramid.heatMin).toBeCloseTo(lo, digits);
+    expect(region.pyramid.heatMax).toBeCloseTo(hi, digits);
   }
   return checked;
 }

@@ -3,10 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { ChunkChannel } from '../../electron/models/channel';
 import { HashWorker } from '../../electron/models/hash-worker';
 import { RateMeter, formatDuration } from '../../electron/models/progress';
+import { TilePool } from '../../electron/pixelfs/index';
 
 describe('hash worker', () => {
-  it('hashes interleaved streams in order through a small ring of recycled slots', async () => {
-    const hw = new HashWorker(1000, 3);
+  // Its own worker, or the streams on a PixelFS pool's hash thread (what a store does: one hash pool).
+  it.each(['own worker', 'pool hash thread'])('hashes interleaved streams in order through a small ring of recycled slots (%s)', async (mode) => {
+    const pool = mode === 'own worker' ? null : new TilePool({ size: 1 });
+    const hw = pool ? new HashWorker(1000, 3, () => pool.fileHash()) : new HashWorker(1000, 3);
     try {
       const data = [randomBytes(7777), randomBytes(1), randomBytes(0), randomBytes(3000)];
       const streams = data.map(() => hw.stream());
@@ -32,6 +35,7 @@ describe('hash worker', () => {
       expect(await s.digest()).toBe(createHash('sha256').update(big).digest('hex'));
     } finally {
       await hw.close();
+      await pool?.close();
     }
   });
 });
