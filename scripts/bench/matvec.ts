@@ -10,7 +10,7 @@
  * in alternating order, and `×` is the median over rounds of first candidate ÷ this one (a
  * busy stretch of the machine hits both alike). `--kernels`: for tokens > 1, `matmul` (the
  * default prefill kernel), `tile` (matmul_tile) and `tile-wg` (matmul_tile_wg), the tiled
- * products of Q8_0/Q4_0/Q4_K/Q6_K; `i8` / `i8x` (Q8_0, Q4_0, Q4_K): quantize_q8 over the tokens, then
+ * products of Q8_0/Q4_0/Q4_K/Q6_K; `i8` / `i8x` (Q8_0, Q4_0, Q4_K, Q6_K): quantize_q8 over the tokens, then
  * the integer prefill product (dot4I8Packed / plain i32), the quantisation included in the time;
  * `--i8-rows`: Q4_K's rows per invocation to time (default INT_MATMUL_ROWS), one candidate each.
  */

@@ -13,7 +13,7 @@
  * 8 bits) and kept only when proven faster than the default f32 shape; the record then names it
  * (intMatvec), and a model loaded with the record decodes that type through it. Not tuned: off.
  * Prefill (opt-in, `prefill`): for the types with tiled products or an integer prefill product
- * (quant-matmul.ts PrefillVariant; `i8`/`i8x` for Q8_0, Q4_0, Q4_K), each variant's product of PREFILL_TOKENS tokens is checked against the default `matmul`
+ * (quant-matmul.ts PrefillVariant; `i8`/`i8x` for Q8_0, Q4_0, Q4_K, Q6_K), each variant's product of PREFILL_TOKENS tokens is checked against the default `matmul`
  * kernel's and timed against it under the same rule; the record keeps one (`prefill.variant`)
  * only when proven faster, and a model loaded with the record prefills that type through it.
  */

@@ -160,11 +160,12 @@ export function planQuantizeTokens(cols: number, tokens: number, xOffset = 0, xS
 export const INT_MATMUL_TOKENS = 4;
 /**
  * The types with an integer prefill product: the 32-value blocks (Q8_0, Q4_0: `matmul` of
- * _matvec_i8.wgsl, one row per invocation; the r2/r4 shapes run it too: the same shader) and Q4_K
+ * _matvec_i8.wgsl, one row per invocation; the r2/r4 shapes run it too: the same shader), Q4_K
  * (`matmul` of _matvec_i8_k_v16.wgsl, the 16-byte reads of its decode kernel, INT_MATMUL_ROWS rows
- * per invocation). Variant 'dot4' is dot4I8Packed, 'int' the plain-i32 products.
+ * per invocation) and Q6_K (`matmul` of _q6_k_i8.wgsl, one row per invocation, beside its decode
+ * kernel). Variant 'dot4' is dot4I8Packed, 'int' the plain-i32 products.
  */
-export const INT_MATMUL_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K'];
+export const INT_MATMUL_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 const INT_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
 /** Rows per invocation of Q4_K's prefill product by default (override NR, 1..8; 8 measured fastest on lavapipe, specs/benchmarks.md). */
 export const INT_MATMUL_ROWS = 8;
@@ -184,19 +185,20 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   if ((a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`the integer prefill product needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
   if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
-  const superBlock = SUPER_BLOCK(type as IntWeightType);
-  const nr = superBlock ? (a.rowsPerInvocation ?? INT_MATMUL_ROWS) : 1;
-  if (!Number.isInteger(nr) || nr < 1 || nr > 8 || (!superBlock && a.rowsPerInvocation !== undefined && a.rowsPerInvocation !== 1)) {
+  // Q4_K's product is the 16-byte-read shape (whole super-blocks, weights on 16 bytes), NR rows per invocation.
+  const v16 = type === 'Q4_K';
+  const nr = v16 ? (a.rowsPerInvocation ?? INT_MATMUL_ROWS) : 1;
+  if (!Number.isInteger(nr) || nr < 1 || nr > 8 || (!v16 && a.rowsPerInvocation !== undefined && a.rowsPerInvocation !== 1)) {
     throw new GpuUsageError(`rowsPerInvocation must be 1..8 (Q4_K) or 1, got ${a.rowsPerInvocation}`);
   }
-  // Q4_K's product is the 16-byte-read shape: whole super-blocks, weights on 16 bytes.
-  const v: IntVariant = superBlock ? (a.variant === 'dot4' ? 'dot4-v16' : 'int-v16') : a.variant;
+  const v: IntVariant = v16 ? (a.variant === 'dot4' ? 'dot4-v16' : 'int-v16') : a.variant;
   if (!intVariantFits(v, a.weights)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
   const [gx, gy] = splitWorkgroups(Math.ceil(rows / (MATVEC_WG * nr)));
   return {
     shader: intShader(type as IntWeightType, v),
     entryPoint: 'matmul',
-    constants: { WG: MATVEC_WG, NR: nr },
+    // Q6_K's 4-byte super-block shape (_matvec_i8_k.wgsl) has no NR override.
+    constants: type === 'Q6_K' ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr },
     workgroups: [gx, gy, tiles],
     params: [rows, cols, a.tokens, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]],
   };

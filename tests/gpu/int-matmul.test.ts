@@ -1,12 +1,12 @@
 /**
  * The integer prefill products (`matmul` of shaders/_matvec_i8.wgsl for Q8_0 and Q4_0: one row per
  * invocation × 4 tokens; `matmul` of shaders/_matvec_i8_k_v16.wgsl for Q4_K: 1 to 8 rows per
- * invocation × 4 tokens; x quantised for all the tokens by one quantize_q8 dispatch) against the
+ * invocation × 4 tokens; `matmul` of shaders/_q6_k_i8.wgsl for Q6_K: one row × 4 tokens; x quantised for all the tokens by one quantize_q8 dispatch) against the
  * integer reference per token (intMatvecRef over quantizeQ8Ref of that token's x), with
  * dot4I8Packed and with the plain-i32 products, over rows not a multiple of the 64-row workgroup
  * (nor of the rows per invocation), token counts that leave a ragged last tile, and cols with odd
- * block counts (Q8_0/Q4_0: every other 2-byte-aligned row starts mid-word; Q4_K: 1, 3 and 11
- * super-blocks); the quantised tokens are checked bit for bit too.
+ * block counts (Q8_0/Q4_0: every other 2-byte-aligned row starts mid-word; Q4_K, Q6_K: 1, 3 and 11
+ * super-blocks, Q6_K's 210-byte rows starting mid-word every other one); the quantised tokens are checked bit for bit too.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../shared/gpu';
@@ -19,10 +19,10 @@ import { randomBlocks, uniform } from '../shared/quant-helpers';
 
 const ROWS = [1, 63, 65, 130];
 const TOKENS = [2, 4, 5, 9];
-const COLS: Record<IntMatmulType, number[]> = { Q8_0: [32, 96, 4128], Q4_0: [32, 96, 4128], Q4_K: [256, 768, 2816] };
-type IntMatmulType = 'Q8_0' | 'Q4_0' | 'Q4_K';
+const COLS: Record<IntMatmulType, number[]> = { Q8_0: [32, 96, 4128], Q4_0: [32, 96, 4128], Q4_K: [256, 768, 2816], Q6_K: [256, 768, 2816] };
+type IntMatmulType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 /** Rows per invocation tried: Q4_K's shape takes 1..4 (default INT_MATMUL_ROWS), the others 1. */
-const NRS: Record<IntMatmulType, (number | undefined)[]> = { Q8_0: [undefined], Q4_0: [undefined], Q4_K: [undefined, 1, 3, 4, 7] };
+const NRS: Record<IntMatmulType, (number | undefined)[]> = { Q8_0: [undefined], Q4_0: [undefined], Q4_K: [undefined, 1, 3, 4, 7], Q6_K: [undefined] };
 const MAX_ROWS = 130;
 const MAX_T = 9;
 const U = 2 ** -24;
@@ -66,8 +66,11 @@ describe('integer prefill dispatch plan', () => {
     expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2, rowsPerInvocation: 9 })).toThrow(/rowsPerInvocation/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 32 }, variant: 'dot4', tokens: 2, rowsPerInvocation: 2 })).toThrow(/rowsPerInvocation/);
     expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256, byteOffset: 8 }, variant: 'dot4', tokens: 2 })).toThrow(/multiple of 16 bytes/);
-    expect(hasIntMatmul('Q6_K', 'dot4')).toBe(false);
-    expect(() => planIntMatmul({ weights: { type: 'Q6_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2 })).toThrow(/no integer prefill product/);
+    const q6 = planIntMatmul({ weights: { type: 'Q6_K', rows: 130, cols: 512 }, variant: 'int', tokens: 5 });
+    expect([q6.shader, q6.constants, q6.workgroups]).toEqual(['matvec_q6_k_i8x', { WG: 64 }, [3, 1, 2]]);
+    expect(() => planIntMatmul({ weights: { type: 'Q6_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2, rowsPerInvocation: 2 })).toThrow(/rowsPerInvocation/);
+    expect(hasIntMatmul('Q5_K', 'dot4')).toBe(false);
+    expect(() => planIntMatmul({ weights: { type: 'Q5_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2 })).toThrow(/no integer prefill product/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 32 }, variant: 'dot4-r2', tokens: 2 })).toThrow(/no integer prefill product/);
   });
 });
@@ -79,7 +82,7 @@ describe.skipIf(!ctx)(SUITE, () => {
       const variants = intVariantsFor(ctx!, type).filter((v) => hasIntMatmul(type, v));
       expect(variants.length).toBeGreaterThan(0);
       for (const cols of COLS[type]) {
-        const bytes = randomBlocks(type, (MAX_ROWS * cols) / (type === 'Q4_K' ? 256 : 32), cols + 7);
+        const bytes = randomBlocks(type, (MAX_ROWS * cols) / (type === 'Q4_K' || type === 'Q6_K' ? 256 : 32), cols + 7);
         const x = uniform(MAX_T * cols, cols + 8, 2);
         const refs = Array.from({ length: MAX_T }, (_, t) => quantizeQ8Ref(x.subarray(t * cols, (t + 1) * cols)));
         for (const v of variants) {
