@@ -2,8 +2,9 @@
  * Integer decode products (issue 15 §1): x is quantised once per product into Q8 blocks
  * (shaders/quantize_q8.wgsl), then each weight block is dotted with it in i32 over packed bytes
  * (shaders/matvec_<type>_i8*.wgsl), llama.cpp's scheme for quantised weights (Q8_0, Q4_0, and
- * the super-block types Q4_K, Q6_K with their sub-block scales applied to integer sums). matvec (one token)
- * only; prefill and get_rows keep the f32 kernels of quant-matmul.ts. Variants:
+ * the super-block types Q4_K, Q6_K with their sub-block scales applied to integer sums). matvec (one token),
+ * and the integer prefill products (planIntMatmul: several tokens, when chosen); get_rows keeps the
+ * f32 kernels of quant-matmul.ts. Variants:
  *   'dot4'    one invocation per row, dot4I8Packed (WGSL packed_4x8_integer_dot_product)
  *   'int'     the same with the 4 products written out in plain i32 (adapters without dot4I8Packed)
  *   'dot4-sg' one subgroup per row, a lane per quant word, subgroupAdd (needs `subgroups`)
@@ -156,7 +157,7 @@ export function planQuantizeTokens(cols: number, tokens: number, xOffset = 0, xS
   return { shader: 'quantize_q8', entryPoint: 'quantize_q8', constants: { WG: QUANTIZE_WG }, workgroups: [gx, gy, 1], params: [cols, tokens, xOffset, xStride, qOffset, words] };
 }
 
-/** Tokens per invocation of the integer prefill products (`matmul` of _matvec_i8.wgsl and _matvec_i8_k_v16.wgsl, TT_I8). */
+/** Tokens per invocation of the integer prefill products (`matmul` of _matvec_i8.wgsl and _matvec_i8_k_v16.wgsl: TT_I8; _q6_k_i8.wgsl: TT_Q6). */
 export const INT_MATMUL_TOKENS = 4;
 /**
  * The types with an integer prefill product: the 32-value blocks (Q8_0, Q4_0: `matmul` of
