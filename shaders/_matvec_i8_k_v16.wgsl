@@ -1,5 +1,6 @@
 // Include-only (leading "_"). The 16-byte-read shape of the super-block integer decode products
-// (Q4_K): NR rows per invocation (override, 1..4), super-blocks in turn, every read a vec4<u32>:
+// (Q4_K): NR rows per invocation (override, 1..4; the prefill entry `matmul` below takes 1..8),
+// super-blocks in turn, every read a vec4<u32>:
 // a 144-byte super-block is 9 whole vec4s (header, then 8 of nibbles), an x block's 32 quants
 // are 2, and x's scales and block sums are read 4 blocks to a vec4; x's reads are shared by the
 // invocation's NR rows. On lavapipe each invocation is a SIMD lane and each load a gather, even of
@@ -62,6 +63,74 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   for (var r = 0u; r < NR; r++) {
     if (row0 + r < p.rows) {
       y[p.y_off + row0 + r] = acc[r];
+    }
+  }
+}
+
+// Prefill (issue 15 §2): Y[t, r] for a tile of NR rows per invocation (1..8 here, 8 by default:
+// int-matvec.ts INT_MATMUL_ROWS) × TT_I8 tokens, x quantised
+// for all the tokens first by one quantize_q8 dispatch (token t's row from word x_off + t ·
+// x_stride). For each chunk of a super-block, the NR rows' 32 nibble bytes (2 vec4s each) are
+// loaded once and dotted with every token of the tile, whose x chunk (4 vec4s) and scales and
+// sums (a vec4 each) are loaded once for the NR rows: per super-block 9 · NR weight loads and
+// 24 · TT_I8 x loads for NR · TT_I8 products (the decode shape: 9 + 20 / NR per product). Tokens
+// past the end read the last token and are not stored. Reference: shared/engine/reference/
+// int-matvec.ts (intMatvecRef per token).
+const TT_I8: u32 = 4u;
+
+@compute @workgroup_size(WG)
+fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let row0 = ((wid.x + wid.y * nwg.x) * WG + li) * NR;
+  if (row0 >= p.rows) {
+    return;
+  }
+  let t0 = wid.z * TT_I8;
+  let last = min(TT_I8, p.ntok - t0) - 1u;
+  let ns = p.cols / 256u;
+  let sv = BLOCK_BYTES / 16u;
+  var rv: array<u32, 8>;
+  for (var r = 0u; r < NR; r++) {
+    rv[r] = p.w_off / 4u + min(row0 + r, p.rows - 1u) * ns * sv;
+  }
+  // Token t's quantised row in vec4s (x_off and x_stride are multiples of 4 words), then where
+  // its scales and its block sums start.
+  let xt = (vec4<u32>(p.x_off) + (vec4<u32>(t0) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last))) * p.x_stride) / 4u;
+  let xs = xt + vec4<u32>(p.cols / 16u);
+  let xm = xs + vec4<u32>(p.cols / 128u);
+  var acc: array<vec4<f32>, 8>;
+  var hd: array<Head, 8>;
+  var qa: array<vec4<u32>, 8>;
+  var qb: array<vec4<u32>, 8>;
+  for (var k = 0u; k < ns; k++) {
+    for (var r = 0u; r < NR; r++) {
+      hd[r] = head_of(w[rv[r] + sv * k]);
+    }
+    for (var c = 0u; c < 4u; c++) {
+      for (var r = 0u; r < NR; r++) {
+        let v = rv[r] + sv * k;
+        qa[r] = w[v + 1u + 2u * c];
+        qb[r] = w[v + 2u + 2u * c];
+      }
+      let j = 2u * (c & 1u);
+      let b4 = 2u * k + (c >> 1u);
+      for (var t = 0u; t < TT_I8; t++) {
+        let x0 = xt[t] + 2u * (8u * k + 2u * c);
+        let x = array<vec4<u32>, 4>(xq[x0], xq[x0 + 1u], xq[x0 + 2u], xq[x0 + 3u]);
+        let dv = bitcast<vec4<f32>>(xq[xs[t] + b4]);
+        let su = bitcast<vec4<i32>>(xq[xm[t] + b4]);
+        let d = vec2<f32>(dv[j], dv[j + 1u]);
+        let s = vec2<i32>(su[j], su[j + 1u]);
+        for (var r = 0u; r < NR; r++) {
+          acc[r][t] += chunk_term(hd[r], c, qa[r], qb[r], x, d, s);
+        }
+      }
+    }
+  }
+  for (var r = 0u; r < NR; r++) {
+    if (row0 + r < p.rows) {
+      for (var t = 0u; t <= last; t++) {
+        y[p.y_off + (t0 + t) * p.y_stride + row0 + r] = acc[r][t];
+      }
     }
   }
 }

@@ -2,7 +2,7 @@
  * The adapter's ceilings, measured beside our weight kernels in one run (issue 15's "measured
  * ceiling": the best rate any kernel of ours reaches on this adapter for the same bytes).
  *   npm run bench:ceiling -- (or npx tsx scripts/bench/adapter-ceiling.ts) [--types Q4_K,Q8_0,F32] [--rows 2048] [--cols 2048]
- *       [--reps 3] [--rounds 5] [--model FILE|none]
+ *       [--reps 3] [--rounds 5] [--model FILE|none] [--idot-iterations 256] [--prefill-preset qwen2-1b] [--prompt 8]
  * For each type, on one rows × cols matrix: the probes of shaders/probe_ceiling.wgsl read the
  * matrix's bytes and nothing else, in the matvec kernels' pattern (one invocation per row) and
  * in the friendliest one (neighbouring invocations, neighbouring 16-byte words, several sizes);
@@ -11,6 +11,12 @@
  * dispatch costs with no work (a batch of N no-op dispatches against one), and a small model's
  * decode (default stories260K from ../shared/fixtures) beside a batch of as many no-ops as its
  * decode step dispatches, alternated: the rate a step would reach if each dispatch did nothing.
+ * And the prefill compute ceiling: packed int8 dot products with their operands in registers
+ * (shaders/_probe_idot.wgsl, dot4I8Packed and plain i32, several invocation counts): the most
+ * byte multiply-adds per second any integer prefill product could do here; divided by a prompt
+ * token's multiply-adds on a preset's shapes (the block matrices per token, plus the output
+ * projection of the last token shared by the prompt's `--prompt` tokens), the best prefill
+ * tokens/s any kernel of ours could reach on that model.
  * A measurement, not a test.
  */
 import os from 'node:os';
@@ -21,7 +27,8 @@ import { runBench } from '../../electron/cli/bench/run';
 import type { GpuContext } from '../../shared/gpu';
 import { median } from '../../shared/stats/bootstrap';
 import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';
-import { encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
+import { encodeIdotRate, encodeNoop, encodeReadRows, encodeReadStrided, IDOT_MACS_PER_ITERATION } from '../../shared/engine/probe-ceiling';
+import { presetConfig } from '../../shared/model-gen';
 import { encodeMatmul, type WeightType } from '../../shared/engine/quant-matmul';
 import { alternateRounds, type TimedRun } from './alternate';
 import { productBuffers } from './product-buffers';
@@ -31,7 +38,7 @@ function arg(name: string, dflt: string): string {
   return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 if (process.argv.includes('--help')) {
-  console.log('npx tsx scripts/bench/adapter-ceiling.ts [--types Q4_K,Q8_0,F32] [--rows 2048] [--cols 2048] [--reps 3] [--rounds 5] [--model FILE|none]');
+  console.log('npx tsx scripts/bench/adapter-ceiling.ts [--types Q4_K,Q8_0,F32] [--rows 2048] [--cols 2048] [--reps 3] [--rounds 5] [--model FILE|none] [--idot-iterations 256] [--prefill-preset qwen2-1b|none] [--prompt 8]');
   process.exit(0);
 }
 
@@ -41,6 +48,10 @@ const cols = Number(arg('cols', '2048'));
 const reps = Number(arg('reps', '3'));
 const rounds = Number(arg('rounds', '5'));
 const model = arg('model', process.env.PXI_STORIES ?? join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'fixtures', 'models', 'stories260K.gguf'));
+
+const idotIterations = Number(arg('idot-iterations', '256'));
+const prefillPreset = arg('prefill-preset', 'qwen2-1b');
+const promptTokens = Number(arg('prompt', '8'));
 
 const ctx: GpuContext = await openBenchContext();
 console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; ${rows}×${cols}; ${reps} runs per timing; ${rounds} rounds; load average ${os.loadavg()[0]!.toFixed(1)}`);
@@ -93,6 +104,41 @@ for (const type of types) {
   });
   pb.destroy();
   out.destroy();
+}
+
+// The prefill compute ceiling: packed int8 products with operands in registers, no loads in the loop.
+if (prefillPreset !== 'none') {
+  const maxInv = 65536;
+  const seeds = ctx.storage(Uint32Array.from({ length: 8 * maxInv }, (_, i) => Math.imul(i + 1, 2654435761) >>> 0), 'idot seeds');
+  const idotOut = ctx.storage(maxInv * 4, 'idot out');
+  const idotRuns: TimedRun[] = [];
+  const macs: number[] = [];
+  for (const packed of [true, false]) {
+    if (packed) {
+      // dot4I8Packed is a WGSL language feature: an adapter without it cannot compile the probe.
+      const ok = await ctx.pipeline('probe_idot', { entryPoint: 'idot_rate', constants: { WG: 64 } }).then(() => true, (e: unknown) => (console.log(`idot dot4: not offered here (${(e as Error).message.split('\n')[0]})`), false));
+      if (!ok) continue;
+    }
+    for (const inv of [4096, 16384, maxInv]) {
+      idotRuns.push([`idot ${packed ? 'dot4' : 'int'} ${inv}`, (n) => batched(n, (b) => encodeIdotRate(ctx, b, { seeds, invocations: inv, iterations: idotIterations, out: idotOut, packed }))]);
+      macs.push(inv * idotIterations * IDOT_MACS_PER_ITERATION);
+    }
+  }
+  const it = await alternate(idotRuns);
+  const rate = idotRuns.map((_, i) => macs[i]! / Math.min(...it[i]!) / 1e6); // G MAC/s
+  console.log(`\nprefill compute ceiling: int8 multiply-adds with operands in registers, ${idotIterations} iterations × ${IDOT_MACS_PER_ITERATION} per invocation`);
+  idotRuns.forEach(([name], i) => console.log(`  ${name.padEnd(24)} best ${Math.min(...it[i]!).toFixed(2).padStart(8)} ms  ${rate[i]!.toFixed(2).padStart(7)} G MAC/s`));
+  const best = Math.max(...rate);
+  const c = presetConfig(prefillPreset);
+  const hd = c.embd / c.heads;
+  const blockMacs = c.blocks * (2 * c.embd * c.embd + 2 * c.kvHeads * hd * c.embd + 3 * c.ff * c.embd);
+  const outMacs = c.vocab * c.embd;
+  const perToken = blockMacs + outMacs / promptTokens;
+  console.log(
+    `${prefillPreset}: ${(blockMacs / 1e6).toFixed(1)} M multiply-adds per token in the block matrices, + ${(outMacs / 1e6).toFixed(1)} M once per prompt (the last token's logits); a prompt of ${promptTokens}: ${(perToken / 1e6).toFixed(1)} M per token. At the best rate (${best.toFixed(2)} G MAC/s), prefill could reach at most ${((best * 1e9) / perToken).toFixed(1)} tokens/s here (the arithmetic alone: no loads, scales, quantisation, attention or dispatches)`,
+  );
+  seeds.destroy();
+  idotOut.destroy();
 }
 
 // What one dispatch costs with no work: batches of N no-op dispatches against a batch of one.

@@ -2,7 +2,7 @@
  * Throughput of the weight kernels (shaders/matvec_*.wgsl) on the local WebGPU adapter.
  *   npx tsx scripts/bench/matvec.ts [--types F32,Q4_K] [--rows 4096] [--cols 4096]
  *                                   [--tunings 64x1,32x1,64x8] [--tokens 1] [--reps 5] [--rounds 5]
- *                                   [--kernels matmul,tile]
+ *                                   [--kernels matmul,tile] [--i8-rows 1,2,4]
  * Prints ms per product and GB/s of weight bytes read (the x vector is noise next to W): the
  * best and the median of `rounds` timings of `reps` back-to-back products. A measurement, not
  * a test: lavapipe shares the CPU with everything else running, so the best round is the
@@ -10,14 +10,15 @@
  * in alternating order, and `×` is the median over rounds of first candidate ÷ this one (a
  * busy stretch of the machine hits both alike). `--kernels`: for tokens > 1, `matmul` (the
  * default prefill kernel), `tile` (matmul_tile) and `tile-wg` (matmul_tile_wg), the tiled
- * products of Q8_0/Q4_0/Q4_K/Q6_K; `i8` / `i8x` (Q8_0, Q4_0): quantize_q8 over the tokens, then
- * the integer prefill product (dot4I8Packed / plain i32), the quantisation included in the time.
+ * products of Q8_0/Q4_0/Q4_K/Q6_K; `i8` / `i8x` (Q8_0, Q4_0, Q4_K, Q6_K): quantize_q8 over the tokens, then
+ * the integer prefill product (dot4I8Packed / plain i32), the quantisation included in the time;
+ * `--i8-rows`: Q4_K's rows per invocation to time (default INT_MATMUL_ROWS), one candidate each.
  */
 import { openNodeGpu } from '../../electron/gpu/node-webgpu';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { openDevice } from '../../shared/gpu';
 import { randomWeightBytes } from '../../shared/engine/autotune';
-import { hasIntMatmul, intPipeline, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, INT_MATMUL_ROWS, intPipeline, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch } from '../../shared/engine/int-matvec';
 import { encodeMatmul, isTileWeightType, PREFILL_ENTRY, type TileVariant, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
 
 function arg(name: string, dflt: string): string {
@@ -33,6 +34,7 @@ const reps = Number(arg('reps', '5'));
 const rounds = Number(arg('rounds', '5'));
 const tunings = arg('tunings', '64x1').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const kernels = arg('kernels', 'matmul').split(',');
+const i8Rows = arg('i8-rows', String(INT_MATMUL_ROWS)).split(',').map(Number);
 for (const k of kernels) if (!['matmul', 'tile', 'tile-wg', 'i8', 'i8x'].includes(k)) throw new Error(`unknown kernel ${k} (matmul, tile, tile-wg, i8, i8x)`);
 
 const g = await openNodeGpu();
@@ -53,7 +55,8 @@ for (const type of types) {
   const candidates = tunings.flatMap(([wg, tpr]) =>
     kernels
       .filter((k) => k === 'matmul' || (i8(k) ? hasIntMatmul(type, 'dot4') : isTileWeightType(type)))
-      .map((k) => ({ wg, tpr, int: i8(k) ? (k === 'i8' ? ('dot4' as const) : ('int' as const)) : undefined, entryPoint: tokens === 1 ? undefined : k === 'matmul' || i8(k) ? ('matmul' as const) : PREFILL_ENTRY[k as TileVariant] })),
+      .flatMap((k) => (i8(k) && type === 'Q4_K' ? i8Rows : [undefined]).map((nr) => ({ k, nr })))
+      .map(({ k, nr }) => ({ wg, tpr, nr, int: i8(k) ? (k === 'i8' ? ('dot4' as const) : ('int' as const)) : undefined, entryPoint: tokens === 1 ? undefined : k === 'matmul' || i8(k) ? ('matmul' as const) : PREFILL_ENTRY[k as TileVariant] })),
   );
   const xq = ctx.storage(kernels.some(i8) && cols % 32 === 0 ? tokens * quantizedXWords(cols) * 4 : 16, 'xq');
   const run = async (c: (typeof candidates)[number], n: number) => {
@@ -62,7 +65,7 @@ for (const type of types) {
       if (c.int) {
         const q = planQuantizeTokens(cols, tokens);
         recordIntDispatch(b, await intPipeline(ctx, q), q, [x, xq]);
-        const d = planIntMatmul({ weights: { type, rows, cols }, variant: c.int, tokens });
+        const d = planIntMatmul({ weights: { type, rows, cols }, variant: c.int, tokens, rowsPerInvocation: c.nr });
         recordIntDispatch(b, await intPipeline(ctx, d), d, [w, xq, y]);
         continue;
       }
@@ -88,7 +91,7 @@ for (const type of types) {
     const best = sorted[0]!;
     const median = med(sorted);
     const ratio = med(times[i]!.map((t, r) => times[0]![r]! / t));
-    const name = (c.int ? `i8 ${c.int}` : `${c.entryPoint ?? 'matvec'}`).padEnd(14);
+    const name = (c.int ? `i8 ${c.int}${c.nr ? ` r${c.nr}` : ''}` : `${c.entryPoint ?? 'matvec'}`).padEnd(14);
     console.log(
       `${type.padEnd(5)} ${name} WG ${String(c.wg).padStart(3)} TPR ${String(c.tpr).padStart(2)}: best ${best.toFixed(2).padStart(7)} ms ${(bytes / best / 1e6).toFixed(2).padStart(6)} GB/s ${((rows * cols * tokens) / best / 1e6).toFixed(2).padStart(6)} G w·tok/s, median ${median.toFixed(2).padStart(7)} ms, ×${ratio.toFixed(2)} (${(bytes / 2 ** 20).toFixed(1)} MiB)`,
     );

@@ -2,8 +2,9 @@
  * Integer decode products (issue 15 §1): x is quantised once per product into Q8 blocks
  * (shaders/quantize_q8.wgsl), then each weight block is dotted with it in i32 over packed bytes
  * (shaders/matvec_<type>_i8*.wgsl), llama.cpp's scheme for quantised weights (Q8_0, Q4_0, and
- * the super-block types Q4_K, Q6_K with their sub-block scales applied to integer sums). matvec (one token)
- * only; prefill and get_rows keep the f32 kernels of quant-matmul.ts. Variants:
+ * the super-block types Q4_K, Q6_K with their sub-block scales applied to integer sums). matvec (one token),
+ * and the integer prefill products (planIntMatmul: several tokens, when chosen); get_rows keeps the
+ * f32 kernels of quant-matmul.ts. Variants:
  *   'dot4'    one invocation per row, dot4I8Packed (WGSL packed_4x8_integer_dot_product)
  *   'int'     the same with the 4 products written out in plain i32 (adapters without dot4I8Packed)
  *   'dot4-sg' one subgroup per row, a lane per quant word, subgroupAdd (needs `subgroups`)
@@ -156,31 +157,49 @@ export function planQuantizeTokens(cols: number, tokens: number, xOffset = 0, xS
   return { shader: 'quantize_q8', entryPoint: 'quantize_q8', constants: { WG: QUANTIZE_WG }, workgroups: [gx, gy, 1], params: [cols, tokens, xOffset, xStride, qOffset, words] };
 }
 
-/** Tokens per invocation of the integer prefill product (`matmul` of _matvec_i8.wgsl, TT_I8). */
+/** Tokens per invocation of the integer prefill products (`matmul` of _matvec_i8.wgsl and _matvec_i8_k_v16.wgsl: TT_I8; _q6_k_i8.wgsl: TT_Q6). */
 export const INT_MATMUL_TOKENS = 4;
-/** The types and variants with an integer prefill product: the 32-value blocks, one row per invocation (the r2/r4 shapes run it too: the same shader). */
-export const INT_MATMUL_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0'];
+/**
+ * The types with an integer prefill product: the 32-value blocks (Q8_0, Q4_0: `matmul` of
+ * _matvec_i8.wgsl, one row per invocation; the r2/r4 shapes run it too: the same shader), Q4_K
+ * (`matmul` of _matvec_i8_k_v16.wgsl, the 16-byte reads of its decode kernel, INT_MATMUL_ROWS rows
+ * per invocation) and Q6_K (`matmul` of _q6_k_i8.wgsl, one row per invocation, beside its decode
+ * kernel). Variant 'dot4' is dot4I8Packed, 'int' the plain-i32 products.
+ */
+export const INT_MATMUL_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 const INT_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
+/** Rows per invocation of Q4_K's prefill product by default (override NR, 1..8; 8 measured fastest on lavapipe, specs/benchmarks.md). */
+export const INT_MATMUL_ROWS = 8;
 export function hasIntMatmul(type: string, v: IntVariant): boolean {
   return (INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v);
 }
 
 /**
  * The dispatch of the integer prefill product Y[t, :] = W·x_t for `tokens` tokens quantised in xq
- * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart.
+ * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart. `rowsPerInvocation`
+ * (Q4_K only, 1..8; default INT_MATMUL_ROWS) is for benchmarks.
  */
-export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number }): IntDispatch {
+export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number; rowsPerInvocation?: number }): IntDispatch {
   const { type, rows, cols } = a.weights;
   if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')})`, { type });
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: a.tokens, yOffset: a.yOffset, yStride: a.yStride });
-  const [gx, gy] = splitWorkgroups(Math.ceil(rows / MATVEC_WG));
   if ((a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`the integer prefill product needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
   if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
+  // Q4_K's product is the 16-byte-read shape (whole super-blocks, weights on 16 bytes), NR rows per invocation.
+  const v16 = type === 'Q4_K';
+  const nr = v16 ? (a.rowsPerInvocation ?? INT_MATMUL_ROWS) : 1;
+  if (!Number.isInteger(nr) || nr < 1 || nr > 8 || (!v16 && a.rowsPerInvocation !== undefined && a.rowsPerInvocation !== 1)) {
+    throw new GpuUsageError(`rowsPerInvocation must be 1..8 (Q4_K) or 1, got ${a.rowsPerInvocation}`);
+  }
+  const v: IntVariant = v16 ? (a.variant === 'dot4' ? 'dot4-v16' : 'int-v16') : a.variant;
+  if (!intVariantFits(v, a.weights)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
+  const [gx, gy] = splitWorkgroups(Math.ceil(rows / (MATVEC_WG * nr)));
   return {
-    shader: intShader(type as IntWeightType, a.variant),
+    shader: intShader(type as IntWeightType, v),
     entryPoint: 'matmul',
-    constants: { WG: MATVEC_WG, NR: 1 },
+    // Q6_K's 4-byte super-block shape (_matvec_i8_k.wgsl) has no NR override.
+    constants: type === 'Q6_K' ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr },
     workgroups: [gx, gy, tiles],
     params: [rows, cols, a.tokens, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]],
   };

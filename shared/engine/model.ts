@@ -88,7 +88,7 @@ export interface ModelLoadOptions {
    * Prefill products (more than one token) of these types through a tiled kernel of
    * quant-matmul.ts (`tile`: WG rows × 8 tokens per workgroup, each weight unit decoded once per
    * tile; `tile-wg`: the same with x shared in workgroup memory; f32, only the summation order
-   * differs) or the integer prefill product (`i8`, `i8x`: Q8_0/Q4_0, x quantised to Q8 blocks as
+   * differs) or the integer prefill product (`i8`, `i8x`: Q8_0/Q4_0/Q4_K/Q6_K, x quantised to Q8 blocks as
    * the integer decode kernels do), as the tuner chose them or forced. Default none: `matmul`.
    */
   prefillMatmul?: Partial<Record<WeightType, PrefillVariant>>;

@@ -27,3 +27,18 @@ export async function encodeNoop(ctx: GpuContext, b: GpuBatch, o: { out: GPUBuff
   const pipe = await ctx.pipeline(SHADER, { entryPoint: 'noop' });
   b.dispatch(pipe, [b.uniform(new Uint32Array([o.value ?? 0, 0, 0, 0])), undefined, o.out], 1, 'probe noop');
 }
+
+/** Byte multiply-adds per invocation and iteration of the idot_rate probe (16 packed products of 4). */
+export const IDOT_MACS_PER_ITERATION = 64;
+
+/**
+ * The prefill compute ceiling (shaders/_probe_idot.wgsl): `invocations` invocations, each
+ * `iterations` × 16 packed int8 products with its operands in registers (seeds: 2 vec4<u32> per
+ * invocation); out: u32[invocations]. `packed`: dot4I8Packed (probe_idot, needs the WGSL language
+ * feature) or the plain-i32 products (probe_idotx).
+ */
+export async function encodeIdotRate(ctx: GpuContext, b: GpuBatch, o: { seeds: GPUBuffer; invocations: number; iterations: number; out: GPUBuffer; packed: boolean; wg?: number }): Promise<void> {
+  const wg = o.wg ?? 64;
+  const pipe = await ctx.pipeline(o.packed ? 'probe_idot' : 'probe_idotx', { entryPoint: 'idot_rate', constants: { WG: wg } });
+  b.dispatch(pipe, [b.uniform(new Uint32Array([o.invocations, o.iterations, 0, 0])), o.seeds, o.out], Math.ceil(o.invocations / wg), `probe idot_rate ${o.packed ? 'dot4' : 'int'}`);
+}

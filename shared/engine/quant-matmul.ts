@@ -123,11 +123,11 @@ export const PREFILL_ENTRY: Readonly<Record<TileVariant, 'matmul_tile' | 'matmul
 /**
  * Prefill (tokens > 1) kernels besides the default `matmul` (4 tokens per invocation): the tiled
  * f32 products, and the integer prefill product of int-matvec.ts ('i8' with dot4I8Packed, 'i8x'
- * with plain i32 products; Q8_0 and Q4_0, x quantised to Q8 blocks for all the tokens first).
+ * with plain i32 products; Q8_0, Q4_0, Q4_K and Q6_K, x quantised to Q8 blocks for all the tokens first).
  */
 export type PrefillVariant = TileVariant | 'i8' | 'i8x';
 export const PREFILL_VARIANTS: readonly PrefillVariant[] = [...TILE_VARIANTS, 'i8', 'i8x'];
-export const INT_PREFILL_TYPES: readonly WeightType[] = ['Q8_0', 'Q4_0'];
+export const INT_PREFILL_TYPES: readonly WeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 export function isTileVariant(v: PrefillVariant): v is TileVariant {
   return (TILE_VARIANTS as readonly string[]).includes(v);
 }

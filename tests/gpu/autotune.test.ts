@@ -165,10 +165,11 @@ describe('kernel tuner', () => {
       expect(prefillTable(record)).toEqual(want ? { Q8_0: want, Q4_K: want } : {});
     }
     // The integer prefill product: checked against its integer reference per token (it rounds x to
-    // 8 bits), then timed like the others; Q4_K has none (only the decode shape is timed for it).
-    const int = await tuneWeightKernels(ctx, { types: ['Q8_0', 'Q4_0', 'Q4_K'], rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['i8x'], now: cycled([10, 10, 10, 1, 1, 10]) });
-    expect(prefillTable(int)).toEqual({ Q8_0: 'i8x', Q4_0: 'i8x' });
-    expect(int.types.Q4_K!.prefill).toBeUndefined();
+    // 8 bits), then timed like the others: Q8_0, Q4_0, Q4_K and Q6_K have one; Q5_K has none (only
+    // the decode shape is timed for it).
+    const int = await tuneWeightKernels(ctx, { types: ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q5_K'], rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['i8x'], now: cycled([10, 10, 10, 1, 1, 10]) });
+    expect(prefillTable(int)).toEqual({ Q8_0: 'i8x', Q4_0: 'i8x', Q4_K: 'i8x', Q6_K: 'i8x' });
+    expect(int.types.Q5_K!.prefill).toBeUndefined();
     // Off by default, and only for the types that have the kernels.
     const plain = await tuneWeightKernels(ctx, { types: ['Q8_0', 'F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false });
     expect(plain.types.Q8_0!.prefill).toBeUndefined();

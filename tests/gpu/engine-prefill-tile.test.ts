@@ -123,7 +123,7 @@ function logSoftmax(l: Float32Array, rows: number, vocab: number): Float64Array 
 const INT_LOGPROB_BOUND = 0.6;
 
 describe('prefill through the integer prefill product', () => {
-  for (const type of ['Q8_0', 'Q4_0'] as const) {
+  for (const type of ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const) {
     it(`tiny-llama ${type}: log-probs within the integer kernels' bound of the matmul kernel's, greedy tokens differ only at near ties`, async (t) => {
       if (!ctx) return t.skip(reason);
       const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type, seed: 3, method: 'direct' }));

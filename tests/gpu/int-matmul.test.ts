@@ -1,14 +1,16 @@
 /**
- * The integer prefill product (`matmul` of shaders/_matvec_i8.wgsl: one row per invocation × 4
- * tokens, x quantised for all the tokens by one quantize_q8 dispatch) against the integer
- * reference per token (intMatvecRef over quantizeQ8Ref of that token's x), for Q8_0 and Q4_0 with
- * dot4I8Packed and with the plain-i32 products, over rows not a multiple of the 64-row workgroup,
- * token counts that leave a ragged last tile, and cols with odd block counts (every other
- * 2-byte-aligned row starts mid-word); the quantised tokens are checked bit for bit too.
+ * The integer prefill products (`matmul` of shaders/_matvec_i8.wgsl for Q8_0 and Q4_0: one row per
+ * invocation × 4 tokens; `matmul` of shaders/_matvec_i8_k_v16.wgsl for Q4_K: 1 to 8 rows per
+ * invocation × 4 tokens; `matmul` of shaders/_q6_k_i8.wgsl for Q6_K: one row × 4 tokens; x quantised for all the tokens by one quantize_q8 dispatch) against the
+ * integer reference per token (intMatvecRef over quantizeQ8Ref of that token's x), with
+ * dot4I8Packed and with the plain-i32 products, over rows not a multiple of the 64-row workgroup
+ * (nor of the rows per invocation), token counts that leave a ragged last tile, and cols with odd
+ * block counts (Q8_0/Q4_0: every other 2-byte-aligned row starts mid-word; Q4_K, Q6_K: 1, 3 and 11
+ * super-blocks, Q6_K's 210-byte rows starting mid-word every other one); the quantised tokens are checked bit for bit too.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import type { GpuContext } from '../../shared/gpu';
-import { hasIntMatmul, intPipeline, intVariantsFor, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntVariant } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, intPipeline, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntVariant } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
 import { compareClose } from '../support/compare';
@@ -17,7 +19,10 @@ import { randomBlocks, uniform } from '../shared/quant-helpers';
 
 const ROWS = [1, 63, 65, 130];
 const TOKENS = [2, 4, 5, 9];
-const COLS = [32, 96, 4128];
+const COLS: Record<IntMatmulType, number[]> = { Q8_0: [32, 96, 4128], Q4_0: [32, 96, 4128], Q4_K: [256, 768, 2816], Q6_K: [256, 768, 2816] };
+type IntMatmulType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
+/** Rows per invocation tried: Q4_K's shape takes 1..4 (default INT_MATMUL_ROWS), the others 1. */
+const NRS: Record<IntMatmulType, (number | undefined)[]> = { Q8_0: [undefined], Q4_0: [undefined], Q4_K: [undefined, 1, 3, 4, 7], Q6_K: [undefined] };
 const MAX_ROWS = 130;
 const MAX_T = 9;
 const U = 2 ** -24;
@@ -27,7 +32,7 @@ const ctx: GpuContext | null = opened.ctx;
 const SUITE = ctx ? 'integer prefill product on WebGPU' : `integer prefill product on WebGPU (skipped: ${opened.reason})`;
 afterAll(() => ctx?.destroy());
 
-async function run(type: 'Q8_0' | 'Q4_0', bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, variant: IntVariant) {
+async function run(type: IntMatmulType, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, variant: IntVariant, rowsPerInvocation?: number) {
   const g = ctx!;
   const words = quantizedXWords(cols);
   const wbuf = g.storage(padWeightBytes(bytes.subarray(0, weightBytes(type, rows, cols))), 'w');
@@ -37,7 +42,7 @@ async function run(type: 'Q8_0' | 'Q4_0', bytes: Uint8Array, rows: number, cols:
   const b = g.batch('test');
   const q = planQuantizeTokens(cols, tokens);
   recordIntDispatch(b, await intPipeline(g, q), q, [xbuf, xqbuf]);
-  const d = planIntMatmul({ weights: { type, rows, cols }, variant, tokens });
+  const d = planIntMatmul({ weights: { type, rows, cols }, variant, tokens, rowsPerInvocation });
   recordIntDispatch(b, await intPipeline(g, d), d, [wbuf, xqbuf, ybuf]);
   b.submit();
   const y = await g.readF32(ybuf, tokens * rows);
@@ -47,33 +52,44 @@ async function run(type: 'Q8_0' | 'Q4_0', bytes: Uint8Array, rows: number, cols:
 }
 
 describe('integer prefill dispatch plan', () => {
-  it('covers rows by 64 and tokens by tiles of 4; Q8_0/Q4_0 with dot4 or int only', () => {
+  it('covers rows by 64 (Q4_K: by 64 × its rows per invocation) and tokens by tiles of 4; Q8_0/Q4_0/Q4_K with dot4 or int only', () => {
     const d = planIntMatmul({ weights: { type: 'Q8_0', rows: 130, cols: 64 }, variant: 'dot4', tokens: 9 });
     expect(d.workgroups).toEqual([3, 1, Math.ceil(9 / INT_MATMUL_TOKENS)]);
     expect(d.params.slice(0, 3)).toEqual([130, 64, 9]);
     expect(d.params[5]).toBe(quantizedXWords(64));
     expect(planQuantizeTokens(64, 9).params).toEqual([64, 9, 0, 64, 0, quantizedXWords(64)]);
-    expect(hasIntMatmul('Q4_K', 'dot4')).toBe(false);
-    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2 })).toThrow(/no integer prefill product/);
+    const k = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int', tokens: 5 });
+    expect(k.shader).toBe('matvec_q4_k_i8xv');
+    expect(k.constants).toEqual({ WG: 64, NR: INT_MATMUL_ROWS });
+    expect(k.workgroups).toEqual([Math.ceil(130 / (64 * INT_MATMUL_ROWS)), 1, 2]);
+    expect(planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'dot4', tokens: 5, rowsPerInvocation: 1 }).shader).toBe('matvec_q4_k_i8v');
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2, rowsPerInvocation: 9 })).toThrow(/rowsPerInvocation/);
+    expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 32 }, variant: 'dot4', tokens: 2, rowsPerInvocation: 2 })).toThrow(/rowsPerInvocation/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256, byteOffset: 8 }, variant: 'dot4', tokens: 2 })).toThrow(/multiple of 16 bytes/);
+    const q6 = planIntMatmul({ weights: { type: 'Q6_K', rows: 130, cols: 512 }, variant: 'int', tokens: 5 });
+    expect([q6.shader, q6.constants, q6.workgroups]).toEqual(['matvec_q6_k_i8x', { WG: 64 }, [3, 1, 2]]);
+    expect(() => planIntMatmul({ weights: { type: 'Q6_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2, rowsPerInvocation: 2 })).toThrow(/rowsPerInvocation/);
+    expect(hasIntMatmul('Q5_K', 'dot4')).toBe(false);
+    expect(() => planIntMatmul({ weights: { type: 'Q5_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2 })).toThrow(/no integer prefill product/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 32 }, variant: 'dot4-r2', tokens: 2 })).toThrow(/no integer prefill product/);
   });
 });
 
 describe.skipIf(!ctx)(SUITE, () => {
   const worst: Record<string, number> = {};
-  for (const type of INT_MATMUL_TYPES as ('Q8_0' | 'Q4_0')[]) {
-    it(`${type}: every offered variant, rows ${ROWS.join(',')} × cols ${COLS.join(',')} × tokens ${TOKENS.join(',')}`, async () => {
+  for (const type of INT_MATMUL_TYPES as IntMatmulType[]) {
+    it(`${type}: every offered variant, rows ${ROWS.join(',')} × cols ${COLS[type].join(',')} × tokens ${TOKENS.join(',')}`, async () => {
       const variants = intVariantsFor(ctx!, type).filter((v) => hasIntMatmul(type, v));
       expect(variants.length).toBeGreaterThan(0);
-      for (const cols of COLS) {
-        const bytes = randomBlocks(type, (MAX_ROWS * cols) / 32, cols + 7);
+      for (const cols of COLS[type]) {
+        const bytes = randomBlocks(type, (MAX_ROWS * cols) / (type === 'Q4_K' || type === 'Q6_K' ? 256 : 32), cols + 7);
         const x = uniform(MAX_T * cols, cols + 8, 2);
         const refs = Array.from({ length: MAX_T }, (_, t) => quantizeQ8Ref(x.subarray(t * cols, (t + 1) * cols)));
         for (const v of variants) {
           for (const rows of ROWS) {
             const ref = refs.map((q) => intMatvecRef(type, bytes, rows, cols, q));
-            for (const T of TOKENS) {
-              const { y, xq } = await run(type, bytes, rows, cols, x, T, v);
+            for (const [T, nr] of TOKENS.flatMap((T) => NRS[type].map((nr) => [T, nr] as const))) {
+              const { y, xq } = await run(type, bytes, rows, cols, x, T, v, nr);
               // The quantised tokens, bit for bit (quants as bytes, then the scales).
               const words = quantizedXWords(cols);
               for (let t = 0; t < T; t++) {
@@ -88,7 +104,7 @@ describe.skipIf(!ctx)(SUITE, () => {
                 for (const m of ref[t]!.mag) mag = Math.max(mag, m);
               }
               // As the integer matvec's test: block sums exact; f32 rounding of the terms and their sum only.
-              const msg = compareClose(y, want, { atol: 8 * U * mag, rtol: 2 ** -20 }, `${type} ${v} ${rows}×${cols} T=${T}`);
+              const msg = compareClose(y, want, { atol: 8 * U * mag, rtol: 2 ** -20 }, `${type} ${v} ${rows}×${cols} T=${T} NR=${nr ?? 'default'}`);
               expect(msg, msg ?? '').toBeNull();
               for (let i = 0; i < want.length; i++) worst[type] = Math.max(worst[type] ?? 0, Math.abs(y[i]! - want[i]!) / (U * mag));
             }

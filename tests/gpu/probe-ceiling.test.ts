@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
-import { readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
+import { encodeIdotRate, encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
+import { dot4I8PackedRef, idotRateRef, readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
 import { rng } from '../support/compare';
 import { openKernelSuite, type GpuSuite } from '../support/gpu';
 
@@ -80,5 +80,36 @@ describe('adapter-ceiling probes vs reference', () => {
     b.submit();
     expect(new Uint32Array(await ctx.read(out))[0]).toBe(0xdeadbeef);
     out.destroy();
+  });
+
+  it('idot_rate (dot4I8Packed and the plain-i32 products) computes every product it claims to', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    // The reference's dot4I8Packed on the extremes of a signed byte.
+    expect(dot4I8PackedRef(0x80808080, 0x80808080)).toBe(4 * 128 * 128);
+    expect(dot4I8PackedRef(0x7f7f7f7f, 0x80808080)).toBe(-4 * 127 * 128);
+    expect(dot4I8PackedRef(0x000000ff, 0x00000002)).toBe(-2);
+    // Exact integers (tolerance 0), ragged invocation counts and workgroup sizes, iteration counts
+    // long enough for the i32 accumulators to wrap.
+    for (const packed of [true, false]) {
+      for (const [invocations, iterations, wg] of [
+        [1, 1, 64],
+        [63, 7, 64],
+        [130, 33, 32],
+        [1000, 300, 256],
+        [7, 5000, 1],
+      ] as const) {
+        const seeds = randomWords(8 * invocations, invocations * 31 + iterations);
+        const sb = ctx.storage(seeds);
+        const out = ctx.storage(invocations * 4);
+        const b = ctx.batch();
+        await encodeIdotRate(ctx, b, { seeds: sb, invocations, iterations, out, packed, wg });
+        b.submit();
+        const got = new Uint32Array(await ctx.read(out));
+        expect(got, `${packed ? 'dot4' : 'int'}: ${invocations} invocations × ${iterations} iterations, WG ${wg}`).toEqual(idotRateRef(seeds, invocations, iterations));
+        sb.destroy();
+        out.destroy();
+      }
+    }
   });
 });

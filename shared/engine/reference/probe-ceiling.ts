@@ -27,3 +27,31 @@ export function readStridedRef(words: Uint32Array, vec4s: number, invocations: n
   }
   return out;
 }
+
+/** dot4I8Packed: the sum of the 4 signed byte products of a and b. */
+export function dot4I8PackedRef(a: number, b: number): number {
+  let s = 0;
+  for (let i = 0; i < 4; i++) s += ((a << (24 - 8 * i)) >> 24) * ((b << (24 - 8 * i)) >> 24);
+  return s;
+}
+
+/** idot_rate: out[i] from seeds a = words[8i..8i+4), b = words[8i+4..8i+8), `iterations` steps (wrapping i32 sums, as u32). */
+export function idotRateRef(words: Uint32Array, invocations: number, iterations: number): Uint32Array {
+  const out = new Uint32Array(invocations);
+  for (let inv = 0; inv < invocations; inv++) {
+    const a = Array.from(words.subarray(8 * inv, 8 * inv + 4));
+    let b = Array.from(words.subarray(8 * inv + 4, 8 * inv + 8));
+    const acc = [0, 0, 0, 0];
+    for (let it = 0; it < iterations; it++) {
+      for (let j = 0; j < 4; j++) {
+        let s = 0;
+        for (let k = 0; k < 4; k++) s += dot4I8PackedRef(a[j]!, b[k]!);
+        acc[j] = (acc[j]! + s) | 0;
+      }
+      for (let j = 0; j < 4; j++) a[j] = (a[j]! + 0x01010101) >>> 0;
+      b = [b[1]!, b[2]!, b[3]!, b[0]!];
+    }
+    out[inv] = (acc[0]! + acc[1]! + acc[2]! + acc[3]!) >>> 0;
+  }
+  return out;
+}
