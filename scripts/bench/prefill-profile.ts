@@ -5,7 +5,8 @@
  * Prints the untimed prefill's tokens/s, then GPU ms per kernel group of a timed prefill. A measurement, not a test.
  */
 import { parseArgs } from 'node:util';
-import { groupPasses, openBenchContext, promptIds } from '../../electron/cli/commands/bench';
+import { groupPasses, promptIds } from '../../electron/cli/bench/accounting';
+import { openBenchContext } from '../../electron/cli/bench/context';
 import { openNodeModel } from '../../electron/engine';
 import { parseIntMatvec } from '../../shared/engine/int-matvec';
 import { parsePrefillMatmul } from '../../shared/engine/quant-matmul';
