@@ -35,6 +35,7 @@ import { params } from '../gpu/params';
 import type { LoraAdapter } from '../lora';
 import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
 import { EngineError } from './errors';
+import { FUSED_MATVEC_ENTRY, FUSED_MATVEC_MAX_COLS, FUSED_MATVEC_SHADER, FUSED_MATVEC_WG, planFusedMatvec, recordFusedMatvec, type FusedInput } from './fused-matvec';
 import { intPipeline, intVariantFits, intVariantsFor, isIntWeightType, planIntMatmul, planIntMatvec, planQuantize, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntDispatch, type IntVariant, type IntWeightType } from './int-matvec';
 import { DEFAULT_TUNING, isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
@@ -103,6 +104,15 @@ export interface ModelLoadOptions {
    * identical results. false runs the unfused kernels (tests compare the two bit for bit).
    */
   fuse?: boolean;
+  /**
+   * Fused decode products (default true; only with `fuse`): on a model whose widths are at most
+   * FUSED_MATVEC_MAX_COLS and whose products are all F32, resident and without an adapter (gate
+   * and up stacked, SiLU, no post-norms), each one-token pass folds every RMSNorm into the product
+   * after it, each residual add into the o and down products' write, and SwiGLU into the down
+   * product's read (shaders/matvec_fused_f32.wgsl): three fewer dispatches per block, the same
+   * logits bit for bit. Elsewhere, and in prefill, it changes nothing.
+   */
+  fuseProducts?: boolean;
   /**
    * Bytes the model may hold on the GPU (weights, KV cache, activations). When the weights do not
    * fit, the residency planner (residency.ts) streams some matrices per pass from host memory;
@@ -278,6 +288,8 @@ export class Model {
   private readonly replay: DispatchCache;
   /** See ModelLoadOptions.fuse. */
   private readonly fuse: boolean;
+  /** ModelLoadOptions.fuseProducts where the model allows it: the fused product's pipeline, or null. */
+  private readonly fusedMatvec: GPUComputePipeline | null;
   /** Streamed matrices and their slots; null when everything is resident. */
   private readonly stream: WeightStream | null;
   /** The streamed pieces one pass's body reads, in dispatch order (the output's come after). */
@@ -322,6 +334,7 @@ export class Model {
     memory: Omit<ModelMemory, 'kvCache'>;
     kvPageSize: number;
     fuse: boolean;
+    fusedMatvec: GPUComputePipeline | null;
     residency: ResidencyPlan;
     stream: WeightStream | null;
   }) {
@@ -346,6 +359,7 @@ export class Model {
     this.owned = init.owned;
     this.fixedMemory = init.memory;
     this.fuse = init.fuse;
+    this.fusedMatvec = init.fusedMatvec;
     this.residency = init.residency;
     this.stream = init.stream;
     this.replay = new DispatchCache(init.ctx);
@@ -653,11 +667,26 @@ export class Model {
         };
       });
       const embd = m('token_embd.weight');
+      const output = config.tiedOutput ? embd : m('output.weight');
+      // The fused decode products (ModelLoadOptions.fuseProducts): narrow F32 models only.
+      const products = [output, ...blocks.flatMap((b) => [b.q, b.k, b.v, b.qkv, b.o, b.gate, b.up, b.down])].filter((w): w is GpuWeight => w !== null);
+      const fusable =
+        fuse &&
+        (opts.fuseProducts ?? true) &&
+        !loras.size &&
+        !stream &&
+        !arch.postNorms &&
+        arch.activation === 'silu' &&
+        Math.max(E, F, H * HD) <= FUSED_MATVEC_MAX_COLS &&
+        blocks.every((b) => b.gate === null) &&
+        products.every((w) => w.type === 'F32' && !w.streamed && w.cols % 4 === 0);
+      const fusedMatvec = fusable ? await ctx.pipeline(FUSED_MATVEC_SHADER, { entryPoint: FUSED_MATVEC_ENTRY, constants: { WG: FUSED_MATVEC_WG } }) : null;
       const weightBytes = [...matrices.values()].filter((w) => !w.streamed).reduce((s, w) => s + w.parts.reduce((t, p) => t + p.buffer.size, 0), 0) + residency.slotsBytes;
       return new Model({
         ctx,
         k,
         fuse,
+        fusedMatvec,
         residency,
         stream,
         config,
@@ -670,7 +699,7 @@ export class Model {
         prefillMatmul,
         pipelines,
         embd,
-        output: config.tiedOutput ? embd : m('output.weight'),
+        output,
         outputNorm: vec('output_norm.weight'),
         blocks,
         loras,
@@ -695,6 +724,11 @@ export class Model {
 
   get vocabSize(): number {
     return this.config.vocabSize;
+  }
+
+  /** Whether one-token passes run through the fused decode products (ModelLoadOptions.fuseProducts). */
+  get fusedProducts(): boolean {
+    return this.fusedMatvec !== null;
   }
 
   /** Bytes written to the streamed weights' slots since the load (0 when everything is resident). */
@@ -814,19 +848,21 @@ export class Model {
           cur = this.begin(`${label} after block ${i}`);
           return cur.b;
         });
-        // The body leaves rmsnorm(x) · output_norm in xn (its last residual add).
+        // The body leaves rmsnorm(x) · output_norm in xn (its last residual add), or with the
+        // fused products x alone (the output product normalises it).
+        const fused = this.fusedMatvec !== null && chunk.length === 1;
         if (output === 'all') {
           cur.submit();
           for (let r0 = 0; r0 < chunk.length; r0 += this.logitRows) {
             const rows = Math.min(this.logitRows, chunk.length - r0);
             cur = this.begin('logits');
-            this.encodeOutput(cur.b, r0, rows);
+            this.encodeOutput(cur.b, r0, rows, fused);
             cur.submit();
             report('output', this.blocks.length);
             all!.set(await this.ctx.readF32(this.a.logits, rows * V), (start + r0) * V);
           }
         } else if (last && output !== 'none') {
-          const b = this.encodeOutput(cur.b, chunk.length - 1, 1);
+          const b = this.encodeOutput(cur.b, chunk.length - 1, 1, fused);
           if (output === 'argmax') this.k.argmax(b, { x: this.a.logits, n: V, out: this.a.best, scratch: this.a.scratch });
           cur.submit();
           report('output', this.blocks.length);
@@ -916,11 +952,15 @@ export class Model {
     const ropeDims = c.ropeDimensionCount;
     // Phi-3's attn_factor multiplies RoPE's cos and sin: q·k grows by its square.
     const scale = arch.attentionScale * arch.ropeAttnFactor * arch.ropeAttnFactor;
+    // One token through the fused products (ModelLoadOptions.fuseProducts): each norm is done
+    // by the product that reads it, each residual add by the product before it, SwiGLU by down.
+    const fp = this.fusedMatvec !== null && T === 1;
+    const norm: FusedInput = { kind: 'rmsnorm', eps: c.rmsEps };
     b = this.encodeEmbedding(b, ids);
     if (arch.embeddingScale !== 1) this.k.scale(b, { x: a.x, n: T * E, s: arch.embeddingScale });
     // Block 0's attention norm stands alone; every later norm (the next block's, the output
     // norm after the last) is done by the residual add before it (addResidual).
-    this.k.rmsnorm(b, { x: a.x, w: this.blocks[0]!.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+    if (!fp) this.k.rmsnorm(b, { x: a.x, w: this.blocks[0]!.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
     for (const [i, blk] of this.blocks.entries()) {
       // Where q, k and v are: three buffers, or one fused [T, q | k | v] buffer read through strides.
       let q = { buf: a.q, stride: qDim, offset: 0 };
@@ -928,10 +968,15 @@ export class Model {
       let v = { buf: a.v, stride: kvDim, offset: 0 };
       if (blk.qkv) {
         const w = qDim + 2 * kvDim;
-        b = this.matmul(b, blk.qkv, a.xn, a.q, T);
+        if (fp) this.fusedProduct(b, blk.qkv, a.x, a.q, norm, blk.attnNorm, false);
+        else b = this.matmul(b, blk.qkv, a.xn, a.q, T);
         q = { buf: a.q, stride: w, offset: 0 };
         k = { buf: a.q, stride: w, offset: qDim };
         v = { buf: a.q, stride: w, offset: qDim + kvDim };
+      } else if (fp) {
+        this.fusedProduct(b, blk.q!, a.x, a.q, norm, blk.attnNorm, false);
+        this.fusedProduct(b, blk.k!, a.x, a.k, norm, blk.attnNorm, false);
+        this.fusedProduct(b, blk.v!, a.x, a.v, norm, blk.attnNorm, false);
       } else {
         b = this.matmul(b, blk.q!, a.xn, a.q, T);
         b = this.matmul(b, blk.k!, a.xn, a.k, T, 0, true);
@@ -987,6 +1032,14 @@ export class Model {
         softcap: arch.attnSoftcap,
         window: blk.window,
       });
+      if (fp) {
+        // x += o·att; x += down·swiglu(gate|up · rmsnorm(x)); the next norm is the next product's.
+        this.fusedProduct(b, blk.o, a.att, a.x, { kind: 'plain' }, null, true);
+        this.fusedProduct(b, blk.up, a.x, a.gate, norm, blk.ffnNorm, false);
+        this.fusedProduct(b, blk.down, a.gate, a.x, { kind: 'swiglu', upOffset: F }, null, true);
+        b = afterBlock?.(i) ?? b;
+        continue;
+      }
       b = this.matmul(b, blk.o, a.att, a.proj, T);
       this.addResidual(b, a.proj, blk.attnPostNorm, blk.ffnNorm, T);
       if (blk.gate) {
@@ -1026,9 +1079,25 @@ export class Model {
     this.k.rmsnorm(b, { x: a.x, w: norm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
   }
 
-  /** logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ. Returns the batch to go on recording in. */
-  private encodeOutput(b: GpuBatch, row0: number, rows: number): GpuBatch {
-    b = this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
+  /**
+   * y = W · input(x) (+ y when `add`) through the fused decode product, one dispatch per row part
+   * of W; `normWeight` is the norm's weight for an rmsnorm input.
+   */
+  private fusedProduct(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, input: FusedInput, normWeight: GPUBuffer | null, add: boolean): void {
+    this.xqFresh = false;
+    for (const part of w.parts) {
+      const d = planFusedMatvec({ rows: part.rows, cols: w.cols, yOffset: part.rowStart, input, add });
+      recordFusedMatvec(b, this.fusedMatvec!, d, { w: part.buffer, x, y, norm: normWeight ?? x }, `matvec_fused ${w.name}`);
+    }
+  }
+
+  /**
+   * logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ, or after a fused one-token body (`fused`)
+   * rmsnorm(x) · output_norm · Woutᵀ in one product. Returns the batch to go on recording in.
+   */
+  private encodeOutput(b: GpuBatch, row0: number, rows: number, fused = false): GpuBatch {
+    if (fused) this.fusedProduct(b, this.output, this.a.x, this.a.logits, { kind: 'rmsnorm', eps: this.config.rmsEps }, this.outputNorm, false);
+    else b = this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
     if (this.arch.finalSoftcap) this.k.softcap(b, { x: this.a.logits, n: rows * this.config.vocabSize, cap: this.arch.finalSoftcap });
     return b;
   }

@@ -322,6 +322,12 @@ export class CoreKernels {
     if (a.scratch.size < parts * 8) throw new GpuUsageError(`argmax: scratch needs ${parts * 8} bytes, got ${a.scratch.size}`);
     const u = params().u32(a.n).u32(ARGMAX_CHUNK).u32(a.offset ?? 0).u32(parts);
     const ub = b.uniform(u);
+    // One chunk: its pair is the answer (argmax_final of one pair returns it unchanged), so the
+    // chunk pass writes it to out and the second dispatch is not needed (issue 15 §3).
+    if (parts === 1 && a.n > 0) {
+      b.dispatch(this.p.argmaxChunks!, [ub, a.x, a.out], 1, 'argmax_chunks');
+      return;
+    }
     b.dispatch(this.p.argmaxChunks!, [ub, a.x, a.scratch], parts, 'argmax_chunks');
     b.dispatch(this.p.argmaxFinal!, [ub, undefined, a.scratch, a.out], 1, 'argmax_final');
   }
