@@ -995,7 +995,28 @@ export class Model {
       }
       // Three buffers (k and v may share one), or one packed [T, q | k | v]: rope_kv_append reads either.
       const packed = q.buf === k.buf && q.buf === v.buf;
-      if (this.fuse && (packed || (q.buf !== k.buf && q.buf !== v.buf))) {
+      const ropeAttention = this.fuse && T === 1;
+      if (ropeAttention) {
+        // One token: RoPE, the KV append and attention in one dispatch (attention.wgsl's decode_rope).
+        this.k.attentionRope(b, {
+          q: q.buf,
+          k: k.buf,
+          v: v.buf,
+          cache: this.kv.block(i),
+          out: a.att,
+          invFreq: blk.invFreq,
+          heads: c.headCount,
+          pos0,
+          neox,
+          ropeDims,
+          qOffset: q.offset,
+          kOffset: k.offset,
+          vOffset: v.offset,
+          scale,
+          softcap: arch.attnSoftcap,
+          window: blk.window,
+        });
+      } else if (this.fuse && (packed || (q.buf !== k.buf && q.buf !== v.buf))) {
         this.k.ropeKvAppend(b, {
           q: q.buf,
           k: k.buf,
@@ -1019,7 +1040,7 @@ export class Model {
         this.k.rope(b, { x: k.buf, invFreq: blk.invFreq, T, heads: c.headCountKv, headDim: HD, pos0, neox, ropeDims, stride: k.stride, offset: k.offset });
         this.k.kvAppend(b, { cache: this.kv.block(i), k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });
       }
-      this.k.attention(b, {
+      if (!ropeAttention) this.k.attention(b, {
         q: q.buf,
         qStride: q.stride,
         qOffset: q.offset,

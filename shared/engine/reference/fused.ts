@@ -1,10 +1,10 @@
 /**
  * References of the fused kernels (shaders/add_rmsnorm.wgsl, shaders/rope_kv_append.wgsl,
- * shaders/matvec_fused_f32.wgsl): each
+ * shaders/matvec_fused_f32.wgsl, attention.wgsl's decode_rope): each
  * is the composition of the references of the kernels it replaces, so a fused kernel is checked
  * against exactly what the unfused sequence computes.
  */
-import { kvAppendRef } from './attention';
+import { attentionRef, kvAppendRef } from './attention';
 import { addRef, swigluRef } from './elementwise';
 import { matvecRef } from './matmul';
 import { rmsnormRef } from './rmsnorm';
@@ -72,4 +72,47 @@ export function fusedMatvecRef(a: FusedMatvecRefArgs): Float32Array {
     a.input.kind === 'rmsnorm' ? rmsnormRef(a.x, a.input.norm, 1, a.cols, a.input.eps) : a.input.kind === 'swiglu' ? swigluRef(a.x, a.input.up) : a.x;
   const y = Float32Array.from(matvecRef(a.w, a.rows, a.cols, x));
   return a.residual ? addRef(a.residual, y) : y;
+}
+
+export interface AttentionRopeShape {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  pos0: number;
+  neox: boolean;
+  ropeDims?: number;
+  qOffset?: number;
+  kOffset?: number;
+  vOffset?: number;
+  scale?: number;
+  softcap?: number;
+  window?: number;
+}
+
+/**
+ * One token through attention.wgsl's decode_rope: ropeKvAppendRef (q rotated, the caches
+ * updated in place at row pos0), then attentionRef over them. Returns [heads, headDim].
+ */
+export function attentionRopeRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  invFreq: Float32Array,
+  kCache: Float32Array,
+  vCache: Float32Array,
+  s: AttentionRopeShape,
+): Float32Array {
+  const qRot = ropeKvAppendRef(q, k, v, invFreq, kCache, vCache, {
+    T: 1,
+    qHeads: s.heads,
+    kvHeads: s.kvHeads,
+    headDim: s.headDim,
+    pos0: s.pos0,
+    neox: s.neox,
+    ropeDims: s.ropeDims,
+    qOffset: s.qOffset,
+    kOffset: s.kOffset,
+    vOffset: s.vOffset,
+  });
+  return attentionRef(qRot, kCache, vCache, { T: 1, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, pos0: s.pos0, qOffset: s.qOffset, scale: s.scale, softcap: s.softcap, window: s.window });
 }
