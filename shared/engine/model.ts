@@ -105,14 +105,16 @@ export interface ModelLoadOptions {
    */
   fuse?: boolean;
   /**
-   * Fused decode products (default true; only with `fuse`): on a model whose widths are at most
-   * FUSED_MATVEC_MAX_COLS and whose products are all F32, resident and without an adapter (gate
-   * and up stacked, SiLU, no post-norms), each one-token pass folds every RMSNorm into the product
-   * after it, each residual add into the o and down products' write, and SwiGLU into the down
-   * product's read (shaders/matvec_fused_f32.wgsl): three fewer dispatches per block, the same
-   * logits bit for bit. Elsewhere, and in prefill, it changes nothing.
+   * Fusions of one-token passes (decode; default true, only with `fuse`; issue 15 §3): RoPE, the
+   * KV append and attention as one dispatch (attention.wgsl's decode_rope), on every model; and
+   * on a model whose widths are at most FUSED_MATVEC_MAX_COLS and whose products are all F32,
+   * resident and without an adapter (gate and up stacked, SiLU, no post-norms), the fused decode
+   * products (shaders/matvec_fused_f32.wgsl): every RMSNorm folded into the product after it,
+   * each residual add into the o and down products' write, SwiGLU into the down product's read.
+   * Four fewer dispatches per block on such a model, one elsewhere; the same logits bit for bit.
+   * Prefill is unchanged. false keeps the fused kernels and stacked products of `fuse` only.
    */
-  fuseProducts?: boolean;
+  fuseDecode?: boolean;
   /**
    * Bytes the model may hold on the GPU (weights, KV cache, activations). When the weights do not
    * fit, the residency planner (residency.ts) streams some matrices per pass from host memory;
@@ -288,7 +290,9 @@ export class Model {
   private readonly replay: DispatchCache;
   /** See ModelLoadOptions.fuse. */
   private readonly fuse: boolean;
-  /** ModelLoadOptions.fuseProducts where the model allows it: the fused product's pipeline, or null. */
+  /** See ModelLoadOptions.fuseDecode (with `fuse`). */
+  private readonly fuseDecode: boolean;
+  /** The fused decode products' pipeline where fuseDecode and the model allow them, or null. */
   private readonly fusedMatvec: GPUComputePipeline | null;
   /** Streamed matrices and their slots; null when everything is resident. */
   private readonly stream: WeightStream | null;
@@ -334,6 +338,7 @@ export class Model {
     memory: Omit<ModelMemory, 'kvCache'>;
     kvPageSize: number;
     fuse: boolean;
+    fuseDecode: boolean;
     fusedMatvec: GPUComputePipeline | null;
     residency: ResidencyPlan;
     stream: WeightStream | null;
@@ -359,6 +364,7 @@ export class Model {
     this.owned = init.owned;
     this.fixedMemory = init.memory;
     this.fuse = init.fuse;
+    this.fuseDecode = init.fuseDecode;
     this.fusedMatvec = init.fusedMatvec;
     this.residency = init.residency;
     this.stream = init.stream;
@@ -668,11 +674,11 @@ export class Model {
       });
       const embd = m('token_embd.weight');
       const output = config.tiedOutput ? embd : m('output.weight');
-      // The fused decode products (ModelLoadOptions.fuseProducts): narrow F32 models only.
+      // The fused decode products (ModelLoadOptions.fuseDecode): narrow F32 models only.
+      const fuseDecode = fuse && (opts.fuseDecode ?? true);
       const products = [output, ...blocks.flatMap((b) => [b.q, b.k, b.v, b.qkv, b.o, b.gate, b.up, b.down])].filter((w): w is GpuWeight => w !== null);
       const fusable =
-        fuse &&
-        (opts.fuseProducts ?? true) &&
+        fuseDecode &&
         !loras.size &&
         !stream &&
         !arch.postNorms &&
@@ -686,6 +692,7 @@ export class Model {
         ctx,
         k,
         fuse,
+        fuseDecode,
         fusedMatvec,
         residency,
         stream,
@@ -726,7 +733,7 @@ export class Model {
     return this.config.vocabSize;
   }
 
-  /** Whether one-token passes run through the fused decode products (ModelLoadOptions.fuseProducts). */
+  /** Whether one-token passes run through the fused decode products (ModelLoadOptions.fuseDecode). */
   get fusedProducts(): boolean {
     return this.fusedMatvec !== null;
   }
@@ -952,7 +959,7 @@ export class Model {
     const ropeDims = c.ropeDimensionCount;
     // Phi-3's attn_factor multiplies RoPE's cos and sin: q·k grows by its square.
     const scale = arch.attentionScale * arch.ropeAttnFactor * arch.ropeAttnFactor;
-    // One token through the fused products (ModelLoadOptions.fuseProducts): each norm is done
+    // One token through the fused products (ModelLoadOptions.fuseDecode): each norm is done
     // by the product that reads it, each residual add by the product before it, SwiGLU by down.
     const fp = this.fusedMatvec !== null && T === 1;
     const norm: FusedInput = { kind: 'rmsnorm', eps: c.rmsEps };
@@ -995,7 +1002,7 @@ export class Model {
       }
       // Three buffers (k and v may share one), or one packed [T, q | k | v]: rope_kv_append reads either.
       const packed = q.buf === k.buf && q.buf === v.buf;
-      const ropeAttention = this.fuse && T === 1;
+      const ropeAttention = this.fuseDecode && T === 1;
       if (ropeAttention) {
         // One token: RoPE, the KV append and attention in one dispatch (attention.wgsl's decode_rope).
         this.k.attentionRope(b, {

@@ -41,7 +41,7 @@ function firstDifference(a: Float32Array, b: Float32Array): string | null {
 }
 
 /** `products`: whether the fused model must run one-token passes through the fused decode products. */
-async function sameWithAndWithoutFusion(bytes: Uint8Array, name: string, products = false, opts: { fuseProducts?: boolean } = {}): Promise<void> {
+async function sameWithAndWithoutFusion(bytes: Uint8Array, name: string, products = false, opts: { fuseDecode?: boolean } = {}): Promise<void> {
   const fused = await loadBytes(ctx!, bytes, name, { contextLength: 32, ...opts });
   const plain = await loadBytes(ctx!, bytes, name, { contextLength: 32, fuse: false });
   try {
@@ -89,11 +89,11 @@ describe('fused kernels and stacked products leave every logit unchanged', () =>
     await sameWithAndWithoutFusion(bytes, 'tiny-llama-q4_k_m.gguf');
   });
 
-  it('stories260K (llama, F32): through the fused decode products, and without them', async (t) => {
+  it('stories260K (llama, F32): with the decode fusions (fused products, attention_rope), and without them', async (t) => {
     if (!ctx) return t.skip(reason);
     const bytes = new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf')));
     await sameWithAndWithoutFusion(bytes, 'stories260K.gguf', true);
-    await sameWithAndWithoutFusion(bytes, 'stories260K.gguf', false, { fuseProducts: false });
+    await sameWithAndWithoutFusion(bytes, 'stories260K.gguf', false, { fuseDecode: false });
   });
 
   for (const [preset, type] of [
