@@ -76,6 +76,8 @@ for (const [what, f] of [
   const u = med('unfused', f);
   console.log(`median ${what}: decode-fused ${d.toFixed(1)} tok/s, fused ${fu.toFixed(1)}, unfused ${u.toFixed(1)}; ratios ${(d / fu).toFixed(2)}x over fused, ${(d / u).toFixed(2)}x over unfused`);
 }
+// The kernels' own time per decode step (timestamp-query breakdown, or wall-clock without it).
+console.log(`median kernels per decode step: ${CONFIGS.map((c) => `${c.name} ${med(c.name, (x) => x.breakdown.gpuMsPerStep).toFixed(2)} ms`).join(', ')}`);
 console.log(`dispatches per decode step: ${CONFIGS.map((c) => `${c.name} ${runs[c.name][0]!.breakdown.dispatchesPerStep}`).join(', ')}`);
 console.log(`same greedy tokens in every run: ${same ? 'yes' : 'NO'}`);
 ctx.destroy();
