@@ -1,6 +1,7 @@
 // Argmax over n f32 values x[offset .. offset + n) (e.g. the last row of [T, vocab] logits), in
 // two passes: `argmax_chunks` reduces chunks of `chunk` values to one (value, index) pair per workgroup,
-// `argmax_final` reduces those pairs in one workgroup. Ties go to the lower index (like a CPU scan that
+// `argmax_final` reduces those pairs in one workgroup (when n fits one chunk the encoder binds out as
+// `partials` and skips the second pass: the one pair is the answer). Ties go to the lower index (like a CPU scan that
 // keeps the first maximum); NaN never wins. Result: out[0] = { value, index } (index relative to offset).
 // Entry points and bindings (0 is the uniform P { n, chunk, offset, nPartials }):
 //   argmax_chunks  1 x (read), 2 partials: array<Best> (read_write), one per workgroup (ceil(n / chunk))

@@ -1,8 +1,9 @@
 /**
- * What the fused kernels (add_rmsnorm, rope_kv_append; issue 15 §3) buy: decode and prefill of
- * one model with fusion on and off, alternated in one run on the same adapter (so a busy machine
- * moves both alike), with the dispatches per decode step of each. A measurement, not a test:
- * the figures go to specs/benchmarks.md. Both runs must produce the same greedy tokens.
+ * What the fused kernels buy (issue 15 §3): decode and prefill of one model with the decode
+ * fusions (attention_rope, the fused decode products), with the fused kernels and stacked
+ * products only, and with neither, rotated in one run on the same adapter (so a busy machine
+ * moves all alike), with the dispatches per decode step of each. A measurement, not a test: the
+ * figures go to specs/benchmarks.md. Every run must produce the same greedy tokens.
  *
  *   npx tsx scripts/bench/fusion-bench.ts [--model FILE] [--rounds N] [-p N] [-n N]
  */
@@ -24,7 +25,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('Usage: npx tsx scripts/bench/fusion-bench.ts [--model FILE] [--rounds N] [-p N] [-n N]\n  Decode/prefill tokens/s with fused kernels on and off, alternated; default model stories260K.');
+  console.log('Usage: npx tsx scripts/bench/fusion-bench.ts [--model FILE] [--rounds N] [-p N] [-n N]\n  Decode/prefill tokens/s with the decode fusions, the fused kernels only, and neither, rotated; default model stories260K.');
   process.exit(0);
 }
 const model = values.model ?? process.env.PXI_STORIES ?? join(here, '..', '..', '..', 'shared', 'fixtures', 'models', 'stories260K.gguf');
@@ -39,28 +40,47 @@ for (const [name, v] of [['--rounds', rounds], ['-p', p], ['-n', n]] as const) {
 }
 
 const ctx = await openBenchContext();
-console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; model ${model}; prompt ${p}, generate ${n}; ${rounds} rounds, fused and unfused alternated`);
-const runs: Record<'fused' | 'unfused', BenchResult[]> = { fused: [], unfused: [] };
+// Three configurations, rotated in order each round (so a busy machine moves all alike):
+//   decode   fuse + fuseDecode (the defaults): attention_rope, and the fused decode products where the model allows
+//   fused    fuse only: add_rmsnorm, rope_kv_append, stacked q | k | v and gate | up
+//   unfused  neither
+const CONFIGS = [
+  { name: 'decode', fuse: true, fuseDecode: true },
+  { name: 'fused', fuse: true, fuseDecode: false },
+  { name: 'unfused', fuse: false, fuseDecode: false },
+] as const;
+type ConfigName = (typeof CONFIGS)[number]['name'];
+console.log(`adapter: ${ctx.adapter.description || ctx.adapter.device}; model ${model}; prompt ${p}, generate ${n}; ${rounds} rounds, ${CONFIGS.map((c) => c.name).join(' / ')} rotated`);
+// One uncounted run of each first: the first runs in a process pay one-time costs (pipelines
+// compiled, caches warmed), which would otherwise land on whichever configuration led.
+for (const c of CONFIGS) await runBench(ctx, model, { promptTokens: p, genTokens: n, breakdownSteps: 1, llama: null, llamaSkipReason: 'warm-up', fuse: c.fuse, fuseDecode: c.fuseDecode });
+const runs: Record<ConfigName, BenchResult[]> = { decode: [], fused: [], unfused: [] };
 for (let r = 0; r < rounds; r++) {
-  for (const fuse of r % 2 ? [false, true] : [true, false]) {
-    const res = await runBench(ctx, model, { promptTokens: p, genTokens: n, breakdownSteps: 4, llama: null, llamaSkipReason: 'not compared here', fuse });
-    runs[fuse ? 'fused' : 'unfused'].push(res);
+  for (let i = 0; i < CONFIGS.length; i++) {
+    const c = CONFIGS[(i + r) % CONFIGS.length]!;
+    const res = await runBench(ctx, model, { promptTokens: p, genTokens: n, breakdownSteps: 4, llama: null, llamaSkipReason: 'not compared here', fuse: c.fuse, fuseDecode: c.fuseDecode });
+    runs[c.name].push(res);
     console.log(
-      `round ${r + 1} ${fuse ? 'fused  ' : 'unfused'}: decode ${res.ours.decodeTokensPerSecond.toFixed(1)} tok/s, prefill ${res.ours.prefillTokensPerSecond.toFixed(1)} tok/s, ${res.breakdown.dispatchesPerStep} dispatches per decode step, kernels ${res.breakdown.gpuMsPerStep.toFixed(2)} ms per step`,
+      `round ${r + 1} ${c.name.padEnd(7)}: decode ${res.ours.decodeTokensPerSecond.toFixed(1)} tok/s, prefill ${res.ours.prefillTokensPerSecond.toFixed(1)} tok/s, ${res.breakdown.dispatchesPerStep} dispatches per decode step, kernels ${res.breakdown.gpuMsPerStep.toFixed(2)} ms per step`,
     );
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const f = runs.fused;
-const u = runs.unfused;
-const same = f.every((x) => x.tokens.join() === u[0]!.tokens.join()) && u.every((x) => x.tokens.join() === u[0]!.tokens.join());
-const fd = median(f.map((x) => x.ours.decodeTokensPerSecond));
-const ud = median(u.map((x) => x.ours.decodeTokensPerSecond));
-const fp = median(f.map((x) => x.ours.prefillTokensPerSecond));
-const up = median(u.map((x) => x.ours.prefillTokensPerSecond));
-console.log(`median decode: fused ${fd.toFixed(1)} tok/s, unfused ${ud.toFixed(1)} tok/s, ratio ${(fd / ud).toFixed(2)}x`);
-console.log(`median prefill: fused ${fp.toFixed(1)} tok/s, unfused ${up.toFixed(1)} tok/s, ratio ${(fp / up).toFixed(2)}x`);
-console.log(`dispatches per decode step: fused ${f[0]!.breakdown.dispatchesPerStep}, unfused ${u[0]!.breakdown.dispatchesPerStep}`);
+const all = Object.values(runs).flat();
+const same = all.every((x) => x.tokens.join() === all[0]!.tokens.join());
+const med = (name: ConfigName, f: (x: BenchResult) => number) => median(runs[name].map(f));
+for (const [what, f] of [
+  ['decode', (x: BenchResult) => x.ours.decodeTokensPerSecond],
+  ['prefill', (x: BenchResult) => x.ours.prefillTokensPerSecond],
+] as const) {
+  const d = med('decode', f);
+  const fu = med('fused', f);
+  const u = med('unfused', f);
+  console.log(`median ${what}: decode-fused ${d.toFixed(1)} tok/s, fused ${fu.toFixed(1)}, unfused ${u.toFixed(1)}; ratios ${(d / fu).toFixed(2)}x over fused, ${(d / u).toFixed(2)}x over unfused`);
+}
+// The kernels' own time per decode step (timestamp-query breakdown, or wall-clock without it).
+console.log(`median kernels per decode step: ${CONFIGS.map((c) => `${c.name} ${med(c.name, (x) => x.breakdown.gpuMsPerStep).toFixed(2)} ms`).join(', ')}`);
+console.log(`dispatches per decode step: ${CONFIGS.map((c) => `${c.name} ${runs[c.name][0]!.breakdown.dispatchesPerStep}`).join(', ')}`);
 console.log(`same greedy tokens in every run: ${same ? 'yes' : 'NO'}`);
 ctx.destroy();
 if (!same) process.exit(1);

@@ -20,221 +20,31 @@
  *
  * Prefill runs T tokens per pass (chunks of maxBatch) through the matrix-matrix kernels; a single
  * token goes through the matrix-vector ones. Output: nothing, the argmax of the last row (computed
- * on the GPU, 8 bytes read back), the last row of logits, or every row (parity tests).
+ * on the GPU, 8 bytes read back), the last row of logits, or every row (parity tests). *
+ * Beside this file: the options and results (model-types.ts), the load that builds what a Model
+ * is made of (model-load.ts, making model-parts.ts's ModelParts), the RoPE tables (rope-tables.ts).
  */
-import {
-  CoreKernels,
-  checkBuffersFit,
-  checkContextWindow,
-  type BufferNeed,
-  type GpuBatch,
-  type GpuBinding,
-  type GpuContext,
-} from '../gpu';
+import { CoreKernels, checkContextWindow, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
 import { params } from '../gpu/params';
-import type { LoraAdapter } from '../lora';
-import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames, type ModelArchSpec, type ModelConfig } from '../model';
+import type { ModelArchSpec, ModelConfig } from '../model';
 import { EngineError } from './errors';
-import { intPipeline, intVariantFits, intVariantsFor, isIntWeightType, planIntMatmul, planIntMatvec, planQuantize, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntDispatch, type IntVariant, type IntWeightType } from './int-matvec';
-import { DEFAULT_TUNING, isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
-import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
-import { KV_PAGE_POSITIONS, PagedKvCache } from './kv-pages';
+import { planFusedMatvec, recordFusedMatvec, type FusedInput } from './fused-matvec';
+import { intVariantFits, planIntMatmul, planIntMatvec, planQuantize, planQuantizeTokens, recordIntDispatch, type IntDispatch, type IntVariant } from './int-matvec';
+import { isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
+import type { GpuLora } from './lora';
+import { PagedKvCache } from './kv-pages';
 import { DispatchCache } from './replay';
-import { planResidency, type ResidencyMatrix, type ResidencyPlan } from './residency';
-import { MAX_HEAD_DIM } from './support';
-import type { TensorInfo, TensorSource } from './tensor-source';
+import type { ResidencyPlan } from './residency';
+import type { TensorSource } from './tensor-source';
 import { WeightStream, type StreamPass, type StreamRead } from './weight-stream';
-import { matrixShape, planRowParts, readVector, weightTypeOf, WeightUploader, type GpuWeight, type HostWeight, type WeightPart } from './weights';
+import type { GpuWeight, WeightPart } from './weights';
+import { loadModelParts } from './model-load';
+import { intPipelineKey, pipelineKey, type Activations, type Block, type ModelParts } from './model-parts';
+import type { ForwardOutput, ForwardResult, ForwardTrace, ForwardTraceEvent, ModelLoadOptions, ModelMemory } from './model-types';
 
-/** Default KV-cache length when the caller does not choose: the model's, capped (memory grows with it). */
-export const DEFAULT_CONTEXT_CAP = 4096;
-/** Default tokens per prefill pass. */
-export const DEFAULT_MAX_BATCH = 128;
-
-export interface LoadProgress {
-  tensor: string;
-  tensorIndex: number;
-  tensorCount: number;
-  bytesDone: number;
-  bytesTotal: number;
-}
-
-export interface ModelLoadOptions {
-  /** KV-cache length in tokens. Default: the model's context length, at most DEFAULT_CONTEXT_CAP. */
-  contextLength?: number;
-  /**
-   * Positions per KV-cache page (the cache grows and shrinks by whole pages). Default
-   * KV_PAGE_POSITIONS; tests take small pages to cross many page boundaries.
-   */
-  kvPageSize?: number;
-  /** Tokens per prefill pass (activations are sized for it). Default DEFAULT_MAX_BATCH. */
-  maxBatch?: number;
-  /** Cap on bytes per storage binding, below the device's (to exercise row splits). */
-  maxBindingBytes?: number;
-  /** Weight-kernel shape (see quant-matmul.ts). Default: one invocation per row, 64 per workgroup. */
-  tuning?: Partial<WeightKernelTuning>;
-  /**
-   * Decode-kernel (matvec) shape per weight type, as the tuner measured it on this adapter
-   * (shared/engine/autotune.ts). Ignored when `tuning` is given; types not named use the default.
-   */
-  matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
-  /**
-   * Decode products (one token) of these types through the integer kernels of int-matvec.ts (x
-   * quantised to Q8 blocks once per product, packed int8 dot products), as the tuner chose them
-   * or forced. Default none: the f32 kernels. Matrices a variant cannot take keep the f32 kernel.
-   */
-  intMatvec?: Partial<Record<WeightType, IntVariant>>;
-  /**
-   * Prefill products (more than one token) of these types through a tiled kernel of
-   * quant-matmul.ts (`tile`: WG rows × 8 tokens per workgroup, each weight unit decoded once per
-   * tile; `tile-wg`: the same with x shared in workgroup memory; f32, only the summation order
-   * differs) or the integer prefill product (`i8`, `i8x`: Q8_0/Q4_0/Q4_K/Q6_K, x quantised to Q8 blocks as
-   * the integer decode kernels do), as the tuner chose them or forced. Default none: `matmul`.
-   */
-  prefillMatmul?: Partial<Record<WeightType, PrefillVariant>>;
-  /**
-   * A LoRA adapter (shared/lora: checked against this model by loraAdapterFromGguf) and the
-   * source of its tensors; `scale` multiplies alpha / rank (default 1), as llama.cpp's.
-   */
-  lora?: { adapter: LoraAdapter; source: TensorSource; scale?: number };
-  /**
-   * Fused kernels (default true): each residual add with the RMSNorm after it (add_rmsnorm), and
-   * RoPE on q and k with the KV-cache append (rope_kv_append): four fewer dispatches per block,
-   * identical results. false runs the unfused kernels (tests compare the two bit for bit).
-   */
-  fuse?: boolean;
-  /**
-   * Bytes the model may hold on the GPU (weights, KV cache, activations). When the weights do not
-   * fit, the residency planner (residency.ts) streams some matrices per pass from host memory;
-   * the tokens and logits are those of a fully resident run. Default: no budget, all resident
-   * (WebGPU reports no memory size to derive one from).
-   */
-  gpuMemory?: number;
-  onProgress?: (p: LoadProgress) => void;
-  signal?: AbortSignal;
-}
-
-/** What `forward` returns besides filling the KV cache. */
-export type ForwardOutput = 'none' | 'argmax' | 'last' | 'all';
-
-export interface ForwardResult {
-  /** 'last': [vocab]; 'all': [tokens, vocab] row-major; otherwise null. */
-  logits: Float32Array | null;
-  /** 'argmax': the id of the largest logit of the last token (lowest id on ties); otherwise null. */
-  token: number | null;
-}
-
-/**
- * What a traced forward pass reports as the GPU finishes each stage: 'block' N of `blocks`
- * (its KV cache then holds `pos0 + tokens` entries), then 'output' (final norm and logits)
- * when the pass computes logits, and 'activations': the residual stream after every block for
- * the pass's last token. The explorer draws it live.
- */
-export interface ForwardTraceEvent {
-  stage: 'block' | 'output' | 'activations';
-  /** Block index for 'block'; `blocks` otherwise. */
-  block: number;
-  blocks: number;
-  /** Position of the pass's first token, and how many tokens it runs. */
-  pos0: number;
-  tokens: number;
-  /** 'activations' only: [blocks × embedding] row-major, row b = x after block b. */
-  values?: Float32Array;
-}
-
-export type ForwardTrace = (e: ForwardTraceEvent) => void;
-
-/** Bytes the model holds on the GPU, by kind. */
-export interface ModelMemory {
-  weights: number;
-  kvCache: number;
-  activations: number;
-}
-
-interface Block {
-  attnNorm: GPUBuffer;
-  ffnNorm: GPUBuffer;
-  /** q, k, v: three matrices, or (phi3) one fused matrix in `qkv` and the three null. */
-  q: GpuWeight | null;
-  k: GpuWeight | null;
-  v: GpuWeight | null;
-  qkv: GpuWeight | null;
-  o: GpuWeight;
-  /** Null when `up` holds gate and up fused (phi3). */
-  gate: GpuWeight | null;
-  up: GpuWeight;
-  down: GpuWeight;
-  qBias: GPUBuffer | null;
-  /** The q | k | v biases as one vector, where q, k and v are one stacked product (then q/k/vBias are null). */
-  qkvBias: GPUBuffer | null;
-  kBias: GPUBuffer | null;
-  vBias: GPUBuffer | null;
-  qNorm: GPUBuffer | null;
-  kNorm: GPUBuffer | null;
-  attnPostNorm: GPUBuffer | null;
-  ffnPostNorm: GPUBuffer | null;
-  /** The RoPE table of this block (sliding layers may have their own base). */
-  invFreq: GPUBuffer;
-  /** Keys a query sees; 0: all before it. */
-  window: number;
-}
-
-interface Activations {
-  ids: GPUBuffer;
-  x: GPUBuffer;
-  xn: GPUBuffer;
-  q: GPUBuffer;
-  k: GPUBuffer;
-  v: GPUBuffer;
-  att: GPUBuffer;
-  proj: GPUBuffer;
-  gate: GPUBuffer;
-  up: GPUBuffer;
-  act: GPUBuffer;
-  /** Per-head normalised q and k (qwen3, gemma3); a 16-byte stand-in otherwise. */
-  qn: GPUBuffer;
-  kn: GPUBuffer;
-  logits: GPUBuffer;
-  /** LoRA intermediates: A·x [T, rank] and B·(A·x) [T, out] (16-byte stand-ins without an adapter). */
-  loraR: GPUBuffer;
-  loraO: GPUBuffer;
-  best: GPUBuffer;
-  scratch: GPUBuffer;
-  /** x quantised for the integer decode kernels (a 16-byte stand-in when none is used). */
-  xq: GPUBuffer;
-}
-
-/**
- * Inverse frequencies for the rope kernel, as llama.cpp forms them: theta_scale =
- * base^(-2 / ropeDims) in f32 and theta_i = theta_scale^i by repeated f32 products; pairs past
- * ropeDims / 2 get 0 (angle 0: passed through, llama.cpp's partial rotation for normal RoPE).
- */
-export function llamaRopeInvFreq(headDim: number, ropeDims: number, base: number): Float32Array {
-  const out = new Float32Array(headDim / 2);
-  const scale = Math.fround(Math.pow(base, -2 / ropeDims));
-  let f = 1;
-  for (let i = 0; i < ropeDims / 2; i++) {
-    out[i] = f;
-    f = Math.fround(f * scale);
-  }
-  return out;
-}
-
-/**
- * The RoPE table of a block: llamaRopeInvFreq of its base (gemma3's sliding layers have their
- * own), each pair divided by its factor (Llama 3.1's rope_freqs, Phi-3's short factors) and
- * times the linear scale, as llama.cpp forms theta = freq_scale · (p · base^(-2i/d)) / factor.
- */
-export function layerRopeInvFreq(c: ModelConfig, arch: ModelArchSpec, sliding: boolean, factors: Float32Array | null): Float32Array {
-  const out = llamaRopeInvFreq(c.headDim, c.ropeDimensionCount, sliding ? arch.ropeThetaSliding : c.ropeTheta);
-  const scale = sliding ? arch.ropeFreqScaleSliding : arch.ropeFreqScale;
-  for (let i = 0; i < c.ropeDimensionCount / 2; i++) {
-    let f = out[i]!;
-    if (factors) f = Math.fround(f / factors[i]!);
-    out[i] = Math.fround(f * scale);
-  }
-  return out;
-}
+// The public shapes and the RoPE tables live beside this file; this is their import path.
+export { DEFAULT_CONTEXT_CAP, DEFAULT_MAX_BATCH, type ForwardOutput, type ForwardResult, type ForwardTrace, type ForwardTraceEvent, type LoadProgress, type ModelLoadOptions, type ModelMemory } from './model-types';
+export { layerRopeInvFreq, llamaRopeInvFreq } from './rope-tables';
 
 /** What the argmax kernel answers when no logit can win (all NaN). */
 const ARGMAX_NONE = 0xffffffff;
@@ -278,6 +88,10 @@ export class Model {
   private readonly replay: DispatchCache;
   /** See ModelLoadOptions.fuse. */
   private readonly fuse: boolean;
+  /** See ModelLoadOptions.fuseDecode (with `fuse`). */
+  private readonly fuseDecode: boolean;
+  /** The fused decode products' pipeline where fuseDecode and the model allow them, or null. */
+  private readonly fusedMatvec: GPUComputePipeline | null;
   /** Streamed matrices and their slots; null when everything is resident. */
   private readonly stream: WeightStream | null;
   /** The streamed pieces one pass's body reads, in dispatch order (the output's come after). */
@@ -299,32 +113,7 @@ export class Model {
   private residuals: GPUBuffer | null = null;
   private destroyed = false;
 
-  private constructor(init: {
-    ctx: GpuContext;
-    k: CoreKernels;
-    config: ModelConfig;
-    arch: ModelArchSpec;
-    contextLength: number;
-    maxBatch: number;
-    tuning: WeightKernelTuning;
-    matvecTuning: Partial<Record<WeightType, WeightKernelTuning>>;
-    intMatvec: Partial<Record<WeightType, IntVariant>>;
-    prefillMatmul: Partial<Record<WeightType, PrefillVariant>>;
-    pipelines: Map<string, GPUComputePipeline>;
-    embd: GpuWeight;
-    output: GpuWeight;
-    outputNorm: GPUBuffer;
-    blocks: Block[];
-    loras: ReadonlyMap<string, GpuLora>;
-    a: Activations;
-    logitRows: number;
-    owned: GPUBuffer[];
-    memory: Omit<ModelMemory, 'kvCache'>;
-    kvPageSize: number;
-    fuse: boolean;
-    residency: ResidencyPlan;
-    stream: WeightStream | null;
-  }) {
+  private constructor(init: ModelParts) {
     this.ctx = init.ctx;
     this.k = init.k;
     this.config = init.config;
@@ -346,6 +135,8 @@ export class Model {
     this.owned = init.owned;
     this.fixedMemory = init.memory;
     this.fuse = init.fuse;
+    this.fuseDecode = init.fuseDecode;
+    this.fusedMatvec = init.fusedMatvec;
     this.residency = init.residency;
     this.stream = init.stream;
     this.replay = new DispatchCache(init.ctx);
@@ -364,337 +155,18 @@ export class Model {
     );
   }
 
-  /** Reads the configuration, checks it against the device, uploads the weights and allocates the caches. */
+  /** Reads the configuration, checks it against the device, uploads the weights and allocates the caches (model-load.ts). */
   static async load(ctx: GpuContext, source: TensorSource, opts: ModelLoadOptions = {}): Promise<Model> {
-    const header = source.header;
-    const config = modelConfigFromGguf(header);
-    const arch = modelArchFromGguf(header, config);
-    const file = header.file;
-    const contextLength = opts.contextLength ?? Math.min(config.contextLength, DEFAULT_CONTEXT_CAP);
-    if (!Number.isInteger(contextLength) || contextLength < 1) {
-      throw new EngineError('ENGINE_BAD_OPTION', `contextLength must be a positive integer, got ${contextLength}`, { field: 'contextLength', value: contextLength });
-    }
-    const kvPageSize = opts.kvPageSize ?? KV_PAGE_POSITIONS;
-    if (!Number.isInteger(kvPageSize) || kvPageSize < 1) {
-      throw new EngineError('ENGINE_BAD_OPTION', `kvPageSize must be a positive integer, got ${opts.kvPageSize}`, { field: 'kvPageSize', value: opts.kvPageSize });
-    }
-    const maxBatch = Math.min(opts.maxBatch ?? DEFAULT_MAX_BATCH, contextLength);
-    if (!Number.isInteger(maxBatch) || maxBatch < 1) {
-      throw new EngineError('ENGINE_BAD_OPTION', `maxBatch must be a positive integer, got ${opts.maxBatch}`, { field: 'maxBatch', value: opts.maxBatch });
-    }
-    if (arch.ropeFactorsMaxContext !== null && contextLength > arch.ropeFactorsMaxContext) {
-      throw new EngineError(
-        'ENGINE_UNSUPPORTED_SHAPE',
-        `${file}: a context of ${contextLength} needs the long-context RoPE factors (past ${arch.ropeFactorsMaxContext} tokens), which are not supported; choose a context of at most ${arch.ropeFactorsMaxContext}`,
-      );
-    }
-    if (config.headDim > MAX_HEAD_DIM || config.headDim % 2) {
-      throw new EngineError('ENGINE_UNSUPPORTED_SHAPE', `${file}: head size ${config.headDim}; the attention kernel takes even sizes up to ${MAX_HEAD_DIM}`);
-    }
-    const tuning = { ...DEFAULT_TUNING, ...opts.tuning };
-    // An explicit shape (a sweep, a test) wins over what the tuner measured.
-    const matvecTuning = opts.tuning ? {} : { ...opts.matvecTuning };
-    const byName = new Map(header.tensors.map((t) => [t.name, t] as const));
-    const tensor = (name: string): TensorInfo => byName.get(name)!; // presence checked by modelConfigFromGguf
-
-    // Check every weight type before anything is uploaded.
-    const matrixNames: string[] = ['token_embd.weight'];
-    if (!config.tiedOutput) matrixNames.push('output.weight');
-    for (let b = 0; b < config.blockCount; b++) matrixNames.push(...blockMatrixNames(arch, b));
-    const types = new Set<WeightType>(matrixNames.map((n) => weightTypeOf(tensor(n))));
-    const intMatvec = checkIntMatvec(ctx, opts.intMatvec ?? {}, types);
-    const prefillMatmul = checkPrefillMatmul(ctx, opts.prefillMatmul ?? {}, types);
-    const intPrefill = Object.values(prefillMatmul).some((v) => !isTileVariant(v));
-
-    // Activations and caches, checked against the device before any allocation.
-    const maxBinding = Math.min(opts.maxBindingBytes ?? Infinity, ctx.caps.limits.maxStorageBufferBindingSize);
-    const { embeddingLength: E, feedForwardLength: F, headCount: H, headCountKv: KVH, headDim: HD, vocabSize: V } = config;
-    const logitRows = Math.max(1, Math.min(maxBatch, Math.floor(maxBinding / (V * 4))));
-    const f32 = (n: number) => Math.ceil((n * 4) / 16) * 16; // vec4 bindings want multiples of 16 bytes
-    // Every pair's values are read now (they are small): a bad adapter fails before any upload.
-    const loraValues = opts.lora ? await readLoraValues(opts.lora.source, opts.lora.adapter, opts.lora.scale ?? 1) : null;
-    const loraShape = loraValues?.size
-      ? { rank: Math.max(...[...loraValues.values()].map((p) => paddedLoraRank(p.rank))), rows: Math.max(...[...loraValues.values()].map((p) => p.rows)) }
-      : null;
-    if (loraValues) {
-      types.add('F32'); // A and B go up as f32
-      for (const [target, p] of loraValues) {
-        const t = byName.get(target);
-        if (!t || !matrixNames.includes(target)) throw new EngineError('ENGINE_BAD_OPTION', `${opts.lora!.adapter.file}: the adapter adapts ${JSON.stringify(target)}, which is not a weight matrix of ${file}`, { tensor: target });
-        const { rows, cols } = matrixShape(t);
-        if (rows !== p.rows || cols !== p.cols) {
-          throw new EngineError('ENGINE_BAD_OPTION', `${opts.lora!.adapter.file}: ${target}.lora_a/b make [${p.rows}, ${p.cols}]; the base's ${target} is [${rows}, ${cols}]`, { tensor: target });
-        }
-      }
-    }
-    // Stacked products (with fusion on, no adapter): per block, q | k | v as one matrix where they
-    // share a type and nothing between the product and RoPE reads them apart (qwen3/gemma3's
-    // per-head norms), and gate | up where the activation has a fused kernel (SiLU). One dispatch
-    // instead of three and two; rows are whole blocks, so the logits do not change.
-    const fuse = opts.fuse ?? true;
-    // A stacked product's output must also fit one binding for a whole prefill batch.
-    const fitsBinding = (values: number) => Math.ceil((maxBatch * values * 4) / 16) * 16 <= maxBinding;
-    const stackable = fuse && !loraValues?.size;
-    const oneType = (names: string[]) => names.every((n) => weightTypeOf(tensor(n)) === weightTypeOf(tensor(names[0]!)));
-    const qkvOf = (b: number) => [`blk.${b}.attn_q.weight`, `blk.${b}.attn_k.weight`, `blk.${b}.attn_v.weight`];
-    const gateUpOf = (b: number) => [`blk.${b}.ffn_gate.weight`, `blk.${b}.ffn_up.weight`];
-    const stacks = new Map<string, string[]>(); // stacked name -> its matrices, in row order
-    for (let b = 0; b < config.blockCount; b++) {
-      if (stackable && !arch.fusedQkv && !arch.qkNorm && fitsBinding((H + 2 * KVH) * HD) && oneType(qkvOf(b))) stacks.set(`blk.${b}.attn_q|k|v.weight`, qkvOf(b));
-      if (stackable && !arch.fusedGateUp && arch.activation === 'silu' && fitsBinding(2 * F) && oneType(gateUpOf(b))) stacks.set(`blk.${b}.ffn_gate|up.weight`, gateUpOf(b));
-    }
-    const stackOf = new Map([...stacks].flatMap(([name, members]) => members.map((m) => [m, name] as const)));
-    const anyStackedQkv = [...stacks.keys()].some((n) => n.includes('attn_q|k|v'));
-    const anyStackedGateUp = [...stacks.keys()].some((n) => n.includes('ffn_gate|up'));
-    const sizes: Record<keyof Activations, number> = {
-      ids: f32(maxBatch),
-      x: f32(maxBatch * E),
-      xn: f32(maxBatch * E),
-      // Fused: one [T, q | k | v] buffer, read in place through strides.
-      q: f32(maxBatch * (arch.fusedQkv || anyStackedQkv ? (H + 2 * KVH) * HD : H * HD)),
-      k: f32(maxBatch * KVH * HD),
-      v: f32(maxBatch * KVH * HD),
-      att: f32(maxBatch * H * HD),
-      proj: f32(maxBatch * E),
-      gate: f32(maxBatch * (arch.fusedGateUp || anyStackedGateUp ? 2 * F : F)),
-      up: f32(maxBatch * F),
-      act: f32(maxBatch * F),
-      qn: arch.qkNorm ? f32(maxBatch * H * HD) : 16,
-      kn: arch.qkNorm ? f32(maxBatch * KVH * HD) : 16,
-      logits: f32(logitRows * V),
-      loraR: loraShape ? f32(maxBatch * loraShape.rank) : 16,
-      loraO: loraShape ? f32(maxBatch * loraShape.rows) : 16,
-      best: 16,
-      scratch: f32(CoreKernels.argmaxScratchBytes(V) / 4),
-      // One token for the integer decode kernels, a whole prefill batch for the integer prefill product.
-      xq: Object.keys(intMatvec).length || intPrefill ? f32((intPrefill ? maxBatch : 1) * quantizedXWords(Math.ceil(Math.max(E, F, H * HD) / 32) * 32)) : 16,
-    };
-    const kvBytes = contextLength * KVH * HD * 4;
-    const needs: BufferNeed[] = Object.entries(sizes).map(([name, bytes]) => ({ name: `activation ${name}`, bytes }));
-    needs.push({ name: 'kv cache (one block, K or V)', bytes: kvBytes });
-    checkBuffersFit({ ...ctx.caps, limits: { ...ctx.caps.limits, maxStorageBufferBindingSize: maxBinding } }, needs, file);
-    // A weight row that fits no binding is refused now, not halfway through the upload.
-    for (const n of matrixNames) {
-      const t = tensor(n);
-      const { rows } = matrixShape(t);
-      planRowParts(n, rows, t.byteSize / rows, maxBinding);
-    }
-
-    // The residency plan: the matrices as the GPU holds them (stacks as one), in pass order, and
-    // what stays whatever the plan (activations, KV cache, vectors, RoPE tables, an adapter).
-    const units: ResidencyMatrix[] = [];
-    const unitNames = ['token_embd.weight'];
-    for (let b = 0; b < config.blockCount; b++) for (const n of blockMatrixNames(arch, b)) if (!unitNames.includes(stackOf.get(n) ?? n)) unitNames.push(stackOf.get(n) ?? n);
-    if (!config.tiedOutput) unitNames.push('output.weight');
-    for (const name of unitNames) {
-      const members = (stacks.get(name) ?? [name]).map(tensor);
-      const rows = members.reduce((s, t) => s + matrixShape(t).rows, 0);
-      const rowBytes = members[0]!.byteSize / matrixShape(members[0]!).rows;
-      units.push({ name, rows, rowBytes, uses: name === 'token_embd.weight' && config.tiedOutput ? 2 : 1 });
-    }
-    const vectorNames = modelVectorNames(config, arch);
-    const vectorBytes = vectorNames.reduce((s, n) => s + Math.max(4, tensor(n).elementCount * 4), 0);
-    const stackedBiasBytes = config.qkvBias ? [...stacks.keys()].filter((n) => n.includes('attn_q|k|v')).length * (H + 2 * KVH) * HD * 4 : 0;
-    const loraBytes = loraValues ? [...loraValues.values()].reduce((s, p) => s + paddedLoraRank(p.rank) * (p.rows + p.cols) * 4, 0) : 0;
-    const fixedBytes =
-      Object.values(sizes).reduce((s, n) => s + n, 0) + 2 * kvBytes * config.blockCount + vectorBytes + stackedBiasBytes + loraBytes + 2 * Math.max(4, (HD / 2) * 4);
-    if (opts.gpuMemory !== undefined && (!Number.isFinite(opts.gpuMemory) || opts.gpuMemory <= 0)) {
-      throw new EngineError('ENGINE_BAD_OPTION', `gpuMemory must be a positive number of bytes, got ${opts.gpuMemory}`, { field: 'gpuMemory', value: opts.gpuMemory });
-    }
-    const residency = planResidency({ matrices: units, fixedBytes, budget: opts.gpuMemory ?? null, maxBindingBytes: maxBinding });
-    const streamedNames = new Set(residency.streamed);
-
-    const k = await CoreKernels.create(ctx);
-    const pipelines = new Map<string, GPUComputePipeline>();
-    const want: [WeightType, 'matvec' | 'matmul' | 'matmul_tile' | 'matmul_tile_wg' | 'get_rows'][] = [];
-    for (const t of types) want.push([t, 'matvec'], [t, 'matmul']);
-    for (const [t, v] of Object.entries(prefillMatmul) as [WeightType, PrefillVariant][]) if (isTileVariant(v)) want.push([t, PREFILL_ENTRY[v]]);
-    want.push([weightTypeOf(tensor('token_embd.weight')), 'get_rows']);
-    await Promise.all(
-      want.map(async ([type, entry]) => {
-        // Only the shader, entry point and constants matter here; the shape is any valid one.
-        const weights = { type, rows: 1, cols: 256, buffer: {} as GPUBuffer };
-        const d =
-          entry === 'get_rows'
-            ? planGetRows({ weights, count: 1, tuning })
-            : planMatmul({ weights, tokens: entry === 'matvec' ? 1 : 2, entryPoint: entry, tuning: entry === 'matvec' ? (matvecTuning[type] ?? tuning) : tuning });
-        pipelines.set(pipelineKey(d), await ctx.pipeline(d.shader, { entryPoint: d.entryPoint, constants: d.constants }));
-      }),
-    );
-    for (const [type, v] of Object.entries(prefillMatmul) as [IntWeightType, PrefillVariant][]) {
-      if (isTileVariant(v)) continue;
-      for (const d of [planQuantize(256), planIntMatmul({ weights: { type, rows: 1, cols: 256 }, variant: v === 'i8' ? 'dot4' : 'int', tokens: 2 })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
-    }
-    for (const [type, variant] of Object.entries(intMatvec) as [IntWeightType, IntVariant][]) {
-      // As above, any valid shape: only the shader and constants matter.
-      for (const d of [planQuantize(256), planIntMatvec({ weights: { type, rows: 1, cols: 256 }, variant })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
-    }
-
-    const owned: GPUBuffer[] = [];
-    const used = new Set([...matrixNames, ...vectorNames]);
-    // Upload in file order, so a file source reads forward.
-    const order = header.tensors.filter((t) => used.has(t.name));
-    const bytesTotal = order.reduce((s, t) => s + t.byteSize, 0);
-    let bytesDone = 0;
-    let index = 0;
-    const report = () => opts.onProgress?.({ tensor: order[Math.min(index, order.length - 1)]?.name ?? '', tensorIndex: index, tensorCount: order.length, bytesDone, bytesTotal });
-    const uploader = new WeightUploader(ctx, source, {
-      maxBindingBytes: maxBinding,
-      signal: opts.signal,
-      onBytes: (n) => {
-        bytesDone += n;
-        report();
-      },
-    });
-    const matrices = new Map<string, GpuWeight>();
-    const vectors = new Map<string, GPUBuffer>();
-    const hostWeights: HostWeight[] = [];
-    let stream: WeightStream | null = null;
-    try {
-      for (; index < order.length; index++) {
-        const t = order[index]!;
-        if (matrices.has(t.name) || vectors.has(t.name)) continue;
-        if (matrices.has(stackOf.get(t.name) ?? '')) {
-          report(); // uploaded with its stack: its bytes are counted, its name still shows
-          continue;
-        }
-        if (vectorNames.includes(t.name)) {
-          const values = await readVector(source, t, t.elementCount);
-          const buf = await ctx.checked(t.name, () => ctx.storage(values, t.name));
-          owned.push(buf);
-          vectors.set(t.name, buf);
-          bytesDone += t.byteSize;
-          report();
-        } else {
-          const stack = stackOf.get(t.name);
-          if (streamedNames.has(stack ?? t.name)) {
-            // Kept in host memory; a placeholder marks it done until the slots exist.
-            const h = await uploader.host(stack ?? t.name, stack ? stacks.get(stack)!.map(tensor) : [t], residency.pieceBytes);
-            hostWeights.push(h);
-            matrices.set(h.name, { name: h.name, type: h.type, rows: h.rows, cols: h.cols, bytes: h.bytes, parts: [], streamed: true });
-            continue;
-          }
-          const w = stack ? await uploader.stacked(stack, stacks.get(stack)!.map(tensor)) : await uploader.matrix(t);
-          for (const p of w.parts) owned.push(p.buffer);
-          matrices.set(w.name, w);
-        }
-      }
-      if (hostWeights.length) {
-        const s = await ctx.checked('streamed weight slots', () => new WeightStream(ctx, hostWeights, residency.slotBytes));
-        stream = s;
-        owned.push(...s.buffers);
-        for (const h of hostWeights) matrices.set(h.name, s.weight(h.name));
-      }
-
-      const a = await ctx.checked('activations', () => {
-        const out = {} as Record<keyof Activations, GPUBuffer>;
-        for (const [name, bytes] of Object.entries(sizes) as [keyof Activations, number][]) {
-          out[name] = ctx.storage(bytes, `act.${name}`);
-          owned.push(out[name]);
-        }
-        return out as Activations;
-      });
-      // One table for the global layers, another for the sliding ones when they differ.
-      const factors = arch.ropeFactorsTensor ? await readVector(source, tensor(arch.ropeFactorsTensor), config.ropeDimensionCount / 2) : null;
-      const tables = [false, true].map((sliding) => layerRopeInvFreq(config, arch, sliding, factors));
-      const invFreq = tables.map((t, i) => {
-        const buf = ctx.storage(t, i ? 'rope.invFreq.sliding' : 'rope.invFreq');
-        owned.push(buf);
-        return buf;
-      });
-
-      const loras = loraValues ? await ctx.checked('LoRA adapter', () => uploadLora(ctx, loraValues)) : new Map<string, GpuLora>();
-      for (const l of loras.values()) owned.push(l.a.parts[0]!.buffer, l.b.parts[0]!.buffer);
-      const m = (n: string) => matrices.get(n)!;
-      const vec = (n: string) => vectors.get(n)!;
-      // A stacked q | k | v product takes its biases as one vector (read again: they are small).
-      const stackedBias = async (b: number): Promise<GPUBuffer | null> => {
-        if (!config.qkvBias || !matrices.has(`blk.${b}.attn_q|k|v.weight`)) return null;
-        const parts = await Promise.all(['q', 'k', 'v'].map((x) => tensor(`blk.${b}.attn_${x}.bias`)).map((t) => readVector(source, t, t.elementCount)));
-        const all = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
-        let at = 0;
-        for (const p of parts) {
-          all.set(p, at);
-          at += p.length;
-        }
-        const buf = ctx.storage(all, `blk.${b}.attn_q|k|v.bias`);
-        owned.push(buf);
-        return buf;
-      };
-      const blockIds = Array.from({ length: config.blockCount }, (_, b) => b);
-      const qkvBiases = await Promise.all(blockIds.map((b) => stackedBias(b)));
-      const blocks: Block[] = blockIds.map((b) => {
-        const p = `blk.${b}.`;
-        const sliding = arch.sliding[b] ?? false;
-        const opt = (on: boolean, n: string) => (on ? vec(n) : null);
-        const sq = matrices.get(`${p}attn_q|k|v.weight`) ?? null;
-        const sg = matrices.get(`${p}ffn_gate|up.weight`) ?? null;
-        return {
-          attnNorm: vec(`${p}attn_norm.weight`),
-          ffnNorm: vec(`${p}ffn_norm.weight`),
-          q: arch.fusedQkv || sq ? null : m(`${p}attn_q.weight`),
-          k: arch.fusedQkv || sq ? null : m(`${p}attn_k.weight`),
-          v: arch.fusedQkv || sq ? null : m(`${p}attn_v.weight`),
-          qkv: arch.fusedQkv ? m(`${p}attn_qkv.weight`) : sq,
-          o: m(`${p}attn_output.weight`),
-          gate: arch.fusedGateUp || sg ? null : m(`${p}ffn_gate.weight`),
-          up: sg ?? m(`${p}ffn_up.weight`),
-          down: m(`${p}ffn_down.weight`),
-          qBias: opt(config.qkvBias && !sq, `${p}attn_q.bias`),
-          kBias: opt(config.qkvBias && !sq, `${p}attn_k.bias`),
-          vBias: opt(config.qkvBias && !sq, `${p}attn_v.bias`),
-          qkvBias: qkvBiases[b]!,
-          qNorm: opt(arch.qkNorm, `${p}attn_q_norm.weight`),
-          kNorm: opt(arch.qkNorm, `${p}attn_k_norm.weight`),
-          attnPostNorm: opt(arch.postNorms, `${p}post_attention_norm.weight`),
-          ffnPostNorm: opt(arch.postNorms, `${p}post_ffw_norm.weight`),
-          invFreq: invFreq[sliding ? 1 : 0]!,
-          window: sliding ? arch.slidingWindow : 0,
-        };
-      });
-      const embd = m('token_embd.weight');
-      const weightBytes = [...matrices.values()].filter((w) => !w.streamed).reduce((s, w) => s + w.parts.reduce((t, p) => t + p.buffer.size, 0), 0) + residency.slotsBytes;
-      return new Model({
-        ctx,
-        k,
-        fuse,
-        residency,
-        stream,
-        config,
-        arch,
-        contextLength,
-        maxBatch,
-        tuning,
-        matvecTuning,
-        intMatvec,
-        prefillMatmul,
-        pipelines,
-        embd,
-        output: config.tiedOutput ? embd : m('output.weight'),
-        outputNorm: vec('output_norm.weight'),
-        blocks,
-        loras,
-        a,
-        logitRows,
-        owned,
-        memory: {
-          weights:
-            weightBytes +
-            [...vectors.values()].reduce((s, b) => s + b.size, 0) +
-            [...loras.values()].reduce((s, l) => s + l.a.parts[0]!.buffer.size + l.b.parts[0]!.buffer.size, 0) +
-            invFreq.reduce((s, b) => s + b.size, 0),
-          activations: Object.values(sizes).reduce((s, n) => s + n, 0),
-        },
-        kvPageSize,
-      });
-    } catch (e) {
-      for (const b of owned) b.destroy();
-      throw e;
-    }
+    return new Model(await loadModelParts(ctx, source, opts));
   }
 
   get vocabSize(): number {
     return this.config.vocabSize;
+  }
+
+  /** Whether one-token passes run through the fused decode products (ModelLoadOptions.fuseDecode). */
+  get fusedProducts(): boolean {
+    return this.fusedMatvec !== null;
   }
 
   /** Bytes written to the streamed weights' slots since the load (0 when everything is resident). */
@@ -814,19 +286,21 @@ export class Model {
           cur = this.begin(`${label} after block ${i}`);
           return cur.b;
         });
-        // The body leaves rmsnorm(x) · output_norm in xn (its last residual add).
+        // The body leaves rmsnorm(x) · output_norm in xn (its last residual add), or with the
+        // fused products x alone (the output product normalises it).
+        const fused = this.fusedMatvec !== null && chunk.length === 1;
         if (output === 'all') {
           cur.submit();
           for (let r0 = 0; r0 < chunk.length; r0 += this.logitRows) {
             const rows = Math.min(this.logitRows, chunk.length - r0);
             cur = this.begin('logits');
-            this.encodeOutput(cur.b, r0, rows);
+            this.encodeOutput(cur.b, r0, rows, fused);
             cur.submit();
             report('output', this.blocks.length);
             all!.set(await this.ctx.readF32(this.a.logits, rows * V), (start + r0) * V);
           }
         } else if (last && output !== 'none') {
-          const b = this.encodeOutput(cur.b, chunk.length - 1, 1);
+          const b = this.encodeOutput(cur.b, chunk.length - 1, 1, fused);
           if (output === 'argmax') this.k.argmax(b, { x: this.a.logits, n: V, out: this.a.best, scratch: this.a.scratch });
           cur.submit();
           report('output', this.blocks.length);
@@ -916,11 +390,15 @@ export class Model {
     const ropeDims = c.ropeDimensionCount;
     // Phi-3's attn_factor multiplies RoPE's cos and sin: q·k grows by its square.
     const scale = arch.attentionScale * arch.ropeAttnFactor * arch.ropeAttnFactor;
+    // One token through the fused products (ModelLoadOptions.fuseDecode): each norm is done
+    // by the product that reads it, each residual add by the product before it, SwiGLU by down.
+    const fp = this.fusedMatvec !== null && T === 1;
+    const norm: FusedInput = { kind: 'rmsnorm', eps: c.rmsEps };
     b = this.encodeEmbedding(b, ids);
     if (arch.embeddingScale !== 1) this.k.scale(b, { x: a.x, n: T * E, s: arch.embeddingScale });
     // Block 0's attention norm stands alone; every later norm (the next block's, the output
     // norm after the last) is done by the residual add before it (addResidual).
-    this.k.rmsnorm(b, { x: a.x, w: this.blocks[0]!.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+    if (!fp) this.k.rmsnorm(b, { x: a.x, w: this.blocks[0]!.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
     for (const [i, blk] of this.blocks.entries()) {
       // Where q, k and v are: three buffers, or one fused [T, q | k | v] buffer read through strides.
       let q = { buf: a.q, stride: qDim, offset: 0 };
@@ -928,10 +406,15 @@ export class Model {
       let v = { buf: a.v, stride: kvDim, offset: 0 };
       if (blk.qkv) {
         const w = qDim + 2 * kvDim;
-        b = this.matmul(b, blk.qkv, a.xn, a.q, T);
+        if (fp) this.fusedProduct(b, blk.qkv, a.x, a.q, norm, blk.attnNorm, false);
+        else b = this.matmul(b, blk.qkv, a.xn, a.q, T);
         q = { buf: a.q, stride: w, offset: 0 };
         k = { buf: a.q, stride: w, offset: qDim };
         v = { buf: a.q, stride: w, offset: qDim + kvDim };
+      } else if (fp) {
+        this.fusedProduct(b, blk.q!, a.x, a.q, norm, blk.attnNorm, false);
+        this.fusedProduct(b, blk.k!, a.x, a.k, norm, blk.attnNorm, false);
+        this.fusedProduct(b, blk.v!, a.x, a.v, norm, blk.attnNorm, false);
       } else {
         b = this.matmul(b, blk.q!, a.xn, a.q, T);
         b = this.matmul(b, blk.k!, a.xn, a.k, T, 0, true);
@@ -950,7 +433,28 @@ export class Model {
       }
       // Three buffers (k and v may share one), or one packed [T, q | k | v]: rope_kv_append reads either.
       const packed = q.buf === k.buf && q.buf === v.buf;
-      if (this.fuse && (packed || (q.buf !== k.buf && q.buf !== v.buf))) {
+      const ropeAttention = this.fuseDecode && T === 1;
+      if (ropeAttention) {
+        // One token: RoPE, the KV append and attention in one dispatch (attention.wgsl's decode_rope).
+        this.k.attentionRope(b, {
+          q: q.buf,
+          k: k.buf,
+          v: v.buf,
+          cache: this.kv.block(i),
+          out: a.att,
+          invFreq: blk.invFreq,
+          heads: c.headCount,
+          pos0,
+          neox,
+          ropeDims,
+          qOffset: q.offset,
+          kOffset: k.offset,
+          vOffset: v.offset,
+          scale,
+          softcap: arch.attnSoftcap,
+          window: blk.window,
+        });
+      } else if (this.fuse && (packed || (q.buf !== k.buf && q.buf !== v.buf))) {
         this.k.ropeKvAppend(b, {
           q: q.buf,
           k: k.buf,
@@ -974,7 +478,7 @@ export class Model {
         this.k.rope(b, { x: k.buf, invFreq: blk.invFreq, T, heads: c.headCountKv, headDim: HD, pos0, neox, ropeDims, stride: k.stride, offset: k.offset });
         this.k.kvAppend(b, { cache: this.kv.block(i), k: k.buf, v: v.buf, T, pos0, kStride: k.stride, kOffset: k.offset, vStride: v.stride, vOffset: v.offset });
       }
-      this.k.attention(b, {
+      if (!ropeAttention) this.k.attention(b, {
         q: q.buf,
         qStride: q.stride,
         qOffset: q.offset,
@@ -987,6 +491,14 @@ export class Model {
         softcap: arch.attnSoftcap,
         window: blk.window,
       });
+      if (fp) {
+        // x += o·att; x += down·swiglu(gate|up · rmsnorm(x)); the next norm is the next product's.
+        this.fusedProduct(b, blk.o, a.att, a.x, { kind: 'plain' }, null, true);
+        this.fusedProduct(b, blk.up, a.x, a.gate, norm, blk.ffnNorm, false);
+        this.fusedProduct(b, blk.down, a.gate, a.x, { kind: 'swiglu', upOffset: F }, null, true);
+        b = afterBlock?.(i) ?? b;
+        continue;
+      }
       b = this.matmul(b, blk.o, a.att, a.proj, T);
       this.addResidual(b, a.proj, blk.attnPostNorm, blk.ffnNorm, T);
       if (blk.gate) {
@@ -1026,9 +538,25 @@ export class Model {
     this.k.rmsnorm(b, { x: a.x, w: norm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
   }
 
-  /** logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ. Returns the batch to go on recording in. */
-  private encodeOutput(b: GpuBatch, row0: number, rows: number): GpuBatch {
-    b = this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
+  /**
+   * y = W · input(x) (+ y when `add`) through the fused decode product, one dispatch per row part
+   * of W; `normWeight` is the norm's weight for an rmsnorm input.
+   */
+  private fusedProduct(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, input: FusedInput, normWeight: GPUBuffer | null, add: boolean): void {
+    this.xqFresh = false;
+    for (const part of w.parts) {
+      const d = planFusedMatvec({ rows: part.rows, cols: w.cols, yOffset: part.rowStart, input, add });
+      recordFusedMatvec(b, this.fusedMatvec!, d, { w: part.buffer, x, y, norm: normWeight ?? x }, `matvec_fused ${w.name}`);
+    }
+  }
+
+  /**
+   * logits[0 .. rows) = xn[row0 .. row0 + rows) · Woutᵀ, or after a fused one-token body (`fused`)
+   * rmsnorm(x) · output_norm · Woutᵀ in one product. Returns the batch to go on recording in.
+   */
+  private encodeOutput(b: GpuBatch, row0: number, rows: number, fused = false): GpuBatch {
+    if (fused) this.fusedProduct(b, this.output, this.a.x, this.a.logits, { kind: 'rmsnorm', eps: this.config.rmsEps }, this.outputNorm, false);
+    else b = this.matmul(b, this.output, this.a.xn, this.a.logits, rows, row0 * this.config.embeddingLength);
     if (this.arch.finalSoftcap) this.k.softcap(b, { x: this.a.logits, n: rows * this.config.vocabSize, cap: this.arch.finalSoftcap });
     return b;
   }
@@ -1163,36 +691,4 @@ export class Model {
     for (const v of d.params) u.u32(v);
     b.dispatch(p, [b.uniform(u), ...bindings], d.workgroups, `${d.entryPoint} ${label}`);
   }
-}
-
-function intPipelineKey(d: IntDispatch): string {
-  return `${d.shader}|${d.entryPoint}|${JSON.stringify(d.constants)}`;
-}
-
-/** Model.load's `intMatvec`, kept for the types the model has; a variant this device cannot run is refused. */
-function checkIntMatvec(ctx: GpuContext, want: Partial<Record<WeightType, IntVariant>>, types: ReadonlySet<WeightType>): Partial<Record<IntWeightType, IntVariant>> {
-  const out: Partial<Record<IntWeightType, IntVariant>> = {};
-  for (const [type, variant] of Object.entries(want) as [WeightType, IntVariant][]) {
-    if (!isIntWeightType(type) || !intVariantsFor(ctx, type).includes(variant)) {
-      throw new EngineError('ENGINE_BAD_OPTION', `intMatvec: no integer kernel ${String(variant)} for ${type} on this device (offered: ${intVariantsFor(ctx, type).join(', ') || 'none'})`, { field: 'intMatvec', type, variant });
-    }
-    if (types.has(type)) out[type] = variant;
-  }
-  return out;
-}
-
-/** Model.load's `prefillMatmul`, kept for the types the model has; a variant the type (or, for 'i8', the device) lacks is refused. */
-function checkPrefillMatmul(ctx: GpuContext, want: Partial<Record<WeightType, PrefillVariant>>, types: ReadonlySet<WeightType>): Partial<Record<WeightType, PrefillVariant>> {
-  const out: Partial<Record<WeightType, PrefillVariant>> = {};
-  for (const [type, variant] of Object.entries(want) as [WeightType, PrefillVariant][]) {
-    if (!PREFILL_VARIANTS.includes(variant) || !prefillVariantFits(type, variant) || (variant === 'i8' && !intVariantsFor(ctx, type).includes('dot4'))) {
-      throw new EngineError('ENGINE_BAD_OPTION', `prefillMatmul: no prefill kernel ${String(variant)} for ${type} on this device (variants: ${PREFILL_VARIANTS.join(', ')})`, { field: 'prefillMatmul', type, variant });
-    }
-    if (types.has(type)) out[type] = variant;
-  }
-  return out;
-}
-
-function pipelineKey(d: WeightDispatch): string {
-  return `${d.shader}|${d.entryPoint}|${d.constants.WG}|${d.constants.TPR}`;
 }

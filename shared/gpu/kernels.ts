@@ -49,6 +49,8 @@ export class CoreKernels {
       ['ropeNeox', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
       ['kvAppend', 'kv_append', 'main', { WG: wg(WG_ELEM) }],
       ['attention', 'attention', 'main', { WG: wg(WG_ROW) }],
+      ['attentionRope', 'attention', 'decode_rope', { WG: wg(WG_ROW), NEOX: 0 }],
+      ['attentionRopeNeox', 'attention', 'decode_rope', { WG: wg(WG_ROW), NEOX: 1 }],
       ['add', 'elementwise', 'add', { WG: wg(WG_WIDE) }],
       ['addInPlace', 'elementwise', 'add_inplace', { WG: wg(WG_WIDE) }],
       ['swiglu', 'elementwise', 'swiglu', { WG: wg(WG_WIDE) }],
@@ -260,8 +262,69 @@ export class CoreKernels {
       .u32(a.qOffset ?? 0)
       .f32(a.scale ?? 1 / Math.sqrt(hd))
       .f32(softcap)
-      .u32(window);
+      .u32(window)
+      .u32(0) // ropeDims, kOffset, vOffset: decode_rope's
+      .u32(0)
+      .u32(0);
     b.dispatch(this.p.attention!, [b.uniform(u), a.q, c.k, c.v, a.out], a.T * a.heads, 'attention');
+  }
+
+  /**
+   * One token (at pos0): ropeKvAppend then attention in one dispatch (attention.wgsl's
+   * decode_rope), with identical results in out and in the cache. q, k and v are read, never
+   * written (q and k's buffers stay unrotated; they may all be one [q | k | v] buffer): head h of
+   * q at qOffset + h * headDim, KV head g of k and v at kOffset / vOffset + g * headDim.
+   * Throws ContextWindowExceededError when the token does not fit the cache.
+   */
+  attentionRope(
+    b: GpuBatch,
+    a: {
+      q: GPUBuffer;
+      k: GPUBuffer;
+      v: GPUBuffer;
+      cache: KvCache;
+      out: GPUBuffer;
+      invFreq: GPUBuffer;
+      heads: number;
+      pos0: number;
+      neox: boolean;
+      ropeDims?: number;
+      qOffset?: number;
+      kOffset?: number;
+      vOffset?: number;
+      scale?: number;
+      softcap?: number;
+      window?: number;
+    },
+  ): void {
+    const c = a.cache;
+    const hd = c.headDim;
+    const rd = a.ropeDims ?? hd;
+    const softcap = a.softcap ?? 0;
+    const window = a.window ?? 0;
+    if (a.heads % c.kvHeads) throw new GpuUsageError(`attentionRope: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
+    if (hd > ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)) throw new GpuUsageError(`attentionRope: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)}`);
+    if (!Number.isInteger(rd) || rd % 2 || rd < 2 || rd > hd) throw new GpuUsageError(`attentionRope: ropeDims must be an even integer in 2..headDim (${hd}), got ${rd}`);
+    if (a.invFreq.size < (rd / 2) * 4) throw new GpuUsageError(`attentionRope: invFreq needs ${rd / 2} values (${(rd / 2) * 4} bytes), got ${a.invFreq.size} bytes`);
+    if (softcap !== 0 && !validCap(softcap)) throw new GpuUsageError(`attentionRope: softcap must be 0 (off) or a finite number > 0, got ${a.softcap}`);
+    if (!Number.isInteger(window) || window < 0 || window > 0xffffffff) throw new GpuUsageError(`attentionRope: window must be a u32 (0 = unlimited), got ${a.window}`);
+    if (a.pos0 + 1 > c.maxContext) throw new ContextWindowExceededError(a.pos0 + 1, c.maxContext);
+    const u = params()
+      .u32(1)
+      .u32(a.heads)
+      .u32(c.kvHeads)
+      .u32(hd)
+      .u32(a.pos0)
+      .u32(a.heads * hd)
+      .u32(a.qOffset ?? 0)
+      .f32(a.scale ?? 1 / Math.sqrt(hd))
+      .f32(softcap)
+      .u32(window)
+      .u32(rd)
+      .u32(a.kOffset ?? 0)
+      .u32(a.vOffset ?? 0);
+    const pipeline = a.neox ? this.p.attentionRopeNeox! : this.p.attentionRope!;
+    b.dispatch(pipeline, [b.uniform(u), a.q, c.k, c.v, a.out, a.k, a.v, a.invFreq], a.heads, 'attention_rope');
   }
 
   private elementwise(b: GpuBatch, key: string, n: number, cols: number, s: number, bindings: (GPUBuffer | undefined)[], label: string): void {
@@ -323,6 +386,12 @@ export class CoreKernels {
     if (a.scratch.size < parts * 8) throw new GpuUsageError(`argmax: scratch needs ${parts * 8} bytes, got ${a.scratch.size}`);
     const u = params().u32(a.n).u32(ARGMAX_CHUNK).u32(a.offset ?? 0).u32(parts);
     const ub = b.uniform(u);
+    // One chunk: its pair is the answer (argmax_final of one pair returns it unchanged), so the
+    // chunk pass writes it to out and the second dispatch is not needed (issue 15 §3).
+    if (parts === 1 && a.n > 0) {
+      b.dispatch(this.p.argmaxChunks!, [ub, a.x, a.out], 1, 'argmax_chunks');
+      return;
+    }
     b.dispatch(this.p.argmaxChunks!, [ub, a.x, a.scratch], parts, 'argmax_chunks');
     b.dispatch(this.p.argmaxFinal!, [ub, undefined, a.scratch, a.out], 1, 'argmax_final');
   }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuUsageError } from '../../shared/gpu';
-import { addRmsnormRef, ropeKvAppendRef, type RopeKvAppendShape } from '../../shared/engine/reference/fused';
+import { ContextWindowExceededError, GpuUsageError } from '../../shared/gpu';
+import { addRmsnormRef, attentionRopeRef, ropeKvAppendRef, type AttentionRopeShape, type RopeKvAppendShape } from '../../shared/engine/reference/fused';
 import { ropeInvFreq } from '../../shared/engine/reference/rope';
 import { compareClose, randomF32, rng } from '../support/compare';
 import { openKernelSuite, type GpuSuite } from '../support/gpu';
@@ -13,6 +13,9 @@ import { openKernelSuite, type GpuSuite } from '../support/gpu';
 //   single logit (tests/gpu/engine-model.test.ts checks that on whole models).
 const RMS_TOL = { atol: 1e-5, rtol: 1e-5 };
 const ROPE_TOL = { atol: 4e-6, rtol: 1e-5 };
+// attention_rope's output: attention's tolerance (tests/gpu/attention.test.ts: f32 sums over
+// <= ~300 keys, 2e-5 absolute) plus rope's on q (4e-6 on each input of a score).
+const ATTN_ROPE_TOL = { atol: 3e-5, rtol: 1e-4 };
 
 let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
 beforeAll(async () => {
@@ -243,5 +246,128 @@ describe('rope_kv_append kernel vs rope, rope, kv_append', () => {
     expect(() => g.k!.ropeKvAppend(b, { q: buf, k: buf, v: q, cache, invFreq: f, T: 1, qHeads: 2, pos0: 0, neox: false })).toThrow(GpuUsageError);
     expect(() => g.k!.ropeKvAppend(b, { q, k: buf, v: buf, cache, invFreq: f, T: 2, qHeads: 2, pos0: 3, neox: false })).toThrow(/context/i);
     for (const x of [buf, f, cache.k, cache.v, q]) x.destroy();
+  });
+});
+
+interface AttentionRopeCase extends AttentionRopeShape {
+  maxContext: number;
+  /** q, k and v in one [q | k | v] buffer (a stacked QKV product). */
+  packed?: boolean;
+}
+
+/** attention.wgsl's decode_rope against rope_kv_append + attention (bit for bit) and the reference. */
+async function attentionRopeCase(s: AttentionRopeCase, seed: number): Promise<string | null> {
+  const ctx = g.ctx!;
+  const k = g.k!;
+  const r = rng(seed);
+  const hd = s.headDim;
+  const qDim = s.heads * hd;
+  const width = s.kvHeads * hd;
+  // Packed: [q | k | v]; else three buffers, each after some padding (the offsets).
+  const shape: AttentionRopeShape = s.packed ? { ...s, qOffset: 0, kOffset: qDim, vOffset: qDim + width } : s;
+  const qLen = s.packed ? qDim + 2 * width : (s.qOffset ?? 0) + qDim;
+  const q = randomF32(qLen, r);
+  const kSrc = s.packed ? q : randomF32((s.kOffset ?? 0) + width, r);
+  const vSrc = s.packed ? q : randomF32((s.vOffset ?? 0) + width, r);
+  const cacheLen = s.maxContext * width;
+  const kCache0 = randomF32(cacheLen, r);
+  const vCache0 = randomF32(cacheLen, r);
+  const f = ropeInvFreq(s.ropeDims ?? hd, 10000);
+  const label = `attention_rope ${JSON.stringify(s)}`;
+  const fb = ctx.storage(f, 'invFreq');
+  const run = async (fused: boolean) => {
+    const qb = ctx.storage(q, 'q');
+    const kb = s.packed ? qb : ctx.storage(kSrc, 'k');
+    const vb = s.packed ? qb : ctx.storage(vSrc, 'v');
+    const cache = { k: ctx.storage(kCache0, 'kc'), v: ctx.storage(vCache0, 'vc'), maxContext: s.maxContext, kvHeads: s.kvHeads, headDim: hd };
+    const out = ctx.storage(qDim * 4, 'out');
+    const b = ctx.batch('case');
+    const attn = { cache, out, heads: s.heads, pos0: s.pos0, scale: s.scale, softcap: s.softcap, window: s.window };
+    if (fused) {
+      k.attentionRope(b, { q: qb, k: kb, v: vb, invFreq: fb, neox: s.neox, ropeDims: s.ropeDims, qOffset: shape.qOffset, kOffset: shape.kOffset, vOffset: shape.vOffset, ...attn });
+    } else {
+      const w = qDim + 2 * width;
+      k.ropeKvAppend(b, {
+        q: qb,
+        k: kb,
+        v: vb,
+        cache,
+        invFreq: fb,
+        T: 1,
+        qHeads: s.heads,
+        pos0: s.pos0,
+        neox: s.neox,
+        ropeDims: s.ropeDims,
+        ...(s.packed ? { qStride: w, kStride: w, vStride: w } : {}),
+        qOffset: shape.qOffset,
+        kOffset: shape.kOffset,
+        vOffset: shape.vOffset,
+      });
+      k.attention(b, { q: qb, T: 1, qOffset: shape.qOffset, ...attn });
+    }
+    b.submit();
+    const res = {
+      out: await ctx.readF32(out, qDim),
+      kc: await ctx.readF32(cache.k, cacheLen),
+      vc: await ctx.readF32(cache.v, cacheLen),
+      q: await ctx.readF32(qb, qLen),
+      k: await ctx.readF32(kb, kSrc.length),
+    };
+    for (const x of new Set([qb, kb, vb, cache.k, cache.v, out])) x.destroy();
+    return res;
+  };
+  const fused = await run(true);
+  const unfused = await run(false);
+  fb.destroy();
+  const kCache = Float32Array.from(kCache0);
+  const vCache = Float32Array.from(vCache0);
+  const want = attentionRopeRef(q, kSrc, vSrc, f, kCache, vCache, shape);
+  return (
+    compareClose(fused.out, want, ATTN_ROPE_TOL, `${label} out`) ??
+    compareClose(fused.kc, kCache, ROPE_TOL, `${label} kCache`) ??
+    compareClose(fused.vc, vCache, { atol: 0, rtol: 0 }, `${label} vCache`) ??
+    firstDifference(fused.out, unfused.out, `${label} out`) ??
+    firstDifference(fused.kc, unfused.kc, `${label} kCache`) ??
+    firstDifference(fused.vc, unfused.vc, `${label} vCache`) ??
+    firstDifference(fused.q, q, `${label} q left as it was`) ??
+    firstDifference(fused.k, kSrc, `${label} k left as it was`)
+  );
+}
+
+describe('attention_rope (decode_rope) vs rope_kv_append + attention', () => {
+  it('matches the reference and the unfused kernels bit for bit over many shapes', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    let seed = 2000;
+    let cases = 0;
+    for (const neox of [false, true]) {
+      for (const packed of [false, true]) {
+        for (const c of [
+          { heads: 1, kvHeads: 1, headDim: 2, pos0: 0, maxContext: 1 },
+          { heads: 8, kvHeads: 4, headDim: 8, pos0: 5, maxContext: 16, qOffset: 4, kOffset: 8, vOffset: 12 },
+          { heads: 8, kvHeads: 4, headDim: 8, ropeDims: 4, pos0: 63, maxContext: 64 },
+          { heads: 4, kvHeads: 1, headDim: 64, pos0: 64, maxContext: 70 },
+          { heads: 6, kvHeads: 3, headDim: 96, ropeDims: 32, pos0: 130, maxContext: 131, kOffset: 3 },
+          { heads: 2, kvHeads: 2, headDim: 256, pos0: 200, maxContext: 300, window: 50 },
+          { heads: 4, kvHeads: 2, headDim: 16, pos0: 127, maxContext: 128, softcap: 5, window: 64, scale: 0.3 },
+        ] as AttentionRopeCase[]) {
+          expect(await attentionRopeCase({ ...c, neox, packed }, seed++)).toBeNull();
+          cases++;
+        }
+      }
+    }
+    expect(cases).toBe(28);
+  });
+
+  it('refuses a token past the cache and a bad shape', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    const buf = ctx.storage(1024, 'buf');
+    const cache = { k: ctx.storage(1024, 'kc'), v: ctx.storage(1024, 'vc'), maxContext: 4, kvHeads: 2, headDim: 8 };
+    const b = ctx.batch('refuse');
+    const a = { q: buf, k: buf, v: buf, cache, out: buf, invFreq: buf, heads: 4, pos0: 3, neox: false };
+    expect(() => g.k!.attentionRope(b, { ...a, pos0: 4 })).toThrow(ContextWindowExceededError);
+    expect(() => g.k!.attentionRope(b, { ...a, heads: 3 })).toThrow(GpuUsageError);
+    expect(() => g.k!.attentionRope(b, { ...a, ropeDims: 3 })).toThrow(GpuUsageError);
+    for (const x of [buf, cache.k, cache.v]) x.destroy();
   });
 });

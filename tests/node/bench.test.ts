@@ -126,11 +126,13 @@ describe('pxi bench', () => {
     if (b.machine.timestamps) {
       expect(k.method).toBe('timestamp-query');
       expect(k.steps).toBe(2);
-      // 9 dispatches per llama block (stacked q | k | v product, rope_kv_append, attention, output
-      // product, add_rmsnorm, stacked gate | up product, swiglu_fused, down product, add_rmsnorm),
-      // then embedding, block 0's norm, output and a two-stage argmax.
-      expect(k.dispatchesPerStep).toBe(5 * 9 + 5);
-      expect(k.groups.find((g) => g.name === 'matvec ffn_down')?.calls).toBe(5);
+      // 5 dispatches per llama block with the decode fusions (stacked q | k | v product reading
+      // rmsnorm(x), attention_rope, output product adding into x, stacked gate | up product
+      // reading rmsnorm(x), down product reading swiglu(gate | up) and adding into x), then
+      // embedding, the output product (reading rmsnorm(x)) and a one-chunk argmax.
+      expect(k.dispatchesPerStep).toBe(5 * 5 + 3);
+      expect(k.groups.find((g) => g.name === 'matvec_fused ffn_down')?.calls).toBe(5);
+      expect(k.groups.find((g) => g.name === 'attention_rope')?.calls).toBe(5);
       expect(k.groups.reduce((s, g) => s + g.bytes, 0)).toBeCloseTo(b.model.weightBytesPerToken, 6);
     } else {
       expect(k.method).toBe('wall-clock');

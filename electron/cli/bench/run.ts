@@ -31,6 +31,8 @@ export interface BenchOptions {
   matvecTuning?: Partial<Record<WeightType, WeightKernelTuning>>;
   /** Fused kernels (ModelLoadOptions.fuse; default true): false measures the unfused sequence. */
   fuse?: boolean;
+  /** The fusions of one-token passes (ModelLoadOptions.fuseDecode; default true, only with fuse). */
+  fuseDecode?: boolean;
   /** llama.cpp: an open instance, or null to skip (with `llamaSkipReason`). */
   llama: LlamaCpp | null;
   llamaSkipReason?: string;
@@ -70,6 +72,7 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
     contextLength,
     signal: opts.signal,
     fuse: opts.fuse,
+    fuseDecode: opts.fuseDecode,
     ...(opts.tuning ? { tuning: opts.tuning } : opts.matvecTuning ? { matvecTuning: opts.matvecTuning } : {}),
     ...(opts.intMatvec ? { intMatvec: opts.intMatvec } : {}),
     ...(opts.prefillMatmul ? { prefillMatmul: opts.prefillMatmul } : {}),

@@ -1,10 +1,12 @@
 /**
- * References of the fused kernels (shaders/add_rmsnorm.wgsl, shaders/rope_kv_append.wgsl): each
+ * References of the fused kernels (shaders/add_rmsnorm.wgsl, shaders/rope_kv_append.wgsl,
+ * shaders/matvec_fused_f32.wgsl, attention.wgsl's decode_rope): each
  * is the composition of the references of the kernels it replaces, so a fused kernel is checked
  * against exactly what the unfused sequence computes.
  */
-import { kvAppendRef } from './attention';
-import { addRef } from './elementwise';
+import { attentionRef, kvAppendRef } from './attention';
+import { addRef, swigluRef } from './elementwise';
+import { matvecRef } from './matmul';
 import { rmsnormRef } from './rmsnorm';
 import { ropeRef } from './rope';
 
@@ -46,4 +48,71 @@ export function ropeKvAppendRef(
   const kRot = ropeRef(k, invFreq, { ...rope, heads: s.kvHeads, stride: s.kStride ?? width, offset: s.kOffset });
   kvAppendRef(kRot, v, kCache, vCache, { T: s.T, width, dstRow0: s.pos0, kStride: s.kStride, kOffset: s.kOffset, vStride: s.vStride, vOffset: s.vOffset });
   return qOut;
+}
+
+export interface FusedMatvecRefArgs {
+  /** W [rows, cols] row-major. */
+  w: Float32Array;
+  rows: number;
+  cols: number;
+  /** x: cols values; or for 'swiglu' the gate (cols values) and up beside it in `up`. */
+  x: Float32Array;
+  input: { kind: 'plain' } | { kind: 'rmsnorm'; norm: Float32Array; eps: number } | { kind: 'swiglu'; up: Float32Array };
+  /** The residual the product is added to (rows values); absent: y = W·x. */
+  residual?: Float32Array;
+}
+
+/**
+ * The fused decode product (shaders/matvec_fused_f32.wgsl) as the kernels it replaces compute
+ * it: rmsnormRef or swigluRef for its x, matvecRef, then the residual add (f64 sums, the input
+ * and the result rounded to f32 where the GPU stores them).
+ */
+export function fusedMatvecRef(a: FusedMatvecRefArgs): Float32Array {
+  const x =
+    a.input.kind === 'rmsnorm' ? rmsnormRef(a.x, a.input.norm, 1, a.cols, a.input.eps) : a.input.kind === 'swiglu' ? swigluRef(a.x, a.input.up) : a.x;
+  const y = Float32Array.from(matvecRef(a.w, a.rows, a.cols, x));
+  return a.residual ? addRef(a.residual, y) : y;
+}
+
+export interface AttentionRopeShape {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  pos0: number;
+  neox: boolean;
+  ropeDims?: number;
+  qOffset?: number;
+  kOffset?: number;
+  vOffset?: number;
+  scale?: number;
+  softcap?: number;
+  window?: number;
+}
+
+/**
+ * One token through attention.wgsl's decode_rope: ropeKvAppendRef (q rotated, the caches
+ * updated in place at row pos0), then attentionRef over them. Returns [heads, headDim].
+ */
+export function attentionRopeRef(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  invFreq: Float32Array,
+  kCache: Float32Array,
+  vCache: Float32Array,
+  s: AttentionRopeShape,
+): Float32Array {
+  const qRot = ropeKvAppendRef(q, k, v, invFreq, kCache, vCache, {
+    T: 1,
+    qHeads: s.heads,
+    kvHeads: s.kvHeads,
+    headDim: s.headDim,
+    pos0: s.pos0,
+    neox: s.neox,
+    ropeDims: s.ropeDims,
+    qOffset: s.qOffset,
+    kOffset: s.kOffset,
+    vOffset: s.vOffset,
+  });
+  return attentionRef(qRot, kCache, vCache, { T: 1, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, pos0: s.pos0, qOffset: s.qOffset, scale: s.scale, softcap: s.softcap, window: s.window });
 }
