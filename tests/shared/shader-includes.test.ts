@@ -3,6 +3,7 @@ import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { expandShaderIncludes, isIncludeOnlyShader, ShaderCompileError, ShaderIncludeError, shaderLineOrigin } from '../../shared/gpu';
 import { WEIGHT_SHADERS } from '../../shared/engine/quant-matmul';
 import { INT_WEIGHT_TYPES, intShader, intVariantsOfType } from '../../shared/engine/int-matvec';
+import { FUSED_MATVEC_SHADER } from '../../shared/engine/fused-matvec';
 
 /** The error thrown by fn, checked to be a ShaderIncludeError. */
 function includeError(fn: () => unknown): ShaderIncludeError {
@@ -116,7 +117,9 @@ describe('the shaders of shaders/', () => {
 
   it('give every matvec kernel one copy of the common bindings and entry points', () => {
     const integer = new Set(INT_WEIGHT_TYPES.flatMap((t) => intVariantsOfType(t).map((v) => intShader(t, v))));
-    const matvec = compiled.filter((n) => n.startsWith('matvec_') && !integer.has(n));
+    // The fused decode product (F32 with the norm, SwiGLU or residual folded in) is its own op, not a weight type's kernel.
+    expect(compiled).toContain(FUSED_MATVEC_SHADER);
+    const matvec = compiled.filter((n) => n.startsWith('matvec_') && !integer.has(n) && n !== FUSED_MATVEC_SHADER);
     // Every integer decode kernel is one of shared/engine/int-matvec.ts's (type, variant) pairs.
     expect(compiled.filter((n) => /^matvec_.*_i8/.test(n)).every((n) => integer.has(n))).toBe(true);
     for (const n of integer) expect(compiled, `${n} is named by int-matvec.ts`).toContain(n);
