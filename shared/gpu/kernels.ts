@@ -17,6 +17,18 @@ const WG_ELEM = 64; // rope, kv_append: one invocation per pair / element
 const WG_WIDE = 256; // elementwise, argmax, softmax; SwiftShader allows 256 invocations at most
 const ARGMAX_CHUNK = 4096; // values per workgroup in argmax's first pass
 const ATTN_DIMS_PER_INVOCATION = 4; // must match DPT in attention.wgsl
+const F32_MIN_NORMAL = 2 ** -126;
+
+type AttnKind = 'main' | 'rope' | 'ropeNeox';
+const ATTN_KINDS: AttnKind[] = ['main', 'rope', 'ropeNeox'];
+
+/** Where CoreKernels keeps one attention pipeline (base: its WG 64 key) and how it is built. */
+function attnSpec(kind: AttnKind, wg: number): { base: string; key: string; entryPoint: string; constants: Record<string, number> } {
+  const base = kind === 'main' ? 'attention' : kind === 'rope' ? 'attentionRope' : 'attentionRopeNeox';
+  const entryPoint = kind === 'main' ? 'main' : 'decode_rope';
+  const constants: Record<string, number> = kind === 'main' ? { WG: wg } : { WG: wg, NEOX: kind === 'ropeNeox' ? 1 : 0 };
+  return { base, key: `${base}@${wg}`, entryPoint, constants };
+}
 
 /**
  * Attention's workgroup size (attention.wgsl's WG) for a head of headDim values: the next power of
@@ -30,7 +42,6 @@ export function attentionWg(headDim: number, maxInvocations = ATTN_WG_MAX): numb
   while (wg < headDim && wg < ATTN_WG_MAX) wg *= 2;
   return Math.min(wg, maxInvocations);
 }
-const F32_MIN_NORMAL = 2 ** -126;
 
 /** A soft-cap the kernels divide by: finite and, in f32, normal (GPUs may flush subnormals to 0). */
 function validCap(v: number): boolean {
@@ -88,25 +99,38 @@ export class CoreKernels {
   }
 
   /**
-   * The attention pipeline of one entry point at the workgroup size for headDim (attentionWg):
-   * the ones built at create for WG 64, others made on first use (synchronously: the encoders
-   * only record; the module compiled at create, only the override differs) and kept.
+   * Builds (asynchronously, compile errors as ShaderCompileError) the attention pipelines for
+   * heads of headDim values, so the first pass does not make them: Model's load calls it. Without
+   * it, a size other than 64 is made on the first encode that needs it.
    */
-  private attnPipeline(kind: 'main' | 'rope' | 'ropeNeox', headDim: number): { pipeline: GPUComputePipeline; wg: number } {
+  async prepareAttention(headDim: number): Promise<void> {
     const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
-    const base = kind === 'main' ? 'attention' : kind === 'rope' ? 'attentionRope' : 'attentionRopeNeox';
-    if (wg === this.wg(ATTN_WG_MAX)) return { pipeline: this.p[base]!, wg };
-    const key = `${base}@${wg}`;
-    let pipeline = this.p[key];
+    if (wg === this.wg(ATTN_WG_MAX)) return;
+    await Promise.all(
+      ATTN_KINDS.map(async (kind) => {
+        const s = attnSpec(kind, wg);
+        this.p[s.key] ??= await this.ctx.pipeline('attention', { entryPoint: s.entryPoint, constants: s.constants });
+      }),
+    );
+  }
+
+  /**
+   * The attention pipeline of one entry point at the workgroup size for headDim (attentionWg):
+   * the ones built at create for WG 64 or by prepareAttention, else made here (synchronously: the
+   * encoders only record; the module compiled at create, only the override differs) and kept.
+   */
+  private attnPipeline(kind: AttnKind, headDim: number): { pipeline: GPUComputePipeline; wg: number } {
+    const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
+    const s = attnSpec(kind, wg);
+    if (wg === this.wg(ATTN_WG_MAX)) return { pipeline: this.p[s.base]!, wg };
+    let pipeline = this.p[s.key];
     if (!pipeline) {
-      const entryPoint = kind === 'main' ? 'main' : 'decode_rope';
-      const constants: Record<string, number> = kind === 'main' ? { WG: wg } : { WG: wg, NEOX: kind === 'ropeNeox' ? 1 : 0 };
       pipeline = this.ctx.device.createComputePipeline({
-        label: `attention:${entryPoint}`,
+        label: `attention:${s.entryPoint}`,
         layout: 'auto',
-        compute: { module: this.attentionModule, entryPoint, constants },
+        compute: { module: this.attentionModule, entryPoint: s.entryPoint, constants: s.constants },
       });
-      this.p[key] = pipeline;
+      this.p[s.key] = pipeline;
     }
     return { pipeline, wg };
   }
