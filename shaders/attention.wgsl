@@ -28,7 +28,10 @@
 //           (read_write); decode_rope: 5 k, 6 v (read; head kvh at kOffset / vOffset + kvh *
 //           headDim; may be q's buffer), 7 invFreq (read, ropeDims / 2 values).
 // Limits: headDim <= 4 * WG. Variants: f32 only; override WG (<= 256, default 64), NEOX
-// (decode_rope: false adjacent pairs, true halves).
+// (decode_rope: false adjacent pairs, true halves). CoreKernels sizes WG to the head
+// (attentionWg in shared/gpu/kernels.ts: next power of two >= headDim, in 16..64), the same for
+// main and decode_rope so they stay bit for bit; WG is the key chunk, so it sets the summation
+// order (stories260K, headDim 8: WG 16, not 64 invocations of which 2 hold values).
 // Reference: shared/engine/reference/attention.ts (plain softmax attention); decode_rope:
 // ropeKvAppendRef then attentionRef.
 

@@ -10,12 +10,38 @@ import { params } from './params';
  * All tensors are f32, row-major, element counts (not bytes) unless a name says otherwise.
  */
 
-const WG_ROW = 64; // rmsnorm, attention: one workgroup per row / (token, head)
+const WG_ROW = 64; // rmsnorm: one workgroup per row
+const ATTN_WG_MIN = 16; // attention: one workgroup per (token, head), sized to the head (attentionWg)
+const ATTN_WG_MAX = 64;
 const WG_ELEM = 64; // rope, kv_append: one invocation per pair / element
 const WG_WIDE = 256; // elementwise, argmax, softmax; SwiftShader allows 256 invocations at most
 const ARGMAX_CHUNK = 4096; // values per workgroup in argmax's first pass
 const ATTN_DIMS_PER_INVOCATION = 4; // must match DPT in attention.wgsl
 const F32_MIN_NORMAL = 2 ** -126;
+
+type AttnKind = 'main' | 'rope' | 'ropeNeox';
+const ATTN_KINDS: AttnKind[] = ['main', 'rope', 'ropeNeox'];
+
+/** Where CoreKernels keeps one attention pipeline (base: its WG 64 key) and how it is built. */
+function attnSpec(kind: AttnKind, wg: number): { base: string; key: string; entryPoint: string; constants: Record<string, number> } {
+  const base = kind === 'main' ? 'attention' : kind === 'rope' ? 'attentionRope' : 'attentionRopeNeox';
+  const entryPoint = kind === 'main' ? 'main' : 'decode_rope';
+  const constants: Record<string, number> = kind === 'main' ? { WG: wg } : { WG: wg, NEOX: kind === 'ropeNeox' ? 1 : 0 };
+  return { base, key: `${base}@${wg}`, entryPoint, constants };
+}
+
+/**
+ * Attention's workgroup size (attention.wgsl's WG) for a head of headDim values: the next power of
+ * two >= headDim, clamped to 16..64 (then to the device's limit). Both entry points, `main` and
+ * `decode_rope`, take the same size for the same head, so the fused and unfused decode stay bit
+ * for bit (WG sets the online softmax's chunking). Heads of 64 values and more keep 64, as before;
+ * small heads (stories260K's 8) take fewer idle invocations: 16 at headDim <= 16, 32 at <= 32.
+ */
+export function attentionWg(headDim: number, maxInvocations = ATTN_WG_MAX): number {
+  let wg = ATTN_WG_MIN;
+  while (wg < headDim && wg < ATTN_WG_MAX) wg *= 2;
+  return Math.min(wg, maxInvocations);
+}
 
 /** A soft-cap the kernels divide by: finite and, in f32, normal (GPUs may flush subnormals to 0). */
 function validCap(v: number): boolean {
@@ -34,6 +60,7 @@ export class CoreKernels {
   private constructor(
     private readonly ctx: GpuContext,
     private readonly p: Record<string, GPUComputePipeline>,
+    private readonly attentionModule: GPUShaderModule,
   ) {}
 
   static async create(ctx: GpuContext): Promise<CoreKernels> {
@@ -48,9 +75,10 @@ export class CoreKernels {
       ['rope', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 0 }],
       ['ropeNeox', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
       ['kvAppend', 'kv_append', 'main', { WG: wg(WG_ELEM) }],
-      ['attention', 'attention', 'main', { WG: wg(WG_ROW) }],
-      ['attentionRope', 'attention', 'decode_rope', { WG: wg(WG_ROW), NEOX: 0 }],
-      ['attentionRopeNeox', 'attention', 'decode_rope', { WG: wg(WG_ROW), NEOX: 1 }],
+      // attention at WG 64 (heads of >= 64 values); other sizes are made on first use (attnPipeline)
+      ['attention', 'attention', 'main', { WG: wg(ATTN_WG_MAX) }],
+      ['attentionRope', 'attention', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 0 }],
+      ['attentionRopeNeox', 'attention', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 1 }],
       ['add', 'elementwise', 'add', { WG: wg(WG_WIDE) }],
       ['addInPlace', 'elementwise', 'add_inplace', { WG: wg(WG_WIDE) }],
       ['swiglu', 'elementwise', 'swiglu', { WG: wg(WG_WIDE) }],
@@ -66,7 +94,45 @@ export class CoreKernels {
     const built = await Promise.all(specs.map(([, shader, entryPoint, constants]) => ctx.pipeline(shader, { entryPoint, constants })));
     const p: Record<string, GPUComputePipeline> = {};
     specs.forEach(([key], i) => (p[key] = built[i]!));
-    return new CoreKernels(ctx, p);
+    const attentionModule = await ctx.shaderModule('attention'); // compiled above
+    return new CoreKernels(ctx, p, attentionModule);
+  }
+
+  /**
+   * Builds (asynchronously, compile errors as ShaderCompileError) the attention pipelines for
+   * heads of headDim values, so the first pass does not make them: Model's load calls it. Without
+   * it, a size other than 64 is made on the first encode that needs it.
+   */
+  async prepareAttention(headDim: number): Promise<void> {
+    const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
+    if (wg === this.wg(ATTN_WG_MAX)) return;
+    await Promise.all(
+      ATTN_KINDS.map(async (kind) => {
+        const s = attnSpec(kind, wg);
+        this.p[s.key] ??= await this.ctx.pipeline('attention', { entryPoint: s.entryPoint, constants: s.constants });
+      }),
+    );
+  }
+
+  /**
+   * The attention pipeline of one entry point at the workgroup size for headDim (attentionWg):
+   * the ones built at create for WG 64 or by prepareAttention, else made here (synchronously: the
+   * encoders only record; the module compiled at create, only the override differs) and kept.
+   */
+  private attnPipeline(kind: AttnKind, headDim: number): { pipeline: GPUComputePipeline; wg: number } {
+    const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
+    const s = attnSpec(kind, wg);
+    if (wg === this.wg(ATTN_WG_MAX)) return { pipeline: this.p[s.base]!, wg };
+    let pipeline = this.p[s.key];
+    if (!pipeline) {
+      pipeline = this.ctx.device.createComputePipeline({
+        label: `attention:${s.entryPoint}`,
+        layout: 'auto',
+        compute: { module: this.attentionModule, entryPoint: s.entryPoint, constants: s.constants },
+      });
+      this.p[s.key] = pipeline;
+    }
+    return { pipeline, wg };
   }
 
   private wg(n: number): number {
@@ -248,7 +314,8 @@ export class CoreKernels {
     const softcap = a.softcap ?? 0;
     const window = a.window ?? 0;
     if (a.heads % c.kvHeads) throw new GpuUsageError(`attention: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
-    if (hd > ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)) throw new GpuUsageError(`attention: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)}`);
+    const attn = this.attnPipeline('main', hd);
+    if (hd > ATTN_DIMS_PER_INVOCATION * attn.wg) throw new GpuUsageError(`attention: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * attn.wg}`);
     if (softcap !== 0 && !validCap(softcap)) throw new GpuUsageError(`attention: softcap must be 0 (off) or a finite number > 0, got ${a.softcap}`);
     if (!Number.isInteger(window) || window < 0 || window > 0xffffffff) throw new GpuUsageError(`attention: window must be a u32 (0 = unlimited), got ${a.window}`);
     if (a.pos0 + a.T > c.maxContext) throw new ContextWindowExceededError(a.pos0 + a.T, c.maxContext);
@@ -266,7 +333,7 @@ export class CoreKernels {
       .u32(0) // ropeDims, kOffset, vOffset: decode_rope's
       .u32(0)
       .u32(0);
-    b.dispatch(this.p.attention!, [b.uniform(u), a.q, c.k, c.v, a.out], a.T * a.heads, 'attention');
+    b.dispatch(attn.pipeline, [b.uniform(u), a.q, c.k, c.v, a.out], a.T * a.heads, 'attention');
   }
 
   /**
@@ -303,7 +370,8 @@ export class CoreKernels {
     const softcap = a.softcap ?? 0;
     const window = a.window ?? 0;
     if (a.heads % c.kvHeads) throw new GpuUsageError(`attentionRope: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
-    if (hd > ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)) throw new GpuUsageError(`attentionRope: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * this.wg(WG_ROW)}`);
+    const attn = this.attnPipeline(a.neox ? 'ropeNeox' : 'rope', hd);
+    if (hd > ATTN_DIMS_PER_INVOCATION * attn.wg) throw new GpuUsageError(`attentionRope: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * attn.wg}`);
     if (!Number.isInteger(rd) || rd % 2 || rd < 2 || rd > hd) throw new GpuUsageError(`attentionRope: ropeDims must be an even integer in 2..headDim (${hd}), got ${rd}`);
     if (a.invFreq.size < (rd / 2) * 4) throw new GpuUsageError(`attentionRope: invFreq needs ${rd / 2} values (${(rd / 2) * 4} bytes), got ${a.invFreq.size} bytes`);
     if (softcap !== 0 && !validCap(softcap)) throw new GpuUsageError(`attentionRope: softcap must be 0 (off) or a finite number > 0, got ${a.softcap}`);
@@ -323,8 +391,7 @@ export class CoreKernels {
       .u32(rd)
       .u32(a.kOffset ?? 0)
       .u32(a.vOffset ?? 0);
-    const pipeline = a.neox ? this.p.attentionRopeNeox! : this.p.attentionRope!;
-    b.dispatch(pipeline, [b.uniform(u), a.q, c.k, c.v, a.out, a.k, a.v, a.invFreq], a.heads, 'attention_rope');
+    b.dispatch(attn.pipeline, [b.uniform(u), a.q, c.k, c.v, a.out, a.k, a.v, a.invFreq], a.heads, 'attention_rope');
   }
 
   private elementwise(b: GpuBatch, key: string, n: number, cols: number, s: number, bindings: (GPUBuffer | undefined)[], label: string): void {

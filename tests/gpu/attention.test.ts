@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContextWindowExceededError, GpuUsageError } from '../../shared/gpu';
+import { attentionWg, ContextWindowExceededError, GpuUsageError } from '../../shared/gpu';
 import { attentionRef, kvAppendRef, type AttentionShape } from '../../shared/engine/reference/attention';
 import { compareClose, randomF32, rng } from '../support/compare';
 import { openKernelSuite, type GpuSuite } from '../support/gpu';
@@ -103,6 +103,15 @@ async function check(c: Case, seed: number) {
   return compareClose(got, want, TOL, label);
 }
 
+describe('attentionWg', () => {
+  it('sizes the workgroup to the head: the next power of two >= headDim in 16..64, within the device limit', () => {
+    const got = [1, 8, 16, 17, 32, 33, 64, 65, 128, 256].map((hd) => attentionWg(hd));
+    expect(got).toEqual([16, 16, 16, 32, 32, 64, 64, 64, 64, 64]);
+    expect(attentionWg(128, 32)).toBe(32);
+    for (let hd = 1; hd <= 256; hd++) expect(4 * attentionWg(hd)).toBeGreaterThanOrEqual(hd); // DPT = 4 dims per invocation
+  });
+});
+
 describe('kv_append + attention kernels vs reference', () => {
   it('matches on edge shapes: one key, chunk size ±1, GQA groups, prefill with causal mask', async (t) => {
     if (!g.ctx) return t.skip(g.reason);
@@ -116,6 +125,13 @@ describe('kv_append + attention kernels vs reference', () => {
       { T: 1, heads: 2, kvHeads: 1, headDim: 256, pos0: 130 }, // largest headDim
       { T: 2, heads: 3, kvHeads: 1, headDim: 65, pos0: 9 }, // odd headDim
       { T: 3, heads: 4, kvHeads: 2, headDim: 16, pos0: 5, fused: true },
+      // small heads take a smaller workgroup (attentionWg: 16 up to headDim 16, 32 up to 32): its chunk edges
+      { T: 1, heads: 8, kvHeads: 8, headDim: 8, pos0: 14 }, // 15 keys at WG 16
+      { T: 1, heads: 8, kvHeads: 8, headDim: 8, pos0: 15 }, // 16 keys
+      { T: 1, heads: 8, kvHeads: 4, headDim: 8, pos0: 16 }, // 17 keys
+      { T: 6, heads: 4, kvHeads: 2, headDim: 12, pos0: 13 }, // prefill across the 16-key edge
+      { T: 1, heads: 2, kvHeads: 1, headDim: 17, pos0: 32 }, // WG 32: 33 keys
+      { T: 3, heads: 4, kvHeads: 4, headDim: 32, pos0: 30, fused: true }, // 31..33 keys
     ];
     for (const [i, c] of cases.entries()) expect(await check(c, 500 + i)).toBeNull();
   });

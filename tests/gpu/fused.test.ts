@@ -349,13 +349,15 @@ describe('attention_rope (decode_rope) vs rope_kv_append + attention', () => {
           { heads: 6, kvHeads: 3, headDim: 96, ropeDims: 32, pos0: 130, maxContext: 131, kOffset: 3 },
           { heads: 2, kvHeads: 2, headDim: 256, pos0: 200, maxContext: 300, window: 50 },
           { heads: 4, kvHeads: 2, headDim: 16, pos0: 127, maxContext: 128, softcap: 5, window: 64, scale: 0.3 },
+          { heads: 8, kvHeads: 8, headDim: 8, pos0: 16, maxContext: 20 }, // WG 16 (attentionWg): 17 keys, the new one alone in its chunk
+          { heads: 4, kvHeads: 2, headDim: 24, pos0: 32, maxContext: 40 }, // WG 32: 33 keys
         ] as AttentionRopeCase[]) {
           expect(await attentionRopeCase({ ...c, neox, packed }, seed++)).toBeNull();
           cases++;
         }
       }
     }
-    expect(cases).toBe(28);
+    expect(cases).toBe(36);
   });
 
   it('refuses a token past the cache and a bad shape', async (t) => {
