@@ -41,7 +41,7 @@ import { checkFreeSpace, mapNoSpace, type PutResult } from '../pixelfs/index';
 import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
 import { cancelledError, ModelStoreError, throwIfAborted } from './errors';
-import type { HashStream } from './hash-worker';
+import type { HashStream } from './hash-ring';
 import { checkName, chunked, configOrNull, dataSegments, declaredArchitecture, rangeOf, readIntoSlots, slug, type Segment } from './import-source';
 import { RateMeter } from './progress';
 import { sameSource, type ModelRow, type SourceIdentity } from './store-db';

@@ -9,7 +9,7 @@ import type { GgufHeader } from '../../shared/gguf/reader';
 import { modelConfigFromGguf, type ModelConfig } from '../../shared/model/config';
 import { ModelError } from '../../shared/model/errors';
 import { ModelStoreError } from './errors';
-import type { HashWorker, Slot } from './hash-worker';
+import type { HashRing, Slot } from './hash-ring';
 
 const MAX_NAME_LENGTH = 256;
 
@@ -67,13 +67,13 @@ async function readFully(fh: fs.FileHandle, into: Uint8Array, length: number, po
 }
 
 /**
- * Consecutive ranges read into hash-worker slots, one read in flight ahead of the consumer. The
+ * Consecutive ranges read into hash-ring slots, one read in flight ahead of the consumer. The
  * consumer owns each yielded slot and must release it.
  */
 export async function* readIntoSlots(
   fh: fs.FileHandle,
   file: string,
-  hasher: HashWorker,
+  hasher: HashRing,
   ranges: Iterable<{ start: number; length: number; seg: Segment }>,
 ): AsyncGenerator<{ seg: Segment; slot: Slot; length: number }> {
   const it = ranges[Symbol.iterator]();

@@ -10,7 +10,7 @@ import type { PlacementOptions } from '../../shared/map/placement';
 import { MapIndex } from '../map/index';
 import { freeBytesAt, nodeFileOps, type FileOps, type Volume } from '../pixelfs/index';
 import { ModelStoreError } from './errors';
-import { HashWorker } from './hash-worker';
+import { HashRing } from './hash-ring';
 import { ModelLayouts } from './layout';
 import { STORE_DB_FILE, type ModelRow, type StoreDb } from './store-db';
 import type { ModelStoreOptions, ModelSummary } from './types';
@@ -31,7 +31,7 @@ export class StoreCore {
   /** Model ids of the imports running now (the sweeps leave their files alone). */
   readonly active = new Set<string>();
   private readonly manifests = new Map<string, ModelManifest>();
-  private hashWorker: HashWorker | null = null;
+  private hashRing: HashRing | null = null;
   closed = false;
   /** The file operations of the volume, also used for the store's own outputs (exports). */
   readonly fileOps: FileOps;
@@ -60,9 +60,9 @@ export class StoreCore {
    * The store's hasher, made at first use: 12 slots of one read chunk each, hashed on the
    * volume's hash thread (the one PixelFS hashes its files on: one hash pool, not two).
    */
-  hasher(): HashWorker {
-    this.hashWorker ??= new HashWorker(this.chunkBytes, 12, () => this.volume.fileHash());
-    return this.hashWorker;
+  hasher(): HashRing {
+    this.hashRing ??= new HashRing(this.chunkBytes, 12, () => this.volume.fileHash());
+    return this.hashRing;
   }
 
   summary(r: ModelRow): ModelSummary {
@@ -170,7 +170,7 @@ export class StoreCore {
       await this.volume.close();
     } finally {
       this.db.close();
-      await this.hashWorker?.close();
+      await this.hashRing?.close();
     }
   }
 
@@ -179,6 +179,6 @@ export class StoreCore {
     this.closed = true;
     await this.volume.abandon();
     this.db.close();
-    await this.hashWorker?.close();
+    await this.hashRing?.close();
   }
 }

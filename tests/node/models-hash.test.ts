@@ -1,15 +1,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ChunkChannel } from '../../electron/models/channel';
-import { HashWorker } from '../../electron/models/hash-worker';
+import { HashRing } from '../../electron/models/hash-ring';
 import { RateMeter, formatDuration } from '../../electron/models/progress';
 import { TilePool } from '../../electron/pixelfs/index';
 
-describe('hash worker', () => {
-  // Its own worker, or the streams on a PixelFS pool's hash thread (what a store does: one hash pool).
-  it.each(['own worker', 'pool hash thread'])('hashes interleaved streams in order through a small ring of recycled slots (%s)', async (mode) => {
-    const pool = mode === 'own worker' ? null : new TilePool({ size: 1 });
-    const hw = pool ? new HashWorker(1000, 3, () => pool.fileHash()) : new HashWorker(1000, 3);
+describe('hash ring', () => {
+  // The streams go to a PixelFS pool's hash thread, as a store's do (one hash pool).
+  it('hashes interleaved streams in order through a small ring of recycled slots, on the pool hash thread', async () => {
+    const pool = new TilePool({ size: 1 });
+    const hw = new HashRing(1000, 3, () => pool.fileHash());
     try {
       const data = [randomBytes(7777), randomBytes(1), randomBytes(0), randomBytes(3000)];
       const streams = data.map(() => hw.stream());
@@ -35,7 +35,7 @@ describe('hash worker', () => {
       expect(await s.digest()).toBe(createHash('sha256').update(big).digest('hex'));
     } finally {
       await hw.close();
-      await pool?.close();
+      await pool.close();
     }
   });
 });
