@@ -2,11 +2,15 @@
  * What `pxi train` and `pxi finetune` share: a run as a task of the data folder's durable queue
  * (the run's unfinished task continued, or a new one enqueued; --fresh starts over), waited for
  * until it ends or Ctrl-C (then the task stays 'running' in the queue and the next command
- * resumes it), and the progress line of a step.
+ * resumes it), the lines its events print, and the WebGPU context it runs on.
  */
 import { PxiError, RemoteError } from '../../shared/errors';
-import type { TrainEvent } from '../../shared/train/loop';
+import { adapterName } from '../../shared/gpu/adapter';
+import type { GpuContext } from '../../shared/gpu';
+import { formatBytes } from '../../shared/model/summary';
+import { openNodeContext } from '../engine';
 import { formatDuration } from '../models/progress';
+import type { TrainEvent } from '../train/session';
 import type { TaskQueue, TaskRecord } from '../tasks/queue';
 import { UsageError } from './command';
 
@@ -14,6 +18,41 @@ import { UsageError } from './command';
 export function stepLine(e: Extract<TrainEvent, { kind: 'step' }>): string | null {
   if (!(e.step % 10 === 0 || e.step === e.steps || e.step < 3)) return null;
   return `step ${e.step}/${e.steps}  loss ${e.loss.toFixed(4)}  lr ${e.lr.toExponential(2)}  |g| ${e.gradNorm.toFixed(3)}  ${Math.round(e.tokensPerSec)} tok/s  ETA ${formatDuration(e.etaSec)}`;
+}
+
+/** How a command words its run's events (each keeps the lines it has always printed). */
+export interface EventWords {
+  /** 'pxi train' or 'pxi finetune': the prefix of the start line. */
+  command: string;
+  /** What the GPU memory of the start line is for (after "N MiB of"). */
+  memory: string;
+  /** Validation lines also in bits per token. */
+  bitsPerToken: boolean;
+  /** Sample texts printed. */
+  samples: boolean;
+}
+
+/** The queue's event callback for a run: every event to `emit` (--json), and its line to `say`. */
+export function printTrainEvents(w: EventWords, say: (line: string) => void, emit: (e: object) => void): (task: number, e: TrainEvent) => void {
+  return (_task, e) => {
+    emit(e);
+    if (e.kind === 'start') say(`${w.command}: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of ${w.memory})`);
+    else if (e.kind === 'step') {
+      const line = stepLine(e);
+      if (line) say(line);
+    } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)}${w.bitsPerToken ? ` (${(e.loss / Math.LN2).toFixed(3)} bits/token)` : ''}`);
+    else if (e.kind === 'sample' && w.samples) say(`step ${e.step} sample: ${JSON.stringify(e.text)}`);
+    else if (e.kind === 'checkpoint') say(`step ${e.step}: checkpoint saved`);
+  };
+}
+
+/** Opens the Node WebGPU context a run's task asks for, saying which adapter it is. */
+export function openRunContext(command: string, say: (line: string) => void): () => Promise<GpuContext> {
+  return async () => {
+    const ctx = await openNodeContext();
+    say(`${command}: on ${adapterName(ctx.adapter, 'the WebGPU adapter')}`);
+    return ctx;
+  };
 }
 
 export interface TrainingTaskOptions<P> {

@@ -7,14 +7,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { PxiError } from '../../../shared/errors';
-import { adapterName } from '../../../shared/gpu/adapter';
-import { formatBytes } from '../../../shared/model/summary';
 import { parseFinetuneRecipe, type FinetuneRecipe } from '../../../shared/train/finetune-recipe';
 import { trainConfigOfBase } from '../../../shared/train/frozen-base';
 import { DEFAULT_LORA_TARGETS, LORA_TARGETS, loraParamSpecs, validateLoraSettings } from '../../../shared/train/lora';
 import { paramSpecs, parameterCount } from '../../../shared/train/config';
 import { tensorTypeName } from '../../../shared/engine/tensor-source';
-import { openNodeContext } from '../../engine';
 import { openStore, volumeDir } from '../storage-helpers';
 import type { ModelStore } from '../../models/store';
 import { modelTaskHandlers } from '../../ops/model-tasks';
@@ -22,9 +19,8 @@ import { TaskQueue } from '../../tasks/queue';
 import { removeRun } from '../../train/checkpoint';
 import { openFinetuneBase } from '../../train/finetune';
 import { FINETUNE_TASK, finetuneTaskHandler, type FinetuneTaskParams, type FinetuneTaskResult } from '../../train/finetune-task';
-import type { TrainEvent } from '../../train/session';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
-import { runTrainingTask, stepLine } from '../training-task';
+import { openRunContext, printTrainEvents, runTrainingTask } from '../training-task';
 
 const INT_FLAGS = { steps: 'steps', batch: 'batch', seq: 'seqLen', accum: 'accum', warmup: 'warmup', seed: 'seed', 'eval-every': 'evalEvery', 'checkpoint-every': 'checkpointEvery' } as const;
 const NUM_FLAGS = { lr: 'lr', 'weight-decay': 'weightDecay', clip: 'clip' } as const;
@@ -187,24 +183,12 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
       }
       const run = recipe.name;
       const params: FinetuneTaskParams = { recipe, ...(values.out ? { out: path.resolve(values.out) } : {}) };
-      const onEvent = (_task: number, e: TrainEvent) => {
-        emit(e);
-        if (e.kind === 'start') say(`pxi finetune: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory for training state and activations)`);
-        else if (e.kind === 'step') {
-          const line = stepLine(e);
-          if (line) say(line);
-        } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)}`);
-        else if (e.kind === 'checkpoint') say(`step ${e.step}: checkpoint saved`);
-      };
+      const onEvent = printTrainEvents({ command: 'pxi finetune', memory: 'GPU memory for training state and activations', bitsPerToken: false, samples: false }, say, emit);
       const queue = new TaskQueue(path.join(dataDir, 'tasks.sqlite'), [
         ...modelTaskHandlers(storeProvider),
         finetuneTaskHandler({
           store: storeProvider,
-          openContext: async () => {
-            const ctx = await openNodeContext();
-            say(`pxi finetune: on ${adapterName(ctx.adapter, 'the WebGPU adapter')}`);
-            return ctx;
-          },
+          openContext: openRunContext('pxi finetune', say),
           onEvent,
           onMessage: (_t, m) => say(`pxi finetune: ${m}`),
         }),

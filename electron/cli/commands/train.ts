@@ -9,18 +9,15 @@ import { PxiError } from '../../../shared/errors';
 import { parseRecipe, type Recipe } from '../../../shared/train/recipe';
 import { parameterCount } from '../../../shared/train/config';
 import { modelConfigOf } from '../../../shared/train/recipe';
-import { formatBytes } from '../../../shared/model/summary';
-import { adapterName } from '../../../shared/gpu/adapter';
-import { openNodeContext } from '../../engine';
 import { openStore, volumeDir } from '../storage-helpers';
 import type { ModelStore } from '../../models/store';
 import { modelTaskHandlers } from '../../ops/model-tasks';
 import { TaskQueue } from '../../tasks/queue';
 import { TRAIN_TASK, trainTaskHandler, type TrainTaskParams, type TrainTaskResult } from '../../train/task';
 import { removeRun } from '../../train/checkpoint';
-import { describeModel, type TrainEvent } from '../../train/session';
+import { describeModel } from '../../train/session';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
-import { runTrainingTask, stepLine } from '../training-task';
+import { openRunContext, printTrainEvents, runTrainingTask } from '../training-task';
 
 const INT_FLAGS = ['steps', 'batch', 'accum', 'seed', 'eval-every', 'checkpoint-every', 'sample-every'] as const;
 
@@ -119,27 +116,14 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or 
 
     let store: ModelStore | null = null;
     const storeProvider = async () => (store ??= await openStore(vol, true));
-    const onEvent = (_task: number, e: TrainEvent) => {
-      emit(e);
-      if (e.kind === 'start') say(`pxi train: ${e.resumedFrom !== null ? `resuming at step ${e.step}` : 'starting'} (${e.steps} steps; ${formatBytes(e.gpuBytes)} of GPU memory)`);
-      else if (e.kind === 'step') {
-        const line = stepLine(e);
-        if (line) say(line);
-      } else if (e.kind === 'valid') say(`step ${e.step}: validation loss ${e.loss.toFixed(4)} (${(e.loss / Math.LN2).toFixed(3)} bits/token)`);
-      else if (e.kind === 'sample') say(`step ${e.step} sample: ${JSON.stringify(e.text)}`);
-      else if (e.kind === 'checkpoint') say(`step ${e.step}: checkpoint saved`);
-    };
+    const onEvent = printTrainEvents({ command: 'pxi train', memory: 'GPU memory', bitsPerToken: true, samples: true }, say, emit);
     // Training runs as a task of the data folder's durable queue: a run killed mid-way is still
     // 'running' there, and the next pxi train (or the app) resumes it from its last checkpoint.
     const queue = new TaskQueue(path.join(dataDir, 'tasks.sqlite'), [
       ...modelTaskHandlers(storeProvider),
       trainTaskHandler({
         store: storeProvider,
-        openContext: async () => {
-          const ctx = await openNodeContext();
-          say(`pxi train: on ${adapterName(ctx.adapter, 'the WebGPU adapter')}`);
-          return ctx;
-        },
+        openContext: openRunContext('pxi train', say),
         onEvent,
         onMessage: (_t, m) => say(`pxi train: ${m}`),
       }),
