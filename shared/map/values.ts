@@ -6,6 +6,7 @@
 import { MapError } from './errors';
 import type { Rect } from './geometry';
 import type { TileGrid } from './regions';
+import { f16ToF32 as f16 } from '../quant/half';
 
 /** Block geometry of a ggml type: elements per block and bytes per block (1 and 4 for F32). */
 export interface BlockShape {
@@ -115,15 +116,6 @@ export const BLOCK_SCALE_AT: Readonly<Record<string, { d: number; min?: number }
   IQ4_NL: { d: 0 },
   IQ4_XS: { d: 0 },
 });
-
-function f16(bits: number): number {
-  const s = bits & 0x8000 ? -1 : 1;
-  const e = (bits >>> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
 
 /** The block's scale d and min (null where the type has none), read from one block's bytes. */
 export function blockScale(type: string, block: Uint8Array): { scale: number | null; min: number | null } {

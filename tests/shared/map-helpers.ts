@@ -2,6 +2,7 @@
 import { expect } from 'vitest';
 import { cellsAt, topLevel } from '../../shared/map/lod';
 import type { ModelSpec, TensorSpec } from '../../shared/map/placement';
+import { f16ToF32 as f16 } from '../../shared/quant/half';
 import { valueByte, type ElementPacking } from '../../shared/map/pyramid-core';
 import { tileCapacity, type TileGrid } from '../../shared/map/regions';
 import { emptyStats, type ValueStats } from '../../shared/map/stats';
@@ -127,15 +128,6 @@ export interface CodedValue {
   a: number;
   b: number;
   sub: number;
-}
-
-function f16(bits: number): number {
-  const s = bits & 0x8000 ? -1 : 1;
-  const e = (bits >>> 10) & 0x1f;
-  const m = bits & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
 /**
