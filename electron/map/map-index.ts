@@ -23,7 +23,7 @@ import {
   blobToHeat, cellFromRaw, heatToBlob, KIND_CODE, kindMask, limitOf, regionFromRaw, regionFromRow, statsParams, viewportParams, type RegionName,
 } from './index-rows';
 import { MAP_SCHEMA_VERSION, prepareStatements, SCHEMA, type CellRaw, type RegionRow, type Statements } from './index-schema';
-import { MAX_QUERY_LIMIT, type CellQueryOptions, type IndexedRegion, type MapCell, type MapModelSummary, type QueryOptions, type QueryResult } from './map-types';
+import { MAX_QUERY_LIMIT, type CellQueryOptions, type IndexedRegion, type MapCell, type MapModelSummary, type PyramidWrite, type QueryOptions, type QueryResult } from './map-types';
 
 type Db = Database.Database;
 
@@ -372,13 +372,7 @@ export class MapIndex {
 
   /** Drops a region's pyramid (cells above level 0, level-0 stats) and marks it building. */
   beginPyramid(regionId: string, heatSize: number): void {
-    this.db.transaction(() => {
-      const r = this.ridOf(regionId);
-      this.st.delUpperRt.run(r.rid);
-      this.st.delUpper.run(r.rid);
-      this.st.clearLevel0.run(r.rid);
-      this.st.setPyramid.run({ rid: r.rid, state: 1, note: null, hs: heatSize, levels: null, ...statsParams(emptyStats()), cnt: null, hmin: null, hmax: null });
-    })();
+    this.db.transaction(() => this.clearPyramidRows(regionId, heatSize))();
   }
 
   /**
@@ -386,40 +380,65 @@ export class MapIndex {
    * higher levels are inserted. With `summary`, the same transaction marks the region built.
    */
   writeCells(regionId: string, cells: readonly PyramidCell[], summary?: TensorPyramidSummary): void {
-    const st = this.st;
+    this.db.transaction(() => this.writeCellRows(regionId, cells, summary))();
+  }
+
+  /**
+   * Whole pyramids in one transaction: for each, what beginPyramid and then writeCells with its
+   * summary do. The import writes its tensors' pyramids this way, a batch at a time, so that a
+   * model's few hundred tensors cost a few commits (each a WAL fsync) instead of two each.
+   */
+  writePyramids(items: readonly PyramidWrite[]): void {
+    if (items.length === 0) return;
     this.db.transaction(() => {
-      const row = this.ridOf(regionId);
-      const region = regionFromRow(row);
-      const mid = this.midFor(region.modelId, false)!;
-      for (const c of cells) {
-        assertLevel(c.level);
-        const data = { ...statsParams(c.stats), heat: heatToBlob(c.heat) };
-        if (c.level === 0) {
-          const res = st.setCellData.run({ rid: row.rid, level: 0, row: c.row, col: c.col, ...data });
-          if (res.changes !== 1) throw new MapError('MAP_NOT_FOUND', `region ${regionId} has no tile at (${c.col}, ${c.row})`, { regionId, col: c.col, row: c.row });
-          continue;
-        }
-        const rect = cellRect(region, c.level, c.col, c.row);
-        const [l0, l1] = cellLevelSpan(region.grid, c.level);
-        const cid = Number(
-          st.insCellFull.run({ rid: row.rid, mid, kind: row.kind, level: c.level, col: c.col, row: c.row, x: rect.x, y: rect.y, w: rect.width, h: rect.height, ...data })
-            .lastInsertRowid,
-        );
-        st.insCellRt.run(cid, rect.x, rect.x + rect.width, rect.y, rect.y + rect.height, l0, l1);
-      }
-      if (summary) {
-        st.setPyramid.run({
-          rid: row.rid,
-          state: 2,
-          note: null,
-          hs: row.heat_size,
-          levels: summary.levels,
-          ...statsParams(summary.stats),
-          hmin: Number.isFinite(summary.heatMin) ? summary.heatMin : null,
-          hmax: Number.isFinite(summary.heatMax) ? summary.heatMax : null,
-        });
+      for (const it of items) {
+        this.clearPyramidRows(it.regionId, it.heatSize);
+        this.writeCellRows(it.regionId, it.cells, it.summary);
       }
     })();
+  }
+
+  private clearPyramidRows(regionId: string, heatSize: number): void {
+    const r = this.ridOf(regionId);
+    this.st.delUpperRt.run(r.rid);
+    this.st.delUpper.run(r.rid);
+    this.st.clearLevel0.run(r.rid);
+    this.st.setPyramid.run({ rid: r.rid, state: 1, note: null, hs: heatSize, levels: null, ...statsParams(emptyStats()), cnt: null, hmin: null, hmax: null });
+  }
+
+  private writeCellRows(regionId: string, cells: readonly PyramidCell[], summary?: TensorPyramidSummary): void {
+    const st = this.st;
+    const row = this.ridOf(regionId);
+    const region = regionFromRow(row);
+    const mid = this.midFor(region.modelId, false)!;
+    for (const c of cells) {
+      assertLevel(c.level);
+      const data = { ...statsParams(c.stats), heat: heatToBlob(c.heat) };
+      if (c.level === 0) {
+        const res = st.setCellData.run({ rid: row.rid, level: 0, row: c.row, col: c.col, ...data });
+        if (res.changes !== 1) throw new MapError('MAP_NOT_FOUND', `region ${regionId} has no tile at (${c.col}, ${c.row})`, { regionId, col: c.col, row: c.row });
+        continue;
+      }
+      const rect = cellRect(region, c.level, c.col, c.row);
+      const [l0, l1] = cellLevelSpan(region.grid, c.level);
+      const cid = Number(
+        st.insCellFull.run({ rid: row.rid, mid, kind: row.kind, level: c.level, col: c.col, row: c.row, x: rect.x, y: rect.y, w: rect.width, h: rect.height, ...data })
+          .lastInsertRowid,
+      );
+      st.insCellRt.run(cid, rect.x, rect.x + rect.width, rect.y, rect.y + rect.height, l0, l1);
+    }
+    if (summary) {
+      st.setPyramid.run({
+        rid: row.rid,
+        state: 2,
+        note: null,
+        hs: row.heat_size,
+        levels: summary.levels,
+        ...statsParams(summary.stats),
+        hmin: Number.isFinite(summary.heatMin) ? summary.heatMin : null,
+        hmax: Number.isFinite(summary.heatMax) ? summary.heatMax : null,
+      });
+    }
   }
 
   /** Marks a region's pyramid as not buildable, with the reason. */

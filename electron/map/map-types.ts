@@ -3,6 +3,7 @@
  * viewport query options and their limits, a model's footprint (specs/map.md, "Index").
  */
 import type { Rect } from '../../shared/map/geometry';
+import type { PyramidCell, TensorPyramidSummary } from '../../shared/map/pyramid-core';
 import type { MapRegion, RegionKind } from '../../shared/map/regions';
 import type { ValueStats } from '../../shared/map/stats';
 
@@ -10,6 +11,14 @@ export const DEFAULT_QUERY_LIMIT = 10_000;
 export const MAX_QUERY_LIMIT = 1_000_000;
 
 export type PyramidState = 'none' | 'building' | 'built' | 'skipped';
+
+/** One region's finished pyramid, written whole by MapIndex.writePyramids. */
+export interface PyramidWrite {
+  regionId: string;
+  heatSize: number;
+  cells: readonly PyramidCell[];
+  summary: TensorPyramidSummary;
+}
 
 export interface RegionPyramid {
   state: PyramidState;

@@ -13,7 +13,7 @@ import { MapError } from '../../shared/map/errors';
 import { CODE_STATS_TYPES, TensorPyramid, type PyramidCell, type TensorPyramidSummary } from '../../shared/map/pyramid-core';
 import { getQuantFormat, isQuantTypeName, type QuantFormat } from '../../shared/quant';
 import type { MapIndex } from './map-index';
-import type { IndexedRegion } from './map-types';
+import type { IndexedRegion, PyramidWrite } from './map-types';
 
 /** Bytes decoded per step: small enough to stay in cache, large enough to amortise the call. */
 const DECODE_BYTES = 64 * 1024;
@@ -33,7 +33,7 @@ export class TensorPyramidWriter {
     private readonly index: MapIndex,
     readonly region: IndexedRegion,
     private readonly fmt: QuantFormat,
-    heatSize: number,
+    private readonly heatSize: number,
     private readonly flushCells: number,
   ) {
     const byteSize = region.tensor!.byteSize;
@@ -52,9 +52,29 @@ export class TensorPyramidWriter {
    * no dequantiser is marked skipped in the index, with the reason, and gives a string.
    */
   static open(index: MapIndex, region: IndexedRegion, heatSize: number, flushCells = 32): TensorPyramidWriter | { skipped: string } {
+    if (!Number.isSafeInteger(flushCells) || flushCells < 1) throw new MapError('MAP_INPUT', `flushCells ${flushCells} must be a positive integer`);
+    const w = TensorPyramidWriter.checkOpen(index, region);
+    if ('skipped' in w) return w;
+    const fmt = w.fmt;
+    index.beginPyramid(region.id, heatSize);
+    return new TensorPyramidWriter(index, region, fmt, heatSize, flushCells);
+  }
+
+  /**
+   * As open, but nothing is written to the index until the caller writes what finishDeferred
+   * returns (MapIndex.writePyramids, a batch of tensors per commit): the import's route. The
+   * region's old pyramid stays as it was until then; a skipped type is marked at once.
+   */
+  static openDeferred(index: MapIndex, region: IndexedRegion, heatSize: number): TensorPyramidWriter | { skipped: string } {
+    const w = TensorPyramidWriter.checkOpen(index, region);
+    if ('skipped' in w) return w;
+    return new TensorPyramidWriter(index, region, w.fmt, heatSize, Infinity);
+  }
+
+  /** The tensor's format, after checking its size; a type with no dequantiser is marked skipped. */
+  private static checkOpen(index: MapIndex, region: IndexedRegion): { fmt: QuantFormat } | { skipped: string } {
     const tensor = region.tensor;
     if (!tensor) throw new MapError('MAP_INPUT', `region ${region.id} holds no tensor`, { regionId: region.id });
-    if (!Number.isSafeInteger(flushCells) || flushCells < 1) throw new MapError('MAP_INPUT', `flushCells ${flushCells} must be a positive integer`);
     if (!isQuantTypeName(tensor.ggmlType)) {
       const reason = `ggml type ${tensor.ggmlType} has no dequantiser`;
       index.skipPyramid(region.id, reason);
@@ -69,8 +89,7 @@ export class TensorPyramidWriter {
         byteSize: tensor.byteSize,
       });
     }
-    index.beginPyramid(region.id, heatSize);
-    return new TensorPyramidWriter(index, region, fmt, heatSize, flushCells);
+    return { fmt };
   }
 
   /** Bytes of the tensor taken so far. */
@@ -114,6 +133,14 @@ export class TensorPyramidWriter {
     this.index.writeCells(this.region.id, this.pending, summary);
     this.pending = [];
     return summary;
+  }
+
+  /** Ends a deferred writer's tensor (all its bytes written): its cells and summary, unwritten. */
+  finishDeferred(): PyramidWrite {
+    const summary = this.pyr.finish();
+    const cells = this.pending;
+    this.pending = [];
+    return { regionId: this.region.id, heatSize: this.heatSize, cells, summary };
   }
 
   /** Whole blocks: to the pyramid as codes, or decoded into the reused buffer where the format can, else into a new array. */

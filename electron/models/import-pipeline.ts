@@ -37,6 +37,7 @@ import { layoutFromRegions, nextModelOrigin, placeModel, type ModelLayout } from
 import { packageVersion } from '../app-meta';
 import type { IndexedRegion } from '../map/index';
 import { TensorPyramidWriter } from '../map/tensor-pyramid-writer';
+import type { PyramidWrite } from '../map/map-types';
 import { checkFreeSpace, mapNoSpace, type PutResult } from '../pixelfs/index';
 import { FileByteSource } from '../storage/file-byte-source';
 import { ChunkChannel } from './channel';
@@ -50,6 +51,10 @@ import type { ImportOptions, ImportProgress, ImportPyramid, ImportResult } from 
 
 /** Bytes outside the tensors that an import keeps in memory before storing them (see specs). */
 export const MAX_PADDING_BYTES = 64 * 1024 * 1024;
+
+/** Finished tensor pyramids written to the map index per commit (or fewer, at this many cells). */
+const PYRAMID_BATCH_TENSORS = 64;
+const PYRAMID_BATCH_CELLS = 4096;
 
 interface ImportInput {
   h: GgufHeader;
@@ -311,6 +316,16 @@ export class ImportPipeline {
     let seg: Segment | null = null;
     let channel: ChunkChannel | null = null;
     let check: { hash: ReturnType<typeof createHash>; stored: string } | null = null;
+    // Finished pyramids wait here and go to the index a batch per commit (each commit a WAL fsync
+    // on the main thread: two per tensor cost ~1 s a GB).
+    let pyramidBatch: PyramidWrite[] = [];
+    let pyramidBatchCells = 0;
+    const writePyramidBatch = (): void => {
+      const batch = pyramidBatch;
+      pyramidBatch = [];
+      pyramidBatchCells = 0;
+      this.core.map.writePyramids(batch);
+    };
     const finishSegment = (): void => {
       if (!seg || seg.kind !== 'tensor') return;
       const i = seg.index;
@@ -333,8 +348,12 @@ export class ImportPipeline {
         }
       }
       if (pyr && pyramid) {
-        pyramid.cells += pyr.finish().cells;
+        const done = pyr.finishDeferred();
+        pyramid.cells += done.summary.cells;
         pyramid.built++;
+        pyramidBatch.push(done);
+        pyramidBatchCells += done.cells.length;
+        if (pyramidBatch.length >= PYRAMID_BATCH_TENSORS || pyramidBatchCells >= PYRAMID_BATCH_CELLS) writePyramidBatch();
       }
       pyr = null;
       run.tensorsDone++;
@@ -349,7 +368,7 @@ export class ImportPipeline {
         pyramid.alreadyBuilt++;
         return;
       }
-      const w = TensorPyramidWriter.open(this.core.map, region, DEFAULT_HEAT_SIZE);
+      const w = TensorPyramidWriter.openDeferred(this.core.map, region, DEFAULT_HEAT_SIZE);
       if (w instanceof TensorPyramidWriter) pyr = w;
       else pyramid.skipped++;
     };
@@ -423,6 +442,12 @@ export class ImportPipeline {
         }
       }
       if (!failure) finishSegment();
+    } catch (e) {
+      fail(e);
+    }
+    // The finished pyramids are kept even when the import stops: a rerun need not build them again.
+    try {
+      writePyramidBatch();
     } catch (e) {
       fail(e);
     }
