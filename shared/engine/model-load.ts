@@ -8,6 +8,7 @@
 import { CoreKernels, checkBuffersFit, type BufferNeed, type GpuContext } from '../gpu';
 import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNames } from '../model';
 import { EngineError } from './errors';
+import { DECODE_LAYER_ENTRY, DECODE_LAYER_SHADER, packLayer, planDecodeLayer } from './decode-layer';
 import { FUSED_MATVEC_ENTRY, FUSED_MATVEC_MAX_COLS, FUSED_MATVEC_SHADER, FUSED_MATVEC_WG } from './fused-matvec';
 import { intPipeline, intVariantsFor, isIntWeightType, planIntMatmul, planIntMatvec, planQuantize, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
 import { DEFAULT_TUNING, isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, type PrefillVariant, type WeightType } from './quant-matmul';
@@ -20,7 +21,7 @@ import { WeightStream } from './weight-stream';
 import { matrixShape, planRowParts, readVector, weightTypeOf, WeightUploader, type GpuWeight, type HostWeight } from './weights';
 import { layerRopeInvFreq } from './rope-tables';
 import { DEFAULT_CONTEXT_CAP, DEFAULT_MAX_BATCH, type ModelLoadOptions } from './model-types';
-import { intPipelineKey, pipelineKey, type Activations, type Block, type ModelParts } from './model-parts';
+import { intPipelineKey, pipelineKey, type Activations, type Block, type DecodeLayer, type ModelParts } from './model-parts';
 
 /** Reads the configuration, checks it against the device, uploads the weights and allocates the caches. */
 export async function loadModelParts(ctx: GpuContext, source: TensorSource, opts: ModelLoadOptions = {}): Promise<ModelParts> {
@@ -326,6 +327,26 @@ export async function loadModelParts(ctx: GpuContext, source: TensorSource, opts
       blocks.every((b) => b.gate === null) &&
       products.every((w) => w.type === 'F32' && !w.streamed && w.cols % 4 === 0);
     const fusedMatvec = fusable ? await ctx.pipeline(FUSED_MATVEC_SHADER, { entryPoint: FUSED_MATVEC_ENTRY, constants: { WG: FUSED_MATVEC_WG } }) : null;
+    // A whole block per dispatch (ModelLoadOptions.decodeLayers) where the fused products run and
+    // the block has nothing the layer kernel leaves out.
+    let decodeLayer: DecodeLayer | null = null;
+    const plainBlocks = blocks.every(
+      (b) => b.qkv && !b.gate && !b.qBias && !b.kBias && !b.vBias && !b.qkvBias && !b.qNorm && !b.kNorm && !b.attnPostNorm && !b.ffnPostNorm && b.window === 0,
+    );
+    if (fusedMatvec && (opts.decodeLayers ?? true) && plainBlocks && !arch.attnSoftcap) {
+      const plan = planDecodeLayer(
+        { E, heads: H, kvHeads: KVH, headDim: HD, F, ropeDims: config.ropeDimensionCount, neox: config.ropeType === 'neox' },
+        ctx.caps.limits,
+      );
+      if (!('unfit' in plan)) {
+        const pipeline = await ctx.pipeline(DECODE_LAYER_SHADER, { entryPoint: DECODE_LAYER_ENTRY, constants: plan.constants });
+        const packs = blocks.map((b, i) =>
+          packLayer(ctx, plan, { attnNorm: b.attnNorm, qkv: b.qkv!.parts, o: b.o.parts, ffnNorm: b.ffnNorm, gu: b.up.parts, down: b.down.parts }, `blk.${i}.decode_layer`),
+        );
+        owned.push(...packs);
+        decodeLayer = { plan, pipeline, packs };
+      }
+    }
     const weightBytes = [...matrices.values()].filter((w) => !w.streamed).reduce((s, w) => s + w.parts.reduce((t, p) => t + p.buffer.size, 0), 0) + residency.slotsBytes;
     return {
       ctx,
@@ -333,6 +354,7 @@ export async function loadModelParts(ctx: GpuContext, source: TensorSource, opts
       fuse,
       fuseDecode,
       fusedMatvec,
+      decodeLayer,
       residency,
       stream,
       config,
@@ -357,7 +379,8 @@ export async function loadModelParts(ctx: GpuContext, source: TensorSource, opts
           weightBytes +
           [...vectors.values()].reduce((s, b) => s + b.size, 0) +
           [...loras.values()].reduce((s, l) => s + l.a.parts[0]!.buffer.size + l.b.parts[0]!.buffer.size, 0) +
-          invFreq.reduce((s, b) => s + b.size, 0),
+          invFreq.reduce((s, b) => s + b.size, 0) +
+          (decodeLayer?.packs.reduce((s, b) => s + b.size, 0) ?? 0),
         activations: Object.values(sizes).reduce((s, n) => s + n, 0),
       },
       kvPageSize,

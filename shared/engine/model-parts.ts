@@ -5,6 +5,7 @@
  */
 import type { CoreKernels, GpuContext } from '../gpu';
 import type { ModelArchSpec, ModelConfig } from '../model';
+import type { DecodeLayerPlan } from './decode-layer';
 import type { IntDispatch, IntVariant } from './int-matvec';
 import type { GpuLora } from './lora';
 import type { ModelMemory } from './model-types';
@@ -92,8 +93,18 @@ export interface ModelParts {
     fuse: boolean;
     fuseDecode: boolean;
     fusedMatvec: GPUComputePipeline | null;
+    /** The one-dispatch decode block (shaders/decode_layer_f32.wgsl) with each block's weight pack, or null. */
+    decodeLayer: DecodeLayer | null;
     residency: ResidencyPlan;
     stream: WeightStream | null;
+}
+
+/** The one-dispatch decode block of a model that takes it (ModelLoadOptions.decodeLayers). */
+export interface DecodeLayer {
+  plan: DecodeLayerPlan;
+  pipeline: GPUComputePipeline;
+  /** Block i's weights, packed (decode-layer.ts's packLayer). */
+  packs: GPUBuffer[];
 }
 
 /** The key of a weight kernel's prepared pipeline. */

@@ -77,6 +77,14 @@ export interface ModelLoadOptions {
    */
   fuseDecode?: boolean;
   /**
+   * With the fused decode products: each block of a one-token pass as one dispatch of one
+   * workgroup (shaders/decode_layer_f32.wgsl), where every activation fits the device's workgroup
+   * memory and the blocks have no biases, q/k norms or sliding window (stories260K-sized models).
+   * The block's weights are copied once into a buffer of their own. The same logits bit for bit.
+   * Default true; false keeps five dispatches per block.
+   */
+  decodeLayers?: boolean;
+  /**
    * Bytes the model may hold on the GPU (weights, KV cache, activations). When the weights do not
    * fit, the residency planner (residency.ts) streams some matrices per pass from host memory;
    * the tokens and logits are those of a fully resident run. Default: no budget, all resident

@@ -28,6 +28,7 @@ import { CoreKernels, checkContextWindow, type GpuBatch, type GpuBinding, type G
 import { params } from '../gpu/params';
 import type { ModelArchSpec, ModelConfig } from '../model';
 import { EngineError } from './errors';
+import { recordDecodeLayer } from './decode-layer';
 import { planFusedMatvec, recordFusedMatvec, type FusedInput } from './fused-matvec';
 import { intVariantFits, planIntMatmul, planIntMatvec, planQuantize, planQuantizeTokens, recordIntDispatch, type IntDispatch, type IntVariant } from './int-matvec';
 import { isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
@@ -39,7 +40,7 @@ import type { TensorSource } from './tensor-source';
 import { WeightStream, type StreamPass, type StreamRead } from './weight-stream';
 import type { GpuWeight, WeightPart } from './weights';
 import { loadModelParts } from './model-load';
-import { intPipelineKey, pipelineKey, type Activations, type Block, type ModelParts } from './model-parts';
+import { intPipelineKey, pipelineKey, type Activations, type Block, type DecodeLayer, type ModelParts } from './model-parts';
 import type { ForwardOutput, ForwardResult, ForwardTrace, ForwardTraceEvent, ModelLoadOptions, ModelMemory } from './model-types';
 
 // The public shapes and the RoPE tables live beside this file; this is their import path.
@@ -92,6 +93,8 @@ export class Model {
   private readonly fuseDecode: boolean;
   /** The fused decode products' pipeline where fuseDecode and the model allow them, or null. */
   private readonly fusedMatvec: GPUComputePipeline | null;
+  /** The one-dispatch decode block where the model takes it (ModelLoadOptions.decodeLayers), else null. */
+  private readonly decodeLayer: DecodeLayer | null;
   /** Streamed matrices and their slots; null when everything is resident. */
   private readonly stream: WeightStream | null;
   /** The streamed pieces one pass's body reads, in dispatch order (the output's come after). */
@@ -137,6 +140,7 @@ export class Model {
     this.fuse = init.fuse;
     this.fuseDecode = init.fuseDecode;
     this.fusedMatvec = init.fusedMatvec;
+    this.decodeLayer = init.decodeLayer;
     this.residency = init.residency;
     this.stream = init.stream;
     this.replay = new DispatchCache(init.ctx);
@@ -167,6 +171,11 @@ export class Model {
   /** Whether one-token passes run through the fused decode products (ModelLoadOptions.fuseDecode). */
   get fusedProducts(): boolean {
     return this.fusedMatvec !== null;
+  }
+
+  /** Whether one-token passes run each block as one dispatch (ModelLoadOptions.decodeLayers). */
+  get decodeLayers(): boolean {
+    return this.decodeLayer !== null;
   }
 
   /** Bytes written to the streamed weights' slots since the load (0 when everything is resident). */
@@ -399,6 +408,17 @@ export class Model {
     // Block 0's attention norm stands alone; every later norm (the next block's, the output
     // norm after the last) is done by the residual add before it (addResidual).
     if (!fp) this.k.rmsnorm(b, { x: a.x, w: this.blocks[0]!.attnNorm, y: a.xn, rows: T, n: E, eps: c.rmsEps });
+    if (fp && this.decodeLayer) {
+      // One token, each block one dispatch: the fused products' block, in one workgroup.
+      const dl = this.decodeLayer;
+      for (const [i, blk] of this.blocks.entries()) {
+        const cache = this.kv.block(i);
+        checkContextWindow(pos0, 1, cache.maxContext);
+        recordDecodeLayer(b, dl.pipeline, dl.plan, { pos0, scale, eps: c.rmsEps }, { pack: dl.packs[i]!, x: a.x, kCache: cache.k, vCache: cache.v, invFreq: blk.invFreq }, `decode_layer ${blk.qkv!.name} ${blk.o.name} ${blk.up.name} ${blk.down.name}`);
+        b = afterBlock?.(i) ?? b;
+      }
+      return;
+    }
     for (const [i, blk] of this.blocks.entries()) {
       // Where q, k and v are: three buffers, or one fused [T, q | k | v] buffer read through strides.
       let q = { buf: a.q, stride: qDim, offset: 0 };

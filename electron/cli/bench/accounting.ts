@@ -73,9 +73,10 @@ export function groupPasses(stepPasses: readonly (readonly PassTiming[])[], weig
       const g = groups.get(name) ?? { calls: 0, ms: 0, bytes: 0, weight: false };
       g.calls++;
       g.ms += p.ms;
-      const wname = p.label.split(/\s+/).find((s) => s.endsWith('.weight'));
-      const w = wname ? byName.get(wname) : undefined;
-      if (w) {
+      // Every matrix the label names (a decode_layer dispatch reads its block's four).
+      for (const wname of p.label.split(/\s+/).filter((s) => s.endsWith('.weight'))) {
+        const w = byName.get(wname);
+        if (!w) continue;
         g.weight = true;
         g.bytes += p.label.startsWith('get_rows') ? w.bytes / w.rows : w.bytes / w.parts;
       }

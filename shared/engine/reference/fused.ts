@@ -116,3 +116,50 @@ export function attentionRopeRef(
   });
   return attentionRef(qRot, kCache, vCache, { T: 1, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, pos0: s.pos0, qOffset: s.qOffset, scale: s.scale, softcap: s.softcap, window: s.window });
 }
+
+export interface DecodeLayerRefArgs {
+  /** The residual stream in (E values). */
+  x: Float32Array;
+  attnNorm: Float32Array;
+  /** [Q + 2·KV, E]: q, k, v rows. */
+  wqkv: Float32Array;
+  /** [E, Q]. */
+  wo: Float32Array;
+  ffnNorm: Float32Array;
+  /** [2F, E]: gate rows, then up rows. */
+  wgu: Float32Array;
+  /** [E, F]. */
+  wdown: Float32Array;
+  invFreq: Float32Array;
+  /** [maxContext, kvHeads, headDim] each; row pos0 is written. */
+  kCache: Float32Array;
+  vCache: Float32Array;
+  shape: { E: number; F: number; heads: number; kvHeads: number; headDim: number; pos0: number; neox: boolean; ropeDims?: number; scale: number; eps: number };
+}
+
+/**
+ * One block of a one-token decode step (shaders/decode_layer_f32.wgsl) as the five dispatches it
+ * replaces compute it: the q | k | v product of the normed x, attention_rope, x + o·att, the
+ * gate | up product of the normed x, x + down·swiglu. Returns the new x (E values).
+ */
+export function decodeLayerRef(a: DecodeLayerRefArgs): Float32Array {
+  const s = a.shape;
+  const Q = s.heads * s.headDim;
+  const KV = s.kvHeads * s.headDim;
+  const qkv = fusedMatvecRef({ w: a.wqkv, rows: Q + 2 * KV, cols: s.E, x: a.x, input: { kind: 'rmsnorm', norm: a.attnNorm, eps: s.eps } });
+  const att = attentionRopeRef(qkv, qkv, qkv, a.invFreq, a.kCache, a.vCache, {
+    heads: s.heads,
+    kvHeads: s.kvHeads,
+    headDim: s.headDim,
+    pos0: s.pos0,
+    neox: s.neox,
+    ropeDims: s.ropeDims,
+    qOffset: 0,
+    kOffset: Q,
+    vOffset: Q + KV,
+    scale: s.scale,
+  });
+  const x1 = fusedMatvecRef({ w: a.wo, rows: s.E, cols: Q, x: att, input: { kind: 'plain' }, residual: a.x });
+  const gu = fusedMatvecRef({ w: a.wgu, rows: 2 * s.F, cols: s.E, x: x1, input: { kind: 'rmsnorm', norm: a.ffnNorm, eps: s.eps } });
+  return fusedMatvecRef({ w: a.wdown, rows: s.E, cols: s.F, x: gu.subarray(0, s.F), input: { kind: 'swiglu', up: gu.subarray(s.F) }, residual: x1 });
+}
