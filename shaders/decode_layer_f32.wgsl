@@ -19,7 +19,9 @@
 //           (ropeDims / 2 values).
 // Overrides: WG (invocations, <= 256), AW (attention invocations per head, a power of two, >=
 // headDim / 4), NEOX, and the array sizes E4 = E/4, R = Q + 2·KV, Q4 = Q/4, F4 = F/4, HS = heads
-// per pass · headDim (heads per pass = min(heads, WG / AW)).
+// per pass · headDim (heads per pass = min(heads, WG / AW)). The sizes only size the arrays; every
+// loop takes its bound from P: with constant trip counts LLVM unrolled them and lavapipe took about
+// a minute (under load) to compile the kernel at its first dispatch, now ~10 s at load 8.
 // Limits: no biases, q/k norms, post-norms, soft-cap or sliding window (the engine takes it only
 // for blocks without them); E, Q and F multiples of 4; headDim <= 4 · AW.
 
@@ -69,7 +71,7 @@ fn wq(i: u32) -> vec4<f32> {
 // 1 / sqrt(mean(x²) + eps) over xs in matvec_fused_f32.wgsl's inv_rms order (one invocation).
 fn inv_rms() -> f32 {
   var part: array<vec4<f32>, 16>;
-  for (var k = 0u; k < E4; k++) {
+  for (var k = 0u; k < p.E / 4u; k++) {
     let v = xs[k];
     part[k % 16u] += v * v;
   }
@@ -90,7 +92,7 @@ fn norm_into_xn(li: u32, o: u32) {
   }
   workgroupBarrier();
   let s = inv;
-  for (var k = li; k < E4; k += WG) {
+  for (var k = li; k < p.E / 4u; k += WG) {
     xn[k] = xs[k] * s * wq(o + k);
   }
   workgroupBarrier();
@@ -98,7 +100,7 @@ fn norm_into_xn(li: u32, o: u32) {
 
 fn dot_xn(rb: u32) -> f32 {
   var acc = vec4<f32>(0.0);
-  for (var k = 0u; k < E4; k++) {
+  for (var k = 0u; k < p.E / 4u; k++) {
     acc += wq(rb + k) * xn[k];
   }
   return (acc.x + acc.y) + (acc.z + acc.w);
@@ -226,15 +228,15 @@ fn attend_pass(li: u32, hg: u32, G: u32) {
 
 @compute @workgroup_size(WG)
 fn main(@builtin(local_invocation_index) li: u32) {
-  for (var k = li; k < E4; k += WG) {
+  for (var k = li; k < p.E / 4u; k += WG) {
     xs[k] = x[k];
   }
   workgroupBarrier();
 
   // q | k | v = Wqkv · rmsnorm(x) · attnNorm
   norm_into_xn(li, p.oAttnNorm);
-  for (var r = li; r < R; r += WG) {
-    qkv[r] = dot_xn(p.oQkv + r * E4);
+  for (var r = li; r < p.Q + 2u * p.KV; r += WG) {
+    qkv[r] = dot_xn(p.oQkv + r * (p.E / 4u));
   }
   workgroupBarrier();
 
@@ -247,8 +249,8 @@ fn main(@builtin(local_invocation_index) li: u32) {
   // x += Wo · att
   for (var r = li; r < p.E; r += WG) {
     var acc = vec4<f32>(0.0);
-    let rb = p.oO + r * Q4;
-    for (var k = 0u; k < Q4; k++) {
+    let rb = p.oO + r * (p.Q / 4u);
+    for (var k = 0u; k < p.Q / 4u; k++) {
       acc += wq(rb + k) * att[k];
     }
     let s = (acc.x + acc.y) + (acc.z + acc.w);
@@ -259,27 +261,27 @@ fn main(@builtin(local_invocation_index) li: u32) {
   // gate | up = Wgu · rmsnorm(x) · ffnNorm; act = silu(gate) ⊙ up
   norm_into_xn(li, p.oFfnNorm);
   for (var r = li; r < 2u * p.F; r += WG) {
-    gu[r / 4u][r % 4u] = dot_xn(p.oGu + r * E4);
+    gu[r / 4u][r % 4u] = dot_xn(p.oGu + r * (p.E / 4u));
   }
   workgroupBarrier();
-  for (var k = li; k < F4; k += WG) {
+  for (var k = li; k < p.F / 4u; k += WG) {
     let g = gu[k];
-    act[k] = (g / (vec4<f32>(1.0) + exp(-g))) * gu[F4 + k];
+    act[k] = (g / (vec4<f32>(1.0) + exp(-g))) * gu[p.F / 4u + k];
   }
   workgroupBarrier();
 
   // x += Wdown · act
   for (var r = li; r < p.E; r += WG) {
     var acc = vec4<f32>(0.0);
-    let rb = p.oDown + r * F4;
-    for (var k = 0u; k < F4; k++) {
+    let rb = p.oDown + r * (p.F / 4u);
+    for (var k = 0u; k < p.F / 4u; k++) {
       acc += wq(rb + k) * act[k];
     }
     let s = (acc.x + acc.y) + (acc.z + acc.w);
     xs[r / 4u][r % 4u] = xs[r / 4u][r % 4u] + s;
   }
   workgroupBarrier();
-  for (var k = li; k < E4; k += WG) {
+  for (var k = li; k < p.E / 4u; k += WG) {
     x[k] = xs[k];
   }
 }

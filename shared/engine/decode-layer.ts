@@ -11,7 +11,7 @@ import { attentionWg } from '../gpu/kernels';
 
 export const DECODE_LAYER_SHADER = 'decode_layer_f32';
 export const DECODE_LAYER_ENTRY = 'main';
-/** Invocations of the one workgroup (the device's limit when lower). */
+/** Most invocations of the one workgroup (fewer where the heads need fewer, or the device allows fewer). */
 export const DECODE_LAYER_WG = 256;
 /** Output dims per attention invocation (attention.wgsl's DPT). */
 const DPT = 4;
@@ -75,8 +75,12 @@ export function planDecodeLayer(s: DecodeLayerShape, limits: { maxComputeWorkgro
   if (s.heads % s.kvHeads) throw new GpuUsageError(`decode layer: heads (${s.heads}) must be a multiple of kvHeads (${s.kvHeads})`);
   if (s.ropeDims % 2 || s.ropeDims > s.headDim) throw new GpuUsageError(`decode layer: ropeDims must be even and at most headDim (${s.headDim}), got ${s.ropeDims}`);
   if (s.E % 4 || s.F % 4 || Q % 4) return { unfit: `widths must be multiples of 4 (E ${s.E}, F ${s.F}, heads·headDim ${Q})` };
-  const wg = Math.min(DECODE_LAYER_WG, limits.maxComputeInvocationsPerWorkgroup);
   const aw = attentionWg(s.headDim, limits.maxComputeInvocationsPerWorkgroup);
+  // Enough invocations for every head at once, no more: on a CPU adapter each barrier costs a
+  // pass over all of them (stories260K: 8 heads of AW 16 take 128).
+  let wg = 64;
+  while (wg < s.heads * aw && wg < DECODE_LAYER_WG) wg *= 2;
+  wg = Math.min(wg, limits.maxComputeInvocationsPerWorkgroup);
   if (aw > wg || s.headDim > DPT * aw) return { unfit: `a head of ${s.headDim} values needs more than ${wg} invocations` };
   const G = Math.min(s.heads, Math.floor(wg / aw));
   const HS = G * s.headDim;

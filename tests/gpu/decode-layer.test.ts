@@ -162,9 +162,12 @@ describe('decode_layer_f32: a whole block of a one-token step in one dispatch', 
     expect('unfit' in p).toBe(false);
     if (!('unfit' in p)) {
       expect(p.aw).toBe(16);
-      expect(p.constants).toMatchObject({ WG: 256, AW: 16, E4: 16, R: 128, Q4: 16, F4: 43, HS: 64, NEOX: 0 });
+      // 8 heads of AW 16: 128 invocations, one pass.
+      expect(p.constants).toMatchObject({ WG: 128, AW: 16, E4: 16, R: 128, Q4: 16, F4: 43, HS: 64, NEOX: 0 });
       expect(p.workgroupBytes).toBeLessThanOrEqual(16384);
     }
+    const many = planDecodeLayer({ E: 256, heads: 32, kvHeads: 8, headDim: 16, F: 128, ropeDims: 16, neox: false }, limits);
+    expect('unfit' in many ? many.unfit : many.constants).toMatchObject({ WG: 256, HS: 256 });
     const wide = planDecodeLayer({ ...STORIES, E: 2048, F: 5632, heads: 16, kvHeads: 2, headDim: 128, ropeDims: 128 }, limits);
     expect('unfit' in wide && wide.unfit).toMatch(/workgroup memory/);
     expect('unfit' in planDecodeLayer({ ...STORIES, F: 170 }, limits)).toBe(true);
