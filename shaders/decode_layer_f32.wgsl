@@ -58,7 +58,8 @@ var<workgroup> qkv: array<f32, R>;
 var<workgroup> att: array<vec4<f32>, Q4>;
 var<workgroup> gu: array<vec4<f32>, 2u * F4>;
 var<workgroup> act: array<vec4<f32>, F4>;
-var<workgroup> ps: array<f32, WG>;
+var<workgroup> ps: array<f32, WG>;     // a chunk's scores, lane by lane
+var<workgroup> pw: array<f32, WG>;     // and their weights exp(s - m)
 var<workgroup> qs: array<f32, HS>;
 var<workgroup> kn: array<f32, HS>;
 var<workgroup> vn: array<f32, HS>;
@@ -185,19 +186,21 @@ fn attend_pass(li: u32, hg: u32, G: u32) {
       }
       s = dot;
     }
+    // Scores and weights in two arrays: two barriers a chunk instead of attention.wgsl's four
+    // (a lane writes this chunk's scores only after every lane passed the previous chunk's
+    // second barrier, so after it read them; likewise for the weights one barrier later).
     ps[li] = s;
     workgroupBarrier();
     var mNew = m;
     if (live) {
       for (var i = 0u; i < n; i++) { mNew = max(mNew, ps[pb + i]); }
     }
-    workgroupBarrier();
-    ps[li] = select(0.0, exp(s - mNew), lj < n);
+    pw[li] = select(0.0, exp(s - mNew), lj < n);
     workgroupBarrier();
     if (live) {
       let alpha = exp(m - mNew);
       var sum = 0.0;
-      for (var i = 0u; i < n; i++) { sum += ps[pb + i]; }
+      for (var i = 0u; i < n; i++) { sum += pw[pb + i]; }
       l = l * alpha + sum;
       let nc = select(n, n - 1u, c0 + n == len);
       for (var k = 0u; k < DPT; k++) {
@@ -206,16 +209,15 @@ fn attend_pass(li: u32, hg: u32, G: u32) {
           var a = acc[k] * alpha;
           var vb = c0 * kvw + kvh * hd + d;
           for (var i = 0u; i < nc; i++) {
-            a += ps[pb + i] * vCache[vb];
+            a += pw[pb + i] * vCache[vb];
             vb += kvw;
           }
-          if (nc < n) { a += ps[pb + nc] * vn[g * hd + d]; }
+          if (nc < n) { a += pw[pb + nc] * vn[g * hd + d]; }
           acc[k] = a;
         }
       }
       m = mNew;
     }
-    workgroupBarrier();
   }
   if (live) {
     for (var k = 0u; k < DPT; k++) {
