@@ -53,7 +53,6 @@ const DPT: u32 = 4u;               // output dims per attention invocation (atte
 const NEG_BIG: f32 = -3.0e38;
 
 var<workgroup> xs: array<vec4<f32>, E4>;     // the residual stream
-var<workgroup> xn: array<vec4<f32>, E4>;     // rmsnorm(x) · w, the products' input
 var<workgroup> qkv: array<f32, R>;
 var<workgroup> att: array<vec4<f32>, Q4>;
 var<workgroup> gu: array<vec4<f32>, 2u * F4>;
@@ -63,13 +62,12 @@ var<workgroup> pw: array<f32, WG>;     // and their weights exp(s - m)
 var<workgroup> qs: array<f32, HS>;
 var<workgroup> kn: array<f32, HS>;
 var<workgroup> vn: array<f32, HS>;
-var<workgroup> inv: f32;
 
 fn wq(i: u32) -> vec4<f32> {
   return bitcast<vec4<f32>>(pack[i]);
 }
 
-// 1 / sqrt(mean(x²) + eps) over xs in matvec_fused_f32.wgsl's inv_rms order (one invocation).
+// 1 / sqrt(mean(x²) + eps) over xs in matvec_fused_f32.wgsl's inv_rms order.
 fn inv_rms() -> f32 {
   var part: array<vec4<f32>, 16>;
   for (var k = 0u; k < p.E / 4u; k++) {
@@ -86,23 +84,13 @@ fn inv_rms() -> f32 {
   return 1.0 / sqrt(ss / f32(p.E) + p.eps);
 }
 
-// xn = xs · inv · w (w: a norm in the pack at vec4 offset o); ends with a barrier.
-fn norm_into_xn(li: u32, o: u32) {
-  if (li == 0u) {
-    inv = inv_rms();
-  }
-  workgroupBarrier();
-  let s = inv;
-  for (var k = li; k < p.E / 4u; k += WG) {
-    xn[k] = xs[k] * s * wq(o + k);
-  }
-  workgroupBarrier();
-}
-
-fn dot_xn(rb: u32) -> f32 {
+// Row rb of a matrix times rmsnorm(x) · w (w: a norm in the pack at vec4 offset o, inv: inv_rms(),
+// which every invocation computes itself: the same value, and no barrier to share it), in
+// matvec_fused_f32.wgsl's order: x · inv · w formed per row as it does.
+fn dot_norm(rb: u32, o: u32, inv: f32) -> f32 {
   var acc = vec4<f32>(0.0);
   for (var k = 0u; k < p.E / 4u; k++) {
-    acc += wq(rb + k) * xn[k];
+    acc += wq(rb + k) * (xs[k] * inv * wq(o + k));
   }
   return (acc.x + acc.y) + (acc.z + acc.w);
 }
@@ -236,9 +224,9 @@ fn main(@builtin(local_invocation_index) li: u32) {
   workgroupBarrier();
 
   // q | k | v = Wqkv · rmsnorm(x) · attnNorm
-  norm_into_xn(li, p.oAttnNorm);
+  let inv0 = inv_rms();
   for (var r = li; r < p.Q + 2u * p.KV; r += WG) {
-    qkv[r] = dot_xn(p.oQkv + r * (p.E / 4u));
+    qkv[r] = dot_norm(p.oQkv + r * (p.E / 4u), p.oAttnNorm, inv0);
   }
   workgroupBarrier();
 
@@ -261,9 +249,9 @@ fn main(@builtin(local_invocation_index) li: u32) {
   workgroupBarrier();
 
   // gate | up = Wgu · rmsnorm(x) · ffnNorm; act = silu(gate) ⊙ up
-  norm_into_xn(li, p.oFfnNorm);
+  let inv1 = inv_rms();
   for (var r = li; r < 2u * p.F; r += WG) {
-    gu[r / 4u][r % 4u] = dot_xn(p.oGu + r * (p.E / 4u));
+    gu[r / 4u][r % 4u] = dot_norm(p.oGu + r * (p.E / 4u), p.oFfnNorm, inv1);
   }
   workgroupBarrier();
   for (var k = li; k < p.F / 4u; k += WG) {

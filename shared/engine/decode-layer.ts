@@ -85,8 +85,8 @@ export function planDecodeLayer(s: DecodeLayerShape, limits: { maxComputeWorkgro
   const G = Math.min(s.heads, Math.floor(wg / aw));
   const HS = G * s.headDim;
   const R = Q + 2 * KV;
-  // xs, xn, qkv, att, gu, act, ps, pw, qs, kn, vn, inv (f32 each).
-  const floats = 2 * s.E + R + Q + 2 * s.F + s.F + 2 * wg + 3 * HS + 1;
+  // xs, qkv, att, gu, act, ps, pw, qs, kn, vn (f32 each).
+  const floats = s.E + R + Q + 2 * s.F + s.F + 2 * wg + 3 * HS;
   const workgroupBytes = 4 * floats;
   if (workgroupBytes > limits.maxComputeWorkgroupStorageSize) {
     return { unfit: `its activations need ${workgroupBytes} bytes of workgroup memory; the device has ${limits.maxComputeWorkgroupStorageSize}` };
