@@ -62,32 +62,7 @@ var<workgroup> ps: array<f32, WG>;
 var<workgroup> kn: array<f32, DPT * WG>; // decode_rope: the new key and value
 var<workgroup> vn: array<f32, DPT * WG>;
 
-// Dim d of a head after RoPE at position pos, from its value and its pair partner's
-// (rope_kv_append.wgsl's `rotated`); dims from ropeDims on pass through.
-fn rope_dim(d: u32, value: f32, partner: f32, pos: u32) -> f32 {
-  if (d >= p.ropeDims) { return value; }
-  let half = p.ropeDims / 2u;
-  var first = (d % 2u) == 0u;
-  var i = d / 2u;
-  if (NEOX) {
-    first = d < half;
-    i = select(d - half, d, first);
-  }
-  let cs = rope_cos_sin(pos, invFreq[i]);
-  let x0 = select(partner, value, first);
-  let x1 = select(value, partner, first);
-  return select(x0 * cs.y + x1 * cs.x, x0 * cs.x - x1 * cs.y, first);
-}
-
-// Where dim d's pair partner is, relative to the head's start.
-fn rope_partner(d: u32) -> u32 {
-  if (d >= p.ropeDims) { return d; }
-  if (NEOX) {
-    let half = p.ropeDims / 2u;
-    return select(d - half, d + half, d < half);
-  }
-  return select(d - 1u, d + 1u, (d % 2u) == 0u);
-}
+//#include "_rope_dim"
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {

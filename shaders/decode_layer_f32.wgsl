@@ -26,6 +26,7 @@
 // for blocks without them); E, Q and F multiples of 4; headDim <= 4 · AW.
 
 //#include "_rope_angle"
+//#include "_rms_tree"
 
 struct P {
   E: u32, Q: u32, KV: u32, F: u32, heads: u32, kvHeads: u32, headDim: u32, pos0: u32, ropeDims: u32,
@@ -74,14 +75,7 @@ fn inv_rms() -> f32 {
     let v = xs[k];
     part[k % 16u] += v * v;
   }
-  for (var m = 8u; m > 0u; m >>= 1u) {
-    for (var j = 0u; j < m; j++) {
-      part[j] += part[j + m];
-    }
-  }
-  let v = part[0];
-  let ss = (v.x + v.z) + (v.y + v.w);
-  return 1.0 / sqrt(ss / f32(p.E) + p.eps);
+  return inv_rms_of_parts(&part, p.E, p.eps);
 }
 
 // Row rb of a matrix times rmsnorm(x) · w (w: a norm in the pack at vec4 offset o, inv: inv_rms(),
@@ -95,30 +89,7 @@ fn dot_norm(rb: u32, o: u32, inv: f32) -> f32 {
   return (acc.x + acc.y) + (acc.z + acc.w);
 }
 
-// attention.wgsl's rope_dim / rope_partner, over this kernel's P.
-fn rope_dim(d: u32, value: f32, partner: f32, pos: u32) -> f32 {
-  if (d >= p.ropeDims) { return value; }
-  let half = p.ropeDims / 2u;
-  var first = (d % 2u) == 0u;
-  var i = d / 2u;
-  if (NEOX) {
-    first = d < half;
-    i = select(d - half, d, first);
-  }
-  let cs = rope_cos_sin(pos, invFreq[i]);
-  let x0 = select(partner, value, first);
-  let x1 = select(value, partner, first);
-  return select(x0 * cs.y + x1 * cs.x, x0 * cs.x - x1 * cs.y, first);
-}
-
-fn rope_partner(d: u32) -> u32 {
-  if (d >= p.ropeDims) { return d; }
-  if (NEOX) {
-    let half = p.ropeDims / 2u;
-    return select(d - half, d + half, d < half);
-  }
-  return select(d - 1u, d + 1u, (d % 2u) == 0u);
-}
+//#include "_rope_dim"
 
 fn set_att(i: u32, v: f32) {
   att[i / 4u][i % 4u] = v;

@@ -39,6 +39,8 @@ override WG: u32 = 64u;
 @group(0) @binding(3) var<storage, read_write> y: array<f32>;
 @group(0) @binding(4) var<storage, read> nw: array<vec4<f32>>;
 
+//#include "_rms_tree"
+
 fn quad(rw: u32, k: u32) -> vec4<f32> {
   return bitcast<vec4<f32>>(w[(rw >> 2u) + k]);
 }
@@ -52,14 +54,7 @@ fn inv_rms(xv: u32, n4: u32) -> f32 {
     let v = x[xv + k];
     part[k % 16u] += v * v;
   }
-  for (var m = 8u; m > 0u; m >>= 1u) {
-    for (var j = 0u; j < m; j++) {
-      part[j] += part[j + m];
-    }
-  }
-  let v = part[0];
-  let ss = (v.x + v.z) + (v.y + v.w);
-  return 1.0 / sqrt(ss / f32(p.cols) + p.eps);
+  return inv_rms_of_parts(&part, p.cols, p.eps);
 }
 
 @compute @workgroup_size(WG)
