@@ -33,6 +33,8 @@ export interface BenchOptions {
   fuse?: boolean;
   /** The fusions of one-token passes (ModelLoadOptions.fuseDecode; default true, only with fuse). */
   fuseDecode?: boolean;
+  /** A block per dispatch where the model allows it (ModelLoadOptions.decodeLayers; default true). */
+  decodeLayers?: boolean;
   /** llama.cpp: an open instance, or null to skip (with `llamaSkipReason`). */
   llama: LlamaCpp | null;
   llamaSkipReason?: string;
@@ -73,6 +75,7 @@ export async function runBench(ctx: GpuContext, path: string, opts: BenchOptions
     signal: opts.signal,
     fuse: opts.fuse,
     fuseDecode: opts.fuseDecode,
+    decodeLayers: opts.decodeLayers,
     ...(opts.tuning ? { tuning: opts.tuning } : opts.matvecTuning ? { matvecTuning: opts.matvecTuning } : {}),
     ...(opts.intMatvec ? { intMatvec: opts.intMatvec } : {}),
     ...(opts.prefillMatmul ? { prefillMatmul: opts.prefillMatmul } : {}),
