@@ -113,7 +113,7 @@ export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: 
 }
 
 /** Whether a variant takes a matrix of this shape and placement (of this type: Q4_K's subgroup variants read 16 bytes at a time, Q8_0's and Q4_0's do not). */
-export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: number }, type?: IntWeightType): boolean {
+export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: number }, type?: WeightType): boolean {
   return !(V16(v) || (SG(v) && type === 'Q4_K')) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
 }
 
