@@ -26,7 +26,7 @@ export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
  * Q6_K its one shape. Left out as measured slower on lavapipe (specs/benchmarks.md, "Integer
  * decode kernels"): r4 (no better than r2), Q8_0/Q4_0 -v16 (mixed), Q4_K -v16 with one or four
  * rows (0.75× and 0.8× of -v16-r2), Q8_0/Q4_0 -sg (0.4–0.8×), Q4_K -sg with one or two rows
- * (0.5–0.6× and 0.8–1.0× of -sg-r4); each extra candidate costs a pipeline compile and its rounds.
+ * (0.5–0.9× and 0.7–1.0× of -sg-r4); each extra candidate costs a pipeline compile and its rounds.
  */
 export const TUNING_INT_VARIANTS: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
   Q8_0: ['dot4', 'dot4-r2', 'int', 'int-r2'],
