@@ -7,7 +7,10 @@
  * f32 kernels of quant-matmul.ts. Variants:
  *   'dot4'    one invocation per row, dot4I8Packed (WGSL packed_4x8_integer_dot_product)
  *   'int'     the same with the 4 products written out in plain i32 (adapters without dot4I8Packed)
- *   'dot4-sg' one subgroup per row, a lane per quant word, subgroupAdd (needs `subgroups`)
+ *   'dot4-sg' one subgroup per row, a lane per quant word, subgroupAdd (needs `subgroups`); for
+ *             Q4_K a lane per vec4 of the super-block's quants, one subgroup per 1, 2 or 4 rows
+ *             sharing x ('dot4-sg-r2', '-r4'; 'int-sg*' the same in plain i32, two byte
+ *             products per multiply: shaders/_q4_k_sg_pairs.wgsl)
  * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
  */
@@ -16,8 +19,8 @@ import { planMatmul, type WeightMatrix, type WeightType } from './quant-matmul';
 
 export type IntWeightType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
-export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-v16-r2' | 'int-v16-r2' | 'dot4-v16-r4' | 'int-v16-r4' | 'dot4-sg';
-export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg'];
+export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-v16-r2' | 'int-v16-r2' | 'dot4-v16-r4' | 'int-v16-r4' | 'dot4-sg' | 'dot4-sg-r2' | 'dot4-sg-r4' | 'int-sg' | 'int-sg-r2' | 'int-sg-r4';
+export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4'];
 /** The variants of the 8-value-block types (Q8_0, Q4_0). */
 const BLOCK_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
 
@@ -35,8 +38,13 @@ const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
   'dot4-v16-r4': '_i8v',
   'int-v16-r4': '_i8xv',
   'dot4-sg': '_i8sg',
+  'dot4-sg-r2': '_i8sg',
+  'dot4-sg-r4': '_i8sg',
+  'int-sg': '_i8xsg',
+  'int-sg-r2': '_i8xsg',
+  'int-sg-r4': '_i8xsg',
 };
-/** Rows per invocation (override NR) of the one-invocation-per-row variants. */
+/** Rows per invocation (override NR) of the one-invocation-per-row variants; rows per subgroup of Q4_K's subgroup variants. */
 const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = {
   dot4: 1,
   'dot4-r2': 2,
@@ -51,19 +59,28 @@ const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = {
   'dot4-v16-r4': 4,
   'int-v16-r4': 4,
   'dot4-sg': 1,
+  'dot4-sg-r2': 2,
+  'dot4-sg-r4': 4,
+  'int-sg': 1,
+  'int-sg-r2': 2,
+  'int-sg-r4': 4,
 };
 const V16 = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8v' || SHADER_SUFFIX[v] === '_i8xv';
+/** The subgroup variants (one subgroup of SG_LANES lanes per row or rows). */
+const SG = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8sg' || SHADER_SUFFIX[v] === '_i8xsg';
 /**
  * The super-block types (256 values) have one invocation per row, super-blocks in turn
  * (_matvec_i8_k.wgsl), with or without dot4I8Packed: their 32-value sub-blocks meet x's Q8
  * blocks one to one. Q4_K also has the 16-byte-read shape (_matvec_i8_k_v16.wgsl), 1, 2 or 4
- * rows per invocation sharing x's reads.
+ * rows per invocation sharing x's reads, and the subgroup shape (_matvec_i8_k_sg.wgsl: 8 lanes per
+ * 1, 2 or 4 rows, each lane reading one vec4 of a super-block's quants, neighbouring lanes
+ * neighbouring vec4s), which reads 16 bytes at a time too.
  */
 const SUPER_BLOCK = (t: IntWeightType) => t === 'Q4_K' || t === 'Q6_K';
 const VARIANTS_OF_TYPE: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
   Q8_0: BLOCK_VARIANTS,
   Q4_0: BLOCK_VARIANTS,
-  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4'],
+  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4'],
   Q6_K: ['dot4', 'int'],
 };
 
@@ -85,19 +102,19 @@ export function intShader(type: IntWeightType, v: IntVariant): string {
 }
 
 /**
- * The variants this device can run for a type (and, given a matrix, for that matrix): 'dot4-sg'
- * needs subgroups of exactly SG_LANES; the -v16 variants need cols a multiple of 256 and the
- * weights 16-byte aligned.
+ * The variants this device can run for a type (and, given a matrix, for that matrix): the
+ * subgroup variants need subgroups of exactly SG_LANES; the -v16 variants and Q4_K's subgroup
+ * ones need cols a multiple of 256 and the weights 16-byte aligned.
  */
 export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, m?: { cols: number; byteOffset?: number }): IntVariant[] {
   if (!isIntWeightType(type)) return [];
   const sg = ctx.caps.subgroups && ctx.adapter.subgroupMinSize === SG_LANES && ctx.adapter.subgroupMaxSize === SG_LANES;
-  return intVariantsOfType(type).filter((v) => (v !== 'dot4-sg' || sg) && (!m || intVariantFits(v, m)));
+  return intVariantsOfType(type).filter((v) => (!SG(v) || sg) && (!m || intVariantFits(v, m, type)));
 }
 
-/** Whether a variant takes a matrix of this shape and placement. */
-export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: number }): boolean {
-  return !V16(v) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
+/** Whether a variant takes a matrix of this shape and placement (of this type: Q4_K's subgroup variants read 16 bytes at a time, Q8_0's and Q4_0's do not). */
+export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: number }, type?: WeightType): boolean {
+  return !(V16(v) || (SG(v) && type === 'Q4_K')) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
 }
 
 /**
@@ -212,14 +229,15 @@ export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   if (!intVariantsOfType(type).includes(a.variant)) throw new GpuUsageError(`no integer kernel variant ${String(a.variant)} for ${type}`);
   // The f32 kernel's checks of the matrix (shape, alignment) and its Params layout.
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: 1, yOffset: a.yOffset });
-  if (!intVariantFits(a.variant, a.weights)) throw new GpuUsageError(`${a.variant} needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
-  // Every shape but the subgroup one reads the quantised x 16 bytes at a time.
-  if (a.variant !== 'dot4-sg' && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
-  const sg = a.variant === 'dot4-sg';
-  const rowsPerGroup = sg ? MATVEC_WG / SG_LANES : MATVEC_WG * ROWS_PER_INVOCATION[a.variant];
+  if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`${a.variant} needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
+  const sg = SG(a.variant);
+  // Every shape but the 32-value blocks' subgroup one reads the quantised x 16 bytes at a time.
+  if ((!sg || SUPER_BLOCK(type)) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const nr = ROWS_PER_INVOCATION[a.variant];
-  // The 8-value-block 16-byte shape and the 4-byte super-block shape have no NR override.
-  const constants: Record<string, number> = sg ? { WG: MATVEC_WG, TPR: SG_LANES } : V16(a.variant) !== SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr };
+  const rowsPerGroup = sg ? (MATVEC_WG / SG_LANES) * nr : MATVEC_WG * nr;
+  // The 8-value-block 16-byte shape and the 4-byte super-block shape have no NR override; Q4_K's
+  // subgroup shape has NR (its lanes are fixed at 8), the 32-value blocks' one TPR.
+  const constants: Record<string, number> = sg ? (SUPER_BLOCK(type) ? { WG: MATVEC_WG, NR: nr } : { WG: MATVEC_WG, TPR: SG_LANES }) : V16(a.variant) !== SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr };
   const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
   return {
     shader: intShader(type, a.variant),

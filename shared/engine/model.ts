@@ -639,7 +639,7 @@ export class Model {
   private matmul(b: GpuBatch, w: GpuWeight, x: GPUBuffer, y: GPUBuffer, T: number, xOffset = 0, sameX = false): GpuBatch {
     // The integer decode kernels read resident weights only (a streamed piece goes through the f32 path).
     const variant = T === 1 && !w.streamed ? this.intMatvec[w.type] : undefined;
-    if (variant && intVariantFits(variant, { cols: w.cols }) && !this.loras.has(w.name)) {
+    if (variant && intVariantFits(variant, { cols: w.cols }, w.type) && !this.loras.has(w.name)) {
       if (!sameX || !this.xqFresh) {
         const q = planQuantize(w.cols, xOffset);
         this.dispatchInt(b, q, [x, this.a.xq], `quantize_q8 ${w.name}`);

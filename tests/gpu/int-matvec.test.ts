@@ -106,6 +106,30 @@ describe.skipIf(!ctx)(SUITE, () => {
     }
   }
 
+  // Q4_K's extremes: every nibble 15 and x's quants all +127 or all −127 (or alternating in sign),
+  // where int-sg's two-products-per-multiply sums come closest to the i32 range
+  // (shaders/_q4_k_sg_pairs.wgsl); every offered variant against the reference.
+  it('Q4_K: every offered variant at the extremes (all nibbles 15, x quants ±127)', async () => {
+    const rows = 65;
+    const cols = 768;
+    const bytes = randomBlocks('Q4_K', (MAX_ROWS * cols) / 256, 5);
+    for (let b = 0; b < bytes.length; b += 144) bytes.fill(0xff, b + 16, b + 144);
+    for (const [label, x] of [
+      ['x all +1', new Float32Array(cols).fill(1)],
+      ['x all −1', new Float32Array(cols).fill(-1)],
+      ['x ±1 by pairs', Float32Array.from({ length: cols }, (_, i) => ((i >> 1) & 1 ? -1 : 1))],
+    ] as const) {
+      for (const variant of intVariantsFor(ctx!, 'Q4_K', { cols })) {
+        const got = await run('Q4_K', bytes, rows, cols, x, variant);
+        expect(Math.max(...Array.from(got.xq.q, Math.abs))).toBe(127);
+        const ref = intMatvecRef('Q4_K', bytes, rows, cols, got.xq);
+        const mag = Math.max(...ref.mag);
+        const msg = compareClose(got.y, ref.y, { atol: 8 * U * mag, rtol: 2 ** -20 }, `Q4_K ${variant} ${label}`);
+        expect(msg, msg ?? '').toBeNull();
+      }
+    }
+  });
+
   // The integer path's error against the exact f32-path product (f64 over the dequantised weights
   // and the unquantised x). Bound per output: each x value moves by ≤ d/2 of its block, so
   // |y_int − y| ≤ Σ_b d_b/2 · Σ_{c∈b}|W[r, c]| (+ f32 rounding). And the figure stated in

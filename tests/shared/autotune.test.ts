@@ -136,8 +136,8 @@ describe('kernel tuning: the integer decode kernels', () => {
     const f = withTuning(emptyTuningFile(), rec);
     expect(parseTuningFile(JSON.stringify(f), 'k.json')).toEqual(f);
     const bad = JSON.parse(JSON.stringify(f)) as { records: { types: Record<string, { intMatvec?: string }> }[] };
-    bad.records[0]!.types.Q4_K!.intMatvec = 'dot4-sg';
-    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/records\.0\.types\.Q4_K\.intMatvec: no integer kernel dot4-sg for Q4_K/);
+    bad.records[0]!.types.Q4_K!.intMatvec = 'dot4-r2';
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/records\.0\.types\.Q4_K\.intMatvec: no integer kernel dot4-r2 for Q4_K/);
     bad.records[0]!.types.F32 = { ...bad.records[0]!.types.Q8_0!, intMatvec: 'dot4' };
     bad.records[0]!.types.Q4_K!.intMatvec = 'int';
     expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/types\.F32\.intMatvec/);
