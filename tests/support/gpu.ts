@@ -56,3 +56,15 @@ export function useGpu<K = never>(kernels?: (ctx: GpuContext) => Promise<K>): Gp
 export function useKernelSuite(): GpuSuite {
   return useGpu((ctx) => CoreKernels.create(ctx));
 }
+
+/**
+ * For a file whose tests are made from the device (the variants its adapter offers): opens the
+ * context while the file is collected, registers the afterAll that destroys it, and returns it
+ * with the title for its `describe.skipIf(!ctx)(title, …)`, which carries the reason when there is
+ * no context (so the skipped suite says why).
+ */
+export async function openGpuAtCollection(title: string): Promise<{ ctx: GpuContext | null; title: string }> {
+  const opened = await openTestContext();
+  afterAll(() => opened.ctx?.destroy());
+  return { ctx: opened.ctx, title: opened.ctx ? title : `${title} (skipped: ${opened.reason})` };
+}
