@@ -15,26 +15,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { latestCheckpoint } from '../../electron/train/checkpoint';
 import type { EventPayload } from '../../shared/ipc/contract';
 import { directCaller } from '../../shared/ipc/dispatch';
-import type { GpuContext } from '../../shared/gpu';
 import { WindowRun } from '../../renderer/src/train/window-run';
 import { code, collectTrainEvents, testServices, writeTextSlices } from '../support/services';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 
 let tmp: string;
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 let trainText: string;
 let validText: string;
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'train-window-'));
   ({ trainText, validText } = writeTextSlices(tmp, 60_000, 16_000));
-  const r = await openTestContext();
-  ctx = r.ctx;
-  reason = r.reason ?? '';
 });
 afterAll(() => {
-  ctx?.destroy();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -49,8 +43,8 @@ const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLeng
 
 describe('window runs through the services', () => {
   it('train in the window with the services’ data and checkpoints; pause and resume across window and background to the same weights', async (t) => {
-    if (!ctx) return t.skip(`no WebGPU adapter: ${reason}`);
-    const gpu = ctx;
+    if (!g.ctx) return t.skip(`no WebGPU adapter: ${g.reason}`);
+    const gpu = g.ctx;
     const services = testServices(path.join(tmp, 'data'));
     const call = directCaller(services.dispatch);
     const api = { call };
