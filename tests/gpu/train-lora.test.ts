@@ -12,10 +12,9 @@ import { referenceLoraDropoutLossAndGrads, referenceLoraLossAndGrads, referenceL
 import { BlockKernels } from '../../shared/train/kernels-block';
 import { dropoutMask, dropoutSeed } from '../../shared/train/dropout';
 import { referenceLossAndGrads } from '../../shared/train/reference/model';
-import { learningRateAt } from '../../shared/train/schedule';
 import { useGpu } from '../support/gpu';
 import { sourceFromBytes } from '../node/engine-support';
-import { relErr, seededTokens } from '../support/train-models';
+import { relErr, seededTokens, stepSettings } from '../support/train-models';
 
 // LoRA training over a frozen base in every weight type the engine reads (QLoRA-style: the
 // base stays in its GGUF type on the GPU and each product expands one matrix to f32 first),
@@ -199,7 +198,7 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
       try {
         const losses: number[] = [];
         for (let s = 1; s <= steps; s++) {
-          const r = await trainer.step([batches[s - 1]!], s, { lr: learningRateAt(s, opt), beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxNorm: opt.clip });
+          const r = await trainer.step([batches[s - 1]!], s, stepSettings(s, opt));
           expect(r.ok).toBe(true);
           losses.push(r.loss);
         }

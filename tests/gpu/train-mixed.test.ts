@@ -7,10 +7,9 @@ import { initParams } from '../../shared/train/init';
 import { LinearKernels } from '../../shared/train/kernels-linear';
 import * as ref from '../../shared/train/reference/ops';
 import { referenceLossAndGrads, referenceTrain } from '../../shared/train/reference/model';
-import { learningRateAt } from '../../shared/train/schedule';
 import { randomF32, rng } from '../support/compare';
 import { useGpu } from '../support/gpu';
-import { randomParams, relErr, seededTokens } from '../support/train-models';
+import { randomParams, relErr, seededTokens, stepSettings, trainFixedSteps } from '../support/train-models';
 
 // Mixed precision (specs/training.md, "Mixed precision"): the forward and input-gradient
 // products read an f16 copy of the weight matrices; everything else is f32. Checked in three
@@ -187,7 +186,7 @@ describe('mixed-precision trainer', () => {
     try {
       const losses: number[] = [];
       for (let s = 1; s <= steps; s++) {
-        const r = await trainer.step([batches[s - 1]!], s, { lr: learningRateAt(s, opt), beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxNorm: opt.clip });
+        const r = await trainer.step([batches[s - 1]!], s, stepSettings(s, opt));
         expect(r.ok).toBe(true);
         losses.push(r.loss);
       }
@@ -214,9 +213,7 @@ describe('mixed-precision trainer', () => {
     const run = async () => {
       const trainer = await GpuTrainer.create(g.ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21), { precision: 'mixed' });
       try {
-        const w = new RandomWindows(seededTokens(4, 300, cfg.vocab), 2, 8, 1, 1);
-        for (let s = 1; s <= 3; s++) await trainer.step([w.microBatch(s, 0)], s, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
-        return (await trainer.readState()).params;
+        return await trainFixedSteps(trainer, cfg, 3);
       } finally {
         trainer.destroy();
       }

@@ -8,7 +8,7 @@ import { referenceLossAndGrads, referenceTrain } from '../../shared/train/refere
 import { learningRate } from '../../shared/train/reference/optim';
 import { learningRateAt } from '../../shared/train/schedule';
 import { useGpu } from '../support/gpu';
-import { randomParams, relErr, seededTokens } from '../support/train-models';
+import { randomParams, relErr, seededTokens, stepSettings, trainFixedSteps } from '../support/train-models';
 
 // The whole training engine on the GPU (f32) against the float64 reference composed from the
 // reference ops (themselves checked against finite differences and tfjs).
@@ -68,14 +68,7 @@ describe('GPU training engine vs the float64 reference', () => {
       try {
         const losses: number[] = [];
         for (let s = 1; s <= steps; s++) {
-          const r = await trainer.step(batches.slice((s - 1) * accum, s * accum), s, {
-            lr: learningRateAt(s, opt),
-            beta1: opt.beta1,
-            beta2: opt.beta2,
-            eps: opt.eps,
-            weightDecay: opt.weightDecay,
-            maxNorm: opt.clip,
-          });
+          const r = await trainer.step(batches.slice((s - 1) * accum, s * accum), s, stepSettings(s, opt));
           expect(r.ok).toBe(true);
           expect(Math.abs(r.gradNorm - want.gradNorms[s - 1]!) / want.gradNorms[s - 1]!).toBeLessThan(1e-3);
           losses.push(r.loss);
@@ -104,9 +97,7 @@ describe('GPU training engine vs the float64 reference', () => {
     const run = async () => {
       const trainer = await GpuTrainer.create(g.ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21));
       try {
-        const w = new RandomWindows(seededTokens(4, 300, cfg.vocab), 2, 8, 1, 1);
-        for (let s = 1; s <= 4; s++) await trainer.step([w.microBatch(s, 0)], s, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
-        return (await trainer.readState()).params;
+        return await trainFixedSteps(trainer, cfg, 4);
       } finally {
         trainer.destroy();
       }
