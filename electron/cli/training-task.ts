@@ -2,17 +2,24 @@
  * What `pxi train` and `pxi finetune` share: a run as a task of the data folder's durable queue
  * (the run's unfinished task continued, or a new one enqueued; --fresh starts over), waited for
  * until it ends or Ctrl-C (then the task stays 'running' in the queue and the next command
- * resumes it), the lines its events print, and the WebGPU context it runs on.
+ * resumes it), the lines its events print, the WebGPU context it runs on, where its output goes
+ * and the volume's store it opens.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { PxiError, RemoteError } from '../../shared/errors';
 import { adapterName } from '../../shared/gpu/adapter';
 import type { GpuContext } from '../../shared/gpu';
 import { formatBytes } from '../../shared/model/summary';
 import { openNodeContext } from '../engine';
 import { formatDuration } from '../models/progress';
+import type { ModelStore } from '../models/store';
+import type { StoreProvider } from '../models/task-params';
+import { modelTaskHandlers } from '../ops/model-tasks';
+import { TaskQueue, type TaskHandler, type TaskRecord } from '../tasks/queue';
 import type { TrainEvent } from '../train/session';
-import type { TaskQueue, TaskRecord } from '../tasks/queue';
-import { UsageError } from './command';
+import { UsageError, type CliIo } from './command';
+import { openStore, volumeDir } from './storage-helpers';
 
 /** The line a step prints (every 10th, the first two and the last). */
 export function stepLine(e: Extract<TrainEvent, { kind: 'step' }>): string | null {
@@ -53,6 +60,62 @@ export function openRunContext(command: string, say: (line: string) => void): ()
     say(`${command}: on ${adapterName(ctx.adapter, 'the WebGPU adapter')}`);
     return ctx;
   };
+}
+
+/** A training command's output, volume and store. */
+export interface TrainingCommandSetup {
+  /** A line on stderr; nothing with --json. */
+  say(line: string): void;
+  /** An object as a JSON line on stdout with --json; nothing without. */
+  emit(e: object): void;
+  /** The data folder (the volume's parent, created if missing), where the task queue lives. */
+  dataDir: string;
+  /** The volume's store, opened (created if missing) when first asked. */
+  store(): Promise<ModelStore>;
+  /** Closes the store if it was opened. */
+  closeStore(): Promise<void>;
+}
+
+export function trainingCommandSetup(io: CliIo, opts: { json: boolean; volume: string | undefined }): TrainingCommandSetup {
+  const vol = volumeDir(opts.volume);
+  const dataDir = path.dirname(vol);
+  fs.mkdirSync(dataDir, { recursive: true });
+  let opened: ModelStore | null = null;
+  return {
+    say: (line) => (opts.json ? undefined : io.err(line)),
+    emit: (e) => (opts.json ? io.out(JSON.stringify(e)) : undefined),
+    dataDir,
+    store: async () => (opened ??= await openStore(vol, true)),
+    closeStore: async () => {
+      await opened?.close();
+    },
+  };
+}
+
+/** What a run's task handler is made from (trainTaskHandler's and finetuneTaskHandler's deps). */
+export interface RunTaskDeps {
+  store: StoreProvider;
+  openContext: () => Promise<GpuContext>;
+  onEvent: (taskId: number, e: TrainEvent) => void;
+  onMessage: (taskId: number, message: string) => void;
+}
+
+/**
+ * The data folder's durable task queue with the model tasks and the run's task handler, made by
+ * `handler` from the store, the run's WebGPU context (its adapter said), its events printed in
+ * the command's words and its messages said after the command's name.
+ */
+export function openTrainingQueue(setup: TrainingCommandSetup, words: EventWords, handler: (deps: RunTaskDeps) => TaskHandler): TaskQueue {
+  const { say, emit, store } = setup;
+  return new TaskQueue(path.join(setup.dataDir, 'tasks.sqlite'), [
+    ...modelTaskHandlers(store),
+    handler({
+      store,
+      openContext: openRunContext(words.command, say),
+      onEvent: printTrainEvents(words, say, emit),
+      onMessage: (_t, m) => say(`${words.command}: ${m}`),
+    }),
+  ]);
 }
 
 export interface TrainingTaskOptions<P> {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CoreKernels } from '../../shared/gpu';
 import { argmaxRef, softmaxRef } from '../../shared/engine/reference/sampling-ops';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // Argmax must be exact (index and value). Softmax: f32 exp is allowed 3 + 2|x| ulp (|x| <= ~40
 // here: ~80 ulp ≈ 5e-6 relative), the f32 sum over n <= 152k values in 256 strided partial sums
@@ -11,11 +11,7 @@ import { openKernelSuite, type GpuSuite } from '../support/gpu';
 const SOFTMAX = { atol: 1e-12, rtol: 1e-4 };
 const CHUNK = 4096; // argmax first-pass chunk (kernels.ts)
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useKernelSuite();
 
 async function gpuArgmax(x: Float32Array, offset = 0, n = x.length - offset): Promise<{ index: number; value: number }> {
   const { ctx, k } = g;

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { attentionWg, ContextWindowExceededError, GpuUsageError } from '../../shared/gpu';
 import { attentionRef, kvAppendRef, type AttentionShape } from '../../shared/engine/reference/attention';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // Tolerance: each output is a weighted mean of V values in [-1, 1], accumulated in f32 over
 // L <= ~300 keys, so its absolute error is bounded by ~L·2^-24 ≈ 2e-5 (typically ~sqrt(L)·2^-24);
@@ -13,11 +13,7 @@ import { openKernelSuite, type GpuSuite } from '../support/gpu';
 // The sliding window only drops keys: fewer terms, no new error.
 const TOL = { atol: 2e-5, rtol: 1e-4 };
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useKernelSuite();
 
 interface Case {
   T: number;

@@ -4,24 +4,17 @@
  * with the chosen shapes computes what the default shapes compute.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { intMatvecTable, kernelsKey, PREFILL_TOKENS, prefillTable, tunedShaders, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../shared/engine/autotune';
 import { intVariantsFor } from '../../shared/engine/int-matvec';
 import type { WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { diffLogProbs, loadBytes, logProbsOf } from '../node/engine-support';
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 /**
  * A clock that makes candidate `fast` take 1 ms per product and every other 10 ms. The tuner
@@ -44,11 +37,11 @@ function scriptedClock(fast: number, candidates: number, reps: number): () => nu
 
 describe('kernel tuner', () => {
   it('every candidate shape of every type computes the default shape\'s product, and the fastest wins', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const types: WeightType[] = ['F32', 'F16', 'Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
     const seen = new Map<WeightType, readonly CandidateTiming[]>();
     const fast = 3; // 64x8
-    const record = await tuneWeightKernels(ctx, {
+    const record = await tuneWeightKernels(g.ctx, {
       types,
       rows: 96,
       cols: 512,
@@ -58,7 +51,7 @@ describe('kernel tuner', () => {
       now: scriptedClock(fast, TUNING_CANDIDATES.length, 2),
       onTimings: (type, timings) => seen.set(type, timings.map((x) => ({ ...x }))),
     });
-    expect(record.kernels).toBe(kernelsKey(ctx));
+    expect(record.kernels).toBe(kernelsKey(g.ctx));
     expect(record.rows).toBe(96);
     for (const type of types) {
       const timings = seen.get(type)!;
@@ -70,12 +63,12 @@ describe('kernel tuner', () => {
   });
 
   it('with the GPU clock, samples are the kernels\' own pass times (no wall clock read) and the caller\'s timing hook is restored', async (t) => {
-    if (!ctx) return t.skip(reason);
-    if (!ctx.caps.timestamps) return t.skip('this adapter has no timestamp-query');
+    if (!g.ctx) return t.skip(g.reason);
+    if (!g.ctx.caps.timestamps) return t.skip('this adapter has no timestamp-query');
     const mine = () => undefined;
-    ctx.setTimingHook(mine);
+    g.ctx.setTimingHook(mine);
     const seen: CandidateTiming[] = [];
-    const record = await tuneWeightKernels(ctx, {
+    const record = await tuneWeightKernels(g.ctx, {
       types: ['Q8_0'],
       rows: 64,
       cols: 256,
@@ -95,12 +88,12 @@ describe('kernel tuner', () => {
       for (const ms of c.rounds) expect(Number.isFinite(ms) && ms >= 0, String(ms)).toBe(true);
     }
     expect(record.types.Q8_0!.reason).toMatch(/^(Kept|Not kept)/);
-    expect(ctx.activeTimingHook).toBe(mine);
-    ctx.setTimingHook(null);
+    expect(g.ctx.activeTimingHook).toBe(mine);
+    g.ctx.setTimingHook(null);
   });
 
   it('the integer decode kernels are candidates: each checked against its integer reference, kept only when faster, named in the record', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     // The record's kernels key covers the integer kernels and quantize_q8.
     expect(tunedShaders()).toEqual(expect.arrayContaining(['quantize_q8', 'matvec_q4_k_i8', 'matvec_q6_k_i8x', 'matvec_q8_0_i8', 'matvec_q4_0_i8sg']));
     for (const [fast, want] of [
@@ -111,7 +104,7 @@ describe('kernel tuner', () => {
       const seen = new Map<WeightType, readonly CandidateTiming[]>();
       const variants = ['dot4', 'int'] as const;
       // Only the default f32 shape and two integer kernels: 3 candidates per type.
-      const record = await tuneWeightKernels(ctx, {
+      const record = await tuneWeightKernels(g.ctx, {
         types,
         rows: 72,
         cols: 768,
@@ -124,7 +117,7 @@ describe('kernel tuner', () => {
       });
       for (const type of types) {
         const timings = seen.get(type)!;
-        expect(intVariantsFor(ctx, type)).toEqual(expect.arrayContaining([...variants]));
+        expect(intVariantsFor(g.ctx, type)).toEqual(expect.arrayContaining([...variants]));
         expect(timings.map((x) => x.int), type).toEqual([undefined, 'dot4', 'int']);
         // Every integer kernel computed its reference's product (the check runs on the real kernels).
         expect(timings.map((x) => x.agrees), type).toEqual([true, true, true]);
@@ -136,7 +129,7 @@ describe('kernel tuner', () => {
   });
 
   it('with prefill, the tiled products are checked against matmul over 16 tokens and one is kept only when faster', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     // Per type, with only the default decode shape: 2 decode products, then the prefill rounds
     // matmul, tile, tile-wg and back (2 rounds, 1 product each). `durations` scripts them.
     const cycled = (durations: number[]) => {
@@ -154,7 +147,7 @@ describe('kernel tuner', () => {
       [[10, 10, 10, 10, 10, 10, 10, 10], undefined],
     ] as const) {
       const types: WeightType[] = ['Q8_0', 'Q4_K'];
-      const record = await tuneWeightKernels(ctx, { types, rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['tile', 'tile-wg'], now: cycled([...durations]) });
+      const record = await tuneWeightKernels(g.ctx, { types, rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['tile', 'tile-wg'], now: cycled([...durations]) });
       for (const type of types) {
         const f = record.types[type]!.prefill!;
         // Both tiled products computed matmul's product (else they would not have been timed: no challenger).
@@ -167,20 +160,20 @@ describe('kernel tuner', () => {
     // The integer prefill product: checked against its integer reference per token (it rounds x to
     // 8 bits), then timed like the others: Q8_0, Q4_0, Q4_K and Q6_K have one; Q5_K has none (only
     // the decode shape is timed for it).
-    const int = await tuneWeightKernels(ctx, { types: ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q5_K'], rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['i8x'], now: cycled([10, 10, 10, 1, 1, 10]) });
+    const int = await tuneWeightKernels(g.ctx, { types: ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q5_K'], rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['i8x'], now: cycled([10, 10, 10, 1, 1, 10]) });
     expect(prefillTable(int)).toEqual({ Q8_0: 'i8x', Q4_0: 'i8x', Q4_K: 'i8x', Q6_K: 'i8x' });
     expect(int.types.Q5_K!.prefill).toBeUndefined();
     // Off by default, and only for the types that have the kernels.
-    const plain = await tuneWeightKernels(ctx, { types: ['Q8_0', 'F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false });
+    const plain = await tuneWeightKernels(g.ctx, { types: ['Q8_0', 'F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false });
     expect(plain.types.Q8_0!.prefill).toBeUndefined();
-    const f16 = await tuneWeightKernels(ctx, { types: ['F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false, prefill: true });
+    const f16 = await tuneWeightKernels(g.ctx, { types: ['F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false, prefill: true });
     expect(f16.types.F16!.prefill).toBeUndefined();
   });
 
   it('an integer kernel whose product is wrong is never kept, however fast', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     // The same device, but Q6_K's dot4 kernel swapped for Q4_K's: it runs, and computes the wrong product.
-    const real = ctx;
+    const real = g.ctx;
     const wrong = Object.create(real, {
       pipeline: { value: (shader: string, opts: Parameters<GpuContext['pipeline']>[1]) => real.pipeline(shader === 'matvec_q6_k_i8' ? 'matvec_q4_k_i8' : shader, opts) },
     }) as GpuContext;
@@ -206,14 +199,14 @@ describe('kernel tuner', () => {
   });
 
   it('a model loaded with tuned decode shapes gives the default shapes\' logits', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const cases: [string, Uint8Array][] = [
       ['stories260K.gguf', new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf')))],
       ['tiny-q8.gguf', await generateModelBytes(planModel({ preset: 'tiny-qwen2', type: 'Q8_0', seed: 5, method: 'direct' }))],
     ];
     for (const [name, bytes] of cases) {
-      const plain = await loadBytes(ctx, bytes, name, { contextLength: 16 });
-      const tuned = await loadBytes(ctx, bytes, name, {
+      const plain = await loadBytes(g.ctx, bytes, name, { contextLength: 16 });
+      const tuned = await loadBytes(g.ctx, bytes, name, {
         contextLength: 16,
         matvecTuning: { F32: { workgroupSize: 64, threadsPerRow: 4 }, Q8_0: { workgroupSize: 32, threadsPerRow: 4 }, F16: { workgroupSize: 128, threadsPerRow: 8 } },
       });
@@ -233,6 +226,6 @@ describe('kernel tuner', () => {
       }
     }
     // The table is consulted: a shape the kernels cannot take fails the load.
-    await expect(loadBytes(ctx, cases[0]![1], 'stories260K.gguf', { contextLength: 16, matvecTuning: { F32: { workgroupSize: 64, threadsPerRow: 3 } } })).rejects.toThrow(/threadsPerRow/);
+    await expect(loadBytes(g.ctx, cases[0]![1], 'stories260K.gguf', { contextLength: 16, matvecTuning: { F32: { workgroupSize: 64, threadsPerRow: 3 } } })).rejects.toThrow(/threadsPerRow/);
   });
 });

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DECODE_LAYER_ENTRY, DECODE_LAYER_SHADER, layerOffsets, packLayer, planDecodeLayer, recordDecodeLayer, type DecodeLayerPlan, type DecodeLayerShape } from '../../shared/engine/decode-layer';
 import { decodeLayerRef } from '../../shared/engine/reference/fused';
 import { ropeInvFreq } from '../../shared/engine/reference/rope';
 import { GpuUsageError } from '../../shared/gpu';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 
 // A whole decode block in one dispatch (shaders/decode_layer_f32.wgsl) against decodeLayerRef
 // (the references of the five dispatches it replaces, f64 sums) over many block shapes: stories260K's,
@@ -19,11 +19,7 @@ import { openKernelSuite, type GpuSuite } from '../support/gpu';
 // (tests/gpu/engine-fused.test.ts).
 const TOL = { atol: 3e-6, rtol: 3e-6 };
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useGpu();
 
 interface Case extends DecodeLayerShape {
   pos0: number;

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GpuUsageError } from '../../shared/gpu';
 import { addRef, biasAddRef, gegluRef, gelu, scaleRef, softcapRef, swigluFusedRef, swigluRef } from '../../shared/engine/reference/elementwise';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // Tolerances: add, bias add and scale are one correctly rounded f32 operation, the same as the
 // reference rounded to f32, so they must match exactly. SwiGLU uses f32 exp (WGSL allows
@@ -21,11 +21,7 @@ const SOFTCAP = { atol: 0, rtol: 2e-6 };
 const WG = 256;
 const SIZES = [1, 2, WG - 1, WG, WG + 1, 1000, 3 * WG + 7, 65537];
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useKernelSuite();
 
 describe('element-wise kernels vs reference', () => {
   it('add and residual add (in place) match exactly', async (t) => {

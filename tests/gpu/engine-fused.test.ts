@@ -9,22 +9,14 @@
  * tests/gpu/fused.test.ts. A model with a mix of types per block is in engine-fused's mix case.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Model } from '../../shared/engine/model';
-import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { loadBytes } from '../node/engine-support';
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 async function logitsOf(m: Model, ids: number[]): Promise<{ prefill: Float32Array; decode: Float32Array[] }> {
   m.rewind(0);
@@ -42,8 +34,8 @@ function firstDifference(a: Float32Array, b: Float32Array): string | null {
 
 /** `products`: whether the fused model must run one-token passes through the fused decode products. */
 async function sameWithAndWithoutFusion(bytes: Uint8Array, name: string, products = false, opts: { fuseDecode?: boolean; decodeLayers?: boolean } = {}, layers = false): Promise<void> {
-  const fused = await loadBytes(ctx!, bytes, name, { contextLength: 32, ...opts });
-  const plain = await loadBytes(ctx!, bytes, name, { contextLength: 32, fuse: false });
+  const fused = await loadBytes(g.ctx!, bytes, name, { contextLength: 32, ...opts });
+  const plain = await loadBytes(g.ctx!, bytes, name, { contextLength: 32, fuse: false });
   try {
     expect(fused.model.fusedProducts, `${name} fused decode products`).toBe(products);
     expect(fused.model.decodeLayers, `${name} one dispatch per block`).toBe(layers);
@@ -65,10 +57,10 @@ async function sameWithAndWithoutFusion(bytes: Uint8Array, name: string, product
 
 describe('fused kernels and stacked products leave every logit unchanged', () => {
   it('stacks q | k | v and gate | up where they share a type, and not with fusion off', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q8_0', seed: 5, method: 'direct' }));
-    const on = await loadBytes(ctx, bytes, 'tiny-llama.gguf', { contextLength: 16 });
-    const off = await loadBytes(ctx, bytes, 'tiny-llama.gguf', { contextLength: 16, fuse: false });
+    const on = await loadBytes(g.ctx, bytes, 'tiny-llama.gguf', { contextLength: 16 });
+    const off = await loadBytes(g.ctx, bytes, 'tiny-llama.gguf', { contextLength: 16, fuse: false });
     try {
       const names = (m: Model) => m.describeWeights().map((w) => w.name);
       expect(names(on.model)).toContain('blk.0.attn_q|k|v.weight');
@@ -86,13 +78,13 @@ describe('fused kernels and stacked products leave every logit unchanged', () =>
   });
 
   it('a file with mixed types per block (Q4_K_M: attn_v and ffn_down in Q6_K) stacks only what shares a type', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', mix: 'Q4_K_M', seed: 6, method: 'direct' }));
     await sameWithAndWithoutFusion(bytes, 'tiny-llama-q4_k_m.gguf');
   });
 
   it('stories260K (llama, F32): with the decode fusions (a block per dispatch; fused products, attention_rope), and without them', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf')));
     await sameWithAndWithoutFusion(bytes, 'stories260K.gguf', true, {}, true);
     await sameWithAndWithoutFusion(bytes, 'stories260K.gguf', true, { decodeLayers: false });
@@ -113,7 +105,7 @@ describe('fused kernels and stacked products leave every logit unchanged', () =>
     ['tiny-phi3', 'F32'],
   ] as const) {
     it(`${preset} ${type}`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const bytes = await generateModelBytes(planModel({ preset, type, seed: 11, method: 'direct' }));
       // One dispatch per block where the fused products run and the block has no biases (qwen2's).
       const layers = type === 'F32' && (preset === 'tiny-llama' || preset === 'tiny-phi3');

@@ -10,10 +10,10 @@ import { generate } from '../../shared/engine/generate';
 import { Model, type ForwardTraceEvent, type LoadProgress } from '../../shared/engine/model';
 import { planRowParts } from '../../shared/engine/weights';
 import { argmax } from '../../shared/engine/sampling';
-import { ContextWindowExceededError, ModelTooLargeError, type GpuContext } from '../../shared/gpu';
+import { ContextWindowExceededError, ModelTooLargeError } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { diffLogProbs, loadBytes, logProbsOf, referenceLogProbs, sourceFromBytes, STORY_TEXT, type LoadedModel } from '../node/engine-support';
 
 // Tolerances. The GPU and the reference both keep activations in f32 between ops and differ
@@ -23,26 +23,17 @@ import { diffLogProbs, loadBytes, logProbsOf, referenceLogProbs, sourceFromBytes
 const REF_TOL = 2e-4;
 const PATH_TOL = 5e-5;
 
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 const bytes = new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf')));
 let stories: LoadedModel;
 let ids: number[];
 
 beforeAll(async () => {
-  const r = await openTestContext();
-  if (!r.ctx) {
-    reason = r.reason;
-    return;
-  }
-  ctx = r.ctx;
-  stories = await loadBytes(ctx, bytes, 'stories260K.gguf', { contextLength: 64 });
+  if (!g.ctx) return;
+  stories = await loadBytes(g.ctx, bytes, 'stories260K.gguf', { contextLength: 64 });
   ids = stories.tokenizer.encode(STORY_TEXT).slice(0, 24);
 });
-afterAll(() => {
-  stories?.model.destroy();
-  ctx?.destroy();
-});
+afterAll(() => stories?.model.destroy());
 
 async function allLogProbs(m: Model, tokens: number[]): Promise<Float64Array[]> {
   m.rewind(0);
@@ -52,7 +43,7 @@ async function allLogProbs(m: Model, tokens: number[]): Promise<Float64Array[]> 
 
 describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
   it('prefill logits match the CPU reference forward pass', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const got = await allLogProbs(stories.model, ids);
     const want = await referenceLogProbs(stories.source, stories.model, ids);
     const d = diffLogProbs(got, want);
@@ -61,7 +52,7 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
   });
 
   it('decoding one token at a time (matvec path) reproduces the prefill logits and the GPU argmax', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const m = stories.model;
     const prefill = await allLogProbs(m, ids);
     m.rewind(0);
@@ -80,10 +71,10 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
   });
 
   it('chunked prefill, row-split weights and grouped logits give the same logits', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const base = await allLogProbs(stories.model, ids);
     // 8 KiB bindings: every matrix but the smallest splits, 4 logit rows per output pass, 7 tokens per prefill pass.
-    const split = await loadBytes(ctx, bytes, 'stories260K.gguf', { contextLength: 64, maxBatch: 7, maxBindingBytes: 8 * 1024 });
+    const split = await loadBytes(g.ctx, bytes, 'stories260K.gguf', { contextLength: 64, maxBatch: 7, maxBindingBytes: 8 * 1024 });
     try {
       const w = new Map(split.model.describeWeights().map((x) => [x.name, x] as const));
       expect(w.get('token_embd.weight')!.parts).toBe(planRowParts('e', 512, 256, 8192).length);
@@ -107,16 +98,16 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
   });
 
   it('the timed path (GpuBatch, per-pass timestamps) computes what the replayed path does', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     // Without timestamp-query the engine never takes the timed path: nothing to compare.
-    if (!ctx.caps.timestamps) return t.skip('this adapter has no timestamp-query, so the timed path is never taken');
+    if (!g.ctx.caps.timestamps) return t.skip('this adapter has no timestamp-query, so the timed path is never taken');
     const base = await allLogProbs(stories.model, ids.slice(0, 8));
     const labels = new Set<string>();
     // The hook reports each timed batch after its timestamps are read back: wait for that report
     // itself (the q product's pass), not for a while.
     let sawQ!: () => void;
     const qTimed = new Promise<void>((resolve) => (sawQ = resolve));
-    const timed = ctx.setTimingHook((_batch, passes) => {
+    const timed = g.ctx.setTimingHook((_batch, passes) => {
       for (const p of passes) labels.add(p.label);
       if ([...labels].some((l) => l.includes('attn_q'))) sawQ();
     });
@@ -127,12 +118,12 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
       await qTimed;
       expect([...labels].some((l) => l.includes('rope_kv_append'))).toBe(true);
     } finally {
-      ctx.setTimingHook(null);
+      g.ctx.setTimingHook(null);
     }
   });
 
   it('a traced pass reports every block, then the output, in order, computes the same logits, and hands over the residual stream', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const m = stories.model;
     const plain = await allLogProbs(m, ids);
     const events: ForwardTraceEvent[] = [];
@@ -180,8 +171,8 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
   });
 
   it('refuses tokens past the context and ids outside the vocabulary without moving, and rewinds', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const small = await Model.load(ctx, await sourceFromBytes(bytes, 'stories260K.gguf'), { contextLength: 16 });
+    if (!g.ctx) return t.skip(g.reason);
+    const small = await Model.load(g.ctx, await sourceFromBytes(bytes, 'stories260K.gguf'), { contextLength: 16 });
     try {
       await expect(small.forward(new Array<number>(17).fill(5))).rejects.toBeInstanceOf(ContextWindowExceededError);
       expect(small.position).toBe(0);
@@ -200,7 +191,7 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
     await expect(small.forward([1])).rejects.toMatchObject({ code: 'ENGINE_DESTROYED' });
     // Buffers that cannot fit the device are refused before any upload, naming the buffer.
     const progress: LoadProgress[] = [];
-    const tooSmall = Model.load(ctx, await sourceFromBytes(bytes, 'stories260K.gguf'), { contextLength: 16, maxBindingBytes: 1024, onProgress: (p) => progress.push(p) });
+    const tooSmall = Model.load(g.ctx, await sourceFromBytes(bytes, 'stories260K.gguf'), { contextLength: 16, maxBindingBytes: 1024, onProgress: (p) => progress.push(p) });
     const e = (await tooSmall.catch((x: unknown) => x)) as ModelTooLargeError;
     expect(e).toBeInstanceOf(ModelTooLargeError);
     expect(e.message).toMatch(/buffer "activation x" needs 4096 bytes in one binding; this GPU binds at most 1024/);
@@ -208,9 +199,9 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
   });
 
   it('reports upload progress tensor by tensor and stops when aborted', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const seen: LoadProgress[] = [];
-    const m = await Model.load(ctx, await sourceFromBytes(bytes, 's'), { contextLength: 8, onProgress: (p) => seen.push(p) });
+    const m = await Model.load(g.ctx, await sourceFromBytes(bytes, 's'), { contextLength: 8, onProgress: (p) => seen.push(p) });
     m.destroy();
     const last = seen.at(-1)!;
     expect(last.bytesDone).toBe(last.bytesTotal);
@@ -218,12 +209,12 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
     for (let i = 1; i < seen.length; i++) expect(seen[i]!.bytesDone).toBeGreaterThanOrEqual(seen[i - 1]!.bytesDone);
     expect(new Set(seen.map((p) => p.tensor)).size).toBe(last.tensorCount);
     const ac = new AbortController();
-    const load = Model.load(ctx, await sourceFromBytes(bytes, 's'), { contextLength: 8, signal: ac.signal, onProgress: (p) => p.tensorIndex >= 3 && ac.abort() });
+    const load = Model.load(g.ctx, await sourceFromBytes(bytes, 's'), { contextLength: 8, signal: ac.signal, onProgress: (p) => p.tensorIndex >= 3 && ac.abort() });
     await expect(load).rejects.toBeInstanceOf(EngineAbortedError);
   });
 
   it('greedy generation (argmax on the GPU) follows the argmax of the read-back logits', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const m = stories.model;
     const prompt = stories.tokenizer.encode('Once upon a time');
     m.rewind(0);
@@ -242,9 +233,9 @@ describe('engine forward pass on WebGPU (stories260K, llama, F32)', () => {
 
 describe('engine forward pass on WebGPU (generated qwen2: biases, NEOX RoPE, tied output, Q4_0)', () => {
   it('matches the reference in prefill and in decode', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const gen = await generateModelBytes(planModel({ preset: 'tiny-qwen2', type: 'Q4_0', seed: 3, method: 'direct', overrides: { tied: true } }));
-    const q = await loadBytes(ctx, gen, 'tiny-qwen2-q4_0-tied.gguf', { contextLength: 32 });
+    const q = await loadBytes(g.ctx, gen, 'tiny-qwen2-q4_0-tied.gguf', { contextLength: 32 });
     try {
       expect(q.model.config).toMatchObject({ architecture: 'qwen2', ropeType: 'neox', qkvBias: true, tiedOutput: true });
       expect(q.model.describeWeights().some((w) => w.name === 'output.weight')).toBe(false);

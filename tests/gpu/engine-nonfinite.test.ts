@@ -9,13 +9,11 @@ import { memorySource } from '../../shared/binary/byte-source';
 import { EngineError } from '../../shared/engine/errors';
 import { generate } from '../../shared/engine/generate';
 import { readGgufHeader } from '../../shared/gguf';
-import type { GpuContext } from '../../shared/gpu';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { loadBytes, type LoadedModel } from '../node/engine-support';
 
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 let poisoned: LoadedModel | null = null;
 
 /** stories260K with output_norm.weight (F32) all NaN: every logit comes out NaN. */
@@ -28,16 +26,9 @@ async function nanStories(): Promise<Uint8Array> {
 }
 
 beforeAll(async () => {
-  const r = await openTestContext();
-  ctx = r.ctx;
-  reason = r.reason ?? '';
-  if (ctx) poisoned = await loadBytes(ctx, await nanStories(), 'nan-stories.gguf');
+  if (g.ctx) poisoned = await loadBytes(g.ctx, await nanStories(), 'nan-stories.gguf');
 });
-
-afterAll(() => {
-  poisoned?.model.destroy();
-  ctx?.destroy();
-});
+afterAll(() => poisoned?.model.destroy());
 
 describe('NaN weights', () => {
   for (const [mode, opts] of [
@@ -45,7 +36,7 @@ describe('NaN weights', () => {
     ['sampled (logits read back)', { temperature: 0.8, seed: 1 }],
   ] as const) {
     it(`${mode}: ENGINE_NONFINITE_LOGITS naming the position, not a token id`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const { model, tokenizer } = poisoned!;
       model.rewind(0);
       const prompt = tokenizer.encode('Once upon a time');

@@ -7,22 +7,14 @@
  * the two best were within that rounding of each other. Token counts 10 and 19 leave a ragged
  * last tile of 8. The kernels themselves are checked over many shapes in tests/gpu/matmul-tile.test.ts.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Model } from '../../shared/engine/model';
 import { TILE_VARIANTS, TILE_WEIGHT_TYPES, type TileWeightType } from '../../shared/engine/quant-matmul';
-import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { loadBytes } from '../node/engine-support';
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 // |Δlogit| ≤ TOL · max(1, max |logit|): f32 reordering of sums through two blocks gives ~1e-6
 // relative (worst seen printed below); one wrong weight or token moves logits by far more.
@@ -57,9 +49,9 @@ const worst: Record<string, number> = {};
 describe('prefill through the tiled products', () => {
   for (const type of TILE_WEIGHT_TYPES as readonly TileWeightType[]) {
     it(`tiny-llama ${type}: logits within f32 rounding of the matmul kernel's, same greedy tokens`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type, seed: 3, method: 'direct' }));
-      const base = await loadBytes(ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32 });
+      const base = await loadBytes(g.ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32 });
       try {
         const vocab = base.model.vocabSize;
         const text = 'Once upon a time, a small fox found a red kite in the tall grass, and it flew over the hill.';
@@ -68,7 +60,7 @@ describe('prefill through the tiled products', () => {
           expect(ids.length).toBe(n);
           const want = await prefill(base.model, ids);
           for (const v of TILE_VARIANTS) {
-            const tiled = await loadBytes(ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
+            const tiled = await loadBytes(g.ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
             try {
               const got = await prefill(tiled.model, ids);
               let scale = 1;
@@ -125,9 +117,9 @@ const INT_LOGPROB_BOUND = 0.6;
 describe('prefill through the integer prefill product', () => {
   for (const type of ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'] as const) {
     it(`tiny-llama ${type}: log-probs within the integer kernels' bound of the matmul kernel's, greedy tokens differ only at near ties`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type, seed: 3, method: 'direct' }));
-      const base = await loadBytes(ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32 });
+      const base = await loadBytes(g.ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32 });
       try {
         const vocab = base.model.vocabSize;
         const ids = base.tokenizer.encode('Once upon a time, a small fox found a red kite in the tall grass, and it flew over the hill.').slice(0, 19);
@@ -137,7 +129,7 @@ describe('prefill through the integer prefill product', () => {
         for (const v of ['i8', 'i8x'] as const) {
           let tiled;
           try {
-            tiled = await loadBytes(ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
+            tiled = await loadBytes(g.ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
           } catch (e) {
             // 'i8' needs dot4I8Packed: refused by name on an adapter without it.
             expect(v, (e as Error).message).toBe('i8');

@@ -6,23 +6,15 @@
  * holds no more than its budget. Runs on whatever adapter the machine has (lavapipe in CI).
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Model, ModelLoadOptions } from '../../shared/engine/model';
 import { PxiError } from '../../shared/errors';
-import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { loadBytes, STORY_TEXT } from '../node/engine-support';
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 const held = (m: Model) => m.memory.weights + m.memory.kvCache + m.memory.activations;
 
@@ -56,7 +48,7 @@ function firstDifference(a: Float32Array, b: Float32Array): string | null {
 /** Loads the model unbudgeted and under each budget (a fraction of its weights); compares everything. */
 async function sameUnderBudgets(bytes: Uint8Array, name: string, budgets: number[], opts: ModelLoadOptions = {}): Promise<void> {
   const base = { contextLength: 48, maxBatch: 16, ...opts };
-  const full = await loadBytes(ctx!, bytes, name, base);
+  const full = await loadBytes(g.ctx!, bytes, name, base);
   try {
     const ids = full.tokenizer.encode(STORY_TEXT).slice(0, 20);
     expect(ids.length).toBeGreaterThan(8);
@@ -66,8 +58,8 @@ async function sameUnderBudgets(bytes: Uint8Array, name: string, budgets: number
     const { kvCache, activations, weights } = full.model.memory;
     for (const f of budgets) {
       const budget = Math.floor(kvCache + activations + f * weights);
-      const before = ctx!.ledger.byKind().weights.bytes;
-      const part = await loadBytes(ctx!, bytes, name, { ...base, gpuMemory: budget });
+      const before = g.ctx!.ledger.byKind().weights.bytes;
+      const part = await loadBytes(g.ctx!, bytes, name, { ...base, gpuMemory: budget });
       try {
         const m = part.model;
         const what = `${name} at ${f * 100}% of the weights (${budget} bytes)`;
@@ -76,7 +68,7 @@ async function sameUnderBudgets(bytes: Uint8Array, name: string, budgets: number
         if (f <= 0.15) expect(m.residency.piecesPerPass, what).toBeGreaterThan(m.residency.streamed.length);
         expect(held(m), what).toBeLessThanOrEqual(budget);
         // The ledger: this model's weights are what it says, less than the resident model's.
-        expect(ctx!.ledger.byKind().weights.bytes - before, what).toBe(m.memory.weights);
+        expect(g.ctx!.ledger.byKind().weights.bytes - before, what).toBe(m.memory.weights);
         expect(m.memory.weights, what).toBeLessThan(weights);
         const got = await runOf(m, ids, 12);
         expect(got.greedy, what).toEqual(want.greedy);
@@ -99,35 +91,35 @@ async function sameUnderBudgets(bytes: Uint8Array, name: string, budgets: number
 
 describe('a model under a GPU memory budget gives the tokens and logits of a resident run', () => {
   it('stories260K (llama, F32) at 50% and 25% of its weights', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     await sameUnderBudgets(new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf'))), 'stories260K.gguf', [0.5, 0.25]);
   });
 
   it('a generated llama (Q4_K, stacked products) at 50% and 15% of its weights (15%: in row pieces)', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q4_K', seed: 3, method: 'direct' }));
     await sameUnderBudgets(bytes, 'tiny-llama-q4_k.gguf', [0.5, 0.15]);
   });
 
   it('a generated qwen2 (Q8_0, biases) unfused, with row parts split by a small binding', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-qwen2', type: 'Q8_0', seed: 4, method: 'direct' }));
     await sameUnderBudgets(bytes, 'tiny-qwen2-q8_0.gguf', [0.5], { fuse: false, maxBindingBytes: 16384, maxBatch: 4, contextLength: 32 });
   });
 
   it('refuses a budget that is not a positive number, or one too small, naming the field (and the least)', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q8_0', seed: 1, method: 'direct' }));
-    const weightsBefore = ctx.ledger.byKind().weights.bytes;
+    const weightsBefore = g.ctx.ledger.byKind().weights.bytes;
     for (const bad of [0, -1, Number.NaN]) {
-      await expect(loadBytes(ctx, bytes, 'tiny.gguf', { contextLength: 16, gpuMemory: bad })).rejects.toMatchObject({ code: 'ENGINE_BAD_OPTION', details: { field: 'gpuMemory' } });
+      await expect(loadBytes(g.ctx, bytes, 'tiny.gguf', { contextLength: 16, gpuMemory: bad })).rejects.toMatchObject({ code: 'ENGINE_BAD_OPTION', details: { field: 'gpuMemory' } });
     }
-    const err = await loadBytes(ctx, bytes, 'tiny.gguf', { contextLength: 16, gpuMemory: 1000 }).catch((e: unknown) => e);
+    const err = await loadBytes(g.ctx, bytes, 'tiny.gguf', { contextLength: 16, gpuMemory: 1000 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(PxiError);
     expect((err as PxiError).message).toMatch(/too small/);
     expect((err as PxiError).details).toMatchObject({ field: 'gpuMemory', value: 1000 });
     expect((err as PxiError).details!.needed).toBeGreaterThan(1000);
     // Refused before anything was uploaded.
-    expect(ctx.ledger.byKind().weights.bytes).toBe(weightsBefore);
+    expect(g.ctx.ledger.byKind().weights.bytes).toBe(weightsBefore);
   });
 });

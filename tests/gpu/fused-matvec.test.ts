@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { GpuUsageError } from '../../shared/gpu';
 import {
   FUSED_MATVEC_ENTRY,
@@ -13,7 +13,7 @@ import { fusedMatvecRef } from '../../shared/engine/reference/fused';
 import { rmsnormRef } from '../../shared/engine/reference/rmsnorm';
 import { swigluRef } from '../../shared/engine/reference/elementwise';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // The fused decode product (shaders/matvec_fused_f32.wgsl: x normalised or SwiGLU'd on the
 // read, the residual added on the write) over many shapes, checked two ways:
@@ -31,13 +31,11 @@ import { openKernelSuite, type GpuSuite } from '../support/gpu';
 const U = 2 ** -24;
 const RTOL = 2 ** -20;
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
+const g = useKernelSuite();
 let pipeline: GPUComputePipeline | null = null;
 beforeAll(async () => {
-  g = await openKernelSuite();
   if (g.ctx) pipeline = await g.ctx.pipeline(FUSED_MATVEC_SHADER, { entryPoint: FUSED_MATVEC_ENTRY, constants: { WG: FUSED_MATVEC_WG } });
 });
-afterAll(() => g.ctx?.destroy());
 
 type Mode = FusedInput['kind'];
 

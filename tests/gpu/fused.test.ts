@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ContextWindowExceededError, GpuUsageError } from '../../shared/gpu';
 import { addRmsnormRef, attentionRopeRef, ropeKvAppendRef, type AttentionRopeShape, type RopeKvAppendShape } from '../../shared/engine/reference/fused';
 import { ropeInvFreq } from '../../shared/engine/reference/rope';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // The fused kernels (add_rmsnorm, rope_kv_append) are checked two ways over many shapes:
 // - against the references of the kernels they replace, with those kernels' own tolerances
@@ -17,11 +17,7 @@ const ROPE_TOL = { atol: 4e-6, rtol: 1e-5 };
 // <= ~300 keys, 2e-5 absolute) plus rope's on q (4e-6 on each input of a score).
 const ATTN_ROPE_TOL = { atol: 3e-5, rtol: 1e-4 };
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useKernelSuite();
 
 function firstDifference(a: Float32Array, b: Float32Array, label: string): string | null {
   if (a.length !== b.length) return `${label}: lengths ${a.length} and ${b.length}`;

@@ -9,12 +9,11 @@
  * super-blocks, Q6_K's 210-byte rows starting mid-word every other one); the quantised tokens are checked bit for bit too.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
 import { hasIntMatmul, intPipeline, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntVariant } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
 import { compareClose } from '../support/compare';
-import { openTestContext } from '../support/gpu';
+import { openGpuAtCollection } from '../support/gpu';
 import { randomBlocks, uniform } from '../shared/quant-helpers';
 
 const ROWS = [1, 63, 65, 130];
@@ -27,10 +26,7 @@ const MAX_ROWS = 130;
 const MAX_T = 9;
 const U = 2 ** -24;
 
-const opened = await openTestContext();
-const ctx: GpuContext | null = opened.ctx;
-const SUITE = ctx ? 'integer prefill product on WebGPU' : `integer prefill product on WebGPU (skipped: ${opened.reason})`;
-afterAll(() => ctx?.destroy());
+const { ctx, title: SUITE } = await openGpuAtCollection('integer prefill product on WebGPU');
 
 async function run(type: IntMatmulType, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, variant: IntVariant, rowsPerInvocation?: number) {
   const g = ctx!;

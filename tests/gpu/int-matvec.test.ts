@@ -1,12 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
 import { encodeIntMatvec, intVariantFits, intVariantsFor, intVariantsOfType, quantizedXWords, type IntVariant, type IntWeightType } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, q8ErrorBound, quantizeQ8Ref, type Q8Blocks } from '../../shared/engine/reference/int-matvec';
 import { matmulAbsRef, matmulRef } from '../../shared/engine/reference/matmul';
 import { QUANT_FORMATS } from '../../shared/quant';
 import { compareClose } from '../support/compare';
-import { openTestContext } from '../support/gpu';
+import { openGpuAtCollection } from '../support/gpu';
 import { randomBlocks, uniform } from '../shared/quant-helpers';
 
 // The integer decode products (quantize_q8 + matvec_<type>_i8*) against their references over
@@ -25,10 +24,7 @@ const COLS_K = [256, 768, 2816];
 const colsOf = (type: IntWeightType, variant: IntVariant) =>
   type === 'Q4_K' || type === 'Q6_K' ? COLS_K : intVariantFits(variant, { cols: 4096 }) && !intVariantFits(variant, { cols: 4128 }) ? COLS_V16 : COLS;
 
-const opened = await openTestContext();
-const ctx: GpuContext | null = opened.ctx;
-const SUITE = ctx ? 'integer weight kernels on WebGPU' : `integer weight kernels on WebGPU (skipped: ${opened.reason})`;
-afterAll(() => ctx?.destroy());
+const { ctx, title: SUITE } = await openGpuAtCollection('integer weight kernels on WebGPU');
 
 const U = 2 ** -24;
 

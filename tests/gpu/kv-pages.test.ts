@@ -6,28 +6,20 @@
  * and a trim; and a conversation's next turn computes only the tokens the cache lacks.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChatSession } from '../../shared/engine/chat';
 import { KV_PAGE_POSITIONS } from '../../shared/engine/kv-pages';
 import type { Model } from '../../shared/engine/model';
-import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { chatTemplateFromGguf } from '../../shared/tokenizer';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { loadBytes } from '../node/engine-support';
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 const stories = () => new Uint8Array(readFileSync(fixturePath('models', 'stories260K.gguf')));
-const kvLedgerBytes = () => ctx!.ledger.byKind()['kv-cache'].bytes;
+const kvLedgerBytes = () => g.ctx!.ledger.byKind()['kv-cache'].bytes;
 
 function firstDifference(a: Float32Array, b: Float32Array): string | null {
   for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return `logit ${i}: paged ${a[i]}, one page ${b[i]}`;
@@ -58,8 +50,8 @@ async function script(m: Model, ids: number[], trim: boolean): Promise<{ logits:
 async function samePagedAsOnePage(bytes: Uint8Array, name: string): Promise<void> {
   const contextLength = 40;
   // Pages of 4 positions (and prefill batches of 3) cross a page boundary every few tokens.
-  const paged = await loadBytes(ctx!, bytes, name, { contextLength, kvPageSize: 4, maxBatch: 3 });
-  const whole = await loadBytes(ctx!, bytes, name, { contextLength, kvPageSize: contextLength, maxBatch: 3 });
+  const paged = await loadBytes(g.ctx!, bytes, name, { contextLength, kvPageSize: 4, maxBatch: 3 });
+  const whole = await loadBytes(g.ctx!, bytes, name, { contextLength, kvPageSize: contextLength, maxBatch: 3 });
   try {
     const ids = paged.tokenizer.encode('Once upon a time, a small fox found a red kite in the tall grass and ran with it to the river.');
     while (ids.length < 31) ids.push(...ids.slice(1));
@@ -81,7 +73,7 @@ async function samePagedAsOnePage(bytes: Uint8Array, name: string): Promise<void
 
 describe('paged KV cache', () => {
   it('gives the same logits bit for bit as one whole-context page: stories260K', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     await samePagedAsOnePage(stories(), 'stories260K.gguf');
   });
 
@@ -92,17 +84,17 @@ describe('paged KV cache', () => {
     ['tiny-phi3', 'F16'],
   ] as const) {
     it(`gives the same logits bit for bit as one whole-context page: generated ${preset} ${type}`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const bytes = await generateModelBytes(planModel({ preset, type, seed: 3, method: 'direct' }));
       await samePagedAsOnePage(bytes, `${preset}-${type}.gguf`);
     });
   }
 
   it('holds in the ledger only the pages the tokens need, never past the context, and none after the conversation', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q8_0', seed: 1, method: 'direct' }));
     const before = kvLedgerBytes();
-    const { model } = await loadBytes(ctx, bytes, 'tiny-llama.gguf', { contextLength: 20, kvPageSize: 8 });
+    const { model } = await loadBytes(g.ctx, bytes, 'tiny-llama.gguf', { contextLength: 20, kvPageSize: 8 });
     try {
       const perPosition = model.kvBytesPerToken;
       const c = model.config;
@@ -121,7 +113,7 @@ describe('paged KV cache', () => {
       await model.forward([20, 21, 22, 23, 24, 25, 26, 27], 'none'); // 17 tokens: the third page stops at the context
       check(20, 3);
       expect(
-        ctx.ledger
+        g.ctx.ledger
           .entries()
           .filter((e) => e.kind === 'kv-cache')
           .map((e) => e.label)
@@ -142,9 +134,9 @@ describe('paged KV cache', () => {
   });
 
   it(`a ${4096}-token context holds pages of ${KV_PAGE_POSITIONS} positions as it fills, not the whole context (stories260K)`, async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const before = kvLedgerBytes();
-    const { model } = await loadBytes(ctx, stories(), 'stories260K.gguf', { contextLength: 4096 });
+    const { model } = await loadBytes(g.ctx, stories(), 'stories260K.gguf', { contextLength: 4096 });
     try {
       expect(kvLedgerBytes() - before).toBe(0);
       const ids = Array.from({ length: 300 }, (_, i) => 1 + (i % 500));
@@ -157,9 +149,9 @@ describe('paged KV cache', () => {
   });
 
   it("a conversation's next turn computes only the tokens the cache lacks (the app's path: the session rebuilt from the history)", async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-qwen2', type: 'Q8_0', seed: 2, method: 'direct' }));
-    const { model, tokenizer, source } = await loadBytes(ctx, bytes, 'tiny-qwen2.gguf', { contextLength: 256, kvPageSize: 16 });
+    const { model, tokenizer, source } = await loadBytes(g.ctx, bytes, 'tiny-qwen2.gguf', { contextLength: 256, kvPageSize: 16 });
     try {
       const template = chatTemplateFromGguf(source.header.metadata, 'tiny-qwen2.gguf');
       const opts = { temperature: 0, maxTokens: 12 };

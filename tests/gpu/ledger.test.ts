@@ -3,22 +3,15 @@
  * with its kind and bytes until destroyed. A loaded model's weights, KV cache and activations in
  * the ledger are the bytes the model says it holds; destroying the model gives them all back.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { memorySource } from '../../shared/binary/byte-source';
 import { Model } from '../../shared/engine/model';
 import { openGgufTensorSource } from '../../shared/engine/tensor-source';
-import { AllocationLedger, kindOfLabel, type GpuContext } from '../../shared/gpu';
+import { AllocationLedger, kindOfLabel } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 describe('allocation ledger', () => {
   it('names the kind from the labels the engine gives', () => {
@@ -34,23 +27,23 @@ describe('allocation ledger', () => {
   });
 
   it('holds what a model holds while it lives, by kind, and nothing of it after destroy', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const before = ctx.ledger.byKind();
+    if (!g.ctx) return t.skip(g.reason);
+    const before = g.ctx.ledger.byKind();
     const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q4_K', seed: 0, method: 'direct' }));
-    const model = await Model.load(ctx, await openGgufTensorSource(memorySource(bytes), 'tiny.gguf'), { contextLength: 64 });
+    const model = await Model.load(g.ctx, await openGgufTensorSource(memorySource(bytes), 'tiny.gguf'), { contextLength: 64 });
     await model.forward([1, 2, 3], 'last'); // a read-back on the way: staging comes and goes
-    const live = ctx.ledger.byKind();
+    const live = g.ctx.ledger.byKind();
     const grew = (k: keyof typeof live) => live[k].bytes - before[k].bytes;
     expect(grew('weights')).toBe(model.memory.weights);
     expect(grew('kv-cache')).toBe(model.memory.kvCache);
     expect(grew('activations')).toBe(model.memory.activations);
     expect(grew('staging')).toBe(0);
-    expect(ctx.ledger.peakBytes).toBeGreaterThanOrEqual(ctx.ledger.bytes);
-    const entries = ctx.ledger.entries();
+    expect(g.ctx.ledger.peakBytes).toBeGreaterThanOrEqual(g.ctx.ledger.bytes);
+    const entries = g.ctx.ledger.entries();
     expect(entries.find((e) => e.label === 'blk.1.ffn_down.weight')).toMatchObject({ kind: 'weights' });
     expect(entries.every((e, i) => i === 0 || e.id > entries[i - 1]!.id)).toBe(true);
     model.destroy();
-    const after = ctx.ledger.byKind();
+    const after = g.ctx.ledger.byKind();
     for (const k of ['weights', 'kv-cache', 'activations'] as const) expect(after[k].bytes, k).toBe(before[k].bytes);
   });
 

@@ -1,11 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
 import { encodeMatmul, MATMUL_TILE_TOKENS, padWeightBytes, planMatmul, PREFILL_ENTRY, TILE_VARIANTS, TILE_WEIGHT_TYPES, weightBytes, type TileVariant, type TileWeightType } from '../../shared/engine/quant-matmul';
-import { matmulAbsRef, matmulRef } from '../../shared/engine/reference/matmul';
-import { QUANT_FORMATS } from '../../shared/quant';
-import { compareClose } from '../support/compare';
-import { openTestContext } from '../support/gpu';
-import { randomBlocks, uniform } from '../shared/quant-helpers';
+import { openGpuAtCollection } from '../support/gpu';
+import { MatmulCases, type MatmulCase } from '../support/matmul-cases';
 
 // The tiled prefill products (shaders/_matmul_tile.wgsl: WG rows × 8 tokens per workgroup;
 // matmul_tile_wg shares x in workgroup memory per 256-value chunk of K, matmul_tile reads it
@@ -27,51 +23,22 @@ const COLS: Record<TileWeightType, number[]> = {
   Q6_K: [256, 768, 4352],
 };
 
-const opened = await openTestContext();
-const ctx: GpuContext | null = opened.ctx;
-const SUITE = ctx ? 'tiled prefill kernels on WebGPU' : `tiled prefill kernels on WebGPU (skipped: ${opened.reason})`;
-afterAll(() => ctx?.destroy());
+const { ctx, title: SUITE } = await openGpuAtCollection('tiled prefill kernels on WebGPU');
+const cases = new MatmulCases<TileWeightType>(MAX_ROWS, MAX_T, (type, cols) => cols * 17 + TILE_WEIGHT_TYPES.indexOf(type));
 
-interface Case {
-  type: TileWeightType;
-  cols: number;
-  bytes: Uint8Array;
-  x: Float32Array; // MAX_T × cols
-  ref: Float64Array; // MAX_T × MAX_ROWS
-  mag: Float64Array; // Σ|w·x| per output
-}
-
-const cases = new Map<string, Case>();
-function getCase(type: TileWeightType, cols: number): Case {
-  const key = `${type}/${cols}`;
-  let c = cases.get(key);
-  if (!c) {
-    const f = QUANT_FORMATS[type];
-    const seed = cols * 17 + TILE_WEIGHT_TYPES.indexOf(type);
-    const bytes = randomBlocks(type, (MAX_ROWS * cols) / f.blockSize, seed);
-    const w = f.dequantize(bytes, MAX_ROWS * cols);
-    const x = uniform(MAX_T * cols, seed + 1);
-    c = { type, cols, bytes, x, ref: matmulRef(w, MAX_ROWS, cols, x, MAX_T), mag: matmulAbsRef(w, MAX_ROWS, cols, x, MAX_T) };
-    cases.set(key, c);
-  }
-  return c;
-}
-
-// Tolerance as tests/gpu/matvec.test.ts: |gpu − ref| <= 8u·max Σ|w·x| + 2^-20·|ref|. The
-// reference sums in f64 over the very values the kernel decodes (exact in f32), so only the
-// kernel's f32 accumulation is left: one chain of cols/4 dot products per output, as matvec's.
+// Tolerance as tests/gpu/matvec.test.ts (tests/support/matmul-cases.ts): |gpu − ref| <=
+// 8u·max Σ|w·x| + 2^-20·|ref|. The reference sums in f64 over the very values the kernel decodes
+// (exact in f32), so only the kernel's f32 accumulation is left: one chain of cols/4 dot products
+// per output, as matvec's.
 // A type's first test compiles its two pipelines (LLVM on lavapipe: tens of seconds on a busy machine).
 const COMPILE_TIMEOUT = 300_000;
-const U = 2 ** -24;
-const ATOL_ULPS = 8;
-const RTOL = 2 ** -20;
 
 /**
  * Runs matmul_tile on the first `rows` rows and `tokens` tokens of the case. x is placed at
  * element xPad of a buffer with stride cols + xPad between tokens; y goes to yPad + t·(rows + yPad) + r
  * (the model's split parts write at an offset with the whole matrix's stride). Returns Y [tokens, rows].
  */
-async function runTile(v: TileVariant, c: Case, rows: number, tokens: number, xPad = 0, yPad = 0): Promise<Float32Array> {
+async function runTile(v: TileVariant, c: MatmulCase<TileWeightType>, rows: number, tokens: number, xPad = 0, yPad = 0): Promise<Float32Array> {
   const g = ctx!;
   const xStride = c.cols + xPad;
   const xHost = new Float32Array(xPad + tokens * xStride).fill(Number.NaN);
@@ -104,25 +71,6 @@ async function runTile(v: TileVariant, c: Case, rows: number, tokens: number, xP
   return out;
 }
 
-function check(c: Case, rows: number, tokens: number, got: Float32Array, label: string): number {
-  const want = new Float64Array(tokens * rows);
-  let mag = 0;
-  for (let t = 0; t < tokens; t++) {
-    for (let r = 0; r < rows; r++) {
-      want[t * rows + r] = c.ref[t * MAX_ROWS + r];
-      mag = Math.max(mag, c.mag[t * MAX_ROWS + r]);
-    }
-  }
-  const msg = compareClose(got, want, { atol: ATOL_ULPS * U * mag, rtol: RTOL }, label);
-  expect(msg, msg ?? '').toBeNull();
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (U * mag));
-  return worst;
-}
-
-const worstSeen: Record<string, number> = {};
-const note = (type: string, v: number) => (worstSeen[type] = Math.max(worstSeen[type] ?? 0, v));
-
 describe('matmul_tile dispatch plan', () => {
   it('covers rows by WG and tokens by tiles of 8, one invocation per row, types with the kernel only', () => {
     const weights = { type: 'Q4_K' as const, rows: 130, cols: 256, buffer: {} as GPUBuffer };
@@ -140,25 +88,25 @@ describe.skipIf(!ctx)(SUITE, () => {
     describe(type, () => {
       for (const cols of COLS[type]) {
         it(`rows ${ROWS.join(',')} × ${cols}, T=${TOKENS.join(',')}, ${TILE_VARIANTS.join(' and ')}`, async () => {
-          const c = getCase(type, cols);
+          const c = cases.get(type, cols);
           for (const v of TILE_VARIANTS) {
             for (const rows of ROWS) {
-              for (const T of TOKENS) note(type, check(c, rows, T, await runTile(v, c, rows, T), `${type} ${v} ${rows}×${cols} T=${T}`));
+              for (const T of TOKENS) cases.check(c, rows, T, await runTile(v, c, rows, T), `${type} ${v} ${rows}×${cols} T=${T}`);
             }
           }
         }, COMPILE_TIMEOUT);
       }
       it('x and y at offsets with strides (stacked and split products)', async () => {
         const cols = COLS[type][1]!;
-        const c = getCase(type, cols);
+        const c = cases.get(type, cols);
         for (const [rows, T] of [
           [65, 9],
           [130, 3],
         ] as const) {
-          for (const v of TILE_VARIANTS) note(type, check(c, rows, T, await runTile(v, c, rows, T, 8, 5), `${type} ${v} ${rows}×${cols} T=${T} offsets`));
+          for (const v of TILE_VARIANTS) cases.check(c, rows, T, await runTile(v, c, rows, T, 8, 5), `${type} ${v} ${rows}×${cols} T=${T} offsets`);
         }
       });
     });
   }
-  afterAll(() => console.log('matmul_tile worst |err| in u·max Σ|w·x|:', worstSeen));
+  afterAll(() => console.log('matmul_tile worst |err| in u·max Σ|w·x|:', cases.worstSeen));
 });

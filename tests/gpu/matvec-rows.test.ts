@@ -1,5 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { describe, expect, it } from 'vitest';
 import {
   encodeGetRows,
   encodeMatmul,
@@ -12,16 +11,13 @@ import {
 import { getRowsRef, matmulAbsRef, matmulRef } from '../../shared/engine/reference/matmul';
 import { QUANT_FORMATS } from '../../shared/quant';
 import { compareClose } from '../support/compare';
-import { openTestContext } from '../support/gpu';
+import { openGpuAtCollection } from '../support/gpu';
 import { randomBlocks, uniform, weightLike } from '../shared/quant-helpers';
 
 // Embedding gather (get_rows), tensors inside bigger buffers (offsets and strides), and
 // dispatches split past 65535 workgroups. Products proper: matvec.test.ts.
 
-const opened = await openTestContext();
-const ctx: GpuContext | null = opened.ctx;
-const SUITE = ctx ? 'weight kernels: gather, offsets, large dispatches' : `weight kernels: gather, offsets, large dispatches (skipped: ${opened.reason})`;
-afterAll(() => ctx?.destroy());
+const { ctx, title: SUITE } = await openGpuAtCollection('weight kernels: gather, offsets, large dispatches');
 
 const COLS: Record<WeightType, number> = {
   F32: 12,

@@ -1,5 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { afterAll, describe, it } from 'vitest';
 import {
   encodeMatmul,
   padWeightBytes,
@@ -8,14 +7,12 @@ import {
   type WeightKernelTuning,
   type WeightType,
 } from '../../shared/engine/quant-matmul';
-import { matmulAbsRef, matmulRef } from '../../shared/engine/reference/matmul';
-import { QUANT_FORMATS } from '../../shared/quant';
-import { compareClose } from '../support/compare';
-import { openTestContext } from '../support/gpu';
-import { randomBlocks, uniform } from '../shared/quant-helpers';
+import { openGpuAtCollection } from '../support/gpu';
+import { MatmulCases, type MatmulCase } from '../support/matmul-cases';
 
-// y = W·x and Y = X·Wᵀ for every weight type over many shapes, against the f64 reference.
-// Weights are random valid blocks (every nibble, high-bit and scale pattern occurs).
+// y = W·x and Y = X·Wᵀ for every weight type over many shapes, against the f64 reference, with
+// the tolerance tests/support/matmul-cases.ts explains (8u·max Σ|w·x| + 2^-20·|ref|). Weights are
+// random valid blocks (every nibble, high-bit and scale pattern occurs).
 
 const ROWS = [1, 63, 64, 65, 257];
 const MAX_ROWS = 257;
@@ -43,53 +40,12 @@ const COLS: Record<WeightType, number[]> = {
 };
 
 // Opened at collection time so that a missing device skips with its reason in the title.
-const opened = await openTestContext();
-const ctx: GpuContext | null = opened.ctx;
-const SUITE = ctx ? 'weight kernels on WebGPU' : `weight kernels on WebGPU (skipped: ${opened.reason})`;
-afterAll(() => ctx?.destroy());
+const { ctx, title: SUITE } = await openGpuAtCollection('weight kernels on WebGPU');
 
-interface Case {
-  type: WeightType;
-  cols: number;
-  bytes: Uint8Array;
-  w: Float32Array; // dequantised, MAX_ROWS × cols
-  x: Float32Array; // MAX_T × cols
-  ref: Float64Array; // MAX_T × MAX_ROWS
-  mag: Float64Array; // Σ|w·x| per output
-}
-
-const cases = new Map<string, Case>();
-function getCase(type: WeightType, cols: number): Case {
-  const key = `${type}/${cols}`;
-  let c = cases.get(key);
-  if (!c) {
-    const f = QUANT_FORMATS[type];
-    const seed = cols * 31 + WEIGHT_TYPES.indexOf(type);
-    const bytes = randomBlocks(type, (MAX_ROWS * cols) / f.blockSize, seed);
-    const w = f.dequantize(bytes, MAX_ROWS * cols);
-    const x = uniform(MAX_T * cols, seed + 1);
-    c = { type, cols, bytes, w, x, ref: matmulRef(w, MAX_ROWS, cols, x, MAX_T), mag: matmulAbsRef(w, MAX_ROWS, cols, x, MAX_T) };
-    cases.set(key, c);
-  }
-  return c;
-}
-
-// Tolerance: |gpu − ref| <= atol + rtol·|ref| with
-//   atol = 8·u·max Σ_c|W[r,c]·X[t,c]| over the outputs compared (u = 2^-24, f32 unit roundoff),
-//   rtol = 2^-20.
-// Why: the reference sums in f64 over the very weights the kernel decodes (shared/quant gives
-// ggml's values, which are exact in f32), so the only difference is the kernel's f32
-// accumulation. A dot product summed in any order errs by at most γ_m·Σ|w·x| with m the longest
-// chain of sequential adds (cols/4 here, less with TPR > 1); random rounding makes it grow like
-// sqrt(m)·u, and 8u·Σ|w·x| sits several times above the worst seen (F32 4100 cols: ~1.5u·Σ|w·x|)
-// while a real fault — one wrong nibble, scale or offset — moves an output by about one term,
-// |w·x| ~ Σ|w·x|/cols, thousands of times more than atol at these sizes.
-const U = 2 ** -24;
-const ATOL_ULPS = 8;
-const RTOL = 2 ** -20;
+const cases = new MatmulCases<WeightType>(MAX_ROWS, MAX_T, (type, cols) => cols * 31 + WEIGHT_TYPES.indexOf(type));
 
 async function runMatmul(
-  c: Case,
+  c: MatmulCase,
   rows: number,
   tokens: number,
   opts: { tuning?: Partial<WeightKernelTuning>; entryPoint?: 'matvec' | 'matmul' } = {},
@@ -115,39 +71,17 @@ async function runMatmul(
   return out;
 }
 
-/** Compares, and returns the worst error in units of u·max Σ|w·x| (to keep the bound honest). */
-function check(c: Case, rows: number, tokens: number, got: Float32Array, label: string): number {
-  const want = new Float64Array(tokens * rows);
-  let mag = 0;
-  for (let t = 0; t < tokens; t++) {
-    for (let r = 0; r < rows; r++) {
-      want[t * rows + r] = c.ref[t * MAX_ROWS + r];
-      mag = Math.max(mag, c.mag[t * MAX_ROWS + r]);
-    }
-  }
-  const msg = compareClose(got, want, { atol: ATOL_ULPS * U * mag, rtol: RTOL }, label);
-  expect(msg, msg ?? '').toBeNull();
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]) / (U * mag));
-  return worst;
-}
-
-const worstSeen: Record<string, number> = {};
-function note(type: string, v: number) {
-  worstSeen[type] = Math.max(worstSeen[type] ?? 0, v);
-}
-
 describe.skipIf(!ctx)(SUITE, () => {
   for (const type of WEIGHT_TYPES) {
     describe(type, () => {
       for (const cols of COLS[type]) {
         for (const rows of ROWS) {
           it(`${rows}×${cols}: matvec and matmul T=${TOKENS.join(',')}`, async () => {
-            const c = getCase(type, cols);
-            note(type, check(c, rows, 1, await runMatmul(c, rows, 1), `${type} matvec ${rows}×${cols}`));
+            const c = cases.get(type, cols);
+            cases.check(c, rows, 1, await runMatmul(c, rows, 1), `${type} matvec ${rows}×${cols}`);
             for (const T of TOKENS) {
               const got = await runMatmul(c, rows, T, { entryPoint: 'matmul' });
-              note(type, check(c, rows, T, got, `${type} matmul ${rows}×${cols} T=${T}`));
+              cases.check(c, rows, T, got, `${type} matmul ${rows}×${cols} T=${T}`);
             }
           });
         }
@@ -162,14 +96,14 @@ describe.skipIf(!ctx)(SUITE, () => {
   for (const type of WEIGHT_TYPES) {
     it(`${type} WG 32 TPR 8: 65 and 257 rows, matvec and matmul T=7`, async () => {
       for (const cols of COLS[type].slice(1)) {
-        const c = getCase(type, cols);
+        const c = cases.get(type, cols);
         for (const rows of [65, 257]) {
-          note(type, check(c, rows, 1, await runMatmul(c, rows, 1, { tuning }), `${type} matvec ${rows}×${cols} WG 32 TPR 8`));
-          note(type, check(c, rows, 7, await runMatmul(c, rows, 7, { tuning }), `${type} matmul ${rows}×${cols} T=7 WG 32 TPR 8`));
+          cases.check(c, rows, 1, await runMatmul(c, rows, 1, { tuning }), `${type} matvec ${rows}×${cols} WG 32 TPR 8`);
+          cases.check(c, rows, 7, await runMatmul(c, rows, 7, { tuning }), `${type} matmul ${rows}×${cols} T=7 WG 32 TPR 8`);
         }
       }
     });
   }
 
-  afterAll(() => console.log('worst |err| in u·max Σ|w·x|:', worstSeen));
+  afterAll(() => console.log('worst |err| in u·max Σ|w·x|:', cases.worstSeen));
 });

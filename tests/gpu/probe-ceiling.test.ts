@@ -1,17 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeIdotRate, encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
 import { dot4I8PackedRef, idotRateRef, readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
 import { rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // The ceiling probes' speed is only believed if they read every byte they claim to: their wrapping
 // u32 sums must equal the reference exactly (integers: tolerance 0), over ragged shapes and
 // workgroup sizes, including counts past one dispatch dimension's 65535 workgroups.
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useKernelSuite();
 
 function randomWords(n: number, seed: number): Uint32Array {
   const r = rng(seed);

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rmsnormRef } from '../../shared/engine/reference/rmsnorm';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // Tolerance: the GPU sums squares in f32 (n / 64 terms per invocation, then a 6-level tree), so
 // the sum's relative error is at most ~(n/64 + 6) ulp ≈ 4e-6 for n = 4096 and far less in
@@ -10,11 +10,7 @@ import { openKernelSuite, type GpuSuite } from '../support/gpu';
 const TOL = { atol: 1e-6, rtol: 1e-5 };
 const WG = 64;
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useKernelSuite();
 
 async function check(rows: number, n: number, seed: number, eps = 1e-5, spread = 4) {
   const { ctx, k } = g;

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GpuUsageError } from '../../shared/gpu';
 import { ropeInvFreq, ropeRef, type RopeShape } from '../../shared/engine/reference/rope';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openKernelSuite, type GpuSuite } from '../support/gpu';
+import { useKernelSuite } from '../support/gpu';
 
 // Tolerance: kernel and reference form the same f32 angle (f32(pos) * invFreq[i], one correctly
 // rounded product). The kernel's range reduction to [-pi, pi] loses ~2 ulp of pi (~5e-7) and f32
@@ -11,11 +11,7 @@ import { openKernelSuite, type GpuSuite } from '../support/gpu';
 // atol 4e-6 + rtol 1e-5 leaves a margin of ~4x over that.
 const TOL = { atol: 4e-6, rtol: 1e-5 };
 
-let g: GpuSuite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  g = await openKernelSuite();
-});
-afterAll(() => g.ctx?.destroy());
+const g = useKernelSuite();
 
 async function run(x: Float32Array, invFreq: Float32Array, s: RopeShape): Promise<Float32Array> {
   const { ctx, k } = g;

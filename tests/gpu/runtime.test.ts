@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   BufferUsage,
   checkBuffersFit,
@@ -17,9 +17,8 @@ import {
   ShaderNotFoundError,
   splitWorkgroups,
   WebGpuUnavailableError,
-  type GpuContext,
 } from '../../shared/gpu';
-import { openTestContext } from '../support/gpu';
+import { openTestContext, useGpu } from '../support/gpu';
 import { openNodeGpu } from '../support/webgpu-node';
 
 // Writes its linear workgroup index (2-D split aware) into out[idx] + a uniform offset.
@@ -37,18 +36,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, 
 `;
 const BROKEN = 'fn main() {\n  let x: u32 = 1.5;\n}\n';
 
-let ctx: GpuContext | null = null;
-let skip = '';
-
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (!r.ctx) skip = r.reason;
-  else {
-    ctx = r.ctx;
-    ctx.addShaders({ t_fill: FILL, t_broken: BROKEN });
-  }
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
+beforeAll(() => g.ctx?.addShaders({ t_fill: FILL, t_broken: BROKEN }));
 
 describe('runtime without a device', () => {
   it('splits workgroup counts past the per-dimension limit', () => {
@@ -87,7 +76,7 @@ describe('runtime without a device', () => {
 
 describe('runtime on WebGPU (Dawn)', () => {
   it('describes the adapter and grants the limits it asked for', async (t) => {
-    if (!ctx) return t.skip(skip);
+    if (!g.ctx) return t.skip(g.reason);
     const r = await openNodeGpu();
     if (!r.gpu) return t.skip(r.reason);
     const s = describeAdapter(r.adapter);
@@ -95,13 +84,13 @@ describe('runtime on WebGPU (Dawn)', () => {
     expect(typeof s.isFallbackAdapter).toBe('boolean');
     expect(s.limits.maxStorageBufferBindingSize).toBeGreaterThan(0);
     expect(formatAdapterSummary(s)).toMatch(/shader-f16 (yes|no) · subgroups (yes|no) · storage binding \d+ [MG]iB/);
-    expect(ctx.caps.limits.maxStorageBufferBindingSize).toBe(r.adapter.limits.maxStorageBufferBindingSize);
-    expect(ctx.caps.limits.maxComputeInvocationsPerWorkgroup).toBe(r.adapter.limits.maxComputeInvocationsPerWorkgroup);
-    expect(ctx.caps.f16).toBe(r.adapter.features.has('shader-f16'));
+    expect(g.ctx.caps.limits.maxStorageBufferBindingSize).toBe(r.adapter.limits.maxStorageBufferBindingSize);
+    expect(g.ctx.caps.limits.maxComputeInvocationsPerWorkgroup).toBe(r.adapter.limits.maxComputeInvocationsPerWorkgroup);
+    expect(g.ctx.caps.f16).toBe(r.adapter.features.has('shader-f16'));
   });
 
   it('honours disabled features and capped limits (SwiftShader-like)', async (t) => {
-    if (!ctx) return t.skip(skip);
+    if (!g.ctx) return t.skip(g.reason);
     const r = await openTestContext({ disableF16: true, disableSubgroups: true, maxLimits: { maxStorageBuffersPerShaderStage: 10, maxComputeInvocationsPerWorkgroup: 256 } });
     if (!r.ctx) return t.skip(r.reason);
     try {
@@ -117,34 +106,34 @@ describe('runtime on WebGPU (Dawn)', () => {
   });
 
   it('caches pipelines by shader, entry point and constants', async (t) => {
-    if (!ctx) return t.skip(skip);
-    const a = await ctx.pipeline('t_fill');
-    expect(await ctx.pipeline('t_fill', { entryPoint: 'main' })).toBe(a);
-    const b = await ctx.pipeline('t_fill', { constants: { WG: 64 } });
+    if (!g.ctx) return t.skip(g.reason);
+    const a = await g.ctx.pipeline('t_fill');
+    expect(await g.ctx.pipeline('t_fill', { entryPoint: 'main' })).toBe(a);
+    const b = await g.ctx.pipeline('t_fill', { constants: { WG: 64 } });
     expect(b).not.toBe(a);
-    expect(await ctx.pipeline('t_fill', { constants: { WG: 64 } })).toBe(b);
+    expect(await g.ctx.pipeline('t_fill', { constants: { WG: 64 } })).toBe(b);
   });
 
   it('reports compile errors with shader name and line', async (t) => {
-    if (!ctx) return t.skip(skip);
-    const e = await ctx.pipeline('t_broken').catch((x: unknown) => x);
+    if (!g.ctx) return t.skip(g.reason);
+    const e = await g.ctx.pipeline('t_broken').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ShaderCompileError);
     const err = e as ShaderCompileError;
     expect(err.messages.some((m) => m.line === 2)).toBe(true);
     expect(err.message).toMatch(/t_broken\.wgsl:2:/);
-    await expect(ctx.pipeline('t_fill', { entryPoint: 'nope' })).rejects.toBeInstanceOf(ShaderCompileError);
-    await expect(ctx.pipeline('no_such_shader')).rejects.toBeInstanceOf(ShaderNotFoundError);
+    await expect(g.ctx.pipeline('t_fill', { entryPoint: 'nope' })).rejects.toBeInstanceOf(ShaderCompileError);
+    await expect(g.ctx.pipeline('no_such_shader')).rejects.toBeInstanceOf(ShaderNotFoundError);
   });
 
   it('dispatches past 65535 workgroups in 2-D and reads back', async (t) => {
-    if (!ctx) return t.skip(skip);
+    if (!g.ctx) return t.skip(g.reason);
     const n = 65537;
-    const out = ctx.storage(n * 4, 'fill');
-    const pipe = await ctx.pipeline('t_fill');
-    const b = ctx.batch('fill');
+    const out = g.ctx.storage(n * 4, 'fill');
+    const pipe = await g.ctx.pipeline('t_fill');
+    const b = g.ctx.batch('fill');
     b.dispatch(pipe, [b.uniform(params().u32(n).u32(5)), out], n);
     b.submit();
-    const got = await ctx.readU32(out);
+    const got = await g.ctx.readU32(out);
     let bad = -1;
     for (let i = 0; i < n; i++) if (got[i] !== i + 5) { bad = i; break; }
     expect(bad, `first wrong index ${bad}: ${got[bad]}`).toBe(-1);
@@ -152,14 +141,14 @@ describe('runtime on WebGPU (Dawn)', () => {
   });
 
   it('gives each dispatch in a batch its own uniform parameters', async (t) => {
-    if (!ctx) return t.skip(skip);
-    const pipe = await ctx.pipeline('t_fill', { constants: { WG: 64 } });
-    const bufs = await ctx.checked('bufs', () => Array.from({ length: 100 }, (_, i) => ctx!.storage(64 * 4, `b${i}`)));
-    const b = ctx.batch('many');
+    if (!g.ctx) return t.skip(g.reason);
+    const pipe = await g.ctx.pipeline('t_fill', { constants: { WG: 64 } });
+    const bufs = await g.ctx.checked('bufs', () => Array.from({ length: 100 }, (_, i) => g.ctx!.storage(64 * 4, `b${i}`)));
+    const b = g.ctx.batch('many');
     bufs.forEach((buf, i) => b.dispatch(pipe, [b.uniform(params().u32(64).u32(i * 1000)), buf], 1));
     b.submit();
     for (const i of [0, 1, 63, 64, 99]) {
-      const got = await ctx.readU32(bufs[i]!);
+      const got = await g.ctx.readU32(bufs[i]!);
       expect(got[0]).toBe(i * 1000);
       expect(got[63]).toBe(i * 1000 + 63);
     }
@@ -167,26 +156,26 @@ describe('runtime on WebGPU (Dawn)', () => {
   });
 
   it('turns validation errors in checked() into GpuValidationError and oversize buffers into ModelTooLargeError', async (t) => {
-    if (!ctx) return t.skip(skip);
+    if (!g.ctx) return t.skip(g.reason);
     // MAP_READ may only be combined with COPY_DST.
-    await expect(ctx.checked('bad usage', () => ctx!.createBuffer(16, BufferUsage.MAP_READ | BufferUsage.STORAGE))).rejects.toBeInstanceOf(GpuValidationError);
-    expect(() => ctx!.storage(ctx!.caps.limits.maxStorageBufferBindingSize + 4)).toThrow(ModelTooLargeError);
+    await expect(g.ctx.checked('bad usage', () => g.ctx!.createBuffer(16, BufferUsage.MAP_READ | BufferUsage.STORAGE))).rejects.toBeInstanceOf(GpuValidationError);
+    expect(() => g.ctx!.storage(g.ctx!.caps.limits.maxStorageBufferBindingSize + 4)).toThrow(ModelTooLargeError);
   });
 
   it('reports per-pass GPU times through the timing hook', async (t) => {
-    if (!ctx) return t.skip(skip);
-    if (!ctx.caps.timestamps) return t.skip('adapter has no timestamp-query');
+    if (!g.ctx) return t.skip(g.reason);
+    if (!g.ctx.caps.timestamps) return t.skip('adapter has no timestamp-query');
     const seen: { batch: string; passes: { label: string; ms: number }[] }[] = [];
-    ctx.setTimingHook((batch, passes) => seen.push({ batch, passes }));
-    const pipe = await ctx.pipeline('t_fill', { constants: { WG: 64 } });
-    const out = ctx.storage(4096 * 4);
-    const b = ctx.batch('timed');
+    g.ctx.setTimingHook((batch, passes) => seen.push({ batch, passes }));
+    const pipe = await g.ctx.pipeline('t_fill', { constants: { WG: 64 } });
+    const out = g.ctx.storage(4096 * 4);
+    const b = g.ctx.batch('timed');
     b.dispatch(pipe, [b.uniform(params().u32(4096)), out], 64, 'first');
     b.dispatch(pipe, [b.uniform(params().u32(4096)), out], 64, 'second');
     b.submit();
-    await ctx.readU32(out, 1);
+    await g.ctx.readU32(out, 1);
     for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
-    ctx.setTimingHook(null);
+    g.ctx.setTimingHook(null);
     expect(seen.length).toBe(1);
     expect(seen[0]!.passes.map((p) => p.label)).toEqual(['first', 'second']);
     for (const p of seen[0]!.passes) expect(p.ms).toBeGreaterThanOrEqual(0);
@@ -194,7 +183,7 @@ describe('runtime on WebGPU (Dawn)', () => {
   });
 
   it('throws DeviceLostError after the device is gone', async (t) => {
-    if (!ctx) return t.skip(skip);
+    if (!g.ctx) return t.skip(g.reason);
     let told = false;
     const r = await openTestContext({ onLost: () => (told = true) });
     if (!r.ctx) return t.skip(r.reason);

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GpuUsageError, ShaderCompileError, ShaderIncludeError, type GpuContext } from '../../shared/gpu';
-import { loadShadersFromDir, openTestContext } from '../support/gpu';
+import { describe, expect, it } from 'vitest';
+import { GpuUsageError, ShaderCompileError, ShaderIncludeError } from '../../shared/gpu';
+import { loadShadersFromDir, useGpu } from '../support/gpu';
 
 // //#include through the real runtime on Dawn: compile errors land on the file and line a person
 // edits, include-only files are refused, and a changed include rebuilds what pulled it in.
@@ -14,24 +14,16 @@ fn main() {
 `;
 const LIB_BROKEN = 'fn ok() {}\nfn bad() {\n  let v: u32 = 1.5;\n}\n';
 
-let ctx: GpuContext | null = null;
-let skip = '';
-
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (!r.ctx) skip = r.reason;
-  else ctx = r.ctx;
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 describe('//#include on WebGPU (Dawn)', () => {
   it('points a compile error inside an include at that file and line', async (t) => {
-    if (!ctx) return t.skip(skip);
-    ctx.addShaders({
+    if (!g.ctx) return t.skip(g.reason);
+    g.ctx.addShaders({
       _t_lib_broken: LIB_BROKEN,
       t_uses_broken: '// header\n//#include "_t_lib_broken"\n@compute @workgroup_size(1)\nfn main() {}\n',
     });
-    const e = await ctx.pipeline('t_uses_broken').catch((x: unknown) => x);
+    const e = await g.ctx.pipeline('t_uses_broken').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ShaderCompileError);
     const err = e as ShaderCompileError;
     expect(err.messages[0]).toMatchObject({ file: '_t_lib_broken', line: 3, text: '  let v: u32 = 1.5;' });
@@ -39,34 +31,34 @@ describe('//#include on WebGPU (Dawn)', () => {
   });
 
   it('points an error after the includes of a real matvec kernel at the kernel file', async (t) => {
-    if (!ctx) return t.skip(skip);
+    if (!g.ctx) return t.skip(g.reason);
     // matvec_q4_0 pulls in three files (~200 lines) before its own line 15; the error must not
     // be reported at its line in the expanded text.
     const own = loadShadersFromDir().matvec_q4_0!;
     const lines = own.split('\n');
     const at = lines.findIndex((l) => l.startsWith('const BLOCK_BYTES'));
     lines.splice(at + 1, 0, 'const BROKEN: u32 = 1.5;');
-    ctx.addShaders({ t_matvec_broken: lines.join('\n') });
-    const err = (await ctx.pipeline('t_matvec_broken', { entryPoint: 'matvec' }).catch((x: unknown) => x)) as ShaderCompileError;
+    g.ctx.addShaders({ t_matvec_broken: lines.join('\n') });
+    const err = (await g.ctx.pipeline('t_matvec_broken', { entryPoint: 'matvec' }).catch((x: unknown) => x)) as ShaderCompileError;
     expect(err).toBeInstanceOf(ShaderCompileError);
     expect(err.messages[0]).toMatchObject({ file: 't_matvec_broken', line: at + 2, text: 'const BROKEN: u32 = 1.5;' });
     expect(err.message).toContain(`t_matvec_broken.wgsl:${at + 2}:`);
   });
 
   it('refuses to compile an include-only file, and reports a missing include', async (t) => {
-    if (!ctx) return t.skip(skip);
-    expect(ctx.hasShader('_matvec_common')).toBe(false);
-    expect(ctx.hasShader('matvec_q4_0')).toBe(true);
-    await expect(ctx.pipeline('_matvec_common')).rejects.toBeInstanceOf(GpuUsageError);
-    ctx.addShaders({ t_missing: 'fn f() {}\n//#include "_t_not_there"\n' });
-    const e = await ctx.pipeline('t_missing').catch((x: unknown) => x);
+    if (!g.ctx) return t.skip(g.reason);
+    expect(g.ctx.hasShader('_matvec_common')).toBe(false);
+    expect(g.ctx.hasShader('matvec_q4_0')).toBe(true);
+    await expect(g.ctx.pipeline('_matvec_common')).rejects.toBeInstanceOf(GpuUsageError);
+    g.ctx.addShaders({ t_missing: 'fn f() {}\n//#include "_t_not_there"\n' });
+    const e = await g.ctx.pipeline('t_missing').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ShaderIncludeError);
     expect((e as ShaderIncludeError).message).toMatch(/^t_missing\.wgsl:2: /);
   });
 
   it('rebuilds a shader when a file it includes changes', async (t) => {
-    if (!ctx) return t.skip(skip);
-    const c = ctx;
+    if (!g.ctx) return t.skip(g.reason);
+    const c = g.ctx;
     const run = async () => {
       const out = c.storage(4, 'out');
       c.dispatch(await c.pipeline('t_write'), [out], 1);

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ropeInvFreq } from '../../shared/engine/reference/rope';
 import type { GpuBinding, GpuContext } from '../../shared/gpu';
 import { BlockKernels } from '../../shared/train/kernels-block';
 import * as ref from '../../shared/train/reference/ops';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 
 // Training block kernels (shared/train/kernels-block.ts) against the float64 reference ops.
 // Inputs are f32; the reference computes in f64 from the same f32 values, so every error below
@@ -38,17 +38,7 @@ const TOL_SWIGLU_BWD = { atol: 1e-7, rtol: 1e-5 };
 const EXACT = { atol: 0, rtol: 0 };
 const TOL_ATT = { atol: 2e-5, rtol: 1e-4 };
 
-interface Suite {
-  ctx: GpuContext | null;
-  k: BlockKernels | null;
-  reason: string;
-}
-let g: Suite = { ctx: null, k: null, reason: 'not opened' };
-beforeAll(async () => {
-  const r = await openTestContext();
-  g = r.ctx ? { ctx: r.ctx, k: await BlockKernels.create(r.ctx), reason: '' } : { ctx: null, k: null, reason: r.reason };
-});
-afterAll(() => g.ctx?.destroy());
+const g = useGpu((ctx) => BlockKernels.create(ctx));
 
 // ---- helpers ----------------------------------------------------------------------------
 

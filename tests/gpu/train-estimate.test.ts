@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { describe, expect, it } from 'vitest';
 import { generateModelBytes, planModel, type GenType, type PresetName } from '../../shared/model-gen';
 import type { TrainModelConfig } from '../../shared/train/config';
 import { frozenBaseGpuBytes, trainerGpuBytes } from '../../shared/train/estimate';
@@ -8,20 +7,13 @@ import { GpuTrainer } from '../../shared/train/gpu-trainer';
 import { initParams } from '../../shared/train/init';
 import { initLoraParams, type LoraSettings } from '../../shared/train/lora';
 import { RandomWindows } from '../../shared/train/data';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { sourceFromBytes } from '../node/engine-support';
 
 // The form's memory estimate (shared/train/estimate.ts) against what GpuTrainer and FrozenBase
 // really allocate: equal to the byte.
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  ctx = r.ctx;
-  reason = r.reason ?? '';
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 const SMALL: TrainModelConfig = { arch: 'llama', vocab: 61, dim: 16, layers: 2, heads: 4, kvHeads: 2, ff: 40, context: 16, ropeTheta: 10000, rmsEps: 1e-5, tied: false, qkvBias: false };
 
@@ -32,8 +24,8 @@ describe('trainerGpuBytes equals what GpuTrainer allocates', () => {
   ];
   for (const [what, cfg, batch, seqLen] of CASES) {
     it(`full f32: ${what}`, async (t) => {
-      if (!ctx) return t.skip(reason);
-      const trainer = await GpuTrainer.create(ctx, cfg, { batch, seqLen }, initParams(cfg, 1));
+      if (!g.ctx) return t.skip(g.reason);
+      const trainer = await GpuTrainer.create(g.ctx, cfg, { batch, seqLen }, initParams(cfg, 1));
       try {
         expect(trainerGpuBytes(cfg, { batch, seqLen })).toBe(trainer.gpuBytes);
         // After a step of 3 micro-batches the step-loss buffer holds them all.
@@ -48,9 +40,9 @@ describe('trainerGpuBytes equals what GpuTrainer allocates', () => {
   }
 
   it('full mixed precision', async (t) => {
-    if (!ctx) return t.skip(reason);
-    if (!ctx.caps.f16) return t.skip('the adapter has no shader-f16');
-    const trainer = await GpuTrainer.create(ctx, SMALL, { batch: 2, seqLen: 5 }, initParams(SMALL, 1), { precision: 'mixed' });
+    if (!g.ctx) return t.skip(g.reason);
+    if (!g.ctx.caps.f16) return t.skip('the adapter has no shader-f16');
+    const trainer = await GpuTrainer.create(g.ctx, SMALL, { batch: 2, seqLen: 5 }, initParams(SMALL, 1), { precision: 'mixed' });
     try {
       expect(trainerGpuBytes(SMALL, { batch: 2, seqLen: 5 }, { precision: 'mixed' })).toBe(trainer.gpuBytes);
     } finally {
@@ -67,15 +59,15 @@ describe('trainerGpuBytes equals what GpuTrainer allocates', () => {
   ];
   for (const [preset, type, lora] of LORA) {
     it(`LoRA over ${preset} ${type}, rank ${lora.rank}, ${lora.targets.length} targets, dropout ${lora.dropout ?? 0}`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const float = type === 'F32';
       const source = await sourceFromBytes(await generateModelBytes(planModel({ preset, type, seed: 3, method: float ? 'quantize' : 'direct' })), `${preset}/${type}`);
       const cfg = trainConfigOfBase(source.header);
       const shape = { batch: 2, seqLen: 6 };
-      const frozen = await FrozenBase.load(ctx, source, cfg);
-      const trainer = await GpuTrainer.create(ctx, cfg, shape, initLoraParams(cfg, lora, 1), { base: frozen, lora, dropoutSeed: 5 });
+      const frozen = await FrozenBase.load(g.ctx, source, cfg);
+      const trainer = await GpuTrainer.create(g.ctx, cfg, shape, initLoraParams(cfg, lora, 1), { base: frozen, lora, dropoutSeed: 5 });
       try {
-        const base = frozenBaseGpuBytes(cfg, source.header.tensors, ctx.caps.limits.maxStorageBufferBindingSize);
+        const base = frozenBaseGpuBytes(cfg, source.header.tensors, g.ctx.caps.limits.maxStorageBufferBindingSize);
         expect(base).toBe(frozen.gpuBytes);
         expect(trainerGpuBytes(cfg, shape, { lora }) + base).toBe(trainer.gpuBytes + frozen.gpuBytes);
       } finally {

@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuBatch, GpuBinding, GpuContext } from '../../shared/gpu';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { GpuBatch, GpuBinding } from '../../shared/gpu';
 import { TrainError } from '../../shared/train/errors';
 import { LinearKernels, embeddingIndex, packEmbeddingIndex } from '../../shared/train/kernels-linear';
 import * as ref from '../../shared/train/reference/ops';
 import { compareClose, randomF32, rng } from '../support/compare';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 
 // LinearKernels (shared/train/kernels-linear.ts) against the float64 reference ops. Inputs are
 // f32 and the reference computes in f64 from the same values, so every error is the kernel's own
@@ -25,25 +25,17 @@ import { openTestContext } from '../support/gpu';
 //   rtol 4u. dlogits = (p − onehot)·scale with p = e/s: |err| ≤ (4V + 8)·u·scale.
 const U = 2 ** -24;
 
-let ctx: GpuContext | null = null;
-let reason = 'not opened';
+const gpu = useGpu();
 let auto: LinearKernels | null = null;
 let tiled: LinearKernels | null = null;
 const live: GPUBuffer[] = [];
 
 beforeAll(async () => {
-  const r = await openTestContext();
-  if (!r.ctx) {
-    reason = r.reason;
-    return;
-  }
-  ctx = r.ctx;
-  [auto, tiled] = await Promise.all([LinearKernels.create(ctx), LinearKernels.create(ctx, { matmul: 'tiled' })]);
+  if (gpu.ctx) [auto, tiled] = await Promise.all([LinearKernels.create(gpu.ctx), LinearKernels.create(gpu.ctx, { matmul: 'tiled' })]);
 });
-afterAll(() => ctx?.destroy());
 
 function up(a: Float32Array | Int32Array | Uint32Array): GPUBuffer {
-  const b = ctx!.storage(a, 'test');
+  const b = gpu.ctx!.storage(a, 'test');
   live.push(b);
   return b;
 }
@@ -54,12 +46,12 @@ function free(): void {
   for (const b of live.splice(0)) b.destroy();
 }
 async function run(fn: (b: GpuBatch) => void): Promise<void> {
-  const b = ctx!.batch('test');
+  const b = gpu.ctx!.batch('test');
   fn(b);
   b.submit();
-  await ctx!.sync();
+  await gpu.ctx!.sync();
 }
-const readF = (b: GPUBuffer, n: number, off = 0) => ctx!.readF32(b, n, off);
+const readF = (b: GPUBuffer, n: number, off = 0) => gpu.ctx!.readF32(b, n, off);
 
 /** null when |got − want| ≤ bound[i] everywhere, else where and by how much. */
 function within(got: ArrayLike<number>, want: ArrayLike<number>, bound: ArrayLike<number>, label: string): string | null {
@@ -124,8 +116,8 @@ interface Case {
 async function runCases(cases: Case[]): Promise<string> {
   const outs = cases.flatMap((c) => c.outputs);
   const total = outs.reduce((n, o) => n + o.size, 0);
-  const gather = ctx!.storage(total, 'gather');
-  const b = ctx!.batch('test');
+  const gather = gpu.ctx!.storage(total, 'gather');
+  const b = gpu.ctx!.batch('test');
   for (const c of cases) c.record(b);
   let at = 0;
   for (const o of outs) {
@@ -133,7 +125,7 @@ async function runCases(cases: Case[]): Promise<string> {
     at += o.size;
   }
   b.submit();
-  const all = await ctx!.readF32(gather);
+  const all = await gpu.ctx!.readF32(gather);
   gather.destroy();
   free();
   at = 0;
@@ -177,7 +169,7 @@ const flagsOf = (i: number) => ({ transA: !!(i & 1), transB: !!(i & 2), accumula
 
 describe('matmul vs reference', () => {
   it('matches on edge shapes (1, tile ±1, odd, K not a multiple of 4), every transposition', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     // Tiles: tiled 64×64 (k slices of 16), subgroup8 16×32 (k steps of 4).
     const sizes: [number, number, number][] = [
       [1, 1, 1],
@@ -212,7 +204,7 @@ describe('matmul vs reference', () => {
   });
 
   it('matches on random shapes', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const r = rng(9);
     const cases: Case[] = [];
     for (let i = 0; i < 14; i++) {
@@ -233,7 +225,7 @@ describe('matmul vs reference', () => {
   });
 
   it('matches on training-shaped products (rows 256, in 96, out 40)', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const [rows, inDim, outDim] = [256, 96, 40];
     const uses: Shape[] = [
       { M: rows, N: outDim, K: inDim, transA: false, transB: true, accumulate: false, bias: true }, // y = x·Wᵀ + b
@@ -244,9 +236,9 @@ describe('matmul vs reference', () => {
   });
 
   it('rejects sizes that are not positive integers and bindings that are too small', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const a = zeros(16);
-    const b = ctx.batch();
+    const b = gpu.ctx.batch();
     expect(() => auto!.matmul(b, { a, b: a, c: zeros(16), M: 0, N: 1, K: 1 })).toThrow(/M must be a positive integer/);
     expect(() => auto!.matmul(b, { a, b: a, c: zeros(16), M: 2, N: 2, K: 1.5 })).toThrow(/K must be a positive integer/);
     expect(() => auto!.matmul(b, { a, b: a, c: zeros(16), M: 8, N: 8, K: 8 })).toThrow(/a needs 256 bytes, the binding has 64/);
@@ -296,7 +288,7 @@ describe('linear layer encoders vs reference', () => {
   }
 
   it('forward, dx (written or added), dw += and db += match on several shapes', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const shapes: [number, number, number][] = [
       [1, 1, 1],
       [5, 3, 7],
@@ -317,7 +309,7 @@ describe('linear layer encoders vs reference', () => {
   });
 
   it('works on ranges of flat buffers at 256-byte offsets and leaves the rest untouched', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const [rows, inDim, outDim] = [24, 20, 12];
     const r = rng(77);
     // As a trainer keeps them: parameters (w | bias), inputs (x | dy) and outputs (y | dx | dw |
@@ -357,7 +349,7 @@ describe('linear layer encoders vs reference', () => {
         k.linearForward(b, { x: at('x'), w: at('w'), bias: at('bias'), y: at('y'), rows, inDim, outDim });
         k.linearBackward(b, { dy: at('dy'), x: at('x'), w: at('w'), dx: at('dx'), dw: at('dw'), db: at('db'), rows, inDim, outDim, accumulateDx: false });
       });
-      const got = await Promise.all(bufs.map((b) => ctx!.readF32(b)));
+      const got = await Promise.all(bufs.map((b) => gpu.ctx!.readF32(b)));
       const part = (n: Name) => {
         const gi = groups.findIndex((gr) => gr.includes(n));
         return got[gi]!.subarray(off[n], off[n] + size[n]);
@@ -378,7 +370,7 @@ describe('linear layer encoders vs reference', () => {
   });
 
   it('is deterministic: the same inputs give the same bits', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const [rows, inDim, outDim] = [200, 72, 52];
     const r = rng(5);
     const x = up(randomF32(rows * inDim, r));
@@ -392,7 +384,7 @@ describe('linear layer encoders vs reference', () => {
           k.linearForward(b, { x, w, y, rows, inDim, outDim });
           k.linearBackward(b, { dy, x, w, dx, dw, db, rows, inDim, outDim });
         });
-        outs.push(await Promise.all([y, dx, dw, db].map(async (t) => new Uint32Array((await ctx!.readF32(t)).buffer))));
+        outs.push(await Promise.all([y, dx, dw, db].map(async (t) => new Uint32Array((await gpu.ctx!.readF32(t)).buffer))));
       }
       for (let i = 0; i < 4; i++) expect(outs[1]![i]!).toEqual(outs[0]![i]!);
     }
@@ -433,7 +425,7 @@ describe('embedding vs reference', () => {
   }
 
   it('gathers exactly and scatter-adds onto dTable on several shapes, both index layouts', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const shapes: [number, number, number][] = [
       [1, 1, 1],
       [6, 3, 2],
@@ -468,7 +460,7 @@ describe('embedding vs reference', () => {
   });
 
   it('is deterministic with many repeated ids', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const [rows, dim, vocab] = [512, 40, 3];
     const r = rng(11);
     const ids = Int32Array.from({ length: rows }, () => Math.floor(r() * vocab));
@@ -509,7 +501,7 @@ describe('cross-entropy vs reference', () => {
   }
 
   it('matches rowLoss and writes dlogits in place on several shapes', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const shapes: [number, number][] = [
       [1, 1],
       [1, 2],
@@ -524,7 +516,7 @@ describe('cross-entropy vs reference', () => {
   });
 
   it('is numerically stable for large logits (exp would overflow without the max)', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const cases = [
       lossCase(3, 300, 71, 30, 1000), // logits around 1000: e^1000 is inf in f32 and f64
       lossCase(3, 300, 72, 30, -1000),
@@ -534,7 +526,7 @@ describe('cross-entropy vs reference', () => {
   });
 
   it('gives NaN rowLoss for a target outside the vocabulary', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const [rows, vocab] = [3, 10];
     const lb = up(randomF32(rows * vocab, rng(3)));
     const lossb = zeros(rows);
@@ -547,7 +539,7 @@ describe('cross-entropy vs reference', () => {
   });
 
   it('is deterministic', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!gpu.ctx) return t.skip(gpu.reason);
     const [rows, vocab] = [16, 777];
     const logits = randomF32(rows * vocab, rng(8), -6, 6);
     const targets = up(Int32Array.from({ length: rows }, (_, i) => (i * 37) % vocab));

@@ -20,18 +20,14 @@ import { tokenStreamData, trainLoop, type CheckpointData, type CheckpointState, 
 import { parseRecipe } from '../../shared/train/recipe';
 import { greedySample } from '../../shared/train/sample';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { openTestContext, useGpu } from '../support/gpu';
 
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 let tmp: string;
 let pool: TilePool;
 let data: TrainData;
 
 beforeAll(async () => {
-  const r = await openTestContext();
-  ctx = r.ctx;
-  reason = r.reason ?? '';
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'train-loop-'));
   pool = new TilePool({ size: 1 });
   const text = fs.readFileSync(fixturePath('corpus', 'tinystories-train.txt'), 'utf8').slice(0, 40_000);
@@ -41,7 +37,6 @@ beforeAll(async () => {
   data = { tokenizer, tokenizerMeta: tokenizerMetadata(trained), trained, train: Uint32Array.from(tokenizer.encode(text)), valid: Uint32Array.from(tokenizer.encode(valid)) };
 });
 afterAll(async () => {
-  ctx?.destroy();
   await pool?.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -83,8 +78,8 @@ function memoryLoop(c: GpuContext, resume: CheckpointData | null, signal?: Abort
 
 describe('the shared training loop', () => {
   it('gives the Node session’s weights, optimizer state and checkpoint state, bit for bit, on one adapter', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const c = ctx;
+    if (!g.ctx) return t.skip(g.reason);
+    const c = g.ctx;
     const volume = await Volume.open(path.join(tmp, 'v'), { create: { tileWidth: 64, tileHeight: 64, level: 0 }, pool });
     try {
       const sessionEvents: TrainEvent[] = [];
@@ -112,8 +107,8 @@ describe('the shared training loop', () => {
   }, 300_000);
 
   it('paused by its signal, checkpoints the step it reached; resumed from that checkpoint, ends with the same weights', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const c = ctx;
+    if (!g.ctx) return t.skip(g.reason);
+    const c = g.ctx;
     const whole = await memoryLoop(c, null).done;
     const stop = new AbortController();
     const first = memoryLoop(c, null, stop.signal, (e) => {
@@ -131,8 +126,8 @@ describe('the shared training loop', () => {
   }, 300_000);
 
   it('stops with GPU_DEVICE_LOST naming the step and the kept checkpoint when its device goes away; a new device resumes from that checkpoint', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const whole = await memoryLoop(ctx, null).done;
+    if (!g.ctx) return t.skip(g.reason);
+    const whole = await memoryLoop(g.ctx, null).done;
     // A device of its own, destroyed just after the checkpoint of step 3 is in the sink.
     const own = await openTestContext();
     if (!own.ctx) return t.skip(own.reason);
@@ -148,7 +143,7 @@ describe('the shared training loop', () => {
     expect((err as Error).message).toMatch(/during step 4 .*checkpoint of step 3 is kept/);
     // What was saved is whole: the checkpoint of step 3, and nothing after it.
     expect(first.sunk.map((k) => k.state.step)).toEqual([3]);
-    const second = memoryLoop(ctx, first.sunk[0]!);
+    const second = memoryLoop(g.ctx, first.sunk[0]!);
     const resumed = await second.done;
     for (const [name, w] of whole.params) expect(bits(resumed.params.get(name)!).equals(bits(w)), name).toBe(true);
   }, 300_000);

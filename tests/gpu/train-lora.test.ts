@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { describe, expect, it } from 'vitest';
 import { tensorTypeName, type TensorSource } from '../../shared/engine/tensor-source';
 import { generateModelBytes, planModel, type GenType, type PresetName } from '../../shared/model-gen';
 import { Xoshiro128 } from '../../shared/model-gen/prng';
@@ -13,10 +12,9 @@ import { referenceLoraDropoutLossAndGrads, referenceLoraLossAndGrads, referenceL
 import { BlockKernels } from '../../shared/train/kernels-block';
 import { dropoutMask, dropoutSeed } from '../../shared/train/dropout';
 import { referenceLossAndGrads } from '../../shared/train/reference/model';
-import { learningRateAt } from '../../shared/train/schedule';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { sourceFromBytes } from '../node/engine-support';
-import { relErr, seededTokens } from '../support/train-models';
+import { relErr, seededTokens, stepSettings } from '../support/train-models';
 
 // LoRA training over a frozen base in every weight type the engine reads (QLoRA-style: the
 // base stays in its GGUF type on the GPU and each product expands one matrix to f32 first),
@@ -25,14 +23,7 @@ import { relErr, seededTokens } from '../support/train-models';
 // rule), so agreement checks the GPU's products through A and B, its transposed products through
 // each quantised type, and the frozen parts (no gradient reaches norms, biases or embeddings).
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  ctx = r.ctx;
-  reason = r.reason ?? '';
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 interface Base {
   source: TensorSource;
@@ -84,13 +75,13 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
   ];
   for (const [preset, type, lora] of CASES) {
     it(`${preset} ${type}, rank ${lora.rank}, ${lora.targets.length} targets: loss and every A and B gradient`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const b = await base(preset, type);
       const [B, T] = [2, 5];
       const adapters = randomAdapters(b.cfg, lora, 17);
       const batch = seededTokens(23, B * (T + 1), b.cfg.vocab);
-      const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
-      const trainer = await GpuTrainer.create(ctx, b.cfg, { batch: B, seqLen: T }, adapters, { base: frozen, lora });
+      const frozen = await FrozenBase.load(g.ctx, b.source, b.cfg);
+      const trainer = await GpuTrainer.create(g.ctx, b.cfg, { batch: B, seqLen: T }, adapters, { base: frozen, lora });
       try {
         const got = await trainer.lossAndGrads(batch);
         const want = referenceLoraLossAndGrads(b.cfg, lora, b.weights, adapters, batch, B, T);
@@ -109,8 +100,8 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
   }
 
   it('the dropout kernel draws the mask of shared/train/dropout.ts exactly', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const blk = await BlockKernels.create(ctx);
+    if (!g.ctx) return t.skip(g.reason);
+    const blk = await BlockKernels.create(g.ctx);
     for (const [n, p, seed] of [
       [1, 0.5, 1],
       [7, 0.1, 2],
@@ -118,11 +109,11 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
       [65537, 0.9, 12345],
     ] as const) {
       const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i + 1) * 3);
-      const buf = ctx.storage(x);
-      const b = ctx.batch('dropout');
+      const buf = g.ctx.storage(x);
+      const b = g.ctx.batch('dropout');
       blk.dropout(b, { x: buf, n, p, seed });
       b.submit();
-      const got = await ctx.readF32(buf, n);
+      const got = await g.ctx.readF32(buf, n);
       buf.destroy();
       const mask = dropoutMask(seed, n, p);
       for (let i = 0; i < n; i++) {
@@ -133,14 +124,14 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
 
   for (const type of ['F32', 'Q4_K'] as const) {
     it(`LoRA dropout over ${type}: loss and every A and B gradient match the reference with the same masks`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const b = await base('tiny-llama', type);
       const lora: LoraSettings = { ...ALL, dropout: 0.25 };
       const [B, T] = [2, 5];
       const adapters = randomAdapters(b.cfg, lora, 61);
       const batch = seededTokens(62, B * (T + 1), b.cfg.vocab);
-      const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
-      const trainer = await GpuTrainer.create(ctx, b.cfg, { batch: B, seqLen: T }, adapters, { base: frozen, lora, dropoutSeed: 77 });
+      const frozen = await FrozenBase.load(g.ctx, b.source, b.cfg);
+      const trainer = await GpuTrainer.create(g.ctx, b.cfg, { batch: B, seqLen: T }, adapters, { base: frozen, lora, dropoutSeed: 77 });
       try {
         const at = { step: 3, micro: 1 };
         const got = await trainer.lossAndGrads(batch, at);
@@ -167,12 +158,12 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
   }
 
   it('starts as its base: with B = 0 the loss is the base model’s', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const b = await base('tiny-llama', 'Q4_K');
     const [B, T] = [1, 8];
     const batch = seededTokens(5, B * (T + 1), b.cfg.vocab);
-    const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
-    const trainer = await GpuTrainer.create(ctx, b.cfg, { batch: B, seqLen: T }, initLoraParams(b.cfg, ALL, 1), { base: frozen, lora: ALL });
+    const frozen = await FrozenBase.load(g.ctx, b.source, b.cfg);
+    const trainer = await GpuTrainer.create(g.ctx, b.cfg, { batch: B, seqLen: T }, initLoraParams(b.cfg, ALL, 1), { base: frozen, lora: ALL });
     try {
       const got = await trainer.lossAndGrads(batch);
       const want = referenceLossAndGrads(b.cfg, b.weights, batch, B, T);
@@ -190,7 +181,7 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
   });
 
   it('ten AdamW steps over a Q4_K base track the reference loss curve; the same seed gives the same adapters bit for bit', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const b = await base('tiny-llama', 'Q4_K');
     const lora: LoraSettings = { rank: 4, alpha: 8, targets: ['attn_q', 'attn_v', 'ffn_up', 'ffn_down'] };
     const [B, T, steps] = [2, 8, 10];
@@ -202,12 +193,12 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
     const init = initLoraParams(b.cfg, lora, 7);
     const want = referenceLoraTrain(b.cfg, lora, b.weights, init, batches, B, T, opt);
     const run = async () => {
-      const frozen = await FrozenBase.load(ctx!, b.source, b.cfg);
-      const trainer = await GpuTrainer.create(ctx!, b.cfg, { batch: B, seqLen: T }, init, { base: frozen, lora });
+      const frozen = await FrozenBase.load(g.ctx!, b.source, b.cfg);
+      const trainer = await GpuTrainer.create(g.ctx!, b.cfg, { batch: B, seqLen: T }, init, { base: frozen, lora });
       try {
         const losses: number[] = [];
         for (let s = 1; s <= steps; s++) {
-          const r = await trainer.step([batches[s - 1]!], s, { lr: learningRateAt(s, opt), beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxNorm: opt.clip });
+          const r = await trainer.step([batches[s - 1]!], s, stepSettings(s, opt));
           expect(r.ok).toBe(true);
           losses.push(r.loss);
         }
@@ -226,16 +217,16 @@ describe('LoRA training over a frozen base vs the float64 reference', () => {
   });
 
   it('refuses what it cannot train: mixed precision, a base without settings, a matrix larger than a binding', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const b = await base('tiny-llama', 'F32');
-    const frozen = await FrozenBase.load(ctx, b.source, b.cfg);
+    const frozen = await FrozenBase.load(g.ctx, b.source, b.cfg);
     try {
       const init = initLoraParams(b.cfg, ALL, 1);
-      await expect(GpuTrainer.create(ctx, b.cfg, { batch: 1, seqLen: 4 }, init, { base: frozen })).rejects.toThrow(/both a frozen base and LoRA settings/);
-      if (ctx.caps.f16) await expect(GpuTrainer.create(ctx, b.cfg, { batch: 1, seqLen: 4 }, init, { base: frozen, lora: ALL, precision: 'mixed' })).rejects.toThrow(/f32 precision/);
+      await expect(GpuTrainer.create(g.ctx, b.cfg, { batch: 1, seqLen: 4 }, init, { base: frozen })).rejects.toThrow(/both a frozen base and LoRA settings/);
+      if (g.ctx.caps.f16) await expect(GpuTrainer.create(g.ctx, b.cfg, { batch: 1, seqLen: 4 }, init, { base: frozen, lora: ALL, precision: 'mixed' })).rejects.toThrow(/f32 precision/);
       // The largest matrix here is token_embd [1024, 256] (1 MiB of f32): a device whose bindings
       // held less would refuse it, naming the tensor, before allocating anything.
-      const limits = ctx.caps.limits as { maxStorageBufferBindingSize: number };
+      const limits = g.ctx.caps.limits as { maxStorageBufferBindingSize: number };
       const real = limits.maxStorageBufferBindingSize;
       Object.defineProperty(limits, 'maxStorageBufferBindingSize', { value: 512 * 1024, configurable: true, writable: true });
       try {

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { f16ToF32, f32ToF16, roundToF16 } from '../../shared/quant/half';
 import { paramSpecs, type TrainModelConfig } from '../../shared/train/config';
 import { RandomWindows } from '../../shared/train/data';
@@ -8,10 +7,9 @@ import { initParams } from '../../shared/train/init';
 import { LinearKernels } from '../../shared/train/kernels-linear';
 import * as ref from '../../shared/train/reference/ops';
 import { referenceLossAndGrads, referenceTrain } from '../../shared/train/reference/model';
-import { learningRateAt } from '../../shared/train/schedule';
 import { randomF32, rng } from '../support/compare';
-import { openTestContext } from '../support/gpu';
-import { randomParams, relErr, seededTokens } from '../support/train-models';
+import { useGpu } from '../support/gpu';
+import { randomParams, relErr, seededTokens, stepSettings, trainFixedSteps } from '../support/train-models';
 
 // Mixed precision (specs/training.md, "Mixed precision"): the forward and input-gradient
 // products read an f16 copy of the weight matrices; everything else is f32. Checked in three
@@ -22,24 +20,19 @@ import { randomParams, relErr, seededTokens } from '../support/train-models';
 // weights, ten steps must track the float64 curve within the f16 rounding's effect.
 
 const U = 2 ** -24;
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 let kernels: LinearKernels[] = [];
 beforeAll(async () => {
-  const r = await openTestContext();
-  if (!r.ctx) {
-    reason = r.reason;
+  if (!g.ctx) return;
+  if (!g.ctx.caps.f16) {
+    // No context, and this reason, for every test of the file.
+    g.reason = 'the adapter has no shader-f16 (mixed precision is f32-only there)';
+    g.ctx.destroy();
+    g.ctx = null;
     return;
   }
-  if (!r.ctx.caps.f16) {
-    reason = 'the adapter has no shader-f16 (mixed precision is f32-only there)';
-    r.ctx.destroy();
-    return;
-  }
-  ctx = r.ctx;
-  kernels = await Promise.all([LinearKernels.create(ctx, { f16: true }), LinearKernels.create(ctx, { f16: true, matmul: 'tiled' })]);
+  kernels = await Promise.all([LinearKernels.create(g.ctx, { f16: true }), LinearKernels.create(g.ctx, { f16: true, matmul: 'tiled' })]);
 });
-afterAll(() => ctx?.destroy());
 
 /** f16 bits of a as u16 pairs in a Uint16Array (the shadow's layout), at element `offset`. */
 function halves(a: ArrayLike<number>, offset: number): Uint16Array {
@@ -56,19 +49,19 @@ function transpose(a: ArrayLike<number>, r: number, c: number): Float64Array {
 
 describe('mixed-precision kernels', () => {
   it('castF16 rounds every value to the nearest f16 (either neighbour accepted), odd lengths included', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const r = rng(3);
     for (const n of [1, 2, 7, 128, 1001, 64 * 1024 + 3]) {
       const w = randomF32(n, r, -3, 3);
       // Values that probe the rounding: tiny (f16 subnormals), large, exact halves, zero.
       const probes = [0, -0, 1e-6, -3e-7, 6e-5, 1000.3, -65000, 1 + 2 ** -11, 1 + 3 * 2 ** -11];
       for (let i = 0; i < Math.min(n, probes.length); i++) w[i] = probes[i]!;
-      const src = ctx.storage(w, 'w');
-      const half = ctx.storage(Math.ceil(n / 2) * 4, 'half');
-      const b = ctx.batch('cast');
+      const src = g.ctx.storage(w, 'w');
+      const half = g.ctx.storage(Math.ceil(n / 2) * 4, 'half');
+      const b = g.ctx.batch('cast');
       kernels[0]!.castF16(b, { w: src, half, n });
       b.submit();
-      const got = new Uint16Array((await ctx.readF32(half)).buffer);
+      const got = new Uint16Array((await g.ctx.readF32(half)).buffer);
       const bad: string[] = [];
       for (let i = 0; i < n; i++) {
         const want = f32ToF16(w[i]!);
@@ -83,7 +76,7 @@ describe('mixed-precision kernels', () => {
   });
 
   it('the f16-operand product matches the float64 reference on the same f16 values, both kernels, at an offset', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const r = rng(17);
     const errs: string[] = [];
     // Uses of a weight: forward y = x·Wᵀ (transB) and dX = dy·W; shapes on and off the sg8 terms.
@@ -109,15 +102,15 @@ describe('mixed-precision kernels', () => {
         const w = s.transB ? Bh : transpose(Bh, K, N); // [N, K]
         const want = ref.linearForward(x, w, s.transB ? bias : null, M, K, N);
         const mag = ref.linearForward(Float64Array.from(x, Math.abs), Float64Array.from(w, Math.abs), s.transB ? Float64Array.from(bias, Math.abs) : null, M, K, N);
-        const a = ctx.storage(A, 'a');
+        const a = g.ctx.storage(A, 'a');
         const h = halves(B, offset);
-        const half = ctx.storage(new Uint32Array(h.buffer), 'half');
-        const c = ctx.storage(M * N * 4, 'c');
-        const bb = ctx.storage(bias, 'bias');
-        const batch = ctx.batch('mm');
+        const half = g.ctx.storage(new Uint32Array(h.buffer), 'half');
+        const c = g.ctx.storage(M * N * 4, 'c');
+        const bb = g.ctx.storage(bias, 'bias');
+        const batch = g.ctx.batch('mm');
         k.matmul(batch, { a, b: { half, offset, length: K * N }, c, M, N, K, transB: s.transB, bias: s.transB ? bb : null });
         batch.submit();
-        const got = await ctx.readF32(c);
+        const got = await g.ctx.readF32(c);
         for (let j = 0; j < M * N; j++) {
           const bound = (K + 2) * U * mag[j]!;
           if (!(Math.abs(got[j]! - want[j]!) <= bound)) {
@@ -132,13 +125,13 @@ describe('mixed-precision kernels', () => {
   });
 
   it('refuses an f16 operand without the f16 kernels, and a misaligned one', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const plain = await LinearKernels.create(ctx);
-    const a = ctx.storage(64, 'a');
-    const half = ctx.storage(64, 'half');
-    const b = ctx.batch('x');
+    if (!g.ctx) return t.skip(g.reason);
+    const plain = await LinearKernels.create(g.ctx);
+    const a = g.ctx.storage(64, 'a');
+    const half = g.ctx.storage(64, 'half');
+    const b = g.ctx.batch('x');
     expect(() => plain.matmul(b, { a, b: { half, offset: 0, length: 4 }, c: a, M: 1, N: 1, K: 4 })).toThrow(/f16: true/);
-    expect(() => kernels[0]!.matmul(b, { a, b: { half, offset: 2, length: 4 }, c: ctx!.storage(64, 'c'), M: 1, N: 1, K: 4 })).toThrow(/4-aligned/);
+    expect(() => kernels[0]!.matmul(b, { a, b: { half, offset: 2, length: 4 }, c: g.ctx!.storage(64, 'c'), M: 1, N: 1, K: 4 })).toThrow(/4-aligned/);
     a.destroy();
     half.destroy();
   });
@@ -160,10 +153,10 @@ describe('mixed-precision trainer', () => {
     ['qwen2 (biases, tied)', QWEN2, 3, 5],
   ] as const) {
     it(`with f16-exact matrices, loss and every gradient match the reference as in f32: ${label}`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const params = f16Matrices(cfg, randomParams(cfg, 7));
       const batch = seededTokens(11, B * (T + 1), cfg.vocab);
-      const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, params, { precision: 'mixed' });
+      const trainer = await GpuTrainer.create(g.ctx, cfg, { batch: B, seqLen: T }, params, { precision: 'mixed' });
       try {
         expect(trainer.precision).toBe('mixed');
         const got = await trainer.lossAndGrads(batch);
@@ -177,7 +170,7 @@ describe('mixed-precision trainer', () => {
   }
 
   it('from ordinary weights, ten steps learn and track the float64 reference curve (tight early, loose late)', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const cfg = LLAMA;
     const B = 2;
     const T = 8;
@@ -189,11 +182,11 @@ describe('mixed-precision trainer', () => {
     const batches = Array.from({ length: steps }, (_, s) => windows.microBatch(s + 1, 0));
     const opt = { maxLr: 3e-2, minLr: 3e-3, warmup: 3, total: steps, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 0.5, accum: 1 };
     const want = referenceTrain(cfg, params, batches, B, T, opt);
-    const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, params, { precision: 'mixed' });
+    const trainer = await GpuTrainer.create(g.ctx, cfg, { batch: B, seqLen: T }, params, { precision: 'mixed' });
     try {
       const losses: number[] = [];
       for (let s = 1; s <= steps; s++) {
-        const r = await trainer.step([batches[s - 1]!], s, { lr: learningRateAt(s, opt), beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxNorm: opt.clip });
+        const r = await trainer.step([batches[s - 1]!], s, stepSettings(s, opt));
         expect(r.ok).toBe(true);
         losses.push(r.loss);
       }
@@ -215,14 +208,12 @@ describe('mixed-precision trainer', () => {
   });
 
   it('is deterministic, and refuses an unknown precision', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const cfg = QWEN2;
     const run = async () => {
-      const trainer = await GpuTrainer.create(ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21), { precision: 'mixed' });
+      const trainer = await GpuTrainer.create(g.ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21), { precision: 'mixed' });
       try {
-        const w = new RandomWindows(seededTokens(4, 300, cfg.vocab), 2, 8, 1, 1);
-        for (let s = 1; s <= 3; s++) await trainer.step([w.microBatch(s, 0)], s, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
-        return (await trainer.readState()).params;
+        return await trainFixedSteps(trainer, cfg, 3);
       } finally {
         trainer.destroy();
       }
@@ -230,6 +221,6 @@ describe('mixed-precision trainer', () => {
     const a = await run();
     const b = await run();
     expect(Buffer.from(a.buffer).equals(Buffer.from(b.buffer))).toBe(true);
-    await expect(GpuTrainer.create(ctx, cfg, { batch: 1, seqLen: 4 }, initParams(cfg, 1), { precision: 'f8' as never })).rejects.toThrow(/precision must be/);
+    await expect(GpuTrainer.create(g.ctx, cfg, { batch: 1, seqLen: 4 }, initParams(cfg, 1), { precision: 'f8' as never })).rejects.toThrow(/precision must be/);
   });
 });

@@ -1,5 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { describe, expect, it } from 'vitest';
 import type { TrainModelConfig } from '../../shared/train/config';
 import { RandomWindows } from '../../shared/train/data';
 import { GpuTrainer } from '../../shared/train/gpu-trainer';
@@ -8,20 +7,13 @@ import { initParams } from '../../shared/train/init';
 import { referenceLossAndGrads, referenceTrain } from '../../shared/train/reference/model';
 import { learningRate } from '../../shared/train/reference/optim';
 import { learningRateAt } from '../../shared/train/schedule';
-import { openTestContext } from '../support/gpu';
-import { randomParams, relErr, seededTokens } from '../support/train-models';
+import { useGpu } from '../support/gpu';
+import { randomParams, relErr, seededTokens, stepSettings, trainFixedSteps } from '../support/train-models';
 
 // The whole training engine on the GPU (f32) against the float64 reference composed from the
 // reference ops (themselves checked against finite differences and tfjs).
 
-let ctx: GpuContext | null = null;
-let reason = '';
-beforeAll(async () => {
-  const r = await openTestContext();
-  ctx = r.ctx;
-  reason = r.reason ?? '';
-});
-afterAll(() => ctx?.destroy());
+const g = useGpu();
 
 const LLAMA: TrainModelConfig = { arch: 'llama', vocab: 37, dim: 16, layers: 2, heads: 4, kvHeads: 2, ff: 24, context: 16, ropeTheta: 10000, rmsEps: 1e-5, tied: false, qkvBias: false };
 const QWEN2: TrainModelConfig = { ...LLAMA, arch: 'qwen2', qkvBias: true, tied: true, heads: 2, kvHeads: 1, layers: 3 };
@@ -33,10 +25,10 @@ describe('GPU training engine vs the float64 reference', () => {
     ['llama, one sequence of the whole context', { ...LLAMA, tied: true }, 1, 16],
   ] as const) {
     it(`loss and every gradient match: ${label}`, async (t) => {
-      if (!ctx) return t.skip(reason);
+      if (!g.ctx) return t.skip(g.reason);
       const params = randomParams(cfg, 7);
       const batch = seededTokens(11, B * (T + 1), cfg.vocab);
-      const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, params);
+      const trainer = await GpuTrainer.create(g.ctx, cfg, { batch: B, seqLen: T }, params);
       try {
         const got = await trainer.lossAndGrads(batch);
         const want = referenceLossAndGrads(cfg, params, batch, B, T);
@@ -55,7 +47,7 @@ describe('GPU training engine vs the float64 reference', () => {
   }
 
   it('ten AdamW steps track the reference loss curve (with clipping and accumulation)', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     for (const [cfg, accum] of [
       [LLAMA, 1],
       [QWEN2, 2],
@@ -72,18 +64,11 @@ describe('GPU training engine vs the float64 reference', () => {
       for (let s = 1; s <= steps; s++) for (let a = 0; a < accum; a++) batches.push(windows.microBatch(s, a));
       const opt = { maxLr: 3e-2, minLr: 3e-3, warmup: 3, total: steps, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, clip: 0.5, accum };
       const want = referenceTrain(cfg, params, batches, B, T, opt);
-      const trainer = await GpuTrainer.create(ctx, cfg, { batch: B, seqLen: T }, params);
+      const trainer = await GpuTrainer.create(g.ctx, cfg, { batch: B, seqLen: T }, params);
       try {
         const losses: number[] = [];
         for (let s = 1; s <= steps; s++) {
-          const r = await trainer.step(batches.slice((s - 1) * accum, s * accum), s, {
-            lr: learningRateAt(s, opt),
-            beta1: opt.beta1,
-            beta2: opt.beta2,
-            eps: opt.eps,
-            weightDecay: opt.weightDecay,
-            maxNorm: opt.clip,
-          });
+          const r = await trainer.step(batches.slice((s - 1) * accum, s * accum), s, stepSettings(s, opt));
           expect(r.ok).toBe(true);
           expect(Math.abs(r.gradNorm - want.gradNorms[s - 1]!) / want.gradNorms[s - 1]!).toBeLessThan(1e-3);
           losses.push(r.loss);
@@ -107,14 +92,12 @@ describe('GPU training engine vs the float64 reference', () => {
   });
 
   it('is deterministic: the same seed and data give the same weights bit for bit', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const cfg = LLAMA;
     const run = async () => {
-      const trainer = await GpuTrainer.create(ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21));
+      const trainer = await GpuTrainer.create(g.ctx!, cfg, { batch: 2, seqLen: 8 }, initParams(cfg, 21));
       try {
-        const w = new RandomWindows(seededTokens(4, 300, cfg.vocab), 2, 8, 1, 1);
-        for (let s = 1; s <= 4; s++) await trainer.step([w.microBatch(s, 0)], s, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });
-        return (await trainer.readState()).params;
+        return await trainFixedSteps(trainer, cfg, 4);
       } finally {
         trainer.destroy();
       }
@@ -125,11 +108,11 @@ describe('GPU training engine vs the float64 reference', () => {
   });
 
   it('a non-finite gradient leaves the weights unchanged and is reported', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const cfg = LLAMA;
     const params = initParams(cfg, 2);
     params.get('blk.1.ffn_up.weight')![5] = Number.NaN;
-    const trainer = await GpuTrainer.create(ctx, cfg, { batch: 1, seqLen: 4 }, params);
+    const trainer = await GpuTrainer.create(g.ctx, cfg, { batch: 1, seqLen: 4 }, params);
     try {
       const before = (await trainer.readState()).params;
       const r = await trainer.step([seededTokens(1, 5, cfg.vocab)], 1, { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 });

@@ -5,10 +5,9 @@
  * (npm run bench:decode, specs/benchmarks.md).
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../electron/cli/command';
 import { groupPasses, kernelGroupName, parseTuning, promptIds, weightBytesPerToken } from '../../electron/cli/bench/accounting';
 import type { BenchResult, LlamaFigures } from '../../electron/cli/bench/results';
-import { main } from '../../electron/cli/main';
+import { runPxi } from '../support/cli';
 import { fixturePath } from '../support/fixtures';
 import { openNodeGpu } from '../support/webgpu-node';
 
@@ -19,13 +18,7 @@ beforeAll(async () => {
   if (!g.gpu) gpuReason = g.reason;
 });
 
-async function pxi(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), interrupted: new Promise(() => undefined) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const pxi = (...argv: string[]) => runPxi(argv);
 
 describe('bench accounting', () => {
   const weights = [

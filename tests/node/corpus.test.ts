@@ -9,8 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CliIo } from '../../electron/cli/command';
-import { main } from '../../electron/cli/main';
+import { runPxi } from '../support/cli';
 import { CorpusStore, decodeShard, encodeShard, readTokenShard, SHARD_HEADER_BYTES, tokenizerHash } from '../../electron/corpus/index';
 import { ModelStore } from '../../electron/models/store';
 import { Services } from '../../electron/services/index';
@@ -28,13 +27,7 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function pxi(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), interrupted: new Promise<void>(() => undefined) };
-  const code = await main(args, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const pxi = runPxi;
 
 function file(name: string, content: string | Uint8Array): string {
   const p = path.join(tmp, name);

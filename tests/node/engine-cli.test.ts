@@ -8,8 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../electron/cli/main';
-import type { CliIo } from '../../electron/cli/command';
+import { runPxi } from '../support/cli';
 import { fixturePath, projectRoot } from '../support/fixtures';
 import { openNodeGpu } from '../support/webgpu-node';
 import { generatedBytes } from './engine-support';
@@ -27,13 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function pxi(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), interrupted: new Promise(() => undefined) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const pxi = (...argv: string[]) => runPxi(argv);
 
 function spawnPxi(args: string[], input?: string) {
   const r = spawnSync(process.execPath, ['bin/pxi.js', ...args], { cwd: projectRoot, encoding: 'utf8', input, timeout: 60_000 });

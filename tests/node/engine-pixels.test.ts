@@ -8,8 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../electron/cli/main';
-import type { CliIo } from '../../electron/cli/command';
+import { runPxi } from '../support/cli';
 import { openPixelModel, pixelTensorSource } from '../../electron/engine/pixel-source';
 import { ModelStore } from '../../electron/models/store';
 import { TilePool } from '../../electron/pixelfs/index';
@@ -59,13 +58,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function pxi(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), interrupted: new Promise(() => undefined) };
-  const code = await main(argv, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const pxi = (...argv: string[]) => runPxi(argv);
 
 describe('engine from PixelFS', () => {
   it('the pixel source has the GGUF header and bytes', async () => {

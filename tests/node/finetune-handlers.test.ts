@@ -10,13 +10,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Services } from '../../electron/services';
 import { directCaller } from '../../shared/ipc/dispatch';
 import type { EventPayload } from '../../shared/ipc/contract';
 import type { FinetuneRun } from '../../shared/ipc/channels/train';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { stepFlops } from '../../shared/train/estimate';
 import { fixturePath } from '../support/fixtures';
+import { code, collectTrainEvents, testServices, writeTextSlices } from '../support/services';
 import { openNodeGpu } from '../support/webgpu-node';
 
 let tmp: string;
@@ -28,10 +28,7 @@ let quantised: string;
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-handlers-'));
-  trainText = path.join(tmp, 'train.txt');
-  validText = path.join(tmp, 'valid.txt');
-  fs.writeFileSync(trainText, fs.readFileSync(fixturePath('corpus', 'tinystories-train.txt'), 'utf8').slice(0, 40_000));
-  fs.writeFileSync(validText, fs.readFileSync(fixturePath('corpus', 'tinystories-valid.txt'), 'utf8').slice(0, 8_000));
+  ({ trainText, validText } = writeTextSlices(tmp, 40_000, 8_000));
   gemma = path.join(tmp, 'tiny-gemma2.gguf');
   fs.writeFileSync(gemma, await generateModelBytes(planModel({ preset: 'tiny-gemma2', type: 'F32', seed: 1, method: 'quantize' })));
   quantised = path.join(tmp, 'tiny-llama-q8.gguf');
@@ -42,15 +39,6 @@ beforeAll(async () => {
 afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return `${(e as { code?: string }).code}: ${(e as Error).message}`;
-  }
-  return 'resolved';
-}
 
 /** Waits until the run's state is one of `states` (polling train:runs: the services' own answer). */
 async function until(call: ReturnType<typeof directCaller>, run: string, states: string[], timeoutMs = 240_000): Promise<FinetuneRun> {
@@ -66,14 +54,10 @@ async function until(call: ReturnType<typeof directCaller>, run: string, states:
 describe('fine-tuning through the services', () => {
   it('refuses what cannot be fine-tuned, fine-tunes stories260K as a task, lists its adapter, pauses, resumes and cancels', async (t) => {
     const dataDir = path.join(tmp, 'data');
-    let services = new Services({ dataDir, mode: 'browser', version: '0.0.0-test' });
+    let services = testServices(dataDir);
     let call = directCaller(services.dispatch);
     const seen: EventPayload<'train:event'>[] = [];
-    const listen = (s: Services) =>
-      s.onEvent((name, payload) => {
-        if (name === 'train:event') seen.push(payload as EventPayload<'train:event'>);
-      });
-    listen(services);
+    collectTrainEvents(services, seen);
     try {
       const store = await services.store();
       const stories = (await store.import(fixturePath('models', 'stories260K.gguf'), { name: 'stories260K' })).model.id;
@@ -169,9 +153,9 @@ describe('fine-tuning through the services', () => {
 
       // A restart of the services: the paused fine-tune is there, and resumes from its checkpoint.
       await services.close();
-      services = new Services({ dataDir, mode: 'browser', version: '0.0.0-test' });
+      services = testServices(dataDir);
       call = directCaller(services.dispatch);
-      listen(services);
+      collectTrainEvents(services, seen);
       expect((await call('train:runs', {})).runs.find((r) => r.run === 'second')).toMatchObject({ kind: 'finetune', state: 'paused', step: paused.step });
       const resumed = await call('train:resume', { run: 'second' });
       expect(['queued', 'running']).toContain(resumed.state);

@@ -1,7 +1,6 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { describe, expect, it } from 'vitest';
 import { intVariantsFor } from '../../shared/engine/int-matvec';
-import { openTestContext } from '../support/gpu';
+import { openGpuAtCollection } from '../support/gpu';
 import { diffLogProbs, generatedBytes, loadBytes, logProbsOf, top2 } from './engine-support';
 
 // The integer decode kernels inside the model: generated tiny models decoded token by token with
@@ -14,12 +13,10 @@ import { diffLogProbs, generatedBytes, loadBytes, logProbsOf, top2 } from './eng
 // moved the log-probs there (2 · max |Δ|: the flip is explained by its margin).
 const NEAR_TIE = 0.25;
 
-const opened = await openTestContext();
-const ctx: GpuContext | null = opened.ctx;
-afterAll(() => ctx?.destroy());
+const { ctx, title: SUITE } = await openGpuAtCollection('integer decode kernels in the model');
 const TEXT = 'Once upon a time, there was a little girl named Lily. She loved to play outside in the park with her friends.';
 
-describe.skipIf(!ctx)(ctx ? 'integer decode kernels in the model' : `integer decode kernels in the model (skipped: ${opened.reason})`, () => {
+describe.skipIf(!ctx)(SUITE, () => {
   const cases = [
     ...(['tiny-llama', 'tiny-qwen2'] as const).flatMap((preset) => (['Q8_0', 'Q4_0'] as const).map((type) => [preset, type] as const)),
     // The super-block types on the llama preset (width 256, FFN 512: whole super-blocks).

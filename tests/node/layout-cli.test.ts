@@ -7,8 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../electron/cli/main';
-import type { CliIo } from '../../electron/cli/command';
+import { runPxi } from '../support/cli';
 import { writeTinyModel } from './models-support';
 import { withStore } from '../../electron/cli/storage-helpers';
 import { openSessionStore, storeLayoutUndo } from '../../electron/services/session-handlers';
@@ -34,13 +33,7 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-async function pxi(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io: CliIo = { out: (t) => out.push(t), err: (t) => err.push(t), interrupted: new Promise<void>(() => undefined) };
-  const code = await main(args, io);
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+const pxi = runPxi;
 
 describe('pxi layout', () => {
   it('plans, applies, reports and undoes a packed layout', async () => {

@@ -16,27 +16,22 @@ import { TilePool } from '../../electron/pixelfs/index';
 import { generate } from '../../shared/engine/generate';
 import type { GpuContext } from '../../shared/gpu';
 import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 
 const MODEL = fixturePath('models', 'stories260K.gguf');
 let tmp: string;
 let pool: TilePool;
 let store: ModelStore;
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'layout-engine-'));
   pool = new TilePool({ size: 1 });
   store = await ModelStore.open(path.join(tmp, 'volume'), { create: { tileWidth: 64, tileHeight: 64, level: 0 }, pool });
   await store.import(MODEL);
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
 });
 
 afterAll(async () => {
-  ctx?.destroy();
   await store.close();
   await pool.close();
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -58,15 +53,15 @@ async function greedy(c: GpuContext): Promise<{ tokens: number[]; tiles: number 
 
 describe('layout through the engine', () => {
   it('a trace of a real load + forward pass plans packs that load in fewer tiles and give the same tokens', async (t) => {
-    if (!ctx) return t.skip(reason);
-    const tr = await traceModelReads(store, 'stories260K', { ctx, contextLength: 64 });
+    if (!g.ctx) return t.skip(g.reason);
+    const tr = await traceModelReads(store, 'stories260K', { ctx: g.ctx, contextLength: 64 });
     const m = store.manifest('stories260K');
     // The load reads each tensor it uses, within bounds; the forward pass reads nothing more.
     expect(tr.forwardReads).toBe(0);
     expect(new Set(tr.reads.map((r) => r.tensor))).toEqual(new Set(m.tensors.map((x) => x.name)));
     for (const r of tr.reads) expect(r.offset + r.length).toBeLessThanOrEqual(m.tensors.find((x) => x.name === r.tensor)!.bytes);
 
-    const before = await greedy(ctx);
+    const before = await greedy(g.ctx);
     const plan = await store.planLayout('stories260K', tr.reads);
     // The plan counts (file, tile) pairs; PixelFS stores identical tiles once (by sha256) and
     // caches them so, so a load may read fewer (stories260K's norms repeat).
@@ -74,13 +69,13 @@ describe('layout through the engine', () => {
     expect(plan.after.tileLoads).toBeLessThan(plan.before.tileLoads);
 
     await store.applyLayout('stories260K', tr.reads);
-    const after = await greedy(ctx);
+    const after = await greedy(g.ctx);
     expect(after.tokens).toEqual(before.tokens);
     expect(after.tiles).toBeLessThanOrEqual(plan.after.tileLoads);
     expect(after.tiles).toBeLessThan(before.tiles);
 
     await store.undoLayout('stories260K', tr.reads);
-    const undone = await greedy(ctx);
+    const undone = await greedy(g.ctx);
     expect(undone.tokens).toEqual(before.tokens);
     expect(undone.tiles).toBe(before.tiles);
   }, 120_000);

@@ -16,27 +16,21 @@ import { openNodeModel } from '../../electron/engine';
 import { exportMergedLora } from '../../electron/engine/lora-merge';
 import { ModelStore } from '../../electron/models/store';
 import { TilePool } from '../../electron/pixelfs/index';
-import type { GpuContext } from '../../shared/gpu';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { generateLoraAdapterBytes } from '../../shared/lora';
 import { generateModelBytes, planModel, type GenType } from '../../shared/model-gen';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
 import { diffLogProbs, logProbsOf } from './engine-support';
 
 let tmp: string;
 let pool: TilePool;
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lora-merge-'));
   pool = new TilePool({ size: 1 });
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
 });
 afterAll(async () => {
-  ctx?.destroy();
   await pool.close();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
@@ -55,7 +49,7 @@ async function setup(type: GenType, tag = type as string): Promise<{ store: Mode
 const TEXT = 'The keeper wrote down what she learned about the river and the mill.';
 
 async function logProbs(file: string, lora?: string): Promise<Float64Array[]> {
-  const m = await openNodeModel(file, { ctx: ctx!, contextLength: 64, tuningFile: false, ...(lora ? { loraPath: lora } : {}) });
+  const m = await openNodeModel(file, { ctx: g.ctx!, contextLength: 64, tuningFile: false, ...(lora ? { loraPath: lora } : {}) });
   try {
     const ids = m.tokenizer.encode(TEXT);
     return logProbsOf((await m.model.forward(ids, 'all')).logits!, ids.length, m.model.vocabSize);
@@ -66,7 +60,7 @@ async function logProbs(file: string, lora?: string): Promise<Float64Array[]> {
 
 describe('LoRA merge on export', () => {
   it('F32 base: the merged file predicts what the applied adapter does (ours and llama.cpp); untouched bytes stay', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const { store, id, base, adapter } = await setup('F32');
     const out = path.join(tmp, 'merged-f32.gguf');
     try {
@@ -105,7 +99,7 @@ describe('LoRA merge on export', () => {
   });
 
   it('Q8_0 base: re-encoded in Q8_0, the error reported and of the order of what the merged file moves', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const { store, id, base, adapter } = await setup('Q8_0');
     const out = path.join(tmp, 'merged-q8.gguf');
     let worst = 0;

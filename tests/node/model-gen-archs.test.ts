@@ -15,17 +15,12 @@ import { parseGgufBytes } from '../../shared/gguf/reader';
 import { generateModelBytes, planModel, type ConfigOverrides, type GenType, type PresetName } from '../../shared/model-gen';
 import { tokenizerFromGguf } from '../../shared/tokenizer';
 import { openReference } from '../support/llama-cpp';
+import { expectSameTokenizer, expectSaneDistribution } from '../support/llama-cpp-checks';
 import { meanCorrelation } from '../support/compare';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxi-model-gen-archs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const TEXTS = [
-  'The keeper looked at the maps, and the children asked questions.',
-  ' Two  spaces,\ttabs, and a new line\nthen 12345 digits; "quotes" (brackets) [x].',
-  'Ünïcödé — 日本語 🙂 café naïve',
-  "It's what they'll say: we're done, I'd guess.",
-];
 // Long enough (over 20 tokens in every vocabulary) to pass the 8-token sliding windows.
 const PROMPT = 'The keeper wrote down what she learned about the river and the mill, and then she walked home.';
 
@@ -51,16 +46,7 @@ async function evaluate(
   writeFileSync(path, bytes);
   const ref = await openReference(path, 128);
   try {
-    if (opts.checkTokenizer) {
-      expect(ref.vocabSize).toBe(plan.config.vocab);
-      expect(ref.bos).toBe(tok.bos);
-      expect(ref.eos).toBe(tok.eos);
-      for (const t of TEXTS) {
-        const ours = tok.encode(t, { addSpecial: false });
-        expect(ref.tokenize(t), t).toEqual(ours);
-        expect(tok.decode(ours)).toBe(t);
-      }
-    }
+    if (opts.checkTokenizer) expectSameTokenizer(ref, tok, plan.config.vocab);
     const ids = [tok.bos!, ...tok.encode(PROMPT, { addSpecial: false })];
     expect(ids.length).toBeGreaterThan(20);
     return await ref.logProbs(ids);
@@ -71,34 +57,8 @@ async function evaluate(
 
 /** Finite, normalised, neither flat nor one-hot, and following the context. */
 function checkDistribution(label: string, logProbs: Float64Array[], V: number): void {
-  const tops = new Set<number>();
-  let topSum = 0;
-  let maxTop = 0;
-  for (const lp of logProbs) {
-    expect(lp).toHaveLength(V);
-    let sum = 0;
-    let best = -Infinity;
-    let arg = -1;
-    for (let i = 0; i < V; i++) {
-      expect(Number.isFinite(lp[i]!)).toBe(true);
-      sum += Math.exp(lp[i]!);
-      if (lp[i]! > best) {
-        best = lp[i]!;
-        arg = i;
-      }
-    }
-    expect(sum).toBeCloseTo(1, 3);
-    expect(Math.exp(best)).toBeLessThan(0.98);
-    expect(Math.exp(best)).toBeGreaterThan(20 / V);
-    topSum += Math.exp(best);
-    maxTop = Math.max(maxTop, Math.exp(best));
-    tops.add(arg);
-  }
-  const meanTop = topSum / logProbs.length;
-  report(`DIST ${label} mean top-1 ${meanTop.toFixed(3)} max ${maxTop.toFixed(3)} distinct tops ${tops.size}/${logProbs.length}`);
-  expect(meanTop).toBeGreaterThan(0.03);
-  expect(meanTop).toBeLessThan(0.6);
-  expect(tops.size).toBeGreaterThan(logProbs.length / 3);
+  const d = expectSaneDistribution(logProbs, V);
+  report(`DIST ${label} mean top-1 ${d.meanTop.toFixed(3)} max ${d.maxTop.toFixed(3)} distinct tops ${d.distinctTops}/${logProbs.length}`);
 }
 
 /** Largest |Δ log p| over the vocabulary at each position. */

@@ -13,17 +13,12 @@ import { GEN_TYPES, generateModelBytes, planModel, type GenMethod, type GenType 
 import { VOCAB_CORPUS } from '../../shared/model-gen/corpus';
 import { tokenizerFromGguf, type Tokenizer } from '../../shared/tokenizer';
 import { openReference } from '../support/llama-cpp';
+import { expectSameTokenizer, expectSaneDistribution, TOKENIZER_TEXTS } from '../support/llama-cpp-checks';
 import { meanCorrelation } from '../support/compare';
 
 const dir = mkdtempSync(join(tmpdir(), 'pxi-model-gen-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const TEXTS = [
-  'The keeper looked at the maps, and the children asked questions.',
-  ' Two  spaces,\ttabs, and a new line\nthen 12345 digits; "quotes" (brackets) [x].',
-  'Ünïcödé — 日本語 🙂 café naïve',
-  "It's what they'll say: we're done, I'd guess.",
-];
 const PROMPT = 'The keeper wrote down what she learned about the river and the mill.';
 
 interface Outcome {
@@ -37,50 +32,20 @@ async function check(preset: 'tiny-llama' | 'tiny-qwen2', type: GenType, method:
   const h = parseGgufBytes(bytes, `${preset}-${type}.gguf`);
   expect(h.tensors).toHaveLength(plan.tensors.length);
   const tok: Tokenizer = tokenizerFromGguf(h.metadata);
-  for (const t of TEXTS) expect(tok.decode(tok.encode(t, { addSpecial: false }))).toBe(t);
+  for (const t of TOKENIZER_TEXTS) expect(tok.decode(tok.encode(t, { addSpecial: false }))).toBe(t);
 
   const path = join(dir, `${preset}-${type}-${method}-${seed}.gguf`);
   writeFileSync(path, bytes);
   const ref = await openReference(path, 128);
   try {
-    expect(ref.vocabSize).toBe(plan.config.vocab);
-    expect(ref.bos).toBe(tok.bos);
-    expect(ref.eos).toBe(tok.eos);
-    for (const t of TEXTS) expect(ref.tokenize(t), t).toEqual(tok.encode(t, { addSpecial: false }));
-
+    expectSameTokenizer(ref, tok, plan.config.vocab);
     const ids = [tok.bos!, ...tok.encode(PROMPT, { addSpecial: false })];
     const logProbs = await ref.logProbs(ids);
-    const V = plan.config.vocab;
-    const tops = new Set<number>();
-    let topSum = 0;
-    for (const lp of logProbs) {
-      expect(lp).toHaveLength(V);
-      let sum = 0;
-      let best = -Infinity;
-      let arg = -1;
-      for (let i = 0; i < V; i++) {
-        expect(Number.isFinite(lp[i]!)).toBe(true);
-        sum += Math.exp(lp[i]!);
-        if (lp[i]! > best) {
-          best = lp[i]!;
-          arg = i;
-        }
-      }
-      expect(sum).toBeCloseTo(1, 3);
-      // Neither one-hot nor flat: the top token is far likelier than uniform, and not certain.
-      // IQ4's grid sharpens one position of tiny-llama (seed 7) to 0.994 (IQ4_NL) / 0.992
-      // (IQ4_XS) in llama.cpp, which reads the file exactly as our engine does
-      // (parity-generated.test.ts): a property of these random models, so a looser cap there.
-      expect(Math.exp(best)).toBeLessThan(type.startsWith('IQ4') ? 0.998 : 0.98);
-      expect(Math.exp(best)).toBeGreaterThan(20 / V);
-      topSum += Math.exp(best);
-      tops.add(arg);
-    }
-    const meanTop = topSum / logProbs.length;
-    expect(meanTop).toBeGreaterThan(0.03);
-    expect(meanTop).toBeLessThan(0.6);
-    // The prediction follows the context: not the same top token everywhere.
-    expect(tops.size).toBeGreaterThan(logProbs.length / 3);
+    // Neither one-hot nor flat: the top token is far likelier than uniform, and not certain.
+    // IQ4's grid sharpens one position of tiny-llama (seed 7) to 0.994 (IQ4_NL) / 0.992
+    // (IQ4_XS) in llama.cpp, which reads the file exactly as our engine does
+    // (parity-generated.test.ts): a property of these random models, so a looser cap there.
+    expectSaneDistribution(logProbs, plan.config.vocab, type.startsWith('IQ4') ? 0.998 : 0.98);
     return { logProbs };
   } finally {
     await ref.dispose();
@@ -153,7 +118,7 @@ describe('large generated vocabularies in llama.cpp', () => {
       const ref = await openReference(path, 64);
       try {
         expect(ref.vocabSize).toBe(vocab);
-        for (const t of [...TEXTS, corpusText, 'thethethe keepersofthemaps ingingness 00000000']) {
+        for (const t of [...TOKENIZER_TEXTS, corpusText, 'thethethe keepersofthemaps ingingness 00000000']) {
           const ours = tok.encode(t, { addSpecial: false });
           expect(ref.tokenize(t)).toEqual(ours);
           expect(tok.decode(ours)).toBe(t);

@@ -21,14 +21,14 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GpuContext } from '../../shared/gpu';
+import { afterAll, describe, expect, it } from 'vitest';
 import { GEN_MIXES, generateModelBytes, planModel, type ConfigOverrides, type GenMix, type GenType, type PresetName } from '../../shared/model-gen';
 import { tensorTypeName } from '../../shared/engine/tensor-source';
 import { parseGgufBytes } from '../../shared/gguf/reader';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
-import { diffLogProbs, greedyAgreement, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
+import { diffLogProbs, greedyAgreement, loadBytes, logProbsOf, referenceLogProbs } from './engine-support';
+import { expectTop1Agrees, top1Agreement, withParityRun } from './parity-support';
 
 /**
  * Each family in F32 and a spread of the quantised types, so that every type meets at least one
@@ -80,19 +80,9 @@ const TEXT =
   'in the spring, when the snow on the hills melted and the wheel turned all day long.';
 const report = process.env.PXI_PARITY_REPORT === '1';
 
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'pxi-parity-archs-'));
-
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => {
-  ctx?.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function generated(preset: PresetName, type: GenType): Promise<Uint8Array> {
   const float = type === 'F32' || type === 'F16' || type === 'BF16';
@@ -101,20 +91,10 @@ function generated(preset: PresetName, type: GenType): Promise<Uint8Array> {
 
 describe('parity with llama.cpp: generated families', () => {
   it.for(CASES)('%s %s', async ([preset, type], t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generated(preset, type);
-    const path = join(dir, `${preset}-${type}.gguf`);
-    writeFileSync(path, bytes);
-    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
-    const ref = await openReference(path, 64);
-    try {
-      const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
-      expect(ids).toHaveLength(32);
-      expect(ids).toEqual([...(ours.tokenizer.addBos ? [ref.bos] : []), ...ref.tokenize(TEXT)].slice(0, 32));
+    await withParityRun(g.ctx, bytes, join(dir, `${preset}-${type}.gguf`), TEXT, { sameTokens: true }, async ({ ours, ids, got, want, exact }) => {
       const V = ours.model.vocabSize;
-      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
-      const want = await ref.logProbs(ids);
-      const exact = await referenceLogProbs(ours.source, ours.model, ids);
       const vsExact = diffLogProbs(got, exact);
       const vsLlama = diffLogProbs(got, want);
       const gelu = ours.model.arch.activation === 'gelu';
@@ -128,30 +108,19 @@ describe('parity with llama.cpp: generated families', () => {
       const vsStepped = diffLogProbs(stepped, exact);
 
       const tol = gelu && type === 'F32' ? GELU_F32_TOLERANCE : TOLERANCE[type];
-      let checked = 0;
-      for (let i = 0; i < ids.length; i++) {
-        const w = top2(want[i]!);
-        if (w.margin > tol) {
-          checked++;
-          expect(top2(got[i]!).top, `top-1 at position ${i} (llama.cpp margin ${w.margin.toFixed(3)})`).toBe(w.top);
-        }
-      }
+      const checked = expectTop1Agrees(got, want, tol);
       if (report) {
-        const agree = got.filter((row, i) => top2(row).top === top2(want[i]!).top).length;
         console.log(
           `${preset} ${type}: ours~exact ${vsExact.max.toExponential(2)} (decode ${vsStepped.max.toExponential(2)}), ours~llama.cpp ${vsLlama.max.toExponential(2)} rms ${vsLlama.rms.toExponential(2)}` +
             (tabled ? `, f16-table GELU reference~llama.cpp ${tabled.max.toExponential(2)} rms ${tabled.rms.toExponential(2)}` : '') +
-            `, top-1 agree ${agree}/32, margin > tol at ${checked}`,
+            `, top-1 agree ${top1Agreement(got, want)}/32, margin > tol at ${checked}`,
         );
       }
       expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(EXACT_TOL);
       expect(vsStepped.max, `decode vs exact reference, worst at ${vsStepped.at}`).toBeLessThan(EXACT_TOL);
       expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
       if (tabled && type === 'F32') expect(tabled.rms, "llama.cpp's f16-table GELU explains the F32 distance").toBeLessThan(GELU_TABLE_RMS_RATIO * vsLlama.rms);
-    } finally {
-      ours.model.destroy();
-      await ref.dispose();
-    }
+    });
   });
 });
 
@@ -170,35 +139,21 @@ const MIX_TOLERANCE = 1.2;
 
 describe('parity with llama.cpp: llama-quantize mixes', () => {
   it.for(MIX_CASES)('%s %s %o', async ([preset, mix, overrides], t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const plan = planModel({ preset, mix, seed: 0, method: 'direct', overrides });
     const bytes = await generateModelBytes(plan);
     const path = join(dir, `${preset}-${mix}-${overrides.embd ?? 'x'}.gguf`);
-    writeFileSync(path, bytes);
-    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
-    const ref = await openReference(path, 64);
-    try {
+    await withParityRun(g.ctx, bytes, path, TEXT, { sameTokens: false }, async ({ ours, got, want, exact }) => {
       const types = new Set(ours.source.header.tensors.filter((x) => x.dims.length > 1 && x.dims[1]! > 1).map((x) => tensorTypeName(x)));
-      const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
-      const V = ours.model.vocabSize;
-      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
-      const want = await ref.logProbs(ids);
-      const exact = await referenceLogProbs(ours.source, ours.model, ids);
       const vsExact = diffLogProbs(got, exact);
       const vsLlama = diffLogProbs(got, want);
       if (report) console.log(`${preset} ${mix} ${JSON.stringify(overrides)} [${[...types].sort().join(' ')}]: ours~exact ${vsExact.max.toExponential(2)}, ours~llama.cpp ${vsLlama.max.toExponential(2)}`);
       // Every mix but Q6_K (all Q6_K in llama-quantize too) holds several types.
       if (mix !== 'Q6_K') expect(types.size, 'a mix holds more than one type').toBeGreaterThan(1);
-      for (let i = 0; i < ids.length; i++) {
-        const w = top2(want[i]!);
-        if (w.margin > MIX_TOLERANCE) expect(top2(got[i]!).top, `top-1 at ${i}`).toBe(w.top);
-      }
+      expectTop1Agrees(got, want, MIX_TOLERANCE);
       expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(EXACT_TOL);
       expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(MIX_TOLERANCE);
-    } finally {
-      ours.model.destroy();
-      await ref.dispose();
-    }
+    });
   });
 });
 
@@ -207,11 +162,11 @@ const GREEDY_TOKENS = 24;
 
 describe('greedy continuation, token by token, as llama.cpp (F32)', () => {
   it.for(CASES.filter(([, type]) => type === 'F32').map(([p]) => p))('%s', async (preset, t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generated(preset, 'F32');
     const path = join(dir, `${preset}-greedy.gguf`);
     writeFileSync(path, bytes);
-    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
+    const ours = await loadBytes(g.ctx, bytes, path, { contextLength: 64 });
     const ref = await openReference(path, 64);
     try {
       const prompt = ours.tokenizer.encode('The keeper wrote down what she learned').slice(0, 16);
@@ -230,7 +185,7 @@ describe('greedy continuation, token by token, as llama.cpp (F32)', () => {
 
 describe("Llama 3.1's rope_freqs.weight at long positions", () => {
   it('is applied: ours follows llama.cpp to position 300, and the same model with factors of 1 does not', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const bytes = await generated('tiny-llama3', 'F32');
     const path = join(dir, 'llama3-long.gguf');
     writeFileSync(path, bytes);
@@ -244,8 +199,8 @@ describe("Llama 3.1's rope_freqs.weight at long positions", () => {
 
     const N = 300;
     const ref = await openReference(path, 512);
-    const ours = await loadBytes(ctx, bytes, path, { contextLength: 512 });
-    const plain = await loadBytes(ctx, ones, `${path} (factors 1)`, { contextLength: 512 });
+    const ours = await loadBytes(g.ctx, bytes, path, { contextLength: 512 });
+    const plain = await loadBytes(g.ctx, ones, `${path} (factors 1)`, { contextLength: 512 });
     try {
       let text = TEXT;
       while (ours.tokenizer.encode(text).length < N) text += ` ${TEXT}`;

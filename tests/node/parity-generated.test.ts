@@ -36,16 +36,15 @@
  * activations to bf16 (2^-9 relative) for BF16 weights; measured 0.125 / 0.109 (bound 0.3).
  * Run with PXI_PARITY_REPORT=1 to print the measured numbers (specs/engine.md lists them).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { llamaCppActivationRounding } from '../../shared/engine/reference/forward';
-import type { GpuContext } from '../../shared/gpu';
 import { GEN_TYPES, type GenType } from '../../shared/model-gen';
-import { openTestContext } from '../support/gpu';
-import { openReference } from '../support/llama-cpp';
-import { diffLogProbs, generatedBytes, loadBytes, logProbsOf, referenceLogProbs, top2 } from './engine-support';
+import { useGpu } from '../support/gpu';
+import { diffLogProbs, generatedBytes, referenceLogProbs } from './engine-support';
+import { expectTop1Agrees, top1Agreement, withParityRun } from './parity-support';
 
 const TYPES: readonly GenType[] = GEN_TYPES;
 const TOLERANCE: Record<GenType, number> = {
@@ -74,39 +73,17 @@ const TEXT =
   'in the spring, when the snow on the hills melted and the wheel turned all day long.';
 const report = process.env.PXI_PARITY_REPORT === '1';
 
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'pxi-parity-'));
-
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => {
-  ctx?.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe.each(['tiny-llama', 'tiny-qwen2'] as const)('parity with llama.cpp: generated %s', (preset) => {
   it.for(TYPES)('%s', async (type, t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     // Block types straight from random valid blocks (fast, and every scale/min field varies).
     const float = type === 'F32' || type === 'F16' || type === 'BF16';
     const bytes = await generatedBytes(preset, type, float ? 'quantize' : 'direct');
-    const path = join(dir, `${preset}-${type}.gguf`);
-    writeFileSync(path, bytes);
-    const ours = await loadBytes(ctx, bytes, path, { contextLength: 64 });
-    const ref = await openReference(path, 64);
-    try {
-      const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
-      expect(ids).toHaveLength(32);
-      expect(ids).toEqual([...(ours.tokenizer.addBos ? [ref.bos] : []), ...ref.tokenize(TEXT)].slice(0, 32));
-      const V = ours.model.vocabSize;
-      const got = logProbsOf((await ours.model.forward(ids, 'all')).logits!, ids.length, V);
-      const want = await ref.logProbs(ids);
-      const exact = await referenceLogProbs(ours.source, ours.model, ids);
-
+    await withParityRun(g.ctx, bytes, join(dir, `${preset}-${type}.gguf`), TEXT, { sameTokens: true }, async ({ ours, ids, got, want, exact }) => {
       const vsExact = diffLogProbs(got, exact);
       const vsLlama = diffLogProbs(got, want);
       let emulated = null;
@@ -115,21 +92,13 @@ describe.each(['tiny-llama', 'tiny-qwen2'] as const)('parity with llama.cpp: gen
         emulated = diffLogProbs(await referenceLogProbs(ours.source, ours.model, ids, { activationRounding: llamaCppActivationRounding }), want);
       }
       const tol = TOLERANCE[type];
-      let checked = 0;
-      for (let i = 0; i < ids.length; i++) {
-        const w = top2(want[i]!);
-        if (w.margin > tol) {
-          checked++;
-          expect(top2(got[i]!).top, `top-1 at position ${i} (llama.cpp margin ${w.margin.toFixed(3)})`).toBe(w.top);
-        }
-      }
+      const checked = expectTop1Agrees(got, want, tol);
       if (report) {
         const ties = emulated ? emulated.perPosition.filter((x) => x > EMULATION_TOL).length : 0;
-        const agree = got.filter((row, i) => top2(row).top === top2(want[i]!).top).length;
         console.log(
           `${preset} ${type}: ours~exact ${vsExact.max.toExponential(2)}, ours~llama.cpp ${vsLlama.max.toExponential(2)}` +
             (emulated ? `, emulated~llama.cpp ${emulated.max.toExponential(2)} (${ties} positions past 1e-3; rms ${emulated.rms.toExponential(2)} vs exact ${exactVsLlama.rms.toExponential(2)})` : '') +
-            `, top-1 agree ${agree}/32, margin > tol at ${checked}`,
+            `, top-1 agree ${top1Agreement(got, want)}/32, margin > tol at ${checked}`,
         );
       }
       expect(vsExact.max, `ours vs exact reference, worst at ${vsExact.at}`).toBeLessThan(EXACT_TOL);
@@ -137,9 +106,6 @@ describe.each(['tiny-llama', 'tiny-qwen2'] as const)('parity with llama.cpp: gen
         expect(emulated.rms, 'emulated llama.cpp rounding vs llama.cpp (RMS)').toBeLessThan(EMULATION_RMS_RATIO * exactVsLlama.rms);
       }
       expect(vsLlama.max, `ours vs llama.cpp, worst at ${vsLlama.at}`).toBeLessThan(tol);
-    } finally {
-      ours.model.destroy();
-      await ref.dispose();
-    }
+    });
   });
 });

@@ -17,14 +17,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { openNodeModel } from '../../electron/engine';
 import { readLoraValues } from '../../shared/engine/lora';
-import type { GpuContext } from '../../shared/gpu';
 import { parseGgufBytes } from '../../shared/gguf/reader';
 import { generateLoraAdapterBytes, loraAdapterFromGguf } from '../../shared/lora';
 import { generateModelBytes, planModel, type GenType, type PresetName } from '../../shared/model-gen';
-import { openTestContext } from '../support/gpu';
+import { useGpu } from '../support/gpu';
 import { openReference } from '../support/llama-cpp';
 import { diffLogProbs, greedyAgreement, logProbsOf, referenceLogProbs, sourceFromBytes, top2 } from './engine-support';
 import { fixturePath } from '../support/fixtures';
@@ -39,18 +38,9 @@ const TEXT = 'The keeper wrote down what she learned about the river and the mil
 const TOLERANCE: Partial<Record<GenType, number>> = { F32: 1e-3, Q8_0: 0.6, Q4_K: 0.8 };
 const report = process.env.PXI_PARITY_REPORT === '1';
 
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 const dir = mkdtempSync(join(tmpdir(), 'pxi-lora-'));
-beforeAll(async () => {
-  const r = await openTestContext();
-  if (r.ctx) ctx = r.ctx;
-  else reason = r.reason;
-});
-afterAll(() => {
-  ctx?.destroy();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 async function files(preset: PresetName, type: GenType, rank: number, seed = 1, trained = false): Promise<{ base: string; adapter: string }> {
   const float = type === 'F32' || type === 'F16';
@@ -71,8 +61,8 @@ async function trainAdapter(bytes: Uint8Array, name: string, rank: number): Prom
   const stream = Int32Array.from(tokenizerFromGguf(source.header.metadata, name).encode(text));
   const [B, T] = [4, 32];
   const windows = new RandomWindows(stream, B, T, 1, 1);
-  const frozen = await FrozenBase.load(ctx!, source, cfg);
-  const trainer = await GpuTrainer.create(ctx!, cfg, { batch: B, seqLen: T }, initLoraParams(cfg, lora, 1), { base: frozen, lora });
+  const frozen = await FrozenBase.load(g.ctx!, source, cfg);
+  const trainer = await GpuTrainer.create(g.ctx!, cfg, { batch: B, seqLen: T }, initLoraParams(cfg, lora, 1), { base: frozen, lora });
   try {
     for (let s = 1; s <= 30; s++) await trainer.step([windows.microBatch(s, 0)], s, { lr: 3e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, maxNorm: 1 });
     const p = await trainer.readParams();
@@ -97,10 +87,10 @@ const CASES: readonly (readonly [PresetName, GenType, number, number, 'generated
 
 describe('LoRA adapters as llama.cpp applies them', () => {
   it.for(CASES)('%s %s, rank %s, scale %s, %s adapter', async ([preset, type, rank, scale, kind], t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const f = await files(preset, type, rank, 1, kind === 'trained');
-    const ours = await openNodeModel(f.base, { ctx, contextLength: 64, loraPath: f.adapter, loraScale: scale, tuningFile: false });
-    const plain = await openNodeModel(f.base, { ctx, contextLength: 64, tuningFile: false });
+    const ours = await openNodeModel(f.base, { ctx: g.ctx, contextLength: 64, loraPath: f.adapter, loraScale: scale, tuningFile: false });
+    const plain = await openNodeModel(f.base, { ctx: g.ctx, contextLength: 64, tuningFile: false });
     const ref = await openReference(f.base, 64, { lora: { filePath: f.adapter, scale } });
     try {
       const ids = ours.tokenizer.encode(TEXT).slice(0, 32);
@@ -135,9 +125,9 @@ describe('LoRA adapters as llama.cpp applies them', () => {
   });
 
   it('refuses an adapter made for another base, naming the tensor', async (t) => {
-    if (!ctx) return t.skip(reason);
+    if (!g.ctx) return t.skip(g.reason);
     const llama = await files('tiny-llama', 'F32', 4);
     const qwen = await files('tiny-qwen2', 'F32', 4);
-    await expect(openNodeModel(llama.base, { ctx, contextLength: 16, loraPath: qwen.adapter, tuningFile: false })).rejects.toThrow(/lora/i);
+    await expect(openNodeModel(llama.base, { ctx: g.ctx, contextLength: 16, loraPath: qwen.adapter, tuningFile: false })).rejects.toThrow(/lora/i);
   });
 });

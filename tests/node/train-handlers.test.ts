@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Services } from '../../electron/services';
 import { weightChange } from '../../electron/ops/train-weight-change';
 import { bucketHistory } from '../../electron/services/train-run-info';
 import { readCheckpoint } from '../../electron/train/checkpoint';
@@ -19,7 +18,7 @@ import { paramSpecs } from '../../shared/train/config';
 import { initParams } from '../../shared/train/init';
 import { modelConfigOf, parseRecipe } from '../../shared/train/recipe';
 import { changeTiles, logRange } from '../../renderer/src/explorer/weight-change';
-import { fixturePath } from '../support/fixtures';
+import { code, collectTrainEvents, testServices, writeTextSlices } from '../support/services';
 import { openNodeGpu } from '../support/webgpu-node';
 
 let tmp: string;
@@ -30,10 +29,7 @@ let validText: string;
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'train-handlers-'));
   // A slice of the fixture text: the tokenizer and the token shards are made in a second or two.
-  trainText = path.join(tmp, 'train.txt');
-  validText = path.join(tmp, 'valid.txt');
-  fs.writeFileSync(trainText, fs.readFileSync(fixturePath('corpus', 'tinystories-train.txt'), 'utf8').slice(0, 60_000));
-  fs.writeFileSync(validText, fs.readFileSync(fixturePath('corpus', 'tinystories-valid.txt'), 'utf8').slice(0, 16_000));
+  ({ trainText, validText } = writeTextSlices(tmp, 60_000, 16_000));
   const r = await openNodeGpu();
   if (!r.gpu) gpuReason = r.reason;
 });
@@ -47,15 +43,6 @@ const recipe = (name: string, steps = 40) => ({
   data: { train: [trainText], valid: [validText], vocab: 300 },
   train: { steps, batch: 4, lr: 3e-3, warmup: 4, evalEvery: 10, evalBatches: 2, checkpointEvery: 10, sampleEvery: 20 },
 });
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return `${(e as { code?: string }).code}: ${(e as Error).message}`;
-  }
-  return 'resolved';
-}
 
 describe('weight change and history buckets (pure)', () => {
   it('takes the RMS of the change per tensor and per tile of its stored values', () => {
@@ -132,14 +119,10 @@ describe('train channels on the services', () => {
   it('starts, pauses, resumes and finishes a run; reads it back after a restart; cancels it', async (t) => {
     if (gpuReason) return t.skip(`no WebGPU adapter: ${gpuReason}`);
     const dataDir = path.join(tmp, 'data');
-    let services = new Services({ dataDir, mode: 'browser', version: '0.0.0-test' });
+    let services = testServices(dataDir);
     let call = directCaller(services.dispatch);
     const seen: EventPayload<'train:event'>[] = [];
-    const listen = (s: Services) =>
-      s.onEvent((name, payload) => {
-        if (name === 'train:event') seen.push(payload as EventPayload<'train:event'>);
-      });
-    listen(services);
+    collectTrainEvents(services, seen);
     try {
       // Refusals before anything runs.
       expect(await code(call('train:start', { recipe: { ...recipe('r'), data: { ...recipe('r').data, train: ['relative/train.txt'] } } }))).toMatch(/^TRAIN_BAD_PATH: .*relative\/train\.txt.*absolute/);
@@ -240,7 +223,7 @@ describe('train channels on the services', () => {
 
       // A restart: the same run, history and changes, from the checkpoints and the records.
       await services.close();
-      services = new Services({ dataDir, mode: 'browser', version: '0.0.0-test' });
+      services = testServices(dataDir);
       call = directCaller(services.dispatch);
       const again = (await call('train:runs', {})).runs;
       expect(again).toHaveLength(1);
@@ -264,7 +247,7 @@ describe('train channels on the services', () => {
   it('cancels a running run: it stops, its checkpoints go, and it never comes back', async (t) => {
     if (gpuReason) return t.skip(`no WebGPU adapter: ${gpuReason}`);
     const dataDir = path.join(tmp, 'data-cancel');
-    let services = new Services({ dataDir, mode: 'browser', version: '0.0.0-test' });
+    let services = testServices(dataDir);
     let call = directCaller(services.dispatch);
     let steps = 0;
     services.onEvent((name, payload) => {
@@ -281,7 +264,7 @@ describe('train channels on the services', () => {
       expect(store.volume.ls().filter((f) => f.name.startsWith('train/doomed/'))).toEqual([]);
       // The same name can be used again, and a restart does not bring the cancelled task back.
       await services.close();
-      services = new Services({ dataDir, mode: 'browser', version: '0.0.0-test' });
+      services = testServices(dataDir);
       call = directCaller(services.dispatch);
       expect((await call('train:runs', {})).runs).toEqual([]);
       const tasks = (await call('tasks:list', {})).tasks.filter((x) => x.kind === 'model.train');

@@ -12,33 +12,23 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Services } from '../../electron/services';
 import { latestCheckpoint } from '../../electron/train/checkpoint';
 import type { EventPayload } from '../../shared/ipc/contract';
 import { directCaller } from '../../shared/ipc/dispatch';
-import type { GpuContext } from '../../shared/gpu';
 import { WindowRun } from '../../renderer/src/train/window-run';
-import { fixturePath } from '../support/fixtures';
-import { openTestContext } from '../support/gpu';
+import { code, collectTrainEvents, testServices, writeTextSlices } from '../support/services';
+import { useGpu } from '../support/gpu';
 
 let tmp: string;
-let ctx: GpuContext | null = null;
-let reason = '';
+const g = useGpu();
 let trainText: string;
 let validText: string;
 
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'train-window-'));
-  trainText = path.join(tmp, 'train.txt');
-  validText = path.join(tmp, 'valid.txt');
-  fs.writeFileSync(trainText, fs.readFileSync(fixturePath('corpus', 'tinystories-train.txt'), 'utf8').slice(0, 60_000));
-  fs.writeFileSync(validText, fs.readFileSync(fixturePath('corpus', 'tinystories-valid.txt'), 'utf8').slice(0, 16_000));
-  const r = await openTestContext();
-  ctx = r.ctx;
-  reason = r.reason ?? '';
+  ({ trainText, validText } = writeTextSlices(tmp, 60_000, 16_000));
 });
 afterAll(() => {
-  ctx?.destroy();
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -49,28 +39,17 @@ const recipe = (name: string) => ({
   train: { steps: 12, batch: 4, accum: 2, lr: 3e-3, warmup: 3, evalEvery: 4, evalBatches: 2, checkpointEvery: 4, sampleEvery: 6 },
 });
 
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return `${(e as { code?: string }).code}: ${(e as Error).message}`;
-  }
-  return 'resolved';
-}
-
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 describe('window runs through the services', () => {
   it('train in the window with the services’ data and checkpoints; pause and resume across window and background to the same weights', async (t) => {
-    if (!ctx) return t.skip(`no WebGPU adapter: ${reason}`);
-    const gpu = ctx;
-    const services = new Services({ dataDir: path.join(tmp, 'data'), mode: 'browser', version: '0.0.0-test' });
+    if (!g.ctx) return t.skip(`no WebGPU adapter: ${g.reason}`);
+    const gpu = g.ctx;
+    const services = testServices(path.join(tmp, 'data'));
     const call = directCaller(services.dispatch);
     const api = { call };
     const seen: EventPayload<'train:event'>[] = [];
-    services.onEvent((name, payload) => {
-      if (name === 'train:event') seen.push(payload as EventPayload<'train:event'>);
-    });
+    collectTrainEvents(services, seen);
     const runOf = async (run: string) => (await call('train:runs', {})).runs.find((r) => r.run === run)!;
     const waitFor = async (run: string, states: string[]) => {
       for (let i = 0; i < 3000; i++) {

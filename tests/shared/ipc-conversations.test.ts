@@ -6,30 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { CONVERSATION_LIMITS as L, type Conversation, type ConversationMessage } from '../../shared/ipc/channels/conversations';
 import { channelNames } from '../../shared/ipc/contract';
-import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
-
-const ctx = { transport: 'direct' as const, origin: 'test' };
-
-function handlers(overrides: Partial<Handlers>): Handlers {
-  const all = Object.fromEntries(
-    channelNames.map((c) => [
-      c,
-      () => {
-        throw new Error(`${c} is not under test`);
-      },
-    ]),
-  );
-  return { ...all, ...overrides } as Handlers;
-}
-
-async function refused(d: ReturnType<typeof createDispatcher>, channel: string, payload: unknown, code: string, msg: RegExp): Promise<void> {
-  const env = await d(channel, payload, ctx);
-  expect(env.ok, `${channel} ${JSON.stringify(payload).slice(0, 200)}`).toBe(false);
-  if (!env.ok) {
-    expect(env.error.code).toBe(code);
-    expect(env.error.message).toMatch(msg);
-  }
-}
+import { createDispatcher } from '../../shared/ipc/dispatch';
+import { ctx, handlers, refused } from '../support/ipc';
 
 const settings = { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1, maxTokens: 256, seed: null, contextLength: null };
 const message = (over: Partial<ConversationMessage> = {}): ConversationMessage => ({ id: 1, role: 'user', text: 'hi', state: 'done', stats: null, error: null, createdAt: 1, updatedAt: 1, ...over });

@@ -7,29 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILTIN_CORPUS_NAME, CORPUS_LIMITS, type SearchAnswer } from '../../shared/ipc/channels/corpus';
 import { channelNames } from '../../shared/ipc/contract';
 import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
-
-const ctx = { transport: 'direct' as const, origin: 'test' };
-
-function handlers(overrides: Partial<Handlers>): Handlers {
-  const all = Object.fromEntries(
-    channelNames.map((c) => [
-      c,
-      () => {
-        throw new Error(`${c} is not under test`);
-      },
-    ]),
-  );
-  return { ...all, ...overrides } as Handlers;
-}
-
-async function refused(d: ReturnType<typeof createDispatcher>, channel: string, payload: unknown, code: string, msg: RegExp): Promise<void> {
-  const env = await d(channel, payload, ctx);
-  expect(env.ok, `${channel} ${JSON.stringify(payload)?.slice(0, 200)}`).toBe(false);
-  if (!env.ok) {
-    expect(env.error.code).toBe(code);
-    expect(env.error.message).toMatch(msg);
-  }
-}
+import { ctx, handlers, refused } from '../support/ipc';
 
 const hit = {
   corpus: 'docs',

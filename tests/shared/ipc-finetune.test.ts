@@ -6,32 +6,9 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_ADAPTERS } from '../../shared/ipc/channels/models';
 import type { FinetuneRun } from '../../shared/ipc/channels/train';
-import { channelNames } from '../../shared/ipc/contract';
-import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
+import { createDispatcher } from '../../shared/ipc/dispatch';
+import { ctx, handlers, refused } from '../support/ipc';
 import { parseFinetuneRecipe } from '../../shared/train/finetune-recipe';
-
-const ctx = { transport: 'direct' as const, origin: 'test' };
-
-function handlers(overrides: Partial<Handlers>): Handlers {
-  const all = Object.fromEntries(
-    channelNames.map((c) => [
-      c,
-      () => {
-        throw new Error(`${c} is not under test`);
-      },
-    ]),
-  );
-  return { ...all, ...overrides } as Handlers;
-}
-
-async function refused(d: ReturnType<typeof createDispatcher>, channel: string, payload: unknown, code: string, msg: RegExp): Promise<void> {
-  const env = await d(channel, payload, ctx);
-  expect(env.ok, `${channel} ${JSON.stringify(payload)}`).toBe(false);
-  if (!env.ok) {
-    expect(env.error.code).toBe(code);
-    expect(env.error.message).toMatch(msg);
-  }
-}
 
 const start = { model: 'stories260K', data: { train: ['/data/train.txt'] } };
 

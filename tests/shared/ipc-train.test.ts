@@ -5,21 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointStateSchema, TRAIN_LIMITS, type TrainingRun } from '../../shared/ipc/channels/train';
 import { channelNames, events, eventNames } from '../../shared/ipc/contract';
-import { createDispatcher, type Handlers } from '../../shared/ipc/dispatch';
-
-const ctx = { transport: 'direct' as const, origin: 'test' };
-
-function handlers(overrides: Partial<Handlers>): Handlers {
-  const all = Object.fromEntries(
-    channelNames.map((c) => [
-      c,
-      () => {
-        throw new Error(`${c} is not under test`);
-      },
-    ]),
-  );
-  return { ...all, ...overrides } as Handlers;
-}
+import { createDispatcher } from '../../shared/ipc/dispatch';
+import { ctx, handlers, refused } from '../support/ipc';
 
 const recipe = {
   name: 'tiny',
@@ -52,15 +39,6 @@ const run = (over: Partial<TrainingRun> = {}): TrainingRun => ({
   updatedAt: 2,
   ...over,
 });
-
-async function refused(d: ReturnType<typeof createDispatcher>, channel: string, payload: unknown, code: string, msg: RegExp): Promise<void> {
-  const env = await d(channel, payload, ctx);
-  expect(env.ok, `${channel} ${JSON.stringify(payload)}`).toBe(false);
-  if (!env.ok) {
-    expect(env.error.code).toBe(code);
-    expect(env.error.message).toMatch(msg);
-  }
-}
 
 describe('train channels in the contract', () => {
   it('declares the train channels and the train:event event', () => {

@@ -27,18 +27,9 @@ import {
   type PresetName,
 } from '../../shared/model-gen';
 import { ChatTemplate, TokenType, tokenizerFromGguf } from '../../shared/tokenizer';
+import { codeOf } from '../support/errors';
 
 const NEW_PRESETS: readonly PresetName[] = ['tiny-qwen3', 'tiny-gemma2', 'tiny-gemma3', 'tiny-phi3', 'tiny-phi4-mini', 'tiny-mistral', 'tiny-smollm', 'tiny-llama3'];
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelGenError);
-    return (e as ModelGenError).code;
-  }
-  return undefined;
-}
 
 /** The tensors llama.cpp's loader creates for the architecture (src/models/<arch>.cpp), written out independently. */
 function expectedTensors(c: ModelConfig): [string, number[]][] {
@@ -190,17 +181,17 @@ describe('presets of the other architectures', () => {
     expect(resolveConfig('tiny-phi3', { ropeDim: 32 }).ropeDim).toBe(32);
     expect(resolveConfig('tiny-qwen3', { heads: 8 })).toMatchObject({ heads: 8, headDim: 128, kvHeads: 2 });
     // Q4_K rows: heads·head_dim = 4·96 = 384 is not a whole number of 256-blocks.
-    expect(codeOf(() => resolveConfig('tiny-qwen3', { headDim: 96 }, 'Q4_K'))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-qwen3', { headDim: 96 }, 'Q4_K'))).toBe('MODELGEN_DIMS');
     expect(resolveConfig('tiny-qwen3', { headDim: 96 }, 'Q8_0').headDim).toBe(96);
-    expect(codeOf(() => resolveConfig('tiny-gemma2', { tied: false }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-llama', { headDim: 128 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-phi3', { headDim: 128 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-qwen3', { ropeDim: 64 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-phi3', { ropeDim: 33 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-phi3', { ropeDim: 128 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-llama3', { slidingWindow: 8 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-gemma2', { slidingWindow: 0 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-gemma2', { vocab: 261 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-gemma2', { tied: false }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { headDim: 128 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-phi3', { headDim: 128 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-qwen3', { ropeDim: 64 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-phi3', { ropeDim: 33 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-phi3', { ropeDim: 128 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama3', { slidingWindow: 8 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-gemma2', { slidingWindow: 0 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-gemma2', { vocab: 261 }))).toBe('MODELGEN_DIMS');
     expect(resolveConfig('tiny-gemma2', { vocab: 262 }).vocab).toBe(262);
   });
 });

@@ -29,16 +29,7 @@ import {
   type GenType,
   type PresetName,
 } from '../../shared/model-gen';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelGenError);
-    return (e as ModelGenError).code;
-  }
-  return undefined;
-}
+import { codeOf } from '../support/errors';
 
 /**
  * A hand-written table: each row is a tensor and its type under the ten mixes, in GEN_MIXES order
@@ -251,7 +242,7 @@ describe('llama-quantize mixes: per-tensor types', () => {
 
   it('mixes accept rows that are multiples of 32 (the fallbacks), uniform K-quants still need 256', () => {
     expect(resolveConfig('tiny-llama', { embd: 288, heads: 4 }, { mix: 'Q4_K_M' })).toMatchObject({ embd: 288 });
-    expect(codeOf(() => resolveConfig('tiny-llama', { embd: 288, heads: 4 }, 'Q4_K'))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { embd: 288, heads: 4 }, 'Q4_K'))).toBe('MODELGEN_DIMS');
     expect(() => resolveConfig('tiny-llama', { ff: 336 }, { mix: 'Q4_K_M' })).toThrow('ff = 336: must be a multiple of 32 for the Q4_K_M mix');
   });
 });
@@ -296,8 +287,8 @@ describe('llama-quantize mixes: files', () => {
   });
 
   it('refuses both or neither of type and mix, and unknown mixes', () => {
-    expect(codeOf(() => planModel({ preset: 'tiny-llama' } as never))).toBe('MODELGEN_TYPE');
-    expect(codeOf(() => planModel({ preset: 'tiny-llama', type: 'Q4_K', mix: 'Q4_K_M' } as never))).toBe('MODELGEN_TYPE');
-    expect(codeOf(() => planModel({ preset: 'tiny-llama', mix: 'Q4_K' as GenMix }))).toBe('MODELGEN_TYPE');
+    expect(codeOf(ModelGenError, () => planModel({ preset: 'tiny-llama' } as never))).toBe('MODELGEN_TYPE');
+    expect(codeOf(ModelGenError, () => planModel({ preset: 'tiny-llama', type: 'Q4_K', mix: 'Q4_K_M' } as never))).toBe('MODELGEN_TYPE');
+    expect(codeOf(ModelGenError, () => planModel({ preset: 'tiny-llama', mix: 'Q4_K' as GenMix }))).toBe('MODELGEN_TYPE');
   });
 });

@@ -30,18 +30,9 @@ import {
 } from '../../shared/model-gen';
 import { QUANT_FORMATS } from '../../shared/quant';
 import { ChatTemplate, Tokenizer, TokenType, tokenizerFromGguf } from '../../shared/tokenizer';
+import { codeOf } from '../support/errors';
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(ModelGenError);
-    return (e as ModelGenError).code;
-  }
-  return undefined;
-}
 
 function collect(t: GenTensor, seed: number, method: 'quantize' | 'direct', chunkBytes?: number): Uint8Array {
   const ch = tensorChunks(t, seed, method, chunkBytes);
@@ -169,15 +160,15 @@ describe('presets', () => {
   it('applies overrides and refuses shapes llama.cpp or the type cannot hold', () => {
     const c = resolveConfig('tiny-qwen2', { blocks: 3, embd: 512, heads: 8, kvHeads: 4, vocab: 2000, tied: true }, 'Q4_K');
     expect(c).toMatchObject({ blocks: 3, embd: 512, heads: 8, kvHeads: 4, vocab: 2000, tokens: 1976, tied: true });
-    expect(codeOf(() => resolveConfig('tiny-llama', { embd: 320 }, 'Q4_K'))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { embd: 320 }, 'Q4_K'))).toBe('MODELGEN_DIMS');
     expect(resolveConfig('tiny-llama', { embd: 320, heads: 5 }, 'Q8_0')).toMatchObject({ embd: 320, heads: 5, kvHeads: 1 });
     expect(resolveConfig('qwen2.5-7b', { heads: 16 })).toMatchObject({ heads: 16, kvHeads: 4 });
-    expect(codeOf(() => resolveConfig('tiny-llama', { heads: 3 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-llama', { kvHeads: 3 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-llama', { vocab: 100 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-llama', { blocks: 0 }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('huge-llama'))).toBe('MODELGEN_PRESET');
-    expect(codeOf(() => planModel({ preset: 'tiny-llama', type: 'F32', seed: 2 ** 32 }))).toBe('MODELGEN_SEED');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { heads: 3 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { kvHeads: 3 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { vocab: 100 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { blocks: 0 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('huge-llama'))).toBe('MODELGEN_PRESET');
+    expect(codeOf(ModelGenError, () => planModel({ preset: 'tiny-llama', type: 'F32', seed: 2 ** 32 }))).toBe('MODELGEN_SEED');
   });
 });
 
@@ -460,7 +451,7 @@ describe('whole files', () => {
   });
 
   it('refuses file options out of range, and extra metadata that would replace generated keys', () => {
-    const file = (f: object): string | undefined => codeOf(() => planModel({ preset: 'tiny-llama', type: 'F32', file: f }));
+    const file = (f: object): string | undefined => codeOf(ModelGenError, () => planModel({ preset: 'tiny-llama', type: 'F32', file: f }));
     for (const alignment of [0, 3, 48, 1 << 17, 1.5, -8]) expect(file({ alignment }), `alignment ${alignment}`).toBe('MODELGEN_FILE');
     for (const alignment of [1, 8, 256, 1 << 16]) expect(file({ alignment }), `alignment ${alignment}`).toBeUndefined();
     expect(file({ version: 1 })).toBe('MODELGEN_FILE');
@@ -472,7 +463,7 @@ describe('whole files', () => {
 
   it('small SentencePiece vocabularies without byte tokens, only when asked', () => {
     // Without the option the byte tokens set the floor (pxi gen's behaviour).
-    expect(codeOf(() => resolveConfig('tiny-llama', { vocab: 32 }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { vocab: 32 }))).toBe('MODELGEN_DIMS');
     const c = resolveConfig('tiny-llama', { vocab: 32, embd: 32, ff: 32, heads: 2, kvHeads: 1, byteTokens: false });
     expect(c).toMatchObject({ vocab: 32, tokens: 32, byteTokens: false });
     const plan = planModel({ preset: 'tiny-llama', type: 'F32', overrides: { vocab: 32, embd: 32, ff: 32, heads: 2, kvHeads: 1, byteTokens: false } });
@@ -483,10 +474,10 @@ describe('whole files', () => {
     expect(plan.tensors.find((t) => t.name === 'token_embd.weight')!.dims).toEqual([32, 32]);
     expect(buildSpmVocab(1024).tokens).toEqual(buildSpmVocab(1024, 'llama', true).tokens);
     // The floor is the control tokens and one piece; byte-level BPE cannot leave its bytes out.
-    expect(codeOf(() => resolveConfig('tiny-llama', { vocab: 4, byteTokens: false }))).toBeUndefined();
-    expect(codeOf(() => resolveConfig('tiny-llama', { vocab: 3, byteTokens: false }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-qwen2', { byteTokens: false }))).toBe('MODELGEN_DIMS');
-    expect(codeOf(() => resolveConfig('tiny-llama', { byteTokens: true }))).toBeUndefined();
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { vocab: 4, byteTokens: false }))).toBeUndefined();
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { vocab: 3, byteTokens: false }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-qwen2', { byteTokens: false }))).toBe('MODELGEN_DIMS');
+    expect(codeOf(ModelGenError, () => resolveConfig('tiny-llama', { byteTokens: true }))).toBeUndefined();
     expect(resolveConfig('tiny-llama', { byteTokens: true })).toEqual(presetConfig('tiny-llama'));
   });
 

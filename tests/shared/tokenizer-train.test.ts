@@ -23,18 +23,9 @@ import {
   type TrainedTokenizer,
 } from '../../shared/tokenizer-train';
 import { fixturePath } from '../support/fixtures';
+import { codeOf } from '../support/errors';
 
 const STORIES = readFileSync(fixturePath('corpus', 'tinystories-valid.txt'), 'utf8').slice(0, 60_000);
-
-function codeOf(f: () => unknown): string | undefined {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TokenizerTrainError);
-    return (e as TokenizerTrainError).code;
-  }
-  return undefined;
-}
 
 describe('trainTokenizer', () => {
   it('merges the most frequent pair first, ties to the smaller text, and lays out the vocabulary', () => {
@@ -111,11 +102,11 @@ describe('trainTokenizer', () => {
   });
 
   it('refuses impossible options and text too small for the vocabulary, saying what is possible', () => {
-    expect(codeOf(() => trainTokenizer(['abc'], { vocabSize: 258 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
-    expect(codeOf(() => trainTokenizer(['abc'], { vocabSize: 300.5 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
-    expect(codeOf(() => trainTokenizer(['abc'], { vocabSize: 300, characterCoverage: 0 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
-    expect(codeOf(() => trainTokenizer(['abc'], { vocabSize: 300, maxPieceLength: 0 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
-    expect(codeOf(() => trainTokenizer(['', ''], { vocabSize: 300 }))).toBe('TOKENIZER_TRAIN_EMPTY');
+    expect(codeOf(TokenizerTrainError, () => trainTokenizer(['abc'], { vocabSize: 258 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
+    expect(codeOf(TokenizerTrainError, () => trainTokenizer(['abc'], { vocabSize: 300.5 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
+    expect(codeOf(TokenizerTrainError, () => trainTokenizer(['abc'], { vocabSize: 300, characterCoverage: 0 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
+    expect(codeOf(TokenizerTrainError, () => trainTokenizer(['abc'], { vocabSize: 300, maxPieceLength: 0 }))).toBe('TOKENIZER_TRAIN_OPTIONS');
+    expect(codeOf(TokenizerTrainError, () => trainTokenizer(['', ''], { vocabSize: 300 }))).toBe('TOKENIZER_TRAIN_EMPTY');
     try {
       trainTokenizer(['abc abc'], { vocabSize: 300 });
       expect.unreachable();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { gv, type GgufValue } from '../../shared/gguf/values';
 import { ChatTemplate, renderChat, Tokenizer, TokenizerError, type TokenizerSpec } from '../../shared/tokenizer';
 import { chatTemplateFromGguf, tokenizerSpecFromGguf } from '../../shared/tokenizer/from-gguf';
+import { codeOf } from '../support/errors';
 
 /** A small SentencePiece vocabulary: <unk> <s> </s>, two byte tokens, then pieces with scores. */
 function spm(extra: [string, number][], over: Partial<TokenizerSpec> = {}): TokenizerSpec {
@@ -21,16 +22,6 @@ function spm(extra: [string, number][], over: Partial<TokenizerSpec> = {}): Toke
     tokenTypes: Int32Array.from(all.map((t) => t[2])),
     ...over,
   };
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TokenizerError);
-    return (e as TokenizerError).code;
-  }
-  return undefined;
 }
 
 const letters: [string, number][] = [
@@ -107,24 +98,24 @@ describe('vocabulary validation', () => {
     const s = spm(letters);
     const tokens = [...s.tokens];
     tokens[4] = text;
-    expect(codeOf(() => new Tokenizer({ ...s, tokens }))).toBe('TOKENIZER_BYTE_TOKEN');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...s, tokens }))).toBe('TOKENIZER_BYTE_TOKEN');
   });
 
   it('refuses lengths that disagree, NaN scores, unknown models and pre-tokenizers, bad merges', () => {
     const s = spm(letters);
-    expect(codeOf(() => new Tokenizer({ ...s, scores: new Float32Array(3) }))).toBe('TOKENIZER_VOCAB');
-    expect(codeOf(() => new Tokenizer({ ...s, tokenTypes: new Int32Array(1) }))).toBe('TOKENIZER_VOCAB');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...s, scores: new Float32Array(3) }))).toBe('TOKENIZER_VOCAB');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...s, tokenTypes: new Int32Array(1) }))).toBe('TOKENIZER_VOCAB');
     const nan = Float32Array.from(s.scores!);
     nan[7] = NaN;
-    expect(codeOf(() => new Tokenizer({ ...s, scores: nan }))).toBe('TOKENIZER_VOCAB');
-    expect(codeOf(() => new Tokenizer({ ...s, tokens: [] }))).toBe('TOKENIZER_VOCAB');
-    expect(codeOf(() => new Tokenizer({ ...s, model: 't5' as 'llama' }))).toBe('TOKENIZER_UNSUPPORTED');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...s, scores: nan }))).toBe('TOKENIZER_VOCAB');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...s, tokens: [] }))).toBe('TOKENIZER_VOCAB');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...s, model: 't5' as 'llama' }))).toBe('TOKENIZER_UNSUPPORTED');
     const bpe: TokenizerSpec = { model: 'gpt2', pre: 'qwen2', tokens: ['a', 'b', 'ab'], merges: ['a b'] };
     expect(new Tokenizer(bpe).encode('ab')).toEqual([2]);
-    expect(codeOf(() => new Tokenizer({ ...bpe, pre: 'tekken' }))).toBe('TOKENIZER_UNSUPPORTED');
-    expect(codeOf(() => new Tokenizer({ ...bpe, pre: undefined }))).toBe('TOKENIZER_UNSUPPORTED');
-    expect(codeOf(() => new Tokenizer({ ...bpe, merges: ['ab'] }))).toBe('TOKENIZER_MERGE');
-    expect(codeOf(() => new Tokenizer({ ...bpe, merges: [] }))).toBe('TOKENIZER_VOCAB');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...bpe, pre: 'tekken' }))).toBe('TOKENIZER_UNSUPPORTED');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...bpe, pre: undefined }))).toBe('TOKENIZER_UNSUPPORTED');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...bpe, merges: ['ab'] }))).toBe('TOKENIZER_MERGE');
+    expect(codeOf(TokenizerError, () => new Tokenizer({ ...bpe, merges: [] }))).toBe('TOKENIZER_VOCAB');
   });
 
   it('keeps the default for an out-of-range special id, with a warning', () => {
@@ -136,14 +127,14 @@ describe('vocabulary validation', () => {
 
   it('refuses to decode ids outside the vocabulary', () => {
     const t = new Tokenizer(spm(letters));
-    expect(codeOf(() => t.decode([t.size]))).toBe('TOKENIZER_TOKEN_ID');
-    expect(codeOf(() => t.decode([-1]))).toBe('TOKENIZER_TOKEN_ID');
-    expect(codeOf(() => t.decode([1.5]))).toBe('TOKENIZER_TOKEN_ID');
+    expect(codeOf(TokenizerError, () => t.decode([t.size]))).toBe('TOKENIZER_TOKEN_ID');
+    expect(codeOf(TokenizerError, () => t.decode([-1]))).toBe('TOKENIZER_TOKEN_ID');
+    expect(codeOf(TokenizerError, () => t.decode([1.5]))).toBe('TOKENIZER_TOKEN_ID');
   });
 
   it('fails clearly when BOS is to be added but the vocabulary has none', () => {
     const t = new Tokenizer({ model: 'gpt2', pre: 'qwen2', tokens: ['a'], merges: ['a a'], addBos: true });
-    expect(codeOf(() => t.encode('a'))).toBe('TOKENIZER_NO_TOKEN');
+    expect(codeOf(TokenizerError, () => t.encode('a'))).toBe('TOKENIZER_NO_TOKEN');
   });
 });
 
@@ -176,13 +167,13 @@ describe('GGUF metadata', () => {
     expect(() => tokenizerSpecFromGguf(m, 'x.gguf')).toThrow(/x\.gguf: tokenizer\.ggml\.token_type is array of float32/);
     const m2 = base();
     m2.set('tokenizer.ggml.bos_token_id', gv.str('1'));
-    expect(codeOf(() => tokenizerSpecFromGguf(m2))).toBe('TOKENIZER_GGUF');
+    expect(codeOf(TokenizerError, () => tokenizerSpecFromGguf(m2))).toBe('TOKENIZER_GGUF');
     const m3 = base();
     m3.delete('tokenizer.ggml.tokens');
-    expect(codeOf(() => tokenizerSpecFromGguf(m3))).toBe('TOKENIZER_GGUF');
+    expect(codeOf(TokenizerError, () => tokenizerSpecFromGguf(m3))).toBe('TOKENIZER_GGUF');
     const m4 = base();
     m4.set('tokenizer.ggml.model', gv.str('t5'));
-    expect(codeOf(() => tokenizerSpecFromGguf(m4))).toBe('TOKENIZER_UNSUPPORTED');
+    expect(codeOf(TokenizerError, () => tokenizerSpecFromGguf(m4))).toBe('TOKENIZER_UNSUPPORTED');
   });
 });
 
@@ -207,14 +198,14 @@ describe('chat templates', () => {
   });
 
   it('gives a typed error for a template that does not parse', () => {
-    expect(codeOf(() => renderChat('{% for m in messages %}{{ m.content }}', messages))).toBe('CHAT_TEMPLATE_PARSE');
-    expect(codeOf(() => new ChatTemplate('{{ messages[ }}'))).toBe('CHAT_TEMPLATE_PARSE');
+    expect(codeOf(TokenizerError, () => renderChat('{% for m in messages %}{{ m.content }}', messages))).toBe('CHAT_TEMPLATE_PARSE');
+    expect(codeOf(TokenizerError, () => new ChatTemplate('{{ messages[ }}'))).toBe('CHAT_TEMPLATE_PARSE');
   });
 
   it('gives a typed error when the template raises', () => {
     const t = new ChatTemplate("{% if messages[0].role != 'user' %}{{ raise_exception('user first') }}{% endif %}ok");
     expect(t.render([{ role: 'user', content: 'x' }])).toBe('ok');
     expect(() => t.render(messages)).toThrow(/user first/);
-    expect(codeOf(() => t.render(messages))).toBe('CHAT_TEMPLATE_RENDER');
+    expect(codeOf(TokenizerError, () => t.render(messages))).toBe('CHAT_TEMPLATE_RENDER');
   });
 });

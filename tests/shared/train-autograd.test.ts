@@ -21,7 +21,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { compareClose, randomF32, rng } from '../support/compare';
 import { headDim, paramSpecs, ropeNeox, type TrainModelConfig } from '../../shared/train/config';
 import { ropeInvFreq } from '../../shared/engine/reference/rope';
-import { referenceLogits, referenceLossAndGrads } from '../../shared/train/reference/model';
+import { referenceLogits, referenceLossAndGrads, splitTokens } from '../../shared/train/reference/model';
 import {
   attentionBackward,
   attentionForward,
@@ -277,14 +277,7 @@ describe('train reference model vs tfjs autograd (f32)', () => {
       const params = randomParams(cfg, 201);
       const r = rng(202);
       const tokens = new Int32Array(B * (T + 1)).map(() => Math.floor(r() * cfg.vocab));
-      const ids = new Int32Array(B * T);
-      const targets = new Int32Array(B * T);
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) {
-          ids[b * T + t] = tokens[b * (T + 1) + t]!;
-          targets[b * T + t] = tokens[b * (T + 1) + t + 1]!;
-        }
-      }
+      const { ids, targets } = splitTokens(tokens, B, T);
       const specs = paramSpecs(cfg);
       const got = tf.tidy(() => {
         const ts = specs.map((s) => t2(params.get(s.name)!, [...s.shape]));
@@ -318,14 +311,7 @@ describe('LoRA training reference vs tfjs autograd (f32)', () => {
       const specs = loraParamSpecs(cfg, lora);
       const adapters = new Map(specs.map((s) => [s.name, Float32Array.from({ length: s.size }, () => r() - 0.5)]));
       const tokens = new Int32Array(B * (T + 1)).map(() => Math.floor(r() * cfg.vocab));
-      const ids = new Int32Array(B * T);
-      const targets = new Int32Array(B * T);
-      for (let b = 0; b < B; b++) {
-        for (let t = 0; t < T; t++) {
-          ids[b * T + t] = tokens[b * (T + 1) + t]!;
-          targets[b * T + t] = tokens[b * (T + 1) + t + 1]!;
-        }
-      }
+      const { ids, targets } = splitTokens(tokens, B, T);
       const s = loraUpdateScale(lora);
       const got = tf.tidy(() => {
         const baseT = new Map(paramSpecs(cfg).map((p) => [p.name, t2(base.get(p.name)!, [...p.shape])]));

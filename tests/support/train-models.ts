@@ -1,4 +1,8 @@
 import { paramSpecs, type TrainModelConfig } from '../../shared/train/config';
+import { RandomWindows } from '../../shared/train/data';
+import type { GpuTrainer } from '../../shared/train/gpu-trainer';
+import type { AdamWSettings } from '../../shared/train/kernels-optim';
+import { learningRateAt, type LrSchedule } from '../../shared/train/schedule';
 import { rng } from './compare';
 import { Xoshiro128 } from '../../shared/model-gen/prng';
 
@@ -52,4 +56,31 @@ export function relErr(got: ArrayLike<number>, want: ArrayLike<number>): number 
     scale = Math.max(scale, Math.abs(want[i]!));
   }
   return scale === 0 ? diff : diff / scale;
+}
+
+/** A schedule with AdamW's settings, as the reference trainer takes it. */
+export interface ScheduleOptions extends LrSchedule {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  clip: number;
+}
+
+/** What the trainer's step `s` gets from the same options the reference trainer is given. */
+export function stepSettings(s: number, opt: ScheduleOptions): AdamWSettings {
+  return { lr: learningRateAt(s, opt), beta1: opt.beta1, beta2: opt.beta2, eps: opt.eps, weightDecay: opt.weightDecay, maxNorm: opt.clip };
+}
+
+/** The fixed settings of the determinism checks' steps. */
+const FIXED_STEP: AdamWSettings = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, maxNorm: 1 };
+
+/**
+ * `steps` steps of fixed settings over seeded windows (batch 2, 8 tokens) of a 300-token stream,
+ * then the trained weights: a run twice of this gives the same bits when training is deterministic.
+ */
+export async function trainFixedSteps(trainer: GpuTrainer, cfg: TrainModelConfig, steps: number): Promise<Float32Array> {
+  const w = new RandomWindows(seededTokens(4, 300, cfg.vocab), 2, 8, 1, 1);
+  for (let s = 1; s <= steps; s++) await trainer.step([w.microBatch(s, 0)], s, FIXED_STEP);
+  return (await trainer.readState()).params;
 }

@@ -12,15 +12,11 @@ import { trainConfigOfBase } from '../../../shared/train/frozen-base';
 import { DEFAULT_LORA_TARGETS, LORA_TARGETS, loraParamSpecs, validateLoraSettings } from '../../../shared/train/lora';
 import { paramSpecs, parameterCount } from '../../../shared/train/config';
 import { tensorTypeName } from '../../../shared/engine/tensor-source';
-import { openStore, volumeDir } from '../storage-helpers';
-import type { ModelStore } from '../../models/store';
-import { modelTaskHandlers } from '../../ops/model-tasks';
-import { TaskQueue } from '../../tasks/queue';
 import { removeRun } from '../../train/checkpoint';
 import { openFinetuneBase } from '../../train/finetune';
 import { FINETUNE_TASK, finetuneTaskHandler, type FinetuneTaskParams, type FinetuneTaskResult } from '../../train/finetune-task';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
-import { openRunContext, printTrainEvents, runTrainingTask } from '../training-task';
+import { openTrainingQueue, runTrainingTask, trainingCommandSetup } from '../training-task';
 
 const INT_FLAGS = { steps: 'steps', batch: 'batch', seq: 'seqLen', accum: 'accum', warmup: 'warmup', seed: 'seed', 'eval-every': 'evalEvery', 'checkpoint-every': 'checkpointEvery' } as const;
 const NUM_FLAGS = { lr: 'lr', 'weight-decay': 'weightDecay', clip: 'clip' } as const;
@@ -122,21 +118,14 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
       if (v !== undefined) train[key] = num(flag, v, false);
     }
     const targets = values.targets === undefined ? [...DEFAULT_LORA_TARGETS] : values.targets.split(',').map((t) => t.trim());
-    const json = values.json === true;
-    const say = (line: string) => (json ? undefined : io.err(line));
-    const emit = (e: object) => (json ? io.out(JSON.stringify(e)) : undefined);
-    const vol = volumeDir(values.volume);
-    const dataDir = path.dirname(vol);
-    fs.mkdirSync(dataDir, { recursive: true });
-
-    let store: ModelStore | null = null;
-    const storeProvider = async () => (store ??= await openStore(vol, true));
+    const setup = trainingCommandSetup(io, { json: values.json === true, volume: values.volume });
+    const { say, emit } = setup;
     try {
       // The base is opened here first: its identity goes into the settings, and a model the
       // engine cannot fine-tune is refused before anything is queued.
       let recipe: FinetuneRecipe;
       {
-        const base = await openFinetuneBase(await storeProvider(), model).catch((e: unknown) => {
+        const base = await openFinetuneBase(await setup.store(), model).catch((e: unknown) => {
           if (e instanceof PxiError && (e.code === 'MODEL_NOT_FOUND' || e.code === 'TRAIN_CONFIG')) throw new UsageError(e.message);
           throw e;
         });
@@ -183,16 +172,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
       }
       const run = recipe.name;
       const params: FinetuneTaskParams = { recipe, ...(values.out ? { out: path.resolve(values.out) } : {}) };
-      const onEvent = printTrainEvents({ command: 'pxi finetune', memory: 'GPU memory for training state and activations', bitsPerToken: false, samples: false }, say, emit);
-      const queue = new TaskQueue(path.join(dataDir, 'tasks.sqlite'), [
-        ...modelTaskHandlers(storeProvider),
-        finetuneTaskHandler({
-          store: storeProvider,
-          openContext: openRunContext('pxi finetune', say),
-          onEvent,
-          onMessage: (_t, m) => say(`pxi finetune: ${m}`),
-        }),
-      ]);
+      const queue = openTrainingQueue(setup, { command: 'pxi finetune', memory: 'GPU memory for training state and activations', bitsPerToken: false, samples: false }, finetuneTaskHandler);
       try {
         const outcome = await runTrainingTask<FinetuneTaskParams>({
           queue,
@@ -205,7 +185,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
           what: 'fine-tuning',
           changed: 'with other settings',
           fresh: values.fresh === true,
-          removeRun: async () => removeRun((await storeProvider()).volume, run),
+          removeRun: async () => removeRun((await setup.store()).volume, run),
           interrupted: io.interrupted,
           say,
         });
@@ -218,7 +198,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error,
         await queue.close().catch(() => undefined);
       }
     } finally {
-      await (store as ModelStore | null)?.close();
+      await setup.closeStore();
     }
   },
 };

@@ -9,15 +9,11 @@ import { PxiError } from '../../../shared/errors';
 import { parseRecipe, type Recipe } from '../../../shared/train/recipe';
 import { parameterCount } from '../../../shared/train/config';
 import { modelConfigOf } from '../../../shared/train/recipe';
-import { openStore, volumeDir } from '../storage-helpers';
-import type { ModelStore } from '../../models/store';
-import { modelTaskHandlers } from '../../ops/model-tasks';
-import { TaskQueue } from '../../tasks/queue';
 import { TRAIN_TASK, trainTaskHandler, type TrainTaskParams, type TrainTaskResult } from '../../train/task';
 import { removeRun } from '../../train/checkpoint';
 import { describeModel } from '../../train/session';
 import { EXIT, UsageError, parseOptions, type Command } from '../command';
-import { openRunContext, printTrainEvents, runTrainingTask } from '../training-task';
+import { openTrainingQueue, runTrainingTask, trainingCommandSetup } from '../training-task';
 
 const INT_FLAGS = ['steps', 'batch', 'accum', 'seed', 'eval-every', 'checkpoint-every', 'sample-every'] as const;
 
@@ -100,12 +96,8 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or 
     }
     const run = values.name ?? recipe.name;
     if (!/^[A-Za-z0-9._-]{1,128}$/.test(run)) throw new UsageError(`--name must be letters, digits, dot, dash or underscore, got ${JSON.stringify(run)}`);
-    const json = values.json === true;
-    const say = (line: string) => (json ? undefined : io.err(line));
-    const emit = (e: object) => (json ? io.out(JSON.stringify(e)) : undefined);
-    const vol = volumeDir(values.volume);
-    const dataDir = path.dirname(vol);
-    fs.mkdirSync(dataDir, { recursive: true });
+    const setup = trainingCommandSetup(io, { json: values.json === true, volume: values.volume });
+    const { say, emit } = setup;
     const params: TrainTaskParams = {
       recipe,
       recipeDir: path.dirname(recipePath),
@@ -114,20 +106,9 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or 
       ...(values.out ? { out: path.resolve(values.out) } : {}),
     };
 
-    let store: ModelStore | null = null;
-    const storeProvider = async () => (store ??= await openStore(vol, true));
-    const onEvent = printTrainEvents({ command: 'pxi train', memory: 'GPU memory', bitsPerToken: true, samples: true }, say, emit);
     // Training runs as a task of the data folder's durable queue: a run killed mid-way is still
     // 'running' there, and the next pxi train (or the app) resumes it from its last checkpoint.
-    const queue = new TaskQueue(path.join(dataDir, 'tasks.sqlite'), [
-      ...modelTaskHandlers(storeProvider),
-      trainTaskHandler({
-        store: storeProvider,
-        openContext: openRunContext('pxi train', say),
-        onEvent,
-        onMessage: (_t, m) => say(`pxi train: ${m}`),
-      }),
-    ]);
+    const queue = openTrainingQueue(setup, { command: 'pxi train', memory: 'GPU memory', bitsPerToken: true, samples: true }, trainTaskHandler);
     try {
       const continuing = queue.list().some((t) => t.kind === TRAIN_TASK && (t.state === 'running' || t.state === 'queued') && (t.params as TrainTaskParams).run === run);
       if (!continuing || values.fresh) say(`pxi train: ${run}: ${describeModel(recipe)}; ${(parameterCount(modelConfigOf(recipe)) / 1e6).toFixed(2)} M parameters`);
@@ -142,7 +123,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or 
         what: 'training',
         changed: 'with a different recipe',
         fresh: values.fresh === true,
-        removeRun: async () => removeRun((await storeProvider()).volume, run),
+        removeRun: async () => removeRun((await setup.store()).volume, run),
         interrupted: io.interrupted,
         say,
       });
@@ -154,7 +135,7 @@ Exit codes: 0 trained, 1 failed (the last checkpoint is kept), 2 usage error or 
       return EXIT.OK;
     } finally {
       await queue.close().catch(() => undefined);
-      await (store as ModelStore | null)?.close();
+      await setup.closeStore();
     }
   },
 };

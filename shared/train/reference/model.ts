@@ -135,7 +135,7 @@ function forward(cfg: TrainModelConfig, params: Params, ids: Int32Array, B: numb
 }
 
 /** Splits tokens[B, T+1] into inputs tokens[:, :T] and targets tokens[:, 1:], each [B·T]. */
-function splitTokens(tokens: Int32Array, B: number, T: number): { ids: Int32Array; targets: Int32Array } {
+export function splitTokens(tokens: Int32Array, B: number, T: number): { ids: Int32Array; targets: Int32Array } {
   if (tokens.length !== B * (T + 1)) throw new RangeError(`reference model: ${tokens.length} tokens, expected B·(T+1) = ${B * (T + 1)}`);
   const ids = new Int32Array(B * T);
   const targets = new Int32Array(B * T);
