@@ -34,11 +34,17 @@
  */
 import { f16DecodeTable } from '../quant/half';
 import { MapError } from './errors';
+import { Q4K_SLICE_BLOCKS, q4kRunKernel, type Q4kRunKernel, type Q4kRunState } from './q4k-runs';
 import { childCount, levelGrid, topLevel } from './lod';
 import { tileCapacity, type TileGrid } from './regions';
 import { emptyStats, mergeInto, type ValueStats } from './stats';
 
 /** How a ggml type packs values: `blockSize` values in `bytesPerBlock` bytes. */
+export interface TensorPyramidOptions {
+  /** Q4_K's code statistics through WebAssembly where it runs (default) or, false, JavaScript. */
+  q4kWasm?: boolean;
+}
+
 export interface ElementPacking {
   blockSize: number;
   bytesPerBlock: number;
@@ -132,6 +138,8 @@ export class TensorPyramid {
   /** How values came: none yet, push() (decoded values) or pushBlocks() (codes); never both. */
   private mode: 'none' | 'values' | 'codes' = 'none';
   private scratch = new Uint8Array(0);
+  /** Q4_K's WebAssembly route (q4k-runs.ts), null for the JavaScript one. */
+  private readonly q4k: Q4kRunKernel | null;
 
   constructor(
     private readonly grid: TileGrid,
@@ -139,7 +147,9 @@ export class TensorPyramid {
     readonly byteSize: number,
     heatSize: number,
     private readonly emit: (cell: PyramidCell) => void,
+    opts: TensorPyramidOptions = {},
   ) {
+    this.q4k = opts.q4kWasm === false ? null : q4kRunKernel();
     assertHeatSize(heatSize);
     const { blockSize, bytesPerBlock } = packing;
     if (!Number.isSafeInteger(blockSize) || blockSize < 1 || !Number.isSafeInteger(bytesPerBlock) || bytesPerBlock < 1) {
@@ -212,7 +222,10 @@ export class TensorPyramid {
     if (end > this.elementCount) {
       throw new MapError('MAP_INPUT', `${end} values pushed, the tensor has ${this.elementCount}`, { end, elementCount: this.elementCount });
     }
-    if (type === 'Q4_K') this.blocksQ4K(bytes);
+    if (type === 'Q4_K') {
+      if (this.q4k) this.blocksQ4KWasm(this.q4k, bytes);
+      else this.blocksQ4K(bytes);
+    }
     else if (type === 'Q6_K') this.blocksQ6K(bytes);
     else this.blocksQ80(bytes);
     this.next = end;
@@ -335,6 +348,52 @@ export class TensorPyramid {
     this.segHi = rhi;
     this.segBad = rbad;
     this.segEnd = segEnd;
+  }
+
+  /**
+   * Q4_K through the WebAssembly kernel (q4k-runs.wat): the same figures as blocksQ4K, bit for
+   * bit; the kernel walks the pieces and runs, and hands back one record per run that opened or
+   * closed, which is folded here as openSegment and closeSegment do.
+   */
+  private blocksQ4KWasm(k: Q4kRunKernel, bytes: Uint8Array): void {
+    const L = this.lanes;
+    const st: Q4kRunState = { segEnd: this.segEnd, sum: L[0]!, sumSq: L[4]!, count: this.segN, min: this.segLo, max: this.segHi, nonFinite: this.segBad };
+    const g = { tileWidth: this.grid.tileWidth, tileHeight: this.grid.tileHeight, heatSize: this.H, tileBytes: this.cap };
+    const step = Q4K_SLICE_BLOCKS * 144;
+    let v0 = this.next;
+    for (let at = 0; at < bytes.length; at += step) {
+      const slice = bytes.subarray(at, Math.min(bytes.length, at + step));
+      const r = k.run(slice, v0, st, g);
+      for (let i = 0; i < r.length; i += 9) {
+        const flags = r[i + 8]!;
+        if (flags & 2) {
+          const t = r[i + 6]!;
+          while (this.curTile < t) this.finishTile();
+          this.segHeat = r[i + 7]!;
+        }
+        if (flags & 1) {
+          const s = this.curStats;
+          const sum = r[i]!;
+          const n = r[i + 4]!;
+          s.count += n;
+          s.sum += sum;
+          s.sumSq += r[i + 1]!;
+          if (r[i + 2]! < s.min) s.min = r[i + 2]!;
+          if (r[i + 3]! > s.max) s.max = r[i + 3]!;
+          s.nonFinite += r[i + 5]!;
+          this.curSum[this.segHeat] += sum;
+          this.curCnt[this.segHeat] += n;
+        }
+      }
+      v0 += (slice.length / 144) * 256;
+    }
+    this.segEnd = st.segEnd;
+    L[0] = st.sum;
+    L[4] = st.sumSq;
+    this.segN = st.count;
+    this.segLo = st.min;
+    this.segHi = st.max;
+    this.segBad = st.nonFinite;
   }
 
   /** `bytes` itself when it starts on a 4-byte boundary, else a copy that does (a reused buffer). */
