@@ -9,7 +9,7 @@ import { Q4K_RUNS_WASM } from './q4k-runs-wasm';
 
 /** Blocks per call: bounds the record area (a run covers at least one 4-byte pixel). */
 export const Q4K_SLICE_BLOCKS = 1024;
-const STATE_BYTES = 512;
+const STATE_BYTES = 8704;
 const RECORD_F64 = 9;
 const MAX_RECORDS = (Q4K_SLICE_BLOCKS * 144) / 4 + 2;
 

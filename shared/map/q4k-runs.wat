@@ -12,7 +12,9 @@
 ;;   128..479 the current block's sub-blocks k = 0..7 (filled by $prep): 128 + 8k sum, 192 + 8k
 ;;           sum of squares, 256 + 8k min, 320 + 8k max of the whole sub-block (f64), 384 + 4k
 ;;           finite (i32, all ones or 0), 416 + 4k a, 448 + 4k b (f32)
-;;   src..   the blocks (144 bytes each, src 16-aligned, at least 512)
+;;   512..8703 per heat column hx (heat size <= 1024): 512 + 4hx the pixel where its span ends,
+;;           4608 + 4hx the heat column of that pixel (i32; filled at each call)
+;;   src..   the blocks (144 bytes each, src 16-aligned, at least 8704)
 ;;   rec..   one record per run touched, 9 f64 each: sum, sum of squares, min, max, count,
 ;;           non-finite count, tile, heat pixel, flags (1: the run closed, 2: it opened here)
 (module
@@ -341,7 +343,8 @@
     (local $nrec i32) (local $st i32) (local $j0 i32) (local $j1 i32) (local $geo i32)
     (local $v i64) (local $vs i64) (local $ve i64) (local $stop i64) (local $segEnd i64)
     (local $tw i64) (local $th i64) (local $H i64) (local $cap i64)
-    (local $p i64) (local $t i64) (local $pix i64) (local $py i64) (local $px i64) (local $hx i64) (local $hy i64) (local $pxEnd i64) (local $b1 i64)
+    (local $p i64) (local $t i64) (local $pix i64) (local $b1 i64)
+    (local $twi i32) (local $thi i32) (local $Hi i32) (local $ipx i32) (local $ipy i32) (local $ihx i32) (local $ihy i32) (local $ipxEnd i32)
     (local $a32 f32) (local $b32 f32) (local $finite i32)
     (local $a f64) (local $b f64) (local $aa f64) (local $ab2 f64) (local $bb f64)
     (local $n f64) (local $s1 f64) (local $s2 f64) (local $x0 f64) (local $x1 f64) (local $lo f64) (local $hi f64)
@@ -359,6 +362,19 @@
     (local.set $H (i64.trunc_f64_u (f64.load (i32.const 72))))
     (local.set $cap (i64.trunc_f64_u (f64.load (i32.const 80))))
     (local.set $v (i64.trunc_f64_u (local.get $v0)))
+    (local.set $twi (i32.wrap_i64 (local.get $tw)))
+    (local.set $thi (i32.wrap_i64 (local.get $th)))
+    (local.set $Hi (i32.wrap_i64 (local.get $H)))
+    ;; per heat column hx: where its span ends (pixel, at 512 + 4hx) and, when that is not the
+    ;; row's end, the heat column of the next pixel (at 4608 + 4hx)
+    (local.set $ihx (i32.const 0))
+    (loop $table
+      (local.set $ipxEnd (i32.div_u (i32.sub (i32.add (i32.mul (i32.add (local.get $ihx) (i32.const 1)) (local.get $twi)) (local.get $Hi)) (i32.const 1)) (local.get $Hi)))
+      (if (i32.gt_u (local.get $ipxEnd) (local.get $twi)) (then (local.set $ipxEnd (local.get $twi))))
+      (i32.store offset=512 (i32.shl (local.get $ihx) (i32.const 2)) (local.get $ipxEnd))
+      (i32.store offset=4608 (i32.shl (local.get $ihx) (i32.const 2)) (i32.div_u (i32.mul (local.get $ipxEnd) (local.get $Hi)) (local.get $twi)))
+      (local.set $ihx (i32.add (local.get $ihx) (i32.const 1)))
+      (br_if $table (i32.lt_u (local.get $ihx) (local.get $Hi))))
     (f64.store offset=64 (local.get $rec) (f64.const 0))
     (local.set $end (i32.add (local.get $src) (i32.mul (local.get $nb) (i32.const 144))))
     (local.set $o (local.get $src))
@@ -376,39 +392,38 @@
                 ;; TensorPyramid.openSegment: the run to the end of v's heat pixel span on its
                 ;; pixel row. A run starts where the one before it ended, on a pixel boundary
                 ;; (v = ceil(b1·256/144) maps back to byte b1), so after a close the next run's
-                ;; pixel follows from the last one's without the 64-bit divisions.
+                ;; pixel and heat column follow from the last one's and the tables, without
+                ;; divisions; the first run of a call finds its pixel by dividing.
                 (if (local.get $geo)
                   (then
-                    (local.set $px (local.get $pxEnd))
-                    (if (i64.eq (local.get $px) (local.get $tw))
+                    (if (i32.eq (local.get $ipxEnd) (local.get $twi))
                       (then
-                        (local.set $px (i64.const 0))
-                        (local.set $py (i64.add (local.get $py) (i64.const 1)))
-                        (if (i64.eq (local.get $py) (local.get $th))
+                        (local.set $ihx (i32.const 0))
+                        (local.set $ipy (i32.add (local.get $ipy) (i32.const 1)))
+                        (if (i32.eq (local.get $ipy) (local.get $thi))
                           (then
-                            (local.set $py (i64.const 0))
-                            (local.set $t (i64.add (local.get $t) (i64.const 1))))))))
+                            (local.set $ipy (i32.const 0))
+                            (local.set $t (i64.add (local.get $t) (i64.const 1)))))
+                        (local.set $ihy (i32.div_u (i32.mul (local.get $ipy) (local.get $Hi)) (local.get $thi))))
+                      (else
+                        (local.set $ihx (i32.load offset=4608 (i32.shl (local.get $ihx) (i32.const 2)))))))
                   (else
                     (local.set $p (i64.div_u (i64.mul (local.get $v) (i64.const 144)) (i64.const 256)))
                     (local.set $t (i64.div_u (local.get $p) (local.get $cap)))
                     (local.set $pix (i64.div_u (i64.sub (local.get $p) (i64.mul (local.get $t) (local.get $cap))) (i64.const 4)))
-                    (local.set $py (i64.div_u (local.get $pix) (local.get $tw)))
-                    (local.set $px (i64.sub (local.get $pix) (i64.mul (local.get $py) (local.get $tw))))
+                    (local.set $ipy (i32.wrap_i64 (i64.div_u (local.get $pix) (local.get $tw))))
+                    (local.set $ipx (i32.wrap_i64 (i64.sub (local.get $pix) (i64.mul (i64.extend_i32_u (local.get $ipy)) (local.get $tw)))))
+                    (local.set $ihx (i32.div_u (i32.mul (local.get $ipx) (local.get $Hi)) (local.get $twi)))
+                    (local.set $ihy (i32.div_u (i32.mul (local.get $ipy) (local.get $Hi)) (local.get $thi)))
                     (local.set $geo (i32.const 1))))
-                ;; the heat pixel and the span's end: 32-bit (a tile side and the heat size are
-                ;; far below 2^15), the run's end value through f64 (exact: b1·16 < 2^53, and a
-                ;; non-integer quotient is at least 1/9 from the next integer)
-                (local.set $hx (i64.extend_i32_u (i32.div_u (i32.wrap_i64 (i64.mul (local.get $px) (local.get $H))) (i32.wrap_i64 (local.get $tw)))))
-                (local.set $hy (i64.extend_i32_u (i32.div_u (i32.wrap_i64 (i64.mul (local.get $py) (local.get $H))) (i32.wrap_i64 (local.get $th)))))
-                (local.set $pxEnd (i64.extend_i32_u (i32.div_u
-                  (i32.wrap_i64 (i64.sub (i64.add (i64.mul (i64.add (local.get $hx) (i64.const 1)) (local.get $tw)) (local.get $H)) (i64.const 1)))
-                  (i32.wrap_i64 (local.get $H)))))
-                (if (i64.gt_u (local.get $pxEnd) (local.get $tw)) (then (local.set $pxEnd (local.get $tw))))
+                ;; the span's end, and the run's end value through f64 (exact: b1·16 < 2^53,
+                ;; and a non-integer quotient is at least 1/9 from the next integer)
+                (local.set $ipxEnd (i32.load offset=512 (i32.shl (local.get $ihx) (i32.const 2))))
                 (local.set $b1 (i64.add (i64.mul (local.get $t) (local.get $cap))
-                  (i64.mul (i64.add (i64.mul (local.get $py) (local.get $tw)) (local.get $pxEnd)) (i64.const 4))))
+                  (i64.shl (i64.add (i64.mul (i64.extend_i32_u (local.get $ipy)) (local.get $tw)) (i64.extend_i32_u (local.get $ipxEnd))) (i64.const 2))))
                 (local.set $segEnd (i64.trunc_f64_u (f64.ceil (f64.div (f64.convert_i64_u (i64.shl (local.get $b1) (i64.const 4))) (f64.const 9)))))
                 (f64.store offset=48 (local.get $rec) (f64.convert_i64_s (local.get $t)))
-                (f64.store offset=56 (local.get $rec) (f64.convert_i64_s (i64.add (i64.mul (local.get $hy) (local.get $H)) (local.get $hx))))
+                (f64.store offset=56 (local.get $rec) (f64.convert_i32_u (i32.add (i32.mul (local.get $ihy) (local.get $Hi)) (local.get $ihx))))
                 (f64.store offset=64 (local.get $rec) (f64.const 2))))
             (if (i32.and (i64.eq (local.get $v) (local.get $vs)) (i64.ge_s (local.get $segEnd) (local.get $ve)))
               (then
