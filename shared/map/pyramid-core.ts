@@ -1,7 +1,9 @@
 /**
  * The pure core of the level-of-detail pyramid of one tensor: it takes the tensor's decoded
- * values in order and emits every cell (level 0 = one per stored tile, then the 2x2 merges)
- * with exact statistics and a heat image, holding only the cells still waiting for children.
+ * values (or, for some quantised types, its stored blocks) in order and emits every cell (level 0 =
+ * one per stored tile, then the 2x2 merges of pyramid-levels.ts) with exact statistics and a heat
+ * image, holding only the cells still waiting for children. Q4_K's blocks go through WebAssembly
+ * where it runs (q4k-runs.wat), with the same figures as the JavaScript route here.
  *
  * Where a value sits: value v of a type storing `blockSize` values in `bytesPerBlock` bytes is
  * attributed to byte p(v) = floor(v · bytesPerBlock / blockSize) of the tensor (exactly its byte
@@ -35,7 +37,8 @@
 import { f16DecodeTable } from '../quant/half';
 import { MapError } from './errors';
 import { Q4K_SLICE_BLOCKS, q4kRunKernel, type Q4kRunKernel, type Q4kRunState } from './q4k-runs';
-import { childCount, levelGrid, topLevel } from './lod';
+import { topLevel } from './lod';
+import { PyramidLevels } from './pyramid-levels';
 import { tileCapacity, type TileGrid } from './regions';
 import { emptyStats, mergeInto, type ValueStats } from './stats';
 
@@ -70,13 +73,6 @@ export interface TensorPyramidSummary {
   peakOpenCells: number;
 }
 
-interface OpenCell {
-  stats: ValueStats;
-  sum: Float64Array;
-  cnt: Float64Array;
-  seen: number;
-  expected: number;
-}
 
 export const DEFAULT_HEAT_SIZE = 64;
 
@@ -118,10 +114,7 @@ export class TensorPyramid {
   private curStats = emptyStats();
   private curSum: Float64Array;
   private curCnt: Float64Array;
-  private readonly open: Array<Map<number, OpenCell>> = [];
-  private openCount = 0;
-  private peakOpen = 0;
-  private cells = 0;
+  private readonly levels: PyramidLevels;
   private readonly total = emptyStats();
   private heatMin = Infinity;
   private heatMax = -Infinity;
@@ -146,7 +139,7 @@ export class TensorPyramid {
     private readonly packing: ElementPacking,
     readonly byteSize: number,
     heatSize: number,
-    private readonly emit: (cell: PyramidCell) => void,
+    emit: (cell: PyramidCell) => void,
     opts: TensorPyramidOptions = {},
   ) {
     this.q4k = opts.q4kWasm === false ? null : q4kRunKernel();
@@ -166,7 +159,7 @@ export class TensorPyramid {
     this.elementCount = (byteSize / bytesPerBlock) * blockSize;
     this.H = heatSize;
     this.top = topLevel(grid);
-    for (let k = 0; k <= this.top; k++) this.open.push(new Map());
+    this.levels = new PyramidLevels(grid, heatSize, emit);
     this.curSum = new Float64Array(heatSize * heatSize);
     this.curCnt = new Float64Array(heatSize * heatSize);
   }
@@ -633,8 +626,8 @@ export class TensorPyramid {
       heatMin: this.heatMin,
       heatMax: this.heatMax,
       levels: this.grid.tileCount === 0 ? 0 : this.top + 1,
-      cells: this.cells,
-      peakOpenCells: this.peakOpen,
+      cells: this.levels.cells,
+      peakOpenCells: this.levels.peakOpen,
     };
   }
 
@@ -652,54 +645,10 @@ export class TensorPyramid {
       }
     }
     mergeInto(this.total, this.curStats);
-    this.complete(0, col, row, this.curStats, this.curSum, this.curCnt);
+    this.levels.complete(0, col, row, this.curStats, this.curSum, this.curCnt);
     this.curStats = emptyStats();
     this.curSum.fill(0);
     this.curCnt.fill(0);
     this.curTile++;
-  }
-
-  /** Emits a finished cell and folds it into its parent (which may finish in turn). */
-  private complete(level: number, col: number, row: number, stats: ValueStats, sum: Float64Array, cnt: Float64Array): void {
-    const H = this.H;
-    const heat = new Float32Array(H * H);
-    for (let i = 0; i < heat.length; i++) heat[i] = cnt[i]! > 0 ? sum[i]! / cnt[i]! : NaN;
-    this.emit({ level, col, row, stats: { ...stats }, heat });
-    this.cells++;
-    if (level >= this.top) return;
-
-    const pl = level + 1;
-    const pc = Math.floor(col / 2);
-    const pr = Math.floor(row / 2);
-    const key = pr * levelGrid(this.grid, pl).cols + pc;
-    const opens = this.open[pl]!;
-    let p = opens.get(key);
-    if (!p) {
-      p = { stats: emptyStats(), sum: new Float64Array(H * H), cnt: new Float64Array(H * H), seen: 0, expected: childCount(this.grid, pl, pc, pr) };
-      opens.set(key, p);
-      this.openCount++;
-      if (this.openCount > this.peakOpen) this.peakOpen = this.openCount;
-    }
-    mergeInto(p.stats, stats);
-    const half = H / 2;
-    const ox = (col % 2) * half;
-    const oy = (row % 2) * half;
-    for (let y = 0; y < H; y++) {
-      const prow = (oy + (y >> 1)) * H + ox;
-      for (let x = 0; x < H; x++) {
-        const i = y * H + x;
-        const c = cnt[i]!;
-        if (c === 0) continue;
-        const j = prow + (x >> 1);
-        p.sum[j] += sum[i]!;
-        p.cnt[j] += c;
-      }
-    }
-    p.seen++;
-    if (p.seen === p.expected) {
-      opens.delete(key);
-      this.openCount--;
-      this.complete(pl, pc, pr, p.stats, p.sum, p.cnt);
-    }
   }
 }
