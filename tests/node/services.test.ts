@@ -7,6 +7,7 @@ import { directCaller } from '../../shared/ipc/dispatch';
 import type { EventPayload } from '../../shared/ipc/contract';
 import { Services } from '../../electron/services';
 import { fixturePath } from '../support/fixtures';
+import { taskSettled } from '../support/services';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -63,11 +64,10 @@ describe('main-process services through the IPC contract', () => {
 
       const events: EventPayload<'tasks:changed'>[] = [];
       services.onEvent((name, payload) => name === 'tasks:changed' && events.push(payload as EventPayload<'tasks:changed'>));
+      const settled = taskSettled(services, 'model.import');
       const task = await call('tasks:enqueue', { kind: 'model.import', params: { path, name: 'stories' } });
       expect(task.state).toBe('queued');
-      for (let i = 0; i < 600 && !events.some((e) => e.id === task.id && (e.state === 'succeeded' || e.state === 'failed')); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      expect((await settled).id).toBe(task.id);
       const last = events.filter((e) => e.id === task.id).at(-1)!;
       expect(last.error).toBeNull();
       expect(last.state).toBe('succeeded');
@@ -107,15 +107,14 @@ describe('main-process services through the IPC contract', () => {
   it('on the first start of an empty data folder, imports the trained default model once', async () => {
     const dir = temp();
     const first = new Services({ dataDir: dir, mode: 'browser', version: '0.0.0-test', importDefaultModel: true });
+    // Subscribed before anything can run: the import is enqueued while the volume opens.
+    const settled = taskSettled(first, 'model.import');
     const call = directCaller(first.dispatch);
     try {
-      let models: { name: string; id: string }[] = [];
-      for (let i = 0; i < 1200 && models.length === 0; i++) {
-        await new Promise((r) => setTimeout(r, 100));
-        const tasks = (await call('tasks:list', {})).tasks;
-        expect(tasks.filter((t) => t.state === 'failed')).toEqual([]);
-        if (tasks.some((t) => t.state === 'succeeded')) models = (await call('models:list', {})).models;
-      }
+      const task = await settled;
+      expect(task.error).toBeNull();
+      expect(task.state).toBe('succeeded');
+      const models = (await call('models:list', {})).models;
       expect(models.map((m) => m.name)).toEqual([DEFAULT_MODEL_NAME]);
       await call('models:delete', { id: models[0]!.id });
     } finally {

@@ -1,7 +1,8 @@
 /**
- * For the tests of the services' train channels (tests/node/train-handlers, finetune-handlers,
- * train-window): services on a test data folder, the train:event payloads they push, the text
- * fixtures as files, and a call's outcome as one string to match.
+ * For the tests of the services (tests/node/services, train-handlers, finetune-handlers,
+ * train-window): services on a test data folder, the train:event payloads they push, a task's
+ * final state as an event to wait on, the text fixtures as files, and a call's outcome as one
+ * string to match.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +32,21 @@ export function writeTextSlices(dir: string, trainChars: number, validChars: num
   fs.writeFileSync(trainText, fs.readFileSync(fixturePath('corpus', 'tinystories-train.txt'), 'utf8').slice(0, trainChars));
   fs.writeFileSync(validText, fs.readFileSync(fixturePath('corpus', 'tinystories-valid.txt'), 'utf8').slice(0, validChars));
   return { trainText, validText };
+}
+
+/**
+ * The first tasks:changed event that `services` pushes with a task in a final state (succeeded,
+ * failed or cancelled) and, when given, of that kind: a wait on the event itself, bounded by the
+ * test's own timeout. Subscribe before the task can finish.
+ */
+export function taskSettled(services: Services, kind?: string): Promise<EventPayload<'tasks:changed'>> {
+  return new Promise((resolve) => {
+    services.onEvent((name, payload) => {
+      if (name !== 'tasks:changed') return;
+      const t = payload as EventPayload<'tasks:changed'>;
+      if ((kind === undefined || t.kind === kind) && (t.state === 'succeeded' || t.state === 'failed' || t.state === 'cancelled')) resolve(t);
+    });
+  });
 }
 
 /** 'resolved', or the rejection as "CODE: message". */
