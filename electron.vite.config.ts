@@ -14,7 +14,12 @@ export default defineConfig({
         // PixelFS's tile worker is its own entry: worker threads load it by URL, next to index.js
         // (chunks stay in the same folder, so `new URL('./tile-worker.js', import.meta.url)` finds
         // it from whichever file the pool's code lands in).
-        input: { index: resolve(__dirname, 'electron/main/index.ts'), 'tile-worker': resolve(__dirname, 'electron/pixelfs/tile-worker.ts') },
+        // The import's pyramid thread (electron/map/pyramid-worker.ts) likewise.
+        input: {
+          index: resolve(__dirname, 'electron/main/index.ts'),
+          'tile-worker': resolve(__dirname, 'electron/pixelfs/tile-worker.ts'),
+          'pyramid-worker': resolve(__dirname, 'electron/map/pyramid-worker.ts'),
+        },
         output: { entryFileNames: '[name].js', chunkFileNames: '[name]-[hash].js' },
       },
     },

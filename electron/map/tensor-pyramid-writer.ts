@@ -30,7 +30,8 @@ export class TensorPyramidWriter {
   private written = 0;
 
   private constructor(
-    private readonly index: MapIndex,
+    /** Null for a detached writer (a pyramid thread's): it writes nothing anywhere. */
+    private readonly index: MapIndex | null,
     readonly region: IndexedRegion,
     private readonly fmt: QuantFormat,
     private readonly heatSize: number,
@@ -69,6 +70,22 @@ export class TensorPyramidWriter {
     const w = TensorPyramidWriter.checkOpen(index, region);
     if ('skipped' in w) return w;
     return new TensorPyramidWriter(index, region, w.fmt, heatSize, Infinity);
+  }
+
+  /**
+   * A deferred writer that holds no index, for a thread that only computes (PyramidThread's
+   * worker): the caller has checked the region on its own thread with `deferrable`.
+   */
+  static detached(region: IndexedRegion, heatSize: number): TensorPyramidWriter {
+    const type = region.tensor?.ggmlType;
+    if (!type || !isQuantTypeName(type)) throw new MapError('MAP_INPUT', `region ${region.id} holds no tensor with a dequantiser`, { regionId: region.id });
+    return new TensorPyramidWriter(null, region, getQuantFormat(type), heatSize, Infinity);
+  }
+
+  /** As openDeferred's checks (a type with no dequantiser is marked skipped), with no writer made. */
+  static deferrable(index: MapIndex, region: IndexedRegion): true | { skipped: string } {
+    const w = TensorPyramidWriter.checkOpen(index, region);
+    return 'skipped' in w ? w : true;
   }
 
   /** The tensor's format, after checking its size; a type with no dequantiser is marked skipped. */
@@ -130,7 +147,7 @@ export class TensorPyramidWriter {
   /** Ends the tensor (all its bytes written): the last cells and the built mark, in one transaction. */
   finish(): TensorPyramidSummary {
     const summary = this.pyr.finish();
-    this.index.writeCells(this.region.id, this.pending, summary);
+    this.indexOf().writeCells(this.region.id, this.pending, summary);
     this.pending = [];
     return summary;
   }
@@ -160,8 +177,13 @@ export class TensorPyramidWriter {
     }
   }
 
+  private indexOf(): MapIndex {
+    if (!this.index) throw new MapError('MAP_INPUT', `tensor ${this.region.name}: a detached pyramid writer has no index to write to`);
+    return this.index;
+  }
+
   private flush(): void {
-    this.index.writeCells(this.region.id, this.pending);
+    this.indexOf().writeCells(this.region.id, this.pending);
     this.pending = [];
   }
 }

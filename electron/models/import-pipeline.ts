@@ -36,6 +36,7 @@ import { DEFAULT_HEAT_SIZE } from '../../shared/map/pyramid-core';
 import { layoutFromRegions, nextModelOrigin, placeModel, type ModelLayout } from '../../shared/map/placement';
 import { packageVersion } from '../app-meta';
 import type { IndexedRegion } from '../map/index';
+import { PyramidThread } from '../map/pyramid-thread';
 import { TensorPyramidWriter } from '../map/tensor-pyramid-writer';
 import type { PyramidWrite } from '../map/map-types';
 import { checkFreeSpace, mapNoSpace, type PutResult } from '../pixelfs/index';
@@ -311,8 +312,16 @@ export class ImportPipeline {
     let paddingZero = true;
 
     const pyramid: ImportPyramid | null = regions.size > 0 ? { built: 0, alreadyBuilt: 0, skipped: 0, cells: 0 } : null;
-    // The pyramid of the tensor being read, fed the same bytes as its put (null: none to build).
-    let pyr: TensorPyramidWriter | null = null;
+    // The tensors' pyramids, fed the same bytes as their puts: for a large model on a thread of
+    // their own (PyramidThread; the main thread is the import's critical path), for a small one
+    // here (a thread's start would cost more than it saves). `pyr` says the tensor being read
+    // has one to build; `inline` is its writer when it is built here.
+    const onThread = a.h.tensors.reduce((n, t) => n + t.byteSize, 0) >= this.core.pyramidThreadMinBytes;
+    let thread: PyramidThread | null = null;
+    let inline: TensorPyramidWriter | null = null;
+    let pyr = false;
+    // Finished pyramids on their way back from the thread.
+    const pyrBack: Array<Promise<void>> = [];
     let seg: Segment | null = null;
     let channel: ChunkChannel | null = null;
     let check: { hash: ReturnType<typeof createHash>; stored: string } | null = null;
@@ -348,14 +357,18 @@ export class ImportPipeline {
         }
       }
       if (pyr && pyramid) {
-        const done = pyr.finishDeferred();
-        pyramid.cells += done.summary.cells;
-        pyramid.built++;
-        pyramidBatch.push(done);
-        pyramidBatchCells += done.cells.length;
-        if (pyramidBatch.length >= PYRAMID_BATCH_TENSORS || pyramidBatchCells >= PYRAMID_BATCH_CELLS) writePyramidBatch();
+        const add = (done: PyramidWrite): void => {
+          pyramid.cells += done.summary.cells;
+          pyramid.built++;
+          pyramidBatch.push(done);
+          pyramidBatchCells += done.cells.length;
+          if (pyramidBatch.length >= PYRAMID_BATCH_TENSORS || pyramidBatchCells >= PYRAMID_BATCH_CELLS) writePyramidBatch();
+        };
+        if (inline) add(inline.finishDeferred());
+        else if (thread) pyrBack.push(thread.finish().then(add, fail));
       }
-      pyr = null;
+      pyr = false;
+      inline = null;
       run.tensorsDone++;
       channel = null;
       check = null;
@@ -368,9 +381,17 @@ export class ImportPipeline {
         pyramid.alreadyBuilt++;
         return;
       }
-      const w = TensorPyramidWriter.openDeferred(this.core.map, region, DEFAULT_HEAT_SIZE);
-      if (w instanceof TensorPyramidWriter) pyr = w;
-      else pyramid.skipped++;
+      if (TensorPyramidWriter.deferrable(this.core.map, region) !== true) {
+        pyramid.skipped++;
+        return;
+      }
+      if (onThread) {
+        thread ??= new PyramidThread();
+        thread.begin(region, DEFAULT_HEAT_SIZE);
+      } else {
+        inline = TensorPyramidWriter.openDeferred(this.core.map, region, DEFAULT_HEAT_SIZE) as TensorPyramidWriter;
+      }
+      pyr = true;
     };
 
     const beginTensor = async (i: number): Promise<void> => {
@@ -418,7 +439,10 @@ export class ImportPipeline {
           const bytes = slot.bytes.subarray(0, length);
           run.bytesDone += length;
           // Before the bytes go to the put, which may hand the slot back as soon as it has them.
-          if (s.kind === 'tensor') (pyr as TensorPyramidWriter | null)?.write(bytes);
+          if (s.kind === 'tensor' && pyr) {
+            if (inline) (inline as TensorPyramidWriter).write(bytes);
+            else await (thread as PyramidThread | null)?.write(bytes);
+          }
           if (s.kind === 'gap') {
             padding.set(bytes, padPos);
             padPos += length;
@@ -446,6 +470,8 @@ export class ImportPipeline {
       fail(e);
     }
     // The finished pyramids are kept even when the import stops: a rerun need not build them again.
+    await Promise.allSettled(pyrBack);
+    await (thread as PyramidThread | null)?.close();
     try {
       writePyramidBatch();
     } catch (e) {

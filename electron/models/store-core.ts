@@ -28,6 +28,8 @@ export class StoreCore {
   readonly parallel: number;
   /** Bytes per source read. */
   readonly chunkBytes: number;
+  /** Models with at least this many tensor bytes build their map pyramids on a thread of their own during import. */
+  readonly pyramidThreadMinBytes: number;
   /** Model ids of the imports running now (the sweeps leave their files alone). */
   readonly active = new Set<string>();
   private readonly manifests = new Map<string, ModelManifest>();
@@ -47,6 +49,7 @@ export class StoreCore {
     this.placement = opts.placement ?? {};
     this.parallel = Math.max(1, opts.parallelFiles ?? 3);
     this.chunkBytes = opts.chunkBytes ?? Math.min(volume.tileBytes, 16 << 20);
+    this.pyramidThreadMinBytes = opts.pyramidThreadMinBytes ?? 64 << 20;
     this.fileOps = opts.fileOps ?? nodeFileOps;
     this.freeBytes = opts.freeBytes ?? freeBytesAt;
     this.layouts = new ModelLayouts(root, volume, this.fileOps);

@@ -18,6 +18,12 @@ export interface ModelStoreOptions extends Pick<OpenOptions, 'fileOps' | 'pool' 
   parallelFiles?: number;
   /** Bytes per source read (default: the tile size, at most 16 MiB). */
   chunkBytes?: number;
+  /**
+   * Models with at least this many tensor bytes build their map pyramids on a thread of their
+   * own while importing (default 64 MiB; smaller ones on the main thread, where a thread's start
+   * would cost more than it saves).
+   */
+  pyramidThreadMinBytes?: number;
   /** Free bytes on the filesystem holding a folder (tests replace it; default statfs). */
   freeBytes?: (dir: string) => Promise<number>;
 }

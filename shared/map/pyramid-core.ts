@@ -357,27 +357,61 @@ export class TensorPyramid {
     for (let at = 0; at < bytes.length; at += step) {
       const slice = bytes.subarray(at, Math.min(bytes.length, at + step));
       const r = k.run(slice, v0, st, g);
+      // The tile's figures in locals, stored back before a tile is finished and at the end.
+      let cs = this.curStats;
+      let count = cs.count;
+      let sum = cs.sum;
+      let sumSq = cs.sumSq;
+      let min = cs.min;
+      let max = cs.max;
+      let bad = cs.nonFinite;
+      let heat = this.segHeat | 0;
+      const hs = this.curSum;
+      const hc = this.curCnt;
       for (let i = 0; i < r.length; i += 9) {
-        const flags = r[i + 8]!;
+        const flags = r[i + 8]! | 0;
         if (flags & 2) {
           const t = r[i + 6]!;
-          while (this.curTile < t) this.finishTile();
-          this.segHeat = r[i + 7]!;
+          if (this.curTile < t) {
+            cs.count = count;
+            cs.sum = sum;
+            cs.sumSq = sumSq;
+            cs.min = min;
+            cs.max = max;
+            cs.nonFinite = bad;
+            while (this.curTile < t) this.finishTile();
+            cs = this.curStats;
+            count = cs.count;
+            sum = cs.sum;
+            sumSq = cs.sumSq;
+            min = cs.min;
+            max = cs.max;
+            bad = cs.nonFinite;
+          }
+          heat = r[i + 7]! | 0;
         }
         if (flags & 1) {
-          const s = this.curStats;
-          const sum = r[i]!;
+          const rs = r[i]!;
           const n = r[i + 4]!;
-          s.count += n;
-          s.sum += sum;
-          s.sumSq += r[i + 1]!;
-          if (r[i + 2]! < s.min) s.min = r[i + 2]!;
-          if (r[i + 3]! > s.max) s.max = r[i + 3]!;
-          s.nonFinite += r[i + 5]!;
-          this.curSum[this.segHeat] += sum;
-          this.curCnt[this.segHeat] += n;
+          count += n;
+          sum += rs;
+          sumSq += r[i + 1]!;
+          const lo = r[i + 2]!;
+          const hi = r[i + 3]!;
+          if (lo < min) min = lo;
+          if (hi > max) max = hi;
+          bad += r[i + 5]!;
+          hs[heat] += rs;
+          hc[heat] += n;
         }
       }
+      cs.count = count;
+      cs.sum = sum;
+      cs.sumSq = sumSq;
+      cs.min = min;
+      cs.max = max;
+      cs.nonFinite = bad;
+      this.segHeat = heat;
       v0 += (slice.length / 144) * 256;
     }
     this.segEnd = st.segEnd;

@@ -31,21 +31,22 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-const open = (name: string): Promise<ModelStore> => ModelStore.open(path.join(tmp, name), { create: GEO, pool, chunkBytes: CHUNK });
+const open = (name: string, pyramidThreadMinBytes?: number): Promise<ModelStore> => ModelStore.open(path.join(tmp, name), { create: GEO, pool, chunkBytes: CHUNK, pyramidThreadMinBytes });
 
 describe('single-pass import', () => {
-  for (const type of ['Q4_K', 'Q6_K', 'Q8_0', 'F32'] as const) {
-    it(`builds the same pyramid as the read-back build (${type})`, async () => {
+  // Main thread: these models are below the pyramid thread's default size; thread: forced on.
+  for (const [type, where] of [['Q4_K', 'main thread'], ['Q6_K', 'main thread'], ['Q8_0', 'main thread'], ['F32', 'main thread'], ['Q4_K', 'pyramid thread'], ['F32', 'pyramid thread']] as const) {
+    it(`builds the same pyramid as the read-back build (${type}, ${where})`, async () => {
       const file = path.join(tmp, `${type}.gguf`);
       writeTinyModel(file, { type, blocks: 2, embd: 256, ff: 512, vocab: 300, seed: 11 });
 
-      const one = await open(`one-${type}`);
+      const one = await open(`one-${type}-${where}`, where === 'pyramid thread' ? 0 : undefined);
       const r1 = await importModel(one, file, { name: 'm' });
       expect(r1.pyramid).toMatchObject({ built: r1.manifest.tensors.length, alreadyBuilt: 0, skipped: 0 });
       expect(r1.pyramidSeconds).toBeNull(); // nothing left for a read-back build
       expect(one.pyramidReady('m')).toBe(true);
 
-      const two = await open(`two-${type}`);
+      const two = await open(`two-${type}-${where}`);
       const r2 = await two.import(file, { name: 'm', pyramid: false });
       expect(r2.pyramid).toBeNull();
       expect(two.pyramidReady('m')).toBe(false);
@@ -60,15 +61,15 @@ describe('single-pass import', () => {
     });
   }
 
-  it('an import stopped midway resumes with the tensors it built and ends with the same cells', async () => {
-    const file = path.join(tmp, 'resume.gguf');
+  for (const where of ['main thread', 'pyramid thread'] as const) it(`an import stopped midway resumes with the tensors it built and ends with the same cells (${where})`, async () => {
+    const file = path.join(tmp, `resume-${where}.gguf`);
     writeTinyModel(file, { type: 'Q4_K', blocks: 3, embd: 256, ff: 512, vocab: 300, seed: 12 });
-    const ref = await open('resume-ref');
+    const ref = await open(`resume-ref-${where}`);
     const r0 = await ref.import(file, { name: 'm' });
     const want = pyramidSnapshot(ref, r0.model.id);
     await ref.close();
 
-    const s = await open('resume');
+    const s = await open(`resume-${where}`, where === 'pyramid thread' ? 0 : undefined);
     const ac = new AbortController();
     const err = await s
       .import(file, { name: 'm', signal: ac.signal, progressIntervalMs: 0, onProgress: (p) => p.tensorsDone >= 9 && ac.abort() })
