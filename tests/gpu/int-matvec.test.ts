@@ -16,13 +16,13 @@ const ROWS = [1, 63, 64, 65, 257];
 const MAX_ROWS = 257;
 // One block, three, and 129 blocks: with an odd block count every other row starts mid-word.
 const COLS = [32, 96, 4128];
-// The -v16 variants take groups of 8 blocks: one group, three, and 17.
+// The -v16 variants, and Q8_0's subgroup ones, take groups of 8 blocks: one group, three, and 17.
 const COLS_V16 = [256, 768, 4352];
 // The super-block types (Q4_K, Q6_K): one super-block, three, and 11 (with Q6_K's 210-byte blocks
 // an odd count puts every other row mid-word).
 const COLS_K = [256, 768, 2816];
 const colsOf = (type: IntWeightType, variant: IntVariant) =>
-  type === 'Q4_K' || type === 'Q6_K' ? COLS_K : intVariantFits(variant, { cols: 4096 }) && !intVariantFits(variant, { cols: 4128 }) ? COLS_V16 : COLS;
+  type === 'Q4_K' || type === 'Q6_K' ? COLS_K : intVariantFits(variant, { cols: 4096 }, type) && !intVariantFits(variant, { cols: 4128 }, type) ? COLS_V16 : COLS;
 
 const { ctx, title: SUITE } = await openGpuAtCollection('integer weight kernels on WebGPU');
 
