@@ -11,7 +11,7 @@
  *             Q4_K a lane per vec4 of the super-block's quants, one subgroup per 1, 2 or 4 rows
  *             sharing x ('dot4-sg-r2', '-r4'; 'int-sg*' the same in plain i32, two byte
  *             products per multiply: shaders/_q4_k_sg_pairs.wgsl); for Q8_0 a lane per block of
- *             every 8 (3 neighbouring vec4s), 1, 2 or 4 rows sharing x realigned once
+ *             every 8 (9 neighbouring words), 1, 2 or 4 rows sharing x realigned once
  *             (shaders/_matvec_q8_0_sg.wgsl; 'int-sg*' with the products written out in i32)
  * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
@@ -84,7 +84,7 @@ const SUPER_BLOCK = (t: IntWeightType) => t === 'Q4_K' || t === 'Q6_K';
 /**
  * The types whose subgroup shape reads 16 bytes at a time and takes NR = 1, 2 or 4 rows per
  * subgroup: Q4_K (_matvec_i8_k_sg.wgsl) and Q8_0 (_matvec_q8_0_sg.wgsl: lane j takes block j of
- * every 8, 17 vec4s); Q4_0's is a lane per quant word (_matvec_i8_sg.wgsl), one row, any cols.
+ * every 8, whose 9 words it reads); Q4_0's is a lane per quant word (_matvec_i8_sg.wgsl), one row, any cols.
  */
 const SG_ROWS = (t: WeightType) => t === 'Q4_K' || t === 'Q8_0';
 const VARIANTS_OF_TYPE: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {

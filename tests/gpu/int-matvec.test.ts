@@ -126,6 +126,29 @@ describe.skipIf(!ctx)(SUITE, () => {
     }
   });
 
+  // Q8_0's extremes: every quant −128 or +127 (by byte, so every word mixes both and each block's
+  // first and last quants sit in the words Q8_0's subgroup shape shares with the scales), x's
+  // quants ±127; every offered variant against the reference. Tolerance as above: 8u·Σ|terms|.
+  it('Q8_0: every offered variant at the extremes (quants −128/+127, x quants ±127)', async () => {
+    const rows = 65;
+    const cols = 768;
+    const bytes = randomBlocks('Q8_0', (MAX_ROWS * cols) / 32, 6);
+    for (let b = 0; b < bytes.length; b += 34) for (let i = 2; i < 34; i++) bytes[b + i] = (b / 34 + i) & 1 ? 0x80 : 0x7f;
+    for (const [label, x] of [
+      ['x all +1', new Float32Array(cols).fill(1)],
+      ['x ±1 alternating', Float32Array.from({ length: cols }, (_, i) => (i & 1 ? -1 : 1))],
+    ] as const) {
+      for (const variant of intVariantsFor(ctx!, 'Q8_0', { cols })) {
+        const got = await run('Q8_0', bytes, rows, cols, x, variant);
+        expect(Math.max(...Array.from(got.xq.q, Math.abs))).toBe(127);
+        const ref = intMatvecRef('Q8_0', bytes, rows, cols, got.xq);
+        const mag = Math.max(...ref.mag);
+        const msg = compareClose(got.y, ref.y, { atol: 8 * U * mag, rtol: 2 ** -20 }, `Q8_0 ${variant} ${label}`);
+        expect(msg, msg ?? '').toBeNull();
+      }
+    }
+  });
+
   // The integer path's error against the exact f32-path product (f64 over the dequantised weights
   // and the unquantised x). Bound per output: each x value moves by ≤ d/2 of its block, so
   // |y_int − y| ≤ Σ_b d_b/2 · Σ_{c∈b}|W[r, c]| (+ f32 rounding). And the figure stated in
