@@ -1,9 +1,10 @@
 /**
  * The integer decode kernels (quantize_q8 + matvec_<type>_i8*) against the f32 kernels on the same
  * matrices, alternated round by round on the local adapter.
- *   npx tsx scripts/bench/matvec-int.ts [--types Q8_0,Q4_0] [--rows 2048] [--cols 2048] [--reps 5] [--rounds 5]
+ *   npx tsx scripts/bench/matvec-int.ts [--types Q8_0,Q4_0] [--rows 2048] [--cols 2048] [--reps 5] [--rounds 5] [--variants dot4-r2,int-sg-r2]
  * Prints ms per product (the integer path includes its activation quantisation) and the median
- * round-by-round ratio. A measurement, not a test.
+ * round-by-round ratio against the f32 kernel and against the first integer variant timed;
+ * --variants times only those (of the ones the device offers for the type). A measurement, not a test.
  */
 import { openNodeGpu } from '../../electron/gpu/node-webgpu';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
@@ -23,6 +24,7 @@ const rows = Number(arg('rows', '2048'));
 const cols = Number(arg('cols', '2048'));
 const reps = Number(arg('reps', '5'));
 const rounds = Number(arg('rounds', '5'));
+const only = arg('variants', '').split(',').filter(Boolean);
 
 const g = await openNodeGpu();
 if (!g.gpu) {
@@ -46,7 +48,7 @@ for (const type of types) {
       },
     ],
   ];
-  for (const v of intVariantsFor(ctx, type, { cols })) {
+  for (const v of intVariantsFor(ctx, type, { cols }).filter((v) => only.length === 0 || only.includes(v))) {
     runs.push([
       `int ${v}`,
       async (n) => {
@@ -63,8 +65,10 @@ for (const type of types) {
     const t = times[i]!;
     const best = Math.min(...t);
     const ratio = med(t.map((v, r) => times[0]![r]! / v));
+    // Against the first integer variant (the baseline when --variants lists it first).
+    const vsInt = runs.length > 1 ? `  vs ${runs[1]![0].slice(4)} ${med(t.map((v, r) => times[1]![r]! / v)).toFixed(2)}×` : '';
     console.log(
-      `${type.padEnd(5)} ${name.padEnd(14)} best ${best.toFixed(2).padStart(7)} ms  median ${med(t).toFixed(2).padStart(7)} ms  ${((rows * cols) / best / 1e6).toFixed(2).padStart(5)} G weights/s  ${(bytes / best / 1e6).toFixed(2).padStart(6)} GB/s  speed vs f32 ${ratio.toFixed(2)}×`,
+      `${type.padEnd(5)} ${name.padEnd(14)} best ${best.toFixed(2).padStart(7)} ms  median ${med(t).toFixed(2).padStart(7)} ms  ${((rows * cols) / best / 1e6).toFixed(2).padStart(5)} G weights/s  ${(bytes / best / 1e6).toFixed(2).padStart(6)} GB/s  speed vs f32 ${ratio.toFixed(2)}×${vsInt}`,
     );
   });
 

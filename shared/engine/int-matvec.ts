@@ -10,7 +10,9 @@
  *   'dot4-sg' one subgroup per row, a lane per quant word, subgroupAdd (needs `subgroups`); for
  *             Q4_K a lane per vec4 of the super-block's quants, one subgroup per 1, 2 or 4 rows
  *             sharing x ('dot4-sg-r2', '-r4'; 'int-sg*' the same in plain i32, two byte
- *             products per multiply: shaders/_q4_k_sg_pairs.wgsl)
+ *             products per multiply: shaders/_q4_k_sg_pairs.wgsl); for Q8_0 a lane per block of
+ *             every 8 (9 neighbouring words), 1, 2 or 4 rows sharing x realigned once
+ *             (shaders/_matvec_q8_0_sg.wgsl; 'int-sg*' with the products written out in i32)
  * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
  */
@@ -23,6 +25,8 @@ export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'in
 export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4'];
 /** The variants of the 8-value-block types (Q8_0, Q4_0). */
 const BLOCK_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
+/** The subgroup variants of the types whose subgroup shape takes 1, 2 or 4 rows (Q4_K, Q8_0). */
+const SG_ROW_VARIANTS: readonly IntVariant[] = ['dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4'];
 
 const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
   dot4: '_i8',
@@ -44,7 +48,7 @@ const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
   'int-sg-r2': '_i8xsg',
   'int-sg-r4': '_i8xsg',
 };
-/** Rows per invocation (override NR) of the one-invocation-per-row variants; rows per subgroup of Q4_K's subgroup variants. */
+/** Rows per invocation (override NR) of the one-invocation-per-row variants; rows per subgroup of Q4_K's and Q8_0's subgroup variants. */
 const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = {
   dot4: 1,
   'dot4-r2': 2,
@@ -77,10 +81,16 @@ const SG = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8sg' || SHADER_SUFFIX[v] =
  * neighbouring vec4s), which reads 16 bytes at a time too.
  */
 const SUPER_BLOCK = (t: IntWeightType) => t === 'Q4_K' || t === 'Q6_K';
+/**
+ * The types whose subgroup shape reads 16 bytes at a time and takes NR = 1, 2 or 4 rows per
+ * subgroup: Q4_K (_matvec_i8_k_sg.wgsl) and Q8_0 (_matvec_q8_0_sg.wgsl: lane j takes block j of
+ * every 8, whose 9 words it reads); Q4_0's is a lane per quant word (_matvec_i8_sg.wgsl), one row, any cols.
+ */
+const SG_ROWS = (t: WeightType) => t === 'Q4_K' || t === 'Q8_0';
 const VARIANTS_OF_TYPE: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
-  Q8_0: BLOCK_VARIANTS,
+  Q8_0: [...BLOCK_VARIANTS.filter((v) => !SG(v)), ...SG_ROW_VARIANTS],
   Q4_0: BLOCK_VARIANTS,
-  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4'],
+  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', ...SG_ROW_VARIANTS],
   Q6_K: ['dot4', 'int'],
 };
 
@@ -112,9 +122,9 @@ export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: 
   return intVariantsOfType(type).filter((v) => (!SG(v) || sg) && (!m || intVariantFits(v, m, type)));
 }
 
-/** Whether a variant takes a matrix of this shape and placement (of this type: Q4_K's subgroup variants read 16 bytes at a time, Q8_0's and Q4_0's do not). */
+/** Whether a variant takes a matrix of this shape and placement (of this type: Q4_K's and Q8_0's subgroup variants read 16 bytes at a time, Q4_0's does not). */
 export function intVariantFits(v: IntVariant, m: { cols: number; byteOffset?: number }, type?: WeightType): boolean {
-  return !(V16(v) || (SG(v) && type === 'Q4_K')) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
+  return !(V16(v) || (SG(v) && type !== undefined && SG_ROWS(type))) || (m.cols % 256 === 0 && (m.byteOffset ?? 0) % 16 === 0);
 }
 
 /**
@@ -231,13 +241,13 @@ export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: 1, yOffset: a.yOffset });
   if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`${a.variant} needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
   const sg = SG(a.variant);
-  // Every shape but the 32-value blocks' subgroup one reads the quantised x 16 bytes at a time.
-  if ((!sg || SUPER_BLOCK(type)) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
+  // Every shape but Q4_0's subgroup one reads the quantised x 16 bytes at a time.
+  if ((!sg || SG_ROWS(type)) && (a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`${a.variant} needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const nr = ROWS_PER_INVOCATION[a.variant];
   const rowsPerGroup = sg ? (MATVEC_WG / SG_LANES) * nr : MATVEC_WG * nr;
   // The 8-value-block 16-byte shape and the 4-byte super-block shape have no NR override; Q4_K's
-  // subgroup shape has NR (its lanes are fixed at 8), the 32-value blocks' one TPR.
-  const constants: Record<string, number> = sg ? (SUPER_BLOCK(type) ? { WG: MATVEC_WG, NR: nr } : { WG: MATVEC_WG, TPR: SG_LANES }) : V16(a.variant) !== SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr };
+  // and Q8_0's subgroup shapes have NR (their lanes are fixed at 8), Q4_0's TPR.
+  const constants: Record<string, number> = sg ? (SG_ROWS(type) ? { WG: MATVEC_WG, NR: nr } : { WG: MATVEC_WG, TPR: SG_LANES }) : V16(a.variant) !== SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr };
   const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
   return {
     shader: intShader(type, a.variant),

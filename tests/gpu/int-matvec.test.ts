@@ -16,13 +16,13 @@ const ROWS = [1, 63, 64, 65, 257];
 const MAX_ROWS = 257;
 // One block, three, and 129 blocks: with an odd block count every other row starts mid-word.
 const COLS = [32, 96, 4128];
-// The -v16 variants take groups of 8 blocks: one group, three, and 17.
+// The -v16 variants, and Q8_0's subgroup ones, take groups of 8 blocks: one group, three, and 17.
 const COLS_V16 = [256, 768, 4352];
 // The super-block types (Q4_K, Q6_K): one super-block, three, and 11 (with Q6_K's 210-byte blocks
 // an odd count puts every other row mid-word).
 const COLS_K = [256, 768, 2816];
 const colsOf = (type: IntWeightType, variant: IntVariant) =>
-  type === 'Q4_K' || type === 'Q6_K' ? COLS_K : intVariantFits(variant, { cols: 4096 }) && !intVariantFits(variant, { cols: 4128 }) ? COLS_V16 : COLS;
+  type === 'Q4_K' || type === 'Q6_K' ? COLS_K : intVariantFits(variant, { cols: 4096 }, type) && !intVariantFits(variant, { cols: 4128 }, type) ? COLS_V16 : COLS;
 
 const { ctx, title: SUITE } = await openGpuAtCollection('integer weight kernels on WebGPU');
 
@@ -121,6 +121,29 @@ describe.skipIf(!ctx)(SUITE, () => {
         const ref = intMatvecRef('Q4_K', bytes, rows, cols, got.xq);
         const mag = Math.max(...ref.mag);
         const msg = compareClose(got.y, ref.y, { atol: 8 * U * mag, rtol: 2 ** -20 }, `Q4_K ${variant} ${label}`);
+        expect(msg, msg ?? '').toBeNull();
+      }
+    }
+  });
+
+  // Q8_0's extremes: every quant −128 or +127 (by byte, so every word mixes both and each block's
+  // first and last quants sit in the words Q8_0's subgroup shape shares with the scales), x's
+  // quants ±127; every offered variant against the reference. Tolerance as above: 8u·Σ|terms|.
+  it('Q8_0: every offered variant at the extremes (quants −128/+127, x quants ±127)', async () => {
+    const rows = 65;
+    const cols = 768;
+    const bytes = randomBlocks('Q8_0', (MAX_ROWS * cols) / 32, 6);
+    for (let b = 0; b < bytes.length; b += 34) for (let i = 2; i < 34; i++) bytes[b + i] = (b / 34 + i) & 1 ? 0x80 : 0x7f;
+    for (const [label, x] of [
+      ['x all +1', new Float32Array(cols).fill(1)],
+      ['x ±1 alternating', Float32Array.from({ length: cols }, (_, i) => (i & 1 ? -1 : 1))],
+    ] as const) {
+      for (const variant of intVariantsFor(ctx!, 'Q8_0', { cols })) {
+        const got = await run('Q8_0', bytes, rows, cols, x, variant);
+        expect(Math.max(...Array.from(got.xq.q, Math.abs))).toBe(127);
+        const ref = intMatvecRef('Q8_0', bytes, rows, cols, got.xq);
+        const mag = Math.max(...ref.mag);
+        const msg = compareClose(got.y, ref.y, { atol: 8 * U * mag, rtol: 2 ** -20 }, `Q8_0 ${variant} ${label}`);
         expect(msg, msg ?? '').toBeNull();
       }
     }

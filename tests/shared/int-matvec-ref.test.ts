@@ -46,13 +46,15 @@ describe('superBlockInts', () => {
 
 describe('integer variants per type', () => {
   it('the super-block types have dot4 and int (Q4_K also its 16-byte and subgroup shapes); a global spec sets only the types that have it', () => {
+    expect(intVariantsOfType('Q8_0')).toEqual(['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4']);
     expect(intVariantsOfType('Q4_K')).toEqual(['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4']);
     expect(intVariantsOfType('Q6_K')).toEqual(['dot4', 'int']);
     expect(parseIntMatvec('dot4-r2')).toEqual({ Q8_0: 'dot4-r2', Q4_0: 'dot4-r2' });
     expect(parseIntMatvec('dot4-v16')).toEqual({ Q8_0: 'dot4-v16', Q4_0: 'dot4-v16', Q4_K: 'dot4-v16' });
     expect(parseIntMatvec('int-v16-r2')).toEqual({ Q4_K: 'int-v16-r2' });
     expect(parseIntMatvec('dot4-sg')).toEqual({ Q8_0: 'dot4-sg', Q4_0: 'dot4-sg', Q4_K: 'dot4-sg' });
-    expect(parseIntMatvec('int-sg-r4')).toEqual({ Q4_K: 'int-sg-r4' });
+    expect(parseIntMatvec('int-sg-r4')).toEqual({ Q8_0: 'int-sg-r4', Q4_K: 'int-sg-r4' });
+    expect(() => parseIntMatvec('Q4_0=dot4-sg-r2')).toThrow(/no integer kernel dot4-sg-r2 for Q4_0/);
     expect(() => parseIntMatvec('Q6_K=dot4-v16')).toThrow(/no integer kernel dot4-v16 for Q6_K/);
     expect(parseIntMatvec('int')).toEqual(Object.fromEntries(INT_WEIGHT_TYPES.map((t) => [t, 'int'])));
     expect(parseIntMatvec('Q4_K=dot4,Q6_K=int')).toEqual({ Q4_K: 'dot4', Q6_K: 'int' });
@@ -68,7 +70,7 @@ describe('integer variants per type', () => {
     expect(() => planIntMatvec({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'dot4-v16-r2', qOffset: 2 })).toThrow(/16-byte aligned/);
   });
 
-  it("plans Q4_K's subgroup shape with 8 lanes per NR rows (16-byte aligned weights and x), the 32-value blocks' with TPR", () => {
+  it("plans Q4_K's and Q8_0's subgroup shapes with 8 lanes per NR rows (cols % 256, 16-byte aligned weights and x), Q4_0's with TPR", () => {
     const d = planIntMatvec({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sg-r4' });
     expect(d.shader).toBe('matvec_q4_k_i8xsg');
     expect(d.constants).toEqual({ WG: 64, NR: 4 });
@@ -78,9 +80,15 @@ describe('integer variants per type', () => {
     expect([one.shader, one.constants, one.workgroups]).toEqual(['matvec_q4_k_i8sg', { WG: 64, NR: 1 }, [17, 1, 1]]);
     expect(() => planIntMatvec({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'dot4-sg-r2', qOffset: 2 })).toThrow(/16-byte aligned/);
     expect(intVariantFits('dot4-sg', { cols: 512, byteOffset: 4 }, 'Q4_K')).toBe(false);
-    expect(intVariantFits('dot4-sg', { cols: 96, byteOffset: 2 }, 'Q8_0')).toBe(true);
-    const q8 = planIntMatvec({ weights: { type: 'Q8_0', rows: 130, cols: 96 }, variant: 'dot4-sg', qOffset: 2 });
-    expect([q8.shader, q8.constants, q8.workgroups]).toEqual(['matvec_q8_0_i8sg', { WG: 64, TPR: 8 }, [17, 1, 1]]);
+    expect(intVariantFits('dot4-sg', { cols: 96, byteOffset: 2 }, 'Q4_0')).toBe(true);
+    const q4 = planIntMatvec({ weights: { type: 'Q4_0', rows: 130, cols: 96 }, variant: 'dot4-sg', qOffset: 2 });
+    expect([q4.shader, q4.constants, q4.workgroups]).toEqual(['matvec_q4_0_i8sg', { WG: 64, TPR: 8 }, [17, 1, 1]]);
+    expect(intVariantFits('dot4-sg', { cols: 96 }, 'Q8_0')).toBe(false);
+    expect(intVariantFits('int-sg-r2', { cols: 512, byteOffset: 8 }, 'Q8_0')).toBe(false);
+    expect(intVariantFits('int-sg-r2', { cols: 512, byteOffset: 16 }, 'Q8_0')).toBe(true);
+    const q8 = planIntMatvec({ weights: { type: 'Q8_0', rows: 130, cols: 512 }, variant: 'int-sg-r2' });
+    expect([q8.shader, q8.constants, q8.workgroups]).toEqual(['matvec_q8_0_i8xsg', { WG: 64, NR: 2 }, [9, 1, 1]]);
+    expect(() => planIntMatvec({ weights: { type: 'Q8_0', rows: 130, cols: 512 }, variant: 'dot4-sg', qOffset: 2 })).toThrow(/16-byte aligned/);
   });
 
   it('plans one invocation per row for the super-block types, without the NR constant', () => {
