@@ -22,7 +22,11 @@
 // The including files define BLOCK_BYTES, Head and head_of (_q4_k_i8v.wgsl), and XPrep with
 //   fn prep_x(x0: vec4<u32>, x1: vec4<u32>) -> XPrep       x's quant words of sub-blocks 2c, 2c + 1
 //   fn chunk_sums(q: vec4<u32>, xp: XPrep) -> vec2<i32>    Σ low nibbles · x0, Σ high nibbles · x1
-// (_q4_k_sg_idot.wgsl: through idot; _q4_k_sg_pairs.wgsl: two products per i32 multiply).
+// (_q4_k_sg_idot.wgsl: through idot; _q4_k_sg_pairs.wgsl: two products per i32 multiply), and for
+// the prefill entry `matmul` a token's and a row's prepared forms XTok, QRow with
+//   fn prep_tok(x0: vec4<u32>, x1: vec4<u32>) -> XTok     once per token, shared by the NR rows
+//   fn prep_row(q: vec4<u32>) -> QRow                      once per row, shared by the TT tokens
+//   fn tile_sums(qr: QRow, xt: XTok) -> vec2<i32>          the same two sums as chunk_sums
 
 //#include "_matvec_i8_params"
 
@@ -101,16 +105,17 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   }
 }
 
-// Prefill (issue 15 §2): Y[t, r] in the same subgroup shape, NR rows (1..4) × TT tokens (override,
-// 1..8) per subgroup pass. Per super-block each lane loads its quant vec4 and its header word of
-// each row once and works out the row's per-lane factors (d·sc of its two sub-blocks, dmin·m of
-// sub-block `lane`) once; then per token of the pass its 2 x vec4s, x scale and block sum, dotted
-// against all NR rows: per super-block and lane 1.5·NR weight loads and 4·TT x loads for NR·TT
-// row × token sums (decode: 1.5 + 4 / NR per row). A workgroup walks its rows' tokens TZ at a time
-// along z, in passes of TT, so a row's weights are read from memory once and then from the cache;
-// tokens past the end repeat the last one and are not stored. subgroupAdd per row and token at
-// the end of each pass.
-override TT: u32 = 8u;
+// Prefill (issue 15 §2): Y[t, r] in the same subgroup shape, NR rows (1..8 here) × TT tokens
+// (override, 1..8) per subgroup pass (int-matvec.ts SG_MATMUL_ROWS × SG_MATMUL_TOKENS by
+// default). Per super-block each lane loads its quant vec4 and its header word of each row once
+// and works out the row's per-lane factors (d·sc of its two sub-blocks, dmin·m of sub-block
+// `lane`) and its prepared nibbles once; then per token of the pass its 2 x vec4s (prepared once),
+// x scale and block sum, dotted against all NR rows: per super-block and lane 1.5·NR weight loads
+// and 4·TT x loads for NR·TT row × token sums (decode: 1.5 + 4 / NR per row). A workgroup walks
+// its rows' tokens TZ at a time along z, in passes of TT, so a row's weights come from memory once
+// and then from the cache; tokens past the end repeat the last one and are not stored.
+// subgroupAdd per row and token at the end of each pass.
+override TT: u32 = 4u;
 // Tokens per workgroup along z (int-matvec.ts SG_MATMUL_GROUP_TOKENS).
 const TZ: u32 = 64u;
 
@@ -146,16 +151,16 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     }
     for (var k = 0u; k < ns; k++) {
       let kv = sv * k;
-      var q: array<vec4<u32>, 8>;
+      var q: array<QRow, 8>;
       var f: array<vec3<f32>, 8>;
       // Two rows at a time: lane j loads header word j & 3 of row 2g + (j >> 2) (as matvec).
       for (var g = 0u; g < (NR + 1u) / 2u; g++) {
         let hw = w[rv[min(2u * g + (lane >> 2u), NR - 1u)] + kv][lane & 3u];
         f[2u * g] = lane_factors(head_from(hw, 0u), lane);
-        q[2u * g] = w[rv[2u * g] + kv + 1u + lane];
+        q[2u * g] = prep_row(w[rv[2u * g] + kv + 1u + lane]);
         if (2u * g + 1u < NR) {
           f[2u * g + 1u] = lane_factors(head_from(hw, 4u), lane);
-          q[2u * g + 1u] = w[rv[2u * g + 1u] + kv + 1u + lane];
+          q[2u * g + 1u] = prep_row(w[rv[2u * g + 1u] + kv + 1u + lane]);
         }
       }
       for (var t = 0u; t < TT; t++) {
@@ -164,13 +169,13 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
         let xs = xt + p.cols / 4u;
         let xm = xs + p.cols / 32u;
         let xa = xt + 8u * (8u * k + 2u * c) + 4u * h;
-        let xp = prep_x(xq[xa / 4u], xq[xa / 4u + 2u]);
+        let xp = prep_tok(xq[xa / 4u], xq[xa / 4u + 2u]);
         let dj = bitcast<f32>(xq[(xs + 8u * k) / 4u + (lane >> 2u)][lane & 3u]);
         let mj = f32(bitcast<i32>(xq[(xm + 8u * k) / 4u + (lane >> 2u)][lane & 3u])) * dj;
         let dn = subgroupShuffleXor(dj, 1u);
         let d = select(vec2<f32>(dj, dn), vec2<f32>(dn, dj), h == 1u);
         for (var r = 0u; r < NR; r++) {
-          let qs = vec2<f32>(chunk_sums(q[r], xp));
+          let qs = vec2<f32>(tile_sums(q[r], xp));
           acc[t][r] += qs.x * f[r].x * d.x + qs.y * f[r].y * d.y - f[r].z * mj;
         }
       }

@@ -194,7 +194,7 @@ const INT_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
 const SG_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sg', 'int-sg'];
 /** Rows per subgroup (override NR, 1, 2 or 4) and tokens per pass (override TT, 1..8) of Q4_K's subgroup prefill product by default (measured on lavapipe: specs/benchmarks.md). */
 export const SG_MATMUL_ROWS = 4;
-export const SG_MATMUL_TOKENS = 8;
+export const SG_MATMUL_TOKENS = 4;
 /** Tokens one workgroup of the subgroup prefill product walks (TZ in _matvec_i8_k_sg.wgsl); more go to further workgroups along z. */
 const SG_MATMUL_GROUP_TOKENS = 64;
 /** Rows per invocation of Q4_K's prefill product by default (override NR, 1..8; 8 measured fastest on lavapipe, specs/benchmarks.md). */
