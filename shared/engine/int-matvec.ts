@@ -11,6 +11,8 @@
  *             Q4_K a lane per vec4 of the super-block's quants, one subgroup per 1, 2 or 4 rows
  *             sharing x ('dot4-sg-r2', '-r4'; 'int-sg*' the same in plain i32, two byte
  *             products per multiply: shaders/_q4_k_sg_pairs.wgsl)
+ * The prefill products take 'dot4' / 'int' (every integer type), and for Q4_K also 'dot4-sg' /
+ * 'int-sg': the subgroup shape with a tile of tokens (prefill variants 'i8sg' / 'i8xsg').
  * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
  */
