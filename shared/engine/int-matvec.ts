@@ -189,12 +189,12 @@ export const INT_MATMUL_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K
 const INT_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
 /**
  * Q4_K's prefill product in the subgroup shape (`matmul` of _matvec_i8_k_sg.wgsl, so
- * matvec_q4_k_i8sg / _i8xsg): 'dot4-sg' (dot4I8Packed) and 'int-sg' (two byte products per i32
- * multiply), one subgroup of SG_LANES lanes per SG_MATMUL_ROWS rows × SG_MATMUL_TOKENS tokens per pass.
+ * matvec_q4_k_i8sg / _i8xsg): 'dot4-sg' (dot4I8Packed) and 'int-sg' (two byte products per u32
+ * multiply, x taken unsigned), one subgroup of SG_LANES lanes per SG_MATMUL_ROWS rows × SG_MATMUL_TOKENS tokens per pass.
  * Needs subgroups of exactly SG_LANES lanes (intVariantsFor offers 'dot4-sg'/'int-sg' only there).
  */
 const SG_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sg', 'int-sg'];
-/** Rows per subgroup (override NR, 1, 2 or 4) and tokens per pass (override TT, 1..8) of Q4_K's subgroup prefill product by default (measured on lavapipe: specs/benchmarks.md). */
+/** Rows per subgroup (override NR, 1..8) and tokens per pass (override TT, 1..8) of Q4_K's subgroup prefill product by default (4 × 4 measured best of these shapes on lavapipe: specs/benchmarks.md). */
 export const SG_MATMUL_ROWS = 4;
 export const SG_MATMUL_TOKENS = 4;
 /** Tokens one workgroup of the subgroup prefill product walks (TZ in _matvec_i8_k_sg.wgsl); more go to further workgroups along z. */
@@ -219,7 +219,7 @@ export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, typ
 /**
  * The dispatch of the integer prefill product Y[t, :] = W·x_t for `tokens` tokens quantised in xq
  * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart. `rowsPerInvocation`
- * (Q4_K only: 1..8 for 'dot4'/'int', default INT_MATMUL_ROWS; rows per subgroup 1, 2 or 4 for
+ * (Q4_K only: 1..8 for 'dot4'/'int', default INT_MATMUL_ROWS; rows per subgroup 1..8 for
  * 'dot4-sg'/'int-sg', default SG_MATMUL_ROWS) and `tokensPerPass` (the subgroup variants: 1..8,
  * default SG_MATMUL_TOKENS) are for benchmarks.
  */
@@ -232,7 +232,7 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   if (SG(a.variant)) {
     const nr = a.rowsPerInvocation ?? SG_MATMUL_ROWS;
     const tt = a.tokensPerPass ?? SG_MATMUL_TOKENS;
-    if (![1, 2, 3, 4, 5, 6, 7, 8].includes(nr) || !Number.isInteger(tt) || tt < 1 || tt > 8) throw new GpuUsageError(`the subgroup prefill product takes 1..8 rows per subgroup and 1..8 tokens per pass, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
+    if (!Number.isInteger(nr) || nr < 1 || nr > 8 || !Number.isInteger(tt) || tt < 1 || tt > 8) throw new GpuUsageError(`the subgroup prefill product takes 1..8 rows per subgroup and 1..8 tokens per pass, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
     if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
     const groups = Math.ceil(a.tokens / SG_MATMUL_GROUP_TOKENS);
     if (groups > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
