@@ -22,7 +22,11 @@
 // The including files define BLOCK_BYTES, Head and head_of (_q4_k_i8v.wgsl), and XPrep with
 //   fn prep_x(x0: vec4<u32>, x1: vec4<u32>) -> XPrep       x's quant words of sub-blocks 2c, 2c + 1
 //   fn chunk_sums(q: vec4<u32>, xp: XPrep) -> vec2<i32>    Σ low nibbles · x0, Σ high nibbles · x1
-// (_q4_k_sg_idot.wgsl: through idot; _q4_k_sg_pairs.wgsl: two products per i32 multiply).
+// (_q4_k_sg_idot.wgsl: through idot; _q4_k_sg_pairs.wgsl: two products per i32 multiply), and for
+// the prefill entry `matmul` a token's and a row's prepared forms XTok, QRow with
+//   fn prep_tok(x0: vec4<u32>, x1: vec4<u32>) -> XTok     once per token, shared by the NR rows
+//   fn prep_row(q: vec4<u32>) -> QRow                      once per row, shared by the TT tokens
+//   fn tile_sums(qr: QRow, xt: XTok) -> vec2<i32>          the same two sums as chunk_sums
 
 //#include "_matvec_i8_params"
 
@@ -97,6 +101,92 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     let s = subgroupAdd(acc[r]);
     if (lane == 0u && row0 + r < p.rows) {
       y[p.y_off + row0 + r] = s;
+    }
+  }
+}
+
+// Prefill (issue 15 §2): Y[t, r] in the same subgroup shape, NR rows (1..8 here) × TT tokens
+// (override, 1..8) per subgroup pass (int-matvec.ts SG_MATMUL_ROWS × SG_MATMUL_TOKENS by
+// default). Per super-block each lane loads its quant vec4 and its header word of each row once
+// and works out the row's per-lane factors (d·sc of its two sub-blocks, dmin·m of sub-block
+// `lane`) and its prepared nibbles once; then per token of the pass its 2 x vec4s (prepared once),
+// x scale and block sum, dotted against all NR rows: per super-block and lane 1.5·NR weight loads
+// and 4·TT x loads for NR·TT row × token sums (decode: 1.5 + 4 / NR per row). A workgroup walks
+// its rows' tokens TZ at a time along z, in passes of TT, so a row's weights come from memory once
+// and then from the cache; tokens past the end repeat the last one and are not stored.
+// subgroupAdd per row and token at the end of each pass.
+override TT: u32 = 4u;
+// Tokens per workgroup along z (int-matvec.ts SG_MATMUL_GROUP_TOKENS).
+const TZ: u32 = 64u;
+
+// The per-lane factors of a row's super-block: d·sc of sub-blocks 2c, 2c + 1 and dmin·m of
+// sub-block `lane`. Exact in f32 (f16 times a 6-bit integer).
+fn lane_factors(hd: Head, lane: u32) -> vec3<f32> {
+  let c = lane >> 1u;
+  let sh = 16u * (c & 1u);
+  let scw = hd.sc[c >> 1u];
+  let mj = extractBits(hd.mn[c >> 1u], sh + 8u * (lane & 1u), 8u);
+  return vec3<f32>(hd.dm.x * f32(extractBits(scw, sh, 8u)), hd.dm.x * f32(extractBits(scw, sh + 8u, 8u)), hd.dm.y * f32(mj));
+}
+
+@compute @workgroup_size(WG)
+fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+  let row0 = subgroupBroadcastFirst(((wid.x + wid.y * nwg.x) * (WG / TPR) + li / TPR) * NR);
+  let ns = p.cols / 256u;
+  let sv = BLOCK_BYTES / 16u;
+  let c = lane >> 1u;
+  let h = lane & 1u;
+  var rv: array<u32, 8>;
+  for (var r = 0u; r < NR; r++) {
+    rv[r] = p.w_off / 4u + min(row0 + r, p.rows - 1u) * ns * sv;
+  }
+  let tend = min(p.ntok, (wid.z + 1u) * TZ);
+  for (var t0 = wid.z * TZ; t0 < tend; t0 += TT) {
+    let last = min(TT, tend - t0) - 1u;
+    var acc: array<array<f32, 8>, 8>;
+    for (var t = 0u; t < TT; t++) {
+      for (var r = 0u; r < NR; r++) {
+        acc[t][r] = 0.0;
+      }
+    }
+    for (var k = 0u; k < ns; k++) {
+      let kv = sv * k;
+      var q: array<QRow, 8>;
+      var f: array<vec3<f32>, 8>;
+      // Two rows at a time: lane j loads header word j & 3 of row 2g + (j >> 2) (as matvec).
+      for (var g = 0u; g < (NR + 1u) / 2u; g++) {
+        let hw = w[rv[min(2u * g + (lane >> 2u), NR - 1u)] + kv][lane & 3u];
+        f[2u * g] = lane_factors(head_from(hw, 0u), lane);
+        q[2u * g] = prep_row(w[rv[2u * g] + kv + 1u + lane]);
+        if (2u * g + 1u < NR) {
+          f[2u * g + 1u] = lane_factors(head_from(hw, 4u), lane);
+          q[2u * g + 1u] = prep_row(w[rv[2u * g + 1u] + kv + 1u + lane]);
+        }
+      }
+      for (var t = 0u; t < TT; t++) {
+        // Token t's quantised row (x_off, x_stride multiples of 4 words), its scales, its block sums.
+        let xt = p.x_off + (t0 + min(t, last)) * p.x_stride;
+        let xs = xt + p.cols / 4u;
+        let xm = xs + p.cols / 32u;
+        let xa = xt + 8u * (8u * k + 2u * c) + 4u * h;
+        let xp = prep_tok(xq[xa / 4u], xq[xa / 4u + 2u]);
+        let dj = bitcast<f32>(xq[(xs + 8u * k) / 4u + (lane >> 2u)][lane & 3u]);
+        let mj = f32(bitcast<i32>(xq[(xm + 8u * k) / 4u + (lane >> 2u)][lane & 3u])) * dj;
+        let dn = subgroupShuffleXor(dj, 1u);
+        let d = select(vec2<f32>(dj, dn), vec2<f32>(dn, dj), h == 1u);
+        for (var r = 0u; r < NR; r++) {
+          let qs = vec2<f32>(tile_sums(q[r], xp));
+          acc[t][r] += qs.x * f[r].x * d.x + qs.y * f[r].y * d.y - f[r].z * mj;
+        }
+      }
+    }
+    for (var t = 0u; t < TT; t++) {
+      for (var r = 0u; r < NR; r++) {
+        let s = subgroupAdd(acc[t][r]);
+        if (lane == 0u && t <= last && row0 + r < p.rows) {
+          y[p.y_off + (t0 + t) * p.y_stride + row0 + r] = s;
+        }
+      }
     }
   }
 }

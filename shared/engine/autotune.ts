@@ -13,13 +13,13 @@
  * 8 bits) and kept only when proven faster than the default f32 shape; the record then names it
  * (intMatvec), and a model loaded with the record decodes that type through it. Not tuned: off.
  * Prefill (opt-in, `prefill`): for the types with tiled products or an integer prefill product
- * (quant-matmul.ts PrefillVariant; `i8`/`i8x` for Q8_0, Q4_0, Q4_K, Q6_K), each variant's product of PREFILL_TOKENS tokens is checked against the default `matmul`
+ * (quant-matmul.ts PrefillVariant; `i8`/`i8x` for Q8_0, Q4_0, Q4_K, Q6_K, `i8sg`/`i8xsg` for Q4_K), each variant's product of PREFILL_TOKENS tokens is checked against the default `matmul`
  * kernel's and timed against it under the same rule; the record keeps one (`prefill.variant`)
  * only when proven faster, and a model loaded with the record prefills that type through it.
  */
 import type { GpuBatch, GpuContext } from '../gpu';
 import { EngineError } from './errors';
-import { encodeIntMatvec, intPipeline, planIntMatmul, planQuantizeTokens, recordIntDispatch, intVariantsFor, isIntWeightType, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
+import { encodeIntMatvec, intPipeline, intPrefillOffered, planIntMatmul, prefillIntVariant, planQuantizeTokens, recordIntDispatch, intVariantsFor, isIntWeightType, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
 import { intMatvecRef, quantizeQ8Ref } from './reference/int-matvec';
 import { DEFAULT_TUNING, encodeMatmul, isTileVariant, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, WEIGHT_CHUNK, type PrefillVariant, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import { candidateName, choosePrefill, chooseTuning, sameTuning } from './tuning-choice';
@@ -117,11 +117,11 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
   };
   const needXq = opts.types.some((t) => intsOf(t, shapeOf(t).cols).length > 0);
   const xq = ctx.storage(needXq ? quantizedXWords(Math.ceil(maxCols / 32) * 32) * 4 : 16, 'tune:xq');
-  // Prefill variants per type: those the type has ('i8' only where the device has dot4I8Packed).
+  // Prefill variants per type: those the type has (the integer ones where the device runs them: dot4I8Packed, subgroups of 8).
   const prefillOf = (type: WeightType): PrefillVariant[] =>
     !opts.prefill
       ? []
-      : PREFILL_VARIANTS.filter((v) => (opts.prefill === true || (opts.prefill as readonly PrefillVariant[]).includes(v)) && prefillVariantFits(type, v) && (v !== 'i8' || intVariantsFor(ctx, type).includes('dot4')));
+      : PREFILL_VARIANTS.filter((v) => (opts.prefill === true || (opts.prefill as readonly PrefillVariant[]).includes(v)) && prefillVariantFits(type, v) && (isTileVariant(v) || intPrefillOffered(ctx, type, v)));
   const needPrefill = opts.types.some((t) => prefillOf(t).length > 0);
   const needXqT = opts.types.some((t) => prefillOf(t).some((v) => !isTileVariant(v)));
   const xTHost = needPrefill ? Float32Array.from({ length: PREFILL_TOKENS * maxCols }, (_, i) => Math.sin(i * 0.37 + 0.1 * Math.floor(i / maxCols))) : new Float32Array(4);
@@ -222,7 +222,7 @@ export async function tuneWeightKernels(ctx: GpuContext, opts: TuneOptions): Pro
                 // Quantising the tokens is part of the integer product's time.
                 const q = planQuantizeTokens(tc, PREFILL_TOKENS, 0, maxCols);
                 recordIntDispatch(b, await intPipeline(ctx, q), q, [xT, xqT]);
-                const d = planIntMatmul({ weights: { type, rows: tr, cols: tc }, variant: v === 'i8' ? 'dot4' : 'int', tokens: PREFILL_TOKENS });
+                const d = planIntMatmul({ weights: { type, rows: tr, cols: tc }, variant: prefillIntVariant(v), tokens: PREFILL_TOKENS });
                 recordIntDispatch(b, await intPipeline(ctx, d), d, [w, xqT, yT]);
               } else await encodeMatmul(ctx, b, { weights, x: xT, y: yT, tokens: PREFILL_TOKENS, xStride: maxCols, entryPoint: v ? PREFILL_ENTRY[v] : 'matmul' });
             }

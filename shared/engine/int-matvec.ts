@@ -13,11 +13,13 @@
  *             products per multiply: shaders/_q4_k_sg_pairs.wgsl); for Q8_0 a lane per block of
  *             every 8 (9 neighbouring words), 1, 2 or 4 rows sharing x realigned once
  *             (shaders/_matvec_q8_0_sg.wgsl; 'int-sg*' with the products written out in i32)
+ * The prefill products take 'dot4' / 'int' (every integer type), and for Q4_K also 'dot4-sg' /
+ * 'int-sg': the subgroup shape with a tile of tokens (prefill variants 'i8sg' / 'i8xsg').
  * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
  */
 import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
-import { planMatmul, type WeightMatrix, type WeightType } from './quant-matmul';
+import { planMatmul, type IntPrefillVariant, type WeightMatrix, type WeightType } from './quant-matmul';
 
 export type IntWeightType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
@@ -195,22 +197,59 @@ export const INT_MATMUL_TOKENS = 4;
  */
 export const INT_MATMUL_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 const INT_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4', 'int'];
+/**
+ * Q4_K's prefill product in the subgroup shape (`matmul` of _matvec_i8_k_sg.wgsl, so
+ * matvec_q4_k_i8sg / _i8xsg): 'dot4-sg' (dot4I8Packed) and 'int-sg' (two byte products per u32
+ * multiply, x taken unsigned), one subgroup of SG_LANES lanes per SG_MATMUL_ROWS rows × SG_MATMUL_TOKENS tokens per pass.
+ * Needs subgroups of exactly SG_LANES lanes (intVariantsFor offers 'dot4-sg'/'int-sg' only there).
+ */
+const SG_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sg', 'int-sg'];
+/** Rows per subgroup (override NR, 1..8) and tokens per pass (override TT, 1..8) of Q4_K's subgroup prefill product by default (4 × 4 measured best of these shapes on lavapipe: specs/benchmarks.md). */
+export const SG_MATMUL_ROWS = 4;
+export const SG_MATMUL_TOKENS = 4;
+/** Tokens one workgroup of the subgroup prefill product walks (TZ in _matvec_i8_k_sg.wgsl); more go to further workgroups along z. */
+const SG_MATMUL_GROUP_TOKENS = 64;
 /** Rows per invocation of Q4_K's prefill product by default (override NR, 1..8; 8 measured fastest on lavapipe, specs/benchmarks.md). */
 export const INT_MATMUL_ROWS = 8;
 export function hasIntMatmul(type: string, v: IntVariant): boolean {
-  return (INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v);
+  return ((INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v)) || (type === 'Q4_K' && SG_MATMUL_VARIANTS.includes(v));
+}
+
+/** The integer variant that runs a prefill variant ('i8': dot4, 'i8x': int, 'i8sg': dot4-sg, 'i8xsg': int-sg, Q4_K's subgroup shape). */
+export function prefillIntVariant(v: IntPrefillVariant): IntVariant {
+  return ({ i8: 'dot4', i8x: 'int', i8sg: 'dot4-sg', i8xsg: 'int-sg' } as const)[v];
+}
+
+/** Whether this device runs an integer prefill variant for a type ('i8sg'/'i8xsg': Q4_K where subgroups are 8 lanes). */
+export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, v: IntPrefillVariant): boolean {
+  const iv = prefillIntVariant(v);
+  return hasIntMatmul(type, iv) && intVariantsFor(ctx, type).includes(iv);
 }
 
 /**
  * The dispatch of the integer prefill product Y[t, :] = W·x_t for `tokens` tokens quantised in xq
  * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart. `rowsPerInvocation`
- * (Q4_K only, 1..8; default INT_MATMUL_ROWS) is for benchmarks.
+ * (Q4_K only: 1..8 for 'dot4'/'int', default INT_MATMUL_ROWS; rows per subgroup 1..8 for
+ * 'dot4-sg'/'int-sg', default SG_MATMUL_ROWS) and `tokensPerPass` (the subgroup variants: 1..8,
+ * default SG_MATMUL_TOKENS) are for benchmarks.
  */
-export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number; rowsPerInvocation?: number }): IntDispatch {
+export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number; rowsPerInvocation?: number; tokensPerPass?: number }): IntDispatch {
   const { type, rows, cols } = a.weights;
-  if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')})`, { type });
+  if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')}; Q4_K also ${SG_MATMUL_VARIANTS.join(', ')})`, { type });
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: a.tokens, yOffset: a.yOffset, yStride: a.yStride });
   if ((a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`the integer prefill product needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
+  const params = [rows, cols, a.tokens, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]];
+  if (SG(a.variant)) {
+    const nr = a.rowsPerInvocation ?? SG_MATMUL_ROWS;
+    const tt = a.tokensPerPass ?? SG_MATMUL_TOKENS;
+    if (!Number.isInteger(nr) || nr < 1 || nr > 8 || !Number.isInteger(tt) || tt < 1 || tt > 8) throw new GpuUsageError(`the subgroup prefill product takes 1..8 rows per subgroup and 1..8 tokens per pass, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
+    if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
+    const groups = Math.ceil(a.tokens / SG_MATMUL_GROUP_TOKENS);
+    if (groups > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
+    const [gx, gy] = splitWorkgroups(Math.ceil(rows / ((MATVEC_WG / SG_LANES) * nr)));
+    return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: { WG: MATVEC_WG, NR: nr, TT: tt }, workgroups: [gx, gy, groups], params };
+  }
+  if (a.tokensPerPass !== undefined) throw new GpuUsageError(`tokensPerPass is for the subgroup prefill product only`);
   const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
   if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
   // Q4_K's product is the 16-byte-read shape (whole super-blocks, weights on 16 bytes), NR rows per invocation.
@@ -228,7 +267,7 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     // Q6_K's 4-byte super-block shape (_matvec_i8_k.wgsl) has no NR override.
     constants: type === 'Q6_K' ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr },
     workgroups: [gx, gy, tiles],
-    params: [rows, cols, a.tokens, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]],
+    params,
   };
 }
 

@@ -10,7 +10,7 @@ import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNa
 import { EngineError } from './errors';
 import { DECODE_LAYER_ENTRY, DECODE_LAYER_SHADER, packLayer, planDecodeLayer } from './decode-layer';
 import { FUSED_MATVEC_ENTRY, FUSED_MATVEC_MAX_COLS, FUSED_MATVEC_SHADER, FUSED_MATVEC_WG } from './fused-matvec';
-import { intPipeline, intVariantsFor, isIntWeightType, planIntMatmul, planIntMatvec, planQuantize, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
+import { intPipeline, intPrefillOffered, intVariantsFor, isIntWeightType, planIntMatmul, prefillIntVariant, planIntMatvec, planQuantize, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
 import { DEFAULT_TUNING, isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, type PrefillVariant, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
 import { KV_PAGE_POSITIONS } from './kv-pages';
@@ -183,7 +183,7 @@ export async function loadModelParts(ctx: GpuContext, source: TensorSource, opts
   );
   for (const [type, v] of Object.entries(prefillMatmul) as [IntWeightType, PrefillVariant][]) {
     if (isTileVariant(v)) continue;
-    for (const d of [planQuantize(256), planIntMatmul({ weights: { type, rows: 1, cols: 256 }, variant: v === 'i8' ? 'dot4' : 'int', tokens: 2 })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
+    for (const d of [planQuantize(256), planIntMatmul({ weights: { type, rows: 1, cols: 256 }, variant: prefillIntVariant(v), tokens: 2 })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
   }
   for (const [type, variant] of Object.entries(intMatvec) as [IntWeightType, IntVariant][]) {
     // As above, any valid shape: only the shader and constants matter.
@@ -403,11 +403,11 @@ function checkIntMatvec(ctx: GpuContext, want: Partial<Record<WeightType, IntVar
   return out;
 }
 
-/** Model.load's `prefillMatmul`, kept for the types the model has; a variant the type (or, for 'i8', the device) lacks is refused. */
+/** Model.load's `prefillMatmul`, kept for the types the model has; a variant the type (or, for the integer ones, the device: dot4I8Packed, subgroups of 8) lacks is refused. */
 function checkPrefillMatmul(ctx: GpuContext, want: Partial<Record<WeightType, PrefillVariant>>, types: ReadonlySet<WeightType>): Partial<Record<WeightType, PrefillVariant>> {
   const out: Partial<Record<WeightType, PrefillVariant>> = {};
   for (const [type, variant] of Object.entries(want) as [WeightType, PrefillVariant][]) {
-    if (!PREFILL_VARIANTS.includes(variant) || !prefillVariantFits(type, variant) || (variant === 'i8' && !intVariantsFor(ctx, type).includes('dot4'))) {
+    if (!PREFILL_VARIANTS.includes(variant) || !prefillVariantFits(type, variant) || (!isTileVariant(variant) && !intPrefillOffered(ctx, type, variant))) {
       throw new EngineError('ENGINE_BAD_OPTION', `prefillMatmul: no prefill kernel ${String(variant)} for ${type} on this device (variants: ${PREFILL_VARIANTS.join(', ')})`, { field: 'prefillMatmul', type, variant });
     }
     if (types.has(type)) out[type] = variant;

@@ -30,7 +30,7 @@ import type { ModelArchSpec, ModelConfig } from '../model';
 import { EngineError } from './errors';
 import { recordDecodeLayer } from './decode-layer';
 import { planFusedMatvec, recordFusedMatvec, type FusedInput } from './fused-matvec';
-import { intVariantFits, planIntMatmul, planIntMatvec, planQuantize, planQuantizeTokens, recordIntDispatch, type IntDispatch, type IntVariant } from './int-matvec';
+import { intVariantFits, planIntMatmul, prefillIntVariant, planIntMatvec, planQuantize, planQuantizeTokens, recordIntDispatch, type IntDispatch, type IntVariant } from './int-matvec';
 import { isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import type { GpuLora } from './lora';
 import { PagedKvCache } from './kv-pages';
@@ -659,7 +659,7 @@ export class Model {
         this.dispatchInt(b, q, [x, this.a.xq], `quantize_q8 ${w.name}`);
       }
       for (const part of w.parts) {
-        const d = planIntMatmul({ weights: { type: w.type, rows: part.rows, cols: w.cols }, variant: prefill === 'i8' ? 'dot4' : 'int', tokens: T, yOffset: part.rowStart, yStride: w.rows });
+        const d = planIntMatmul({ weights: { type: w.type, rows: part.rows, cols: w.cols }, variant: prefillIntVariant(prefill), tokens: T, yOffset: part.rowStart, yStride: w.rows });
         this.dispatchInt(b, d, [part.buffer, this.a.xq, y], `matmul ${w.name}`);
       }
       this.xqFresh = true;

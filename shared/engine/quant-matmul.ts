@@ -123,17 +123,23 @@ export const PREFILL_ENTRY: Readonly<Record<TileVariant, 'matmul_tile' | 'matmul
 /**
  * Prefill (tokens > 1) kernels besides the default `matmul` (4 tokens per invocation): the tiled
  * f32 products, and the integer prefill product of int-matvec.ts ('i8' with dot4I8Packed, 'i8x'
- * with plain i32 products; Q8_0, Q4_0, Q4_K and Q6_K, x quantised to Q8 blocks for all the tokens first).
+ * with plain i32 products; Q8_0, Q4_0, Q4_K and Q6_K, x quantised to Q8 blocks for all the tokens first),
+ * and Q4_K's integer prefill product in the subgroup shape ('i8sg' with dot4I8Packed, 'i8xsg' with
+ * two byte products per i32 multiply; needs subgroups of 8 lanes, as the decode `-sg` kernels).
  */
-export type PrefillVariant = TileVariant | 'i8' | 'i8x';
-export const PREFILL_VARIANTS: readonly PrefillVariant[] = [...TILE_VARIANTS, 'i8', 'i8x'];
+export type IntPrefillVariant = 'i8' | 'i8x' | 'i8sg' | 'i8xsg';
+export type PrefillVariant = TileVariant | IntPrefillVariant;
+export const PREFILL_VARIANTS: readonly PrefillVariant[] = [...TILE_VARIANTS, 'i8', 'i8x', 'i8sg', 'i8xsg'];
 export const INT_PREFILL_TYPES: readonly WeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
+/** The types with the subgroup-shaped integer prefill product ('i8sg', 'i8xsg'). */
+export const SG_PREFILL_TYPES: readonly WeightType[] = ['Q4_K'];
 export function isTileVariant(v: PrefillVariant): v is TileVariant {
   return (TILE_VARIANTS as readonly string[]).includes(v);
 }
-/** Whether a type has a prefill variant (whatever the device: 'i8' also needs dot4I8Packed). */
+/** Whether a type has a prefill variant (whatever the device: 'i8' also needs dot4I8Packed, 'i8sg'/'i8xsg' subgroups of 8). */
 export function prefillVariantFits(type: string, v: PrefillVariant): boolean {
-  return isTileVariant(v) ? isTileWeightType(type) : (INT_PREFILL_TYPES as readonly string[]).includes(type);
+  if (isTileVariant(v)) return isTileWeightType(type);
+  return ((v === 'i8sg' || v === 'i8xsg' ? SG_PREFILL_TYPES : INT_PREFILL_TYPES) as readonly string[]).includes(type);
 }
 
 /** A forced prefill choice as text (benchmarks, tests): a variant for every type that has it (`tile`, `i8`) or per type (`Q8_0=i8,Q4_K=tile-wg`). Empty: none. */

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { intMatvecTable, kernelsKey, PREFILL_TOKENS, prefillTable, tunedShaders, TUNING_CANDIDATES, tuneWeightKernels, type CandidateTiming } from '../../shared/engine/autotune';
-import { intVariantsFor } from '../../shared/engine/int-matvec';
+import { intPrefillOffered, intVariantsFor } from '../../shared/engine/int-matvec';
 import type { WeightType } from '../../shared/engine/quant-matmul';
 import type { GpuContext } from '../../shared/gpu';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
@@ -163,6 +163,14 @@ describe('kernel tuner', () => {
     const int = await tuneWeightKernels(g.ctx, { types: ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K', 'Q5_K'], rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['i8x'], now: cycled([10, 10, 10, 1, 1, 10]) });
     expect(prefillTable(int)).toEqual({ Q8_0: 'i8x', Q4_0: 'i8x', Q4_K: 'i8x', Q6_K: 'i8x' });
     expect(int.types.Q5_K!.prefill).toBeUndefined();
+    // Q4_K's subgroup prefill product, where subgroups are 8 lanes: checked against the same integer reference and timed alike.
+    if (intPrefillOffered(g.ctx, 'Q4_K', 'i8xsg')) {
+      const sg = await tuneWeightKernels(g.ctx, { types: ['Q4_K'], rows: 72, cols: 768, rounds: 2, reps: 1, candidates: [], intVariants: false, prefill: ['i8xsg', 'i8sg'], now: cycled([10, 10, 10, 1, 1, 10, 10, 10]) });
+      const f = sg.types.Q4_K!.prefill!;
+      // Both agreed with the reference (else neither would be timed nor named).
+      expect([f.variant, f.challenger].filter(Boolean).length, JSON.stringify(f)).toBeGreaterThan(0);
+      expect(['i8xsg', 'i8sg']).toContain(f.variant ?? f.challenger);
+    }
     // Off by default, and only for the types that have the kernels.
     const plain = await tuneWeightKernels(g.ctx, { types: ['Q8_0', 'F16'], rows: 8, cols: 256, rounds: 1, reps: 1, candidates: [], intVariants: false });
     expect(plain.types.Q8_0!.prefill).toBeUndefined();

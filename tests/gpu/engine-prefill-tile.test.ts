@@ -126,14 +126,15 @@ describe('prefill through the integer prefill product', () => {
         const want = await prefill(base.model, ids);
         const wl = logSoftmax(want, ids.length, vocab);
         const a = argmaxRows(want, ids.length, vocab);
-        for (const v of ['i8', 'i8x'] as const) {
+        // Q4_K also has the subgroup-shaped product (Q4_K's only), where subgroups are 8 lanes.
+        for (const v of type === 'Q4_K' ? (['i8', 'i8x', 'i8sg', 'i8xsg'] as const) : (['i8', 'i8x'] as const)) {
           let tiled;
           try {
             tiled = await loadBytes(g.ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
           } catch (e) {
-            // 'i8' needs dot4I8Packed: refused by name on an adapter without it.
-            expect(v, (e as Error).message).toBe('i8');
-            expect((e as Error).message).toMatch(/no prefill kernel i8/);
+            // 'i8' needs dot4I8Packed, 'i8sg'/'i8xsg' subgroups of 8: refused by name on an adapter without them.
+            expect(['i8', 'i8sg', 'i8xsg'], (e as Error).message).toContain(v);
+            expect((e as Error).message).toMatch(new RegExp(`no prefill kernel ${v} `));
             continue;
           }
           try {

@@ -7,9 +7,12 @@
  * (nor of the rows per invocation), token counts that leave a ragged last tile, and cols with odd
  * block counts (Q8_0/Q4_0: every other 2-byte-aligned row starts mid-word; Q4_K, Q6_K: 1, 3 and 11
  * super-blocks, Q6_K's 210-byte rows starting mid-word every other one); the quantised tokens are checked bit for bit too.
+ * Q4_K's subgroup product (`matmul` of shaders/_matvec_i8_k_sg.wgsl, 'dot4-sg' / 'int-sg', where
+ * subgroups are 8 lanes) likewise, over rows per subgroup 1..8 × tokens per pass 1..8 with token
+ * counts that leave a ragged last pass, and past one workgroup's 64 tokens along z.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { hasIntMatmul, intPipeline, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch, type IntVariant } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, type IntVariant } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
 import { compareClose } from '../support/compare';
@@ -22,13 +25,16 @@ const COLS: Record<IntMatmulType, number[]> = { Q8_0: [32, 96, 4128], Q4_0: [32,
 type IntMatmulType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 /** Rows per invocation tried: Q4_K's shape takes 1..4 (default INT_MATMUL_ROWS), the others 1. */
 const NRS: Record<IntMatmulType, (number | undefined)[]> = { Q8_0: [undefined], Q4_0: [undefined], Q4_K: [undefined, 1, 3, 4, 7], Q6_K: [undefined] };
+/** Q4_K's subgroup product: rows per subgroup × tokens per pass tried (the defaults first). */
+const SG_SHAPES: { nr?: number; tt?: number }[] = [{}, { nr: 1, tt: 1 }, { nr: 2, tt: 3 }, { nr: 3, tt: 8 }, { nr: 8, tt: 4 }];
+const isSg = (v: IntVariant) => v === 'dot4-sg' || v === 'int-sg';
 const MAX_ROWS = 130;
 const MAX_T = 9;
 const U = 2 ** -24;
 
 const { ctx, title: SUITE } = await openGpuAtCollection('integer prefill product on WebGPU');
 
-async function run(type: IntMatmulType, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, variant: IntVariant, rowsPerInvocation?: number) {
+async function run(type: IntMatmulType, bytes: Uint8Array, rows: number, cols: number, x: Float32Array, tokens: number, variant: IntVariant, rowsPerInvocation?: number, tokensPerPass?: number) {
   const g = ctx!;
   const words = quantizedXWords(cols);
   const wbuf = g.storage(padWeightBytes(bytes.subarray(0, weightBytes(type, rows, cols))), 'w');
@@ -38,7 +44,7 @@ async function run(type: IntMatmulType, bytes: Uint8Array, rows: number, cols: n
   const b = g.batch('test');
   const q = planQuantizeTokens(cols, tokens);
   recordIntDispatch(b, await intPipeline(g, q), q, [xbuf, xqbuf]);
-  const d = planIntMatmul({ weights: { type, rows, cols }, variant, tokens, rowsPerInvocation });
+  const d = planIntMatmul({ weights: { type, rows, cols }, variant, tokens, rowsPerInvocation, tokensPerPass });
   recordIntDispatch(b, await intPipeline(g, d), d, [wbuf, xqbuf, ybuf]);
   b.submit();
   const y = await g.readF32(ybuf, tokens * rows);
@@ -69,6 +75,29 @@ describe('integer prefill dispatch plan', () => {
     expect(() => planIntMatmul({ weights: { type: 'Q5_K', rows: 1, cols: 256 }, variant: 'dot4', tokens: 2 })).toThrow(/no integer prefill product/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 32 }, variant: 'dot4-r2', tokens: 2 })).toThrow(/no integer prefill product/);
   });
+
+  it("Q4_K's subgroup product: 8 subgroups of 8 lanes per workgroup, SG_MATMUL_ROWS rows each, 64 tokens per workgroup along z; Q4_K only", () => {
+    const s = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sg', tokens: 70 });
+    expect([s.shader, s.entryPoint, s.constants]).toEqual(['matvec_q4_k_i8xsg', 'matmul', { WG: 64, NR: SG_MATMUL_ROWS, TT: SG_MATMUL_TOKENS }]);
+    expect(s.workgroups).toEqual([Math.ceil(130 / (8 * SG_MATMUL_ROWS)), 1, 2]);
+    expect(s.params.slice(0, 3)).toEqual([130, 512, 70]);
+    const d = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'dot4-sg', tokens: 5, rowsPerInvocation: 1, tokensPerPass: 3 });
+    expect([d.shader, d.constants, d.workgroups]).toEqual(['matvec_q4_k_i8sg', { WG: 64, NR: 1, TT: 3 }, [17, 1, 1]]);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sg', tokens: 2, rowsPerInvocation: 9 })).toThrow(/rows per subgroup/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sg', tokens: 2, tokensPerPass: 9 })).toThrow(/tokens per pass/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int', tokens: 2, tokensPerPass: 4 })).toThrow(/tokensPerPass/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256, byteOffset: 8 }, variant: 'int-sg', tokens: 2 })).toThrow(/multiple of 16 bytes/);
+    expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 32 }, variant: 'int-sg', tokens: 2 })).toThrow(/no integer prefill product/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sg-r4', tokens: 2 })).toThrow(/no integer prefill product/);
+    expect([prefillIntVariant('i8'), prefillIntVariant('i8x'), prefillIntVariant('i8sg'), prefillIntVariant('i8xsg')]).toEqual(['dot4', 'int', 'dot4-sg', 'int-sg']);
+    // Offered only where subgroups are exactly 8 lanes, as the decode -sg kernels.
+    const dev = (sg: boolean, min: number, max: number) => ({ caps: { subgroups: sg }, adapter: { subgroupMinSize: min, subgroupMaxSize: max } }) as unknown as Parameters<typeof intPrefillOffered>[0];
+    expect(intPrefillOffered(dev(true, 8, 8), 'Q4_K', 'i8xsg')).toBe(true);
+    expect(intPrefillOffered(dev(true, 4, 64), 'Q4_K', 'i8xsg')).toBe(false);
+    expect(intPrefillOffered(dev(false, 8, 8), 'Q4_K', 'i8sg')).toBe(false);
+    expect(intPrefillOffered(dev(true, 8, 8), 'Q8_0', 'i8xsg')).toBe(false);
+    expect(intPrefillOffered(dev(false, 8, 8), 'Q8_0', 'i8x')).toBe(true);
+  });
 });
 
 describe.skipIf(!ctx)(SUITE, () => {
@@ -84,8 +113,9 @@ describe.skipIf(!ctx)(SUITE, () => {
         for (const v of variants) {
           for (const rows of ROWS) {
             const ref = refs.map((q) => intMatvecRef(type, bytes, rows, cols, q));
-            for (const [T, nr] of TOKENS.flatMap((T) => NRS[type].map((nr) => [T, nr] as const))) {
-              const { y, xq } = await run(type, bytes, rows, cols, x, T, v, nr);
+            const shapes = isSg(v) ? SG_SHAPES : NRS[type].map((nr) => ({ nr, tt: undefined }));
+            for (const [T, { nr, tt }] of TOKENS.flatMap((T) => shapes.map((s) => [T, s] as const))) {
+              const { y, xq } = await run(type, bytes, rows, cols, x, T, v, nr, tt);
               // The quantised tokens, bit for bit (quants as bytes, then the scales).
               const words = quantizedXWords(cols);
               for (let t = 0; t < T; t++) {
@@ -100,7 +130,7 @@ describe.skipIf(!ctx)(SUITE, () => {
                 for (const m of ref[t]!.mag) mag = Math.max(mag, m);
               }
               // As the integer matvec's test: block sums exact; f32 rounding of the terms and their sum only.
-              const msg = compareClose(y, want, { atol: 8 * U * mag, rtol: 2 ** -20 }, `${type} ${v} ${rows}×${cols} T=${T} NR=${nr ?? 'default'}`);
+              const msg = compareClose(y, want, { atol: 8 * U * mag, rtol: 2 ** -20 }, `${type} ${v} ${rows}×${cols} T=${T} NR=${nr ?? 'default'} TT=${tt ?? 'default'}`);
               expect(msg, msg ?? '').toBeNull();
               for (let i = 0; i < want.length; i++) worst[type] = Math.max(worst[type] ?? 0, Math.abs(y[i]! - want[i]!) / (U * mag));
             }
@@ -109,5 +139,26 @@ describe.skipIf(!ctx)(SUITE, () => {
       }
     }, 300_000);
   }
+  it("Q4_K's subgroup product past one workgroup's 64 tokens (z) and a ragged last pass: 70 tokens", async (t) => {
+    const variants = intVariantsFor(ctx!, 'Q4_K').filter((v) => isSg(v) && hasIntMatmul('Q4_K', v));
+    if (!variants.length) return t.skip('subgroups of 8 lanes not offered by this adapter');
+    const [rows, cols, T] = [65, 512, 70];
+    const bytes = randomBlocks('Q4_K', (rows * cols) / 256, 11);
+    const x = uniform(T * cols, 12, 2);
+    const refs = Array.from({ length: T }, (_, t) => intMatvecRef('Q4_K', bytes, rows, cols, quantizeQ8Ref(x.subarray(t * cols, (t + 1) * cols))));
+    const want = new Float64Array(T * rows);
+    let mag = 0;
+    refs.forEach((r, t) => {
+      want.set(r.y, t * rows);
+      for (const m of r.mag) mag = Math.max(mag, m);
+    });
+    for (const v of variants) {
+      for (const { nr, tt } of [{}, { nr: 2, tt: 3 }]) {
+        const { y } = await run('Q4_K', bytes, rows, cols, x, T, v, nr, tt);
+        const msg = compareClose(y, want, { atol: 8 * U * mag, rtol: 2 ** -20 }, `Q4_K ${v} T=${T} NR=${nr ?? 'default'} TT=${tt ?? 'default'}`);
+        expect(msg, msg ?? '').toBeNull();
+      }
+    }
+  }, 300_000);
   afterAll(() => console.log('integer prefill worst |err| in u·max Σ|terms|:', worst));
 });

@@ -19,6 +19,7 @@ import {
 } from '../../shared/engine/autotune';
 import { PxiError } from '../../shared/errors';
 import type { IntVariant } from '../../shared/engine/int-matvec';
+import { parsePrefillMatmul } from '../../shared/engine/quant-matmul';
 import { kernelTuningSession } from '../../shared/sessions/kernel-tuning';
 
 const t = (wg: number, tpr: number, rounds: number[], agrees = true): CandidateTiming => ({
@@ -186,6 +187,12 @@ describe('kernel tuning: the tiled prefill products', () => {
     delete bad.records[0]!.types.F32!.prefill;
     bad.records[0]!.types.Q8_0!.prefill!.variant = 'tile-64';
     expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/types\.Q8_0\.prefill\.variant/);
+    // Q4_K's subgroup prefill product is Q4_K's alone.
+    bad.records[0]!.types.Q8_0!.prefill!.variant = 'i8xsg';
+    expect(() => parseTuningFile(JSON.stringify(bad), 'k.json')).toThrow(/types\.Q8_0\.prefill: no prefill kernel i8xsg for Q8_0/);
+    expect(parsePrefillMatmul('i8xsg')).toEqual({ Q4_K: 'i8xsg' });
+    expect(parsePrefillMatmul('Q4_K=i8sg,Q8_0=i8x')).toEqual({ Q4_K: 'i8sg', Q8_0: 'i8x' });
+    expect(() => parsePrefillMatmul('Q6_K=i8sg')).toThrow(/no prefill kernel i8sg for "Q6_K"/);
   });
 });
 
