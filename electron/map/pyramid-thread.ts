@@ -39,8 +39,8 @@ export class PyramidThread {
   private failure: Error | null = null;
   private closed = false;
 
-  constructor() {
-    const entry = workerEntry();
+  /** `entry`: the worker module (default: pyramid-worker beside this file, source or built). */
+  constructor(entry: URL = workerEntry()) {
     // A .ts entry needs tsx registered inside the worker first (PixelFS's worker-boot.mjs).
     this.worker = entry.pathname.endsWith('.ts')
       ? new Worker(new URL('../pixelfs/worker-boot.mjs', import.meta.url), { workerData: { entry: entry.href } })
