@@ -189,21 +189,29 @@ describe('the renderer\'s remote tensor source', () => {
 /** A stand-in for the engine worker: records what the host posts, and lets the test speak for the worker. */
 function fakeWorker() {
   const posted: { msg: ToWorker; transfer: Transferable[] }[] = [];
+  // Waiters for a posted message: woken by the post itself, no polling.
+  const waiters: Array<() => void> = [];
   let listener: ((ev: MessageEvent<FromWorker>) => void) | null = null;
   const worker = {
     addEventListener: (type: string, fn: (ev: MessageEvent<FromWorker>) => void) => {
       if (type === 'message') listener = fn;
     },
-    postMessage: (msg: ToWorker, transfer: Transferable[] = []) => posted.push({ msg, transfer }),
+    postMessage: (msg: ToWorker, transfer: Transferable[] = []) => {
+      posted.push({ msg, transfer });
+      for (const w of waiters.splice(0)) w();
+    },
     terminate: () => undefined,
   };
-  return { worker: worker as unknown as Worker, posted, say: (m: FromWorker) => listener?.({ data: m } as MessageEvent<FromWorker>) };
+  return { worker: worker as unknown as Worker, posted, waiters, say: (m: FromWorker) => listener?.({ data: m } as MessageEvent<FromWorker>) };
 }
 
-/** The messages the host posted to `w` once `pred` holds for one of them (the link is handed over asynchronously). */
+/** The first message the host posted to `w` for which `pred` holds, once it is posted (the link is handed over asynchronously). */
 async function postedWhen(w: ReturnType<typeof fakeWorker>, pred: (m: ToWorker) => boolean) {
-  await expect.poll(() => w.posted.some((p) => pred(p.msg))).toBe(true);
-  return w.posted.find((p) => pred(p.msg))!;
+  for (;;) {
+    const hit = w.posted.find((p) => pred(p.msg));
+    if (hit) return hit;
+    await new Promise<void>((r) => w.waiters.push(r));
+  }
 }
 
 describe('the engine worker\'s reads (apiRangeReader over its own link)', () => {
@@ -312,8 +320,7 @@ describe('the renderer\'s EngineHost and the kernel tuner', () => {
     const w = fakeWorker();
     const host = new EngineHost(api, () => w.worker, tuningStore);
     void host.load(modelId).catch(() => undefined);
-    for (let i = 0; i < 100 && w.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
-    const load = w.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>;
+    const load = (await postedWhen(w, (m) => m.type === 'load')).msg as Extract<ToWorker, { type: 'load' }>;
     expect(load.tuning).toEqual(emptyTuningFile()); // the damaged entry counts as none
     // The worker measures: the state says so, then the record is kept.
     w.say({ type: 'tuning', weightType: 'Q8_0', index: 0, count: 2 });
@@ -338,8 +345,7 @@ describe('the renderer\'s EngineHost and the kernel tuner', () => {
     const w2 = fakeWorker();
     const again = new EngineHost(api, () => w2.worker, tuningStore);
     void again.load(modelId).catch(() => undefined);
-    for (let i = 0; i < 100 && w2.posted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
-    expect((w2.posted[0]!.msg as Extract<ToWorker, { type: 'load' }>).tuning.records).toEqual([record]);
+    expect(((await postedWhen(w2, (m) => m.type === 'load')).msg as Extract<ToWorker, { type: 'load' }>).tuning.records).toEqual([record]);
     again.dispose();
   });
 });

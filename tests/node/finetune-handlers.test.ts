@@ -16,7 +16,8 @@ import type { FinetuneRun } from '../../shared/ipc/channels/train';
 import { generateModelBytes, planModel } from '../../shared/model-gen';
 import { stepFlops } from '../../shared/train/estimate';
 import { fixturePath } from '../support/fixtures';
-import { code, collectTrainEvents, testServices, writeTextSlices } from '../support/services';
+import { code, collectTrainEvents, taskSettled, testServices, trainEventWhere, writeTextSlices } from '../support/services';
+import { FINETUNE_TASK } from '../../electron/services/finetune-runs';
 import { openNodeGpu } from '../support/webgpu-node';
 
 let tmp: string;
@@ -41,14 +42,11 @@ afterAll(() => {
 });
 
 /** Waits until the run's state is one of `states` (polling train:runs: the services' own answer). */
-async function until(call: ReturnType<typeof directCaller>, run: string, states: string[], timeoutMs = 240_000): Promise<FinetuneRun> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const r = (await call('train:runs', {})).runs.find((x) => x.run === run);
-    if (r && states.includes(r.state)) return r as FinetuneRun;
-    if (Date.now() > end) throw new Error(`run ${run} did not reach ${states.join('/')}: ${JSON.stringify(r)}`);
-    await new Promise((res) => setTimeout(res, 100));
-  }
+/** A run as train:runs lists it now. */
+async function runNamed(call: ReturnType<typeof directCaller>, run: string): Promise<FinetuneRun> {
+  const r = (await call('train:runs', {})).runs.find((x) => x.run === run);
+  if (!r) throw new Error(`no run ${run}`);
+  return r as FinetuneRun;
 }
 
 describe('fine-tuning through the services', () => {
@@ -91,11 +89,13 @@ describe('fine-tuning through the services', () => {
       if (gpuReason) return t.skip(`no WebGPU adapter: ${gpuReason}`);
 
       // A short LoRA fine-tune to its end; its default name is the model's.
+      const firstDone = taskSettled(services, FINETUNE_TASK, ['succeeded', 'failed']);
       const started = await call('train:finetune', req());
       expect(started.run).toBe('stories260K-lora');
       expect(await code(call('train:finetune', req()))).toMatch(/^TRAIN_RUN_EXISTS: a fine-tune named stories260K-lora already exists/);
       expect(await code(call('train:start', { recipe: { name: 'x', model: { dim: 32, layers: 2, heads: 2, ff: 64, context: 32 }, data: { train: [trainText], vocab: 300 }, train: { steps: 2 } }, run: 'stories260K-lora' }))).toMatch(/^TRAIN_RUN_EXISTS/);
-      const done = await until(call, 'stories260K-lora', ['succeeded', 'failed']);
+      await firstDone;
+      const done = await runNamed(call, 'stories260K-lora');
       expect(done.error).toBeNull();
       expect(done).toMatchObject({
         kind: 'finetune',
@@ -142,8 +142,9 @@ describe('fine-tuning through the services', () => {
       expect(await code(call('train:resume', { run: 'stories260K-lora' }))).toMatch(/^TRAIN_NOT_PAUSED/);
 
       // A second run, paused at its first step and resumed to the end.
+      const secondStep = trainEventWhere(services, (e) => e.run === 'second' && e.event.kind === 'step');
       const second = await call('train:finetune', req({ run: 'second', lora: { rank: 4, targets: ['attn_q', 'attn_v'] }, train: { steps: 30, batch: 2, seqLen: 32, evalEvery: 10, checkpointEvery: 10 } }));
-      for (let i = 0; i < 2400 && !seen.some((e) => e.run === 'second' && e.event.kind === 'step'); i++) await new Promise((r) => setTimeout(r, 50));
+      await secondStep;
       const paused = (await call('train:pause', { run: 'second' })) as FinetuneRun;
       expect(paused).toMatchObject({ kind: 'finetune', state: 'paused', adapter: null });
       expect(paused.step).toBeGreaterThan(0);
@@ -157,9 +158,11 @@ describe('fine-tuning through the services', () => {
       call = directCaller(services.dispatch);
       collectTrainEvents(services, seen);
       expect((await call('train:runs', {})).runs.find((r) => r.run === 'second')).toMatchObject({ kind: 'finetune', state: 'paused', step: paused.step });
+      const secondDone = taskSettled(services, FINETUNE_TASK, ['succeeded', 'failed']);
       const resumed = await call('train:resume', { run: 'second' });
       expect(['queued', 'running']).toContain(resumed.state);
-      const end = await until(call, 'second', ['succeeded', 'failed']);
+      await secondDone;
+      const end = await runNamed(call, 'second');
       expect(end).toMatchObject({ state: 'succeeded', step: 30, error: null, adapter: { name: 'second' }, taskId: second.taskId });
       const starts = seen.filter((e) => e.run === 'second' && e.event.kind === 'start').map((e) => e.event);
       expect(starts.at(-1)).toMatchObject({ step: paused.step, resumedFrom: paused.step });

@@ -18,7 +18,7 @@ import { paramSpecs } from '../../shared/train/config';
 import { initParams } from '../../shared/train/init';
 import { modelConfigOf, parseRecipe } from '../../shared/train/recipe';
 import { changeTiles, logRange } from '../../renderer/src/explorer/weight-change';
-import { code, collectTrainEvents, testServices, writeTextSlices } from '../support/services';
+import { code, collectTrainEvents, taskSettled, testServices, trainEventWhere, writeTextSlices } from '../support/services';
 import { openNodeGpu } from '../support/webgpu-node';
 
 let tmp: string;
@@ -134,13 +134,14 @@ describe('train channels on the services', () => {
       expect((await call('train:runs', {})).runs).toEqual([]);
 
       const t0 = Date.now();
+      const firstStep = trainEventWhere(services, (e) => e.run === 'tiny-run' && e.event.kind === 'step');
       const started = await call('train:start', { recipe: recipe('tiny-run'), run: 'tiny-run' });
       expect(started.run).toBe('tiny-run');
       expect(await code(call('train:start', { recipe: recipe('other'), run: 'tiny-run' }))).toMatch(/^TRAIN_RUN_EXISTS: a run named tiny-run already exists/);
 
       // Pause as soon as it steps: the session checkpoints the step it reached.
-      for (let i = 0; i < 1200 && !seen.some((e) => e.event.kind === 'step'); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(seen.some((e) => e.event.kind === 'step'), JSON.stringify((await call('train:runs', {})).runs[0]?.error)).toBe(true);
+      await firstStep;
+      expect(seen.some((e) => e.event.kind === 'step')).toBe(true);
       const paused = await call('train:pause', { run: 'tiny-run' });
       expect(paused.state).toBe('paused');
       const p = paused.step;
@@ -151,13 +152,11 @@ describe('train channels on the services', () => {
       const h1 = await call('train:history', { run: 'tiny-run' });
       expect(h1.history.map((x) => x.step)).toEqual(Array.from({ length: p }, (_, i) => i + 1));
 
+      // The resumed run is a new task; the paused one ended as cancelled.
+      const settled = taskSettled(services, 'model.train', ['succeeded', 'failed']);
       const resumed = await call('train:resume', { run: 'tiny-run' });
       expect(['queued', 'running']).toContain(resumed.state);
-      for (let i = 0; i < 2400; i++) {
-        const r = (await call('train:runs', {})).runs[0]!;
-        if (r.state === 'succeeded' || r.state === 'failed') break;
-        await new Promise((res) => setTimeout(res, 100));
-      }
+      await settled;
       const done = (await call('train:runs', {})).runs[0]!;
       expect(done.error).toBeNull();
       expect(done).toMatchObject({ run: 'tiny-run', state: 'succeeded', step: 40, steps: 40, checkpoints: [30, 40] });
@@ -254,8 +253,9 @@ describe('train channels on the services', () => {
       if (name === 'train:event' && (payload as EventPayload<'train:event'>).event.kind === 'step') steps++;
     });
     try {
+      const firstStep = trainEventWhere(services, (e) => e.event.kind === 'step');
       await call('train:start', { recipe: recipe('doomed', 400) });
-      for (let i = 0; i < 1200 && steps === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      await firstStep;
       expect(steps).toBeGreaterThan(0);
       const r = await call('train:cancel', { run: 'doomed' });
       expect(r.checkpointsRemoved).toBeGreaterThanOrEqual(1); // at least the one written as it stopped

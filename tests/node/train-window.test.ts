@@ -16,7 +16,7 @@ import { latestCheckpoint } from '../../electron/train/checkpoint';
 import type { EventPayload } from '../../shared/ipc/contract';
 import { directCaller } from '../../shared/ipc/dispatch';
 import { WindowRun } from '../../renderer/src/train/window-run';
-import { code, collectTrainEvents, testServices, writeTextSlices } from '../support/services';
+import { code, collectTrainEvents, taskSettled, testServices, trainEventWhere, writeTextSlices } from '../support/services';
 import { useGpu } from '../support/gpu';
 
 let tmp: string;
@@ -51,14 +51,6 @@ describe('window runs through the services', () => {
     const seen: EventPayload<'train:event'>[] = [];
     collectTrainEvents(services, seen);
     const runOf = async (run: string) => (await call('train:runs', {})).runs.find((r) => r.run === run)!;
-    const waitFor = async (run: string, states: string[]) => {
-      for (let i = 0; i < 3000; i++) {
-        const r = await runOf(run);
-        if (states.includes(r.state)) return r;
-        await new Promise((res) => setTimeout(res, 100));
-      }
-      throw new Error(`run ${run} never reached ${states.join('/')}`);
-    };
     try {
       // 1. A whole run in the window.
       const s1 = await call('train:window-start', { recipe: recipe('w-whole') });
@@ -106,9 +98,12 @@ describe('window runs through the services', () => {
       expect(p).toBeLessThan(12);
       expect(paused.checkpoints.at(-1)).toBe(p);
       expect(await code(call('train:window-event', { run: 'w-pause', session: s2.session, event: { kind: 'done', step: 1 } }))).toMatch(/^TRAIN_WINDOW_STALE/);
+      // Resumed in the background: a task of the queue, waited on by its final event.
+      const backDone = taskSettled(services, 'model.train', ['succeeded', 'failed']);
       const back = await call('train:resume', { run: 'w-pause' });
       expect(back.where).toBe('background');
-      const r2 = await waitFor('w-pause', ['succeeded', 'failed']);
+      await backDone;
+      const r2 = await runOf('w-pause');
       expect(r2.error).toBeNull();
       expect(r2).toMatchObject({ where: 'background', state: 'succeeded', step: 12 });
       expect(seen.filter((e) => e.run === 'w-pause' && e.event.kind === 'start').map((e) => [e.where, e.event.step])).toEqual([
@@ -120,8 +115,9 @@ describe('window runs through the services', () => {
       expect(bits(c2.params).equals(bits(wholeParams))).toBe(true);
 
       // 3. Paused in the background, resumed in the window.
+      const third = trainEventWhere(services, (e) => e.run === 'b-pause' && e.event.kind === 'step' && e.event.step >= 3);
       await call('train:start', { recipe: recipe('b-pause') });
-      for (let i = 0; i < 3000 && !seen.some((e) => e.run === 'b-pause' && e.event.kind === 'step' && e.event.step >= 3); i++) await new Promise((res) => setTimeout(res, 20));
+      await third;
       const bp = await call('train:pause', { run: 'b-pause' });
       expect(bp.state).toBe('paused');
       const s3 = await call('train:window-resume', { run: 'b-pause' });

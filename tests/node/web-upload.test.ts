@@ -90,9 +90,13 @@ function send(
   });
 }
 
-/** Waits until `dir` holds nothing (missing counts as empty); false after ~3 s. */
+/**
+ * Waits until `dir` holds nothing (missing counts as empty); false after ~30 s. The server
+ * removes what a failed upload left when it sees the connection close, which no event here
+ * reports, so the folder is looked at until then (generously: a loaded machine is slow).
+ */
 async function emptied(dir: string): Promise<boolean> {
-  for (let i = 0; i < 60; i++) {
+  for (let i = 0; i < 600; i++) {
     if (!fs.existsSync(dir) || fs.readdirSync(dir).length === 0) return true;
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -193,7 +197,7 @@ describe('POST /upload', () => {
     let partial = 0;
     // Cut only once the server has written part of the body to its .part file.
     const written = async () => {
-      for (let i = 0; i < 100 && partial === 0; i++) {
+      for (let i = 0; i < 1000 && partial === 0; i++) {
         for (const d of fs.existsSync(uploads) ? fs.readdirSync(uploads) : []) {
           for (const f of fs.readdirSync(path.join(uploads, d))) if (f.endsWith('.part')) partial = fs.statSync(path.join(uploads, d, f)).size;
         }

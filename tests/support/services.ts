@@ -36,15 +36,27 @@ export function writeTextSlices(dir: string, trainChars: number, validChars: num
 
 /**
  * The first tasks:changed event that `services` pushes with a task in a final state (succeeded,
- * failed or cancelled) and, when given, of that kind: a wait on the event itself, bounded by the
+ * failed or cancelled, or those of `states`) and, when given, of that kind: a wait on the event itself, bounded by the
  * test's own timeout. Subscribe before the task can finish.
  */
-export function taskSettled(services: Services, kind?: string): Promise<EventPayload<'tasks:changed'>> {
+export function taskSettled(services: Services, kind?: string, states: readonly string[] = ['succeeded', 'failed', 'cancelled']): Promise<EventPayload<'tasks:changed'>> {
   return new Promise((resolve) => {
     services.onEvent((name, payload) => {
       if (name !== 'tasks:changed') return;
       const t = payload as EventPayload<'tasks:changed'>;
-      if ((kind === undefined || t.kind === kind) && (t.state === 'succeeded' || t.state === 'failed' || t.state === 'cancelled')) resolve(t);
+      if ((kind === undefined || t.kind === kind) && states.includes(t.state)) resolve(t);
+    });
+  });
+}
+
+/**
+ * The first train:event that `services` pushes and `pred` accepts: a wait on the event itself,
+ * bounded by the test's own timeout. Subscribe before the event can come.
+ */
+export function trainEventWhere(services: Services, pred: (e: EventPayload<'train:event'>) => boolean): Promise<EventPayload<'train:event'>> {
+  return new Promise((resolve) => {
+    services.onEvent((name, payload) => {
+      if (name === 'train:event' && pred(payload as EventPayload<'train:event'>)) resolve(payload as EventPayload<'train:event'>);
     });
   });
 }
