@@ -166,7 +166,13 @@ describe('runtime on WebGPU (Dawn)', () => {
     if (!g.ctx) return t.skip(g.reason);
     if (!g.ctx.caps.timestamps) return t.skip('adapter has no timestamp-query');
     const seen: { batch: string; passes: { label: string; ms: number }[] }[] = [];
-    g.ctx.setTimingHook((batch, passes) => seen.push({ batch, passes }));
+    // The hook is called when the batch's timestamps have been read back: wait for that call.
+    const timed = new Promise<void>((resolve) =>
+      g.ctx!.setTimingHook((batch, passes) => {
+        seen.push({ batch, passes });
+        resolve();
+      }),
+    );
     const pipe = await g.ctx.pipeline('t_fill', { constants: { WG: 64 } });
     const out = g.ctx.storage(4096 * 4);
     const b = g.ctx.batch('timed');
@@ -174,7 +180,7 @@ describe('runtime on WebGPU (Dawn)', () => {
     b.dispatch(pipe, [b.uniform(params().u32(4096)), out], 64, 'second');
     b.submit();
     await g.ctx.readU32(out, 1);
-    for (let i = 0; i < 50 && seen.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await timed;
     g.ctx.setTimingHook(null);
     expect(seen.length).toBe(1);
     expect(seen[0]!.passes.map((p) => p.label)).toEqual(['first', 'second']);
