@@ -365,7 +365,7 @@ export class ImportPipeline {
           if (pyramidBatch.length >= PYRAMID_BATCH_TENSORS || pyramidBatchCells >= PYRAMID_BATCH_CELLS) writePyramidBatch();
         };
         if (inline) add(inline.finishDeferred());
-        else if (thread) pyrBack.push(thread.finish().then(add, fail));
+        else if (thread) pyrBack.push(thread.finish().then(add).catch(fail));
       }
       pyr = false;
       inline = null;
