@@ -74,12 +74,13 @@ export class TensorPyramidWriter {
 
   /**
    * A deferred writer that holds no index, for a thread that only computes (PyramidThread's
-   * worker): the caller has checked the region on its own thread with `deferrable`.
+   * worker): the caller has checked the region on its own thread with `deferrable`, so a type
+   * with no dequantiser here is an error, not a skip.
    */
   static detached(region: IndexedRegion, heatSize: number): TensorPyramidWriter {
-    const type = region.tensor?.ggmlType;
-    if (!type || !isQuantTypeName(type)) throw new MapError('MAP_INPUT', `region ${region.id} holds no tensor with a dequantiser`, { regionId: region.id });
-    return new TensorPyramidWriter(null, region, getQuantFormat(type), heatSize, Infinity);
+    const w = TensorPyramidWriter.formatOf(region);
+    if ('skipped' in w) throw new MapError('MAP_INPUT', `tensor ${region.name}: ${w.skipped}`, { regionId: region.id });
+    return new TensorPyramidWriter(null, region, w.fmt, heatSize, Infinity);
   }
 
   /** As openDeferred's checks (a type with no dequantiser is marked skipped), with no writer made. */
@@ -88,15 +89,18 @@ export class TensorPyramidWriter {
     return 'skipped' in w ? w : true;
   }
 
-  /** The tensor's format, after checking its size; a type with no dequantiser is marked skipped. */
+  /** formatOf, and a type with no dequantiser marked skipped in the index. */
   private static checkOpen(index: MapIndex, region: IndexedRegion): { fmt: QuantFormat } | { skipped: string } {
+    const w = TensorPyramidWriter.formatOf(region);
+    if ('skipped' in w) index.skipPyramid(region.id, w.skipped);
+    return w;
+  }
+
+  /** The tensor's format, after checking its size; the reason to skip it for a type with no dequantiser. */
+  private static formatOf(region: IndexedRegion): { fmt: QuantFormat } | { skipped: string } {
     const tensor = region.tensor;
     if (!tensor) throw new MapError('MAP_INPUT', `region ${region.id} holds no tensor`, { regionId: region.id });
-    if (!isQuantTypeName(tensor.ggmlType)) {
-      const reason = `ggml type ${tensor.ggmlType} has no dequantiser`;
-      index.skipPyramid(region.id, reason);
-      return { skipped: reason };
-    }
+    if (!isQuantTypeName(tensor.ggmlType)) return { skipped: `ggml type ${tensor.ggmlType} has no dequantiser` };
     const fmt = getQuantFormat(tensor.ggmlType);
     const n = tensor.dims.reduce((a, b) => a * b, 1);
     if (!Number.isSafeInteger(n) || n % fmt.blockSize !== 0 || (n / fmt.blockSize) * fmt.bytesPerBlock !== tensor.byteSize) {

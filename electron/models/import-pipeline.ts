@@ -314,12 +314,11 @@ export class ImportPipeline {
     const pyramid: ImportPyramid | null = regions.size > 0 ? { built: 0, alreadyBuilt: 0, skipped: 0, cells: 0 } : null;
     // The tensors' pyramids, fed the same bytes as their puts: for a large model on a thread of
     // their own (PyramidThread; the main thread is the import's critical path), for a small one
-    // here (a thread's start would cost more than it saves). `pyr` says the tensor being read
-    // has one to build; `inline` is its writer when it is built here.
+    // here (a thread's start would cost more than it saves). `pyr` is where the pyramid of the
+    // tensor being read is built (null: none to build).
     const onThread = a.h.tensors.reduce((n, t) => n + t.byteSize, 0) >= this.core.pyramidThreadMinBytes;
     let thread: PyramidThread | null = null;
-    let inline: TensorPyramidWriter | null = null;
-    let pyr = false;
+    let pyr: TensorPyramidWriter | PyramidThread | null = null;
     // Finished pyramids on their way back from the thread.
     const pyrBack: Array<Promise<void>> = [];
     let seg: Segment | null = null;
@@ -364,11 +363,10 @@ export class ImportPipeline {
           pyramidBatchCells += done.cells.length;
           if (pyramidBatch.length >= PYRAMID_BATCH_TENSORS || pyramidBatchCells >= PYRAMID_BATCH_CELLS) writePyramidBatch();
         };
-        if (inline) add(inline.finishDeferred());
-        else if (thread) pyrBack.push(thread.finish().then(add).catch(fail));
+        if (pyr instanceof TensorPyramidWriter) add(pyr.finishDeferred());
+        else pyrBack.push(pyr.finish().then(add).catch(fail));
       }
-      pyr = false;
-      inline = null;
+      pyr = null;
       run.tensorsDone++;
       channel = null;
       check = null;
@@ -381,17 +379,19 @@ export class ImportPipeline {
         pyramid.alreadyBuilt++;
         return;
       }
+      if (!onThread) {
+        const w = TensorPyramidWriter.openDeferred(this.core.map, region, DEFAULT_HEAT_SIZE);
+        if (w instanceof TensorPyramidWriter) pyr = w;
+        else pyramid.skipped++;
+        return;
+      }
       if (TensorPyramidWriter.deferrable(this.core.map, region) !== true) {
         pyramid.skipped++;
         return;
       }
-      if (onThread) {
-        thread ??= new PyramidThread();
-        thread.begin(region, DEFAULT_HEAT_SIZE);
-      } else {
-        inline = TensorPyramidWriter.openDeferred(this.core.map, region, DEFAULT_HEAT_SIZE) as TensorPyramidWriter;
-      }
-      pyr = true;
+      thread ??= new PyramidThread();
+      thread.begin(region, DEFAULT_HEAT_SIZE);
+      pyr = thread;
     };
 
     const beginTensor = async (i: number): Promise<void> => {
@@ -440,8 +440,9 @@ export class ImportPipeline {
           run.bytesDone += length;
           // Before the bytes go to the put, which may hand the slot back as soon as it has them.
           if (s.kind === 'tensor' && pyr) {
-            if (inline) (inline as TensorPyramidWriter).write(bytes);
-            else await (thread as PyramidThread | null)?.write(bytes);
+            const to = pyr as TensorPyramidWriter | PyramidThread;
+            if (to instanceof TensorPyramidWriter) to.write(bytes);
+            else await to.write(bytes);
           }
           if (s.kind === 'gap') {
             padding.set(bytes, padPos);

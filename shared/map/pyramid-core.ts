@@ -37,17 +37,16 @@
 import { f16DecodeTable } from '../quant/half';
 import { MapError } from './errors';
 import { Q4K_SLICE_BLOCKS, q4kRunKernel, type Q4kRunKernel, type Q4kRunState } from './q4k-runs';
-import { topLevel } from './lod';
 import { PyramidLevels } from './pyramid-levels';
 import { tileCapacity, type TileGrid } from './regions';
 import { emptyStats, mergeInto, type ValueStats } from './stats';
 
-/** How a ggml type packs values: `blockSize` values in `bytesPerBlock` bytes. */
 export interface TensorPyramidOptions {
   /** Q4_K's code statistics through WebAssembly where it runs (default) or, false, JavaScript. */
   q4kWasm?: boolean;
 }
 
+/** How a ggml type packs values: `blockSize` values in `bytesPerBlock` bytes. */
 export interface ElementPacking {
   blockSize: number;
   bytesPerBlock: number;
@@ -72,7 +71,6 @@ export interface TensorPyramidSummary {
   /** Most cells held open at once (memory is bounded by this, not by the tensor's size). */
   peakOpenCells: number;
 }
-
 
 export const DEFAULT_HEAT_SIZE = 64;
 
@@ -108,7 +106,6 @@ export class TensorPyramid {
   readonly elementCount: number;
   private next = 0;
   private readonly cap: number;
-  private readonly top: number;
   private readonly H: number;
   private curTile = 0;
   private curStats = emptyStats();
@@ -158,7 +155,6 @@ export class TensorPyramid {
     }
     this.elementCount = (byteSize / bytesPerBlock) * blockSize;
     this.H = heatSize;
-    this.top = topLevel(grid);
     this.levels = new PyramidLevels(grid, heatSize, emit);
     this.curSum = new Float64Array(heatSize * heatSize);
     this.curCnt = new Float64Array(heatSize * heatSize);
@@ -659,7 +655,7 @@ export class TensorPyramid {
       stats: { ...this.total },
       heatMin: this.heatMin,
       heatMax: this.heatMax,
-      levels: this.grid.tileCount === 0 ? 0 : this.top + 1,
+      levels: this.grid.tileCount === 0 ? 0 : this.levels.top + 1,
       cells: this.levels.cells,
       peakOpenCells: this.levels.peakOpen,
     };

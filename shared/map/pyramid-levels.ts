@@ -23,7 +23,8 @@ export class PyramidLevels {
   cells = 0;
   /** Most cells held open at once. */
   peakOpen = 0;
-  private readonly top: number;
+  /** The top level: one cell holds the whole tensor. */
+  readonly top: number;
   private readonly open: Array<Map<number, OpenCell>> = [];
   private openCount = 0;
 
