@@ -75,7 +75,7 @@ export function noSpaceMappingOps(inner: FileOps, dir: string): FileOps {
     };
   return {
     mkdir: wrap((d) => inner.mkdir(d)),
-    create: wrap((f) => inner.create(f)),
+    create: wrap((f, opts) => inner.create(f, opts)),
     write: wrap((h, data, pos) => inner.write(h, data, pos)),
     fsync: wrap((h) => inner.fsync(h)),
     close: wrap((h) => inner.close(h)),

@@ -18,9 +18,10 @@ export type {
   VolumeStats,
 } from './volume-types';
 export { TilePool, defaultPoolSize } from './worker-pool';
+export { alignedSharedBuffer } from './slabs';
 export type { FileHash } from './worker-pool';
-export { nodeFileOps, RollingSync, renameDurable, writeFileDurable, writeFileDurableStream, type DurableSink, type DurableWriteOptions } from './file-ops';
-export type { FileOps, WriteHandle } from './file-ops';
+export { nodeFileOps, writesDirect, RollingSync, renameDurable, writeFileDurable, writeFileDurableStream, type DurableSink, type DurableWriteOptions } from './file-ops';
+export type { CreateOptions, FileOps, WriteHandle } from './file-ops';
 export { encodeTile, decodeTile, tileCapacity, sha256Hex, META_CHUNK, MAX_TILE_SIDE } from './tile-codec';
 export type { TileGeometry, DecodeOptions, DecodedTile, EncodeOptions, TileMeta } from './tile-codec';
 export { PixelFsError, PixelFsCodes, isPixelFsError } from './errors';

@@ -9,21 +9,48 @@
  * is kept between operations, and it is emptied when no slab has been taken for a while, so an
  * idle volume does not hold tens of MiB.
  */
+const WASM_PAGE = 65536;
+
+/**
+ * A SharedArrayBuffer of `bytes` (a multiple of 64 KiB) whose first byte is page-aligned, so that
+ * a tile PNG built in it can be written around the page cache (O_DIRECT, file-ops.ts), which
+ * wants aligned memory. A plain SharedArrayBuffer is malloc'd 16 bytes past a page boundary; a
+ * shared WebAssembly.Memory is the one shared allocation JavaScript can get page-aligned. When
+ * the host refuses one (no WebAssembly, address space spent), a plain buffer does: its writes
+ * then go through the cache.
+ */
+export function alignedSharedBuffer(bytes: number): SharedArrayBuffer {
+  const pages = bytes / WASM_PAGE;
+  if (Number.isInteger(pages) && pages > 0 && pages <= 65536 && typeof WebAssembly === 'object') {
+    try {
+      const buf: unknown = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true }).buffer;
+      if (buf instanceof SharedArrayBuffer && buf.byteLength === bytes) return buf;
+    } catch {
+      // fall through to a plain buffer
+    }
+  }
+  return new SharedArrayBuffer(bytes);
+}
+
 export class SlabPool {
   private readonly free: SharedArrayBuffer[] = [];
   private timer: NodeJS.Timeout | null = null;
   private used = false;
+  /** Bytes per slab: what was asked, rounded up to whole 64 KiB pages (alignedSharedBuffer). */
+  readonly slabBytes: number;
 
   constructor(
-    /** Bytes per slab: the largest of a tile payload and a level-0 tile PNG. */
-    readonly slabBytes: number,
+    /** At least this many bytes per slab: the largest of a tile payload and a level-0 tile PNG. */
+    minBytes: number,
     private readonly maxFree: number,
     private readonly idleMs = 2000,
-  ) {}
+  ) {
+    this.slabBytes = Math.ceil(minBytes / WASM_PAGE) * WASM_PAGE;
+  }
 
   take(): SharedArrayBuffer {
     this.used = true;
-    return this.free.pop() ?? new SharedArrayBuffer(this.slabBytes);
+    return this.free.pop() ?? alignedSharedBuffer(this.slabBytes);
   }
 
   /** Returns a buffer to the pool; anything that is not one of its slabs is left to the GC. */

@@ -89,7 +89,8 @@ export class TileFiles {
     const dir = path.join(this.dir, hash.slice(0, 2));
     await this.ensureDir(dir);
     const tmp = path.join(dir, `${TEMP_PREFIX}${hash.slice(0, 16)}-${randomBytes(6).toString('hex')}`);
-    const h = await this.ops.create(tmp);
+    // Around the page cache: a tile is written once and, during an import, not read back soon.
+    const h = await this.ops.create(tmp, { direct: true });
     let closed = false;
     try {
       await this.ops.write(h, png, 0);

@@ -41,7 +41,7 @@ function switchable(): { ops: FileOps; use(o: FileOps): void } {
   let current: FileOps = nodeFileOps;
   const ops: FileOps = {
     mkdir: (d) => current.mkdir(d),
-    create: (f) => current.create(f),
+    create: (f, o) => current.create(f, o),
     write: (h, d, p) => current.write(h, d, p),
     fsync: (h) => current.fsync(h),
     close: (h) => current.close(h),

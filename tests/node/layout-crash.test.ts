@@ -201,12 +201,12 @@ describe('layout migration', () => {
     const tiles = `${path.sep}tiles${path.sep}`;
     const ops: FileOps = {
       ...nodeFileOps,
-      async create(f) {
+      async create(f, o) {
         if (armed && f.includes(tiles)) {
           armed = false;
           throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
         }
-        return nodeFileOps.create(f);
+        return nodeFileOps.create(f, o);
       },
     };
     const s = await ModelStore.open(dir, { ...opts(), fileOps: ops });

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { nodeFileOps, PixelFsCodes as C, PixelFsError, type FileOps, type WriteHandle } from '../../electron/pixelfs/index';
+import { nodeFileOps, PixelFsCodes as C, PixelFsError, type CreateOptions, type FileOps, type WriteHandle } from '../../electron/pixelfs/index';
 
 export type FileOpName = keyof FileOps;
 
@@ -62,9 +62,9 @@ export class FaultyFileOps implements FileOps {
     return created;
   }
 
-  async create(file: string): Promise<WriteHandle> {
+  async create(file: string, opts?: CreateOptions): Promise<WriteHandle> {
     this.step('create', file);
-    const h = await this.inner.create(file);
+    const h = await this.inner.create(file, opts);
     this.open.add(h);
     this.synced.set(file, 0);
     this.pending.push({ kind: 'create', dir: path.dirname(file), to: file });
