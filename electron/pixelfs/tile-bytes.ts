@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
+import { adler32Simd } from './adler32-simd';
 
 const ADLER_MOD = 65521;
 // zlib's bound for 32-bit sums (a multiple of 16): reducing this often keeps the sums small.
@@ -49,7 +50,7 @@ const ADLER_NMAX_WORDS = 1380;
  * 510, P <= 28 x 510 < 2^16, and P < 2^31 keeps V8 on int32 math. The sums a and s stay exact
  * doubles between reductions.
  */
-export function adler32(state: number, data: Uint8Array, start = 0, end = data.length): number {
+export function adler32Js(state: number, data: Uint8Array, start = 0, end = data.length): number {
   let a = state & 0xffff;
   let s = state >>> 16;
   let i = start;
@@ -136,6 +137,21 @@ export function adler32(state: number, data: Uint8Array, start = 0, end = data.l
     s %= ADLER_MOD;
   }
   return ((s << 16) | a) >>> 0;
+}
+
+/** Below this many bytes the JavaScript route is as quick as copying into the module. */
+const ADLER_SIMD_MIN = 1024;
+
+/**
+ * Continues an Adler-32 over data[start, end): with WebAssembly SIMD where it runs (adler32-simd.ts,
+ * ~4x faster over a tile), else adler32Js. Both give the same checksum (tests/node/adler32.test.ts).
+ */
+export function adler32(state: number, data: Uint8Array, start = 0, end = data.length): number {
+  if (end - start >= ADLER_SIMD_MIN) {
+    const r = adler32Simd(state, data, start, end);
+    if (r !== null) return r;
+  }
+  return adler32Js(state, data, start, end);
 }
 
 /** Adler-32 continued over `n` zero bytes, without touching memory. */

@@ -18,6 +18,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
 /** Each .wat source and the module generated from it. */
 export const WASM_SOURCES: ReadonlyArray<{ wat: string; out: string; name: string }> = [
   { wat: 'shared/map/q4k-runs.wat', out: 'shared/map/q4k-runs-wasm.ts', name: 'Q4K_RUNS_WASM' },
+  { wat: 'electron/pixelfs/adler32.wat', out: 'electron/pixelfs/adler32-wasm.ts', name: 'ADLER32_WASM' },
 ];
 
 /** The generated module's text for one source. */
