@@ -65,7 +65,7 @@ export async function exportModel(store: ModelStore, ref: string, outPath: strin
       }
       return sink.bytes;
     },
-    { rolling: true, ops: store.fileOps },
+    { rolling: true, direct: true, ops: store.fileOps },
   ).catch((e: unknown) => {
     throw mapNoSpace(e, outDir, `exporting ${gguf.name} to ${out}`, gguf.size);
   });

@@ -7,6 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { alignedSharedBuffer } from './slabs';
+import { copyInto } from './tile-bytes';
 
 export interface WriteHandle {
   readonly path: string;
@@ -246,6 +248,66 @@ export interface DurableWriteOptions {
   durable?: boolean;
   /** Write back in the background every 64 MiB (large outputs: exports), so the final fsync waits for the tail only. */
   rolling?: boolean;
+  /**
+   * Write around the page cache (CreateOptions.direct) where the file system allows it: the bytes
+   * are gathered into page-aligned buffers and written a whole buffer at a time (large outputs
+   * written once: exports). Then no rolling sync is needed: the data is on the device as it goes.
+   */
+  direct?: boolean;
+}
+
+/** Bytes per staging buffer of a direct stream. */
+const STAGE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A direct stream's staging: the producer's bytes are copied into one of two page-aligned
+ * buffers; a full one is written (whole blocks, direct) while the other fills, so the producer
+ * waits for the device only when both are busy. The copy (~0.03 ms per MiB) is what it costs to
+ * skip the page cache's (~1-1.6 ms per MiB of kernel time on this VM).
+ */
+class DirectStage {
+  private readonly bufs = [new Uint8Array(alignedSharedBuffer(STAGE_BYTES)), new Uint8Array(alignedSharedBuffer(STAGE_BYTES))];
+  private cur = 0;
+  private fill = 0;
+  private pos = 0;
+  private inFlight: Promise<void> | null = null;
+
+  constructor(
+    private readonly ops: FileOps,
+    private readonly h: WriteHandle,
+  ) {}
+
+  async write(data: Uint8Array): Promise<void> {
+    for (let off = 0; off < data.length; ) {
+      const n = Math.min(STAGE_BYTES - this.fill, data.length - off);
+      copyInto(this.bufs[this.cur]!, this.fill, data.subarray(off, off + n));
+      this.fill += n;
+      off += n;
+      if (this.fill === STAGE_BYTES) await this.flush();
+    }
+  }
+
+  /** Writes what is staged and waits for every write. */
+  async end(): Promise<void> {
+    if (this.fill > 0) await this.flush();
+    await this.settle();
+  }
+
+  /** Waits for the write in flight (failure included); call before closing the handle. */
+  async settle(): Promise<void> {
+    const w = this.inFlight;
+    this.inFlight = null;
+    await w;
+  }
+
+  private async flush(): Promise<void> {
+    await this.settle();
+    const at = this.pos;
+    this.inFlight = this.ops.write(this.h, this.bufs[this.cur]!.subarray(0, this.fill), at);
+    this.pos += this.fill;
+    this.fill = 0;
+    this.cur ^= 1;
+  }
 }
 
 /**
@@ -262,14 +324,17 @@ export async function writeFileDurableStream<T>(file: string, produce: (sink: Du
   // Random, not pid + time: a crashed write leaves its temp behind, and the next one may come
   // within the same millisecond.
   const tmp = path.join(dir, `.${path.basename(file)}.pxtmp-${randomBytes(8).toString('hex')}`);
-  const h = await ops.create(tmp);
-  const rolling = durable && opts.rolling && h instanceof NodeHandle ? new RollingSync(h.fh) : null;
+  const h = await ops.create(tmp, { direct: opts.direct === true });
+  // The staging only when the handle really writes direct (FaultyFileOps wraps nodeFileOps' handles).
+  const stage = opts.direct && writesDirect(h) ? new DirectStage(ops, h) : null;
+  const rolling = durable && opts.rolling && !stage && h instanceof NodeHandle ? new RollingSync(h.fh) : null;
   let result: T;
   try {
     let pos = 0;
     const sink: DurableSink = {
       async write(data) {
-        await ops.write(h, data, pos);
+        if (stage) await stage.write(data);
+        else await ops.write(h, data, pos);
         pos += data.length;
         rolling?.wrote(data.length);
       },
@@ -278,10 +343,12 @@ export async function writeFileDurableStream<T>(file: string, produce: (sink: Du
       },
     };
     result = await produce(sink);
+    await stage?.end();
     await rolling?.settle();
     if (durable) await ops.fsync(h);
   } catch (e) {
-    await rolling?.settle().catch(() => undefined); // no sync may run on a closed handle
+    await stage?.settle().catch(() => undefined); // no write may run on a closed handle
+    await rolling?.settle().catch(() => undefined); // nor a sync
     await ops.close(h).catch(() => undefined);
     await ops.unlink(tmp).catch(() => undefined);
     throw e;

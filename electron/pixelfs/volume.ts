@@ -227,7 +227,7 @@ export class Volume {
             // The write overlaps the hash thread reading the same payload.
             check(await this.reader.stream(name, rows, (payload: Buffer) => sink.write(payload), { hashFile: !opts.skipFileHash }));
           },
-          { ops: this.ops, durable: opts.fsync === true, rolling: true },
+          { ops: this.ops, durable: opts.fsync === true, rolling: true, direct: true },
         );
       } else {
         const reuse = opts.reuseChunks === true;

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelStore } from '../../electron/models/store';
-import { alignedSharedBuffer, nodeFileOps, writesDirect } from '../../electron/pixelfs/index';
+import { alignedSharedBuffer, nodeFileOps, writeFileDurableStream, writesDirect } from '../../electron/pixelfs/index';
 import { sha256File, writeTinyModel } from './models-support';
 
 let tmp: string;
@@ -104,6 +104,46 @@ describe('direct writes', () => {
   it('an empty write changes nothing', async () => {
     const r = await writeThrough([{ data: inSlab(0), position: 0 }]);
     expect(r.bytes.length).toBe(0);
+  });
+
+  it('a direct durable stream (exports) writes exactly its pieces, across its staging buffers', async () => {
+    const whole = randomBytes(2 * 8 * 1024 * 1024 + 3 * 65536 + 123);
+    const shared = new Uint8Array(new SharedArrayBuffer(whole.length));
+    shared.set(whole);
+    const file = path.join(tmp, 'stream.bin');
+    let state = 7;
+    const size = await writeFileDurableStream(
+      file,
+      async (sink) => {
+        for (let at = 0; at < whole.length; ) {
+          state = (state * 1103515245 + 12345) >>> 0;
+          const n = Math.min(whole.length - at, 1 + (state % 3_000_000));
+          await sink.write((state & 1 ? whole : shared).subarray(at, at + n));
+          at += n;
+        }
+        return sink.bytes;
+      },
+      { direct: true, rolling: true },
+    );
+    expect(size).toBe(whole.length);
+    expect(fs.readFileSync(file).equals(whole)).toBe(true);
+    expect(fs.readdirSync(tmp).filter((f) => f.includes('pxtmp'))).toEqual([]);
+  });
+
+  it('a direct durable stream whose producer fails leaves no file', async () => {
+    const file = path.join(tmp, 'failed.bin');
+    await expect(
+      writeFileDurableStream(
+        file,
+        async (sink) => {
+          await sink.write(randomBytes(9 * 1024 * 1024));
+          throw new Error('producer failed');
+        },
+        { direct: true },
+      ),
+    ).rejects.toThrow('producer failed');
+    expect(fs.existsSync(file)).toBe(false);
+    expect(fs.readdirSync(tmp).filter((f) => f.includes('failed.bin'))).toEqual([]);
   });
 
   it('a model imported with its tiles written direct exports to the same bytes', async () => {
