@@ -10,7 +10,8 @@
  * the same cells, bit for bit.
  */
 import { MapError } from '../../shared/map/errors';
-import { CODE_STATS_TYPES, TensorPyramid, type PyramidCell, type TensorPyramidSummary } from '../../shared/map/pyramid-core';
+import { CODE_STATS_TYPES } from '../../shared/map/pyramid-codes';
+import { TensorPyramid, type PyramidCell, type TensorPyramidSummary } from '../../shared/map/pyramid-core';
 import { getQuantFormat, isQuantTypeName, type QuantFormat } from '../../shared/quant';
 import type { MapIndex } from './map-index';
 import type { IndexedRegion, PyramidWrite } from './map-types';

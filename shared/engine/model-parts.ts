@@ -1,7 +1,7 @@
 /**
  * What a loaded Model is made of on the GPU: its blocks' weights and vectors, the activation
  * buffers, the prepared pipelines (by key), the kernel choices; model-load.ts builds it, model.ts
- * runs the forward pass over it.
+ * runs the forward pass over it (forward-encoder.ts and weight-products.ts record it).
  */
 import type { CoreKernels, GpuContext } from '../gpu';
 import type { ModelArchSpec, ModelConfig } from '../model';

@@ -2,7 +2,7 @@
  * Weights on the GPU, in their GGUF block layout (the kernels dequantise as they read; no
  * dequantised copy exists anywhere). A matrix whose bytes exceed one storage binding
  * (maxStorageBufferBindingSize) is split by rows into parts, each its own buffer; the matmul
- * and embedding encoders in model.ts address the parts by their first row. Uploads go tensor by
+ * and embedding encoders in weight-products.ts address the parts by their first row. Uploads go tensor by
  * tensor, in bounded reads from the TensorSource, with progress.
  */
 import type { GpuContext } from '../gpu';

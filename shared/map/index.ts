@@ -7,3 +7,4 @@ export * from './lod';
 export * from './stats';
 export * from './colormap';
 export * from './pyramid-core';
+export { CODE_STATS_TYPES } from './pyramid-codes';

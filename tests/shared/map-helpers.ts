@@ -94,7 +94,7 @@ export function referencePyramid(values: Float32Array, pk: ElementPacking, grid:
 /**
  * A cell against the reference from the decoded values. `rel` is the relative error each value
  * may carry on top of double rounding: 0 where the pyramid sums the decoded values themselves,
- * 2^-23 for the code statistics of Q4_K (pyramid-core.ts: the sums of a·q − b, whose f32
+ * 2^-23 for the code statistics of Q4_K (pyramid-codes.ts: the sums of a·q − b, whose f32
  * decoding rounds each value by up to 2^-24).
  */
 export function expectCellMatches(cell: { stats: ValueStats | null; heat?: Float32Array | null }, ref: Ref, what: string, rel = 0): void {
@@ -164,7 +164,7 @@ export function codedValue(type: 'Q4_K' | 'Q6_K' | 'Q8_0', bytes: Uint8Array, i:
 }
 
 /**
- * The level-0 cells of a code-statistics tensor by their definition (shared/map/pyramid-core.ts,
+ * The level-0 cells of a code-statistics tensor by their definition (shared/map/pyramid-codes.ts,
  * "Code statistics"), value by value: each run (a heat pixel's span of one pixel row) cut into
  * pieces at sub-block ends, each piece's figures from its codes' integer sums, the pieces added
  * in order into the run, the runs in order into their tile and heat pixel.

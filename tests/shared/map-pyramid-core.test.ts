@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { MapError } from '../../shared/map/errors';
 import { topLevel } from '../../shared/map/lod';
-import { CODE_STATS_TYPES, TensorPyramid, type ElementPacking, type PyramidCell } from '../../shared/map/pyramid-core';
+import { CODE_STATS_TYPES } from '../../shared/map/pyramid-codes';
+import { TensorPyramid, type ElementPacking, type PyramidCell } from '../../shared/map/pyramid-core';
 import { tileCapacity, type TileGrid } from '../../shared/map/regions';
 import { getQuantFormat } from '../../shared/quant';
 import { expectCellMatches, randInt, referenceCodeTiles, referencePyramid, rng } from './map-helpers';
