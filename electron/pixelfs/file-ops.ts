@@ -271,6 +271,7 @@ class DirectStage {
   private fill = 0;
   private pos = 0;
   private inFlight: Promise<void> | null = null;
+  private failure: { e: unknown } | null = null;
 
   constructor(
     private readonly ops: FileOps,
@@ -293,17 +294,21 @@ class DirectStage {
     await this.settle();
   }
 
-  /** Waits for the write in flight (failure included); call before closing the handle. */
+  /** Waits for the write in flight and throws what any write hit; call before closing the handle. */
   async settle(): Promise<void> {
-    const w = this.inFlight;
+    await this.inFlight;
     this.inFlight = null;
-    await w;
+    if (this.failure) throw this.failure.e;
   }
 
   private async flush(): Promise<void> {
     await this.settle();
     const at = this.pos;
-    this.inFlight = this.ops.write(this.h, this.bufs[this.cur]!.subarray(0, this.fill), at);
+    // Caught at once (kept for settle): a write failing while the producer is busy elsewhere
+    // must not be an unhandled rejection.
+    this.inFlight = this.ops.write(this.h, this.bufs[this.cur]!.subarray(0, this.fill), at).catch((e: unknown) => {
+      this.failure ??= { e };
+    });
     this.pos += this.fill;
     this.fill = 0;
     this.cur ^= 1;

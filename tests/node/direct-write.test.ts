@@ -146,6 +146,32 @@ describe('direct writes', () => {
     expect(fs.readdirSync(tmp).filter((f) => f.includes('failed.bin'))).toEqual([]);
   });
 
+  it('a staged write that fails while the producer is busy elsewhere fails the stream (no unhandled rejection), leaving no file', async () => {
+    const file = path.join(tmp, 'write-fails.bin');
+    let writes = 0;
+    const ops = {
+      ...nodeFileOps,
+      write: async (h: Parameters<typeof nodeFileOps.write>[0], data: Uint8Array, pos: number) => {
+        if (++writes === 1) throw Object.assign(new Error('EIO: i/o error, write'), { code: 'EIO' });
+        return nodeFileOps.write(h, data, pos);
+      },
+    };
+    await expect(
+      writeFileDurableStream(
+        file,
+        async (sink) => {
+          await sink.write(randomBytes(8 * 1024 * 1024 + 5)); // fills one staging buffer: its write starts
+          // Busy elsewhere while that write fails (an export reading its next tiles).
+          for (let i = 0; i < 20; i++) await new Promise<void>((r) => setImmediate(r));
+          await sink.write(randomBytes(8 * 1024 * 1024)); // the next full buffer waits for the first: EIO
+          return sink.bytes;
+        },
+        { direct: true, ops },
+      ),
+    ).rejects.toThrow('EIO');
+    expect(fs.readdirSync(tmp).filter((f) => f.includes('write-fails'))).toEqual([]);
+  });
+
   it('a model imported with its tiles written direct exports to the same bytes', async () => {
     const src = path.join(tmp, 'tiny.gguf');
     writeTinyModel(src);
