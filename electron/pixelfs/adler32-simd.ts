@@ -5,6 +5,7 @@
  * adler32Simd() answers null and tile-bytes.ts keeps its JavaScript route, which gives the same
  * checksum.
  */
+import { instantiateEmbedded } from '../../shared/wasm/embedded';
 import { ADLER32_WASM } from './adler32-wasm';
 
 /** Bytes copied into the module's memory per call: stays in a core's L2 cache. */
@@ -19,14 +20,12 @@ let mod: { x: Exports; mem: Buffer } | null | undefined;
 
 function load(): { x: Exports; mem: Buffer } | null {
   if (mod === undefined) {
+    const x = instantiateEmbedded<Exports>(ADLER32_WASM);
     try {
-      const x = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(ADLER32_WASM, 'base64')), {}).exports as unknown as Exports;
-      const have = x.memory.buffer.byteLength;
-      if (have < PIECE) x.memory.grow(Math.ceil((PIECE - have) / 65536));
-      mod = { x, mem: Buffer.from(x.memory.buffer, 0, PIECE) };
+      if (x && x.memory.buffer.byteLength < PIECE) x.memory.grow(Math.ceil((PIECE - x.memory.buffer.byteLength) / 65536));
+      mod = x ? { x, mem: Buffer.from(x.memory.buffer, 0, PIECE) } : null;
     } catch {
-      // No WebAssembly, no SIMD, or compiling refused: the JavaScript route.
-      mod = null;
+      mod = null; // its memory could not grow: the JavaScript route
     }
   }
   return mod;

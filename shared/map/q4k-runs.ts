@@ -5,6 +5,7 @@
  * 128-bit SIMD is missing (or a page's content policy refuses compiling it), q4kRunKernel()
  * answers null and the pyramid keeps its JavaScript route, which gives the same figures.
  */
+import { instantiateEmbedded } from '../wasm/embedded';
 import { Q4K_RUNS_WASM } from './q4k-runs-wasm';
 
 /** Blocks per call: bounds the record area (a run covers at least one 4-byte pixel). */
@@ -87,13 +88,11 @@ let kernel: Q4kRunKernel | null | undefined;
 /** The process's kernel, or null where the module cannot run here. */
 export function q4kRunKernel(): Q4kRunKernel | null {
   if (kernel === undefined) {
+    const x = instantiateEmbedded<Exports>(Q4K_RUNS_WASM);
     try {
-      const bytes = Uint8Array.from(atob(Q4K_RUNS_WASM), (c) => c.charCodeAt(0));
-      const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
-      kernel = new Q4kRunKernel(inst.exports as unknown as Exports);
+      kernel = x ? new Q4kRunKernel(x) : null;
     } catch {
-      // No WebAssembly, no SIMD, or compiling refused by a content policy: the JavaScript route.
-      kernel = null;
+      kernel = null; // its memory could not grow: the JavaScript route
     }
   }
   return kernel;
