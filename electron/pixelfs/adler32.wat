@@ -10,7 +10,8 @@
 ;; Every CHUNK bytes the lanes are folded into a and s in i64 and reduced mod 65521; CHUNK keeps
 ;; each lane far below 2^32 (va <= 255 * 8 * 173, vp <= 173 * that, vw <= 173 * 255 * 136).
 ;;
-;; Memory: the caller copies the bytes to checksum to offset 0 (the memory grows with them).
+;; Memory: the caller (tile-bytes.ts, adler32Simd) grows it to a 256 KiB piece and copies the
+;; bytes to checksum to offset 0, a piece at a time.
 (module
   (memory (export "memory") 1)
 

@@ -1,6 +1,6 @@
 /**
  * Adler-32, both routes (electron/pixelfs/tile-bytes.ts): the WebAssembly SIMD one
- * (adler32.wat via adler32-simd.ts) and the JavaScript one, against zlib's own Adler-32 (the
+ * (adler32.wat via adler32Simd) and the JavaScript one, against zlib's own Adler-32 (the
  * last four bytes of a zlib stream, big-endian) over lengths around every boundary either route
  * has (32-byte blocks, 5536-byte chunks, 256 KiB pieces), the largest bytes (0xff, the sums'
  * worst case), unaligned starts, sub-ranges, continued states, and shared memory.
@@ -8,9 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { adler32Simd } from '../../electron/pixelfs/adler32-simd';
 import { ADLER32_WASM } from '../../electron/pixelfs/adler32-wasm';
-import { adler32, adler32Js } from '../../electron/pixelfs/tile-bytes';
+import { adler32, adler32Js, adler32Simd } from '../../electron/pixelfs/tile-bytes';
 import { generatedModule, WASM_SOURCES } from '../../scripts/wasm/build-wasm';
 
 /** zlib's Adler-32 of data: the trailer of a zlib stream. */
