@@ -2,7 +2,7 @@
  * Throughput of the weight kernels (shaders/matvec_*.wgsl) on the local WebGPU adapter.
  *   npx tsx scripts/bench/matvec.ts [--types F32,Q4_K] [--rows 4096] [--cols 4096]
  *                                   [--tunings 64x1,32x1,64x8] [--tokens 1] [--reps 5] [--rounds 5]
- *                                   [--kernels matmul,tile] [--i8-rows 1,2,4]
+ *                                   [--kernels matmul,tile] [--i8-rows 1,2,4] [--sg-rows 4] [--sg-tokens 4] [--sh-tokens 8]
  * Prints ms per product and GB/s of weight bytes read (the x vector is noise next to W): the
  * best and the median of `rounds` timings of `reps` back-to-back products. A measurement, not
  * a test: lavapipe shares the CPU with everything else running, so the best round is the
@@ -15,14 +15,16 @@
  * `--i8-rows`: Q4_K's rows per invocation to time (default INT_MATMUL_ROWS), one candidate each;
  * `i8sg` / `i8xsg` (Q4_K, subgroups of 8): the subgroup prefill product (dot4I8Packed / two byte
  * products per i32 multiply), `--sg-rows` rows per subgroup (1, 2, 4; default SG_MATMUL_ROWS) ×
- * `--sg-tokens` tokens per pass (1..8; default SG_MATMUL_TOKENS), one candidate each pair.
+ * `--sg-tokens` tokens per pass (1..8; default SG_MATMUL_TOKENS), one candidate each pair;
+ * `i8sh` / `i8xsh` (Q4_K, Q8_0, subgroups of 8): the prefill product with x shared through the
+ * subgroup, Q4_K's `--i8-rows` rows × `--sh-tokens` tokens per invocation (1..8; default SH_MATMUL_TOKENS).
  */
 import os from 'node:os';
 import { openNodeGpu } from '../../electron/gpu/node-webgpu';
 import { loadShadersFromDir } from '../../electron/gpu/shaders';
 import { openDevice } from '../../shared/gpu';
 import { randomWeightBytes } from '../../shared/engine/autotune';
-import { hasIntMatmul, INT_MATMUL_ROWS, intPipeline, intVariantsFor, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, type IntVariant } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, INT_MATMUL_ROWS, intPipeline, intVariantsFor, planIntMatmul, planQuantizeTokens, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_TOKENS, type IntVariant } from '../../shared/engine/int-matvec';
 import { encodeMatmul, isTileWeightType, PREFILL_ENTRY, type TileVariant, WEIGHT_TYPES, weightBytes, type WeightType } from '../../shared/engine/quant-matmul';
 
 function arg(name: string, dflt: string): string {
@@ -41,10 +43,11 @@ const kernels = arg('kernels', 'matmul').split(',');
 const i8Rows = arg('i8-rows', String(INT_MATMUL_ROWS)).split(',').map(Number);
 const sgRows = arg('sg-rows', String(SG_MATMUL_ROWS)).split(',').map(Number);
 const sgTokens = arg('sg-tokens', String(SG_MATMUL_TOKENS)).split(',').map(Number);
-const KERNELS = ['matmul', 'tile', 'tile-wg', 'i8', 'i8x', 'i8sg', 'i8xsg'];
+const shTokens = arg('sh-tokens', String(SH_MATMUL_TOKENS)).split(',').map(Number);
+const KERNELS = ['matmul', 'tile', 'tile-wg', 'i8', 'i8x', 'i8sg', 'i8xsg', 'i8sh', 'i8xsh'];
 for (const k of kernels) if (!KERNELS.includes(k)) throw new Error(`unknown kernel ${k} (${KERNELS.join(', ')})`);
 /** The integer variant of an integer prefill kernel, or undefined for the f32 ones. */
-const INT_OF: Record<string, IntVariant | undefined> = { i8: 'dot4', i8x: 'int', i8sg: 'dot4-sg', i8xsg: 'int-sg' };
+const INT_OF: Record<string, IntVariant | undefined> = { i8: 'dot4', i8x: 'int', i8sg: 'dot4-sg', i8xsg: 'int-sg', i8sh: 'dot4-sh', i8xsh: 'int-sh' };
 
 const g = await openNodeGpu();
 if (!g.gpu) {
@@ -62,12 +65,13 @@ for (const type of types) {
   const y = ctx.storage(tokens * rows * 4, 'y');
   const i8 = (k: string) => INT_OF[k] !== undefined;
   const sg = (k: string) => k === 'i8sg' || k === 'i8xsg';
+  const sh = (k: string) => k === 'i8sh' || k === 'i8xsh';
   // Each integer kernel's shapes: Q4_K's rows per invocation, or its subgroup product's rows × tokens per pass.
   const shapes = (k: string): { nr?: number; tt?: number }[] =>
-    sg(k) ? sgRows.flatMap((nr) => sgTokens.map((tt) => ({ nr, tt }))) : i8(k) && type === 'Q4_K' ? i8Rows.map((nr) => ({ nr })) : [{}];
+    sg(k) ? sgRows.flatMap((nr) => sgTokens.map((tt) => ({ nr, tt }))) : sh(k) ? (type === 'Q4_K' ? i8Rows : [1]).flatMap((nr) => shTokens.map((tt) => ({ nr, tt }))) : i8(k) && type === 'Q4_K' ? i8Rows.map((nr) => ({ nr })) : [{}];
   const candidates = tunings.flatMap(([wg, tpr]) =>
     kernels
-      .filter((k) => k === 'matmul' || (i8(k) ? hasIntMatmul(type, INT_OF[k]!) && (!sg(k) || intVariantsFor(ctx, type).includes(INT_OF[k]!)) : isTileWeightType(type)))
+      .filter((k) => k === 'matmul' || (i8(k) ? hasIntMatmul(type, INT_OF[k]!) && ((!sg(k) && !sh(k)) || intVariantsFor(ctx, type).includes(INT_OF[k]!)) : isTileWeightType(type)))
       .flatMap((k) => shapes(k).map((s) => ({ k, ...s })))
       .map(({ k, nr, tt }) => ({ wg, tpr, nr, tt, int: INT_OF[k], entryPoint: tokens === 1 ? undefined : k === 'matmul' || i8(k) ? ('matmul' as const) : PREFILL_ENTRY[k as TileVariant] })),
   );

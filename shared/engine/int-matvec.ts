@@ -13,8 +13,12 @@
  *             products per multiply: shaders/_q4_k_sg_pairs.wgsl); for Q8_0 a lane per block of
  *             every 8 (9 neighbouring words), 1, 2 or 4 rows sharing x realigned once
  *             (shaders/_matvec_q8_0_sg.wgsl; 'int-sg*' with the products written out in i32)
- * The prefill products take 'dot4' / 'int' (every integer type), and for Q4_K also 'dot4-sg' /
- * 'int-sg': the subgroup shape with a tile of tokens (prefill variants 'i8sg' / 'i8xsg').
+ *   'dot4-sh' one invocation per row (Q4_K: 1, 2 or 4 rows, '-sh-r2', '-sh-r4'), x shared through
+ *             the subgroup: each lane of 8 loads part of x and takes the rest from its neighbours
+ *             (subgroupBroadcast); Q4_K and Q8_0 ('int-sh*' in plain i32; needs subgroups of 8)
+ * The prefill products take 'dot4' / 'int' (every integer type), for Q4_K also 'dot4-sg' /
+ * 'int-sg': the subgroup shape with a tile of tokens (prefill variants 'i8sg' / 'i8xsg'), and for
+ * Q4_K and Q8_0 'dot4-sh' / 'int-sh' (prefill variants 'i8sh' / 'i8xsh').
  * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
  */
@@ -23,8 +27,8 @@ import { planMatmul, type IntPrefillVariant, type WeightMatrix, type WeightType 
 
 export type IntWeightType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
-export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-v16-r2' | 'int-v16-r2' | 'dot4-v16-r4' | 'int-v16-r4' | 'dot4-sg' | 'dot4-sg-r2' | 'dot4-sg-r4' | 'int-sg' | 'int-sg-r2' | 'int-sg-r4';
-export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4'];
+export type IntVariant = 'dot4' | 'dot4-r2' | 'dot4-r4' | 'int' | 'int-r2' | 'int-r4' | 'dot4-v16' | 'int-v16' | 'dot4-v16-r2' | 'int-v16-r2' | 'dot4-v16-r4' | 'int-v16-r4' | 'dot4-sg' | 'dot4-sg-r2' | 'dot4-sg-r4' | 'int-sg' | 'int-sg-r2' | 'int-sg-r4' | 'dot4-sh' | 'dot4-sh-r2' | 'dot4-sh-r4' | 'int-sh' | 'int-sh-r2' | 'int-sh-r4';
+export const INT_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4', 'dot4-sh', 'dot4-sh-r2', 'dot4-sh-r4', 'int-sh', 'int-sh-r2', 'int-sh-r4'];
 /** The variants of the 8-value-block types (Q8_0, Q4_0). */
 const BLOCK_VARIANTS: readonly IntVariant[] = ['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg'];
 /** The subgroup variants of the types whose subgroup shape takes 1, 2 or 4 rows (Q4_K, Q8_0). */
@@ -49,6 +53,12 @@ const SHADER_SUFFIX: Readonly<Record<IntVariant, string>> = {
   'int-sg': '_i8xsg',
   'int-sg-r2': '_i8xsg',
   'int-sg-r4': '_i8xsg',
+  'dot4-sh': '_i8sh',
+  'dot4-sh-r2': '_i8sh',
+  'dot4-sh-r4': '_i8sh',
+  'int-sh': '_i8xsh',
+  'int-sh-r2': '_i8xsh',
+  'int-sh-r4': '_i8xsh',
 };
 /** Rows per invocation (override NR) of the one-invocation-per-row variants; rows per subgroup of Q4_K's and Q8_0's subgroup variants. */
 const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = {
@@ -70,8 +80,17 @@ const ROWS_PER_INVOCATION: Readonly<Record<IntVariant, number>> = {
   'int-sg': 1,
   'int-sg-r2': 2,
   'int-sg-r4': 4,
+  'dot4-sh': 1,
+  'dot4-sh-r2': 2,
+  'dot4-sh-r4': 4,
+  'int-sh': 1,
+  'int-sh-r2': 2,
+  'int-sh-r4': 4,
 };
-const V16 = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8v' || SHADER_SUFFIX[v] === '_i8xv';
+/** The variants that share x through the subgroup (16-byte reads too). */
+const SH = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8sh' || SHADER_SUFFIX[v] === '_i8xsh';
+/** The variants that read 16 bytes at a time (cols a multiple of 256, the weights 16-byte aligned). */
+const V16 = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8v' || SHADER_SUFFIX[v] === '_i8xv' || SH(v);
 /** The subgroup variants (one subgroup of SG_LANES lanes per row or rows). */
 const SG = (v: IntVariant) => SHADER_SUFFIX[v] === '_i8sg' || SHADER_SUFFIX[v] === '_i8xsg';
 /**
@@ -90,9 +109,9 @@ const SUPER_BLOCK = (t: IntWeightType) => t === 'Q4_K' || t === 'Q6_K';
  */
 const SG_ROWS = (t: WeightType) => t === 'Q4_K' || t === 'Q8_0';
 const VARIANTS_OF_TYPE: Readonly<Record<IntWeightType, readonly IntVariant[]>> = {
-  Q8_0: [...BLOCK_VARIANTS.filter((v) => !SG(v)), ...SG_ROW_VARIANTS],
+  Q8_0: [...BLOCK_VARIANTS.filter((v) => !SG(v)), ...SG_ROW_VARIANTS, 'dot4-sh', 'int-sh'],
   Q4_0: BLOCK_VARIANTS,
-  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', ...SG_ROW_VARIANTS],
+  Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', ...SG_ROW_VARIANTS, 'dot4-sh', 'dot4-sh-r2', 'dot4-sh-r4', 'int-sh', 'int-sh-r2', 'int-sh-r4'],
   Q6_K: ['dot4', 'int'],
 };
 
@@ -115,13 +134,13 @@ export function intShader(type: IntWeightType, v: IntVariant): string {
 
 /**
  * The variants this device can run for a type (and, given a matrix, for that matrix): the
- * subgroup variants need subgroups of exactly SG_LANES; the -v16 variants and Q4_K's subgroup
- * ones need cols a multiple of 256 and the weights 16-byte aligned.
+ * subgroup variants and the -sh ones need subgroups of exactly SG_LANES; the -v16 and -sh
+ * variants and the Q4_K and Q8_0 subgroup ones need cols a multiple of 256 and the weights 16-byte aligned.
  */
 export function intVariantsFor(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, m?: { cols: number; byteOffset?: number }): IntVariant[] {
   if (!isIntWeightType(type)) return [];
   const sg = ctx.caps.subgroups && ctx.adapter.subgroupMinSize === SG_LANES && ctx.adapter.subgroupMaxSize === SG_LANES;
-  return intVariantsOfType(type).filter((v) => (!SG(v) || sg) && (!m || intVariantFits(v, m, type)));
+  return intVariantsOfType(type).filter((v) => (!(SG(v) || SH(v)) || sg) && (!m || intVariantFits(v, m, type)));
 }
 
 /** Whether a variant takes a matrix of this shape and placement (of this type: Q4_K's and Q8_0's subgroup variants read 16 bytes at a time, Q4_0's does not). */
@@ -211,16 +230,30 @@ export const SG_MATMUL_TOKENS = 4;
 const SG_MATMUL_GROUP_TOKENS = 64;
 /** Rows per invocation of Q4_K's prefill product by default (override NR, 1..8; 8 measured fastest on lavapipe, specs/benchmarks.md). */
 export const INT_MATMUL_ROWS = 8;
+/**
+ * The prefill product with x shared through the subgroup (`matmul` of _matvec_i8_k_sh.wgsl and
+ * _matvec_q8_0_sh.wgsl, so matvec_<type>_i8sh / _i8xsh): 'dot4-sh' / 'int-sh', for Q4_K and Q8_0,
+ * SH_MATMUL_ROWS rows (Q4_K; Q8_0 one) × SH_MATMUL_TOKENS tokens per invocation by default (8 × 8
+ * measured best of 1..8 × 4, 8 on lavapipe: specs/benchmarks.md). Needs subgroups of 8 lanes.
+ */
+const SH_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sh', 'int-sh'];
+const SH_MATMUL_TYPES: readonly IntWeightType[] = ['Q4_K', 'Q8_0'];
+export const SH_MATMUL_ROWS = 8;
+export const SH_MATMUL_TOKENS = 8;
 export function hasIntMatmul(type: string, v: IntVariant): boolean {
-  return ((INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v)) || (type === 'Q4_K' && SG_MATMUL_VARIANTS.includes(v));
+  return (
+    ((INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v)) ||
+    (type === 'Q4_K' && SG_MATMUL_VARIANTS.includes(v)) ||
+    ((SH_MATMUL_TYPES as readonly string[]).includes(type) && SH_MATMUL_VARIANTS.includes(v))
+  );
 }
 
-/** The integer variant that runs a prefill variant ('i8': dot4, 'i8x': int, 'i8sg': dot4-sg, 'i8xsg': int-sg, Q4_K's subgroup shape). */
+/** The integer variant that runs a prefill variant ('i8': dot4, 'i8x': int, 'i8sg': dot4-sg, 'i8xsg': int-sg, Q4_K's subgroup shape; 'i8sh': dot4-sh, 'i8xsh': int-sh). */
 export function prefillIntVariant(v: IntPrefillVariant): IntVariant {
-  return ({ i8: 'dot4', i8x: 'int', i8sg: 'dot4-sg', i8xsg: 'int-sg' } as const)[v];
+  return ({ i8: 'dot4', i8x: 'int', i8sg: 'dot4-sg', i8xsg: 'int-sg', i8sh: 'dot4-sh', i8xsh: 'int-sh' } as const)[v];
 }
 
-/** Whether this device runs an integer prefill variant for a type ('i8sg'/'i8xsg': Q4_K where subgroups are 8 lanes). */
+/** Whether this device runs an integer prefill variant for a type ('i8sg'/'i8xsg': Q4_K, 'i8sh'/'i8xsh': Q4_K and Q8_0, where subgroups are 8 lanes). */
 export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, v: IntPrefillVariant): boolean {
   const iv = prefillIntVariant(v);
   return hasIntMatmul(type, iv) && intVariantsFor(ctx, type).includes(iv);
@@ -230,12 +263,13 @@ export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, typ
  * The dispatch of the integer prefill product Y[t, :] = W·x_t for `tokens` tokens quantised in xq
  * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart. `rowsPerInvocation`
  * (Q4_K only: 1..8 for 'dot4'/'int', default INT_MATMUL_ROWS; rows per subgroup 1..8 for
- * 'dot4-sg'/'int-sg', default SG_MATMUL_ROWS) and `tokensPerPass` (the subgroup variants: 1..8,
- * default SG_MATMUL_TOKENS) are for benchmarks.
+ * 'dot4-sg'/'int-sg', default SG_MATMUL_ROWS; 1..8 for 'dot4-sh'/'int-sh', default SH_MATMUL_ROWS)
+ * and `tokensPerPass` (the subgroup and -sh variants: 1..8, default SG_MATMUL_TOKENS or
+ * SH_MATMUL_TOKENS) are for benchmarks.
  */
 export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number; rowsPerInvocation?: number; tokensPerPass?: number }): IntDispatch {
   const { type, rows, cols } = a.weights;
-  if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')}; Q4_K also ${SG_MATMUL_VARIANTS.join(', ')})`, { type });
+  if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')}; Q4_K also ${SG_MATMUL_VARIANTS.join(', ')}; ${SH_MATMUL_TYPES.join(', ')} also ${SH_MATMUL_VARIANTS.join(', ')})`, { type });
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: a.tokens, yOffset: a.yOffset, yStride: a.yStride });
   if ((a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`the integer prefill product needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const params = [rows, cols, a.tokens, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]];
@@ -249,7 +283,20 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     const [gx, gy] = splitWorkgroups(Math.ceil(rows / ((MATVEC_WG / SG_LANES) * nr)));
     return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: { WG: MATVEC_WG, NR: nr, TT: tt }, workgroups: [gx, gy, groups], params };
   }
-  if (a.tokensPerPass !== undefined) throw new GpuUsageError(`tokensPerPass is for the subgroup prefill product only`);
+  if (SH(a.variant)) {
+    const q4k = type === 'Q4_K';
+    const nr = a.rowsPerInvocation ?? (q4k ? SH_MATMUL_ROWS : 1);
+    const tt = a.tokensPerPass ?? SH_MATMUL_TOKENS;
+    if (!Number.isInteger(nr) || nr < 1 || nr > (q4k ? 8 : 1) || !Number.isInteger(tt) || tt < 1 || tt > 8) {
+      throw new GpuUsageError(`the ${type} -sh prefill product takes ${q4k ? '1..8 rows' : 'one row'} per invocation and 1..8 tokens, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
+    }
+    if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
+    const tiles = Math.ceil(a.tokens / tt);
+    if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
+    const [gx, gy] = splitWorkgroups(Math.ceil(rows / (MATVEC_WG * nr)));
+    return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: q4k ? { WG: MATVEC_WG, NR: nr, TT: tt } : { WG: MATVEC_WG, TT: tt }, workgroups: [gx, gy, tiles], params };
+  }
+  if (a.tokensPerPass !== undefined) throw new GpuUsageError(`tokensPerPass is for the subgroup and -sh prefill products only`);
   const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
   if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
   // Q4_K's product is the 16-byte-read shape (whole super-blocks, weights on 16 bytes), NR rows per invocation.

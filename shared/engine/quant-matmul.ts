@@ -125,21 +125,25 @@ export const PREFILL_ENTRY: Readonly<Record<TileVariant, 'matmul_tile' | 'matmul
  * f32 products, and the integer prefill product of int-matvec.ts ('i8' with dot4I8Packed, 'i8x'
  * with plain i32 products; Q8_0, Q4_0, Q4_K and Q6_K, x quantised to Q8 blocks for all the tokens first),
  * and Q4_K's integer prefill product in the subgroup shape ('i8sg' with dot4I8Packed, 'i8xsg' with
- * two byte products per i32 multiply; needs subgroups of 8 lanes, as the decode `-sg` kernels).
+ * two byte products per i32 multiply; needs subgroups of 8 lanes, as the decode `-sg` kernels),
+ * and the product with x shared through the subgroup ('i8sh' with dot4I8Packed, 'i8xsh' in plain
+ * i32; Q4_K and Q8_0, subgroups of 8 lanes, as the decode `-sh` kernels).
  */
-export type IntPrefillVariant = 'i8' | 'i8x' | 'i8sg' | 'i8xsg';
+export type IntPrefillVariant = 'i8' | 'i8x' | 'i8sg' | 'i8xsg' | 'i8sh' | 'i8xsh';
 export type PrefillVariant = TileVariant | IntPrefillVariant;
-export const PREFILL_VARIANTS: readonly PrefillVariant[] = [...TILE_VARIANTS, 'i8', 'i8x', 'i8sg', 'i8xsg'];
+export const PREFILL_VARIANTS: readonly PrefillVariant[] = [...TILE_VARIANTS, 'i8', 'i8x', 'i8sg', 'i8xsg', 'i8sh', 'i8xsh'];
 export const INT_PREFILL_TYPES: readonly WeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
 /** The types with the subgroup-shaped integer prefill product ('i8sg', 'i8xsg'). */
 export const SG_PREFILL_TYPES: readonly WeightType[] = ['Q4_K'];
+/** The types with the prefill product that shares x through the subgroup ('i8sh', 'i8xsh'). */
+export const SH_PREFILL_TYPES: readonly WeightType[] = ['Q4_K', 'Q8_0'];
 export function isTileVariant(v: PrefillVariant): v is TileVariant {
   return (TILE_VARIANTS as readonly string[]).includes(v);
 }
 /** Whether a type has a prefill variant (whatever the device: 'i8' also needs dot4I8Packed, 'i8sg'/'i8xsg' subgroups of 8). */
 export function prefillVariantFits(type: string, v: PrefillVariant): boolean {
   if (isTileVariant(v)) return isTileWeightType(type);
-  return ((v === 'i8sg' || v === 'i8xsg' ? SG_PREFILL_TYPES : INT_PREFILL_TYPES) as readonly string[]).includes(type);
+  return ((v === 'i8sg' || v === 'i8xsg' ? SG_PREFILL_TYPES : v === 'i8sh' || v === 'i8xsh' ? SH_PREFILL_TYPES : INT_PREFILL_TYPES) as readonly string[]).includes(type);
 }
 
 /** A forced prefill choice as text (benchmarks, tests): a variant for every type that has it (`tile`, `i8`) or per type (`Q8_0=i8,Q4_K=tile-wg`). Empty: none. */

@@ -9,10 +9,14 @@
  * super-blocks, Q6_K's 210-byte rows starting mid-word every other one); the quantised tokens are checked bit for bit too.
  * Q4_K's subgroup product (`matmul` of shaders/_matvec_i8_k_sg.wgsl, 'dot4-sg' / 'int-sg', where
  * subgroups are 8 lanes) likewise, over rows per subgroup 1..8 × tokens per pass 1..8 with token
- * counts that leave a ragged last pass, and past one workgroup's 64 tokens along z.
+ * counts that leave a ragged last pass, and past one workgroup's 64 tokens along z. The products
+ * with x shared through the subgroup (`matmul` of shaders/_matvec_i8_k_sh.wgsl for Q4_K, 1..8 rows
+ * × 1..8 tokens per invocation, and of shaders/_matvec_q8_0_sh.wgsl for Q8_0, one row × 1..8
+ * tokens; 'dot4-sh' / 'int-sh', where subgroups are 8 lanes) likewise, over cols that are whole
+ * groups of 256 values (1, 3 and 11 or 17 of them).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, type IntVariant } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, type IntVariant } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
 import { compareClose } from '../support/compare';
@@ -28,6 +32,14 @@ const NRS: Record<IntMatmulType, (number | undefined)[]> = { Q8_0: [undefined], 
 /** Q4_K's subgroup product: rows per subgroup × tokens per pass tried (the defaults first). */
 const SG_SHAPES: { nr?: number; tt?: number }[] = [{}, { nr: 1, tt: 1 }, { nr: 2, tt: 3 }, { nr: 3, tt: 8 }, { nr: 8, tt: 4 }];
 const isSg = (v: IntVariant) => v === 'dot4-sg' || v === 'int-sg';
+/** The products with x shared through the subgroup: rows × tokens per invocation tried (the defaults first; Q8_0 one row). */
+const SH_SHAPES: Record<'Q4_K' | 'Q8_0', { nr?: number; tt?: number }[]> = {
+  Q4_K: [{}, { nr: 1, tt: 1 }, { nr: 3, tt: 5 }, { nr: 8, tt: 2 }],
+  Q8_0: [{}, { tt: 1 }, { tt: 3 }],
+};
+const isSh = (v: IntVariant) => v === 'dot4-sh' || v === 'int-sh';
+/** Their cols: whole groups of 256 values (Q8_0: 1, 3 and 17 groups of 8 blocks). */
+const COLS_SH: Record<'Q4_K' | 'Q8_0', number[]> = { Q4_K: [256, 768, 2816], Q8_0: [256, 768, 4352] };
 const MAX_ROWS = 130;
 const MAX_T = 9;
 const U = 2 ** -24;
@@ -98,6 +110,24 @@ describe('integer prefill dispatch plan', () => {
     expect(intPrefillOffered(dev(true, 8, 8), 'Q8_0', 'i8xsg')).toBe(false);
     expect(intPrefillOffered(dev(false, 8, 8), 'Q8_0', 'i8x')).toBe(true);
   });
+
+  it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows × SH_MATMUL_TOKENS tokens per invocation, Q8_0 one row; subgroups of 8 only', () => {
+    const k = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sh', tokens: 9 });
+    expect([k.shader, k.entryPoint, k.constants]).toEqual(['matvec_q4_k_i8xsh', 'matmul', { WG: 64, NR: SH_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }]);
+    expect(k.workgroups).toEqual([Math.ceil(130 / (64 * SH_MATMUL_ROWS)), 1, Math.ceil(9 / SH_MATMUL_TOKENS)]);
+    const q = planIntMatmul({ weights: { type: 'Q8_0', rows: 130, cols: 512 }, variant: 'dot4-sh', tokens: 9, tokensPerPass: 3 });
+    expect([q.shader, q.constants, q.workgroups]).toEqual(['matvec_q8_0_i8sh', { WG: 64, TT: 3 }, [3, 1, 3]]);
+    expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, rowsPerInvocation: 2 })).toThrow(/one row/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 9 })).toThrow(/1..8 tokens/);
+    expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 96 }, variant: 'int-sh', tokens: 2 })).toThrow(/multiple of 256/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2 })).toThrow(/no integer prefill product/);
+    expect([prefillIntVariant('i8sh'), prefillIntVariant('i8xsh')]).toEqual(['dot4-sh', 'int-sh']);
+    const dev = (sg: boolean, min: number, max: number) => ({ caps: { subgroups: sg }, adapter: { subgroupMinSize: min, subgroupMaxSize: max } }) as unknown as Parameters<typeof intPrefillOffered>[0];
+    expect(intPrefillOffered(dev(true, 8, 8), 'Q8_0', 'i8xsh')).toBe(true);
+    expect(intPrefillOffered(dev(true, 32, 32), 'Q8_0', 'i8xsh')).toBe(false);
+    expect(intPrefillOffered(dev(false, 8, 8), 'Q4_K', 'i8sh')).toBe(false);
+    expect(intPrefillOffered(dev(true, 8, 8), 'Q6_K', 'i8sh')).toBe(false);
+  });
 });
 
 describe.skipIf(!ctx)(SUITE, () => {
@@ -106,14 +136,16 @@ describe.skipIf(!ctx)(SUITE, () => {
     it(`${type}: every offered variant, rows ${ROWS.join(',')} × cols ${COLS[type].join(',')} × tokens ${TOKENS.join(',')}`, async () => {
       const variants = intVariantsFor(ctx!, type).filter((v) => hasIntMatmul(type, v));
       expect(variants.length).toBeGreaterThan(0);
-      for (const cols of COLS[type]) {
+      const shCols = type === 'Q4_K' || type === 'Q8_0' ? COLS_SH[type] : [];
+      for (const cols of [...new Set([...COLS[type], ...shCols])]) {
         const bytes = randomBlocks(type, (MAX_ROWS * cols) / (type === 'Q4_K' || type === 'Q6_K' ? 256 : 32), cols + 7);
         const x = uniform(MAX_T * cols, cols + 8, 2);
         const refs = Array.from({ length: MAX_T }, (_, t) => quantizeQ8Ref(x.subarray(t * cols, (t + 1) * cols)));
-        for (const v of variants) {
+        // The -sh products take whole groups of 256 values only; the others take the type's own cols.
+        for (const v of variants.filter((v) => (isSh(v) ? shCols : COLS[type]).includes(cols))) {
           for (const rows of ROWS) {
             const ref = refs.map((q) => intMatvecRef(type, bytes, rows, cols, q));
-            const shapes = isSg(v) ? SG_SHAPES : NRS[type].map((nr) => ({ nr, tt: undefined }));
+            const shapes = isSg(v) ? SG_SHAPES : isSh(v) ? SH_SHAPES[type as 'Q4_K' | 'Q8_0'] : NRS[type].map((nr) => ({ nr, tt: undefined }));
             for (const [T, { nr, tt }] of TOKENS.flatMap((T) => shapes.map((s) => [T, s] as const))) {
               const { y, xq } = await run(type, bytes, rows, cols, x, T, v, nr, tt);
               // The quantised tokens, bit for bit (quants as bytes, then the scales).

@@ -1,0 +1,7 @@
+// Integer products over a Q4_K matrix, x shared through the subgroup (_matvec_i8_k_sh.wgsl),
+// in plain i32. Variants int-sh, int-sh-r2, int-sh-r4 and prefill i8xsh of
+// shared/engine/int-matvec.ts (subgroups of 8 lanes); reference shared/engine/reference/int-matvec.ts.
+enable subgroups;
+//#include "_idot_int"
+//#include "_q4_k_i8v"
+//#include "_matvec_i8_k_sh"

@@ -1,0 +1,7 @@
+// Integer products over a Q8_0 matrix, x shared through the subgroup (_matvec_q8_0_sh.wgsl),
+// in plain i32. Variant int-sh and prefill i8xsh of shared/engine/int-matvec.ts
+// (subgroups of 8 lanes); reference shared/engine/reference/int-matvec.ts.
+enable subgroups;
+//#include "_idot_int"
+const BLOCK_BYTES: u32 = 34u;
+//#include "_matvec_q8_0_sh"
