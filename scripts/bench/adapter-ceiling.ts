@@ -6,7 +6,9 @@
  * For each type, on one rows × cols matrix: the probes of shaders/probe_ceiling.wgsl read the
  * matrix's bytes and nothing else, in the matvec kernels' pattern (one invocation per row) and
  * in the friendliest one (neighbouring invocations, neighbouring 16-byte words, several sizes);
- * then the engine's f32 kernel and every integer variant multiply the same bytes. Rounds are
+ * the product probes (shaders/probe_product.wgsl, Q4_K and Q8_0) read them so and do the fewest
+ * packed int8 products those bytes need, x in registers: the product ceiling, which no integer
+ * decode kernel can beat; then the engine's f32 kernel and every integer variant multiply the same bytes. Rounds are
  * alternated; figures and the share of the ceiling are from each one's best round. Then what a
  * dispatch costs with no work (a batch of N no-op dispatches against one), and a small model's
  * decode (default stories260K from ../shared/fixtures) beside a batch of as many no-ops as its
@@ -27,7 +29,7 @@ import { runBench } from '../../electron/cli/bench/run';
 import type { GpuContext } from '../../shared/gpu';
 import { median } from '../../shared/stats/bootstrap';
 import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';
-import { encodeIdotRate, encodeNoop, encodeReadRows, encodeReadStrided, IDOT_MACS_PER_ITERATION } from '../../shared/engine/probe-ceiling';
+import { encodeIdotRate, encodeNoop, encodeProductStrided, encodeReadRows, encodeReadStrided, IDOT_MACS_PER_ITERATION, PRODUCT_PROBE } from '../../shared/engine/probe-ceiling';
 import { presetConfig } from '../../shared/model-gen';
 import { encodeMatmul, type WeightType } from '../../shared/engine/quant-matmul';
 import { alternateRounds, type TimedRun } from './alternate';
@@ -84,22 +86,47 @@ for (const type of types) {
     if (inv > vec4s) continue;
     probes.push([`probe strided ${inv}/${wg}`, (n) => batched(n, (b) => encodeReadStrided(ctx, b, { words: w, vec4s, invocations: inv, out, wg }))]);
   }
+  // The product ceiling: the same friendliest reads plus the fewest packed products the type's
+  // bytes need (x in registers): what no integer decode kernel of ours can beat here.
+  const pp = PRODUCT_PROBE[type];
+  const products: TimedRun[] = [];
+  // dot4I8Packed is a WGSL language feature: an adapter without it cannot compile the probe.
+  const productOk =
+    pp !== undefined &&
+    (await ctx.pipeline('probe_product', { entryPoint: 'product_strided', constants: { WG: 64, K: pp.k, NIBBLES: pp.nibbles ? 1 : 0 } }).then(
+      () => true,
+      (e: unknown) => (console.log(`probe product: not offered here (${(e as Error).message.split('\n')[0]})`), false),
+    ));
+  if (pp && productOk) {
+    for (const [inv, wg] of [
+      [4096, 64],
+      [16384, 64],
+    ] as const) {
+      if (inv > vec4s) continue;
+      products.push([`probe product ${inv}/${wg}`, (n) => batched(n, (b) => encodeProductStrided(ctx, b, { words: w, vec4s, invocations: inv, out, wg, k: pp.k, nibbles: pp.nibbles }))]);
+    }
+  }
   const kernels: TimedRun[] = [['f32 64x1', (n) => batched(n, async (b) => {
     await encodeMatmul(ctx, b, { weights, x, y });
   })]];
   for (const v of intVariantsFor(ctx, type, { cols })) {
     kernels.push([`int ${v}`, (n) => batched(n, (b) => encodeIntMatvec(ctx, b, { weights, x, xq, y, variant: v }))]);
   }
-  const runs = [...probes, ...kernels];
+  const runs = [...probes, ...products, ...kernels];
   const times = await alternate(runs);
   const best = times.map((t) => Math.min(...t));
   const probeBest = Math.min(...best.slice(0, probes.length));
   const ceilingIdx = best.indexOf(probeBest);
-  console.log(`\n${type}: ${(bytes / 1e6).toFixed(2)} MB; ceiling = ${runs[ceilingIdx]![0]}, ${(bytes / probeBest / 1e6).toFixed(2)} GB/s`);
+  const productBest = products.length ? Math.min(...best.slice(probes.length, probes.length + products.length)) : null;
+  console.log(
+    `\n${type}: ${(bytes / 1e6).toFixed(2)} MB; read ceiling = ${runs[ceilingIdx]![0]}, ${(bytes / probeBest / 1e6).toFixed(2)} GB/s` +
+      (productBest ? `; product ceiling (${pp!.k} packed products per 16 bytes, x in registers) ${(bytes / productBest / 1e6).toFixed(2)} GB/s` : ''),
+  );
   runs.forEach(([name], i) => {
     const ofCeiling = probeBest / best[i]!;
     console.log(
-      `  ${name.padEnd(24)} best ${best[i]!.toFixed(2).padStart(8)} ms  ${(bytes / best[i]! / 1e6).toFixed(2).padStart(6)} GB/s  ${((rows * cols) / best[i]! / 1e6).toFixed(2).padStart(6)} G weights/s  of ceiling ${(100 * ofCeiling).toFixed(0).padStart(4)} %`,
+      `  ${name.padEnd(24)} best ${best[i]!.toFixed(2).padStart(8)} ms  ${(bytes / best[i]! / 1e6).toFixed(2).padStart(6)} GB/s  ${((rows * cols) / best[i]! / 1e6).toFixed(2).padStart(6)} G weights/s  of read ceiling ${(100 * ofCeiling).toFixed(0).padStart(4)} %` +
+        (productBest ? `  of product ceiling ${((100 * productBest) / best[i]!).toFixed(0).padStart(4)} %` : ''),
     );
   });
   pb.destroy();

@@ -253,6 +253,17 @@ export function prefillIntVariant(v: IntPrefillVariant): IntVariant {
   return ({ i8: 'dot4', i8x: 'int', i8sg: 'dot4-sg', i8xsg: 'int-sg', i8sh: 'dot4-sh', i8xsh: 'int-sh' } as const)[v];
 }
 
+/**
+ * The integer variant a prefill variant runs on a matrix of `cols` values per row: the chosen one,
+ * or where it does not take that shape (the -sh products need whole groups of 256 values; Q8_0's
+ * rows may be any multiple of 32), the plain product of the same arithmetic ('dot4' or 'int').
+ */
+export function prefillIntVariantFor(v: IntPrefillVariant, type: WeightType, cols: number): IntVariant {
+  const chosen = prefillIntVariant(v);
+  if (intVariantFits(chosen, { cols }, type)) return chosen;
+  return chosen.startsWith('dot4') ? 'dot4' : 'int';
+}
+
 /** Whether this device runs an integer prefill variant for a type ('i8sg'/'i8xsg': Q4_K, 'i8sh'/'i8xsh': Q4_K and Q8_0, where subgroups are 8 lanes). */
 export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, v: IntPrefillVariant): boolean {
   const iv = prefillIntVariant(v);

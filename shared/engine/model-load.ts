@@ -10,8 +10,8 @@ import { blockMatrixNames, modelArchFromGguf, modelConfigFromGguf, modelVectorNa
 import { EngineError } from './errors';
 import { DECODE_LAYER_ENTRY, DECODE_LAYER_SHADER, packLayer, planDecodeLayer } from './decode-layer';
 import { FUSED_MATVEC_ENTRY, FUSED_MATVEC_MAX_COLS, FUSED_MATVEC_SHADER, FUSED_MATVEC_WG } from './fused-matvec';
-import { intPipeline, intPrefillOffered, intVariantsFor, isIntWeightType, planIntMatmul, prefillIntVariant, planIntMatvec, planQuantize, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
-import { DEFAULT_TUNING, isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, type PrefillVariant, type WeightType } from './quant-matmul';
+import { intPipeline, intPrefillOffered, intVariantsFor, isIntWeightType, planIntMatmul, prefillIntVariantFor, planIntMatvec, planQuantize, quantizedXWords, type IntVariant, type IntWeightType } from './int-matvec';
+import { DEFAULT_TUNING, isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, PREFILL_VARIANTS, prefillVariantFits, WEIGHT_CHUNK, type PrefillVariant, type WeightType } from './quant-matmul';
 import { paddedLoraRank, readLoraValues, uploadLora, type GpuLora } from './lora';
 import { KV_PAGE_POSITIONS } from './kv-pages';
 import { planResidency, type ResidencyMatrix } from './residency';
@@ -183,7 +183,12 @@ export async function loadModelParts(ctx: GpuContext, source: TensorSource, opts
   );
   for (const [type, v] of Object.entries(prefillMatmul) as [IntWeightType, PrefillVariant][]) {
     if (isTileVariant(v)) continue;
-    for (const d of [planQuantize(256), planIntMatmul({ weights: { type, rows: 1, cols: 256 }, variant: prefillIntVariant(v), tokens: 2 })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
+    // The variant on whole groups of 256 values, and what a row of 32 runs (the same where it fits; see prefillIntVariantFor).
+    for (const cols of [256, 32]) {
+      if (cols % WEIGHT_CHUNK[type] !== 0) continue; // Q4_K and Q6_K rows are whole super-blocks: never 32.
+      const variant = prefillIntVariantFor(v, type, cols);
+      for (const d of [planQuantize(cols), planIntMatmul({ weights: { type, rows: 1, cols }, variant, tokens: 2 })]) pipelines.set(intPipelineKey(d), await intPipeline(ctx, d));
+    }
   }
   for (const [type, variant] of Object.entries(intMatvec) as [IntWeightType, IntVariant][]) {
     // As above, any valid shape: only the shader and constants matter.

@@ -42,3 +42,19 @@ export async function encodeIdotRate(ctx: GpuContext, b: GpuBatch, o: { seeds: G
   const pipe = await ctx.pipeline(o.packed ? 'probe_idot' : 'probe_idotx', { entryPoint: 'idot_rate', constants: { WG: wg } });
   b.dispatch(pipe, [b.uniform(new Uint32Array([o.invocations, o.iterations, 0, 0])), o.seeds, o.out], Math.ceil(o.invocations / wg), `probe idot_rate ${o.packed ? 'dot4' : 'int'}`);
 }
+
+/** Packed products per 16 bytes a weight product must do at least: Q4_K 64 per 144 bytes (7.1), Q8_0 8 per 34 bytes (3.8); the product probe does the whole number below. */
+export const PRODUCT_PROBE: Readonly<Partial<Record<string, { k: number; nibbles: boolean }>>> = { Q4_K: { k: 7, nibbles: true }, Q8_0: { k: 3, nibbles: false } };
+
+/**
+ * The decode product ceiling (shaders/probe_product.wgsl): `vec4s` 16-byte words read neighbour
+ * next to neighbour by `invocations` invocations, with `k` packed int8 products on each (x in
+ * registers; `nibbles`: on the words' low, then high, nibbles as Q4_K's are; else on the words as
+ * bytes, as Q8_0's); out: u32[invocations]. Needs dot4I8Packed (the WGSL language feature).
+ */
+export async function encodeProductStrided(ctx: GpuContext, b: GpuBatch, o: { words: GPUBuffer; vec4s: number; invocations: number; out: GPUBuffer; k: number; nibbles: boolean; wg?: number }): Promise<void> {
+  const wg = o.wg ?? 64;
+  const pipe = await ctx.pipeline('probe_product', { entryPoint: 'product_strided', constants: { WG: wg, K: o.k, NIBBLES: o.nibbles ? 1 : 0 } });
+  b.dispatch(pipe, [b.uniform(new Uint32Array([o.invocations, o.vec4s, 0, 0])), o.words, o.out], Math.ceil(o.invocations / wg), `probe product_strided k${o.k}`);
+}
+

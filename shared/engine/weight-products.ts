@@ -11,7 +11,7 @@ import { params } from '../gpu/params';
 import type { ModelConfig } from '../model';
 import { EngineError } from './errors';
 import { planFusedMatvec, recordFusedMatvec, type FusedInput } from './fused-matvec';
-import { intVariantFits, planIntMatmul, prefillIntVariant, planIntMatvec, planQuantize, planQuantizeTokens, recordIntDispatch, type IntDispatch, type IntVariant } from './int-matvec';
+import { intVariantFits, planIntMatmul, prefillIntVariantFor, planIntMatvec, planQuantize, planQuantizeTokens, recordIntDispatch, type IntDispatch, type IntVariant } from './int-matvec';
 import { isTileVariant, planGetRows, planMatmul, PREFILL_ENTRY, type PrefillVariant, type WeightDispatch, type WeightKernelTuning, type WeightType } from './quant-matmul';
 import type { GpuLora } from './lora';
 import type { StreamPass } from './weight-stream';
@@ -146,8 +146,10 @@ export class WeightProducts {
         const q = planQuantizeTokens(w.cols, T, xOffset, w.cols);
         this.dispatchInt(b, q, [x, this.a.xq], `quantize_q8 ${w.name}`);
       }
+      // A shape the variant does not take goes through the plain integer product (prefillIntVariantFor).
+      const variant = prefillIntVariantFor(prefill, w.type, w.cols);
       for (const part of w.parts) {
-        const d = planIntMatmul({ weights: { type: w.type, rows: part.rows, cols: w.cols }, variant: prefillIntVariant(prefill), tokens: T, yOffset: part.rowStart, yStride: w.rows });
+        const d = planIntMatmul({ weights: { type: w.type, rows: part.rows, cols: w.cols }, variant, tokens: T, yOffset: part.rowStart, yStride: w.rows });
         this.dispatchInt(b, d, [part.buffer, this.a.xq, y], `matmul ${w.name}`);
       }
       this.xqFresh = true;

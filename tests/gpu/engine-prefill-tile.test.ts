@@ -126,14 +126,16 @@ describe('prefill through the integer prefill product', () => {
         const want = await prefill(base.model, ids);
         const wl = logSoftmax(want, ids.length, vocab);
         const a = argmaxRows(want, ids.length, vocab);
-        // Q4_K also has the subgroup-shaped product (Q4_K's only), where subgroups are 8 lanes.
-        for (const v of type === 'Q4_K' ? (['i8', 'i8x', 'i8sg', 'i8xsg'] as const) : (['i8', 'i8x'] as const)) {
+        // Q4_K also has the subgroup-shaped product (Q4_K's only), Q4_K and Q8_0 the products with x
+        // shared through the subgroup, where subgroups are 8 lanes.
+        const variants = { Q4_K: ['i8', 'i8x', 'i8sg', 'i8xsg', 'i8sh', 'i8xsh'], Q8_0: ['i8', 'i8x', 'i8sh', 'i8xsh'], Q4_0: ['i8', 'i8x'], Q6_K: ['i8', 'i8x'] } as const;
+        for (const v of variants[type]) {
           let tiled;
           try {
             tiled = await loadBytes(g.ctx, bytes, `tiny-llama-${type}.gguf`, { contextLength: 32, prefillMatmul: { [type]: v } });
           } catch (e) {
-            // 'i8' needs dot4I8Packed, 'i8sg'/'i8xsg' subgroups of 8: refused by name on an adapter without them.
-            expect(['i8', 'i8sg', 'i8xsg'], (e as Error).message).toContain(v);
+            // 'i8' needs dot4I8Packed, 'i8sg'/'i8xsg'/'i8sh'/'i8xsh' subgroups of 8: refused by name on an adapter without them.
+            expect(['i8', 'i8sg', 'i8xsg', 'i8sh', 'i8xsh'], (e as Error).message).toContain(v);
             expect((e as Error).message).toMatch(new RegExp(`no prefill kernel ${v} `));
             continue;
           }
@@ -161,5 +163,36 @@ describe('prefill through the integer prefill product', () => {
       }
     }, 300_000);
   }
+  it("tiny-llama Q8_0 with FFN 544: ffn_down's rows of 544 values (not whole groups of 256) go through the plain integer product when 'i8sh' is chosen; same logits as 'i8' up to f32 rounding", async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const bytes = await generateModelBytes(planModel({ preset: 'tiny-llama', type: 'Q8_0', seed: 5, method: 'direct', overrides: { ff: 544 } }));
+    const plain = await loadBytes(g.ctx, bytes, 'tiny-llama-ff544.gguf', { contextLength: 32, prefillMatmul: { Q8_0: 'i8' } });
+    let shared;
+    try {
+      shared = await loadBytes(g.ctx, bytes, 'tiny-llama-ff544.gguf', { contextLength: 32, prefillMatmul: { Q8_0: 'i8sh' } });
+    } catch (e) {
+      // Refused by name where subgroups are not 8 lanes (or dot4I8Packed is missing).
+      expect((e as Error).message).toMatch(/no prefill kernel i8sh /);
+      plain.model.destroy();
+      return;
+    }
+    try {
+      expect(shared.model.describeWeights().some((w) => w.cols === 544 && w.type === 'Q8_0')).toBe(true);
+      const ids = plain.tokenizer.encode('Once upon a time, a small fox found a red kite.').slice(0, 12);
+      const a = await prefill(plain.model, ids);
+      const b = await prefill(shared.model, ids);
+      let scale = 0;
+      let worstDiff = 0;
+      for (let i = 0; i < a.length; i++) {
+        scale = Math.max(scale, Math.abs(a[i]!));
+        worstDiff = Math.max(worstDiff, Math.abs(a[i]! - b[i]!));
+      }
+      expect(scale).toBeGreaterThan(0);
+      expect(worstDiff).toBeLessThanOrEqual(1e-4 * scale);
+    } finally {
+      plain.model.destroy();
+      shared.model.destroy();
+    }
+  }, 300_000);
   afterAll(() => console.log('integer prefill vs matmul:', Object.fromEntries(Object.entries(worst).filter(([k]) => k.includes('log-prob')))));
 });

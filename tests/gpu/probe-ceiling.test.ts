@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeIdotRate, encodeNoop, encodeReadRows, encodeReadStrided } from '../../shared/engine/probe-ceiling';
-import { dot4I8PackedRef, idotRateRef, readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
+import { encodeIdotRate, encodeNoop, encodeProductStrided, encodeReadRows, encodeReadStrided, PRODUCT_PROBE } from '../../shared/engine/probe-ceiling';
+import { dot4I8PackedRef, idotRateRef, productStridedRef, readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
 import { rng } from '../support/compare';
 import { useKernelSuite } from '../support/gpu';
 
@@ -76,6 +76,33 @@ describe('adapter-ceiling probes vs reference', () => {
     b.submit();
     expect(new Uint32Array(await ctx.read(out))[0]).toBe(0xdeadbeef);
     out.destroy();
+  });
+
+  it('product_strided reads every 16-byte word once and does its k packed products on each', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    // At most the products a weight product needs per 16 bytes: Q4_K 64 per 144 bytes, Q8_0 8 per 34.
+    expect(PRODUCT_PROBE.Q4_K!.k).toBeLessThanOrEqual((64 * 16) / 144);
+    expect(PRODUCT_PROBE.Q8_0!.k).toBeLessThanOrEqual((8 * 16) / 34);
+    for (const [vec4s, invocations, wg, k, nibbles] of [
+      [1, 1, 64, 7, true],
+      [1000, 64, 64, 7, true],
+      [1023, 100, 32, 3, false],
+      [4096, 1024, 256, 8, true],
+      [300, 7, 1, 4, false],
+      [5000, 130, 64, 1, true],
+    ] as const) {
+      const words = randomWords(4 * vec4s, vec4s * 7 + k);
+      const wb = ctx.storage(words);
+      const out = ctx.storage(invocations * 4);
+      const b = ctx.batch();
+      await encodeProductStrided(ctx, b, { words: wb, vec4s, invocations, out, k, nibbles, wg });
+      b.submit();
+      const got = new Uint32Array(await ctx.read(out));
+      expect(got, `${vec4s} vec4s over ${invocations} invocations, WG ${wg}, k ${k}${nibbles ? ' nibbles' : ''}`).toEqual(productStridedRef(words, vec4s, invocations, k, nibbles));
+      wb.destroy();
+      out.destroy();
+    }
   });
 
   it('idot_rate (dot4I8Packed and the plain-i32 products) computes every product it claims to', async (t) => {

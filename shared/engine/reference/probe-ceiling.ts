@@ -55,3 +55,30 @@ export function idotRateRef(words: Uint32Array, invocations: number, iterations:
   }
   return out;
 }
+
+/**
+ * product_strided (shaders/probe_product.wgsl): invocation inv sums, over quads inv, inv +
+ * invocations, ... below vec4s, the k products dot4I8Packed(operand j, x word j) with x's 8 words
+ * seeded from inv and rotated every step; out[inv] = the wrapping i32 sum as u32.
+ */
+export function productStridedRef(words: Uint32Array, vec4s: number, invocations: number, k: number, nibbles: boolean): Uint32Array {
+  const out = new Uint32Array(invocations);
+  const LOW = 0x0f0f0f0f;
+  for (let inv = 0; inv < invocations; inv++) {
+    let xa = [Math.imul(inv, 0x01020304) >>> 0, (inv ^ 0x7f7f7f7f) >>> 0, (inv + 0x10203040) >>> 0, ~inv >>> 0];
+    let xb = xa.map((v) => Math.imul(v, 3) >>> 0);
+    let s = 0;
+    for (let q = inv; q < vec4s; q += invocations) {
+      for (let j = 0; j < k; j++) {
+        const v = words[4 * q + (j & 3)]!;
+        const op = !nibbles ? v : j < 4 ? v & LOW : (v >>> 4) & LOW;
+        s = (s + dot4I8PackedRef(op, j < 4 ? xa[j]! : xb[j - 4]!)) | 0;
+      }
+      xa = [xa[1]!, xa[2]!, xa[3]!, xa[0]!];
+      xb = [xb[3]!, xb[0]!, xb[1]!, xb[2]!];
+    }
+    out[inv] = s >>> 0;
+  }
+  return out;
+}
+

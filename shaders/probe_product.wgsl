@@ -1,0 +1,61 @@
+// The decode product ceiling (issue 15): a kernel that reads a matrix's bytes as the friendliest
+// read probe does (probe_ceiling.wgsl read_strided: neighbouring invocations, neighbouring 16-byte
+// words) and does on them no more packed int8 products than a weight product must, with x in
+// registers: so its rate bounds what any integer decode kernel of ours can reach on these bytes
+// here (a real one also loads x, applies scales and stores). Per 16 bytes, K products (override):
+// Q4_K needs 64 per 144-byte super-block (7.1 per 16 bytes; K = 7 with NIBBLES, the low nibbles of
+// the 4 words then the high nibbles of the first 3), Q8_0 8 per 34-byte block (3.8 per 16 bytes;
+// K = 3, the first 3 words as bytes). x's 8 words rotate every step so that no product can be
+// hoisted out of the loop.
+// Bindings: 0 the uniform P { invocations, vec4s }, 1 quads: array<vec4<u32>> (read), 2 out:
+// u32[invocations] (read_write). out[i] = the wrapping i32 sum of invocation i's products, as u32.
+// Overrides WG (workgroup size), K (1..8; 1..4 without NIBBLES), NIBBLES.
+// Reference: shared/engine/reference/probe-ceiling.ts (productStridedRef).
+requires packed_4x8_integer_dot_product;
+
+struct P { invocations: u32, vec4s: u32, pad0: u32, pad1: u32 }
+
+@group(0) @binding(0) var<uniform> p: P;
+@group(0) @binding(1) var<storage, read> quads: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> out: array<u32>;
+
+override WG: u32 = 64u;
+override K: u32 = 7u;
+override NIBBLES: bool = true;
+
+const LOW: u32 = 0x0f0f0f0fu;
+
+// Weight operand j (0..7) of a 16-byte word: word j & 3, its low nibbles (j < 4) or high nibbles;
+// without NIBBLES the word itself.
+fn operand(q: vec4<u32>, j: u32) -> u32 {
+  let v = q[j & 3u];
+  if (!NIBBLES) {
+    return v;
+  }
+  return select(v & LOW, (v >> 4u) & LOW, j >= 4u);
+}
+
+@compute @workgroup_size(WG)
+fn product_strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let inv = gid.x + gid.y * nwg.x * WG;
+  if (inv >= p.invocations) {
+    return;
+  }
+  var xa = vec4<u32>(inv * 0x01020304u, inv ^ 0x7f7f7f7fu, inv + 0x10203040u, ~inv);
+  var xb = xa * 3u;
+  var s = 0i;
+  for (var i = inv; i < p.vec4s; i += p.invocations) {
+    let q = quads[i];
+    s += dot4I8Packed(operand(q, 0u), xa.x);
+    if (K > 1u) { s += dot4I8Packed(operand(q, 1u), xa.y); }
+    if (K > 2u) { s += dot4I8Packed(operand(q, 2u), xa.z); }
+    if (K > 3u) { s += dot4I8Packed(operand(q, 3u), xa.w); }
+    if (K > 4u) { s += dot4I8Packed(operand(q, 4u), xb.x); }
+    if (K > 5u) { s += dot4I8Packed(operand(q, 5u), xb.y); }
+    if (K > 6u) { s += dot4I8Packed(operand(q, 6u), xb.z); }
+    if (K > 7u) { s += dot4I8Packed(operand(q, 7u), xb.w); }
+    xa = xa.yzwx;
+    xb = xb.wxyz;
+  }
+  out[inv] = bitcast<u32>(s);
+}
