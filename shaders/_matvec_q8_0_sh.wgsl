@@ -90,24 +90,66 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   var acc = 0.0;
   for (var k = 0u; k < ng; k++) {
     let gv = rv + 17u * k;
+    let xl = x_lanes(xt, xs, k, lane);
+    let d0 = bitcast<vec4<f32>>(subgroupBroadcast(xl.sd, 0u));
+    let d1 = bitcast<vec4<f32>>(subgroupBroadcast(xl.sd, 1u));
     let g0 = w[gv + 0u];
     let g1 = w[gv + 1u];
     let g2 = w[gv + 2u];
+    {
+      let xa = subgroupBroadcast(xl.qa, 0u);
+      let xb = subgroupBroadcast(xl.qa, 1u);
+      acc += f32(idot(((g0.x >> 16u) | (g0.y << 16u)), xa.x) + idot(((g0.y >> 16u) | (g0.z << 16u)), xa.y) + idot(((g0.z >> 16u) | (g0.w << 16u)), xa.z) + idot(((g0.w >> 16u) | (g1.x << 16u)), xa.w) + idot(((g1.x >> 16u) | (g1.y << 16u)), xb.x) + idot(((g1.y >> 16u) | (g1.z << 16u)), xb.y) + idot(((g1.z >> 16u) | (g1.w << 16u)), xb.z) + idot(((g1.w >> 16u) | (g2.x << 16u)), xb.w)) * (unpack2x16float(g0.x & 0xffffu).x * d0.x);
+    }
     let g3 = w[gv + 3u];
     let g4 = w[gv + 4u];
+    {
+      let xa = subgroupBroadcast(xl.qa, 2u);
+      let xb = subgroupBroadcast(xl.qa, 3u);
+      acc += f32(idot(g2.y, xa.x) + idot(g2.z, xa.y) + idot(g2.w, xa.z) + idot(g3.x, xa.w) + idot(g3.y, xb.x) + idot(g3.z, xb.y) + idot(g3.w, xb.z) + idot(g4.x, xb.w)) * (unpack2x16float(g2.x >> 16u).x * d0.y);
+    }
     let g5 = w[gv + 5u];
     let g6 = w[gv + 6u];
+    {
+      let xa = subgroupBroadcast(xl.qa, 4u);
+      let xb = subgroupBroadcast(xl.qa, 5u);
+      acc += f32(idot(((g4.y >> 16u) | (g4.z << 16u)), xa.x) + idot(((g4.z >> 16u) | (g4.w << 16u)), xa.y) + idot(((g4.w >> 16u) | (g5.x << 16u)), xa.z) + idot(((g5.x >> 16u) | (g5.y << 16u)), xa.w) + idot(((g5.y >> 16u) | (g5.z << 16u)), xb.x) + idot(((g5.z >> 16u) | (g5.w << 16u)), xb.y) + idot(((g5.w >> 16u) | (g6.x << 16u)), xb.z) + idot(((g6.x >> 16u) | (g6.y << 16u)), xb.w)) * (unpack2x16float(g4.y & 0xffffu).x * d0.z);
+    }
     let g7 = w[gv + 7u];
     let g8 = w[gv + 8u];
+    {
+      let xa = subgroupBroadcast(xl.qa, 6u);
+      let xb = subgroupBroadcast(xl.qa, 7u);
+      acc += f32(idot(g6.z, xa.x) + idot(g6.w, xa.y) + idot(g7.x, xa.z) + idot(g7.y, xa.w) + idot(g7.z, xb.x) + idot(g7.w, xb.y) + idot(g8.x, xb.z) + idot(g8.y, xb.w)) * (unpack2x16float(g6.y >> 16u).x * d0.w);
+    }
     let g9 = w[gv + 9u];
     let g10 = w[gv + 10u];
+    {
+      let xa = subgroupBroadcast(xl.qb, 0u);
+      let xb = subgroupBroadcast(xl.qb, 1u);
+      acc += f32(idot(((g8.z >> 16u) | (g8.w << 16u)), xa.x) + idot(((g8.w >> 16u) | (g9.x << 16u)), xa.y) + idot(((g9.x >> 16u) | (g9.y << 16u)), xa.z) + idot(((g9.y >> 16u) | (g9.z << 16u)), xa.w) + idot(((g9.z >> 16u) | (g9.w << 16u)), xb.x) + idot(((g9.w >> 16u) | (g10.x << 16u)), xb.y) + idot(((g10.x >> 16u) | (g10.y << 16u)), xb.z) + idot(((g10.y >> 16u) | (g10.z << 16u)), xb.w)) * (unpack2x16float(g8.z & 0xffffu).x * d1.x);
+    }
     let g11 = w[gv + 11u];
     let g12 = w[gv + 12u];
+    {
+      let xa = subgroupBroadcast(xl.qb, 2u);
+      let xb = subgroupBroadcast(xl.qb, 3u);
+      acc += f32(idot(g10.w, xa.x) + idot(g11.x, xa.y) + idot(g11.y, xa.z) + idot(g11.z, xa.w) + idot(g11.w, xb.x) + idot(g12.x, xb.y) + idot(g12.y, xb.z) + idot(g12.z, xb.w)) * (unpack2x16float(g10.z >> 16u).x * d1.y);
+    }
     let g13 = w[gv + 13u];
     let g14 = w[gv + 14u];
+    {
+      let xa = subgroupBroadcast(xl.qb, 4u);
+      let xb = subgroupBroadcast(xl.qb, 5u);
+      acc += f32(idot(((g12.w >> 16u) | (g13.x << 16u)), xa.x) + idot(((g13.x >> 16u) | (g13.y << 16u)), xa.y) + idot(((g13.y >> 16u) | (g13.z << 16u)), xa.z) + idot(((g13.z >> 16u) | (g13.w << 16u)), xa.w) + idot(((g13.w >> 16u) | (g14.x << 16u)), xb.x) + idot(((g14.x >> 16u) | (g14.y << 16u)), xb.y) + idot(((g14.y >> 16u) | (g14.z << 16u)), xb.z) + idot(((g14.z >> 16u) | (g14.w << 16u)), xb.w)) * (unpack2x16float(g12.w & 0xffffu).x * d1.z);
+    }
     let g15 = w[gv + 15u];
     let g16 = w[gv + 16u];
-    acc += group_dot(g0, g1, g2, g3, g4, g5, g6, g7, g8, g9, g10, g11, g12, g13, g14, g15, g16, x_lanes(xt, xs, k, lane));
+    {
+      let xa = subgroupBroadcast(xl.qb, 6u);
+      let xb = subgroupBroadcast(xl.qb, 7u);
+      acc += f32(idot(g15.x, xa.x) + idot(g15.y, xa.y) + idot(g15.z, xa.z) + idot(g15.w, xa.w) + idot(g16.x, xb.x) + idot(g16.y, xb.y) + idot(g16.z, xb.z) + idot(g16.w, xb.w)) * (unpack2x16float(g14.w >> 16u).x * d1.w);
+    }
   }
   if (row < p.rows) {
     y[p.y_off + row] = acc;

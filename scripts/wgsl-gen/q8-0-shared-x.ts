@@ -28,6 +28,45 @@ function block(j: number): { scale: string; quants: string[] } {
   return { scale: `${word(base + 8)} >> 16u`, quants: Array.from({ length: 8 }, (_, i) => word(base + 9 + i)) };
 }
 
+/** Words of the group block j reads (its scale's word included). */
+function blockWords(j: number): number[] {
+  const base = 17 * (j >> 1);
+  return j % 2 === 0 ? Array.from({ length: 9 }, (_, i) => base + i) : Array.from({ length: 9 }, (_, i) => base + 8 + i);
+}
+
+/** Block j's term, x from \`src\` lanes 2j, 2j + 1 (mod 8) and its scale from d0/d1. */
+function blockTerm(j: number, pad: string): string {
+  const { scale, quants } = block(j);
+  const src = j < 4 ? 'xl.qa' : 'xl.qb';
+  const xs = ['xa.x', 'xa.y', 'xa.z', 'xa.w', 'xb.x', 'xb.y', 'xb.z', 'xb.w'];
+  const sum = quants.map((q, i) => `idot(${q}, ${xs[i]})`).join(' + ');
+  return [
+    `${pad}{`,
+    `${pad}  let xa = subgroupBroadcast(${src}, ${(2 * j) % 8}u);`,
+    `${pad}  let xb = subgroupBroadcast(${src}, ${(2 * j + 1) % 8}u);`,
+    `${pad}  acc += f32(${sum}) * (unpack2x16float(${scale}).x * d${j >> 2}.${C[j & 3]});`,
+    `${pad}}`,
+  ].join('\n');
+}
+
+/**
+ * The decode body of one group: each vec4 loaded just before the first block that reads it, so
+ * that few of the group's 17 are held at once (loaded all first, they outnumber the registers).
+ */
+function decodeGroup(pad: string): string {
+  const loaded = new Set<number>();
+  const out: string[] = [];
+  for (let j = 0; j < 8; j++) {
+    for (const q of [...new Set(blockWords(j).map((n) => n >> 2))]) {
+      if (loaded.has(q)) continue;
+      loaded.add(q);
+      out.push(`${pad}let g${q} = w[gv + ${q}u];`);
+    }
+    out.push(blockTerm(j, pad));
+  }
+  return out.join('\n');
+}
+
 export function generatedQ80SharedX(): string {
   const groupParams = Array.from({ length: 17 }, (_, q) => `g${q}: vec4<u32>`).join(', ');
   const groupArgs = Array.from({ length: 17 }, (_, q) => `g${q}`).join(', ');
@@ -98,8 +137,10 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   var acc = 0.0;
   for (var k = 0u; k < ng; k++) {
     let gv = rv + 17u * k;
-${loads}
-    acc += group_dot(${groupArgs}, x_lanes(xt, xs, k, lane));
+    let xl = x_lanes(xt, xs, k, lane);
+    let d0 = bitcast<vec4<f32>>(subgroupBroadcast(xl.sd, 0u));
+    let d1 = bitcast<vec4<f32>>(subgroupBroadcast(xl.sd, 1u));
+${decodeGroup('    ')}
   }
   if (row < p.rows) {
     y[p.y_off + row] = acc;
