@@ -13,8 +13,12 @@
 // multiple of 256, the weights and x_off 16-byte aligned (int-matvec.ts checks). Every lane
 // of a subgroup must run the same x loads: no lane returns early (rows past the end repeat the
 // last row and are not stored). Reference: shared/engine/reference/int-matvec.ts.
-// The including file enables subgroups and defines BLOCK_BYTES, idot, Head, head_of and
-// chunk_term (_q4_k_i8v.wgsl).
+// The including file enables subgroups and defines BLOCK_BYTES, idot, Head, head_of, chunk_term
+// and chunk_scaled (_q4_k_i8v.wgsl), and the decode's chunk sums (_q4_k_sh_idot.wgsl through
+// idot, _q4_k_sh_pairs.wgsl two byte products per u32 multiply):
+//   struct QChunk, fn q_chunk(qa: vec4<u32>, qb: vec4<u32>) -> QChunk     a row's chunk, prepared once for its tokens
+//   struct XChunkPrep, fn x_chunk_prep(x: array<vec4<u32>, 4>) -> XChunkPrep   a token's chunk, once for its rows
+//   fn chunk_sums(q: QChunk, x: XChunkPrep) -> vec2<i32>                  Σ low nibbles · x, Σ high nibbles · x
 
 //#include "_matvec_i8_params"
 
@@ -102,9 +106,10 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     let xl = x_lanes(xt, xs, xm, k, lane);
     for (var c = 0u; c < 4u; c++) {
       let xc = chunk_x(xl, c);
+      let xp = x_chunk_prep(xc.x);
       for (var r = 0u; r < NR; r++) {
         let v = rv[r] + sv * k;
-        acc[r] += chunk_term(hd[r], c, w[v + 1u + 2u * c], w[v + 2u + 2u * c], xc.x, xc.d, xc.s);
+        acc[r] += chunk_scaled(hd[r], c, chunk_sums(q_chunk(w[v + 1u + 2u * c], w[v + 2u + 2u * c]), xp), xc.d, xc.s);
       }
     }
   }
@@ -117,8 +122,9 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
 
 // Prefill (issue 15 §2): Y[t, r] for NR rows × TT tokens per invocation, x quantised for all the
 // tokens first (token t's row from word x_off + t · x_stride). Per super-block: the NR rows'
-// headers, then per chunk their 2 quant vec4s, dotted with every token's chunk. Tokens past the
-// end repeat the last one and are not stored.
+// headers, then per chunk their 2 quant vec4s, dotted with every token's chunk through idot
+// (chunk_term: the pairs form of int-sh's decode, its row chunks held for all the tokens, measured
+// 0.5× of this on lavapipe). Tokens past the end repeat the last one and are not stored.
 @compute @workgroup_size(WG)
 fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let row0 = ((wid.x + wid.y * nwg.x) * WG + li) * NR;

@@ -31,6 +31,14 @@ fn nib_dot(q: vec4<u32>, sh: u32, x: vec4<u32>) -> i32 {
 fn chunk_term(hd: Head, c: u32, qa: vec4<u32>, qb: vec4<u32>, x: array<vec4<u32>, 4>, d: vec2<f32>, s: vec2<i32>) -> f32 {
   let ql = nib_dot(qa, 0u, x[0]) + nib_dot(qb, 0u, x[1]);
   let qh = nib_dot(qa, 4u, x[2]) + nib_dot(qb, 4u, x[3]);
+  return chunk_scaled(hd, c, vec2<i32>(ql, qh), d, s);
+}
+
+// Chunk c's two sub-block sums q (Σ low nibbles · x, Σ high nibbles · x) with their scales and
+// mins applied: d·sc·q·dx − dmin·m·Σxq·dx for each sub-block (s: x's block sums).
+fn chunk_scaled(hd: Head, c: u32, q: vec2<i32>, d: vec2<f32>, s: vec2<i32>) -> f32 {
+  let ql = q.x;
+  let qh = q.y;
   let sh = 16u * (c & 1u);
   let scw = hd.sc[c >> 1u];
   let mnw = hd.mn[c >> 1u];

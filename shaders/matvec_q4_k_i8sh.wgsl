@@ -4,4 +4,5 @@
 enable subgroups;
 //#include "_idot_dot4"
 //#include "_q4_k_i8v"
+//#include "_q4_k_sh_idot"
 //#include "_matvec_i8_k_sh"
