@@ -6,6 +6,7 @@
 //        blocks xb..xb+7 (x block b: quant words xq[p.x_off + 8b ..], scale xq[p.x_off + p.cols/4 + b], sum of quants
 //        xq[p.x_off + p.cols/4 + p.cols/32 + b])
 // Bindings as _matvec_i8.wgsl: 0 Params, 1 weights (u32 words), 2 xq (u32 words), 3 y (f32).
+// Also the x accessors of Q6_K's prefill walk (xword_tok, xscale_tok; _q6_k_i8_matmul.wgsl is its entry).
 
 //#include "_matvec_i8_params"
 
@@ -21,6 +22,16 @@ fn xword(b: u32, i: u32) -> u32 {
 
 fn xscale(b: u32) -> f32 {
   return bitcast<f32>(xq[p.x_off + p.cols / 4u + b]);
+}
+
+// Word i of x block b of the token whose quantised row starts at word xo, and that block's scale
+// (the prefill products: superblock_dot_tokens).
+fn xword_tok(xo: u32, b: u32, i: u32) -> u32 {
+  return xq[xo + 8u * b + i];
+}
+
+fn xscale_tok(xo: u32, b: u32) -> f32 {
+  return bitcast<f32>(xq[xo + p.cols / 4u + b]);
 }
 
 // The sum of x block b's 32 quants.

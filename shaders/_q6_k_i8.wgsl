@@ -67,13 +67,13 @@ fn superblock_dot(bb: u32, xb: u32) -> f32 {
   return acc;
 }
 
-// Prefill (issue 15 §2): the integer prefill product's entry point for Q6_K (matvec_q6_k_i8 /
-// _i8x, through _matvec_i8_k.wgsl's bindings): Y[t, r] for one row per invocation × TT_Q6 tokens,
-// x quantised for all the tokens first (token t's blocks from word x_off + t · x_stride). Each
-// weight word is loaded, realigned and widened to signed bytes once for the tile and dotted with
-// the TT_Q6 tokens' x words; the same integer sums and f32 steps as superblock_dot per token.
-// Tokens past the end read the last token and are not stored. Reference:
-// shared/engine/reference/int-matvec.ts (intMatvecRef per token).
+// Prefill (issue 15 §2): the integer prefill product for Q6_K, one row × TT_Q6 tokens (its entry
+// points: _q6_k_i8_matmul.wgsl after _matvec_i8_k.wgsl, and _matvec_q6_k_sh.wgsl), x quantised for
+// all the tokens first. Each weight word is loaded, realigned and widened to signed bytes once for
+// the tile and dotted with the TT_Q6 tokens' x words, which the including shape gives through
+// xword_tok(xo[t], block, word) and xscale_tok(xo[t], block) (xo[t]: token t's quantised row, as
+// the shape names it); the same integer sums and f32 steps as superblock_dot per token.
+// Reference: shared/engine/reference/int-matvec.ts (intMatvecRef per token).
 const TT_Q6: u32 = 4u;
 
 fn superblock_dot_tokens(bb: u32, xb: u32, xo: vec4<u32>) -> vec4<f32> {
@@ -106,9 +106,9 @@ fn superblock_dot_tokens(bb: u32, xb: u32, xo: vec4<u32>) -> vec4<f32> {
       let w2 = s8_of_q6(((qa >> 4u) & 0x0f0f0f0fu) | (qc & 0x30303030u));
       let w3 = s8_of_q6(((qb >> 4u) & 0x0f0f0f0fu) | ((qc >> 2u) & 0x30303030u));
       for (var t = 0u; t < TT_Q6; t++) {
-        // x block 4h + s of token t, word i: xq[xo[t] + 8 · (xb + 4h + s) + i].
-        let o = xo[t] + 8u * (xb + 4u * h) + i;
-        let s = vec4<i32>(idot(w0, xq[o]), idot(w1, xq[o + 8u]), idot(w2, xq[o + 16u]), idot(w3, xq[o + 24u]));
+        // x block 4h + s of token t, word i (xword_tok: the including shape's).
+        let b = xb + 4u * h;
+        let s = vec4<i32>(idot(w0, xword_tok(xo[t], b, i)), idot(w1, xword_tok(xo[t], b + 1u, i)), idot(w2, xword_tok(xo[t], b + 2u, i)), idot(w3, xword_tok(xo[t], b + 3u, i)));
         if (i < 4u) {
           lo[t] += s;
         } else {
@@ -123,29 +123,9 @@ fn superblock_dot_tokens(bb: u32, xb: u32, xo: vec4<u32>) -> vec4<f32> {
     for (var t = 0u; t < TT_Q6; t++) {
       let tt = s0 * lo[t] + s1 * hi[t];
       for (var j = 0u; j < 4u; j++) {
-        acc[t] += f32(tt[j]) * (d * bitcast<f32>(xq[xo[t] + p.cols / 4u + xb + 4u * h + j]));
+        acc[t] += f32(tt[j]) * (d * xscale_tok(xo[t], xb + 4u * h + j));
       }
     }
   }
   return acc;
-}
-
-@compute @workgroup_size(WG)
-fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let row = (wid.x + wid.y * nwg.x) * WG + li;
-  if (row >= p.rows) {
-    return;
-  }
-  let t0 = wid.z * TT_Q6;
-  let last = min(TT_Q6, p.ntok - t0) - 1u;
-  let xo = vec4<u32>(p.x_off) + (vec4<u32>(t0) + min(vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(last))) * p.x_stride;
-  let ns = p.cols / 256u;
-  let rb = p.w_off * 4u + row * ns * BLOCK_BYTES;
-  var acc = vec4<f32>(0.0);
-  for (var k = 0u; k < ns; k++) {
-    acc += superblock_dot_tokens(rb + BLOCK_BYTES * k, 8u * k, xo);
-  }
-  for (var t = 0u; t <= last; t++) {
-    y[p.y_off + (t0 + t) * p.y_stride + row] = acc[t];
-  }
 }

@@ -5,3 +5,4 @@
 //#include "_idot_dot4"
 //#include "_q6_k_i8"
 //#include "_matvec_i8_k"
+//#include "_q6_k_i8_matmul"

@@ -6,3 +6,4 @@
 //#include "_idot_int"
 //#include "_q6_k_i8"
 //#include "_matvec_i8_k"
+//#include "_q6_k_i8_matmul"

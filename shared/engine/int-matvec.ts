@@ -112,7 +112,7 @@ const VARIANTS_OF_TYPE: Readonly<Record<IntWeightType, readonly IntVariant[]>> =
   Q8_0: [...BLOCK_VARIANTS.filter((v) => !SG(v)), ...SG_ROW_VARIANTS, 'dot4-sh', 'int-sh'],
   Q4_0: BLOCK_VARIANTS,
   Q4_K: ['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', ...SG_ROW_VARIANTS, 'dot4-sh', 'dot4-sh-r2', 'dot4-sh-r4', 'int-sh', 'int-sh-r2', 'int-sh-r4'],
-  Q6_K: ['dot4', 'int'],
+  Q6_K: ['dot4', 'int', 'dot4-sh', 'int-sh'],
 };
 
 /** The variants that exist for a type (a shader per variant), whatever the device. */
@@ -234,10 +234,11 @@ export const INT_MATMUL_ROWS = 8;
  * The prefill product with x shared through the subgroup (`matmul` of _matvec_i8_k_sh.wgsl and
  * _matvec_q8_0_sh.wgsl, so matvec_<type>_i8sh / _i8xsh): 'dot4-sh' / 'int-sh', for Q4_K and Q8_0,
  * SH_MATMUL_ROWS rows (Q4_K; Q8_0 one) × SH_MATMUL_TOKENS tokens per invocation by default (8 × 8
- * measured best of 1..8 × 4, 8 on lavapipe: specs/benchmarks.md). Needs subgroups of 8 lanes.
+ * measured best of 1..8 × 4, 8 on lavapipe: specs/benchmarks.md); for Q6_K (_matvec_q6_k_sh.wgsl)
+ * one row × INT_MATMUL_TOKENS tokens, its 4-byte super-block walk's. Needs subgroups of 8 lanes.
  */
 const SH_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sh', 'int-sh'];
-const SH_MATMUL_TYPES: readonly IntWeightType[] = ['Q4_K', 'Q8_0'];
+const SH_MATMUL_TYPES: readonly IntWeightType[] = ['Q4_K', 'Q8_0', 'Q6_K'];
 export const SH_MATMUL_ROWS = 8;
 export const SH_MATMUL_TOKENS = 8;
 export function hasIntMatmul(type: string, v: IntVariant): boolean {
@@ -294,6 +295,16 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     const [gx, gy] = splitWorkgroups(Math.ceil(rows / ((MATVEC_WG / SG_LANES) * nr)));
     return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: { WG: MATVEC_WG, NR: nr, TT: tt }, workgroups: [gx, gy, groups], params };
   }
+  if (SH(a.variant) && type === 'Q6_K') {
+    if ((a.rowsPerInvocation ?? 1) !== 1 || (a.tokensPerPass ?? INT_MATMUL_TOKENS) !== INT_MATMUL_TOKENS) {
+      throw new GpuUsageError(`the Q6_K -sh prefill product takes one row and ${INT_MATMUL_TOKENS} tokens per invocation, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
+    }
+    if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
+    const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
+    if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
+    const [gx, gy] = splitWorkgroups(Math.ceil(rows / MATVEC_WG));
+    return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: { WG: MATVEC_WG }, workgroups: [gx, gy, tiles], params };
+  }
   if (SH(a.variant)) {
     const q4k = type === 'Q4_K';
     const nr = a.rowsPerInvocation ?? (q4k ? SH_MATMUL_ROWS : 1);
@@ -344,7 +355,8 @@ export function planIntMatvec(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
   const rowsPerGroup = sg ? (MATVEC_WG / SG_LANES) * nr : MATVEC_WG * nr;
   // The 8-value-block 16-byte shape and the 4-byte super-block shape have no NR override; Q4_K's
   // and Q8_0's subgroup shapes have NR (their lanes are fixed at 8), Q4_0's TPR.
-  const constants: Record<string, number> = sg ? (SG_ROWS(type) ? { WG: MATVEC_WG, NR: nr } : { WG: MATVEC_WG, TPR: SG_LANES }) : V16(a.variant) !== SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr };
+  // Q6_K's -sh shape (like its 4-byte one) has no NR override.
+  const constants: Record<string, number> = SH(a.variant) && type === 'Q6_K' ? { WG: MATVEC_WG } : sg ? (SG_ROWS(type) ? { WG: MATVEC_WG, NR: nr } : { WG: MATVEC_WG, TPR: SG_LANES }) : V16(a.variant) !== SUPER_BLOCK(type) ? { WG: MATVEC_WG } : { WG: MATVEC_WG, NR: nr };
   const [gx, gy] = splitWorkgroups(Math.ceil(rows / rowsPerGroup));
   return {
     shader: intShader(type, a.variant),

@@ -136,7 +136,7 @@ export const INT_PREFILL_TYPES: readonly WeightType[] = ['Q8_0', 'Q4_0', 'Q4_K',
 /** The types with the subgroup-shaped integer prefill product ('i8sg', 'i8xsg'). */
 export const SG_PREFILL_TYPES: readonly WeightType[] = ['Q4_K'];
 /** The types with the prefill product that shares x through the subgroup ('i8sh', 'i8xsh'). */
-export const SH_PREFILL_TYPES: readonly WeightType[] = ['Q4_K', 'Q8_0'];
+export const SH_PREFILL_TYPES: readonly WeightType[] = ['Q4_K', 'Q8_0', 'Q6_K'];
 export function isTileVariant(v: PrefillVariant): v is TileVariant {
   return (TILE_VARIANTS as readonly string[]).includes(v);
 }

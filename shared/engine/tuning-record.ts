@@ -23,7 +23,8 @@ export const TUNING_CANDIDATES: readonly WeightKernelTuning[] = [
  * The integer kernels tried by default per type (where the device offers them), with and
  * without dot4I8Packed: Q8_0/Q4_0 one and two rows per invocation, Q4_K its 4-byte shape, its
  * 16-byte shape with two rows per invocation, its subgroup shape with four rows per subgroup and its
- * shape with x shared through the subgroup with two rows per invocation, Q6_K its one shape. Left out as measured slower on lavapipe (specs/benchmarks.md, "Integer
+ * shape with x shared through the subgroup with two rows per invocation, Q6_K its one shape and
+ * its shape with x shared through the subgroup (1.1–1.2× of dot4). Left out as measured slower on lavapipe (specs/benchmarks.md, "Integer
  * decode kernels"): r4 (no better than r2), Q8_0/Q4_0 -v16 (mixed), Q4_K -v16 with one or four
  * rows (0.75× and 0.8× of -v16-r2), Q4_0 -sg (0.4–0.8×), Q8_0's subgroup shape -sg, -sg-r2,
  * -sg-r4 (0.7–1.65× of dot4-r2 by form, shape and run, not a clear win: specs/benchmarks.md,
@@ -37,7 +38,7 @@ export const TUNING_INT_VARIANTS: Readonly<Record<IntWeightType, readonly IntVar
   Q8_0: ['dot4', 'dot4-r2', 'int', 'int-r2'],
   Q4_0: ['dot4', 'dot4-r2', 'int', 'int-r2'],
   Q4_K: ['dot4', 'int', 'dot4-v16-r2', 'int-v16-r2', 'dot4-sg-r4', 'int-sg-r4', 'dot4-sh-r2', 'int-sh-r2'],
-  Q6_K: ['dot4', 'int'],
+  Q6_K: ['dot4', 'int', 'dot4-sh', 'int-sh'],
 };
 
 /**

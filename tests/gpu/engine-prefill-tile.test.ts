@@ -126,9 +126,9 @@ describe('prefill through the integer prefill product', () => {
         const want = await prefill(base.model, ids);
         const wl = logSoftmax(want, ids.length, vocab);
         const a = argmaxRows(want, ids.length, vocab);
-        // Q4_K also has the subgroup-shaped product (Q4_K's only), Q4_K and Q8_0 the products with x
-        // shared through the subgroup, where subgroups are 8 lanes.
-        const variants = { Q4_K: ['i8', 'i8x', 'i8sg', 'i8xsg', 'i8sh', 'i8xsh'], Q8_0: ['i8', 'i8x', 'i8sh', 'i8xsh'], Q4_0: ['i8', 'i8x'], Q6_K: ['i8', 'i8x'] } as const;
+        // Q4_K also has the subgroup-shaped product (Q4_K's only), Q4_K, Q8_0 and Q6_K the products
+        // with x shared through the subgroup, where subgroups are 8 lanes.
+        const variants = { Q4_K: ['i8', 'i8x', 'i8sg', 'i8xsg', 'i8sh', 'i8xsh'], Q8_0: ['i8', 'i8x', 'i8sh', 'i8xsh'], Q4_0: ['i8', 'i8x'], Q6_K: ['i8', 'i8x', 'i8sh', 'i8xsh'] } as const;
         for (const v of variants[type]) {
           let tiled;
           try {

@@ -12,8 +12,9 @@
  * counts that leave a ragged last pass, and past one workgroup's 64 tokens along z. The products
  * with x shared through the subgroup (`matmul` of shaders/_matvec_i8_k_sh.wgsl for Q4_K, 1..8 rows
  * × 1..8 tokens per invocation, and of shaders/_matvec_q8_0_sh.wgsl for Q8_0, one row × 1..8
- * tokens; 'dot4-sh' / 'int-sh', where subgroups are 8 lanes) likewise, over cols that are whole
- * groups of 256 values (1, 3 and 11 or 17 of them).
+ * tokens; `matmul` of shaders/_matvec_q6_k_sh.wgsl for Q6_K, one row × 4 tokens; 'dot4-sh' /
+ * 'int-sh', where subgroups are 8 lanes) likewise, over cols that are whole groups of 256 values
+ * (1, 3 and 11 or 17 of them).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, type IntVariant } from '../../shared/engine/int-matvec';
@@ -33,13 +34,14 @@ const NRS: Record<IntMatmulType, (number | undefined)[]> = { Q8_0: [undefined], 
 const SG_SHAPES: { nr?: number; tt?: number }[] = [{}, { nr: 1, tt: 1 }, { nr: 2, tt: 3 }, { nr: 3, tt: 8 }, { nr: 8, tt: 4 }];
 const isSg = (v: IntVariant) => v === 'dot4-sg' || v === 'int-sg';
 /** The products with x shared through the subgroup: rows × tokens per invocation tried (the defaults first; Q8_0 one row). */
-const SH_SHAPES: Record<'Q4_K' | 'Q8_0', { nr?: number; tt?: number }[]> = {
+const SH_SHAPES: Record<'Q4_K' | 'Q8_0' | 'Q6_K', { nr?: number; tt?: number }[]> = {
   Q4_K: [{}, { nr: 1, tt: 1 }, { nr: 3, tt: 5 }, { nr: 8, tt: 2 }],
   Q8_0: [{}, { tt: 1 }, { tt: 3 }],
+  Q6_K: [{}],
 };
 const isSh = (v: IntVariant) => v === 'dot4-sh' || v === 'int-sh';
 /** Their cols: whole groups of 256 values (Q8_0: 1, 3 and 17 groups of 8 blocks). */
-const COLS_SH: Record<'Q4_K' | 'Q8_0', number[]> = { Q4_K: [256, 768, 2816], Q8_0: [256, 768, 4352] };
+const COLS_SH: Record<'Q4_K' | 'Q8_0' | 'Q6_K', number[]> = { Q4_K: [256, 768, 2816], Q8_0: [256, 768, 4352], Q6_K: [256, 768, 2816] };
 const MAX_ROWS = 130;
 const MAX_T = 9;
 const U = 2 ** -24;
@@ -111,7 +113,7 @@ describe('integer prefill dispatch plan', () => {
     expect(intPrefillOffered(dev(false, 8, 8), 'Q8_0', 'i8x')).toBe(true);
   });
 
-  it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows × SH_MATMUL_TOKENS tokens per invocation, Q8_0 one row; subgroups of 8 only', () => {
+  it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows × SH_MATMUL_TOKENS tokens per invocation, Q8_0 one row, Q6_K one row × 4 tokens; subgroups of 8 only', () => {
     const k = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sh', tokens: 9 });
     expect([k.shader, k.entryPoint, k.constants]).toEqual(['matvec_q4_k_i8xsh', 'matmul', { WG: 64, NR: SH_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }]);
     expect(k.workgroups).toEqual([Math.ceil(130 / (64 * SH_MATMUL_ROWS)), 1, Math.ceil(9 / SH_MATMUL_TOKENS)]);
@@ -121,12 +123,17 @@ describe('integer prefill dispatch plan', () => {
     expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 9 })).toThrow(/1..8 tokens/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 96 }, variant: 'int-sh', tokens: 2 })).toThrow(/multiple of 256/);
     expect(() => planIntMatmul({ weights: { type: 'Q4_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2 })).toThrow(/no integer prefill product/);
+    // Q6_K's: one row × INT_MATMUL_TOKENS tokens per invocation, as its 4-byte super-block walk.
+    const q6 = planIntMatmul({ weights: { type: 'Q6_K', rows: 130, cols: 512 }, variant: 'int-sh', tokens: 9 });
+    expect([q6.shader, q6.constants, q6.workgroups]).toEqual(['matvec_q6_k_i8xsh', { WG: 64 }, [3, 1, Math.ceil(9 / INT_MATMUL_TOKENS)]]);
+    expect(() => planIntMatmul({ weights: { type: 'Q6_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 8 })).toThrow(/one row and 4 tokens/);
     expect([prefillIntVariant('i8sh'), prefillIntVariant('i8xsh')]).toEqual(['dot4-sh', 'int-sh']);
     const dev = (sg: boolean, min: number, max: number) => ({ caps: { subgroups: sg }, adapter: { subgroupMinSize: min, subgroupMaxSize: max } }) as unknown as Parameters<typeof intPrefillOffered>[0];
     expect(intPrefillOffered(dev(true, 8, 8), 'Q8_0', 'i8xsh')).toBe(true);
     expect(intPrefillOffered(dev(true, 32, 32), 'Q8_0', 'i8xsh')).toBe(false);
     expect(intPrefillOffered(dev(false, 8, 8), 'Q4_K', 'i8sh')).toBe(false);
-    expect(intPrefillOffered(dev(true, 8, 8), 'Q6_K', 'i8sh')).toBe(false);
+    expect(intPrefillOffered(dev(true, 8, 8), 'Q6_K', 'i8sh')).toBe(true);
+    expect(intPrefillOffered(dev(true, 8, 8), 'Q4_0', 'i8sh')).toBe(false);
   });
 });
 
@@ -136,7 +143,7 @@ describe.skipIf(!ctx)(SUITE, () => {
     it(`${type}: every offered variant, rows ${ROWS.join(',')} × cols ${COLS[type].join(',')} × tokens ${TOKENS.join(',')}`, async () => {
       const variants = intVariantsFor(ctx!, type).filter((v) => hasIntMatmul(type, v));
       expect(variants.length).toBeGreaterThan(0);
-      const shCols = type === 'Q4_K' || type === 'Q8_0' ? COLS_SH[type] : [];
+      const shCols = type === 'Q4_K' || type === 'Q8_0' || type === 'Q6_K' ? COLS_SH[type] : [];
       for (const cols of [...new Set([...COLS[type], ...shCols])]) {
         const bytes = randomBlocks(type, (MAX_ROWS * cols) / (type === 'Q4_K' || type === 'Q6_K' ? 256 : 32), cols + 7);
         const x = uniform(MAX_T * cols, cols + 8, 2);
@@ -145,7 +152,7 @@ describe.skipIf(!ctx)(SUITE, () => {
         for (const v of variants.filter((v) => (isSh(v) ? shCols : COLS[type]).includes(cols))) {
           for (const rows of ROWS) {
             const ref = refs.map((q) => intMatvecRef(type, bytes, rows, cols, q));
-            const shapes = isSg(v) ? SG_SHAPES : isSh(v) ? SH_SHAPES[type as 'Q4_K' | 'Q8_0'] : NRS[type].map((nr) => ({ nr, tt: undefined }));
+            const shapes = isSg(v) ? SG_SHAPES : isSh(v) ? SH_SHAPES[type as 'Q4_K' | 'Q8_0' | 'Q6_K'] : NRS[type].map((nr) => ({ nr, tt: undefined }));
             for (const [T, { nr, tt }] of TOKENS.flatMap((T) => shapes.map((s) => [T, s] as const))) {
               const { y, xq } = await run(type, bytes, rows, cols, x, T, v, nr, tt);
               // The quantised tokens, bit for bit (quants as bytes, then the scales).

@@ -12,6 +12,7 @@ import { runPxi } from '../support/cli';
 import { fixturePath, projectRoot } from '../support/fixtures';
 import { openNodeGpu } from '../support/webgpu-node';
 import { generatedBytes } from './engine-support';
+import { PREFILL_VARIANTS } from '../../shared/engine/quant-matmul';
 
 const STORIES = fixturePath('models', 'stories260K.gguf');
 const dir = mkdtempSync(join(tmpdir(), 'pxi-engine-cli-'));
@@ -262,7 +263,7 @@ describe('pxi tune', () => {
       expect(tuned.out).toMatch(/^F32 +\d+x\d+ +[\d.]+ \([\d.]+\) +[\d.]+× \[[\d.]+× to [\d.]+×\]$/m);
       expect(tuned.out).toMatch(/^Q8_0 /m);
       // Prefill measured too: a tiled product against matmul over 16 tokens, matmul unless one was proven faster.
-      expect(tuned.out).toMatch(/^Q8_0 +prefill 16 tokens: (matmul|tile|tile-wg|i8|i8x) [\d.]+ ms \(matmul [\d.]+\), [\d.]+×/m);
+      expect(tuned.out).toMatch(new RegExp(`^Q8_0 +prefill 16 tokens: (matmul|${PREFILL_VARIANTS.join('|')}) [\\d.]+ ms \\(matmul [\\d.]+\\), [\\d.]+×`, 'm'));
       expect(tuned.out).not.toMatch(/^F32 +prefill/m);
       expect(tuned.err).toMatch(/64x1 [\d.]+ · 64x2 [\d.]+/);
       const file = join(home, 'kernel-tuning.json');

@@ -45,10 +45,10 @@ describe('superBlockInts', () => {
 });
 
 describe('integer variants per type', () => {
-  it('the super-block types have dot4 and int (Q4_K also its 16-byte and subgroup shapes); a global spec sets only the types that have it', () => {
-    expect(intVariantsOfType('Q8_0')).toEqual(['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4']);
-    expect(intVariantsOfType('Q4_K')).toEqual(['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4']);
-    expect(intVariantsOfType('Q6_K')).toEqual(['dot4', 'int']);
+  it('the super-block types have dot4 and int (Q4_K also its 16-byte and subgroup shapes; Q4_K, Q8_0 and Q6_K the shapes sharing x through the subgroup); a global spec sets only the types that have it', () => {
+    expect(intVariantsOfType('Q8_0')).toEqual(['dot4', 'dot4-r2', 'dot4-r4', 'int', 'int-r2', 'int-r4', 'dot4-v16', 'int-v16', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4', 'dot4-sh', 'int-sh']);
+    expect(intVariantsOfType('Q4_K')).toEqual(['dot4', 'int', 'dot4-v16', 'int-v16', 'dot4-v16-r2', 'int-v16-r2', 'dot4-v16-r4', 'int-v16-r4', 'dot4-sg', 'dot4-sg-r2', 'dot4-sg-r4', 'int-sg', 'int-sg-r2', 'int-sg-r4', 'dot4-sh', 'dot4-sh-r2', 'dot4-sh-r4', 'int-sh', 'int-sh-r2', 'int-sh-r4']);
+    expect(intVariantsOfType('Q6_K')).toEqual(['dot4', 'int', 'dot4-sh', 'int-sh']);
     expect(parseIntMatvec('dot4-r2')).toEqual({ Q8_0: 'dot4-r2', Q4_0: 'dot4-r2' });
     expect(parseIntMatvec('dot4-v16')).toEqual({ Q8_0: 'dot4-v16', Q4_0: 'dot4-v16', Q4_K: 'dot4-v16' });
     expect(parseIntMatvec('int-v16-r2')).toEqual({ Q4_K: 'int-v16-r2' });
@@ -60,6 +60,11 @@ describe('integer variants per type', () => {
     expect(parseIntMatvec('Q4_K=dot4,Q6_K=int')).toEqual({ Q4_K: 'dot4', Q6_K: 'int' });
     expect(() => parseIntMatvec('Q4_K=dot4-r2')).toThrow(/no integer kernel dot4-r2 for Q4_K/);
     expect(() => planIntMatvec({ weights: { type: 'Q6_K', rows: 4, cols: 256 }, variant: 'dot4-sg' })).toThrow(/dot4-sg/);
+    expect(parseIntMatvec('int-sh')).toEqual({ Q8_0: 'int-sh', Q4_K: 'int-sh', Q6_K: 'int-sh' });
+    expect(parseIntMatvec('int-sh-r2')).toEqual({ Q4_K: 'int-sh-r2' });
+    // Q6_K's -sh shape has no NR override, Q4_K's has.
+    expect(planIntMatvec({ weights: { type: 'Q6_K', rows: 130, cols: 512 }, variant: 'int-sh' }).constants).toEqual({ WG: 64 });
+    expect(planIntMatvec({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sh-r2' }).constants).toEqual({ WG: 64, NR: 2 });
   });
 
   it("plans Q4_K's 16-byte shape with NR rows per invocation", () => {
