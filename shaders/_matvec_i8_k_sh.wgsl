@@ -25,8 +25,8 @@
 override WG: u32 = 64u;
 // Rows per invocation: 1, 2 or 4 for `matvec`, 1..8 for `matmul`.
 override NR: u32 = 1u;
-// Tokens per invocation of `matmul`, 1..8 (int-matvec.ts SH_MATMUL_TOKENS by default).
-override TT: u32 = 8u;
+// Tokens per invocation of `matmul`, 1..16 (int-matvec.ts SH_MATMUL_TOKENS by default).
+override TT: u32 = 16u;
 
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
@@ -137,17 +137,17 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     rv[r] = p.w_off / 4u + min(row0 + r, p.rows - 1u) * ns * sv;
   }
   // Token t's quantised row in vec4s (x_off and x_stride are multiples of 4 words).
-  var xt: array<u32, 8>;
+  var xt: array<u32, 16>;
   for (var t = 0u; t < TT; t++) {
     xt[t] = (p.x_off + (t0 + min(t, last)) * p.x_stride) / 4u;
   }
   let xsd = p.cols / 16u;
   let xmd = xsd + p.cols / 128u;
-  var acc: array<array<f32, 8>, 8>;
+  var acc: array<array<f32, 16>, 8>;
   var hd: array<Head, 8>;
   var qa: array<vec4<u32>, 8>;
   var qb: array<vec4<u32>, 8>;
-  var xl: array<XLanes, 8>;
+  var xl: array<XLanes, 16>;
   for (var k = 0u; k < ns; k++) {
     for (var r = 0u; r < NR; r++) {
       hd[r] = head_of(w[rv[r] + sv * k]);

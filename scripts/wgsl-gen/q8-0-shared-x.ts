@@ -98,8 +98,8 @@ export function generatedQ80SharedX(): string {
 //#include "_matvec_i8_params"
 
 override WG: u32 = 64u;
-// Tokens per invocation of \`matmul\`, 1..8 (int-matvec.ts SH_MATMUL_TOKENS by default).
-override TT: u32 = 8u;
+// Tokens per invocation of \`matmul\`, 1..16 (int-matvec.ts SH_MATMUL_TOKENS by default).
+override TT: u32 = 16u;
 
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
@@ -157,11 +157,11 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let last = min(TT, p.ntok - t0) - 1u;
   let ng = p.cols / 256u;
   let rv = p.w_off / 4u + min(row, p.rows - 1u) * ng * 17u;
-  var xt: array<u32, 8>;
+  var xt: array<u32, 16>;
   for (var t = 0u; t < TT; t++) {
     xt[t] = (p.x_off + (t0 + min(t, last)) * p.x_stride) / 4u;
   }
-  var acc: array<f32, 8>;
+  var acc: array<f32, 16>;
   for (var k = 0u; k < ng; k++) {
     let gv = rv + 17u * k;
 ${loads}

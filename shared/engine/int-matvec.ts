@@ -233,14 +233,14 @@ export const INT_MATMUL_ROWS = 8;
 /**
  * The prefill product with x shared through the subgroup (`matmul` of _matvec_i8_k_sh.wgsl and
  * _matvec_q8_0_sh.wgsl, so matvec_<type>_i8sh / _i8xsh): 'dot4-sh' / 'int-sh', for Q4_K and Q8_0,
- * SH_MATMUL_ROWS rows (Q4_K; Q8_0 one) × SH_MATMUL_TOKENS tokens per invocation by default (8 × 8
- * measured best of 1..8 × 4, 8 on lavapipe: specs/benchmarks.md); for Q6_K (_matvec_q6_k_sh.wgsl)
+ * SH_MATMUL_ROWS rows (Q4_K; Q8_0 one) × SH_MATMUL_TOKENS tokens per invocation by default (8 × 16
+ * measured best of 2, 4, 8 × 4, 8, 16 on lavapipe: specs/benchmarks.md); for Q6_K (_matvec_q6_k_sh.wgsl)
  * one row × INT_MATMUL_TOKENS tokens, its 4-byte super-block walk's. Needs subgroups of 8 lanes.
  */
 const SH_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sh', 'int-sh'];
 const SH_MATMUL_TYPES: readonly IntWeightType[] = ['Q4_K', 'Q8_0', 'Q6_K'];
 export const SH_MATMUL_ROWS = 8;
-export const SH_MATMUL_TOKENS = 8;
+export const SH_MATMUL_TOKENS = 16;
 export function hasIntMatmul(type: string, v: IntVariant): boolean {
   return (
     ((INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v)) ||
@@ -276,8 +276,8 @@ export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, typ
  * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart. `rowsPerInvocation`
  * (Q4_K only: 1..8 for 'dot4'/'int', default INT_MATMUL_ROWS; rows per subgroup 1..8 for
  * 'dot4-sg'/'int-sg', default SG_MATMUL_ROWS; 1..8 for 'dot4-sh'/'int-sh', default SH_MATMUL_ROWS)
- * and `tokensPerPass` (the subgroup and -sh variants: 1..8, default SG_MATMUL_TOKENS or
- * SH_MATMUL_TOKENS) are for benchmarks.
+ * and `tokensPerPass` (the subgroup variants 1..8, default SG_MATMUL_TOKENS; the -sh ones 1..16,
+ * default SH_MATMUL_TOKENS) are for benchmarks.
  */
 export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number; rowsPerInvocation?: number; tokensPerPass?: number }): IntDispatch {
   const { type, rows, cols } = a.weights;
@@ -309,8 +309,8 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     const q4k = type === 'Q4_K';
     const nr = a.rowsPerInvocation ?? (q4k ? SH_MATMUL_ROWS : 1);
     const tt = a.tokensPerPass ?? SH_MATMUL_TOKENS;
-    if (!Number.isInteger(nr) || nr < 1 || nr > (q4k ? 8 : 1) || !Number.isInteger(tt) || tt < 1 || tt > 8) {
-      throw new GpuUsageError(`the ${type} -sh prefill product takes ${q4k ? '1..8 rows' : 'one row'} per invocation and 1..8 tokens, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
+    if (!Number.isInteger(nr) || nr < 1 || nr > (q4k ? 8 : 1) || !Number.isInteger(tt) || tt < 1 || tt > 16) {
+      throw new GpuUsageError(`the ${type} -sh prefill product takes ${q4k ? '1..8 rows' : 'one row'} per invocation and 1..16 tokens, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
     }
     if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
     const tiles = Math.ceil(a.tokens / tt);

@@ -11,7 +11,7 @@
  * subgroups are 8 lanes) likewise, over rows per subgroup 1..8 × tokens per pass 1..8 with token
  * counts that leave a ragged last pass, and past one workgroup's 64 tokens along z. The products
  * with x shared through the subgroup (`matmul` of shaders/_matvec_i8_k_sh.wgsl for Q4_K, 1..8 rows
- * × 1..8 tokens per invocation, and of shaders/_matvec_q8_0_sh.wgsl for Q8_0, one row × 1..8
+ * × 1..16 tokens per invocation, and of shaders/_matvec_q8_0_sh.wgsl for Q8_0, one row × 1..16
  * tokens; `matmul` of shaders/_matvec_q6_k_sh.wgsl for Q6_K, one row × 4 tokens; 'dot4-sh' /
  * 'int-sh', where subgroups are 8 lanes) likewise, over cols that are whole groups of 256 values
  * (1, 3 and 11 or 17 of them).
@@ -35,8 +35,8 @@ const SG_SHAPES: { nr?: number; tt?: number }[] = [{}, { nr: 1, tt: 1 }, { nr: 2
 const isSg = (v: IntVariant) => v === 'dot4-sg' || v === 'int-sg';
 /** The products with x shared through the subgroup: rows × tokens per invocation tried (the defaults first; Q8_0 one row). */
 const SH_SHAPES: Record<'Q4_K' | 'Q8_0' | 'Q6_K', { nr?: number; tt?: number }[]> = {
-  Q4_K: [{}, { nr: 1, tt: 1 }, { nr: 3, tt: 5 }, { nr: 8, tt: 2 }],
-  Q8_0: [{}, { tt: 1 }, { tt: 3 }],
+  Q4_K: [{}, { nr: 1, tt: 1 }, { nr: 3, tt: 5 }, { nr: 8, tt: 2 }, { nr: 2, tt: 8 }],
+  Q8_0: [{}, { tt: 1 }, { tt: 3 }, { tt: 8 }],
   Q6_K: [{}],
 };
 const isSh = (v: IntVariant) => v === 'dot4-sh' || v === 'int-sh';
@@ -120,7 +120,7 @@ describe('integer prefill dispatch plan', () => {
     const q = planIntMatmul({ weights: { type: 'Q8_0', rows: 130, cols: 512 }, variant: 'dot4-sh', tokens: 9, tokensPerPass: 3 });
     expect([q.shader, q.constants, q.workgroups]).toEqual(['matvec_q8_0_i8sh', { WG: 64, TT: 3 }, [3, 1, 3]]);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, rowsPerInvocation: 2 })).toThrow(/one row/);
-    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 9 })).toThrow(/1..8 tokens/);
+    expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 17 })).toThrow(/1..16 tokens/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 96 }, variant: 'int-sh', tokens: 2 })).toThrow(/multiple of 256/);
     expect(() => planIntMatmul({ weights: { type: 'Q4_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2 })).toThrow(/no integer prefill product/);
     // Q6_K's: one row × INT_MATMUL_TOKENS tokens per invocation, as its 4-byte super-block walk.
