@@ -31,21 +31,9 @@ override TT: u32 = 16u;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
 
-// One token's x for one super-block, a vec4 per lane: qa lane l = quant vec4 l (chunks 0, 1),
-// qb = quant vec4 8 + l (chunks 2, 3), sd lanes 0, 1 the scales of sub-blocks 0..3, 4..7 and
-// lanes 2, 3 their block sums (the other lanes repeat them).
-struct XLanes {
-  qa: vec4<u32>,
-  qb: vec4<u32>,
-  sd: vec4<u32>,
-}
-
-// xt, xs, xm: where the token's quants, scales and block sums start (vec4s).
-fn x_lanes(xt: u32, xs: u32, xm: u32, k: u32, lane: u32) -> XLanes {
-  let l = lane & 7u;
-  let s = select(xs, xm, (l & 2u) != 0u) + 2u * k + (l & 1u);
-  return XLanes(xq[xt + 16u * k + l], xq[xt + 16u * k + 8u + l], xq[s]);
-}
+// One token's x for one super-block (XLanes, x_lanes_sums): chunks 0, 1 in qa, 2, 3 in qb, the
+// sub-blocks' scales and block sums in sd.
+//#include "_sh_x_lanes"
 
 fn lanes_0_3(a: vec4<u32>) -> array<vec4<u32>, 4> {
   return array<vec4<u32>, 4>(subgroupBroadcast(a, 0u), subgroupBroadcast(a, 1u), subgroupBroadcast(a, 2u), subgroupBroadcast(a, 3u));
@@ -103,7 +91,7 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     for (var r = 0u; r < NR; r++) {
       hd[r] = head_of(w[rv[r] + sv * k]);
     }
-    let xl = x_lanes(xt, xs, xm, k, lane);
+    let xl = x_lanes_sums(xt, xs, xm, k, lane);
     for (var c = 0u; c < 4u; c++) {
       let xc = chunk_x(xl, c);
       let xp = x_chunk_prep(xc.x);
@@ -153,7 +141,7 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
       hd[r] = head_of(w[rv[r] + sv * k]);
     }
     for (var t = 0u; t < TT; t++) {
-      xl[t] = x_lanes(xt[t], xt[t] + xsd, xt[t] + xmd, k, lane);
+      xl[t] = x_lanes_sums(xt[t], xt[t] + xsd, xt[t] + xmd, k, lane);
     }
     for (var c = 0u; c < 4u; c++) {
       for (var r = 0u; r < NR; r++) {

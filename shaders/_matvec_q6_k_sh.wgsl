@@ -18,21 +18,11 @@ override WG: u32 = 64u;
 @group(0) @binding(1) var<storage, read> w: array<u32>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
 
-// One token's x for the super-block in hand, a vec4 per lane (see the header).
-struct XLanes {
-  qa: vec4<u32>,
-  qb: vec4<u32>,
-  sd: vec4<u32>,
-}
+// One token's x for the super-block in hand (XLanes, x_lanes).
+//#include "_sh_x_lanes"
 
 // The tokens' x lanes for the super-block in hand (decode: slot 0).
 var<private> xl: array<XLanes, 4>;
-
-// xt, xs: where the token's quants and scales start (vec4s); k: the super-block.
-fn x_lanes(xt: u32, xs: u32, k: u32, lane: u32) -> XLanes {
-  let l = lane & 7u;
-  return XLanes(xq[xt + 16u * k + l], xq[xt + 16u * k + 8u + l], xq[xs + 2u * k + (l & 1u)]);
-}
 
 // Word i of x block b (its place in the super-block b & 7) of the token in slot t.
 fn xword_tok(t: u32, b: u32, i: u32) -> u32 {

@@ -18,19 +18,9 @@ override TT: u32 = 16u;
 @group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read> xq: array<vec4<u32>>;
 
-// One token's x for a group of 8 blocks, a vec4 per lane: qa lane l = quant vec4 l (blocks 0..3,
-// 2 vec4s each), qb = quant vec4 8 + l (blocks 4..7), sd lanes 0, 1 the group's 8 scales.
-struct XLanes {
-  qa: vec4<u32>,
-  qb: vec4<u32>,
-  sd: vec4<u32>,
-}
-
-// xt, xs: where the token's quants and scales start (vec4s).
-fn x_lanes(xt: u32, xs: u32, g: u32, lane: u32) -> XLanes {
-  let l = lane & 7u;
-  return XLanes(xq[xt + 16u * g + l], xq[xt + 16u * g + 8u + l], xq[xs + 2u * g + (l & 1u)]);
-}
+// One token's x for a group of 8 blocks (XLanes, x_lanes): blocks 0..3 in qa (2 vec4s each),
+// 4..7 in qb, the group's 8 scales in sd lanes 0, 1.
+//#include "_sh_x_lanes"
 
 // Σ over the group's 8 blocks of dw · dx · Σ wq · xq, the group's words in g0..g16.
 fn group_dot(g0: vec4<u32>, g1: vec4<u32>, g2: vec4<u32>, g3: vec4<u32>, g4: vec4<u32>, g5: vec4<u32>, g6: vec4<u32>, g7: vec4<u32>, g8: vec4<u32>, g9: vec4<u32>, g10: vec4<u32>, g11: vec4<u32>, g12: vec4<u32>, g13: vec4<u32>, g14: vec4<u32>, g15: vec4<u32>, g16: vec4<u32>, xl: XLanes) -> f32 {

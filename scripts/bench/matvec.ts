@@ -17,7 +17,7 @@
  * products per i32 multiply), `--sg-rows` rows per subgroup (1, 2, 4; default SG_MATMUL_ROWS) ×
  * `--sg-tokens` tokens per pass (1..8; default SG_MATMUL_TOKENS), one candidate each pair;
  * `i8sh` / `i8xsh` (Q4_K, Q8_0, Q6_K, subgroups of 8): the prefill product with x shared through the
- * subgroup, Q4_K's `--i8-rows` rows × `--sh-tokens` tokens per invocation (1..8; default
+ * subgroup, Q4_K's `--i8-rows` rows × `--sh-tokens` tokens per invocation (1..16; default
  * SH_MATMUL_TOKENS), Q8_0's one row × `--sh-tokens`, Q6_K's one row × 4 tokens.
  */
 import os from 'node:os';

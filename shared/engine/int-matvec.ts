@@ -15,15 +15,15 @@
  *             (shaders/_matvec_q8_0_sg.wgsl; 'int-sg*' with the products written out in i32)
  *   'dot4-sh' one invocation per row (Q4_K: 1, 2 or 4 rows, '-sh-r2', '-sh-r4'), x shared through
  *             the subgroup: each lane of 8 loads part of x and takes the rest from its neighbours
- *             (subgroupBroadcast); Q4_K and Q8_0 ('int-sh*' in plain i32; needs subgroups of 8)
+ *             (subgroupBroadcast); Q4_K, Q8_0 and Q6_K ('int-sh*' in plain i32; needs subgroups of 8)
  * The prefill products take 'dot4' / 'int' (every integer type), for Q4_K also 'dot4-sg' /
  * 'int-sg': the subgroup shape with a tile of tokens (prefill variants 'i8sg' / 'i8xsg'), and for
- * Q4_K and Q8_0 'dot4-sh' / 'int-sh' (prefill variants 'i8sh' / 'i8xsh').
+ * Q4_K, Q8_0 and Q6_K 'dot4-sh' / 'int-sh' (prefill variants 'i8sh' / 'i8xsh').
  * A variant is an opt-in: the model uses one only when asked (Model.load `intMatvec`) or when the
  * tuner measured it faster than the f32 kernel and within tolerance (autotune.ts).
  */
 import { GpuUsageError, params, splitWorkgroups, type GpuBatch, type GpuBinding, type GpuContext } from '../gpu';
-import { planMatmul, type IntPrefillVariant, type WeightMatrix, type WeightType } from './quant-matmul';
+import { planMatmul, SH_PREFILL_TYPES, type IntPrefillVariant, type WeightMatrix, type WeightType } from './quant-matmul';
 
 export type IntWeightType = 'Q8_0' | 'Q4_0' | 'Q4_K' | 'Q6_K';
 export const INT_WEIGHT_TYPES: readonly IntWeightType[] = ['Q8_0', 'Q4_0', 'Q4_K', 'Q6_K'];
@@ -238,14 +238,13 @@ export const INT_MATMUL_ROWS = 8;
  * one row × INT_MATMUL_TOKENS tokens, its 4-byte super-block walk's. Needs subgroups of 8 lanes.
  */
 const SH_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sh', 'int-sh'];
-const SH_MATMUL_TYPES: readonly IntWeightType[] = ['Q4_K', 'Q8_0', 'Q6_K'];
 export const SH_MATMUL_ROWS = 8;
 export const SH_MATMUL_TOKENS = 16;
 export function hasIntMatmul(type: string, v: IntVariant): boolean {
   return (
     ((INT_MATMUL_TYPES as readonly string[]).includes(type) && INT_MATMUL_VARIANTS.includes(v)) ||
     (type === 'Q4_K' && SG_MATMUL_VARIANTS.includes(v)) ||
-    ((SH_MATMUL_TYPES as readonly string[]).includes(type) && SH_MATMUL_VARIANTS.includes(v))
+    ((SH_PREFILL_TYPES as readonly string[]).includes(type) && SH_MATMUL_VARIANTS.includes(v))
   );
 }
 
@@ -265,7 +264,7 @@ export function prefillIntVariantFor(v: IntPrefillVariant, type: WeightType, col
   return chosen.startsWith('dot4') ? 'dot4' : 'int';
 }
 
-/** Whether this device runs an integer prefill variant for a type ('i8sg'/'i8xsg': Q4_K, 'i8sh'/'i8xsh': Q4_K and Q8_0, where subgroups are 8 lanes). */
+/** Whether this device runs an integer prefill variant for a type ('i8sg'/'i8xsg': Q4_K, 'i8sh'/'i8xsh': Q4_K, Q8_0 and Q6_K, where subgroups are 8 lanes). */
 export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, type: WeightType, v: IntPrefillVariant): boolean {
   const iv = prefillIntVariant(v);
   return hasIntMatmul(type, iv) && intVariantsFor(ctx, type).includes(iv);
@@ -281,7 +280,7 @@ export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, typ
  */
 export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; variant: IntVariant; tokens: number; qOffset?: number; yOffset?: number; yStride?: number; rowsPerInvocation?: number; tokensPerPass?: number }): IntDispatch {
   const { type, rows, cols } = a.weights;
-  if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')}; Q4_K also ${SG_MATMUL_VARIANTS.join(', ')}; ${SH_MATMUL_TYPES.join(', ')} also ${SH_MATMUL_VARIANTS.join(', ')})`, { type });
+  if (!hasIntMatmul(type, a.variant)) throw new GpuUsageError(`no integer prefill product ${String(a.variant)} for ${type} (types ${INT_MATMUL_TYPES.join(', ')}, variants ${INT_MATMUL_VARIANTS.join(', ')}; Q4_K also ${SG_MATMUL_VARIANTS.join(', ')}; ${SH_PREFILL_TYPES.join(', ')} also ${SH_MATMUL_VARIANTS.join(', ')})`, { type });
   const f = planMatmul({ weights: { ...a.weights, buffer: null as unknown as GPUBuffer }, tokens: a.tokens, yOffset: a.yOffset, yStride: a.yStride });
   if ((a.qOffset ?? 0) % 4 !== 0) throw new GpuUsageError(`the integer prefill product needs the quantised x 16-byte aligned (qOffset a multiple of 4 words), got ${a.qOffset}`);
   const params = [rows, cols, a.tokens, f.params[3], a.qOffset ?? 0, quantizedXWords(cols), f.params[6], f.params[7]];
@@ -295,20 +294,16 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     const [gx, gy] = splitWorkgroups(Math.ceil(rows / ((MATVEC_WG / SG_LANES) * nr)));
     return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: { WG: MATVEC_WG, NR: nr, TT: tt }, workgroups: [gx, gy, groups], params };
   }
-  if (SH(a.variant) && type === 'Q6_K') {
-    if ((a.rowsPerInvocation ?? 1) !== 1 || (a.tokensPerPass ?? INT_MATMUL_TOKENS) !== INT_MATMUL_TOKENS) {
+  if (SH(a.variant)) {
+    // Q4_K: 1..8 rows × 1..16 tokens (overrides NR, TT); Q8_0: one row × 1..16 tokens (TT); Q6_K:
+    // one row × its 4-byte walk's INT_MATMUL_TOKENS (no overrides).
+    const q4k = type === 'Q4_K';
+    const q6k = type === 'Q6_K';
+    const nr = a.rowsPerInvocation ?? (q4k ? SH_MATMUL_ROWS : 1);
+    const tt = a.tokensPerPass ?? (q6k ? INT_MATMUL_TOKENS : SH_MATMUL_TOKENS);
+    if (q6k && (nr !== 1 || tt !== INT_MATMUL_TOKENS)) {
       throw new GpuUsageError(`the Q6_K -sh prefill product takes one row and ${INT_MATMUL_TOKENS} tokens per invocation, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
     }
-    if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
-    const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);
-    if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
-    const [gx, gy] = splitWorkgroups(Math.ceil(rows / MATVEC_WG));
-    return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: { WG: MATVEC_WG }, workgroups: [gx, gy, tiles], params };
-  }
-  if (SH(a.variant)) {
-    const q4k = type === 'Q4_K';
-    const nr = a.rowsPerInvocation ?? (q4k ? SH_MATMUL_ROWS : 1);
-    const tt = a.tokensPerPass ?? SH_MATMUL_TOKENS;
     if (!Number.isInteger(nr) || nr < 1 || nr > (q4k ? 8 : 1) || !Number.isInteger(tt) || tt < 1 || tt > 16) {
       throw new GpuUsageError(`the ${type} -sh prefill product takes ${q4k ? '1..8 rows' : 'one row'} per invocation and 1..16 tokens, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
     }
@@ -316,7 +311,8 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     const tiles = Math.ceil(a.tokens / tt);
     if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
     const [gx, gy] = splitWorkgroups(Math.ceil(rows / (MATVEC_WG * nr)));
-    return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: q4k ? { WG: MATVEC_WG, NR: nr, TT: tt } : { WG: MATVEC_WG, TT: tt }, workgroups: [gx, gy, tiles], params };
+    const constants: Record<string, number> = q4k ? { WG: MATVEC_WG, NR: nr, TT: tt } : q6k ? { WG: MATVEC_WG } : { WG: MATVEC_WG, TT: tt };
+    return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants, workgroups: [gx, gy, tiles], params };
   }
   if (a.tokensPerPass !== undefined) throw new GpuUsageError(`tokensPerPass is for the subgroup and -sh prefill products only`);
   const tiles = Math.ceil(a.tokens / INT_MATMUL_TOKENS);

@@ -127,7 +127,7 @@ export const PREFILL_ENTRY: Readonly<Record<TileVariant, 'matmul_tile' | 'matmul
  * and Q4_K's integer prefill product in the subgroup shape ('i8sg' with dot4I8Packed, 'i8xsg' with
  * two byte products per i32 multiply; needs subgroups of 8 lanes, as the decode `-sg` kernels),
  * and the product with x shared through the subgroup ('i8sh' with dot4I8Packed, 'i8xsh' in plain
- * i32; Q4_K and Q8_0, subgroups of 8 lanes, as the decode `-sh` kernels).
+ * i32; Q4_K, Q8_0 and Q6_K, subgroups of 8 lanes, as the decode `-sh` kernels).
  */
 export type IntPrefillVariant = 'i8' | 'i8x' | 'i8sg' | 'i8xsg' | 'i8sh' | 'i8xsh';
 export type PrefillVariant = TileVariant | IntPrefillVariant;
@@ -140,7 +140,7 @@ export const SH_PREFILL_TYPES: readonly WeightType[] = ['Q4_K', 'Q8_0', 'Q6_K'];
 export function isTileVariant(v: PrefillVariant): v is TileVariant {
   return (TILE_VARIANTS as readonly string[]).includes(v);
 }
-/** Whether a type has a prefill variant (whatever the device: 'i8' also needs dot4I8Packed, 'i8sg'/'i8xsg' subgroups of 8). */
+/** Whether a type has a prefill variant (whatever the device: 'i8' also needs dot4I8Packed, 'i8sg'/'i8xsg' and 'i8sh'/'i8xsh' subgroups of 8). */
 export function prefillVariantFits(type: string, v: PrefillVariant): boolean {
   if (isTileVariant(v)) return isTileWeightType(type);
   return ((v === 'i8sg' || v === 'i8xsg' ? SG_PREFILL_TYPES : v === 'i8sh' || v === 'i8xsh' ? SH_PREFILL_TYPES : INT_PREFILL_TYPES) as readonly string[]).includes(type);
