@@ -34,136 +34,70 @@
 // order (stories260K, headDim 8: WG 16, not 64 invocations of which 2 hold values).
 // Reference: shared/engine/reference/attention.ts (plain softmax attention); decode_rope:
 // ropeKvAppendRef then attentionRef.
+// This file holds K, V, q and the new key and value as scalars (any head size); attention_v4.wgsl
+// holds them as 16-byte words, the same results bit for bit, for heads of a multiple of 4 values
+// (CoreKernels picks it there: on lavapipe every load is a per-lane loop, and a 16-byte load costs
+// far less than four 4-byte ones).
 
-//#include "_tanh"
-//#include "_rope_angle"
+//#include "_attention"
 
-struct P {
-  T: u32, heads: u32, kvHeads: u32, headDim: u32, pos0: u32, qStride: u32, qOffset: u32, scale: f32, softcap: f32, window: u32,
-  ropeDims: u32, kOffset: u32, vOffset: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: P;
-@group(0) @binding(1) var<storage, read> q: array<f32>;
 @group(0) @binding(2) var<storage, read_write> kCache: array<f32>;
 @group(0) @binding(3) var<storage, read_write> vCache: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> kNew: array<f32>;
-@group(0) @binding(6) var<storage, read> vNew: array<f32>;
-@group(0) @binding(7) var<storage, read> invFreq: array<f32>;
-
-override WG: u32 = 64u;
-override NEOX: bool = false;
-const DPT: u32 = 4u;               // output dims per invocation
-const NEG_BIG: f32 = -3.0e38;      // stands for -inf: exp(NEG_BIG - finite) == 0
 
 var<workgroup> qs: array<f32, DPT * WG>;
-var<workgroup> ps: array<f32, WG>;
 var<workgroup> kn: array<f32, DPT * WG>; // decode_rope: the new key and value
 var<workgroup> vn: array<f32, DPT * WG>;
 
-//#include "_rope_dim"
+fn put_q(d: u32, v: f32) { qs[d] = v; }
 
-@compute @workgroup_size(WG)
-fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let g = wid.x + wid.y * nwg.x;
-  if (g >= p.T * p.heads) { return; }
-  attend(g, li, false);
+fn put_fresh(d: u32, kv: f32, vv: f32) {
+  kn[d] = kv;
+  vn[d] = vv;
 }
 
-@compute @workgroup_size(WG)
-fn decode_rope(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) li: u32) {
-  let h = wid.x + wid.y * nwg.x;
-  if (h >= p.heads) { return; }
-  let hd = p.headDim;
-  let kvh = h / (p.heads / p.kvHeads);
-  let kb = p.kOffset + kvh * hd;
-  let vb = p.vOffset + kvh * hd;
-  let row = p.pos0 * p.kvHeads * hd + kvh * hd;
-  let writer = h % (p.heads / p.kvHeads) == 0u;
-  for (var d = li; d < hd; d += WG) {
-    let kv = rope_dim(d, kNew[kb + d], kNew[kb + rope_partner(d)], p.pos0);
-    let vv = vNew[vb + d];
-    kn[d] = kv;
-    vn[d] = vv;
-    if (writer) {
-      kCache[row + d] = kv;
-      vCache[row + d] = vv;
-    }
-    let qb = p.qOffset + h * hd;
-    qs[d] = rope_dim(d, q[qb + d], q[qb + rope_partner(d)], p.pos0) * p.scale;
-  }
-  attend(h, li, true);
+fn cache_put(e: u32, kv: f32, vv: f32) {
+  kCache[e] = kv;
+  vCache[e] = vv;
 }
 
-// Attention of query g = t * heads + h; `fresh` (decode_rope, T = 1): qs already holds q (rotated,
-// scaled) and the key at pos0 is kn / vn. (attend names no binding main does not bind.)
-fn attend(g: u32, li: u32, fresh: bool) {
-  let t = g / p.heads;
-  let h = g % p.heads;
-  let kvh = h / (p.heads / p.kvHeads);
-  let hd = p.headDim;
-  let kvw = p.kvHeads * hd;
-  let len = p.pos0 + t + 1u;        // causal: keys lo .. pos0 + t
-  var lo = 0u;
-  if (p.window > 0u && len > p.window) { lo = len - p.window; }   // = pos0 + t - window + 1
+fn key_dot(kb: u32, hd: u32) -> f32 {
+  var dot = 0.0;
+  for (var d = 0u; d < hd; d++) { dot += qs[d] * kCache[kb + d]; }
+  return dot;
+}
 
-  let qb = p.qOffset + t * p.qStride + h * hd;
-  if (!fresh) {
-    for (var d = li; d < hd; d += WG) { qs[d] = q[qb + d] * p.scale; }
-  }
-  workgroupBarrier();
+fn fresh_dot(hd: u32) -> f32 {
+  var dot = 0.0;
+  for (var d = 0u; d < hd; d++) { dot += qs[d] * kn[d]; }
+  return dot;
+}
 
-  var m = NEG_BIG;
-  var l = 0.0;
-  var acc = array<f32, DPT>(0.0, 0.0, 0.0, 0.0);
-  for (var c0 = lo; c0 < len; c0 += WG) {
-    let n = min(WG, len - c0);
-    let j = c0 + li;
-    var s = NEG_BIG;
-    if (li < n) {
-      let kb = j * kvw + kvh * hd;
-      var dot = 0.0;
-      if (fresh && j + 1u == len) {
-        for (var d = 0u; d < hd; d++) { dot += qs[d] * kn[d]; }
-      } else {
-        for (var d = 0u; d < hd; d++) { dot += qs[d] * kCache[kb + d]; }
-      }
-      s = dot;
-      if (p.softcap > 0.0) { s = p.softcap * safe_tanh(s / p.softcap); }
-    }
-    ps[li] = s;
-    workgroupBarrier();
-    var mNew = m;
-    for (var i = 0u; i < n; i++) { mNew = max(mNew, ps[i]); }
-    workgroupBarrier();              // all have read the scores before they become weights
-    ps[li] = select(0.0, exp(s - mNew), li < n);
-    workgroupBarrier();
-    let alpha = exp(m - mNew);
-    var sum = 0.0;
-    for (var i = 0u; i < n; i++) { sum += ps[i]; }
-    l = l * alpha + sum;
-    // Values read from the cache: all n, or (fresh, last chunk) all but the new one, added last.
-    let nc = select(n, n - 1u, fresh && c0 + n == len);
-    for (var k = 0u; k < DPT; k++) {
-      let d = li + k * WG;
-      if (d < hd) {
-        var a = acc[k] * alpha;
-        var vb = c0 * kvw + kvh * hd + d;
-        for (var i = 0u; i < nc; i++) {
-          a += ps[i] * vCache[vb];
-          vb += kvw;
-        }
-        if (nc < n) { a += ps[nc] * vn[d]; }
-        acc[k] = a;
-      }
-    }
-    m = mNew;
-    workgroupBarrier();              // weights are read before the next chunk overwrites them
-  }
-  let ob = (t * p.heads + h) * hd;
+// Dims li + k · WG, k < DPT.
+struct Acc { a: array<f32, 4> }
+
+fn acc_zero() -> Acc { return Acc(array<f32, 4>(0.0, 0.0, 0.0, 0.0)); }
+
+fn acc_chunk(acc: Acc, li: u32, alpha: f32, vb0: u32, kvw: u32, nc: u32, n: u32, hd: u32) -> Acc {
+  var r = acc;
   for (var k = 0u; k < DPT; k++) {
     let d = li + k * WG;
-    if (d < hd) { out[ob + d] = acc[k] / l; }
+    if (d < hd) {
+      var a = r.a[k] * alpha;
+      var vb = vb0 + d;
+      for (var i = 0u; i < nc; i++) {
+        a += ps[i] * vCache[vb];
+        vb += kvw;
+      }
+      if (nc < n) { a += ps[nc] * vn[d]; }
+      r.a[k] = a;
+    }
+  }
+  return r;
+}
+
+fn acc_store(acc: Acc, li: u32, ob: u32, hd: u32, l: f32) {
+  for (var k = 0u; k < DPT; k++) {
+    let d = li + k * WG;
+    if (d < hd) { out[ob + d] = acc.a[k] / l; }
   }
 }

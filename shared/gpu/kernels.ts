@@ -22,12 +22,22 @@ const F32_MIN_NORMAL = 2 ** -126;
 type AttnKind = 'main' | 'rope' | 'ropeNeox';
 const ATTN_KINDS: AttnKind[] = ['main', 'rope', 'ropeNeox'];
 
+/**
+ * The attention shader for heads of headDim values: attention_v4.wgsl (K, V and q read 16 bytes
+ * at a time) where headDim is a multiple of 4, attention.wgsl (scalars) otherwise. Same results bit
+ * for bit; the 16-byte reads are what lavapipe runs fast (specs/benchmarks.md, "Attention").
+ */
+export function attentionShader(headDim: number): AttnShader {
+  return headDim % 4 === 0 ? 'attention_v4' : 'attention';
+}
+export type AttnShader = 'attention' | 'attention_v4';
+
 /** Where CoreKernels keeps one attention pipeline (base: its WG 64 key) and how it is built. */
-function attnSpec(kind: AttnKind, wg: number): { base: string; key: string; entryPoint: string; constants: Record<string, number> } {
-  const base = kind === 'main' ? 'attention' : kind === 'rope' ? 'attentionRope' : 'attentionRopeNeox';
+function attnSpec(kind: AttnKind, wg: number, shader: AttnShader): { shader: AttnShader; base: string; key: string; entryPoint: string; constants: Record<string, number> } {
+  const base = (kind === 'main' ? 'attention' : kind === 'rope' ? 'attentionRope' : 'attentionRopeNeox') + (shader === 'attention_v4' ? 'V4' : '');
   const entryPoint = kind === 'main' ? 'main' : 'decode_rope';
   const constants: Record<string, number> = kind === 'main' ? { WG: wg } : { WG: wg, NEOX: kind === 'ropeNeox' ? 1 : 0 };
-  return { base, key: `${base}@${wg}`, entryPoint, constants };
+  return { shader, base, key: `${base}@${wg}`, entryPoint, constants };
 }
 
 /**
@@ -60,7 +70,7 @@ export class CoreKernels {
   private constructor(
     private readonly ctx: GpuContext,
     private readonly p: Record<string, GPUComputePipeline>,
-    private readonly attentionModule: GPUShaderModule,
+    private readonly attentionModules: Record<AttnShader, GPUShaderModule>,
   ) {}
 
   static async create(ctx: GpuContext): Promise<CoreKernels> {
@@ -79,6 +89,9 @@ export class CoreKernels {
       ['attention', 'attention', 'main', { WG: wg(ATTN_WG_MAX) }],
       ['attentionRope', 'attention', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 0 }],
       ['attentionRopeNeox', 'attention', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 1 }],
+      ['attentionV4', 'attention_v4', 'main', { WG: wg(ATTN_WG_MAX) }],
+      ['attentionRopeV4', 'attention_v4', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 0 }],
+      ['attentionRopeNeoxV4', 'attention_v4', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 1 }],
       ['add', 'elementwise', 'add', { WG: wg(WG_WIDE) }],
       ['addInPlace', 'elementwise', 'add_inplace', { WG: wg(WG_WIDE) }],
       ['swiglu', 'elementwise', 'swiglu', { WG: wg(WG_WIDE) }],
@@ -94,8 +107,9 @@ export class CoreKernels {
     const built = await Promise.all(specs.map(([, shader, entryPoint, constants]) => ctx.pipeline(shader, { entryPoint, constants })));
     const p: Record<string, GPUComputePipeline> = {};
     specs.forEach(([key], i) => (p[key] = built[i]!));
-    const attentionModule = await ctx.shaderModule('attention'); // compiled above
-    return new CoreKernels(ctx, p, attentionModule);
+    // compiled above
+    const attentionModules = { attention: await ctx.shaderModule('attention'), attention_v4: await ctx.shaderModule('attention_v4') };
+    return new CoreKernels(ctx, p, attentionModules);
   }
 
   /**
@@ -108,8 +122,8 @@ export class CoreKernels {
     if (wg === this.wg(ATTN_WG_MAX)) return;
     await Promise.all(
       ATTN_KINDS.map(async (kind) => {
-        const s = attnSpec(kind, wg);
-        this.p[s.key] ??= await this.ctx.pipeline('attention', { entryPoint: s.entryPoint, constants: s.constants });
+        const s = attnSpec(kind, wg, attentionShader(headDim));
+        this.p[s.key] ??= await this.ctx.pipeline(s.shader, { entryPoint: s.entryPoint, constants: s.constants });
       }),
     );
   }
@@ -119,16 +133,17 @@ export class CoreKernels {
    * the ones built at create for WG 64 or by prepareAttention, else made here (synchronously: the
    * encoders only record; the module compiled at create, only the override differs) and kept.
    */
-  private attnPipeline(kind: AttnKind, headDim: number): { pipeline: GPUComputePipeline; wg: number } {
+  private attnPipeline(kind: AttnKind, headDim: number, shader = attentionShader(headDim)): { pipeline: GPUComputePipeline; wg: number } {
+    if (shader === 'attention_v4' && headDim % 4 !== 0) throw new GpuUsageError(`attention_v4 takes heads of a multiple of 4 values, got ${headDim}`);
     const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
-    const s = attnSpec(kind, wg);
+    const s = attnSpec(kind, wg, shader);
     if (wg === this.wg(ATTN_WG_MAX)) return { pipeline: this.p[s.base]!, wg };
     let pipeline = this.p[s.key];
     if (!pipeline) {
       pipeline = this.ctx.device.createComputePipeline({
-        label: `attention:${s.entryPoint}`,
+        label: `${s.shader}:${s.entryPoint}`,
         layout: 'auto',
-        compute: { module: this.attentionModule, entryPoint: s.entryPoint, constants: s.constants },
+        compute: { module: this.attentionModules[s.shader], entryPoint: s.entryPoint, constants: s.constants },
       });
       this.p[s.key] = pipeline;
     }
@@ -307,6 +322,8 @@ export class CoreKernels {
       scale?: number;
       softcap?: number;
       window?: number;
+      /** Which of the two shaders (tests, benchmarks); by default attentionShader(headDim). */
+      shader?: AttnShader;
     },
   ): void {
     const c = a.cache;
@@ -314,7 +331,7 @@ export class CoreKernels {
     const softcap = a.softcap ?? 0;
     const window = a.window ?? 0;
     if (a.heads % c.kvHeads) throw new GpuUsageError(`attention: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
-    const attn = this.attnPipeline('main', hd);
+    const attn = this.attnPipeline('main', hd, a.shader);
     if (hd > ATTN_DIMS_PER_INVOCATION * attn.wg) throw new GpuUsageError(`attention: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * attn.wg}`);
     if (softcap !== 0 && !validCap(softcap)) throw new GpuUsageError(`attention: softcap must be 0 (off) or a finite number > 0, got ${a.softcap}`);
     if (!Number.isInteger(window) || window < 0 || window > 0xffffffff) throw new GpuUsageError(`attention: window must be a u32 (0 = unlimited), got ${a.window}`);
@@ -362,6 +379,8 @@ export class CoreKernels {
       scale?: number;
       softcap?: number;
       window?: number;
+      /** Which of the two shaders (tests, benchmarks); by default attentionShader(headDim). */
+      shader?: AttnShader;
     },
   ): void {
     const c = a.cache;
@@ -370,7 +389,7 @@ export class CoreKernels {
     const softcap = a.softcap ?? 0;
     const window = a.window ?? 0;
     if (a.heads % c.kvHeads) throw new GpuUsageError(`attentionRope: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
-    const attn = this.attnPipeline(a.neox ? 'ropeNeox' : 'rope', hd);
+    const attn = this.attnPipeline(a.neox ? 'ropeNeox' : 'rope', hd, a.shader);
     if (hd > ATTN_DIMS_PER_INVOCATION * attn.wg) throw new GpuUsageError(`attentionRope: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * attn.wg}`);
     if (!Number.isInteger(rd) || rd % 2 || rd < 2 || rd > hd) throw new GpuUsageError(`attentionRope: ropeDims must be an even integer in 2..headDim (${hd}), got ${rd}`);
     if (a.invFreq.size < (rd / 2) * 4) throw new GpuUsageError(`attentionRope: invFreq needs ${rd / 2} values (${(rd / 2) * 4} bytes), got ${a.invFreq.size} bytes`);

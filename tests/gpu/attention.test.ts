@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attentionWg, ContextWindowExceededError, GpuUsageError } from '../../shared/gpu';
+import { attentionShader, attentionWg, ContextWindowExceededError, GpuUsageError, type AttnShader } from '../../shared/gpu';
 import { attentionRef, kvAppendRef, type AttentionShape } from '../../shared/engine/reference/attention';
 import { compareClose, randomF32, rng } from '../support/compare';
 import { useKernelSuite } from '../support/gpu';
@@ -105,6 +105,61 @@ describe('attentionWg', () => {
     expect(got).toEqual([16, 16, 16, 32, 32, 64, 64, 64, 64, 64]);
     expect(attentionWg(128, 32)).toBe(32);
     for (let hd = 1; hd <= 256; hd++) expect(4 * attentionWg(hd)).toBeGreaterThanOrEqual(hd); // DPT = 4 dims per invocation
+  });
+});
+
+/** attention_v4.wgsl (CoreKernels' choice for heads of a multiple of 4 values) against attention.wgsl on the same inputs: bit for bit. */
+async function v4SameAsScalar(c: Case, seed: number): Promise<string | null> {
+  const { ctx, k } = g;
+  const r = rng(seed);
+  const hd = c.headDim;
+  const maxContext = c.pos0 + c.T + 3;
+  const qw = c.heads * hd;
+  const kvw = c.kvHeads * hd;
+  const cache0 = { k: randomF32(maxContext * kvw, r), v: randomF32(maxContext * kvw, r) };
+  const q = randomF32(c.T * qw, r, -4, 4);
+  const run = async (shader: AttnShader) => {
+    const cache = k!.createKvCache(maxContext, c.kvHeads, hd);
+    ctx!.write(cache.k, cache0.k);
+    ctx!.write(cache.v, cache0.v);
+    const qb = ctx!.storage(q, 'q');
+    const out = ctx!.storage(c.T * qw * 4, 'out');
+    const b = ctx!.batch('attention');
+    k!.attention(b, { q: qb, cache, out, T: c.T, heads: c.heads, pos0: c.pos0, softcap: c.softcap, window: c.window, shader });
+    b.submit();
+    const got = await ctx!.readF32(out);
+    [qb, out, cache.k, cache.v].forEach((x) => x.destroy());
+    return got;
+  };
+  const scalar = await run('attention');
+  const v4 = await run('attention_v4');
+  for (let i = 0; i < scalar.length; i++) if (!Object.is(scalar[i], v4[i])) return `${JSON.stringify(c)}: out[${i}] attention.wgsl ${scalar[i]}, attention_v4.wgsl ${v4[i]}`;
+  return null;
+}
+
+describe('attention_v4.wgsl against attention.wgsl', () => {
+  it('gives the same outputs bit for bit: heads of 4..256 values, one and many keys and queries, chunk edges, GQA, softcap, window', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    expect(attentionShader(128)).toBe('attention_v4');
+    expect(attentionShader(66)).toBe('attention');
+    const cases: Case[] = [
+      { T: 1, heads: 1, kvHeads: 1, headDim: 4, pos0: 0 },
+      { T: 16, heads: 8, kvHeads: 2, headDim: 128, pos0: 0 },
+      { T: 3, heads: 4, kvHeads: 4, headDim: 64, pos0: 62 }, // across the 64-key chunk edge
+      { T: 1, heads: 2, kvHeads: 1, headDim: 256, pos0: 130 },
+      { T: 5, heads: 6, kvHeads: 2, headDim: 80, pos0: 60, softcap: 5 },
+      { T: 4, heads: 4, kvHeads: 2, headDim: 8, pos0: 20, window: 7 }, // WG 16
+      { T: 2, heads: 2, kvHeads: 2, headDim: 20, pos0: 40 }, // WG 32
+    ];
+    for (const [i, c] of cases.entries()) expect(await v4SameAsScalar(c, 300 + i)).toBeNull();
+  });
+
+  it('refuses a head that is not a multiple of 4 values', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const cache = g.k!.createKvCache(4, 1, 6);
+    const buf = g.ctx.storage(1024, 'buf');
+    expect(() => g.k!.attention(g.ctx!.batch('refuse'), { q: buf, cache, out: buf, T: 1, heads: 1, pos0: 0, shader: 'attention_v4' })).toThrow(GpuUsageError);
+    [buf, cache.k, cache.v].forEach((x) => x.destroy());
   });
 });
 
