@@ -44,55 +44,63 @@
 @group(0) @binding(2) var<storage, read_write> kCache: array<f32>;
 @group(0) @binding(3) var<storage, read_write> vCache: array<f32>;
 
-var<workgroup> qs: array<f32, DPT * WG>;
+var<workgroup> qs: array<f32, GH * DPT * WG>;   // head e's dim d at e · DPT · WG + d
 var<workgroup> kn: array<f32, DPT * WG>; // decode_rope: the new key and value
 var<workgroup> vn: array<f32, DPT * WG>;
 
-fn put_q(d: u32, v: f32) { qs[d] = v; }
+fn put_q(e: u32, d: u32, v: f32) { qs[e * DPT * WG + d] = v; }
 
 fn put_fresh(d: u32, kv: f32, vv: f32) {
   kn[d] = kv;
   vn[d] = vv;
 }
 
-fn cache_put(e: u32, kv: f32, vv: f32) {
-  kCache[e] = kv;
-  vCache[e] = vv;
+fn cache_put(i: u32, kv: f32, vv: f32) {
+  kCache[i] = kv;
+  vCache[i] = vv;
 }
 
-fn key_dot(kb: u32, hd: u32) -> f32 {
-  var dot = 0.0;
-  for (var d = 0u; d < hd; d++) { dot += qs[d] * kCache[kb + d]; }
+fn key_dots(kb: u32, hd: u32) -> array<f32, GH_MAX> {
+  var dot: array<f32, GH_MAX>;
+  for (var d = 0u; d < hd; d++) {
+    let kv = kCache[kb + d];
+    for (var e = 0u; e < GH; e++) { dot[e] += qs[e * DPT * WG + d] * kv; }
+  }
   return dot;
 }
 
-fn fresh_dot(hd: u32) -> f32 {
-  var dot = 0.0;
-  for (var d = 0u; d < hd; d++) { dot += qs[d] * kn[d]; }
+fn fresh_dots(hd: u32) -> array<f32, GH_MAX> {
+  var dot: array<f32, GH_MAX>;
+  for (var d = 0u; d < hd; d++) {
+    let kv = kn[d];
+    for (var e = 0u; e < GH; e++) { dot[e] += qs[e * DPT * WG + d] * kv; }
+  }
   return dot;
 }
 
-// Dims li + k · WG, k < DPT.
+// One head's dims li + k · WG, k < DPT.
 struct Acc { a: array<f32, 4> }
 
 fn acc_zero() -> Acc { return Acc(array<f32, 4>(0.0, 0.0, 0.0, 0.0)); }
 
-fn acc_chunk(acc: Acc, li: u32, alpha: f32, vb0: u32, kvw: u32, nc: u32, n: u32, hd: u32) -> Acc {
-  var r = acc;
+fn acc_chunk(acc: ptr<function, array<Acc, GH_MAX>>, li: u32, alpha: array<f32, GH_MAX>, vb0: u32, kvw: u32, nc: u32, n: u32, hd: u32) {
   for (var k = 0u; k < DPT; k++) {
     let d = li + k * WG;
     if (d < hd) {
-      var a = r.a[k] * alpha;
+      var a: array<f32, GH_MAX>;
+      for (var e = 0u; e < GH; e++) { a[e] = (*acc)[e].a[k] * alpha[e]; }
       var vb = vb0 + d;
       for (var i = 0u; i < nc; i++) {
-        a += ps[i] * vCache[vb];
+        let v = vCache[vb];
+        for (var e = 0u; e < GH; e++) { a[e] += ps[e * WG + i] * v; }
         vb += kvw;
       }
-      if (nc < n) { a += ps[nc] * vn[d]; }
-      r.a[k] = a;
+      for (var e = 0u; e < GH; e++) {
+        if (nc < n) { a[e] += ps[e * WG + nc] * vn[d]; }
+        (*acc)[e].a[k] = a[e];
+      }
     }
   }
-  return r;
 }
 
 fn acc_store(acc: Acc, li: u32, ob: u32, hd: u32, l: f32) {

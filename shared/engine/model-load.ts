@@ -164,7 +164,7 @@ export async function loadModelParts(ctx: GpuContext, source: TensorSource, opts
   const streamedNames = new Set(residency.streamed);
 
   const k = await CoreKernels.create(ctx);
-  await k.prepareAttention(HD); // attention's workgroup for this head size, built before the first pass
+  await k.prepareAttention(HD, H / KVH); // attention's workgroup for this head size and group, built before the first pass
   const pipelines = new Map<string, GPUComputePipeline>();
   const want: [WeightType, 'matvec' | 'matmul' | 'matmul_tile' | 'matmul_tile_wg' | 'get_rows'][] = [];
   for (const t of types) want.push([t, 'matvec'], [t, 'matmul']);

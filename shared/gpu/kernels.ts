@@ -32,12 +32,22 @@ export function attentionShader(headDim: number): AttnShader {
 }
 export type AttnShader = 'attention' | 'attention_v4';
 
-/** Where CoreKernels keeps one attention pipeline (base: its WG 64 key) and how it is built. */
-function attnSpec(kind: AttnKind, wg: number, shader: AttnShader): { shader: AttnShader; base: string; key: string; entryPoint: string; constants: Record<string, number> } {
+/**
+ * Query heads per attention workgroup (the shaders' GH) for heads of a KV group of groupSize:
+ * the largest of 8, 4, 2, 1 that divides it. Each key and value row a workgroup reads then serves
+ * GH heads; each head's arithmetic is unchanged, so the results are the same bits at any GH.
+ */
+export function attentionHeadsPerWorkgroup(groupSize: number): number {
+  for (const gh of [8, 4, 2]) if (groupSize % gh === 0) return gh;
+  return 1;
+}
+
+/** Where CoreKernels keeps one attention pipeline (base: its WG 64, GH 1 key) and how it is built. */
+function attnSpec(kind: AttnKind, wg: number, shader: AttnShader, gh: number): { shader: AttnShader; base: string; key: string; entryPoint: string; constants: Record<string, number> } {
   const base = (kind === 'main' ? 'attention' : kind === 'rope' ? 'attentionRope' : 'attentionRopeNeox') + (shader === 'attention_v4' ? 'V4' : '');
   const entryPoint = kind === 'main' ? 'main' : 'decode_rope';
-  const constants: Record<string, number> = kind === 'main' ? { WG: wg } : { WG: wg, NEOX: kind === 'ropeNeox' ? 1 : 0 };
-  return { shader, base, key: `${base}@${wg}`, entryPoint, constants };
+  const constants: Record<string, number> = kind === 'main' ? { WG: wg, GH: gh } : { WG: wg, GH: gh, NEOX: kind === 'ropeNeox' ? 1 : 0 };
+  return { shader, base, key: `${base}@${wg}x${gh}`, entryPoint, constants };
 }
 
 /**
@@ -117,12 +127,13 @@ export class CoreKernels {
    * heads of headDim values, so the first pass does not make them: Model's load calls it. Without
    * it, a size other than 64 is made on the first encode that needs it.
    */
-  async prepareAttention(headDim: number): Promise<void> {
+  async prepareAttention(headDim: number, groupSize = 1): Promise<void> {
     const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
-    if (wg === this.wg(ATTN_WG_MAX)) return;
+    const gh = attentionHeadsPerWorkgroup(groupSize);
+    if (wg === this.wg(ATTN_WG_MAX) && gh === 1) return;
     await Promise.all(
       ATTN_KINDS.map(async (kind) => {
-        const s = attnSpec(kind, wg, attentionShader(headDim));
+        const s = attnSpec(kind, wg, attentionShader(headDim), gh);
         this.p[s.key] ??= await this.ctx.pipeline(s.shader, { entryPoint: s.entryPoint, constants: s.constants });
       }),
     );
@@ -133,11 +144,14 @@ export class CoreKernels {
    * the ones built at create for WG 64 or by prepareAttention, else made here (synchronously: the
    * encoders only record; the module compiled at create, only the override differs) and kept.
    */
-  private attnPipeline(kind: AttnKind, headDim: number, shader = attentionShader(headDim)): { pipeline: GPUComputePipeline; wg: number } {
+  private attnPipeline(kind: AttnKind, headDim: number, groupSize: number, force: { shader?: AttnShader; headsPerWorkgroup?: number }): { pipeline: GPUComputePipeline; wg: number; gh: number } {
+    const shader = force.shader ?? attentionShader(headDim);
     if (shader === 'attention_v4' && headDim % 4 !== 0) throw new GpuUsageError(`attention_v4 takes heads of a multiple of 4 values, got ${headDim}`);
+    const gh = force.headsPerWorkgroup ?? attentionHeadsPerWorkgroup(groupSize);
+    if (![1, 2, 4, 8].includes(gh) || groupSize % gh !== 0) throw new GpuUsageError(`attention: heads per workgroup must be 1, 2, 4 or 8 and divide the KV group's ${groupSize} heads, got ${gh}`);
     const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
-    const s = attnSpec(kind, wg, shader);
-    if (wg === this.wg(ATTN_WG_MAX)) return { pipeline: this.p[s.base]!, wg };
+    const s = attnSpec(kind, wg, shader, gh);
+    if (wg === this.wg(ATTN_WG_MAX) && gh === 1) return { pipeline: this.p[s.base]!, wg, gh };
     let pipeline = this.p[s.key];
     if (!pipeline) {
       pipeline = this.ctx.device.createComputePipeline({
@@ -147,7 +161,7 @@ export class CoreKernels {
       });
       this.p[s.key] = pipeline;
     }
-    return { pipeline, wg };
+    return { pipeline, wg, gh };
   }
 
   private wg(n: number): number {
@@ -324,6 +338,8 @@ export class CoreKernels {
       window?: number;
       /** Which of the two shaders (tests, benchmarks); by default attentionShader(headDim). */
       shader?: AttnShader;
+      /** Query heads per workgroup (tests, benchmarks); by default attentionHeadsPerWorkgroup(heads / kvHeads). */
+      headsPerWorkgroup?: number;
     },
   ): void {
     const c = a.cache;
@@ -331,7 +347,7 @@ export class CoreKernels {
     const softcap = a.softcap ?? 0;
     const window = a.window ?? 0;
     if (a.heads % c.kvHeads) throw new GpuUsageError(`attention: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
-    const attn = this.attnPipeline('main', hd, a.shader);
+    const attn = this.attnPipeline('main', hd, a.heads / c.kvHeads, a);
     if (hd > ATTN_DIMS_PER_INVOCATION * attn.wg) throw new GpuUsageError(`attention: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * attn.wg}`);
     if (softcap !== 0 && !validCap(softcap)) throw new GpuUsageError(`attention: softcap must be 0 (off) or a finite number > 0, got ${a.softcap}`);
     if (!Number.isInteger(window) || window < 0 || window > 0xffffffff) throw new GpuUsageError(`attention: window must be a u32 (0 = unlimited), got ${a.window}`);
@@ -350,7 +366,7 @@ export class CoreKernels {
       .u32(0) // ropeDims, kOffset, vOffset: decode_rope's
       .u32(0)
       .u32(0);
-    b.dispatch(attn.pipeline, [b.uniform(u), a.q, c.k, c.v, a.out], a.T * a.heads, 'attention');
+    b.dispatch(attn.pipeline, [b.uniform(u), a.q, c.k, c.v, a.out], a.T * (a.heads / attn.gh), 'attention');
   }
 
   /**
@@ -381,6 +397,8 @@ export class CoreKernels {
       window?: number;
       /** Which of the two shaders (tests, benchmarks); by default attentionShader(headDim). */
       shader?: AttnShader;
+      /** Query heads per workgroup (tests, benchmarks); by default attentionHeadsPerWorkgroup(heads / kvHeads). */
+      headsPerWorkgroup?: number;
     },
   ): void {
     const c = a.cache;
@@ -389,7 +407,7 @@ export class CoreKernels {
     const softcap = a.softcap ?? 0;
     const window = a.window ?? 0;
     if (a.heads % c.kvHeads) throw new GpuUsageError(`attentionRope: heads (${a.heads}) must be a multiple of kvHeads (${c.kvHeads})`);
-    const attn = this.attnPipeline(a.neox ? 'ropeNeox' : 'rope', hd, a.shader);
+    const attn = this.attnPipeline(a.neox ? 'ropeNeox' : 'rope', hd, a.heads / c.kvHeads, a);
     if (hd > ATTN_DIMS_PER_INVOCATION * attn.wg) throw new GpuUsageError(`attentionRope: headDim ${hd} exceeds ${ATTN_DIMS_PER_INVOCATION * attn.wg}`);
     if (!Number.isInteger(rd) || rd % 2 || rd < 2 || rd > hd) throw new GpuUsageError(`attentionRope: ropeDims must be an even integer in 2..headDim (${hd}), got ${rd}`);
     if (a.invFreq.size < (rd / 2) * 4) throw new GpuUsageError(`attentionRope: invFreq needs ${rd / 2} values (${(rd / 2) * 4} bytes), got ${a.invFreq.size} bytes`);
@@ -410,7 +428,7 @@ export class CoreKernels {
       .u32(rd)
       .u32(a.kOffset ?? 0)
       .u32(a.vOffset ?? 0);
-    b.dispatch(attn.pipeline, [b.uniform(u), a.q, c.k, c.v, a.out, a.k, a.v, a.invFreq], a.heads, 'attention_rope');
+    b.dispatch(attn.pipeline, [b.uniform(u), a.q, c.k, c.v, a.out, a.k, a.v, a.invFreq], a.heads / attn.gh, 'attention_rope');
   }
 
   private elementwise(b: GpuBatch, key: string, n: number, cols: number, s: number, bindings: (GPUBuffer | undefined)[], label: string): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attentionShader, attentionWg, ContextWindowExceededError, GpuUsageError, type AttnShader } from '../../shared/gpu';
+import { attentionHeadsPerWorkgroup, attentionShader, attentionWg, ContextWindowExceededError, GpuUsageError, type AttnShader } from '../../shared/gpu';
 import { attentionRef, kvAppendRef, type AttentionShape } from '../../shared/engine/reference/attention';
 import { compareClose, randomF32, rng } from '../support/compare';
 import { useKernelSuite } from '../support/gpu';
@@ -118,30 +118,37 @@ async function v4SameAsScalar(c: Case, seed: number): Promise<string | null> {
   const kvw = c.kvHeads * hd;
   const cache0 = { k: randomF32(maxContext * kvw, r), v: randomF32(maxContext * kvw, r) };
   const q = randomF32(c.T * qw, r, -4, 4);
-  const run = async (shader: AttnShader) => {
+  const run = async (shader: AttnShader, headsPerWorkgroup?: number) => {
     const cache = k!.createKvCache(maxContext, c.kvHeads, hd);
     ctx!.write(cache.k, cache0.k);
     ctx!.write(cache.v, cache0.v);
     const qb = ctx!.storage(q, 'q');
     const out = ctx!.storage(c.T * qw * 4, 'out');
     const b = ctx!.batch('attention');
-    k!.attention(b, { q: qb, cache, out, T: c.T, heads: c.heads, pos0: c.pos0, softcap: c.softcap, window: c.window, shader });
+    k!.attention(b, { q: qb, cache, out, T: c.T, heads: c.heads, pos0: c.pos0, softcap: c.softcap, window: c.window, shader, headsPerWorkgroup });
     b.submit();
     const got = await ctx!.readF32(out);
     [qb, out, cache.k, cache.v].forEach((x) => x.destroy());
     return got;
   };
-  const scalar = await run('attention');
-  const v4 = await run('attention_v4');
-  for (let i = 0; i < scalar.length; i++) if (!Object.is(scalar[i], v4[i])) return `${JSON.stringify(c)}: out[${i}] attention.wgsl ${scalar[i]}, attention_v4.wgsl ${v4[i]}`;
+  // One head per workgroup in attention.wgsl against the default grouping (attentionHeadsPerWorkgroup) in both shaders.
+  const base = await run('attention', 1);
+  for (const [name, got] of [
+    [`attention.wgsl at ${attentionHeadsPerWorkgroup(c.heads / c.kvHeads)} heads per workgroup`, await run('attention')],
+    [`attention_v4.wgsl at ${attentionHeadsPerWorkgroup(c.heads / c.kvHeads)} heads per workgroup`, await run('attention_v4')],
+    ['attention_v4.wgsl at 1 head per workgroup', await run('attention_v4', 1)],
+  ] as const) {
+    for (let i = 0; i < base.length; i++) if (!Object.is(base[i], got[i])) return `${JSON.stringify(c)}: out[${i}] attention.wgsl at 1 head per workgroup ${base[i]}, ${name} ${got[i]}`;
+  }
   return null;
 }
 
-describe('attention_v4.wgsl against attention.wgsl', () => {
-  it('gives the same outputs bit for bit: heads of 4..256 values, one and many keys and queries, chunk edges, GQA, softcap, window', async (t) => {
+describe('attention_v4.wgsl and several heads per workgroup against attention.wgsl one head at a time', () => {
+  it('gives the same outputs bit for bit: heads of 4..256 values, one and many keys and queries, chunk edges, GQA 1..8 (and 6: 2 per workgroup), softcap, window', async (t) => {
     if (!g.ctx) return t.skip(g.reason);
     expect(attentionShader(128)).toBe('attention_v4');
     expect(attentionShader(66)).toBe('attention');
+    expect([1, 2, 3, 4, 6, 8, 12, 16].map(attentionHeadsPerWorkgroup)).toEqual([1, 2, 1, 4, 2, 8, 4, 8]);
     const cases: Case[] = [
       { T: 1, heads: 1, kvHeads: 1, headDim: 4, pos0: 0 },
       { T: 16, heads: 8, kvHeads: 2, headDim: 128, pos0: 0 },
@@ -150,15 +157,19 @@ describe('attention_v4.wgsl against attention.wgsl', () => {
       { T: 5, heads: 6, kvHeads: 2, headDim: 80, pos0: 60, softcap: 5 },
       { T: 4, heads: 4, kvHeads: 2, headDim: 8, pos0: 20, window: 7 }, // WG 16
       { T: 2, heads: 2, kvHeads: 2, headDim: 20, pos0: 40 }, // WG 32
+      { T: 3, heads: 12, kvHeads: 2, headDim: 64, pos0: 70, window: 40 }, // 6 heads per KV group: 2 per workgroup
+      { T: 2, heads: 16, kvHeads: 1, headDim: 32, pos0: 9, softcap: 3 }, // 16 per KV group: 8 per workgroup
     ];
     for (const [i, c] of cases.entries()) expect(await v4SameAsScalar(c, 300 + i)).toBeNull();
   });
 
-  it('refuses a head that is not a multiple of 4 values', async (t) => {
+  it('refuses a head that is not a multiple of 4 values, and a grouping that does not divide the KV group', async (t) => {
     if (!g.ctx) return t.skip(g.reason);
     const cache = g.k!.createKvCache(4, 1, 6);
     const buf = g.ctx.storage(1024, 'buf');
     expect(() => g.k!.attention(g.ctx!.batch('refuse'), { q: buf, cache, out: buf, T: 1, heads: 1, pos0: 0, shader: 'attention_v4' })).toThrow(GpuUsageError);
+    expect(() => g.k!.attention(g.ctx!.batch('refuse'), { q: buf, cache, out: buf, T: 1, heads: 6, pos0: 0, headsPerWorkgroup: 4 })).toThrow(/divide the KV group's 6 heads/);
+    expect(() => g.k!.attention(g.ctx!.batch('refuse'), { q: buf, cache, out: buf, T: 1, heads: 6, pos0: 0, headsPerWorkgroup: 3 })).toThrow(/must be 1, 2, 4 or 8/);
     [buf, cache.k, cache.v].forEach((x) => x.destroy());
   });
 });
