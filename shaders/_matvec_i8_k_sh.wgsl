@@ -1,6 +1,6 @@
 // Include-only (leading "_"). The 16-byte-read shape of Q4_K's integer products (as
 // _matvec_i8_k_v16.wgsl: one invocation per NR rows, a super-block as 9 vec4s, the type file's
-// head_of and chunk_term) with x shared through the subgroup: lane l of each subgroup of 8 loads
+// head_of and chunk_scaled) with x shared through the subgroup: lane l of each subgroup of 8 loads
 // x vec4s l and 8 + l of the super-block's quants and one vec4 of its scales or block sums, and
 // every lane takes the chunk's 4 quant vec4s and 2 scales and sums from the lane that loaded
 // them (subgroupBroadcast). The x addresses are the same in every lane, and on lavapipe a load
@@ -13,8 +13,8 @@
 // multiple of 256, the weights and x_off 16-byte aligned (int-matvec.ts checks). Every lane
 // of a subgroup must run the same x loads: no lane returns early (rows past the end repeat the
 // last row and are not stored). Reference: shared/engine/reference/int-matvec.ts.
-// The including file enables subgroups and defines BLOCK_BYTES, idot, Head, head_of, chunk_term
-// and chunk_scaled (_q4_k_i8v.wgsl), and the decode's chunk sums (_q4_k_sh_idot.wgsl through
+// The including file enables subgroups and defines BLOCK_BYTES, idot, Head, head_of
+// and chunk_scaled (_q4_k_i8v.wgsl), and the chunk sums (_q4_k_sh_idot.wgsl through
 // idot, _q4_k_sh_pairs.wgsl two byte products per u32 multiply):
 //   struct QChunk, fn q_chunk(qa: vec4<u32>, qb: vec4<u32>) -> QChunk     a row's chunk, prepared once for its tokens
 //   struct XChunkPrep, fn x_chunk_prep(x: array<vec4<u32>, 4>) -> XChunkPrep   a token's chunk, once for its rows
@@ -110,9 +110,12 @@ fn matvec(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
 
 // Prefill (issue 15 §2): Y[t, r] for NR rows × TT tokens per invocation, x quantised for all the
 // tokens first (token t's row from word x_off + t · x_stride). Per super-block: the NR rows'
-// headers, then per chunk their 2 quant vec4s, dotted with every token's chunk through idot
-// (chunk_term: the pairs form of int-sh's decode, its row chunks held for all the tokens, measured
-// 0.5× of this on lavapipe). Tokens past the end repeat the last one and are not stored.
+// headers, then per chunk their 2 quant vec4s prepared once for all the tokens (q_chunk), and
+// each token's chunk prepared once for all the rows (x_chunk_prep), summed by chunk_sums: through
+// idot (i8sh), or two byte products per u32 multiply (i8xsh, _q4_k_sh_pairs.wgsl). On lavapipe the
+// pairs form is fastest at 6 rows per invocation (1.2-1.4x of idot's best, 8 rows), and falls to
+// half that from 7 (int-matvec.ts SH_PAIRS_MATMUL_ROWS; specs/benchmarks.md). Tokens past the end
+// repeat the last one and are not stored.
 @compute @workgroup_size(WG)
 fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
   let row0 = ((wid.x + wid.y * nwg.x) * WG + li) * NR;
@@ -133,8 +136,7 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
   let xmd = xsd + p.cols / 128u;
   var acc: array<array<f32, 16>, 8>;
   var hd: array<Head, 8>;
-  var qa: array<vec4<u32>, 8>;
-  var qb: array<vec4<u32>, 8>;
+  var qc: array<QChunk, 8>;
   var xl: array<XLanes, 16>;
   for (var k = 0u; k < ns; k++) {
     for (var r = 0u; r < NR; r++) {
@@ -146,13 +148,13 @@ fn matmul(@builtin(local_invocation_index) li: u32, @builtin(workgroup_id) wid: 
     for (var c = 0u; c < 4u; c++) {
       for (var r = 0u; r < NR; r++) {
         let v = rv[r] + sv * k;
-        qa[r] = w[v + 1u + 2u * c];
-        qb[r] = w[v + 2u + 2u * c];
+        qc[r] = q_chunk(w[v + 1u + 2u * c], w[v + 2u + 2u * c]);
       }
       for (var t = 0u; t < TT; t++) {
         let xc = chunk_x(xl[t], c);
+        let xp = x_chunk_prep(xc.x);
         for (var r = 0u; r < NR; r++) {
-          acc[r][t] += chunk_term(hd[r], c, qa[r], qb[r], xc.x, xc.d, xc.s);
+          acc[r][t] += chunk_scaled(hd[r], c, chunk_sums(qc[r], xp), xc.d, xc.s);
         }
       }
     }

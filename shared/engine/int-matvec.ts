@@ -234,11 +234,14 @@ export const INT_MATMUL_ROWS = 8;
  * The prefill product with x shared through the subgroup (`matmul` of _matvec_i8_k_sh.wgsl and
  * _matvec_q8_0_sh.wgsl, so matvec_<type>_i8sh / _i8xsh): 'dot4-sh' / 'int-sh', for Q4_K and Q8_0,
  * SH_MATMUL_ROWS rows (Q4_K; Q8_0 one) × SH_MATMUL_TOKENS tokens per invocation by default (8 × 16
- * measured best of 2, 4, 8 × 4, 8, 16 on lavapipe: specs/benchmarks.md); for Q6_K (_matvec_q6_k_sh.wgsl)
+ * measured best of 2, 4, 8 × 4, 8, 16 on lavapipe: specs/benchmarks.md), Q4_K's 'int-sh' (two byte
+ * products per u32 multiply) SH_PAIRS_MATMUL_ROWS rows; for Q6_K (_matvec_q6_k_sh.wgsl)
  * one row × INT_MATMUL_TOKENS tokens, its 4-byte super-block walk's. Needs subgroups of 8 lanes.
  */
 const SH_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sh', 'int-sh'];
 export const SH_MATMUL_ROWS = 8;
+/** Q4_K's 'int-sh' prefill: 6 rows per invocation (1.2-1.4x dot4-sh at 8 on lavapipe; 7 and 8 rows run at half the speed). */
+export const SH_PAIRS_MATMUL_ROWS = 6;
 export const SH_MATMUL_TOKENS = 16;
 export function hasIntMatmul(type: string, v: IntVariant): boolean {
   return (
@@ -299,7 +302,7 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     // one row × its 4-byte walk's INT_MATMUL_TOKENS (no overrides).
     const q4k = type === 'Q4_K';
     const q6k = type === 'Q6_K';
-    const nr = a.rowsPerInvocation ?? (q4k ? SH_MATMUL_ROWS : 1);
+    const nr = a.rowsPerInvocation ?? (q4k ? (a.variant === 'int-sh' ? SH_PAIRS_MATMUL_ROWS : SH_MATMUL_ROWS) : 1);
     const tt = a.tokensPerPass ?? (q6k ? INT_MATMUL_TOKENS : SH_MATMUL_TOKENS);
     if (q6k && (nr !== 1 || tt !== INT_MATMUL_TOKENS)) {
       throw new GpuUsageError(`the Q6_K -sh prefill product takes one row and ${INT_MATMUL_TOKENS} tokens per invocation, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);

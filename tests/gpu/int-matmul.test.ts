@@ -17,7 +17,7 @@
  * (1, 3 and 11 or 17 of them).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, type IntVariant } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, SH_PAIRS_MATMUL_ROWS, type IntVariant } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
 import { compareClose } from '../support/compare';
@@ -113,10 +113,12 @@ describe('integer prefill dispatch plan', () => {
     expect(intPrefillOffered(dev(false, 8, 8), 'Q8_0', 'i8x')).toBe(true);
   });
 
-  it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows × SH_MATMUL_TOKENS tokens per invocation, Q8_0 one row, Q6_K one row × 4 tokens; subgroups of 8 only', () => {
+  it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows (int-sh: SH_PAIRS_MATMUL_ROWS) × SH_MATMUL_TOKENS tokens per invocation, Q8_0 one row, Q6_K one row × 4 tokens; subgroups of 8 only', () => {
     const k = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sh', tokens: 9 });
-    expect([k.shader, k.entryPoint, k.constants]).toEqual(['matvec_q4_k_i8xsh', 'matmul', { WG: 64, NR: SH_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }]);
-    expect(k.workgroups).toEqual([Math.ceil(130 / (64 * SH_MATMUL_ROWS)), 1, Math.ceil(9 / SH_MATMUL_TOKENS)]);
+    expect([k.shader, k.entryPoint, k.constants]).toEqual(['matvec_q4_k_i8xsh', 'matmul', { WG: 64, NR: SH_PAIRS_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }]);
+    expect(k.workgroups).toEqual([Math.ceil(130 / (64 * SH_PAIRS_MATMUL_ROWS)), 1, Math.ceil(9 / SH_MATMUL_TOKENS)]);
+    const kd = planIntMatmul({ weights: { type: 'Q4_K', rows: 1000, cols: 512 }, variant: 'dot4-sh', tokens: 9 });
+    expect([kd.shader, kd.constants, kd.workgroups]).toEqual(['matvec_q4_k_i8sh', { WG: 64, NR: SH_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }, [Math.ceil(1000 / (64 * SH_MATMUL_ROWS)), 1, 1]]);
     const q = planIntMatmul({ weights: { type: 'Q8_0', rows: 130, cols: 512 }, variant: 'dot4-sh', tokens: 9, tokensPerPass: 3 });
     expect([q.shader, q.constants, q.workgroups]).toEqual(['matvec_q8_0_i8sh', { WG: 64, TT: 3 }, [3, 1, 3]]);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, rowsPerInvocation: 2 })).toThrow(/one row/);
