@@ -240,6 +240,13 @@ export const INT_MATMUL_ROWS = 8;
  */
 const SH_MATMUL_VARIANTS: readonly IntVariant[] = ['dot4-sh', 'int-sh'];
 export const SH_MATMUL_ROWS = 8;
+/**
+ * Invocations per workgroup of the -sh prefill products: 16 (2 subgroups), so that a matrix of
+ * few rows still makes enough workgroups to share evenly between lavapipe's threads (Q4_K at 6
+ * rows per invocation: 2048 rows in 22 workgroups, not 6); the 1B's 16-token prefill kernels
+ * 855 ms against 886 at 64 (3 alternated pairs, specs/benchmarks.md).
+ */
+export const SH_MATMUL_WG = 16;
 /** Q4_K's 'int-sh' prefill: 6 rows per invocation (1.2-1.4x dot4-sh at 8 on lavapipe; 7 and 8 rows run at half the speed). */
 export const SH_PAIRS_MATMUL_ROWS = 6;
 export const SH_MATMUL_TOKENS = 16;
@@ -313,8 +320,8 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
     const tiles = Math.ceil(a.tokens / tt);
     if (tiles > 65535) throw new GpuUsageError(`${a.tokens} tokens exceed one dispatch`);
-    const [gx, gy] = splitWorkgroups(Math.ceil(rows / (MATVEC_WG * nr)));
-    const constants: Record<string, number> = q4k ? { WG: MATVEC_WG, NR: nr, TT: tt } : q6k ? { WG: MATVEC_WG } : { WG: MATVEC_WG, TT: tt };
+    const [gx, gy] = splitWorkgroups(Math.ceil(rows / (SH_MATMUL_WG * nr)));
+    const constants: Record<string, number> = q4k ? { WG: SH_MATMUL_WG, NR: nr, TT: tt } : q6k ? { WG: SH_MATMUL_WG } : { WG: SH_MATMUL_WG, TT: tt };
     return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants, workgroups: [gx, gy, tiles], params };
   }
   if (a.tokensPerPass !== undefined) throw new GpuUsageError(`tokensPerPass is for the subgroup and -sh prefill products only`);

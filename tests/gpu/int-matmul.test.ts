@@ -17,7 +17,7 @@
  * (1, 3 and 11 or 17 of them).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, SH_PAIRS_MATMUL_ROWS, type IntVariant } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, SH_MATMUL_WG, SH_PAIRS_MATMUL_ROWS, type IntVariant } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
 import { compareClose } from '../support/compare';
@@ -115,19 +115,19 @@ describe('integer prefill dispatch plan', () => {
 
   it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows (int-sh: SH_PAIRS_MATMUL_ROWS) × SH_MATMUL_TOKENS tokens per invocation, Q8_0 one row, Q6_K one row × 4 tokens; subgroups of 8 only', () => {
     const k = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sh', tokens: 9 });
-    expect([k.shader, k.entryPoint, k.constants]).toEqual(['matvec_q4_k_i8xsh', 'matmul', { WG: 64, NR: SH_PAIRS_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }]);
-    expect(k.workgroups).toEqual([Math.ceil(130 / (64 * SH_PAIRS_MATMUL_ROWS)), 1, Math.ceil(9 / SH_MATMUL_TOKENS)]);
+    expect([k.shader, k.entryPoint, k.constants]).toEqual(['matvec_q4_k_i8xsh', 'matmul', { WG: SH_MATMUL_WG, NR: SH_PAIRS_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }]);
+    expect(k.workgroups).toEqual([Math.ceil(130 / (SH_MATMUL_WG * SH_PAIRS_MATMUL_ROWS)), 1, Math.ceil(9 / SH_MATMUL_TOKENS)]);
     const kd = planIntMatmul({ weights: { type: 'Q4_K', rows: 1000, cols: 512 }, variant: 'dot4-sh', tokens: 9 });
-    expect([kd.shader, kd.constants, kd.workgroups]).toEqual(['matvec_q4_k_i8sh', { WG: 64, NR: SH_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }, [Math.ceil(1000 / (64 * SH_MATMUL_ROWS)), 1, 1]]);
+    expect([kd.shader, kd.constants, kd.workgroups]).toEqual(['matvec_q4_k_i8sh', { WG: SH_MATMUL_WG, NR: SH_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }, [Math.ceil(1000 / (SH_MATMUL_WG * SH_MATMUL_ROWS)), 1, 1]]);
     const q = planIntMatmul({ weights: { type: 'Q8_0', rows: 130, cols: 512 }, variant: 'dot4-sh', tokens: 9, tokensPerPass: 3 });
-    expect([q.shader, q.constants, q.workgroups]).toEqual(['matvec_q8_0_i8sh', { WG: 64, TT: 3 }, [3, 1, 3]]);
+    expect([q.shader, q.constants, q.workgroups]).toEqual(['matvec_q8_0_i8sh', { WG: SH_MATMUL_WG, TT: 3 }, [Math.ceil(130 / SH_MATMUL_WG), 1, 3]]);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, rowsPerInvocation: 2 })).toThrow(/one row/);
     expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 17 })).toThrow(/1..16 tokens/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 96 }, variant: 'int-sh', tokens: 2 })).toThrow(/multiple of 256/);
     expect(() => planIntMatmul({ weights: { type: 'Q4_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2 })).toThrow(/no integer prefill product/);
     // Q6_K's: one row × INT_MATMUL_TOKENS tokens per invocation, as its 4-byte super-block walk.
     const q6 = planIntMatmul({ weights: { type: 'Q6_K', rows: 130, cols: 512 }, variant: 'int-sh', tokens: 9 });
-    expect([q6.shader, q6.constants, q6.workgroups]).toEqual(['matvec_q6_k_i8xsh', { WG: 64 }, [3, 1, Math.ceil(9 / INT_MATMUL_TOKENS)]]);
+    expect([q6.shader, q6.constants, q6.workgroups]).toEqual(['matvec_q6_k_i8xsh', { WG: SH_MATMUL_WG }, [Math.ceil(130 / SH_MATMUL_WG), 1, Math.ceil(9 / INT_MATMUL_TOKENS)]]);
     expect(() => planIntMatmul({ weights: { type: 'Q6_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 8 })).toThrow(/one row and 4 tokens/);
     expect([prefillIntVariant('i8sh'), prefillIntVariant('i8xsh')]).toEqual(['dot4-sh', 'int-sh']);
     const dev = (sg: boolean, min: number, max: number) => ({ caps: { subgroups: sg }, adapter: { subgroupMinSize: min, subgroupMaxSize: max } }) as unknown as Parameters<typeof intPrefillOffered>[0];
