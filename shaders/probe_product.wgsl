@@ -10,6 +10,12 @@
 // Bindings: 0 the uniform P { invocations, vec4s }, 1 quads: array<vec4<u32>> (read), 2 out:
 // u32[invocations] (read_write). out[i] = the wrapping i32 sum of invocation i's products, as u32.
 // Overrides WG (workgroup size), K (1..8; 1..4 without NIBBLES), NIBBLES.
+// Also, to measure how the shape of a kernel's code matters on lavapipe (issue 15):
+//   product_rows      invocation r reads row r (quads r·vec4s .. r·vec4s + vec4s - 1, P.vec4s per
+//                     row, P.invocations rows) in a loop, one 16-byte word and its K products a step
+//   product_rows_out  the same reads and products, the loop body written out N_OUT steps long (the
+//                     shape of the written-out group kernels, e.g. Q8_0's 17 words of 8 blocks);
+//                     vec4s a multiple of N_OUT. Both give the same sums.
 // Reference: shared/engine/reference/probe-ceiling.ts (productStridedRef).
 requires packed_4x8_integer_dot_product;
 
@@ -22,6 +28,7 @@ struct P { invocations: u32, vec4s: u32, pad0: u32, pad1: u32 }
 override WG: u32 = 64u;
 override K: u32 = 7u;
 override NIBBLES: bool = true;
+override N_OUT: u32 = 17u;
 
 const LOW: u32 = 0x0f0f0f0fu;
 
@@ -58,4 +65,66 @@ fn product_strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     xb = xb.wxyz;
   }
   out[inv] = bitcast<u32>(s);
+}
+
+// One step of a row probe: word q's K products with x, then x rotated (as product_strided does).
+fn row_step(q: vec4<u32>, xa: ptr<function, vec4<u32>>, xb: ptr<function, vec4<u32>>) -> i32 {
+  var s = dot4I8Packed(operand(q, 0u), (*xa).x);
+  if (K > 1u) { s += dot4I8Packed(operand(q, 1u), (*xa).y); }
+  if (K > 2u) { s += dot4I8Packed(operand(q, 2u), (*xa).z); }
+  if (K > 3u) { s += dot4I8Packed(operand(q, 3u), (*xa).w); }
+  if (K > 4u) { s += dot4I8Packed(operand(q, 4u), (*xb).x); }
+  if (K > 5u) { s += dot4I8Packed(operand(q, 5u), (*xb).y); }
+  if (K > 6u) { s += dot4I8Packed(operand(q, 6u), (*xb).z); }
+  if (K > 7u) { s += dot4I8Packed(operand(q, 7u), (*xb).w); }
+  *xa = (*xa).yzwx;
+  *xb = (*xb).wxyz;
+  return s;
+}
+
+@compute @workgroup_size(WG)
+fn product_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.x + gid.y * nwg.x * WG;
+  if (r >= p.invocations) {
+    return;
+  }
+  var xa = vec4<u32>(r * 0x01020304u, r ^ 0x7f7f7f7fu, r + 0x10203040u, ~r);
+  var xb = xa * 3u;
+  var s = 0i;
+  let b = r * p.vec4s;
+  for (var i = 0u; i < p.vec4s; i++) {
+    s += row_step(quads[b + i], &xa, &xb);
+  }
+  out[r] = bitcast<u32>(s);
+}
+
+@compute @workgroup_size(WG)
+fn product_rows_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let r = gid.x + gid.y * nwg.x * WG;
+  if (r >= p.invocations) {
+    return;
+  }
+  var xa = vec4<u32>(r * 0x01020304u, r ^ 0x7f7f7f7fu, r + 0x10203040u, ~r);
+  var xb = xa * 3u;
+  var s = 0i;
+  for (var i = r * p.vec4s; i < (r + 1u) * p.vec4s; i += N_OUT) {
+    s += row_step(quads[i], &xa, &xb);
+    if (N_OUT > 1u) { s += row_step(quads[i + 1u], &xa, &xb); }
+    if (N_OUT > 2u) { s += row_step(quads[i + 2u], &xa, &xb); }
+    if (N_OUT > 3u) { s += row_step(quads[i + 3u], &xa, &xb); }
+    if (N_OUT > 4u) { s += row_step(quads[i + 4u], &xa, &xb); }
+    if (N_OUT > 5u) { s += row_step(quads[i + 5u], &xa, &xb); }
+    if (N_OUT > 6u) { s += row_step(quads[i + 6u], &xa, &xb); }
+    if (N_OUT > 7u) { s += row_step(quads[i + 7u], &xa, &xb); }
+    if (N_OUT > 8u) { s += row_step(quads[i + 8u], &xa, &xb); }
+    if (N_OUT > 9u) { s += row_step(quads[i + 9u], &xa, &xb); }
+    if (N_OUT > 10u) { s += row_step(quads[i + 10u], &xa, &xb); }
+    if (N_OUT > 11u) { s += row_step(quads[i + 11u], &xa, &xb); }
+    if (N_OUT > 12u) { s += row_step(quads[i + 12u], &xa, &xb); }
+    if (N_OUT > 13u) { s += row_step(quads[i + 13u], &xa, &xb); }
+    if (N_OUT > 14u) { s += row_step(quads[i + 14u], &xa, &xb); }
+    if (N_OUT > 15u) { s += row_step(quads[i + 15u], &xa, &xb); }
+    if (N_OUT > 16u) { s += row_step(quads[i + 16u], &xa, &xb); }
+  }
+  out[r] = bitcast<u32>(s);
 }

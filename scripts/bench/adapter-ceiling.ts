@@ -29,7 +29,7 @@ import { runBench } from '../../electron/cli/bench/run';
 import type { GpuContext } from '../../shared/gpu';
 import { median } from '../../shared/stats/bootstrap';
 import { encodeIntMatvec, intVariantsFor } from '../../shared/engine/int-matvec';
-import { encodeIdotRate, encodeNoop, encodeProductStrided, encodeReadRows, encodeReadStrided, IDOT_MACS_PER_ITERATION, PRODUCT_PROBE } from '../../shared/engine/probe-ceiling';
+import { encodeIdotRate, encodeNoop, encodeProductRows, encodeProductStrided, encodeReadRows, encodeReadStrided, IDOT_MACS_PER_ITERATION, PRODUCT_PROBE } from '../../shared/engine/probe-ceiling';
 import { presetConfig } from '../../shared/model-gen';
 import { encodeMatmul, type WeightType } from '../../shared/engine/quant-matmul';
 import { alternateRounds, type TimedRun } from './alternate';
@@ -104,6 +104,15 @@ for (const type of types) {
     ] as const) {
       if (inv > vec4s) continue;
       products.push([`probe product ${inv}/${wg}`, (n) => batched(n, (b) => encodeProductStrided(ctx, b, { words: w, vec4s, invocations: inv, out, wg, k: pp.k, nibbles: pp.nibbles }))]);
+    }
+    // The same products with one row per invocation, as a loop and with the loop body written out
+    // as long as the type's group code (Q8_0: 8 blocks in 17 words; Q4_K: a super-block in 9):
+    // the same sums, so the difference is the shape of the code alone.
+    if (bytes % (rows * 16) === 0) {
+      const vec4sPerRow = bytes / rows / 16;
+      products.push([`probe product rows`, (n) => batched(n, (b) => encodeProductRows(ctx, b, { words: w, rows, vec4sPerRow, out, k: pp.k, nibbles: pp.nibbles }))]);
+      const writtenOut = [17, 9].find((m) => vec4sPerRow % m === 0);
+      if (writtenOut) products.push([`probe product rows, ${writtenOut} written out`, (n) => batched(n, (b) => encodeProductRows(ctx, b, { words: w, rows, vec4sPerRow, out, k: pp.k, nibbles: pp.nibbles, writtenOut }))]);
     }
   }
   const kernels: TimedRun[] = [['f32 64x1', (n) => batched(n, async (b) => {

@@ -58,3 +58,18 @@ export async function encodeProductStrided(ctx: GpuContext, b: GpuBatch, o: { wo
   b.dispatch(pipe, [b.uniform(new Uint32Array([o.invocations, o.vec4s, 0, 0])), o.words, o.out], Math.ceil(o.invocations / wg), `probe product_strided k${o.k}`);
 }
 
+
+/**
+ * The row product probes (shaders/probe_product.wgsl product_rows, product_rows_out): `rows`
+ * invocations, each reading its row of `vec4sPerRow` 16-byte words with `k` packed products on
+ * each, as a loop of one word a step or (`writtenOut`, vec4sPerRow a multiple of it) with the
+ * loop body written out that many words long; out: u32[rows]. The same sums either way: the
+ * difference in time is the shape of the code alone.
+ */
+export async function encodeProductRows(ctx: GpuContext, b: GpuBatch, o: { words: GPUBuffer; rows: number; vec4sPerRow: number; out: GPUBuffer; k: number; nibbles: boolean; writtenOut?: number; wg?: number }): Promise<void> {
+  const wg = o.wg ?? 64;
+  const n = o.writtenOut;
+  if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 17 || o.vec4sPerRow % n !== 0)) throw new Error(`product_rows_out writes out 1..17 words dividing the row's ${o.vec4sPerRow}, got ${n}`);
+  const pipe = await ctx.pipeline('probe_product', { entryPoint: n ? 'product_rows_out' : 'product_rows', constants: { WG: wg, K: o.k, NIBBLES: o.nibbles ? 1 : 0, ...(n ? { N_OUT: n } : {}) } });
+  b.dispatch(pipe, [b.uniform(new Uint32Array([o.rows, o.vec4sPerRow, 0, 0])), o.words, o.out], Math.ceil(o.rows / wg), `probe product_rows${n ? ` out ${n}` : ''} k${o.k}`);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeIdotRate, encodeNoop, encodeProductStrided, encodeReadRows, encodeReadStrided, PRODUCT_PROBE } from '../../shared/engine/probe-ceiling';
-import { dot4I8PackedRef, idotRateRef, productStridedRef, readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
+import { encodeIdotRate, encodeNoop, encodeProductRows, encodeProductStrided, encodeReadRows, encodeReadStrided, PRODUCT_PROBE } from '../../shared/engine/probe-ceiling';
+import { dot4I8PackedRef, idotRateRef, productRowsRef, productStridedRef, readRowsRef, readStridedRef } from '../../shared/engine/reference/probe-ceiling';
 import { rng } from '../support/compare';
 import { useKernelSuite } from '../support/gpu';
 
@@ -103,6 +103,33 @@ describe('adapter-ceiling probes vs reference', () => {
       wb.destroy();
       out.destroy();
     }
+  });
+
+  it('product_rows and product_rows_out read every row once and do its k packed products on each word, as a loop or written out', async (t) => {
+    if (!g.ctx) return t.skip(g.reason);
+    const ctx = g.ctx;
+    for (const [rows, vec4sPerRow, k, nibbles, writtenOut] of [
+      [1, 17, 3, false, 17],
+      [70, 34, 3, false, 17],
+      [65, 18, 7, true, 9],
+      [9, 12, 8, true, 4],
+      [3, 5, 1, false, 1],
+    ] as const) {
+      const words = randomWords(4 * rows * vec4sPerRow, rows * 13 + k);
+      const want = productRowsRef(words, rows, vec4sPerRow, k, nibbles);
+      for (const n of [undefined, writtenOut]) {
+        const wb = ctx.storage(words);
+        const out = ctx.storage(rows * 4);
+        const b = ctx.batch();
+        await encodeProductRows(ctx, b, { words: wb, rows, vec4sPerRow, out, k, nibbles, writtenOut: n });
+        b.submit();
+        const got = new Uint32Array(await ctx.read(out));
+        expect(got, `${rows} rows of ${vec4sPerRow} vec4s, k ${k}${nibbles ? ' nibbles' : ''}, ${n ? `written out ${n}` : 'loop'}`).toEqual(want);
+        wb.destroy();
+        out.destroy();
+      }
+    }
+    await expect(encodeProductRows(ctx, ctx.batch(), { words: ctx.storage(64), rows: 1, vec4sPerRow: 4, out: ctx.storage(4), k: 3, nibbles: false, writtenOut: 3 })).rejects.toThrow(/dividing the row's 4/);
   });
 
   it('idot_rate (dot4I8Packed and the plain-i32 products) computes every product it claims to', async (t) => {

@@ -63,22 +63,35 @@ export function idotRateRef(words: Uint32Array, invocations: number, iterations:
  */
 export function productStridedRef(words: Uint32Array, vec4s: number, invocations: number, k: number, nibbles: boolean): Uint32Array {
   const out = new Uint32Array(invocations);
-  const LOW = 0x0f0f0f0f;
-  for (let inv = 0; inv < invocations; inv++) {
-    let xa = [Math.imul(inv, 0x01020304) >>> 0, (inv ^ 0x7f7f7f7f) >>> 0, (inv + 0x10203040) >>> 0, ~inv >>> 0];
-    let xb = xa.map((v) => Math.imul(v, 3) >>> 0);
-    let s = 0;
-    for (let q = inv; q < vec4s; q += invocations) {
-      for (let j = 0; j < k; j++) {
-        const v = words[4 * q + (j & 3)]!;
-        const op = !nibbles ? v : j < 4 ? v & LOW : (v >>> 4) & LOW;
-        s = (s + dot4I8PackedRef(op, j < 4 ? xa[j]! : xb[j - 4]!)) | 0;
-      }
-      xa = [xa[1]!, xa[2]!, xa[3]!, xa[0]!];
-      xb = [xb[3]!, xb[0]!, xb[1]!, xb[2]!];
-    }
-    out[inv] = s >>> 0;
-  }
+  for (let inv = 0; inv < invocations; inv++) out[inv] = productWalk(words, inv, invocations, vec4s, inv, k, nibbles);
   return out;
 }
 
+/** One invocation's walk in the product probes: words first, first + step, .. below end, k products each, x seeded from `seed` and rotated every word. */
+function productWalk(words: Uint32Array, first: number, step: number, end: number, seed: number, k: number, nibbles: boolean): number {
+  const LOW = 0x0f0f0f0f;
+  let xa = [Math.imul(seed, 0x01020304) >>> 0, (seed ^ 0x7f7f7f7f) >>> 0, (seed + 0x10203040) >>> 0, ~seed >>> 0];
+  let xb = xa.map((v) => Math.imul(v, 3) >>> 0);
+  let s = 0;
+  for (let q = first; q < end; q += step) {
+    for (let j = 0; j < k; j++) {
+      const v = words[4 * q + (j & 3)]!;
+      const op = !nibbles ? v : j < 4 ? v & LOW : (v >>> 4) & LOW;
+      s = (s + dot4I8PackedRef(op, j < 4 ? xa[j]! : xb[j - 4]!)) | 0;
+    }
+    xa = [xa[1]!, xa[2]!, xa[3]!, xa[0]!];
+    xb = [xb[3]!, xb[0]!, xb[1]!, xb[2]!];
+  }
+  return s >>> 0;
+}
+
+/**
+ * product_rows and product_rows_out (shaders/probe_product.wgsl): row r sums, over its words r ·
+ * vec4sPerRow .. (r + 1) · vec4sPerRow - 1 in turn, the k products of product_strided with x
+ * seeded from r and rotated every word; out[r] = the wrapping i32 sum as u32.
+ */
+export function productRowsRef(words: Uint32Array, rows: number, vec4sPerRow: number, k: number, nibbles: boolean): Uint32Array {
+  const out = new Uint32Array(rows);
+  for (let r = 0; r < rows; r++) out[r] = productWalk(words, r * vec4sPerRow, 1, (r + 1) * vec4sPerRow, r, k, nibbles);
+  return out;
+}
