@@ -42,33 +42,28 @@ fn operand(q: vec4<u32>, j: u32) -> u32 {
   return select(v & LOW, (v >> 4u) & LOW, j >= 4u);
 }
 
+// x's first 4 words for invocation i (the next 4 are these times 3).
+fn x_seed(i: u32) -> vec4<u32> {
+  return vec4<u32>(i * 0x01020304u, i ^ 0x7f7f7f7fu, i + 0x10203040u, ~i);
+}
+
 @compute @workgroup_size(WG)
 fn product_strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let inv = gid.x + gid.y * nwg.x * WG;
   if (inv >= p.invocations) {
     return;
   }
-  var xa = vec4<u32>(inv * 0x01020304u, inv ^ 0x7f7f7f7fu, inv + 0x10203040u, ~inv);
+  var xa = x_seed(inv);
   var xb = xa * 3u;
   var s = 0i;
   for (var i = inv; i < p.vec4s; i += p.invocations) {
-    let q = quads[i];
-    s += dot4I8Packed(operand(q, 0u), xa.x);
-    if (K > 1u) { s += dot4I8Packed(operand(q, 1u), xa.y); }
-    if (K > 2u) { s += dot4I8Packed(operand(q, 2u), xa.z); }
-    if (K > 3u) { s += dot4I8Packed(operand(q, 3u), xa.w); }
-    if (K > 4u) { s += dot4I8Packed(operand(q, 4u), xb.x); }
-    if (K > 5u) { s += dot4I8Packed(operand(q, 5u), xb.y); }
-    if (K > 6u) { s += dot4I8Packed(operand(q, 6u), xb.z); }
-    if (K > 7u) { s += dot4I8Packed(operand(q, 7u), xb.w); }
-    xa = xa.yzwx;
-    xb = xb.wxyz;
+    s += product_step(quads[i], &xa, &xb);
   }
   out[inv] = bitcast<u32>(s);
 }
 
-// One step of a row probe: word q's K products with x, then x rotated (as product_strided does).
-fn row_step(q: vec4<u32>, xa: ptr<function, vec4<u32>>, xb: ptr<function, vec4<u32>>) -> i32 {
+// One step of every product probe: word q's K products with x, then x rotated.
+fn product_step(q: vec4<u32>, xa: ptr<function, vec4<u32>>, xb: ptr<function, vec4<u32>>) -> i32 {
   var s = dot4I8Packed(operand(q, 0u), (*xa).x);
   if (K > 1u) { s += dot4I8Packed(operand(q, 1u), (*xa).y); }
   if (K > 2u) { s += dot4I8Packed(operand(q, 2u), (*xa).z); }
@@ -88,12 +83,12 @@ fn product_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   if (r >= p.invocations) {
     return;
   }
-  var xa = vec4<u32>(r * 0x01020304u, r ^ 0x7f7f7f7fu, r + 0x10203040u, ~r);
+  var xa = x_seed(r);
   var xb = xa * 3u;
   var s = 0i;
   let b = r * p.vec4s;
   for (var i = 0u; i < p.vec4s; i++) {
-    s += row_step(quads[b + i], &xa, &xb);
+    s += product_step(quads[b + i], &xa, &xb);
   }
   out[r] = bitcast<u32>(s);
 }
@@ -104,27 +99,27 @@ fn product_rows_out(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_
   if (r >= p.invocations) {
     return;
   }
-  var xa = vec4<u32>(r * 0x01020304u, r ^ 0x7f7f7f7fu, r + 0x10203040u, ~r);
+  var xa = x_seed(r);
   var xb = xa * 3u;
   var s = 0i;
   for (var i = r * p.vec4s; i < (r + 1u) * p.vec4s; i += N_OUT) {
-    s += row_step(quads[i], &xa, &xb);
-    if (N_OUT > 1u) { s += row_step(quads[i + 1u], &xa, &xb); }
-    if (N_OUT > 2u) { s += row_step(quads[i + 2u], &xa, &xb); }
-    if (N_OUT > 3u) { s += row_step(quads[i + 3u], &xa, &xb); }
-    if (N_OUT > 4u) { s += row_step(quads[i + 4u], &xa, &xb); }
-    if (N_OUT > 5u) { s += row_step(quads[i + 5u], &xa, &xb); }
-    if (N_OUT > 6u) { s += row_step(quads[i + 6u], &xa, &xb); }
-    if (N_OUT > 7u) { s += row_step(quads[i + 7u], &xa, &xb); }
-    if (N_OUT > 8u) { s += row_step(quads[i + 8u], &xa, &xb); }
-    if (N_OUT > 9u) { s += row_step(quads[i + 9u], &xa, &xb); }
-    if (N_OUT > 10u) { s += row_step(quads[i + 10u], &xa, &xb); }
-    if (N_OUT > 11u) { s += row_step(quads[i + 11u], &xa, &xb); }
-    if (N_OUT > 12u) { s += row_step(quads[i + 12u], &xa, &xb); }
-    if (N_OUT > 13u) { s += row_step(quads[i + 13u], &xa, &xb); }
-    if (N_OUT > 14u) { s += row_step(quads[i + 14u], &xa, &xb); }
-    if (N_OUT > 15u) { s += row_step(quads[i + 15u], &xa, &xb); }
-    if (N_OUT > 16u) { s += row_step(quads[i + 16u], &xa, &xb); }
+    s += product_step(quads[i], &xa, &xb);
+    if (N_OUT > 1u) { s += product_step(quads[i + 1u], &xa, &xb); }
+    if (N_OUT > 2u) { s += product_step(quads[i + 2u], &xa, &xb); }
+    if (N_OUT > 3u) { s += product_step(quads[i + 3u], &xa, &xb); }
+    if (N_OUT > 4u) { s += product_step(quads[i + 4u], &xa, &xb); }
+    if (N_OUT > 5u) { s += product_step(quads[i + 5u], &xa, &xb); }
+    if (N_OUT > 6u) { s += product_step(quads[i + 6u], &xa, &xb); }
+    if (N_OUT > 7u) { s += product_step(quads[i + 7u], &xa, &xb); }
+    if (N_OUT > 8u) { s += product_step(quads[i + 8u], &xa, &xb); }
+    if (N_OUT > 9u) { s += product_step(quads[i + 9u], &xa, &xb); }
+    if (N_OUT > 10u) { s += product_step(quads[i + 10u], &xa, &xb); }
+    if (N_OUT > 11u) { s += product_step(quads[i + 11u], &xa, &xb); }
+    if (N_OUT > 12u) { s += product_step(quads[i + 12u], &xa, &xb); }
+    if (N_OUT > 13u) { s += product_step(quads[i + 13u], &xa, &xb); }
+    if (N_OUT > 14u) { s += product_step(quads[i + 14u], &xa, &xb); }
+    if (N_OUT > 15u) { s += product_step(quads[i + 15u], &xa, &xb); }
+    if (N_OUT > 16u) { s += product_step(quads[i + 16u], &xa, &xb); }
   }
   out[r] = bitcast<u32>(s);
 }
