@@ -9,7 +9,8 @@
 //   window   sliding window: lo = max(0, p - window + 1), i.e. key j is kept while p - j < window
 //            (llama.cpp's LLAMA_SWA_TYPE_STANDARD). The key loop starts at lo, so keys outside the
 //            window are never read (no masking); otherwise lo = 0.
-// One workgroup per (t, h) (2-D grid past 65535: g = wid.x + wid.y * nwg.x; t = g / heads).
+// One workgroup per (t, group of GH heads of one KV head) (2-D grid past 65535: g = wid.x + wid.y *
+// nwg.x; t = g / (heads / GH)); each head computed as if it had the workgroup to itself.
 // Keys go in chunks of WG: invocation j scores key c0 + j; the chunk max updates the running max m;
 // the running sum l and the output accumulator (invocation d owns dims d, d + WG, .. < headDim,
 // at most 4) are rescaled by exp(m_old - m_new), then accumulate exp(s_j - m_new) * V[j].
@@ -18,8 +19,8 @@
 //   decode_rope  one token (T = 1; issue 15 §3: one dispatch instead of rope_kv_append + attention):
 //                RoPE on q and on the new k (rope_kv_append.wgsl's expressions, _rope_angle.wgsl),
 //                the new k and v as the key and value at pos0 (held in workgroup memory, so no
-//                workgroup reads the cache row being written), and the first q head of each KV
-//                group writes them to the cache row pos0. q and k's own buffers stay unrotated.
+//                workgroup reads the cache row being written), and the workgroup of each KV
+//                group's first q heads writes them to the cache row pos0. q and k's own buffers stay unrotated.
 //                The same f32 operations in the same order as rope_kv_append then main.
 // Bindings: 0 uniform P { T, heads, kvHeads, headDim, pos0, qStride, qOffset, scale, softcap,
 //           window, ropeDims, kOffset, vOffset } (the last three: decode_rope only),

@@ -284,7 +284,8 @@ export function intPrefillOffered(ctx: Pick<GpuContext, 'caps' | 'adapter'>, typ
  * The dispatch of the integer prefill product Y[t, :] = W·x_t for `tokens` tokens quantised in xq
  * (token t from word qOffset + t · quantizedXWords(cols)), output rows yStride apart. `rowsPerInvocation`
  * (Q4_K only: 1..8 for 'dot4'/'int', default INT_MATMUL_ROWS; rows per subgroup 1..8 for
- * 'dot4-sg'/'int-sg', default SG_MATMUL_ROWS; 1..8 for 'dot4-sh'/'int-sh', default SH_MATMUL_ROWS)
+ * 'dot4-sg'/'int-sg', default SG_MATMUL_ROWS; 1..8 for 'dot4-sh'/'int-sh', default SH_MATMUL_ROWS and
+ * SH_PAIRS_MATMUL_ROWS)
  * and `tokensPerPass` (the subgroup variants 1..8, default SG_MATMUL_TOKENS; the -sh ones 1..16,
  * default SH_MATMUL_TOKENS) are for benchmarks.
  */

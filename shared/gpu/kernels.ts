@@ -11,7 +11,7 @@ import { params } from './params';
  */
 
 const WG_ROW = 64; // rmsnorm: one workgroup per row
-const ATTN_WG_MIN = 16; // attention: one workgroup per (token, head), sized to the head (attentionWg)
+const ATTN_WG_MIN = 16; // attention: one workgroup per (token, GH heads), sized to the head (attentionWg)
 const ATTN_WG_MAX = 64;
 const WG_ELEM = 64; // rope, kv_append: one invocation per pair / element
 const WG_WIDE = 256; // elementwise, argmax, softmax; SwiftShader allows 256 invocations at most
@@ -32,22 +32,23 @@ export function attentionShader(headDim: number): AttnShader {
 }
 export type AttnShader = 'attention' | 'attention_v4';
 
+/** The shaders' GH values, largest first (GH_MAX in _attention.wgsl is the first). */
+const ATTN_HEADS_PER_WG = [8, 4, 2, 1];
+
 /**
  * Query heads per attention workgroup (the shaders' GH) for heads of a KV group of groupSize:
  * the largest of 8, 4, 2, 1 that divides it. Each key and value row a workgroup reads then serves
  * GH heads; each head's arithmetic is unchanged, so the results are the same bits at any GH.
  */
 export function attentionHeadsPerWorkgroup(groupSize: number): number {
-  for (const gh of [8, 4, 2]) if (groupSize % gh === 0) return gh;
-  return 1;
+  return ATTN_HEADS_PER_WG.find((gh) => groupSize % gh === 0)!;
 }
 
-/** Where CoreKernels keeps one attention pipeline (base: its WG 64, GH 1 key) and how it is built. */
-function attnSpec(kind: AttnKind, wg: number, shader: AttnShader, gh: number): { shader: AttnShader; base: string; key: string; entryPoint: string; constants: Record<string, number> } {
-  const base = (kind === 'main' ? 'attention' : kind === 'rope' ? 'attentionRope' : 'attentionRopeNeox') + (shader === 'attention_v4' ? 'V4' : '');
+/** Where CoreKernels keeps one attention pipeline and how it is built. */
+function attnSpec(kind: AttnKind, wg: number, shader: AttnShader, gh: number): { shader: AttnShader; key: string; entryPoint: string; constants: Record<string, number> } {
   const entryPoint = kind === 'main' ? 'main' : 'decode_rope';
   const constants: Record<string, number> = kind === 'main' ? { WG: wg, GH: gh } : { WG: wg, GH: gh, NEOX: kind === 'ropeNeox' ? 1 : 0 };
-  return { shader, base, key: `${base}@${wg}x${gh}`, entryPoint, constants };
+  return { shader, key: `${shader}:${kind}@${wg}x${gh}`, entryPoint, constants };
 }
 
 /**
@@ -95,13 +96,6 @@ export class CoreKernels {
       ['rope', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 0 }],
       ['ropeNeox', 'rope', 'main', { WG: wg(WG_ELEM), NEOX: 1 }],
       ['kvAppend', 'kv_append', 'main', { WG: wg(WG_ELEM) }],
-      // attention at WG 64 (heads of >= 64 values); other sizes are made on first use (attnPipeline)
-      ['attention', 'attention', 'main', { WG: wg(ATTN_WG_MAX) }],
-      ['attentionRope', 'attention', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 0 }],
-      ['attentionRopeNeox', 'attention', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 1 }],
-      ['attentionV4', 'attention_v4', 'main', { WG: wg(ATTN_WG_MAX) }],
-      ['attentionRopeV4', 'attention_v4', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 0 }],
-      ['attentionRopeNeoxV4', 'attention_v4', 'decode_rope', { WG: wg(ATTN_WG_MAX), NEOX: 1 }],
       ['add', 'elementwise', 'add', { WG: wg(WG_WIDE) }],
       ['addInPlace', 'elementwise', 'add_inplace', { WG: wg(WG_WIDE) }],
       ['swiglu', 'elementwise', 'swiglu', { WG: wg(WG_WIDE) }],
@@ -117,20 +111,19 @@ export class CoreKernels {
     const built = await Promise.all(specs.map(([, shader, entryPoint, constants]) => ctx.pipeline(shader, { entryPoint, constants })));
     const p: Record<string, GPUComputePipeline> = {};
     specs.forEach(([key], i) => (p[key] = built[i]!));
-    // compiled above
+    // Attention's pipelines depend on the head (size, group): prepareAttention or the first encode makes them.
     const attentionModules = { attention: await ctx.shaderModule('attention'), attention_v4: await ctx.shaderModule('attention_v4') };
     return new CoreKernels(ctx, p, attentionModules);
   }
 
   /**
    * Builds (asynchronously, compile errors as ShaderCompileError) the attention pipelines for
-   * heads of headDim values, so the first pass does not make them: Model's load calls it. Without
-   * it, a size other than 64 is made on the first encode that needs it.
+   * heads of headDim values in KV groups of groupSize, so the first pass does not make them:
+   * Model's load calls it. Without it, the first encode that needs one makes it.
    */
   async prepareAttention(headDim: number, groupSize = 1): Promise<void> {
     const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
     const gh = attentionHeadsPerWorkgroup(groupSize);
-    if (wg === this.wg(ATTN_WG_MAX) && gh === 1) return;
     await Promise.all(
       ATTN_KINDS.map(async (kind) => {
         const s = attnSpec(kind, wg, attentionShader(headDim), gh);
@@ -140,18 +133,18 @@ export class CoreKernels {
   }
 
   /**
-   * The attention pipeline of one entry point at the workgroup size for headDim (attentionWg):
-   * the ones built at create for WG 64 or by prepareAttention, else made here (synchronously: the
-   * encoders only record; the module compiled at create, only the override differs) and kept.
+   * The attention pipeline of one entry point for a head (attentionShader, attentionWg,
+   * attentionHeadsPerWorkgroup unless forced): the one prepareAttention built, else made here
+   * (synchronously: the encoders only record; the module compiled at create, only the overrides
+   * differ) and kept.
    */
   private attnPipeline(kind: AttnKind, headDim: number, groupSize: number, force: { shader?: AttnShader; headsPerWorkgroup?: number }): { pipeline: GPUComputePipeline; wg: number; gh: number } {
     const shader = force.shader ?? attentionShader(headDim);
     if (shader === 'attention_v4' && headDim % 4 !== 0) throw new GpuUsageError(`attention_v4 takes heads of a multiple of 4 values, got ${headDim}`);
     const gh = force.headsPerWorkgroup ?? attentionHeadsPerWorkgroup(groupSize);
-    if (![1, 2, 4, 8].includes(gh) || groupSize % gh !== 0) throw new GpuUsageError(`attention: heads per workgroup must be 1, 2, 4 or 8 and divide the KV group's ${groupSize} heads, got ${gh}`);
+    if (!ATTN_HEADS_PER_WG.includes(gh) || groupSize % gh !== 0) throw new GpuUsageError(`attention: heads per workgroup must be 1, 2, 4 or 8 and divide the KV group's ${groupSize} heads, got ${gh}`);
     const wg = attentionWg(headDim, this.ctx.caps.limits.maxComputeInvocationsPerWorkgroup);
     const s = attnSpec(kind, wg, shader, gh);
-    if (wg === this.wg(ATTN_WG_MAX) && gh === 1) return { pipeline: this.p[s.base]!, wg, gh };
     let pipeline = this.p[s.key];
     if (!pipeline) {
       pipeline = this.ctx.device.createComputePipeline({
