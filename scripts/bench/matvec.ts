@@ -18,7 +18,7 @@
  * `--sg-tokens` tokens per pass (1..8; default SG_MATMUL_TOKENS), one candidate each pair;
  * `i8sh` / `i8xsh` (Q4_K, Q8_0, Q6_K, subgroups of 8): the prefill product with x shared through the
  * subgroup, Q4_K's `--i8-rows` rows × `--sh-tokens` tokens per invocation (1..16; default
- * SH_MATMUL_TOKENS), Q8_0's one row × `--sh-tokens`, Q6_K's one row × 4 tokens.
+ * SH_MATMUL_TOKENS), Q8_0's Q8_0_SH_MATMUL_ROWS rows × `--sh-tokens`, Q6_K's one row × 4 tokens.
  */
 import os from 'node:os';
 import { openNodeGpu } from '../../electron/gpu/node-webgpu';
@@ -69,7 +69,7 @@ for (const type of types) {
   const sh = (k: string) => k === 'i8sh' || k === 'i8xsh';
   // Each integer kernel's shapes: Q4_K's rows per invocation, or its subgroup product's rows × tokens per pass.
   const shapes = (k: string): { nr?: number; tt?: number }[] =>
-    sg(k) ? sgRows.flatMap((nr) => sgTokens.map((tt) => ({ nr, tt }))) : sh(k) ? (type === 'Q6_K' ? [{}] : (type === 'Q4_K' ? i8Rows : [1]).flatMap((nr) => shTokens.map((tt) => ({ nr, tt })))) : i8(k) && type === 'Q4_K' ? i8Rows.map((nr) => ({ nr })) : [{}];
+    sg(k) ? sgRows.flatMap((nr) => sgTokens.map((tt) => ({ nr, tt }))) : sh(k) ? (type === 'Q6_K' ? [{}] : (type === 'Q4_K' ? i8Rows : [undefined]).flatMap((nr) => shTokens.map((tt) => ({ nr, tt })))) : i8(k) && type === 'Q4_K' ? i8Rows.map((nr) => ({ nr })) : [{}];
   const candidates = tunings.flatMap(([wg, tpr]) =>
     kernels
       .filter((k) => k === 'matmul' || (i8(k) ? hasIntMatmul(type, INT_OF[k]!) && ((!sg(k) && !sh(k)) || intVariantsFor(ctx, type).includes(INT_OF[k]!)) : isTileWeightType(type)))

@@ -233,7 +233,7 @@ export const INT_MATMUL_ROWS = 8;
 /**
  * The prefill product with x shared through the subgroup (`matmul` of _matvec_i8_k_sh.wgsl and
  * _matvec_q8_0_sh.wgsl, so matvec_<type>_i8sh / _i8xsh): 'dot4-sh' / 'int-sh', for Q4_K and Q8_0,
- * SH_MATMUL_ROWS rows (Q4_K; Q8_0 one) × SH_MATMUL_TOKENS tokens per invocation by default (8 × 16
+ * SH_MATMUL_ROWS rows (Q4_K; Q8_0 Q8_0_SH_MATMUL_ROWS) × SH_MATMUL_TOKENS tokens per invocation by default (8 × 16
  * measured best of 2, 4, 8 × 4, 8, 16 on lavapipe: specs/benchmarks.md), Q4_K's 'int-sh' (two byte
  * products per u32 multiply) SH_PAIRS_MATMUL_ROWS rows; for Q6_K (_matvec_q6_k_sh.wgsl)
  * one row × INT_MATMUL_TOKENS tokens, its 4-byte super-block walk's. Needs subgroups of 8 lanes.
@@ -247,6 +247,12 @@ export const SH_MATMUL_ROWS = 8;
  * 855 ms against 886 at 64 (3 alternated pairs, specs/benchmarks.md).
  */
 export const SH_MATMUL_WG = 16;
+/**
+ * Rows per invocation of Q8_0's -sh prefill products (written out in shaders/_matvec_q8_0_sh.wgsl
+ * by scripts/wgsl-gen/q8-0-shared-x.ts, so not an override): each token's x loads and broadcasts
+ * serve both rows; 1.1-1.2x one row on the 1B's shapes, 3 and 4 rows no better (specs/benchmarks.md).
+ */
+export const Q8_0_SH_MATMUL_ROWS = 2;
 /** Q4_K's 'int-sh' prefill: 6 rows per invocation (1.2-1.4x dot4-sh at 8 on lavapipe; 7 and 8 rows run at half the speed). */
 export const SH_PAIRS_MATMUL_ROWS = 6;
 export const SH_MATMUL_TOKENS = 16;
@@ -306,17 +312,19 @@ export function planIntMatmul(a: { weights: Omit<WeightMatrix, 'buffer'>; varian
     return { shader: intShader(type as IntWeightType, a.variant), entryPoint: 'matmul', constants: { WG: MATVEC_WG, NR: nr, TT: tt }, workgroups: [gx, gy, groups], params };
   }
   if (SH(a.variant)) {
-    // Q4_K: 1..8 rows × 1..16 tokens (overrides NR, TT); Q8_0: one row × 1..16 tokens (TT); Q6_K:
-    // one row × its 4-byte walk's INT_MATMUL_TOKENS (no overrides).
+    // Q4_K: 1..8 rows × 1..16 tokens (overrides NR, TT); Q8_0: Q8_0_SH_MATMUL_ROWS rows (written
+    // out in the shader) × 1..16 tokens (TT); Q6_K: one row × its 4-byte walk's INT_MATMUL_TOKENS
+    // (no overrides).
     const q4k = type === 'Q4_K';
     const q6k = type === 'Q6_K';
-    const nr = a.rowsPerInvocation ?? (q4k ? (a.variant === 'int-sh' ? SH_PAIRS_MATMUL_ROWS : SH_MATMUL_ROWS) : 1);
+    const nr = a.rowsPerInvocation ?? (q4k ? (a.variant === 'int-sh' ? SH_PAIRS_MATMUL_ROWS : SH_MATMUL_ROWS) : q6k ? 1 : Q8_0_SH_MATMUL_ROWS);
     const tt = a.tokensPerPass ?? (q6k ? INT_MATMUL_TOKENS : SH_MATMUL_TOKENS);
     if (q6k && (nr !== 1 || tt !== INT_MATMUL_TOKENS)) {
       throw new GpuUsageError(`the Q6_K -sh prefill product takes one row and ${INT_MATMUL_TOKENS} tokens per invocation, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
     }
-    if (!Number.isInteger(nr) || nr < 1 || nr > (q4k ? 8 : 1) || !Number.isInteger(tt) || tt < 1 || tt > 16) {
-      throw new GpuUsageError(`the ${type} -sh prefill product takes ${q4k ? '1..8 rows' : 'one row'} per invocation and 1..16 tokens, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
+    const rowsOk = q4k ? nr >= 1 && nr <= 8 : nr === (q6k ? 1 : Q8_0_SH_MATMUL_ROWS);
+    if (!Number.isInteger(nr) || !rowsOk || !Number.isInteger(tt) || tt < 1 || tt > 16) {
+      throw new GpuUsageError(`the ${type} -sh prefill product takes ${q4k ? '1..8 rows' : q6k ? 'one row' : `${Q8_0_SH_MATMUL_ROWS} rows`} per invocation and 1..16 tokens, got ${a.rowsPerInvocation}, ${a.tokensPerPass}`);
     }
     if (!intVariantFits(a.variant, a.weights, type)) throw new GpuUsageError(`the ${type} prefill product needs cols a multiple of 256 and 16-byte aligned weights, got ${cols} cols at byte ${a.weights.byteOffset ?? 0}`);
     const tiles = Math.ceil(a.tokens / tt);

@@ -11,13 +11,13 @@
  * subgroups are 8 lanes) likewise, over rows per subgroup 1..8 × tokens per pass 1..8 with token
  * counts that leave a ragged last pass, and past one workgroup's 64 tokens along z. The products
  * with x shared through the subgroup (`matmul` of shaders/_matvec_i8_k_sh.wgsl for Q4_K, 1..8 rows
- * × 1..16 tokens per invocation, and of shaders/_matvec_q8_0_sh.wgsl for Q8_0, one row × 1..16
+ * × 1..16 tokens per invocation, and of shaders/_matvec_q8_0_sh.wgsl for Q8_0, 2 rows × 1..16
  * tokens; `matmul` of shaders/_matvec_q6_k_sh.wgsl for Q6_K, one row × 4 tokens; 'dot4-sh' /
  * 'int-sh', where subgroups are 8 lanes) likewise, over cols that are whole groups of 256 values
  * (1, 3 and 11 or 17 of them).
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, SH_MATMUL_WG, SH_PAIRS_MATMUL_ROWS, type IntVariant } from '../../shared/engine/int-matvec';
+import { hasIntMatmul, intPipeline, intPrefillOffered, intVariantsFor, INT_MATMUL_ROWS, INT_MATMUL_TOKENS, INT_MATMUL_TYPES, planIntMatmul, planQuantizeTokens, prefillIntVariant, quantizedXWords, recordIntDispatch, SG_MATMUL_ROWS, SG_MATMUL_TOKENS, SH_MATMUL_ROWS, SH_MATMUL_TOKENS, SH_MATMUL_WG, SH_PAIRS_MATMUL_ROWS, Q8_0_SH_MATMUL_ROWS, type IntVariant } from '../../shared/engine/int-matvec';
 import { padWeightBytes, weightBytes } from '../../shared/engine/quant-matmul';
 import { intMatvecRef, quantizeQ8Ref } from '../../shared/engine/reference/int-matvec';
 import { compareClose } from '../support/compare';
@@ -33,7 +33,7 @@ const NRS: Record<IntMatmulType, (number | undefined)[]> = { Q8_0: [undefined], 
 /** Q4_K's subgroup product: rows per subgroup × tokens per pass tried (the defaults first). */
 const SG_SHAPES: { nr?: number; tt?: number }[] = [{}, { nr: 1, tt: 1 }, { nr: 2, tt: 3 }, { nr: 3, tt: 8 }, { nr: 8, tt: 4 }];
 const isSg = (v: IntVariant) => v === 'dot4-sg' || v === 'int-sg';
-/** The products with x shared through the subgroup: rows × tokens per invocation tried (the defaults first; Q8_0 one row). */
+/** The products with x shared through the subgroup: rows × tokens per invocation tried (the defaults first; Q8_0 its Q8_0_SH_MATMUL_ROWS rows). */
 const SH_SHAPES: Record<'Q4_K' | 'Q8_0' | 'Q6_K', { nr?: number; tt?: number }[]> = {
   Q4_K: [{}, { nr: 1, tt: 1 }, { nr: 3, tt: 5 }, { nr: 8, tt: 2 }, { nr: 2, tt: 8 }],
   Q8_0: [{}, { tt: 1 }, { tt: 3 }, { tt: 8 }],
@@ -113,15 +113,16 @@ describe('integer prefill dispatch plan', () => {
     expect(intPrefillOffered(dev(false, 8, 8), 'Q8_0', 'i8x')).toBe(true);
   });
 
-  it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows (int-sh: SH_PAIRS_MATMUL_ROWS) × SH_MATMUL_TOKENS tokens per invocation, Q8_0 one row, Q6_K one row × 4 tokens; subgroups of 8 only', () => {
+  it('the products with x shared through the subgroup: Q4_K SH_MATMUL_ROWS rows (int-sh: SH_PAIRS_MATMUL_ROWS) × SH_MATMUL_TOKENS tokens per invocation, Q8_0 Q8_0_SH_MATMUL_ROWS rows, Q6_K one row × 4 tokens; subgroups of 8 only', () => {
     const k = planIntMatmul({ weights: { type: 'Q4_K', rows: 130, cols: 512 }, variant: 'int-sh', tokens: 9 });
     expect([k.shader, k.entryPoint, k.constants]).toEqual(['matvec_q4_k_i8xsh', 'matmul', { WG: SH_MATMUL_WG, NR: SH_PAIRS_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }]);
     expect(k.workgroups).toEqual([Math.ceil(130 / (SH_MATMUL_WG * SH_PAIRS_MATMUL_ROWS)), 1, Math.ceil(9 / SH_MATMUL_TOKENS)]);
     const kd = planIntMatmul({ weights: { type: 'Q4_K', rows: 1000, cols: 512 }, variant: 'dot4-sh', tokens: 9 });
     expect([kd.shader, kd.constants, kd.workgroups]).toEqual(['matvec_q4_k_i8sh', { WG: SH_MATMUL_WG, NR: SH_MATMUL_ROWS, TT: SH_MATMUL_TOKENS }, [Math.ceil(1000 / (SH_MATMUL_WG * SH_MATMUL_ROWS)), 1, 1]]);
     const q = planIntMatmul({ weights: { type: 'Q8_0', rows: 130, cols: 512 }, variant: 'dot4-sh', tokens: 9, tokensPerPass: 3 });
-    expect([q.shader, q.constants, q.workgroups]).toEqual(['matvec_q8_0_i8sh', { WG: SH_MATMUL_WG, TT: 3 }, [Math.ceil(130 / SH_MATMUL_WG), 1, 3]]);
-    expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, rowsPerInvocation: 2 })).toThrow(/one row/);
+    expect([q.shader, q.constants, q.workgroups]).toEqual(['matvec_q8_0_i8sh', { WG: SH_MATMUL_WG, TT: 3 }, [Math.ceil(130 / (SH_MATMUL_WG * Q8_0_SH_MATMUL_ROWS)), 1, 3]]);
+    expect(Q8_0_SH_MATMUL_ROWS).toBe(2);
+    expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, rowsPerInvocation: 1 })).toThrow(/2 rows/);
     expect(() => planIntMatmul({ weights: { type: 'Q4_K', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2, tokensPerPass: 17 })).toThrow(/1..16 tokens/);
     expect(() => planIntMatmul({ weights: { type: 'Q8_0', rows: 1, cols: 96 }, variant: 'int-sh', tokens: 2 })).toThrow(/multiple of 256/);
     expect(() => planIntMatmul({ weights: { type: 'Q4_0', rows: 1, cols: 256 }, variant: 'int-sh', tokens: 2 })).toThrow(/no integer prefill product/);
