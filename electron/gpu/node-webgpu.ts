@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { throttleDawnPolling } from './dawn-poll';
 
 /**
  * WebGPU in plain Node through the `webgpu` package (Dawn). On machines without a GPU it runs
@@ -28,6 +29,8 @@ export async function openNodeGpu(backend: 'vulkan' | 'opengles' = 'vulkan', fla
     return { gpu: null, reason: `the webgpu package did not load: ${(e as Error).message}` };
   }
   Object.assign(globalThis, mod.globals);
+  // Dawn's waits would otherwise spin a core that a CPU adapter needs for the work (dawn-poll.ts).
+  throttleDawnPolling();
   const gpu = mod.create([`backend=${backend}`, ...flags]);
   keepAlive.push(gpu);
   const adapter = await gpu.requestAdapter(backend === 'opengles' ? { featureLevel: 'compatibility' } : undefined);
