@@ -53,13 +53,7 @@ fn product_strided(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
   if (inv >= p.invocations) {
     return;
   }
-  var xa = x_seed(inv);
-  var xb = xa * 3u;
-  var s = 0i;
-  for (var i = inv; i < p.vec4s; i += p.invocations) {
-    s += product_step(quads[i], &xa, &xb);
-  }
-  out[inv] = bitcast<u32>(s);
+  out[inv] = bitcast<u32>(product_walk(inv, p.invocations, p.vec4s, inv));
 }
 
 // One step of every product probe: word q's K products with x, then x rotated.
@@ -77,20 +71,25 @@ fn product_step(q: vec4<u32>, xa: ptr<function, vec4<u32>>, xb: ptr<function, ve
   return s;
 }
 
+// One invocation's walk as a loop (productWalk in the reference): words first, first + step, ..
+// below end, the K products of each, x seeded from `seed`.
+fn product_walk(first: u32, step: u32, end: u32, seed: u32) -> i32 {
+  var xa = x_seed(seed);
+  var xb = xa * 3u;
+  var s = 0i;
+  for (var i = first; i < end; i += step) {
+    s += product_step(quads[i], &xa, &xb);
+  }
+  return s;
+}
+
 @compute @workgroup_size(WG)
 fn product_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
   let r = gid.x + gid.y * nwg.x * WG;
   if (r >= p.invocations) {
     return;
   }
-  var xa = x_seed(r);
-  var xb = xa * 3u;
-  var s = 0i;
-  let b = r * p.vec4s;
-  for (var i = 0u; i < p.vec4s; i++) {
-    s += product_step(quads[b + i], &xa, &xb);
-  }
-  out[r] = bitcast<u32>(s);
+  out[r] = bitcast<u32>(product_walk(r * p.vec4s, 1u, (r + 1u) * p.vec4s, r));
 }
 
 @compute @workgroup_size(WG)
