@@ -18,7 +18,7 @@
 type Callback = (...args: unknown[]) => void;
 
 export interface PollClock {
-  setImmediate: (fn: Callback) => unknown;
+  setImmediate: (fn: Callback, ...args: unknown[]) => unknown;
   setTimeout: (fn: Callback, ms: number) => unknown;
   now: () => number;
 }
@@ -33,7 +33,7 @@ export function dawnPollScheduler(clock: PollClock, spinMs: number): (fn: Callba
   let inPoll = false;
   let waitStart = 0;
   return (fn: Callback, ...args: unknown[]) => {
-    if (!isNativeFunction(fn)) return clock.setImmediate(() => fn(...args));
+    if (!isNativeFunction(fn)) return clock.setImmediate(fn, ...args);
     const now = clock.now();
     if (!inPoll) waitStart = now;
     const run = () => {
@@ -61,15 +61,14 @@ export function throttleDawnPolling(): void {
   if (installed || process.env.PXI_DAWN_POLL === 'spin') return;
   installed = true;
   const real = globalThis.setImmediate;
-  const schedule = dawnPollScheduler(
+  const wrapped = dawnPollScheduler(
     {
-      setImmediate: (fn) => real(fn),
+      setImmediate: (fn, ...args) => real(fn, ...args),
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       now: () => performance.now(),
     },
     DAWN_SPIN_MS,
   );
-  const wrapped = (fn: Callback, ...args: unknown[]) => (isNativeFunction(fn) ? schedule(fn, ...args) : real(fn, ...args));
   // Keep what setImmediate carries besides the call (util.promisify's custom form).
   for (const key of Reflect.ownKeys(real)) {
     if (key !== 'length' && key !== 'name') Object.defineProperty(wrapped, key, Object.getOwnPropertyDescriptor(real, key)!);

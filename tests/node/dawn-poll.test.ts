@@ -15,7 +15,7 @@ function fakeClock(): PollClock & { t: number; queue: Queued[]; runNext(): Queue
   const c = {
     t: 0,
     queue: [] as Queued[],
-    setImmediate: (fn: () => void) => c.queue.push({ how: 'immediate', fn }),
+    setImmediate: (fn: (...args: unknown[]) => void, ...args: unknown[]) => c.queue.push({ how: 'immediate', fn: () => fn(...args) }),
     setTimeout: (fn: () => void, ms: number) => c.queue.push({ how: 'timeout', fn, ms }),
     now: () => c.t,
     runNext(): Queued {
